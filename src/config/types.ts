@@ -1,0 +1,58 @@
+// The typed shape of /etc/vmpod/vmpod.toml after defaults are applied.
+// docs/config.md documents every key; src/config/schema.ts validates them.
+
+export type Trust = 'trusted' | 'untrusted';
+export type HandlerType = 'runc' | 'microvm';
+export type Accel = 'auto' | 'kvm' | 'tcg';
+export type AgentTransport = 'auto' | 'vsock' | 'serial';
+export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+export interface HandlerConfig {
+  type: HandlerType;
+}
+
+export interface RegistryConfig {
+  insecure: boolean;
+  mirrors: string[];
+  ca_file?: string;
+}
+
+export interface RuntimeConfig {
+  default_trust: Trust;
+  default_handler: string;
+  untrusted_handler: string;
+  cgroup_driver: 'cgroupfs';
+  handlers: Record<string, HandlerConfig>;
+}
+
+export interface NetworkConfig {
+  cni_conf_dir: string;
+  cni_bin_dirs: string[];
+  /** Seconds a single CNI plugin invocation may take. */
+  plugin_timeout_s: number;
+}
+
+export interface MicrovmConfig {
+  accel: Accel;
+  agent_transport: AgentTransport;
+  vcpus: number;
+  memory_mib: number;
+  /** Directory holding the built guest (kernel, initramfs, rootfs, manifest.json); "" = newest under /var/cache/vmpod/guest. */
+  guest_dir: string;
+  qemu_binary: string;
+  /** Seconds to wait for the guest agent after QEMU starts. */
+  boot_timeout_s: number;
+}
+
+export interface VmpodConfig {
+  listen: string;
+  root: string;
+  state: string;
+  log_level: LogLevel;
+  /** Seconds in-flight calls get to finish on SIGTERM/SIGINT. */
+  shutdown_timeout_s: number;
+  runtime: RuntimeConfig;
+  registries: Record<string, RegistryConfig>;
+  network: NetworkConfig;
+  microvm: MicrovmConfig;
+}
