@@ -4,7 +4,7 @@ import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../errors';
 import { defaultConfig } from './defaults';
 import { configSchema } from './schema';
-import type { VmpodConfig } from './types';
+import type { RegistryConfig, VmpodConfig } from './types';
 
 const validate = new Ajv({ allErrors: false, strict: true }).compile(configSchema);
 
@@ -59,7 +59,7 @@ export function parseConfig(text: string, source = 'config'): VmpodConfig {
   }
   const cfg = merge(defaultConfig(), raw);
   // Registry tables get their defaults per host, since hosts are user-named keys.
-  for (const [host, reg] of Object.entries(cfg.registries)) {
+  for (const [host, reg] of Object.entries(cfg.registries as Record<string, Partial<RegistryConfig>>)) {
     cfg.registries[host] = { insecure: false, mirrors: [], ...reg };
   }
   checkHandlers(cfg);
