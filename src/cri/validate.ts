@@ -1,0 +1,27 @@
+// Small request validators shared by handlers. Each names the field it rejects
+// so that a caller can fix the request from the message alone.
+
+import { InvalidArgumentError } from '../errors';
+
+export function requireString(value: string | undefined | null, field: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new InvalidArgumentError(field, 'is required');
+  return value;
+}
+
+export function requireObject<T>(value: T | undefined | null, field: string): T {
+  if (value === undefined || value === null) throw new InvalidArgumentError(field, 'is required');
+  return value;
+}
+
+/** Non-negative int64 given as a string, number or Long-like; returns a bigint. */
+export function int64(value: unknown, field: string): bigint {
+  try {
+    if (typeof value === 'bigint') return value;
+    if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
+    if (typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value);
+    if (value && typeof value === 'object' && 'toString' in value) return BigInt(String(value));
+  } catch {
+    // fall through to the error below
+  }
+  throw new InvalidArgumentError(field, `is not an integer: ${String(value)}`);
+}
