@@ -1,0 +1,117 @@
+// A persistent map of records keyed by id, one JSON file per record under
+// `<dir>/<id>.json`. The sandbox, container and image stores are instances.
+//
+// Assumptions that make restart safe:
+// * every write goes through writeJsonAtomic, so a file is either the old or
+//   the new record, never half of one;
+// * a record that cannot be parsed (disk corruption, a bug in an old version)
+//   is moved to `<dir>/corrupt/` and logged, never crashes start-up;
+// * temp files left by a daemon killed mid-write are deleted by load().
+//
+// Records are replaced, never mutated in place: `update(id, fn)` hands the
+// current record to `fn` and persists what it returns, so readers holding an
+// old object never see a half-applied change.
+
+import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../errors';
+import type { Logger } from '../log';
+import { isTempName, readJson, writeJsonAtomic } from './atomic';
+
+export interface Identified {
+  readonly id: string;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export class RecordStore<T extends Identified> {
+  private readonly records = new Map<string, T>();
+
+  /**
+   * @param kind human name used in errors ("pod sandbox", "container")
+   * @param isValid shape check applied to records read from disk
+   */
+  constructor(
+    readonly dir: string,
+    readonly kind: string,
+    private readonly log: Logger,
+    private readonly isValid: (value: unknown) => value is T = (v): v is T => typeof (v as T)?.id === 'string',
+  ) {}
+
+  /** Read every record from disk; returns how many were loaded. */
+  load(): number {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.records.clear();
+    for (const name of readdirSync(this.dir)) {
+      const path = join(this.dir, name);
+      if (isTempName(name)) {
+        rmSync(path, { force: true });
+        continue;
+      }
+      if (!name.endsWith('.json')) continue;
+      try {
+        const value = readJson<unknown>(path);
+        if (!this.isValid(value) || `${value.id}.json` !== name) throw new Error('record does not have the expected shape');
+        this.records.set(value.id, value);
+      } catch (err) {
+        this.quarantine(name, err);
+      }
+    }
+    return this.records.size;
+  }
+
+  private quarantine(name: string, err: unknown): void {
+    const corrupt = join(this.dir, 'corrupt');
+    mkdirSync(corrupt, { recursive: true, mode: 0o700 });
+    const dest = join(corrupt, `${name}.${Date.now()}`);
+    renameSync(join(this.dir, name), dest);
+    this.log.error({ file: name, movedTo: dest, err: (err as Error).message }, `${this.kind} record unreadable; moved aside`);
+  }
+
+  get(id: string): T | undefined {
+    return this.records.get(id);
+  }
+
+  list(): T[] {
+    return [...this.records.values()];
+  }
+
+  /** Exact id or a unique prefix of one (as crictl lets users type), else NotFound. */
+  resolve(idOrPrefix: string, field = 'id'): T {
+    if (!idOrPrefix) throw new InvalidArgumentError(field, 'is required');
+    const exact = this.records.get(idOrPrefix);
+    if (exact) return exact;
+    const matches = this.list().filter((r) => r.id.startsWith(idOrPrefix));
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) throw new InvalidArgumentError(field, `"${idOrPrefix}" is ambiguous: matches ${matches.length} ${this.kind}s`);
+    throw new NotFoundError(this.kind, idOrPrefix);
+  }
+
+  create(record: T): T {
+    if (!ID_PATTERN.test(record.id)) throw new InvalidArgumentError('id', `"${record.id}" is not a valid ${this.kind} id`);
+    if (this.records.has(record.id)) throw new AlreadyExistsError(this.kind, record.id);
+    const frozen = Object.freeze({ ...record });
+    writeJsonAtomic(this.path(record.id), frozen);
+    this.records.set(record.id, frozen);
+    return frozen;
+  }
+
+  update(id: string, fn: (current: T) => T): T {
+    const current = this.records.get(id);
+    if (!current) throw new NotFoundError(this.kind, id);
+    const next = Object.freeze({ ...fn(current), id });
+    writeJsonAtomic(this.path(id), next);
+    this.records.set(id, next);
+    return next;
+  }
+
+  /** Idempotent: deleting an absent record is not an error. */
+  delete(id: string): void {
+    rmSync(this.path(id), { force: true });
+    this.records.delete(id);
+  }
+
+  private path(id: string): string {
+    return join(this.dir, `${id}.json`);
+  }
+}
