@@ -1,0 +1,83 @@
+// The pure heart of the QEMU layer: VmConfig → argv. No I/O, so every flag
+// is unit-tested; launch.ts only prepends the binary (and nsenter).
+
+import { join } from 'node:path';
+import { AGENT_PORT_NAME, RUN_FILES, SHARED_MOUNT_TAG, type VmConfig } from '../vm-config';
+import { accelArgs, DEFAULT_X86_OPTIONS, machineArgs, type X86Options } from './arch/x86_64';
+import { deviceArgs, type Device } from './devices';
+import { validateVmConfig } from './validate';
+
+const MIB = 1024 * 1024;
+/** One slot for the rootfs NVDIMM, one for a later memory hotplug. */
+export const MEMORY_SLOTS = 2;
+
+export interface QemuOptions {
+  x86: X86Options;
+}
+
+export const DEFAULT_QEMU_OPTIONS: QemuOptions = { x86: DEFAULT_X86_OPTIONS };
+
+export function runPath(c: VmConfig, file: keyof typeof RUN_FILES): string {
+  return join(c.runDir, RUN_FILES[file]);
+}
+
+/** The guest kernel command line. */
+export function kernelParams(c: VmConfig): string[] {
+  // panic=1 + -no-reboot: a panicking guest reboots and QEMU then exits, so a
+  // dead guest is always seen as a dead QEMU process.
+  const base = ['console=ttyS0', 'panic=1', `vmpod.agent=${c.agent.transport}`];
+  if (c.agent.transport === 'serial') base.push(`vmpod.agent_port=${AGENT_PORT_NAME}`);
+  return [...base, ...(c.boot?.params ?? [])];
+}
+
+/** The devices of this VM, in command-line order. */
+export function vmDevices(c: VmConfig): Device[] {
+  const devices: Device[] = [
+    { kind: 'qmp', socketPath: runPath(c, 'qmpSocket') },
+    { kind: 'serial-console', logPath: runPath(c, 'consoleLog') },
+  ];
+  if (c.rootfs) devices.push({ kind: 'nvdimm-rootfs', id: 'rootfs', imagePath: c.rootfs.path, sizeBytes: c.rootfs.sizeBytes });
+  if (c.sharedDir) devices.push({ kind: 'virtio-9p', id: 'shared', path: c.sharedDir, mountTag: SHARED_MOUNT_TAG });
+  if (c.agent.transport === 'vsock') devices.push({ kind: 'vsock', cid: c.agent.cid });
+  else devices.push({ kind: 'virtio-serial-agent', socketPath: c.agent.socketPath, portName: AGENT_PORT_NAME });
+  // vhost-net needs the in-kernel fast path that only pays (and is only
+  // tested) with kvm.
+  if (c.network) devices.push({ kind: 'tap-net', id: 'net0', ifname: c.network.ifname, mac: c.network.mac.toLowerCase(), vhost: c.accel === 'kvm' });
+  return devices;
+}
+
+export function memoryArg(c: VmConfig): string {
+  const rootfsMib = c.rootfs ? Math.ceil(c.rootfs.sizeBytes / MIB) : 0;
+  // QEMU refuses slots with maxmem == mem, so the hotplug headroom is never 0.
+  const hotplug = Math.max(c.hotplugMemoryMib ?? c.memoryMib, 2);
+  return `${c.memoryMib}M,slots=${MEMORY_SLOTS},maxmem=${c.memoryMib + rootfsMib + hotplug}M`;
+}
+
+/** argv for qemu-system-x86_64 (without the binary). Throws InvalidArgumentError for impossible configs. */
+export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS): string[] {
+  validateVmConfig(c);
+  const args: string[] = [
+    '-name', `guest=vmpod-${c.id.replace(/,/g, ',,')},debug-threads=on`,
+    // No default NIC, VGA, serial, parallel, floppy, CD-ROM; no
+    // /etc/qemu config files: the VM has exactly what is listed here.
+    '-nodefaults', '-no-user-config',
+    ...machineArgs(o.x86),
+    ...accelArgs(c.accel, c.vcpus),
+    '-smp', String(c.vcpus),
+    '-m', memoryArg(c),
+    '-display', 'none', '-vga', 'none',
+    '-no-reboot',
+    // QEMU itself is confined: no obsolete syscalls, no setuid, no
+    // fork/exec, no scheduler/priority changes.
+    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+    '-pidfile', runPath(c, 'pidfile'),
+  ];
+  if (c.boot) {
+    args.push('-kernel', c.boot.kernel);
+    if (c.boot.initrd) args.push('-initrd', c.boot.initrd);
+    args.push('-append', kernelParams(c).join(' '));
+  }
+  for (const d of vmDevices(c)) args.push(...deviceArgs(d));
+  if (c.paused) args.push('-S');
+  return args;
+}

@@ -1,0 +1,30 @@
+import type { Device } from './types';
+import { nvdimmRootfsArgs } from './nvdimm-rootfs';
+import { virtio9pArgs } from './virtio-9p';
+import { vsockArgs } from './vsock';
+import { virtioSerialAgentArgs } from './virtio-serial-agent';
+import { tapNetArgs } from './tap-net';
+import { qmpArgs } from './qmp';
+import { serialConsoleArgs } from './serial-console';
+
+export type { Device, DeviceKind } from './types';
+
+/** The argv fragment of one device. */
+export function deviceArgs(d: Device): string[] {
+  switch (d.kind) {
+    case 'nvdimm-rootfs':
+      return nvdimmRootfsArgs(d);
+    case 'virtio-9p':
+      return virtio9pArgs(d);
+    case 'vsock':
+      return vsockArgs(d);
+    case 'virtio-serial-agent':
+      return virtioSerialAgentArgs(d);
+    case 'tap-net':
+      return tapNetArgs(d);
+    case 'qmp':
+      return qmpArgs(d);
+    case 'serial-console':
+      return serialConsoleArgs(d);
+  }
+}

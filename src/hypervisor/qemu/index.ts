@@ -1,0 +1,77 @@
+// The QEMU implementation of Hypervisor: a thin front over launch (spawn +
+// persistence), the QMP client and QemuVm (events, exit, stop escalation).
+
+import { rmSync } from 'node:fs';
+import { NotFoundError } from '../../errors';
+import { silentLogger, type Logger } from '../../log';
+import type { Hypervisor, VmHandle } from '../hypervisor';
+import type { VmConfig } from '../vm-config';
+import { DEFAULT_QEMU_OPTIONS, type QemuOptions } from './cmdline';
+import { launchQemu, readLaunchRecord } from './launch';
+import { isSameProcessAlive, signalIfSame } from './proc';
+import { QmpClient } from './qmp';
+import { QemuVm } from './vm';
+
+export interface QemuHypervisorOptions {
+  qemuBinary?: string;
+  qemuOptions?: QemuOptions;
+  qmpTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export class QemuHypervisor implements Hypervisor {
+  readonly name = 'qemu';
+  private readonly log: Logger;
+
+  constructor(private readonly opts: QemuHypervisorOptions = {}) {
+    this.log = opts.logger ?? silentLogger;
+  }
+
+  async start(config: VmConfig): Promise<VmHandle> {
+    const launched = await launchQemu(config, {
+      qemuBinary: this.opts.qemuBinary,
+      qemuOptions: this.opts.qemuOptions ?? DEFAULT_QEMU_OPTIONS,
+      qmpTimeoutMs: this.opts.qmpTimeoutMs,
+      logger: this.log,
+    });
+    return new QemuVm(launched.record, launched.qmp, launched.child, this.log);
+  }
+
+  async reconnect(runDir: string): Promise<VmHandle | undefined> {
+    let record;
+    try {
+      record = readLaunchRecord(runDir);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+    if (!isSameProcessAlive(record.pid, record.startTime)) return undefined;
+    let qmp: QmpClient | undefined;
+    try {
+      qmp = await QmpClient.connect(record.qmpSocket, { logger: this.log.child({ subsystem: 'qmp', podSandboxId: record.id }) });
+    } catch (err) {
+      // QEMU alive but its monitor unusable: still hand back a handle, whose
+      // stop() escalates straight to SIGKILL.
+      this.log.warn({ err, podSandboxId: record.id }, 'qemu alive but qmp unreachable');
+    }
+    return new QemuVm(record, qmp, undefined, this.log);
+  }
+
+  async destroy(runDir: string): Promise<void> {
+    try {
+      const record = readLaunchRecord(runDir);
+      if (signalIfSame(record.pid, record.startTime, 'SIGKILL')) {
+        const deadline = Date.now() + 5_000;
+        while (isSameProcessAlive(record.pid, record.startTime) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      }
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) this.log.warn({ err, runDir }, 'destroy: launch record unreadable, removing anyway');
+    }
+    rmSync(runDir, { recursive: true, force: true });
+  }
+}
+
+export { buildQemuArgs, kernelParams, vmDevices, memoryArg, DEFAULT_QEMU_OPTIONS } from './cmdline';
+export type { QemuOptions } from './cmdline';
+export { QmpClient } from './qmp';
+export { detectAccel, vhostVsockUsable } from './accel';

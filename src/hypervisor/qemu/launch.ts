@@ -1,0 +1,175 @@
+// Starting QEMU so that it outlives the daemon: its own session (setsid via
+// `detached`), stdio to files (never pipes the daemon must keep reading), an
+// optional network namespace entered with nsenter (which execs QEMU, so the
+// PID we get is QEMU's), and a launch record persisted atomically so that a
+// restarted daemon can find the process, its sockets and its CID again.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { DeadlineExceededError, InternalError, NotFoundError } from '../../errors';
+import { silentLogger, type Logger } from '../../log';
+import { readJson, writeJsonAtomic } from '../../store/atomic';
+import type { VmConfig } from '../vm-config';
+import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, runPath, type QemuOptions } from './cmdline';
+import { processStartTime, signalIfSame } from './proc';
+import { QmpClient } from './qmp';
+
+export const LAUNCH_RECORD_VERSION = 1;
+
+/** What a restarted daemon needs to find a running VM again. */
+export interface LaunchRecord {
+  version: number;
+  id: string;
+  pid: number;
+  /** /proc/<pid>/stat start time: guards against PID reuse. */
+  startTime: string;
+  startedAt: string;
+  qmpSocket: string;
+  agentSocket?: string;
+  cid?: number;
+  consoleLog: string;
+  netnsPath?: string;
+}
+
+export interface LaunchOptions {
+  qemuBinary?: string;
+  nsenterBinary?: string;
+  qemuOptions?: QemuOptions;
+  /** How long QEMU gets to open its QMP socket. */
+  qmpTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export interface Launched {
+  record: LaunchRecord;
+  qmp: QmpClient;
+  child: ChildProcess;
+}
+
+/** The full argv (binary first) that launch spawns. Pure. */
+export function launchArgv(c: VmConfig, o: LaunchOptions = {}): string[] {
+  const qemu = [o.qemuBinary ?? 'qemu-system-x86_64', ...buildQemuArgs(c, o.qemuOptions ?? DEFAULT_QEMU_OPTIONS)];
+  return c.netnsPath ? [o.nsenterBinary ?? 'nsenter', `--net=${c.netnsPath}`, '--', ...qemu] : qemu;
+}
+
+export function launchRecordPath(runDir: string): string {
+  return runPath({ runDir } as VmConfig, 'launchRecord');
+}
+
+export function readLaunchRecord(runDir: string): LaunchRecord {
+  const path = launchRecordPath(runDir);
+  let rec: LaunchRecord;
+  try {
+    rec = readJson<LaunchRecord>(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError('vm launch record', path);
+    throw new InternalError(`vm launch record ${path} is unreadable: ${(err as Error).message}`, { cause: err });
+  }
+  if (rec.version !== LAUNCH_RECORD_VERSION || !Number.isInteger(rec.pid) || typeof rec.qmpSocket !== 'string' || typeof rec.startTime !== 'string') {
+    throw new InternalError(`vm launch record ${path} has an unknown shape (version ${String(rec.version)})`);
+  }
+  return rec;
+}
+
+/** Last `bytes` of a file, for error messages ("" if unreadable). */
+export function tailFile(path: string, bytes = 2048): string {
+  try {
+    const s = readFileSync(path, 'utf8');
+    return s.slice(-bytes).trim();
+  } catch {
+    return '';
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Spawn QEMU for `c` and return once its QMP socket has answered. On any
+ * failure the process is killed and the error carries QEMU's stderr tail.
+ */
+export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<Launched> {
+  const log = (o.logger ?? silentLogger).child({ subsystem: 'qemu', podSandboxId: c.id });
+  const argv = launchArgv(c, o);
+  mkdirSync(c.runDir, { recursive: true, mode: 0o700 });
+  // Leftovers of a previous VM in the same dir would make QEMU fail to bind
+  // or make us connect to a dead socket.
+  for (const f of ['qmpSocket', 'agentSocket', 'pidfile', 'launchRecord'] as const) rmSync(runPath(c, f), { force: true });
+
+  const stderrPath = runPath(c, 'stderr');
+  const out = openSync(runPath(c, 'stdout'), 'w', 0o600);
+  const err = openSync(stderrPath, 'w', 0o600);
+  let child: ChildProcess;
+  try {
+    child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, err] });
+  } finally {
+    closeSync(out);
+    closeSync(err);
+  }
+  child.unref();
+  let exited: string | undefined;
+  let spawnError: Error | undefined;
+  child.once('exit', (code, signal) => {
+    exited = signal ? `signal ${signal}` : `exit code ${String(code)}`;
+  });
+  child.once('error', (e) => {
+    spawnError = e;
+  });
+  log.info({ argv }, 'qemu spawned');
+
+  const fail: (e: Error) => never = (e) => {
+    if (child.pid !== undefined && exited === undefined) {
+      try {
+        process.kill(child.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    throw e;
+  };
+
+  const qmpSocket = runPath(c, 'qmpSocket');
+  const timeoutMs = o.qmpTimeoutMs ?? 10_000;
+  const deadline = Date.now() + timeoutMs;
+  let qmp: QmpClient | undefined;
+  while (!qmp) {
+    if (spawnError) fail(new InternalError(`qemu-start: cannot run ${argv[0]}: ${spawnError.message}`, { cause: spawnError }));
+    if (exited !== undefined) {
+      await sleep(20); // let QEMU's last stderr line land
+      fail(new InternalError(`qemu-start: QEMU for ${c.id} exited (${exited}) before opening QMP: ${tailFile(stderrPath) || 'no stderr output'}`));
+    }
+    if (Date.now() > deadline) fail(new DeadlineExceededError(`qemu-start: QEMU for ${c.id} did not open its QMP socket within ${timeoutMs} ms: ${tailFile(stderrPath)}`));
+    try {
+      qmp = await QmpClient.connect(qmpSocket, { logger: log.child({ subsystem: 'qmp' }), commandTimeoutMs: Math.max(1000, deadline - Date.now()) });
+    } catch {
+      await sleep(50);
+    }
+  }
+
+  const pid = child.pid as number;
+  const startTime = processStartTime(pid);
+  if (startTime === undefined) {
+    qmp.close();
+    fail(new InternalError(`qemu-start: QEMU for ${c.id} (pid ${pid}) vanished right after start: ${tailFile(stderrPath)}`));
+  }
+  const record: LaunchRecord = {
+    version: LAUNCH_RECORD_VERSION,
+    id: c.id,
+    pid,
+    startTime: startTime as string,
+    startedAt: new Date().toISOString(),
+    qmpSocket,
+    consoleLog: runPath(c, 'consoleLog'),
+  };
+  if (c.agent.transport === 'serial') record.agentSocket = c.agent.socketPath;
+  else record.cid = c.agent.cid;
+  if (c.netnsPath) record.netnsPath = c.netnsPath;
+  try {
+    writeJsonAtomic(launchRecordPath(c.runDir), record);
+  } catch (e) {
+    qmp.close();
+    signalIfSame(pid, record.startTime, 'SIGKILL');
+    throw new InternalError(`qemu-start: cannot persist launch record for ${c.id}: ${(e as Error).message}`, { cause: e });
+  }
+  log.info({ pid, qemu: qmp.qemuVersion }, 'qemu up, qmp connected');
+  return { record, qmp, child };
+}

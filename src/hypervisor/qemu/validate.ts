@@ -1,0 +1,85 @@
+import { isAbsolute, join } from 'node:path';
+import { InvalidArgumentError } from '../../errors';
+import { RUN_FILES, type VmConfig } from '../vm-config';
+
+/** sun_path is 108 bytes including the terminating NUL. */
+export const MAX_UNIX_SOCKET_PATH = 107;
+const MIB = 1024 * 1024;
+/** The NVDIMM is placed in the hotplug area in 2 MiB (huge page) steps. */
+export const NVDIMM_ALIGN = 2 * MIB;
+/** CIDs 0 (hypervisor), 1 (loopback), 2 (host) are reserved; 0xffffffff is VMADDR_CID_ANY. */
+export const MIN_GUEST_CID = 3;
+export const MAX_GUEST_CID = 0xfffffffe;
+
+function field(name: string): string {
+  return `vmConfig.${name}`;
+}
+
+function requireAbsolute(name: string, p: string | undefined): void {
+  if (p === undefined) return;
+  if (!isAbsolute(p)) throw new InvalidArgumentError(field(name), `"${p}" must be an absolute path`);
+  if (p.includes('\0') || p.includes('\n')) throw new InvalidArgumentError(field(name), 'contains a NUL or newline');
+}
+
+function requireSocketPath(name: string, p: string): void {
+  requireAbsolute(name, p);
+  const len = Buffer.byteLength(p);
+  if (len > MAX_UNIX_SOCKET_PATH) {
+    throw new InvalidArgumentError(field(name), `unix socket path "${p}" is ${len} bytes, more than the ${MAX_UNIX_SOCKET_PATH} a socket address holds; use a shorter state directory`);
+  }
+}
+
+function requireInt(name: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) throw new InvalidArgumentError(field(name), `${v} is not an integer in [${min}, ${max}]`);
+}
+
+/**
+ * Reject configurations QEMU would refuse or that would be unsafe, with an
+ * error naming the field, before anything is spawned.
+ */
+export function validateVmConfig(c: VmConfig): void {
+  if (!c.id) throw new InvalidArgumentError(field('id'), 'must not be empty');
+  requireAbsolute('runDir', c.runDir);
+  requireSocketPath('runDir', join(c.runDir, RUN_FILES.qmpSocket));
+  if (c.accel !== 'kvm' && c.accel !== 'tcg') throw new InvalidArgumentError(field('accel'), `"${String(c.accel)}" is not kvm or tcg (resolve "auto" with detectAccel first)`);
+  requireInt('vcpus', c.vcpus, 1, 255);
+  requireInt('memoryMib', c.memoryMib, 64, 1024 * 1024);
+  if (c.hotplugMemoryMib !== undefined) requireInt('hotplugMemoryMib', c.hotplugMemoryMib, 0, 1024 * 1024);
+
+  if (c.boot) {
+    requireAbsolute('boot.kernel', c.boot.kernel);
+    requireAbsolute('boot.initrd', c.boot.initrd);
+    for (const p of c.boot.params ?? []) {
+      if (/\s/.test(p) || p === '') throw new InvalidArgumentError(field('boot.params'), `"${p}" must be one non-empty word without whitespace`);
+    }
+  } else if (!c.paused) {
+    throw new InvalidArgumentError(field('boot'), 'a VM without a guest kernel can only be started paused');
+  }
+
+  if (c.rootfs) {
+    requireAbsolute('rootfs.path', c.rootfs.path);
+    const s = c.rootfs.sizeBytes;
+    if (!Number.isSafeInteger(s) || s <= 0 || s % NVDIMM_ALIGN !== 0) {
+      throw new InvalidArgumentError(field('rootfs.sizeBytes'), `${s} is not a positive multiple of 2 MiB; pad the image (truncate -s) when building it`);
+    }
+  }
+  requireAbsolute('sharedDir', c.sharedDir);
+  requireAbsolute('netnsPath', c.netnsPath);
+
+  const a = c.agent;
+  if (a.transport === 'vsock') {
+    if (a.cid === undefined) throw new InvalidArgumentError(field('agent.cid'), 'vsock transport needs a guest CID');
+    requireInt('agent.cid', a.cid, MIN_GUEST_CID, MAX_GUEST_CID);
+  } else if (a.transport === 'serial') {
+    requireSocketPath('agent.socketPath', a.socketPath);
+  } else {
+    throw new InvalidArgumentError(field('agent.transport'), `"${String((a as { transport: unknown }).transport)}" is not vsock or serial`);
+  }
+
+  if (c.network) {
+    const { ifname, mac } = c.network;
+    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(ifname)) throw new InvalidArgumentError(field('network.ifname'), `"${ifname}" is not a valid interface name (1-15 of [A-Za-z0-9_.-])`);
+    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) throw new InvalidArgumentError(field('network.mac'), `"${mac}" is not a MAC address`);
+    if (parseInt(mac.slice(0, 2), 16) & 1) throw new InvalidArgumentError(field('network.mac'), `"${mac}" is a multicast address`);
+  }
+}

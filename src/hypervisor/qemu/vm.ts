@@ -1,0 +1,184 @@
+// A running QEMU as a VmHandle: QMP events become VmEvents, and the end of
+// the process becomes one VmExit. Exit is detected from the child process
+// when we spawned it, otherwise (after a daemon restart) from the QMP socket
+// closing plus polling /proc for the recorded PID and start time.
+
+import type { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { UnavailableError } from '../../errors';
+import { silentLogger, type Logger } from '../../log';
+import type { StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmState } from '../hypervisor';
+import { tailFile, type LaunchRecord } from './launch';
+import { isSameProcessAlive, signalIfSame } from './proc';
+import type { QmpClient, QmpEvent } from './qmp';
+
+export const DEFAULT_GRACEFUL_TIMEOUT_MS = 10_000;
+export const DEFAULT_QUIT_TIMEOUT_MS = 3_000;
+const LIVENESS_POLL_MS = 1_000;
+
+/** QMP event → VmEvent; undefined for events vmpod does not act on. Pure. */
+export function toVmEvent(e: QmpEvent): VmEvent | undefined {
+  const d = e.data;
+  switch (e.event) {
+    case 'SHUTDOWN':
+      return { type: 'shutdown', guestInitiated: d.guest === true, reason: typeof d.reason === 'string' ? d.reason : 'unknown' };
+    case 'GUEST_PANICKED':
+      return { type: 'guest-panicked', detail: typeof d.action === 'string' ? d.action : '' };
+    case 'POWERDOWN':
+      return { type: 'powerdown' };
+    case 'RESET':
+      return { type: 'reset', guestInitiated: d.guest === true };
+    case 'STOP':
+      return { type: 'stop' };
+    default:
+      return undefined;
+  }
+}
+
+/** The exit reason implied by the last significant event before the process ended. Pure. */
+export function exitReason(last: VmEvent | undefined, signal: string | null): VmExitReason {
+  if (last?.type === 'guest-panicked') return 'guest-panicked';
+  if (last?.type === 'shutdown') {
+    if (last.reason === 'guest-panic') return 'guest-panicked';
+    if (last.reason === 'guest-reset') return 'guest-reset';
+    if (last.guestInitiated) return 'guest-shutdown';
+    return 'host-quit';
+  }
+  if (signal === 'SIGKILL' || signal === 'SIGTERM') return 'killed';
+  return 'unknown';
+}
+
+export class QemuVm implements VmHandle {
+  readonly id: string;
+  readonly pid: number;
+  readonly cid?: number;
+  readonly agentSocket?: string;
+  readonly consoleLog: string;
+  private readonly events = new EventEmitter();
+  private lastEvent: VmEvent | undefined;
+  private exit: VmExit | undefined;
+  private readonly exited: Promise<VmExit>;
+  private resolveExit!: (e: VmExit) => void;
+  private poll: NodeJS.Timeout | undefined;
+  private stopping: Promise<VmExit> | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly record: LaunchRecord, private qmp: QmpClient | undefined, child?: ChildProcess, logger: Logger = silentLogger) {
+    this.id = record.id;
+    this.pid = record.pid;
+    if (record.cid !== undefined) this.cid = record.cid;
+    if (record.agentSocket !== undefined) this.agentSocket = record.agentSocket;
+    this.consoleLog = record.consoleLog;
+    this.log = logger.child({ subsystem: 'qemu', podSandboxId: record.id });
+    this.exited = new Promise((r) => (this.resolveExit = r));
+    if (qmp) this.attachQmp(qmp);
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.once('exit', (code, signal) => this.markExited(code, signal));
+    } else {
+      // Not our child: nobody tells us when it ends, so look.
+      this.poll = setInterval(() => this.checkAlive(), LIVENESS_POLL_MS);
+      this.poll.unref();
+      this.checkAlive();
+    }
+  }
+
+  private attachQmp(qmp: QmpClient): void {
+    qmp.on('event', (e: QmpEvent) => {
+      const ev = toVmEvent(e);
+      if (!ev) return;
+      if (ev.type !== 'stop' && ev.type !== 'powerdown') this.lastEvent = ev;
+      this.log.info({ event: ev }, 'vm event');
+      this.events.emit('event', ev);
+    });
+    qmp.on('close', () => this.checkAlive());
+  }
+
+  private checkAlive(): void {
+    if (!this.exit && !isSameProcessAlive(this.pid, this.record.startTime)) this.markExited(null, null);
+  }
+
+  private markExited(code: number | null, signal: string | null): void {
+    if (this.exit) return;
+    if (this.poll) clearInterval(this.poll);
+    this.exit = { reason: exitReason(this.lastEvent, signal), exitCode: code, signal, at: new Date() };
+    this.log.info({ exit: this.exit }, 'qemu exited');
+    this.qmp?.close();
+    this.resolveExit(this.exit);
+  }
+
+  wait(): Promise<VmExit> {
+    return this.exited;
+  }
+
+  onEvent(listener: (e: VmEvent) => void): () => void {
+    this.events.on('event', listener);
+    return () => this.events.off('event', listener);
+  }
+
+  async status(): Promise<VmState> {
+    if (this.exit) return 'exited';
+    if (!this.qmp || this.qmp.isClosed) return isSameProcessAlive(this.pid, this.record.startTime) ? 'shutting-down' : 'exited';
+    const s = await this.qmp.queryStatus();
+    if (s.running) return 'running';
+    return s.status === 'shutdown' ? 'shutting-down' : 'paused';
+  }
+
+  async resume(): Promise<void> {
+    if (!this.qmp || this.qmp.isClosed) throw new UnavailableError(`vm ${this.id}: no QMP connection to resume it`);
+    await this.qmp.cont();
+  }
+
+  consoleTail(bytes = 2048): string {
+    return tailFile(this.consoleLog, bytes);
+  }
+
+  stop(opts: StopOptions = {}): Promise<VmExit> {
+    if (!this.stopping) this.stopping = this.doStop(opts);
+    return this.stopping;
+  }
+
+  private async waitFor(ms: number): Promise<boolean> {
+    if (this.exit) return true;
+    let timer: NodeJS.Timeout | undefined;
+    const r = await Promise.race([this.exited.then(() => true), new Promise<boolean>((res) => (timer = setTimeout(() => res(false), ms)))]);
+    clearTimeout(timer);
+    return r;
+  }
+
+  private async doStop(opts: StopOptions): Promise<VmExit> {
+    const graceful = opts.gracefulTimeoutMs ?? DEFAULT_GRACEFUL_TIMEOUT_MS;
+    const quitMs = opts.quitTimeoutMs ?? DEFAULT_QUIT_TIMEOUT_MS;
+    const qmp = this.qmp && !this.qmp.isClosed ? this.qmp : undefined;
+    if (this.exit) return this.exit;
+    if (qmp && graceful > 0) {
+      try {
+        await qmp.systemPowerdown();
+        if (await this.waitFor(graceful)) return this.exited;
+        this.log.warn({ graceful }, 'guest did not power off in time, quitting qemu');
+      } catch (err) {
+        this.log.warn({ err }, 'system_powerdown failed');
+      }
+    }
+    if (qmp && !qmp.isClosed) {
+      try {
+        await qmp.quit(quitMs);
+        if (await this.waitFor(quitMs)) return this.exited;
+        this.log.warn('qemu did not exit after quit, killing');
+      } catch (err) {
+        this.log.warn({ err }, 'qmp quit failed');
+      }
+    }
+    if (await this.waitFor(0)) return this.exited;
+    signalIfSame(this.pid, this.record.startTime, 'SIGKILL');
+    // A SIGKILLed process is gone within moments; poll in case it is not our child.
+    while (!(await this.waitFor(100))) this.checkAlive();
+    return this.exited;
+  }
+
+  detach(): void {
+    if (this.poll) clearInterval(this.poll);
+    this.qmp?.removeAllListeners();
+    this.qmp?.close();
+    this.qmp = undefined;
+  }
+}

@@ -1,0 +1,71 @@
+// The hypervisor-neutral description of one pod VM. The sandbox layer fills
+// it in; a Hypervisor implementation (today only QEMU) turns it into a
+// running VM. Nothing in here names a QEMU option.
+
+export type AccelKind = 'kvm' | 'tcg';
+
+/** How the host reaches the guest agent. */
+export type AgentChannel =
+  | { transport: 'vsock'; cid: number }
+  | { transport: 'serial'; socketPath: string };
+
+export interface GuestBoot {
+  /** Uncompressed vmlinux (PVH) or bzImage. */
+  kernel: string;
+  initrd?: string;
+  /** Extra kernel parameters, appended after the ones vmpod always sets. */
+  params?: string[];
+}
+
+export interface RootfsImage {
+  /** The guest rootfs image, exposed read-only as an NVDIMM. */
+  path: string;
+  /** Size of the image file in bytes; must be the file's exact size and a multiple of 2 MiB. */
+  sizeBytes: number;
+}
+
+export interface TapNetwork {
+  ifname: string;
+  mac: string;
+}
+
+export interface VmConfig {
+  /** Sandbox id; used only for names in logs and errors. */
+  id: string;
+  /** Private directory of this VM: sockets, pidfile, console log, launch record. */
+  runDir: string;
+  accel: AccelKind;
+  vcpus: number;
+  memoryMib: number;
+  /** Memory that may be hot-plugged later, on top of memoryMib and the rootfs. */
+  hotplugMemoryMib?: number;
+  /** Absent: no guest kernel is loaded (useful only together with `paused`). */
+  boot?: GuestBoot;
+  rootfs?: RootfsImage;
+  /** The pod's own shared directory, exported to the guest over 9p. */
+  sharedDir?: string;
+  agent: AgentChannel;
+  network?: TapNetwork;
+  /** Pinned network namespace (e.g. /run/netns/<name>) to run the VM inside. */
+  netnsPath?: string;
+  /** Start with the vCPUs stopped (QEMU `-S`); `cont` over QMP resumes. */
+  paused?: boolean;
+}
+
+/** Well-known file names inside VmConfig.runDir. */
+export const RUN_FILES = {
+  qmpSocket: 'qmp.sock',
+  agentSocket: 'agent.sock',
+  consoleLog: 'console.log',
+  pidfile: 'qemu.pid',
+  stdout: 'qemu.stdout',
+  stderr: 'qemu.stderr',
+  launchRecord: 'vm.json',
+} as const;
+
+/** The 9p mount tag the guest agent mounts the shared dir by. */
+export const SHARED_MOUNT_TAG = 'vmpod-shared';
+/** The virtio-serial port name the guest agent looks up in /sys/class/virtio-ports. */
+export const AGENT_PORT_NAME = 'vmpod.agent';
+/** The vsock port the guest agent listens on. */
+export const AGENT_VSOCK_PORT = 1024;

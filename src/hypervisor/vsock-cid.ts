@@ -1,0 +1,76 @@
+// Guest CIDs for vhost-vsock: unique per host, never 0 (hypervisor), 1
+// (loopback) or 2 (host), persisted so that a restarted daemon does not hand
+// a running VM's CID to a new one. One JSON file {cid: owner}; callers
+// serialize through this one allocator (the daemon has one).
+
+import { InvalidArgumentError, ResourceExhaustedError } from '../errors';
+import { readJson, writeJsonAtomic } from '../store/atomic';
+
+export const FIRST_GUEST_CID = 3;
+/** Plenty for one host, and keeps the allocation file small. */
+export const DEFAULT_MAX_CID = 65_535;
+
+interface CidFile {
+  version: 1;
+  owners: Record<string, string>;
+}
+
+export class CidAllocator {
+  private owners = new Map<number, string>();
+
+  constructor(private readonly file: string, private readonly maxCid = DEFAULT_MAX_CID) {
+    let data: CidFile | undefined;
+    try {
+      data = readJson<CidFile>(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    for (const [k, owner] of Object.entries(data?.owners ?? {})) {
+      const cid = Number(k);
+      if (Number.isInteger(cid) && cid >= FIRST_GUEST_CID && typeof owner === 'string') this.owners.set(cid, owner);
+    }
+  }
+
+  /** The CID of `owner`, allocating the lowest free one if it has none. */
+  allocate(owner: string): number {
+    if (!owner) throw new InvalidArgumentError('cid owner', 'must not be empty');
+    const existing = this.lookup(owner);
+    if (existing !== undefined) return existing;
+    for (let cid = FIRST_GUEST_CID; cid <= this.maxCid; cid++) {
+      if (!this.owners.has(cid)) {
+        this.owners.set(cid, owner);
+        try {
+          this.save();
+        } catch (err) {
+          this.owners.delete(cid);
+          throw err;
+        }
+        return cid;
+      }
+    }
+    throw new ResourceExhaustedError(`no free vsock CID in [${FIRST_GUEST_CID}, ${this.maxCid}]; remove stopped pods`);
+  }
+
+  lookup(owner: string): number | undefined {
+    for (const [cid, o] of this.owners) if (o === owner) return cid;
+    return undefined;
+  }
+
+  /** Free `owner`'s CID; a no-op if it has none. */
+  release(owner: string): void {
+    const cid = this.lookup(owner);
+    if (cid === undefined) return;
+    this.owners.delete(cid);
+    this.save();
+  }
+
+  allocated(): Map<number, string> {
+    return new Map(this.owners);
+  }
+
+  private save(): void {
+    const owners: Record<string, string> = {};
+    for (const [cid, o] of [...this.owners].sort((a, b) => a[0] - b[0])) owners[String(cid)] = o;
+    writeJsonAtomic(this.file, { version: 1, owners } satisfies CidFile);
+  }
+}
