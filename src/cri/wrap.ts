@@ -1,0 +1,132 @@
+// The one wrapper around every CRI method: it turns a Handler into a grpc-js
+// handler that validates the decoded request, gives the call a child logger,
+// times it, logs the outcome (info for calls that change state, debug for
+// reads) and maps thrown errors to a gRPC status with `toGrpcStatus` — the
+// only place in vmpod where that mapping happens.
+
+import { Metadata, status as GrpcStatus, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type StatusObject } from '@grpc/grpc-js';
+import { InvalidArgumentError, isVmpodError } from '../errors';
+import type { Logger } from '../log';
+import type { CallContext, Handler } from './handler';
+
+/** Marker the lenient deserializer (see proto.ts users in server.ts) puts in place of a body that did not decode. */
+export const MALFORMED = Symbol('malformed request');
+export interface MalformedRequest {
+  [MALFORMED]: string;
+}
+
+export function isMalformed(req: unknown): req is MalformedRequest {
+  return typeof req === 'object' && req !== null && MALFORMED in req;
+}
+
+/** Reads are logged at debug so that kubelet's constant polling does not flood the log. */
+const READ_ONLY = /^(List|Version|Status|ImageStatus|ImageFsInfo|ContainerStatus|PodSandboxStatus|ContainerStats|PodSandboxStats|RuntimeConfig|ListMetricDescriptors|ListPodSandboxMetrics)/;
+
+export function isReadOnly(method: string): boolean {
+  return READ_ONLY.test(method);
+}
+
+export function toGrpcStatus(err: unknown): Partial<StatusObject> {
+  if (isVmpodError(err)) return { code: err.grpcStatus, details: err.message };
+  // Anything untyped is a bug or an unexpected system error: say so without a stack trace.
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: GrpcStatus.INTERNAL, details: `internal error: ${message}` };
+}
+
+/** Ids worth carrying on the call's logger, pulled from whichever fields the request has. */
+function idsOf(req: Record<string, unknown>): Record<string, string> {
+  const ids: Record<string, string> = {};
+  const pod = req.pod_sandbox_id;
+  const ctr = req.container_id;
+  if (typeof pod === 'string' && pod) ids.podSandboxId = pod;
+  if (typeof ctr === 'string' && ctr) ids.containerId = ctr;
+  return ids;
+}
+
+function contextFor(method: string, req: Record<string, unknown>, log: Logger, cancelled: { on(ev: 'cancelled', cb: () => void): unknown }): CallContext {
+  const controller = new AbortController();
+  cancelled.on('cancelled', () => controller.abort(new Error(`${method} cancelled by the caller`)));
+  return { log: log.child({ method, ...idsOf(req) }), signal: controller.signal };
+}
+
+function logOutcome(ctx: CallContext, method: string, started: bigint, err?: unknown): void {
+  const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+  const level = isReadOnly(method) ? 'debug' : 'info';
+  if (err === undefined) {
+    ctx.log[level]({ durationMs }, `${method} ok`);
+    return;
+  }
+  const status = toGrpcStatus(err);
+  const fields = { durationMs, code: GrpcStatus[status.code!], error: status.details };
+  if (status.code === GrpcStatus.INTERNAL) ctx.log.error({ ...fields, stack: (err as Error)?.stack }, `${method} failed`);
+  else ctx.log[level === 'debug' ? 'debug' : 'warn'](fields, `${method} failed`);
+}
+
+export interface WrapOptions {
+  log: Logger;
+  /** Called at the start of each call; throws (UnavailableError) while the daemon is shutting down. */
+  admit: () => () => void;
+}
+
+export function wrapUnary(method: string, handler: Handler, opts: WrapOptions) {
+  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
+    const started = process.hrtime.bigint();
+    const req = (call.request ?? {}) as Record<string, unknown>;
+    const ctx = contextFor(method, req, opts.log, call);
+    let release: (() => void) | undefined;
+    const run = async (): Promise<unknown> => {
+      release = opts.admit();
+      if (isMalformed(req)) throw malformed(method, req);
+      return handler(req, ctx);
+    };
+    run().then(
+      (res) => {
+        release?.();
+        logOutcome(ctx, method, started);
+        callback(null, res ?? {});
+      },
+      (err: unknown) => {
+        release?.();
+        logOutcome(ctx, method, started, err);
+        callback({ ...toGrpcStatus(err), metadata: new Metadata() });
+      },
+    );
+  };
+}
+
+/** Server-streaming methods: the handler yields each message. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- typed by each implementing module
+export type StreamHandler = (req: any, ctx: CallContext) => AsyncIterable<unknown>;
+
+export function wrapServerStream(method: string, handler: StreamHandler, opts: WrapOptions) {
+  return (call: ServerWritableStream<unknown, unknown>): void => {
+    const started = process.hrtime.bigint();
+    const req = (call.request ?? {}) as Record<string, unknown>;
+    const ctx = contextFor(method, req, opts.log, call);
+    let release: (() => void) | undefined;
+    const run = async (): Promise<void> => {
+      release = opts.admit();
+      if (isMalformed(req)) throw malformed(method, req);
+      for await (const msg of handler(req, ctx)) {
+        if (ctx.signal.aborted) return;
+        call.write(msg);
+      }
+    };
+    run().then(
+      () => {
+        release?.();
+        logOutcome(ctx, method, started);
+        call.end();
+      },
+      (err: unknown) => {
+        release?.();
+        logOutcome(ctx, method, started, err);
+        call.emit('error', toGrpcStatus(err));
+      },
+    );
+  };
+}
+
+function malformed(method: string, req: MalformedRequest): Error {
+  return new InvalidArgumentError('request', `${method} request body is not a valid protobuf message: ${req[MALFORMED]}`);
+}

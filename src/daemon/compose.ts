@@ -1,0 +1,36 @@
+// Where vmpod's parts are put together: which implementation serves each
+// CRI method. Each area registers itself here explicitly (no import side
+// effects), so this file is the map of what the daemon can do.
+
+import type { VmpodConfig } from '../config/types';
+import type { CriImplementation } from '../cri/server';
+import { daemonHandlers } from '../cri/runtime';
+import type { DaemonInfo, NetworkReadiness } from '../cri/runtime/info';
+import { probeCapabilities } from '../host/capabilities';
+import type { Logger } from '../log';
+import type { RuntimeState } from './run';
+import { cniConfigPresent } from './cni-presence';
+
+export interface Composed {
+  implementation: CriImplementation;
+  close(): Promise<void>;
+}
+
+export async function compose(cfg: VmpodConfig, log: Logger, version: string, state: RuntimeState): Promise<Composed> {
+  const network = (): NetworkReadiness => cniConfigPresent(cfg.network.cni_conf_dir);
+  const info: DaemonInfo = {
+    config: cfg,
+    version,
+    capabilities: () => probeCapabilities(cfg),
+    network,
+    podCidr: () => state.podCidr,
+    setPodCidr: (cidr) => {
+      state.podCidr = cidr;
+      log.info({ podCidr: cidr }, 'pod CIDR updated by kubelet');
+    },
+  };
+  return {
+    implementation: { runtime: { ...daemonHandlers(info) }, image: {} },
+    close: async () => {},
+  };
+}

@@ -1,0 +1,80 @@
+// Starting and stopping the daemon: directories, locks, state, the gRPC
+// socket. What the CRI methods do is composed in compose.ts.
+
+import { ServerCredentials, type Server } from '@grpc/grpc-js';
+import { chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { VmpodConfig } from '../config/types';
+import type { Logger } from '../log';
+import { createCriServer, type CallGate } from '../cri/server';
+import { readJson, writeJsonAtomic } from '../store/atomic';
+import { compose } from './compose';
+import { claimSocketPath, lockRoot } from './lock';
+
+export interface RunningDaemon {
+  socket: string;
+  /** Stop accepting calls, let in-flight ones finish (bounded), close the socket. */
+  stop(reason: string): Promise<void>;
+}
+
+/** Small daemon-wide state that must survive restarts (the pod CIDR kubelet gave us). */
+export class RuntimeState {
+  private data: { podCidr: string } = { podCidr: '' };
+  constructor(private readonly path: string) {
+    if (existsSync(path)) this.data = { ...this.data, ...readJson<{ podCidr: string }>(path) };
+  }
+  get podCidr(): string {
+    return this.data.podCidr;
+  }
+  set podCidr(cidr: string) {
+    this.data = { ...this.data, podCidr: cidr };
+    writeJsonAtomic(this.path, this.data);
+  }
+}
+
+function bind(server: Server, socket: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+  });
+}
+
+async function drain(server: Server, gate: CallGate, timeoutMs: number, log: Logger): Promise<void> {
+  const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
+  const finished = gate.close().then(() => 'drained' as const);
+  if ((await Promise.race([finished, timer])) === 'timeout') {
+    log.warn({ inFlight: gate.active }, 'in-flight calls did not finish in time; closing anyway');
+  }
+  server.forceShutdown();
+}
+
+export async function startDaemon(cfg: VmpodConfig, log: Logger, version: string): Promise<RunningDaemon> {
+  const started = Date.now();
+  mkdirSync(cfg.root, { recursive: true, mode: 0o711 });
+  mkdirSync(cfg.state, { recursive: true, mode: 0o711 });
+  mkdirSync(dirname(cfg.listen), { recursive: true, mode: 0o755 });
+  const unlock = lockRoot(join(cfg.root, 'vmpod.lock'));
+  try {
+    await claimSocketPath(cfg.listen);
+    const state = new RuntimeState(join(cfg.root, 'runtime.json'));
+    const parts = await compose(cfg, log, version, state);
+    const { server, gate } = createCriServer(parts.implementation, log);
+    await bind(server, cfg.listen);
+    // kubelet runs as root; nobody else may drive the runtime.
+    chmodSync(cfg.listen, 0o660);
+    chownSync(cfg.listen, 0, 0);
+    log.info({ socket: cfg.listen, root: cfg.root, state: cfg.state, startupMs: Date.now() - started, version }, 'vmpod serving');
+    return {
+      socket: cfg.listen,
+      stop: async (reason: string) => {
+        log.info({ reason }, 'vmpod stopping: refusing new calls, finishing in-flight ones');
+        await drain(server, gate, cfg.shutdown_timeout_s * 1000, log);
+        await parts.close();
+        unlock();
+        log.info('vmpod stopped; pods and containers keep running');
+      },
+    };
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+import { runCheck } from './cli/check';
+import { parseCli, USAGE } from './cli/options';
+import { runServe } from './cli/serve';
+import { packageVersion } from './cli/version';
+import { ConfigError, VmpodError } from './errors';
+import { hostProbes } from './host/probes';
+
+async function main(argv: string[]): Promise<number> {
+  const cli = parseCli(argv);
+  if (cli.help || cli.command === '') {
+    process.stdout.write(USAGE);
+    return cli.help ? 0 : 2;
+  }
+  switch (cli.command) {
+    case 'version':
+      process.stdout.write(`vmpod ${packageVersion()}\nCRI runtime API v1\nnode ${process.version}\n`);
+      return 0;
+    case 'check':
+      return runCheck(cli.config, hostProbes(cli.config));
+    case 'serve':
+      await runServe(cli.config);
+      return -1; // keep running
+    default:
+      process.stderr.write(`vmpod: unknown command "${cli.command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    const known = err instanceof ConfigError || err instanceof VmpodError || (err as { code?: string })?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
+    process.stderr.write(`vmpod: ${known ? (err as Error).message : (err as Error)?.stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

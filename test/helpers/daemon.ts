@@ -1,0 +1,90 @@
+// Starts the real vmpod daemon (dist/src/main.js serve) as a child process on
+// a temporary socket with temporary root and state, and stops it in teardown.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { criClient, type CriClient } from './cri-client';
+
+export const MAIN = join(__dirname, '..', '..', 'src', 'main.js');
+
+export interface TestDaemon {
+  dir: string;
+  socket: string;
+  root: string;
+  state: string;
+  configPath: string;
+  proc: ChildProcess;
+  client: CriClient;
+  /** Everything the daemon wrote to stderr (its JSON log). */
+  log(): string;
+  /** SIGTERM and wait; resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export interface DaemonOptions {
+  /** TOML appended to the generated config. */
+  config?: string;
+  /** Reuse directories of an earlier daemon (restart tests). */
+  dir?: string;
+  extraArgs?: string[];
+  env?: NodeJS.ProcessEnv;
+}
+
+interface Teardown {
+  teardown(fn: () => unknown): void;
+}
+
+export function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (cond()) return resolve();
+      if (Date.now() > until) return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      setTimeout(tick, 50);
+    };
+    tick();
+  });
+}
+
+export function spawnDaemon(args: string[], env?: NodeJS.ProcessEnv): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return { proc, output: () => out, exited };
+}
+
+export async function startDaemon(t: Teardown, opts: DaemonOptions = {}): Promise<TestDaemon> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'vmpod-test-'));
+  const socket = join(dir, 'vmpod.sock');
+  const root = join(dir, 'root');
+  const state = join(dir, 'state');
+  const configPath = join(dir, 'vmpod.toml');
+  writeFileSync(configPath, `log_level = "debug"\nshutdown_timeout_s = 5\n${opts.config ?? ''}\n`);
+  const { proc, output, exited } = spawnDaemon(['serve', '--config', configPath, '--listen', socket, '--root', root, '--state', state, ...(opts.extraArgs ?? [])], opts.env);
+  let exitCode: number | null | undefined;
+  void exited.then((c) => (exitCode = c));
+  await waitFor(() => exitCode !== undefined || /"vmpod serving"/.test(output()), 30_000, `vmpod to serve on ${socket}`).catch((err: Error) => {
+    proc.kill('SIGKILL');
+    throw new Error(`${err.message}\n--- daemon output ---\n${output()}`);
+  });
+  if (exitCode !== undefined) throw new Error(`vmpod exited with ${exitCode} before serving:\n${output()}`);
+  const client = criClient(socket);
+  let stopped: Promise<number | null> | undefined;
+  const stop = () => {
+    stopped ??= (async () => {
+      client.close();
+      if (exitCode === undefined) proc.kill('SIGTERM');
+      return exited;
+    })();
+    return stopped;
+  };
+  t.teardown(async () => {
+    await stop();
+    if (!opts.dir && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  });
+  return { dir, socket, root, state, configPath, proc, client, log: output, stop };
+}
