@@ -1,0 +1,96 @@
+// Which uid/gid/groups the container process gets. Precedence follows
+// containerd: CRI run_as_username, else run_as_user, else the image's User;
+// run_as_group overrides the primary group; names are looked up in the
+// image's own /etc/passwd and /etc/group (never the host's).
+
+import { InvalidArgumentError } from '../errors';
+import type { LinuxContainerSecurityContext__Output } from '../generated/cri/runtime/v1/LinuxContainerSecurityContext';
+import type { OciUser } from './types';
+
+export interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+}
+
+export interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+export function parsePasswd(text: string): PasswdEntry[] {
+  const out: PasswdEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 4 || line.startsWith('#')) continue;
+    const uid = Number(f[2]);
+    const gid = Number(f[3]);
+    if (!f[0] || !Number.isInteger(uid) || !Number.isInteger(gid)) continue;
+    out.push({ name: f[0], uid, gid });
+  }
+  return out;
+}
+
+export function parseGroup(text: string): GroupEntry[] {
+  const out: GroupEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.split(':');
+    if (f.length < 3 || line.startsWith('#')) continue;
+    const gid = Number(f[2]);
+    if (!f[0] || !Number.isInteger(gid)) continue;
+    out.push({ name: f[0], gid, members: (f[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean) });
+  }
+  return out;
+}
+
+const isId = (s: string): boolean => /^\d+$/.test(s);
+
+function lookupGroup(spec: string, groups: GroupEntry[], field: string): number {
+  if (isId(spec)) return Number(spec);
+  const g = groups.find((e) => e.name === spec);
+  if (!g) throw new InvalidArgumentError(field, `group "${spec}" is not in the image's /etc/group`);
+  return g.gid;
+}
+
+export function resolveUser(
+  sc: LinuxContainerSecurityContext__Output | null,
+  imageUser: string,
+  passwdText: string,
+  groupText: string,
+): OciUser {
+  const passwd = parsePasswd(passwdText);
+  const groups = parseGroup(groupText);
+  let uid: number;
+  let gid: number | undefined;
+  let name: string | undefined;
+
+  if (sc?.run_as_username) {
+    const p = passwd.find((e) => e.name === sc.run_as_username);
+    if (!p) throw new InvalidArgumentError('linux.security_context.run_as_username', `user "${sc.run_as_username}" is not in the image's /etc/passwd`);
+    ({ uid, gid, name } = p);
+  } else if (sc?.run_as_user) {
+    uid = Number(sc.run_as_user.value);
+    const p = passwd.find((e) => e.uid === uid);
+    if (p) ({ gid, name } = p);
+  } else {
+    const [u = '', g] = imageUser.split(':', 2);
+    if (u === '' || isId(u)) {
+      uid = u === '' ? 0 : Number(u);
+      const p = passwd.find((e) => e.uid === uid);
+      if (p) ({ gid, name } = p);
+    } else {
+      const p = passwd.find((e) => e.name === u);
+      if (!p) throw new InvalidArgumentError('image.config.User', `user "${u}" is not in the image's /etc/passwd`);
+      ({ uid, gid, name } = p);
+    }
+    if (g !== undefined && g !== '') gid = lookupGroup(g, groups, 'image.config.User');
+  }
+  if (sc?.run_as_group) gid = Number(sc.run_as_group.value);
+  const primary = gid ?? 0;
+
+  const additional = new Set<number>([primary]);
+  if (name) for (const g of groups) if (g.members.includes(name)) additional.add(g.gid);
+  for (const g of sc?.supplemental_groups ?? []) additional.add(Number(g));
+  return { uid, gid: primary, additionalGids: [...additional] };
+}

@@ -1,0 +1,43 @@
+import t from 'tap';
+import { routePod } from '../../../src/sandbox/route';
+import { defaultConfig } from '../../../src/config/defaults';
+import { FailedPreconditionError, InvalidArgumentError } from '../../../src/errors';
+import type { PodSandboxConfig__Output } from '../../../src/generated/cri/runtime/v1/PodSandboxConfig';
+
+type PodBits = Pick<PodSandboxConfig__Output, 'annotations' | 'linux'>;
+const untrusted = { 'io.kubernetes.cri.untrusted-workload': 'true' };
+function pod(annotations: Record<string, string> = {}, ns: { network?: string; pid?: string; ipc?: string } = {}, privileged = false): PodBits {
+  return {
+    annotations,
+    linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD', ...ns }, privileged } },
+  } as unknown as PodBits;
+}
+
+t.test('routing decisions', async (t) => {
+  const rt = defaultConfig().runtime;
+  const untrustedDefault = { ...rt, default_trust: 'untrusted' as const };
+  const cases: { desc: string; runtime: typeof rt; handler: string; pod: PodBits; want: { handler: string; type: string; reason: RegExp } }[] = [
+    { desc: 'default trusted → runc', runtime: rt, handler: '', pod: pod(), want: { handler: 'runc', type: 'runc', reason: /default_trust is trusted/ } },
+    { desc: 'annotation → untrusted handler', runtime: rt, handler: '', pod: pod(untrusted), want: { handler: 'vm', type: 'microvm', reason: /annotation/ } },
+    { desc: 'annotation "false" stays trusted', runtime: rt, handler: '', pod: pod({ 'io.kubernetes.cri.untrusted-workload': 'false' }), want: { handler: 'runc', type: 'runc', reason: /trusted/ } },
+    { desc: 'RuntimeClass wins over annotation', runtime: rt, handler: 'runc', pod: pod(untrusted), want: { handler: 'runc', type: 'runc', reason: /RuntimeClass/ } },
+    { desc: 'RuntimeClass vm', runtime: rt, handler: 'vm', pod: pod(), want: { handler: 'vm', type: 'microvm', reason: /RuntimeClass handler "vm"/ } },
+    { desc: 'default_trust untrusted', runtime: untrustedDefault, handler: '', pod: pod(), want: { handler: 'vm', type: 'microvm', reason: /default_trust is untrusted/ } },
+    { desc: 'trusted pod may use host network', runtime: rt, handler: '', pod: pod({}, { network: 'NODE' }, true), want: { handler: 'runc', type: 'runc', reason: /trusted/ } },
+  ];
+  for (const c of cases) t.match(routePod(c.runtime, c.handler, c.pod), c.want, c.desc);
+});
+
+t.test('refusals', async (t) => {
+  const rt = defaultConfig().runtime;
+  t.throws(() => routePod(rt, 'kata', pod()), { constructor: InvalidArgumentError, message: /unknown runtime handler "kata"; configured handlers: runc, vm/ }, 'unknown handler lists configured ones');
+  const cases: { desc: string; pod: PodBits; why: RegExp }[] = [
+    { desc: 'host network', pod: pod(untrusted, { network: 'NODE' }), why: /host network/ },
+    { desc: 'host PID', pod: pod(untrusted, { pid: 'NODE' }), why: /host PID/ },
+    { desc: 'host IPC', pod: pod(untrusted, { ipc: 'NODE' }), why: /host IPC/ },
+    { desc: 'privileged', pod: pod(untrusted, {}, true), why: /privileged/ },
+  ];
+  for (const c of cases) t.throws(() => routePod(rt, '', c.pod), { constructor: FailedPreconditionError, message: c.why }, `untrusted + ${c.desc}`);
+  const broken = { ...rt, untrusted_handler: 'gone' };
+  t.throws(() => routePod(broken, '', pod(untrusted)), { field: 'runtime.untrusted_handler', message: /"gone"/ }, 'misconfigured untrusted handler names the config key');
+});
