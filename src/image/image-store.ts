@@ -1,0 +1,127 @@
+// Image records (`<root>/images/<id hex>.json`) and rootfs leases
+// (`<root>/leases/<container id>.json`), each written atomically. A record
+// appears only after every blob and snapshot it names is in place, so a
+// daemon killed mid-pull never shows a half image. A lease pins the
+// snapshots a container's root filesystem is built from until it is released.
+
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from '../log';
+import { isTempName, readJson, writeJsonAtomic } from '../store/atomic';
+import type { ImageRuntimeConfig } from './image-config';
+import type { RootfsLayout } from './snapshots';
+
+export interface ImageLayer {
+  digest: string;
+  size: number;
+  mediaType: string;
+}
+
+export interface ImageRecord {
+  /** `sha256:<config digest>`, the CRI image id. */
+  readonly id: string;
+  readonly repoTags: string[];
+  readonly repoDigests: string[];
+  /** Bytes of the config and the compressed layers, as containerd reports it. */
+  readonly size: number;
+  /** Top-level digest pulled: the index when there was one, else the manifest. */
+  readonly topDigest: string;
+  readonly manifestDigest: string;
+  readonly configDigest: string;
+  readonly layers: ImageLayer[];
+  readonly diffIds: string[];
+  readonly chainIds: string[];
+  readonly os: string;
+  readonly architecture: string;
+  readonly created?: string;
+  readonly config: ImageRuntimeConfig;
+  readonly pinned: boolean;
+  readonly pulledAt: string;
+}
+
+export interface RootfsLease {
+  readonly containerId: string;
+  readonly imageId: string;
+  readonly chainIds: string[];
+  readonly layout: RootfsLayout;
+  /** Directory created for this container's upper/work/mountpoint, deleted on release. */
+  readonly ownedDir: string;
+}
+
+const LEASE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+abstract class JsonDir<T> {
+  protected readonly items = new Map<string, T>();
+  constructor(readonly dir: string, protected readonly log: Logger) {}
+
+  protected abstract keyOf(v: T): string;
+  protected abstract valid(v: unknown): v is T;
+
+  load(): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    for (const name of readdirSync(this.dir)) {
+      const path = join(this.dir, name);
+      if (isTempName(name)) {
+        rmSync(path, { force: true });
+        continue;
+      }
+      if (!name.endsWith('.json')) continue;
+      try {
+        const v = readJson<unknown>(path);
+        if (!this.valid(v)) throw new Error('unexpected shape');
+        this.items.set(this.keyOf(v), v);
+      } catch (err) {
+        this.log.warn({ path, err: (err as Error).message }, 'ignoring unreadable record');
+      }
+    }
+  }
+
+  list(): T[] {
+    return [...this.items.values()];
+  }
+
+  get(key: string): T | undefined {
+    return this.items.get(key);
+  }
+
+  put(v: T): void {
+    writeJsonAtomic(join(this.dir, `${this.fileKey(this.keyOf(v))}.json`), v);
+    this.items.set(this.keyOf(v), v);
+  }
+
+  delete(key: string): void {
+    rmSync(join(this.dir, `${this.fileKey(key)}.json`), { force: true });
+    this.items.delete(key);
+  }
+
+  protected fileKey(key: string): string {
+    return key;
+  }
+}
+
+export class ImageRecords extends JsonDir<ImageRecord> {
+  protected keyOf(v: ImageRecord): string {
+    return v.id;
+  }
+  protected valid(v: unknown): v is ImageRecord {
+    const r = v as ImageRecord;
+    return typeof r?.id === 'string' && Array.isArray(r.repoTags) && Array.isArray(r.chainIds) && Array.isArray(r.layers);
+  }
+  protected override fileKey(key: string): string {
+    return key.replace(/^sha256:/, '');
+  }
+}
+
+export class LeaseRecords extends JsonDir<RootfsLease> {
+  protected keyOf(v: RootfsLease): string {
+    return v.containerId;
+  }
+  protected valid(v: unknown): v is RootfsLease {
+    const r = v as RootfsLease;
+    return typeof r?.containerId === 'string' && LEASE_ID.test(r.containerId) && Array.isArray(r.chainIds);
+  }
+}
+
+export function isValidContainerId(id: string): boolean {
+  return LEASE_ID.test(id);
+}

@@ -1,0 +1,180 @@
+// Pull orchestration: resolve the reference to one platform manifest, fetch
+// and verify config and layers into the content store, unpack each layer
+// into its snapshot (layer i starts as soon as its blob and snapshot i-1 are
+// there), and only then publish the image record. Work on the same digest or
+// chain id is shared between concurrent pulls through `Inflight`.
+
+import { rm } from 'node:fs/promises';
+import { FailedPreconditionError, InternalError } from '../errors';
+import type { Logger } from '../log';
+import type { Credentials } from './auth';
+import { checkBlobSize, type ContentStore, sha256, verifyBytes } from './content-store';
+import { readBody } from './http';
+import { parseImageConfig, type ParsedImageConfig } from './image-config';
+import { hostPlatform, parseManifest, selectPlatform, type ManifestDoc } from './manifest';
+import { formatReference, type ImageReference } from './reference';
+import type { RegistryClient } from './registry';
+import { chainIds, type SnapshotStore } from './snapshots';
+import { UnsafeLayerError } from './layer-path';
+import { DiffIdMismatchError, unpackLayer } from './unpack';
+
+const MAX_CONFIG_BYTES = 8 << 20;
+const PARALLEL_DOWNLOADS = 3;
+
+/** Shares one promise per key among concurrent callers. */
+export class Inflight {
+  private readonly map = new Map<string, Promise<unknown>>();
+  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const existing = this.map.get(key) as Promise<T> | undefined;
+    if (existing) return existing;
+    const p = fn().finally(() => this.map.delete(key));
+    this.map.set(key, p);
+    return p;
+  }
+  keys(): string[] {
+    return [...this.map.keys()];
+  }
+}
+
+export interface PullDeps {
+  client: RegistryClient;
+  content: ContentStore;
+  snapshots: SnapshotStore;
+  inflight: Inflight;
+  log: Logger;
+  /** Mark a digest or chain id a running pull still needs, so that GC leaves it alone. */
+  protect: (digestOrChainId: string) => void;
+}
+
+export interface PulledImage {
+  topDigest: string;
+  manifestDigest: string;
+  manifest: ManifestDoc;
+  configDigest: string;
+  config: ParsedImageConfig;
+  chainIds: string[];
+}
+
+export class LayerUnpackError extends FailedPreconditionError {}
+
+export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Credentials, signal?: AbortSignal): Promise<PulledImage> {
+  const name = formatReference(ref);
+  const log = deps.log.child({ image: name });
+  const t0 = Date.now();
+  const protect = deps.protect;
+
+  // 1. The manifest, through an index if there is one.
+  const top = await deps.client.getManifest(ref, ref.digest ?? ref.tag!, creds, signal);
+  const topDigest = ref.digest ?? sha256(top.bytes);
+  verifyBytes(topDigest, undefined, top.bytes, `manifest of ${name}`);
+  if (top.digestHeader && top.digestHeader.startsWith('sha256:') && top.digestHeader !== topDigest) {
+    throw new FailedPreconditionError(`manifest of ${name}: registry says its digest is ${top.digestHeader} but the bytes hash to ${topDigest}`);
+  }
+  let doc = parseManifest(top.bytes, top.contentType, `manifest of ${name}`);
+  await deps.content.putVerified(topDigest, undefined, top.bytes, `manifest of ${name}`);
+  protect(topDigest);
+  let manifestDigest = topDigest;
+  if (doc.kind === 'index') {
+    const chosen = selectPlatform(doc, hostPlatform(), `index of ${name}`);
+    const m = await deps.client.getManifest(ref, chosen.digest, creds, signal);
+    verifyBytes(chosen.digest, chosen.size, m.bytes, `platform manifest ${chosen.digest} of ${name}`);
+    doc = parseManifest(m.bytes, m.contentType ?? chosen.mediaType, `platform manifest of ${name}`);
+    if (doc.kind !== 'manifest') throw new FailedPreconditionError(`index of ${name}: entry ${chosen.digest} is another index; nested indexes are not supported`);
+    await deps.content.putVerified(chosen.digest, chosen.size, m.bytes, `platform manifest of ${name}`);
+    manifestDigest = chosen.digest;
+    protect(manifestDigest);
+  }
+  const manifest = doc;
+  const tManifest = Date.now();
+
+  // 2. The config.
+  const cfgDesc = manifest.config;
+  protect(cfgDesc.digest);
+  let cfgBytes: Buffer;
+  if (await deps.content.has(cfgDesc.digest, cfgDesc.size)) {
+    cfgBytes = await deps.content.read(cfgDesc.digest);
+  } else {
+    if (cfgDesc.size > MAX_CONFIG_BYTES) throw new FailedPreconditionError(`config of ${name} is ${cfgDesc.size} bytes, more than the ${MAX_CONFIG_BYTES}-byte limit`);
+    const res = await deps.client.openBlob(ref, cfgDesc.digest, creds, signal);
+    cfgBytes = await readBody(res, MAX_CONFIG_BYTES, `config of ${name}`);
+    await deps.content.putVerified(cfgDesc.digest, cfgDesc.size, cfgBytes, `config of ${name}`);
+  }
+  const config = parseImageConfig(cfgBytes, `config of ${name}`);
+  if (config.diffIds.length !== manifest.layers.length) {
+    throw new FailedPreconditionError(`image ${name}: the manifest has ${manifest.layers.length} layers but the config lists ${config.diffIds.length} diff_ids`);
+  }
+  const chains = chainIds(config.diffIds);
+  for (const l of manifest.layers) protect(l.digest);
+  for (const c of chains) protect(c);
+
+  // 3. Layers: downloads in parallel (bounded), unpacks in order as blobs arrive.
+  let downloaded = 0;
+  let running = 0;
+  const waiters: (() => void)[] = [];
+  const slot = async (): Promise<void> => {
+    while (running >= PARALLEL_DOWNLOADS) await new Promise<void>((r) => waiters.push(r));
+    running++;
+  };
+  const release = (): void => {
+    running--;
+    waiters.shift()?.();
+  };
+  const downloads = manifest.layers.map((layer, i) =>
+    deps.inflight.run(`blob ${layer.digest}`, async () => {
+      if (await deps.content.has(layer.digest, layer.size)) return;
+      checkBlobSize(layer.size, `layer ${i} of ${name}`);
+      await slot();
+      try {
+        const t = Date.now();
+        const body = await deps.client.openBlob(ref, layer.digest, creds, signal);
+        let lastLog = Date.now();
+        await deps.content.ingest(layer.digest, layer.size, body, `layer ${i} (${layer.digest}) of ${name}`, (n) => {
+          if (Date.now() - lastLog > 5000) {
+            lastLog = Date.now();
+            log.info({ layer: layer.digest, bytes: n, total: layer.size }, 'pull progress');
+          }
+        });
+        downloaded += layer.size;
+        log.debug({ layer: layer.digest, bytes: layer.size, ms: Date.now() - t }, 'layer downloaded');
+      } finally {
+        release();
+      }
+    }),
+  );
+  // Every download settles before we return, so no stray rejection outlives the pull.
+  const settled = Promise.allSettled(downloads);
+  let unpackMs = 0;
+  try {
+    for (let i = 0; i < manifest.layers.length; i++) {
+      const layer = manifest.layers[i]!;
+      const chainId = chains[i]!;
+      await downloads[i];
+      await deps.inflight.run(`snapshot ${chainId}`, async () => {
+        if (await deps.snapshots.has(chainId)) return;
+        const t = Date.now();
+        const tmp = await deps.snapshots.tempDir();
+        try {
+          const lowers = chains.slice(0, i).reverse().map((c) => deps.snapshots.fsDir(c));
+          const stats = await unpackLayer({ blobPath: deps.content.path(layer.digest), target: tmp.fs, lowers, diffId: config.diffIds[i]!, mediaTypeCompression: layer.compression });
+          await deps.snapshots.commit(tmp.dir, chainId);
+          unpackMs += Date.now() - t;
+          log.debug({ layer: layer.digest, chainId, ...stats, ms: Date.now() - t }, 'layer unpacked');
+        } catch (err) {
+          await rm(tmp.dir, { recursive: true, force: true });
+          if (err instanceof UnsafeLayerError || err instanceof DiffIdMismatchError) {
+            throw new LayerUnpackError(`layer ${i} (${layer.digest}) of ${name} was refused: ${err.message}; nothing of it was kept`);
+          }
+          if (err instanceof FailedPreconditionError) throw err;
+          throw new InternalError(`unpacking layer ${i} (${layer.digest}) of ${name} failed: ${(err as Error).message}`, { cause: err });
+        }
+      });
+    }
+  } finally {
+    await settled;
+  }
+  log.info(
+    { manifestMs: tManifest - t0, layers: manifest.layers.length, downloadedBytes: downloaded, unpackMs, totalMs: Date.now() - t0 },
+    'image pulled',
+  );
+  return { topDigest, manifestDigest, manifest, configDigest: cfgDesc.digest, config, chainIds: chains };
+}

@@ -1,0 +1,313 @@
+// The image service: what the CRI ImageService handlers and the runtime
+// (runc and VM paths) call. State lives under `<root>/image/`:
+//
+//   blobs/sha256/<hex>      verified content (manifests, configs, layers)
+//   ingest/                 partial downloads (swept at start-up)
+//   snapshots/<chain>/fs    unpacked layers; `.tmp-*` are unfinished unpacks
+//   images/<id>.json        image records, written last in a pull
+//   leases/<ctr>.json       snapshots pinned by a container's root filesystem
+//   containers/<ctr>/       default upper/work/rootfs of a container
+//
+// Removing an image deletes its record at once; its snapshots stay while a
+// lease names them and go in the GC after the last `releaseRootfs`.
+
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RegistryConfig } from '../config/types';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
+import type { Logger } from '../log';
+import { credentialsFrom, type CriAuthConfig } from './auth';
+import { ContentStore } from './content-store';
+import { dirUsage, type Usage } from './usage';
+import { ImageRecords, isValidContainerId, LeaseRecords, type ImageRecord, type RootfsLease } from './image-store';
+import { Inflight, pullImage } from './pull';
+import { digestReference, parseReference, tagReference } from './reference';
+import { RegistryClient } from './registry';
+import { mountOverlay, SnapshotStore, unmount, type RootfsLayout } from './snapshots';
+
+export interface ImageServiceOptions {
+  /** The daemon's state root; the service uses `<root>/image/`. */
+  root: string;
+  registries: Record<string, RegistryConfig>;
+  log: Logger;
+  /** Registry request inactivity timeout (default 30 s). */
+  timeoutMs?: number;
+}
+
+export interface ImageFsUsage extends Usage {
+  mountpoint: string;
+}
+
+export class ImageService {
+  readonly dir: string;
+  readonly content: ContentStore;
+  readonly snapshots: SnapshotStore;
+  private readonly records: ImageRecords;
+  private readonly leases: LeaseRecords;
+  private readonly client: RegistryClient;
+  private readonly inflight = new Inflight();
+  /** Digest / chain id → number of running pulls that need it. */
+  private readonly protect = new Map<string, number>();
+  private activePulls = 0;
+  private readonly log: Logger;
+  private readonly snapshotUsage = new Map<string, Usage>();
+
+  constructor(opts: ImageServiceOptions) {
+    this.dir = join(opts.root, 'image');
+    this.log = opts.log.child({ subsystem: 'image' });
+    this.content = new ContentStore(this.dir);
+    this.snapshots = new SnapshotStore(this.dir);
+    this.records = new ImageRecords(join(this.dir, 'images'), this.log);
+    this.leases = new LeaseRecords(join(this.dir, 'leases'), this.log);
+    this.client = new RegistryClient({ registries: opts.registries, log: this.log, timeoutMs: opts.timeoutMs });
+  }
+
+  /**
+   * Start-up: load records, delete what a killed daemon left half-done
+   * (partial downloads, unfinished unpacks, temp record files), then collect
+   * blobs and snapshots that no image or lease names.
+   */
+  async start(): Promise<void> {
+    await this.content.init();
+    await this.snapshots.init();
+    this.records.load();
+    this.leases.load();
+    const partial = await this.content.sweep();
+    const unpacks = await this.snapshots.sweep();
+    const collected = await this.gc();
+    if (partial.length + unpacks.length + collected > 0) {
+      this.log.info({ partialDownloads: partial.length, unfinishedUnpacks: unpacks.length, collected }, 'cleaned up after an interrupted run');
+    }
+  }
+
+  // ---- lookups ---------------------------------------------------------
+
+  list(): ImageRecord[] {
+    return this.records.list();
+  }
+
+  /** Find by id (`sha256:<hex>`, `<hex>` or a unique hex prefix), tag or `name@digest`. */
+  find(refOrId: string): ImageRecord | undefined {
+    const s = refOrId.trim();
+    const idMatch = /^(?:sha256:)?([a-f0-9]{64})$/.exec(s);
+    if (idMatch) {
+      const byId = this.records.get(`sha256:${idMatch[1]}`);
+      if (byId) return byId;
+    }
+    let parsed;
+    try {
+      parsed = parseReference(s);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed) {
+      const want = parsed.digest ? digestReference(parsed, parsed.digest) : tagReference(parsed);
+      const hit = this.records.list().find((r) => (parsed!.digest ? r.repoDigests.includes(want!) : r.repoTags.includes(want!)));
+      if (hit) return hit;
+    }
+    const prefix = /^(?:sha256:)?([a-f0-9]{3,63})$/.exec(s);
+    if (prefix) {
+      const hits = this.records.list().filter((r) => r.id.slice(7).startsWith(prefix[1]!));
+      if (hits.length === 1) return hits[0];
+    }
+    return undefined;
+  }
+
+  /** The image for a container to be created from; NotFound names the reference. */
+  resolve(refOrId: string): ImageRecord {
+    const r = this.find(refOrId);
+    if (!r) throw new NotFoundError('image', refOrId, 'pull it first (crictl pull)');
+    return r;
+  }
+
+  // ---- pull / remove -----------------------------------------------------
+
+  async pull(image: string, auth: CriAuthConfig | null | undefined, signal?: AbortSignal): Promise<ImageRecord> {
+    const ref = parseReference(image);
+    const creds = credentialsFrom(auth);
+    this.activePulls++;
+    const protectedHere = new Set<string>();
+    const protect = (d: string): void => {
+      if (protectedHere.has(d)) return;
+      protectedHere.add(d);
+      this.protect.set(d, (this.protect.get(d) ?? 0) + 1);
+    };
+    try {
+      const pulled = await pullImage({ client: this.client, content: this.content, snapshots: this.snapshots, inflight: this.inflight, log: this.log, protect }, ref, creds, signal);
+      const id = pulled.configDigest;
+      const tag = tagReference(ref);
+      const digestRef = digestReference(ref, pulled.topDigest);
+      // A tag names one image: move it here from wherever it pointed before.
+      for (const other of this.records.list()) {
+        if (other.id === id || !tag || !other.repoTags.includes(tag)) continue;
+        const left = { ...other, repoTags: other.repoTags.filter((t) => t !== tag) };
+        if (left.repoTags.length === 0 && left.repoDigests.length === 0) this.records.delete(other.id);
+        else this.records.put(left);
+      }
+      const prev = this.records.get(id);
+      const size = pulled.manifest.config.size + pulled.manifest.layers.reduce((n, l) => n + l.size, 0);
+      const record: ImageRecord = {
+        id,
+        repoTags: uniq([...(prev?.repoTags ?? []), ...(tag ? [tag] : [])]),
+        repoDigests: uniq([...(prev?.repoDigests ?? []), digestRef]),
+        size,
+        topDigest: pulled.topDigest,
+        manifestDigest: pulled.manifestDigest,
+        configDigest: pulled.configDigest,
+        layers: pulled.manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+        diffIds: pulled.config.diffIds,
+        chainIds: pulled.chainIds,
+        os: pulled.config.os,
+        architecture: pulled.config.architecture,
+        created: pulled.config.created,
+        config: pulled.config.config,
+        pinned: prev?.pinned ?? false,
+        pulledAt: new Date().toISOString(),
+      };
+      this.records.put(record);
+      return record;
+    } finally {
+      this.activePulls--;
+      for (const d of protectedHere) {
+        const n = (this.protect.get(d) ?? 1) - 1;
+        if (n <= 0) this.protect.delete(d);
+        else this.protect.set(d, n);
+      }
+    }
+  }
+
+  /**
+   * Remove an image by id, tag or digest, with all its names (as containerd's
+   * CRI does). CRI rule: removing an image that is already gone succeeds.
+   */
+  async remove(refOrId: string): Promise<boolean> {
+    const r = this.find(refOrId);
+    if (!r) return false;
+    this.records.delete(r.id);
+    this.log.info({ imageId: r.id, repoTags: r.repoTags }, 'image removed');
+    await this.gc();
+    return true;
+  }
+
+  /**
+   * Delete blobs and snapshots no image record, lease or running pull names.
+   * Returns how many it deleted.
+   */
+  async gc(): Promise<number> {
+    const keepBlobs = new Set<string>(this.protect.keys());
+    const keepSnaps = new Set<string>(this.protect.keys());
+    for (const r of this.records.list()) {
+      for (const d of [r.topDigest, r.manifestDigest, r.configDigest, ...r.layers.map((l) => l.digest)]) keepBlobs.add(d);
+      for (const c of r.chainIds) keepSnaps.add(c);
+    }
+    for (const l of this.leases.list()) for (const c of l.chainIds) keepSnaps.add(c);
+    let n = 0;
+    for (const d of await this.content.list()) {
+      if (!keepBlobs.has(d)) {
+        await this.content.delete(d);
+        n++;
+      }
+    }
+    for (const c of await this.snapshots.list()) {
+      if (!keepSnaps.has(c)) {
+        await this.snapshots.remove(c);
+        this.snapshotUsage.delete(c);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  // ---- container root filesystems -----------------------------------------
+
+  /**
+   * Pin an image's snapshots for a container and lay out its writable dirs.
+   * With `targetDir`, upper/work/rootfs go there (the VM path puts them in
+   * the pod's 9p share); otherwise under `<root>/image/containers/<id>/`.
+   * Idempotent per container id.
+   */
+  async prepareRootfs(containerId: string, imageRef: string, targetDir?: string): Promise<RootfsLayout> {
+    if (!isValidContainerId(containerId)) throw new InvalidArgumentError('container_id', `"${containerId}" is not a valid container id`);
+    const existing = this.leases.get(containerId);
+    if (existing) return existing.layout;
+    const image = this.resolve(imageRef);
+    for (const c of image.chainIds) {
+      if (!(await this.snapshots.has(c))) throw new FailedPreconditionError(`image ${image.id}: snapshot ${c} is missing; remove the image and pull it again`);
+    }
+    const base = targetDir ?? join(this.dir, 'containers', containerId);
+    const layout: RootfsLayout = {
+      lowerdirs: [...image.chainIds].reverse().map((c) => this.snapshots.fsDir(c)),
+      upper: join(base, 'upper'),
+      work: join(base, 'work'),
+      mountpoint: join(base, 'rootfs'),
+    };
+    await mkdir(layout.upper, { recursive: true, mode: 0o755 });
+    await mkdir(layout.work, { recursive: true, mode: 0o700 });
+    await mkdir(layout.mountpoint, { recursive: true, mode: 0o755 });
+    const lease: RootfsLease = { containerId, imageId: image.id, chainIds: image.chainIds, layout, ownedDir: base };
+    this.leases.put(lease);
+    return layout;
+  }
+
+  /** Mount the overlay of a prepared layout (idempotent). */
+  async mountRootfs(containerId: string): Promise<RootfsLayout> {
+    const lease = this.leases.get(containerId);
+    if (!lease) throw new NotFoundError('container rootfs', containerId, 'call prepareRootfs first');
+    await mountOverlay(lease.layout);
+    return lease.layout;
+  }
+
+  /** Unmount and delete a container's rootfs dirs and drop its lease. Idempotent. */
+  async releaseRootfs(containerId: string): Promise<void> {
+    const lease = this.leases.get(containerId);
+    if (!lease) return;
+    await unmount(lease.layout.mountpoint);
+    await rm(lease.ownedDir, { recursive: true, force: true });
+    this.leases.delete(containerId);
+    await this.gc();
+  }
+
+  /** Container ids whose root filesystem still pins this image's snapshots. */
+  usersOf(imageId: string): string[] {
+    return this.leases.list().filter((l) => l.imageId === imageId).map((l) => l.containerId);
+  }
+
+  // ---- usage -----------------------------------------------------------------
+
+  /** Bytes and inodes under `<root>/image` except container dirs, and the container dirs alone. */
+  async fsUsage(): Promise<{ images: ImageFsUsage; containers: ImageFsUsage }> {
+    const total: Usage = { bytes: 0, inodes: 0 };
+    const add = (u: Usage): void => {
+      total.bytes += u.bytes;
+      total.inodes += u.inodes;
+    };
+    add(await dirUsage(this.content.blobsDir));
+    add(await dirUsage(join(this.dir, 'images')));
+    for (const c of await this.snapshots.list()) {
+      // Snapshots never change once committed: measure each once.
+      let u = this.snapshotUsage.get(c);
+      if (!u) {
+        u = await dirUsage(join(this.snapshots.dir, c.slice(7)));
+        this.snapshotUsage.set(c, u);
+      }
+      add(u);
+    }
+    const containers = await dirUsage(join(this.dir, 'containers'));
+    return { images: { ...total, mountpoint: this.dir }, containers: { ...containers, mountpoint: join(this.dir, 'containers') } };
+  }
+
+  get pullsInProgress(): number {
+    return this.activePulls;
+  }
+}
+
+function uniq(a: string[]): string[] {
+  return [...new Set(a)];
+}
+
+/** Build the service and run its start-up cleanup. */
+export async function createImageService(opts: ImageServiceOptions): Promise<ImageService> {
+  const s = new ImageService(opts);
+  await s.start();
+  return s;
+}

@@ -1,0 +1,122 @@
+// Snapshots: each layer unpacked once into `<root>/snapshots/<chainid hex>/fs`,
+// the chain id (OCI image-spec config.md) naming the layer together with
+// everything below it. A container root filesystem is an overlayfs mount of
+// its image's chain (top first) plus a per-container upper and work dir.
+
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { InternalError } from '../errors';
+import { sha256 } from './content-store';
+
+const run = promisify(execFile);
+
+/** chain(0) = diff(0); chain(n) = sha256(chain(n-1) + " " + diff(n)). */
+export function chainIds(diffIds: string[]): string[] {
+  const out: string[] = [];
+  for (const d of diffIds) out.push(out.length === 0 ? d : sha256(`${out[out.length - 1]} ${d}`));
+  return out;
+}
+
+export class SnapshotStore {
+  readonly dir: string;
+
+  constructor(root: string) {
+    this.dir = join(root, 'snapshots');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+  }
+
+  fsDir(chainId: string): string {
+    return join(this.dir, chainId.slice('sha256:'.length), 'fs');
+  }
+
+  async has(chainId: string): Promise<boolean> {
+    return stat(this.fsDir(chainId)).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+  }
+
+  /** A fresh temp snapshot dir (`.tmp-*`, swept at start-up). */
+  async tempDir(): Promise<{ dir: string; fs: string }> {
+    const dir = join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`);
+    await mkdir(join(dir, 'fs'), { recursive: true, mode: 0o755 });
+    return { dir, fs: join(dir, 'fs') };
+  }
+
+  /** Publish a finished temp dir under its chain id; a concurrent winner makes this a no-op. */
+  async commit(temp: string, chainId: string): Promise<void> {
+    const final = join(this.dir, chainId.slice('sha256:'.length));
+    try {
+      await rename(temp, final);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+      await rm(temp, { recursive: true, force: true });
+    }
+  }
+
+  async list(): Promise<string[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    return names.filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n) => `sha256:${n}`);
+  }
+
+  async remove(chainId: string): Promise<void> {
+    await rm(join(this.dir, chainId.slice('sha256:'.length)), { recursive: true, force: true });
+  }
+
+  /** Delete temp dirs of unpacks a killed daemon never finished. */
+  async sweep(): Promise<string[]> {
+    const names = (await readdir(this.dir).catch(() => [] as string[])).filter((n) => n.startsWith('.tmp-'));
+    await Promise.all(names.map((n) => rm(join(this.dir, n), { recursive: true, force: true })));
+    return names;
+  }
+}
+
+export interface RootfsLayout {
+  /** Snapshot `fs` dirs, top (last layer) first, as overlayfs `lowerdir` wants them. */
+  lowerdirs: string[];
+  upper: string;
+  work: string;
+  mountpoint: string;
+}
+
+/** The overlayfs mount options for a layout (pure). */
+export function overlayOptions(l: RootfsLayout): string {
+  for (const p of [...l.lowerdirs, l.upper, l.work]) {
+    if (/[,:\\]/.test(p)) throw new InternalError(`overlay path ${p} contains a character (, : \\) that overlayfs options cannot carry`);
+  }
+  return `lowerdir=${l.lowerdirs.join(':')},upperdir=${l.upper},workdir=${l.work}`;
+}
+
+export async function mountOverlay(l: RootfsLayout): Promise<void> {
+  await mkdir(l.mountpoint, { recursive: true, mode: 0o755 });
+  if (await isMountpoint(l.mountpoint)) return;
+  try {
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', overlayOptions(l), l.mountpoint]);
+  } catch (err) {
+    throw new InternalError(`mounting the container root filesystem (overlay) at ${l.mountpoint} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+  }
+}
+
+export async function unmount(mountpoint: string): Promise<void> {
+  if (!(await isMountpoint(mountpoint))) return;
+  try {
+    await run('umount', [mountpoint]);
+  } catch {
+    // Busy (a process still has it open): detach it, so that deletion of the dirs below cannot hang.
+    await run('umount', ['-l', mountpoint]);
+  }
+}
+
+export async function isMountpoint(path: string): Promise<boolean> {
+  const mounts = await readFile('/proc/self/mountinfo', 'utf8');
+  const esc = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return mounts.split('\n').some((line) => line.split(' ')[4] === esc);
+}

@@ -1,0 +1,342 @@
+// Unpack one layer tar into an empty directory, as an overlayfs lower layer:
+// OCI whiteouts become overlayfs whiteouts (char device 0/0), opaque markers
+// become `trusted.overlay.opaque=y`, and ownership, modes, timestamps,
+// symlinks, hardlinks, devices and xattrs are kept.
+//
+// Path safety: the target directory is fresh, so the map of what this layer
+// created is the whole truth about it. An entry is refused when its name is
+// absolute or has `..`, when any parent is a symlink created by the layer, or
+// when a hardlink names something outside the layer and its lowers. The
+// caller unpacks into a temp dir and renames it into place only on success.
+//
+// Node has no mknod or setxattr, so device nodes, whiteouts, opaque markers
+// and xattrs are collected and created by one `sh` script per layer
+// (`mknod`, `setfattr` from the Debian `attr` package).
+
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { PassThrough, Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import * as tar from 'tar-stream';
+import { entryComponents, shQuote, UnsafeLayerError, whiteoutOf } from './layer-path';
+import type { Compression } from './manifest';
+
+export interface UnpackOptions {
+  blobPath: string;
+  /** Empty directory to unpack into. */
+  target: string;
+  /** `fs` dirs of the lower snapshots, top first: hardlinks may name files there. */
+  lowers: string[];
+  /** diff_id the uncompressed tar must hash to. */
+  diffId: string;
+  mediaTypeCompression: Compression;
+}
+
+export interface UnpackStats {
+  entries: number;
+  whiteouts: number;
+  opaques: number;
+  bytes: number;
+}
+
+export class DiffIdMismatchError extends Error {}
+
+type Kind = 'dir' | 'file' | 'symlink' | 'special';
+
+interface Special {
+  type: 'c' | 'b' | 'p';
+  major: number;
+  minor: number;
+  header: tar.Header;
+}
+
+const MAX_ENTRIES = 2_000_000;
+
+/** Look at the first bytes: registries mislabel layers often enough that media types are only a hint. */
+export async function sniffCompression(path: string, fallback: Compression): Promise<Compression> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(buf, 0, 4, 0);
+    if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip';
+    if (bytesRead === 4 && buf.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+    if (bytesRead === 0) return fallback;
+    return 'none';
+  } finally {
+    await fh.close();
+  }
+}
+
+function decompressed(path: string, compression: Compression): { stream: Readable; done: Promise<void> } {
+  if (compression === 'gzip') {
+    const gunzip = createGunzip();
+    return { stream: createReadStream(path).pipe(gunzip), done: Promise.resolve() };
+  }
+  if (compression === 'zstd') {
+    // Node 20 has no zstd; Debian's zstd CLI decodes at memory speed.
+    const child = spawn('zstd', ['-d', '-c', '-q', '--no-progress', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const done = new Promise<void>((resolve, reject) => {
+      child.on('error', (err) => reject(new Error(`cannot run zstd (Debian package zstd) to decompress the layer: ${err.message}`)));
+      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd failed to decompress the layer (exit ${code}): ${stderr.trim()}`))));
+    });
+    return { stream: child.stdout, done };
+  }
+  return { stream: createReadStream(path), done: Promise.resolve() };
+}
+
+export async function unpackLayer(opts: UnpackOptions): Promise<UnpackStats> {
+  const compression = await sniffCompression(opts.blobPath, opts.mediaTypeCompression);
+  const src = decompressed(opts.blobPath, compression);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const hasher = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const extract = tar.extract();
+  const feed = pipeline(src.stream, hasher, extract);
+  feed.catch(() => undefined); // surfaced below through the iterator or `await feed`
+  const u = new Unpacker(opts.target, opts.lowers);
+  try {
+    for await (const entry of extract) {
+      await u.entry(entry.header, entry as unknown as AsyncIterable<Buffer>);
+      entry.resume();
+    }
+    await feed;
+    await src.done;
+  } catch (err) {
+    extract.destroy();
+    src.stream.destroy();
+    await src.done.catch(() => undefined);
+    throw err;
+  }
+  const diffId = `sha256:${hash.digest('hex')}`;
+  if (diffId !== opts.diffId) throw new DiffIdMismatchError(`uncompressed layer digest is ${diffId}, the image config says ${opts.diffId}`);
+  await u.finish();
+  return { entries: u.entries, whiteouts: u.whiteoutCount, opaques: u.opaque.size, bytes };
+}
+
+class Unpacker {
+  readonly kinds = new Map<string, Kind>();
+  readonly specials = new Map<string, Special>();
+  readonly whiteouts = new Set<string>();
+  readonly opaque = new Set<string>();
+  readonly xattrs: { rel: string; name: string; value: string }[] = [];
+  readonly dirTimes = new Map<string, Date>();
+  entries = 0;
+  whiteoutCount = 0;
+
+  constructor(private readonly root: string, private readonly lowers: string[]) {}
+
+  private abs(rel: string): string {
+    return rel === '' ? this.root : join(this.root, rel);
+  }
+
+  /** Make every parent of `parts` a real directory of this layer; refuse symlinked ones. */
+  private async parents(parts: string[], name: string): Promise<void> {
+    for (let i = 1; i < parts.length; i++) {
+      const rel = parts.slice(0, i).join('/');
+      const kind = this.kinds.get(rel);
+      if (kind === 'dir') continue;
+      if (kind === 'symlink') throw new UnsafeLayerError(`entry "${name}" goes through "${rel}", a symlink in the same layer; that could write outside the layer`);
+      if (kind !== undefined) await this.remove(rel);
+      await mkdir(this.abs(rel), { mode: 0o755 });
+      this.kinds.set(rel, 'dir');
+    }
+  }
+
+  /** Remove what this layer put at `rel` (a later entry replaces an earlier one). */
+  private async remove(rel: string): Promise<void> {
+    const kind = this.kinds.get(rel);
+    if (kind === undefined) return;
+    this.kinds.delete(rel);
+    this.specials.delete(rel);
+    if (kind === 'dir') {
+      const prefix = `${rel}/`;
+      for (const k of [...this.kinds.keys()]) if (k.startsWith(prefix)) this.kinds.delete(k);
+      for (const k of [...this.specials.keys()]) if (k.startsWith(prefix)) this.specials.delete(k);
+      for (const k of [...this.opaque]) if (k === rel || k.startsWith(prefix)) this.opaque.delete(k);
+      for (const k of [...this.dirTimes.keys()]) if (k === rel || k.startsWith(prefix)) this.dirTimes.delete(k);
+    }
+    if (kind !== 'special') await rm(this.abs(rel), { recursive: true, force: true });
+  }
+
+  async entry(h: tar.Header, body: AsyncIterable<Buffer>): Promise<void> {
+    if (++this.entries > MAX_ENTRIES) throw new UnsafeLayerError(`layer has more than ${MAX_ENTRIES} entries`);
+    const parts = entryComponents(h.name);
+    const rel = parts.join('/');
+    const type = h.type ?? 'file';
+    if (parts.length === 0) return; // the layer root itself: the snapshot dir keeps its own attributes
+    await this.parents(parts, h.name);
+    const base = parts[parts.length - 1]!;
+    const wh = whiteoutOf(base);
+    if (wh) {
+      const parent = parts.slice(0, -1).join('/');
+      if (wh.kind === 'opaque') {
+        if (parent !== '') this.opaque.add(parent);
+      } else if (wh.kind === 'whiteout') {
+        this.whiteouts.add(parent === '' ? wh.name : `${parent}/${wh.name}`);
+        this.whiteoutCount++;
+      }
+      return;
+    }
+    const path = this.abs(rel);
+    const existing = this.kinds.get(rel);
+    if (type === 'directory') {
+      if (existing !== 'dir') {
+        await this.remove(rel);
+        await mkdir(path, { mode: 0o700 });
+        this.kinds.set(rel, 'dir');
+      }
+      await this.meta(path, h, false);
+      if (h.mtime) this.dirTimes.set(rel, h.mtime);
+    } else if (type === 'file' || type === 'contiguous-file') {
+      await this.remove(rel);
+      // 'wx' never follows or reuses anything at the path: it must not exist.
+      await writeEntry(path, body);
+      this.kinds.set(rel, 'file');
+      await this.meta(path, h, true);
+    } else if (type === 'symlink') {
+      await this.remove(rel);
+      // The target is not followed here; it is resolved inside the container's root at run time.
+      await symlink(h.linkname ?? '', path);
+      this.kinds.set(rel, 'symlink');
+      await lchown(path, h.uid ?? 0, h.gid ?? 0);
+      if (h.mtime) await lutimes(path, h.mtime, h.mtime);
+    } else if (type === 'link') {
+      await this.hardlink(h, rel, path);
+    } else if (type === 'character-device' || type === 'block-device' || type === 'fifo') {
+      await this.remove(rel);
+      this.specials.set(rel, { type: type === 'fifo' ? 'p' : type === 'block-device' ? 'b' : 'c', major: h.devmajor ?? 0, minor: h.devminor ?? 0, header: h });
+      this.kinds.set(rel, 'special');
+    } else {
+      return; // pax/gnu headers are folded into the next entry by tar-stream; nothing else is meaningful
+    }
+    const pax = h.pax;
+    if (pax && typeof pax === 'object') {
+      for (const [k, v] of Object.entries(pax as Record<string, unknown>)) {
+        if (k.startsWith('SCHILY.xattr.') && typeof v === 'string') this.xattrs.push({ rel, name: k.slice('SCHILY.xattr.'.length), value: v });
+      }
+    }
+  }
+
+  private async hardlink(h: tar.Header, rel: string, path: string): Promise<void> {
+    const targetParts = entryComponents(h.linkname ?? '', `hardlink target of "${h.name}"`);
+    if (targetParts.length === 0) throw new UnsafeLayerError(`hardlink "${h.name}" names the layer root`);
+    const targetRel = targetParts.join('/');
+    for (let i = 1; i < targetParts.length; i++) {
+      if (this.kinds.get(targetParts.slice(0, i).join('/')) === 'symlink') throw new UnsafeLayerError(`hardlink "${h.name}" goes through a symlink to reach "${h.linkname}"`);
+    }
+    const kind = this.kinds.get(targetRel);
+    if (targetRel === rel) return;
+    await this.remove(rel);
+    if (kind === 'file' || kind === 'symlink') {
+      await link(this.abs(targetRel), path);
+      this.kinds.set(rel, kind);
+      return;
+    }
+    if (kind !== undefined) throw new UnsafeLayerError(`hardlink "${h.name}" names "${h.linkname}", which is not a file`);
+    // The target lives in a lower layer. A hardlink cannot cross snapshots, so
+    // copy the file up, as overlayfs itself would on the first write.
+    for (const lower of this.lowers) {
+      const found = await lowerRegularFile(lower, targetParts);
+      if (found) {
+        await copyFile(found, path);
+        const st = await lstat(found);
+        await lchown(path, st.uid, st.gid);
+        await chmod(path, st.mode & 0o7777);
+        await lutimes(path, st.atime, st.mtime);
+        this.kinds.set(rel, 'file');
+        return;
+      }
+    }
+    throw new UnsafeLayerError(`hardlink "${h.name}" names "${h.linkname}", which is neither in this layer nor a regular file in a lower one`);
+  }
+
+  private async meta(path: string, h: tar.Header, times: boolean): Promise<void> {
+    await lchown(path, h.uid ?? 0, h.gid ?? 0);
+    // After chown, which clears set-id bits.
+    await chmod(path, (h.mode ?? 0o644) & 0o7777);
+    if (times && h.mtime) await lutimes(path, h.mtime, h.mtime);
+  }
+
+  /** Devices, whiteouts, opaque dirs and xattrs in one shell run, then the deferred times. */
+  async finish(): Promise<void> {
+    const lines: string[] = [];
+    for (const [rel, s] of this.specials) {
+      lines.push(s.type === 'p' ? `mknod ${shQuote(this.abs(rel))} p` : `mknod ${shQuote(this.abs(rel))} ${s.type} ${s.major} ${s.minor}`);
+    }
+    const whiteouts = [...this.whiteouts].filter((rel) => !this.kinds.has(rel));
+    for (const rel of whiteouts) {
+      const parts = rel.split('/');
+      await this.parents(parts, rel);
+      lines.push(`mknod ${shQuote(this.abs(rel))} c 0 0`);
+    }
+    for (const rel of this.opaque) {
+      if (this.kinds.get(rel) !== 'dir') continue;
+      lines.push(`setfattr -h -n trusted.overlay.opaque -v y ${shQuote(this.abs(rel))}`);
+    }
+    for (const x of this.xattrs) {
+      if (!this.kinds.has(x.rel)) continue;
+      lines.push(`setfattr -h -n ${shQuote(x.name)} -v 0x${Buffer.from(x.value, 'utf8').toString('hex')} ${shQuote(this.abs(x.rel))}`);
+    }
+    if (lines.length > 0) await runScript(lines.join('\n') + '\n');
+    for (const [rel, s] of this.specials) await this.meta(this.abs(rel), s.header, true);
+    // Deepest first, so that setting a child's times does not disturb its parent's.
+    const dirs = [...this.dirTimes.entries()].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
+    for (const [rel, t] of dirs) await lutimes(this.abs(rel), t, t);
+  }
+}
+
+async function writeEntry(path: string, body: AsyncIterable<Buffer>): Promise<void> {
+  const fh = await open(path, 'wx', 0o600);
+  try {
+    for await (const chunk of body) {
+      let off = 0;
+      while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function lowerRegularFile(lower: string, parts: string[]): Promise<string | undefined> {
+  let p = lower;
+  for (let i = 0; i < parts.length; i++) {
+    p = join(p, parts[i]!);
+    const st = await lstat(p).catch(() => undefined);
+    if (!st) return undefined;
+    if (i < parts.length - 1 && !st.isDirectory()) return undefined;
+    if (i === parts.length - 1) return st.isFile() ? p : undefined;
+  }
+  return undefined;
+}
+
+/** Run a generated `sh -e` script fed on stdin (no argument-length limit). */
+function runScript(script: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-e', '-s'], { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve();
+      else {
+        const hint = script.includes('setfattr') && !existsSync('/usr/bin/setfattr') ? '; setfattr is missing: install the Debian package attr' : '';
+        reject(new Error(`creating device nodes, whiteouts or xattrs failed (exit ${code})${hint}: ${stderr.trim().slice(0, 500)}`));
+      }
+    });
+    const input = new PassThrough();
+    input.pipe(child.stdin);
+    input.end(script);
+  });
+}
