@@ -1,0 +1,212 @@
+// The pod network manager: one per daemon. It owns each pod's netns pin,
+// runs CNI ADD/CHECK/DEL with the config that was current at ADD time (kept
+// in the CNI cache so DEL survives restarts and config changes), reports
+// NetworkReady, and opens pod ports for PortForward.
+//
+// Per pod:  (none) ──setup──► netns pinned + cache{result:null} ──ADD ok──► cache{result}
+//              ▲                       │ ADD failed: DEL, unpin, drop cache   │
+//              └──────────── teardown (DEL with cached config, unpin, drop cache) ◄┘
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { NetworkConfig } from '../config/types';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
+import type { Logger } from '../log';
+import { CniRunner } from './cni';
+import { CniCache, type CniCacheEntry } from './cni-cache';
+import { loadCniConfig } from './cni-config';
+import { cniArgs, type CniInvocation, runtimeConfigFor } from './cni-invoke';
+import { parseCniResult, podIpsFromResult } from './cni-result';
+import { createNetns, deleteNetns, netnsPath } from './netns';
+import { connectLoopback, openNetnsPort, type PodPortOpener } from './port-forward';
+import type { CniResult, NetworkStatus, PodIps, PodNetworkSpec } from './types';
+import { CniConfigWatcher } from './watch';
+
+export * from './types';
+export { attachTap, detachTap, DEFAULT_TAP_NAME, type GuestNetwork, type GuestAddress, type GuestRoute } from './tap';
+export type { PodPortOpener } from './port-forward';
+export { NETWORK_NOT_READY_REASON } from './watch';
+
+/** The CNI interface name inside every pod. */
+export const POD_IFNAME = 'eth0';
+
+export interface PodNetworkOptions {
+  config: NetworkConfig;
+  /** Persistent root (config `root`): the CNI cache lives in `<root>/network`. */
+  root: string;
+  /** Runtime state dir (config `state`): netns pins live in `<state>/netns`. */
+  state: string;
+  logger: Logger;
+  /** Run CNI plugins inside this netns instead of the daemon's (tests only). */
+  hostNetns?: string;
+}
+
+export interface PodNetworkSetup {
+  /** "" for hostNetwork pods. */
+  netnsPath: string;
+  ips: PodIps;
+  /** Parsed CNI result; null for hostNetwork pods. */
+  result: CniResult | null;
+}
+
+const POD_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+function checkPodId(id: string): void {
+  // The id becomes a file name under state and root.
+  if (!POD_ID_RE.test(id)) throw new InvalidArgumentError('pod sandbox id', `"${id}" is not a valid id`);
+}
+
+export class PodNetwork {
+  private readonly cache: CniCache;
+  private readonly cni: CniRunner;
+  private readonly watcher: CniConfigWatcher;
+  private readonly log: Logger;
+  private podCidr = '';
+  private vmOpener?: PodPortOpener;
+
+  constructor(private readonly opts: PodNetworkOptions) {
+    this.log = opts.logger.child({ subsystem: 'cni' });
+    this.cache = new CniCache(join(opts.root, 'network'));
+    this.cni = new CniRunner({ binDirs: opts.config.cni_bin_dirs, timeoutMs: opts.config.plugin_timeout_s * 1000, logger: this.log, hostNetns: opts.hostNetns });
+    this.watcher = new CniConfigWatcher({ confDir: opts.config.cni_conf_dir, logger: this.log });
+  }
+
+  /** Start watching the CNI conf dir (NetworkReady updates). */
+  start(): void {
+    this.watcher.start();
+  }
+
+  stop(): void {
+    this.watcher.stop();
+  }
+
+  /** NetworkReady for the CRI Status call. */
+  networkStatus(): NetworkStatus {
+    return this.watcher.networkStatus();
+  }
+
+  /** Subscribe to NetworkReady changes. */
+  onStatusChange(fn: (s: NetworkStatus) => void): void {
+    this.watcher.on('change', fn);
+  }
+
+  /** UpdateRuntimeConfig: the node's pod CIDR, handed to plugins declaring the `ipRanges` capability. */
+  setPodCidr(cidr: string): void {
+    this.podCidr = cidr;
+    this.log.info({ podCidr: cidr }, 'pod CIDR updated');
+  }
+
+  /** Where a pod's netns is (or would be) pinned. */
+  netnsPathFor(podId: string): string {
+    return netnsPath(this.opts.state, podId);
+  }
+
+  /**
+   * Create the pod's netns and run CNI ADD. On any failure everything done
+   * so far is undone (DEL, unpin) before the error is thrown.
+   */
+  async setup(pod: PodNetworkSpec): Promise<PodNetworkSetup> {
+    checkPodId(pod.id);
+    if (pod.hostNetwork) return { netnsPath: '', ips: { ip: '', additionalIps: [] }, result: null };
+    const loaded = loadCniConfig(this.opts.config.cni_conf_dir);
+    if (!loaded.ok) throw new FailedPreconditionError(`pod ${pod.id}: network not ready: ${loaded.message}; add a CNI config to ${this.opts.config.cni_conf_dir}`);
+    if (this.cache.load(pod.id)) throw new FailedPreconditionError(`pod ${pod.id}: network already set up; tear it down first`);
+
+    const log = this.log.child({ podSandboxId: pod.id });
+    const started = Date.now();
+    const ns = this.netnsPathFor(pod.id);
+    // A pin without a cache entry is left by a daemon killed between the two steps: start afresh.
+    await deleteNetns(ns);
+    await createNetns(ns);
+    const entry: CniCacheEntry = {
+      version: 1,
+      podId: pod.id,
+      netnsPath: ns,
+      ifName: POD_IFNAME,
+      args: cniArgs(pod),
+      config: loaded.config,
+      runtimeConfig: runtimeConfigFor(pod, this.podCidr),
+      result: null,
+    };
+    try {
+      // Written before ADD: a daemon killed mid-ADD still knows what to DEL.
+      this.cache.save(entry);
+      const raw = await this.cni.add(entry.config, this.invocation(entry), entry.runtimeConfig);
+      const result = parseCniResult(JSON.stringify(raw ?? {}));
+      this.cache.save({ ...entry, result: raw });
+      const ips = podIpsFromResult(result, POD_IFNAME);
+      log.info({ network: entry.config.name, file: loaded.file, ip: ips.ip, additionalIps: ips.additionalIps, ms: Date.now() - started }, 'pod network set up');
+      return { netnsPath: ns, ips, result };
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'pod network setup failed; undoing');
+      await this.teardown(pod.id).catch((e: unknown) => log.error({ err: (e as Error).message }, 'undoing failed pod network setup failed'));
+      throw err;
+    }
+  }
+
+  /** CNI CHECK with the cached config and result. */
+  async check(pod: Pick<PodNetworkSpec, 'id' | 'hostNetwork'>): Promise<void> {
+    checkPodId(pod.id);
+    if (pod.hostNetwork) return;
+    const entry = this.cache.load(pod.id);
+    if (!entry || entry.result === null) throw new NotFoundError('pod network', pod.id, 'no completed CNI ADD recorded');
+    await this.cni.check(entry.config, this.invocation(entry), entry.runtimeConfig, entry.result);
+  }
+
+  /** The pod's IPs from the cache (PodSandboxStatus after a restart), empty when unknown. */
+  podIps(podId: string): PodIps {
+    checkPodId(podId);
+    const entry = this.cache.load(podId);
+    if (!entry || entry.result === null) return { ip: '', additionalIps: [] };
+    return podIpsFromResult(parseCniResult(JSON.stringify(entry.result)), entry.ifName);
+  }
+
+  /**
+   * CNI DEL (with what ADD used), then unpin the netns and drop the cache.
+   * Idempotent: a pod with nothing left is a no-op. If DEL fails the netns
+   * and cache stay, so that a retry (kubelet retries StopPodSandbox) can DEL again.
+   */
+  async teardown(podId: string): Promise<void> {
+    checkPodId(podId);
+    const entry = this.cache.load(podId);
+    const ns = entry?.netnsPath ?? this.netnsPathFor(podId);
+    if (entry) {
+      // The spec asks for DEL even if the netns is gone; plugins then only release host-side state.
+      const inv = { ...this.invocation(entry), netns: existsSync(entry.netnsPath) ? entry.netnsPath : '' };
+      await this.cni.del(entry.config, inv, entry.runtimeConfig, entry.result ?? undefined);
+      this.log.info({ podSandboxId: podId, network: entry.config.name }, 'pod network torn down');
+    }
+    await deleteNetns(ns);
+    this.cache.remove(podId);
+  }
+
+  /** Pods with a cached CNI entry (to reconcile against the sandbox store at start-up). */
+  cachedPods(): string[] {
+    return this.cache.list();
+  }
+
+  /** For VM pods: the VM sandbox registers how to reach a port inside the guest. */
+  setVmPortOpener(opener: PodPortOpener): void {
+    this.vmOpener = opener;
+  }
+
+  /**
+   * A byte stream to 127.0.0.1:<port> of the pod, for PortForward. runc pods:
+   * relayed inside the pod netns; VM pods: through the registered opener.
+   */
+  async openPodPort(pod: { id: string; kind: 'runc' | 'vm'; netnsPath: string }, port: number): Promise<Duplex> {
+    checkPodId(pod.id);
+    if (pod.kind === 'vm') {
+      if (!this.vmOpener) throw new FailedPreconditionError(`pod ${pod.id}: port forwarding into VM pods is not available (no agent opener registered)`);
+      return this.vmOpener(pod.id, port);
+    }
+    // A host-network pod listens in the node's namespace, which is ours.
+    if (!pod.netnsPath) return connectLoopback(port);
+    return openNetnsPort(pod.netnsPath, port);
+  }
+
+  private invocation(entry: CniCacheEntry): CniInvocation {
+    return { containerId: entry.podId, netns: entry.netnsPath, ifName: entry.ifName, args: entry.args };
+  }
+}

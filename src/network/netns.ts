@@ -1,0 +1,58 @@
+// Named, pinned network namespaces. A namespace lives as long as a process
+// is in it or a bind mount holds it; we pin each pod's namespace to a file
+// `<state>/netns/<podId>` (what `ip netns add` does under /run/netns), so it
+// survives with no process in it and across daemon restarts, and runc/QEMU
+// join it by path. Node cannot unshare(2)/setns(2): util-linux `unshare
+// --net=<file>` creates and pins in one go.
+
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { InternalError } from '../errors';
+import { run, runOk } from './run';
+
+export function netnsDir(stateDir: string): string {
+  return join(stateDir, 'netns');
+}
+
+export function netnsPath(stateDir: string, podId: string): string {
+  return join(netnsDir(stateDir), podId);
+}
+
+/** True when `path` is a mount point (the pin is in place), read from /proc/self/mountinfo. */
+export function isMounted(path: string): boolean {
+  const lines = readFileSync('/proc/self/mountinfo', 'utf8').split('\n');
+  // Field 5 is the mount point, with spaces etc. octal-escaped.
+  const escaped = path.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
+  return lines.some((l) => l.split(' ')[4] === escaped);
+}
+
+/**
+ * Create a new network namespace pinned at `path`, with loopback up (pods
+ * expect 127.0.0.1 to work; kubelet's runtimes do the same).
+ */
+export async function createNetns(path: string): Promise<void> {
+  mkdirSync(join(path, '..'), { recursive: true, mode: 0o711 });
+  if (isMounted(path)) throw new InternalError(`network namespace pin ${path} already exists`);
+  closeSync(openSync(path, 'w', 0o444));
+  try {
+    await runOk(`create network namespace ${path}`, ['unshare', `--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
+  } catch (err) {
+    await deleteNetns(path).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Unpin and remove. Idempotent: a missing or unmounted pin is fine. The
+ * namespace itself disappears once nothing else (a process, another mount)
+ * holds it; CNI DEL must have run before, while it still had the veth.
+ */
+export async function deleteNetns(path: string): Promise<void> {
+  if (isMounted(path)) {
+    // Lazy unmount: a concurrent `nsenter` that opened the file must not make teardown fail.
+    const r = await run(['umount', '--lazy', path]);
+    // A concurrent teardown may have unmounted it between our check and umount: only a pin still there is an error.
+    if (r.code !== 0 && isMounted(path)) throw new InternalError(`unpin network namespace ${path}: umount exited with ${r.code}: ${r.stderr.trim()}`);
+  }
+  if (existsSync(path)) rmSync(path, { force: true });
+}

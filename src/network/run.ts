@@ -1,0 +1,79 @@
+// Running the external tools the network module relies on (ip, tc, unshare,
+// nsenter, CNI plugins). Node has no setns(2), so "inside a namespace" always
+// means "spawn through nsenter".
+
+import { spawn } from 'node:child_process';
+import { DeadlineExceededError, InternalError } from '../errors';
+
+export interface RunOptions {
+  /** Bytes written to stdin, then stdin is closed. */
+  input?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Network namespace (a pinned path) to run the command in; undefined = the daemon's own. */
+  netns?: string;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** argv prefixed so that it runs in `netns` (nothing when netns is undefined). */
+export function inNetns(netns: string | undefined, argv: string[]): string[] {
+  return netns ? ['nsenter', `--net=${netns}`, '--', ...argv] : argv;
+}
+
+/**
+ * Run argv and collect its output. Resolves with the exit code (non-zero
+ * included: callers decide what a failure means); rejects only when the
+ * program cannot be started or outlives its timeout, in which case it is
+ * killed.
+ */
+export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const full = inNetns(opts.netns, argv);
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const child = spawn(full[0], full.slice(1), { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, timeoutMs);
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    // A program that exits without reading stdin makes the write fail with EPIPE; its exit code tells the story.
+    child.stdin.on('error', () => undefined);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new InternalError(`cannot run ${full[0]}: ${e.message}`, { cause: e }));
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) {
+        reject(new DeadlineExceededError(`${argv[0]} did not finish within ${timeoutMs} ms and was killed`));
+        return;
+      }
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+/** Like run, but a non-zero exit is an InternalError naming `what` and the tool's stderr. */
+export async function runOk(what: string, argv: string[], opts: RunOptions = {}): Promise<string> {
+  const r = await run(argv, opts);
+  if (r.code !== 0) {
+    throw new InternalError(`${what}: ${argv.join(' ')} exited with ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+  }
+  return r.stdout;
+}

@@ -1,0 +1,140 @@
+// VM pods: the pod's CNI interface (eth0, a veth) is wired to a tap device
+// that QEMU opens, inside the pod netns, with Kata's "tcfilter" model: an
+// ingress qdisc on each side and a u32 match-all filter whose action is
+// `mirred egress redirect` to the other side. Every frame arriving on eth0
+// leaves through the tap into the guest and vice versa, so the guest owns
+// the pod IP while CNI keeps managing the veth. The guest NIC takes eth0's
+// MAC (so the bridge's neighbours stay valid) and eth0's addresses, routes
+// and MTU are handed to the agent. QEMU must be started inside the pod netns
+// (nsenter --net=<pin>) to open the tap by name.
+
+import { InternalError } from '../errors';
+import { runOk } from './run';
+
+export const DEFAULT_TAP_NAME = 'tap0_vmpod';
+
+export interface GuestAddress {
+  family: 4 | 6;
+  address: string;
+  prefixLen: number;
+}
+
+export interface GuestRoute {
+  /** CIDR, or "default". */
+  dest: string;
+  gateway?: string;
+  /** Preferred source address, when the kernel route has one. */
+  source?: string;
+  /** "link" for on-link routes, "universe" otherwise. */
+  scope: string;
+  family: 4 | 6;
+}
+
+/** What the guest's NIC must be configured with. */
+export interface GuestNetwork {
+  tapName: string;
+  /** Name of the interface in the guest; same as the CNI interface so pod software sees eth0. */
+  ifName: string;
+  mac: string;
+  mtu: number;
+  addresses: GuestAddress[];
+  routes: GuestRoute[];
+}
+
+export interface TapOptions {
+  /** Pinned pod netns. */
+  netns: string;
+  /** CNI interface in the pod netns. */
+  ifName?: string;
+  tapName?: string;
+}
+
+interface IpLinkJson {
+  ifname: string;
+  mtu: number;
+  address?: string;
+  addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
+}
+
+interface IpRouteJson {
+  dst: string;
+  gateway?: string;
+  prefsrc?: string;
+  scope?: string;
+  protocol?: string;
+}
+
+async function ipJson<T>(netns: string, what: string, args: string[]): Promise<T> {
+  const out = await runOk(what, ['ip', '-json', ...args], { netns });
+  try {
+    return JSON.parse(out || '[]') as T;
+  } catch {
+    throw new InternalError(`${what}: ip printed invalid JSON`);
+  }
+}
+
+/** Pure: `ip -json addr` + routes of the CNI interface → what the guest needs. */
+export function guestNetworkFrom(link: IpLinkJson, routes4: IpRouteJson[], routes6: IpRouteJson[], tapName: string): GuestNetwork {
+  if (!link.address) throw new InternalError(`interface ${link.ifname} has no MAC address`);
+  const addresses: GuestAddress[] = (link.addr_info ?? [])
+    // IPv6 link-local addresses are per NIC: the guest makes its own.
+    .filter((a) => (a.family === 'inet' || a.family === 'inet6') && a.scope !== 'link')
+    .map((a) => ({ family: a.family === 'inet' ? 4 : 6, address: a.local, prefixLen: a.prefixlen }));
+  const toRoute = (family: 4 | 6) => (r: IpRouteJson): GuestRoute => ({
+    dest: r.dst,
+    ...(r.gateway ? { gateway: r.gateway } : {}),
+    ...(r.prefsrc ? { source: r.prefsrc } : {}),
+    scope: r.scope ?? (r.gateway ? 'universe' : 'link'),
+    family,
+  });
+  const routes = [
+    ...routes4.map(toRoute(4)),
+    // The kernel's fe80::/64 and multicast routes come back by themselves in the guest.
+    ...routes6.filter((r) => !r.dst.startsWith('fe80:') && !r.dst.startsWith('ff00:')).map(toRoute(6)),
+  ];
+  // Routes with a gateway need the on-link route to it first: keep kernel/link routes ahead.
+  routes.sort((a, b) => Number(a.gateway !== undefined) - Number(b.gateway !== undefined));
+  return { tapName, ifName: link.ifname, mac: link.address, mtu: link.mtu, addresses, routes };
+}
+
+/** Create the tap and the redirects; returns what the VM and the agent need. */
+export async function attachTap(opts: TapOptions): Promise<GuestNetwork> {
+  const ifName = opts.ifName ?? 'eth0';
+  const tap = opts.tapName ?? DEFAULT_TAP_NAME;
+  const ns = opts.netns;
+  const [link] = await ipJson<IpLinkJson[]>(ns, `read ${ifName} in ${ns}`, ['addr', 'show', 'dev', ifName]);
+  if (!link) throw new InternalError(`pod netns ${ns} has no interface ${ifName}: did CNI ADD run?`);
+  const routes4 = await ipJson<IpRouteJson[]>(ns, 'read IPv4 routes', ['-4', 'route', 'show', 'dev', ifName]);
+  const routes6 = await ipJson<IpRouteJson[]>(ns, 'read IPv6 routes', ['-6', 'route', 'show', 'dev', ifName]);
+  const guest = guestNetworkFrom(link, routes4, routes6, tap);
+
+  const step = (what: string, argv: string[]) => runOk(`wire ${tap} to ${ifName}: ${what}`, argv, { netns: ns });
+  try {
+    await step('create tap', ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+    await step('set tap mtu, up', ['ip', 'link', 'set', 'dev', tap, 'mtu', String(link.mtu), 'up']);
+    for (const [from, to] of [[ifName, tap], [tap, ifName]]) {
+      await step(`ingress qdisc on ${from}`, ['tc', 'qdisc', 'add', 'dev', from, 'handle', 'ffff:', 'ingress']);
+      await step(`redirect ${from} → ${to}`, ['tc', 'filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all', 'u32', 'match', 'u8', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', to]);
+    }
+  } catch (err) {
+    await detachTap(opts).catch(() => undefined);
+    throw err;
+  }
+  return guest;
+}
+
+/** Remove the redirects and the tap. Idempotent; fine when the netns or eth0 is already gone. */
+export async function detachTap(opts: TapOptions): Promise<void> {
+  const ifName = opts.ifName ?? 'eth0';
+  const tap = opts.tapName ?? DEFAULT_TAP_NAME;
+  const ns = opts.netns;
+  const links = await ipJson<{ ifname: string }[]>(ns, `list links in ${ns}`, ['link', 'show']);
+  const names = new Set(links.map((l) => l.ifname));
+  if (names.has(ifName)) {
+    const out = await runOk('list qdiscs', ['tc', '-json', 'qdisc', 'show', 'dev', ifName], { netns: ns });
+    const qdiscs = JSON.parse(out || '[]') as { kind: string }[];
+    if (qdiscs.some((q) => q.kind === 'ingress')) await runOk(`remove ingress qdisc of ${ifName}`, ['tc', 'qdisc', 'del', 'dev', ifName, 'ingress'], { netns: ns });
+  }
+  // Deleting the tap drops its qdisc and filters with it.
+  if (names.has(tap)) await runOk(`remove ${tap}`, ['ip', 'link', 'del', 'dev', tap], { netns: ns });
+}
