@@ -1,0 +1,155 @@
+// Finds the guest that guest-image/build produced (kernel, initramfs, rootfs,
+// manifest.json) and checks it is whole before a VM is pointed at it. The
+// build publishes a finished directory by rename and switches the `current`
+// symlink afterwards, so a directory with a manifest is complete unless
+// someone changed it since: that is what the size check (always) and the
+// sha256 check (on request, it reads ~250 MB) are for.
+
+import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+
+/** Where guest-image/build points `current` at the newest build. */
+export const DEFAULT_GUEST_DIR = '/var/cache/vmpod/guest/current';
+
+export interface GuestPart {
+  /** File name inside the guest directory. */
+  file: string;
+  size: number;
+  sha256: string;
+}
+
+export interface GuestRootfsPart extends GuestPart {
+  /** Where the ext4 filesystem starts, behind the fsdax info block. */
+  data_offset: number;
+  fs_size: number;
+  fsdax_align: number;
+}
+
+export type GuestPartName = 'vmlinux' | 'bzImage' | 'initramfs' | 'rootfs';
+
+export interface GuestManifest {
+  schema: 1;
+  /** sha256 over every input of the build (also the directory name). */
+  hash: string;
+  built_at: string;
+  kernel: { package: string; release: string; payload_compression: string; cmdline: string };
+  packages: { name: string; version: string; sha256: string; source: string }[];
+  node: string;
+  runc: string;
+  /** "fallback" while the real agent bundle was not built: the guest boots but serves nothing. */
+  agent: 'bundle' | 'fallback';
+  agent_source: string;
+  vsock_addon: boolean;
+  modules: string[];
+  parts: { vmlinux: GuestPart; bzImage: GuestPart; initramfs: GuestPart; rootfs: GuestRootfsPart };
+}
+
+export interface GuestImage {
+  /** The real directory (symlinks resolved), stable while this build exists. */
+  dir: string;
+  hash: string;
+  manifest: GuestManifest;
+}
+
+export type GuestImageLookup = GuestImage | { missing: string };
+
+export interface FindGuestImageOptions {
+  /** Also compare each part's sha256 with the manifest (reads every byte). */
+  verifyHashes?: boolean;
+}
+
+const PART_NAMES: readonly GuestPartName[] = ['vmlinux', 'bzImage', 'initramfs', 'rootfs'];
+const REBUILD = 'rebuild it with guest-image/build (scripts/setup does)';
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Why `v` is not a manifest this code understands, or undefined when it is. */
+export function manifestProblem(v: unknown): string | undefined {
+  if (!isObject(v)) return 'is not a JSON object';
+  if (v.schema !== 1) return `has schema ${JSON.stringify(v.schema)}, this vmpod reads schema 1`;
+  if (typeof v.hash !== 'string' || !/^[0-9a-f]{64}$/.test(v.hash)) return 'has no valid "hash"';
+  if (v.agent !== 'bundle' && v.agent !== 'fallback') return 'has no valid "agent" ("bundle" or "fallback")';
+  if (!isObject(v.kernel) || typeof v.kernel.cmdline !== 'string') return 'has no "kernel.cmdline"';
+  if (!isObject(v.parts)) return 'has no "parts"';
+  for (const name of PART_NAMES) {
+    const p = v.parts[name];
+    if (!isObject(p)) return `has no part "${name}"`;
+    if (typeof p.file !== 'string' || p.file === '' || p.file.includes('/')) return `part "${name}" has no valid "file"`;
+    if (typeof p.size !== 'number' || !Number.isSafeInteger(p.size) || p.size <= 0) return `part "${name}" has no valid "size"`;
+    if (typeof p.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(p.sha256)) return `part "${name}" has no valid "sha256"`;
+  }
+  const r = v.parts.rootfs as Record<string, unknown>;
+  for (const k of ['data_offset', 'fs_size', 'fsdax_align']) {
+    if (typeof r[k] !== 'number' || !Number.isSafeInteger(r[k])) return `part "rootfs" has no valid "${k}"`;
+  }
+  return undefined;
+}
+
+function sha256File(path: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+/**
+ * The guest image in `dir` (the configured `microvm.guest_dir`; empty or
+ * undefined means DEFAULT_GUEST_DIR), or why there is none usable.
+ */
+export function findGuestImage(dir?: string, opts: FindGuestImageOptions = {}): GuestImageLookup {
+  const wanted = dir && dir !== '' ? dir : DEFAULT_GUEST_DIR;
+  let real: string;
+  try {
+    real = realpathSync(wanted);
+  } catch {
+    return { missing: `guest image directory ${wanted} does not exist: ${REBUILD}` };
+  }
+  const manifestPath = join(real, 'manifest.json');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : `cannot be read: ${(err as Error).message}`;
+    return { missing: `guest manifest ${manifestPath} ${why}: ${REBUILD}` };
+  }
+  const problem = manifestProblem(parsed);
+  if (problem) return { missing: `guest manifest ${manifestPath} ${problem}: ${REBUILD}` };
+  const manifest = parsed as GuestManifest;
+  for (const name of PART_NAMES) {
+    const part = manifest.parts[name];
+    const path = join(real, part.file);
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      return { missing: `guest ${name} ${path} does not exist: ${REBUILD}` };
+    }
+    if (size !== part.size) return { missing: `guest ${name} ${path} has ${size} bytes, the manifest says ${part.size}: ${REBUILD}` };
+    if (opts.verifyHashes && sha256File(path) !== part.sha256) {
+      return { missing: `guest ${name} ${path} does not match the sha256 in the manifest: ${REBUILD}` };
+    }
+  }
+  return { dir: real, hash: manifest.hash, manifest };
+}
+
+/** Absolute path of one part of a found guest image. */
+export function guestPartPath(img: GuestImage, part: GuestPartName): string {
+  return join(img.dir, img.manifest.parts[part].file);
+}
+
+/** The shape `vmpod check` (src/host/capabilities.ts ExtraProbes.guestImage) consumes. */
+export function guestImageProbe(dir?: string): { ok: true; detail: string } | { ok: false; detail: string } {
+  const found = findGuestImage(dir);
+  if ('missing' in found) return { ok: false, detail: found.missing };
+  const m = found.manifest;
+  const agent = m.agent === 'fallback' ? ', FALLBACK agent (agent bundle was not built)' : '';
+  return { ok: true, detail: `${found.dir} hash ${found.hash.slice(0, 12)} kernel ${m.kernel.release} node ${m.node}${agent}` };
+}
