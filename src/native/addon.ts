@@ -1,0 +1,119 @@
+// Loads native/vsock (vsock.node) and types its surface. The addon is found
+// next to the running bundle (the guest image puts it beside the agent in
+// /opt/vmpod/agent/), else in the source tree's build output, or wherever
+// VMPOD_VSOCK_ADDON points. Loading is lazy so that code which never touches
+// vsock (most of the daemon, and every host without the addon built) does not
+// depend on it.
+
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+/** One socket fd owned by the addon; closed by close() or, if dropped unclosed, at GC. */
+export interface NativeHandle {
+  /** Called by the addon with (status: 0 | -errno, events: UV_READABLE|UV_WRITABLE bits). */
+  onpoll?: (this: NativeHandle, status: number, events: number) => void;
+  readonly fd: number;
+  connect(cid: number, port: number): number;
+  bind(cid: number, port: number): number;
+  listen(backlog: number): number;
+  accept(): number;
+  socketError(): number;
+  setConnectTimeout(ms: number): number;
+  read(buf: Buffer): number;
+  write(buf: Uint8Array): number;
+  shutdown(how: number): number;
+  poll(events: number): number;
+  setRef(ref: boolean): void;
+  localAddress(): { cid: number; port: number } | number;
+  remoteAddress(): { cid: number; port: number } | number;
+  close(): void;
+}
+
+export interface NativeConstants {
+  VMADDR_CID_ANY: number;
+  VMADDR_CID_HYPERVISOR: number;
+  VMADDR_CID_LOCAL: number;
+  VMADDR_CID_HOST: number;
+  VMADDR_PORT_ANY: number;
+  UV_READABLE: number;
+  UV_WRITABLE: number;
+  SHUT_RD: number;
+  SHUT_WR: number;
+  SHUT_RDWR: number;
+  MS_RDONLY: number;
+  MS_NOSUID: number;
+  MS_NODEV: number;
+  MS_NOEXEC: number;
+  MS_REMOUNT: number;
+  MS_BIND: number;
+  MS_REC: number;
+  MS_PRIVATE: number;
+  MS_SLAVE: number;
+  MS_SHARED: number;
+  MS_RELATIME: number;
+  MNT_FORCE: number;
+  MNT_DETACH: number;
+}
+
+export interface NativeAddon {
+  Handle: new (fd: number) => NativeHandle;
+  /** A new non-blocking AF_VSOCK stream fd, or -errno. */
+  socket(): number;
+  /** Two connected non-blocking AF_UNIX stream fds, or -errno (a test aid: Handle works on any stream socket). */
+  socketPair(): [number, number] | number;
+  /** This machine's CID from /dev/vsock, or -errno. */
+  localCid(): number;
+  mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;
+  umount(target: string, flags: number): void;
+  powerOff(): void;
+  constants: NativeConstants;
+}
+
+/** The addon is not built or cannot be loaded on this machine. */
+export class AddonUnavailableError extends Error {
+  readonly code = 'ERR_VSOCK_ADDON_UNAVAILABLE';
+  constructor(tried: string[], cause: unknown) {
+    super(
+      `vsock native addon (vsock.node) could not be loaded; tried ${tried.join(', ')}. ` +
+        'Build it with scripts/build-native (node-gyp, needs g++ and make).',
+      { cause },
+    );
+    this.name = 'AddonUnavailableError';
+  }
+}
+
+/** Where vsock.node may be, most specific first. */
+export function addonCandidates(env: NodeJS.ProcessEnv = process.env, here: string = __dirname): string[] {
+  const out: string[] = [];
+  if (env.VMPOD_VSOCK_ADDON) out.push(env.VMPOD_VSOCK_ADDON);
+  out.push(join(here, 'vsock.node'));
+  // From <root>/dist*/src/native or <root>/src/native up to <root>.
+  for (let dir = here; ; dir = dirname(dir)) {
+    const p = join(dir, 'native', 'vsock', 'build', 'Release', 'vsock.node');
+    if (existsSync(p)) {
+      out.push(p);
+      break;
+    }
+    if (dirname(dir) === dir) break;
+  }
+  return out;
+}
+
+let cached: NativeAddon | undefined;
+
+export function loadAddon(): NativeAddon {
+  if (cached) return cached;
+  const tried = addonCandidates();
+  let lastErr: unknown = new Error('no candidate path exists');
+  for (const p of tried) {
+    if (!existsSync(p)) continue;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      cached = require(p) as NativeAddon;
+      return cached;
+    } catch (err) {
+      lastErr = err;
+    }
+  }
+  throw new AddonUnavailableError(tried, lastErr);
+}

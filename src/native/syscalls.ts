@@ -1,0 +1,40 @@
+// Syscalls the in-guest agent needs and Node lacks, from the vsock.node addon.
+// All are synchronous: they run at guest start-up and shut-down, where the
+// agent has nothing else to do, and none of them touches the thread pool.
+// They throw a Node-style error (code, errno, syscall, path) on failure.
+
+import { loadAddon } from './addon';
+
+/** mount(2) flag bits, as the kernel defines them. */
+export const MS = {
+  RDONLY: 1,
+  NOSUID: 2,
+  NODEV: 4,
+  NOEXEC: 8,
+  REMOUNT: 32,
+  BIND: 4096,
+  REC: 16384,
+  PRIVATE: 1 << 18,
+  SLAVE: 1 << 19,
+  SHARED: 1 << 20,
+  RELATIME: 1 << 21,
+} as const;
+
+/** umount2(2) flags. */
+export const MNT = { FORCE: 1, DETACH: 2 } as const;
+
+/** mount(2). `data` is the fs-specific option string (e.g. "trans=virtio,version=9p2000.L"). */
+export function mount(source: string, target: string, fstype: string, flags = 0, data: string | null = null): void {
+  loadAddon().mount(source, target, fstype, flags, data);
+}
+
+/** umount2(2). */
+export function umount(target: string, flags = 0): void {
+  loadAddon().umount(target, flags);
+}
+
+/** sync(2) then reboot(RB_POWER_OFF). Returns only by throwing (e.g. EPERM outside PID 1's privileges). */
+export function powerOff(): never {
+  loadAddon().powerOff();
+  throw new Error('reboot(RB_POWER_OFF) returned without powering off');
+}
