@@ -8,7 +8,7 @@ import { daemonHandlers } from '../cri/runtime';
 import type { DaemonInfo, NetworkReadiness } from '../cri/runtime/info';
 import { probeCapabilities } from '../host/capabilities';
 import type { Logger } from '../log';
-import type { RuntimeState } from './run';
+import type { RuntimeState } from './runtime-state';
 import { cniConfigPresent } from './cni-presence';
 
 export interface Composed {

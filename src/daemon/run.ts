@@ -2,34 +2,19 @@
 // socket. What the CRI methods do is composed in compose.ts.
 
 import { ServerCredentials, type Server } from '@grpc/grpc-js';
-import { chmodSync, chownSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { VmpodConfig } from '../config/types';
 import type { Logger } from '../log';
 import { createCriServer, type CallGate } from '../cri/server';
-import { readJson, writeJsonAtomic } from '../store/atomic';
 import { compose } from './compose';
 import { claimSocketPath, lockRoot } from './lock';
+import { RuntimeState } from './runtime-state';
 
 export interface RunningDaemon {
   socket: string;
   /** Stop accepting calls, let in-flight ones finish (bounded), close the socket. */
   stop(reason: string): Promise<void>;
-}
-
-/** Small daemon-wide state that must survive restarts (the pod CIDR kubelet gave us). */
-export class RuntimeState {
-  private data: { podCidr: string } = { podCidr: '' };
-  constructor(private readonly path: string) {
-    if (existsSync(path)) this.data = { ...this.data, ...readJson<{ podCidr: string }>(path) };
-  }
-  get podCidr(): string {
-    return this.data.podCidr;
-  }
-  set podCidr(cidr: string) {
-    this.data = { ...this.data, podCidr: cidr };
-    writeJsonAtomic(this.path, this.data);
-  }
 }
 
 function bind(server: Server, socket: string): Promise<void> {
