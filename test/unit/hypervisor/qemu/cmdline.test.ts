@@ -1,0 +1,176 @@
+import t from 'tap';
+import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, kernelParams, memoryArg } from '../../../../src/hypervisor/qemu/cmdline';
+import type { VmConfig } from '../../../../src/hypervisor/vm-config';
+import { InvalidArgumentError } from '../../../../src/errors';
+
+const MIB = 1024 * 1024;
+
+function base(over: Partial<VmConfig> = {}): VmConfig {
+  return {
+    id: 'pod1',
+    runDir: '/run/vmpod/vm/pod1',
+    accel: 'tcg',
+    vcpus: 1,
+    memoryMib: 512,
+    boot: { kernel: '/g/vmlinux', initrd: '/g/initramfs.cpio.gz' },
+    agent: { transport: 'serial', socketPath: '/run/vmpod/vm/pod1/agent.sock' },
+    ...over,
+  };
+}
+
+/** The values following each occurrence of `flag`. */
+function values(args: string[], flag: string): string[] {
+  const out: string[] = [];
+  args.forEach((a, i) => {
+    if (a === flag) out.push(args[i + 1]);
+  });
+  return out;
+}
+
+const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[] }> = [
+  { desc: 'machine pc with nvdimm, no accel= in -machine', cfg: base(), flag: '-machine', expect: ['pc,nvdimm=on'] },
+  { desc: 'tcg single-threaded for one vCPU', cfg: base(), flag: '-accel', expect: ['tcg,thread=single'] },
+  { desc: 'tcg multi-threaded for two vCPUs', cfg: base({ vcpus: 2 }), flag: '-accel', expect: ['tcg,thread=multi'] },
+  { desc: 'kvm accel', cfg: base({ accel: 'kvm' }), flag: '-accel', expect: ['kvm'] },
+  { desc: 'cpu host only with kvm', cfg: base({ accel: 'kvm' }), flag: '-cpu', expect: ['host'] },
+  { desc: 'cpu max with tcg', cfg: base(), flag: '-cpu', expect: ['max'] },
+  { desc: 'smp', cfg: base({ vcpus: 3 }), flag: '-smp', expect: ['3'] },
+  { desc: 'memory with slots and maxmem (default hotplug = memory)', cfg: base(), flag: '-m', expect: ['512M,slots=2,maxmem=1024M'] },
+  {
+    desc: 'maxmem includes the rootfs nvdimm and explicit hotplug',
+    cfg: base({ rootfs: { path: '/g/rootfs.img', sizeBytes: 256 * MIB }, hotplugMemoryMib: 128 }),
+    flag: '-m',
+    expect: ['512M,slots=2,maxmem=896M'],
+  },
+  { desc: 'kernel', cfg: base(), flag: '-kernel', expect: ['/g/vmlinux'] },
+  { desc: 'initrd', cfg: base(), flag: '-initrd', expect: ['/g/initramfs.cpio.gz'] },
+  { desc: 'no initrd when absent', cfg: base({ boot: { kernel: '/g/vmlinux' } }), flag: '-initrd', expect: [] },
+  {
+    desc: 'append: console, panic, agent transport serial and port, extra params last',
+    cfg: base({ boot: { kernel: '/k', params: ['quiet', 'vmpod.debug=1'] } }),
+    flag: '-append',
+    expect: ['console=ttyS0 panic=1 vmpod.agent=serial vmpod.agent_port=vmpod.agent quiet vmpod.debug=1'],
+  },
+  { desc: 'append: vsock transport', cfg: base({ agent: { transport: 'vsock', cid: 7 } }), flag: '-append', expect: ['console=ttyS0 panic=1 vmpod.agent=vsock'] },
+  {
+    desc: 'rootfs as read-only shared memory backend',
+    cfg: base({ rootfs: { path: '/g/rootfs.img', sizeBytes: 64 * MIB } }),
+    flag: '-object',
+    expect: [`memory-backend-file,id=rootfs,share=on,readonly=on,mem-path=/g/rootfs.img,size=${64 * MIB}`],
+  },
+  {
+    desc: 'rootfs nvdimm unarmed, plus the agent serial devices',
+    cfg: base({ rootfs: { path: '/g/rootfs.img', sizeBytes: 64 * MIB } }),
+    flag: '-device',
+    expect: ['nvdimm,memdev=rootfs,id=rootfs-nv,unarmed=on', 'virtio-serial-pci,id=ser0', 'virtserialport,bus=ser0.0,chardev=agent,name=vmpod.agent'],
+  },
+  {
+    desc: 'virtio-9p of the pod shared dir only',
+    cfg: base({ sharedDir: '/var/lib/vmpod/sandboxes/pod1/shared' }),
+    flag: '-fsdev',
+    expect: ['local,id=shared,path=/var/lib/vmpod/sandboxes/pod1/shared,security_model=none,multidevs=remap'],
+  },
+  {
+    desc: 'virtio-9p device with mount tag; vsock device',
+    cfg: base({ sharedDir: '/s', agent: { transport: 'vsock', cid: 42 } }),
+    flag: '-device',
+    expect: ['virtio-9p-pci,fsdev=shared,mount_tag=vmpod-shared', 'vhost-vsock-pci,id=vsock0,guest-cid=42'],
+  },
+  {
+    desc: 'serial agent chardev: server, no wait; serial console chardev file',
+    cfg: base(),
+    flag: '-chardev',
+    expect: ['file,id=console,path=/run/vmpod/vm/pod1/console.log', 'socket,id=agent,path=/run/vmpod/vm/pod1/agent.sock,server=on,wait=off'],
+  },
+  { desc: 'console on the first serial port', cfg: base(), flag: '-serial', expect: ['chardev:console'] },
+  {
+    desc: 'tap netdev without vhost under tcg',
+    cfg: base({ network: { ifname: 'tap0_pod1', mac: '02:AB:cd:00:00:01' } }),
+    flag: '-netdev',
+    expect: ['tap,id=net0,ifname=tap0_pod1,script=no,downscript=no,vhost=off'],
+  },
+  {
+    desc: 'tap netdev with vhost under kvm',
+    cfg: base({ accel: 'kvm', network: { ifname: 'tap0', mac: '02:00:00:00:00:01' } }),
+    flag: '-netdev',
+    expect: ['tap,id=net0,ifname=tap0,script=no,downscript=no,vhost=on'],
+  },
+  { desc: 'qmp unix socket', cfg: base(), flag: '-qmp', expect: ['unix:/run/vmpod/vm/pod1/qmp.sock,server=on,wait=off'] },
+  { desc: 'no display', cfg: base(), flag: '-display', expect: ['none'] },
+  { desc: 'no vga', cfg: base(), flag: '-vga', expect: ['none'] },
+  { desc: 'sandbox with every restriction', cfg: base(), flag: '-sandbox', expect: ['on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny'] },
+  { desc: 'pidfile in the run dir', cfg: base(), flag: '-pidfile', expect: ['/run/vmpod/vm/pod1/qemu.pid'] },
+  { desc: 'qboot firmware by default', cfg: base(), flag: '-bios', expect: ['/usr/share/qemu/qboot.rom'] },
+  { desc: 'paths with commas are escaped', cfg: base({ sharedDir: '/a,b' }), flag: '-fsdev', expect: ['local,id=shared,path=/a,,b,security_model=none,multidevs=remap'] },
+];
+
+for (const c of cases) {
+  t.test(c.desc, async (t) => {
+    t.same(values(buildQemuArgs(c.cfg), c.flag), c.expect);
+  });
+}
+
+t.test('q35 and seabios options', async (t) => {
+  const args = buildQemuArgs(base(), { x86: { ...DEFAULT_QEMU_OPTIONS.x86, machine: 'q35', firmware: 'seabios' } });
+  t.same(values(args, '-machine'), ['q35,nvdimm=on']);
+  t.same(values(args, '-bios'), [], 'SeaBIOS is the built-in default: no -bios');
+});
+
+const flags: Array<{ desc: string; cfg: VmConfig; present: string[]; absent: string[] }> = [
+  { desc: 'always: no defaults, no user config, no reboot; never daemonize', cfg: base(), present: ['-nodefaults', '-no-user-config', '-no-reboot'], absent: ['-daemonize', '-S', '-nographic'] },
+  { desc: 'paused VM without a kernel', cfg: base({ boot: undefined, paused: true }), present: ['-S'], absent: ['-kernel', '-append', '-initrd'] },
+  { desc: 'no network, rootfs or share when not asked', cfg: base(), present: [], absent: ['-netdev', '-object', '-fsdev'] },
+];
+for (const c of flags) {
+  t.test(c.desc, async (t) => {
+    const args = buildQemuArgs(c.cfg);
+    for (const f of c.present) t.ok(args.includes(f), `has ${f}`);
+    for (const f of c.absent) t.notOk(args.includes(f), `lacks ${f}`);
+  });
+}
+
+t.test('every flag is followed by a value or is a known switch', async (t) => {
+  const switches = new Set(['-nodefaults', '-no-user-config', '-no-reboot', '-S']);
+  const args = buildQemuArgs(base({ rootfs: { path: '/r', sizeBytes: 2 * MIB }, sharedDir: '/s', network: { ifname: 't', mac: '02:00:00:00:00:02' } }));
+  for (let i = 0; i < args.length; i++) {
+    t.ok(args[i].startsWith('-'), `arg ${i} (${args[i]}) is a flag`);
+    if (!switches.has(args[i])) i++;
+  }
+});
+
+t.test('kernelParams and memoryArg are consistent with the argv', async (t) => {
+  const cfg = base();
+  t.equal(values(buildQemuArgs(cfg), '-append')[0], kernelParams(cfg).join(' '));
+  t.equal(values(buildQemuArgs(cfg), '-m')[0], memoryArg(cfg));
+});
+
+const invalid: Array<{ desc: string; cfg: VmConfig; field: string }> = [
+  { desc: 'vsock without CID', cfg: base({ agent: { transport: 'vsock' } as unknown as VmConfig['agent'] }), field: 'vmConfig.agent.cid' },
+  { desc: 'reserved CID 2 (host)', cfg: base({ agent: { transport: 'vsock', cid: 2 } }), field: 'vmConfig.agent.cid' },
+  { desc: 'CID 0', cfg: base({ agent: { transport: 'vsock', cid: 0 } }), field: 'vmConfig.agent.cid' },
+  { desc: 'CID ANY', cfg: base({ agent: { transport: 'vsock', cid: 0xffffffff } }), field: 'vmConfig.agent.cid' },
+  { desc: 'relative agent socket', cfg: base({ agent: { transport: 'serial', socketPath: 'agent.sock' } }), field: 'vmConfig.agent.socketPath' },
+  { desc: 'unknown transport', cfg: base({ agent: { transport: 'pigeon' } as unknown as VmConfig['agent'] }), field: 'vmConfig.agent.transport' },
+  { desc: 'auto accel not resolved', cfg: base({ accel: 'auto' as unknown as VmConfig['accel'] }), field: 'vmConfig.accel' },
+  { desc: 'zero vCPUs', cfg: base({ vcpus: 0 }), field: 'vmConfig.vcpus' },
+  { desc: 'fractional memory', cfg: base({ memoryMib: 100.5 }), field: 'vmConfig.memoryMib' },
+  { desc: 'tiny memory', cfg: base({ memoryMib: 16 }), field: 'vmConfig.memoryMib' },
+  { desc: 'rootfs not 2 MiB aligned', cfg: base({ rootfs: { path: '/r', sizeBytes: 3 * MIB } }), field: 'vmConfig.rootfs.sizeBytes' },
+  { desc: 'relative rootfs', cfg: base({ rootfs: { path: 'r.img', sizeBytes: 2 * MIB } }), field: 'vmConfig.rootfs.path' },
+  { desc: 'relative shared dir', cfg: base({ sharedDir: 'shared' }), field: 'vmConfig.sharedDir' },
+  { desc: 'no kernel and not paused', cfg: base({ boot: undefined }), field: 'vmConfig.boot' },
+  { desc: 'kernel param with a space', cfg: base({ boot: { kernel: '/k', params: ['a b'] } }), field: 'vmConfig.boot.params' },
+  { desc: 'run dir too long for a socket', cfg: base({ runDir: '/' + 'x'.repeat(110) }), field: 'vmConfig.runDir' },
+  { desc: 'bad mac', cfg: base({ network: { ifname: 'tap0', mac: '02:00:00:00:00' } }), field: 'vmConfig.network.mac' },
+  { desc: 'multicast mac', cfg: base({ network: { ifname: 'tap0', mac: '01:00:5e:00:00:01' } }), field: 'vmConfig.network.mac' },
+  { desc: 'interface name too long', cfg: base({ network: { ifname: 'tap-0123456789abcdef', mac: '02:00:00:00:00:01' } }), field: 'vmConfig.network.ifname' },
+  { desc: 'empty id', cfg: base({ id: '' }), field: 'vmConfig.id' },
+  { desc: 'relative netns pin', cfg: base({ netnsPath: 'netns/x' }), field: 'vmConfig.netnsPath' },
+];
+for (const c of invalid) {
+  t.test(`rejects: ${c.desc}`, async (t) => {
+    const err = t.throws(() => buildQemuArgs(c.cfg)) as unknown;
+    t.ok(err instanceof InvalidArgumentError, 'InvalidArgumentError');
+    t.equal((err as InvalidArgumentError).field, c.field);
+  });
+}

@@ -1,0 +1,45 @@
+import t from 'tap';
+import { deviceArgs, type Device } from '../../../../../src/hypervisor/qemu/devices';
+import { opts } from '../../../../../src/hypervisor/qemu/devices/opts';
+import { InvalidArgumentError } from '../../../../../src/errors';
+
+const cases: Array<{ desc: string; device: Device; expect: string[] }> = [
+  {
+    desc: 'nvdimm-rootfs',
+    device: { kind: 'nvdimm-rootfs', id: 'rootfs', imagePath: '/img', sizeBytes: 2097152 },
+    expect: ['-object', 'memory-backend-file,id=rootfs,share=on,readonly=on,mem-path=/img,size=2097152', '-device', 'nvdimm,memdev=rootfs,id=rootfs-nv,unarmed=on'],
+  },
+  {
+    desc: 'virtio-9p',
+    device: { kind: 'virtio-9p', id: 'shared', path: '/s', mountTag: 'vmpod-shared' },
+    expect: ['-fsdev', 'local,id=shared,path=/s,security_model=none,multidevs=remap', '-device', 'virtio-9p-pci,fsdev=shared,mount_tag=vmpod-shared'],
+  },
+  { desc: 'vsock', device: { kind: 'vsock', cid: 3 }, expect: ['-device', 'vhost-vsock-pci,id=vsock0,guest-cid=3'] },
+  {
+    desc: 'virtio-serial-agent',
+    device: { kind: 'virtio-serial-agent', socketPath: '/a.sock', portName: 'vmpod.agent' },
+    expect: ['-device', 'virtio-serial-pci,id=ser0', '-chardev', 'socket,id=agent,path=/a.sock,server=on,wait=off', '-device', 'virtserialport,bus=ser0.0,chardev=agent,name=vmpod.agent'],
+  },
+  {
+    desc: 'tap-net with vhost',
+    device: { kind: 'tap-net', id: 'net0', ifname: 'tap0', mac: '02:00:00:00:00:01', vhost: true },
+    expect: ['-netdev', 'tap,id=net0,ifname=tap0,script=no,downscript=no,vhost=on', '-device', 'virtio-net-pci,netdev=net0,mac=02:00:00:00:00:01'],
+  },
+  { desc: 'qmp', device: { kind: 'qmp', socketPath: '/q.sock' }, expect: ['-qmp', 'unix:/q.sock,server=on,wait=off'] },
+  { desc: 'serial-console', device: { kind: 'serial-console', logPath: '/c.log' }, expect: ['-chardev', 'file,id=console,path=/c.log', '-serial', 'chardev:console'] },
+];
+
+for (const c of cases) {
+  t.test(c.desc, async (t) => {
+    t.same(deviceArgs(c.device), c.expect);
+  });
+}
+
+t.test('qmp socket path with a comma is refused (legacy syntax cannot escape it)', async (t) => {
+  t.throws(() => deviceArgs({ kind: 'qmp', socketPath: '/a,b.sock' }), InvalidArgumentError);
+});
+
+t.test('opts doubles commas and refuses newlines', async (t) => {
+  t.equal(opts('x', [['path', '/a,b']]), 'x,path=/a,,b');
+  t.throws(() => opts('x', [['path', '/a\nb']]), InvalidArgumentError);
+});
