@@ -7,6 +7,7 @@ import type { CriImplementation } from '../cri/server';
 import { daemonHandlers } from '../cri/runtime';
 import type { DaemonInfo, NetworkReadiness } from '../cri/runtime/info';
 import { probeCapabilities } from '../host/capabilities';
+import { cheapHostProbes } from '../host/probes';
 import type { Logger } from '../log';
 import type { RuntimeState } from './runtime-state';
 import { cniConfigPresent } from './cni-presence';
@@ -21,7 +22,7 @@ export async function compose(cfg: VmpodConfig, log: Logger, version: string, st
   const info: DaemonInfo = {
     config: cfg,
     version,
-    capabilities: () => probeCapabilities(cfg),
+    capabilities: () => probeCapabilities(cfg, cheapHostProbes(cfg)),
     network,
     podCidr: () => state.podCidr,
     setPodCidr: (cidr) => {

@@ -1,11 +1,27 @@
 import type { VmpodConfig } from '../config/types';
+import { probeKvm } from '../hypervisor/qemu/accel';
 import type { ExtraProbes } from './capabilities';
+import { findGuestImage, guestImageProbe, guestPartPath } from './guest-image';
 
 /**
- * The probes `vmpod check` adds on top of the cheap ones: whether KVM really
- * boots a guest and which guest image the config points at. Filled in by the
- * hypervisor and guest-image modules.
+ * The probes `vmpod check` adds on top of the cheap ones: which guest image
+ * the config points at, and whether KVM really boots that guest's kernel
+ * here (a nested paravirtual KVM may expose /dev/kvm yet fail to boot one).
  */
-export function hostProbes(_cfg: VmpodConfig): ExtraProbes {
-  return {};
+export function hostProbes(cfg: VmpodConfig): ExtraProbes {
+  const guestDir = cfg.microvm.guest_dir || undefined;
+  return {
+    guestImage: () => guestImageProbe(guestDir),
+    kvmBoots: async () => {
+      const img = findGuestImage(guestDir);
+      const kernel = 'missing' in img ? undefined : guestPartPath(img, 'vmlinux');
+      const verdict = await probeKvm({ qemuBinary: cfg.microvm.qemu_binary, kernel });
+      return { ok: verdict.accel === 'kvm', detail: verdict.reason };
+    },
+  };
+}
+
+/** The cheap subset, for verbose Status (no VM is started on a Status call). */
+export function cheapHostProbes(cfg: VmpodConfig): ExtraProbes {
+  return { guestImage: () => guestImageProbe(cfg.microvm.guest_dir || undefined) };
 }
