@@ -1,0 +1,33 @@
+import { status } from '@grpc/grpc-js';
+import t from 'tap';
+import { isReadOnly, toGrpcStatus } from '../../../src/cri/wrap';
+import * as E from '../../../src/errors';
+
+const cases: Array<{ desc: string; err: unknown; code: status; details: RegExp }> = [
+  { desc: 'invalid argument names the field', err: new E.InvalidArgumentError('pod_sandbox_id', 'is required'), code: status.INVALID_ARGUMENT, details: /^pod_sandbox_id: is required$/ },
+  { desc: 'not found names kind and id', err: new E.NotFoundError('container', 'abc'), code: status.NOT_FOUND, details: /^container "abc" not found$/ },
+  { desc: 'already exists', err: new E.AlreadyExistsError('pod sandbox', 'p1'), code: status.ALREADY_EXISTS, details: /p1/ },
+  { desc: 'failed precondition', err: new E.FailedPreconditionError('container c is not running'), code: status.FAILED_PRECONDITION, details: /not running/ },
+  { desc: 'unimplemented', err: new E.UnimplementedError('x'), code: status.UNIMPLEMENTED, details: /x/ },
+  { desc: 'deadline', err: new E.DeadlineExceededError('agent did not answer'), code: status.DEADLINE_EXCEEDED, details: /agent/ },
+  { desc: 'unauthenticated', err: new E.UnauthenticatedError('registry said 401'), code: status.UNAUTHENTICATED, details: /401/ },
+  { desc: 'resource exhausted', err: new E.ResourceExhaustedError('frame too big'), code: status.RESOURCE_EXHAUSTED, details: /frame/ },
+  { desc: 'unavailable', err: new E.UnavailableError('shutting down'), code: status.UNAVAILABLE, details: /shutting/ },
+  { desc: 'internal typed', err: new E.InternalError('runc create failed'), code: status.INTERNAL, details: /^runc create failed$/ },
+  { desc: 'untyped error is internal without a stack', err: new TypeError('boom'), code: status.INTERNAL, details: /^internal error: boom$/ },
+  { desc: 'a thrown string', err: 'weird', code: status.INTERNAL, details: /weird/ },
+];
+
+for (const c of cases) {
+  t.test(c.desc, async (t) => {
+    const s = toGrpcStatus(c.err);
+    t.equal(s.code, c.code);
+    t.match(s.details, c.details);
+    t.notMatch(s.details, /\n\s+at /, 'no stack trace');
+  });
+}
+
+t.test('reads log at debug, mutations at info', async (t) => {
+  for (const m of ['ListPodSandbox', 'ContainerStatus', 'ImageFsInfo', 'Version', 'Status', 'ListContainerStats']) t.ok(isReadOnly(m), m);
+  for (const m of ['RunPodSandbox', 'PullImage', 'ExecSync', 'UpdateRuntimeConfig', 'StopContainer', 'RemoveImage']) t.notOk(isReadOnly(m), m);
+});
