@@ -127,6 +127,7 @@ export class ImageService {
     const creds = credentialsFrom(auth);
     this.activePulls++;
     const protectedHere = new Set<string>();
+    let failed = false;
     const protect = (d: string): void => {
       if (protectedHere.has(d)) return;
       protectedHere.add(d);
@@ -166,6 +167,9 @@ export class ImageService {
       };
       this.records.put(record);
       return record;
+    } catch (err) {
+      failed = true;
+      throw err;
     } finally {
       this.activePulls--;
       for (const d of protectedHere) {
@@ -173,6 +177,8 @@ export class ImageService {
         if (n <= 0) this.protect.delete(d);
         else this.protect.set(d, n);
       }
+      // A failed pull leaves nothing behind: blobs and snapshots it made that no image names go now.
+      if (failed) await this.gc().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'GC after a failed pull failed'));
     }
   }
 
