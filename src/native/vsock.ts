@@ -85,6 +85,16 @@ export function checkConnectTarget(cid: unknown, port: unknown, allowHostCid = f
   return { cid: c, port: p };
 }
 
+/**
+ * The error behind a failed poll. libuv reports EPOLLERR to a uv_poll callback
+ * as UV_EBADF and stops the handle; the real cause (ECONNRESET, ...) is the
+ * socket's pending SO_ERROR.
+ */
+function pollError(h: NativeHandle | undefined, status: number, syscall: string, addr?: VsockAddress): VsockError {
+  const soErr = h ? h.socketError() : 0;
+  return soErr < 0 ? new VsockError(soErr, syscall, addr) : new VsockError(status, 'uv_poll', addr);
+}
+
 /** A new non-blocking AF_VSOCK handle; throws VsockError (e.g. EAFNOSUPPORT) when the kernel has no vsock. */
 export function createHandle(addon: NativeAddon = loadAddon()): NativeHandle {
   const fd = addon.socket();
@@ -157,7 +167,7 @@ export class VsockSocket extends Duplex {
 
   private onPoll(status: number, events: number): void {
     if (status < 0) {
-      this.destroy(new VsockError(status, 'uv_poll', this.remote()));
+      this.destroy(pollError(this.handle, status, 'read', this.remote()));
       return;
     }
     if (events & WRITABLE && this.pending) this.flushPending();
@@ -316,11 +326,11 @@ export function connect(cid: number, port: number, opts: ConnectOptions = {}): P
       return;
     }
     h.onpoll = (status) => {
-      if (status < 0) {
+      const soErr = h.socketError();
+      if (status < 0 && soErr === 0) {
         fail(status, 'connect');
         return;
       }
-      const soErr = h.socketError();
       if (soErr < 0) fail(soErr, 'connect');
       else succeed();
     };
@@ -387,7 +397,7 @@ export class VsockServer extends EventEmitter {
 
   private onPoll(status: number): void {
     if (status < 0) {
-      this.emit('error', new VsockError(status, 'uv_poll'));
+      this.emit('error', pollError(this.handle, status, 'accept'));
       return;
     }
     const e = E();
