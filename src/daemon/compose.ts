@@ -4,10 +4,12 @@
 
 import type { VmpodConfig } from '../config/types';
 import type { CriImplementation } from '../cri/server';
+import { imageHandlers } from '../cri/image';
 import { daemonHandlers } from '../cri/runtime';
 import type { DaemonInfo, NetworkReadiness } from '../cri/runtime/info';
 import { probeCapabilities } from '../host/capabilities';
 import { cheapHostProbes } from '../host/probes';
+import { createImageService } from '../image/service';
 import type { Logger } from '../log';
 import type { RuntimeState } from './runtime-state';
 import { cniConfigPresent } from './cni-presence';
@@ -30,8 +32,9 @@ export async function compose(cfg: VmpodConfig, log: Logger, version: string, st
       log.info({ podCidr: cidr }, 'pod CIDR updated by kubelet');
     },
   };
+  const images = await createImageService({ root: cfg.root, registries: cfg.registries, log: log.child({ subsystem: 'image' }) });
   return {
-    implementation: { runtime: { ...daemonHandlers(info) }, image: {} },
+    implementation: { runtime: { ...daemonHandlers(info) }, image: imageHandlers(images) },
     close: async () => {},
   };
 }
