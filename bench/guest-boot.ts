@@ -1,0 +1,132 @@
+// bench/guest-boot: how long the guest takes under QEMU from spawn to its
+// init's first console line, to Node.js ready (the agent's boot selftest
+// line) and to QEMU's exit after power-off, median of N runs, for each boot
+// path worth comparing. This boot is the floor a VM pod's start is measured
+// against; `measureGuestBootFloor` gives other benches that number.
+//
+//   node dist/bench/guest-boot.js [--runs 3] [--json out.json] [--only <substring>]
+
+import { writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { findGuestImage, type GuestImage } from '../src/host/guest-image';
+import { configName, findLine, guestQemuArgs, missingForBoot, startGuest, type GuestBootConfig } from '../test/helpers/guest-console';
+
+export interface BootSample {
+  initMs: number;
+  nodeMs: number;
+  exitMs: number;
+}
+
+export interface BootResult {
+  config: string;
+  boot: GuestBootConfig;
+  runs: number;
+  /** Medians over the runs. */
+  median: BootSample;
+  samples: BootSample[];
+}
+
+/** The boot paths compared; the first is the fastest one found here (the floor). */
+export const CONFIGS: GuestBootConfig[] = [
+  { machine: 'pc', kernel: 'vmlinux', firmware: 'qboot' },
+  { machine: 'q35', kernel: 'vmlinux', firmware: 'qboot' },
+  { machine: 'pc', kernel: 'vmlinux', firmware: 'seabios' },
+  { machine: 'pc', kernel: 'bzImage', firmware: 'seabios' },
+  { machine: 'q35', kernel: 'bzImage', firmware: 'seabios' },
+  { machine: 'pc', kernel: 'vmlinux', firmware: 'qboot', cmdline: ['quiet'] },
+];
+
+const TIMEOUT_MS = 180_000;
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+export function nameOf(c: GuestBootConfig): string {
+  return configName(c) + (c.cmdline?.length ? ` +${c.cmdline.join(' ')}` : '');
+}
+
+/** One boot with the selftest; throws if the guest did not reach Node.js or QEMU did not exit cleanly. */
+export async function bootOnce(img: GuestImage, c: GuestBootConfig): Promise<BootSample> {
+  const cfg = { ...c, cmdline: [...(c.cmdline ?? []), 'vmpod.selftest=boot'] };
+  const g = startGuest(guestQemuArgs(img, cfg), { timeoutMs: TIMEOUT_MS });
+  const run = await g.done;
+  const init = findLine(run, /^vmpod-init: /);
+  const node = findLine(run, /^vmpod-agent: selftest ok/);
+  if (run.timedOut || run.exitCode !== 0 || !init || !node) {
+    const tail = run.lines.slice(-15).map((l) => l.text).join('\n');
+    throw new Error(`${nameOf(c)}: boot failed (exit ${run.exitCode}, timed out ${run.timedOut}): ${run.stderr}\n${tail}`);
+  }
+  return { initMs: init.ms, nodeMs: node.ms, exitMs: run.wallMs };
+}
+
+export async function measureConfig(img: GuestImage, c: GuestBootConfig, runs: number): Promise<BootResult> {
+  const missing = missingForBoot(c);
+  if (missing) throw new Error(`${nameOf(c)}: ${missing}`);
+  const samples: BootSample[] = [];
+  for (let i = 0; i < runs; i++) samples.push(await bootOnce(img, c));
+  return {
+    config: nameOf(c),
+    boot: c,
+    runs,
+    median: {
+      initMs: median(samples.map((s) => s.initMs)),
+      nodeMs: median(samples.map((s) => s.nodeMs)),
+      exitMs: median(samples.map((s) => s.exitMs)),
+    },
+    samples,
+  };
+}
+
+function requireImage(dir?: string): GuestImage {
+  const found = findGuestImage(dir);
+  if ('missing' in found) throw new Error(`guest image: ${found.missing}`);
+  return found;
+}
+
+/** The boot floor: the fastest configuration (vmlinux via PVH, qboot, pc), median of `runs`. */
+export async function measureGuestBootFloor(opts: { runs?: number; guestDir?: string } = {}): Promise<BootResult> {
+  return measureConfig(requireImage(opts.guestDir), CONFIGS[0], opts.runs ?? 3);
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const s = (ms: number): string => (ms / 1000).toFixed(2).padStart(7);
+
+async function main(): Promise<void> {
+  const runs = Number(arg('--runs') ?? 3);
+  if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
+  const only = arg('--only');
+  const img = requireImage(process.env.VMPOD_GUEST_DIR);
+  const results: BootResult[] = [];
+  // Other work on the machine slows TCG down directly: say how loaded it was.
+  const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
+  const loadBefore = load();
+  console.log(`guest ${img.hash.slice(0, 12)} (kernel ${img.manifest.kernel.release}, node ${img.manifest.node}, agent ${img.manifest.agent}), TCG, ${runs} run(s) each, median seconds`);
+  console.log(`host: ${cpus().length} CPUs, load average ${loadBefore}`);
+  console.log(`${'configuration'.padEnd(40)} ${'init'.padStart(7)} ${'node'.padStart(7)} ${'exit'.padStart(7)}`);
+  for (const c of CONFIGS) {
+    if (only && !nameOf(c).includes(only)) continue;
+    const r = await measureConfig(img, c, runs);
+    results.push(r);
+    console.log(`${r.config.padEnd(40)} ${s(r.median.initMs)} ${s(r.median.nodeMs)} ${s(r.median.exitMs)}`);
+  }
+  const json = arg('--json');
+  if (json) {
+    const meta = { guest: img.hash, kernel: img.manifest.kernel.release, node: img.manifest.node, runs, cpus: cpus().length, loadavg_before: loadBefore, loadavg_after: load() };
+    writeFileSync(json, JSON.stringify({ ...meta, results }, null, 2) + '\n');
+    console.log(`wrote ${json}`);
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}
