@@ -1,0 +1,75 @@
+// ExecSync with runc: runs a command in a running container and collects its
+// output. The output kept is capped (kubelet's 16 MiB per stream); anything
+// beyond is read and dropped so the process never blocks and the daemon never
+// buffers more than the cap. On timeout the exec'd process is SIGKILLed.
+
+import { spawn } from 'node:child_process';
+import { readFile, rm } from 'node:fs/promises';
+import { DeadlineExceededError, UnavailableError } from '../errors';
+
+export const EXEC_OUTPUT_CAP = 16 * 1024 * 1024;
+
+export interface ExecSyncResult {
+  stdout: Buffer;
+  stderr: Buffer;
+  exitCode: number;
+}
+
+export interface ExecSyncOptions {
+  runcBinary: string;
+  runcRoot: string;
+  id: string;
+  cmd: string[];
+  /** Seconds; 0 = no timeout. */
+  timeoutS: number;
+  /** Where runc writes the exec'd process PID (so a timeout can kill it). */
+  pidFile: string;
+  cap?: number;
+}
+
+class CappedBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  constructor(private readonly cap: number) {}
+  push(b: Buffer): void {
+    const room = this.cap - this.size;
+    if (room <= 0) return;
+    const part = b.length > room ? b.subarray(0, room) : b;
+    this.chunks.push(part);
+    this.size += part.length;
+  }
+  take(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+export function execSync(o: ExecSyncOptions): Promise<ExecSyncResult> {
+  const cap = o.cap ?? EXEC_OUTPUT_CAP;
+  return new Promise((resolve, reject) => {
+    const child = spawn(o.runcBinary, ['--root', o.runcRoot, 'exec', '--pid-file', o.pidFile, o.id, ...o.cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = new CappedBuffer(cap);
+    const err = new CappedBuffer(cap);
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
+    let timedOut = false;
+    const timer = o.timeoutS > 0
+      ? setTimeout(() => {
+        timedOut = true;
+        void readFile(o.pidFile, 'utf8')
+          .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
+          .catch(() => undefined)
+          .finally(() => child.kill('SIGKILL'));
+      }, o.timeoutS * 1000)
+      : undefined;
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (timer) clearTimeout(timer);
+      reject(e.code === 'ENOENT' ? new UnavailableError(`${o.runcBinary} is not installed`) : e);
+    });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      void rm(o.pidFile, { force: true });
+      if (timedOut) return reject(new DeadlineExceededError(`command ${JSON.stringify(o.cmd)} in container ${o.id} timed out after ${o.timeoutS}s and was killed`));
+      resolve({ stdout: out.take(), stderr: err.take(), exitCode: code ?? (signal ? 128 + 9 : 255) });
+    });
+  });
+}

@@ -1,0 +1,94 @@
+// Reads usage of a cgroupfs path straight from the kernel's files, for a
+// container (<parent>/<id>) or a whole pod (<parent>), on cgroup v1 and v2.
+
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CgroupStats } from '../controller';
+
+const V1 = '/sys/fs/cgroup';
+
+async function readNum(path: string): Promise<number | null> {
+  try {
+    const v = (await readFile(path, 'utf8')).trim();
+    return v === 'max' ? null : Number(v);
+  } catch {
+    return null;
+  }
+}
+
+async function readKeyed(path: string): Promise<Record<string, number> | null> {
+  try {
+    const out: Record<string, number> = {};
+    for (const line of (await readFile(path, 'utf8')).split('\n')) {
+      const [k, v] = line.split(' ');
+      if (k && v !== undefined) out[k] = Number(v);
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
+async function countProcs(path: string): Promise<number> {
+  try {
+    return (await readFile(path, 'utf8')).split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+/** null when the cgroup does not exist (container never started or already removed). */
+export async function cgroupStats(cgroupPath: string, version: 1 | 2): Promise<CgroupStats | null> {
+  const timestampNs = (BigInt(Date.now()) * 1_000_000n).toString();
+  if (version === 2) {
+    const dir = join(V1, cgroupPath);
+    const cpu = await readKeyed(join(dir, 'cpu.stat'));
+    const mem = await readKeyed(join(dir, 'memory.stat'));
+    const usage = await readNum(join(dir, 'memory.current'));
+    if (!cpu || !mem || usage === null) return null;
+    return {
+      timestampNs,
+      cpuUsageNs: (cpu.usage_usec ?? 0) * 1000,
+      cpuUserNs: (cpu.user_usec ?? 0) * 1000,
+      cpuSystemNs: (cpu.system_usec ?? 0) * 1000,
+      memoryUsageBytes: usage,
+      memoryWorkingSetBytes: Math.max(0, usage - (mem.inactive_file ?? 0)),
+      memoryRssBytes: mem.anon ?? 0,
+      memoryLimitBytes: (await readNum(join(dir, 'memory.max'))) ?? 0,
+      pageFaults: mem.pgfault ?? 0,
+      majorPageFaults: mem.pgmajfault ?? 0,
+      processes: (await readNum(join(dir, 'pids.current'))) ?? (await countProcs(join(dir, 'cgroup.procs'))),
+    };
+  }
+  const cpuUsage = await readNum(join(V1, 'cpuacct', cgroupPath, 'cpuacct.usage'));
+  const memDir = join(V1, 'memory', cgroupPath);
+  const usage = await readNum(join(memDir, 'memory.usage_in_bytes'));
+  const mem = await readKeyed(join(memDir, 'memory.stat'));
+  if (cpuUsage === null || usage === null || !mem) return null;
+  const cpuStat = await readKeyed(join(V1, 'cpuacct', cgroupPath, 'cpuacct.stat'));
+  // cpuacct.stat is in USER_HZ (100/s on Linux).
+  const tick = 10_000_000;
+  const limit = (await readNum(join(memDir, 'memory.limit_in_bytes'))) ?? 0;
+  return {
+    timestampNs,
+    cpuUsageNs: cpuUsage,
+    cpuUserNs: (cpuStat?.user ?? 0) * tick,
+    cpuSystemNs: (cpuStat?.system ?? 0) * tick,
+    memoryUsageBytes: usage,
+    memoryWorkingSetBytes: Math.max(0, usage - (mem.total_inactive_file ?? 0)),
+    memoryRssBytes: mem.total_rss ?? 0,
+    // v1 reports "no limit" as a huge page-aligned number.
+    memoryLimitBytes: limit >= 2 ** 62 ? 0 : limit,
+    pageFaults: mem.total_pgfault ?? 0,
+    majorPageFaults: mem.total_pgmajfault ?? 0,
+    processes: (await readNum(join(V1, 'pids', cgroupPath, 'pids.current'))) ?? (await countProcs(join(memDir, 'cgroup.procs'))),
+  };
+}
+
+const V1_CONTROLLERS = ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids', 'perf_event', 'net_cls', 'net_prio', 'hugetlb', 'systemd'];
+
+/** Directories that hold `cgroupPath` in each hierarchy (for cleanup checks and rmdir). */
+export function cgroupDirs(cgroupPath: string, version: 1 | 2): string[] {
+  if (version === 2) return [join(V1, cgroupPath)];
+  return V1_CONTROLLERS.map((c) => join(V1, c, cgroupPath));
+}

@@ -1,0 +1,141 @@
+// Containers of a trusted pod: one runc container per CRI container, each
+// under its own conmon.
+
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { Logger } from '../../log';
+import { containerSpec } from '../../oci/container-spec';
+import type { HostFacts } from '../../oci/input';
+import { resolveResources } from '../../oci/resources';
+import { launchConmon, oomFile } from '../../runc/conmon';
+import { execSync } from '../../runc/exec-sync';
+import type { Runc } from '../../runc/runc';
+import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
+import type { ContainerCreateInput, ContainerHandle, ContainerProcessState, ExecResult, RuncContainerData, RuncSandboxData } from '../controller';
+import type { RuncPaths } from './paths';
+import { readRootfsFile } from './rootfs-read';
+import { Steps } from './steps';
+
+export interface ContainerDeps {
+  paths: RuncPaths;
+  runc: Runc;
+  runcBinary: string;
+  host: HostFacts;
+}
+
+const runcData = (c: ContainerHandle): RuncContainerData => c.runtime as RuncContainerData;
+
+export async function createContainer(deps: ContainerDeps, input: ContainerCreateInput): Promise<RuncContainerData> {
+  const { id, config, log } = input;
+  const sbData = input.sandbox.runtime as RuncSandboxData;
+  const steps = new Steps(`container ${id} create`, log);
+  const bundle = deps.paths.containerBundle(id);
+  const spec = await steps.run('spec', async () => {
+    const [passwd, group] = await Promise.all([readRootfsFile(input.rootfs, '/etc/passwd'), readRootfsFile(input.rootfs, '/etc/group')]);
+    const { spec, notes } = containerSpec({
+      containerId: id, config, image: input.image, rootfs: input.rootfs, passwd, group, targetPid: input.targetPid, host: deps.host,
+      pod: {
+        id: input.sandbox.id,
+        hostname: input.sandbox.config.hostname,
+        netnsPath: input.sandbox.netnsPath,
+        infraPid: sbData.infraPid,
+        namespaces: input.sandbox.namespaces,
+        cgroupParent: input.sandbox.config.linux?.cgroup_parent ?? '',
+        resolvConfPath: sbData.resolvConfPath,
+        hostsPath: sbData.hostsPath,
+        hostnamePath: sbData.hostnamePath,
+        shmPath: sbData.shmPath,
+      },
+    });
+    for (const n of notes) log.info(n.detail, n.message);
+    return spec;
+  });
+  await steps.run('bundle', async () => {
+    await mkdir(bundle, { recursive: true, mode: 0o700 });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+    if (input.logPath) await mkdir(dirname(input.logPath), { recursive: true });
+    await mkdir(deps.paths.exitDir, { recursive: true });
+  }, () => rm(bundle, { recursive: true, force: true }));
+  const started = await steps.run('runc-create', () => launchConmon({
+    id, name: config.metadata?.name ?? id, bundle, runcRoot: deps.paths.runcRoot, runcBinary: deps.runcBinary, logPath: input.logPath,
+    exitDir: deps.paths.exitDir, tty: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once,
+  }), () => deps.runc.delete(id));
+  steps.done();
+  return { type: 'runc', bundle, pid: started.pid, exitFile: started.exitFile, attachSocket: started.attachSocket };
+}
+
+export async function startContainer(deps: ContainerDeps, c: ContainerHandle): Promise<void> {
+  await deps.runc.start(c.id);
+}
+
+export async function containerState(deps: ContainerDeps, c: ContainerHandle): Promise<ContainerProcessState> {
+  const d = runcData(c);
+  const exited = async (): Promise<ContainerProcessState | null> => {
+    try {
+      const [text, st] = await Promise.all([readFile(d.exitFile, 'utf8'), stat(d.exitFile)]);
+      const code = Number(text.trim());
+      return {
+        state: 'exited', pid: d.pid, exitCode: Number.isFinite(code) ? code : 255,
+        finishedAt: (BigInt(Math.round(st.mtimeMs * 1000)) * 1000n).toString(),
+        oomKilled: existsSync(oomFile(d.bundle)),
+      };
+    } catch {
+      return null;
+    }
+  };
+  const fromExit = await exited();
+  if (fromExit) return fromExit;
+  const st = await deps.runc.state(c.id);
+  if (st?.status === 'created') return { state: 'created', pid: st.pid, exitCode: 0, finishedAt: '0', oomKilled: false };
+  if (st?.status === 'running' || st?.status === 'paused') return { state: 'running', pid: st.pid, exitCode: 0, finishedAt: '0', oomKilled: false };
+  // Stopped but conmon has not written the exit file yet: give it a moment.
+  for (let i = 0; i < 20; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    const late = await exited();
+    if (late) return late;
+  }
+  return { state: st ? 'exited' : 'unknown', pid: d.pid, exitCode: 255, finishedAt: (BigInt(Date.now()) * 1_000_000n).toString(), oomKilled: false };
+}
+
+async function waitExited(deps: ContainerDeps, c: ContainerHandle, ms: number): Promise<boolean> {
+  const until = Date.now() + ms;
+  for (;;) {
+    if (existsSync(runcData(c).exitFile)) return true;
+    const st = await deps.runc.state(c.id);
+    if (!st || st.status === 'stopped') return true;
+    if (Date.now() >= until) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export async function stopContainer(deps: ContainerDeps, c: ContainerHandle, signal: number, timeoutS: number, log: Logger): Promise<void> {
+  const st = await deps.runc.state(c.id);
+  // Stopping a container that is not running succeeds (CRI: StopContainer is idempotent).
+  if (!st || st.status === 'stopped') return;
+  if (st.status === 'created') {
+    await deps.runc.kill(c.id, 9);
+  } else if (timeoutS > 0) {
+    await deps.runc.kill(c.id, signal);
+    if (await waitExited(deps, c, timeoutS * 1000)) return;
+    log.info({ signal, timeoutS }, 'container did not stop in time; sending SIGKILL');
+  }
+  await deps.runc.kill(c.id, 9, true);
+  await waitExited(deps, c, 10_000);
+}
+
+export async function removeContainer(deps: ContainerDeps, c: ContainerHandle): Promise<void> {
+  await deps.runc.delete(c.id, true);
+  const d = runcData(c);
+  await rm(d.bundle, { recursive: true, force: true });
+  await rm(d.exitFile, { force: true });
+}
+
+export async function execInContainer(deps: ContainerDeps, c: ContainerHandle, cmd: string[], timeoutS: number): Promise<ExecResult> {
+  const pidFile = join(runcData(c).bundle, `exec-${process.hrtime.bigint()}.pid`);
+  return execSync({ runcBinary: deps.runcBinary, runcRoot: deps.paths.runcRoot, id: c.id, cmd, timeoutS, pidFile });
+}
+
+export async function updateContainer(deps: ContainerDeps, c: ContainerHandle, r: LinuxContainerResources__Output): Promise<void> {
+  await deps.runc.update(c.id, resolveResources(r, deps.host));
+}

@@ -1,0 +1,131 @@
+// A trusted pod on the host: its /etc files, its /dev/shm, and the infra
+// process (vmpod-infra, run by runc under conmon) that holds its namespaces.
+
+import { copyFile, mkdir, readFile, rm, stat, writeFile, chmod, rmdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { UnavailableError } from '../../errors';
+import type { Logger } from '../../log';
+import { projectRoot } from '../../paths';
+import { sandboxSpec } from '../../oci/sandbox-spec';
+import { podCgroupParent } from '../../oci/container-spec';
+import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
+import type { HostFacts } from '../../oci/input';
+import { launchConmon } from '../../runc/conmon';
+import type { Runc } from '../../runc/runc';
+import type { RuncSandboxData, SandboxCreateInput, SandboxHandle } from '../controller';
+import { cgroupDirs } from './cgroup-stats';
+import { mountTmpfs, unmountIfMounted } from './mount';
+import type { RuncPaths } from './paths';
+import { Steps } from './steps';
+
+export const SHM_OPTIONS = 'nosuid,nodev,noexec,mode=1777,size=65536k';
+
+export function infraBinaryPath(): string {
+  return join(projectRoot(), 'native', 'infra', 'build', 'vmpod-infra');
+}
+
+/** The read-only rootfs every infra process shares: just the binary. */
+async function ensureInfraRootfs(paths: RuncPaths, binary: string): Promise<void> {
+  const dest = join(paths.infraRootfs, 'vmpod-infra');
+  if (!existsSync(binary)) throw new UnavailableError(`infra binary ${binary} is missing: run native/infra/build.sh (scripts/setup does)`);
+  const [src, have] = await Promise.all([stat(binary), stat(dest).catch(() => null)]);
+  if (have && have.size === src.size && have.mtimeMs >= src.mtimeMs) return;
+  for (const d of ['proc', 'dev']) await mkdir(join(paths.infraRootfs, d), { recursive: true });
+  await copyFile(binary, `${dest}.tmp`);
+  await chmod(`${dest}.tmp`, 0o755);
+  const { rename } = await import('node:fs/promises');
+  await rename(`${dest}.tmp`, dest);
+}
+
+export interface PodDeps {
+  paths: RuncPaths;
+  runc: Runc;
+  runcBinary: string;
+  host: HostFacts;
+  infraBinary: string;
+}
+
+export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promise<RuncSandboxData> {
+  const { paths, runc } = deps;
+  const { id, config, log } = input;
+  const steps = new Steps(`pod ${id} start`, log);
+  const podDir = paths.podDir(id);
+  const data: RuncSandboxData = {
+    type: 'runc',
+    podDir,
+    infraPid: 0,
+    shmPath: input.namespaces.ipc === 'NODE' ? '' : join(podDir, 'shm'),
+    hostsPath: join(podDir, 'hosts'),
+    resolvConfPath: join(podDir, 'resolv.conf'),
+    hostnamePath: join(podDir, 'hostname'),
+    cgroupParent: podCgroupParent(config.linux?.cgroup_parent ?? '', id),
+  };
+  const hostNetwork = input.namespaces.network === 'NODE';
+  const hostname = hostNetwork ? (await readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : config.hostname || config.metadata?.name || id;
+
+  await steps.run('pod-dir', () => mkdir(podDir, { recursive: true, mode: 0o755 }), () => rm(podDir, { recursive: true, force: true }));
+  await steps.run('etc-files', async () => {
+    const resolv = resolvConf(config.dns_config) ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
+    await writeFile(data.resolvConfPath, resolv, { mode: 0o644 });
+    await writeFile(data.hostnamePath, hostnameFile(hostname), { mode: 0o644 });
+    await writeFile(data.hostsPath, hostNetwork ? await readFile('/etc/hosts', 'utf8') : hostsFile(hostname, input.ips), { mode: 0o644 });
+  });
+  if (data.shmPath) {
+    const shm = data.shmPath;
+    await steps.run('shm-mount', async () => {
+      await mkdir(shm, { recursive: true });
+      await mountTmpfs(shm, SHM_OPTIONS);
+    }, () => unmountIfMounted(shm));
+  }
+  await steps.run('infra-rootfs', () => ensureInfraRootfs(paths, deps.infraBinary));
+  const bundle = paths.infraBundle(id);
+  await steps.run('infra-spec', async () => {
+    const { spec, notes } = sandboxSpec({
+      podId: id, hostname, infraRootfs: paths.infraRootfs, netnsPath: input.netnsPath, namespaces: input.namespaces,
+      cgroupParent: config.linux?.cgroup_parent ?? '', sysctls: config.linux?.sysctls ?? {}, host: deps.host,
+    });
+    for (const n of notes) log.info(n.detail, n.message);
+    await mkdir(bundle, { recursive: true });
+    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+  });
+  await mkdir(paths.exitDir, { recursive: true });
+  const started = await steps.run('infra-create', () => launchConmon({
+    id, name: `infra-${id}`, bundle, runcRoot: paths.runcRoot, runcBinary: deps.runcBinary, logPath: join(podDir, 'infra.log'),
+    exitDir: paths.exitDir, tty: false, stdin: false, stdinOnce: false,
+  }), () => runc.delete(id));
+  data.infraPid = started.pid;
+  await steps.run('infra-start', () => runc.start(id));
+  steps.done();
+  return data;
+}
+
+export async function podReady(runc: Runc, sb: SandboxHandle): Promise<boolean> {
+  const st = await runc.state(sb.id);
+  return st?.status === 'running';
+}
+
+export async function stopPod(runc: Runc, sb: SandboxHandle, log: Logger): Promise<void> {
+  // StopPodSandbox may be called any number of times (CRI: idempotent).
+  await runc.kill(sb.id, 9, true);
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    const st = await runc.state(sb.id);
+    if (!st || st.status === 'stopped') break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  log.debug('infra process stopped');
+}
+
+export async function removePod(deps: PodDeps, sb: SandboxHandle, log: Logger): Promise<void> {
+  const data = sb.runtime as RuncSandboxData;
+  await deps.runc.delete(sb.id, true);
+  if (data.shmPath) await unmountIfMounted(data.shmPath);
+  await rm(data.podDir, { recursive: true, force: true });
+  await rm(join(deps.paths.exitDir, sb.id), { force: true });
+  // The default parent (/vmpod/<id>) is ours to remove; a kubelet-given one is kubelet's.
+  if (!sb.config.linux?.cgroup_parent) {
+    for (const d of cgroupDirs(data.cgroupParent, deps.host.cgroupVersion)) await rmdir(d).catch(() => undefined);
+  }
+  log.debug('pod files removed');
+}

@@ -1,0 +1,230 @@
+// The runc SandboxController driven directly (no CRI): a pod with a shared PID
+// namespace and busybox containers built from the host's /bin/busybox. Real
+// runc, conmon and the project's infra process.
+
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { RuncController } from '../../src/sandbox/runc/controller';
+import { infraBinaryPath } from '../../src/sandbox/runc/pod';
+import { readHostFacts } from '../../src/runc/host-facts';
+import { cgroupDirs } from '../../src/sandbox/runc/cgroup-stats';
+import { silentLogger } from '../../src/log';
+import { DeadlineExceededError, InvalidArgumentError } from '../../src/errors';
+import type { ContainerHandle, SandboxHandle } from '../../src/sandbox/controller';
+import type { ContainerConfig__Output } from '../../src/generated/cri/runtime/v1/ContainerConfig';
+import type { LinuxContainerSecurityContext__Output } from '../../src/generated/cri/runtime/v1/LinuxContainerSecurityContext';
+import type { LinuxContainerResources__Output } from '../../src/generated/cri/runtime/v1/LinuxContainerResources';
+import type { PodSandboxConfig__Output } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
+
+for (const [what, path] of [['runc (apt runc)', '/usr/sbin/runc'], ['conmon (apt conmon)', '/usr/bin/conmon'], ['busybox-static', '/bin/busybox'], ['vmpod-infra (native/infra/build.sh)', infraBinaryPath()]] as const) {
+  if (!existsSync(path)) {
+    t.fail(`missing component: ${what} at ${path}`);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'vmpod-runc-'));
+const state = join(dir, 'state');
+const logs = join(dir, 'logs');
+const host = readHostFacts();
+const ctl = new RuncController({ state, host });
+const log = silentLogger;
+
+function busyboxRootfs(name: string): string {
+  const root = join(dir, 'rootfs', name);
+  for (const d of ['bin', 'etc', 'proc', 'dev', 'sys', 'tmp']) mkdirSync(join(root, d), { recursive: true });
+  copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
+  execFileSync('chmod', ['755', join(root, 'bin', 'busybox')]);
+  for (const a of ['sh', 'echo', 'sleep', 'cat', 'id', 'ps', 'touch', 'chown', 'unshare', 'tail', 'true', 'trap']) {
+    try { symlinkSync('busybox', join(root, 'bin', a)); } catch { /* exists */ }
+  }
+  writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n');
+  writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\nuser:x:1000:\n');
+  return root;
+}
+
+const podConfig = {
+  metadata: { name: 'p', uid: 'u1', namespace: 'default', attempt: 0 }, hostname: 'testpod', log_directory: logs,
+  dns_config: { servers: ['10.0.0.10'], searches: ['svc.local'], options: [] }, port_mappings: [], labels: {}, annotations: {},
+  linux: { cgroup_parent: '', security_context: null, sysctls: { 'kernel.shm_rmid_forced': '1' }, overhead: null, resources: null }, windows: null,
+} as unknown as PodSandboxConfig__Output;
+
+function secCtx(p: Partial<LinuxContainerSecurityContext__Output> = {}): LinuxContainerSecurityContext__Output {
+  return {
+    capabilities: null, privileged: false, namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD', target_id: '', userns_options: null },
+    selinux_options: null, run_as_user: null, run_as_username: '', readonly_rootfs: false, supplemental_groups: [], apparmor_profile: '',
+    seccomp_profile_path: '', no_new_privs: false, run_as_group: null, masked_paths: [], readonly_paths: [], seccomp: null, apparmor: null,
+    supplemental_groups_policy: 'Merge', ...p,
+  } as LinuxContainerSecurityContext__Output;
+}
+
+function ctrConfig(name: string, script: string, sc: Partial<LinuxContainerSecurityContext__Output> = {}, res: Partial<LinuxContainerResources__Output> = {}): ContainerConfig__Output {
+  return {
+    metadata: { name, attempt: 0 }, image: null, command: ['/bin/sh', '-c', script], args: [], working_dir: '', envs: [{ key: 'GREETING', value: 'hello' }],
+    mounts: [], devices: [], labels: {}, annotations: {}, log_path: `${name}.log`, stdin: false, stdin_once: false, tty: false,
+    linux: {
+      security_context: secCtx(sc),
+      resources: { cpu_period: '0', cpu_quota: '0', cpu_shares: '0', memory_limit_in_bytes: '0', oom_score_adj: '0', cpuset_cpus: '', cpuset_mems: '', hugepage_limits: [], unified: {}, memory_swap_limit_in_bytes: '0', ...res },
+    },
+    windows: null, CDI_devices: [], stop_signal: 'RUNTIME_DEFAULT',
+  } as ContainerConfig__Output;
+}
+
+let sb: SandboxHandle | undefined;
+const containers: ContainerHandle[] = [];
+
+t.teardown(async () => {
+  for (const c of containers) {
+    await ctl.stopContainer(sb!, c, 9, 0, log).catch(() => undefined);
+    await ctl.removeContainer(sb!, c, log).catch(() => undefined);
+  }
+  if (sb) {
+    await ctl.stopSandbox(sb, log).catch(() => undefined);
+    await ctl.removeSandbox(sb, log).catch(() => undefined);
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const podId = `rcpod${process.pid}`;
+
+async function run(name: string, script: string, sc: Partial<LinuxContainerSecurityContext__Output> = {}, res: Partial<LinuxContainerResources__Output> = {}): Promise<ContainerHandle> {
+  const id = `${podId}-${name}`;
+  const config = ctrConfig(name, script, sc, res);
+  const runtime = await ctl.createContainer({ id, sandbox: sb!, config, image: {}, rootfs: busyboxRootfs(name), logPath: join(logs, `${name}.log`), targetPid: 0, log });
+  const c = { id, runtime };
+  containers.push(c);
+  await ctl.startContainer(sb!, c);
+  return c;
+}
+
+async function waitExit(c: ContainerHandle, ms = 20_000) {
+  const until = Date.now() + ms;
+  for (;;) {
+    const st = await ctl.containerState(sb!, c);
+    if (st.state === 'exited' || Date.now() > until) return st;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const logOf = (name: string) => readFileSync(join(logs, `${name}.log`), 'utf8');
+
+t.test('pod sandbox with infra process', async (t) => {
+  const namespaces = { network: 'POD', pid: 'POD', ipc: 'POD' } as const;
+  const runtime = await ctl.createSandbox({ id: podId, config: podConfig, route: { handler: 'runc', type: 'runc', reason: 'test' }, namespaces, netnsPath: '', ips: [], log });
+  sb = { id: podId, config: podConfig, namespaces, netnsPath: '', runtime };
+  t.equal(await ctl.sandboxReady(sb), true, 'infra running');
+  t.equal(runtime.type, 'runc');
+  if (runtime.type !== 'runc') return;
+  t.ok(runtime.infraPid > 0, 'infra pid recorded');
+  t.equal(readFileSync(`/proc/${runtime.infraPid}/comm`, 'utf8').trim(), 'vmpod-infra', 'it is our infra binary');
+  t.match(readFileSync('/proc/mounts', 'utf8'), runtime.shmPath, 'per-pod /dev/shm mounted');
+  t.equal(readFileSync(runtime.resolvConfPath, 'utf8'), 'search svc.local\nnameserver 10.0.0.10\n', 'resolv.conf from DNSConfig');
+});
+
+t.test('container output reaches the CRI log; env, hostname and resolv.conf', async (t) => {
+  const c = await run('hello', 'echo "$GREETING from $(cat /etc/hostname)"; echo to-stderr >&2; cat /etc/resolv.conf; exit 3');
+  const st = await waitExit(c);
+  t.equal(st.state, 'exited', 'exited');
+  t.equal(st.exitCode, 3, 'exit code recorded');
+  t.not(st.finishedAt, '0', 'finished time');
+  const text = logOf('hello');
+  t.match(text, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+[+-Z][^ ]* stdout F hello from testpod$/m, 'CRI log line format');
+  t.match(text, / stderr F to-stderr$/m, 'stderr tagged');
+  t.match(text, / stdout F nameserver 10\.0\.0\.10$/m, 'pod resolv.conf mounted');
+});
+
+t.test('exec sync, shared PID namespace, stats', async (t) => {
+  const busy = await run('busy', 'while :; do :; done');
+  const r = await ctl.execSync(sb!, busy, ['/bin/sh', '-c', 'echo out; echo err >&2; exit 7'], 10);
+  t.same([r.stdout.toString(), r.stderr.toString(), r.exitCode], ['out\n', 'err\n', 7], 'stdout, stderr, exit code');
+  await t.rejects(ctl.execSync(sb!, busy, ['/bin/sleep', '30'], 1), DeadlineExceededError, 'timeout kills and reports');
+  const other = await run('other', 'sleep 1000');
+  const ps = await ctl.execSync(sb!, other, ['/bin/ps', 'ax'], 10);
+  t.match(ps.stdout.toString(), /while :; do :; done/, 'the other container\'s process is visible in the shared PID namespace');
+  t.match(ps.stdout.toString(), /vmpod-infra/, 'infra is there too');
+  await new Promise((r) => setTimeout(r, 300));
+  const stats = await ctl.containerStats(sb!, busy);
+  t.ok(stats && stats.cpuUsageNs > 0, 'cpu usage of the busy container is non-zero');
+  t.ok(stats && stats.memoryWorkingSetBytes > 0, 'memory working set non-zero');
+  t.ok(stats && stats.processes >= 1, 'process count');
+  const podStats = await ctl.sandboxStats(sb!);
+  t.ok(podStats && podStats.cpuUsageNs >= (stats?.cpuUsageNs ?? 0), 'pod cgroup accounts for its containers');
+  await ctl.stopContainer(sb!, busy, 15, 5, log);
+  t.equal((await ctl.containerState(sb!, busy)).exitCode, 143, 'SIGTERM ends a shell loop');
+});
+
+t.test('stop escalates to SIGKILL after the timeout', async (t) => {
+  const c = await run('stubborn', "trap '' TERM; while :; do sleep 1; done");
+  await new Promise((r) => setTimeout(r, 300));
+  await ctl.stopContainer(sb!, c, 15, 1, log);
+  const st = await ctl.containerState(sb!, c);
+  t.equal(st.state, 'exited', 'stopped');
+  t.equal(st.exitCode, 137, 'killed by SIGKILL');
+  await ctl.stopContainer(sb!, c, 15, 1, log);
+  t.pass('stopping again succeeds');
+});
+
+t.test('security: user, readonly rootfs, dropped capability, seccomp', async (t) => {
+  const cases: { desc: string; script: string; sc: Partial<LinuxContainerSecurityContext__Output>; code: number }[] = [
+    { desc: 'run_as_user', script: 'test "$(id -u)" = 1000', sc: { run_as_user: { value: '1000' } }, code: 0 },
+    { desc: 'readonly rootfs blocks writes', script: 'touch /newfile', sc: { readonly_rootfs: true }, code: 1 },
+    { desc: 'writable rootfs allows writes', script: 'touch /newfile', sc: {}, code: 0 },
+    { desc: 'dropped CHOWN', script: 'touch /f && chown 1 /f', sc: { capabilities: { add_capabilities: [], drop_capabilities: ['CHOWN'], add_ambient_capabilities: [] } }, code: 1 },
+    { desc: 'chown works by default', script: 'touch /f && chown 1 /f', sc: {}, code: 0 },
+    { desc: 'RuntimeDefault seccomp blocks unshare', script: 'unshare -U true', sc: { seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '' } }, code: 1 },
+    { desc: 'Unconfined allows unshare', script: 'unshare -U true', sc: { seccomp: { profile_type: 'Unconfined', localhost_ref: '' } }, code: 0 },
+  ];
+  let i = 0;
+  for (const c of cases) {
+    const h = await run(`sec${i++}`, c.script, c.sc);
+    const st = await waitExit(h);
+    t.equal(st.exitCode, c.code, c.desc);
+  }
+});
+
+t.test('OOM kill under a small memory limit', async (t) => {
+  const c = await run('oom', 'tail /dev/zero', {}, { memory_limit_in_bytes: String(16 * 1024 * 1024) });
+  const st = await waitExit(c, 60_000);
+  t.equal(st.exitCode, 137, 'killed');
+  t.equal(st.oomKilled, true, 'reported as OOM');
+});
+
+t.test('a failed create leaves nothing behind', async (t) => {
+  const id = `${podId}-bad`;
+  const config = ctrConfig('bad', 'true');
+  config.mounts = [{ container_path: '/x', host_path: join(dir, 'does-not-exist'), readonly: false, propagation: 'PROPAGATION_PRIVATE' } as ContainerConfig__Output['mounts'][number]];
+  await t.rejects(ctl.createContainer({ id, sandbox: sb!, config, image: {}, rootfs: busyboxRootfs('bad'), logPath: '', targetPid: 0, log }), InvalidArgumentError);
+  t.notOk(existsSync(ctl.paths.containerBundle(id)), 'no bundle');
+  t.equal(await ctl.runc.state(id), null, 'no runc container');
+  const id2 = `${podId}-bad2`;
+  await t.rejects(ctl.createContainer({ id: id2, sandbox: sb!, config: ctrConfig('bad2', 'true'), image: {}, rootfs: join(dir, 'no-rootfs'), logPath: '', targetPid: 0, log }), /step "runc-create"/, 'runc failure names the step');
+  t.notOk(existsSync(ctl.paths.containerBundle(id2)), 'bundle rolled back');
+  t.equal(await ctl.runc.state(id2), null, 'no runc container after rollback');
+});
+
+t.test('removing everything leaves nothing behind', async (t) => {
+  const runtime = sb!.runtime;
+  if (runtime.type !== 'runc') {
+    t.fail('runc sandbox expected');
+    return;
+  }
+  for (const c of containers.splice(0)) {
+    await ctl.stopContainer(sb!, c, 15, 0, log);
+    await ctl.removeContainer(sb!, c, log);
+    await ctl.removeContainer(sb!, c, log);
+    t.notOk(existsSync(ctl.paths.containerBundle(c.id)), `${c.id} bundle removed`);
+  }
+  await ctl.stopSandbox(sb!, log);
+  await ctl.stopSandbox(sb!, log);
+  t.equal(await ctl.sandboxReady(sb!), false, 'not ready after stop');
+  await ctl.removeSandbox(sb!, log);
+  await ctl.removeSandbox(sb!, log);
+  t.notOk(existsSync(`/proc/${runtime.infraPid}`), 'infra process gone');
+  t.notOk(readFileSync('/proc/mounts', 'utf8').includes(runtime.podDir), 'no mount of the pod left');
+  t.notOk(existsSync(runtime.podDir), 'pod dir removed');
+  for (const d of cgroupDirs(runtime.cgroupParent, host.cgroupVersion)) t.notOk(existsSync(d), `cgroup ${d} removed`);
+  t.equal(execFileSync('/usr/sbin/runc', ['--root', ctl.paths.runcRoot, 'list', '-q']).toString().trim(), '', 'runc knows no container');
+  sb = undefined;
+});
