@@ -132,6 +132,17 @@ t.test('runc-style pods on a CNI bridge', async (t) => {
 
   // Pod B, not A: Debian's portmap 1.1.1 fails CHECK on IPv4-only pods with host ports
   // (containernetworking/plugins#819, it looks for an ip6tables chain it never made).
+  const refused = await net.openPodPort({ id: idA, kind: 'runc', netnsPath: a.netnsPath }, 8081);
+  await t.rejects(
+    new Promise((resolve, reject) => {
+      refused.once('error', reject);
+      refused.once('close', resolve);
+      refused.resume();
+    }),
+    { message: /port-forward to port 8081/ },
+    'a closed pod port is an error on the stream',
+  );
+
   await t.resolves(net.check({ id: idB, hostNetwork: false }), 'CNI CHECK passes on a healthy pod');
 
   const before = iptablesSave();

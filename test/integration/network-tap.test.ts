@@ -28,7 +28,9 @@ writeFileSync(
   JSON.stringify({
     cniVersion: '1.0.0',
     name: 'vmpodtest',
-    plugins: [{ type: 'bridge', bridge: 'vmpodbr0', isGateway: true, mtu: 1400, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.77.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(sb.dir, 'ipam') } }],
+    // ipRanges capability and no configured range: the subnet comes only from the pod CIDR of
+    // UpdateRuntimeConfig (host-local 1.1.1 appends ipRanges to configured ranges, it does not replace them).
+    plugins: [{ type: 'bridge', bridge: 'vmpodbr0', isGateway: true, mtu: 1400, capabilities: { ipRanges: true }, ipam: { type: 'host-local', routes: [{ dst: '0.0.0.0/0' }], dataDir: join(sb.dir, 'ipam') } }],
   }),
 );
 
@@ -36,16 +38,18 @@ t.test('tap wired to eth0 with tc mirred redirects, then removed', async (t) => 
   const net = new PodNetwork({ config: { cni_conf_dir: confDir, cni_bin_dirs: [CNI_BIN], plugin_timeout_s: 20 }, root: join(sb.dir, 'root'), state: join(sb.dir, 'state'), logger: silentLogger, hostNetns: sb.netns });
   const id = `vmpod${process.pid}`;
   t.teardown(() => net.teardown(id).catch(() => undefined));
+  net.setPodCidr('10.88.76.0/24');
   const pod = await net.setup({ id, name: 'vm', namespace: 'nettest', uid: 'u', hostNetwork: false, portMappings: [] });
   const ns = pod.netnsPath;
+  t.match(pod.ips.ip, /^10\.88\.76\.\d+$/, 'the pod CIDR set by UpdateRuntimeConfig reached host-local as ipRanges');
 
   const guest = await attachTap({ netns: ns });
   const eth0 = JSON.parse(sb.exec(['ip', '-json', 'link', 'show', 'dev', 'eth0'], ns)) as { address: string }[];
   t.equal(guest.mac, eth0[0].address, 'guest NIC gets the CNI interface MAC');
   t.equal(guest.mtu, 1400, 'guest gets the CNI MTU');
   t.same(guest.addresses, [{ family: 4, address: pod.ips.ip, prefixLen: 24 }], 'guest gets the pod IP');
-  t.ok(guest.routes.some((r) => r.dest === 'default' && r.gateway === '10.88.77.1'), 'guest gets the default route');
-  t.ok(guest.routes.findIndex((r) => r.dest === '10.88.77.0/24') < guest.routes.findIndex((r) => r.dest === 'default'), 'on-link route comes before the gateway route');
+  t.ok(guest.routes.some((r) => r.dest === 'default' && r.gateway === '10.88.76.1'), 'guest gets the default route');
+  t.ok(guest.routes.findIndex((r) => r.dest === '10.88.76.0/24') < guest.routes.findIndex((r) => r.dest === 'default'), 'on-link route comes before the gateway route');
 
   const tap = JSON.parse(sb.exec(['ip', '-json', 'link', 'show', 'dev', DEFAULT_TAP_NAME], ns)) as { mtu: number; flags: string[] }[];
   t.equal(tap[0].mtu, 1400, 'tap has the CNI MTU');
