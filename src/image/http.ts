@@ -81,5 +81,5 @@ export class BodyTooLargeError extends Error {}
 /** Errors worth retrying: the network hiccuped, not the request was wrong. */
 export function isTransientNetworkError(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;
-  return ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET'].includes(code ?? '') || err instanceof HttpTimeoutError;
+  return ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET'].includes(code ?? '') || err instanceof HttpTimeoutError;
 }
