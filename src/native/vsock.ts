@@ -215,6 +215,12 @@ export class VsockSocket extends Duplex {
     this.flushPending();
   }
 
+  // Several queued chunks (e.g. a ttRPC header and its payload) go out in one
+  // send: one syscall and, on vsock, one packet instead of many.
+  override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
+    this._write(chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk)), 'binary', cb);
+  }
+
   private flushPending(): void {
     const e = E();
     while (this.pending && this.handle) {

@@ -221,3 +221,19 @@ t.test('loopback (CID 1) connection on this host', async (t) => {
   c.end('ping');
   t.equal((await collect(c)).toString(), 'ping', 'echo over vsock loopback');
 });
+
+t.test('many small writes arrive intact and in order (_writev batching)', async (t) => {
+  const [a, b] = socketPairForTest();
+  t.teardown(() => { a.destroy(); b.destroy(); });
+  const got = collect(b);
+  a.cork();
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const p = Buffer.from(`frame ${i};`);
+    parts.push(p);
+    a.write(p);
+  }
+  process.nextTick(() => a.uncork());
+  a.end();
+  t.equal((await got).toString(), Buffer.concat(parts).toString());
+});
