@@ -25,7 +25,8 @@ export function openNetnsPort(netns: string, port: number, busybox = BUSYBOX): P
     const errText: Buffer[] = [];
     child.stderr.on('data', (b: Buffer) => errText.push(b));
     child.once('error', (e) => reject(new InternalError(`port-forward relay for port ${port} in ${netns}: ${e.message}`)));
-    child.once('spawn', () => resolve(relayStream(child, () => `port-forward to port ${port} in ${netns} failed: ${Buffer.concat(errText).toString().trim()}`)));
+    const failure = (code: number) => `port-forward to port ${port} in ${netns} failed: ${Buffer.concat(errText).toString().trim() || `relay exited with ${code}`}`;
+    child.once('spawn', () => resolve(relayStream(child, failure)));
   });
 }
 
@@ -34,7 +35,7 @@ export function openNetnsPort(netns: string, port: number, busybox = BUSYBOX): P
  * reads come from its stdout; destroying the stream kills the relay; a
  * non-zero exit (connection refused) is an error on the stream.
  */
-function relayStream(child: ChildProcessWithoutNullStreams, failure: () => string): Duplex {
+function relayStream(child: ChildProcessWithoutNullStreams, failure: (code: number) => string): Duplex {
   const stream = new Duplex({
     read() {
       child.stdout.resume();
@@ -56,7 +57,7 @@ function relayStream(child: ChildProcessWithoutNullStreams, failure: () => strin
   });
   child.stdout.once('end', () => stream.push(null));
   child.once('close', (code) => {
-    if (code !== 0 && code !== null && !stream.destroyed) stream.destroy(new InternalError(failure() || `relay exited with ${code}`));
+    if (code !== 0 && code !== null && !stream.destroyed) stream.destroy(new InternalError(failure(code)));
   });
   return stream;
 }
