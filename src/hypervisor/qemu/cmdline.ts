@@ -27,7 +27,26 @@ export function kernelParams(c: VmConfig): string[] {
   // dead guest is always seen as a dead QEMU process.
   const base = ['console=ttyS0', 'panic=1', `vmpod.agent=${c.agent.transport}`];
   if (c.agent.transport === 'serial') base.push(`vmpod.agent_port=${AGENT_PORT_NAME}`);
-  return [...base, ...(c.boot?.params ?? [])];
+  return mergeParams(base, c.boot?.params ?? []);
+}
+
+/**
+ * Append `extra` to `base`; a parameter whose key (text before '=') is
+ * already set by vmpod replaces it in place instead of repeating it, so the guest
+ * manifest's own command line (which also sets console= and panic=) can be
+ * passed through unchanged. Pure.
+ */
+export function mergeParams(base: string[], extra: string[]): string[] {
+  const out = [...base];
+  const keyOf = (p: string): string => p.split('=', 1)[0];
+  for (const p of extra) {
+    // Only vmpod's own parameters are replaced; repeated keys within `extra`
+    // (several console= for instance) are kept as given.
+    const i = base.findIndex((q) => keyOf(q) === keyOf(p));
+    if (i >= 0) out[i] = p;
+    else out.push(p);
+  }
+  return out;
 }
 
 /** The devices of this VM, in command-line order. */

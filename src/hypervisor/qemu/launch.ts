@@ -5,8 +5,8 @@
 // restarted daemon can find the process, its sockets and its CID again.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { DeadlineExceededError, InternalError, NotFoundError } from '../../errors';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError } from '../../errors';
 import { silentLogger, type Logger } from '../../log';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
 import type { VmConfig } from '../vm-config';
@@ -81,6 +81,28 @@ export function tailFile(path: string, bytes = 2048): string {
   }
 }
 
+/**
+ * QEMU would create a missing memory-backend-file (and then map an empty
+ * file as the root disk), so every input is checked here, with an error that
+ * names it.
+ */
+export function checkInputsExist(c: VmConfig): void {
+  const inputs: Array<[string, string | undefined]> = [
+    ['guest kernel', c.boot?.kernel],
+    ['guest initramfs', c.boot?.initrd],
+    ['rootfs image', c.rootfs?.path],
+    ['shared directory', c.sharedDir],
+    ['network namespace', c.netnsPath],
+  ];
+  for (const [what, path] of inputs) {
+    if (path !== undefined && !existsSync(path)) throw new FailedPreconditionError(`qemu-start: ${what} ${path} of VM ${c.id} does not exist`);
+  }
+  if (c.rootfs) {
+    const size = statSync(c.rootfs.path).size;
+    if (size !== c.rootfs.sizeBytes) throw new FailedPreconditionError(`qemu-start: rootfs image ${c.rootfs.path} is ${size} bytes, the VM config says ${c.rootfs.sizeBytes}`);
+  }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -90,6 +112,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<Launched> {
   const log = (o.logger ?? silentLogger).child({ subsystem: 'qemu', podSandboxId: c.id });
   const argv = launchArgv(c, o);
+  checkInputsExist(c);
   mkdirSync(c.runDir, { recursive: true, mode: 0o700 });
   // Leftovers of a previous VM in the same dir would make QEMU fail to bind
   // or make us connect to a dead socket.
@@ -105,7 +128,6 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
     closeSync(out);
     closeSync(err);
   }
-  child.unref();
   let exited: string | undefined;
   let spawnError: Error | undefined;
   child.once('exit', (code, signal) => {

@@ -161,8 +161,8 @@ export class QmpClient extends EventEmitter {
   }
 
   /** ACPI power button: asks the guest to shut down; returns once QEMU accepted it. */
-  async systemPowerdown(): Promise<void> {
-    await this.execute('system_powerdown');
+  async systemPowerdown(timeoutMs = this.timeoutMs): Promise<void> {
+    await this.execute('system_powerdown', undefined, timeoutMs);
   }
 
   /**

@@ -61,9 +61,16 @@ export class QemuVm implements VmHandle {
   private resolveExit!: (e: VmExit) => void;
   private poll: NodeJS.Timeout | undefined;
   private stopping: Promise<VmExit> | undefined;
+  /** Exit is reported by the child process; /proc polling would race it and lose the signal. */
+  private readonly ownChild: boolean;
+  private sentKill = false;
   private readonly log: Logger;
 
-  constructor(private readonly record: LaunchRecord, private qmp: QmpClient | undefined, child?: ChildProcess, logger: Logger = silentLogger) {
+  /**
+   * `child` is the QEMU process when this daemon spawned it; it stays
+   * referenced (so wait() is honoured) until detach().
+   */
+  constructor(private readonly record: LaunchRecord, private qmp: QmpClient | undefined, private readonly child?: ChildProcess, logger: Logger = silentLogger) {
     this.id = record.id;
     this.pid = record.pid;
     if (record.cid !== undefined) this.cid = record.cid;
@@ -72,12 +79,14 @@ export class QemuVm implements VmHandle {
     this.log = logger.child({ subsystem: 'qemu', podSandboxId: record.id });
     this.exited = new Promise((r) => (this.resolveExit = r));
     if (qmp) this.attachQmp(qmp);
-    if (child && child.exitCode === null && child.signalCode === null) {
+    this.ownChild = child !== undefined && child.exitCode === null && child.signalCode === null;
+    if (child && this.ownChild) {
       child.once('exit', (code, signal) => this.markExited(code, signal));
     } else {
       // Not our child: nobody tells us when it ends, so look.
+      // Kept referenced: whoever awaits wait() must not see the event loop
+      // drain first. detach() and the exit clear it.
       this.poll = setInterval(() => this.checkAlive(), LIVENESS_POLL_MS);
-      this.poll.unref();
       this.checkAlive();
     }
   }
@@ -94,13 +103,17 @@ export class QemuVm implements VmHandle {
   }
 
   private checkAlive(): void {
+    if (this.ownChild) return;
     if (!this.exit && !isSameProcessAlive(this.pid, this.record.startTime)) this.markExited(null, null);
   }
 
   private markExited(code: number | null, signal: string | null): void {
     if (this.exit) return;
     if (this.poll) clearInterval(this.poll);
-    this.exit = { reason: exitReason(this.lastEvent, signal), exitCode: code, signal, at: new Date() };
+    // Not our child: the signal is unknowable, but if we sent SIGKILL and the
+    // process then vanished, that is what ended it.
+    const sig = signal ?? (this.sentKill && !this.ownChild ? 'SIGKILL' : null);
+    this.exit = { reason: exitReason(this.lastEvent, sig), exitCode: code, signal: sig, at: new Date() };
     this.log.info({ exit: this.exit }, 'qemu exited');
     this.qmp?.close();
     this.resolveExit(this.exit);
@@ -152,7 +165,7 @@ export class QemuVm implements VmHandle {
     if (this.exit) return this.exit;
     if (qmp && graceful > 0) {
       try {
-        await qmp.systemPowerdown();
+        await qmp.systemPowerdown(graceful);
         if (await this.waitFor(graceful)) return this.exited;
         this.log.warn({ graceful }, 'guest did not power off in time, quitting qemu');
       } catch (err) {
@@ -169,7 +182,7 @@ export class QemuVm implements VmHandle {
       }
     }
     if (await this.waitFor(0)) return this.exited;
-    signalIfSame(this.pid, this.record.startTime, 'SIGKILL');
+    this.sentKill = signalIfSame(this.pid, this.record.startTime, 'SIGKILL');
     // A SIGKILLed process is gone within moments; poll in case it is not our child.
     while (!(await this.waitFor(100))) this.checkAlive();
     return this.exited;
@@ -177,6 +190,8 @@ export class QemuVm implements VmHandle {
 
   detach(): void {
     if (this.poll) clearInterval(this.poll);
+    // QEMU lives on in its own session; the daemon must be free to exit.
+    this.child?.unref();
     this.qmp?.removeAllListeners();
     this.qmp?.close();
     this.qmp = undefined;

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, kernelParams, memoryArg } from '../../../../src/hypervisor/qemu/cmdline';
+import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, kernelParams, memoryArg, mergeParams } from '../../../../src/hypervisor/qemu/cmdline';
 import type { VmConfig } from '../../../../src/hypervisor/vm-config';
 import { InvalidArgumentError } from '../../../../src/errors';
 
@@ -172,5 +172,17 @@ for (const c of invalid) {
     const err = t.throws(() => buildQemuArgs(c.cfg)) as unknown;
     t.ok(err instanceof InvalidArgumentError, 'InvalidArgumentError');
     t.equal((err as InvalidArgumentError).field, c.field);
+  });
+}
+
+const merges: Array<{ desc: string; base: string[]; extra: string[]; expect: string[] }> = [
+  { desc: 'new keys are appended', base: ['console=ttyS0', 'panic=1'], extra: ['quiet', 'reboot=t'], expect: ['console=ttyS0', 'panic=1', 'quiet', 'reboot=t'] },
+  { desc: 'same key replaces vmpod default in place', base: ['console=ttyS0', 'panic=1'], extra: ['panic=5'], expect: ['console=ttyS0', 'panic=5'] },
+  { desc: 'identical param is not repeated', base: ['console=ttyS0', 'panic=1'], extra: ['console=ttyS0', 'panic=1', 'x'], expect: ['console=ttyS0', 'panic=1', 'x'] },
+  { desc: 'repeated keys within extra are kept', base: ['panic=1'], extra: ['console=tty0', 'console=ttyS0'], expect: ['panic=1', 'console=tty0', 'console=ttyS0'] },
+];
+for (const c of merges) {
+  t.test(`mergeParams: ${c.desc}`, async (t) => {
+    t.same(mergeParams(c.base, c.extra), c.expect);
   });
 }
