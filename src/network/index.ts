@@ -7,7 +7,7 @@
 //              ▲                       │ ADD failed: DEL, unpin, drop cache   │
 //              └──────────── teardown (DEL with cached config, unpin, drop cache) ◄┘
 
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { NetworkConfig } from '../config/types';
@@ -18,7 +18,7 @@ import { CniCache, type CniCacheEntry } from './cni-cache';
 import { loadCniConfig } from './cni-config';
 import { cniArgs, type CniInvocation, runtimeConfigFor } from './cni-invoke';
 import { parseCniResult, podIpsFromResult } from './cni-result';
-import { createNetns, deleteNetns, netnsPath } from './netns';
+import { createNetns, deleteNetns, netnsDir, netnsPath } from './netns';
 import { connectLoopback, openNetnsPort, type PodPortOpener } from './port-forward';
 import type { CniResult, NetworkStatus, PodIps, PodNetworkSpec } from './types';
 import { CniConfigWatcher } from './watch';
@@ -55,6 +55,14 @@ const POD_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 function checkPodId(id: string): void {
   // The id becomes a file name under state and root.
   if (!POD_ID_RE.test(id)) throw new InvalidArgumentError('pod sandbox id', `"${id}" is not a valid id`);
+}
+
+function readdirOr(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }
 
 export class PodNetwork {
@@ -184,6 +192,29 @@ export class PodNetwork {
   /** Pods with a cached CNI entry (to reconcile against the sandbox store at start-up). */
   cachedPods(): string[] {
     return this.cache.list();
+  }
+
+  /**
+   * Start-up: tear down the network of every pod the sandbox store does not
+   * know — cache entries (a daemon killed mid-RunPodSandbox or mid-Remove)
+   * and stray netns pins. Assumes `known` holds every sandbox that should
+   * keep its network. Returns the pod ids torn down; failures are logged and
+   * left for the next start.
+   */
+  async reconcile(known: ReadonlySet<string>): Promise<string[]> {
+    const pinned = readdirOr(netnsDir(this.opts.state)).filter((n) => POD_ID_RE.test(n));
+    const orphans = [...new Set([...this.cache.list(), ...pinned])].filter((id) => POD_ID_RE.test(id) && !known.has(id));
+    const done: string[] = [];
+    for (const id of orphans) {
+      try {
+        await this.teardown(id);
+        done.push(id);
+      } catch (err) {
+        this.log.error({ podSandboxId: id, err: (err as Error).message }, 'cannot tear down network of unknown pod; will retry at next start');
+      }
+    }
+    if (done.length > 0) this.log.info({ pods: done }, 'tore down networks of pods unknown to the store');
+    return done;
   }
 
   /** For VM pods: the VM sandbox registers how to reach a port inside the guest. */

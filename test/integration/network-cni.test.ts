@@ -211,3 +211,21 @@ t.test('a half-failed ADD is undone', async (t) => {
   const leases = readdirSync(join(ipamDir, 'vmpodtest')).filter((n) => n.startsWith(SUBNET_PREFIX));
   t.same(leases, [], 'the bridge plugin DEL released the address');
 });
+
+t.test('reconcile tears down networks of pods the store does not know', async (t) => {
+  const net = new PodNetwork(opts);
+  const keep = `keep${process.pid}`;
+  const orphan = `orphan${process.pid}`;
+  t.teardown(async () => {
+    await net.teardown(keep).catch(() => undefined);
+    await net.teardown(orphan).catch(() => undefined);
+  });
+  const k = await net.setup(podSpec(keep));
+  const o = await net.setup(podSpec(orphan));
+  const done = await new PodNetwork(opts).reconcile(new Set([keep]));
+  t.same(done, [orphan], 'only the unknown pod is torn down');
+  t.notOk(existsSync(o.netnsPath), 'its netns pin is gone');
+  t.notOk(iptablesSave().includes(orphan), 'its iptables rules are gone');
+  t.ok(isMounted(k.netnsPath), 'the known pod keeps its netns');
+  t.same(net.cachedPods(), [keep], 'and its cache entry');
+});
