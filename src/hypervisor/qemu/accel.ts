@@ -43,10 +43,10 @@ interface CacheEntry extends AccelVerdict {
   key: string;
 }
 
-/** argv of the probe VM (binary excluded). Pure. */
-export function kvmProbeArgs(kernel: string, consoleLog: string): string[] {
+/** argv of the probe VM (binary excluded); the CPU model is the one production uses with that accel. Pure. */
+export function probeArgs(kernel: string, consoleLog: string, accel: AccelKind = 'kvm'): string[] {
   return [
-    '-nodefaults', '-no-user-config', '-machine', 'pc', '-accel', 'kvm', '-cpu', 'host',
+    '-nodefaults', '-no-user-config', '-machine', 'pc', '-accel', accel, '-cpu', accel === 'kvm' ? 'host' : 'max',
     '-m', '128M', '-display', 'none', '-vga', 'none', '-no-reboot',
     '-kernel', kernel,
     // panic=-1: reboot at once on the expected panic, and -no-reboot makes that an exit.
@@ -82,24 +82,24 @@ function kvmDeviceUsable(dev: string): boolean {
   }
 }
 
-/** Boot `kernel` under kvm and watch the console for PROBE_MARKER. */
-export async function probeKvm(o: KvmProbeOptions): Promise<AccelVerdict> {
-  const kvmDevice = o.kvmDevice ?? '/dev/kvm';
-  if (!kvmDeviceUsable(kvmDevice)) return { accel: 'tcg', reason: `${kvmDevice} missing or not accessible` };
-  if (!o.kernel) return { accel: 'tcg', reason: 'no guest kernel to prove that kvm boots a guest' };
-  const dir = mkdtempSync(join(tmpdir(), 'vmpod-kvm-probe-'));
+/**
+ * Boot `kernel` under `accel` and watch its console for PROBE_MARKER; true
+ * if the marker appeared within `timeoutMs`. (Here, kvm with `-cpu host`
+ * makes QEMU abort at once on an MSR the nested KVM refuses.)
+ */
+export async function probeGuestBoot(qemuBinary: string, kernel: string, accel: AccelKind, timeoutMs: number): Promise<boolean> {
+  const dir = mkdtempSync(join(tmpdir(), 'vmpod-accel-probe-'));
   const consoleLog = join(dir, 'console.log');
   closeSync(openSync(consoleLog, 'w'));
-  const timeoutMs = o.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
   try {
-    const child = spawn(o.qemuBinary, kvmProbeArgs(o.kernel, consoleLog), { stdio: 'ignore' });
+    const child = spawn(qemuBinary, probeArgs(kernel, consoleLog, accel), { stdio: 'ignore' });
     const ok = await new Promise<boolean>((resolve) => {
+      const seen = (): boolean => readFileSync(consoleLog, 'utf8').includes(PROBE_MARKER);
       const done = (v: boolean): void => {
         clearInterval(poll);
         clearTimeout(timer);
         resolve(v);
       };
-      const seen = (): boolean => readFileSync(consoleLog, 'utf8').includes(PROBE_MARKER);
       const poll = setInterval(() => seen() && done(true), 100);
       const timer = setTimeout(() => done(seen()), timeoutMs);
       child.once('error', () => done(false));
@@ -109,12 +109,21 @@ export async function probeKvm(o: KvmProbeOptions): Promise<AccelVerdict> {
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
     }
-    return ok
-      ? { accel: 'kvm', reason: 'a guest kernel booted under kvm' }
-      : { accel: 'tcg', reason: `${kvmDevice} exists but a guest kernel did not get through early boot under kvm within ${timeoutMs} ms` };
+    return ok;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The kvm verdict: usable device, and a kernel that really boots with it. */
+export async function probeKvm(o: KvmProbeOptions): Promise<AccelVerdict> {
+  const kvmDevice = o.kvmDevice ?? '/dev/kvm';
+  if (!kvmDeviceUsable(kvmDevice)) return { accel: 'tcg', reason: `${kvmDevice} missing or not accessible` };
+  if (!o.kernel) return { accel: 'tcg', reason: 'no guest kernel to prove that kvm boots a guest' };
+  const timeoutMs = o.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
+  return (await probeGuestBoot(o.qemuBinary, o.kernel, 'kvm', timeoutMs))
+    ? { accel: 'kvm', reason: 'a guest kernel booted under kvm' }
+    : { accel: 'tcg', reason: `${kvmDevice} exists but a guest kernel did not get through early boot under kvm within ${timeoutMs} ms` };
 }
 
 /** Resolve the configured accel; `auto` probes (cached). An explicit choice is taken as given. */

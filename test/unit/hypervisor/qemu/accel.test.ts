@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detectAccel, kvmProbeArgs, PROBE_MARKER, resolveAgentTransport, vhostVsockUsable } from '../../../../src/hypervisor/qemu/accel';
+import { detectAccel, probeArgs, PROBE_MARKER, resolveAgentTransport, vhostVsockUsable } from '../../../../src/hypervisor/qemu/accel';
 import { InvalidArgumentError } from '../../../../src/errors';
 import type { Accel } from '../../../../src/config/types';
 
@@ -52,7 +52,7 @@ t.test('a kernel that never prints the marker is tcg (probe with a qemu stand-in
 });
 
 t.test('probe argv: kvm, no reboot, console to the file, kernel panics without root', async (t) => {
-  const a = kvmProbeArgs('/k', '/c.log');
+  const a = probeArgs('/k', '/c.log');
   t.same(a.slice(a.indexOf('-accel'), a.indexOf('-accel') + 2), ['-accel', 'kvm']);
   t.ok(a.includes('-no-reboot'));
   t.ok(a.includes('file,id=console,path=/c.log'));
@@ -75,3 +75,8 @@ for (const c of transports) {
     t.equal(resolveAgentTransport(c.req, c.usable), c.expect);
   });
 }
+
+t.test('probe argv under tcg uses the tcg CPU model', async (t) => {
+  const a = probeArgs('/k', '/c.log', 'tcg');
+  t.same(a.slice(a.indexOf('-accel'), a.indexOf('-accel') + 4), ['-accel', 'tcg', '-cpu', 'max']);
+});
