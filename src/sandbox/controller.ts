@@ -11,27 +11,11 @@ import type { LinuxContainerResources__Output } from '../generated/cri/runtime/v
 import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
 import type { ImageRunConfig, PodNamespaceModes } from '../oci/input';
 import type { Route } from './route';
+import type { SandboxRuntimeData } from '../store/sandbox';
+import type { ContainerRuntimeData } from '../store/container';
 
-/** What the runc controller keeps about a pod (persisted in the sandbox record). */
-export interface RuncSandboxData {
-  type: 'runc';
-  /** <state>/sandboxes/<id>: hosts, resolv.conf, hostname, shm, infra bundle. */
-  podDir: string;
-  infraPid: number;
-  shmPath: string;
-  hostsPath: string;
-  resolvConfPath: string;
-  hostnamePath: string;
-  cgroupParent: string;
-}
-
-/** The VM controller's own data; its engineer narrows this. */
-export interface MicrovmSandboxData {
-  type: 'microvm';
-  [key: string]: unknown;
-}
-
-export type SandboxRuntimeData = RuncSandboxData | MicrovmSandboxData;
+export type { RuncSandboxData, MicrovmSandboxData, SandboxRuntimeData } from '../store/sandbox';
+export type { RuncContainerData, MicrovmContainerData, ContainerRuntimeData } from '../store/container';
 
 /** A pod as the controller sees it (a view of the sandbox record). */
 export interface SandboxHandle {
@@ -52,21 +36,6 @@ export interface SandboxCreateInput {
   ips: string[];
   log: Logger;
 }
-
-export interface RuncContainerData {
-  type: 'runc';
-  bundle: string;
-  pid: number;
-  exitFile: string;
-  attachSocket: string;
-}
-
-export interface MicrovmContainerData {
-  type: 'microvm';
-  [key: string]: unknown;
-}
-
-export type ContainerRuntimeData = RuncContainerData | MicrovmContainerData;
 
 export interface ContainerHandle {
   id: string;

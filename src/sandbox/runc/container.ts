@@ -15,7 +15,7 @@ import type { LinuxContainerResources__Output } from '../../generated/cri/runtim
 import type { ContainerCreateInput, ContainerHandle, ContainerProcessState, ExecResult, RuncContainerData, RuncSandboxData } from '../controller';
 import type { RuncPaths } from './paths';
 import { readRootfsFile } from './rootfs-read';
-import { Steps } from './steps';
+import { Steps } from '../steps';
 
 export interface ContainerDeps {
   paths: RuncPaths;

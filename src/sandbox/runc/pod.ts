@@ -17,7 +17,7 @@ import type { RuncSandboxData, SandboxCreateInput, SandboxHandle } from '../cont
 import { cgroupDirs } from './cgroup-stats';
 import { mountTmpfs, unmountIfMounted } from './mount';
 import type { RuncPaths } from './paths';
-import { Steps } from './steps';
+import { Steps } from '../steps';
 
 export const SHM_OPTIONS = 'nosuid,nodev,noexec,mode=1777,size=65536k';
 

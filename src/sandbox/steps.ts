@@ -1,8 +1,8 @@
 // Runs named steps, logs how long each took, and on failure undoes the steps
 // that completed (newest first) and throws an error naming the step.
 
-import { InternalError, isVmpodError, type VmpodError } from '../../errors';
-import type { Logger } from '../../log';
+import { InternalError, isVmpodError, type VmpodError } from '../errors';
+import type { Logger } from '../log';
 
 export class Steps {
   private readonly undo: { name: string; fn: () => Promise<void> }[] = [];

@@ -1,0 +1,84 @@
+// Pod sandbox lifecycle behind the RunPodSandbox / StopPodSandbox /
+// RemovePodSandbox handlers: routing, network, controller, store.
+
+import { AlreadyExistsError, UnimplementedError } from '../../errors';
+import type { Logger } from '../../log';
+import type { PodSandboxConfig__Output } from '../../generated/cri/runtime/v1/PodSandboxConfig';
+import { routePod } from '../../sandbox/route';
+import { Steps } from '../../sandbox/steps';
+import type { PodNamespaceModes, SandboxRecord } from '../../store/sandbox';
+import type { RuntimeDeps } from './deps';
+import { newId, nowNs } from './ids';
+import { removeContainerRecord, stopContainerRecord } from './containers';
+import { controllerFor, handleOf } from './sandbox-ref';
+import { requireObject, requireString } from '../validate';
+
+function namespaceModes(config: PodSandboxConfig__Output): PodNamespaceModes {
+  const ns = config.linux?.security_context?.namespace_options;
+  return { network: ns?.network ?? 'POD', pid: ns?.pid ?? 'POD', ipc: ns?.ipc ?? 'POD' };
+}
+
+export async function runPod(deps: RuntimeDeps, config: PodSandboxConfig__Output, runtimeHandler: string, callLog: Logger): Promise<string> {
+  const md = requireObject(config.metadata, 'config.metadata');
+  requireString(md.name, 'config.metadata.name');
+  requireString(md.namespace, 'config.metadata.namespace');
+  const route = routePod(deps.config.runtime, runtimeHandler, config);
+  const controller = deps.controllers.get(route.type);
+  if (!controller) throw new UnimplementedError(`pod "${md.namespace}/${md.name}" is routed to handler "${route.handler}" (${route.reason}), but the ${route.type} runtime is not available yet`);
+  const dup = deps.sandboxes.list().find((s) => {
+    const m = s.config.metadata;
+    return m?.name === md.name && m.namespace === md.namespace && m.uid === md.uid && m.attempt === md.attempt;
+  });
+  if (dup) throw new AlreadyExistsError('pod sandbox', `${md.namespace}/${md.name} attempt ${md.attempt}`, `already created as ${dup.id}`);
+
+  const id = newId();
+  const log = deps.log.child({ subsystem: 'pod', podSandboxId: id });
+  log.info({ handler: route.handler, type: route.type, reason: route.reason, pod: `${md.namespace}/${md.name}` }, 'pod routed');
+  callLog.debug({ podSandboxId: id }, 'pod id assigned');
+  const namespaces = namespaceModes(config);
+  deps.sandboxes.create({
+    id, config, handler: route.handler, handlerType: route.type, routeReason: route.reason, createdAt: nowNs(), namespaces,
+    state: 'SANDBOX_NOTREADY', creating: true, netnsPath: '', ip: '', additionalIps: [], runtime: null,
+  });
+  const steps = new Steps(`RunPodSandbox ${id}`, log);
+  try {
+    const net = await steps.run('network-setup', () => deps.network.setup({
+      id, name: md.name, namespace: md.namespace, uid: md.uid, hostNetwork: namespaces.network === 'NODE',
+      portMappings: config.port_mappings.map((p) => ({ containerPort: p.container_port, hostPort: p.host_port, protocol: p.protocol, hostIp: p.host_ip })),
+      dns: config.dns_config ?? undefined,
+    }), () => deps.network.teardown(id));
+    const ips = [net.ips.ip, ...net.ips.additionalIps].filter(Boolean);
+    const runtime = await steps.run('sandbox-create', () => controller.createSandbox({ id, config, route, namespaces, netnsPath: net.netnsPath, ips, log }));
+    deps.sandboxes.update(id, (r) => ({ ...r, state: 'SANDBOX_READY', creating: false, netnsPath: net.netnsPath, ip: net.ips.ip, additionalIps: net.ips.additionalIps, runtime }));
+  } catch (err) {
+    deps.sandboxes.delete(id);
+    throw err;
+  }
+  steps.done();
+  return id;
+}
+
+export async function stopPod(deps: RuntimeDeps, sb: SandboxRecord, log: Logger): Promise<void> {
+  for (const c of deps.containers.list().filter((c) => c.podSandboxId === sb.id)) {
+    await stopContainerRecord(deps, c, 0, log);
+  }
+  if (sb.runtime) await controllerFor(deps, sb).stopSandbox(handleOf(sb), log);
+  await deps.network.teardown(sb.id);
+  deps.sandboxes.update(sb.id, (r) => ({ ...r, state: 'SANDBOX_NOTREADY' }));
+  log.info('pod sandbox stopped');
+}
+
+export async function removePod(deps: RuntimeDeps, sb: SandboxRecord, log: Logger): Promise<void> {
+  // CRI: RemovePodSandbox forcibly removes running containers too.
+  for (const c of deps.containers.list().filter((c) => c.podSandboxId === sb.id)) {
+    await removeContainerRecord(deps, c, log);
+  }
+  if (sb.runtime) {
+    const ctl = controllerFor(deps, sb);
+    await ctl.stopSandbox(handleOf(sb), log);
+    await ctl.removeSandbox(handleOf(sb), log);
+  }
+  await deps.network.teardown(sb.id);
+  deps.sandboxes.delete(sb.id);
+  log.info('pod sandbox removed');
+}

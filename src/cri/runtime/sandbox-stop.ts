@@ -1,0 +1,23 @@
+import type { StopPodSandboxRequest__Output } from '../../generated/cri/runtime/v1/StopPodSandboxRequest';
+import type { StopPodSandboxResponse } from '../../generated/cri/runtime/v1/StopPodSandboxResponse';
+import { NotFoundError } from '../../errors';
+import type { Handler } from '../handler';
+import { requireString } from '../validate';
+import type { RuntimeDeps } from './deps';
+import { stopPod } from './pods';
+
+export function stopPodSandbox(deps: RuntimeDeps): Handler<StopPodSandboxRequest__Output, StopPodSandboxResponse> {
+  return async (req, ctx) => {
+    const id = requireString(req.pod_sandbox_id, 'pod_sandbox_id');
+    let sb;
+    try {
+      sb = deps.sandboxes.resolve(id, 'pod_sandbox_id');
+    } catch (err) {
+      // CRI: StopPodSandbox is idempotent and must not fail when the pod is already gone.
+      if (err instanceof NotFoundError) return {};
+      throw err;
+    }
+    await stopPod(deps, sb, ctx.log);
+    return {};
+  };
+}

@@ -1,0 +1,27 @@
+import type { ListPodSandboxMetricsResponse } from '../../generated/cri/runtime/v1/ListPodSandboxMetricsResponse';
+import type { PodSandboxMetrics } from '../../generated/cri/runtime/v1/PodSandboxMetrics';
+import type { Handler } from '../handler';
+import type { RuntimeDeps } from './deps';
+import { containerStatsOf } from './stats-common';
+import { controllerFor, handleOf } from './sandbox-ref';
+import { metricsOf } from './stats-metrics';
+
+export function listPodSandboxMetrics(deps: RuntimeDeps): Handler<unknown, ListPodSandboxMetricsResponse> {
+  return async () => {
+    const pods: PodSandboxMetrics[] = [];
+    for (const sb of deps.sandboxes.list().filter((s) => s.state === 'SANDBOX_READY' && s.runtime)) {
+      const md = sb.config.metadata;
+      const podRaw = await controllerFor(deps, sb).sandboxStats(handleOf(sb));
+      const container_metrics = [];
+      for (const c of deps.containers.list().filter((c) => c.podSandboxId === sb.id && c.state === 'CONTAINER_RUNNING')) {
+        const { raw } = await containerStatsOf(deps, c);
+        if (!raw) continue;
+        const labels = [c.config.metadata?.name ?? '', c.id, c.image, c.id, md?.namespace ?? '', md?.name ?? ''];
+        container_metrics.push({ container_id: c.id, metrics: metricsOf(raw, labels) });
+      }
+      const podLabels = ['POD', sb.id, '', sb.id, md?.namespace ?? '', md?.name ?? ''];
+      pods.push({ pod_sandbox_id: sb.id, metrics: podRaw ? metricsOf(podRaw, podLabels) : [], container_metrics });
+    }
+    return { pod_metrics: pods };
+  };
+}

@@ -1,0 +1,40 @@
+// Records → CRI messages (pure).
+
+import type { Container } from '../../generated/cri/runtime/v1/Container';
+import type { ContainerStatus } from '../../generated/cri/runtime/v1/ContainerStatus';
+import type { PodSandbox } from '../../generated/cri/runtime/v1/PodSandbox';
+import type { PodSandboxStatus } from '../../generated/cri/runtime/v1/PodSandboxStatus';
+import type { ContainerRecord } from '../../store/container';
+import type { SandboxRecord } from '../../store/sandbox';
+
+export function toCriPodSandbox(s: SandboxRecord): PodSandbox {
+  return {
+    id: s.id, metadata: s.config.metadata, state: s.state, created_at: s.createdAt,
+    labels: s.config.labels, annotations: s.config.annotations, runtime_handler: s.handler,
+  };
+}
+
+export function toCriPodSandboxStatus(s: SandboxRecord): PodSandboxStatus {
+  return {
+    ...toCriPodSandbox(s),
+    network: { ip: s.ip, additional_ips: s.additionalIps.map((ip) => ({ ip })) },
+    linux: { namespaces: { options: { network: s.namespaces.network, pid: s.namespaces.pid, ipc: s.namespaces.ipc, target_id: '' } } },
+  };
+}
+
+export function toCriContainer(c: ContainerRecord): Container {
+  return {
+    id: c.id, pod_sandbox_id: c.podSandboxId, metadata: c.config.metadata, image: { image: c.image, annotations: c.config.image?.annotations ?? {} },
+    image_ref: c.imageRef, state: c.state, created_at: c.createdAt, labels: c.config.labels, annotations: c.config.annotations, image_id: c.imageId,
+  };
+}
+
+export function toCriContainerStatus(c: ContainerRecord): ContainerStatus {
+  return {
+    id: c.id, metadata: c.config.metadata, state: c.state, created_at: c.createdAt, started_at: c.startedAt, finished_at: c.finishedAt,
+    exit_code: c.exitCode, image: { image: c.image, annotations: c.config.image?.annotations ?? {} }, image_ref: c.imageRef, image_id: c.imageId,
+    reason: c.reason, message: c.message, labels: c.config.labels, annotations: c.config.annotations,
+    mounts: c.config.mounts.map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly, propagation: m.propagation, selinux_relabel: m.selinux_relabel })),
+    log_path: c.logPath, resources: c.resources ? { linux: c.resources } : null,
+  };
+}
