@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
+import { ResourceExhaustedError } from '../errors';
 
 export interface HttpRequest {
   method?: string;
@@ -22,6 +23,7 @@ export interface HttpRequest {
 
 export class HttpTimeoutError extends Error {
   readonly code = 'ETIMEDOUT';
+  override name = 'HttpTimeoutError';
 }
 
 const agents = { http: new http.Agent({ keepAlive: true, maxSockets: 16 }), https: new https.Agent({ keepAlive: true, maxSockets: 16 }) };
@@ -76,7 +78,7 @@ export async function readBody(res: IncomingMessage, limit: number, what: string
   return Buffer.concat(chunks);
 }
 
-export class BodyTooLargeError extends Error {}
+export class BodyTooLargeError extends ResourceExhaustedError {}
 
 /** Errors worth retrying: the network hiccuped, not the request was wrong. */
 export function isTransientNetworkError(err: unknown): boolean {

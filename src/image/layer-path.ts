@@ -1,7 +1,9 @@
 // Path rules for layer tar entries. Pure, so that every escape attempt can be
 // unit-tested without unpacking anything.
 
-export class UnsafeLayerError extends Error {}
+export class UnsafeLayerError extends Error {
+  override name = 'UnsafeLayerError';
+}
 
 /**
  * The components of a tar entry name inside the layer root, or an error when

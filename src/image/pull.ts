@@ -5,11 +5,11 @@
 // chain id is shared between concurrent pulls through `Inflight`.
 
 import { rm } from 'node:fs/promises';
-import { FailedPreconditionError, InternalError } from '../errors';
+import { DeadlineExceededError, FailedPreconditionError, InternalError, UnavailableError } from '../errors';
 import type { Logger } from '../log';
 import type { Credentials } from './auth';
 import { checkBlobSize, type ContentStore, sha256, verifyBytes } from './content-store';
-import { readBody } from './http';
+import { HttpTimeoutError, isTransientNetworkError, readBody } from './http';
 import { parseImageConfig, type ParsedImageConfig } from './image-config';
 import { hostPlatform, parseManifest, selectPlatform, type ManifestDoc } from './manifest';
 import { formatReference, type ImageReference } from './reference';
@@ -20,6 +20,7 @@ import { DiffIdMismatchError, unpackLayer } from './unpack';
 
 const MAX_CONFIG_BYTES = 8 << 20;
 const PARALLEL_DOWNLOADS = 3;
+const BLOB_ATTEMPTS = 3;
 
 /** Shares one promise per key among concurrent callers. */
 export class Inflight {
@@ -126,14 +127,28 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
       await slot();
       try {
         const t = Date.now();
-        const body = await deps.client.openBlob(ref, layer.digest, creds, signal);
-        let lastLog = Date.now();
-        await deps.content.ingest(layer.digest, layer.size, body, `layer ${i} (${layer.digest}) of ${name}`, (n) => {
-          if (Date.now() - lastLog > 5000) {
-            lastLog = Date.now();
-            log.info({ layer: layer.digest, bytes: n, total: layer.size }, 'pull progress');
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const body = await deps.client.openBlob(ref, layer.digest, creds, signal);
+            let lastLog = Date.now();
+            await deps.content.ingest(layer.digest, layer.size, body, `layer ${i} (${layer.digest}) of ${name}`, (n) => {
+              if (Date.now() - lastLog > 5000) {
+                lastLog = Date.now();
+                log.info({ layer: layer.digest, bytes: n, total: layer.size }, 'pull progress');
+              }
+            });
+            break;
+          } catch (err) {
+            // The connection broke mid-body: start the blob again (the partial file is already gone).
+            if (isTransientNetworkError(err) && attempt < BLOB_ATTEMPTS && !signal?.aborted) {
+              log.info({ layer: layer.digest, attempt, err: (err as Error).message }, 'layer download interrupted, retrying');
+              continue;
+            }
+            if (err instanceof HttpTimeoutError) throw new DeadlineExceededError(`layer ${i} (${layer.digest}) of ${name}: ${err.message}`);
+            if (isTransientNetworkError(err)) throw new UnavailableError(`layer ${i} (${layer.digest}) of ${name}: download failed ${attempt} times: ${(err as Error).message}`);
+            throw err;
           }
-        });
+        }
         downloaded += layer.size;
         log.debug({ layer: layer.digest, bytes: layer.size, ms: Date.now() - t }, 'layer downloaded');
       } finally {

@@ -43,7 +43,9 @@ export interface UnpackStats {
   bytes: number;
 }
 
-export class DiffIdMismatchError extends Error {}
+export class DiffIdMismatchError extends Error {
+  override name = 'DiffIdMismatchError';
+}
 
 type Kind = 'dir' | 'file' | 'symlink' | 'special';
 
