@@ -6,7 +6,7 @@
 // --net=<file>` creates and pins in one go.
 
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { InternalError } from '../errors';
 import { run, runOk } from './run';
 
@@ -27,11 +27,24 @@ export function isMounted(path: string): boolean {
 }
 
 /**
+ * Make the pin dir a shared mount point, as `ip netns` and containerd do for
+ * theirs: mount namespaces copied from ours (a daemon unit with private
+ * mounts, container setup) then see pins appear and, more importantly,
+ * disappear — a pin copy left in another mount namespace would keep the
+ * pod's namespace alive after teardown.
+ */
+async function ensureSharedDir(dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  if (!isMounted(dir)) await runOk(`bind-mount netns dir ${dir}`, ['mount', '--bind', dir, dir]);
+  await runOk(`make netns dir ${dir} shared`, ['mount', '--make-shared', dir]);
+}
+
+/**
  * Create a new network namespace pinned at `path`, with loopback up (pods
  * expect 127.0.0.1 to work; kubelet's runtimes do the same).
  */
 export async function createNetns(path: string): Promise<void> {
-  mkdirSync(join(path, '..'), { recursive: true, mode: 0o711 });
+  await ensureSharedDir(dirname(path));
   if (isMounted(path)) throw new InternalError(`network namespace pin ${path} already exists`);
   closeSync(openSync(path, 'w', 0o444));
   try {
