@@ -99,3 +99,41 @@ t.test('killed mid-pull, restarted: no partial image, partial files gone', async
   const rec = await svc.pull(`${reg.host}/test/restart:v1`, null);
   t.equal(rec.id, img.configDigest, 'the image pulls cleanly after restart');
 });
+
+t.test('transient failures are retried: HTTP 503, then a connection cut mid-blob', async (t) => {
+  const tarB = await makeTar([{ name: 'flaky', content: Buffer.alloc(1 << 20, 5) }]);
+  const img = await new RegistryPusher(reg).pushImage('test/flaky', 'v1', [{ tar: tarB, compression: 'none' }]);
+  const seen = new Map<string, number>();
+  const port = await freePort();
+  const server = http.createServer((req, res) => {
+    const n = (seen.get(req.url ?? '') ?? 0) + 1;
+    seen.set(req.url ?? '', n);
+    const isLayer = req.url?.endsWith(img.layerDigests[0]!);
+    if (isLayer && n === 1) {
+      res.writeHead(503).end('try again');
+      return;
+    }
+    const up = http.request({ host: '127.0.0.1', port: Number(reg.host.split(':')[1]), path: req.url, method: req.method, headers: req.headers }, (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.headers);
+      if (isLayer && n === 2) {
+        ures.once('data', (c: Buffer) => {
+          res.write(c);
+          res.socket?.destroy();
+        });
+        return;
+      }
+      ures.pipe(res);
+    });
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  t.teardown(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const svc = await createImageService({ root: mkdtempSync(join(root, 'flaky-')), registries: { [`127.0.0.1:${port}`]: { insecure: true, mirrors: [] } }, log: silentLogger });
+  const rec = await svc.pull(`127.0.0.1:${port}/test/flaky:v1`, null);
+  t.equal(rec.id, img.configDigest, 'pulled despite the failures');
+  t.equal(seen.get(`/v2/test/flaky/blobs/${img.layerDigests[0]}`), 3, 'the layer took three requests');
+});
