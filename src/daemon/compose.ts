@@ -11,8 +11,8 @@ import { probeCapabilities } from '../host/capabilities';
 import { cheapHostProbes } from '../host/probes';
 import { createImageService } from '../image/service';
 import type { Logger } from '../log';
+import { PodNetwork } from '../network';
 import type { RuntimeState } from './runtime-state';
-import { cniConfigPresent } from './cni-presence';
 
 export interface Composed {
   implementation: CriImplementation;
@@ -20,7 +20,10 @@ export interface Composed {
 }
 
 export async function compose(cfg: VmpodConfig, log: Logger, version: string, state: RuntimeState): Promise<Composed> {
-  const network = (): NetworkReadiness => cniConfigPresent(cfg.network.cni_conf_dir);
+  const podNetwork = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: log });
+  podNetwork.start();
+  if (state.podCidr) podNetwork.setPodCidr(state.podCidr);
+  const network = (): NetworkReadiness => podNetwork.networkStatus();
   const info: DaemonInfo = {
     config: cfg,
     version,
@@ -29,12 +32,14 @@ export async function compose(cfg: VmpodConfig, log: Logger, version: string, st
     podCidr: () => state.podCidr,
     setPodCidr: (cidr) => {
       state.podCidr = cidr;
-      log.info({ podCidr: cidr }, 'pod CIDR updated by kubelet');
+      podNetwork.setPodCidr(cidr);
     },
   };
   const images = await createImageService({ root: cfg.root, registries: cfg.registries, log: log.child({ subsystem: 'image' }) });
   return {
     implementation: { runtime: { ...daemonHandlers(info) }, image: imageHandlers(images) },
-    close: async () => {},
+    close: async () => {
+      podNetwork.stop();
+    },
   };
 }

@@ -3,7 +3,8 @@
 // socket and root, state survives a restart, SIGTERM exits 0.
 
 import { Client, credentials, status, type ServiceError } from '@grpc/grpc-js';
-import { statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
@@ -64,6 +65,21 @@ t.test('version, status and runtime config', async (t) => {
   t.ok(caps.some((c) => c.name === 'runc'), 'verbose info carries host capabilities');
   const rc = await d.client.runtime.RuntimeConfig({});
   t.equal(rc.linux?.cgroup_driver, 'CGROUPFS');
+});
+
+t.test('NetworkReady turns true when a CNI config appears', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmpod-cni-conf-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const d = await startDaemon(t, { config: `[network]\ncni_conf_dir = "${dir}"` });
+  const ready = async () => {
+    const s = await d.client.runtime.Status({});
+    return s.status!.conditions!.find((c) => c.type === 'NetworkReady')!;
+  };
+  t.equal((await ready()).status, false);
+  writeFileSync(join(dir, '10-test.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'test', plugins: [{ type: 'loopback' }] }));
+  const until = Date.now() + 20_000;
+  while (!(await ready()).status && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+  t.equal((await ready()).status, true, 'flipped without a restart');
 });
 
 t.test('a garbage request body gets INVALID_ARGUMENT and the daemon keeps serving', async (t) => {
