@@ -8,7 +8,7 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QemuHypervisor } from '../../src/hypervisor/qemu';
 import { readLaunchRecord } from '../../src/hypervisor/qemu/launch';
@@ -51,6 +51,22 @@ t.teardown(() => {
 
 const hv = new QemuHypervisor({ qemuBinary: QEMU, qmpTimeoutMs: 20_000 });
 
+/** Whether `pid` has `path` open with O_APPEND (octal 02000 in fdinfo flags). */
+function consoleOpenedAppend(pid: number, path: string): boolean {
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    let target = '';
+    try {
+      target = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (target !== path) continue;
+    const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
+    return flags !== undefined && (parseInt(flags, 8) & 0o2000) !== 0;
+  }
+  return false;
+}
+
 function pausedConfig(name: string, over: Partial<VmConfig> = {}): VmConfig {
   const runDir = join(work, name);
   return { id: name, runDir, accel: 'tcg', vcpus: 1, memoryMib: 128, paused: true, agent: { transport: 'serial', socketPath: join(runDir, 'agent.sock') }, ...over };
@@ -86,6 +102,7 @@ t.test('paused VM with every device in a netns: QMP, persistence, reconnect, gra
   t.equal(Number(fields[3]), vm.pid, 'QEMU leads its own session (setsid), so it outlives the daemon');
   t.equal(Number(readFileSync(join(cfg.runDir, 'qemu.pid'), 'utf8').trim()), vm.pid, 'pidfile names QEMU itself, not nsenter');
   t.ok(statSync(join(cfg.runDir, 'agent.sock')).isSocket(), 'agent serial socket listening');
+  t.ok(consoleOpenedAppend(vm.pid, vm.consoleLog), 'QEMU holds the console log O_APPEND, so the daemon can cap it');
 
   const rec = readLaunchRecord(cfg.runDir);
   t.match(rec, { pid: vm.pid, qmpSocket: join(cfg.runDir, 'qmp.sock'), agentSocket: join(cfg.runDir, 'agent.sock'), consoleLog: join(cfg.runDir, 'console.log'), startTime: processStartTime(vm.pid) });

@@ -10,10 +10,13 @@ import { DEFAULT_QEMU_OPTIONS, type QemuOptions } from './cmdline';
 import { launchQemu, readLaunchRecord } from './launch';
 import { isSameProcessAlive, signalIfSame } from './proc';
 import { QmpClient } from './qmp';
-import { QemuVm } from './vm';
+import { QemuVm, type QemuVmOptions } from './vm';
 
 export interface QemuHypervisorOptions {
   qemuBinary?: string;
+  /** The guest console log is cut to its last consoleKeepBytes when it grows past this. */
+  consoleMaxBytes?: number;
+  consoleKeepBytes?: number;
   qemuOptions?: QemuOptions;
   qmpTimeoutMs?: number;
   logger?: Logger;
@@ -34,7 +37,11 @@ export class QemuHypervisor implements Hypervisor {
       qmpTimeoutMs: this.opts.qmpTimeoutMs,
       logger: this.log,
     });
-    return new QemuVm(launched.record, launched.qmp, launched.child, this.log);
+    return new QemuVm(launched.record, launched.qmp, launched.child, this.vmOptions());
+  }
+
+  private vmOptions(): QemuVmOptions {
+    return { logger: this.log, consoleMaxBytes: this.opts.consoleMaxBytes, consoleKeepBytes: this.opts.consoleKeepBytes };
   }
 
   async reconnect(runDir: string): Promise<VmHandle | undefined> {
@@ -54,7 +61,7 @@ export class QemuHypervisor implements Hypervisor {
       // stop() escalates straight to SIGKILL.
       this.log.warn({ err, podSandboxId: record.id }, 'qemu alive but qmp unreachable');
     }
-    return new QemuVm(record, qmp, undefined, this.log);
+    return new QemuVm(record, qmp, undefined, this.vmOptions());
   }
 
   async destroy(runDir: string): Promise<void> {

@@ -116,7 +116,7 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
   mkdirSync(c.runDir, { recursive: true, mode: 0o700 });
   // Leftovers of a previous VM in the same dir would make QEMU fail to bind
   // or make us connect to a dead socket.
-  for (const f of ['qmpSocket', 'agentSocket', 'pidfile', 'launchRecord'] as const) rmSync(runPath(c, f), { force: true });
+  for (const f of ['qmpSocket', 'agentSocket', 'pidfile', 'launchRecord', 'consoleLog'] as const) rmSync(runPath(c, f), { force: true });
 
   const stderrPath = runPath(c, 'stderr');
   const out = openSync(runPath(c, 'stdout'), 'w', 0o600);

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { UnavailableError } from '../../errors';
 import { silentLogger, type Logger } from '../../log';
 import type { StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmState } from '../hypervisor';
+import { capConsoleLog, DEFAULT_CONSOLE_KEEP_BYTES, DEFAULT_CONSOLE_MAX_BYTES } from './console-log';
 import { tailFile, type LaunchRecord } from './launch';
 import { isSameProcessAlive, signalIfSame } from './proc';
 import type { QmpClient, QmpEvent } from './qmp';
@@ -15,6 +16,13 @@ import type { QmpClient, QmpEvent } from './qmp';
 export const DEFAULT_GRACEFUL_TIMEOUT_MS = 10_000;
 export const DEFAULT_QUIT_TIMEOUT_MS = 3_000;
 const LIVENESS_POLL_MS = 1_000;
+const CONSOLE_CAP_INTERVAL_MS = 5_000;
+
+export interface QemuVmOptions {
+  logger?: Logger;
+  consoleMaxBytes?: number;
+  consoleKeepBytes?: number;
+}
 
 /** QMP event → VmEvent; undefined for events vmpod does not act on. Pure. */
 export function toVmEvent(e: QmpEvent): VmEvent | undefined {
@@ -60,6 +68,7 @@ export class QemuVm implements VmHandle {
   private readonly exited: Promise<VmExit>;
   private resolveExit!: (e: VmExit) => void;
   private poll: NodeJS.Timeout | undefined;
+  private consoleCap: NodeJS.Timeout | undefined;
   private stopping: Promise<VmExit> | undefined;
   /** Exit is reported by the child process; /proc polling would race it and lose the signal. */
   private readonly ownChild: boolean;
@@ -70,7 +79,8 @@ export class QemuVm implements VmHandle {
    * `child` is the QEMU process when this daemon spawned it; it stays
    * referenced (so wait() is honoured) until detach().
    */
-  constructor(private readonly record: LaunchRecord, private qmp: QmpClient | undefined, private readonly child?: ChildProcess, logger: Logger = silentLogger) {
+  constructor(private readonly record: LaunchRecord, private qmp: QmpClient | undefined, private readonly child?: ChildProcess, opts: QemuVmOptions = {}) {
+    const logger = opts.logger ?? silentLogger;
     this.id = record.id;
     this.pid = record.pid;
     if (record.cid !== undefined) this.cid = record.cid;
@@ -79,6 +89,13 @@ export class QemuVm implements VmHandle {
     this.log = logger.child({ subsystem: 'qemu', podSandboxId: record.id });
     this.exited = new Promise((r) => (this.resolveExit = r));
     if (qmp) this.attachQmp(qmp);
+    const max = opts.consoleMaxBytes ?? DEFAULT_CONSOLE_MAX_BYTES;
+    const keep = opts.consoleKeepBytes ?? DEFAULT_CONSOLE_KEEP_BYTES;
+    // Unreferenced: capping is housekeeping, it must not keep a daemon alive.
+    this.consoleCap = setInterval(() => {
+      if (capConsoleLog(this.consoleLog, max, keep)) this.log.warn({ max }, 'guest console log over its cap, truncated');
+    }, CONSOLE_CAP_INTERVAL_MS);
+    this.consoleCap.unref();
     this.ownChild = child !== undefined && child.exitCode === null && child.signalCode === null;
     if (child && this.ownChild) {
       child.once('exit', (code, signal) => this.markExited(code, signal));
@@ -190,6 +207,7 @@ export class QemuVm implements VmHandle {
 
   detach(): void {
     if (this.poll) clearInterval(this.poll);
+    clearInterval(this.consoleCap);
     // QEMU lives on in its own session; the daemon must be free to exit.
     this.child?.unref();
     this.qmp?.removeAllListeners();

@@ -80,7 +80,7 @@ const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[]
     desc: 'serial agent chardev: server, no wait; serial console chardev file',
     cfg: base(),
     flag: '-chardev',
-    expect: ['file,id=console,path=/run/vmpod/vm/pod1/console.log', 'socket,id=agent,path=/run/vmpod/vm/pod1/agent.sock,server=on,wait=off'],
+    expect: ['file,id=console,path=/run/vmpod/vm/pod1/console.log,append=on', 'socket,id=agent,path=/run/vmpod/vm/pod1/agent.sock,server=on,wait=off'],
   },
   { desc: 'console on the first serial port', cfg: base(), flag: '-serial', expect: ['chardev:console'] },
   {

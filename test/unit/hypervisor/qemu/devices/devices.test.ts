@@ -26,7 +26,7 @@ const cases: Array<{ desc: string; device: Device; expect: string[] }> = [
     expect: ['-netdev', 'tap,id=net0,ifname=tap0,script=no,downscript=no,vhost=on', '-device', 'virtio-net-pci,netdev=net0,mac=02:00:00:00:00:01'],
   },
   { desc: 'qmp', device: { kind: 'qmp', socketPath: '/q.sock' }, expect: ['-qmp', 'unix:/q.sock,server=on,wait=off'] },
-  { desc: 'serial-console', device: { kind: 'serial-console', logPath: '/c.log' }, expect: ['-chardev', 'file,id=console,path=/c.log', '-serial', 'chardev:console'] },
+  { desc: 'serial-console', device: { kind: 'serial-console', logPath: '/c.log' }, expect: ['-chardev', 'file,id=console,path=/c.log,append=on', '-serial', 'chardev:console'] },
 ];
 
 for (const c of cases) {
