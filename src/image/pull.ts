@@ -129,7 +129,8 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
         const t = Date.now();
         for (let attempt = 1; ; attempt++) {
           try {
-            const body = await deps.client.openBlob(ref, layer.digest, creds, signal);
+            // No caller signal here: other pulls may be waiting on this very download.
+            const body = await deps.client.openBlob(ref, layer.digest, creds);
             let lastLog = Date.now();
             await deps.content.ingest(layer.digest, layer.size, body, `layer ${i} (${layer.digest}) of ${name}`, (n) => {
               if (Date.now() - lastLog > 5000) {
@@ -140,7 +141,7 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
             break;
           } catch (err) {
             // The connection broke mid-body: start the blob again (the partial file is already gone).
-            if (isTransientNetworkError(err) && attempt < BLOB_ATTEMPTS && !signal?.aborted) {
+            if (isTransientNetworkError(err) && attempt < BLOB_ATTEMPTS) {
               log.info({ layer: layer.digest, attempt, err: (err as Error).message }, 'layer download interrupted, retrying');
               continue;
             }
@@ -164,6 +165,7 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
       const layer = manifest.layers[i]!;
       const chainId = chains[i]!;
       await downloads[i];
+      signal?.throwIfAborted();
       await deps.inflight.run(`snapshot ${chainId}`, async () => {
         if (await deps.snapshots.has(chainId)) return;
         const t = Date.now();

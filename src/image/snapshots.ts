@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { InternalError } from '../errors';
 import { sha256 } from './content-store';
@@ -98,11 +98,29 @@ export function overlayOptions(l: RootfsLayout): string {
 export async function mountOverlay(l: RootfsLayout): Promise<void> {
   await mkdir(l.mountpoint, { recursive: true, mode: 0o755 });
   if (await isMountpoint(l.mountpoint)) return;
+  let options = overlayOptions(l);
+  let cwd: string | undefined;
+  const common = commonParent(l.lowerdirs);
+  if (options.length > MOUNT_OPTIONS_MAX && common) {
+    // Mount options fit in one page; relative lowerdirs (resolved against the
+    // cwd of mount) roughly double the number of layers that fit.
+    cwd = common;
+    options = overlayOptions({ ...l, lowerdirs: l.lowerdirs.map((d) => relative(common, d)) });
+  }
+  if (options.length > MOUNT_OPTIONS_MAX) throw new InternalError(`the image has too many layers (${l.lowerdirs.length}) for one overlayfs mount`);
   try {
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', overlayOptions(l), l.mountpoint]);
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', options, l.mountpoint], { cwd });
   } catch (err) {
     throw new InternalError(`mounting the container root filesystem (overlay) at ${l.mountpoint} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
   }
+}
+
+const MOUNT_OPTIONS_MAX = 4000;
+
+function commonParent(dirs: string[]): string | undefined {
+  // Snapshot dirs are <snapshots>/<chain>/fs: their grandparent is shared.
+  const parents = new Set(dirs.map((d) => dirname(dirname(d))));
+  return parents.size === 1 ? [...parents][0] : undefined;
 }
 
 export async function unmount(mountpoint: string): Promise<void> {

@@ -184,3 +184,17 @@ t.test('a blob corrupted in the registry fails the pull and stores nothing', asy
   t.same(readdirSync(svc.content.ingestDir), [], 'no partial file left');
   t.equal(svc.find(`${reg.host}/test/corrupt:v1`), undefined, 'no image record');
 });
+
+t.test('an image with 50 layers mounts (options longer than one page)', async (t) => {
+  const layers = [];
+  for (let i = 0; i < 50; i++) layers.push({ tar: await makeTar([{ name: `l${i}`, content: String(i) }]), compression: 'none' as const });
+  await push.pushImage('test/many', 'v1', layers);
+  const rec = await svc.pull(`${reg.host}/test/many:v1`, null);
+  t.equal(rec.chainIds.length, 50);
+  const layout = await svc.prepareRootfs('ctr-many', rec.id);
+  t.ok(layout.lowerdirs.join(':').length > 4000, 'absolute lowerdirs would not fit');
+  await svc.mountRootfs('ctr-many');
+  t.equal(readFileSync(join(layout.mountpoint, 'l0'), 'utf8'), '0', 'bottom layer visible');
+  t.equal(readFileSync(join(layout.mountpoint, 'l49'), 'utf8'), '49', 'top layer visible');
+  await svc.releaseRootfs('ctr-many');
+});
