@@ -79,6 +79,7 @@ class Handle : public Napi::ObjectWrap<Handle> {
                            InstanceMethod<&Handle::Accept>("accept"),
                            InstanceMethod<&Handle::SocketError>("socketError"),
                            InstanceMethod<&Handle::SetConnectTimeout>("setConnectTimeout"),
+                           InstanceMethod<&Handle::SetBufferSize>("setBufferSize"),
                            InstanceMethod<&Handle::Read>("read"),
                            InstanceMethod<&Handle::Write>("write"),
                            InstanceMethod<&Handle::Shutdown>("shutdown"),
@@ -213,6 +214,19 @@ class Handle : public Napi::ObjectWrap<Handle> {
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (ms % 1000) * 1000;
     long r = ::setsockopt(fd_, AF_VSOCK, SO_VM_SOCKETS_CONNECT_TIMEOUT, &tv, sizeof tv);
+    return Napi::Number::New(info.Env(), static_cast<double>(Result(r)));
+  }
+
+  // The kernel's per-socket receive buffer (credit) for vsock: 256 KiB by
+  // default. Larger lets a bulk sender keep more in flight. The maximum must be
+  // raised first or the kernel clamps the size. Sockets accepted from a
+  // listener inherit its setting.
+  Napi::Value SetBufferSize(const Napi::CallbackInfo& info) {
+    uint32_t bytes;
+    if (!CheckOpen(info.Env()) || !GetU32(info, 0, &bytes)) return info.Env().Undefined();
+    unsigned long long v = bytes;
+    long r = ::setsockopt(fd_, AF_VSOCK, SO_VM_SOCKETS_BUFFER_MAX_SIZE, &v, sizeof v);
+    if (r == 0) r = ::setsockopt(fd_, AF_VSOCK, SO_VM_SOCKETS_BUFFER_SIZE, &v, sizeof v);
     return Napi::Number::New(info.Env(), static_cast<double>(Result(r)));
   }
 

@@ -19,6 +19,7 @@ export interface NativeHandle {
   accept(): number;
   socketError(): number;
   setConnectTimeout(ms: number): number;
+  setBufferSize(bytes: number): number;
   read(buf: Buffer): number;
   write(buf: Uint8Array): number;
   shutdown(how: number): number;

@@ -27,6 +27,11 @@ const WRITABLE = 2; // UV_WRITABLE
 const SHUT_WR = 1;
 const READ_CHUNK = 64 * 1024;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+// The kernel's default vsock receive buffer is 256 KiB; 1 MiB doubled bulk
+// throughput over vsock_loopback under TCG (8 → 17 MiB/s, 32 MiB transfer).
+// It is a credit limit, not an allocation: memory is used only by data the
+// reader has not consumed yet.
+const DEFAULT_BUFFER_SIZE = 1 << 20;
 
 let errnos: { EAGAIN: number; EINPROGRESS: number; ECONNRESET: number; ECONNREFUSED: number; ETIMEDOUT: number; ENOTCONN: number; ECONNABORTED: number; EINTR: number; EMFILE: number; ENFILE: number; ENOBUFS: number; ENOMEM: number } | undefined;
 function E(): NonNullable<typeof errnos> {
@@ -72,6 +77,8 @@ export interface ConnectOptions {
   /** Keep the event loop alive while this socket is open (default true). */
   ref?: boolean;
   allowHalfOpen?: boolean;
+  /** Kernel receive buffer (SO_VM_SOCKETS_BUFFER_SIZE) in bytes; default 1 MiB, 0 = kernel default. */
+  bufferSize?: number;
 }
 
 /** Validate a connect target; throws TypeError (ERR_INVALID_ARG_VALUE) on a bad or forbidden CID/port. */
@@ -282,6 +289,7 @@ export function connect(cid: number, port: number, opts: ConnectOptions = {}): P
   try {
     addr = checkConnectTarget(cid, port, opts.allowHostCid ?? false);
     timeoutMs = checkU32('timeoutMs', opts.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, 0x7fffffff);
+    checkU32('bufferSize', opts.bufferSize ?? 0);
   } catch (err) {
     return Promise.reject(err);
   }
@@ -322,6 +330,9 @@ export function connect(cid: number, port: number, opts: ConnectOptions = {}): P
     // The kernel times a non-blocking vsock connect itself (2 s by default);
     // set it to ours so it neither fires early nor lingers. Best effort.
     if (timeoutMs > 0) h.setConnectTimeout(timeoutMs);
+    // Best effort too: a failure only costs throughput.
+    const bufferSize = opts.bufferSize ?? DEFAULT_BUFFER_SIZE;
+    if (bufferSize > 0) h.setBufferSize(bufferSize);
     const r = h.connect(addr.cid, addr.port);
     if (r === 0) {
       succeed();
@@ -355,6 +366,8 @@ export interface ListenOptions {
   cid?: number;
   backlog?: number;
   allowHalfOpen?: boolean;
+  /** Kernel receive buffer of accepted sockets (they inherit it); default 1 MiB, 0 = kernel default. */
+  bufferSize?: number;
 }
 
 /**
@@ -457,7 +470,9 @@ export function listen(port: number, opts: ListenOptions = {}): VsockServer {
   const p = checkU32('port', port);
   const cid = checkU32('cid', opts.cid ?? VMADDR_CID_ANY);
   const backlog = checkU32('backlog', opts.backlog ?? 128, 4096);
+  const bufferSize = checkU32('bufferSize', opts.bufferSize ?? DEFAULT_BUFFER_SIZE);
   const h = createHandle();
+  if (bufferSize > 0) h.setBufferSize(bufferSize); // best effort, as in connect()
   let syscall = 'bind';
   let r = h.bind(cid, p);
   if (r >= 0) {

@@ -4,6 +4,8 @@
 # with esbuild, next to a fresh vsock.node) instead of the agent, then powers
 # off. Everything it creates lives in one temp dir, removed on exit. The guest
 # has no vsock device: the test runs over vsock_loopback (CID 1) inside it.
+# QEMU stays in the script's process group (timeout --foreground), so
+# killing that group stops everything.
 # Prints the guest console; exit 0 iff the last selftest line is PASS.
 #
 # Usage: test/guest/boot-vsock-selftest.sh [MiB] [connections]
@@ -18,6 +20,7 @@ ADDON=$REPO/native/vsock/build/Release/vsock.node
 
 T=$(mktemp -d /tmp/vsock-selftest.XXXXXX)
 trap 'rm -rf "$T"' EXIT
+trap 'exit 1' TERM INT # run the EXIT trap when stopped
 mkdir -p "$T/ird/st"
 (cd "$REPO" && npx --no-install esbuild test/guest/vsock-selftest.ts --bundle --platform=node --target=node20 \
 	--log-level=warning --outfile="$T/ird/st/vsock-selftest.js")
@@ -33,7 +36,7 @@ sed -i "s|^exec switch_root .*|exec switch_root /newroot /bin/sh -c 'VMPOD_SELFT
 size=$(stat -c %s "$GUEST/rootfs.img")
 maxmem=$((1024 + size / 1048576 + 2))
 cmdline=$(node -p "require('$GUEST/manifest.json').kernel.cmdline")
-timeout 900 qemu-system-x86_64 -nodefaults -no-user-config -display none \
+timeout --foreground 900 qemu-system-x86_64 -nodefaults -no-user-config -display none \
 	-machine pc,nvdimm=on -bios /usr/share/qemu/qboot.rom -accel tcg -cpu max -smp 1 \
 	-m "1024M,slots=2,maxmem=${maxmem}M" -no-reboot -serial stdio \
 	-kernel "$GUEST/vmlinux" -initrd "$T/initramfs.cpio.gz" -append "$cmdline" \

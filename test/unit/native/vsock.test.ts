@@ -65,6 +65,8 @@ t.test('connect targets are validated before any syscall', async (t) => {
   t.same(checkConnectTarget(2, 1024, true), { cid: 2, port: 1024 }, 'allowHostCid lifts the guard (validation only; nothing connects)');
   t.same(checkConnectTarget(1, 0), { cid: 1, port: 0 }, 'loopback CID is allowed');
   await t.rejects(connect(3, 1024, { timeoutMs: -1 }), { code: 'ERR_INVALID_ARG_VALUE' }, 'negative timeout');
+  await t.rejects(connect(3, 1024, { bufferSize: 1.5 }), { code: 'ERR_INVALID_ARG_VALUE' }, 'fractional bufferSize');
+  t.throws(() => listen(1024, { bufferSize: -1 }), { code: 'ERR_INVALID_ARG_VALUE' }, 'listen: negative bufferSize');
   t.throws(() => listen(-1), { code: 'ERR_INVALID_ARG_VALUE' }, 'listen: negative port');
   t.throws(() => listen(1024, { backlog: 1e6 }), { code: 'ERR_INVALID_ARG_VALUE' }, 'listen: huge backlog');
 });
