@@ -11,11 +11,26 @@ import { cpus, loadavg } from 'node:os';
 import { findGuestImage, type GuestImage } from '../src/host/guest-image';
 import { configName, findLine, guestQemuArgs, missingForBoot, startGuest, type GuestBootConfig } from '../test/helpers/guest-console';
 
+/** Milliseconds from QEMU's spawn to each console milestone. */
 export interface BootSample {
+  /** The initramfs init's first line: firmware + kernel boot. */
   initMs: number;
+  /** All modules insmod-ed. */
+  modulesMs: number;
+  /** The rootfs NVDIMM mounted with DAX (and the read-only checks done). */
+  rootMs: number;
+  /** The agent's selftest line: Node.js started from the DAX rootfs. */
   nodeMs: number;
+  /** QEMU exited after the guest powered off. */
   exitMs: number;
 }
+
+const MILESTONES: Array<[Exclude<keyof BootSample, 'exitMs'>, RegExp]> = [
+  ['initMs', /^vmpod-init: /],
+  ['modulesMs', /^vmpod-init: modules loaded: /],
+  ['rootMs', /^vmpod-init: rootfs read-only: ok/],
+  ['nodeMs', /^vmpod-agent: selftest ok/],
+];
 
 export interface BootResult {
   config: string;
@@ -53,13 +68,18 @@ export async function bootOnce(img: GuestImage, c: GuestBootConfig): Promise<Boo
   const cfg = { ...c, cmdline: [...(c.cmdline ?? []), 'vmpod.selftest=boot'] };
   const g = startGuest(guestQemuArgs(img, cfg), { timeoutMs: TIMEOUT_MS });
   const run = await g.done;
-  const init = findLine(run, /^vmpod-init: /);
-  const node = findLine(run, /^vmpod-agent: selftest ok/);
-  if (run.timedOut || run.exitCode !== 0 || !init || !node) {
-    const tail = run.lines.slice(-15).map((l) => l.text).join('\n');
-    throw new Error(`${nameOf(c)}: boot failed (exit ${run.exitCode}, timed out ${run.timedOut}): ${run.stderr}\n${tail}`);
+  const sample: BootSample = { initMs: NaN, modulesMs: NaN, rootMs: NaN, nodeMs: NaN, exitMs: run.wallMs };
+  const missed: string[] = [];
+  for (const [key, re] of MILESTONES) {
+    const line = findLine(run, re);
+    if (line) sample[key] = line.ms;
+    else missed.push(key);
   }
-  return { initMs: init.ms, nodeMs: node.ms, exitMs: run.wallMs };
+  if (run.timedOut || run.exitCode !== 0 || missed.length > 0) {
+    const tail = run.lines.slice(-15).map((l) => l.text).join('\n');
+    throw new Error(`${nameOf(c)}: boot failed (exit ${run.exitCode}, timed out ${run.timedOut}, missing ${missed.join(' ')}): ${run.stderr}\n${tail}`);
+  }
+  return sample;
 }
 
 export async function measureConfig(img: GuestImage, c: GuestBootConfig, runs: number): Promise<BootResult> {
@@ -73,6 +93,8 @@ export async function measureConfig(img: GuestImage, c: GuestBootConfig, runs: n
     runs,
     median: {
       initMs: median(samples.map((s) => s.initMs)),
+      modulesMs: median(samples.map((s) => s.modulesMs)),
+      rootMs: median(samples.map((s) => s.rootMs)),
       nodeMs: median(samples.map((s) => s.nodeMs)),
       exitMs: median(samples.map((s) => s.exitMs)),
     },
@@ -109,12 +131,13 @@ async function main(): Promise<void> {
   const loadBefore = load();
   console.log(`guest ${img.hash.slice(0, 12)} (kernel ${img.manifest.kernel.release}, node ${img.manifest.node}, agent ${img.manifest.agent}), TCG, ${runs} run(s) each, median seconds`);
   console.log(`host: ${cpus().length} CPUs, load average ${loadBefore}`);
-  console.log(`${'configuration'.padEnd(40)} ${'init'.padStart(7)} ${'node'.padStart(7)} ${'exit'.padStart(7)}`);
+  console.log(`${'configuration'.padEnd(40)} ${['init', 'modules', 'root', 'node', 'exit'].map((h) => h.padStart(7)).join(' ')}`);
   for (const c of CONFIGS) {
     if (only && !nameOf(c).includes(only)) continue;
     const r = await measureConfig(img, c, runs);
     results.push(r);
-    console.log(`${r.config.padEnd(40)} ${s(r.median.initMs)} ${s(r.median.nodeMs)} ${s(r.median.exitMs)}`);
+    const m = r.median;
+    console.log(`${r.config.padEnd(40)} ${[m.initMs, m.modulesMs, m.rootMs, m.nodeMs, m.exitMs].map(s).join(' ')}`);
   }
   const json = arg('--json');
   if (json) {
