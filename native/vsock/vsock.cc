@@ -142,6 +142,13 @@ class Handle : public Napi::ObjectWrap<Handle> {
     if (self == nullptr) return;
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
+    if (status < 0 && self->polling_) {
+      // libuv has already stopped the handle (it reports EPOLLERR as
+      // UV_EBADF and stops): drop the keep-alive reference to match. The
+      // local from Value() below keeps the object alive for the call.
+      self->polling_ = false;
+      self->Unref();
+    }
     // MakeCallback (not Call) so that microtasks and nextTicks queued by the
     // JS side run before we return to the loop, as for Node's own handles.
     Napi::Object obj = self->Value();

@@ -416,7 +416,10 @@ export class VsockServer extends EventEmitter {
 
   private onPoll(status: number): void {
     if (status < 0) {
+      // libuv stopped polling this listener: it will accept nothing more, so
+      // say why and close rather than look alive. (The agent re-listens on 'close'.)
       this.emit('error', pollError(this.handle, status, 'accept'));
+      this.close();
       return;
     }
     const e = E();
