@@ -222,4 +222,24 @@ if ('missing' in found) {
     t.equal(exit.reason, 'guest-shutdown', `guest powered itself off (events ${JSON.stringify(events)}, console tail: ${vm.consoleTail(500)})`);
     await hv.destroy(runDir);
   });
+
+  t.test('a guest kernel panic ends the VM and is reported as such', async (t) => {
+    // Kernel only: no initramfs and no root, so the kernel panics in early
+    // boot; panic=1 + pvpanic/-no-reboot must turn that into QEMU exiting.
+    const runDir = join(work, 'p');
+    const vm = await start({
+      id: 'p', runDir, accel: 'tcg', vcpus: 1, memoryMib: 256,
+      boot: { kernel: guestPartPath(found, 'vmlinux'), params: ['root=/dev/vmpod-none'] },
+      agent: { transport: 'serial', socketPath: join(runDir, 'agent.sock') },
+    });
+    const events: VmEvent[] = [];
+    vm.onEvent((e) => events.push(e));
+    const limit = setTimeout(() => vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }), 120_000);
+    const exit = await vm.wait();
+    clearTimeout(limit);
+    t.match(vm.consoleTail(4096), /Kernel panic - not syncing/, 'the guest panicked');
+    t.ok(exit.reason === 'guest-panicked' || exit.reason === 'guest-reset', `exit reason ${exit.reason} (events ${JSON.stringify(events)})`);
+    t.comment(`panic seen as: ${exit.reason} (guest-panicked needs pvpanic-mmio.ko in the guest)`);
+    await hv.destroy(runDir);
+  });
 }

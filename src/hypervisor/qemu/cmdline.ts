@@ -54,6 +54,7 @@ export function vmDevices(c: VmConfig): Device[] {
   const devices: Device[] = [
     { kind: 'qmp', socketPath: runPath(c, 'qmpSocket') },
     { kind: 'serial-console', logPath: runPath(c, 'consoleLog') },
+    { kind: 'pvpanic' },
   ];
   if (c.rootfs) devices.push({ kind: 'nvdimm-rootfs', id: 'rootfs', imagePath: c.rootfs.path, sizeBytes: c.rootfs.sizeBytes });
   if (c.sharedDir) devices.push({ kind: 'virtio-9p', id: 'shared', path: c.sharedDir, mountTag: SHARED_MOUNT_TAG });

@@ -6,6 +6,7 @@ import { virtioSerialAgentArgs } from './virtio-serial-agent';
 import { tapNetArgs } from './tap-net';
 import { qmpArgs } from './qmp';
 import { serialConsoleArgs } from './serial-console';
+import { pvpanicArgs } from './pvpanic';
 
 export type { Device, DeviceKind } from './types';
 
@@ -26,5 +27,7 @@ export function deviceArgs(d: Device): string[] {
       return qmpArgs(d);
     case 'serial-console':
       return serialConsoleArgs(d);
+    case 'pvpanic':
+      return pvpanicArgs(d);
   }
 }

@@ -46,6 +46,10 @@ export interface SerialConsoleDevice {
   logPath: string;
 }
 
+export interface PvpanicDevice {
+  kind: 'pvpanic';
+}
+
 export type Device =
   | NvdimmRootfsDevice
   | Virtio9pDevice
@@ -53,6 +57,7 @@ export type Device =
   | VirtioSerialAgentDevice
   | TapNetDevice
   | QmpDevice
-  | SerialConsoleDevice;
+  | SerialConsoleDevice
+  | PvpanicDevice;
 
 export type DeviceKind = Device['kind'];

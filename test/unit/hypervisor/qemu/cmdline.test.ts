@@ -62,7 +62,7 @@ const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[]
     desc: 'rootfs nvdimm unarmed, plus the agent serial devices',
     cfg: base({ rootfs: { path: '/g/rootfs.img', sizeBytes: 64 * MIB } }),
     flag: '-device',
-    expect: ['nvdimm,memdev=rootfs,id=rootfs-nv,unarmed=on', 'virtio-serial-pci,id=ser0', 'virtserialport,bus=ser0.0,chardev=agent,name=vmpod.agent'],
+    expect: ['pvpanic', 'nvdimm,memdev=rootfs,id=rootfs-nv,unarmed=on', 'virtio-serial-pci,id=ser0', 'virtserialport,bus=ser0.0,chardev=agent,name=vmpod.agent'],
   },
   {
     desc: 'virtio-9p of the pod shared dir only',
@@ -74,7 +74,7 @@ const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[]
     desc: 'virtio-9p device with mount tag; vsock device',
     cfg: base({ sharedDir: '/s', agent: { transport: 'vsock', cid: 42 } }),
     flag: '-device',
-    expect: ['virtio-9p-pci,fsdev=shared,mount_tag=vmpod-shared', 'vhost-vsock-pci,id=vsock0,guest-cid=42'],
+    expect: ['pvpanic', 'virtio-9p-pci,fsdev=shared,mount_tag=vmpod-shared', 'vhost-vsock-pci,id=vsock0,guest-cid=42'],
   },
   {
     desc: 'serial agent chardev: server, no wait; serial console chardev file',
@@ -99,6 +99,7 @@ const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[]
   { desc: 'no display', cfg: base(), flag: '-display', expect: ['none'] },
   { desc: 'no vga', cfg: base(), flag: '-vga', expect: ['none'] },
   { desc: 'sandbox with every restriction', cfg: base(), flag: '-sandbox', expect: ['on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny'] },
+  { desc: 'guest panic ends the VM instead of pausing it', cfg: base(), flag: '-action', expect: ['panic=shutdown'] },
   { desc: 'pidfile in the run dir', cfg: base(), flag: '-pidfile', expect: ['/run/vmpod/vm/pod1/qemu.pid'] },
   { desc: 'qboot firmware by default', cfg: base(), flag: '-bios', expect: ['/usr/share/qemu/qboot.rom'] },
   { desc: 'paths with commas are escaped', cfg: base({ sharedDir: '/a,b' }), flag: '-fsdev', expect: ['local,id=shared,path=/a,,b,security_model=none,multidevs=remap'] },

@@ -27,6 +27,7 @@ const cases: Array<{ desc: string; device: Device; expect: string[] }> = [
   },
   { desc: 'qmp', device: { kind: 'qmp', socketPath: '/q.sock' }, expect: ['-qmp', 'unix:/q.sock,server=on,wait=off'] },
   { desc: 'serial-console', device: { kind: 'serial-console', logPath: '/c.log' }, expect: ['-chardev', 'file,id=console,path=/c.log,append=on', '-serial', 'chardev:console'] },
+  { desc: 'pvpanic exits instead of pausing on panic', device: { kind: 'pvpanic' }, expect: ['-device', 'pvpanic', '-action', 'panic=shutdown'] },
 ];
 
 for (const c of cases) {
