@@ -75,6 +75,8 @@ export function launchConmon(o: ConmonOptions): Promise<ConmonStarted> {
       // fd 3 is the sync pipe; conmon's own stdio is not needed (it logs to syslog).
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },
+      // conmon writes its `oom` marker relative to its cwd as well as the persist dir.
+      cwd: o.bundle,
       detached: true,
     });
     child.unref();

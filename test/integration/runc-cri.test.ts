@@ -1,0 +1,216 @@
+// Trusted pods over the real CRI gRPC server: images pulled from a local
+// docker-registry, containers run by runc under conmon. The pod network is a
+// stand-in that gives each pod a fresh, unconnected network namespace (the
+// infra process creates it), so the test needs no CNI; the daemon wires the
+// real PodNetwork.
+
+import t from 'tap';
+import type { Test } from 'tap';
+import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
+import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
+import { ServerCredentials, type Server } from '@grpc/grpc-js';
+import { createCriServer } from '../../src/cri/server';
+import { imageHandlers } from '../../src/cri/image';
+import { lifecycleHandlers } from '../../src/cri/runtime/lifecycle';
+import { buildRuntimeDeps } from '../../src/cri/runtime/lifecycle-deps';
+import type { PodNetworkProvider, RuntimeDeps } from '../../src/cri/runtime/deps';
+import { defaultConfig } from '../../src/config/defaults';
+import { createImageService, type ImageService } from '../../src/image';
+import { silentLogger } from '../../src/log';
+import { cgroupDirs } from '../../src/sandbox/runc/cgroup-stats';
+import { RuncPaths } from '../../src/sandbox/runc/paths';
+import { criClient, type CriClient } from '../helpers/cri-client';
+import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
+import { startRegistry, type RunningRegistry } from '../helpers/registry';
+
+const dir = mkdtempSync(join(tmpdir(), 'vmpod-runc-cri-'));
+const cfg = defaultConfig();
+cfg.root = join(dir, 'root');
+cfg.state = join(dir, 'state');
+const socket = join(dir, 'vmpod.sock');
+const logDir = join(dir, 'pod-logs');
+const noNetwork: PodNetworkProvider = {
+  setup: async () => ({ netnsPath: '', ips: { ip: '', additionalIps: [] } }),
+  teardown: async () => undefined,
+};
+
+let reg: RunningRegistry | undefined;
+let images: ImageService;
+let deps: RuntimeDeps;
+let server: Server | undefined;
+let client: CriClient;
+let imageRef = '';
+
+t.before(async () => {
+  reg = await startRegistry();
+  const extra: TarEntry[] = ['sleep', 'echo', 'id', 'ps', 'touch', 'tail', 'true', 'false'].map((n) => ({ name: `bin/${n}`, type: 'symlink', linkname: 'busybox' }));
+  await new RegistryPusher(reg).pushImage('test/busybox', 'v1', [{ tar: await makeTar([...busyboxEntries(), ...extra]), compression: 'gzip' }], { config: { StopSignal: 'SIGUSR1', Cmd: ['/bin/sh'] } });
+  imageRef = `${reg.host}/test/busybox:v1`;
+  images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
+  deps = buildRuntimeDeps({ config: cfg, log: silentLogger, images, network: noNetwork });
+  const created = createCriServer({ runtime: lifecycleHandlers(deps), image: imageHandlers(images) }, silentLogger);
+  server = created.server;
+  await new Promise<void>((resolve, reject) => server!.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  client = criClient(socket);
+  await client.image.PullImage({ image: { image: imageRef } }, 120_000);
+});
+
+t.teardown(async () => {
+  // Whatever a failed assertion left: remove every pod through the API.
+  try {
+    const { items } = await client.runtime.ListPodSandbox({});
+    for (const p of items) await client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id });
+  } catch { /* server may not have started */ }
+  client?.close();
+  server?.forceShutdown();
+  await reg?.stop();
+  execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function podConfig(name: string, extra: Record<string, unknown> = {}): PodSandboxConfig {
+  return {
+    metadata: { name, uid: `uid-${name}`, namespace: 'default', attempt: 0 },
+    hostname: name, log_directory: join(logDir, name), labels: { app: name }, annotations: {},
+    linux: { security_context: { namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
+    ...extra,
+  } as PodSandboxConfig;
+}
+
+function containerConfig(name: string, command: string[], extra: Record<string, unknown> = {}): ContainerConfig {
+  return { metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log`, labels: { c: name }, ...extra } as ContainerConfig;
+}
+
+async function runContainer(podId: string, pod: PodSandboxConfig, name: string, command: string[], extra: Record<string, unknown> = {}) {
+  const { container_id } = await client.runtime.CreateContainer({ pod_sandbox_id: podId, config: containerConfig(name, command, extra), sandbox_config: pod });
+  await client.runtime.StartContainer({ container_id });
+  return container_id;
+}
+
+async function waitExited(id: string) {
+  for (let i = 0; i < 200; i++) {
+    const { status } = await client.runtime.ContainerStatus({ container_id: id });
+    if (status?.state === 'CONTAINER_EXITED') return status;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`container ${id} did not exit`);
+}
+
+const code = (err: unknown) => (err as ServiceError).code;
+
+t.test('full lifecycle of a trusted pod over CRI', async (t) => {
+  const pod = podConfig('web');
+  const { pod_sandbox_id: podId } = await client.runtime.RunPodSandbox({ config: pod });
+  const st = await client.runtime.PodSandboxStatus({ pod_sandbox_id: podId, verbose: true });
+  t.equal(st.status?.state, 'SANDBOX_READY', 'pod ready');
+  t.equal(st.status?.runtime_handler, 'runc', 'runtime handler reported');
+  t.equal(st.status?.linux?.namespaces?.options?.pid, 'POD', 'namespace options reported');
+  t.match(JSON.parse(st.info.info ?? '{}'), { routeReason: 'default_trust is trusted', handlerType: 'runc' }, 'route decision in info');
+
+  const done = await runContainer(podId, pod, 'done', ['/bin/sh', '-c', 'echo hello; echo oops >&2']);
+  const failed = await runContainer(podId, pod, 'failed', ['/bin/sh', '-c', 'exit 4']);
+  const sleeper = await runContainer(podId, pod, 'sleeper', ['/bin/sh', '-c', "trap 'echo got-usr1; exit 0' USR1; while :; do sleep 1; done"]);
+
+  const sDone = await waitExited(done);
+  t.match(sDone, { exit_code: 0, reason: 'Completed' }, 'Completed');
+  t.not(sDone.finished_at, '0', 'finished_at set');
+  t.match(readFileSync(join(logDir, 'web', 'done.log'), 'utf8'), /^\S+ stdout F hello\n\S+ stderr F oops\n$/, 'CRI log file content and format');
+  t.match(await waitExited(failed), { exit_code: 4, reason: 'Error' }, 'Error with exit code');
+
+  const running = await client.runtime.ListContainers({ filter: { state: { state: 'CONTAINER_RUNNING' }, pod_sandbox_id: podId } });
+  t.same(running.containers.map((c) => c.id), [sleeper], 'state filter');
+  const byLabel = await client.runtime.ListContainers({ filter: { label_selector: { c: 'done' } } });
+  t.same(byLabel.containers.map((c) => c.id), [done], 'label filter');
+  const byPrefix = await client.runtime.ListContainers({ filter: { id: sleeper.slice(0, 12) } });
+  t.same(byPrefix.containers.map((c) => c.id), [sleeper], 'id prefix filter');
+
+  const ex = await client.runtime.ExecSync({ container_id: sleeper, cmd: ['/bin/sh', '-c', 'ps; exit 2'], timeout: '10' });
+  t.equal(ex.exit_code, 2, 'exec exit code');
+  t.match(ex.stdout.toString(), /sleep 1/, 'exec output');
+  await t.rejects(client.runtime.ExecSync({ container_id: sleeper, cmd: ['/bin/sleep', '20'], timeout: '1' }), { code: GrpcStatus.DEADLINE_EXCEEDED }, 'exec timeout');
+
+  const cs = await client.runtime.ContainerStats({ container_id: sleeper });
+  t.ok(Number(cs.stats?.memory?.working_set_bytes?.value ?? 0) > 0, 'container memory stats');
+  t.ok(cs.stats?.writable_layer?.fs_id?.mountpoint, 'writable layer reported');
+  const ps = await client.runtime.PodSandboxStats({ pod_sandbox_id: podId });
+  t.ok(Number(ps.stats?.linux?.process?.process_count?.value ?? 0) >= 2, 'pod process count (infra + sleeper)');
+  const desc = await client.runtime.ListMetricDescriptors({});
+  t.ok(desc.descriptors.some((d) => d.name === 'container_cpu_usage_seconds_total'), 'cadvisor metric names');
+  const pm = await client.runtime.ListPodSandboxMetrics({});
+  t.ok(pm.pod_metrics.find((p) => p.pod_sandbox_id === podId)?.container_metrics.some((c) => c.container_id === sleeper), 'pod metrics list the running container');
+
+  await client.runtime.UpdateContainerResources({ container_id: sleeper, linux: { cpu_shares: '256', memory_limit_in_bytes: String(64 << 20) } });
+  const updated = await client.runtime.ContainerStatus({ container_id: sleeper });
+  t.equal(updated.status?.resources?.linux?.cpu_shares, '256', 'updated resources reported');
+  await client.runtime.ReopenContainerLog({ container_id: sleeper });
+  t.pass('reopen log');
+
+  // The image's StopSignal is SIGUSR1; the container's shell traps it.
+  const verbose = await client.runtime.ContainerStatus({ container_id: sleeper, verbose: true });
+  t.equal(JSON.parse(verbose.info.info ?? '{}').stopSignal, 10, 'stop signal taken from the image config');
+  await client.runtime.StopContainer({ container_id: sleeper, timeout: '10' });
+  t.match(await waitExited(sleeper), { exit_code: 0 }, 'stopped by the image StopSignal, before the timeout');
+  t.match(readFileSync(join(logDir, 'web', 'sleeper.log'), 'utf8'), / stdout F got-usr1\n/, 'the container saw SIGUSR1');
+  await client.runtime.StopContainer({ container_id: sleeper, timeout: '10' });
+  await client.runtime.RemoveContainer({ container_id: done });
+  await client.runtime.RemoveContainer({ container_id: done });
+  t.pass('stop and remove are idempotent');
+
+  const infraPid = deps.sandboxes.get(podId)?.runtime?.type === 'runc' ? (deps.sandboxes.get(podId)!.runtime as { infraPid: number }).infraPid : 0;
+  await client.runtime.StopPodSandbox({ pod_sandbox_id: podId });
+  await client.runtime.StopPodSandbox({ pod_sandbox_id: podId });
+  t.equal((await client.runtime.PodSandboxStatus({ pod_sandbox_id: podId })).status?.state, 'SANDBOX_NOTREADY', 'pod not ready after stop');
+  await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId });
+  await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId });
+  await client.runtime.StopPodSandbox({ pod_sandbox_id: podId });
+  t.same((await client.runtime.ListContainers({})).containers, [], 'no containers left');
+  t.same((await client.runtime.ListPodSandbox({})).items, [], 'no pods left');
+  assertNothingLeft(t, podId, infraPid);
+});
+
+function assertNothingLeft(t: Test, podId: string, infraPid: number) {
+  const paths = new RuncPaths(cfg.state);
+  t.notOk(infraPid > 0 && existsSync(`/proc/${infraPid}`), 'no infra process');
+  t.notOk(readFileSync('/proc/mounts', 'utf8').includes(dir), 'no mount under the test dirs');
+  t.notOk(existsSync(paths.podDir(podId)), 'no pod state dir');
+  for (const d of cgroupDirs(`/vmpod/${podId}`, 1)) t.notOk(existsSync(d), `no cgroup ${d}`);
+  t.equal(execFileSync('/usr/sbin/runc', ['--root', paths.runcRoot, 'list', '-q']).toString().trim(), '', 'runc knows no container');
+  t.notOk(execFileSync('ps', ['-eo', 'args']).toString().includes(paths.runcRoot), 'no conmon of ours left');
+}
+
+t.test('OOM kill is reported as OOMKilled', async (t) => {
+  const pod = podConfig('oom');
+  const { pod_sandbox_id: podId } = await client.runtime.RunPodSandbox({ config: pod });
+  t.teardown(() => client.runtime.RemovePodSandbox({ pod_sandbox_id: podId }));
+  const id = await runContainer(podId, pod, 'hog', ['/bin/tail', '/dev/zero'], { linux: { resources: { memory_limit_in_bytes: String(16 << 20) } } });
+  t.match(await waitExited(id), { exit_code: 137, reason: 'OOMKilled' }, 'OOMKilled');
+});
+
+t.test('routing and refusals over CRI', async (t) => {
+  await t.rejects(client.runtime.RunPodSandbox({ config: podConfig('vm', { annotations: { 'io.kubernetes.cri.untrusted-workload': 'true' } }) }), { code: GrpcStatus.UNIMPLEMENTED }, 'microvm handler not available yet');
+  await t.rejects(client.runtime.RunPodSandbox({ config: podConfig('kata'), runtime_handler: 'kata' }), { code: GrpcStatus.INVALID_ARGUMENT, details: /configured handlers: runc, vm/ }, 'unknown handler');
+  const hostNet = podConfig('hn', { annotations: { 'io.kubernetes.cri.untrusted-workload': 'true' }, linux: { security_context: { namespace_options: { network: 'NODE' } } } });
+  await t.rejects(client.runtime.RunPodSandbox({ config: hostNet }), { code: GrpcStatus.FAILED_PRECONDITION, details: /host network/ }, 'untrusted + host network');
+  t.same((await client.runtime.ListPodSandbox({})).items, [], 'refused pods leave no record');
+});
+
+t.test('a failed create rolls back and leaves nothing', async (t) => {
+  const pod = podConfig('bad');
+  const { pod_sandbox_id: podId } = await client.runtime.RunPodSandbox({ config: pod });
+  const err = await client.runtime.CreateContainer({
+    pod_sandbox_id: podId, sandbox_config: pod,
+    config: containerConfig('c', ['/bin/true'], { mounts: [{ container_path: '/data', host_path: join(dir, 'missing') }] }),
+  }).catch((e: unknown) => e);
+  t.equal(code(err), GrpcStatus.INVALID_ARGUMENT, 'missing host path is INVALID_ARGUMENT');
+  t.match((err as ServiceError).details, /step "runtime-create".*does not exist on the host/, 'names the step and the problem');
+  t.same((await client.runtime.ListContainers({})).containers, [], 'no container record');
+  t.same(readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(join(cfg.root, 'image', 'containers'))), [], 'rootfs unmounted');
+  const infraPid = (deps.sandboxes.get(podId)!.runtime as { infraPid: number }).infraPid;
+  await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId });
+  assertNothingLeft(t, podId, infraPid);
+});
