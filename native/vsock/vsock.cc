@@ -142,16 +142,16 @@ class Handle : public Napi::ObjectWrap<Handle> {
     if (self == nullptr) return;
     Napi::Env env = self->Env();
     Napi::HandleScope scope(env);
+    // Taken first: this local keeps the object alive for the rest of the call.
+    Napi::Object obj = self->Value();
     if (status < 0 && self->polling_) {
       // libuv has already stopped the handle (it reports EPOLLERR as
-      // UV_EBADF and stops): drop the keep-alive reference to match. The
-      // local from Value() below keeps the object alive for the call.
+      // UV_EBADF and stops): drop the keep-alive reference to match.
       self->polling_ = false;
       self->Unref();
     }
     // MakeCallback (not Call) so that microtasks and nextTicks queued by the
     // JS side run before we return to the loop, as for Node's own handles.
-    Napi::Object obj = self->Value();
     Napi::Value fn = obj.Get("onpoll");
     if (!env.IsExceptionPending() && fn.IsFunction())
       fn.As<Napi::Function>().MakeCallback(obj, {Napi::Number::New(env, status), Napi::Number::New(env, events)});
