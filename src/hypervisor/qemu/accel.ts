@@ -73,7 +73,8 @@ function cacheKey(o: KvmProbeOptions, kvmDevice: string): string {
   return JSON.stringify([o.qemuBinary, o.kernel ?? '', o.kernel ? st(o.kernel) : '', st(kvmDevice), kernelRelease]);
 }
 
-function kvmDeviceUsable(dev: string): boolean {
+/** The device node exists and we may open it read-write. */
+export function deviceAccessible(dev: string): boolean {
   try {
     accessSync(dev, constants.R_OK | constants.W_OK);
     return true;
@@ -118,7 +119,7 @@ export async function probeGuestBoot(qemuBinary: string, kernel: string, accel: 
 /** The kvm verdict: usable device, and a kernel that really boots with it. */
 export async function probeKvm(o: KvmProbeOptions): Promise<AccelVerdict> {
   const kvmDevice = o.kvmDevice ?? '/dev/kvm';
-  if (!kvmDeviceUsable(kvmDevice)) return { accel: 'tcg', reason: `${kvmDevice} missing or not accessible` };
+  if (!deviceAccessible(kvmDevice)) return { accel: 'tcg', reason: `${kvmDevice} missing or not accessible` };
   if (!o.kernel) return { accel: 'tcg', reason: 'no guest kernel to prove that kvm boots a guest' };
   const timeoutMs = o.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
   return (await probeGuestBoot(o.qemuBinary, o.kernel, 'kvm', timeoutMs))
