@@ -44,8 +44,8 @@ export interface RootfsLease {
   readonly imageId: string;
   readonly chainIds: string[];
   readonly layout: RootfsLayout;
-  /** Directory created for this container's upper/work/mountpoint, deleted on release. */
-  readonly ownedDir: string;
+  /** What release deletes: the container dir we made, or only upper/work/rootfs inside a caller's targetDir. */
+  readonly ownedDirs: string[];
 }
 
 const LEASE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -118,7 +118,7 @@ export class LeaseRecords extends JsonDir<RootfsLease> {
   }
   protected valid(v: unknown): v is RootfsLease {
     const r = v as RootfsLease;
-    return typeof r?.containerId === 'string' && LEASE_ID.test(r.containerId) && Array.isArray(r.chainIds);
+    return typeof r?.containerId === 'string' && LEASE_ID.test(r.containerId) && Array.isArray(r.chainIds) && Array.isArray(r.ownedDirs);
   }
 }
 

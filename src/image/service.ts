@@ -11,7 +11,7 @@
 // Removing an image deletes its record at once; its snapshots stay while a
 // lease names them and go in the GC after the last `releaseRootfs`.
 
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RegistryConfig } from '../config/types';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
@@ -23,7 +23,7 @@ import { ImageRecords, isValidContainerId, LeaseRecords, type ImageRecord, type 
 import { Inflight, pullImage } from './pull';
 import { digestReference, parseReference, tagReference } from './reference';
 import { RegistryClient } from './registry';
-import { mountOverlay, SnapshotStore, unmount, type RootfsLayout } from './snapshots';
+import { isMountpoint, mountOverlay, SnapshotStore, unmount, type RootfsLayout } from './snapshots';
 
 export interface ImageServiceOptions {
   /** The daemon's state root; the service uses `<root>/image/`. */
@@ -72,12 +72,28 @@ export class ImageService {
     await this.snapshots.init();
     this.records.load();
     this.leases.load();
+    const orphans = await this.sweepContainerDirs();
     const partial = await this.content.sweep();
     const unpacks = await this.snapshots.sweep();
     const collected = await this.gc();
-    if (partial.length + unpacks.length + collected > 0) {
-      this.log.info({ partialDownloads: partial.length, unfinishedUnpacks: unpacks.length, collected }, 'cleaned up after an interrupted run');
+    if (orphans + partial.length + unpacks.length + collected > 0) {
+      this.log.info({ orphanContainerDirs: orphans, partialDownloads: partial.length, unfinishedUnpacks: unpacks.length, collected }, 'cleaned up after an interrupted run');
     }
+  }
+
+  /** Default container dirs without a lease: a kill between mkdir and the lease write. */
+  private async sweepContainerDirs(): Promise<number> {
+    const dir = join(this.dir, 'containers');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    let n = 0;
+    for (const name of names) {
+      if (this.leases.get(name)) continue;
+      const rootfs = join(dir, name, 'rootfs');
+      if (await isMountpoint(rootfs)) continue; // never delete through a live mount
+      await rm(join(dir, name), { recursive: true, force: true });
+      n++;
+    }
+    return n;
   }
 
   // ---- lookups ---------------------------------------------------------
@@ -250,7 +266,9 @@ export class ImageService {
     await mkdir(layout.upper, { recursive: true, mode: 0o755 });
     await mkdir(layout.work, { recursive: true, mode: 0o700 });
     await mkdir(layout.mountpoint, { recursive: true, mode: 0o755 });
-    const lease: RootfsLease = { containerId, imageId: image.id, chainIds: image.chainIds, layout, ownedDir: base };
+    // Never delete a caller's targetDir itself (it may be a pod's shared dir), only what we made in it.
+    const ownedDirs = targetDir ? [layout.upper, layout.work, layout.mountpoint] : [base];
+    const lease: RootfsLease = { containerId, imageId: image.id, chainIds: image.chainIds, layout, ownedDirs };
     this.leases.put(lease);
     return layout;
   }
@@ -268,7 +286,7 @@ export class ImageService {
     const lease = this.leases.get(containerId);
     if (!lease) return;
     await unmount(lease.layout.mountpoint);
-    await rm(lease.ownedDir, { recursive: true, force: true });
+    for (const d of lease.ownedDirs) await rm(d, { recursive: true, force: true });
     this.leases.delete(containerId);
     await this.gc();
   }

@@ -198,3 +198,20 @@ t.test('an image with 50 layers mounts (options longer than one page)', async (t
   t.equal(readFileSync(join(layout.mountpoint, 'l49'), 'utf8'), '49', 'top layer visible');
   await svc.releaseRootfs('ctr-many');
 });
+
+t.test('prepareRootfs into a caller dir: release deletes only what it made', async (t) => {
+  const rec = svc.resolve(`${reg.host}/test/zstd:v1`);
+  const share = mkdtempSync(join(root, 'share-'));
+  writeFileSync(join(share, 'keep-me'), 'pod data');
+  const layout = await svc.prepareRootfs('ctr-share', rec.id, share);
+  t.same(layout, { lowerdirs: [svc.snapshots.fsDir(rec.chainIds[0]!)], upper: join(share, 'upper'), work: join(share, 'work'), mountpoint: join(share, 'rootfs') });
+  t.same(await svc.prepareRootfs('ctr-share', rec.id, share), layout, 'idempotent');
+  await svc.mountRootfs('ctr-share');
+  t.equal(readFileSync(join(layout.mountpoint, 'z/file'), 'utf8'), 'zstd content');
+  t.same(svc.usersOf(rec.id), ['ctr-share']);
+  await svc.releaseRootfs('ctr-share');
+  await svc.releaseRootfs('ctr-share');
+  t.same(readdirSync(share), ['keep-me'], 'caller dir and its other files kept');
+  t.same(svc.usersOf(rec.id), []);
+  await t.rejects(svc.prepareRootfs('../evil', rec.id), { code: 'INVALID_ARGUMENT' }, 'container id checked');
+});

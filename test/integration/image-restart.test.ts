@@ -89,6 +89,7 @@ t.test('killed mid-pull, restarted: no partial image, partial files gone', async
   // What else a kill can leave: an unfinished unpack and a half-written record.
   mkdirSync(join(dir, 'snapshots', '.tmp-deadbeef', 'fs'), { recursive: true });
   writeFileSync(join(dir, 'images', `.${'0'.repeat(64)}.json.tmp-12345`), '{"id":');
+  mkdirSync(join(dir, 'containers', 'no-lease', 'upper'), { recursive: true });
 
   const svc = await createImageService({ root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
   t.same(svc.list(), [], 'no image record');
@@ -96,6 +97,7 @@ t.test('killed mid-pull, restarted: no partial image, partial files gone', async
   t.same(readdirSync(join(dir, 'snapshots')), [], 'orphan snapshot and unfinished unpack removed');
   t.same(readdirSync(join(dir, 'images')), [], 'temp record file removed');
   t.same(await svc.content.list(), [], 'orphan blobs removed');
+  t.same(readdirSync(join(dir, 'containers')), [], 'container dir without a lease removed');
   const rec = await svc.pull(`${reg.host}/test/restart:v1`, null);
   t.equal(rec.id, img.configDigest, 'the image pulls cleanly after restart');
 });
