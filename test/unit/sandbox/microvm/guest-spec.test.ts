@@ -1,0 +1,92 @@
+import t from 'tap';
+import { InternalError, InvalidArgumentError } from '../../../../src/errors';
+import type { ContainerConfig__Output } from '../../../../src/generated/cri/runtime/v1/ContainerConfig';
+import type { Mount__Output } from '../../../../src/generated/cri/runtime/v1/Mount';
+import { containerSpec } from '../../../../src/oci/container-spec';
+import type { NamespaceModeName } from '../../../../src/oci/input';
+import { checkVmContainerConfig, guestHostFacts, guestPodContext, guestSpec } from '../../../../src/sandbox/microvm/guest-spec';
+import { GUEST_SHARED_DIR, podPaths, sharePath } from '../../../../src/sandbox/microvm/layout';
+
+const paths = podPaths('/run/vmpod', 'pod1');
+const podFile = (n: 'hosts' | 'resolv.conf' | 'hostname'): string => `${paths.shared}/${sharePath.podFile(n)}`;
+const facts = guestHostFacts({ pathExists: (p) => p.startsWith('/var/lib/kubelet'), readFile: () => '' });
+
+const mount = (container_path: string, host_path: string, readonly = false, propagation = 'PROPAGATION_PRIVATE'): Mount__Output =>
+  ({ container_path, host_path, readonly, selinux_relabel: false, propagation, uid_mappings: [], gid_mappings: [], recursive_read_only: false, image: null, image_sub_path: '' }) as unknown as Mount__Output;
+
+function cfg(p: Partial<ContainerConfig__Output> = {}, pidMode: NamespaceModeName = 'CONTAINER'): ContainerConfig__Output {
+  return {
+    metadata: { name: 'c', attempt: 0 }, image: null, command: ['/bin/sh'], args: [], working_dir: '', envs: [], mounts: [], devices: [],
+    labels: {}, annotations: {}, log_path: 'c.log', stdin: false, stdin_once: false, tty: false,
+    linux: { security_context: { namespace_options: { network: 'POD', pid: pidMode, ipc: 'POD', target_id: '', userns_options: null }, masked_paths: [], readonly_paths: [], supplemental_groups: [], capabilities: null, privileged: false, run_as_username: '', readonly_rootfs: false, seccomp: null, seccomp_profile_path: '', apparmor_profile: '', apparmor: null, selinux_options: null, run_as_user: null, run_as_group: null, no_new_privs: false, supplemental_groups_policy: 'Merge' }, resources: null },
+    windows: null, CDI_devices: [], stop_signal: 'RUNTIME_DEFAULT', ...p,
+  } as unknown as ContainerConfig__Output;
+}
+
+function hostSpec(config: ContainerConfig__Output, pidMode: NamespaceModeName = 'CONTAINER') {
+  const pod = guestPodContext('pod1', 'web', { network: 'POD', pid: pidMode, ipc: 'POD' }, { hosts: podFile('hosts'), resolvConf: podFile('resolv.conf'), hostname: podFile('hostname') });
+  return containerSpec({ containerId: 'ctr1', config, image: {}, rootfs: '/host/rootfs/ignored', passwd: '', group: '', pod, targetPid: 0, host: facts }).spec;
+}
+
+t.test('rootfs, pod files and CRI mounts become paths under the guest share', async (t) => {
+  const config = cfg({ mounts: [mount('/data', '/var/lib/kubelet/pods/u/volumes/empty', false), mount('/etc/config/', '/var/lib/kubelet/pods/u/volumes/cm', true)] });
+  const shared = new Map([['/data', sharePath.mount('ctr1', 0)], ['/etc/config', sharePath.mount('ctr1', 1)]]);
+  const { spec } = guestSpec({ spec: hostSpec(config), sharedHostDir: paths.shared, rootfsRel: sharePath.rootfs('ctr1'), sharedMounts: shared });
+  const at = (d: string) => spec.mounts.find((m) => m.destination === d);
+  const cases: [string, string | undefined, string][] = [
+    ['rootfs', spec.root.path, `${GUEST_SHARED_DIR}/c/ctr1/rootfs`],
+    ['/etc/hosts', at('/etc/hosts')?.source, `${GUEST_SHARED_DIR}/pod/hosts`],
+    ['/etc/resolv.conf', at('/etc/resolv.conf')?.source, `${GUEST_SHARED_DIR}/pod/resolv.conf`],
+    ['/etc/hostname', at('/etc/hostname')?.source, `${GUEST_SHARED_DIR}/pod/hostname`],
+    ['emptyDir mount', at('/data')?.source, `${GUEST_SHARED_DIR}/c/ctr1/m/0`],
+    ['configmap mount (trailing slash)', at('/etc/config')?.source, `${GUEST_SHARED_DIR}/c/ctr1/m/1`],
+    ['/dev/shm is the VM\'s own', at('/dev/shm')?.source, '/dev/shm'],
+  ];
+  for (const [desc, got, want] of cases) t.equal(got, want, desc);
+  t.ok(at('/etc/config')?.options.includes('ro'), 'readonly CRI mount stays readonly');
+  t.ok(at('/data')?.options.includes('rw'), 'writable CRI mount stays writable');
+  t.equal(at('/proc')?.type, 'proc', 'non-bind mounts untouched');
+});
+
+t.test('pod-wide namespaces are the VM\'s own; private ones stay', async (t) => {
+  const cases: { desc: string; pid: NamespaceModeName; want: string[] }[] = [
+    { desc: 'own PID namespace', pid: 'CONTAINER', want: ['cgroup', 'mount', 'pid'] },
+    { desc: 'pod PID namespace = the VM\'s', pid: 'POD', want: ['cgroup', 'mount'] },
+  ];
+  for (const c of cases) {
+    const { spec } = guestSpec({ spec: hostSpec(cfg({}, c.pid), c.pid), sharedHostDir: paths.shared, rootfsRel: sharePath.rootfs('ctr1'), sharedMounts: new Map() });
+    t.same(spec.linux.namespaces.map((n) => n.type).sort(), c.want, c.desc);
+    t.notOk(spec.linux.namespaces.some((n) => n.path !== undefined), `${c.desc}: no host /proc paths`);
+  }
+});
+
+t.test('propagation is made private, with a note', async (t) => {
+  const config = cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', false, 'PROPAGATION_BIDIRECTIONAL')] });
+  const host = hostSpec(config);
+  t.equal(host.linux.rootfsPropagation, 'rshared', 'host spec asked for rshared');
+  const { spec, notes } = guestSpec({ spec: host, sharedHostDir: paths.shared, rootfsRel: sharePath.rootfs('ctr1'), sharedMounts: new Map([['/x', sharePath.mount('ctr1', 0)]]) });
+  const m = spec.mounts.find((x) => x.destination === '/x');
+  t.ok(m?.options.includes('rprivate') && !m.options.includes('rshared'), 'rprivate instead of rshared');
+  t.equal(spec.linux.rootfsPropagation, undefined, 'no rootfs propagation');
+  t.equal(notes.length, 1, 'the change is reported');
+});
+
+t.test('a bind source that is not shared with the VM is an error', async (t) => {
+  const config = cfg({ mounts: [mount('/x', '/var/lib/kubelet/x')] });
+  t.throws(() => guestSpec({ spec: hostSpec(config), sharedHostDir: paths.shared, rootfsRel: sharePath.rootfs('ctr1'), sharedMounts: new Map() }), InternalError);
+});
+
+t.test('what a VM cannot give a container is refused', async (t) => {
+  t.throws(() => checkVmContainerConfig(cfg({ devices: [{ container_path: '/dev/fuse', host_path: '/dev/fuse', permissions: 'rwm' }] })), InvalidArgumentError, 'host devices');
+  const priv = cfg();
+  (priv.linux as { security_context: { privileged: boolean } }).security_context.privileged = true;
+  t.throws(() => checkVmContainerConfig(priv), InvalidArgumentError, 'privileged');
+  t.doesNotThrow(() => checkVmContainerConfig(cfg()), 'a plain container is fine');
+});
+
+t.test('guest facts: every capability, cgroup v2, no host devices', async (t) => {
+  t.ok(facts.capabilities.has('CAP_SYS_RESOURCE'), 'CAP_SYS_RESOURCE available in the guest');
+  t.equal(facts.cgroupVersion, 2);
+  t.same(facts.hostDevices(), []);
+  t.equal(facts.statDevice('/dev/null'), null);
+});

@@ -1,0 +1,30 @@
+import t from 'tap';
+import { InvalidArgumentError } from '../../../../src/errors';
+import { GUEST_SHARED_DIR, guestPath, podPaths, sharePath } from '../../../../src/sandbox/microvm/layout';
+
+t.test('pod paths', async (t) => {
+  const p = podPaths('/run/vmpod', 'abc123');
+  t.same(p, {
+    dir: '/run/vmpod/sandboxes/abc123',
+    shareSource: '/run/vmpod/sandboxes/abc123/share-src',
+    shared: '/run/vmpod/sandboxes/abc123/shared',
+    record: '/run/vmpod/sandboxes/abc123/microvm.json',
+    vmRunDir: '/run/vmpod/vm/abc123',
+  });
+  const longId = 'a'.repeat(64);
+  t.ok(`${podPaths('/run/vmpod', longId).vmRunDir}/agent.sock`.length <= 107, 'agent socket of a 64-char id fits sun_path under the default state dir');
+});
+
+t.test('ids that would escape their directory are refused', async (t) => {
+  for (const [desc, id] of [['dot-dot', '..'], ['slash', 'a/b'], ['empty', ''], ['leading dot', '.x']]) {
+    t.throws(() => podPaths('/s', id), InvalidArgumentError, `pod id: ${desc}`);
+    t.throws(() => sharePath.rootfs(id), InvalidArgumentError, `container id: ${desc}`);
+  }
+});
+
+t.test('share-relative paths and their guest view', async (t) => {
+  t.equal(sharePath.rootfs('c1'), 'c/c1/rootfs');
+  t.equal(sharePath.mount('c1', 3), 'c/c1/m/3');
+  t.equal(sharePath.podFile('resolv.conf'), 'pod/resolv.conf');
+  t.equal(guestPath(sharePath.rootfs('c1')), `${GUEST_SHARED_DIR}/c/c1/rootfs`);
+});
