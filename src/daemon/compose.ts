@@ -6,6 +6,8 @@ import type { VmpodConfig } from '../config/types';
 import type { CriImplementation } from '../cri/server';
 import { imageHandlers } from '../cri/image';
 import { daemonHandlers } from '../cri/runtime';
+import { lifecycleHandlers } from '../cri/runtime/lifecycle';
+import { buildRuntimeDeps } from '../cri/runtime/lifecycle-deps';
 import type { DaemonInfo, NetworkReadiness } from '../cri/runtime/info';
 import { probeCapabilities } from '../host/capabilities';
 import { cheapHostProbes } from '../host/probes';
@@ -36,8 +38,11 @@ export async function compose(cfg: VmpodConfig, log: Logger, version: string, st
     },
   };
   const images = await createImageService({ root: cfg.root, registries: cfg.registries, log: log.child({ subsystem: 'image' }) });
+  const runtime = buildRuntimeDeps({ config: cfg, log, images, network: podNetwork });
+  // Networks whose pods the store does not know were left by a crash mid-RunPodSandbox.
+  await podNetwork.reconcile(new Set(runtime.sandboxes.list().map((s) => s.id)));
   return {
-    implementation: { runtime: { ...daemonHandlers(info) }, image: imageHandlers(images) },
+    implementation: { runtime: { ...lifecycleHandlers(runtime), ...daemonHandlers(info) }, image: imageHandlers(images) },
     close: async () => {
       podNetwork.stop();
     },
