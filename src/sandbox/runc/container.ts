@@ -86,6 +86,19 @@ export async function containerState(deps: ContainerDeps, c: ContainerHandle): P
   };
   const fromExit = await exited();
   if (fromExit) return fromExit;
+  // Cheap path for list/status polling (kubelet relists every second): no
+  // runc process per container. Until `runc start`, the init process is
+  // still `runc init` waiting on its FIFO; after it, it is the workload.
+  const [cmdline, cgroup] = await Promise.all([
+    readFile(`/proc/${d.pid}/cmdline`, 'utf8').catch(() => ''),
+    readFile(`/proc/${d.pid}/cgroup`, 'utf8').catch(() => ''),
+  ]);
+  // The cgroup check guards against a recycled PID after conmon died unseen.
+  if (cmdline && cgroup.includes(`/${c.id}\n`)) {
+    const [argv0 = '', argv1 = ''] = cmdline.split('\0');
+    const created = argv1 === 'init' && (argv0 === deps.runcBinary || argv0.endsWith('/runc') || argv0 === 'runc');
+    return { state: created ? 'created' : 'running', pid: d.pid, exitCode: 0, finishedAt: '0', oomKilled: false };
+  }
   const st = await deps.runc.state(c.id);
   if (st?.status === 'created') return { state: 'created', pid: st.pid, exitCode: 0, finishedAt: '0', oomKilled: false };
   if (st?.status === 'running' || st?.status === 'paused') return { state: 'running', pid: st.pid, exitCode: 0, finishedAt: '0', oomKilled: false };
