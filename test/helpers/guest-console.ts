@@ -6,7 +6,7 @@
 // q35) that the production builder need not offer.
 
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { guestPartPath, type GuestImage } from '../../src/host/guest-image';
 
@@ -64,8 +64,29 @@ export function guestQemuArgs(img: GuestImage, c: GuestBootConfig): string[] {
 export interface ConsoleLine {
   /** Milliseconds since QEMU was spawned. */
   ms: number;
+  /**
+   * CPU time QEMU had used when the line arrived (user + system, 10 ms
+   * resolution). Under TCG this tracks the guest's work and, unlike wall
+   * time, hardly depends on what else the host is running.
+   */
+  cpuMs: number;
   text: string;
 }
+
+/** utime + stime of a live process in ms, from /proc/<pid>/stat; NaN once it is gone. */
+export function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the parenthesised command name (which may contain spaces).
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+/** USER_HZ: 100 on every Linux architecture vmpod runs on. */
+const CLOCK_TICKS = 100;
 
 export interface GuestRun {
   lines: ConsoleLine[];
@@ -75,6 +96,8 @@ export interface GuestRun {
   timedOut: boolean;
   /** Milliseconds from spawn to QEMU's exit. */
   wallMs: number;
+  /** QEMU's CPU time, last sampled (every 100 ms) before it exited. */
+  cpuMs: number;
   stderr: string;
 }
 
@@ -106,10 +129,11 @@ export function startGuest(args: string[], opts: { timeoutMs: number; logPath?: 
   child.stdout.setEncoding('latin1');
   child.stdout.on('data', (chunk: string) => {
     const ms = performance.now() - t0;
+    const cpuMs = child.pid === undefined ? NaN : processCpuMs(child.pid);
     log?.write(chunk);
     const parts = (partial + chunk).split('\n');
     partial = parts.pop() ?? '';
-    for (const p of parts) lines.push({ ms, text: p.replace(/\r$/, '') });
+    for (const p of parts) lines.push({ ms, cpuMs, text: p.replace(/\r$/, '') });
   });
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (s: string) => {
@@ -123,6 +147,11 @@ export function startGuest(args: string[], opts: { timeoutMs: number; logPath?: 
       // already gone
     }
   };
+  let lastCpuMs = NaN;
+  const sampler = setInterval(() => {
+    const c = child.pid === undefined ? NaN : processCpuMs(child.pid);
+    if (!Number.isNaN(c)) lastCpuMs = c;
+  }, 100);
   const timer = setTimeout(() => {
     timedOut = true;
     kill();
@@ -130,15 +159,17 @@ export function startGuest(args: string[], opts: { timeoutMs: number; logPath?: 
   const done = new Promise<GuestRun>((resolve, reject) => {
     child.on('error', (err) => {
       clearTimeout(timer);
+      clearInterval(sampler);
       exited = true;
       reject(err);
     });
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer);
+      clearInterval(sampler);
       exited = true;
-      if (partial) lines.push({ ms: performance.now() - t0, text: partial });
+      if (partial) lines.push({ ms: performance.now() - t0, cpuMs: NaN, text: partial });
       log?.end();
-      resolve({ lines, exitCode, signal, timedOut, wallMs: performance.now() - t0, stderr });
+      resolve({ lines, exitCode, signal, timedOut, wallMs: performance.now() - t0, cpuMs: lastCpuMs, stderr });
     });
   });
   if (child.pid === undefined) {
