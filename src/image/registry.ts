@@ -3,6 +3,7 @@
 // of transient failures. It moves bytes; verification is the caller's job
 // (see content-store.ts), so that nothing unverified is ever stored.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { RegistryConfig } from '../config/types';
@@ -117,11 +118,14 @@ export class RegistryClient {
    */
   private async request(ep: Endpoint, ref: ImageReference, path: string, creds: Credentials, headers: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
     const scope = `repository:${ref.path}:pull`;
+    // Tokens are cached per credentials: a pull without (or with other)
+    // credentials must never ride on a token another pull's secret obtained.
+    const cacheKey = `${ep.host} ${scope} ${credentialKey(creds)}`;
     let authTried = false;
     for (let attempt = 1; ; attempt++) {
       let res: IncomingMessage;
       try {
-        res = await this.send(ep, path, { ...headers, ...this.authHeader(ep.host, scope, creds) }, signal);
+        res = await this.send(ep, path, { ...headers, ...this.authHeader(cacheKey, creds) }, signal);
       } catch (err) {
         if (signal?.aborted) throw err;
         if (isTransientNetworkError(err) && attempt < this.attempts) {
@@ -138,7 +142,7 @@ export class RegistryClient {
         const challenges = parseChallenges(header(res, 'www-authenticate'));
         res.resume();
         authTried = true;
-        await this.authenticate(ep, scope, challenges, creds, signal);
+        await this.authenticate(ep, scope, cacheKey, challenges, creds, signal);
         attempt--;
         continue;
       }
@@ -186,15 +190,14 @@ export class RegistryClient {
     throw new UnavailableError(`registry ${ep.host}: too many redirects for ${path}`);
   }
 
-  private authHeader(host: string, scope: string, creds: Credentials): Record<string, string> {
+  private authHeader(cacheKey: string, creds: Credentials): Record<string, string> {
     if (creds.kind === 'bearer') return { authorization: `Bearer ${creds.token}` };
-    const t = this.tokens.get(`${host} ${scope}`);
+    const t = this.tokens.get(cacheKey);
     if (t && t.expires > Date.now()) return { authorization: t.header };
     return {};
   }
 
-  private async authenticate(ep: Endpoint, scope: string, challenges: Challenge[], creds: Credentials, signal?: AbortSignal): Promise<void> {
-    const key = `${ep.host} ${scope}`;
+  private async authenticate(ep: Endpoint, scope: string, key: string, challenges: Challenge[], creds: Credentials, signal?: AbortSignal): Promise<void> {
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     if (bearer && bearer.params.realm) {
       const token = await this.fetchToken(ep, bearer.params, scope, creds, signal);
@@ -243,6 +246,10 @@ export class RegistryClient {
     if (!token) throw new UnavailableError(`token endpoint ${realm.host} returned no token`);
     return { token, expiresIn: typeof doc.expires_in === 'number' ? doc.expires_in : 60 };
   }
+}
+
+function credentialKey(creds: Credentials): string {
+  return createHash('sha256').update(JSON.stringify(creds)).digest('hex').slice(0, 32);
 }
 
 function header(res: IncomingMessage, name: string): string | undefined {

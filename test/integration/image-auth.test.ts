@@ -109,6 +109,19 @@ t.test('TLS registry with basic auth', async (t) => {
   }
 });
 
+t.test('a token or basic auth obtained with one pull secret is not reused by a pull without it', async (t) => {
+  const cases: [string, string, Record<string, RegistryConfig>][] = [
+    ['basic', secure.host, { [secure.host]: { insecure: false, mirrors: [], ca_file: secure.caFile } }],
+    ['bearer', tokenHost, { [tokenHost]: { insecure: true, mirrors: [] } }],
+  ];
+  for (const [desc, host, cfg] of cases) {
+    const svc = await service(cfg);
+    await svc.pull(`${host}/test/auth:v1`, { username: USER, password: PASS });
+    await t.rejects(svc.pull(`${host}/test/auth:v1`, null), { code: 'UNAUTHENTICATED' }, `${desc}: anonymous pull refused after an authenticated one`);
+    await t.rejects(svc.pull(`${host}/test/auth:v1`, { username: USER, password: 'bad' }), { code: 'UNAUTHENTICATED' }, `${desc}: wrong password refused after a good one`);
+  }
+});
+
 t.test('TLS trust: unknown CA refused unless the host is insecure', async (t) => {
   const strict = await service({});
   await t.rejects(strict.pull(`${secure.host}/test/auth:v1`, { username: USER, password: PASS }), { code: 'UNAVAILABLE', message: /certificate/ }, 'self-signed cert refused by default');
