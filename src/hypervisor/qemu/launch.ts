@@ -28,6 +28,8 @@ export interface LaunchRecord {
   agentSocket?: string;
   cid?: number;
   consoleLog: string;
+  /** QEMU's own stderr (capped like the console). */
+  stderrLog?: string;
   netnsPath?: string;
 }
 
@@ -116,11 +118,12 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
   mkdirSync(c.runDir, { recursive: true, mode: 0o700 });
   // Leftovers of a previous VM in the same dir would make QEMU fail to bind
   // or make us connect to a dead socket.
-  for (const f of ['qmpSocket', 'agentSocket', 'pidfile', 'launchRecord', 'consoleLog'] as const) rmSync(runPath(c, f), { force: true });
+  for (const f of ['qmpSocket', 'agentSocket', 'pidfile', 'launchRecord', 'consoleLog', 'stderr'] as const) rmSync(runPath(c, f), { force: true });
 
   const stderrPath = runPath(c, 'stderr');
   const out = openSync(runPath(c, 'stdout'), 'w', 0o600);
-  const err = openSync(stderrPath, 'w', 0o600);
+  // O_APPEND, so that the daemon can cap it while QEMU holds it (console-log.ts).
+  const err = openSync(stderrPath, 'a', 0o600);
   let child: ChildProcess;
   try {
     child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, err] });
@@ -161,7 +164,7 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
     }
     if (Date.now() > deadline) fail(new DeadlineExceededError(`qemu-start: QEMU for ${c.id} did not open its QMP socket within ${timeoutMs} ms: ${tailFile(stderrPath)}`));
     try {
-      qmp = await QmpClient.connect(qmpSocket, { logger: log.child({ subsystem: 'qmp' }), commandTimeoutMs: Math.max(1000, deadline - Date.now()) });
+      qmp = await QmpClient.connect(qmpSocket, { logger: log.child({ subsystem: 'qmp' }) });
     } catch {
       await sleep(50);
     }
@@ -181,6 +184,7 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
     startedAt: new Date().toISOString(),
     qmpSocket,
     consoleLog: runPath(c, 'consoleLog'),
+    stderrLog: stderrPath,
   };
   if (c.agent.transport === 'serial') record.agentSocket = c.agent.socketPath;
   else record.cid = c.agent.cid;

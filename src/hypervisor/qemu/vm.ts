@@ -94,6 +94,7 @@ export class QemuVm implements VmHandle {
     // Unreferenced: capping is housekeeping, it must not keep a daemon alive.
     this.consoleCap = setInterval(() => {
       if (capConsoleLog(this.consoleLog, max, keep)) this.log.warn({ max }, 'guest console log over its cap, truncated');
+      if (record.stderrLog && capConsoleLog(record.stderrLog, max, keep)) this.log.warn({ max }, 'qemu stderr log over its cap, truncated');
     }, CONSOLE_CAP_INTERVAL_MS);
     this.consoleCap.unref();
     this.ownChild = child !== undefined && child.exitCode === null && child.signalCode === null;
