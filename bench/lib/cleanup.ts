@@ -1,0 +1,77 @@
+// A stack of undo steps for a benchmark run. Steps run last-in first-out,
+// once, whether the bench ends normally, throws, or is interrupted (SIGINT,
+// SIGTERM, SIGHUP): a bench that leaves daemons, mounts or temp dirs behind
+// poisons the next measurement on a shared machine.
+
+export interface CleanupStep {
+  what: string;
+  fn: () => unknown;
+}
+
+export class Cleanup {
+  private readonly steps: CleanupStep[] = [];
+  private running: Promise<string[]> | undefined;
+
+  /** Registers an undo step; `what` names it in the error report if it fails. */
+  add(what: string, fn: () => unknown): void {
+    if (this.running) throw new Error(`cleanup already running; cannot add "${what}"`);
+    this.steps.push({ what, fn });
+  }
+
+  /** The `t.teardown` shape that test helpers (test/helpers/daemon.ts) expect. */
+  teardown(fn: () => unknown): void {
+    this.add('test helper teardown', fn);
+  }
+
+  /** Runs every step (later ones first); resolves with the failures, described. Idempotent. */
+  run(): Promise<string[]> {
+    this.running ??= (async () => {
+      const failures: string[] = [];
+      while (this.steps.length) {
+        const step = this.steps.pop()!;
+        try {
+          await step.fn();
+        } catch (err) {
+          failures.push(`${step.what}: ${(err as Error).message ?? String(err)}`);
+        }
+      }
+      return failures;
+    })();
+    return this.running;
+  }
+}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Runs `main` with `cleanup` guaranteed afterwards; on a signal the cleanup
+ * runs and the process exits 128+signo (a second signal exits at once).
+ * Resolves with the exit code to use.
+ */
+export async function runWithCleanup(cleanup: Cleanup, main: () => Promise<void>): Promise<number> {
+  let interrupted: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) {
+      process.stderr.write(`bench: second ${sig} during cleanup; exiting now\n`);
+      process.exit(130);
+    }
+    interrupted = sig;
+    process.stderr.write(`bench: ${sig}: cleaning up...\n`);
+    void finish(1).then((code) => process.exit(code));
+  };
+  const finish = async (code: number): Promise<number> => {
+    const failures = await cleanup.run();
+    for (const f of failures) process.stderr.write(`bench: cleanup step failed: ${f}\n`);
+    for (const s of SIGNALS) process.off(s, onSignal);
+    if (interrupted) return 128 + (interrupted === 'SIGINT' ? 2 : interrupted === 'SIGTERM' ? 15 : 1);
+    return failures.length ? Math.max(code, 1) : code;
+  };
+  for (const s of SIGNALS) process.on(s, onSignal);
+  try {
+    await main();
+    return await finish(0);
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+    return finish(1);
+  }
+}
