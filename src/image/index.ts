@@ -9,3 +9,4 @@ export type { RootfsLayout } from './snapshots';
 export { overlayOptions } from './snapshots';
 export type { CriAuthConfig } from './auth';
 export { parseReference, formatReference, type ImageReference } from './reference';
+export { checkImageHost, type HostRequirement } from './host-check';
