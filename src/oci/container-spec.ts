@@ -57,7 +57,8 @@ export function containerSpec(input: ContainerSpecInput): SpecResult<OciSpec> {
       'io.kubernetes.cri.container-name': config.metadata?.name ?? '',
     },
     linux: {
-      namespaces: containerNamespaces(pod, { pid: mode(ns?.pid, 'CONTAINER'), ipc: mode(ns?.ipc, 'POD'), network: mode(ns?.network, 'POD') }, input.targetPid, host.cgroupVersion),
+      // A container that does not say (crictl configs often omit it) follows the pod.
+      namespaces: containerNamespaces(pod, { pid: mode(ns?.pid, pod.namespaces.pid), ipc: mode(ns?.ipc, pod.namespaces.ipc), network: mode(ns?.network, pod.namespaces.network) }, input.targetPid, host.cgroupVersion),
       cgroupsPath: `${podCgroupParent(pod.cgroupParent, pod.id)}/${input.containerId}`,
       resources,
       devices,

@@ -80,6 +80,12 @@ t.test('basic container spec', async (t) => {
   t.same(depths, [...depths].sort((a, b) => a - b), 'parents mounted before children');
 });
 
+t.test('a container without namespace options follows the pod', async (t) => {
+  const shared = { ...pod, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' } } as PodContext;
+  const { spec } = containerSpec(input(cfg({}, { namespace_options: null }), { pod: shared }));
+  t.same(nsOf(spec, 'pid'), { type: 'pid', path: '/proc/4242/ns/pid' }, 'joins the pod PID namespace');
+});
+
 t.test('namespace options', async (t) => {
   const cases: { desc: string; podNs: PodContext['namespaces']; pid: string; targetPid?: number; want: Record<string, object | undefined> }[] = [
     { desc: 'POD pid joins infra', podNs: { network: 'POD', pid: 'POD', ipc: 'POD' }, pid: 'POD', want: { pid: { type: 'pid', path: '/proc/4242/ns/pid' } } },
