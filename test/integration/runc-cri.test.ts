@@ -214,3 +214,41 @@ t.test('a failed create rolls back and leaves nothing', async (t) => {
   await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId });
   assertNothingLeft(t, podId, infraPid);
 });
+
+t.test('host network pod keeps the host hostname; sysctls reach the pod', async (t) => {
+  const pod = podConfig('hostnet', { linux: { security_context: { namespace_options: { network: 'NODE', pid: 'CONTAINER', ipc: 'POD' } } } });
+  const { pod_sandbox_id: podId } = await client.runtime.RunPodSandbox({ config: pod });
+  t.teardown(() => client.runtime.RemovePodSandbox({ pod_sandbox_id: podId }));
+  const id = await runContainer(podId, pod, 'h', ['/bin/sh', '-c', 'cat /proc/sys/kernel/hostname']);
+  await waitExited(id);
+  const host = readFileSync('/proc/sys/kernel/hostname', 'utf8').trim();
+  t.match(readFileSync(join(logDir, 'hostnet', 'h.log'), 'utf8'), ` stdout F ${host}\n`, 'host hostname');
+
+  const sysPod = podConfig('sysctl', { linux: { sysctls: { 'kernel.shm_rmid_forced': '1' }, security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } } });
+  const { pod_sandbox_id: sysId } = await client.runtime.RunPodSandbox({ config: sysPod });
+  t.teardown(() => client.runtime.RemovePodSandbox({ pod_sandbox_id: sysId }));
+  const s1 = await runContainer(sysId, sysPod, 's', ['/bin/sh', '-c', 'cat /proc/sys/kernel/shm_rmid_forced /etc/hostname']);
+  await waitExited(s1);
+  t.match(readFileSync(join(logDir, 'sysctl', 's.log'), 'utf8'), / stdout F 1\n.* stdout F sysctl\n/, 'IPC sysctl applied in the pod; pod hostname file');
+});
+
+t.test('a restarted daemon finds its pods and running containers', async (t) => {
+  const pod = podConfig('survivor');
+  const { pod_sandbox_id: podId } = await client.runtime.RunPodSandbox({ config: pod });
+  const id = await runContainer(podId, pod, 'keep', ['/bin/sh', '-c', 'while :; do echo tick; sleep 1; done']);
+  // A second set of stores and controllers over the same root and state, as after a restart.
+  const images2 = await createImageService({ root: cfg.root, registries: { [reg!.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
+  const deps2 = buildRuntimeDeps({ config: cfg, log: silentLogger, images: images2, network: noNetwork });
+  const table = lifecycleHandlers(deps2);
+  const ctx = { log: silentLogger, signal: new AbortController().signal };
+  const st = await table.ContainerStatus!({ container_id: id, verbose: false }, ctx);
+  t.equal(st.status.state, 'CONTAINER_RUNNING', 'container still running after the restart');
+  const ps = await table.PodSandboxStatus!({ pod_sandbox_id: podId, verbose: false }, ctx);
+  t.equal(ps.status.state, 'SANDBOX_READY', 'pod still ready');
+  const ex = await table.ExecSync!({ container_id: id, cmd: ['/bin/echo', 'still here'], timeout: '10' }, ctx);
+  t.equal(ex.stdout.toString(), 'still here\n', 'exec works through the new instance');
+  await table.RemovePodSandbox!({ pod_sandbox_id: podId }, ctx);
+  t.notOk(deps2.containers.get(id), 'removed through the new instance');
+  deps.sandboxes.load();
+  deps.containers.load();
+});
