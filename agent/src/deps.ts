@@ -1,0 +1,29 @@
+// What the RPC handlers need, gathered in one object so main.ts wires the
+// real guest and the unit tests wire temp dirs and a fake System.
+
+import type { System } from './system';
+import type { AgentLog } from './log';
+import type { ContainerManager } from './containers';
+
+export interface AgentPaths {
+  busybox: string;
+  /** /proc/sys (sysctls, kernel/hostname). */
+  procSys: string;
+  /** /run/vmpod (hostname, hosts, resolv.conf). */
+  runDir: string;
+  sysClassNet: string;
+  copyFileRoots: readonly string[];
+}
+
+export interface AgentDeps {
+  sys: System;
+  log: AgentLog;
+  containers: ContainerManager;
+  paths: AgentPaths;
+  /** The first shared mount becomes the directory rootfs/mount paths are relative to. */
+  setShareDir(dir: string): void;
+  startedAt: number;
+  agentVersion: string;
+  /** Called (after the reply is sent) by DestroySandbox. */
+  powerOff(): void;
+}

@@ -1,0 +1,131 @@
+// vmpod-agent: the guest's main service (PID 2, under tini). Reads the kernel
+// command line, runs the boot self-test if asked, else makes sure the pseudo
+// filesystems are mounted and serves AgentService on the virtio-serial port
+// and/or vsock port 1024.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseCmdline } from './cmdline';
+import { consoleLog, AgentLog } from './log';
+import { realSystem, System } from './system';
+import { GUEST, COPY_FILE_ROOTS } from './paths';
+import { EARLY_MOUNTS, mountedTargets } from './mounts';
+import { ContainerManager } from './containers';
+import { createAgentServer } from './agent';
+import { findVirtioPort, serveSerial } from './channel';
+import type { AgentDeps } from './deps';
+
+const AGENT_VERSION = '0.1.0';
+
+function say(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function powerOff(sys: System, log: AgentLog): void {
+  try {
+    // reboot(RB_POWER_OFF) through the addon when it is there; busybox otherwise.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    (require('../../src/native/syscalls') as typeof import('../../src/native/syscalls')).powerOff();
+  } catch (err) {
+    log.warn('addon power-off unavailable, using busybox', { err: (err as Error).message });
+    sys.powerOff();
+  }
+}
+
+function selftest(sys: System, log: AgentLog): void {
+  say(`vmpod-agent: selftest ok node=${process.version}`);
+  let write: string;
+  try {
+    writeFileSync('/.vmpod-selftest-write', 'x');
+    write = 'ALLOWED';
+  } catch {
+    write = 'blocked';
+  }
+  say(`vmpod-agent: rootfs write ${write}`);
+  powerOff(sys, log);
+}
+
+async function earlyMounts(sys: System, log: AgentLog): Promise<void> {
+  const have = existsSync('/proc/self/mounts') ? mountedTargets(readFileSync('/proc/self/mounts', 'utf8')) : new Set<string>();
+  for (const m of EARLY_MOUNTS) {
+    if (have.has(m.target)) continue;
+    mkdirSync(m.target, { recursive: true });
+    const r = await sys.run(GUEST.busybox, ['mount', '-t', m.type, '-o', m.options, m.source, m.target]);
+    if (r.code !== 0) log.error('early mount failed', { target: m.target, stderr: r.stderr.trim() });
+  }
+}
+
+async function main(): Promise<void> {
+  const sys = realSystem;
+  const log = consoleLog();
+  const cmdline = parseCmdline(existsSync('/proc/cmdline') ? readFileSync('/proc/cmdline', 'utf8') : '');
+  if (cmdline.selftest === 'boot') return selftest(sys, log);
+  await earlyMounts(sys, log);
+  mkdirSync(GUEST.bundlesDir, { recursive: true });
+  mkdirSync(join(GUEST.cgroupRoot, GUEST.cgroupParent), { recursive: true });
+  // Let the container cgroups use every controller the guest has.
+  try {
+    const ctrls = readFileSync(join(GUEST.cgroupRoot, 'cgroup.controllers'), 'utf8').trim().split(/\s+/).filter(Boolean);
+    for (const dir of [GUEST.cgroupRoot, join(GUEST.cgroupRoot, GUEST.cgroupParent)]) {
+      writeFileSync(join(dir, 'cgroup.subtree_control'), ctrls.map((c) => `+${c}`).join(' '));
+    }
+  } catch (err) {
+    log.warn('could not enable cgroup controllers', { err: (err as Error).message });
+  }
+  let shareDir: string = GUEST.sharedDir;
+  const containers = new ContainerManager(sys, {
+    runc: GUEST.runc,
+    bundlesDir: GUEST.bundlesDir,
+    shareDir: () => shareDir,
+    cgroupRoot: GUEST.cgroupRoot,
+    cgroupParent: GUEST.cgroupParent,
+  });
+  const deps: AgentDeps = {
+    sys,
+    log,
+    containers,
+    paths: { busybox: GUEST.busybox, procSys: '/proc/sys', runDir: GUEST.runDir, sysClassNet: '/sys/class/net', copyFileRoots: COPY_FILE_ROOTS },
+    setShareDir: (d) => (shareDir = d),
+    startedAt: Date.now(),
+    agentVersion: AGENT_VERSION,
+    powerOff: () => powerOff(sys, log),
+  };
+  const server = createAgentServer(deps);
+  let serving = 0;
+  if (cmdline.channel !== 'serial') {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const vsock = require('../../src/native/vsock') as typeof import('../../src/native/vsock');
+      const l = vsock.listen(GUEST.vsockPort);
+      l.on('connection', (conn: import('node:stream').Duplex) => {
+        log.info('host connected over vsock');
+        server.serve(conn);
+      });
+      l.on('error', (err: Error) => log.error('vsock listener failed', { err: err.message }));
+      log.info('serving on vsock', { port: GUEST.vsockPort });
+      serving++;
+    } catch (err) {
+      log.warn('vsock unavailable', { err: (err as Error).message });
+    }
+  }
+  if (cmdline.channel !== 'vsock') {
+    const port = await findVirtioPort(GUEST.virtioPortsSysfs, GUEST.agentPortName);
+    if (port) {
+      log.info('serving on virtio-serial', { port: `/dev/${port}` });
+      serving++;
+      void serveSerial(`/dev/${port}`, (c) => server.serve(c), log);
+    } else {
+      log.warn('no virtio-serial port named vmpod.agent');
+    }
+  }
+  if (serving === 0) {
+    log.error('no agent channel (neither vsock nor virtio-serial port vmpod.agent); powering off');
+    powerOff(sys, log);
+  }
+  say(`vmpod-agent: ready node=${process.version}`);
+}
+
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`vmpod-agent: uncaught exception: ${err.stack ?? String(err)}\n`);
+});
+void main();

@@ -1,0 +1,40 @@
+import type { TtrpcServer } from '../../../src/ttrpc';
+import type { AgentDeps } from '../deps';
+import { handle } from './define';
+
+export function registerContainers(server: TtrpcServer, d: AgentDeps): void {
+  const c = d.containers;
+  handle(server, 'CreateContainer', async (req) => {
+    await c.create(req);
+    d.log.info('container created', { containerId: req.container_id });
+    return {};
+  });
+  handle(server, 'StartContainer', async (req) => {
+    const pid = await c.start(req.container_id);
+    d.log.info('container started', { containerId: req.container_id, pid });
+    return { pid };
+  });
+  handle(server, 'SignalProcess', async (req) => {
+    await c.signal(req.container_id, req.exec_id, req.signal);
+    return {};
+  });
+  handle(server, 'WaitProcess', async (req, ctx) => {
+    const exit = await c.wait(req.container_id, req.exec_id, req.wait_ms, ctx.signal);
+    if (!exit) return { exited: false };
+    return { exited: true, exit_code: exit.code, finished_at_unix_nano: Number(exit.finishedAtNs), oom_killed: exit.oomKilled };
+  });
+  handle(server, 'RemoveContainer', async (req) => {
+    await c.remove(req.container_id, req.force);
+    d.log.info('container removed', { containerId: req.container_id });
+    return {};
+  });
+  handle(server, 'StatsContainer', async (req) => ({ timestamp_unix_nano: Date.now() * 1e6, ...(await c.stats(req.container_id)) }));
+  handle(server, 'UpdateContainerResources', async (req) => {
+    await c.update(req.container_id, req.resources_json);
+    return {};
+  });
+  handle(server, 'GetOOMEvent', async (req, ctx) => {
+    const ev = await c.nextOomEvent(req.wait_ms, ctx.signal);
+    return ev ? { container_id: ev.containerId, oom_kill_count: ev.count } : {};
+  });
+}

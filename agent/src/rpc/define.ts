@@ -1,0 +1,20 @@
+// Registers one AgentService method: decode the request (a malformed one is
+// the caller's INVALID_ARGUMENT), run the handler, encode the answer.
+
+import { InvalidArgumentError } from '../../../src/errors';
+import type { CallContext, TtrpcServer } from '../../../src/ttrpc';
+import { AGENT_SERVICE, AgentMethodName } from '../../../src/generated/agent/agent';
+import { decodeRequest, encodeResponse, MessageDecodeError, RequestOf, ResponseOf } from '../../../src/agent-client/codec';
+
+export function handle<M extends AgentMethodName>(server: TtrpcServer, method: M, fn: (req: RequestOf<M>, ctx: CallContext) => Promise<Partial<ResponseOf<M>>>): void {
+  server.register(AGENT_SERVICE, method, async (payload, ctx) => {
+    let req: RequestOf<M>;
+    try {
+      req = decodeRequest(method, payload);
+    } catch (err) {
+      if (err instanceof MessageDecodeError) throw new InvalidArgumentError('request', err.message);
+      throw err;
+    }
+    return encodeResponse(method, await fn(req, ctx));
+  });
+}

@@ -1,0 +1,24 @@
+import type { TtrpcServer } from '../../../src/ttrpc';
+import { NotFoundError } from '../../../src/errors';
+import type { AgentDeps } from '../deps';
+import { interfaceByMac, interfaceCommands, routeCommand } from '../network';
+import { mustRun } from '../system';
+import { handle } from './define';
+
+export function registerNetwork(server: TtrpcServer, d: AgentDeps): void {
+  handle(server, 'UpdateInterface', async (req) => {
+    let current = req.name;
+    if (req.mac) {
+      const found = await interfaceByMac(d.paths.sysClassNet, req.mac);
+      if (!found) throw new NotFoundError('network interface', req.mac, 'no guest NIC has this MAC');
+      current = found;
+    }
+    for (const cmd of interfaceCommands(req, current)) await mustRun(d.sys, d.paths.busybox, ['ip', ...cmd]);
+    d.log.info('interface configured', { name: req.name, addresses: req.addresses, mtu: req.mtu });
+    return {};
+  });
+  handle(server, 'UpdateRoutes', async (req) => {
+    for (const [i, r] of req.routes.entries()) await mustRun(d.sys, d.paths.busybox, ['ip', ...routeCommand(r, i)]);
+    return {};
+  });
+}

@@ -1,0 +1,43 @@
+// PortForward: one ttRPC stream ↔ one TCP connection to 127.0.0.1:<port> in
+// the guest (the pod's network namespace is the VM's).
+
+import { connect } from 'node:net';
+import type { TtrpcServer } from '../../../src/ttrpc';
+import { AGENT_SERVICE } from '../../../src/generated/agent/agent';
+import { InvalidArgumentError, UnavailableError } from '../../../src/errors';
+import { decodeMessage, encodeMessage } from '../../../src/agent-client/codec';
+import { MAX_STREAM_CHUNK } from '../../../src/agent-client/limits';
+import type { AgentDeps } from '../deps';
+
+export function registerPortForward(server: TtrpcServer, d: AgentDeps, host = '127.0.0.1'): void {
+  server.register(AGENT_SERVICE, 'PortForward', async (payload, ctx) => {
+    const { port } = decodeMessage<{ port: number }>('vmpod.agent.v1.PortForwardOpen', payload);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new InvalidArgumentError('port', `${port} is not a TCP port`);
+    const sock = connect({ host, port });
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', resolve);
+      sock.once('error', (err) => reject(new UnavailableError(`port-forward to guest port ${port}: ${err.message}`)));
+    });
+    d.log.info('port-forward opened', { port });
+    const toHost = new Promise<void>((resolve) => {
+      sock.on('data', (b: Buffer) => {
+        for (let off = 0; off < b.length; off += MAX_STREAM_CHUNK) {
+          ctx.send(encodeMessage('vmpod.agent.v1.PortForwardChunk', { data: b.subarray(off, off + MAX_STREAM_CHUNK) }));
+        }
+        if (ctx.signal.aborted) sock.destroy();
+      });
+      sock.on('close', () => resolve());
+      sock.on('error', () => resolve());
+    });
+    ctx.signal.addEventListener('abort', () => sock.destroy(), { once: true });
+    const fromHost = (async () => {
+      for await (const frame of ctx.incoming) {
+        const { data } = decodeMessage<{ data: Uint8Array }>('vmpod.agent.v1.PortForwardChunk', frame);
+        if (!sock.write(data)) await new Promise((r) => sock.once('drain', r));
+      }
+      sock.end();
+    })().catch(() => sock.destroy());
+    await Promise.all([toHost, fromHost]);
+    return new Uint8Array(0);
+  });
+}

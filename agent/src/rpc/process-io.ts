@@ -1,0 +1,32 @@
+import type { TtrpcServer } from '../../../src/ttrpc';
+import { InvalidArgumentError, UnimplementedError } from '../../../src/errors';
+import { MAX_STREAM_CHUNK } from '../../../src/agent-client/limits';
+import type { AgentDeps } from '../deps';
+import { handle } from './define';
+
+export function registerProcessIo(server: TtrpcServer, d: AgentDeps): void {
+  const c = d.containers;
+  handle(server, 'ExecProcess', async (req) => {
+    const pid = await c.exec(req.container_id, req.exec_id, req.process_json, req.stdin);
+    d.log.info('exec started', { containerId: req.container_id, execId: req.exec_id, pid });
+    return { pid };
+  });
+  handle(server, 'WriteStdin', async (req) => {
+    if (req.data.length > MAX_STREAM_CHUNK) throw new InvalidArgumentError('data', `more than ${MAX_STREAM_CHUNK} bytes`);
+    return { written: c.writeStdin(req.container_id, req.exec_id, req.data) };
+  });
+  handle(server, 'CloseStdin', async (req) => {
+    c.closeStdin(req.container_id, req.exec_id);
+    return {};
+  });
+  for (const [method, stream] of [['ReadStdout', 'stdout'], ['ReadStderr', 'stderr']] as const) {
+    handle(server, method, async (req, ctx) => {
+      const max = Math.min(req.max_bytes || MAX_STREAM_CHUNK, MAX_STREAM_CHUNK);
+      const r = await c.read(req.container_id, req.exec_id, stream, max, req.wait_ms, ctx.signal);
+      return { data: r.data, eof: r.eof, dropped_bytes: r.dropped };
+    });
+  }
+  handle(server, 'ResizeTty', async () => {
+    throw new UnimplementedError('ResizeTty: terminals are not supported by the guest agent yet');
+  });
+}

@@ -1,0 +1,18 @@
+import type { TtrpcServer } from '../../../src/ttrpc';
+import type { AgentDeps } from '../deps';
+import { createSandbox } from '../sandbox';
+import { handle } from './define';
+
+export function registerSandbox(server: TtrpcServer, d: AgentDeps): void {
+  handle(server, 'CreateSandbox', async (req) => {
+    await createSandbox(d, req);
+    return {};
+  });
+  handle(server, 'DestroySandbox', async () => {
+    d.log.info('DestroySandbox: powering off');
+    // Power off after the answer has had time to leave: the host waits for
+    // the reply, then for QEMU to exit.
+    setTimeout(() => d.powerOff(), 200);
+    return {};
+  });
+}

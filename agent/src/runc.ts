@@ -1,0 +1,24 @@
+// runc command lines (pure). Containers run in the foreground under the agent
+// (`runc run`, `runc exec` without --detach): runc passes our pipes straight to
+// the container process and exits with its status (128+N when killed by
+// signal N), so the agent is the parent that reaps and reports every exit
+// without needing PR_SET_CHILD_SUBREAPER.
+
+export const runcArgs = {
+  run: (id: string, bundle: string): string[] => ['run', '--bundle', bundle, id],
+  exec: (id: string, processFile: string): string[] => ['exec', '--process', processFile, id],
+  kill: (id: string, signal: number, all = false): string[] => ['kill', ...(all ? ['--all'] : []), id, String(signal)],
+  delete: (id: string, force: boolean): string[] => ['delete', ...(force ? ['--force'] : []), id],
+  state: (id: string): string[] => ['state', id],
+  update: (id: string): string[] => ['update', '--resources', '-', id],
+};
+
+/** The pid from `runc state` output, or undefined if it is not a sane one. */
+export function pidFromState(stateJson: string): number | undefined {
+  try {
+    const pid = (JSON.parse(stateJson) as { pid?: unknown }).pid;
+    return typeof pid === 'number' && Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,51 @@
+// CreateSandbox / DestroySandbox: the guest-wide set-up of a pod.
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { InvalidArgumentError } from '../../src/errors';
+import type { CreateSandboxRequest } from '../../src/generated/agent/agent';
+import { mustRun } from './system';
+import { ninePMountArgs } from './mounts';
+import type { AgentDeps } from './deps';
+
+const SYSCTL_KEY = /^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$/;
+const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/;
+
+export function resolvConf(dns: CreateSandboxRequest['dns']): string {
+  const lines: string[] = [];
+  for (const ns of dns?.nameservers ?? []) lines.push(`nameserver ${ns}`);
+  if (dns?.searches.length) lines.push(`search ${dns.searches.join(' ')}`);
+  if (dns?.options.length) lines.push(`options ${dns.options.join(' ')}`);
+  return lines.map((l) => l.replace(/[\r\n]/g, '')).join('\n') + '\n';
+}
+
+export async function createSandbox(d: AgentDeps, req: CreateSandboxRequest): Promise<void> {
+  const bb = d.paths.busybox;
+  if (req.guest_time_unix_nano > 0) {
+    // Guests under TCG boot with a clock that can be far off; containers and TLS want the host's.
+    const secs = Math.floor(req.guest_time_unix_nano / 1e9);
+    const r = await d.sys.run(bb, ['date', '-u', '-s', `@${secs}`]);
+    if (r.code !== 0) d.log.warn('could not set the guest clock', { stderr: r.stderr.trim() });
+  }
+  if (req.hostname) {
+    if (!HOSTNAME.test(req.hostname)) throw new InvalidArgumentError('hostname', `"${req.hostname.slice(0, 64)}" is not a hostname`);
+    await writeFile(join(d.paths.procSys, 'kernel/hostname'), req.hostname);
+  }
+  await mkdir(d.paths.runDir, { recursive: true });
+  await writeFile(join(d.paths.runDir, 'hostname'), `${req.hostname}\n`);
+  await writeFile(join(d.paths.runDir, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n${req.hostname ? `127.0.1.1\t${req.hostname}\n` : ''}`);
+  await writeFile(join(d.paths.runDir, 'resolv.conf'), resolvConf(req.dns));
+  for (const [key, value] of Object.entries(req.sysctls)) {
+    if (!SYSCTL_KEY.test(key)) throw new InvalidArgumentError('sysctls', `"${key.slice(0, 64)}" is not a sysctl name`);
+    await writeFile(join(d.paths.procSys, ...key.split('.')), value);
+  }
+  for (const [i, m] of req.shared_mounts.entries()) {
+    const args = ninePMountArgs(m);
+    await mkdir(m.mount_point, { recursive: true });
+    await mustRun(d.sys, bb, args);
+    if (i === 0) d.setShareDir(m.mount_point);
+    d.log.info('mounted 9p share', { tag: m.tag, at: m.mount_point, options: args[4] });
+  }
+  await mustRun(d.sys, bb, ['ip', 'link', 'set', 'lo', 'up']);
+  d.log.info('sandbox created', { sandboxId: req.sandbox_id, hostname: req.hostname });
+}

@@ -1,0 +1,78 @@
+// The lowest layer: everything that needs root, runc or the real guest goes
+// through this interface, so the RPC handlers and container logic run
+// unchanged in unit tests on the host with a fake System.
+
+import { ChildProcess, spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { GUEST } from './paths';
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface System {
+  /** Run a command to completion. */
+  run(cmd: string, args: string[], opts?: { input?: string | Buffer; timeoutMs?: number }): Promise<RunResult>;
+  /** Start a long-running command with piped stdio (runc run / runc exec). */
+  spawn(cmd: string, args: string[]): ChildProcess;
+  powerOff(): void;
+}
+
+export class CommandError extends Error {
+  override name = 'CommandError';
+  constructor(readonly cmd: string, readonly args: string[], readonly result: RunResult) {
+    super(`${cmd} ${args.join(' ')} exited ${result.code}: ${result.stderr.trim().slice(0, 2000)}`);
+  }
+}
+
+/** Run and throw CommandError on a non-zero exit. */
+export async function mustRun(sys: System, cmd: string, args: string[], opts?: { input?: string | Buffer; timeoutMs?: number }): Promise<RunResult> {
+  const r = await sys.run(cmd, args, opts);
+  if (r.code !== 0) throw new CommandError(cmd, args, r);
+  return r;
+}
+
+const MAX_CAPTURE = 1 << 20;
+
+export const realSystem: System = {
+  run(cmd, args, opts = {}) {
+    return new Promise((resolve) => {
+      const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let outLen = 0;
+      let errLen = 0;
+      child.stdout.on('data', (b: Buffer) => {
+        if ((outLen += b.length) <= MAX_CAPTURE) out.push(b);
+      });
+      child.stderr.on('data', (b: Buffer) => {
+        if ((errLen += b.length) <= MAX_CAPTURE) err.push(b);
+      });
+      const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+      child.on('error', (e) => {
+        if (timer) clearTimeout(timer);
+        resolve({ code: 127, stdout: '', stderr: `${cmd}: ${e.message}` });
+      });
+      child.on('close', (code, signal) => {
+        if (timer) clearTimeout(timer);
+        resolve({ code: code ?? 128 + signalNumber(signal), stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
+      });
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input ?? '');
+    });
+  },
+  spawn(cmd, args) {
+    return spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  },
+  powerOff() {
+    spawn(GUEST.busybox, ['poweroff', '-f'], { stdio: 'inherit' });
+  },
+};
+
+
+export function signalNumber(signal: NodeJS.Signals | null): number {
+  if (!signal) return 0;
+  return constants.signals[signal] ?? 0;
+}

@@ -1,0 +1,214 @@
+// The host's typed client for the guest agent (AgentService over ttRPC).
+// * Every call has a deadline (ttRPC sends it and enforces it locally).
+// * The transport is a connect function; after the guest (or the transport)
+//   drops the connection, the next call connects again. Calls in flight when
+//   it drops fail with AgentUnavailableError — they are not retried, because
+//   most agent calls are not idempotent (a lost StartContainer answer may have
+//   started the container).
+// * Every answer is decoded and validated (validate.ts) before it is returned.
+
+import { Duplex } from 'node:stream';
+import { Logger, silentLogger } from '../log';
+import { UnavailableError } from '../errors';
+import { ConnectionClosedError, TtrpcClient } from '../ttrpc';
+import type { ClientStream } from '../ttrpc';
+import { AGENT_METHOD_TYPES, AGENT_SERVICE, AgentMethodName } from '../generated/agent/agent';
+import { decodeMessage, encodeMessage, encodeRequest, MessageDecodeError, RequestOf, ResponseOf } from './codec';
+import { AgentResponseError, validateResponse } from './validate';
+import { MAX_STREAM_CHUNK } from './limits';
+
+export type ConnectFn = () => Promise<Duplex>;
+
+export interface AgentClientOptions {
+  connect: ConnectFn;
+  logger?: Logger;
+  /** Deadline of ordinary calls. */
+  callTimeoutMs?: number;
+  /** How long one connect attempt may take. */
+  connectTimeoutMs?: number;
+  /** Added to wait_ms for long polls, so a long poll is not mistaken for a dead guest. */
+  longPollMarginMs?: number;
+}
+
+export interface AgentCallOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** The guest agent cannot be reached (VM gone, agent dead, transport closed). */
+export class AgentUnavailableError extends UnavailableError {}
+
+export class AgentClient {
+  private ttrpc: TtrpcClient | undefined;
+  private connecting: Promise<TtrpcClient> | undefined;
+  private closed = false;
+  private readonly log: Logger;
+  private readonly callTimeoutMs: number;
+  private readonly connectTimeoutMs: number;
+  private readonly longPollMarginMs: number;
+
+  constructor(private readonly opts: AgentClientOptions) {
+    this.log = (opts.logger ?? silentLogger).child({ subsystem: 'agent' });
+    this.callTimeoutMs = opts.callTimeoutMs ?? 30_000;
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 10_000;
+    this.longPollMarginMs = opts.longPollMarginMs ?? 5_000;
+  }
+
+  /** Call one AgentService method with a typed request; returns the validated response. */
+  async call<M extends AgentMethodName>(method: M, req: Partial<RequestOf<M>>, opts: AgentCallOptions = {}): Promise<ResponseOf<M>> {
+    const types = AGENT_METHOD_TYPES[method];
+    const payload = encodeRequest(method, req);
+    const client = await this.connection();
+    let out: Buffer;
+    try {
+      out = await client.call(AGENT_SERVICE, method, payload, { timeoutMs: opts.timeoutMs ?? this.callTimeoutMs, signal: opts.signal });
+    } catch (err) {
+      throw this.translate(method, err);
+    }
+    let value: ResponseOf<M>;
+    try {
+      value = decodeMessage<ResponseOf<M>>(types.response, out);
+    } catch (err) {
+      if (err instanceof MessageDecodeError) throw new AgentResponseError(method, 'message', err.message);
+      throw err;
+    }
+    validateResponse(method, types.response, value);
+    return value;
+  }
+
+  /** Long polls: the deadline is wait_ms plus a margin. */
+  private longPoll<M extends 'WaitProcess' | 'ReadStdout' | 'ReadStderr' | 'GetOOMEvent'>(method: M, req: Partial<RequestOf<M>>, opts: AgentCallOptions): Promise<ResponseOf<M>> {
+    const waitMs = (req as { wait_ms?: number }).wait_ms ?? 0;
+    return this.call(method, req, { ...opts, timeoutMs: opts.timeoutMs ?? waitMs + this.longPollMarginMs });
+  }
+
+  health(opts?: AgentCallOptions): Promise<ResponseOf<'Health'>> {
+    return this.call('Health', {}, opts);
+  }
+
+  waitProcess(req: Partial<RequestOf<'WaitProcess'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'WaitProcess'>> {
+    return this.longPoll('WaitProcess', req, opts);
+  }
+
+  readStdout(req: Partial<RequestOf<'ReadStdout'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'ReadStdout'>> {
+    return this.longPoll('ReadStdout', req, opts);
+  }
+
+  readStderr(req: Partial<RequestOf<'ReadStderr'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'ReadStderr'>> {
+    return this.longPoll('ReadStderr', req, opts);
+  }
+
+  getOOMEvent(req: Partial<RequestOf<'GetOOMEvent'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'GetOOMEvent'>> {
+    return this.longPoll('GetOOMEvent', req, opts);
+  }
+
+  /**
+   * A byte stream to a TCP port in the guest. Data arrives as validated chunks;
+   * send() takes at most MAX_STREAM_CHUNK bytes per call.
+   */
+  async portForward(port: number, opts: AgentCallOptions = {}): Promise<PortForwardStream> {
+    const client = await this.connection();
+    const s = client.openStream(AGENT_SERVICE, 'PortForward', encodeMessage('vmpod.agent.v1.PortForwardOpen', { port }), {
+      clientStreaming: true,
+      timeoutMs: opts.timeoutMs ?? 0,
+      signal: opts.signal,
+    });
+    return new PortForwardStream(s, (err) => this.translate('PortForward', err));
+  }
+
+  /** Close the connection; later calls fail with AgentUnavailableError. */
+  close(): void {
+    this.closed = true;
+    this.ttrpc?.close();
+    this.ttrpc = undefined;
+  }
+
+  private translate(method: string, err: unknown): unknown {
+    if (err instanceof ConnectionClosedError) {
+      return new AgentUnavailableError(`guest agent connection lost during ${method}: ${err.message}`, { cause: err });
+    }
+    return err;
+  }
+
+  private async connection(): Promise<TtrpcClient> {
+    if (this.closed) throw new AgentUnavailableError('agent client is closed');
+    if (this.ttrpc && !this.ttrpc.closed) return this.ttrpc;
+    this.connecting ??= this.dial().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async dial(): Promise<TtrpcClient> {
+    let timer: NodeJS.Timeout | undefined;
+    let sock: Duplex;
+    try {
+      sock = await Promise.race([
+        this.opts.connect(),
+        new Promise<never>((_, rej) => {
+          timer = setTimeout(() => rej(new Error(`no connection within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+        }),
+      ]);
+    } catch (err) {
+      throw new AgentUnavailableError(`cannot reach the guest agent: ${(err as Error).message}`, { cause: err });
+    } finally {
+      if (timer) clearTimeout(timer);
+    }
+    const client = new TtrpcClient(sock, { defaultTimeoutMs: this.callTimeoutMs });
+    client.onClose((err) => this.log.info({ err: err.message }, 'agent connection closed'));
+    if (this.closed) {
+      client.close();
+      throw new AgentUnavailableError('agent client is closed');
+    }
+    this.ttrpc = client;
+    this.log.debug('agent connection established');
+    return client;
+  }
+}
+
+export class PortForwardStream implements AsyncIterable<Buffer> {
+  constructor(private readonly s: ClientStream, private readonly translate: (err: unknown) => unknown) {}
+
+  send(data: Uint8Array): boolean {
+    if (data.length > MAX_STREAM_CHUNK) throw new RangeError(`port-forward chunk of ${data.length} bytes exceeds ${MAX_STREAM_CHUNK}`);
+    return this.s.send(encodeMessage('vmpod.agent.v1.PortForwardChunk', { data }));
+  }
+
+  drained(): Promise<void> {
+    return this.s.drained();
+  }
+
+  closeSend(): void {
+    this.s.closeSend();
+  }
+
+  cancel(): void {
+    this.s.cancel();
+  }
+
+  /** Resolves when the guest ends the stream. */
+  async done(): Promise<void> {
+    try {
+      await this.s.response;
+    } catch (err) {
+      throw this.translate(err);
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    try {
+      for await (const frame of this.s) {
+        let chunk: { data: Uint8Array };
+        try {
+          chunk = decodeMessage('vmpod.agent.v1.PortForwardChunk', frame);
+        } catch (err) {
+          throw new AgentResponseError('PortForward', 'chunk', (err as Error).message);
+        }
+        validateResponse('PortForward', 'vmpod.agent.v1.PortForwardChunk', chunk);
+        yield Buffer.from(chunk.data);
+      }
+    } catch (err) {
+      throw this.translate(err);
+    }
+  }
+}

@@ -1,0 +1,4 @@
+export { AgentClient, AgentUnavailableError, PortForwardStream } from './client';
+export type { AgentClientOptions, AgentCallOptions, ConnectFn } from './client';
+export { AgentResponseError } from './validate';
+export * from './limits';

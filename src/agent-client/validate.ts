@@ -1,0 +1,95 @@
+// Validation of every response the guest sends. The guest is hostile: its
+// answers are checked against the message schema (bounded strings, bytes and
+// arrays; safe, non-negative integers where the field is unsigned) before any
+// field reaches the rest of the daemon. Violations raise AgentResponseError,
+// which fails that call (and is logged against the pod), never the daemon.
+
+import * as protobuf from 'protobufjs';
+import { InternalError } from '../errors';
+import { messageType } from './codec';
+import { MAX_GUEST_ARRAY, MAX_GUEST_STRING, MAX_STREAM_CHUNK } from './limits';
+
+/** The guest agent sent a response that breaks the protocol's limits. */
+export class AgentResponseError extends InternalError {
+  constructor(readonly method: string, readonly field: string, problem: string) {
+    super(`guest agent answered ${method} with an invalid ${field}: ${problem}`);
+  }
+}
+
+const UINT32 = new Set(['uint32', 'fixed32']);
+const UINT64 = new Set(['uint64', 'fixed64']);
+const INT32 = new Set(['int32', 'sint32', 'sfixed32']);
+
+export function validateResponse(method: string, fullName: string, value: unknown): void {
+  check(method, messageType(fullName), value, fullName.split('.').pop() ?? fullName, 0);
+  const extra = SEMANTIC[method];
+  if (extra) extra(method, value as Record<string, unknown>);
+}
+
+function check(method: string, t: protobuf.Type, v: unknown, at: string, depth: number): void {
+  const fail = (field: string, problem: string): never => {
+    throw new AgentResponseError(method, field, problem);
+  };
+  if (depth > 8) fail(at, 'nested too deeply');
+  if (v === null || typeof v !== 'object') fail(at, 'not a message');
+  const obj = v as Record<string, unknown>;
+  for (const f of t.fieldsArray) {
+    f.resolve();
+    const name = `${at}.${f.name}`;
+    const fv = obj[f.name];
+    if (f.map) {
+      const entries = Object.entries((fv ?? {}) as Record<string, unknown>);
+      if (entries.length > MAX_GUEST_ARRAY) fail(name, `more than ${MAX_GUEST_ARRAY} entries`);
+      for (const [k, x] of entries) {
+        scalar(f.type, x, `${name}[${k.slice(0, 32)}]`, fail);
+        if (k.length > MAX_GUEST_STRING) fail(name, 'key too long');
+      }
+      continue;
+    }
+    const items = f.repeated ? (fv as unknown[]) : [fv];
+    if (!Array.isArray(items)) fail(name, 'not a list');
+    if (items.length > MAX_GUEST_ARRAY) fail(name, `more than ${MAX_GUEST_ARRAY} entries`);
+    for (const item of items) {
+      if (f.resolvedType instanceof protobuf.Type) {
+        if (item !== null && item !== undefined) check(method, f.resolvedType, item, name, depth + 1);
+      } else if (f.resolvedType instanceof protobuf.Enum) {
+        if (typeof item !== 'number' || !Object.values(f.resolvedType.values).includes(item)) fail(name, `unknown enum value ${String(item)}`);
+      } else {
+        scalar(f.type, item, name, fail);
+      }
+    }
+  }
+}
+
+function scalar(type: string, v: unknown, name: string, fail: (f: string, p: string) => never): void {
+  if (type === 'string') {
+    if (typeof v !== 'string') fail(name, 'not a string');
+    if ((v as string).length > MAX_GUEST_STRING) fail(name, `longer than ${MAX_GUEST_STRING} characters`);
+  } else if (type === 'bytes') {
+    if (!(v instanceof Uint8Array)) fail(name, 'not bytes');
+    if ((v as Uint8Array).length > MAX_STREAM_CHUNK) fail(name, `more than ${MAX_STREAM_CHUNK} bytes`);
+  } else if (type === 'bool') {
+    if (typeof v !== 'boolean') fail(name, 'not a bool');
+  } else {
+    if (typeof v !== 'number' || !Number.isFinite(v)) fail(name, 'not a number');
+    const n = v as number;
+    if (UINT32.has(type) && (!Number.isInteger(n) || n < 0 || n > 0xffffffff)) fail(name, `${n} is out of uint32 range`);
+    // Nanosecond timestamps exceed 2^53: 64-bit values may lose precision, never sign or magnitude.
+    if (UINT64.has(type) && (!Number.isInteger(n) || n < 0 || n >= 2 ** 64)) fail(name, `${n} is out of uint64 range`);
+    if (INT32.has(type) && (!Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31)) fail(name, `${n} is out of int32 range`);
+  }
+}
+
+// Field meanings the schema cannot express.
+const SEMANTIC: Record<string, (method: string, v: Record<string, unknown>) => void> = {
+  WaitProcess: (m, v) => {
+    const code = v.exit_code as number;
+    if (v.exited && (code < 0 || code > 255)) throw new AgentResponseError(m, 'exit_code', `${code} is not an exit status (0..255)`);
+  },
+  StartContainer: (m, v) => {
+    if ((v.pid as number) > 4194304) throw new AgentResponseError(m, 'pid', 'above the kernel pid limit');
+  },
+  ExecProcess: (m, v) => {
+    if ((v.pid as number) > 4194304) throw new AgentResponseError(m, 'pid', 'above the kernel pid limit');
+  },
+};

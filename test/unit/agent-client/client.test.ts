@@ -1,0 +1,204 @@
+import t from 'tap';
+import { createServer } from 'node:net';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { AgentClient, AgentResponseError, AgentUnavailableError } from '../../../src/agent-client';
+import { DeadlineExceededError, RemoteStatusError, TtrpcServer } from '../../../src/ttrpc';
+import { GrpcStatus } from '../../../src/errors';
+import { AGENT_SERVICE, HealthResponse_Status } from '../../../src/generated/agent/agent';
+import { encodeResponse } from '../../../src/agent-client/codec';
+import { duplexPair } from '../ttrpc/pair';
+import { ociSpec, startHarness } from '../agent/harness';
+
+function setup(t: { teardown(fn: () => void): void }): { h: ReturnType<typeof startHarness>; client: AgentClient } {
+  const h = startHarness();
+  const client = new AgentClient({ connect: h.connect, callTimeoutMs: 10_000 });
+  t.teardown(() => {
+    client.close();
+    h.close();
+  });
+  return { h, client };
+}
+
+async function readAll(client: AgentClient, id: string, execId: string, which: 'readStdout' | 'readStderr'): Promise<string> {
+  let out = '';
+  for (let i = 0; i < 100; i++) {
+    const r = await client[which]({ container_id: id, exec_id: execId, wait_ms: 2000 });
+    out += Buffer.from(r.data).toString();
+    if (r.eof) return out;
+  }
+  throw new Error('stream never reached EOF');
+}
+
+t.test('health and version', async (t) => {
+  const { client } = setup(t);
+  const h = await client.health();
+  t.equal(h.status, HealthResponse_Status.SERVING, 'serving');
+  const v = await client.call('Version', {});
+  t.equal(v.protocol_version, 1, 'protocol version');
+  t.equal(v.node_version, process.version, 'node version');
+});
+
+t.test('CreateSandbox writes name service files, sysctls and mounts the 9p share', async (t) => {
+  const { h, client } = setup(t);
+  await client.call('CreateSandbox', {
+    sandbox_id: 'sb1',
+    hostname: 'pod-a',
+    dns: { nameservers: ['10.0.0.10'], searches: ['default.svc.cluster.local'], options: ['ndots:5'] },
+    shared_mounts: [{ tag: 'vmpod-shared', mount_point: `/run/vmpod-test-${process.pid}/shared`, msize: 262144, cache: 'mmap', read_only: false }],
+    sysctls: { 'net.ipv4.ip_forward': '1' },
+  });
+  t.equal(readFileSync(join(h.dirs.procSys, 'kernel/hostname'), 'utf8'), 'pod-a', 'hostname');
+  t.equal(readFileSync(join(h.dirs.run, 'resolv.conf'), 'utf8'), 'nameserver 10.0.0.10\nsearch default.svc.cluster.local\noptions ndots:5\n', 'resolv.conf');
+  t.equal(readFileSync(join(h.dirs.procSys, 'net/ipv4/ip_forward'), 'utf8'), '1', 'sysctl');
+  const mount = h.commands.find((c) => c.args[0] === 'mount');
+  t.same(mount?.args, ['mount', '-t', '9p', '-o', 'trans=virtio,version=9p2000.L,msize=262144,cache=mmap', 'vmpod-shared', `/run/vmpod-test-${process.pid}/shared`], '9p mount command');
+  const cases = [
+    { desc: 'bad cache mode', req: { shared_mounts: [{ tag: 't', mount_point: '/run/x', msize: 0, cache: 'bogus', read_only: false }] } },
+    { desc: 'bad sysctl key', req: { sysctls: { '../../etc/passwd': 'x' } } },
+    { desc: 'bad hostname', req: { hostname: 'a b' } },
+  ];
+  for (const c of cases) {
+    const err = await client.call('CreateSandbox', c.req).catch((e: unknown) => e);
+    t.type(err, RemoteStatusError, c.desc);
+    t.equal((err as RemoteStatusError).grpcStatus, GrpcStatus.INVALID_ARGUMENT, `${c.desc}: INVALID_ARGUMENT`);
+  }
+  // The mount point we created for the test lives under /run; remove it.
+  t.teardown(() => require('node:fs').rmSync(`/run/vmpod-test-${process.pid}`, { recursive: true, force: true }));
+});
+
+t.test('container lifecycle: output, exit code, remove', async (t) => {
+  const { h, client } = setup(t);
+  mkdirSync(join(h.dirs.share, 'c1', 'rootfs'), { recursive: true });
+  await client.call('CreateContainer', { container_id: 'c1', oci_spec_json: ociSpec(['/bin/sh', '-c', 'echo hello; echo oops >&2; exit 3']), rootfs_path: 'c1/rootfs' });
+  const cfg = JSON.parse(readFileSync(join(h.dirs.bundles, 'c1', 'config.json'), 'utf8'));
+  t.equal(cfg.root.path, join(h.dirs.share, 'c1/rootfs'), 'rootfs points into the share');
+  t.same(cfg.linux.namespaces.map((n: { type: string }) => n.type), ['pid', 'mount'], 'network namespace dropped (VM network is the pod network)');
+  t.equal(cfg.linux.cgroupsPath, '/vmpod/c1', 'guest cgroup path');
+  const { pid } = await client.call('StartContainer', { container_id: 'c1' });
+  t.ok(pid > 0, 'pid reported');
+  const w = await client.waitProcess({ container_id: 'c1', wait_ms: 5000 });
+  t.same([w.exited, w.exit_code], [true, 3], 'exit code reported');
+  t.equal(await readAll(client, 'c1', '', 'readStdout'), 'hello\n', 'stdout');
+  t.equal(await readAll(client, 'c1', '', 'readStderr'), 'oops\n', 'stderr');
+  await client.call('RemoveContainer', { container_id: 'c1' });
+  await client.call('RemoveContainer', { container_id: 'c1' }); // CRI rule: removing what is gone succeeds
+  const err = await client.call('StartContainer', { container_id: 'c1' }).catch((e: unknown) => e);
+  t.equal((err as RemoteStatusError).grpcStatus, GrpcStatus.NOT_FOUND, 'removed container is gone');
+  const bad = await client.call('CreateContainer', { container_id: 'c2', oci_spec_json: ociSpec(['true']), rootfs_path: '../../etc' }).catch((e: unknown) => e);
+  t.equal((bad as RemoteStatusError).grpcStatus, GrpcStatus.INVALID_ARGUMENT, 'rootfs path escaping the share is refused');
+});
+
+t.test('exec with stdin, signals, stats and OOM events', async (t) => {
+  const { h, client } = setup(t);
+  await client.call('CreateContainer', { container_id: 'c1', oci_spec_json: ociSpec(['/bin/sh', '-c', 'read x; echo got $x']), rootfs_path: 'c1/rootfs', stdin: true });
+  await client.call('StartContainer', { container_id: 'c1' });
+  await client.call('ExecProcess', { container_id: 'c1', exec_id: 'e1', process_json: Buffer.from(JSON.stringify({ args: ['cat'], env: [] })), stdin: true });
+  const wr = await client.call('WriteStdin', { container_id: 'c1', exec_id: 'e1', data: Buffer.from('abc') });
+  t.equal(wr.written, 3, 'written');
+  await client.call('CloseStdin', { container_id: 'c1', exec_id: 'e1' });
+  t.equal(await readAll(client, 'c1', 'e1', 'readStdout'), 'abc', 'exec echoed stdin');
+  t.same((await client.waitProcess({ container_id: 'c1', exec_id: 'e1', wait_ms: 5000 })).exit_code, 0, 'exec exit code');
+
+  const cg = join(h.dirs.cgroup, 'vmpod', 'c1');
+  mkdirSync(cg, { recursive: true });
+  writeFileSync(join(cg, 'cpu.stat'), 'usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n');
+  writeFileSync(join(cg, 'memory.current'), '4096000\n');
+  writeFileSync(join(cg, 'memory.max'), 'max\n');
+  writeFileSync(join(cg, 'memory.stat'), 'anon 2000000\ninactive_file 96000\n');
+  writeFileSync(join(cg, 'pids.current'), '2\n');
+  writeFileSync(join(cg, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
+  const s = await client.call('StatsContainer', { container_id: 'c1' });
+  t.same(
+    [s.cpu_usage_usec, s.memory_usage_bytes, s.memory_working_set_bytes, s.memory_limit_bytes, s.memory_rss_bytes, s.pids_current, s.oom_kill_count],
+    [1500, 4096000, 4000000, 0, 2000000, 2, 1],
+    'stats from the guest cgroup',
+  );
+  const oom = await client.getOOMEvent({ wait_ms: 3000 });
+  t.equal(oom.container_id, 'c1', 'OOM event for the container');
+
+  await client.call('SignalProcess', { container_id: 'c1', signal: 9 });
+  const w = await client.waitProcess({ container_id: 'c1', wait_ms: 5000 });
+  t.same([w.exited, w.exit_code], [true, 137], 'killed by SIGKILL → 137');
+  t.ok(w.oom_killed, 'exit reports the OOM kill');
+  t.ok(h.commands.some((c) => c.cmd === 'runc' && c.args.join(' ') === 'kill --all c1 9'), 'runc kill used');
+});
+
+t.test('output survives the host link dropping; the client reconnects', async (t) => {
+  const { h, client } = setup(t);
+  await client.call('CreateContainer', { container_id: 'c1', oci_spec_json: ociSpec(['/bin/sh', '-c', 'echo before; read x; echo after']), rootfs_path: 'r', stdin: true });
+  await client.call('StartContainer', { container_id: 'c1' });
+  const pending = client.waitProcess({ container_id: 'c1', wait_ms: 10_000 });
+  for (const end of h.serverEnds) end.destroy(); // the daemon restarts / the link drops
+  await t.rejects(pending, AgentUnavailableError, 'in-flight call fails with AgentUnavailableError');
+  await client.call('CloseStdin', { container_id: 'c1' });
+  t.equal(h.connects, 2, 'the next call reconnected');
+  t.equal(await readAll(client, 'c1', '', 'readStdout'), 'before\nafter\n', 'no output lost across the reconnect');
+});
+
+t.test('port-forward and CopyFile', async (t) => {
+  const { h, client } = setup(t);
+  const echo = createServer((s) => s.pipe(s));
+  await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+  t.teardown(() => echo.close());
+  const port = (echo.address() as { port: number }).port;
+  const pf = await client.portForward(port);
+  pf.send(Buffer.from('ping'));
+  pf.closeSend();
+  let got = '';
+  for await (const b of pf) got += b.toString();
+  await pf.done();
+  t.equal(got, 'ping', 'bytes went to the guest port and back');
+
+  const target = join(h.dirs.run, 'sub', 'file.txt');
+  await client.call('CopyFile', { path: target, offset: 0, data: Buffer.from('hello '), file_mode: 0o600, make_parents: true });
+  await client.call('CopyFile', { path: target, offset: 6, data: Buffer.from('world') });
+  t.equal(readFileSync(target, 'utf8'), 'hello world', 'chunks written at their offsets');
+  const err = await client.call('CopyFile', { path: '/etc/passwd', data: Buffer.from('x') }).catch((e: unknown) => e);
+  t.equal((err as RemoteStatusError).grpcStatus, GrpcStatus.INVALID_ARGUMENT, 'paths outside /run/vmpod refused');
+});
+
+// A hostile or broken guest: answers crafted by hand.
+function hostileClient(t: { teardown(fn: () => void): void }, answers: Record<string, () => Uint8Array | Promise<Uint8Array>>): AgentClient {
+  const server = new TtrpcServer();
+  for (const [m, f] of Object.entries(answers)) server.register(AGENT_SERVICE, m, async () => f());
+  const client = new AgentClient({
+    connect: async () => {
+      const [a, b] = duplexPair();
+      server.serve(b);
+      return a;
+    },
+    callTimeoutMs: 200,
+  });
+  t.teardown(() => client.close());
+  return client;
+}
+
+t.test('responses from a hostile guest are validated', async (t) => {
+  const client = hostileClient(t, {
+    Version: () => encodeResponse('Version', { agent_version: 'x'.repeat(5000) }),
+    WaitProcess: () => encodeResponse('WaitProcess', { exited: true, exit_code: 999 }),
+    StartContainer: () => Buffer.from([0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+    Health: () => Buffer.from([0x0a, 0x50, 0x01]),
+    ReadStdout: () => encodeResponse('ReadStdout', { data: Buffer.alloc((1 << 20) + 1) }),
+    GetOOMEvent: () => new Promise(() => undefined),
+  });
+  const cases: Array<{ desc: string; call: () => Promise<unknown>; type: new (...a: never[]) => Error }> = [
+    { desc: 'overlong string', call: () => client.call('Version', {}), type: AgentResponseError },
+    { desc: 'exit code out of range', call: () => client.waitProcess({ wait_ms: 0 }), type: AgentResponseError },
+    { desc: 'pid beyond uint32', call: () => client.call('StartContainer', { container_id: 'x' }), type: AgentResponseError },
+    { desc: 'malformed protobuf', call: () => client.health(), type: AgentResponseError },
+    { desc: 'chunk above 1 MiB', call: () => client.readStdout({ wait_ms: 0 }), type: AgentResponseError },
+    { desc: 'guest never answers', call: () => client.getOOMEvent({ wait_ms: 0 }, { timeoutMs: 100 }), type: DeadlineExceededError },
+  ];
+  for (const c of cases) await t.rejects(c.call(), c.type as unknown as Error, c.desc);
+});
+
+t.test('a guest that is gone fails cleanly', async (t) => {
+  const client = new AgentClient({ connect: () => Promise.reject(new Error('connect ENOENT /run/vmpod/x/agent.sock')), connectTimeoutMs: 500 });
+  t.teardown(() => client.close());
+  await t.rejects(client.health(), AgentUnavailableError, 'connect failure');
+  const hang = new AgentClient({ connect: () => new Promise(() => undefined), connectTimeoutMs: 100 });
+  t.teardown(() => hang.close());
+  await t.rejects(hang.health(), AgentUnavailableError, 'connect timeout');
+});

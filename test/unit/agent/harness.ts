@@ -1,0 +1,140 @@
+// Runs the real agent RPC handlers in-process on the host. Only the lowest
+// layer is faked: `runc run/exec` become plain child processes of the
+// process args in the bundle's config.json (or the exec's process.json), and
+// mount/ip/date commands are recorded instead of run. Everything else (ttRPC,
+// codecs, handlers, container/process bookkeeping, output buffers, cgroup
+// file parsing) is the real code.
+
+import { ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Duplex } from 'node:stream';
+import { ContainerManager } from '../../../agent/src/containers';
+import { createAgentServer } from '../../../agent/src/agent';
+import type { AgentDeps } from '../../../agent/src/deps';
+import { silentLog } from '../../../agent/src/log';
+import type { RunResult, System } from '../../../agent/src/system';
+import { duplexPair } from '../ttrpc/pair';
+
+export interface Harness {
+  root: string;
+  dirs: { share: string; bundles: string; cgroup: string; run: string; procSys: string; net: string };
+  commands: Array<{ cmd: string; args: string[]; input?: string }>;
+  children: ChildProcess[];
+  connects: number;
+  /** Server-side ends of every connection, to simulate the host link dropping. */
+  serverEnds: Duplex[];
+  connect(): Promise<Duplex>;
+  poweredOff: number;
+  deps: AgentDeps;
+  close(): void;
+}
+
+export function startHarness(): Harness {
+  const root = mkdtempSync(join(tmpdir(), 'vmpod-agent-test-'));
+  const dirs = {
+    share: join(root, 'shared'),
+    bundles: join(root, 'bundles'),
+    cgroup: join(root, 'cgroup'),
+    run: join(root, 'run'),
+    procSys: join(root, 'proc-sys'),
+    net: join(root, 'sys-class-net'),
+  };
+  for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+  mkdirSync(join(dirs.procSys, 'kernel'), { recursive: true });
+  mkdirSync(join(dirs.procSys, 'net', 'ipv4'), { recursive: true });
+  const byId = new Map<string, ChildProcess>();
+  const h: Harness = {
+    root,
+    dirs,
+    commands: [],
+    children: [],
+    connects: 0,
+    serverEnds: [],
+    poweredOff: 0,
+    connect: async () => {
+      h.connects++;
+      const [a, b] = duplexPair();
+      h.serverEnds.push(b);
+      server.serve(b);
+      return a;
+    },
+    deps: undefined as unknown as AgentDeps,
+    close: () => {
+      containers.close();
+      for (const c of h.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+  const launch = (id: string, args: string[], env: string[] | undefined): ChildProcess => {
+    const envObj: Record<string, string> = { PATH: '/usr/bin:/bin' };
+    for (const kv of env ?? []) {
+      const i = kv.indexOf('=');
+      if (i > 0) envObj[kv.slice(0, i)] = kv.slice(i + 1);
+    }
+    const child = spawn(args[0], args.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: envObj });
+    h.children.push(child);
+    if (id) byId.set(id, child);
+    return child;
+  };
+  const sys: System = {
+    async run(cmd, args, opts = {}): Promise<RunResult> {
+      h.commands.push({ cmd, args, input: opts.input?.toString() });
+      if (cmd === 'runc') {
+        const [verb] = args;
+        const id = args[args.length - 1];
+        if (verb === 'state') {
+          const c = byId.get(id);
+          return c?.pid ? { code: 0, stdout: JSON.stringify({ id, pid: c.pid, status: 'running' }), stderr: '' } : { code: 1, stdout: '', stderr: 'container does not exist' };
+        }
+        if (verb === 'kill') {
+          byId.get(args[args.length - 2])?.kill(Number(args[args.length - 1]));
+        }
+      }
+      return { code: 0, stdout: '', stderr: '' };
+    },
+    spawn(cmd, args) {
+      h.commands.push({ cmd, args });
+      if (cmd !== 'runc') throw new Error(`fake system cannot spawn ${cmd}`);
+      if (args[0] === 'run') {
+        const spec = JSON.parse(readFileSync(join(args[2], 'config.json'), 'utf8')) as { process: { args: string[]; env?: string[] } };
+        return launch(args[3], spec.process.args, spec.process.env);
+      }
+      if (args[0] === 'exec') {
+        const proc = JSON.parse(readFileSync(args[2], 'utf8')) as { args: string[]; env?: string[] };
+        return launch('', proc.args, proc.env);
+      }
+      throw new Error(`fake runc: unexpected ${args.join(' ')}`);
+    },
+    powerOff() {
+      h.poweredOff++;
+    },
+  };
+  let shareDir = dirs.share;
+  const containers = new ContainerManager(sys, { runc: 'runc', bundlesDir: dirs.bundles, shareDir: () => shareDir, cgroupRoot: dirs.cgroup, cgroupParent: 'vmpod' }, 50);
+  h.deps = {
+    sys,
+    log: silentLog,
+    containers,
+    paths: { busybox: 'busybox', procSys: dirs.procSys, runDir: dirs.run, sysClassNet: dirs.net, copyFileRoots: [dirs.run] },
+    setShareDir: (d) => (shareDir = d),
+    startedAt: Date.now(),
+    agentVersion: 'test',
+    powerOff: () => sys.powerOff(),
+  };
+  const server = createAgentServer(h.deps);
+  return h;
+}
+
+/** An OCI spec as the host would send it (only what the agent reads). */
+export function ociSpec(args: string[]): Buffer {
+  return Buffer.from(
+    JSON.stringify({
+      ociVersion: '1.0.2',
+      process: { args, env: ['PATH=/usr/bin:/bin'], cwd: '/' },
+      root: { path: 'ignored' },
+      linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: '/var/run/netns/x' }, { type: 'mount' }] },
+    }),
+  );
+}
