@@ -4,6 +4,17 @@
 
 import type { VmConfig } from './vm-config';
 
+/** What a VM process costs the host. */
+export interface VmHostStats {
+  /** User + system CPU time of the VM process (all threads), in ns. */
+  cpuNs: number;
+  rssBytes: number;
+  /** Proportional set size: shared pages (the DAX rootfs) split between the VMs mapping them. */
+  pssBytes: number;
+  /** Anonymous memory: guest RAM actually touched plus the hypervisor's own heap. */
+  anonBytes: number;
+}
+
 export type VmState = 'running' | 'paused' | 'shutting-down' | 'exited';
 
 /** Something the VM reported (translated from the hypervisor's own events). */
@@ -55,6 +66,8 @@ export interface VmHandle {
   wait(): Promise<VmExit>;
   /** Subscribe to VM events; returns the unsubscribe function. */
   onEvent(listener: (e: VmEvent) => void): () => void;
+  /** What the VM process costs the host (CPU, RSS, PSS); undefined once it is gone. */
+  hostStats(): VmHostStats | undefined;
   /** Last bytes of the guest console, to explain failures. */
   consoleTail(bytes?: number): string;
   /** Drop the control connection without touching the VM (daemon shutdown). */

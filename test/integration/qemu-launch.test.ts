@@ -96,6 +96,8 @@ t.test('paused VM with every device in a netns: QMP, persistence, reconnect, gra
   const vm = await start(cfg);
 
   t.equal(await vm.status(), 'paused', 'query-status: paused (-S)');
+  const cost = vm.hostStats();
+  t.ok(cost && cost.rssBytes > 0 && cost.pssBytes > 0, `host cost of the VM readable (${JSON.stringify(cost)})`);
   t.equal(readlinkSync(`/proc/${vm.pid}/ns/net`), `net:[${statSync(cfg.netnsPath as string).ino}]`, 'QEMU runs in the pod netns');
   const stat = readFileSync(`/proc/${vm.pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -7,8 +7,9 @@ import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { UnavailableError } from '../../errors';
 import { silentLogger, type Logger } from '../../log';
-import type { StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmState } from '../hypervisor';
+import type { StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmHostStats, VmState } from '../hypervisor';
 import { capConsoleLog, DEFAULT_CONSOLE_KEEP_BYTES, DEFAULT_CONSOLE_MAX_BYTES } from './console-log';
+import { readVmHostStats } from './host-stats';
 import { tailFile, type LaunchRecord } from './launch';
 import { isSameProcessAlive, signalIfSame } from './proc';
 import type { QmpClient, QmpEvent } from './qmp';
@@ -157,6 +158,11 @@ export class QemuVm implements VmHandle {
   async resume(): Promise<void> {
     if (!this.qmp || this.qmp.isClosed) throw new UnavailableError(`vm ${this.id}: no QMP connection to resume it`);
     await this.qmp.cont();
+  }
+
+  hostStats(): VmHostStats | undefined {
+    if (this.exit || !isSameProcessAlive(this.pid, this.record.startTime)) return undefined;
+    return readVmHostStats(this.pid);
   }
 
   consoleTail(bytes = 2048): string {
