@@ -15,7 +15,6 @@
 // (bench/lib/isolate.ts): the registry, both daemons, their shims, conmons,
 // CNI bridges and mounts all live and die there.
 
-import { status as GrpcStatus } from '@grpc/grpc-js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +28,7 @@ import { startRegistry } from '../test/helpers/registry';
 import { BenchArgsError, benchUsage, parseBenchArgs } from './lib/args';
 import { Cleanup, runWithCleanup } from './lib/cleanup';
 import { benchNetwork, writeConflist } from './lib/cni';
+import { describeError } from './lib/grpc-error';
 import { measured, renderComparison, unavailable, type Outcome, type PhaseRow } from './lib/compare';
 import { isolatedWorkDir, registerCgroupParent, runIsolated } from './lib/isolate';
 import { benchEnvironment, describeEnvironment, writeJsonReport } from './lib/report';
@@ -72,13 +72,6 @@ interface SideResult {
   samples: Samples;
   listError?: string;
   list: number[];
-}
-
-/** `UNIMPLEMENTED: RuntimeService/RunPodSandbox is not implemented by vmpod yet`; plain message for non-gRPC errors. */
-export function describeError(err: unknown): string {
-  const e = err as { code?: number; details?: string; message?: string };
-  if (typeof e.code === 'number' && e.code in GrpcStatus) return `${GrpcStatus[e.code]}: ${e.details || e.message || ''}`.trim();
-  return (e.message ?? String(err)).split('\n')[0]!;
 }
 
 function emptySamples(): Samples {
