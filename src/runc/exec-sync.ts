@@ -67,9 +67,10 @@ export function execSync(o: ExecSyncOptions): Promise<ExecSyncResult> {
     });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
-      void rm(o.pidFile, { force: true });
-      if (timedOut) return reject(new DeadlineExceededError(`command ${JSON.stringify(o.cmd)} in container ${o.id} timed out after ${o.timeoutS}s and was killed`));
-      resolve({ stdout: out.take(), stderr: err.take(), exitCode: code ?? (signal ? 128 + 9 : 255) });
+      void rm(o.pidFile, { force: true }).catch(() => undefined).finally(() => {
+        if (timedOut) return reject(new DeadlineExceededError(`command ${JSON.stringify(o.cmd)} in container ${o.id} timed out after ${o.timeoutS}s and was killed`));
+        resolve({ stdout: out.take(), stderr: err.take(), exitCode: code ?? (signal ? 128 + 9 : 255) });
+      });
     });
   });
 }

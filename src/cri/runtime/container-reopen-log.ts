@@ -1,6 +1,7 @@
 // ReopenContainerLog: kubelet rotated the log file and asks for a new one.
 // conmon reopens its log when told so on its control FIFO (message type 2).
 
+import { constants as fsConstants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReopenContainerLogRequest__Output } from '../../generated/cri/runtime/v1/ReopenContainerLogRequest';
@@ -19,7 +20,7 @@ export function reopenContainerLog(deps: RuntimeDeps): Handler<ReopenContainerLo
     if (c.state !== 'CONTAINER_RUNNING') throw new FailedPreconditionError(`container ${c.id} is not running; there is no log to reopen`);
     if (c.runtime?.type !== 'runc') throw new UnimplementedError(`ReopenContainerLog is not implemented for ${c.runtime?.type ?? 'this'} containers`);
     // O_WRONLY|O_NONBLOCK: fails at once (ENXIO) instead of hanging if conmon is gone.
-    const fifo = await open(join(c.runtime.bundle, 'ctl'), 'w').catch((err: Error) => {
+    const fifo = await open(join(c.runtime.bundle, 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch((err: Error) => {
       throw new FailedPreconditionError(`container ${c.id}: conmon control pipe unavailable: ${err.message}`);
     });
     try {
