@@ -88,6 +88,8 @@ export async function refresh(deps: RuntimeDeps, c: ContainerRecord): Promise<Co
   const ctl = deps.controllers.get(sb.handlerType);
   if (!ctl) return c;
   const st = await ctl.containerState(handleOf(sb), { id: c.id, runtime: c.runtime });
+  // Removed by a concurrent call while we asked: report what we had.
+  if (!deps.containers.get(c.id)) return c;
   if (st.state === 'exited' || (st.state === 'unknown' && c.state === 'CONTAINER_RUNNING')) {
     const reason = st.oomKilled ? 'OOMKilled' : st.exitCode === 0 ? 'Completed' : 'Error';
     const next = deps.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_EXITED', exitCode: st.exitCode, finishedAt: st.finishedAt, reason, message: st.state === 'unknown' ? 'container process disappeared' : '' }));

@@ -12,6 +12,9 @@ export async function refreshPodState(deps: RuntimeDeps, sb: SandboxRecord): Pro
   if (sb.state !== 'SANDBOX_READY' || !sb.runtime) return sb;
   const ctl = deps.controllers.get(sb.handlerType);
   if (!ctl || (await ctl.sandboxReady(handleOf(sb)))) return sb;
+  const now = deps.sandboxes.get(sb.id);
+  // Stopped or removed by a concurrent call while we asked.
+  if (!now || now.state !== 'SANDBOX_READY') return now ?? sb;
   deps.log.child({ podSandboxId: sb.id }).warn('pod infra is gone; pod sandbox is NOTREADY');
   return deps.sandboxes.update(sb.id, (r) => ({ ...r, state: 'SANDBOX_NOTREADY' }));
 }
