@@ -175,21 +175,33 @@ async function measureList(t: Target, w: Workload, count: number, calls: number)
   }
 }
 
-async function measureTarget(t: Target, w: Workload, runs: number, warmup: number, listCount: number, listCalls: number, log: (s: string) => void): Promise<SideResult> {
+class Interrupted extends Error {}
+
+async function measureTarget(t: Target, w: Workload, runs: number, warmup: number, listCount: number, listCalls: number, log: (s: string) => void, stopping: () => boolean): Promise<SideResult> {
   const res: SideResult = { name: t.name, version: t.version, samples: emptySamples(), list: [] };
+  const check = () => {
+    if (stopping()) throw new Interrupted('interrupted');
+  };
   try {
-    for (let i = 0; i < warmup; i++) await lifecycleOnce(t, w, `warmup-${i}`, undefined);
+    for (let i = 0; i < warmup; i++) {
+      check();
+      await lifecycleOnce(t, w, `warmup-${i}`, undefined);
+    }
     for (let r = 0; r < runs; r++) {
+      check();
       await lifecycleOnce(t, w, `pod-${r}`, res.samples);
       log(`  ${t.name}: run ${r + 1}/${runs} done`);
     }
   } catch (err) {
+    if (stopping()) throw new Interrupted('interrupted');
     res.lifecycleError = describeError(err);
     res.samples = emptySamples();
   }
   try {
+    check();
     res.list = await measureList(t, w, listCount, listCalls);
   } catch (err) {
+    if (stopping()) throw new Interrupted('interrupted');
     res.listError = describeError(err);
   }
   return res;
@@ -298,7 +310,7 @@ async function inner(work: string, argv: string[]): Promise<number> {
 
     for (const t of targets) {
       log(`measuring ${t.name} (${t.version}): ${args.ints.warmup} warm-up + ${args.runs} runs, then ListContainers with ${args.ints['list-count']} containers`);
-      sides.push(await measureTarget(t, w, args.runs, args.ints.warmup, args.ints['list-count'], args.ints['list-calls'], log));
+      sides.push(await measureTarget(t, w, args.runs, args.ints.warmup, args.ints['list-count'], args.ints['list-calls'], log, () => cleanup.started));
     }
     sides.sort((a, b) => (a.name === 'vmpod' ? -1 : b.name === 'vmpod' ? 1 : 0));
 

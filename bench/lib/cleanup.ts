@@ -23,6 +23,11 @@ export class Cleanup {
     this.add('test helper teardown', fn);
   }
 
+  /** True once cleanup began (e.g. on Ctrl-C): a bench should stop measuring and print nothing more. */
+  get started(): boolean {
+    return this.running !== undefined;
+  }
+
   /** Runs every step (later ones first); resolves with the failures, described. Idempotent. */
   run(): Promise<string[]> {
     this.running ??= (async () => {
@@ -71,7 +76,8 @@ export async function runWithCleanup(cleanup: Cleanup, main: () => Promise<void>
     await main();
     return await finish(0);
   } catch (err) {
-    process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+    // After a signal, calls fail because cleanup is closing things under them: not worth a stack trace.
+    if (!interrupted) process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
     return finish(1);
   }
 }
