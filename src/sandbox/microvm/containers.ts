@@ -1,0 +1,341 @@
+// Containers of a VM pod. On the host: the container's overlay rootfs (from
+// the image service) and its CRI mounts are bound into the pod's 9p share,
+// and the CRI log file is written from the agent's output streams. In the
+// guest: the agent runs it with runc from the OCI spec the runc path's
+// generator makes, adapted to guest paths (guest-spec.ts).
+
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { AgentUnavailableError } from '../../agent-client';
+import { DeadlineExceededError, FailedPreconditionError } from '../../errors';
+import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
+import type { Logger } from '../../log';
+import { CriLogWriter } from '../../logs/cri-log';
+import { containerSpec } from '../../oci/container-spec';
+import type { HostFacts } from '../../oci/input';
+import { resolveResources } from '../../oci/resources';
+import type { OciProcess } from '../../oci/types';
+import { RemoteStatusError } from '../../ttrpc';
+import { EXEC_OUTPUT_CAP } from '../../runc/exec-sync';
+import { readRootfsFile } from '../runc/rootfs-read';
+import type { CgroupStats, ContainerCreateInput, ContainerHandle, ContainerProcessState, ExecResult, MicrovmContainerData } from '../controller';
+import { checkVmContainerConfig, guestHostFacts, guestPodContext, guestSpec } from './guest-spec';
+import { sharePath } from './layout';
+import { pumpOutput } from './output-pump';
+import type { PodVm } from './pod-vm';
+import { podPaths } from './layout';
+import { bindInto, makeMountPoint, releaseDir } from './share';
+
+/** Persisted in the container record. */
+export interface VmContainerData extends MicrovmContainerData {
+  type: 'microvm';
+  /** Share-relative dir of the container (c/<id>). */
+  shareDir: string;
+  logPath: string;
+  /** The container's process (without args), the template for execs. */
+  process: Omit<OciProcess, 'args'>;
+}
+
+export interface ExitInfo {
+  code: number;
+  finishedAtNs: string;
+  oomKilled: boolean;
+}
+
+/** Exit code reported for a container whose VM died under it (as if SIGKILLed). */
+export const VM_GONE_EXIT_CODE = 137;
+
+/** The live side of one container in this daemon. */
+class LiveContainer {
+  started = false;
+  removed = false;
+  exit: ExitInfo | undefined;
+  private resolveExit!: (e: ExitInfo) => void;
+  readonly exited: Promise<ExitInfo>;
+  writer: CriLogWriter | undefined;
+  pumps: Promise<void> | undefined;
+  waiter: Promise<void> | undefined;
+
+  constructor(readonly id: string) {
+    this.exited = new Promise((r) => (this.resolveExit = r));
+  }
+
+  setExit(e: ExitInfo): void {
+    if (this.exit) return;
+    this.exit = e;
+    this.resolveExit(e);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const nsNow = (): string => (BigInt(Date.now()) * 1_000_000n).toString();
+const data = (c: ContainerHandle): VmContainerData => c.runtime as VmContainerData;
+
+export interface ContainerEnv {
+  state: string;
+  host: HostFacts;
+  log: Logger;
+}
+
+/** Per pod: the containers this daemon is following. */
+export class PodContainers {
+  private readonly live = new Map<string, LiveContainer>();
+
+  constructor(private readonly env: ContainerEnv, private readonly pod: PodVm) {
+    pod.onExit((e) => {
+      for (const c of this.live.values()) {
+        c.setExit({ code: VM_GONE_EXIT_CODE, finishedAtNs: (BigInt(e.at.getTime()) * 1_000_000n).toString(), oomKilled: false });
+      }
+    });
+  }
+
+  private liveOf(c: ContainerHandle): LiveContainer {
+    let l = this.live.get(c.id);
+    if (!l) {
+      l = new LiveContainer(c.id);
+      this.live.set(c.id, l);
+      if (!this.pod.alive) l.setExit({ code: VM_GONE_EXIT_CODE, finishedAtNs: nsNow(), oomKilled: false });
+    }
+    return l;
+  }
+
+  private requireAlive(what: string): void {
+    if (!this.pod.alive) throw new FailedPreconditionError(`pod ${this.pod.id}: cannot ${what}: the pod VM is not running`);
+  }
+
+  private paths() {
+    return podPaths(this.env.state, this.pod.id);
+  }
+
+  async create(input: ContainerCreateInput): Promise<VmContainerData> {
+    const { id, config } = input;
+    checkVmContainerConfig(config);
+    this.requireAlive('create a container');
+    const p = this.paths();
+    const rel = sharePath.containerDir(id);
+    const rootfsRel = sharePath.rootfs(id);
+    const undo = async (): Promise<void> => releaseDir(join(p.shared, rel), join(p.shareSource, rel));
+    try {
+      await makeMountPoint(p.shareSource, rootfsRel, input.rootfs);
+      await bindInto(input.rootfs, join(p.shared, rootfsRel), false);
+      const sharedMounts = new Map<string, string>();
+      for (const [n, m] of config.mounts.entries()) {
+        const mrel = sharePath.mount(id, n);
+        await makeMountPoint(p.shareSource, mrel, m.host_path);
+        await bindInto(m.host_path, join(p.shared, mrel), m.readonly);
+        sharedMounts.set(m.container_path.replace(/\/+$/, '') || '/', mrel);
+      }
+      const [passwd, group] = await Promise.all([readRootfsFile(input.rootfs, '/etc/passwd'), readRootfsFile(input.rootfs, '/etc/group')]);
+      const podFile = (n: 'hosts' | 'resolv.conf' | 'hostname'): string => join(p.shared, sharePath.podFile(n));
+      const sb = input.sandbox;
+      const host = containerSpec({
+        containerId: id,
+        config,
+        image: input.image,
+        rootfs: join(p.shared, rootfsRel),
+        passwd,
+        group,
+        targetPid: 0,
+        host: guestHostFacts(this.env.host),
+        pod: guestPodContext(sb.id, sb.config.hostname, sb.namespaces, { hosts: podFile('hosts'), resolvConf: podFile('resolv.conf'), hostname: podFile('hostname') }),
+      });
+      const { spec, notes } = guestSpec({ spec: host.spec, sharedHostDir: p.shared, rootfsRel, sharedMounts });
+      for (const n of [...host.notes, ...notes]) input.log.info(n.detail, n.message);
+      await this.pod.agent.call('CreateContainer', {
+        container_id: id,
+        oci_spec_json: Buffer.from(JSON.stringify(spec)),
+        rootfs_path: rootfsRel,
+        mounts: [],
+        stdin: config.stdin,
+      });
+      const { args: _args, ...process } = spec.process;
+      void _args;
+      this.liveOf({ id, runtime: { type: 'microvm' } });
+      return { type: 'microvm', shareDir: rel, logPath: input.logPath, process };
+    } catch (err) {
+      await undo().catch((e: unknown) => input.log.warn({ err: (e as Error).message }, 'undoing container share failed'));
+      throw err;
+    }
+  }
+
+  async start(c: ContainerHandle): Promise<void> {
+    this.requireAlive('start a container');
+    const l = this.liveOf(c);
+    await this.pod.agent.call('StartContainer', { container_id: c.id });
+    l.started = true;
+    this.follow(c, l);
+  }
+
+  /** Start the output pumps and the exit waiter (once per daemon). */
+  private follow(c: ContainerHandle, l: LiveContainer): void {
+    if (l.waiter || l.exit) return;
+    const log = this.env.log.child({ podSandboxId: this.pod.id, containerId: c.id });
+    const stopped = (): boolean => l.removed || !this.pod.alive;
+    const logPath = data(c).logPath;
+    if (logPath) {
+      const w = new CriLogWriter(logPath, { partialFlushMs: 1000, onError: (err) => log.warn({ err: err.message }, 'container log write failed') });
+      l.writer = w;
+      const one = (stream: 'stdout' | 'stderr') =>
+        pumpOutput({
+          agent: this.pod.agent,
+          containerId: c.id,
+          execId: '',
+          stream,
+          sink: (b) => w.write(stream, b),
+          onDropped: (n) => log.warn({ stream, bytes: n }, 'guest agent dropped container output'),
+          stopped,
+        });
+      l.pumps = Promise.all([one('stdout'), one('stderr')]).then(() => w.close());
+    }
+    l.waiter = (async () => {
+      while (!stopped() && !l.exit) {
+        try {
+          const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 10_000 });
+          if (r.exited) l.setExit({ code: r.exit_code, finishedAtNs: r.finished_at_unix_nano > 0 ? BigInt(Math.round(r.finished_at_unix_nano)).toString() : nsNow(), oomKilled: r.oom_killed });
+        } catch (err) {
+          if (err instanceof AgentUnavailableError) await sleep(500);
+          else {
+            log.warn({ err: (err as Error).message }, 'waiting for the container failed');
+            await sleep(2000);
+          }
+        }
+      }
+    })();
+  }
+
+  async state(c: ContainerHandle): Promise<ContainerProcessState> {
+    const l = this.liveOf(c);
+    if (!l.exit && this.pod.alive && !l.waiter) {
+      // A daemon restarted meanwhile: ask the agent once, then follow the container again.
+      try {
+        const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 0 });
+        if (r.exited) l.setExit({ code: r.exit_code, finishedAtNs: BigInt(Math.round(r.finished_at_unix_nano)).toString(), oomKilled: r.oom_killed });
+        else l.started = true;
+      } catch (err) {
+        if (err instanceof RemoteStatusError) return { state: 'created', pid: 0, exitCode: 0, finishedAt: '0', oomKilled: false };
+        return { state: 'unknown', pid: 0, exitCode: 0, finishedAt: '0', oomKilled: false };
+      }
+      this.follow(c, l);
+    }
+    if (l.exit) return { state: 'exited', pid: 0, exitCode: l.exit.code, finishedAt: l.exit.finishedAtNs, oomKilled: l.exit.oomKilled };
+    return { state: l.started ? 'running' : 'created', pid: 0, exitCode: 0, finishedAt: '0', oomKilled: false };
+  }
+
+  private async signal(id: string, execId: string, signal: number): Promise<void> {
+    await this.pod.agent.call('SignalProcess', { container_id: id, exec_id: execId, signal }).catch(() => undefined);
+  }
+
+  private async waitExit(l: LiveContainer, ms: number): Promise<boolean> {
+    if (l.exit) return true;
+    let t: NodeJS.Timeout | undefined;
+    const r = await Promise.race([l.exited.then(() => true), new Promise<boolean>((res) => (t = setTimeout(() => res(false), ms)))]);
+    clearTimeout(t);
+    return r;
+  }
+
+  async stop(c: ContainerHandle, signal: number, timeoutS: number, log: Logger): Promise<void> {
+    const l = this.liveOf(c);
+    if (l.exit || !this.pod.alive) return;
+    if (!l.waiter) this.follow(c, l);
+    if (signal !== 9 && timeoutS > 0) {
+      await this.signal(c.id, '', signal);
+      if (await this.waitExit(l, timeoutS * 1000)) return;
+      log.info({ timeoutS }, 'container did not stop in time; SIGKILL');
+    }
+    await this.signal(c.id, '', 9);
+    if (!(await this.waitExit(l, 30_000))) log.warn('container did not exit after SIGKILL');
+  }
+
+  async remove(c: ContainerHandle, log: Logger): Promise<void> {
+    const l = this.liveOf(c);
+    if (this.pod.alive) {
+      await this.pod.agent.call('RemoveContainer', { container_id: c.id, force: true }).catch((err: unknown) => {
+        log.warn({ err: (err as Error).message }, 'agent RemoveContainer failed');
+      });
+    }
+    l.removed = true;
+    // Let the pumps write what they already have (bounded: they stop at removed).
+    await Promise.race([l.pumps ?? Promise.resolve(), sleep(6000)]);
+    await l.writer?.close();
+    const p = this.paths();
+    const rel = data(c).shareDir ?? sharePath.containerDir(c.id);
+    await releaseDir(join(p.shared, rel), join(p.shareSource, rel));
+    this.live.delete(c.id);
+  }
+
+  async exec(c: ContainerHandle, cmd: string[], timeoutS: number): Promise<ExecResult> {
+    this.requireAlive('exec in a container');
+    const execId = `exec-${randomBytes(8).toString('hex')}`;
+    const proc: OciProcess = { ...data(c).process, args: cmd, terminal: false };
+    await this.pod.agent.call('ExecProcess', { container_id: c.id, exec_id: execId, process_json: Buffer.from(JSON.stringify(proc)), stdin: false });
+    const out: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
+    const size = { stdout: 0, stderr: 0 };
+    let done = false;
+    const collect = (stream: 'stdout' | 'stderr') =>
+      pumpOutput({
+        agent: this.pod.agent,
+        containerId: c.id,
+        execId,
+        stream,
+        waitMs: 1000,
+        stopped: () => done || !this.pod.alive,
+        sink: (b) => {
+          // kubelet's cap: keep the first EXEC_OUTPUT_CAP bytes, drop the rest.
+          const room = EXEC_OUTPUT_CAP - size[stream];
+          if (room <= 0) return;
+          const keep = b.length > room ? b.subarray(0, room) : b;
+          out[stream].push(keep);
+          size[stream] += keep.length;
+        },
+      });
+    const readers = Promise.all([collect('stdout'), collect('stderr')]);
+    const waitDone = (async () => {
+      for (;;) {
+        if (!this.pod.alive) throw new FailedPreconditionError(`pod ${this.pod.id}: the pod VM ended during exec`);
+        const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: execId, wait_ms: 5000 });
+        if (r.exited) return r.exit_code;
+      }
+    })();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, rej) => {
+      if (timeoutS > 0) timer = setTimeout(() => rej(new DeadlineExceededError(`exec in container ${c.id} did not finish within ${timeoutS} s; killed`)), timeoutS * 1000);
+    });
+    try {
+      const exitCode = await Promise.race([waitDone, timeout]);
+      await Promise.race([readers, sleep(5000)]);
+      return { stdout: Buffer.concat(out.stdout), stderr: Buffer.concat(out.stderr), exitCode };
+    } catch (err) {
+      if (err instanceof DeadlineExceededError) await this.signal(c.id, execId, 9);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      done = true;
+    }
+  }
+
+  async update(c: ContainerHandle, r: LinuxContainerResources__Output): Promise<void> {
+    this.requireAlive('update container resources');
+    const resources = resolveResources(r, guestHostFacts(this.env.host));
+    await this.pod.agent.call('UpdateContainerResources', { container_id: c.id, resources_json: Buffer.from(JSON.stringify(resources)) });
+  }
+
+  async stats(c: ContainerHandle): Promise<CgroupStats | null> {
+    if (!this.pod.alive) return null;
+    const l = this.liveOf(c);
+    if (l.exit) return null;
+    const s = await this.pod.agent.call('StatsContainer', { container_id: c.id });
+    return {
+      timestampNs: s.timestamp_unix_nano > 0 ? BigInt(Math.round(s.timestamp_unix_nano)).toString() : nsNow(),
+      cpuUsageNs: s.cpu_usage_usec * 1000,
+      cpuUserNs: s.cpu_user_usec * 1000,
+      cpuSystemNs: s.cpu_system_usec * 1000,
+      memoryUsageBytes: s.memory_usage_bytes,
+      memoryWorkingSetBytes: s.memory_working_set_bytes,
+      memoryRssBytes: s.memory_rss_bytes,
+      memoryLimitBytes: s.memory_limit_bytes,
+      pageFaults: 0,
+      majorPageFaults: 0,
+      processes: s.pids_current,
+    };
+  }
+}
