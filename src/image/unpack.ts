@@ -24,6 +24,7 @@ import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { entryComponents, shQuote, UnsafeLayerError, whiteoutOf } from './layer-path';
 import type { Compression } from './manifest';
+import { PaxXattrScanner } from './pax-xattrs';
 
 export interface UnpackOptions {
   blobPath: string;
@@ -97,9 +98,11 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackStats> {
   const src = decompressed(opts.blobPath, compression);
   const hash = createHash('sha256');
   let bytes = 0;
+  const scanner = new PaxXattrScanner();
   const hasher = new Transform({
     transform(chunk: Buffer, _e, cb) {
       hash.update(chunk);
+      scanner.feed(chunk);
       bytes += chunk.length;
       cb(null, chunk);
     },
@@ -107,7 +110,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackStats> {
   const extract = tar.extract();
   const feed = pipeline(src.stream, hasher, extract);
   feed.catch(() => undefined); // surfaced below through the iterator or `await feed`
-  const u = new Unpacker(opts.target, opts.lowers);
+  const u = new Unpacker(opts.target, opts.lowers, scanner);
   try {
     for await (const entry of extract) {
       await u.entry(entry.header, entry as unknown as AsyncIterable<Buffer>);
@@ -132,12 +135,12 @@ class Unpacker {
   readonly specials = new Map<string, Special>();
   readonly whiteouts = new Set<string>();
   readonly opaque = new Set<string>();
-  readonly xattrs: { rel: string; name: string; value: string }[] = [];
+  readonly xattrs: { rel: string; name: string; value: Buffer }[] = [];
   readonly dirTimes = new Map<string, Date>();
   entries = 0;
   whiteoutCount = 0;
 
-  constructor(private readonly root: string, private readonly lowers: string[]) {}
+  constructor(private readonly root: string, private readonly lowers: string[], private readonly pax: PaxXattrScanner) {}
 
   private abs(rel: string): string {
     return rel === '' ? this.root : join(this.root, rel);
@@ -174,6 +177,8 @@ class Unpacker {
 
   async entry(h: tar.Header, body: AsyncIterable<Buffer>): Promise<void> {
     if (++this.entries > MAX_ENTRIES) throw new UnsafeLayerError(`layer has more than ${MAX_ENTRIES} entries`);
+    // The scanner saw this entry's header before tar-stream emitted it: same order, one item each.
+    const rawXattrs = this.pax.queue.shift() ?? null;
     const parts = entryComponents(h.name);
     const rel = parts.join('/');
     const type = h.type ?? 'file';
@@ -223,12 +228,7 @@ class Unpacker {
     } else {
       return; // pax/gnu headers are folded into the next entry by tar-stream; nothing else is meaningful
     }
-    const pax = h.pax;
-    if (pax && typeof pax === 'object') {
-      for (const [k, v] of Object.entries(pax as Record<string, unknown>)) {
-        if (k.startsWith('SCHILY.xattr.') && typeof v === 'string') this.xattrs.push({ rel, name: k.slice('SCHILY.xattr.'.length), value: v });
-      }
-    }
+    if (rawXattrs) for (const [name, value] of rawXattrs) this.xattrs.push({ rel, name, value });
   }
 
   private async hardlink(h: tar.Header, rel: string, path: string): Promise<void> {
@@ -289,7 +289,7 @@ class Unpacker {
     }
     for (const x of this.xattrs) {
       if (!this.kinds.has(x.rel)) continue;
-      lines.push(`setfattr -h -n ${shQuote(x.name)} -v 0x${Buffer.from(x.value, 'utf8').toString('hex')} ${shQuote(this.abs(x.rel))}`);
+      lines.push(`setfattr -h -n ${shQuote(x.name)} -v 0x${x.value.toString('hex')} ${shQuote(this.abs(x.rel))}`);
     }
     if (lines.length > 0) await runScript(lines.join('\n') + '\n');
     for (const [rel, s] of this.specials) await this.meta(this.abs(rel), s.header, true);

@@ -77,3 +77,70 @@ t.test('gzip is recognised whatever the media type says; a wrong diff id fails',
   await t.rejects(unpack([{ name: 'g', content: 'gz' }], { diffId: `sha256:${'0'.repeat(64)}` }), DiffIdMismatchError);
   t.notOk(existsSync(join(dir, 'g')), 'nothing beside the target');
 });
+
+/** A ustar header block (enough of one for tar-stream and the PAX scanner). */
+function ustar(name: string, type: string, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  h.write(name, 0);
+  h.write('0000644\0', 100);
+  h.write('0000000\0', 108);
+  h.write('0000000\0', 116);
+  h.write(size.toString(8).padStart(11, '0') + '\0', 124);
+  h.write('14540000000\0', 136);
+  h.write('        ', 148);
+  h.write(type, 156);
+  h.write('ustar\0' + '00', 257);
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148);
+  return h;
+}
+
+function pad(b: Buffer): Buffer {
+  return Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
+}
+
+t.test('binary xattr values from PAX (file capabilities) are kept byte for byte', async (t) => {
+  const value = Buffer.from([0x01, 0x00, 0x00, 0x02, 0xff, 0xfe, 0x80, 0x00]);
+  const key = Buffer.from(' SCHILY.xattr.user.bin=');
+  const body = Buffer.concat([key, value, Buffer.from('\n')]);
+  let len = body.length + 2;
+  if (String(len).length + body.length !== len) len = String(len + 1).length + body.length;
+  const record = Buffer.concat([Buffer.from(String(len)), body]);
+  const content = Buffer.from('binary\n');
+  const tarB = Buffer.concat([
+    ustar('./PaxHeaders/bin', 'x', record.length), pad(record),
+    ustar('bin', '0', content.length), pad(content),
+    ustar('plain', '0', 2), pad(Buffer.from('p\n')),
+    Buffer.alloc(1024),
+  ]);
+  const blob = join(dir, 'rawpax');
+  writeFileSync(blob, tarB);
+  const target = join(dir, 'rawpax-fs');
+  mkdirSync(target);
+  await unpackLayer({ blobPath: blob, target, lowers: [], diffId: sha256(tarB), mediaTypeCompression: 'none' });
+  t.equal(readFileSync(join(target, 'bin'), 'utf8'), 'binary\n');
+  const got = execFileSync('getfattr', ['--only-values', '-n', 'user.bin', join(target, 'bin')]);
+  t.equal(got.toString('hex'), value.toString('hex'), 'xattr bytes unchanged');
+  t.throws(() => execFileSync('getfattr', ['-n', 'user.bin', join(target, 'plain')], { stdio: 'ignore' }), 'the next entry has no xattr');
+});
+
+t.test('archives from GNU tar (posix with xattrs and long names, gnu long names) unpack in sync', async (t) => {
+  const src = mkdtempSync(join(dir, 'gnutar-src-'));
+  const long = 'n'.repeat(150);
+  mkdirSync(join(src, long));
+  writeFileSync(join(src, long, 'file'), 'a');
+  writeFileSync(join(src, 'cap'), 'b');
+  writeFileSync(join(src, 'zzz'), 'c');
+  execFileSync('setfattr', ['-n', 'user.k', '-v', '0xff00', join(src, 'cap')]);
+  for (const format of ['posix', 'gnu']) {
+    const tarPath = join(dir, `${format}.tar`);
+    execFileSync('tar', [...(format === 'posix' ? ['--xattrs', '--xattrs-include=*'] : []), `--format=${format}`, '--sort=name', '-C', src, '-cf', tarPath, '.'], { stdio: 'ignore' });
+    const target = join(dir, `${format}-fs`);
+    mkdirSync(target);
+    await unpackLayer({ blobPath: tarPath, target, lowers: [], diffId: sha256(readFileSync(tarPath)), mediaTypeCompression: 'none' });
+    t.equal(readFileSync(join(target, long, 'file'), 'utf8'), 'a', `${format}: long name`);
+    if (format === 'posix') t.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.k', join(target, 'cap')]).toString('hex'), 'ff00', 'posix: xattr on the right file');
+    t.throws(() => execFileSync('getfattr', ['-n', 'user.k', join(target, 'zzz')], { stdio: 'ignore' }), `${format}: no xattr on the next file`);
+  }
+});
