@@ -168,6 +168,16 @@ t.test('kill -9 of QEMU is seen as an exit by a handle of a restarted daemon', a
   await hv.destroy(cfg.runDir);
 });
 
+t.test('destroy finds a QEMU whose launch record was never written (daemon killed mid-start) by its pidfile', async (t) => {
+  const cfg = pausedConfig('f');
+  const vm = await start(cfg);
+  rmSync(join(cfg.runDir, 'vm.json'));
+  await hv.destroy(cfg.runDir);
+  const exit = await vm.wait();
+  t.equal(exit.signal, 'SIGKILL', 'killed through the pidfile');
+  t.notOk(existsSync(cfg.runDir), 'run dir removed');
+});
+
 t.test('start failures are typed and explain themselves', async (t) => {
   const missing = pausedConfig('d', { rootfs: { path: join(work, 'no-such.img'), sizeBytes: 2 * 1024 * 1024 } });
   const e1 = await hv.start(missing).catch((e: unknown) => e);

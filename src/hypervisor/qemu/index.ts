@@ -1,14 +1,15 @@
 // The QEMU implementation of Hypervisor: a thin front over launch (spawn +
 // persistence), the QMP client and QemuVm (events, exit, stop escalation).
 
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { NotFoundError } from '../../errors';
 import { silentLogger, type Logger } from '../../log';
 import type { Hypervisor, VmHandle } from '../hypervisor';
-import type { VmConfig } from '../vm-config';
+import { RUN_FILES, type VmConfig } from '../vm-config';
 import { DEFAULT_QEMU_OPTIONS, type QemuOptions } from './cmdline';
 import { launchQemu, readLaunchRecord } from './launch';
-import { isSameProcessAlive, signalIfSame } from './proc';
+import { isSameProcessAlive, processStartTime, signalIfSame } from './proc';
 import { QmpClient } from './qmp';
 import { QemuVm, type QemuVmOptions } from './vm';
 
@@ -65,16 +66,39 @@ export class QemuHypervisor implements Hypervisor {
   }
 
   async destroy(runDir: string): Promise<void> {
+    let target: { pid: number; startTime: string } | undefined;
     try {
       const record = readLaunchRecord(runDir);
-      if (signalIfSame(record.pid, record.startTime, 'SIGKILL')) {
-        const deadline = Date.now() + 5_000;
-        while (isSameProcessAlive(record.pid, record.startTime) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      }
+      target = { pid: record.pid, startTime: record.startTime };
     } catch (err) {
-      if (!(err instanceof NotFoundError)) this.log.warn({ err, runDir }, 'destroy: launch record unreadable, removing anyway');
+      if (!(err instanceof NotFoundError)) this.log.warn({ err, runDir }, 'destroy: launch record unreadable');
+      // A daemon killed between spawn and persisting the record leaves a
+      // QEMU known only by its pidfile.
+      target = orphanFromPidfile(runDir);
+    }
+    if (target && signalIfSame(target.pid, target.startTime, 'SIGKILL')) {
+      const deadline = Date.now() + 5_000;
+      while (isSameProcessAlive(target.pid, target.startTime) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     }
     rmSync(runDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The QEMU named by `runDir`'s pidfile, if that PID is still a QEMU of this
+ * run dir (its command line names the run dir's QMP socket): a PID alone may
+ * have been recycled.
+ */
+export function orphanFromPidfile(runDir: string): { pid: number; startTime: string } | undefined {
+  try {
+    const pid = Number(readFileSync(join(runDir, RUN_FILES.pidfile), 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 1) return undefined;
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    if (!argv.some((a) => a.includes(join(runDir, RUN_FILES.qmpSocket)))) return undefined;
+    const startTime = processStartTime(pid);
+    return startTime === undefined ? undefined : { pid, startTime };
+  } catch {
+    return undefined;
   }
 }
 
