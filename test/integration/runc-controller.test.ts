@@ -155,6 +155,15 @@ t.test('exec sync, shared PID namespace, stats', async (t) => {
   t.equal((await ctl.containerState(sb!, busy)).exitCode, 143, 'SIGTERM ends a shell loop');
 });
 
+t.test('the infra process reaps orphans of a shared PID namespace', async (t) => {
+  const c = await run('orphans', '(sleep 0.2 &); (sleep 0.2 &); sleep 1000');
+  await new Promise((r) => setTimeout(r, 1000));
+  const ps = (await ctl.execSync(sb!, c, ['/bin/ps', '-o', 'pid,ppid,stat,comm'], 10)).stdout.toString();
+  t.match(ps, /^\s*1\s+0\s+S\s+vmpod-infra$/m, 'ps works and infra is PID 1 of the pod');
+  t.notMatch(ps, /\sZ\s/, 'no zombie left');
+  await ctl.stopContainer(sb!, c, 9, 0, log);
+});
+
 t.test('stop escalates to SIGKILL after the timeout', async (t) => {
   const c = await run('stubborn', "trap '' TERM; while :; do sleep 1; done");
   await new Promise((r) => setTimeout(r, 300));

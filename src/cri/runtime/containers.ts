@@ -106,7 +106,9 @@ export async function stopContainerRecord(deps: RuntimeDeps, c: ContainerRecord,
   // Already exited, or never got a runtime: nothing to stop (CRI: StopContainer is idempotent).
   if (cur.state === 'CONTAINER_EXITED' || !h || !sb?.runtime) return;
   await controllerFor(deps, sb).stopContainer(handleOf(sb), h, cur.stopSignal, timeoutS, log);
-  const after = await refresh(deps, deps.containers.get(c.id) ?? cur);
+  const now = deps.containers.get(c.id);
+  if (!now) return;
+  const after = await refresh(deps, now);
   if (after.state !== 'CONTAINER_EXITED') {
     deps.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_EXITED', finishedAt: nowNs(), exitCode: 137, reason: 'Error', message: 'stopped' }));
   }
