@@ -115,6 +115,7 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
   const log = (o.logger ?? silentLogger).child({ subsystem: 'qemu', podSandboxId: c.id });
   const argv = launchArgv(c, o);
   checkInputsExist(c);
+  const t0 = Date.now();
   mkdirSync(c.runDir, { recursive: true, mode: 0o700 });
   // Leftovers of a previous VM in the same dir would make QEMU fail to bind
   // or make us connect to a dead socket.
@@ -196,6 +197,6 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
     signalIfSame(pid, record.startTime, 'SIGKILL');
     throw new InternalError(`qemu-start: cannot persist launch record for ${c.id}: ${(e as Error).message}`, { cause: e });
   }
-  log.info({ pid, qemu: qmp.qemuVersion }, 'qemu up, qmp connected');
+  log.info({ pid, qemu: qmp.qemuVersion, qmpReadyMs: Date.now() - t0 }, 'qemu up, qmp connected');
   return { record, qmp, child };
 }
