@@ -72,8 +72,8 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
     throw new FailedPreconditionError(`manifest of ${name}: registry says its digest is ${top.digestHeader} but the bytes hash to ${topDigest}`);
   }
   let doc = parseManifest(top.bytes, top.contentType, `manifest of ${name}`);
+  protect(topDigest); // before the blob exists, so that a concurrent GC never sees it unclaimed
   await deps.content.putVerified(topDigest, undefined, top.bytes, `manifest of ${name}`);
-  protect(topDigest);
   let manifestDigest = topDigest;
   if (doc.kind === 'index') {
     const chosen = selectPlatform(doc, hostPlatform(), `index of ${name}`);
@@ -81,9 +81,9 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
     verifyBytes(chosen.digest, chosen.size, m.bytes, `platform manifest ${chosen.digest} of ${name}`);
     doc = parseManifest(m.bytes, m.contentType ?? chosen.mediaType, `platform manifest of ${name}`);
     if (doc.kind !== 'manifest') throw new FailedPreconditionError(`index of ${name}: entry ${chosen.digest} is another index; nested indexes are not supported`);
-    await deps.content.putVerified(chosen.digest, chosen.size, m.bytes, `platform manifest of ${name}`);
     manifestDigest = chosen.digest;
     protect(manifestDigest);
+    await deps.content.putVerified(chosen.digest, chosen.size, m.bytes, `platform manifest of ${name}`);
   }
   const manifest = doc;
   const tManifest = Date.now();
