@@ -37,7 +37,7 @@ function busyboxRootfs(name: string): string {
   for (const d of ['bin', 'etc', 'proc', 'dev', 'sys', 'tmp']) mkdirSync(join(root, d), { recursive: true });
   copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
   execFileSync('chmod', ['755', join(root, 'bin', 'busybox')]);
-  for (const a of ['sh', 'echo', 'sleep', 'cat', 'id', 'ps', 'touch', 'chown', 'unshare', 'tail', 'true', 'trap']) {
+  for (const a of ['sh', 'echo', 'sleep', 'cat', 'id', 'ps', 'touch', 'chown', 'unshare', 'tail', 'true', 'mkdir', 'mount']) {
     try { symlinkSync('busybox', join(root, 'bin', a)); } catch { /* exists */ }
   }
   writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n');
@@ -184,6 +184,8 @@ t.test('security: user, readonly rootfs, dropped capability, seccomp', async (t)
     { desc: 'chown works by default', script: 'touch /f && chown 1 /f', sc: {}, code: 0 },
     { desc: 'RuntimeDefault seccomp blocks unshare', script: 'unshare -U true', sc: { seccomp: { profile_type: 'RuntimeDefault', localhost_ref: '' } }, code: 1 },
     { desc: 'Unconfined allows unshare', script: 'unshare -U true', sc: { seccomp: { profile_type: 'Unconfined', localhost_ref: '' } }, code: 0 },
+    { desc: 'privileged may mount', script: 'mkdir -p /m && mount -t tmpfs t /m', sc: { privileged: true }, code: 0 },
+    { desc: 'unprivileged may not mount', script: 'mkdir -p /m && mount -t tmpfs t /m || exit 9', sc: {}, code: 9 },
   ];
   let i = 0;
   for (const c of cases) {
