@@ -23,6 +23,7 @@ if (missing) {
   t.fail(`guest boot test cannot run: ${missing}`);
 } else {
   const img = found as GuestImage;
+  t.comment(`guest ${img.dir} (agent: ${img.manifest.agent})`);
   const work = mkdtempSync(join(tmpdir(), 'vmpod-guest-boot-'));
   t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
