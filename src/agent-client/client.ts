@@ -13,7 +13,7 @@ import { UnavailableError } from '../errors';
 import { ConnectionClosedError, TtrpcClient } from '../ttrpc';
 import type { ClientStream } from '../ttrpc';
 import { AGENT_METHOD_TYPES, AGENT_SERVICE, AgentMethodName } from '../generated/agent/agent';
-import { decodeMessage, encodeMessage, encodeRequest, MessageDecodeError, RequestOf, ResponseOf } from './codec';
+import { decodeMessage, DeepPartial, encodeMessage, encodeRequest, MessageDecodeError, RequestOf, ResponseOf } from './codec';
 import { AgentResponseError, validateResponse } from './validate';
 import { MAX_STREAM_CHUNK } from './limits';
 
@@ -55,7 +55,7 @@ export class AgentClient {
   }
 
   /** Call one AgentService method with a typed request; returns the validated response. */
-  async call<M extends AgentMethodName>(method: M, req: Partial<RequestOf<M>>, opts: AgentCallOptions = {}): Promise<ResponseOf<M>> {
+  async call<M extends AgentMethodName>(method: M, req: DeepPartial<RequestOf<M>>, opts: AgentCallOptions = {}): Promise<ResponseOf<M>> {
     const types = AGENT_METHOD_TYPES[method];
     const payload = encodeRequest(method, req);
     const client = await this.connection();
@@ -77,7 +77,7 @@ export class AgentClient {
   }
 
   /** Long polls: the deadline is wait_ms plus a margin. */
-  private longPoll<M extends 'WaitProcess' | 'ReadStdout' | 'ReadStderr' | 'GetOOMEvent'>(method: M, req: Partial<RequestOf<M>>, opts: AgentCallOptions): Promise<ResponseOf<M>> {
+  private longPoll<M extends 'WaitProcess' | 'ReadStdout' | 'ReadStderr' | 'GetOOMEvent'>(method: M, req: DeepPartial<RequestOf<M>>, opts: AgentCallOptions): Promise<ResponseOf<M>> {
     const waitMs = (req as { wait_ms?: number }).wait_ms ?? 0;
     return this.call(method, req, { ...opts, timeoutMs: opts.timeoutMs ?? waitMs + this.longPollMarginMs });
   }
@@ -86,19 +86,19 @@ export class AgentClient {
     return this.call('Health', {}, opts);
   }
 
-  waitProcess(req: Partial<RequestOf<'WaitProcess'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'WaitProcess'>> {
+  waitProcess(req: DeepPartial<RequestOf<'WaitProcess'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'WaitProcess'>> {
     return this.longPoll('WaitProcess', req, opts);
   }
 
-  readStdout(req: Partial<RequestOf<'ReadStdout'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'ReadStdout'>> {
+  readStdout(req: DeepPartial<RequestOf<'ReadStdout'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'ReadStdout'>> {
     return this.longPoll('ReadStdout', req, opts);
   }
 
-  readStderr(req: Partial<RequestOf<'ReadStderr'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'ReadStderr'>> {
+  readStderr(req: DeepPartial<RequestOf<'ReadStderr'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'ReadStderr'>> {
     return this.longPoll('ReadStderr', req, opts);
   }
 
-  getOOMEvent(req: Partial<RequestOf<'GetOOMEvent'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'GetOOMEvent'>> {
+  getOOMEvent(req: DeepPartial<RequestOf<'GetOOMEvent'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'GetOOMEvent'>> {
     return this.longPoll('GetOOMEvent', req, opts);
   }
 

@@ -46,10 +46,13 @@ export function messageType(fullName: string): protobuf.Type {
   return typeOf(fullName);
 }
 
+/** Request input: any field may be left out (proto3 defaults), at every depth. */
+export type DeepPartial<T> = T extends Uint8Array ? T : T extends Array<infer U> ? Array<DeepPartial<U>> : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> | null } : T;
+
 export type RequestOf<M extends AgentMethodName> = AgentMethods[M]['request'];
 export type ResponseOf<M extends AgentMethodName> = AgentMethods[M]['response'];
 
-export const encodeRequest = <M extends AgentMethodName>(m: M, v: Partial<RequestOf<M>>): Uint8Array => encodeMessage(AGENT_METHOD_TYPES[m].request, v);
+export const encodeRequest = <M extends AgentMethodName>(m: M, v: DeepPartial<RequestOf<M>>): Uint8Array => encodeMessage(AGENT_METHOD_TYPES[m].request, v);
 export const decodeRequest = <M extends AgentMethodName>(m: M, b: Uint8Array): RequestOf<M> => decodeMessage(AGENT_METHOD_TYPES[m].request, b);
-export const encodeResponse = <M extends AgentMethodName>(m: M, v: Partial<ResponseOf<M>>): Uint8Array => encodeMessage(AGENT_METHOD_TYPES[m].response, v);
+export const encodeResponse = <M extends AgentMethodName>(m: M, v: DeepPartial<ResponseOf<M>>): Uint8Array => encodeMessage(AGENT_METHOD_TYPES[m].response, v);
 export const decodeResponse = <M extends AgentMethodName>(m: M, b: Uint8Array): ResponseOf<M> => decodeMessage(AGENT_METHOD_TYPES[m].response, b);

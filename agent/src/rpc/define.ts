@@ -4,9 +4,9 @@
 import { InvalidArgumentError } from '../../../src/errors';
 import type { CallContext, TtrpcServer } from '../../../src/ttrpc';
 import { AGENT_SERVICE, AgentMethodName } from '../../../src/generated/agent/agent';
-import { decodeRequest, encodeResponse, MessageDecodeError, RequestOf, ResponseOf } from '../../../src/agent-client/codec';
+import { decodeRequest, DeepPartial, encodeResponse, MessageDecodeError, RequestOf, ResponseOf } from '../../../src/agent-client/codec';
 
-export function handle<M extends AgentMethodName>(server: TtrpcServer, method: M, fn: (req: RequestOf<M>, ctx: CallContext) => Promise<Partial<ResponseOf<M>>>): void {
+export function handle<M extends AgentMethodName>(server: TtrpcServer, method: M, fn: (req: RequestOf<M>, ctx: CallContext) => Promise<DeepPartial<ResponseOf<M>>>): void {
   server.register(AGENT_SERVICE, method, async (payload, ctx) => {
     let req: RequestOf<M>;
     try {

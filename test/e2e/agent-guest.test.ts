@@ -1,0 +1,121 @@
+// The real agent in the real guest: boots the guest image under QEMU TCG with
+// the agent channel on a virtio-serial port and a busybox rootfs shared over
+// 9p, then drives it through the host client: Health, CreateSandbox (9p
+// mount), a container from the shared rootfs (output read back), an exec of
+// `cat /proc/version` (must be the guest's kernel, not the host's), and
+// DestroySandbox, which must power the VM off. One VM.
+//
+// Needs a guest image that holds the real agent bundle (scripts/build-agent,
+// then guest-image/build); VMPOD_GUEST_DIR points at another image dir.
+
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { connect, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
+import { guestQemuArgs, missingForBoot, startGuest, type GuestBootConfig } from '../helpers/guest-console';
+import { AgentClient } from '../../src/agent-client';
+import { HealthResponse_Status } from '../../src/generated/agent/agent';
+
+const FAST: GuestBootConfig = { machine: 'pc', kernel: 'vmlinux', firmware: 'qboot', memoryMib: 512 };
+const BUSYBOX = '/bin/busybox';
+const BOOT_LIMIT_MS = 180_000;
+
+const found = findGuestImage(process.env.VMPOD_GUEST_DIR);
+const missing =
+  'missing' in found
+    ? found.missing
+    : missingForBoot(FAST) ??
+      (found.manifest.agent === 'fallback' ? `guest image ${found.dir} holds the fallback agent, not vmpod-agent: run scripts/build-agent then guest-image/build` : undefined) ??
+      (existsSync(BUSYBOX) ? undefined : `${BUSYBOX} is missing (apt-get install busybox-static)`);
+
+if (missing) {
+  t.fail(`agent guest test cannot run: ${missing}`);
+} else {
+  const img = found as GuestImage;
+  const work = mkdtempSync(join(tmpdir(), 'vmpod-agent-e2e-'));
+  t.teardown(() => rmSync(work, { recursive: true, force: true }));
+
+  // A busybox container rootfs and a runc-generated spec, in the dir shared over 9p.
+  const share = join(work, 'shared');
+  const rootfs = join(share, 'c1', 'rootfs');
+  for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
+  copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
+  for (const a of ['sh', 'cat', 'echo', 'sleep']) symlinkSync('busybox', join(rootfs, 'bin', a));
+  execFileSync('runc', ['spec', '--bundle', work]);
+  const spec = JSON.parse(readFileSync(join(work, 'config.json'), 'utf8'));
+  spec.process.terminal = false;
+  spec.process.args = ['/bin/sh', '-c', 'echo hello-from-container; exec sleep 600'];
+
+  const sock = join(work, 'agent.sock');
+  const args = [
+    ...guestQemuArgs(img, FAST),
+    '-device', 'virtio-serial-pci',
+    '-chardev', `socket,id=agent,path=${sock},server=on,wait=off`,
+    '-device', 'virtserialport,chardev=agent,name=vmpod.agent',
+    '-fsdev', `local,id=fs0,path=${share},security_model=none,multidevs=remap`,
+    '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=vmpod-shared',
+  ];
+  const vm = startGuest(args, { timeoutMs: BOOT_LIMIT_MS + 120_000, logPath: join(work, 'console.log') });
+  t.teardown(() => vm.kill());
+
+  const dial = async (): Promise<Socket> => {
+    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+    return new Promise((resolve, reject) => {
+      const s = connect(sock);
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+  };
+  const client = new AgentClient({ connect: dial, callTimeoutMs: 30_000 });
+  t.teardown(() => client.close());
+
+  t.test('agent in the guest: health, container, exec, destroy', async (t) => {
+    let healthy = false;
+    const deadline = Date.now() + BOOT_LIMIT_MS;
+    while (!healthy && Date.now() < deadline) {
+      healthy = await client.health({ timeoutMs: 3000 }).then((h) => h.status === HealthResponse_Status.SERVING, () => false);
+    }
+    t.ok(healthy, 'Health answered over virtio-serial');
+    if (!healthy) return;
+    const v = await client.call('Version', {});
+    t.equal(v.kernel_release, img.manifest.kernel.release, 'Version reports the guest kernel');
+
+    await client.call('CreateSandbox', {
+      sandbox_id: 'e2e',
+      hostname: 'e2e-pod',
+      shared_mounts: [{ tag: 'vmpod-shared', mount_point: '/run/vmpod/shared', msize: 262144, cache: 'mmap' }],
+      guest_time_unix_nano: Date.now() * 1e6,
+    });
+    await client.call('CreateContainer', { container_id: 'c1', oci_spec_json: Buffer.from(JSON.stringify(spec)), rootfs_path: 'c1/rootfs' });
+    const { pid } = await client.call('StartContainer', { container_id: 'c1' }, { timeoutMs: 60_000 });
+    t.ok(pid > 0, `container started (pid ${pid})`);
+    let out = '';
+    for (let i = 0; i < 30 && !out.includes('\n'); i++) {
+      const r = await client.readStdout({ container_id: 'c1', wait_ms: 2000 });
+      out += Buffer.from(r.data).toString();
+      if (r.eof) break;
+    }
+    t.equal(out, 'hello-from-container\n', 'container output read back');
+
+    await client.call('ExecProcess', { container_id: 'c1', exec_id: 'e1', process_json: Buffer.from(JSON.stringify({ args: ['/bin/cat', '/proc/version'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } })) }, { timeoutMs: 60_000 });
+    const w = await client.waitProcess({ container_id: 'c1', exec_id: 'e1', wait_ms: 30_000 });
+    t.same([w.exited, w.exit_code], [true, 0], 'exec exited 0');
+    let version = '';
+    for (let i = 0; i < 10; i++) {
+      const r = await client.readStdout({ container_id: 'c1', exec_id: 'e1', wait_ms: 1000 });
+      version += Buffer.from(r.data).toString();
+      if (r.eof) break;
+    }
+    t.match(version, new RegExp(`^Linux version ${img.manifest.kernel.release.replace(/\./g, '\\.')} `), 'cat /proc/version shows the guest kernel');
+    t.not(version.trim(), readFileSync('/proc/version', 'utf8').trim(), 'not the host kernel');
+
+    await client.call('DestroySandbox', {});
+    const run = await vm.done;
+    t.notOk(run.timedOut, 'QEMU exited after DestroySandbox');
+    t.equal(run.exitCode, 0, 'QEMU exit status 0 (guest powered off)');
+    if (!t.passing()) t.comment(`guest console:\n${run.lines.map((l) => l.text).join('\n')}`);
+  });
+}
