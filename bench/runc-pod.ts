@@ -67,6 +67,8 @@ interface Target {
 interface SideResult {
   name: string;
   version?: string;
+  /** The pod IP the warm-up pod got from CNI ('none' if it got none). */
+  podIp?: string;
   /** Why the lifecycle could not be measured, if it could not. */
   lifecycleError?: string;
   samples: Samples;
@@ -119,11 +121,13 @@ async function time<T>(into: number[] | undefined, fn: () => Promise<T>): Promis
 }
 
 /** One pod with one `sleep` container through its whole life; timings go into `s` (or nowhere for a warm-up). */
-async function lifecycleOnce(t: Target, w: Workload, name: string, s: Samples | undefined): Promise<void> {
+async function lifecycleOnce(t: Target, w: Workload, name: string, s: Samples | undefined, seen?: { podIp?: string }): Promise<void> {
   const rt = t.client.runtime;
   const config = podConfig(w, name);
   const { pod_sandbox_id: pod } = await time(s?.run, () => rt.RunPodSandbox({ config }, CALL_DEADLINE_MS));
   try {
+    // Untimed, in the warm-up only: shows that the pod really got its CNI address (a runtime that skipped networking would look fast).
+    if (seen) seen.podIp = (await rt.PodSandboxStatus({ pod_sandbox_id: pod }, CALL_DEADLINE_MS)).status?.network?.ip || 'none';
     const { container_id: c } = await time(s?.create, () => rt.CreateContainer({ pod_sandbox_id: pod, config: containerConfig(w, 'sleep'), sandbox_config: config }, CALL_DEADLINE_MS));
     await time(s?.start, () => rt.StartContainer({ container_id: c }, CALL_DEADLINE_MS));
     const r = await time(s?.exec, () => rt.ExecSync({ container_id: c, cmd: ['/bin/true'], timeout: 30 }, CALL_DEADLINE_MS));
@@ -185,7 +189,7 @@ async function measureTarget(t: Target, w: Workload, runs: number, warmup: numbe
   try {
     for (let i = 0; i < warmup; i++) {
       check();
-      await lifecycleOnce(t, w, `warmup-${i}`, undefined);
+      await lifecycleOnce(t, w, `warmup-${i}`, undefined, res);
     }
     for (let r = 0; r < runs; r++) {
       check();
@@ -279,6 +283,7 @@ async function inner(work: string, argv: string[]): Promise<number> {
         const cni = writeConflist(join(work, 'cni-vmpod'), benchNetwork('vmpod-bench', 'vbench-vmpod0', 1));
         const config = [`[registries."${reg.host}"]`, 'insecure = true', '', '[network]', `cni_conf_dir = "${cni}"`, `cni_bin_dirs = ["${CNI_BIN_DIR}"]`].join('\n');
         mkdirSync(join(work, 'vmpod'));
+        // info, like containerd here: both log each state-changing call, neither logs every List.
         const d = await startDaemon(cleanup, { dir: join(work, 'vmpod'), config, extraArgs: ['--log-level', 'info'] });
         const v = await d.client.runtime.Version({ version: 'v1' });
         const t: Target = { name: 'vmpod', client: d.client, version: `${v.runtime_name} ${v.runtime_version}` };
@@ -317,7 +322,7 @@ async function inner(work: string, argv: string[]): Promise<number> {
     const rows = rowsFor(sides, args.ints['list-count']);
     console.log(`\nbench/runc-pod  ${describeEnvironment(env)}`);
     console.log(`runs ${args.runs} (+${args.ints.warmup} warm-up), ListContainers: ${args.ints['list-calls']} calls with ${args.ints['list-count']} containers present`);
-    for (const s of sides) console.log(`${s.name}: ${s.version ?? 'not started'}`);
+    for (const s of sides) console.log(`${s.name}: ${s.version ?? 'not started'}${s.podIp ? `, pod IP ${s.podIp}` : ''}`);
     console.log(`pause image for containerd: ${pause.placeholder ? 'BUSYBOX PLACEHOLDER (vmpod-infra not built)' : 'vmpod-infra (native/infra)'}; vmpod runs its infra binary directly\n`);
     console.log(renderComparison(sides.map((s) => s.name), rows));
     if (args.json) writeJsonReport(args.json, 'runc-pod', env, { runs: args.runs, warmup: args.ints.warmup, listCount: args.ints['list-count'], pausePlaceholder: pause.placeholder, sides, rows });

@@ -59,7 +59,7 @@ export function containerdConfigToml(o: ContainerdOptions): string {
     `  address = ${q(p.socket)}`,
     '',
     '[debug]',
-    `  level = ${q(o.logLevel ?? 'warn')}`,
+    `  level = ${q(o.logLevel ?? 'info')}`,
     '',
     '[metrics]',
     '  address = ""',
