@@ -111,30 +111,41 @@ export async function containerState(deps: ContainerDeps, c: ContainerHandle): P
   return { state: st ? 'exited' : 'unknown', pid: d.pid, exitCode: 255, finishedAt: (BigInt(Date.now()) * 1_000_000n).toString(), oomKilled: false };
 }
 
-async function waitExited(deps: ContainerDeps, c: ContainerHandle, ms: number): Promise<boolean> {
+/** The container's init is alive: its PID exists and sits in the container's cgroup (not a recycled PID). */
+async function initAlive(c: ContainerHandle): Promise<boolean> {
+  const cgroup = await readFile(`/proc/${runcData(c).pid}/cgroup`, 'utf8').catch(() => '');
+  return cgroup.includes(`/${c.id}\n`);
+}
+
+const POLL_MS = 25;
+
+/** Waits (cheaply, without spawning runc) until the init process has gone. */
+async function waitExited(c: ContainerHandle, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   for (;;) {
-    if (existsSync(runcData(c).exitFile)) return true;
-    const st = await deps.runc.state(c.id);
-    if (!st || st.status === 'stopped') return true;
+    if (existsSync(runcData(c).exitFile) || !(await initAlive(c))) return true;
     if (Date.now() >= until) return false;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 
 export async function stopContainer(deps: ContainerDeps, c: ContainerHandle, signal: number, timeoutS: number, log: Logger): Promise<void> {
-  const st = await deps.runc.state(c.id);
+  const st = await containerState(deps, c);
   // Stopping a container that is not running succeeds (CRI: StopContainer is idempotent).
-  if (!st || st.status === 'stopped') return;
-  if (st.status === 'created') {
-    await deps.runc.kill(c.id, 9);
-  } else if (timeoutS > 0) {
-    await deps.runc.kill(c.id, signal);
-    if (await waitExited(deps, c, timeoutS * 1000)) return;
+  if (st.state === 'exited' || st.state === 'unknown') return;
+  if (st.state === 'running' && timeoutS > 0) {
+    try {
+      // The init PID was just checked to be this container's; runc kill would do the same kill(2).
+      process.kill(st.pid, signal);
+    } catch {
+      // ESRCH: it exited in between.
+    }
+    if (await waitExited(c, timeoutS * 1000)) return;
     log.info({ signal, timeoutS }, 'container did not stop in time; sending SIGKILL');
   }
+  // --all: with a shared PID namespace, killing init does not end its children.
   await deps.runc.kill(c.id, 9, true);
-  await waitExited(deps, c, 10_000);
+  if (!(await waitExited(c, 10_000))) log.warn('container still alive 10 s after SIGKILL');
 }
 
 export async function removeContainer(deps: ContainerDeps, c: ContainerHandle): Promise<void> {
