@@ -42,6 +42,8 @@ export class AgentClient {
   private ttrpc: TtrpcClient | undefined;
   private connecting: Promise<TtrpcClient> | undefined;
   private closed = false;
+  /** Stream ids continue across reconnects (see TtrpcClient firstStreamId). */
+  private nextStreamId = 1;
   private readonly log: Logger;
   private readonly callTimeoutMs: number;
   private readonly connectTimeoutMs: number;
@@ -154,8 +156,11 @@ export class AgentClient {
     } finally {
       if (timer) clearTimeout(timer);
     }
-    const client = new TtrpcClient(sock, { defaultTimeoutMs: this.callTimeoutMs });
-    client.onClose((err) => this.log.info({ err: err.message }, 'agent connection closed'));
+    const client = new TtrpcClient(sock, { defaultTimeoutMs: this.callTimeoutMs, firstStreamId: this.nextStreamId });
+    client.onClose((err) => {
+      this.nextStreamId = client.nextId;
+      this.log.info({ err: err.message }, 'agent connection closed');
+    });
     if (this.closed) {
       client.close();
       throw new AgentUnavailableError('agent client is closed');

@@ -34,6 +34,14 @@ export interface ClientOptions {
   /** Unread data a single stream may hold before it is failed. */
   maxStreamBufferBytes?: number;
   maxFrameLength?: number;
+  /**
+   * First stream id (odd). A client that reconnects over a transport that can
+   * replay bytes written before the disconnect (virtio-serial holds a guest's
+   * blocked writes until the host reconnects) continues the id sequence of
+   * the previous connection: answers for ids below this one are stale and
+   * dropped, never mistaken for answers to new calls.
+   */
+  firstStreamId?: number;
 }
 
 export interface ClientStream extends AsyncIterable<Buffer> {
@@ -64,13 +72,17 @@ const MAX_STREAM_ID = 0xffff_fffd;
 export class TtrpcClient {
   private readonly channel: FrameChannel;
   private readonly pending = new Map<number, Pending>();
-  private nextStreamId = 1;
+  private nextStreamId: number;
+  private readonly firstStreamId: number;
   private readonly defaultTimeoutMs: number;
   private readonly maxStreamBuffer: number;
 
   constructor(sock: Duplex, opts: ClientOptions = {}) {
     this.defaultTimeoutMs = opts.defaultTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxStreamBuffer = opts.maxStreamBufferBytes ?? DEFAULT_STREAM_BUFFER;
+    const first = opts.firstStreamId ?? 1;
+    this.firstStreamId = first % 2 === 1 && first > 0 && first <= MAX_STREAM_ID ? first : 1;
+    this.nextStreamId = this.firstStreamId;
     this.channel = new FrameChannel(sock, (f) => this.onFrame(f), opts.maxFrameLength ?? MAX_FRAME_LENGTH);
     this.channel.onClose((err) => {
       for (const [id, p] of this.pending) {
@@ -87,6 +99,11 @@ export class TtrpcClient {
 
   onClose(fn: (err: Error) => void): void {
     this.channel.onClose(fn);
+  }
+
+  /** The id the next call will use (a reconnecting caller passes it on as firstStreamId). */
+  get nextId(): number {
+    return this.nextStreamId;
   }
 
   get pendingCalls(): number {
@@ -203,6 +220,8 @@ export class TtrpcClient {
   }
 
   private onFrame(f: Frame): void {
+    // A late answer to a call made on an earlier connection: drop it.
+    if (f.streamId % 2 === 1 && f.streamId < this.firstStreamId) return;
     if (f.streamId % 2 !== 1 || f.streamId >= this.nextStreamId) {
       return this.channel.fail(new ProtocolViolationError(`frame for stream ${f.streamId}, which this client never opened`));
     }

@@ -1,7 +1,8 @@
 // The real agent in the real guest: boots the guest image under QEMU TCG with
 // the agent channel on a virtio-serial port and a busybox rootfs shared over
 // 9p, then drives it through the host client: Health, CreateSandbox (9p
-// mount), a container from the shared rootfs (output read back), an exec of
+// mount), a container from the shared rootfs (output read back after the
+// host dropped and re-opened the link), an exec of
 // `cat /proc/version` (must be the guest's kernel, not the host's), and
 // DestroySandbox, which must power the VM off. One VM.
 //
@@ -61,11 +62,15 @@ if (missing) {
   const vm = startGuest(args, { timeoutMs: BOOT_LIMIT_MS + 120_000, logPath: join(work, 'console.log') });
   t.teardown(() => vm.kill());
 
+  const sockets: Socket[] = [];
   const dial = async (): Promise<Socket> => {
     for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
     return new Promise((resolve, reject) => {
       const s = connect(sock);
-      s.once('connect', () => resolve(s));
+      s.once('connect', () => {
+        sockets.push(s);
+        resolve(s);
+      });
       s.once('error', reject);
     });
   };
@@ -92,13 +97,18 @@ if (missing) {
     await client.call('CreateContainer', { container_id: 'c1', oci_spec_json: Buffer.from(JSON.stringify(spec)), rootfs_path: 'c1/rootfs' });
     const { pid } = await client.call('StartContainer', { container_id: 'c1' }, { timeoutMs: 60_000 });
     t.ok(pid > 0, `container started (pid ${pid})`);
+    // The host side drops the link (a daemon restart) before reading the output.
+    const dialsBefore = sockets.length;
+    sockets[sockets.length - 1].destroy();
+    await new Promise((r) => setTimeout(r, 1500));
     let out = '';
     for (let i = 0; i < 30 && !out.includes('\n'); i++) {
       const r = await client.readStdout({ container_id: 'c1', wait_ms: 2000 });
       out += Buffer.from(r.data).toString();
       if (r.eof) break;
     }
-    t.equal(out, 'hello-from-container\n', 'container output read back');
+    t.equal(out, 'hello-from-container\n', 'container output read back, nothing lost across the reconnect');
+    t.equal(sockets.length, dialsBefore + 1, 'the client reconnected once');
 
     await client.call('ExecProcess', { container_id: 'c1', exec_id: 'e1', process_json: Buffer.from(JSON.stringify({ args: ['/bin/cat', '/proc/version'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } })) }, { timeoutMs: 60_000 });
     const w = await client.waitProcess({ container_id: 'c1', exec_id: 'e1', wait_ms: 30_000 });

@@ -172,3 +172,19 @@ t.test('a protocol violation fails only that connection', async (t) => {
     t.ok((await healthy.client.call(SVC, 'Echo', Buffer.from('ok'))).equals(Buffer.from('ok')), `${c.desc}: other connection unaffected`);
   }
 });
+
+t.test('answers to ids from an earlier connection are dropped, not mistaken for new calls', async (t) => {
+  const [a, b] = duplexPair();
+  const conn = echoServer().serve(b);
+  const client = new TtrpcClient(a, { firstStreamId: 101 });
+  t.teardown(() => {
+    client.close();
+    conn.close();
+  });
+  // What virtio-serial replays after a reconnect: the answer to stream 7 of the old connection.
+  b.write(encodeFrame(7, MessageType.RESPONSE, 0, Buffer.from([0x12, 0x03, 0x6f, 0x6c, 0x64])));
+  const out = await client.call(SVC, 'Echo', Buffer.from('new'));
+  t.equal(out.toString(), 'new', 'the new call got its own answer');
+  t.equal(client.nextId, 103, 'ids continue from firstStreamId');
+  t.notOk(client.closed, 'the stale frame did not fail the connection');
+});
