@@ -16,7 +16,8 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
+import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, readlink, rm, symlink } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -146,17 +147,45 @@ class Unpacker {
     return rel === '' ? this.root : join(this.root, rel);
   }
 
-  /** Make every parent of `parts` a real directory of this layer; refuse symlinked ones. */
-  private async parents(parts: string[], name: string): Promise<void> {
+  /**
+   * Make every parent of `parts` a directory of this layer and return the
+   * entry's path. Symlinks made by this layer are refused. A parent the layer
+   * does not list is looked up in the lowers, as Docker's unpack would see it
+   * through the merged view: a directory there is recreated with its owner,
+   * mode and times (so the merged view keeps them); a symlink there is
+   * followed, resolved inside the image root, never outside it.
+   */
+  private async parents(input: string[], name: string): Promise<string[]> {
+    let parts = input;
+    let hops = 0;
     for (let i = 1; i < parts.length; i++) {
       const rel = parts.slice(0, i).join('/');
       const kind = this.kinds.get(rel);
       if (kind === 'dir') continue;
       if (kind === 'symlink') throw new UnsafeLayerError(`entry "${name}" goes through "${rel}", a symlink in the same layer; that could write outside the layer`);
-      if (kind !== undefined) await this.remove(rel);
+      if (kind !== undefined) {
+        await this.remove(rel);
+        await mkdir(this.abs(rel), { mode: 0o755 });
+        this.kinds.set(rel, 'dir');
+        continue;
+      }
+      const lower = await lowerEntry(this.lowers, parts.slice(0, i));
+      if (lower?.kind === 'symlink') {
+        if (++hops > 40) throw new UnsafeLayerError(`entry "${name}": too many levels of symlinks in lower layers`);
+        parts = [...resolveInRoot(parts.slice(0, i - 1), lower.target), ...parts.slice(i)];
+        i = 0;
+        continue;
+      }
       await mkdir(this.abs(rel), { mode: 0o755 });
       this.kinds.set(rel, 'dir');
+      if (lower?.kind === 'dir') {
+        const st = lower.stat;
+        await lchown(this.abs(rel), st.uid, st.gid);
+        await chmod(this.abs(rel), st.mode & 0o7777);
+        this.dirTimes.set(rel, st.mtime);
+      }
     }
+    return parts;
   }
 
   /** Remove what this layer put at `rel` (a later entry replaces an earlier one). */
@@ -179,11 +208,11 @@ class Unpacker {
     if (++this.entries > MAX_ENTRIES) throw new UnsafeLayerError(`layer has more than ${MAX_ENTRIES} entries`);
     // The scanner saw this entry's header before tar-stream emitted it: same order, one item each.
     const rawXattrs = this.pax.queue.shift() ?? null;
-    const parts = entryComponents(h.name);
-    const rel = parts.join('/');
+    const named = entryComponents(h.name);
     const type = h.type ?? 'file';
-    if (parts.length === 0) return; // the layer root itself: the snapshot dir keeps its own attributes
-    await this.parents(parts, h.name);
+    if (named.length === 0) return; // the layer root itself: the snapshot dir keeps its own attributes
+    const parts = await this.parents(named, h.name);
+    const rel = parts.join('/');
     const base = parts[parts.length - 1]!;
     const wh = whiteoutOf(base);
     if (wh) {
@@ -297,6 +326,59 @@ class Unpacker {
     const dirs = [...this.dirTimes.entries()].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
     for (const [rel, t] of dirs) await lutimes(this.abs(rel), t, t);
   }
+}
+
+type LowerEntry = { kind: 'dir'; stat: Stats } | { kind: 'symlink'; target: string } | { kind: 'other' };
+
+/**
+ * What the merged view of the lowers (top first) holds at `parts`, walking
+ * each lower component by component with lstat so that nothing on the host
+ * is ever followed. A whiteout hides the lowers below it.
+ */
+async function lowerEntry(lowers: string[], parts: string[]): Promise<LowerEntry | undefined> {
+  for (const lower of lowers) {
+    let p = lower;
+    let hit: LowerEntry | undefined | 'absent' | 'hidden';
+    for (let i = 0; i < parts.length; i++) {
+      p = join(p, parts[i]!);
+      const st = await lstat(p).catch(() => undefined);
+      if (!st) {
+        hit = 'absent';
+        break;
+      }
+      if (st.isCharacterDevice() && st.rdev === 0) {
+        hit = 'hidden';
+        break;
+      }
+      if (i < parts.length - 1) {
+        if (!st.isDirectory()) {
+          // An intermediate symlink of a lower was already resolved by the caller; anything else ends the path.
+          hit = 'hidden';
+          break;
+        }
+        continue;
+      }
+      hit = st.isDirectory() ? { kind: 'dir', stat: st } : st.isSymbolicLink() ? { kind: 'symlink', target: await readlink(p) } : { kind: 'other' };
+    }
+    if (hit === 'hidden') return undefined;
+    if (hit !== undefined && hit !== 'absent') return hit;
+  }
+  return undefined;
+}
+
+/**
+ * Resolve a symlink target found at `<parentParts>/<link>` inside the image
+ * root: absolute targets start at the root, `..` stops at the root (as
+ * securejoin does), so the result never leaves the image.
+ */
+export function resolveInRoot(parentParts: string[], target: string): string[] {
+  const out = target.startsWith('/') ? [] : [...parentParts];
+  for (const c of target.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') out.pop();
+    else out.push(c);
+  }
+  return out;
 }
 
 async function writeEntry(path: string, body: AsyncIterable<Buffer>): Promise<void> {

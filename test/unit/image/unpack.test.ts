@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { DiffIdMismatchError, unpackLayer } from '../../../src/image/unpack';
+import { DiffIdMismatchError, resolveInRoot, unpackLayer } from '../../../src/image/unpack';
 import { makeTar, sha256, type TarEntry } from '../../helpers/image-builder';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmpod-unpack-'));
@@ -143,4 +143,49 @@ t.test('archives from GNU tar (posix with xattrs and long names, gnu long names)
     if (format === 'posix') t.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.k', join(target, 'cap')]).toString('hex'), 'ff00', 'posix: xattr on the right file');
     t.throws(() => execFileSync('getfattr', ['-n', 'user.k', join(target, 'zzz')], { stdio: 'ignore' }), `${format}: no xattr on the next file`);
   }
+});
+
+t.test('parents the layer does not list are taken from the lowers', async (t) => {
+  const lower = await unpack([
+    { name: 'tmp/', mode: 0o1777, uid: 3, mtime: new Date('2021-01-01T00:00:00Z') },
+    { name: 'usr/' },
+    { name: 'usr/lib/' },
+    { name: 'lib', type: 'symlink', linkname: 'usr/lib' },
+    { name: 'abs', type: 'symlink', linkname: '/opt/x' },
+    { name: 'up', type: 'symlink', linkname: '../../../../../../opt/y' },
+    { name: 'loop1', type: 'symlink', linkname: 'loop2' },
+    { name: 'loop2', type: 'symlink', linkname: 'loop1' },
+  ]);
+  const fs = await unpack(
+    [
+      { name: 'tmp/new', content: 'n' },
+      { name: 'lib/libfoo.so', content: 'so' },
+      { name: 'abs/f', content: 'a' },
+      { name: 'up/g', content: 'u' },
+    ],
+    { lowers: [lower] },
+  );
+  const tmp = lstatSync(join(fs, 'tmp'));
+  t.equal(tmp.mode & 0o7777, 0o1777, 'implicit parent keeps the lower dir mode');
+  t.equal(tmp.uid, 3, 'and owner');
+  t.equal(tmp.mtime.toISOString(), '2021-01-01T00:00:00.000Z', 'and mtime');
+  t.equal(readFileSync(join(fs, 'usr/lib/libfoo.so'), 'utf8'), 'so', 'written through the lower symlink lib -> usr/lib');
+  t.notOk(existsSync(join(fs, 'lib')), 'the lower symlink is not shadowed by a directory');
+  t.equal(readFileSync(join(fs, 'opt/x/f'), 'utf8'), 'a', 'absolute lower symlink resolved inside the image root');
+  t.equal(readFileSync(join(fs, 'opt/y/g'), 'utf8'), 'u', '".." in a lower symlink stops at the image root');
+  await t.rejects(unpack([{ name: 'loop1/f', content: 'x' }], { lowers: [lower] }), /too many levels of symlinks/);
+  const hidden = await unpack([{ name: '.wh.tmp', content: '' }], { lowers: [lower] });
+  const again = await unpack([{ name: 'tmp/z', content: 'z' }], { lowers: [hidden, lower] });
+  t.equal(lstatSync(join(again, 'tmp')).mode & 0o7777, 0o755, 'a whited-out lower dir is not copied');
+});
+
+t.test('resolveInRoot never leaves the root', async (t) => {
+  const cases: [string[], string, string[]][] = [
+    [['a'], 'b', ['a', 'b']],
+    [['a', 'b'], '../c', ['a', 'c']],
+    [['a'], '../../../../etc', ['etc']],
+    [['a'], '/usr/./lib/', ['usr', 'lib']],
+    [[], '..', []],
+  ];
+  for (const [parent, target, want] of cases) t.same(resolveInRoot(parent, target), want, `${parent.join('/')} + ${target}`);
 });
