@@ -1,8 +1,8 @@
 // Containers of a trusted pod: one runc container per CRI container, each
 // under its own conmon.
 
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../log';
 import { containerSpec } from '../../oci/container-spec';
@@ -71,10 +71,14 @@ export async function startContainer(deps: ContainerDeps, c: ContainerHandle): P
 
 export async function containerState(deps: ContainerDeps, c: ContainerHandle): Promise<ContainerProcessState> {
   const d = runcData(c);
-  const exited = async (): Promise<ContainerProcessState | null> => {
+  // Synchronous on purpose: these are a stat and two procfs reads, far
+  // cheaper than a trip through the libuv pool when kubelet relists every
+  // container every second.
+  const exited = (): ContainerProcessState | null => {
     try {
-      const [text, st] = await Promise.all([readFile(d.exitFile, 'utf8'), stat(d.exitFile)]);
-      const code = Number(text.trim());
+      if (!existsSync(d.exitFile)) return null;
+      const code = Number(readFileSync(d.exitFile, 'utf8').trim());
+      const st = statSync(d.exitFile);
       return {
         state: 'exited', pid: d.pid, exitCode: Number.isFinite(code) ? code : 255,
         finishedAt: (BigInt(Math.round(st.mtimeMs * 1000)) * 1000n).toString(),
@@ -84,17 +88,13 @@ export async function containerState(deps: ContainerDeps, c: ContainerHandle): P
       return null;
     }
   };
-  const fromExit = await exited();
+  const fromExit = exited();
   if (fromExit) return fromExit;
-  // Cheap path for list/status polling (kubelet relists every second): no
-  // runc process per container. Until `runc start`, the init process is
+  // No runc process per container: until `runc start` the init process is
   // still `runc init` waiting on its FIFO; after it, it is the workload.
-  const [cmdline, cgroup] = await Promise.all([
-    readFile(`/proc/${d.pid}/cmdline`, 'utf8').catch(() => ''),
-    readFile(`/proc/${d.pid}/cgroup`, 'utf8').catch(() => ''),
-  ]);
+  const cmdline = readProc(`/proc/${d.pid}/cmdline`);
   // The cgroup check guards against a recycled PID after conmon died unseen.
-  if (cmdline && cgroup.includes(`/${c.id}\n`)) {
+  if (cmdline && readProc(`/proc/${d.pid}/cgroup`).includes(`/${c.id}\n`)) {
     const [argv0 = '', argv1 = ''] = cmdline.split('\0');
     const created = argv1 === 'init' && (argv0 === deps.runcBinary || argv0.endsWith('/runc') || argv0 === 'runc');
     return { state: created ? 'created' : 'running', pid: d.pid, exitCode: 0, finishedAt: '0', oomKilled: false };
@@ -105,16 +105,23 @@ export async function containerState(deps: ContainerDeps, c: ContainerHandle): P
   // Stopped but conmon has not written the exit file yet: give it a moment.
   for (let i = 0; i < 20; i++) {
     await new Promise((r) => setTimeout(r, 50));
-    const late = await exited();
+    const late = exited();
     if (late) return late;
   }
   return { state: st ? 'exited' : 'unknown', pid: d.pid, exitCode: 255, finishedAt: (BigInt(Date.now()) * 1_000_000n).toString(), oomKilled: false };
 }
 
 /** The container's init is alive: its PID exists and sits in the container's cgroup (not a recycled PID). */
-async function initAlive(c: ContainerHandle): Promise<boolean> {
-  const cgroup = await readFile(`/proc/${runcData(c).pid}/cgroup`, 'utf8').catch(() => '');
-  return cgroup.includes(`/${c.id}\n`);
+function initAlive(c: ContainerHandle): boolean {
+  return readProc(`/proc/${runcData(c).pid}/cgroup`).includes(`/${c.id}\n`);
+}
+
+function readProc(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 const POLL_MS = 25;
@@ -123,7 +130,7 @@ const POLL_MS = 25;
 async function waitExited(c: ContainerHandle, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   for (;;) {
-    if (existsSync(runcData(c).exitFile) || !(await initAlive(c))) return true;
+    if (existsSync(runcData(c).exitFile) || !initAlive(c)) return true;
     if (Date.now() >= until) return false;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
