@@ -8,6 +8,14 @@ export async function runCheck(cfg: VmpodConfig, extra: ExtraProbes, out: NodeJS
   for (const c of caps) {
     out.write(`${c.status.padEnd(8)} ${c.name.padEnd(width)}  ${c.detail}${c.fix && c.status !== 'OK' ? `\n${' '.repeat(width + 11)}fix: ${c.fix}` : ''}\n`);
   }
+  if (extra.decisions) {
+    out.write('\n');
+    try {
+      for (const line of await extra.decisions()) out.write(`${line}\n`);
+    } catch (err) {
+      out.write(`microvm: ${(err as Error).message}\n`);
+    }
+  }
   const blockers = blocking(cfg, caps);
   if (blockers.length) {
     out.write(`\nvmpod cannot run every configured handler: ${blockers.map((b) => `${b.name} (needed by ${b.neededBy.join('/')})`).join(', ')}\n`);

@@ -26,6 +26,8 @@ export interface ExtraProbes {
   kvmBoots?: () => Promise<{ ok: boolean; detail: string }>;
   /** The guest image the config points at. */
   guestImage?: () => { ok: true; detail: string } | { ok: false; detail: string };
+  /** Lines saying what VM pods will use on this host (accelerator, agent transport) and why. */
+  decisions?: () => Promise<string[]>;
 }
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
