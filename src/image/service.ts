@@ -154,13 +154,6 @@ export class ImageService {
       const id = pulled.configDigest;
       const tag = tagReference(ref);
       const digestRef = digestReference(ref, pulled.topDigest);
-      // A tag names one image: move it here from wherever it pointed before.
-      for (const other of this.records.list()) {
-        if (other.id === id || !tag || !other.repoTags.includes(tag)) continue;
-        const left = { ...other, repoTags: other.repoTags.filter((t) => t !== tag) };
-        if (left.repoTags.length === 0 && left.repoDigests.length === 0) this.records.delete(other.id);
-        else this.records.put(left);
-      }
       const prev = this.records.get(id);
       const size = pulled.manifest.config.size + pulled.manifest.layers.reduce((n, l) => n + l.size, 0);
       const record: ImageRecord = {
@@ -182,6 +175,20 @@ export class ImageService {
         pulledAt: new Date().toISOString(),
       };
       this.records.put(record);
+      // A tag names one image: take it from wherever it pointed before (after
+      // the new record is down, so that a crash never loses the tag).
+      let orphaned = false;
+      for (const other of this.records.list()) {
+        if (other.id === id || !tag || !other.repoTags.includes(tag)) continue;
+        const left = { ...other, repoTags: other.repoTags.filter((t) => t !== tag) };
+        if (left.repoTags.length === 0 && left.repoDigests.length === 0) {
+          this.records.delete(other.id);
+          orphaned = true;
+        } else {
+          this.records.put(left);
+        }
+      }
+      if (orphaned) await this.gc();
       return record;
     } catch (err) {
       failed = true;

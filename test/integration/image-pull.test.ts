@@ -215,3 +215,14 @@ t.test('prepareRootfs into a caller dir: release deletes only what it made', asy
   t.same(svc.usersOf(rec.id), []);
   await t.rejects(svc.prepareRootfs('../evil', rec.id), { code: 'INVALID_ARGUMENT' }, 'container id checked');
 });
+
+t.test('re-pushing a tag moves it to the new image; the old one keeps only its digest', async (t) => {
+  const v1 = await push.pushImage('test/retag', 'latest', [{ tar: await makeTar([{ name: 'v', content: '1' }]), compression: 'none' }]);
+  const old = await svc.pull(`${reg.host}/test/retag`, null);
+  const v2 = await push.pushImage('test/retag', 'latest', [{ tar: await makeTar([{ name: 'v', content: '2' }]), compression: 'none' }]);
+  const now = await svc.pull(`${reg.host}/test/retag`, null);
+  t.not(now.id, old.id);
+  t.equal(svc.resolve(`${reg.host}/test/retag:latest`).id, v2.configDigest, 'tag points to the new image');
+  t.same(svc.resolve(old.id).repoTags, [], 'old image untagged');
+  t.same(svc.resolve(old.id).repoDigests, [`${reg.host}/test/retag@${v1.manifestDigest}`], 'old image still reachable by digest');
+});
