@@ -156,59 +156,76 @@ async function removeAllPods(t: Target): Promise<void> {
   await removePods(t, items.map((p) => p.id));
 }
 
-/** ListContainers latency with `count` containers created (not started: their number is what a List walks) in pods of 10. */
-async function measureList(t: Target, w: Workload, count: number, calls: number): Promise<number[]> {
-  const pods: string[] = [];
-  try {
-    for (let made = 0, p = 0; made < count; p++) {
-      const config = podConfig(w, `list-${p}`);
-      const { pod_sandbox_id: pod } = await t.client.runtime.RunPodSandbox({ config }, CALL_DEADLINE_MS);
-      pods.push(pod);
-      for (let i = 0; i < 10 && made < count; i++, made++) {
-        await t.client.runtime.CreateContainer({ pod_sandbox_id: pod, config: containerConfig(w, `c${i}`), sandbox_config: config }, CALL_DEADLINE_MS);
-      }
+/** Creates `count` containers (not started: their number is what a List walks) in pods of 10; returns the pods. */
+async function populate(t: Target, w: Workload, count: number, pods: string[]): Promise<void> {
+  for (let made = 0, p = 0; made < count; p++) {
+    const config = podConfig(w, `list-${p}`);
+    const { pod_sandbox_id: pod } = await t.client.runtime.RunPodSandbox({ config }, CALL_DEADLINE_MS);
+    pods.push(pod);
+    for (let i = 0; i < 10 && made < count; i++, made++) {
+      await t.client.runtime.CreateContainer({ pod_sandbox_id: pod, config: containerConfig(w, `c${i}`), sandbox_config: config }, CALL_DEADLINE_MS);
     }
-    const samples: number[] = [];
-    for (let i = 0; i < calls; i++) {
-      const { containers } = await time(samples, () => t.client.runtime.ListContainers({}, CALL_DEADLINE_MS));
-      if (containers.length !== count) throw new Error(`${t.name}: ListContainers returned ${containers.length} containers, ${count} exist`);
-    }
-    return samples;
-  } finally {
-    await removePods(t, pods);
   }
 }
 
 class Interrupted extends Error {}
 
-async function measureTarget(t: Target, w: Workload, runs: number, warmup: number, listCount: number, listCalls: number, log: (s: string) => void, stopping: () => boolean): Promise<SideResult> {
-  const res: SideResult = { name: t.name, version: t.version, samples: emptySamples(), list: [] };
+/** Round r visits the sides in order, round r+1 in reverse: neither runtime always runs right after the other's teardown. */
+function roundOrder<T>(xs: T[], r: number): T[] {
+  return r % 2 ? [...xs].reverse() : xs;
+}
+
+/**
+ * Measures every target, interleaved run by run so that a change in the
+ * machine's load (it is shared) lands on both sides alike. A side that fails
+ * is recorded with the error and left out of later rounds.
+ */
+async function measureAll(targets: Target[], w: Workload, o: { runs: number; warmup: number; listCount: number; listCalls: number }, log: (s: string) => void, stopping: () => boolean): Promise<SideResult[]> {
+  const results = targets.map((t): SideResult => ({ name: t.name, version: t.version, samples: emptySamples(), list: [] }));
   const check = () => {
     if (stopping()) throw new Interrupted('interrupted');
   };
-  try {
-    for (let i = 0; i < warmup; i++) {
+  /** One round: `fn` on every side not yet failed (`failedYet`), in this round's order; a failure is recorded by `failed`. */
+  const each = async (r: number, fn: (t: Target, res: SideResult) => Promise<void>, failed: (res: SideResult, why: string) => void, failedYet: (res: SideResult) => boolean) => {
+    for (const i of roundOrder(targets.map((_, i) => i), r)) {
+      const res = results[i]!;
+      if (failedYet(res)) continue;
       check();
-      await lifecycleOnce(t, w, `warmup-${i}`, undefined, res);
+      try {
+        await fn(targets[i]!, res);
+      } catch (err) {
+        check();
+        failed(res, describeError(err));
+      }
     }
-    for (let r = 0; r < runs; r++) {
-      check();
-      await lifecycleOnce(t, w, `pod-${r}`, res.samples);
-      log(`  ${t.name}: run ${r + 1}/${runs} done`);
-    }
-  } catch (err) {
-    if (stopping()) throw new Interrupted('interrupted');
-    res.lifecycleError = describeError(err);
+  };
+  const lifecycleFailed = (res: SideResult, why: string) => {
+    res.lifecycleError = why;
     res.samples = emptySamples();
+  };
+  for (let i = 0; i < o.warmup; i++) await each(i, (t, res) => lifecycleOnce(t, w, `warmup-${i}`, undefined, res), lifecycleFailed, (res) => res.lifecycleError !== undefined);
+  for (let r = 0; r < o.runs; r++) {
+    await each(r, (t, res) => lifecycleOnce(t, w, `pod-${r}`, res.samples), lifecycleFailed, (res) => res.lifecycleError !== undefined);
+    log(`  run ${r + 1}/${o.runs} done`);
   }
+  // ListContainers: both populated first, then the calls alternate.
+  const pods = targets.map((): string[] => []);
+  const listFailed = (res: SideResult, why: string) => {
+    res.listError = why;
+    res.list = [];
+  };
+  const listStep = async (t: Target, res: SideResult) => {
+    const { containers } = await time(res.list, () => t.client.runtime.ListContainers({}, CALL_DEADLINE_MS));
+    if (containers.length !== o.listCount) throw new Error(`${t.name}: ListContainers returned ${containers.length} containers, ${o.listCount} exist`);
+  };
   try {
-    check();
-    res.list = await measureList(t, w, listCount, listCalls);
-  } catch (err) {
-    if (stopping()) throw new Interrupted('interrupted');
-    res.listError = describeError(err);
+    await each(0, (t) => populate(t, w, o.listCount, pods[targets.indexOf(t)]!), listFailed, (res) => res.listError !== undefined);
+    log(`  ${o.listCount} containers created on each side`);
+    for (let c = 0; c < o.listCalls; c++) await each(c, listStep, listFailed, (res) => res.listError !== undefined);
+  } finally {
+    for (let i = 0; i < targets.length; i++) await removePods(targets[i]!, pods[i]!);
   }
-  return res;
+  return results;
 }
 
 function sum(s: Samples, phases: LifecyclePhase[]): number[] {
@@ -313,10 +330,8 @@ async function inner(work: string, argv: string[]): Promise<number> {
       }
     }
 
-    for (const t of targets) {
-      log(`measuring ${t.name} (${t.version}): ${args.ints.warmup} warm-up + ${args.runs} runs, then ListContainers with ${args.ints['list-count']} containers`);
-      sides.push(await measureTarget(t, w, args.runs, args.ints.warmup, args.ints['list-count'], args.ints['list-calls'], log, () => cleanup.started));
-    }
+    log(`measuring ${targets.map((t) => `${t.name} (${t.version})`).join(' and ')}: ${args.ints.warmup} warm-up + ${args.runs} runs each, interleaved, then ListContainers with ${args.ints['list-count']} containers`);
+    sides.push(...(await measureAll(targets, w, { runs: args.runs, warmup: args.ints.warmup, listCount: args.ints['list-count'], listCalls: args.ints['list-calls'] }, log, () => cleanup.started)));
     sides.sort((a, b) => (a.name === 'vmpod' ? -1 : b.name === 'vmpod' ? 1 : 0));
 
     const rows = rowsFor(sides, args.ints['list-count']);
