@@ -39,8 +39,10 @@ async function read(dir: string, file: string): Promise<string> {
   }
 }
 
-export async function readOomKills(dir: string): Promise<number> {
-  return parseFlatKeyed(await read(dir, 'memory.events')).get('oom_kill') ?? 0;
+/** oom_kill from memory.events, or undefined when the cgroup is gone (runc removes it when the container exits). */
+export async function readOomKills(dir: string): Promise<number | undefined> {
+  const text = await read(dir, 'memory.events');
+  return text ? parseFlatKeyed(text).get('oom_kill') ?? 0 : undefined;
 }
 
 export async function readCgroupStats(dir: string): Promise<CgroupStats> {

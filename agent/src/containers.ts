@@ -77,6 +77,8 @@ export class ContainerManager {
   private readonly oomQueue: OomEvent[] = [];
   private readonly oomWaiters = new Set<() => void>();
   private oomTimer: NodeJS.Timeout | undefined;
+  /** oom_kill of the parent cgroup (hierarchical) already attributed to some container. */
+  private parentOomSeen: number | undefined;
 
   constructor(private readonly sys: System, private readonly paths: ContainerPaths, private readonly oomPollMs = 500) {}
 
@@ -111,7 +113,8 @@ export class ContainerManager {
     const c = this.get(id);
     if (c.started) throw new FailedPreconditionError(`container "${id}" was already started`);
     c.started = true;
-    c.oomKills = c.oomAtStart = await readOomKills(c.cgroupDir);
+    c.oomKills = c.oomAtStart = (await readOomKills(c.cgroupDir)) ?? 0;
+    this.parentOomSeen ??= (await readOomKills(this.parentCgroupDir())) ?? 0;
     const child = this.sys.spawn(this.paths.runc, runcArgs.run(id, c.bundle));
     this.attach(c, c.init, child, c.stdin);
     this.ensureOomPoll();
@@ -251,6 +254,10 @@ export class ContainerManager {
     this.oomTimer = undefined;
   }
 
+  private parentCgroupDir(): string {
+    return join(this.paths.cgroupRoot, this.paths.cgroupParent);
+  }
+
   private get(id: string): Container {
     const c = this.containers.get(id);
     if (!c) throw new NotFoundError('container', id, 'not created in this guest');
@@ -294,15 +301,35 @@ export class ContainerManager {
   }
 
   private async finish(c: Container, p: Proc, code: number): Promise<void> {
-    const kills = p === c.init ? await readOomKills(c.cgroupDir) : c.oomAtStart;
+    let oomKilled = false;
+    if (p === c.init) {
+      const own = await readOomKills(c.cgroupDir);
+      if (own !== undefined) {
+        oomKilled = own > c.oomAtStart;
+        this.pushOom(c, own);
+      } else {
+        // `runc run` removes the container's cgroup before it exits, so its own
+        // counter is usually gone by now. The parent's memory.events counts the
+        // whole subtree: a SIGKILLed init while the parent's count grew is
+        // attributed one OOM kill.
+        const parent = (await readOomKills(this.parentCgroupDir())) ?? 0;
+        if (c.oomKills > c.oomAtStart) {
+          oomKilled = code === 128 + 9; // the poller saw it while the cgroup existed
+        } else if (code === 128 + 9 && parent > (this.parentOomSeen ?? parent)) {
+          oomKilled = true;
+          this.pushOom(c, c.oomKills + 1);
+        }
+      }
+    }
     if (p.exit) return;
-    p.exit = { code, finishedAtNs: BigInt(Date.now()) * 1_000_000n, oomKilled: kills > c.oomAtStart };
-    this.pushOom(c, kills);
+    p.exit = { code, finishedAtNs: BigInt(Date.now()) * 1_000_000n, oomKilled };
     for (const w of [...p.exitWaiters]) w();
   }
 
   private pushOom(c: Container, kills: number): void {
     if (kills <= c.oomKills) return;
+    // Attributed kills are consumed from the parent's (hierarchical) count.
+    if (this.parentOomSeen !== undefined) this.parentOomSeen += kills - c.oomKills;
     c.oomKills = kills;
     if (this.oomQueue.length < MAX_OOM_QUEUE) this.oomQueue.push({ containerId: c.id, count: kills });
     for (const w of [...this.oomWaiters]) w();
@@ -315,7 +342,7 @@ export class ContainerManager {
     this.oomTimer ??= setInterval(() => {
       for (const c of this.containers.values()) {
         if (!c.started || c.init.exit) continue;
-        void readOomKills(c.cgroupDir).then((k) => this.pushOom(c, k));
+        void readOomKills(c.cgroupDir).then((k) => k !== undefined && this.pushOom(c, k));
       }
     }, this.oomPollMs);
     this.oomTimer.unref();

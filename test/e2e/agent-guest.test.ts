@@ -3,8 +3,8 @@
 // 9p, then drives it through the host client: Health, CreateSandbox (9p
 // mount), a container from the shared rootfs (output read back after the
 // host dropped and re-opened the link), an exec of
-// `cat /proc/version` (must be the guest's kernel, not the host's), and
-// DestroySandbox, which must power the VM off. One VM.
+// `cat /proc/version` (must be the guest's kernel, not the host's), an OOM
+// kill under a small memory limit, and DestroySandbox, which must power the VM off. One VM.
 //
 // Needs a guest image that holds the real agent bundle (scripts/build-agent,
 // then guest-image/build); VMPOD_GUEST_DIR points at another image dir.
@@ -121,6 +121,16 @@ if (missing) {
     }
     t.match(version, new RegExp(`^Linux version ${img.manifest.kernel.release.replace(/\./g, '\\.')} `), 'cat /proc/version shows the guest kernel');
     t.not(version.trim(), readFileSync('/proc/version', 'utf8').trim(), 'not the host kernel');
+
+    // OOM: a container under a 16 MiB limit whose shell doubles a string until the guest kernel kills it.
+    const hog = { ...spec, process: { ...spec.process, args: ['/bin/sh', '-c', 'a=a; while true; do a=$a$a; done'] }, linux: { ...spec.linux, resources: { ...(spec.linux.resources ?? {}), memory: { limit: 16 * 1024 * 1024 } } } };
+    await client.call('CreateContainer', { container_id: 'hog', oci_spec_json: Buffer.from(JSON.stringify(hog)), rootfs_path: 'c1/rootfs' });
+    await client.call('StartContainer', { container_id: 'hog' }, { timeoutMs: 60_000 });
+    const hw = await client.waitProcess({ container_id: 'hog', wait_ms: 60_000 });
+    t.same([hw.exited, hw.exit_code, hw.oom_killed], [true, 137, true], 'OOM kill reported as exit 137 with oom_killed');
+    const oom = await client.getOOMEvent({ wait_ms: 5000 });
+    t.equal(oom.container_id, 'hog', 'GetOOMEvent names the container');
+    await client.call('RemoveContainer', { container_id: 'hog' });
 
     await client.call('DestroySandbox', {});
     const run = await vm.done;

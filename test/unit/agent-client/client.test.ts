@@ -202,3 +202,17 @@ t.test('a guest that is gone fails cleanly', async (t) => {
   t.teardown(() => hang.close());
   await t.rejects(hang.health(), AgentUnavailableError, 'connect timeout');
 });
+
+t.test('OOM kill detected from the parent cgroup after runc removed the container cgroup', async (t) => {
+  const { h, client } = setup(t);
+  await client.call('CreateContainer', { container_id: 'c3', oci_spec_json: ociSpec(['/bin/sh', '-c', 'read x; kill -9 $$']), rootfs_path: 'r', stdin: true });
+  await client.call('StartContainer', { container_id: 'c3' });
+  // The kernel's OOM killer counts in the (hierarchical) parent; the container's own cgroup is already gone.
+  mkdirSync(join(h.dirs.cgroup, 'vmpod'), { recursive: true });
+  writeFileSync(join(h.dirs.cgroup, 'vmpod', 'memory.events'), 'oom 1\noom_kill 1\n');
+  await client.call('WriteStdin', { container_id: 'c3', data: Buffer.from('go\n') });
+  const w = await client.waitProcess({ container_id: 'c3', wait_ms: 5000 });
+  t.same([w.exited, w.exit_code, w.oom_killed], [true, 137, true], 'SIGKILLed init with a grown parent count is an OOM kill');
+  t.equal((await client.getOOMEvent({ wait_ms: 1000 })).container_id, 'c3', 'OOM event');
+  t.equal((await client.getOOMEvent({ wait_ms: 0 })).container_id, '', 'reported once');
+});
