@@ -2,3 +2,4 @@ export { AgentClient, AgentUnavailableError, PortForwardStream } from './client'
 export type { AgentClientOptions, AgentCallOptions, ConnectFn } from './client';
 export { AgentResponseError } from './validate';
 export * from './limits';
+export { serialConnector, vsockConnector, AGENT_VSOCK_PORT } from './transports';

@@ -6,7 +6,7 @@
 
 import { Duplex } from 'node:stream';
 import { Flag, Frame, MAX_FRAME_LENGTH, MessageType } from './frame';
-import { decodeRequest, encodeResponse, EnvelopeError, KeyValue, RpcStatus } from './messages';
+import { decodeRequest, encodeResponse, EnvelopeError, KeyValue, RpcStatus, TtrpcRequest } from './messages';
 import { FrameChannel } from './channel';
 import { BoundedQueue } from './queue';
 import { ConnectionClosedError, ProtocolViolationError } from './errors';
@@ -122,7 +122,7 @@ export class ServerConnection {
       return this.sendStatus(f.streamId, { code: Code.INVALID_ARGUMENT, message: 'StreamID cannot be re-used and must increment' });
     }
     this.lastStreamId = f.streamId;
-    let req;
+    let req: TtrpcRequest;
     try {
       req = decodeRequest(f.payload);
     } catch (err) {

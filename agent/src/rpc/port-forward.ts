@@ -24,7 +24,9 @@ export function registerPortForward(server: TtrpcServer, d: AgentDeps, host = '1
         for (let off = 0; off < b.length; off += MAX_STREAM_CHUNK) {
           ctx.send(encodeMessage('vmpod.agent.v1.PortForwardChunk', { data: b.subarray(off, off + MAX_STREAM_CHUNK) }));
         }
-        if (ctx.signal.aborted) sock.destroy();
+        // Backpressure: stop reading the guest socket while the host link is full.
+        sock.pause();
+        void ctx.drained().then(() => sock.resume());
       });
       sock.on('close', () => resolve());
       sock.on('error', () => resolve());

@@ -2,7 +2,7 @@ import t from 'tap';
 import { createServer } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentClient, AgentResponseError, AgentUnavailableError } from '../../../src/agent-client';
+import { AgentClient, AgentResponseError, AgentUnavailableError, serialConnector } from '../../../src/agent-client';
 import { DeadlineExceededError, RemoteStatusError, TtrpcServer } from '../../../src/ttrpc';
 import { GrpcStatus } from '../../../src/errors';
 import { AGENT_SERVICE, HealthResponse_Status } from '../../../src/generated/agent/agent';
@@ -215,4 +215,23 @@ t.test('OOM kill detected from the parent cgroup after runc removed the containe
   t.same([w.exited, w.exit_code, w.oom_killed], [true, 137, true], 'SIGKILLed init with a grown parent count is an OOM kill');
   t.equal((await client.getOOMEvent({ wait_ms: 1000 })).container_id, 'c3', 'OOM event');
   t.equal((await client.getOOMEvent({ wait_ms: 0 })).container_id, '', 'reported once');
+});
+
+t.test('over a real unix socket, as QEMU\'s serial chardev presents it', async (t) => {
+  const h = startHarness();
+  const path = join(h.root, 'agent.sock');
+  const srv = createServer((conn) => h.serve(conn));
+  await new Promise<void>((r) => srv.listen(path, r));
+  const client = new AgentClient({ connect: serialConnector(path) });
+  t.teardown(() => {
+    client.close();
+    srv.close();
+    h.close();
+  });
+  t.equal((await client.health()).status, HealthResponse_Status.SERVING, 'health over AF_UNIX');
+  const many = await Promise.all(Array.from({ length: 50 }, () => client.call('Version', {})));
+  t.ok(many.every((v) => v.protocol_version === 1), '50 concurrent calls multiplexed on one socket');
+  const missing = new AgentClient({ connect: serialConnector(join(h.root, 'nope.sock')) });
+  t.teardown(() => missing.close());
+  await t.rejects(missing.health(), AgentUnavailableError, 'socket that does not exist');
 });

@@ -26,6 +26,8 @@ export interface Harness {
   /** Server-side ends of every connection, to simulate the host link dropping. */
   serverEnds: Duplex[];
   connect(): Promise<Duplex>;
+  /** Serve one more connection (e.g. a real unix socket). */
+  serve(conn: Duplex): void;
   poweredOff: number;
   deps: AgentDeps;
   close(): void;
@@ -59,6 +61,9 @@ export function startHarness(): Harness {
       h.serverEnds.push(b);
       server.serve(b);
       return a;
+    },
+    serve: (conn) => {
+      server.serve(conn);
     },
     deps: undefined as unknown as AgentDeps,
     close: () => {
