@@ -60,7 +60,8 @@ export function conmonArgs(o: ConmonOptions): string[] {
     '--log-level', 'error',
     '--syslog',
   ];
-  if (o.logPath) args.push('--log-path', `k8s-file:${o.logPath}`);
+  // conmon refuses to run without a log; with no CRI log path the output goes to the bundle.
+  args.push('--log-path', `k8s-file:${o.logPath || join(o.bundle, 'output.log')}`);
   if (o.tty) args.push('--terminal');
   if (o.stdin) args.push('--stdin');
   if (o.stdin && !o.stdinOnce) args.push('--leave-stdin-open');

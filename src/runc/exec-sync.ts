@@ -8,6 +8,10 @@ import { readFile, rm } from 'node:fs/promises';
 import { DeadlineExceededError, UnavailableError } from '../errors';
 
 export const EXEC_OUTPUT_CAP = 16 * 1024 * 1024;
+/** How long `runc exec` gets to exit after its process was killed. */
+const RUNC_GRACE_MS = 5_000;
+/** How long output is still read after the command exited. */
+const DRAIN_MS = 2_000;
 
 export interface ExecSyncResult {
   stdout: Buffer;
@@ -55,22 +59,37 @@ export function execSync(o: ExecSyncOptions): Promise<ExecSyncResult> {
     const timer = o.timeoutS > 0
       ? setTimeout(() => {
         timedOut = true;
+        // Kill the exec'd process and let `runc exec` reap it and exit; killing
+        // runc first would hand the zombie to whatever reaps on the host.
         void readFile(o.pidFile, 'utf8')
           .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
-          .catch(() => undefined)
-          .finally(() => child.kill('SIGKILL'));
+          .catch(() => child.kill('SIGKILL'));
+        setTimeout(() => child.kill('SIGKILL'), RUNC_GRACE_MS).unref();
       }, o.timeoutS * 1000)
       : undefined;
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);
       reject(e.code === 'ENOENT' ? new UnavailableError(`${o.runcBinary} is not installed`) : e);
     });
-    child.on('close', (code, signal) => {
+    // Background processes the command started may keep the pipes open after
+    // it exited; output is drained for a moment after the exit, then dropped.
+    let drain: NodeJS.Timeout | undefined;
+    let settled = false;
+    const settle = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (settled) return;
+      settled = true;
       if (timer) clearTimeout(timer);
+      if (drain) clearTimeout(drain);
+      child.stdout!.destroy();
+      child.stderr!.destroy();
       void rm(o.pidFile, { force: true }).catch(() => undefined).finally(() => {
         if (timedOut) return reject(new DeadlineExceededError(`command ${JSON.stringify(o.cmd)} in container ${o.id} timed out after ${o.timeoutS}s and was killed`));
         resolve({ stdout: out.take(), stderr: err.take(), exitCode: code ?? (signal ? 128 + 9 : 255) });
       });
+    };
+    child.on('exit', (code, signal) => {
+      drain = setTimeout(() => settle(code, signal), timedOut ? 0 : DRAIN_MS);
     });
+    child.on('close', (code, signal) => settle(code, signal));
   });
 }

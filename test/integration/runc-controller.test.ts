@@ -202,6 +202,15 @@ t.test('OOM kill under a small memory limit', async (t) => {
   t.equal(st.oomKilled, true, 'reported as OOM');
 });
 
+t.test('a container without a CRI log path runs', async (t) => {
+  const id = `${podId}-nolog`;
+  const runtime = await ctl.createContainer({ id, sandbox: sb!, config: ctrConfig('nolog', 'echo quiet'), image: {}, rootfs: busyboxRootfs('nolog'), logPath: '', targetPid: 0, log });
+  const c = { id, runtime };
+  containers.push(c);
+  await ctl.startContainer(sb!, c);
+  t.equal((await waitExit(c)).exitCode, 0, 'ran and exited');
+});
+
 t.test('a failed create leaves nothing behind', async (t) => {
   const id = `${podId}-bad`;
   const config = ctrConfig('bad', 'true');

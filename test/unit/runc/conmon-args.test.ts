@@ -22,7 +22,7 @@ t.test('tty, stdin and log options', async (t) => {
     { desc: 'tty', o: { tty: true }, has: ['--terminal'], lacks: ['--stdin'] },
     { desc: 'stdin kept open', o: { stdin: true }, has: ['--stdin', '--leave-stdin-open'], lacks: [] },
     { desc: 'stdin once', o: { stdin: true, stdinOnce: true }, has: ['--stdin'], lacks: ['--leave-stdin-open'] },
-    { desc: 'no log path', o: { logPath: '' }, has: [], lacks: ['--log-path'] },
+    { desc: 'no log path: output kept in the bundle', o: { logPath: '' }, has: ['k8s-file:/s/containers/c1/output.log'], lacks: [] },
   ];
   for (const c of cases) {
     const args = conmonArgs({ ...base, ...c.o });
