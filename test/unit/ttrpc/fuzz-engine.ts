@@ -58,7 +58,7 @@ export async function runFuzz(seed: number, iterations: number): Promise<FuzzRep
     }
   };
   const piece = (): Buffer => {
-    switch (int(8)) {
+    switch (int(9)) {
       case 0: return bytes(int(64)); // random garbage
       case 1: { // mutated valid frame
         const f = Buffer.from(validFrame());
@@ -69,6 +69,10 @@ export async function runFuzz(seed: number, iterations: number): Promise<FuzzRep
       case 3: return encodeHeader({ length: MAX_FRAME_LENGTH + 1 + int(0x7fffffff), streamId: 1, type: 1 + int(3), flags: 0 }); // huge length
       case 4: return Buffer.concat([encodeHeader({ length: 4, streamId: 1 + 2 * int(4), type: 4 + int(252), flags: int(256) }), bytes(4)]); // unknown type
       case 5: return encodeHeader({ length: MAX_FRAME_LENGTH - int(1000), streamId: 1, type: 3, flags: 0 }); // near-cap length, never completed
+      case 6: // a big frame, sometimes cut short: exercises buffering near the cap
+        return rnd() < 0.05
+          ? Buffer.concat([encodeHeader({ length: MAX_FRAME_LENGTH, streamId: 1 + 2 * int(4), type: 3, flags: 0 }), Buffer.alloc(int(MAX_FRAME_LENGTH + 64), 0x41)])
+          : validFrame();
       default: return validFrame();
     }
   };
@@ -97,7 +101,7 @@ export async function runFuzz(seed: number, iterations: number): Promise<FuzzRep
     const input = Buffer.concat(Array.from({ length: 1 + int(6) }, piece));
     try {
       for (let off = 0; off < input.length; ) {
-        const n = 1 + int(64);
+        const n = input.length > 1 << 16 && rnd() < 0.5 ? 1 + int(1 << 16) : 1 + int(64);
         write(hostileEnd, input.subarray(off, off + n));
         off += n;
         if (rnd() < 0.2) await tick();
