@@ -33,6 +33,8 @@ export interface RuncSandboxData {
   resolvConfPath: string;
   hostnamePath: string;
   cgroupParent: string;
+  /** The hostname the pod's containers see (HOSTNAME, /etc/hostname). */
+  hostname: string;
 }
 
 /** The VM controller's own data; its engineer narrows this. */

@@ -1,6 +1,7 @@
 // Reads usage of a cgroupfs path straight from the kernel's files, for a
 // container (<parent>/<id>) or a whole pod (<parent>), on cgroup v1 and v2.
 
+import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupStats } from '../controller';
@@ -85,10 +86,19 @@ export async function cgroupStats(cgroupPath: string, version: 1 | 2): Promise<C
   };
 }
 
-const V1_CONTROLLERS = ['blkio', 'cpu', 'cpuacct', 'cpuset', 'devices', 'freezer', 'memory', 'pids', 'perf_event', 'net_cls', 'net_prio', 'hugetlb', 'systemd'];
-
-/** Directories that hold `cgroupPath` in each hierarchy (for cleanup checks and rmdir). */
+/**
+ * Directories that hold `cgroupPath` in each hierarchy (for cleanup checks
+ * and rmdir). On v1 that is every mounted hierarchy, including the `unified`
+ * v2 tree of hybrid hosts, where runc creates the path too.
+ */
 export function cgroupDirs(cgroupPath: string, version: 1 | 2): string[] {
   if (version === 2) return [join(V1, cgroupPath)];
-  return V1_CONTROLLERS.map((c) => join(V1, c, cgroupPath));
+  let names: string[];
+  try {
+    // Symlinks such as cpu,cpuacct → cpu name the same hierarchy twice.
+    names = readdirSync(V1, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch {
+    names = [];
+  }
+  return names.map((c) => join(V1, c, cgroupPath));
 }

@@ -37,7 +37,7 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
       containerId: id, config, image: input.image, rootfs: input.rootfs, passwd, group, targetPid: input.targetPid, host: deps.host,
       pod: {
         id: input.sandbox.id,
-        hostname: input.sandbox.config.hostname,
+        hostname: sbData.hostname ?? input.sandbox.config.hostname,
         netnsPath: input.sandbox.netnsPath,
         infraPid: sbData.infraPid,
         namespaces: input.sandbox.namespaces,

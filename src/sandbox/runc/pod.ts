@@ -1,7 +1,7 @@
 // A trusted pod on the host: its /etc files, its /dev/shm, and the infra
 // process (vmpod-infra, run by runc under conmon) that holds its namespaces.
 
-import { copyFile, mkdir, readFile, rm, stat, writeFile, chmod, rmdir } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnavailableError } from '../../errors';
@@ -34,7 +34,6 @@ async function ensureInfraRootfs(paths: RuncPaths, binary: string): Promise<void
   for (const d of ['proc', 'dev']) await mkdir(join(paths.infraRootfs, d), { recursive: true });
   await copyFile(binary, `${dest}.tmp`);
   await chmod(`${dest}.tmp`, 0o755);
-  const { rename } = await import('node:fs/promises');
   await rename(`${dest}.tmp`, dest);
 }
 
@@ -60,9 +59,11 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
     resolvConfPath: join(podDir, 'resolv.conf'),
     hostnamePath: join(podDir, 'hostname'),
     cgroupParent: podCgroupParent(config.linux?.cgroup_parent ?? '', id),
+    hostname: '',
   };
   const hostNetwork = input.namespaces.network === 'NODE';
   const hostname = hostNetwork ? (await readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : config.hostname || config.metadata?.name || id;
+  data.hostname = hostname;
 
   await steps.run('pod-dir', () => mkdir(podDir, { recursive: true, mode: 0o755 }), () => rm(podDir, { recursive: true, force: true }));
   await steps.run('etc-files', async () => {
@@ -90,6 +91,8 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
     await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
   });
   await mkdir(paths.exitDir, { recursive: true });
+  // Registered before infra-create so that its undo runs after runc's delete.
+  await steps.run('cgroup-parent', async () => undefined, () => removeCgroupParent(deps.host, config.linux?.cgroup_parent ?? '', data.cgroupParent));
   const started = await steps.run('infra-create', () => launchConmon({
     id, name: `infra-${id}`, bundle, runcRoot: paths.runcRoot, runcBinary: deps.runcBinary, logPath: join(podDir, 'infra.log'),
     exitDir: paths.exitDir, tty: false, stdin: false, stdinOnce: false,
@@ -123,9 +126,12 @@ export async function removePod(deps: PodDeps, sb: SandboxHandle, log: Logger): 
   if (data.shmPath) await unmountIfMounted(data.shmPath);
   await rm(data.podDir, { recursive: true, force: true });
   await rm(join(deps.paths.exitDir, sb.id), { force: true });
-  // The default parent (/vmpod/<id>) is ours to remove; a kubelet-given one is kubelet's.
-  if (!sb.config.linux?.cgroup_parent) {
-    for (const d of cgroupDirs(data.cgroupParent, deps.host.cgroupVersion)) await rmdir(d).catch(() => undefined);
-  }
+  await removeCgroupParent(deps.host, sb.config.linux?.cgroup_parent ?? '', data.cgroupParent);
   log.debug('pod files removed');
+}
+
+/** The default parent (/vmpod/<id>) is ours to remove; a kubelet-given one is kubelet's. */
+async function removeCgroupParent(host: HostFacts, requested: string, parent: string): Promise<void> {
+  if (requested) return;
+  for (const d of cgroupDirs(parent, host.cgroupVersion)) await rmdir(d).catch(() => undefined);
 }
