@@ -3,7 +3,8 @@
 // 9p, then drives it through the host client: Health, CreateSandbox (9p
 // mount), a container from the shared rootfs (output read back after the
 // host dropped and re-opened the link), an exec of
-// `cat /proc/version` (must be the guest's kernel, not the host's), an OOM
+// `cat /proc/version` (must be the guest's kernel, not the host's), a
+// port-forward to an HTTP server in a container, an OOM
 // kill under a small memory limit, and DestroySandbox, which must power the VM off. One VM.
 //
 // Needs a guest image that holds the real agent bundle (scripts/build-agent,
@@ -11,7 +12,7 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,9 +43,10 @@ if (missing) {
   // A busybox container rootfs and a runc-generated spec, in the dir shared over 9p.
   const share = join(work, 'shared');
   const rootfs = join(share, 'c1', 'rootfs');
-  for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
+  for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'etc', 'www']) mkdirSync(join(rootfs, d), { recursive: true });
   copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
-  for (const a of ['sh', 'cat', 'echo', 'sleep']) symlinkSync('busybox', join(rootfs, 'bin', a));
+  writeFileSync(join(rootfs, 'www', 'index.html'), 'served-from-the-guest\n');
+  for (const a of ['sh', 'cat', 'echo', 'sleep', 'httpd']) symlinkSync('busybox', join(rootfs, 'bin', a));
   execFileSync('runc', ['spec', '--bundle', work]);
   const spec = JSON.parse(readFileSync(join(work, 'config.json'), 'utf8'));
   spec.process.terminal = false;
@@ -121,6 +123,24 @@ if (missing) {
     }
     t.match(version, new RegExp(`^Linux version ${img.manifest.kernel.release.replace(/\./g, '\\.')} `), 'cat /proc/version shows the guest kernel');
     t.not(version.trim(), readFileSync('/proc/version', 'utf8').trim(), 'not the host kernel');
+
+    // Port-forward: an HTTP server in a container, reached through the agent.
+    const web = { ...spec, process: { ...spec.process, args: ['/bin/httpd', '-f', '-p', '127.0.0.1:8080', '-h', '/www'] } };
+    await client.call('CreateContainer', { container_id: 'web', oci_spec_json: Buffer.from(JSON.stringify(web)), rootfs_path: 'c1/rootfs' });
+    await client.call('StartContainer', { container_id: 'web' }, { timeoutMs: 60_000 });
+    let page = '';
+    for (let i = 0; i < 20 && !page.includes('served-from-the-guest'); i++) {
+      page = '';
+      try {
+        const pf = await client.portForward(8080, { timeoutMs: 30_000 });
+        pf.send(Buffer.from('GET /index.html HTTP/1.0\r\n\r\n'));
+        for await (const b of pf) page += b.toString();
+      } catch {
+        await new Promise((r) => setTimeout(r, 500)); // httpd not listening yet
+      }
+    }
+    t.match(page, /^HTTP\/1\.[01] 200 .*served-from-the-guest/s, 'HTTP through PortForward to a guest port');
+    await client.call('RemoveContainer', { container_id: 'web', force: true }, { timeoutMs: 60_000 });
 
     // OOM: a container under a 16 MiB limit whose shell doubles a string until the guest kernel kills it.
     const hog = { ...spec, process: { ...spec.process, args: ['/bin/sh', '-c', 'a=a; while true; do a=$a$a; done'] }, linux: { ...spec.linux, resources: { ...(spec.linux.resources ?? {}), memory: { limit: 16 * 1024 * 1024 } } } };
