@@ -20,6 +20,8 @@ export interface RuncContainerData {
   pid: number;
   exitFile: string;
   attachSocket: string;
+  /** The identity the process runs with (ContainerStatus.user). */
+  user: { uid: number; gid: number; additionalGids: number[] };
 }
 
 export interface MicrovmContainerData {

@@ -121,6 +121,7 @@ t.test('full lifecycle of a trusted pod over CRI', async (t) => {
   t.not(sDone.finished_at, '0', 'finished_at set');
   t.match(readFileSync(join(logDir, 'web', 'done.log'), 'utf8'), /^\S+ stdout F hello\n\S+ stderr F oops\n$/, 'CRI log file content and format');
   t.match(await waitExited(failed), { exit_code: 4, reason: 'Error' }, 'Error with exit code');
+  t.match(sDone.user, { linux: { uid: '0', gid: '0' } }, 'user reported');
 
   const running = await client.runtime.ListContainers({ filter: { state: { state: 'CONTAINER_RUNNING' }, pod_sandbox_id: podId } });
   t.same(running.containers.map((c) => c.id), [sleeper], 'state filter');

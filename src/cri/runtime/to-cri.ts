@@ -36,5 +36,8 @@ export function toCriContainerStatus(c: ContainerRecord): ContainerStatus {
     reason: c.reason, message: c.message, labels: c.config.labels, annotations: c.config.annotations,
     mounts: c.config.mounts.map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly, propagation: m.propagation, selinux_relabel: m.selinux_relabel })),
     log_path: c.logPath, resources: c.resources ? { linux: c.resources } : null,
+    user: c.runtime?.type === 'runc' && c.runtime.user
+      ? { linux: { uid: String(c.runtime.user.uid), gid: String(c.runtime.user.gid), supplemental_groups: c.runtime.user.additionalGids.map(String) } }
+      : null,
   };
 }

@@ -62,7 +62,8 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
     exitDir: deps.paths.exitDir, tty: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once,
   }), () => deps.runc.delete(id));
   steps.done();
-  return { type: 'runc', bundle, pid: started.pid, exitFile: started.exitFile, attachSocket: started.attachSocket };
+  const u = spec.process.user;
+  return { type: 'runc', bundle, pid: started.pid, exitFile: started.exitFile, attachSocket: started.attachSocket, user: { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] } };
 }
 
 export async function startContainer(deps: ContainerDeps, c: ContainerHandle): Promise<void> {
