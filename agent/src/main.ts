@@ -17,6 +17,10 @@ import type { AgentDeps } from './deps';
 
 const AGENT_VERSION = '0.1.0';
 
+// The serial transport parks one thread-pool thread in read() and, while the
+// host is away, possibly one in write(); keep enough threads for fs work.
+process.env.UV_THREADPOOL_SIZE ??= '8';
+
 function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }

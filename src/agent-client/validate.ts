@@ -7,7 +7,7 @@
 import * as protobuf from 'protobufjs';
 import { InternalError } from '../errors';
 import { messageType } from './codec';
-import { MAX_GUEST_ARRAY, MAX_GUEST_STRING, MAX_STREAM_CHUNK } from './limits';
+import { ID_PATTERN, MAX_GUEST_ARRAY, MAX_GUEST_STRING, MAX_STREAM_CHUNK } from './limits';
 
 /** The guest agent sent a response that breaks the protocol's limits. */
 export class AgentResponseError extends InternalError {
@@ -88,6 +88,10 @@ const SEMANTIC: Record<string, (method: string, v: Record<string, unknown>) => v
   },
   StartContainer: (m, v) => {
     if ((v.pid as number) > 4194304) throw new AgentResponseError(m, 'pid', 'above the kernel pid limit');
+  },
+  GetOOMEvent: (m, v) => {
+    const id = v.container_id as string;
+    if (id !== '' && !ID_PATTERN.test(id)) throw new AgentResponseError(m, 'container_id', 'not a container id');
   },
   ExecProcess: (m, v) => {
     if ((v.pid as number) > 4194304) throw new AgentResponseError(m, 'pid', 'above the kernel pid limit');

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { Writer } from 'protobufjs/minimal';
 import { createServer } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -182,6 +183,8 @@ t.test('responses from a hostile guest are validated', async (t) => {
     Health: () => Buffer.from([0x0a, 0x50, 0x01]),
     ReadStdout: () => encodeResponse('ReadStdout', { data: Buffer.alloc((1 << 20) + 1) }),
     GetOOMEvent: () => new Promise(() => undefined),
+    // int64 -5 on the wire where a uint64 is expected.
+    StatsContainer: () => Writer.create().uint32((5 << 3) | 0).int64(-5).finish(),
   });
   const cases: Array<{ desc: string; call: () => Promise<unknown>; type: new (...a: never[]) => Error }> = [
     { desc: 'overlong string', call: () => client.call('Version', {}), type: AgentResponseError },
@@ -189,6 +192,7 @@ t.test('responses from a hostile guest are validated', async (t) => {
     { desc: 'pid beyond uint32', call: () => client.call('StartContainer', { container_id: 'x' }), type: AgentResponseError },
     { desc: 'malformed protobuf', call: () => client.health(), type: AgentResponseError },
     { desc: 'chunk above 1 MiB', call: () => client.readStdout({ wait_ms: 0 }), type: AgentResponseError },
+    { desc: 'negative number in a uint64 field', call: () => client.call('StatsContainer', { container_id: 'x' }), type: AgentResponseError },
     { desc: 'guest never answers', call: () => client.getOOMEvent({ wait_ms: 0 }, { timeoutMs: 100 }), type: DeadlineExceededError },
   ];
   for (const c of cases) await t.rejects(c.call(), c.type as unknown as Error, c.desc);
@@ -234,4 +238,9 @@ t.test('over a real unix socket, as QEMU\'s serial chardev presents it', async (
   const missing = new AgentClient({ connect: serialConnector(join(h.root, 'nope.sock')) });
   t.teardown(() => missing.close());
   await t.rejects(missing.health(), AgentUnavailableError, 'socket that does not exist');
+});
+
+t.test('an OOM event naming something that is not a container id is rejected', async (t) => {
+  const client = hostileClient(t, { GetOOMEvent: () => encodeResponse('GetOOMEvent', { container_id: '../../etc/passwd' }) });
+  await t.rejects(client.getOOMEvent({ wait_ms: 0 }), AgentResponseError);
 });
