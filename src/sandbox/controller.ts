@@ -108,6 +108,12 @@ export interface SandboxController {
   execSync(sb: SandboxHandle, c: ContainerHandle, cmd: string[], timeoutS: number): Promise<ExecResult>;
   updateContainer(sb: SandboxHandle, c: ContainerHandle, resources: LinuxContainerResources__Output): Promise<void>;
   containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null>;
+  /**
+   * Removes whatever a create interrupted by a daemon crash may have left,
+   * knowing only the id (the record never got its runtime data). Idempotent.
+   * Optional: without it only the records and rootfs are dropped.
+   */
+  purgeInterrupted?(kind: 'sandbox' | 'container', id: string, log: Logger): Promise<void>;
 }
 
 export type ControllerRegistry = ReadonlyMap<HandlerType, SandboxController>;

@@ -18,6 +18,7 @@ import { createCriServer } from '../../src/cri/server';
 import { imageHandlers } from '../../src/cri/image';
 import { lifecycleHandlers } from '../../src/cri/runtime/lifecycle';
 import { buildRuntimeDeps } from '../../src/cri/runtime/lifecycle-deps';
+import { recoverInterrupted } from '../../src/cri/runtime/recover-interrupted';
 import type { PodNetworkProvider, RuntimeDeps } from '../../src/cri/runtime/deps';
 import { defaultConfig } from '../../src/config/defaults';
 import { createImageService, type ImageService } from '../../src/image';
@@ -252,4 +253,27 @@ t.test('a restarted daemon finds its pods and running containers', async (t) => 
   t.notOk(deps2.containers.get(id), 'removed through the new instance');
   deps.sandboxes.load();
   deps.containers.load();
+});
+
+t.test('creates interrupted by a daemon crash are cleaned up at start-up', async (t) => {
+  // What a daemon killed inside RunPodSandbox and CreateContainer leaves: records
+  // still "creating", a running infra, a mounted rootfs.
+  const id = 'interrupted0pod';
+  const cid = 'interrupted0ctr';
+  const config = podConfig('interrupted');
+  const namespaces = { network: 'POD', pid: 'POD', ipc: 'POD' } as const;
+  const ctl = deps.controllers.get('runc')!;
+  const runtime = await ctl.createSandbox({ id, config: config as never, route: { handler: 'runc', type: 'runc', reason: 'test' }, namespaces, netnsPath: '', ips: [], log: silentLogger });
+  deps.sandboxes.create({ id, config: config as never, handler: 'runc', handlerType: 'runc', routeReason: 'test', createdAt: '1', namespaces, state: 'SANDBOX_NOTREADY', creating: true, netnsPath: '', ip: '', additionalIps: [], runtime: null });
+  const image = images.resolve(imageRef);
+  const layout = await images.prepareRootfs(cid, image.id);
+  await images.mountRootfs(cid);
+  deps.containers.create({
+    id: cid, podSandboxId: id, config: containerConfig('x', ['/bin/true']) as never, image: imageRef, imageId: image.id, imageRef: image.id, logPath: '', stopSignal: 15,
+    createdAt: '1', startedAt: '0', finishedAt: '0', state: 'CONTAINER_CREATED', exitCode: 0, reason: '', message: '', resources: null, rootfs: '', upperDir: '', runtime: null,
+  });
+  t.equal(await recoverInterrupted(deps), 2, 'both interrupted creates cleaned up');
+  t.notOk(deps.sandboxes.get(id) || deps.containers.get(cid), 'records deleted');
+  t.notOk(readFileSync('/proc/mounts', 'utf8').includes(layout.mountpoint), 'rootfs unmounted');
+  assertNothingLeft(t, id, runtime.type === 'runc' ? runtime.infraPid : 0);
 });

@@ -1,5 +1,7 @@
 // The runc implementation of SandboxController: trusted pods on the host.
 
+import { rm, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../../log';
 import type { HostFacts } from '../../oci/input';
 import { podCgroupParent } from '../../oci/container-spec';
@@ -9,7 +11,8 @@ import type {
   CgroupStats, ContainerCreateInput, ContainerHandle, ContainerProcessState, ContainerRuntimeData, ExecResult,
   RuncSandboxData, SandboxController, SandboxCreateInput, SandboxHandle, SandboxRuntimeData,
 } from '../controller';
-import { cgroupStats } from './cgroup-stats';
+import { cgroupDirs, cgroupStats } from './cgroup-stats';
+import { unmountIfMounted } from './mount';
 import * as ctr from './container';
 import { RuncPaths } from './paths';
 import { createPod, infraBinaryPath, podReady, removePod, stopPod } from './pod';
@@ -90,6 +93,20 @@ export class RuncController implements SandboxController {
 
   updateContainer(_sb: SandboxHandle, c: ContainerHandle, resources: LinuxContainerResources__Output): Promise<void> {
     return ctr.updateContainer(this.deps, c, resources);
+  }
+
+  async purgeInterrupted(kind: 'sandbox' | 'container', id: string, log: Logger): Promise<void> {
+    await this.runc.delete(id, true);
+    if (kind === 'container') {
+      await rm(this.paths.containerBundle(id), { recursive: true, force: true });
+    } else {
+      const podDir = this.paths.podDir(id);
+      await unmountIfMounted(join(podDir, 'shm'));
+      await rm(podDir, { recursive: true, force: true });
+      for (const d of cgroupDirs(podCgroupParent('', id), this.host.cgroupVersion)) await rmdir(d).catch(() => undefined);
+    }
+    await rm(join(this.paths.exitDir, id), { force: true });
+    log.info({ kind, id }, 'removed what an interrupted create left');
   }
 
   containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null> {
