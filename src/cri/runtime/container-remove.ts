@@ -5,6 +5,7 @@ import type { Handler } from '../handler';
 import { requireString } from '../validate';
 import type { RuntimeDeps } from './deps';
 import { containerLog, removeContainerRecord } from './containers';
+import { locksOf } from './keyed-lock';
 
 export function removeContainerHandler(deps: RuntimeDeps): Handler<RemoveContainerRequest__Output, RemoveContainerResponse> {
   return async (req) => {
@@ -17,7 +18,11 @@ export function removeContainerHandler(deps: RuntimeDeps): Handler<RemoveContain
       if (err instanceof NotFoundError) return {};
       throw err;
     }
-    await removeContainerRecord(deps, c, containerLog(deps, c));
+    await locksOf(deps).containers.run(c.id, async () => {
+      // Removed by a call that held the lock before us (CRI: still a success).
+      const current = deps.containers.get(c.id);
+      if (current) await removeContainerRecord(deps, current, containerLog(deps, current));
+    });
     return {};
   };
 }

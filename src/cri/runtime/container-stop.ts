@@ -5,6 +5,7 @@ import type { Handler } from '../handler';
 import { int64, requireString } from '../validate';
 import type { RuntimeDeps } from './deps';
 import { containerLog, stopContainerRecord } from './containers';
+import { locksOf } from './keyed-lock';
 
 export function stopContainerHandler(deps: RuntimeDeps): Handler<StopContainerRequest__Output, StopContainerResponse> {
   return async (req) => {
@@ -18,7 +19,10 @@ export function stopContainerHandler(deps: RuntimeDeps): Handler<StopContainerRe
       if (err instanceof NotFoundError) return {};
       throw err;
     }
-    await stopContainerRecord(deps, c, timeoutS, containerLog(deps, c));
+    await locksOf(deps).containers.run(c.id, async () => {
+      const current = deps.containers.get(c.id);
+      if (current) await stopContainerRecord(deps, current, timeoutS, containerLog(deps, current));
+    });
     return {};
   };
 }

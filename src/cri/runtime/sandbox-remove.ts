@@ -5,6 +5,7 @@ import type { Handler } from '../handler';
 import { requireString } from '../validate';
 import type { RuntimeDeps } from './deps';
 import { removePod } from './pods';
+import { locksOf } from './keyed-lock';
 
 export function removePodSandbox(deps: RuntimeDeps): Handler<RemovePodSandboxRequest__Output, RemovePodSandboxResponse> {
   return async (req, ctx) => {
@@ -17,7 +18,11 @@ export function removePodSandbox(deps: RuntimeDeps): Handler<RemovePodSandboxReq
       if (err instanceof NotFoundError) return {};
       throw err;
     }
-    await removePod(deps, sb, ctx.log);
+    await locksOf(deps).pods.run(sb.id, async () => {
+      // Removed by a call that held the lock before us: nothing left to do.
+      const current = deps.sandboxes.get(sb.id);
+      if (current) await removePod(deps, current, ctx.log);
+    });
     return {};
   };
 }

@@ -5,6 +5,7 @@ import type { Handler } from '../handler';
 import { requireString } from '../validate';
 import type { RuntimeDeps } from './deps';
 import { stopPod } from './pods';
+import { locksOf } from './keyed-lock';
 
 export function stopPodSandbox(deps: RuntimeDeps): Handler<StopPodSandboxRequest__Output, StopPodSandboxResponse> {
   return async (req, ctx) => {
@@ -17,7 +18,7 @@ export function stopPodSandbox(deps: RuntimeDeps): Handler<StopPodSandboxRequest
       if (err instanceof NotFoundError) return {};
       throw err;
     }
-    await stopPod(deps, sb, ctx.log);
+    await locksOf(deps).pods.run(sb.id, () => stopPod(deps, sb, ctx.log));
     return {};
   };
 }
