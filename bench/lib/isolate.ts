@@ -3,10 +3,15 @@
 //   * network: daemons, CNI bridges, veths, iptables rules and the loopback
 //     registry live in a namespace that disappears with the run;
 //   * mount: a private tmpfs on /run (netns pins, shim sockets, runc state)
-//     and on /var/lib/cni (the CNI result cache and host-local leases, which
-//     containerd's libcni keeps there whatever it is told), and every overlay
-//     or bind mount a runtime makes, vanish when the namespace's last process
-//     ends;
+//     and on /var/lib (for /var/lib/cni: the CNI result cache and host-local
+//     leases, which containerd's libcni keeps there whatever it is told), and
+//     every overlay or bind mount a runtime makes, vanish when the
+//     namespace's last process ends. All of /var/lib rather than just
+//     /var/lib/cni because that needs a mountpoint on the host, and a host
+//     rmdir of it (since Linux 3.18 allowed while it is mounted elsewhere)
+//     silently detaches our tmpfs, sending the leases to the host's disk.
+//     Nothing the bench runs reads /var/lib: every daemon gets its root in
+//     the work dir;
 //   * PID: tini is PID 1 (it reaps what daemons orphan, e.g. shims and conmon)
 //     and when it exits the kernel kills every process left in the namespace.
 // The outer process forwards Ctrl-C to the inner run (so it can remove pods
@@ -30,16 +35,18 @@ export function isolatedWorkDir(): string | undefined {
 
 /** Tells the outer process to remove this cgroup parent (relative path, e.g. `vmpod-bench-1a2b`) in every hierarchy at the end. */
 export function registerCgroupParent(workDir: string, parent: string): void {
-  if (!/^[A-Za-z0-9._-]+$/.test(parent)) throw new Error(`cgroup parent "${parent}" must be one plain path component`);
+  // Not "." or "..": the outer process removes this dir tree in every hierarchy.
+  if (!/^[A-Za-z0-9._-]+$/.test(parent) || parent === '.' || parent === '..') throw new Error(`cgroup parent "${parent}" must be one plain path component`);
   appendFileSync(join(workDir, CGROUPS_FILE), `${parent}\n`);
 }
 
-/** The shell run as the new namespaces' first process: private /run and /var/lib/cni, loopback up, then tini as PID 1 in its own session (Ctrl-C reaches only the outer process, which forwards it). */
+/** The shell run as the new namespaces' first process: private /run and /var/lib, loopback up, then tini as PID 1 in its own session (Ctrl-C reaches only the outer process, which forwards it). */
 export const WRAPPER = [
   'set -e',
   'mount -t tmpfs -o mode=0755 vmpod-bench-run /run',
   'mkdir -p /run/lock',
-  'mount -t tmpfs -o mode=0755 vmpod-bench-cni /var/lib/cni',
+  'mount -t tmpfs -o mode=0755 vmpod-bench-varlib /var/lib',
+  'mkdir -p /var/lib/cni',
   'ip link set lo up',
   'exec setsid tini -- "$@"',
 ].join('\n');
@@ -93,8 +100,6 @@ export async function runIsolated(script: string, args: readonly string[]): Prom
   need('tini', 'tini');
   need('ip', 'iproute2');
   const work = mkdtempSync('/tmp/vmpod-bench-');
-  const cniCacheExisted = existsSync('/var/lib/cni');
-  if (!cniCacheExisted) spawnSync('mkdir', ['-p', '/var/lib/cni']);
   const child = spawn(
     'unshare',
     ['--net', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--kill-child=SIGKILL', '--', 'sh', '-c', WRAPPER, 'vmpod-bench', process.execPath, script, ...args],
@@ -126,6 +131,5 @@ export async function runIsolated(script: string, args: readonly string[]): Prom
   }
   for (const f of failed) process.stderr.write(`bench: could not remove cgroup ${f}\n`);
   rmSync(work, { recursive: true, force: true });
-  if (!cniCacheExisted) spawnSync('rmdir', ['/var/lib/cni']);
   return failed.length && code === 0 ? 1 : code;
 }
