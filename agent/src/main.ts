@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     }
   }
   if (cmdline.channel !== 'vsock') {
-    const port = await findVirtioPort(GUEST.virtioPortsSysfs, GUEST.agentPortName);
+    const port = await findVirtioPort(GUEST.virtioPortsSysfs, cmdline.portName ?? GUEST.agentPortName);
     if (port) {
       log.info('serving on virtio-serial', { port: `/dev/${port}` });
       serving++;
