@@ -18,17 +18,16 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ContainerConfig } from '../src/generated/cri/runtime/v1/ContainerConfig';
-import type { PodSandboxConfig } from '../src/generated/cri/runtime/v1/PodSandboxConfig';
 import { projectRoot } from '../src/paths';
-import type { CriClient } from '../test/helpers/cri-client';
 import { startDaemon } from '../test/helpers/daemon';
 import { busyboxEntries, BUSYBOX, makeTar, RegistryPusher, type TarEntry } from '../test/helpers/image-builder';
 import { startRegistry } from '../test/helpers/registry';
 import { BenchArgsError, benchUsage, parseBenchArgs } from './lib/args';
 import { Cleanup, runWithCleanup } from './lib/cleanup';
 import { benchNetwork, writeConflist } from './lib/cni';
+import { CALL_DEADLINE_MS, containerConfig, podConfig, removeAllPods, removePods, type CriTarget, type Workload } from './lib/cri-workload';
 import { describeError } from './lib/grpc-error';
+import { roundOrder } from './lib/interleave';
 import { measured, renderComparison, unavailable, type Outcome, type PhaseRow } from './lib/compare';
 import { isolatedWorkDir, registerCgroupParent, runIsolated } from './lib/isolate';
 import { benchEnvironment, describeEnvironment, writeJsonReport } from './lib/report';
@@ -51,18 +50,11 @@ const SPEC = {
 
 const INFRA_BINARY = join(projectRoot(), 'native', 'infra', 'build', 'vmpod-infra');
 const CNI_BIN_DIR = '/usr/lib/cni';
-const CALL_DEADLINE_MS = 120_000;
 
 /** The lifecycle phases timed per run, in the order they happen. */
 const LIFECYCLE = ['run', 'create', 'start', 'exec', 'stopContainer', 'removeContainer', 'stopPod', 'removePod'] as const;
 type LifecyclePhase = (typeof LIFECYCLE)[number];
 type Samples = Record<LifecyclePhase, number[]>;
-
-interface Target {
-  name: string;
-  client: CriClient;
-  version: string;
-}
 
 interface SideResult {
   name: string;
@@ -80,39 +72,6 @@ function emptySamples(): Samples {
   return Object.fromEntries(LIFECYCLE.map((p) => [p, []])) as unknown as Samples;
 }
 
-interface Workload {
-  image: string;
-  cgroupParent: string;
-  logDir: string;
-}
-
-function podConfig(w: Workload, name: string): PodSandboxConfig {
-  const uid = randomBytes(8).toString('hex');
-  return {
-    metadata: { name, uid, namespace: 'bench', attempt: 0 },
-    hostname: name,
-    log_directory: join(w.logDir, `${name}-${uid}`),
-    labels: { bench: 'runc-pod' },
-    annotations: {},
-    linux: {
-      // As kubelet does with the cgroupfs driver: one parent per pod.
-      cgroup_parent: `/${w.cgroupParent}/pod${uid}`,
-      security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } },
-    },
-  };
-}
-
-function containerConfig(w: Workload, name: string): ContainerConfig {
-  return {
-    metadata: { name, attempt: 0 },
-    image: { image: w.image },
-    command: ['/bin/sleep'],
-    args: ['3600'],
-    log_path: `${name}.log`,
-    linux: { resources: {}, security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
-  };
-}
-
 async function time<T>(into: number[] | undefined, fn: () => Promise<T>): Promise<T> {
   const start = process.hrtime.bigint();
   const v = await fn();
@@ -121,7 +80,7 @@ async function time<T>(into: number[] | undefined, fn: () => Promise<T>): Promis
 }
 
 /** One pod with one `sleep` container through its whole life; timings go into `s` (or nowhere for a warm-up). */
-async function lifecycleOnce(t: Target, w: Workload, name: string, s: Samples | undefined, seen?: { podIp?: string }): Promise<void> {
+async function lifecycleOnce(t: CriTarget, w: Workload, name: string, s: Samples | undefined, seen?: { podIp?: string }): Promise<void> {
   const rt = t.client.runtime;
   const config = podConfig(w, name);
   const { pod_sandbox_id: pod } = await time(s?.run, () => rt.RunPodSandbox({ config }, CALL_DEADLINE_MS));
@@ -143,21 +102,8 @@ async function lifecycleOnce(t: Target, w: Workload, name: string, s: Samples | 
   }
 }
 
-/** Best-effort removal through the API (CRI: Stop/Remove of what is gone succeeds). */
-async function removePods(t: Target, ids: string[]): Promise<void> {
-  for (const id of ids) {
-    await t.client.runtime.StopPodSandbox({ pod_sandbox_id: id }, CALL_DEADLINE_MS).catch(() => undefined);
-    await t.client.runtime.RemovePodSandbox({ pod_sandbox_id: id }, CALL_DEADLINE_MS).catch(() => undefined);
-  }
-}
-
-async function removeAllPods(t: Target): Promise<void> {
-  const { items } = await t.client.runtime.ListPodSandbox({}, CALL_DEADLINE_MS);
-  await removePods(t, items.map((p) => p.id));
-}
-
 /** Creates `count` containers (not started: their number is what a List walks) in pods of 10; returns the pods. */
-async function populate(t: Target, w: Workload, count: number, pods: string[]): Promise<void> {
+async function populate(t: CriTarget, w: Workload, count: number, pods: string[]): Promise<void> {
   for (let made = 0, p = 0; made < count; p++) {
     const config = podConfig(w, `list-${p}`);
     const { pod_sandbox_id: pod } = await t.client.runtime.RunPodSandbox({ config }, CALL_DEADLINE_MS);
@@ -170,23 +116,18 @@ async function populate(t: Target, w: Workload, count: number, pods: string[]): 
 
 class Interrupted extends Error {}
 
-/** Round r visits the sides in order, round r+1 in reverse: neither runtime always runs right after the other's teardown. */
-function roundOrder<T>(xs: T[], r: number): T[] {
-  return r % 2 ? [...xs].reverse() : xs;
-}
-
 /**
  * Measures every target, interleaved run by run so that a change in the
  * machine's load (it is shared) lands on both sides alike. A side that fails
  * is recorded with the error and left out of later rounds.
  */
-async function measureAll(targets: Target[], w: Workload, o: { runs: number; warmup: number; listCount: number; listCalls: number }, log: (s: string) => void, stopping: () => boolean): Promise<SideResult[]> {
+async function measureAll(targets: CriTarget[], w: Workload, o: { runs: number; warmup: number; listCount: number; listCalls: number }, log: (s: string) => void, stopping: () => boolean): Promise<SideResult[]> {
   const results = targets.map((t): SideResult => ({ name: t.name, version: t.version, samples: emptySamples(), list: [] }));
   const check = () => {
     if (stopping()) throw new Interrupted('interrupted');
   };
   /** One round: `fn` on every side not yet failed (`failedYet`), in this round's order; a failure is recorded by `failed`. */
-  const each = async (r: number, fn: (t: Target, res: SideResult) => Promise<void>, failed: (res: SideResult, why: string) => void, failedYet: (res: SideResult) => boolean) => {
+  const each = async (r: number, fn: (t: CriTarget, res: SideResult) => Promise<void>, failed: (res: SideResult, why: string) => void, failedYet: (res: SideResult) => boolean) => {
     for (const i of roundOrder(targets.map((_, i) => i), r)) {
       const res = results[i]!;
       if (failedYet(res)) continue;
@@ -214,7 +155,7 @@ async function measureAll(targets: Target[], w: Workload, o: { runs: number; war
     res.listError = why;
     res.list = [];
   };
-  const listStep = async (t: Target, res: SideResult) => {
+  const listStep = async (t: CriTarget, res: SideResult) => {
     const { containers } = await time(res.list, () => t.client.runtime.ListContainers({}, CALL_DEADLINE_MS));
     if (containers.length !== o.listCount) throw new Error(`${t.name}: ListContainers returned ${containers.length} containers, ${o.listCount} exist`);
   };
@@ -288,10 +229,10 @@ async function inner(work: string, argv: string[]): Promise<number> {
     }
     await pusher.pushImage('bench/pause', 'v1', [{ tar: await makeTar(pause.entries), compression: 'gzip' }], { config: { Entrypoint: pause.entrypoint, Cmd: undefined } });
     await pusher.pushImage('bench/busybox', 'v1', [{ tar: await makeTar(workloadEntries()), compression: 'gzip' }]);
-    const w: Workload = { image: `${reg.host}/bench/busybox:v1`, cgroupParent, logDir: join(work, 'pod-logs') };
+    const w: Workload = { image: `${reg.host}/bench/busybox:v1`, command: ['/bin/sleep', '3600'], cgroupParent, logDir: join(work, 'pod-logs'), bench: 'runc-pod' };
 
     const sides: SideResult[] = [];
-    const targets: Target[] = [];
+    const targets: CriTarget[] = [];
 
     // vmpod first in every table: the ratio column is vmpod / containerd.
     if (args.bools['skip-vmpod']) sides.push(unavailableSide('vmpod', 'skipped (--skip-vmpod)'));
@@ -303,7 +244,7 @@ async function inner(work: string, argv: string[]): Promise<number> {
         // info, like containerd here: both log each state-changing call, neither logs every List.
         const d = await startDaemon(cleanup, { dir: join(work, 'vmpod'), config, extraArgs: ['--log-level', 'info'] });
         const v = await d.client.runtime.Version({ version: 'v1' });
-        const t: Target = { name: 'vmpod', client: d.client, version: `${v.runtime_name} ${v.runtime_version}` };
+        const t: CriTarget = { name: 'vmpod', client: d.client, version: `${v.runtime_name} ${v.runtime_version}` };
         // ListPodSandbox answers UNIMPLEMENTED until the lifecycle handlers are wired into the daemon.
         await d.client.runtime.ListPodSandbox({});
         cleanup.add('remove vmpod pods', () => removeAllPods(t));
@@ -319,7 +260,7 @@ async function inner(work: string, argv: string[]): Promise<number> {
         const cni = writeConflist(join(work, 'cni-containerd'), benchNetwork('containerd-bench', 'vbench-ctd0', 0));
         const c = await startContainerd({ dir: join(work, 'containerd'), sandboxImage: `${reg.host}/bench/pause:v1`, insecureRegistries: [reg.host], cniConfDir: cni, cniBinDir: CNI_BIN_DIR });
         cleanup.add('stop containerd', () => c.stop());
-        const t: Target = { name: 'containerd', client: c.client, version: c.version };
+        const t: CriTarget = { name: 'containerd', client: c.client, version: c.version };
         cleanup.add('remove containerd pods', () => removeAllPods(t));
         // Pre-pull both images so that neither first RunPodSandbox nor CreateContainer is timed with a pull.
         await c.client.image.PullImage({ image: { image: `${reg.host}/bench/pause:v1` } }, CALL_DEADLINE_MS);
