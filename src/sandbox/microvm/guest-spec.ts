@@ -98,8 +98,10 @@ function guestMount(m: OciMount, i: GuestSpecInput, notes: SpecNote[]): OciMount
   const underShare = underDir(m.source, i.sharedHostDir);
   if (shared !== undefined) source = posix.join(GUEST_SHARED_DIR, shared);
   else if (underShare !== undefined) source = posix.join(GUEST_SHARED_DIR, underShare);
-  // The pod's own /dev/shm is the VM's.
-  else if (m.source === '/dev/shm' && dest === '/dev/shm') source = m.source;
+  // The guest has no /dev/shm of its own (devtmpfs only) to bind: each
+  // container gets a tmpfs there. Limitation: containers of one VM pod do
+  // not share POSIX shared memory.
+  else if (m.source === '/dev/shm' && dest === '/dev/shm') return { destination: dest, type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] };
   else throw new InternalError(`mount ${dest}: host path ${m.source} is not shared with the VM`);
   let options = m.options;
   const prop = options.find((o) => PROPAGATION.has(o));

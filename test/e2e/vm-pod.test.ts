@@ -1,0 +1,242 @@
+// An untrusted pod in its own QEMU VM, through the CRI API (the real gRPC
+// server and handlers, the microvm controller, images from a local
+// docker-registry, CNI bridge networking), next to a trusted runc pod.
+// Everything network-related lives in a throw-away "node" netns: the CNI
+// bridge, both pods' veths, the VM's tap. One VM (TCG boots take seconds).
+//
+// Checks: the VM container's /proc/version is the guest kernel's, not the
+// host's; its stdout/stderr reach the CRI log file in CRI format; ExecSync
+// returns output and exit codes; a busybox httpd in the VM answers on the
+// pod IP from the node netns; kill -9 of QEMU makes the pod NOTREADY and
+// its container EXITED; after RemovePodSandbox no QEMU process, tap, netns,
+// mount, socket or state file of the pod remains.
+
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ServerCredentials, type Server } from '@grpc/grpc-js';
+import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
+import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
+import { createCriServer } from '../../src/cri/server';
+import { imageHandlers } from '../../src/cri/image';
+import { lifecycleHandlers } from '../../src/cri/runtime/lifecycle';
+import { buildRuntimeDeps } from '../../src/cri/runtime/lifecycle-deps';
+import { defaultConfig } from '../../src/config/defaults';
+import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
+import { createImageService } from '../../src/image';
+import { createLogger, silentLogger } from '../../src/log';
+import { PodNetwork } from '../../src/network';
+import { readHostFacts } from '../../src/runc/host-facts';
+import { MicrovmController } from '../../src/sandbox/microvm/controller';
+import { criClient, type CriClient } from '../helpers/cri-client';
+import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
+import { createNetnsSandbox } from '../helpers/netns-sandbox';
+import { startRegistry, type RunningRegistry } from '../helpers/registry';
+
+const CNI_BIN = '/usr/lib/cni';
+const found = findGuestImage(process.env.VMPOD_GUEST_DIR);
+const missing =
+  'missing' in found
+    ? `guest image: ${found.missing}`
+    : found.manifest.agent !== 'bundle'
+      ? `guest image ${found.dir} holds the fallback agent, not vmpod-agent: run scripts/build-agent then guest-image/build`
+      : [['qemu-system-x86_64', '/usr/bin/qemu-system-x86_64'], ['CNI bridge plugin', `${CNI_BIN}/bridge`], ['CNI host-local plugin', `${CNI_BIN}/host-local`], ['runc', '/usr/sbin/runc'], ['/dev/net/tun', '/dev/net/tun']]
+          .filter(([, p]) => !existsSync(p))
+          .map(([c, p]) => `missing component: ${c} (${p})`)[0];
+
+// One VM boot under TCG plus everything around it on a loaded 2-core machine.
+t.setTimeout(15 * 60_000);
+
+if (missing) {
+  t.fail(`VM pod e2e test cannot run: ${missing}`);
+} else {
+  const guest = found as GuestImage;
+  // Short: the VM's sockets live under <state>/vm/<64-char id>/ and must fit sun_path.
+  const dir = mkdtempSync('/tmp/vpe-');
+  const sb = createNetnsSandbox('vmpod-vmpod-net-');
+  const cfg = defaultConfig();
+  cfg.root = join(dir, 'r');
+  cfg.state = join(dir, 's');
+  cfg.microvm.accel = 'tcg';
+  cfg.microvm.agent_transport = 'serial';
+  cfg.microvm.guest_dir = guest.dir;
+  cfg.microvm.boot_timeout_s = 240;
+  const confDir = join(sb.dir, 'net.d');
+  mkdirSync(confDir);
+  writeFileSync(join(confDir, '10-vmpodvm.conflist'), JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'vmpodvm',
+    plugins: [{ type: 'bridge', bridge: 'vmpodvmbr0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.91.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(sb.dir, 'ipam') } }],
+  }));
+  cfg.network.cni_conf_dir = confDir;
+  cfg.network.cni_bin_dirs = [CNI_BIN];
+  const socket = join(dir, 'cri.sock');
+  const logDir = join(dir, 'logs');
+  const log = process.env.VMPOD_TEST_LOG ? createLogger('debug') : silentLogger;
+
+  let reg: RunningRegistry | undefined;
+  let server: Server | undefined;
+  let client: CriClient;
+  let imageRef = '';
+  let network: PodNetwork;
+
+  t.before(async () => {
+    reg = await startRegistry();
+    const links: TarEntry[] = ['sleep', 'echo', 'httpd', 'mkdir', 'uname'].map((n) => ({ name: `bin/${n}`, type: 'symlink', linkname: 'busybox' }));
+    await new RegistryPusher(reg).pushImage('test/busybox', 'vm', [{ tar: await makeTar([...busyboxEntries(), ...links]), compression: 'gzip' }], { config: { Cmd: ['/bin/sh'] } });
+    imageRef = `${reg.host}/test/busybox:vm`;
+    const images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log });
+    network = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: log, hostNetns: sb.netns });
+    const microvm = new MicrovmController({ config: cfg, host: readHostFacts(), logger: log });
+    const deps = buildRuntimeDeps({ config: cfg, log, images, network, extraControllers: [microvm] });
+    server = createCriServer({ runtime: lifecycleHandlers(deps), image: imageHandlers(images) }, log).server;
+    await new Promise<void>((resolve, reject) => server!.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+    client = criClient(socket);
+    await client.image.PullImage({ image: { image: imageRef } }, 120_000);
+  });
+
+  t.teardown(async () => {
+    try {
+      const { items } = await client.runtime.ListPodSandbox({});
+      for (const p of items) await client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, 120_000);
+    } catch { /* server may not have started */ }
+    client?.close();
+    server?.forceShutdown();
+    await reg?.stop();
+    // Anything a failed run left: QEMU processes of this test (by the PID in their launch records), mounts, netns.
+    const vmDir = join(cfg.state, 'vm');
+    for (const id of existsSync(vmDir) ? readdirSync(vmDir) : []) {
+      try {
+        const rec = JSON.parse(readFileSync(join(vmDir, id, 'vm.json'), 'utf8')) as { pid: number };
+        if (readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').includes(dir)) process.kill(rec.pid, 'SIGKILL');
+      } catch { /* gone */ }
+      if (process.env.VMPOD_TEST_LOG) t.comment(`console of ${id}:\n${existsSync(join(vmDir, id, 'console.log')) ? readFileSync(join(vmDir, id, 'console.log'), 'utf8').slice(-6000) : '(none)'}`);
+    }
+    execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+    sb.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const podConfig = (name: string, annotations: Record<string, string>): PodSandboxConfig => ({
+    metadata: { name, uid: `uid-${name}`, namespace: 'e2e', attempt: 0 },
+    hostname: name, log_directory: join(logDir, name), labels: {}, annotations,
+    linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+  }) as PodSandboxConfig;
+
+  const containerConfig = (name: string, command: string[]): ContainerConfig =>
+    ({ metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log` }) as ContainerConfig;
+
+  async function run(podId: string, pod: PodSandboxConfig, name: string, command: string[]): Promise<string> {
+    const { container_id } = await client.runtime.CreateContainer({ pod_sandbox_id: podId, config: containerConfig(name, command), sandbox_config: pod }, 60_000);
+    await client.runtime.StartContainer({ container_id }, 60_000);
+    return container_id;
+  }
+
+  async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const v = await fn();
+      if (v !== undefined) return v;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  const exited = (id: string) => until(`container ${id} to exit`, 60_000, async () => {
+    const { status } = await client.runtime.ContainerStatus({ container_id: id });
+    return status?.state === 'CONTAINER_EXITED' ? status : undefined;
+  });
+
+  t.test('an untrusted pod in a VM beside a trusted runc pod', async (t) => {
+    const vmPod = podConfig('vm', { 'io.kubernetes.cri.untrusted-workload': 'true' });
+    const { pod_sandbox_id: vmId } = await client.runtime.RunPodSandbox({ config: vmPod }, 300_000);
+    const st = await client.runtime.PodSandboxStatus({ pod_sandbox_id: vmId, verbose: true });
+    t.equal(st.status?.state, 'SANDBOX_READY', 'VM pod ready');
+    const info = JSON.parse(st.info.info ?? '{}') as { handlerType: string; runtime: { pid: number; vmRunDir: string; netnsPath: string; podDir: string } };
+    t.equal(info.handlerType, 'microvm', 'routed to the microvm controller');
+    const podIp = st.status?.network?.ip ?? '';
+    t.match(podIp, /^10\.88\.91\.\d+$/, 'pod got an IP from CNI');
+    const qemuPid = info.runtime.pid;
+    t.match(readFileSync(`/proc/${qemuPid}/cmdline`, 'utf8'), /qemu-system/, 'the pod runs a QEMU process');
+
+    const runcPod = podConfig('trusted', {});
+    const { pod_sandbox_id: runcId } = await client.runtime.RunPodSandbox({ config: runcPod }, 120_000);
+    const rst = await client.runtime.PodSandboxStatus({ pod_sandbox_id: runcId, verbose: true });
+    t.equal(rst.status?.state, 'SANDBOX_READY', 'trusted pod ready at the same time');
+    t.equal((JSON.parse(rst.info.info ?? '{}') as { handlerType: string }).handlerType, 'runc', 'trusted pod runs with runc');
+    const hostVer = await run(runcId, runcPod, 'ver', ['/bin/cat', '/proc/version']);
+
+    const ver = await run(vmId, vmPod, 'ver', ['/bin/sh', '-c', 'cat /proc/version; echo to-stderr >&2']);
+    const sVer = await exited(ver);
+    const verLog = join(logDir, 'vm', 'ver.log');
+    t.equal(sVer.exit_code, 0, `VM container exited 0 (log: ${existsSync(verLog) ? readFileSync(verLog, 'utf8') : 'none'})`);
+    t.equal(sVer.reason, 'Completed', 'reason Completed');
+    const vmLog = await until('VM container log', 20_000, async () => {
+      const p = join(logDir, 'vm', 'ver.log');
+      const s = existsSync(p) ? readFileSync(p, 'utf8') : '';
+      return s.includes('to-stderr') && s.includes('Linux version') ? s : undefined;
+    });
+    t.match(vmLog, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stdout F Linux version /m, 'stdout line in CRI format');
+    t.match(vmLog, /^\S+ stderr F to-stderr$/m, 'stderr line in CRI format');
+    t.match(vmLog, guest.manifest.kernel.release, 'VM container sees the guest kernel');
+    await exited(hostVer);
+    const runcLog = readFileSync(join(logDir, 'trusted', 'ver.log'), 'utf8');
+    const hostRelease = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
+    t.match(runcLog, hostRelease, 'runc container sees the host kernel');
+    t.not(/Linux version (\S+)/.exec(vmLog)?.[1], /Linux version (\S+)/.exec(runcLog)?.[1], '/proc/version differs between the VM pod and the runc pod');
+
+    const web = await run(vmId, vmPod, 'web', ['/bin/sh', '-c', 'mkdir -p /www && echo hello-from-vm > /www/index.html && exec httpd -f -p 8080 -h /www']);
+    const ex = await client.runtime.ExecSync({ container_id: web, cmd: ['/bin/uname', '-r'], timeout: 60 }, 90_000);
+    t.equal(ex.exit_code, 0, 'ExecSync exit code 0');
+    t.equal(Buffer.from(ex.stdout).toString().trim(), guest.manifest.kernel.release, 'ExecSync output is the guest kernel release');
+    const ex3 = await client.runtime.ExecSync({ container_id: web, cmd: ['/bin/sh', '-c', 'echo err >&2; exit 3'], timeout: 60 }, 90_000);
+    t.equal(ex3.exit_code, 3, 'ExecSync non-zero exit code');
+    t.equal(Buffer.from(ex3.stderr).toString(), 'err\n', 'ExecSync stderr');
+
+    const body = await until('httpd in the VM to answer on the pod IP', 60_000, async () => {
+      // Node as the client: Debian's static busybox wget crashes in its resolver on this host.
+      const get = `require('http').get('http://${podIp}:8080/', (r) => r.pipe(process.stdout)).on('error', () => process.exit(1)).setTimeout(3000, () => process.exit(1))`;
+      const r = sb.tryExec([process.execPath, '-e', get], sb.netns, 10_000);
+      return r.status === 0 ? r.stdout : undefined;
+    }).catch(async (err: Error) => {
+      // Say what the guest's network looked like.
+      const diag = await client.runtime.ExecSync({ container_id: web, cmd: ['/bin/busybox', 'sh', '-c', 'busybox ip addr; busybox ip route; busybox netstat -ltn; cat /proc/net/dev'], timeout: 30 }, 60_000).catch((e: Error) => ({ stdout: Buffer.from(e.message), stderr: Buffer.alloc(0) }));
+      const ws = await client.runtime.ContainerStatus({ container_id: web });
+      if (process.env.VMPOD_TEST_PAUSE_S) { t.comment(`pausing; pod netns ${info.runtime.netnsPath}, node netns ${sb.netns}`); await new Promise((r) => setTimeout(r, Number(process.env.VMPOD_TEST_PAUSE_S) * 1000)); }
+      t.comment(`guest network:\n${Buffer.from(diag.stdout).toString()}${Buffer.from(diag.stderr).toString()}\nweb: ${ws.status?.state}\nnode netns: ${sb.tryExec(['sh', '-c', 'ip addr; ip route; bridge link 2>&1']).stdout}`);
+      throw err;
+    });
+    t.equal(body, 'hello-from-vm\n', 'httpd in the VM answers from the node netns');
+
+    const cs = await client.runtime.ContainerStats({ container_id: web });
+    t.ok(Number(cs.stats?.memory?.working_set_bytes?.value ?? 0) > 0, 'container stats from the guest');
+    const ps = await client.runtime.PodSandboxStats({ pod_sandbox_id: vmId });
+    t.ok(Number(ps.stats?.linux?.memory?.working_set_bytes?.value ?? 0) > 0, 'pod stats include the QEMU process');
+
+    process.kill(qemuPid, 'SIGKILL');
+    await until('the VM pod to turn NOTREADY', 30_000, async () => {
+      const s = await client.runtime.PodSandboxStatus({ pod_sandbox_id: vmId });
+      return s.status?.state === 'SANDBOX_NOTREADY' ? true : undefined;
+    });
+    t.pass('kill -9 of QEMU turned the pod NOTREADY');
+    const sWeb = await exited(web);
+    t.not(sWeb.exit_code, 0, 'its container is EXITED with a non-zero code');
+
+    await client.runtime.StopPodSandbox({ pod_sandbox_id: vmId }, 120_000);
+    await client.runtime.RemovePodSandbox({ pod_sandbox_id: vmId }, 120_000);
+    await client.runtime.RemovePodSandbox({ pod_sandbox_id: vmId }, 120_000);
+    t.pass('RemovePodSandbox is idempotent');
+    t.notOk(existsSync(`/proc/${qemuPid}`), 'no QEMU process');
+    t.notOk(existsSync(info.runtime.netnsPath), 'no pod netns (and so no tap)');
+    t.notOk(existsSync(info.runtime.podDir), 'no pod dir (share, pod files)');
+    t.notOk(existsSync(info.runtime.vmRunDir), 'no VM run dir (QMP/agent sockets, console log)');
+    t.notOk(readFileSync('/proc/self/mountinfo', 'utf8').includes(vmId), 'no mount of the pod');
+    t.same(readdirSync(join(cfg.state, 'vm')), [], 'no VM state left');
+    const links = sb.exec(['ip', '-o', 'link', 'show']);
+    t.equal((links.match(/veth/g) ?? []).length, 1, 'only the trusted pod\'s veth remains on the bridge');
+
+    await client.runtime.StopPodSandbox({ pod_sandbox_id: runcId }, 60_000);
+    await client.runtime.RemovePodSandbox({ pod_sandbox_id: runcId }, 60_000);
+  });
+}
