@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ServerCredentials, type Server } from '@grpc/grpc-js';
-import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
+import type { PodSandboxConfig, PodSandboxConfig__Output } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
 import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import { createCriServer } from '../../src/cri/server';
 import { imageHandlers } from '../../src/cri/image';
@@ -29,6 +29,7 @@ import { createLogger, silentLogger } from '../../src/log';
 import { PodNetwork } from '../../src/network';
 import { readHostFacts } from '../../src/runc/host-facts';
 import { MicrovmController } from '../../src/sandbox/microvm/controller';
+import { podPaths } from '../../src/sandbox/microvm/layout';
 import { criClient, type CriClient } from '../helpers/cri-client';
 import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
 import { createNetnsSandbox } from '../helpers/netns-sandbox';
@@ -238,5 +239,28 @@ if (missing) {
 
     await client.runtime.StopPodSandbox({ pod_sandbox_id: runcId }, 60_000);
     await client.runtime.RemovePodSandbox({ pod_sandbox_id: runcId }, 60_000);
+  });
+
+  t.test('a pod VM that cannot come up is undone, and the error names the phase', async (t) => {
+    const cases: { desc: string; tweak: (c: typeof cfg) => void; phase: RegExp }[] = [
+      { desc: 'QEMU binary missing', tweak: (c) => (c.microvm.qemu_binary = '/nonexistent/qemu-system-x86_64'), phase: /qemu-start failed/ },
+      { desc: 'no agent answer within boot_timeout_s', tweak: (c) => (c.microvm.boot_timeout_s = 1), phase: /(kernel-boot|agent-connect) failed: the guest agent did not answer within microvm.boot_timeout_s/ },
+    ];
+    for (const [i, c] of cases.entries()) {
+      const conf = { ...cfg, microvm: { ...cfg.microvm } };
+      c.tweak(conf);
+      const ctl = new MicrovmController({ config: conf, host: readHostFacts(), logger: log });
+      const id = `failpod${i}${'0'.repeat(56)}`;
+      const net = await network.setup({ id, name: `fail${i}`, namespace: 'e2e', uid: `u${i}`, hostNetwork: false, portMappings: [] });
+      t.teardown(() => network.teardown(id));
+      const err = await ctl.createSandbox({ id, config: podConfig(`fail${i}`, {}) as unknown as PodSandboxConfig__Output, route: { handler: 'vm', type: 'microvm', reason: 'test' }, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, netnsPath: net.netnsPath, ips: [net.ips.ip], log }).then(() => undefined, (e: Error) => e);
+      t.match(err?.message ?? 'no error', c.phase, `${c.desc}: error names the phase`);
+      const p = podPaths(cfg.state, id);
+      t.notOk(existsSync(p.dir), `${c.desc}: pod dir removed`);
+      t.notOk(existsSync(p.vmRunDir), `${c.desc}: VM run dir removed`);
+      t.notOk(readFileSync('/proc/self/mountinfo', 'utf8').includes(p.dir), `${c.desc}: share unmounted`);
+      t.notMatch(sb.exec(['ip', '-o', 'link', 'show'], net.netnsPath), /tap0_vmpod/, `${c.desc}: tap removed`);
+      await network.teardown(id);
+    }
   });
 }

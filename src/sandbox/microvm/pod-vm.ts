@@ -232,15 +232,11 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       ...(input.netnsPath ? { netnsPath: input.netnsPath } : {}),
     };
     log.info({ size: size.explain, accel: host.accel, transport: host.transport, guest: guest.hash }, 'starting pod VM');
+    // The launcher creates the run dir (QEMU's stderr, pidfile) even when QEMU then fails to start.
+    undo.push({ what: 'vm run dir', fn: () => env.hypervisor.destroy(paths.vmRunDir) });
     const started = await env.hypervisor.start(config);
     vm = started;
-    undo.push({
-      what: 'vm',
-      fn: async () => {
-        await started.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 });
-        await env.hypervisor.destroy(paths.vmRunDir);
-      },
-    });
+    undo.push({ what: 'vm', fn: async () => void (await started.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 })) });
     lap('qemu');
 
     phase = 'kernel-boot';
