@@ -8,6 +8,7 @@ import { imageHandlers } from '../cri/image';
 import { daemonHandlers } from '../cri/runtime';
 import { lifecycleHandlers } from '../cri/runtime/lifecycle';
 import { buildRuntimeDeps } from '../cri/runtime/lifecycle-deps';
+import { recoverInterrupted } from '../cri/runtime/recover-interrupted';
 import type { DaemonInfo, NetworkReadiness } from '../cri/runtime/info';
 import { probeCapabilities } from '../host/capabilities';
 import { cheapHostProbes } from '../host/probes';
@@ -39,6 +40,8 @@ export async function compose(cfg: VmpodConfig, log: Logger, version: string, st
   };
   const images = await createImageService({ root: cfg.root, registries: cfg.registries, log: log.child({ subsystem: 'image' }) });
   const runtime = buildRuntimeDeps({ config: cfg, log, images, network: podNetwork });
+  // Pods and containers whose create was cut short by a crash are rolled back before serving.
+  await recoverInterrupted(runtime);
   // Networks whose pods the store does not know were left by a crash mid-RunPodSandbox.
   await podNetwork.reconcile(new Set(runtime.sandboxes.list().map((s) => s.id)));
   return {

@@ -30,6 +30,8 @@ export interface DaemonOptions {
   dir?: string;
   extraArgs?: string[];
   env?: NodeJS.ProcessEnv;
+  /** Run the daemon inside this pinned network namespace (network tests keep CNI state out of the host). */
+  netns?: string;
 }
 
 interface Teardown {
@@ -48,8 +50,10 @@ export function waitFor(cond: () => boolean, timeoutMs: number, what: string): P
   });
 }
 
-export function spawnDaemon(args: string[], env?: NodeJS.ProcessEnv): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  const proc = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+export function spawnDaemon(args: string[], env?: NodeJS.ProcessEnv, netns?: string): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  // nsenter execs node, so proc.pid is the daemon's own pid either way.
+  const argv = netns ? ['nsenter', `--net=${netns}`, '--', process.execPath, MAIN, ...args] : [process.execPath, MAIN, ...args];
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -64,7 +68,7 @@ export async function startDaemon(t: Teardown, opts: DaemonOptions = {}): Promis
   const state = join(dir, 'state');
   const configPath = join(dir, 'vmpod.toml');
   writeFileSync(configPath, `log_level = "debug"\nshutdown_timeout_s = 5\n${opts.config ?? ''}\n`);
-  const { proc, output, exited } = spawnDaemon(['serve', '--config', configPath, '--listen', socket, '--root', root, '--state', state, ...(opts.extraArgs ?? [])], opts.env);
+  const { proc, output, exited } = spawnDaemon(['serve', '--config', configPath, '--listen', socket, '--root', root, '--state', state, ...(opts.extraArgs ?? [])], opts.env, opts.netns);
   let exitCode: number | null | undefined;
   void exited.then((c) => (exitCode = c));
   await waitFor(() => exitCode !== undefined || /"vmpod serving"/.test(output()), 30_000, `vmpod to serve on ${socket}`).catch((err: Error) => {
