@@ -81,6 +81,7 @@ if (missing) {
   let client: CriClient;
   let imageRef = '';
   let network: PodNetwork;
+  let microvm: MicrovmController;
 
   t.before(async () => {
     reg = await startRegistry();
@@ -89,7 +90,7 @@ if (missing) {
     imageRef = `${reg.host}/test/busybox:vm`;
     const images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log });
     network = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: log, hostNetns: sb.netns });
-    const microvm = new MicrovmController({ config: cfg, host: readHostFacts(), logger: log });
+    microvm = new MicrovmController({ config: cfg, host: readHostFacts(), logger: log });
     const deps = buildRuntimeDeps({ config: cfg, log, images, network, extraControllers: [microvm] });
     server = createCriServer({ runtime: lifecycleHandlers(deps), image: imageHandlers(images) }, log).server;
     await new Promise<void>((resolve, reject) => server!.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
@@ -214,6 +215,16 @@ if (missing) {
     t.ok(Number(cs.stats?.memory?.working_set_bytes?.value ?? 0) > 0, 'container stats from the guest');
     const ps = await client.runtime.PodSandboxStats({ pod_sandbox_id: vmId });
     t.ok(Number(ps.stats?.linux?.memory?.working_set_bytes?.value ?? 0) > 0, 'pod stats include the QEMU process');
+
+    // A daemon restart, as far as the controller is concerned: it lets go of every VM
+    // and must find this one again (QMP and agent) from the sandbox record.
+    await microvm.detachAll();
+    const again = await client.runtime.PodSandboxStatus({ pod_sandbox_id: vmId });
+    t.equal(again.status?.state, 'SANDBOX_READY', 'after a restart the VM pod is found again, still ready');
+    const ex2 = await client.runtime.ExecSync({ container_id: web, cmd: ['/bin/echo', 'still-here'], timeout: 60 }, 90_000);
+    t.equal(Buffer.from(ex2.stdout).toString(), 'still-here\n', 'ExecSync works through the reattached agent');
+    const sw = await client.runtime.ContainerStatus({ container_id: web });
+    t.equal(sw.status?.state, 'CONTAINER_RUNNING', 'the container is still running after the restart');
 
     process.kill(qemuPid, 'SIGKILL');
     await until('the VM pod to turn NOTREADY', 30_000, async () => {

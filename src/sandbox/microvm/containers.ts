@@ -170,7 +170,7 @@ export class PodContainers {
   private follow(c: ContainerHandle, l: LiveContainer): void {
     if (l.waiter || l.exit) return;
     const log = this.env.log.child({ podSandboxId: this.pod.id, containerId: c.id });
-    const stopped = (): boolean => l.removed || !this.pod.alive;
+    const stopped = (): boolean => l.removed || !this.pod.alive || this.pod.detached;
     const logPath = data(c).logPath;
     if (logPath) {
       const w = new CriLogWriter(logPath, { partialFlushMs: 1000, onError: (err) => log.warn({ err: err.message }, 'container log write failed') });
@@ -213,7 +213,9 @@ export class PodContainers {
         else l.started = true;
       } catch (err) {
         if (err instanceof RemoteStatusError) return { state: 'created', pid: 0, exitCode: 0, finishedAt: '0', oomKilled: false };
-        return { state: 'unknown', pid: 0, exitCode: 0, finishedAt: '0', oomKilled: false };
+        // The VM runs but its agent did not answer this time. "unknown" would make the CRI
+        // layer record the container as gone for good; ask again on the next status call.
+        return { state: 'running', pid: 0, exitCode: 0, finishedAt: '0', oomKilled: false };
       }
       this.follow(c, l);
     }
@@ -278,7 +280,7 @@ export class PodContainers {
         execId,
         stream,
         waitMs: 1000,
-        stopped: () => done || !this.pod.alive,
+        stopped: () => done || !this.pod.alive || this.pod.detached,
         sink: (b) => {
           // kubelet's cap: keep the first EXEC_OUTPUT_CAP bytes, drop the rest.
           const room = EXEC_OUTPUT_CAP - size[stream];

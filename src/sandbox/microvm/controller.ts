@@ -166,9 +166,7 @@ export class MicrovmController implements SandboxController {
   /** Daemon shutdown: drop QMP and agent connections, leave the VMs running. */
   async detachAll(): Promise<void> {
     for (const e of this.pods.values()) {
-      const p = await e.catch(() => undefined);
-      p?.vm.vm?.detach();
-      p?.vm.agent.close();
+      (await e.catch(() => undefined))?.vm.detach();
     }
     this.pods.clear();
   }

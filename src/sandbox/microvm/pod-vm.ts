@@ -93,8 +93,18 @@ export class PodVm {
     });
   }
 
+  /** Set when this daemon lets go of the VM (shutdown): loops following it stop, the VM runs on. */
+  detached = false;
+
   get alive(): boolean {
     return this.exit === undefined;
+  }
+
+  /** Drop QMP and agent connections, leave the VM running. */
+  detach(): void {
+    this.detached = true;
+    this.vm?.detach();
+    this.agent.close();
   }
 
   /** Called once when the VM ends (at once if it already has). */
@@ -305,6 +315,21 @@ export async function reattachPodVm(env: PodVmEnv, sb: SandboxHandle, log: Logge
   });
   const agent = newAgentClient(env, data.agent, log);
   if (!vm) agent.close();
+  else {
+    // Over virtio-serial the agent only notices the previous host connection
+    // ended when it reads EOF, and then reopens the port, discarding what
+    // arrived meanwhile. So the first requests on a new connection can be
+    // lost: prime the connection with short Health calls (late answers are
+    // dropped) until the agent answers, bounded.
+    const until = Date.now() + 15_000;
+    for (;;) {
+      const ok = await agent.health({ timeoutMs: 1000 }).then(() => true, () => false);
+      if (ok || Date.now() > until) {
+        if (!ok) log.warn('the agent of the reattached VM does not answer');
+        break;
+      }
+    }
+  }
   log.info({ alive: vm !== undefined }, 'pod VM reattached');
   return new PodVm(sb.id, data, vm, agent, log);
 }
