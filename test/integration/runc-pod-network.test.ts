@@ -1,0 +1,188 @@
+// Pod networking over CRI for trusted pods: the real CNI plugins (bridge,
+// host-local, portmap) run inside a throw-away "node" netns, runc pods get
+// IPs from it, a server in one pod answers another pod and the node, a host
+// port works, a "restarted daemon" (a new server on the same root) still runs
+// CNI DEL, and nothing of a removed pod remains in the node netns.
+
+import { ServerCredentials, type Server } from '@grpc/grpc-js';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { defaultConfig } from '../../src/config/defaults';
+import { imageHandlers } from '../../src/cri/image';
+import { lifecycleHandlers } from '../../src/cri/runtime/lifecycle';
+import { buildRuntimeDeps } from '../../src/cri/runtime/lifecycle-deps';
+import { createCriServer } from '../../src/cri/server';
+import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
+import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
+import { createImageService, type ImageService } from '../../src/image';
+import { silentLogger } from '../../src/log';
+import { PodNetwork } from '../../src/network';
+import { criClient, type CriClient } from '../helpers/cri-client';
+import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
+import { createNetnsSandbox } from '../helpers/netns-sandbox';
+import { startRegistry, type RunningRegistry } from '../helpers/registry';
+
+const SUBNET = '10.88.93.0/24';
+const GATEWAY = '10.88.93.1';
+const BRIDGE = 'vmpodt93';
+
+const dir = mkdtempSync(join(tmpdir(), 'vmpod-runc-net-'));
+const cfg = defaultConfig();
+cfg.root = join(dir, 'root');
+cfg.state = join(dir, 'state');
+cfg.network.cni_conf_dir = join(dir, 'cni');
+const logDir = join(dir, 'logs');
+const sb = createNetnsSandbox('vmpod-runc-net-ns-');
+
+interface Daemon {
+  server: Server;
+  client: CriClient;
+  network: PodNetwork;
+  close(): void;
+}
+
+let reg: RunningRegistry | undefined;
+let images: ImageService;
+let imageRef = '';
+let daemon: Daemon | undefined;
+let n = 0;
+
+/** A CRI server over the real stores, images, CNI and runc: what the daemon composes, with CNI plugins run in the node netns. */
+async function startServer(): Promise<Daemon> {
+  const socket = join(dir, `vmpod-${n++}.sock`);
+  const network = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: silentLogger, hostNetns: sb.netns });
+  const deps = buildRuntimeDeps({ config: cfg, log: silentLogger, images, network });
+  const { server } = createCriServer({ runtime: lifecycleHandlers(deps), image: imageHandlers(images) }, silentLogger);
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  const client = criClient(socket);
+  return { server, client, network, close: () => (client.close(), server.forceShutdown()) };
+}
+
+t.before(async () => {
+  mkdirSync(cfg.network.cni_conf_dir, { recursive: true });
+  writeFileSync(
+    join(cfg.network.cni_conf_dir, '10-test.conflist'),
+    JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'vmpod-test',
+      plugins: [
+        { type: 'bridge', bridge: BRIDGE, isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: SUBNET, gateway: GATEWAY }]], dataDir: join(dir, 'ipam') } },
+        { type: 'portmap', capabilities: { portMappings: true } },
+      ],
+    }),
+  );
+  reg = await startRegistry();
+  const links: TarEntry[] = ['sleep', 'httpd', 'wget', 'sh', 'echo', 'mkdir', 'ip'].map((name) => ({ name: `bin/${name}`, type: 'symlink', linkname: 'busybox' }));
+  await new RegistryPusher(reg).pushImage('test/net', 'v1', [{ tar: await makeTar([...busyboxEntries(), ...links]), compression: 'gzip' }], { config: { Cmd: ['/bin/sh'] } });
+  imageRef = `${reg.host}/test/net:v1`;
+  images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
+  daemon = await startServer();
+  await daemon.client.image.PullImage({ image: { image: imageRef } }, 120_000);
+});
+
+t.teardown(async () => {
+  try {
+    const { items } = await daemon!.client.runtime.ListPodSandbox({});
+    for (const p of items) await daemon!.client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id });
+  } catch {
+    // the server may not have started
+  }
+  daemon?.close();
+  await reg?.stop();
+  execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+  sb.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function podConfig(name: string, extra: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
+  return {
+    metadata: { name, uid: `uid-${name}`, namespace: 'net-test', attempt: 0 },
+    hostname: name,
+    log_directory: join(logDir, name),
+    linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+    ...extra,
+  };
+}
+
+function containerConfig(name: string, command: string[]): ContainerConfig {
+  return { metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log` };
+}
+
+async function runPod(name: string, command: string[], extra: Partial<PodSandboxConfig> = {}) {
+  const c = daemon!.client;
+  const pod = podConfig(name, extra);
+  const { pod_sandbox_id: podId } = await c.runtime.RunPodSandbox({ config: pod }, 60_000);
+  const { container_id: ctr } = await c.runtime.CreateContainer({ pod_sandbox_id: podId, config: containerConfig(name, command), sandbox_config: pod });
+  await c.runtime.StartContainer({ container_id: ctr });
+  const st = await c.runtime.PodSandboxStatus({ pod_sandbox_id: podId });
+  return { podId, ctr, ip: st.status?.network?.ip ?? '' };
+}
+
+/** Fetch a URL from the node netns with busybox wget, bounded by a spawn timeout (busybox-static's wget -T crashes). */
+function wgetFromNode(url: string): { status: number; stdout: string } {
+  return sb.tryExec(['/bin/busybox', 'wget', '-q', '-O', '-', url], sb.netns, 10_000);
+}
+
+async function retry<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean, tries = 50): Promise<T> {
+  let v = await fn();
+  for (let i = 0; i < tries && !ok(v); i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    v = await fn();
+  }
+  return v;
+}
+
+t.test('runc pods get IPs from CNI, reach each other and the node; a host port works; removal leaves nothing', async (t) => {
+  const c = daemon!.client;
+  const web = await runPod('web', ['/bin/sh', '-c', 'mkdir -p /www && echo hello-from-web > /www/index.html && exec /bin/httpd -f -p 8080 -h /www'], {
+    port_mappings: [{ protocol: 'TCP', container_port: 8080, host_port: 18093, host_ip: '' }],
+  });
+  t.match(web.ip, /^10\.88\.93\.\d+$/, 'PodSandboxStatus network.ip from the CNI result');
+  const client = await runPod('client', ['/bin/sleep', '3600']);
+  t.match(client.ip, /^10\.88\.93\.\d+$/);
+  t.not(client.ip, web.ip, 'distinct pod IPs');
+
+  const fromPod = await retry(
+    () => c.runtime.ExecSync({ container_id: client.ctr, cmd: ['/bin/wget', '-q', '-O', '-', `http://${web.ip}:8080/`], timeout: '10' }),
+    (r) => r.exit_code === 0,
+  );
+  t.equal(fromPod.stdout.toString(), 'hello-from-web\n', 'server in one pod answers another pod');
+  const fromNode = await retry(() => wgetFromNode(`http://${web.ip}:8080/`), (r) => r.status === 0);
+  t.equal(fromNode.stdout, 'hello-from-web\n', 'and the node');
+  const viaHostPort = await retry(() => wgetFromNode(`http://${GATEWAY}:18093/`), (r) => r.status === 0);
+  t.equal(viaHostPort.stdout, 'hello-from-web\n', 'host port 18093 → container port 8080 through portmap');
+
+  const netnsOf = (id: string) => daemon!.network.netnsPathFor(id);
+  const webNetns = netnsOf(web.podId);
+  for (const p of [web, client]) {
+    await c.runtime.StopPodSandbox({ pod_sandbox_id: p.podId });
+    await c.runtime.RemovePodSandbox({ pod_sandbox_id: p.podId });
+  }
+  t.notOk(readMounts().includes(webNetns), 'pod netns unpinned');
+  const links = sb.exec(['ip', '-o', 'link', 'show']);
+  t.notMatch(links, /veth[^:]*@.*master vmpodt93/, 'no veth left on the bridge');
+  t.notMatch(sb.exec(['iptables-save']), /18093|uid-web|CNI-DN-[0-9a-f]+ .*web/, 'no portmap rule for the pod left');
+});
+
+t.test('a restarted daemon still runs CNI DEL for a pod it did not set up', async (t) => {
+  const pod = await runPod('survivor', ['/bin/sleep', '3600']);
+  t.match(pod.ip, /^10\.88\.93\.\d+$/);
+  daemon!.close();
+  daemon = await startServer(); // a new process would read the same root: stores and the CNI cache
+  const st = await daemon.client.runtime.PodSandboxStatus({ pod_sandbox_id: pod.podId });
+  t.equal(st.status?.network?.ip, pod.ip, 'pod IP known after the restart');
+  const ctr = await daemon.client.runtime.ContainerStatus({ container_id: pod.ctr });
+  t.equal(ctr.status?.state, 'CONTAINER_RUNNING', 'the container kept running across the restart (conmon)');
+  const leaseFile = join(dir, 'ipam', 'vmpod-test', pod.ip);
+  t.ok(sb.tryExec(['test', '-e', leaseFile]).status === 0, 'IP lease held before removal');
+  await daemon.client.runtime.RemovePodSandbox({ pod_sandbox_id: pod.podId });
+  t.ok(sb.tryExec(['test', '-e', leaseFile]).status !== 0, 'CNI DEL released the lease');
+  t.notMatch(sb.exec(['ip', '-o', 'link', 'show']), /veth[^:]*@.*master vmpodt93/, 'veth gone');
+});
+
+function readMounts(): string {
+  return execFileSync('cat', ['/proc/self/mountinfo']).toString();
+}
