@@ -211,6 +211,16 @@ if (missing) {
     });
     t.equal(body, 'hello-from-vm\n', 'httpd in the VM answers from the node netns');
 
+    const fwd = await microvm.openPodPort(vmId, 8080);
+    const reply = await new Promise<string>((resolve, reject) => {
+      let got = '';
+      fwd.on('data', (b: Buffer) => (got += b.toString()));
+      fwd.on('end', () => resolve(got));
+      fwd.on('error', reject);
+      fwd.end('GET / HTTP/1.0\r\n\r\n');
+    });
+    t.match(reply, /^HTTP\/1\.[01] 200[\s\S]*hello-from-vm\n$/, 'port forward through the agent reaches httpd in the VM');
+
     const cs = await client.runtime.ContainerStats({ container_id: web });
     t.ok(Number(cs.stats?.memory?.working_set_bytes?.value ?? 0) > 0, 'container stats from the guest');
     const ps = await client.runtime.PodSandboxStats({ pod_sandbox_id: vmId });

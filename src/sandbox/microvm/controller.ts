@@ -8,6 +8,7 @@
 // and registers it with createControllers({ ..., extra: [controller] }).
 
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import type { VmpodConfig } from '../../config/types';
 import { FailedPreconditionError } from '../../errors';
 import { findGuestImage } from '../../host/guest-image';
@@ -24,6 +25,7 @@ import type {
 } from '../controller';
 import { PodContainers } from './containers';
 import { reattachPodVm, removePodVm, startPodVm, stopPodVm, type PodVm, type PodVmEnv, type VmHostChoice, type VmPodData } from './pod-vm';
+import { openGuestPort } from './port-forward';
 import { readProcessCost } from './qemu-stats';
 
 export interface MicrovmControllerOptions {
@@ -162,6 +164,17 @@ export class MicrovmController implements SandboxController {
   async containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null> {
     return (await this.entry(sb)).containers.stats(c);
   }
+
+  /**
+   * A byte stream to TCP `port` of a VM pod (through its agent), for
+   * PortForward: the daemon passes this to PodNetwork.setVmPortOpener.
+   */
+  readonly openPodPort = async (podId: string, port: number): Promise<Duplex> => {
+    const e = this.pods.get(podId);
+    const pod = e ? await e : undefined;
+    if (!pod || !pod.vm.alive || pod.vm.detached) throw new FailedPreconditionError(`pod ${podId}: no running VM of this pod is known to the daemon; check the pod status`);
+    return openGuestPort(pod.vm.agent, port);
+  };
 
   /** Daemon shutdown: drop QMP and agent connections, leave the VMs running. */
   async detachAll(): Promise<void> {
