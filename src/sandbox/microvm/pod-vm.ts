@@ -46,6 +46,8 @@ export interface VmPodData extends MicrovmSandboxData {
   accel: AccelKind;
   consoleLog: string;
   guestHash: string;
+  /** How long each phase of the start took (share, tap, qemu, agent, sandbox, guest-network). */
+  startPhasesMs: Record<string, number>;
 }
 
 /** What the controller resolves once per daemon: accelerator, agent transport, guest image. */
@@ -292,6 +294,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       accel: host.accel,
       consoleLog: started.consoleLog,
       guestHash: guest.hash,
+      startPhasesMs: timings,
     };
     log.info({ phasesMs: timings, totalMs: Date.now() - t0, pid: started.pid }, 'pod VM ready');
     return new PodVm(id, data, started, agent, log);
