@@ -18,7 +18,11 @@ export function stopPodSandbox(deps: RuntimeDeps): Handler<StopPodSandboxRequest
       if (err instanceof NotFoundError) return {};
       throw err;
     }
-    await locksOf(deps).pods.run(sb.id, () => stopPod(deps, sb, ctx.log));
+    await locksOf(deps).pods.run(sb.id, async () => {
+      // Removed by a call that held the lock before us: already stopped (CRI: still a success).
+      const current = deps.sandboxes.get(sb.id);
+      if (current) await stopPod(deps, current, ctx.log);
+    });
     return {};
   };
 }
