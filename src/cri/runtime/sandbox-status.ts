@@ -5,6 +5,7 @@ import { requireString } from '../validate';
 import type { RuntimeDeps } from './deps';
 import { refreshPodState } from './sandbox-list';
 import { refresh } from './containers';
+import { nowNs } from './ids';
 import { toCriContainerStatus, toCriPodSandboxStatus } from './to-cri';
 
 export function podSandboxStatus(deps: RuntimeDeps): Handler<PodSandboxStatusRequest__Output, PodSandboxStatusResponse> {
@@ -22,7 +23,8 @@ export function podSandboxStatus(deps: RuntimeDeps): Handler<PodSandboxStatusReq
       status: toCriPodSandboxStatus(sb),
       info,
       containers_statuses: containers.map(toCriContainerStatus),
-      timestamp: Date.now() * 1000,
+      // CRI: nanoseconds; kubelet's evented PLEG compares it with event times in ns (cri-o#8580).
+      timestamp: nowNs(),
     };
   };
 }
