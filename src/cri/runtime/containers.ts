@@ -2,7 +2,7 @@
 // StopContainer / RemoveContainer handlers, and the one place that notices a
 // container has exited (refresh) and records why.
 
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../errors';
+import { FailedPreconditionError, InvalidArgumentError } from '../../errors';
 import type { Logger } from '../../log';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import { resolveStopSignal } from '../../oci/process';
@@ -128,9 +128,3 @@ export async function removeContainerRecord(deps: RuntimeDeps, c: ContainerRecor
   log.info('container removed');
 }
 
-/** The container or NotFound, as CRI reads want it. */
-export function getContainer(deps: RuntimeDeps, id: string, field = 'container_id'): ContainerRecord {
-  const c = deps.containers.resolve(id, field);
-  if (!c) throw new NotFoundError('container', id);
-  return c;
-}
