@@ -116,7 +116,7 @@ export class MicrovmController implements SandboxController {
   async sandboxStats(sb: SandboxHandle): Promise<CgroupStats | null> {
     const { vm } = await this.entry(sb);
     if (!vm.alive) return null;
-    const cost = readProcessCost(vm.data.pid);
+    const cost = vm.vm ? readProcessCost(vm.vm.pid) : undefined;
     if (!cost) return null;
     return {
       timestampNs: (BigInt(Date.now()) * 1_000_000n).toString(),

@@ -312,11 +312,15 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
 /** A VM pod of a record (after a daemon restart): reattach to the running VM, or a dead PodVm. */
 export async function reattachPodVm(env: PodVmEnv, sb: SandboxHandle, log: Logger): Promise<PodVm> {
   const data = sb.runtime as VmPodData;
-  const vm = await env.hypervisor.reconnect(data.vmRunDir).catch((err: unknown) => {
+  // Paths follow from the id; the record is only trusted for what cannot be derived.
+  const runDir = podPaths(env.state, sb.id).vmRunDir;
+  const vm = await env.hypervisor.reconnect(runDir).catch((err: unknown) => {
     log.warn({ err: (err as Error).message }, 'cannot reattach to the pod VM');
     return undefined;
   });
-  const agent = newAgentClient(env, data.agent, log);
+  // A record written by an older or broken daemon may lack the endpoint: fall back to the serial socket's place.
+  const endpoint: AgentEndpoint = data.agent ?? { transport: 'serial', socketPath: join(runDir, RUN_FILES.agentSocket) };
+  const agent = newAgentClient(env, endpoint, log);
   if (!vm) agent.close();
   else {
     // Over virtio-serial the agent only notices the previous host connection
