@@ -4,10 +4,11 @@
 // daemon killed mid-pull never shows a half image. A lease pins the
 // snapshots a container's root filesystem is built from until it is released.
 
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log';
-import { isTempName, readJson, writeJsonAtomic } from '../store/atomic';
+import { writeJsonAtomic } from '../store/atomic';
+import { readRecordDir } from '../store/record-dir';
 import type { ImageRuntimeConfig } from './image-config';
 import type { RootfsLayout } from './snapshots';
 
@@ -58,22 +59,14 @@ abstract class JsonDir<T> {
   protected abstract valid(v: unknown): v is T;
 
   load(): void {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    for (const name of readdirSync(this.dir)) {
-      const path = join(this.dir, name);
-      if (isTempName(name)) {
-        rmSync(path, { force: true });
-        continue;
-      }
-      if (!name.endsWith('.json')) continue;
-      try {
-        const v = readJson<unknown>(path);
+    readRecordDir(
+      this.dir,
+      (_name, v) => {
         if (!this.valid(v)) throw new Error('unexpected shape');
         this.items.set(this.keyOf(v), v);
-      } catch (err) {
-        this.log.warn({ path, err: (err as Error).message }, 'ignoring unreadable record');
-      }
-    }
+      },
+      (name, err) => this.log.warn({ path: join(this.dir, name), err: (err as Error).message }, 'ignoring unreadable record'),
+    );
   }
 
   list(): T[] {

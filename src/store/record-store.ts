@@ -1,5 +1,6 @@
 // A persistent map of records keyed by id, one JSON file per record under
-// `<dir>/<id>.json`. The sandbox, container and image stores are instances.
+// `<dir>/<id>.json`. The sandbox and container stores are instances; image
+// records and rootfs leases use their own JsonDir (src/image/image-store.ts).
 //
 // Assumptions that make restart safe:
 // * every write goes through writeJsonAtomic, so a file is either the old or
@@ -12,11 +13,12 @@
 // current record to `fn` and persists what it returns, so readers holding an
 // old object never see a half-applied change.
 
-import { mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../errors';
 import type { Logger } from '../log';
-import { isTempName, readJson, writeJsonAtomic } from './atomic';
+import { writeJsonAtomic } from './atomic';
+import { readRecordDir } from './record-dir';
 
 export interface Identified {
   readonly id: string;
@@ -40,23 +42,15 @@ export class RecordStore<T extends Identified> {
 
   /** Read every record from disk; returns how many were loaded. */
   load(): number {
-    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.records.clear();
-    for (const name of readdirSync(this.dir)) {
-      const path = join(this.dir, name);
-      if (isTempName(name)) {
-        rmSync(path, { force: true });
-        continue;
-      }
-      if (!name.endsWith('.json')) continue;
-      try {
-        const value = readJson<unknown>(path);
+    readRecordDir(
+      this.dir,
+      (name, value) => {
         if (!this.isValid(value) || `${value.id}.json` !== name) throw new Error('record does not have the expected shape');
         this.records.set(value.id, value);
-      } catch (err) {
-        this.quarantine(name, err);
-      }
-    }
+      },
+      (name, err) => this.quarantine(name, err),
+    );
     return this.records.size;
   }
 
