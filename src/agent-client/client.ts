@@ -144,11 +144,17 @@ export class AgentClient {
   private async dial(): Promise<TtrpcClient> {
     let timer: NodeJS.Timeout | undefined;
     let sock: Duplex;
+    const connecting = this.opts.connect();
     try {
       sock = await Promise.race([
-        this.opts.connect(),
+        connecting,
         new Promise<never>((_, rej) => {
-          timer = setTimeout(() => rej(new Error(`no connection within ${this.connectTimeoutMs} ms`)), this.connectTimeoutMs);
+          timer = setTimeout(() => {
+            // A connection that completes after we gave up belongs to nobody: close it
+            // (an error on it would otherwise have no listener and take the daemon down).
+            connecting.then((late) => late.destroy(), () => undefined);
+            rej(new Error(`no connection within ${this.connectTimeoutMs} ms`));
+          }, this.connectTimeoutMs);
         }),
       ]);
     } catch (err) {

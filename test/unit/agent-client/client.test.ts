@@ -207,6 +207,18 @@ t.test('a guest that is gone fails cleanly', async (t) => {
   await t.rejects(hang.health(), AgentUnavailableError, 'connect timeout');
 });
 
+t.test('a connection that completes after the connect timeout is closed, not leaked', async (t) => {
+  const [late, peer] = duplexPair();
+  t.teardown(() => peer.destroy());
+  let arrive!: (d: typeof late) => void;
+  const client = new AgentClient({ connect: () => new Promise((r) => (arrive = r)), connectTimeoutMs: 50 });
+  t.teardown(() => client.close());
+  await t.rejects(client.health(), AgentUnavailableError, 'connect timeout');
+  arrive(late);
+  await new Promise((r) => setImmediate(r));
+  t.ok(late.destroyed, 'the late connection was destroyed');
+});
+
 t.test('OOM kill detected from the parent cgroup after runc removed the container cgroup', async (t) => {
   const { h, client } = setup(t);
   await client.call('CreateContainer', { container_id: 'c3', oci_spec_json: ociSpec(['/bin/sh', '-c', 'read x; kill -9 $$']), rootfs_path: 'r', stdin: true });
