@@ -59,6 +59,15 @@ interface Special {
 }
 
 const MAX_ENTRIES = 2_000_000;
+/** Linux XATTR_NAME_MAX / XATTR_SIZE_MAX: the kernel refuses anything larger anyway. */
+const XATTR_NAME_MAX = 255;
+const XATTR_SIZE_MAX = 64 * 1024;
+/**
+ * xattrs are held until the layer's last entry (they are set in one script), so
+ * their total is capped: a small compressed layer could otherwise carry
+ * gigabytes of repeated values into the daemon's memory.
+ */
+const MAX_LAYER_XATTR_BYTES = 64 << 20;
 
 /** Look at the first bytes: registries mislabel layers often enough that media types are only a hint. */
 export async function sniffCompression(path: string, fallback: Compression): Promise<Compression> {
@@ -140,6 +149,7 @@ class Unpacker {
   readonly dirTimes = new Map<string, Date>();
   entries = 0;
   whiteoutCount = 0;
+  private xattrBytes = 0;
 
   constructor(private readonly root: string, private readonly lowers: string[], private readonly pax: PaxXattrScanner) {}
 
@@ -257,7 +267,16 @@ class Unpacker {
     } else {
       return; // pax/gnu headers are folded into the next entry by tar-stream; nothing else is meaningful
     }
-    if (rawXattrs) for (const [name, value] of rawXattrs) this.xattrs.push({ rel, name, value });
+    if (rawXattrs) for (const [name, value] of rawXattrs) this.addXattr(h.name, rel, name, value);
+  }
+
+  private addXattr(entry: string, rel: string, name: string, value: Buffer): void {
+    if (Buffer.byteLength(name) > XATTR_NAME_MAX || value.length > XATTR_SIZE_MAX) {
+      throw new UnsafeLayerError(`entry "${entry}": xattr "${name.slice(0, 64)}" exceeds the kernel's limits (name ${XATTR_NAME_MAX} bytes, value ${XATTR_SIZE_MAX} bytes)`);
+    }
+    this.xattrBytes += name.length + value.length;
+    if (this.xattrBytes > MAX_LAYER_XATTR_BYTES) throw new UnsafeLayerError(`layer carries more than ${MAX_LAYER_XATTR_BYTES} bytes of xattrs`);
+    this.xattrs.push({ rel, name, value });
   }
 
   private async hardlink(h: tar.Header, rel: string, path: string): Promise<void> {

@@ -189,3 +189,15 @@ t.test('resolveInRoot never leaves the root', async (t) => {
   ];
   for (const [parent, target, want] of cases) t.same(resolveInRoot(parent, target), want, `${parent.join('/')} + ${target}`);
 });
+
+t.test('xattrs beyond the kernel limits fail the layer before they are buffered (they were held without bound)', async (t) => {
+  const cases = [
+    { desc: 'value over XATTR_SIZE_MAX', pax: { 'SCHILY.xattr.user.big': 'v'.repeat(64 * 1024 + 1) } },
+    { desc: 'name over XATTR_NAME_MAX', pax: { [`SCHILY.xattr.user.${'n'.repeat(251)}`]: 'v' } },
+  ];
+  for (const c of cases) {
+    await t.rejects(unpack([{ name: 'f', content: 'x', pax: c.pax }]), /exceeds the kernel's limits/, c.desc);
+  }
+  const fs = await unpack([{ name: 'f', content: 'x', pax: { 'SCHILY.xattr.user.ok': 'v'.repeat(1024) } }]);
+  t.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.ok', join(fs, 'f')]).toString().length, 1024, 'a value within the limits is set');
+});
