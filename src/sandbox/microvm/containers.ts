@@ -80,6 +80,10 @@ export interface ContainerEnv {
 /** Per pod: the containers this daemon is following. */
 export class PodContainers {
   private readonly live = new Map<string, LiveContainer>();
+  /** Containers the guest reported OOM kills for (GetOOMEvent), with a waiter per container. */
+  private readonly oomed = new Set<string>();
+  private readonly oomWaiters = new Map<string, () => void>();
+  private oomWatch: Promise<void> | undefined;
 
   constructor(private readonly env: ContainerEnv, private readonly pod: PodVm) {
     pod.onExit((e) => {
@@ -87,6 +91,38 @@ export class PodContainers {
         c.setExit({ code: VM_GONE_EXIT_CODE, finishedAtNs: (BigInt(e.at.getTime()) * 1_000_000n).toString(), oomKilled: false });
       }
     });
+  }
+
+  /** One long poll per pod for the guest's OOM events: an OOM kill is attributed even if the exit report misses it. */
+  private watchOom(): void {
+    this.oomWatch ??= (async () => {
+      while (this.pod.alive && !this.pod.detached) {
+        try {
+          const ev = await this.pod.agent.getOOMEvent({ wait_ms: 10_000 });
+          if (ev.container_id) {
+            this.oomed.add(ev.container_id);
+            this.oomWaiters.get(ev.container_id)?.();
+          }
+        } catch (err) {
+          await sleep(err instanceof AgentUnavailableError ? 500 : 2000);
+        }
+      }
+    })();
+  }
+
+  /** A SIGKILLed container may have been the OOM killer's: give its OOM event a moment to arrive. */
+  private async oomVerdict(id: string, code: number, reported: boolean): Promise<boolean> {
+    if (reported || this.oomed.has(id)) return true;
+    if (code !== 128 + 9) return false;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, 1500);
+      this.oomWaiters.set(id, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    this.oomWaiters.delete(id);
+    return this.oomed.has(id);
   }
 
   private liveOf(c: ContainerHandle): LiveContainer {
@@ -163,6 +199,7 @@ export class PodContainers {
     const l = this.liveOf(c);
     await this.pod.agent.call('StartContainer', { container_id: c.id });
     l.started = true;
+    this.watchOom();
     this.follow(c, l);
   }
 
@@ -191,7 +228,10 @@ export class PodContainers {
       while (!stopped() && !l.exit) {
         try {
           const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 10_000 });
-          if (r.exited) l.setExit({ code: r.exit_code, finishedAtNs: r.finished_at_unix_nano > 0 ? BigInt(Math.round(r.finished_at_unix_nano)).toString() : nsNow(), oomKilled: r.oom_killed });
+          if (r.exited) {
+            const oomKilled = await this.oomVerdict(c.id, r.exit_code, r.oom_killed);
+            l.setExit({ code: r.exit_code, finishedAtNs: r.finished_at_unix_nano > 0 ? BigInt(Math.round(r.finished_at_unix_nano)).toString() : nsNow(), oomKilled });
+          }
         } catch (err) {
           if (err instanceof AgentUnavailableError) await sleep(500);
           else {
@@ -211,6 +251,7 @@ export class PodContainers {
         const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 0 });
         if (r.exited) l.setExit({ code: r.exit_code, finishedAtNs: BigInt(Math.round(r.finished_at_unix_nano)).toString(), oomKilled: r.oom_killed });
         else l.started = true;
+        this.watchOom();
       } catch (err) {
         if (err instanceof RemoteStatusError) return { state: 'created', pid: 0, exitCode: 0, finishedAt: '0', oomKilled: false };
         // The VM runs but its agent did not answer this time. "unknown" would make the CRI
