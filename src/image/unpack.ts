@@ -36,7 +36,22 @@ export interface UnpackOptions {
   /** diff_id the uncompressed tar must hash to. */
   diffId: string;
   mediaTypeCompression: Compression;
+  /** Defaults: DEFAULT_UNPACK_LIMITS. */
+  limits?: Partial<UnpackLimits>;
 }
+
+/**
+ * What one layer may make the daemon hold. Entry names (the map of what the
+ * layer created) and xattrs stay in memory until the layer's end, so they are
+ * bounded: a small compressed layer could otherwise expand into gigabytes.
+ */
+export interface UnpackLimits {
+  entries: number;
+  /** Bytes of entry names and xattrs (names and values) held at once. */
+  heldBytes: number;
+}
+
+export const DEFAULT_UNPACK_LIMITS: UnpackLimits = { entries: 2_000_000, heldBytes: 256 << 20 };
 
 export interface UnpackStats {
   entries: number;
@@ -51,23 +66,19 @@ export class DiffIdMismatchError extends Error {
 
 type Kind = 'dir' | 'file' | 'symlink' | 'special';
 
+/** The header fields applied after creation (never the whole header: its PAX records can be megabytes). */
+type Attrs = Pick<tar.Header, 'uid' | 'gid' | 'mode' | 'mtime'>;
+
 interface Special {
   type: 'c' | 'b' | 'p';
   major: number;
   minor: number;
-  header: tar.Header;
+  attrs: Attrs;
 }
 
-const MAX_ENTRIES = 2_000_000;
 /** Linux XATTR_NAME_MAX / XATTR_SIZE_MAX: the kernel refuses anything larger anyway. */
 const XATTR_NAME_MAX = 255;
 const XATTR_SIZE_MAX = 64 * 1024;
-/**
- * xattrs are held until the layer's last entry (they are set in one script), so
- * their total is capped: a small compressed layer could otherwise carry
- * gigabytes of repeated values into the daemon's memory.
- */
-const MAX_LAYER_XATTR_BYTES = 64 << 20;
 
 /** Look at the first bytes: registries mislabel layers often enough that media types are only a hint. */
 export async function sniffCompression(path: string, fallback: Compression): Promise<Compression> {
@@ -120,7 +131,7 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackStats> {
   const extract = tar.extract();
   const feed = pipeline(src.stream, hasher, extract);
   feed.catch(() => undefined); // surfaced below through the iterator or `await feed`
-  const u = new Unpacker(opts.target, opts.lowers, scanner);
+  const u = new Unpacker(opts.target, opts.lowers, scanner, { ...DEFAULT_UNPACK_LIMITS, ...opts.limits });
   try {
     for await (const entry of extract) {
       await u.entry(entry.header, entry as unknown as AsyncIterable<Buffer>);
@@ -149,9 +160,14 @@ class Unpacker {
   readonly dirTimes = new Map<string, Date>();
   entries = 0;
   whiteoutCount = 0;
-  private xattrBytes = 0;
+  private heldBytes = 0;
 
-  constructor(private readonly root: string, private readonly lowers: string[], private readonly pax: PaxXattrScanner) {}
+  constructor(private readonly root: string, private readonly lowers: string[], private readonly pax: PaxXattrScanner, private readonly limits: UnpackLimits) {}
+
+  private hold(bytes: number): void {
+    this.heldBytes += bytes;
+    if (this.heldBytes > this.limits.heldBytes) throw new UnsafeLayerError(`layer names and xattrs exceed ${this.limits.heldBytes} bytes`);
+  }
 
   private abs(rel: string): string {
     return rel === '' ? this.root : join(this.root, rel);
@@ -215,7 +231,8 @@ class Unpacker {
   }
 
   async entry(h: tar.Header, body: AsyncIterable<Buffer>): Promise<void> {
-    if (++this.entries > MAX_ENTRIES) throw new UnsafeLayerError(`layer has more than ${MAX_ENTRIES} entries`);
+    if (++this.entries > this.limits.entries) throw new UnsafeLayerError(`layer has more than ${this.limits.entries} entries`);
+    this.hold(h.name.length);
     // The scanner saw this entry's header before tar-stream emitted it: same order, one item each.
     const rawXattrs = this.pax.queue.shift() ?? null;
     const named = entryComponents(h.name);
@@ -262,7 +279,7 @@ class Unpacker {
       await this.hardlink(h, rel, path);
     } else if (type === 'character-device' || type === 'block-device' || type === 'fifo') {
       await this.remove(rel);
-      this.specials.set(rel, { type: type === 'fifo' ? 'p' : type === 'block-device' ? 'b' : 'c', major: h.devmajor ?? 0, minor: h.devminor ?? 0, header: h });
+      this.specials.set(rel, { type: type === 'fifo' ? 'p' : type === 'block-device' ? 'b' : 'c', major: h.devmajor ?? 0, minor: h.devminor ?? 0, attrs: { uid: h.uid, gid: h.gid, mode: h.mode, mtime: h.mtime } });
       this.kinds.set(rel, 'special');
     } else {
       return; // pax/gnu headers are folded into the next entry by tar-stream; nothing else is meaningful
@@ -274,8 +291,7 @@ class Unpacker {
     if (Buffer.byteLength(name) > XATTR_NAME_MAX || value.length > XATTR_SIZE_MAX) {
       throw new UnsafeLayerError(`entry "${entry}": xattr "${name.slice(0, 64)}" exceeds the kernel's limits (name ${XATTR_NAME_MAX} bytes, value ${XATTR_SIZE_MAX} bytes)`);
     }
-    this.xattrBytes += name.length + value.length;
-    if (this.xattrBytes > MAX_LAYER_XATTR_BYTES) throw new UnsafeLayerError(`layer carries more than ${MAX_LAYER_XATTR_BYTES} bytes of xattrs`);
+    this.hold(name.length + value.length);
     this.xattrs.push({ rel, name, value });
   }
 
@@ -312,7 +328,7 @@ class Unpacker {
     throw new UnsafeLayerError(`hardlink "${h.name}" names "${h.linkname}", which is neither in this layer nor a regular file in a lower one`);
   }
 
-  private async meta(path: string, h: tar.Header, times: boolean): Promise<void> {
+  private async meta(path: string, h: Attrs, times: boolean): Promise<void> {
     await lchown(path, h.uid ?? 0, h.gid ?? 0);
     // After chown, which clears set-id bits.
     await chmod(path, (h.mode ?? 0o644) & 0o7777);
@@ -340,7 +356,7 @@ class Unpacker {
       lines.push(`setfattr -h -n ${shQuote(x.name)} -v 0x${x.value.toString('hex')} ${shQuote(this.abs(x.rel))}`);
     }
     if (lines.length > 0) await runScript(lines.join('\n') + '\n');
-    for (const [rel, s] of this.specials) await this.meta(this.abs(rel), s.header, true);
+    for (const [rel, s] of this.specials) await this.meta(this.abs(rel), s.attrs, true);
     // Deepest first, so that setting a child's times does not disturb its parent's.
     const dirs = [...this.dirTimes.entries()].sort((a, b) => b[0].split('/').length - a[0].split('/').length);
     for (const [rel, t] of dirs) await lutimes(this.abs(rel), t, t);

@@ -7,20 +7,20 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { DiffIdMismatchError, resolveInRoot, unpackLayer } from '../../../src/image/unpack';
+import { DiffIdMismatchError, resolveInRoot, unpackLayer, type UnpackLimits } from '../../../src/image/unpack';
 import { makeTar, sha256, type TarEntry } from '../../helpers/image-builder';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmpod-unpack-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 
-async function unpack(entries: TarEntry[], opts: { gzip?: boolean; lowers?: string[]; diffId?: string } = {}): Promise<string> {
+async function unpack(entries: TarEntry[], opts: { gzip?: boolean; lowers?: string[]; diffId?: string; limits?: Partial<UnpackLimits> } = {}): Promise<string> {
   const tarB = await makeTar(entries);
   const blob = join(dir, `blob${n}`);
   writeFileSync(blob, opts.gzip ? gzipSync(tarB) : tarB);
   const target = join(dir, `fs${n++}`);
   mkdirSync(target);
-  await unpackLayer({ blobPath: blob, target, lowers: opts.lowers ?? [], diffId: opts.diffId ?? sha256(tarB), mediaTypeCompression: 'none' });
+  await unpackLayer({ blobPath: blob, target, lowers: opts.lowers ?? [], diffId: opts.diffId ?? sha256(tarB), mediaTypeCompression: 'none', limits: opts.limits });
   return target;
 }
 
@@ -200,4 +200,16 @@ t.test('xattrs beyond the kernel limits fail the layer before they are buffered 
   }
   const fs = await unpack([{ name: 'f', content: 'x', pax: { 'SCHILY.xattr.user.ok': 'v'.repeat(1024) } }]);
   t.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.ok', join(fs, 'f')]).toString().length, 1024, 'a value within the limits is set');
+});
+
+t.test('what a layer makes the daemon hold is bounded (entry names and xattrs were held without bound)', async (t) => {
+  const many = Array.from({ length: 20 }, (_, i) => ({ name: `${'d'.repeat(40)}-${i}`, type: 'character-device' as const, devmajor: 1, devminor: 3 }));
+  const cases: { desc: string; entries: TarEntry[]; limits: Partial<UnpackLimits>; error: RegExp }[] = [
+    { desc: 'entry names over the held-bytes limit', entries: many, limits: { heldBytes: 512 }, error: /exceed 512 bytes/ },
+    { desc: 'xattrs over the held-bytes limit', entries: [{ name: 'f', content: 'x', pax: { 'SCHILY.xattr.user.v': 'v'.repeat(600) } }], limits: { heldBytes: 512 }, error: /exceed 512 bytes/ },
+    { desc: 'more entries than the limit', entries: many, limits: { entries: 10 }, error: /more than 10 entries/ },
+  ];
+  for (const c of cases) await t.rejects(unpack(c.entries, { limits: c.limits }), c.error, c.desc);
+  const fs = await unpack(many, { limits: { heldBytes: 4096, entries: 20 } });
+  t.ok(lstatSync(join(fs, many[19]!.name)).isCharacterDevice(), 'a layer within the limits unpacks');
 });
