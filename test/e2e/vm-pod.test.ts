@@ -201,9 +201,7 @@ if (missing) {
     const oomConsole = readFileSync(join(info.runtime.vmRunDir, 'console.log'), 'utf8').split('\n').filter((l) => /oom|out of memory|killed process/i.test(l)).slice(-8).join('\n');
     t.equal(sOom.exit_code, 137, 'a container over its memory limit in the guest is killed');
     t.match(oomConsole, /Memory cgroup out of memory/, 'by the guest\'s memory cgroup OOM killer');
-    // The guest kernel kills it (checked above) but the agent does not report it as an OOM
-    // kill yet (WaitProcess.oom_killed false, no GetOOMEvent); see the microvm report.
-    t.equal(sOom.reason, 'OOMKilled', 'reported as OOMKilled', { todo: 'guest agent does not report memcg OOM kills yet' });
+    t.equal(sOom.reason, 'OOMKilled', 'reported as OOMKilled (needs a guest image with the agent of f65107e or later)');
 
     const web = await run(vmId, vmPod, 'web', ['/bin/sh', '-c', 'mkdir -p /www && echo hello-from-vm > /www/index.html && exec httpd -f -p 8080 -h /www'], {
       mounts: [{ container_path: '/etc/app', host_path: cfgDir, readonly: true }, { container_path: '/data', host_path: dataDir }],
