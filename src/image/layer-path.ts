@@ -38,3 +38,18 @@ export function whiteoutOf(base: string): WhiteoutKind {
 export function shQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
+
+/**
+ * Resolve a symlink target found at `<parentParts>/<link>` inside the image
+ * root: absolute targets start at the root, `..` stops at the root (as
+ * securejoin does), so the result never leaves the image.
+ */
+export function resolveInRoot(parentParts: string[], target: string): string[] {
+  const out = target.startsWith('/') ? [] : [...parentParts];
+  for (const c of target.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') out.pop();
+    else out.push(c);
+  }
+  return out;
+}

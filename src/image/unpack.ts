@@ -15,15 +15,15 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, readlink, rm, symlink } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import * as tar from 'tar-stream';
-import { entryComponents, shQuote, UnsafeLayerError, whiteoutOf } from './layer-path';
+import { decompressed, sniffCompression } from './decompress';
+import { entryComponents, resolveInRoot, shQuote, UnsafeLayerError, whiteoutOf } from './layer-path';
+import { lowerEntry, lowerRegularFile } from './lower-layers';
 import type { Compression } from './manifest';
 import { PaxXattrScanner } from './pax-xattrs';
 
@@ -79,40 +79,6 @@ interface Special {
 /** Linux XATTR_NAME_MAX / XATTR_SIZE_MAX: the kernel refuses anything larger anyway. */
 const XATTR_NAME_MAX = 255;
 const XATTR_SIZE_MAX = 64 * 1024;
-
-/** Look at the first bytes: registries mislabel layers often enough that media types are only a hint. */
-export async function sniffCompression(path: string, fallback: Compression): Promise<Compression> {
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(buf, 0, 4, 0);
-    if (bytesRead >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) return 'gzip';
-    if (bytesRead === 4 && buf.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-    if (bytesRead === 0) return fallback;
-    return 'none';
-  } finally {
-    await fh.close();
-  }
-}
-
-function decompressed(path: string, compression: Compression): { stream: Readable; done: Promise<void> } {
-  if (compression === 'gzip') {
-    const gunzip = createGunzip();
-    return { stream: createReadStream(path).pipe(gunzip), done: Promise.resolve() };
-  }
-  if (compression === 'zstd') {
-    // Node 20 has no zstd; Debian's zstd CLI decodes at memory speed.
-    const child = spawn('zstd', ['-d', '-c', '-q', '--no-progress', path], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const done = new Promise<void>((resolve, reject) => {
-      child.on('error', (err) => reject(new Error(`cannot run zstd (Debian package zstd) to decompress the layer: ${err.message}`)));
-      child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`zstd failed to decompress the layer (exit ${code}): ${stderr.trim()}`))));
-    });
-    return { stream: child.stdout, done };
-  }
-  return { stream: createReadStream(path), done: Promise.resolve() };
-}
 
 export async function unpackLayer(opts: UnpackOptions): Promise<UnpackStats> {
   const compression = await sniffCompression(opts.blobPath, opts.mediaTypeCompression);
@@ -363,59 +329,6 @@ class Unpacker {
   }
 }
 
-type LowerEntry = { kind: 'dir'; stat: Stats } | { kind: 'symlink'; target: string } | { kind: 'other' };
-
-/**
- * What the merged view of the lowers (top first) holds at `parts`, walking
- * each lower component by component with lstat so that nothing on the host
- * is ever followed. A whiteout hides the lowers below it.
- */
-async function lowerEntry(lowers: string[], parts: string[]): Promise<LowerEntry | undefined> {
-  for (const lower of lowers) {
-    let p = lower;
-    let hit: LowerEntry | undefined | 'absent' | 'hidden';
-    for (let i = 0; i < parts.length; i++) {
-      p = join(p, parts[i]!);
-      const st = await lstat(p).catch(() => undefined);
-      if (!st) {
-        hit = 'absent';
-        break;
-      }
-      if (st.isCharacterDevice() && st.rdev === 0) {
-        hit = 'hidden';
-        break;
-      }
-      if (i < parts.length - 1) {
-        if (!st.isDirectory()) {
-          // An intermediate symlink of a lower was already resolved by the caller; anything else ends the path.
-          hit = 'hidden';
-          break;
-        }
-        continue;
-      }
-      hit = st.isDirectory() ? { kind: 'dir', stat: st } : st.isSymbolicLink() ? { kind: 'symlink', target: await readlink(p) } : { kind: 'other' };
-    }
-    if (hit === 'hidden') return undefined;
-    if (hit !== undefined && hit !== 'absent') return hit;
-  }
-  return undefined;
-}
-
-/**
- * Resolve a symlink target found at `<parentParts>/<link>` inside the image
- * root: absolute targets start at the root, `..` stops at the root (as
- * securejoin does), so the result never leaves the image.
- */
-export function resolveInRoot(parentParts: string[], target: string): string[] {
-  const out = target.startsWith('/') ? [] : [...parentParts];
-  for (const c of target.split('/')) {
-    if (c === '' || c === '.') continue;
-    if (c === '..') out.pop();
-    else out.push(c);
-  }
-  return out;
-}
-
 async function writeEntry(path: string, body: AsyncIterable<Buffer>): Promise<void> {
   const fh = await open(path, 'wx', 0o600);
   try {
@@ -426,18 +339,6 @@ async function writeEntry(path: string, body: AsyncIterable<Buffer>): Promise<vo
   } finally {
     await fh.close();
   }
-}
-
-async function lowerRegularFile(lower: string, parts: string[]): Promise<string | undefined> {
-  let p = lower;
-  for (let i = 0; i < parts.length; i++) {
-    p = join(p, parts[i]!);
-    const st = await lstat(p).catch(() => undefined);
-    if (!st) return undefined;
-    if (i < parts.length - 1 && !st.isDirectory()) return undefined;
-    if (i === parts.length - 1) return st.isFile() ? p : undefined;
-  }
-  return undefined;
 }
 
 /** Run a generated `sh -e` script fed on stdin (no argument-length limit). */

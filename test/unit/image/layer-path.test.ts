@@ -1,5 +1,5 @@
 import t from 'tap';
-import { entryComponents, shQuote, UnsafeLayerError, whiteoutOf } from '../../../src/image/layer-path';
+import { entryComponents, resolveInRoot, shQuote, UnsafeLayerError, whiteoutOf } from '../../../src/image/layer-path';
 import { chainIds, overlayOptions } from '../../../src/image/snapshots';
 import { sha256 } from '../../../src/image/content-store';
 import { userOf } from '../../../src/image/image-config';
@@ -49,4 +49,15 @@ t.test('host check names each requirement', async (t) => {
   const reqs = await checkImageHost();
   t.same(reqs.map((r) => r.what), ['zstd', 'setfattr', 'mknod', 'mount', 'umount', 'overlayfs']);
   for (const r of reqs) t.ok(r.ok || /install|modprobe/.test(r.hint), `${r.what}: present or says how to get it`);
+});
+
+t.test('resolveInRoot never leaves the root', async (t) => {
+  const cases: [string[], string, string[]][] = [
+    [['a'], 'b', ['a', 'b']],
+    [['a', 'b'], '../c', ['a', 'c']],
+    [['a'], '../../../../etc', ['etc']],
+    [['a'], '/usr/./lib/', ['usr', 'lib']],
+    [[], '..', []],
+  ];
+  for (const [parent, target, want] of cases) t.same(resolveInRoot(parent, target), want, `${parent.join('/')} + ${target}`);
 });
