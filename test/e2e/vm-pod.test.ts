@@ -239,6 +239,9 @@ if (missing) {
     });
     t.equal(body, 'hello-from-vm\n', 'httpd in the VM answers from the node netns');
 
+    await client.runtime.UpdateContainerResources({ container_id: web, linux: { memory_limit_in_bytes: 200 * 1024 * 1024 } }, 60_000);
+    t.equal((await sh('cat /sys/fs/cgroup/memory.max')).out, `${200 * 1024 * 1024}\n`, 'UpdateContainerResources sets the guest cgroup limit');
+
     const fwd = await microvm.openPodPort(vmId, 8080);
     const reply = await new Promise<string>((resolve, reject) => {
       let got = '';
