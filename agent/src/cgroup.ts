@@ -3,6 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { StatsContainerResponse } from '../../src/generated/agent/agent';
 
 export function parseFlatKeyed(text: string): Map<string, number> {
   const m = new Map<string, number>();
@@ -19,17 +20,8 @@ export function parseLimit(text: string): number {
   return /^\d+$/.test(t) ? Number(t) : 0;
 }
 
-export interface CgroupStats {
-  cpu_usage_usec: number;
-  cpu_user_usec: number;
-  cpu_system_usec: number;
-  memory_usage_bytes: number;
-  memory_working_set_bytes: number;
-  memory_limit_bytes: number;
-  memory_rss_bytes: number;
-  pids_current: number;
-  oom_kill_count: number;
-}
+/** What the guest reads for StatsContainer: the wire message minus the timestamp the RPC adds. */
+export type CgroupStats = Omit<StatsContainerResponse, 'timestamp_unix_nano'>;
 
 async function read(dir: string, file: string): Promise<string> {
   try {
