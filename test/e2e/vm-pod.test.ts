@@ -29,7 +29,8 @@ import { createLogger, silentLogger } from '../../src/log';
 import { PodNetwork } from '../../src/network';
 import { readHostFacts } from '../../src/runc/host-facts';
 import { MicrovmController } from '../../src/sandbox/microvm/controller';
-import { podPaths } from '../../src/sandbox/microvm/layout';
+import { podPaths, sharePath } from '../../src/sandbox/microvm/layout';
+import { bindInto, makeMountPoint, mountShare } from '../../src/sandbox/microvm/share';
 import { criClient, type CriClient } from '../helpers/cri-client';
 import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
 import { createNetnsSandbox } from '../helpers/netns-sandbox';
@@ -314,5 +315,29 @@ if (missing) {
       t.notMatch(sb.exec(['ip', '-o', 'link', 'show'], net.netnsPath), /tap0_vmpod/, `${c.desc}: tap removed`);
       await network.teardown(id);
     }
+  });
+
+  t.test('what a crash left mid-create is purged by id', async (t) => {
+    const ctl = new MicrovmController({ config: cfg, host: readHostFacts(), logger: log });
+    const podId = `crashpod${'0'.repeat(56)}`;
+    const cid = `crashctr${'0'.repeat(56)}`;
+    const p = podPaths(cfg.state, podId);
+    const vol = join(dir, 'volumes', 'crash');
+    mkdirSync(vol, { recursive: true });
+    writeFileSync(join(vol, 'keep'), 'user data');
+    // A share with one container mount, as createSandbox/createContainer make them.
+    await mountShare(p.shareSource, p.shared);
+    await makeMountPoint(p.shareSource, sharePath.mount(cid, 0), vol);
+    await bindInto(vol, join(p.shared, sharePath.mount(cid, 0)), false);
+    mkdirSync(p.vmRunDir, { recursive: true });
+    await ctl.purgeInterrupted('container', cid, log);
+    t.notOk(readFileSync('/proc/self/mountinfo', 'utf8').includes(join(p.shared, 'c', cid)), 'container mounts gone');
+    t.notOk(existsSync(join(p.shareSource, sharePath.containerDir(cid))), 'container mount points gone');
+    t.equal(readFileSync(join(vol, 'keep'), 'utf8'), 'user data', 'the volume itself is untouched');
+    await ctl.purgeInterrupted('sandbox', podId, log);
+    t.notOk(existsSync(p.dir), 'pod dir gone');
+    t.notOk(existsSync(p.vmRunDir), 'VM run dir gone');
+    t.notOk(readFileSync('/proc/self/mountinfo', 'utf8').includes(p.dir), 'share unmounted');
+    await t.resolves(ctl.purgeInterrupted('sandbox', podId, log), 'purging again is a no-op');
   });
 }

@@ -7,6 +7,8 @@
 // The daemon constructs one:  new MicrovmController({ config, host, logger })
 // and registers it with createControllers({ ..., extra: [controller] }).
 
+import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { VmpodConfig } from '../../config/types';
@@ -25,7 +27,9 @@ import type {
 } from '../controller';
 import { PodContainers } from './containers';
 import { reattachPodVm, removePodVm, startPodVm, stopPodVm, type PodVm, type PodVmEnv, type VmHostChoice, type VmPodData } from './pod-vm';
+import { podPaths, sharePath } from './layout';
 import { openGuestPort } from './port-forward';
+import { releaseDir } from './share';
 import { readProcessCost } from './qemu-stats';
 
 export interface MicrovmControllerOptions {
@@ -163,6 +167,30 @@ export class MicrovmController implements SandboxController {
 
   async containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null> {
     return (await this.entry(sb)).containers.stats(c);
+  }
+
+  /**
+   * What a create cut short by a daemon crash left, knowing only the id: for
+   * a pod its VM (killed by the PID in its launch record), run dir, CID, share
+   * and files (its netns, and so its tap, go with the network layer's
+   * reconcile); for a container its mounts in whichever pod share holds them
+   * (a guest-side leftover goes with its VM). Idempotent.
+   */
+  async purgeInterrupted(kind: 'sandbox' | 'container', id: string, log: Logger): Promise<void> {
+    if (kind === 'sandbox') {
+      const e = this.pods.get(id);
+      this.pods.delete(id);
+      (await e?.catch(() => undefined))?.vm.detach();
+      await removePodVm(this.env, id, log);
+    } else {
+      const root = join(this.env.state, 'sandboxes');
+      for (const pod of await readdir(root).catch(() => [] as string[])) {
+        const p = podPaths(this.env.state, pod);
+        const rel = sharePath.containerDir(id);
+        if (existsSync(join(p.shareSource, rel))) await releaseDir(join(p.shared, rel), join(p.shareSource, rel));
+      }
+    }
+    log.info({ kind, id }, 'removed what an interrupted create left');
   }
 
   /**
