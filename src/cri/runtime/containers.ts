@@ -11,6 +11,7 @@ import type { ContainerHandle } from '../../sandbox/controller';
 import type { ContainerRecord } from '../../store/container';
 import type { SandboxRecord } from '../../store/sandbox';
 import type { RuntimeDeps } from './deps';
+import { forgetCpuSample } from './cpu-samples';
 import { newId, nowNs } from './ids';
 import { controllerFor, handleOf } from './sandbox-ref';
 import { requireObject, requireString } from '../validate';
@@ -125,6 +126,7 @@ export async function removeContainerRecord(deps: RuntimeDeps, c: ContainerRecor
   }
   await deps.images.releaseRootfs(c.id);
   deps.containers.delete(c.id);
+  forgetCpuSample(c.id);
   log.info('container removed');
 }
 

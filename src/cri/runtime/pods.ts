@@ -8,6 +8,7 @@ import { routePod } from '../../sandbox/route';
 import { Steps } from '../../sandbox/steps';
 import type { PodNamespaceModes, SandboxRecord } from '../../store/sandbox';
 import type { RuntimeDeps } from './deps';
+import { forgetCpuSample, podCpuKey } from './cpu-samples';
 import { newId, nowNs } from './ids';
 import { removeContainerRecord, stopContainerRecord } from './containers';
 import { controllerFor, handleOf } from './sandbox-ref';
@@ -80,5 +81,6 @@ export async function removePod(deps: RuntimeDeps, sb: SandboxRecord, log: Logge
   }
   await deps.network.teardown(sb.id);
   deps.sandboxes.delete(sb.id);
+  forgetCpuSample(podCpuKey(sb.id));
   log.info('pod sandbox removed');
 }

@@ -9,17 +9,14 @@ import type { CgroupStats } from '../../sandbox/controller';
 import type { ContainerRecord } from '../../store/container';
 import type { RuntimeDeps } from './deps';
 import { containerHandle } from './containers';
+import { swapCpuSample } from './cpu-samples';
 import { controllerFor, handleOf } from './sandbox-ref';
 
 const u64 = (n: number) => ({ value: String(Math.max(0, Math.round(n))) });
 
-/** usage_nano_cores needs two samples; the previous one per cgroup is kept here. */
-const lastCpu = new Map<string, { ts: bigint; usage: number }>();
-
 export function cpuUsage(key: string, s: CgroupStats): CpuUsage {
   const ts = BigInt(s.timestampNs);
-  const prev = lastCpu.get(key);
-  lastCpu.set(key, { ts, usage: s.cpuUsageNs });
+  const prev = swapCpuSample(key, { ts, usage: s.cpuUsageNs });
   const out: CpuUsage = { timestamp: s.timestampNs, usage_core_nano_seconds: u64(s.cpuUsageNs) };
   if (prev && ts > prev.ts) out.usage_nano_cores = u64(((s.cpuUsageNs - prev.usage) * 1e9) / Number(ts - prev.ts));
   return out;

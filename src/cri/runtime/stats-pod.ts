@@ -6,6 +6,7 @@ import type { Handler } from '../handler';
 import { requireString } from '../validate';
 import type { RuntimeDeps } from './deps';
 import { controllerFor, handleOf } from './sandbox-ref';
+import { podCpuKey } from './cpu-samples';
 import { containerStatsOf, cpuUsage, memoryUsage } from './stats-common';
 
 export async function podStatsOf(deps: RuntimeDeps, sb: SandboxRecord): Promise<PodSandboxStats> {
@@ -13,7 +14,7 @@ export async function podStatsOf(deps: RuntimeDeps, sb: SandboxRecord): Promise<
   const containers = await Promise.all(deps.containers.list().filter((c) => c.podSandboxId === sb.id && c.runtime).map(async (c) => (await containerStatsOf(deps, c)).stats));
   const out: PodSandboxStats = { attributes: { id: sb.id, metadata: sb.config.metadata, labels: sb.config.labels, annotations: sb.config.annotations }, linux: { containers } };
   if (raw) {
-    out.linux!.cpu = cpuUsage(`pod:${sb.id}`, raw);
+    out.linux!.cpu = cpuUsage(podCpuKey(sb.id), raw);
     out.linux!.memory = memoryUsage(raw);
     out.linux!.process = { timestamp: raw.timestampNs, process_count: { value: String(raw.processes) } };
   }
