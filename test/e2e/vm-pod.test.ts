@@ -294,6 +294,25 @@ if (missing) {
     await client.runtime.RemovePodSandbox({ pod_sandbox_id: runcId }, 60_000);
   });
 
+  t.test('StopPodSandbox stops the containers and powers the VM off; RemovePodSandbox cleans up', async (t) => {
+    const pod = podConfig('vm2', { 'io.kubernetes.cri.untrusted-workload': 'true' });
+    const { pod_sandbox_id: id } = await client.runtime.RunPodSandbox({ config: pod }, 300_000);
+    const st = await client.runtime.PodSandboxStatus({ pod_sandbox_id: id, verbose: true });
+    const pid = (JSON.parse(st.info.info ?? '{}') as { runtime: { pid: number } }).runtime.pid;
+    const sleeper = await run(id, pod, 'sleeper', ['/bin/sh', '-c', "trap 'echo got-term; exit 0' TERM; while :; do sleep 1; done"]);
+    await client.runtime.StopPodSandbox({ pod_sandbox_id: id }, 120_000);
+    t.notOk(existsSync(`/proc/${pid}`), 'QEMU has exited');
+    const ps = await client.runtime.PodSandboxStatus({ pod_sandbox_id: id });
+    t.equal(ps.status?.state, 'SANDBOX_NOTREADY', 'pod NOTREADY after stop');
+    const cs = await client.runtime.ContainerStatus({ container_id: sleeper });
+    t.equal(cs.status?.state, 'CONTAINER_EXITED', 'container EXITED after stop');
+    await client.runtime.StopPodSandbox({ pod_sandbox_id: id }, 120_000);
+    t.pass('StopPodSandbox is idempotent');
+    await client.runtime.RemovePodSandbox({ pod_sandbox_id: id }, 120_000);
+    t.notOk(existsSync(podPaths(cfg.state, id).dir), 'pod dir removed');
+    t.notOk(existsSync(podPaths(cfg.state, id).vmRunDir), 'VM run dir removed');
+  });
+
   t.test('a pod VM that cannot come up is undone, and the error names the phase', async (t) => {
     const cases: { desc: string; tweak: (c: typeof cfg) => void; phase: RegExp }[] = [
       { desc: 'QEMU binary missing', tweak: (c) => (c.microvm.qemu_binary = '/nonexistent/qemu-system-x86_64'), phase: /qemu-start failed/ },
