@@ -13,7 +13,7 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import type { PodSandboxConfig, PodSandboxConfig__Output } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
@@ -299,9 +299,30 @@ if (missing) {
     const { pod_sandbox_id: id } = await client.runtime.RunPodSandbox({ config: pod }, 300_000);
     const st = await client.runtime.PodSandboxStatus({ pod_sandbox_id: id, verbose: true });
     const pid = (JSON.parse(st.info.info ?? '{}') as { runtime: { pid: number } }).runtime.pid;
-    const sleeper = await run(id, pod, 'sleeper', ['/bin/sh', '-c', "trap 'echo got-term; exit 0' TERM; while :; do sleep 1; done"]);
+    const sleeper = await run(id, pod, 'sleeper', ['/bin/sh', '-c', "echo before; trap 'echo got-term; exit 0' TERM; while :; do sleep 1; done"]);
+    // Log rotation as kubelet does it: rename, then ReopenContainerLog (called on the controller:
+    // the CRI handler does not route it to VM containers yet).
+    const logPath = join(logDir, 'vm2', 'sleeper.log');
+    await until('first log line', 30_000, async () => (existsSync(logPath) && readFileSync(logPath, 'utf8').includes(' F before') ? true : undefined));
+    renameSync(logPath, `${logPath}.1`);
+    const rec = await client.runtime.ContainerStatus({ container_id: sleeper });
+    t.equal(rec.status?.state, 'CONTAINER_RUNNING', 'sleeper running');
+    await microvm.reopenContainerLog(
+      { id, config: pod as unknown as PodSandboxConfig__Output, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, netnsPath: '', runtime: { type: 'microvm' } },
+      { id: sleeper, runtime: { type: 'microvm' } },
+    );
+    t.ok(existsSync(logPath), 'ReopenContainerLog opened a new log file');
+    await client.runtime.StopContainer({ container_id: sleeper, timeout: 30 }, 60_000);
+    const stopped = await client.runtime.ContainerStatus({ container_id: sleeper });
+    t.equal(stopped.status?.exit_code, 0, 'StopContainer: SIGTERM handled by the container, exit 0');
+    await until('the last log line', 10_000, async () => (readFileSync(logPath, 'utf8').includes(' F got-term') ? true : undefined));
+    t.match(readFileSync(logPath, 'utf8'), / stdout F got-term$/m, 'its output after the rotation is in the new file');
+    t.notMatch(readFileSync(`${logPath}.1`, 'utf8'), /got-term/, 'and not in the rotated one');
+    const other = await run(id, pod, 'other', ['/bin/sleep', '3600']);
     await client.runtime.StopPodSandbox({ pod_sandbox_id: id }, 120_000);
     t.notOk(existsSync(`/proc/${pid}`), 'QEMU has exited');
+    const os = await client.runtime.ContainerStatus({ container_id: other });
+    t.equal(os.status?.state, 'CONTAINER_EXITED', 'a still running container is EXITED after StopPodSandbox');
     const ps = await client.runtime.PodSandboxStatus({ pod_sandbox_id: id });
     t.equal(ps.status?.state, 'SANDBOX_NOTREADY', 'pod NOTREADY after stop');
     const cs = await client.runtime.ContainerStatus({ container_id: sleeper });

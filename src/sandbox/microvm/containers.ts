@@ -356,6 +356,14 @@ export class PodContainers {
     }
   }
 
+  /** ReopenContainerLog: kubelet rotated the file; records written after this go to a new one. */
+  async reopenLog(c: ContainerHandle): Promise<void> {
+    const l = this.liveOf(c);
+    if (!l.waiter && !l.exit && this.pod.alive) await this.state(c); // a restarted daemon follows the container again
+    if (!l.writer) throw new FailedPreconditionError(`container ${c.id} has no log being written (no log path, or it has exited)`);
+    await l.writer.reopen();
+  }
+
   async update(c: ContainerHandle, r: LinuxContainerResources__Output): Promise<void> {
     this.requireAlive('update container resources');
     const resources = resolveResources(r, guestHostFacts(this.env.host));

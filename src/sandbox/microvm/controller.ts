@@ -165,6 +165,15 @@ export class MicrovmController implements SandboxController {
     await (await this.entry(sb)).containers.update(c, resources);
   }
 
+  /**
+   * ReopenContainerLog for a VM container (vmpod writes its log itself). Not
+   * in the SandboxController interface yet: the CRI handler must call it for
+   * microvm containers.
+   */
+  async reopenContainerLog(sb: SandboxHandle, c: ContainerHandle): Promise<void> {
+    await (await this.entry(sb)).containers.reopenLog(c);
+  }
+
   async containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null> {
     return (await this.entry(sb)).containers.stats(c);
   }
