@@ -77,10 +77,10 @@ async function main(): Promise<void> {
 
     let seq = 0;
     const startPod = async () => {
-      const id = `bench${process.pid}x${seq++}`.padEnd(64, '0');
-      const config = { metadata: { name: id.slice(0, 20), uid: id, namespace: 'bench', attempt: 0 }, hostname: 'bench', log_directory: join(dir, 'logs', id), dns_config: null, port_mappings: [], labels: {}, annotations: {}, linux: null } as unknown as PodSandboxConfig__Output;
+      const id = `bench${process.pid}x${String(seq++).padStart(6, '0')}`.padEnd(64, '0');
+      const config = { metadata: { name: `bench-${seq}`, uid: id, namespace: 'bench', attempt: 0 }, hostname: 'bench', log_directory: join(dir, 'logs', id), dns_config: null, port_mappings: [], labels: {}, annotations: {}, linux: null } as unknown as PodSandboxConfig__Output;
       const t0 = Date.now();
-      const n = await net.setup({ id, name: id.slice(0, 20), namespace: 'bench', uid: id, hostNetwork: false, portMappings: [] });
+      const n = await net.setup({ id, name: `bench-${seq}`, namespace: 'bench', uid: id, hostNetwork: false, portMappings: [] });
       ctl.pods.push(id);
       const data = (await c.createSandbox({ id, config, route: { handler: 'vm', type: 'microvm', reason: 'bench' }, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger })) as VmPodData;
       const ready = Date.now();
