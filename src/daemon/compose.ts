@@ -15,6 +15,8 @@ import { cheapHostProbes } from '../host/probes';
 import { createImageService } from '../image/service';
 import type { Logger } from '../log';
 import { PodNetwork } from '../network';
+import { readHostFacts } from '../runc/host-facts';
+import { MicrovmController } from '../sandbox/microvm/controller';
 import type { RuntimeState } from './runtime-state';
 
 export interface Composed {
@@ -39,7 +41,9 @@ export async function compose(cfg: VmpodConfig, log: Logger, version: string, st
     },
   };
   const images = await createImageService({ root: cfg.root, registries: cfg.registries, log: log.child({ subsystem: 'image' }) });
-  const runtime = buildRuntimeDeps({ config: cfg, log, images, network: podNetwork });
+  const microvm = new MicrovmController({ config: cfg, host: readHostFacts(), logger: log });
+  podNetwork.setVmPortOpener(microvm.openPodPort);
+  const runtime = buildRuntimeDeps({ config: cfg, log, images, network: podNetwork, extraControllers: [microvm] });
   // Pods and containers whose create was cut short by a crash are rolled back before serving.
   await recoverInterrupted(runtime);
   // Networks whose pods the store does not know were left by a crash mid-RunPodSandbox.
@@ -47,6 +51,8 @@ export async function compose(cfg: VmpodConfig, log: Logger, version: string, st
   return {
     implementation: { runtime: { ...lifecycleHandlers(runtime), ...daemonHandlers(info) }, image: imageHandlers(images) },
     close: async () => {
+      // VMs keep running: a restarted daemon reattaches to them.
+      await microvm.detachAll();
       podNetwork.stop();
     },
   };

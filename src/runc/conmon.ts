@@ -10,8 +10,10 @@
 // number and a message when it failed.
 
 import { spawn } from 'node:child_process';
+import { constants as fsConstants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeadlineExceededError, InternalError, UnavailableError } from '../errors';
+import { DeadlineExceededError, FailedPreconditionError, InternalError, UnavailableError } from '../errors';
 
 export interface ConmonOptions {
   id: string;
@@ -111,4 +113,20 @@ export function launchConmon(o: ConmonOptions): Promise<ConmonStarted> {
     });
     pipe.on('end', () => finish(new InternalError(`conmon for ${o.id} exited without reporting; see syslog for conmon's message`)));
   });
+}
+
+/** conmon's control FIFO message type for "reopen the log file" (kubelet rotated it). */
+const CONMON_REOPEN_LOG = 2;
+
+/** Ask the container's conmon to reopen its CRI log file. */
+export async function reopenConmonLog(bundle: string, containerId: string): Promise<void> {
+  // O_WRONLY|O_NONBLOCK: fails at once (ENXIO) instead of hanging if conmon is gone.
+  const fifo = await open(join(bundle, 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch((err: Error) => {
+    throw new FailedPreconditionError(`container ${containerId}: conmon control pipe unavailable: ${err.message}`);
+  });
+  try {
+    await fifo.write(`${CONMON_REOPEN_LOG} 0 0\n`);
+  } finally {
+    await fifo.close();
+  }
 }

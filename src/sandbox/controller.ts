@@ -108,6 +108,8 @@ export interface SandboxController {
   execSync(sb: SandboxHandle, c: ContainerHandle, cmd: string[], timeoutS: number): Promise<ExecResult>;
   updateContainer(sb: SandboxHandle, c: ContainerHandle, resources: LinuxContainerResources__Output): Promise<void>;
   containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null>;
+  /** kubelet rotated the container's log file: start writing a new one at the same path. */
+  reopenContainerLog(sb: SandboxHandle, c: ContainerHandle): Promise<void>;
   /**
    * Removes whatever a create interrupted by a daemon crash may have left,
    * knowing only the id (the record never got its runtime data). Idempotent.

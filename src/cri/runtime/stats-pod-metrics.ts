@@ -7,11 +7,18 @@ import { controllerFor, handleOf } from './sandbox-ref';
 import { metricsOf } from './stats-metrics';
 
 export function listPodSandboxMetrics(deps: RuntimeDeps): Handler<unknown, ListPodSandboxMetricsResponse> {
-  return async () => {
+  return async (_req, ctx) => {
     const pods: PodSandboxMetrics[] = [];
     for (const sb of deps.sandboxes.list().filter((s) => s.state === 'SANDBOX_READY' && s.runtime)) {
       const md = sb.config.metadata;
-      const podRaw = await controllerFor(deps, sb).sandboxStats(handleOf(sb));
+      // One pod whose stats cannot be read (a VM going away) must not hide every other pod's metrics.
+      const podRaw = await controllerFor(deps, sb)
+        .sandboxStats(handleOf(sb))
+        .catch((err: Error) => {
+          ctx.log.warn({ podSandboxId: sb.id, err: err.message }, 'pod metrics unavailable; skipping this pod');
+          return undefined;
+        });
+      if (podRaw === undefined) continue;
       const container_metrics = [];
       for (const c of deps.containers.list().filter((c) => c.podSandboxId === sb.id && c.state === 'CONTAINER_RUNNING')) {
         const { raw } = await containerStatsOf(deps, c);

@@ -165,11 +165,7 @@ export class MicrovmController implements SandboxController {
     await (await this.entry(sb)).containers.update(c, resources);
   }
 
-  /**
-   * ReopenContainerLog for a VM container (vmpod writes its log itself). Not
-   * in the SandboxController interface yet: the CRI handler must call it for
-   * microvm containers.
-   */
+  /** vmpod writes a VM container's log itself, from the agent's output stream. */
   async reopenContainerLog(sb: SandboxHandle, c: ContainerHandle): Promise<void> {
     await (await this.entry(sb)).containers.reopenLog(c);
   }

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import type { Logger } from '../../log';
 import type { HostFacts } from '../../oci/input';
 import { podCgroupParent } from '../../oci/container-spec';
+import { reopenConmonLog } from '../../runc/conmon';
 import { Runc } from '../../runc/runc';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
 import type {
   CgroupStats, ContainerCreateInput, ContainerHandle, ContainerProcessState, ContainerRuntimeData, ExecResult,
-  RuncSandboxData, SandboxController, SandboxCreateInput, SandboxHandle, SandboxRuntimeData,
+  RuncContainerData, RuncSandboxData, SandboxController, SandboxCreateInput, SandboxHandle, SandboxRuntimeData,
 } from '../controller';
 import { cgroupDirs, cgroupStats } from './cgroup-stats';
 import { unmountIfMounted } from './mount';
@@ -93,6 +94,10 @@ export class RuncController implements SandboxController {
 
   updateContainer(_sb: SandboxHandle, c: ContainerHandle, resources: LinuxContainerResources__Output): Promise<void> {
     return ctr.updateContainer(this.deps, c, resources);
+  }
+
+  reopenContainerLog(_sb: SandboxHandle, c: ContainerHandle): Promise<void> {
+    return reopenConmonLog((c.runtime as RuncContainerData).bundle, c.id);
   }
 
   async purgeInterrupted(kind: 'sandbox' | 'container', id: string, log: Logger): Promise<void> {
