@@ -6,16 +6,23 @@
 import { Duplex } from 'node:stream';
 import { encodeFrame, Frame, MAX_FRAME_LENGTH, MessageType } from './frame';
 import { FrameParser } from './parser';
-import { ConnectionClosedError, ProtocolViolationError } from './errors';
+import { ConnectionClosedError, PeerNotReadingError, ProtocolViolationError } from './errors';
 
 export type FrameHandler = (f: Frame) => void;
+
+/**
+ * Bytes we let pile up unsent before deciding the peer has stopped reading.
+ * Without a bound, a guest that never reads would make the host buffer every
+ * request (up to 4 MiB each) until the connection closes.
+ */
+export const MAX_UNSENT_BYTES = 16 << 20;
 
 export class FrameChannel {
   readonly parser: FrameParser;
   private closedWith: Error | undefined;
   private readonly closeListeners: Array<(err: Error) => void> = [];
 
-  constructor(private readonly sock: Duplex, onFrame: FrameHandler, maxFrameLength = MAX_FRAME_LENGTH) {
+  constructor(private readonly sock: Duplex, onFrame: FrameHandler, maxFrameLength = MAX_FRAME_LENGTH, private readonly maxUnsent = MAX_UNSENT_BYTES) {
     this.parser = new FrameParser(maxFrameLength);
     sock.on('data', (chunk: Buffer | string) => {
       if (this.closedWith) return;
@@ -60,7 +67,12 @@ export class FrameChannel {
 
   send(streamId: number, type: MessageType, flags: number, payload: Uint8Array): boolean {
     if (this.closedWith) return false;
-    this.sock.write(encodeFrame(streamId, type, flags, payload));
+    const frame = encodeFrame(streamId, type, flags, payload);
+    if (this.sock.writableLength + frame.length > this.maxUnsent) {
+      this.fail(new PeerNotReadingError(`ttrpc peer is not reading: more than ${this.maxUnsent} bytes would be queued unsent`));
+      return false;
+    }
+    this.sock.write(frame);
     return true;
   }
 

@@ -42,3 +42,6 @@ export class StreamOverflowError extends VmpodError {
   readonly code = 'RESOURCE_EXHAUSTED';
   readonly grpcStatus = GrpcStatus.RESOURCE_EXHAUSTED;
 }
+
+/** The peer stopped reading and too much is queued for it: the connection is given up. */
+export class PeerNotReadingError extends UnavailableError {}
