@@ -35,6 +35,9 @@ export interface AgentCallOptions {
   signal?: AbortSignal;
 }
 
+/** One Health probe while priming a reconnection; short, because a lost request is retried. */
+const PRIME_HEALTH_TIMEOUT_MS = 1000;
+
 /** The guest agent cannot be reached (VM gone, agent dead, transport closed). */
 export class AgentUnavailableError extends UnavailableError {}
 
@@ -162,6 +165,7 @@ export class AgentClient {
     } finally {
       if (timer) clearTimeout(timer);
     }
+    const reconnect = this.nextStreamId > 1;
     const client = new TtrpcClient(sock, { defaultTimeoutMs: this.callTimeoutMs, firstStreamId: this.nextStreamId });
     client.onClose((err) => {
       this.nextStreamId = client.nextId;
@@ -171,9 +175,34 @@ export class AgentClient {
       client.close();
       throw new AgentUnavailableError('agent client is closed');
     }
+    if (reconnect) await this.prime(client);
     this.ttrpc = client;
-    this.log.debug('agent connection established');
+    this.log.debug({ reconnect }, 'agent connection established');
     return client;
+  }
+
+  /**
+   * Over virtio-serial the agent notices that the previous host connection
+   * ended only when it reads EOF, and then reopens its port, dropping what
+   * arrived meanwhile: the first requests on a new connection can be lost.
+   * So a reconnection is used only once a Health call on it was answered
+   * (late answers to the lost ones are dropped by stream id), bounded by the
+   * connect timeout.
+   */
+  private async prime(client: TtrpcClient): Promise<void> {
+    const until = Date.now() + this.connectTimeoutMs;
+    const health = encodeRequest('Health', {});
+    for (;;) {
+      try {
+        await client.call(AGENT_SERVICE, 'Health', health, { timeoutMs: PRIME_HEALTH_TIMEOUT_MS });
+        return;
+      } catch (err) {
+        if (client.closed || Date.now() > until) {
+          client.close();
+          throw new AgentUnavailableError(`the guest agent did not answer on a new connection within ${this.connectTimeoutMs} ms: ${(err as Error).message}`, { cause: err });
+        }
+      }
+    }
   }
 }
 

@@ -256,3 +256,35 @@ t.test('an OOM event naming something that is not a container id is rejected', a
   const client = hostileClient(t, { GetOOMEvent: () => encodeResponse('GetOOMEvent', { container_id: '../../etc/passwd' }) });
   await t.rejects(client.getOOMEvent({ wait_ms: 0 }), AgentResponseError);
 });
+
+// Regression: over virtio-serial the agent drops what arrives on its port
+// until it has noticed the previous host connection ended, so the first
+// request on a reconnection was lost and timed out (seen as a flaky
+// ReadStdout deadline right after a reconnect).
+t.test('a reconnection is primed with Health until the agent answers, so no request is lost', async (t) => {
+  const server = new TtrpcServer();
+  server.register(AGENT_SERVICE, 'Health', async () => encodeResponse('Health', { status: HealthResponse_Status.SERVING }));
+  server.register(AGENT_SERVICE, 'Version', async () => encodeResponse('Version', { protocol_version: 1 }));
+  const ends: Array<{ destroy(): void }> = [];
+  let dials = 0;
+  const client = new AgentClient({
+    connect: async () => {
+      const [hostEnd, relayIn] = duplexPair();
+      const [relayOut, agentEnd] = duplexPair();
+      server.serve(agentEnd);
+      // Every connection after the first loses what the host sends in its first 300 ms.
+      const dropUntil = dials++ === 0 ? 0 : Date.now() + 300;
+      relayIn.on('data', (d: Buffer) => Date.now() >= dropUntil && relayOut.write(d));
+      relayOut.on('data', (d: Buffer) => relayIn.write(d));
+      ends.push(hostEnd);
+      return hostEnd;
+    },
+    callTimeoutMs: 2000,
+  });
+  t.teardown(() => client.close());
+  t.equal((await client.call('Version', {})).protocol_version, 1, 'first connection');
+  ends[0]!.destroy(); // the host side drops the link, as a daemon restart does
+  await new Promise((r) => setTimeout(r, 50));
+  t.equal((await client.call('Version', {})).protocol_version, 1, 'the first real request after the reconnect is answered');
+  t.equal(dials, 2, 'one reconnection');
+});
