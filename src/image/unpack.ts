@@ -27,6 +27,8 @@ import { lowerEntry, lowerRegularFile } from './lower-layers';
 import type { Compression } from './manifest';
 import { PaxXattrScanner } from './pax-xattrs';
 
+const OVERLAY_XATTR_PREFIX = 'trusted.overlay.';
+
 export interface UnpackOptions {
   blobPath: string;
   /** Empty directory to unpack into. */
@@ -257,6 +259,10 @@ class Unpacker {
     if (Buffer.byteLength(name) > XATTR_NAME_MAX || value.length > XATTR_SIZE_MAX) {
       throw new UnsafeLayerError(`entry "${entry}": xattr "${name.slice(0, 64)}" exceeds the kernel's limits (name ${XATTR_NAME_MAX} bytes, value ${XATTR_SIZE_MAX} bytes)`);
     }
+    // overlayfs keeps its own metadata in trusted.overlay.* (redirects, origins, metacopy): that is the
+    // kernel's to write. Taken from a layer it would steer lookups inside the container's overlay, so it
+    // is dropped; whiteouts and opaque dirs arrive as OCI markers and are translated above.
+    if (name.startsWith(OVERLAY_XATTR_PREFIX)) return;
     this.hold(name.length + value.length);
     this.xattrs.push({ rel, name, value });
   }

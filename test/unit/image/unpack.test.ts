@@ -202,3 +202,23 @@ t.test('what a layer makes the daemon hold is bounded (entry names and xattrs we
   const fs = await unpack(many, { limits: { heldBytes: 4096, entries: 20 } });
   t.ok(lstatSync(join(fs, many[19]!.name)).isCharacterDevice(), 'a layer within the limits unpacks');
 });
+
+t.test('overlayfs metadata xattrs from a layer are dropped (they would steer lookups inside the overlay)', async (t) => {
+  const fs = await unpack([
+    { name: 'd/', pax: { 'SCHILY.xattr.trusted.overlay.redirect': '/etc' } },
+    { name: 'f', content: 'x', pax: { 'SCHILY.xattr.trusted.overlay.metacopy': '', 'SCHILY.xattr.user.kept': 'yes' } },
+    { name: 'o/', pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y' } },
+  ]);
+  const has = (path: string, name: string) => {
+    try {
+      execFileSync('getfattr', ['-n', name, join(fs, path)], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  t.notOk(has('d', 'trusted.overlay.redirect'), 'redirect dropped');
+  t.notOk(has('f', 'trusted.overlay.metacopy'), 'metacopy dropped');
+  t.notOk(has('o', 'trusted.overlay.opaque'), 'opaque only from the OCI .wh..wh..opq marker');
+  t.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.kept', join(fs, 'f')]).toString(), 'yes', 'other xattrs kept');
+});
