@@ -9,6 +9,7 @@ import { registerContainers } from './rpc/containers';
 import { registerProcessIo } from './rpc/process-io';
 import { registerPortForward } from './rpc/port-forward';
 import { registerCopyFile } from './rpc/copy-file';
+import { registerAgentLog } from './rpc/agent-log';
 
 export function createAgentServer(d: AgentDeps): TtrpcServer {
   const server = new TtrpcServer({
@@ -21,5 +22,6 @@ export function createAgentServer(d: AgentDeps): TtrpcServer {
   registerProcessIo(server, d);
   registerPortForward(server, d);
   registerCopyFile(server, d);
+  registerAgentLog(server, d);
   return server;
 }

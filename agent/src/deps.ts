@@ -4,6 +4,7 @@
 import type { System } from './system';
 import type { AgentLog } from './log';
 import type { ContainerManager } from './containers';
+import type { LogRing } from './log-ring';
 
 export interface AgentPaths {
   busybox: string;
@@ -18,6 +19,8 @@ export interface AgentPaths {
 export interface AgentDeps {
   sys: System;
   log: AgentLog;
+  /** The lines `log` wrote, for ReadAgentLog. */
+  logRing: LogRing;
   containers: ContainerManager;
   paths: AgentPaths;
   /** The first shared mount becomes the directory rootfs/mount paths are relative to. */

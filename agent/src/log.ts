@@ -1,6 +1,9 @@
 // The agent logs one JSON line per event to stderr, which the guest's console
-// (ttyS0) carries to the host's console log. No pino here: the bundle stays
-// small and starts fast under TCG.
+// (ttyS0) carries to the host's console log, and, when given a ring, keeps the
+// line there too so the host can read it over ReadAgentLog. No pino here: the
+// bundle stays small and starts fast under TCG.
+
+import type { LogRing } from './log-ring';
 
 export type Fields = Record<string, unknown>;
 
@@ -10,9 +13,11 @@ export interface AgentLog {
   error(msg: string, fields?: Fields): void;
 }
 
-export function consoleLog(write: (line: string) => void = (l) => process.stderr.write(l)): AgentLog {
+export function consoleLog(write: (line: string) => void = (l) => process.stderr.write(l), ring?: LogRing): AgentLog {
   const emit = (level: string, msg: string, fields?: Fields): void => {
-    write(`${JSON.stringify({ time: new Date().toISOString(), level, subsystem: 'vmpod-agent', msg, ...fields })}\n`);
+    const now = Date.now();
+    write(`${JSON.stringify({ time: new Date(now).toISOString(), level, subsystem: 'vmpod-agent', msg, ...fields })}\n`);
+    if (ring) ring.push(level, fields && Object.keys(fields).length ? `${msg} ${JSON.stringify(fields)}` : msg, now * 1e6);
   };
   return {
     info: (m, f) => emit('info', m, f),

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCmdline } from './cmdline';
 import { consoleLog, AgentLog } from './log';
+import { LogRing } from './log-ring';
 import { realSystem, System } from './system';
 import { GUEST, COPY_FILE_ROOTS } from './paths';
 import { EARLY_MOUNTS, mountedTargets } from './mounts';
@@ -61,7 +62,9 @@ async function earlyMounts(sys: System, log: AgentLog): Promise<void> {
 
 async function main(): Promise<void> {
   const sys = realSystem;
-  const log = consoleLog();
+  const logRing = new LogRing();
+  const log = consoleLog(undefined, logRing);
+  log.info('vmpod-agent starting', { version: AGENT_VERSION, node: process.version });
   const cmdline = parseCmdline(existsSync('/proc/cmdline') ? readFileSync('/proc/cmdline', 'utf8') : '');
   if (cmdline.selftest === 'boot') return selftest(sys, log);
   await earlyMounts(sys, log);
@@ -87,6 +90,7 @@ async function main(): Promise<void> {
   const deps: AgentDeps = {
     sys,
     log,
+    logRing,
     containers,
     paths: { busybox: GUEST.busybox, procSys: '/proc/sys', runDir: GUEST.runDir, sysClassNet: '/sys/class/net', copyFileRoots: COPY_FILE_ROOTS },
     setShareDir: (d) => (shareDir = d),

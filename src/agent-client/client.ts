@@ -14,8 +14,8 @@ import { ConnectionClosedError, TtrpcClient } from '../ttrpc';
 import type { ClientStream } from '../ttrpc';
 import { AGENT_METHOD_TYPES, AGENT_SERVICE, AgentMethodName } from '../generated/agent/agent';
 import { decodeMessage, DeepPartial, encodeMessage, encodeRequest, MessageDecodeError, RequestOf, ResponseOf } from './codec';
-import { AgentResponseError, validateResponse } from './validate';
-import { MAX_STREAM_CHUNK } from './limits';
+import { AgentResponseError, validateAgentLog, validateResponse } from './validate';
+import { agentLogReadBudget, MAX_STREAM_CHUNK } from './limits';
 
 export type ConnectFn = () => Promise<Duplex>;
 
@@ -105,6 +105,18 @@ export class AgentClient {
 
   getOOMEvent(req: DeepPartial<RequestOf<'GetOOMEvent'>>, opts: AgentCallOptions = {}): Promise<ResponseOf<'GetOOMEvent'>> {
     return this.longPoll('GetOOMEvent', req, opts);
+  }
+
+  /**
+   * The agent's recent log lines from seq since_seq on (pass the answer's
+   * next_seq to continue; since_seq < dropped means lines were missed). Checked
+   * against the request too: no line before since_seq, no more text than the
+   * max_bytes budget.
+   */
+  async readAgentLog(req: DeepPartial<RequestOf<'ReadAgentLog'>> = {}, opts: AgentCallOptions = {}): Promise<ResponseOf<'ReadAgentLog'>> {
+    const res = await this.call('ReadAgentLog', req, opts);
+    validateAgentLog('ReadAgentLog', res, req.since_seq ?? 0, agentLogReadBudget(req.max_bytes ?? 0));
+    return res;
   }
 
   /**

@@ -7,7 +7,16 @@
 import * as protobuf from 'protobufjs';
 import { InternalError } from '../errors';
 import { messageType } from './codec';
-import { ID_PATTERN, MAX_GUEST_ARRAY, MAX_GUEST_STRING, MAX_STREAM_CHUNK } from './limits';
+import {
+  AGENT_LOG_LEVELS,
+  AGENT_LOG_LINE_CHARS,
+  AGENT_LOG_READ_LINES,
+  AGENT_LOG_READ_MAX_BYTES,
+  ID_PATTERN,
+  MAX_GUEST_ARRAY,
+  MAX_GUEST_STRING,
+  MAX_STREAM_CHUNK,
+} from './limits';
 
 /** The guest agent sent a response that breaks the protocol's limits. */
 export class AgentResponseError extends InternalError {
@@ -96,4 +105,36 @@ const SEMANTIC: Record<string, (method: string, v: Record<string, unknown>) => v
   ExecProcess: (m, v) => {
     if ((v.pid as number) > 4194304) throw new AgentResponseError(m, 'pid', 'above the kernel pid limit');
   },
+  ReadAgentLog: (m, v) => validateAgentLog(m, v as unknown as AgentLogAnswer),
 };
+
+interface AgentLogAnswer {
+  lines: Array<{ seq: number; time_unix_nano: number; level: string; msg: string }>;
+  next_seq: number;
+  dropped: number;
+}
+
+/**
+ * ReadAgentLog: at most AGENT_LOG_READ_LINES lines, each of a known level and
+ * at most AGENT_LOG_LINE_CHARS long, strictly ascending seq, all >= since_seq
+ * (when the request is known), next_seq past the last line, and no more msg
+ * text than budgetBytes (the largest budget the agent may use when unknown).
+ */
+export function validateAgentLog(m: string, v: AgentLogAnswer, sinceSeq = 0, budgetBytes = AGENT_LOG_READ_MAX_BYTES): void {
+  const fail = (field: string, problem: string): never => {
+    throw new AgentResponseError(m, field, problem);
+  };
+  if (v.lines.length > AGENT_LOG_READ_LINES) fail('lines', `more than ${AGENT_LOG_READ_LINES} lines`);
+  let prev = -1;
+  let bytes = 0;
+  for (const l of v.lines) {
+    if (!AGENT_LOG_LEVELS.includes(l.level)) fail('lines.level', `unknown level ${JSON.stringify(l.level.slice(0, 32))}`);
+    if (l.msg.length > AGENT_LOG_LINE_CHARS) fail('lines.msg', `longer than ${AGENT_LOG_LINE_CHARS} characters`);
+    if (l.seq <= prev) fail('lines.seq', `${l.seq} does not ascend`);
+    if (l.seq < sinceSeq) fail('lines.seq', `${l.seq} is before the requested ${sinceSeq}`);
+    prev = l.seq;
+    bytes += Buffer.byteLength(l.msg);
+  }
+  if (bytes > budgetBytes) fail('lines', `${bytes} bytes of text exceed the ${budgetBytes}-byte budget`);
+  if (v.lines.length && v.next_seq <= prev) fail('next_seq', `${v.next_seq} is not past the last line ${prev}`);
+}

@@ -14,6 +14,7 @@ import { ContainerManager } from '../../../agent/src/containers';
 import { createAgentServer } from '../../../agent/src/agent';
 import type { AgentDeps } from '../../../agent/src/deps';
 import { silentLog } from '../../../agent/src/log';
+import { LogRing } from '../../../agent/src/log-ring';
 import type { RunResult, System } from '../../../agent/src/system';
 import { duplexPair } from '../ttrpc/pair';
 
@@ -121,6 +122,7 @@ export function startHarness(): Harness {
   h.deps = {
     sys,
     log: silentLog,
+    logRing: new LogRing(),
     containers,
     paths: { busybox: 'busybox', procSys: dirs.procSys, runDir: dirs.run, sysClassNet: dirs.net, copyFileRoots: [dirs.run] },
     setShareDir: (d) => (shareDir = d),
