@@ -288,3 +288,28 @@ t.test('a reconnection is primed with Health until the agent answers, so no requ
   t.equal((await client.call('Version', {})).protocol_version, 1, 'the first real request after the reconnect is answered');
   t.equal(dials, 2, 'one reconnection');
 });
+
+t.test('readAgentLog: the agent log lines, and hostile answers rejected', async (t) => {
+  const { h, client } = setup(t);
+  h.deps.logRing.push('info', 'vmpod-agent starting');
+  h.deps.logRing.push('warn', 'second');
+  const got = await client.readAgentLog({ since_seq: 0 });
+  t.same(got.lines.map((l) => [l.seq, l.level, l.msg]), [[0, 'info', 'vmpod-agent starting'], [1, 'warn', 'second']], 'lines in order');
+  t.equal(got.next_seq, 2, 'next_seq continues after them');
+
+  const line = (seq: number, msg = 'm', level = 'info'): { seq: number; time_unix_nano: number; level: string; msg: string } => ({ seq, time_unix_nano: 1, level, msg });
+  const cases: Array<{ desc: string; answer: object; since?: number; maxBytes?: number }> = [
+    { desc: 'a line over 1024 characters', answer: { lines: [line(0, 'x'.repeat(1025))], next_seq: 1 } },
+    { desc: 'more than 1000 lines', answer: { lines: Array.from({ length: 1001 }, (_, i) => line(i)), next_seq: 1001 } },
+    { desc: 'more lines than any repeated field may hold', answer: { lines: Array.from({ length: 5000 }, (_, i) => line(i)), next_seq: 5000 } },
+    { desc: 'an unknown level', answer: { lines: [line(0, 'm', '\u001b[31mpanic')], next_seq: 1 } },
+    { desc: 'seq not ascending', answer: { lines: [line(3), line(3)], next_seq: 4 } },
+    { desc: 'a line before since_seq', answer: { lines: [line(4)], next_seq: 5 }, since: 5 },
+    { desc: 'next_seq not past the last line', answer: { lines: [line(7)], next_seq: 7 } },
+    { desc: 'more text than max_bytes allows', answer: { lines: Array.from({ length: 5 }, (_, i) => line(i, 'y'.repeat(1000))), next_seq: 5 }, maxBytes: 4096 },
+  ];
+  for (const c of cases) {
+    const hostile = hostileClient(t, { ReadAgentLog: () => encodeResponse('ReadAgentLog', c.answer) });
+    await t.rejects(hostile.readAgentLog({ since_seq: c.since ?? 0, max_bytes: c.maxBytes ?? 0 }), AgentResponseError, c.desc);
+  }
+});
