@@ -89,6 +89,8 @@ if (missing) {
     if (!healthy) return;
     const v = await client.call('Version', {});
     t.equal(v.kernel_release, img.manifest.kernel.release, 'Version reports the guest kernel');
+    const agentLog = await client.readAgentLog({ since_seq: 0 });
+    t.ok(agentLog.lines.some((l) => /vmpod-agent starting/.test(l.msg)), 'ReadAgentLog returns the agent\'s own start-up line');
 
     await client.call('CreateSandbox', {
       sandbox_id: 'e2e',
