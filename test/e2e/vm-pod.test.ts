@@ -15,13 +15,8 @@ import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import type { PodSandboxConfig, PodSandboxConfig__Output } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
 import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
-import { createCriServer } from '../../src/cri/server';
-import { imageHandlers } from '../../src/cri/image';
-import { lifecycleHandlers } from '../../src/cri/runtime/lifecycle';
-import { buildRuntimeDeps } from '../../src/cri/runtime/lifecycle-deps';
 import { defaultConfig } from '../../src/config/defaults';
 import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
 import { createImageService } from '../../src/image';
@@ -31,7 +26,8 @@ import { readHostFacts } from '../../src/runc/host-facts';
 import { MicrovmController } from '../../src/sandbox/microvm/controller';
 import { podPaths, sharePath } from '../../src/sandbox/microvm/layout';
 import { bindInto, makeMountPoint, mountShare } from '../../src/sandbox/microvm/share';
-import { criClient, type CriClient } from '../helpers/cri-client';
+import type { CriClient } from '../helpers/cri-client';
+import { serveCri, type InProcessCri } from '../helpers/cri-server';
 import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
 import { createNetnsSandbox } from '../helpers/netns-sandbox';
 import { startRegistry, type RunningRegistry } from '../helpers/registry';
@@ -78,7 +74,7 @@ if (missing) {
   const log = process.env.VMPOD_TEST_LOG ? createLogger('debug') : silentLogger;
 
   let reg: RunningRegistry | undefined;
-  let server: Server | undefined;
+  let cri: InProcessCri | undefined;
   let client: CriClient;
   let imageRef = '';
   let network: PodNetwork;
@@ -92,10 +88,8 @@ if (missing) {
     const images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log });
     network = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: log, hostNetns: sb.netns });
     microvm = new MicrovmController({ config: cfg, host: readHostFacts(), logger: log });
-    const deps = buildRuntimeDeps({ config: cfg, log, images, network, extraControllers: [microvm] });
-    server = createCriServer({ runtime: lifecycleHandlers(deps), image: imageHandlers(images) }, log).server;
-    await new Promise<void>((resolve, reject) => server!.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
-    client = criClient(socket);
+    cri = await serveCri(socket, { config: cfg, log, images, network, extraControllers: [microvm] });
+    client = cri.client;
     await client.image.PullImage({ image: { image: imageRef } }, 120_000);
   });
 
@@ -104,8 +98,7 @@ if (missing) {
       const { items } = await client.runtime.ListPodSandbox({});
       for (const p of items) await client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, 120_000);
     } catch { /* server may not have started */ }
-    client?.close();
-    server?.forceShutdown();
+    cri?.close();
     await reg?.stop();
     // Anything a failed run left: QEMU processes of this test (by the PID in their launch records), mounts, netns.
     const vmDir = join(cfg.state, 'vm');

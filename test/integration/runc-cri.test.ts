@@ -13,9 +13,6 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { ServerCredentials, type Server } from '@grpc/grpc-js';
-import { createCriServer } from '../../src/cri/server';
-import { imageHandlers } from '../../src/cri/image';
 import { lifecycleHandlers } from '../../src/cri/runtime/lifecycle';
 import { buildRuntimeDeps } from '../../src/cri/runtime/lifecycle-deps';
 import { recoverInterrupted } from '../../src/cri/runtime/recover-interrupted';
@@ -25,7 +22,8 @@ import { createImageService, type ImageService } from '../../src/image';
 import { silentLogger } from '../../src/log';
 import { cgroupDirs } from '../../src/sandbox/runc/cgroup-stats';
 import { RuncPaths } from '../../src/sandbox/runc/paths';
-import { criClient, type CriClient } from '../helpers/cri-client';
+import type { CriClient } from '../helpers/cri-client';
+import { serveCri, type InProcessCri } from '../helpers/cri-server';
 import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
 import { startRegistry, type RunningRegistry } from '../helpers/registry';
 
@@ -43,7 +41,7 @@ const noNetwork: PodNetworkProvider = {
 let reg: RunningRegistry | undefined;
 let images: ImageService;
 let deps: RuntimeDeps;
-let server: Server | undefined;
+let cri: InProcessCri | undefined;
 let client: CriClient;
 let imageRef = '';
 
@@ -53,11 +51,8 @@ t.before(async () => {
   await new RegistryPusher(reg).pushImage('test/busybox', 'v1', [{ tar: await makeTar([...busyboxEntries(), ...extra]), compression: 'gzip' }], { config: { StopSignal: 'SIGUSR1', Cmd: ['/bin/sh'] } });
   imageRef = `${reg.host}/test/busybox:v1`;
   images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
-  deps = buildRuntimeDeps({ config: cfg, log: silentLogger, images, network: noNetwork });
-  const created = createCriServer({ runtime: lifecycleHandlers(deps), image: imageHandlers(images) }, silentLogger);
-  server = created.server;
-  await new Promise<void>((resolve, reject) => server!.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
-  client = criClient(socket);
+  cri = await serveCri(socket, { config: cfg, log: silentLogger, images, network: noNetwork });
+  ({ deps, client } = cri);
   await client.image.PullImage({ image: { image: imageRef } }, 120_000);
 });
 
@@ -67,8 +62,7 @@ t.teardown(async () => {
     const { items } = await client.runtime.ListPodSandbox({});
     for (const p of items) await client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id });
   } catch { /* server may not have started */ }
-  client?.close();
-  server?.forceShutdown();
+  cri?.close();
   await reg?.stop();
   execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
   rmSync(dir, { recursive: true, force: true });

@@ -4,23 +4,18 @@
 // port works, a "restarted daemon" (a new server on the same root) still runs
 // CNI DEL, and nothing of a removed pod remains in the node netns.
 
-import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { defaultConfig } from '../../src/config/defaults';
-import { imageHandlers } from '../../src/cri/image';
-import { lifecycleHandlers } from '../../src/cri/runtime/lifecycle';
-import { buildRuntimeDeps } from '../../src/cri/runtime/lifecycle-deps';
-import { createCriServer } from '../../src/cri/server';
 import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
 import { createImageService, type ImageService } from '../../src/image';
 import { silentLogger } from '../../src/log';
 import { PodNetwork } from '../../src/network';
-import { criClient, type CriClient } from '../helpers/cri-client';
+import { serveCri, type InProcessCri } from '../helpers/cri-server';
 import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
 import { createNetnsSandbox } from '../helpers/netns-sandbox';
 import { startRegistry, type RunningRegistry } from '../helpers/registry';
@@ -37,11 +32,8 @@ cfg.network.cni_conf_dir = join(dir, 'cni');
 const logDir = join(dir, 'logs');
 const sb = createNetnsSandbox('vmpod-runc-net-ns-');
 
-interface Daemon {
-  server: Server;
-  client: CriClient;
+interface Daemon extends InProcessCri {
   network: PodNetwork;
-  close(): void;
 }
 
 let reg: RunningRegistry | undefined;
@@ -54,11 +46,7 @@ let n = 0;
 async function startServer(): Promise<Daemon> {
   const socket = join(dir, `vmpod-${n++}.sock`);
   const network = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: silentLogger, hostNetns: sb.netns });
-  const deps = buildRuntimeDeps({ config: cfg, log: silentLogger, images, network });
-  const { server } = createCriServer({ runtime: lifecycleHandlers(deps), image: imageHandlers(images) }, silentLogger);
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
-  const client = criClient(socket);
-  return { server, client, network, close: () => (client.close(), server.forceShutdown()) };
+  return { ...(await serveCri(socket, { config: cfg, log: silentLogger, images, network })), network };
 }
 
 t.before(async () => {
