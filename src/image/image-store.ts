@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../log';
 import { writeJsonAtomic } from '../store/atomic';
-import { readRecordDir } from '../store/record-dir';
+import { quarantineRecord, readRecordDir } from '../store/record-dir';
 import type { ImageRuntimeConfig } from './image-config';
 import type { RootfsLayout } from './snapshots';
 
@@ -65,7 +65,7 @@ abstract class JsonDir<T> {
         if (!this.valid(v)) throw new Error('unexpected shape');
         this.items.set(this.keyOf(v), v);
       },
-      (name, err) => this.log.warn({ path: join(this.dir, name), err: (err as Error).message }, 'ignoring unreadable record'),
+      (name, err) => quarantineRecord(this.dir, name, err, this.log, 'image store'),
     );
   }
 

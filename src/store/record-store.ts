@@ -13,12 +13,12 @@
 // current record to `fn` and persists what it returns, so readers holding an
 // old object never see a half-applied change.
 
-import { mkdirSync, renameSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../errors';
 import type { Logger } from '../log';
 import { writeJsonAtomic } from './atomic';
-import { readRecordDir } from './record-dir';
+import { quarantineRecord, readRecordDir } from './record-dir';
 
 export interface Identified {
   readonly id: string;
@@ -49,17 +49,9 @@ export class RecordStore<T extends Identified> {
         if (!this.isValid(value) || `${value.id}.json` !== name) throw new Error('record does not have the expected shape');
         this.records.set(value.id, value);
       },
-      (name, err) => this.quarantine(name, err),
+      (name, err) => quarantineRecord(this.dir, name, err, this.log, this.kind),
     );
     return this.records.size;
-  }
-
-  private quarantine(name: string, err: unknown): void {
-    const corrupt = join(this.dir, 'corrupt');
-    mkdirSync(corrupt, { recursive: true, mode: 0o700 });
-    const dest = join(corrupt, `${name}.${Date.now()}`);
-    renameSync(join(this.dir, name), dest);
-    this.log.error({ file: name, movedTo: dest, err: (err as Error).message }, `${this.kind} record unreadable; moved aside`);
   }
 
   get(id: string): T | undefined {
