@@ -63,6 +63,8 @@ export interface ContainerProcessState {
   /** Unix nanoseconds as a decimal string, "0" if not exited. */
   finishedAt: string;
   oomKilled: boolean;
+  /** Why it ended, when the process did not end by itself (e.g. the pod VM died); shown as ContainerStatus.message. */
+  message?: string;
 }
 
 export interface ExecResult {

@@ -269,6 +269,7 @@ if (missing) {
     t.pass('kill -9 of QEMU turned the pod NOTREADY');
     const sWeb = await exited(web);
     t.not(sWeb.exit_code, 0, 'its container is EXITED with a non-zero code');
+    t.match(sWeb.message, /pod VM ended \(/, 'and its status says the VM died under it');
 
     await client.runtime.StopPodSandbox({ pod_sandbox_id: vmId }, 120_000);
     await client.runtime.RemovePodSandbox({ pod_sandbox_id: vmId }, 120_000);

@@ -93,7 +93,7 @@ export async function refresh(deps: RuntimeDeps, c: ContainerRecord): Promise<Co
   if (!deps.containers.get(c.id)) return c;
   if (st.state === 'exited' || (st.state === 'unknown' && c.state === 'CONTAINER_RUNNING')) {
     const reason = st.oomKilled ? 'OOMKilled' : st.exitCode === 0 ? 'Completed' : 'Error';
-    const next = deps.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_EXITED', exitCode: st.exitCode, finishedAt: st.finishedAt, reason, message: st.state === 'unknown' ? 'container process disappeared' : '' }));
+    const next = deps.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_EXITED', exitCode: st.exitCode, finishedAt: st.finishedAt, reason, message: st.message ?? (st.state === 'unknown' ? 'container process disappeared' : '') }));
     containerLog(deps, c).info({ exitCode: st.exitCode, reason }, 'container exited');
     return next;
   }

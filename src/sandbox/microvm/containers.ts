@@ -22,7 +22,7 @@ import type { CgroupStats, ContainerCreateInput, ContainerHandle, ContainerProce
 import { checkVmContainerConfig, guestHostFacts, guestPodContext, guestSpec } from './guest-spec';
 import { sharePath } from './layout';
 import { pumpOutput } from './output-pump';
-import type { PodVm } from './pod-vm';
+import { describeExit, type PodVm } from './pod-vm';
 import { podPaths } from './layout';
 import { bindInto, makeMountPoint, releaseDir } from './share';
 
@@ -40,6 +40,8 @@ export interface ExitInfo {
   code: number;
   finishedAtNs: string;
   oomKilled: boolean;
+  /** Why, when the container did not end by itself (its VM died under it). */
+  message?: string;
 }
 
 /** Exit code reported for a container whose VM died under it (as if SIGKILLed). */
@@ -88,7 +90,7 @@ export class PodContainers {
   constructor(private readonly env: ContainerEnv, private readonly pod: PodVm) {
     pod.onExit((e) => {
       for (const c of this.live.values()) {
-        c.setExit({ code: VM_GONE_EXIT_CODE, finishedAtNs: (BigInt(e.at.getTime()) * 1_000_000n).toString(), oomKilled: false });
+        c.setExit({ code: VM_GONE_EXIT_CODE, finishedAtNs: (BigInt(e.at.getTime()) * 1_000_000n).toString(), oomKilled: false, message: describeExit(e) });
       }
     });
   }
@@ -130,7 +132,7 @@ export class PodContainers {
     if (!l) {
       l = new LiveContainer(c.id);
       this.live.set(c.id, l);
-      if (!this.pod.alive) l.setExit({ code: VM_GONE_EXIT_CODE, finishedAtNs: nsNow(), oomKilled: false });
+      if (!this.pod.alive) l.setExit({ code: VM_GONE_EXIT_CODE, finishedAtNs: nsNow(), oomKilled: false, message: 'the pod VM is not running' });
     }
     return l;
   }
@@ -260,7 +262,7 @@ export class PodContainers {
       }
       this.follow(c, l);
     }
-    if (l.exit) return { state: 'exited', pid: 0, exitCode: l.exit.code, finishedAt: l.exit.finishedAtNs, oomKilled: l.exit.oomKilled };
+    if (l.exit) return { state: 'exited', pid: 0, exitCode: l.exit.code, finishedAt: l.exit.finishedAtNs, oomKilled: l.exit.oomKilled, message: l.exit.message };
     return { state: l.started ? 'running' : 'created', pid: 0, exitCode: 0, finishedAt: '0', oomKilled: false };
   }
 
