@@ -15,18 +15,22 @@ export function hostProbes(cfg: VmpodConfig): ExtraProbes {
     const img = findGuestImage(guestDir);
     return 'missing' in img ? undefined : guestPartPath(img, 'vmlinux');
   };
+  // One boot probe per check: both the kvm line and the accel decision read it.
+  let kvm: ReturnType<typeof probeKvm> | undefined;
+  const probe = () => (kvm ??= probeKvm({ qemuBinary: cfg.microvm.qemu_binary, kernel: kernelPath() }));
   return {
     guestImage: () => guestImageProbe(guestDir),
     decisions: async () => {
-      const host = await resolveVmHost(cfg.microvm, { kernel: kernelPath() });
+      const auto = cfg.microvm.accel === 'auto' ? await probe() : undefined;
+      const host = await resolveVmHost({ ...cfg.microvm, accel: auto?.accel ?? cfg.microvm.accel });
+      const accel = auto ?? host.accel;
       return [
-        `microvm accel: ${host.accel.accel} (${host.accel.reason}; config accel = "${cfg.microvm.accel}")`,
+        `microvm accel: ${accel.accel} (${accel.reason}; config accel = "${cfg.microvm.accel}")`,
         `microvm agent transport: ${host.agentTransport.transport} (${host.agentTransport.reason}; config agent_transport = "${cfg.microvm.agent_transport}")`,
       ];
     },
     kvmBoots: async () => {
-      const kernel = kernelPath();
-      const verdict = await probeKvm({ qemuBinary: cfg.microvm.qemu_binary, kernel });
+      const verdict = await probe();
       return { ok: verdict.accel === 'kvm', detail: verdict.reason };
     },
   };
