@@ -28,6 +28,12 @@ export interface AgentClientOptions {
   connectTimeoutMs?: number;
   /** Added to wait_ms for long polls, so a long poll is not mistaken for a dead guest. */
   longPollMarginMs?: number;
+  /**
+   * The agent may still hold an earlier host connection (a restarted daemon
+   * reattaching to a running VM): prime the first connection too, not only
+   * reconnections (see prime()).
+   */
+  agentMayHoldOldConnection?: boolean;
 }
 
 export interface AgentCallOptions {
@@ -177,7 +183,7 @@ export class AgentClient {
     } finally {
       if (timer) clearTimeout(timer);
     }
-    const reconnect = this.nextStreamId > 1;
+    const reconnect = this.nextStreamId > 1 || this.opts.agentMayHoldOldConnection === true;
     const client = new TtrpcClient(sock, { defaultTimeoutMs: this.callTimeoutMs, firstStreamId: this.nextStreamId });
     client.onClose((err) => {
       this.nextStreamId = client.nextId;

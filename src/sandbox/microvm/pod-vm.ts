@@ -14,7 +14,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { AgentClient, AgentUnavailableError } from '../../agent-client';
+import { AgentClient, AgentUnavailableError, type AgentClientOptions } from '../../agent-client';
 import type { MicrovmConfig } from '../../config/types';
 import { DeadlineExceededError, InternalError, isVmpodError, type VmpodError } from '../../errors';
 import type { GuestImage } from '../../host/guest-image';
@@ -172,8 +172,8 @@ function guestNetworkCalls(net: GuestNetwork) {
   };
 }
 
-export function newAgentClient(env: PodVmEnv, endpoint: AgentEndpoint, log: Logger): AgentClient {
-  return new AgentClient({ connect: agentConnectFn(endpoint), logger: log, callTimeoutMs: env.agentCallTimeoutMs, connectTimeoutMs: 5000 });
+export function newAgentClient(env: PodVmEnv, endpoint: AgentEndpoint, log: Logger, extra: Pick<AgentClientOptions, 'agentMayHoldOldConnection'> = {}): AgentClient {
+  return new AgentClient({ connect: agentConnectFn(endpoint), logger: log, callTimeoutMs: env.agentCallTimeoutMs, connectTimeoutMs: 5000, ...extra });
 }
 
 export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Promise<PodVm> {
@@ -320,23 +320,9 @@ export async function reattachPodVm(env: PodVmEnv, sb: SandboxHandle, log: Logge
   });
   // A record written by an older or broken daemon may lack the endpoint: fall back to the serial socket's place.
   const endpoint: AgentEndpoint = data.agent ?? { transport: 'serial', socketPath: join(runDir, RUN_FILES.agentSocket) };
-  const agent = newAgentClient(env, endpoint, log);
+  // The agent still holds the previous daemon's connection: the client primes its first one.
+  const agent = newAgentClient(env, endpoint, log, { agentMayHoldOldConnection: true });
   if (!vm) agent.close();
-  else {
-    // Over virtio-serial the agent only notices the previous host connection
-    // ended when it reads EOF, and then reopens the port, discarding what
-    // arrived meanwhile. So the first requests on a new connection can be
-    // lost: prime the connection with short Health calls (late answers are
-    // dropped) until the agent answers, bounded.
-    const until = Date.now() + 15_000;
-    for (;;) {
-      const ok = await agent.health({ timeoutMs: 1000 }).then(() => true, () => false);
-      if (ok || Date.now() > until) {
-        if (!ok) log.warn('the agent of the reattached VM does not answer');
-        break;
-      }
-    }
-  }
   log.info({ alive: vm !== undefined }, 'pod VM reattached');
   return new PodVm(sb.id, data, vm, agent, log);
 }
