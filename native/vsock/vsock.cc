@@ -163,13 +163,20 @@ class Handle : public Napi::ObjectWrap<Handle> {
     }
   }
 
-  Napi::Value Connect(const Napi::CallbackInfo& info) {
+  // (cid, port) from the first two arguments; false (with a JS exception pending) if they are not uint32s.
+  bool AddressArg(const Napi::CallbackInfo& info, sockaddr_vm* addr) {
     uint32_t cid, port;
-    if (!CheckOpen(info.Env()) || !GetU32(info, 0, &cid) || !GetU32(info, 1, &port)) return info.Env().Undefined();
-    sockaddr_vm addr{};
-    addr.svm_family = AF_VSOCK;
-    addr.svm_cid = cid;
-    addr.svm_port = port;
+    if (!CheckOpen(info.Env()) || !GetU32(info, 0, &cid) || !GetU32(info, 1, &port)) return false;
+    *addr = sockaddr_vm{};
+    addr->svm_family = AF_VSOCK;
+    addr->svm_cid = cid;
+    addr->svm_port = port;
+    return true;
+  }
+
+  Napi::Value Connect(const Napi::CallbackInfo& info) {
+    sockaddr_vm addr;
+    if (!AddressArg(info, &addr)) return info.Env().Undefined();
     // Non-blocking: usually -EINPROGRESS; completion is signalled by
     // writability and the outcome read with socketError(). Do not retry on
     // EINTR: a second connect() would report EALREADY; the first goes on.
@@ -178,12 +185,8 @@ class Handle : public Napi::ObjectWrap<Handle> {
   }
 
   Napi::Value Bind(const Napi::CallbackInfo& info) {
-    uint32_t cid, port;
-    if (!CheckOpen(info.Env()) || !GetU32(info, 0, &cid) || !GetU32(info, 1, &port)) return info.Env().Undefined();
-    sockaddr_vm addr{};
-    addr.svm_family = AF_VSOCK;
-    addr.svm_cid = cid;
-    addr.svm_port = port;
+    sockaddr_vm addr;
+    if (!AddressArg(info, &addr)) return info.Env().Undefined();
     long r = ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     return Napi::Number::New(info.Env(), static_cast<double>(Result(r)));
   }
