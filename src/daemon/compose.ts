@@ -41,9 +41,10 @@ export async function compose(cfg: VmpodConfig, log: Logger, version: string, st
     },
   };
   const images = await createImageService({ root: cfg.root, registries: cfg.registries, log: log.child({ subsystem: 'image' }) });
-  const microvm = new MicrovmController({ config: cfg, host: readHostFacts(), logger: log });
+  const host = readHostFacts();
+  const microvm = new MicrovmController({ config: cfg, host, logger: log });
   podNetwork.setVmPortOpener(microvm.openPodPort);
-  const runtime = buildRuntimeDeps({ config: cfg, log, images, network: podNetwork, extraControllers: [microvm] });
+  const runtime = buildRuntimeDeps({ config: cfg, log, images, network: podNetwork, extraControllers: [microvm], host });
   // Pods and containers whose create was cut short by a crash are rolled back before serving.
   await recoverInterrupted(runtime);
   // Networks whose pods the store does not know were left by a crash mid-RunPodSandbox.

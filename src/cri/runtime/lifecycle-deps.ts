@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import type { VmpodConfig } from '../../config/types';
 import type { Logger } from '../../log';
+import type { HostFacts } from '../../oci/input';
 import { readHostFacts } from '../../runc/host-facts';
 import type { SandboxController } from '../../sandbox/controller';
 import { createControllers } from '../../sandbox';
@@ -20,12 +21,14 @@ export function buildRuntimeDeps(opts: {
   network: PodNetworkProvider;
   /** Further controllers (the microvm one) once they exist. */
   extraControllers?: SandboxController[];
+  /** The host's facts when the caller already read them (default: read here). */
+  host?: HostFacts;
 }): RuntimeDeps {
   const { config, log } = opts;
   const sandboxes = createSandboxStore(join(config.root, 'sandboxes'), log.child({ subsystem: 'store' }));
   const containers = createContainerStore(join(config.root, 'containers'), log.child({ subsystem: 'store' }));
   const loaded = { sandboxes: sandboxes.load(), containers: containers.load() };
-  const host = readHostFacts();
+  const host = opts.host ?? readHostFacts();
   log.info({ ...loaded, cgroupVersion: host.cgroupVersion, oomScoreAdj: host.oomScoreAdj, missingCapabilities: 41 - host.capabilities.size }, 'runtime stores loaded');
   const controllers = createControllers({ state: config.state, host, extra: opts.extraControllers });
   return { config, log, sandboxes, containers, images: opts.images, network: opts.network, controllers };
