@@ -67,6 +67,12 @@ export interface NativeAddon {
   mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;
   umount(target: string, flags: number): void;
   powerOff(): void;
+  /** [master, slave] (both O_CLOEXEC, slave in raw mode), or -errno. */
+  openPty(): [number, number] | number;
+  /** TIOCSWINSZ: 0 or -errno. */
+  setWinsize(fd: number, rows: number, cols: number): number;
+  /** TIOCGWINSZ, or -errno. */
+  getWinsize(fd: number): { rows: number; cols: number } | number;
   constants: NativeConstants;
 }
 

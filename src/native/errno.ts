@@ -14,21 +14,29 @@ export interface VsockAddress {
   port: number;
 }
 
-/** A failed syscall on a vsock socket: `code` is the errno name (ECONNREFUSED, ...). */
-export class VsockError extends Error {
+/** A failed syscall: `code` is the errno name (ENOENT, ...), as on Node's own system errors. */
+export class SyscallError extends Error {
   readonly code: string;
   readonly errno: number;
   readonly syscall: string;
-  readonly cid?: number;
-  readonly port?: number;
-  constructor(errno: number, syscall: string, address?: VsockAddress, code?: string) {
+  constructor(errno: number, syscall: string, detail = '', code?: string) {
     const [name, text] = getSystemErrorMap().get(errno) ?? [nameByErrno.get(errno) ?? `errno ${-errno}`, 'system error'];
     const c = code ?? name;
-    super(`${syscall} ${c} (${text})${address ? ` vsock:${address.cid}:${address.port}` : ''}`);
-    this.name = 'VsockError';
+    super(`${syscall} ${c} (${text})${detail ? ` ${detail}` : ''}`);
+    this.name = 'SyscallError';
     this.code = c;
     this.errno = errno;
     this.syscall = syscall;
+  }
+}
+
+/** A failed syscall on a vsock socket. */
+export class VsockError extends SyscallError {
+  readonly cid?: number;
+  readonly port?: number;
+  constructor(errno: number, syscall: string, address?: VsockAddress, code?: string) {
+    super(errno, syscall, address ? `vsock:${address.cid}:${address.port}` : '', code);
+    this.name = 'VsockError';
     if (address) {
       this.cid = address.cid;
       this.port = address.port;
