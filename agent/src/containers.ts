@@ -2,16 +2,19 @@
 // process RPCs. Each container's init runs as `runc run` and each exec as
 // `runc exec`, both children of the agent (see runc.ts), so exits are reaped
 // and reported here. Output is kept in bounded per-stream buffers until the
-// host reads it.
+// host reads it. A process with a terminal gets a pty from the agent instead
+// of pipes (terminal.ts); its output is all stdout, as on any terminal.
 
 import { ChildProcess } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, UnimplementedError } from '../../src/errors';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../src/errors';
 import { ID_PATTERN } from '../../src/agent-client/limits';
 import type { CreateContainerRequest } from '../../src/generated/agent/agent';
 import { OutputBuffer, ReadResult } from './output-buffer';
-import { prepareSpec } from './spec';
+import { consoleSizeOf, OciProcess, prepareSpec } from './spec';
+import { Terminal } from './terminal';
+import type { WindowSize } from '../../src/native/pty';
 import { pidFromState, runcArgs } from './runc';
 import { CgroupStats, readCgroupStats, readOomKills } from './cgroup';
 import { mustRun, signalNumber, System } from './system';
@@ -32,6 +35,9 @@ export interface ExitStatus {
 
 interface Proc {
   child?: ChildProcess;
+  terminal?: Terminal;
+  /** Whether the host may still write stdin. */
+  stdinOpen: boolean;
   pid: number;
   stdout: OutputBuffer;
   stderr: OutputBuffer;
@@ -47,6 +53,8 @@ interface Container {
   bundle: string;
   cgroupDir: string;
   stdin: boolean;
+  /** Initial terminal size when the spec asks for a terminal; null for a terminal of unknown size. */
+  terminal: WindowSize | null | undefined;
   init: Proc;
   started: boolean;
   execs: Map<string, Proc>;
@@ -69,7 +77,7 @@ export function checkId(field: string, id: string): string {
 }
 
 function newProc(): Proc {
-  return { pid: 0, stdout: new OutputBuffer(), stderr: new OutputBuffer(), exitWaiters: new Set(), openStreams: 0 };
+  return { pid: 0, stdinOpen: false, stdout: new OutputBuffer(), stderr: new OutputBuffer(), exitWaiters: new Set(), openStreams: 0 };
 }
 
 export class ContainerManager {
@@ -92,7 +100,7 @@ export class ContainerManager {
       mounts: req.mounts,
       cgroupParent: this.paths.cgroupParent,
     });
-    if (spec.process?.terminal) throw new UnimplementedError('container with a terminal (tty) is not supported by the guest agent yet');
+    const terminal = spec.process?.terminal === true ? (consoleSizeOf(spec.process, 'oci_spec_json.process') ?? null) : undefined;
     const bundle = join(this.paths.bundlesDir, id);
     await mkdir(bundle, { recursive: true });
     await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
@@ -101,6 +109,7 @@ export class ContainerManager {
       bundle,
       cgroupDir: join(this.paths.cgroupRoot, this.paths.cgroupParent, id),
       stdin: req.stdin,
+      terminal,
       init: newProc(),
       started: false,
       execs: new Map(),
@@ -115,11 +124,10 @@ export class ContainerManager {
     c.started = true;
     c.oomKills = c.oomAtStart = (await readOomKills(c.cgroupDir)) ?? 0;
     this.parentOomSeen ??= (await readOomKills(this.parentCgroupDir())) ?? 0;
-    const child = this.sys.spawn(this.paths.runc, runcArgs.run(id, c.bundle));
-    this.attach(c, c.init, child, c.stdin);
+    this.launch(c, c.init, runcArgs.run(id, c.bundle), c.stdin, c.terminal);
     this.ensureOomPoll();
     // runc's own pid until `runc state` knows the container's init.
-    c.init.pid = child.pid ?? 0;
+    c.init.pid = c.init.child?.pid ?? 0;
     for (let i = 0; i < 40 && !c.init.exit; i++) {
       const st = await this.sys.run(this.paths.runc, runcArgs.state(id));
       const pid = st.code === 0 ? pidFromState(st.stdout) : undefined;
@@ -137,21 +145,21 @@ export class ContainerManager {
     checkId('exec_id', execId);
     if (c.execs.has(execId)) throw new AlreadyExistsError('exec', `${id}/${execId}`);
     if (!c.started || c.init.exit) throw new FailedPreconditionError(`container "${id}" is not running`);
-    let proc: { terminal?: boolean; args?: unknown };
+    let proc: OciProcess;
     try {
-      proc = JSON.parse(Buffer.from(processJson).toString('utf8')) as typeof proc;
+      proc = JSON.parse(Buffer.from(processJson).toString('utf8')) as OciProcess;
     } catch (err) {
       throw new InvalidArgumentError('process_json', `not JSON: ${(err as Error).message}`);
     }
+    if (!proc || typeof proc !== 'object' || Array.isArray(proc)) throw new InvalidArgumentError('process_json', 'not a JSON object');
     if (!Array.isArray(proc.args) || proc.args.length === 0) throw new InvalidArgumentError('process_json', 'args is empty');
-    if (proc.terminal) throw new UnimplementedError('exec with a terminal (tty) is not supported by the guest agent yet');
+    const terminal = proc.terminal === true ? (consoleSizeOf(proc, 'process_json') ?? null) : undefined;
     const file = join(c.bundle, `exec-${execId}.json`);
     await writeFile(file, JSON.stringify(proc));
     const p = newProc();
     c.execs.set(execId, p);
-    const child = this.sys.spawn(this.paths.runc, runcArgs.exec(id, file));
-    this.attach(c, p, child, stdin);
-    p.pid = child.pid ?? 0;
+    this.launch(c, p, runcArgs.exec(id, file), stdin, terminal);
+    p.pid = p.child?.pid ?? 0;
     return p.pid;
   }
 
@@ -195,7 +203,10 @@ export class ContainerManager {
       await this.sys.run(this.paths.runc, runcArgs.kill(id, 9, true));
       await this.wait(id, '', 10_000);
     }
-    for (const p of [c.init, ...c.execs.values()]) if (!p.exit) p.child?.kill('SIGKILL');
+    for (const p of [c.init, ...c.execs.values()]) {
+      if (!p.exit) p.child?.kill('SIGKILL');
+      p.terminal?.close();
+    }
     await this.sys.run(this.paths.runc, runcArgs.delete(id, true));
     await rm(c.bundle, { recursive: true, force: true });
     this.containers.delete(id);
@@ -218,13 +229,36 @@ export class ContainerManager {
   writeStdin(id: string, execId: string, data: Uint8Array): number {
     const p = this.proc(this.get(id), execId);
     const stdin = p.child?.stdin;
+    if (p.terminal) {
+      if (!p.stdinOpen || !p.terminal.open) throw new FailedPreconditionError(`stdin of ${id}/${execId || 'init'} is closed`);
+      p.terminal.write(data);
+      return data.length;
+    }
     if (!stdin || stdin.writableEnded || stdin.destroyed) throw new FailedPreconditionError(`stdin of ${id}/${execId || 'init'} is closed`);
     stdin.write(Buffer.from(data));
     return data.length;
   }
 
   closeStdin(id: string, execId: string): void {
-    this.proc(this.get(id), execId).child?.stdin?.end();
+    const p = this.proc(this.get(id), execId);
+    // A terminal has no write side to close without hanging up the whole
+    // terminal: closing stdin types ^D, as a user at that terminal would.
+    if (p.terminal && p.stdinOpen) p.terminal.sendEof();
+    p.stdinOpen = false;
+    p.child?.stdin?.end();
+  }
+
+  /** Window size of a process's terminal; ignored once the process has exited (a resize may race its exit). */
+  resizeTerminal(id: string, execId: string, size: WindowSize): void {
+    const p = this.proc(this.get(id), execId);
+    if (!p.terminal) throw new FailedPreconditionError(`${id}/${execId || 'init'} has no terminal`);
+    if (!Number.isInteger(size.rows) || !Number.isInteger(size.cols) || size.rows > 0xffff || size.cols > 0xffff) {
+      throw new InvalidArgumentError('rows/cols', `${size.rows}x${size.cols} does not fit a terminal (0..65535 each)`);
+    }
+    if (p.exit || !p.terminal.open) return;
+    p.terminal.resize(size);
+    // runc copies its stdio's size onto the container's pty on SIGWINCH.
+    p.child?.kill('SIGWINCH');
   }
 
   read(id: string, execId: string, stream: 'stdout' | 'stderr', maxBytes: number, waitMs: number, signal?: AbortSignal): Promise<ReadResult> {
@@ -271,12 +305,34 @@ export class ContainerManager {
     return p;
   }
 
+  /** Spawns runc for a process, on pipes or, when `terminal` is set, on a new pty of that size (null: unknown size). */
+  private launch(c: Container, p: Proc, args: string[], keepStdin: boolean, terminal: WindowSize | null | undefined): void {
+    if (terminal === undefined) {
+      this.attach(c, p, this.sys.spawn(this.paths.runc, args), keepStdin);
+      return;
+    }
+    const term = Terminal.open(terminal ?? undefined);
+    p.terminal = term;
+    let child: ChildProcess;
+    try {
+      child = this.sys.spawn(this.paths.runc, args, term.childFd);
+    } finally {
+      term.releaseSlave();
+    }
+    this.attach(c, p, child, keepStdin);
+  }
+
   private attach(c: Container, p: Proc, child: ChildProcess, keepStdin: boolean): void {
     p.child = child;
+    p.stdinOpen = keepStdin;
     child.stdin?.on('error', () => undefined);
     if (!keepStdin) child.stdin?.end();
-    for (const name of ['stdout', 'stderr'] as const) {
-      const s = child[name];
+    const outputs: Array<['stdout' | 'stderr', NodeJS.ReadableStream | null]> = p.terminal
+      ? [['stdout', p.terminal.output]]
+      : [['stdout', child.stdout], ['stderr', child.stderr]];
+    // On a terminal, stderr is stdout: nothing will ever come on it.
+    if (p.terminal) p.stderr.end();
+    for (const [name, s] of outputs) {
       if (!s) continue;
       p.openStreams++;
       s.on('data', (b: Buffer) => p[name].append(b));

@@ -18,6 +18,8 @@ export const EARLY_MOUNTS: EarlyMount[] = [
   { target: '/proc', type: 'proc', source: 'proc', options: 'nosuid,nodev,noexec' },
   { target: '/sys', type: 'sysfs', source: 'sysfs', options: 'nosuid,nodev,noexec' },
   { target: '/dev', type: 'devtmpfs', source: 'devtmpfs', options: 'nosuid' },
+  // The agent's own ptys (terminal.ts); containers get a devpts instance of their own.
+  { target: '/dev/pts', type: 'devpts', source: 'devpts', options: 'nosuid,noexec,mode=0620,ptmxmode=0666' },
   { target: '/run', type: 'tmpfs', source: 'tmpfs', options: 'mode=0755,nosuid,nodev' },
   { target: '/sys/fs/cgroup', type: 'cgroup2', source: 'cgroup2', options: 'nsdelegate' },
 ];

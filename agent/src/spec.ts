@@ -11,10 +11,17 @@ import { posix } from 'node:path';
 import { InvalidArgumentError } from '../../src/errors';
 import type { Mount } from '../../src/generated/agent/agent';
 
+export interface OciProcess {
+  terminal?: boolean;
+  consoleSize?: { height?: unknown; width?: unknown };
+  args?: unknown;
+  [k: string]: unknown;
+}
+
 export interface OciSpec {
   root?: { path?: string; readonly?: boolean };
   mounts?: Array<{ destination: string; type?: string; source?: string; options?: string[] }>;
-  process?: { terminal?: boolean; args?: string[] };
+  process?: OciProcess;
   linux?: { namespaces?: Array<{ type: string; path?: string }>; cgroupsPath?: string; [k: string]: unknown };
   [k: string]: unknown;
 }
@@ -25,6 +32,17 @@ export function sharePath(shareDir: string, rel: string, field: string): string 
     throw new InvalidArgumentError(field, `"${rel}" must be a relative path inside the shared directory`);
   }
   return posix.join(shareDir, posix.normalize(rel));
+}
+
+/** The initial terminal size a process asks for (OCI process.consoleSize), if it gives a usable one. */
+export function consoleSizeOf(proc: OciProcess | undefined, field: string): { rows: number; cols: number } | undefined {
+  const cs = proc?.consoleSize;
+  if (cs === undefined || cs === null) return undefined;
+  const ok = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0xffff;
+  if (typeof cs !== 'object' || !ok(cs.height) || !ok(cs.width)) {
+    throw new InvalidArgumentError(`${field}.consoleSize`, 'height and width must be integers in 0..65535');
+  }
+  return cs.height > 0 && cs.width > 0 ? { rows: cs.height, cols: cs.width } : undefined;
 }
 
 export function cgroupPathFor(parent: string, containerId: string): string {

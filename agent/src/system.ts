@@ -15,8 +15,8 @@ export interface RunResult {
 export interface System {
   /** Run a command to completion. */
   run(cmd: string, args: string[], opts?: { input?: string | Buffer; timeoutMs?: number }): Promise<RunResult>;
-  /** Start a long-running command with piped stdio (runc run / runc exec). */
-  spawn(cmd: string, args: string[]): ChildProcess;
+  /** Start a long-running command (runc run / runc exec) with piped stdio, or with `terminalFd` as stdin, stdout and stderr. */
+  spawn(cmd: string, args: string[], terminalFd?: number): ChildProcess;
   powerOff(): void;
 }
 
@@ -63,8 +63,8 @@ export const realSystem: System = {
       child.stdin.end(opts.input ?? '');
     });
   },
-  spawn(cmd, args) {
-    return spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  spawn(cmd, args, terminalFd) {
+    return spawn(cmd, args, { stdio: terminalFd === undefined ? ['pipe', 'pipe', 'pipe'] : [terminalFd, terminalFd, terminalFd] });
   },
   powerOff() {
     spawn(GUEST.busybox, ['poweroff', '-f'], { stdio: 'inherit' });

@@ -1,5 +1,5 @@
 import type { TtrpcServer } from '../../../src/ttrpc';
-import { InvalidArgumentError, UnimplementedError } from '../../../src/errors';
+import { InvalidArgumentError } from '../../../src/errors';
 import { MAX_STREAM_CHUNK } from '../../../src/agent-client/limits';
 import type { AgentDeps } from '../deps';
 import { handle } from './define';
@@ -26,7 +26,8 @@ export function registerProcessIo(server: TtrpcServer, d: AgentDeps): void {
       return { data: r.data, eof: r.eof, dropped_bytes: r.dropped };
     });
   }
-  handle(server, 'ResizeTty', async () => {
-    throw new UnimplementedError('ResizeTty: terminals are not supported by the guest agent yet');
+  handle(server, 'ResizeTty', async (req) => {
+    c.resizeTerminal(req.container_id, req.exec_id, { rows: req.rows, cols: req.cols });
+    return {};
   });
 }

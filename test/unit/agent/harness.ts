@@ -1,6 +1,7 @@
 // Runs the real agent RPC handlers in-process on the host. Only the lowest
 // layer is faked: `runc run/exec` become plain child processes of the
-// process args in the bundle's config.json (or the exec's process.json), and
+// process args in the bundle's config.json (or the exec's process.json), on
+// the agent's pty when the process has a terminal, and
 // mount/ip/date commands are recorded instead of run. Everything else (ttRPC,
 // codecs, handlers, container/process bookkeeping, output buffers, cgroup
 // file parsing) is the real code.
@@ -73,13 +74,14 @@ export function startHarness(): Harness {
       rmSync(root, { recursive: true, force: true });
     },
   };
-  const launch = (id: string, args: string[], env: string[] | undefined): ChildProcess => {
+  const launch = (id: string, args: string[], env: string[] | undefined, terminalFd: number | undefined): ChildProcess => {
     const envObj: Record<string, string> = { PATH: '/usr/bin:/bin' };
     for (const kv of env ?? []) {
       const i = kv.indexOf('=');
       if (i > 0) envObj[kv.slice(0, i)] = kv.slice(i + 1);
     }
-    const child = spawn(args[0], args.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: envObj });
+    const stdio = terminalFd === undefined ? (['pipe', 'pipe', 'pipe'] as const) : [terminalFd, terminalFd, terminalFd];
+    const child = spawn(args[0], args.slice(1), { stdio: [...stdio], env: envObj });
     h.children.push(child);
     if (id) byId.set(id, child);
     return child;
@@ -100,16 +102,16 @@ export function startHarness(): Harness {
       }
       return { code: 0, stdout: '', stderr: '' };
     },
-    spawn(cmd, args) {
+    spawn(cmd, args, terminalFd) {
       h.commands.push({ cmd, args });
       if (cmd !== 'runc') throw new Error(`fake system cannot spawn ${cmd}`);
       if (args[0] === 'run') {
         const spec = JSON.parse(readFileSync(join(args[2], 'config.json'), 'utf8')) as { process: { args: string[]; env?: string[] } };
-        return launch(args[3], spec.process.args, spec.process.env);
+        return launch(args[3], spec.process.args, spec.process.env, terminalFd);
       }
       if (args[0] === 'exec') {
         const proc = JSON.parse(readFileSync(args[2], 'utf8')) as { args: string[]; env?: string[] };
-        return launch('', proc.args, proc.env);
+        return launch('', proc.args, proc.env, terminalFd);
       }
       throw new Error(`fake runc: unexpected ${args.join(' ')}`);
     },
@@ -135,11 +137,11 @@ export function startHarness(): Harness {
 }
 
 /** An OCI spec as the host would send it (only what the agent reads). */
-export function ociSpec(args: string[]): Buffer {
+export function ociSpec(args: string[], process: Record<string, unknown> = {}): Buffer {
   return Buffer.from(
     JSON.stringify({
       ociVersion: '1.0.2',
-      process: { args, env: ['PATH=/usr/bin:/bin'], cwd: '/' },
+      process: { args, env: ['PATH=/usr/bin:/bin'], cwd: '/', ...process },
       root: { path: 'ignored' },
       linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: '/var/run/netns/x' }, { type: 'mount' }] },
     }),

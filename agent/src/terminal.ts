@@ -1,0 +1,70 @@
+// The agent's end of a process terminal. `runc run` / `runc exec` with
+// `terminal: true` and no --detach need a terminal on their own stdio: runc
+// creates the container's pty, then relays between it and its stdio, and
+// copies its stdio's window size onto the container's pty at start and on
+// every SIGWINCH. So the agent gives runc the slave of a pty pair of its own
+// and keeps the master: output, stdin and resizes all go through it, and runc
+// stays the agent's child, reaped like any other container.
+
+import { closeSync } from 'node:fs';
+import { ReadStream } from 'node:tty';
+import { openPty, setWindowSize, type WindowSize } from '../../src/native/pty';
+
+/** End-of-transmission (^D): what closing stdin means on a terminal; the container's pty, in canonical mode, turns it into end-of-file. */
+const EOT = Buffer.from([0x04]);
+
+export class Terminal {
+  /** Master side; ends ('close') when the last holder of the slave is gone. */
+  readonly output: ReadStream;
+  private slave: number;
+
+  private constructor(private readonly master: number, slave: number) {
+    this.slave = slave;
+    this.output = new ReadStream(master);
+    // Reading a master whose slave is closed everywhere fails with EIO after
+    // the last buffered byte: that is the end of output, not an error.
+    this.output.on('error', () => undefined);
+  }
+
+  static open(size?: WindowSize): Terminal {
+    const { master, slave } = openPty();
+    const t = new Terminal(master, slave);
+    if (size && size.rows > 0 && size.cols > 0) setWindowSize(master, size);
+    return t;
+  }
+
+  /** The fd to give the child as stdin, stdout and stderr. */
+  get childFd(): number {
+    if (this.slave < 0) throw new Error('terminal slave already released');
+    return this.slave;
+  }
+
+  /** After the child has its copy: the agent's own copy would keep the output from ever ending. */
+  releaseSlave(): void {
+    if (this.slave < 0) return;
+    closeSync(this.slave);
+    this.slave = -1;
+  }
+
+  get open(): boolean {
+    return !this.output.destroyed;
+  }
+
+  write(data: Uint8Array): void {
+    this.output.write(Buffer.from(data));
+  }
+
+  sendEof(): void {
+    if (this.open) this.output.write(EOT);
+  }
+
+  /** Sets the size the child reads from its stdio; a no-op once the output has ended (the fd is closed). */
+  resize(size: WindowSize): void {
+    if (this.open) setWindowSize(this.master, size);
+  }
+
+  close(): void {
+    this.releaseSlave();
+    this.output.destroy();
+  }
+}
