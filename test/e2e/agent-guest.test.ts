@@ -4,8 +4,9 @@
 // mount), a container from the shared rootfs (output read back after the
 // host dropped and re-opened the link), an exec of
 // `cat /proc/version` (must be the guest's kernel, not the host's), a
-// port-forward to an HTTP server in a container, an OOM
-// kill under a small memory limit, and DestroySandbox, which must power the VM off. One VM.
+// port-forward to an HTTP server in a container, a container and an exec on
+// terminals (resized while running; CloseStdin is end-of-file), an OOM kill
+// under a small memory limit, and DestroySandbox, which must power the VM off. One VM.
 //
 // Needs a guest image that holds the real agent bundle (scripts/build-agent,
 // then guest-image/build); VMPOD_GUEST_DIR points at another image dir.
@@ -46,7 +47,7 @@ if (missing) {
   for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'etc', 'www']) mkdirSync(join(rootfs, d), { recursive: true });
   copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
   writeFileSync(join(rootfs, 'www', 'index.html'), 'served-from-the-guest\n');
-  for (const a of ['sh', 'cat', 'echo', 'sleep', 'httpd']) symlinkSync('busybox', join(rootfs, 'bin', a));
+  for (const a of ['sh', 'cat', 'echo', 'sleep', 'httpd', 'stty', 'tty']) symlinkSync('busybox', join(rootfs, 'bin', a));
   execFileSync('runc', ['spec', '--bundle', work]);
   const spec = JSON.parse(readFileSync(join(work, 'config.json'), 'utf8'));
   spec.process.terminal = false;
@@ -143,6 +144,51 @@ if (missing) {
     }
     t.match(page, /^HTTP\/1\.[01] 200 .*served-from-the-guest/s, 'HTTP through PortForward to a guest port');
     await client.call('RemoveContainer', { container_id: 'web', force: true }, { timeoutMs: 60_000 });
+
+    // Terminals: runc gives the container a pty of its own and relays it to the agent's.
+    // Output lines end in \r\n, as on any terminal (the pty's ONLCR).
+    const ttyScript = 'tty; stty size; read line; echo "line=$line"; stty size; cat; echo cat-ended; exec sleep 600';
+    const tty = { ...spec, process: { ...spec.process, terminal: true, consoleSize: { height: 24, width: 80 }, args: ['/bin/sh', '-c', ttyScript] } };
+    await client.call('CreateContainer', { container_id: 'tty', oci_spec_json: Buffer.from(JSON.stringify(tty)), rootfs_path: 'c1/rootfs', stdin: true });
+    await client.call('StartContainer', { container_id: 'tty' }, { timeoutMs: 60_000 });
+    let ttyOut = '';
+    const ttyUntil = async (what: RegExp): Promise<boolean> => {
+      for (let i = 0; i < 30 && !what.test(ttyOut); i++) {
+        const r = await client.readStdout({ container_id: 'tty', wait_ms: 1000 });
+        ttyOut += Buffer.from(r.data).toString();
+        if (r.eof) break;
+      }
+      return what.test(ttyOut);
+    };
+    t.ok(await ttyUntil(/24 80\r?\n/), `the container's stdio is a pty of the consoleSize it asked for (${JSON.stringify(ttyOut)})`);
+    t.match(ttyOut, /^\/dev\/pts\/\d+\r?\n/, 'tty names the container\'s pty');
+    await client.call('ResizeTty', { container_id: 'tty', rows: 40, cols: 120 });
+    // runc applies the size on SIGWINCH, asynchronously: look at the container's console until it has.
+    let size = '';
+    for (let i = 0; i < 40 && size !== '40 120'; i++) {
+      await client.call('ExecProcess', { container_id: 'tty', exec_id: `size${i}`, process_json: Buffer.from(JSON.stringify({ args: ['/bin/stty', '-F', '/dev/console', 'size'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } })) }, { timeoutMs: 60_000 });
+      await client.waitProcess({ container_id: 'tty', exec_id: `size${i}`, wait_ms: 30_000 });
+      size = Buffer.from((await client.readStdout({ container_id: 'tty', exec_id: `size${i}`, wait_ms: 1000 })).data).toString().trim();
+    }
+    t.equal(size, '40 120', 'ResizeTty reached the container\'s pty');
+    await client.call('WriteStdin', { container_id: 'tty', data: Buffer.from('hello\n') });
+    t.ok(await ttyUntil(/line=hello\r?\n40 120\r?\n/), 'stdin typed into the terminal, and the process sees the new size');
+    await client.call('CloseStdin', { container_id: 'tty' });
+    t.ok(await ttyUntil(/cat-ended/), 'CloseStdin is end-of-file for a reader on the terminal');
+    const ttyErr = await client.readStderr({ container_id: 'tty', wait_ms: 1000 });
+    t.same([ttyErr.data.length, ttyErr.eof], [0, true], 'stderr of a terminal process: empty, at eof');
+
+    await client.call('ExecProcess', { container_id: 'tty', exec_id: 'ttyexec', process_json: Buffer.from(JSON.stringify({ terminal: true, consoleSize: { height: 30, width: 100 }, args: ['/bin/sh', '-c', 'tty; stty size; exit 5'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } })) }, { timeoutMs: 60_000 });
+    const tw = await client.waitProcess({ container_id: 'tty', exec_id: 'ttyexec', wait_ms: 30_000 });
+    t.same([tw.exited, tw.exit_code], [true, 5], 'exec on a terminal: exit code reported');
+    let execOut = '';
+    for (let i = 0; i < 10; i++) {
+      const r = await client.readStdout({ container_id: 'tty', exec_id: 'ttyexec', wait_ms: 1000 });
+      execOut += Buffer.from(r.data).toString();
+      if (r.eof) break;
+    }
+    t.match(execOut, /^\/dev\/pts\/\d+\r?\n30 100\r?\n$/, 'exec on a pty of its own, of the size it asked for');
+    await client.call('RemoveContainer', { container_id: 'tty', force: true }, { timeoutMs: 60_000 });
 
     // OOM: a container under a 16 MiB limit whose shell doubles a string until the guest kernel kills it.
     const hog = { ...spec, process: { ...spec.process, args: ['/bin/sh', '-c', 'a=a; while true; do a=$a$a; done'] }, linux: { ...spec.linux, resources: { ...(spec.linux.resources ?? {}), memory: { limit: 16 * 1024 * 1024 } } } };

@@ -82,7 +82,7 @@ if (missing) {
 
   t.before(async () => {
     reg = await startRegistry();
-    const links: TarEntry[] = ['sleep', 'echo', 'httpd', 'mkdir', 'uname'].map((n) => ({ name: `bin/${n}`, type: 'symlink', linkname: 'busybox' }));
+    const links: TarEntry[] = ['sleep', 'echo', 'httpd', 'mkdir', 'uname', 'tty'].map((n) => ({ name: `bin/${n}`, type: 'symlink', linkname: 'busybox' }));
     await new RegistryPusher(reg).pushImage('test/busybox', 'vm', [{ tar: await makeTar([...busyboxEntries(), ...links]), compression: 'gzip' }], { config: { Cmd: ['/bin/sh'] } });
     imageRef = `${reg.host}/test/busybox:vm`;
     const images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log });
@@ -176,6 +176,16 @@ if (missing) {
     t.match(vmLog, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z stdout F Linux version /m, 'stdout line in CRI format');
     t.match(vmLog, /^\S+ stderr F to-stderr$/m, 'stderr line in CRI format');
     t.match(vmLog, guest.manifest.kernel.release, 'VM container sees the guest kernel');
+    // tty: true runs the container on a terminal in the guest; everything it prints is stdout,
+    // with the terminal's \r\n line ends (as with runc and containerd).
+    const tty = await run(vmId, vmPod, 'tty', ['/bin/sh', '-c', 'tty; echo to-stderr >&2'], { tty: true });
+    t.equal((await exited(tty)).exit_code, 0, 'tty container exited 0');
+    const ttyLog = await until('tty container log', 20_000, async () => {
+      const s = existsSync(join(logDir, 'vm', 'tty.log')) ? readFileSync(join(logDir, 'vm', 'tty.log'), 'utf8') : '';
+      return s.includes('to-stderr') ? s : undefined;
+    });
+    t.match(ttyLog, /^\S+ stdout F \/dev\/pts\/\d+\r?$/m, 'its stdio is a pty');
+    t.match(ttyLog, /^\S+ stdout F to-stderr\r?$/m, 'and its stderr goes to the terminal: logged as stdout');
     await exited(hostVer);
     const runcLog = readFileSync(join(logDir, 'trusted', 'ver.log'), 'utf8');
     const hostRelease = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
