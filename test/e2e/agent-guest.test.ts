@@ -80,6 +80,17 @@ if (missing) {
   const client = new AgentClient({ connect: dial, callTimeoutMs: 30_000 });
   t.teardown(() => client.close());
 
+  /** Stdout of a process that has exited, up to its eof (or 10 s). */
+  const stdoutOf = async (containerId: string, execId: string): Promise<string> => {
+    let out = '';
+    for (let i = 0; i < 10; i++) {
+      const r = await client.readStdout({ container_id: containerId, exec_id: execId, wait_ms: 1000 });
+      out += Buffer.from(r.data).toString();
+      if (r.eof) break;
+    }
+    return out;
+  };
+
   t.test('agent in the guest: health, container, exec, destroy', async (t) => {
     let healthy = false;
     const deadline = Date.now() + BOOT_LIMIT_MS;
@@ -118,12 +129,7 @@ if (missing) {
     await client.call('ExecProcess', { container_id: 'c1', exec_id: 'e1', process_json: Buffer.from(JSON.stringify({ args: ['/bin/cat', '/proc/version'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } })) }, { timeoutMs: 60_000 });
     const w = await client.waitProcess({ container_id: 'c1', exec_id: 'e1', wait_ms: 30_000 });
     t.same([w.exited, w.exit_code], [true, 0], 'exec exited 0');
-    let version = '';
-    for (let i = 0; i < 10; i++) {
-      const r = await client.readStdout({ container_id: 'c1', exec_id: 'e1', wait_ms: 1000 });
-      version += Buffer.from(r.data).toString();
-      if (r.eof) break;
-    }
+    const version = await stdoutOf('c1', 'e1');
     t.match(version, new RegExp(`^Linux version ${img.manifest.kernel.release.replace(/\./g, '\\.')} `), 'cat /proc/version shows the guest kernel');
     t.not(version.trim(), readFileSync('/proc/version', 'utf8').trim(), 'not the host kernel');
 
@@ -181,12 +187,7 @@ if (missing) {
     await client.call('ExecProcess', { container_id: 'tty', exec_id: 'ttyexec', process_json: Buffer.from(JSON.stringify({ terminal: true, consoleSize: { height: 30, width: 100 }, args: ['/bin/sh', '-c', 'tty; stty size; exit 5'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } })) }, { timeoutMs: 60_000 });
     const tw = await client.waitProcess({ container_id: 'tty', exec_id: 'ttyexec', wait_ms: 30_000 });
     t.same([tw.exited, tw.exit_code], [true, 5], 'exec on a terminal: exit code reported');
-    let execOut = '';
-    for (let i = 0; i < 10; i++) {
-      const r = await client.readStdout({ container_id: 'tty', exec_id: 'ttyexec', wait_ms: 1000 });
-      execOut += Buffer.from(r.data).toString();
-      if (r.eof) break;
-    }
+    const execOut = await stdoutOf('tty', 'ttyexec');
     t.match(execOut, /^\/dev\/pts\/\d+\r?\n30 100\r?\n$/, 'exec on a pty of its own, of the size it asked for');
     await client.call('RemoveContainer', { container_id: 'tty', force: true }, { timeoutMs: 60_000 });
 

@@ -9,27 +9,9 @@ import { GrpcStatus } from '../../../src/errors';
 import { AGENT_SERVICE, HealthResponse_Status } from '../../../src/generated/agent/agent';
 import { encodeResponse } from '../../../src/agent-client/codec';
 import { duplexPair } from '../ttrpc/pair';
-import { ociSpec, startHarness } from '../agent/harness';
+import { ociSpec, readAll, startClient, startHarness } from '../agent/harness';
 
-function setup(t: { teardown(fn: () => void): void }): { h: ReturnType<typeof startHarness>; client: AgentClient } {
-  const h = startHarness();
-  const client = new AgentClient({ connect: h.connect, callTimeoutMs: 10_000 });
-  t.teardown(() => {
-    client.close();
-    h.close();
-  });
-  return { h, client };
-}
-
-async function readAll(client: AgentClient, id: string, execId: string, which: 'readStdout' | 'readStderr'): Promise<string> {
-  let out = '';
-  for (let i = 0; i < 100; i++) {
-    const r = await client[which]({ container_id: id, exec_id: execId, wait_ms: 2000 });
-    out += Buffer.from(r.data).toString();
-    if (r.eof) return out;
-  }
-  throw new Error('stream never reached EOF');
-}
+const setup = startClient;
 
 t.test('health and version', async (t) => {
   const { client } = setup(t);

@@ -1,15 +1,9 @@
 // ReadAgentLog through the real handler, ttRPC and host client.
 import t from 'tap';
-import { AgentClient } from '../../../src/agent-client';
-import { startHarness } from './harness';
+import { startClient } from './harness';
 
 t.test('ReadAgentLog serves the ring', async (t) => {
-  const h = startHarness();
-  const client = new AgentClient({ connect: h.connect, callTimeoutMs: 10_000 });
-  t.teardown(() => {
-    client.close();
-    h.close();
-  });
+  const { h, client } = startClient(t);
   const empty = await client.readAgentLog();
   t.same([empty.lines.length, empty.next_seq, empty.dropped], [0, 0, 0], 'empty ring: no lines');
   for (let i = 0; i < 10; i++) h.deps.logRing.push(i % 2 ? 'warn' : 'info', `${'m'.repeat(1000)} ${i}`);

@@ -18,6 +18,7 @@ import { silentLog } from '../../../agent/src/log';
 import { LogRing } from '../../../agent/src/log-ring';
 import type { RunResult, System } from '../../../agent/src/system';
 import { duplexPair } from '../ttrpc/pair';
+import { AgentClient } from '../../../src/agent-client';
 
 export interface Harness {
   root: string;
@@ -146,4 +147,26 @@ export function ociSpec(args: string[], process: Record<string, unknown> = {}): 
       linux: { namespaces: [{ type: 'pid' }, { type: 'network', path: '/var/run/netns/x' }, { type: 'mount' }] },
     }),
   );
+}
+
+/** A harness and a host client connected to it, both closed at the test's teardown. */
+export function startClient(t: { teardown(fn: () => void): void }): { h: Harness; client: AgentClient } {
+  const h = startHarness();
+  const client = new AgentClient({ connect: h.connect, callTimeoutMs: 10_000 });
+  t.teardown(() => {
+    client.close();
+    h.close();
+  });
+  return { h, client };
+}
+
+/** A process output stream read to its eof. */
+export async function readAll(client: AgentClient, id: string, execId: string, which: 'readStdout' | 'readStderr'): Promise<string> {
+  let out = '';
+  for (let i = 0; i < 100; i++) {
+    const r = await client[which]({ container_id: id, exec_id: execId, wait_ms: 2000 });
+    out += Buffer.from(r.data).toString();
+    if (r.eof) return out;
+  }
+  throw new Error('stream never reached EOF');
 }

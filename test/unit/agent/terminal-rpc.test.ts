@@ -6,10 +6,9 @@
 import t from 'tap';
 import { mkdirSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentClient } from '../../../src/agent-client';
 import { RemoteStatusError } from '../../../src/ttrpc';
 import { GrpcStatus } from '../../../src/errors';
-import { ociSpec, startHarness } from './harness';
+import { ociSpec, readAll, startClient } from './harness';
 
 function ptyFds(): number {
   return readdirSync('/proc/self/fd').filter((fd) => {
@@ -21,16 +20,6 @@ function ptyFds(): number {
   }).length;
 }
 
-async function readAll(client: AgentClient, id: string, execId: string, which: 'readStdout' | 'readStderr'): Promise<string> {
-  let out = '';
-  for (let i = 0; i < 100; i++) {
-    const r = await client[which]({ container_id: id, exec_id: execId, wait_ms: 2000 });
-    out += Buffer.from(r.data).toString();
-    if (r.eof) return out;
-  }
-  throw new Error('stream never reached EOF');
-}
-
 async function code(p: Promise<unknown>): Promise<number | undefined> {
   return p.then(
     () => undefined,
@@ -39,12 +28,7 @@ async function code(p: Promise<unknown>): Promise<number | undefined> {
 }
 
 t.test('a container and an exec on terminals', async (t) => {
-  const h = startHarness();
-  const client = new AgentClient({ connect: h.connect, callTimeoutMs: 10_000 });
-  t.teardown(() => {
-    client.close();
-    h.close();
-  });
+  const { h, client } = startClient(t);
   mkdirSync(join(h.dirs.share, 'c1', 'rootfs'), { recursive: true });
   const fdsBefore = ptyFds();
   const script = 'stty size; read line; echo "line=$line"; stty size; echo to-stderr >&2; exit 4';
