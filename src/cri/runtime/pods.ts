@@ -7,11 +7,13 @@ import type { PodSandboxConfig__Output } from '../../generated/cri/runtime/v1/Po
 import { routePod } from '../../sandbox/route';
 import { Steps } from '../../sandbox/steps';
 import type { PodNamespaceModes, SandboxRecord } from '../../store/sandbox';
+import type { ContainerRecord } from '../../store/container';
 import type { RuntimeDeps } from './deps';
 import { forgetCpuSample, podCpuKey } from './cpu-samples';
 import { newId, nowNs } from './ids';
 import { removeContainerRecord, stopContainerRecord } from './containers';
 import { controllerFor, handleOf } from './sandbox-ref';
+import { locksOf } from './keyed-lock';
 import { requireObject, requireString } from '../validate';
 
 function namespaceModes(config: PodSandboxConfig__Output): PodNamespaceModes {
@@ -59,10 +61,22 @@ export async function runPod(deps: RuntimeDeps, config: PodSandboxConfig__Output
   return id;
 }
 
-export async function stopPod(deps: RuntimeDeps, sb: SandboxRecord, log: Logger): Promise<void> {
-  for (const c of deps.containers.list().filter((c) => c.podSandboxId === sb.id)) {
-    await stopContainerRecord(deps, c, 0, log);
+/**
+ * Runs `fn` on each container of a pod under that container's lock, so a pod
+ * stop or remove waits for a StartContainer/StopContainer in flight instead
+ * of acting beside it; a container removed meanwhile is skipped.
+ */
+async function eachContainerLocked(deps: RuntimeDeps, podId: string, fn: (c: ContainerRecord) => Promise<void>): Promise<void> {
+  for (const { id } of deps.containers.list().filter((c) => c.podSandboxId === podId)) {
+    await locksOf(deps).containers.run(id, async () => {
+      const current = deps.containers.get(id);
+      if (current) await fn(current);
+    });
   }
+}
+
+export async function stopPod(deps: RuntimeDeps, sb: SandboxRecord, log: Logger): Promise<void> {
+  await eachContainerLocked(deps, sb.id, (c) => stopContainerRecord(deps, c, 0, log));
   if (sb.runtime) await controllerFor(deps, sb).stopSandbox(handleOf(sb), log);
   await deps.network.teardown(sb.id);
   deps.sandboxes.update(sb.id, (r) => ({ ...r, state: 'SANDBOX_NOTREADY' }));
@@ -71,9 +85,7 @@ export async function stopPod(deps: RuntimeDeps, sb: SandboxRecord, log: Logger)
 
 export async function removePod(deps: RuntimeDeps, sb: SandboxRecord, log: Logger): Promise<void> {
   // CRI: RemovePodSandbox forcibly removes running containers too.
-  for (const c of deps.containers.list().filter((c) => c.podSandboxId === sb.id)) {
-    await removeContainerRecord(deps, c, log);
-  }
+  await eachContainerLocked(deps, sb.id, (c) => removeContainerRecord(deps, c, log));
   if (sb.runtime) {
     const ctl = controllerFor(deps, sb);
     await ctl.stopSandbox(handleOf(sb), log);

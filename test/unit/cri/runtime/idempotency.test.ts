@@ -16,6 +16,8 @@ import { lifecycleHandlers } from '../../../../src/cri/runtime/lifecycle';
 import { createContainerStore } from '../../../../src/store/container';
 import { createSandboxStore, type SandboxRecord } from '../../../../src/store/sandbox';
 import type { PodSandboxConfig__Output } from '../../../../src/generated/cri/runtime/v1/PodSandboxConfig';
+import type { ContainerConfig__Output } from '../../../../src/generated/cri/runtime/v1/ContainerConfig';
+import { locksOf } from '../../../../src/cri/runtime/keyed-lock';
 
 const ctx: CallContext = { log: silentLogger, signal: new AbortController().signal };
 
@@ -118,4 +120,28 @@ t.test('PodSandboxStatus timestamp is in nanoseconds (it was microseconds)', asy
   const after = BigInt(Date.now()) * 1_000_000n;
   const ts = BigInt(res.timestamp);
   t.ok(ts >= before && ts <= after, `timestamp ${ts} lies between ${before} and ${after}`);
+});
+
+t.test('RemovePodSandbox waits for a call in flight on one of its containers, then removes it', async (t) => {
+  const { deps, h } = fixture(t);
+  addPod(deps, POD);
+  const CTR = 'c'.repeat(64);
+  deps.containers.create({
+    id: CTR, podSandboxId: POD, config: { metadata: { name: 'c', attempt: 0 }, labels: {}, annotations: {} } as unknown as ContainerConfig__Output,
+    image: 'i', imageId: 'sha256:x', imageRef: 'i', logPath: '', stopSignal: 15, createdAt: '1', startedAt: '0', finishedAt: '0',
+    state: 'CONTAINER_CREATED', exitCode: 0, reason: '', message: '', resources: null, rootfs: '', upperDir: '', runtime: null,
+  });
+  // A StartContainer (say) holds the container's lock.
+  let release!: () => void;
+  const held = locksOf(deps).containers.run(CTR, () => new Promise<void>((r) => (release = r)));
+  let removed = false;
+  const removal = h.RemovePodSandbox!({ pod_sandbox_id: POD }, ctx).then(() => (removed = true));
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  t.notOk(removed, 'the pod removal has not finished while the container call holds its lock');
+  t.ok(deps.containers.get(CTR), 'and has not removed the container under it');
+  release();
+  await held;
+  await removal;
+  t.equal(deps.containers.get(CTR), undefined, 'container removed once the lock was free');
+  t.equal(deps.sandboxes.get(POD), undefined, 'pod removed');
 });
