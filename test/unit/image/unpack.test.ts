@@ -191,6 +191,22 @@ t.test('xattrs beyond the kernel limits fail the layer before they are buffered 
   t.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.ok', join(fs, 'f')]).toString().length, 1024, 'a value within the limits is set');
 });
 
+t.test('an xattr value of the full 64 KiB is set (its hex form was over the kernel\'s 128 KiB argument limit)', async (t) => {
+  // ext4 here holds at most a block of xattrs; tmpfs takes 64 KiB values.
+  const mnt = join(dir, 'tmpfs-xattr');
+  mkdirSync(mnt);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);
+  t.teardown(() => execFileSync('umount', ['-l', mnt]));
+  const value = Buffer.alloc(64 * 1024, 'v');
+  const tarB = await makeTar([{ name: 'f', content: 'x', pax: { 'SCHILY.xattr.user.big': value.toString() } }]);
+  const blob = join(dir, 'blob-xattr-64k');
+  writeFileSync(blob, tarB);
+  await unpackLayer({ blobPath: blob, target: mnt, lowers: [], diffId: sha256(tarB), mediaTypeCompression: 'none' });
+  const got = execFileSync('getfattr', ['--only-values', '-n', 'user.big', join(mnt, 'f')], { maxBuffer: 1 << 20 });
+  t.equal(got.length, value.length, 'all 65536 bytes');
+  t.ok(got.equals(value), 'byte for byte');
+});
+
 t.test('what a layer makes the daemon hold is bounded (entry names and xattrs were held without bound)', async (t) => {
   const many = Array.from({ length: 20 }, (_, i) => ({ name: `${'d'.repeat(40)}-${i}`, type: 'character-device' as const, devmajor: 1, devminor: 3 }));
   const cases: { desc: string; entries: TarEntry[]; limits: Partial<UnpackLimits>; error: RegExp }[] = [
