@@ -326,7 +326,9 @@ class Unpacker {
     for (const x of this.xattrs) {
       if (!this.kinds.has(x.rel)) continue;
       // Base64 ("0s"): a 64 KiB value in hex would exceed the kernel's 128 KiB limit on one argument.
-      lines.push(`setfattr -h -n ${shQuote(x.name)} -v 0s${x.value.toString('base64')} ${shQuote(this.abs(x.rel))}`);
+      // An empty one must be "0x": setfattr silently sets nothing for a bare "0s".
+      const encoded = x.value.length ? `0s${x.value.toString('base64')}` : '0x';
+      lines.push(`setfattr -h -n ${shQuote(x.name)} -v ${encoded} ${shQuote(this.abs(x.rel))}`);
     }
     if (lines.length > 0) await runScript(lines.join('\n') + '\n');
     for (const [rel, s] of this.specials) await this.meta(this.abs(rel), s.attrs, true);

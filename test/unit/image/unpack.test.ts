@@ -191,20 +191,21 @@ t.test('xattrs beyond the kernel limits fail the layer before they are buffered 
   t.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.ok', join(fs, 'f')]).toString().length, 1024, 'a value within the limits is set');
 });
 
-t.test('an xattr value of the full 64 KiB is set (its hex form was over the kernel\'s 128 KiB argument limit)', async (t) => {
+t.test('an xattr value of the full 64 KiB, and an empty one, are set (the hex form was over the kernel\'s 128 KiB argument limit)', async (t) => {
   // ext4 here holds at most a block of xattrs; tmpfs takes 64 KiB values.
   const mnt = join(dir, 'tmpfs-xattr');
   mkdirSync(mnt);
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);
   t.teardown(() => execFileSync('umount', ['-l', mnt]));
   const value = Buffer.alloc(64 * 1024, 'v');
-  const tarB = await makeTar([{ name: 'f', content: 'x', pax: { 'SCHILY.xattr.user.big': value.toString() } }]);
+  const tarB = await makeTar([{ name: 'f', content: 'x', pax: { 'SCHILY.xattr.user.big': value.toString(), 'SCHILY.xattr.user.empty': '' } }]);
   const blob = join(dir, 'blob-xattr-64k');
   writeFileSync(blob, tarB);
   await unpackLayer({ blobPath: blob, target: mnt, lowers: [], diffId: sha256(tarB), mediaTypeCompression: 'none' });
   const got = execFileSync('getfattr', ['--only-values', '-n', 'user.big', join(mnt, 'f')], { maxBuffer: 1 << 20 });
   t.equal(got.length, value.length, 'all 65536 bytes');
   t.ok(got.equals(value), 'byte for byte');
+  t.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.empty', join(mnt, 'f')]).length, 0, 'an empty value is set too');
 });
 
 t.test('what a layer makes the daemon hold is bounded (entry names and xattrs were held without bound)', async (t) => {
