@@ -284,7 +284,7 @@ export class ImageService {
   async mountRootfs(containerId: string): Promise<RootfsLayout> {
     const lease = this.leases.get(containerId);
     if (!lease) throw new NotFoundError('container rootfs', containerId, 'call prepareRootfs first');
-    await mountOverlay(lease.layout);
+    await mountOverlay(lease.layout, this.snapshots);
     return lease.layout;
   }
 

@@ -6,8 +6,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { mkdir, readdir, readlink, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { InternalError } from '../errors';
 import { sha256 } from './content-store';
@@ -68,7 +68,32 @@ export class SnapshotStore {
   }
 
   async remove(chainId: string): Promise<void> {
-    await rm(join(this.dir, chainId.slice('sha256:'.length)), { recursive: true, force: true });
+    const hex = chainId.slice('sha256:'.length);
+    const link = join(this.dir, shortLinkName(hex));
+    if ((await readlink(link).catch(() => undefined)) === shortLinkTarget(hex)) await unlink(link).catch(() => undefined);
+    await rm(join(this.dir, hex), { recursive: true, force: true });
+  }
+
+  /**
+   * `l/<16 hex>`, a symlink to the snapshot's fs dir, relative to this.dir:
+   * the short lowerdir name that lets one overlay mount take ~200 layers
+   * where the 64-hex names fit ~58 in the one page mount options may use.
+   * Made on first need; removed with the snapshot.
+   */
+  async shortLink(fsDir: string): Promise<string> {
+    const hex = basename(dirname(fsDir));
+    if (!/^[a-f0-9]{64}$/.test(hex) || dirname(dirname(fsDir)) !== this.dir) throw new InternalError(`${fsDir} is not a snapshot of ${this.dir}`);
+    const name = shortLinkName(hex);
+    await mkdir(join(this.dir, 'l'), { recursive: true, mode: 0o700 });
+    try {
+      await symlink(shortLinkTarget(hex), join(this.dir, name));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const current = await readlink(join(this.dir, name));
+      // Two chain ids sharing 64 bits of prefix: refuse rather than point a layer at the wrong snapshot.
+      if (current !== shortLinkTarget(hex)) throw new InternalError(`snapshot link ${name} already points at ${current}, not at ${hex}`);
+    }
+    return name;
   }
 
   /** Delete temp dirs of unpacks a killed daemon never finished. */
@@ -87,6 +112,14 @@ export interface RootfsLayout {
   mountpoint: string;
 }
 
+function shortLinkName(hex: string): string {
+  return join('l', hex.slice(0, 16));
+}
+
+function shortLinkTarget(hex: string): string {
+  return join('..', hex, 'fs');
+}
+
 /** The overlayfs mount options for a layout (pure). */
 export function overlayOptions(l: RootfsLayout): string {
   for (const p of [...l.lowerdirs, l.upper, l.work]) {
@@ -95,17 +128,25 @@ export function overlayOptions(l: RootfsLayout): string {
   return `lowerdir=${l.lowerdirs.join(':')},upperdir=${l.upper},workdir=${l.work}`;
 }
 
-export async function mountOverlay(l: RootfsLayout): Promise<void> {
+/**
+ * Mounts the overlay. Mount options fit in one page: when the absolute
+ * lowerdirs do not, they are given relative to the snapshots dir (the cwd of
+ * `mount`), and when those do not either, as the store's short links.
+ */
+export async function mountOverlay(l: RootfsLayout, snapshots?: SnapshotStore): Promise<void> {
   await mkdir(l.mountpoint, { recursive: true, mode: 0o755 });
   if (await isMountpoint(l.mountpoint)) return;
   let options = overlayOptions(l);
   let cwd: string | undefined;
   const common = commonParent(l.lowerdirs);
   if (options.length > MOUNT_OPTIONS_MAX && common) {
-    // Mount options fit in one page; relative lowerdirs (resolved against the
-    // cwd of mount) roughly double the number of layers that fit.
     cwd = common;
     options = overlayOptions({ ...l, lowerdirs: l.lowerdirs.map((d) => relative(common, d)) });
+    if (options.length > MOUNT_OPTIONS_MAX && snapshots?.dir === common) {
+      const links: string[] = [];
+      for (const d of l.lowerdirs) links.push(await snapshots.shortLink(d));
+      options = overlayOptions({ ...l, lowerdirs: links });
+    }
   }
   if (options.length > MOUNT_OPTIONS_MAX) throw new InternalError(`the image has too many layers (${l.lowerdirs.length}) for one overlayfs mount`);
   try {
