@@ -304,17 +304,13 @@ if (missing) {
     const st = await client.runtime.PodSandboxStatus({ pod_sandbox_id: id, verbose: true });
     const pid = (JSON.parse(st.info.info ?? '{}') as { runtime: { pid: number } }).runtime.pid;
     const sleeper = await run(id, pod, 'sleeper', ['/bin/sh', '-c', "echo before; trap 'echo got-term; exit 0' TERM; while :; do sleep 1; done"]);
-    // Log rotation as kubelet does it: rename, then ReopenContainerLog (called on the controller:
-    // the CRI handler does not route it to VM containers yet).
+    // Log rotation as kubelet does it: rename, then ReopenContainerLog.
     const logPath = join(logDir, 'vm2', 'sleeper.log');
     await until('first log line', 30_000, async () => (existsSync(logPath) && readFileSync(logPath, 'utf8').includes(' F before') ? true : undefined));
     renameSync(logPath, `${logPath}.1`);
     const rec = await client.runtime.ContainerStatus({ container_id: sleeper });
     t.equal(rec.status?.state, 'CONTAINER_RUNNING', 'sleeper running');
-    await microvm.reopenContainerLog(
-      { id, config: pod as unknown as PodSandboxConfig__Output, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, netnsPath: '', runtime: { type: 'microvm' } },
-      { id: sleeper, runtime: { type: 'microvm' } },
-    );
+    await client.runtime.ReopenContainerLog({ container_id: sleeper });
     t.ok(existsSync(logPath), 'ReopenContainerLog opened a new log file');
     await client.runtime.StopContainer({ container_id: sleeper, timeout: 30 }, 60_000);
     const stopped = await client.runtime.ContainerStatus({ container_id: sleeper });
