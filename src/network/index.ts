@@ -27,6 +27,7 @@ export * from './types';
 export { attachTap, detachTap, DEFAULT_TAP_NAME, type GuestNetwork, type GuestAddress, type GuestRoute } from './tap';
 export type { PodPortOpener } from './port-forward';
 export { NETWORK_NOT_READY_REASON } from './watch';
+export { podBandwidth, EGRESS_ANNOTATION, INGRESS_ANNOTATION } from './bandwidth';
 
 /** The CNI interface name inside every pod. */
 export const POD_IFNAME = 'eth0';

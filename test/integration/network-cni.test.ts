@@ -1,5 +1,5 @@
 // Pod networking end to end with Debian's CNI plugins (bridge + host-local +
-// portmap), all inside a throw-away "node" netns: pod IPs, pod↔pod and
+// portmap + bandwidth), all inside a throw-away "node" netns: pod IPs, pod↔pod and
 // node→pod traffic, a host port, port-forward, teardown leaving nothing,
 // DEL after a "daemon restart", and undo of a half-failed ADD.
 
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { silentLogger } from '../../src/log';
-import { PodNetwork, type PodNetworkSpec } from '../../src/network';
+import { EGRESS_ANNOTATION, INGRESS_ANNOTATION, PodNetwork, podBandwidth, type PodNetworkSpec } from '../../src/network';
 import { isMounted } from '../../src/network/netns';
 import { createNetnsSandbox } from '../helpers/netns-sandbox';
 
@@ -22,6 +22,7 @@ for (const [component, path] of [
   ['containernetworking-plugins bridge', `${CNI_BIN}/bridge`],
   ['containernetworking-plugins host-local', `${CNI_BIN}/host-local`],
   ['containernetworking-plugins portmap', `${CNI_BIN}/portmap`],
+  ['containernetworking-plugins bandwidth', `${CNI_BIN}/bandwidth`],
   ['busybox-static', BUSYBOX],
   ['iptables', '/usr/sbin/iptables-save'],
 ]) {
@@ -171,6 +172,35 @@ t.test('runc-style pods on a CNI bridge', async (t) => {
   t.notOk(existsSync(b.netnsPath), 'pod B netns pin is gone');
   const left = JSON.parse(sb.exec(['ip', '-json', 'link', 'show'])) as { master?: string }[];
   t.equal(left.filter((l) => l.master === 'vmpodbr0').length, 0, 'no bridge ports left');
+});
+
+t.test('bandwidth limits of a pod are set up by the bandwidth plugin and go with the pod', async (t) => {
+  // A conflist of its own: Debian's bandwidth plugin (1.1.1) panics on CHECK of a pod
+  // without limits (containernetworking/plugins#1221, fixed in 1.9.1), which the first test runs.
+  const bwConf = join(sb.dir, 'net-bw.d');
+  mkdirSync(bwConf);
+  writeFileSync(join(bwConf, '10-bw.conflist'), JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'vmpodtest',
+    plugins: [
+      { type: 'bridge', bridge: 'vmpodbr0', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: `${SUBNET_PREFIX}0/24` }]], dataDir: ipamDir } },
+      { type: 'bandwidth', capabilities: { bandwidth: true } },
+    ],
+  }));
+  const net = new PodNetwork({ ...opts, config: { ...opts.config, cni_conf_dir: bwConf } });
+  const id = `podbw${process.pid}`;
+  t.teardown(() => net.teardown(id).catch(() => undefined));
+  const linksBefore = (JSON.parse(sb.exec(['ip', '-json', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname);
+  const bw = podBandwidth({ [INGRESS_ANNOTATION]: '8M', [EGRESS_ANNOTATION]: '4M' });
+  const r = await net.setup(podSpec(id, { bandwidth: bw }));
+  const hostVeth = r.result?.interfaces.find((i) => !i.sandbox && i.name !== 'vmpodbr0')?.name ?? '';
+  const qdiscs = sb.exec(['tc', 'qdisc', 'show']);
+  t.match(qdiscs, new RegExp(`qdisc tbf \\S+ dev ${hostVeth} .*rate 8Mbit`), `ingress: 8 Mbit/s token bucket on the host veth (${hostVeth})`);
+  t.match(qdiscs, /qdisc tbf \S+ dev bwp\S+ .*rate 4Mbit/, 'egress: 4 Mbit/s token bucket on the plugin\'s ifb device');
+  await t.resolves(net.check({ id, hostNetwork: false }), 'CNI CHECK passes with the limits in place');
+  await net.teardown(id);
+  const linksAfter = (JSON.parse(sb.exec(['ip', '-json', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname);
+  t.same(linksAfter.filter((l) => !linksBefore.includes(l)), [], 'no ifb or veth left after teardown');
 });
 
 t.test('host-network pods skip CNI', async (t) => {

@@ -34,6 +34,8 @@ export interface PodNetworkRequest {
   hostNetwork: boolean;
   portMappings: { containerPort: number; hostPort: number; protocol: string; hostIp: string }[];
   dns?: { servers: string[]; searches: string[]; options: string[] };
+  /** From the pod's bandwidth annotations; bits per second and bits. */
+  bandwidth?: { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number };
 }
 
 export interface PodNetworkProvider {

@@ -5,6 +5,7 @@ import { AlreadyExistsError, UnimplementedError } from '../../errors';
 import type { Logger } from '../../log';
 import type { PodSandboxConfig__Output } from '../../generated/cri/runtime/v1/PodSandboxConfig';
 import { routePod } from '../../sandbox/route';
+import { podBandwidth } from '../../network/bandwidth';
 import { Steps } from '../../sandbox/steps';
 import type { PodNamespaceModes, SandboxRecord } from '../../store/sandbox';
 import type { ContainerRecord } from '../../store/container';
@@ -25,6 +26,7 @@ export async function runPod(deps: RuntimeDeps, config: PodSandboxConfig__Output
   const md = requireObject(config.metadata, 'config.metadata');
   requireString(md.name, 'config.metadata.name');
   requireString(md.namespace, 'config.metadata.namespace');
+  const bandwidth = podBandwidth(config.annotations ?? {});
   const route = routePod(deps.config.runtime, runtimeHandler, config);
   const controller = deps.controllers.get(route.type);
   if (!controller) throw new UnimplementedError(`pod "${md.namespace}/${md.name}" is routed to handler "${route.handler}" (${route.reason}), but the ${route.type} runtime is not available yet`);
@@ -49,6 +51,7 @@ export async function runPod(deps: RuntimeDeps, config: PodSandboxConfig__Output
       id, name: md.name, namespace: md.namespace, uid: md.uid, hostNetwork: namespaces.network === 'NODE',
       portMappings: config.port_mappings.map((p) => ({ containerPort: p.container_port, hostPort: p.host_port, protocol: p.protocol, hostIp: p.host_ip })),
       dns: config.dns_config ?? undefined,
+      bandwidth,
     }), () => deps.network.teardown(id));
     const ips = [net.ips.ip, ...net.ips.additionalIps].filter(Boolean);
     const runtime = await steps.run('sandbox-create', () => controller.createSandbox({ id, config, route, namespaces, netnsPath: net.netnsPath, ips, log }));

@@ -145,3 +145,10 @@ t.test('RemovePodSandbox waits for a call in flight on one of its containers, th
   t.equal(deps.containers.get(CTR), undefined, 'container removed once the lock was free');
   t.equal(deps.sandboxes.get(POD), undefined, 'pod removed');
 });
+
+t.test('RunPodSandbox with a bad bandwidth annotation is INVALID_ARGUMENT and creates nothing', async (t) => {
+  const { deps, h } = fixture(t);
+  const config = { metadata: { name: 'p', namespace: 'ns', uid: 'u', attempt: 0 }, labels: {}, annotations: { 'kubernetes.io/ingress-bandwidth': '10 M' }, port_mappings: [] };
+  await t.rejects(h.RunPodSandbox!({ config, runtime_handler: '' }, ctx), InvalidArgumentError, 'refused');
+  t.same(deps.sandboxes.list(), [], 'no pod record');
+});
