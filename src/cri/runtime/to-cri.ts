@@ -2,6 +2,7 @@
 
 import type { Container } from '../../generated/cri/runtime/v1/Container';
 import type { ContainerStatus } from '../../generated/cri/runtime/v1/ContainerStatus';
+import type { ImageSpec } from '../../generated/cri/runtime/v1/ImageSpec';
 import type { PodSandbox } from '../../generated/cri/runtime/v1/PodSandbox';
 import type { PodSandboxStatus } from '../../generated/cri/runtime/v1/PodSandboxStatus';
 import type { ContainerRecord } from '../../store/container';
@@ -22,9 +23,15 @@ export function toCriPodSandboxStatus(s: SandboxRecord): PodSandboxStatus {
   };
 }
 
+/** The ImageSpec the container was created with, echoed back (kubelet compares user_specified_image). */
+function imageSpecOf(c: ContainerRecord): ImageSpec {
+  const spec = c.config.image;
+  return { image: c.image, annotations: spec?.annotations ?? {}, user_specified_image: spec?.user_specified_image ?? '', runtime_handler: spec?.runtime_handler ?? '' };
+}
+
 export function toCriContainer(c: ContainerRecord): Container {
   return {
-    id: c.id, pod_sandbox_id: c.podSandboxId, metadata: c.config.metadata, image: { image: c.image, annotations: c.config.image?.annotations ?? {} },
+    id: c.id, pod_sandbox_id: c.podSandboxId, metadata: c.config.metadata, image: imageSpecOf(c),
     image_ref: c.imageRef, state: c.state, created_at: c.createdAt, labels: c.config.labels, annotations: c.config.annotations, image_id: c.imageId,
   };
 }
@@ -32,7 +39,7 @@ export function toCriContainer(c: ContainerRecord): Container {
 export function toCriContainerStatus(c: ContainerRecord): ContainerStatus {
   return {
     id: c.id, metadata: c.config.metadata, state: c.state, created_at: c.createdAt, started_at: c.startedAt, finished_at: c.finishedAt,
-    exit_code: c.exitCode, image: { image: c.image, annotations: c.config.image?.annotations ?? {} }, image_ref: c.imageRef, image_id: c.imageId,
+    exit_code: c.exitCode, image: imageSpecOf(c), image_ref: c.imageRef, image_id: c.imageId,
     reason: c.reason, message: c.message, labels: c.config.labels, annotations: c.config.annotations,
     mounts: c.config.mounts.map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly, propagation: m.propagation, selinux_relabel: m.selinux_relabel })),
     log_path: c.logPath, resources: c.resources ? { linux: c.resources } : null,

@@ -1,0 +1,20 @@
+import t from 'tap';
+import { toCriContainer, toCriContainerStatus } from '../../../../src/cri/runtime/to-cri';
+import type { ContainerRecord } from '../../../../src/store/container';
+import type { ContainerConfig__Output } from '../../../../src/generated/cri/runtime/v1/ContainerConfig';
+
+t.test('the ImageSpec of CreateContainer is echoed in ListContainers and ContainerStatus', async (t) => {
+  const config = {
+    metadata: { name: 'c', attempt: 0 },
+    image: { image: 'sha256:abc', annotations: { a: 'b' }, user_specified_image: 'busybox:1.36', runtime_handler: 'kata' },
+    labels: {}, annotations: {}, mounts: [],
+  } as unknown as ContainerConfig__Output;
+  const c = {
+    id: 'c1', podSandboxId: 'p1', config, image: 'docker.io/library/busybox:1.36', imageId: 'sha256:abc', imageRef: 'docker.io/library/busybox@sha256:def',
+    logPath: '', stopSignal: 15, createdAt: '1', startedAt: '0', finishedAt: '0', state: 'CONTAINER_CREATED', exitCode: 0, reason: '', message: '',
+    resources: null, rootfs: '', upperDir: '', runtime: null,
+  } as ContainerRecord;
+  const want = { image: 'docker.io/library/busybox:1.36', annotations: { a: 'b' }, user_specified_image: 'busybox:1.36', runtime_handler: 'kata' };
+  t.same(toCriContainer(c).image, want, 'ListContainers');
+  t.same(toCriContainerStatus(c).image, want, 'ContainerStatus');
+});
