@@ -124,7 +124,13 @@ export class ContainerManager {
     c.started = true;
     c.oomKills = c.oomAtStart = (await readOomKills(c.cgroupDir)) ?? 0;
     this.parentOomSeen ??= (await readOomKills(this.parentCgroupDir())) ?? 0;
-    this.launch(c, c.init, runcArgs.run(id, c.bundle), c.stdin, c.terminal);
+    try {
+      this.launch(c, c.init, runcArgs.run(id, c.bundle), c.stdin, c.terminal);
+    } catch (err) {
+      // Nothing was started (no pty to be had): the container may be started again or removed.
+      c.started = false;
+      throw err;
+    }
     this.ensureOomPoll();
     // runc's own pid until `runc state` knows the container's init.
     c.init.pid = c.init.child?.pid ?? 0;
@@ -158,7 +164,12 @@ export class ContainerManager {
     await writeFile(file, JSON.stringify(proc));
     const p = newProc();
     c.execs.set(execId, p);
-    this.launch(c, p, runcArgs.exec(id, file), stdin, terminal);
+    try {
+      this.launch(c, p, runcArgs.exec(id, file), stdin, terminal);
+    } catch (err) {
+      c.execs.delete(execId);
+      throw err;
+    }
     p.pid = p.child?.pid ?? 0;
     return p.pid;
   }

@@ -28,9 +28,14 @@ export class Terminal {
 
   static open(size?: WindowSize): Terminal {
     const { master, slave } = openPty();
-    const t = new Terminal(master, slave);
-    if (size && size.rows > 0 && size.cols > 0) setWindowSize(master, size);
-    return t;
+    try {
+      if (size && size.rows > 0 && size.cols > 0) setWindowSize(master, size);
+      return new Terminal(master, slave);
+    } catch (err) {
+      closeSync(slave);
+      closeSync(master);
+      throw err;
+    }
   }
 
   /** The fd to give the child as stdin, stdout and stderr. */
