@@ -20,6 +20,8 @@ export const EARLY_MOUNTS: EarlyMount[] = [
   { target: '/dev', type: 'devtmpfs', source: 'devtmpfs', options: 'nosuid' },
   // The agent's own ptys (terminal.ts); containers get a devpts instance of their own.
   { target: '/dev/pts', type: 'devpts', source: 'devpts', options: 'nosuid,noexec,mode=0620,ptmxmode=0666' },
+  // The pod's /dev/shm, bound into every container (as a runc pod's is); the size is a runc pod's too.
+  { target: '/dev/shm', type: 'tmpfs', source: 'shm', options: 'nosuid,nodev,noexec,mode=1777,size=65536k' },
   { target: '/run', type: 'tmpfs', source: 'tmpfs', options: 'mode=0755,nosuid,nodev' },
   { target: '/sys/fs/cgroup', type: 'cgroup2', source: 'cgroup2', options: 'nsdelegate' },
 ];

@@ -227,6 +227,14 @@ if (missing) {
     const ex3 = await client.runtime.ExecSync({ container_id: web, cmd: ['/bin/sh', '-c', 'echo err >&2; exit 3'], timeout: 60 }, 90_000);
     t.equal(ex3.exit_code, 3, 'ExecSync non-zero exit code');
     t.equal(Buffer.from(ex3.stderr).toString(), 'err\n', 'ExecSync stderr');
+    // Containers of one pod share /dev/shm, in a VM as with runc.
+    t.equal((await sh('echo from-web > /dev/shm/pod-shared')).code, 0, 'a write to /dev/shm');
+    const shmReader = await run(vmId, vmPod, 'shm', ['/bin/cat', '/dev/shm/pod-shared']);
+    t.equal((await exited(shmReader)).exit_code, 0, 'another container of the pod reads it');
+    t.match(await until('shm reader log', 20_000, async () => {
+      const s = existsSync(join(logDir, 'vm', 'shm.log')) ? readFileSync(join(logDir, 'vm', 'shm.log'), 'utf8') : '';
+      return s.includes(' F ') ? s : undefined;
+    }), / stdout F from-web$/m, 'and sees what the first one wrote');
 
     const body = await until('httpd in the VM to answer on the pod IP', 60_000, async () => {
       // Node as the client: Debian's static busybox wget crashes in its resolver on this host.

@@ -19,7 +19,7 @@ import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/Con
 import { ALL_CAPABILITIES } from '../../oci/capabilities';
 import type { HostFacts, PodContext, PodNamespaceModes, SpecNote } from '../../oci/input';
 import type { OciMount, OciSpec } from '../../oci/types';
-import { GUEST_SHARED_DIR } from './layout';
+import { GUEST_POD_SHM, GUEST_SHARED_DIR } from './layout';
 
 /** PID of the guest's init, whose namespaces every container shares unless it asks for its own. */
 export const GUEST_INIT_PID = 1;
@@ -56,7 +56,7 @@ export function guestPodContext(podId: string, hostname: string, namespaces: Pod
     resolvConfPath: podFiles.resolvConf,
     hostsPath: podFiles.hosts,
     hostnamePath: podFiles.hostname,
-    // The VM's own /dev/shm is the pod's.
+    // The VM's own /dev/shm is the pod's (guestMount binds it).
     shmPath: '',
   };
 }
@@ -98,10 +98,8 @@ function guestMount(m: OciMount, i: GuestSpecInput, notes: SpecNote[]): OciMount
   const underShare = underDir(m.source, i.sharedHostDir);
   if (shared !== undefined) source = posix.join(GUEST_SHARED_DIR, shared);
   else if (underShare !== undefined) source = posix.join(GUEST_SHARED_DIR, underShare);
-  // The guest has no /dev/shm of its own (devtmpfs only) to bind: each
-  // container gets a tmpfs there. Limitation: containers of one VM pod do
-  // not share POSIX shared memory.
-  else if (m.source === '/dev/shm' && dest === '/dev/shm') return { destination: dest, type: 'tmpfs', source: 'shm', options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'] };
+  // The pod's /dev/shm is the guest's own (the VM is the pod).
+  else if (m.source === '/dev/shm' && dest === '/dev/shm') source = GUEST_POD_SHM;
   else throw new InternalError(`mount ${dest}: host path ${m.source} is not shared with the VM`);
   let options = m.options;
   const prop = options.find((o) => PROPAGATION.has(o));

@@ -24,6 +24,8 @@ import { InvalidArgumentError } from '../../errors';
 
 /** Where the guest agent mounts the 9p share. */
 export const GUEST_SHARED_DIR = '/run/vmpod/shared';
+/** The guest's pod-wide /dev/shm (a tmpfs the agent mounts at boot): every container of the pod binds it, as runc pods share theirs. */
+export const GUEST_POD_SHM = '/dev/shm';
 
 export interface PodPaths {
   dir: string;

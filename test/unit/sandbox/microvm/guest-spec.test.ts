@@ -40,7 +40,7 @@ t.test('rootfs, pod files and CRI mounts become paths under the guest share', as
     ['/etc/hostname', at('/etc/hostname')?.source, `${GUEST_SHARED_DIR}/pod/hostname`],
     ['emptyDir mount', at('/data')?.source, `${GUEST_SHARED_DIR}/c/ctr1/m/0`],
     ['configmap mount (trailing slash)', at('/etc/config')?.source, `${GUEST_SHARED_DIR}/c/ctr1/m/1`],
-    ['/dev/shm is a tmpfs of its own', at('/dev/shm')?.type, 'tmpfs'],
+    ['/dev/shm binds the guest\'s pod-wide one', `${at('/dev/shm')?.type} ${at('/dev/shm')?.source}`, 'bind /dev/shm'],
   ];
   for (const [desc, got, want] of cases) t.equal(got, want, desc);
   t.ok(at('/etc/config')?.options.includes('ro'), 'readonly CRI mount stays readonly');
