@@ -235,20 +235,22 @@ if ('missing' in found) {
     await hv.destroy(runDir);
   });
 
-  t.test('a guest kernel panic ends the VM and is reported as such', async (t) => {
-    // Kernel only: no initramfs and no root, so the kernel panics in early
-    // boot; panic=1 + pvpanic/-no-reboot must turn that into QEMU exiting.
-    const runDir = join(work, 'p');
-    const vm = await start({
-      id: 'p', runDir, accel: 'tcg', vcpus: 1, memoryMib: 256,
-      boot: { kernel: guestPartPath(found, 'vmlinux'), params: ['root=/dev/vmpod-none'] },
-      agent: { transport: 'serial', socketPath: join(runDir, 'agent.sock') },
-    });
+  /** A small VM (no rootfs) booted until it ends by itself, or is stopped after 2 minutes. */
+  const runUntilExit = async (id: string, boot: VmConfig['boot']) => {
+    const runDir = join(work, id);
+    const vm = await start({ id, runDir, accel: 'tcg', vcpus: 1, memoryMib: 256, boot, agent: { transport: 'serial', socketPath: join(runDir, 'agent.sock') } });
     const events: VmEvent[] = [];
     vm.onEvent((e) => events.push(e));
     const limit = setTimeout(() => vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }), 120_000);
     const exit = await vm.wait();
     clearTimeout(limit);
+    return { vm, exit, events, runDir };
+  };
+
+  t.test('a guest kernel panic ends the VM and is reported as such', async (t) => {
+    // Kernel only: no initramfs and no root, so the kernel panics in early
+    // boot; panic=1 + pvpanic/-no-reboot must turn that into QEMU exiting.
+    const { vm, exit, events, runDir } = await runUntilExit('p', { kernel: guestPartPath(found, 'vmlinux'), params: ['root=/dev/vmpod-none'] });
     t.match(vm.consoleTail(4096), /Kernel panic - not syncing/, 'the guest panicked');
     t.ok(exit.reason === 'guest-panicked' || exit.reason === 'guest-reset', `exit reason ${exit.reason} (events ${JSON.stringify(events)})`);
     t.comment(`early panic seen as: ${exit.reason} (before the initramfs loads pvpanic-mmio it can only be a reset)`);
@@ -258,21 +260,11 @@ if ('missing' in found) {
   t.test('a guest kernel panic after boot reaches the host through pvpanic', async (t) => {
     // The initramfs crashes the kernel on purpose (vmpod.selftest=panic) once
     // its modules, pvpanic-mmio among them, are loaded.
-    const runDir = join(work, 'pp');
-    const vm = await start({
-      id: 'pp', runDir, accel: 'tcg', vcpus: 1, memoryMib: 256,
-      boot: {
-        kernel: guestPartPath(found, 'vmlinux'),
-        initrd: guestPartPath(found, 'initramfs'),
-        params: [...found.manifest.kernel.cmdline.split(/\s+/).filter(Boolean), 'vmpod.selftest=panic'],
-      },
-      agent: { transport: 'serial', socketPath: join(runDir, 'agent.sock') },
+    const { vm, exit, events, runDir } = await runUntilExit('pp', {
+      kernel: guestPartPath(found, 'vmlinux'),
+      initrd: guestPartPath(found, 'initramfs'),
+      params: [...found.manifest.kernel.cmdline.split(/\s+/).filter(Boolean), 'vmpod.selftest=panic'],
     });
-    const events: VmEvent[] = [];
-    vm.onEvent((e) => events.push(e));
-    const limit = setTimeout(() => vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }), 120_000);
-    const exit = await vm.wait();
-    clearTimeout(limit);
     t.match(vm.consoleTail(4096), /selftest: crashing the kernel on purpose[\s\S]*Kernel panic - not syncing/, 'the guest panicked after loading its modules');
     t.equal(exit.reason, 'guest-panicked', `reported as a panic, not a reset (events ${JSON.stringify(events)})`);
     t.ok(events.some((e) => e.type === 'guest-panicked'), 'QEMU sent GUEST_PANICKED');
