@@ -155,6 +155,10 @@ if (missing) {
     t.match(podIp, /^10\.88\.91\.\d+$/, 'pod got an IP from CNI');
     const qemuPid = info.runtime.pid;
     t.match(readFileSync(`/proc/${qemuPid}/cmdline`, 'utf8'), /qemu-system/, 'the pod runs a QEMU process');
+    const capEff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${qemuPid}/status`, 'utf8'))?.[1] ?? '0'}`);
+    const CAP = { chown: 0n, net_admin: 12n, sys_ptrace: 19n, sys_admin: 21n };
+    t.same([CAP.chown, CAP.net_admin].map((b) => (capEff >> b) & 1n), [1n, 1n], 'QEMU keeps the capabilities its 9p server and tap need');
+    t.same([CAP.sys_ptrace, CAP.sys_admin].map((b) => (capEff >> b) & 1n), [0n, 0n], 'and runs without sys_admin or sys_ptrace');
 
     const runcPod = podConfig('trusted', {});
     const { pod_sandbox_id: runcId } = await client.runtime.RunPodSandbox({ config: runcPod }, 120_000);

@@ -1,8 +1,9 @@
 // Starting QEMU so that it outlives the daemon: its own session (setsid via
 // `detached`), stdio to files (never pipes the daemon must keep reading), an
-// optional network namespace entered with nsenter (which execs QEMU, so the
-// PID we get is QEMU's), and a launch record persisted atomically so that a
-// restarted daemon can find the process, its sockets and its CID again.
+// optional network namespace entered with nsenter, a capability bounding set
+// cut down by setpriv to what QEMU needs (both exec, so the PID we get is
+// QEMU's), and a launch record persisted atomically so that a restarted
+// daemon can find the process, its sockets and its CID again.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -36,6 +37,7 @@ export interface LaunchRecord {
 export interface LaunchOptions {
   qemuBinary?: string;
   nsenterBinary?: string;
+  setprivBinary?: string;
   qemuOptions?: QemuOptions;
   /** How long QEMU gets to open its QMP socket. */
   qmpTimeoutMs?: number;
@@ -48,10 +50,22 @@ export interface Launched {
   child: ChildProcess;
 }
 
+/**
+ * The capabilities QEMU keeps although it runs as root. The 9p server acts
+ * on files of every owner in the pod's share (chown, chmod, mknod, file
+ * capabilities, set-id bits) and attaches the pod's tap (net_admin, which
+ * only reaches the pod's own netns: setns needs sys_admin). Gone, among
+ * others: sys_admin (mount, setns), sys_module, sys_ptrace, sys_rawio,
+ * sys_boot, kill, setuid/setgid. What QEMU may call is confined by -sandbox.
+ */
+export const QEMU_CAPABILITIES = ['chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'mknod', 'setfcap', 'net_admin'] as const;
+
 /** The full argv (binary first) that launch spawns. Pure. */
 export function launchArgv(c: VmConfig, o: LaunchOptions = {}): string[] {
   const qemu = [o.qemuBinary ?? 'qemu-system-x86_64', ...buildQemuArgs(c, o.qemuOptions ?? DEFAULT_QEMU_OPTIONS)];
-  return c.netnsPath ? [o.nsenterBinary ?? 'nsenter', `--net=${c.netnsPath}`, '--', ...qemu] : qemu;
+  // setpriv after nsenter: entering the netns itself needs sys_admin.
+  const confined = [o.setprivBinary ?? 'setpriv', `--bounding-set=-all,${QEMU_CAPABILITIES.map((n) => `+${n}`).join(',')}`, '--inh-caps=-all', '--', ...qemu];
+  return c.netnsPath ? [o.nsenterBinary ?? 'nsenter', `--net=${c.netnsPath}`, '--', ...confined] : confined;
 }
 
 export function launchRecordPath(runDir: string): string {

@@ -17,12 +17,13 @@ function cfg(runDir: string, over: Partial<VmConfig> = {}): VmConfig {
   return { id: 'p', runDir, accel: 'tcg', vcpus: 1, memoryMib: 128, paused: true, agent: { transport: 'serial', socketPath: join(runDir, 'agent.sock') }, ...over };
 }
 
-t.test('argv runs QEMU directly, or through nsenter into the pinned netns', async (t) => {
+t.test('argv runs QEMU under setpriv, and that through nsenter into the pinned netns', async (t) => {
+  const setpriv = ['setpriv', '--bounding-set=-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod,+setfcap,+net_admin', '--inh-caps=-all', '--'];
   const plain = launchArgv(cfg('/r'), { qemuBinary: '/usr/bin/qemu-system-x86_64' });
-  t.equal(plain[0], '/usr/bin/qemu-system-x86_64');
-  const ns = launchArgv(cfg('/r', { netnsPath: '/run/netns/vmpod-p' }), { qemuBinary: 'qemu-system-x86_64' });
-  t.same(ns.slice(0, 4), ['nsenter', '--net=/run/netns/vmpod-p', '--', 'qemu-system-x86_64']);
-  t.same(ns.slice(4), plain.slice(1), 'same QEMU args either way');
+  t.same(plain.slice(0, 5), [...setpriv, '/usr/bin/qemu-system-x86_64'], 'capabilities bounded, then QEMU');
+  const ns = launchArgv(cfg('/r', { netnsPath: '/run/netns/vmpod-p' }), { qemuBinary: '/usr/bin/qemu-system-x86_64' });
+  t.same(ns.slice(0, 8), ['nsenter', '--net=/run/netns/vmpod-p', '--', ...setpriv, '/usr/bin/qemu-system-x86_64'], 'the netns is entered before the capabilities go');
+  t.same(ns.slice(8), plain.slice(5), 'same QEMU args either way');
 });
 
 t.test('launch record: missing is NotFoundError, garbage and wrong shape are InternalError', async (t) => {
