@@ -17,6 +17,8 @@ interface CidFile {
 
 export class CidAllocator {
   private owners = new Map<number, string>();
+  /** CIDs something outside vmpod holds (another hypervisor's VMs): skipped until the daemon restarts. */
+  private readonly foreign = new Set<number>();
 
   constructor(private readonly file: string, private readonly maxCid = DEFAULT_MAX_CID) {
     let data: CidFile | undefined;
@@ -37,7 +39,7 @@ export class CidAllocator {
     const existing = this.lookup(owner);
     if (existing !== undefined) return existing;
     for (let cid = FIRST_GUEST_CID; cid <= this.maxCid; cid++) {
-      if (!this.owners.has(cid)) {
+      if (!this.owners.has(cid) && !this.foreign.has(cid)) {
         this.owners.set(cid, owner);
         try {
           this.save();
@@ -64,6 +66,11 @@ export class CidAllocator {
     this.save();
   }
 
+  /** Never hand out `cid` again in this process: QEMU found it taken by a VM vmpod does not know. */
+  setAsideForeign(cid: number): void {
+    this.foreign.add(cid);
+  }
+
   allocated(): Map<number, string> {
     return new Map(this.owners);
   }
@@ -72,5 +79,30 @@ export class CidAllocator {
     const owners: Record<string, string> = {};
     for (const [cid, o] of [...this.owners].sort((a, b) => a[0] - b[0])) owners[String(cid)] = o;
     writeJsonAtomic(this.file, { version: 1, owners } satisfies CidFile);
+  }
+}
+
+/** How QEMU fails when the vhost-vsock CID is held by another VM on the host. */
+export function isCidInUseError(err: unknown): boolean {
+  return /vhost-vsock: unable to set guest cid: Address already in use/.test(err instanceof Error ? err.message : String(err));
+}
+
+/**
+ * Runs `start` with `owner`'s CID. When QEMU says another VM on the host
+ * (not one of vmpod's: those are all in the allocator) holds that CID, the
+ * CID is set aside and the next free one is tried, at most `tries` times in
+ * all; any other failure, or the last clash, is thrown as it came.
+ */
+export async function startWithFreeCid<T>(cids: CidAllocator, owner: string, start: (cid: number) => Promise<T>, onClash: (cid: number) => void = () => undefined, tries = 8): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const cid = cids.allocate(owner);
+    try {
+      return await start(cid);
+    } catch (err) {
+      if (!isCidInUseError(err) || attempt >= tries) throw err;
+      onClash(cid);
+      cids.setAsideForeign(cid);
+      cids.release(owner);
+    }
   }
 }

@@ -20,7 +20,7 @@ import { DeadlineExceededError, InternalError, isVmpodError, type VmpodError } f
 import type { GuestImage } from '../../host/guest-image';
 import type { Hypervisor, VmExit, VmHandle } from '../../hypervisor/hypervisor';
 import { RUN_FILES, type AccelKind, type VmConfig } from '../../hypervisor/vm-config';
-import type { CidAllocator } from '../../hypervisor/vsock-cid';
+import { startWithFreeCid, type CidAllocator } from '../../hypervisor/vsock-cid';
 import type { Logger } from '../../log';
 import { attachTap, detachTap, DEFAULT_TAP_NAME, type GuestNetwork } from '../../network';
 import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
@@ -216,17 +216,8 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       hostCpus: cpus().length,
       hostMemoryMib: Math.floor(totalmem() / (1024 * 1024)),
     });
-    let endpoint: AgentEndpoint;
-    if (host.transport === 'vsock') {
-      if (!env.cids) throw new InternalError('vsock transport chosen but no CID allocator configured');
-      const cid = env.cids.allocate(id);
-      undo.push({ what: 'cid', fn: async () => env.cids?.release(id) });
-      endpoint = { transport: 'vsock', cid };
-    } else {
-      endpoint = { transport: 'serial', socketPath: join(paths.vmRunDir, RUN_FILES.agentSocket) };
-    }
     const parts = guest.manifest.parts;
-    const config: VmConfig = {
+    const configFor = (endpoint: AgentEndpoint): VmConfig => ({
       id,
       runDir: paths.vmRunDir,
       accel: host.accel,
@@ -242,11 +233,28 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       agent: endpoint.transport === 'vsock' ? { transport: 'vsock', cid: endpoint.cid } : { transport: 'serial', socketPath: endpoint.socketPath },
       ...(net ? { network: { ifname: net.tapName, mac: net.mac } } : {}),
       ...(input.netnsPath ? { netnsPath: input.netnsPath } : {}),
-    };
+    });
     log.info({ size: size.explain, accel: host.accel, transport: host.transport, guest: guest.hash }, 'starting pod VM');
     // The launcher creates the run dir (QEMU's stderr, pidfile) even when QEMU then fails to start.
     undo.push({ what: 'vm run dir', fn: () => env.hypervisor.destroy(paths.vmRunDir) });
-    const started = await env.hypervisor.start(config);
+    let endpoint: AgentEndpoint;
+    let started: VmHandle;
+    if (host.transport === 'vsock') {
+      const cids = env.cids;
+      if (!cids) throw new InternalError('vsock transport chosen but no CID allocator configured');
+      undo.push({ what: 'cid', fn: async () => cids.release(id) });
+      const r = await startWithFreeCid(
+        cids,
+        id,
+        async (cid) => ({ cid, vm: await env.hypervisor.start(configFor({ transport: 'vsock', cid })) }),
+        (cid) => log.warn({ cid }, 'vsock CID held by a VM outside vmpod; trying the next one'),
+      );
+      endpoint = { transport: 'vsock', cid: r.cid };
+      started = r.vm;
+    } else {
+      endpoint = { transport: 'serial', socketPath: join(paths.vmRunDir, RUN_FILES.agentSocket) };
+      started = await env.hypervisor.start(configFor(endpoint));
+    }
     vm = started;
     undo.push({ what: 'vm', fn: async () => void (await started.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 })) });
     lap('qemu');
