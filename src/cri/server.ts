@@ -1,5 +1,6 @@
 // Builds the grpc-js server for both CRI services. Every RPC in the proto is
-// registered: methods with an implementation go through the one wrapper,
+// registered: methods with an implementation go through the one wrapper
+// (the Stream* list RPCs derive from their List handlers, list-streams.ts),
 // the rest answer UNIMPLEMENTED saying so. Request bodies are decoded
 // leniently so that garbage becomes INVALID_ARGUMENT from the wrapper
 // rather than grpc-js's generic INTERNAL.
@@ -8,6 +9,7 @@ import { Server, type MethodDefinition, type ServiceDefinition, type UntypedServ
 import { UnavailableError, UnimplementedError } from '../errors';
 import type { Logger } from '../log';
 import type { HandlerTable } from './handler';
+import { listStreams } from './list-streams';
 import { imageServiceDefinition, runtimeServiceDefinition } from './proto';
 import { MALFORMED, wrapServerStream, wrapUnary, type StreamHandler, type WrapOptions } from './wrap';
 
@@ -94,7 +96,7 @@ export function createCriServer(impl: CriImplementation, log: Logger): { server:
   const opts: WrapOptions = { log: log.child({ subsystem: 'cri' }), admit: gate.admit };
   // kubelet sends ListContainers responses of many MiB on a busy node; match its 16 MiB limit.
   const server = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.max_send_message_length': 16 << 20 });
-  const streams = impl.streams ?? {};
+  const streams = { ...listStreams(impl), ...impl.streams };
   const rt = implement(runtimeServiceDefinition(), impl.runtime, streams, opts, 'RuntimeService');
   const im = implement(imageServiceDefinition(), impl.image, streams, opts, 'ImageService');
   server.addService(rt.definition, rt.impl);

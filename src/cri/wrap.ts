@@ -20,7 +20,7 @@ export function isMalformed(req: unknown): req is MalformedRequest {
 }
 
 /** Reads are logged at debug so that kubelet's constant polling does not flood the log. */
-const READ_ONLY = /^(List|Version|Status|ImageStatus|ImageFsInfo|ContainerStatus|PodSandboxStatus|ContainerStats|PodSandboxStats|RuntimeConfig|ListMetricDescriptors|ListPodSandboxMetrics)/;
+const READ_ONLY = /^(List|Stream|Version|Status|ImageStatus|ImageFsInfo|ContainerStatus|PodSandboxStatus|ContainerStats|PodSandboxStats|RuntimeConfig|ListMetricDescriptors|ListPodSandboxMetrics)/;
 
 export function isReadOnly(method: string): boolean {
   return READ_ONLY.test(method);

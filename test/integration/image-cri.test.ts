@@ -53,6 +53,14 @@ t.test('pull, status, list, fs info, remove over gRPC', async (t) => {
   t.equal((await client.image.ListImages({})).images.length, 1);
   t.equal((await client.image.ListImages({ filter: { image: { image: ref } } })).images.length, 1, 'filter matches');
   t.equal((await client.image.ListImages({ filter: { image: { image: 'busybox:nope' } } })).images.length, 0, 'filter excludes');
+  const streamed = await new Promise<string[]>((resolve, reject) => {
+    const ids: string[] = [];
+    const s = client.raw.image.StreamImages({});
+    s.on('data', (m: { images: { id: string }[] }) => ids.push(...m.images.map((i) => i.id)));
+    s.on('error', reject);
+    s.on('end', () => resolve(ids));
+  });
+  t.same(streamed, (await client.image.ListImages({})).images.map((i) => i.id), 'StreamImages streams what ListImages lists');
 
   const fs = await client.image.ImageFsInfo({});
   t.ok(Number(fs.image_filesystems[0]?.used_bytes?.value) > 1 << 20, 'used bytes');
