@@ -202,6 +202,9 @@ if (missing) {
     mkdirSync(cfgDir, { recursive: true });
     mkdirSync(dataDir, { recursive: true });
     writeFileSync(join(cfgDir, 'key'), 'v1\n');
+    // A mount below the read-only volume's source: it must be read-only in the guest too.
+    mkdirSync(join(cfgDir, 'sub'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'vpe-sub', join(cfgDir, 'sub')]);
     const oom = await run(vmId, vmPod, 'oom', ['/bin/sh', '-c', 'x=a; while :; do x="$x$x"; done'], {
       linux: { resources: { memory_limit_in_bytes: 48 * 1024 * 1024 } },
     });
@@ -213,6 +216,7 @@ if (missing) {
 
     const web = await run(vmId, vmPod, 'web', ['/bin/sh', '-c', 'mkdir -p /www && echo hello-from-vm > /www/index.html && exec httpd -f -p 8080 -h /www'], {
       mounts: [{ container_path: '/etc/app', host_path: cfgDir, readonly: true }, { container_path: '/data', host_path: dataDir }],
+      linux: { security_context: { capabilities: { add_capabilities: ['MKNOD'], drop_capabilities: [] } } },
     });
     const sh = async (cmd: string) => {
       const r = await client.runtime.ExecSync({ container_id: web, cmd: ['/bin/sh', '-c', cmd], timeout: 60 }, 90_000);
@@ -223,6 +227,14 @@ if (missing) {
     t.equal((await sh('cat /etc/app/key')).out, 'v2\n', 'an update on the host is seen in the guest');
     t.not((await sh('echo x > /etc/app/new')).code, 0, 'the read-only volume refuses writes in the guest');
     t.notOk(existsSync(join(cfgDir, 'new')), 'nothing was written to the host dir');
+    t.not((await sh('echo x > /etc/app/sub/new')).code, 0, 'nor into a mount below it');
+    t.notOk(existsSync(join(cfgDir, 'sub', 'new')), 'nothing was written there on the host');
+    // The container holds CAP_MKNOD in the guest, so only the host side can refuse.
+    const mknod = await sh('/bin/busybox mknod /data/blk b 7 0');
+    t.match(mknod, { code: 1, err: /Operation not permitted/ }, 'the guest cannot make a device node on the host');
+    t.notOk(existsSync(join(dataDir, 'blk')), 'none appeared in the host dir');
+    const shareMounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(info.runtime.podDir) && l.includes('/shared'));
+    t.ok(shareMounts.length >= 3 && shareMounts.every((l) => /(^|,)nodev(,|$)/.test(l.split(' ')[5]!) && /(^|,)nosuid(,|$)/.test(l.split(' ')[5]!)), `every mount QEMU serves is nodev,nosuid (${shareMounts.length} mounts)`);
     t.equal((await sh('echo from-guest > /data/f')).code, 0, 'the writable volume accepts writes');
     t.equal(readFileSync(join(dataDir, 'f'), 'utf8'), 'from-guest\n', 'guest writes land in the host dir');
     const ex = await client.runtime.ExecSync({ container_id: web, cmd: ['/bin/uname', '-r'], timeout: 60 }, 90_000);

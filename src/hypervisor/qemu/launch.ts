@@ -52,13 +52,15 @@ export interface Launched {
 
 /**
  * The capabilities QEMU keeps although it runs as root. The 9p server acts
- * on files of every owner in the pod's share (chown, chmod, mknod, file
- * capabilities, set-id bits) and attaches the pod's tap (net_admin, which
- * only reaches the pod's own netns: setns needs sys_admin). Gone, among
- * others: sys_admin (mount, setns), sys_module, sys_ptrace, sys_rawio,
- * sys_boot, kill, setuid/setgid. What QEMU may call is confined by -sandbox.
+ * on files of every owner in the pod's share (chown, chmod, set-id bits) and
+ * attaches the pod's tap (net_admin, which only reaches the pod's own netns:
+ * setns needs sys_admin). Gone, among others: mknod (a guest could make a
+ * node for a host disk and open it through 9p), setfcap (file capabilities
+ * for host processes), sys_admin (mount, setns), sys_module, sys_ptrace,
+ * sys_rawio, sys_boot, kill, setuid/setgid. The share's mounts are also
+ * nodev,nosuid (share.ts), and what QEMU may call is confined by -sandbox.
  */
-export const QEMU_CAPABILITIES = ['chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'mknod', 'setfcap', 'net_admin'] as const;
+export const QEMU_CAPABILITIES = ['chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'net_admin'] as const;
 
 /** The full argv (binary first) that launch spawns. Pure. */
 export function launchArgv(c: VmConfig, o: LaunchOptions = {}): string[] {

@@ -21,16 +21,42 @@ async function mountCmd(what: string, args: string[]): Promise<void> {
   }
 }
 
-/** Mount points at or below `dir`, deepest first (from /proc/self/mountinfo). */
-export function mountsUnder(dir: string, mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): string[] {
+interface MountEntry {
+  path: string;
+  /** Per-mount options (mountinfo field 6: rw/ro, nosuid, nodev, noexec, atime). */
+  options: string[];
+}
+
+/** Mounts at or below `dir` with their per-mount options, parents first (from /proc/self/mountinfo). */
+export function mountEntriesUnder(dir: string, mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): MountEntry[] {
   const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   return mountinfo
     .split('\n')
-    .map((l) => l.split(' ')[4])
-    .filter((m): m is string => m !== undefined)
-    .map(unescape)
-    .filter((m) => m === dir || m.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
+    .map((l) => l.split(' '))
+    .filter((f) => f[4] !== undefined && f[5] !== undefined)
+    .map((f) => ({ path: unescape(f[4]!), options: f[5]!.split(',') }))
+    .filter((m) => m.path === dir || m.path.startsWith(`${dir}/`))
+    .sort((a, b) => a.path.length - b.path.length);
+}
+
+/** Mount points at or below `dir`, deepest first. */
+export function mountsUnder(dir: string, mountinfo?: string): string[] {
+  return mountEntriesUnder(dir, mountinfo).map((m) => m.path).reverse();
+}
+
+const KEPT_FLAGS = new Set(['noexec', 'noatime', 'relatime', 'strictatime', 'nodiratime']);
+
+/**
+ * Options to remount one mount the guest reaches through 9p (pure). QEMU
+ * opens what the guest asks for with the host's semantics, so device nodes
+ * there would open host devices and set-id files would run set-id on the
+ * host: every such mount is nodev,nosuid. `ro` is kept or added, never
+ * dropped; noexec and the atime flag are kept (a bind remount replaces all
+ * per-mount flags).
+ */
+export function confinedRemountOptions(current: string[], readonly: boolean): string {
+  const ro = readonly || current.includes('ro');
+  return ['remount', 'bind', ro ? 'ro' : 'rw', 'nosuid', 'nodev', ...current.filter((o) => KEPT_FLAGS.has(o))].join(',');
 }
 
 /** Unmount everything at or below `dir` (lazily, so a busy 9p server cannot wedge pod removal). Idempotent. */
@@ -52,7 +78,7 @@ export async function mountShare(shareSource: string, shared: string): Promise<v
   await mountCmd('pod share', ['--bind', shareSource, shared]);
   // Private: mounts made below it must not propagate into the host's tree (or back).
   await mountCmd('pod share', ['--make-private', shared]);
-  await mountCmd('pod share', ['-o', 'remount,bind,ro', shared]);
+  await mountCmd('pod share', ['-o', 'remount,bind,ro,nosuid,nodev', shared]);
 }
 
 /** Create `rel` in the share source as an empty dir or file, the mount point for `source`'s kind. */
@@ -72,11 +98,19 @@ export async function makeMountPoint(shareSource: string, rel: string, source: s
   }
 }
 
-/** Bind `source` onto the mount point `target` (inside the exported share), read-only if asked. */
+/**
+ * Bind `source` onto the mount point `target` (inside the exported share),
+ * read-only if asked. Every mount of the recursive bind, submounts of the
+ * source included, is remounted nodev,nosuid (and ro): a remount acts on one
+ * mount only, and a writable submount under a read-only volume would be a
+ * way around it.
+ */
 export async function bindInto(source: string, target: string, readonly: boolean): Promise<void> {
   await mountCmd(`share ${source}`, ['--rbind', source, target]);
   await mountCmd(`share ${source}`, ['--make-rprivate', target]);
-  if (readonly) await mountCmd(`share ${source} read-only`, ['-o', 'remount,bind,ro', target]);
+  for (const m of mountEntriesUnder(target)) {
+    await mountCmd(`share ${source}: confine ${m.path}`, ['-o', confinedRemountOptions(m.options, readonly), m.path]);
+  }
 }
 
 /** Unmount everything below `dirInShared` and delete its mount points in the share source. Idempotent. */

@@ -18,7 +18,7 @@ function cfg(runDir: string, over: Partial<VmConfig> = {}): VmConfig {
 }
 
 t.test('argv runs QEMU under setpriv, and that through nsenter into the pinned netns', async (t) => {
-  const setpriv = ['setpriv', '--bounding-set=-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod,+setfcap,+net_admin', '--inh-caps=-all', '--'];
+  const setpriv = ['setpriv', '--bounding-set=-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+net_admin', '--inh-caps=-all', '--'];
   const plain = launchArgv(cfg('/r'), { qemuBinary: '/usr/bin/qemu-system-x86_64' });
   t.same(plain.slice(0, 5), [...setpriv, '/usr/bin/qemu-system-x86_64'], 'capabilities bounded, then QEMU');
   const ns = launchArgv(cfg('/r', { netnsPath: '/run/netns/vmpod-p' }), { qemuBinary: '/usr/bin/qemu-system-x86_64' });

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { mountsUnder } from '../../../../src/sandbox/microvm/share';
+import { confinedRemountOptions, mountEntriesUnder, mountsUnder } from '../../../../src/sandbox/microvm/share';
 
 const line = (mp: string) => `36 35 0:30 / ${mp} rw,relatime shared:1 - tmpfs tmpfs rw`;
 
@@ -27,4 +27,15 @@ t.test('mounts at or below a dir, deepest first', async (t) => {
     t.same([...got].sort(), [...want].sort(), desc);
     t.same(got.map((m) => m.length), [...got.map((m) => m.length)].sort((a, b) => b - a), `${desc}: deepest first`);
   }
+});
+
+t.test('what the guest reaches through 9p is remounted nodev,nosuid, keeping ro and the other flags', async (t) => {
+  const cases: [string, string[], boolean, string][] = [
+    ['writable volume', ['rw', 'relatime'], false, 'remount,bind,rw,nosuid,nodev,relatime'],
+    ['read-only volume', ['rw', 'relatime'], true, 'remount,bind,ro,nosuid,nodev,relatime'],
+    ['a submount that is read-only already stays so in a writable volume', ['ro', 'nosuid', 'noexec', 'noatime'], false, 'remount,bind,ro,nosuid,nodev,noexec,noatime'],
+  ];
+  for (const [desc, current, ro, want] of cases) t.equal(confinedRemountOptions(current, ro), want, desc);
+  const info = ['36 35 0:30 / /s/v rw,relatime shared:1 - tmpfs tmpfs rw', '37 36 0:31 / /s/v/sub ro,nosuid shared:2 - tmpfs tmpfs rw'].join('\n');
+  t.same(mountEntriesUnder('/s/v', info), [{ path: '/s/v', options: ['rw', 'relatime'] }, { path: '/s/v/sub', options: ['ro', 'nosuid'] }], 'entries with their per-mount options, parents first');
 });
