@@ -107,9 +107,16 @@ function defaultNow(): [number, number] {
   return [ms, Number(process.hrtime.bigint() % 1_000_000n)];
 }
 
+/** Records waiting for the disk beyond which writable() holds the producer back. */
+export const LOG_QUEUE_HIGH_WATER = 8 << 20;
+/** One write(2) carries at most this much of the queue. */
+const MAX_WRITE_BYTES = 4 << 20;
+
 export class CriLogWriter {
   private readonly splitters: Record<LogStream, LineSplitter>;
   private readonly queue: Op[] = [];
+  private queuedBytes = 0;
+  private readonly writableWaiters: Array<() => void> = [];
   private draining = false;
   private fh: FileHandle | undefined;
   private closed = false;
@@ -128,6 +135,16 @@ export class CriLogWriter {
     const pieces = this.splitters[stream].push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     this.emit(stream, pieces);
     this.armPartialTimer(stream);
+  }
+
+  /**
+   * Resolves once the records waiting for the disk are below the high-water
+   * mark: a producer faster than the disk (a guest flooding its output)
+   * awaits this, so that the queue stays bounded.
+   */
+  writable(): Promise<void> {
+    if (this.queuedBytes < LOG_QUEUE_HIGH_WATER || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.writableWaiters.push(resolve));
   }
 
   /** Write held partial lines now (as P). */
@@ -149,6 +166,7 @@ export class CriLogWriter {
     if (this.closed) return Promise.resolve();
     this.flush();
     this.closed = true;
+    this.writableWaiters.splice(0).forEach((w) => w());
     return new Promise((done) => this.enqueue({ kind: 'close', done }));
   }
 
@@ -178,6 +196,7 @@ export class CriLogWriter {
   }
 
   private enqueue(op: Op): void {
+    if (op.kind === 'data') this.queuedBytes += op.bytes.length;
     this.queue.push(op);
     if (!this.draining) void this.drain();
   }
@@ -207,11 +226,18 @@ export class CriLogWriter {
     try {
       for (let op = this.queue.shift(); op; op = this.queue.shift()) {
         if (op.kind === 'data') {
-          // Several records queued meanwhile go out in one write.
-          let bytes = op.bytes;
-          while (this.queue[0]?.kind === 'data') bytes = Buffer.concat([bytes, (this.queue.shift() as { bytes: Buffer }).bytes]);
+          // Several records queued meanwhile go out in one write (one copy, bounded).
+          const parts = [op.bytes];
+          let n = op.bytes.length;
+          while (this.queue[0]?.kind === 'data' && n < MAX_WRITE_BYTES) {
+            const next = (this.queue.shift() as { bytes: Buffer }).bytes;
+            parts.push(next);
+            n += next.length;
+          }
           if (!this.fh) this.fh = await this.openFile();
-          if (this.fh) await this.fh.write(bytes).catch((err: unknown) => this.fail(err));
+          if (this.fh) await this.fh.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts, n)).catch((err: unknown) => this.fail(err));
+          this.queuedBytes -= n;
+          if (this.queuedBytes < LOG_QUEUE_HIGH_WATER) this.writableWaiters.splice(0).forEach((w) => w());
         } else if (op.kind === 'reopen') {
           await this.closeFile();
           this.fh = await this.openFile();

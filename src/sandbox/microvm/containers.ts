@@ -10,6 +10,7 @@ import { AgentUnavailableError } from '../../agent-client';
 import { DeadlineExceededError, FailedPreconditionError } from '../../errors';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
 import type { Logger } from '../../log';
+import type { ResponseOf } from '../../agent-client/codec';
 import { CriLogWriter } from '../../logs/cri-log';
 import { containerSpec } from '../../oci/container-spec';
 import type { HostFacts } from '../../oci/input';
@@ -70,6 +71,27 @@ class LiveContainer {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** After a long poll the guest answered at once (it should have waited): wait a little, so that no loop spins. */
+async function paceLongPoll(askedAt: number): Promise<void> {
+  if (Date.now() - askedAt < 50) await sleep(100);
+}
+
+const DROP_REPORT_EVERY_MS = 10_000;
+const STATS_TIMEOUT_MS = 2000;
+
+/** Warns about output the agent dropped, at most once per 10 s per stream (the count comes from the guest). */
+function dropReporter(log: Logger, stream: 'stdout' | 'stderr'): (bytes: number) => void {
+  let pending = 0;
+  let last = 0;
+  return (bytes) => {
+    pending += bytes;
+    if (Date.now() - last < DROP_REPORT_EVERY_MS) return;
+    log.warn({ stream, bytes: pending }, 'guest agent dropped container output');
+    pending = 0;
+    last = Date.now();
+  };
+}
 const nsNow = (): string => (BigInt(Date.now()) * 1_000_000n).toString();
 const data = (c: ContainerHandle): VmContainerData => c.runtime as VmContainerData;
 
@@ -99,9 +121,12 @@ export class PodContainers {
   private watchOom(): void {
     this.oomWatch ??= (async () => {
       while (this.pod.alive && !this.pod.detached) {
+        const asked = Date.now();
         try {
           const ev = await this.pod.agent.getOOMEvent({ wait_ms: 10_000 });
-          if (ev.container_id) {
+          if (!ev.container_id) await paceLongPoll(asked);
+          // Only containers of this pod: the guest names them, and must not grow the set at will.
+          if (ev.container_id && this.live.has(ev.container_id)) {
             this.oomed.add(ev.container_id);
             this.oomWaiters.get(ev.container_id)?.();
           }
@@ -220,16 +245,21 @@ export class PodContainers {
           containerId: c.id,
           execId: '',
           stream,
-          sink: (b) => w.write(stream, b),
-          onDropped: (n) => log.warn({ stream, bytes: n }, 'guest agent dropped container output'),
+          sink: (b) => {
+            w.write(stream, b);
+            return w.writable();
+          },
+          onDropped: dropReporter(log, stream),
           stopped,
         });
       l.pumps = Promise.all([one('stdout'), one('stderr')]).then(() => w.close());
     }
     l.waiter = (async () => {
       while (!stopped() && !l.exit) {
+        const asked = Date.now();
         try {
           const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 10_000 });
+          if (!r.exited) await paceLongPoll(asked);
           if (r.exited) {
             const oomKilled = await this.oomVerdict(c.id, r.exit_code, r.oom_killed);
             l.setExit({ code: r.exit_code, finishedAtNs: r.finished_at_unix_nano > 0 ? BigInt(Math.round(r.finished_at_unix_nano)).toString() : nsNow(), oomKilled });
@@ -306,6 +336,7 @@ export class PodContainers {
     const rel = data(c).shareDir ?? sharePath.containerDir(c.id);
     await releaseDir(join(p.shared, rel), join(p.shareSource, rel));
     this.live.delete(c.id);
+    this.oomed.delete(c.id);
   }
 
   async exec(c: ContainerHandle, cmd: string[], timeoutS: number): Promise<ExecResult> {
@@ -335,11 +366,15 @@ export class PodContainers {
       });
     const readers = Promise.all([collect('stdout'), collect('stderr')]);
     const waitDone = (async () => {
-      for (;;) {
+      // Ends with the exec call: a timed-out exec the guest never reports must not leave this loop behind.
+      while (!done) {
         if (!this.pod.alive) throw new FailedPreconditionError(`pod ${this.pod.id}: the pod VM ended during exec`);
+        const asked = Date.now();
         const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: execId, wait_ms: 5000 });
         if (r.exited) return r.exit_code;
+        await paceLongPoll(asked);
       }
+      return -1;
     })();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, rej) => {
@@ -376,7 +411,15 @@ export class PodContainers {
     if (!this.pod.alive) return null;
     const l = this.liveOf(c);
     if (l.exit) return null;
-    const s = await this.pod.agent.call('StatsContainer', { container_id: c.id });
+    let s: ResponseOf<'StatsContainer'>;
+    try {
+      // Short: kubelet lists the stats of every container of the node in one call.
+      s = await this.pod.agent.call('StatsContainer', { container_id: c.id }, { timeoutMs: STATS_TIMEOUT_MS });
+    } catch (err) {
+      // One guest that fails or stalls must not fail the node's stats.
+      this.env.log.warn({ podSandboxId: this.pod.id, containerId: c.id, err: (err as Error).message }, 'container stats from the guest failed');
+      return null;
+    }
     return {
       timestampNs: s.timestamp_unix_nano > 0 ? BigInt(Math.round(s.timestamp_unix_nano)).toString() : nsNow(),
       cpuUsageNs: s.cpu_usage_usec * 1000,

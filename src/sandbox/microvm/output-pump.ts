@@ -13,7 +13,8 @@ export interface PumpOptions {
   containerId: string;
   execId: string;
   stream: LogStream;
-  sink: (chunk: Buffer) => void;
+  /** Takes a chunk; a promise it returns is awaited before the next read (backpressure). */
+  sink: (chunk: Buffer) => void | Promise<void>;
   /** Told how many bytes the agent dropped since the last report (its buffer was full). */
   onDropped?: (bytes: number) => void;
   /** True once the pump should give up (VM gone, container removed). */
@@ -23,12 +24,18 @@ export interface PumpOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** An empty answer that came back sooner than this did not wait as asked. */
+const EARLY_EMPTY_MS = 50;
+/** How long to wait after such an answer: a guest answering at once must not make the pump spin. */
+const EMPTY_BACKOFF_MS = 100;
+
 /** Resolves at end of stream or when stopped(); never rejects. */
 export async function pumpOutput(o: PumpOptions): Promise<void> {
   let dropped = 0;
   const req = { container_id: o.containerId, exec_id: o.execId, max_bytes: MAX_STREAM_CHUNK, wait_ms: o.waitMs ?? 5000 };
   while (!o.stopped()) {
     let r;
+    const asked = Date.now();
     try {
       r = o.stream === 'stdout' ? await o.agent.readStdout(req) : await o.agent.readStderr(req);
     } catch (err) {
@@ -41,11 +48,12 @@ export async function pumpOutput(o: PumpOptions): Promise<void> {
       }
       return;
     }
-    if (r.data.length > 0) o.sink(Buffer.from(r.data));
+    if (r.data.length > 0) await o.sink(Buffer.from(r.data));
     if (r.dropped_bytes > dropped) {
       o.onDropped?.(r.dropped_bytes - dropped);
       dropped = r.dropped_bytes;
     }
     if (r.eof) return;
+    if (r.data.length === 0 && Date.now() - asked < EARLY_EMPTY_MS) await sleep(EMPTY_BACKOFF_MS);
   }
 }

@@ -1,8 +1,8 @@
 import t from 'tap';
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CriLogWriter, formatRecord, LineSplitter, rfc3339Nano } from '../../../src/logs/cri-log';
+import { CriLogWriter, formatRecord, LineSplitter, LOG_QUEUE_HIGH_WATER, rfc3339Nano } from '../../../src/logs/cri-log';
 
 t.test('RFC3339Nano timestamps', async (t) => {
   const cases: [string, number, number, string][] = [
@@ -83,4 +83,22 @@ t.test('writer: an unwritable path reports an error instead of throwing', async 
   t.doesNotThrow(() => w.write('stdout', 'x\n'));
   await w.close();
   t.ok(errors.length > 0, 'error reported');
+});
+
+t.test('writer: writable() holds a producer back while more than the high-water mark waits for the disk', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmpod-crilog-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'c.log');
+  const w = new CriLogWriter(path);
+  t.equal(await Promise.race([w.writable().then(() => 'ready'), new Promise((r) => setImmediate(() => r('held')))]), 'ready', 'an empty queue is writable at once');
+  const line = `${'x'.repeat(1023)}\n`;
+  w.write('stdout', line.repeat(LOG_QUEUE_HIGH_WATER / 1024 + 1024)); // 9 MiB of lines in one go
+  let ready = false;
+  const p = w.writable().then(() => (ready = true));
+  await new Promise((r) => setImmediate(r));
+  t.notOk(ready, 'held back while 9 MiB are queued');
+  await p;
+  t.ok(statSync(path).size >= LOG_QUEUE_HIGH_WATER, 'released once most of it is on disk');
+  await w.close();
+  t.equal(statSync(path).size, (LOG_QUEUE_HIGH_WATER / 1024 + 1024) * (1024 + '2026-01-01T00:00:00.000000000Z stdout F '.length), 'every record written, none lost');
 });

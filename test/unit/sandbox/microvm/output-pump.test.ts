@@ -26,7 +26,7 @@ t.test('output pump', async (t) => {
     const { agent, calls } = fakeAgent(c.steps);
     let out = '';
     const dropped: number[] = [];
-    await pumpOutput({ agent, containerId: 'c1', execId: '', stream: 'stdout', sink: (b) => (out += b.toString()), onDropped: (n) => dropped.push(n), stopped: () => false });
+    await pumpOutput({ agent, containerId: 'c1', execId: '', stream: 'stdout', sink: (b) => void (out += b.toString()), onDropped: (n) => dropped.push(n), stopped: () => false });
     t.equal(out, c.want, `${c.desc}: output`);
     t.same(dropped, c.dropped, `${c.desc}: dropped`);
     t.equal(calls(), c.calls, `${c.desc}: calls`);
@@ -37,4 +37,26 @@ t.test('a stopped pump makes no call', async (t) => {
   const { agent, calls } = fakeAgent([{ data: 'x' }]);
   await pumpOutput({ agent, containerId: 'c1', execId: '', stream: 'stderr', sink: () => undefined, stopped: () => true });
   t.equal(calls(), 0);
+});
+
+t.test('a sink that returns a promise holds the next read back (backpressure)', async (t) => {
+  const { agent, calls } = fakeAgent([{ data: 'a' }, { data: 'b' }, { data: 'c', eof: true }]);
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const seen: string[] = [];
+  const done = pumpOutput({ agent, containerId: 'c1', execId: '', stream: 'stdout', sink: (b) => { seen.push(b.toString()); return seen.length === 1 ? gate : undefined; }, stopped: () => false });
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  t.equal(calls(), 1, 'no second read while the sink is busy');
+  release();
+  await done;
+  t.same(seen, ['a', 'b', 'c'], 'then everything');
+});
+
+t.test('a guest that answers empty at once is not polled in a tight loop', async (t) => {
+  const steps: Step[] = [...Array.from({ length: 5 }, () => ({ data: '' })), { eof: true }];
+  const { agent, calls } = fakeAgent(steps);
+  const t0 = Date.now();
+  await pumpOutput({ agent, containerId: 'c1', execId: '', stream: 'stdout', sink: () => undefined, stopped: () => false });
+  t.equal(calls(), 6, 'all answers read');
+  t.ok(Date.now() - t0 >= 5 * 90, `five early empty answers cost at least ~5 × 100 ms (took ${Date.now() - t0} ms)`);
 });
