@@ -7,6 +7,7 @@ import type { CpuUsage } from '../../generated/cri/runtime/v1/CpuUsage';
 import type { MemoryUsage } from '../../generated/cri/runtime/v1/MemoryUsage';
 import type { CgroupStats } from '../../sandbox/controller';
 import type { ContainerRecord } from '../../store/container';
+import type { Logger } from '../../log';
 import type { RuntimeDeps } from './deps';
 import { containerHandle } from './containers';
 import { swapCpuSample } from './cpu-samples';
@@ -72,4 +73,21 @@ export async function containerStatsOf(deps: RuntimeDeps, c: ContainerRecord): P
     stats.writable_layer = { timestamp: raw?.timestampNs ?? String(Date.now() * 1e6), fs_id: { mountpoint: c.upperDir }, used_bytes: u64(u.bytes), inodes_used: u64(u.inodes) };
   }
   return { stats, raw };
+}
+
+/**
+ * `fn` for each item, leaving out those it fails for (logged): one pod whose
+ * stats cannot be read (a VM going away, a guest that does not answer) must
+ * not fail the stats of the whole node, which kubelet lists in one call.
+ */
+export async function eachReadable<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, log: Logger, what: (item: T) => Record<string, unknown>): Promise<R[]> {
+  const out = await Promise.all(
+    items.map((item) =>
+      fn(item).catch((err: unknown) => {
+        log.warn({ ...what(item), err: (err as Error).message }, 'stats unavailable; left out of the list');
+        return undefined;
+      }),
+    ),
+  );
+  return out.filter((r): r is Awaited<R> => r !== undefined) as R[];
 }

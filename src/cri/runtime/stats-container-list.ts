@@ -3,11 +3,14 @@ import type { ListContainerStatsResponse } from '../../generated/cri/runtime/v1/
 import type { Handler } from '../handler';
 import type { RuntimeDeps } from './deps';
 import { selectContainers } from './container-select';
-import { containerStatsOf } from './stats-common';
+import { refresh } from './containers';
+import { containerStatsOf, eachReadable } from './stats-common';
 
+/** CRI: stats of the running containers that match the filter. */
 export function listContainerStats(deps: RuntimeDeps): Handler<ListContainerStatsRequest__Output, ListContainerStatsResponse> {
-  return async (req) => {
-    const stats = await Promise.all(selectContainers(deps, req.filter).map(async (c) => (await containerStatsOf(deps, c)).stats));
+  return async (req, ctx) => {
+    const running = (await Promise.all(selectContainers(deps, req.filter).map((c) => refresh(deps, c)))).filter((c) => c.state === 'CONTAINER_RUNNING');
+    const stats = await eachReadable(running, async (c) => (await containerStatsOf(deps, c)).stats, ctx.log, (c) => ({ containerId: c.id }));
     return { stats };
   };
 }

@@ -7,11 +7,13 @@ import { requireString } from '../validate';
 import type { RuntimeDeps } from './deps';
 import { controllerFor, handleOf } from './sandbox-ref';
 import { podCpuKey } from './cpu-samples';
-import { containerStatsOf, cpuUsage, memoryUsage } from './stats-common';
+import { containerStatsOf, cpuUsage, eachReadable, memoryUsage } from './stats-common';
+import type { Logger } from '../../log';
 
-export async function podStatsOf(deps: RuntimeDeps, sb: SandboxRecord): Promise<PodSandboxStats> {
+export async function podStatsOf(deps: RuntimeDeps, sb: SandboxRecord, log: Logger): Promise<PodSandboxStats> {
   const raw = sb.runtime ? await controllerFor(deps, sb).sandboxStats(handleOf(sb)) : null;
-  const containers = await Promise.all(deps.containers.list().filter((c) => c.podSandboxId === sb.id && c.runtime).map(async (c) => (await containerStatsOf(deps, c)).stats));
+  const running = deps.containers.list().filter((c) => c.podSandboxId === sb.id && c.runtime && c.state === 'CONTAINER_RUNNING');
+  const containers = await eachReadable(running, async (c) => (await containerStatsOf(deps, c)).stats, log, (c) => ({ containerId: c.id }));
   const out: PodSandboxStats = { attributes: { id: sb.id, metadata: sb.config.metadata, labels: sb.config.labels, annotations: sb.config.annotations }, linux: { containers } };
   if (raw) {
     out.linux!.cpu = cpuUsage(podCpuKey(sb.id), raw);
@@ -22,8 +24,8 @@ export async function podStatsOf(deps: RuntimeDeps, sb: SandboxRecord): Promise<
 }
 
 export function podSandboxStatsHandler(deps: RuntimeDeps): Handler<PodSandboxStatsRequest__Output, PodSandboxStatsResponse> {
-  return async (req) => {
+  return async (req, ctx) => {
     const sb = deps.sandboxes.resolve(requireString(req.pod_sandbox_id, 'pod_sandbox_id'), 'pod_sandbox_id');
-    return { stats: await podStatsOf(deps, sb) };
+    return { stats: await podStatsOf(deps, sb, ctx.log) };
   };
 }
