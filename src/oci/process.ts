@@ -37,6 +37,11 @@ const SIGNALS: Record<string, number> = {
   SIGCONT: 18, SIGSTOP: 19, SIGTSTP: 20, SIGTTIN: 21, SIGTTOU: 22, SIGURG: 23, SIGXCPU: 24, SIGXFSZ: 25,
   SIGVTALRM: 26, SIGPROF: 27, SIGWINCH: 28, SIGIO: 29, SIGPWR: 30, SIGSYS: 31,
 };
+/** Other names of the same signals (the CRI Signal enum has them too). */
+const SIGNAL_ALIASES: Record<string, number> = { SIGIOT: 6, SIGCLD: 17, SIGPOLL: 29 };
+/** glibc's SIGRTMIN (the kernel's 32 and 33 are taken by the threading library). */
+const SIGRTMIN = 34;
+const SIGRTMAX = 64;
 
 /** Normalises "TERM", "SIGTERM", "15", "SIGRTMIN+3" to a signal number; null if unknown. */
 export function signalNumber(name: string): number | null {
@@ -47,11 +52,28 @@ export function signalNumber(name: string): number | null {
   }
   const full = s.startsWith('SIG') ? s : `SIG${s}`;
   if (full in SIGNALS) return SIGNALS[full]!;
-  const rt = /^SIGRTMIN(?:\+(\d+))?$/.exec(full);
-  if (rt) return 34 + Number(rt[1] ?? 0);
-  const rtmax = /^SIGRTMAX(?:-(\d+))?$/.exec(full);
-  if (rtmax) return 64 - Number(rtmax[1] ?? 0);
+  if (full in SIGNAL_ALIASES) return SIGNAL_ALIASES[full]!;
+  // "SIGRTMIN+3" (Docker, images) and "SIGRTMINPLUS3" (the CRI enum).
+  const rt = /^SIGRTMIN(?:(?:\+|PLUS)(\d+))?$/.exec(full);
+  if (rt) return inRange(SIGRTMIN + Number(rt[1] ?? 0));
+  const rtmax = /^SIGRTMAX(?:(?:-|MINUS)(\d+))?$/.exec(full);
+  if (rtmax) return inRange(SIGRTMAX - Number(rtmax[1] ?? 0));
   return null;
+}
+
+function inRange(n: number): number | null {
+  return n >= SIGRTMIN && n <= SIGRTMAX ? n : null;
+}
+
+/** The CRI Signal enum name of a signal number (ContainerStatus.stop_signal). */
+export function criSignalName(n: number): string {
+  const plain = Object.entries(SIGNALS).find(([, v]) => v === n)?.[0];
+  if (plain) return plain;
+  if (n === SIGRTMIN) return 'SIGRTMIN';
+  if (n === SIGRTMAX) return 'SIGRTMAX';
+  if (n > SIGRTMIN && n <= SIGRTMIN + 15) return `SIGRTMINPLUS${n - SIGRTMIN}`;
+  if (n > SIGRTMIN + 15 && n < SIGRTMAX) return `SIGRTMAXMINUS${SIGRTMAX - n}`;
+  return 'RUNTIME_DEFAULT';
 }
 
 /**

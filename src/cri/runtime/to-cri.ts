@@ -6,6 +6,7 @@ import type { ImageSpec } from '../../generated/cri/runtime/v1/ImageSpec';
 import type { PodSandbox } from '../../generated/cri/runtime/v1/PodSandbox';
 import type { PodSandboxStatus } from '../../generated/cri/runtime/v1/PodSandboxStatus';
 import type { ContainerRecord } from '../../store/container';
+import { criSignalName } from '../../oci/process';
 import type { SandboxRecord } from '../../store/sandbox';
 
 export function toCriPodSandbox(s: SandboxRecord): PodSandbox {
@@ -41,6 +42,8 @@ export function toCriContainerStatus(c: ContainerRecord): ContainerStatus {
     id: c.id, metadata: c.config.metadata, state: c.state, created_at: c.createdAt, started_at: c.startedAt, finished_at: c.finishedAt,
     exit_code: c.exitCode, image: imageSpecOf(c), image_ref: c.imageRef, image_id: c.imageId,
     reason: c.reason, message: c.message, labels: c.config.labels, annotations: c.config.annotations,
+    // The signal StopContainer sends: the config's, else the image's, else SIGTERM.
+    stop_signal: criSignalName(c.stopSignal) as ContainerStatus['stop_signal'],
     mounts: c.config.mounts.map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly, propagation: m.propagation, selinux_relabel: m.selinux_relabel })),
     log_path: c.logPath, resources: c.resources ? { linux: c.resources } : null,
     user: c.runtime?.type === 'runc' && c.runtime.user

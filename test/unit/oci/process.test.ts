@@ -1,5 +1,7 @@
 import t from 'tap';
-import { resolveArgs, resolveCwd, resolveStopSignal, signalNumber } from '../../../src/oci/process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { criSignalName, resolveArgs, resolveCwd, resolveStopSignal, signalNumber } from '../../../src/oci/process';
 import { mergeEnv } from '../../../src/oci/env';
 import { InvalidArgumentError } from '../../../src/errors';
 
@@ -40,4 +42,21 @@ t.test('env merge', async (t) => {
   const noPath = mergeEnv('', {}, [], false);
   t.match(noPath, [/^PATH=\/usr\/local\/sbin/], 'default PATH when the image has none');
   t.equal(noPath.length, 1, 'no HOSTNAME without hostname, no TERM without tty');
+});
+
+t.test('CRI Signal enum names: each maps to a number and back', async (t) => {
+  const proto = readFileSync(join(__dirname, '../../../../proto/cri/api.proto'), 'utf8');
+  const names = [...(/enum Signal \{([^}]*)\}/.exec(proto)?.[1] ?? '').matchAll(/(SIG\w+)\s*=/g)].map((m) => m[1]!);
+  t.equal(names.length, 65, 'every signal of the enum');
+  const alias: Record<string, string> = { SIGIOT: 'SIGABRT', SIGCLD: 'SIGCHLD', SIGPOLL: 'SIGIO' };
+  for (const name of names) {
+    const n = signalNumber(name);
+    if (n === null) {
+      t.fail(`${name} is not understood`);
+      continue;
+    }
+    t.equal(criSignalName(n), alias[name] ?? name, `${name} = ${n}`);
+  }
+  t.equal(signalNumber('SIGRTMIN+40'), null, 'beyond SIGRTMAX is not a signal');
+  t.equal(criSignalName(0), 'RUNTIME_DEFAULT', 'no signal');
 });

@@ -17,4 +17,6 @@ t.test('the ImageSpec of CreateContainer is echoed in ListContainers and Contain
   const want = { image: 'docker.io/library/busybox:1.36', annotations: { a: 'b' }, user_specified_image: 'busybox:1.36', runtime_handler: 'kata' };
   t.same(toCriContainer(c).image, want, 'ListContainers');
   t.same(toCriContainerStatus(c).image, want, 'ContainerStatus');
+  t.equal(toCriContainerStatus(c).stop_signal, 'SIGTERM', 'stop_signal: the signal StopContainer sends');
+  t.equal(toCriContainerStatus({ ...c, stopSignal: 37 }).stop_signal, 'SIGRTMINPLUS3', 'a real-time one by its enum name');
 });
