@@ -59,6 +59,7 @@ t.test('version, status and runtime config', async (t) => {
   t.equal(cond.NetworkReady?.status, false, 'no CNI config → network not ready');
   t.equal(cond.NetworkReady?.reason, 'NetworkPluginNotReady');
   t.match(cond.NetworkReady?.message, /nonexistent\/vmpod-test-cni/);
+  t.same(s.runtime_handlers.map((h) => h.name), ['', 'runc', 'vm'], 'the default handler "" and the configured ones');
   const cfg = JSON.parse(s.info!.config!);
   t.equal(cfg.network.cni_conf_dir, '/nonexistent/vmpod-test-cni', 'verbose info carries the effective config');
   const caps = JSON.parse(s.info!.capabilities!) as Array<{ name: string }>;

@@ -17,7 +17,10 @@ export function statusHandler(info: DaemonInfo) {
       { type: 'RuntimeReady', status: true, reason: '', message: '' },
       { type: 'NetworkReady', status: net.ready, reason: net.ready ? '' : net.reason, message: net.ready ? '' : net.message },
     ];
-    const handlers = Object.entries(info.config.runtime.handlers).map(([name]) => ({
+    // "" is the default handler (pods without a RuntimeClass): kubelet looks
+    // its features up under that name, so it is listed first, beside the named ones.
+    const names = ['', ...Object.keys(info.config.runtime.handlers).filter((n) => n !== '')];
+    const handlers = names.map((name) => ({
       name,
       features: { recursive_read_only_mounts: false, user_namespaces: false },
     }));
