@@ -149,6 +149,10 @@ t.test('full lifecycle of a trusted pod over CRI', async (t) => {
   // The image's StopSignal is SIGUSR1; the container's shell traps it.
   const verbose = await client.runtime.ContainerStatus({ container_id: sleeper, verbose: true });
   t.equal(JSON.parse(verbose.info.info ?? '{}').stopSignal, 10, 'stop signal taken from the image config');
+  t.equal(verbose.status?.stop_signal, 'SIGUSR1', 'and reported in the status');
+  const vinfo = JSON.parse(verbose.info.info ?? '{}') as { pid: number; sandboxID: string };
+  t.match(readFileSync(`/proc/${vinfo.pid}/cmdline`, 'utf8'), /sh/, 'verbose info.pid is the container\'s process on the host');
+  t.equal(vinfo.sandboxID, podId, 'and info.sandboxID its pod');
   await client.runtime.StopContainer({ container_id: sleeper, timeout: '10' });
   t.match(await waitExited(sleeper), { exit_code: 0 }, 'stopped by the image StopSignal, before the timeout');
   t.match(readFileSync(join(logDir, 'web', 'sleeper.log'), 'utf8'), / stdout F got-usr1\n/, 'the container saw SIGUSR1');

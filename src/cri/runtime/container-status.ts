@@ -11,7 +11,10 @@ export function containerStatus(deps: RuntimeDeps): Handler<ContainerStatusReque
     const c = await refresh(deps, deps.containers.resolve(requireString(req.container_id, 'container_id'), 'container_id'));
     const info: Record<string, string> = {};
     if (req.verbose) {
-      info.info = JSON.stringify({ sandboxId: c.podSandboxId, rootfs: c.rootfs, stopSignal: c.stopSignal, runtime: c.runtime, config: c.config });
+      // pid and sandboxID are where containerd and CRI-O put them (crictl inspect templates, node
+      // agents read them). A VM container's process has no host pid: 0.
+      const pid = c.runtime?.type === 'runc' ? c.runtime.pid : 0;
+      info.info = JSON.stringify({ pid, sandboxID: c.podSandboxId, sandboxId: c.podSandboxId, rootfs: c.rootfs, stopSignal: c.stopSignal, runtime: c.runtime, config: c.config });
     }
     return { status: toCriContainerStatus(c), info };
   };

@@ -91,9 +91,12 @@ export async function refresh(deps: RuntimeDeps, c: ContainerRecord): Promise<Co
   const st = await ctl.containerState(handleOf(sb), { id: c.id, runtime: c.runtime });
   // Removed by a concurrent call while we asked: report what we had.
   if (!deps.containers.get(c.id)) return c;
-  if (st.state === 'exited' || (st.state === 'unknown' && c.state === 'CONTAINER_RUNNING')) {
+  // "unknown": the runtime has neither the process nor its state (a host reboot, a killed
+  // conmon). A created container in that state can never be started: it is EXITED too.
+  if (st.state === 'exited' || (st.state === 'unknown' && (c.state === 'CONTAINER_RUNNING' || c.state === 'CONTAINER_CREATED'))) {
     const reason = st.oomKilled ? 'OOMKilled' : st.exitCode === 0 ? 'Completed' : 'Error';
-    const next = deps.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_EXITED', exitCode: st.exitCode, finishedAt: st.finishedAt, reason, message: st.message ?? (st.state === 'unknown' ? 'container process disappeared' : '') }));
+    const gone = c.state === 'CONTAINER_CREATED' ? 'container process disappeared before it was started' : 'container process disappeared';
+    const next = deps.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_EXITED', exitCode: st.exitCode, finishedAt: st.finishedAt, reason, message: st.message ?? (st.state === 'unknown' ? gone : '') }));
     containerLog(deps, c).info({ exitCode: st.exitCode, reason }, 'container exited');
     return next;
   }

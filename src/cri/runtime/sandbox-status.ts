@@ -11,12 +11,14 @@ import { toCriContainerStatus, toCriPodSandboxStatus } from './to-cri';
 export function podSandboxStatus(deps: RuntimeDeps): Handler<PodSandboxStatusRequest__Output, PodSandboxStatusResponse> {
   return async (req) => {
     const sb = await refreshPodState(deps, deps.sandboxes.resolve(requireString(req.pod_sandbox_id, 'pod_sandbox_id'), 'pod_sandbox_id'));
-    const containers = await Promise.all(deps.containers.list().filter((c) => c.podSandboxId === sb.id).map((c) => refresh(deps, c)));
+    // As ListContainers: a container still being created (no runtime yet) is not shown.
+    const containers = await Promise.all(deps.containers.list().filter((c) => c.podSandboxId === sb.id && c.runtime !== null).map((c) => refresh(deps, c)));
     const info: Record<string, string> = {};
     if (req.verbose) {
       info.info = JSON.stringify({
         handler: sb.handler, handlerType: sb.handlerType, routeReason: sb.routeReason, netnsPath: sb.netnsPath,
-        pid: sb.runtime?.type === 'runc' ? sb.runtime.infraPid : undefined, runtime: sb.runtime,
+        // The pod's process on the host: the infra process, or the VM's QEMU.
+        pid: sb.runtime?.type === 'runc' ? sb.runtime.infraPid : typeof sb.runtime?.pid === 'number' ? sb.runtime.pid : undefined, runtime: sb.runtime,
       });
     }
     return {

@@ -1,0 +1,51 @@
+// Handlers that ask the controller about containers, over real record stores
+// and a fake controller: the stats lists (only running containers; a
+// container or pod whose stats cannot be read is left out instead of failing
+// the node's list) and the refresh of a container whose process is gone.
+
+import t from 'tap';
+import { UnavailableError } from '../../../../src/errors';
+import { silentLogger } from '../../../../src/log';
+import type { CallContext } from '../../../../src/cri/handler';
+import { fakeRuntime } from './fake-runtime';
+
+const ctx: CallContext = { log: silentLogger, signal: new AbortController().signal };
+const raw = { timestampNs: '1', cpuUsageNs: 1, cpuUserNs: 0, cpuSystemNs: 0, memoryUsageBytes: 10, memoryWorkingSetBytes: 10, memoryRssBytes: 10, memoryLimitBytes: 0, pageFaults: 0, majorPageFaults: 0, processes: 1 };
+
+t.test('stats lists: running containers only, unreadable ones left out', async (t) => {
+  const state: Record<string, 'running' | 'created'> = { run1: 'running', run2: 'running', broken: 'running', made: 'created' };
+  const { h, addPod, addContainer } = fakeRuntime(t, {
+    containerState: async (_sb, c) => ({ state: state[c.id]!, pid: 1, exitCode: 0, finishedAt: '0', oomKilled: false }),
+    containerStats: async (_sb, c) => {
+      if (c.id === 'broken') throw new UnavailableError('the guest agent did not answer');
+      return raw;
+    },
+    sandboxStats: async (sb) => {
+      if (sb.id === 'pod-b') throw new UnavailableError('the pod VM is going away');
+      return raw;
+    },
+  });
+  addPod('pod-a');
+  addPod('pod-b');
+  addContainer('run1', 'pod-a', 'CONTAINER_RUNNING');
+  addContainer('broken', 'pod-a', 'CONTAINER_RUNNING');
+  addContainer('made', 'pod-a', 'CONTAINER_CREATED');
+  addContainer('run2', 'pod-b', 'CONTAINER_RUNNING');
+
+  const cs = (await h.ListContainerStats!({ filter: null }, ctx)) as { stats: { attributes: { id: string } }[] };
+  t.same(cs.stats.map((s) => s.attributes.id).sort(), ['run1', 'run2'], 'running containers only; the one whose stats failed is left out');
+  const ps = (await h.ListPodSandboxStats!({ filter: null }, ctx)) as { stats: { attributes: { id: string }; linux: { containers: { attributes: { id: string } }[] } }[] };
+  t.same(ps.stats.map((s) => s.attributes.id), ['pod-a'], 'the pod whose stats failed is left out, the other listed');
+  t.same(ps.stats[0]!.linux.containers.map((c) => c.attributes.id), ['run1'], 'with its readable running containers');
+});
+
+t.test('a created container whose process and runtime state are gone is EXITED, not created forever', async (t) => {
+  const { h, addPod, addContainer } = fakeRuntime(t, {
+    containerState: async () => ({ state: 'unknown', pid: 1, exitCode: 255, finishedAt: '5', oomKilled: false }),
+  });
+  addPod('pod-a');
+  addContainer('lost', 'pod-a', 'CONTAINER_CREATED');
+  const st = (await h.ContainerStatus!({ container_id: 'lost' }, ctx)) as { status: { state: string; reason: string; message: string } };
+  t.same([st.status.state, st.status.reason], ['CONTAINER_EXITED', 'Error'], 'exited with an error');
+  t.match(st.status.message, /disappeared before it was started/, 'saying what happened');
+});
