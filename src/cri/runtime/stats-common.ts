@@ -32,10 +32,25 @@ export function memoryUsage(s: CgroupStats): MemoryUsage {
   return out;
 }
 
-/** Bytes and inodes under a directory (the writable layer), not following links. */
-export async function dirUsage(dir: string): Promise<{ bytes: number; inodes: number }> {
+/** How many entries one usage walk looks at before it stops counting. */
+export const DIR_USAGE_MAX_ENTRIES = 1_000_000;
+
+/**
+ * Bytes and inodes under a directory (the writable layer), not following
+ * links and not crossing into other filesystems. The layer is written by the
+ * container (through 9p, by a hostile guest): the walk stops counting after
+ * `maxEntries`, so that kubelet's periodic stats cannot be made arbitrarily
+ * expensive.
+ */
+export async function dirUsage(dir: string, maxEntries = DIR_USAGE_MAX_ENTRIES): Promise<{ bytes: number; inodes: number }> {
   let bytes = 0;
   let inodes = 0;
+  let dev: number;
+  try {
+    dev = (await lstat(dir)).dev;
+  } catch {
+    return { bytes, inodes };
+  }
   const walk = async (d: string): Promise<void> => {
     let names: string[];
     try {
@@ -44,12 +59,13 @@ export async function dirUsage(dir: string): Promise<{ bytes: number; inodes: nu
       return;
     }
     for (const n of names) {
+      if (inodes >= maxEntries) return;
       const p = join(d, n);
       try {
         const st = await lstat(p);
         inodes++;
         bytes += st.blocks * 512;
-        if (st.isDirectory()) await walk(p);
+        if (st.isDirectory() && st.dev === dev) await walk(p);
       } catch {
         // removed while walking
       }
