@@ -8,9 +8,14 @@ import { MAX_STREAM_CHUNK, type AgentClient } from '../../agent-client';
 
 export async function openGuestPort(agent: AgentClient, port: number): Promise<Duplex> {
   const s = await agent.portForward(port);
+  // Set while the reader has enough buffered: the pull below waits for read(),
+  // so data the guest sends stays in the stream's bounded queue, not here.
+  let wantMore: (() => void) | undefined;
   const d = new Duplex({
     read() {
-      /* data is pushed as it arrives */
+      const w = wantMore;
+      wantMore = undefined;
+      w?.();
     },
     write(chunk: Buffer, _enc, cb) {
       void (async () => {
@@ -25,12 +30,16 @@ export async function openGuestPort(agent: AgentClient, port: number): Promise<D
     },
     destroy(err, cb) {
       s.cancel();
+      wantMore?.(); // let the pull see the end
       cb(err);
     },
   });
   void (async () => {
     try {
-      for await (const b of s) d.push(b);
+      for await (const b of s) {
+        if (!d.push(b)) await new Promise<void>((resolve) => (wantMore = resolve));
+        if (d.destroyed) return;
+      }
       d.push(null);
     } catch (err) {
       d.destroy(err as Error);
