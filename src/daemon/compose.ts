@@ -50,7 +50,7 @@ export async function compose(cfg: VmpodConfig, log: Logger, version: string, st
   // Networks whose pods the store does not know were left by a crash mid-RunPodSandbox.
   await podNetwork.reconcile(new Set(runtime.sandboxes.list().map((s) => s.id)));
   return {
-    implementation: { runtime: { ...lifecycleHandlers(runtime), ...daemonHandlers(info) }, image: imageHandlers(images) },
+    implementation: { runtime: { ...lifecycleHandlers(runtime), ...daemonHandlers(info) }, image: imageHandlers(images, Object.keys(cfg.runtime.handlers)) },
     close: async () => {
       // VMs keep running: a restarted daemon reattaches to them.
       await microvm.detachAll();

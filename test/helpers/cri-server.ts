@@ -28,7 +28,7 @@ export async function serveCri(
   o: { config: VmpodConfig; log: Logger; images: ImageService; network: PodNetworkProvider; extraControllers?: SandboxController[] },
 ): Promise<InProcessCri> {
   const deps = buildRuntimeDeps({ config: o.config, log: o.log, images: o.images, network: o.network, extraControllers: o.extraControllers });
-  const { server } = createCriServer({ runtime: lifecycleHandlers(deps), image: imageHandlers(o.images) }, o.log);
+  const { server } = createCriServer({ runtime: lifecycleHandlers(deps), image: imageHandlers(o.images, Object.keys(o.config.runtime.handlers)) }, o.log);
   await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
   const client = criClient(socket);
   return {

@@ -5,11 +5,11 @@ import type { PullImageRequest__Output } from '../../generated/cri/runtime/v1/Pu
 import type { PullImageResponse } from '../../generated/cri/runtime/v1/PullImageResponse';
 import type { ImageService } from '../../image';
 import type { Handler } from '../handler';
-import { requireObject, requireString } from '../validate';
+import { imageRefOf } from './image-spec';
 
-export function pullImage(service: ImageService): Handler<PullImageRequest__Output, PullImageResponse> {
+export function pullImage(service: ImageService, runtimeHandlers?: ReadonlySet<string>): Handler<PullImageRequest__Output, PullImageResponse> {
   return async (req, ctx) => {
-    const image = requireString(requireObject(req.image, 'image').image, 'image.image');
+    const image = imageRefOf(req.image, runtimeHandlers);
     const t = Date.now();
     const record = await service.pull(image, req.auth, ctx.signal);
     ctx.log.info({ image, imageId: record.id, ms: Date.now() - t }, 'image pulled');

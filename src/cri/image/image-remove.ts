@@ -6,11 +6,11 @@ import type { RemoveImageRequest__Output } from '../../generated/cri/runtime/v1/
 import type { RemoveImageResponse } from '../../generated/cri/runtime/v1/RemoveImageResponse';
 import type { ImageService } from '../../image';
 import type { Handler } from '../handler';
-import { requireObject, requireString } from '../validate';
+import { imageRefOf } from './image-spec';
 
-export function removeImage(service: ImageService): Handler<RemoveImageRequest__Output, RemoveImageResponse> {
+export function removeImage(service: ImageService, runtimeHandlers?: ReadonlySet<string>): Handler<RemoveImageRequest__Output, RemoveImageResponse> {
   return async (req, ctx) => {
-    const ref = requireString(requireObject(req.image, 'image').image, 'image.image');
+    const ref = imageRefOf(req.image, runtimeHandlers);
     const removed = await service.remove(ref);
     ctx.log.info({ image: ref, removed }, removed ? 'image removed' : 'image already absent');
     return {};

@@ -5,12 +5,12 @@ import type { ImageStatusRequest__Output } from '../../generated/cri/runtime/v1/
 import type { ImageStatusResponse } from '../../generated/cri/runtime/v1/ImageStatusResponse';
 import type { ImageService } from '../../image';
 import type { Handler } from '../handler';
-import { requireObject, requireString } from '../validate';
+import { imageRefOf } from './image-spec';
 import { toCriImage } from './to-cri';
 
-export function imageStatus(service: ImageService): Handler<ImageStatusRequest__Output, ImageStatusResponse> {
+export function imageStatus(service: ImageService, runtimeHandlers?: ReadonlySet<string>): Handler<ImageStatusRequest__Output, ImageStatusResponse> {
   return async (req) => {
-    const ref = requireString(requireObject(req.image, 'image').image, 'image.image');
+    const ref = imageRefOf(req.image, runtimeHandlers);
     const record = service.find(ref);
     if (!record) return { image: null, info: {} };
     const info: Record<string, string> = {};

@@ -9,12 +9,14 @@ import { pullImage } from './image-pull';
 import { removeImage } from './image-remove';
 import { imageStatus } from './image-status';
 
-export function imageHandlers(service: ImageService): HandlerTable {
+/** `runtimeHandlers`: the node's handler names; an ImageSpec naming another is INVALID_ARGUMENT. */
+export function imageHandlers(service: ImageService, runtimeHandlers?: readonly string[]): HandlerTable {
+  const known = runtimeHandlers ? new Set(['', ...runtimeHandlers]) : undefined;
   return {
-    PullImage: pullImage(service),
-    ImageStatus: imageStatus(service),
+    PullImage: pullImage(service, known),
+    ImageStatus: imageStatus(service, known),
     ListImages: listImages(service),
-    RemoveImage: removeImage(service),
+    RemoveImage: removeImage(service, known),
     ImageFsInfo: imageFsInfo(service),
   };
 }

@@ -24,6 +24,12 @@ t.test('handlers', async (t) => {
   t.same(await h.ListImages!({ filter: null }, ctx), { images: [] });
   await t.rejects(h.PullImage!({ image: { image: 'Bad/Ref' }, auth: null }, ctx), { code: 'INVALID_ARGUMENT', field: 'image.image' }, 'bad reference');
   await t.rejects(h.PullImage!({ image: null, auth: null }, ctx), { code: 'INVALID_ARGUMENT', field: 'image' }, 'missing image');
+  const strict = imageHandlers(svc, ['runc', 'vm']);
+  for (const m of ['PullImage', 'ImageStatus', 'RemoveImage']) {
+    await t.rejects(strict[m]!({ image: { image: 'busybox', runtime_handler: 'kata' }, auth: null }, ctx), { code: 'INVALID_ARGUMENT', field: 'image.runtime_handler' }, `${m}: a runtime handler the node does not have`);
+  }
+  t.same(await strict.ImageStatus!({ image: { image: 'busybox', runtime_handler: 'vm' } }, ctx), { image: null, info: {} }, 'a known handler is fine (images are shared by all handlers)');
+  t.same(await strict.ImageStatus!({ image: { image: 'busybox', runtime_handler: '' } }, ctx), { image: null, info: {} }, '"" is the default handler');
   const fs = await h.ImageFsInfo!({}, ctx);
   t.equal(fs.image_filesystems[0].fs_id.mountpoint, join(root, 'image'), 'image fs mountpoint');
   t.match(fs.image_filesystems[0].used_bytes.value, /^\d+$/, 'used bytes as uint64 string');
