@@ -48,11 +48,12 @@ const KEPT_FLAGS = new Set(['noexec', 'noatime', 'relatime', 'strictatime', 'nod
 
 /**
  * Options to remount one mount the guest reaches through 9p (pure). QEMU
- * opens what the guest asks for with the host's semantics, so device nodes
- * there would open host devices and set-id files would run set-id on the
- * host: every such mount is nodev,nosuid. `ro` is kept or added, never
- * dropped; noexec and the atime flag are kept (a bind remount replaces all
- * per-mount flags).
+ * acts on what the guest names with the host's semantics: every such mount
+ * is nodev,nosuid, so that a device node there never opens a host device
+ * (QEMU's own CVE-2023-2861 check refuses that too, but only in builds that
+ * have it) and a set-id file never runs set-id through it. `ro` is kept or
+ * added, never dropped; noexec and the atime flag are kept (a bind remount
+ * replaces all per-mount flags).
  */
 export function confinedRemountOptions(current: string[], readonly: boolean): string {
   const ro = readonly || current.includes('ro');
