@@ -22,7 +22,8 @@ import { readRootfsFile } from '../runc/rootfs-read';
 import type { CgroupStats, ContainerCreateInput, ContainerHandle, ContainerProcessState, ExecResult, MicrovmContainerData } from '../controller';
 import { checkVmContainerConfig, guestHostFacts, guestPodContext, guestSpec } from './guest-spec';
 import { sharePath } from './layout';
-import { pumpOutput } from './output-pump';
+import { dropWarning, pumpOutput } from './output-pump';
+import { paceEmptyAnswer } from './long-poll';
 import { describeExit, type PodVm } from './pod-vm';
 import { podPaths } from './layout';
 import { bindInto, makeMountPoint, releaseDir } from './share';
@@ -72,26 +73,7 @@ class LiveContainer {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** After a long poll the guest answered at once (it should have waited): wait a little, so that no loop spins. */
-async function paceLongPoll(askedAt: number): Promise<void> {
-  if (Date.now() - askedAt < 50) await sleep(100);
-}
-
-const DROP_REPORT_EVERY_MS = 10_000;
 const STATS_TIMEOUT_MS = 2000;
-
-/** Warns about output the agent dropped, at most once per 10 s per stream (the count comes from the guest). */
-function dropReporter(log: Logger, stream: 'stdout' | 'stderr'): (bytes: number) => void {
-  let pending = 0;
-  let last = 0;
-  return (bytes) => {
-    pending += bytes;
-    if (Date.now() - last < DROP_REPORT_EVERY_MS) return;
-    log.warn({ stream, bytes: pending }, 'guest agent dropped container output');
-    pending = 0;
-    last = Date.now();
-  };
-}
 const nsNow = (): string => (BigInt(Date.now()) * 1_000_000n).toString();
 const data = (c: ContainerHandle): VmContainerData => c.runtime as VmContainerData;
 
@@ -124,7 +106,7 @@ export class PodContainers {
         const asked = Date.now();
         try {
           const ev = await this.pod.agent.getOOMEvent({ wait_ms: 10_000 });
-          if (!ev.container_id) await paceLongPoll(asked);
+          if (!ev.container_id) await paceEmptyAnswer(asked);
           // Only containers of this pod: the guest names them, and must not grow the set at will.
           if (ev.container_id && this.live.has(ev.container_id)) {
             this.oomed.add(ev.container_id);
@@ -249,7 +231,7 @@ export class PodContainers {
             w.write(stream, b);
             return w.writable();
           },
-          onDropped: dropReporter(log, stream),
+          onDropped: dropWarning(log, stream),
           stopped,
         });
       l.pumps = Promise.all([one('stdout'), one('stderr')]).then(() => w.close());
@@ -259,7 +241,7 @@ export class PodContainers {
         const asked = Date.now();
         try {
           const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 10_000 });
-          if (!r.exited) await paceLongPoll(asked);
+          if (!r.exited) await paceEmptyAnswer(asked);
           if (r.exited) {
             const oomKilled = await this.oomVerdict(c.id, r.exit_code, r.oom_killed);
             l.setExit({ code: r.exit_code, finishedAtNs: r.finished_at_unix_nano > 0 ? BigInt(Math.round(r.finished_at_unix_nano)).toString() : nsNow(), oomKilled });
@@ -372,7 +354,7 @@ export class PodContainers {
         const asked = Date.now();
         const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: execId, wait_ms: 5000 });
         if (r.exited) return r.exit_code;
-        await paceLongPoll(asked);
+        await paceEmptyAnswer(asked);
       }
       return -1;
     })();

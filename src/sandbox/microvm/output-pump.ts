@@ -7,6 +7,8 @@
 import { AgentUnavailableError, type AgentClient } from '../../agent-client';
 import { MAX_STREAM_CHUNK } from '../../agent-client';
 import type { LogStream } from '../../logs/cri-log';
+import type { Logger } from '../../log';
+import { paceEmptyAnswer } from './long-poll';
 
 export interface PumpOptions {
   agent: AgentClient;
@@ -24,10 +26,20 @@ export interface PumpOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** An empty answer that came back sooner than this did not wait as asked. */
-const EARLY_EMPTY_MS = 50;
-/** How long to wait after such an answer: a guest answering at once must not make the pump spin. */
-const EMPTY_BACKOFF_MS = 100;
+const DROP_REPORT_EVERY_MS = 10_000;
+
+/** An onDropped that warns at most once per 10 s per stream, with the bytes since the last warning (the count comes from the guest). */
+export function dropWarning(log: Logger, stream: LogStream): (bytes: number) => void {
+  let pending = 0;
+  let last = 0;
+  return (bytes) => {
+    pending += bytes;
+    if (Date.now() - last < DROP_REPORT_EVERY_MS) return;
+    log.warn({ stream, bytes: pending }, 'guest agent dropped container output');
+    pending = 0;
+    last = Date.now();
+  };
+}
 
 /** Resolves at end of stream or when stopped(); never rejects. */
 export async function pumpOutput(o: PumpOptions): Promise<void> {
@@ -54,6 +66,6 @@ export async function pumpOutput(o: PumpOptions): Promise<void> {
       dropped = r.dropped_bytes;
     }
     if (r.eof) return;
-    if (r.data.length === 0 && Date.now() - asked < EARLY_EMPTY_MS) await sleep(EMPTY_BACKOFF_MS);
+    if (r.data.length === 0) await paceEmptyAnswer(asked);
   }
 }
