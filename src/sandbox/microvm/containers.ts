@@ -4,10 +4,9 @@
 // guest: the agent runs it with runc from the OCI spec the runc path's
 // generator makes, adapted to guest paths (guest-spec.ts).
 
-import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { AgentUnavailableError } from '../../agent-client';
-import { DeadlineExceededError, FailedPreconditionError } from '../../errors';
+import { FailedPreconditionError } from '../../errors';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
 import type { Logger } from '../../log';
 import type { ResponseOf } from '../../agent-client/codec';
@@ -17,13 +16,13 @@ import type { HostFacts } from '../../oci/input';
 import { resolveResources } from '../../oci/resources';
 import type { OciProcess } from '../../oci/types';
 import { RemoteStatusError } from '../../ttrpc';
-import { EXEC_OUTPUT_CAP } from '../../runc/exec-sync';
 import { readRootfsFile } from '../runc/rootfs-read';
 import type { CgroupStats, ContainerCreateInput, ContainerHandle, ContainerProcessState, ExecResult, MicrovmContainerData } from '../controller';
 import { checkVmContainerConfig, guestHostFacts, guestPodContext, guestSpec } from './guest-spec';
 import { sharePath } from './layout';
 import { dropWarning, pumpOutput } from './output-pump';
 import { paceEmptyAnswer } from './long-poll';
+import { execInGuest } from './exec';
 import { describeExit, type PodVm } from './pod-vm';
 import { podPaths } from './layout';
 import { bindInto, makeMountPoint, releaseDir } from './share';
@@ -323,56 +322,7 @@ export class PodContainers {
 
   async exec(c: ContainerHandle, cmd: string[], timeoutS: number): Promise<ExecResult> {
     this.requireAlive('exec in a container');
-    const execId = `exec-${randomBytes(8).toString('hex')}`;
-    const proc: OciProcess = { ...data(c).process, args: cmd, terminal: false };
-    await this.pod.agent.call('ExecProcess', { container_id: c.id, exec_id: execId, process_json: Buffer.from(JSON.stringify(proc)), stdin: false });
-    const out: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
-    const size = { stdout: 0, stderr: 0 };
-    let done = false;
-    const collect = (stream: 'stdout' | 'stderr') =>
-      pumpOutput({
-        agent: this.pod.agent,
-        containerId: c.id,
-        execId,
-        stream,
-        waitMs: 1000,
-        stopped: () => done || !this.pod.alive || this.pod.detached,
-        sink: (b) => {
-          // kubelet's cap: keep the first EXEC_OUTPUT_CAP bytes, drop the rest.
-          const room = EXEC_OUTPUT_CAP - size[stream];
-          if (room <= 0) return;
-          const keep = b.length > room ? b.subarray(0, room) : b;
-          out[stream].push(keep);
-          size[stream] += keep.length;
-        },
-      });
-    const readers = Promise.all([collect('stdout'), collect('stderr')]);
-    const waitDone = (async () => {
-      // Ends with the exec call: a timed-out exec the guest never reports must not leave this loop behind.
-      while (!done) {
-        if (!this.pod.alive) throw new FailedPreconditionError(`pod ${this.pod.id}: the pod VM ended during exec`);
-        const asked = Date.now();
-        const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: execId, wait_ms: 5000 });
-        if (r.exited) return r.exit_code;
-        await paceEmptyAnswer(asked);
-      }
-      return -1;
-    })();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, rej) => {
-      if (timeoutS > 0) timer = setTimeout(() => rej(new DeadlineExceededError(`exec in container ${c.id} did not finish within ${timeoutS} s; killed`)), timeoutS * 1000);
-    });
-    try {
-      const exitCode = await Promise.race([waitDone, timeout]);
-      await Promise.race([readers, sleep(5000)]);
-      return { stdout: Buffer.concat(out.stdout), stderr: Buffer.concat(out.stderr), exitCode };
-    } catch (err) {
-      if (err instanceof DeadlineExceededError) await this.signal(c.id, execId, 9);
-      throw err;
-    } finally {
-      clearTimeout(timer);
-      done = true;
-    }
+    return execInGuest(this.pod, c.id, { ...data(c).process, args: cmd, terminal: false }, timeoutS);
   }
 
   /** ReopenContainerLog: kubelet rotated the file; records written after this go to a new one. */

@@ -1,0 +1,68 @@
+// ExecSync in a VM pod: the agent runs the process next to the container;
+// its output is collected through the same long polls as container output,
+// capped as kubelet caps it, and a process past its timeout is killed.
+
+import { randomBytes } from 'node:crypto';
+import { DeadlineExceededError, FailedPreconditionError } from '../../errors';
+import type { OciProcess } from '../../oci/types';
+import { EXEC_OUTPUT_CAP } from '../../runc/exec-sync';
+import type { ExecResult } from '../controller';
+import { paceEmptyAnswer } from './long-poll';
+import { pumpOutput } from './output-pump';
+import type { PodVm } from './pod-vm';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function execInGuest(pod: PodVm, containerId: string, proc: OciProcess, timeoutS: number): Promise<ExecResult> {
+  const execId = `exec-${randomBytes(8).toString('hex')}`;
+  await pod.agent.call('ExecProcess', { container_id: containerId, exec_id: execId, process_json: Buffer.from(JSON.stringify(proc)), stdin: false });
+  const out: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
+  const size = { stdout: 0, stderr: 0 };
+  let done = false;
+  const collect = (stream: 'stdout' | 'stderr') =>
+    pumpOutput({
+      agent: pod.agent,
+      containerId,
+      execId,
+      stream,
+      waitMs: 1000,
+      stopped: () => done || !pod.alive || pod.detached,
+      sink: (b) => {
+        // kubelet's cap: keep the first EXEC_OUTPUT_CAP bytes, drop the rest.
+        const room = EXEC_OUTPUT_CAP - size[stream];
+        if (room <= 0) return;
+        const keep = b.length > room ? b.subarray(0, room) : b;
+        out[stream].push(keep);
+        size[stream] += keep.length;
+      },
+    });
+  const readers = Promise.all([collect('stdout'), collect('stderr')]);
+  const waitDone = (async () => {
+    // Ends with the exec call: a timed-out exec the guest never reports must not leave this loop behind.
+    while (!done) {
+      if (!pod.alive) throw new FailedPreconditionError(`pod ${pod.id}: the pod VM ended during exec`);
+      const asked = Date.now();
+      const r = await pod.agent.waitProcess({ container_id: containerId, exec_id: execId, wait_ms: 5000 });
+      if (r.exited) return r.exit_code;
+      await paceEmptyAnswer(asked);
+    }
+    return -1;
+  })();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, rej) => {
+    if (timeoutS > 0) timer = setTimeout(() => rej(new DeadlineExceededError(`exec in container ${containerId} did not finish within ${timeoutS} s; killed`)), timeoutS * 1000);
+  });
+  try {
+    const exitCode = await Promise.race([waitDone, timeout]);
+    await Promise.race([readers, sleep(5000)]);
+    return { stdout: Buffer.concat(out.stdout), stderr: Buffer.concat(out.stderr), exitCode };
+  } catch (err) {
+    if (err instanceof DeadlineExceededError) {
+      await pod.agent.call('SignalProcess', { container_id: containerId, exec_id: execId, signal: 9 }).catch(() => undefined);
+    }
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    done = true;
+  }
+}
