@@ -1,0 +1,172 @@
+// One process the agent runs for the host: a container's init (`runc run`) or
+// an exec (`runc exec`), on pipes or on a terminal (terminal.ts). It owns the
+// process's stdio: stdin, the bounded output buffers the host reads, the
+// window size, and the wait for its exit. The exit is reported only once all
+// output has been read from the pipes or pty, so none is lost; what the exit
+// status says beyond the code (an OOM kill) the caller decides.
+
+import type { ChildProcess } from 'node:child_process';
+import { FailedPreconditionError, InvalidArgumentError } from '../../src/errors';
+import type { WindowSize } from '../../src/native/pty';
+import { OutputBuffer, ReadResult } from './output-buffer';
+import { signalNumber, System } from './system';
+import { Terminal } from './terminal';
+
+export interface ExitStatus {
+  code: number;
+  finishedAtNs: bigint;
+  oomKilled: boolean;
+}
+
+export interface LaunchOptions {
+  /** Keep stdin open for the host's writes. */
+  stdin: boolean;
+  /** Run on a new pty of this size (null: the kernel's default size); undefined: on pipes. */
+  terminal: WindowSize | null | undefined;
+  /** Names the process in errors ("c1/init"). */
+  label: string;
+  /** Called once, when the process has exited and all its output is buffered; returns whether it was OOM-killed. */
+  exited: (code: number) => Promise<boolean>;
+}
+
+export class GuestProcess {
+  exit: ExitStatus | undefined;
+  private child: ChildProcess | undefined;
+  private terminal: Terminal | undefined;
+  private stdinOpen = false;
+  private readonly out = { stdout: new OutputBuffer(), stderr: new OutputBuffer() };
+  private readonly exitWaiters = new Set<() => void>();
+  /** Output streams still open; the exit is reported once they have all ended. */
+  private openStreams = 0;
+  private pendingExit: { code: number } | undefined;
+
+  /** Not running yet: reads and waits block until start() and the process produce something. */
+  constructor(private readonly opts: LaunchOptions) {}
+
+  /** Spawns `cmd args` (runc); throws, with nothing left behind, if no pty can be had. */
+  start(sys: System, cmd: string, args: string[]): void {
+    if (this.child) throw new FailedPreconditionError(`${this.opts.label} was already started`);
+    if (this.opts.terminal === undefined) {
+      this.attach(sys.spawn(cmd, args));
+      return;
+    }
+    const term = Terminal.open(this.opts.terminal ?? undefined);
+    let child: ChildProcess;
+    try {
+      child = sys.spawn(cmd, args, term.childFd);
+    } catch (err) {
+      term.close();
+      throw err;
+    } finally {
+      term.releaseSlave();
+    }
+    this.terminal = term;
+    this.attach(child);
+  }
+
+  /** runc's pid (0 before start). */
+  get pid(): number {
+    return this.child?.pid ?? 0;
+  }
+
+  kill(signal: NodeJS.Signals | number): void {
+    if (!this.exit) this.child?.kill(signal);
+  }
+
+  writeStdin(data: Uint8Array): number {
+    const closed = this.terminal ? !this.stdinOpen || !this.terminal.open : !this.child?.stdin || this.child.stdin.writableEnded || this.child.stdin.destroyed;
+    if (closed) throw new FailedPreconditionError(`stdin of ${this.opts.label} is closed`);
+    if (this.terminal) this.terminal.write(data);
+    else this.child!.stdin!.write(Buffer.from(data));
+    return data.length;
+  }
+
+  closeStdin(): void {
+    // A terminal has no write side to close without hanging up the whole
+    // terminal: closing stdin types ^D, as a user at that terminal would.
+    if (this.terminal && this.stdinOpen) this.terminal.sendEof();
+    this.stdinOpen = false;
+    this.child?.stdin?.end();
+  }
+
+  /** Window size of the terminal; ignored once the process has exited (a resize may race its exit). */
+  resize(size: WindowSize): void {
+    if (!this.terminal) throw new FailedPreconditionError(`${this.opts.label} has no terminal`);
+    if (!Number.isInteger(size.rows) || !Number.isInteger(size.cols) || size.rows > 0xffff || size.cols > 0xffff) {
+      throw new InvalidArgumentError('rows/cols', `${size.rows}x${size.cols} does not fit a terminal (0..65535 each)`);
+    }
+    if (this.exit || !this.terminal.open) return;
+    this.terminal.resize(size);
+    // runc copies its stdio's size onto the container's pty on SIGWINCH.
+    this.child?.kill('SIGWINCH');
+  }
+
+  read(stream: 'stdout' | 'stderr', maxBytes: number, waitMs: number, signal?: AbortSignal): Promise<ReadResult> {
+    return this.out[stream].read(maxBytes, waitMs, signal);
+  }
+
+  /** The exit status, waiting up to `waitMs` for it. */
+  async wait(waitMs: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
+    if (!this.exit && waitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          this.exitWaiters.delete(done);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        };
+        const timer = setTimeout(done, waitMs);
+        this.exitWaiters.add(done);
+        signal?.addEventListener('abort', done, { once: true });
+      });
+    }
+    return this.exit;
+  }
+
+  /** Kill it if it still runs and let go of its terminal. */
+  close(): void {
+    this.kill('SIGKILL');
+    this.terminal?.close();
+  }
+
+  private attach(child: ChildProcess): void {
+    this.child = child;
+    this.stdinOpen = this.opts.stdin;
+    child.stdin?.on('error', () => undefined);
+    if (!this.opts.stdin) child.stdin?.end();
+    const outputs: Array<['stdout' | 'stderr', NodeJS.ReadableStream | null]> = this.terminal
+      ? [['stdout', this.terminal.output]]
+      : [['stdout', child.stdout], ['stderr', child.stderr]];
+    // On a terminal, stderr is stdout: nothing will ever come on it.
+    if (this.terminal) this.out.stderr.end();
+    for (const [name, s] of outputs) {
+      if (!s) continue;
+      this.openStreams++;
+      s.on('data', (b: Buffer) => this.out[name].append(b));
+      s.on('close', () => {
+        this.out[name].end();
+        if (--this.openStreams === 0 && this.pendingExit) void this.finish(this.pendingExit.code);
+      });
+    }
+    const onExit = (code: number): void => {
+      if (this.exit || this.pendingExit) return;
+      this.pendingExit = { code };
+      if (this.openStreams === 0) void this.finish(code);
+    };
+    child.on('exit', (code, sig) => onExit(code ?? 128 + signalNumber(sig)));
+    child.on('error', (err) => {
+      this.out.stderr.append(Buffer.from(`vmpod-agent: cannot run runc: ${err.message}\n`));
+      this.out.stdout.end();
+      this.out.stderr.end();
+      this.openStreams = 0;
+      onExit(127);
+    });
+  }
+
+  private async finish(code: number): Promise<void> {
+    const oomKilled = await this.opts.exited(code);
+    if (this.exit) return;
+    this.exit = { code, finishedAtNs: BigInt(Date.now()) * 1_000_000n, oomKilled };
+    for (const w of [...this.exitWaiters]) w();
+  }
+}
