@@ -1,0 +1,46 @@
+// Helpers shared by the addon's source files (vsock.cc, pty.cc).
+
+#pragma once
+
+#include <napi.h>
+
+#include <errno.h>
+
+#include <cstdint>
+#include <string>
+
+namespace vmpod {
+
+// Retry a syscall interrupted by a signal: Node installs handlers (SIGCHLD,
+// SIGWINCH, ...) without SA_RESTART on some paths, so EINTR is real.
+template <typename F>
+long RetryEintr(F f) {
+  long r;
+  do {
+    r = f();
+  } while (r < 0 && errno == EINTR);
+  return r;
+}
+
+inline long Result(long r) { return r < 0 ? -errno : r; }
+
+inline bool GetU32(const Napi::CallbackInfo& info, size_t i, uint32_t* out) {
+  if (info.Length() <= i || !info[i].IsNumber()) {
+    Napi::TypeError::New(info.Env(), "argument " + std::to_string(i) + " must be a number")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 4294967295.0) || d != static_cast<double>(static_cast<uint32_t>(d))) {
+    Napi::RangeError::New(info.Env(), "argument " + std::to_string(i) + " must be a uint32")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = static_cast<uint32_t>(d);
+  return true;
+}
+
+// Adds openPty, setWinsize and getWinsize to the addon's exports (pty.cc).
+void AddPtyFunctions(Napi::Env env, Napi::Object exports);
+
+}  // namespace vmpod
