@@ -2,7 +2,7 @@ import type { ListPodSandboxMetricsResponse } from '../../generated/cri/runtime/
 import type { PodSandboxMetrics } from '../../generated/cri/runtime/v1/PodSandboxMetrics';
 import type { Handler } from '../handler';
 import type { RuntimeDeps } from './deps';
-import { containerStatsOf } from './stats-common';
+import { containerStatsOf, eachReadable } from './stats-common';
 import { controllerFor, handleOf } from './sandbox-ref';
 import { metricsOf } from './stats-metrics';
 
@@ -19,13 +19,11 @@ export function listPodSandboxMetrics(deps: RuntimeDeps): Handler<unknown, ListP
           return undefined;
         });
       if (podRaw === undefined) continue;
-      const container_metrics = [];
-      for (const c of deps.containers.list().filter((c) => c.podSandboxId === sb.id && c.state === 'CONTAINER_RUNNING')) {
-        const { raw } = await containerStatsOf(deps, c);
-        if (!raw) continue;
-        const labels = [c.config.metadata?.name ?? '', c.id, c.image, c.id, md?.namespace ?? '', md?.name ?? ''];
-        container_metrics.push({ container_id: c.id, metrics: metricsOf(raw, labels) });
-      }
+      const running = deps.containers.list().filter((c) => c.podSandboxId === sb.id && c.state === 'CONTAINER_RUNNING');
+      const read = await eachReadable(running, async (c) => ({ c, raw: (await containerStatsOf(deps, c)).raw }), ctx.log, (c) => ({ containerId: c.id }));
+      const container_metrics = read
+        .filter((r) => r.raw)
+        .map(({ c, raw }) => ({ container_id: c.id, metrics: metricsOf(raw!, [c.config.metadata?.name ?? '', c.id, c.image, c.id, md?.namespace ?? '', md?.name ?? '']) }));
       const podLabels = ['POD', sb.id, '', sb.id, md?.namespace ?? '', md?.name ?? ''];
       pods.push({ pod_sandbox_id: sb.id, metrics: podRaw ? metricsOf(podRaw, podLabels) : [], container_metrics });
     }

@@ -9,7 +9,6 @@ import { AgentUnavailableError } from '../../agent-client';
 import { FailedPreconditionError } from '../../errors';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
 import type { Logger } from '../../log';
-import type { ResponseOf } from '../../agent-client/codec';
 import { CriLogWriter } from '../../logs/cri-log';
 import { containerSpec } from '../../oci/container-spec';
 import type { HostFacts } from '../../oci/input';
@@ -343,15 +342,9 @@ export class PodContainers {
     if (!this.pod.alive) return null;
     const l = this.liveOf(c);
     if (l.exit) return null;
-    let s: ResponseOf<'StatsContainer'>;
-    try {
-      // Short: kubelet lists the stats of every container of the node in one call.
-      s = await this.pod.agent.call('StatsContainer', { container_id: c.id }, { timeoutMs: STATS_TIMEOUT_MS });
-    } catch (err) {
-      // One guest that fails or stalls must not fail the node's stats.
-      this.env.log.warn({ podSandboxId: this.pod.id, containerId: c.id, err: (err as Error).message }, 'container stats from the guest failed');
-      return null;
-    }
+    // Short: kubelet lists the stats of every container of the node in one call
+    // (the list handlers leave out a container whose stats fail).
+    const s = await this.pod.agent.call('StatsContainer', { container_id: c.id }, { timeoutMs: STATS_TIMEOUT_MS });
     return {
       timestampNs: s.timestamp_unix_nano > 0 ? BigInt(Math.round(s.timestamp_unix_nano)).toString() : nsNow(),
       cpuUsageNs: s.cpu_usage_usec * 1000,

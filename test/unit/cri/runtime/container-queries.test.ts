@@ -37,6 +37,8 @@ t.test('stats lists: running containers only, unreadable ones left out', async (
   const ps = (await h.ListPodSandboxStats!({ filter: null }, ctx)) as { stats: { attributes: { id: string }; linux: { containers: { attributes: { id: string } }[] } }[] };
   t.same(ps.stats.map((s) => s.attributes.id), ['pod-a'], 'the pod whose stats failed is left out, the other listed');
   t.same(ps.stats[0]!.linux.containers.map((c) => c.attributes.id), ['run1'], 'with its readable running containers');
+  const pm = (await h.ListPodSandboxMetrics!({}, ctx)) as { pod_metrics: { pod_sandbox_id: string; container_metrics: { container_id: string }[] }[] };
+  t.same(pm.pod_metrics.map((p) => [p.pod_sandbox_id, p.container_metrics.map((c) => c.container_id)]), [['pod-a', ['run1']]], 'metrics leave out the same pod and container instead of failing');
 });
 
 t.test('a created container whose process and runtime state are gone is EXITED, not created forever', async (t) => {
