@@ -82,7 +82,7 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       const n = await net.setup({ id, name: `bench-${seq}`, namespace: 'bench', uid: id, hostNetwork: false, portMappings: [] });
       ctl.pods.push(id);
-      const data = (await c.createSandbox({ id, config, route: { handler: 'vm', type: 'microvm', reason: 'bench' }, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger })) as VmPodData;
+      const data = (await c.createSandbox({ id, config, route: { handler: 'vm', type: 'microvm', reason: 'bench' }, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, hostname: 'bench', netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger })) as VmPodData;
       const ready = Date.now();
       return { id, config, data, netnsPath: n.netnsPath, cniMs: 0, readyMs: ready - t0 };
     };
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < runs; r++) {
       const t0 = Date.now();
       const pod = await startPod();
-      const sbh = { id: pod.id, config: pod.config, namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, netnsPath: pod.netnsPath, runtime: pod.data };
+      const sbh = { id: pod.id, config: pod.config, namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'bench', netnsPath: pod.netnsPath, runtime: pod.data };
       const cid = `c${r}`.padEnd(64, '0');
       const layout = await images.prepareRootfs(cid, image.id);
       await images.mountRootfs(cid);
@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     console.log(`idle VM pod memory (QEMU PSS): 1 of ${idle}: ${(one / 1024).toFixed(1)} MiB; all ${idle}: ${(all / 1024).toFixed(1)} MiB (${(all / idle / 1024).toFixed(1)} MiB per pod)`);
   } finally {
     for (const id of ctl.pods) {
-      const sbh = { id, config: {} as PodSandboxConfig__Output, namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, netnsPath: '', runtime: { type: 'microvm' as const, vmRunDir: join(dir, 's', 'vm', id), agent: { transport: 'serial', socketPath: join(dir, 's', 'vm', id, 'agent.sock') } } };
+      const sbh = { id, config: {} as PodSandboxConfig__Output, namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'bench', netnsPath: '', runtime: { type: 'microvm' as const, vmRunDir: join(dir, 's', 'vm', id), agent: { transport: 'serial', socketPath: join(dir, 's', 'vm', id, 'agent.sock') } } };
       await ctl.c?.removeSandbox(sbh, silentLogger).catch((e: unknown) => console.error(`cleanup of ${id}: ${(e as Error).message}`));
       await ctl.net?.teardown(id).catch(() => undefined);
     }

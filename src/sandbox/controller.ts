@@ -22,6 +22,8 @@ export interface SandboxHandle {
   id: string;
   config: PodSandboxConfig__Output;
   namespaces: PodNamespaceModes;
+  /** What the pod's containers see as their hostname. */
+  hostname: string;
   netnsPath: string;
   runtime: SandboxRuntimeData;
 }
@@ -31,6 +33,8 @@ export interface SandboxCreateInput {
   config: PodSandboxConfig__Output;
   route: Route;
   namespaces: PodNamespaceModes;
+  /** What the pod's containers see as their hostname (oci/hostname.ts). */
+  hostname: string;
   /** From the network layer; "" for host-network pods. */
   netnsPath: string;
   ips: string[];

@@ -56,6 +56,8 @@ export interface SandboxRecord {
   /** Unix nanoseconds, decimal string. */
   readonly createdAt: string;
   readonly namespaces: PodNamespaceModes;
+  /** The pod's hostname (oci/hostname.ts); absent in records written before it was kept. */
+  readonly hostname?: string;
   state: SandboxState;
   /** True between the record's creation and the controller finishing. */
   creating: boolean;

@@ -370,7 +370,7 @@ if (missing) {
       const id = `failpod${i}${'0'.repeat(56)}`;
       const net = await network.setup({ id, name: `fail${i}`, namespace: 'e2e', uid: `u${i}`, hostNetwork: false, portMappings: [] });
       t.teardown(() => network.teardown(id));
-      const err = await ctl.createSandbox({ id, config: podConfig(`fail${i}`, {}) as unknown as PodSandboxConfig__Output, route: { handler: 'vm', type: 'microvm', reason: 'test' }, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, netnsPath: net.netnsPath, ips: [net.ips.ip], log }).then(() => undefined, (e: Error) => e);
+      const err = await ctl.createSandbox({ id, config: podConfig(`fail${i}`, {}) as unknown as PodSandboxConfig__Output, route: { handler: 'vm', type: 'microvm', reason: 'test' }, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, hostname: `fail${i}`, netnsPath: net.netnsPath, ips: [net.ips.ip], log }).then(() => undefined, (e: Error) => e);
       t.match(err?.message ?? 'no error', c.phase, `${c.desc}: error names the phase`);
       const p = podPaths(cfg.state, id);
       t.notOk(existsSync(p.dir), `${c.desc}: pod dir removed`);

@@ -112,8 +112,8 @@ const logOf = (name: string) => readFileSync(join(logs, `${name}.log`), 'utf8');
 
 t.test('pod sandbox with infra process', async (t) => {
   const namespaces = { network: 'POD', pid: 'POD', ipc: 'POD' } as const;
-  const runtime = await ctl.createSandbox({ id: podId, config: podConfig, route: { handler: 'runc', type: 'runc', reason: 'test' }, namespaces, netnsPath: '', ips: [], log });
-  sb = { id: podId, config: podConfig, namespaces, netnsPath: '', runtime };
+  const runtime = await ctl.createSandbox({ id: podId, config: podConfig, route: { handler: 'runc', type: 'runc', reason: 'test' }, namespaces, hostname: 'testpod', netnsPath: '', ips: [], log });
+  sb = { id: podId, config: podConfig, namespaces, hostname: 'testpod', netnsPath: '', runtime };
   t.equal(await ctl.sandboxReady(sb), true, 'infra running');
   t.equal(runtime.type, 'runc');
   if (runtime.type !== 'runc') return;

@@ -267,7 +267,7 @@ t.test('creates interrupted by a daemon crash are cleaned up at start-up', async
   const config = podConfig('interrupted');
   const namespaces = { network: 'POD', pid: 'POD', ipc: 'POD' } as const;
   const ctl = deps.controllers.get('runc')!;
-  const runtime = await ctl.createSandbox({ id, config: config as never, route: { handler: 'runc', type: 'runc', reason: 'test' }, namespaces, netnsPath: '', ips: [], log: silentLogger });
+  const runtime = await ctl.createSandbox({ id, config: config as never, route: { handler: 'runc', type: 'runc', reason: 'test' }, namespaces, hostname: 'interrupted', netnsPath: '', ips: [], log: silentLogger });
   deps.sandboxes.create({ id, config: config as never, handler: 'runc', handlerType: 'runc', routeReason: 'test', createdAt: '1', namespaces, state: 'SANDBOX_NOTREADY', creating: true, netnsPath: '', ip: '', additionalIps: [], runtime: null });
   const image = images.resolve(imageRef);
   const layout = await images.prepareRootfs(cid, image.id);

@@ -1,6 +1,7 @@
 // Pod sandbox lifecycle behind the RunPodSandbox / StopPodSandbox /
 // RemovePodSandbox handlers: routing, network, controller, store.
 
+import { hostname as osHostname } from 'node:os';
 import { AlreadyExistsError, UnimplementedError } from '../../errors';
 import type { Logger } from '../../log';
 import type { PodSandboxConfig__Output } from '../../generated/cri/runtime/v1/PodSandboxConfig';
@@ -16,6 +17,7 @@ import { removeContainerRecord, stopContainerRecord } from './containers';
 import { controllerFor, handleOf } from './sandbox-ref';
 import { locksOf } from './keyed-lock';
 import { requireObject, requireString } from '../validate';
+import { podHostname } from '../../oci/hostname';
 
 function namespaceModes(config: PodSandboxConfig__Output): PodNamespaceModes {
   const ns = config.linux?.security_context?.namespace_options;
@@ -41,8 +43,10 @@ export async function runPod(deps: RuntimeDeps, config: PodSandboxConfig__Output
   log.info({ handler: route.handler, type: route.type, reason: route.reason, pod: `${md.namespace}/${md.name}` }, 'pod routed');
   callLog.debug({ podSandboxId: id }, 'pod id assigned');
   const namespaces = namespaceModes(config);
+  // A host-network pod shares the node's UTS name too, whatever the config says.
+  const hostname = namespaces.network === 'NODE' ? osHostname() : podHostname(config.hostname, osHostname());
   deps.sandboxes.create({
-    id, config, handler: route.handler, handlerType: route.type, routeReason: route.reason, createdAt: nowNs(), namespaces,
+    id, config, handler: route.handler, handlerType: route.type, routeReason: route.reason, createdAt: nowNs(), namespaces, hostname,
     state: 'SANDBOX_NOTREADY', creating: true, netnsPath: '', ip: '', additionalIps: [], runtime: null,
   });
   const steps = new Steps(`RunPodSandbox ${id}`, log);
@@ -54,7 +58,7 @@ export async function runPod(deps: RuntimeDeps, config: PodSandboxConfig__Output
       bandwidth,
     }), () => deps.network.teardown(id));
     const ips = [net.ips.ip, ...net.ips.additionalIps].filter(Boolean);
-    const runtime = await steps.run('sandbox-create', () => controller.createSandbox({ id, config, route, namespaces, netnsPath: net.netnsPath, ips, log }));
+    const runtime = await steps.run('sandbox-create', () => controller.createSandbox({ id, config, route, namespaces, hostname, netnsPath: net.netnsPath, ips, log }));
     deps.sandboxes.update(id, (r) => ({ ...r, state: 'SANDBOX_READY', creating: false, netnsPath: net.netnsPath, ip: net.ips.ip, additionalIps: net.ips.additionalIps, runtime }));
   } catch (err) {
     deps.sandboxes.delete(id);

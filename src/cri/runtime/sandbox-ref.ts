@@ -13,6 +13,6 @@ export function controllerFor(deps: RuntimeDeps, sb: SandboxRecord): SandboxCont
 
 export function handleOf(sb: SandboxRecord): SandboxHandle {
   if (!sb.runtime) throw new UnimplementedError(`pod sandbox ${sb.id} is still being created`);
-  return { id: sb.id, config: sb.config, namespaces: sb.namespaces, netnsPath: sb.netnsPath, runtime: sb.runtime };
+  return { id: sb.id, config: sb.config, namespaces: sb.namespaces, hostname: sb.hostname ?? sb.config.hostname, netnsPath: sb.netnsPath, runtime: sb.runtime };
 }
 

@@ -180,7 +180,7 @@ export class PodContainers {
         group,
         targetPid: 0,
         host: guestHostFacts(this.env.host),
-        pod: guestPodContext(sb.id, sb.config.hostname, sb.namespaces, { hosts: podFile('hosts'), resolvConf: podFile('resolv.conf'), hostname: podFile('hostname') }),
+        pod: guestPodContext(sb.id, sb.hostname, sb.namespaces, { hosts: podFile('hosts'), resolvConf: podFile('resolv.conf'), hostname: podFile('hostname') }),
       });
       const { spec, notes } = guestSpec({ spec: host.spec, sharedHostDir: p.shared, rootfsRel, sharedMounts });
       for (const n of [...host.notes, ...notes]) input.log.info(n.detail, n.message);

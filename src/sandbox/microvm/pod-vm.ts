@@ -156,7 +156,7 @@ async function waitForAgent(vm: VmHandle, agent: AgentClient, timeoutMs: number)
 
 async function writePodFiles(shareSource: string, input: SandboxCreateInput): Promise<void> {
   await mkdir(join(shareSource, 'pod'), { recursive: true, mode: 0o755 });
-  const hostname = input.config.hostname || input.config.metadata?.name || input.id.slice(0, 12);
+  const hostname = input.hostname;
   const resolv = resolvConf(input.config.dns_config ?? null) ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
   await writeFile(join(shareSource, sharePath.podFile('hostname')), hostnameFile(hostname), { mode: 0o644 });
   await writeFile(join(shareSource, sharePath.podFile('hosts')), hostsFile(hostname, input.ips), { mode: 0o644 });
@@ -273,7 +273,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
     const dns = input.config.dns_config;
     await agent.call('CreateSandbox', {
       sandbox_id: id,
-      hostname: input.config.hostname || input.config.metadata?.name || '',
+      hostname: input.hostname,
       dns: { nameservers: dns?.servers ?? [], searches: dns?.searches ?? [], options: dns?.options ?? [] },
       shared_mounts: [{ tag: SHARED_MOUNT_TAG, mount_point: GUEST_SHARED_DIR, msize: 0, cache: '', read_only: false }],
       sysctls: input.config.linux?.sysctls ?? {},

@@ -62,7 +62,7 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
     hostname: '',
   };
   const hostNetwork = input.namespaces.network === 'NODE';
-  const hostname = hostNetwork ? (await readFile('/proc/sys/kernel/hostname', 'utf8')).trim() : config.hostname || config.metadata?.name || id;
+  const hostname = input.hostname;
   data.hostname = hostname;
 
   await steps.run('pod-dir', () => mkdir(podDir, { recursive: true, mode: 0o755 }), () => rm(podDir, { recursive: true, force: true }));
