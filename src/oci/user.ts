@@ -53,12 +53,25 @@ function lookupGroup(spec: string, groups: GroupEntry[], field: string): number 
   return g.gid;
 }
 
+/**
+ * A group without a user is refused, as containerd refuses it ("user group is
+ * specified without user"): the image's user would otherwise run with a group
+ * the pod spec chose for a user it never named. Pure, so CreateContainer can
+ * check it before doing any work.
+ */
+export function checkUserRequest(sc: LinuxContainerSecurityContext__Output | null | undefined): void {
+  if (sc?.run_as_group && !sc.run_as_user && !sc.run_as_username) {
+    throw new InvalidArgumentError('config.linux.security_context.run_as_group', `group ${String(sc.run_as_group.value)} is set without run_as_user or run_as_username; set a user too`);
+  }
+}
+
 export function resolveUser(
   sc: LinuxContainerSecurityContext__Output | null,
   imageUser: string,
   passwdText: string,
   groupText: string,
 ): OciUser {
+  checkUserRequest(sc);
   const passwd = parsePasswd(passwdText);
   const groups = parseGroup(groupText);
   let uid: number;

@@ -6,6 +6,7 @@ import { FailedPreconditionError, InvalidArgumentError } from '../../errors';
 import type { Logger } from '../../log';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import { resolveStopSignal } from '../../oci/process';
+import { checkUserRequest } from '../../oci/user';
 import { Steps } from '../../sandbox/steps';
 import type { ContainerHandle } from '../../sandbox/controller';
 import type { ContainerRecord } from '../../store/container';
@@ -27,6 +28,7 @@ export async function createContainer(deps: RuntimeDeps, sb: SandboxRecord, conf
   const md = requireObject(config.metadata, 'config.metadata');
   requireString(md.name, 'config.metadata.name');
   const imageRefIn = requireString(requireObject(config.image, 'config.image').image, 'config.image.image');
+  checkUserRequest(config.linux?.security_context);
   if (sb.state !== 'SANDBOX_READY') throw new FailedPreconditionError(`pod sandbox ${sb.id} is not ready; containers can only be created in a ready pod`);
   const dup = deps.containers.list().find((c) => c.podSandboxId === sb.id && c.config.metadata?.name === md.name && c.config.metadata.attempt === md.attempt);
   if (dup) throw new FailedPreconditionError(`container "${md.name}" attempt ${md.attempt} already exists in pod ${sb.id} as ${dup.id}; remove it first`);

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { resolveUser } from '../../../src/oci/user';
+import { checkUserRequest, resolveUser } from '../../../src/oci/user';
 import { InvalidArgumentError } from '../../../src/errors';
 import type { LinuxContainerSecurityContext__Output } from '../../../src/generated/cri/runtime/v1/LinuxContainerSecurityContext';
 
@@ -28,4 +28,23 @@ t.test('unknown names are invalid arguments naming the field', async (t) => {
   t.throws(() => resolveUser(sc({ run_as_username: 'zed' }), '', passwd, group), { field: 'linux.security_context.run_as_username', message: /zed/ });
   t.throws(() => resolveUser(null, '0:nogroup', passwd, group), /nogroup/);
   t.throws(() => resolveUser(null, 'alice', '', ''), /not in the image's \/etc\/passwd/, 'no passwd file');
+});
+
+// Regression (critest "should return error if RunAsGroup is set without RunAsUser"):
+// vmpod ran the image's user with the requested group instead of refusing.
+t.test('run_as_group without a user is refused, as containerd refuses it', async (t) => {
+  const cases = [
+    { desc: 'group alone', sc: sc({ run_as_group: { value: '5' } }), refused: true },
+    { desc: 'group with run_as_user', sc: sc({ run_as_user: { value: '0' }, run_as_group: { value: '5' } }), refused: false },
+    { desc: 'group with run_as_username', sc: sc({ run_as_username: 'alice', run_as_group: { value: '5' } }), refused: false },
+    { desc: 'no group', sc: sc({}), refused: false },
+  ];
+  for (const c of cases) {
+    if (c.refused) {
+      t.throws(() => checkUserRequest(c.sc), { constructor: InvalidArgumentError, field: 'config.linux.security_context.run_as_group', message: /without run_as_user/ }, `${c.desc}: refused`);
+      t.throws(() => resolveUser(c.sc, 'alice', passwd, group), InvalidArgumentError, `${c.desc}: also when the spec is generated`);
+    } else {
+      t.doesNotThrow(() => checkUserRequest(c.sc), `${c.desc}: accepted`);
+    }
+  }
 });
