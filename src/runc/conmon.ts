@@ -10,7 +10,8 @@
 // number and a message when it failed.
 
 import { spawn } from 'node:child_process';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeadlineExceededError, FailedPreconditionError, InternalError, UnavailableError } from '../errors';
@@ -118,8 +119,22 @@ export function launchConmon(o: ConmonOptions): Promise<ConmonStarted> {
 /** conmon's control FIFO message type for "reopen the log file" (kubelet rotated it). */
 const CONMON_REOPEN_LOG = 2;
 
-/** Ask the container's conmon to reopen its CRI log file. */
-export async function reopenConmonLog(bundle: string, containerId: string): Promise<void> {
+/** How long conmon gets to put the new log file in place. */
+const REOPEN_TIMEOUT_MS = 5000;
+
+function inodeOf(path: string): number | undefined {
+  return statSync(path, { throwIfNoEntry: false })?.ino;
+}
+
+/**
+ * Ask the container's conmon to reopen its CRI log file, and return once it
+ * has. conmon does it asynchronously (it writes `<log>.tmp` and renames it
+ * over `<log>`), but callers (kubelet's log rotation, critest) look for the
+ * new file as soon as ReopenContainerLog returns, so wait until the path
+ * names a file other than the one it named before.
+ */
+export async function reopenConmonLog(bundle: string, containerId: string, logPath: string): Promise<void> {
+  const before = logPath ? inodeOf(logPath) : undefined;
   // O_WRONLY|O_NONBLOCK: fails at once (ENXIO) instead of hanging if conmon is gone.
   const fifo = await open(join(bundle, 'ctl'), fsConstants.O_WRONLY | fsConstants.O_NONBLOCK).catch((err: Error) => {
     throw new FailedPreconditionError(`container ${containerId}: conmon control pipe unavailable: ${err.message}`);
@@ -128,5 +143,13 @@ export async function reopenConmonLog(bundle: string, containerId: string): Prom
     await fifo.write(`${CONMON_REOPEN_LOG} 0 0\n`);
   } finally {
     await fifo.close();
+  }
+  if (!logPath) return;
+  const deadline = Date.now() + REOPEN_TIMEOUT_MS;
+  for (;;) {
+    const now = inodeOf(logPath);
+    if (now !== undefined && now !== before) return;
+    if (Date.now() > deadline) throw new DeadlineExceededError(`container ${containerId}: conmon did not reopen its log ${logPath} within ${REOPEN_TIMEOUT_MS} ms`);
+    await sleep(10);
   }
 }

@@ -20,6 +20,8 @@ export interface RuncContainerData {
   pid: number;
   exitFile: string;
   attachSocket: string;
+  /** The CRI log conmon writes ("" for none); absent in records written before it was kept. */
+  logPath?: string;
   /** The identity the process runs with (ContainerStatus.user). */
   user: { uid: number; gid: number; additionalGids: number[] };
 }

@@ -143,8 +143,13 @@ t.test('full lifecycle of a trusted pod over CRI', async (t) => {
   await client.runtime.UpdateContainerResources({ container_id: sleeper, linux: { cpu_shares: '256', memory_limit_in_bytes: String(64 << 20) } });
   const updated = await client.runtime.ContainerStatus({ container_id: sleeper });
   t.equal(updated.status?.resources?.linux?.cpu_shares, '256', 'updated resources reported');
+  // kubelet's rotation: rename, then ReopenContainerLog. Regression (critest
+  // "should support reopening container log"): the call returned before conmon
+  // had made the new file.
+  const sleeperLog = join(logDir, 'web', 'sleeper.log');
+  renameSync(sleeperLog, `${sleeperLog}.1`);
   await client.runtime.ReopenContainerLog({ container_id: sleeper });
-  t.pass('reopen log');
+  t.ok(existsSync(sleeperLog), 'the new log file exists when ReopenContainerLog returns');
 
   // The image's StopSignal is SIGUSR1; the container's shell traps it.
   const verbose = await client.runtime.ContainerStatus({ container_id: sleeper, verbose: true });
@@ -155,7 +160,7 @@ t.test('full lifecycle of a trusted pod over CRI', async (t) => {
   t.equal(vinfo.sandboxID, podId, 'and info.sandboxID its pod');
   await client.runtime.StopContainer({ container_id: sleeper, timeout: '10' });
   t.match(await waitExited(sleeper), { exit_code: 0 }, 'stopped by the image StopSignal, before the timeout');
-  t.match(readFileSync(join(logDir, 'web', 'sleeper.log'), 'utf8'), / stdout F got-usr1\n/, 'the container saw SIGUSR1');
+  t.match(readFileSync(sleeperLog, 'utf8'), / stdout F got-usr1\n/, 'the container saw SIGUSR1 (written to the reopened log)');
   await client.runtime.StopContainer({ container_id: sleeper, timeout: '10' });
   await client.runtime.RemoveContainer({ container_id: done });
   await client.runtime.RemoveContainer({ container_id: done });

@@ -63,7 +63,7 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
   }), () => deps.runc.delete(id));
   steps.done();
   const u = spec.process.user;
-  return { type: 'runc', bundle, pid: started.pid, exitFile: started.exitFile, attachSocket: started.attachSocket, user: { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] } };
+  return { type: 'runc', bundle, pid: started.pid, exitFile: started.exitFile, attachSocket: started.attachSocket, logPath: input.logPath, user: { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] } };
 }
 
 export async function startContainer(deps: ContainerDeps, c: ContainerHandle): Promise<void> {

@@ -97,7 +97,8 @@ export class RuncController implements SandboxController {
   }
 
   reopenContainerLog(_sb: SandboxHandle, c: ContainerHandle): Promise<void> {
-    return reopenConmonLog((c.runtime as RuncContainerData).bundle, c.id);
+    const d = c.runtime as RuncContainerData;
+    return reopenConmonLog(d.bundle, c.id, d.logPath ?? '');
   }
 
   async purgeInterrupted(kind: 'sandbox' | 'container', id: string, log: Logger): Promise<void> {
