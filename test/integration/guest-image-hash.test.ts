@@ -1,0 +1,69 @@
+// Two checkouts of the same commit, at different paths, must name the same
+// guest image. Each checkout builds its own agent bundle and vsock addon (as
+// scripts/setup does) and then asks guest-image/build for the input hash
+// (--print-hash: the code that names /var/cache/vmpod/guest/<hash>, stopped
+// before anything is downloaded or written). When the hashes differ, every
+// clone rebuilds the ~250 MB image and daemons of different checkouts use
+// different guests; the test then prints the input lines that differ.
+//
+// The checkouts are clones of this repository's HEAD (the committed tree,
+// not uncommitted edits), at paths of different depth, sharing this
+// checkout's node_modules through a symlink as a worktree would.
+
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const REPO = resolve(__dirname, '../../..');
+
+/** The environment of a plain `scripts/setup` run: no overrides of the build's inputs. */
+function plainEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('VMPOD_')) delete env[k];
+  return env;
+}
+
+function run(cmd: string, args: string[], cwd: string): string {
+  return execFileSync(cmd, args, { cwd, env: plainEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+}
+
+const missing =
+  (existsSync(join(REPO, '.git')) ? undefined : `${REPO} is not a git checkout (the test clones its HEAD twice)`) ??
+  (existsSync(join(REPO, 'node_modules/.bin/esbuild')) ? undefined : 'node_modules/.bin/esbuild (npm ci)') ??
+  (existsSync(join(REPO, 'node_modules/.bin/node-gyp')) ? undefined : 'node_modules/.bin/node-gyp (npm ci)');
+
+if (missing) {
+  t.fail(`guest image hash test cannot run, missing: ${missing}`);
+} else {
+  const base = mkdtempSync(join(tmpdir(), 'vmpod-guest-hash-'));
+  t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  const commit = run('git', ['rev-parse', 'HEAD'], REPO).trim();
+
+  /** Clone HEAD to `dir` and build what scripts/setup builds before the image. */
+  const checkout = (dir: string): string => {
+    mkdirSync(dir, { recursive: true });
+    run('git', ['clone', '--quiet', '--shared', '--no-checkout', REPO, dir], base);
+    run('git', ['checkout', '--quiet', '--detach', commit], dir);
+    symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
+    run('scripts/build-agent', [], dir);
+    run('scripts/build-native', [], dir);
+    return dir;
+  };
+  const hashOf = (dir: string): string => run('guest-image/build', ['--print-hash'], dir).trim();
+  const inputsOf = (dir: string): string[] => run('guest-image/build', ['--print-inputs'], dir).split('\n').filter(Boolean);
+
+  t.test('two checkouts of one commit at different paths compute the same guest image hash', async (t) => {
+    const a = checkout(join(base, 'a'));
+    const b = checkout(join(base, 'somewhere', 'deeper', 'checkout-b'));
+    const [hashA, hashB] = [hashOf(a), hashOf(b)];
+    t.match(hashA, /^[0-9a-f]{64}$/, 'the build prints a sha256');
+    t.equal(hashB, hashA, `same hash for ${commit.slice(0, 12)} in both checkouts`);
+    if (hashA !== hashB) {
+      const [inA, inB] = [inputsOf(a), inputsOf(b)];
+      t.comment(`inputs only in ${a}:\n${inA.filter((l) => !inB.includes(l)).join('\n')}`);
+      t.comment(`inputs only in ${b}:\n${inB.filter((l) => !inA.includes(l)).join('\n')}`);
+    }
+  });
+}
