@@ -6,7 +6,7 @@
 // daemon can find the process, its sockets and its CID again.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError } from '../../errors';
 import { silentLogger, type Logger } from '../../log';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
@@ -121,6 +121,20 @@ export function checkInputsExist(c: VmConfig): void {
   }
 }
 
+/**
+ * The run dir holds the QMP and agent sockets: whoever reaches them controls
+ * the VM. An existing one must be our own real directory (not a symlink
+ * someone planted); it is left to us alone (0700).
+ */
+export function checkPrivateRunDir(c: Pick<VmConfig, 'id' | 'runDir'>): void {
+  const st = lstatSync(c.runDir);
+  const uid = process.geteuid?.() ?? 0;
+  if (!st.isDirectory() || st.uid !== uid) {
+    throw new FailedPreconditionError(`qemu-start: run dir ${c.runDir} of VM ${c.id} is ${st.isSymbolicLink() ? 'a symlink' : st.isDirectory() ? `owned by uid ${st.uid}` : 'not a directory'}; it must be a directory of uid ${uid}`);
+  }
+  if ((st.mode & 0o777) !== 0o700) chmodSync(c.runDir, 0o700);
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -133,6 +147,7 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
   checkInputsExist(c);
   const t0 = Date.now();
   mkdirSync(c.runDir, { recursive: true, mode: 0o700 });
+  checkPrivateRunDir(c);
   // Leftovers of a previous VM in the same dir would make QEMU fail to bind
   // or make us connect to a dead socket.
   for (const f of ['qmpSocket', 'agentSocket', 'pidfile', 'launchRecord', 'consoleLog', 'stderr'] as const) rmSync(runPath(c, f), { force: true });

@@ -25,7 +25,8 @@ function requireSocketPath(name: string, p: string): void {
   requireAbsolute(name, p);
   const len = Buffer.byteLength(p);
   if (len > MAX_UNIX_SOCKET_PATH) {
-    throw new InvalidArgumentError(field(name), `unix socket path "${p}" is ${len} bytes, more than the ${MAX_UNIX_SOCKET_PATH} a socket address holds; use a shorter state directory`);
+    // Caught here, before QEMU refuses to bind it; Node's connect() to such a path fails with a misleading ENOENT.
+    throw new InvalidArgumentError(field(name), `unix socket path "${p}" is ${len} bytes, more than the ${MAX_UNIX_SOCKET_PATH} a socket address holds; the VM's run dir must be short (vmpod's are under /run/vmpod/s, see src/sandbox/microvm/layout.ts)`);
   }
 }
 

@@ -8,9 +8,37 @@
 //     shared/               read-only bind of share-src, exported over 9p as
 //                           /run/vmpod/shared; the rootfs and CRI mounts are
 //                           mounted on top of its mount points
-//     microvm.json          what a restarted daemon needs (see record.ts)
-//   <state>/vm/<id>/        QEMU run dir (QMP, agent socket, console log);
-//                           short so that socket paths fit in sun_path
+//   /run/vmpod/s/<h>/       the VM's run dir (VmConfig.runDir), root, 0700:
+//                           qmp.sock, agent.sock (virtio-serial), qemu.pid,
+//                           vm.json (launch record), console.log, qemu.std{out,err}
+//   <state>/vm/<id>         symlink to /run/vmpod/s/<h>, so that a pod's VM
+//                           files are found from the state dir; nothing in the
+//                           daemon goes through it. Pods started before this
+//                           layout have their run dir itself here (their
+//                           record says so: see recordedVmRunDir).
+//
+// Why the run dir is not under <state>: a unix socket address holds 107
+// bytes, and <state> is configurable while ids are 64 characters, so
+// <state>/vm/<id>/agent.sock overflows once <state> is longer than 28
+// bytes. The run dir's path has a fixed length instead, whatever <state> is:
+//
+//   <h> = first 32 hex digits of sha256(<state, absolute and normalised> NUL <pod id>)
+//
+// The state dir is part of the name because several daemons share one host
+// (the test suite runs several, each with its own state dir) and the ids of
+// one daemon are unknown to the others. Two daemons cannot share a state dir
+// (every file in it would collide), so distinct daemons have distinct
+// normalised state paths and so distinct names. Normalised, not realpath'd:
+// the name stays a pure function of the configuration and the id, which a
+// restarted daemon recomputes without touching the filesystem. 128 bits make
+// a collision among the pods a host will ever run negligible and leave
+// MAX_UNIX_SOCKET_PATH - 46 bytes for socket names. The base is fixed, not
+// configurable, for the same reason the name is hashed: its length must not
+// depend on configuration. /run is tmpfs, so nothing there outlives the VMs
+// across a reboot; "s" is short, as in containerd's /run/containerd/s/<sha256>
+// for its shim sockets. The whole run dir moves, not only its sockets: QEMU
+// gets one run dir (VmConfig.runDir), and its pidfile and launch record
+// belong beside the sockets they lead to.
 //
 // Why the read-only bind: the guest is hostile and can write the share. If
 // the host mounted onto paths the guest can rename (say c/<cid> replaced by
@@ -19,8 +47,10 @@
 // host mounts on; what the host mounts there (the overlay rootfs, a
 // writable emptyDir) is writable as asked.
 
-import { join, posix } from 'node:path';
+import { createHash } from 'node:crypto';
+import { join, posix, resolve } from 'node:path';
 import { InvalidArgumentError } from '../../errors';
+import { RUN_FILES } from '../../hypervisor/vm-config';
 
 /** Where the guest agent mounts the 9p share. */
 export const GUEST_SHARED_DIR = '/run/vmpod/shared';
@@ -32,7 +62,23 @@ export interface PodPaths {
   shareSource: string;
   shared: string;
   record: string;
+  /** <state>/vm/<id>: the link to the VM's run dir (vmRunPaths), or the run dir itself of a pod of the previous layout. */
   vmRunDir: string;
+}
+
+/** Where every vmpod daemon on the host keeps its VMs' run dirs (see the top of this file). */
+export const VM_RUN_BASE = '/run/vmpod/s';
+/** Hex digits of the run dir's name. */
+export const VM_RUN_NAME_HEX = 32;
+
+export interface VmRunPaths {
+  /** The VM's run dir, VmConfig.runDir: VM_RUN_BASE/<h>, the same length for every state dir and id. */
+  dir: string;
+  qmpSocket: string;
+  /** The host end of the virtio-serial agent channel. */
+  agentSocket: string;
+  /** <state>/vm/<id>, a symlink to `dir`. */
+  stateLink: string;
 }
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -52,6 +98,32 @@ export function podPaths(state: string, podId: string): PodPaths {
     record: join(dir, 'microvm.json'),
     vmRunDir: join(state, 'vm', podId),
   };
+}
+
+/** The VM run dir of pod `podId` of the daemon whose state dir is `state`. Pure. */
+export function vmRunPaths(state: string, podId: string, base = VM_RUN_BASE): VmRunPaths {
+  checkId('pod sandbox id', podId);
+  const h = createHash('sha256').update(`${resolve(state)}\0${podId}`).digest('hex').slice(0, VM_RUN_NAME_HEX);
+  const dir = join(base, h);
+  return {
+    dir,
+    qmpSocket: join(dir, RUN_FILES.qmpSocket),
+    agentSocket: join(dir, RUN_FILES.agentSocket),
+    stateLink: podPaths(state, podId).vmRunDir,
+  };
+}
+
+/**
+ * The run dir of a pod found in the store after a restart. The record's
+ * `vmRunDir` says which layout started the VM; the path itself is derived
+ * from the state dir and the id, never taken from the record. A record that
+ * names neither place (hand-edited, or written by a broken daemon) gets the
+ * current layout's dir: `known` is false so the caller can say so.
+ */
+export function recordedVmRunDir(state: string, podId: string, recorded: string | undefined, base = VM_RUN_BASE): { dir: string; layout: 'current' | 'previous'; known: boolean } {
+  const run = vmRunPaths(state, podId, base);
+  if (recorded === run.stateLink) return { dir: run.stateLink, layout: 'previous', known: true };
+  return { dir: run.dir, layout: 'current', known: recorded === run.dir };
 }
 
 /** Share-relative paths; join them to `shareSource` (to create), `shared` (to mount on) or GUEST_SHARED_DIR. */

@@ -27,7 +27,8 @@ import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
 import type { MicrovmSandboxData, SandboxCreateInput, SandboxHandle } from '../controller';
 import { agentConnectFn, type AgentEndpoint } from './agent-connect';
 import { phaseMessage, stuckPhase, type BootPhase } from './boot-phase';
-import { GUEST_SHARED_DIR, podPaths, sharePath } from './layout';
+import { GUEST_SHARED_DIR, podPaths, recordedVmRunDir, sharePath, vmRunPaths } from './layout';
+import { makeVmRunDir, removeVmRunDir } from './run-dir';
 import { mountShare, mountsUnder, unmountAll } from './share';
 import { vmSize } from './sizing';
 import { SHARED_MOUNT_TAG } from '../../hypervisor/vm-config';
@@ -36,6 +37,7 @@ import { SHARED_MOUNT_TAG } from '../../hypervisor/vm-config';
 export interface VmPodData extends MicrovmSandboxData {
   type: 'microvm';
   podDir: string;
+  /** The VM's run dir; a restarted daemon tells the layout that started the VM by it (layout.ts, recordedVmRunDir). */
   vmRunDir: string;
   netnsPath: string;
   tapName: string;
@@ -180,6 +182,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
   const { id } = input;
   const log = input.log.child({ subsystem: 'microvm' });
   const paths = podPaths(env.state, id);
+  const run = vmRunPaths(env.state, id);
   const undo: { what: string; fn: () => Promise<void> }[] = [];
   const timings: Record<string, number> = {};
   const t0 = Date.now();
@@ -219,7 +222,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
     const parts = guest.manifest.parts;
     const configFor = (endpoint: AgentEndpoint): VmConfig => ({
       id,
-      runDir: paths.vmRunDir,
+      runDir: run.dir,
       accel: host.accel,
       vcpus: size.vcpus,
       memoryMib: size.memoryMib,
@@ -235,8 +238,8 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       ...(input.netnsPath ? { netnsPath: input.netnsPath } : {}),
     });
     log.info({ size: size.explain, accel: host.accel, transport: host.transport, guest: guest.hash }, 'starting pod VM');
-    // The launcher creates the run dir (QEMU's stderr, pidfile) even when QEMU then fails to start.
-    undo.push({ what: 'vm run dir', fn: () => env.hypervisor.destroy(paths.vmRunDir) });
+    undo.push({ what: 'vm run dir', fn: () => removeVmRunDir(env.hypervisor, run) });
+    await makeVmRunDir(run);
     let endpoint: AgentEndpoint;
     let started: VmHandle;
     if (host.transport === 'vsock') {
@@ -252,7 +255,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       endpoint = { transport: 'vsock', cid: r.cid };
       started = r.vm;
     } else {
-      endpoint = { transport: 'serial', socketPath: join(paths.vmRunDir, RUN_FILES.agentSocket) };
+      endpoint = { transport: 'serial', socketPath: run.agentSocket };
       started = await env.hypervisor.start(configFor(endpoint));
     }
     vm = started;
@@ -292,7 +295,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
     const data: VmPodData = {
       type: 'microvm',
       podDir: paths.dir,
-      vmRunDir: paths.vmRunDir,
+      vmRunDir: run.dir,
       netnsPath: input.netnsPath,
       tapName: net ? net.tapName : '',
       agent: endpoint,
@@ -317,21 +320,37 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
   }
 }
 
+/**
+ * Where a restarted daemon finds the VM of a record: its run dir and agent
+ * endpoint. Paths follow from the id; the record is only trusted for what
+ * cannot be derived: which layout started the VM (layout.ts,
+ * recordedVmRunDir) and the vsock CID. `notes` say what the record got
+ * wrong. Pure.
+ */
+export function reattachTarget(state: string, podId: string, data: Partial<Pick<VmPodData, 'vmRunDir' | 'agent'>>): { runDir: string; layout: 'current' | 'previous'; endpoint: AgentEndpoint; notes: string[] } {
+  const notes: string[] = [];
+  const run = recordedVmRunDir(state, podId, data.vmRunDir);
+  if (!run.known) notes.push(`the record names no VM run dir of either layout (${String(data.vmRunDir)}); looking in ${run.dir}`);
+  // A record written by an older or broken daemon may lack the endpoint: the serial socket is in the run dir either way.
+  const serial = join(run.dir, RUN_FILES.agentSocket);
+  if (data.agent?.transport === 'vsock') return { runDir: run.dir, layout: run.layout, endpoint: data.agent, notes };
+  if (data.agent && data.agent.socketPath !== serial) notes.push(`the record names agent socket ${data.agent.socketPath}; using ${serial}`);
+  return { runDir: run.dir, layout: run.layout, endpoint: { transport: 'serial', socketPath: serial }, notes };
+}
+
 /** A VM pod of a record (after a daemon restart): reattach to the running VM, or a dead PodVm. */
 export async function reattachPodVm(env: PodVmEnv, sb: SandboxHandle, log: Logger): Promise<PodVm> {
   const data = sb.runtime as VmPodData;
-  // Paths follow from the id; the record is only trusted for what cannot be derived.
-  const runDir = podPaths(env.state, sb.id).vmRunDir;
+  const { runDir, layout, endpoint, notes } = reattachTarget(env.state, sb.id, data);
+  for (const n of notes) log.warn(n);
   const vm = await env.hypervisor.reconnect(runDir).catch((err: unknown) => {
     log.warn({ err: (err as Error).message }, 'cannot reattach to the pod VM');
     return undefined;
   });
-  // A record written by an older or broken daemon may lack the endpoint: fall back to the serial socket's place.
-  const endpoint: AgentEndpoint = data.agent ?? { transport: 'serial', socketPath: join(runDir, RUN_FILES.agentSocket) };
   // The agent still holds the previous daemon's connection: the client primes its first one.
   const agent = newAgentClient(env, endpoint, log, { agentMayHoldOldConnection: true });
   if (!vm) agent.close();
-  log.info({ alive: vm !== undefined }, 'pod VM reattached');
+  log.info({ alive: vm !== undefined, runDir, layout }, 'pod VM reattached');
   return new PodVm(sb.id, data, vm, agent, log);
 }
 
@@ -366,7 +385,7 @@ export async function removePodDir(dir: string): Promise<void> {
 /** Everything of the pod on the host. Idempotent; the VM must be stopped first. */
 export async function removePodVm(env: PodVmEnv, podId: string, log: Logger): Promise<void> {
   const paths = podPaths(env.state, podId);
-  await env.hypervisor.destroy(paths.vmRunDir);
+  await removeVmRunDir(env.hypervisor, vmRunPaths(env.state, podId));
   env.cids?.release(podId);
   await removePodDir(paths.dir);
   log.info('pod VM files removed');
