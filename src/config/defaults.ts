@@ -29,6 +29,9 @@ export function defaultConfig(): VmpodConfig {
       agent_transport: 'auto',
       vcpus: 1,
       memory_mib: 512,
+      // Empty: the image this checkout's guest-image/build recorded in
+      // dist/guest-image.json (src/host/guest-record.ts), never a link shared
+      // by every checkout on the machine.
       guest_dir: '',
       qemu_binary: 'qemu-system-x86_64',
       boot_timeout_s: 120,

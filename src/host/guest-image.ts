@@ -1,16 +1,15 @@
 // Finds the guest that guest-image/build produced (kernel, initramfs, rootfs,
-// manifest.json) and checks it is whole before a VM is pointed at it. The
-// build publishes a finished directory by rename and switches the `current`
-// symlink afterwards, so a directory with a manifest is complete unless
+// manifest.json) and checks it is whole before a VM is pointed at it. Which
+// directory is chooseGuestDir's answer (guest-record.ts): the configured one,
+// or the one this checkout's build recorded. The build publishes a finished
+// directory by rename, so a directory with a manifest is complete unless
 // someone changed it since: that is what the size check (always) and the
 // sha256 check (on request, it reads ~250 MB) are for.
 
 import { closeSync, openSync, readFileSync, readSync, realpathSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-
-/** Where guest-image/build points `current` at the newest build. */
-export const DEFAULT_GUEST_DIR = '/var/cache/vmpod/guest/current';
+import { chooseGuestDir, CHECKOUT_GUEST_RECORD } from './guest-record';
 
 export interface GuestPart {
   /** File name inside the guest directory. */
@@ -41,7 +40,14 @@ export interface GuestManifest {
   agent: 'bundle' | 'fallback';
   agent_source: string;
   vsock_addon: boolean;
+  /** Loaded by the initramfs at every boot, in load order (file names). */
   modules: string[];
+  /**
+   * In the rootfs under /lib/modules/<release>/ and loaded only when the guest
+   * kernel asks for them (request_module → /sbin/modprobe): names, sorted.
+   * Absent in images built before on-demand loading.
+   */
+  modules_on_demand?: string[];
   parts: { vmlinux: GuestPart; bzImage: GuestPart; initramfs: GuestPart; rootfs: GuestRootfsPart };
 }
 
@@ -50,6 +56,8 @@ export interface GuestImage {
   dir: string;
   hash: string;
   manifest: GuestManifest;
+  /** Why this image: the config names it, or this checkout's build recorded it. */
+  why: string;
 }
 
 export type GuestImageLookup = GuestImage | { missing: string };
@@ -57,6 +65,8 @@ export type GuestImageLookup = GuestImage | { missing: string };
 export interface FindGuestImageOptions {
   /** Also compare each part's sha256 with the manifest (reads every byte). */
   verifyHashes?: boolean;
+  /** The checkout's build record consulted when no directory is given (tests point it elsewhere). */
+  record?: string;
 }
 
 const PART_NAMES: readonly GuestPartName[] = ['vmlinux', 'bzImage', 'initramfs', 'rootfs'];
@@ -102,15 +112,18 @@ function sha256File(path: string): string {
 
 /**
  * The guest image in `dir` (the configured `microvm.guest_dir`; empty or
- * undefined means DEFAULT_GUEST_DIR), or why there is none usable.
+ * undefined means the one this checkout's build recorded), or why there is
+ * none usable.
  */
 export function findGuestImage(dir?: string, opts: FindGuestImageOptions = {}): GuestImageLookup {
-  const wanted = dir && dir !== '' ? dir : DEFAULT_GUEST_DIR;
+  const choice = chooseGuestDir(dir, opts.record ?? CHECKOUT_GUEST_RECORD);
+  if ('missing' in choice) return choice;
+  const wanted = choice.dir;
   let real: string;
   try {
     real = realpathSync(wanted);
   } catch {
-    return { missing: `guest image directory ${wanted} does not exist: ${REBUILD}` };
+    return { missing: `guest image directory ${wanted} (${choice.why}) does not exist: ${REBUILD}` };
   }
   const manifestPath = join(real, 'manifest.json');
   let parsed: unknown;
@@ -123,6 +136,9 @@ export function findGuestImage(dir?: string, opts: FindGuestImageOptions = {}): 
   const problem = manifestProblem(parsed);
   if (problem) return { missing: `guest manifest ${manifestPath} ${problem}: ${REBUILD}` };
   const manifest = parsed as GuestManifest;
+  if (choice.record && manifest.hash !== choice.record.hash) {
+    return { missing: `guest manifest ${manifestPath} is of image ${manifest.hash}, but ${choice.record.path} names ${choice.record.hash}: ${REBUILD}` };
+  }
   for (const name of PART_NAMES) {
     const part = manifest.parts[name];
     const path = join(real, part.file);
@@ -137,7 +153,18 @@ export function findGuestImage(dir?: string, opts: FindGuestImageOptions = {}): 
       return { missing: `guest ${name} ${path} does not match the sha256 in the manifest: ${REBUILD}` };
     }
   }
-  return { dir: real, hash: manifest.hash, manifest };
+  return { dir: real, hash: manifest.hash, manifest, why: choice.why };
+}
+
+/**
+ * Keeps the image's manifest open for the life of this process. The build's
+ * garbage collection never deletes an image a process holds open or maps,
+ * so a daemon that holds the image it chose keeps it even when no VM runs
+ * from it and its checkout has since recorded a newer build.
+ */
+export function holdGuestImage(img: GuestImage): () => void {
+  const fd = openSync(join(img.dir, 'manifest.json'), 'r');
+  return () => closeSync(fd);
 }
 
 /** Absolute path of one part of a found guest image. */
@@ -151,5 +178,6 @@ export function guestImageProbe(dir?: string): { ok: true; detail: string } | { 
   if ('missing' in found) return { ok: false, detail: found.missing };
   const m = found.manifest;
   const agent = m.agent === 'fallback' ? ', FALLBACK agent (agent bundle was not built)' : '';
-  return { ok: true, detail: `${found.dir} hash ${found.hash.slice(0, 12)} kernel ${m.kernel.release} node ${m.node}${agent}` };
+  const modules = `modules: ${m.modules.length} at boot, ${m.modules_on_demand ? `${m.modules_on_demand.length} on demand` : 'none on demand (image predates it)'}`;
+  return { ok: true, detail: `${found.dir} (${found.why}) hash ${found.hash.slice(0, 12)} kernel ${m.kernel.release} node ${m.node}, ${modules}${agent}` };
 }

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Boot the built guest (/var/cache/vmpod/guest/current) under QEMU TCG with a
+# Boot the built guest (the one this checkout's guest-image/build recorded in
+# dist/guest-image.json, or $VMPOD_GUEST_DIR) under QEMU TCG with a
 # throw-away initramfs variant that runs test/guest/vsock-selftest.ts (bundled
 # with esbuild, next to a fresh vsock.node) instead of the agent, then powers
 # off. Everything it creates lives in one temp dir, removed on exit. The guest
@@ -11,7 +12,15 @@
 # Usage: test/guest/boot-vsock-selftest.sh [MiB] [connections]
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-GUEST=${VMPOD_GUEST_DIR:-/var/cache/vmpod/guest/current}
+RECORD=$REPO/dist/guest-image.json
+if [ -n "${VMPOD_GUEST_DIR:-}" ]; then
+	GUEST=$VMPOD_GUEST_DIR
+elif [ -f "$RECORD" ]; then
+	GUEST=$(node -p 'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).dir' "$RECORD")
+else
+	echo "no guest image recorded in $RECORD (run guest-image/build) and no VMPOD_GUEST_DIR" >&2
+	exit 1
+fi
 MIB=${1:-64}
 CONNS=${2:-50}
 [ -f "$GUEST/manifest.json" ] || { echo "no guest image at $GUEST (run guest-image/build)" >&2; exit 1; }

@@ -1,9 +1,9 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findGuestImage, guestImageProbe, guestPartPath, manifestProblem, type GuestManifest } from '../../../src/host/guest-image';
+import { findGuestImage, guestImageProbe, guestPartPath, holdGuestImage, manifestProblem, type GuestManifest } from '../../../src/host/guest-image';
 
 const HASH = 'a'.repeat(64);
 const FILES = { vmlinux: 'vmlinux', bzImage: 'bzImage', initramfs: 'initramfs.cpio.gz', rootfs: 'rootfs.img' } as const;
@@ -113,7 +113,65 @@ t.test('the probe reports hash, kernel and a fallback agent', async (t) => {
   const { dir } = makeGuest(root);
   const probe = guestImageProbe(dir);
   t.equal(probe.ok, true);
-  t.match(probe.detail, /hash aaaaaaaaaaaa kernel 6\.1\.0-x node v20\.0\.0, FALLBACK agent/);
+  t.match(probe.detail, /\(microvm\.guest_dir = ".*" in the config\) hash aaaaaaaaaaaa kernel 6\.1\.0-x node v20\.0\.0, modules: 1 at boot, none on demand .*, FALLBACK agent/);
+});
+
+t.test('without a directory, the image this checkout recorded is used, and must be the one recorded', async (t) => {
+  const root = tempRoot(t);
+  const { dir, manifest } = makeGuest(root);
+  const record = join(root, 'checkout', 'dist', 'guest-image.json');
+  mkdirSync(join(root, 'checkout', 'dist'), { recursive: true });
+  t.match(findGuestImage(undefined, { record }), { missing: /no guest image is recorded for this vmpod \(.*checkout\): .*guest-image\.json does not exist; run guest-image\/build in/ }, 'no record: says which checkout and how to fix it');
+
+  writeFileSync(record, JSON.stringify({ schema: 1, hash: HASH, dir }));
+  const found = findGuestImage('', { record });
+  if ('missing' in found) {
+    t.fail(found.missing);
+    return;
+  }
+  t.equal(found.dir, dir, 'the recorded directory');
+  t.match(found.why, /microvm\.guest_dir is empty: the image this checkout's build recorded in .*guest-image\.json/);
+
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, hash: 'b'.repeat(64) }));
+  t.match(findGuestImage(undefined, { record }), { missing: /is of image b{64}, but .*guest-image\.json names a{64}/ }, 'a directory holding another image is refused');
+});
+
+t.test('a configured directory wins over the record', async (t) => {
+  const root = tempRoot(t);
+  const { dir } = makeGuest(root);
+  const record = join(root, 'guest-image.json');
+  writeFileSync(record, JSON.stringify({ schema: 1, hash: 'c'.repeat(64), dir: join(root, 'elsewhere') }));
+  const found = findGuestImage(dir, { record });
+  t.notOk('missing' in found, 'found');
+  if (!('missing' in found)) t.match(found.why, /^microvm\.guest_dir = /);
+});
+
+t.test('a directory the record names that is gone says where the name came from', async (t) => {
+  const root = tempRoot(t);
+  const record = join(root, 'guest-image.json');
+  writeFileSync(record, JSON.stringify({ schema: 1, hash: HASH, dir: join(root, HASH) }));
+  t.match(findGuestImage(undefined, { record }), { missing: /directory .* \(microvm\.guest_dir is empty: the image this checkout's build recorded in .*\) does not exist: rebuild it/ });
+});
+
+t.test('holdGuestImage keeps the manifest open until released', async (t) => {
+  const root = tempRoot(t);
+  const { dir } = makeGuest(root);
+  const found = findGuestImage(dir);
+  if ('missing' in found) {
+    t.fail(found.missing);
+    return;
+  }
+  const openManifests = (): number => readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === join(dir, 'manifest.json');
+    } catch {
+      return false;
+    }
+  }).length;
+  const release = holdGuestImage(found);
+  t.equal(openManifests(), 1, 'held: the build\'s garbage collection sees it open');
+  release();
+  t.equal(openManifests(), 0, 'released');
 });
 
 t.test('size is checked without verifyHashes, content only with it', async (t) => {
