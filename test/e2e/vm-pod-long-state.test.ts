@@ -1,0 +1,253 @@
+// A VM pod whose daemon has a 60-character state dir (regression: RunPodSandbox
+// failed with "unix socket path .../state/vm/<id>/qmp.sock is 108 bytes"),
+// through the CRI API as in vm-pod.test.ts (real gRPC server and handlers,
+// the microvm controller, a local docker-registry, CNI bridge networking in
+// a throw-away netns). One VM boot: the pod starts, a container logs, a
+// restarted daemon (new controller and CRI server over the same root and
+// state) finds the VM and its agent again, and after RemovePodSandbox nothing
+// of the pod is left: no QEMU, run dir, link, mount or state file.
+//
+// Then a pod recorded by the previous layout (run dir at <state>/vm/<id>) is
+// reattached and removed; its QEMU starts paused without a kernel (no boot).
+
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
+import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
+import { defaultConfig } from '../../src/config/defaults';
+import type { VmpodConfig } from '../../src/config/types';
+import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
+import { QemuHypervisor } from '../../src/hypervisor/qemu';
+import { MAX_UNIX_SOCKET_PATH } from '../../src/hypervisor/qemu/validate';
+import { createImageService } from '../../src/image';
+import { createLogger, silentLogger } from '../../src/log';
+import { PodNetwork } from '../../src/network';
+import { readHostFacts } from '../../src/runc/host-facts';
+import type { SandboxHandle } from '../../src/sandbox/controller';
+import { MicrovmController } from '../../src/sandbox/microvm/controller';
+import { podPaths, VM_RUN_BASE, vmRunPaths } from '../../src/sandbox/microvm/layout';
+import type { VmPodData } from '../../src/sandbox/microvm/pod-vm';
+import type { CriClient } from '../helpers/cri-client';
+import { serveCri, type InProcessCri } from '../helpers/cri-server';
+import { busyboxEntries, makeTar, RegistryPusher } from '../helpers/image-builder';
+import { createNetnsSandbox } from '../helpers/netns-sandbox';
+import { startRegistry, type RunningRegistry } from '../helpers/registry';
+
+const CNI_BIN = '/usr/lib/cni';
+const QEMU = '/usr/bin/qemu-system-x86_64';
+const found = findGuestImage(process.env.VMPOD_GUEST_DIR);
+const missing =
+  'missing' in found
+    ? `guest image: ${found.missing}`
+    : found.manifest.agent !== 'bundle'
+      ? `guest image ${found.dir} holds the fallback agent, not vmpod-agent: run scripts/build-agent then guest-image/build`
+      : [['qemu-system-x86_64', QEMU], ['CNI bridge plugin', `${CNI_BIN}/bridge`], ['CNI host-local plugin', `${CNI_BIN}/host-local`], ['/dev/net/tun', '/dev/net/tun']]
+          .filter(([, p]) => !existsSync(p))
+          .map(([c, p]) => `missing component: ${c} (${p})`)[0];
+
+// One VM boot under TCG plus a paused QEMU on a loaded 2-core machine.
+t.setTimeout(10 * 60_000);
+
+/** Exists as itself (a dangling symlink counts). */
+function present(p: string): boolean {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const mountinfo = (): string => readFileSync('/proc/self/mountinfo', 'utf8');
+
+if (missing) {
+  t.fail(`VM pod long-state e2e test cannot run: ${missing}`);
+} else {
+  const guest = found as GuestImage;
+  const dir = mkdtempSync('/tmp/vpl-');
+  // Exactly 60 characters: the previous layout's agent socket would have been 60 + 79 = 139 bytes.
+  const state = join(dir, 'state-'.padEnd(60 - dir.length - 1, 'x'));
+  const sb = createNetnsSandbox('vmpod-longstate-');
+  const cfg = defaultConfig();
+  cfg.root = join(dir, 'r');
+  cfg.state = state;
+  cfg.microvm.accel = 'tcg';
+  cfg.microvm.agent_transport = 'serial';
+  cfg.microvm.guest_dir = guest.dir;
+  cfg.microvm.boot_timeout_s = 240;
+  const confDir = join(sb.dir, 'net.d');
+  mkdirSync(confDir);
+  writeFileSync(join(confDir, '10-vmpodls.conflist'), JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'vmpodls',
+    plugins: [{ type: 'bridge', bridge: 'vmpodlsbr0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.93.0/24' }]], dataDir: join(sb.dir, 'ipam') } }],
+  }));
+  cfg.network.cni_conf_dir = confDir;
+  cfg.network.cni_bin_dirs = [CNI_BIN];
+  const socket = join(dir, 'cri.sock');
+  const logDir = join(dir, 'logs');
+  const log = process.env.VMPOD_TEST_LOG ? createLogger('debug') : silentLogger;
+
+  let reg: RunningRegistry | undefined;
+  let imageRef = '';
+
+  /** One "daemon": the CRI server over cfg's root and state, with its own controller. */
+  interface Daemon {
+    cri: InProcessCri;
+    client: CriClient;
+    microvm: MicrovmController;
+    /** What a daemon stop does to VM pods: connections dropped, VMs left running. */
+    stop(): Promise<void>;
+  }
+  let current: Daemon | undefined;
+
+  async function startDaemon(c: VmpodConfig): Promise<Daemon> {
+    const images = await createImageService({ root: c.root, registries: { [reg!.host]: { insecure: true, mirrors: [] } }, log });
+    const network = new PodNetwork({ config: c.network, root: c.root, state: c.state, logger: log, hostNetns: sb.netns });
+    const microvm = new MicrovmController({ config: c, host: readHostFacts(), logger: log });
+    const cri = await serveCri(socket, { config: c, log, images, network, extraControllers: [microvm] });
+    return { cri, client: cri.client, microvm, stop: async () => (cri.close(), await microvm.detachAll()) };
+  }
+
+  t.before(async () => {
+    reg = await startRegistry();
+    await new RegistryPusher(reg).pushImage('test/busybox', 'ls', [{ tar: await makeTar(busyboxEntries()), compression: 'gzip' }], { config: { Cmd: ['/bin/sh'] } });
+    imageRef = `${reg.host}/test/busybox:ls`;
+    current = await startDaemon(cfg);
+    await current.client.image.PullImage({ image: { image: imageRef } }, 120_000);
+  });
+
+  t.teardown(async () => {
+    try {
+      const { items } = await current!.client.runtime.ListPodSandbox({});
+      for (const p of items) await current!.client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, 120_000);
+    } catch { /* server may not have started */ }
+    current?.cri.close();
+    await reg?.stop();
+    // What a failed run left: QEMUs of this test (found through the state dir's links), their run dirs, mounts, the netns.
+    const vmDir = join(state, 'vm');
+    for (const id of existsSync(vmDir) ? readdirSync(vmDir) : []) {
+      try {
+        const rec = JSON.parse(readFileSync(join(vmDir, id, 'vm.json'), 'utf8')) as { pid: number };
+        if (readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').includes(dir)) process.kill(rec.pid, 'SIGKILL');
+      } catch { /* gone */ }
+      if (process.env.VMPOD_TEST_LOG) t.comment(`console of ${id}:\n${existsSync(join(vmDir, id, 'console.log')) ? readFileSync(join(vmDir, id, 'console.log'), 'utf8').slice(-6000) : '(none)'}`);
+      rmSync(vmRunPaths(state, id).dir, { recursive: true, force: true });
+    }
+    execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
+    sb.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const podConfig = (name: string): PodSandboxConfig => ({
+    metadata: { name, uid: `uid-${name}`, namespace: 'e2e-ls', attempt: 0 },
+    hostname: name, log_directory: join(logDir, name), labels: {}, annotations: { 'io.kubernetes.cri.untrusted-workload': 'true' },
+    linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
+  }) as PodSandboxConfig;
+
+  const containerConfig = (name: string, command: string[]): ContainerConfig =>
+    ({ metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log` }) as ContainerConfig;
+
+  async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const v = await fn();
+      if (v !== undefined) return v;
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Run a container to its end and return its CRI log once `want` is in it. */
+  async function runToLog(client: CriClient, podId: string, pod: PodSandboxConfig, name: string, command: string[], want: string): Promise<{ exitCode: number; log: string }> {
+    const { container_id } = await client.runtime.CreateContainer({ pod_sandbox_id: podId, config: containerConfig(name, command), sandbox_config: pod }, 60_000);
+    await client.runtime.StartContainer({ container_id }, 60_000);
+    const st = await until(`container ${name} to exit`, 60_000, async () => {
+      const { status } = await client.runtime.ContainerStatus({ container_id });
+      return status?.state === 'CONTAINER_EXITED' ? status : undefined;
+    });
+    const path = join(logDir, pod.metadata!.name!, `${name}.log`);
+    const text = await until(`${name}'s log`, 20_000, async () => {
+      const s = existsSync(path) ? readFileSync(path, 'utf8') : '';
+      return s.includes(want) ? s : undefined;
+    });
+    return { exitCode: st.exit_code, log: text };
+  }
+
+  t.test('a VM pod starts, logs, is reattached after a restart and leaves nothing, with a 60-character state dir', async (t) => {
+    t.equal(state.length, 60, `state dir ${state} has 60 characters`);
+    const pod = podConfig('longstate');
+    const { pod_sandbox_id: id } = await current!.client.runtime.RunPodSandbox({ config: pod }, 300_000);
+    const st = await current!.client.runtime.PodSandboxStatus({ pod_sandbox_id: id, verbose: true });
+    t.equal(st.status?.state, 'SANDBOX_READY', 'RunPodSandbox succeeded: VM pod ready');
+    const data = (JSON.parse(st.info.info ?? '{}') as { runtime: VmPodData }).runtime;
+    const run = vmRunPaths(state, id);
+    t.ok(Buffer.byteLength(`${state}/vm/${id}/agent.sock`) > MAX_UNIX_SOCKET_PATH, 'the previous layout would not have fit');
+
+    t.equal(data.vmRunDir, run.dir, `the run dir is ${run.dir}`);
+    t.ok(run.dir.startsWith(`${VM_RUN_BASE}/`), `under ${VM_RUN_BASE}`);
+    const rd = statSync(run.dir);
+    t.same({ uid: rd.uid, mode: rd.mode & 0o7777 }, { uid: 0, mode: 0o700 }, 'run dir owned by root, 0700');
+    t.equal(statSync(VM_RUN_BASE).mode & 0o7777, 0o700, `${VM_RUN_BASE} is 0700`);
+    for (const s of [run.qmpSocket, run.agentSocket]) t.ok(statSync(s).isSocket(), `${s} is a listening socket (${Buffer.byteLength(s)} bytes)`);
+    t.same(data.agent, { transport: 'serial', socketPath: run.agentSocket }, 'the record names the agent socket in the run dir');
+    t.equal(readlinkSync(run.stateLink), run.dir, '<state>/vm/<id> links to the run dir');
+    const cmdline = readFileSync(`/proc/${data.pid}/cmdline`, 'utf8');
+    t.ok(cmdline.includes(`unix:${run.qmpSocket},`), 'QEMU serves QMP in the run dir');
+    t.ok(cmdline.includes(`path=${run.agentSocket},`), 'and the agent channel');
+
+    const first = await runToLog(current!.client, id, pod, 'hello', ['/bin/sh', '-c', 'echo hello-from-long-state'], 'hello-from-long-state');
+    t.equal(first.exitCode, 0, 'a container in the VM ran and exited 0');
+    t.match(first.log, /^\S+ stdout F hello-from-long-state$/m, 'its output is in the CRI log');
+    const { container_id: sleeper } = await current!.client.runtime.CreateContainer({ pod_sandbox_id: id, config: containerConfig('sleeper', ['/bin/busybox', 'sleep', '3600']), sandbox_config: pod }, 60_000);
+    await current!.client.runtime.StartContainer({ container_id: sleeper }, 60_000);
+
+    // A daemon restart: everything in memory goes, the VM stays; the new one has only the records.
+    await current!.stop();
+    current = await startDaemon(cfg);
+    const again = await current.client.runtime.PodSandboxStatus({ pod_sandbox_id: id });
+    t.equal(again.status?.state, 'SANDBOX_READY', 'the restarted daemon finds the VM (QMP in the run dir), still ready');
+    const ex = await current.client.runtime.ExecSync({ container_id: sleeper, cmd: ['/bin/busybox', 'echo', 'still-here'], timeout: 60 }, 90_000);
+    t.equal(Buffer.from(ex.stdout).toString(), 'still-here\n', 'and its agent (socket in the run dir): ExecSync works');
+    const second = await runToLog(current.client, id, pod, 'after', ['/bin/sh', '-c', 'echo after-restart'], 'after-restart');
+    t.equal(second.exitCode, 0, 'a container started after the restart ran');
+    t.match(second.log, / stdout F after-restart$/m, 'and logged');
+
+    await current.client.runtime.StopPodSandbox({ pod_sandbox_id: id }, 120_000);
+    await current.client.runtime.RemovePodSandbox({ pod_sandbox_id: id }, 120_000);
+    t.notOk(existsSync(`/proc/${data.pid}`), 'no QEMU process');
+    t.notOk(present(run.dir), 'no run dir (QMP and agent sockets, console log, launch record)');
+    t.notOk(present(run.stateLink), 'no link in the state dir');
+    t.same(readdirSync(join(state, 'vm')), [], 'nothing under <state>/vm');
+    t.notOk(existsSync(podPaths(state, id).dir), 'no pod dir');
+    t.notOk(existsSync(data.netnsPath), 'no pod netns');
+    t.notOk(mountinfo().includes(id), 'no mount of the pod');
+  });
+
+  t.test('a pod recorded by the previous layout is reattached and removed', async (t) => {
+    // A short state dir: the previous layout put the sockets under it, so its records exist only for such dirs.
+    const oldState = join(dir, 'o');
+    const id = `0ld${'0'.repeat(61)}`;
+    const legacyRunDir = join(oldState, 'vm', id);
+    const hv = new QemuHypervisor({ qemuBinary: QEMU, qmpTimeoutMs: 20_000 });
+    const agentSocket = join(legacyRunDir, 'agent.sock');
+    const vm = await hv.start({ id, runDir: legacyRunDir, accel: 'tcg', vcpus: 1, memoryMib: 128, paused: true, agent: { transport: 'serial', socketPath: agentSocket } });
+    t.teardown(() => {
+      try {
+        process.kill(vm.pid, 'SIGKILL');
+      } catch { /* gone */ }
+    });
+    vm.detach(); // the old daemon is gone
+    const data: Partial<VmPodData> = { type: 'microvm', podDir: podPaths(oldState, id).dir, vmRunDir: legacyRunDir, netnsPath: '', tapName: '', agent: { transport: 'serial', socketPath: agentSocket }, pid: vm.pid };
+    const handle = { id, runtime: data } as unknown as SandboxHandle;
+
+    const ctl = new MicrovmController({ config: { ...cfg, state: oldState }, host: readHostFacts(), logger: log });
+    t.equal(await ctl.sandboxReady(handle), true, 'reattached to the running QEMU through the record\'s run dir of the previous layout');
+    t.notOk(present(vmRunPaths(oldState, id).dir), 'and made nothing in the new place');
+    await ctl.removeSandbox(handle, log);
+    t.notOk(existsSync(`/proc/${vm.pid}`), 'RemovePodSandbox stopped its QEMU');
+    t.notOk(present(legacyRunDir), 'and removed its run dir in the old place');
+  });
+}
