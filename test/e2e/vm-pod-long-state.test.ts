@@ -7,19 +7,22 @@
 // state) finds the VM and its agent again, and after RemovePodSandbox nothing
 // of the pod is left: no QEMU, run dir, link, mount or state file.
 //
-// Then a pod recorded by the previous layout (run dir at <state>/vm/<id>) is
-// reattached and removed; its QEMU starts paused without a kernel (no boot).
+// Then, with QEMUs started paused without a kernel (no boot): a pod recorded
+// by the previous layout (run dir at <state>/vm/<id>) is reattached and
+// removed, and neither a failed create nor the purge of a create cut short
+// by a crash leaves a run dir behind.
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
+import type { PodSandboxConfig, PodSandboxConfig__Output } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
 import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import { defaultConfig } from '../../src/config/defaults';
 import type { VmpodConfig } from '../../src/config/types';
 import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
 import { QemuHypervisor } from '../../src/hypervisor/qemu';
+import { processStartTime } from '../../src/hypervisor/qemu/proc';
 import { MAX_UNIX_SOCKET_PATH } from '../../src/hypervisor/qemu/validate';
 import { createImageService } from '../../src/image';
 import { createLogger, silentLogger } from '../../src/log';
@@ -28,6 +31,7 @@ import { readHostFacts } from '../../src/runc/host-facts';
 import type { SandboxHandle } from '../../src/sandbox/controller';
 import { MicrovmController } from '../../src/sandbox/microvm/controller';
 import { podPaths, VM_RUN_BASE, vmRunPaths } from '../../src/sandbox/microvm/layout';
+import { makeVmRunDir } from '../../src/sandbox/microvm/run-dir';
 import type { VmPodData } from '../../src/sandbox/microvm/pod-vm';
 import type { CriClient } from '../helpers/cri-client';
 import { serveCri, type InProcessCri } from '../helpers/cri-server';
@@ -249,5 +253,37 @@ if (missing) {
     await ctl.removeSandbox(handle, log);
     t.notOk(existsSync(`/proc/${vm.pid}`), 'RemovePodSandbox stopped its QEMU');
     t.notOk(present(legacyRunDir), 'and removed its run dir in the old place');
+  });
+
+  t.test('a failed create and the purge of an interrupted one leave no run dir', async (t) => {
+    const input = (id: string) => ({
+      id, config: podConfig(id.slice(0, 8)) as unknown as PodSandboxConfig__Output, route: { handler: 'vm', type: 'microvm' as const, reason: 'test' },
+      namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'h', netnsPath: '', ips: [], log,
+    });
+    const failing = `fa11${'0'.repeat(60)}`;
+    const broken = new MicrovmController({ config: { ...cfg, microvm: { ...cfg.microvm, qemu_binary: '/nonexistent/qemu-system-x86_64' } }, host: readHostFacts(), logger: log });
+    const err = await broken.createSandbox(input(failing)).then(() => undefined, (e: Error) => e);
+    t.match(err?.message ?? 'no error', /qemu-start failed/, 'create fails in qemu-start');
+    t.notOk(present(vmRunPaths(state, failing).dir), 'rollback removed the run dir');
+    t.notOk(present(vmRunPaths(state, failing).stateLink), 'and its link');
+
+    // A daemon killed between spawning QEMU and writing its launch record: only the pidfile knows the process.
+    const crashed = `c4a5${'0'.repeat(60)}`;
+    const run = vmRunPaths(state, crashed);
+    await makeVmRunDir(run);
+    const hv = new QemuHypervisor({ qemuBinary: QEMU, qmpTimeoutMs: 20_000 });
+    const vm = await hv.start({ id: crashed, runDir: run.dir, accel: 'tcg', vcpus: 1, memoryMib: 128, paused: true, agent: { transport: 'serial', socketPath: run.agentSocket } });
+    t.teardown(() => {
+      try {
+        process.kill(vm.pid, 'SIGKILL');
+      } catch { /* gone */ }
+    });
+    vm.detach();
+    rmSync(join(run.dir, 'vm.json'));
+    const ctl = new MicrovmController({ config: cfg, host: readHostFacts(), logger: log });
+    await ctl.purgeInterrupted('sandbox', crashed, log);
+    t.equal(processStartTime(vm.pid), undefined, 'the purge killed its QEMU (found by the pidfile in the run dir)');
+    t.notOk(present(run.dir), 'and removed the run dir');
+    t.notOk(present(run.stateLink), 'and its link');
   });
 }
