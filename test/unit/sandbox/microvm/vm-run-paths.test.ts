@@ -12,12 +12,13 @@ import { reattachTarget } from '../../../../src/sandbox/microvm/pod-vm';
 const id = (c: string): string => c.repeat(64);
 const bytes = (p: string): number => Buffer.byteLength(p);
 
-t.test('every socket fits sun_path for state dirs of 1..200 characters and 64-character ids', async (t) => {
+t.test('every socket fits sun_path for state dirs of 1..200 characters and 64-character (and longer) ids', async (t) => {
   const states = Array.from({ length: 200 }, (_, i) => (i === 0 ? '/' : `/${'s'.repeat(i)}`));
   const lengths = new Set<number>();
   let worst = 0;
   for (const state of states) {
-    for (const podId of [id('a'), id('f'), `${'0'.repeat(63)}9`]) {
+    // 64 characters as CRI ids are; 128, the longest id layout.ts accepts.
+    for (const podId of [id('a'), id('f'), `${'0'.repeat(63)}9`, 'b'.repeat(128)]) {
       const run = vmRunPaths(state, podId);
       for (const f of ['qmpSocket', 'agentSocket'] as const) worst = Math.max(worst, bytes(run[f]));
       lengths.add(bytes(run.dir));
