@@ -1,8 +1,8 @@
 // Starts the real vmpod daemon (dist/src/main.js serve) as a child process on
 // a temporary socket with temporary root and state, and stops it in teardown.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { criClient, type CriClient } from './cri-client';
@@ -36,6 +36,20 @@ export interface DaemonOptions {
 
 interface Teardown {
   teardown(fn: () => unknown): void;
+}
+
+/**
+ * Mounts under `dir` once a daemon using it has removed every pod and
+ * stopped: each one is a leak. `<state>/netns` is left out: it is the
+ * daemon's own shared bind mount that pins pod netns files (as `ip netns`
+ * does), made once and kept across restarts; the test's teardown unmounts it.
+ */
+export function leftoverMounts(dir: string, state: string): string[] {
+  return mountPointsUnder(dir).filter((m) => m !== join(state, 'netns'));
+}
+
+function mountPointsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`));
 }
 
 export function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -88,6 +102,8 @@ export async function startDaemon(t: Teardown, opts: DaemonOptions = {}): Promis
   };
   t.teardown(async () => {
     await stop();
+    // Never rm -rf through a mount: a pinned netns dir, or whatever a failed test left mounted.
+    for (const m of mountPointsUnder(dir).reverse()) spawnSync('umount', ['-l', m]);
     if (!opts.dir && existsSync(dir)) rmSync(dir, { recursive: true, force: true });
   });
   return { dir, socket, root, state, configPath, proc, client, log: output, stop };
