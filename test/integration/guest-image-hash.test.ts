@@ -18,15 +18,15 @@ import { join, resolve } from 'node:path';
 
 const REPO = resolve(__dirname, '../../..');
 
-/** The environment of a plain `scripts/setup` run: no overrides of the build's inputs. */
-function plainEnv(): NodeJS.ProcessEnv {
+/**
+ * The environment of a plain `scripts/setup` run: no overrides of the build's
+ * inputs. The caches (not inputs) point into the test's own directory, so that
+ * even a build that ignored --print-hash could not touch the machine's cache.
+ */
+function plainEnv(base: string): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith('VMPOD_')) delete env[k];
-  return env;
-}
-
-function run(cmd: string, args: string[], cwd: string): string {
-  return execFileSync(cmd, args, { cwd, env: plainEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+  return { ...env, VMPOD_GUEST_CACHE: join(base, 'cache'), VMPOD_DEB_CACHE: join(base, 'debs'), VMPOD_GUEST_RECORD: '' };
 }
 
 const missing =
@@ -39,6 +39,8 @@ if (missing) {
 } else {
   const base = mkdtempSync(join(tmpdir(), 'vmpod-guest-hash-'));
   t.teardown(() => rmSync(base, { recursive: true, force: true }));
+  const run = (cmd: string, args: string[], cwd: string): string =>
+    execFileSync(cmd, args, { cwd, env: plainEnv(base), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
   const commit = run('git', ['rev-parse', 'HEAD'], REPO).trim();
 
   /** Clone HEAD to `dir` and build what scripts/setup builds before the image. */
