@@ -7,16 +7,22 @@
 // port-forward to an HTTP server in a container, a container and an exec on
 // terminals (resized while running; CloseStdin is end-of-file), an OOM kill
 // under a small memory limit, and DestroySandbox, which must power the VM off. One VM.
+// Kernel modules: while containers run, the guest has loaded exactly the
+// modules the manifest says init loads at boot (nothing more at boot time);
+// then a container with CAP_NET_ADMIN creates bridges (`ip link add type
+// bridge`, `brctl addbr`) and iptables-nft filter and NAT rules, which works
+// only if the guest kernel loads bridge, nf_tables, conntrack and NAT from
+// the rootfs on demand.
 //
 // Needs a guest image that holds the real agent bundle (scripts/build-agent,
 // then guest-image/build); VMPOD_GUEST_DIR points at another image dir.
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
 import { guestQemuArgs, missingForBoot, startGuest, type GuestBootConfig } from '../helpers/guest-console';
 import { AgentClient } from '../../src/agent-client';
@@ -24,6 +30,9 @@ import { HealthResponse_Status } from '../../src/generated/agent/agent';
 
 const FAST: GuestBootConfig = { machine: 'pc', kernel: 'vmlinux', firmware: 'qboot', memoryMib: 512 };
 const BUSYBOX = '/bin/busybox';
+// iptables as a container image carries it: the nft variant, its libraries and extensions.
+const IPTABLES = '/usr/sbin/xtables-nft-multi';
+const XTABLES_DIR = '/usr/lib/x86_64-linux-gnu/xtables';
 const BOOT_LIMIT_MS = 180_000;
 
 const found = findGuestImage(process.env.VMPOD_GUEST_DIR);
@@ -32,7 +41,9 @@ const missing =
     ? found.missing
     : missingForBoot(FAST) ??
       (found.manifest.agent === 'fallback' ? `guest image ${found.dir} holds the fallback agent, not vmpod-agent: run scripts/build-agent then guest-image/build` : undefined) ??
-      (existsSync(BUSYBOX) ? undefined : `${BUSYBOX} is missing (apt-get install busybox-static)`);
+      (existsSync(BUSYBOX) ? undefined : `${BUSYBOX} is missing (apt-get install busybox-static)`) ??
+      (existsSync(IPTABLES) && existsSync(XTABLES_DIR) ? undefined : `${IPTABLES} or ${XTABLES_DIR} is missing (apt-get install iptables)`) ??
+      (found.manifest.modules_on_demand ? undefined : `guest image ${found.dir} predates modules on demand: rebuild it with guest-image/build`);
 
 if (missing) {
   t.fail(`agent guest test cannot run: ${missing}`);
@@ -52,6 +63,44 @@ if (missing) {
   const spec = JSON.parse(readFileSync(join(work, 'config.json'), 'utf8'));
   spec.process.terminal = false;
   spec.process.args = ['/bin/sh', '-c', 'echo hello-from-container; exec sleep 600'];
+
+  // A rootfs for the module check: busybox (ip, brctl) and iptables-nft.
+  const netRootfs = join(share, 'net', 'rootfs');
+  for (const d of ['bin', 'sbin', 'proc', 'sys', 'dev', 'tmp', 'run', 'etc']) mkdirSync(join(netRootfs, d), { recursive: true });
+  copyFileSync(BUSYBOX, join(netRootfs, 'bin/busybox'));
+  for (const a of ['sh', 'ip', 'brctl', 'cut', 'sort', 'tr', 'echo']) symlinkSync('busybox', join(netRootfs, 'bin', a));
+  const xtables = readdirSync(XTABLES_DIR).filter((f) => f.endsWith('.so')).map((f) => join(XTABLES_DIR, f));
+  const libs = new Set<string>();
+  for (const f of [IPTABLES, ...xtables]) {
+    for (const m of execFileSync('ldd', [f], { encoding: 'utf8' }).matchAll(/(?:=> )?(\/\S+) \(0x/g)) libs.add(m[1]);
+  }
+  for (const f of [IPTABLES, ...xtables, ...libs]) {
+    mkdirSync(join(netRootfs, dirname(f)), { recursive: true });
+    copyFileSync(f, join(netRootfs, f));
+  }
+  symlinkSync('xtables-nft-multi', join(netRootfs, 'usr/sbin/iptables-nft'));
+  const netCaps = [...new Set([...spec.process.capabilities.bounding, 'CAP_NET_ADMIN', 'CAP_NET_RAW'])];
+  const netScript = [
+    'exec 2>&1',
+    "mods() { cut -d' ' -f1 /proc/modules | sort | tr '\\n' ' '; }",
+    'echo "before: $(mods)"',
+    'ip link add b0 type bridge && echo "ip-link-bridge: ok"',
+    'brctl addbr b1 && echo "brctl-addbr: ok"',
+    'iptables-nft -A INPUT -p tcp --dport 9 -m conntrack --ctstate NEW -j DROP && echo "iptables-filter: ok"',
+    'iptables-nft -t nat -A POSTROUTING -m addrtype ! --dst-type LOCAL -j MASQUERADE && echo "iptables-nat: ok"',
+    'iptables-nft -S INPUT; iptables-nft -t nat -S POSTROUTING',
+    'echo "after: $(mods)"',
+  ].join('\n');
+  const netSpec = {
+    ...spec,
+    root: { ...spec.root, readonly: false },
+    process: {
+      ...spec.process,
+      args: ['/bin/sh', '-c', netScript],
+      env: ['PATH=/bin:/sbin:/usr/sbin'],
+      capabilities: Object.fromEntries(Object.keys(spec.process.capabilities).map((k) => [k, netCaps])),
+    },
+  };
 
   const sock = join(work, 'agent.sock');
   const args = [
@@ -132,6 +181,26 @@ if (missing) {
     const version = await stdoutOf('c1', 'e1');
     t.match(version, new RegExp(`^Linux version ${img.manifest.kernel.release.replace(/\./g, '\\.')} `), 'cat /proc/version shows the guest kernel');
     t.not(version.trim(), readFileSync('/proc/version', 'utf8').trim(), 'not the host kernel');
+
+    // Kernel modules on demand (the guest kernel runs the rootfs's /sbin/modprobe).
+    await client.call('CreateContainer', { container_id: 'net', oci_spec_json: Buffer.from(JSON.stringify(netSpec)), rootfs_path: 'net/rootfs' });
+    await client.call('StartContainer', { container_id: 'net' }, { timeoutMs: 60_000 });
+    const nw = await client.waitProcess({ container_id: 'net', wait_ms: 60_000 });
+    const netOut = await stdoutOf('net', '');
+    const listed = (label: string): string[] => (new RegExp(`^${label}: (.*)$`, 'm').exec(netOut)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).sort();
+    const bootModules = img.manifest.modules.map((m) => m.replace(/\.ko$/, '')).sort();
+    t.same(listed('before'), bootModules, 'with containers running, the guest has loaded exactly the modules init loads at boot');
+    for (const ok of ['ip-link-bridge', 'brctl-addbr', 'iptables-filter', 'iptables-nat']) t.match(netOut, new RegExp(`^${ok}: ok$`, 'm'), `${ok} works in the container`);
+    t.match(netOut, /^-A INPUT -p tcp -m tcp --dport 9 -m conntrack --ctstate NEW -j DROP$/m, 'the filter rule is in place');
+    t.match(netOut, /^-A POSTROUTING -m addrtype ! --dst-type LOCAL -j MASQUERADE$/m, 'the NAT rule is in place');
+    const added = listed('after').filter((m) => !bootModules.includes(m));
+    for (const m of ['bridge', 'nf_tables', 'nf_conntrack', 'nf_nat']) t.ok(added.includes(m), `${m} was loaded on demand`);
+    const onDemand = new Set(img.manifest.modules_on_demand);
+    t.same(added.filter((m) => !onDemand.has(m)), [], 'every module loaded on demand is one the manifest lists');
+    t.equal(nw.exit_code, 0, 'the module check script exited 0');
+    if (!t.passing()) t.comment(`module check output:\n${netOut}`);
+    t.comment(`loaded on demand: ${added.join(' ')}`);
+    await client.call('RemoveContainer', { container_id: 'net' }, { timeoutMs: 60_000 });
 
     // Port-forward: an HTTP server in a container, reached through the agent.
     const web = { ...spec, process: { ...spec.process, args: ['/bin/httpd', '-f', '-p', '127.0.0.1:8080', '-h', '/www'] } };

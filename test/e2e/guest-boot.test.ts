@@ -1,6 +1,7 @@
 // Boots the built guest (guest-image/build) under QEMU TCG and checks from
 // its serial console that the guest does what every VM pod relies on: the
-// initramfs loads the modules, the rootfs NVDIMM mounts read-only with DAX,
+// initramfs loads the boot modules (and none of those containers load on
+// demand), the rootfs NVDIMM mounts read-only with DAX,
 // neither the filesystem nor the device accepts a write, Node.js starts and
 // answers the agent's boot selftest, and the VM powers off so QEMU exits. A
 // broken rootfs must end the VM with a console message, never hang it.
@@ -45,6 +46,12 @@ if (missing) {
     t.equal(mods ? Number(/loaded: (\d+)/.exec(mods.text)?.[1]) : 0, img.manifest.modules.length, 'every module in the manifest');
     for (const m of ['nd_pmem.ko', 'ext4.ko', 'virtio_pci.ko', '9pnet_virtio.ko', 'vmw_vsock_virtio_transport.ko', 'overlay.ko']) {
       t.match(mods?.text ?? '', m, `${m} loaded`);
+    }
+    // What containers need (bridge, netfilter, …) is loaded on demand, never at boot:
+    // boot time must not grow with it (test/e2e/agent-guest.test.ts loads them).
+    t.ok((img.manifest.modules_on_demand ?? []).length > 0, 'the image carries modules to load on demand');
+    for (const m of ['bridge.ko', 'veth.ko', 'nf_tables.ko', 'x_tables.ko', 'nf_conntrack.ko', 'tun.ko', 'fuse.ko']) {
+      t.notOk(img.manifest.modules.includes(m), `${m} is not a boot module`);
     }
     t.ok(findLine(run, /^vmpod-init: root mounted: \/dev\/pmem0 \/newroot ext4 ro,.*dax=always.*\(queue\/dax=1\)/), 'root mounted ro with dax=always on a DAX-capable pmem0');
     t.notMatch(text, /DAX unsupported/, 'kernel did not refuse DAX');
