@@ -1,12 +1,13 @@
 // Starting and stopping the daemon: directories, locks, state, the gRPC
 // socket. What the CRI methods do is composed in compose.ts.
 
-import { ServerCredentials, type Server } from '@grpc/grpc-js';
+import type { Server } from '@grpc/grpc-js';
 import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { VmpodConfig } from '../config/types';
 import type { Logger } from '../log';
 import { createCriServer, type CallGate } from '../cri/server';
+import { listenCri, type CriListener } from '../cri/transport/listener';
 import { compose } from './compose';
 import { claimSocketPath, lockRoot } from './lock';
 import { RuntimeState } from './runtime-state';
@@ -17,19 +18,18 @@ export interface RunningDaemon {
   stop(reason: string): Promise<void>;
 }
 
-function bind(server: Server, socket: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
-  });
-}
-
-async function drain(server: Server, gate: CallGate, timeoutMs: number, log: Logger): Promise<void> {
+async function drain(server: Server, listener: CriListener, gate: CallGate, timeoutMs: number, log: Logger): Promise<void> {
   const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
   const finished = gate.close().then(() => 'drained' as const);
   if ((await Promise.race([finished, timer])) === 'timeout') {
     log.warn({ inFlight: gate.active }, 'in-flight calls did not finish in time; closing anyway');
   }
+  // Until here new connections are still accepted and their calls refused
+  // with UNAVAILABLE by the gate. forceShutdown closes every HTTP/2 session,
+  // injected ones included; the listener then closes the socket and any
+  // connection that never became a session.
   server.forceShutdown();
+  await listener.close();
 }
 
 export async function startDaemon(cfg: VmpodConfig, log: Logger, version: string): Promise<RunningDaemon> {
@@ -43,7 +43,10 @@ export async function startDaemon(cfg: VmpodConfig, log: Logger, version: string
     const state = new RuntimeState(join(cfg.root, 'runtime.json'));
     const parts = await compose(cfg, log, version, state);
     const { server, gate } = createCriServer(parts.implementation, log);
-    await bind(server, cfg.listen);
+    // The daemon listens itself rather than through grpc-js's bindAsync, so
+    // that clients sending their socket path as :authority get answers
+    // (src/cri/transport/listener.ts, docs/cri-transport.md).
+    const listener = await listenCri(server, cfg.listen, log.child({ subsystem: 'cri' }));
     // kubelet runs as root; nobody else may drive the runtime.
     chmodSync(cfg.listen, 0o660);
     chownSync(cfg.listen, 0, 0);
@@ -52,7 +55,7 @@ export async function startDaemon(cfg: VmpodConfig, log: Logger, version: string
       socket: cfg.listen,
       stop: async (reason: string) => {
         log.info({ reason }, 'vmpod stopping: refusing new calls, finishing in-flight ones');
-        await drain(server, gate, cfg.shutdown_timeout_s * 1000, log);
+        await drain(server, listener, gate, cfg.shutdown_timeout_s * 1000, log);
         await parts.close();
         unlock();
         log.info('vmpod stopped; pods and containers keep running');
