@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { runCheck } from './cli/check';
+import { quietOnClosedOutput } from './cli/closed-output';
 import { parseCli, USAGE } from './cli/options';
 import { runServe } from './cli/serve';
 import { packageVersion } from './cli/version';
@@ -7,6 +8,7 @@ import { ConfigError, VmpodError } from './errors';
 import { hostProbes } from './host/probes';
 
 async function main(argv: string[]): Promise<number> {
+  quietOnClosedOutput();
   const cli = parseCli(argv);
   if (cli.help || cli.command === '') {
     process.stdout.write(USAGE);
