@@ -1,4 +1,5 @@
-// The vsock addon inside a real guest: boots /var/cache/vmpod/guest/current
+// The vsock addon inside a real guest: boots the image this checkout built
+// (dist/guest-image.json, or $VMPOD_GUEST_DIR)
 // under QEMU TCG with a throw-away initramfs that runs
 // test/guest/vsock-selftest.ts over vsock_loopback (CID 1) — concurrent
 // connections, a checksummed bulk transfer, half-close, ECONNREFUSED,
@@ -8,20 +9,21 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { findGuestImage } from '../../src/host/guest-image';
 
 const repo = join(__dirname, '..', '..', '..');
 const script = join(repo, 'test', 'guest', 'boot-vsock-selftest.sh');
-const guest = process.env.VMPOD_GUEST_DIR ?? '/var/cache/vmpod/guest/current';
+const found = findGuestImage(process.env.VMPOD_GUEST_DIR);
 const addon = join(repo, 'native', 'vsock', 'build', 'Release', 'vsock.node');
 
 t.test('vsock selftest passes inside the guest', async (t) => {
   const missing = [
-    [join(guest, 'manifest.json'), 'the guest image (guest-image/build)'],
+    ...('missing' in found ? [['', `the guest image: ${found.missing}`]] : []),
     [addon, 'the vsock addon (scripts/build-native)'],
     ['/usr/bin/qemu-system-x86_64', 'QEMU (apt-get install qemu-system-x86)'],
-  ].filter(([p]) => !existsSync(p));
+  ].filter(([p]) => !p || !existsSync(p));
   if (missing.length > 0) {
-    t.fail(`missing: ${missing.map(([p, what]) => `${what} at ${p}`).join('; ')}`);
+    t.fail(`missing: ${missing.map(([p, what]) => (p ? `${what} at ${p}` : what)).join('; ')}`);
     return;
   }
   // 16 MiB and 20 connections keep the run near 30 s under TCG; the script's
