@@ -58,7 +58,7 @@ if (missing) {
 
   for (const handler of ['runc', 'vm']) {
     t.test(`critest validation with the ${handler} handler`, async (t) => {
-      const d = await startDaemon(t, { netns: CRITEST_NETNS, config: `log_level = "info"\n${critestDaemonConfig()}` });
+      const d = await startDaemon(t, { netns: CRITEST_NETNS, logLevel: 'info', config: critestDaemonConfig() });
       const args = [d.socket, ...(handler === 'runc' ? [] : [`--runtime-handler=${handler}`])];
       const r = await run(join(CRITEST_DIR, 'run-critest.sh'), args, 45 * 60_000);
       const specsPath = /== per-spec results: (\S+)/.exec(r.out)?.[1];

@@ -26,6 +26,8 @@ export interface TestDaemon {
 export interface DaemonOptions {
   /** TOML appended to the generated config. */
   config?: string;
+  /** The daemon's log level (default debug: tests read the log). */
+  logLevel?: string;
   /** Reuse directories of an earlier daemon (restart tests). */
   dir?: string;
   extraArgs?: string[];
@@ -81,7 +83,7 @@ export async function startDaemon(t: Teardown, opts: DaemonOptions = {}): Promis
   const root = join(dir, 'root');
   const state = join(dir, 'state');
   const configPath = join(dir, 'vmpod.toml');
-  writeFileSync(configPath, `log_level = "debug"\nshutdown_timeout_s = 5\n${opts.config ?? ''}\n`);
+  writeFileSync(configPath, `log_level = "${opts.logLevel ?? 'debug'}"\nshutdown_timeout_s = 5\n${opts.config ?? ''}\n`);
   const { proc, output, exited } = spawnDaemon(['serve', '--config', configPath, '--listen', socket, '--root', root, '--state', state, ...(opts.extraArgs ?? [])], opts.env, opts.netns);
   let exitCode: number | null | undefined;
   void exited.then((c) => (exitCode = c));
