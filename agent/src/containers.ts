@@ -5,6 +5,7 @@
 // host reads it (process.ts: stdio, terminals, exit waits); this file keeps
 // the containers, their runc calls and the OOM accounting.
 
+import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../src/errors';
@@ -17,6 +18,7 @@ import { pidFromState, runcArgs } from './runc';
 import { CgroupStats, readCgroupStats, readOomKills } from './cgroup';
 import { mustRun, System } from './system';
 import { ExitStatus, GuestProcess } from './process';
+import { effectiveCapabilities, guestDevices, PrivilegedFacts, privilegedSpec, processCapabilities } from './privileged';
 
 export interface ContainerPaths {
   runc: string;
@@ -24,6 +26,12 @@ export interface ContainerPaths {
   shareDir: () => string;
   cgroupRoot: string;
   cgroupParent: string;
+  /** What a privileged container gets (privileged.ts); default: the agent's own capabilities and the guest's /dev. */
+  privilegedFacts?: () => PrivilegedFacts;
+}
+
+function realPrivilegedFacts(): PrivilegedFacts {
+  return { capabilities: effectiveCapabilities(readFileSync('/proc/self/status', 'utf8')), devices: guestDevices('/dev') };
 }
 
 interface Container {
@@ -39,6 +47,8 @@ interface Container {
   oomKills: number;
   /** oom_kill count when the container started (its exit was an OOM kill if it grew). */
   oomAtStart: number;
+  /** A privileged container's capabilities (its execs get the same); undefined if not privileged. */
+  privilegedCaps: string[] | undefined;
 }
 
 export interface OomEvent {
@@ -66,13 +76,15 @@ export class ContainerManager {
   async create(req: CreateContainerRequest): Promise<void> {
     const id = checkId('container_id', req.container_id);
     if (this.containers.has(id)) throw new AlreadyExistsError('container', id);
-    const spec = prepareSpec(req.oci_spec_json, {
+    let spec = prepareSpec(req.oci_spec_json, {
       containerId: id,
       shareDir: this.paths.shareDir(),
       rootfsPath: req.rootfs_path,
       mounts: req.mounts,
       cgroupParent: this.paths.cgroupParent,
     });
+    const privileged = req.privileged ? (this.paths.privilegedFacts ?? realPrivilegedFacts)() : undefined;
+    if (privileged) spec = privilegedSpec(spec, privileged);
     const terminal = spec.process?.terminal === true ? (consoleSizeOf(spec.process, 'oci_spec_json.process') ?? null) : undefined;
     const bundle = join(this.paths.bundlesDir, id);
     await mkdir(bundle, { recursive: true });
@@ -87,6 +99,7 @@ export class ContainerManager {
       execs: new Map(),
       oomKills: 0,
       oomAtStart: 0,
+      privilegedCaps: privileged && [...privileged.capabilities],
     };
     c.init = new GuestProcess({ stdin: req.stdin, terminal, label: `${id}/init`, exited: (code) => this.initExited(c, code) });
     this.containers.set(id, c);
@@ -133,10 +146,23 @@ export class ContainerManager {
     if (!proc || typeof proc !== 'object' || Array.isArray(proc)) throw new InvalidArgumentError('process_json', 'not a JSON object');
     if (!Array.isArray(proc.args) || proc.args.length === 0) throw new InvalidArgumentError('process_json', 'args is empty');
     const terminal = proc.terminal === true ? (consoleSizeOf(proc, 'process_json') ?? null) : undefined;
+    // An exec in a privileged container is as privileged as the container.
+    if (c.privilegedCaps) proc.capabilities = processCapabilities(c.privilegedCaps);
     const file = join(c.bundle, `exec-${execId}.json`);
+    const pidFile = join(c.bundle, `exec-${execId}.pid`);
     await writeFile(file, JSON.stringify(proc));
-    const p = new GuestProcess({ stdin, terminal, label: `${id}/${execId}`, exited: async () => false });
-    p.start(this.sys, this.paths.runc, runcArgs.exec(id, file));
+    const p = new GuestProcess({
+      stdin,
+      terminal,
+      label: `${id}/${execId}`,
+      pidFile,
+      // runc no longer needs either file; a container with an exec probe runs thousands of execs.
+      exited: async () => {
+        await Promise.all([rm(file, { force: true }), rm(pidFile, { force: true })]).catch(() => undefined);
+        return false;
+      },
+    });
+    p.start(this.sys, this.paths.runc, runcArgs.exec(id, file, pidFile));
     c.execs.set(execId, p);
     return p.pid;
   }
@@ -149,8 +175,8 @@ export class ContainerManager {
       await mustRun(this.sys, this.paths.runc, runcArgs.kill(id, signal, true));
       return;
     }
-    // `runc exec` forwards signals it receives to the process it runs.
-    this.proc(c, execId).kill(signal);
+    // To the exec'd process itself: `runc exec` forwards what it receives, but not SIGKILL.
+    await this.proc(c, execId).signal(signal);
   }
 
   wait(id: string, execId: string, waitMs: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {

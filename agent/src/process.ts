@@ -6,6 +6,7 @@
 // status says beyond the code (an OOM kill) the caller decides.
 
 import type { ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { FailedPreconditionError, InvalidArgumentError } from '../../src/errors';
 import type { WindowSize } from '../../src/native/pty';
 import { OutputBuffer, ReadResult } from './output-buffer';
@@ -27,7 +28,17 @@ export interface LaunchOptions {
   label: string;
   /** Called once, when the process has exited and all its output is buffered; returns whether it was OOM-killed. */
   exited: (code: number) => Promise<boolean>;
+  /**
+   * Where `runc exec --pid-file` writes the pid of the process it runs (execs
+   * only). runc forwards the signals it receives to that process, but it
+   * cannot forward SIGKILL: killing runc would leave the process running.
+   */
+  pidFile?: string;
 }
+
+/** How long a signal waits for runc to write the pid file of a process it is still starting. */
+export const PID_FILE_WAIT_MS = 10_000;
+const PID_FILE_POLL_MS = 20;
 
 export class GuestProcess {
   exit: ExitStatus | undefined;
@@ -71,6 +82,40 @@ export class GuestProcess {
 
   kill(signal: NodeJS.Signals | number): void {
     if (!this.exit) this.child?.kill(signal);
+  }
+
+  /**
+   * Signal the process itself: for an exec, the pid runc wrote to its pid
+   * file (waiting for runc to write it if the process is still being
+   * started); otherwise runc, which passes it on (`runc run` is the
+   * container's init only until `runc kill`, which the caller uses).
+   */
+  async signal(signal: number): Promise<void> {
+    if (this.exit || this.pendingExit) return;
+    const pid = this.opts.pidFile ? await this.targetPid(this.opts.pidFile) : undefined;
+    // runc ended (or never wrote the file): runc itself is all there is to signal.
+    if (pid === undefined) return this.kill(signal);
+    // runc reaps the process before it exits: while runc runs, the pid is still the process's.
+    if (this.exit || this.pendingExit) return;
+    try {
+      process.kill(pid, signal);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+    }
+  }
+
+  private async targetPid(pidFile: string): Promise<number | undefined> {
+    const end = Date.now() + PID_FILE_WAIT_MS;
+    for (;;) {
+      try {
+        const pid = Number((await readFile(pidFile, 'utf8')).trim());
+        if (Number.isInteger(pid) && pid > 1) return pid;
+      } catch {
+        // not written yet (runc writes it by rename, so never half)
+      }
+      if (!this.child || this.pendingExit || this.exit || Date.now() > end) return undefined;
+      await new Promise((r) => setTimeout(r, PID_FILE_POLL_MS));
+    }
   }
 
   writeStdin(data: Uint8Array): number {

@@ -6,7 +6,8 @@
 
 export const runcArgs = {
   run: (id: string, bundle: string): string[] => ['run', '--bundle', bundle, id],
-  exec: (id: string, processFile: string): string[] => ['exec', '--process', processFile, id],
+  /** `--pid-file`: the exec'd process's own pid, so that signals (SIGKILL above all) reach it and not only runc. */
+  exec: (id: string, processFile: string, pidFile: string): string[] => ['exec', '--process', processFile, '--pid-file', pidFile, id],
   kill: (id: string, signal: number, all = false): string[] => ['kill', ...(all ? ['--all'] : []), id, String(signal)],
   delete: (id: string, force: boolean): string[] => ['delete', ...(force ? ['--force'] : []), id],
   state: (id: string): string[] => ['state', id],

@@ -1,6 +1,8 @@
 // ExecSync in a VM pod: the agent runs the process next to the container;
 // its output is collected through the same long polls as container output,
-// capped as kubelet caps it, and a process past its timeout is killed.
+// capped as kubelet caps it, and a process past its timeout is killed and
+// reaped in the guest before DEADLINE_EXCEEDED returns (as the runc path
+// does), so that nothing of it is left running.
 
 import { randomBytes } from 'node:crypto';
 import { DeadlineExceededError, FailedPreconditionError } from '../../errors';
@@ -12,6 +14,9 @@ import { pumpOutput } from './output-pump';
 import type { PodVm } from './pod-vm';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** How long a timed-out exec's SIGKILL gets to end it in the guest before ExecSync returns anyway. */
+export const KILL_WAIT_MS = 10_000;
 
 export async function execInGuest(pod: PodVm, containerId: string, proc: OciProcess, timeoutS: number): Promise<ExecResult> {
   const execId = `exec-${randomBytes(8).toString('hex')}`;
@@ -49,18 +54,24 @@ export async function execInGuest(pod: PodVm, containerId: string, proc: OciProc
     return -1;
   })();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, rej) => {
-    if (timeoutS > 0) timer = setTimeout(() => rej(new DeadlineExceededError(`exec in container ${containerId} did not finish within ${timeoutS} s; killed`)), timeoutS * 1000);
+  const timeout = new Promise<'timeout'>((res) => {
+    if (timeoutS > 0) timer = setTimeout(() => res('timeout'), timeoutS * 1000);
   });
   try {
     const exitCode = await Promise.race([waitDone, timeout]);
+    if (exitCode === 'timeout') {
+      // Killed and reaped in the guest before the error returns: the agent sends SIGKILL to the
+      // process itself (not only to `runc exec`), and the exit is reported once runc has reaped it.
+      await pod.agent.call('SignalProcess', { container_id: containerId, exec_id: execId, signal: 9 }).catch(() => undefined);
+      let killTimer: NodeJS.Timeout | undefined;
+      const ended = await Promise.race([waitDone.then(() => true, () => false), new Promise<boolean>((r) => (killTimer = setTimeout(() => r(false), KILL_WAIT_MS)))]);
+      clearTimeout(killTimer);
+      throw new DeadlineExceededError(
+        `exec in container ${containerId} did not finish within ${timeoutS} s; ${ended ? 'killed' : `killed, but the guest did not report its end within ${KILL_WAIT_MS / 1000} s`}`,
+      );
+    }
     await Promise.race([readers, sleep(5000)]);
     return { stdout: Buffer.concat(out.stdout), stderr: Buffer.concat(out.stderr), exitCode };
-  } catch (err) {
-    if (err instanceof DeadlineExceededError) {
-      await pod.agent.call('SignalProcess', { container_id: containerId, exec_id: execId, signal: 9 }).catch(() => undefined);
-    }
-    throw err;
   } finally {
     clearTimeout(timer);
     done = true;

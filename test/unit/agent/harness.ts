@@ -16,6 +16,7 @@ import { createAgentServer } from '../../../agent/src/agent';
 import type { AgentDeps } from '../../../agent/src/deps';
 import { silentLog } from '../../../agent/src/log';
 import { LogRing } from '../../../agent/src/log-ring';
+import type { PrivilegedFacts } from '../../../agent/src/privileged';
 import type { RunResult, System } from '../../../agent/src/system';
 import { duplexPair } from '../ttrpc/pair';
 import { AgentClient } from '../../../src/agent-client';
@@ -35,6 +36,12 @@ export interface Harness {
   deps: AgentDeps;
   close(): void;
 }
+
+/** What the fake guest offers a privileged container: its agent's capabilities and its /dev. */
+export const FAKE_PRIVILEGED_FACTS: PrivilegedFacts = {
+  capabilities: ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN'],
+  devices: [{ path: '/dev/vda', type: 'b', major: 254, minor: 0, fileMode: 0o660, uid: 0, gid: 6 }, { path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 }],
+};
 
 export function startHarness(): Harness {
   const root = mkdtempSync(join(tmpdir(), 'vmpod-agent-test-'));
@@ -112,7 +119,13 @@ export function startHarness(): Harness {
       }
       if (args[0] === 'exec') {
         const proc = JSON.parse(readFileSync(args[2], 'utf8')) as { args: string[]; env?: string[] };
-        return launch('', proc.args, proc.env, terminalFd);
+        const pidFile = args[args.indexOf('--pid-file') + 1];
+        if (!args.includes('--pid-file') || !pidFile) return launch('', proc.args, proc.env, terminalFd);
+        // Like `runc exec --pid-file`: a parent that runs the process, writes its pid (by rename),
+        // waits for it and exits with its status. Killing the parent leaves the process running.
+        // (A background job's stdin would be /dev/null without the explicit redirection.)
+        const runcLike = 'p="$1"; shift; exec 3<&0; "$@" <&3 3<&- & exec 3<&-; echo $! > "$p.tmp" && mv "$p.tmp" "$p"; wait $!';
+        return launch('', ['/bin/sh', '-c', runcLike, 'runc-exec', pidFile, ...proc.args], proc.env, terminalFd);
       }
       throw new Error(`fake runc: unexpected ${args.join(' ')}`);
     },
@@ -121,7 +134,9 @@ export function startHarness(): Harness {
     },
   };
   let shareDir = dirs.share;
-  const containers = new ContainerManager(sys, { runc: 'runc', bundlesDir: dirs.bundles, shareDir: () => shareDir, cgroupRoot: dirs.cgroup, cgroupParent: 'vmpod' }, 50);
+  const containers = new ContainerManager(sys, {
+    runc: 'runc', bundlesDir: dirs.bundles, shareDir: () => shareDir, cgroupRoot: dirs.cgroup, cgroupParent: 'vmpod', privilegedFacts: () => FAKE_PRIVILEGED_FACTS,
+  }, 50);
   h.deps = {
     sys,
     log: silentLog,
