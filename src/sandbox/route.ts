@@ -3,14 +3,22 @@
 // 2. the `io.kubernetes.cri.untrusted-workload: "true"` annotation → the
 //    configured `untrusted_handler`;
 // 3. `default_trust`: untrusted → `untrusted_handler`, trusted → `default_handler`.
-// A pod that ends up in a VM cannot have host namespaces or privileged
-// containers (a VM cannot honour them), so such a pod is refused.
+// A pod that ends up in a VM cannot share the node's network, PID or IPC
+// namespace: those belong to the host kernel, and a VM pod's processes run
+// under a guest kernel of their own. No VM runtime can honour them, so such
+// a pod is refused. A privileged pod is not: in a VM, privileged means
+// privileged inside the guest (guest-spec.ts), which reaches nothing of the
+// host.
 
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
 import type { HandlerType, RuntimeConfig } from '../config/types';
 import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
 
 export const UNTRUSTED_ANNOTATION = 'io.kubernetes.cri.untrusted-workload';
+
+/** The node namespaces a pod may ask for, and the pod spec field that asks. */
+const POD_FIELD = { network: 'hostNetwork', PID: 'hostPID', IPC: 'hostIPC' } as const;
+export type HostNamespace = keyof typeof POD_FIELD;
 
 export interface Route {
   handler: string;
@@ -50,18 +58,21 @@ export function routePod(runtime: RuntimeConfig, runtimeHandler: string, config:
   }
   const type = lookup(runtime, handler, field);
   if (type === 'microvm') {
-    const sc = config.linux?.security_context;
-    const ns = sc?.namespace_options;
-    const host: string[] = [];
-    if (ns?.network === 'NODE') host.push('host network');
-    if (ns?.pid === 'NODE') host.push('host PID');
-    if (ns?.ipc === 'NODE') host.push('host IPC');
-    if (sc?.privileged) host.push('privileged containers');
-    if (host.length > 0) {
-      throw new FailedPreconditionError(
-        `pod is routed to VM handler "${handler}" (${reason}) but asks for ${host.join(', ')}, which a VM cannot provide; run it as a trusted pod or drop those settings`,
-      );
-    }
+    const ns = config.linux?.security_context?.namespace_options;
+    const host: HostNamespace[] = [];
+    if (ns?.network === 'NODE') host.push('network');
+    if (ns?.pid === 'NODE') host.push('PID');
+    if (ns?.ipc === 'NODE') host.push('IPC');
+    if (host.length > 0) throw new FailedPreconditionError(hostNamespaceRefusal(handler, reason, host));
   }
   return { handler, type, reason };
+}
+
+/** Why a VM pod cannot have the node's namespaces, in words the user who asked can act on. */
+export function hostNamespaceRefusal(handler: string, reason: string, kinds: readonly HostNamespace[]): string {
+  const names = kinds.join(', ');
+  const fields = kinds.map((k) => POD_FIELD[k]).join(', ');
+  return `pod is routed to VM handler "${handler}" (${reason}) but asks for the node's ${names} namespace${kinds.length > 1 ? 's' : ''} (${fields}): ` +
+    'a VM pod runs under a guest kernel of its own and the node\'s namespaces exist only in the host kernel, so no VM runtime can provide them; ' +
+    `run it as a trusted (runc) pod, or drop ${fields}`;
 }

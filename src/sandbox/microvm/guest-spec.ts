@@ -9,9 +9,23 @@
 //   * namespaces the pod shares (network, UTS, IPC, a shared PID namespace)
 //     are dropped: the VM is the pod, so the agent's own namespaces are the
 //     pod's and runc's children inherit them;
-//   * mount propagation is made private: no mount event crosses 9p, so
-//     HostToContainer/Bidirectional cannot be honoured and rshared would
-//     only leak guest mounts between containers.
+//   * a bind's propagation in the guest is rprivate: no mount event crosses
+//     9p. A HostToContainer volume still sees mounts the host makes later
+//     (its bind into the share is rslave on the host, propagation.ts);
+//     Bidirectional is refused before this (checkVmContainerConfig);
+//   * there are no device nodes: the host passes none of its own (CRI
+//     devices are refused; a privileged container's are the guest's, which
+//     the agent adds).
+//
+// Privileged, in a VM pod, means privileged inside the guest (containerd's
+// `privileged_without_host_devices`, as Kata runs it): the spec the
+// generator makes for a privileged container (every capability, no seccomp
+// filter, no masked or read-only paths, /sys and /proc writable, the device
+// cgroup open) is run by the agent with the capabilities the agent holds and
+// the guest's own devices (agent/src/privileged.ts). None of it reaches the
+// host: the container is as strong as the guest's root, which the host
+// already treats as hostile, and the guest reaches the host only through
+// QEMU (the pod's 9p share, its tap, the agent channel).
 
 import { posix } from 'node:path';
 import { InternalError, InvalidArgumentError } from '../../errors';
@@ -20,6 +34,7 @@ import { ALL_CAPABILITIES } from '../../oci/capabilities';
 import type { HostFacts, PodContext, PodNamespaceModes, SpecNote } from '../../oci/input';
 import type { OciMount, OciSpec } from '../../oci/types';
 import { GUEST_POD_SHM, GUEST_SHARED_DIR } from './layout';
+import { shareBindPropagation } from './propagation';
 
 /** PID of the guest's init, whose namespaces every container shares unless it asks for its own. */
 export const GUEST_INIT_PID = 1;
@@ -62,13 +77,11 @@ export function guestPodContext(podId: string, hostname: string, namespaces: Pod
 }
 
 /** Refuse what a VM cannot give a container, with a reason the user can act on. */
-export function checkVmContainerConfig(config: Pick<ContainerConfig__Output, 'devices' | 'linux'>): void {
+export function checkVmContainerConfig(config: Pick<ContainerConfig__Output, 'devices' | 'mounts'>): void {
   if (config.devices.length > 0) {
     throw new InvalidArgumentError('config.devices', 'host devices cannot be passed into a VM pod; run this pod as a trusted (runc) pod');
   }
-  if (config.linux?.security_context?.privileged) {
-    throw new InvalidArgumentError('config.linux.security_context.privileged', 'a privileged container cannot run in a VM pod; run this pod as a trusted (runc) pod');
-  }
+  config.mounts.forEach((m, i) => shareBindPropagation(m, i));
 }
 
 export interface GuestSpecInput {
@@ -101,13 +114,12 @@ function guestMount(m: OciMount, i: GuestSpecInput, notes: SpecNote[]): OciMount
   // The pod's /dev/shm is the guest's own (the VM is the pod).
   else if (m.source === '/dev/shm' && dest === '/dev/shm') source = GUEST_POD_SHM;
   else throw new InternalError(`mount ${dest}: host path ${m.source} is not shared with the VM`);
-  let options = m.options;
-  const prop = options.find((o) => PROPAGATION.has(o));
-  if (prop && prop !== 'rprivate' && prop !== 'private') {
+  // rslave is done on the host (the share's bind): nothing to do in the guest.
+  const prop = m.options.find((o) => PROPAGATION.has(o));
+  if (prop && !['rprivate', 'private', 'rslave', 'slave'].includes(prop)) {
     notes.push({ message: 'mount propagation cannot cross into a VM; using rprivate', detail: { destination: dest, requested: prop } });
   }
-  options = ['rprivate', ...options.filter((o) => !PROPAGATION.has(o))];
-  return { ...m, source, options };
+  return { ...m, source, options: ['rprivate', ...m.options.filter((o) => !PROPAGATION.has(o))] };
 }
 
 /** Adapt a host-path spec to the guest (pure). */
@@ -121,6 +133,8 @@ export function guestSpec(i: GuestSpecInput): { spec: OciSpec; notes: SpecNote[]
     linux: {
       ...s.linux,
       namespaces: s.linux.namespaces.filter((n) => n.path === undefined),
+      // Never a host device node (a privileged container's devices are the guest's: the agent adds them).
+      devices: [],
     },
   };
   delete spec.linux.rootfsPropagation;

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { InternalError } from '../../errors';
+import type { ShareBindPropagation } from './propagation';
 
 const exec = promisify(execFile);
 
@@ -104,11 +105,13 @@ export async function makeMountPoint(shareSource: string, rel: string, source: s
  * read-only if asked. Every mount of the recursive bind, submounts of the
  * source included, is remounted nodev,nosuid (and ro): a remount acts on one
  * mount only, and a writable submount under a read-only volume would be a
- * way around it.
+ * way around it. `rslave` (HostToContainer, propagation.ts) lets mounts the
+ * host makes later below `source` reach the share; `rprivate` does not.
+ * Neither lets a mount below `target` reach the host.
  */
-export async function bindInto(source: string, target: string, readonly: boolean): Promise<void> {
+export async function bindInto(source: string, target: string, readonly: boolean, propagation: ShareBindPropagation = 'rprivate'): Promise<void> {
   await mountCmd(`share ${source}`, ['--rbind', source, target]);
-  await mountCmd(`share ${source}`, ['--make-rprivate', target]);
+  await mountCmd(`share ${source}`, [propagation === 'rslave' ? '--make-rslave' : '--make-rprivate', target]);
   for (const m of mountEntriesUnder(target)) {
     await mountCmd(`share ${source}: confine ${m.path}`, ['-o', confinedRemountOptions(m.options, readonly), m.path]);
   }

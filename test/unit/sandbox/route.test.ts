@@ -24,6 +24,8 @@ t.test('routing decisions', async (t) => {
     { desc: 'RuntimeClass vm', runtime: rt, handler: 'vm', pod: pod(), want: { handler: 'vm', type: 'microvm', reason: /RuntimeClass handler "vm"/ } },
     { desc: 'default_trust untrusted', runtime: untrustedDefault, handler: '', pod: pod(), want: { handler: 'vm', type: 'microvm', reason: /default_trust is untrusted/ } },
     { desc: 'trusted pod may use host network', runtime: rt, handler: '', pod: pod({}, { network: 'NODE' }, true), want: { handler: 'runc', type: 'runc', reason: /trusted/ } },
+    // Privileged in a VM pod is privileged inside the guest (guest-spec.ts): it reaches nothing of the host.
+    { desc: 'a privileged pod may run in a VM', runtime: rt, handler: 'vm', pod: pod({}, {}, true), want: { handler: 'vm', type: 'microvm', reason: /RuntimeClass/ } },
   ];
   for (const c of cases) t.match(routePod(c.runtime, c.handler, c.pod), c.want, c.desc);
 });
@@ -31,13 +33,18 @@ t.test('routing decisions', async (t) => {
 t.test('refusals', async (t) => {
   const rt = defaultConfig().runtime;
   t.throws(() => routePod(rt, 'kata', pod()), { constructor: InvalidArgumentError, message: /unknown runtime handler "kata"; configured handlers: runc, vm/ }, 'unknown handler lists configured ones');
-  const cases: { desc: string; pod: PodBits; why: RegExp }[] = [
-    { desc: 'host network', pod: pod(untrusted, { network: 'NODE' }), why: /host network/ },
-    { desc: 'host PID', pod: pod(untrusted, { pid: 'NODE' }), why: /host PID/ },
-    { desc: 'host IPC', pod: pod(untrusted, { ipc: 'NODE' }), why: /host IPC/ },
-    { desc: 'privileged', pod: pod(untrusted, {}, true), why: /privileged/ },
+  // No VM runtime can give a pod the node's namespaces: the message says why and what to do.
+  const why = /a VM pod runs under a guest kernel of its own and the node's namespaces exist only in the host kernel, so no VM runtime can provide them; run it as a trusted \(runc\) pod/;
+  const cases: { desc: string; pod: PodBits; what: RegExp }[] = [
+    { desc: 'host network', pod: pod(untrusted, { network: 'NODE' }), what: /the node's network namespace \(hostNetwork\)/ },
+    { desc: 'host PID', pod: pod(untrusted, { pid: 'NODE' }), what: /the node's PID namespace \(hostPID\)/ },
+    { desc: 'host IPC', pod: pod(untrusted, { ipc: 'NODE' }), what: /the node's IPC namespace \(hostIPC\)/ },
+    { desc: 'all three', pod: pod(untrusted, { network: 'NODE', pid: 'NODE', ipc: 'NODE' }), what: /the node's network, PID, IPC namespaces \(hostNetwork, hostPID, hostIPC\)/ },
   ];
-  for (const c of cases) t.throws(() => routePod(rt, '', c.pod), { constructor: FailedPreconditionError, message: c.why }, `untrusted + ${c.desc}`);
+  for (const c of cases) {
+    t.throws(() => routePod(rt, '', c.pod), { constructor: FailedPreconditionError, message: c.what }, `untrusted + ${c.desc}: names what was asked`);
+    t.throws(() => routePod(rt, '', c.pod), { message: why }, `untrusted + ${c.desc}: says why no VM can`);
+  }
   const broken = { ...rt, untrusted_handler: 'gone' };
   t.throws(() => routePod(broken, '', pod(untrusted)), { field: 'runtime.untrusted_handler', message: /"gone"/ }, 'misconfigured untrusted handler names the config key');
 });

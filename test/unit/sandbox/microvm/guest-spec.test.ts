@@ -1,5 +1,6 @@
 import t from 'tap';
-import { InternalError, InvalidArgumentError } from '../../../../src/errors';
+import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../../../../src/errors';
+import { ALL_CAPABILITIES } from '../../../../src/oci/capabilities';
 import type { ContainerConfig__Output } from '../../../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { Mount__Output } from '../../../../src/generated/cri/runtime/v1/Mount';
 import { containerSpec } from '../../../../src/oci/container-spec';
@@ -60,15 +61,21 @@ t.test('pod-wide namespaces are the VM\'s own; private ones stay', async (t) => 
   }
 });
 
-t.test('propagation is made private, with a note', async (t) => {
-  const config = cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', false, 'PROPAGATION_BIDIRECTIONAL')] });
-  const host = hostSpec(config);
-  t.equal(host.linux.rootfsPropagation, 'rshared', 'host spec asked for rshared');
-  const { spec, notes } = guestSpec({ spec: host, sharedHostDir: paths.shared, rootfsRel: sharePath.rootfs('ctr1'), sharedMounts: new Map([['/x', sharePath.mount('ctr1', 0)]]) });
-  const m = spec.mounts.find((x) => x.destination === '/x');
-  t.ok(m?.options.includes('rprivate') && !m.options.includes('rshared'), 'rprivate instead of rshared');
-  t.equal(spec.linux.rootfsPropagation, undefined, 'no rootfs propagation');
-  t.equal(notes.length, 1, 'the change is reported');
+t.test('a bind is rprivate in the guest; only propagation the host cannot give is noted', async (t) => {
+  const cases: { desc: string; propagation: string; note: boolean }[] = [
+    { desc: 'None', propagation: 'PROPAGATION_PRIVATE', note: false },
+    // HostToContainer is done on the host: the volume's bind into the share is rslave (propagation.ts).
+    { desc: 'HostToContainer', propagation: 'PROPAGATION_HOST_TO_CONTAINER', note: false },
+    // Refused by checkVmContainerConfig before the spec is made; guestSpec alone still does not pass it on.
+    { desc: 'Bidirectional', propagation: 'PROPAGATION_BIDIRECTIONAL', note: true },
+  ];
+  for (const c of cases) {
+    const { spec, notes } = guestSpec({ spec: hostSpec(cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', false, c.propagation)] })), sharedHostDir: paths.shared, rootfsRel: sharePath.rootfs('ctr1'), sharedMounts: new Map([['/x', sharePath.mount('ctr1', 0)]]) });
+    const m = spec.mounts.find((x) => x.destination === '/x');
+    t.same(m?.options.filter((o) => /private|slave|shared/.test(o)), ['rprivate'], `${c.desc}: rprivate in the guest`);
+    t.equal(spec.linux.rootfsPropagation, undefined, `${c.desc}: no rootfs propagation`);
+    t.equal(notes.length, c.note ? 1 : 0, `${c.desc}: ${c.note ? 'noted' : 'nothing to note'}`);
+  }
 });
 
 t.test('a bind source that is not shared with the VM is an error', async (t) => {
@@ -76,12 +83,44 @@ t.test('a bind source that is not shared with the VM is an error', async (t) => 
   t.throws(() => guestSpec({ spec: hostSpec(config), sharedHostDir: paths.shared, rootfsRel: sharePath.rootfs('ctr1'), sharedMounts: new Map() }), InternalError);
 });
 
-t.test('what a VM cannot give a container is refused', async (t) => {
-  t.throws(() => checkVmContainerConfig(cfg({ devices: [{ container_path: '/dev/fuse', host_path: '/dev/fuse', permissions: 'rwm' }] })), InvalidArgumentError, 'host devices');
-  const priv = cfg();
-  (priv.linux as { security_context: { privileged: boolean } }).security_context.privileged = true;
-  t.throws(() => checkVmContainerConfig(priv), InvalidArgumentError, 'privileged');
-  t.doesNotThrow(() => checkVmContainerConfig(cfg()), 'a plain container is fine');
+t.test('what a VM cannot give a container is refused, with why', async (t) => {
+  const cases: { desc: string; config: ContainerConfig__Output; err?: { constructor: unknown; message: RegExp } }[] = [
+    { desc: 'host devices', config: cfg({ devices: [{ container_path: '/dev/fuse', host_path: '/dev/fuse', permissions: 'rwm' }] } as Partial<ContainerConfig__Output>), err: { constructor: InvalidArgumentError, message: /host devices cannot be passed into a VM pod/ } },
+    { desc: 'Bidirectional propagation', config: cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', false, 'PROPAGATION_BIDIRECTIONAL')] }), err: { constructor: FailedPreconditionError, message: /no VM runtime can provide/ } },
+    { desc: 'a read-only HostToContainer volume', config: cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', true, 'PROPAGATION_HOST_TO_CONTAINER')] }), err: { constructor: FailedPreconditionError, message: /cannot keep read-only/ } },
+    { desc: 'a writable HostToContainer volume', config: cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', false, 'PROPAGATION_HOST_TO_CONTAINER')] }) },
+    { desc: 'a privileged container (privileged inside the guest)', config: privileged() },
+    { desc: 'a plain container', config: cfg() },
+  ];
+  for (const c of cases) {
+    if (c.err) t.throws(() => checkVmContainerConfig(c.config), c.err, c.desc);
+    else t.doesNotThrow(() => checkVmContainerConfig(c.config), c.desc);
+  }
+});
+
+function privileged(p: Partial<ContainerConfig__Output> = {}): ContainerConfig__Output {
+  const c = cfg(p);
+  const sc = (c.linux as unknown as { security_context: Record<string, unknown> }).security_context;
+  sc.privileged = true;
+  // Ignored when privileged (critest: "runtime should ignore a seccomp profile that blocks setting hostname when privileged").
+  sc.seccomp = { profile_type: 'Localhost', localhost_ref: '/nonexistent/block-hostname.json' };
+  return c;
+}
+
+t.test('a privileged container: privileged inside the guest, nothing of the host', async (t) => {
+  const config = privileged({ mounts: [mount('/data', '/var/lib/kubelet/pods/u/volumes/empty')] });
+  const { spec } = guestSpec({ spec: hostSpec(config), sharedHostDir: paths.shared, rootfsRel: sharePath.rootfs('ctr1'), sharedMounts: new Map([['/data', sharePath.mount('ctr1', 0)]]) });
+  const at = (d: string) => spec.mounts.find((m) => m.destination === d);
+  t.equal(spec.process.capabilities.bounding.length, ALL_CAPABILITIES.length, 'every capability (the agent narrows them to those it holds)');
+  t.equal(spec.linux.seccomp, undefined, 'no seccomp filter, even with a Localhost profile asked for');
+  t.same([spec.linux.maskedPaths, spec.linux.readonlyPaths], [undefined, undefined], 'no masked or read-only paths');
+  t.ok(at('/sys')?.options.includes('rw') && !at('/sys')?.options.includes('ro'), '/sys read-write');
+  t.notOk(at('/proc')?.options.includes('ro'), '/proc read-write');
+  t.same(spec.linux.devices, [], 'no device node of the host (the agent adds the guest\'s)');
+  t.same(spec.linux.resources?.devices, [{ allow: true, access: 'rwm' }], 'the device cgroup lets it use the guest\'s devices');
+  const binds = spec.mounts.filter((m) => m.type === 'bind');
+  t.ok(binds.length >= 4 && binds.every((m) => m.source.startsWith(`${GUEST_SHARED_DIR}/`) || m.source === '/dev/shm'), 'every bind comes from the pod\'s share (or the guest\'s /dev/shm): no host path');
+  t.ok(spec.root.path.startsWith(`${GUEST_SHARED_DIR}/`), 'rootfs from the share');
 });
 
 t.test('guest facts: every capability, cgroup v2, no host devices', async (t) => {
