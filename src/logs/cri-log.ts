@@ -13,9 +13,12 @@
 // records; a trailing partial line is held (so that "ab" + "c\n" is one
 // record) until the next newline, `flush()`, the partial-flush timer, or
 // `close()`, and then written as P. Writes are queued and done in order
-// off the caller's path; `reopen()` (ReopenContainerLog, after kubelet
-// rotated the file) takes effect between two records. Used by both the runc
-// and the VM path wherever vmpod itself writes a log.
+// off the caller's path. The file (and its directory) is created at the
+// first record, or by `open()` (StartContainer: the file exists before the
+// container runs, as containerd makes it); `reopen()` (ReopenContainerLog,
+// after kubelet rotated the file) takes effect between two records and
+// resolves once the new file exists. Used wherever vmpod itself writes a
+// log (today the VM path; conmon writes runc containers' logs).
 
 import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -99,7 +102,11 @@ export interface CriLogWriterOptions {
   onError?: (err: Error) => void;
 }
 
-type Op = { kind: 'data'; bytes: Buffer } | { kind: 'reopen'; done: () => void } | { kind: 'close'; done: () => void };
+type Done = (err?: Error) => void;
+type Op = { kind: 'data'; bytes: Buffer } | { kind: 'open' | 'reopen'; done: Done } | { kind: 'close'; done: () => void };
+
+/** Mode of a log directory vmpod creates (containerd's). */
+const LOG_DIR_MODE = 0o755;
 
 function defaultNow(): [number, number] {
   // Date.now() has ms resolution; hrtime gives the nanoseconds within it.
@@ -155,10 +162,22 @@ export class CriLogWriter {
     }
   }
 
-  /** Close and open the path again (ReopenContainerLog); resolves once records after it go to the new file. */
+  /** Create the file (and its directory) now if it is not open yet; rejects if it cannot be. */
+  open(): Promise<void> {
+    return this.fileOp('open');
+  }
+
+  /**
+   * Close and open the path again (ReopenContainerLog); resolves once the new
+   * file exists and records after it go there, rejects if it cannot be made.
+   */
   reopen(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    return new Promise((done) => this.enqueue({ kind: 'reopen', done }));
+    return this.fileOp('reopen');
+  }
+
+  private fileOp(kind: 'open' | 'reopen'): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`log ${this.path} is closed`));
+    return new Promise((resolve, reject) => this.enqueue({ kind, done: (err) => (err ? reject(err) : resolve()) }));
   }
 
   /** Flush, write everything queued, close the file. Idempotent. */
@@ -205,14 +224,20 @@ export class CriLogWriter {
     this.opts.onError?.(err instanceof Error ? err : new Error(String(err)));
   }
 
-  private async openFile(): Promise<FileHandle | undefined> {
+  /** Opens the path for appending, creating it and its directory; undefined and the error if it cannot. */
+  private async tryOpen(): Promise<{ fh?: FileHandle; err?: Error }> {
     try {
-      await mkdir(dirname(this.path), { recursive: true });
-      return await open(this.path, 'a', 0o640);
+      await mkdir(dirname(this.path), { recursive: true, mode: LOG_DIR_MODE });
+      return { fh: await open(this.path, 'a', 0o640) };
     } catch (err) {
-      this.fail(err);
-      return undefined;
+      return { err: err instanceof Error ? err : new Error(String(err)) };
     }
+  }
+
+  private async openFile(): Promise<FileHandle | undefined> {
+    const { fh, err } = await this.tryOpen();
+    if (err) this.fail(err);
+    return fh;
   }
 
   private async closeFile(): Promise<void> {
@@ -238,10 +263,15 @@ export class CriLogWriter {
           if (this.fh) await this.fh.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts, n)).catch((err: unknown) => this.fail(err));
           this.queuedBytes -= n;
           if (this.queuedBytes < LOG_QUEUE_HIGH_WATER) this.writableWaiters.splice(0).forEach((w) => w());
-        } else if (op.kind === 'reopen') {
-          await this.closeFile();
-          this.fh = await this.openFile();
-          op.done();
+        } else if (op.kind === 'open' || op.kind === 'reopen') {
+          if (op.kind === 'reopen') await this.closeFile();
+          if (this.fh) {
+            op.done();
+          } else {
+            const { fh, err } = await this.tryOpen();
+            this.fh = fh;
+            op.done(err);
+          }
         } else {
           for (const s of ['stdout', 'stderr'] as const) this.clearTimer(s);
           await this.closeFile();

@@ -3,10 +3,16 @@
 // and the CRI log file is written from the agent's output streams. In the
 // guest: the agent runs it with runc from the OCI spec the runc path's
 // generator makes, adapted to guest paths (guest-spec.ts).
+//
+// The log file exists once StartContainer returns (created then, with its
+// directory, as containerd does), and a container is reported exited only
+// once all of its output is in that file: the agent reports an exit after
+// the process's output is all buffered in the guest, and the host waits for
+// its pumps to drain that buffer into the file before it says EXITED.
 
 import { join } from 'node:path';
 import { AgentUnavailableError } from '../../agent-client';
-import { FailedPreconditionError } from '../../errors';
+import { FailedPreconditionError, InternalError } from '../../errors';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
 import type { Logger } from '../../log';
 import { CriLogWriter } from '../../logs/cri-log';
@@ -24,6 +30,7 @@ import { paceEmptyAnswer } from './long-poll';
 import { execInGuest } from './exec';
 import { describeExit, type PodVm } from './pod-vm';
 import { podPaths } from './layout';
+import { shareBindPropagation } from './propagation';
 import { bindInto, makeMountPoint, releaseDir } from './share';
 
 /** Persisted in the container record. */
@@ -165,7 +172,7 @@ export class PodContainers {
       for (const [n, m] of config.mounts.entries()) {
         const mrel = sharePath.mount(id, n);
         await makeMountPoint(p.shareSource, mrel, m.host_path);
-        await bindInto(m.host_path, join(p.shared, mrel), m.readonly);
+        await bindInto(m.host_path, join(p.shared, mrel), m.readonly, shareBindPropagation(m, n));
         sharedMounts.set(m.container_path.replace(/\/+$/, '') || '/', mrel);
       }
       const [passwd, group] = await Promise.all([readRootfsFile(input.rootfs, '/etc/passwd'), readRootfsFile(input.rootfs, '/etc/group')]);
@@ -190,6 +197,8 @@ export class PodContainers {
         rootfs_path: rootfsRel,
         mounts: [],
         stdin: config.stdin,
+        // Privileged inside the guest: the agent adds its own capabilities and the guest's devices.
+        privileged: config.linux?.security_context?.privileged ?? false,
       });
       const { args: _args, ...process } = spec.process;
       void _args;
@@ -204,21 +213,45 @@ export class PodContainers {
   async start(c: ContainerHandle): Promise<void> {
     this.requireAlive('start a container');
     const l = this.liveOf(c);
-    await this.pod.agent.call('StartContainer', { container_id: c.id });
+    // The log file (and its directory) exists before the container runs, as containerd makes it:
+    // `crictl logs` and kubelet may open it as soon as StartContainer returns.
+    const w = l.writer ?? this.logWriter(c);
+    if (w) {
+      await w.open().catch((err: Error) => {
+        throw new FailedPreconditionError(`container ${c.id}: cannot create its log file ${w.path}: ${err.message}`, { cause: err });
+      });
+    }
+    try {
+      await this.pod.agent.call('StartContainer', { container_id: c.id });
+    } catch (err) {
+      await w?.close();
+      throw err;
+    }
+    l.writer = w;
     l.started = true;
     this.watchOom();
     this.follow(c, l);
   }
 
-  /** Start the output pumps and the exit waiter (once per daemon). */
+  private logWriter(c: ContainerHandle): CriLogWriter | undefined {
+    const logPath = data(c).logPath;
+    if (!logPath) return undefined;
+    const log = this.env.log.child({ podSandboxId: this.pod.id, containerId: c.id });
+    return new CriLogWriter(logPath, { partialFlushMs: 1000, onError: (err) => log.warn({ err: err.message }, 'container log write failed') });
+  }
+
+  /**
+   * Start the output pumps and the exit waiter (once per daemon). The exit is
+   * recorded only after the pumps have written everything to the log.
+   */
   private follow(c: ContainerHandle, l: LiveContainer): void {
     if (l.waiter || l.exit) return;
     const log = this.env.log.child({ podSandboxId: this.pod.id, containerId: c.id });
     const stopped = (): boolean => l.removed || !this.pod.alive || this.pod.detached;
-    const logPath = data(c).logPath;
-    if (logPath) {
-      const w = new CriLogWriter(logPath, { partialFlushMs: 1000, onError: (err) => log.warn({ err: err.message }, 'container log write failed') });
-      l.writer = w;
+    // A restarted daemon follows a container it did not start: it appends to the same file.
+    l.writer ??= this.logWriter(c);
+    const w = l.writer;
+    if (w) {
       const one = (stream: 'stdout' | 'stderr') =>
         pumpOutput({
           agent: this.pod.agent,
@@ -241,7 +274,9 @@ export class PodContainers {
           const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 10_000 });
           if (!r.exited) await paceEmptyAnswer(asked);
           if (r.exited) {
-            const oomKilled = await this.oomVerdict(c.id, r.exit_code, r.oom_killed);
+            // The agent reports an exit once all output is buffered in the guest; the pumps end when
+            // they have drained it into the log (or the VM is gone, or the container removed).
+            const [oomKilled] = await Promise.all([this.oomVerdict(c.id, r.exit_code, r.oom_killed), l.pumps]);
             l.setExit({ code: r.exit_code, finishedAtNs: r.finished_at_unix_nano > 0 ? BigInt(Math.round(r.finished_at_unix_nano)).toString() : nsNow(), oomKilled });
           }
         } catch (err) {
@@ -258,11 +293,11 @@ export class PodContainers {
   async state(c: ContainerHandle): Promise<ContainerProcessState> {
     const l = this.liveOf(c);
     if (!l.exit && this.pod.alive && !l.waiter) {
-      // A daemon restarted meanwhile: ask the agent once, then follow the container again.
+      // A daemon restarted meanwhile: ask the agent once, then follow the container again. One that
+      // has exited meanwhile is reported exited by the waiter, once the output it left is in the log.
       try {
-        const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 0 });
-        if (r.exited) l.setExit({ code: r.exit_code, finishedAtNs: BigInt(Math.round(r.finished_at_unix_nano)).toString(), oomKilled: r.oom_killed });
-        else l.started = true;
+        await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 0 });
+        l.started = true;
         this.watchOom();
       } catch (err) {
         if (err instanceof RemoteStatusError) return { state: 'created', pid: 0, exitCode: 0, finishedAt: '0', oomKilled: false };
@@ -324,12 +359,15 @@ export class PodContainers {
     return execInGuest(this.pod, c.id, { ...data(c).process, args: cmd, terminal: false }, timeoutS);
   }
 
-  /** ReopenContainerLog: kubelet rotated the file; records written after this go to a new one. */
+  /** ReopenContainerLog: kubelet rotated the file; returns once the new file exists, and records written after this go there. */
   async reopenLog(c: ContainerHandle): Promise<void> {
     const l = this.liveOf(c);
     if (!l.waiter && !l.exit && this.pod.alive) await this.state(c); // a restarted daemon follows the container again
-    if (!l.writer) throw new FailedPreconditionError(`container ${c.id} has no log being written (no log path, or it has exited)`);
-    await l.writer.reopen();
+    const w = l.writer;
+    if (!w || l.exit) throw new FailedPreconditionError(`container ${c.id} has no log being written (no log path, or it has exited)`);
+    await w.reopen().catch((err: Error) => {
+      throw new InternalError(`container ${c.id}: cannot open a new log file ${w.path}: ${err.message}; check the pod's log directory`, { cause: err });
+    });
   }
 
   async update(c: ContainerHandle, r: LinuxContainerResources__Output): Promise<void> {

@@ -61,6 +61,38 @@ t.test('writer: streams, partial at close, reopen after rotation', async (t) => 
   t.same(errors, [], 'no write errors');
 });
 
+t.test('writer: open() makes the file and its directory before any output (crictl logs right after start found none)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmpod-crilog-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'pod-logs', 'c.log');
+  const w = new CriLogWriter(path);
+  await w.open();
+  t.equal(readFileSync(path, 'utf8'), '', 'an empty log file exists at once');
+  t.equal(statSync(join(dir, 'pod-logs')).mode & 0o777, 0o755, 'its directory is 0755, as containerd makes it');
+  await w.open();
+  w.write('stdout', 'x\n');
+  await w.close();
+  t.match(readFileSync(path, 'utf8'), / stdout F x\n$/, 'a second open() is a no-op; records follow in the same file');
+});
+
+t.test('writer: reopen() resolves once the new file exists (critest renames the log and checks at once)', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmpod-crilog-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'c.log');
+  const w = new CriLogWriter(path);
+  w.write('stdout', 'before\n');
+  await w.open();
+  renameSync(path, `${path}.1`);
+  await w.reopen();
+  t.equal(readFileSync(path, 'utf8'), '', 'the new file exists before any record is written to it');
+  rmSync(dir, { recursive: true, force: true });
+  writeFileSync(dir, 'not a directory any more');
+  await t.rejects(w.reopen(), /ENOTDIR|EEXIST/, 'a reopen that cannot make the file rejects');
+  await w.close();
+  await t.rejects(w.reopen(), /closed/, 'reopen after close rejects');
+  rmSync(dir, { force: true });
+});
+
 t.test('writer: partial-flush timer writes a prompt without a newline', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-crilog-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,0 +1,113 @@
+// The host side of a VM pod's containers (PodContainers, execInGuest) against
+// the real agent RPC handlers in-process (test/unit/agent/harness.ts): no VM,
+// no mounts. What broke under critest: the CRI log file did not exist until
+// output arrived, a container was reported EXITED before its output was in
+// the log, and a timed-out ExecSync left its process running in the guest.
+
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeadlineExceededError } from '../../../../src/errors';
+import type { VmHandle } from '../../../../src/hypervisor/hypervisor';
+import { silentLogger } from '../../../../src/log';
+import type { HostFacts } from '../../../../src/oci/input';
+import type { ContainerHandle } from '../../../../src/sandbox/controller';
+import { PodContainers, type VmContainerData } from '../../../../src/sandbox/microvm/containers';
+import { execInGuest } from '../../../../src/sandbox/microvm/exec';
+import { PodVm, type VmPodData } from '../../../../src/sandbox/microvm/pod-vm';
+import { ociSpec, startClient } from '../../agent/harness';
+
+function setup(t: { teardown(fn: () => void): void }) {
+  const { h, client } = startClient(t);
+  const vm = { id: 'vm', pid: 0, consoleLog: '', onEvent: () => () => undefined, wait: () => new Promise(() => undefined), detach: () => undefined } as unknown as VmHandle;
+  const pod = new PodVm('pod1', {} as VmPodData, vm, client, silentLogger);
+  const dir = mkdtempSync(join(tmpdir(), 'vmpod-vmctr-'));
+  const containers = new PodContainers({ state: dir, host: {} as HostFacts, log: silentLogger }, pod);
+  t.teardown(() => {
+    pod.detach();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const container = async (id: string, args: string[]): Promise<ContainerHandle> => {
+    await client.call('CreateContainer', { container_id: id, oci_spec_json: ociSpec(args), rootfs_path: `${id}/rootfs` });
+    const runtime: VmContainerData = { type: 'microvm', shareDir: `c/${id}`, logPath: join(dir, 'logs', `${id}.log`), process: { user: { uid: 0, gid: 0 }, cwd: '/', env: ['PATH=/usr/bin:/bin'] } as VmContainerData['process'] };
+    return { id, runtime };
+  };
+  return { h, client, pod, containers, container, dir };
+}
+
+async function until<T>(ms: number, fn: () => Promise<T | undefined>): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+t.test('the log file and its directory exist when StartContainer returns, before any output', async (t) => {
+  const { containers, container } = setup(t);
+  const c = await container('c1', ['/bin/sh', '-c', 'sleep 1; echo late']);
+  const path = (c.runtime as VmContainerData).logPath;
+  await containers.start(c);
+  t.ok(existsSync(path), 'the log file exists');
+  t.equal(readFileSync(path, 'utf8'), '', 'and is empty: nothing was printed yet');
+  await until(10_000, async () => ((await containers.state(c)).state === 'exited' ? true : undefined));
+  t.match(readFileSync(path, 'utf8'), / stdout F late\n$/, 'output follows in the same file');
+});
+
+t.test('a container is reported exited only once all of its output is in the log', async (t) => {
+  const { client, containers, container } = setup(t);
+  // A slow link to the guest: the exit is known long before the output has crossed.
+  for (const m of ['readStdout', 'readStderr'] as const) {
+    const orig = client[m].bind(client);
+    client[m] = async (req, opts) => {
+      const r = await orig(req, opts);
+      await new Promise((res) => setTimeout(res, 150));
+      return r;
+    };
+  }
+  const c = await container('c2', ['/bin/sh', '-c', 'i=0; while [ $i -lt 2000 ]; do echo line-$i; echo err-$i >&2; i=$((i+1)); done']);
+  const path = (c.runtime as VmContainerData).logPath;
+  await containers.start(c);
+  const st = await until(30_000, async () => {
+    const s = await containers.state(c);
+    return s.state === 'exited' ? s : undefined;
+  });
+  t.equal(st.exitCode, 0, 'exited 0');
+  const log = readFileSync(path, 'utf8');
+  t.match(log, / stdout F line-1999\n/, 'the last stdout line is in the log when the exit is reported');
+  t.match(log, / stderr F err-1999\n/, 'and the last stderr line');
+  t.equal(log.split('\n').filter(Boolean).length, 4000, 'every line');
+});
+
+t.test('ReopenContainerLog returns once the new file exists', async (t) => {
+  const { containers, container } = setup(t);
+  const c = await container('c3', ['/bin/sh', '-c', 'while :; do echo tick; sleep 0.1; done']);
+  const path = (c.runtime as VmContainerData).logPath;
+  await containers.start(c);
+  await until(5000, async () => (readFileSync(path, 'utf8').includes('tick') ? true : undefined));
+  renameSync(path, `${path}.1`);
+  await containers.reopenLog(c);
+  t.ok(existsSync(path), 'the new file is there at once');
+  await until(5000, async () => (readFileSync(path, 'utf8').includes('tick') ? true : undefined));
+  t.pass('and gets the output');
+  await containers.stop(c, 9, 0, silentLogger);
+});
+
+t.test('ExecSync past its timeout: DEADLINE_EXCEEDED only once the process is killed and reaped in the guest', async (t) => {
+  const { pod, containers, container } = setup(t);
+  const c = await container('c4', ['sleep', '60']);
+  await containers.start(c);
+  const started = Date.now();
+  const err = await execInGuest(pod, 'c4', { args: ['sleep', '4323'], cwd: '/', env: ['PATH=/usr/bin:/bin'] } as Parameters<typeof execInGuest>[2], 1).catch((e: unknown) => e);
+  t.type(err, DeadlineExceededError, 'DEADLINE_EXCEEDED');
+  t.match((err as Error).message, /did not finish within 1 s; killed$/, 'says it was killed');
+  t.ok(Date.now() - started >= 1000, 'after the timeout');
+  t.equal(spawnSync('pgrep', ['-f', '^sleep 4323$']).status, 1, 'no sleep 4323 is left running');
+  const ok = await execInGuest(pod, 'c4', { args: ['sh', '-c', 'echo fine'], cwd: '/', env: ['PATH=/usr/bin:/bin'] } as Parameters<typeof execInGuest>[2], 5);
+  t.equal(ok.stdout.toString(), 'fine\n', 'an exec within its timeout returns its output');
+  await containers.stop(c, 9, 0, silentLogger);
+});
