@@ -9,7 +9,12 @@
 // returns output and exit codes; a busybox httpd in the VM answers on the
 // pod IP from the node netns; kill -9 of QEMU makes the pod NOTREADY and
 // its container EXITED; after RemovePodSandbox no QEMU process, tap, netns,
-// mount, socket or state file of the pod remains.
+// mount, socket or state file of the pod remains. A privileged VM pod is
+// privileged in the guest (capabilities, the guest's devices, no seccomp)
+// and gets nothing of the host; a short-lived container's log is there at
+// start and complete when it is reported EXITED; a timed-out ExecSync
+// leaves no process; a host mount made after the start reaches a
+// HostToContainer volume and not a None one, and Bidirectional is refused.
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
@@ -82,7 +87,7 @@ if (missing) {
 
   t.before(async () => {
     reg = await startRegistry();
-    const links: TarEntry[] = ['sleep', 'echo', 'httpd', 'mkdir', 'uname', 'tty'].map((n) => ({ name: `bin/${n}`, type: 'symlink', linkname: 'busybox' }));
+    const links: TarEntry[] = ['sleep', 'echo', 'httpd', 'mkdir', 'uname', 'tty', 'mount', 'hostname', 'grep'].map((n) => ({ name: `bin/${n}`, type: 'symlink', linkname: 'busybox' }));
     await new RegistryPusher(reg).pushImage('test/busybox', 'vm', [{ tar: await makeTar([...busyboxEntries(), ...links]), compression: 'gzip' }], { config: { Cmd: ['/bin/sh'] } });
     imageRef = `${reg.host}/test/busybox:vm`;
     const images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log });
@@ -320,6 +325,93 @@ if (missing) {
 
     await client.runtime.StopPodSandbox({ pod_sandbox_id: runcId }, 60_000);
     await client.runtime.RemovePodSandbox({ pod_sandbox_id: runcId }, 60_000);
+  });
+
+  t.test('a privileged VM pod: privileged in the guest and nothing of the host; complete logs at exit; ExecSync timeout; mount propagation', async (t) => {
+    const pod = podConfig('vmpriv', { 'io.kubernetes.cri.untrusted-workload': 'true' });
+    (pod.linux as { security_context: { privileged?: boolean } }).security_context.privileged = true;
+    const { pod_sandbox_id: id } = await client.runtime.RunPodSandbox({ config: pod }, 300_000);
+    t.teardown(async () => {
+      await client.runtime.StopPodSandbox({ pod_sandbox_id: id }, 120_000).catch(() => undefined);
+      await client.runtime.RemovePodSandbox({ pod_sandbox_id: id }, 120_000).catch(() => undefined);
+    });
+
+    // A short-lived container: its log exists once StartContainer returns, and holds all of its
+    // output as soon as it is reported EXITED (critest opened it at once and found nothing).
+    const quickLog = join(logDir, 'vmpriv', 'quick.log');
+    const { container_id: quick } = await client.runtime.CreateContainer({ pod_sandbox_id: id, config: containerConfig('quick', ['/bin/sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done; echo done >&2']), sandbox_config: pod }, 60_000);
+    await client.runtime.StartContainer({ container_id: quick }, 60_000);
+    t.ok(existsSync(quickLog), 'the log file exists when StartContainer returns');
+    const sQuick = await exited(quick);
+    const quickText = readFileSync(quickLog, 'utf8');
+    t.equal(sQuick.exit_code, 0, 'the short-lived container exited 0');
+    t.equal(quickText.split('\n').filter(Boolean).length, 3001, 'and its log holds every line the moment it is reported EXITED');
+    t.match(quickText, / stdout F line-2999\n[\s\S]*/, 'the last stdout line');
+    t.match(quickText, / stderr F done\n/, 'the last stderr line');
+
+    // Volumes: one HostToContainer, one None, each the source of a host mount made after the start.
+    const volRoot = join(dir, 'volumes', 'prop');
+    const shared = join(volRoot, 'shared');
+    const priv = join(volRoot, 'private');
+    const src = join(volRoot, 'src');
+    for (const d of [shared, priv, src]) mkdirSync(d, { recursive: true });
+    writeFileSync(join(src, 'flag'), 'from-host');
+    for (const [d, how] of [[shared, '--make-rshared'], [priv, '--make-rprivate']] as const) {
+      execFileSync('mount', ['--bind', d, d]);
+      execFileSync('mount', [how, d]);
+      mkdirSync(join(d, 'later'));
+    }
+    // Ignored for a privileged container (critest: it blocks sethostname).
+    const blockHostname = join(dir, 'block-hostname.json');
+    writeFileSync(blockHostname, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['sethostname'], action: 'SCMP_ACT_ERRNO' }] }));
+    const privCfg = containerConfig('priv', ['/bin/sleep', '3600'], {
+      mounts: [
+        { container_path: '/shared', host_path: shared, propagation: 'PROPAGATION_HOST_TO_CONTAINER' },
+        { container_path: '/private', host_path: priv, propagation: 'PROPAGATION_PRIVATE' },
+      ],
+      linux: { security_context: { privileged: true, seccomp: { profile_type: 'Localhost', localhost_ref: blockHostname } } },
+    });
+    const { container_id: pc } = await client.runtime.CreateContainer({ pod_sandbox_id: id, config: privCfg, sandbox_config: pod }, 60_000);
+    await client.runtime.StartContainer({ container_id: pc }, 60_000);
+    const sh = async (...cmd: string[]) => {
+      const r = await client.runtime.ExecSync({ container_id: pc, cmd, timeout: 60 }, 90_000);
+      return { code: r.exit_code, out: Buffer.from(r.stdout).toString(), err: Buffer.from(r.stderr).toString() };
+    };
+
+    const capEff = BigInt(`0x${/CapEff:\s*([0-9a-f]+)/.exec((await sh('/bin/cat', '/proc/self/status')).out)?.[1] ?? '0'}`);
+    t.equal((capEff >> 21n) & 1n, 1n, 'CAP_SYS_ADMIN in the guest');
+    t.equal((capEff >> 17n) & 1n, 1n, 'CAP_SYS_RAWIO in the guest');
+    const devs = (await sh('/bin/ls', '/dev')).out.split(/\s+/);
+    t.ok(devs.some((d) => /^pmem\d/.test(d)), `the guest's own devices: its NVDIMM root disk (${devs.filter((d) => /^(pmem|vport|ttyS)/.test(d)).join(' ')})`);
+    t.ok(devs.some((d) => /^vport\d/.test(d)), 'and its virtio-serial ports');
+    const hostOnly = ['kvm', 'vhost-net', 'fuse', 'loop-control'].filter((d) => existsSync(`/dev/${d}`) && !devs.includes(d));
+    t.ok(hostOnly.length > 0, `no device node of the host (${hostOnly.join(', ')} are the host's, not in the container)`);
+    t.equal((await sh('/bin/busybox', 'hostname', 'set-by-privileged')).code, 0, 'sethostname works: the Localhost seccomp profile is ignored when privileged');
+    t.match((await sh('/bin/busybox', 'grep', ' /sys ', '/proc/mounts')).out, /^sysfs \/sys sysfs rw,/m, '/sys is read-write');
+
+    // Host → container: a mount made on the host after the start.
+    execFileSync('mount', ['--bind', src, join(shared, 'later')]);
+    execFileSync('mount', ['--bind', src, join(priv, 'later')]);
+    t.equal((await sh('/bin/cat', '/shared/later/flag')).out, 'from-host', 'HostToContainer: a host mount made after the start reaches the guest through 9p');
+    t.equal((await sh('/bin/ls', '-A', '/private/later')).out, '', 'None: it does not');
+    const sm = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`/c/${pc}/m/`) && / (shared|master):/.test(l));
+    t.ok(sm.length > 0 && sm.every((l) => !/ shared:/.test(l)), 'the share\'s bind of the HostToContainer volume is a slave, never a peer of the host\'s mount');
+    // Container → host: never (the guest kernel's mounts stay in the guest).
+    t.equal((await sh('/bin/sh', '-c', 'mkdir -p /shared/inner && mount --bind /etc /shared/inner && ls /shared/inner | grep -c .')).code, 0, 'a mount inside the privileged container works');
+    t.same(readdirSync(join(shared, 'inner')), [], 'and is not seen on the host');
+    const bidi = await client.runtime.CreateContainer({
+      pod_sandbox_id: id, sandbox_config: pod,
+      config: containerConfig('bidi', ['/bin/sleep', '3600'], { mounts: [{ container_path: '/shared', host_path: shared, propagation: 'PROPAGATION_BIDIRECTIONAL' }], linux: { security_context: { privileged: true } } }),
+    }, 60_000).then(() => undefined, (e: { code: number; details: string }) => e);
+    t.match(bidi, { code: 9, details: /Bidirectional mount propagation, which no VM runtime can provide/ }, 'Bidirectional: FAILED_PRECONDITION that says why');
+
+    // ExecSync past its timeout: the process is gone when the error returns.
+    const timedOut = await client.runtime.ExecSync({ container_id: pc, cmd: ['/bin/sleep', '4321'], timeout: 1 }, 60_000).then(() => undefined, (e: { code: number }) => e);
+    t.match(timedOut, { code: 4 }, 'DEADLINE_EXCEEDED');
+    // (This busybox has no pgrep; the pattern does not match the command line it is in.)
+    const left = await sh('/bin/sh', '-c', "grep -l '432[1]' /proc/[0-9]*/cmdline");
+    t.same([left.code, left.out], [1, ''], 'and no "sleep 4321" is left in the container');
+    for (const d of [join(shared, 'later'), join(priv, 'later'), shared, priv]) execFileSync('umount', ['-l', d]);
   });
 
   t.test('StopPodSandbox stops the containers and powers the VM off; RemovePodSandbox cleans up', async (t) => {
