@@ -11,7 +11,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { leftoverMounts, startDaemon } from '../helpers/daemon';
+import { leftoverMounts, removeAllPods, startDaemon } from '../helpers/daemon';
 import { CRITEST_DIR, CRITEST_NETNS, critestDaemonConfig, judge, parseSpecs, readKnownFailures, sharedCritestMissing } from '../helpers/critest';
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number; out: string }> {
@@ -81,10 +81,8 @@ if (missing) {
       // anything vmpod itself leaked.
       const left = (await d.client.runtime.ListPodSandbox({})).items;
       if (left.length) t.comment(`${handler}: critest left ${left.length} pod(s): ${left.map((p) => p.metadata?.name).join(', ')}`);
-      for (const p of left) {
-        await d.client.runtime.StopPodSandbox({ pod_sandbox_id: p.id }, 120_000);
-        await d.client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, 120_000);
-      }
+      await removeAllPods(d.client);
+      t.same((await d.client.runtime.ListPodSandbox({})).items.map((p) => p.id), [], `${handler}: every pod critest left is removable`);
       t.equal(await d.stop(), 0, `${handler}: daemon exits 0 on SIGTERM`);
       t.same(leftoverMounts(d.dir, d.state), [], `${handler}: no mount left under the daemon's directories`);
       t.same(processesNaming(d.dir), [], `${handler}: no QEMU, conmon or runc process of the daemon left`);

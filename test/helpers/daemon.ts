@@ -54,6 +54,19 @@ function mountPointsUnder(dir: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`));
 }
 
+/** Stop and remove every pod the daemon knows, as kubelet would; errors are ignored (best effort, for clean-up). */
+export async function removeAllPods(client: CriClient): Promise<void> {
+  try {
+    const { items } = await client.runtime.ListPodSandbox({});
+    for (const p of items) {
+      await client.runtime.StopPodSandbox({ pod_sandbox_id: p.id }, 120_000).catch(() => undefined);
+      await client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, 120_000).catch(() => undefined);
+    }
+  } catch {
+    // the daemon does not answer: nothing more to do from here
+  }
+}
+
 export function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const until = Date.now() + timeoutMs;
   return new Promise((resolve, reject) => {
@@ -103,6 +116,9 @@ export async function startDaemon(t: Teardown, opts: DaemonOptions = {}): Promis
     return stopped;
   };
   t.teardown(async () => {
+    // Pods outlive the daemon by design (VMs, conmon): a test that failed half-way
+    // must not leave its pods running, so a daemon still up removes them first.
+    if (exitCode === undefined && !stopped) await removeAllPods(client);
     await stop();
     // Never rm -rf through a mount: a pinned netns dir, or whatever a failed test left mounted.
     for (const m of mountPointsUnder(dir).reverse()) spawnSync('umount', ['-l', m]);
