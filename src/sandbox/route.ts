@@ -70,9 +70,9 @@ export function routePod(runtime: RuntimeConfig, runtimeHandler: string, config:
 
 /** Why a VM pod cannot have the node's namespaces, in words the user who asked can act on. */
 export function hostNamespaceRefusal(handler: string, reason: string, kinds: readonly HostNamespace[]): string {
-  const names = kinds.join(', ');
+  const names = kinds.map((k) => `host ${k}`).join(', ');
   const fields = kinds.map((k) => POD_FIELD[k]).join(', ');
-  return `pod is routed to VM handler "${handler}" (${reason}) but asks for the node's ${names} namespace${kinds.length > 1 ? 's' : ''} (${fields}): ` +
+  return `pod is routed to VM handler "${handler}" (${reason}) but asks for ${names} (${fields}: the node's own namespace${kinds.length > 1 ? 's' : ''}): ` +
     'a VM pod runs under a guest kernel of its own and the node\'s namespaces exist only in the host kernel, so no VM runtime can provide them; ' +
     `run it as a trusted (runc) pod, or drop ${fields}`;
 }

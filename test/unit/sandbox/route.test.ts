@@ -36,10 +36,10 @@ t.test('refusals', async (t) => {
   // No VM runtime can give a pod the node's namespaces: the message says why and what to do.
   const why = /a VM pod runs under a guest kernel of its own and the node's namespaces exist only in the host kernel, so no VM runtime can provide them; run it as a trusted \(runc\) pod/;
   const cases: { desc: string; pod: PodBits; what: RegExp }[] = [
-    { desc: 'host network', pod: pod(untrusted, { network: 'NODE' }), what: /the node's network namespace \(hostNetwork\)/ },
-    { desc: 'host PID', pod: pod(untrusted, { pid: 'NODE' }), what: /the node's PID namespace \(hostPID\)/ },
-    { desc: 'host IPC', pod: pod(untrusted, { ipc: 'NODE' }), what: /the node's IPC namespace \(hostIPC\)/ },
-    { desc: 'all three', pod: pod(untrusted, { network: 'NODE', pid: 'NODE', ipc: 'NODE' }), what: /the node's network, PID, IPC namespaces \(hostNetwork, hostPID, hostIPC\)/ },
+    { desc: 'host network', pod: pod(untrusted, { network: 'NODE' }), what: /asks for host network \(hostNetwork: the node's own namespace\)/ },
+    { desc: 'host PID', pod: pod(untrusted, { pid: 'NODE' }), what: /asks for host PID \(hostPID: the node's own namespace\)/ },
+    { desc: 'host IPC', pod: pod(untrusted, { ipc: 'NODE' }), what: /asks for host IPC \(hostIPC: the node's own namespace\)/ },
+    { desc: 'all three', pod: pod(untrusted, { network: 'NODE', pid: 'NODE', ipc: 'NODE' }), what: /asks for host network, host PID, host IPC \(hostNetwork, hostPID, hostIPC: the node's own namespaces\)/ },
   ];
   for (const c of cases) {
     t.throws(() => routePod(rt, '', c.pod), { constructor: FailedPreconditionError, message: c.what }, `untrusted + ${c.desc}: names what was asked`);
