@@ -4,7 +4,7 @@ import { quietOnClosedOutput } from './cli/closed-output';
 import { parseCli, USAGE } from './cli/options';
 import { runServe } from './cli/serve';
 import { packageVersion } from './cli/version';
-import { ConfigError, VmpodError } from './errors';
+import { ConfigError, VmpodError } from '../common/errors';
 import { hostProbes } from './host/probes';
 
 async function main(argv: string[]): Promise<number> {

@@ -1,6 +1,6 @@
 // The AgentService server: every RPC group registered explicitly.
 
-import { TtrpcServer } from '../../src/ttrpc';
+import { TtrpcServer } from '../../common/ttrpc';
 import type { AgentDeps } from './deps';
 import { registerHealth } from './rpc/health';
 import { registerSandbox } from './rpc/sandbox';
@@ -13,7 +13,7 @@ import { registerAgentLog } from './rpc/agent-log';
 
 export function createAgentServer(d: AgentDeps): TtrpcServer {
   const server = new TtrpcServer({
-    onHandlerError: (method, err) => d.log.warn('rpc failed', { method, err: err instanceof Error ? err.message : String(err) }),
+    onHandlerError: (method, err) => d.log.warn({ method, err: err instanceof Error ? err.message : String(err) }, 'rpc failed'),
   });
   registerHealth(server, d);
   registerSandbox(server, d);

@@ -3,7 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { StatsContainerResponse } from '../../src/generated/agent/agent';
+import type { StatsContainerResponse } from '../../common/generated/agent/agent';
 
 export function parseFlatKeyed(text: string): Map<string, number> {
   const m = new Map<string, number>();

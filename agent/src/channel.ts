@@ -53,7 +53,7 @@ export async function serveSerial(path: string, serve: (conn: Duplex) => { onClo
     try {
       conn = openSerialPort(path);
     } catch (err) {
-      log.error('cannot open agent serial port', { path, err: (err as Error).message });
+      log.error({ path, err: (err as Error).message }, 'cannot open agent serial port');
       await sleep(1000);
       continue;
     }
@@ -63,7 +63,7 @@ export async function serveSerial(path: string, serve: (conn: Duplex) => { onClo
     // With no host attached, read() returns EOF at once; back off instead of spinning.
     const short = Date.now() - started < 500;
     quietRetries = short ? quietRetries + 1 : 0;
-    if (!short) log.info('host connection on serial port ended; reopening', { reason: err.message });
+    if (!short) log.info({ reason: err.message }, 'host connection on serial port ended; reopening');
     await sleep(short ? Math.min(50 * quietRetries, 500) : 10);
   }
 }

@@ -8,10 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../src/errors';
-import { ID_PATTERN } from '../../src/agent-client/limits';
-import type { CreateContainerRequest } from '../../src/generated/agent/agent';
-import type { WindowSize } from '../../src/native/pty';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../common/errors';
+import { ID_PATTERN } from '../../common/agent-protocol/limits';
+import type { CreateContainerRequest } from '../../common/generated/agent/agent';
+import type { WindowSize } from '../../common/native/pty';
 import type { ReadResult } from './output-buffer';
 import { consoleSizeOf, OciProcess, prepareSpec } from './spec';
 import { pidFromState, runcArgs } from './runc';

@@ -3,7 +3,7 @@
 // and by msg bytes; the oldest lines are evicted first and counted, so the
 // oldest kept line always has seq == dropped.
 
-import { AGENT_LOG_LINE_CHARS, AGENT_LOG_READ_LINES, AGENT_LOG_RING_BYTES, AGENT_LOG_RING_LINES } from '../../src/agent-client/limits';
+import { AGENT_LOG_LINE_CHARS, AGENT_LOG_READ_LINES, AGENT_LOG_RING_BYTES, AGENT_LOG_RING_LINES } from '../../common/agent-protocol/limits';
 
 export interface LogLine {
   seq: number;

@@ -3,27 +3,22 @@
 // line there too so the host can read it over ReadAgentLog. No pino here: the
 // bundle stays small and starts fast under TCG.
 
+import type { Log, LogFields, LogFn } from '../../common/log';
 import type { LogRing } from './log-ring';
 
-export type Fields = Record<string, unknown>;
-
-export interface AgentLog {
-  info(msg: string, fields?: Fields): void;
-  warn(msg: string, fields?: Fields): void;
-  error(msg: string, fields?: Fields): void;
-}
+/** The agent's logger: pino's call shape (common/log.ts), one JSON line per event. */
+export type AgentLog = Log;
 
 export function consoleLog(write: (line: string) => void = (l) => process.stderr.write(l), ring?: LogRing): AgentLog {
-  const emit = (level: string, msg: string, fields?: Fields): void => {
-    const now = Date.now();
-    write(`${JSON.stringify({ time: new Date(now).toISOString(), level, subsystem: 'vmpod-agent', msg, ...fields })}\n`);
-    if (ring) ring.push(level, fields && Object.keys(fields).length ? `${msg} ${JSON.stringify(fields)}` : msg, now * 1e6);
-  };
-  return {
-    info: (m, f) => emit('info', m, f),
-    warn: (m, f) => emit('warn', m, f),
-    error: (m, f) => emit('error', m, f),
-  };
+  const level = (name: string): LogFn =>
+    ((a: string | LogFields, b?: string): void => {
+      const [fields, msg] = typeof a === 'string' ? [undefined, a] : [a, b ?? ''];
+      const now = Date.now();
+      write(`${JSON.stringify({ time: new Date(now).toISOString(), level: name, subsystem: 'vmpod-agent', msg, ...fields })}\n`);
+      if (ring) ring.push(name, fields && Object.keys(fields).length ? `${msg} ${JSON.stringify(fields)}` : msg, now * 1e6);
+    }) as LogFn;
+  return { info: level('info'), warn: level('warn'), error: level('error') };
 }
 
-export const silentLog: AgentLog = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const nothing = (() => undefined) as LogFn;
+export const silentLog: AgentLog = { info: nothing, warn: nothing, error: nothing };

@@ -30,9 +30,9 @@ function powerOff(sys: System, log: AgentLog): void {
   try {
     // reboot(RB_POWER_OFF) through the addon when it is there; busybox otherwise.
     // eslint-disable-next-line @typescript-eslint/no-var-requires
-    (require('../../src/native/syscalls') as typeof import('../../src/native/syscalls')).powerOff();
+    (require('../../common/native/syscalls') as typeof import('../../common/native/syscalls')).powerOff();
   } catch (err) {
-    log.warn('addon power-off unavailable, using busybox', { err: (err as Error).message });
+    log.warn({ err: (err as Error).message }, 'addon power-off unavailable, using busybox');
     sys.powerOff();
   }
 }
@@ -56,7 +56,7 @@ async function earlyMounts(sys: System, log: AgentLog): Promise<void> {
     if (have.has(m.target)) continue;
     mkdirSync(m.target, { recursive: true });
     const r = await sys.run(GUEST.busybox, ['mount', '-t', m.type, '-o', m.options, m.source, m.target]);
-    if (r.code !== 0) log.error('early mount failed', { target: m.target, stderr: r.stderr.trim() });
+    if (r.code !== 0) log.error({ target: m.target, stderr: r.stderr.trim() }, 'early mount failed');
   }
 }
 
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   const sys = realSystem;
   const logRing = new LogRing();
   const log = consoleLog(undefined, logRing);
-  log.info('vmpod-agent starting', { version: AGENT_VERSION, node: process.version });
+  log.info({ version: AGENT_VERSION, node: process.version }, 'vmpod-agent starting');
   const cmdline = parseCmdline(existsSync('/proc/cmdline') ? readFileSync('/proc/cmdline', 'utf8') : '');
   if (cmdline.selftest === 'boot') return selftest(sys, log);
   await earlyMounts(sys, log);
@@ -77,7 +77,7 @@ async function main(): Promise<void> {
       writeFileSync(join(dir, 'cgroup.subtree_control'), ctrls.map((c) => `+${c}`).join(' '));
     }
   } catch (err) {
-    log.warn('could not enable cgroup controllers', { err: (err as Error).message });
+    log.warn({ err: (err as Error).message }, 'could not enable cgroup controllers');
   }
   let shareDir: string = GUEST.sharedDir;
   const containers = new ContainerManager(sys, {
@@ -103,23 +103,23 @@ async function main(): Promise<void> {
   if (cmdline.channel !== 'serial') {
     try {
       // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const vsock = require('../../src/native/vsock') as typeof import('../../src/native/vsock');
+      const vsock = require('../../common/native/vsock') as typeof import('../../common/native/vsock');
       const l = vsock.listen(GUEST.vsockPort);
       l.on('connection', (conn: import('node:stream').Duplex) => {
         log.info('host connected over vsock');
         server.serve(conn);
       });
-      l.on('error', (err: Error) => log.error('vsock listener failed', { err: err.message }));
-      log.info('serving on vsock', { port: GUEST.vsockPort });
+      l.on('error', (err: Error) => log.error({ err: err.message }, 'vsock listener failed'));
+      log.info({ port: GUEST.vsockPort }, 'serving on vsock');
       serving++;
     } catch (err) {
-      log.warn('vsock unavailable', { err: (err as Error).message });
+      log.warn({ err: (err as Error).message }, 'vsock unavailable');
     }
   }
   if (cmdline.channel !== 'vsock') {
     const port = await findVirtioPort(GUEST.virtioPortsSysfs, cmdline.portName ?? GUEST.agentPortName);
     if (port) {
-      log.info('serving on virtio-serial', { port: `/dev/${port}` });
+      log.info({ port: `/dev/${port}` }, 'serving on virtio-serial');
       serving++;
       void serveSerial(`/dev/${port}`, (c) => server.serve(c), log);
     } else {

@@ -1,8 +1,8 @@
 // Guest mounts: the early pseudo filesystems (normally already mounted by the
 // initramfs init; the agent only fills in what is missing) and the 9p share.
 
-import { InvalidArgumentError } from '../../src/errors';
-import type { SharedMount } from '../../src/generated/agent/agent';
+import { InvalidArgumentError } from '../../common/errors';
+import type { SharedMount } from '../../common/generated/agent/agent';
 
 export const DEFAULT_MSIZE = 512 * 1024;
 const CACHE_MODES = new Set(['none', 'loose', 'fscache', 'mmap']);

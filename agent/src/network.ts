@@ -3,8 +3,8 @@
 
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '../../src/errors';
-import type { Route, UpdateInterfaceRequest } from '../../src/generated/agent/agent';
+import { InvalidArgumentError } from '../../common/errors';
+import type { Route, UpdateInterfaceRequest } from '../../common/generated/agent/agent';
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;

@@ -3,7 +3,7 @@
 // (daemon restart) loses nothing — up to the bound; beyond it the newest
 // bytes are dropped and counted, and the count is reported on every read.
 
-import { OUTPUT_BUFFER_BYTES } from '../../src/agent-client/limits';
+import { OUTPUT_BUFFER_BYTES } from '../../common/agent-protocol/limits';
 
 export interface ReadResult {
   data: Buffer;

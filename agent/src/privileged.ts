@@ -17,7 +17,7 @@
 
 import { lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { capabilitiesFromMask } from '../../src/oci/capabilities';
+import { capabilitiesFromMask } from '../../common/capabilities';
 import type { OciSpec } from './spec';
 
 export interface GuestDevice {

@@ -7,8 +7,8 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { FailedPreconditionError, InvalidArgumentError } from '../../src/errors';
-import type { WindowSize } from '../../src/native/pty';
+import { FailedPreconditionError, InvalidArgumentError } from '../../common/errors';
+import type { WindowSize } from '../../common/native/pty';
 import { OutputBuffer, ReadResult } from './output-buffer';
 import { signalNumber, System } from './system';
 import { Terminal } from './terminal';

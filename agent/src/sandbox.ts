@@ -2,8 +2,8 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '../../src/errors';
-import type { CreateSandboxRequest } from '../../src/generated/agent/agent';
+import { InvalidArgumentError } from '../../common/errors';
+import type { CreateSandboxRequest } from '../../common/generated/agent/agent';
 import { mustRun } from './system';
 import { ninePMountArgs } from './mounts';
 import type { AgentDeps } from './deps';
@@ -25,7 +25,7 @@ export async function createSandbox(d: AgentDeps, req: CreateSandboxRequest): Pr
     // Guests under TCG boot with a clock that can be far off; containers and TLS want the host's.
     const secs = Math.floor(req.guest_time_unix_nano / 1e9);
     const r = await d.sys.run(bb, ['date', '-u', '-s', `@${secs}`]);
-    if (r.code !== 0) d.log.warn('could not set the guest clock', { stderr: r.stderr.trim() });
+    if (r.code !== 0) d.log.warn({ stderr: r.stderr.trim() }, 'could not set the guest clock');
   }
   if (req.hostname) {
     if (!HOSTNAME.test(req.hostname)) throw new InvalidArgumentError('hostname', `"${req.hostname.slice(0, 64)}" is not a hostname`);
@@ -44,8 +44,8 @@ export async function createSandbox(d: AgentDeps, req: CreateSandboxRequest): Pr
     await mkdir(m.mount_point, { recursive: true });
     await mustRun(d.sys, bb, args);
     if (i === 0) d.setShareDir(m.mount_point);
-    d.log.info('mounted 9p share', { tag: m.tag, at: m.mount_point, options: args[4] });
+    d.log.info({ tag: m.tag, at: m.mount_point, options: args[4] }, 'mounted 9p share');
   }
   await mustRun(d.sys, bb, ['ip', 'link', 'set', 'lo', 'up']);
-  d.log.info('sandbox created', { sandboxId: req.sandbox_id, hostname: req.hostname });
+  d.log.info({ sandboxId: req.sandbox_id, hostname: req.hostname }, 'sandbox created');
 }

@@ -8,8 +8,8 @@
 //     events can be read from a known place.
 
 import { posix } from 'node:path';
-import { InvalidArgumentError } from '../../src/errors';
-import type { Mount } from '../../src/generated/agent/agent';
+import { InvalidArgumentError } from '../../common/errors';
+import type { Mount } from '../../common/generated/agent/agent';
 
 export interface OciProcess {
   terminal?: boolean;

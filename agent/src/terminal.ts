@@ -8,7 +8,7 @@
 
 import { closeSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
-import { openPty, setWindowSize, type WindowSize } from '../../src/native/pty';
+import { openPty, setWindowSize, type WindowSize } from '../../common/native/pty';
 
 /** End-of-transmission (^D): what closing stdin means on a terminal; the container's pty, in canonical mode, turns it into end-of-file. */
 const EOT = Buffer.from([0x04]);

@@ -9,13 +9,13 @@
 
 import { Duplex } from 'node:stream';
 import { Logger, silentLogger } from '../log';
-import { UnavailableError } from '../errors';
-import { ConnectionClosedError, TtrpcClient } from '../ttrpc';
-import type { ClientStream } from '../ttrpc';
-import { AGENT_METHOD_TYPES, AGENT_SERVICE, AgentMethodName } from '../generated/agent/agent';
-import { decodeMessage, DeepPartial, encodeMessage, encodeRequest, MessageDecodeError, RequestOf, ResponseOf } from './codec';
+import { UnavailableError } from '../../common/errors';
+import { ConnectionClosedError, TtrpcClient } from '../../common/ttrpc';
+import type { ClientStream } from '../../common/ttrpc';
+import { AGENT_METHOD_TYPES, AGENT_SERVICE, AgentMethodName } from '../../common/generated/agent/agent';
+import { decodeMessage, DeepPartial, encodeMessage, encodeRequest, MessageDecodeError, RequestOf, ResponseOf } from '../../common/agent-protocol/codec';
 import { AgentResponseError, validateAgentLog, validateResponse } from './validate';
-import { agentLogReadBudget, MAX_STREAM_CHUNK } from './limits';
+import { agentLogReadBudget, MAX_STREAM_CHUNK } from '../../common/agent-protocol/limits';
 
 export type ConnectFn = () => Promise<Duplex>;
 

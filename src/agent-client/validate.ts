@@ -5,8 +5,8 @@
 // which fails that call (and is logged against the pod), never the daemon.
 
 import * as protobuf from 'protobufjs';
-import { InternalError } from '../errors';
-import { messageType } from './codec';
+import { InternalError } from '../../common/errors';
+import { messageType } from '../../common/agent-protocol/codec';
 import {
   AGENT_LOG_LEVELS,
   AGENT_LOG_LINE_CHARS,
@@ -16,7 +16,7 @@ import {
   MAX_GUEST_ARRAY,
   MAX_GUEST_STRING,
   MAX_STREAM_CHUNK,
-} from './limits';
+} from '../../common/agent-protocol/limits';
 
 /** The guest agent sent a response that breaks the protocol's limits. */
 export class AgentResponseError extends InternalError {

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH } from '../config/defaults';
 import { loadConfig } from '../config/load';
 import type { LogLevel, VmpodConfig } from '../config/types';
-import { ConfigError } from '../errors';
+import { ConfigError } from '../../common/errors';
 
 export const USAGE = `Usage: vmpod <command> [options]
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import Ajv, { type ErrorObject } from 'ajv';
 import { parse as parseToml } from 'smol-toml';
-import { ConfigError } from '../errors';
+import { ConfigError } from '../../common/errors';
 import { defaultConfig } from './defaults';
 import { configSchema } from './schema';
 import type { RegistryConfig, VmpodConfig } from './types';

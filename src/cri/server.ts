@@ -6,7 +6,7 @@
 // rather than grpc-js's generic INTERNAL.
 
 import { Server, type MethodDefinition, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
-import { UnavailableError, UnimplementedError } from '../errors';
+import { UnavailableError, UnimplementedError } from '../../common/errors';
 import type { Logger } from '../log';
 import type { HandlerTable } from './handler';
 import { listStreams } from './list-streams';

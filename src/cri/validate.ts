@@ -1,7 +1,7 @@
 // Small request validators shared by handlers. Each names the field it rejects
 // so that a caller can fix the request from the message alone.
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError } from '../../common/errors';
 
 export function requireString(value: string | undefined | null, field: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new InvalidArgumentError(field, 'is required');

@@ -5,7 +5,7 @@
 // only place in vmpod where that mapping happens.
 
 import { Metadata, status as GrpcStatus, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type StatusObject } from '@grpc/grpc-js';
-import { InvalidArgumentError, isVmpodError } from '../errors';
+import { InvalidArgumentError, isVmpodError } from '../../common/errors';
 import type { Logger } from '../log';
 import type { CallContext, Handler } from './handler';
 

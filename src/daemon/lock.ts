@@ -4,7 +4,7 @@
 
 import { closeSync, lstatSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { connect } from 'node:net';
-import { FailedPreconditionError } from '../errors';
+import { FailedPreconditionError } from '../../common/errors';
 
 function alive(pid: number): boolean {
   try {

@@ -4,7 +4,7 @@
 // a configuration error, reported before any pod is accepted.
 
 import type { MicrovmConfig } from '../config/types';
-import { ConfigError } from '../errors';
+import { ConfigError } from '../../common/errors';
 import type { Logger } from '../log';
 import { deviceAccessible, detectAccel, resolveAgentTransport, vhostVsockUsable, type AccelVerdict } from './qemu/accel';
 

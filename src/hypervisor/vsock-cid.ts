@@ -3,7 +3,7 @@
 // a running VM's CID to a new one. One JSON file {cid: owner}; callers
 // serialize through this one allocator (the daemon has one).
 
-import { InvalidArgumentError, ResourceExhaustedError } from '../errors';
+import { InvalidArgumentError, ResourceExhaustedError } from '../../common/errors';
 import { readJson, writeJsonAtomic } from '../store/atomic';
 
 export const FIRST_GUEST_CID = 3;

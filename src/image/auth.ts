@@ -1,7 +1,7 @@
 // Registry authentication: the WWW-Authenticate challenge parser and the
 // credentials a CRI AuthConfig carries. Pure; the HTTP side is in token.ts.
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError } from '../../common/errors';
 
 /** The CRI AuthConfig message (runtime.v1), snake_case as proto-loader decodes it. */
 export interface CriAuthConfig {

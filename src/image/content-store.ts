@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
-import { FailedPreconditionError, ResourceExhaustedError } from '../errors';
+import { FailedPreconditionError, ResourceExhaustedError } from '../../common/errors';
 import { DIGEST } from './reference';
 
 export class DigestMismatchError extends FailedPreconditionError {}

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
-import { ResourceExhaustedError } from '../errors';
+import { ResourceExhaustedError } from '../../common/errors';
 
 export interface HttpRequest {
   method?: string;

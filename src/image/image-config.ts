@@ -1,7 +1,7 @@
 // The image configuration (OCI image-spec config.md / Docker's container
 // config), reduced to what CreateContainer applies and checked field by field.
 
-import { FailedPreconditionError } from '../errors';
+import { FailedPreconditionError } from '../../common/errors';
 import { DIGEST } from './reference';
 
 /** Runtime defaults an image asks for; CreateContainer merges them with the CRI request. */

@@ -2,7 +2,7 @@
 // into typed shapes. Everything here is pure: bytes from a registry go in,
 // typed values or InvalidArgument/FailedPrecondition errors come out.
 
-import { FailedPreconditionError } from '../errors';
+import { FailedPreconditionError } from '../../common/errors';
 import { DIGEST } from './reference';
 
 export const MediaType = {

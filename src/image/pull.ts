@@ -5,7 +5,7 @@
 // chain id is shared between concurrent pulls through `Inflight`.
 
 import { rm } from 'node:fs/promises';
-import { DeadlineExceededError, FailedPreconditionError, InternalError, UnavailableError } from '../errors';
+import { DeadlineExceededError, FailedPreconditionError, InternalError, UnavailableError } from '../../common/errors';
 import type { Logger } from '../log';
 import type { Credentials } from './auth';
 import { checkBlobSize, type ContentStore, sha256, verifyBytes } from './content-store';

@@ -4,7 +4,7 @@
 // equal to `localhost` is a registry host, and a digest pins the content
 // whatever the tag says.
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError } from '../../common/errors';
 
 export interface ImageReference {
   /** Registry host as written (`docker.io` for Docker Hub), with port if any. */

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import type { RegistryConfig } from '../config/types';
-import { DeadlineExceededError, NotFoundError, UnauthenticatedError, UnavailableError } from '../errors';
+import { DeadlineExceededError, NotFoundError, UnauthenticatedError, UnavailableError } from '../../common/errors';
 import type { Logger } from '../log';
 import { basicHeader, parseChallenges, type Challenge, type Credentials } from './auth';
 import { HttpTimeoutError, httpRequest, isTransientNetworkError, readBody } from './http';

@@ -14,7 +14,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RegistryConfig } from '../config/types';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../common/errors';
 import type { Logger } from '../log';
 import { credentialsFrom, type CriAuthConfig } from './auth';
 import { ContentStore } from './content-store';

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { mkdir, open, readdir, readlink, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import { InternalError } from '../errors';
+import { InternalError } from '../../common/errors';
 import { sha256 } from './content-store';
 
 const run = promisify(execFile);

@@ -4,7 +4,7 @@
 // the rate in bits per second, the burst at its maximum (2^32-1 bits), so
 // the limit is the rate. Pure.
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError } from '../../common/errors';
 import type { PodBandwidth } from './types';
 
 export const INGRESS_ANNOTATION = 'kubernetes.io/ingress-bandwidth';

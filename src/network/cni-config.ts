@@ -5,7 +5,7 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
-import { FailedPreconditionError } from '../errors';
+import { FailedPreconditionError } from '../../common/errors';
 import type { CniConfList, CniPluginConf } from './types';
 
 const CONF_EXTENSIONS = new Set(['.conf', '.conflist', '.json']);

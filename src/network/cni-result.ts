@@ -3,7 +3,7 @@
 // The result comes from an external program: every field is checked.
 
 import { isIP } from 'node:net';
-import { InternalError } from '../errors';
+import { InternalError } from '../../common/errors';
 import type { CniInterface, CniIpConfig, CniResult, CniRoute, PodIps } from './types';
 
 function isObject(v: unknown): v is Record<string, unknown> {

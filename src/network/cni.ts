@@ -5,7 +5,7 @@
 
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { DeadlineExceededError, FailedPreconditionError, InternalError, isVmpodError } from '../errors';
+import { DeadlineExceededError, FailedPreconditionError, InternalError, isVmpodError } from '../../common/errors';
 import type { Logger } from '../log';
 import { type CniCommand, type CniInvocation, parsePluginError, pluginEnv, pluginStdin, versionAtLeast } from './cni-invoke';
 import { run } from './run';

@@ -11,7 +11,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { NetworkConfig } from '../config/types';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../common/errors';
 import type { Logger } from '../log';
 import { CniRunner } from './cni';
 import { CniCache, type CniCacheEntry } from './cni-cache';

@@ -7,7 +7,7 @@
 
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { InternalError } from '../errors';
+import { InternalError } from '../../common/errors';
 import { run, runOk } from './run';
 
 export function netnsDir(stateDir: string): string {

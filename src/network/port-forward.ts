@@ -8,7 +8,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { Duplex } from 'node:stream';
-import { InternalError, InvalidArgumentError } from '../errors';
+import { InternalError, InvalidArgumentError } from '../../common/errors';
 import { inNetns } from './run';
 
 export const BUSYBOX = '/bin/busybox';

@@ -3,7 +3,7 @@
 // means "spawn through nsenter".
 
 import { spawn } from 'node:child_process';
-import { DeadlineExceededError, InternalError } from '../errors';
+import { DeadlineExceededError, InternalError } from '../../common/errors';
 
 export interface RunOptions {
   /** Bytes written to stdin, then stdin is closed. */

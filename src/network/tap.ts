@@ -8,7 +8,7 @@
 // and MTU are handed to the agent. QEMU must be started inside the pod netns
 // (nsenter --net=<pin>) to open the tap by name.
 
-import { InternalError } from '../errors';
+import { InternalError } from '../../common/errors';
 import { runOk } from './run';
 
 export const DEFAULT_TAP_NAME = 'tap0_vmpod';

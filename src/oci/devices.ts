@@ -1,6 +1,6 @@
 // CRI devices → OCI device nodes plus the cgroup rules that let them be used.
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError } from '../../common/errors';
 import type { Device__Output } from '../generated/cri/runtime/v1/Device';
 import type { HostFacts } from './input';
 import type { OciDevice, OciDeviceRule } from './types';

@@ -5,7 +5,7 @@
 // and the pod's metadata name is no substitute because the kernel takes at
 // most 64 bytes (HOST_NAME_MAX) while pod names may be 253.
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError } from '../../common/errors';
 
 /** sethostname(2) refuses longer names. */
 export const HOST_NAME_MAX = 64;

@@ -3,7 +3,7 @@
 // mounts (which win over any default at the same destination), parents
 // before children.
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError } from '../../common/errors';
 import type { Mount__Output } from '../generated/cri/runtime/v1/Mount';
 import type { HostFacts, PodContext } from './input';
 import type { OciMount } from './types';

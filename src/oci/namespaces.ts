@@ -3,7 +3,7 @@
 // join them through /proc/<infraPid>/ns/*. The network namespace is the
 // pod's bind-mounted netns file (from the network layer).
 
-import { FailedPreconditionError } from '../errors';
+import { FailedPreconditionError } from '../../common/errors';
 import type { NamespaceModeName, PodContext, PodNamespaceModes } from './input';
 import type { OciNamespace } from './types';
 

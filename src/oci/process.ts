@@ -1,6 +1,6 @@
 // Which program a container runs, where, and how it is asked to stop.
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError } from '../../common/errors';
 import type { ImageRunConfig } from './input';
 
 /**

@@ -3,7 +3,7 @@
 // or a Localhost profile read from the host. Privileged containers and an
 // unset profile are unconfined, as the CRI API specifies.
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError } from '../../common/errors';
 import type { LinuxContainerSecurityContext__Output } from '../generated/cri/runtime/v1/LinuxContainerSecurityContext';
 import type { HostFacts } from './input';
 import type { OciSeccomp } from './types';

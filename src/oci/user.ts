@@ -3,7 +3,7 @@
 // run_as_group overrides the primary group; names are looked up in the
 // image's own /etc/passwd and /etc/group (never the host's).
 
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError } from '../../common/errors';
 import type { LinuxContainerSecurityContext__Output } from '../generated/cri/runtime/v1/LinuxContainerSecurityContext';
 import type { OciUser } from './types';
 

@@ -5,7 +5,7 @@
 
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
-import { DeadlineExceededError, UnavailableError } from '../errors';
+import { DeadlineExceededError, UnavailableError } from '../../common/errors';
 
 export const EXEC_OUTPUT_CAP = 16 * 1024 * 1024;
 /** How long `runc exec` gets to exit after its process was killed. */

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, readdirSync, lstatSync, statSync } from 'node
 import { join } from 'node:path';
 import type { HostFacts } from '../oci/input';
 import type { OciDevice } from '../oci/types';
-import { capabilitiesFromMask } from '../oci/capabilities';
+import { capabilitiesFromMask } from '../../common/capabilities';
 
 export function cgroupVersion(): 1 | 2 {
   // cgroup v2's unified root has cgroup.controllers; v1 mounts a tmpfs of hierarchies.

@@ -10,7 +10,7 @@
 // privileged inside the guest (guest-spec.ts), which reaches nothing of the
 // host.
 
-import { FailedPreconditionError, InvalidArgumentError } from '../errors';
+import { FailedPreconditionError, InvalidArgumentError } from '../../common/errors';
 import type { HandlerType, RuntimeConfig } from '../config/types';
 import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
 

@@ -1,7 +1,7 @@
 // Runs named steps, logs how long each took, and on failure undoes the steps
 // that completed (newest first) and throws an error naming the step.
 
-import { InternalError, isVmpodError, type VmpodError } from '../errors';
+import { InternalError, isVmpodError, type VmpodError } from '../../common/errors';
 import type { Logger } from '../log';
 
 export class Steps {

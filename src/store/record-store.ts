@@ -15,7 +15,7 @@
 
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../errors';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../common/errors';
 import type { Logger } from '../log';
 import { writeJsonAtomic } from './atomic';
 import { quarantineRecord, readRecordDir } from './record-dir';

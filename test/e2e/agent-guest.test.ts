@@ -26,7 +26,7 @@ import { dirname, join } from 'node:path';
 import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
 import { guestQemuArgs, missingForBoot, startGuest, type GuestBootConfig } from '../helpers/guest-console';
 import { AgentClient } from '../../src/agent-client';
-import { HealthResponse_Status } from '../../src/generated/agent/agent';
+import { HealthResponse_Status } from '../../common/generated/agent/agent';
 
 const FAST: GuestBootConfig = { machine: 'pc', kernel: 'vmlinux', firmware: 'qboot', memoryMib: 512 };
 const BUSYBOX = '/bin/busybox';

@@ -9,7 +9,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { connect, listen, localCid, VMADDR_CID_LOCAL, VMADDR_PORT_ANY, VsockError, VsockServer, VsockSocket } from '../../src/native/vsock';
+import { connect, listen, localCid, VMADDR_CID_LOCAL, VMADDR_PORT_ANY, VsockError, VsockServer, VsockSocket } from '../../common/native/vsock';
 
 type Say = (line: string) => void;
 

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NotFoundError } from '../../src/errors';
+import { NotFoundError } from '../../common/errors';
 import { createImageService, type ImageService } from '../../src/image';
 import { silentLogger } from '../../src/log';
 import { busyboxEntries, makeTar, RegistryPusher, sha256 } from '../helpers/image-builder';

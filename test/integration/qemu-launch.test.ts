@@ -16,7 +16,7 @@ import { processStartTime } from '../../src/hypervisor/qemu/proc';
 import type { VmEvent, VmHandle } from '../../src/hypervisor/hypervisor';
 import type { VmConfig } from '../../src/hypervisor/vm-config';
 import { findGuestImage, guestPartPath } from '../../src/host/guest-image';
-import { FailedPreconditionError, InternalError } from '../../src/errors';
+import { FailedPreconditionError, InternalError } from '../../common/errors';
 
 const QEMU = '/usr/bin/qemu-system-x86_64';
 for (const [component, path] of [

@@ -12,7 +12,7 @@ import { infraBinaryPath } from '../../src/sandbox/runc/pod';
 import { readHostFacts } from '../../src/runc/host-facts';
 import { cgroupDirs } from '../../src/sandbox/runc/cgroup-stats';
 import { silentLogger } from '../../src/log';
-import { DeadlineExceededError, InvalidArgumentError } from '../../src/errors';
+import { DeadlineExceededError, InvalidArgumentError } from '../../common/errors';
 import type { ContainerHandle, SandboxHandle } from '../../src/sandbox/controller';
 import type { ContainerConfig__Output } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerSecurityContext__Output } from '../../src/generated/cri/runtime/v1/LinuxContainerSecurityContext';

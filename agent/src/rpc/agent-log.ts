@@ -1,7 +1,7 @@
 // ReadAgentLog: the agent's own recent log lines, from its in-memory ring.
 
-import type { TtrpcServer } from '../../../src/ttrpc';
-import { agentLogReadBudget } from '../../../src/agent-client/limits';
+import type { TtrpcServer } from '../../../common/ttrpc';
+import { agentLogReadBudget } from '../../../common/agent-protocol/limits';
 import type { AgentDeps } from '../deps';
 import { handle } from './define';
 

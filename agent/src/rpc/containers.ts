@@ -1,4 +1,4 @@
-import type { TtrpcServer } from '../../../src/ttrpc';
+import type { TtrpcServer } from '../../../common/ttrpc';
 import type { AgentDeps } from '../deps';
 import { handle } from './define';
 
@@ -6,12 +6,12 @@ export function registerContainers(server: TtrpcServer, d: AgentDeps): void {
   const c = d.containers;
   handle(server, 'CreateContainer', async (req) => {
     await c.create(req);
-    d.log.info('container created', { containerId: req.container_id });
+    d.log.info({ containerId: req.container_id }, 'container created');
     return {};
   });
   handle(server, 'StartContainer', async (req) => {
     const pid = await c.start(req.container_id);
-    d.log.info('container started', { containerId: req.container_id, pid });
+    d.log.info({ containerId: req.container_id, pid }, 'container started');
     return { pid };
   });
   handle(server, 'SignalProcess', async (req) => {
@@ -25,7 +25,7 @@ export function registerContainers(server: TtrpcServer, d: AgentDeps): void {
   });
   handle(server, 'RemoveContainer', async (req) => {
     await c.remove(req.container_id, req.force);
-    d.log.info('container removed', { containerId: req.container_id });
+    d.log.info({ containerId: req.container_id }, 'container removed');
     return {};
   });
   handle(server, 'StatsContainer', async (req) => ({ timestamp_unix_nano: Date.now() * 1e6, ...(await c.stats(req.container_id)) }));

@@ -1,8 +1,8 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname, posix } from 'node:path';
-import type { TtrpcServer } from '../../../src/ttrpc';
-import { InvalidArgumentError } from '../../../src/errors';
-import { MAX_STREAM_CHUNK } from '../../../src/agent-client/limits';
+import type { TtrpcServer } from '../../../common/ttrpc';
+import { InvalidArgumentError } from '../../../common/errors';
+import { MAX_STREAM_CHUNK } from '../../../common/agent-protocol/limits';
 import type { AgentDeps } from '../deps';
 import { handle } from './define';
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import type { TtrpcServer } from '../../../src/ttrpc';
-import { HealthResponse_Status } from '../../../src/generated/agent/agent';
-import { PROTOCOL_VERSION } from '../../../src/agent-client/limits';
+import type { TtrpcServer } from '../../../common/ttrpc';
+import { HealthResponse_Status } from '../../../common/generated/agent/agent';
+import { PROTOCOL_VERSION } from '../../../common/agent-protocol/limits';
 import type { AgentDeps } from '../deps';
 import { handle } from './define';
 

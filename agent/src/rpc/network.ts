@@ -1,5 +1,5 @@
-import type { TtrpcServer } from '../../../src/ttrpc';
-import { NotFoundError } from '../../../src/errors';
+import type { TtrpcServer } from '../../../common/ttrpc';
+import { NotFoundError } from '../../../common/errors';
 import type { AgentDeps } from '../deps';
 import { interfaceByMac, interfaceCommands, routeCommand } from '../network';
 import { mustRun } from '../system';
@@ -14,7 +14,7 @@ export function registerNetwork(server: TtrpcServer, d: AgentDeps): void {
       current = found;
     }
     for (const cmd of interfaceCommands(req, current)) await mustRun(d.sys, d.paths.busybox, ['ip', ...cmd]);
-    d.log.info('interface configured', { name: req.name, addresses: req.addresses, mtu: req.mtu });
+    d.log.info({ name: req.name, addresses: req.addresses, mtu: req.mtu }, 'interface configured');
     return {};
   });
   handle(server, 'UpdateRoutes', async (req) => {

@@ -2,11 +2,11 @@
 // the guest (the pod's network namespace is the VM's).
 
 import { connect } from 'node:net';
-import type { TtrpcServer } from '../../../src/ttrpc';
-import { AGENT_SERVICE } from '../../../src/generated/agent/agent';
-import { InvalidArgumentError, UnavailableError } from '../../../src/errors';
-import { decodeMessage, encodeMessage } from '../../../src/agent-client/codec';
-import { MAX_STREAM_CHUNK } from '../../../src/agent-client/limits';
+import type { TtrpcServer } from '../../../common/ttrpc';
+import { AGENT_SERVICE } from '../../../common/generated/agent/agent';
+import { InvalidArgumentError, UnavailableError } from '../../../common/errors';
+import { decodeMessage, encodeMessage } from '../../../common/agent-protocol/codec';
+import { MAX_STREAM_CHUNK } from '../../../common/agent-protocol/limits';
 import type { AgentDeps } from '../deps';
 
 export function registerPortForward(server: TtrpcServer, d: AgentDeps, host = '127.0.0.1'): void {
@@ -18,7 +18,7 @@ export function registerPortForward(server: TtrpcServer, d: AgentDeps, host = '1
       sock.once('connect', resolve);
       sock.once('error', (err) => reject(new UnavailableError(`port-forward to guest port ${port}: ${err.message}`)));
     });
-    d.log.info('port-forward opened', { port });
+    d.log.info({ port }, 'port-forward opened');
     const toHost = new Promise<void>((resolve) => {
       sock.on('data', (b: Buffer) => {
         for (let off = 0; off < b.length; off += MAX_STREAM_CHUNK) {

@@ -1,6 +1,6 @@
-import type { TtrpcServer } from '../../../src/ttrpc';
-import { InvalidArgumentError } from '../../../src/errors';
-import { MAX_STREAM_CHUNK } from '../../../src/agent-client/limits';
+import type { TtrpcServer } from '../../../common/ttrpc';
+import { InvalidArgumentError } from '../../../common/errors';
+import { MAX_STREAM_CHUNK } from '../../../common/agent-protocol/limits';
 import type { AgentDeps } from '../deps';
 import { handle } from './define';
 
@@ -8,7 +8,7 @@ export function registerProcessIo(server: TtrpcServer, d: AgentDeps): void {
   const c = d.containers;
   handle(server, 'ExecProcess', async (req) => {
     const pid = await c.exec(req.container_id, req.exec_id, req.process_json, req.stdin);
-    d.log.info('exec started', { containerId: req.container_id, execId: req.exec_id, pid });
+    d.log.info({ containerId: req.container_id, execId: req.exec_id, pid }, 'exec started');
     return { pid };
   });
   handle(server, 'WriteStdin', async (req) => {

@@ -1,4 +1,4 @@
-import type { TtrpcServer } from '../../../src/ttrpc';
+import type { TtrpcServer } from '../../../common/ttrpc';
 import type { AgentDeps } from '../deps';
 import { createSandbox } from '../sandbox';
 import { handle } from './define';

@@ -1,5 +1,5 @@
 // Stand-in for @grpc/grpc-js inside the agent bundle (scripts/build-agent
-// aliases the package to this file). src/errors.ts only needs the `status`
+// aliases the package to this file). common/errors.ts only needs the `status`
 // enum; bundling all of grpc-js would add ~1 MB that Node has to parse at
 // every guest boot.
 

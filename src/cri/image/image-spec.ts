@@ -3,7 +3,7 @@
 // pod's), so `runtime_handler` selects nothing; but api.proto asks that a
 // handler this node does not have be rejected rather than quietly accepted.
 
-import { InvalidArgumentError } from '../../errors';
+import { InvalidArgumentError } from '../../../common/errors';
 import { requireObject, requireString } from '../validate';
 
 /** The image reference of `req.image`; INVALID_ARGUMENT for a missing one or an unknown runtime handler. */

@@ -4,7 +4,7 @@
 
 import type { ReopenContainerLogRequest__Output } from '../../generated/cri/runtime/v1/ReopenContainerLogRequest';
 import type { ReopenContainerLogResponse } from '../../generated/cri/runtime/v1/ReopenContainerLogResponse';
-import { FailedPreconditionError } from '../../errors';
+import { FailedPreconditionError } from '../../../common/errors';
 import type { Handler } from '../handler';
 import { requireString } from '../validate';
 import type { RuntimeDeps } from './deps';

@@ -1,6 +1,6 @@
 import type { UpdateContainerResourcesRequest__Output } from '../../generated/cri/runtime/v1/UpdateContainerResourcesRequest';
 import type { UpdateContainerResourcesResponse } from '../../generated/cri/runtime/v1/UpdateContainerResourcesResponse';
-import { FailedPreconditionError } from '../../errors';
+import { FailedPreconditionError } from '../../../common/errors';
 import type { Handler } from '../handler';
 import { requireObject, requireString } from '../validate';
 import type { RuntimeDeps } from './deps';

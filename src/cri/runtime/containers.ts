@@ -2,7 +2,7 @@
 // StopContainer / RemoveContainer handlers, and the one place that notices a
 // container has exited (refresh) and records why.
 
-import { FailedPreconditionError, InvalidArgumentError } from '../../errors';
+import { FailedPreconditionError, InvalidArgumentError } from '../../../common/errors';
 import type { Logger } from '../../log';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import { resolveStopSignal } from '../../oci/process';

@@ -1,6 +1,6 @@
 import type { ExecSyncRequest__Output } from '../../generated/cri/runtime/v1/ExecSyncRequest';
 import type { ExecSyncResponse } from '../../generated/cri/runtime/v1/ExecSyncResponse';
-import { FailedPreconditionError, InvalidArgumentError } from '../../errors';
+import { FailedPreconditionError, InvalidArgumentError } from '../../../common/errors';
 import type { Handler } from '../handler';
 import { int64, requireString } from '../validate';
 import type { RuntimeDeps } from './deps';

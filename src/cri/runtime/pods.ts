@@ -2,7 +2,7 @@
 // RemovePodSandbox handlers: routing, network, controller, store.
 
 import { hostname as osHostname } from 'node:os';
-import { AlreadyExistsError, UnimplementedError } from '../../errors';
+import { AlreadyExistsError, UnimplementedError } from '../../../common/errors';
 import type { Logger } from '../../log';
 import type { PodSandboxConfig__Output } from '../../generated/cri/runtime/v1/PodSandboxConfig';
 import { routePod } from '../../sandbox/route';

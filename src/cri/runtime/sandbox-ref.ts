@@ -1,6 +1,6 @@
 // From a sandbox record to the controller that runs it and the handle it takes.
 
-import { UnimplementedError } from '../../errors';
+import { UnimplementedError } from '../../../common/errors';
 import type { SandboxController, SandboxHandle } from '../../sandbox/controller';
 import type { SandboxRecord } from '../../store/sandbox';
 import type { RuntimeDeps } from './deps';

@@ -2,7 +2,7 @@
 // is already gone succeeds. "Gone" covers both an id no record matches and a
 // record a concurrent call removed while this one waited for the lock.
 
-import { NotFoundError } from '../../errors';
+import { NotFoundError } from '../../../common/errors';
 import type { Identified, RecordStore } from '../../store/record-store';
 import type { KeyedLock } from './keyed-lock';
 

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { InvalidArgumentError } from '../../errors';
+import { InvalidArgumentError } from '../../../common/errors';
 import type { DaemonInfo } from './info';
 
 interface UpdateRuntimeConfigRequest {

@@ -7,7 +7,7 @@
 
 import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import { createServer, type Socket } from 'node:net';
-import { FailedPreconditionError } from '../../errors';
+import { FailedPreconditionError } from '../../../common/errors';
 import type { Logger } from '../../log';
 import { RewritingConnection } from './connection';
 import type { RewriteLimits } from './request-rewriter';

@@ -21,7 +21,7 @@
 // PUSH_PROMISE from a client), plus header blocks larger than a limit well
 // above Node's own, so a client cannot make the daemon buffer without bound.
 
-import { InvalidArgumentError, ResourceExhaustedError } from '../../errors';
+import { InvalidArgumentError, ResourceExhaustedError } from '../../../common/errors';
 import { acceptableAuthority, isAuthorityField } from './authority';
 import {
   CLIENT_PREFACE,

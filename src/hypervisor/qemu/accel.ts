@@ -13,7 +13,7 @@ import { accessSync, constants, closeSync, mkdtempSync, openSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Accel, AgentTransport } from '../../config/types';
-import { InvalidArgumentError } from '../../errors';
+import { InvalidArgumentError } from '../../../common/errors';
 import { silentLogger, type Logger } from '../../log';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
 import type { AccelKind } from '../vm-config';

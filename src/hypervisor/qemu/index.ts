@@ -3,7 +3,7 @@
 
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { NotFoundError } from '../../errors';
+import { NotFoundError } from '../../../common/errors';
 import { silentLogger, type Logger } from '../../log';
 import type { Hypervisor, VmHandle } from '../hypervisor';
 import { RUN_FILES, type VmConfig } from '../vm-config';

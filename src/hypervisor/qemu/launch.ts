@@ -7,7 +7,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError } from '../../errors';
+import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError } from '../../../common/errors';
 import { silentLogger, type Logger } from '../../log';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
 import type { VmConfig } from '../vm-config';

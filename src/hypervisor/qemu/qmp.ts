@@ -11,7 +11,7 @@
 
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
-import { DeadlineExceededError, InternalError, UnavailableError } from '../../errors';
+import { DeadlineExceededError, InternalError, UnavailableError } from '../../../common/errors';
 import { silentLogger, type Logger } from '../../log';
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;

@@ -1,5 +1,5 @@
 import { isAbsolute, join } from 'node:path';
-import { InvalidArgumentError } from '../../errors';
+import { InvalidArgumentError } from '../../../common/errors';
 import { RUN_FILES, type VmConfig } from '../vm-config';
 
 /** sun_path is 108 bytes including the terminating NUL. */

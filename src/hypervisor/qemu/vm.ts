@@ -5,7 +5,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { UnavailableError } from '../../errors';
+import { UnavailableError } from '../../../common/errors';
 import { silentLogger, type Logger } from '../../log';
 import type { StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmHostStats, VmState } from '../hypervisor';
 import { capConsoleLog, DEFAULT_CONSOLE_KEEP_BYTES, DEFAULT_CONSOLE_MAX_BYTES } from './console-log';

@@ -13,7 +13,7 @@ export function agentConnectFn(e: AgentEndpoint): ConnectFn {
   if (e.transport === 'vsock') {
     return async () => {
       // Loaded lazily: the native addon is only needed where vsock is used.
-      const vsock = await import('../../native/vsock');
+      const vsock = await import('../../../common/native/vsock');
       return vsock.connect(e.cid, AGENT_VSOCK_PORT, { timeoutMs: 3000 });
     };
   }

@@ -12,7 +12,7 @@
 
 import { join } from 'node:path';
 import { AgentUnavailableError } from '../../agent-client';
-import { FailedPreconditionError, InternalError } from '../../errors';
+import { FailedPreconditionError, InternalError } from '../../../common/errors';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
 import type { Logger } from '../../log';
 import { CriLogWriter } from '../../logs/cri-log';
@@ -20,7 +20,7 @@ import { containerSpec } from '../../oci/container-spec';
 import type { HostFacts } from '../../oci/input';
 import { resolveResources } from '../../oci/resources';
 import type { OciProcess } from '../../oci/types';
-import { RemoteStatusError } from '../../ttrpc';
+import { RemoteStatusError } from '../../../common/ttrpc';
 import { readRootfsFile } from '../runc/rootfs-read';
 import type { CgroupStats, ContainerCreateInput, ContainerHandle, ContainerProcessState, ExecResult, MicrovmContainerData } from '../controller';
 import { checkVmContainerConfig, guestHostFacts, guestPodContext, guestSpec } from './guest-spec';

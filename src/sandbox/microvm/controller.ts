@@ -12,7 +12,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { VmpodConfig } from '../../config/types';
-import { FailedPreconditionError } from '../../errors';
+import { FailedPreconditionError } from '../../../common/errors';
 import { findGuestImage } from '../../host/guest-image';
 import { resolveVmHost } from '../../hypervisor/host-support';
 import type { Hypervisor } from '../../hypervisor/hypervisor';

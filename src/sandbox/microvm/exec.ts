@@ -5,7 +5,7 @@
 // does), so that nothing of it is left running.
 
 import { randomBytes } from 'node:crypto';
-import { DeadlineExceededError, FailedPreconditionError } from '../../errors';
+import { DeadlineExceededError, FailedPreconditionError } from '../../../common/errors';
 import type { OciProcess } from '../../oci/types';
 import { EXEC_OUTPUT_CAP } from '../../runc/exec-sync';
 import type { ExecResult } from '../controller';

@@ -28,9 +28,9 @@
 // QEMU (the pod's 9p share, its tap, the agent channel).
 
 import { posix } from 'node:path';
-import { InternalError, InvalidArgumentError } from '../../errors';
+import { InternalError, InvalidArgumentError } from '../../../common/errors';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
-import { ALL_CAPABILITIES } from '../../oci/capabilities';
+import { ALL_CAPABILITIES } from '../../../common/capabilities';
 import type { HostFacts, PodContext, PodNamespaceModes, SpecNote } from '../../oci/input';
 import type { OciMount, OciSpec } from '../../oci/types';
 import { GUEST_POD_SHM, GUEST_SHARED_DIR } from './layout';

@@ -49,7 +49,7 @@
 
 import { createHash } from 'node:crypto';
 import { join, posix, resolve } from 'node:path';
-import { InvalidArgumentError } from '../../errors';
+import { InvalidArgumentError } from '../../../common/errors';
 import { RUN_FILES } from '../../hypervisor/vm-config';
 
 /** Where the guest agent mounts the 9p share. */

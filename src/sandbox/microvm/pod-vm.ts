@@ -16,7 +16,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient, AgentUnavailableError, type AgentClientOptions } from '../../agent-client';
 import type { MicrovmConfig } from '../../config/types';
-import { DeadlineExceededError, InternalError, isVmpodError, type VmpodError } from '../../errors';
+import { DeadlineExceededError, InternalError, isVmpodError, type VmpodError } from '../../../common/errors';
 import type { GuestImage } from '../../host/guest-image';
 import type { Hypervisor, VmExit, VmHandle } from '../../hypervisor/hypervisor';
 import { RUN_FILES, type AccelKind, type VmConfig } from '../../hypervisor/vm-config';

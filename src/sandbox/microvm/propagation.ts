@@ -19,7 +19,7 @@
 //     the guest's kernel; the host's kernel never sees them, so no VM
 //     runtime can propagate them to the host.
 
-import { FailedPreconditionError } from '../../errors';
+import { FailedPreconditionError } from '../../../common/errors';
 import type { Mount__Output } from '../../generated/cri/runtime/v1/Mount';
 
 /** The propagation of a volume's bind into the pod's share on the host. */

@@ -8,7 +8,7 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { InternalError } from '../../errors';
+import { InternalError } from '../../../common/errors';
 import type { ShareBindPropagation } from './propagation';
 
 const exec = promisify(execFile);

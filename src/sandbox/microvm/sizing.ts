@@ -14,7 +14,7 @@
 // host's CPU count (more vCPUs than host CPUs only adds contention), and a
 // memory size beyond the host's RAM is refused.
 
-import { ResourceExhaustedError } from '../../errors';
+import { ResourceExhaustedError } from '../../../common/errors';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
 
 const MIB = 1024 * 1024;

@@ -4,7 +4,7 @@
 import { chmod, copyFile, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { UnavailableError } from '../../errors';
+import { UnavailableError } from '../../../common/errors';
 import type { Logger } from '../../log';
 import { projectRoot } from '../../paths';
 import { sandboxSpec } from '../../oci/sandbox-spec';

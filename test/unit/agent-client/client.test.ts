@@ -4,11 +4,11 @@ import { createServer } from 'node:net';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentClient, AgentResponseError, AgentUnavailableError, serialConnector } from '../../../src/agent-client';
-import { DeadlineExceededError, RemoteStatusError, TtrpcServer } from '../../../src/ttrpc';
-import { GrpcStatus } from '../../../src/errors';
-import { AGENT_SERVICE, HealthResponse_Status } from '../../../src/generated/agent/agent';
-import { encodeResponse } from '../../../src/agent-client/codec';
-import { duplexPair } from '../ttrpc/pair';
+import { DeadlineExceededError, RemoteStatusError, TtrpcServer } from '../../../common/ttrpc';
+import { GrpcStatus } from '../../../common/errors';
+import { AGENT_SERVICE, HealthResponse_Status } from '../../../common/generated/agent/agent';
+import { encodeResponse } from '../../../common/agent-protocol/codec';
+import { duplexPair } from '../common/ttrpc/pair';
 import { ociSpec, readAll, startClient, startHarness } from '../agent/harness';
 
 const setup = startClient;

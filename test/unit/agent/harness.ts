@@ -18,7 +18,7 @@ import { silentLog } from '../../../agent/src/log';
 import { LogRing } from '../../../agent/src/log-ring';
 import type { PrivilegedFacts } from '../../../agent/src/privileged';
 import type { RunResult, System } from '../../../agent/src/system';
-import { duplexPair } from '../ttrpc/pair';
+import { duplexPair } from '../common/ttrpc/pair';
 import { AgentClient } from '../../../src/agent-client';
 
 export interface Harness {

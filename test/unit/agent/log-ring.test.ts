@@ -1,7 +1,7 @@
 import t from 'tap';
 import { cutLine, LogRing } from '../../../agent/src/log-ring';
 import { consoleLog } from '../../../agent/src/log';
-import { AGENT_LOG_LINE_CHARS } from '../../../src/agent-client/limits';
+import { AGENT_LOG_LINE_CHARS } from '../../../common/agent-protocol/limits';
 
 t.test('the ring is bounded by lines and by bytes, evicting the oldest and counting them', async (t) => {
   const cases: Array<{ desc: string; maxLines: number; maxBytes: number; push: string[]; kept: number; dropped: number }> = [
@@ -69,7 +69,7 @@ t.test('consoleLog writes the console line and keeps the line in the ring', asyn
   const written: string[] = [];
   const ring = new LogRing();
   const log = consoleLog((l) => written.push(l), ring);
-  log.info('vmpod-agent starting', { version: '1' });
+  log.info({ version: '1' }, 'vmpod-agent starting');
   log.error('plain');
   t.equal(written.length, 2, 'two console lines');
   t.match(JSON.parse(written[0]), { level: 'info', msg: 'vmpod-agent starting', version: '1' }, 'console line is JSON');

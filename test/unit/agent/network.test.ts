@@ -1,7 +1,7 @@
 import t from 'tap';
 import { interfaceCommands, routeCommand } from '../../../agent/src/network';
 import { ninePMountArgs } from '../../../agent/src/mounts';
-import { InvalidArgumentError } from '../../../src/errors';
+import { InvalidArgumentError } from '../../../common/errors';
 
 t.test('interface commands', async (t) => {
   t.same(

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { prepareSpec, sharePath } from '../../../agent/src/spec';
-import { InvalidArgumentError } from '../../../src/errors';
+import { InvalidArgumentError } from '../../../common/errors';
 
 t.test('sharePath keeps paths inside the share', async (t) => {
   const cases = [

@@ -6,8 +6,8 @@
 import t from 'tap';
 import { mkdirSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { RemoteStatusError } from '../../../src/ttrpc';
-import { GrpcStatus } from '../../../src/errors';
+import { RemoteStatusError } from '../../../common/ttrpc';
+import { GrpcStatus } from '../../../common/errors';
 import { ociSpec, readAll, startClient } from './harness';
 
 function ptyFds(): number {

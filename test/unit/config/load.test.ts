@@ -1,6 +1,6 @@
 import t from 'tap';
 import { parseConfig } from '../../../src/config/load';
-import { ConfigError } from '../../../src/errors';
+import { ConfigError } from '../../../common/errors';
 
 const cases: Array<{ desc: string; toml: string; key: string }> = [
   { desc: 'unknown top-level key', toml: 'lisen = "/x"', key: 'lisen' },

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ServerCredentials, status as Status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { chunk, listStreams } from '../../../src/cri/list-streams';
 import { createCriServer } from '../../../src/cri/server';
-import { NotFoundError } from '../../../src/errors';
+import { NotFoundError } from '../../../common/errors';
 import { silentLogger } from '../../../src/log';
 import { criClient } from '../../helpers/cri-client';
 

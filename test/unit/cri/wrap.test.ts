@@ -1,7 +1,7 @@
 import { status } from '@grpc/grpc-js';
 import t from 'tap';
 import { isReadOnly, toGrpcStatus } from '../../../src/cri/wrap';
-import * as E from '../../../src/errors';
+import * as E from '../../../common/errors';
 
 const cases: Array<{ desc: string; err: unknown; code: status; details: RegExp }> = [
   { desc: 'invalid argument names the field', err: new E.InvalidArgumentError('pod_sandbox_id', 'is required'), code: status.INVALID_ARGUMENT, details: /^pod_sandbox_id: is required$/ },

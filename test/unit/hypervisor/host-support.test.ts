@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveVmHost } from '../../../src/hypervisor/host-support';
-import { ConfigError } from '../../../src/errors';
+import { ConfigError } from '../../../common/errors';
 import type { MicrovmConfig } from '../../../src/config/types';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmpod-host-support-'));

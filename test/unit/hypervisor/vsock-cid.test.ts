@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CidAllocator, FIRST_GUEST_CID, isCidInUseError, startWithFreeCid } from '../../../src/hypervisor/vsock-cid';
-import { ResourceExhaustedError } from '../../../src/errors';
+import { ResourceExhaustedError } from '../../../common/errors';
 
 function tmpFile(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-cid-'));

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { InvalidArgumentError } from '../../../src/errors';
+import { InvalidArgumentError } from '../../../common/errors';
 import { credentialsFrom, parseChallenges } from '../../../src/image/auth';
 
 t.test('WWW-Authenticate parsing', async (t) => {

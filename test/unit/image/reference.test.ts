@@ -1,5 +1,5 @@
 import t from 'tap';
-import { InvalidArgumentError } from '../../../src/errors';
+import { InvalidArgumentError } from '../../../common/errors';
 import { apiHost, formatReference, parseReference } from '../../../src/image/reference';
 
 const D = `sha256:${'a'.repeat(64)}`;

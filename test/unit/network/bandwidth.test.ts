@@ -1,5 +1,5 @@
 import t from 'tap';
-import { InvalidArgumentError } from '../../../src/errors';
+import { InvalidArgumentError } from '../../../common/errors';
 import { EGRESS_ANNOTATION, INGRESS_ANNOTATION, parseQuantity, podBandwidth } from '../../../src/network/bandwidth';
 
 t.test('resource quantities', async (t) => {

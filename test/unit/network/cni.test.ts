@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { DeadlineExceededError, FailedPreconditionError, InternalError } from '../../../src/errors';
+import { DeadlineExceededError, FailedPreconditionError, InternalError } from '../../../common/errors';
 import { silentLogger } from '../../../src/log';
 import { CniRunner } from '../../../src/network/cni';
 import type { CniConfList } from '../../../src/network/types';

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { ALL_CAPABILITIES, capabilitiesFromMask, DEFAULT_CAPABILITIES, normalizeCapability, resolveCapabilities } from '../../../src/oci/capabilities';
+import { ALL_CAPABILITIES, capabilitiesFromMask } from '../../../common/capabilities';
+import { DEFAULT_CAPABILITIES, normalizeCapability, resolveCapabilities } from '../../../src/oci/capabilities';
 import type { SpecNote } from '../../../src/oci/input';
 
 const allButSysResource = new Set<string>(ALL_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE'));

@@ -1,14 +1,14 @@
 import t from 'tap';
 import { containerSpec } from '../../../src/oci/container-spec';
 import { sandboxSpec } from '../../../src/oci/sandbox-spec';
-import { ALL_CAPABILITIES } from '../../../src/oci/capabilities';
+import { ALL_CAPABILITIES } from '../../../common/capabilities';
 import { defaultSeccompProfile } from '../../../src/oci/seccomp';
 import { hostsFile, resolvConf } from '../../../src/oci/pod-files';
 import type { ContainerSpecInput, HostFacts, PodContext } from '../../../src/oci/input';
 import type { ContainerConfig__Output } from '../../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerSecurityContext__Output } from '../../../src/generated/cri/runtime/v1/LinuxContainerSecurityContext';
 import type { LinuxContainerResources__Output } from '../../../src/generated/cri/runtime/v1/LinuxContainerResources';
-import { InvalidArgumentError } from '../../../src/errors';
+import { InvalidArgumentError } from '../../../common/errors';
 
 const host = (over: Partial<HostFacts> = {}): HostFacts => ({
   capabilities: new Set(ALL_CAPABILITIES.filter((c) => c !== 'CAP_SYS_RESOURCE')),

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { podHostname, hostnameProblem } from '../../../src/oci/hostname';
-import { InvalidArgumentError } from '../../../src/errors';
+import { InvalidArgumentError } from '../../../common/errors';
 
 // Regression: critest's pods have no hostname and names longer than 64
 // bytes; vmpod used the pod name, and every RunPodSandbox failed in runc's

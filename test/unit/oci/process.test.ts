@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { criSignalName, resolveArgs, resolveCwd, resolveStopSignal, signalNumber } from '../../../src/oci/process';
 import { mergeEnv } from '../../../src/oci/env';
-import { InvalidArgumentError } from '../../../src/errors';
+import { InvalidArgumentError } from '../../../common/errors';
 
 t.test('command/args against Entrypoint/Cmd (kubelet + containerd rule)', async (t) => {
   const image = { Entrypoint: ['/ep'], Cmd: ['cmd-arg'] };

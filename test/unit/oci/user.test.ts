@@ -1,6 +1,6 @@
 import t from 'tap';
 import { checkUserRequest, resolveUser } from '../../../src/oci/user';
-import { InvalidArgumentError } from '../../../src/errors';
+import { InvalidArgumentError } from '../../../common/errors';
 import type { LinuxContainerSecurityContext__Output } from '../../../src/generated/cri/runtime/v1/LinuxContainerSecurityContext';
 
 const passwd = 'root:x:0:0:root:/root:/bin/sh\nwww:x:33:33::/var/www:/bin/false\nalice:x:1000:1000::/home/alice:/bin/sh\n';

@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execSync } from '../../../src/runc/exec-sync';
-import { DeadlineExceededError } from '../../../src/errors';
+import { DeadlineExceededError } from '../../../common/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmpod-exec-sync-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { routePod } from '../../../src/sandbox/route';
 import { defaultConfig } from '../../../src/config/defaults';
-import { FailedPreconditionError, InvalidArgumentError } from '../../../src/errors';
+import { FailedPreconditionError, InvalidArgumentError } from '../../../common/errors';
 import type { PodSandboxConfig__Output } from '../../../src/generated/cri/runtime/v1/PodSandboxConfig';
 
 type PodBits = Pick<PodSandboxConfig__Output, 'annotations' | 'linux'>;

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../../src/errors';
+import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../../common/errors';
 import { silentLogger } from '../../../src/log';
 import { RecordStore } from '../../../src/store/record-store';
 

@@ -8,7 +8,7 @@
 // the first field, bad Huffman padding, truncation): the rewriter must never
 // turn a block nghttp2 would refuse into one it accepts.
 
-import { InvalidArgumentError, ResourceExhaustedError } from '../../../errors';
+import { InvalidArgumentError, ResourceExhaustedError } from '../../../../common/errors';
 import { huffmanDecode } from './huffman';
 import { decodeInteger } from './integer';
 import { STATIC_TABLE, STATIC_TABLE_LENGTH } from './static-table';

@@ -8,7 +8,7 @@
 // the unit test checks the result against Appendix B's own codes and the
 // Appendix C examples.
 
-import { InvalidArgumentError } from '../../../errors';
+import { InvalidArgumentError } from '../../../../common/errors';
 
 /** Code length in bits of each symbol 0..255 and of EOS (256), RFC 7541 Appendix B. */
 const LENGTHS: readonly number[] = [

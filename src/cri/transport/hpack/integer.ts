@@ -1,6 +1,6 @@
 // HPACK's prefixed integers (RFC 7541 section 5.1).
 
-import { InvalidArgumentError } from '../../../errors';
+import { InvalidArgumentError } from '../../../../common/errors';
 
 /**
  * The largest integer accepted. Every integer in a header block is an index,

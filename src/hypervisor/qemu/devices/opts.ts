@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../../errors';
+import { InvalidArgumentError } from '../../../../common/errors';
 
 /**
  * Join QEMU `key=value` options. QEMU splits option strings on ',' (a literal

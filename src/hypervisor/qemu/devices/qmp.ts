@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../../../errors';
+import { InvalidArgumentError } from '../../../../common/errors';
 import type { QmpDevice } from './types';
 
 /** The QMP control socket; `wait=off` so QEMU does not block for a client. */

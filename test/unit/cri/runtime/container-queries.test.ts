@@ -4,7 +4,7 @@
 // the node's list) and the refresh of a container whose process is gone.
 
 import t from 'tap';
-import { UnavailableError } from '../../../../src/errors';
+import { UnavailableError } from '../../../../common/errors';
 import { silentLogger } from '../../../../src/log';
 import type { CallContext } from '../../../../src/cri/handler';
 import { fakeRuntime } from './fake-runtime';

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultConfig } from '../../../../src/config/defaults';
-import { InvalidArgumentError, NotFoundError } from '../../../../src/errors';
+import { InvalidArgumentError, NotFoundError } from '../../../../common/errors';
 import { silentLogger } from '../../../../src/log';
 import type { CallContext, HandlerTable } from '../../../../src/cri/handler';
 import type { RuntimeDeps } from '../../../../src/cri/runtime/deps';

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectAccel, probeArgs, PROBE_MARKER, resolveAgentTransport, vhostVsockUsable } from '../../../../src/hypervisor/qemu/accel';
-import { InvalidArgumentError } from '../../../../src/errors';
+import { InvalidArgumentError } from '../../../../common/errors';
 import type { Accel } from '../../../../src/config/types';
 
 function tmp(t: { teardown(fn: () => void): void }): string {

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, kernelParams, memoryArg, mergeParams } from '../../../../src/hypervisor/qemu/cmdline';
 import type { VmConfig } from '../../../../src/hypervisor/vm-config';
-import { InvalidArgumentError } from '../../../../src/errors';
+import { InvalidArgumentError } from '../../../../common/errors';
 
 const MIB = 1024 * 1024;
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { launchArgv, launchQemu, readLaunchRecord } from '../../../../src/hypervisor/qemu/launch';
 import { processStartTime } from '../../../../src/hypervisor/qemu/proc';
 import type { VmConfig } from '../../../../src/hypervisor/vm-config';
-import { InternalError, NotFoundError } from '../../../../src/errors';
+import { InternalError, NotFoundError } from '../../../../common/errors';
 
 function tmp(t: { teardown(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-launch-'));

@@ -5,7 +5,7 @@ import t from 'tap';
 import { chownSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FailedPreconditionError } from '../../../../src/errors';
+import { FailedPreconditionError } from '../../../../common/errors';
 import { checkPrivateRunDir } from '../../../../src/hypervisor/qemu/launch';
 
 const cases: { desc: string; make: (runDir: string, other: string) => void; refused: boolean }[] = [

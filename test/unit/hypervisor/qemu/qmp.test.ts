@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient, QmpCommandError, type QmpEvent } from '../../../../src/hypervisor/qemu/qmp';
-import { DeadlineExceededError, UnavailableError } from '../../../../src/errors';
+import { DeadlineExceededError, UnavailableError } from '../../../../common/errors';
 
 const GREETING = JSON.stringify({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 22 }, package: '' }, capabilities: [] } });
 

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeadlineExceededError } from '../../../../src/errors';
+import { DeadlineExceededError } from '../../../../common/errors';
 import type { VmHandle } from '../../../../src/hypervisor/hypervisor';
 import { silentLogger } from '../../../../src/log';
 import type { HostFacts } from '../../../../src/oci/input';

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../../../../src/errors';
-import { ALL_CAPABILITIES } from '../../../../src/oci/capabilities';
+import { FailedPreconditionError, InternalError, InvalidArgumentError } from '../../../../common/errors';
+import { ALL_CAPABILITIES } from '../../../../common/capabilities';
 import type { ContainerConfig__Output } from '../../../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { Mount__Output } from '../../../../src/generated/cri/runtime/v1/Mount';
 import { containerSpec } from '../../../../src/oci/container-spec';

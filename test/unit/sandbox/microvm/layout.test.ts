@@ -1,5 +1,5 @@
 import t from 'tap';
-import { InvalidArgumentError } from '../../../../src/errors';
+import { InvalidArgumentError } from '../../../../common/errors';
 import { GUEST_SHARED_DIR, guestPath, podPaths, sharePath } from '../../../../src/sandbox/microvm/layout';
 
 t.test('pod paths', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { FailedPreconditionError } from '../../../../src/errors';
+import { FailedPreconditionError } from '../../../../common/errors';
 import { shareBindPropagation } from '../../../../src/sandbox/microvm/propagation';
 
 t.test('a VM pod volume\'s bind into the share, per CRI propagation', async (t) => {

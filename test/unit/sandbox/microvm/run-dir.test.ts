@@ -6,7 +6,7 @@ import t from 'tap';
 import { chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FailedPreconditionError } from '../../../../src/errors';
+import { FailedPreconditionError } from '../../../../common/errors';
 import type { Hypervisor } from '../../../../src/hypervisor/hypervisor';
 import { QemuHypervisor } from '../../../../src/hypervisor/qemu';
 import { vmRunPaths } from '../../../../src/sandbox/microvm/layout';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { ResourceExhaustedError } from '../../../../src/errors';
+import { ResourceExhaustedError } from '../../../../common/errors';
 import { podCpuLimit, podMemoryLimitMib, vmSize, type PodResources } from '../../../../src/sandbox/microvm/sizing';
 
 const MIB = 1024 * 1024;

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { deviceArgs, type Device } from '../../../../../src/hypervisor/qemu/devices';
 import { opts } from '../../../../../src/hypervisor/qemu/devices/opts';
-import { InvalidArgumentError } from '../../../../../src/errors';
+import { InvalidArgumentError } from '../../../../../common/errors';
 
 const cases: Array<{ desc: string; device: Device; expect: string[] }> = [
   {

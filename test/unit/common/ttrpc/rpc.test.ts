@@ -9,9 +9,9 @@ import {
   RemoteStatusError,
   TtrpcClient,
   TtrpcServer,
-} from '../../../src/ttrpc';
-import { NotFoundError, GrpcStatus } from '../../../src/errors';
-import { encodeFrame, MessageType } from '../../../src/ttrpc/frame';
+} from '../../../../common/ttrpc';
+import { NotFoundError, GrpcStatus } from '../../../../common/errors';
+import { encodeFrame, MessageType } from '../../../../common/ttrpc/frame';
 
 const SVC = 'test.v1.Echo';
 

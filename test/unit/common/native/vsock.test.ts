@@ -11,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { loadAddon, addonCandidates } from '../../../src/native/addon';
+import { loadAddon, addonCandidates } from '../../../../common/native/addon';
 import {
   checkConnectTarget,
   connect,
@@ -22,7 +22,7 @@ import {
   VMADDR_PORT_ANY,
   VsockError,
   VsockSocket,
-} from '../../../src/native/vsock';
+} from '../../../../common/native/vsock';
 
 t.test('the addon loads and exposes its surface', async (t) => {
   let addon;

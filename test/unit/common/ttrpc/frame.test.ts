@@ -1,7 +1,7 @@
 import t from 'tap';
-import { decodeHeader, encodeFrame, encodeHeader, Flag, HEADER_LENGTH, MAX_FRAME_LENGTH, MessageType } from '../../../src/ttrpc/frame';
-import { FrameParser } from '../../../src/ttrpc/parser';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, EnvelopeError } from '../../../src/ttrpc/messages';
+import { decodeHeader, encodeFrame, encodeHeader, Flag, HEADER_LENGTH, MAX_FRAME_LENGTH, MessageType } from '../../../../common/ttrpc/frame';
+import { FrameParser } from '../../../../common/ttrpc/parser';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, EnvelopeError } from '../../../../common/ttrpc/messages';
 
 t.test('header codec matches the upstream layout', async (t) => {
   const cases = [

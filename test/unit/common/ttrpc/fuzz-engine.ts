@@ -7,9 +7,9 @@
 
 import { Duplex } from 'node:stream';
 import { duplexPair, prng, tick } from './pair';
-import { TtrpcClient, TtrpcServer } from '../../../src/ttrpc';
-import { encodeFrame, encodeHeader, HEADER_LENGTH, MAX_FRAME_LENGTH } from '../../../src/ttrpc/frame';
-import { encodeRequest, encodeResponse } from '../../../src/ttrpc/messages';
+import { TtrpcClient, TtrpcServer } from '../../../../common/ttrpc';
+import { encodeFrame, encodeHeader, HEADER_LENGTH, MAX_FRAME_LENGTH } from '../../../../common/ttrpc/frame';
+import { encodeRequest, encodeResponse } from '../../../../common/ttrpc/messages';
 
 export interface FuzzReport {
   seed: number;

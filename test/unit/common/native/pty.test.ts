@@ -6,8 +6,8 @@ import t from 'tap';
 import { spawn } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
-import { getWindowSize, openPty, setWindowSize } from '../../../src/native/pty';
-import { SyscallError } from '../../../src/native/errno';
+import { getWindowSize, openPty, setWindowSize } from '../../../../common/native/pty';
+import { SyscallError } from '../../../../common/native/errno';
 
 t.test('a child on the slave sees a raw terminal of the size set on the master', async (t) => {
   const { master, slave } = openPty();

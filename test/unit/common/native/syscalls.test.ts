@@ -6,7 +6,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mount, umount, MS, MNT, powerOff } from '../../../src/native/syscalls';
+import { mount, umount, MS, MNT, powerOff } from '../../../../common/native/syscalls';
 
 function isMounted(dir: string): boolean {
   return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);

@@ -3,9 +3,9 @@
 
 import { Duplex } from 'node:stream';
 import t from 'tap';
-import { FrameChannel, MAX_UNSENT_BYTES } from '../../../src/ttrpc/channel';
-import { PeerNotReadingError } from '../../../src/ttrpc/errors';
-import { MAX_FRAME_LENGTH, MessageType } from '../../../src/ttrpc/frame';
+import { FrameChannel, MAX_UNSENT_BYTES } from '../../../../common/ttrpc/channel';
+import { PeerNotReadingError } from '../../../../common/ttrpc/errors';
+import { MAX_FRAME_LENGTH, MessageType } from '../../../../common/ttrpc/frame';
 
 /** A transport whose other end never reads: writes are accepted but never complete. */
 function deafPeer(): Duplex {
