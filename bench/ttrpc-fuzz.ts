@@ -1,6 +1,6 @@
 // Long ttRPC fuzz run: node dist-<x>/bench/ttrpc-fuzz.js [iterations] [seed]
 // (defaults 50000 iterations, seed from the clock, printed so a failure reproduces).
-import { FUZZ_MEMORY_BOUND, runFuzz } from '../test/unit/ttrpc/fuzz-engine';
+import { FUZZ_MEMORY_BOUND, runFuzz } from '../test/unit/common/ttrpc/fuzz-engine';
 
 async function main(): Promise<void> {
   const iterations = Number(process.argv[2] ?? 50_000);
