@@ -4,15 +4,19 @@
 
 import type { VmConfig } from './vm-config';
 
-/** What a VM process costs the host. */
+/** What a VM process costs the host (host-stats.ts reads it). */
 export interface VmHostStats {
-  /** User + system CPU time of the VM process (all threads), in ns. */
+  /** User + system CPU time of the VM process (all threads, so every vCPU), in ns. */
   cpuNs: number;
+  cpuUserNs: number;
+  cpuSystemNs: number;
   rssBytes: number;
   /** Proportional set size: shared pages (the DAX rootfs) split between the VMs mapping them. */
   pssBytes: number;
   /** Anonymous memory: guest RAM actually touched plus the hypervisor's own heap. */
   anonBytes: number;
+  minorFaults: number;
+  majorFaults: number;
 }
 
 export type VmState = 'running' | 'paused' | 'shutting-down' | 'exited';
@@ -66,7 +70,7 @@ export interface VmHandle {
   wait(): Promise<VmExit>;
   /** Subscribe to VM events; returns the unsubscribe function. */
   onEvent(listener: (e: VmEvent) => void): () => void;
-  /** What the VM process costs the host (CPU, RSS, PSS); undefined once it is gone. */
+  /** What the VM process costs the host (CPU, faults, RSS, PSS, anon); undefined once it is gone. */
   hostStats(): VmHostStats | undefined;
   /** Last bytes of the guest console, to explain failures. */
   consoleTail(bytes?: number): string;

@@ -9,7 +9,7 @@ import { UnavailableError } from '../../../common/errors';
 import { silentLogger, type Logger } from '../../log';
 import type { StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmHostStats, VmState } from '../hypervisor';
 import { capConsoleLog, DEFAULT_CONSOLE_KEEP_BYTES, DEFAULT_CONSOLE_MAX_BYTES } from './console-log';
-import { readVmHostStats } from './host-stats';
+import { readVmHostStats } from '../host-stats';
 import { tailFile, type LaunchRecord } from './launch';
 import { isSameProcessAlive, signalIfSame } from './proc';
 import type { QmpClient, QmpEvent } from './qmp';
