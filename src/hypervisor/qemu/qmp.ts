@@ -10,9 +10,11 @@
 // {"event": NAME, "data": …, "timestamp": {"seconds", "microseconds"}}.
 
 import { EventEmitter } from 'node:events';
-import { connect, type Socket } from 'node:net';
+import { closeSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { DeadlineExceededError, InternalError, UnavailableError } from '../../../common/errors';
 import { silentLogger, type Logger } from '../../log';
+import { connectUnix, writeWithFd } from './scm-rights';
 
 export const DEFAULT_MAX_LINE_BYTES = 1024 * 1024;
 export const DEFAULT_COMMAND_TIMEOUT_MS = 10_000;
@@ -49,6 +51,21 @@ export class QmpCommandError extends InternalError {
   }
 }
 
+/** A subscription to one event, taken before the command that causes it (QEMU may send the event before its reply). */
+export interface EventWait {
+  /** Resolves with the first matching event; rejects with DeadlineExceededError or, if the connection closes, UnavailableError. */
+  readonly event: Promise<QmpEvent>;
+  cancel(): void;
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    /* not open */
+  }
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -67,6 +84,8 @@ export class QmpClient extends EventEmitter {
   private readonly log: Logger;
   private readonly maxLine: number;
   private readonly timeoutMs: number;
+  /** QEMU keeps one received descriptor per connection until a command takes it: one fd-carrying command at a time. */
+  private fdTurn: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly sock: Socket, opts: QmpClientOptions) {
     super();
@@ -83,7 +102,7 @@ export class QmpClient extends EventEmitter {
   static async connect(path: string, opts: QmpClientOptions = {}): Promise<QmpClient> {
     const timeoutMs = opts.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     const sock = await new Promise<Socket>((resolve, reject) => {
-      const s = connect(path);
+      const s = connectUnix(path);
       const onErr = (err: Error): void => reject(new UnavailableError(`QMP socket ${path}: ${err.message}`, { cause: err }));
       s.once('error', onErr);
       s.once('connect', () => {
@@ -138,7 +157,24 @@ export class QmpClient extends EventEmitter {
 
   /** Run one QMP command; rejects with QmpCommandError, DeadlineExceededError or UnavailableError. */
   execute<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs = this.timeoutMs): Promise<T> {
-    if (this.closed) return Promise.reject(new UnavailableError(`QMP ${command}: connection closed`));
+    return this.send<T>(command, args, timeoutMs, undefined);
+  }
+
+  /**
+   * Run one QMP command with `fd` attached (SCM_RIGHTS), for `getfd` and
+   * `add-fd`. Our copy of the descriptor is closed once sent (scm-rights.ts).
+   */
+  executeWithFd<T = unknown>(command: string, args: Record<string, unknown>, fd: number, timeoutMs = this.timeoutMs): Promise<T> {
+    const run = this.fdTurn.then(() => this.send<T>(command, args, timeoutMs, fd));
+    this.fdTurn = run.catch(() => undefined);
+    return run;
+  }
+
+  private send<T>(command: string, args: Record<string, unknown> | undefined, timeoutMs: number, fd: number | undefined): Promise<T> {
+    if (this.closed) {
+      if (fd !== undefined) closeQuietly(fd);
+      return Promise.reject(new UnavailableError(`QMP ${command}: connection closed`));
+    }
     const id = `vmpod-${this.nextId++}`;
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -148,8 +184,48 @@ export class QmpClient extends EventEmitter {
       this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer });
       const msg: Record<string, unknown> = { execute: command, id };
       if (args) msg.arguments = args;
-      this.sock.write(JSON.stringify(msg) + '\n');
+      const line = JSON.stringify(msg) + '\n';
+      if (fd === undefined) {
+        this.sock.write(line);
+        return;
+      }
+      writeWithFd(this.sock, line, fd).catch((err: unknown) => {
+        if (!this.pending.delete(id)) return;
+        clearTimeout(timer);
+        reject(err);
+      });
     });
+  }
+
+  /** Subscribe to the first event `match` accepts, for at most `timeoutMs`. */
+  waitForEvent(match: (e: QmpEvent) => boolean, timeoutMs: number, what = 'event'): EventWait {
+    let cancel = (): void => undefined;
+    const event = new Promise<QmpEvent>((resolve, reject) => {
+      const onEvent = (e: QmpEvent): void => {
+        if (!match(e)) return;
+        cancel();
+        resolve(e);
+      };
+      const onClose = (): void => {
+        cancel();
+        reject(new UnavailableError(`QMP: connection closed while waiting for ${what}`));
+      };
+      const timer = setTimeout(() => {
+        cancel();
+        reject(new DeadlineExceededError(`QMP: no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      cancel = () => {
+        clearTimeout(timer);
+        this.off('event', onEvent);
+        this.off('close', onClose);
+      };
+      if (this.closed) return onClose();
+      this.on('event', onEvent);
+      this.once('close', onClose);
+    });
+    // A cancelled or unawaited wait must not surface as an unhandled rejection.
+    event.catch(() => undefined);
+    return { event, cancel: () => cancel() };
   }
 
   async queryStatus(): Promise<QmpStatus> {

@@ -1,44 +1,8 @@
 import t from 'tap';
-import { createServer, type Server, type Socket } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { QmpClient, QmpCommandError, type QmpEvent } from '../../../../src/hypervisor/qemu/qmp';
 import { DeadlineExceededError, UnavailableError } from '../../../../common/errors';
-
-const GREETING = JSON.stringify({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 22 }, package: '' }, capabilities: [] } });
-
-type Reply = (msg: { execute: string; id?: unknown; arguments?: unknown }, sock: Socket) => void;
-
-/** A fake QMP server: greeting, then `reply` for every command after qmp_capabilities. */
-async function fakeQmp(t: { teardown(fn: () => void): void }, reply: Reply, greeting: string | null = GREETING): Promise<{ path: string; server: Server; sockets: Socket[] }> {
-  const dir = mkdtempSync(join(tmpdir(), 'vmpod-qmp-test-'));
-  const path = join(dir, 'qmp.sock');
-  const sockets: Socket[] = [];
-  const server = createServer((sock) => {
-    sockets.push(sock);
-    if (greeting !== null) sock.write(greeting + '\n');
-    let buf = '';
-    sock.on('data', (d) => {
-      buf += d.toString();
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const msg = JSON.parse(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-        if (msg.execute === 'qmp_capabilities') sock.write(JSON.stringify({ return: {}, id: msg.id }) + '\n');
-        else reply(msg, sock);
-      }
-    });
-    sock.on('error', () => undefined);
-  });
-  await new Promise<void>((r) => server.listen(path, r));
-  t.teardown(() => {
-    for (const s of sockets) s.destroy();
-    server.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { path, server, sockets };
-}
+import { answer, event, fakeQmp } from './fake-qmp';
 
 t.test('handshake, query-status, version', async (t) => {
   const { path } = await fakeQmp(t, (m, s) => {
@@ -144,4 +108,58 @@ t.test('quit treats the server closing the socket as success', async (t) => {
   t.ok(true, 'quit resolved');
   const err = await c.execute('query-status').catch((e: unknown) => e);
   t.ok(err instanceof UnavailableError, 'later commands fail as unavailable');
+});
+
+t.test('waitForEvent: the first matching event, subscribed before the command that causes it', async (t) => {
+  const { path } = await fakeQmp(t, (m, s) => {
+    event(s, 'DEVICE_DELETED', { path: '/machine/peripheral/nic1/virtio-backend' });
+    event(s, 'DEVICE_DELETED', { device: 'nic1', path: '/machine/peripheral/nic1' });
+    answer(s, m);
+  });
+  const c = await QmpClient.connect(path);
+  t.teardown(() => c.close());
+  const w = c.waitForEvent((e) => e.event === 'DEVICE_DELETED' && e.data.device === 'nic1', 1000);
+  await c.execute('device_del', { id: 'nic1' });
+  t.same((await w.event).data, { device: 'nic1', path: '/machine/peripheral/nic1' }, 'the backend\'s event (no device id) does not match');
+  t.equal(c.listenerCount('event'), 0, 'the subscription is gone once matched');
+});
+
+t.test('waitForEvent: times out with DeadlineExceededError, or fails with UnavailableError when the connection closes', async (t) => {
+  const { path, sockets } = await fakeQmp(t, (m, s) => answer(s, m));
+  const c = await QmpClient.connect(path);
+  const late = await c.waitForEvent(() => true, 30, 'DEVICE_DELETED for x').event.catch((e: unknown) => e);
+  t.ok(late instanceof DeadlineExceededError, 'deadline');
+  t.match((late as Error).message, /no DEVICE_DELETED for x within 30 ms/);
+  const w = c.waitForEvent(() => true, 5000);
+  sockets[0].destroy();
+  t.ok((await w.event.catch((e: unknown) => e)) instanceof UnavailableError, 'closed');
+  const cancelled = c.waitForEvent(() => true, 5000);
+  cancelled.cancel();
+  t.equal(c.listenerCount('close'), 0, 'cancel unsubscribes');
+});
+
+t.test('executeWithFd: the command goes out, the reply comes back, and our copy of the fd is closed', async (t) => {
+  const seen: unknown[] = [];
+  const { path, dir } = await fakeQmp(t, (m, s) => {
+    seen.push(m.arguments);
+    answer(s, m);
+  });
+  const c = await QmpClient.connect(path);
+  t.teardown(() => c.close());
+  const fd = openSync(`${dir}/marker`, 'w');
+  await c.executeWithFd('getfd', { fdname: 'x' }, fd);
+  t.same(seen, [{ fdname: 'x' }]);
+  t.throws(() => fstatSync(fd), /EBADF/, 'the descriptor is QEMU\'s now, ours is closed');
+});
+
+t.test('executeWithFd on a closed connection fails and still closes the fd', async (t) => {
+  const { path, dir } = await fakeQmp(t, (m, s) => answer(s, m));
+  const c = await QmpClient.connect(path);
+  c.close();
+  await new Promise((r) => setImmediate(r));
+  const fd = openSync(`${dir}/marker`, 'w');
+  const err = await c.executeWithFd('getfd', { fdname: 'x' }, fd).catch((e: unknown) => e);
+  t.ok(err instanceof UnavailableError);
+  t.throws(() => fstatSync(fd), /EBADF/, 'closed anyway: the caller handed it over');
+  t.doesNotThrow(() => closeSync(openSync(`${dir}/marker`, 'r')), 'the file itself is untouched');
 });
