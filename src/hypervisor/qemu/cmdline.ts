@@ -58,11 +58,11 @@ export function vmDevices(c: VmConfig): Device[] {
   ];
   if (c.rootfs) devices.push({ kind: 'nvdimm-rootfs', id: 'rootfs', imagePath: c.rootfs.path, sizeBytes: c.rootfs.sizeBytes });
   if (c.sharedDir) devices.push({ kind: 'virtio-9p', id: 'shared', path: c.sharedDir, mountTag: SHARED_MOUNT_TAG });
-  if (c.agent.transport === 'vsock') devices.push({ kind: 'vsock', cid: c.agent.cid });
+  if (c.agent.transport === 'vsock') devices.push({ kind: 'vsock', id: 'vsock0', cid: c.agent.cid });
   else devices.push({ kind: 'virtio-serial-agent', socketPath: c.agent.socketPath, portName: AGENT_PORT_NAME });
   // vhost-net needs the in-kernel fast path that only pays (and is only
   // tested) with kvm.
-  if (c.network) devices.push({ kind: 'tap-net', id: 'net0', ifname: c.network.ifname, mac: c.network.mac.toLowerCase(), vhost: c.accel === 'kvm' });
+  if (c.network) devices.push({ kind: 'tap-net', id: 'net0', tap: { ifname: c.network.ifname }, mac: c.network.mac.toLowerCase(), vhost: c.accel === 'kvm' });
   return devices;
 }
 

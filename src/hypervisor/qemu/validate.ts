@@ -1,6 +1,7 @@
 import { isAbsolute, join } from 'node:path';
 import { InvalidArgumentError } from '../../../common/errors';
 import { RUN_FILES, type VmConfig } from '../vm-config';
+import type { VmDevice } from '../vm-device';
 
 /** sun_path is 108 bytes including the terminating NUL. */
 export const MAX_UNIX_SOCKET_PATH = 107;
@@ -15,19 +16,36 @@ function field(name: string): string {
   return `vmConfig.${name}`;
 }
 
-function requireAbsolute(name: string, p: string | undefined): void {
+function requireAbsoluteAt(what: string, p: string | undefined): void {
   if (p === undefined) return;
-  if (!isAbsolute(p)) throw new InvalidArgumentError(field(name), `"${p}" must be an absolute path`);
-  if (p.includes('\0') || p.includes('\n')) throw new InvalidArgumentError(field(name), 'contains a NUL or newline');
+  if (!isAbsolute(p)) throw new InvalidArgumentError(what, `"${p}" must be an absolute path`);
+  if (p.includes('\0') || p.includes('\n')) throw new InvalidArgumentError(what, 'contains a NUL or newline');
 }
 
-function requireSocketPath(name: string, p: string): void {
-  requireAbsolute(name, p);
+function requireAbsolute(name: string, p: string | undefined): void {
+  requireAbsoluteAt(field(name), p);
+}
+
+function requireSocketPathAt(what: string, p: string): void {
+  requireAbsoluteAt(what, p);
   const len = Buffer.byteLength(p);
   if (len > MAX_UNIX_SOCKET_PATH) {
     // Caught here, before QEMU refuses to bind it; Node's connect() to such a path fails with a misleading ENOENT.
-    throw new InvalidArgumentError(field(name), `unix socket path "${p}" is ${len} bytes, more than the ${MAX_UNIX_SOCKET_PATH} a socket address holds; the VM's run dir must be short (vmpod's are under /run/vmpod/s, see src/sandbox/microvm/layout.ts)`);
+    throw new InvalidArgumentError(what, `unix socket path "${p}" is ${len} bytes, more than the ${MAX_UNIX_SOCKET_PATH} a socket address holds; the VM's run dir must be short (vmpod's are under /run/vmpod/s, see src/sandbox/microvm/layout.ts)`);
   }
+}
+
+function requireSocketPath(name: string, p: string): void {
+  requireSocketPathAt(field(name), p);
+}
+
+function requireIfname(what: string, ifname: string): void {
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(ifname)) throw new InvalidArgumentError(what, `"${ifname}" is not a valid interface name (1-15 of [A-Za-z0-9_.-])`);
+}
+
+function requireMac(what: string, mac: string): void {
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) throw new InvalidArgumentError(what, `"${mac}" is not a MAC address`);
+  if (parseInt(mac.slice(0, 2), 16) & 1) throw new InvalidArgumentError(what, `"${mac}" is a multicast address`);
 }
 
 function requireInt(name: string, v: number, min: number, max: number): void {
@@ -78,9 +96,37 @@ export function validateVmConfig(c: VmConfig): void {
   }
 
   if (c.network) {
-    const { ifname, mac } = c.network;
-    if (!/^[A-Za-z0-9_.-]{1,15}$/.test(ifname)) throw new InvalidArgumentError(field('network.ifname'), `"${ifname}" is not a valid interface name (1-15 of [A-Za-z0-9_.-])`);
-    if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) throw new InvalidArgumentError(field('network.mac'), `"${mac}" is not a MAC address`);
-    if (parseInt(mac.slice(0, 2), 16) & 1) throw new InvalidArgumentError(field('network.mac'), `"${mac}" is a multicast address`);
+    requireIfname(field('network.ifname'), c.network.ifname);
+    requireMac(field('network.mac'), c.network.mac);
+  }
+}
+
+/** QEMU ids (device, netdev, node-name, chardev, fd name): vmpod adds suffixes of up to 7 characters, and QEMU's own limit for node names is 31. */
+const DEVICE_ID = /^[A-Za-z][A-Za-z0-9_-]{0,23}$/;
+
+/** Reject a device QEMU would refuse or misread, with an error naming the field, before any QMP command is sent. */
+export function validateVmDevice(d: VmDevice): void {
+  const f = (name: string): string => `vmDevice.${name}`;
+  if (!DEVICE_ID.test(d.id)) throw new InvalidArgumentError(f('id'), `"${d.id}" must be a letter then up to 23 of [A-Za-z0-9_-]`);
+  switch (d.kind) {
+    case 'net':
+      requireMac(f('mac'), d.mac);
+      if ('fd' in d.tap) {
+        if (!Number.isInteger(d.tap.fd) || d.tap.fd < 0) throw new InvalidArgumentError(f('tap.fd'), `${d.tap.fd} is not a file descriptor`);
+      } else {
+        requireIfname(f('tap.ifname'), d.tap.ifname);
+      }
+      return;
+    case 'vsock':
+      if (!Number.isInteger(d.cid) || d.cid < MIN_GUEST_CID || d.cid > MAX_GUEST_CID) throw new InvalidArgumentError(f('cid'), `${d.cid} is not an integer in [${MIN_GUEST_CID}, ${MAX_GUEST_CID}]`);
+      return;
+    case 'block':
+      requireAbsoluteAt(f('path'), d.path);
+      if (d.format !== 'raw' && d.format !== 'qcow2') throw new InvalidArgumentError(f('format'), `"${String(d.format)}" is not raw or qcow2`);
+      return;
+    case 'serial-port':
+      requireSocketPathAt(f('socketPath'), d.socketPath);
+      if (!/^[A-Za-z0-9_.-]{1,64}$/.test(d.name)) throw new InvalidArgumentError(f('name'), `"${d.name}" must be 1-64 of [A-Za-z0-9_.-]`);
+      return;
   }
 }

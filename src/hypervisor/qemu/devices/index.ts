@@ -7,8 +7,12 @@ import { tapNetArgs } from './tap-net';
 import { qmpArgs } from './qmp';
 import { serialConsoleArgs } from './serial-console';
 import { pvpanicArgs } from './pvpanic';
+import { virtioBlkArgs } from './virtio-blk';
+import { virtioSerialPortArgs } from './virtio-serial-port';
 
-export type { Device, DeviceKind } from './types';
+export type { Device, DeviceKind, HotplugDevice } from './types';
+export { hotplugPlan } from './hotplug';
+export type { HotplugPlan, PlugStep, UnplugStep, QmpCommand } from './qmp-plan';
 
 /** The argv fragment of one device. */
 export function deviceArgs(d: Device): string[] {
@@ -23,6 +27,10 @@ export function deviceArgs(d: Device): string[] {
       return virtioSerialAgentArgs(d);
     case 'tap-net':
       return tapNetArgs(d);
+    case 'virtio-blk':
+      return virtioBlkArgs(d);
+    case 'virtio-serial-port':
+      return virtioSerialPortArgs(d);
     case 'qmp':
       return qmpArgs(d);
     case 'serial-console':

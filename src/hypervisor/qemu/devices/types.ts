@@ -1,6 +1,9 @@
 // Every device vmpod attaches to a VM, as one discriminated union. Each kind
-// has its own module producing its argv; `deviceArgs` dispatches exhaustively
-// so a new kind cannot be forgotten.
+// has its own module producing its argv (and, for the kinds that can be
+// hot-plugged, its QMP plan); `deviceArgs` and `hotplugPlan` dispatch
+// exhaustively so a new kind cannot be forgotten.
+
+import type { TapSource } from '../../vm-device';
 
 export interface NvdimmRootfsDevice {
   kind: 'nvdimm-rootfs';
@@ -18,6 +21,7 @@ export interface Virtio9pDevice {
 
 export interface VsockDevice {
   kind: 'vsock';
+  id: string;
   cid: number;
 }
 
@@ -30,10 +34,28 @@ export interface VirtioSerialAgentDevice {
 export interface TapNetDevice {
   kind: 'tap-net';
   id: string;
-  ifname: string;
+  /** At launch only by name; a tap fd only through hot-plug. */
+  tap: TapSource;
   mac: string;
   /** vhost-net offload; only meaningful (and only allowed) with kvm. */
   vhost: boolean;
+}
+
+export interface VirtioBlkDevice {
+  kind: 'virtio-blk';
+  id: string;
+  path: string;
+  format: 'raw' | 'qcow2';
+  readOnly: boolean;
+}
+
+export interface VirtioSerialPortDevice {
+  kind: 'virtio-serial-port';
+  id: string;
+  socketPath: string;
+  name: string;
+  /** The virtio-serial controller's bus, e.g. `ser0.0`. */
+  bus: string;
 }
 
 export interface QmpDevice {
@@ -56,8 +78,13 @@ export type Device =
   | VsockDevice
   | VirtioSerialAgentDevice
   | TapNetDevice
+  | VirtioBlkDevice
+  | VirtioSerialPortDevice
   | QmpDevice
   | SerialConsoleDevice
   | PvpanicDevice;
 
 export type DeviceKind = Device['kind'];
+
+/** The kinds that can be added to and removed from a running VM. */
+export type HotplugDevice = TapNetDevice | VsockDevice | VirtioBlkDevice | VirtioSerialPortDevice;

@@ -1,6 +1,10 @@
 import type { VirtioSerialAgentDevice } from './types';
 import { opts } from './opts';
 
+/** The virtio-serial controller of a VM with a serial agent channel; more ports can be hot-plugged on its bus. */
+export const SERIAL_CONTROLLER_ID = 'ser0';
+export const SERIAL_BUS = `${SERIAL_CONTROLLER_ID}.0`;
+
 /**
  * The agent channel where vsock is unavailable: one virtio-serial port whose
  * host end is a listening unix socket. `wait=off` so QEMU starts without a
@@ -9,7 +13,7 @@ import { opts } from './opts';
 export function virtioSerialAgentArgs(d: VirtioSerialAgentDevice): string[] {
   return [
     '-device',
-    opts('virtio-serial-pci', [['id', 'ser0']]),
+    opts('virtio-serial-pci', [['id', SERIAL_CONTROLLER_ID]]),
     '-chardev',
     opts('socket', [
       ['id', 'agent'],
@@ -19,7 +23,7 @@ export function virtioSerialAgentArgs(d: VirtioSerialAgentDevice): string[] {
     ]),
     '-device',
     opts('virtserialport', [
-      ['bus', 'ser0.0'],
+      ['bus', SERIAL_BUS],
       ['chardev', 'agent'],
       ['name', d.portName],
     ]),
