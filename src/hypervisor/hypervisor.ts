@@ -3,6 +3,7 @@
 // VmHandles, and reacts to VmEvents and the VmExit.
 
 import type { VmConfig } from './vm-config';
+import type { VmDevice } from './vm-device';
 
 /** What a VM process costs the host (host-stats.ts reads it). */
 export interface VmHostStats {
@@ -62,8 +63,29 @@ export interface VmHandle {
   readonly agentSocket?: string;
   readonly consoleLog: string;
   status(): Promise<VmState>;
-  /** Resume a VM started paused. */
+  /**
+   * Run the vCPUs of a prepared VM (Hypervisor.prepare, or a config with
+   * `paused`). Resolves once they run; a no-op on a running VM.
+   */
+  start(): Promise<void>;
+  /** Run the vCPUs again; the same operation as start(), named for a VM that ran before. */
   resume(): Promise<void>;
+  /**
+   * Hot-plug a device (before start() or while the guest runs). On failure
+   * every step already taken is undone and the error names the step. A tap
+   * fd passed in is handed over: it is closed here once the hypervisor has
+   * it, or on failure.
+   */
+  addDevice(device: VmDevice): Promise<void>;
+  /**
+   * Unplug a device added by addDevice (by this daemon or an earlier one):
+   * resolves once the hypervisor released it, which for a PCI device in a
+   * running guest takes the guest's cooperation (ACPI eject). NotFoundError
+   * for an id that was never added.
+   */
+  removeDevice(id: string, opts?: { timeoutMs?: number }): Promise<void>;
+  /** The hot-plugged devices, in the order they were added. */
+  devices(): VmDevice[];
   /** Graceful power-off, then quit, then SIGKILL; resolves when the process is gone. Idempotent. */
   stop(opts?: StopOptions): Promise<VmExit>;
   /** Resolves when the VM process is gone, for whatever reason. */
@@ -80,7 +102,19 @@ export interface VmHandle {
 
 export interface Hypervisor {
   readonly name: string;
-  /** Start a VM; resolves once it is controllable (not once the guest booted). */
+  /**
+   * Create the VM with its vCPUs not running: the hypervisor process is up,
+   * the machine and the config's devices exist, the control connection is
+   * open and the launch record persisted (so reconnect and destroy find
+   * it). Devices can be added before handle.start(). `config.paused` is
+   * implied.
+   */
+  prepare(config: VmConfig): Promise<VmHandle>;
+  /**
+   * prepare() then handle.start() (unless `config.paused`): the cold boot in
+   * one call. Resolves once the vCPUs run (not once the guest booted); if
+   * they cannot be started, the VM is killed before the error is thrown.
+   */
   start(config: VmConfig): Promise<VmHandle>;
   /** Find a VM started by an earlier daemon; undefined if it is no longer running. */
   reconnect(runDir: string): Promise<VmHandle | undefined>;

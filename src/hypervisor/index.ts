@@ -1,6 +1,7 @@
 // The daemon's entry to the hypervisor layer: one explicit factory, so the
-// wiring names the implementation in one place and nothing above this
-// module imports qemu/.
+// wiring names the implementation in one place, and everything a caller
+// needs (types, the VM host probe, CIDs, host cost, typed errors) is
+// exported here: nothing above this module imports qemu/.
 
 import type { MicrovmConfig } from '../config/types';
 import type { Logger } from '../log';
@@ -9,9 +10,14 @@ import { QemuHypervisor } from './qemu';
 
 export type { Hypervisor, VmHandle, VmEvent, VmExit, VmExitReason, VmHostStats, VmState, StopOptions } from './hypervisor';
 export type { VmConfig, AgentChannel, AccelKind, GuestBoot, RootfsImage, TapNetwork } from './vm-config';
+export type { VmDevice, VmDeviceKind, VmNetDevice, VmVsockDevice, VmBlockDevice, VmSerialPortDevice, TapSource } from './vm-device';
 export { RUN_FILES, SHARED_MOUNT_TAG, AGENT_PORT_NAME, AGENT_VSOCK_PORT } from './vm-config';
-export { CidAllocator } from './vsock-cid';
-export { resolveVmHost, type VmHostSupport } from './host-support';
+export { CidAllocator, startWithFreeCid, isCidInUseError } from './vsock-cid';
+export { resolveVmHost, type VmHostSupport, type VmHostProbeOptions } from './host-support';
+export { readVmHostStats } from './host-stats';
+export { probeKvm, type AccelVerdict } from './qemu/accel';
+export { MAX_UNIX_SOCKET_PATH } from './qemu/validate';
+export { DeviceHotplugError, DEFAULT_UNPLUG_TIMEOUT_MS } from './qemu/hotplug';
 
 export function createHypervisor(cfg: Pick<MicrovmConfig, 'qemu_binary'>, logger: Logger): Hypervisor {
   return new QemuHypervisor({ qemuBinary: cfg.qemu_binary, logger });

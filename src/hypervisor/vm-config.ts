@@ -61,6 +61,8 @@ export const RUN_FILES = {
   stdout: 'qemu.stdout',
   stderr: 'qemu.stderr',
   launchRecord: 'vm.json',
+  /** The devices hot-plugged since launch (qemu/device-record.ts). */
+  deviceRecord: 'devices.json',
 } as const;
 
 /** The 9p mount tag the guest agent mounts the shared dir by. */

@@ -1,5 +1,7 @@
 // The QEMU implementation of Hypervisor: a thin front over launch (spawn +
-// persistence), the QMP client and QemuVm (events, exit, stop escalation).
+// persistence), the QMP client and QemuVm (events, exit, stop escalation,
+// hot-plug). Every VM is launched with its vCPUs stopped (-S) and started
+// over QMP, so the cold boot and a VM prepared ahead take the same path.
 
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +13,7 @@ import { DEFAULT_QEMU_OPTIONS, type QemuOptions } from './cmdline';
 import { launchQemu, readLaunchRecord } from './launch';
 import { isSameProcessAlive, processStartTime, signalIfSame } from './proc';
 import { QmpClient } from './qmp';
+import { validateVmConfig } from './validate';
 import { QemuVm, type QemuVmOptions } from './vm';
 
 export interface QemuHypervisorOptions {
@@ -31,14 +34,32 @@ export class QemuHypervisor implements Hypervisor {
     this.log = opts.logger ?? silentLogger;
   }
 
+  async prepare(config: VmConfig): Promise<VmHandle> {
+    const launched = await launchQemu(
+      { ...config, paused: true },
+      {
+        qemuBinary: this.opts.qemuBinary,
+        qemuOptions: this.opts.qemuOptions ?? DEFAULT_QEMU_OPTIONS,
+        qmpTimeoutMs: this.opts.qmpTimeoutMs,
+        logger: this.log,
+      },
+    );
+    return new QemuVm(config.runDir, launched.record, launched.qmp, launched.child, this.vmOptions());
+  }
+
   async start(config: VmConfig): Promise<VmHandle> {
-    const launched = await launchQemu(config, {
-      qemuBinary: this.opts.qemuBinary,
-      qemuOptions: this.opts.qemuOptions ?? DEFAULT_QEMU_OPTIONS,
-      qmpTimeoutMs: this.opts.qmpTimeoutMs,
-      logger: this.log,
-    });
-    return new QemuVm(launched.record, launched.qmp, launched.child, this.vmOptions());
+    // prepare() implies paused, which would let a config without a kernel through.
+    validateVmConfig(config);
+    const vm = await this.prepare(config);
+    if (config.paused) return vm;
+    try {
+      await vm.start();
+    } catch (err) {
+      // A VM the caller never got a handle to must not outlive the call.
+      await vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 1000 });
+      throw err;
+    }
+    return vm;
   }
 
   private vmOptions(): QemuVmOptions {
@@ -62,7 +83,7 @@ export class QemuHypervisor implements Hypervisor {
       // stop() escalates straight to SIGKILL.
       this.log.warn({ err, podSandboxId: record.id }, 'qemu alive but qmp unreachable');
     }
-    return new QemuVm(record, qmp, undefined, this.vmOptions());
+    return new QemuVm(runDir, record, qmp, undefined, this.vmOptions());
   }
 
   async destroy(runDir: string): Promise<void> {
@@ -106,3 +127,4 @@ export { buildQemuArgs, kernelParams, vmDevices, memoryArg, DEFAULT_QEMU_OPTIONS
 export type { QemuOptions } from './cmdline';
 export { QmpClient } from './qmp';
 export { detectAccel, vhostVsockUsable } from './accel';
+export { DeviceHotplugError, DEFAULT_UNPLUG_TIMEOUT_MS } from './hotplug';

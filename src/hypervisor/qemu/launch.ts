@@ -10,7 +10,7 @@ import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readF
 import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError } from '../../../common/errors';
 import { silentLogger, type Logger } from '../../log';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
-import type { VmConfig } from '../vm-config';
+import type { AccelKind, VmConfig } from '../vm-config';
 import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, runPath, type QemuOptions } from './cmdline';
 import { processStartTime, signalIfSame } from './proc';
 import { QmpClient } from './qmp';
@@ -32,6 +32,8 @@ export interface LaunchRecord {
   /** QEMU's own stderr (capped like the console). */
   stderrLog?: string;
   netnsPath?: string;
+  /** How hot-plugged NICs are built (vhost-net with kvm); absent in records of daemons before hot-plug, read as tcg. */
+  accel?: AccelKind;
 }
 
 export interface LaunchOptions {
@@ -150,7 +152,7 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
   checkPrivateRunDir(c);
   // Leftovers of a previous VM in the same dir would make QEMU fail to bind
   // or make us connect to a dead socket.
-  for (const f of ['qmpSocket', 'agentSocket', 'pidfile', 'launchRecord', 'consoleLog', 'stderr'] as const) rmSync(runPath(c, f), { force: true });
+  for (const f of ['qmpSocket', 'agentSocket', 'pidfile', 'launchRecord', 'deviceRecord', 'consoleLog', 'stderr'] as const) rmSync(runPath(c, f), { force: true });
 
   const stderrPath = runPath(c, 'stderr');
   const out = openSync(runPath(c, 'stdout'), 'w', 0o600);
@@ -217,6 +219,7 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
     qmpSocket,
     consoleLog: runPath(c, 'consoleLog'),
     stderrLog: stderrPath,
+    accel: c.accel,
   };
   if (c.agent.transport === 'serial') record.agentSocket = c.agent.socketPath;
   else record.cid = c.agent.cid;

@@ -1,18 +1,26 @@
-// A running QEMU as a VmHandle: QMP events become VmEvents, and the end of
+// A QEMU process as a VmHandle: QMP events become VmEvents, and the end of
 // the process becomes one VmExit. Exit is detected from the child process
 // when we spawned it, otherwise (after a daemon restart) from the QMP socket
-// closing plus polling /proc for the recorded PID and start time.
+// closing plus polling /proc for the recorded PID and start time. Devices
+// are hot-plugged one at a time, and recorded in the run dir so that a
+// restarted daemon can remove them.
 
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { UnavailableError } from '../../../common/errors';
+import { closeSync } from 'node:fs';
+import { AlreadyExistsError, FailedPreconditionError, NotFoundError, UnavailableError } from '../../../common/errors';
 import { silentLogger, type Logger } from '../../log';
 import type { StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmHostStats, VmState } from '../hypervisor';
-import { capConsoleLog, DEFAULT_CONSOLE_KEEP_BYTES, DEFAULT_CONSOLE_MAX_BYTES } from './console-log';
 import { readVmHostStats } from '../host-stats';
+import type { VmDevice } from '../vm-device';
+import { capConsoleLog, DEFAULT_CONSOLE_KEEP_BYTES, DEFAULT_CONSOLE_MAX_BYTES } from './console-log';
+import { readDeviceRecord, writeDeviceRecord } from './device-record';
+import { hotplugPlan } from './devices';
+import { DEFAULT_UNPLUG_TIMEOUT_MS, plugDevice, qemuDevice, unplugDevice } from './hotplug';
 import { tailFile, type LaunchRecord } from './launch';
 import { isSameProcessAlive, signalIfSame } from './proc';
 import type { QmpClient, QmpEvent } from './qmp';
+import { validateVmDevice } from './validate';
 
 export const DEFAULT_GRACEFUL_TIMEOUT_MS = 10_000;
 export const DEFAULT_QUIT_TIMEOUT_MS = 3_000;
@@ -75,12 +83,15 @@ export class QemuVm implements VmHandle {
   private readonly ownChild: boolean;
   private sentKill = false;
   private readonly log: Logger;
+  private hotplugged: VmDevice[];
+  /** Hot-plug and unplug one at a time: the device record is rewritten after each. */
+  private deviceTurn: Promise<unknown> = Promise.resolve();
 
   /**
    * `child` is the QEMU process when this daemon spawned it; it stays
    * referenced (so wait() is honoured) until detach().
    */
-  constructor(private readonly record: LaunchRecord, private qmp: QmpClient | undefined, private readonly child?: ChildProcess, opts: QemuVmOptions = {}) {
+  constructor(private readonly runDir: string, private readonly record: LaunchRecord, private qmp: QmpClient | undefined, private readonly child?: ChildProcess, opts: QemuVmOptions = {}) {
     const logger = opts.logger ?? silentLogger;
     this.id = record.id;
     this.pid = record.pid;
@@ -88,6 +99,13 @@ export class QemuVm implements VmHandle {
     if (record.agentSocket !== undefined) this.agentSocket = record.agentSocket;
     this.consoleLog = record.consoleLog;
     this.log = logger.child({ subsystem: 'qemu', podSandboxId: record.id });
+    try {
+      this.hotplugged = readDeviceRecord(runDir);
+    } catch (err) {
+      // The VM is still ours to watch and stop; only removing its hot-plugged devices by id is lost.
+      this.log.warn({ err }, 'hot-plugged device record unreadable; treating the VM as having none');
+      this.hotplugged = [];
+    }
     this.exited = new Promise((r) => (this.resolveExit = r));
     if (qmp) this.attachQmp(qmp);
     const max = opts.consoleMaxBytes ?? DEFAULT_CONSOLE_MAX_BYTES;
@@ -155,9 +173,73 @@ export class QemuVm implements VmHandle {
     return s.status === 'shutdown' ? 'shutting-down' : 'paused';
   }
 
-  async resume(): Promise<void> {
-    if (!this.qmp || this.qmp.isClosed) throw new UnavailableError(`vm ${this.id}: no QMP connection to resume it`);
-    await this.qmp.cont();
+  async start(): Promise<void> {
+    await this.liveQmp('start').cont();
+  }
+
+  resume(): Promise<void> {
+    return this.start();
+  }
+
+  /** The QMP client, if the VM can still be driven; `action` names the call in the error. */
+  private liveQmp(action: string): QmpClient {
+    if (this.exit) throw new FailedPreconditionError(`vm ${this.id}: cannot ${action}, the VM has exited (${this.exit.reason})`);
+    if (!this.qmp || this.qmp.isClosed) throw new UnavailableError(`vm ${this.id}: cannot ${action}, no QMP connection`);
+    return this.qmp;
+  }
+
+  /** Run `fn` after every earlier device operation has ended. */
+  private inDeviceTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.deviceTurn.then(fn);
+    this.deviceTurn = run.catch(() => undefined);
+    return run;
+  }
+
+  addDevice(device: VmDevice): Promise<void> {
+    // A tap fd is ours to close until QMP has it (scm-rights.ts closes it once sent).
+    const dropFd = (): void => {
+      if (device.kind === 'net' && 'fd' in device.tap) {
+        try {
+          closeSync(device.tap.fd);
+        } catch {
+          /* not open */
+        }
+      }
+    };
+    return this.inDeviceTurn(async () => {
+      const what = `vm ${this.id}: adding ${device.kind} device ${device.id}`;
+      let qmp: QmpClient;
+      try {
+        validateVmDevice(device);
+        if (this.hotplugged.some((d) => d.id === device.id)) throw new AlreadyExistsError('vm device', device.id, `vm ${this.id} already has it`);
+        qmp = this.liveQmp(`add device ${device.id}`);
+      } catch (err) {
+        dropFd();
+        throw err;
+      }
+      const t0 = Date.now();
+      await plugDevice(qmp, hotplugPlan(qemuDevice(device, this.record.accel)), what, this.log);
+      this.hotplugged = [...this.hotplugged, device];
+      writeDeviceRecord(this.runDir, this.hotplugged);
+      this.log.info({ device: device.id, kind: device.kind, ms: Date.now() - t0 }, 'device hot-plugged');
+    });
+  }
+
+  removeDevice(id: string, opts: { timeoutMs?: number } = {}): Promise<void> {
+    return this.inDeviceTurn(async () => {
+      const device = this.hotplugged.find((d) => d.id === id);
+      if (!device) throw new NotFoundError('vm device', id, `vm ${this.id} has no hot-plugged device by that id`);
+      const qmp = this.liveQmp(`remove device ${id}`);
+      const t0 = Date.now();
+      await unplugDevice(qmp, hotplugPlan(qemuDevice(device, this.record.accel)), `vm ${this.id}: removing ${device.kind} device ${id}`, opts.timeoutMs ?? DEFAULT_UNPLUG_TIMEOUT_MS);
+      this.hotplugged = this.hotplugged.filter((d) => d.id !== id);
+      writeDeviceRecord(this.runDir, this.hotplugged);
+      this.log.info({ device: id, kind: device.kind, ms: Date.now() - t0 }, 'device removed');
+    });
+  }
+
+  devices(): VmDevice[] {
+    return [...this.hotplugged];
   }
 
   hostStats(): VmHostStats | undefined {
