@@ -27,7 +27,8 @@ import { silentLogger } from '../src/log';
 import { PodNetwork } from '../src/network';
 import { readHostFacts } from '../src/runc/host-facts';
 import { MicrovmController } from '../src/sandbox/microvm/controller';
-import type { VmPodData } from '../src/sandbox/microvm/pod-vm';
+import { decodeVmPodData } from '../src/sandbox/microvm/data';
+import type { MicrovmHandlerConfig } from '../src/config/types';
 import { unmountAll } from '../src/sandbox/microvm/share';
 import { busyboxEntries, makeTar, RegistryPusher } from '../test/helpers/image-builder';
 import { createNetnsSandbox } from '../test/helpers/netns-sandbox';
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
     const cfg = defaultConfig();
     cfg.root = join(dir, 'r');
     cfg.state = join(dir, 's');
-    cfg.microvm = { ...cfg.microvm, accel: 'tcg', agent_transport: 'serial', guest_dir: guest.dir, boot_timeout_s: 300 };
+    const vmCfg: MicrovmHandlerConfig = { ...(cfg.runtime.handlers.vm as MicrovmHandlerConfig), accel: 'tcg', agent_transport: 'serial', guest_dir: guest.dir, boot_timeout_s: 300 };
     cfg.network = { cni_conf_dir: join(sb.dir, 'net.d'), cni_bin_dirs: ['/usr/lib/cni'], plugin_timeout_s: 30 };
     sb.exec(['mkdir', '-p', cfg.network.cni_conf_dir]);
     writeFileSync(join(cfg.network.cni_conf_dir, '10-bench.conflist'), JSON.stringify({
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
     const images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
     const image = await images.pull(`${reg.host}/bench/busybox:v1`, null);
     const net = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: silentLogger, hostNetns: sb.netns });
-    const c = new MicrovmController({ config: cfg, host: readHostFacts(), logger: silentLogger });
+    const c = new MicrovmController({ handler: 'vm', config: cfg, microvm: vmCfg, host: readHostFacts(), logger: silentLogger });
     ctl.c = c;
     ctl.net = net;
 
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
       const t0 = Date.now();
       const n = await net.setup({ id, name: `bench-${seq}`, namespace: 'bench', uid: id, hostNetwork: false, portMappings: [] });
       ctl.pods.push(id);
-      const data = (await c.createSandbox({ id, config, route: { handler: 'vm', type: 'microvm', reason: 'bench' }, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, hostname: 'bench', netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger })) as VmPodData;
+      const data = await c.createSandbox({ id, config, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, hostname: 'bench', netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger });
       const ready = Date.now();
       return { id, config, data, netnsPath: n.netnsPath, cniMs: 0, readyMs: ready - t0 };
     };
@@ -91,19 +92,20 @@ async function main(): Promise<void> {
     for (let r = 0; r < runs; r++) {
       const t0 = Date.now();
       const pod = await startPod();
-      const sbh = { id: pod.id, config: pod.config, namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'bench', netnsPath: pod.netnsPath, runtime: pod.data };
+      const sbh = { id: pod.id, config: pod.config, namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'bench', netnsPath: pod.netnsPath, data: pod.data };
       const cid = `c${r}`.padEnd(64, '0');
       const layout = await images.prepareRootfs(cid, image.id);
       await images.mountRootfs(cid);
       const logPath = join(dir, 'logs', pod.id, 'c.log');
       const cconf = { metadata: { name: 'c', attempt: 0 }, image: { image: image.id }, command: ['/bin/sh', '-c', 'echo up; exec sleep 3600'], args: [], working_dir: '', envs: [], mounts: [], devices: [], labels: {}, annotations: {}, log_path: 'c.log', stdin: false, stdin_once: false, tty: false, linux: null, CDI_devices: [] } as unknown as ContainerConfig__Output;
       const tc = Date.now();
-      const runtime = await c.createContainer({ id: cid, sandbox: sbh, config: cconf, image: image.config, rootfs: layout.mountpoint, logPath, targetPid: 0, log: silentLogger });
-      await c.startContainer(sbh, { id: cid, runtime });
+      const made = await c.createContainer({ id: cid, sandbox: sbh, config: cconf, image: image.config, rootfs: layout.mountpoint, logPath, log: silentLogger });
+      const ch = { id: cid, logPath, data: made.data };
+      await c.startContainer(sbh, ch);
       while (!(existsSync(logPath) && readFileSync(logPath, 'utf8').includes(' F up'))) await new Promise((res) => setTimeout(res, 20));
       const done = Date.now();
-      samples.push({ total: done - t0, ready: pod.readyMs, container: done - tc, phases: pod.data.startPhasesMs });
-      await c.removeContainer(sbh, { id: cid, runtime }, silentLogger);
+      samples.push({ total: done - t0, ready: pod.readyMs, container: done - tc, phases: decodeVmPodData(pod.data, pod.id).startPhasesMs });
+      await c.removeContainer(sbh, ch, silentLogger);
       await images.releaseRootfs(cid);
       await c.removeSandbox(sbh, silentLogger);
       await net.teardown(pod.id);
@@ -122,14 +124,18 @@ async function main(): Promise<void> {
     console.log(`guest-boot floor (QEMU start → Node.js ready in the guest): ${sec(floorMs)} → pod start / floor = ${(total / floorMs).toFixed(2)}x`);
 
     const pids: number[] = [];
-    for (let i = 0; i < idle; i++) pids.push((await startPod()).data.pid);
+    for (let i = 0; i < idle; i++) {
+      const p = await startPod();
+      pids.push(decodeVmPodData(p.data, p.id).pid);
+    }
     await new Promise((res) => setTimeout(res, 3000));
     const one = pssKiB(pids[0]);
     const all = pids.reduce((a, p) => a + pssKiB(p), 0);
     console.log(`idle VM pod memory (QEMU PSS): 1 of ${idle}: ${(one / 1024).toFixed(1)} MiB; all ${idle}: ${(all / 1024).toFixed(1)} MiB (${(all / idle / 1024).toFixed(1)} MiB per pod)`);
   } finally {
     for (const id of ctl.pods) {
-      const sbh = { id, config: {} as PodSandboxConfig__Output, namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'bench', netnsPath: '', runtime: { type: 'microvm' as const, vmRunDir: join(dir, 's', 'vm', id), agent: { transport: 'serial', socketPath: join(dir, 's', 'vm', id, 'agent.sock') } } };
+      // Paths follow from the id (reattachTarget): the cleanup needs no more of the record.
+      const sbh = { id, config: {} as PodSandboxConfig__Output, namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'bench', netnsPath: '', data: { podDir: '', netnsPath: '', tapName: '' } };
       await ctl.c?.removeSandbox(sbh, silentLogger).catch((e: unknown) => console.error(`cleanup of ${id}: ${(e as Error).message}`));
       await ctl.net?.teardown(id).catch(() => undefined);
     }

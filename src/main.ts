@@ -5,11 +5,12 @@ import { parseCli, USAGE } from './cli/options';
 import { runServe } from './cli/serve';
 import { packageVersion } from './cli/version';
 import { ConfigError, VmpodError } from '../common/errors';
-import { hostProbes } from './host/probes';
+import { handlerTypes } from './sandbox';
 
 async function main(argv: string[]): Promise<number> {
   quietOnClosedOutput();
-  const cli = parseCli(argv);
+  const types = handlerTypes();
+  const cli = parseCli(argv, types.configs());
   if (cli.help || cli.command === '') {
     process.stdout.write(USAGE);
     return cli.help ? 0 : 2;
@@ -19,9 +20,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`vmpod ${packageVersion()}\nCRI runtime API v1\nnode ${process.version}\n`);
       return 0;
     case 'check':
-      return runCheck(cli.config, hostProbes(cli.config));
+      return runCheck(cli.config, types);
     case 'serve':
-      await runServe(cli.config);
+      await runServe(cli.config, types);
       return -1; // keep running
     default:
       process.stderr.write(`vmpod: unknown command "${cli.command}"\n\n${USAGE}`);

@@ -16,6 +16,7 @@ import { AGENT_METHOD_TYPES, AGENT_SERVICE, AgentMethodName } from '../../common
 import { decodeMessage, DeepPartial, encodeMessage, encodeRequest, MessageDecodeError, RequestOf, ResponseOf } from '../../common/agent-protocol/codec';
 import { AgentResponseError, validateAgentLog, validateResponse } from './validate';
 import { agentLogReadBudget, MAX_STREAM_CHUNK } from '../../common/agent-protocol/limits';
+import { sleep } from '../util/time';
 
 export type ConnectFn = () => Promise<Duplex>;
 
@@ -46,6 +47,20 @@ const PRIME_HEALTH_TIMEOUT_MS = 1000;
 
 /** The guest agent cannot be reached (VM gone, agent dead, transport closed). */
 export class AgentUnavailableError extends UnavailableError {}
+
+type LongPollMethod = 'WaitProcess' | 'ReadStdout' | 'ReadStderr' | 'GetOOMEvent';
+
+/** Whether a long poll's answer carries nothing new. */
+const LONG_POLL_EMPTY: { [M in LongPollMethod]: (r: ResponseOf<M>) => boolean } = {
+  WaitProcess: (r) => !r.exited,
+  ReadStdout: (r) => r.data.length === 0 && !r.eof,
+  ReadStderr: (r) => r.data.length === 0 && !r.eof,
+  GetOOMEvent: (r) => !r.container_id,
+};
+/** An empty answer sooner than this did not wait as asked... */
+const EARLY_ANSWER_MS = 50;
+/** ...and is returned this much later. */
+const PACING_MS = 100;
 
 export class AgentClient {
   private ttrpc: TtrpcClient | undefined;
@@ -87,10 +102,19 @@ export class AgentClient {
     return value;
   }
 
-  /** Long polls: the deadline is wait_ms plus a margin. */
-  private longPoll<M extends 'WaitProcess' | 'ReadStdout' | 'ReadStderr' | 'GetOOMEvent'>(method: M, req: DeepPartial<RequestOf<M>>, opts: AgentCallOptions): Promise<ResponseOf<M>> {
+  /**
+   * Long polls: the agent waits up to wait_ms for news. The deadline is
+   * wait_ms plus a margin. An empty answer that came back at once although
+   * the call asked to wait is paced (returned after a short delay): a hostile
+   * or broken guest answering "nothing" at once would otherwise make every
+   * polling loop spin on the daemon's only thread.
+   */
+  private async longPoll<M extends LongPollMethod>(method: M, req: DeepPartial<RequestOf<M>>, opts: AgentCallOptions): Promise<ResponseOf<M>> {
     const waitMs = (req as { wait_ms?: number }).wait_ms ?? 0;
-    return this.call(method, req, { ...opts, timeoutMs: opts.timeoutMs ?? waitMs + this.longPollMarginMs });
+    const asked = Date.now();
+    const res = await this.call(method, req, { ...opts, timeoutMs: opts.timeoutMs ?? waitMs + this.longPollMarginMs });
+    if (waitMs >= EARLY_ANSWER_MS && Date.now() - asked < EARLY_ANSWER_MS && LONG_POLL_EMPTY[method](res)) await sleep(PACING_MS);
+    return res;
   }
 
   health(opts?: AgentCallOptions): Promise<ResponseOf<'Health'>> {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH } from '../config/defaults';
 import { loadConfig } from '../config/load';
+import type { HandlerConfigDef } from '../config/handler-config';
 import type { LogLevel, VmpodConfig } from '../config/types';
 import { ConfigError } from '../../common/errors';
 
@@ -29,7 +30,7 @@ export interface Cli {
 }
 
 /** Parse argv; flags override the config file. Throws ConfigError naming the flag. */
-export function parseCli(argv: string[]): Cli {
+export function parseCli(argv: string[], types: readonly HandlerConfigDef[]): Cli {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -46,7 +47,7 @@ export function parseCli(argv: string[]): Cli {
   const command = positionals[0] ?? '';
   if (positionals.length > 1) throw new ConfigError(positionals[1]!, 'unexpected argument');
   const help = values.help === true || command === 'help';
-  const config = loadConfig(values.config ?? DEFAULT_CONFIG_PATH, values.config !== undefined);
+  const config = loadConfig(values.config ?? DEFAULT_CONFIG_PATH, values.config !== undefined, types);
   for (const [flag, key] of [['listen', 'listen'], ['root', 'root'], ['state', 'state']] as const) {
     const v = values[flag];
     if (v === undefined) continue;

@@ -1,12 +1,13 @@
 import type { VmpodConfig } from '../config/types';
 import { startDaemon } from '../daemon/run';
 import { createLogger } from '../log';
+import type { HandlerTypes } from '../sandbox';
 import { packageVersion } from './version';
 
 /** `vmpod serve`: run in the foreground until SIGTERM/SIGINT, then exit 0. */
-export async function runServe(cfg: VmpodConfig): Promise<void> {
+export async function runServe(cfg: VmpodConfig, types: HandlerTypes): Promise<void> {
   const log = createLogger(cfg.log_level);
-  const daemon = await startDaemon(cfg, log, packageVersion());
+  const daemon = await startDaemon(cfg, types, log, packageVersion());
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;

@@ -1,3 +1,5 @@
+import { microvmHandlerConfig } from './handlers/microvm';
+import { runcHandlerConfig } from './handlers/runc';
 import type { VmpodConfig } from './types';
 
 export const DEFAULT_CONFIG_PATH = '/etc/vmpod/vmpod.toml';
@@ -16,25 +18,13 @@ export function defaultConfig(): VmpodConfig {
       default_handler: 'runc',
       untrusted_handler: 'vm',
       cgroup_driver: 'cgroupfs',
-      handlers: { runc: { type: 'runc' }, vm: { type: 'microvm' } },
+      handlers: { runc: runcHandlerConfig.defaults(), vm: microvmHandlerConfig.defaults() },
     },
     registries: {},
     network: {
       cni_conf_dir: '/etc/cni/net.d',
       cni_bin_dirs: ['/usr/lib/cni', '/opt/cni/bin'],
       plugin_timeout_s: 30,
-    },
-    microvm: {
-      accel: 'auto',
-      agent_transport: 'auto',
-      vcpus: 1,
-      memory_mib: 512,
-      // Empty: the image this checkout's guest-image/build recorded in
-      // dist/guest-image.json (src/host/guest-record.ts), never a link shared
-      // by every checkout on the machine.
-      guest_dir: '',
-      qemu_binary: 'qemu-system-x86_64',
-      boot_timeout_s: 120,
     },
   };
 }

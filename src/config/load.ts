@@ -3,12 +3,14 @@ import Ajv, { type ErrorObject } from 'ajv';
 import { parse as parseToml } from 'smol-toml';
 import { ConfigError } from '../../common/errors';
 import { defaultConfig } from './defaults';
-import { configSchema } from './schema';
+import type { HandlerConfig, HandlerConfigDef } from './handler-config';
+import { configSchema, handlerSchema } from './schema';
 import type { RegistryConfig, VmpodConfig } from './types';
 
-const validate = new Ajv({ allErrors: false, strict: true }).compile(configSchema);
+const ajv = new Ajv({ allErrors: false, strict: true });
+const validate = ajv.compile(configSchema);
 
-/** Dotted key path of the first schema violation, e.g. `microvm.vcpus`. */
+/** Dotted key path of the first schema violation, e.g. `network.cni_bin_dirs`. */
 function keyOf(err: ErrorObject): string {
   const base = err.instancePath.split('/').filter(Boolean).map(decodePointer);
   if (err.keyword === 'additionalProperties') base.push(String(err.params.additionalProperty));
@@ -28,6 +30,8 @@ function problemOf(err: ErrorObject): string {
       return `must be one of ${(err.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
     case 'pattern':
       return err.params.pattern === '^/' ? 'must be an absolute path' : `must match ${err.params.pattern}`;
+    case 'const':
+      return `must be ${JSON.stringify(err.params.allowedValue)}`;
     default:
       return err.message ?? 'invalid';
   }
@@ -45,28 +49,57 @@ function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
-/** Parse and validate TOML text, then lay it over the defaults. */
-export function parseConfig(text: string, source = 'config'): VmpodConfig {
+/**
+ * Parse and validate TOML text, then lay it over the defaults. `types` are the
+ * registered handler types (src/sandbox/index.ts): each handler table is
+ * validated against its type's keys and gets that type's defaults.
+ */
+export function parseConfig(text: string, types: readonly HandlerConfigDef[], source = 'config'): VmpodConfig {
   let raw: unknown;
   try {
     raw = parseToml(text);
   } catch (err) {
     throw new ConfigError(source, `not valid TOML: ${(err as Error).message.split('\n')[0]}`);
   }
+  if (isPlainObject(raw) && 'microvm' in raw) {
+    // The VM settings were one global table before handlers had their own.
+    throw new ConfigError('microvm', 'the VM settings moved into each microvm handler\'s table, e.g. [runtime.handlers.vm] (see docs/config.md)');
+  }
   if (!validate(raw)) {
     const first = validate.errors![0]!;
     throw new ConfigError(keyOf(first), problemOf(first));
   }
+  const userHandlers = ((raw as { runtime?: { handlers?: Record<string, Record<string, unknown>> } }).runtime?.handlers ?? {});
   const cfg = merge(defaultConfig(), raw);
   // Registry tables get their defaults per host, since hosts are user-named keys.
   for (const [host, reg] of Object.entries(cfg.registries as Record<string, Partial<RegistryConfig>>)) {
     cfg.registries[host] = { insecure: false, mirrors: [], ...reg };
   }
-  checkHandlers(cfg);
+  // Handler tables are not merged with the built-in ones: a table replaces the
+  // default of its name, on top of its own type's defaults.
+  const defaults = defaultConfig().runtime.handlers;
+  cfg.runtime.handlers = { ...defaults };
+  for (const [name, table] of Object.entries(userHandlers)) cfg.runtime.handlers[name] = handlerConfig(name, table, defaults[name], types);
+  checkHandlers(cfg, types);
   return cfg;
 }
 
-function checkHandlers(cfg: VmpodConfig): void {
+function handlerConfig(name: string, table: Record<string, unknown>, builtIn: HandlerConfig | undefined, types: readonly HandlerConfigDef[]): HandlerConfig {
+  const key = `runtime.handlers.${name}`;
+  // The built-in handlers' tables may leave `type` out: [runtime.handlers.vm] vcpus = 2.
+  const type = typeof table.type === 'string' ? table.type : builtIn?.type;
+  const def = types.find((t) => t.type === type);
+  if (!def) throw new ConfigError(`${key}.type`, `must be one of ${types.map((t) => JSON.stringify(t.type)).join(', ')}`);
+  const check = ajv.compile(handlerSchema(def));
+  const withType = { ...table, type: def.type };
+  if (!check(withType)) {
+    const first = check.errors![0]!;
+    throw new ConfigError(`${key}.${keyOf(first)}`, problemOf(first));
+  }
+  return { ...def.defaults(), ...withType };
+}
+
+function checkHandlers(cfg: VmpodConfig, types: readonly HandlerConfigDef[]): void {
   const { handlers, default_handler, untrusted_handler } = cfg.runtime;
   const names = Object.keys(handlers);
   if (!handlers[default_handler]) {
@@ -75,8 +108,10 @@ function checkHandlers(cfg: VmpodConfig): void {
   if (!handlers[untrusted_handler]) {
     throw new ConfigError('runtime.untrusted_handler', `"${untrusted_handler}" is not a configured handler (have: ${names.join(', ')})`);
   }
-  if (handlers[untrusted_handler]!.type !== 'microvm') {
-    throw new ConfigError('runtime.untrusted_handler', `"${untrusted_handler}" must be a microvm handler: untrusted pods never run with runc`);
+  const untrusted = types.find((t) => t.type === handlers[untrusted_handler]!.type);
+  if (untrusted?.isolation !== 'vm') {
+    const vmTypes = types.filter((t) => t.isolation === 'vm').map((t) => t.type).join(', ');
+    throw new ConfigError('runtime.untrusted_handler', `"${untrusted_handler}" must be a handler that runs pods in a VM (type ${vmTypes}): untrusted pods never run on the host`);
   }
 }
 
@@ -84,7 +119,7 @@ function checkHandlers(cfg: VmpodConfig): void {
  * Load the config file. A missing file at the default path means "all
  * defaults"; a missing file the operator named explicitly is an error.
  */
-export function loadConfig(path: string, explicit: boolean): VmpodConfig {
+export function loadConfig(path: string, explicit: boolean, types: readonly HandlerConfigDef[]): VmpodConfig {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -92,5 +127,5 @@ export function loadConfig(path: string, explicit: boolean): VmpodConfig {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && !explicit) return defaultConfig();
     throw new ConfigError(path, `cannot read: ${(err as Error).message}`);
   }
-  return parseConfig(text, path);
+  return parseConfig(text, types, path);
 }

@@ -1,15 +1,16 @@
 // The typed shape of /etc/vmpod/vmpod.toml after defaults are applied.
 // docs/config.md documents every key; src/config/schema.ts validates them.
 
+import type { HandlerConfig } from './handler-config';
+
+export type { HandlerConfig } from './handler-config';
+export type { MicrovmConfig, MicrovmHandlerConfig } from './handlers/microvm';
+export type { RuncHandlerConfig } from './handlers/runc';
+
 export type Trust = 'trusted' | 'untrusted';
-export type HandlerType = 'runc' | 'microvm';
 export type Accel = 'auto' | 'kvm' | 'tcg';
 export type AgentTransport = 'auto' | 'vsock' | 'serial';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
-
-export interface HandlerConfig {
-  type: HandlerType;
-}
 
 export interface RegistryConfig {
   insecure: boolean;
@@ -22,6 +23,7 @@ export interface RuntimeConfig {
   default_handler: string;
   untrusted_handler: string;
   cgroup_driver: 'cgroupfs';
+  /** `[runtime.handlers.<name>]`: the RuntimeClass handlers, each validated by its type (src/config/handlers/). */
   handlers: Record<string, HandlerConfig>;
 }
 
@@ -30,18 +32,6 @@ export interface NetworkConfig {
   cni_bin_dirs: string[];
   /** Seconds a single CNI plugin invocation may take. */
   plugin_timeout_s: number;
-}
-
-export interface MicrovmConfig {
-  accel: Accel;
-  agent_transport: AgentTransport;
-  vcpus: number;
-  memory_mib: number;
-  /** Directory holding the built guest (kernel, initramfs, rootfs, manifest.json); "" = newest under /var/cache/vmpod/guest. */
-  guest_dir: string;
-  qemu_binary: string;
-  /** Seconds to wait for the guest agent after QEMU starts. */
-  boot_timeout_s: number;
 }
 
 export interface VmpodConfig {
@@ -54,5 +44,4 @@ export interface VmpodConfig {
   runtime: RuntimeConfig;
   registries: Record<string, RegistryConfig>;
   network: NetworkConfig;
-  microvm: MicrovmConfig;
 }

@@ -1,22 +1,28 @@
-// Where vmpod's parts are put together: which implementation serves each
-// CRI method. Each area registers itself here explicitly (no import side
-// effects), so this file is the map of what the daemon can do.
+// The composition root: where vmpod's parts are built and put together, and
+// the only place that holds them all. Each area is registered explicitly (no
+// import side effects): the handler types (src/sandbox/index.ts) build one
+// controller per configured handler, the same way for every type; the pod
+// domain (src/pods) owns the stores and controllers; the CRI tables are thin
+// over the domain and the image service.
 
+import { join } from 'node:path';
 import type { VmpodConfig } from '../config/types';
-import type { CriImplementation } from '../cri/server';
 import { imageHandlers } from '../cri/image';
-import { daemonHandlers } from '../cri/runtime';
-import { lifecycleHandlers } from '../cri/runtime/lifecycle';
-import { buildRuntimeDeps } from '../cri/runtime/lifecycle-deps';
-import { recoverInterrupted } from '../cri/runtime/recover-interrupted';
+import { runtimeHandlers } from '../cri/runtime';
 import type { DaemonInfo, NetworkReadiness } from '../cri/runtime/info';
-import { probeCapabilities } from '../host/capabilities';
-import { cheapHostProbes } from '../host/probes';
+import type { CriImplementation } from '../cri/server';
 import { createImageService } from '../image/service';
 import type { Logger } from '../log';
 import { PodNetwork } from '../network';
+import { PodService } from '../pods/service';
 import { readHostFacts } from '../runc/host-facts';
-import { MicrovmController } from '../sandbox/microvm/controller';
+import type { HandlerTypes } from '../sandbox';
+import type { HostFacts } from '../oci/input';
+import type { ImageProvider, PodNetworkProvider } from '../pods/providers';
+import type { SandboxController } from '../sandbox/controller';
+import { createContainerStore, type ContainerStore } from '../store/container';
+import { createSandboxStore, type SandboxStore } from '../store/sandbox';
+import { hostReport } from './host-report';
 import type { RuntimeState } from './runtime-state';
 
 export interface Composed {
@@ -24,16 +30,16 @@ export interface Composed {
   close(): Promise<void>;
 }
 
-export async function compose(cfg: VmpodConfig, log: Logger, version: string, state: RuntimeState): Promise<Composed> {
+export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger, version: string, state: RuntimeState): Promise<Composed> {
   const podNetwork = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: log });
   podNetwork.start();
   if (state.podCidr) podNetwork.setPodCidr(state.podCidr);
-  const network = (): NetworkReadiness => podNetwork.networkStatus();
   const info: DaemonInfo = {
     config: cfg,
     version,
-    capabilities: () => probeCapabilities(cfg, cheapHostProbes(cfg)),
-    network,
+    // Cheap facts only: no VM is booted on a Status call.
+    capabilities: async () => (await hostReport(cfg, types, false)).capabilities,
+    network: (): NetworkReadiness => podNetwork.networkStatus(),
     podCidr: () => state.podCidr,
     setPodCidr: (cidr) => {
       state.podCidr = cidr;
@@ -41,20 +47,43 @@ export async function compose(cfg: VmpodConfig, log: Logger, version: string, st
     },
   };
   const images = await createImageService({ root: cfg.root, registries: cfg.registries, log: log.child({ subsystem: 'image' }) });
-  const host = readHostFacts();
-  const microvm = new MicrovmController({ config: cfg, host, logger: log });
-  podNetwork.setVmPortOpener(microvm.openPodPort);
-  const runtime = buildRuntimeDeps({ config: cfg, log, images, network: podNetwork, extraControllers: [microvm], host });
+  const { pods } = composePods(cfg, types, { images, network: podNetwork, host: readHostFacts(), log });
   // Pods and containers whose create was cut short by a crash are rolled back before serving.
-  await recoverInterrupted(runtime);
-  // Networks whose pods the store does not know were left by a crash mid-RunPodSandbox.
-  await podNetwork.reconcile(new Set(runtime.sandboxes.list().map((s) => s.id)));
+  await pods.recover();
   return {
-    implementation: { runtime: { ...lifecycleHandlers(runtime), ...daemonHandlers(info) }, image: imageHandlers(images, Object.keys(cfg.runtime.handlers)) },
+    implementation: { runtime: runtimeHandlers(pods, info), image: imageHandlers(images, Object.keys(cfg.runtime.handlers)) },
     close: async () => {
-      // VMs keep running: a restarted daemon reattaches to them.
-      await microvm.detachAll();
+      // Pods keep running: a restarted daemon reattaches to them.
+      await pods.close();
       podNetwork.stop();
     },
   };
+}
+
+export interface PodParts {
+  pods: PodService;
+  sandboxes: SandboxStore;
+  containers: ContainerStore;
+  controllers: ReadonlyMap<string, SandboxController>;
+}
+
+/**
+ * The pod domain: its stores (loaded from `<root>`), one controller per
+ * configured handler (`controllers` replaces them, for tests that pass their
+ * own), and the PodService over them.
+ */
+export function composePods(
+  cfg: VmpodConfig,
+  types: HandlerTypes,
+  o: { images: ImageProvider; network: PodNetworkProvider; host: HostFacts; log: Logger; controllers?: ReadonlyMap<string, SandboxController> },
+): PodParts {
+  const { host, log } = o;
+  const store = log.child({ subsystem: 'store' });
+  const sandboxes = createSandboxStore(join(cfg.root, 'sandboxes'), store);
+  const containers = createContainerStore(join(cfg.root, 'containers'), store);
+  const loaded = { sandboxes: sandboxes.load(), containers: containers.load() };
+  log.info({ ...loaded, cgroupVersion: host.cgroupVersion, oomScoreAdj: host.oomScoreAdj, missingCapabilities: 41 - host.capabilities.size }, 'runtime stores loaded');
+  const controllers = o.controllers ?? types.createControllers(cfg.runtime.handlers, { config: cfg, host, log });
+  const pods = new PodService({ config: cfg, log, sandboxes, containers, images: o.images, network: o.network, controllers });
+  return { pods, sandboxes, containers, controllers };
 }

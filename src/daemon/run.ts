@@ -6,6 +6,7 @@ import { chmodSync, chownSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { VmpodConfig } from '../config/types';
 import type { Logger } from '../log';
+import type { HandlerTypes } from '../sandbox';
 import { createCriServer, type CallGate } from '../cri/server';
 import { listenCri, type CriListener } from '../cri/transport/listener';
 import { compose } from './compose';
@@ -32,7 +33,7 @@ async function drain(server: Server, listener: CriListener, gate: CallGate, time
   await listener.close();
 }
 
-export async function startDaemon(cfg: VmpodConfig, log: Logger, version: string): Promise<RunningDaemon> {
+export async function startDaemon(cfg: VmpodConfig, types: HandlerTypes, log: Logger, version: string): Promise<RunningDaemon> {
   const started = Date.now();
   mkdirSync(cfg.root, { recursive: true, mode: 0o711 });
   mkdirSync(cfg.state, { recursive: true, mode: 0o711 });
@@ -41,7 +42,7 @@ export async function startDaemon(cfg: VmpodConfig, log: Logger, version: string
   try {
     await claimSocketPath(cfg.listen);
     const state = new RuntimeState(join(cfg.root, 'runtime.json'));
-    const parts = await compose(cfg, log, version, state);
+    const parts = await compose(cfg, types, log, version, state);
     const { server, gate } = createCriServer(parts.implementation, log);
     // The daemon listens itself rather than through grpc-js's bindAsync, so
     // that clients sending their socket path as :authority get answers

@@ -1,13 +1,13 @@
 // What this host offers vmpod, one fact per line, as `vmpod check` prints it
-// and verbose Status reports it. Probes here are cheap (file checks and
-// `--version` calls); the KVM boot probe and the guest image lookup are
-// passed in by the caller because they belong to the hypervisor and guest
-// image modules.
+// and verbose Status reports it. This module holds the probes (cheap: file
+// checks and `--version` calls) and the daemon-wide facts; what each handler
+// needs is said by its handler type (checkHost in src/sandbox/<type>/), and
+// src/daemon/host-report.ts puts the two together.
 
 import { execFile } from 'node:child_process';
 import { accessSync, constants, existsSync, readdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { HandlerType, VmpodConfig } from '../config/types';
+import type { VmpodConfig } from '../config/types';
 
 export type CapabilityStatus = 'OK' | 'MISSING' | 'UNUSABLE';
 
@@ -17,17 +17,8 @@ export interface Capability {
   detail: string;
   /** How to fix it, when not OK. */
   fix?: string;
-  /** Handler types that cannot work without it; empty = informational. */
-  neededBy: HandlerType[];
-}
-
-export interface ExtraProbes {
-  /** Whether a guest really boots with KVM here (undefined: not probed). */
-  kvmBoots?: () => Promise<{ ok: boolean; detail: string }>;
-  /** The guest image the config points at. */
-  guestImage?: () => { ok: true; detail: string } | { ok: false; detail: string };
-  /** Lines saying what VM pods will use on this host (accelerator, agent transport) and why. */
-  decisions?: () => Promise<string[]>;
+  /** Handlers (by name) that cannot work without it; empty = informational. */
+  neededBy: string[];
 }
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
@@ -60,7 +51,7 @@ export function cgroupVersion(): 1 | 2 {
   }
 }
 
-async function binary(name: string, bin: string, versionArgs: string[], pkg: string, neededBy: HandlerType[]): Promise<Capability> {
+export async function binaryCapability(name: string, bin: string, versionArgs: string[], pkg: string, neededBy: string[]): Promise<Capability> {
   const path = findInPath(bin);
   if (!path) return { name, status: 'MISSING', detail: `${bin} not found in PATH`, fix: `apt-get install ${pkg}`, neededBy };
   const out = await run(path, versionArgs);
@@ -68,7 +59,7 @@ async function binary(name: string, bin: string, versionArgs: string[], pkg: str
   return { name, status: 'OK', detail: `${path} (${out.split('\n')[0]})`, neededBy };
 }
 
-function device(name: string, path: string, fix: string, neededBy: HandlerType[]): Capability {
+export function deviceCapability(name: string, path: string, fix: string, neededBy: string[]): Capability {
   if (!existsSync(path)) return { name, status: 'MISSING', detail: `${path} does not exist`, fix, neededBy };
   try {
     accessSync(path, constants.R_OK | constants.W_OK);
@@ -111,42 +102,32 @@ function cniConfig(cfg: VmpodConfig): Capability {
   return { name: 'cni-config', status: 'OK', detail: join(cfg.network.cni_conf_dir, files[0]!), neededBy: [] };
 }
 
-export async function probeCapabilities(cfg: VmpodConfig, extra: ExtraProbes = {}): Promise<Capability[]> {
+/** The facts every handler depends on, whatever its type. */
+export function daemonCapabilities(cfg: VmpodConfig): Capability[] {
+  const all = Object.keys(cfg.runtime.handlers);
   const isRoot = process.geteuid?.() === 0;
-  const caps: Capability[] = [
+  return [
     isRoot
-      ? { name: 'root', status: 'OK', detail: 'running as uid 0', neededBy: ['runc', 'microvm'] }
-      : { name: 'root', status: 'MISSING', detail: `running as uid ${process.geteuid?.()}`, fix: 'run vmpod as root', neededBy: ['runc', 'microvm'] },
+      ? { name: 'root', status: 'OK', detail: 'running as uid 0', neededBy: all }
+      : { name: 'root', status: 'MISSING', detail: `running as uid ${process.geteuid?.()}`, fix: 'run vmpod as root', neededBy: all },
     { name: 'cgroup', status: 'OK', detail: `cgroup v${cgroupVersion()} at /sys/fs/cgroup`, neededBy: [] },
-    await binary('runc', 'runc', ['--version'], 'runc', ['runc']),
-    await binary('conmon', 'conmon', ['--version'], 'conmon', ['runc']),
     cniPlugins(cfg),
     cniConfig(cfg),
-    await binary('qemu', cfg.microvm.qemu_binary, ['--version'], 'qemu-system-x86', ['microvm']),
-    device('kvm', '/dev/kvm', 'load kvm_intel/kvm_amd or enable nested virtualisation; microvm falls back to TCG (slow)', []),
-    device('vhost-vsock', '/dev/vhost-vsock', 'modprobe vhost_vsock; until then the agent channel uses virtio-serial', []),
   ];
-  if (extra.kvmBoots) {
-    const kvm = caps.find((c) => c.name === 'kvm')!;
-    if (kvm.status === 'OK') {
-      const probe = await extra.kvmBoots();
-      if (!probe.ok) Object.assign(kvm, { status: 'UNUSABLE', detail: `/dev/kvm present but a guest cannot boot with it: ${probe.detail}`, fix: 'microvm uses TCG (accel = "auto"); run on a host with working KVM for speed' });
-      else kvm.detail = `/dev/kvm boots a guest (${probe.detail})`;
-    }
-  }
-  if (extra.guestImage) {
-    const img = extra.guestImage();
-    caps.push(
-      img.ok
-        ? { name: 'guest-image', status: 'OK', detail: img.detail, neededBy: ['microvm'] }
-        : { name: 'guest-image', status: 'MISSING', detail: img.detail, fix: 'run scripts/setup (builds guest-image/build into /var/cache/vmpod/guest)', neededBy: ['microvm'] },
-    );
-  }
-  return caps;
 }
 
-/** Capabilities that block a handler type the config uses. */
-export function blocking(cfg: VmpodConfig, caps: Capability[]): Capability[] {
-  const used = new Set(Object.values(cfg.runtime.handlers).map((h) => h.type));
-  return caps.filter((c) => c.status !== 'OK' && c.neededBy.some((t) => used.has(t)));
+/** Capabilities that block a configured handler. */
+export function blocking(caps: readonly Capability[]): Capability[] {
+  return caps.filter((c) => c.status !== 'OK' && c.neededBy.length > 0);
+}
+
+/** One line per fact: two handlers that need the same one (same name and finding) share it. */
+export function mergeCapabilities(caps: readonly Capability[]): Capability[] {
+  const out: Capability[] = [];
+  for (const c of caps) {
+    const same = out.find((o) => o.name === c.name && o.status === c.status && o.detail === c.detail);
+    if (same) same.neededBy = [...new Set([...same.neededBy, ...c.neededBy])];
+    else out.push({ ...c, neededBy: [...c.neededBy] });
+  }
+  return out;
 }

@@ -9,7 +9,6 @@
 
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
 import type { NetworkConfig } from '../config/types';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../common/errors';
 import type { Logger } from '../log';
@@ -19,13 +18,12 @@ import { loadCniConfig } from './cni-config';
 import { cniArgs, type CniInvocation, runtimeConfigFor } from './cni-invoke';
 import { parseCniResult, podIpsFromResult } from './cni-result';
 import { createNetns, deleteNetns, netnsDir, netnsPath } from './netns';
-import { connectLoopback, openNetnsPort, type PodPortOpener } from './port-forward';
 import type { CniResult, NetworkStatus, PodIps, PodNetworkSpec } from './types';
 import { CniConfigWatcher } from './watch';
 
 export * from './types';
 export { attachTap, detachTap, DEFAULT_TAP_NAME, type GuestNetwork, type GuestAddress, type GuestRoute } from './tap';
-export type { PodPortOpener } from './port-forward';
+export { connectLoopback, openNetnsPort } from './port-forward';
 export { NETWORK_NOT_READY_REASON } from './watch';
 export { podBandwidth, EGRESS_ANNOTATION, INGRESS_ANNOTATION } from './bandwidth';
 
@@ -72,7 +70,6 @@ export class PodNetwork {
   private readonly watcher: CniConfigWatcher;
   private readonly log: Logger;
   private podCidr = '';
-  private vmOpener?: PodPortOpener;
 
   constructor(private readonly opts: PodNetworkOptions) {
     this.log = opts.logger.child({ subsystem: 'cni' });
@@ -216,26 +213,6 @@ export class PodNetwork {
     }
     if (done.length > 0) this.log.info({ pods: done }, 'tore down networks of pods unknown to the store');
     return done;
-  }
-
-  /** For VM pods: the VM sandbox registers how to reach a port inside the guest. */
-  setVmPortOpener(opener: PodPortOpener): void {
-    this.vmOpener = opener;
-  }
-
-  /**
-   * A byte stream to 127.0.0.1:<port> of the pod, for PortForward. runc pods:
-   * relayed inside the pod netns; VM pods: through the registered opener.
-   */
-  async openPodPort(pod: { id: string; kind: 'runc' | 'vm'; netnsPath: string }, port: number): Promise<Duplex> {
-    checkPodId(pod.id);
-    if (pod.kind === 'vm') {
-      if (!this.vmOpener) throw new FailedPreconditionError(`pod ${pod.id}: port forwarding into VM pods is not available (no agent opener registered)`);
-      return this.vmOpener(pod.id, port);
-    }
-    // A host-network pod listens in the node's namespace, which is ours.
-    if (!pod.netnsPath) return connectLoopback(port);
-    return openNetnsPort(pod.netnsPath, port);
   }
 
   private invocation(entry: CniCacheEntry): CniInvocation {

@@ -1,9 +1,9 @@
-// Opening a TCP connection to a port of a pod, for the streaming server's
-// PortForward. For runc pods the port listens inside the pod netns, which
-// Node cannot enter (no setns), so a relay runs there: busybox `nc` connects
-// to 127.0.0.1:<port> inside the netns and its stdio is the stream. For VM
-// pods the pod IP lives in the guest: the VM sandbox registers an opener
-// that goes through the agent.
+// Opening a TCP connection to a port in a network namespace, for
+// PortForward into pods whose processes run on the host (the runc
+// controller): the port listens inside the pod netns, which Node cannot
+// enter (no setns), so a relay runs there: busybox `nc` connects to
+// 127.0.0.1:<port> inside the netns and its stdio is the stream. (A VM pod's
+// port lives in the guest; its controller goes through the agent.)
 
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { connect } from 'node:net';
@@ -12,9 +12,6 @@ import { InternalError, InvalidArgumentError } from '../../common/errors';
 import { inNetns } from './run';
 
 export const BUSYBOX = '/bin/busybox';
-
-/** Opens a byte stream to `port` on the pod's loopback. */
-export type PodPortOpener = (podId: string, port: number) => Promise<Duplex>;
 
 /** Relay through `nsenter --net=<netns> busybox nc 127.0.0.1 <port>`. */
 export function openNetnsPort(netns: string, port: number, busybox = BUSYBOX): Promise<Duplex> {

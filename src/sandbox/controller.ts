@@ -1,39 +1,49 @@
-// The one interface between the CRI layer and whatever isolates a pod: runc
-// on the host (sandbox/runc) or a QEMU VM (sandbox/microvm). Nothing above
-// this layer knows which one it talks to. Every method is idempotent where
-// the CRI contract asks for it (stop/remove of something already gone
-// succeeds), and every failure names the step that failed.
+// The one interface between the pod domain (src/pods) and whatever isolates
+// a pod: runc on the host (sandbox/runc), a QEMU VM with the vmpod agent
+// (sandbox/microvm), and any handler type registered later (sandbox/index.ts).
+// Nothing above this layer knows which one it talks to: everything that
+// differs between them (what a pod may ask for, what verbose status shows,
+// how to reach a pod's port, what a container's process is) is a method here.
+//
+// What a controller keeps about a pod or container is opaque to the domain:
+// it returns ControllerData from create, the domain persists it in the
+// record as it is and hands it back in the handle; only the controller that
+// wrote it decodes it (each controller checks its own version). Every method
+// is idempotent where the CRI contract asks for it (stop/remove of something
+// already gone succeeds), and every failure names the step that failed.
 
-import type { HandlerType } from '../config/types';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../log';
 import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../generated/cri/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
 import type { ImageRunConfig, PodNamespaceModes } from '../oci/input';
-import type { Route } from './route';
-import type { SandboxRuntimeData } from '../store/sandbox';
-import type { ContainerRuntimeData } from '../store/container';
 
-export type { RuncSandboxData, MicrovmSandboxData, SandboxRuntimeData } from '../store/sandbox';
-export type { RuncContainerData, MicrovmContainerData, ContainerRuntimeData } from '../store/container';
+/**
+ * A controller's own persisted data: a JSON object it alone reads. `v` is the
+ * controller's layout version; records written before versions existed have
+ * none, and the controller decodes those as its first layout.
+ */
+export interface ControllerData {
+  readonly v?: number;
+  readonly [key: string]: unknown;
+}
 
-/** A pod as the controller sees it (a view of the sandbox record). */
+/** A pod as a controller sees it (a view of the pod record). */
 export interface SandboxHandle {
   id: string;
   config: PodSandboxConfig__Output;
   namespaces: PodNamespaceModes;
-  /** What the pod's containers see as their hostname. */
+  /** What the pod's containers see as their hostname (oci/hostname.ts). */
   hostname: string;
   netnsPath: string;
-  runtime: SandboxRuntimeData;
+  data: ControllerData;
 }
 
 export interface SandboxCreateInput {
   id: string;
   config: PodSandboxConfig__Output;
-  route: Route;
   namespaces: PodNamespaceModes;
-  /** What the pod's containers see as their hostname (oci/hostname.ts). */
   hostname: string;
   /** From the network layer; "" for host-network pods. */
   netnsPath: string;
@@ -43,7 +53,9 @@ export interface SandboxCreateInput {
 
 export interface ContainerHandle {
   id: string;
-  runtime: ContainerRuntimeData;
+  /** Absolute CRI log path, "" for none. */
+  logPath: string;
+  data: ControllerData;
 }
 
 export interface ContainerCreateInput {
@@ -55,14 +67,25 @@ export interface ContainerCreateInput {
   rootfs: string;
   /** Absolute CRI log path, "" for none. */
   logPath: string;
-  /** Init PID of the target container when pid namespace mode is TARGET, else 0. */
-  targetPid: number;
+  /** The container whose PID namespace this one joins (namespace mode TARGET). */
+  target?: ContainerHandle;
   log: Logger;
+}
+
+/** The identity a container's process runs with (ContainerStatus.user). */
+export interface ContainerUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+}
+
+export interface ContainerCreateResult {
+  data: ControllerData;
+  user: ContainerUser;
 }
 
 export interface ContainerProcessState {
   state: 'created' | 'running' | 'exited' | 'unknown';
-  pid: number;
   exitCode: number;
   /** Unix nanoseconds as a decimal string, "0" if not exited. */
   finishedAt: string;
@@ -77,7 +100,7 @@ export interface ExecResult {
   exitCode: number;
 }
 
-/** Figures from the cgroup, named like the CRI stats fields. */
+/** Figures from the cgroup (or the VM process), named like the CRI stats fields. */
 export interface CgroupStats {
   timestampNs: string;
   cpuUsageNs: number;
@@ -92,10 +115,33 @@ export interface CgroupStats {
   processes: number;
 }
 
+/**
+ * What verbose status shows (PodSandboxStatus/ContainerStatus `info`).
+ * `pid` is where containerd and CRI-O put it (crictl inspect templates and
+ * node agents read it): the process that stands for the object on the host,
+ * 0 when there is none (a VM container's process lives in the guest).
+ */
+export interface Description {
+  pid: number;
+  [key: string]: unknown;
+}
+
+/** What a controller tells the domain without being asked. */
+export type ControllerEvent =
+  | { kind: 'container-exited'; containerId: string; state: ContainerProcessState }
+  | { kind: 'sandbox-died'; podSandboxId: string; reason: string };
+
 export interface SandboxController {
-  readonly type: HandlerType;
+  /** The handler (RuntimeClass) name this controller serves. */
+  readonly handler: string;
+
+  /** Refuses (typed error) a pod this controller cannot run, before anything is created. */
+  checkPod(config: PodSandboxConfig__Output, namespaces: PodNamespaceModes): void;
+  /** Refuses (typed error) a container this controller cannot run in `sb`, before anything is created. */
+  checkContainer(sb: SandboxHandle, config: ContainerConfig__Output): void;
+
   /** Creates and starts the pod's isolation (infra process or VM). Undoes its own work on failure. */
-  createSandbox(input: SandboxCreateInput): Promise<SandboxRuntimeData>;
+  createSandbox(input: SandboxCreateInput): Promise<ControllerData>;
   /** Ready while the infra process / VM is alive. */
   sandboxReady(sb: SandboxHandle): Promise<boolean>;
   /** Stops the infra process / VM. Idempotent. Containers are stopped by the caller first. */
@@ -103,8 +149,11 @@ export interface SandboxController {
   /** Removes everything the controller created for the pod. Idempotent. */
   removeSandbox(sb: SandboxHandle, log: Logger): Promise<void>;
   sandboxStats(sb: SandboxHandle): Promise<CgroupStats | null>;
+  describeSandbox(sb: SandboxHandle): Description;
+  /** A byte stream to TCP `port` inside the pod, for PortForward. */
+  portForward(sb: SandboxHandle, port: number): Promise<Duplex>;
 
-  createContainer(input: ContainerCreateInput): Promise<ContainerRuntimeData>;
+  createContainer(input: ContainerCreateInput): Promise<ContainerCreateResult>;
   startContainer(sb: SandboxHandle, c: ContainerHandle): Promise<void>;
   /** Sends `signal`, waits `timeoutS`, then SIGKILL; returns when the process has exited. Idempotent. */
   stopContainer(sb: SandboxHandle, c: ContainerHandle, signal: number, timeoutS: number, log: Logger): Promise<void>;
@@ -114,14 +163,17 @@ export interface SandboxController {
   execSync(sb: SandboxHandle, c: ContainerHandle, cmd: string[], timeoutS: number): Promise<ExecResult>;
   updateContainer(sb: SandboxHandle, c: ContainerHandle, resources: LinuxContainerResources__Output): Promise<void>;
   containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null>;
+  describeContainer(sb: SandboxHandle, c: ContainerHandle): Description;
   /** kubelet rotated the container's log file: start writing a new one at the same path. */
   reopenContainerLog(sb: SandboxHandle, c: ContainerHandle): Promise<void>;
+
   /**
    * Removes whatever a create interrupted by a daemon crash may have left,
-   * knowing only the id (the record never got its runtime data). Idempotent.
-   * Optional: without it only the records and rootfs are dropped.
+   * knowing only the id (the record never got its controller data). Idempotent.
    */
-  purgeInterrupted?(kind: 'sandbox' | 'container', id: string, log: Logger): Promise<void>;
+  purgeInterrupted(kind: 'sandbox' | 'container', id: string, log: Logger): Promise<void>;
+  /** The domain's one subscription to what the controller notices by itself. */
+  onEvent(listener: (e: ControllerEvent) => void): void;
+  /** Daemon shutdown: let go of connections and timers, leave pods running. */
+  close(): Promise<void>;
 }
-
-export type ControllerRegistry = ReadonlyMap<HandlerType, SandboxController>;

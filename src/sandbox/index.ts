@@ -1,25 +1,16 @@
-// Registers the sandbox controllers explicitly (no import side effects). The
-// microvm controller is added here when it exists; until then a pod routed to
-// a microvm handler is refused with UNIMPLEMENTED by the CRI layer.
+// The handler types this build knows, registered explicitly (no import side
+// effects): a `[runtime.handlers.<name>]` table's `type` selects one. Adding
+// a type is a folder here with its controller, its config keys in
+// src/config/handlers/, and one line below.
 
-import type { HandlerType } from '../config/types';
-import type { HostFacts } from '../oci/input';
-import type { SandboxController } from './controller';
-import { RuncController } from './runc/controller';
+import { microvmHandlerType } from './microvm';
+import { HandlerTypes } from './registry';
+import { runcHandlerType } from './runc';
 
-export interface ControllerOptions {
-  state: string;
-  host: HostFacts;
-  /** Extra controllers (the microvm one) registered by their own module. */
-  extra?: SandboxController[];
-}
-
-export function createControllers(opts: ControllerOptions): Map<HandlerType, SandboxController> {
-  const map = new Map<HandlerType, SandboxController>();
-  map.set('runc', new RuncController({ state: opts.state, host: opts.host }));
-  for (const c of opts.extra ?? []) map.set(c.type, c);
-  return map;
+export function handlerTypes(): HandlerTypes {
+  return new HandlerTypes().register(runcHandlerType).register(microvmHandlerType);
 }
 
 export type { SandboxController } from './controller';
-export { routePod, type Route } from './route';
+export type { ControllerContext, HandlerType, HostReport } from './registry';
+export { HandlerTypes } from './registry';

@@ -1,15 +1,27 @@
-// Runs named steps, logs how long each took, and on failure undoes the steps
-// that completed (newest first) and throws an error naming the step.
+// The one phased-start primitive: runs named steps, records how long each
+// took, and on failure undoes the steps that completed (newest first) and
+// throws an error naming the step. Used by RunPodSandbox and CreateContainer
+// in the pod domain, the runc pod start and the pod VM start, so a slow or
+// failed start can be explained from the log alone.
 
 import { InternalError, isVmpodError, type VmpodError } from '../../common/errors';
 import type { Logger } from '../log';
 
+export interface StepsOptions {
+  /**
+   * The error to throw when step `step` failed with `err`. Default: the same
+   * error class (so the same gRPC status) with `<what>: step "<step>" failed: `
+   * before its message.
+   */
+  errorFor?: (step: string, err: unknown) => Error;
+}
+
 export class Steps {
   private readonly undo: { name: string; fn: () => Promise<void> }[] = [];
-  private readonly timings: Record<string, number> = {};
+  private readonly ms: Record<string, number> = {};
   private readonly started = Date.now();
 
-  constructor(private readonly what: string, private readonly log: Logger) {}
+  constructor(private readonly what: string, private readonly log: Logger, private readonly opts: StepsOptions = {}) {}
 
   async run<T>(name: string, fn: () => Promise<T>, rollback?: (value: T) => Promise<void>): Promise<T> {
     const t0 = Date.now();
@@ -18,10 +30,12 @@ export class Steps {
       value = await fn();
     } catch (err) {
       this.log.error({ step: name, err: (err as Error).message }, `${this.what} failed; rolling back`);
+      // The error is described before the rollback tears down what it may need (a VM's console).
+      const failure = this.opts.errorFor ? this.opts.errorFor(name, err) : wrapStepError(this.what, name, err);
       await this.rollback();
-      throw wrapStepError(this.what, name, err);
+      throw failure;
     }
-    this.timings[name] = Date.now() - t0;
+    this.ms[name] = Date.now() - t0;
     if (rollback) this.undo.push({ name, fn: () => rollback(value) });
     return value;
   }
@@ -37,19 +51,28 @@ export class Steps {
     this.undo.length = 0;
   }
 
+  /** How long each completed step took, in ms. */
+  get timings(): Readonly<Record<string, number>> {
+    return { ...this.ms };
+  }
+
   /** Logs the phase timings (so a slow start can be explained from the log). */
-  done(): void {
-    this.log.info({ phasesMs: this.timings, totalMs: Date.now() - this.started }, `${this.what} done`);
+  done(fields: Record<string, unknown> = {}): void {
+    this.log.info({ ...fields, phasesMs: this.ms, totalMs: Date.now() - this.started }, `${this.what} done`);
   }
 }
 
 /** Keeps the error class (and so its gRPC status) but prefixes the step. */
 export function wrapStepError(what: string, step: string, err: unknown): Error {
-  const msg = `${what}: step "${step}" failed: ${(err as Error).message}`;
+  return restated(err, `${what}: step "${step}" failed: ${(err as Error)?.message ?? String(err)}`);
+}
+
+/** `err` with `message` instead of its own, keeping a typed error's class (so its gRPC status); anything else becomes INTERNAL. */
+export function restated(err: unknown, message: string): Error {
   if (isVmpodError(err)) {
     const e = err as VmpodError;
-    e.message = msg;
+    e.message = message;
     return e;
   }
-  return new InternalError(msg, { cause: err });
+  return new InternalError(message, { cause: err });
 }

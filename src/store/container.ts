@@ -6,36 +6,27 @@
 //                                                            RemoveContainer (any state) ───────┴──► (deleted)
 //
 // A failed create deletes the record after rollback. RUNNING → EXITED is
-// noticed lazily: status and list calls ask the controller and record the
-// exit (code, time, reason) through ContainerStore.update.
+// recorded (code, time, reason) through ContainerStore.update when the
+// controller reports the exit, or when a status or list call asks it.
+//
+// Schema versions (`schema`): 2 is written today. Version 1 records (no
+// `schema`; before the pod domain layer) are decoded on load: `runtime`
+// becomes the opaque `controller` data, and the runc controller's `user`
+// inside it becomes the record's own `user`.
 
 import type { Logger } from '../log';
 import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../generated/cri/runtime/v1/LinuxContainerResources';
+import type { ContainerUser, ControllerData } from '../sandbox/controller';
+import { checkRecord, isObject } from './decode';
 import { RecordStore } from './record-store';
 
-export interface RuncContainerData {
-  type: 'runc';
-  bundle: string;
-  pid: number;
-  exitFile: string;
-  attachSocket: string;
-  /** The CRI log conmon writes ("" for none); absent in records written before it was kept. */
-  logPath?: string;
-  /** The identity the process runs with (ContainerStatus.user). */
-  user: { uid: number; gid: number; additionalGids: number[] };
-}
-
-export interface MicrovmContainerData {
-  type: 'microvm';
-  [key: string]: unknown;
-}
-
-export type ContainerRuntimeData = RuncContainerData | MicrovmContainerData;
+export const CONTAINER_SCHEMA = 2;
 
 export type ContainerState = 'CONTAINER_CREATED' | 'CONTAINER_RUNNING' | 'CONTAINER_EXITED' | 'CONTAINER_UNKNOWN';
 
 export interface ContainerRecord {
+  readonly schema: typeof CONTAINER_SCHEMA;
   readonly id: string;
   readonly podSandboxId: string;
   readonly config: ContainerConfig__Output;
@@ -59,16 +50,24 @@ export interface ContainerRecord {
   /** Mounted root filesystem and its writable layer on the host ("" until prepared). */
   rootfs: string;
   upperDir: string;
-  runtime: ContainerRuntimeData | null;
+  /** The identity its process runs with; null until created (and for VM containers of version 1 records). */
+  user: ContainerUser | null;
+  /** The controller's own data; null until createContainer returned. */
+  controller: ControllerData | null;
 }
 
-function isContainerRecord(v: unknown): v is ContainerRecord {
-  const r = v as ContainerRecord;
-  return typeof r?.id === 'string' && typeof r.podSandboxId === 'string' && typeof r.state === 'string' && typeof r.config === 'object';
+/** A record as any vmpod version wrote it → today's shape; throws when it is not a container record. */
+export function decodeContainerRecord(raw: unknown): ContainerRecord {
+  const r = checkRecord(raw, 'container', ['id', 'podSandboxId', 'state'], ['config']);
+  if (r.schema === CONTAINER_SCHEMA) return r as unknown as ContainerRecord;
+  if (r.schema !== undefined) throw new Error(`container record has schema ${JSON.stringify(r.schema)}; this vmpod reads 1 and ${CONTAINER_SCHEMA}`);
+  const { runtime, ...rest } = r;
+  const user = isObject(runtime) && isObject(runtime.user) ? (runtime.user as unknown as ContainerUser) : null;
+  return { ...(rest as unknown as ContainerRecord), schema: CONTAINER_SCHEMA, user, controller: isObject(runtime) ? (runtime as ControllerData) : null };
 }
 
 export type ContainerStore = RecordStore<ContainerRecord>;
 
 export function createContainerStore(dir: string, log: Logger): ContainerStore {
-  return new RecordStore<ContainerRecord>(dir, 'container', log, isContainerRecord);
+  return new RecordStore<ContainerRecord>(dir, 'container', log, decodeContainerRecord);
 }

@@ -26,18 +26,24 @@ export interface Identified {
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
+function defaultDecode<T extends Identified>(v: unknown): T {
+  if (typeof (v as T)?.id !== 'string') throw new Error('record has no string "id"');
+  return v as T;
+}
+
 export class RecordStore<T extends Identified> {
   private readonly records = new Map<string, T>();
 
   /**
    * @param kind human name used in errors ("pod sandbox", "container")
-   * @param isValid shape check applied to records read from disk
+   * @param decode turns what was read from disk (written by this or an
+   *   earlier version) into today's record; throws when it cannot
    */
   constructor(
     readonly dir: string,
     readonly kind: string,
     private readonly log: Logger,
-    private readonly isValid: (value: unknown) => value is T = (v): v is T => typeof (v as T)?.id === 'string',
+    private readonly decode: (value: unknown) => T = defaultDecode<T>,
   ) {}
 
   /** Read every record from disk; returns how many were loaded. */
@@ -46,8 +52,9 @@ export class RecordStore<T extends Identified> {
     readRecordDir(
       this.dir,
       (name, value) => {
-        if (!this.isValid(value) || `${value.id}.json` !== name) throw new Error('record does not have the expected shape');
-        this.records.set(value.id, value);
+        const record = this.decode(value);
+        if (`${record.id}.json` !== name) throw new Error(`record id "${record.id}" does not match its file name`);
+        this.records.set(record.id, Object.freeze(record));
       },
       (name, err) => quarantineRecord(this.dir, name, err, this.log, this.kind),
     );

@@ -1,79 +1,76 @@
 // Pod sandbox records.
 //
-//   RunPodSandbox ──create──► NOTREADY (runtime: null, "creating")
+//   RunPodSandbox ──create──► NOTREADY (controller: null, "creating")
 //        │                        │ controller.createSandbox ok
 //        │                        ▼
 //        │                      READY ──StopPodSandbox / infra or VM died──► NOTREADY (stopped)
 //        │                                                                      │
 //        └─ failure: record deleted after rollback         RemovePodSandbox ────┴──► (deleted)
 //
-// Metadata (config, handler, namespaces) never changes after create; state,
-// network and runtime data change only through SandboxStore.update.
+// Metadata (config, handler, namespaces, hostname) never changes after
+// create; state, network and controller data change only through
+// SandboxStore.update. What the pod's controller keeps is opaque here
+// (ControllerData): the record carries it, the controller reads it.
+//
+// Schema versions (`schema`): 2 is written today. Version 1 records (no
+// `schema` field; written before the pod domain layer) are decoded on load:
+// their `runtime` becomes `controller` as it was (the controllers decode
+// their own first layouts), `handlerType` is dropped (the handler name
+// decides), and a missing `hostname` is the config's.
 
 import type { Logger } from '../log';
 import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
+import type { PodNamespaceModes } from '../oci/input';
+import type { ControllerData } from '../sandbox/controller';
 import { RecordStore } from './record-store';
+import { checkRecord, isObject } from './decode';
 
-export type NamespaceModeName = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
+export type { NamespaceModeName, PodNamespaceModes } from '../oci/input';
 
-export interface PodNamespaceModes {
-  network: NamespaceModeName;
-  pid: NamespaceModeName;
-  ipc: NamespaceModeName;
-}
-
-/** What the runc controller keeps about a pod. */
-export interface RuncSandboxData {
-  type: 'runc';
-  /** <state>/sandboxes/<id>: hosts, resolv.conf, hostname, shm, infra bundle. */
-  podDir: string;
-  infraPid: number;
-  shmPath: string;
-  hostsPath: string;
-  resolvConfPath: string;
-  hostnamePath: string;
-  cgroupParent: string;
-  /** The hostname the pod's containers see (HOSTNAME, /etc/hostname). */
-  hostname: string;
-}
-
-/** The VM controller's own data; its engineer narrows this. */
-export interface MicrovmSandboxData {
-  type: 'microvm';
-  [key: string]: unknown;
-}
-
-export type SandboxRuntimeData = RuncSandboxData | MicrovmSandboxData;
+export const SANDBOX_SCHEMA = 2;
 
 export type SandboxState = 'SANDBOX_READY' | 'SANDBOX_NOTREADY';
 
 export interface SandboxRecord {
+  readonly schema: typeof SANDBOX_SCHEMA;
   readonly id: string;
   readonly config: PodSandboxConfig__Output;
+  /** The RuntimeClass handler that runs it (a key of [runtime.handlers]). */
   readonly handler: string;
-  readonly handlerType: 'runc' | 'microvm';
+  /** Why this handler (route.ts), for verbose status and the log. */
   readonly routeReason: string;
   /** Unix nanoseconds, decimal string. */
   readonly createdAt: string;
   readonly namespaces: PodNamespaceModes;
-  /** The pod's hostname (oci/hostname.ts); absent in records written before it was kept. */
-  readonly hostname?: string;
+  /** The pod's hostname (oci/hostname.ts). */
+  readonly hostname: string;
   state: SandboxState;
   /** True between the record's creation and the controller finishing. */
   creating: boolean;
   netnsPath: string;
   ip: string;
   additionalIps: string[];
-  runtime: SandboxRuntimeData | null;
+  /** The controller's own data; null until createSandbox returned. */
+  controller: ControllerData | null;
 }
 
-function isSandboxRecord(v: unknown): v is SandboxRecord {
-  const r = v as SandboxRecord;
-  return typeof r?.id === 'string' && typeof r.handler === 'string' && typeof r.state === 'string' && typeof r.config === 'object';
+/** A record as any vmpod version wrote it → today's shape; throws when it is not a pod record. */
+export function decodeSandboxRecord(raw: unknown): SandboxRecord {
+  const r = checkRecord(raw, 'pod sandbox', ['id', 'handler', 'state'], ['config', 'namespaces']);
+  if (r.schema === SANDBOX_SCHEMA) return r as unknown as SandboxRecord;
+  if (r.schema !== undefined) throw new Error(`pod sandbox record has schema ${JSON.stringify(r.schema)}; this vmpod reads 1 and ${SANDBOX_SCHEMA}`);
+  const { runtime, handlerType: _dropped, ...rest } = r;
+  const config = r.config as PodSandboxConfig__Output;
+  return {
+    ...(rest as unknown as SandboxRecord),
+    schema: SANDBOX_SCHEMA,
+    hostname: typeof r.hostname === 'string' ? r.hostname : config.hostname,
+    controller: isObject(runtime) ? (runtime as ControllerData) : null,
+  };
 }
 
 export type SandboxStore = RecordStore<SandboxRecord>;
 
 export function createSandboxStore(dir: string, log: Logger): SandboxStore {
-  return new RecordStore<SandboxRecord>(dir, 'pod sandbox', log, isSandboxRecord);
+  return new RecordStore<SandboxRecord>(dir, 'pod sandbox', log, decodeSandboxRecord);
 }

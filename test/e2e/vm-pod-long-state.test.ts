@@ -32,7 +32,8 @@ import type { SandboxHandle } from '../../src/sandbox/controller';
 import { MicrovmController } from '../../src/sandbox/microvm/controller';
 import { podPaths, VM_RUN_BASE, vmRunPaths } from '../../src/sandbox/microvm/layout';
 import { makeVmRunDir } from '../../src/sandbox/microvm/run-dir';
-import type { VmPodData } from '../../src/sandbox/microvm/pod-vm';
+import type { VmPodData } from '../../src/sandbox/microvm/data';
+import type { MicrovmHandlerConfig } from '../../src/config/types';
 import type { CriClient } from '../helpers/cri-client';
 import { serveCri, type InProcessCri } from '../helpers/cri-server';
 import { busyboxEntries, makeTar, RegistryPusher } from '../helpers/image-builder';
@@ -77,10 +78,8 @@ if (missing) {
   const cfg = defaultConfig();
   cfg.root = join(dir, 'r');
   cfg.state = state;
-  cfg.microvm.accel = 'tcg';
-  cfg.microvm.agent_transport = 'serial';
-  cfg.microvm.guest_dir = guest.dir;
-  cfg.microvm.boot_timeout_s = 240;
+  const vmCfg: MicrovmHandlerConfig = { ...(cfg.runtime.handlers.vm as MicrovmHandlerConfig), accel: 'tcg', agent_transport: 'serial', guest_dir: guest.dir, boot_timeout_s: 240 };
+  cfg.runtime.handlers.vm = vmCfg;
   const confDir = join(sb.dir, 'net.d');
   mkdirSync(confDir);
   writeFileSync(join(confDir, '10-vmpodls.conflist'), JSON.stringify({
@@ -101,7 +100,6 @@ if (missing) {
   interface Daemon {
     cri: InProcessCri;
     client: CriClient;
-    microvm: MicrovmController;
     /** What a daemon stop does to VM pods: connections dropped, VMs left running. */
     stop(): Promise<void>;
   }
@@ -110,9 +108,8 @@ if (missing) {
   async function startDaemon(c: VmpodConfig): Promise<Daemon> {
     const images = await createImageService({ root: c.root, registries: { [reg!.host]: { insecure: true, mirrors: [] } }, log });
     const network = new PodNetwork({ config: c.network, root: c.root, state: c.state, logger: log, hostNetns: sb.netns });
-    const microvm = new MicrovmController({ config: c, host: readHostFacts(), logger: log });
-    const cri = await serveCri(socket, { config: c, log, images, network, extraControllers: [microvm] });
-    return { cri, client: cri.client, microvm, stop: async () => (cri.close(), await microvm.detachAll()) };
+    const cri = await serveCri(socket, { config: c, log, images, network });
+    return { cri, client: cri.client, stop: () => cri.close() };
   }
 
   t.before(async () => {
@@ -186,7 +183,7 @@ if (missing) {
     const { pod_sandbox_id: id } = await current!.client.runtime.RunPodSandbox({ config: pod }, 300_000);
     const st = await current!.client.runtime.PodSandboxStatus({ pod_sandbox_id: id, verbose: true });
     t.equal(st.status?.state, 'SANDBOX_READY', 'RunPodSandbox succeeded: VM pod ready');
-    const data = (JSON.parse(st.info.info ?? '{}') as { runtime: VmPodData }).runtime;
+    const data = JSON.parse(st.info.info ?? '{}') as VmPodData;
     const run = vmRunPaths(state, id);
     t.ok(Buffer.byteLength(`${state}/vm/${id}/agent.sock`) > MAX_UNIX_SOCKET_PATH, 'the previous layout would not have fit');
 
@@ -244,10 +241,11 @@ if (missing) {
       } catch { /* gone */ }
     });
     vm.detach(); // the old daemon is gone
-    const data: Partial<VmPodData> = { type: 'microvm', podDir: podPaths(oldState, id).dir, vmRunDir: legacyRunDir, netnsPath: '', tapName: '', agent: { transport: 'serial', socketPath: agentSocket }, pid: vm.pid };
-    const handle = { id, runtime: data } as unknown as SandboxHandle;
+    // As the version 1 layout wrote it (with its type tag and no version).
+    const data = { type: 'microvm', podDir: podPaths(oldState, id).dir, vmRunDir: legacyRunDir, netnsPath: '', tapName: '', agent: { transport: 'serial', socketPath: agentSocket }, pid: vm.pid };
+    const handle = { id, data } as unknown as SandboxHandle;
 
-    const ctl = new MicrovmController({ config: { ...cfg, state: oldState }, host: readHostFacts(), logger: log });
+    const ctl = new MicrovmController({ handler: 'vm', config: { ...cfg, state: oldState }, microvm: vmCfg, host: readHostFacts(), logger: log });
     t.equal(await ctl.sandboxReady(handle), true, 'reattached to the running QEMU through the record\'s run dir of the previous layout');
     t.notOk(present(vmRunPaths(oldState, id).dir), 'and made nothing in the new place');
     await ctl.removeSandbox(handle, log);
@@ -257,11 +255,11 @@ if (missing) {
 
   t.test('a failed create and the purge of an interrupted one leave no run dir', async (t) => {
     const input = (id: string) => ({
-      id, config: podConfig(id.slice(0, 8)) as unknown as PodSandboxConfig__Output, route: { handler: 'vm', type: 'microvm' as const, reason: 'test' },
+      id, config: podConfig(id.slice(0, 8)) as unknown as PodSandboxConfig__Output,
       namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'h', netnsPath: '', ips: [], log,
     });
     const failing = `fa11${'0'.repeat(60)}`;
-    const broken = new MicrovmController({ config: { ...cfg, microvm: { ...cfg.microvm, qemu_binary: '/nonexistent/qemu-system-x86_64' } }, host: readHostFacts(), logger: log });
+    const broken = new MicrovmController({ handler: 'vm', config: cfg, microvm: { ...vmCfg, qemu_binary: '/nonexistent/qemu-system-x86_64' }, host: readHostFacts(), logger: log });
     const err = await broken.createSandbox(input(failing)).then(() => undefined, (e: Error) => e);
     t.match(err?.message ?? 'no error', /qemu-start failed/, 'create fails in qemu-start');
     t.notOk(present(vmRunPaths(state, failing).dir), 'rollback removed the run dir');
@@ -280,7 +278,7 @@ if (missing) {
     });
     vm.detach();
     rmSync(join(run.dir, 'vm.json'));
-    const ctl = new MicrovmController({ config: cfg, host: readHostFacts(), logger: log });
+    const ctl = new MicrovmController({ handler: 'vm', config: cfg, microvm: vmCfg, host: readHostFacts(), logger: log });
     await ctl.purgeInterrupted('sandbox', crashed, log);
     t.equal(processStartTime(vm.pid), undefined, 'the purge killed its QEMU (found by the pidfile in the run dir)');
     t.notOk(present(run.dir), 'and removed the run dir');

@@ -29,6 +29,8 @@ import { createLogger, silentLogger } from '../../src/log';
 import { PodNetwork } from '../../src/network';
 import { readHostFacts } from '../../src/runc/host-facts';
 import { MicrovmController } from '../../src/sandbox/microvm/controller';
+import type { SandboxController } from '../../src/sandbox/controller';
+import type { MicrovmHandlerConfig } from '../../src/config/types';
 import { podPaths, sharePath } from '../../src/sandbox/microvm/layout';
 import { bindInto, makeMountPoint, mountShare } from '../../src/sandbox/microvm/share';
 import type { CriClient } from '../helpers/cri-client';
@@ -61,10 +63,8 @@ if (missing) {
   const cfg = defaultConfig();
   cfg.root = join(dir, 'r');
   cfg.state = join(dir, 's');
-  cfg.microvm.accel = 'tcg';
-  cfg.microvm.agent_transport = 'serial';
-  cfg.microvm.guest_dir = guest.dir;
-  cfg.microvm.boot_timeout_s = 240;
+  const vmCfg: MicrovmHandlerConfig = { ...(cfg.runtime.handlers.vm as MicrovmHandlerConfig), accel: 'tcg', agent_transport: 'serial', guest_dir: guest.dir, boot_timeout_s: 240 };
+  cfg.runtime.handlers.vm = vmCfg;
   const confDir = join(sb.dir, 'net.d');
   mkdirSync(confDir);
   writeFileSync(join(confDir, '10-vmpodvm.conflist'), JSON.stringify({
@@ -83,7 +83,7 @@ if (missing) {
   let client: CriClient;
   let imageRef = '';
   let network: PodNetwork;
-  let microvm: MicrovmController;
+  let microvm: SandboxController;
 
   t.before(async () => {
     reg = await startRegistry();
@@ -92,8 +92,8 @@ if (missing) {
     imageRef = `${reg.host}/test/busybox:vm`;
     const images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log });
     network = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: log, hostNetns: sb.netns });
-    microvm = new MicrovmController({ config: cfg, host: readHostFacts(), logger: log });
-    cri = await serveCri(socket, { config: cfg, log, images, network, extraControllers: [microvm] });
+    cri = await serveCri(socket, { config: cfg, log, images, network });
+    microvm = cri.controllers.get('vm')!;
     client = cri.client;
     await client.image.PullImage({ image: { image: imageRef } }, 120_000);
   });
@@ -154,11 +154,11 @@ if (missing) {
     const { pod_sandbox_id: vmId } = await client.runtime.RunPodSandbox({ config: vmPod }, 300_000);
     const st = await client.runtime.PodSandboxStatus({ pod_sandbox_id: vmId, verbose: true });
     t.equal(st.status?.state, 'SANDBOX_READY', 'VM pod ready');
-    const info = JSON.parse(st.info.info ?? '{}') as { handlerType: string; runtime: { pid: number; vmRunDir: string; netnsPath: string; podDir: string } };
-    t.equal(info.handlerType, 'microvm', 'routed to the microvm controller');
+    const info = JSON.parse(st.info.info ?? '{}') as { handler: string; pid: number; consoleLog: string; netnsPath: string; podDir: string; vmRunDir: string };
+    t.equal(info.handler, 'vm', 'routed to the vm handler');
     const podIp = st.status?.network?.ip ?? '';
     t.match(podIp, /^10\.88\.91\.\d+$/, 'pod got an IP from CNI');
-    const qemuPid = info.runtime.pid;
+    const qemuPid = info.pid;
     t.match(readFileSync(`/proc/${qemuPid}/cmdline`, 'utf8'), /qemu-system/, 'the pod runs a QEMU process');
     const capEff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${qemuPid}/status`, 'utf8'))?.[1] ?? '0'}`);
     const CAP = { chown: 0n, net_admin: 12n, sys_ptrace: 19n, sys_admin: 21n };
@@ -169,7 +169,7 @@ if (missing) {
     const { pod_sandbox_id: runcId } = await client.runtime.RunPodSandbox({ config: runcPod }, 120_000);
     const rst = await client.runtime.PodSandboxStatus({ pod_sandbox_id: runcId, verbose: true });
     t.equal(rst.status?.state, 'SANDBOX_READY', 'trusted pod ready at the same time');
-    t.equal((JSON.parse(rst.info.info ?? '{}') as { handlerType: string }).handlerType, 'runc', 'trusted pod runs with runc');
+    t.equal((JSON.parse(rst.info.info ?? '{}') as { handler: string }).handler, 'runc', 'trusted pod runs with runc');
     const hostVer = await run(runcId, runcPod, 'ver', ['/bin/cat', '/proc/version']);
 
     const ver = await run(vmId, vmPod, 'ver', ['/bin/sh', '-c', 'cat /proc/version; echo to-stderr >&2']);
@@ -214,7 +214,7 @@ if (missing) {
       linux: { resources: { memory_limit_in_bytes: 48 * 1024 * 1024 } },
     });
     const sOom = await exited(oom);
-    const oomConsole = readFileSync(join(info.runtime.vmRunDir, 'console.log'), 'utf8').split('\n').filter((l) => /oom|out of memory|killed process/i.test(l)).slice(-8).join('\n');
+    const oomConsole = readFileSync(info.consoleLog, 'utf8').split('\n').filter((l) => /oom|out of memory|killed process/i.test(l)).slice(-8).join('\n');
     t.equal(sOom.exit_code, 137, 'a container over its memory limit in the guest is killed');
     t.match(oomConsole, /Memory cgroup out of memory/, 'by the guest\'s memory cgroup OOM killer');
     t.equal(sOom.reason, 'OOMKilled', 'reported as OOMKilled (needs a guest image with the agent of f65107e or later)');
@@ -238,7 +238,7 @@ if (missing) {
     const mknod = await sh('/bin/busybox mknod /data/blk b 7 0');
     t.match(mknod, { code: 1, err: /Operation not permitted/ }, 'the guest cannot make a device node on the host');
     t.notOk(existsSync(join(dataDir, 'blk')), 'none appeared in the host dir');
-    const shareMounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(info.runtime.podDir) && l.includes('/shared'));
+    const shareMounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(info.podDir) && l.includes('/shared'));
     t.ok(shareMounts.length >= 3 && shareMounts.every((l) => /(^|,)nodev(,|$)/.test(l.split(' ')[5]!) && /(^|,)nosuid(,|$)/.test(l.split(' ')[5]!)), `every mount QEMU serves is nodev,nosuid (${shareMounts.length} mounts)`);
     t.equal((await sh('echo from-guest > /data/f')).code, 0, 'the writable volume accepts writes');
     t.equal(readFileSync(join(dataDir, 'f'), 'utf8'), 'from-guest\n', 'guest writes land in the host dir');
@@ -266,7 +266,7 @@ if (missing) {
       // Say what the guest's network looked like.
       const diag = await client.runtime.ExecSync({ container_id: web, cmd: ['/bin/busybox', 'sh', '-c', 'busybox ip addr; busybox ip route; busybox netstat -ltn; cat /proc/net/dev'], timeout: 30 }, 60_000).catch((e: Error) => ({ stdout: Buffer.from(e.message), stderr: Buffer.alloc(0) }));
       const ws = await client.runtime.ContainerStatus({ container_id: web });
-      if (process.env.VMPOD_TEST_PAUSE_S) { t.comment(`pausing; pod netns ${info.runtime.netnsPath}, node netns ${sb.netns}`); await new Promise((r) => setTimeout(r, Number(process.env.VMPOD_TEST_PAUSE_S) * 1000)); }
+      if (process.env.VMPOD_TEST_PAUSE_S) { t.comment(`pausing; pod netns ${info.netnsPath}, node netns ${sb.netns}`); await new Promise((r) => setTimeout(r, Number(process.env.VMPOD_TEST_PAUSE_S) * 1000)); }
       t.comment(`guest network:\n${Buffer.from(diag.stdout).toString()}${Buffer.from(diag.stderr).toString()}\nweb: ${ws.status?.state}\nnode netns: ${sb.tryExec(['sh', '-c', 'ip addr; ip route; bridge link 2>&1']).stdout}`);
       throw err;
     });
@@ -275,7 +275,7 @@ if (missing) {
     await client.runtime.UpdateContainerResources({ container_id: web, linux: { memory_limit_in_bytes: 200 * 1024 * 1024 } }, 60_000);
     t.equal((await sh('cat /sys/fs/cgroup/memory.max')).out, `${200 * 1024 * 1024}\n`, 'UpdateContainerResources sets the guest cgroup limit');
 
-    const fwd = await microvm.openPodPort(vmId, 8080);
+    const fwd = await cri!.pods.portForward(vmId, 8080);
     const reply = await new Promise<string>((resolve, reject) => {
       let got = '';
       fwd.on('data', (b: Buffer) => (got += b.toString()));
@@ -292,7 +292,7 @@ if (missing) {
 
     // A daemon restart, as far as the controller is concerned: it lets go of every VM
     // and must find this one again (QMP and agent) from the sandbox record.
-    await microvm.detachAll();
+    await microvm.close();
     const again = await client.runtime.PodSandboxStatus({ pod_sandbox_id: vmId });
     t.equal(again.status?.state, 'SANDBOX_READY', 'after a restart the VM pod is found again, still ready');
     const ex2 = await client.runtime.ExecSync({ container_id: web, cmd: ['/bin/echo', 'still-here'], timeout: 60 }, 90_000);
@@ -315,9 +315,9 @@ if (missing) {
     await client.runtime.RemovePodSandbox({ pod_sandbox_id: vmId }, 120_000);
     t.pass('RemovePodSandbox is idempotent');
     t.notOk(existsSync(`/proc/${qemuPid}`), 'no QEMU process');
-    t.notOk(existsSync(info.runtime.netnsPath), 'no pod netns (and so no tap)');
-    t.notOk(existsSync(info.runtime.podDir), 'no pod dir (share, pod files)');
-    t.notOk(existsSync(info.runtime.vmRunDir), 'no VM run dir (QMP/agent sockets, console log)');
+    t.notOk(existsSync(info.netnsPath), 'no pod netns (and so no tap)');
+    t.notOk(existsSync(info.podDir), 'no pod dir (share, pod files)');
+    t.notOk(existsSync(info.vmRunDir), 'no VM run dir (QMP/agent sockets, console log)');
     t.notOk(readFileSync('/proc/self/mountinfo', 'utf8').includes(vmId), 'no mount of the pod');
     t.same(readdirSync(join(cfg.state, 'vm')), [], 'no VM state left');
     const links = sb.exec(['ip', '-o', 'link', 'show']);
@@ -418,7 +418,8 @@ if (missing) {
     const pod = podConfig('vm2', { 'io.kubernetes.cri.untrusted-workload': 'true' });
     const { pod_sandbox_id: id } = await client.runtime.RunPodSandbox({ config: pod }, 300_000);
     const st = await client.runtime.PodSandboxStatus({ pod_sandbox_id: id, verbose: true });
-    const pid = (JSON.parse(st.info.info ?? '{}') as { runtime: { pid: number } }).runtime.pid;
+    const pid = (JSON.parse(st.info.info ?? '{}') as { pid: number }).pid;
+    t.ok(pid > 0, 'verbose status names the QEMU process');
     const sleeper = await run(id, pod, 'sleeper', ['/bin/sh', '-c', "echo before; trap 'echo got-term; exit 0' TERM; while :; do sleep 1; done"]);
     // Log rotation as kubelet does it: rename, then ReopenContainerLog.
     const logPath = join(logDir, 'vm2', 'sleeper.log');
@@ -451,18 +452,18 @@ if (missing) {
   });
 
   t.test('a pod VM that cannot come up is undone, and the error names the phase', async (t) => {
-    const cases: { desc: string; tweak: (c: typeof cfg) => void; phase: RegExp }[] = [
-      { desc: 'QEMU binary missing', tweak: (c) => (c.microvm.qemu_binary = '/nonexistent/qemu-system-x86_64'), phase: /qemu-start failed/ },
-      { desc: 'no agent answer within boot_timeout_s', tweak: (c) => (c.microvm.boot_timeout_s = 1), phase: /(kernel-boot|agent-connect) failed: the guest agent did not answer within microvm.boot_timeout_s/ },
+    const cases: { desc: string; tweak: (c: MicrovmHandlerConfig) => void; phase: RegExp }[] = [
+      { desc: 'QEMU binary missing', tweak: (c) => (c.qemu_binary = '/nonexistent/qemu-system-x86_64'), phase: /qemu-start failed/ },
+      { desc: 'no agent answer within boot_timeout_s', tweak: (c) => (c.boot_timeout_s = 1), phase: /(kernel-boot|agent-connect) failed: the guest agent did not answer within boot_timeout_s/ },
     ];
     for (const [i, c] of cases.entries()) {
-      const conf = { ...cfg, microvm: { ...cfg.microvm } };
+      const conf = { ...vmCfg };
       c.tweak(conf);
-      const ctl = new MicrovmController({ config: conf, host: readHostFacts(), logger: log });
+      const ctl = new MicrovmController({ handler: 'vm', config: cfg, microvm: conf, host: readHostFacts(), logger: log });
       const id = `failpod${i}${'0'.repeat(56)}`;
       const net = await network.setup({ id, name: `fail${i}`, namespace: 'e2e', uid: `u${i}`, hostNetwork: false, portMappings: [] });
       t.teardown(() => network.teardown(id));
-      const err = await ctl.createSandbox({ id, config: podConfig(`fail${i}`, {}) as unknown as PodSandboxConfig__Output, route: { handler: 'vm', type: 'microvm', reason: 'test' }, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, hostname: `fail${i}`, netnsPath: net.netnsPath, ips: [net.ips.ip], log }).then(() => undefined, (e: Error) => e);
+      const err = await ctl.createSandbox({ id, config: podConfig(`fail${i}`, {}) as unknown as PodSandboxConfig__Output, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, hostname: `fail${i}`, netnsPath: net.netnsPath, ips: [net.ips.ip], log }).then(() => undefined, (e: Error) => e);
       t.match(err?.message ?? 'no error', c.phase, `${c.desc}: error names the phase`);
       const p = podPaths(cfg.state, id);
       t.notOk(existsSync(p.dir), `${c.desc}: pod dir removed`);
@@ -474,7 +475,7 @@ if (missing) {
   });
 
   t.test('what a crash left mid-create is purged by id', async (t) => {
-    const ctl = new MicrovmController({ config: cfg, host: readHostFacts(), logger: log });
+    const ctl = new MicrovmController({ handler: 'vm', config: cfg, microvm: vmCfg, host: readHostFacts(), logger: log });
     const podId = `crashpod${'0'.repeat(56)}`;
     const cid = `crashctr${'0'.repeat(56)}`;
     const p = podPaths(cfg.state, podId);

@@ -1,43 +1,64 @@
-// The CRI server the daemon composes (stores, runtime handlers, image
-// service, controllers), served in-process on a unix socket for tests that
-// need to hand it a stand-in network or run CNI plugins in a test netns.
-// Tests of the daemon process itself use ./daemon.ts instead.
+// The CRI server the daemon composes (the pod domain with its stores and
+// controllers, the runtime and image handler tables), served in-process on a
+// unix socket for tests that need to hand it a stand-in network, their own
+// controllers, or run CNI plugins in a test netns. Built by the daemon's own
+// composePods; tests of the daemon process itself use ./daemon.ts instead.
 
 import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import type { VmpodConfig } from '../../src/config/types';
+import { composePods, type PodParts } from '../../src/daemon/compose';
 import { imageHandlers } from '../../src/cri/image';
-import type { PodNetworkProvider, RuntimeDeps } from '../../src/cri/runtime/deps';
-import { lifecycleHandlers } from '../../src/cri/runtime/lifecycle';
-import { buildRuntimeDeps } from '../../src/cri/runtime/lifecycle-deps';
+import { runtimeHandlers } from '../../src/cri/runtime';
+import type { DaemonInfo } from '../../src/cri/runtime/info';
+import type { HandlerTable } from '../../src/cri/handler';
 import { createCriServer } from '../../src/cri/server';
 import type { ImageService } from '../../src/image';
 import type { Logger } from '../../src/log';
+import type { PodNetworkProvider } from '../../src/pods/providers';
+import { readHostFacts } from '../../src/runc/host-facts';
+import { handlerTypes } from '../../src/sandbox';
 import type { SandboxController } from '../../src/sandbox/controller';
 import { criClient, type CriClient } from './cri-client';
 
-export interface InProcessCri {
+export interface InProcessCri extends PodParts {
   server: Server;
   client: CriClient;
-  deps: RuntimeDeps;
-  /** Client closed, server shut down; pods and containers are left as they are (like a daemon stop). */
-  close(): void;
+  /** Client closed, server shut down, controllers let go; pods and containers are left as they are (like a daemon stop). */
+  close(): Promise<void>;
 }
 
-export async function serveCri(
-  socket: string,
-  o: { config: VmpodConfig; log: Logger; images: ImageService; network: PodNetworkProvider; extraControllers?: SandboxController[] },
-): Promise<InProcessCri> {
-  const deps = buildRuntimeDeps({ config: o.config, log: o.log, images: o.images, network: o.network, extraControllers: o.extraControllers });
-  const { server } = createCriServer({ runtime: lifecycleHandlers(deps), image: imageHandlers(o.images, Object.keys(o.config.runtime.handlers)) }, o.log);
+export interface InProcessOptions {
+  config: VmpodConfig;
+  log: Logger;
+  images: ImageService;
+  network: PodNetworkProvider;
+  /** Instead of one per configured handler, by handler name. */
+  controllers?: ReadonlyMap<string, SandboxController>;
+}
+
+function testInfo(config: VmpodConfig): DaemonInfo {
+  return { config, version: 'test', capabilities: async () => [], network: () => ({ ready: true, reason: '', message: '' }), podCidr: () => '', setPodCidr: () => undefined };
+}
+
+/** The pod domain and its RuntimeService table over `o.config.root`, as a (re)started daemon composes them. */
+export function composeRuntime(o: InProcessOptions): PodParts & { runtime: HandlerTable } {
+  const parts = composePods(o.config, handlerTypes(), { images: o.images, network: o.network, host: readHostFacts(), log: o.log, controllers: o.controllers });
+  return { ...parts, runtime: runtimeHandlers(parts.pods, testInfo(o.config)) };
+}
+
+export async function serveCri(socket: string, o: InProcessOptions): Promise<InProcessCri> {
+  const parts = composeRuntime(o);
+  const { server } = createCriServer({ runtime: parts.runtime, image: imageHandlers(o.images, Object.keys(o.config.runtime.handlers)) }, o.log);
   await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
   const client = criClient(socket);
   return {
+    ...parts,
     server,
     client,
-    deps,
-    close: () => {
+    close: async () => {
       client.close();
       server.forceShutdown();
+      await parts.pods.close();
     },
   };
 }

@@ -155,7 +155,8 @@ t.test('a stale socket file is replaced; a live non-vmpod listener is not', asyn
 t.test('config errors name the key and stop start-up', async (t) => {
   const d = await startDaemon(t);
   const cases = [
-    { desc: 'unknown key', toml: '[microvm]\nvcpu = 2\n', key: 'microvm.vcpu' },
+    { desc: 'unknown key', toml: '[runtime.handlers.vm]\nvcpu = 2\n', key: 'runtime.handlers.vm.vcpu' },
+    { desc: 'the VM settings moved into the handler tables', toml: '[microvm]\nvcpus = 2\n', key: 'microvm' },
     { desc: 'wrong type', toml: '[network]\ncni_bin_dirs = "/usr/lib/cni"\n', key: 'network.cni_bin_dirs' },
   ];
   for (const c of cases) {

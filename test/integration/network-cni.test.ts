@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
 import { silentLogger } from '../../src/log';
-import { EGRESS_ANNOTATION, INGRESS_ANNOTATION, PodNetwork, podBandwidth, type PodNetworkSpec } from '../../src/network';
+import { EGRESS_ANNOTATION, INGRESS_ANNOTATION, openNetnsPort, PodNetwork, podBandwidth, type PodNetworkSpec } from '../../src/network';
 import { isMounted } from '../../src/network/netns';
 import { createNetnsSandbox } from '../helpers/netns-sandbox';
 
@@ -122,7 +122,7 @@ t.test('runc-style pods on a CNI bridge', async (t) => {
   t.equal(wget(url, sb.netns).body, 'hello-vmpod\n', 'httpd in pod A answers the node');
   t.equal(wget(`http://${NODE_IP}:${HOST_PORT}/`, sb.netns).body, 'hello-vmpod\n', 'hostPort via portmap reaches pod A');
 
-  const stream = await net.openPodPort({ id: idA, kind: 'runc', netnsPath: a.netnsPath }, 8080);
+  const stream = await openNetnsPort(a.netnsPath, 8080);
   const chunks: Buffer[] = [];
   stream.on('data', (c: Buffer) => chunks.push(c));
   const ended = new Promise<void>((resolve) => stream.once('end', () => resolve()));
@@ -133,7 +133,7 @@ t.test('runc-style pods on a CNI bridge', async (t) => {
 
   // Pod B, not A: Debian's portmap 1.1.1 fails CHECK on IPv4-only pods with host ports
   // (containernetworking/plugins#819, it looks for an ip6tables chain it never made).
-  const refused = await net.openPodPort({ id: idA, kind: 'runc', netnsPath: a.netnsPath }, 8081);
+  const refused = await openNetnsPort(a.netnsPath, 8081);
   await t.rejects(
     new Promise((resolve, reject) => {
       refused.once('error', reject);

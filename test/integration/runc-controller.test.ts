@@ -7,13 +7,14 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decodeSandboxData } from '../../src/sandbox/runc/data';
 import { RuncController } from '../../src/sandbox/runc/controller';
 import { infraBinaryPath } from '../../src/sandbox/runc/pod';
 import { readHostFacts } from '../../src/runc/host-facts';
 import { cgroupDirs } from '../../src/sandbox/runc/cgroup-stats';
 import { silentLogger } from '../../src/log';
 import { DeadlineExceededError, InvalidArgumentError } from '../../common/errors';
-import type { ContainerHandle, SandboxHandle } from '../../src/sandbox/controller';
+import type { ContainerHandle, ControllerEvent, SandboxHandle } from '../../src/sandbox/controller';
 import type { ContainerConfig__Output } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerSecurityContext__Output } from '../../src/generated/cri/runtime/v1/LinuxContainerSecurityContext';
 import type { LinuxContainerResources__Output } from '../../src/generated/cri/runtime/v1/LinuxContainerResources';
@@ -29,7 +30,7 @@ const dir = mkdtempSync(join(tmpdir(), 'vmpod-runc-'));
 const state = join(dir, 'state');
 const logs = join(dir, 'logs');
 const host = readHostFacts();
-const ctl = new RuncController({ state, host });
+const ctl = new RuncController({ handler: 'runc', state, host, log: silentLogger });
 const log = silentLogger;
 
 function busyboxRootfs(name: string): string {
@@ -76,6 +77,7 @@ let sb: SandboxHandle | undefined;
 const containers: ContainerHandle[] = [];
 
 t.teardown(async () => {
+  await ctl.close();
   for (const c of containers) {
     await ctl.stopContainer(sb!, c, 9, 0, log).catch(() => undefined);
     await ctl.removeContainer(sb!, c, log).catch(() => undefined);
@@ -92,8 +94,9 @@ const podId = `rcpod${process.pid}`;
 async function run(name: string, script: string, sc: Partial<LinuxContainerSecurityContext__Output> = {}, res: Partial<LinuxContainerResources__Output> = {}): Promise<ContainerHandle> {
   const id = `${podId}-${name}`;
   const config = ctrConfig(name, script, sc, res);
-  const runtime = await ctl.createContainer({ id, sandbox: sb!, config, image: {}, rootfs: busyboxRootfs(name), logPath: join(logs, `${name}.log`), targetPid: 0, log });
-  const c = { id, runtime };
+  const logPath = join(logs, `${name}.log`);
+  const made = await ctl.createContainer({ id, sandbox: sb!, config, image: {}, rootfs: busyboxRootfs(name), logPath, log });
+  const c = { id, logPath, data: made.data };
   containers.push(c);
   await ctl.startContainer(sb!, c);
   return c;
@@ -112,12 +115,12 @@ const logOf = (name: string) => readFileSync(join(logs, `${name}.log`), 'utf8');
 
 t.test('pod sandbox with infra process', async (t) => {
   const namespaces = { network: 'POD', pid: 'POD', ipc: 'POD' } as const;
-  const runtime = await ctl.createSandbox({ id: podId, config: podConfig, route: { handler: 'runc', type: 'runc', reason: 'test' }, namespaces, hostname: 'testpod', netnsPath: '', ips: [], log });
-  sb = { id: podId, config: podConfig, namespaces, hostname: 'testpod', netnsPath: '', runtime };
+  const data = await ctl.createSandbox({ id: podId, config: podConfig, namespaces, hostname: 'testpod', netnsPath: '', ips: [], log });
+  sb = { id: podId, config: podConfig, namespaces, hostname: 'testpod', netnsPath: '', data };
   t.equal(await ctl.sandboxReady(sb), true, 'infra running');
-  t.equal(runtime.type, 'runc');
-  if (runtime.type !== 'runc') return;
+  const runtime = decodeSandboxData(data, podId);
   t.ok(runtime.infraPid > 0, 'infra pid recorded');
+  t.equal(ctl.describeSandbox(sb).pid, runtime.infraPid, 'verbose status names the infra process');
   t.equal(readFileSync(`/proc/${runtime.infraPid}/comm`, 'utf8').trim(), 'vmpod-infra', 'it is our infra binary');
   t.match(readFileSync('/proc/mounts', 'utf8'), runtime.shmPath, 'per-pod /dev/shm mounted');
   t.equal(readFileSync(runtime.resolvConfPath, 'utf8'), 'search svc.local\nnameserver 10.0.0.10\n', 'resolv.conf from DNSConfig');
@@ -202,10 +205,20 @@ t.test('OOM kill under a small memory limit', async (t) => {
   t.equal(st.oomKilled, true, 'reported as OOM');
 });
 
+t.test('exits are reported as events as they happen (conmon\'s exit file, watched), without being asked', async (t) => {
+  const events: ControllerEvent[] = [];
+  ctl.onEvent((e) => events.push(e));
+  const c = await run('evented', 'sleep 0.3; exit 7');
+  const until = Date.now() + 20_000;
+  while (!events.some((e) => e.kind === 'container-exited' && e.containerId === c.id) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+  t.match(events.find((e) => e.kind === 'container-exited' && e.containerId === c.id), { state: { state: 'exited', exitCode: 7 } }, 'the exit event carries the code');
+  t.notOk(events.some((e) => e.kind === 'sandbox-died'), 'the pod did not die');
+});
+
 t.test('a container without a CRI log path runs', async (t) => {
   const id = `${podId}-nolog`;
-  const runtime = await ctl.createContainer({ id, sandbox: sb!, config: ctrConfig('nolog', 'echo quiet'), image: {}, rootfs: busyboxRootfs('nolog'), logPath: '', targetPid: 0, log });
-  const c = { id, runtime };
+  const made = await ctl.createContainer({ id, sandbox: sb!, config: ctrConfig('nolog', 'echo quiet'), image: {}, rootfs: busyboxRootfs('nolog'), logPath: '', log });
+  const c = { id, logPath: '', data: made.data };
   containers.push(c);
   await ctl.startContainer(sb!, c);
   t.equal((await waitExit(c)).exitCode, 0, 'ran and exited');
@@ -215,21 +228,17 @@ t.test('a failed create leaves nothing behind', async (t) => {
   const id = `${podId}-bad`;
   const config = ctrConfig('bad', 'true');
   config.mounts = [{ container_path: '/x', host_path: join(dir, 'does-not-exist'), readonly: false, propagation: 'PROPAGATION_PRIVATE' } as ContainerConfig__Output['mounts'][number]];
-  await t.rejects(ctl.createContainer({ id, sandbox: sb!, config, image: {}, rootfs: busyboxRootfs('bad'), logPath: '', targetPid: 0, log }), InvalidArgumentError);
+  await t.rejects(ctl.createContainer({ id, sandbox: sb!, config, image: {}, rootfs: busyboxRootfs('bad'), logPath: '', log }), InvalidArgumentError);
   t.notOk(existsSync(ctl.paths.containerBundle(id)), 'no bundle');
   t.equal(await ctl.runc.state(id), null, 'no runc container');
   const id2 = `${podId}-bad2`;
-  await t.rejects(ctl.createContainer({ id: id2, sandbox: sb!, config: ctrConfig('bad2', 'true'), image: {}, rootfs: join(dir, 'no-rootfs'), logPath: '', targetPid: 0, log }), /step "runc-create"/, 'runc failure names the step');
+  await t.rejects(ctl.createContainer({ id: id2, sandbox: sb!, config: ctrConfig('bad2', 'true'), image: {}, rootfs: join(dir, 'no-rootfs'), logPath: '', log }), /step "runc-create"/, 'runc failure names the step');
   t.notOk(existsSync(ctl.paths.containerBundle(id2)), 'bundle rolled back');
   t.equal(await ctl.runc.state(id2), null, 'no runc container after rollback');
 });
 
 t.test('removing everything leaves nothing behind', async (t) => {
-  const runtime = sb!.runtime;
-  if (runtime.type !== 'runc') {
-    t.fail('runc sandbox expected');
-    return;
-  }
+  const runtime = decodeSandboxData(sb!.data, podId);
   for (const c of containers.splice(0)) {
     await ctl.stopContainer(sb!, c, 15, 0, log);
     await ctl.removeContainer(sb!, c, log);

@@ -13,17 +13,16 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
-import { lifecycleHandlers } from '../../src/cri/runtime/lifecycle';
-import { buildRuntimeDeps } from '../../src/cri/runtime/lifecycle-deps';
-import { recoverInterrupted } from '../../src/cri/runtime/recover-interrupted';
-import type { PodNetworkProvider, RuntimeDeps } from '../../src/cri/runtime/deps';
+import type { PodNetworkProvider } from '../../src/pods/providers';
+import { CONTAINER_SCHEMA } from '../../src/store/container';
+import { SANDBOX_SCHEMA } from '../../src/store/sandbox';
 import { defaultConfig } from '../../src/config/defaults';
 import { createImageService, type ImageService } from '../../src/image';
 import { silentLogger } from '../../src/log';
 import { cgroupDirs } from '../../src/sandbox/runc/cgroup-stats';
 import { RuncPaths } from '../../src/sandbox/runc/paths';
 import type { CriClient } from '../helpers/cri-client';
-import { serveCri, type InProcessCri } from '../helpers/cri-server';
+import { composeRuntime, serveCri, type InProcessCri } from '../helpers/cri-server';
 import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
 import { startRegistry, type RunningRegistry } from '../helpers/registry';
 
@@ -36,14 +35,22 @@ const logDir = join(dir, 'pod-logs');
 const noNetwork: PodNetworkProvider = {
   setup: async () => ({ netnsPath: '', ips: { ip: '', additionalIps: [] } }),
   teardown: async () => undefined,
+  reconcile: async () => [],
 };
 
 let reg: RunningRegistry | undefined;
 let images: ImageService;
-let deps: RuntimeDeps;
 let cri: InProcessCri | undefined;
 let client: CriClient;
 let imageRef = '';
+
+/** The pod's infra process on the host, as verbose status reports it (where crictl inspectp shows it). */
+async function infraPidOf(podId: string): Promise<number> {
+  const st = await client.runtime.PodSandboxStatus({ pod_sandbox_id: podId, verbose: true });
+  const pid = (JSON.parse(st.info.info ?? '{}') as { pid: number }).pid;
+  if (!(pid > 0)) throw new Error(`verbose PodSandboxStatus of ${podId} names no infra pid: ${st.info.info}`);
+  return pid;
+}
 
 t.before(async () => {
   reg = await startRegistry();
@@ -52,7 +59,7 @@ t.before(async () => {
   imageRef = `${reg.host}/test/busybox:v1`;
   images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
   cri = await serveCri(socket, { config: cfg, log: silentLogger, images, network: noNetwork });
-  ({ deps, client } = cri);
+  ({ client } = cri);
   await client.image.PullImage({ image: { image: imageRef } }, 120_000);
 });
 
@@ -62,7 +69,7 @@ t.teardown(async () => {
     const { items } = await client.runtime.ListPodSandbox({});
     for (const p of items) await client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id });
   } catch { /* server may not have started */ }
-  cri?.close();
+  await cri?.close();
   await reg?.stop();
   execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
   rmSync(dir, { recursive: true, force: true });
@@ -105,7 +112,7 @@ t.test('full lifecycle of a trusted pod over CRI', async (t) => {
   t.equal(st.status?.state, 'SANDBOX_READY', 'pod ready');
   t.equal(st.status?.runtime_handler, 'runc', 'runtime handler reported');
   t.equal(st.status?.linux?.namespaces?.options?.pid, 'POD', 'namespace options reported');
-  t.match(JSON.parse(st.info.info ?? '{}'), { routeReason: 'default_trust is trusted', handlerType: 'runc' }, 'route decision in info');
+  t.match(JSON.parse(st.info.info ?? '{}'), { routeReason: 'default_trust is trusted', handler: 'runc' }, 'route decision in info');
 
   const done = await runContainer(podId, pod, 'done', ['/bin/sh', '-c', 'echo hello; echo oops >&2']);
   const failed = await runContainer(podId, pod, 'failed', ['/bin/sh', '-c', 'exit 4']);
@@ -166,7 +173,7 @@ t.test('full lifecycle of a trusted pod over CRI', async (t) => {
   await client.runtime.RemoveContainer({ container_id: done });
   t.pass('stop and remove are idempotent');
 
-  const infraPid = deps.sandboxes.get(podId)?.runtime?.type === 'runc' ? (deps.sandboxes.get(podId)!.runtime as { infraPid: number }).infraPid : 0;
+  const infraPid = await infraPidOf(podId);
   await client.runtime.StopPodSandbox({ pod_sandbox_id: podId });
   await client.runtime.StopPodSandbox({ pod_sandbox_id: podId });
   t.equal((await client.runtime.PodSandboxStatus({ pod_sandbox_id: podId })).status?.state, 'SANDBOX_NOTREADY', 'pod not ready after stop');
@@ -197,7 +204,6 @@ t.test('OOM kill is reported as OOMKilled', async (t) => {
 });
 
 t.test('routing and refusals over CRI', async (t) => {
-  await t.rejects(client.runtime.RunPodSandbox({ config: podConfig('vm', { annotations: { 'io.kubernetes.cri.untrusted-workload': 'true' } }) }), { code: GrpcStatus.UNIMPLEMENTED }, 'microvm handler not available yet');
   await t.rejects(client.runtime.RunPodSandbox({ config: podConfig('kata'), runtime_handler: 'kata' }), { code: GrpcStatus.INVALID_ARGUMENT, details: /configured handlers: runc, vm/ }, 'unknown handler');
   const hostNet = podConfig('hn', { annotations: { 'io.kubernetes.cri.untrusted-workload': 'true' }, linux: { security_context: { namespace_options: { network: 'NODE' } } } });
   await t.rejects(client.runtime.RunPodSandbox({ config: hostNet }), { code: GrpcStatus.FAILED_PRECONDITION, details: /host network/ }, 'untrusted + host network');
@@ -215,7 +221,7 @@ t.test('a failed create rolls back and leaves nothing', async (t) => {
   t.match((err as ServiceError).details, /step "runtime-create".*does not exist on the host/, 'names the step and the problem');
   t.same((await client.runtime.ListContainers({})).containers, [], 'no container record');
   t.same(readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(join(cfg.root, 'image', 'containers'))), [], 'rootfs unmounted');
-  const infraPid = (deps.sandboxes.get(podId)!.runtime as { infraPid: number }).infraPid;
+  const infraPid = await infraPidOf(podId);
   await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId });
   assertNothingLeft(t, podId, infraPid);
 });
@@ -243,8 +249,9 @@ t.test('a restarted daemon finds its pods and running containers', async (t) => 
   const id = await runContainer(podId, pod, 'keep', ['/bin/sh', '-c', 'while :; do echo tick; sleep 1; done']);
   // A second set of stores and controllers over the same root and state, as after a restart.
   const images2 = await createImageService({ root: cfg.root, registries: { [reg!.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
-  const deps2 = buildRuntimeDeps({ config: cfg, log: silentLogger, images: images2, network: noNetwork });
-  const table = lifecycleHandlers(deps2);
+  const second = composeRuntime({ config: cfg, log: silentLogger, images: images2, network: noNetwork });
+  t.teardown(() => second.pods.close());
+  const table = second.runtime;
   const ctx = { log: silentLogger, signal: new AbortController().signal };
   const st = await table.ContainerStatus!({ container_id: id, verbose: false }, ctx);
   t.equal(st.status.state, 'CONTAINER_RUNNING', 'container still running after the restart');
@@ -259,9 +266,9 @@ t.test('a restarted daemon finds its pods and running containers', async (t) => 
   for (let i = 0; i < 50 && !readFileSync(logPath, 'utf8').includes('tick'); i++) await new Promise((r) => setTimeout(r, 100));
   t.match(readFileSync(logPath, 'utf8'), / stdout F tick\n/, 'after ReopenContainerLog conmon writes a new file at the log path');
   await table.RemovePodSandbox!({ pod_sandbox_id: podId }, ctx);
-  t.notOk(deps2.containers.get(id), 'removed through the new instance');
-  deps.sandboxes.load();
-  deps.containers.load();
+  t.notOk(second.containers.get(id), 'removed through the new instance');
+  cri!.sandboxes.load();
+  cri!.containers.load();
 });
 
 t.test('creates interrupted by a daemon crash are cleaned up at start-up', async (t) => {
@@ -271,18 +278,19 @@ t.test('creates interrupted by a daemon crash are cleaned up at start-up', async
   const cid = 'interrupted0ctr';
   const config = podConfig('interrupted');
   const namespaces = { network: 'POD', pid: 'POD', ipc: 'POD' } as const;
-  const ctl = deps.controllers.get('runc')!;
-  const runtime = await ctl.createSandbox({ id, config: config as never, route: { handler: 'runc', type: 'runc', reason: 'test' }, namespaces, hostname: 'interrupted', netnsPath: '', ips: [], log: silentLogger });
-  deps.sandboxes.create({ id, config: config as never, handler: 'runc', handlerType: 'runc', routeReason: 'test', createdAt: '1', namespaces, state: 'SANDBOX_NOTREADY', creating: true, netnsPath: '', ip: '', additionalIps: [], runtime: null });
+  const { sandboxes, containers } = cri!;
+  const ctl = cri!.controllers.get('runc')!;
+  const data = await ctl.createSandbox({ id, config: config as never, namespaces, hostname: 'interrupted', netnsPath: '', ips: [], log: silentLogger });
+  sandboxes.create({ schema: SANDBOX_SCHEMA, id, config: config as never, handler: 'runc', routeReason: 'test', createdAt: '1', namespaces, hostname: 'interrupted', state: 'SANDBOX_NOTREADY', creating: true, netnsPath: '', ip: '', additionalIps: [], controller: null });
   const image = images.resolve(imageRef);
   const layout = await images.prepareRootfs(cid, image.id);
   await images.mountRootfs(cid);
-  deps.containers.create({
-    id: cid, podSandboxId: id, config: containerConfig('x', ['/bin/true']) as never, image: imageRef, imageId: image.id, imageRef: image.id, logPath: '', stopSignal: 15,
-    createdAt: '1', startedAt: '0', finishedAt: '0', state: 'CONTAINER_CREATED', exitCode: 0, reason: '', message: '', resources: null, rootfs: '', upperDir: '', runtime: null,
+  containers.create({
+    schema: CONTAINER_SCHEMA, id: cid, podSandboxId: id, config: containerConfig('x', ['/bin/true']) as never, image: imageRef, imageId: image.id, imageRef: image.id, logPath: '', stopSignal: 15,
+    createdAt: '1', startedAt: '0', finishedAt: '0', state: 'CONTAINER_CREATED', exitCode: 0, reason: '', message: '', resources: null, rootfs: '', upperDir: '', user: null, controller: null,
   });
-  t.equal(await recoverInterrupted(deps), 2, 'both interrupted creates cleaned up');
-  t.notOk(deps.sandboxes.get(id) || deps.containers.get(cid), 'records deleted');
+  t.equal(await cri!.pods.recover(), 2, 'both interrupted creates cleaned up');
+  t.notOk(sandboxes.get(id) || containers.get(cid), 'records deleted');
   t.notOk(readFileSync('/proc/mounts', 'utf8').includes(layout.mountpoint), 'rootfs unmounted');
-  assertNothingLeft(t, id, runtime.type === 'runc' ? runtime.infraPid : 0);
+  assertNothingLeft(t, id, data.infraPid as number);
 });

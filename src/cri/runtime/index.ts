@@ -1,16 +1,15 @@
-import type { HandlerTable } from '../handler';
-import type { DaemonInfo } from './info';
-import { runtimeConfigHandler } from './runtime-config';
-import { statusHandler } from './status';
-import { updateRuntimeConfigHandler } from './update-runtime-config';
-import { versionHandler } from './version';
+// The RuntimeService, as one table of thin handlers over the PodService and
+// the daemon's own facts; grouped by what they act on, as the agent's rpc/ is.
 
-/** Daemon-level RuntimeService methods; pod and container lifecycle tables are merged in by the daemon. */
-export function daemonHandlers(info: DaemonInfo): HandlerTable {
-  return {
-    Version: versionHandler(info),
-    Status: statusHandler(info),
-    RuntimeConfig: runtimeConfigHandler(info),
-    UpdateRuntimeConfig: updateRuntimeConfigHandler(info),
-  };
+import type { PodService } from '../../pods/service';
+import type { HandlerTable } from '../handler';
+import { containerHandlers } from './containers';
+import { daemonHandlers } from './daemon';
+import { execHandlers } from './exec';
+import type { DaemonInfo } from './info';
+import { podHandlers } from './pods';
+import { statsHandlers } from './stats';
+
+export function runtimeHandlers(pods: PodService, info: DaemonInfo): HandlerTable {
+  return { ...daemonHandlers(info), ...podHandlers(pods), ...containerHandlers(pods), ...execHandlers(pods), ...statsHandlers(pods) };
 }

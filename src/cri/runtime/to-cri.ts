@@ -46,8 +46,6 @@ export function toCriContainerStatus(c: ContainerRecord): ContainerStatus {
     stop_signal: criSignalName(c.stopSignal) as ContainerStatus['stop_signal'],
     mounts: c.config.mounts.map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly, propagation: m.propagation, selinux_relabel: m.selinux_relabel })),
     log_path: c.logPath, resources: c.resources ? { linux: c.resources } : null,
-    user: c.runtime?.type === 'runc' && c.runtime.user
-      ? { linux: { uid: String(c.runtime.user.uid), gid: String(c.runtime.user.gid), supplemental_groups: c.runtime.user.additionalGids.map(String) } }
-      : null,
+    user: c.user ? { linux: { uid: String(c.user.uid), gid: String(c.user.gid), supplemental_groups: c.user.additionalGids.map(String) } } : null,
   };
 }

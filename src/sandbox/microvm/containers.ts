@@ -19,29 +19,19 @@ import { CriLogWriter } from '../../logs/cri-log';
 import { containerSpec } from '../../oci/container-spec';
 import type { HostFacts } from '../../oci/input';
 import { resolveResources } from '../../oci/resources';
-import type { OciProcess } from '../../oci/types';
 import { RemoteStatusError } from '../../../common/ttrpc';
 import { readRootfsFile } from '../runc/rootfs-read';
-import type { CgroupStats, ContainerCreateInput, ContainerHandle, ContainerProcessState, ExecResult, MicrovmContainerData } from '../controller';
-import { checkVmContainerConfig, guestHostFacts, guestPodContext, guestSpec } from './guest-spec';
+import type { CgroupStats, ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ControllerEvent, ExecResult } from '../controller';
+import { decodeVmContainerData, VM_DATA_VERSION, type VmContainerData } from './data';
+import { guestHostFacts, guestPodContext, guestSpec } from './guest-spec';
 import { sharePath } from './layout';
 import { dropWarning, pumpOutput } from './output-pump';
-import { paceEmptyAnswer } from './long-poll';
 import { execInGuest } from './exec';
 import { describeExit, type PodVm } from './pod-vm';
 import { podPaths } from './layout';
 import { shareBindPropagation } from './propagation';
 import { bindInto, makeMountPoint, releaseDir } from './share';
-
-/** Persisted in the container record. */
-export interface VmContainerData extends MicrovmContainerData {
-  type: 'microvm';
-  /** Share-relative dir of the container (c/<id>). */
-  shareDir: string;
-  logPath: string;
-  /** The container's process (without args), the template for execs. */
-  process: Omit<OciProcess, 'args'>;
-}
+import { msToNs, nowNs, sleep } from '../../util/time';
 
 export interface ExitInfo {
   code: number;
@@ -49,6 +39,10 @@ export interface ExitInfo {
   oomKilled: boolean;
   /** Why, when the container did not end by itself (its VM died under it). */
   message?: string;
+}
+
+function exitedState(e: ExitInfo): ContainerProcessState {
+  return { state: 'exited', exitCode: e.code, finishedAt: e.finishedAtNs, oomKilled: e.oomKilled, message: e.message };
 }
 
 /** Exit code reported for a container whose VM died under it (as if SIGKILLed). */
@@ -73,19 +67,22 @@ class LiveContainer {
     if (this.exit) return;
     this.exit = e;
     this.resolveExit(e);
+    this.onExit(e);
   }
+
+  /** Set by PodContainers: reports the exit to the controller's listeners. */
+  onExit: (e: ExitInfo) => void = () => undefined;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 const STATS_TIMEOUT_MS = 2000;
-const nsNow = (): string => (BigInt(Date.now()) * 1_000_000n).toString();
-const data = (c: ContainerHandle): VmContainerData => c.runtime as VmContainerData;
+const data = (c: ContainerHandle): VmContainerData => decodeVmContainerData(c.data, c.id);
 
 export interface ContainerEnv {
   state: string;
   host: HostFacts;
   log: Logger;
+  /** Where exits are reported as they happen (the controller's listeners). */
+  emit(e: ControllerEvent): void;
 }
 
 /** Per pod: the containers this daemon is following. */
@@ -99,7 +96,7 @@ export class PodContainers {
   constructor(private readonly env: ContainerEnv, private readonly pod: PodVm) {
     pod.onExit((e) => {
       for (const c of this.live.values()) {
-        c.setExit({ code: VM_GONE_EXIT_CODE, finishedAtNs: (BigInt(e.at.getTime()) * 1_000_000n).toString(), oomKilled: false, message: describeExit(e) });
+        c.setExit({ code: VM_GONE_EXIT_CODE, finishedAtNs: msToNs(e.at), oomKilled: false, message: describeExit(e) });
       }
     });
   }
@@ -108,10 +105,8 @@ export class PodContainers {
   private watchOom(): void {
     this.oomWatch ??= (async () => {
       while (this.pod.alive && !this.pod.detached) {
-        const asked = Date.now();
         try {
           const ev = await this.pod.agent.getOOMEvent({ wait_ms: 10_000 });
-          if (!ev.container_id) await paceEmptyAnswer(asked);
           // Only containers of this pod: the guest names them, and must not grow the set at will.
           if (ev.container_id && this.live.has(ev.container_id)) {
             this.oomed.add(ev.container_id);
@@ -139,12 +134,13 @@ export class PodContainers {
     return this.oomed.has(id);
   }
 
-  private liveOf(c: ContainerHandle): LiveContainer {
-    let l = this.live.get(c.id);
+  private liveOf(id: string): LiveContainer {
+    let l = this.live.get(id);
     if (!l) {
-      l = new LiveContainer(c.id);
-      this.live.set(c.id, l);
-      if (!this.pod.alive) l.setExit({ code: VM_GONE_EXIT_CODE, finishedAtNs: nsNow(), oomKilled: false, message: 'the pod VM is not running' });
+      l = new LiveContainer(id);
+      l.onExit = (e) => this.env.emit({ kind: 'container-exited', containerId: id, state: exitedState(e) });
+      this.live.set(id, l);
+      if (!this.pod.alive) l.setExit({ code: VM_GONE_EXIT_CODE, finishedAtNs: nowNs(), oomKilled: false, message: 'the pod VM is not running' });
     }
     return l;
   }
@@ -157,9 +153,8 @@ export class PodContainers {
     return podPaths(this.env.state, this.pod.id);
   }
 
-  async create(input: ContainerCreateInput): Promise<VmContainerData> {
+  async create(input: ContainerCreateInput): Promise<ContainerCreateResult> {
     const { id, config } = input;
-    checkVmContainerConfig(config);
     this.requireAlive('create a container');
     const p = this.paths();
     const rel = sharePath.containerDir(id);
@@ -202,8 +197,10 @@ export class PodContainers {
       });
       const { args: _args, ...process } = spec.process;
       void _args;
-      this.liveOf({ id, runtime: { type: 'microvm' } });
-      return { type: 'microvm', shareDir: rel, logPath: input.logPath, process };
+      this.liveOf(id);
+      const d: VmContainerData = { v: VM_DATA_VERSION, shareDir: rel, process };
+      const u = spec.process.user;
+      return { data: { ...d }, user: { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] } };
     } catch (err) {
       await undo().catch((e: unknown) => input.log.warn({ err: (e as Error).message }, 'undoing container share failed'));
       throw err;
@@ -212,7 +209,7 @@ export class PodContainers {
 
   async start(c: ContainerHandle): Promise<void> {
     this.requireAlive('start a container');
-    const l = this.liveOf(c);
+    const l = this.liveOf(c.id);
     // The log file (and its directory) exists before the container runs, as containerd makes it:
     // `crictl logs` and kubelet may open it as soon as StartContainer returns.
     const w = l.writer ?? this.logWriter(c);
@@ -234,7 +231,7 @@ export class PodContainers {
   }
 
   private logWriter(c: ContainerHandle): CriLogWriter | undefined {
-    const logPath = data(c).logPath;
+    const logPath = c.logPath;
     if (!logPath) return undefined;
     const log = this.env.log.child({ podSandboxId: this.pod.id, containerId: c.id });
     return new CriLogWriter(logPath, { partialFlushMs: 1000, onError: (err) => log.warn({ err: err.message }, 'container log write failed') });
@@ -269,15 +266,13 @@ export class PodContainers {
     }
     l.waiter = (async () => {
       while (!stopped() && !l.exit) {
-        const asked = Date.now();
         try {
           const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 10_000 });
-          if (!r.exited) await paceEmptyAnswer(asked);
           if (r.exited) {
             // The agent reports an exit once all output is buffered in the guest; the pumps end when
             // they have drained it into the log (or the VM is gone, or the container removed).
             const [oomKilled] = await Promise.all([this.oomVerdict(c.id, r.exit_code, r.oom_killed), l.pumps]);
-            l.setExit({ code: r.exit_code, finishedAtNs: r.finished_at_unix_nano > 0 ? BigInt(Math.round(r.finished_at_unix_nano)).toString() : nsNow(), oomKilled });
+            l.setExit({ code: r.exit_code, finishedAtNs: r.finished_at_unix_nano > 0 ? BigInt(Math.round(r.finished_at_unix_nano)).toString() : nowNs(), oomKilled });
           }
         } catch (err) {
           if (err instanceof AgentUnavailableError) await sleep(500);
@@ -291,7 +286,7 @@ export class PodContainers {
   }
 
   async state(c: ContainerHandle): Promise<ContainerProcessState> {
-    const l = this.liveOf(c);
+    const l = this.liveOf(c.id);
     if (!l.exit && this.pod.alive && !l.waiter) {
       // A daemon restarted meanwhile: ask the agent once, then follow the container again. One that
       // has exited meanwhile is reported exited by the waiter, once the output it left is in the log.
@@ -300,15 +295,15 @@ export class PodContainers {
         l.started = true;
         this.watchOom();
       } catch (err) {
-        if (err instanceof RemoteStatusError) return { state: 'created', pid: 0, exitCode: 0, finishedAt: '0', oomKilled: false };
+        if (err instanceof RemoteStatusError) return { state: 'created', exitCode: 0, finishedAt: '0', oomKilled: false };
         // The VM runs but its agent did not answer this time. "unknown" would make the CRI
         // layer record the container as gone for good; ask again on the next status call.
-        return { state: 'running', pid: 0, exitCode: 0, finishedAt: '0', oomKilled: false };
+        return { state: 'running', exitCode: 0, finishedAt: '0', oomKilled: false };
       }
       this.follow(c, l);
     }
-    if (l.exit) return { state: 'exited', pid: 0, exitCode: l.exit.code, finishedAt: l.exit.finishedAtNs, oomKilled: l.exit.oomKilled, message: l.exit.message };
-    return { state: l.started ? 'running' : 'created', pid: 0, exitCode: 0, finishedAt: '0', oomKilled: false };
+    if (l.exit) return exitedState(l.exit);
+    return { state: l.started ? 'running' : 'created', exitCode: 0, finishedAt: '0', oomKilled: false };
   }
 
   private async signal(id: string, execId: string, signal: number): Promise<void> {
@@ -324,7 +319,7 @@ export class PodContainers {
   }
 
   async stop(c: ContainerHandle, signal: number, timeoutS: number, log: Logger): Promise<void> {
-    const l = this.liveOf(c);
+    const l = this.liveOf(c.id);
     if (l.exit || !this.pod.alive) return;
     if (!l.waiter) this.follow(c, l);
     if (signal !== 9 && timeoutS > 0) {
@@ -337,7 +332,7 @@ export class PodContainers {
   }
 
   async remove(c: ContainerHandle, log: Logger): Promise<void> {
-    const l = this.liveOf(c);
+    const l = this.liveOf(c.id);
     if (this.pod.alive) {
       await this.pod.agent.call('RemoveContainer', { container_id: c.id, force: true }).catch((err: unknown) => {
         log.warn({ err: (err as Error).message }, 'agent RemoveContainer failed');
@@ -348,7 +343,7 @@ export class PodContainers {
     await Promise.race([l.pumps ?? Promise.resolve(), sleep(6000)]);
     await l.writer?.close();
     const p = this.paths();
-    const rel = data(c).shareDir ?? sharePath.containerDir(c.id);
+    const rel = data(c).shareDir || sharePath.containerDir(c.id);
     await releaseDir(join(p.shared, rel), join(p.shareSource, rel));
     this.live.delete(c.id);
     this.oomed.delete(c.id);
@@ -361,7 +356,7 @@ export class PodContainers {
 
   /** ReopenContainerLog: kubelet rotated the file; returns once the new file exists, and records written after this go there. */
   async reopenLog(c: ContainerHandle): Promise<void> {
-    const l = this.liveOf(c);
+    const l = this.liveOf(c.id);
     if (!l.waiter && !l.exit && this.pod.alive) await this.state(c); // a restarted daemon follows the container again
     const w = l.writer;
     if (!w || l.exit) throw new FailedPreconditionError(`container ${c.id} has no log being written (no log path, or it has exited)`);
@@ -378,13 +373,13 @@ export class PodContainers {
 
   async stats(c: ContainerHandle): Promise<CgroupStats | null> {
     if (!this.pod.alive) return null;
-    const l = this.liveOf(c);
+    const l = this.liveOf(c.id);
     if (l.exit) return null;
     // Short: kubelet lists the stats of every container of the node in one call
     // (the list handlers leave out a container whose stats fail).
     const s = await this.pod.agent.call('StatsContainer', { container_id: c.id }, { timeoutMs: STATS_TIMEOUT_MS });
     return {
-      timestampNs: s.timestamp_unix_nano > 0 ? BigInt(Math.round(s.timestamp_unix_nano)).toString() : nsNow(),
+      timestampNs: s.timestamp_unix_nano > 0 ? BigInt(Math.round(s.timestamp_unix_nano)).toString() : nowNs(),
       cpuUsageNs: s.cpu_usage_usec * 1000,
       cpuUserNs: s.cpu_user_usec * 1000,
       cpuSystemNs: s.cpu_system_usec * 1000,

@@ -1,43 +1,48 @@
 // The microvm implementation of SandboxController: untrusted pods, each in
-// its own QEMU VM (pod-vm.ts), their containers run by the guest agent
-// (containers.ts). The CRI layer does CNI before createSandbox and after
-// stopSandbox; this controller owns everything between: the share, the tap,
-// the VM, the agent.
-//
-// The daemon constructs one:  new MicrovmController({ config, host, logger })
-// and registers it with createControllers({ ..., extra: [controller] }).
+// its own QEMU VM (start.ts, pod-vm.ts), their containers run by the guest
+// agent (containers.ts). The pod domain does CNI before createSandbox and
+// after stopSandbox; this controller owns everything between: the share,
+// the tap, the VM, the agent. One controller serves one handler, with that
+// handler's VM settings.
 
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { VmpodConfig } from '../../config/types';
 import { FailedPreconditionError } from '../../../common/errors';
-import { findGuestImage } from '../../host/guest-image';
-import { resolveVmHost } from '../../hypervisor/host-support';
-import type { Hypervisor } from '../../hypervisor/hypervisor';
-import { QemuHypervisor } from '../../hypervisor/qemu';
-import { CidAllocator } from '../../hypervisor/vsock-cid';
+import type { MicrovmConfig, VmpodConfig } from '../../config/types';
+import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
+import type { PodSandboxConfig__Output } from '../../generated/cri/runtime/v1/PodSandboxConfig';
+import { findGuestImage } from '../../host/guest-image';
+import { CidAllocator, createHypervisor, resolveVmHost, type Hypervisor } from '../../hypervisor';
 import { silentLogger, type Logger } from '../../log';
-import type { HostFacts } from '../../oci/input';
+import type { HostFacts, PodNamespaceModes } from '../../oci/input';
+import { nowNs } from '../../util/time';
 import type {
-  CgroupStats, ContainerCreateInput, ContainerHandle, ContainerProcessState, ContainerRuntimeData, ExecResult,
-  SandboxController, SandboxCreateInput, SandboxHandle, SandboxRuntimeData,
+  CgroupStats, ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ControllerData, ControllerEvent, Description, ExecResult,
+  SandboxController, SandboxCreateInput, SandboxHandle,
 } from '../controller';
+import { checkVmContainer, checkVmPod } from './admission';
 import { PodContainers } from './containers';
-import { reattachPodVm, removePodVm, startPodVm, stopPodVm, type PodVm, type PodVmEnv, type VmHostChoice, type VmPodData } from './pod-vm';
+import { decodeVmContainerData, decodeVmPodData } from './data';
 import { podPaths, sharePath } from './layout';
+import { describeExit, reattachPodVm, removePodVm, stopPodVm, type PodVm, type PodVmEnv, type VmHostChoice } from './pod-vm';
 import { openGuestPort } from './port-forward';
-import { releaseDir } from './share';
 import { readProcessCost } from './qemu-stats';
+import { releaseDir } from './share';
+import { startPodVm } from './start';
 
 export interface MicrovmControllerOptions {
-  config: Pick<VmpodConfig, 'state' | 'root' | 'microvm'>;
+  /** The handler (RuntimeClass) name it serves. */
+  handler: string;
+  config: Pick<VmpodConfig, 'state' | 'root'>;
+  /** This handler's VM settings. */
+  microvm: MicrovmConfig;
   /** The host's facts (files CRI mounts and seccomp profiles name are checked on the host). */
   host: HostFacts;
   logger?: Logger;
-  /** Default: QEMU with the configured binary. */
+  /** Default: the hypervisor factory's, with the configured QEMU binary. */
   hypervisor?: Hypervisor;
   /** Default: resolved once from config (accel probe cached under `<root>/microvm`) and the guest image. */
   vmHost?: () => Promise<VmHostChoice>;
@@ -50,20 +55,21 @@ interface PodEntry {
 }
 
 export class MicrovmController implements SandboxController {
-  readonly type = 'microvm' as const;
+  readonly handler: string;
   private readonly env: PodVmEnv;
   private readonly log: Logger;
   private readonly pods = new Map<string, Promise<PodEntry>>();
+  private readonly listeners: ((e: ControllerEvent) => void)[] = [];
   private hostChoice: Promise<VmHostChoice> | undefined;
 
   constructor(private readonly opts: MicrovmControllerOptions) {
-    const { config } = opts;
-    this.log = (opts.logger ?? silentLogger).child({ subsystem: 'microvm' });
-    const hypervisor = opts.hypervisor ?? new QemuHypervisor({ qemuBinary: config.microvm.qemu_binary, logger: this.log });
+    const { config, microvm } = opts;
+    this.handler = opts.handler;
+    this.log = (opts.logger ?? silentLogger).child({ subsystem: 'microvm', handler: opts.handler });
     this.env = {
       state: config.state,
-      microvm: config.microvm,
-      hypervisor,
+      microvm,
+      hypervisor: opts.hypervisor ?? createHypervisor(microvm, this.log),
       host: () => (this.hostChoice ??= (opts.vmHost ?? (() => this.resolveHost()))().catch((err: unknown) => {
         this.hostChoice = undefined; // a later pod may find a fixed host (e.g. the guest image built meanwhile)
         throw err;
@@ -74,31 +80,59 @@ export class MicrovmController implements SandboxController {
   }
 
   private async resolveHost(): Promise<VmHostChoice> {
-    const { microvm, root } = this.opts.config;
+    const { microvm } = this.opts;
     const found = findGuestImage(microvm.guest_dir);
-    if ('missing' in found) throw new FailedPreconditionError(`no usable guest image for VM pods: ${found.missing}`);
-    const support = await resolveVmHost(microvm, { kernel: join(found.dir, found.manifest.parts.vmlinux.file), cacheFile: join(root, 'microvm', 'accel.json'), logger: this.log });
+    if ('missing' in found) throw new FailedPreconditionError(`no usable guest image for VM handler "${this.handler}": ${found.missing}`);
+    const support = await resolveVmHost(microvm, { kernel: join(found.dir, found.manifest.parts.vmlinux.file), cacheFile: join(this.opts.config.root, 'microvm', 'accel.json'), logger: this.log });
     this.log.info({ accel: support.accel, agentTransport: support.agentTransport, guest: found.hash, agent: found.manifest.agent }, 'VM host support resolved');
     if (found.manifest.agent !== 'bundle') this.log.warn({ guest: found.dir }, 'the guest image carries no agent bundle; VM pods will time out in agent-connect');
     return { accel: support.accel.accel, transport: support.agentTransport.transport, guest: found };
+  }
+
+  private emit(e: ControllerEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  private track(vm: PodVm): PodEntry {
+    vm.onExit((e) => {
+      if (!vm.detached) this.emit({ kind: 'sandbox-died', podSandboxId: vm.id, reason: describeExit(e) });
+    });
+    return { vm, containers: new PodContainers({ state: this.env.state, host: this.opts.host, log: this.log, emit: (e) => this.emit(e) }, vm) };
   }
 
   /** The live pod, reattaching to its VM after a daemon restart. */
   private entry(sb: SandboxHandle): Promise<PodEntry> {
     let e = this.pods.get(sb.id);
     if (!e) {
-      const log = this.log.child({ podSandboxId: sb.id });
-      e = reattachPodVm(this.env, sb, log).then((vm) => ({ vm, containers: new PodContainers({ state: this.env.state, host: this.opts.host, log: this.log }, vm) }));
+      e = reattachPodVm(this.env, sb, this.log.child({ podSandboxId: sb.id })).then((vm) => this.track(vm));
       this.pods.set(sb.id, e);
       e.catch(() => this.pods.delete(sb.id));
     }
     return e;
   }
 
-  async createSandbox(input: SandboxCreateInput): Promise<SandboxRuntimeData> {
+  onEvent(listener: (e: ControllerEvent) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Daemon shutdown: drop QMP and agent connections, leave the VMs running. */
+  async close(): Promise<void> {
+    for (const e of this.pods.values()) (await e.catch(() => undefined))?.vm.detach();
+    this.pods.clear();
+  }
+
+  checkPod(_config: PodSandboxConfig__Output, namespaces: PodNamespaceModes): void {
+    checkVmPod(this.handler, namespaces);
+  }
+
+  checkContainer(_sb: SandboxHandle, config: ContainerConfig__Output): void {
+    checkVmContainer(config);
+  }
+
+  async createSandbox(input: SandboxCreateInput): Promise<ControllerData> {
     const vm = await startPodVm(this.env, input);
-    this.pods.set(input.id, Promise.resolve({ vm, containers: new PodContainers({ state: this.env.state, host: this.opts.host, log: this.log }, vm) }));
-    return vm.data;
+    this.pods.set(input.id, Promise.resolve(this.track(vm)));
+    return { ...vm.data };
   }
 
   async sandboxReady(sb: SandboxHandle): Promise<boolean> {
@@ -123,21 +157,34 @@ export class MicrovmController implements SandboxController {
     const cost = vm.vm ? readProcessCost(vm.vm.pid) : undefined;
     if (!cost) return null;
     return {
-      timestampNs: (BigInt(Date.now()) * 1_000_000n).toString(),
+      timestampNs: nowNs(),
       cpuUsageNs: cost.cpuUserNs + cost.cpuSystemNs,
       cpuUserNs: cost.cpuUserNs,
       cpuSystemNs: cost.cpuSystemNs,
       memoryUsageBytes: cost.rssBytes,
       memoryWorkingSetBytes: cost.rssBytes,
       memoryRssBytes: cost.rssBytes,
-      memoryLimitBytes: (vm.data as VmPodData).memoryMib * 1024 * 1024,
+      memoryLimitBytes: vm.data.memoryMib * 1024 * 1024,
       pageFaults: cost.minorFaults + cost.majorFaults,
       majorPageFaults: cost.majorFaults,
       processes: 1,
     };
   }
 
-  async createContainer(input: ContainerCreateInput): Promise<ContainerRuntimeData> {
+  describeSandbox(sb: SandboxHandle): Description {
+    const d = decodeVmPodData(sb.data, sb.id);
+    // QEMU stands for the pod on the host.
+    return { pid: d.pid, podDir: d.podDir, vmRunDir: d.vmRunDir, consoleLog: d.consoleLog, vcpus: d.vcpus, memoryMib: d.memoryMib, accel: d.accel, agent: d.agent, guestHash: d.guestHash, startPhasesMs: d.startPhasesMs };
+  }
+
+  /** Through the agent, to the guest's own loopback: a port bound only to 127.0.0.1 in the pod is reachable. */
+  async portForward(sb: SandboxHandle, port: number): Promise<Duplex> {
+    const { vm } = await this.entry(sb);
+    if (!vm.alive || vm.detached) throw new FailedPreconditionError(`pod ${sb.id}: its VM is not running`);
+    return openGuestPort(vm.agent, port);
+  }
+
+  async createContainer(input: ContainerCreateInput): Promise<ContainerCreateResult> {
     return (await this.entry(input.sandbox)).containers.create(input);
   }
 
@@ -174,6 +221,11 @@ export class MicrovmController implements SandboxController {
     return (await this.entry(sb)).containers.stats(c);
   }
 
+  describeContainer(_sb: SandboxHandle, c: ContainerHandle): Description {
+    // The process lives in the guest: no host pid.
+    return { pid: 0, shareDir: decodeVmContainerData(c.data, c.id).shareDir };
+  }
+
   /**
    * What a create cut short by a daemon crash left, knowing only the id: for
    * a pod its VM (killed by the PID in its launch record), run dir, CID, share
@@ -196,24 +248,5 @@ export class MicrovmController implements SandboxController {
       }
     }
     log.info({ kind, id }, 'removed what an interrupted create left');
-  }
-
-  /**
-   * A byte stream to TCP `port` of a VM pod (through its agent), for
-   * PortForward: the daemon passes this to PodNetwork.setVmPortOpener.
-   */
-  readonly openPodPort = async (podId: string, port: number): Promise<Duplex> => {
-    const e = this.pods.get(podId);
-    const pod = e ? await e : undefined;
-    if (!pod || !pod.vm.alive || pod.vm.detached) throw new FailedPreconditionError(`pod ${podId}: no running VM of this pod is known to the daemon; check the pod status`);
-    return openGuestPort(pod.vm.agent, port);
-  };
-
-  /** Daemon shutdown: drop QMP and agent connections, leave the VMs running. */
-  async detachAll(): Promise<void> {
-    for (const e of this.pods.values()) {
-      (await e.catch(() => undefined))?.vm.detach();
-    }
-    this.pods.clear();
   }
 }

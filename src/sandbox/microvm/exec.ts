@@ -9,7 +9,6 @@ import { DeadlineExceededError, FailedPreconditionError } from '../../../common/
 import type { OciProcess } from '../../oci/types';
 import { EXEC_OUTPUT_CAP } from '../../runc/exec-sync';
 import type { ExecResult } from '../controller';
-import { paceEmptyAnswer } from './long-poll';
 import { pumpOutput } from './output-pump';
 import type { PodVm } from './pod-vm';
 
@@ -46,10 +45,8 @@ export async function execInGuest(pod: PodVm, containerId: string, proc: OciProc
     // Ends with the exec call: a timed-out exec the guest never reports must not leave this loop behind.
     while (!done) {
       if (!pod.alive) throw new FailedPreconditionError(`pod ${pod.id}: the pod VM ended during exec`);
-      const asked = Date.now();
       const r = await pod.agent.waitProcess({ container_id: containerId, exec_id: execId, wait_ms: 5000 });
       if (r.exited) return r.exit_code;
-      await paceEmptyAnswer(asked);
     }
     return -1;
   })();

@@ -28,13 +28,11 @@
 // QEMU (the pod's 9p share, its tap, the agent channel).
 
 import { posix } from 'node:path';
-import { InternalError, InvalidArgumentError } from '../../../common/errors';
-import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
+import { InternalError } from '../../../common/errors';
 import { ALL_CAPABILITIES } from '../../../common/capabilities';
 import type { HostFacts, PodContext, PodNamespaceModes, SpecNote } from '../../oci/input';
 import type { OciMount, OciSpec } from '../../oci/types';
 import { GUEST_POD_SHM, GUEST_SHARED_DIR } from './layout';
-import { shareBindPropagation } from './propagation';
 
 /** PID of the guest's init, whose namespaces every container shares unless it asks for its own. */
 export const GUEST_INIT_PID = 1;
@@ -74,14 +72,6 @@ export function guestPodContext(podId: string, hostname: string, namespaces: Pod
     // The VM's own /dev/shm is the pod's (guestMount binds it).
     shmPath: '',
   };
-}
-
-/** Refuse what a VM cannot give a container, with a reason the user can act on. */
-export function checkVmContainerConfig(config: Pick<ContainerConfig__Output, 'devices' | 'mounts'>): void {
-  if (config.devices.length > 0) {
-    throw new InvalidArgumentError('config.devices', 'host devices cannot be passed into a VM pod; run this pod as a trusted (runc) pod');
-  }
-  config.mounts.forEach((m, i) => shareBindPropagation(m, i));
 }
 
 export interface GuestSpecInput {

@@ -8,7 +8,6 @@ import { AgentUnavailableError, type AgentClient } from '../../agent-client';
 import { MAX_STREAM_CHUNK } from '../../agent-client';
 import type { LogStream } from '../../logs/cri-log';
 import type { Logger } from '../../log';
-import { paceEmptyAnswer } from './long-poll';
 
 export interface PumpOptions {
   agent: AgentClient;
@@ -47,7 +46,6 @@ export async function pumpOutput(o: PumpOptions): Promise<void> {
   const req = { container_id: o.containerId, exec_id: o.execId, max_bytes: MAX_STREAM_CHUNK, wait_ms: o.waitMs ?? 5000 };
   while (!o.stopped()) {
     let r;
-    const asked = Date.now();
     try {
       r = o.stream === 'stdout' ? await o.agent.readStdout(req) : await o.agent.readStderr(req);
     } catch (err) {
@@ -66,6 +64,5 @@ export async function pumpOutput(o: PumpOptions): Promise<void> {
       dropped = r.dropped_bytes;
     }
     if (r.eof) return;
-    if (r.data.length === 0) await paceEmptyAnswer(asked);
   }
 }

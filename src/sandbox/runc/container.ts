@@ -12,10 +12,12 @@ import { launchConmon, oomFile } from '../../runc/conmon';
 import { execSync } from '../../runc/exec-sync';
 import type { Runc } from '../../runc/runc';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
-import type { ContainerCreateInput, ContainerHandle, ContainerProcessState, ExecResult, RuncContainerData, RuncSandboxData } from '../controller';
+import type { ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ExecResult } from '../controller';
+import { decodeContainerData, decodeSandboxData, RUNC_DATA_VERSION, type RuncContainerData } from './data';
 import type { RuncPaths } from './paths';
 import { readRootfsFile } from './rootfs-read';
 import { Steps } from '../steps';
+import { nowNs, sleep } from '../../util/time';
 
 export interface ContainerDeps {
   paths: RuncPaths;
@@ -24,20 +26,22 @@ export interface ContainerDeps {
   host: HostFacts;
 }
 
-const runcData = (c: ContainerHandle): RuncContainerData => c.runtime as RuncContainerData;
+const runcData = (c: ContainerHandle): RuncContainerData => decodeContainerData(c.data, c.id);
 
-export async function createContainer(deps: ContainerDeps, input: ContainerCreateInput): Promise<RuncContainerData> {
+export async function createContainer(deps: ContainerDeps, input: ContainerCreateInput): Promise<ContainerCreateResult> {
   const { id, config, log } = input;
-  const sbData = input.sandbox.runtime as RuncSandboxData;
+  const sbData = decodeSandboxData(input.sandbox.data, input.sandbox.id);
+  // The init process of the container whose PID namespace this one joins.
+  const targetPid = input.target ? runcData(input.target).pid : 0;
   const steps = new Steps(`container ${id} create`, log);
   const bundle = deps.paths.containerBundle(id);
   const spec = await steps.run('spec', async () => {
     const [passwd, group] = await Promise.all([readRootfsFile(input.rootfs, '/etc/passwd'), readRootfsFile(input.rootfs, '/etc/group')]);
     const { spec, notes } = containerSpec({
-      containerId: id, config, image: input.image, rootfs: input.rootfs, passwd, group, targetPid: input.targetPid, host: deps.host,
+      containerId: id, config, image: input.image, rootfs: input.rootfs, passwd, group, targetPid, host: deps.host,
       pod: {
         id: input.sandbox.id,
-        hostname: sbData.hostname ?? input.sandbox.config.hostname,
+        hostname: input.sandbox.hostname,
         netnsPath: input.sandbox.netnsPath,
         infraPid: sbData.infraPid,
         namespaces: input.sandbox.namespaces,
@@ -63,32 +67,37 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
   }), () => deps.runc.delete(id));
   steps.done();
   const u = spec.process.user;
-  return { type: 'runc', bundle, pid: started.pid, exitFile: started.exitFile, attachSocket: started.attachSocket, logPath: input.logPath, user: { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] } };
+  const data: RuncContainerData = { v: RUNC_DATA_VERSION, bundle, pid: started.pid, exitFile: started.exitFile, attachSocket: started.attachSocket };
+  return { data: { ...data }, user: { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] } };
 }
 
 export async function startContainer(deps: ContainerDeps, c: ContainerHandle): Promise<void> {
   await deps.runc.start(c.id);
 }
 
+/**
+ * What conmon's exit file says, or null while there is none. Synchronous on
+ * purpose: a stat and a small read, far cheaper than a trip through the
+ * libuv pool when kubelet relists every container every second.
+ */
+export function readExitFile(exitFile: string, bundle: string): ContainerProcessState | null {
+  try {
+    if (!existsSync(exitFile)) return null;
+    const code = Number(readFileSync(exitFile, 'utf8').trim());
+    const st = statSync(exitFile);
+    return {
+      state: 'exited', exitCode: Number.isFinite(code) ? code : 255,
+      finishedAt: (BigInt(Math.round(st.mtimeMs * 1000)) * 1000n).toString(),
+      oomKilled: existsSync(oomFile(bundle)),
+    };
+  } catch {
+    return null;
+  }
+}
+
 export async function containerState(deps: ContainerDeps, c: ContainerHandle): Promise<ContainerProcessState> {
   const d = runcData(c);
-  // Synchronous on purpose: these are a stat and two procfs reads, far
-  // cheaper than a trip through the libuv pool when kubelet relists every
-  // container every second.
-  const exited = (): ContainerProcessState | null => {
-    try {
-      if (!existsSync(d.exitFile)) return null;
-      const code = Number(readFileSync(d.exitFile, 'utf8').trim());
-      const st = statSync(d.exitFile);
-      return {
-        state: 'exited', pid: d.pid, exitCode: Number.isFinite(code) ? code : 255,
-        finishedAt: (BigInt(Math.round(st.mtimeMs * 1000)) * 1000n).toString(),
-        oomKilled: existsSync(oomFile(d.bundle)),
-      };
-    } catch {
-      return null;
-    }
-  };
+  const exited = (): ContainerProcessState | null => readExitFile(d.exitFile, d.bundle);
   const fromExit = exited();
   if (fromExit) return fromExit;
   // No runc process per container: until `runc start` the init process is
@@ -98,18 +107,18 @@ export async function containerState(deps: ContainerDeps, c: ContainerHandle): P
   if (cmdline && readProc(`/proc/${d.pid}/cgroup`).includes(`/${c.id}\n`)) {
     const [argv0 = '', argv1 = ''] = cmdline.split('\0');
     const created = argv1 === 'init' && (argv0 === deps.runcBinary || argv0.endsWith('/runc') || argv0 === 'runc');
-    return { state: created ? 'created' : 'running', pid: d.pid, exitCode: 0, finishedAt: '0', oomKilled: false };
+    return { state: created ? 'created' : 'running', exitCode: 0, finishedAt: '0', oomKilled: false };
   }
   const st = await deps.runc.state(c.id);
-  if (st?.status === 'created') return { state: 'created', pid: st.pid, exitCode: 0, finishedAt: '0', oomKilled: false };
-  if (st?.status === 'running' || st?.status === 'paused') return { state: 'running', pid: st.pid, exitCode: 0, finishedAt: '0', oomKilled: false };
+  if (st?.status === 'created') return { state: 'created', exitCode: 0, finishedAt: '0', oomKilled: false };
+  if (st?.status === 'running' || st?.status === 'paused') return { state: 'running', exitCode: 0, finishedAt: '0', oomKilled: false };
   // Stopped but conmon has not written the exit file yet: give it a moment.
   for (let i = 0; i < 20; i++) {
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
     const late = exited();
     if (late) return late;
   }
-  return { state: st ? 'exited' : 'unknown', pid: d.pid, exitCode: 255, finishedAt: (BigInt(Date.now()) * 1_000_000n).toString(), oomKilled: false };
+  return { state: st ? 'exited' : 'unknown', exitCode: 255, finishedAt: nowNs(), oomKilled: false };
 }
 
 /** The container's init is alive: its PID exists and sits in the container's cgroup (not a recycled PID). */
@@ -133,7 +142,7 @@ async function waitExited(c: ContainerHandle, ms: number): Promise<boolean> {
   for (;;) {
     if (existsSync(runcData(c).exitFile) || !initAlive(c)) return true;
     if (Date.now() >= until) return false;
-    await new Promise((r) => setTimeout(r, POLL_MS));
+    await sleep(POLL_MS);
   }
 }
 
@@ -144,7 +153,7 @@ export async function stopContainer(deps: ContainerDeps, c: ContainerHandle, sig
   if (st.state === 'running' && timeoutS > 0) {
     try {
       // The init PID was just checked to be this container's; runc kill would do the same kill(2).
-      process.kill(st.pid, signal);
+      process.kill(runcData(c).pid, signal);
     } catch {
       // ESRCH: it exited in between.
     }

@@ -1,52 +1,96 @@
 // The runc implementation of SandboxController: trusted pods on the host.
+// A pod is an infra process (vmpod-infra) holding its namespaces, each
+// container a runc container under its own conmon (pod.ts, container.ts).
+// Exits are reported from conmon's exit files as they appear (exit-watch.ts).
 
+import { existsSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../../log';
-import type { HostFacts } from '../../oci/input';
-import { podCgroupParent } from '../../oci/container-spec';
-import { reopenConmonLog } from '../../runc/conmon';
-import { Runc } from '../../runc/runc';
+import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
+import type { PodSandboxConfig__Output } from '../../generated/cri/runtime/v1/PodSandboxConfig';
+import { connectLoopback, openNetnsPort } from '../../network';
+import { podCgroupParent } from '../../oci/container-spec';
+import type { HostFacts, PodNamespaceModes } from '../../oci/input';
+import { exitFile, reopenConmonLog } from '../../runc/conmon';
+import { Runc } from '../../runc/runc';
 import type {
-  CgroupStats, ContainerCreateInput, ContainerHandle, ContainerProcessState, ContainerRuntimeData, ExecResult,
-  RuncContainerData, RuncSandboxData, SandboxController, SandboxCreateInput, SandboxHandle, SandboxRuntimeData,
+  CgroupStats, ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ControllerData, ControllerEvent, Description, ExecResult,
+  SandboxController, SandboxCreateInput, SandboxHandle,
 } from '../controller';
 import { cgroupDirs, cgroupStats } from './cgroup-stats';
-import { unmountIfMounted } from './mount';
 import * as ctr from './container';
+import { decodeContainerData, decodeSandboxData } from './data';
+import { ExitWatcher } from './exit-watch';
+import { unmountIfMounted } from './mount';
 import { RuncPaths } from './paths';
 import { createPod, infraBinaryPath, podReady, removePod, stopPod } from './pod';
 
 export interface RuncControllerOptions {
+  /** The handler (RuntimeClass) name it serves. */
+  handler: string;
   /** The daemon's state dir (config `state`). */
   state: string;
   host: HostFacts;
+  log: Logger;
   runcBinary?: string;
   infraBinary?: string;
 }
 
 export class RuncController implements SandboxController {
-  readonly type = 'runc' as const;
+  readonly handler: string;
   readonly paths: RuncPaths;
   readonly runc: Runc;
   private readonly runcBinary: string;
   private readonly host: HostFacts;
   private readonly infraBinary: string;
+  private readonly listeners: ((e: ControllerEvent) => void)[] = [];
+  private readonly exits: ExitWatcher;
 
   constructor(opts: RuncControllerOptions) {
+    this.handler = opts.handler;
     this.paths = new RuncPaths(opts.state);
     this.runcBinary = opts.runcBinary ?? '/usr/sbin/runc';
     this.runc = new Runc(this.paths.runcRoot, this.runcBinary);
     this.host = opts.host;
     this.infraBinary = opts.infraBinary ?? infraBinaryPath();
+    this.exits = new ExitWatcher(this.paths.exitDir, (id) => this.exited(id), opts.log.child({ subsystem: 'runc' }));
   }
 
   private get deps() {
     return { paths: this.paths, runc: this.runc, runcBinary: this.runcBinary, host: this.host, infraBinary: this.infraBinary };
   }
 
-  createSandbox(input: SandboxCreateInput): Promise<SandboxRuntimeData> {
+  /** conmon wrote an exit file: a container's (its bundle exists) or a pod infra's (its pod dir exists). */
+  private exited(id: string): void {
+    const bundle = this.paths.containerBundle(id);
+    let e: ControllerEvent | undefined;
+    if (existsSync(bundle)) {
+      const state = ctr.readExitFile(exitFile(this.paths.exitDir, id), bundle);
+      if (state) e = { kind: 'container-exited', containerId: id, state };
+    } else if (existsSync(this.paths.podDir(id)) && existsSync(exitFile(this.paths.exitDir, id))) {
+      e = { kind: 'sandbox-died', podSandboxId: id, reason: 'the infra process exited' };
+    }
+    if (e) for (const l of this.listeners) l(e);
+  }
+
+  onEvent(listener: (e: ControllerEvent) => void): void {
+    this.listeners.push(listener);
+    this.exits.start();
+  }
+
+  async close(): Promise<void> {
+    this.exits.close();
+  }
+
+  /** A trusted pod may ask for anything runc can give on the host. */
+  checkPod(_config: PodSandboxConfig__Output, _namespaces: PodNamespaceModes): void {}
+
+  checkContainer(_sb: SandboxHandle, _config: ContainerConfig__Output): void {}
+
+  createSandbox(input: SandboxCreateInput): Promise<ControllerData> {
     return createPod(this.deps, input);
   }
 
@@ -63,11 +107,21 @@ export class RuncController implements SandboxController {
   }
 
   sandboxStats(sb: SandboxHandle): Promise<CgroupStats | null> {
-    const data = sb.runtime as RuncSandboxData;
-    return cgroupStats(data.cgroupParent, this.host.cgroupVersion);
+    return cgroupStats(decodeSandboxData(sb.data, sb.id).cgroupParent, this.host.cgroupVersion);
   }
 
-  createContainer(input: ContainerCreateInput): Promise<ContainerRuntimeData> {
+  describeSandbox(sb: SandboxHandle): Description {
+    const d = decodeSandboxData(sb.data, sb.id);
+    // The infra process stands for the pod on the host.
+    return { pid: d.infraPid, podDir: d.podDir, cgroupParent: d.cgroupParent };
+  }
+
+  /** The pod's port on its own loopback: relayed inside its netns, or ours for a host-network pod. */
+  portForward(sb: SandboxHandle, port: number): Promise<Duplex> {
+    return sb.netnsPath ? openNetnsPort(sb.netnsPath, port) : connectLoopback(port);
+  }
+
+  createContainer(input: ContainerCreateInput): Promise<ContainerCreateResult> {
     return ctr.createContainer(this.deps, input);
   }
 
@@ -97,8 +151,18 @@ export class RuncController implements SandboxController {
   }
 
   reopenContainerLog(_sb: SandboxHandle, c: ContainerHandle): Promise<void> {
-    const d = c.runtime as RuncContainerData;
-    return reopenConmonLog(d.bundle, c.id, d.logPath ?? '');
+    return reopenConmonLog(decodeContainerData(c.data, c.id).bundle, c.id, c.logPath);
+  }
+
+  containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null> {
+    const parent = podCgroupParent(sb.config.linux?.cgroup_parent ?? '', sb.id);
+    return cgroupStats(`${parent}/${c.id}`, this.host.cgroupVersion);
+  }
+
+  describeContainer(_sb: SandboxHandle, c: ContainerHandle): Description {
+    const d = decodeContainerData(c.data, c.id);
+    // The container's init process on the host.
+    return { pid: d.pid, bundle: d.bundle };
   }
 
   async purgeInterrupted(kind: 'sandbox' | 'container', id: string, log: Logger): Promise<void> {
@@ -113,10 +177,5 @@ export class RuncController implements SandboxController {
     }
     await rm(join(this.paths.exitDir, id), { force: true });
     log.info({ kind, id }, 'removed what an interrupted create left');
-  }
-
-  containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null> {
-    const parent = podCgroupParent(sb.config.linux?.cgroup_parent ?? '', sb.id);
-    return cgroupStats(`${parent}/${c.id}`, this.host.cgroupVersion);
   }
 }

@@ -13,11 +13,13 @@ import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
 import type { HostFacts } from '../../oci/input';
 import { launchConmon } from '../../runc/conmon';
 import type { Runc } from '../../runc/runc';
-import type { RuncSandboxData, SandboxCreateInput, SandboxHandle } from '../controller';
+import type { ControllerData, SandboxCreateInput, SandboxHandle } from '../controller';
+import { decodeSandboxData, RUNC_DATA_VERSION, type RuncSandboxData } from './data';
 import { cgroupDirs } from './cgroup-stats';
 import { mountTmpfs, unmountIfMounted } from './mount';
 import type { RuncPaths } from './paths';
 import { Steps } from '../steps';
+import { sleep } from '../../util/time';
 
 export const SHM_OPTIONS = 'nosuid,nodev,noexec,mode=1777,size=65536k';
 
@@ -45,13 +47,13 @@ export interface PodDeps {
   infraBinary: string;
 }
 
-export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promise<RuncSandboxData> {
+export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promise<ControllerData> {
   const { paths, runc } = deps;
   const { id, config, log } = input;
   const steps = new Steps(`pod ${id} start`, log);
   const podDir = paths.podDir(id);
   const data: RuncSandboxData = {
-    type: 'runc',
+    v: RUNC_DATA_VERSION,
     podDir,
     infraPid: 0,
     shmPath: input.namespaces.ipc === 'NODE' ? '' : join(podDir, 'shm'),
@@ -59,11 +61,9 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
     resolvConfPath: join(podDir, 'resolv.conf'),
     hostnamePath: join(podDir, 'hostname'),
     cgroupParent: podCgroupParent(config.linux?.cgroup_parent ?? '', id),
-    hostname: '',
   };
   const hostNetwork = input.namespaces.network === 'NODE';
   const hostname = input.hostname;
-  data.hostname = hostname;
 
   await steps.run('pod-dir', () => mkdir(podDir, { recursive: true, mode: 0o755 }), () => rm(podDir, { recursive: true, force: true }));
   await steps.run('etc-files', async () => {
@@ -100,7 +100,7 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
   data.infraPid = started.pid;
   await steps.run('infra-start', () => runc.start(id));
   steps.done();
-  return data;
+  return { ...data };
 }
 
 export async function podReady(runc: Runc, sb: SandboxHandle): Promise<boolean> {
@@ -115,13 +115,13 @@ export async function stopPod(runc: Runc, sb: SandboxHandle, log: Logger): Promi
   while (Date.now() < until) {
     const st = await runc.state(sb.id);
     if (!st || st.status === 'stopped') break;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   log.debug('infra process stopped');
 }
 
 export async function removePod(deps: PodDeps, sb: SandboxHandle, log: Logger): Promise<void> {
-  const data = sb.runtime as RuncSandboxData;
+  const data = decodeSandboxData(sb.data, sb.id);
   await deps.runc.delete(sb.id, true);
   if (data.shmPath) await unmountIfMounted(data.shmPath);
   await rm(data.podDir, { recursive: true, force: true });

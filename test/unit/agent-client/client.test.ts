@@ -180,6 +180,28 @@ t.test('responses from a hostile guest are validated', async (t) => {
   for (const c of cases) await t.rejects(c.call(), c.type as unknown as Error, c.desc);
 });
 
+// Moved here from the output pump's test when the pacing moved into the client:
+// every long-poll loop (output pumps, exit and OOM waiters, exec waits) gets it.
+t.test('a guest that answers long polls empty at once is not polled in a tight loop', async (t) => {
+  let polls = 0;
+  const client = hostileClient(t, {
+    ReadStdout: () => (polls++, encodeResponse('ReadStdout', {})),
+    WaitProcess: () => (polls++, encodeResponse('WaitProcess', { exited: false })),
+    GetOOMEvent: () => (polls++, encodeResponse('GetOOMEvent', {})),
+  });
+  const t0 = Date.now();
+  for (let i = 0; i < 3; i++) {
+    await client.readStdout({ wait_ms: 1000 });
+    await client.waitProcess({ wait_ms: 1000 });
+    await client.getOOMEvent({ wait_ms: 1000 });
+  }
+  t.equal(polls, 9, 'every answer read');
+  t.ok(Date.now() - t0 >= 9 * 90, `nine early empty answers cost at least ~9 × 100 ms (took ${Date.now() - t0} ms)`);
+  const t1 = Date.now();
+  for (let i = 0; i < 5; i++) await client.waitProcess({ wait_ms: 0 });
+  t.ok(Date.now() - t1 < 400, `a poll that did not ask to wait is not paced (5 took ${Date.now() - t1} ms)`);
+});
+
 t.test('a guest that is gone fails cleanly', async (t) => {
   const client = new AgentClient({ connect: () => Promise.reject(new Error('connect ENOENT /run/vmpod/x/agent.sock')), connectTimeoutMs: 500 });
   t.teardown(() => client.close());

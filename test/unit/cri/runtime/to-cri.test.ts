@@ -1,6 +1,6 @@
 import t from 'tap';
 import { toCriContainer, toCriContainerStatus } from '../../../../src/cri/runtime/to-cri';
-import type { ContainerRecord } from '../../../../src/store/container';
+import { CONTAINER_SCHEMA, type ContainerRecord } from '../../../../src/store/container';
 import type { ContainerConfig__Output } from '../../../../src/generated/cri/runtime/v1/ContainerConfig';
 
 t.test('the ImageSpec of CreateContainer is echoed in ListContainers and ContainerStatus', async (t) => {
@@ -10,9 +10,9 @@ t.test('the ImageSpec of CreateContainer is echoed in ListContainers and Contain
     labels: {}, annotations: {}, mounts: [],
   } as unknown as ContainerConfig__Output;
   const c = {
-    id: 'c1', podSandboxId: 'p1', config, image: 'docker.io/library/busybox:1.36', imageId: 'sha256:abc', imageRef: 'docker.io/library/busybox@sha256:def',
+    schema: CONTAINER_SCHEMA, id: 'c1', podSandboxId: 'p1', config, image: 'docker.io/library/busybox:1.36', imageId: 'sha256:abc', imageRef: 'docker.io/library/busybox@sha256:def',
     logPath: '', stopSignal: 15, createdAt: '1', startedAt: '0', finishedAt: '0', state: 'CONTAINER_CREATED', exitCode: 0, reason: '', message: '',
-    resources: null, rootfs: '', upperDir: '', runtime: null,
+    resources: null, rootfs: '', upperDir: '', user: null, controller: null,
   } as ContainerRecord;
   const want = { image: 'docker.io/library/busybox:1.36', annotations: { a: 'b' }, user_specified_image: 'busybox:1.36', runtime_handler: 'kata' };
   t.same(toCriContainer(c).image, want, 'ListContainers');

@@ -13,10 +13,11 @@ import { DeadlineExceededError } from '../../../../common/errors';
 import type { VmHandle } from '../../../../src/hypervisor/hypervisor';
 import { silentLogger } from '../../../../src/log';
 import type { HostFacts } from '../../../../src/oci/input';
-import type { ContainerHandle } from '../../../../src/sandbox/controller';
-import { PodContainers, type VmContainerData } from '../../../../src/sandbox/microvm/containers';
+import type { ContainerHandle, ControllerEvent } from '../../../../src/sandbox/controller';
+import { PodContainers } from '../../../../src/sandbox/microvm/containers';
+import type { VmContainerData, VmPodData } from '../../../../src/sandbox/microvm/data';
 import { execInGuest } from '../../../../src/sandbox/microvm/exec';
-import { PodVm, type VmPodData } from '../../../../src/sandbox/microvm/pod-vm';
+import { PodVm } from '../../../../src/sandbox/microvm/pod-vm';
 import { ociSpec, startClient } from '../../agent/harness';
 
 function setup(t: { teardown(fn: () => void): void }) {
@@ -24,17 +25,18 @@ function setup(t: { teardown(fn: () => void): void }) {
   const vm = { id: 'vm', pid: 0, consoleLog: '', onEvent: () => () => undefined, wait: () => new Promise(() => undefined), detach: () => undefined } as unknown as VmHandle;
   const pod = new PodVm('pod1', {} as VmPodData, vm, client, silentLogger);
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-vmctr-'));
-  const containers = new PodContainers({ state: dir, host: {} as HostFacts, log: silentLogger }, pod);
+  const events: ControllerEvent[] = [];
+  const containers = new PodContainers({ state: dir, host: {} as HostFacts, log: silentLogger, emit: (e) => events.push(e) }, pod);
   t.teardown(() => {
     pod.detach();
     rmSync(dir, { recursive: true, force: true });
   });
   const container = async (id: string, args: string[]): Promise<ContainerHandle> => {
     await client.call('CreateContainer', { container_id: id, oci_spec_json: ociSpec(args), rootfs_path: `${id}/rootfs` });
-    const runtime: VmContainerData = { type: 'microvm', shareDir: `c/${id}`, logPath: join(dir, 'logs', `${id}.log`), process: { user: { uid: 0, gid: 0 }, cwd: '/', env: ['PATH=/usr/bin:/bin'] } as VmContainerData['process'] };
-    return { id, runtime };
+    const data: VmContainerData = { v: 2, shareDir: `c/${id}`, process: { user: { uid: 0, gid: 0 }, cwd: '/', env: ['PATH=/usr/bin:/bin'] } as VmContainerData['process'] };
+    return { id, logPath: join(dir, 'logs', `${id}.log`), data: { ...data } };
   };
-  return { h, client, pod, containers, container, dir };
+  return { h, client, pod, containers, container, dir, events };
 }
 
 async function until<T>(ms: number, fn: () => Promise<T | undefined>): Promise<T> {
@@ -50,7 +52,7 @@ async function until<T>(ms: number, fn: () => Promise<T | undefined>): Promise<T
 t.test('the log file and its directory exist when StartContainer returns, before any output', async (t) => {
   const { containers, container } = setup(t);
   const c = await container('c1', ['/bin/sh', '-c', 'sleep 1; echo late']);
-  const path = (c.runtime as VmContainerData).logPath;
+  const path = c.logPath;
   await containers.start(c);
   t.ok(existsSync(path), 'the log file exists');
   t.equal(readFileSync(path, 'utf8'), '', 'and is empty: nothing was printed yet');
@@ -59,7 +61,7 @@ t.test('the log file and its directory exist when StartContainer returns, before
 });
 
 t.test('a container is reported exited only once all of its output is in the log', async (t) => {
-  const { client, containers, container } = setup(t);
+  const { client, containers, container, events } = setup(t);
   // A slow link to the guest: the exit is known long before the output has crossed.
   for (const m of ['readStdout', 'readStderr'] as const) {
     const orig = client[m].bind(client);
@@ -70,7 +72,7 @@ t.test('a container is reported exited only once all of its output is in the log
     };
   }
   const c = await container('c2', ['/bin/sh', '-c', 'i=0; while [ $i -lt 2000 ]; do echo line-$i; echo err-$i >&2; i=$((i+1)); done']);
-  const path = (c.runtime as VmContainerData).logPath;
+  const path = c.logPath;
   await containers.start(c);
   const st = await until(30_000, async () => {
     const s = await containers.state(c);
@@ -81,12 +83,14 @@ t.test('a container is reported exited only once all of its output is in the log
   t.match(log, / stdout F line-1999\n/, 'the last stdout line is in the log when the exit is reported');
   t.match(log, / stderr F err-1999\n/, 'and the last stderr line');
   t.equal(log.split('\n').filter(Boolean).length, 4000, 'every line');
+  // The controller reports the exit to the domain by itself (no status call needed), once.
+  t.match(events, [{ kind: 'container-exited', containerId: 'c2', state: { state: 'exited', exitCode: 0 } }], 'the exit event, once, with the code');
 });
 
 t.test('ReopenContainerLog returns once the new file exists', async (t) => {
   const { containers, container } = setup(t);
   const c = await container('c3', ['/bin/sh', '-c', 'while :; do echo tick; sleep 0.1; done']);
-  const path = (c.runtime as VmContainerData).logPath;
+  const path = c.logPath;
   await containers.start(c);
   await until(5000, async () => (readFileSync(path, 'utf8').includes('tick') ? true : undefined));
   renameSync(path, `${path}.1`);

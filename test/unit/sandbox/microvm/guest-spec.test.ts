@@ -5,7 +5,8 @@ import type { ContainerConfig__Output } from '../../../../src/generated/cri/runt
 import type { Mount__Output } from '../../../../src/generated/cri/runtime/v1/Mount';
 import { containerSpec } from '../../../../src/oci/container-spec';
 import type { NamespaceModeName } from '../../../../src/oci/input';
-import { checkVmContainerConfig, guestHostFacts, guestPodContext, guestSpec } from '../../../../src/sandbox/microvm/guest-spec';
+import { guestHostFacts, guestPodContext, guestSpec } from '../../../../src/sandbox/microvm/guest-spec';
+import { checkVmContainer } from '../../../../src/sandbox/microvm/admission';
 import { GUEST_SHARED_DIR, podPaths, sharePath } from '../../../../src/sandbox/microvm/layout';
 
 const paths = podPaths('/run/vmpod', 'pod1');
@@ -66,7 +67,7 @@ t.test('a bind is rprivate in the guest; only propagation the host cannot give i
     { desc: 'None', propagation: 'PROPAGATION_PRIVATE', note: false },
     // HostToContainer is done on the host: the volume's bind into the share is rslave (propagation.ts).
     { desc: 'HostToContainer', propagation: 'PROPAGATION_HOST_TO_CONTAINER', note: false },
-    // Refused by checkVmContainerConfig before the spec is made; guestSpec alone still does not pass it on.
+    // Refused by checkVmContainer before the spec is made; guestSpec alone still does not pass it on.
     { desc: 'Bidirectional', propagation: 'PROPAGATION_BIDIRECTIONAL', note: true },
   ];
   for (const c of cases) {
@@ -93,8 +94,8 @@ t.test('what a VM cannot give a container is refused, with why', async (t) => {
     { desc: 'a plain container', config: cfg() },
   ];
   for (const c of cases) {
-    if (c.err) t.throws(() => checkVmContainerConfig(c.config), c.err, c.desc);
-    else t.doesNotThrow(() => checkVmContainerConfig(c.config), c.desc);
+    if (c.err) t.throws(() => checkVmContainer(c.config), c.err, c.desc);
+    else t.doesNotThrow(() => checkVmContainer(c.config), c.desc);
   }
 });
 

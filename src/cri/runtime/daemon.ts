@@ -1,0 +1,70 @@
+// Daemon-level RPCs: Version, Status, RuntimeConfig, UpdateRuntimeConfig.
+
+import { isIP } from 'node:net';
+import { InvalidArgumentError } from '../../../common/errors';
+import type { HandlerTable } from '../handler';
+import type { DaemonInfo } from './info';
+
+/** The CRI API version this server speaks, as kubelet's own constant names it. */
+const KUBE_RUNTIME_API_VERSION = '0.1.0';
+
+interface StatusRequest {
+  verbose?: boolean;
+}
+
+interface UpdateRuntimeConfigRequest {
+  runtime_config?: { network_config?: { pod_cidr?: string } | null } | null;
+}
+
+const POD_CIDR_FIELD = 'runtime_config.network_config.pod_cidr';
+
+/** kubelet may send one CIDR or an IPv4,IPv6 pair for dual stack. */
+export function validatePodCidr(value: string): string {
+  const parts = value.split(',').map((p) => p.trim());
+  for (const part of parts) {
+    const [addr, prefix, ...rest] = part.split('/');
+    const family = isIP(addr ?? '');
+    const max = family === 6 ? 128 : 32;
+    const bits = Number(prefix);
+    if (rest.length || !family || prefix === undefined || !/^\d+$/.test(prefix) || bits > max) {
+      throw new InvalidArgumentError(POD_CIDR_FIELD, `"${part}" is not a CIDR such as 10.244.0.0/24`);
+    }
+  }
+  return parts.join(',');
+}
+
+export function daemonHandlers(info: DaemonInfo): HandlerTable {
+  return {
+    Version: async () => ({ version: KUBE_RUNTIME_API_VERSION, runtime_name: 'vmpod', runtime_version: info.version, runtime_api_version: 'v1' }),
+    /**
+     * RuntimeReady and NetworkReady. The runtime is ready as soon as the
+     * daemon serves (stores loaded); NetworkReady follows the CNI config.
+     * With `verbose`, `info` carries the effective config and host
+     * capabilities as JSON, which is what `crictl info` prints.
+     */
+    Status: async (req: StatusRequest) => {
+      const net = info.network();
+      const conditions = [
+        { type: 'RuntimeReady', status: true, reason: '', message: '' },
+        { type: 'NetworkReady', status: net.ready, reason: net.ready ? '' : net.reason, message: net.ready ? '' : net.message },
+      ];
+      // "" is the default handler (pods without a RuntimeClass): kubelet looks
+      // its features up under that name, so it is listed first, beside the named ones.
+      const names = ['', ...Object.keys(info.config.runtime.handlers).filter((n) => n !== '')];
+      const handlers = names.map((name) => ({ name, features: { recursive_read_only_mounts: false, user_namespaces: false } }));
+      const result: Record<string, unknown> = { status: { conditions }, runtime_handlers: handlers, features: { supplemental_groups_policy: false }, info: {} };
+      if (req.verbose) {
+        result.info = { config: JSON.stringify(info.config), capabilities: JSON.stringify(await info.capabilities()), podCIDR: info.podCidr() };
+      }
+      return result;
+    },
+    // kubelet reads the cgroup driver from here instead of its own flag.
+    RuntimeConfig: async () => ({ linux: { cgroup_driver: info.config.runtime.cgroup_driver === 'cgroupfs' ? 'CGROUPFS' : 'SYSTEMD' } }),
+    UpdateRuntimeConfig: async (req: UpdateRuntimeConfigRequest) => {
+      const cidr = req.runtime_config?.network_config?.pod_cidr ?? '';
+      // An empty CIDR is how kubelet says "nothing to change".
+      if (cidr) info.setPodCidr(validatePodCidr(cidr));
+      return {};
+    },
+  };
+}

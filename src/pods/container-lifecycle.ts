@@ -1,0 +1,136 @@
+// Containers: CreateContainer, StartContainer, StopContainer, RemoveContainer.
+// A create writes its record first ("creating": no controller data), then
+// prepares the rootfs and asks the controller; each step is undone if a
+// later one fails, the record last. Start, stop and remove take the
+// container's lock; stop and remove of a container already gone succeed (the
+// CRI idempotency rule), which the callers rely on.
+
+import { FailedPreconditionError, InvalidArgumentError } from '../../common/errors';
+import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
+import { resolveStopSignal } from '../oci/process';
+import { checkUserRequest } from '../oci/user';
+import { Steps } from '../sandbox/steps';
+import { CONTAINER_SCHEMA, type ContainerRecord } from '../store/container';
+import type { SandboxRecord } from '../store/sandbox';
+import { nowNs } from '../util/time';
+import { containerHandle, containerLog, controllerOf, podRuntime, sandboxHandle, type Domain } from './domain';
+import { refreshContainer } from './exits';
+import { newId } from './ids';
+import { isAbsolute, join } from 'node:path';
+
+/** Call under the pod's lock, so that a concurrent StopPodSandbox cannot miss the new container. */
+export async function createContainer(d: Domain, sb: SandboxRecord, config: ContainerConfig__Output): Promise<string> {
+  const md = config.metadata!;
+  const imageRefIn = config.image!.image;
+  checkUserRequest(config.linux?.security_context);
+  const sh = sandboxHandle(sb);
+  if (sb.state !== 'SANDBOX_READY' || !sh) throw new FailedPreconditionError(`pod sandbox ${sb.id} is not ready; containers can only be created in a ready pod`);
+  const ctl = controllerOf(d, sb);
+  ctl.checkContainer(sh, config);
+  const dup = d.containers.list().find((c) => c.podSandboxId === sb.id && c.config.metadata?.name === md.name && c.config.metadata.attempt === md.attempt);
+  if (dup) throw new FailedPreconditionError(`container "${md.name}" attempt ${md.attempt} already exists in pod ${sb.id} as ${dup.id}; remove it first`);
+  const image = d.images.resolve(imageRefIn);
+
+  const ns = config.linux?.security_context?.namespace_options;
+  let target: ContainerRecord | undefined;
+  if (ns?.pid === 'TARGET') {
+    target = d.containers.get(ns.target_id);
+    if (!target || target.podSandboxId !== sb.id) throw new InvalidArgumentError('config.linux.security_context.namespace_options.target_id', `container "${ns.target_id}" is not in pod ${sb.id}`);
+  }
+  const logDir = sb.config.log_directory;
+  const logPath = config.log_path ? (isAbsolute(config.log_path) || !logDir ? config.log_path : join(logDir, config.log_path)) : '';
+
+  const id = newId();
+  const log = containerLog(d, { id, podSandboxId: sb.id });
+  d.containers.create({
+    schema: CONTAINER_SCHEMA, id, podSandboxId: sb.id, config, image: imageRefIn, imageId: image.id, imageRef: image.repoDigests[0] ?? image.id, logPath,
+    stopSignal: resolveStopSignal(config.stop_signal ?? '', image.config), createdAt: nowNs(), startedAt: '0', finishedAt: '0',
+    state: 'CONTAINER_CREATED', exitCode: 0, reason: '', message: '', resources: config.linux?.resources ?? null, rootfs: '', upperDir: '', user: null, controller: null,
+  });
+  const steps = new Steps(`CreateContainer ${id}`, log);
+  try {
+    const layout = await steps.run('rootfs-prepare', () => d.images.prepareRootfs(id, image.id), () => d.images.releaseRootfs(id));
+    await steps.run('rootfs-mount', () => d.images.mountRootfs(id));
+    const made = await steps.run(
+      'runtime-create',
+      () => ctl.createContainer({ id, sandbox: sh, config, image: image.config, rootfs: layout.mountpoint, logPath, target: (target && containerHandle(target)) ?? undefined, log }),
+      (r) => ctl.removeContainer(sh, { id, logPath, data: r.data }, log),
+    );
+    // The last step: if this write fails, the container is undone like any other failed step.
+    await steps.run('record', async () => {
+      d.containers.update(id, (r) => ({ ...r, rootfs: layout.mountpoint, upperDir: layout.upper, user: made.user, controller: made.data }));
+    });
+  } catch (err) {
+    d.containers.delete(id);
+    throw err;
+  }
+  steps.done();
+  return id;
+}
+
+/** The container with this id, resolved again under its lock (a concurrent remove may have won). */
+function current(d: Domain, id: string): ContainerRecord | undefined {
+  return d.containers.get(id);
+}
+
+export async function startContainer(d: Domain, id: string): Promise<void> {
+  await d.locks.containers.run(id, async () => {
+    const c = current(d, id);
+    if (!c) throw new FailedPreconditionError(`container ${id} was removed`);
+    const sb = d.sandboxes.get(c.podSandboxId);
+    const rt = sb ? podRuntime(d, sb) : null;
+    const h = containerHandle(c);
+    if (!rt || !h) throw new FailedPreconditionError(`container ${c.id} has no pod sandbox or runtime; remove it`);
+    if (c.state !== 'CONTAINER_CREATED') throw new FailedPreconditionError(`container ${c.id} is ${c.state}; only a created container can be started`);
+    try {
+      await rt.ctl.startContainer(rt.h, h);
+    } catch (err) {
+      d.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_EXITED', finishedAt: nowNs(), exitCode: 128, reason: 'StartError', message: (err as Error).message }));
+      throw err;
+    }
+    // An exit reported while the start was in flight has already been recorded.
+    if (d.containers.get(c.id)?.state === 'CONTAINER_CREATED') d.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_RUNNING', startedAt: nowNs() }));
+    containerLog(d, c).info('container started');
+  });
+}
+
+/** CRI: StopContainer of a container that is already gone or exited succeeds. */
+export async function stopContainer(d: Domain, id: string, timeoutS: number): Promise<void> {
+  await d.locks.containers.run(id, async () => {
+    const c = current(d, id);
+    if (!c) return;
+    const now = await refreshContainer(d, c);
+    const sb = d.sandboxes.get(now.podSandboxId);
+    const rt = sb ? podRuntime(d, sb) : null;
+    const h = containerHandle(now);
+    if (now.state === 'CONTAINER_EXITED' || !h || !rt) return;
+    const log = containerLog(d, now);
+    await rt.ctl.stopContainer(rt.h, h, now.stopSignal, timeoutS, log);
+    const after = current(d, id);
+    if (!after) return;
+    if ((await refreshContainer(d, after)).state !== 'CONTAINER_EXITED') {
+      d.containers.update(id, (r) => ({ ...r, state: 'CONTAINER_EXITED', finishedAt: nowNs(), exitCode: 137, reason: 'Error', message: 'stopped' }));
+    }
+    log.info({ timeoutS }, 'container stopped');
+  });
+}
+
+/** CRI: RemoveContainer removes a running container too, and succeeds when it is already gone. */
+export async function removeContainer(d: Domain, id: string): Promise<void> {
+  await d.locks.containers.run(id, async () => {
+    const c = current(d, id);
+    if (!c) return;
+    const log = containerLog(d, c);
+    const sb = d.sandboxes.get(c.podSandboxId);
+    const rt = sb ? podRuntime(d, sb) : null;
+    const h = containerHandle(c);
+    if (rt && h) {
+      if (c.state !== 'CONTAINER_EXITED') await rt.ctl.stopContainer(rt.h, h, 9, 0, log);
+      await rt.ctl.removeContainer(rt.h, h, log);
+    }
+    await d.images.releaseRootfs(c.id);
+    d.containers.delete(c.id);
+    d.cpu.forget(c.id);
+    log.info('container removed');
+  });
+}

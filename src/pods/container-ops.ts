@@ -1,0 +1,49 @@
+// What can be done to a running container besides its life cycle: exec,
+// resource updates, log rotation. Each checks the container is running after
+// a refresh, so an exited container gets FAILED_PRECONDITION, not a
+// controller error.
+
+import { FailedPreconditionError } from '../../common/errors';
+import type { LinuxContainerResources__Output } from '../generated/cri/runtime/v1/LinuxContainerResources';
+import type { ContainerHandle, ExecResult, SandboxController, SandboxHandle } from '../sandbox/controller';
+import type { ContainerRecord } from '../store/container';
+import { containerHandle, containerLog, podRuntime, type Domain } from './domain';
+import { refreshContainer } from './exits';
+
+interface Running {
+  c: ContainerRecord;
+  ctl: SandboxController;
+  sh: SandboxHandle;
+  ch: ContainerHandle;
+}
+
+async function running(d: Domain, c: ContainerRecord, what: string): Promise<Running> {
+  const now = await refreshContainer(d, c);
+  const sb = d.sandboxes.get(now.podSandboxId);
+  const rt = sb ? podRuntime(d, sb) : null;
+  const ch = containerHandle(now);
+  if (now.state !== 'CONTAINER_RUNNING' || !rt || !ch) throw new FailedPreconditionError(`container ${now.id} is not running (${now.state}); ${what}`);
+  return { c: now, ctl: rt.ctl, sh: rt.h, ch };
+}
+
+export async function execSync(d: Domain, c: ContainerRecord, cmd: string[], timeoutS: number): Promise<ExecResult> {
+  const r = await running(d, c, 'cannot exec in it');
+  return r.ctl.execSync(r.sh, r.ch, cmd, timeoutS);
+}
+
+export async function updateContainer(d: Domain, c: ContainerRecord, resources: LinuxContainerResources__Output): Promise<void> {
+  const now = await refreshContainer(d, c);
+  if (now.state === 'CONTAINER_EXITED') throw new FailedPreconditionError(`container ${now.id} is not running; its resources cannot be updated`);
+  const sb = d.sandboxes.get(now.podSandboxId);
+  const rt = sb ? podRuntime(d, sb) : null;
+  const ch = containerHandle(now);
+  if (!rt || !ch) throw new FailedPreconditionError(`container ${now.id} is still being created; its resources cannot be updated yet`);
+  await rt.ctl.updateContainer(rt.h, ch, resources);
+  d.containers.update(now.id, (r) => ({ ...r, resources }));
+  containerLog(d, now).info({ resources }, 'container resources updated');
+}
+
+export async function reopenContainerLog(d: Domain, c: ContainerRecord): Promise<void> {
+  const r = await running(d, c, 'there is no log to reopen');
+  await r.ctl.reopenContainerLog(r.sh, r.ch);
+}

@@ -1,0 +1,107 @@
+// Pod sandboxes: RunPodSandbox, StopPodSandbox, RemovePodSandbox. The order
+// of a run is route, admission (the controller's checkPod), record
+// ("creating"), network, controller; each step is undone if a later one
+// fails, and the record is deleted last, so a crash at any instant leaves
+// either a complete pod or a "creating" record that start-up recovery
+// (recover.ts) rolls back.
+
+import { hostname as nodeHostname } from 'node:os';
+import { AlreadyExistsError, FailedPreconditionError } from '../../common/errors';
+import type { Logger } from '../log';
+import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
+import { podBandwidth } from '../network/bandwidth';
+import { podHostname } from '../oci/hostname';
+import type { PodNamespaceModes } from '../oci/input';
+import { routePod } from '../sandbox/route';
+import { Steps } from '../sandbox/steps';
+import type { SandboxRecord } from '../store/sandbox';
+import { SANDBOX_SCHEMA } from '../store/sandbox';
+import { nowNs } from '../util/time';
+import { removeContainer, stopContainer } from './container-lifecycle';
+import { podLog, podRuntime, type Domain } from './domain';
+import { podCpuKey } from './cpu-samples';
+import { newId } from './ids';
+
+function namespaceModes(config: PodSandboxConfig__Output): PodNamespaceModes {
+  const ns = config.linux?.security_context?.namespace_options;
+  return { network: ns?.network ?? 'POD', pid: ns?.pid ?? 'POD', ipc: ns?.ipc ?? 'POD' };
+}
+
+export async function runPod(d: Domain, config: PodSandboxConfig__Output, runtimeHandler: string, callLog: Logger): Promise<string> {
+  const md = config.metadata!;
+  const bandwidth = podBandwidth(config.annotations ?? {});
+  const route = routePod(d.config.runtime, runtimeHandler, config.annotations ?? {});
+  const ctl = d.controllers.get(route.handler);
+  if (!ctl) throw new FailedPreconditionError(`handler "${route.handler}" is configured but this daemon built no controller for it; check the log from start-up`);
+  const namespaces = namespaceModes(config);
+  ctl.checkPod(config, namespaces);
+  // A host-network pod shares the node's UTS name too, whatever the config says.
+  const hostname = namespaces.network === 'NODE' ? nodeHostname() : podHostname(config.hostname, nodeHostname());
+  const dup = d.sandboxes.list().find((s) => {
+    const m = s.config.metadata;
+    return m?.name === md.name && m.namespace === md.namespace && m.uid === md.uid && m.attempt === md.attempt;
+  });
+  if (dup) throw new AlreadyExistsError('pod sandbox', `${md.namespace}/${md.name} attempt ${md.attempt}`, `already created as ${dup.id}`);
+
+  const id = newId();
+  const log = podLog(d, id);
+  log.info({ handler: route.handler, reason: route.reason, pod: `${md.namespace}/${md.name}` }, 'pod routed');
+  callLog.debug({ podSandboxId: id }, 'pod id assigned');
+  d.sandboxes.create({
+    schema: SANDBOX_SCHEMA, id, config, handler: route.handler, routeReason: route.reason, createdAt: nowNs(), namespaces, hostname,
+    state: 'SANDBOX_NOTREADY', creating: true, netnsPath: '', ip: '', additionalIps: [], controller: null,
+  });
+  const steps = new Steps(`RunPodSandbox ${id}`, log);
+  try {
+    const net = await steps.run('network-setup', () => d.network.setup({
+      id, name: md.name, namespace: md.namespace, uid: md.uid, hostNetwork: namespaces.network === 'NODE',
+      portMappings: config.port_mappings.map((p) => ({ containerPort: p.container_port, hostPort: p.host_port, protocol: p.protocol, hostIp: p.host_ip })),
+      dns: config.dns_config ?? undefined,
+      bandwidth,
+    }), () => d.network.teardown(id));
+    const ips = [net.ips.ip, ...net.ips.additionalIps].filter(Boolean);
+    const data = await steps.run('sandbox-create', () => ctl.createSandbox({ id, config, namespaces, hostname, netnsPath: net.netnsPath, ips, log }), async (made) => {
+      const h = { id, config, namespaces, hostname, netnsPath: net.netnsPath, data: made };
+      await ctl.stopSandbox(h, log);
+      await ctl.removeSandbox(h, log);
+    });
+    // The last step: if this write fails, the pod is undone like any other failed step.
+    await steps.run('record', async () => {
+      d.sandboxes.update(id, (r) => ({ ...r, state: 'SANDBOX_READY', creating: false, netnsPath: net.netnsPath, ip: net.ips.ip, additionalIps: net.ips.additionalIps, controller: data }));
+    });
+  } catch (err) {
+    d.sandboxes.delete(id);
+    throw err;
+  }
+  steps.done();
+  return id;
+}
+
+/** Each container of a pod, one after the other (each call takes that container's lock). */
+async function eachContainer(d: Domain, podId: string, fn: (id: string) => Promise<void>): Promise<void> {
+  for (const { id } of d.containers.list().filter((c) => c.podSandboxId === podId)) await fn(id);
+}
+
+/** Call under the pod's lock. */
+export async function stopPod(d: Domain, sb: SandboxRecord, log: Logger): Promise<void> {
+  await eachContainer(d, sb.id, (id) => stopContainer(d, id, 0));
+  const rt = podRuntime(d, sb);
+  if (rt) await rt.ctl.stopSandbox(rt.h, log);
+  await d.network.teardown(sb.id);
+  d.sandboxes.update(sb.id, (r) => ({ ...r, state: 'SANDBOX_NOTREADY' }));
+  log.info('pod sandbox stopped');
+}
+
+/** Call under the pod's lock. CRI: RemovePodSandbox forcibly removes running containers too. */
+export async function removePod(d: Domain, sb: SandboxRecord, log: Logger): Promise<void> {
+  await eachContainer(d, sb.id, (id) => removeContainer(d, id));
+  const rt = podRuntime(d, sb);
+  if (rt) {
+    await rt.ctl.stopSandbox(rt.h, log);
+    await rt.ctl.removeSandbox(rt.h, log);
+  }
+  await d.network.teardown(sb.id);
+  d.sandboxes.delete(sb.id);
+  d.cpu.forget(podCpuKey(sb.id));
+  log.info('pod sandbox removed');
+}

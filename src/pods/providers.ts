@@ -1,0 +1,41 @@
+// What the pod domain needs from the image and network subsystems: narrow
+// interfaces (what the domain calls), so tests of the domain can pass fakes;
+// the composition root passes the real ImageService and PodNetwork.
+
+import type { ImageRunConfig } from '../oci/input';
+
+export interface ResolvedImage {
+  id: string;
+  repoTags: string[];
+  repoDigests: string[];
+  config: ImageRunConfig;
+}
+
+export interface ImageProvider {
+  /** Throws NotFoundError when the image is not present. */
+  resolve(ref: string): ResolvedImage;
+  prepareRootfs(containerId: string, imageRef: string): Promise<{ mountpoint: string; upper: string }>;
+  mountRootfs(containerId: string): Promise<{ mountpoint: string }>;
+  /** Idempotent. */
+  releaseRootfs(containerId: string): Promise<void>;
+}
+
+export interface PodNetworkRequest {
+  id: string;
+  name: string;
+  namespace: string;
+  uid: string;
+  hostNetwork: boolean;
+  portMappings: { containerPort: number; hostPort: number; protocol: string; hostIp: string }[];
+  dns?: { servers: string[]; searches: string[]; options: string[] };
+  /** From the pod's bandwidth annotations; bits per second and bits. */
+  bandwidth?: { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number };
+}
+
+export interface PodNetworkProvider {
+  setup(pod: PodNetworkRequest): Promise<{ netnsPath: string; ips: { ip: string; additionalIps: string[] } }>;
+  /** Idempotent. */
+  teardown(podId: string): Promise<void>;
+  /** Tear down networks of pods no record knows (a crash mid-RunPodSandbox), at start-up; returns the pods torn down. */
+  reconcile(known: ReadonlySet<string>): Promise<string[]>;
+}

@@ -1,0 +1,52 @@
+// Start-up recovery, before the daemon serves. What it assumes:
+//
+// * Every record write is atomic (store/atomic.ts): a record is the old or
+//   the new one, never half of one.
+// * A pod or container record is written before any work for it starts, in
+//   state "creating" (no controller data), and completed only after every
+//   step succeeded. So a record still "creating" at start-up belongs to a call
+//   that never answered; kubelet retries with a new attempt. Whatever that
+//   call made is removed and the record deleted: the controller purges by id
+//   (it names what it makes after the id), the image layer releases the
+//   container's rootfs, and the network layer's reconcile tears down the
+//   netns of every pod no record knows.
+// * Pods and containers whose create completed kept running while the daemon
+//   was down (VMs and conmon outlive it); their controllers reattach lazily,
+//   on the first call that needs them, and report what ended meanwhile.
+//
+// A purge that fails is logged and retried at the next start; it never stops
+// the daemon from serving the pods that are fine.
+
+import type { Domain } from './domain';
+
+export async function recoverInterrupted(d: Domain): Promise<number> {
+  const log = d.log.child({ subsystem: 'recover' });
+  let n = 0;
+  for (const c of d.containers.list().filter((c) => c.controller === null)) {
+    const sb = d.sandboxes.get(c.podSandboxId);
+    const ctl = sb ? d.controllers.get(sb.handler) : undefined;
+    try {
+      await ctl?.purgeInterrupted('container', c.id, log.child({ containerId: c.id }));
+      await d.images.releaseRootfs(c.id);
+      d.containers.delete(c.id);
+      n++;
+    } catch (err) {
+      log.error({ containerId: c.id, err: (err as Error).message }, 'could not clean up an interrupted CreateContainer; will retry at next start');
+    }
+  }
+  for (const s of d.sandboxes.list().filter((s) => s.creating)) {
+    const ctl = d.controllers.get(s.handler);
+    try {
+      for (const c of d.containers.list().filter((c) => c.podSandboxId === s.id)) d.containers.delete(c.id);
+      await ctl?.purgeInterrupted('sandbox', s.id, log.child({ podSandboxId: s.id }));
+      d.sandboxes.delete(s.id);
+      n++;
+    } catch (err) {
+      log.error({ podSandboxId: s.id, err: (err as Error).message }, 'could not clean up an interrupted RunPodSandbox; will retry at next start');
+    }
+  }
+  if (n > 0) log.warn({ count: n }, 'cleaned up creates interrupted by a daemon crash');
+  // Networks whose pods no record knows were left by a crash mid-RunPodSandbox.
+  await d.network.reconcile(new Set(d.sandboxes.list().map((s) => s.id)));
+  return n;
+}

@@ -1,0 +1,95 @@
+// Stats in the domain's terms: the controller's cgroup (or VM process)
+// figures, the CPU rate between two samples, and the writable layer's usage.
+// The CRI handlers turn these into CRI messages. One pod or container whose
+// stats cannot be read (a VM going away, a guest that does not answer) is
+// left out of a list, never fails the node's list, which kubelet asks in one call.
+
+import type { Logger } from '../log';
+import type { CgroupStats } from '../sandbox/controller';
+import type { ContainerRecord } from '../store/container';
+import type { SandboxRecord } from '../store/sandbox';
+import { dirUsage, type Usage } from '../image/usage';
+import { msToNs } from '../util/time';
+import { podCpuKey } from './cpu-samples';
+import { containerHandle, podRuntime, type Domain } from './domain';
+import { refreshContainer } from './exits';
+import { selectContainers, selectPods, type ContainerFilter, type PodFilter } from './filters';
+
+export interface CgroupFigures extends CgroupStats {
+  /** CPU use since the previous sample, in ns per s; absent on the first. */
+  cpuNanoCores?: number;
+}
+
+export interface ContainerStatsView {
+  container: ContainerRecord;
+  cgroup: CgroupFigures | null;
+  writableLayer?: Usage & { mountpoint: string; timestampNs: string };
+}
+
+export interface PodStatsView {
+  pod: SandboxRecord;
+  cgroup: CgroupFigures | null;
+  containers: ContainerStatsView[];
+}
+
+function withRate(d: Domain, key: string, s: CgroupStats | null): CgroupFigures | null {
+  if (!s) return null;
+  const rate = d.cpu.rate(key, s.timestampNs, s.cpuUsageNs);
+  return rate === undefined ? { ...s } : { ...s, cpuNanoCores: rate };
+}
+
+export async function containerStats(d: Domain, c: ContainerRecord): Promise<ContainerStatsView> {
+  const sb = d.sandboxes.get(c.podSandboxId);
+  const rt = sb ? podRuntime(d, sb) : null;
+  const h = containerHandle(c);
+  const raw = rt && h ? await rt.ctl.containerStats(rt.h, h) : null;
+  const view: ContainerStatsView = { container: c, cgroup: withRate(d, c.id, raw) };
+  if (c.upperDir) view.writableLayer = { ...(await dirUsage(c.upperDir)), mountpoint: c.upperDir, timestampNs: raw?.timestampNs ?? msToNs(Date.now()) };
+  return view;
+}
+
+/** `fn` for each item, leaving out (and logging) those it fails for. */
+export async function eachReadable<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, log: Logger, what: (item: T) => Record<string, unknown>): Promise<R[]> {
+  const out = await Promise.all(
+    items.map((item) =>
+      fn(item).then(
+        (r): { ok: true; r: R } => ({ ok: true, r }),
+        (err: unknown) => {
+          log.warn({ ...what(item), err: (err as Error).message }, 'stats unavailable; left out of the list');
+          return { ok: false as const };
+        },
+      ),
+    ),
+  );
+  return out.flatMap((o) => (o.ok ? [o.r] : []));
+}
+
+/** CRI: stats of the running containers that match the filter. */
+export async function listContainerStats(d: Domain, f: ContainerFilter | undefined, log: Logger): Promise<ContainerStatsView[]> {
+  const running = (await Promise.all(selectContainers(d.containers.list(), f).map((c) => refreshContainer(d, c)))).filter((c) => c.state === 'CONTAINER_RUNNING');
+  return eachReadable(running, (c) => containerStats(d, c), log, (c) => ({ containerId: c.id }));
+}
+
+export async function podStats(d: Domain, sb: SandboxRecord, log: Logger): Promise<PodStatsView> {
+  const rt = podRuntime(d, sb);
+  const raw = rt ? await rt.ctl.sandboxStats(rt.h) : null;
+  const running = d.containers.list().filter((c) => c.podSandboxId === sb.id && c.controller && c.state === 'CONTAINER_RUNNING');
+  const containers = await eachReadable(running, (c) => containerStats(d, c), log, (c) => ({ containerId: c.id }));
+  return { pod: sb, cgroup: withRate(d, podCpuKey(sb.id), raw), containers };
+}
+
+export async function listPodStats(d: Domain, f: PodFilter | undefined, log: Logger): Promise<PodStatsView[]> {
+  return eachReadable(selectPods(d.sandboxes.list(), f), (s) => podStats(d, s, log), log, (s) => ({ podSandboxId: s.id }));
+}
+
+/** For ListPodSandboxMetrics: every ready pod's figures, without CPU rates (metrics carry cumulative counters only). */
+export async function podMetrics(d: Domain, log: Logger): Promise<{ pod: SandboxRecord; cgroup: CgroupStats | null; containers: { container: ContainerRecord; cgroup: CgroupStats }[] }[]> {
+  const ready = d.sandboxes.list().filter((s) => s.state === 'SANDBOX_READY' && s.controller);
+  return eachReadable(ready, async (sb) => {
+    const rt = podRuntime(d, sb)!;
+    const cgroup = await rt.ctl.sandboxStats(rt.h);
+    const running = d.containers.list().filter((c) => c.podSandboxId === sb.id && c.controller && c.state === 'CONTAINER_RUNNING');
+    const read = await eachReadable(running, async (c) => ({ container: c, cgroup: await rt.ctl.containerStats(rt.h, containerHandle(c)!) }), log, (c) => ({ containerId: c.id }));
+    return { pod: sb, cgroup, containers: read.flatMap((r) => (r.cgroup ? [{ container: r.container, cgroup: r.cgroup }] : [])) };
+  }, log, (sb) => ({ podSandboxId: sb.id }));
+}

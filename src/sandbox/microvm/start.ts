@@ -1,0 +1,212 @@
+// Starting a pod VM, as named steps (sandbox/steps.ts): the pod's files and
+// read-only 9p share, the tap in the pod netns, the run dir and QEMU (inside
+// that netns), the agent's first answer within boot_timeout_s, then the
+// sandbox and network set-up in the guest. Any failure undoes the steps done
+// so far and names the phase, with the guest console's tail: the console is
+// the only witness of a boot that went wrong, so it also decides whether a
+// boot that never reached the agent got stuck in the kernel or the agent.
+
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { AgentUnavailableError, type AgentClient } from '../../agent-client';
+import { DeadlineExceededError, InternalError } from '../../../common/errors';
+import type { VmExit, VmHandle } from '../../hypervisor/hypervisor';
+import { SHARED_MOUNT_TAG, type VmConfig } from '../../hypervisor/vm-config';
+import { startWithFreeCid } from '../../hypervisor/vsock-cid';
+import { attachTap, detachTap, DEFAULT_TAP_NAME, type GuestNetwork } from '../../network';
+import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
+import { sleep } from '../../util/time';
+import type { SandboxCreateInput } from '../controller';
+import { restated, Steps } from '../steps';
+import type { AgentEndpoint } from './agent-connect';
+import { VM_DATA_VERSION, type VmPodData } from './data';
+import { GUEST_SHARED_DIR, podPaths, sharePath, vmRunPaths } from './layout';
+import { newAgentClient, PodVm, removePodDir, type PodVmEnv } from './pod-vm';
+import { makeVmRunDir, removeVmRunDir } from './run-dir';
+import { mountShare } from './share';
+import { vmSize } from './sizing';
+
+/** The init prints this right before it hands over to the agent (guest-image/initramfs/init). */
+export const INIT_HANDOVER_MARKER = 'vmpod-init: switching root';
+/** Printed by the init on any failure before it powers off. */
+export const INIT_FAILED_MARKER = 'vmpod-init: FAILED';
+
+/** Where a boot that ended (VM exit or timeout) before the agent answered got stuck. Pure. */
+export function stuckPhase(console: string): 'kernel-boot' | 'agent-connect' {
+  if (console.includes(INIT_FAILED_MARKER)) return 'kernel-boot';
+  return console.includes(INIT_HANDOVER_MARKER) ? 'agent-connect' : 'kernel-boot';
+}
+
+/** One error message: the phase, what went wrong, and the guest console's last lines. Pure. */
+export function phaseMessage(podId: string, phase: string, problem: string, consoleTail: string, maxLines = 20): string {
+  const lines = consoleTail.split('\n').filter((l) => l.trim() !== '').slice(-maxLines);
+  const tail = lines.length > 0 ? `; guest console (last ${lines.length} lines):\n${lines.join('\n')}` : '; the guest console is empty';
+  return `pod VM ${podId}: ${phase} failed: ${problem}${tail}`;
+}
+
+/** Ask the agent until it answers, the VM dies, or the deadline passes. */
+async function waitForAgent(vm: VmHandle, agent: AgentClient, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exit: VmExit | undefined;
+  const exited = vm.wait().then((e) => (exit = e));
+  for (;;) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new DeadlineExceededError(`the guest agent did not answer within boot_timeout_s (${Math.round(timeoutMs / 1000)} s)`);
+    const r = await Promise.race([
+      agent.health({ timeoutMs: Math.min(remaining, 3000) }).then(
+        () => 'ok' as const,
+        (err: unknown) => err as Error,
+      ),
+      exited.then(() => 'exited' as const),
+    ]);
+    if (r === 'ok') return;
+    if (r === 'exited' || exit) {
+      const e = exit ?? (await vm.wait());
+      throw new InternalError(`the VM ended (${e.reason}${e.exitCode !== null ? `, exit code ${e.exitCode}` : ''}${e.signal ? `, ${e.signal}` : ''}) before the guest agent answered`);
+    }
+    // Nothing listening yet (vsock) or the call timed out while the guest boots: ask again.
+    if (r instanceof AgentUnavailableError) await sleep(250);
+  }
+}
+
+async function writePodFiles(shareSource: string, input: SandboxCreateInput): Promise<void> {
+  await mkdir(join(shareSource, 'pod'), { recursive: true, mode: 0o755 });
+  const resolv = resolvConf(input.config.dns_config ?? null) ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
+  await writeFile(join(shareSource, sharePath.podFile('hostname')), hostnameFile(input.hostname), { mode: 0o644 });
+  await writeFile(join(shareSource, sharePath.podFile('hosts')), hostsFile(input.hostname, input.ips), { mode: 0o644 });
+  await writeFile(join(shareSource, sharePath.podFile('resolv.conf')), resolv, { mode: 0o644 });
+  await mkdir(join(shareSource, 'c'), { recursive: true, mode: 0o755 });
+}
+
+/** The agent's network set-up from the tap result. */
+function guestNetworkCalls(net: GuestNetwork) {
+  return {
+    iface: { name: net.ifName, mac: net.mac.toLowerCase(), mtu: net.mtu, addresses: net.addresses.map((a) => `${a.address}/${a.prefixLen}`) },
+    routes: { routes: net.routes.map((r) => ({ destination: r.dest, gateway: r.gateway ?? '', device: net.ifName, source: r.source ?? '' })) },
+  };
+}
+
+export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Promise<PodVm> {
+  const { id } = input;
+  const log = input.log.child({ subsystem: 'microvm' });
+  const paths = podPaths(env.state, id);
+  const run = vmRunPaths(env.state, id);
+  let vm: VmHandle | undefined;
+  let agent: AgentClient | undefined;
+  // A step's name is the phase an error names, but for the wait for the agent: the console tells where the boot stopped.
+  const steps = new Steps(`pod VM ${id} start`, log, {
+    errorFor: (step, err) => {
+      const tail = vm?.consoleTail(64 * 1024) ?? '';
+      const phase = step === 'agent-connect' ? stuckPhase(tail) : step;
+      return restated(err, phaseMessage(id, phase, (err as Error).message, tail.slice(-4096)));
+    },
+  });
+  try {
+    const host = await env.host();
+    const guest = host.guest;
+    await steps.run('pod-files', () => writePodFiles(paths.shareSource, input), () => removePodDir(paths.dir));
+    await steps.run('share-setup', () => mountShare(paths.shareSource, paths.shared));
+    const net = input.netnsPath
+      ? await steps.run('network-setup', () => attachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME }), () => detachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME }))
+      : undefined;
+
+    const size = vmSize({
+      baseVcpus: env.microvm.vcpus,
+      baseMemoryMib: env.microvm.memory_mib,
+      resources: input.config.linux?.resources ?? null,
+      hostCpus: cpus().length,
+      hostMemoryMib: Math.floor(totalmem() / (1024 * 1024)),
+    });
+    const parts = guest.manifest.parts;
+    const configFor = (endpoint: AgentEndpoint): VmConfig => ({
+      id,
+      runDir: run.dir,
+      accel: host.accel,
+      vcpus: size.vcpus,
+      memoryMib: size.memoryMib,
+      boot: {
+        kernel: join(guest.dir, parts.vmlinux.file),
+        initrd: join(guest.dir, parts.initramfs.file),
+        params: guest.manifest.kernel.cmdline.split(/\s+/).filter((p) => p && !p.startsWith('console=') && !p.startsWith('panic=')),
+      },
+      rootfs: { path: join(guest.dir, parts.rootfs.file), sizeBytes: parts.rootfs.size },
+      sharedDir: paths.shared,
+      agent: endpoint.transport === 'vsock' ? { transport: 'vsock', cid: endpoint.cid } : { transport: 'serial', socketPath: endpoint.socketPath },
+      ...(net ? { network: { ifname: net.tapName, mac: net.mac } } : {}),
+      ...(input.netnsPath ? { netnsPath: input.netnsPath } : {}),
+    });
+    log.info({ size: size.explain, accel: host.accel, transport: host.transport, guest: guest.hash }, 'starting pod VM');
+    await steps.run('run-dir', () => makeVmRunDir(run), () => removeVmRunDir(env.hypervisor, run));
+    const started = await steps.run(
+      'qemu-start',
+      async () => {
+        if (host.transport === 'serial') {
+          const endpoint: AgentEndpoint = { transport: 'serial', socketPath: run.agentSocket };
+          return { endpoint, vm: await env.hypervisor.start(configFor(endpoint)) };
+        }
+        const cids = env.cids;
+        if (!cids) throw new InternalError('vsock transport chosen but no CID allocator configured');
+        try {
+          const r = await startWithFreeCid(
+            cids,
+            id,
+            async (cid) => ({ cid, vm: await env.hypervisor.start(configFor({ transport: 'vsock', cid })) }),
+            (cid) => log.warn({ cid }, 'vsock CID held by a VM outside vmpod; trying the next one'),
+          );
+          return { endpoint: { transport: 'vsock', cid: r.cid } as AgentEndpoint, vm: r.vm };
+        } catch (err) {
+          cids.release(id);
+          throw err;
+        }
+      },
+      async (s) => {
+        await s.vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 });
+        env.cids?.release(id);
+      },
+    );
+    vm = started.vm;
+    agent = newAgentClient(env, started.endpoint, log);
+    const client = agent;
+    await steps.run('agent-connect', () => waitForAgent(started.vm, client, env.microvm.boot_timeout_s * 1000));
+    const dns = input.config.dns_config;
+    await steps.run('sandbox-setup', () =>
+      client.call('CreateSandbox', {
+        sandbox_id: id,
+        hostname: input.hostname,
+        dns: { nameservers: dns?.servers ?? [], searches: dns?.searches ?? [], options: dns?.options ?? [] },
+        shared_mounts: [{ tag: SHARED_MOUNT_TAG, mount_point: GUEST_SHARED_DIR, msize: 0, cache: '', read_only: false }],
+        sysctls: input.config.linux?.sysctls ?? {},
+        guest_time_unix_nano: Date.now() * 1e6,
+      }),
+    );
+    if (net) {
+      await steps.run('guest-network', async () => {
+        const calls = guestNetworkCalls(net);
+        await client.call('UpdateInterface', calls.iface);
+        await client.call('UpdateRoutes', calls.routes);
+      });
+    }
+
+    const data: VmPodData = {
+      v: VM_DATA_VERSION,
+      podDir: paths.dir,
+      vmRunDir: run.dir,
+      netnsPath: input.netnsPath,
+      tapName: net ? net.tapName : '',
+      agent: started.endpoint,
+      pid: started.vm.pid,
+      vcpus: size.vcpus,
+      memoryMib: size.memoryMib,
+      accel: host.accel,
+      consoleLog: started.vm.consoleLog,
+      guestHash: guest.hash,
+      startPhasesMs: { ...steps.timings },
+    };
+    steps.done({ pid: started.vm.pid });
+    return new PodVm(id, data, started.vm, client, log);
+  } catch (err) {
+    agent?.close();
+    throw err;
+  }
+}
