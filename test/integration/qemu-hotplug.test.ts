@@ -11,7 +11,7 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeadlineExceededError } from '../../common/errors';
 import { findGuestImage, guestPartPath } from '../../src/host/guest-image';
@@ -19,37 +19,10 @@ import { DeviceHotplugError, type VmConfig, type VmDevice, type VmHandle } from 
 import { QemuHypervisor } from '../../src/hypervisor/qemu';
 import { readLaunchRecord } from '../../src/hypervisor/qemu/launch';
 import { QmpClient } from '../../src/hypervisor/qemu/qmp';
+import { QEMU, qemuWorkspace, requireQemuComponents } from './qemu-fixtures';
 
-const QEMU = '/usr/bin/qemu-system-x86_64';
-for (const [component, path] of [
-  ['qemu-system-x86 (qemu-system-x86_64)', QEMU],
-  ['qemu-system-data (qboot.rom)', '/usr/share/qemu/qboot.rom'],
-  ['iproute2 (ip)', '/usr/sbin/ip'],
-  ['util-linux (nsenter)', '/usr/bin/nsenter'],
-  ['/dev/net/tun (tun driver)', '/dev/net/tun'],
-] as const) {
-  if (!existsSync(path)) t.fail(`missing component: ${component} (${path})`);
-}
-
-// Short run dirs: unix socket paths must stay under 108 bytes.
-const work = mkdtempSync('/tmp/vmpod-hp-it-');
-const netns = `vmpod-hp-it-${process.pid}`;
-const vms: VmHandle[] = [];
-t.teardown(() => {
-  for (const vm of vms) {
-    try {
-      process.kill(vm.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-  try {
-    execFileSync('ip', ['netns', 'delete', netns], { stdio: 'ignore' });
-  } catch {
-    /* never created */
-  }
-  rmSync(work, { recursive: true, force: true });
-});
+requireQemuComponents(t);
+const { work, netns, vms } = qemuWorkspace(t, 'vmpod-hp-it-');
 execFileSync('ip', ['netns', 'add', netns]);
 const netnsPath = `/run/netns/${netns}`;
 

@@ -8,7 +8,7 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QemuHypervisor } from '../../src/hypervisor/qemu';
 import { readLaunchRecord } from '../../src/hypervisor/qemu/launch';
@@ -17,37 +17,10 @@ import type { VmEvent, VmHandle } from '../../src/hypervisor/hypervisor';
 import type { VmConfig } from '../../src/hypervisor/vm-config';
 import { findGuestImage, guestPartPath } from '../../src/host/guest-image';
 import { FailedPreconditionError, InternalError } from '../../common/errors';
+import { QEMU, qemuWorkspace, requireQemuComponents } from './qemu-fixtures';
 
-const QEMU = '/usr/bin/qemu-system-x86_64';
-for (const [component, path] of [
-  ['qemu-system-x86 (qemu-system-x86_64)', QEMU],
-  ['qemu-system-data (qboot.rom)', '/usr/share/qemu/qboot.rom'],
-  ['iproute2 (ip)', '/usr/sbin/ip'],
-  ['util-linux (nsenter)', '/usr/bin/nsenter'],
-  ['/dev/net/tun (tun driver)', '/dev/net/tun'],
-] as const) {
-  if (!existsSync(path)) t.fail(`missing component: ${component} (${path})`);
-}
-
-// Short run dirs: unix socket paths must stay under 108 bytes.
-const work = mkdtempSync('/tmp/vmpod-qemu-it-');
-const started: VmHandle[] = [];
-const netns = `vmpod-qemu-it-${process.pid}`;
-t.teardown(() => {
-  for (const vm of started) {
-    try {
-      process.kill(vm.pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
-  try {
-    execFileSync('ip', ['netns', 'delete', netns], { stdio: 'ignore' });
-  } catch {
-    /* never created */
-  }
-  rmSync(work, { recursive: true, force: true });
-});
+requireQemuComponents(t);
+const { work, netns, vms: started } = qemuWorkspace(t, 'vmpod-qemu-it-');
 
 const hv = new QemuHypervisor({ qemuBinary: QEMU, qmpTimeoutMs: 20_000 });
 

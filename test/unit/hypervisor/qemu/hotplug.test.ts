@@ -138,10 +138,12 @@ for (const c of plans) {
   });
 }
 
+const TAP_FD: HotplugDevice = { kind: 'tap-net', id: 'eth1', tap: { fd: 42 }, mac: '02:00:00:00:00:11', vhost: false };
+
 const failures: Array<{ desc: string; device: HotplugDevice; fail: Record<string, string>; sent: string[]; step: string; undone: string[] }> = [
   {
     desc: 'device_add of a tap fd NIC fails: netdev_del, then closefd',
-    device: { kind: 'tap-net', id: 'eth1', tap: { fd: 42 }, mac: '02:00:00:00:00:11', vhost: false },
+    device: TAP_FD,
     fail: { device_add: 'GenericError' },
     sent: ['getfd', 'netdev_add', 'device_add', 'netdev_del', 'closefd'],
     step: 'device_add',
@@ -149,7 +151,7 @@ const failures: Array<{ desc: string; device: HotplugDevice; fail: Record<string
   },
   {
     desc: 'netdev_add of a tap fd fails: the fd QEMU may still hold is closed',
-    device: { kind: 'tap-net', id: 'eth1', tap: { fd: 42 }, mac: '02:00:00:00:00:11', vhost: false },
+    device: TAP_FD,
     fail: { netdev_add: 'GenericError' },
     sent: ['getfd', 'netdev_add', 'closefd'],
     step: 'netdev_add',
@@ -157,7 +159,7 @@ const failures: Array<{ desc: string; device: HotplugDevice; fail: Record<string
   },
   {
     desc: 'getfd fails: nothing to undo',
-    device: { kind: 'tap-net', id: 'eth1', tap: { fd: 42 }, mac: '02:00:00:00:00:11', vhost: false },
+    device: TAP_FD,
     fail: { getfd: 'GenericError' },
     sent: ['getfd'],
     step: 'getfd',
@@ -189,7 +191,7 @@ const failures: Array<{ desc: string; device: HotplugDevice; fail: Record<string
   },
   {
     desc: 'an undo that fails is reported as not undone, and the rest still runs',
-    device: { kind: 'tap-net', id: 'eth1', tap: { fd: 42 }, mac: '02:00:00:00:00:11', vhost: false },
+    device: TAP_FD,
     fail: { device_add: 'GenericError', netdev_del: 'DeviceNotFound' },
     sent: ['getfd', 'netdev_add', 'device_add', 'netdev_del', 'closefd'],
     step: 'device_add',
