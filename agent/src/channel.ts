@@ -13,6 +13,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import type { AgentLog } from './log';
+import { sleep } from '../../common/time';
 
 export async function findVirtioPort(sysfsDir: string, name: string): Promise<string | undefined> {
   for (const port of await readdir(sysfsDir).catch(() => [] as string[])) {
@@ -68,4 +69,3 @@ export async function serveSerial(path: string, serve: (conn: Duplex) => { onClo
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

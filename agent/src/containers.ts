@@ -19,6 +19,7 @@ import { CgroupStats, readCgroupStats, readOomKills } from './cgroup';
 import { mustRun, System } from './system';
 import { ExitStatus, GuestProcess } from './process';
 import { effectiveCapabilities, guestDevices, PrivilegedFacts, privilegedSpec, processCapabilities } from './privileged';
+import { sleep } from '../../common/time';
 
 export interface ContainerPaths {
   runc: string;
@@ -127,7 +128,7 @@ export class ContainerManager {
         c.initPid = pid;
         break;
       }
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     return c.initPid;
   }

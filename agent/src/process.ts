@@ -12,6 +12,7 @@ import type { WindowSize } from '../../common/native/pty';
 import { OutputBuffer, ReadResult } from './output-buffer';
 import { signalNumber, System } from './system';
 import { Terminal } from './terminal';
+import { nowNs, sleep } from '../../common/time';
 
 export interface ExitStatus {
   code: number;
@@ -114,7 +115,7 @@ export class GuestProcess {
         // not written yet (runc writes it by rename, so never half)
       }
       if (!this.child || this.pendingExit || this.exit || Date.now() > end) return undefined;
-      await new Promise((r) => setTimeout(r, PID_FILE_POLL_MS));
+      await sleep(PID_FILE_POLL_MS);
     }
   }
 
@@ -211,7 +212,7 @@ export class GuestProcess {
   private async finish(code: number): Promise<void> {
     const oomKilled = await this.opts.exited(code);
     if (this.exit) return;
-    this.exit = { code, finishedAtNs: BigInt(Date.now()) * 1_000_000n, oomKilled };
+    this.exit = { code, finishedAtNs: BigInt(nowNs()), oomKilled };
     for (const w of [...this.exitWaiters]) w();
   }
 }

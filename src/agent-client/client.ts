@@ -16,7 +16,7 @@ import { AGENT_METHOD_TYPES, AGENT_SERVICE, AgentMethodName } from '../../common
 import { decodeMessage, DeepPartial, encodeMessage, encodeRequest, MessageDecodeError, RequestOf, ResponseOf } from '../../common/agent-protocol/codec';
 import { AgentResponseError, validateAgentLog, validateResponse } from './validate';
 import { agentLogReadBudget, MAX_STREAM_CHUNK } from '../../common/agent-protocol/limits';
-import { sleep } from '../util/time';
+import { sleep } from '../../common/time';
 
 export type ConnectFn = () => Promise<Duplex>;
 

@@ -13,6 +13,7 @@ import { basicHeader, parseChallenges, type Challenge, type Credentials } from '
 import { HttpTimeoutError, httpRequest, isTransientNetworkError, readBody } from './http';
 import { MANIFEST_ACCEPT } from './manifest';
 import { apiHost, type ImageReference } from './reference';
+import { sleep } from '../../common/time';
 
 export interface Endpoint {
   /** host[:port] to connect to */
@@ -260,8 +261,4 @@ function header(res: IncomingMessage, name: string): string | undefined {
 function isTlsMismatch(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
   return code === 'EPROTO' || code.startsWith('ERR_SSL') || code === 'ECONNRESET';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

@@ -12,7 +12,7 @@ import { checkUserRequest } from '../oci/user';
 import { Steps } from '../sandbox/steps';
 import { CONTAINER_SCHEMA, type ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
-import { nowNs } from '../util/time';
+import { nowNs } from '../../common/time';
 import { containerHandle, containerLog, controllerOf, podRuntime, sandboxHandle, type Domain } from './domain';
 import { refreshContainer } from './exits';
 import { newId } from './ids';

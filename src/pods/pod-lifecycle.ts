@@ -16,7 +16,7 @@ import { routePod } from '../sandbox/route';
 import { Steps } from '../sandbox/steps';
 import type { SandboxRecord } from '../store/sandbox';
 import { SANDBOX_SCHEMA } from '../store/sandbox';
-import { nowNs } from '../util/time';
+import { nowNs } from '../../common/time';
 import { removeContainer, stopContainer } from './container-lifecycle';
 import { podLog, podRuntime, type Domain } from './domain';
 import { podCpuKey } from './cpu-samples';

@@ -9,7 +9,7 @@ import type { CgroupStats } from '../sandbox/controller';
 import type { ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
 import { dirUsage, type Usage } from '../image/usage';
-import { msToNs } from '../util/time';
+import { msToNs } from '../../common/time';
 import { podCpuKey } from './cpu-samples';
 import { containerHandle, podRuntime, type Domain } from './domain';
 import { refreshContainer } from './exits';

@@ -6,6 +6,7 @@ import type { ImageFsInfoResponse } from '../../generated/cri/runtime/v1/ImageFs
 import type { FilesystemUsage } from '../../generated/cri/runtime/v1/FilesystemUsage';
 import type { ImageFsUsage, ImageService } from '../../image';
 import type { Handler } from '../handler';
+import { nowNs } from '../../../common/time';
 
 function usage(u: ImageFsUsage, nowNs: string): FilesystemUsage {
   return { timestamp: nowNs, fs_id: { mountpoint: u.mountpoint }, used_bytes: { value: String(u.bytes) }, inodes_used: { value: String(u.inodes) } };
@@ -14,7 +15,7 @@ function usage(u: ImageFsUsage, nowNs: string): FilesystemUsage {
 export function imageFsInfo(service: ImageService): Handler<ImageFsInfoRequest__Output, ImageFsInfoResponse> {
   return async () => {
     const u = await service.fsUsage();
-    const now = (BigInt(Date.now()) * 1_000_000n).toString();
+    const now = nowNs();
     return { image_filesystems: [usage(u.images, now)], container_filesystems: [usage(u.containers, now)] };
   };
 }

@@ -6,7 +6,7 @@ import type { RemovePodSandboxRequest__Output } from '../../generated/cri/runtim
 import type { RunPodSandboxRequest__Output } from '../../generated/cri/runtime/v1/RunPodSandboxRequest';
 import type { StopPodSandboxRequest__Output } from '../../generated/cri/runtime/v1/StopPodSandboxRequest';
 import type { PodService } from '../../pods/service';
-import { nowNs } from '../../util/time';
+import { nowNs } from '../../../common/time';
 import type { HandlerTable } from '../handler';
 import { requireObject, requireString } from '../validate';
 import { toCriContainerStatus, toCriPodSandbox, toCriPodSandboxStatus } from './to-cri';

@@ -31,7 +31,7 @@ import { describeExit, type PodVm } from './pod-vm';
 import { podPaths } from './layout';
 import { shareBindPropagation } from './propagation';
 import { bindInto, makeMountPoint, releaseDir } from './share';
-import { msToNs, nowNs, sleep } from '../../util/time';
+import { msToNs, nowNs, sleep } from '../../../common/time';
 
 export interface ExitInfo {
   code: number;

@@ -18,7 +18,7 @@ import { findGuestImage } from '../../host/guest-image';
 import { CidAllocator, createHypervisor, resolveVmHost, type Hypervisor } from '../../hypervisor';
 import { silentLogger, type Logger } from '../../log';
 import type { HostFacts, PodNamespaceModes } from '../../oci/input';
-import { nowNs } from '../../util/time';
+import { nowNs } from '../../../common/time';
 import type {
   CgroupStats, ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ControllerData, ControllerEvent, Description, ExecResult,
   SandboxController, SandboxCreateInput, SandboxHandle,

@@ -11,8 +11,8 @@ import { EXEC_OUTPUT_CAP } from '../../runc/exec-sync';
 import type { ExecResult } from '../controller';
 import { pumpOutput } from './output-pump';
 import type { PodVm } from './pod-vm';
+import { sleep } from '../../../common/time';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** How long a timed-out exec's SIGKILL gets to end it in the guest before ExecSync returns anyway. */
 export const KILL_WAIT_MS = 10_000;

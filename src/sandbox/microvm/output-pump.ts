@@ -8,6 +8,7 @@ import { AgentUnavailableError, type AgentClient } from '../../agent-client';
 import { MAX_STREAM_CHUNK } from '../../agent-client';
 import type { LogStream } from '../../logs/cri-log';
 import type { Logger } from '../../log';
+import { sleep } from '../../../common/time';
 
 export interface PumpOptions {
   agent: AgentClient;
@@ -23,7 +24,6 @@ export interface PumpOptions {
   waitMs?: number;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 const DROP_REPORT_EVERY_MS = 10_000;
 

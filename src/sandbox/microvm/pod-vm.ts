@@ -20,7 +20,7 @@ import { RUN_FILES, type AccelKind } from '../../hypervisor/vm-config';
 import type { CidAllocator } from '../../hypervisor/vsock-cid';
 import type { Logger } from '../../log';
 import { detachTap } from '../../network';
-import { sleep } from '../../util/time';
+import { sleep } from '../../../common/time';
 import type { SandboxHandle } from '../controller';
 import { agentConnectFn, type AgentEndpoint } from './agent-connect';
 import { decodeVmPodData, type VmPodData } from './data';

@@ -16,7 +16,7 @@ import { SHARED_MOUNT_TAG, type VmConfig } from '../../hypervisor/vm-config';
 import { startWithFreeCid } from '../../hypervisor/vsock-cid';
 import { attachTap, detachTap, DEFAULT_TAP_NAME, type GuestNetwork } from '../../network';
 import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
-import { sleep } from '../../util/time';
+import { sleep } from '../../../common/time';
 import type { SandboxCreateInput } from '../controller';
 import { restated, Steps } from '../steps';
 import type { AgentEndpoint } from './agent-connect';

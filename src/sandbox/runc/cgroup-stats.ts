@@ -5,6 +5,7 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupStats } from '../controller';
+import { nowNs } from '../../../common/time';
 
 const V1 = '/sys/fs/cgroup';
 
@@ -40,7 +41,7 @@ async function countProcs(path: string): Promise<number> {
 
 /** null when the cgroup does not exist (container never started or already removed). */
 export async function cgroupStats(cgroupPath: string, version: 1 | 2): Promise<CgroupStats | null> {
-  const timestampNs = (BigInt(Date.now()) * 1_000_000n).toString();
+  const timestampNs = nowNs();
   if (version === 2) {
     const dir = join(V1, cgroupPath);
     const cpu = await readKeyed(join(dir, 'cpu.stat'));

@@ -17,7 +17,7 @@ import { decodeContainerData, decodeSandboxData, RUNC_DATA_VERSION, type RuncCon
 import type { RuncPaths } from './paths';
 import { readRootfsFile } from './rootfs-read';
 import { Steps } from '../steps';
-import { nowNs, sleep } from '../../util/time';
+import { nowNs, sleep } from '../../../common/time';
 
 export interface ContainerDeps {
   paths: RuncPaths;

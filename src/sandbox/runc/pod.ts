@@ -19,7 +19,7 @@ import { cgroupDirs } from './cgroup-stats';
 import { mountTmpfs, unmountIfMounted } from './mount';
 import type { RuncPaths } from './paths';
 import { Steps } from '../steps';
-import { sleep } from '../../util/time';
+import { sleep } from '../../../common/time';
 
 export const SHM_OPTIONS = 'nosuid,nodev,noexec,mode=1777,size=65536k';
 
