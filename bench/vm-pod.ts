@@ -25,7 +25,7 @@ import { findGuestImage } from '../src/host/guest-image';
 import { createImageService } from '../src/image';
 import { silentLogger } from '../src/log';
 import { PodNetwork } from '../src/network';
-import { readHostFacts } from '../src/runc/host-facts';
+import { readHostFacts } from '../src/host/facts';
 import { MicrovmController } from '../src/sandbox/microvm/controller';
 import { decodeVmPodData } from '../src/sandbox/microvm/data';
 import type { MicrovmHandlerConfig } from '../src/config/types';

@@ -3,7 +3,7 @@
 
 import type { System } from './system';
 import type { AgentLog } from './log';
-import type { ContainerManager } from './containers';
+import type { ContainerManager } from './container-manager';
 import type { LogRing } from './log-ring';
 
 export interface AgentPaths {

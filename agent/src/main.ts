@@ -11,7 +11,7 @@ import { LogRing } from './log-ring';
 import { realSystem, System } from './system';
 import { GUEST, COPY_FILE_ROOTS } from './paths';
 import { EARLY_MOUNTS, mountedTargets } from './mounts';
-import { ContainerManager } from './containers';
+import { ContainerManager } from './container-manager';
 import { createAgentServer } from './agent';
 import { findVirtioPort, serveSerial } from './channel';
 import type { AgentDeps } from './deps';

@@ -15,7 +15,7 @@ import { createImageService } from '../image/service';
 import type { Logger } from '../log';
 import { PodNetwork } from '../network';
 import { PodService } from '../pods/service';
-import { readHostFacts } from '../runc/host-facts';
+import { readHostFacts } from '../host/facts';
 import type { HandlerTypes } from '../sandbox';
 import type { HostFacts } from '../oci/input';
 import type { ImageProvider, PodNetworkProvider } from '../pods/providers';

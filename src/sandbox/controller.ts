@@ -94,6 +94,9 @@ export interface ContainerProcessState {
   message?: string;
 }
 
+/** ExecSync keeps at most this much of each of stdout and stderr, whatever the controller. */
+export const EXEC_OUTPUT_CAP = 16 * 1024 * 1024;
+
 export interface ExecResult {
   stdout: Buffer;
   stderr: Buffer;

@@ -27,7 +27,7 @@ import { MAX_UNIX_SOCKET_PATH } from '../../src/hypervisor/qemu/validate';
 import { createImageService } from '../../src/image';
 import { createLogger, silentLogger } from '../../src/log';
 import { PodNetwork } from '../../src/network';
-import { readHostFacts } from '../../src/runc/host-facts';
+import { readHostFacts } from '../../src/host/facts';
 import type { SandboxHandle } from '../../src/sandbox/controller';
 import { MicrovmController } from '../../src/sandbox/microvm/controller';
 import { podPaths, VM_RUN_BASE, vmRunPaths } from '../../src/sandbox/microvm/layout';

@@ -27,7 +27,7 @@ import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
 import { createImageService } from '../../src/image';
 import { createLogger, silentLogger } from '../../src/log';
 import { PodNetwork } from '../../src/network';
-import { readHostFacts } from '../../src/runc/host-facts';
+import { readHostFacts } from '../../src/host/facts';
 import { MicrovmController } from '../../src/sandbox/microvm/controller';
 import type { SandboxController } from '../../src/sandbox/controller';
 import type { MicrovmHandlerConfig } from '../../src/config/types';

@@ -15,7 +15,7 @@ import { createCriServer } from '../../src/cri/server';
 import type { ImageService } from '../../src/image';
 import type { Logger } from '../../src/log';
 import type { PodNetworkProvider } from '../../src/pods/providers';
-import { readHostFacts } from '../../src/runc/host-facts';
+import { readHostFacts } from '../../src/host/facts';
 import { handlerTypes } from '../../src/sandbox';
 import type { SandboxController } from '../../src/sandbox/controller';
 import { criClient, type CriClient } from './cri-client';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { decodeSandboxData } from '../../src/sandbox/runc/data';
 import { RuncController } from '../../src/sandbox/runc/controller';
 import { infraBinaryPath } from '../../src/sandbox/runc/pod';
-import { readHostFacts } from '../../src/runc/host-facts';
+import { readHostFacts } from '../../src/host/facts';
 import { cgroupDirs } from '../../src/sandbox/runc/cgroup-stats';
 import { silentLogger } from '../../src/log';
 import { DeadlineExceededError, InvalidArgumentError } from '../../common/errors';

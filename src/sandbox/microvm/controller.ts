@@ -24,7 +24,7 @@ import type {
   SandboxController, SandboxCreateInput, SandboxHandle,
 } from '../controller';
 import { checkVmContainer, checkVmPod } from './admission';
-import { PodContainers } from './containers';
+import { PodContainers } from './pod-containers';
 import { decodeVmContainerData, decodeVmPodData } from './data';
 import { podPaths, sharePath } from './layout';
 import { describeExit, reattachPodVm, removePodVm, stopPodVm, type PodVm, type PodVmEnv, type VmHostChoice } from './pod-vm';

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { DeadlineExceededError, FailedPreconditionError } from '../../../common/errors';
 import type { OciProcess } from '../../oci/types';
-import { EXEC_OUTPUT_CAP } from '../../runc/exec-sync';
+import { EXEC_OUTPUT_CAP } from '../controller';
 import type { ExecResult } from '../controller';
 import { pumpOutput } from './output-pump';
 import type { PodVm } from './pod-vm';

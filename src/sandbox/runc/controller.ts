@@ -14,8 +14,8 @@ import type { PodSandboxConfig__Output } from '../../generated/cri/runtime/v1/Po
 import { connectLoopback, openNetnsPort } from '../../network';
 import { podCgroupParent } from '../../oci/container-spec';
 import type { HostFacts, PodNamespaceModes } from '../../oci/input';
-import { exitFile, reopenConmonLog } from '../../runc/conmon';
-import { Runc } from '../../runc/runc';
+import { exitFile, reopenConmonLog } from './conmon';
+import { Runc } from './runc-cli';
 import type {
   CgroupStats, ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ControllerData, ControllerEvent, Description, ExecResult,
   SandboxController, SandboxCreateInput, SandboxHandle,

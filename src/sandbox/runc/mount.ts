@@ -1,6 +1,6 @@
 // The two mount operations the runc path needs for a pod's /dev/shm.
 
-import { run } from '../../runc/exec-file';
+import { run } from './exec-file';
 
 export async function mountTmpfs(target: string, options: string): Promise<void> {
   await run('mount', ['-t', 'tmpfs', '-o', options, 'shm', target], { timeoutMs: 30_000 });

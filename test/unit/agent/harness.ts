@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
-import { ContainerManager } from '../../../agent/src/containers';
+import { ContainerManager } from '../../../agent/src/container-manager';
 import { createAgentServer } from '../../../agent/src/agent';
 import type { AgentDeps } from '../../../agent/src/deps';
 import { silentLog } from '../../../agent/src/log';

@@ -14,7 +14,7 @@ import type { VmHandle } from '../../../../src/hypervisor/hypervisor';
 import { silentLogger } from '../../../../src/log';
 import type { HostFacts } from '../../../../src/oci/input';
 import type { ContainerHandle, ControllerEvent } from '../../../../src/sandbox/controller';
-import { PodContainers } from '../../../../src/sandbox/microvm/containers';
+import { PodContainers } from '../../../../src/sandbox/microvm/pod-containers';
 import type { VmContainerData, VmPodData } from '../../../../src/sandbox/microvm/data';
 import { execInGuest } from '../../../../src/sandbox/microvm/exec';
 import { PodVm } from '../../../../src/sandbox/microvm/pod-vm';

@@ -2,7 +2,7 @@
 // passes `--root` so that vmpod's containers live apart from any other runc
 // user on the host.
 
-import type { OciResources } from '../oci/types';
+import type { OciResources } from '../../oci/types';
 import { CommandFailedError, run } from './exec-file';
 
 export type RuncStatus = 'creating' | 'created' | 'running' | 'paused' | 'stopped';

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { CommandFailedError, run } from '../../../src/runc/exec-file';
-import { DeadlineExceededError, UnavailableError } from '../../../common/errors';
+import { CommandFailedError, run } from '../../../../src/sandbox/runc/exec-file';
+import { DeadlineExceededError, UnavailableError } from '../../../../common/errors';
 
 t.test('helper command outcomes', async (t) => {
   const ok = await run('/bin/sh', ['-c', 'echo out; echo err >&2']);

@@ -5,8 +5,8 @@ import t from 'tap';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execSync } from '../../../src/runc/exec-sync';
-import { DeadlineExceededError } from '../../../common/errors';
+import { execSync } from '../../../../src/sandbox/runc/exec-sync';
+import { DeadlineExceededError } from '../../../../common/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmpod-exec-sync-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

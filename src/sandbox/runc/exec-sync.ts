@@ -5,9 +5,9 @@
 
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
-import { DeadlineExceededError, UnavailableError } from '../../common/errors';
+import { DeadlineExceededError, UnavailableError } from '../../../common/errors';
+import { EXEC_OUTPUT_CAP } from '../controller';
 
-export const EXEC_OUTPUT_CAP = 16 * 1024 * 1024;
 /** How long `runc exec` gets to exit after its process was killed. */
 const RUNC_GRACE_MS = 5_000;
 /** How long output is still read after the command exited. */

@@ -2,7 +2,7 @@
 // an error that names the command and carries runc's own message.
 
 import { spawn } from 'node:child_process';
-import { DeadlineExceededError, InternalError, UnavailableError } from '../../common/errors';
+import { DeadlineExceededError, InternalError, UnavailableError } from '../../../common/errors';
 
 export interface RunResult {
   stdout: string;

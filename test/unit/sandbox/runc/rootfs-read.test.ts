@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readRootfsFile, resolveInRoot } from '../../../src/sandbox/runc/rootfs-read';
+import { readRootfsFile, resolveInRoot } from '../../../../src/sandbox/runc/rootfs-read';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmpod-rootfs-read-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));

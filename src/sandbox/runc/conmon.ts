@@ -14,7 +14,7 @@ import { constants as fsConstants, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { DeadlineExceededError, FailedPreconditionError, InternalError, UnavailableError } from '../../common/errors';
+import { DeadlineExceededError, FailedPreconditionError, InternalError, UnavailableError } from '../../../common/errors';
 
 export interface ConmonOptions {
   id: string;

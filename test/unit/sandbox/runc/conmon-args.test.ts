@@ -1,5 +1,5 @@
 import t from 'tap';
-import { conmonArgs, exitFile, oomFile } from '../../../src/runc/conmon';
+import { conmonArgs, exitFile, oomFile } from '../../../../src/sandbox/runc/conmon';
 
 const base = { id: 'c1', name: 'web', bundle: '/s/containers/c1', runcRoot: '/s/runc', runcBinary: '/usr/sbin/runc', logPath: '/var/log/pods/x/web.log', exitDir: '/s/exits', tty: false, stdin: false, stdinOnce: false };
 
