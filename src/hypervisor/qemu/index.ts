@@ -6,6 +6,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFoundError } from '../../../common/errors';
+import { sleep } from '../../../common/time';
 import { silentLogger, type Logger } from '../../log';
 import type { Hypervisor, VmHandle } from '../hypervisor';
 import { RUN_FILES, type VmConfig } from '../vm-config';
@@ -99,7 +100,7 @@ export class QemuHypervisor implements Hypervisor {
     }
     if (target && signalIfSame(target.pid, target.startTime, 'SIGKILL')) {
       const deadline = Date.now() + 5_000;
-      while (isSameProcessAlive(target.pid, target.startTime) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (isSameProcessAlive(target.pid, target.startTime) && Date.now() < deadline) await sleep(50);
     }
     rmSync(runDir, { recursive: true, force: true });
   }

@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError } from '../../../common/errors';
+import { sleep } from '../../../common/time';
 import { silentLogger, type Logger } from '../../log';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
 import type { AccelKind, VmConfig } from '../vm-config';
@@ -136,8 +137,6 @@ export function checkPrivateRunDir(c: Pick<VmConfig, 'id' | 'runDir'>): void {
   }
   if ((st.mode & 0o777) !== 0o700) chmodSync(c.runDir, 0o700);
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Spawn QEMU for `c` and return once its QMP socket has answered. On any
