@@ -1,23 +1,17 @@
 // Encoding of AgentService messages, shared by the host client and the
-// in-guest agent. We parse the embedded .proto text (src/generated/agent) with
-// protobufjs at first use instead of shipping static generated codecs: one
+// in-guest agent. We parse the embedded .proto text (common/generated/agent) with
+// protobufjs when the module loads instead of shipping static generated codecs: one
 // source of truth, no code generator in the guest, and the agent bundle needs
 // no file next to it. Parsing the ~300-line file takes a few milliseconds.
 
 import * as protobuf from 'protobufjs';
 import { AGENT_METHOD_TYPES, AGENT_PROTO_TEXT, AgentMethodName, AgentMethods } from '../generated/agent/agent';
 
-let root: protobuf.Root | undefined;
-const types = new Map<string, protobuf.Type>();
+const ROOT = protobuf.parse(AGENT_PROTO_TEXT, { keepCase: true }).root;
 
 function typeOf(fullName: string): protobuf.Type {
-  let t = types.get(fullName);
-  if (!t) {
-    root ??= protobuf.parse(AGENT_PROTO_TEXT, { keepCase: true }).root;
-    t = root.lookupType(fullName);
-    types.set(fullName, t);
-  }
-  return t;
+  // protobufjs caches lookups in the root itself.
+  return ROOT.lookupType(fullName);
 }
 
 const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: Number, defaults: true, arrays: true, objects: true };

@@ -106,6 +106,8 @@ export function addonCandidates(env: NodeJS.ProcessEnv = process.env, here: stri
   return out;
 }
 
+// The one memo at module level: loading the addon must stay lazy (hosts and
+// tests that never use vsock or ptys never load it), and a module is loaded once.
 let cached: NativeAddon | undefined;
 
 export function loadAddon(): NativeAddon {

@@ -21,23 +21,24 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 // reader has not consumed yet.
 export const DEFAULT_BUFFER_SIZE = 1 << 20;
 
-let errnos: { EAGAIN: number; EINPROGRESS: number; ECONNRESET: number; ECONNREFUSED: number; ETIMEDOUT: number; ENOTCONN: number; ECONNABORTED: number; EINTR: number; EMFILE: number; ENFILE: number; ENOBUFS: number; ENOMEM: number } | undefined;
-export function E(): NonNullable<typeof errnos> {
-  errnos ??= {
-    EAGAIN: errnoOf('EAGAIN'),
-    EINPROGRESS: errnoOf('EINPROGRESS'),
-    ECONNRESET: errnoOf('ECONNRESET'),
-    ECONNREFUSED: errnoOf('ECONNREFUSED'),
-    ETIMEDOUT: errnoOf('ETIMEDOUT'),
-    ENOTCONN: errnoOf('ENOTCONN'),
-    ECONNABORTED: errnoOf('ECONNABORTED'),
-    EINTR: errnoOf('EINTR'),
-    EMFILE: errnoOf('EMFILE'),
-    ENFILE: errnoOf('ENFILE'),
-    ENOBUFS: errnoOf('ENOBUFS'),
-    ENOMEM: errnoOf('ENOMEM'),
-  };
-  return errnos;
+/** The errnos the socket code tests for, from the platform's table. */
+const ERRNOS = {
+  EAGAIN: errnoOf('EAGAIN'),
+  EINPROGRESS: errnoOf('EINPROGRESS'),
+  ECONNRESET: errnoOf('ECONNRESET'),
+  ECONNREFUSED: errnoOf('ECONNREFUSED'),
+  ETIMEDOUT: errnoOf('ETIMEDOUT'),
+  ENOTCONN: errnoOf('ENOTCONN'),
+  ECONNABORTED: errnoOf('ECONNABORTED'),
+  EINTR: errnoOf('EINTR'),
+  EMFILE: errnoOf('EMFILE'),
+  ENFILE: errnoOf('ENFILE'),
+  ENOBUFS: errnoOf('ENOBUFS'),
+  ENOMEM: errnoOf('ENOMEM'),
+} as const;
+
+export function E(): typeof ERRNOS {
+  return ERRNOS;
 }
 
 export function argError(name: string, problem: string): TypeError {

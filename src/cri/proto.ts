@@ -124,27 +124,24 @@ interface Loaded {
   grpcObject: ProtoGrpcType;
 }
 
-let loaded: Loaded | undefined;
-
 function load(): Loaded {
-  if (!loaded) {
-    // Synchronous on purpose: it runs once, at start-up, before the socket is served.
-    const packageDefinition = protoLoader.loadSync(criProtoPath(), { ...CRI_LOADER_OPTIONS });
-    // The generated ProtoGrpcType is the typed view of exactly this object.
-    const grpcObject = grpc.loadPackageDefinition(packageDefinition) as unknown as ProtoGrpcType;
-    loaded = { packageDefinition, grpcObject };
-  }
-  return loaded;
+  // Synchronous on purpose: it runs once, when the module loads, before any socket is served.
+  const packageDefinition = protoLoader.loadSync(criProtoPath(), { ...CRI_LOADER_OPTIONS });
+  // The generated ProtoGrpcType is the typed view of exactly this object.
+  const grpcObject = grpc.loadPackageDefinition(packageDefinition) as unknown as ProtoGrpcType;
+  return { packageDefinition, grpcObject };
 }
+
+const LOADED = load();
 
 /** The proto-loader package definition (message and service definitions by full name). */
 export function criPackageDefinition(): protoLoader.PackageDefinition {
-  return load().packageDefinition;
+  return LOADED.packageDefinition;
 }
 
 /** Typed grpc-js object tree: `criGrpcObject().runtime.v1.RuntimeService` is a client constructor. */
 export function criGrpcObject(): ProtoGrpcType {
-  return load().grpcObject;
+  return LOADED.grpcObject;
 }
 
 /** Service definition to pass to `grpc.Server.addService` for the runtime service. */

@@ -5,7 +5,7 @@
 import { createConnection } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ConnectFn } from '../../agent-client';
-import { AGENT_VSOCK_PORT } from '../../hypervisor/vm-config';
+import { AGENT_VSOCK_PORT } from '../../hypervisor';
 
 export type AgentEndpoint = { transport: 'serial'; socketPath: string } | { transport: 'vsock'; cid: number };
 

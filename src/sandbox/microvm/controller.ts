@@ -29,7 +29,6 @@ import { decodeVmContainerData, decodeVmPodData } from './data';
 import { podPaths, sharePath } from './layout';
 import { describeExit, reattachPodVm, removePodVm, stopPodVm, type PodVm, type PodVmEnv, type VmHostChoice } from './pod-vm';
 import { openGuestPort } from './port-forward';
-import { readProcessCost } from './qemu-stats';
 import { releaseDir } from './share';
 import { startPodVm } from './start';
 
@@ -153,12 +152,11 @@ export class MicrovmController implements SandboxController {
   /** The VM's cost on the host: QEMU's CPU time (all vCPUs) and resident memory. */
   async sandboxStats(sb: SandboxHandle): Promise<CgroupStats | null> {
     const { vm } = await this.entry(sb);
-    if (!vm.alive) return null;
-    const cost = vm.vm ? readProcessCost(vm.vm.pid) : undefined;
+    const cost = vm.alive ? vm.vm?.hostStats() : undefined;
     if (!cost) return null;
     return {
       timestampNs: nowNs(),
-      cpuUsageNs: cost.cpuUserNs + cost.cpuSystemNs,
+      cpuUsageNs: cost.cpuNs,
       cpuUserNs: cost.cpuUserNs,
       cpuSystemNs: cost.cpuSystemNs,
       memoryUsageBytes: cost.rssBytes,

@@ -7,7 +7,7 @@
 // a stale or hand-edited one must not make it act on other paths.
 
 import { InternalError } from '../../../common/errors';
-import type { AccelKind } from '../../hypervisor/vm-config';
+import type { AccelKind } from '../../hypervisor';
 import type { OciProcess } from '../../oci/types';
 import type { ControllerData } from '../controller';
 import type { AgentEndpoint } from './agent-connect';

@@ -6,8 +6,7 @@
 import type { MicrovmHandlerConfig } from '../../config/types';
 import { binaryCapability, deviceCapability, type Capability } from '../../host/capabilities';
 import { findGuestImage, guestImageProbe, guestPartPath } from '../../host/guest-image';
-import { resolveVmHost } from '../../hypervisor';
-import { probeKvm } from '../../hypervisor/qemu/accel';
+import { probeKvm, resolveVmHost } from '../../hypervisor';
 import type { HostCheckOptions, HostReport } from '../registry';
 
 export async function checkMicrovmHost(name: string, cfg: MicrovmHandlerConfig, opts: HostCheckOptions): Promise<HostReport> {

@@ -50,7 +50,7 @@
 import { createHash } from 'node:crypto';
 import { join, posix, resolve } from 'node:path';
 import { InvalidArgumentError } from '../../../common/errors';
-import { RUN_FILES } from '../../hypervisor/vm-config';
+import { RUN_FILES } from '../../hypervisor';
 
 /** Where the guest agent mounts the 9p share. */
 export const GUEST_SHARED_DIR = '/run/vmpod/shared';

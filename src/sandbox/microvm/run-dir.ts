@@ -7,7 +7,7 @@
 import { chmod, lstat, mkdir, rm, symlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { FailedPreconditionError } from '../../../common/errors';
-import type { Hypervisor } from '../../hypervisor/hypervisor';
+import type { Hypervisor } from '../../hypervisor';
 import type { VmRunPaths } from './layout';
 
 /**
