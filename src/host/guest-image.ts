@@ -111,7 +111,7 @@ function sha256File(path: string): string {
 }
 
 /**
- * The guest image in `dir` (the configured `microvm.guest_dir`; empty or
+ * The guest image in `dir` (a VM handler's configured `guest_dir`; empty or
  * undefined means the one this checkout's build recorded), or why there is
  * none usable.
  */

@@ -1,5 +1,5 @@
 // Which guest image directory a vmpod uses, and why. An explicit
-// `microvm.guest_dir` wins. Otherwise it is the image guest-image/build built
+// a VM handler's `guest_dir` wins. Otherwise it is the image guest-image/build built
 // from this checkout's own inputs (agent bundle, addon, guest-image/ files),
 // which the build records in <checkout>/dist/guest-image.json. Nothing shared
 // between checkouts decides it (the cache's `current` symlink names whichever
@@ -48,18 +48,18 @@ export function readGuestRecord(path: string): GuestRecord | { problem: string }
 }
 
 /**
- * The guest directory for a configured `microvm.guest_dir` (empty or
+ * The guest directory for a VM handler's configured `guest_dir` (empty or
  * undefined: the one this checkout's build recorded in `recordPath`).
  */
 export function chooseGuestDir(configured?: string, recordPath: string = CHECKOUT_GUEST_RECORD): GuestDirChoice {
-  if (configured) return { dir: configured, why: `microvm.guest_dir = "${configured}" in the config` };
+  if (configured) return { dir: configured, why: `guest_dir = "${configured}" in the handler's config` };
   const checkout = dirname(dirname(recordPath));
   const rec = readGuestRecord(recordPath);
   if ('problem' in rec) {
     return {
       missing: `no guest image is recorded for this vmpod (${checkout}): ${recordPath} ${rec.problem}; ` +
-        `run guest-image/build in ${checkout} (scripts/setup does), or set microvm.guest_dir`,
+        `run guest-image/build in ${checkout} (scripts/setup does), or set the VM handler's guest_dir`,
     };
   }
-  return { dir: rec.dir, why: `microvm.guest_dir is empty: the image this checkout's build recorded in ${recordPath}`, record: { path: recordPath, hash: rec.hash } };
+  return { dir: rec.dir, why: `guest_dir is empty: the image this checkout's build recorded in ${recordPath}`, record: { path: recordPath, hash: rec.hash } };
 }

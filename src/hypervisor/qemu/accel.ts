@@ -130,7 +130,7 @@ export async function probeKvm(o: KvmProbeOptions): Promise<AccelVerdict> {
 /** Resolve the configured accel; `auto` probes (cached). An explicit choice is taken as given. */
 export async function detectAccel(requested: Accel, o: KvmProbeOptions): Promise<AccelVerdict> {
   if (requested === 'kvm' || requested === 'tcg') return { accel: requested, reason: 'configured' };
-  if (requested !== 'auto') throw new InvalidArgumentError('microvm.accel', `"${String(requested)}" is not auto, kvm or tcg`);
+  if (requested !== 'auto') throw new InvalidArgumentError('accel', `"${String(requested)}" is not auto, kvm or tcg`);
   const log = o.logger ?? silentLogger;
   const key = cacheKey(o, o.kvmDevice ?? '/dev/kvm');
   if (o.cacheFile) {

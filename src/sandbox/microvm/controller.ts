@@ -82,7 +82,7 @@ export class MicrovmController implements SandboxController {
     const { microvm } = this.opts;
     const found = findGuestImage(microvm.guest_dir);
     if ('missing' in found) throw new FailedPreconditionError(`no usable guest image for VM handler "${this.handler}": ${found.missing}`);
-    const support = await resolveVmHost(microvm, { kernel: join(found.dir, found.manifest.parts.vmlinux.file), cacheFile: join(this.opts.config.root, 'microvm', 'accel.json'), logger: this.log });
+    const support = await resolveVmHost(microvm, { kernel: join(found.dir, found.manifest.parts.vmlinux.file), cacheFile: join(this.opts.config.root, 'microvm', 'accel.json'), logger: this.log, configKey: `runtime.handlers.${this.handler}` });
     this.log.info({ accel: support.accel, agentTransport: support.agentTransport, guest: found.hash, agent: found.manifest.agent }, 'VM host support resolved');
     if (found.manifest.agent !== 'bundle') this.log.warn({ guest: found.dir }, 'the guest image carries no agent bundle; VM pods will time out in agent-connect');
     return { accel: support.accel.accel, transport: support.agentTransport.transport, guest: found };

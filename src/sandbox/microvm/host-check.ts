@@ -32,7 +32,7 @@ export async function checkMicrovmHost(name: string, cfg: MicrovmHandlerConfig, 
   }
   const decisions: string[] = [];
   try {
-    const host = await resolveVmHost({ ...cfg, accel: cfg.accel === 'auto' ? verdict.accel : cfg.accel });
+    const host = await resolveVmHost({ ...cfg, accel: cfg.accel === 'auto' ? verdict.accel : cfg.accel }, { configKey: `runtime.handlers.${name}` });
     const accel = cfg.accel === 'auto' ? verdict : host.accel;
     decisions.push(
       `${name} accel: ${accel.accel} (${accel.reason}; config accel = "${cfg.accel}")`,

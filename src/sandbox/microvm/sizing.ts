@@ -2,8 +2,8 @@
 // top of what the guest itself needs (kernel, agent, page cache), so, as
 // Kata does:
 //
-//   vCPUs  = microvm.vcpus      + ceil(Σ container CPU limits)   (quota / period)
-//   memory = microvm.memory_mib + ceil(Σ container memory limits / MiB)
+//   vCPUs  = handler vcpus      + ceil(Σ container CPU limits)   (quota / period)
+//   memory = handler memory_mib + ceil(Σ container memory limits / MiB)
 //
 // Σ comes from LinuxPodSandboxConfig.resources (kubelet sends the sum of the
 // containers' limits there). LinuxPodSandboxConfig.overhead is deliberately
@@ -26,7 +26,7 @@ const MEMORY_ALIGN_MIB = 2;
 export type PodResources = Pick<LinuxContainerResources__Output, 'cpu_quota' | 'cpu_period' | 'memory_limit_in_bytes'>;
 
 export interface SizingInput {
-  /** microvm.vcpus / microvm.memory_mib. */
+  /** The handler's vcpus / memory_mib. */
   baseVcpus: number;
   baseMemoryMib: number;
   /** LinuxPodSandboxConfig.resources (sum of the containers' limits); null when kubelet sent none. */
@@ -72,7 +72,7 @@ export function vmSize(i: SizingInput): VmSize {
   const memoryMib = Math.ceil(raw / MEMORY_ALIGN_MIB) * MEMORY_ALIGN_MIB;
   if (memoryMib > i.hostMemoryMib) {
     throw new ResourceExhaustedError(
-      `pod VM would need ${memoryMib} MiB (microvm.memory_mib ${i.baseMemoryMib} + container limits ${memLimit}) but the host has only ${i.hostMemoryMib} MiB; lower the pod's memory limits or microvm.memory_mib`,
+      `pod VM would need ${memoryMib} MiB (the handler's memory_mib ${i.baseMemoryMib} + container limits ${memLimit}) but the host has only ${i.hostMemoryMib} MiB; lower the pod's memory limits or the handler's memory_mib`,
     );
   }
   const capped = vcpus < wantedCpus ? ` (capped from ${wantedCpus} at the host's ${i.hostCpus} CPUs)` : '';

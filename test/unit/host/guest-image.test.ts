@@ -113,7 +113,7 @@ t.test('the probe reports hash, kernel and a fallback agent', async (t) => {
   const { dir } = makeGuest(root);
   const probe = guestImageProbe(dir);
   t.equal(probe.ok, true);
-  t.match(probe.detail, /\(microvm\.guest_dir = ".*" in the config\) hash aaaaaaaaaaaa kernel 6\.1\.0-x node v20\.0\.0, modules: 1 at boot, none on demand .*, FALLBACK agent/);
+  t.match(probe.detail, /\(guest_dir = ".*" in the handler's config\) hash aaaaaaaaaaaa kernel 6\.1\.0-x node v20\.0\.0, modules: 1 at boot, none on demand .*, FALLBACK agent/);
 });
 
 t.test('without a directory, the image this checkout recorded is used, and must be the one recorded', async (t) => {
@@ -130,7 +130,7 @@ t.test('without a directory, the image this checkout recorded is used, and must 
     return;
   }
   t.equal(found.dir, dir, 'the recorded directory');
-  t.match(found.why, /microvm\.guest_dir is empty: the image this checkout's build recorded in .*guest-image\.json/);
+  t.match(found.why, /guest_dir is empty: the image this checkout's build recorded in .*guest-image\.json/);
 
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...manifest, hash: 'b'.repeat(64) }));
   t.match(findGuestImage(undefined, { record }), { missing: /is of image b{64}, but .*guest-image\.json names a{64}/ }, 'a directory holding another image is refused');
@@ -143,14 +143,14 @@ t.test('a configured directory wins over the record', async (t) => {
   writeFileSync(record, JSON.stringify({ schema: 1, hash: 'c'.repeat(64), dir: join(root, 'elsewhere') }));
   const found = findGuestImage(dir, { record });
   t.notOk('missing' in found, 'found');
-  if (!('missing' in found)) t.match(found.why, /^microvm\.guest_dir = /);
+  if (!('missing' in found)) t.match(found.why, /^guest_dir = /);
 });
 
 t.test('a directory the record names that is gone says where the name came from', async (t) => {
   const root = tempRoot(t);
   const record = join(root, 'guest-image.json');
   writeFileSync(record, JSON.stringify({ schema: 1, hash: HASH, dir: join(root, HASH) }));
-  t.match(findGuestImage(undefined, { record }), { missing: /directory .* \(microvm\.guest_dir is empty: the image this checkout's build recorded in .*\) does not exist: rebuild it/ });
+  t.match(findGuestImage(undefined, { record }), { missing: /directory .* \(guest_dir is empty: the image this checkout's build recorded in .*\) does not exist: rebuild it/ });
 });
 
 t.test('holdGuestImage keeps the manifest open until released', async (t) => {

@@ -17,13 +17,13 @@ const cases: Array<{ desc: string; cfg: Cfg; kvm: string; vsock: string; expect:
   { desc: 'auto everything on a bare host: tcg + serial', cfg: { accel: 'auto', agent_transport: 'auto', qemu_binary: 'q' }, kvm: absent, vsock: absent, expect: { accel: 'tcg', transport: 'serial' } },
   { desc: 'auto transport with vhost-vsock: vsock', cfg: { accel: 'tcg', agent_transport: 'auto', qemu_binary: 'q' }, kvm: absent, vsock: present, expect: { accel: 'tcg', transport: 'vsock' } },
   { desc: 'explicit serial even with vsock', cfg: { accel: 'tcg', agent_transport: 'serial', qemu_binary: 'q' }, kvm: absent, vsock: present, expect: { accel: 'tcg', transport: 'serial' } },
-  { desc: 'explicit kvm without /dev/kvm is a config error', cfg: { accel: 'kvm', agent_transport: 'auto', qemu_binary: 'q' }, kvm: absent, vsock: absent, expect: { configKey: 'microvm.accel' } },
-  { desc: 'explicit vsock without the device is a config error', cfg: { accel: 'tcg', agent_transport: 'vsock', qemu_binary: 'q' }, kvm: absent, vsock: absent, expect: { configKey: 'microvm.agent_transport' } },
+  { desc: 'explicit kvm without /dev/kvm is a config error', cfg: { accel: 'kvm', agent_transport: 'auto', qemu_binary: 'q' }, kvm: absent, vsock: absent, expect: { configKey: 'runtime.handlers.vm.accel' } },
+  { desc: 'explicit vsock without the device is a config error', cfg: { accel: 'tcg', agent_transport: 'vsock', qemu_binary: 'q' }, kvm: absent, vsock: absent, expect: { configKey: 'runtime.handlers.vm.agent_transport' } },
 ];
 
 for (const c of cases) {
   t.test(c.desc, async (t) => {
-    const p = resolveVmHost(c.cfg, { kvmDevice: c.kvm, vsockDevice: c.vsock });
+    const p = resolveVmHost(c.cfg, { kvmDevice: c.kvm, vsockDevice: c.vsock, configKey: 'runtime.handlers.vm' });
     if ('configKey' in c.expect) {
       const err = await p.catch((e: unknown) => e);
       t.ok(err instanceof ConfigError, 'ConfigError');
