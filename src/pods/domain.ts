@@ -14,7 +14,8 @@ import type { CpuSamples } from './cpu-samples';
 import type { KeyedLock } from './locks';
 import type { ImageProvider, PodNetworkProvider } from './providers';
 
-export interface Domain {
+/** What the PodService is built from (the composition root passes these). */
+export interface DomainDeps {
   config: VmpodConfig;
   log: Logger;
   sandboxes: SandboxStore;
@@ -23,6 +24,10 @@ export interface Domain {
   network: PodNetworkProvider;
   /** One controller per configured handler, by handler name. */
   controllers: ReadonlyMap<string, SandboxController>;
+}
+
+/** The deps and what the PodService keeps per daemon. */
+export interface Domain extends DomainDeps {
   locks: { pods: KeyedLock; containers: KeyedLock };
   cpu: CpuSamples;
 }

@@ -7,37 +7,26 @@
 
 import type { Duplex } from 'node:stream';
 import { FailedPreconditionError, NotFoundError } from '../../common/errors';
-import type { VmpodConfig } from '../config/types';
 import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../generated/cri/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
 import type { Logger } from '../log';
-import type { ControllerEvent, ExecResult, SandboxController } from '../sandbox/controller';
-import type { ContainerRecord, ContainerStore } from '../store/container';
-import type { SandboxRecord, SandboxStore } from '../store/sandbox';
+import type { ControllerEvent, ExecResult } from '../sandbox/controller';
+import type { ContainerRecord } from '../store/container';
+import type { SandboxRecord } from '../store/sandbox';
 import * as containers from './container-lifecycle';
 import { execSync, reopenContainerLog, updateContainer } from './container-ops';
 import { CpuSamples } from './cpu-samples';
-import { podLog, podRuntime, type Domain } from './domain';
+import { podLog, podRuntime, type Domain, type DomainDeps } from './domain';
 import { markPodNotReady, recordState } from './exits';
 import type { ContainerFilter, PodFilter } from './filters';
 import { KeyedLock } from './locks';
 import * as pods from './pod-lifecycle';
-import type { ImageProvider, PodNetworkProvider } from './providers';
 import { recoverInterrupted } from './recover';
 import * as stats from './stats';
 import * as status from './status';
 
-export interface PodServiceDeps {
-  config: VmpodConfig;
-  log: Logger;
-  sandboxes: SandboxStore;
-  containers: ContainerStore;
-  images: ImageProvider;
-  network: PodNetworkProvider;
-  /** One controller per configured handler, by handler name. */
-  controllers: ReadonlyMap<string, SandboxController>;
-}
+export type PodServiceDeps = DomainDeps;
 
 export class PodService {
   private readonly d: Domain;
