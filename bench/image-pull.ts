@@ -19,7 +19,7 @@ import { startRegistry } from '../test/helpers/registry';
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Compressible content: mostly text-like with some random bytes, as real layers are. */

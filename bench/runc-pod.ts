@@ -129,11 +129,11 @@ async function measureAll(targets: CriTarget[], w: Workload, o: { runs: number; 
   /** One round: `fn` on every side not yet failed (`failedYet`), in this round's order; a failure is recorded by `failed`. */
   const each = async (r: number, fn: (t: CriTarget, res: SideResult) => Promise<void>, failed: (res: SideResult, why: string) => void, failedYet: (res: SideResult) => boolean) => {
     for (const i of roundOrder(targets.map((_, i) => i), r)) {
-      const res = results[i]!;
+      const res = results[i];
       if (failedYet(res)) continue;
       check();
       try {
-        await fn(targets[i]!, res);
+        await fn(targets[i], res);
       } catch (err) {
         check();
         failed(res, describeError(err));
@@ -160,17 +160,17 @@ async function measureAll(targets: CriTarget[], w: Workload, o: { runs: number; 
     if (containers.length !== o.listCount) throw new Error(`${t.name}: ListContainers returned ${containers.length} containers, ${o.listCount} exist`);
   };
   try {
-    await each(0, (t) => populate(t, w, o.listCount, pods[targets.indexOf(t)]!), listFailed, (res) => res.listError !== undefined);
+    await each(0, (t) => populate(t, w, o.listCount, pods[targets.indexOf(t)]), listFailed, (res) => res.listError !== undefined);
     log(`  ${o.listCount} containers created on each side`);
     for (let c = 0; c < o.listCalls; c++) await each(c, listStep, listFailed, (res) => res.listError !== undefined);
   } finally {
-    for (let i = 0; i < targets.length; i++) await removePods(targets[i]!, pods[i]!);
+    for (let i = 0; i < targets.length; i++) await removePods(targets[i], pods[i]);
   }
   return results;
 }
 
 function sum(s: Samples, phases: LifecyclePhase[]): number[] {
-  return s[phases[0]!].map((_, i) => phases.reduce((a, p) => a + s[p][i]!, 0));
+  return s[phases[0]].map((_, i) => phases.reduce((a, p) => a + s[p][i], 0));
 }
 
 function rowsFor(sides: SideResult[], listCount: number): PhaseRow[] {

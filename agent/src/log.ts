@@ -16,7 +16,7 @@ export function consoleLog(write: (line: string) => void = (l) => process.stderr
       const now = Date.now();
       write(`${JSON.stringify({ time: new Date(now).toISOString(), level: name, subsystem: 'vmpod-agent', msg, ...fields })}\n`);
       if (ring) ring.push(name, fields && Object.keys(fields).length ? `${msg} ${JSON.stringify(fields)}` : msg, now * 1e6);
-    }) as LogFn;
+    });
   return { info: level('info'), warn: level('warn'), error: level('error') };
 }
 

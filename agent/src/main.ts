@@ -5,6 +5,9 @@
 
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { powerOff as addonPowerOff } from '../../common/native/syscalls';
+import { listen as vsockListen } from '../../common/native/vsock';
 import { parseCmdline } from './cmdline';
 import { consoleLog, AgentLog } from './log';
 import { LogRing } from './log-ring';
@@ -28,9 +31,9 @@ function say(line: string): void {
 
 function powerOff(sys: System, log: AgentLog): void {
   try {
-    // reboot(RB_POWER_OFF) through the addon when it is there; busybox otherwise.
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    (require('../../common/native/syscalls') as typeof import('../../common/native/syscalls')).powerOff();
+    // reboot(RB_POWER_OFF) through the addon when it is there (it is loaded
+    // at the first call and throws if missing); busybox otherwise.
+    addonPowerOff();
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'addon power-off unavailable, using busybox');
     sys.powerOff();
@@ -102,10 +105,9 @@ async function main(): Promise<void> {
   let serving = 0;
   if (cmdline.channel !== 'serial') {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const vsock = require('../../common/native/vsock') as typeof import('../../common/native/vsock');
-      const l = vsock.listen(GUEST.vsockPort);
-      l.on('connection', (conn: import('node:stream').Duplex) => {
+      // Throws when the addon or the guest's vsock transport is missing.
+      const l = vsockListen(GUEST.vsockPort);
+      l.on('connection', (conn: Duplex) => {
         log.info('host connected over vsock');
         server.serve(conn);
       });

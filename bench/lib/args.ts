@@ -38,9 +38,9 @@ function parseInt10(name: string, raw: string, min = 1, max = Number.MAX_SAFE_IN
 
 export function benchUsage(program: string, spec: BenchArgSpec<string, string, string>): string {
   const lines = [spec.description, '', `usage: node ${program} [--runs N] [--json FILE] [options]`, '', `  --runs N         samples per measurement (default ${spec.defaultRuns})`, '  --json FILE      also write the results as JSON to FILE'];
-  for (const [k, o] of Object.entries(spec.ints ?? {}) as [string, IntOption][]) lines.push(`  --${`${k} N`.padEnd(15)} ${o.help} (default ${o.default})`);
-  for (const [k, o] of Object.entries(spec.strings ?? {}) as [string, StringOption][]) lines.push(`  --${`${k} S`.padEnd(15)} ${o.help}${o.default !== undefined ? ` (default ${o.default})` : ''}`);
-  for (const [k, o] of Object.entries(spec.bools ?? {}) as [string, BoolOption][]) lines.push(`  --${k.padEnd(15)} ${o.help}`);
+  for (const [k, o] of Object.entries<IntOption>(spec.ints ?? {})) lines.push(`  --${`${k} N`.padEnd(15)} ${o.help} (default ${o.default})`);
+  for (const [k, o] of Object.entries<StringOption>(spec.strings ?? {})) lines.push(`  --${`${k} S`.padEnd(15)} ${o.help}${o.default !== undefined ? ` (default ${o.default})` : ''}`);
+  for (const [k, o] of Object.entries<BoolOption>(spec.bools ?? {})) lines.push(`  --${k.padEnd(15)} ${o.help}`);
   lines.push('  --help           this text');
   return lines.join('\n');
 }

@@ -40,7 +40,7 @@ function cell(o: Outcome): string {
 export function renderComparison(systems: readonly string[], rows: readonly PhaseRow[]): string {
   if (systems.length < 2) throw new RangeError('a comparison needs at least two systems');
   const header = ['phase (median)', ...systems, `${systems[0]} / ${systems[1]}`];
-  const body = rows.map((r) => [r.label, ...r.outcomes.map(cell), formatRatio(medianOf(r.outcomes[0]!), medianOf(r.outcomes[1]!))]);
+  const body = rows.map((r) => [r.label, ...r.outcomes.map(cell), formatRatio(medianOf(r.outcomes[0]), medianOf(r.outcomes[1]))]);
   const notes: string[] = [];
   systems.forEach((name, i) => {
     const reasons = new Set(rows.map((r) => r.outcomes[i]).filter((o): o is { ok: false; reason: string } => o !== undefined && !o.ok).map((o) => o.reason));

@@ -42,13 +42,13 @@ export type Align = 'left' | 'right';
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[], align?: readonly Align[]): string {
   const cols = header.length;
   const cells = [header, ...rows].map((r) => Array.from({ length: cols }, (_, i) => r[i] ?? ''));
-  const widths = Array.from({ length: cols }, (_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const widths = Array.from({ length: cols }, (_, i) => Math.max(...cells.map((r) => r[i].length)));
   const alignOf = (i: number): Align => align?.[i] ?? (i === 0 ? 'left' : 'right');
   const line = (r: string[]) =>
     r
-      .map((c, i) => (alignOf(i) === 'left' ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .map((c, i) => (alignOf(i) === 'left' ? c.padEnd(widths[i]) : c.padStart(widths[i])))
       .join('  ')
       .trimEnd();
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
-  return [line(cells[0]!), rule, ...cells.slice(1).map(line)].join('\n');
+  return [line(cells[0]), rule, ...cells.slice(1).map(line)].join('\n');
 }

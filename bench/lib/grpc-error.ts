@@ -7,5 +7,5 @@ export function describeError(err: unknown): string {
   const e = (typeof err === 'object' && err !== null ? err : {}) as { code?: unknown; details?: unknown; message?: unknown };
   const text = typeof e.details === 'string' && e.details ? e.details : typeof e.message === 'string' ? e.message : String(err);
   if (typeof e.code === 'number' && GrpcStatus[e.code] !== undefined) return `${GrpcStatus[e.code]}: ${text.split('\n')[0]}`;
-  return text.split('\n')[0]!;
+  return text.split('\n')[0];
 }

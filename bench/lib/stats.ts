@@ -20,7 +20,7 @@ export function median(xs: readonly number[]): number {
   if (xs.length === 0) throw new RangeError('median of no samples');
   const s = sortedFinite(xs);
   const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Nearest-rank percentile (p in [0, 100]): always one of the samples, never an interpolation. */
@@ -29,13 +29,13 @@ export function percentile(xs: readonly number[], p: number): number {
   if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile ${p} is outside [0, 100]`);
   const s = sortedFinite(xs);
   const rank = Math.max(1, Math.ceil((p / 100) * s.length));
-  return s[rank - 1]!;
+  return s[rank - 1];
 }
 
 export function summarize(xs: readonly number[]): Summary {
   const s = sortedFinite(xs);
   if (s.length === 0) throw new RangeError('summary of no samples');
-  return { n: s.length, min: s[0]!, median: median(s), p90: percentile(s, 90), max: s[s.length - 1]! };
+  return { n: s.length, min: s[0], median: median(s), p90: percentile(s, 90), max: s[s.length - 1] };
 }
 
 /** Milliseconds elapsed since `start` (a process.hrtime.bigint() value). */

@@ -133,7 +133,7 @@ export async function startContainerd(o: ContainerdOptions): Promise<RunningCont
   };
   const client = criClient(paths.socket);
   const deadline = Date.now() + 30_000;
-  let last = '';
+  let last: string;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) {
       client.close();

@@ -117,7 +117,7 @@ export function loadAddon(): NativeAddon {
   for (const p of tried) {
     if (!existsSync(p)) continue;
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- a .node addon, at a path found at run time, loads only through require
       cached = require(p) as NativeAddon;
       return cached;
     } catch (err) {

@@ -33,7 +33,7 @@ export class RemoteStatusError extends VmpodError {
     super(`${method}: remote returned status ${remoteCode}: ${remoteMessage}`);
     // Only the 16 defined codes are passed through; anything else the peer
     // invents becomes UNKNOWN.
-    this.grpcStatus = Number.isInteger(remoteCode) && remoteCode >= 1 && remoteCode <= 16 ? (remoteCode as GrpcStatus) : GrpcStatus.UNKNOWN;
+    this.grpcStatus = Number.isInteger(remoteCode) && remoteCode >= 1 && remoteCode <= 16 ? remoteCode : GrpcStatus.UNKNOWN;
   }
 }
 

@@ -158,7 +158,7 @@ function truncate(s: string, max: number): string {
 /** int64 from protobufjs is a Long when the `long` package is present, else a number. */
 export function longToNumber(v: unknown): number {
   if (typeof v === 'number') return v;
-  if (v && typeof v === 'object' && 'toNumber' in v && typeof (v as { toNumber: unknown }).toNumber === 'function') {
+  if (v && typeof v === 'object' && 'toNumber' in v && typeof v.toNumber === 'function') {
     return (v as { toNumber(): number }).toNumber();
   }
   return Number(v);

@@ -66,7 +66,7 @@ function hashesOfCheckouts(/** @type {string} */ cache) {
   const users = path.join(cache, '.users');
   /** @type {Map<string,string>} hash → record path */
   const named = new Map();
-  let entries = [];
+  let entries;
   try {
     entries = fs.readdirSync(users);
   } catch {

@@ -25,7 +25,7 @@ export function serialConnector(socketPath: string): ConnectFn {
 export function vsockConnector(cid: number, port = AGENT_VSOCK_PORT, timeoutMs = 5000): ConnectFn {
   return async () => {
     // Loaded lazily: hosts without the addon never touch it.
-    const vsock = (await import('../../common/native/vsock')) as typeof import('../../common/native/vsock');
+    const vsock = await import('../../common/native/vsock');
     return vsock.connect(cid, port, { timeoutMs });
   };
 }

@@ -73,19 +73,18 @@ function check(method: string, t: protobuf.Type, v: unknown, at: string, depth: 
 function scalar(type: string, v: unknown, name: string, fail: (f: string, p: string) => never): void {
   if (type === 'string') {
     if (typeof v !== 'string') fail(name, 'not a string');
-    if ((v as string).length > MAX_GUEST_STRING) fail(name, `longer than ${MAX_GUEST_STRING} characters`);
+    if (v.length > MAX_GUEST_STRING) fail(name, `longer than ${MAX_GUEST_STRING} characters`);
   } else if (type === 'bytes') {
     if (!(v instanceof Uint8Array)) fail(name, 'not bytes');
-    if ((v as Uint8Array).length > MAX_STREAM_CHUNK) fail(name, `more than ${MAX_STREAM_CHUNK} bytes`);
+    if (v.length > MAX_STREAM_CHUNK) fail(name, `more than ${MAX_STREAM_CHUNK} bytes`);
   } else if (type === 'bool') {
     if (typeof v !== 'boolean') fail(name, 'not a bool');
   } else {
     if (typeof v !== 'number' || !Number.isFinite(v)) fail(name, 'not a number');
-    const n = v as number;
-    if (UINT32.has(type) && (!Number.isInteger(n) || n < 0 || n > 0xffffffff)) fail(name, `${n} is out of uint32 range`);
+    if (UINT32.has(type) && (!Number.isInteger(v) || v < 0 || v > 0xffffffff)) fail(name, `${v} is out of uint32 range`);
     // Nanosecond timestamps exceed 2^53: 64-bit values may lose precision, never sign or magnitude.
-    if (UINT64.has(type) && (!Number.isInteger(n) || n < 0 || n >= 2 ** 64)) fail(name, `${n} is out of uint64 range`);
-    if (INT32.has(type) && (!Number.isInteger(n) || n < -(2 ** 31) || n >= 2 ** 31)) fail(name, `${n} is out of int32 range`);
+    if (UINT64.has(type) && (!Number.isInteger(v) || v < 0 || v >= 2 ** 64)) fail(name, `${v} is out of uint64 range`);
+    if (INT32.has(type) && (!Number.isInteger(v) || v < -(2 ** 31) || v >= 2 ** 31)) fail(name, `${v} is out of int32 range`);
   }
 }
 

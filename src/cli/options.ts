@@ -45,7 +45,7 @@ export function parseCli(argv: string[], types: readonly HandlerConfigDef[]): Cl
     },
   });
   const command = positionals[0] ?? '';
-  if (positionals.length > 1) throw new ConfigError(positionals[1]!, 'unexpected argument');
+  if (positionals.length > 1) throw new ConfigError(positionals[1], 'unexpected argument');
   const help = values.help === true || command === 'help';
   const config = loadConfig(values.config ?? DEFAULT_CONFIG_PATH, values.config !== undefined, types);
   for (const [flag, key] of [['listen', 'listen'], ['root', 'root'], ['state', 'state']] as const) {

@@ -66,7 +66,7 @@ export function parseConfig(text: string, types: readonly HandlerConfigDef[], so
     throw new ConfigError('microvm', 'the VM settings moved into each microvm handler\'s table, e.g. [runtime.handlers.vm] (see docs/config.md)');
   }
   if (!validate(raw)) {
-    const first = validate.errors![0]!;
+    const first = validate.errors![0];
     throw new ConfigError(keyOf(first), problemOf(first));
   }
   const userHandlers = ((raw as { runtime?: { handlers?: Record<string, Record<string, unknown>> } }).runtime?.handlers ?? {});
@@ -93,7 +93,7 @@ function handlerConfig(name: string, table: Record<string, unknown>, builtIn: Ha
   const check = ajv.compile(handlerSchema(def));
   const withType = { ...table, type: def.type };
   if (!check(withType)) {
-    const first = check.errors![0]!;
+    const first = check.errors![0];
     throw new ConfigError(`${key}.${keyOf(first)}`, problemOf(first));
   }
   return { ...def.defaults(), ...withType };
@@ -108,7 +108,7 @@ function checkHandlers(cfg: VmpodConfig, types: readonly HandlerConfigDef[]): vo
   if (!handlers[untrusted_handler]) {
     throw new ConfigError('runtime.untrusted_handler', `"${untrusted_handler}" is not a configured handler (have: ${names.join(', ')})`);
   }
-  const untrusted = types.find((t) => t.type === handlers[untrusted_handler]!.type);
+  const untrusted = types.find((t) => t.type === handlers[untrusted_handler].type);
   if (untrusted?.isolation !== 'vm') {
     const vmTypes = types.filter((t) => t.isolation === 'vm').map((t) => t.type).join(', ');
     throw new ConfigError('runtime.untrusted_handler', `"${untrusted_handler}" must be a handler that runs pods in a VM (type ${vmTypes}): untrusted pods never run on the host`);

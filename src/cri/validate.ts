@@ -19,9 +19,14 @@ export function int64(value: unknown, field: string): bigint {
     if (typeof value === 'bigint') return value;
     if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
     if (typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value);
-    if (value && typeof value === 'object' && 'toString' in value) return BigInt(String(value));
+    if (isLongLike(value)) return BigInt(value.toString());
   } catch {
     // fall through to the error below
   }
   throw new InvalidArgumentError(field, `is not an integer: ${String(value)}`);
+}
+
+/** A protobufjs Long (what an int64 decodes to without proto-loader's `longs: String`): its toString gives the decimal value. */
+function isLongLike(value: unknown): value is { low: number; high: number; toString(): string } {
+  return typeof value === 'object' && value !== null && typeof (value as { low?: unknown }).low === 'number' && typeof (value as { high?: unknown }).high === 'number';
 }

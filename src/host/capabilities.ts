@@ -99,7 +99,7 @@ function cniConfig(cfg: VmpodConfig): Capability {
       neededBy: [],
     };
   }
-  return { name: 'cni-config', status: 'OK', detail: join(cfg.network.cni_conf_dir, files[0]!), neededBy: [] };
+  return { name: 'cni-config', status: 'OK', detail: join(cfg.network.cni_conf_dir, files[0]), neededBy: [] };
 }
 
 /** The facts every handler depends on, whatever its type. */

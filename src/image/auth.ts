@@ -55,7 +55,7 @@ export function parseChallenges(header: string | undefined): Challenge[] {
   };
   const token = (): string => {
     const start = i;
-    while (i < s.length && /[!#$%&'*+.^_`|~0-9A-Za-z-]/.test(s[i]!)) i++;
+    while (i < s.length && /[!#$%&'*+.^_`|~0-9A-Za-z-]/.test(s[i])) i++;
     return s.slice(start, i);
   };
   while (i < s.length) {

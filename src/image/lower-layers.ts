@@ -18,7 +18,7 @@ export async function lowerEntry(lowers: string[], parts: string[]): Promise<Low
     let p = lower;
     let hit: LowerEntry | undefined | 'absent' | 'hidden';
     for (let i = 0; i < parts.length; i++) {
-      p = join(p, parts[i]!);
+      p = join(p, parts[i]);
       const st = await lstat(p).catch(() => undefined);
       if (!st) {
         hit = 'absent';
@@ -48,7 +48,7 @@ export async function lowerEntry(lowers: string[], parts: string[]): Promise<Low
 export async function lowerRegularFile(lower: string, parts: string[]): Promise<string | undefined> {
   let p = lower;
   for (let i = 0; i < parts.length; i++) {
-    p = join(p, parts[i]!);
+    p = join(p, parts[i]);
     const st = await lstat(p).catch(() => undefined);
     if (!st) return undefined;
     if (i < parts.length - 1 && !st.isDirectory()) return undefined;

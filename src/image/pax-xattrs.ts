@@ -53,7 +53,7 @@ export class PaxXattrScanner {
 
   private onHeader(h: Buffer): void {
     if (h.every((b) => b === 0)) return; // end-of-archive blocks
-    const type = String.fromCharCode(h[156]!);
+    const type = String.fromCharCode(h[156]);
     const size = headerSize(h);
     const padded = Math.ceil(size / BLOCK) * BLOCK;
     if (type === 'x') {
@@ -85,10 +85,10 @@ export class PaxXattrScanner {
 
 function headerSize(h: Buffer): number {
   const field = h.subarray(124, 136);
-  if (field[0]! & 0x80) {
+  if (field[0] & 0x80) {
     // GNU base-256 for sizes over 8 GiB.
     let n = 0;
-    for (let i = 1; i < field.length; i++) n = n * 256 + field[i]!;
+    for (let i = 1; i < field.length; i++) n = n * 256 + field[i];
     return n;
   }
   const s = field.toString('ascii').replace(/\0.*$/s, '').trim();

@@ -162,8 +162,8 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
   let unpackMs = 0;
   try {
     for (let i = 0; i < manifest.layers.length; i++) {
-      const layer = manifest.layers[i]!;
-      const chainId = chains[i]!;
+      const layer = manifest.layers[i];
+      const chainId = chains[i];
       await downloads[i];
       signal?.throwIfAborted();
       await deps.inflight.run(`snapshot ${chainId}`, async () => {
@@ -172,7 +172,7 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
         const tmp = await deps.snapshots.tempDir();
         try {
           const lowers = chains.slice(0, i).reverse().map((c) => deps.snapshots.fsDir(c));
-          const stats = await unpackLayer({ blobPath: deps.content.path(layer.digest), target: tmp.fs, lowers, diffId: config.diffIds[i]!, mediaTypeCompression: layer.compression });
+          const stats = await unpackLayer({ blobPath: deps.content.path(layer.digest), target: tmp.fs, lowers, diffId: config.diffIds[i], mediaTypeCompression: layer.compression });
           await deps.snapshots.commit(tmp.dir, chainId);
           unpackMs += Date.now() - t;
           log.debug({ layer: layer.digest, chainId, ...stats, ms: Date.now() - t }, 'layer unpacked');

@@ -215,7 +215,7 @@ export class RegistryClient {
 
   /** The token endpoint of the bearer flow (distribution's token spec, and the OAuth2 refresh-token form). */
   private async fetchToken(ep: Endpoint, params: Record<string, string>, scope: string, creds: Credentials, signal?: AbortSignal): Promise<{ token: string; expiresIn: number }> {
-    const realm = new URL(params.realm!);
+    const realm = new URL(params.realm);
     const wantScope = params.scope || scope;
     let res: IncomingMessage;
     const tokenHost: Endpoint = { ...ep, host: realm.host };

@@ -118,12 +118,12 @@ export class ImageService {
     }
     if (parsed) {
       const want = parsed.digest ? digestReference(parsed, parsed.digest) : tagReference(parsed);
-      const hit = this.records.list().find((r) => (parsed!.digest ? r.repoDigests.includes(want!) : r.repoTags.includes(want!)));
+      const hit = this.records.list().find((r) => (parsed.digest ? r.repoDigests.includes(want!) : r.repoTags.includes(want!)));
       if (hit) return hit;
     }
     const prefix = /^(?:sha256:)?([a-f0-9]{3,63})$/.exec(s);
     if (prefix) {
-      const hits = this.records.list().filter((r) => r.id.slice(7).startsWith(prefix[1]!));
+      const hits = this.records.list().filter((r) => r.id.slice(7).startsWith(prefix[1]));
       if (hits.length === 1) return hits[0];
     }
     return undefined;

@@ -208,7 +208,7 @@ class Unpacker {
     if (named.length === 0) return; // the layer root itself: the snapshot dir keeps its own attributes
     const parts = await this.parents(named, h.name);
     const rel = parts.join('/');
-    const base = parts[parts.length - 1]!;
+    const base = parts[parts.length - 1];
     const wh = whiteoutOf(base);
     if (wh) {
       const parent = parts.slice(0, -1).join('/');

@@ -260,7 +260,7 @@ export class CriLogWriter {
             n += next.length;
           }
           if (!this.fh) this.fh = await this.openFile();
-          if (this.fh) await this.fh.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts, n)).catch((err: unknown) => this.fail(err));
+          if (this.fh) await this.fh.write(parts.length === 1 ? parts[0] : Buffer.concat(parts, n)).catch((err: unknown) => this.fail(err));
           this.queuedBytes -= n;
           if (this.queuedBytes < LOG_QUEUE_HIGH_WATER) this.writableWaiters.splice(0).forEach((w) => w());
         } else if (op.kind === 'open' || op.kind === 'reopen') {

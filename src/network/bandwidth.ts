@@ -28,7 +28,7 @@ export function parseQuantity(s: string): number | undefined {
   const m = /^\+?(\d+(?:\.\d*)?|\.\d+)(?:([eE][+-]?\d+)|(Ki|Mi|Gi|Ti|Pi|Ei|[mkMGTPE]))?$/.exec(s.trim());
   if (!m) return undefined;
   const [, num, exp, suffix] = m;
-  const v = Number(num) * (exp ? 10 ** Number(exp.slice(1)) : SUFFIX[suffix ?? '']!);
+  const v = Number(num) * (exp ? 10 ** Number(exp.slice(1)) : SUFFIX[suffix ?? '']);
   return Number.isFinite(v) ? Math.ceil(v) : undefined;
 }
 

@@ -69,7 +69,7 @@ export function runtimeConfigForPlugin(plugin: CniPluginConf, rc: CniRuntimeConf
   const caps = plugin.capabilities ?? {};
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(rc)) if (caps[k] === true && v !== undefined) out[k] = v;
-  return out as Partial<CniRuntimeConfig>;
+  return out;
 }
 
 /** Numeric compare of dotted versions: versionAtLeast('1.0.0', '0.4.0') === true. */

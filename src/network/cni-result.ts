@@ -103,7 +103,7 @@ export function parseCniResult(text: string): CniResult {
       cidrAddress(address);
       const idx = x.interface;
       if (idx !== undefined && (typeof idx !== 'number' || !Number.isInteger(idx) || idx < 0 || idx >= interfaces.length)) {
-        throw bad(`ips[${i}].interface ${String(idx)} does not index interfaces`);
+        throw bad(`ips[${i}].interface ${JSON.stringify(idx)} does not index interfaces`);
       }
       ips.push({ address, gateway: optStr(x.gateway, `ips[${i}].gateway`), interface: idx });
     });

@@ -81,16 +81,16 @@ export class CniRunner {
    */
   async del(list: CniConfList, inv: CniInvocation, rc: CniRuntimeConfig, cachedResult: unknown): Promise<void> {
     const prev = versionAtLeast(list.cniVersion, '0.4.0') ? cachedResult : undefined;
-    let first: unknown;
+    const failures: unknown[] = [];
     for (const plugin of [...list.plugins].reverse()) {
       try {
         await this.invoke('DEL', list, plugin, inv, rc, prev);
       } catch (err) {
         this.opts.logger.warn({ plugin: plugin.type, err: isVmpodError(err) ? err.message : String(err) }, 'cni DEL failed');
-        first ??= err;
+        failures.push(err);
       }
     }
-    if (first !== undefined) throw first;
+    if (failures.length > 0) throw failures[0];
   }
 
   /** CHECK (0.4.0+, unless the list disables it); older versions have no CHECK and pass. */

@@ -51,8 +51,8 @@ export function signalNumber(name: string): number | null {
     return n >= 1 && n <= 64 ? n : null;
   }
   const full = s.startsWith('SIG') ? s : `SIG${s}`;
-  if (full in SIGNALS) return SIGNALS[full]!;
-  if (full in SIGNAL_ALIASES) return SIGNAL_ALIASES[full]!;
+  if (full in SIGNALS) return SIGNALS[full];
+  if (full in SIGNAL_ALIASES) return SIGNAL_ALIASES[full];
   // "SIGRTMIN+3" (Docker, images) and "SIGRTMINPLUS3" (the CRI enum).
   const rt = /^SIGRTMIN(?:(?:\+|PLUS)(\d+))?$/.exec(full);
   if (rt) return inRange(SIGRTMIN + Number(rt[1] ?? 0));
@@ -89,5 +89,5 @@ export function resolveStopSignal(criStopSignal: string, image: ImageRunConfig):
     const n = signalNumber(image.StopSignal);
     if (n !== null) return n;
   }
-  return SIGNALS.SIGTERM!;
+  return SIGNALS.SIGTERM;
 }

@@ -43,7 +43,7 @@ export class HandlerTypes {
 
   register<C extends HandlerConfig>(t: HandlerType<C>): this {
     if (this.byType.has(t.config.type)) throw new Error(`handler type "${t.config.type}" registered twice`);
-    this.byType.set(t.config.type, t as unknown as HandlerType);
+    this.byType.set(t.config.type, t);
     return this;
   }
 

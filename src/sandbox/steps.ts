@@ -4,7 +4,7 @@
 // in the pod domain, the runc pod start and the pod VM start, so a slow or
 // failed start can be explained from the log alone.
 
-import { InternalError, isVmpodError, type VmpodError } from '../../common/errors';
+import { InternalError, isVmpodError } from '../../common/errors';
 import type { Logger } from '../log';
 
 export interface StepsOptions {
@@ -70,9 +70,8 @@ export function wrapStepError(what: string, step: string, err: unknown): Error {
 /** `err` with `message` instead of its own, keeping a typed error's class (so its gRPC status); anything else becomes INTERNAL. */
 export function restated(err: unknown, message: string): Error {
   if (isVmpodError(err)) {
-    const e = err as VmpodError;
-    e.message = message;
-    return e;
+    err.message = message;
+    return err;
   }
   return new InternalError(message, { cause: err });
 }

@@ -63,7 +63,7 @@ export function decodeContainerRecord(raw: unknown): ContainerRecord {
   if (r.schema !== undefined) throw new Error(`container record has schema ${JSON.stringify(r.schema)}; this vmpod reads 1 and ${CONTAINER_SCHEMA}`);
   const { runtime, ...rest } = r;
   const user = isObject(runtime) && isObject(runtime.user) ? (runtime.user as unknown as ContainerUser) : null;
-  return { ...(rest as unknown as ContainerRecord), schema: CONTAINER_SCHEMA, user, controller: isObject(runtime) ? (runtime as ControllerData) : null };
+  return { ...(rest as unknown as ContainerRecord), schema: CONTAINER_SCHEMA, user, controller: isObject(runtime) ? runtime : null };
 }
 
 export type ContainerStore = RecordStore<ContainerRecord>;

@@ -75,7 +75,7 @@ export class RecordStore<T extends Identified> {
     const exact = this.records.get(idOrPrefix);
     if (exact) return exact;
     const matches = this.list().filter((r) => r.id.startsWith(idOrPrefix));
-    if (matches.length === 1) return matches[0]!;
+    if (matches.length === 1) return matches[0];
     if (matches.length > 1) throw new InvalidArgumentError(field, `"${idOrPrefix}" is ambiguous: matches ${matches.length} ${this.kind}s`);
     throw new NotFoundError(this.kind, idOrPrefix);
   }

@@ -65,7 +65,7 @@ export function decodeSandboxRecord(raw: unknown): SandboxRecord {
     ...(rest as unknown as SandboxRecord),
     schema: SANDBOX_SCHEMA,
     hostname: typeof r.hostname === 'string' ? r.hostname : config.hostname,
-    controller: isObject(runtime) ? (runtime as ControllerData) : null,
+    controller: isObject(runtime) ? runtime : null,
   };
 }
 

@@ -27,6 +27,7 @@ import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
 import { guestQemuArgs, missingForBoot, startGuest, type GuestBootConfig } from '../helpers/guest-console';
 import { AgentClient } from '../../src/agent-client';
 import { HealthResponse_Status } from '../../common/generated/agent/agent';
+import type { OciSpec } from '../../src/oci/types';
 
 const FAST: GuestBootConfig = { machine: 'pc', kernel: 'vmlinux', firmware: 'qboot', memoryMib: 512 };
 const BUSYBOX = '/bin/busybox';
@@ -60,7 +61,7 @@ if (missing) {
   writeFileSync(join(rootfs, 'www', 'index.html'), 'served-from-the-guest\n');
   for (const a of ['sh', 'cat', 'echo', 'sleep', 'httpd', 'stty', 'tty']) symlinkSync('busybox', join(rootfs, 'bin', a));
   execFileSync('runc', ['spec', '--bundle', work]);
-  const spec = JSON.parse(readFileSync(join(work, 'config.json'), 'utf8'));
+  const spec = JSON.parse(readFileSync(join(work, 'config.json'), 'utf8')) as OciSpec;
   spec.process.terminal = false;
   spec.process.args = ['/bin/sh', '-c', 'echo hello-from-container; exec sleep 600'];
 

@@ -125,7 +125,7 @@ if (missing) {
       const { items } = await current!.client.runtime.ListPodSandbox({});
       for (const p of items) await current!.client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, 120_000);
     } catch { /* server may not have started */ }
-    current?.cri.close();
+    await current?.cri.close();
     await reg?.stop();
     // What a failed run left: QEMUs of this test (found through the state dir's links), their run dirs, mounts, the netns.
     const vmDir = join(state, 'vm');
@@ -146,10 +146,10 @@ if (missing) {
     metadata: { name, uid: `uid-${name}`, namespace: 'e2e-ls', attempt: 0 },
     hostname: name, log_directory: join(logDir, name), labels: {}, annotations: { 'io.kubernetes.cri.untrusted-workload': 'true' },
     linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
-  }) as PodSandboxConfig;
+  });
 
   const containerConfig = (name: string, command: string[]): ContainerConfig =>
-    ({ metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log` }) as ContainerConfig;
+    ({ metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log` });
 
   async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
     const end = Date.now() + ms;

@@ -103,7 +103,7 @@ if (missing) {
       const { items } = await client.runtime.ListPodSandbox({});
       for (const p of items) await client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, 120_000);
     } catch { /* server may not have started */ }
-    cri?.close();
+    await cri?.close();
     await reg?.stop();
     // Anything a failed run left: QEMU processes of this test (by the PID in their launch records), mounts, netns.
     const vmDir = join(cfg.state, 'vm');
@@ -123,10 +123,10 @@ if (missing) {
     metadata: { name, uid: `uid-${name}`, namespace: 'e2e', attempt: 0 },
     hostname: name, log_directory: join(logDir, name), labels: {}, annotations,
     linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
-  }) as PodSandboxConfig;
+  });
 
   const containerConfig = (name: string, command: string[], extra: Partial<ContainerConfig> = {}): ContainerConfig =>
-    ({ metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log`, ...extra }) as ContainerConfig;
+    ({ metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log`, ...extra });
 
   async function run(podId: string, pod: PodSandboxConfig, name: string, command: string[], extra: Partial<ContainerConfig> = {}): Promise<string> {
     const { container_id } = await client.runtime.CreateContainer({ pod_sandbox_id: podId, config: containerConfig(name, command, extra), sandbox_config: pod }, 60_000);
@@ -239,7 +239,7 @@ if (missing) {
     t.match(mknod, { code: 1, err: /Operation not permitted/ }, 'the guest cannot make a device node on the host');
     t.notOk(existsSync(join(dataDir, 'blk')), 'none appeared in the host dir');
     const shareMounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(info.podDir) && l.includes('/shared'));
-    t.ok(shareMounts.length >= 3 && shareMounts.every((l) => /(^|,)nodev(,|$)/.test(l.split(' ')[5]!) && /(^|,)nosuid(,|$)/.test(l.split(' ')[5]!)), `every mount QEMU serves is nodev,nosuid (${shareMounts.length} mounts)`);
+    t.ok(shareMounts.length >= 3 && shareMounts.every((l) => /(^|,)nodev(,|$)/.test(l.split(' ')[5]) && /(^|,)nosuid(,|$)/.test(l.split(' ')[5])), `every mount QEMU serves is nodev,nosuid (${shareMounts.length} mounts)`);
     t.equal((await sh('echo from-guest > /data/f')).code, 0, 'the writable volume accepts writes');
     t.equal(readFileSync(join(dataDir, 'f'), 'utf8'), 'from-guest\n', 'guest writes land in the host dir');
     const ex = await client.runtime.ExecSync({ container_id: web, cmd: ['/bin/uname', '-r'], timeout: 60 }, 90_000);

@@ -1,14 +1,14 @@
 // A typed, promise-based CRI client over grpc-js, as kubelet would use it.
 // Integration and end-to-end tests drive the real daemon with it.
 
-import { credentials, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, type CallOptions, type Client, type ServiceError } from '@grpc/grpc-js';
 import { criGrpcObject } from '../../src/cri/proto';
 import type { ImageServiceClient } from '../../src/generated/cri/runtime/v1/ImageService';
 import type { RuntimeServiceClient } from '../../src/generated/cri/runtime/v1/RuntimeService';
 
 type Callback<Res> = (err: ServiceError | null, res?: Res) => void;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyFn = (...args: any[]) => any;
+/** A generated client's unary method, as the proxy sees it before Promisified gives it its real types. */
+type UnaryMethod = (this: Client, req: unknown, options: CallOptions, callback: Callback<unknown>) => unknown;
 
 /** Turns each unary `Method(req, options, cb)` of a generated client into `Method(req, deadlineMs?) => Promise<Res>`. */
 export type Promisified<C> = {
@@ -29,7 +29,7 @@ export interface CriClient {
 function promisify<C extends Client>(client: C): Promisified<C> {
   return new Proxy({} as Promisified<C>, {
     get(_t, name: string) {
-      const fn = (client as unknown as Record<string, AnyFn>)[name];
+      const fn = (client as unknown as Record<string, UnaryMethod | undefined>)[name];
       if (typeof fn !== 'function') return undefined;
       return (req: unknown, deadlineMs = 30_000) =>
         new Promise((resolve, reject) => {

@@ -82,10 +82,10 @@ export function waitFor(cond: () => boolean, timeoutMs: number, what: string): P
 export function spawnDaemon(args: string[], env?: NodeJS.ProcessEnv, netns?: string): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
   // nsenter execs node, so proc.pid is the daemon's own pid either way.
   const argv = netns ? ['nsenter', `--net=${netns}`, '--', process.execPath, MAIN, ...args] : [process.execPath, MAIN, ...args];
-  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   return { proc, output: () => out, exited };
 }

@@ -123,7 +123,7 @@ export class RegistryPusher {
 
   private async call(method: string, url: URL, body: Buffer | undefined, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
     const res = await httpRequest({ method, url, body, headers: this.headers(headers), ca: this.reg.ca, timeoutMs: 10_000 });
-    const b = await readBody(res, 1 << 20, `${method} ${url}`);
+    const b = await readBody(res, 1 << 20, `${method} ${url.href}`);
     return { status: res.statusCode ?? 0, headers: res.headers, body: b };
   }
 

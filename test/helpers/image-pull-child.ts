@@ -2,14 +2,14 @@
 // pulling one image, so that the test can SIGKILL it at a chosen moment.
 // argv: <root> <registries JSON> <image>
 
-import { createImageService } from '../../src/image';
+import { createImageService, type ImageServiceOptions } from '../../src/image';
 import { silentLogger } from '../../src/log';
 
 async function main(): Promise<void> {
   const [root, registries, image] = process.argv.slice(2);
-  const svc = await createImageService({ root: root!, registries: JSON.parse(registries!), log: silentLogger });
+  const svc = await createImageService({ root, registries: JSON.parse(registries) as ImageServiceOptions['registries'], log: silentLogger });
   process.send?.('started');
-  await svc.pull(image!, null);
+  await svc.pull(image, null);
   process.send?.('pulled');
 }
 

@@ -45,7 +45,7 @@ export function freePort(): Promise<number> {
 /** bcrypt for htpasswd: apache2-utils' htpasswd when present, else libc crypt(3) through perl. */
 export function bcryptHash(password: string): string {
   if (existsSync('/usr/bin/htpasswd')) {
-    return execFileSync('/usr/bin/htpasswd', ['-nbB', 'u', password]).toString().trim().split(':')[1]!;
+    return execFileSync('/usr/bin/htpasswd', ['-nbB', 'u', password]).toString().trim().split(':')[1];
   }
   const alphabet = './ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
   const salt = [...randomBytes(22)].map((b) => alphabet[b % 64]).join('');

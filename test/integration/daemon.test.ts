@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { IMAGE_SERVICE_RPCS, RUNTIME_SERVICE_RPCS, SERVER_STREAMING_RPCS } from '../../src/cri/proto';
+import type { VmpodConfig } from '../../src/config/types';
 import { spawnDaemon, startDaemon, waitFor } from '../helpers/daemon';
 
 const DEADLINE_MS = 10_000;
@@ -54,15 +55,15 @@ t.test('version, status and runtime config', async (t) => {
   t.match(v, { runtime_name: 'vmpod', runtime_api_version: 'v1', version: '0.1.0' });
   t.match(v.runtime_version, /^\d+\.\d+\.\d+/);
   const s = await d.client.runtime.Status({ verbose: true });
-  const cond = Object.fromEntries(s.status!.conditions!.map((c) => [c.type, c]));
+  const cond = Object.fromEntries(s.status!.conditions.map((c) => [c.type, c]));
   t.equal(cond.RuntimeReady?.status, true);
   t.equal(cond.NetworkReady?.status, false, 'no CNI config → network not ready');
   t.equal(cond.NetworkReady?.reason, 'NetworkPluginNotReady');
   t.match(cond.NetworkReady?.message, /nonexistent\/vmpod-test-cni/);
   t.same(s.runtime_handlers.map((h) => h.name), ['', 'runc', 'vm'], 'the default handler "" and the configured ones');
-  const cfg = JSON.parse(s.info!.config!);
+  const cfg = JSON.parse(s.info.config) as VmpodConfig;
   t.equal(cfg.network.cni_conf_dir, '/nonexistent/vmpod-test-cni', 'verbose info carries the effective config');
-  const caps = JSON.parse(s.info!.capabilities!) as Array<{ name: string }>;
+  const caps = JSON.parse(s.info.capabilities) as Array<{ name: string }>;
   t.ok(caps.some((c) => c.name === 'runc'), 'verbose info carries host capabilities');
   const rc = await d.client.runtime.RuntimeConfig({});
   t.equal(rc.linux?.cgroup_driver, 'CGROUPFS');
@@ -74,7 +75,7 @@ t.test('NetworkReady turns true when a CNI config appears', async (t) => {
   const d = await startDaemon(t, { config: `[network]\ncni_conf_dir = "${dir}"` });
   const ready = async () => {
     const s = await d.client.runtime.Status({});
-    return s.status!.conditions!.find((c) => c.type === 'NetworkReady')!;
+    return s.status!.conditions.find((c) => c.type === 'NetworkReady')!;
   };
   t.equal((await ready()).status, false);
   writeFileSync(join(dir, '10-test.conflist'), JSON.stringify({ cniVersion: '1.0.0', name: 'test', plugins: [{ type: 'loopback' }] }));
@@ -109,7 +110,7 @@ t.test('UpdateRuntimeConfig validates the pod CIDR and the value survives a rest
   t.equal(await first.stop(), 0);
   const second = await startDaemon(t, { dir: first.dir });
   const s = await second.client.runtime.Status({ verbose: true });
-  t.equal(s.info!.podCIDR, '10.244.1.0/24', 'pod CIDR persisted under root');
+  t.equal(s.info.podCIDR, '10.244.1.0/24', 'pod CIDR persisted under root');
 });
 
 t.test('the socket is mode 0660 and owned by root', async (t) => {

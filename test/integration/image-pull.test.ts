@@ -55,11 +55,11 @@ t.test('pull by tag and by digest; config and files land in the snapshot', async
   t.same(rec.config.ExposedPorts, ['80/tcp']);
   t.equal(rec.config.StopSignal, 'SIGINT');
   t.equal(rec.chainIds.length, 2);
-  const lower = svc.snapshots.fsDir(rec.chainIds[0]!);
+  const lower = svc.snapshots.fsDir(rec.chainIds[0]);
   t.ok(lstatSync(join(lower, 'bin/sh')).isSymbolicLink(), 'symlink kept');
   t.equal(lstatSync(join(lower, 'bin/ls')).ino, lstatSync(join(lower, 'bin/busybox')).ino, 'hardlink kept');
   t.equal(lstatSync(join(lower, 'tmp')).mode & 0o7777, 0o1777, 'sticky dir mode kept');
-  const hello = lstatSync(join(svc.snapshots.fsDir(rec.chainIds[1]!), 'app/hello'));
+  const hello = lstatSync(join(svc.snapshots.fsDir(rec.chainIds[1]), 'app/hello'));
   t.equal(hello.mode & 0o7777, 0o4755, 'setuid mode kept after chown');
   t.equal(hello.uid, 1000, 'owner kept');
   t.equal(hello.mtime.toISOString(), '2024-01-02T03:04:05.000Z', 'mtime kept');
@@ -80,7 +80,7 @@ t.test('multi-arch index: the linux/amd64 manifest is chosen', async (t) => {
   const rec = await svc.pull(`${reg.host}/test/multi`, null);
   t.equal(rec.id, amd.configDigest, 'amd64 image chosen');
   t.equal(rec.topDigest, indexDigest, 'repo digest is the index digest');
-  t.equal(readFileSync(join(svc.snapshots.fsDir(rec.chainIds[0]!), 'arch'), 'utf8'), 'amd64');
+  t.equal(readFileSync(join(svc.snapshots.fsDir(rec.chainIds[0]), 'arch'), 'utf8'), 'amd64');
   const list = await push.pushIndex('test/multi', 'armonly', [arm], true);
   t.ok(list);
   await t.rejects(svc.pull(`${reg.host}/test/multi:armonly`, null), { code: 'FAILED_PRECONDITION', message: /no manifest for platform linux\/amd64/ }, 'no matching platform');
@@ -107,14 +107,14 @@ t.test('whiteouts and opaque dirs across layers, mounted as overlay', async (t) 
     { tar: l2, compression: 'gzip' },
   ]);
   const rec = await svc.pull(`${reg.host}/test/wh:v1`, null);
-  const top = svc.snapshots.fsDir(rec.chainIds[1]!);
+  const top = svc.snapshots.fsDir(rec.chainIds[1]);
   const wh = lstatSync(join(top, 'keep/gone'));
   t.ok(wh.isCharacterDevice() && wh.rdev === 0, 'whiteout is a 0/0 char device');
   t.notOk(existsSync(join(top, 'keep/.wh.gone')), 'no .wh. file left');
   t.equal(xattr(join(top, 'opq'), 'trusted.overlay.opaque'), 'y', 'opaque xattr set');
 
   const layout = await svc.prepareRootfs('ctr-wh', `${reg.host}/test/wh:v1`);
-  t.same(layout.lowerdirs, [top, svc.snapshots.fsDir(rec.chainIds[0]!)], 'lowerdirs top first');
+  t.same(layout.lowerdirs, [top, svc.snapshots.fsDir(rec.chainIds[0])], 'lowerdirs top first');
   await svc.mountRootfs('ctr-wh');
   t.same(readdirSync(join(layout.mountpoint, 'keep')).sort(), ['a'], 'whited-out file hidden');
   t.same(readdirSync(join(layout.mountpoint, 'opq')), ['new'], 'opaque dir hides the lower content');
@@ -128,7 +128,7 @@ t.test('zstd layer', async (t) => {
   const tarB = await makeTar([{ name: 'z/' }, { name: 'z/file', content: 'zstd content' }]);
   await push.pushImage('test/zstd', 'v1', [{ tar: tarB, compression: 'zstd' }]);
   const rec = await svc.pull(`${reg.host}/test/zstd:v1`, null);
-  t.equal(readFileSync(join(svc.snapshots.fsDir(rec.chainIds[0]!), 'z/file'), 'utf8'), 'zstd content');
+  t.equal(readFileSync(join(svc.snapshots.fsDir(rec.chainIds[0]), 'z/file'), 'utf8'), 'zstd content');
   t.equal(rec.diffIds[0], sha256(tarB));
 });
 
@@ -144,9 +144,9 @@ t.test('concurrent pulls of one image share one download', async (t) => {
   t.teardown(() => void (svc.content.ingest = orig));
   const recs = await Promise.all([1, 2, 3].map(() => svc.pull(`${reg.host}/test/conc:v1`, null)));
   t.ok(recs.every((r) => r.id === img.configDigest), 'all pulls return the image');
-  t.equal(calls.get(img.layerDigests[0]!), 1, 'the layer was downloaded once');
+  t.equal(calls.get(img.layerDigests[0]), 1, 'the layer was downloaded once');
   await svc.pull(`${reg.host}/test/conc:v1`, null);
-  t.equal(calls.get(img.layerDigests[0]!), 1, 'a present layer is not downloaded again');
+  t.equal(calls.get(img.layerDigests[0]), 1, 'a present layer is not downloaded again');
 });
 
 t.test('rmi frees space, keeps snapshots a container still uses, GC after release', async (t) => {
@@ -163,11 +163,11 @@ t.test('rmi frees space, keeps snapshots a container still uses, GC after releas
   t.equal(await svc.remove(`${reg.host}/test/rmi:v1`), true, 'removed by tag');
   t.equal(svc.find(rec.id), undefined, 'record gone');
   t.equal(await svc.remove(rec.id), false, 'second remove is a no-op');
-  t.ok(existsSync(svc.snapshots.fsDir(rec.chainIds[0]!)), 'snapshot kept while the container uses it');
+  t.ok(existsSync(svc.snapshots.fsDir(rec.chainIds[0])), 'snapshot kept while the container uses it');
   t.equal(readFileSync(join(layout.mountpoint, 'r/data')).length, 1 << 20, 'running container still reads its files');
-  t.notOk(await svc.content.has(img.layerDigests[0]!), 'unreferenced blob collected');
+  t.notOk(await svc.content.has(img.layerDigests[0]), 'unreferenced blob collected');
   await svc.releaseRootfs('ctr-rmi');
-  t.notOk(existsSync(svc.snapshots.fsDir(rec.chainIds[0]!)), 'snapshot collected after release');
+  t.notOk(existsSync(svc.snapshots.fsDir(rec.chainIds[0])), 'snapshot collected after release');
   const after = (await svc.fsUsage()).images;
   t.ok(after.bytes < pulled.bytes - (1 << 20), 'ImageFsInfo bytes drop after rmi');
 });
@@ -175,12 +175,12 @@ t.test('rmi frees space, keeps snapshots a container still uses, GC after releas
 t.test('a blob corrupted in the registry fails the pull and stores nothing', async (t) => {
   const tarB = await makeTar([{ name: 'bad/' }, { name: 'bad/file', content: Buffer.alloc(4096, 3) }]);
   const img = await push.pushImage('test/corrupt', 'v1', [{ tar: tarB, compression: 'none' }]);
-  const p = registryBlobPath(reg, img.layerDigests[0]!);
+  const p = registryBlobPath(reg, img.layerDigests[0]);
   const bytes = readFileSync(p);
   bytes[bytes.length - 100] ^= 0xff;
   writeFileSync(p, bytes);
   await t.rejects(svc.pull(`${reg.host}/test/corrupt:v1`, null), { code: 'FAILED_PRECONDITION', message: /digest/ }, 'digest mismatch');
-  t.notOk(await svc.content.has(img.layerDigests[0]!), 'corrupt blob not stored');
+  t.notOk(await svc.content.has(img.layerDigests[0]), 'corrupt blob not stored');
   t.same(readdirSync(svc.content.ingestDir), [], 'no partial file left');
   t.equal(svc.find(`${reg.host}/test/corrupt:v1`), undefined, 'no image record');
 });
@@ -204,7 +204,7 @@ t.test('prepareRootfs into a caller dir: release deletes only what it made', asy
   const share = mkdtempSync(join(root, 'share-'));
   writeFileSync(join(share, 'keep-me'), 'pod data');
   const layout = await svc.prepareRootfs('ctr-share', rec.id, share);
-  t.same(layout, { lowerdirs: [svc.snapshots.fsDir(rec.chainIds[0]!)], upper: join(share, 'upper'), work: join(share, 'work'), mountpoint: join(share, 'rootfs') });
+  t.same(layout, { lowerdirs: [svc.snapshots.fsDir(rec.chainIds[0])], upper: join(share, 'upper'), work: join(share, 'work'), mountpoint: join(share, 'rootfs') });
   t.same(await svc.prepareRootfs('ctr-share', rec.id, share), layout, 'idempotent');
   await svc.mountRootfs('ctr-share');
   t.equal(readFileSync(join(layout.mountpoint, 'z/file'), 'utf8'), 'zstd content');

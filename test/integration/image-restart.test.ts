@@ -67,7 +67,7 @@ t.test('killed mid-pull, restarted: no partial image, partial files gone', async
     { tar: small, compression: 'none' },
     { tar: big, compression: 'none' },
   ]);
-  const front = await startStallingFront(reg, () => img.layerDigests[1]!);
+  const front = await startStallingFront(reg, () => img.layerDigests[1]);
   stall = front.server;
   const registries = { [front.host]: { insecure: true, mirrors: [] } };
   const child = fork(join(__dirname, '../helpers/image-pull-child.js'), [root, JSON.stringify(registries), `${front.host}/test/restart:v1`], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] });
@@ -81,7 +81,7 @@ t.test('killed mid-pull, restarted: no partial image, partial files gone', async
     if (exited) throw new Error('the pull child exited early');
     const snaps = existsSync(join(dir, 'snapshots')) ? readdirSync(join(dir, 'snapshots')).filter((n) => !n.startsWith('.')) : [];
     const ingest = existsSync(join(dir, 'ingest')) ? readdirSync(join(dir, 'ingest')) : [];
-    return snaps.length === 1 && ingest.length === 1 && statSync(join(dir, 'ingest', ingest[0]!)).size > 0;
+    return snaps.length === 1 && ingest.length === 1 && statSync(join(dir, 'ingest', ingest[0])).size > 0;
   });
   process.kill(child.pid!, 'SIGKILL');
   await until('the child to exit', () => exited);
@@ -110,7 +110,7 @@ t.test('transient failures are retried: HTTP 503, then a connection cut mid-blob
   const server = http.createServer((req, res) => {
     const n = (seen.get(req.url ?? '') ?? 0) + 1;
     seen.set(req.url ?? '', n);
-    const isLayer = req.url?.endsWith(img.layerDigests[0]!);
+    const isLayer = req.url?.endsWith(img.layerDigests[0]);
     if (isLayer && n === 1) {
       res.writeHead(503).end('try again');
       return;

@@ -27,7 +27,7 @@ const hv = new QemuHypervisor({ qemuBinary: QEMU, qmpTimeoutMs: 20_000 });
 /** Whether `pid` has `path` open with O_APPEND (octal 02000 in fdinfo flags). */
 function consoleOpenedAppend(pid: number, path: string): boolean {
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
-    let target = '';
+    let target: string;
     try {
       target = readlinkSync(`/proc/${pid}/fd/${fd}`);
     } catch {
@@ -198,7 +198,9 @@ if ('missing' in found) {
     const vm = await start(cfg);
     const events: VmEvent[] = [];
     vm.onEvent((e) => events.push(e));
-    const limit = setTimeout(() => vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }), 150_000);
+    const limit = setTimeout(() => {
+      vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }).catch((err: unknown) => t.fail(`stopping the VM at its time limit failed: ${(err as Error).message}`));
+    }, 150_000);
     const exit = await vm.wait();
     clearTimeout(limit);
     const console = readFileSync(vm.consoleLog, 'latin1');
@@ -214,7 +216,9 @@ if ('missing' in found) {
     const vm = await start({ id, runDir, accel: 'tcg', vcpus: 1, memoryMib: 256, boot, agent: { transport: 'serial', socketPath: join(runDir, 'agent.sock') } });
     const events: VmEvent[] = [];
     vm.onEvent((e) => events.push(e));
-    const limit = setTimeout(() => vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }), 120_000);
+    const limit = setTimeout(() => {
+      vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }).catch((err: unknown) => t.fail(`stopping the VM at its time limit failed: ${(err as Error).message}`));
+    }, 120_000);
     const exit = await vm.wait();
     clearTimeout(limit);
     return { vm, exit, events, runDir };

@@ -58,7 +58,7 @@ function secCtx(p: Partial<LinuxContainerSecurityContext__Output> = {}): LinuxCo
     selinux_options: null, run_as_user: null, run_as_username: '', readonly_rootfs: false, supplemental_groups: [], apparmor_profile: '',
     seccomp_profile_path: '', no_new_privs: false, run_as_group: null, masked_paths: [], readonly_paths: [], seccomp: null, apparmor: null,
     supplemental_groups_policy: 'Merge', ...p,
-  } as LinuxContainerSecurityContext__Output;
+  };
 }
 
 function ctrConfig(name: string, script: string, sc: Partial<LinuxContainerSecurityContext__Output> = {}, res: Partial<LinuxContainerResources__Output> = {}): ContainerConfig__Output {
@@ -70,7 +70,7 @@ function ctrConfig(name: string, script: string, sc: Partial<LinuxContainerSecur
       resources: { cpu_period: '0', cpu_quota: '0', cpu_shares: '0', memory_limit_in_bytes: '0', oom_score_adj: '0', cpuset_cpus: '', cpuset_mems: '', hugepage_limits: [], unified: {}, memory_swap_limit_in_bytes: '0', ...res },
     },
     windows: null, CDI_devices: [], stop_signal: 'RUNTIME_DEFAULT',
-  } as ContainerConfig__Output;
+  };
 }
 
 let sb: SandboxHandle | undefined;

@@ -8,6 +8,9 @@ import t from 'tap';
 import type { Test } from 'tap';
 import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
 import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
+import type { ContainerStatusResponse__Output } from '../../src/generated/cri/runtime/v1/ContainerStatusResponse';
+import type { ExecSyncResponse__Output } from '../../src/generated/cri/runtime/v1/ExecSyncResponse';
+import type { PodSandboxStatusResponse__Output } from '../../src/generated/cri/runtime/v1/PodSandboxStatusResponse';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -81,11 +84,11 @@ function podConfig(name: string, extra: Record<string, unknown> = {}): PodSandbo
     hostname: name, log_directory: join(logDir, name), labels: { app: name }, annotations: {},
     linux: { security_context: { namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
     ...extra,
-  } as PodSandboxConfig;
+  };
 }
 
 function containerConfig(name: string, command: string[], extra: Record<string, unknown> = {}): ContainerConfig {
-  return { metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log`, labels: { c: name }, ...extra } as ContainerConfig;
+  return { metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log`, labels: { c: name }, ...extra };
 }
 
 async function runContainer(podId: string, pod: PodSandboxConfig, name: string, command: string[], extra: Record<string, unknown> = {}) {
@@ -160,7 +163,7 @@ t.test('full lifecycle of a trusted pod over CRI', async (t) => {
 
   // The image's StopSignal is SIGUSR1; the container's shell traps it.
   const verbose = await client.runtime.ContainerStatus({ container_id: sleeper, verbose: true });
-  t.equal(JSON.parse(verbose.info.info ?? '{}').stopSignal, 10, 'stop signal taken from the image config');
+  t.equal((JSON.parse(verbose.info.info ?? '{}') as { stopSignal?: number }).stopSignal, 10, 'stop signal taken from the image config');
   t.equal(verbose.status?.stop_signal, 'SIGUSR1', 'and reported in the status');
   const vinfo = JSON.parse(verbose.info.info ?? '{}') as { pid: number; sandboxID: string };
   t.match(readFileSync(`/proc/${vinfo.pid}/cmdline`, 'utf8'), /sh/, 'verbose info.pid is the container\'s process on the host');
@@ -253,19 +256,19 @@ t.test('a restarted daemon finds its pods and running containers', async (t) => 
   t.teardown(() => second.pods.close());
   const table = second.runtime;
   const ctx = { log: silentLogger, signal: new AbortController().signal };
-  const st = await table.ContainerStatus!({ container_id: id, verbose: false }, ctx);
-  t.equal(st.status.state, 'CONTAINER_RUNNING', 'container still running after the restart');
-  const ps = await table.PodSandboxStatus!({ pod_sandbox_id: podId, verbose: false }, ctx);
-  t.equal(ps.status.state, 'SANDBOX_READY', 'pod still ready');
-  const ex = await table.ExecSync!({ container_id: id, cmd: ['/bin/echo', 'still here'], timeout: '10' }, ctx);
+  const st = (await table.ContainerStatus({ container_id: id, verbose: false }, ctx)) as ContainerStatusResponse__Output;
+  t.equal(st.status?.state, 'CONTAINER_RUNNING', 'container still running after the restart');
+  const ps = (await table.PodSandboxStatus({ pod_sandbox_id: podId, verbose: false }, ctx)) as PodSandboxStatusResponse__Output;
+  t.equal(ps.status?.state, 'SANDBOX_READY', 'pod still ready');
+  const ex = (await table.ExecSync({ container_id: id, cmd: ['/bin/echo', 'still here'], timeout: '10' }, ctx)) as ExecSyncResponse__Output;
   t.equal(ex.stdout.toString(), 'still here\n', 'exec works through the new instance');
   const logPath = join(logDir, 'survivor', 'keep.log');
   renameSync(logPath, `${logPath}.1`);
-  await table.ReopenContainerLog!({ container_id: id }, ctx);
+  await table.ReopenContainerLog({ container_id: id }, ctx);
   for (let i = 0; i < 50 && !existsSync(logPath); i++) await new Promise((r) => setTimeout(r, 100));
   for (let i = 0; i < 50 && !readFileSync(logPath, 'utf8').includes('tick'); i++) await new Promise((r) => setTimeout(r, 100));
   t.match(readFileSync(logPath, 'utf8'), / stdout F tick\n/, 'after ReopenContainerLog conmon writes a new file at the log path');
-  await table.RemovePodSandbox!({ pod_sandbox_id: podId }, ctx);
+  await table.RemovePodSandbox({ pod_sandbox_id: podId }, ctx);
   t.notOk(second.containers.get(id), 'removed through the new instance');
   cri!.sandboxes.load();
   cri!.containers.load();

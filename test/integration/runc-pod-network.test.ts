@@ -78,7 +78,7 @@ t.teardown(async () => {
   } catch {
     // the server may not have started
   }
-  daemon?.close();
+  await daemon?.close();
   await reg?.stop();
   execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
   sb.destroy();
@@ -158,7 +158,7 @@ t.test('runc pods get IPs from CNI, reach each other and the node; a host port w
 t.test('a restarted daemon still runs CNI DEL for a pod it did not set up', async (t) => {
   const pod = await runPod('survivor', ['/bin/sleep', '3600']);
   t.match(pod.ip, /^10\.88\.93\.\d+$/);
-  daemon!.close();
+  await daemon!.close();
   daemon = await startServer(); // a new process would read the same root: stores and the CNI cache
   const st = await daemon.client.runtime.PodSandboxStatus({ pod_sandbox_id: pod.podId });
   t.equal(st.status?.network?.ip, pod.ip, 'pod IP known after the restart');

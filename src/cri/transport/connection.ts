@@ -12,9 +12,9 @@ import { RequestRewriter, type AuthorityRewrite, type RewriteLimits } from './re
 
 export interface ConnectionEvents {
   /** A header field was changed (first time per connection is enough to log). */
-  onRewrite?(r: AuthorityRewrite): void;
+  onRewrite?: (r: AuthorityRewrite) => void;
   /** The client broke the protocol or a limit; the connection is being closed. */
-  onViolation?(err: Error): void;
+  onViolation?: (err: Error) => void;
 }
 
 export class RewritingConnection extends Duplex {

@@ -47,8 +47,8 @@ export interface FrameHeader {
 export function readFrameHeader(b: Buffer, at = 0): FrameHeader {
   return {
     length: b.readUIntBE(at, 3),
-    type: b[at + 3]!,
-    flags: b[at + 4]!,
+    type: b[at + 3],
+    flags: b[at + 4],
     streamId: b.readUInt32BE(at + 5) & 0x7fffffff,
   };
 }

@@ -194,7 +194,7 @@ export class RequestRewriter {
       }
       if (this.frame !== undefined && this.remaining === 0) {
         if (this.collecting) {
-          const payload = this.payload.length === 1 ? this.payload[0]! : Buffer.concat(this.payload);
+          const payload = this.payload.length === 1 ? this.payload[0] : Buffer.concat(this.payload);
           this.payload = [];
           const rewritten = this.headerFrame(this.frame, payload);
           if (rewritten) out.push(rewritten);
@@ -255,7 +255,7 @@ export class RequestRewriter {
   }
 
   private rewrite(block: OpenBlock): Buffer {
-    const compressed = block.fragments.length === 1 ? block.fragments[0]! : Buffer.concat(block.fragments);
+    const compressed = block.fragments.length === 1 ? block.fragments[0] : Buffer.concat(block.fragments);
     const fields = this.decoder.decode(compressed, this.limits.maxHeaderListBytes);
     for (const f of fields) {
       if (!isAuthorityField(f.name)) continue;

@@ -213,7 +213,7 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
     version: LAUNCH_RECORD_VERSION,
     id: c.id,
     pid,
-    startTime: startTime as string,
+    startTime,
     startedAt: new Date().toISOString(),
     qmpSocket,
     consoleLog: runPath(c, 'consoleLog'),

@@ -181,7 +181,7 @@ export class QmpClient extends EventEmitter {
         this.pending.delete(id);
         reject(new DeadlineExceededError(`QMP ${command}: no reply within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer });
+      this.pending.set(id, { command, resolve, reject, timer });
       const msg: Record<string, unknown> = { execute: command, id };
       if (args) msg.arguments = args;
       const line = JSON.stringify(msg) + '\n';
@@ -329,7 +329,8 @@ export class QmpClient extends EventEmitter {
     if ('return' in msg) {
       p.resolve(msg.return);
     } else if (isObject(msg.error)) {
-      p.reject(new QmpCommandError(p.command, String(msg.error.class ?? 'GenericError'), String(msg.error.desc ?? '')));
+      const { class: errorClass, desc } = msg.error;
+      p.reject(new QmpCommandError(p.command, typeof errorClass === 'string' ? errorClass : 'GenericError', typeof desc === 'string' ? desc : ''));
     } else {
       p.reject(new InternalError(`QMP ${p.command}: reply has neither return nor error`));
     }

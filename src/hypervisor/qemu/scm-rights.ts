@@ -40,9 +40,9 @@ interface PipeBindings {
 
 function loadBindings(): PipeBindings | undefined {
   try {
-    const binding = (process as unknown as { binding(name: string): Record<string, unknown> }).binding;
-    const pipe = binding('pipe_wrap') as { Pipe?: PipeBindings['Pipe']; constants?: { SOCKET?: number; IPC?: number } };
-    const stream = binding('stream_wrap') as { WriteWrap?: PipeBindings['WriteWrap']; streamBaseState?: Int32Array; kLastWriteWasAsync?: number };
+    const proc = process as unknown as { binding(name: string): Record<string, unknown> };
+    const pipe = proc.binding('pipe_wrap') as { Pipe?: PipeBindings['Pipe']; constants?: { SOCKET?: number; IPC?: number } };
+    const stream = proc.binding('stream_wrap') as { WriteWrap?: PipeBindings['WriteWrap']; streamBaseState?: Int32Array; kLastWriteWasAsync?: number };
     const { Pipe, constants } = pipe;
     const { WriteWrap, streamBaseState, kLastWriteWasAsync } = stream;
     if (typeof Pipe !== 'function' || typeof WriteWrap !== 'function' || constants?.IPC === undefined || constants.SOCKET === undefined) return undefined;

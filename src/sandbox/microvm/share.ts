@@ -35,7 +35,7 @@ export function mountEntriesUnder(dir: string, mountinfo = readFileSync('/proc/s
     .split('\n')
     .map((l) => l.split(' '))
     .filter((f) => f[4] !== undefined && f[5] !== undefined)
-    .map((f) => ({ path: unescape(f[4]!), options: f[5]!.split(',') }))
+    .map((f) => ({ path: unescape(f[4]), options: f[5].split(',') }))
     .filter((m) => m.path === dir || m.path.startsWith(`${dir}/`))
     .sort((a, b) => a.path.length - b.path.length);
 }
@@ -86,7 +86,7 @@ export async function mountShare(shareSource: string, shared: string): Promise<v
 /** Create `rel` in the share source as an empty dir or file, the mount point for `source`'s kind. */
 export async function makeMountPoint(shareSource: string, rel: string, source: string): Promise<void> {
   const target = join(shareSource, rel);
-  let isDir = true;
+  let isDir: boolean;
   try {
     isDir = (await stat(source)).isDirectory();
   } catch (err) {

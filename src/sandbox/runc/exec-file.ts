@@ -21,7 +21,7 @@ function lastLine(s: string): string {
   // runc logs JSON/logfmt lines; the last one holds the reason.
   const line = lines[lines.length - 1] ?? '';
   const m = /msg="((?:[^"\\]|\\.)*)"/.exec(line);
-  return m ? m[1]!.replace(/\\"/g, '"') : line;
+  return m ? m[1].replace(/\\"/g, '"') : line;
 }
 
 export interface RunOptions {

@@ -53,8 +53,8 @@ export function execSync(o: ExecSyncOptions): Promise<ExecSyncResult> {
     const child = spawn(o.runcBinary, ['--root', o.runcRoot, 'exec', '--pid-file', o.pidFile, o.id, ...o.cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out = new CappedBuffer(cap);
     const err = new CappedBuffer(cap);
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
     let timedOut = false;
     const timer = o.timeoutS > 0
       ? setTimeout(() => {
@@ -80,8 +80,8 @@ export function execSync(o: ExecSyncOptions): Promise<ExecSyncResult> {
       settled = true;
       if (timer) clearTimeout(timer);
       if (drain) clearTimeout(drain);
-      child.stdout!.destroy();
-      child.stderr!.destroy();
+      child.stdout.destroy();
+      child.stderr.destroy();
       void rm(o.pidFile, { force: true }).catch(() => undefined).finally(() => {
         if (timedOut) return reject(new DeadlineExceededError(`command ${JSON.stringify(o.cmd)} in container ${o.id} timed out after ${o.timeoutS}s and was killed`));
         resolve({ stdout: out.take(), stderr: err.take(), exitCode: code ?? (signal ? 128 + 9 : 255) });

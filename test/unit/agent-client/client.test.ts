@@ -1,13 +1,14 @@
 import t from 'tap';
 import { Writer } from 'protobufjs/minimal';
 import { createServer } from 'node:net';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentClient, AgentResponseError, AgentUnavailableError, serialConnector } from '../../../src/agent-client';
 import { DeadlineExceededError, RemoteStatusError, TtrpcServer } from '../../../common/ttrpc';
 import { GrpcStatus } from '../../../common/errors';
 import { AGENT_SERVICE, HealthResponse_Status } from '../../../common/generated/agent/agent';
 import { encodeResponse } from '../../../common/agent-protocol/codec';
+import type { OciSpec } from '../../../src/oci/types';
 import { duplexPair } from '../common/ttrpc/pair';
 import { ociSpec, readAll, startClient, startHarness } from '../agent/harness';
 
@@ -47,16 +48,16 @@ t.test('CreateSandbox writes name service files, sysctls and mounts the 9p share
     t.equal((err as RemoteStatusError).grpcStatus, GrpcStatus.INVALID_ARGUMENT, `${c.desc}: INVALID_ARGUMENT`);
   }
   // The mount point we created for the test lives under /run; remove it.
-  t.teardown(() => require('node:fs').rmSync(`/run/vmpod-test-${process.pid}`, { recursive: true, force: true }));
+  t.teardown(() => rmSync(`/run/vmpod-test-${process.pid}`, { recursive: true, force: true }));
 });
 
 t.test('container lifecycle: output, exit code, remove', async (t) => {
   const { h, client } = setup(t);
   mkdirSync(join(h.dirs.share, 'c1', 'rootfs'), { recursive: true });
   await client.call('CreateContainer', { container_id: 'c1', oci_spec_json: ociSpec(['/bin/sh', '-c', 'echo hello; echo oops >&2; exit 3']), rootfs_path: 'c1/rootfs' });
-  const cfg = JSON.parse(readFileSync(join(h.dirs.bundles, 'c1', 'config.json'), 'utf8'));
+  const cfg = JSON.parse(readFileSync(join(h.dirs.bundles, 'c1', 'config.json'), 'utf8')) as OciSpec;
   t.equal(cfg.root.path, join(h.dirs.share, 'c1/rootfs'), 'rootfs points into the share');
-  t.same(cfg.linux.namespaces.map((n: { type: string }) => n.type), ['pid', 'mount'], 'network namespace dropped (VM network is the pod network)');
+  t.same(cfg.linux.namespaces.map((n) => n.type), ['pid', 'mount'], 'network namespace dropped (VM network is the pod network)');
   t.equal(cfg.linux.cgroupsPath, '/vmpod/c1', 'guest cgroup path');
   const { pid } = await client.call('StartContainer', { container_id: 'c1' });
   t.ok(pid > 0, 'pid reported');
@@ -177,7 +178,7 @@ t.test('responses from a hostile guest are validated', async (t) => {
     { desc: 'negative number in a uint64 field', call: () => client.call('StatsContainer', { container_id: 'x' }), type: AgentResponseError },
     { desc: 'guest never answers', call: () => client.getOOMEvent({ wait_ms: 0 }, { timeoutMs: 100 }), type: DeadlineExceededError },
   ];
-  for (const c of cases) await t.rejects(c.call(), c.type as unknown as Error, c.desc);
+  for (const c of cases) await t.rejects(c.call(), c.type, c.desc);
 });
 
 // Moved here from the output pump's test when the pacing moved into the client:
@@ -287,7 +288,7 @@ t.test('a reconnection is primed with Health until the agent answers, so no requ
   });
   t.teardown(() => client.close());
   t.equal((await client.call('Version', {})).protocol_version, 1, 'first connection');
-  ends[0]!.destroy(); // the host side drops the link, as a daemon restart does
+  ends[0].destroy(); // the host side drops the link, as a daemon restart does
   await new Promise((r) => setTimeout(r, 50));
   t.equal((await client.call('Version', {})).protocol_version, 1, 'the first real request after the reconnect is answered');
   t.equal(dials, 2, 'one reconnection');

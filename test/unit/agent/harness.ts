@@ -29,7 +29,7 @@ export interface Harness {
   connects: number;
   /** Server-side ends of every connection, to simulate the host link dropping. */
   serverEnds: Duplex[];
-  connect(): Promise<Duplex>;
+  connect: () => Promise<Duplex>;
   /** Serve one more connection (e.g. a real unix socket). */
   serve(conn: Duplex): void;
   poweredOff: number;

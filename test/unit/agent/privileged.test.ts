@@ -65,7 +65,7 @@ t.test('CreateContainer privileged: the bundle gets the guest\'s devices and the
   const seen: string[][] = [];
   const orig = h.deps.sys.spawn.bind(h.deps.sys);
   h.deps.sys.spawn = (cmd, args, fd) => {
-    if (args[0] === 'exec') seen.push((JSON.parse(readFileSync(args[2]!, 'utf8')) as { capabilities: { bounding: string[] } }).capabilities.bounding);
+    if (args[0] === 'exec') seen.push((JSON.parse(readFileSync(args[2], 'utf8')) as { capabilities: { bounding: string[] } }).capabilities.bounding);
     return orig(cmd, args, fd);
   };
   await client.call('ExecProcess', { container_id: 'p1', exec_id: 'e1', process_json: Buffer.from(JSON.stringify(proc)) });

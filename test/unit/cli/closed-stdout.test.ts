@@ -15,7 +15,7 @@ const STACK = /\n\s+at |EPIPE|Unhandled 'error' event/;
 /** Exit code and output with stdout read to the end: the reference. */
 function reference(args: string[]): { status: number | null; firstLine: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, firstLine: r.stdout.split('\n')[0]! };
+  return { status: r.status, firstLine: r.stdout.split('\n')[0] };
 }
 
 function waitExit(child: ReturnType<typeof spawn>, stderr: () => string): Promise<{ status: number | null; stderr: string }> {
@@ -56,13 +56,13 @@ t.test('check | head -1: the reader closes after the first line', async (t) => {
     let err = '';
     let out = '';
     const child = spawn(process.execPath, [MAIN, 'check'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const firstLine = new Promise<string>((resolve) =>
-      child.stdout!.on('data', (d: Buffer) => {
+      child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
         const nl = out.indexOf('\n');
         if (nl >= 0) {
-          child.stdout!.destroy(); // what head does after one line: the read end goes away
+          child.stdout.destroy(); // what head does after one line: the read end goes away
           resolve(out.slice(0, nl));
         }
       }),

@@ -7,7 +7,7 @@ const buf = (o: unknown): Buffer => Buffer.from(JSON.stringify(o));
 t.test('parse manifests and indexes', async (t) => {
   const m = parseManifest(buf({ schemaVersion: 2, mediaType: MediaType.dockerManifest, config: { mediaType: MediaType.dockerConfig, digest: D('a'), size: 10 }, layers: [{ mediaType: MediaType.dockerLayerGzip, digest: D('b'), size: 20 }] }), undefined, 'm');
   t.equal(m.kind, 'manifest');
-  t.equal(m.kind === 'manifest' && m.layers[0]!.compression, 'gzip', 'docker layer is gzip');
+  t.equal(m.kind === 'manifest' && m.layers[0].compression, 'gzip', 'docker layer is gzip');
   const noType = parseManifest(buf({ schemaVersion: 2, manifests: [{ mediaType: MediaType.ociManifest, digest: D('c'), size: 5, platform: { os: 'linux', architecture: 'amd64' } }] }), 'application/json', 'i');
   t.equal(noType.kind, 'index', 'OCI index without mediaType recognised by shape');
 });

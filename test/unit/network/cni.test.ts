@@ -26,7 +26,7 @@ plugin('fails', `echo '{"code":7,"msg":"no addresses left","details":"range 10.9
 plugin('slow', 'exec sleep 30');
 
 function calls(): { plugin: string; command: string; ifName: string; stdin: Record<string, unknown> }[] {
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(log, 'utf8');
   } catch {

@@ -28,7 +28,7 @@ t.test('a capability the daemon lacks is withheld and noted', async (t) => {
   const r = resolveCapabilities(caps(['SYS_RESOURCE'], []), false, allButSysResource, notes);
   t.notOk(r.bounding.includes('CAP_SYS_RESOURCE'), 'not granted');
   t.equal(notes.length, 1, 'one note');
-  t.same(notes[0]!.detail, { capabilities: ['CAP_SYS_RESOURCE'] }, 'names the capability');
+  t.same(notes[0].detail, { capabilities: ['CAP_SYS_RESOURCE'] }, 'names the capability');
 });
 
 t.test('mask parsing and names', async (t) => {

@@ -37,7 +37,7 @@ function secCtx(p: Partial<LinuxContainerSecurityContext__Output> = {}): LinuxCo
     capabilities: null, privileged: false, namespace_options: null, selinux_options: null, run_as_user: null, run_as_username: '',
     readonly_rootfs: false, supplemental_groups: [], apparmor_profile: '', seccomp_profile_path: '', no_new_privs: false,
     run_as_group: null, masked_paths: [], readonly_paths: [], seccomp: null, apparmor: null, supplemental_groups_policy: 'Merge', ...p,
-  } as LinuxContainerSecurityContext__Output;
+  };
 }
 
 function resources(p: Partial<LinuxContainerResources__Output> = {}): LinuxContainerResources__Output {
@@ -49,7 +49,7 @@ function cfg(p: Partial<ContainerConfig__Output> = {}, sc?: Partial<LinuxContain
     metadata: { name: 'c', attempt: 0 }, image: null, command: [], args: [], working_dir: '', envs: [], mounts: [], devices: [],
     labels: {}, annotations: {}, log_path: 'c.log', stdin: false, stdin_once: false, tty: false,
     linux: { security_context: secCtx(sc), resources: resources(res) }, windows: null, CDI_devices: [], stop_signal: 'RUNTIME_DEFAULT', ...p,
-  } as ContainerConfig__Output;
+  };
 }
 
 function input(config: ContainerConfig__Output, over: Partial<ContainerSpecInput> = {}): ContainerSpecInput {

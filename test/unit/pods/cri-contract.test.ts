@@ -23,8 +23,8 @@ t.test('calls on objects that are gone', async (t) => {
   ];
   const { h } = podFixture(t);
   for (const c of cases) {
-    if (c.expect === 'ok') t.same(await h[c.method]!(c.req, ctx), {}, c.desc);
-    else await t.rejects(h[c.method]!(c.req, ctx), c.expect, c.desc);
+    if (c.expect === 'ok') t.same(await h[c.method](c.req, ctx), {}, c.desc);
+    else await t.rejects(h[c.method](c.req, ctx), c.expect, c.desc);
   }
 });
 
@@ -38,7 +38,7 @@ t.test('a missing id is INVALID_ARGUMENT naming the field', async (t) => {
   ];
   const { h } = podFixture(t);
   for (const c of cases) {
-    const err = await h[c.method]!(c.req, ctx).then(() => undefined, (e: unknown) => e);
+    const err = await h[c.method](c.req, ctx).then(() => undefined, (e: unknown) => e);
     t.ok(err instanceof InvalidArgumentError, `${c.desc}: INVALID_ARGUMENT`);
     t.equal((err as InvalidArgumentError).field, c.field, `${c.desc}: names ${c.field}`);
   }
@@ -50,8 +50,8 @@ t.test('StopPodSandbox queued behind a RemovePodSandbox of the same pod succeeds
   // Remove takes the pod lock and waits in network teardown; Stop resolves the pod, then queues.
   const { h, addPod, sandboxes } = podFixture(t, { network: { teardown: () => gate } });
   addPod(POD, null);
-  const removed = h.RemovePodSandbox!({ pod_sandbox_id: POD }, ctx);
-  const stopped = h.StopPodSandbox!({ pod_sandbox_id: POD }, ctx);
+  const removed = h.RemovePodSandbox({ pod_sandbox_id: POD }, ctx);
+  const stopped = h.StopPodSandbox({ pod_sandbox_id: POD }, ctx);
   open();
   t.same(await removed, {}, 'remove succeeds');
   t.same(await stopped, {}, 'stop after the concurrent remove succeeds');
@@ -62,7 +62,7 @@ t.test('PodSandboxStatus timestamp is in nanoseconds (it was microseconds)', asy
   const { h, addPod } = podFixture(t, { controller: { sandboxReady: async () => true } });
   addPod(POD);
   const before = BigInt(Date.now()) * 1_000_000n;
-  const res = (await h.PodSandboxStatus!({ pod_sandbox_id: POD, verbose: false }, ctx)) as { timestamp: string };
+  const res = (await h.PodSandboxStatus({ pod_sandbox_id: POD, verbose: false }, ctx)) as { timestamp: string };
   const after = BigInt(Date.now()) * 1_000_000n;
   const ts = BigInt(res.timestamp);
   t.ok(ts >= before && ts <= after, `timestamp ${ts} lies between ${before} and ${after}`);
@@ -85,9 +85,9 @@ t.test('RemovePodSandbox waits for a call in flight on one of its containers, th
   });
   addPod(POD);
   addContainer(CTR, POD, 'CONTAINER_RUNNING');
-  const stop = h.StopContainer!({ container_id: CTR, timeout: '30' }, ctx);
+  const stop = h.StopContainer({ container_id: CTR, timeout: '30' }, ctx);
   let removed = false;
-  const removal = h.RemovePodSandbox!({ pod_sandbox_id: POD }, ctx).then(() => (removed = true));
+  const removal = h.RemovePodSandbox({ pod_sandbox_id: POD }, ctx).then(() => (removed = true));
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   t.notOk(removed, 'the pod removal has not finished while the container call holds its lock');
   t.ok(containers.get(CTR), 'and has not removed the container under it');
@@ -102,7 +102,7 @@ t.test('RemovePodSandbox waits for a call in flight on one of its containers, th
 t.test('RunPodSandbox with a bad bandwidth annotation is INVALID_ARGUMENT and creates nothing', async (t) => {
   const { h, sandboxes } = podFixture(t);
   const config = { metadata: { name: 'p', namespace: 'ns', uid: 'u', attempt: 0 }, labels: {}, annotations: { 'kubernetes.io/ingress-bandwidth': '10 M' }, port_mappings: [] };
-  await t.rejects(h.RunPodSandbox!({ config, runtime_handler: '' }, ctx), InvalidArgumentError, 'refused');
+  await t.rejects(h.RunPodSandbox({ config, runtime_handler: '' }, ctx), InvalidArgumentError, 'refused');
   t.same(sandboxes.list(), [], 'no pod record');
 });
 
@@ -113,7 +113,7 @@ t.test('a pod the controller refuses (checkPod) is refused before anything is ma
     network: { setup: async () => { networks++; throw new Error('not reached'); } },
   });
   const config = { metadata: { name: 'p', namespace: 'ns', uid: 'u', attempt: 0 }, labels: {}, annotations: {}, port_mappings: [], hostname: '' };
-  await t.rejects(h.RunPodSandbox!({ config, runtime_handler: 'vm' }, ctx), InvalidArgumentError);
+  await t.rejects(h.RunPodSandbox({ config, runtime_handler: 'vm' }, ctx), InvalidArgumentError);
   t.same([sandboxes.list().length, networks], [0, 0], 'no record, no network');
 });
 
@@ -134,7 +134,7 @@ t.test('a failed final record write undoes the controller and the network', asyn
   };
   t.teardown(() => (fx.sandboxes.update = update));
   const config = { metadata: { name: 'p', namespace: 'ns', uid: 'u', attempt: 0 }, labels: {}, annotations: {}, port_mappings: [], hostname: '' };
-  await t.rejects(fx.h.RunPodSandbox!({ config, runtime_handler: '' }, ctx), /step "record" failed: ENOSPC/);
+  await t.rejects(fx.h.RunPodSandbox({ config, runtime_handler: '' }, ctx), /step "record" failed: ENOSPC/);
   t.same(undone, ['stop', 'remove', 'network'], 'the pod was stopped and removed, then its network torn down');
   t.same(fx.sandboxes.list(), [], 'and its record deleted');
 });

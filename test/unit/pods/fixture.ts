@@ -25,8 +25,8 @@ export interface PodFixture {
   sandboxes: SandboxStore;
   containers: ContainerStore;
   /** A ready pod on handler "runc"; `data` null = still being created. */
-  addPod(id: string, data?: ControllerData | null): void;
-  addContainer(id: string, pod: string, state: ContainerRecord['state'], data?: ControllerData | null): void;
+  addPod: (id: string, data?: ControllerData | null) => void;
+  addContainer: (id: string, pod: string, state: ContainerRecord['state'], data?: ControllerData | null) => void;
 }
 
 export interface FixtureOptions {

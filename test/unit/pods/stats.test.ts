@@ -18,7 +18,7 @@ t.test('stats lists: running containers only, unreadable ones left out', async (
   const state: Record<string, 'running' | 'created'> = { run1: 'running', run2: 'running', broken: 'running', made: 'created' };
   const { h, addPod, addContainer } = podFixture(t, {
     controller: {
-      containerState: async (_sb, c) => ({ state: state[c.id]!, exitCode: 0, finishedAt: '0', oomKilled: false }),
+      containerState: async (_sb, c) => ({ state: state[c.id], exitCode: 0, finishedAt: '0', oomKilled: false }),
       containerStats: async (_sb, c) => {
         if (c.id === 'broken') throw new UnavailableError('the guest agent did not answer');
         return raw;
@@ -36,12 +36,12 @@ t.test('stats lists: running containers only, unreadable ones left out', async (
   addContainer('made', 'pod-a', 'CONTAINER_CREATED');
   addContainer('run2', 'pod-b', 'CONTAINER_RUNNING');
 
-  const cs = (await h.ListContainerStats!({ filter: null }, ctx)) as { stats: { attributes: { id: string } }[] };
+  const cs = (await h.ListContainerStats({ filter: null }, ctx)) as { stats: { attributes: { id: string } }[] };
   t.same(cs.stats.map((s) => s.attributes.id).sort(), ['run1', 'run2'], 'running containers only; the one whose stats failed is left out');
-  const ps = (await h.ListPodSandboxStats!({ filter: null }, ctx)) as { stats: { attributes: { id: string }; linux: { containers: { attributes: { id: string } }[] } }[] };
+  const ps = (await h.ListPodSandboxStats({ filter: null }, ctx)) as { stats: { attributes: { id: string }; linux: { containers: { attributes: { id: string } }[] } }[] };
   t.same(ps.stats.map((s) => s.attributes.id), ['pod-a'], 'the pod whose stats failed is left out, the other listed');
-  t.same(ps.stats[0]!.linux.containers.map((c) => c.attributes.id), ['run1'], 'with its readable running containers');
-  const pm = (await h.ListPodSandboxMetrics!({}, ctx)) as { pod_metrics: { pod_sandbox_id: string; container_metrics: { container_id: string }[] }[] };
+  t.same(ps.stats[0].linux.containers.map((c) => c.attributes.id), ['run1'], 'with its readable running containers');
+  const pm = (await h.ListPodSandboxMetrics({}, ctx)) as { pod_metrics: { pod_sandbox_id: string; container_metrics: { container_id: string }[] }[] };
   t.same(pm.pod_metrics.map((p) => [p.pod_sandbox_id, p.container_metrics.map((c) => c.container_id)]), [['pod-a', ['run1']]], 'metrics leave out the same pod and container instead of failing');
 });
 
@@ -49,7 +49,7 @@ t.test('a created container whose process and runtime state are gone is EXITED, 
   const { h, addPod, addContainer } = podFixture(t, { controller: { containerState: async () => ({ state: 'unknown', exitCode: 255, finishedAt: '5', oomKilled: false }) } });
   addPod('pod-a');
   addContainer('lost', 'pod-a', 'CONTAINER_CREATED');
-  const st = (await h.ContainerStatus!({ container_id: 'lost' }, ctx)) as { status: { state: string; reason: string; message: string } };
+  const st = (await h.ContainerStatus({ container_id: 'lost' }, ctx)) as { status: { state: string; reason: string; message: string } };
   t.same([st.status.state, st.status.reason], ['CONTAINER_EXITED', 'Error'], 'exited with an error');
   t.match(st.status.message, /disappeared before it was started/, 'saying what happened');
 });
@@ -64,15 +64,15 @@ t.test('usage_nano_cores needs two samples; remove forgets them', async (t) => {
   });
   addPod('pod1');
   addContainer('ctr1', 'pod1', 'CONTAINER_EXITED');
-  const cores = async () => ((await h.ContainerStats!({ container_id: 'ctr1' }, ctx)) as { stats: { cpu: { usage_nano_cores?: { value: string } } } }).stats.cpu.usage_nano_cores;
+  const cores = async () => ((await h.ContainerStats({ container_id: 'ctr1' }, ctx)) as { stats: { cpu: { usage_nano_cores?: { value: string } } } }).stats.cpu.usage_nano_cores;
   t.equal(await cores(), undefined, 'first sample: no rate yet');
   t.same(await cores(), { value: '500000000' }, 'second: half a core');
-  await h.PodSandboxStats!({ pod_sandbox_id: 'pod1' }, ctx);
+  await h.PodSandboxStats({ pod_sandbox_id: 'pod1' }, ctx);
   t.same(pods.retained().cpuSamples, 2, 'one sample each for the container and the pod');
-  await h.RemoveContainer!({ container_id: 'ctr1' }, ctx);
+  await h.RemoveContainer({ container_id: 'ctr1' }, ctx);
   t.same(pods.retained().cpuSamples, 1, 'the container\'s went with it');
   addContainer('ctr1', 'pod1', 'CONTAINER_EXITED');
   t.equal(await cores(), undefined, 'a new container of the same id starts without a rate');
-  await h.RemovePodSandbox!({ pod_sandbox_id: 'pod1' }, ctx);
+  await h.RemovePodSandbox({ pod_sandbox_id: 'pod1' }, ctx);
   t.same(pods.retained(), { cpuSamples: 0, podLocks: 0, containerLocks: 0 }, 'nothing of the pod or its containers is kept');
 });

@@ -7,7 +7,7 @@
 // pods, exec worked in both, and removing them left nothing.
 
 import t from 'tap';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../src/log';
@@ -77,7 +77,7 @@ t.test('a record of a schema this version does not know is quarantined, not half
   const { dir, sandboxes } = load(t);
   const p = join(dir, 'sandboxes', `${RUNC_POD}.json`);
   const raw = JSON.parse(readFileSync(p, 'utf8')) as Record<string, unknown>;
-  require('node:fs').writeFileSync(p, JSON.stringify({ ...raw, schema: 99 }));
+  writeFileSync(p, JSON.stringify({ ...raw, schema: 99 }));
   t.equal(sandboxes.load(), 1, 'the other record still loads');
   t.equal(sandboxes.get(RUNC_POD), undefined, 'the unknown one is set aside');
 });

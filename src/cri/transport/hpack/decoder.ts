@@ -69,7 +69,7 @@ export class HpackDecoder {
       fields.push({ name, value, neverIndexed });
     };
     while (pos < end) {
-      const b = block[pos]!;
+      const b = block[pos];
       if (b & 0x80) {
         // Indexed header field (6.1).
         let index: number;
@@ -107,10 +107,10 @@ export class HpackDecoder {
 
   private lookup(index: number): readonly [string, string] {
     if (index === 0) throw compressionError('an indexed header field has index 0');
-    if (index <= STATIC_TABLE_LENGTH) return STATIC_TABLE[index]!;
+    if (index <= STATIC_TABLE_LENGTH) return STATIC_TABLE[index];
     const dyn = index - STATIC_TABLE_LENGTH;
     if (dyn > this.entries.length) throw compressionError(`index ${index} is beyond the dynamic table (${this.entries.length} entries)`);
-    return this.entries[this.entries.length - dyn]!;
+    return this.entries[this.entries.length - dyn];
   }
 
   private readName(block: Buffer, pos: number, end: number, prefixBits: number): [string, number] {
@@ -122,7 +122,7 @@ export class HpackDecoder {
 
   private readString(block: Buffer, pos: number, end: number): [string, number] {
     if (pos >= end) throw compressionError('a string is missing at the end of the block');
-    const huffman = (block[pos]! & 0x80) !== 0;
+    const huffman = (block[pos] & 0x80) !== 0;
     let length: number;
     [length, pos] = decodeInteger(block, pos, end, 7);
     if (length > end - pos) throw compressionError(`a string of ${length} bytes runs past the end of the block`);
@@ -142,7 +142,7 @@ export class HpackDecoder {
   private evictTo(target: number): void {
     let drop = 0;
     while (this.size > Math.max(target, 0) && drop < this.entries.length) {
-      const [n, v] = this.entries[drop++]!;
+      const [n, v] = this.entries[drop++];
       this.size -= n.length + v.length + ENTRY_OVERHEAD;
     }
     if (drop) this.entries.splice(0, drop);

@@ -35,24 +35,24 @@ const EOS = 256;
 const MAX_BITS = 30;
 
 /** Symbols in canonical order, and per length the first code and where its symbols start in that order. */
-const SORTED = [...LENGTHS.keys()].sort((a, b) => LENGTHS[a]! - LENGTHS[b]! || a - b);
+const SORTED = [...LENGTHS.keys()].sort((a, b) => LENGTHS[a] - LENGTHS[b] || a - b);
 const FIRST_CODE = new Int32Array(MAX_BITS + 2);
 const FIRST_INDEX = new Int32Array(MAX_BITS + 2);
 const COUNT = new Int32Array(MAX_BITS + 2);
 /** The code of each symbol, derived canonically (exported for tests and test clients that encode). */
 export const HUFFMAN_CODES: readonly { code: number; bits: number }[] = (() => {
-  const codes: { code: number; bits: number }[] = new Array(LENGTHS.length);
+  const codes = new Array<{ code: number; bits: number }>(LENGTHS.length);
   let code = 0;
-  let prevBits = LENGTHS[SORTED[0]!]!;
+  let prevBits = LENGTHS[SORTED[0]];
   SORTED.forEach((sym, i) => {
-    const bits = LENGTHS[sym]!;
+    const bits = LENGTHS[sym];
     if (i > 0) code = (code + 1) * 2 ** (bits - prevBits);
     prevBits = bits;
     if (COUNT[bits] === 0) {
       FIRST_CODE[bits] = code;
       FIRST_INDEX[bits] = i;
     }
-    COUNT[bits]!++;
+    COUNT[bits]++;
     codes[sym] = { code, bits };
   });
   return codes;
@@ -76,15 +76,15 @@ export function huffmanDecode(src: Buffer, start: number, end: number): string {
   let bits = 0;
   let allOnes = true;
   for (let i = start; i < end; i++) {
-    const byte = src[i]!;
+    const byte = src[i];
     for (let shift = 7; shift >= 0; shift--) {
       const bit = (byte >> shift) & 1;
       code = code * 2 + bit;
       bits++;
       if (bit === 0) allOnes = false;
-      const rel = code - FIRST_CODE[bits]!;
-      if (COUNT[bits]! > 0 && rel >= 0 && rel < COUNT[bits]!) {
-        const sym = SORTED[FIRST_INDEX[bits]! + rel]!;
+      const rel = code - FIRST_CODE[bits];
+      if (COUNT[bits] > 0 && rel >= 0 && rel < COUNT[bits]) {
+        const sym = SORTED[FIRST_INDEX[bits] + rel];
         if (sym === EOS) throw huffmanError('contains the EOS symbol');
         out[n++] = sym;
         code = 0;

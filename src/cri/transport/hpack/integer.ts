@@ -13,12 +13,12 @@ export const MAX_INTEGER = 2 ** 31 - 1;
 /** Decodes the integer whose first byte is `src[pos]`, with an N-bit prefix; returns it and the position after it. */
 export function decodeInteger(src: Buffer, pos: number, end: number, prefixBits: number): [value: number, next: number] {
   const mask = (1 << prefixBits) - 1;
-  let value = src[pos++]! & mask;
+  let value = src[pos++] & mask;
   if (value < mask) return [value, pos];
   let shift = 0;
   for (;;) {
     if (pos >= end) throw new InvalidArgumentError('HTTP/2 header block', 'an integer runs past the end of the block (a COMPRESSION_ERROR)');
-    const b = src[pos++]!;
+    const b = src[pos++];
     value += (b & 0x7f) * 2 ** shift;
     if (value > MAX_INTEGER) throw new InvalidArgumentError('HTTP/2 header block', `an integer exceeds ${MAX_INTEGER} (a COMPRESSION_ERROR)`);
     if ((b & 0x80) === 0) return [value, pos];

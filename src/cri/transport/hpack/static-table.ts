@@ -72,6 +72,6 @@ export const STATIC_TABLE_LENGTH = STATIC_TABLE.length - 1;
 /** The first static index with this name, for encoding a literal with an indexed name. */
 export const STATIC_NAME_INDEX: ReadonlyMap<string, number> = (() => {
   const m = new Map<string, number>();
-  for (let i = STATIC_TABLE_LENGTH; i >= 1; i--) m.set(STATIC_TABLE[i]![0], i);
+  for (let i = STATIC_TABLE_LENGTH; i >= 1; i--) m.set(STATIC_TABLE[i][0], i);
   return m;
 })();

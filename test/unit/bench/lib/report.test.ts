@@ -23,5 +23,5 @@ t.test('the JSON report holds bench, environment and the result', async (t) => {
   const file = join(dir, 'r.json');
   const env = benchEnvironment();
   writeJsonReport(file, 'runc-pod', env, { runs: 3, rows: [] });
-  t.same(JSON.parse(readFileSync(file, 'utf8')), { bench: 'runc-pod', environment: JSON.parse(JSON.stringify(env)), runs: 3, rows: [] });
+  t.same(JSON.parse(readFileSync(file, 'utf8')), { bench: 'runc-pod', environment: JSON.parse(JSON.stringify(env)) as unknown, runs: 3, rows: [] });
 });

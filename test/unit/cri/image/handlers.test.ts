@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { imageHandlers } from '../../../../src/cri/image';
 import { toCriImage } from '../../../../src/cri/image/to-cri';
 import { createImageService, type ImageRecord } from '../../../../src/image';
+import type { ImageFsInfoResponse__Output } from '../../../../src/generated/cri/runtime/v1/ImageFsInfoResponse';
 import { silentLogger } from '../../../../src/log';
 
 const root = mkdtempSync(join(tmpdir(), 'vmpod-cri-image-'));
@@ -19,21 +20,21 @@ t.test('handlers', async (t) => {
   const svc = await createImageService({ root, registries: {}, log: silentLogger });
   const h = imageHandlers(svc);
   t.same(Object.keys(h).sort(), ['ImageFsInfo', 'ImageStatus', 'ListImages', 'PullImage', 'RemoveImage']);
-  t.same(await h.ImageStatus!({ image: { image: 'busybox' }, verbose: true }, ctx), { image: null, info: {} }, 'absent image: image unset, no error');
-  t.same(await h.RemoveImage!({ image: { image: 'busybox' } }, ctx), {}, 'removing an absent image succeeds');
-  t.same(await h.ListImages!({ filter: null }, ctx), { images: [] });
-  await t.rejects(h.PullImage!({ image: { image: 'Bad/Ref' }, auth: null }, ctx), { code: 'INVALID_ARGUMENT', field: 'image.image' }, 'bad reference');
-  await t.rejects(h.PullImage!({ image: null, auth: null }, ctx), { code: 'INVALID_ARGUMENT', field: 'image' }, 'missing image');
+  t.same(await h.ImageStatus({ image: { image: 'busybox' }, verbose: true }, ctx), { image: null, info: {} }, 'absent image: image unset, no error');
+  t.same(await h.RemoveImage({ image: { image: 'busybox' } }, ctx), {}, 'removing an absent image succeeds');
+  t.same(await h.ListImages({ filter: null }, ctx), { images: [] });
+  await t.rejects(h.PullImage({ image: { image: 'Bad/Ref' }, auth: null }, ctx), { code: 'INVALID_ARGUMENT', field: 'image.image' }, 'bad reference');
+  await t.rejects(h.PullImage({ image: null, auth: null }, ctx), { code: 'INVALID_ARGUMENT', field: 'image' }, 'missing image');
   const strict = imageHandlers(svc, ['runc', 'vm']);
   for (const m of ['PullImage', 'ImageStatus', 'RemoveImage']) {
-    await t.rejects(strict[m]!({ image: { image: 'busybox', runtime_handler: 'kata' }, auth: null }, ctx), { code: 'INVALID_ARGUMENT', field: 'image.runtime_handler' }, `${m}: a runtime handler the node does not have`);
+    await t.rejects(strict[m]({ image: { image: 'busybox', runtime_handler: 'kata' }, auth: null }, ctx), { code: 'INVALID_ARGUMENT', field: 'image.runtime_handler' }, `${m}: a runtime handler the node does not have`);
   }
-  t.same(await strict.ImageStatus!({ image: { image: 'busybox', runtime_handler: 'vm' } }, ctx), { image: null, info: {} }, 'a known handler is fine (images are shared by all handlers)');
-  t.same(await strict.ImageStatus!({ image: { image: 'busybox', runtime_handler: '' } }, ctx), { image: null, info: {} }, '"" is the default handler');
-  const fs = await h.ImageFsInfo!({}, ctx);
-  t.equal(fs.image_filesystems[0].fs_id.mountpoint, join(root, 'image'), 'image fs mountpoint');
-  t.match(fs.image_filesystems[0].used_bytes.value, /^\d+$/, 'used bytes as uint64 string');
-  t.match(fs.container_filesystems[0].inodes_used.value, /^\d+$/, 'container fs inodes');
+  t.same(await strict.ImageStatus({ image: { image: 'busybox', runtime_handler: 'vm' } }, ctx), { image: null, info: {} }, 'a known handler is fine (images are shared by all handlers)');
+  t.same(await strict.ImageStatus({ image: { image: 'busybox', runtime_handler: '' } }, ctx), { image: null, info: {} }, '"" is the default handler');
+  const fs = (await h.ImageFsInfo({}, ctx)) as ImageFsInfoResponse__Output;
+  t.equal(fs.image_filesystems[0].fs_id?.mountpoint, join(root, 'image'), 'image fs mountpoint');
+  t.match(fs.image_filesystems[0].used_bytes?.value, /^\d+$/, 'used bytes as uint64 string');
+  t.match(fs.container_filesystems[0].inodes_used?.value, /^\d+$/, 'container fs inodes');
 });
 
 t.test('record → CRI Image', async (t) => {

@@ -13,7 +13,7 @@ export function huffmanEncode(s: string): Buffer {
   let acc = 0;
   let bits = 0;
   for (let i = 0; i < s.length; i++) {
-    const { code, bits: n } = HUFFMAN_CODES[s.charCodeAt(i)]!;
+    const { code, bits: n } = HUFFMAN_CODES[s.charCodeAt(i)];
     for (let b = n - 1; b >= 0; b--) {
       acc = (acc << 1) | (Math.floor(code / 2 ** b) & 1);
       if (++bits === 8) {
@@ -67,7 +67,7 @@ export class TestHpackEncoder {
       this.evict(s);
     }
     for (const f of fields) {
-      const [name, value, never] = Array.isArray(f) ? [f[0], f[1], false] : [(f as HeaderField).name, (f as HeaderField).value, (f as HeaderField).neverIndexed];
+      const { name, value, neverIndexed: never } = 'name' in f ? f : { name: f[0], value: f[1], neverIndexed: false };
       const exact = this.find(name, value);
       if (exact && !never) {
         out.push(...integer(exact, 7, 0x80));
@@ -85,13 +85,13 @@ export class TestHpackEncoder {
   }
 
   private find(name: string, value: string): number {
-    for (let i = 1; i <= STATIC_TABLE_LENGTH; i++) if (STATIC_TABLE[i]![0] === name && STATIC_TABLE[i]![1] === value) return i;
+    for (let i = 1; i <= STATIC_TABLE_LENGTH; i++) if (STATIC_TABLE[i][0] === name && STATIC_TABLE[i][1] === value) return i;
     const d = this.entries.findIndex(([n, v]) => n === name && v === value);
     return d < 0 ? 0 : STATIC_TABLE_LENGTH + 1 + d;
   }
 
   private findName(name: string): number {
-    for (let i = 1; i <= STATIC_TABLE_LENGTH; i++) if (STATIC_TABLE[i]![0] === name) return i;
+    for (let i = 1; i <= STATIC_TABLE_LENGTH; i++) if (STATIC_TABLE[i][0] === name) return i;
     const d = this.entries.findIndex(([n]) => n === name);
     return d < 0 ? 0 : STATIC_TABLE_LENGTH + 1 + d;
   }

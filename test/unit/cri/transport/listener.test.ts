@@ -40,7 +40,7 @@ async function harness(t: Test): Promise<Harness> {
   const logs: Harness['logs'] = [];
   const sink = new Writable({
     write(chunk, _e, cb) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line));
+      for (const line of (chunk as Buffer).toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line) as Harness['logs'][number]);
       cb();
     },
   });

@@ -49,7 +49,7 @@ function run(rewriter: RequestRewriter, input: Buffer, chunkSizes?: number[]): B
   let pos = 0;
   let i = 0;
   while (pos < input.length) {
-    const n = chunkSizes ? chunkSizes[i++ % chunkSizes.length]! : input.length;
+    const n = chunkSizes ? chunkSizes[i++ % chunkSizes.length] : input.length;
     out.push(...rewriter.push(input.subarray(pos, pos + n)));
     pos += n;
   }
@@ -75,7 +75,7 @@ t.test('frames other than header blocks pass byte for byte, however the bytes ar
     let pos = 0;
     let i = 0;
     while (pos < input.length) {
-      const n = sizes ? sizes[i++ % sizes.length]! : input.length;
+      const n = sizes ? sizes[i++ % sizes.length] : input.length;
       pieces.push(...rw.push(input.subarray(pos, pos + n)));
       pos += n;
     }
@@ -84,7 +84,7 @@ t.test('frames other than header blocks pass byte for byte, however the bytes ar
   const rw = new RequestRewriter();
   const once = rw.push(input);
   t.equal(once.length, 1, 'one chunk of pass-through frames comes out as one piece');
-  t.equal(once[0]!.buffer, input.buffer, 'a slice of the input, not a copy');
+  t.equal(once[0].buffer, input.buffer, 'a slice of the input, not a copy');
 });
 
 t.test('a header block is decoded and re-sent as literals; only the authority changes', async (t) => {
@@ -93,7 +93,7 @@ t.test('a header block is decoded and re-sent as literals; only the authority ch
   const rw = new RequestRewriter(DEFAULT_REWRITE_LIMITS, (c) => changes.push(c));
   const sent = [...grpcRequestHeaders('/runtime.v1.RuntimeService/Version', SOCK, [['authorization', 'x']]).map(([n, v]) => f(n, v)), f('x-secret', 's3cr3t', true)];
   const requests = [1, 3, 5].map((id) => frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, id, enc.encode(sent)));
-  t.ok(requests[1]!.length < requests[0]!.length / 3, 'the later requests refer to the client dynamic table (what makes decoding necessary)');
+  t.ok(requests[1].length < requests[0].length / 3, 'the later requests refer to the client dynamic table (what makes decoding necessary)');
   const view = serverView(run(rw, Buffer.concat([CLIENT_OPENING, ...requests])));
   t.equal(view.blocks.length, 3);
   for (const b of view.blocks) {
@@ -112,7 +112,7 @@ t.test('host is treated like :authority; other fields are never touched', async 
   const enc = new TestHpackEncoder({ huffman: false, indexing: false });
   const sent = [f(':method', 'POST'), f(':path', '/x'), f(':scheme', 'http'), f('host', SOCK), f('x-path', SOCK), f('X-Upper', SOCK)];
   const view = serverView(run(new RequestRewriter(), Buffer.concat([CLIENT_OPENING, frame(FrameType.HEADERS, Flag.END_HEADERS, 1, enc.encode(sent))])));
-  t.same(view.blocks[0]!.fields, [...sent.slice(0, 3), f('host', ENCODED_SOCK), ...sent.slice(4)]);
+  t.same(view.blocks[0].fields, [...sent.slice(0, 3), f('host', ENCODED_SOCK), ...sent.slice(4)]);
 });
 
 t.test('PADDED and PRIORITY: padding dropped, priority fields and END_STREAM kept', async (t) => {
@@ -124,7 +124,7 @@ t.test('PADDED and PRIORITY: padding dropped, priority fields and END_STREAM kep
   const h = view.frames.find((x) => x.type === FrameType.HEADERS)!;
   t.equal(h.flags, Flag.END_HEADERS | Flag.END_STREAM | Flag.PRIORITY);
   t.same([...h.payload.subarray(0, 5)], priority, 'the same priority bytes');
-  t.same(view.blocks[0]!.fields, [f(':method', 'POST'), f(':authority', ENCODED_SOCK)]);
+  t.same(view.blocks[0].fields, [f(':method', 'POST'), f(':authority', ENCODED_SOCK)]);
 });
 
 t.test('CONTINUATION in, and a block too large for one frame split into CONTINUATION out', async (t) => {
@@ -150,7 +150,7 @@ t.test('CONTINUATION in, and a block too large for one frame split into CONTINUA
     );
     t.ok(view.frames.every((x) => x.length <= 16384), 'no frame exceeds SETTINGS_MAX_FRAME_SIZE');
     t.equal(view.frames.find((x) => x.type === FrameType.HEADERS)!.length, 16384, 'the first frame is full, priority fields included');
-    t.same(view.blocks[0]!.fields, [f(':method', 'POST'), f(':authority', ENCODED_SOCK), ...big]);
+    t.same(view.blocks[0].fields, [f(':method', 'POST'), f(':authority', ENCODED_SOCK), ...big]);
   }
 });
 

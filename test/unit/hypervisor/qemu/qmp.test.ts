@@ -23,6 +23,20 @@ t.test('command error becomes QmpCommandError with class', async (t) => {
   t.equal((err as QmpCommandError).errorClass, 'CommandNotFound');
 });
 
+t.test('an error reply whose class or description is missing or not a string is a GenericError', async (t) => {
+  const cases: { desc: string; error: Record<string, unknown> }[] = [
+    { desc: 'empty error object', error: {} },
+    { desc: 'class and desc of the wrong type', error: { class: 42, desc: { text: 'nope' } } },
+  ];
+  for (const c of cases) {
+    const { path } = await fakeQmp(t, (m, s) => s.write(JSON.stringify({ error: c.error, id: m.id }) + '\n'));
+    const client = await QmpClient.connect(path);
+    t.teardown(() => client.close());
+    const err = await client.execute('bogus').catch((e: unknown) => e);
+    t.match(err, { constructor: QmpCommandError, errorClass: 'GenericError', message: 'QMP bogus failed: GenericError: ' }, c.desc);
+  }
+});
+
 t.test('per-command timeout', async (t) => {
   const { path } = await fakeQmp(t, () => undefined);
   const c = await QmpClient.connect(path);

@@ -44,7 +44,7 @@ t.test('a device added is in devices() and in the run dir; removed, it is gone f
   await vm.removeDevice('eth1');
   t.same(sent.map((m) => m.execute), ['netdev_add', 'device_add', 'device_del', 'netdev_del']);
   t.same(vm.devices(), []);
-  t.same(JSON.parse(readFileSync(join(dir, 'devices.json'), 'utf8')).devices, []);
+  t.same((JSON.parse(readFileSync(join(dir, 'devices.json'), 'utf8')) as { devices: unknown[] }).devices, []);
 });
 
 t.test('a restarted daemon removes a device an earlier one added', async (t) => {

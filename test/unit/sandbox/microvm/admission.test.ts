@@ -23,7 +23,7 @@ t.test('the node\'s namespaces are refused, naming what was asked and why no VM 
 
 t.test('containers: no host devices, no Bidirectional propagation', async (t) => {
   const mount = (p: Partial<Mount__Output>) => ({ container_path: '/data', host_path: '/srv/data', readonly: false, propagation: 'PROPAGATION_PRIVATE', ...p }) as Mount__Output;
-  t.throws(() => checkVmContainer({ devices: [{ container_path: '/dev/x', host_path: '/dev/sda', permissions: 'rwm' }], mounts: [] } as never), { constructor: InvalidArgumentError, field: 'config.devices', message: /host devices cannot be passed into a VM pod/ }, 'host devices');
+  t.throws(() => checkVmContainer({ devices: [{ container_path: '/dev/x', host_path: '/dev/sda', permissions: 'rwm' }], mounts: [] }), { constructor: InvalidArgumentError, field: 'config.devices', message: /host devices cannot be passed into a VM pod/ }, 'host devices');
   t.throws(() => checkVmContainer({ devices: [], mounts: [mount({ propagation: 'PROPAGATION_BIDIRECTIONAL' })] }), { constructor: FailedPreconditionError, message: /Bidirectional mount propagation, which no VM runtime can provide/ }, 'Bidirectional');
   t.doesNotThrow(() => checkVmContainer({ devices: [], mounts: [mount({ propagation: 'PROPAGATION_HOST_TO_CONTAINER' }), mount({})] }), 'HostToContainer and None are fine');
 });

@@ -86,7 +86,7 @@ t.test('a bind source that is not shared with the VM is an error', async (t) => 
 
 t.test('what a VM cannot give a container is refused, with why', async (t) => {
   const cases: { desc: string; config: ContainerConfig__Output; err?: { constructor: unknown; message: RegExp } }[] = [
-    { desc: 'host devices', config: cfg({ devices: [{ container_path: '/dev/fuse', host_path: '/dev/fuse', permissions: 'rwm' }] } as Partial<ContainerConfig__Output>), err: { constructor: InvalidArgumentError, message: /host devices cannot be passed into a VM pod/ } },
+    { desc: 'host devices', config: cfg({ devices: [{ container_path: '/dev/fuse', host_path: '/dev/fuse', permissions: 'rwm' }] }), err: { constructor: InvalidArgumentError, message: /host devices cannot be passed into a VM pod/ } },
     { desc: 'Bidirectional propagation', config: cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', false, 'PROPAGATION_BIDIRECTIONAL')] }), err: { constructor: FailedPreconditionError, message: /no VM runtime can provide/ } },
     { desc: 'a read-only HostToContainer volume', config: cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', true, 'PROPAGATION_HOST_TO_CONTAINER')] }), err: { constructor: FailedPreconditionError, message: /cannot keep read-only/ } },
     { desc: 'a writable HostToContainer volume', config: cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', false, 'PROPAGATION_HOST_TO_CONTAINER')] }) },
