@@ -5,7 +5,7 @@
 // (a promise nobody awaits or catches, an async callback handed to an API that
 // ignores what it returns, awaiting something that is not a promise). The plain
 // JavaScript node scripts (guest-image/lib, scripts/gen-agent-proto) get ESLint's
-// recommended rules. Formatting is Prettier's job (.prettierrc.json); no rule
+// recommended rules. Formatting is Prettier's job (prettier.config.mjs); no rule
 // here is about layout.
 
 import js from '@eslint/js';

@@ -10,7 +10,8 @@
 
 import { InvalidArgumentError } from '../../../../common/errors';
 
-/** Code length in bits of each symbol 0..255 and of EOS (256), RFC 7541 Appendix B. */
+/** Code length in bits of each symbol 0..255 and of EOS (256), RFC 7541 Appendix B: 16 symbols a row. */
+// prettier-ignore
 const LENGTHS: readonly number[] = [
   13, 23, 28, 28, 28, 28, 28, 28, 28, 24, 30, 28, 28, 30, 28, 28, // 0x00
   28, 28, 28, 28, 28, 28, 30, 28, 28, 28, 28, 28, 28, 28, 28, 28, // 0x10
