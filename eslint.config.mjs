@@ -67,10 +67,7 @@ export default defineConfig(
       // tap tracks every subtest itself: `t.test(...)` returns a promise that
       // settles when the subtest ends and never rejects (a failure is reported
       // as a failed assertion), so the usual tap style of not awaiting it is safe.
-      '@typescript-eslint/no-floating-promises': [
-        'error',
-        { allowForKnownSafePromises: [{ from: 'package', name: 'PromiseWithSubtest', package: '@tapjs/core' }] },
-      ],
+      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafePromises: [{ from: 'package', name: 'PromiseWithSubtest', package: '@tapjs/core' }] }],
       // Off: `async` without `await` is how this code makes a function that
       // fulfils a promise-returning contract (a CRI handler, an agent RPC, a
       // controller method, a tap test) turn a throw into a rejection, which the

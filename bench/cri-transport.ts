@@ -93,9 +93,7 @@ async function serve(dir: string, listCount: number): Promise<void> {
     },
     silentLogger,
   );
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix://${socketOf(dir, 'bindAsync')}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-  );
+  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socketOf(dir, 'bindAsync')}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
   await listenCri(server, socketOf(dir, 'rewriter'), silentLogger);
   process.on('message', (m) => {
     if (m === 'cpu') {

@@ -84,7 +84,10 @@ export async function bootOnce(img: GuestImage, c: GuestBootConfig): Promise<Boo
     } else missed.push(key);
   }
   if (run.timedOut || run.exitCode !== 0 || missed.length > 0) {
-    const tail = run.lines.slice(-15).map((l) => l.text).join('\n');
+    const tail = run.lines
+      .slice(-15)
+      .map((l) => l.text)
+      .join('\n');
     throw new Error(`${nameOf(c)}: boot failed (exit ${run.exitCode}, timed out ${run.timedOut}, missing ${missed.join(' ')}): ${run.stderr}\n${tail}`);
   }
   return sample;
@@ -142,7 +145,10 @@ async function main(): Promise<void> {
   const img = requireImage(process.env.VMPOD_GUEST_DIR);
   const results: BootResult[] = [];
   // Other work on the machine slows TCG down directly: say how loaded it was.
-  const load = (): string => loadavg().map((l) => l.toFixed(1)).join(' ');
+  const load = (): string =>
+    loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ');
   const loadBefore = load();
   console.log(`guest ${img.hash.slice(0, 12)} (kernel ${img.manifest.kernel.release}, node ${img.manifest.node}, agent ${img.manifest.agent}), TCG, ${runs} run(s) each, median seconds`);
   console.log(`host: ${cpus().length} CPUs, load average ${loadBefore}`);

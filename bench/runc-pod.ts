@@ -121,14 +121,23 @@ class Interrupted extends Error {}
  * machine's load (it is shared) lands on both sides alike. A side that fails
  * is recorded with the error and left out of later rounds.
  */
-async function measureAll(targets: CriTarget[], w: Workload, o: { runs: number; warmup: number; listCount: number; listCalls: number }, log: (s: string) => void, stopping: () => boolean): Promise<SideResult[]> {
+async function measureAll(
+  targets: CriTarget[],
+  w: Workload,
+  o: { runs: number; warmup: number; listCount: number; listCalls: number },
+  log: (s: string) => void,
+  stopping: () => boolean,
+): Promise<SideResult[]> {
   const results = targets.map((t): SideResult => ({ name: t.name, version: t.version, samples: emptySamples(), list: [] }));
   const check = () => {
     if (stopping()) throw new Interrupted('interrupted');
   };
   /** One round: `fn` on every side not yet failed (`failedYet`), in this round's order; a failure is recorded by `failed`. */
   const each = async (r: number, fn: (t: CriTarget, res: SideResult) => Promise<void>, failed: (res: SideResult, why: string) => void, failedYet: (res: SideResult) => boolean) => {
-    for (const i of roundOrder(targets.map((_, i) => i), r)) {
+    for (const i of roundOrder(
+      targets.map((_, i) => i),
+      r,
+    )) {
       const res = results[i];
       if (failedYet(res)) continue;
       check();
@@ -144,9 +153,20 @@ async function measureAll(targets: CriTarget[], w: Workload, o: { runs: number; 
     res.lifecycleError = why;
     res.samples = emptySamples();
   };
-  for (let i = 0; i < o.warmup; i++) await each(i, (t, res) => lifecycleOnce(t, w, `warmup-${i}`, undefined, res), lifecycleFailed, (res) => res.lifecycleError !== undefined);
+  for (let i = 0; i < o.warmup; i++)
+    await each(
+      i,
+      (t, res) => lifecycleOnce(t, w, `warmup-${i}`, undefined, res),
+      lifecycleFailed,
+      (res) => res.lifecycleError !== undefined,
+    );
   for (let r = 0; r < o.runs; r++) {
-    await each(r, (t, res) => lifecycleOnce(t, w, `pod-${r}`, res.samples), lifecycleFailed, (res) => res.lifecycleError !== undefined);
+    await each(
+      r,
+      (t, res) => lifecycleOnce(t, w, `pod-${r}`, res.samples),
+      lifecycleFailed,
+      (res) => res.lifecycleError !== undefined,
+    );
     log(`  run ${r + 1}/${o.runs} done`);
   }
   // ListContainers: both populated first, then the calls alternate.
@@ -160,7 +180,12 @@ async function measureAll(targets: CriTarget[], w: Workload, o: { runs: number; 
     if (containers.length !== o.listCount) throw new Error(`${t.name}: ListContainers returned ${containers.length} containers, ${o.listCount} exist`);
   };
   try {
-    await each(0, (t) => populate(t, w, o.listCount, pods[targets.indexOf(t)]), listFailed, (res) => res.listError !== undefined);
+    await each(
+      0,
+      (t) => populate(t, w, o.listCount, pods[targets.indexOf(t)]),
+      listFailed,
+      (res) => res.listError !== undefined,
+    );
     log(`  ${o.listCount} containers created on each side`);
     for (let c = 0; c < o.listCalls; c++) await each(c, listStep, listFailed, (res) => res.listError !== undefined);
   } finally {
@@ -174,7 +199,10 @@ function sum(s: Samples, phases: LifecyclePhase[]): number[] {
 }
 
 function rowsFor(sides: SideResult[], listCount: number): PhaseRow[] {
-  const lc = (label: string, pick: (s: Samples) => number[]): PhaseRow => ({ label, outcomes: sides.map((x): Outcome => (x.lifecycleError ? unavailable(x.lifecycleError) : measured(pick(x.samples)))) });
+  const lc = (label: string, pick: (s: Samples) => number[]): PhaseRow => ({
+    label,
+    outcomes: sides.map((x): Outcome => (x.lifecycleError ? unavailable(x.lifecycleError) : measured(pick(x.samples)))),
+  });
   return [
     lc('run + create + start', (s) => sum(s, ['run', 'create', 'start'])),
     lc('  RunPodSandbox', (s) => s.run),
@@ -271,7 +299,9 @@ async function inner(work: string, argv: string[]): Promise<number> {
       }
     }
 
-    log(`measuring ${targets.map((t) => `${t.name} (${t.version})`).join(' and ')}: ${args.ints.warmup} warm-up + ${args.runs} runs each, interleaved, then ListContainers with ${args.ints['list-count']} containers`);
+    log(
+      `measuring ${targets.map((t) => `${t.name} (${t.version})`).join(' and ')}: ${args.ints.warmup} warm-up + ${args.runs} runs each, interleaved, then ListContainers with ${args.ints['list-count']} containers`,
+    );
     sides.push(...(await measureAll(targets, w, { runs: args.runs, warmup: args.ints.warmup, listCount: args.ints['list-count'], listCalls: args.ints['list-calls'] }, log, () => cleanup.started)));
     sides.sort((a, b) => (a.name === 'vmpod' ? -1 : b.name === 'vmpod' ? 1 : 0));
 
@@ -280,7 +310,12 @@ async function inner(work: string, argv: string[]): Promise<number> {
     console.log(`runs ${args.runs} (+${args.ints.warmup} warm-up), ListContainers: ${args.ints['list-calls']} calls with ${args.ints['list-count']} containers present`);
     for (const s of sides) console.log(`${s.name}: ${s.version ?? 'not started'}${s.podIp ? `, pod IP ${s.podIp}` : ''}`);
     console.log(`pause image for containerd: ${pause.placeholder ? 'BUSYBOX PLACEHOLDER (vmpod-infra not built)' : 'vmpod-infra (native/infra)'}; vmpod runs its infra binary directly\n`);
-    console.log(renderComparison(sides.map((s) => s.name), rows));
+    console.log(
+      renderComparison(
+        sides.map((s) => s.name),
+        rows,
+      ),
+    );
     if (args.json) writeJsonReport(args.json, 'runc-pod', env, { runs: args.runs, warmup: args.ints.warmup, listCount: args.ints['list-count'], pausePlaceholder: pause.placeholder, sides, rows });
   });
 }

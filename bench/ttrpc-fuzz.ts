@@ -4,7 +4,7 @@ import { FUZZ_MEMORY_BOUND, runFuzz } from '../test/unit/common/ttrpc/fuzz-engin
 
 async function main(): Promise<void> {
   const iterations = Number(process.argv[2] ?? 50_000);
-  const seed = Number(process.argv[3] ?? (Date.now() & 0xffffffff));
+  const seed = Number(process.argv[3] ?? Date.now() & 0xffffffff);
   const started = process.hrtime.bigint();
   const r = await runFuzz(seed, iterations);
   const secs = Number(process.hrtime.bigint() - started) / 1e9;

@@ -64,10 +64,14 @@ async function main(): Promise<void> {
     const vmCfg: MicrovmHandlerConfig = { ...(cfg.runtime.handlers.vm as MicrovmHandlerConfig), accel: 'tcg', agent_transport: 'serial', guest_dir: guest.dir, boot_timeout_s: 300 };
     cfg.network = { cni_conf_dir: join(sb.dir, 'net.d'), cni_bin_dirs: ['/usr/lib/cni'], plugin_timeout_s: 30 };
     sb.exec(['mkdir', '-p', cfg.network.cni_conf_dir]);
-    writeFileSync(join(cfg.network.cni_conf_dir, '10-bench.conflist'), JSON.stringify({
-      cniVersion: '1.0.0', name: 'vmbench',
-      plugins: [{ type: 'bridge', bridge: 'vmbenchbr0', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.92.0/24' }]], dataDir: join(sb.dir, 'ipam') } }],
-    }));
+    writeFileSync(
+      join(cfg.network.cni_conf_dir, '10-bench.conflist'),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'vmbench',
+        plugins: [{ type: 'bridge', bridge: 'vmbenchbr0', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.92.0/24' }]], dataDir: join(sb.dir, 'ipam') } }],
+      }),
+    );
     await new RegistryPusher(reg).pushImage('bench/busybox', 'v1', [{ tar: await makeTar(busyboxEntries()), compression: 'gzip' }], { config: { Cmd: ['/bin/sh'] } });
     const images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
     const image = await images.pull(`${reg.host}/bench/busybox:v1`, null);
@@ -79,7 +83,16 @@ async function main(): Promise<void> {
     let seq = 0;
     const startPod = async () => {
       const id = `bench${process.pid}x${String(seq++).padStart(6, '0')}`.padEnd(64, '0');
-      const config = { metadata: { name: `bench-${seq}`, uid: id, namespace: 'bench', attempt: 0 }, hostname: 'bench', log_directory: join(dir, 'logs', id), dns_config: null, port_mappings: [], labels: {}, annotations: {}, linux: null } as unknown as PodSandboxConfig__Output;
+      const config = {
+        metadata: { name: `bench-${seq}`, uid: id, namespace: 'bench', attempt: 0 },
+        hostname: 'bench',
+        log_directory: join(dir, 'logs', id),
+        dns_config: null,
+        port_mappings: [],
+        labels: {},
+        annotations: {},
+        linux: null,
+      } as unknown as PodSandboxConfig__Output;
       const t0 = Date.now();
       const n = await net.setup({ id, name: `bench-${seq}`, namespace: 'bench', uid: id, hostNetwork: false, portMappings: [] });
       ctl.pods.push(id);
@@ -97,7 +110,24 @@ async function main(): Promise<void> {
       const layout = await images.prepareRootfs(cid, image.id);
       await images.mountRootfs(cid);
       const logPath = join(dir, 'logs', pod.id, 'c.log');
-      const cconf = { metadata: { name: 'c', attempt: 0 }, image: { image: image.id }, command: ['/bin/sh', '-c', 'echo up; exec sleep 3600'], args: [], working_dir: '', envs: [], mounts: [], devices: [], labels: {}, annotations: {}, log_path: 'c.log', stdin: false, stdin_once: false, tty: false, linux: null, CDI_devices: [] } as unknown as ContainerConfig__Output;
+      const cconf = {
+        metadata: { name: 'c', attempt: 0 },
+        image: { image: image.id },
+        command: ['/bin/sh', '-c', 'echo up; exec sleep 3600'],
+        args: [],
+        working_dir: '',
+        envs: [],
+        mounts: [],
+        devices: [],
+        labels: {},
+        annotations: {},
+        log_path: 'c.log',
+        stdin: false,
+        stdin_once: false,
+        tty: false,
+        linux: null,
+        CDI_devices: [],
+      } as unknown as ContainerConfig__Output;
       const tc = Date.now();
       const made = await c.createContainer({ id: cid, sandbox: sbh, config: cconf, image: image.config, rootfs: layout.mountpoint, logPath, log: silentLogger });
       const ch = { id: cid, logPath, data: made.data };
@@ -135,7 +165,14 @@ async function main(): Promise<void> {
   } finally {
     for (const id of ctl.pods) {
       // Paths follow from the id (reattachTarget): the cleanup needs no more of the record.
-      const sbh = { id, config: {} as PodSandboxConfig__Output, namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'bench', netnsPath: '', data: { podDir: '', netnsPath: '', tapName: '' } };
+      const sbh = {
+        id,
+        config: {} as PodSandboxConfig__Output,
+        namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const },
+        hostname: 'bench',
+        netnsPath: '',
+        data: { podDir: '', netnsPath: '', tapName: '' },
+      };
       await ctl.c?.removeSandbox(sbh, silentLogger).catch((e: unknown) => console.error(`cleanup of ${id}: ${(e as Error).message}`));
       await ctl.net?.teardown(id).catch(() => undefined);
     }

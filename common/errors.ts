@@ -20,7 +20,10 @@ export abstract class VmpodError extends Error {
 export class InvalidArgumentError extends VmpodError {
   readonly code = 'INVALID_ARGUMENT';
   readonly grpcStatus = GrpcStatus.INVALID_ARGUMENT;
-  constructor(readonly field: string, problem: string) {
+  constructor(
+    readonly field: string,
+    problem: string,
+  ) {
     super(`${field}: ${problem}`);
   }
 }
@@ -29,7 +32,11 @@ export class InvalidArgumentError extends VmpodError {
 export class NotFoundError extends VmpodError {
   readonly code = 'NOT_FOUND';
   readonly grpcStatus = GrpcStatus.NOT_FOUND;
-  constructor(readonly kind: string, readonly id: string, hint = '') {
+  constructor(
+    readonly kind: string,
+    readonly id: string,
+    hint = '',
+  ) {
     super(`${kind} "${id}" not found${hint ? `: ${hint}` : ''}`);
   }
 }
@@ -38,7 +45,11 @@ export class NotFoundError extends VmpodError {
 export class AlreadyExistsError extends VmpodError {
   readonly code = 'ALREADY_EXISTS';
   readonly grpcStatus = GrpcStatus.ALREADY_EXISTS;
-  constructor(readonly kind: string, readonly id: string, detail = '') {
+  constructor(
+    readonly kind: string,
+    readonly id: string,
+    detail = '',
+  ) {
     super(`${kind} "${id}" already exists${detail ? `: ${detail}` : ''}`);
   }
 }
@@ -87,7 +98,10 @@ export class InternalError extends VmpodError {
 
 /** Configuration problem found at start-up; never sent over gRPC. */
 export class ConfigError extends Error {
-  constructor(readonly key: string, problem: string) {
+  constructor(
+    readonly key: string,
+    problem: string,
+  ) {
     super(`config: ${key}: ${problem}`);
     this.name = 'ConfigError';
   }

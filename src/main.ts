@@ -36,7 +36,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     const known = err instanceof ConfigError || err instanceof VmpodError || (err as { code?: string })?.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION';
-    process.stderr.write(`vmpod: ${known ? (err as Error).message : (err as Error)?.stack ?? String(err)}\n`);
+    process.stderr.write(`vmpod: ${known ? (err as Error).message : ((err as Error)?.stack ?? String(err))}\n`);
     process.exitCode = 1;
   },
 );

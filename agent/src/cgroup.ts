@@ -34,13 +34,11 @@ async function read(dir: string, file: string): Promise<string> {
 /** oom_kill from memory.events, or undefined when the cgroup is gone (runc removes it when the container exits). */
 export async function readOomKills(dir: string): Promise<number | undefined> {
   const text = await read(dir, 'memory.events');
-  return text ? parseFlatKeyed(text).get('oom_kill') ?? 0 : undefined;
+  return text ? (parseFlatKeyed(text).get('oom_kill') ?? 0) : undefined;
 }
 
 export async function readCgroupStats(dir: string): Promise<CgroupStats> {
-  const [cpu, cur, max, mstat, pids, events] = await Promise.all(
-    ['cpu.stat', 'memory.current', 'memory.max', 'memory.stat', 'pids.current', 'memory.events'].map((f) => read(dir, f)),
-  );
+  const [cpu, cur, max, mstat, pids, events] = await Promise.all(['cpu.stat', 'memory.current', 'memory.max', 'memory.stat', 'pids.current', 'memory.events'].map((f) => read(dir, f)));
   const c = parseFlatKeyed(cpu);
   const ms = parseFlatKeyed(mstat);
   const usage = parseLimit(cur);

@@ -68,4 +68,3 @@ export async function serveSerial(path: string, serve: (conn: Duplex) => { onClo
     await sleep(short ? Math.min(50 * quietRetries, 500) : 10);
   }
 }
-

@@ -72,7 +72,11 @@ export class ContainerManager {
   /** oom_kill of the parent cgroup (hierarchical) already attributed to some container. */
   private parentOomSeen: number | undefined;
 
-  constructor(private readonly sys: System, private readonly paths: ContainerPaths, private readonly oomPollMs = 500) {}
+  constructor(
+    private readonly sys: System,
+    private readonly paths: ContainerPaths,
+    private readonly oomPollMs = 500,
+  ) {}
 
   async create(req: CreateContainerRequest): Promise<void> {
     const id = checkId('container_id', req.container_id);

@@ -35,7 +35,10 @@ export class LogRing {
   private nextSeq = 0;
   private dropped = 0;
 
-  constructor(private readonly maxLines = AGENT_LOG_RING_LINES, private readonly maxBytes = AGENT_LOG_RING_BYTES) {}
+  constructor(
+    private readonly maxLines = AGENT_LOG_RING_LINES,
+    private readonly maxBytes = AGENT_LOG_RING_BYTES,
+  ) {}
 
   push(level: string, msg: string, timeUnixNano = Date.now() * 1e6): void {
     const text = cutLine(msg);

@@ -10,13 +10,14 @@ import type { LogRing } from './log-ring';
 export type AgentLog = Log;
 
 export function consoleLog(write: (line: string) => void = (l) => process.stderr.write(l), ring?: LogRing): AgentLog {
-  const level = (name: string): LogFn =>
-    ((a: string | LogFields, b?: string): void => {
+  const level =
+    (name: string): LogFn =>
+    (a: string | LogFields, b?: string): void => {
       const [fields, msg] = typeof a === 'string' ? [undefined, a] : [a, b ?? ''];
       const now = Date.now();
       write(`${JSON.stringify({ time: new Date(now).toISOString(), level: name, subsystem: 'vmpod-agent', msg, ...fields })}\n`);
       if (ring) ring.push(name, fields && Object.keys(fields).length ? `${msg} ${JSON.stringify(fields)}` : msg, now * 1e6);
-    });
+    };
   return { info: level('info'), warn: level('warn'), error: level('error') };
 }
 

@@ -28,7 +28,12 @@ export const EARLY_MOUNTS: EarlyMount[] = [
 
 /** Mount points listed in /proc/self/mounts text. */
 export function mountedTargets(procMounts: string): Set<string> {
-  return new Set(procMounts.split('\n').map((l) => l.split(' ')[1]).filter((x): x is string => !!x));
+  return new Set(
+    procMounts
+      .split('\n')
+      .map((l) => l.split(' ')[1])
+      .filter((x): x is string => !!x),
+  );
 }
 
 /** busybox mount arguments for one 9p share (validated: these come from the host, but a typo must not become a mount option). */

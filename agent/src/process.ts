@@ -182,7 +182,10 @@ export class GuestProcess {
     if (!this.opts.stdin) child.stdin?.end();
     const outputs: Array<['stdout' | 'stderr', NodeJS.ReadableStream | null]> = this.terminal
       ? [['stdout', this.terminal.output]]
-      : [['stdout', child.stdout], ['stderr', child.stderr]];
+      : [
+          ['stdout', child.stdout],
+          ['stderr', child.stderr],
+        ];
     // On a terminal, stderr is stdout: nothing will ever come on it.
     if (this.terminal) this.out.stderr.end();
     for (const [name, s] of outputs) {

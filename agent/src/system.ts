@@ -22,7 +22,11 @@ export interface System {
 
 export class CommandError extends Error {
   override name = 'CommandError';
-  constructor(readonly cmd: string, readonly args: string[], readonly result: RunResult) {
+  constructor(
+    readonly cmd: string,
+    readonly args: string[],
+    readonly result: RunResult,
+  ) {
     super(`${cmd} ${args.join(' ')} exited ${result.code}: ${result.stderr.trim().slice(0, 2000)}`);
   }
 }
@@ -70,7 +74,6 @@ export const realSystem: System = {
     spawn(GUEST.busybox, ['poweroff', '-f'], { stdio: 'inherit' });
   },
 };
-
 
 export function signalNumber(signal: NodeJS.Signals | null): number {
   if (!signal) return 0;

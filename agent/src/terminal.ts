@@ -18,7 +18,10 @@ export class Terminal {
   readonly output: ReadStream;
   private slave: number;
 
-  private constructor(private readonly master: number, slave: number) {
+  private constructor(
+    private readonly master: number,
+    slave: number,
+  ) {
     this.slave = slave;
     this.output = new ReadStream(master);
     // Reading a master whose slave is closed everywhere fails with EIO after

@@ -4,9 +4,19 @@
 
 import { parseArgs } from 'node:util';
 
-export interface IntOption { default: number; min?: number; max?: number; help: string }
-export interface StringOption { default?: string; help: string }
-export interface BoolOption { help: string }
+export interface IntOption {
+  default: number;
+  min?: number;
+  max?: number;
+  help: string;
+}
+export interface StringOption {
+  default?: string;
+  help: string;
+}
+export interface BoolOption {
+  help: string;
+}
 
 export interface BenchArgSpec<I extends string, S extends string, B extends string> {
   /** One line saying what the bench measures (first line of --help). */
@@ -37,7 +47,14 @@ function parseInt10(name: string, raw: string, min = 1, max = Number.MAX_SAFE_IN
 }
 
 export function benchUsage(program: string, spec: BenchArgSpec<string, string, string>): string {
-  const lines = [spec.description, '', `usage: node ${program} [--runs N] [--json FILE] [options]`, '', `  --runs N         samples per measurement (default ${spec.defaultRuns})`, '  --json FILE      also write the results as JSON to FILE'];
+  const lines = [
+    spec.description,
+    '',
+    `usage: node ${program} [--runs N] [--json FILE] [options]`,
+    '',
+    `  --runs N         samples per measurement (default ${spec.defaultRuns})`,
+    '  --json FILE      also write the results as JSON to FILE',
+  ];
   for (const [k, o] of Object.entries<IntOption>(spec.ints ?? {})) lines.push(`  --${`${k} N`.padEnd(15)} ${o.help} (default ${o.default})`);
   for (const [k, o] of Object.entries<StringOption>(spec.strings ?? {})) lines.push(`  --${`${k} S`.padEnd(15)} ${o.help}${o.default !== undefined ? ` (default ${o.default})` : ''}`);
   for (const [k, o] of Object.entries<BoolOption>(spec.bools ?? {})) lines.push(`  --${k.padEnd(15)} ${o.help}`);

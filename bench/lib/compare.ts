@@ -43,7 +43,12 @@ export function renderComparison(systems: readonly string[], rows: readonly Phas
   const body = rows.map((r) => [r.label, ...r.outcomes.map(cell), formatRatio(medianOf(r.outcomes[0]), medianOf(r.outcomes[1]))]);
   const notes: string[] = [];
   systems.forEach((name, i) => {
-    const reasons = new Set(rows.map((r) => r.outcomes[i]).filter((o): o is { ok: false; reason: string } => o !== undefined && !o.ok).map((o) => o.reason));
+    const reasons = new Set(
+      rows
+        .map((r) => r.outcomes[i])
+        .filter((o): o is { ok: false; reason: string } => o !== undefined && !o.ok)
+        .map((o) => o.reason),
+    );
     for (const reason of reasons) notes.push(`${name}: not available: ${reason}`);
   });
   return [renderTable(header, body), ...(notes.length ? ['', ...notes] : [])].join('\n');

@@ -71,5 +71,8 @@ export async function removePods(t: CriTarget, ids: readonly string[]): Promise<
 
 export async function removeAllPods(t: CriTarget): Promise<void> {
   const { items } = await t.client.runtime.ListPodSandbox({}, CALL_DEADLINE_MS);
-  await removePods(t, items.map((p) => p.id));
+  await removePods(
+    t,
+    items.map((p) => p.id),
+  );
 }

@@ -25,7 +25,16 @@ function gitCommit(): string | undefined {
 
 export function benchEnvironment(): BenchEnvironment {
   const c = cpus();
-  return { date: new Date().toISOString(), cpus: c.length, cpuModel: c[0]?.model ?? 'unknown', memoryBytes: totalmem(), kernel: release(), node: process.version, loadavg1: loadavg()[0], commit: gitCommit() };
+  return {
+    date: new Date().toISOString(),
+    cpus: c.length,
+    cpuModel: c[0]?.model ?? 'unknown',
+    memoryBytes: totalmem(),
+    kernel: release(),
+    node: process.version,
+    loadavg1: loadavg()[0],
+    commit: gitCommit(),
+  };
 }
 
 export function describeEnvironment(e: BenchEnvironment): string {

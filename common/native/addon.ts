@@ -80,11 +80,7 @@ export interface NativeAddon {
 export class AddonUnavailableError extends Error {
   readonly code = 'ERR_VSOCK_ADDON_UNAVAILABLE';
   constructor(tried: string[], cause: unknown) {
-    super(
-      `vsock native addon (vsock.node) could not be loaded; tried ${tried.join(', ')}. ` +
-        'Build it with scripts/build-native (node-gyp, needs g++ and make).',
-      { cause },
-    );
+    super(`vsock native addon (vsock.node) could not be loaded; tried ${tried.join(', ')}. ` + 'Build it with scripts/build-native (node-gyp, needs g++ and make).', { cause });
     this.name = 'AddonUnavailableError';
   }
 }

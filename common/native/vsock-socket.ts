@@ -4,7 +4,24 @@
 import { Duplex } from 'node:stream';
 import { loadAddon, NativeHandle } from './addon';
 import { errnoOf, VsockAddress, VsockError } from './errno';
-import { argError, checkU32, createHandle, DEFAULT_BUFFER_SIZE, DEFAULT_CONNECT_TIMEOUT_MS, E, pollError, READ_CHUNK, READABLE, SHUT_WR, VMADDR_CID_ANY, VMADDR_CID_HOST, VMADDR_CID_HYPERVISOR, VMADDR_CID_LOCAL, VMADDR_PORT_ANY, WRITABLE } from './vsock-common';
+import {
+  argError,
+  checkU32,
+  createHandle,
+  DEFAULT_BUFFER_SIZE,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  E,
+  pollError,
+  READ_CHUNK,
+  READABLE,
+  SHUT_WR,
+  VMADDR_CID_ANY,
+  VMADDR_CID_HOST,
+  VMADDR_CID_HYPERVISOR,
+  VMADDR_CID_LOCAL,
+  VMADDR_PORT_ANY,
+  WRITABLE,
+} from './vsock-common';
 
 export interface ConnectOptions {
   /** Give up (ETIMEDOUT) after this long; default 5000 ms. */

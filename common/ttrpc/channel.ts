@@ -22,7 +22,12 @@ export class FrameChannel {
   private closedWith: Error | undefined;
   private readonly closeListeners: Array<(err: Error) => void> = [];
 
-  constructor(private readonly sock: Duplex, onFrame: FrameHandler, maxFrameLength = MAX_FRAME_LENGTH, private readonly maxUnsent = MAX_UNSENT_BYTES) {
+  constructor(
+    private readonly sock: Duplex,
+    onFrame: FrameHandler,
+    maxFrameLength = MAX_FRAME_LENGTH,
+    private readonly maxUnsent = MAX_UNSENT_BYTES,
+  ) {
     this.parser = new FrameParser(maxFrameLength);
     sock.on('data', (chunk: Buffer | string) => {
       if (this.closedWith) return;

@@ -8,14 +8,7 @@ import { Flag, Frame, MAX_FRAME_LENGTH, MessageType } from './frame';
 import { decodeResponse, encodeRequest, EnvelopeError, KeyValue } from './messages';
 import { FrameChannel } from './channel';
 import { BoundedQueue } from './queue';
-import {
-  CallCancelledError,
-  ConnectionClosedError,
-  DeadlineExceededError,
-  ProtocolViolationError,
-  RemoteStatusError,
-  StreamOverflowError,
-} from './errors';
+import { CallCancelledError, ConnectionClosedError, DeadlineExceededError, ProtocolViolationError, RemoteStatusError, StreamOverflowError } from './errors';
 
 export interface CallOptions {
   /** Deadline for the whole call in milliseconds (default: the client's defaultTimeoutMs). */

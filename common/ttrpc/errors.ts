@@ -29,7 +29,11 @@ export class CallCancelledError extends VmpodError {
 export class RemoteStatusError extends VmpodError {
   readonly code = 'REMOTE_STATUS';
   readonly grpcStatus: GrpcStatus;
-  constructor(readonly remoteCode: number, readonly remoteMessage: string, readonly method: string) {
+  constructor(
+    readonly remoteCode: number,
+    readonly remoteMessage: string,
+    readonly method: string,
+  ) {
     super(`${method}: remote returned status ${remoteCode}: ${remoteMessage}`);
     // Only the 16 defined codes are passed through; anything else the peer
     // invents becomes UNKNOWN.

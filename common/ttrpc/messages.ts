@@ -80,16 +80,25 @@ export function decodeRequest(b: Uint8Array): TtrpcRequest {
     while (r.pos < r.len) {
       const tag = r.uint32();
       switch (tag) {
-        case (1 << 3) | 2: out.service = bounded(r.string(), ENVELOPE_LIMITS.nameLength, 'service'); break;
-        case (2 << 3) | 2: out.method = bounded(r.string(), ENVELOPE_LIMITS.nameLength, 'method'); break;
-        case (3 << 3) | 2: out.payload = r.bytes(); break;
-        case (4 << 3) | 0: out.timeoutNano = longToNumber(r.int64()); break;
+        case (1 << 3) | 2:
+          out.service = bounded(r.string(), ENVELOPE_LIMITS.nameLength, 'service');
+          break;
+        case (2 << 3) | 2:
+          out.method = bounded(r.string(), ENVELOPE_LIMITS.nameLength, 'method');
+          break;
+        case (3 << 3) | 2:
+          out.payload = r.bytes();
+          break;
+        case (4 << 3) | 0:
+          out.timeoutNano = longToNumber(r.int64());
+          break;
         case (5 << 3) | 2: {
           if (out.metadata.length >= ENVELOPE_LIMITS.metadataEntries) throw new EnvelopeError('too many metadata entries');
           out.metadata.push(decodeKeyValue(r.bytes()));
           break;
         }
-        default: r.skipType(tag & 7);
+        default:
+          r.skipType(tag & 7);
       }
     }
     if (out.timeoutNano < 0) throw new EnvelopeError('negative timeout_nano');
@@ -104,9 +113,14 @@ export function decodeResponse(b: Uint8Array): TtrpcResponse {
     while (r.pos < r.len) {
       const tag = r.uint32();
       switch (tag) {
-        case (1 << 3) | 2: out.status = decodeStatus(r.bytes()); break;
-        case (2 << 3) | 2: out.payload = r.bytes(); break;
-        default: r.skipType(tag & 7);
+        case (1 << 3) | 2:
+          out.status = decodeStatus(r.bytes());
+          break;
+        case (2 << 3) | 2:
+          out.payload = r.bytes();
+          break;
+        default:
+          r.skipType(tag & 7);
       }
     }
     return out;

@@ -64,7 +64,11 @@ export class ServerConnection {
   private readonly active = new Map<number, Active>();
   private lastStreamId = 0;
 
-  constructor(sock: Duplex, private readonly handlers: Map<string, Handler>, private readonly opts: ServerOptions) {
+  constructor(
+    sock: Duplex,
+    private readonly handlers: Map<string, Handler>,
+    private readonly opts: ServerOptions,
+  ) {
     this.channel = new FrameChannel(sock, (f) => this.onFrame(f), opts.maxFrameLength ?? MAX_FRAME_LENGTH);
     this.channel.onClose((err) => {
       for (const a of this.active.values()) {

@@ -103,7 +103,8 @@ function main() {
     process.exit(2);
   }
   const cache = fs.realpathSync(cacheArg);
-  const images = fs.readdirSync(cache)
+  const images = fs
+    .readdirSync(cache)
     .filter((n) => HASH.test(n) && fs.existsSync(path.join(cache, n, 'manifest.json')))
     .map((n) => ({ hash: n, mtime: fs.statSync(path.join(cache, n)).mtimeMs }))
     .sort((a, b) => b.mtime - a.mtime);

@@ -36,9 +36,7 @@ function indexModules(dir) {
   };
   walk('');
   const builtinFile = path.join(dir, 'modules.builtin');
-  const builtin = new Set(fs.existsSync(builtinFile)
-    ? fs.readFileSync(builtinFile, 'utf8').split('\n').filter(Boolean).map(moduleName)
-    : []);
+  const builtin = new Set(fs.existsSync(builtinFile) ? fs.readFileSync(builtinFile, 'utf8').split('\n').filter(Boolean).map(moduleName) : []);
   /** @type {Map<string,string[]>} */
   const depFile = new Map();
   const dep = path.join(dir, 'modules.dep');

@@ -50,7 +50,11 @@ function main() {
     chosen.set(name, why);
     queue.push([name, why]);
   };
-  const lines = fs.readFileSync(selection, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+  const lines = fs
+    .readFileSync(selection, 'utf8')
+    .split('\n')
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
   for (const entry of lines.flatMap((l) => l.split(/\s+/))) {
     if (entry.endsWith('/')) {
       const under = [...idx.files].filter(([, rel]) => rel.startsWith(entry));
@@ -75,7 +79,13 @@ function main() {
   }
   for (const f of COPIED) if (fs.existsSync(path.join(dir, f))) fs.copyFileSync(path.join(dir, f), path.join(out, f));
   const bootNames = new Set(boot.map(norm));
-  process.stdout.write([...chosen.keys()].filter((n) => !bootNames.has(n)).sort().map((n) => `${n}\n`).join(''));
+  process.stdout.write(
+    [...chosen.keys()]
+      .filter((n) => !bootNames.has(n))
+      .sort()
+      .map((n) => `${n}\n`)
+      .join(''),
+  );
 }
 
 main();

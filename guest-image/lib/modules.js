@@ -21,8 +21,10 @@ const { norm, indexModules, readModule, dependencies } = require('./module-info'
  * SSE4.2, which QEMU's default TCG CPU does not have.)
  */
 const ALIASES = {
-  crc32c: 'crc32c_generic', crypto_crc32c: 'crc32c_generic',
-  crc32: 'crc32_generic', crypto_crc32: 'crc32_generic',
+  crc32c: 'crc32c_generic',
+  crypto_crc32c: 'crc32c_generic',
+  crc32: 'crc32_generic',
+  crypto_crc32: 'crc32_generic',
 };
 
 function main() {

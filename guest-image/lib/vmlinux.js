@@ -40,7 +40,10 @@ function hasPvhNote(elf) {
       const namesz = elf.readUInt32LE(off);
       const descsz = elf.readUInt32LE(off + 4);
       const type = elf.readUInt32LE(off + 8);
-      const name = elf.subarray(off + 12, off + 12 + namesz).toString('latin1').replace(/\0+$/, '');
+      const name = elf
+        .subarray(off + 12, off + 12 + namesz)
+        .toString('latin1')
+        .replace(/\0+$/, '');
       if (name === 'Xen' && type === XEN_ELFNOTE_PHYS32_ENTRY) return true;
       off += 12 + ((namesz + 3) & ~3) + ((descsz + 3) & ~3);
     }

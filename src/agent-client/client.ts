@@ -197,7 +197,10 @@ export class AgentClient {
           timer = setTimeout(() => {
             // A connection that completes after we gave up belongs to nobody: close it
             // (an error on it would otherwise have no listener and take the daemon down).
-            connecting.then((late) => late.destroy(), () => undefined);
+            connecting.then(
+              (late) => late.destroy(),
+              () => undefined,
+            );
             rej(new Error(`no connection within ${this.connectTimeoutMs} ms`));
           }, this.connectTimeoutMs);
         }),
@@ -249,7 +252,10 @@ export class AgentClient {
 }
 
 export class PortForwardStream implements AsyncIterable<Buffer> {
-  constructor(private readonly s: ClientStream, private readonly translate: (err: unknown) => unknown) {}
+  constructor(
+    private readonly s: ClientStream,
+    private readonly translate: (err: unknown) => unknown,
+  ) {}
 
   send(data: Uint8Array): boolean {
     if (data.length > MAX_STREAM_CHUNK) throw new RangeError(`port-forward chunk of ${data.length} bytes exceeds ${MAX_STREAM_CHUNK}`);

@@ -20,7 +20,11 @@ import {
 
 /** The guest agent sent a response that breaks the protocol's limits. */
 export class AgentResponseError extends InternalError {
-  constructor(readonly method: string, readonly field: string, problem: string) {
+  constructor(
+    readonly method: string,
+    readonly field: string,
+    problem: string,
+  ) {
     super(`guest agent answered ${method} with an invalid ${field}: ${problem}`);
   }
 }

@@ -48,7 +48,11 @@ export function parseCli(argv: string[], types: readonly HandlerConfigDef[]): Cl
   if (positionals.length > 1) throw new ConfigError(positionals[1], 'unexpected argument');
   const help = values.help === true || command === 'help';
   const config = loadConfig(values.config ?? DEFAULT_CONFIG_PATH, values.config !== undefined, types);
-  for (const [flag, key] of [['listen', 'listen'], ['root', 'root'], ['state', 'state']] as const) {
+  for (const [flag, key] of [
+    ['listen', 'listen'],
+    ['root', 'root'],
+    ['state', 'state'],
+  ] as const) {
     const v = values[flag];
     if (v === undefined) continue;
     if (!v.startsWith('/')) throw new ConfigError(`--${flag}`, 'must be an absolute path');

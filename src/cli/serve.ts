@@ -13,10 +13,13 @@ export async function runServe(cfg: VmpodConfig, types: HandlerTypes): Promise<v
     if (stopping) return;
     stopping = true;
     // A hard bound in case something in shutdown hangs: the exit must be prompt.
-    setTimeout(() => {
-      log.error('shutdown took too long; exiting');
-      process.exit(0);
-    }, (cfg.shutdown_timeout_s + 5) * 1000).unref();
+    setTimeout(
+      () => {
+        log.error('shutdown took too long; exiting');
+        process.exit(0);
+      },
+      (cfg.shutdown_timeout_s + 5) * 1000,
+    ).unref();
     daemon.stop(signal).then(
       () => process.exit(0),
       (err: Error) => {

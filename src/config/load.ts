@@ -63,13 +63,13 @@ export function parseConfig(text: string, types: readonly HandlerConfigDef[], so
   }
   if (isPlainObject(raw) && 'microvm' in raw) {
     // The VM settings were one global table before handlers had their own.
-    throw new ConfigError('microvm', 'the VM settings moved into each microvm handler\'s table, e.g. [runtime.handlers.vm] (see docs/config.md)');
+    throw new ConfigError('microvm', "the VM settings moved into each microvm handler's table, e.g. [runtime.handlers.vm] (see docs/config.md)");
   }
   if (!validate(raw)) {
     const first = validate.errors![0];
     throw new ConfigError(keyOf(first), problemOf(first));
   }
-  const userHandlers = ((raw as { runtime?: { handlers?: Record<string, Record<string, unknown>> } }).runtime?.handlers ?? {});
+  const userHandlers = (raw as { runtime?: { handlers?: Record<string, Record<string, unknown>> } }).runtime?.handlers ?? {};
   const cfg = merge(defaultConfig(), raw);
   // Registry tables get their defaults per host, since hosts are user-named keys.
   for (const [host, reg] of Object.entries(cfg.registries as Record<string, Partial<RegistryConfig>>)) {
@@ -110,7 +110,10 @@ function checkHandlers(cfg: VmpodConfig, types: readonly HandlerConfigDef[]): vo
   }
   const untrusted = types.find((t) => t.type === handlers[untrusted_handler].type);
   if (untrusted?.isolation !== 'vm') {
-    const vmTypes = types.filter((t) => t.isolation === 'vm').map((t) => t.type).join(', ');
+    const vmTypes = types
+      .filter((t) => t.isolation === 'vm')
+      .map((t) => t.type)
+      .join(', ');
     throw new ConfigError('runtime.untrusted_handler', `"${untrusted_handler}" must be a handler that runs pods in a VM (type ${vmTypes}): untrusted pods never run on the host`);
   }
 }

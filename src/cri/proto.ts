@@ -48,9 +48,7 @@ type KnownKeys<T> = keyof { [K in keyof T as string extends K ? never : number e
  * complete when the proto gains a method.
  */
 function listingAll<All extends string>() {
-  return <const L extends readonly All[]>(
-    names: L & ([Exclude<All, L[number]>] extends [never] ? unknown : { missingRpcs: Exclude<All, L[number]> }),
-  ): L => names;
+  return <const L extends readonly All[]>(names: L & ([Exclude<All, L[number]>] extends [never] ? unknown : { missingRpcs: Exclude<All, L[number]> })): L => names;
 }
 
 /** Every RuntimeService RPC, in proto order. */
@@ -94,14 +92,7 @@ export const RUNTIME_SERVICE_RPCS = listingAll<KnownKeys<RuntimeServiceDefinitio
 export type RuntimeRpcName = (typeof RUNTIME_SERVICE_RPCS)[number];
 
 /** Every ImageService RPC, in proto order. */
-export const IMAGE_SERVICE_RPCS = listingAll<KnownKeys<ImageServiceDefinition>>()([
-  'ListImages',
-  'StreamImages',
-  'ImageStatus',
-  'PullImage',
-  'RemoveImage',
-  'ImageFsInfo',
-]);
+export const IMAGE_SERVICE_RPCS = listingAll<KnownKeys<ImageServiceDefinition>>()(['ListImages', 'StreamImages', 'ImageStatus', 'PullImage', 'RemoveImage', 'ImageFsInfo']);
 export type ImageRpcName = (typeof IMAGE_SERVICE_RPCS)[number];
 
 /**

@@ -86,7 +86,9 @@ function cniPlugins(cfg: VmpodConfig): Capability {
 function cniConfig(cfg: VmpodConfig): Capability {
   let files: string[] = [];
   try {
-    files = readdirSync(cfg.network.cni_conf_dir).filter((f) => /\.(conflist|conf|json)$/.test(f)).sort();
+    files = readdirSync(cfg.network.cni_conf_dir)
+      .filter((f) => /\.(conflist|conf|json)$/.test(f))
+      .sort();
   } catch {
     // reported below
   }

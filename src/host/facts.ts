@@ -19,7 +19,7 @@ function statDevice(path: string): Omit<OciDevice, 'path'> | null {
     if (!type) return null;
     const rdev = st.rdev;
     // glibc's gnu_dev_major/minor encoding.
-    const major = ((rdev >> 8) & 0xfff) | Math.floor(rdev / 2 ** 32) & ~0xfff;
+    const major = ((rdev >> 8) & 0xfff) | (Math.floor(rdev / 2 ** 32) & ~0xfff);
     const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
     return { type, major, minor, fileMode: st.mode & 0o777, uid: st.uid, gid: st.gid };
   } catch {

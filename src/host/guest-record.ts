@@ -57,8 +57,8 @@ export function chooseGuestDir(configured?: string, recordPath: string = CHECKOU
   const rec = readGuestRecord(recordPath);
   if ('problem' in rec) {
     return {
-      missing: `no guest image is recorded for this vmpod (${checkout}): ${recordPath} ${rec.problem}; ` +
-        `run guest-image/build in ${checkout} (scripts/setup does), or set the VM handler's guest_dir`,
+      missing:
+        `no guest image is recorded for this vmpod (${checkout}): ${recordPath} ${rec.problem}; ` + `run guest-image/build in ${checkout} (scripts/setup does), or set the VM handler's guest_dir`,
     };
   }
   return { dir: rec.dir, why: `guest_dir is empty: the image this checkout's build recorded in ${recordPath}`, record: { path: recordPath, hash: rec.hash } };

@@ -26,7 +26,10 @@ export function parseProcStat(stat: string): ProcStatCost | undefined {
   // comm (field 2) may contain spaces and parentheses: split after the last ')'.
   const close = stat.lastIndexOf(')');
   if (close === -1) return undefined;
-  const rest = stat.slice(close + 2).trim().split(/\s+/);
+  const rest = stat
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   // rest[0] is field 3 (state).
   const field = (n: number): number => (rest.length > n - 3 ? Number(rest[n - 3]) : NaN);
   const [minflt, majflt, utime, stime] = [field(10), field(12), field(14), field(15)];

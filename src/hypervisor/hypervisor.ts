@@ -24,20 +24,10 @@ export type VmState = 'running' | 'paused' | 'shutting-down' | 'exited';
 
 /** Something the VM reported (translated from the hypervisor's own events). */
 export type VmEvent =
-  | { type: 'shutdown'; guestInitiated: boolean; reason: string }
-  | { type: 'guest-panicked'; detail: string }
-  | { type: 'powerdown' }
-  | { type: 'reset'; guestInitiated: boolean }
-  | { type: 'stop' };
+  { type: 'shutdown'; guestInitiated: boolean; reason: string } | { type: 'guest-panicked'; detail: string } | { type: 'powerdown' } | { type: 'reset'; guestInitiated: boolean } | { type: 'stop' };
 
 /** Why the VM process ended, as far as it can be known. */
-export type VmExitReason =
-  | 'guest-shutdown'
-  | 'guest-panicked'
-  | 'guest-reset'
-  | 'host-quit'
-  | 'killed'
-  | 'unknown';
+export type VmExitReason = 'guest-shutdown' | 'guest-panicked' | 'guest-reset' | 'host-quit' | 'killed' | 'unknown';
 
 export interface VmExit {
   reason: VmExitReason;

@@ -5,9 +5,7 @@
 export type AccelKind = 'kvm' | 'tcg';
 
 /** How the host reaches the guest agent. */
-export type AgentChannel =
-  | { transport: 'vsock'; cid: number }
-  | { transport: 'serial'; socketPath: string };
+export type AgentChannel = { transport: 'vsock'; cid: number } | { transport: 'serial'; socketPath: string };
 
 export interface GuestBoot {
   /** Uncompressed vmlinux (PVH) or bzImage. */

@@ -20,7 +20,10 @@ export class CidAllocator {
   /** CIDs something outside vmpod holds (another hypervisor's VMs): skipped until the daemon restarts. */
   private readonly foreign = new Set<number>();
 
-  constructor(private readonly file: string, private readonly maxCid = DEFAULT_MAX_CID) {
+  constructor(
+    private readonly file: string,
+    private readonly maxCid = DEFAULT_MAX_CID,
+  ) {
     let data: CidFile | undefined;
     try {
       data = readJson<CidFile>(file);

@@ -53,7 +53,10 @@ const LEASE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 abstract class JsonDir<T> {
   protected readonly items = new Map<string, T>();
-  constructor(readonly dir: string, protected readonly log: Logger) {}
+  constructor(
+    readonly dir: string,
+    protected readonly log: Logger,
+  ) {}
 
   protected abstract keyOf(v: T): string;
   protected abstract valid(v: unknown): v is T;

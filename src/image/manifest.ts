@@ -23,12 +23,7 @@ export const MediaType = {
 } as const;
 
 /** What we ask registries for, in order of preference. */
-export const MANIFEST_ACCEPT = [
-  MediaType.ociIndex,
-  MediaType.dockerList,
-  MediaType.ociManifest,
-  MediaType.dockerManifest,
-].join(', ');
+export const MANIFEST_ACCEPT = [MediaType.ociIndex, MediaType.dockerList, MediaType.ociManifest, MediaType.dockerManifest].join(', ');
 
 export type Compression = 'none' | 'gzip' | 'zstd';
 
@@ -105,7 +100,7 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined, wh
   }
   if (typeof doc !== 'object' || doc === null) fail(what, 'manifest is not a JSON object');
   const ct = contentType?.split(';')[0]?.trim();
-  let mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : ct ?? '';
+  let mediaType = typeof doc.mediaType === 'string' ? doc.mediaType : (ct ?? '');
   if (doc.schemaVersion === 1 || mediaType === MediaType.dockerSchema1 || mediaType === MediaType.dockerSchema1Signed) {
     fail(what, 'Docker image manifest schema 1 is deprecated and not supported; push the image again with a current Docker or buildah to get a schema 2 or OCI manifest');
   }

@@ -171,7 +171,10 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
         const t = Date.now();
         const tmp = await deps.snapshots.tempDir();
         try {
-          const lowers = chains.slice(0, i).reverse().map((c) => deps.snapshots.fsDir(c));
+          const lowers = chains
+            .slice(0, i)
+            .reverse()
+            .map((c) => deps.snapshots.fsDir(c));
           const stats = await unpackLayer({ blobPath: deps.content.path(layer.digest), target: tmp.fs, lowers, diffId: config.diffIds[i], mediaTypeCompression: layer.compression });
           await deps.snapshots.commit(tmp.dir, chainId);
           unpackMs += Date.now() - t;
@@ -189,9 +192,6 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
   } finally {
     await settled;
   }
-  log.info(
-    { manifestMs: tManifest - t0, layers: manifest.layers.length, downloadedBytes: downloaded, unpackMs, totalMs: Date.now() - t0 },
-    'image pulled',
-  );
+  log.info({ manifestMs: tManifest - t0, layers: manifest.layers.length, downloadedBytes: downloaded, unpackMs, totalMs: Date.now() - t0 }, 'image pulled');
   return { topDigest, manifestDigest, manifest, configDigest: cfgDesc.digest, config, chainIds: chains };
 }

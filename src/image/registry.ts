@@ -149,7 +149,11 @@ export class RegistryClient {
       }
       const body = (await readBody(res, 64 << 10, 'error body').catch(() => Buffer.alloc(0))).toString('utf8').slice(0, 300);
       if (status === 401 || status === 403) {
-        throw new FinalError(new UnauthenticatedError(`registry ${ep.host} refused access to ${ref.path} (HTTP ${status})${creds.kind === 'anonymous' ? '; it needs credentials: pass an AuthConfig (crictl pull --creds user:pass)' : '; check the username and password'}: ${body}`));
+        throw new FinalError(
+          new UnauthenticatedError(
+            `registry ${ep.host} refused access to ${ref.path} (HTTP ${status})${creds.kind === 'anonymous' ? '; it needs credentials: pass an AuthConfig (crictl pull --creds user:pass)' : '; check the username and password'}: ${body}`,
+          ),
+        );
       }
       if ((status >= 500 || status === 429) && attempt < this.attempts) {
         await sleep(this.retryDelayMs * 2 ** (attempt - 1));
@@ -210,7 +214,11 @@ export class RegistryClient {
       this.tokens.set(key, { header: basicHeader(creds.username, creds.password), expires: Number.MAX_SAFE_INTEGER });
       return;
     }
-    throw new FinalError(new UnauthenticatedError(`registry ${ep.host} requires authentication (${challenges.map((c) => c.scheme).join(', ') || 'no challenge given'}) and ${creds.kind === 'anonymous' ? 'no credentials were given: pass an AuthConfig (crictl pull --creds user:pass)' : `the ${creds.kind} credentials given do not fit it`}`));
+    throw new FinalError(
+      new UnauthenticatedError(
+        `registry ${ep.host} requires authentication (${challenges.map((c) => c.scheme).join(', ') || 'no challenge given'}) and ${creds.kind === 'anonymous' ? 'no credentials were given: pass an AuthConfig (crictl pull --creds user:pass)' : `the ${creds.kind} credentials given do not fit it`}`,
+      ),
+    );
   }
 
   /** The token endpoint of the bearer flow (distribution's token spec, and the OAuth2 refresh-token form). */
@@ -222,7 +230,16 @@ export class RegistryClient {
     try {
       if (creds.kind === 'refresh') {
         const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.refreshToken, service: params.service ?? '', scope: wantScope, client_id: 'vmpod' });
-        res = await httpRequest({ url: realm, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), insecureTls: tokenHost.insecure, ca: tokenHost.ca, timeoutMs: this.timeoutMs, signal });
+        res = await httpRequest({
+          url: realm,
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: form.toString(),
+          insecureTls: tokenHost.insecure,
+          ca: tokenHost.ca,
+          timeoutMs: this.timeoutMs,
+          signal,
+        });
       } else {
         if (params.service) realm.searchParams.set('service', params.service);
         realm.searchParams.set('scope', wantScope);
@@ -234,7 +251,11 @@ export class RegistryClient {
     }
     const body = await readBody(res, MAX_TOKEN_BYTES, `token from ${realm.host}`);
     if (res.statusCode === 401 || res.statusCode === 403) {
-      throw new FinalError(new UnauthenticatedError(`token endpoint ${realm.host} of registry ${ep.host} refused the ${creds.kind === 'anonymous' ? 'anonymous request; pass an AuthConfig' : 'credentials; check the username and password'} (HTTP ${res.statusCode})`));
+      throw new FinalError(
+        new UnauthenticatedError(
+          `token endpoint ${realm.host} of registry ${ep.host} refused the ${creds.kind === 'anonymous' ? 'anonymous request; pass an AuthConfig' : 'credentials; check the username and password'} (HTTP ${res.statusCode})`,
+        ),
+      );
     }
     if ((res.statusCode ?? 0) >= 300) throw new UnavailableError(`token endpoint ${realm.host} answered HTTP ${res.statusCode}`);
     let doc: { token?: unknown; access_token?: unknown; expires_in?: unknown };

@@ -300,7 +300,10 @@ export class ImageService {
 
   /** Container ids whose root filesystem still pins this image's snapshots. */
   usersOf(imageId: string): string[] {
-    return this.leases.list().filter((l) => l.imageId === imageId).map((l) => l.containerId);
+    return this.leases
+      .list()
+      .filter((l) => l.imageId === imageId)
+      .map((l) => l.containerId);
   }
 
   // ---- usage -----------------------------------------------------------------

@@ -130,7 +130,12 @@ class Unpacker {
   whiteoutCount = 0;
   private heldBytes = 0;
 
-  constructor(private readonly root: string, private readonly lowers: string[], private readonly pax: PaxXattrScanner, private readonly limits: UnpackLimits) {}
+  constructor(
+    private readonly root: string,
+    private readonly lowers: string[],
+    private readonly pax: PaxXattrScanner,
+    private readonly limits: UnpackLimits,
+  ) {}
 
   private hold(bytes: number): void {
     this.heldBytes += bytes;
@@ -247,7 +252,12 @@ class Unpacker {
       await this.hardlink(h, rel, path);
     } else if (type === 'character-device' || type === 'block-device' || type === 'fifo') {
       await this.remove(rel);
-      this.specials.set(rel, { type: type === 'fifo' ? 'p' : type === 'block-device' ? 'b' : 'c', major: h.devmajor ?? 0, minor: h.devminor ?? 0, attrs: { uid: h.uid, gid: h.gid, mode: h.mode, mtime: h.mtime } });
+      this.specials.set(rel, {
+        type: type === 'fifo' ? 'p' : type === 'block-device' ? 'b' : 'c',
+        major: h.devmajor ?? 0,
+        minor: h.devminor ?? 0,
+        attrs: { uid: h.uid, gid: h.gid, mode: h.mode, mtime: h.mtime },
+      });
       this.kinds.set(rel, 'special');
     } else {
       return; // pax/gnu headers are folded into the next entry by tar-stream; nothing else is meaningful

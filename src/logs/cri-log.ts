@@ -130,7 +130,10 @@ export class CriLogWriter {
   private readonly timers: Partial<Record<LogStream, NodeJS.Timeout>> = {};
   private readonly now: () => [number, number];
 
-  constructor(readonly path: string, private readonly opts: CriLogWriterOptions = {}) {
+  constructor(
+    readonly path: string,
+    private readonly opts: CriLogWriterOptions = {},
+  ) {
     const max = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
     this.splitters = { stdout: new LineSplitter(max), stderr: new LineSplitter(max) };
     this.now = opts.now ?? defaultNow;

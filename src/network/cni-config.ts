@@ -54,9 +54,7 @@ export function parseCniConfig(file: string, text: string): CniConfList {
   return { cniVersion: raw.cniVersion, name: raw.name, disableCheck: raw.disableCheck === true, plugins };
 }
 
-export type LoadedCniConfig =
-  | { ok: true; file: string; config: CniConfList }
-  | { ok: false; reason: 'NoCNIConfig' | 'InvalidCNIConfig'; message: string };
+export type LoadedCniConfig = { ok: true; file: string; config: CniConfList } | { ok: false; reason: 'NoCNIConfig' | 'InvalidCNIConfig'; message: string };
 
 /** The first valid config in `dir`, or why there is none. Reads the directory; no other effects. */
 export function loadCniConfig(dir: string): LoadedCniConfig {

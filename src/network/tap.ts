@@ -80,13 +80,15 @@ export function guestNetworkFrom(link: IpLinkJson, routes4: IpRouteJson[], route
     // IPv6 link-local addresses are per NIC: the guest makes its own.
     .filter((a) => (a.family === 'inet' || a.family === 'inet6') && a.scope !== 'link')
     .map((a) => ({ family: a.family === 'inet' ? 4 : 6, address: a.local, prefixLen: a.prefixlen }));
-  const toRoute = (family: 4 | 6) => (r: IpRouteJson): GuestRoute => ({
-    dest: r.dst,
-    ...(r.gateway ? { gateway: r.gateway } : {}),
-    ...(r.prefsrc ? { source: r.prefsrc } : {}),
-    scope: r.scope ?? (r.gateway ? 'universe' : 'link'),
-    family,
-  });
+  const toRoute =
+    (family: 4 | 6) =>
+    (r: IpRouteJson): GuestRoute => ({
+      dest: r.dst,
+      ...(r.gateway ? { gateway: r.gateway } : {}),
+      ...(r.prefsrc ? { source: r.prefsrc } : {}),
+      scope: r.scope ?? (r.gateway ? 'universe' : 'link'),
+      family,
+    });
   const routes = [
     ...routes4.map(toRoute(4)),
     // The kernel's fe80::/64 and multicast routes come back by themselves in the guest.
@@ -112,9 +114,33 @@ export async function attachTap(opts: TapOptions): Promise<GuestNetwork> {
   try {
     await step('create tap', ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
     await step('set tap mtu, up', ['ip', 'link', 'set', 'dev', tap, 'mtu', String(link.mtu), 'up']);
-    for (const [from, to] of [[ifName, tap], [tap, ifName]]) {
+    for (const [from, to] of [
+      [ifName, tap],
+      [tap, ifName],
+    ]) {
       await step(`ingress qdisc on ${from}`, ['tc', 'qdisc', 'add', 'dev', from, 'handle', 'ffff:', 'ingress']);
-      await step(`redirect ${from} → ${to}`, ['tc', 'filter', 'add', 'dev', from, 'parent', 'ffff:', 'protocol', 'all', 'u32', 'match', 'u8', '0', '0', 'action', 'mirred', 'egress', 'redirect', 'dev', to]);
+      await step(`redirect ${from} → ${to}`, [
+        'tc',
+        'filter',
+        'add',
+        'dev',
+        from,
+        'parent',
+        'ffff:',
+        'protocol',
+        'all',
+        'u32',
+        'match',
+        'u8',
+        '0',
+        '0',
+        'action',
+        'mirred',
+        'egress',
+        'redirect',
+        'dev',
+        to,
+      ]);
     }
   } catch (err) {
     await detachTap(opts).catch(() => undefined);

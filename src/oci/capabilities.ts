@@ -9,8 +9,20 @@ import { ALL_CAPABILITIES } from '../../common/capabilities';
 
 /** containerd's (and Docker's) default set for unprivileged containers. */
 export const DEFAULT_CAPABILITIES = [
-  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID',
-  'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE',
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FSETID',
+  'CAP_FOWNER',
+  'CAP_MKNOD',
+  'CAP_NET_RAW',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_SETFCAP',
+  'CAP_SETPCAP',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SYS_CHROOT',
+  'CAP_KILL',
+  'CAP_AUDIT_WRITE',
 ];
 
 /** "net_admin", "NET_ADMIN", "CAP_NET_ADMIN" → "CAP_NET_ADMIN"; "ALL" stays "ALL". */
@@ -20,12 +32,7 @@ export function normalizeCapability(name: string): string {
   return up.startsWith('CAP_') ? up : `CAP_${up}`;
 }
 
-export function resolveCapabilities(
-  caps: Capability__Output | null,
-  privileged: boolean,
-  daemonCaps: ReadonlySet<string>,
-  notes: SpecNote[],
-): OciCapabilities {
+export function resolveCapabilities(caps: Capability__Output | null, privileged: boolean, daemonCaps: ReadonlySet<string>, notes: SpecNote[]): OciCapabilities {
   let set: Set<string>;
   if (privileged) {
     set = new Set(ALL_CAPABILITIES);

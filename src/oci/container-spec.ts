@@ -58,7 +58,12 @@ export function containerSpec(input: ContainerSpecInput): SpecResult<OciSpec> {
     },
     linux: {
       // A container that does not say (crictl configs often omit it) follows the pod.
-      namespaces: containerNamespaces(pod, { pid: mode(ns?.pid, pod.namespaces.pid), ipc: mode(ns?.ipc, pod.namespaces.ipc), network: mode(ns?.network, pod.namespaces.network) }, input.targetPid, host.cgroupVersion),
+      namespaces: containerNamespaces(
+        pod,
+        { pid: mode(ns?.pid, pod.namespaces.pid), ipc: mode(ns?.ipc, pod.namespaces.ipc), network: mode(ns?.network, pod.namespaces.network) },
+        input.targetPid,
+        host.cgroupVersion,
+      ),
       cgroupsPath: `${podCgroupParent(pod.cgroupParent, pod.id)}/${input.containerId}`,
       resources,
       devices,

@@ -6,12 +6,7 @@ import type { ImageRunConfig } from './input';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-export function mergeEnv(
-  hostname: string,
-  image: ImageRunConfig,
-  envs: readonly { key: string; value: string }[],
-  tty: boolean,
-): string[] {
+export function mergeEnv(hostname: string, image: ImageRunConfig, envs: readonly { key: string; value: string }[], tty: boolean): string[] {
   const order: string[] = [];
   const values = new Map<string, string>();
   const set = (entry: string): void => {

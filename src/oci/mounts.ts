@@ -31,11 +31,7 @@ export function podMounts(pod: PodContext, readonlyRootfs: boolean): OciMount[] 
   if (pod.hostsPath) out.push(bind(pod.hostsPath, '/etc/hosts', readonlyRootfs));
   if (pod.resolvConfPath) out.push(bind(pod.resolvConfPath, '/etc/resolv.conf', readonlyRootfs));
   if (pod.hostnamePath) out.push(bind(pod.hostnamePath, '/etc/hostname', readonlyRootfs));
-  out.push(
-    pod.shmPath
-      ? bind(pod.shmPath, '/dev/shm', false)
-      : bind('/dev/shm', '/dev/shm', false),
-  );
+  out.push(pod.shmPath ? bind(pod.shmPath, '/dev/shm', false) : bind('/dev/shm', '/dev/shm', false));
   return out;
 }
 
@@ -63,11 +59,12 @@ const depth = (p: string): number => p.split('/').filter(Boolean).length;
 /** Defaults first, overridden by later lists at the same destination; parents before children. */
 export function mergeMounts(...lists: OciMount[][]): OciMount[] {
   const byDest = new Map<string, OciMount>();
-  for (const list of lists) for (const m of list) {
-    const dest = m.destination.replace(/\/+$/, '') || '/';
-    byDest.delete(dest);
-    byDest.set(dest, { ...m, destination: dest });
-  }
+  for (const list of lists)
+    for (const m of list) {
+      const dest = m.destination.replace(/\/+$/, '') || '/';
+      byDest.delete(dest);
+      byDest.set(dest, { ...m, destination: dest });
+    }
   // Stable sort keeps the default order among equal depths (/dev before /dev/pts anyway).
   return [...byDest.values()].sort((a, b) => depth(a.destination) - depth(b.destination));
 }
@@ -80,7 +77,16 @@ export function rootfsPropagation(mounts: readonly OciMount[]): string | undefin
 }
 
 export const DEFAULT_MASKED_PATHS = [
-  '/proc/acpi', '/proc/asound', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
 ];
 export const DEFAULT_READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];

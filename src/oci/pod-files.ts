@@ -13,14 +13,7 @@ export function resolvConf(dns: DNSConfig__Output | null): string | null {
 }
 
 export function hostsFile(hostname: string, ips: readonly string[]): string {
-  const lines = [
-    '127.0.0.1\tlocalhost',
-    '::1\tlocalhost ip6-localhost ip6-loopback',
-    'fe00::0\tip6-localnet',
-    'fe00::0\tip6-mcastprefix',
-    'fe00::1\tip6-allnodes',
-    'fe00::2\tip6-allrouters',
-  ];
+  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'fe00::0\tip6-mcastprefix', 'fe00::1\tip6-allnodes', 'fe00::2\tip6-allrouters'];
   for (const ip of ips) if (hostname) lines.push(`${ip}\t${hostname}`);
   return `${lines.join('\n')}\n`;
 }

@@ -58,7 +58,7 @@ export function resolveResources(r: LinuxContainerResources__Output | null, host
  */
 export function clampOomScoreAdj(requested: number, daemon: number, notes: SpecNote[]): number {
   if (requested < daemon) {
-    notes.push({ message: 'oom_score_adj raised to the daemon\'s own', detail: { requested, applied: daemon } });
+    notes.push({ message: "oom_score_adj raised to the daemon's own", detail: { requested, applied: daemon } });
     return daemon;
   }
   return Math.min(requested, 1000);

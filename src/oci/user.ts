@@ -39,7 +39,14 @@ export function parseGroup(text: string): GroupEntry[] {
     if (f.length < 3 || line.startsWith('#')) continue;
     const gid = Number(f[2]);
     if (!f[0] || !Number.isInteger(gid)) continue;
-    out.push({ name: f[0], gid, members: (f[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean) });
+    out.push({
+      name: f[0],
+      gid,
+      members: (f[3] ?? '')
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+    });
   }
   return out;
 }
@@ -65,12 +72,7 @@ export function checkUserRequest(sc: LinuxContainerSecurityContext__Output | nul
   }
 }
 
-export function resolveUser(
-  sc: LinuxContainerSecurityContext__Output | null,
-  imageUser: string,
-  passwdText: string,
-  groupText: string,
-): OciUser {
+export function resolveUser(sc: LinuxContainerSecurityContext__Output | null, imageUser: string, passwdText: string, groupText: string): OciUser {
   checkUserRequest(sc);
   const passwd = parsePasswd(passwdText);
   const groups = parseGroup(groupText);

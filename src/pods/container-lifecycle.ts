@@ -43,13 +43,35 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
   const id = newId();
   const log = containerLog(d, { id, podSandboxId: sb.id });
   d.containers.create({
-    schema: CONTAINER_SCHEMA, id, podSandboxId: sb.id, config, image: imageRefIn, imageId: image.id, imageRef: image.repoDigests[0] ?? image.id, logPath,
-    stopSignal: resolveStopSignal(config.stop_signal ?? '', image.config), createdAt: nowNs(), startedAt: '0', finishedAt: '0',
-    state: 'CONTAINER_CREATED', exitCode: 0, reason: '', message: '', resources: config.linux?.resources ?? null, rootfs: '', upperDir: '', user: null, controller: null,
+    schema: CONTAINER_SCHEMA,
+    id,
+    podSandboxId: sb.id,
+    config,
+    image: imageRefIn,
+    imageId: image.id,
+    imageRef: image.repoDigests[0] ?? image.id,
+    logPath,
+    stopSignal: resolveStopSignal(config.stop_signal ?? '', image.config),
+    createdAt: nowNs(),
+    startedAt: '0',
+    finishedAt: '0',
+    state: 'CONTAINER_CREATED',
+    exitCode: 0,
+    reason: '',
+    message: '',
+    resources: config.linux?.resources ?? null,
+    rootfs: '',
+    upperDir: '',
+    user: null,
+    controller: null,
   });
   const steps = new Steps(`CreateContainer ${id}`, log);
   try {
-    const layout = await steps.run('rootfs-prepare', () => d.images.prepareRootfs(id, image.id), () => d.images.releaseRootfs(id));
+    const layout = await steps.run(
+      'rootfs-prepare',
+      () => d.images.prepareRootfs(id, image.id),
+      () => d.images.releaseRootfs(id),
+    );
     await steps.run('rootfs-mount', () => d.images.mountRootfs(id));
     const made = await steps.run(
       'runtime-create',

@@ -35,9 +35,7 @@ export interface Domain extends DomainDeps {
 export function controllerOf(d: Domain, sb: SandboxRecord): SandboxController {
   const c = d.controllers.get(sb.handler);
   if (!c) {
-    throw new FailedPreconditionError(
-      `pod sandbox ${sb.id} runs on handler "${sb.handler}", which is no longer in [runtime.handlers]; configure it again to manage or remove the pod`,
-    );
+    throw new FailedPreconditionError(`pod sandbox ${sb.id} runs on handler "${sb.handler}", which is no longer in [runtime.handlers]; configure it again to manage or remove the pod`);
   }
   return c;
 }

@@ -31,7 +31,5 @@ export function selectPods(all: readonly SandboxRecord[], f: PodFilter | undefin
 /** Containers that match everything but the state (which needs a refresh first). */
 export function selectContainers(all: readonly ContainerRecord[], f: ContainerFilter | undefined): ContainerRecord[] {
   // A container still being created has no controller data yet; it is not listed.
-  return all.filter(
-    (c) => c.controller !== null && (!f?.id || c.id.startsWith(f.id)) && (!f?.podSandboxId || c.podSandboxId.startsWith(f.podSandboxId)) && matchesLabels(c.config.labels, f?.labels),
-  );
+  return all.filter((c) => c.controller !== null && (!f?.id || c.id.startsWith(f.id)) && (!f?.podSandboxId || c.podSandboxId.startsWith(f.podSandboxId)) && matchesLabels(c.config.labels, f?.labels));
 }

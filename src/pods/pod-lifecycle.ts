@@ -48,23 +48,48 @@ export async function runPod(d: Domain, config: PodSandboxConfig__Output, runtim
   log.info({ handler: route.handler, reason: route.reason, pod: `${md.namespace}/${md.name}` }, 'pod routed');
   callLog.debug({ podSandboxId: id }, 'pod id assigned');
   d.sandboxes.create({
-    schema: SANDBOX_SCHEMA, id, config, handler: route.handler, routeReason: route.reason, createdAt: nowNs(), namespaces, hostname,
-    state: 'SANDBOX_NOTREADY', creating: true, netnsPath: '', ip: '', additionalIps: [], controller: null,
+    schema: SANDBOX_SCHEMA,
+    id,
+    config,
+    handler: route.handler,
+    routeReason: route.reason,
+    createdAt: nowNs(),
+    namespaces,
+    hostname,
+    state: 'SANDBOX_NOTREADY',
+    creating: true,
+    netnsPath: '',
+    ip: '',
+    additionalIps: [],
+    controller: null,
   });
   const steps = new Steps(`RunPodSandbox ${id}`, log);
   try {
-    const net = await steps.run('network-setup', () => d.network.setup({
-      id, name: md.name, namespace: md.namespace, uid: md.uid, hostNetwork: namespaces.network === 'NODE',
-      portMappings: config.port_mappings.map((p) => ({ containerPort: p.container_port, hostPort: p.host_port, protocol: p.protocol, hostIp: p.host_ip })),
-      dns: config.dns_config ?? undefined,
-      bandwidth,
-    }), () => d.network.teardown(id));
+    const net = await steps.run(
+      'network-setup',
+      () =>
+        d.network.setup({
+          id,
+          name: md.name,
+          namespace: md.namespace,
+          uid: md.uid,
+          hostNetwork: namespaces.network === 'NODE',
+          portMappings: config.port_mappings.map((p) => ({ containerPort: p.container_port, hostPort: p.host_port, protocol: p.protocol, hostIp: p.host_ip })),
+          dns: config.dns_config ?? undefined,
+          bandwidth,
+        }),
+      () => d.network.teardown(id),
+    );
     const ips = [net.ips.ip, ...net.ips.additionalIps].filter(Boolean);
-    const data = await steps.run('sandbox-create', () => ctl.createSandbox({ id, config, namespaces, hostname, netnsPath: net.netnsPath, ips, log }), async (made) => {
-      const h = { id, config, namespaces, hostname, netnsPath: net.netnsPath, data: made };
-      await ctl.stopSandbox(h, log);
-      await ctl.removeSandbox(h, log);
-    });
+    const data = await steps.run(
+      'sandbox-create',
+      () => ctl.createSandbox({ id, config, namespaces, hostname, netnsPath: net.netnsPath, ips, log }),
+      async (made) => {
+        const h = { id, config, namespaces, hostname, netnsPath: net.netnsPath, data: made };
+        await ctl.stopSandbox(h, log);
+        await ctl.removeSandbox(h, log);
+      },
+    );
     // The last step: if this write fails, the pod is undone like any other failed step.
     await steps.run('record', async () => {
       d.sandboxes.update(id, (r) => ({ ...r, state: 'SANDBOX_READY', creating: false, netnsPath: net.netnsPath, ip: net.ips.ip, additionalIps: net.ips.additionalIps, controller: data }));

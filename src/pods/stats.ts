@@ -67,29 +67,54 @@ export async function eachReadable<T, R>(items: readonly T[], fn: (item: T) => P
 /** CRI: stats of the running containers that match the filter. */
 export async function listContainerStats(d: Domain, f: ContainerFilter | undefined, log: Logger): Promise<ContainerStatsView[]> {
   const running = (await Promise.all(selectContainers(d.containers.list(), f).map((c) => refreshContainer(d, c)))).filter((c) => c.state === 'CONTAINER_RUNNING');
-  return eachReadable(running, (c) => containerStats(d, c), log, (c) => ({ containerId: c.id }));
+  return eachReadable(
+    running,
+    (c) => containerStats(d, c),
+    log,
+    (c) => ({ containerId: c.id }),
+  );
 }
 
 export async function podStats(d: Domain, sb: SandboxRecord, log: Logger): Promise<PodStatsView> {
   const rt = podRuntime(d, sb);
   const raw = rt ? await rt.ctl.sandboxStats(rt.h) : null;
   const running = d.containers.list().filter((c) => c.podSandboxId === sb.id && c.controller && c.state === 'CONTAINER_RUNNING');
-  const containers = await eachReadable(running, (c) => containerStats(d, c), log, (c) => ({ containerId: c.id }));
+  const containers = await eachReadable(
+    running,
+    (c) => containerStats(d, c),
+    log,
+    (c) => ({ containerId: c.id }),
+  );
   return { pod: sb, cgroup: withRate(d, podCpuKey(sb.id), raw), containers };
 }
 
 export async function listPodStats(d: Domain, f: PodFilter | undefined, log: Logger): Promise<PodStatsView[]> {
-  return eachReadable(selectPods(d.sandboxes.list(), f), (s) => podStats(d, s, log), log, (s) => ({ podSandboxId: s.id }));
+  return eachReadable(
+    selectPods(d.sandboxes.list(), f),
+    (s) => podStats(d, s, log),
+    log,
+    (s) => ({ podSandboxId: s.id }),
+  );
 }
 
 /** For ListPodSandboxMetrics: every ready pod's figures, without CPU rates (metrics carry cumulative counters only). */
 export async function podMetrics(d: Domain, log: Logger): Promise<{ pod: SandboxRecord; cgroup: CgroupStats | null; containers: { container: ContainerRecord; cgroup: CgroupStats }[] }[]> {
   const ready = d.sandboxes.list().filter((s) => s.state === 'SANDBOX_READY' && s.controller);
-  return eachReadable(ready, async (sb) => {
-    const rt = podRuntime(d, sb)!;
-    const cgroup = await rt.ctl.sandboxStats(rt.h);
-    const running = d.containers.list().filter((c) => c.podSandboxId === sb.id && c.controller && c.state === 'CONTAINER_RUNNING');
-    const read = await eachReadable(running, async (c) => ({ container: c, cgroup: await rt.ctl.containerStats(rt.h, containerHandle(c)!) }), log, (c) => ({ containerId: c.id }));
-    return { pod: sb, cgroup, containers: read.flatMap((r) => (r.cgroup ? [{ container: r.container, cgroup: r.cgroup }] : [])) };
-  }, log, (sb) => ({ podSandboxId: sb.id }));
+  return eachReadable(
+    ready,
+    async (sb) => {
+      const rt = podRuntime(d, sb)!;
+      const cgroup = await rt.ctl.sandboxStats(rt.h);
+      const running = d.containers.list().filter((c) => c.podSandboxId === sb.id && c.controller && c.state === 'CONTAINER_RUNNING');
+      const read = await eachReadable(
+        running,
+        async (c) => ({ container: c, cgroup: await rt.ctl.containerStats(rt.h, containerHandle(c)!) }),
+        log,
+        (c) => ({ containerId: c.id }),
+      );
+      return { pod: sb, cgroup, containers: read.flatMap((r) => (r.cgroup ? [{ container: r.container, cgroup: r.cgroup }] : [])) };
+    },
+    log,
+    (sb) => ({ podSandboxId: sb.id }),
+  );
 }

@@ -18,7 +18,11 @@ export interface PodStatus {
 
 export async function podStatus(d: Domain, sb: SandboxRecord, verbose: boolean): Promise<PodStatus> {
   const pod = await refreshPod(d, sb);
-  const containers = await Promise.all(selectContainers(d.containers.list(), { podSandboxId: pod.id }).filter((c) => c.podSandboxId === pod.id).map((c) => refreshContainer(d, c)));
+  const containers = await Promise.all(
+    selectContainers(d.containers.list(), { podSandboxId: pod.id })
+      .filter((c) => c.podSandboxId === pod.id)
+      .map((c) => refreshContainer(d, c)),
+  );
   const rt = verbose ? podRuntime(d, pod) : null;
   return { pod, containers, description: rt ? rt.ctl.describeSandbox(rt.h) : undefined };
 }

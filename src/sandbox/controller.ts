@@ -130,9 +130,7 @@ export interface Description {
 }
 
 /** What a controller tells the domain without being asked. */
-export type ControllerEvent =
-  | { kind: 'container-exited'; containerId: string; state: ContainerProcessState }
-  | { kind: 'sandbox-died'; podSandboxId: string; reason: string };
+export type ControllerEvent = { kind: 'container-exited'; containerId: string; state: ContainerProcessState } | { kind: 'sandbox-died'; podSandboxId: string; reason: string };
 
 export interface SandboxController {
   /** The handler (RuntimeClass) name this controller serves. */

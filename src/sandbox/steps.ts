@@ -21,7 +21,11 @@ export class Steps {
   private readonly ms: Record<string, number> = {};
   private readonly started = Date.now();
 
-  constructor(private readonly what: string, private readonly log: Logger, private readonly opts: StepsOptions = {}) {}
+  constructor(
+    private readonly what: string,
+    private readonly log: Logger,
+    private readonly opts: StepsOptions = {},
+  ) {}
 
   async run<T>(name: string, fn: () => Promise<T>, rollback?: (value: T) => Promise<void>): Promise<T> {
     const t0 = Date.now();

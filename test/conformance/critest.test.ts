@@ -23,7 +23,6 @@ function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: nu
   });
 }
 
-
 /** Processes whose command line names `dir` (QEMU, conmon and runc name their pod's files). */
 function processesNaming(dir: string): string[] {
   const out: string[] = [];
@@ -31,7 +30,9 @@ function processesNaming(dir: string): string[] {
     try {
       const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       if (cmd.includes(dir) && Number(pid) !== process.pid) out.push(`${pid} ${cmd.slice(0, 160)}`);
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return out;
 }
@@ -71,8 +72,16 @@ if (missing) {
       const v = judge(parseSpecs(readFileSync(specsPath, 'utf8')), known, handler);
       const failedBlock = r.out.slice(r.out.indexOf('== failed specs'), r.out.indexOf('== log:'));
       t.same(v.unexpected, [], `${handler}: every failing spec is a known failure with a reason\n${failedBlock}`);
-      t.same(v.stale.map((k) => k.spec), [], `${handler}: every known failure still fails (else remove it from known-failures.txt)`);
-      t.same(v.missing.map((k) => k.spec), [], `${handler}: every known failure names a spec critest runs`);
+      t.same(
+        v.stale.map((k) => k.spec),
+        [],
+        `${handler}: every known failure still fails (else remove it from known-failures.txt)`,
+      );
+      t.same(
+        v.missing.map((k) => k.spec),
+        [],
+        `${handler}: every known failure names a spec critest runs`,
+      );
       t.ok(v.passed > 0, `${handler}: ${v.passed} specs passed`);
       for (const k of v.known) t.comment(`known failure (${handler}): ${k.spec} -- ${k.reason}`);
 
@@ -82,7 +91,11 @@ if (missing) {
       const left = (await d.client.runtime.ListPodSandbox({})).items;
       if (left.length) t.comment(`${handler}: critest left ${left.length} pod(s): ${left.map((p) => p.metadata?.name).join(', ')}`);
       await removeAllPods(d.client);
-      t.same((await d.client.runtime.ListPodSandbox({})).items.map((p) => p.id), [], `${handler}: every pod critest left is removable`);
+      t.same(
+        (await d.client.runtime.ListPodSandbox({})).items.map((p) => p.id),
+        [],
+        `${handler}: every pod critest left is removable`,
+      );
       t.equal(await d.stop(), 0, `${handler}: daemon exits 0 on SIGTERM`);
       t.same(leftoverMounts(d.dir, d.state), [], `${handler}: no mount left under the daemon's directories`);
       t.same(processesNaming(d.dir), [], `${handler}: no QEMU, conmon or runc process of the daemon left`);

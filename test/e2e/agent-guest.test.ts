@@ -40,11 +40,11 @@ const found = findGuestImage(process.env.VMPOD_GUEST_DIR);
 const missing =
   'missing' in found
     ? found.missing
-    : missingForBoot(FAST) ??
+    : (missingForBoot(FAST) ??
       (found.manifest.agent === 'fallback' ? `guest image ${found.dir} holds the fallback agent, not vmpod-agent: run scripts/build-agent then guest-image/build` : undefined) ??
       (existsSync(BUSYBOX) ? undefined : `${BUSYBOX} is missing (apt-get install busybox-static)`) ??
       (existsSync(IPTABLES) && existsSync(XTABLES_DIR) ? undefined : `${IPTABLES} or ${XTABLES_DIR} is missing (apt-get install iptables)`) ??
-      (found.manifest.modules_on_demand ? undefined : `guest image ${found.dir} predates modules on demand: rebuild it with guest-image/build`);
+      (found.manifest.modules_on_demand ? undefined : `guest image ${found.dir} predates modules on demand: rebuild it with guest-image/build`));
 
 if (missing) {
   t.fail(`agent guest test cannot run: ${missing}`);
@@ -70,7 +70,9 @@ if (missing) {
   for (const d of ['bin', 'sbin', 'proc', 'sys', 'dev', 'tmp', 'run', 'etc']) mkdirSync(join(netRootfs, d), { recursive: true });
   copyFileSync(BUSYBOX, join(netRootfs, 'bin/busybox'));
   for (const a of ['sh', 'ip', 'brctl', 'cut', 'sort', 'tr', 'echo']) symlinkSync('busybox', join(netRootfs, 'bin', a));
-  const xtables = readdirSync(XTABLES_DIR).filter((f) => f.endsWith('.so')).map((f) => join(XTABLES_DIR, f));
+  const xtables = readdirSync(XTABLES_DIR)
+    .filter((f) => f.endsWith('.so'))
+    .map((f) => join(XTABLES_DIR, f));
   const libs = new Set<string>();
   for (const f of [IPTABLES, ...xtables]) {
     for (const m of execFileSync('ldd', [f], { encoding: 'utf8' }).matchAll(/(?:=> )?(\/\S+) \(0x/g)) libs.add(m[1]);
@@ -106,11 +108,16 @@ if (missing) {
   const sock = join(work, 'agent.sock');
   const args = [
     ...guestQemuArgs(img, FAST),
-    '-device', 'virtio-serial-pci',
-    '-chardev', `socket,id=agent,path=${sock},server=on,wait=off`,
-    '-device', 'virtserialport,chardev=agent,name=vmpod.agent',
-    '-fsdev', `local,id=fs0,path=${share},security_model=none,multidevs=remap`,
-    '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=vmpod-shared',
+    '-device',
+    'virtio-serial-pci',
+    '-chardev',
+    `socket,id=agent,path=${sock},server=on,wait=off`,
+    '-device',
+    'virtserialport,chardev=agent,name=vmpod.agent',
+    '-fsdev',
+    `local,id=fs0,path=${share},security_model=none,multidevs=remap`,
+    '-device',
+    'virtio-9p-pci,fsdev=fs0,mount_tag=vmpod-shared',
   ];
   const vm = startGuest(args, { timeoutMs: BOOT_LIMIT_MS + 120_000, logPath: join(work, 'console.log') });
   t.teardown(() => vm.kill());
@@ -145,14 +152,20 @@ if (missing) {
     let healthy = false;
     const deadline = Date.now() + BOOT_LIMIT_MS;
     while (!healthy && Date.now() < deadline) {
-      healthy = await client.health({ timeoutMs: 3000 }).then((h) => h.status === HealthResponse_Status.SERVING, () => false);
+      healthy = await client.health({ timeoutMs: 3000 }).then(
+        (h) => h.status === HealthResponse_Status.SERVING,
+        () => false,
+      );
     }
     t.ok(healthy, 'Health answered over virtio-serial');
     if (!healthy) return;
     const v = await client.call('Version', {});
     t.equal(v.kernel_release, img.manifest.kernel.release, 'Version reports the guest kernel');
     const agentLog = await client.readAgentLog({ since_seq: 0 });
-    t.ok(agentLog.lines.some((l) => /vmpod-agent starting/.test(l.msg)), 'ReadAgentLog returns the agent\'s own start-up line');
+    t.ok(
+      agentLog.lines.some((l) => /vmpod-agent starting/.test(l.msg)),
+      "ReadAgentLog returns the agent's own start-up line",
+    );
 
     await client.call('CreateSandbox', {
       sandbox_id: 'e2e',
@@ -176,7 +189,11 @@ if (missing) {
     t.equal(out, 'hello-from-container\n', 'container output read back, nothing lost across the reconnect');
     t.equal(sockets.length, dialsBefore + 1, 'the client reconnected once');
 
-    await client.call('ExecProcess', { container_id: 'c1', exec_id: 'e1', process_json: Buffer.from(JSON.stringify({ args: ['/bin/cat', '/proc/version'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } })) }, { timeoutMs: 60_000 });
+    await client.call(
+      'ExecProcess',
+      { container_id: 'c1', exec_id: 'e1', process_json: Buffer.from(JSON.stringify({ args: ['/bin/cat', '/proc/version'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } })) },
+      { timeoutMs: 60_000 },
+    );
     const w = await client.waitProcess({ container_id: 'c1', exec_id: 'e1', wait_ms: 30_000 });
     t.same([w.exited, w.exit_code], [true, 0], 'exec exited 0');
     const version = await stdoutOf('c1', 'e1');
@@ -197,7 +214,11 @@ if (missing) {
     const added = listed('after').filter((m) => !bootModules.includes(m));
     for (const m of ['bridge', 'nf_tables', 'nf_conntrack', 'nf_nat']) t.ok(added.includes(m), `${m} was loaded on demand`);
     const onDemand = new Set(img.manifest.modules_on_demand);
-    t.same(added.filter((m) => !onDemand.has(m)), [], 'every module loaded on demand is one the manifest lists');
+    t.same(
+      added.filter((m) => !onDemand.has(m)),
+      [],
+      'every module loaded on demand is one the manifest lists',
+    );
     t.equal(nw.exit_code, 0, 'the module check script exited 0');
     if (!t.passing()) t.comment(`module check output:\n${netOut}`);
     t.comment(`loaded on demand: ${added.join(' ')}`);
@@ -237,16 +258,26 @@ if (missing) {
       return what.test(ttyOut);
     };
     t.ok(await ttyUntil(/24 80\r?\n/), `the container's stdio is a pty of the consoleSize it asked for (${JSON.stringify(ttyOut)})`);
-    t.match(ttyOut, /^\/dev\/pts\/\d+\r?\n/, 'tty names the container\'s pty');
+    t.match(ttyOut, /^\/dev\/pts\/\d+\r?\n/, "tty names the container's pty");
     await client.call('ResizeTty', { container_id: 'tty', rows: 40, cols: 120 });
     // runc applies the size on SIGWINCH, asynchronously: look at the container's console until it has.
     let size = '';
     for (let i = 0; i < 40 && size !== '40 120'; i++) {
-      await client.call('ExecProcess', { container_id: 'tty', exec_id: `size${i}`, process_json: Buffer.from(JSON.stringify({ args: ['/bin/stty', '-F', '/dev/console', 'size'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } })) }, { timeoutMs: 60_000 });
+      await client.call(
+        'ExecProcess',
+        {
+          container_id: 'tty',
+          exec_id: `size${i}`,
+          process_json: Buffer.from(JSON.stringify({ args: ['/bin/stty', '-F', '/dev/console', 'size'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } })),
+        },
+        { timeoutMs: 60_000 },
+      );
       await client.waitProcess({ container_id: 'tty', exec_id: `size${i}`, wait_ms: 30_000 });
-      size = Buffer.from((await client.readStdout({ container_id: 'tty', exec_id: `size${i}`, wait_ms: 1000 })).data).toString().trim();
+      size = Buffer.from((await client.readStdout({ container_id: 'tty', exec_id: `size${i}`, wait_ms: 1000 })).data)
+        .toString()
+        .trim();
     }
-    t.equal(size, '40 120', 'ResizeTty reached the container\'s pty');
+    t.equal(size, '40 120', "ResizeTty reached the container's pty");
     await client.call('WriteStdin', { container_id: 'tty', data: Buffer.from('hello\n') });
     t.ok(await ttyUntil(/line=hello\r?\n40 120\r?\n/), 'stdin typed into the terminal, and the process sees the new size');
     await client.call('CloseStdin', { container_id: 'tty' });
@@ -254,7 +285,17 @@ if (missing) {
     const ttyErr = await client.readStderr({ container_id: 'tty', wait_ms: 1000 });
     t.same([ttyErr.data.length, ttyErr.eof], [0, true], 'stderr of a terminal process: empty, at eof');
 
-    await client.call('ExecProcess', { container_id: 'tty', exec_id: 'ttyexec', process_json: Buffer.from(JSON.stringify({ terminal: true, consoleSize: { height: 30, width: 100 }, args: ['/bin/sh', '-c', 'tty; stty size; exit 5'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } })) }, { timeoutMs: 60_000 });
+    await client.call(
+      'ExecProcess',
+      {
+        container_id: 'tty',
+        exec_id: 'ttyexec',
+        process_json: Buffer.from(
+          JSON.stringify({ terminal: true, consoleSize: { height: 30, width: 100 }, args: ['/bin/sh', '-c', 'tty; stty size; exit 5'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }),
+        ),
+      },
+      { timeoutMs: 60_000 },
+    );
     const tw = await client.waitProcess({ container_id: 'tty', exec_id: 'ttyexec', wait_ms: 30_000 });
     t.same([tw.exited, tw.exit_code], [true, 5], 'exec on a terminal: exit code reported');
     const execOut = await stdoutOf('tty', 'ttyexec');
@@ -262,7 +303,11 @@ if (missing) {
     await client.call('RemoveContainer', { container_id: 'tty', force: true }, { timeoutMs: 60_000 });
 
     // OOM: a container under a 16 MiB limit whose shell doubles a string until the guest kernel kills it.
-    const hog = { ...spec, process: { ...spec.process, args: ['/bin/sh', '-c', 'a=a; while true; do a=$a$a; done'] }, linux: { ...spec.linux, resources: { ...(spec.linux.resources ?? {}), memory: { limit: 16 * 1024 * 1024 } } } };
+    const hog = {
+      ...spec,
+      process: { ...spec.process, args: ['/bin/sh', '-c', 'a=a; while true; do a=$a$a; done'] },
+      linux: { ...spec.linux, resources: { ...(spec.linux.resources ?? {}), memory: { limit: 16 * 1024 * 1024 } } },
+    };
     await client.call('CreateContainer', { container_id: 'hog', oci_spec_json: Buffer.from(JSON.stringify(hog)), rootfs_path: 'c1/rootfs' });
     await client.call('StartContainer', { container_id: 'hog' }, { timeoutMs: 60_000 });
     const hw = await client.waitProcess({ container_id: 'hog', wait_ms: 60_000 });

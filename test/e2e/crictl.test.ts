@@ -55,7 +55,14 @@ if (missing) {
 
     t.match(await crictl('version'), /RuntimeName:\s+vmpod/, 'crictl version reaches vmpod');
     const info = await json<{ status: { conditions: { type: string; status: boolean }[] } }>('info');
-    t.same(info.status.conditions.map((c) => [c.type, c.status]), [['RuntimeReady', true], ['NetworkReady', true]], 'crictl info: runtime and network ready');
+    t.same(
+      info.status.conditions.map((c) => [c.type, c.status]),
+      [
+        ['RuntimeReady', true],
+        ['NetworkReady', true],
+      ],
+      'crictl info: runtime and network ready',
+    );
     await crictl('pull', IMAGE);
     t.match(await crictl('images'), /e2e-test-images\/busybox\s+1\.29-2/, 'crictl images lists the pulled image');
 
@@ -63,16 +70,25 @@ if (missing) {
     for (const kind of ['runc', 'vm'] as const) {
       const podJson = join(d.dir, `pod-${kind}.json`);
       const ctrJson = join(d.dir, `ctr-${kind}.json`);
-      writeFileSync(podJson, JSON.stringify({
-        metadata: { name: `demo-${kind}`, namespace: 'default', uid: `demo-${kind}-uid`, attempt: 0 },
-        annotations: kind === 'vm' ? { 'io.kubernetes.cri.untrusted-workload': 'true' } : {},
-        log_directory: join(d.dir, `logs-${kind}`), linux: {},
-      }));
-      writeFileSync(ctrJson, JSON.stringify({
-        metadata: { name: 'web' }, image: { image: IMAGE },
-        command: ['/bin/sh', '-c', 'echo hello from $(uname -r); exec httpd -f -p 8080'],
-        log_path: 'web.log', linux: {},
-      }));
+      writeFileSync(
+        podJson,
+        JSON.stringify({
+          metadata: { name: `demo-${kind}`, namespace: 'default', uid: `demo-${kind}-uid`, attempt: 0 },
+          annotations: kind === 'vm' ? { 'io.kubernetes.cri.untrusted-workload': 'true' } : {},
+          log_directory: join(d.dir, `logs-${kind}`),
+          linux: {},
+        }),
+      );
+      writeFileSync(
+        ctrJson,
+        JSON.stringify({
+          metadata: { name: 'web' },
+          image: { image: IMAGE },
+          command: ['/bin/sh', '-c', 'echo hello from $(uname -r); exec httpd -f -p 8080'],
+          log_path: 'web.log',
+          linux: {},
+        }),
+      );
       const pod = (await crictl('runp', podJson)).trim();
       t.match(pod, /^[0-9a-f]{64}$/, `${kind}: runp prints the pod id`);
       const ctr = (await crictl('create', pod, ctrJson, podJson)).trim();
@@ -80,7 +96,11 @@ if (missing) {
       await crictl('start', ctr);
 
       const ps = await json<{ containers: { id: string; state: string; podSandboxId: string }[] }>('ps');
-      t.match(ps.containers.find((c) => c.id === ctr), { state: 'CONTAINER_RUNNING', podSandboxId: pod }, `${kind}: ps shows the container running`);
+      t.match(
+        ps.containers.find((c) => c.id === ctr),
+        { state: 'CONTAINER_RUNNING', podSandboxId: pod },
+        `${kind}: ps shows the container running`,
+      );
       const inspp = await json<{ status: { state: string; network: { ip: string } }; info: { runtimeHandler?: string; handler?: string } }>('inspectp', pod);
       t.equal(inspp.status.state, 'SANDBOX_READY', `${kind}: inspectp shows the pod ready`);
       t.match(inspp.status.network.ip, /^10\.88\.\d+\.\d+$/, `${kind}: inspectp shows the pod IP from CNI`);
@@ -102,9 +122,15 @@ if (missing) {
       t.match(http.stdout, /^[2-4]\d\d$/, `${kind}: httpd answers on the pod IP`);
 
       const stats = await json<{ stats: { attributes: { id: string } }[] }>('stats');
-      t.ok(stats.stats.some((s) => s.attributes.id === ctr), `${kind}: stats lists the container`);
+      t.ok(
+        stats.stats.some((s) => s.attributes.id === ctr),
+        `${kind}: stats lists the container`,
+      );
       const statsp = await json<{ stats: { attributes: { id: string } }[] }>('statsp');
-      t.ok(statsp.stats.some((s) => s.attributes.id === pod), `${kind}: statsp lists the pod`);
+      t.ok(
+        statsp.stats.some((s) => s.attributes.id === pod),
+        `${kind}: statsp lists the pod`,
+      );
 
       await crictl('stop', ctr);
       t.match((await json<{ status: { state: string } }>('inspect', ctr)).status.state, 'CONTAINER_EXITED', `${kind}: stop leaves it exited`);
@@ -117,13 +143,15 @@ if (missing) {
 
     t.equal(await d.stop(), 0, 'daemon exits 0 on SIGTERM');
     t.same(leftoverMounts(d.dir, d.state), [], 'no mount of either pod left');
-    const procs = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try {
-        return Number(p) !== process.pid && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(d.dir);
-      } catch {
-        return false;
-      }
-    });
+    const procs = readdirSync('/proc')
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          return Number(p) !== process.pid && readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(d.dir);
+        } catch {
+          return false;
+        }
+      });
     t.same(procs, [], 'no QEMU, conmon or container process left');
   });
 }

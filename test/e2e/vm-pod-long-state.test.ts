@@ -48,7 +48,12 @@ const missing =
     ? `guest image: ${found.missing}`
     : found.manifest.agent !== 'bundle'
       ? `guest image ${found.dir} holds the fallback agent, not vmpod-agent: run scripts/build-agent then guest-image/build`
-      : [['qemu-system-x86_64', QEMU], ['CNI bridge plugin', `${CNI_BIN}/bridge`], ['CNI host-local plugin', `${CNI_BIN}/host-local`], ['/dev/net/tun', '/dev/net/tun']]
+      : [
+          ['qemu-system-x86_64', QEMU],
+          ['CNI bridge plugin', `${CNI_BIN}/bridge`],
+          ['CNI host-local plugin', `${CNI_BIN}/host-local`],
+          ['/dev/net/tun', '/dev/net/tun'],
+        ]
           .filter(([, p]) => !existsSync(p))
           .map(([c, p]) => `missing component: ${c} (${p})`)[0];
 
@@ -82,11 +87,14 @@ if (missing) {
   cfg.runtime.handlers.vm = vmCfg;
   const confDir = join(sb.dir, 'net.d');
   mkdirSync(confDir);
-  writeFileSync(join(confDir, '10-vmpodls.conflist'), JSON.stringify({
-    cniVersion: '1.0.0',
-    name: 'vmpodls',
-    plugins: [{ type: 'bridge', bridge: 'vmpodlsbr0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.93.0/24' }]], dataDir: join(sb.dir, 'ipam') } }],
-  }));
+  writeFileSync(
+    join(confDir, '10-vmpodls.conflist'),
+    JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'vmpodls',
+      plugins: [{ type: 'bridge', bridge: 'vmpodlsbr0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.93.0/24' }]], dataDir: join(sb.dir, 'ipam') } }],
+    }),
+  );
   cfg.network.cni_conf_dir = confDir;
   cfg.network.cni_bin_dirs = [CNI_BIN];
   const socket = join(dir, 'cri.sock');
@@ -124,7 +132,9 @@ if (missing) {
     try {
       const { items } = await current!.client.runtime.ListPodSandbox({});
       for (const p of items) await current!.client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, 120_000);
-    } catch { /* server may not have started */ }
+    } catch {
+      /* server may not have started */
+    }
     await current?.cri.close();
     await reg?.stop();
     // What a failed run left: QEMUs of this test (found through the state dir's links), their run dirs, mounts, the netns.
@@ -133,7 +143,9 @@ if (missing) {
       try {
         const rec = JSON.parse(readFileSync(join(vmDir, id, 'vm.json'), 'utf8')) as { pid: number };
         if (readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').includes(dir)) process.kill(rec.pid, 'SIGKILL');
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
       if (process.env.VMPOD_TEST_LOG) t.comment(`console of ${id}:\n${existsSync(join(vmDir, id, 'console.log')) ? readFileSync(join(vmDir, id, 'console.log'), 'utf8').slice(-6000) : '(none)'}`);
       rmSync(vmRunPaths(state, id).dir, { recursive: true, force: true });
     }
@@ -144,12 +156,14 @@ if (missing) {
 
   const podConfig = (name: string): PodSandboxConfig => ({
     metadata: { name, uid: `uid-${name}`, namespace: 'e2e-ls', attempt: 0 },
-    hostname: name, log_directory: join(logDir, name), labels: {}, annotations: { 'io.kubernetes.cri.untrusted-workload': 'true' },
+    hostname: name,
+    log_directory: join(logDir, name),
+    labels: {},
+    annotations: { 'io.kubernetes.cri.untrusted-workload': 'true' },
     linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
   });
 
-  const containerConfig = (name: string, command: string[]): ContainerConfig =>
-    ({ metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log` });
+  const containerConfig = (name: string, command: string[]): ContainerConfig => ({ metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log` });
 
   async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
     const end = Date.now() + ms;
@@ -202,7 +216,10 @@ if (missing) {
     const first = await runToLog(current!.client, id, pod, 'hello', ['/bin/sh', '-c', 'echo hello-from-long-state'], 'hello-from-long-state');
     t.equal(first.exitCode, 0, 'a container in the VM ran and exited 0');
     t.match(first.log, /^\S+ stdout F hello-from-long-state$/m, 'its output is in the CRI log');
-    const { container_id: sleeper } = await current!.client.runtime.CreateContainer({ pod_sandbox_id: id, config: containerConfig('sleeper', ['/bin/busybox', 'sleep', '3600']), sandbox_config: pod }, 60_000);
+    const { container_id: sleeper } = await current!.client.runtime.CreateContainer(
+      { pod_sandbox_id: id, config: containerConfig('sleeper', ['/bin/busybox', 'sleep', '3600']), sandbox_config: pod },
+      60_000,
+    );
     await current!.client.runtime.StartContainer({ container_id: sleeper }, 60_000);
 
     // A daemon restart: everything in memory goes, the VM stays; the new one has only the records.
@@ -238,7 +255,9 @@ if (missing) {
     t.teardown(() => {
       try {
         process.kill(vm.pid, 'SIGKILL');
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
     });
     vm.detach(); // the old daemon is gone
     // As the version 1 layout wrote it (with its type tag and no version).
@@ -246,7 +265,7 @@ if (missing) {
     const handle = { id, data } as unknown as SandboxHandle;
 
     const ctl = new MicrovmController({ handler: 'vm', config: { ...cfg, state: oldState }, microvm: vmCfg, host: readHostFacts(), logger: log });
-    t.equal(await ctl.sandboxReady(handle), true, 'reattached to the running QEMU through the record\'s run dir of the previous layout');
+    t.equal(await ctl.sandboxReady(handle), true, "reattached to the running QEMU through the record's run dir of the previous layout");
     t.notOk(present(vmRunPaths(oldState, id).dir), 'and made nothing in the new place');
     await ctl.removeSandbox(handle, log);
     t.notOk(existsSync(`/proc/${vm.pid}`), 'RemovePodSandbox stopped its QEMU');
@@ -255,12 +274,20 @@ if (missing) {
 
   t.test('a failed create and the purge of an interrupted one leave no run dir', async (t) => {
     const input = (id: string) => ({
-      id, config: podConfig(id.slice(0, 8)) as unknown as PodSandboxConfig__Output,
-      namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'h', netnsPath: '', ips: [], log,
+      id,
+      config: podConfig(id.slice(0, 8)) as unknown as PodSandboxConfig__Output,
+      namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const },
+      hostname: 'h',
+      netnsPath: '',
+      ips: [],
+      log,
     });
     const failing = `fa11${'0'.repeat(60)}`;
     const broken = new MicrovmController({ handler: 'vm', config: cfg, microvm: { ...vmCfg, qemu_binary: '/nonexistent/qemu-system-x86_64' }, host: readHostFacts(), logger: log });
-    const err = await broken.createSandbox(input(failing)).then(() => undefined, (e: Error) => e);
+    const err = await broken.createSandbox(input(failing)).then(
+      () => undefined,
+      (e: Error) => e,
+    );
     t.match(err?.message ?? 'no error', /qemu-start failed/, 'create fails in qemu-start');
     t.notOk(present(vmRunPaths(state, failing).dir), 'rollback removed the run dir');
     t.notOk(present(vmRunPaths(state, failing).stateLink), 'and its link');
@@ -274,7 +301,9 @@ if (missing) {
     t.teardown(() => {
       try {
         process.kill(vm.pid, 'SIGKILL');
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
     });
     vm.detach();
     rmSync(join(run.dir, 'vm.json'));

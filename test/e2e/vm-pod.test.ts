@@ -46,7 +46,13 @@ const missing =
     ? `guest image: ${found.missing}`
     : found.manifest.agent !== 'bundle'
       ? `guest image ${found.dir} holds the fallback agent, not vmpod-agent: run scripts/build-agent then guest-image/build`
-      : [['qemu-system-x86_64', '/usr/bin/qemu-system-x86_64'], ['CNI bridge plugin', `${CNI_BIN}/bridge`], ['CNI host-local plugin', `${CNI_BIN}/host-local`], ['runc', '/usr/sbin/runc'], ['/dev/net/tun', '/dev/net/tun']]
+      : [
+          ['qemu-system-x86_64', '/usr/bin/qemu-system-x86_64'],
+          ['CNI bridge plugin', `${CNI_BIN}/bridge`],
+          ['CNI host-local plugin', `${CNI_BIN}/host-local`],
+          ['runc', '/usr/sbin/runc'],
+          ['/dev/net/tun', '/dev/net/tun'],
+        ]
           .filter(([, p]) => !existsSync(p))
           .map(([c, p]) => `missing component: ${c} (${p})`)[0];
 
@@ -67,11 +73,22 @@ if (missing) {
   cfg.runtime.handlers.vm = vmCfg;
   const confDir = join(sb.dir, 'net.d');
   mkdirSync(confDir);
-  writeFileSync(join(confDir, '10-vmpodvm.conflist'), JSON.stringify({
-    cniVersion: '1.0.0',
-    name: 'vmpodvm',
-    plugins: [{ type: 'bridge', bridge: 'vmpodvmbr0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.91.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(sb.dir, 'ipam') } }],
-  }));
+  writeFileSync(
+    join(confDir, '10-vmpodvm.conflist'),
+    JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'vmpodvm',
+      plugins: [
+        {
+          type: 'bridge',
+          bridge: 'vmpodvmbr0',
+          isGateway: true,
+          ipMasq: false,
+          ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.91.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(sb.dir, 'ipam') },
+        },
+      ],
+    }),
+  );
   cfg.network.cni_conf_dir = confDir;
   cfg.network.cni_bin_dirs = [CNI_BIN];
   const socket = join(dir, 'cri.sock');
@@ -102,7 +119,9 @@ if (missing) {
     try {
       const { items } = await client.runtime.ListPodSandbox({});
       for (const p of items) await client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, 120_000);
-    } catch { /* server may not have started */ }
+    } catch {
+      /* server may not have started */
+    }
     await cri?.close();
     await reg?.stop();
     // Anything a failed run left: QEMU processes of this test (by the PID in their launch records), mounts, netns.
@@ -111,7 +130,9 @@ if (missing) {
       try {
         const rec = JSON.parse(readFileSync(join(vmDir, id, 'vm.json'), 'utf8')) as { pid: number };
         if (readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').includes(dir)) process.kill(rec.pid, 'SIGKILL');
-      } catch { /* gone */ }
+      } catch {
+        /* gone */
+      }
       if (process.env.VMPOD_TEST_LOG) t.comment(`console of ${id}:\n${existsSync(join(vmDir, id, 'console.log')) ? readFileSync(join(vmDir, id, 'console.log'), 'utf8').slice(-6000) : '(none)'}`);
     }
     execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
@@ -121,12 +142,20 @@ if (missing) {
 
   const podConfig = (name: string, annotations: Record<string, string>): PodSandboxConfig => ({
     metadata: { name, uid: `uid-${name}`, namespace: 'e2e', attempt: 0 },
-    hostname: name, log_directory: join(logDir, name), labels: {}, annotations,
+    hostname: name,
+    log_directory: join(logDir, name),
+    labels: {},
+    annotations,
     linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
   });
 
-  const containerConfig = (name: string, command: string[], extra: Partial<ContainerConfig> = {}): ContainerConfig =>
-    ({ metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log`, ...extra });
+  const containerConfig = (name: string, command: string[], extra: Partial<ContainerConfig> = {}): ContainerConfig => ({
+    metadata: { name, attempt: 0 },
+    image: { image: imageRef },
+    command,
+    log_path: `${name}.log`,
+    ...extra,
+  });
 
   async function run(podId: string, pod: PodSandboxConfig, name: string, command: string[], extra: Partial<ContainerConfig> = {}): Promise<string> {
     const { container_id } = await client.runtime.CreateContainer({ pod_sandbox_id: podId, config: containerConfig(name, command, extra), sandbox_config: pod }, 60_000);
@@ -144,10 +173,11 @@ if (missing) {
     }
   }
 
-  const exited = (id: string) => until(`container ${id} to exit`, 60_000, async () => {
-    const { status } = await client.runtime.ContainerStatus({ container_id: id });
-    return status?.state === 'CONTAINER_EXITED' ? status : undefined;
-  });
+  const exited = (id: string) =>
+    until(`container ${id} to exit`, 60_000, async () => {
+      const { status } = await client.runtime.ContainerStatus({ container_id: id });
+      return status?.state === 'CONTAINER_EXITED' ? status : undefined;
+    });
 
   t.test('an untrusted pod in a VM beside a trusted runc pod', async (t) => {
     const vmPod = podConfig('vm', { 'io.kubernetes.cri.untrusted-workload': 'true' });
@@ -162,8 +192,16 @@ if (missing) {
     t.match(readFileSync(`/proc/${qemuPid}/cmdline`, 'utf8'), /qemu-system/, 'the pod runs a QEMU process');
     const capEff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${qemuPid}/status`, 'utf8'))?.[1] ?? '0'}`);
     const CAP = { chown: 0n, net_admin: 12n, sys_ptrace: 19n, sys_admin: 21n };
-    t.same([CAP.chown, CAP.net_admin].map((b) => (capEff >> b) & 1n), [1n, 1n], 'QEMU keeps the capabilities its 9p server and tap need');
-    t.same([CAP.sys_ptrace, CAP.sys_admin].map((b) => (capEff >> b) & 1n), [0n, 0n], 'and runs without sys_admin or sys_ptrace');
+    t.same(
+      [CAP.chown, CAP.net_admin].map((b) => (capEff >> b) & 1n),
+      [1n, 1n],
+      'QEMU keeps the capabilities its 9p server and tap need',
+    );
+    t.same(
+      [CAP.sys_ptrace, CAP.sys_admin].map((b) => (capEff >> b) & 1n),
+      [0n, 0n],
+      'and runs without sys_admin or sys_ptrace',
+    );
 
     const runcPod = podConfig('trusted', {});
     const { pod_sandbox_id: runcId } = await client.runtime.RunPodSandbox({ config: runcPod }, 120_000);
@@ -214,13 +252,20 @@ if (missing) {
       linux: { resources: { memory_limit_in_bytes: 48 * 1024 * 1024 } },
     });
     const sOom = await exited(oom);
-    const oomConsole = readFileSync(info.consoleLog, 'utf8').split('\n').filter((l) => /oom|out of memory|killed process/i.test(l)).slice(-8).join('\n');
+    const oomConsole = readFileSync(info.consoleLog, 'utf8')
+      .split('\n')
+      .filter((l) => /oom|out of memory|killed process/i.test(l))
+      .slice(-8)
+      .join('\n');
     t.equal(sOom.exit_code, 137, 'a container over its memory limit in the guest is killed');
-    t.match(oomConsole, /Memory cgroup out of memory/, 'by the guest\'s memory cgroup OOM killer');
+    t.match(oomConsole, /Memory cgroup out of memory/, "by the guest's memory cgroup OOM killer");
     t.equal(sOom.reason, 'OOMKilled', 'reported as OOMKilled (needs a guest image with the agent of f65107e or later)');
 
     const web = await run(vmId, vmPod, 'web', ['/bin/sh', '-c', 'mkdir -p /www && echo hello-from-vm > /www/index.html && exec httpd -f -p 8080 -h /www'], {
-      mounts: [{ container_path: '/etc/app', host_path: cfgDir, readonly: true }, { container_path: '/data', host_path: dataDir }],
+      mounts: [
+        { container_path: '/etc/app', host_path: cfgDir, readonly: true },
+        { container_path: '/data', host_path: dataDir },
+      ],
       linux: { security_context: { capabilities: { add_capabilities: ['MKNOD'], drop_capabilities: [] } } },
     });
     const sh = async (cmd: string) => {
@@ -238,8 +283,13 @@ if (missing) {
     const mknod = await sh('/bin/busybox mknod /data/blk b 7 0');
     t.match(mknod, { code: 1, err: /Operation not permitted/ }, 'the guest cannot make a device node on the host');
     t.notOk(existsSync(join(dataDir, 'blk')), 'none appeared in the host dir');
-    const shareMounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(info.podDir) && l.includes('/shared'));
-    t.ok(shareMounts.length >= 3 && shareMounts.every((l) => /(^|,)nodev(,|$)/.test(l.split(' ')[5]) && /(^|,)nosuid(,|$)/.test(l.split(' ')[5])), `every mount QEMU serves is nodev,nosuid (${shareMounts.length} mounts)`);
+    const shareMounts = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(info.podDir) && l.includes('/shared'));
+    t.ok(
+      shareMounts.length >= 3 && shareMounts.every((l) => /(^|,)nodev(,|$)/.test(l.split(' ')[5]) && /(^|,)nosuid(,|$)/.test(l.split(' ')[5])),
+      `every mount QEMU serves is nodev,nosuid (${shareMounts.length} mounts)`,
+    );
     t.equal((await sh('echo from-guest > /data/f')).code, 0, 'the writable volume accepts writes');
     t.equal(readFileSync(join(dataDir, 'f'), 'utf8'), 'from-guest\n', 'guest writes land in the host dir');
     const ex = await client.runtime.ExecSync({ container_id: web, cmd: ['/bin/uname', '-r'], timeout: 60 }, 90_000);
@@ -252,10 +302,14 @@ if (missing) {
     t.equal((await sh('echo from-web > /dev/shm/pod-shared')).code, 0, 'a write to /dev/shm');
     const shmReader = await run(vmId, vmPod, 'shm', ['/bin/cat', '/dev/shm/pod-shared']);
     t.equal((await exited(shmReader)).exit_code, 0, 'another container of the pod reads it');
-    t.match(await until('shm reader log', 20_000, async () => {
-      const s = existsSync(join(logDir, 'vm', 'shm.log')) ? readFileSync(join(logDir, 'vm', 'shm.log'), 'utf8') : '';
-      return s.includes(' F ') ? s : undefined;
-    }), / stdout F from-web$/m, 'and sees what the first one wrote');
+    t.match(
+      await until('shm reader log', 20_000, async () => {
+        const s = existsSync(join(logDir, 'vm', 'shm.log')) ? readFileSync(join(logDir, 'vm', 'shm.log'), 'utf8') : '';
+        return s.includes(' F ') ? s : undefined;
+      }),
+      / stdout F from-web$/m,
+      'and sees what the first one wrote',
+    );
 
     const body = await until('httpd in the VM to answer on the pod IP', 60_000, async () => {
       // Node as the client: Debian's static busybox wget crashes in its resolver on this host.
@@ -264,10 +318,17 @@ if (missing) {
       return r.status === 0 ? r.stdout : undefined;
     }).catch(async (err: Error) => {
       // Say what the guest's network looked like.
-      const diag = await client.runtime.ExecSync({ container_id: web, cmd: ['/bin/busybox', 'sh', '-c', 'busybox ip addr; busybox ip route; busybox netstat -ltn; cat /proc/net/dev'], timeout: 30 }, 60_000).catch((e: Error) => ({ stdout: Buffer.from(e.message), stderr: Buffer.alloc(0) }));
+      const diag = await client.runtime
+        .ExecSync({ container_id: web, cmd: ['/bin/busybox', 'sh', '-c', 'busybox ip addr; busybox ip route; busybox netstat -ltn; cat /proc/net/dev'], timeout: 30 }, 60_000)
+        .catch((e: Error) => ({ stdout: Buffer.from(e.message), stderr: Buffer.alloc(0) }));
       const ws = await client.runtime.ContainerStatus({ container_id: web });
-      if (process.env.VMPOD_TEST_PAUSE_S) { t.comment(`pausing; pod netns ${info.netnsPath}, node netns ${sb.netns}`); await new Promise((r) => setTimeout(r, Number(process.env.VMPOD_TEST_PAUSE_S) * 1000)); }
-      t.comment(`guest network:\n${Buffer.from(diag.stdout).toString()}${Buffer.from(diag.stderr).toString()}\nweb: ${ws.status?.state}\nnode netns: ${sb.tryExec(['sh', '-c', 'ip addr; ip route; bridge link 2>&1']).stdout}`);
+      if (process.env.VMPOD_TEST_PAUSE_S) {
+        t.comment(`pausing; pod netns ${info.netnsPath}, node netns ${sb.netns}`);
+        await new Promise((r) => setTimeout(r, Number(process.env.VMPOD_TEST_PAUSE_S) * 1000));
+      }
+      t.comment(
+        `guest network:\n${Buffer.from(diag.stdout).toString()}${Buffer.from(diag.stderr).toString()}\nweb: ${ws.status?.state}\nnode netns: ${sb.tryExec(['sh', '-c', 'ip addr; ip route; bridge link 2>&1']).stdout}`,
+      );
       throw err;
     });
     t.equal(body, 'hello-from-vm\n', 'httpd in the VM answers from the node netns');
@@ -321,7 +382,7 @@ if (missing) {
     t.notOk(readFileSync('/proc/self/mountinfo', 'utf8').includes(vmId), 'no mount of the pod');
     t.same(readdirSync(join(cfg.state, 'vm')), [], 'no VM state left');
     const links = sb.exec(['ip', '-o', 'link', 'show']);
-    t.equal((links.match(/veth/g) ?? []).length, 1, 'only the trusted pod\'s veth remains on the bridge');
+    t.equal((links.match(/veth/g) ?? []).length, 1, "only the trusted pod's veth remains on the bridge");
 
     await client.runtime.StopPodSandbox({ pod_sandbox_id: runcId }, 60_000);
     await client.runtime.RemovePodSandbox({ pod_sandbox_id: runcId }, 60_000);
@@ -339,7 +400,10 @@ if (missing) {
     // A short-lived container: its log exists once StartContainer returns, and holds all of its
     // output as soon as it is reported EXITED (critest opened it at once and found nothing).
     const quickLog = join(logDir, 'vmpriv', 'quick.log');
-    const { container_id: quick } = await client.runtime.CreateContainer({ pod_sandbox_id: id, config: containerConfig('quick', ['/bin/sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done; echo done >&2']), sandbox_config: pod }, 60_000);
+    const { container_id: quick } = await client.runtime.CreateContainer(
+      { pod_sandbox_id: id, config: containerConfig('quick', ['/bin/sh', '-c', 'i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done; echo done >&2']), sandbox_config: pod },
+      60_000,
+    );
     await client.runtime.StartContainer({ container_id: quick }, 60_000);
     t.ok(existsSync(quickLog), 'the log file exists when StartContainer returns');
     const sQuick = await exited(quick);
@@ -356,7 +420,10 @@ if (missing) {
     const src = join(volRoot, 'src');
     for (const d of [shared, priv, src]) mkdirSync(d, { recursive: true });
     writeFileSync(join(src, 'flag'), 'from-host');
-    for (const [d, how] of [[shared, '--make-rshared'], [priv, '--make-rprivate']] as const) {
+    for (const [d, how] of [
+      [shared, '--make-rshared'],
+      [priv, '--make-rprivate'],
+    ] as const) {
       execFileSync('mount', ['--bind', d, d]);
       execFileSync('mount', [how, d]);
       mkdirSync(join(d, 'later'));
@@ -382,8 +449,14 @@ if (missing) {
     t.equal((capEff >> 21n) & 1n, 1n, 'CAP_SYS_ADMIN in the guest');
     t.equal((capEff >> 17n) & 1n, 1n, 'CAP_SYS_RAWIO in the guest');
     const devs = (await sh('/bin/ls', '/dev')).out.split(/\s+/);
-    t.ok(devs.some((d) => /^pmem\d/.test(d)), `the guest's own devices: its NVDIMM root disk (${devs.filter((d) => /^(pmem|vport|ttyS)/.test(d)).join(' ')})`);
-    t.ok(devs.some((d) => /^vport\d/.test(d)), 'and its virtio-serial ports');
+    t.ok(
+      devs.some((d) => /^pmem\d/.test(d)),
+      `the guest's own devices: its NVDIMM root disk (${devs.filter((d) => /^(pmem|vport|ttyS)/.test(d)).join(' ')})`,
+    );
+    t.ok(
+      devs.some((d) => /^vport\d/.test(d)),
+      'and its virtio-serial ports',
+    );
     const hostOnly = ['kvm', 'vhost-net', 'fuse', 'loop-control'].filter((d) => existsSync(`/dev/${d}`) && !devs.includes(d));
     t.ok(hostOnly.length > 0, `no device node of the host (${hostOnly.join(', ')} are the host's, not in the container)`);
     t.equal((await sh('/bin/busybox', 'hostname', 'set-by-privileged')).code, 0, 'sethostname works: the Localhost seccomp profile is ignored when privileged');
@@ -394,19 +467,36 @@ if (missing) {
     execFileSync('mount', ['--bind', src, join(priv, 'later')]);
     t.equal((await sh('/bin/cat', '/shared/later/flag')).out, 'from-host', 'HostToContainer: a host mount made after the start reaches the guest through 9p');
     t.equal((await sh('/bin/ls', '-A', '/private/later')).out, '', 'None: it does not');
-    const sm = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`/c/${pc}/m/`) && / (shared|master):/.test(l));
-    t.ok(sm.length > 0 && sm.every((l) => !/ shared:/.test(l)), 'the share\'s bind of the HostToContainer volume is a slave, never a peer of the host\'s mount');
+    const sm = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`/c/${pc}/m/`) && / (shared|master):/.test(l));
+    t.ok(sm.length > 0 && sm.every((l) => !/ shared:/.test(l)), "the share's bind of the HostToContainer volume is a slave, never a peer of the host's mount");
     // Container → host: never (the guest kernel's mounts stay in the guest).
     t.equal((await sh('/bin/sh', '-c', 'mkdir -p /shared/inner && mount --bind /etc /shared/inner && ls /shared/inner | grep -c .')).code, 0, 'a mount inside the privileged container works');
     t.same(readdirSync(join(shared, 'inner')), [], 'and is not seen on the host');
-    const bidi = await client.runtime.CreateContainer({
-      pod_sandbox_id: id, sandbox_config: pod,
-      config: containerConfig('bidi', ['/bin/sleep', '3600'], { mounts: [{ container_path: '/shared', host_path: shared, propagation: 'PROPAGATION_BIDIRECTIONAL' }], linux: { security_context: { privileged: true } } }),
-    }, 60_000).then(() => undefined, (e: { code: number; details: string }) => e);
+    const bidi = await client.runtime
+      .CreateContainer(
+        {
+          pod_sandbox_id: id,
+          sandbox_config: pod,
+          config: containerConfig('bidi', ['/bin/sleep', '3600'], {
+            mounts: [{ container_path: '/shared', host_path: shared, propagation: 'PROPAGATION_BIDIRECTIONAL' }],
+            linux: { security_context: { privileged: true } },
+          }),
+        },
+        60_000,
+      )
+      .then(
+        () => undefined,
+        (e: { code: number; details: string }) => e,
+      );
     t.match(bidi, { code: 9, details: /Bidirectional mount propagation, which no VM runtime can provide/ }, 'Bidirectional: FAILED_PRECONDITION that says why');
 
     // ExecSync past its timeout: the process is gone when the error returns.
-    const timedOut = await client.runtime.ExecSync({ container_id: pc, cmd: ['/bin/sleep', '4321'], timeout: 1 }, 60_000).then(() => undefined, (e: { code: number }) => e);
+    const timedOut = await client.runtime.ExecSync({ container_id: pc, cmd: ['/bin/sleep', '4321'], timeout: 1 }, 60_000).then(
+      () => undefined,
+      (e: { code: number }) => e,
+    );
     t.match(timedOut, { code: 4 }, 'DEADLINE_EXCEEDED');
     // (This busybox has no pgrep; the pattern does not match the command line it is in.)
     const left = await sh('/bin/sh', '-c', "grep -l '432[1]' /proc/[0-9]*/cmdline");
@@ -463,7 +553,20 @@ if (missing) {
       const id = `failpod${i}${'0'.repeat(56)}`;
       const net = await network.setup({ id, name: `fail${i}`, namespace: 'e2e', uid: `u${i}`, hostNetwork: false, portMappings: [] });
       t.teardown(() => network.teardown(id));
-      const err = await ctl.createSandbox({ id, config: podConfig(`fail${i}`, {}) as unknown as PodSandboxConfig__Output, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, hostname: `fail${i}`, netnsPath: net.netnsPath, ips: [net.ips.ip], log }).then(() => undefined, (e: Error) => e);
+      const err = await ctl
+        .createSandbox({
+          id,
+          config: podConfig(`fail${i}`, {}) as unknown as PodSandboxConfig__Output,
+          namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' },
+          hostname: `fail${i}`,
+          netnsPath: net.netnsPath,
+          ips: [net.ips.ip],
+          log,
+        })
+        .then(
+          () => undefined,
+          (e: Error) => e,
+        );
       t.match(err?.message ?? 'no error', c.phase, `${c.desc}: error names the phase`);
       const p = podPaths(cfg.state, id);
       t.notOk(existsSync(p.dir), `${c.desc}: pod dir removed`);

@@ -51,7 +51,10 @@ export function leftoverMounts(dir: string, state: string): string[] {
 }
 
 function mountPointsUnder(dir: string): string[] {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m.startsWith(`${dir}/`));
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m.startsWith(`${dir}/`));
 }
 
 /** Stop and remove every pod the daemon knows, as kubelet would; errors are ignored (best effort, for clean-up). */

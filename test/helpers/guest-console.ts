@@ -41,23 +41,37 @@ export function guestQemuArgs(img: GuestImage, c: GuestBootConfig): string[] {
   const rootfsSize = c.rootfsSize ?? img.manifest.parts.rootfs.size;
   const maxmem = mem + Math.ceil(rootfsSize / MIB) + 2;
   return [
-    '-nodefaults', '-no-user-config', '-display', 'none',
-    '-machine', `${c.machine},nvdimm=on`,
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-machine',
+    `${c.machine},nvdimm=on`,
     ...(c.firmware === 'qboot' ? ['-bios', QBOOT_ROM] : []),
-    '-accel', 'tcg',
-    '-cpu', 'max',
-    '-smp', '1',
-    '-m', `${mem}M,slots=2,maxmem=${maxmem}M`,
+    '-accel',
+    'tcg',
+    '-cpu',
+    'max',
+    '-smp',
+    '1',
+    '-m',
+    `${mem}M,slots=2,maxmem=${maxmem}M`,
     // A guest reset (kernel panic with panic=1, or a reboot) ends QEMU.
     '-no-reboot',
-    '-serial', 'stdio',
-    '-kernel', guestPartPath(img, c.kernel),
-    '-initrd', guestPartPath(img, 'initramfs'),
-    '-append', [img.manifest.kernel.cmdline, ...(c.cmdline ?? [])].join(' '),
+    '-serial',
+    'stdio',
+    '-kernel',
+    guestPartPath(img, c.kernel),
+    '-initrd',
+    guestPartPath(img, 'initramfs'),
+    '-append',
+    [img.manifest.kernel.cmdline, ...(c.cmdline ?? [])].join(' '),
     // The rootfs NVDIMM: mapped read-only from the host file, and unarmed so
     // the guest kernel marks the region read-only too.
-    '-object', `memory-backend-file,id=mem1,share=on,readonly=on,mem-path=${rootfs},size=${rootfsSize}`,
-    '-device', 'nvdimm,memdev=mem1,id=nv1,unarmed=on',
+    '-object',
+    `memory-backend-file,id=mem1,share=on,readonly=on,mem-path=${rootfs},size=${rootfsSize}`,
+    '-device',
+    'nvdimm,memdev=mem1,id=nv1,unarmed=on',
   ];
 }
 

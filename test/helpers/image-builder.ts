@@ -68,8 +68,19 @@ export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   });
   for (const e of entries) {
     const type = e.type ?? (e.content !== undefined ? 'file' : 'directory');
-    const header = { name: e.name, type, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: e.uid ?? 0, gid: e.gid ?? 0, mtime: e.mtime ?? T0, linkname: e.linkname, devmajor: e.devmajor, devminor: e.devminor, pax: e.pax } as tar.Header & { pax?: Record<string, string> };
-    if (type === 'file') pack.entry(header, typeof e.content === 'string' ? Buffer.from(e.content) : e.content ?? Buffer.alloc(0));
+    const header = {
+      name: e.name,
+      type,
+      mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
+      uid: e.uid ?? 0,
+      gid: e.gid ?? 0,
+      mtime: e.mtime ?? T0,
+      linkname: e.linkname,
+      devmajor: e.devmajor,
+      devminor: e.devminor,
+      pax: e.pax,
+    } as tar.Header & { pax?: Record<string, string> };
+    if (type === 'file') pack.entry(header, typeof e.content === 'string' ? Buffer.from(e.content) : (e.content ?? Buffer.alloc(0)));
     else pack.entry(header);
   }
   pack.finalize();
@@ -121,7 +132,12 @@ export class RegistryPusher {
     return h;
   }
 
-  private async call(method: string, url: URL, body: Buffer | undefined, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  private async call(
+    method: string,
+    url: URL,
+    body: Buffer | undefined,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
     const res = await httpRequest({ method, url, body, headers: this.headers(headers), ca: this.reg.ca, timeoutMs: 10_000 });
     const b = await readBody(res, 1 << 20, `${method} ${url.href}`);
     return { status: res.statusCode ?? 0, headers: res.headers, body: b };
@@ -151,7 +167,12 @@ export class RegistryPusher {
   }
 
   /** Push layers, a config and an OCI (or Docker schema 2) manifest; tag it when `tag` is given. */
-  async pushImage(repo: string, tag: string | undefined, layers: Layer[], opts: { platform?: Platform; config?: Record<string, unknown>; docker?: boolean; diffIds?: string[] } = {}): Promise<PushedImage> {
+  async pushImage(
+    repo: string,
+    tag: string | undefined,
+    layers: Layer[],
+    opts: { platform?: Platform; config?: Record<string, unknown>; docker?: boolean; diffIds?: string[] } = {},
+  ): Promise<PushedImage> {
     const platform = opts.platform ?? { os: 'linux', architecture: 'amd64' };
     const descs = [];
     const diffIds: string[] = [];

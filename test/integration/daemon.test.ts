@@ -35,10 +35,7 @@ function callEmpty(socket: string, service: string, method: string, streaming: b
 
 t.test('every RPC of both services answers before its deadline', async (t) => {
   const d = await startDaemon(t);
-  const all = [
-    ...RUNTIME_SERVICE_RPCS.map((m) => ['RuntimeService', m] as const),
-    ...IMAGE_SERVICE_RPCS.map((m) => ['ImageService', m] as const),
-  ];
+  const all = [...RUNTIME_SERVICE_RPCS.map((m) => ['RuntimeService', m] as const), ...IMAGE_SERVICE_RPCS.map((m) => ['ImageService', m] as const)];
   for (const [service, method] of all) {
     const code = await callEmpty(d.socket, service, method, SERVER_STREAMING_RPCS.has(method));
     t.not(code, status.DEADLINE_EXCEEDED, `${service}/${method} answered`);
@@ -60,11 +57,18 @@ t.test('version, status and runtime config', async (t) => {
   t.equal(cond.NetworkReady?.status, false, 'no CNI config → network not ready');
   t.equal(cond.NetworkReady?.reason, 'NetworkPluginNotReady');
   t.match(cond.NetworkReady?.message, /nonexistent\/vmpod-test-cni/);
-  t.same(s.runtime_handlers.map((h) => h.name), ['', 'runc', 'vm'], 'the default handler "" and the configured ones');
+  t.same(
+    s.runtime_handlers.map((h) => h.name),
+    ['', 'runc', 'vm'],
+    'the default handler "" and the configured ones',
+  );
   const cfg = JSON.parse(s.info.config) as VmpodConfig;
   t.equal(cfg.network.cni_conf_dir, '/nonexistent/vmpod-test-cni', 'verbose info carries the effective config');
   const caps = JSON.parse(s.info.capabilities) as Array<{ name: string }>;
-  t.ok(caps.some((c) => c.name === 'runc'), 'verbose info carries host capabilities');
+  t.ok(
+    caps.some((c) => c.name === 'runc'),
+    'verbose info carries host capabilities',
+  );
   const rc = await d.client.runtime.RuntimeConfig({});
   t.equal(rc.linux?.cgroup_driver, 'CGROUPFS');
 });
@@ -92,7 +96,14 @@ t.test('a garbage request body gets INVALID_ARGUMENT and the daemon keeps servin
   const garbage = ['0f', '0aff', 'ffffffffff0f', '1f'].map((h) => Buffer.from(h, 'hex'));
   for (const body of garbage) {
     const err = await new Promise<ServiceError | null>((resolve) =>
-      client.makeUnaryRequest('/runtime.v1.RuntimeService/Version', () => body, (b: Buffer) => b, {}, { deadline: Date.now() + DEADLINE_MS }, (e) => resolve(e)),
+      client.makeUnaryRequest(
+        '/runtime.v1.RuntimeService/Version',
+        () => body,
+        (b: Buffer) => b,
+        {},
+        { deadline: Date.now() + DEADLINE_MS },
+        (e) => resolve(e),
+      ),
     );
     t.equal(err?.code, status.INVALID_ARGUMENT, `rejected ${body.toString('hex')}`);
     t.match(err?.details, /request body is not a valid protobuf message/);

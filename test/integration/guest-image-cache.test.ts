@@ -40,7 +40,16 @@ t.test('gc keeps what a checkout, a process or current needs and the newest unus
   const root = tempDir(t);
   const cache = join(root, 'cache');
   // Newest first: the build just made g; a..f are older.
-  for (const [c, age] of [['0', 10], ['a', 20], ['b', 30], ['c', 40], ['d', 50], ['e', 60], ['f', 70]] as const) fakeImage(cache, h(c), age);
+  for (const [c, age] of [
+    ['0', 10],
+    ['a', 20],
+    ['b', 30],
+    ['c', 40],
+    ['d', 50],
+    ['e', 60],
+    ['f', 70],
+  ] as const)
+    fakeImage(cache, h(c), age);
   symlinkSync(h('b'), join(cache, 'current'));
   // A checkout whose record names d, and one whose checkout was deleted.
   mkdirSync(join(cache, '.users'));
@@ -55,7 +64,10 @@ t.test('gc keeps what a checkout, a process or current needs and the newest unus
 
   const out = execFileSync('node', [GC, cache, '1', h('0')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   t.equal(out, '', 'nothing on stdout');
-  const left = readdirSync(cache).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => n[0]).sort();
+  const left = readdirSync(cache)
+    .filter((n) => /^[0-9a-f]{64}$/.test(n))
+    .map((n) => n[0])
+    .sort();
   t.same(left, ['0', 'a', 'b', 'c', 'd'], 'kept: the new build, the 1 newest unused (a), current (b), held (c), recorded (d); deleted: e, f');
   t.same(readdirSync(join(cache, '.users')), ['live'], 'the registration of a deleted checkout is dropped');
 });
@@ -81,36 +93,49 @@ const missingBuildTools = ['apt-cache', 'flock', 'mkfs.ext4', 'ndctl', 'cpio'].f
   }
 });
 
-t.test('an up-to-date build records its image in the checkout, and findGuestImage follows the record', { skip: missingBuildTools && `guest-image/build needs ${missingBuildTools} (scripts/setup installs it)` }, async (t) => {
-  const root = tempDir(t);
-  const cache = join(root, 'cache');
-  const record = join(root, 'dist', 'guest-image.json');
-  const env = { ...process.env, VMPOD_GUEST_CACHE: cache, VMPOD_GUEST_RECORD: record };
-  const hash = execFileSync(BUILD, ['--print-hash'], { env, encoding: 'utf8' }).trim();
-  // A complete-looking image under that hash: the build finds it up to date.
-  const dir = join(cache, hash);
-  mkdirSync(dir, { recursive: true });
-  const parts: Record<string, { file: string; size: number; sha256: string }> = {};
-  for (const [name, file] of [['vmlinux', 'vmlinux'], ['bzImage', 'bzImage'], ['initramfs', 'initramfs.cpio.gz'], ['rootfs', 'rootfs.img']]) {
-    writeFileSync(join(dir, file), file);
-    parts[name] = { file, size: file.length, sha256: 'e'.repeat(64) };
-  }
-  const manifest = {
-    schema: 1, hash, agent: 'bundle', kernel: { cmdline: 'console=ttyS0' }, modules: [],
-    parts: { ...parts, rootfs: { ...parts.rootfs, data_offset: 2097152, fs_size: 1, fsdax_align: 2097152 } },
-  };
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+t.test(
+  'an up-to-date build records its image in the checkout, and findGuestImage follows the record',
+  { skip: missingBuildTools && `guest-image/build needs ${missingBuildTools} (scripts/setup installs it)` },
+  async (t) => {
+    const root = tempDir(t);
+    const cache = join(root, 'cache');
+    const record = join(root, 'dist', 'guest-image.json');
+    const env = { ...process.env, VMPOD_GUEST_CACHE: cache, VMPOD_GUEST_RECORD: record };
+    const hash = execFileSync(BUILD, ['--print-hash'], { env, encoding: 'utf8' }).trim();
+    // A complete-looking image under that hash: the build finds it up to date.
+    const dir = join(cache, hash);
+    mkdirSync(dir, { recursive: true });
+    const parts: Record<string, { file: string; size: number; sha256: string }> = {};
+    for (const [name, file] of [
+      ['vmlinux', 'vmlinux'],
+      ['bzImage', 'bzImage'],
+      ['initramfs', 'initramfs.cpio.gz'],
+      ['rootfs', 'rootfs.img'],
+    ]) {
+      writeFileSync(join(dir, file), file);
+      parts[name] = { file, size: file.length, sha256: 'e'.repeat(64) };
+    }
+    const manifest = {
+      schema: 1,
+      hash,
+      agent: 'bundle',
+      kernel: { cmdline: 'console=ttyS0' },
+      modules: [],
+      parts: { ...parts, rootfs: { ...parts.rootfs, data_offset: 2097152, fs_size: 1, fsdax_align: 2097152 } },
+    };
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
 
-  const printed = execFileSync(BUILD, [], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-  t.equal(printed, dir, 'the build prints the image directory');
-  t.same(JSON.parse(readFileSync(record, 'utf8')), { schema: 1, hash, dir }, 'and records it in the checkout');
-  const users = readdirSync(join(cache, '.users'));
-  t.equal(users.length, 1, 'the record is registered with the cache');
-  t.equal(readFileSync(join(cache, '.users', users[0]), 'utf8').trim(), record);
-  const found = findGuestImage(undefined, { record });
-  t.match(found, { dir, hash }, 'the default guest_dir resolves through the record');
+    const printed = execFileSync(BUILD, [], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+    t.equal(printed, dir, 'the build prints the image directory');
+    t.same(JSON.parse(readFileSync(record, 'utf8')), { schema: 1, hash, dir }, 'and records it in the checkout');
+    const users = readdirSync(join(cache, '.users'));
+    t.equal(users.length, 1, 'the record is registered with the cache');
+    t.equal(readFileSync(join(cache, '.users', users[0]), 'utf8').trim(), record);
+    const found = findGuestImage(undefined, { record });
+    t.match(found, { dir, hash }, 'the default guest_dir resolves through the record');
 
-  rmSync(record);
-  execFileSync(BUILD, [], { env: { ...env, VMPOD_GUEST_RECORD: '' }, stdio: 'ignore' });
-  t.notOk(existsSync(record), 'VMPOD_GUEST_RECORD= (an image for a test or bench) records nothing');
-});
+    rmSync(record);
+    execFileSync(BUILD, [], { env: { ...env, VMPOD_GUEST_RECORD: '' }, stdio: 'ignore' });
+    t.notOk(existsSync(record), 'VMPOD_GUEST_RECORD= (an image for a test or bench) records nothing');
+  },
+);

@@ -39,8 +39,7 @@ if (missing) {
 } else {
   const base = mkdtempSync(join(tmpdir(), 'vmpod-guest-hash-'));
   t.teardown(() => rmSync(base, { recursive: true, force: true }));
-  const run = (cmd: string, args: string[], cwd: string): string =>
-    execFileSync(cmd, args, { cwd, env: plainEnv(base), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+  const run = (cmd: string, args: string[], cwd: string): string => execFileSync(cmd, args, { cwd, env: plainEnv(base), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
   const commit = run('git', ['rev-parse', 'HEAD'], REPO).trim();
 
   /** Clone HEAD to `dir` and build what scripts/setup builds before the image. */

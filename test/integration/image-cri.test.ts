@@ -60,7 +60,11 @@ t.test('pull, status, list, fs info, remove over gRPC', async (t) => {
     s.on('error', reject);
     s.on('end', () => resolve(ids));
   });
-  t.same(streamed, (await client.image.ListImages({})).images.map((i) => i.id), 'StreamImages streams what ListImages lists');
+  t.same(
+    streamed,
+    (await client.image.ListImages({})).images.map((i) => i.id),
+    'StreamImages streams what ListImages lists',
+  );
 
   const fs = await client.image.ImageFsInfo({});
   t.ok(Number(fs.image_filesystems[0]?.used_bytes?.value) > 1 << 20, 'used bytes');

@@ -33,14 +33,50 @@ const cases: { desc: string; entries: () => TarEntry[]; message: RegExp }[] = [
   { desc: '".." component', entries: () => [{ name: '../../../evil', content: 'x' }], message: /"\.\." component/ },
   { desc: '".." in the middle', entries: () => [{ name: 'a/' }, { name: 'a/../../evil', content: 'x' }], message: /"\.\." component/ },
   { desc: 'absolute path', entries: () => [{ name: `${outside}/evil`, content: 'x' }], message: /absolute path/ },
-  { desc: 'file through a symlinked parent', entries: () => [{ name: 'link', type: 'symlink', linkname: outside }, { name: 'link/evil', content: 'x' }], message: /symlink/ },
-  { desc: 'dir through a nested symlinked parent', entries: () => [{ name: 'd/' }, { name: 'd/s', type: 'symlink', linkname: '../../../../../../../..' + outside }, { name: 'd/s/evil/' }], message: /symlink/ },
-  { desc: 'whiteout through a symlinked parent', entries: () => [{ name: 'wl', type: 'symlink', linkname: outside }, { name: 'wl/.wh.evil', content: '' }], message: /symlink/ },
-  { desc: 'opaque marker through a symlinked parent', entries: () => [{ name: 'ol', type: 'symlink', linkname: outside }, { name: 'ol/.wh..wh..opq', content: '' }], message: /symlink/ },
+  {
+    desc: 'file through a symlinked parent',
+    entries: () => [
+      { name: 'link', type: 'symlink', linkname: outside },
+      { name: 'link/evil', content: 'x' },
+    ],
+    message: /symlink/,
+  },
+  {
+    desc: 'dir through a nested symlinked parent',
+    entries: () => [{ name: 'd/' }, { name: 'd/s', type: 'symlink', linkname: '../../../../../../../..' + outside }, { name: 'd/s/evil/' }],
+    message: /symlink/,
+  },
+  {
+    desc: 'whiteout through a symlinked parent',
+    entries: () => [
+      { name: 'wl', type: 'symlink', linkname: outside },
+      { name: 'wl/.wh.evil', content: '' },
+    ],
+    message: /symlink/,
+  },
+  {
+    desc: 'opaque marker through a symlinked parent',
+    entries: () => [
+      { name: 'ol', type: 'symlink', linkname: outside },
+      { name: 'ol/.wh..wh..opq', content: '' },
+    ],
+    message: /symlink/,
+  },
   { desc: 'hardlink to a relative path outside', entries: () => [{ name: 'hl', type: 'link', linkname: '../../../../etc/passwd' }], message: /"\.\." component/ },
   { desc: 'hardlink to an absolute path', entries: () => [{ name: 'hl', type: 'link', linkname: '/etc/passwd' }], message: /absolute path/ },
-  { desc: 'hardlink through a symlinked parent', entries: () => [{ name: 'e', type: 'symlink', linkname: '/etc' }, { name: 'hl', type: 'link', linkname: 'e/passwd' }], message: /symlink/ },
-  { desc: 'symlink replaced parent after a good file', entries: () => [{ name: 'p/' }, { name: 'p/ok', content: 'ok' }, { name: 'p', type: 'symlink', linkname: outside }, { name: 'p/evil', content: 'x' }], message: /symlink/ },
+  {
+    desc: 'hardlink through a symlinked parent',
+    entries: () => [
+      { name: 'e', type: 'symlink', linkname: '/etc' },
+      { name: 'hl', type: 'link', linkname: 'e/passwd' },
+    ],
+    message: /symlink/,
+  },
+  {
+    desc: 'symlink replaced parent after a good file',
+    entries: () => [{ name: 'p/' }, { name: 'p/ok', content: 'ok' }, { name: 'p', type: 'symlink', linkname: outside }, { name: 'p/evil', content: 'x' }],
+    message: /symlink/,
+  },
 ];
 
 for (const [i, c] of cases.entries()) {
@@ -56,7 +92,11 @@ for (const [i, c] of cases.entries()) {
     t.same(readdirSync(outside), [], 'nothing written outside');
     t.notOk(existsSync(join(root, 'image', 'snapshots', 'evil')) || existsSync(join(root, 'evil')) || existsSync(join(root, 'image', 'evil')), 'nothing written beside the snapshot');
     t.same(await svc.snapshots.list(), snapsBefore, 'no snapshot of this image left');
-    t.same(readdirSync(svc.snapshots.dir).filter((n) => n.startsWith('.tmp-')), [], 'no temp unpack dir left');
+    t.same(
+      readdirSync(svc.snapshots.dir).filter((n) => n.startsWith('.tmp-')),
+      [],
+      'no temp unpack dir left',
+    );
     t.notOk(await svc.content.has(img.layerDigests[1]), 'bad layer blob not kept');
     t.equal(svc.find(`${reg.host}/test/escape${i}:v1`), undefined, 'no image record');
   });

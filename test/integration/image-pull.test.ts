@@ -41,10 +41,15 @@ const xattr = (path: string, name: string): string => {
 t.test('pull by tag and by digest; config and files land in the snapshot', async (t) => {
   const base = await makeTar(busyboxEntries());
   const app = await makeTar([{ name: 'app/' }, { name: 'app/hello', content: 'hi\n', mode: 0o4755, uid: 1000, gid: 1000 }]);
-  const img = await push.pushImage('test/busybox', 'v1', [
-    { tar: base, compression: 'gzip' },
-    { tar: app, compression: 'none' },
-  ], { config: { User: '1000:1000', WorkingDir: '/app', Entrypoint: ['/bin/sh', '-c'], ExposedPorts: { '80/tcp': {} }, StopSignal: 'SIGINT' } });
+  const img = await push.pushImage(
+    'test/busybox',
+    'v1',
+    [
+      { tar: base, compression: 'gzip' },
+      { tar: app, compression: 'none' },
+    ],
+    { config: { User: '1000:1000', WorkingDir: '/app', Entrypoint: ['/bin/sh', '-c'], ExposedPorts: { '80/tcp': {} }, StopSignal: 'SIGINT' } },
+  );
 
   const rec = await svc.pull(`${reg.host}/test/busybox:v1`, null);
   t.equal(rec.id, img.configDigest, 'image id is the config digest');
@@ -87,21 +92,8 @@ t.test('multi-arch index: the linux/amd64 manifest is chosen', async (t) => {
 });
 
 t.test('whiteouts and opaque dirs across layers, mounted as overlay', async (t) => {
-  const l1 = await makeTar([
-    ...busyboxEntries(),
-    { name: 'keep/' },
-    { name: 'keep/a', content: 'a' },
-    { name: 'keep/gone', content: 'x' },
-    { name: 'opq/' },
-    { name: 'opq/old', content: 'old' },
-  ]);
-  const l2 = await makeTar([
-    { name: 'keep/' },
-    { name: 'keep/.wh.gone', content: '' },
-    { name: 'opq/' },
-    { name: 'opq/.wh..wh..opq', content: '' },
-    { name: 'opq/new', content: 'new' },
-  ]);
+  const l1 = await makeTar([...busyboxEntries(), { name: 'keep/' }, { name: 'keep/a', content: 'a' }, { name: 'keep/gone', content: 'x' }, { name: 'opq/' }, { name: 'opq/old', content: 'old' }]);
+  const l2 = await makeTar([{ name: 'keep/' }, { name: 'keep/.wh.gone', content: '' }, { name: 'opq/' }, { name: 'opq/.wh..wh..opq', content: '' }, { name: 'opq/new', content: 'new' }]);
   await push.pushImage('test/wh', 'v1', [
     { tar: l1, compression: 'gzip' },
     { tar: l2, compression: 'gzip' },
@@ -143,7 +135,10 @@ t.test('concurrent pulls of one image share one download', async (t) => {
   };
   t.teardown(() => void (svc.content.ingest = orig));
   const recs = await Promise.all([1, 2, 3].map(() => svc.pull(`${reg.host}/test/conc:v1`, null)));
-  t.ok(recs.every((r) => r.id === img.configDigest), 'all pulls return the image');
+  t.ok(
+    recs.every((r) => r.id === img.configDigest),
+    'all pulls return the image',
+  );
   t.equal(calls.get(img.layerDigests[0]), 1, 'the layer was downloaded once');
   await svc.pull(`${reg.host}/test/conc:v1`, null);
   t.equal(calls.get(img.layerDigests[0]), 1, 'a present layer is not downloaded again');

@@ -70,7 +70,10 @@ t.test('killed mid-pull, restarted: no partial image, partial files gone', async
   const front = await startStallingFront(reg, () => img.layerDigests[1]);
   stall = front.server;
   const registries = { [front.host]: { insecure: true, mirrors: [] } };
-  const child = fork(join(__dirname, '../helpers/image-pull-child.js'), [root, JSON.stringify(registries), `${front.host}/test/restart:v1`], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] });
+  const child = fork(join(__dirname, '../helpers/image-pull-child.js'), [root, JSON.stringify(registries), `${front.host}/test/restart:v1`], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    execArgv: [],
+  });
   let exited = false;
   child.on('exit', () => (exited = true));
   t.teardown(() => {

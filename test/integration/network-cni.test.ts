@@ -106,7 +106,10 @@ t.test('runc-style pods on a CNI bridge', async (t) => {
   t.same(a.ips.additionalIps, [], 'single-stack: no additional IPs');
   t.ok(isMounted(a.netnsPath), 'pod A netns is pinned');
   const eth0 = JSON.parse(sb.exec(['ip', '-json', 'addr', 'show', 'dev', 'eth0'], a.netnsPath)) as { addr_info: { local: string }[] }[];
-  t.ok(eth0[0].addr_info.some((x) => x.local === a.ips.ip), 'the IP is on eth0 inside the pod netns');
+  t.ok(
+    eth0[0].addr_info.some((x) => x.local === a.ips.ip),
+    'the IP is on eth0 inside the pod netns',
+  );
   const hostVeth = a.result?.interfaces.find((i) => !i.sandbox && i.name !== 'vmpodbr0')?.name ?? '';
   t.not(hostVeth, '', 'the result names the host-side veth');
 
@@ -158,7 +161,10 @@ t.test('runc-style pods on a CNI bridge', async (t) => {
 
   t.notOk(existsSync(a.netnsPath), 'pod A netns pin is gone');
   const links = JSON.parse(sb.exec(['ip', '-json', 'link', 'show'])) as { ifname: string; master?: string }[];
-  t.notOk(links.some((l) => l.ifname === hostVeth), 'pod A host veth is gone');
+  t.notOk(
+    links.some((l) => l.ifname === hostVeth),
+    'pod A host veth is gone',
+  );
   t.equal(links.filter((l) => l.master === 'vmpodbr0').length, 1, 'only pod B remains a bridge port');
   const after = iptablesSave();
   t.notOk(after.includes(idA), 'no iptables rule names pod A');
@@ -179,14 +185,17 @@ t.test('bandwidth limits of a pod are set up by the bandwidth plugin and go with
   // without limits (containernetworking/plugins#1221, fixed in 1.9.1), which the first test runs.
   const bwConf = join(sb.dir, 'net-bw.d');
   mkdirSync(bwConf);
-  writeFileSync(join(bwConf, '10-bw.conflist'), JSON.stringify({
-    cniVersion: '1.0.0',
-    name: 'vmpodtest',
-    plugins: [
-      { type: 'bridge', bridge: 'vmpodbr0', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: `${SUBNET_PREFIX}0/24` }]], dataDir: ipamDir } },
-      { type: 'bandwidth', capabilities: { bandwidth: true } },
-    ],
-  }));
+  writeFileSync(
+    join(bwConf, '10-bw.conflist'),
+    JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'vmpodtest',
+      plugins: [
+        { type: 'bridge', bridge: 'vmpodbr0', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: `${SUBNET_PREFIX}0/24` }]], dataDir: ipamDir } },
+        { type: 'bandwidth', capabilities: { bandwidth: true } },
+      ],
+    }),
+  );
   const net = new PodNetwork({ ...opts, config: { ...opts.config, cni_conf_dir: bwConf } });
   const id = `podbw${process.pid}`;
   t.teardown(() => net.teardown(id).catch(() => undefined));
@@ -196,11 +205,15 @@ t.test('bandwidth limits of a pod are set up by the bandwidth plugin and go with
   const hostVeth = r.result?.interfaces.find((i) => !i.sandbox && i.name !== 'vmpodbr0')?.name ?? '';
   const qdiscs = sb.exec(['tc', 'qdisc', 'show']);
   t.match(qdiscs, new RegExp(`qdisc tbf \\S+ dev ${hostVeth} .*rate 8Mbit`), `ingress: 8 Mbit/s token bucket on the host veth (${hostVeth})`);
-  t.match(qdiscs, /qdisc tbf \S+ dev bwp\S+ .*rate 4Mbit/, 'egress: 4 Mbit/s token bucket on the plugin\'s ifb device');
+  t.match(qdiscs, /qdisc tbf \S+ dev bwp\S+ .*rate 4Mbit/, "egress: 4 Mbit/s token bucket on the plugin's ifb device");
   await t.resolves(net.check({ id, hostNetwork: false }), 'CNI CHECK passes with the limits in place');
   await net.teardown(id);
   const linksAfter = (JSON.parse(sb.exec(['ip', '-json', 'link', 'show'])) as { ifname: string }[]).map((l) => l.ifname);
-  t.same(linksAfter.filter((l) => !linksBefore.includes(l)), [], 'no ifb or veth left after teardown');
+  t.same(
+    linksAfter.filter((l) => !linksBefore.includes(l)),
+    [],
+    'no ifb or veth left after teardown',
+  );
 });
 
 t.test('host-network pods skip CNI', async (t) => {
@@ -226,10 +239,7 @@ t.test('a half-failed ADD is undone', async (t) => {
     JSON.stringify({
       cniVersion: '1.0.0',
       name: 'vmpodtest',
-      plugins: [
-        { type: 'bridge', bridge: 'vmpodbr0', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: `${SUBNET_PREFIX}0/24` }]], dataDir: ipamDir } },
-        { type: 'failer' },
-      ],
+      plugins: [{ type: 'bridge', bridge: 'vmpodbr0', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: `${SUBNET_PREFIX}0/24` }]], dataDir: ipamDir } }, { type: 'failer' }],
     }),
   );
   const net = new PodNetwork({ ...opts, config: { cni_conf_dir: badConf, cni_bin_dirs: [bin, CNI_BIN], plugin_timeout_s: 20 } });

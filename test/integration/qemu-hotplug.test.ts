@@ -99,10 +99,13 @@ t.test('a prepared VM takes a NIC, a disk and a serial port; QEMU shows them; a 
     t.comment(`addDevice ${d.kind}: ${Date.now() - t1} ms`);
   }
   const fds = openFds(vm.pid);
-  t.ok(fds.some((f) => f.iff === 'tap1'), 'QEMU holds a tun fd attached to tap1 of its netns');
+  t.ok(
+    fds.some((f) => f.iff === 'tap1'),
+    'QEMU holds a tun fd attached to tap1 of its netns',
+  );
   const img = fds.find((f) => f.target === disk);
   t.ok(img && (img.flags & 3) === 0, 'QEMU opened the disk image O_RDONLY');
-  t.ok(statSync(join(cfg.runDir, 'agent1.sock')).isSocket(), 'the serial port\'s socket listens');
+  t.ok(statSync(join(cfg.runDir, 'agent1.sock')).isSocket(), "the serial port's socket listens");
   t.equal(await vm.status(), 'paused', 'still paused: devices go in before start');
 
   const { pci, peripheral, again } = await inspect(vm, cfg.runDir);
@@ -114,7 +117,11 @@ t.test('a prepared VM takes a NIC, a disk and a serial port; QEMU shows them; a 
   t.notOk(existsSync(join(cfg.runDir, 'agent1.sock')), 'serial port removed without a guest: its chardev and socket are gone');
   const err = await again.removeDevice('eth1', { timeoutMs: 1500 }).catch((e: unknown) => e);
   t.ok(err instanceof DeadlineExceededError, `a PCI NIC does not leave a guest that never ran (no ACPI eject): ${(err as Error).message}`);
-  t.same(again.devices().map((d) => d.id), ['eth1', 'disk0'], 'a removal that did not complete keeps the device recorded');
+  t.same(
+    again.devices().map((d) => d.id),
+    ['eth1', 'disk0'],
+    'a removal that did not complete keeps the device recorded',
+  );
 
   await again.start();
   t.equal(await again.status(), 'running', 'start: cont');
@@ -134,8 +141,14 @@ t.test('a tap fd reaches QEMU over the QMP socket (SCM_RIGHTS + getfd)', async (
   t.ok(err instanceof DeviceHotplugError, 'refused as a hot-plug error');
   t.equal((err as DeviceHotplugError).step, 'netdev_add', 'getfd went through; QEMU refused the fd as a tap');
   t.match((err as Error).message, /TUNGETIFF/, 'QEMU looked at the descriptor it received');
-  t.notOk(openFds(vm.pid).some((f) => f.target === marker), 'QEMU does not keep the descriptor of a failed hot-plug');
-  t.notOk(openFds(process.pid).some((f) => f.target === marker), 'our copy is closed');
+  t.notOk(
+    openFds(vm.pid).some((f) => f.target === marker),
+    'QEMU does not keep the descriptor of a failed hot-plug',
+  );
+  t.notOk(
+    openFds(process.pid).some((f) => f.target === marker),
+    'our copy is closed',
+  );
   t.same(vm.devices(), [], 'nothing recorded');
 
   // The raw step: getfd hands the descriptor over, closefd releases it.
@@ -144,24 +157,34 @@ t.test('a tap fd reaches QEMU over the QMP socket (SCM_RIGHTS + getfd)', async (
   const qmp = await QmpClient.connect(readLaunchRecord(cfg.runDir).qmpSocket);
   t.teardown(() => qmp.close());
   await qmp.executeWithFd('getfd', { fdname: 'probe' }, openSync(marker, 'r'));
-  t.ok(openFds(again.pid).some((f) => f.target === marker), 'after getfd QEMU holds the file');
+  t.ok(
+    openFds(again.pid).some((f) => f.target === marker),
+    'after getfd QEMU holds the file',
+  );
   await qmp.execute('closefd', { fdname: 'probe' });
-  t.notOk(openFds(again.pid).some((f) => f.target === marker), 'after closefd it does not');
+  t.notOk(
+    openFds(again.pid).some((f) => f.target === marker),
+    'after closefd it does not',
+  );
   qmp.close();
   await hv.destroy(cfg.runDir);
 });
 
-t.test('vhost-vsock without /dev/vhost-vsock fails cleanly and leaves the VM as it was', { skip: existsSync('/dev/vhost-vsock') ? 'this host has /dev/vhost-vsock: the device would be created' : false }, async (t) => {
-  const cfg = config('v');
-  const vm = await prepare(cfg);
-  const err = await vm.addDevice({ kind: 'vsock', id: 'vsock1', cid: 4_000_000 }).catch((e: unknown) => e);
-  t.ok(err instanceof DeviceHotplugError, 'DeviceHotplugError');
-  t.match((err as Error).message, /device_add failed: .*vhost-vsock/, 'QEMU\'s reason is in the message');
-  t.equal(await vm.status(), 'paused', 'the VM is unharmed');
-  const { peripheral } = await inspect(vm, cfg.runDir);
-  t.notOk(peripheral.includes('vsock1'), 'no half-made device');
-  await hv.destroy(cfg.runDir);
-});
+t.test(
+  'vhost-vsock without /dev/vhost-vsock fails cleanly and leaves the VM as it was',
+  { skip: existsSync('/dev/vhost-vsock') ? 'this host has /dev/vhost-vsock: the device would be created' : false },
+  async (t) => {
+    const cfg = config('v');
+    const vm = await prepare(cfg);
+    const err = await vm.addDevice({ kind: 'vsock', id: 'vsock1', cid: 4_000_000 }).catch((e: unknown) => e);
+    t.ok(err instanceof DeviceHotplugError, 'DeviceHotplugError');
+    t.match((err as Error).message, /device_add failed: .*vhost-vsock/, "QEMU's reason is in the message");
+    t.equal(await vm.status(), 'paused', 'the VM is unharmed');
+    const { peripheral } = await inspect(vm, cfg.runDir);
+    t.notOk(peripheral.includes('vsock1'), 'no half-made device');
+    await hv.destroy(cfg.runDir);
+  },
+);
 
 const found = findGuestImage(process.env.VMPOD_GUEST_DIR);
 if ('missing' in found) {
@@ -197,7 +220,10 @@ if ('missing' in found) {
     await vm.removeDevice('disk0', { timeoutMs: 60_000 });
     t.comment(`both ejected by the guest in ${Date.now() - t1} ms`);
     t.same(vm.devices(), [], 'both removed');
-    t.notOk(openFds(vm.pid).some((f) => f.iff === 'tap2' || f.target === disk), 'QEMU let go of the tap and the image');
+    t.notOk(
+      openFds(vm.pid).some((f) => f.iff === 'tap2' || f.target === disk),
+      'QEMU let go of the tap and the image',
+    );
     const t2 = process.hrtime.bigint();
     const stats = vm.hostStats();
     for (let i = 0; i < 19; i++) vm.hostStats();

@@ -95,7 +95,10 @@ t.test('paused VM with every device in a netns: QMP, persistence, reconnect, gra
   // A paused guest ignores the power button, so this walks to `quit`.
   const exit = await again.stop({ gracefulTimeoutMs: 1000, quitTimeoutMs: 5000 });
   t.equal(exit.reason, 'host-quit');
-  t.ok(events.some((e) => e.type === 'shutdown' && !e.guestInitiated), `SHUTDOWN event seen (${JSON.stringify(events)})`);
+  t.ok(
+    events.some((e) => e.type === 'shutdown' && !e.guestInitiated),
+    `SHUTDOWN event seen (${JSON.stringify(events)})`,
+  );
   t.equal(processStartTime(vm.pid), undefined, 'process gone');
   t.equal(await again.status(), 'exited');
   t.same(await again.stop(), exit, 'stop after exit is idempotent');
@@ -166,7 +169,7 @@ t.test('start failures are typed and explain themselves', async (t) => {
   const bad = new QemuHypervisor({ qemuBinary: QEMU, qemuOptions: { x86: { machine: 'pc', firmware: 'qboot', firmwareDir: join(work, 'no-firmware') } } });
   const e2 = await bad.start(cfg).catch((e: unknown) => e);
   t.ok(e2 instanceof InternalError, 'QEMU exiting at start is InternalError');
-  t.match((e2 as Error).message, /qemu-start: QEMU for d exited .*qboot\.rom/, 'with QEMU\'s stderr');
+  t.match((e2 as Error).message, /qemu-start: QEMU for d exited .*qboot\.rom/, "with QEMU's stderr");
   await hv.destroy(cfg.runDir);
 });
 
@@ -244,7 +247,10 @@ if ('missing' in found) {
     });
     t.match(vm.consoleTail(4096), /selftest: crashing the kernel on purpose[\s\S]*Kernel panic - not syncing/, 'the guest panicked after loading its modules');
     t.equal(exit.reason, 'guest-panicked', `reported as a panic, not a reset (events ${JSON.stringify(events)})`);
-    t.ok(events.some((e) => e.type === 'guest-panicked'), 'QEMU sent GUEST_PANICKED');
+    t.ok(
+      events.some((e) => e.type === 'guest-panicked'),
+      'QEMU sent GUEST_PANICKED',
+    );
     await hv.destroy(runDir);
   });
 }

@@ -20,7 +20,12 @@ import type { LinuxContainerSecurityContext__Output } from '../../src/generated/
 import type { LinuxContainerResources__Output } from '../../src/generated/cri/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
 
-for (const [what, path] of [['runc (apt runc)', '/usr/sbin/runc'], ['conmon (apt conmon)', '/usr/bin/conmon'], ['busybox-static', '/bin/busybox'], ['vmpod-infra (native/infra/build.sh)', infraBinaryPath()]] as const) {
+for (const [what, path] of [
+  ['runc (apt runc)', '/usr/sbin/runc'],
+  ['conmon (apt conmon)', '/usr/bin/conmon'],
+  ['busybox-static', '/bin/busybox'],
+  ['vmpod-infra (native/infra/build.sh)', infraBinaryPath()],
+] as const) {
   if (!existsSync(path)) {
     t.fail(`missing component: ${what} at ${path}`);
   }
@@ -39,7 +44,11 @@ function busyboxRootfs(name: string): string {
   copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
   execFileSync('chmod', ['755', join(root, 'bin', 'busybox')]);
   for (const a of ['sh', 'echo', 'sleep', 'cat', 'id', 'ps', 'touch', 'chown', 'unshare', 'tail', 'true', 'mkdir', 'mount']) {
-    try { symlinkSync('busybox', join(root, 'bin', a)); } catch { /* exists */ }
+    try {
+      symlinkSync('busybox', join(root, 'bin', a));
+    } catch {
+      /* exists */
+    }
   }
   writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n');
   writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\nuser:x:1000:\n');
@@ -47,29 +56,75 @@ function busyboxRootfs(name: string): string {
 }
 
 const podConfig = {
-  metadata: { name: 'p', uid: 'u1', namespace: 'default', attempt: 0 }, hostname: 'testpod', log_directory: logs,
-  dns_config: { servers: ['10.0.0.10'], searches: ['svc.local'], options: [] }, port_mappings: [], labels: {}, annotations: {},
-  linux: { cgroup_parent: '', security_context: null, sysctls: { 'kernel.shm_rmid_forced': '1' }, overhead: null, resources: null }, windows: null,
+  metadata: { name: 'p', uid: 'u1', namespace: 'default', attempt: 0 },
+  hostname: 'testpod',
+  log_directory: logs,
+  dns_config: { servers: ['10.0.0.10'], searches: ['svc.local'], options: [] },
+  port_mappings: [],
+  labels: {},
+  annotations: {},
+  linux: { cgroup_parent: '', security_context: null, sysctls: { 'kernel.shm_rmid_forced': '1' }, overhead: null, resources: null },
+  windows: null,
 } as unknown as PodSandboxConfig__Output;
 
 function secCtx(p: Partial<LinuxContainerSecurityContext__Output> = {}): LinuxContainerSecurityContext__Output {
   return {
-    capabilities: null, privileged: false, namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD', target_id: '', userns_options: null },
-    selinux_options: null, run_as_user: null, run_as_username: '', readonly_rootfs: false, supplemental_groups: [], apparmor_profile: '',
-    seccomp_profile_path: '', no_new_privs: false, run_as_group: null, masked_paths: [], readonly_paths: [], seccomp: null, apparmor: null,
-    supplemental_groups_policy: 'Merge', ...p,
+    capabilities: null,
+    privileged: false,
+    namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD', target_id: '', userns_options: null },
+    selinux_options: null,
+    run_as_user: null,
+    run_as_username: '',
+    readonly_rootfs: false,
+    supplemental_groups: [],
+    apparmor_profile: '',
+    seccomp_profile_path: '',
+    no_new_privs: false,
+    run_as_group: null,
+    masked_paths: [],
+    readonly_paths: [],
+    seccomp: null,
+    apparmor: null,
+    supplemental_groups_policy: 'Merge',
+    ...p,
   };
 }
 
 function ctrConfig(name: string, script: string, sc: Partial<LinuxContainerSecurityContext__Output> = {}, res: Partial<LinuxContainerResources__Output> = {}): ContainerConfig__Output {
   return {
-    metadata: { name, attempt: 0 }, image: null, command: ['/bin/sh', '-c', script], args: [], working_dir: '', envs: [{ key: 'GREETING', value: 'hello' }],
-    mounts: [], devices: [], labels: {}, annotations: {}, log_path: `${name}.log`, stdin: false, stdin_once: false, tty: false,
+    metadata: { name, attempt: 0 },
+    image: null,
+    command: ['/bin/sh', '-c', script],
+    args: [],
+    working_dir: '',
+    envs: [{ key: 'GREETING', value: 'hello' }],
+    mounts: [],
+    devices: [],
+    labels: {},
+    annotations: {},
+    log_path: `${name}.log`,
+    stdin: false,
+    stdin_once: false,
+    tty: false,
     linux: {
       security_context: secCtx(sc),
-      resources: { cpu_period: '0', cpu_quota: '0', cpu_shares: '0', memory_limit_in_bytes: '0', oom_score_adj: '0', cpuset_cpus: '', cpuset_mems: '', hugepage_limits: [], unified: {}, memory_swap_limit_in_bytes: '0', ...res },
+      resources: {
+        cpu_period: '0',
+        cpu_quota: '0',
+        cpu_shares: '0',
+        memory_limit_in_bytes: '0',
+        oom_score_adj: '0',
+        cpuset_cpus: '',
+        cpuset_mems: '',
+        hugepage_limits: [],
+        unified: {},
+        memory_swap_limit_in_bytes: '0',
+        ...res,
+      },
     },
-    windows: null, CDI_devices: [], stop_signal: 'RUNTIME_DEFAULT',
+    windows: null,
+    CDI_devices: [],
+    stop_signal: 'RUNTIME_DEFAULT',
   };
 }
 
@@ -145,7 +200,7 @@ t.test('exec sync, shared PID namespace, stats', async (t) => {
   await t.rejects(ctl.execSync(sb!, busy, ['/bin/sleep', '30'], 1), DeadlineExceededError, 'timeout kills and reports');
   const other = await run('other', 'sleep 1000');
   const ps = await ctl.execSync(sb!, other, ['/bin/ps', 'ax'], 10);
-  t.match(ps.stdout.toString(), /while :; do :; done/, 'the other container\'s process is visible in the shared PID namespace');
+  t.match(ps.stdout.toString(), /while :; do :; done/, "the other container's process is visible in the shared PID namespace");
   t.match(ps.stdout.toString(), /vmpod-infra/, 'infra is there too');
   await new Promise((r) => setTimeout(r, 300));
   const stats = await ctl.containerStats(sb!, busy);
@@ -205,14 +260,21 @@ t.test('OOM kill under a small memory limit', async (t) => {
   t.equal(st.oomKilled, true, 'reported as OOM');
 });
 
-t.test('exits are reported as events as they happen (conmon\'s exit file, watched), without being asked', async (t) => {
+t.test("exits are reported as events as they happen (conmon's exit file, watched), without being asked", async (t) => {
   const events: ControllerEvent[] = [];
   ctl.onEvent((e) => events.push(e));
   const c = await run('evented', 'sleep 0.3; exit 7');
   const until = Date.now() + 20_000;
   while (!events.some((e) => e.kind === 'container-exited' && e.containerId === c.id) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-  t.match(events.find((e) => e.kind === 'container-exited' && e.containerId === c.id), { state: { state: 'exited', exitCode: 7 } }, 'the exit event carries the code');
-  t.notOk(events.some((e) => e.kind === 'sandbox-died'), 'the pod did not die');
+  t.match(
+    events.find((e) => e.kind === 'container-exited' && e.containerId === c.id),
+    { state: { state: 'exited', exitCode: 7 } },
+    'the exit event carries the code',
+  );
+  t.notOk(
+    events.some((e) => e.kind === 'sandbox-died'),
+    'the pod did not die',
+  );
 });
 
 t.test('a container without a CRI log path runs', async (t) => {
@@ -232,7 +294,11 @@ t.test('a failed create leaves nothing behind', async (t) => {
   t.notOk(existsSync(ctl.paths.containerBundle(id)), 'no bundle');
   t.equal(await ctl.runc.state(id), null, 'no runc container');
   const id2 = `${podId}-bad2`;
-  await t.rejects(ctl.createContainer({ id: id2, sandbox: sb!, config: ctrConfig('bad2', 'true'), image: {}, rootfs: join(dir, 'no-rootfs'), logPath: '', log }), /step "runc-create"/, 'runc failure names the step');
+  await t.rejects(
+    ctl.createContainer({ id: id2, sandbox: sb!, config: ctrConfig('bad2', 'true'), image: {}, rootfs: join(dir, 'no-rootfs'), logPath: '', log }),
+    /step "runc-create"/,
+    'runc failure names the step',
+  );
   t.notOk(existsSync(ctl.paths.containerBundle(id2)), 'bundle rolled back');
   t.equal(await ctl.runc.state(id2), null, 'no runc container after rollback');
 });

@@ -58,7 +58,9 @@ async function infraPidOf(podId: string): Promise<number> {
 t.before(async () => {
   reg = await startRegistry();
   const extra: TarEntry[] = ['sleep', 'echo', 'id', 'ps', 'touch', 'tail', 'true', 'false'].map((n) => ({ name: `bin/${n}`, type: 'symlink', linkname: 'busybox' }));
-  await new RegistryPusher(reg).pushImage('test/busybox', 'v1', [{ tar: await makeTar([...busyboxEntries(), ...extra]), compression: 'gzip' }], { config: { StopSignal: 'SIGUSR1', Cmd: ['/bin/sh'] } });
+  await new RegistryPusher(reg).pushImage('test/busybox', 'v1', [{ tar: await makeTar([...busyboxEntries(), ...extra]), compression: 'gzip' }], {
+    config: { StopSignal: 'SIGUSR1', Cmd: ['/bin/sh'] },
+  });
   imageRef = `${reg.host}/test/busybox:v1`;
   images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
   cri = await serveCri(socket, { config: cfg, log: silentLogger, images, network: noNetwork });
@@ -71,7 +73,9 @@ t.teardown(async () => {
   try {
     const { items } = await client.runtime.ListPodSandbox({});
     for (const p of items) await client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id });
-  } catch { /* server may not have started */ }
+  } catch {
+    /* server may not have started */
+  }
   await cri?.close();
   await reg?.stop();
   execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
@@ -81,7 +85,10 @@ t.teardown(async () => {
 function podConfig(name: string, extra: Record<string, unknown> = {}): PodSandboxConfig {
   return {
     metadata: { name, uid: `uid-${name}`, namespace: 'default', attempt: 0 },
-    hostname: name, log_directory: join(logDir, name), labels: { app: name }, annotations: {},
+    hostname: name,
+    log_directory: join(logDir, name),
+    labels: { app: name },
+    annotations: {},
     linux: { security_context: { namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
     ...extra,
   };
@@ -129,11 +136,23 @@ t.test('full lifecycle of a trusted pod over CRI', async (t) => {
   t.match(sDone.user, { linux: { uid: '0', gid: '0' } }, 'user reported');
 
   const running = await client.runtime.ListContainers({ filter: { state: { state: 'CONTAINER_RUNNING' }, pod_sandbox_id: podId } });
-  t.same(running.containers.map((c) => c.id), [sleeper], 'state filter');
+  t.same(
+    running.containers.map((c) => c.id),
+    [sleeper],
+    'state filter',
+  );
   const byLabel = await client.runtime.ListContainers({ filter: { label_selector: { c: 'done' } } });
-  t.same(byLabel.containers.map((c) => c.id), [done], 'label filter');
+  t.same(
+    byLabel.containers.map((c) => c.id),
+    [done],
+    'label filter',
+  );
   const byPrefix = await client.runtime.ListContainers({ filter: { id: sleeper.slice(0, 12) } });
-  t.same(byPrefix.containers.map((c) => c.id), [sleeper], 'id prefix filter');
+  t.same(
+    byPrefix.containers.map((c) => c.id),
+    [sleeper],
+    'id prefix filter',
+  );
 
   const ex = await client.runtime.ExecSync({ container_id: sleeper, cmd: ['/bin/sh', '-c', 'ps; exit 2'], timeout: '10' });
   t.equal(ex.exit_code, 2, 'exec exit code');
@@ -146,9 +165,15 @@ t.test('full lifecycle of a trusted pod over CRI', async (t) => {
   const ps = await client.runtime.PodSandboxStats({ pod_sandbox_id: podId });
   t.ok(Number(ps.stats?.linux?.process?.process_count?.value ?? 0) >= 2, 'pod process count (infra + sleeper)');
   const desc = await client.runtime.ListMetricDescriptors({});
-  t.ok(desc.descriptors.some((d) => d.name === 'container_cpu_usage_seconds_total'), 'cadvisor metric names');
+  t.ok(
+    desc.descriptors.some((d) => d.name === 'container_cpu_usage_seconds_total'),
+    'cadvisor metric names',
+  );
   const pm = await client.runtime.ListPodSandboxMetrics({});
-  t.ok(pm.pod_metrics.find((p) => p.pod_sandbox_id === podId)?.container_metrics.some((c) => c.container_id === sleeper), 'pod metrics list the running container');
+  t.ok(
+    pm.pod_metrics.find((p) => p.pod_sandbox_id === podId)?.container_metrics.some((c) => c.container_id === sleeper),
+    'pod metrics list the running container',
+  );
 
   await client.runtime.UpdateContainerResources({ container_id: sleeper, linux: { cpu_shares: '256', memory_limit_in_bytes: String(64 << 20) } });
   const updated = await client.runtime.ContainerStatus({ container_id: sleeper });
@@ -166,7 +191,7 @@ t.test('full lifecycle of a trusted pod over CRI', async (t) => {
   t.equal((JSON.parse(verbose.info.info ?? '{}') as { stopSignal?: number }).stopSignal, 10, 'stop signal taken from the image config');
   t.equal(verbose.status?.stop_signal, 'SIGUSR1', 'and reported in the status');
   const vinfo = JSON.parse(verbose.info.info ?? '{}') as { pid: number; sandboxID: string };
-  t.match(readFileSync(`/proc/${vinfo.pid}/cmdline`, 'utf8'), /sh/, 'verbose info.pid is the container\'s process on the host');
+  t.match(readFileSync(`/proc/${vinfo.pid}/cmdline`, 'utf8'), /sh/, "verbose info.pid is the container's process on the host");
   t.equal(vinfo.sandboxID, podId, 'and info.sandboxID its pod');
   await client.runtime.StopContainer({ container_id: sleeper, timeout: '10' });
   t.match(await waitExited(sleeper), { exit_code: 0 }, 'stopped by the image StopSignal, before the timeout');
@@ -207,7 +232,11 @@ t.test('OOM kill is reported as OOMKilled', async (t) => {
 });
 
 t.test('routing and refusals over CRI', async (t) => {
-  await t.rejects(client.runtime.RunPodSandbox({ config: podConfig('kata'), runtime_handler: 'kata' }), { code: GrpcStatus.INVALID_ARGUMENT, details: /configured handlers: runc, vm/ }, 'unknown handler');
+  await t.rejects(
+    client.runtime.RunPodSandbox({ config: podConfig('kata'), runtime_handler: 'kata' }),
+    { code: GrpcStatus.INVALID_ARGUMENT, details: /configured handlers: runc, vm/ },
+    'unknown handler',
+  );
   const hostNet = podConfig('hn', { annotations: { 'io.kubernetes.cri.untrusted-workload': 'true' }, linux: { security_context: { namespace_options: { network: 'NODE' } } } });
   await t.rejects(client.runtime.RunPodSandbox({ config: hostNet }), { code: GrpcStatus.FAILED_PRECONDITION, details: /host network/ }, 'untrusted + host network');
   t.same((await client.runtime.ListPodSandbox({})).items, [], 'refused pods leave no record');
@@ -216,14 +245,23 @@ t.test('routing and refusals over CRI', async (t) => {
 t.test('a failed create rolls back and leaves nothing', async (t) => {
   const pod = podConfig('bad');
   const { pod_sandbox_id: podId } = await client.runtime.RunPodSandbox({ config: pod });
-  const err = await client.runtime.CreateContainer({
-    pod_sandbox_id: podId, sandbox_config: pod,
-    config: containerConfig('c', ['/bin/true'], { mounts: [{ container_path: '/data', host_path: join(dir, 'missing') }] }),
-  }).catch((e: unknown) => e);
+  const err = await client.runtime
+    .CreateContainer({
+      pod_sandbox_id: podId,
+      sandbox_config: pod,
+      config: containerConfig('c', ['/bin/true'], { mounts: [{ container_path: '/data', host_path: join(dir, 'missing') }] }),
+    })
+    .catch((e: unknown) => e);
   t.equal(code(err), GrpcStatus.INVALID_ARGUMENT, 'missing host path is INVALID_ARGUMENT');
   t.match((err as ServiceError).details, /step "runtime-create".*does not exist on the host/, 'names the step and the problem');
   t.same((await client.runtime.ListContainers({})).containers, [], 'no container record');
-  t.same(readFileSync('/proc/mounts', 'utf8').split('\n').filter((l) => l.includes(join(cfg.root, 'image', 'containers'))), [], 'rootfs unmounted');
+  t.same(
+    readFileSync('/proc/mounts', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(join(cfg.root, 'image', 'containers'))),
+    [],
+    'rootfs unmounted',
+  );
   const infraPid = await infraPidOf(podId);
   await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId });
   assertNothingLeft(t, podId, infraPid);
@@ -284,13 +322,47 @@ t.test('creates interrupted by a daemon crash are cleaned up at start-up', async
   const { sandboxes, containers } = cri!;
   const ctl = cri!.controllers.get('runc')!;
   const data = await ctl.createSandbox({ id, config: config as never, namespaces, hostname: 'interrupted', netnsPath: '', ips: [], log: silentLogger });
-  sandboxes.create({ schema: SANDBOX_SCHEMA, id, config: config as never, handler: 'runc', routeReason: 'test', createdAt: '1', namespaces, hostname: 'interrupted', state: 'SANDBOX_NOTREADY', creating: true, netnsPath: '', ip: '', additionalIps: [], controller: null });
+  sandboxes.create({
+    schema: SANDBOX_SCHEMA,
+    id,
+    config: config as never,
+    handler: 'runc',
+    routeReason: 'test',
+    createdAt: '1',
+    namespaces,
+    hostname: 'interrupted',
+    state: 'SANDBOX_NOTREADY',
+    creating: true,
+    netnsPath: '',
+    ip: '',
+    additionalIps: [],
+    controller: null,
+  });
   const image = images.resolve(imageRef);
   const layout = await images.prepareRootfs(cid, image.id);
   await images.mountRootfs(cid);
   containers.create({
-    schema: CONTAINER_SCHEMA, id: cid, podSandboxId: id, config: containerConfig('x', ['/bin/true']) as never, image: imageRef, imageId: image.id, imageRef: image.id, logPath: '', stopSignal: 15,
-    createdAt: '1', startedAt: '0', finishedAt: '0', state: 'CONTAINER_CREATED', exitCode: 0, reason: '', message: '', resources: null, rootfs: '', upperDir: '', user: null, controller: null,
+    schema: CONTAINER_SCHEMA,
+    id: cid,
+    podSandboxId: id,
+    config: containerConfig('x', ['/bin/true']) as never,
+    image: imageRef,
+    imageId: image.id,
+    imageRef: image.id,
+    logPath: '',
+    stopSignal: 15,
+    createdAt: '1',
+    startedAt: '0',
+    finishedAt: '0',
+    state: 'CONTAINER_CREATED',
+    exitCode: 0,
+    reason: '',
+    message: '',
+    resources: null,
+    rootfs: '',
+    upperDir: '',
+    user: null,
+    controller: null,
   });
   t.equal(await cri!.pods.recover(), 2, 'both interrupted creates cleaned up');
   t.notOk(sandboxes.get(id) || containers.get(cid), 'records deleted');

@@ -138,9 +138,15 @@ t.test('runc pods get IPs from CNI, reach each other and the node; a host port w
     (r) => r.exit_code === 0,
   );
   t.equal(fromPod.stdout.toString(), 'hello-from-web\n', 'server in one pod answers another pod');
-  const fromNode = await retry(() => wgetFromNode(`http://${web.ip}:8080/`), (r) => r.status === 0);
+  const fromNode = await retry(
+    () => wgetFromNode(`http://${web.ip}:8080/`),
+    (r) => r.status === 0,
+  );
   t.equal(fromNode.stdout, 'hello-from-web\n', 'and the node');
-  const viaHostPort = await retry(() => wgetFromNode(`http://${GATEWAY}:18093/`), (r) => r.status === 0);
+  const viaHostPort = await retry(
+    () => wgetFromNode(`http://${GATEWAY}:18093/`),
+    (r) => r.status === 0,
+  );
   t.equal(viaHostPort.stdout, 'hello-from-web\n', 'host port 18093 → container port 8080 through portmap');
 
   const netnsOf = (id: string) => daemon!.network.netnsPathFor(id);

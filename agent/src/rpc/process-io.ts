@@ -19,7 +19,10 @@ export function registerProcessIo(server: TtrpcServer, d: AgentDeps): void {
     c.closeStdin(req.container_id, req.exec_id);
     return {};
   });
-  for (const [method, stream] of [['ReadStdout', 'stdout'], ['ReadStderr', 'stderr']] as const) {
+  for (const [method, stream] of [
+    ['ReadStdout', 'stdout'],
+    ['ReadStderr', 'stderr'],
+  ] as const) {
     handle(server, method, async (req, ctx) => {
       const max = Math.min(req.max_bytes || MAX_STREAM_CHUNK, MAX_STREAM_CHUNK);
       const r = await c.read(req.container_id, req.exec_id, stream, max, req.wait_ms, ctx.signal);

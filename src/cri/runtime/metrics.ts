@@ -35,7 +35,10 @@ export function metricDescriptors(): MetricDescriptor[] {
 /** Integer values only on the wire (UInt64Value): seconds counters are rounded down. */
 export function metricsOf(s: CgroupStats, labelValues: string[]): Metric[] {
   return METRICS.map((m) => ({
-    name: m.name, timestamp: s.timestampNs, metric_type: m.type, label_values: labelValues,
+    name: m.name,
+    timestamp: s.timestampNs,
+    metric_type: m.type,
+    label_values: labelValues,
     value: { value: String(Math.max(0, Math.floor(m.value(s)))) },
   }));
 }

@@ -16,8 +16,12 @@ function cpuUsage(s: CgroupFigures): CpuUsage {
 
 function memoryUsage(s: CgroupFigures): MemoryUsage {
   const out: MemoryUsage = {
-    timestamp: s.timestampNs, working_set_bytes: u64(s.memoryWorkingSetBytes), usage_bytes: u64(s.memoryUsageBytes),
-    rss_bytes: u64(s.memoryRssBytes), page_faults: u64(s.pageFaults), major_page_faults: u64(s.majorPageFaults),
+    timestamp: s.timestampNs,
+    working_set_bytes: u64(s.memoryWorkingSetBytes),
+    usage_bytes: u64(s.memoryUsageBytes),
+    rss_bytes: u64(s.memoryRssBytes),
+    page_faults: u64(s.pageFaults),
+    major_page_faults: u64(s.majorPageFaults),
   };
   if (s.memoryLimitBytes > 0) out.available_bytes = u64(s.memoryLimitBytes - s.memoryWorkingSetBytes);
   return out;
@@ -37,7 +41,10 @@ export function toCriContainerStats(v: ContainerStatsView): ContainerStats {
 
 export function toCriPodSandboxStats(v: PodStatsView): PodSandboxStats {
   const p = v.pod;
-  const out: PodSandboxStats = { attributes: { id: p.id, metadata: p.config.metadata, labels: p.config.labels, annotations: p.config.annotations }, linux: { containers: v.containers.map(toCriContainerStats) } };
+  const out: PodSandboxStats = {
+    attributes: { id: p.id, metadata: p.config.metadata, labels: p.config.labels, annotations: p.config.annotations },
+    linux: { containers: v.containers.map(toCriContainerStats) },
+  };
   if (v.cgroup) {
     out.linux!.cpu = cpuUsage(v.cgroup);
     out.linux!.memory = memoryUsage(v.cgroup);

@@ -11,8 +11,13 @@ import type { SandboxRecord } from '../../store/sandbox';
 
 export function toCriPodSandbox(s: SandboxRecord): PodSandbox {
   return {
-    id: s.id, metadata: s.config.metadata, state: s.state, created_at: s.createdAt,
-    labels: s.config.labels, annotations: s.config.annotations, runtime_handler: s.handler,
+    id: s.id,
+    metadata: s.config.metadata,
+    state: s.state,
+    created_at: s.createdAt,
+    labels: s.config.labels,
+    annotations: s.config.annotations,
+    runtime_handler: s.handler,
   };
 }
 
@@ -32,20 +37,40 @@ function imageSpecOf(c: ContainerRecord): ImageSpec {
 
 export function toCriContainer(c: ContainerRecord): Container {
   return {
-    id: c.id, pod_sandbox_id: c.podSandboxId, metadata: c.config.metadata, image: imageSpecOf(c),
-    image_ref: c.imageRef, state: c.state, created_at: c.createdAt, labels: c.config.labels, annotations: c.config.annotations, image_id: c.imageId,
+    id: c.id,
+    pod_sandbox_id: c.podSandboxId,
+    metadata: c.config.metadata,
+    image: imageSpecOf(c),
+    image_ref: c.imageRef,
+    state: c.state,
+    created_at: c.createdAt,
+    labels: c.config.labels,
+    annotations: c.config.annotations,
+    image_id: c.imageId,
   };
 }
 
 export function toCriContainerStatus(c: ContainerRecord): ContainerStatus {
   return {
-    id: c.id, metadata: c.config.metadata, state: c.state, created_at: c.createdAt, started_at: c.startedAt, finished_at: c.finishedAt,
-    exit_code: c.exitCode, image: imageSpecOf(c), image_ref: c.imageRef, image_id: c.imageId,
-    reason: c.reason, message: c.message, labels: c.config.labels, annotations: c.config.annotations,
+    id: c.id,
+    metadata: c.config.metadata,
+    state: c.state,
+    created_at: c.createdAt,
+    started_at: c.startedAt,
+    finished_at: c.finishedAt,
+    exit_code: c.exitCode,
+    image: imageSpecOf(c),
+    image_ref: c.imageRef,
+    image_id: c.imageId,
+    reason: c.reason,
+    message: c.message,
+    labels: c.config.labels,
+    annotations: c.config.annotations,
     // The signal StopContainer sends: the config's, else the image's, else SIGTERM.
     stop_signal: criSignalName(c.stopSignal) as ContainerStatus['stop_signal'],
     mounts: c.config.mounts.map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly, propagation: m.propagation, selinux_relabel: m.selinux_relabel })),
-    log_path: c.logPath, resources: c.resources ? { linux: c.resources } : null,
+    log_path: c.logPath,
+    resources: c.resources ? { linux: c.resources } : null,
     user: c.user ? { linux: { uid: String(c.user.uid), gid: String(c.user.gid), supplemental_groups: c.user.additionalGids.map(String) } } : null,
   };
 }

@@ -44,7 +44,10 @@ export function listenCri(server: Server, path: string, log: Logger, limits?: Re
       limits,
     );
     const closed = (x: Socket | RewritingConnection) => new Promise<void>((done) => x.once('close', () => done()));
-    open.set(conn, Promise.all([closed(socket), closed(conn)]).then(() => void open.delete(conn)));
+    open.set(
+      conn,
+      Promise.all([closed(socket), closed(conn)]).then(() => void open.delete(conn)),
+    );
     injector.injectConnection(conn);
   });
   return new Promise((resolve, reject) => {

@@ -23,17 +23,7 @@
 
 import { InvalidArgumentError, ResourceExhaustedError } from '../../../common/errors';
 import { acceptableAuthority, isAuthorityField } from './authority';
-import {
-  CLIENT_PREFACE,
-  DEFAULT_HEADER_TABLE_SIZE,
-  DEFAULT_MAX_FRAME_SIZE,
-  Flag,
-  FRAME_HEADER_LENGTH,
-  FrameType,
-  readFrameHeader,
-  writeFrameHeader,
-  type FrameHeader,
-} from './frame';
+import { CLIENT_PREFACE, DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE, Flag, FRAME_HEADER_LENGTH, FrameType, readFrameHeader, writeFrameHeader, type FrameHeader } from './frame';
 import { HpackDecoder } from './hpack/decoder';
 import { encodeLiteralBlock } from './hpack/encoder';
 

@@ -46,12 +46,30 @@ interface CacheEntry extends AccelVerdict {
 /** argv of the probe VM (binary excluded); the CPU model is the one production uses with that accel. Pure. */
 export function probeArgs(kernel: string, consoleLog: string, accel: AccelKind = 'kvm'): string[] {
   return [
-    '-nodefaults', '-no-user-config', '-machine', 'pc', '-accel', accel, '-cpu', accel === 'kvm' ? 'host' : 'max',
-    '-m', '128M', '-display', 'none', '-vga', 'none', '-no-reboot',
-    '-kernel', kernel,
+    '-nodefaults',
+    '-no-user-config',
+    '-machine',
+    'pc',
+    '-accel',
+    accel,
+    '-cpu',
+    accel === 'kvm' ? 'host' : 'max',
+    '-m',
+    '128M',
+    '-display',
+    'none',
+    '-vga',
+    'none',
+    '-no-reboot',
+    '-kernel',
+    kernel,
     // panic=-1: reboot at once on the expected panic, and -no-reboot makes that an exit.
-    '-append', 'console=ttyS0 panic=-1 root=/dev/vmpod-probe-none',
-    '-chardev', `file,id=console,path=${consoleLog}`, '-serial', 'chardev:console',
+    '-append',
+    'console=ttyS0 panic=-1 root=/dev/vmpod-probe-none',
+    '-chardev',
+    `file,id=console,path=${consoleLog}`,
+    '-serial',
+    'chardev:console',
   ];
 }
 

@@ -51,11 +51,7 @@ export function mergeParams(base: string[], extra: string[]): string[] {
 
 /** The devices of this VM, in command-line order. */
 export function vmDevices(c: VmConfig): Device[] {
-  const devices: Device[] = [
-    { kind: 'qmp', socketPath: runPath(c, 'qmpSocket') },
-    { kind: 'serial-console', logPath: runPath(c, 'consoleLog') },
-    { kind: 'pvpanic' },
-  ];
+  const devices: Device[] = [{ kind: 'qmp', socketPath: runPath(c, 'qmpSocket') }, { kind: 'serial-console', logPath: runPath(c, 'consoleLog') }, { kind: 'pvpanic' }];
   if (c.rootfs) devices.push({ kind: 'nvdimm-rootfs', id: 'rootfs', imagePath: c.rootfs.path, sizeBytes: c.rootfs.sizeBytes });
   if (c.sharedDir) devices.push({ kind: 'virtio-9p', id: 'shared', path: c.sharedDir, mountTag: SHARED_MOUNT_TAG });
   if (c.agent.transport === 'vsock') devices.push({ kind: 'vsock', id: 'vsock0', cid: c.agent.cid });
@@ -77,20 +73,29 @@ export function memoryArg(c: VmConfig): string {
 export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS): string[] {
   validateVmConfig(c);
   const args: string[] = [
-    '-name', `guest=vmpod-${c.id.replace(/,/g, ',,')},debug-threads=on`,
+    '-name',
+    `guest=vmpod-${c.id.replace(/,/g, ',,')},debug-threads=on`,
     // No default NIC, VGA, serial, parallel, floppy, CD-ROM; no
     // /etc/qemu config files: the VM has exactly what is listed here.
-    '-nodefaults', '-no-user-config',
+    '-nodefaults',
+    '-no-user-config',
     ...machineArgs(o.x86),
     ...accelArgs(c.accel, c.vcpus),
-    '-smp', String(c.vcpus),
-    '-m', memoryArg(c),
-    '-display', 'none', '-vga', 'none',
+    '-smp',
+    String(c.vcpus),
+    '-m',
+    memoryArg(c),
+    '-display',
+    'none',
+    '-vga',
+    'none',
     '-no-reboot',
     // QEMU itself is confined: no obsolete syscalls, no setuid, no
     // fork/exec, no scheduler/priority changes.
-    '-sandbox', 'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
-    '-pidfile', runPath(c, 'pidfile'),
+    '-sandbox',
+    'on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny',
+    '-pidfile',
+    runPath(c, 'pidfile'),
   ];
   if (c.boot) {
     args.push('-kernel', c.boot.kernel);

@@ -21,7 +21,13 @@ export type QmpPort = Pick<QmpClient, 'execute' | 'executeWithFd' | 'waitForEven
 
 /** A hot-plug or unplug that failed; `step` is the QMP command that failed, `undone` what was taken back. */
 export class DeviceHotplugError extends InternalError {
-  constructor(readonly device: string, readonly step: string, readonly undone: string[], message: string, cause: unknown) {
+  constructor(
+    readonly device: string,
+    readonly step: string,
+    readonly undone: string[],
+    message: string,
+    cause: unknown,
+  ) {
     super(message, { cause });
   }
 }
@@ -88,7 +94,10 @@ export async function unplugDevice(qmp: QmpPort, plan: HotplugPlan, what: string
         await deleted.event;
       } catch (err) {
         if (err instanceof DeadlineExceededError) {
-          throw new DeadlineExceededError(`${what}: not released within ${timeoutMs} ms of ${step.execute} (a PCI device leaves a running guest when the guest ejects it over ACPI); remove it again later, or stop the VM`, { cause: err });
+          throw new DeadlineExceededError(
+            `${what}: not released within ${timeoutMs} ms of ${step.execute} (a PCI device leaves a running guest when the guest ejects it over ACPI); remove it again later, or stop the VM`,
+            { cause: err },
+          );
         }
         throw new UnavailableError(`${what}: ${(err as Error).message}`, { cause: err });
       }

@@ -133,7 +133,9 @@ export function checkPrivateRunDir(c: Pick<VmConfig, 'id' | 'runDir'>): void {
   const st = lstatSync(c.runDir);
   const uid = process.geteuid?.() ?? 0;
   if (!st.isDirectory() || st.uid !== uid) {
-    throw new FailedPreconditionError(`qemu-start: run dir ${c.runDir} of VM ${c.id} is ${st.isSymbolicLink() ? 'a symlink' : st.isDirectory() ? `owned by uid ${st.uid}` : 'not a directory'}; it must be a directory of uid ${uid}`);
+    throw new FailedPreconditionError(
+      `qemu-start: run dir ${c.runDir} of VM ${c.id} is ${st.isSymbolicLink() ? 'a symlink' : st.isDirectory() ? `owned by uid ${st.uid}` : 'not a directory'}; it must be a directory of uid ${uid}`,
+    );
   }
   if ((st.mode & 0o777) !== 0o700) chmodSync(c.runDir, 0o700);
 }

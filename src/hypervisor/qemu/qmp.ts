@@ -46,7 +46,11 @@ interface Pending {
 
 /** A command QEMU answered with {"error": …}. */
 export class QmpCommandError extends InternalError {
-  constructor(readonly command: string, readonly errorClass: string, desc: string) {
+  constructor(
+    readonly command: string,
+    readonly errorClass: string,
+    desc: string,
+  ) {
     super(`QMP ${command} failed: ${errorClass}: ${desc}`);
   }
 }
@@ -87,7 +91,10 @@ export class QmpClient extends EventEmitter {
   /** QEMU keeps one received descriptor per connection until a command takes it: one fd-carrying command at a time. */
   private fdTurn: Promise<unknown> = Promise.resolve();
 
-  private constructor(private readonly sock: Socket, opts: QmpClientOptions) {
+  private constructor(
+    private readonly sock: Socket,
+    opts: QmpClientOptions,
+  ) {
     super();
     this.log = opts.logger ?? silentLogger;
     this.maxLine = opts.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;

@@ -31,7 +31,10 @@ function requireSocketPathAt(what: string, p: string): void {
   const len = Buffer.byteLength(p);
   if (len > MAX_UNIX_SOCKET_PATH) {
     // Caught here, before QEMU refuses to bind it; Node's connect() to such a path fails with a misleading ENOENT.
-    throw new InvalidArgumentError(what, `unix socket path "${p}" is ${len} bytes, more than the ${MAX_UNIX_SOCKET_PATH} a socket address holds; the VM's run dir must be short (vmpod's are under /run/vmpod/s, see src/sandbox/microvm/layout.ts)`);
+    throw new InvalidArgumentError(
+      what,
+      `unix socket path "${p}" is ${len} bytes, more than the ${MAX_UNIX_SOCKET_PATH} a socket address holds; the VM's run dir must be short (vmpod's are under /run/vmpod/s, see src/sandbox/microvm/layout.ts)`,
+    );
   }
 }
 

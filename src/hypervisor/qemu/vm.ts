@@ -91,7 +91,13 @@ export class QemuVm implements VmHandle {
    * `child` is the QEMU process when this daemon spawned it; it stays
    * referenced (so wait() is honoured) until detach().
    */
-  constructor(private readonly runDir: string, private readonly record: LaunchRecord, private qmp: QmpClient | undefined, private readonly child?: ChildProcess, opts: QemuVmOptions = {}) {
+  constructor(
+    private readonly runDir: string,
+    private readonly record: LaunchRecord,
+    private qmp: QmpClient | undefined,
+    private readonly child?: ChildProcess,
+    opts: QemuVmOptions = {},
+  ) {
     const logger = opts.logger ?? silentLogger;
     this.id = record.id;
     this.pid = record.pid;

@@ -20,8 +20,18 @@ import { silentLogger, type Logger } from '../../log';
 import type { HostFacts, PodNamespaceModes } from '../../oci/input';
 import { nowNs } from '../../../common/time';
 import type {
-  CgroupStats, ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ControllerData, ControllerEvent, Description, ExecResult,
-  SandboxController, SandboxCreateInput, SandboxHandle,
+  CgroupStats,
+  ContainerCreateInput,
+  ContainerCreateResult,
+  ContainerHandle,
+  ContainerProcessState,
+  ControllerData,
+  ControllerEvent,
+  Description,
+  ExecResult,
+  SandboxController,
+  SandboxCreateInput,
+  SandboxHandle,
 } from '../controller';
 import { checkVmContainer, checkVmPod } from './admission';
 import { PodContainers } from './pod-containers';
@@ -69,10 +79,11 @@ export class MicrovmController implements SandboxController {
       state: config.state,
       microvm,
       hypervisor: opts.hypervisor ?? createHypervisor(microvm, this.log),
-      host: () => (this.hostChoice ??= (opts.vmHost ?? (() => this.resolveHost()))().catch((err: unknown) => {
-        this.hostChoice = undefined; // a later pod may find a fixed host (e.g. the guest image built meanwhile)
-        throw err;
-      })),
+      host: () =>
+        (this.hostChoice ??= (opts.vmHost ?? (() => this.resolveHost()))().catch((err: unknown) => {
+          this.hostChoice = undefined; // a later pod may find a fixed host (e.g. the guest image built meanwhile)
+          throw err;
+        })),
       cids: new CidAllocator(join(config.root, 'microvm', 'vsock-cids.json')),
       agentCallTimeoutMs: opts.agentCallTimeoutMs ?? 30_000,
     };
@@ -82,7 +93,12 @@ export class MicrovmController implements SandboxController {
     const { microvm } = this.opts;
     const found = findGuestImage(microvm.guest_dir);
     if ('missing' in found) throw new FailedPreconditionError(`no usable guest image for VM handler "${this.handler}": ${found.missing}`);
-    const support = await resolveVmHost(microvm, { kernel: join(found.dir, found.manifest.parts.vmlinux.file), cacheFile: join(this.opts.config.root, 'microvm', 'accel.json'), logger: this.log, configKey: `runtime.handlers.${this.handler}` });
+    const support = await resolveVmHost(microvm, {
+      kernel: join(found.dir, found.manifest.parts.vmlinux.file),
+      cacheFile: join(this.opts.config.root, 'microvm', 'accel.json'),
+      logger: this.log,
+      configKey: `runtime.handlers.${this.handler}`,
+    });
     this.log.info({ accel: support.accel, agentTransport: support.agentTransport, guest: found.hash, agent: found.manifest.agent }, 'VM host support resolved');
     if (found.manifest.agent !== 'bundle') this.log.warn({ guest: found.dir }, 'the guest image carries no agent bundle; VM pods will time out in agent-connect');
     return { accel: support.accel.accel, transport: support.agentTransport.transport, guest: found };
@@ -172,7 +188,18 @@ export class MicrovmController implements SandboxController {
   describeSandbox(sb: SandboxHandle): Description {
     const d = decodeVmPodData(sb.data, sb.id);
     // QEMU stands for the pod on the host.
-    return { pid: d.pid, podDir: d.podDir, vmRunDir: d.vmRunDir, consoleLog: d.consoleLog, vcpus: d.vcpus, memoryMib: d.memoryMib, accel: d.accel, agent: d.agent, guestHash: d.guestHash, startPhasesMs: d.startPhasesMs };
+    return {
+      pid: d.pid,
+      podDir: d.podDir,
+      vmRunDir: d.vmRunDir,
+      consoleLog: d.consoleLog,
+      vcpus: d.vcpus,
+      memoryMib: d.memoryMib,
+      accel: d.accel,
+      agent: d.agent,
+      guestHash: d.guestHash,
+      startPhasesMs: d.startPhasesMs,
+    };
   }
 
   /** Through the agent, to the guest's own loopback: a port bound only to 127.0.0.1 in the pod is reachable. */

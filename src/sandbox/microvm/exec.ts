@@ -13,7 +13,6 @@ import { pumpOutput } from './output-pump';
 import type { PodVm } from './pod-vm';
 import { sleep } from '../../../common/time';
 
-
 /** How long a timed-out exec's SIGKILL gets to end it in the guest before ExecSync returns anyway. */
 export const KILL_WAIT_MS = 10_000;
 
@@ -61,7 +60,13 @@ export async function execInGuest(pod: PodVm, containerId: string, proc: OciProc
       // process itself (not only to `runc exec`), and the exit is reported once runc has reaped it.
       await pod.agent.call('SignalProcess', { container_id: containerId, exec_id: execId, signal: 9 }).catch(() => undefined);
       let killTimer: NodeJS.Timeout | undefined;
-      const ended = await Promise.race([waitDone.then(() => true, () => false), new Promise<boolean>((r) => (killTimer = setTimeout(() => r(false), KILL_WAIT_MS)))]);
+      const ended = await Promise.race([
+        waitDone.then(
+          () => true,
+          () => false,
+        ),
+        new Promise<boolean>((r) => (killTimer = setTimeout(() => r(false), KILL_WAIT_MS))),
+      ]);
       clearTimeout(killTimer);
       throw new DeadlineExceededError(
         `exec in container ${containerId} did not finish within ${timeoutS} s; ${ended ? 'killed' : `killed, but the guest did not report its end within ${KILL_WAIT_MS / 1000} s`}`,

@@ -27,7 +27,12 @@ export async function checkMicrovmHost(name: string, cfg: MicrovmHandlerConfig, 
   const verdict = await probeKvm({ qemuBinary: cfg.qemu_binary, kernel: 'missing' in found ? undefined : guestPartPath(found, 'vmlinux') });
   const kvm = caps.find((c) => c.name === 'kvm')!;
   if (kvm.status === 'OK') {
-    if (verdict.accel !== 'kvm') Object.assign(kvm, { status: 'UNUSABLE', detail: `/dev/kvm present but a guest cannot boot with it: ${verdict.reason}`, fix: 'microvm uses TCG (accel = "auto"); run on a host with working KVM for speed' });
+    if (verdict.accel !== 'kvm')
+      Object.assign(kvm, {
+        status: 'UNUSABLE',
+        detail: `/dev/kvm present but a guest cannot boot with it: ${verdict.reason}`,
+        fix: 'microvm uses TCG (accel = "auto"); run on a host with working KVM for speed',
+      });
     else kvm.detail = `/dev/kvm boots a guest (${verdict.reason})`;
   }
   const decisions: string[] = [];

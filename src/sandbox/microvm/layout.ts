@@ -103,7 +103,10 @@ export function podPaths(state: string, podId: string): PodPaths {
 /** The VM run dir of pod `podId` of the daemon whose state dir is `state`. Pure. */
 export function vmRunPaths(state: string, podId: string, base = VM_RUN_BASE): VmRunPaths {
   checkId('pod sandbox id', podId);
-  const h = createHash('sha256').update(`${resolve(state)}\0${podId}`).digest('hex').slice(0, VM_RUN_NAME_HEX);
+  const h = createHash('sha256')
+    .update(`${resolve(state)}\0${podId}`)
+    .digest('hex')
+    .slice(0, VM_RUN_NAME_HEX);
   const dir = join(base, h);
   return {
     dir,

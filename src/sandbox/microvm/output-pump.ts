@@ -24,7 +24,6 @@ export interface PumpOptions {
   waitMs?: number;
 }
 
-
 const DROP_REPORT_EVERY_MS = 10_000;
 
 /** An onDropped that warns at most once per 10 s per stream, with the bytes since the last warning (the count comes from the guest). */

@@ -93,7 +93,10 @@ export class PodContainers {
   private readonly oomWaiters = new Map<string, () => void>();
   private oomWatch: Promise<void> | undefined;
 
-  constructor(private readonly env: ContainerEnv, private readonly pod: PodVm) {
+  constructor(
+    private readonly env: ContainerEnv,
+    private readonly pod: PodVm,
+  ) {
     pod.onExit((e) => {
       for (const c of this.live.values()) {
         c.setExit({ code: VM_GONE_EXIT_CODE, finishedAtNs: msToNs(e.at), oomKilled: false, message: describeExit(e) });

@@ -54,7 +54,13 @@ export class PodVm {
   exit: VmExit | undefined;
   private readonly exitListeners = new Set<(e: VmExit) => void>();
 
-  constructor(readonly id: string, readonly data: VmPodData, readonly vm: VmHandle | undefined, readonly agent: AgentClient, private readonly log: Logger) {
+  constructor(
+    readonly id: string,
+    readonly data: VmPodData,
+    readonly vm: VmHandle | undefined,
+    readonly agent: AgentClient,
+    private readonly log: Logger,
+  ) {
     if (!vm) {
       // The VM of a record we found after a restart is no longer running.
       this.exit = { reason: 'unknown', exitCode: null, signal: null, at: new Date() };
@@ -103,7 +109,11 @@ export function newAgentClient(env: PodVmEnv, endpoint: AgentEndpoint, log: Logg
  * recordedVmRunDir) and the vsock CID. `notes` say what the record got
  * wrong. Pure.
  */
-export function reattachTarget(state: string, podId: string, data: Partial<Pick<VmPodData, 'vmRunDir' | 'agent'>>): { runDir: string; layout: 'current' | 'previous'; endpoint: AgentEndpoint; notes: string[] } {
+export function reattachTarget(
+  state: string,
+  podId: string,
+  data: Partial<Pick<VmPodData, 'vmRunDir' | 'agent'>>,
+): { runDir: string; layout: 'current' | 'previous'; endpoint: AgentEndpoint; notes: string[] } {
   const notes: string[] = [];
   const run = recordedVmRunDir(state, podId, data.vmRunDir);
   if (!run.known) notes.push(`the record names no VM run dir of either layout (${String(data.vmRunDir)}); looking in ${run.dir}`);

@@ -42,7 +42,9 @@ export function mountEntriesUnder(dir: string, mountinfo = readFileSync('/proc/s
 
 /** Mount points at or below `dir`, deepest first. */
 export function mountsUnder(dir: string, mountinfo?: string): string[] {
-  return mountEntriesUnder(dir, mountinfo).map((m) => m.path).reverse();
+  return mountEntriesUnder(dir, mountinfo)
+    .map((m) => m.path)
+    .reverse();
 }
 
 const KEPT_FLAGS = new Set(['noexec', 'noatime', 'relatime', 'strictatime', 'nodiratime']);

@@ -38,7 +38,10 @@ export function stuckPhase(console: string): 'kernel-boot' | 'agent-connect' {
 
 /** One error message: the phase, what went wrong, and the guest console's last lines. Pure. */
 export function phaseMessage(podId: string, phase: string, problem: string, consoleTail: string, maxLines = 20): string {
-  const lines = consoleTail.split('\n').filter((l) => l.trim() !== '').slice(-maxLines);
+  const lines = consoleTail
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-maxLines);
   const tail = lines.length > 0 ? `; guest console (last ${lines.length} lines):\n${lines.join('\n')}` : '; the guest console is empty';
   return `pod VM ${podId}: ${phase} failed: ${problem}${tail}`;
 }
@@ -103,10 +106,18 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
   try {
     const host = await env.host();
     const guest = host.guest;
-    await steps.run('pod-files', () => writePodFiles(paths.shareSource, input), () => removePodDir(paths.dir));
+    await steps.run(
+      'pod-files',
+      () => writePodFiles(paths.shareSource, input),
+      () => removePodDir(paths.dir),
+    );
     await steps.run('share-setup', () => mountShare(paths.shareSource, paths.shared));
     const net = input.netnsPath
-      ? await steps.run('network-setup', () => attachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME }), () => detachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME }))
+      ? await steps.run(
+          'network-setup',
+          () => attachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME }),
+          () => detachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME }),
+        )
       : undefined;
 
     const size = vmSize({
@@ -135,7 +146,11 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       ...(input.netnsPath ? { netnsPath: input.netnsPath } : {}),
     });
     log.info({ size: size.explain, accel: host.accel, transport: host.transport, guest: guest.hash }, 'starting pod VM');
-    await steps.run('run-dir', () => makeVmRunDir(run), () => removeVmRunDir(env.hypervisor, run));
+    await steps.run(
+      'run-dir',
+      () => makeVmRunDir(run),
+      () => removeVmRunDir(env.hypervisor, run),
+    );
     const started = await steps.run(
       'qemu-start',
       async () => {

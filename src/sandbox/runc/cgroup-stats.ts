@@ -97,7 +97,9 @@ export function cgroupDirs(cgroupPath: string, version: 1 | 2): string[] {
   let names: string[];
   try {
     // Symlinks such as cpu,cpuacct → cpu name the same hierarchy twice.
-    names = readdirSync(V1, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    names = readdirSync(V1, { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
   } catch {
     names = [];
   }

@@ -47,20 +47,33 @@ export const exitFile = (exitDir: string, id: string): string => join(exitDir, i
 
 export function conmonArgs(o: ConmonOptions): string[] {
   const args = [
-    '--api-version', '1',
-    '--cid', o.id,
-    '--cuuid', o.id,
-    '--name', o.name,
-    '--runtime', o.runcBinary,
-    '--bundle', o.bundle,
-    '--container-pidfile', join(o.bundle, 'pidfile'),
-    '--conmon-pidfile', conmonPidFile(o.bundle),
-    '--exit-dir', o.exitDir,
-    '--persist-dir', o.bundle,
-    '--socket-dir-path', o.bundle,
+    '--api-version',
+    '1',
+    '--cid',
+    o.id,
+    '--cuuid',
+    o.id,
+    '--name',
+    o.name,
+    '--runtime',
+    o.runcBinary,
+    '--bundle',
+    o.bundle,
+    '--container-pidfile',
+    join(o.bundle, 'pidfile'),
+    '--conmon-pidfile',
+    conmonPidFile(o.bundle),
+    '--exit-dir',
+    o.exitDir,
+    '--persist-dir',
+    o.bundle,
+    '--socket-dir-path',
+    o.bundle,
     '--full-attach',
-    '--runtime-arg', `--root=${o.runcRoot}`,
-    '--log-level', 'error',
+    '--runtime-arg',
+    `--root=${o.runcRoot}`,
+    '--log-level',
+    'error',
     '--syslog',
   ];
   // conmon refuses to run without a log; with no CRI log path the output goes to the bundle.
@@ -96,8 +109,7 @@ export function launchConmon(o: ConmonOptions): Promise<ConmonStarted> {
       else resolve(value!);
     };
     const timer = setTimeout(() => finish(new DeadlineExceededError(`conmon for ${o.id}: runc create did not report within ${timeoutMs} ms`)), timeoutMs);
-    child.on('error', (e: NodeJS.ErrnoException) =>
-      finish(e.code === 'ENOENT' ? new UnavailableError(`${binary} is not installed (apt-get install conmon)`) : e));
+    child.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'ENOENT' ? new UnavailableError(`${binary} is not installed (apt-get install conmon)`) : e));
     pipe.on('data', (d: Buffer) => {
       buf += d.toString('utf8');
       const nl = buf.indexOf('\n');

@@ -38,7 +38,14 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
   const spec = await steps.run('spec', async () => {
     const [passwd, group] = await Promise.all([readRootfsFile(input.rootfs, '/etc/passwd'), readRootfsFile(input.rootfs, '/etc/group')]);
     const { spec, notes } = containerSpec({
-      containerId: id, config, image: input.image, rootfs: input.rootfs, passwd, group, targetPid, host: deps.host,
+      containerId: id,
+      config,
+      image: input.image,
+      rootfs: input.rootfs,
+      passwd,
+      group,
+      targetPid,
+      host: deps.host,
       pod: {
         id: input.sandbox.id,
         hostname: input.sandbox.hostname,
@@ -55,16 +62,33 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
     for (const n of notes) log.info(n.detail, n.message);
     return spec;
   });
-  await steps.run('bundle', async () => {
-    await mkdir(bundle, { recursive: true, mode: 0o700 });
-    await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
-    if (input.logPath) await mkdir(dirname(input.logPath), { recursive: true });
-    await mkdir(deps.paths.exitDir, { recursive: true });
-  }, () => rm(bundle, { recursive: true, force: true }));
-  const started = await steps.run('runc-create', () => launchConmon({
-    id, name: config.metadata?.name ?? id, bundle, runcRoot: deps.paths.runcRoot, runcBinary: deps.runcBinary, logPath: input.logPath,
-    exitDir: deps.paths.exitDir, tty: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once,
-  }), () => deps.runc.delete(id));
+  await steps.run(
+    'bundle',
+    async () => {
+      await mkdir(bundle, { recursive: true, mode: 0o700 });
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+      if (input.logPath) await mkdir(dirname(input.logPath), { recursive: true });
+      await mkdir(deps.paths.exitDir, { recursive: true });
+    },
+    () => rm(bundle, { recursive: true, force: true }),
+  );
+  const started = await steps.run(
+    'runc-create',
+    () =>
+      launchConmon({
+        id,
+        name: config.metadata?.name ?? id,
+        bundle,
+        runcRoot: deps.paths.runcRoot,
+        runcBinary: deps.runcBinary,
+        logPath: input.logPath,
+        exitDir: deps.paths.exitDir,
+        tty: config.tty,
+        stdin: config.stdin,
+        stdinOnce: config.stdin_once,
+      }),
+    () => deps.runc.delete(id),
+  );
   steps.done();
   const u = spec.process.user;
   const data: RuncContainerData = { v: RUNC_DATA_VERSION, bundle, pid: started.pid, exitFile: started.exitFile, attachSocket: started.attachSocket };
@@ -86,7 +110,8 @@ export function readExitFile(exitFile: string, bundle: string): ContainerProcess
     const code = Number(readFileSync(exitFile, 'utf8').trim());
     const st = statSync(exitFile);
     return {
-      state: 'exited', exitCode: Number.isFinite(code) ? code : 255,
+      state: 'exited',
+      exitCode: Number.isFinite(code) ? code : 255,
       finishedAt: (BigInt(Math.round(st.mtimeMs * 1000)) * 1000n).toString(),
       oomKilled: existsSync(oomFile(bundle)),
     };

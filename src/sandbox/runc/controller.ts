@@ -17,8 +17,18 @@ import type { HostFacts, PodNamespaceModes } from '../../oci/input';
 import { exitFile, reopenConmonLog } from './conmon';
 import { Runc } from './runc-cli';
 import type {
-  CgroupStats, ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ControllerData, ControllerEvent, Description, ExecResult,
-  SandboxController, SandboxCreateInput, SandboxHandle,
+  CgroupStats,
+  ContainerCreateInput,
+  ContainerCreateResult,
+  ContainerHandle,
+  ContainerProcessState,
+  ControllerData,
+  ControllerEvent,
+  Description,
+  ExecResult,
+  SandboxController,
+  SandboxCreateInput,
+  SandboxHandle,
 } from '../controller';
 import { cgroupDirs, cgroupStats } from './cgroup-stats';
 import * as ctr from './container';

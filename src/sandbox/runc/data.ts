@@ -29,7 +29,8 @@ export interface RuncContainerData {
 }
 
 function fields(data: ControllerData, what: string, strings: readonly string[], numbers: readonly string[]): void {
-  if (data.v !== undefined && data.v !== 1 && data.v !== RUNC_DATA_VERSION) throw new InternalError(`${what}: runc data version ${String(data.v)} is newer than this vmpod reads (${RUNC_DATA_VERSION})`);
+  if (data.v !== undefined && data.v !== 1 && data.v !== RUNC_DATA_VERSION)
+    throw new InternalError(`${what}: runc data version ${String(data.v)} is newer than this vmpod reads (${RUNC_DATA_VERSION})`);
   for (const f of strings) if (typeof data[f] !== 'string') throw new InternalError(`${what}: runc data has no string "${f}"`);
   for (const f of numbers) if (typeof data[f] !== 'number') throw new InternalError(`${what}: runc data has no number "${f}"`);
 }
@@ -37,7 +38,16 @@ function fields(data: ControllerData, what: string, strings: readonly string[], 
 export function decodeSandboxData(data: ControllerData, podId: string): RuncSandboxData {
   fields(data, `pod sandbox ${podId}`, ['podDir', 'shmPath', 'hostsPath', 'resolvConfPath', 'hostnamePath', 'cgroupParent'], ['infraPid']);
   const d = data as unknown as RuncSandboxData;
-  return { v: RUNC_DATA_VERSION, podDir: d.podDir, infraPid: d.infraPid, shmPath: d.shmPath, hostsPath: d.hostsPath, resolvConfPath: d.resolvConfPath, hostnamePath: d.hostnamePath, cgroupParent: d.cgroupParent };
+  return {
+    v: RUNC_DATA_VERSION,
+    podDir: d.podDir,
+    infraPid: d.infraPid,
+    shmPath: d.shmPath,
+    hostsPath: d.hostsPath,
+    resolvConfPath: d.resolvConfPath,
+    hostnamePath: d.hostnamePath,
+    cgroupParent: d.cgroupParent,
+  };
 }
 
 export function decodeContainerData(data: ControllerData, containerId: string): RuncContainerData {

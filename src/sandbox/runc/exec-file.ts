@@ -11,7 +11,10 @@ export interface RunResult {
 }
 
 export class CommandFailedError extends InternalError {
-  constructor(readonly argv: string[], readonly result: RunResult) {
+  constructor(
+    readonly argv: string[],
+    readonly result: RunResult,
+  ) {
     super(`${argv.join(' ')} exited ${result.code}: ${lastLine(result.stderr) || lastLine(result.stdout) || 'no output'}`);
   }
 }
@@ -52,9 +55,9 @@ export function run(binary: string, args: string[], opts: RunOptions = {}): Prom
     let timedOut = false;
     const timer = opts.timeoutMs
       ? setTimeout(() => {
-        timedOut = true;
-        child.kill('SIGKILL');
-      }, opts.timeoutMs)
+          timedOut = true;
+          child.kill('SIGKILL');
+        }, opts.timeoutMs)
       : undefined;
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);

@@ -56,17 +56,18 @@ export function execSync(o: ExecSyncOptions): Promise<ExecSyncResult> {
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     let timedOut = false;
-    const timer = o.timeoutS > 0
-      ? setTimeout(() => {
-        timedOut = true;
-        // Kill the exec'd process and let `runc exec` reap it and exit; killing
-        // runc first would hand the zombie to whatever reaps on the host.
-        void readFile(o.pidFile, 'utf8')
-          .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
-          .catch(() => child.kill('SIGKILL'));
-        setTimeout(() => child.kill('SIGKILL'), RUNC_GRACE_MS).unref();
-      }, o.timeoutS * 1000)
-      : undefined;
+    const timer =
+      o.timeoutS > 0
+        ? setTimeout(() => {
+            timedOut = true;
+            // Kill the exec'd process and let `runc exec` reap it and exit; killing
+            // runc first would hand the zombie to whatever reaps on the host.
+            void readFile(o.pidFile, 'utf8')
+              .then((pid) => process.kill(Number(pid.trim()), 'SIGKILL'))
+              .catch(() => child.kill('SIGKILL'));
+            setTimeout(() => child.kill('SIGKILL'), RUNC_GRACE_MS).unref();
+          }, o.timeoutS * 1000)
+        : undefined;
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (timer) clearTimeout(timer);
       reject(e.code === 'ENOENT' ? new UnavailableError(`${o.runcBinary} is not installed`) : e);
@@ -82,10 +83,12 @@ export function execSync(o: ExecSyncOptions): Promise<ExecSyncResult> {
       if (drain) clearTimeout(drain);
       child.stdout.destroy();
       child.stderr.destroy();
-      void rm(o.pidFile, { force: true }).catch(() => undefined).finally(() => {
-        if (timedOut) return reject(new DeadlineExceededError(`command ${JSON.stringify(o.cmd)} in container ${o.id} timed out after ${o.timeoutS}s and was killed`));
-        resolve({ stdout: out.take(), stderr: err.take(), exitCode: code ?? (signal ? 128 + 9 : 255) });
-      });
+      void rm(o.pidFile, { force: true })
+        .catch(() => undefined)
+        .finally(() => {
+          if (timedOut) return reject(new DeadlineExceededError(`command ${JSON.stringify(o.cmd)} in container ${o.id} timed out after ${o.timeoutS}s and was killed`));
+          resolve({ stdout: out.take(), stderr: err.take(), exitCode: code ?? (signal ? 128 + 9 : 255) });
+        });
     };
     child.on('exit', (code, signal) => {
       drain = setTimeout(() => settle(code, signal), timedOut ? 0 : DRAIN_MS);

@@ -65,7 +65,11 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
   const hostNetwork = input.namespaces.network === 'NODE';
   const hostname = input.hostname;
 
-  await steps.run('pod-dir', () => mkdir(podDir, { recursive: true, mode: 0o755 }), () => rm(podDir, { recursive: true, force: true }));
+  await steps.run(
+    'pod-dir',
+    () => mkdir(podDir, { recursive: true, mode: 0o755 }),
+    () => rm(podDir, { recursive: true, force: true }),
+  );
   await steps.run('etc-files', async () => {
     const resolv = resolvConf(config.dns_config) ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
     await writeFile(data.resolvConfPath, resolv, { mode: 0o644 });
@@ -74,17 +78,27 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
   });
   if (data.shmPath) {
     const shm = data.shmPath;
-    await steps.run('shm-mount', async () => {
-      await mkdir(shm, { recursive: true });
-      await mountTmpfs(shm, SHM_OPTIONS);
-    }, () => unmountIfMounted(shm));
+    await steps.run(
+      'shm-mount',
+      async () => {
+        await mkdir(shm, { recursive: true });
+        await mountTmpfs(shm, SHM_OPTIONS);
+      },
+      () => unmountIfMounted(shm),
+    );
   }
   await steps.run('infra-rootfs', () => ensureInfraRootfs(paths, deps.infraBinary));
   const bundle = paths.infraBundle(id);
   await steps.run('infra-spec', async () => {
     const { spec, notes } = sandboxSpec({
-      podId: id, hostname, infraRootfs: paths.infraRootfs, netnsPath: input.netnsPath, namespaces: input.namespaces,
-      cgroupParent: config.linux?.cgroup_parent ?? '', sysctls: config.linux?.sysctls ?? {}, host: deps.host,
+      podId: id,
+      hostname,
+      infraRootfs: paths.infraRootfs,
+      netnsPath: input.netnsPath,
+      namespaces: input.namespaces,
+      cgroupParent: config.linux?.cgroup_parent ?? '',
+      sysctls: config.linux?.sysctls ?? {},
+      host: deps.host,
     });
     for (const n of notes) log.info(n.detail, n.message);
     await mkdir(bundle, { recursive: true });
@@ -92,11 +106,28 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
   });
   await mkdir(paths.exitDir, { recursive: true });
   // Registered before infra-create so that its undo runs after runc's delete.
-  await steps.run('cgroup-parent', async () => undefined, () => removeCgroupParent(deps.host, config.linux?.cgroup_parent ?? '', data.cgroupParent));
-  const started = await steps.run('infra-create', () => launchConmon({
-    id, name: `infra-${id}`, bundle, runcRoot: paths.runcRoot, runcBinary: deps.runcBinary, logPath: join(podDir, 'infra.log'),
-    exitDir: paths.exitDir, tty: false, stdin: false, stdinOnce: false,
-  }), () => runc.delete(id));
+  await steps.run(
+    'cgroup-parent',
+    async () => undefined,
+    () => removeCgroupParent(deps.host, config.linux?.cgroup_parent ?? '', data.cgroupParent),
+  );
+  const started = await steps.run(
+    'infra-create',
+    () =>
+      launchConmon({
+        id,
+        name: `infra-${id}`,
+        bundle,
+        runcRoot: paths.runcRoot,
+        runcBinary: deps.runcBinary,
+        logPath: join(podDir, 'infra.log'),
+        exitDir: paths.exitDir,
+        tty: false,
+        stdin: false,
+        stdinOnce: false,
+      }),
+    () => runc.delete(id),
+  );
   data.infraPid = started.pid;
   await steps.run('infra-start', () => runc.start(id));
   steps.done();

@@ -29,7 +29,10 @@ export interface RuncStats {
 const TIMEOUT_MS = 60_000;
 
 export class Runc {
-  constructor(readonly root: string, readonly binary = 'runc') {}
+  constructor(
+    readonly root: string,
+    readonly binary = 'runc',
+  ) {}
 
   private run(args: string[], opts: { allowFailure?: boolean; input?: string } = {}) {
     return run(this.binary, ['--root', this.root, ...args], { timeoutMs: TIMEOUT_MS, ...opts });

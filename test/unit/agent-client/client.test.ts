@@ -57,7 +57,11 @@ t.test('container lifecycle: output, exit code, remove', async (t) => {
   await client.call('CreateContainer', { container_id: 'c1', oci_spec_json: ociSpec(['/bin/sh', '-c', 'echo hello; echo oops >&2; exit 3']), rootfs_path: 'c1/rootfs' });
   const cfg = JSON.parse(readFileSync(join(h.dirs.bundles, 'c1', 'config.json'), 'utf8')) as OciSpec;
   t.equal(cfg.root.path, join(h.dirs.share, 'c1/rootfs'), 'rootfs points into the share');
-  t.same(cfg.linux.namespaces.map((n) => n.type), ['pid', 'mount'], 'network namespace dropped (VM network is the pod network)');
+  t.same(
+    cfg.linux.namespaces.map((n) => n.type),
+    ['pid', 'mount'],
+    'network namespace dropped (VM network is the pod network)',
+  );
   t.equal(cfg.linux.cgroupsPath, '/vmpod/c1', 'guest cgroup path');
   const { pid } = await client.call('StartContainer', { container_id: 'c1' });
   t.ok(pid > 0, 'pid reported');
@@ -105,7 +109,10 @@ t.test('exec with stdin, signals, stats and OOM events', async (t) => {
   const w = await client.waitProcess({ container_id: 'c1', wait_ms: 5000 });
   t.same([w.exited, w.exit_code], [true, 137], 'killed by SIGKILL → 137');
   t.ok(w.oom_killed, 'exit reports the OOM kill');
-  t.ok(h.commands.some((c) => c.cmd === 'runc' && c.args.join(' ') === 'kill --all c1 9'), 'runc kill used');
+  t.ok(
+    h.commands.some((c) => c.cmd === 'runc' && c.args.join(' ') === 'kill --all c1 9'),
+    'runc kill used',
+  );
 });
 
 t.test('output survives the host link dropping; the client reconnects', async (t) => {
@@ -167,7 +174,11 @@ t.test('responses from a hostile guest are validated', async (t) => {
     ReadStdout: () => encodeResponse('ReadStdout', { data: Buffer.alloc((1 << 20) + 1) }),
     GetOOMEvent: () => new Promise(() => undefined),
     // int64 -5 on the wire where a uint64 is expected.
-    StatsContainer: () => Writer.create().uint32((5 << 3) | 0).int64(-5).finish(),
+    StatsContainer: () =>
+      Writer.create()
+        .uint32((5 << 3) | 0)
+        .int64(-5)
+        .finish(),
   });
   const cases: Array<{ desc: string; call: () => Promise<unknown>; type: new (...a: never[]) => Error }> = [
     { desc: 'overlong string', call: () => client.call('Version', {}), type: AgentResponseError },
@@ -238,7 +249,7 @@ t.test('OOM kill detected from the parent cgroup after runc removed the containe
   t.equal((await client.getOOMEvent({ wait_ms: 0 })).container_id, '', 'reported once');
 });
 
-t.test('over a real unix socket, as QEMU\'s serial chardev presents it', async (t) => {
+t.test("over a real unix socket, as QEMU's serial chardev presents it", async (t) => {
   const h = startHarness();
   const path = join(h.root, 'agent.sock');
   const srv = createServer((conn) => h.serve(conn));
@@ -251,7 +262,10 @@ t.test('over a real unix socket, as QEMU\'s serial chardev presents it', async (
   });
   t.equal((await client.health()).status, HealthResponse_Status.SERVING, 'health over AF_UNIX');
   const many = await Promise.all(Array.from({ length: 50 }, () => client.call('Version', {})));
-  t.ok(many.every((v) => v.protocol_version === 1), '50 concurrent calls multiplexed on one socket');
+  t.ok(
+    many.every((v) => v.protocol_version === 1),
+    '50 concurrent calls multiplexed on one socket',
+  );
   const missing = new AgentClient({ connect: serialConnector(join(h.root, 'nope.sock')) });
   t.teardown(() => missing.close());
   await t.rejects(missing.health(), AgentUnavailableError, 'socket that does not exist');
@@ -299,7 +313,14 @@ t.test('readAgentLog: the agent log lines, and hostile answers rejected', async 
   h.deps.logRing.push('info', 'vmpod-agent starting');
   h.deps.logRing.push('warn', 'second');
   const got = await client.readAgentLog({ since_seq: 0 });
-  t.same(got.lines.map((l) => [l.seq, l.level, l.msg]), [[0, 'info', 'vmpod-agent starting'], [1, 'warn', 'second']], 'lines in order');
+  t.same(
+    got.lines.map((l) => [l.seq, l.level, l.msg]),
+    [
+      [0, 'info', 'vmpod-agent starting'],
+      [1, 'warn', 'second'],
+    ],
+    'lines in order',
+  );
   t.equal(got.next_seq, 2, 'next_seq continues after them');
 
   const line = (seq: number, msg = 'm', level = 'info'): { seq: number; time_unix_nano: number; level: string; msg: string } => ({ seq, time_unix_nano: 1, level, msg });

@@ -16,7 +16,11 @@ t.test('ReadAgentLog serves the ring', async (t) => {
   ];
   for (const c of cases) {
     const r = await client.readAgentLog({ since_seq: c.since, max_bytes: c.maxBytes });
-    t.same(r.lines.map((l) => l.seq), c.seqs, `${c.desc}: lines`);
+    t.same(
+      r.lines.map((l) => l.seq),
+      c.seqs,
+      `${c.desc}: lines`,
+    );
     t.equal(r.next_seq, c.next, `${c.desc}: next_seq`);
   }
   const r = await client.readAgentLog({ since_seq: 1, max_bytes: 0 });

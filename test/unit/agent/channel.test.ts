@@ -7,7 +7,11 @@ import { findVirtioPort } from '../../../agent/src/channel';
 t.test('the agent port is found by its sysfs name', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-vports-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  for (const [port, name] of [['vport0p0', 'org.qemu.guest_agent.0'], ['vport0p1', 'vmpod.agent'], ['vport1p1', '']]) {
+  for (const [port, name] of [
+    ['vport0p0', 'org.qemu.guest_agent.0'],
+    ['vport0p1', 'vmpod.agent'],
+    ['vport1p1', ''],
+  ]) {
     mkdirSync(join(dir, port));
     writeFileSync(join(dir, port, 'name'), `${name}\n`);
   }

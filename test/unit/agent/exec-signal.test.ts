@@ -29,7 +29,7 @@ async function until<T>(ms: number, fn: () => T | undefined): Promise<T | undefi
   }
 }
 
-t.test('SIGKILL of an exec kills the exec\'d process (a timed-out ExecSync left it running)', async (t) => {
+t.test("SIGKILL of an exec kills the exec'd process (a timed-out ExecSync left it running)", async (t) => {
   const { h, client } = startClient(t);
   await client.call('CreateContainer', { container_id: 'c1', oci_spec_json: ociSpec(['sleep', '60']), rootfs_path: 'c1/rootfs' });
   await client.call('StartContainer', { container_id: 'c1' });
@@ -44,7 +44,7 @@ t.test('SIGKILL of an exec kills the exec\'d process (a timed-out ExecSync left 
       return undefined;
     }
   });
-  t.ok(pid && alive(pid), 'the exec\'d process runs, its pid in the pid file');
+  t.ok(pid && alive(pid), "the exec'd process runs, its pid in the pid file");
   await client.call('SignalProcess', { container_id: 'c1', exec_id: 'e1', signal: 9 });
   const w = await client.waitProcess({ container_id: 'c1', exec_id: 'e1', wait_ms: 5000 });
   t.same([w.exited, w.exit_code], [true, 137], 'the exec exits 137 (killed by SIGKILL)');
@@ -59,6 +59,6 @@ t.test('SIGKILL of an exec kills the exec\'d process (a timed-out ExecSync left 
 
   await client.call('SignalProcess', { container_id: 'c1', exec_id: 'e2', signal: 9 });
   t.pass('signalling an exec that has exited is a no-op');
-  t.throws(() => readFileSync(pidFile), 'the exec\'s pid file is removed once it exited');
+  t.throws(() => readFileSync(pidFile), "the exec's pid file is removed once it exited");
   await client.call('RemoveContainer', { container_id: 'c1', force: true });
 });

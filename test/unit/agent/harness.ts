@@ -40,7 +40,10 @@ export interface Harness {
 /** What the fake guest offers a privileged container: its agent's capabilities and its /dev. */
 export const FAKE_PRIVILEGED_FACTS: PrivilegedFacts = {
   capabilities: ['CAP_CHOWN', 'CAP_NET_ADMIN', 'CAP_SYS_ADMIN'],
-  devices: [{ path: '/dev/vda', type: 'b', major: 254, minor: 0, fileMode: 0o660, uid: 0, gid: 6 }, { path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 }],
+  devices: [
+    { path: '/dev/vda', type: 'b', major: 254, minor: 0, fileMode: 0o660, uid: 0, gid: 6 },
+    { path: '/dev/null', type: 'c', major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 },
+  ],
 };
 
 export function startHarness(): Harness {
@@ -134,9 +137,18 @@ export function startHarness(): Harness {
     },
   };
   let shareDir = dirs.share;
-  const containers = new ContainerManager(sys, {
-    runc: 'runc', bundlesDir: dirs.bundles, shareDir: () => shareDir, cgroupRoot: dirs.cgroup, cgroupParent: 'vmpod', privilegedFacts: () => FAKE_PRIVILEGED_FACTS,
-  }, 50);
+  const containers = new ContainerManager(
+    sys,
+    {
+      runc: 'runc',
+      bundlesDir: dirs.bundles,
+      shareDir: () => shareDir,
+      cgroupRoot: dirs.cgroup,
+      cgroupParent: 'vmpod',
+      privilegedFacts: () => FAKE_PRIVILEGED_FACTS,
+    },
+    50,
+  );
   h.deps = {
     sys,
     log: silentLog,

@@ -16,7 +16,11 @@ t.test('the ring is bounded by lines and by bytes, evicting the oldest and count
     t.equal(r.stats.kept, c.kept, `${c.desc}: kept`);
     t.equal(r.stats.dropped, c.dropped, `${c.desc}: dropped`);
     const all = r.read(0, 1 << 20);
-    t.same(all.lines.map((l) => l.msg), c.push.slice(c.push.length - c.kept), `${c.desc}: the newest lines are kept`);
+    t.same(
+      all.lines.map((l) => l.msg),
+      c.push.slice(c.push.length - c.kept),
+      `${c.desc}: the newest lines are kept`,
+    );
     t.equal(all.lines[0]?.seq, all.dropped, `${c.desc}: the oldest kept line has seq == dropped`);
   }
 });
@@ -30,7 +34,11 @@ t.test('reads continue from next_seq and respect the byte budget', async (t) => 
   const second = r.read(first.nextSeq, 1 << 20);
   t.equal(second.lines[0].seq, 1000, 'the next read starts where the last ended');
   const budget = r.read(0, 20);
-  t.same(budget.lines.map((l) => l.msg), ['line 0', 'line 1', 'line 2'], 'stops before the budget is exceeded');
+  t.same(
+    budget.lines.map((l) => l.msg),
+    ['line 0', 'line 1', 'line 2'],
+    'stops before the budget is exceeded',
+  );
   const tiny = r.read(0, 1);
   t.equal(tiny.lines.length, 1, 'at least one line even when it exceeds the budget');
   const end = r.read(3000, 1 << 20);
@@ -43,11 +51,19 @@ t.test('reading from before the oldest kept line starts at the oldest and report
   const r = new LogRing(3, 1 << 20);
   for (let i = 0; i < 10; i++) r.push('info', `l${i}`);
   const got = r.read(2, 1 << 20);
-  t.same(got.lines.map((l) => l.seq), [7, 8, 9], 'the kept lines');
+  t.same(
+    got.lines.map((l) => l.seq),
+    [7, 8, 9],
+    'the kept lines',
+  );
   t.equal(got.dropped, 7, 'seven lines were evicted');
   // Many evictions compact the backing array without changing what is read.
   for (let i = 10; i < 5000; i++) r.push('info', `l${i}`);
-  t.same(r.read(0, 1 << 20).lines.map((l) => l.msg), ['l4997', 'l4998', 'l4999'], 'still the newest three after compaction');
+  t.same(
+    r.read(0, 1 << 20).lines.map((l) => l.msg),
+    ['l4997', 'l4998', 'l4999'],
+    'still the newest three after compaction',
+  );
 });
 
 t.test('long lines are cut to the protocol limit without splitting a surrogate pair', async (t) => {
@@ -74,6 +90,13 @@ t.test('consoleLog writes the console line and keeps the line in the ring', asyn
   t.equal(written.length, 2, 'two console lines');
   t.match(JSON.parse(written[0]), { level: 'info', msg: 'vmpod-agent starting', version: '1' }, 'console line is JSON');
   const got = ring.read(0, 1 << 20).lines;
-  t.same(got.map((l) => [l.level, l.msg]), [['info', 'vmpod-agent starting {"version":"1"}'], ['error', 'plain']], 'ring has level and msg with fields');
+  t.same(
+    got.map((l) => [l.level, l.msg]),
+    [
+      ['info', 'vmpod-agent starting {"version":"1"}'],
+      ['error', 'plain'],
+    ],
+    'ring has level and msg with fields',
+  );
   t.ok(got[0].timeUnixNano > 1.6e18, 'timestamp in nanoseconds');
 });

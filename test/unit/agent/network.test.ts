@@ -34,7 +34,11 @@ t.test('route commands', async (t) => {
 });
 
 t.test('9p mount arguments', async (t) => {
-  t.same(ninePMountArgs({ tag: 'shared', mount_point: '/run/vmpod/shared', msize: 0, cache: '', read_only: true }), ['mount', '-t', '9p', '-o', 'trans=virtio,version=9p2000.L,msize=524288,cache=mmap,ro', 'shared', '/run/vmpod/shared'], 'defaults');
+  t.same(
+    ninePMountArgs({ tag: 'shared', mount_point: '/run/vmpod/shared', msize: 0, cache: '', read_only: true }),
+    ['mount', '-t', '9p', '-o', 'trans=virtio,version=9p2000.L,msize=524288,cache=mmap,ro', 'shared', '/run/vmpod/shared'],
+    'defaults',
+  );
   const bad = [
     { desc: 'tag with a comma (option injection)', m: { tag: 'a,b', mount_point: '/run/x', msize: 0, cache: '', read_only: false } },
     { desc: 'mount point outside /run', m: { tag: 'a', mount_point: '/etc', msize: 0, cache: '', read_only: false } },

@@ -23,7 +23,14 @@ t.test('long poll wakes on data', async (t) => {
 });
 
 t.test('cgroup and runc parsers', async (t) => {
-  t.same([...parseFlatKeyed('low 0\noom_kill 2\nbad\nx y\n')], [['low', 0], ['oom_kill', 2]], 'flat keyed');
+  t.same(
+    [...parseFlatKeyed('low 0\noom_kill 2\nbad\nx y\n')],
+    [
+      ['low', 0],
+      ['oom_kill', 2],
+    ],
+    'flat keyed',
+  );
   t.same([parseLimit('max\n'), parseLimit('1048576\n'), parseLimit('')], [0, 1048576, 0], 'limits');
   const cases = [
     { desc: 'state json', s: '{"pid": 42}', want: 42 },

@@ -17,19 +17,22 @@ t.test('sharePath keeps paths inside the share', async (t) => {
 });
 
 t.test('prepareSpec rewrites root, mounts, namespaces, cgroup', async (t) => {
-  const spec = prepareSpec(Buffer.from(JSON.stringify({ process: { args: ['sh'] }, mounts: [{ destination: '/proc', type: 'proc' }], linux: { namespaces: [{ type: 'network', path: '/x' }, { type: 'pid' }] } })), {
-    containerId: 'c1',
-    shareDir: '/s',
-    rootfsPath: 'c1/rootfs',
-    mounts: [{ source: 'vol/data', destination: '/data', options: [] }],
-    cgroupParent: 'vmpod',
-  });
+  const spec = prepareSpec(
+    Buffer.from(JSON.stringify({ process: { args: ['sh'] }, mounts: [{ destination: '/proc', type: 'proc' }], linux: { namespaces: [{ type: 'network', path: '/x' }, { type: 'pid' }] } })),
+    {
+      containerId: 'c1',
+      shareDir: '/s',
+      rootfsPath: 'c1/rootfs',
+      mounts: [{ source: 'vol/data', destination: '/data', options: [] }],
+      cgroupParent: 'vmpod',
+    },
+  );
   t.equal(spec.root?.path, '/s/c1/rootfs', 'root');
   t.same(spec.mounts?.[1], { destination: '/data', type: 'bind', source: '/s/vol/data', options: ['rbind', 'rw'] }, 'bind mount from the share');
   t.same(spec.linux?.namespaces, [{ type: 'pid' }], 'network namespace dropped');
   t.equal(spec.linux?.cgroupsPath, '/vmpod/c1', 'cgroup');
   const bad = [
-    { desc: 'not JSON', json: '{', },
+    { desc: 'not JSON', json: '{' },
     { desc: 'no args', json: '{"process":{"args":[]}}' },
     { desc: 'array', json: '[]' },
   ];

@@ -72,7 +72,11 @@ t.test('a container and an exec on terminals', async (t) => {
   t.equal(await code(client.call('ResizeTty', { container_id: 'c2', exec_id: 'nope', rows: 10, cols: 10 })), GrpcStatus.NOT_FOUND, 'ResizeTty of an unknown exec: NOT_FOUND');
   t.equal(await code(exec('e4', { terminal: true, consoleSize: { height: -1, width: 5 } }, ['true'])), GrpcStatus.INVALID_ARGUMENT, 'a bad consoleSize: INVALID_ARGUMENT');
   const badSpec = ociSpec(['true'], { terminal: true, consoleSize: { height: 'x', width: 5 } });
-  t.equal(await code(client.call('CreateContainer', { container_id: 'c3', oci_spec_json: badSpec, rootfs_path: 'c1/rootfs' })), GrpcStatus.INVALID_ARGUMENT, 'a bad consoleSize in a container spec: INVALID_ARGUMENT');
+  t.equal(
+    await code(client.call('CreateContainer', { container_id: 'c3', oci_spec_json: badSpec, rootfs_path: 'c1/rootfs' })),
+    GrpcStatus.INVALID_ARGUMENT,
+    'a bad consoleSize in a container spec: INVALID_ARGUMENT',
+  );
   await client.call('RemoveContainer', { container_id: 'c2', force: true });
   t.equal(ptyFds(), fdsBefore, 'no pty fd left after a forced remove with a terminal exec still running');
 });

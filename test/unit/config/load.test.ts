@@ -41,7 +41,7 @@ t.test('defaults apply where keys are absent and values override', async (t) => 
 
 t.test('two VM handlers with their own settings', async (t) => {
   const cfg = parse('[runtime.handlers.big]\ntype = "microvm"\nvcpus = 4\nmemory_mib = 4096\n[runtime.handlers.vm]\nvcpus = 1');
-  t.match(cfg.runtime.handlers.big, { type: 'microvm', vcpus: 4, memory_mib: 4096, boot_timeout_s: 120 }, 'a new handler gets its type\'s defaults');
+  t.match(cfg.runtime.handlers.big, { type: 'microvm', vcpus: 4, memory_mib: 4096, boot_timeout_s: 120 }, "a new handler gets its type's defaults");
   t.match(cfg.runtime.handlers.vm, { type: 'microvm', vcpus: 1, memory_mib: 512 });
   t.same(Object.keys(cfg.runtime.handlers).sort(), ['big', 'runc', 'vm']);
 });

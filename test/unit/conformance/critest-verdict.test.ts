@@ -1,15 +1,17 @@
 import t from 'tap';
 import { judge, parseKnownFailures, parseSpecs, readKnownFailures } from '../../helpers/critest';
 
-const specs = parseSpecs([
-  'passed\t[BeforeSuite]',
-  'passed\t[It] [k8s.io] A works',
-  'failed\t[It] [k8s.io] B digest',
-  'failed\t[It] [k8s.io] C new bug',
-  'passed\t[It] [k8s.io] D fixed since',
-  'skipped\t[It] [k8s.io] E benchmark',
-  'timedout\t[It] [k8s.io] F hangs',
-].join('\n'));
+const specs = parseSpecs(
+  [
+    'passed\t[BeforeSuite]',
+    'passed\t[It] [k8s.io] A works',
+    'failed\t[It] [k8s.io] B digest',
+    'failed\t[It] [k8s.io] C new bug',
+    'passed\t[It] [k8s.io] D fixed since',
+    'skipped\t[It] [k8s.io] E benchmark',
+    'timedout\t[It] [k8s.io] F hangs',
+  ].join('\n'),
+);
 
 t.test('specs.txt: [It] specs only, names without the prefix', async (t) => {
   t.same([...specs.keys()], ['[k8s.io] A works', '[k8s.io] B digest', '[k8s.io] C new bug', '[k8s.io] D fixed since', '[k8s.io] E benchmark', '[k8s.io] F hangs']);
@@ -17,17 +19,38 @@ t.test('specs.txt: [It] specs only, names without the prefix', async (t) => {
 });
 
 t.test('verdict per handler', async (t) => {
-  const known = parseKnownFailures(['# comment', 'runc,vm|[k8s.io] B digest|upstream digest', 'vm|[k8s.io] D fixed since|was broken', 'vm|[k8s.io] Z renamed|gone', 'runc|[k8s.io] F hangs|no'].join('\n'));
+  const known = parseKnownFailures(
+    ['# comment', 'runc,vm|[k8s.io] B digest|upstream digest', 'vm|[k8s.io] D fixed since|was broken', 'vm|[k8s.io] Z renamed|gone', 'runc|[k8s.io] F hangs|no'].join('\n'),
+  );
   const cases = [
     { desc: 'runc', handler: 'runc', unexpected: ['[k8s.io] C new bug'], known: ['[k8s.io] B digest', '[k8s.io] F hangs'], stale: [], missing: [] },
-    { desc: 'vm: a listed spec that passes is stale, a listed spec critest never ran is missing, a timeout is a failure', handler: 'vm', unexpected: ['[k8s.io] C new bug', '[k8s.io] F hangs'], known: ['[k8s.io] B digest'], stale: ['[k8s.io] D fixed since'], missing: ['[k8s.io] Z renamed'] },
+    {
+      desc: 'vm: a listed spec that passes is stale, a listed spec critest never ran is missing, a timeout is a failure',
+      handler: 'vm',
+      unexpected: ['[k8s.io] C new bug', '[k8s.io] F hangs'],
+      known: ['[k8s.io] B digest'],
+      stale: ['[k8s.io] D fixed since'],
+      missing: ['[k8s.io] Z renamed'],
+    },
   ];
   for (const c of cases) {
     const v = judge(specs, known, c.handler);
     t.same(v.unexpected, c.unexpected, `${c.desc}: unexpected failures`);
-    t.same(v.known.map((k) => k.spec), c.known, `${c.desc}: known failures`);
-    t.same(v.stale.map((k) => k.spec), c.stale, `${c.desc}: stale entries`);
-    t.same(v.missing.map((k) => k.spec), c.missing, `${c.desc}: entries for specs that did not run`);
+    t.same(
+      v.known.map((k) => k.spec),
+      c.known,
+      `${c.desc}: known failures`,
+    );
+    t.same(
+      v.stale.map((k) => k.spec),
+      c.stale,
+      `${c.desc}: stale entries`,
+    );
+    t.same(
+      v.missing.map((k) => k.spec),
+      c.missing,
+      `${c.desc}: entries for specs that did not run`,
+    );
     t.equal(v.passed, 2, `${c.desc}: passed count`);
   }
 });
@@ -37,7 +60,11 @@ t.test('the committed known-failures list parses, and every entry has a reason a
   t.ok(list.length > 0);
   for (const k of list) {
     t.ok(k.reason.length > 20, `${k.spec}: says why`);
-    t.same(k.handlers.filter((h) => h !== 'runc' && h !== 'vm'), [], `${k.spec}: handlers are runc or vm`);
+    t.same(
+      k.handlers.filter((h) => h !== 'runc' && h !== 'vm'),
+      [],
+      `${k.spec}: handlers are runc or vm`,
+    );
   }
   t.throws(() => parseKnownFailures('runc|spec without reason'), /line 1/, 'a malformed line names its number');
 });

@@ -18,8 +18,16 @@ t.test('chunking', async (t) => {
   t.same(chunk([], { items: 2, bytes: 100 }), [], 'no items: no chunk');
   t.same(chunk([1, 2, 3, 4, 5], { items: 2, bytes: 100 }), [[1, 2], [3, 4], [5]], 'by count');
   const big = 'x'.repeat(40);
-  t.same(chunk([big, big, big], { items: 10, bytes: 100 }).map((c) => c.length), [2, 1], 'by size');
-  t.same(chunk(['x'.repeat(500), 'y'], { items: 10, bytes: 100 }).map((c) => c.length), [1, 1], 'an item over the size limit goes alone, never dropped');
+  t.same(
+    chunk([big, big, big], { items: 10, bytes: 100 }).map((c) => c.length),
+    [2, 1],
+    'by size',
+  );
+  t.same(
+    chunk(['x'.repeat(500), 'y'], { items: 10, bytes: 100 }).map((c) => c.length),
+    [1, 1],
+    'an item over the size limit goes alone, never dropped',
+  );
 });
 
 t.test('Stream* RPCs answer their List RPC in chunks', async (t) => {
@@ -59,7 +67,11 @@ t.test('Stream* RPCs answer their List RPC in chunks', async (t) => {
   t.equal(all.error, undefined, 'no error');
   const sizes = all.messages.map((m) => m.containers.length);
   t.same(sizes, [200, 200, 50], 'three non-empty chunks');
-  t.same(all.messages.flatMap((m) => m.containers.map((c) => c.id)), containers.map((c) => c.id), 'every item once, in order');
+  t.same(
+    all.messages.flatMap((m) => m.containers.map((c) => c.id)),
+    containers.map((c) => c.id),
+    'every item once, in order',
+  );
 
   const even = await collect(client.raw.runtime.StreamContainers({ filter: { pod_sandbox_id: 'even' } }));
   t.equal(even.messages.flatMap((m) => m.containers).length, 225, 'the filter reaches ListContainers');

@@ -68,13 +68,16 @@ const imageRpcs: RpcRow[] = [
   { rpc: 'ImageFsInfo', request: 'ImageFsInfoRequest', response: 'ImageFsInfoResponse' },
 ];
 
-type AnyMethods = Record<string, {
-  path: string;
-  requestStream: boolean;
-  responseStream: boolean;
-  requestType: { type: object; serialize(v: object): Buffer; deserialize(b: Buffer): object };
-  responseType: { type: object; serialize(v: object): Buffer; deserialize(b: Buffer): object };
-}>;
+type AnyMethods = Record<
+  string,
+  {
+    path: string;
+    requestStream: boolean;
+    responseStream: boolean;
+    requestType: { type: object; serialize(v: object): Buffer; deserialize(b: Buffer): object };
+    responseType: { type: object; serialize(v: object): Buffer; deserialize(b: Buffer): object };
+  }
+>;
 
 // The generated definitions are typed per method; here every method is driven
 // generically by name, which the runtime objects allow (serialize takes any object).
@@ -91,7 +94,11 @@ for (const s of services) {
   t.test(`${s.desc} has exactly the upstream RPCs`, async (t) => {
     const def = s.def();
     t.same(Object.keys(def).sort(), s.rows.map((r) => r.rpc).sort(), 'service definition methods');
-    t.same([...s.exported], s.rows.map((r) => r.rpc), 'exported RPC name list, in proto order');
+    t.same(
+      [...s.exported],
+      s.rows.map((r) => r.rpc),
+      'exported RPC name list, in proto order',
+    );
   });
 
   for (const row of s.rows) {
@@ -128,13 +135,33 @@ root.resolveAll();
 const wireCases: Array<{ desc: string; type: string; value: Record<string, unknown>; hex: string }> = [
   { desc: 'ImageSpec.user_specified_image is field 18 (tag 0x92 0x01)', type: 'ImageSpec', value: { image: 'a', userSpecifiedImage: 'b' }, hex: '0a0161' + '920101' + '62' },
   { desc: 'ImageSpec.runtime_handler 19, image_ref 20', type: 'ImageSpec', value: { runtimeHandler: 'h', imageRef: 'r' }, hex: '9a010168' + 'a2010172' },
-  { desc: 'LinuxSandboxSecurityContext.run_as_group is 8, supplemental_groups_policy 11', type: 'LinuxSandboxSecurityContext', value: { runAsGroup: { value: 5 }, supplementalGroupsPolicy: 1 }, hex: '42020805' + '5801' },
-  { desc: 'LinuxContainerSecurityContext.run_as_group 12, supplemental_groups_policy 17', type: 'LinuxContainerSecurityContext', value: { runAsGroup: { value: 7 }, supplementalGroupsPolicy: 1 }, hex: '62020807' + '880101' },
+  {
+    desc: 'LinuxSandboxSecurityContext.run_as_group is 8, supplemental_groups_policy 11',
+    type: 'LinuxSandboxSecurityContext',
+    value: { runAsGroup: { value: 5 }, supplementalGroupsPolicy: 1 },
+    hex: '42020805' + '5801',
+  },
+  {
+    desc: 'LinuxContainerSecurityContext.run_as_group 12, supplemental_groups_policy 17',
+    type: 'LinuxContainerSecurityContext',
+    value: { runAsGroup: { value: 7 }, supplementalGroupsPolicy: 1 },
+    hex: '62020807' + '880101',
+  },
   { desc: 'ContainerConfig.stop_signal is 18 and SIGKILL = 13', type: 'ContainerConfig', value: { stopSignal: 13 }, hex: '90010d' },
-  { desc: 'ContainerStatus.stop_signal 19, image_id 17, user 18', type: 'ContainerStatus', value: { imageId: 'i', user: { linux: { uid: 1 } }, stopSignal: 23 }, hex: '8a010169' + '920104' + '0a020801' + '980117' },
+  {
+    desc: 'ContainerStatus.stop_signal 19, image_id 17, user 18',
+    type: 'ContainerStatus',
+    value: { imageId: 'i', user: { linux: { uid: 1 } }, stopSignal: 23 },
+    hex: '8a010169' + '920104' + '0a020801' + '980117',
+  },
   { desc: 'ExecRequest.audit_request_id is 7', type: 'ExecRequest', value: { containerId: 'c', auditRequestId: 'x' }, hex: '0a0163' + '3a0178' },
   { desc: 'AttachRequest.audit_request_id is 6', type: 'AttachRequest', value: { auditRequestId: 'x' }, hex: '320178' },
-  { desc: 'Mount.image 9, image_sub_path 10, recursive_read_only 8', type: 'Mount', value: { recursiveReadOnly: true, image: { image: 'i' }, imageSubPath: 's' }, hex: '4001' + '4a030a0169' + '520173' },
+  {
+    desc: 'Mount.image 9, image_sub_path 10, recursive_read_only 8',
+    type: 'Mount',
+    value: { recursiveReadOnly: true, image: { image: 'i' }, imageSubPath: 's' },
+    hex: '4001' + '4a030a0169' + '520173',
+  },
   { desc: 'PodSandboxStatusResponse.timestamp is 4 (int64 varint)', type: 'PodSandboxStatusResponse', value: { timestamp: 300 }, hex: '20ac02' },
   { desc: 'StopContainerRequest.timeout is 2', type: 'StopContainerRequest', value: { containerId: 'c', timeout: 30 }, hex: '0a0163' + '101e' },
   { desc: 'StatusResponse.features is 4', type: 'StatusResponse', value: { features: { supplementalGroupsPolicy: true } }, hex: '22020801' },

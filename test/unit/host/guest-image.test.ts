@@ -121,7 +121,11 @@ t.test('without a directory, the image this checkout recorded is used, and must 
   const { dir, manifest } = makeGuest(root);
   const record = join(root, 'checkout', 'dist', 'guest-image.json');
   mkdirSync(join(root, 'checkout', 'dist'), { recursive: true });
-  t.match(findGuestImage(undefined, { record }), { missing: /no guest image is recorded for this vmpod \(.*checkout\): .*guest-image\.json does not exist; run guest-image\/build in/ }, 'no record: says which checkout and how to fix it');
+  t.match(
+    findGuestImage(undefined, { record }),
+    { missing: /no guest image is recorded for this vmpod \(.*checkout\): .*guest-image\.json does not exist; run guest-image\/build in/ },
+    'no record: says which checkout and how to fix it',
+  );
 
   writeFileSync(record, JSON.stringify({ schema: 1, hash: HASH, dir }));
   const found = findGuestImage('', { record });
@@ -161,15 +165,16 @@ t.test('holdGuestImage keeps the manifest open until released', async (t) => {
     t.fail(found.missing);
     return;
   }
-  const openManifests = (): number => readdirSync('/proc/self/fd').filter((fd) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${fd}`) === join(dir, 'manifest.json');
-    } catch {
-      return false;
-    }
-  }).length;
+  const openManifests = (): number =>
+    readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`) === join(dir, 'manifest.json');
+      } catch {
+        return false;
+      }
+    }).length;
   const release = holdGuestImage(found);
-  t.equal(openManifests(), 1, 'held: the build\'s garbage collection sees it open');
+  t.equal(openManifests(), 1, "held: the build's garbage collection sees it open");
   release();
   t.equal(openManifests(), 0, 'released');
 });

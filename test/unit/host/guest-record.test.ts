@@ -37,5 +37,5 @@ t.test('chooseGuestDir: config first, then the record, never a shared link', asy
   const record = join(dir, 'dist', 'guest-image.json');
   t.match(chooseGuestDir('/srv/guest', record), { dir: '/srv/guest', why: /guest_dir = .* in the handler's config/ });
   t.match(chooseGuestDir(undefined, record), { missing: /run guest-image\/build in .*, or set the VM handler's guest_dir/ });
-  t.notMatch(JSON.stringify(chooseGuestDir('', record)), /current/, 'no fallback to the cache\'s current link');
+  t.notMatch(JSON.stringify(chooseGuestDir('', record)), /current/, "no fallback to the cache's current link");
 });

@@ -14,11 +14,29 @@ const absent = join(dir, 'absent-device');
 
 type Cfg = Pick<MicrovmConfig, 'accel' | 'agent_transport' | 'qemu_binary'>;
 const cases: Array<{ desc: string; cfg: Cfg; kvm: string; vsock: string; expect: { accel: string; transport: string } | { configKey: string } }> = [
-  { desc: 'auto everything on a bare host: tcg + serial', cfg: { accel: 'auto', agent_transport: 'auto', qemu_binary: 'q' }, kvm: absent, vsock: absent, expect: { accel: 'tcg', transport: 'serial' } },
+  {
+    desc: 'auto everything on a bare host: tcg + serial',
+    cfg: { accel: 'auto', agent_transport: 'auto', qemu_binary: 'q' },
+    kvm: absent,
+    vsock: absent,
+    expect: { accel: 'tcg', transport: 'serial' },
+  },
   { desc: 'auto transport with vhost-vsock: vsock', cfg: { accel: 'tcg', agent_transport: 'auto', qemu_binary: 'q' }, kvm: absent, vsock: present, expect: { accel: 'tcg', transport: 'vsock' } },
   { desc: 'explicit serial even with vsock', cfg: { accel: 'tcg', agent_transport: 'serial', qemu_binary: 'q' }, kvm: absent, vsock: present, expect: { accel: 'tcg', transport: 'serial' } },
-  { desc: 'explicit kvm without /dev/kvm is a config error', cfg: { accel: 'kvm', agent_transport: 'auto', qemu_binary: 'q' }, kvm: absent, vsock: absent, expect: { configKey: 'runtime.handlers.vm.accel' } },
-  { desc: 'explicit vsock without the device is a config error', cfg: { accel: 'tcg', agent_transport: 'vsock', qemu_binary: 'q' }, kvm: absent, vsock: absent, expect: { configKey: 'runtime.handlers.vm.agent_transport' } },
+  {
+    desc: 'explicit kvm without /dev/kvm is a config error',
+    cfg: { accel: 'kvm', agent_transport: 'auto', qemu_binary: 'q' },
+    kvm: absent,
+    vsock: absent,
+    expect: { configKey: 'runtime.handlers.vm.accel' },
+  },
+  {
+    desc: 'explicit vsock without the device is a config error',
+    cfg: { accel: 'tcg', agent_transport: 'vsock', qemu_binary: 'q' },
+    kvm: absent,
+    vsock: absent,
+    expect: { configKey: 'runtime.handlers.vm.agent_transport' },
+  },
 ];
 
 for (const c of cases) {

@@ -62,18 +62,25 @@ t.test('release of an unknown owner is a no-op', async (t) => {
 
 // What launchQemu throws when vhost-vsock refuses the CID (QEMU's stderr tail in the message).
 const clash = (cid: number): Error =>
-  new Error(`qemu-start: QEMU for p exited (exit code 1) before opening QMP: qemu-system-x86_64: -device vhost-vsock-pci,guest-cid=${cid}: vhost-vsock: unable to set guest cid: Address already in use`);
+  new Error(
+    `qemu-start: QEMU for p exited (exit code 1) before opening QMP: qemu-system-x86_64: -device vhost-vsock-pci,guest-cid=${cid}: vhost-vsock: unable to set guest cid: Address already in use`,
+  );
 
 t.test('a CID held by a VM outside vmpod is set aside and the next one tried', async (t) => {
   const a = new CidAllocator(tmpFile(t));
   const foreign = new Set([3, 4]); // another hypervisor's VMs
   const tried: number[] = [];
   const clashes: number[] = [];
-  const got = await startWithFreeCid(a, 'pod1', async (cid) => {
-    tried.push(cid);
-    if (foreign.has(cid)) throw clash(cid);
-    return `vm@${cid}`;
-  }, (cid) => clashes.push(cid));
+  const got = await startWithFreeCid(
+    a,
+    'pod1',
+    async (cid) => {
+      tried.push(cid);
+      if (foreign.has(cid)) throw clash(cid);
+      return `vm@${cid}`;
+    },
+    (cid) => clashes.push(cid),
+  );
   t.equal(got, 'vm@5', 'started on the first free CID');
   t.same(tried, [3, 4, 5], 'tried in order');
   t.same(clashes, [3, 4], 'each clash reported');
@@ -83,10 +90,29 @@ t.test('a CID held by a VM outside vmpod is set aside and the next one tried', a
 
 t.test('other failures, and the last clash, are thrown as they came', async (t) => {
   const a = new CidAllocator(tmpFile(t));
-  await t.rejects(startWithFreeCid(a, 'p', async () => { throw new Error('qemu-start: no KVM'); }), /no KVM/, 'a different failure is not retried');
+  await t.rejects(
+    startWithFreeCid(a, 'p', async () => {
+      throw new Error('qemu-start: no KVM');
+    }),
+    /no KVM/,
+    'a different failure is not retried',
+  );
   t.same([...a.allocated()], [[3, 'p']], 'its CID stays with the pod (the caller releases it on undo)');
   let n = 0;
-  await t.rejects(startWithFreeCid(a, 'q', async (cid) => { n++; throw clash(cid); }, undefined, 3), /Address already in use/, 'gives up after the tries');
+  await t.rejects(
+    startWithFreeCid(
+      a,
+      'q',
+      async (cid) => {
+        n++;
+        throw clash(cid);
+      },
+      undefined,
+      3,
+    ),
+    /Address already in use/,
+    'gives up after the tries',
+  );
   t.equal(n, 3, 'three tries');
   t.ok(isCidInUseError(clash(9)), 'the clash is recognised');
   t.notOk(isCidInUseError(new Error('vhost-vsock: unable to open /dev/vhost-vsock')), 'another vhost-vsock error is not a clash');

@@ -4,9 +4,20 @@ import { credentialsFrom, parseChallenges } from '../../../src/image/auth';
 
 t.test('WWW-Authenticate parsing', async (t) => {
   const cases: { desc: string; header: string; want: unknown }[] = [
-    { desc: 'bearer with quoted params', header: 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"', want: [{ scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' } }] },
+    {
+      desc: 'bearer with quoted params',
+      header: 'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"',
+      want: [{ scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' } }],
+    },
     { desc: 'basic', header: 'Basic realm="Registry Realm"', want: [{ scheme: 'basic', params: { realm: 'Registry Realm' } }] },
-    { desc: 'two challenges, token params', header: 'Basic realm=x, Bearer realm="r", service=s', want: [{ scheme: 'basic', params: { realm: 'x' } }, { scheme: 'bearer', params: { realm: 'r', service: 's' } }] },
+    {
+      desc: 'two challenges, token params',
+      header: 'Basic realm=x, Bearer realm="r", service=s',
+      want: [
+        { scheme: 'basic', params: { realm: 'x' } },
+        { scheme: 'bearer', params: { realm: 'r', service: 's' } },
+      ],
+    },
     { desc: 'escaped quote and comma in value', header: 'Bearer realm="a\\"b,c"', want: [{ scheme: 'bearer', params: { realm: 'a"b,c' } }] },
   ];
   for (const c of cases) t.same(parseChallenges(c.header), c.want, c.desc);

@@ -47,7 +47,10 @@ t.test('chain ids, overlay options, shell quoting, users', async (t) => {
 t.test('host check names each requirement', async (t) => {
   const { checkImageHost } = await import('../../../src/image/host-check');
   const reqs = await checkImageHost();
-  t.same(reqs.map((r) => r.what), ['zstd', 'setfattr', 'mknod', 'mount', 'umount', 'overlayfs']);
+  t.same(
+    reqs.map((r) => r.what),
+    ['zstd', 'setfattr', 'mknod', 'mount', 'umount', 'overlayfs'],
+  );
   for (const r of reqs) t.ok(r.ok || /install|modprobe/.test(r.hint), `${r.what}: present or says how to get it`);
 });
 

@@ -25,7 +25,12 @@ async function unpack(entries: TarEntry[], opts: { gzip?: boolean; lowers?: stri
 }
 
 t.test('a whiteout and a new entry of the same name in one layer: the entry wins', async (t) => {
-  const fs = await unpack([{ name: '.wh.x', content: '' }, { name: 'x', content: 'new' }, { name: 'y', content: 'y' }, { name: '.wh.y', content: '' }]);
+  const fs = await unpack([
+    { name: '.wh.x', content: '' },
+    { name: 'x', content: 'new' },
+    { name: 'y', content: 'y' },
+    { name: '.wh.y', content: '' },
+  ]);
   t.equal(readFileSync(join(fs, 'x'), 'utf8'), 'new');
   t.equal(readFileSync(join(fs, 'y'), 'utf8'), 'y', 'order does not matter');
 });
@@ -60,13 +65,7 @@ t.test('a hardlink to a file of a lower layer is copied up', async (t) => {
 
 t.test('later entries replace earlier ones; dir mtimes survive children', async (t) => {
   const when = new Date('2020-05-05T05:05:05Z');
-  const fs = await unpack([
-    { name: 'd/', mtime: when },
-    { name: 'd/f', content: 'f' },
-    { name: 'r/' },
-    { name: 'r/child', content: 'c' },
-    { name: 'r', content: 'now a file' },
-  ]);
+  const fs = await unpack([{ name: 'd/', mtime: when }, { name: 'd/f', content: 'f' }, { name: 'r/' }, { name: 'r/child', content: 'c' }, { name: 'r', content: 'now a file' }]);
   t.equal(lstatSync(join(fs, 'd')).mtime.toISOString(), when.toISOString(), 'dir mtime set after its children');
   t.equal(readFileSync(join(fs, 'r'), 'utf8'), 'now a file', 'file replaced a dir');
 });
@@ -109,9 +108,12 @@ t.test('binary xattr values from PAX (file capabilities) are kept byte for byte'
   const record = Buffer.concat([Buffer.from(String(len)), body]);
   const content = Buffer.from('binary\n');
   const tarB = Buffer.concat([
-    ustar('./PaxHeaders/bin', 'x', record.length), pad(record),
-    ustar('bin', '0', content.length), pad(content),
-    ustar('plain', '0', 2), pad(Buffer.from('p\n')),
+    ustar('./PaxHeaders/bin', 'x', record.length),
+    pad(record),
+    ustar('bin', '0', content.length),
+    pad(content),
+    ustar('plain', '0', 2),
+    pad(Buffer.from('p\n')),
     Buffer.alloc(1024),
   ]);
   const blob = join(dir, 'rawpax');
@@ -191,7 +193,7 @@ t.test('xattrs beyond the kernel limits fail the layer before they are buffered 
   t.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.ok', join(fs, 'f')]).toString().length, 1024, 'a value within the limits is set');
 });
 
-t.test('an xattr value of the full 64 KiB, and an empty one, are set (the hex form was over the kernel\'s 128 KiB argument limit)', async (t) => {
+t.test("an xattr value of the full 64 KiB, and an empty one, are set (the hex form was over the kernel's 128 KiB argument limit)", async (t) => {
   // ext4 here holds at most a block of xattrs; tmpfs takes 64 KiB values.
   const mnt = join(dir, 'tmpfs-xattr');
   mkdirSync(mnt);

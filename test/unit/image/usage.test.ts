@@ -15,7 +15,9 @@ t.test('dirUsage', async (t) => {
   t.teardown(() => {
     try {
       execFileSync('umount', [mnt]);
-    } catch { /* not mounted */ }
+    } catch {
+      /* not mounted */
+    }
     rmSync(dir, { recursive: true, force: true });
   });
   mkdirSync(join(dir, 'a', 'b'), { recursive: true });

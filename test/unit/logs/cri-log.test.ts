@@ -35,7 +35,11 @@ t.test('line splitting', async (t) => {
   }
   const s = new LineSplitter();
   s.push(Buffer.from('tail'));
-  t.same(s.flush().map((p) => `${p.tag} ${p.text.toString()}`), ['P tail'], 'flush writes the held partial as P');
+  t.same(
+    s.flush().map((p) => `${p.tag} ${p.text.toString()}`),
+    ['P tail'],
+    'flush writes the held partial as P',
+  );
   t.same(s.flush(), [], 'nothing left after flush');
 });
 

@@ -10,7 +10,16 @@ t.test('cache round trip', async (t) => {
   const cache = new CniCache(join(dir, 'network'));
   t.same(cache.list(), [], 'missing dir lists nothing');
   t.equal(cache.load('p1'), undefined, 'missing entry');
-  const entry: CniCacheEntry = { version: 1, podId: 'p1', netnsPath: '/run/x/p1', ifName: 'eth0', args: 'A=1', config: { cniVersion: '1.0.0', name: 'n', plugins: [{ type: 'bridge' }] }, runtimeConfig: {}, result: null };
+  const entry: CniCacheEntry = {
+    version: 1,
+    podId: 'p1',
+    netnsPath: '/run/x/p1',
+    ifName: 'eth0',
+    args: 'A=1',
+    config: { cniVersion: '1.0.0', name: 'n', plugins: [{ type: 'bridge' }] },
+    runtimeConfig: {},
+    result: null,
+  };
   cache.save(entry);
   t.same(cache.load('p1'), entry, 'pending entry (result null) persisted');
   cache.save({ ...entry, result: { ips: [] } });

@@ -15,7 +15,11 @@ t.test('candidateFiles', async (t) => {
 
 t.test('parseCniConfig accepts', async (t) => {
   const list = parseCniConfig('/d/10.conflist', JSON.stringify({ cniVersion: '1.0.0', name: 'n', plugins: [{ type: 'bridge' }, { type: 'portmap', capabilities: { portMappings: true } }] }));
-  t.same(list.plugins.map((p) => p.type), ['bridge', 'portmap'], 'a conflist keeps its plugins in order');
+  t.same(
+    list.plugins.map((p) => p.type),
+    ['bridge', 'portmap'],
+    'a conflist keeps its plugins in order',
+  );
   t.equal(list.disableCheck, false, 'disableCheck defaults to false');
   const wrapped = parseCniConfig('/d/10.conf', JSON.stringify({ cniVersion: '0.4.0', name: 'single', type: 'bridge', bridge: 'cni0' }));
   t.same(wrapped, { cniVersion: '0.4.0', name: 'single', plugins: [{ cniVersion: '0.4.0', name: 'single', type: 'bridge', bridge: 'cni0' }] }, 'a .conf is wrapped into a one-plugin list');

@@ -20,7 +20,11 @@ const pod: PodNetworkSpec = {
 t.test('CNI_ARGS and environment', async (t) => {
   t.equal(cniArgs(pod), 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=web;K8S_POD_INFRA_CONTAINER_ID=abc123;K8S_POD_UID=u-1', 'kubelet-style CNI_ARGS');
   const env = pluginEnv('ADD', { containerId: 'abc123', netns: '/run/vmpod/netns/abc123', ifName: 'eth0', args: 'X=1' }, ['/usr/lib/cni', '/opt/cni/bin'], '/usr/bin');
-  t.same(env, { PATH: '/usr/bin', CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'abc123', CNI_NETNS: '/run/vmpod/netns/abc123', CNI_IFNAME: 'eth0', CNI_ARGS: 'X=1', CNI_PATH: '/usr/lib/cni:/opt/cni/bin' }, 'only PATH and CNI_* variables');
+  t.same(
+    env,
+    { PATH: '/usr/bin', CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'abc123', CNI_NETNS: '/run/vmpod/netns/abc123', CNI_IFNAME: 'eth0', CNI_ARGS: 'X=1', CNI_PATH: '/usr/lib/cni:/opt/cni/bin' },
+    'only PATH and CNI_* variables',
+  );
 });
 
 t.test('runtimeConfigFor', async (t) => {
@@ -43,7 +47,10 @@ t.test('pluginStdin', async (t) => {
   const list: CniConfList = {
     cniVersion: '1.0.0',
     name: 'k8s',
-    plugins: [{ type: 'bridge', bridge: 'cni0' }, { type: 'portmap', capabilities: { portMappings: true, bandwidth: false } }],
+    plugins: [
+      { type: 'bridge', bridge: 'cni0' },
+      { type: 'portmap', capabilities: { portMappings: true, bandwidth: false } },
+    ],
   };
   const rc = runtimeConfigFor(pod, '10.244.1.0/24');
   const cases: { desc: string; plugin: number; prev: unknown; want: Record<string, unknown> }[] = [
@@ -52,7 +59,14 @@ t.test('pluginStdin', async (t) => {
       desc: 'chained plugin: declared capability only, prevResult passed',
       plugin: 1,
       prev: { cniVersion: '1.0.0', ips: [] },
-      want: { type: 'portmap', capabilities: { portMappings: true, bandwidth: false }, name: 'k8s', cniVersion: '1.0.0', runtimeConfig: { portMappings: rc.portMappings }, prevResult: { cniVersion: '1.0.0', ips: [] } },
+      want: {
+        type: 'portmap',
+        capabilities: { portMappings: true, bandwidth: false },
+        name: 'k8s',
+        cniVersion: '1.0.0',
+        runtimeConfig: { portMappings: rc.portMappings },
+        prevResult: { cniVersion: '1.0.0', ips: [] },
+      },
     },
   ];
   for (const c of cases) t.same(pluginStdin(list, list.plugins[c.plugin], rc, c.prev), c.want, c.desc);
@@ -70,7 +84,12 @@ t.test('versionAtLeast', async (t) => {
 
 t.test('parsePluginError', async (t) => {
   const cases: { desc: string; stdout: string; stderr: string; want: unknown }[] = [
-    { desc: 'CNI error object', stdout: '{"cniVersion":"1.0.0","code":7,"msg":"failed to allocate","details":"range full"}', stderr: '', want: { code: 7, msg: 'failed to allocate', details: 'range full' } },
+    {
+      desc: 'CNI error object',
+      stdout: '{"cniVersion":"1.0.0","code":7,"msg":"failed to allocate","details":"range full"}',
+      stderr: '',
+      want: { code: 7, msg: 'failed to allocate', details: 'range full' },
+    },
     { desc: 'error without details', stdout: '{"code":11,"msg":"try again"}', stderr: '', want: { code: 11, msg: 'try again', details: undefined } },
     { desc: 'no JSON: stderr', stdout: '', stderr: 'panic: oops\n', want: { msg: 'panic: oops' } },
     { desc: 'nothing at all', stdout: '', stderr: '', want: { msg: 'no output' } },

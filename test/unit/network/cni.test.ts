@@ -51,16 +51,24 @@ t.test('ADD chains prevResult, returns the last result', async (t) => {
   const res = (await runner.add(list('one', 'two'), inv, {})) as { by: string };
   t.equal(res.by, 'two', 'result of the last plugin');
   const c = calls();
-  t.same(c.map((x) => `${x.plugin}:${x.command}:${x.ifName}`), ['one:ADD:eth0', 'two:ADD:eth0'], 'in list order, with CNI_IFNAME');
+  t.same(
+    c.map((x) => `${x.plugin}:${x.command}:${x.ifName}`),
+    ['one:ADD:eth0', 'two:ADD:eth0'],
+    'in list order, with CNI_IFNAME',
+  );
   t.notOk('prevResult' in c[0].stdin, 'first plugin gets no prevResult');
-  t.equal((c[1].stdin.prevResult as { by: string }).by, 'one', 'second plugin gets the first one\'s result');
+  t.equal((c[1].stdin.prevResult as { by: string }).by, 'one', "second plugin gets the first one's result");
   t.equal(c[1].stdin.name, 'unit', 'network name injected');
 });
 
 t.test('DEL runs in reverse with the cached result, and keeps going past failures', async (t) => {
   await t.rejects(runner.del(list('one', 'fails', 'two'), inv, {}, { cached: true }), InternalError, 'the failure is reported');
   const c = calls();
-  t.same(c.map((x) => `${x.plugin}:${x.command}`), ['two:DEL', 'fails:DEL', 'one:DEL'], 'reverse order, every plugin asked');
+  t.same(
+    c.map((x) => `${x.plugin}:${x.command}`),
+    ['two:DEL', 'fails:DEL', 'one:DEL'],
+    'reverse order, every plugin asked',
+  );
   t.same(c[0].stdin.prevResult, { cached: true }, 'cached result as prevResult (0.4.0+)');
   rmSync(log, { force: true });
   await runner.del({ ...list('one'), cniVersion: '0.3.1' }, inv, {}, { cached: true });
@@ -69,7 +77,11 @@ t.test('DEL runs in reverse with the cached result, and keeps going past failure
 
 t.test('CHECK', async (t) => {
   await runner.check(list('one', 'two'), inv, {}, { cached: true });
-  t.same(calls().map((x) => `${x.plugin}:${x.command}`), ['one:CHECK', 'two:CHECK'], 'in list order');
+  t.same(
+    calls().map((x) => `${x.plugin}:${x.command}`),
+    ['one:CHECK', 'two:CHECK'],
+    'in list order',
+  );
   rmSync(log, { force: true });
   await runner.check({ ...list('one'), disableCheck: true }, inv, {}, {});
   await runner.check({ ...list('one'), cniVersion: '0.3.1' }, inv, {}, {});
@@ -77,7 +89,11 @@ t.test('CHECK', async (t) => {
 });
 
 t.test('errors name the plugin', async (t) => {
-  await t.rejects(runner.add(list('one', 'fails'), inv, {}), { message: 'CNI plugin "fails" ADD for pod pod1 failed (CNI error 7): no addresses left: range 10.9.0.0/24' }, 'CNI error object surfaces');
+  await t.rejects(
+    runner.add(list('one', 'fails'), inv, {}),
+    { message: 'CNI plugin "fails" ADD for pod pod1 failed (CNI error 7): no addresses left: range 10.9.0.0/24' },
+    'CNI error object surfaces',
+  );
   await t.rejects(runner.add(list('missing'), inv, {}), FailedPreconditionError, 'missing plugin binary');
   await t.rejects(runner.add(list('slow'), inv, {}), DeadlineExceededError, 'a plugin that hangs is killed at the timeout');
 });

@@ -26,7 +26,14 @@ t.test('guestNetworkFrom', async (t) => {
   );
   t.equal(g.mac, '0a:58:0a:f4:01:05', 'MAC of the CNI interface');
   t.equal(g.mtu, 1450, 'MTU');
-  t.same(g.addresses, [{ family: 4, address: '10.244.1.5', prefixLen: 24 }, { family: 6, address: 'fd00::5', prefixLen: 64 }], 'global addresses only');
+  t.same(
+    g.addresses,
+    [
+      { family: 4, address: '10.244.1.5', prefixLen: 24 },
+      { family: 6, address: 'fd00::5', prefixLen: 64 },
+    ],
+    'global addresses only',
+  );
   t.same(
     g.routes.map((r) => `${r.dest}${r.gateway ? ` via ${r.gateway}` : ''} ${r.scope}`),
     ['10.244.1.0/24 link', 'fd00::/64 link', 'default via 10.244.1.1 universe'],

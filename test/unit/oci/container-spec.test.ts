@@ -27,28 +27,78 @@ const host = (over: Partial<HostFacts> = {}): HostFacts => ({
 });
 
 const pod: PodContext = {
-  id: 'pod1', hostname: 'web', netnsPath: '/run/netns/pod1', infraPid: 4242,
-  namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, cgroupParent: '/kubepods/pod-uid',
-  resolvConfPath: '/s/resolv.conf', hostsPath: '/s/hosts', hostnamePath: '/s/hostname', shmPath: '/s/shm',
+  id: 'pod1',
+  hostname: 'web',
+  netnsPath: '/run/netns/pod1',
+  infraPid: 4242,
+  namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' },
+  cgroupParent: '/kubepods/pod-uid',
+  resolvConfPath: '/s/resolv.conf',
+  hostsPath: '/s/hosts',
+  hostnamePath: '/s/hostname',
+  shmPath: '/s/shm',
 };
 
 function secCtx(p: Partial<LinuxContainerSecurityContext__Output> = {}): LinuxContainerSecurityContext__Output {
   return {
-    capabilities: null, privileged: false, namespace_options: null, selinux_options: null, run_as_user: null, run_as_username: '',
-    readonly_rootfs: false, supplemental_groups: [], apparmor_profile: '', seccomp_profile_path: '', no_new_privs: false,
-    run_as_group: null, masked_paths: [], readonly_paths: [], seccomp: null, apparmor: null, supplemental_groups_policy: 'Merge', ...p,
+    capabilities: null,
+    privileged: false,
+    namespace_options: null,
+    selinux_options: null,
+    run_as_user: null,
+    run_as_username: '',
+    readonly_rootfs: false,
+    supplemental_groups: [],
+    apparmor_profile: '',
+    seccomp_profile_path: '',
+    no_new_privs: false,
+    run_as_group: null,
+    masked_paths: [],
+    readonly_paths: [],
+    seccomp: null,
+    apparmor: null,
+    supplemental_groups_policy: 'Merge',
+    ...p,
   };
 }
 
 function resources(p: Partial<LinuxContainerResources__Output> = {}): LinuxContainerResources__Output {
-  return { cpu_period: '0', cpu_quota: '0', cpu_shares: '0', memory_limit_in_bytes: '0', oom_score_adj: '0', cpuset_cpus: '', cpuset_mems: '', hugepage_limits: [], unified: {}, memory_swap_limit_in_bytes: '0', ...p };
+  return {
+    cpu_period: '0',
+    cpu_quota: '0',
+    cpu_shares: '0',
+    memory_limit_in_bytes: '0',
+    oom_score_adj: '0',
+    cpuset_cpus: '',
+    cpuset_mems: '',
+    hugepage_limits: [],
+    unified: {},
+    memory_swap_limit_in_bytes: '0',
+    ...p,
+  };
 }
 
 function cfg(p: Partial<ContainerConfig__Output> = {}, sc?: Partial<LinuxContainerSecurityContext__Output>, res?: Partial<LinuxContainerResources__Output>): ContainerConfig__Output {
   return {
-    metadata: { name: 'c', attempt: 0 }, image: null, command: [], args: [], working_dir: '', envs: [], mounts: [], devices: [],
-    labels: {}, annotations: {}, log_path: 'c.log', stdin: false, stdin_once: false, tty: false,
-    linux: { security_context: secCtx(sc), resources: resources(res) }, windows: null, CDI_devices: [], stop_signal: 'RUNTIME_DEFAULT', ...p,
+    metadata: { name: 'c', attempt: 0 },
+    image: null,
+    command: [],
+    args: [],
+    working_dir: '',
+    envs: [],
+    mounts: [],
+    devices: [],
+    labels: {},
+    annotations: {},
+    log_path: 'c.log',
+    stdin: false,
+    stdin_once: false,
+    tty: false,
+    linux: { security_context: secCtx(sc), resources: resources(res) },
+    windows: null,
+    CDI_devices: [],
+    stop_signal: 'RUNTIME_DEFAULT',
+    ...p,
   };
 }
 
@@ -77,7 +127,11 @@ t.test('basic container spec', async (t) => {
   t.equal(spec.linux.seccomp, undefined, 'no seccomp profile requested → unconfined (CRI default)');
   t.same(notes, [], 'nothing changed silently');
   const depths = spec.mounts.map((m) => m.destination.split('/').filter(Boolean).length);
-  t.same(depths, [...depths].sort((a, b) => a - b), 'parents mounted before children');
+  t.same(
+    depths,
+    [...depths].sort((a, b) => a - b),
+    'parents mounted before children',
+  );
 });
 
 t.test('a container without namespace options follows the pod', async (t) => {
@@ -111,7 +165,11 @@ t.test('security context', async (t) => {
   t.ok(priv.process.capabilities.bounding.includes('CAP_SYS_ADMIN'), 'privileged: all caps');
   t.equal(priv.linux.maskedPaths, undefined, 'privileged: nothing masked');
   t.equal(priv.linux.seccomp, undefined, 'privileged: unconfined');
-  t.same(priv.linux.devices?.map((d) => d.path), ['/dev/kvm'], 'privileged: host devices');
+  t.same(
+    priv.linux.devices?.map((d) => d.path),
+    ['/dev/kvm'],
+    'privileged: host devices',
+  );
   t.same(priv.linux.resources?.devices, [{ allow: true, access: 'rwm' }], 'privileged: all devices allowed');
   t.ok(mountAt(priv, '/sys')?.options.includes('rw'), 'privileged: sysfs writable');
 
@@ -127,7 +185,10 @@ t.test('seccomp', async (t) => {
   t.ok(allowed.includes('read'), 'read allowed');
   t.notOk(allowed.includes('mount'), 'mount denied without CAP_SYS_ADMIN');
   t.notOk(allowed.includes('unshare'), 'unshare denied without CAP_SYS_ADMIN');
-  t.ok(rd!.syscalls.some((s) => s.names.includes('clone3') && s.errnoRet === 38), 'clone3 → ENOSYS');
+  t.ok(
+    rd!.syscalls.some((s) => s.names.includes('clone3') && s.errnoRet === 38),
+    'clone3 → ENOSYS',
+  );
   const admin = defaultSeccompProfile(['CAP_SYS_ADMIN']).syscalls.flatMap((s) => s.names);
   t.ok(admin.includes('mount'), 'mount allowed with CAP_SYS_ADMIN');
 
@@ -160,22 +221,36 @@ t.test('mounts', async (t) => {
 t.test('devices', async (t) => {
   const { spec } = containerSpec(input(cfg({ devices: [{ container_path: '/dev/fuse', host_path: '/dev/fuse', permissions: 'rw' }] })));
   t.same(spec.linux.devices?.[0], { type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0, path: '/dev/fuse' }, 'device node');
-  t.ok(spec.linux.resources?.devices?.some((r) => r.allow && r.major === 10 && r.minor === 229 && r.access === 'rw'), 'cgroup rule');
+  t.ok(
+    spec.linux.resources?.devices?.some((r) => r.allow && r.major === 10 && r.minor === 229 && r.access === 'rw'),
+    'cgroup rule',
+  );
   t.throws(() => containerSpec(input(cfg({ devices: [{ container_path: '/dev/x', host_path: '/dev/nothing', permissions: '' }] }))), /not a device node/);
 });
 
 t.test('resources and oom_score_adj', async (t) => {
-  const res = { cpu_shares: '512', cpu_quota: '50000', cpu_period: '100000', cpuset_cpus: '0', memory_limit_in_bytes: '67108864', hugepage_limits: [{ page_size: '2MB', limit: '0' }], oom_score_adj: '-999' };
+  const res = {
+    cpu_shares: '512',
+    cpu_quota: '50000',
+    cpu_period: '100000',
+    cpuset_cpus: '0',
+    memory_limit_in_bytes: '67108864',
+    hugepage_limits: [{ page_size: '2MB', limit: '0' }],
+    oom_score_adj: '-999',
+  };
   const { spec, notes } = containerSpec(input(cfg({}, {}, res)));
   t.same(spec.linux.resources?.cpu, { shares: 512, quota: 50000, period: 100000, cpus: '0' }, 'cpu');
   t.same(spec.linux.resources?.memory, { limit: 67108864 }, 'memory limit; no swap without v1 swap accounting');
   t.same(spec.linux.resources?.hugepageLimits, [{ pageSize: '2MB', limit: 0 }], 'hugepages');
-  t.equal(spec.process.oomScoreAdj, 0, 'oom_score_adj raised to the daemon\'s');
+  t.equal(spec.process.oomScoreAdj, 0, "oom_score_adj raised to the daemon's");
   t.match(notes, [{ message: /oom_score_adj/, detail: { requested: -999, applied: 0 } }], 'and noted');
   const v2 = containerSpec(input(cfg({}, {}, { memory_limit_in_bytes: '1000', unified: { 'memory.high': '900' } }), { host: host({ cgroupVersion: 2 }) })).spec;
   t.same(v2.linux.resources?.memory, { limit: 1000, swap: 1000 }, 'v2: swap = limit (no swap)');
   t.same(v2.linux.resources?.unified, { 'memory.high': '900' }, 'v2: unified passed');
-  t.ok(v2.linux.namespaces.some((n) => n.type === 'cgroup'), 'v2: cgroup namespace');
+  t.ok(
+    v2.linux.namespaces.some((n) => n.type === 'cgroup'),
+    'v2: cgroup namespace',
+  );
   const high = containerSpec(input(cfg({}, {}, { oom_score_adj: '1000' }))).spec;
   t.equal(high.process.oomScoreAdj, 1000, 'higher values kept');
 });
@@ -194,12 +269,16 @@ t.test('sandbox (infra) spec', async (t) => {
   t.equal(spec.hostname, 'web', 'hostname set');
   t.same(spec.linux.sysctl, { 'net.ipv4.ip_forward': '1' }, 'sysctls');
   t.equal(spec.linux.cgroupsPath, '/vmpod/pod1/pod1', 'default cgroup parent when kubelet gives none');
-  t.equal(spec.process.oomScoreAdj, 0, 'pause-like -998 clamped to the daemon\'s 0');
+  t.equal(spec.process.oomScoreAdj, 0, "pause-like -998 clamped to the daemon's 0");
   t.equal(notes.length, 1, 'clamp noted');
   t.equal(spec.root.readonly, true, 'readonly rootfs');
   const hostNs = sandboxSpec({ ...base, namespaces: { network: 'NODE', pid: 'NODE', ipc: 'NODE' } }).spec;
-  t.same(hostNs.linux.namespaces.map((n) => n.type), ['mount'], 'host namespaces: only a mount namespace');
-  t.equal(hostNs.hostname, undefined, 'host network keeps the host\'s hostname');
+  t.same(
+    hostNs.linux.namespaces.map((n) => n.type),
+    ['mount'],
+    'host namespaces: only a mount namespace',
+  );
+  t.equal(hostNs.hostname, undefined, "host network keeps the host's hostname");
 });
 
 t.test('pod files', async (t) => {

@@ -5,7 +5,7 @@ import { InvalidArgumentError } from '../../../common/errors';
 // Regression: critest's pods have no hostname and names longer than 64
 // bytes; vmpod used the pod name, and every RunPodSandbox failed in runc's
 // sethostname with EINVAL, reported as INTERNAL.
-t.test('no hostname in the config: the node\'s, never the pod name', async (t) => {
+t.test("no hostname in the config: the node's, never the pod name", async (t) => {
   t.equal(podHostname('', 'node-1'), 'node-1');
 });
 

@@ -28,7 +28,16 @@ t.test('working dir', async (t) => {
 });
 
 t.test('signals', async (t) => {
-  const cases: [string, number | null][] = [['SIGTERM', 15], ['TERM', 15], ['9', 9], ['sigquit', 3], ['SIGRTMIN+3', 37], ['SIGRTMAX', 64], ['BOGUS', null], ['99', null]];
+  const cases: [string, number | null][] = [
+    ['SIGTERM', 15],
+    ['TERM', 15],
+    ['9', 9],
+    ['sigquit', 3],
+    ['SIGRTMIN+3', 37],
+    ['SIGRTMAX', 64],
+    ['BOGUS', null],
+    ['99', null],
+  ];
   for (const [name, want] of cases) t.equal(signalNumber(name), want, name);
   t.equal(resolveStopSignal('', {}), 15, 'default SIGTERM');
   t.equal(resolveStopSignal('', { StopSignal: 'SIGQUIT' }), 3, 'image StopSignal');
@@ -37,7 +46,15 @@ t.test('signals', async (t) => {
 });
 
 t.test('env merge', async (t) => {
-  const env = mergeEnv('pod1', { Env: ['PATH=/img', 'A=1', 'B=2'] }, [{ key: 'A', value: 'x' }, { key: 'C', value: '3' }], true);
+  const env = mergeEnv(
+    'pod1',
+    { Env: ['PATH=/img', 'A=1', 'B=2'] },
+    [
+      { key: 'A', value: 'x' },
+      { key: 'C', value: '3' },
+    ],
+    true,
+  );
   t.same(env, ['PATH=/img', 'HOSTNAME=pod1', 'A=x', 'B=2', 'C=3', 'TERM=xterm'], 'image then CRI, replaced in place, TERM for tty');
   const noPath = mergeEnv('', {}, [], false);
   t.match(noPath, [/^PATH=\/usr\/local\/sbin/], 'default PATH when the image has none');

@@ -18,7 +18,12 @@ t.test('user resolution', async (t) => {
     { desc: 'image numeric uid not in passwd', sc: null, image: '4242', want: { uid: 4242, gid: 0, additionalGids: [0] } },
     { desc: 'run_as_user overrides image', sc: sc({ run_as_user: { value: '33' } }), image: 'alice', want: { uid: 33, gid: 33, additionalGids: [33] } },
     { desc: 'run_as_username', sc: sc({ run_as_username: 'alice' }), image: '', want: { uid: 1000, gid: 1000, additionalGids: [1000, 100, 44] } },
-    { desc: 'run_as_group and supplemental groups', sc: sc({ run_as_user: { value: '1000' }, run_as_group: { value: '5' }, supplemental_groups: ['7', '8'] }), image: '', want: { uid: 1000, gid: 5, additionalGids: [5, 100, 44, 7, 8] } },
+    {
+      desc: 'run_as_group and supplemental groups',
+      sc: sc({ run_as_user: { value: '1000' }, run_as_group: { value: '5' }, supplemental_groups: ['7', '8'] }),
+      image: '',
+      want: { uid: 1000, gid: 5, additionalGids: [5, 100, 44, 7, 8] },
+    },
   ];
   for (const c of cases) t.same(resolveUser(c.sc, c.image, passwd, group), c.want, c.desc);
 });

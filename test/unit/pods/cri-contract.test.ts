@@ -38,7 +38,10 @@ t.test('a missing id is INVALID_ARGUMENT naming the field', async (t) => {
   ];
   const { h } = podFixture(t);
   for (const c of cases) {
-    const err = await h[c.method](c.req, ctx).then(() => undefined, (e: unknown) => e);
+    const err = await h[c.method](c.req, ctx).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     t.ok(err instanceof InvalidArgumentError, `${c.desc}: INVALID_ARGUMENT`);
     t.equal((err as InvalidArgumentError).field, c.field, `${c.desc}: names ${c.field}`);
   }
@@ -109,8 +112,17 @@ t.test('RunPodSandbox with a bad bandwidth annotation is INVALID_ARGUMENT and cr
 t.test('a pod the controller refuses (checkPod) is refused before anything is made', async (t) => {
   let networks = 0;
   const { h, sandboxes } = podFixture(t, {
-    controller: { checkPod: () => { throw new InvalidArgumentError('config', 'no'); } },
-    network: { setup: async () => { networks++; throw new Error('not reached'); } },
+    controller: {
+      checkPod: () => {
+        throw new InvalidArgumentError('config', 'no');
+      },
+    },
+    network: {
+      setup: async () => {
+        networks++;
+        throw new Error('not reached');
+      },
+    },
   });
   const config = { metadata: { name: 'p', namespace: 'ns', uid: 'u', attempt: 0 }, labels: {}, annotations: {}, port_mappings: [], hostname: '' };
   await t.rejects(h.RunPodSandbox({ config, runtime_handler: 'vm' }, ctx), InvalidArgumentError);

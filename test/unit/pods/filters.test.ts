@@ -13,4 +13,11 @@ const cases: { desc: string; filter: ContainerFilter | undefined; want: string[]
   { desc: 'labels', filter: { labels: { app: 'web' } }, want: ['aa1', 'bb1'] },
   { desc: 'all at once', filter: { id: 'a', podSandboxId: 'p1', labels: { app: 'db' } }, want: ['aa2'] },
 ];
-for (const c of cases) t.same(selectContainers(all, c.filter).map((r) => r.id).sort(), c.want, c.desc);
+for (const c of cases)
+  t.same(
+    selectContainers(all, c.filter)
+      .map((r) => r.id)
+      .sort(),
+    c.want,
+    c.desc,
+  );

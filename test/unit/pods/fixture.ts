@@ -58,7 +58,18 @@ export function podFixture(t: { teardown(fn: () => void): void }, o: FixtureOpti
   };
   const network: PodNetworkProvider = { setup: unused('network setup'), teardown: async () => undefined, reconcile: async () => [], ...o.network };
   const config = defaultConfig();
-  const pods = new PodService({ config, log: silentLogger, sandboxes, containers, images, network, controllers: new Map([['runc', controller], ['vm', controller]]) });
+  const pods = new PodService({
+    config,
+    log: silentLogger,
+    sandboxes,
+    containers,
+    images,
+    network,
+    controllers: new Map([
+      ['runc', controller],
+      ['vm', controller],
+    ]),
+  });
   const info = { config, version: 'test', capabilities: async () => [], network: () => ({ ready: true, reason: '', message: '' }), podCidr: () => '', setPodCidr: () => undefined };
   return {
     pods,
@@ -67,16 +78,45 @@ export function podFixture(t: { teardown(fn: () => void): void }, o: FixtureOpti
     containers,
     addPod: (id, data = {}) => {
       sandboxes.create({
-        schema: SANDBOX_SCHEMA, id, config: { metadata: { name: id, namespace: 'ns', uid: id, attempt: 0 }, labels: {}, annotations: {} } as unknown as PodSandboxConfig__Output,
-        handler: 'runc', routeReason: 'test', createdAt: '1', namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' }, hostname: id,
-        state: 'SANDBOX_READY', creating: data === null, netnsPath: '', ip: '', additionalIps: [], controller: data,
+        schema: SANDBOX_SCHEMA,
+        id,
+        config: { metadata: { name: id, namespace: 'ns', uid: id, attempt: 0 }, labels: {}, annotations: {} } as unknown as PodSandboxConfig__Output,
+        handler: 'runc',
+        routeReason: 'test',
+        createdAt: '1',
+        namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' },
+        hostname: id,
+        state: 'SANDBOX_READY',
+        creating: data === null,
+        netnsPath: '',
+        ip: '',
+        additionalIps: [],
+        controller: data,
       });
     },
     addContainer: (id, pod, state, data = {}) => {
       containers.create({
-        schema: CONTAINER_SCHEMA, id, podSandboxId: pod, config: { metadata: { name: id, attempt: 0 }, labels: {}, annotations: {}, mounts: [] } as unknown as ContainerConfig__Output,
-        image: 'i', imageId: 'sha256:x', imageRef: 'i', logPath: '', stopSignal: 15, createdAt: '1', startedAt: '0', finishedAt: '0',
-        state, exitCode: 0, reason: '', message: '', resources: null, rootfs: '', upperDir: '', user: null, controller: data,
+        schema: CONTAINER_SCHEMA,
+        id,
+        podSandboxId: pod,
+        config: { metadata: { name: id, attempt: 0 }, labels: {}, annotations: {}, mounts: [] } as unknown as ContainerConfig__Output,
+        image: 'i',
+        imageId: 'sha256:x',
+        imageRef: 'i',
+        logPath: '',
+        stopSignal: 15,
+        createdAt: '1',
+        startedAt: '0',
+        finishedAt: '0',
+        state,
+        exitCode: 0,
+        reason: '',
+        message: '',
+        resources: null,
+        rootfs: '',
+        upperDir: '',
+        user: null,
+        controller: data,
       });
     },
   };

@@ -21,6 +21,10 @@ t.test('routing decisions', async (t) => {
 
 t.test('a handler that is not configured is INVALID_ARGUMENT naming where it came from', async (t) => {
   const rt = defaultConfig().runtime;
-  t.throws(() => routePod(rt, 'kata', {}), { constructor: InvalidArgumentError, field: 'runtime_handler', message: /unknown runtime handler "kata"; configured handlers: runc, vm/ }, 'RuntimeClass handler');
+  t.throws(
+    () => routePod(rt, 'kata', {}),
+    { constructor: InvalidArgumentError, field: 'runtime_handler', message: /unknown runtime handler "kata"; configured handlers: runc, vm/ },
+    'RuntimeClass handler',
+  );
   t.throws(() => routePod({ ...rt, untrusted_handler: 'gone' }, '', untrusted), { field: 'runtime.untrusted_handler', message: /"gone"/ }, 'misconfigured untrusted handler names the config key');
 });

@@ -35,6 +35,10 @@ t.test('each file lands in accept, reject or nowhere', async (t) => {
 t.test('a missing dir is created', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-record-dir-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  readRecordDir(join(dir, 'new'), () => undefined, () => undefined);
+  readRecordDir(
+    join(dir, 'new'),
+    () => undefined,
+    () => undefined,
+  );
   t.ok(existsSync(join(dir, 'new')), 'created');
 });

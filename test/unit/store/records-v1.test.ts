@@ -45,7 +45,7 @@ t.test('schema 1 records load as schema 2, none quarantined', async (t) => {
   t.equal(sandboxes.get(VM_POD)!.handler, 'vm');
   const rc = containers.get(RUNC_CTR)!;
   t.equal(rc.schema, CONTAINER_SCHEMA);
-  t.same(rc.user, { uid: 0, gid: 0, additionalGids: [0, 10] }, 'the runc container\'s user moved out of the controller data');
+  t.same(rc.user, { uid: 0, gid: 0, additionalGids: [0, 10] }, "the runc container's user moved out of the controller data");
   t.equal(containers.get(VM_CTR)!.user, null, 'a VM container of the old layout has no recorded user');
 });
 
@@ -65,7 +65,7 @@ t.test('each controller reads its part of a schema 1 record', async (t) => {
   t.ok(Array.isArray(vmCtr.process.env), 'and the process template for execs');
 });
 
-t.test('an update writes the record back in today\'s layout', async (t) => {
+t.test("an update writes the record back in today's layout", async (t) => {
   const { dir, sandboxes } = load(t);
   sandboxes.update(RUNC_POD, (r) => ({ ...r, state: 'SANDBOX_NOTREADY' }));
   const raw = JSON.parse(readFileSync(join(dir, 'sandboxes', `${RUNC_POD}.json`), 'utf8')) as Record<string, unknown>;

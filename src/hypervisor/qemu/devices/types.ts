@@ -73,16 +73,7 @@ export interface PvpanicDevice {
 }
 
 export type Device =
-  | NvdimmRootfsDevice
-  | Virtio9pDevice
-  | VsockDevice
-  | VirtioSerialAgentDevice
-  | TapNetDevice
-  | VirtioBlkDevice
-  | VirtioSerialPortDevice
-  | QmpDevice
-  | SerialConsoleDevice
-  | PvpanicDevice;
+  NvdimmRootfsDevice | Virtio9pDevice | VsockDevice | VirtioSerialAgentDevice | TapNetDevice | VirtioBlkDevice | VirtioSerialPortDevice | QmpDevice | SerialConsoleDevice | PvpanicDevice;
 
 export type DeviceKind = Device['kind'];
 

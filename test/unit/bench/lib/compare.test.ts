@@ -19,10 +19,13 @@ t.test('both sides measured: medians with n and the ratio first / second', async
 
 t.test('an unavailable side says so with the reason, once, and never shows a number or ratio', async (t) => {
   const why = 'UNIMPLEMENTED: RuntimeService/RunPodSandbox is not implemented by vmpod yet';
-  const out = renderComparison(['vmpod', 'containerd'], [
-    { label: 'start', outcomes: [unavailable(why), measured([10])] },
-    { label: 'exec', outcomes: [unavailable(why), measured([5])] },
-  ]);
+  const out = renderComparison(
+    ['vmpod', 'containerd'],
+    [
+      { label: 'start', outcomes: [unavailable(why), measured([10])] },
+      { label: 'exec', outcomes: [unavailable(why), measured([5])] },
+    ],
+  );
   t.match(out, /start\s+not available\s+10\.0 ms \(n=1\)\s+n\/a/);
   t.equal(out.split(`vmpod: not available: ${why}`).length - 1, 1, 'reason listed once');
 });

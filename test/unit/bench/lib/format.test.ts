@@ -32,7 +32,13 @@ const bytes: Array<{ desc: string; in: number; want: string }> = [
 for (const c of bytes) t.test(`formatBytes: ${c.desc}`, async (t) => t.equal(formatBytes(c.in), c.want));
 
 t.test('renderTable aligns labels left and numbers right, pads short rows', async (t) => {
-  const out = renderTable(['phase', 'a', 'b'], [['run', '1 ms', '20 ms'], ['exec', '300 ms']]);
+  const out = renderTable(
+    ['phase', 'a', 'b'],
+    [
+      ['run', '1 ms', '20 ms'],
+      ['exec', '300 ms'],
+    ],
+  );
   t.equal(out, ['phase       a      b', '-----  ------  -----', 'run      1 ms  20 ms', 'exec   300 ms'].join('\n'));
 });
 

@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { mount, umount, MS, MNT, powerOff } from '../../../../common/native/syscalls';
 
 function isMounted(dir: string): boolean {
-  return readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === dir);
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[4] === dir);
 }
 
 t.test('mount and umount a tmpfs', async (t) => {

@@ -12,17 +12,7 @@ import { once } from 'node:events';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { loadAddon, addonCandidates } from '../../../../common/native/addon';
-import {
-  checkConnectTarget,
-  connect,
-  createHandle,
-  listen,
-  socketPairForTest,
-  VMADDR_CID_LOCAL,
-  VMADDR_PORT_ANY,
-  VsockError,
-  VsockSocket,
-} from '../../../../common/native/vsock';
+import { checkConnectTarget, connect, createHandle, listen, socketPairForTest, VMADDR_CID_LOCAL, VMADDR_PORT_ANY, VsockError, VsockSocket } from '../../../../common/native/vsock';
 
 t.test('the addon loads and exposes its surface', async (t) => {
   let addon;
@@ -39,8 +29,7 @@ t.test('the addon loads and exposes its surface', async (t) => {
   t.equal(addon.constants.VMADDR_CID_HOST, 2);
   t.equal(addon.constants.SHUT_WR, 1);
   t.equal(addon.constants.MNT_DETACH, 2);
-  t.ok(addonCandidates({ VMPOD_VSOCK_ADDON: '/x/vsock.node' }, '/opt/vmpod/agent').slice(0, 2).join() ===
-    '/x/vsock.node,/opt/vmpod/agent/vsock.node', 'env override first, then beside the bundle');
+  t.ok(addonCandidates({ VMPOD_VSOCK_ADDON: '/x/vsock.node' }, '/opt/vmpod/agent').slice(0, 2).join() === '/x/vsock.node,/opt/vmpod/agent/vsock.node', 'env override first, then beside the bundle');
 });
 
 const badTargets: Array<{ desc: string; cid: unknown; port: unknown; allowHost?: boolean; match: RegExp }> = [
@@ -125,7 +114,10 @@ t.test('stream machinery over a socketpair', async (t) => {
       desc: '16 MiB each way with checksums (partial writes, backpressure, EOF)',
       run: async (t) => {
         const [a, b] = socketPairForTest();
-        t.teardown(() => { a.destroy(); b.destroy(); });
+        t.teardown(() => {
+          a.destroy();
+          b.destroy();
+        });
         const ab = randomBytes(16 << 20);
         const ba = randomBytes(16 << 20);
         const got = Promise.all([collect(b), collect(a)]);
@@ -142,7 +134,10 @@ t.test('stream machinery over a socketpair', async (t) => {
       desc: 'half-close: end() sends EOF while the other direction keeps working',
       run: async (t) => {
         const [a, b] = socketPairForTest();
-        t.teardown(() => { a.destroy(); b.destroy(); });
+        t.teardown(() => {
+          a.destroy();
+          b.destroy();
+        });
         // a is half-open-capable only on b's side: b must keep writing after a's EOF.
         const b2 = b as VsockSocket & { allowHalfOpen: boolean };
         b2.allowHalfOpen = true;
@@ -158,7 +153,10 @@ t.test('stream machinery over a socketpair', async (t) => {
       desc: 'backpressure: write() returns false when the peer does not read',
       run: async (t) => {
         const [a, b] = socketPairForTest();
-        t.teardown(() => { a.destroy(); b.destroy(); });
+        t.teardown(() => {
+          a.destroy();
+          b.destroy();
+        });
         b.pause();
         let n = 0;
         while (a.write(Buffer.alloc(64 * 1024)) && n < 10_000) n++;
@@ -174,7 +172,10 @@ t.test('stream machinery over a socketpair', async (t) => {
       desc: 'peer destroyed: reader sees EOF, writer gets EPIPE',
       run: async (t) => {
         const [a, b] = socketPairForTest();
-        t.teardown(() => { a.destroy(); b.destroy(); });
+        t.teardown(() => {
+          a.destroy();
+          b.destroy();
+        });
         b.destroy();
         const err = await new Promise<Error | undefined>((resolve) => {
           a.on('error', resolve);
@@ -208,7 +209,7 @@ t.test('a dropped, unclosed handle has its fd closed at GC', async (t) => {
     await new Promise((r) => setImmediate(r));
   }
   t.notOk(existsSync(fdPath), 'fd closed by the finalizer');
-  new (addon.Handle)(pair[1]).close();
+  new addon.Handle(pair[1]).close();
 });
 
 t.test('loopback (CID 1) connection on this host', async (t) => {
@@ -229,7 +230,10 @@ t.test('loopback (CID 1) connection on this host', async (t) => {
 
 t.test('many small writes arrive intact and in order (_writev batching)', async (t) => {
   const [a, b] = socketPairForTest();
-  t.teardown(() => { a.destroy(); b.destroy(); });
+  t.teardown(() => {
+    a.destroy();
+    b.destroy();
+  });
   const got = collect(b);
   a.cork();
   const parts: Buffer[] = [];

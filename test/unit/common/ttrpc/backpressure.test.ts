@@ -9,7 +9,12 @@ import { MAX_FRAME_LENGTH, MessageType } from '../../../../common/ttrpc/frame';
 
 /** A transport whose other end never reads: writes are accepted but never complete. */
 function deafPeer(): Duplex {
-  return new Duplex({ read() {}, write(_chunk, _enc, _cb) { /* never calls back: nothing drains */ } });
+  return new Duplex({
+    read() {},
+    write(_chunk, _enc, _cb) {
+      /* never calls back: nothing drains */
+    },
+  });
 }
 
 t.test('a channel whose peer stops reading fails once the unsent bytes pass the cap', async (t) => {

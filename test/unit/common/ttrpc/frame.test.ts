@@ -39,7 +39,15 @@ t.test('parser reassembles frames split at every byte boundary', async (t) => {
   const p = new FrameParser();
   const frames = [];
   for (const byte of stream) frames.push(...p.push(Buffer.from([byte])).frames);
-  t.same(frames.map((f) => [f.streamId, f.type, f.flags, f.payload.toString()]), [[1, 1, 1, 'hello'], [3, 3, 4, ''], [5, 2, 0, 'world!']], 'one byte at a time');
+  t.same(
+    frames.map((f) => [f.streamId, f.type, f.flags, f.payload.toString()]),
+    [
+      [1, 1, 1, 'hello'],
+      [3, 3, 4, ''],
+      [5, 2, 0, 'world!'],
+    ],
+    'one byte at a time',
+  );
 });
 
 t.test('parser rejects violations before buffering the payload', async (t) => {

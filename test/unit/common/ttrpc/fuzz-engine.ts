@@ -51,29 +51,38 @@ export async function runFuzz(seed: number, iterations: number): Promise<FuzzRep
   const validFrame = (): Buffer => {
     const id = 2 * int(8) + 1;
     switch (int(4)) {
-      case 0: return encodeFrame(id, 2, int(8), encodeResponse({ status: rnd() < 0.5 ? { code: int(20), message: 'x'.repeat(int(50)) } : undefined, payload: bytes(int(32)) }));
-      case 1: return encodeFrame(id, 3, int(8), bytes(int(32)));
-      case 2: return encodeFrame(id, 1, int(8), encodeRequest({ service: SVC, method: rnd() < 0.5 ? 'Echo' : 'Stream', payload: bytes(int(16)), timeoutNano: int(3) * 1e6, metadata: [] }));
-      default: return encodeFrame(id, (1 + int(3)) as 1 | 2 | 3, int(256), bytes(int(64)));
+      case 0:
+        return encodeFrame(id, 2, int(8), encodeResponse({ status: rnd() < 0.5 ? { code: int(20), message: 'x'.repeat(int(50)) } : undefined, payload: bytes(int(32)) }));
+      case 1:
+        return encodeFrame(id, 3, int(8), bytes(int(32)));
+      case 2:
+        return encodeFrame(id, 1, int(8), encodeRequest({ service: SVC, method: rnd() < 0.5 ? 'Echo' : 'Stream', payload: bytes(int(16)), timeoutNano: int(3) * 1e6, metadata: [] }));
+      default:
+        return encodeFrame(id, (1 + int(3)) as 1 | 2 | 3, int(256), bytes(int(64)));
     }
   };
   const piece = (): Buffer => {
     switch (int(9)) {
-      case 0: return bytes(int(64)); // random garbage
-      case 1: { // mutated valid frame
+      case 0:
+        return bytes(int(64)); // random garbage
+      case 1: {
+        // mutated valid frame
         const f = Buffer.from(validFrame());
         for (let i = 0, n = 1 + int(4); i < n; i++) f[int(f.length)] = int(256);
         return f;
       }
-      case 2: return validFrame().subarray(0, int(HEADER_LENGTH)); // truncated header
-      case 3: return encodeHeader({ length: MAX_FRAME_LENGTH + 1 + int(0x7fffffff), streamId: 1, type: 1 + int(3), flags: 0 }); // huge length
-      case 4: return Buffer.concat([encodeHeader({ length: 4, streamId: 1 + 2 * int(4), type: 4 + int(252), flags: int(256) }), bytes(4)]); // unknown type
-      case 5: return encodeHeader({ length: MAX_FRAME_LENGTH - int(1000), streamId: 1, type: 3, flags: 0 }); // near-cap length, never completed
+      case 2:
+        return validFrame().subarray(0, int(HEADER_LENGTH)); // truncated header
+      case 3:
+        return encodeHeader({ length: MAX_FRAME_LENGTH + 1 + int(0x7fffffff), streamId: 1, type: 1 + int(3), flags: 0 }); // huge length
+      case 4:
+        return Buffer.concat([encodeHeader({ length: 4, streamId: 1 + 2 * int(4), type: 4 + int(252), flags: int(256) }), bytes(4)]); // unknown type
+      case 5:
+        return encodeHeader({ length: MAX_FRAME_LENGTH - int(1000), streamId: 1, type: 3, flags: 0 }); // near-cap length, never completed
       case 6: // a big frame, sometimes cut short: exercises buffering near the cap
-        return rnd() < 0.05
-          ? Buffer.concat([encodeHeader({ length: MAX_FRAME_LENGTH, streamId: 1 + 2 * int(4), type: 3, flags: 0 }), Buffer.alloc(int(MAX_FRAME_LENGTH + 64), 0x41)])
-          : validFrame();
-      default: return validFrame();
+        return rnd() < 0.05 ? Buffer.concat([encodeHeader({ length: MAX_FRAME_LENGTH, streamId: 1 + 2 * int(4), type: 3, flags: 0 }), Buffer.alloc(int(MAX_FRAME_LENGTH + 64), 0x41)]) : validFrame();
+      default:
+        return validFrame();
     }
   };
 
@@ -100,7 +109,7 @@ export async function runFuzz(seed: number, iterations: number): Promise<FuzzRep
     }
     const input = Buffer.concat(Array.from({ length: 1 + int(6) }, piece));
     try {
-      for (let off = 0; off < input.length; ) {
+      for (let off = 0; off < input.length;) {
         const n = input.length > 1 << 16 && rnd() < 0.5 ? 1 + int(1 << 16) : 1 + int(64);
         write(hostileEnd, input.subarray(off, off + n));
         off += n;

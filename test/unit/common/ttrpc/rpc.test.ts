@@ -1,15 +1,7 @@
 import t from 'tap';
 import { Duplex } from 'node:stream';
 import { duplexPair, tick } from './pair';
-import {
-  CallCancelledError,
-  ConnectionClosedError,
-  DeadlineExceededError,
-  ProtocolViolationError,
-  RemoteStatusError,
-  TtrpcClient,
-  TtrpcServer,
-} from '../../../../common/ttrpc';
+import { CallCancelledError, ConnectionClosedError, DeadlineExceededError, ProtocolViolationError, RemoteStatusError, TtrpcClient, TtrpcServer } from '../../../../common/ttrpc';
 import { NotFoundError, GrpcStatus } from '../../../../common/errors';
 import { encodeFrame, MessageType } from '../../../../common/ttrpc/frame';
 
@@ -85,7 +77,11 @@ t.test('many concurrent calls are multiplexed and each gets its own answer', asy
     return client.call(SVC, 'Delay', p).then((out) => out.readUInt32BE(4));
   });
   const results = await Promise.all(calls);
-  t.same(results, Array.from({ length: n }, (_, i) => i), 'every call answered with its own payload');
+  t.same(
+    results,
+    Array.from({ length: n }, (_, i) => i),
+    'every call answered with its own payload',
+  );
   t.equal(client.pendingCalls, 0, 'nothing left pending');
 });
 

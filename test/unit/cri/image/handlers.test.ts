@@ -27,7 +27,11 @@ t.test('handlers', async (t) => {
   await t.rejects(h.PullImage({ image: null, auth: null }, ctx), { code: 'INVALID_ARGUMENT', field: 'image' }, 'missing image');
   const strict = imageHandlers(svc, ['runc', 'vm']);
   for (const m of ['PullImage', 'ImageStatus', 'RemoveImage']) {
-    await t.rejects(strict[m]({ image: { image: 'busybox', runtime_handler: 'kata' }, auth: null }, ctx), { code: 'INVALID_ARGUMENT', field: 'image.runtime_handler' }, `${m}: a runtime handler the node does not have`);
+    await t.rejects(
+      strict[m]({ image: { image: 'busybox', runtime_handler: 'kata' }, auth: null }, ctx),
+      { code: 'INVALID_ARGUMENT', field: 'image.runtime_handler' },
+      `${m}: a runtime handler the node does not have`,
+    );
   }
   t.same(await strict.ImageStatus({ image: { image: 'busybox', runtime_handler: 'vm' } }, ctx), { image: null, info: {} }, 'a known handler is fine (images are shared by all handlers)');
   t.same(await strict.ImageStatus({ image: { image: 'busybox', runtime_handler: '' } }, ctx), { image: null, info: {} }, '"" is the default handler');
@@ -38,7 +42,14 @@ t.test('handlers', async (t) => {
 });
 
 t.test('record → CRI Image', async (t) => {
-  const rec = { id: `sha256:${'a'.repeat(64)}`, repoTags: ['docker.io/library/x:1'], repoDigests: [], size: 1234, config: { User: '1000:1000', Env: [], Entrypoint: [], Cmd: [], ExposedPorts: [], Volumes: [], Labels: {} }, pinned: false } as unknown as ImageRecord;
+  const rec = {
+    id: `sha256:${'a'.repeat(64)}`,
+    repoTags: ['docker.io/library/x:1'],
+    repoDigests: [],
+    size: 1234,
+    config: { User: '1000:1000', Env: [], Entrypoint: [], Cmd: [], ExposedPorts: [], Volumes: [], Labels: {} },
+    pinned: false,
+  } as unknown as ImageRecord;
   const img = toCriImage(rec);
   t.equal(img.size, '1234');
   t.same(img.uid, { value: '1000' }, 'numeric user becomes uid');

@@ -7,12 +7,32 @@ t.test('the ImageSpec of CreateContainer is echoed in ListContainers and Contain
   const config = {
     metadata: { name: 'c', attempt: 0 },
     image: { image: 'sha256:abc', annotations: { a: 'b' }, user_specified_image: 'busybox:1.36', runtime_handler: 'kata' },
-    labels: {}, annotations: {}, mounts: [],
+    labels: {},
+    annotations: {},
+    mounts: [],
   } as unknown as ContainerConfig__Output;
   const c = {
-    schema: CONTAINER_SCHEMA, id: 'c1', podSandboxId: 'p1', config, image: 'docker.io/library/busybox:1.36', imageId: 'sha256:abc', imageRef: 'docker.io/library/busybox@sha256:def',
-    logPath: '', stopSignal: 15, createdAt: '1', startedAt: '0', finishedAt: '0', state: 'CONTAINER_CREATED', exitCode: 0, reason: '', message: '',
-    resources: null, rootfs: '', upperDir: '', user: null, controller: null,
+    schema: CONTAINER_SCHEMA,
+    id: 'c1',
+    podSandboxId: 'p1',
+    config,
+    image: 'docker.io/library/busybox:1.36',
+    imageId: 'sha256:abc',
+    imageRef: 'docker.io/library/busybox@sha256:def',
+    logPath: '',
+    stopSignal: 15,
+    createdAt: '1',
+    startedAt: '0',
+    finishedAt: '0',
+    state: 'CONTAINER_CREATED',
+    exitCode: 0,
+    reason: '',
+    message: '',
+    resources: null,
+    rootfs: '',
+    upperDir: '',
+    user: null,
+    controller: null,
   } as ContainerRecord;
   const want = { image: 'docker.io/library/busybox:1.36', annotations: { a: 'b' }, user_specified_image: 'busybox:1.36', runtime_handler: 'kata' };
   t.same(toCriContainer(c).image, want, 'ListContainers');

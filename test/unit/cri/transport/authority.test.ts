@@ -37,6 +37,12 @@ t.test('values nghttp2 refuses for another reason are left for it to refuse', as
 });
 
 t.test('only :authority and host are authority fields', async (t) => {
-  const cases: Array<[string, boolean]> = [[':authority', true], ['host', true], [':path', false], ['Host', false], ['x-forwarded-host', false]];
+  const cases: Array<[string, boolean]> = [
+    [':authority', true],
+    ['host', true],
+    [':path', false],
+    ['Host', false],
+    ['x-forwarded-host', false],
+  ];
   for (const [name, is] of cases) t.equal(isAuthorityField(name), is, name);
 });

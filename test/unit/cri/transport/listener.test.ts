@@ -16,7 +16,15 @@ import { integer, stringLiteral } from './hpack-test-encoder';
 import { CLIENT_OPENING, field, frame, grpcMessage, RawH2Client } from './raw-h2-client';
 
 const identity = (b: Buffer) => b;
-const method = (path: string) => ({ path, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity });
+const method = (path: string) => ({
+  path,
+  requestStream: false,
+  responseStream: false,
+  requestSerialize: identity,
+  requestDeserialize: identity,
+  responseSerialize: identity,
+  responseDeserialize: identity,
+});
 const HOST = '/t.Test/Host';
 const ECHO = '/t.Test/Echo';
 
@@ -90,11 +98,15 @@ t.test('grpc-js receives the authority each client sent, made acceptable', async
     t.equal(field(r.trailers ?? r.headers, 'grpc-status'), '0', `${x.desc}: OK`);
     t.equal(r.data.subarray(5).toString('latin1'), x.seen, `${x.desc}: grpc-js saw ${JSON.stringify(x.seen)}`);
   }
-  t.match(h.logs.find((l) => /authority nghttp2 refuses/.test(l.msg)), { level: 20, sent: h.socket }, 'logged once, at debug');
+  t.match(
+    h.logs.find((l) => /authority nghttp2 refuses/.test(l.msg)),
+    { level: 20, sent: h.socket },
+    'logged once, at debug',
+  );
   t.equal(h.logs.filter((l) => /authority nghttp2 refuses/.test(l.msg)).length, 1, 'once per connection, not per call');
 });
 
-t.test("the server announces what the rewriter assumes (frame size and header table size)", async (t) => {
+t.test('the server announces what the rewriter assumes (frame size and header table size)', async (t) => {
   const h = await harness(t);
   const c = await RawH2Client.connect(h.socket);
   t.teardown(() => c.close());
@@ -119,7 +131,8 @@ t.test('large messages both ways go through with flow control and back-pressure'
 t.test('a client that breaks HTTP/2 is disconnected; the others keep being served', async (t) => {
   const h = await harness(t);
   const good = h.grpcClient();
-  const echo = () => new Promise<Buffer>((resolve, reject) => good.makeUnaryRequest(ECHO, identity, identity, Buffer.from('hi'), (err: ServiceError | null, res?: Buffer) => (err ? reject(err) : resolve(res!))));
+  const echo = () =>
+    new Promise<Buffer>((resolve, reject) => good.makeUnaryRequest(ECHO, identity, identity, Buffer.from('hi'), (err: ServiceError | null, res?: Buffer) => (err ? reject(err) : resolve(res!))));
   t.equal((await echo()).toString(), 'hi');
   const hostile: Array<{ desc: string; bytes: Buffer; logged: RegExp }> = [
     { desc: 'an HTTP/1.1 request', bytes: Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), logged: /connection preface/ },
@@ -138,7 +151,11 @@ t.test('a client that breaks HTTP/2 is disconnected; the others keep being serve
       ]),
       logged: /decoded header list exceeds/,
     },
-    { desc: 'a frame inside a header block', bytes: Buffer.concat([CLIENT_OPENING, frame(FrameType.HEADERS, 0, 1, [0x82]), frame(FrameType.PING, 0, 0, Buffer.alloc(8))]), logged: /PING frame arrived inside the header block/ },
+    {
+      desc: 'a frame inside a header block',
+      bytes: Buffer.concat([CLIENT_OPENING, frame(FrameType.HEADERS, 0, 1, [0x82]), frame(FrameType.PING, 0, 0, Buffer.alloc(8))]),
+      logged: /PING frame arrived inside the header block/,
+    },
   ];
   for (const x of hostile) {
     const c = await RawH2Client.connect(h.socket, { opening: false });
@@ -202,7 +219,21 @@ t.test('no socket, session or fd outlives its connection, whichever way it ends'
       desc: 'the client stops mid-call with a request body pending',
       run: async () => {
         const c = await RawH2Client.connect(h.socket);
-        c.write(frame(FrameType.HEADERS, Flag.END_HEADERS, 1, c.encoder.encode([[':method', 'POST'], [':scheme', 'http'], [':path', ECHO], [':authority', h.socket], ['content-type', 'application/grpc'], ['te', 'trailers']])));
+        c.write(
+          frame(
+            FrameType.HEADERS,
+            Flag.END_HEADERS,
+            1,
+            c.encoder.encode([
+              [':method', 'POST'],
+              [':scheme', 'http'],
+              [':path', ECHO],
+              [':authority', h.socket],
+              ['content-type', 'application/grpc'],
+              ['te', 'trailers'],
+            ]),
+          ),
+        );
         c.write(frame(FrameType.DATA, 0, 1, grpcMessage(Buffer.alloc(100)).subarray(0, 50)));
         await new Promise((r) => setTimeout(r, 50));
         await c.close();

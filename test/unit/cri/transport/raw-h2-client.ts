@@ -68,7 +68,10 @@ export class RawH2Client {
   goawayCode: number | undefined;
   readonly closed: Promise<void>;
 
-  private constructor(readonly socket: Socket, encoder: EncoderOptions) {
+  private constructor(
+    readonly socket: Socket,
+    encoder: EncoderOptions,
+  ) {
     this.encoder = new TestHpackEncoder(encoder);
     socket.on('data', (d: Buffer) => this.onData(d));
     socket.on('error', () => undefined);

@@ -105,7 +105,10 @@ t.test('a header block is decoded and re-sent as literals; only the authority ch
     t.equal(b.flags, Flag.END_HEADERS | Flag.END_STREAM, `stream ${b.streamId}: END_STREAM kept`);
   }
   t.equal(view.server.tableSize, 0, 'the server dynamic table stays empty');
-  t.same(changes.map((c) => [c.streamId, c.name, c.from, c.to]), [1, 3, 5].map((id) => [id, ':authority', SOCK, ENCODED_SOCK]));
+  t.same(
+    changes.map((c) => [c.streamId, c.name, c.from, c.to]),
+    [1, 3, 5].map((id) => [id, ':authority', SOCK, ENCODED_SOCK]),
+  );
 });
 
 t.test('host is treated like :authority; other fields are never touched', async (t) => {
@@ -117,7 +120,10 @@ t.test('host is treated like :authority; other fields are never touched', async 
 
 t.test('PADDED and PRIORITY: padding dropped, priority fields and END_STREAM kept', async (t) => {
   const enc = new TestHpackEncoder({ huffman: true, indexing: true });
-  const block = enc.encode([[':method', 'POST'], [':authority', SOCK]]);
+  const block = enc.encode([
+    [':method', 'POST'],
+    [':authority', SOCK],
+  ]);
   const priority = [0x80, 0, 0, 1, 200]; // exclusive, depends on stream 1, weight 201
   const payload = Buffer.concat([Buffer.from([7]), Buffer.from(priority), block, Buffer.alloc(7)]);
   const view = serverView(run(new RequestRewriter(), Buffer.concat([CLIENT_OPENING, frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.END_STREAM | Flag.PADDED | Flag.PRIORITY, 3, payload)])));
@@ -145,10 +151,18 @@ t.test('CONTINUATION in, and a block too large for one frame split into CONTINUA
     const kinds = view.frames.filter((x) => x.type !== FrameType.SETTINGS).map((x) => [x.type, x.flags]);
     t.same(
       kinds,
-      [[FrameType.HEADERS, Flag.PRIORITY], [FrameType.CONTINUATION, 0], [FrameType.CONTINUATION, Flag.END_HEADERS], [FrameType.DATA, Flag.END_STREAM]],
+      [
+        [FrameType.HEADERS, Flag.PRIORITY],
+        [FrameType.CONTINUATION, 0],
+        [FrameType.CONTINUATION, Flag.END_HEADERS],
+        [FrameType.DATA, Flag.END_STREAM],
+      ],
       `chunks of ${sizes?.join('/') ?? 'all'}: HEADERS, CONTINUATION, CONTINUATION (END_HEADERS), then the DATA`,
     );
-    t.ok(view.frames.every((x) => x.length <= 16384), 'no frame exceeds SETTINGS_MAX_FRAME_SIZE');
+    t.ok(
+      view.frames.every((x) => x.length <= 16384),
+      'no frame exceeds SETTINGS_MAX_FRAME_SIZE',
+    );
     t.equal(view.frames.find((x) => x.type === FrameType.HEADERS)!.length, 16384, 'the first frame is full, priority fields included');
     t.same(view.blocks[0].fields, [f(':method', 'POST'), f(':authority', ENCODED_SOCK), ...big]);
   }
@@ -166,7 +180,10 @@ t.test('a client that changes its table size with updates is followed', async (t
   ]);
   const view = serverView(run(new RequestRewriter(), input));
   const want = [f(':method', 'POST'), f(':authority', ENCODED_SOCK), f('x-n', 'v')];
-  t.same(view.blocks.map((b) => b.fields), [want, want, want, want]);
+  t.same(
+    view.blocks.map((b) => b.fields),
+    [want, want, want, want],
+  );
 });
 
 const opening = CLIENT_OPENING;
@@ -179,7 +196,12 @@ const violations: Array<{ desc: string; input: Buffer; code: string; message: Re
     code: 'INVALID_ARGUMENT',
     message: /a DATA frame arrived inside the header block of stream 1/,
   },
-  { desc: 'a CONTINUATION with no HEADERS before it', input: Buffer.concat([opening, frame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, okBlock)]), code: 'INVALID_ARGUMENT', message: /continues no header block/ },
+  {
+    desc: 'a CONTINUATION with no HEADERS before it',
+    input: Buffer.concat([opening, frame(FrameType.CONTINUATION, Flag.END_HEADERS, 1, okBlock)]),
+    code: 'INVALID_ARGUMENT',
+    message: /continues no header block/,
+  },
   {
     desc: 'a CONTINUATION on another stream',
     input: Buffer.concat([opening, frame(FrameType.HEADERS, 0, 1, okBlock), frame(FrameType.CONTINUATION, Flag.END_HEADERS, 3, okBlock)]),
@@ -187,7 +209,12 @@ const violations: Array<{ desc: string; input: Buffer; code: string; message: Re
     message: /CONTINUATION frame on stream 3 continues no header block/,
   },
   { desc: 'a PUSH_PROMISE from the client', input: Buffer.concat([opening, frame(FrameType.PUSH_PROMISE, Flag.END_HEADERS, 1, [0, 0, 0, 2])]), code: 'INVALID_ARGUMENT', message: /PUSH_PROMISE/ },
-  { desc: 'a HEADERS frame over the max frame size', input: Buffer.concat([opening, frame(FrameType.HEADERS, Flag.END_HEADERS, 1, Buffer.alloc(16385))]), code: 'INVALID_ARGUMENT', message: /16385 bytes exceeds the 16384/ },
+  {
+    desc: 'a HEADERS frame over the max frame size',
+    input: Buffer.concat([opening, frame(FrameType.HEADERS, Flag.END_HEADERS, 1, Buffer.alloc(16385))]),
+    code: 'INVALID_ARGUMENT',
+    message: /16385 bytes exceeds the 16384/,
+  },
   {
     desc: 'a header block over the buffering limit (endless CONTINUATIONs)',
     input: Buffer.concat([opening, frame(FrameType.HEADERS, 0, 1, Buffer.alloc(16384)), ...Array.from({ length: 4 }, () => frame(FrameType.CONTINUATION, 0, 1, Buffer.alloc(16384)))]),
@@ -195,11 +222,26 @@ const violations: Array<{ desc: string; input: Buffer; code: string; message: Re
     message: /header block of stream 1 exceeds 65536 bytes/,
     limits: { maxHeaderBlockBytes: 65536 },
   },
-  { desc: 'more padding than payload', input: Buffer.concat([opening, frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.PADDED, 1, Buffer.from([10, 0x82]))]), code: 'INVALID_ARGUMENT', message: /more padding than payload/ },
-  { desc: 'PRIORITY flag with a short payload', input: Buffer.concat([opening, frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.PRIORITY, 1, [0, 0])]), code: 'INVALID_ARGUMENT', message: /too short for its PRIORITY/ },
+  {
+    desc: 'more padding than payload',
+    input: Buffer.concat([opening, frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.PADDED, 1, Buffer.from([10, 0x82]))]),
+    code: 'INVALID_ARGUMENT',
+    message: /more padding than payload/,
+  },
+  {
+    desc: 'PRIORITY flag with a short payload',
+    input: Buffer.concat([opening, frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.PRIORITY, 1, [0, 0])]),
+    code: 'INVALID_ARGUMENT',
+    message: /too short for its PRIORITY/,
+  },
   { desc: 'PADDED flag with an empty payload', input: Buffer.concat([opening, frame(FrameType.HEADERS, Flag.END_HEADERS | Flag.PADDED, 1, [])]), code: 'INVALID_ARGUMENT', message: /no pad length/ },
   { desc: 'an undecodable header block', input: Buffer.concat([opening, frame(FrameType.HEADERS, Flag.END_HEADERS, 1, [0x80])]), code: 'INVALID_ARGUMENT', message: /index 0/ },
-  { desc: 'a table size update above 4096', input: Buffer.concat([opening, frame(FrameType.HEADERS, Flag.END_HEADERS, 1, [0x3f, 0xe2, 0x1f])]), code: 'INVALID_ARGUMENT', message: /4097 exceeds the announced limit 4096/ },
+  {
+    desc: 'a table size update above 4096',
+    input: Buffer.concat([opening, frame(FrameType.HEADERS, Flag.END_HEADERS, 1, [0x3f, 0xe2, 0x1f])]),
+    code: 'INVALID_ARGUMENT',
+    message: /4097 exceeds the announced limit 4096/,
+  },
 ];
 
 t.test('what must close the connection throws a typed error, and nothing after it is accepted', async (t) => {

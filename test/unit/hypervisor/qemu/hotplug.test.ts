@@ -207,8 +207,12 @@ for (const c of failures) {
     t.equal(e.step, c.step, 'names the failed step');
     t.same(e.undone, c.undone, 'says what was undone');
     t.match(e.message, new RegExp(`^vm p: adding x: ${c.step} failed: `), 'message says what, on which VM, at which step');
-    t.ok(e.cause instanceof QmpCommandError, 'keeps QEMU\'s error as the cause');
-    t.same(q.sent.map((s) => s.execute), c.sent, 'commands sent, undo included');
+    t.ok(e.cause instanceof QmpCommandError, "keeps QEMU's error as the cause");
+    t.same(
+      q.sent.map((s) => s.execute),
+      c.sent,
+      'commands sent, undo included',
+    );
   });
 }
 
@@ -221,7 +225,10 @@ t.test('unplug: DEVICE_DELETED sent before the reply still ends the wait', async
 t.test('unplug: objects QEMU no longer knows count as removed (a retried removal)', async (t) => {
   const q = fakeQmp({ fail: { device_del: 'DeviceNotFound', netdev_del: 'DeviceNotFound' } });
   await unplugDevice(q.port, hotplugPlan({ kind: 'tap-net', id: 'eth1', tap: { ifname: 't' }, mac: '02:00:00:00:00:11', vhost: false }), 'test', 1000);
-  t.same(q.sent.map((s) => s.execute), ['device_del', 'netdev_del']);
+  t.same(
+    q.sent.map((s) => s.execute),
+    ['device_del', 'netdev_del'],
+  );
   t.equal(q.pendingWaits(), 0, 'the DEVICE_DELETED wait was cancelled');
 });
 
@@ -230,7 +237,11 @@ t.test('unplug: a guest that never releases the device times out, and the backen
   const err = await unplugDevice(q.port, hotplugPlan({ kind: 'virtio-blk', id: 'disk0', path: '/d', format: 'raw', readOnly: true }), 'vm p: removing block device disk0', 50).catch((e: unknown) => e);
   t.ok(err instanceof DeadlineExceededError, 'DeadlineExceededError');
   t.match((err as Error).message, /^vm p: removing block device disk0: not released within 50 ms of device_del/);
-  t.same(q.sent.map((s) => s.execute), ['device_del'], 'no blockdev-del under a device still attached');
+  t.same(
+    q.sent.map((s) => s.execute),
+    ['device_del'],
+    'no blockdev-del under a device still attached',
+  );
 });
 
 t.test('unplug: any other refusal stops the removal and names the step', async (t) => {
@@ -255,10 +266,30 @@ t.test('unplug: the connection closing while waiting is UnavailableError', async
 });
 
 const mapped: Array<{ desc: string; device: VmDevice; accel: 'kvm' | 'tcg' | undefined; expect: HotplugDevice }> = [
-  { desc: 'NIC under kvm: vhost-net, MAC lower-cased', device: { kind: 'net', id: 'eth1', mac: '02:AB:00:00:00:01', tap: { ifname: 'tap1' } }, accel: 'kvm', expect: { kind: 'tap-net', id: 'eth1', tap: { ifname: 'tap1' }, mac: '02:ab:00:00:00:01', vhost: true } },
-  { desc: 'NIC under tcg: no vhost', device: { kind: 'net', id: 'eth1', mac: '02:00:00:00:00:01', tap: { fd: 9 } }, accel: 'tcg', expect: { kind: 'tap-net', id: 'eth1', tap: { fd: 9 }, mac: '02:00:00:00:00:01', vhost: false } },
-  { desc: 'NIC of a VM whose record predates accel: no vhost', device: { kind: 'net', id: 'eth1', mac: '02:00:00:00:00:01', tap: { ifname: 't' } }, accel: undefined, expect: { kind: 'tap-net', id: 'eth1', tap: { ifname: 't' }, mac: '02:00:00:00:00:01', vhost: false } },
-  { desc: 'serial port on the agent controller', device: { kind: 'serial-port', id: 'p', socketPath: '/s', name: 'n' }, accel: 'tcg', expect: { kind: 'virtio-serial-port', id: 'p', socketPath: '/s', name: 'n', bus: 'ser0.0' } },
+  {
+    desc: 'NIC under kvm: vhost-net, MAC lower-cased',
+    device: { kind: 'net', id: 'eth1', mac: '02:AB:00:00:00:01', tap: { ifname: 'tap1' } },
+    accel: 'kvm',
+    expect: { kind: 'tap-net', id: 'eth1', tap: { ifname: 'tap1' }, mac: '02:ab:00:00:00:01', vhost: true },
+  },
+  {
+    desc: 'NIC under tcg: no vhost',
+    device: { kind: 'net', id: 'eth1', mac: '02:00:00:00:00:01', tap: { fd: 9 } },
+    accel: 'tcg',
+    expect: { kind: 'tap-net', id: 'eth1', tap: { fd: 9 }, mac: '02:00:00:00:00:01', vhost: false },
+  },
+  {
+    desc: 'NIC of a VM whose record predates accel: no vhost',
+    device: { kind: 'net', id: 'eth1', mac: '02:00:00:00:00:01', tap: { ifname: 't' } },
+    accel: undefined,
+    expect: { kind: 'tap-net', id: 'eth1', tap: { ifname: 't' }, mac: '02:00:00:00:00:01', vhost: false },
+  },
+  {
+    desc: 'serial port on the agent controller',
+    device: { kind: 'serial-port', id: 'p', socketPath: '/s', name: 'n' },
+    accel: 'tcg',
+    expect: { kind: 'virtio-serial-port', id: 'p', socketPath: '/s', name: 'n', bus: 'ser0.0' },
+  },
   { desc: 'block', device: { kind: 'block', id: 'd', path: '/d', format: 'raw', readOnly: true }, accel: 'tcg', expect: { kind: 'virtio-blk', id: 'd', path: '/d', format: 'raw', readOnly: true } },
   { desc: 'vsock', device: { kind: 'vsock', id: 'v', cid: 3 }, accel: 'kvm', expect: { kind: 'vsock', id: 'v', cid: 3 } },
 ];

@@ -12,7 +12,7 @@ const cases: { desc: string; make: (runDir: string, other: string) => void; refu
   { desc: 'our dir, 0700', make: (d) => mkdirSync(d, { mode: 0o700 }), refused: false },
   { desc: 'our dir, 0755: tightened', make: (d) => mkdirSync(d, { mode: 0o755 }), refused: false },
   { desc: 'a symlink to a dir of ours', make: (d, other) => symlinkSync(other, d), refused: true },
-  { desc: 'another user\'s dir', make: (d) => (mkdirSync(d, { mode: 0o700 }), chownSync(d, 65534, 65534)), refused: true },
+  { desc: "another user's dir", make: (d) => (mkdirSync(d, { mode: 0o700 }), chownSync(d, 65534, 65534)), refused: true },
   { desc: 'a file', make: (d) => writeFileSync(d, ''), refused: true },
 ];
 

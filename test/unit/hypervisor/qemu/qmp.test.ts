@@ -134,7 +134,7 @@ t.test('waitForEvent: the first matching event, subscribed before the command th
   t.teardown(() => c.close());
   const w = c.waitForEvent((e) => e.event === 'DEVICE_DELETED' && e.data.device === 'nic1', 1000);
   await c.execute('device_del', { id: 'nic1' });
-  t.same((await w.event).data, { device: 'nic1', path: '/machine/peripheral/nic1' }, 'the backend\'s event (no device id) does not match');
+  t.same((await w.event).data, { device: 'nic1', path: '/machine/peripheral/nic1' }, "the backend's event (no device id) does not match");
   t.equal(c.listenerCount('event'), 0, 'the subscription is gone once matched');
 });
 
@@ -163,7 +163,7 @@ t.test('executeWithFd: the command goes out, the reply comes back, and our copy 
   const fd = openSync(`${dir}/marker`, 'w');
   await c.executeWithFd('getfd', { fdname: 'x' }, fd);
   t.same(seen, [{ fdname: 'x' }]);
-  t.throws(() => fstatSync(fd), /EBADF/, 'the descriptor is QEMU\'s now, ours is closed');
+  t.throws(() => fstatSync(fd), /EBADF/, "the descriptor is QEMU's now, ours is closed");
 });
 
 t.test('executeWithFd on a closed connection fails and still closes the fd', async (t) => {

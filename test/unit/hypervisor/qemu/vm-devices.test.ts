@@ -26,7 +26,16 @@ async function vmWithFakeQmp(t: { teardown(fn: () => void): void }, refuseComman
     if (m.execute === 'device_del') event(s, 'DEVICE_DELETED', { device: m.arguments?.id });
     answer(s, m);
   });
-  const record: LaunchRecord = { version: 1, id: 'pod1', pid: process.pid, startTime: processStartTime(process.pid) as string, startedAt: new Date().toISOString(), qmpSocket: path, consoleLog: join(dir, 'console.log'), accel: 'tcg' };
+  const record: LaunchRecord = {
+    version: 1,
+    id: 'pod1',
+    pid: process.pid,
+    startTime: processStartTime(process.pid) as string,
+    startedAt: new Date().toISOString(),
+    qmpSocket: path,
+    consoleLog: join(dir, 'console.log'),
+    accel: 'tcg',
+  };
   const open = async (): Promise<QemuVm> => {
     const vm = new QemuVm(dir, record, await QmpClient.connect(path), undefined);
     t.teardown(() => vm.detach());
@@ -38,11 +47,17 @@ async function vmWithFakeQmp(t: { teardown(fn: () => void): void }, refuseComman
 t.test('a device added is in devices() and in the run dir; removed, it is gone from both', async (t) => {
   const { vm, sent, dir } = await vmWithFakeQmp(t);
   await vm.addDevice(NIC);
-  t.same(sent.map((m) => m.execute), ['netdev_add', 'device_add']);
+  t.same(
+    sent.map((m) => m.execute),
+    ['netdev_add', 'device_add'],
+  );
   t.same(vm.devices(), [NIC]);
   t.same(JSON.parse(readFileSync(join(dir, 'devices.json'), 'utf8')), { version: 1, devices: [NIC] }, 'recorded, versioned');
   await vm.removeDevice('eth1');
-  t.same(sent.map((m) => m.execute), ['netdev_add', 'device_add', 'device_del', 'netdev_del']);
+  t.same(
+    sent.map((m) => m.execute),
+    ['netdev_add', 'device_add', 'device_del', 'netdev_del'],
+  );
   t.same(vm.devices(), []);
   t.same((JSON.parse(readFileSync(join(dir, 'devices.json'), 'utf8')) as { devices: unknown[] }).devices, []);
 });
@@ -54,7 +69,14 @@ t.test('a restarted daemon removes a device an earlier one added', async (t) => 
   const again = await open();
   t.same(again.devices(), [PORT], 'known from the record');
   await again.removeDevice('agent1');
-  t.same(sent.slice(-2).map((m) => [m.execute, m.arguments]), [['device_del', { id: 'agent1' }], ['chardev-remove', { id: 'agent1-chr' }]], 'the backend of its kind is deleted');
+  t.same(
+    sent.slice(-2).map((m) => [m.execute, m.arguments]),
+    [
+      ['device_del', { id: 'agent1' }],
+      ['chardev-remove', { id: 'agent1-chr' }],
+    ],
+    'the backend of its kind is deleted',
+  );
 });
 
 t.test('refusals that send nothing to QEMU', async (t) => {
@@ -72,7 +94,11 @@ t.test('refusals that send nothing to QEMU', async (t) => {
 t.test('a failed hot-plug leaves no record and keeps the VM usable', async (t) => {
   const { vm, sent, dir } = await vmWithFakeQmp(t, 'device_add');
   await t.rejects(vm.addDevice(NIC), DeviceHotplugError);
-  t.same(sent.map((m) => m.execute), ['netdev_add', 'device_add', 'netdev_del'], 'the netdev was taken back');
+  t.same(
+    sent.map((m) => m.execute),
+    ['netdev_add', 'device_add', 'netdev_del'],
+    'the netdev was taken back',
+  );
   t.same(vm.devices(), []);
   t.notOk(existsSync(join(dir, 'devices.json')), 'nothing recorded');
 });
@@ -80,7 +106,11 @@ t.test('a failed hot-plug leaves no record and keeps the VM usable', async (t) =
 t.test('device calls run one at a time, in call order', async (t) => {
   const { vm, sent } = await vmWithFakeQmp(t);
   await Promise.all([vm.addDevice(NIC), vm.addDevice(PORT), vm.removeDevice('eth1')]);
-  t.same(sent.map((m) => m.execute), ['netdev_add', 'device_add', 'chardev-add', 'device_add', 'device_del', 'netdev_del'], 'no interleaving');
+  t.same(
+    sent.map((m) => m.execute),
+    ['netdev_add', 'device_add', 'chardev-add', 'device_add', 'device_del', 'netdev_del'],
+    'no interleaving',
+  );
   t.same(vm.devices(), [PORT]);
 });
 
@@ -88,7 +118,10 @@ t.test('start and resume send cont; without a QMP connection they are Unavailabl
   const { vm, sent, open } = await vmWithFakeQmp(t);
   await vm.start();
   await vm.resume();
-  t.same(sent.map((m) => m.execute), ['cont', 'cont']);
+  t.same(
+    sent.map((m) => m.execute),
+    ['cont', 'cont'],
+  );
   const other = await open();
   other.detach();
   await t.rejects(other.start(), UnavailableError);

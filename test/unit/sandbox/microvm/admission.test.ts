@@ -4,9 +4,14 @@ import { FailedPreconditionError, InvalidArgumentError } from '../../../../commo
 import type { Mount__Output } from '../../../../src/generated/cri/runtime/v1/Mount';
 import type { NamespaceModeName } from '../../../../src/oci/input';
 
-const ns = (o: { network?: NamespaceModeName; pid?: NamespaceModeName; ipc?: NamespaceModeName } = {}) => ({ network: 'POD' as NamespaceModeName, pid: 'CONTAINER' as NamespaceModeName, ipc: 'POD' as NamespaceModeName, ...o });
+const ns = (o: { network?: NamespaceModeName; pid?: NamespaceModeName; ipc?: NamespaceModeName } = {}) => ({
+  network: 'POD' as NamespaceModeName,
+  pid: 'CONTAINER' as NamespaceModeName,
+  ipc: 'POD' as NamespaceModeName,
+  ...o,
+});
 
-t.test('the node\'s namespaces are refused, naming what was asked and why no VM can give it', async (t) => {
+t.test("the node's namespaces are refused, naming what was asked and why no VM can give it", async (t) => {
   const why = /a VM pod runs under a guest kernel of its own and the node's namespaces exist only in the host kernel, so no VM runtime can provide them; run it as a trusted \(runc\) pod/;
   const cases = [
     { desc: 'host network', ns: ns({ network: 'NODE' }), what: /VM handler "vm" but asks for host network \(hostNetwork: the node's own namespace\)/ },
@@ -18,12 +23,20 @@ t.test('the node\'s namespaces are refused, naming what was asked and why no VM 
     t.throws(() => checkVmPod('vm', c.ns), { constructor: FailedPreconditionError, message: c.what }, `${c.desc}: names what was asked`);
     t.throws(() => checkVmPod('vm', c.ns), { message: why }, `${c.desc}: says why no VM can`);
   }
-  t.doesNotThrow(() => checkVmPod('vm', ns()), 'the pod\'s own namespaces are fine');
+  t.doesNotThrow(() => checkVmPod('vm', ns()), "the pod's own namespaces are fine");
 });
 
 t.test('containers: no host devices, no Bidirectional propagation', async (t) => {
   const mount = (p: Partial<Mount__Output>) => ({ container_path: '/data', host_path: '/srv/data', readonly: false, propagation: 'PROPAGATION_PRIVATE', ...p }) as Mount__Output;
-  t.throws(() => checkVmContainer({ devices: [{ container_path: '/dev/x', host_path: '/dev/sda', permissions: 'rwm' }], mounts: [] }), { constructor: InvalidArgumentError, field: 'config.devices', message: /host devices cannot be passed into a VM pod/ }, 'host devices');
-  t.throws(() => checkVmContainer({ devices: [], mounts: [mount({ propagation: 'PROPAGATION_BIDIRECTIONAL' })] }), { constructor: FailedPreconditionError, message: /Bidirectional mount propagation, which no VM runtime can provide/ }, 'Bidirectional');
+  t.throws(
+    () => checkVmContainer({ devices: [{ container_path: '/dev/x', host_path: '/dev/sda', permissions: 'rwm' }], mounts: [] }),
+    { constructor: InvalidArgumentError, field: 'config.devices', message: /host devices cannot be passed into a VM pod/ },
+    'host devices',
+  );
+  t.throws(
+    () => checkVmContainer({ devices: [], mounts: [mount({ propagation: 'PROPAGATION_BIDIRECTIONAL' })] }),
+    { constructor: FailedPreconditionError, message: /Bidirectional mount propagation, which no VM runtime can provide/ },
+    'Bidirectional',
+  );
   t.doesNotThrow(() => checkVmContainer({ devices: [], mounts: [mount({ propagation: 'PROPAGATION_HOST_TO_CONTAINER' }), mount({})] }), 'HostToContainer and None are fine');
 });

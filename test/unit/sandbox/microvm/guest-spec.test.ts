@@ -14,14 +14,61 @@ const podFile = (n: 'hosts' | 'resolv.conf' | 'hostname'): string => `${paths.sh
 const facts = guestHostFacts({ pathExists: (p) => p.startsWith('/var/lib/kubelet'), readFile: () => '' });
 
 const mount = (container_path: string, host_path: string, readonly = false, propagation = 'PROPAGATION_PRIVATE'): Mount__Output =>
-  ({ container_path, host_path, readonly, selinux_relabel: false, propagation, uid_mappings: [], gid_mappings: [], recursive_read_only: false, image: null, image_sub_path: '' }) as unknown as Mount__Output;
+  ({
+    container_path,
+    host_path,
+    readonly,
+    selinux_relabel: false,
+    propagation,
+    uid_mappings: [],
+    gid_mappings: [],
+    recursive_read_only: false,
+    image: null,
+    image_sub_path: '',
+  }) as unknown as Mount__Output;
 
 function cfg(p: Partial<ContainerConfig__Output> = {}, pidMode: NamespaceModeName = 'CONTAINER'): ContainerConfig__Output {
   return {
-    metadata: { name: 'c', attempt: 0 }, image: null, command: ['/bin/sh'], args: [], working_dir: '', envs: [], mounts: [], devices: [],
-    labels: {}, annotations: {}, log_path: 'c.log', stdin: false, stdin_once: false, tty: false,
-    linux: { security_context: { namespace_options: { network: 'POD', pid: pidMode, ipc: 'POD', target_id: '', userns_options: null }, masked_paths: [], readonly_paths: [], supplemental_groups: [], capabilities: null, privileged: false, run_as_username: '', readonly_rootfs: false, seccomp: null, seccomp_profile_path: '', apparmor_profile: '', apparmor: null, selinux_options: null, run_as_user: null, run_as_group: null, no_new_privs: false, supplemental_groups_policy: 'Merge' }, resources: null },
-    windows: null, CDI_devices: [], stop_signal: 'RUNTIME_DEFAULT', ...p,
+    metadata: { name: 'c', attempt: 0 },
+    image: null,
+    command: ['/bin/sh'],
+    args: [],
+    working_dir: '',
+    envs: [],
+    mounts: [],
+    devices: [],
+    labels: {},
+    annotations: {},
+    log_path: 'c.log',
+    stdin: false,
+    stdin_once: false,
+    tty: false,
+    linux: {
+      security_context: {
+        namespace_options: { network: 'POD', pid: pidMode, ipc: 'POD', target_id: '', userns_options: null },
+        masked_paths: [],
+        readonly_paths: [],
+        supplemental_groups: [],
+        capabilities: null,
+        privileged: false,
+        run_as_username: '',
+        readonly_rootfs: false,
+        seccomp: null,
+        seccomp_profile_path: '',
+        apparmor_profile: '',
+        apparmor: null,
+        selinux_options: null,
+        run_as_user: null,
+        run_as_group: null,
+        no_new_privs: false,
+        supplemental_groups_policy: 'Merge',
+      },
+      resources: null,
+    },
+    windows: null,
+    CDI_devices: [],
+    stop_signal: 'RUNTIME_DEFAULT',
+    ...p,
   } as unknown as ContainerConfig__Output;
 }
 
@@ -32,7 +79,10 @@ function hostSpec(config: ContainerConfig__Output, pidMode: NamespaceModeName = 
 
 t.test('rootfs, pod files and CRI mounts become paths under the guest share', async (t) => {
   const config = cfg({ mounts: [mount('/data', '/var/lib/kubelet/pods/u/volumes/empty', false), mount('/etc/config/', '/var/lib/kubelet/pods/u/volumes/cm', true)] });
-  const shared = new Map([['/data', sharePath.mount('ctr1', 0)], ['/etc/config', sharePath.mount('ctr1', 1)]]);
+  const shared = new Map([
+    ['/data', sharePath.mount('ctr1', 0)],
+    ['/etc/config', sharePath.mount('ctr1', 1)],
+  ]);
   const { spec } = guestSpec({ spec: hostSpec(config), sharedHostDir: paths.shared, rootfsRel: sharePath.rootfs('ctr1'), sharedMounts: shared });
   const at = (d: string) => spec.mounts.find((m) => m.destination === d);
   const cases: [string, string | undefined, string][] = [
@@ -42,7 +92,7 @@ t.test('rootfs, pod files and CRI mounts become paths under the guest share', as
     ['/etc/hostname', at('/etc/hostname')?.source, `${GUEST_SHARED_DIR}/pod/hostname`],
     ['emptyDir mount', at('/data')?.source, `${GUEST_SHARED_DIR}/c/ctr1/m/0`],
     ['configmap mount (trailing slash)', at('/etc/config')?.source, `${GUEST_SHARED_DIR}/c/ctr1/m/1`],
-    ['/dev/shm binds the guest\'s pod-wide one', `${at('/dev/shm')?.type} ${at('/dev/shm')?.source}`, 'bind /dev/shm'],
+    ["/dev/shm binds the guest's pod-wide one", `${at('/dev/shm')?.type} ${at('/dev/shm')?.source}`, 'bind /dev/shm'],
   ];
   for (const [desc, got, want] of cases) t.equal(got, want, desc);
   t.ok(at('/etc/config')?.options.includes('ro'), 'readonly CRI mount stays readonly');
@@ -50,15 +100,18 @@ t.test('rootfs, pod files and CRI mounts become paths under the guest share', as
   t.equal(at('/proc')?.type, 'proc', 'non-bind mounts untouched');
 });
 
-t.test('pod-wide namespaces are the VM\'s own; private ones stay', async (t) => {
+t.test("pod-wide namespaces are the VM's own; private ones stay", async (t) => {
   const cases: { desc: string; pid: NamespaceModeName; want: string[] }[] = [
     { desc: 'own PID namespace', pid: 'CONTAINER', want: ['cgroup', 'mount', 'pid'] },
-    { desc: 'pod PID namespace = the VM\'s', pid: 'POD', want: ['cgroup', 'mount'] },
+    { desc: "pod PID namespace = the VM's", pid: 'POD', want: ['cgroup', 'mount'] },
   ];
   for (const c of cases) {
     const { spec } = guestSpec({ spec: hostSpec(cfg({}, c.pid), c.pid), sharedHostDir: paths.shared, rootfsRel: sharePath.rootfs('ctr1'), sharedMounts: new Map() });
     t.same(spec.linux.namespaces.map((n) => n.type).sort(), c.want, c.desc);
-    t.notOk(spec.linux.namespaces.some((n) => n.path !== undefined), `${c.desc}: no host /proc paths`);
+    t.notOk(
+      spec.linux.namespaces.some((n) => n.path !== undefined),
+      `${c.desc}: no host /proc paths`,
+    );
   }
 });
 
@@ -71,9 +124,18 @@ t.test('a bind is rprivate in the guest; only propagation the host cannot give i
     { desc: 'Bidirectional', propagation: 'PROPAGATION_BIDIRECTIONAL', note: true },
   ];
   for (const c of cases) {
-    const { spec, notes } = guestSpec({ spec: hostSpec(cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', false, c.propagation)] })), sharedHostDir: paths.shared, rootfsRel: sharePath.rootfs('ctr1'), sharedMounts: new Map([['/x', sharePath.mount('ctr1', 0)]]) });
+    const { spec, notes } = guestSpec({
+      spec: hostSpec(cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', false, c.propagation)] })),
+      sharedHostDir: paths.shared,
+      rootfsRel: sharePath.rootfs('ctr1'),
+      sharedMounts: new Map([['/x', sharePath.mount('ctr1', 0)]]),
+    });
     const m = spec.mounts.find((x) => x.destination === '/x');
-    t.same(m?.options.filter((o) => /private|slave|shared/.test(o)), ['rprivate'], `${c.desc}: rprivate in the guest`);
+    t.same(
+      m?.options.filter((o) => /private|slave|shared/.test(o)),
+      ['rprivate'],
+      `${c.desc}: rprivate in the guest`,
+    );
     t.equal(spec.linux.rootfsPropagation, undefined, `${c.desc}: no rootfs propagation`);
     t.equal(notes.length, c.note ? 1 : 0, `${c.desc}: ${c.note ? 'noted' : 'nothing to note'}`);
   }
@@ -86,9 +148,21 @@ t.test('a bind source that is not shared with the VM is an error', async (t) => 
 
 t.test('what a VM cannot give a container is refused, with why', async (t) => {
   const cases: { desc: string; config: ContainerConfig__Output; err?: { constructor: unknown; message: RegExp } }[] = [
-    { desc: 'host devices', config: cfg({ devices: [{ container_path: '/dev/fuse', host_path: '/dev/fuse', permissions: 'rwm' }] }), err: { constructor: InvalidArgumentError, message: /host devices cannot be passed into a VM pod/ } },
-    { desc: 'Bidirectional propagation', config: cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', false, 'PROPAGATION_BIDIRECTIONAL')] }), err: { constructor: FailedPreconditionError, message: /no VM runtime can provide/ } },
-    { desc: 'a read-only HostToContainer volume', config: cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', true, 'PROPAGATION_HOST_TO_CONTAINER')] }), err: { constructor: FailedPreconditionError, message: /cannot keep read-only/ } },
+    {
+      desc: 'host devices',
+      config: cfg({ devices: [{ container_path: '/dev/fuse', host_path: '/dev/fuse', permissions: 'rwm' }] }),
+      err: { constructor: InvalidArgumentError, message: /host devices cannot be passed into a VM pod/ },
+    },
+    {
+      desc: 'Bidirectional propagation',
+      config: cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', false, 'PROPAGATION_BIDIRECTIONAL')] }),
+      err: { constructor: FailedPreconditionError, message: /no VM runtime can provide/ },
+    },
+    {
+      desc: 'a read-only HostToContainer volume',
+      config: cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', true, 'PROPAGATION_HOST_TO_CONTAINER')] }),
+      err: { constructor: FailedPreconditionError, message: /cannot keep read-only/ },
+    },
     { desc: 'a writable HostToContainer volume', config: cfg({ mounts: [mount('/x', '/var/lib/kubelet/x', false, 'PROPAGATION_HOST_TO_CONTAINER')] }) },
     { desc: 'a privileged container (privileged inside the guest)', config: privileged() },
     { desc: 'a plain container', config: cfg() },
@@ -117,10 +191,13 @@ t.test('a privileged container: privileged inside the guest, nothing of the host
   t.same([spec.linux.maskedPaths, spec.linux.readonlyPaths], [undefined, undefined], 'no masked or read-only paths');
   t.ok(at('/sys')?.options.includes('rw') && !at('/sys')?.options.includes('ro'), '/sys read-write');
   t.notOk(at('/proc')?.options.includes('ro'), '/proc read-write');
-  t.same(spec.linux.devices, [], 'no device node of the host (the agent adds the guest\'s)');
-  t.same(spec.linux.resources?.devices, [{ allow: true, access: 'rwm' }], 'the device cgroup lets it use the guest\'s devices');
+  t.same(spec.linux.devices, [], "no device node of the host (the agent adds the guest's)");
+  t.same(spec.linux.resources?.devices, [{ allow: true, access: 'rwm' }], "the device cgroup lets it use the guest's devices");
   const binds = spec.mounts.filter((m) => m.type === 'bind');
-  t.ok(binds.length >= 4 && binds.every((m) => m.source.startsWith(`${GUEST_SHARED_DIR}/`) || m.source === '/dev/shm'), 'every bind comes from the pod\'s share (or the guest\'s /dev/shm): no host path');
+  t.ok(
+    binds.length >= 4 && binds.every((m) => m.source.startsWith(`${GUEST_SHARED_DIR}/`) || m.source === '/dev/shm'),
+    "every bind comes from the pod's share (or the guest's /dev/shm): no host path",
+  );
   t.ok(spec.root.path.startsWith(`${GUEST_SHARED_DIR}/`), 'rootfs from the share');
 });
 

@@ -16,7 +16,12 @@ t.test('pod paths', async (t) => {
 });
 
 t.test('ids that would escape their directory are refused', async (t) => {
-  for (const [desc, id] of [['dot-dot', '..'], ['slash', 'a/b'], ['empty', ''], ['leading dot', '.x']]) {
+  for (const [desc, id] of [
+    ['dot-dot', '..'],
+    ['slash', 'a/b'],
+    ['empty', ''],
+    ['leading dot', '.x'],
+  ]) {
     t.throws(() => podPaths('/s', id), InvalidArgumentError, `pod id: ${desc}`);
     t.throws(() => sharePath.rootfs(id), InvalidArgumentError, `container id: ${desc}`);
   }

@@ -44,7 +44,17 @@ t.test('a sink that returns a promise holds the next read back (backpressure)', 
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const seen: string[] = [];
-  const done = pumpOutput({ agent, containerId: 'c1', execId: '', stream: 'stdout', sink: (b) => { seen.push(b.toString()); return seen.length === 1 ? gate : undefined; }, stopped: () => false });
+  const done = pumpOutput({
+    agent,
+    containerId: 'c1',
+    execId: '',
+    stream: 'stdout',
+    sink: (b) => {
+      seen.push(b.toString());
+      return seen.length === 1 ? gate : undefined;
+    },
+    stopped: () => false,
+  });
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
   t.equal(calls(), 1, 'no second read while the sink is busy');
   release();

@@ -37,7 +37,7 @@ t.test('made private and linked from the state dir; removed with its link', asyn
   await makeVmRunDir(run);
   t.equal(mode(join(dir, 'run', 's')), 0o700, 'base 0700');
   t.equal(mode(run.dir), 0o700, 'run dir 0700');
-  t.equal(statSync(run.dir).uid, process.geteuid!(), 'owned by the daemon\'s user');
+  t.equal(statSync(run.dir).uid, process.geteuid!(), "owned by the daemon's user");
   t.equal(readlinkSync(run.stateLink), run.dir, '<state>/vm/<id> links to it');
   await makeVmRunDir(run);
   t.pass('making it again (a retried create) is fine');

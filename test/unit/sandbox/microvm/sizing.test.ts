@@ -29,10 +29,7 @@ t.test('capping is explained', async (t) => {
 });
 
 t.test('more memory than the host has is refused with the numbers', async (t) => {
-  t.throws(
-    () => vmSize({ baseVcpus: 1, baseMemoryMib: 512, resources: res('0', '0', String(4096 * MIB)), hostCpus: 2, hostMemoryMib: 2048 }),
-    ResourceExhaustedError,
-  );
+  t.throws(() => vmSize({ baseVcpus: 1, baseMemoryMib: 512, resources: res('0', '0', String(4096 * MIB)), hostCpus: 2, hostMemoryMib: 2048 }), ResourceExhaustedError);
   try {
     vmSize({ baseVcpus: 1, baseMemoryMib: 512, resources: res('0', '0', String(4096 * MIB)), hostCpus: 2, hostMemoryMib: 2048 });
   } catch (e) {

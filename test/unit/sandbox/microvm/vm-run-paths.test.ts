@@ -67,7 +67,7 @@ t.test('a record finds its run dir in the layout that wrote it', async (t) => {
   const cases: { desc: string; recorded: string | undefined; want: { dir: string; layout: string; known: boolean } }[] = [
     { desc: 'written by this layout', recorded: run.dir, want: { dir: run.dir, layout: 'current', known: true } },
     { desc: 'written before the run dirs moved', recorded: `${state}/vm/${podId}`, want: { dir: `${state}/vm/${podId}`, layout: 'previous', known: true } },
-    { desc: 'another pod\'s dir', recorded: vmRunPaths(state, id('d')).dir, want: { dir: run.dir, layout: 'current', known: false } },
+    { desc: "another pod's dir", recorded: vmRunPaths(state, id('d')).dir, want: { dir: run.dir, layout: 'current', known: false } },
     { desc: 'a path outside both layouts', recorded: '/etc', want: { dir: run.dir, layout: 'current', known: false } },
     { desc: 'no run dir recorded', recorded: undefined, want: { dir: run.dir, layout: 'current', known: false } },
   ];
@@ -80,12 +80,36 @@ t.test('reattach: run dir and agent endpoint from the record, paths derived', as
   const run = vmRunPaths(state, podId);
   const legacy = `${state}/vm/${podId}`;
   const cases: { desc: string; data: Parameters<typeof reattachTarget>[2]; runDir: string; endpoint: unknown; notes: number }[] = [
-    { desc: 'serial, this layout', data: { vmRunDir: run.dir, agent: { transport: 'serial', socketPath: run.agentSocket } }, runDir: run.dir, endpoint: { transport: 'serial', socketPath: run.agentSocket }, notes: 0 },
-    { desc: 'serial, previous layout', data: { vmRunDir: legacy, agent: { transport: 'serial', socketPath: `${legacy}/agent.sock` } }, runDir: legacy, endpoint: { transport: 'serial', socketPath: `${legacy}/agent.sock` }, notes: 0 },
+    {
+      desc: 'serial, this layout',
+      data: { vmRunDir: run.dir, agent: { transport: 'serial', socketPath: run.agentSocket } },
+      runDir: run.dir,
+      endpoint: { transport: 'serial', socketPath: run.agentSocket },
+      notes: 0,
+    },
+    {
+      desc: 'serial, previous layout',
+      data: { vmRunDir: legacy, agent: { transport: 'serial', socketPath: `${legacy}/agent.sock` } },
+      runDir: legacy,
+      endpoint: { transport: 'serial', socketPath: `${legacy}/agent.sock` },
+      notes: 0,
+    },
     { desc: 'vsock keeps its recorded CID', data: { vmRunDir: run.dir, agent: { transport: 'vsock', cid: 42 } }, runDir: run.dir, endpoint: { transport: 'vsock', cid: 42 }, notes: 0 },
     { desc: 'no endpoint recorded: the serial socket of the run dir', data: { vmRunDir: legacy }, runDir: legacy, endpoint: { transport: 'serial', socketPath: `${legacy}/agent.sock` }, notes: 0 },
-    { desc: 'a recorded socket elsewhere is not followed', data: { vmRunDir: run.dir, agent: { transport: 'serial', socketPath: '/tmp/evil.sock' } }, runDir: run.dir, endpoint: { transport: 'serial', socketPath: run.agentSocket }, notes: 1 },
-    { desc: 'a recorded run dir elsewhere is not followed', data: { vmRunDir: '/tmp', agent: { transport: 'serial', socketPath: run.agentSocket } }, runDir: run.dir, endpoint: { transport: 'serial', socketPath: run.agentSocket }, notes: 1 },
+    {
+      desc: 'a recorded socket elsewhere is not followed',
+      data: { vmRunDir: run.dir, agent: { transport: 'serial', socketPath: '/tmp/evil.sock' } },
+      runDir: run.dir,
+      endpoint: { transport: 'serial', socketPath: run.agentSocket },
+      notes: 1,
+    },
+    {
+      desc: 'a recorded run dir elsewhere is not followed',
+      data: { vmRunDir: '/tmp', agent: { transport: 'serial', socketPath: run.agentSocket } },
+      runDir: run.dir,
+      endpoint: { transport: 'serial', socketPath: run.agentSocket },
+      notes: 1,
+    },
   ];
   for (const c of cases) {
     const r = reattachTarget(state, podId, c.data);

@@ -1,15 +1,31 @@
 import t from 'tap';
 import { conmonArgs, exitFile, oomFile } from '../../../../src/sandbox/runc/conmon';
 
-const base = { id: 'c1', name: 'web', bundle: '/s/containers/c1', runcRoot: '/s/runc', runcBinary: '/usr/sbin/runc', logPath: '/var/log/pods/x/web.log', exitDir: '/s/exits', tty: false, stdin: false, stdinOnce: false };
+const base = {
+  id: 'c1',
+  name: 'web',
+  bundle: '/s/containers/c1',
+  runcRoot: '/s/runc',
+  runcBinary: '/usr/sbin/runc',
+  logPath: '/var/log/pods/x/web.log',
+  exitDir: '/s/exits',
+  tty: false,
+  stdin: false,
+  stdinOnce: false,
+};
 
 const value = (args: string[], flag: string) => args[args.indexOf(flag) + 1];
 
 t.test('conmon command line', async (t) => {
   const args = conmonArgs(base);
   const cases: [string, string][] = [
-    ['--api-version', '1'], ['--cid', 'c1'], ['--runtime', '/usr/sbin/runc'], ['--bundle', '/s/containers/c1'],
-    ['--exit-dir', '/s/exits'], ['--log-path', 'k8s-file:/var/log/pods/x/web.log'], ['--runtime-arg', '--root=/s/runc'],
+    ['--api-version', '1'],
+    ['--cid', 'c1'],
+    ['--runtime', '/usr/sbin/runc'],
+    ['--bundle', '/s/containers/c1'],
+    ['--exit-dir', '/s/exits'],
+    ['--log-path', 'k8s-file:/var/log/pods/x/web.log'],
+    ['--runtime-arg', '--root=/s/runc'],
     ['--persist-dir', '/s/containers/c1'],
   ];
   for (const [flag, want] of cases) t.equal(value(args, flag), want, flag);

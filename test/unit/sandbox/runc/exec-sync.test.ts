@@ -31,14 +31,18 @@ t.test('a background process holding the pipes does not hold the answer', async 
   const r = await execSync(opts(['/bin/sh', '-c', 'sleep 30 & echo $!; exit 3']));
   const bg = Number(r.stdout.toString().trim());
   t.teardown(() => {
-    try { process.kill(bg, 'SIGKILL'); } catch { /* gone */ }
+    try {
+      process.kill(bg, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   });
   t.ok(bg > 0, 'output of the command');
   t.equal(r.exitCode, 3, 'exit code of the command');
 });
 
-t.test('timeout kills the exec\'d process', async (t) => {
+t.test("timeout kills the exec'd process", async (t) => {
   await t.rejects(execSync(opts(['/bin/sleep', '30'], 1)), DeadlineExceededError, 'reported as DEADLINE_EXCEEDED');
   const pid = readFileSync(join(dir, 'exec.pid.seen'), 'utf8').trim();
-  t.notOk(existsSync(`/proc/${pid}`), 'the exec\'d process is gone');
+  t.notOk(existsSync(`/proc/${pid}`), "the exec'd process is gone");
 });

@@ -12,21 +12,70 @@ const DATE_21 = 'Mon, 21 Oct 2013 20:13:21 GMT';
 const DATE_22 = 'Mon, 21 Oct 2013 20:13:22 GMT';
 const COOKIE = 'foo=ASDJKHQKBZXOQWEOPIUAXQWEOIU; max-age=3600; version=1';
 
-const request1 = [[':method', 'GET'], [':scheme', 'http'], [':path', '/'], [':authority', 'www.example.com']];
+const request1 = [
+  [':method', 'GET'],
+  [':scheme', 'http'],
+  [':path', '/'],
+  [':authority', 'www.example.com'],
+];
 const request2 = [...request1, ['cache-control', 'no-cache']];
-const request3 = [[':method', 'GET'], [':scheme', 'https'], [':path', '/index.html'], [':authority', 'www.example.com'], ['custom-key', 'custom-value']];
+const request3 = [
+  [':method', 'GET'],
+  [':scheme', 'https'],
+  [':path', '/index.html'],
+  [':authority', 'www.example.com'],
+  ['custom-key', 'custom-value'],
+];
 const requestTables = [
   [[':authority', 'www.example.com']],
-  [['cache-control', 'no-cache'], [':authority', 'www.example.com']],
-  [['custom-key', 'custom-value'], ['cache-control', 'no-cache'], [':authority', 'www.example.com']],
+  [
+    ['cache-control', 'no-cache'],
+    [':authority', 'www.example.com'],
+  ],
+  [
+    ['custom-key', 'custom-value'],
+    ['cache-control', 'no-cache'],
+    [':authority', 'www.example.com'],
+  ],
 ];
-const response1 = [[':status', '302'], ['cache-control', 'private'], ['date', DATE_21], ['location', 'https://www.example.com']];
-const response2 = [[':status', '307'], ['cache-control', 'private'], ['date', DATE_21], ['location', 'https://www.example.com']];
-const response3 = [[':status', '200'], ['cache-control', 'private'], ['date', DATE_22], ['location', 'https://www.example.com'], ['content-encoding', 'gzip'], ['set-cookie', COOKIE]];
+const response1 = [
+  [':status', '302'],
+  ['cache-control', 'private'],
+  ['date', DATE_21],
+  ['location', 'https://www.example.com'],
+];
+const response2 = [
+  [':status', '307'],
+  ['cache-control', 'private'],
+  ['date', DATE_21],
+  ['location', 'https://www.example.com'],
+];
+const response3 = [
+  [':status', '200'],
+  ['cache-control', 'private'],
+  ['date', DATE_22],
+  ['location', 'https://www.example.com'],
+  ['content-encoding', 'gzip'],
+  ['set-cookie', COOKIE],
+];
 const responseTables = [
-  [['location', 'https://www.example.com'], ['date', DATE_21], ['cache-control', 'private'], [':status', '302']],
-  [[':status', '307'], ['location', 'https://www.example.com'], ['date', DATE_21], ['cache-control', 'private']],
-  [['set-cookie', COOKIE], ['content-encoding', 'gzip'], ['date', DATE_22]],
+  [
+    ['location', 'https://www.example.com'],
+    ['date', DATE_21],
+    ['cache-control', 'private'],
+    [':status', '302'],
+  ],
+  [
+    [':status', '307'],
+    ['location', 'https://www.example.com'],
+    ['date', DATE_21],
+    ['cache-control', 'private'],
+  ],
+  [
+    ['set-cookie', COOKIE],
+    ['content-encoding', 'gzip'],
+    ['date', DATE_22],
+  ],
 ];
 
 // RFC 7541 Appendix C: each sequence runs on one decoder, as on one connection.
@@ -63,7 +112,8 @@ const sequences: Array<{ desc: string; tableSize: number; steps: Step[] }> = [
       { id: 'C.5.2', block: '4803333037c1c0bf', headers: response2, table: responseTables[1], size: 222 },
       {
         id: 'C.5.3',
-        block: '88c1611d4d6f6e2c203231204f637420323031332032303a31333a323220474d54c05a04677a69707738666f6f3d4153444a4b48514b425a584f5157454f50495541585157454f49553b206d61782d6167653d333630303b2076657273696f6e3d31',
+        block:
+          '88c1611d4d6f6e2c203231204f637420323031332032303a31333a323220474d54c05a04677a69707738666f6f3d4153444a4b48514b425a584f5157454f50495541585157454f49553b206d61782d6167653d333630303b2076657273696f6e3d31',
         headers: response3,
         table: responseTables[2],
         size: 215,
@@ -158,6 +208,14 @@ t.test('a header list above the limit is refused before it is built (HPACK bomb)
 t.test('a client encoder that reuses its dynamic table decodes exactly', async (t) => {
   const enc = new TestHpackEncoder({ huffman: true, indexing: true });
   const d = new HpackDecoder(4096);
-  const req = (n: number) => [[':method', 'POST'], [':scheme', 'http'], [':path', `/runtime.v1.RuntimeService/M${n % 3}`], [':authority', '/run/vmpod/vmpod.sock'], ['content-type', 'application/grpc'], ['x-binary-bin', 'A\u0000\u00ff\u0080z']] as Array<[string, string]>;
+  const req = (n: number) =>
+    [
+      [':method', 'POST'],
+      [':scheme', 'http'],
+      [':path', `/runtime.v1.RuntimeService/M${n % 3}`],
+      [':authority', '/run/vmpod/vmpod.sock'],
+      ['content-type', 'application/grpc'],
+      ['x-binary-bin', 'A\u0000\u00ff\u0080z'],
+    ] as Array<[string, string]>;
   for (let i = 0; i < 50; i++) t.same(pairs(d, enc.encode(req(i))), req(i), `request ${i}`);
 });

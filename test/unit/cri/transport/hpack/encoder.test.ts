@@ -6,7 +6,17 @@ const f = (name: string, value: string, neverIndexed = false): HeaderField => ({
 
 t.test('literal blocks decode to the same fields and leave the receiver table empty', async (t) => {
   const cases: Array<{ desc: string; fields: HeaderField[] }> = [
-    { desc: 'a gRPC request', fields: [f(':method', 'POST'), f(':scheme', 'http'), f(':path', '/runtime.v1.RuntimeService/Version'), f(':authority', '%2Frun%2Fvmpod.sock'), f('content-type', 'application/grpc'), f('te', 'trailers')] },
+    {
+      desc: 'a gRPC request',
+      fields: [
+        f(':method', 'POST'),
+        f(':scheme', 'http'),
+        f(':path', '/runtime.v1.RuntimeService/Version'),
+        f(':authority', '%2Frun%2Fvmpod.sock'),
+        f('content-type', 'application/grpc'),
+        f('te', 'trailers'),
+      ],
+    },
     { desc: 'names outside the static table, in their order, duplicates kept', fields: [f('x-a', '1'), f('x-a', '2'), f('grpc-timeout', '10S')] },
     { desc: 'never-indexed stays never-indexed', fields: [f('authorization', 'Bearer secret', true), f('x-b', 'c', true)] },
     { desc: 'empty name and value are carried as they are', fields: [f('', ''), f('x-empty', '')] },

@@ -21,7 +21,11 @@ t.test('codes derived from the lengths are RFC 7541 Appendix B', async (t) => {
   ];
   for (const c of appendixB) t.same(HUFFMAN_CODES[c.sym], { code: c.code, bits: c.bits }, c.desc);
   t.equal(HUFFMAN_CODES.length, 257);
-  t.equal(HUFFMAN_CODES.reduce((s, c) => s + 2 ** -c.bits, 0), 1, 'a complete prefix code (Kraft sum 1)');
+  t.equal(
+    HUFFMAN_CODES.reduce((s, c) => s + 2 ** -c.bits, 0),
+    1,
+    'a complete prefix code (Kraft sum 1)',
+  );
 });
 
 t.test('RFC 7541 Appendix C.4 and C.6 strings decode', async (t) => {
