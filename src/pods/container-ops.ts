@@ -5,7 +5,7 @@
 
 import { FailedPreconditionError } from '../../common/errors';
 import type { LinuxContainerResources__Output } from '../generated/cri/runtime/v1/LinuxContainerResources';
-import type { ContainerHandle, ExecResult, SandboxController, SandboxHandle } from '../sandbox/controller';
+import type { ContainerHandle, ExecResult, ProcessIO, SandboxController, SandboxHandle, StreamOptions } from '../sandbox/controller';
 import type { ContainerRecord } from '../store/container';
 import { containerHandle, containerLog, podRuntime, type Domain } from './domain';
 import { refreshContainer } from './exits';
@@ -46,4 +46,19 @@ export async function updateContainer(d: Domain, c: ContainerRecord, resources: 
 export async function reopenContainerLog(d: Domain, c: ContainerRecord): Promise<void> {
   const r = await running(d, c, 'there is no log to reopen');
   await r.ctl.reopenContainerLog(r.sh, r.ch);
+}
+
+/** The id of a running container (NOT_FOUND, or FAILED_PRECONDITION naming its state), for a streaming request before its URL is issued. */
+export async function requireRunning(d: Domain, c: ContainerRecord, what: string): Promise<string> {
+  return (await running(d, c, what)).c.id;
+}
+
+export async function execStreams(d: Domain, c: ContainerRecord, cmd: string[], opts: StreamOptions): Promise<ProcessIO> {
+  const r = await running(d, c, 'cannot exec in it');
+  return r.ctl.exec(r.sh, r.ch, cmd, opts);
+}
+
+export async function attachStreams(d: Domain, c: ContainerRecord, opts: StreamOptions): Promise<ProcessIO> {
+  const r = await running(d, c, 'cannot attach to it');
+  return r.ctl.attach(r.sh, r.ch, opts);
 }

@@ -11,11 +11,11 @@ import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/Contai
 import type { LinuxContainerResources__Output } from '../generated/cri/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
 import type { Logger } from '../log';
-import type { ControllerEvent, ExecResult } from '../sandbox/controller';
+import type { ControllerEvent, ExecResult, ProcessIO, StreamOptions } from '../sandbox/controller';
 import type { ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
 import * as containers from './container-lifecycle';
-import { execSync, reopenContainerLog, updateContainer } from './container-ops';
+import { attachStreams, execStreams, execSync, reopenContainerLog, requireRunning, updateContainer } from './container-ops';
 import { CpuSamples } from './cpu-samples';
 import { podLog, podRuntime, type Domain, type DomainDeps } from './domain';
 import { markPodNotReady, recordState } from './exits';
@@ -145,6 +145,21 @@ export class PodService {
 
   execSync(idOrPrefix: string, cmd: string[], timeoutS: number): Promise<ExecResult> {
     return execSync(this.d, this.d.containers.resolve(idOrPrefix, 'container_id'), cmd, timeoutS);
+  }
+
+  /** The id of a running container, or NOT_FOUND / FAILED_PRECONDITION saying why not (before a streaming URL is issued). */
+  requireRunning(idOrPrefix: string, what: string): Promise<string> {
+    return requireRunning(this.d, this.d.containers.resolve(idOrPrefix, 'container_id'), what);
+  }
+
+  /** A process run in the container with streams (the streaming server's Exec). */
+  exec(idOrPrefix: string, cmd: string[], opts: StreamOptions): Promise<ProcessIO> {
+    return execStreams(this.d, this.d.containers.resolve(idOrPrefix, 'container_id'), cmd, opts);
+  }
+
+  /** The container's own stdio (the streaming server's Attach). */
+  attach(idOrPrefix: string, opts: StreamOptions): Promise<ProcessIO> {
+    return attachStreams(this.d, this.d.containers.resolve(idOrPrefix, 'container_id'), opts);
   }
 
   updateContainer(idOrPrefix: string, resources: LinuxContainerResources__Output): Promise<void> {

@@ -129,6 +129,47 @@ export interface Description {
   [key: string]: unknown;
 }
 
+/** Which of a process's streams a streaming client wants (CRI Exec/Attach requests). */
+export interface StreamOptions {
+  stdin: boolean;
+  stdout: boolean;
+  stderr: boolean;
+  /** With a terminal, stdout and stderr are one stream, delivered as stdout. */
+  tty: boolean;
+}
+
+export interface TerminalSize {
+  width: number;
+  height: number;
+}
+
+/**
+ * The byte streams of an exec'd process, or of a container's own process
+ * for attach, as the streaming server serves them. Readables apply
+ * backpressure end to end: a client that stops reading stops the process's
+ * output at the source, never makes the daemon buffer without bound.
+ */
+export interface ProcessIO {
+  /** Present when asked; `end()` closes the process's stdin (EOF). */
+  stdin?: NodeJS.WritableStream;
+  stdout?: NodeJS.ReadableStream;
+  stderr?: NodeJS.ReadableStream;
+  /** Terminal size changes (tty only; otherwise FAILED_PRECONDITION). */
+  resize(size: TerminalSize): Promise<void>;
+  /**
+   * Settles when the exec'd process has exited and all its output was
+   * delivered (exitCode), or the attached container exited; rejects with a
+   * typed error when the process could not be run or the pod went away.
+   */
+  done: Promise<{ exitCode: number }>;
+  /**
+   * The client went away: an exec'd process is killed, an attachment is
+   * dropped (the container runs on). Idempotent; every stream, fd and
+   * timer of this session is released.
+   */
+  close(): void;
+}
+
 /** What a controller tells the domain without being asked. */
 export type ControllerEvent = { kind: 'container-exited'; containerId: string; state: ContainerProcessState } | { kind: 'sandbox-died'; podSandboxId: string; reason: string };
 
@@ -165,6 +206,10 @@ export interface SandboxController {
   updateContainer(sb: SandboxHandle, c: ContainerHandle, resources: LinuxContainerResources__Output): Promise<void>;
   containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null>;
   describeContainer(sb: SandboxHandle, c: ContainerHandle): Description;
+  /** Runs `cmd` in the running container with the streams asked for (CRI Exec, kubectl exec). */
+  exec(sb: SandboxHandle, c: ContainerHandle, cmd: string[], opts: StreamOptions): Promise<ProcessIO>;
+  /** The running container's own stdio (CRI Attach, kubectl attach). */
+  attach(sb: SandboxHandle, c: ContainerHandle, opts: StreamOptions): Promise<ProcessIO>;
   /** kubelet rotated the container's log file: start writing a new one at the same path. */
   reopenContainerLog(sb: SandboxHandle, c: ContainerHandle): Promise<void>;
 

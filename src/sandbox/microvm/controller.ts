@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { FailedPreconditionError } from '../../../common/errors';
+import { FailedPreconditionError, UnimplementedError } from '../../../common/errors';
 import type { MicrovmConfig, VmpodConfig } from '../../config/types';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
@@ -29,6 +29,7 @@ import type {
   ControllerEvent,
   Description,
   ExecResult,
+  ProcessIO,
   SandboxController,
   SandboxCreateInput,
   SandboxHandle,
@@ -235,6 +236,15 @@ export class MicrovmController implements SandboxController {
 
   async updateContainer(sb: SandboxHandle, c: ContainerHandle, resources: LinuxContainerResources__Output): Promise<void> {
     await (await this.entry(sb)).containers.update(c, resources);
+  }
+
+  // Streaming (issue 14): being built; until then the CRI Exec/Attach RPCs answer UNIMPLEMENTED before reaching here.
+  exec(_sb: SandboxHandle, c: ContainerHandle): Promise<ProcessIO> {
+    return Promise.reject(new UnimplementedError(`container ${c.id}: streaming exec is not implemented by the microvm controller yet`));
+  }
+
+  attach(_sb: SandboxHandle, c: ContainerHandle): Promise<ProcessIO> {
+    return Promise.reject(new UnimplementedError(`container ${c.id}: attach is not implemented by the microvm controller yet`));
   }
 
   /** vmpod writes a VM container's log itself, from the agent's output stream. */

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { UnimplementedError } from '../../../common/errors';
 import type { Logger } from '../../log';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
@@ -26,6 +27,7 @@ import type {
   ControllerEvent,
   Description,
   ExecResult,
+  ProcessIO,
   SandboxController,
   SandboxCreateInput,
   SandboxHandle,
@@ -158,6 +160,15 @@ export class RuncController implements SandboxController {
 
   updateContainer(_sb: SandboxHandle, c: ContainerHandle, resources: LinuxContainerResources__Output): Promise<void> {
     return ctr.updateContainer(this.deps, c, resources);
+  }
+
+  // Streaming (issue 14): being built; until then the CRI Exec/Attach RPCs answer UNIMPLEMENTED before reaching here.
+  exec(_sb: SandboxHandle, c: ContainerHandle): Promise<ProcessIO> {
+    return Promise.reject(new UnimplementedError(`container ${c.id}: streaming exec is not implemented by the runc controller yet`));
+  }
+
+  attach(_sb: SandboxHandle, c: ContainerHandle): Promise<ProcessIO> {
+    return Promise.reject(new UnimplementedError(`container ${c.id}: attach is not implemented by the runc controller yet`));
   }
 
   reopenContainerLog(_sb: SandboxHandle, c: ContainerHandle): Promise<void> {
