@@ -4,12 +4,10 @@
 import type { HandlerConfig } from './handler-config';
 
 export type { HandlerConfig } from './handler-config';
-export type { MicrovmConfig, MicrovmHandlerConfig } from './handlers/microvm';
+export type { Accel, AgentTransport, MicrovmConfig, MicrovmHandlerConfig } from './handlers/microvm';
 export type { RuncHandlerConfig } from './handlers/runc';
 
 export type Trust = 'trusted' | 'untrusted';
-export type Accel = 'auto' | 'kvm' | 'tcg';
-export type AgentTransport = 'auto' | 'vsock' | 'serial';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
 export interface RegistryConfig {

@@ -3,7 +3,11 @@
 // RuntimeClasses) can differ in size, accelerator or guest image.
 
 import type { HandlerConfigDef } from '../handler-config';
-import type { Accel, AgentTransport } from '../types';
+
+/** How QEMU runs the guest: hardware virtualisation, emulation, or whichever the host allows. */
+export type Accel = 'auto' | 'kvm' | 'tcg';
+/** How the agent is reached: vsock in production, virtio-serial where vhost-vsock is missing. */
+export type AgentTransport = 'auto' | 'vsock' | 'serial';
 
 /** The VM settings of one microvm handler. */
 export interface MicrovmConfig {
