@@ -13,6 +13,7 @@
 
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { removeTree } from '../host/remove-tree';
 import type { RegistryConfig } from '../config/types';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../common/errors';
 import type { Logger } from '../log';
@@ -293,7 +294,8 @@ export class ImageService {
     const lease = this.leases.get(containerId);
     if (!lease) return;
     await unmount(lease.layout.mountpoint);
-    for (const d of lease.ownedDirs) await rm(d, { recursive: true, force: true });
+    // The writable layer is the container's: removeTree copes with whatever depth it built.
+    for (const d of lease.ownedDirs) await removeTree(d);
     this.leases.delete(containerId);
     await this.gc();
   }
