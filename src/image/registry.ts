@@ -117,7 +117,11 @@ export class RegistryClient {
    * One request with auth and retries. Returns a 2xx (or 404) response;
    * every other outcome is thrown as a typed error.
    */
-  private async request(ep: Endpoint, ref: ImageReference, path: string, creds: Credentials, headers: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
+  private async request(ep: Endpoint, ref: ImageReference, path: string, given: Credentials, headers: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
+    // The AuthConfig kubelet passes is the image's registry's secret. A
+    // mirror is another party: it gets no credentials (containerd likewise
+    // scopes a pull's auth to the registry host it was given for).
+    const creds: Credentials = ep.isMirror ? { kind: 'anonymous' } : given;
     const scope = `repository:${ref.path}:pull`;
     // Tokens are cached per credentials: a pull without (or with other)
     // credentials must never ride on a token another pull's secret obtained.
@@ -185,8 +189,8 @@ export class RegistryClient {
       if ([301, 302, 303, 307, 308].includes(status) && location) {
         res.resume();
         const next = new URL(location, url);
-        // Credentials go to the registry only, never to the storage it redirects to.
-        if (next.host !== url.host) delete headers.authorization;
+        // Credentials go to the registry only, never to the storage it redirects to, nor down to plain HTTP.
+        if (next.host !== url.host || (url.protocol === 'https:' && next.protocol !== 'https:')) delete headers.authorization;
         url = next;
         continue;
       }
@@ -223,7 +227,14 @@ export class RegistryClient {
 
   /** The token endpoint of the bearer flow (distribution's token spec, and the OAuth2 refresh-token form). */
   private async fetchToken(ep: Endpoint, params: Record<string, string>, scope: string, creds: Credentials, signal?: AbortSignal): Promise<{ token: string; expiresIn: number }> {
-    const realm = new URL(params.realm);
+    let realm: URL;
+    try {
+      realm = new URL(params.realm);
+    } catch {
+      throw new FinalError(new UnavailableError(`registry ${ep.host} named a token endpoint that is not a URL: ${JSON.stringify(params.realm.slice(0, 200))}`));
+    }
+    if (realm.protocol !== 'https:' && realm.protocol !== 'http:') throw new FinalError(new UnavailableError(`registry ${ep.host} named a token endpoint that is not http(s): ${realm.protocol}`));
+    refuseSecretOverPlainHttp(ep, realm, creds);
     const wantScope = params.scope || scope;
     let res: IncomingMessage;
     const tokenHost: Endpoint = { ...ep, host: realm.host };
@@ -268,6 +279,22 @@ export class RegistryClient {
     if (!token) throw new UnavailableError(`token endpoint ${realm.host} returned no token`);
     return { token, expiresIn: typeof doc.expires_in === 'number' ? doc.expires_in : 60 };
   }
+}
+
+/**
+ * A registry's challenge may name any token endpoint. Credentials go to it
+ * over TLS, or over plain HTTP only when it is the registry host itself and
+ * the operator marked that host insecure: anyone on the path of a plain-HTTP
+ * realm elsewhere would read the password.
+ */
+export function refuseSecretOverPlainHttp(ep: Endpoint, realm: URL, creds: Credentials): void {
+  if (realm.protocol === 'https:' || creds.kind === 'anonymous' || creds.kind === 'bearer') return;
+  if (ep.insecure && realm.host === ep.host) return;
+  throw new FinalError(
+    new UnauthenticatedError(
+      `registry ${ep.host} asks for credentials at ${realm.protocol}//${realm.host}, which is plain HTTP${realm.host === ep.host ? '' : ' on another host'}; vmpod does not send credentials there (a registry that is yours over plain HTTP: mark it insecure and serve its tokens from the same host)`,
+    ),
+  );
 }
 
 function credentialKey(creds: Credentials): string {

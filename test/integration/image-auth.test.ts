@@ -22,6 +22,8 @@ let base: string;
 let plainImg: PushedImage;
 let secureImg: PushedImage;
 const tokenLog: string[] = [];
+/** Every request the token front saw: path and Authorization header (to prove what was never sent where). */
+const seenAuth: string[] = [];
 
 const USER = 'alice';
 const PASS = 's3cret';
@@ -32,6 +34,7 @@ async function startTokenFront(upstream: RunningRegistry): Promise<{ server: htt
   const host = `127.0.0.1:${port}`;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', `http://${host}`);
+    seenAuth.push(`${url.pathname} ${req.headers.authorization ?? '-'}`);
     if (url.pathname === '/token') {
       let body = '';
       req.on('data', (d: Buffer) => (body += d.toString()));
@@ -173,4 +176,35 @@ t.test('mirrors: tried in order, then the registry; the image keeps its name', a
   t.same(rec.repoDigests, [`registry.invalid/test/auth@${plainImg.manifestDigest}`]);
   const fallback = await service({ [plain.host]: { insecure: true, mirrors: [dead] }, [dead]: { insecure: true, mirrors: [] } });
   t.equal((await fallback.pull(`${plain.host}/test/auth:v1`, null)).id, plainImg.configDigest, 'falls back to the registry when mirrors fail');
+});
+
+t.test('credentials stay with their registry: not sent to mirrors, nor to a plain-HTTP token endpoint elsewhere', async (t) => {
+  const port = tokenHost.split(':')[1];
+  // The token front as a mirror of a registry the pull has a password for: the mirror must see no password.
+  seenAuth.length = 0;
+  const viaMirror = await service({ 'registry.invalid': { insecure: false, mirrors: [tokenHost] }, [tokenHost]: { insecure: true, mirrors: [] } });
+  await t.rejects(viaMirror.pull('registry.invalid/test/auth:v1', { username: USER, password: PASS }), 'the mirror wants credentials it does not get; the registry itself does not resolve');
+  t.ok(seenAuth.length > 0, 'the mirror was asked');
+  t.same(
+    seenAuth.filter((l) => !l.endsWith(' -')),
+    [],
+    'no Authorization header ever reached the mirror',
+  );
+  // The same front reached as localhost: its challenge names a realm on 127.0.0.1, another host, over plain HTTP.
+  seenAuth.length = 0;
+  const otherRealm = await service({ [`localhost:${port}`]: { insecure: true, mirrors: [] } });
+  await t.rejects(otherRealm.pull(`localhost:${port}/test/auth:v1`, { username: USER, password: PASS }), {
+    code: 'UNAUTHENTICATED',
+    message: /plain HTTP on another host; vmpod does not send credentials/,
+  });
+  t.same(
+    seenAuth.filter((l) => l.startsWith('/token')),
+    [],
+    'the token endpoint was never called with the password',
+  );
+  t.same(
+    seenAuth.filter((l) => !l.endsWith(' -')),
+    [],
+    'no Authorization header sent anywhere',
+  );
 });
