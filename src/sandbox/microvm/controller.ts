@@ -33,6 +33,7 @@ import type {
   SandboxController,
   SandboxCreateInput,
   SandboxHandle,
+  StreamOptions,
 } from '../controller';
 import { checkVmContainer, checkVmPod } from './admission';
 import { PodContainers } from './pod-containers';
@@ -238,9 +239,9 @@ export class MicrovmController implements SandboxController {
     await (await this.entry(sb)).containers.update(c, resources);
   }
 
-  // Streaming (issue 14): being built; until then the CRI Exec/Attach RPCs answer UNIMPLEMENTED before reaching here.
-  exec(_sb: SandboxHandle, c: ContainerHandle): Promise<ProcessIO> {
-    return Promise.reject(new UnimplementedError(`container ${c.id}: streaming exec is not implemented by the microvm controller yet`));
+  /** Through the agent (exec-stream.ts): backpressure reaches the process in the guest. */
+  async exec(sb: SandboxHandle, c: ContainerHandle, cmd: string[], opts: StreamOptions): Promise<ProcessIO> {
+    return (await this.entry(sb)).containers.execStream(c, cmd, opts);
   }
 
   attach(_sb: SandboxHandle, c: ContainerHandle): Promise<ProcessIO> {

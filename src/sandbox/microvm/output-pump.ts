@@ -4,7 +4,7 @@
 // reports end of stream. A lost connection is retried (the agent keeps the
 // output, bounded, while nobody reads), unless the VM is gone.
 
-import { AgentUnavailableError, type AgentClient } from '../../agent-client';
+import { AgentResponseError, AgentUnavailableError, type AgentClient } from '../../agent-client';
 import { MAX_STREAM_CHUNK } from '../../agent-client';
 import type { LogStream } from '../../logs/cri-log';
 import type { Logger } from '../../log';
@@ -22,7 +22,14 @@ export interface PumpOptions {
   /** True once the pump should give up (VM gone, container removed). */
   stopped: () => boolean;
   waitMs?: number;
+  /** Cancels a long poll in flight (a streaming session that ends must not leave one behind). */
+  signal?: AbortSignal;
+  /** Bytes asked per read (default and cap: MAX_STREAM_CHUNK). */
+  maxBytes?: number;
 }
+
+/** How a pump ended: the stream's end, stopped() or its signal, or an error the agent answered with. */
+export type PumpEnd = { end: 'eof' } | { end: 'stopped' } | { end: 'error'; err: unknown };
 
 const DROP_REPORT_EVERY_MS = 10_000;
 
@@ -39,29 +46,35 @@ export function dropWarning(log: Logger, stream: LogStream): (bytes: number) => 
   };
 }
 
-/** Resolves at end of stream or when stopped(); never rejects. */
-export async function pumpOutput(o: PumpOptions): Promise<void> {
+/** Resolves at end of stream, when stopped(), or on an error other than a lost connection; never rejects. */
+export async function pumpOutput(o: PumpOptions): Promise<PumpEnd> {
   let dropped = 0;
-  const req = { container_id: o.containerId, exec_id: o.execId, max_bytes: MAX_STREAM_CHUNK, wait_ms: o.waitMs ?? 5000 };
-  while (!o.stopped()) {
+  const maxBytes = Math.min(o.maxBytes ?? MAX_STREAM_CHUNK, MAX_STREAM_CHUNK);
+  const req = { container_id: o.containerId, exec_id: o.execId, max_bytes: maxBytes, wait_ms: o.waitMs ?? 5000 };
+  const stopped = (): boolean => o.stopped() || o.signal?.aborted === true;
+  while (!stopped()) {
     let r;
     try {
-      r = o.stream === 'stdout' ? await o.agent.readStdout(req) : await o.agent.readStderr(req);
+      r = o.stream === 'stdout' ? await o.agent.readStdout(req, { signal: o.signal }) : await o.agent.readStderr(req, { signal: o.signal });
     } catch (err) {
-      if (o.stopped()) return;
+      if (stopped()) return { end: 'stopped' };
       // Connection trouble: the agent keeps the output; try again shortly. Anything else
       // (the process is unknown to the agent) ends the stream.
       if (err instanceof AgentUnavailableError) {
         await sleep(500);
         continue;
       }
-      return;
+      return { end: 'error', err };
     }
+    // The guest is not trusted to keep to what was asked.
+    if (r.data.length > maxBytes)
+      return { end: 'error', err: new AgentResponseError(o.stream === 'stdout' ? 'ReadStdout' : 'ReadStderr', 'data', `${r.data.length} bytes where at most ${maxBytes} were asked`) };
     if (r.data.length > 0) await o.sink(Buffer.from(r.data));
     if (r.dropped_bytes > dropped) {
       o.onDropped?.(r.dropped_bytes - dropped);
       dropped = r.dropped_bytes;
     }
-    if (r.eof) return;
+    if (r.eof) return { end: 'eof' };
   }
+  return { end: 'stopped' };
 }

@@ -21,12 +21,13 @@ import type { HostFacts } from '../../oci/input';
 import { resolveResources } from '../../oci/resources';
 import { RemoteStatusError } from '../../../common/ttrpc';
 import { readRootfsFile } from '../runc/rootfs-read';
-import type { CgroupStats, ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ControllerEvent, ExecResult } from '../controller';
+import type { CgroupStats, ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ControllerEvent, ExecResult, ProcessIO, StreamOptions } from '../controller';
 import { decodeVmContainerData, VM_DATA_VERSION, type VmContainerData } from './data';
 import { guestHostFacts, guestPodContext, guestSpec } from './guest-spec';
 import { sharePath } from './layout';
 import { dropWarning, pumpOutput } from './output-pump';
 import { execInGuest } from './exec';
+import { openExec } from './exec-stream';
 import { describeExit, type PodVm } from './pod-vm';
 import { podPaths } from './layout';
 import { shareBindPropagation } from './propagation';
@@ -355,6 +356,12 @@ export class PodContainers {
   async exec(c: ContainerHandle, cmd: string[], timeoutS: number): Promise<ExecResult> {
     this.requireAlive('exec in a container');
     return execInGuest(this.pod, c.id, { ...data(c).process, args: cmd, terminal: false }, timeoutS);
+  }
+
+  /** A process next to the container's init, with streams (CRI Exec). */
+  async execStream(c: ContainerHandle, cmd: string[], opts: StreamOptions): Promise<ProcessIO> {
+    this.requireAlive('exec in a container');
+    return openExec(this.pod, c.id, { ...data(c).process, args: cmd }, opts);
   }
 
   /** ReopenContainerLog: kubelet rotated the file; returns once the new file exists, and records written after this go there. */

@@ -1,0 +1,94 @@
+// Streaming exec through the real agent handlers (test/unit/agent/harness:
+// the processes run as plain children, on the agent's pty for a terminal):
+// stdin to output, the exit code, the terminal's size, a slow reader, and a
+// session closed in the middle.
+
+import t from 'tap';
+import type { Readable } from 'node:stream';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ociSpec, startClient, type Harness } from '../../agent/harness';
+import { openExec, STREAM_READ_BYTES, type GuestPod } from '../../../../src/sandbox/microvm/exec-stream';
+import type { AgentClient } from '../../../../src/agent-client';
+import type { OciProcess } from '../../../../src/oci/types';
+
+const proc = { env: ['PATH=/usr/bin:/bin'], cwd: '/', user: { uid: 0, gid: 0 }, terminal: false, noNewPrivileges: false, capabilities: {} } as unknown as Omit<OciProcess, 'args'>;
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+async function readAll(r: Readable | NodeJS.ReadableStream | undefined): Promise<string> {
+  let s = '';
+  for await (const b of r ?? []) s += (b as Buffer).toString();
+  return s;
+}
+
+async function pod(t: { teardown(fn: () => void): void }): Promise<{ pod: GuestPod; client: AgentClient; h: Harness }> {
+  const { client, h } = startClient(t);
+  await client.call('CreateContainer', { container_id: 'c1', oci_spec_json: ociSpec(['sleep', '60']), rootfs_path: 'c1/rootfs' });
+  await client.call('StartContainer', { container_id: 'c1' });
+  return { pod: { id: 'p1', agent: client, alive: true, detached: false }, client, h };
+}
+
+t.test('stdin to stdout and stderr, and the exit code', async (t) => {
+  const { pod: p } = await pod(t);
+  const io = await openExec(p, 'c1', { ...proc, args: ['sh', '-c', 'cat; echo to-stderr >&2; exit 3'] }, { stdin: true, stdout: true, stderr: true, tty: false });
+  io.stdin!.write('hello\n');
+  io.stdin!.end('world\n');
+  const [out, err, done] = await Promise.all([readAll(io.stdout), readAll(io.stderr), io.done]);
+  t.equal(out, 'hello\nworld\n', 'stdin came back on stdout');
+  t.equal(err, 'to-stderr\n', 'stderr apart');
+  t.equal(done.exitCode, 3, 'exit code');
+  await t.rejects(io.resize({ width: 80, height: 24 }), { code: 'FAILED_PRECONDITION' }, 'resize without a terminal');
+  io.close();
+});
+
+t.test('a terminal of the size asked, resized', async (t) => {
+  const { pod: p } = await pod(t);
+  const io = await openExec(p, 'c1', { ...proc, args: ['sh', '-c', 'read x; stty size; exit 0'] }, { stdin: true, stdout: true, stderr: false, tty: true });
+  t.equal(io.stderr, undefined, 'no stderr with a terminal');
+  await io.resize({ width: 100, height: 30 });
+  io.stdin!.write('go\n');
+  const [out, done] = await Promise.all([readAll(io.stdout), io.done]);
+  t.match(out, /30 100/, 'the process saw the new size');
+  t.equal(done.exitCode, 0);
+  io.close();
+});
+
+t.test('a slow reader holds the process back instead of losing output or growing a buffer', async (t) => {
+  const { pod: p } = await pod(t);
+  const total = 8 << 20; // eight times what the agent keeps of one stream
+  const io = await openExec(p, 'c1', { ...proc, args: ['sh', '-c', `head -c ${total} /dev/zero`] }, { stdin: false, stdout: true, stderr: true, tty: false });
+  const r = io.stdout as Readable;
+  // Not reading: the session fills its own buffer, then asks the agent for no more.
+  while (r.readableLength < r.readableHighWaterMark) await new Promise((res) => setTimeout(res, 20));
+  t.ok(r.readableLength <= r.readableHighWaterMark + STREAM_READ_BYTES, `the session holds at most one read beyond its high-water mark (${r.readableLength} bytes)`);
+  let n = 0;
+  for await (const b of r) n += (b as Buffer).length;
+  t.equal(n, total, 'every byte arrived: the producer was paused, nothing dropped');
+  t.equal((await io.done).exitCode, 0);
+  io.close();
+});
+
+t.test('close() in the middle kills the process and ends the session', async (t) => {
+  const { pod: p, h } = await pod(t);
+  const io = await openExec(p, 'c1', { ...proc, args: ['sh', '-c', 'echo started; exec sleep 300'] }, { stdin: true, stdout: true, stderr: false, tty: false });
+  const first = await new Promise<string>((res) => io.stdout!.once('data', (b: Buffer) => res(b.toString())));
+  t.equal(first, 'started\n');
+  const dir = join(h.dirs.bundles, 'c1');
+  const pidFile = readdirSync(dir).find((f) => f.endsWith('.pid'));
+  const pid = Number(readFileSync(join(dir, pidFile ?? 'none'), 'utf8').trim());
+  t.ok(alive(pid), 'the exec runs');
+  io.close();
+  io.close(); // idempotent
+  await t.rejects(io.done, 'done rejects: the session was closed before the end');
+  t.ok((io.stdout as Readable).destroyed, 'stdout released');
+  while (alive(pid)) await new Promise((res) => setTimeout(res, 20));
+  t.notOk(alive(pid), "the exec'd process itself was killed");
+});
