@@ -16,7 +16,7 @@ import { nowNs } from '../../common/time';
 import { containerHandle, containerLog, controllerOf, podRuntime, sandboxHandle, type Domain } from './domain';
 import { refreshContainer } from './exits';
 import { newId } from './ids';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 
 /** Call under the pod's lock, so that a concurrent StopPodSandbox cannot miss the new container. */
 export async function createContainer(d: Domain, sb: SandboxRecord, config: ContainerConfig__Output): Promise<string> {
@@ -38,7 +38,8 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
     if (!target || target.podSandboxId !== sb.id) throw new InvalidArgumentError('config.linux.security_context.namespace_options.target_id', `container "${ns.target_id}" is not in pod ${sb.id}`);
   }
   const logDir = sb.config.log_directory;
-  const logPath = config.log_path ? (isAbsolute(config.log_path) || !logDir ? config.log_path : join(logDir, config.log_path)) : '';
+  // CRI: log_path is relative to the pod's log_directory (checked to stay inside it); without a directory there is no log file (as containerd).
+  const logPath = config.log_path && logDir ? join(logDir, config.log_path) : '';
 
   const id = newId();
   const log = containerLog(d, { id, podSandboxId: sb.id });

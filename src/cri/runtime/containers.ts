@@ -11,6 +11,7 @@ import type { UpdateContainerResourcesRequest__Output } from '../../generated/cr
 import type { PodService } from '../../pods/service';
 import type { HandlerTable } from '../handler';
 import { int64, requireObject, requireString } from '../validate';
+import { validateContainerConfig } from '../validate-config';
 import { toCriContainer, toCriContainerStatus } from './to-cri';
 
 const id = (req: { container_id: string }): string => requireString(req.container_id, 'container_id');
@@ -20,8 +21,7 @@ export function containerHandlers(pods: PodService): HandlerTable {
     CreateContainer: async (req: CreateContainerRequest__Output) => {
       const podId = requireString(req.pod_sandbox_id, 'pod_sandbox_id');
       const config = requireObject(req.config, 'config');
-      requireString(requireObject(config.metadata, 'config.metadata').name, 'config.metadata.name');
-      requireString(requireObject(config.image, 'config.image').image, 'config.image.image');
+      validateContainerConfig(config);
       return { container_id: await pods.createContainer(podId, config) };
     },
     StartContainer: async (req: StartContainerRequest__Output) => {

@@ -9,15 +9,14 @@ import type { PodService } from '../../pods/service';
 import { nowNs } from '../../../common/time';
 import type { HandlerTable } from '../handler';
 import { requireObject, requireString } from '../validate';
+import { validatePodConfig } from '../validate-config';
 import { toCriContainerStatus, toCriPodSandbox, toCriPodSandboxStatus } from './to-cri';
 
 export function podHandlers(pods: PodService): HandlerTable {
   return {
     RunPodSandbox: async (req: RunPodSandboxRequest__Output, ctx) => {
       const config = requireObject(req.config, 'config');
-      const md = requireObject(config.metadata, 'config.metadata');
-      requireString(md.name, 'config.metadata.name');
-      requireString(md.namespace, 'config.metadata.namespace');
+      validatePodConfig(config);
       return { pod_sandbox_id: await pods.runPod(config, req.runtime_handler, ctx.log) };
     },
     // CRI: StopPodSandbox is idempotent and must not fail when the pod is already gone (the service's rule).

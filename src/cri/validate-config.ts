@@ -1,0 +1,91 @@
+// Validation of the strings in a pod or container config that reach a file
+// name, a command line, resolv.conf, CNI or the guest. kubelet sends
+// well-formed values; a buggy or compromised client must get
+// INVALID_ARGUMENT naming the field, never a file written outside the pod's
+// log directory or a line injected into the pod's resolv.conf.
+//
+// Names: kubelet's are DNS-1123, but critest (the conformance suite) names
+// pods "create-PodSandbox-for-container-<uuid>", and containerd accepts any
+// name; so the rule is what keeps a name harmless everywhere it is used
+// (paths, labels, log lines, argv): letters, digits, '.', '_' and '-',
+// starting and ending with a letter or digit, at most 253 bytes.
+
+import { isIP } from 'node:net';
+import { isAbsolute, normalize } from 'node:path';
+import { InvalidArgumentError } from '../../common/errors';
+import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
+import type { DNSConfig__Output } from '../generated/cri/runtime/v1/DNSConfig';
+import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
+import { requireObject, requireString } from './validate';
+
+const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
+/** kubelet allows 32 search domains (MaxDNSSearchPaths); glibc reads 3 servers; both bounded generously. */
+const MAX_DNS_ENTRIES = 32;
+const MAX_DNS_STRING = 253;
+
+export function objectName(value: string, field: string): string {
+  if (!NAME.test(value)) {
+    throw new InvalidArgumentError(
+      field,
+      `${JSON.stringify(value.slice(0, 300))} is not a valid name: letters, digits, '.', '_' and '-', starting and ending with a letter or digit, at most 253 bytes`,
+    );
+  }
+  return value;
+}
+
+/** An absolute, normalised directory: no '..', no NUL, no trailing tricks. */
+export function absoluteDir(value: string, field: string): string {
+  if (value.includes('\0') || !isAbsolute(value) || normalize(value).replace(/\/$/, '') !== value.replace(/\/$/, '') || value.split('/').includes('..')) {
+    throw new InvalidArgumentError(field, `${JSON.stringify(value.slice(0, 300))} must be an absolute, normalised path`);
+  }
+  return value;
+}
+
+/** CRI: log_path is relative to the pod's log_directory and must stay inside it. */
+export function relativeLogPath(value: string, field: string): string {
+  const n = normalize(value);
+  if (value.includes('\0') || isAbsolute(value) || n === '.' || n === '..' || n.startsWith('../') || value.endsWith('/')) {
+    throw new InvalidArgumentError(field, `${JSON.stringify(value.slice(0, 300))} must be a file path relative to the pod's log_directory, inside it`);
+  }
+  return value;
+}
+
+function noControl(value: string, field: string, what: string): void {
+  // Whitespace too: resolv.conf is line- and space-separated, so a space or newline would add options or lines.
+  if (value.length === 0 || value.length > MAX_DNS_STRING || [...value].some((ch) => ch.charCodeAt(0) <= 0x20 || ch.charCodeAt(0) === 0x7f)) {
+    throw new InvalidArgumentError(field, `${JSON.stringify(value.slice(0, 300))} is not a valid ${what}: 1 to ${MAX_DNS_STRING} bytes without spaces or control characters`);
+  }
+}
+
+export function validateDnsConfig(dns: DNSConfig__Output, field: string): void {
+  for (const [list, name] of [
+    [dns.servers, 'servers'],
+    [dns.searches, 'searches'],
+    [dns.options, 'options'],
+  ] as const) {
+    if (list.length > MAX_DNS_ENTRIES) throw new InvalidArgumentError(`${field}.${name}`, `has ${list.length} entries; at most ${MAX_DNS_ENTRIES}`);
+  }
+  dns.servers.forEach((s, i) => {
+    if (isIP(s) === 0) throw new InvalidArgumentError(`${field}.servers[${i}]`, `${JSON.stringify(s.slice(0, 100))} is not an IP address`);
+  });
+  dns.searches.forEach((s, i) => noControl(s, `${field}.searches[${i}]`, 'search domain'));
+  dns.options.forEach((s, i) => noControl(s, `${field}.options[${i}]`, 'resolver option'));
+}
+
+/** RunPodSandbox's config: what the domain below may take as given. */
+export function validatePodConfig(config: PodSandboxConfig__Output): void {
+  const md = requireObject(config.metadata, 'config.metadata');
+  objectName(requireString(md.name, 'config.metadata.name'), 'config.metadata.name');
+  objectName(requireString(md.namespace, 'config.metadata.namespace'), 'config.metadata.namespace');
+  if (md.uid) objectName(md.uid, 'config.metadata.uid');
+  if (config.log_directory) absoluteDir(config.log_directory, 'config.log_directory');
+  if (config.dns_config) validateDnsConfig(config.dns_config, 'config.dns_config');
+}
+
+/** CreateContainer's config. */
+export function validateContainerConfig(config: ContainerConfig__Output): void {
+  const md = requireObject(config.metadata, 'config.metadata');
+  objectName(requireString(md.name, 'config.metadata.name'), 'config.metadata.name');
+  requireString(requireObject(config.image, 'config.image').image, 'config.image.image');
+  if (config.log_path) relativeLogPath(config.log_path, 'config.log_path');
+}
