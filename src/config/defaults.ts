@@ -26,5 +26,14 @@ export function defaultConfig(): VmpodConfig {
       cni_bin_dirs: ['/usr/lib/cni', '/opt/cni/bin'],
       plugin_timeout_s: 30,
     },
+    streaming: {
+      address: '127.0.0.1',
+      port: 0,
+      token_ttl_s: 60,
+      // kubelet's request cache holds at most 1000 in-flight requests.
+      max_outstanding_urls: 1000,
+      stream_idle_timeout_s: 4 * 60 * 60,
+      max_sessions: 1000,
+    },
   };
 }

@@ -54,6 +54,22 @@ export const configSchema = {
         plugin_timeout_s: { type: 'number', exclusiveMinimum: 0, maximum: 600 },
       },
     },
+    streaming: {
+      type: 'object',
+      additionalProperties: false,
+      // TLS needs both files; one alone is a mistake, not plain http.
+      dependencies: { tls_cert_file: ['tls_key_file'], tls_key_file: ['tls_cert_file'] },
+      properties: {
+        address: str,
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        tls_cert_file: absPath,
+        tls_key_file: absPath,
+        token_ttl_s: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+        max_outstanding_urls: { type: 'integer', minimum: 1 },
+        stream_idle_timeout_s: { type: 'number', exclusiveMinimum: 0 },
+        max_sessions: { type: 'integer', minimum: 1 },
+      },
+    },
   },
 } as const;
 

@@ -32,6 +32,25 @@ export interface NetworkConfig {
   plugin_timeout_s: number;
 }
 
+/** `[streaming]`: the server behind the Exec, Attach and PortForward URLs (docs/streaming.md). */
+export interface StreamingConfig {
+  /** Address to listen on; 127.0.0.1 keeps it to this node (kubelet proxies from here). */
+  address: string;
+  /** 0: an ephemeral port, chosen at start-up. */
+  port: number;
+  /** Both or neither: serve https with this certificate and key (PEM). */
+  tls_cert_file?: string;
+  tls_key_file?: string;
+  /** Seconds a URL's token stays valid (containerd: 1 minute). */
+  token_ttl_s: number;
+  /** Issued URLs not yet used or expired; beyond it Exec/Attach/PortForward answer RESOURCE_EXHAUSTED. */
+  max_outstanding_urls: number;
+  /** A session with no traffic either way for this long is closed (kubelet: 4 hours). */
+  stream_idle_timeout_s: number;
+  /** Open sessions at once; more are refused with HTTP 503. */
+  max_sessions: number;
+}
+
 export interface VmpodConfig {
   listen: string;
   root: string;
@@ -42,4 +61,5 @@ export interface VmpodConfig {
   runtime: RuntimeConfig;
   registries: Record<string, RegistryConfig>;
   network: NetworkConfig;
+  streaming: StreamingConfig;
 }

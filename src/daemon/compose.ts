@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { VmpodConfig } from '../config/types';
 import { imageHandlers } from '../cri/image';
 import { runtimeHandlers } from '../cri/runtime';
+import { streamingHandlers } from '../cri/runtime/exec';
 import type { DaemonInfo, NetworkReadiness } from '../cri/runtime/info';
 import type { CriImplementation } from '../cri/server';
 import { createImageService } from '../image/service';
@@ -20,6 +21,7 @@ import type { HandlerTypes } from '../sandbox';
 import type { HostFacts } from '../oci/input';
 import type { ImageProvider, PodNetworkProvider } from '../pods/providers';
 import type { SandboxController } from '../sandbox/controller';
+import { StreamingServer } from '../streaming/server';
 import { createContainerStore, type ContainerStore } from '../store/container';
 import { createSandboxStore, type SandboxStore } from '../store/sandbox';
 import { hostReport } from './host-report';
@@ -50,9 +52,17 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
   const { pods } = composePods(cfg, types, { images, network: podNetwork, host: readHostFacts(), log });
   // Pods and containers whose create was cut short by a crash are rolled back before serving.
   await pods.recover();
+  // Exec, Attach and PortForward answer with URLs on this server, so it listens before the CRI socket does.
+  const streaming = new StreamingServer(cfg.streaming, pods, log.child({ subsystem: 'streaming' }));
+  await streaming.start();
   return {
-    implementation: { runtime: runtimeHandlers(pods, info), image: imageHandlers(images, Object.keys(cfg.runtime.handlers)) },
+    implementation: {
+      runtime: { ...runtimeHandlers(pods, info), ...streamingHandlers(pods, streaming) },
+      image: imageHandlers(images, Object.keys(cfg.runtime.handlers)),
+    },
     close: async () => {
+      // Streams end first: an exec'd process is killed, an attachment dropped; then the controllers let go.
+      await streaming.close();
       // Pods keep running: a restarted daemon reattaches to them.
       await pods.close();
       podNetwork.stop();

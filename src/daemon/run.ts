@@ -39,10 +39,12 @@ export async function startDaemon(cfg: VmpodConfig, types: HandlerTypes, log: Lo
   mkdirSync(cfg.state, { recursive: true, mode: 0o711 });
   mkdirSync(dirname(cfg.listen), { recursive: true, mode: 0o755 });
   const unlock = lockRoot(join(cfg.root, 'vmpod.lock'));
+  let parts: Awaited<ReturnType<typeof compose>> | undefined;
   try {
     await claimSocketPath(cfg.listen);
     const state = new RuntimeState(join(cfg.root, 'runtime.json'));
-    const parts = await compose(cfg, types, log, version, state);
+    parts = await compose(cfg, types, log, version, state);
+    const composed = parts;
     const { server, gate } = createCriServer(parts.implementation, log);
     // The daemon listens itself rather than through grpc-js's bindAsync, so
     // that clients sending their socket path as :authority get answers
@@ -57,12 +59,14 @@ export async function startDaemon(cfg: VmpodConfig, types: HandlerTypes, log: Lo
       stop: async (reason: string) => {
         log.info({ reason }, 'vmpod stopping: refusing new calls, finishing in-flight ones');
         await drain(server, listener, gate, cfg.shutdown_timeout_s * 1000, log);
-        await parts.close();
+        await composed.close();
         unlock();
         log.info('vmpod stopped; pods and containers keep running');
       },
     };
   } catch (err) {
+    // What compose started (the streaming server's port, the network watcher) must not outlive a failed start.
+    await parts?.close().catch((closeErr: unknown) => log.warn({ err: closeErr }, 'closing after a failed start'));
     unlock();
     throw err;
   }
