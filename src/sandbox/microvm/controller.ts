@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { FailedPreconditionError, UnimplementedError } from '../../../common/errors';
+import { FailedPreconditionError } from '../../../common/errors';
 import type { MicrovmConfig, VmpodConfig } from '../../config/types';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
@@ -244,8 +244,9 @@ export class MicrovmController implements SandboxController {
     return (await this.entry(sb)).containers.execStream(c, cmd, opts);
   }
 
-  attach(_sb: SandboxHandle, c: ContainerHandle): Promise<ProcessIO> {
-    return Promise.reject(new UnimplementedError(`container ${c.id}: attach is not implemented by the microvm controller yet`));
+  /** The container's own stdio, fanned out from its log pumps (attach-stream.ts). */
+  async attach(sb: SandboxHandle, c: ContainerHandle, opts: StreamOptions): Promise<ProcessIO> {
+    return (await this.entry(sb)).containers.attach(c, opts);
   }
 
   /** vmpod writes a VM container's log itself, from the agent's output stream. */

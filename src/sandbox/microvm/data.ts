@@ -39,6 +39,9 @@ export interface VmContainerData {
   shareDir: string;
   /** The container's process (without args), the template for execs. */
   process: Omit<OciProcess, 'args'>;
+  /** CRI ContainerConfig.stdin / stdin_once (attach); absent in records written before attach existed. */
+  stdin?: boolean;
+  stdinOnce?: boolean;
 }
 
 function checkVersion(data: ControllerData, what: string): void {
@@ -55,5 +58,11 @@ export function decodeVmPodData(data: ControllerData, podId: string): VmPodData 
 export function decodeVmContainerData(data: ControllerData, containerId: string): VmContainerData {
   checkVersion(data, `container ${containerId}`);
   if (typeof data.process !== 'object' || data.process === null) throw new InternalError(`container ${containerId}: VM data has no process`);
-  return { v: VM_DATA_VERSION, shareDir: typeof data.shareDir === 'string' ? data.shareDir : '', process: data.process as VmContainerData['process'] };
+  return {
+    v: VM_DATA_VERSION,
+    shareDir: typeof data.shareDir === 'string' ? data.shareDir : '',
+    process: data.process as VmContainerData['process'],
+    stdin: data.stdin === true,
+    stdinOnce: data.stdinOnce === true,
+  };
 }

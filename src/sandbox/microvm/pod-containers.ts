@@ -28,6 +28,7 @@ import { sharePath } from './layout';
 import { dropWarning, pumpOutput } from './output-pump';
 import { execInGuest } from './exec';
 import { openExec } from './exec-stream';
+import { Attachment } from './attach-stream';
 import { describeExit, type PodVm } from './pod-vm';
 import { podPaths } from './layout';
 import { shareBindPropagation } from './propagation';
@@ -59,6 +60,8 @@ class LiveContainer {
   writer: CriLogWriter | undefined;
   pumps: Promise<void> | undefined;
   waiter: Promise<void> | undefined;
+  /** Attach sessions: the pumps hand them the output too. */
+  readonly attached = new Set<Attachment>();
 
   constructor(readonly id: string) {
     this.exited = new Promise((r) => (this.resolveExit = r));
@@ -202,7 +205,7 @@ export class PodContainers {
       const { args: _args, ...process } = spec.process;
       void _args;
       this.liveOf(id);
-      const d: VmContainerData = { v: VM_DATA_VERSION, shareDir: rel, process };
+      const d: VmContainerData = { v: VM_DATA_VERSION, shareDir: rel, process, stdin: config.stdin, stdinOnce: config.stdin_once };
       const u = spec.process.user;
       return { data: { ...d }, user: { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] } };
     } catch (err) {
@@ -252,22 +255,24 @@ export class PodContainers {
     // A restarted daemon follows a container it did not start: it appends to the same file.
     l.writer ??= this.logWriter(c);
     const w = l.writer;
-    if (w) {
-      const one = (stream: 'stdout' | 'stderr') =>
-        pumpOutput({
-          agent: this.pod.agent,
-          containerId: c.id,
-          execId: '',
-          stream,
-          sink: (b) => {
-            w.write(stream, b);
-            return w.writable();
-          },
-          onDropped: dropWarning(log, stream),
-          stopped,
-        });
-      l.pumps = Promise.all([one('stdout'), one('stderr')]).then(() => w.close());
-    }
+    // The pumps run with or without a log: attached clients read from them, and the agent holds
+    // a process back once its unread output is at the bound.
+    const one = (stream: 'stdout' | 'stderr') =>
+      pumpOutput({
+        agent: this.pod.agent,
+        containerId: c.id,
+        execId: '',
+        stream,
+        sink: (b) => {
+          for (const a of l.attached) a.offer(stream, b);
+          if (!w) return;
+          w.write(stream, b);
+          return w.writable();
+        },
+        onDropped: dropWarning(log, stream),
+        stopped,
+      });
+    l.pumps = Promise.all([one('stdout'), one('stderr')]).then(() => w?.close());
     l.waiter = (async () => {
       while (!stopped() && !l.exit) {
         try {
@@ -362,6 +367,29 @@ export class PodContainers {
   async execStream(c: ContainerHandle, cmd: string[], opts: StreamOptions): Promise<ProcessIO> {
     this.requireAlive('exec in a container');
     return openExec(this.pod, c.id, { ...data(c).process, args: cmd }, opts);
+  }
+
+  /** The container's own stdio (CRI Attach); the output comes from the log pumps. */
+  async attach(c: ContainerHandle, opts: StreamOptions): Promise<ProcessIO> {
+    this.requireAlive('attach to a container');
+    const l = this.liveOf(c.id);
+    if (!l.waiter && !l.exit) await this.state(c); // a restarted daemon follows the container again
+    if (l.exit || !l.started) throw new FailedPreconditionError(`container ${c.id} is not running; attach needs a running container`);
+    const d = data(c);
+    const a = new Attachment(
+      {
+        pod: this.pod,
+        containerId: c.id,
+        stdin: d.stdin === true,
+        stdinOnce: d.stdinOnce === true,
+        tty: d.process.terminal === true,
+        exited: l.exited,
+        detach: (x) => l.attached.delete(x),
+      },
+      opts,
+    );
+    l.attached.add(a);
+    return a.io();
   }
 
   /** ReopenContainerLog: kubelet rotated the file; returns once the new file exists, and records written after this go there. */
