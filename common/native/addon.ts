@@ -8,7 +8,11 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-/** One socket fd owned by the addon; closed by close() or, if dropped unclosed, at GC. */
+/**
+ * One fd owned by the addon (made non-blocking on adoption); closed by close()
+ * or, if dropped unclosed, at GC. Sockets are read and written with recv/send,
+ * anything else (a pty master) with read/write.
+ */
 export interface NativeHandle {
   /** Called by the addon with (status: 0 | -errno, events: UV_READABLE|UV_WRITABLE bits). */
   onpoll?: (this: NativeHandle, status: number, events: number) => void;
@@ -62,6 +66,8 @@ export interface NativeAddon {
   socket(): number;
   /** Two connected non-blocking AF_UNIX stream fds, or -errno (a test aid: Handle works on any stream socket). */
   socketPair(): [number, number] | number;
+  /** A connected non-blocking AF_UNIX SOCK_SEQPACKET fd (for Handle), or -errno. */
+  unixSeqpacketConnect(path: string): number;
   /** This machine's CID from /dev/vsock, or -errno. */
   localCid(): number;
   mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;

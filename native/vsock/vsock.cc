@@ -1,4 +1,5 @@
-// vsock.node — AF_VSOCK sockets for Node.js, plus the few syscalls the guest
+// vsock.node — AF_VSOCK sockets for Node.js (its Handle also drives a pty
+// master or a unix SOCK_SEQPACKET socket), plus the few syscalls the guest
 // agent needs and Node lacks (mount, umount2, reboot; the pty calls behind
 // containers with a terminal are in pty.cc).
 //
@@ -28,10 +29,13 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "syscall-util.h"
@@ -80,6 +84,12 @@ class Handle : public Napi::ObjectWrap<Handle> {
     if (!GetU32(info, 0, &fd)) return;
     fd_ = static_cast<int>(fd);
     napi_get_uv_event_loop(info.Env(), &loop_);
+    // Any fd may be adopted (a pty master too): readiness-driven reads need it
+    // non-blocking, and only sockets take recv/send.
+    int fl = ::fcntl(fd_, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK)) ::fcntl(fd_, F_SETFL, fl | O_NONBLOCK);
+    struct stat st;
+    is_socket_ = ::fstat(fd_, &st) == 0 && S_ISSOCK(st.st_mode);
   }
 
   ~Handle() override {
@@ -226,7 +236,7 @@ class Handle : public Napi::ObjectWrap<Handle> {
       return info.Env().Undefined();
     }
     auto buf = info[0].As<Napi::Buffer<uint8_t>>();
-    long r = RetryEintr([&] { return ::recv(fd_, buf.Data(), buf.Length(), 0); });
+    long r = RetryEintr([&] { return is_socket_ ? ::recv(fd_, buf.Data(), buf.Length(), 0) : ::read(fd_, buf.Data(), buf.Length()); });
     return Napi::Number::New(info.Env(), static_cast<double>(Result(r)));
   }
 
@@ -242,7 +252,8 @@ class Handle : public Napi::ObjectWrap<Handle> {
     auto arr = info[0].As<Napi::TypedArray>();
     const uint8_t* data = static_cast<const uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset();
     size_t len = arr.ByteLength();
-    long r = RetryEintr([&] { return ::send(fd_, data, len, MSG_NOSIGNAL); });
+    // Not a socket (a pty master): write(2); Node ignores SIGPIPE anyway.
+    long r = RetryEintr([&] { return is_socket_ ? ::send(fd_, data, len, MSG_NOSIGNAL) : ::write(fd_, data, len); });
     return Napi::Number::New(info.Env(), static_cast<double>(Result(r)));
   }
 
@@ -325,6 +336,7 @@ class Handle : public Napi::ObjectWrap<Handle> {
   Napi::Value Fd(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), fd_); }
 
   int fd_ = -1;
+  bool is_socket_ = true;
   uv_loop_t* loop_ = nullptr;
   uv_poll_t* poll_ = nullptr;
   bool polling_ = false;
@@ -351,6 +363,32 @@ Napi::Value SocketPair(const Napi::CallbackInfo& info) {
   a.Set(0u, Napi::Number::New(env, sv[0]));
   a.Set(1u, Napi::Number::New(env, sv[1]));
   return a;
+}
+
+// unixSeqpacketConnect(path) → a connected non-blocking, close-on-exec
+// AF_UNIX SOCK_SEQPACKET fd, or -errno. Node's net module speaks only
+// SOCK_STREAM; conmon's attach socket is SOCK_SEQPACKET (one packet per
+// output chunk, its first byte naming the stream). A unix connect completes
+// at once or fails (EAGAIN: the listener's backlog is full), so no polling.
+Napi::Value UnixSeqpacketConnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "unixSeqpacketConnect(path: string)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>();
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) return Napi::Number::New(env, -ENAMETOOLONG);
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  int fd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Napi::Number::New(env, -errno);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
+    int err = errno;
+    ::close(fd);
+    return Napi::Number::New(env, -err);
+  }
+  return Napi::Number::New(env, fd);
 }
 
 // localCid() → this machine's CID (IOCTL_VM_SOCKETS_GET_LOCAL_CID on
@@ -432,6 +470,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Handle", Handle::Define(env));
   exports.Set("socket", Napi::Function::New<Socket>(env, "socket"));
   exports.Set("socketPair", Napi::Function::New<SocketPair>(env, "socketPair"));
+  exports.Set("unixSeqpacketConnect", Napi::Function::New<UnixSeqpacketConnect>(env, "unixSeqpacketConnect"));
   exports.Set("localCid", Napi::Function::New<LocalCid>(env, "localCid"));
   exports.Set("mount", Napi::Function::New<Mount>(env, "mount"));
   exports.Set("umount", Napi::Function::New<Umount>(env, "umount"));

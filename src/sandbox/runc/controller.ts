@@ -31,10 +31,12 @@ import type {
   SandboxController,
   SandboxCreateInput,
   SandboxHandle,
+  StreamOptions,
 } from '../controller';
 import { cgroupDirs, cgroupStats } from './cgroup-stats';
 import * as ctr from './container';
 import { decodeContainerData, decodeSandboxData } from './data';
+import { startExec } from './exec-stream';
 import { ExitWatcher } from './exit-watch';
 import { unmountIfMounted } from './mount';
 import { RuncPaths } from './paths';
@@ -162,9 +164,9 @@ export class RuncController implements SandboxController {
     return ctr.updateContainer(this.deps, c, resources);
   }
 
-  // Streaming (issue 14): being built; until then the CRI Exec/Attach RPCs answer UNIMPLEMENTED before reaching here.
-  exec(_sb: SandboxHandle, c: ContainerHandle): Promise<ProcessIO> {
-    return Promise.reject(new UnimplementedError(`container ${c.id}: streaming exec is not implemented by the runc controller yet`));
+  async exec(_sb: SandboxHandle, c: ContainerHandle, cmd: string[], opts: StreamOptions): Promise<ProcessIO> {
+    const pidFile = join(decodeContainerData(c.data, c.id).bundle, `exec-${process.hrtime.bigint()}.pid`);
+    return startExec({ runcBinary: this.runcBinary, runcRoot: this.paths.runcRoot, id: c.id, cmd, streams: opts, pidFile });
   }
 
   attach(_sb: SandboxHandle, c: ContainerHandle): Promise<ProcessIO> {

@@ -1,0 +1,254 @@
+// Streaming exec and attach of the runc controller (issue 14), driven
+// directly (no CRI, no streaming server): real runc, conmon and the project's
+// infra process, busybox containers built from the host's /bin/busybox.
+
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { RuncController } from '../../src/sandbox/runc/controller';
+import { infraBinaryPath } from '../../src/sandbox/runc/pod';
+import { readHostFacts } from '../../src/host/facts';
+import { silentLogger } from '../../src/log';
+import { FailedPreconditionError } from '../../common/errors';
+import type { ContainerHandle, SandboxHandle } from '../../src/sandbox/controller';
+import type { ContainerConfig__Output } from '../../src/generated/cri/runtime/v1/ContainerConfig';
+import type { PodSandboxConfig__Output } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
+
+const missing = [
+  ['root', process.getuid?.() === 0 ? '/' : ''],
+  ['runc (apt runc)', '/usr/sbin/runc'],
+  ['conmon (apt conmon)', '/usr/bin/conmon'],
+  ['busybox-static', '/bin/busybox'],
+  ['vmpod-infra (native/infra/build.sh)', infraBinaryPath()],
+].filter(([, path]) => !path || !existsSync(path));
+for (const [what] of missing) t.fail(`missing component: ${what}`);
+if (missing.length) process.exit(1);
+
+const dir = mkdtempSync(join(tmpdir(), 'vmpod-streams-'));
+const state = join(dir, 'state');
+const logs = join(dir, 'logs');
+const ctl = new RuncController({ handler: 'runc', state, host: readHostFacts(), log: silentLogger });
+const log = silentLogger;
+
+function busyboxRootfs(name: string): string {
+  const root = join(dir, 'rootfs', name);
+  for (const d of ['bin', 'etc', 'proc', 'dev', 'sys', 'tmp']) mkdirSync(join(root, d), { recursive: true });
+  copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
+  execFileSync('chmod', ['755', join(root, 'bin', 'busybox')]);
+  for (const a of ['sh', 'echo', 'sleep', 'cat', 'tty', 'stty', 'seq', 'true']) symlinkSync('busybox', join(root, 'bin', a));
+  writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\n');
+  return root;
+}
+
+const podConfig = {
+  metadata: { name: 'p', uid: 'u1', namespace: 'default', attempt: 0 },
+  hostname: 'streampod',
+  log_directory: logs,
+  dns_config: null,
+  port_mappings: [],
+  labels: {},
+  annotations: {},
+  linux: { cgroup_parent: '', security_context: null, sysctls: {}, overhead: null, resources: null },
+  windows: null,
+} as unknown as PodSandboxConfig__Output;
+
+function ctrConfig(name: string, script: string, io: { stdin?: boolean; stdinOnce?: boolean; tty?: boolean } = {}): ContainerConfig__Output {
+  return {
+    metadata: { name, attempt: 0 },
+    image: null,
+    command: ['/bin/sh', '-c', script],
+    args: [],
+    working_dir: '',
+    envs: [],
+    mounts: [],
+    devices: [],
+    labels: {},
+    annotations: {},
+    log_path: `${name}.log`,
+    stdin: io.stdin ?? false,
+    stdin_once: io.stdinOnce ?? false,
+    tty: io.tty ?? false,
+    linux: { security_context: null, resources: null },
+    windows: null,
+    CDI_devices: [],
+    stop_signal: 'RUNTIME_DEFAULT',
+  } as unknown as ContainerConfig__Output;
+}
+
+let sb: SandboxHandle | undefined;
+const containers: ContainerHandle[] = [];
+const podId = `rspod${process.pid}`;
+
+t.teardown(async () => {
+  await ctl.close();
+  for (const c of containers) {
+    await ctl.stopContainer(sb!, c, 9, 0, log).catch(() => undefined);
+    await ctl.removeContainer(sb!, c, log).catch(() => undefined);
+  }
+  if (sb) {
+    await ctl.stopSandbox(sb, log).catch(() => undefined);
+    await ctl.removeSandbox(sb, log).catch(() => undefined);
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function run(name: string, script: string, io: { stdin?: boolean; stdinOnce?: boolean; tty?: boolean } = {}): Promise<ContainerHandle> {
+  const id = `${podId}-${name}`;
+  const made = await ctl.createContainer({ id, sandbox: sb!, config: ctrConfig(name, script, io), image: {}, rootfs: busyboxRootfs(name), logPath: join(logs, `${name}.log`), log });
+  const c = { id, logPath: join(logs, `${name}.log`), data: made.data };
+  containers.push(c);
+  await ctl.startContainer(sb!, c);
+  return c;
+}
+
+/** Everything a stream yields until it ends. */
+async function collect(s: NodeJS.ReadableStream | undefined): Promise<string> {
+  if (!s) return '';
+  const parts: Buffer[] = [];
+  for await (const b of s) parts.push(Buffer.isBuffer(b) ? b : Buffer.from(b));
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** Output so far, for waiting on a prompt or a reply. */
+function accumulate(s: NodeJS.ReadableStream): { text: () => string; until: (re: RegExp, from?: number) => Promise<string> } {
+  let text = '';
+  s.on('data', (b: Buffer) => (text += b.toString('utf8')));
+  return {
+    text: () => text,
+    until: async (re, from = 0) => {
+      for (let i = 0; i < 1000; i++) {
+        const m = re.exec(text.slice(from));
+        if (m) return m[0];
+        await sleep(10);
+      }
+      throw new Error(`never saw ${re} in ${JSON.stringify(text)}`);
+    },
+  };
+}
+
+const fdCount = () => readdirSync('/proc/self/fd').length;
+
+/** Host PIDs whose command line contains `marker`. */
+function pidsWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(marker)) out.push(Number(p));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+let busy: ContainerHandle;
+let fdsBefore = 0;
+
+t.before(async () => {
+  const namespaces = { network: 'POD', pid: 'POD', ipc: 'POD' } as const;
+  const data = await ctl.createSandbox({ id: podId, config: podConfig, namespaces, hostname: 'streampod', netnsPath: '', ips: [], log });
+  sb = { id: podId, config: podConfig, namespaces, hostname: 'streampod', netnsPath: '', data };
+  busy = await run('busy', 'exec sleep 100000');
+  fdsBefore = fdCount();
+});
+
+t.test('exec with stdin piped: output on stdout and stderr, exit code', async (t) => {
+  const io = await ctl.exec(sb!, busy, ['/bin/sh', '-c', 'cat; echo err >&2; exit 3'], { stdin: true, stdout: true, stderr: true, tty: false });
+  io.stdin!.end('hello through stdin\n');
+  const [out, err, done] = await Promise.all([collect(io.stdout), collect(io.stderr), io.done]);
+  t.equal(out, 'hello through stdin\n', 'stdin came back on stdout');
+  t.equal(err, 'err\n', 'stderr apart');
+  t.equal(done.exitCode, 3, 'exit code of the command');
+  await t.rejects(io.resize({ width: 80, height: 24 }), FailedPreconditionError, 'no terminal to resize');
+  io.close();
+});
+
+t.test('exec of a command that does not exist: non-zero exit and a message on stderr', async (t) => {
+  const io = await ctl.exec(sb!, busy, ['/no/such/command'], { stdin: false, stdout: true, stderr: true, tty: false });
+  const [out, err, done] = await Promise.all([collect(io.stdout), collect(io.stderr), io.done]);
+  t.equal(out, '', 'no output');
+  t.not(done.exitCode, 0, `exit code ${done.exitCode}`);
+  t.match(err, /no such file|not found/i, 'a message on stderr');
+});
+
+t.test('exec with a terminal: tty names the container pty, resize reaches stty, exit code', async (t) => {
+  const io = await ctl.exec(sb!, busy, ['/bin/sh'], { stdin: true, stdout: true, stderr: false, tty: true });
+  t.equal(io.stderr, undefined, 'one output stream with a terminal');
+  const out = accumulate(io.stdout!);
+  io.stdin!.write('tty\n');
+  const tty = await out.until(/^\/dev\/pts\/\d+\r?$/m);
+  t.match(tty, /^\/dev\/pts\/\d+/, 'tty prints the container pty');
+  await io.resize({ width: 100, height: 40 });
+  // runc applies the size when it handles SIGWINCH, concurrently with the
+  // next input it relays: ask until the answer is the new size.
+  let size = '';
+  for (let i = 0; i < 50 && !/^40 100\r?$/m.test(size); i++) {
+    const before = out.text().length;
+    io.stdin!.write('stty size\n');
+    size = await out.until(/^\d+ \d+\r?$/m, before);
+  }
+  t.match(size, /^40 100\r?$/m, 'stty size shows the resize');
+  io.stdin!.write('exit 5\n');
+  const done = await io.done;
+  t.equal(done.exitCode, 5, 'exit code through the terminal');
+  io.close();
+});
+
+t.test('exec with a terminal: the last output is delivered to a late reader', async (t) => {
+  const io = await ctl.exec(sb!, busy, ['/bin/sh', '-c', 'seq 1 3000; echo LAST-LINE'], { stdin: false, stdout: true, stderr: false, tty: true });
+  // Nobody reads while the process finishes: its output waits in the pty and
+  // the stream, and must all come out once read.
+  await sleep(500);
+  const [out, done] = await Promise.all([collect(io.stdout), io.done]);
+  t.match(out, /\b3000\r?\nLAST-LINE\r?\n$/, 'ends with the last line');
+  t.equal(out.split('\n').length, 3002, 'every line');
+  t.equal(done.exitCode, 0, 'exit 0');
+});
+
+t.test('close() mid-exec kills the process in the container', async (t) => {
+  const marker = `31${process.pid % 10000}7`;
+  const io = await ctl.exec(sb!, busy, ['/bin/sleep', marker], { stdin: true, stdout: true, stderr: true, tty: false });
+  let pids: number[] = [];
+  for (let i = 0; i < 500 && pids.length === 0; i++) {
+    pids = pidsWith(marker);
+    if (!pids.length) await sleep(10);
+  }
+  t.equal(pids.length, 1, 'the exec is running');
+  io.stdout!.resume();
+  io.stderr!.resume();
+  io.close();
+  io.close();
+  const done = await io.done;
+  t.equal(done.exitCode, 137, 'killed');
+  t.same(pidsWith(marker), [], 'the process is gone');
+});
+
+t.test('close() of a terminal exec kills the process', async (t) => {
+  const marker = `32${process.pid % 10000}7`;
+  const io = await ctl.exec(sb!, busy, ['/bin/sleep', marker], { stdin: true, stdout: true, stderr: false, tty: true });
+  let pids: number[] = [];
+  for (let i = 0; i < 500 && pids.length === 0; i++) {
+    pids = pidsWith(marker);
+    if (!pids.length) await sleep(10);
+  }
+  t.equal(pids.length, 1, 'the exec is running');
+  io.close();
+  await io.done;
+  t.same(pidsWith(marker), [], 'the process is gone');
+});
+
+t.test('no fd left behind by the sessions', async (t) => {
+  // Let closed handles finish closing (libuv closes on the next loop turn).
+  await sleep(100);
+  t.equal(fdCount(), fdsBefore, `${fdsBefore} fds before, as many after`);
+  t.same(
+    readdirSync(join(state, 'containers', busy.id)).filter((f) => f.startsWith('exec-')),
+    [],
+    'no PID file left',
+  );
+});
