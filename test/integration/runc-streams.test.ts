@@ -242,6 +242,70 @@ t.test('close() of a terminal exec kills the process', async (t) => {
   t.same(pidsWith(marker), [], 'the process is gone');
 });
 
+t.test('attach with stdin to a container running cat: echo back, stdin EOF ends it', async (t) => {
+  const c = await run('cat', 'exec cat', { stdin: true, stdinOnce: true });
+  const io = await ctl.attach(sb!, c, { stdin: true, stdout: true, stderr: true, tty: false });
+  const out = accumulate(io.stdout!);
+  io.stdin!.write('echo me\n');
+  t.equal(await out.until(/echo me\n/), 'echo me\n', 'stdin came back through the container');
+  // Larger than one conmon packet either way.
+  const big = 'x'.repeat(100_000) + '\n';
+  io.stdin!.end(big);
+  const [err, done] = await Promise.all([collect(io.stderr), io.done]);
+  t.equal(out.text(), 'echo me\n' + big, 'all of stdin came back, in order');
+  t.equal(err, '', 'nothing on stderr');
+  t.equal(done.exitCode, 0, 'cat exited at EOF (stdin_once)');
+  io.close();
+});
+
+t.test('attach: stdout and stderr apart, the exit code of the container', async (t) => {
+  const c = await run('twostreams', 'read x; echo "out-$x"; echo "err-$x" >&2; exit 4', { stdin: true, stdinOnce: true });
+  const io = await ctl.attach(sb!, c, { stdin: true, stdout: true, stderr: true, tty: false });
+  io.stdin!.write('go\n');
+  const [out, err, done] = await Promise.all([collect(io.stdout), collect(io.stderr), io.done]);
+  t.equal(out, 'out-go\n', 'stdout');
+  t.equal(err, 'err-go\n', 'stderr');
+  t.equal(done.exitCode, 4, 'exit code');
+  await t.rejects(ctl.attach(sb!, c, { stdin: false, stdout: true, stderr: false, tty: false }), FailedPreconditionError, 'no attaching to an exited container');
+});
+
+t.test('attach to a printing container; close() drops only the attachment', async (t) => {
+  const c = await run('ticker', 'i=0; while :; do echo tick$i; i=$((i+1)); sleep 0.1; done');
+  const io = await ctl.attach(sb!, c, { stdin: false, stdout: true, stderr: false, tty: false });
+  t.equal(io.stdin, undefined, 'no stdin asked');
+  t.equal(io.stderr, undefined, 'no stderr asked');
+  const out = accumulate(io.stdout!);
+  await out.until(/tick\d+\n/);
+  await t.rejects(io.resize({ width: 80, height: 24 }), FailedPreconditionError, 'no terminal to resize');
+  io.close();
+  io.close();
+  await t.rejects(io.done, FailedPreconditionError, 'done says the session was closed');
+  t.equal((await ctl.containerState(sb!, c)).state, 'running', 'the container runs on');
+  // A second attachment sees the output go on.
+  const again = await ctl.attach(sb!, c, { stdin: false, stdout: true, stderr: false, tty: false });
+  await accumulate(again.stdout!).until(/tick\d+\n/);
+  again.close();
+  t.pass('attached again');
+});
+
+t.test('attach to a container with a terminal: resize through conmon', async (t) => {
+  const c = await run('ttyctr', 'while read x; do stty size; done', { stdin: true, tty: true });
+  const io = await ctl.attach(sb!, c, { stdin: true, stdout: true, stderr: false, tty: true });
+  const out = accumulate(io.stdout!);
+  await io.resize({ width: 90, height: 30 });
+  // conmon applies the resize and relays stdin from one loop, in whichever
+  // order the two are ready: ask until the answer is the new size.
+  let size = '';
+  for (let i = 0; i < 50 && !/^30 90\r?$/m.test(size); i++) {
+    const before = out.text().length;
+    io.stdin!.write('size\n');
+    size = await out.until(/^\d+ \d+\r?$/m, before);
+  }
+  t.match(size, /^30 90\r?$/m, 'stty size shows the resize');
+  io.close();
+  t.equal((await ctl.containerState(sb!, c)).state, 'running', 'the container runs on (stdin kept open)');
+});
+
 t.test('no fd left behind by the sessions', async (t) => {
   // Let closed handles finish closing (libuv closes on the next loop turn).
   await sleep(100);

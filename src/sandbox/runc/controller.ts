@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { UnimplementedError } from '../../../common/errors';
 import type { Logger } from '../../log';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
@@ -15,6 +14,7 @@ import type { PodSandboxConfig__Output } from '../../generated/cri/runtime/v1/Po
 import { connectLoopback, openNetnsPort } from '../../network';
 import { podCgroupParent } from '../../oci/container-spec';
 import type { HostFacts, PodNamespaceModes } from '../../oci/input';
+import { attachContainer } from './attach';
 import { exitFile, reopenConmonLog } from './conmon';
 import { Runc } from './runc-cli';
 import type {
@@ -169,8 +169,9 @@ export class RuncController implements SandboxController {
     return startExec({ runcBinary: this.runcBinary, runcRoot: this.paths.runcRoot, id: c.id, cmd, streams: opts, pidFile });
   }
 
-  attach(_sb: SandboxHandle, c: ContainerHandle): Promise<ProcessIO> {
-    return Promise.reject(new UnimplementedError(`container ${c.id}: attach is not implemented by the runc controller yet`));
+  async attach(sb: SandboxHandle, c: ContainerHandle, opts: StreamOptions): Promise<ProcessIO> {
+    const d = decodeContainerData(c.data, c.id);
+    return attachContainer({ id: c.id, attachSocket: d.attachSocket, ctlPath: join(d.bundle, 'ctl'), streams: opts, state: () => this.containerState(sb, c) });
   }
 
   reopenContainerLog(_sb: SandboxHandle, c: ContainerHandle): Promise<void> {
