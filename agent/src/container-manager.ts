@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../common/errors';
+import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../../common/errors';
 import { ID_PATTERN } from '../../common/agent-protocol/limits';
 import type { CreateContainerRequest } from '../../common/generated/agent/agent';
 import type { WindowSize } from '../../common/native/pty';
@@ -58,6 +58,15 @@ export interface OomEvent {
 }
 
 const MAX_OOM_QUEUE = 1024;
+/**
+ * Exec records per container, running or finished and not yet collected. A
+ * record is forgotten as soon as the host has collected its exit and read
+ * its output to the end, or FINISHED_EXEC_TTL_MS after it finished (a host
+ * that went away, a killed session); at the bound the oldest finished one
+ * goes first, and a container with this many running execs refuses more.
+ */
+export const MAX_EXECS_PER_CONTAINER = 128;
+export const FINISHED_EXEC_TTL_MS = 60_000;
 
 export function checkId(field: string, id: string): string {
   if (!ID_PATTERN.test(id)) throw new InvalidArgumentError(field, `"${id.slice(0, 64)}" is not a valid id (1..128 of [A-Za-z0-9_.-])`);
@@ -142,6 +151,7 @@ export class ContainerManager {
     checkId('exec_id', execId);
     if (c.execs.has(execId)) throw new AlreadyExistsError('exec', `${id}/${execId}`);
     if (!c.started || c.init.exit) throw new FailedPreconditionError(`container "${id}" is not running`);
+    this.makeRoomForExec(c);
     let proc: OciProcess;
     try {
       proc = JSON.parse(Buffer.from(processJson).toString('utf8')) as OciProcess;
@@ -164,6 +174,7 @@ export class ContainerManager {
       // runc no longer needs either file; a container with an exec probe runs thousands of execs.
       exited: async () => {
         await Promise.all([rm(file, { force: true }), rm(pidFile, { force: true })]).catch(() => undefined);
+        setTimeout(() => this.forgetExec(c, execId, p), FINISHED_EXEC_TTL_MS).unref();
         return false;
       },
     });
@@ -184,8 +195,12 @@ export class ContainerManager {
     await this.proc(c, execId).signal(signal);
   }
 
-  wait(id: string, execId: string, waitMs: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
-    return this.proc(this.get(id), execId).wait(waitMs, signal);
+  async wait(id: string, execId: string, waitMs: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
+    const c = this.get(id);
+    const p = this.proc(c, execId);
+    const exit = await p.wait(waitMs, signal);
+    if (execId && p.collected) this.forgetExec(c, execId, p);
+    return exit;
   }
 
   async remove(id: string, force: boolean): Promise<void> {
@@ -217,7 +232,7 @@ export class ContainerManager {
     await mustRun(this.sys, this.paths.runc, runcArgs.update(id), { input: Buffer.from(resourcesJson) });
   }
 
-  writeStdin(id: string, execId: string, data: Uint8Array): number {
+  writeStdin(id: string, execId: string, data: Uint8Array): Promise<number> {
     return this.proc(this.get(id), execId).writeStdin(data);
   }
 
@@ -229,8 +244,35 @@ export class ContainerManager {
     this.proc(this.get(id), execId).resize(size);
   }
 
-  read(id: string, execId: string, stream: 'stdout' | 'stderr', maxBytes: number, waitMs: number, signal?: AbortSignal): Promise<ReadResult> {
-    return this.proc(this.get(id), execId).read(stream, maxBytes, waitMs, signal);
+  async read(id: string, execId: string, stream: 'stdout' | 'stderr', maxBytes: number, waitMs: number, signal?: AbortSignal): Promise<ReadResult> {
+    const c = this.get(id);
+    const p = this.proc(c, execId);
+    const r = await p.read(stream, maxBytes, waitMs, signal);
+    if (execId && p.collected) this.forgetExec(c, execId, p);
+    return r;
+  }
+
+  /** How many exec records a container holds (tests; the bound is MAX_EXECS_PER_CONTAINER). */
+  execCount(id: string): number {
+    return this.get(id).execs.size;
+  }
+
+  private forgetExec(c: Container, execId: string, p: GuestProcess): void {
+    if (c.execs.get(execId) !== p) return; // already forgotten (or the container removed)
+    p.close();
+    c.execs.delete(execId);
+  }
+
+  private makeRoomForExec(c: Container): void {
+    if (c.execs.size < MAX_EXECS_PER_CONTAINER) return;
+    // Map order is creation order: the oldest finished record goes first.
+    for (const [execId, p] of c.execs) {
+      if (p.exit) {
+        this.forgetExec(c, execId, p);
+        return;
+      }
+    }
+    throw new ResourceExhaustedError(`container "${c.id}" already runs ${MAX_EXECS_PER_CONTAINER} execs; wait for one to end`);
   }
 
   async nextOomEvent(waitMs: number, signal?: AbortSignal): Promise<OomEvent | undefined> {

@@ -1,7 +1,12 @@
 // Bounded buffer of one process output stream (stdout or stderr). Output is
 // kept until the host reads it, so a host that disconnects and reconnects
-// (daemon restart) loses nothing — up to the bound; beyond it the newest
-// bytes are dropped and counted, and the count is reported on every read.
+// (daemon restart) loses nothing. It is the guest end of the host's
+// backpressure: once half the bound is unread, append() says so and the
+// process's pipe or pty is no longer read (process.ts), so the process
+// blocks in write() until the host reads again, as a process whose stdout
+// reader is slow does anywhere. Only a source that keeps delivering after
+// that is cut at the bound; those bytes are dropped and counted, and the
+// count is reported on every read.
 
 import { OUTPUT_BUFFER_BYTES } from '../../common/agent-protocol/limits';
 
@@ -17,10 +22,13 @@ export class OutputBuffer {
   private dropped = 0;
   private ended = false;
   private readonly waiters = new Set<() => void>();
+  /** Set while the source is held back: called once reads made room again. */
+  private onRoom: (() => void) | undefined;
 
   constructor(private readonly max = OUTPUT_BUFFER_BYTES) {}
 
-  append(b: Buffer): void {
+  /** Whether the source may go on delivering; false: hold it back until `resume` is called. */
+  append(b: Buffer, resume?: () => void): boolean {
     const room = this.max - this.size;
     if (b.length > room) {
       this.dropped += b.length - room;
@@ -31,6 +39,9 @@ export class OutputBuffer {
       this.size += b.length;
     }
     this.wake();
+    if (this.size < this.max / 2 || !resume) return true;
+    this.onRoom = resume;
+    return false;
   }
 
   end(): void {
@@ -68,6 +79,11 @@ export class OutputBuffer {
       else this.chunks[0] = c.subarray(take);
     }
     this.size -= n;
+    if (this.onRoom && this.size < this.max / 2) {
+      const r = this.onRoom;
+      this.onRoom = undefined;
+      r();
+    }
     return { data: Buffer.concat(out), eof: this.ended && this.size === 0, dropped: this.dropped };
   }
 

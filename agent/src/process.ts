@@ -41,6 +41,17 @@ export interface LaunchOptions {
 export const PID_FILE_WAIT_MS = 10_000;
 const PID_FILE_POLL_MS = 20;
 
+/** Resolves when `w` drained, or can never drain (closed, failed). */
+function drained(w: NodeJS.WritableStream & { once(e: string, f: () => void): unknown; off(e: string, f: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      for (const e of ['drain', 'close', 'error']) w.off(e, done);
+      resolve();
+    };
+    for (const e of ['drain', 'close', 'error']) w.once(e, done);
+  });
+}
+
 export class GuestProcess {
   exit: ExitStatus | undefined;
   private child: ChildProcess | undefined;
@@ -51,6 +62,8 @@ export class GuestProcess {
   /** Output streams still open; the exit is reported once they have all ended. */
   private openStreams = 0;
   private pendingExit: { code: number } | undefined;
+  private exitReported = false;
+  private readonly eofRead = { stdout: false, stderr: false };
 
   /** Not running yet: reads and waits block until start() and the process produce something. */
   constructor(private readonly opts: LaunchOptions) {}
@@ -119,11 +132,16 @@ export class GuestProcess {
     }
   }
 
-  writeStdin(data: Uint8Array): number {
+  /**
+   * Answers once the process's pipe or pty took the bytes (or the stdin
+   * closed meanwhile): the host sends one chunk at a time, so the agent never
+   * holds more than that of a process that does not read its stdin.
+   */
+  async writeStdin(data: Uint8Array): Promise<number> {
     const closed = this.terminal ? !this.stdinOpen || !this.terminal.open : !this.child?.stdin || this.child.stdin.writableEnded || this.child.stdin.destroyed;
     if (closed) throw new FailedPreconditionError(`stdin of ${this.opts.label} is closed`);
-    if (this.terminal) this.terminal.write(data);
-    else this.child!.stdin!.write(Buffer.from(data));
+    const w = this.terminal ? this.terminal.output : this.child!.stdin!;
+    if (!w.write(Buffer.from(data))) await drained(w);
     return data.length;
   }
 
@@ -147,8 +165,15 @@ export class GuestProcess {
     this.child?.kill('SIGWINCH');
   }
 
-  read(stream: 'stdout' | 'stderr', maxBytes: number, waitMs: number, signal?: AbortSignal): Promise<ReadResult> {
-    return this.out[stream].read(maxBytes, waitMs, signal);
+  async read(stream: 'stdout' | 'stderr', maxBytes: number, waitMs: number, signal?: AbortSignal): Promise<ReadResult> {
+    const r = await this.out[stream].read(maxBytes, waitMs, signal);
+    if (r.eof) this.eofRead[stream] = true;
+    return r;
+  }
+
+  /** The host has been told the exit and has read both streams to their end: nothing of this process is left to ask for. */
+  get collected(): boolean {
+    return this.exitReported && this.eofRead.stdout && this.eofRead.stderr;
   }
 
   /** The exit status, waiting up to `waitMs` for it. */
@@ -166,6 +191,7 @@ export class GuestProcess {
         signal?.addEventListener('abort', done, { once: true });
       });
     }
+    if (this.exit) this.exitReported = true;
     return this.exit;
   }
 
@@ -191,7 +217,10 @@ export class GuestProcess {
     for (const [name, s] of outputs) {
       if (!s) continue;
       this.openStreams++;
-      s.on('data', (b: Buffer) => this.out[name].append(b));
+      // Backpressure: a buffer half full holds the pipe or pty back until the host reads.
+      s.on('data', (b: Buffer) => {
+        if (!this.out[name].append(b, () => s.resume())) s.pause();
+      });
       s.on('close', () => {
         this.out[name].end();
         if (--this.openStreams === 0 && this.pendingExit) void this.finish(this.pendingExit.code);

@@ -13,6 +13,28 @@ import { openPty, setWindowSize, type WindowSize } from '../../common/native/pty
 /** End-of-transmission (^D): what closing stdin means on a terminal; the container's pty, in canonical mode, turns it into end-of-file. */
 const EOT = Buffer.from([0x04]);
 
+/**
+ * Reading a master whose slave is closed everywhere fails with EIO after the
+ * last buffered byte: that is the end of output, not an error. Node's socket
+ * code destroys the stream on any read error, and a destroyed stream drops
+ * what it still buffers (while paused for backpressure, or not yet flowing):
+ * the last lines a process wrote just before it exited were lost. So EIO
+ * ends the stream as EOF does; it is destroyed (the fd closed) once that
+ * output was consumed.
+ */
+function endOnEio(s: ReadStream): ReadStream {
+  const destroy = s.destroy.bind(s);
+  s.destroy = (err?: NodeJS.ErrnoException): ReadStream => {
+    if (err?.code !== 'EIO' || s.readableEnded) return destroy(err);
+    s.push(null);
+    s.once('end', () => destroy());
+    // Nothing may be left to read (or nobody reading): the fd goes with close() then.
+    s.read(0);
+    return s;
+  };
+  return s;
+}
+
 export class Terminal {
   /** Master side; ends ('close') when the last holder of the slave is gone. */
   readonly output: ReadStream;
@@ -23,9 +45,7 @@ export class Terminal {
     slave: number,
   ) {
     this.slave = slave;
-    this.output = new ReadStream(master);
-    // Reading a master whose slave is closed everywhere fails with EIO after
-    // the last buffered byte: that is the end of output, not an error.
+    this.output = endOnEio(new ReadStream(master));
     this.output.on('error', () => undefined);
   }
 

@@ -4,7 +4,7 @@
 export const MAX_MESSAGE_BYTES = 4 << 20;
 /** Largest data chunk in ReadStdout/ReadStderr, WriteStdin, CopyFile, PortForward. */
 export const MAX_STREAM_CHUNK = 1 << 20;
-/** Unread output the agent keeps per process stream before dropping (and counting) bytes. */
+/** Unread output the agent keeps per process stream; from half of it on the process's output is held back until the host reads. */
 export const OUTPUT_BUFFER_BYTES = 1 << 20;
 /** Bumped on incompatible changes to agent.proto. */
 export const PROTOCOL_VERSION = 1;

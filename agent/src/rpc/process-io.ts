@@ -13,7 +13,7 @@ export function registerProcessIo(server: TtrpcServer, d: AgentDeps): void {
   });
   handle(server, 'WriteStdin', async (req) => {
     if (req.data.length > MAX_STREAM_CHUNK) throw new InvalidArgumentError('data', `more than ${MAX_STREAM_CHUNK} bytes`);
-    return { written: c.writeStdin(req.container_id, req.exec_id, req.data) };
+    return { written: await c.writeStdin(req.container_id, req.exec_id, req.data) };
   });
   handle(server, 'CloseStdin', async (req) => {
     c.closeStdin(req.container_id, req.exec_id);

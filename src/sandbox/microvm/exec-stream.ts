@@ -11,7 +11,8 @@
 import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { AgentUnavailableError, MAX_STREAM_CHUNK, type AgentClient } from '../../agent-client';
-import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../../../common/errors';
+import { FailedPreconditionError, GrpcStatus, InvalidArgumentError, UnavailableError } from '../../../common/errors';
+import { RemoteStatusError } from '../../../common/ttrpc';
 import { sleep } from '../../../common/time';
 import type { OciProcess } from '../../oci/types';
 import type { ProcessIO, StreamOptions, TerminalSize } from '../controller';
@@ -184,5 +185,10 @@ export async function resizeGuestTty(pod: GuestPod, containerId: string, execId:
   const ok = (n: number): boolean => Number.isInteger(n) && n >= 0 && n <= 0xffff;
   if (!ok(size.width) || !ok(size.height)) throw new InvalidArgumentError('size', `${size.width}x${size.height} does not fit a terminal (0..65535 each)`);
   if (!pod.alive) return;
-  await pod.agent.call('ResizeTty', { container_id: containerId, exec_id: execId, rows: size.height, cols: size.width });
+  try {
+    await pod.agent.call('ResizeTty', { container_id: containerId, exec_id: execId, rows: size.height, cols: size.width });
+  } catch (err) {
+    // A resize may race the process's end; once collected the agent no longer knows it.
+    if (!(err instanceof RemoteStatusError && err.grpcStatus === GrpcStatus.NOT_FOUND)) throw err;
+  }
 }

@@ -39,3 +39,17 @@ t.test('cgroup and runc parsers', async (t) => {
   ];
   for (const c of cases) t.equal(pidFromState(c.s), c.want, c.desc);
 });
+
+t.test('half full: append asks the source to hold back, and a read lets it resume', async (t) => {
+  const b = new OutputBuffer(10);
+  let resumed = 0;
+  const resume = (): void => void resumed++;
+  t.equal(b.append(Buffer.from('0123'), resume), true, 'below half: go on');
+  t.equal(b.append(Buffer.from('45'), resume), false, 'half full: hold back');
+  await b.read(1, 0);
+  t.equal(resumed, 0, 'still at least half full');
+  await b.read(1, 0);
+  t.equal(resumed, 1, 'room again: resumed once');
+  const r = await b.read(100, 0);
+  t.same([r.data.toString(), r.dropped], ['2345', 0], 'nothing dropped');
+});

@@ -1,0 +1,43 @@
+// The agent forgets an exec once the host has collected it (exit and both
+// streams read to their end); it used to keep every finished exec of a
+// long-lived pod forever. The number of records per container is bounded.
+
+import t from 'tap';
+import { GrpcStatus } from '../../../common/errors';
+import type { RemoteStatusError } from '../../../common/ttrpc';
+import { MAX_EXECS_PER_CONTAINER } from '../../../agent/src/container-manager';
+import { ociSpec, readAll, startClient } from './harness';
+
+const proc = (args: string[]) => Buffer.from(JSON.stringify({ args, env: ['PATH=/usr/bin:/bin'], cwd: '/' }));
+
+t.test('an exec collected by the host is forgotten (finished execs were kept forever)', async (t) => {
+  const { h, client } = startClient(t);
+  await client.call('CreateContainer', { container_id: 'c1', oci_spec_json: ociSpec(['sleep', '60']), rootfs_path: 'c1/rootfs' });
+  await client.call('StartContainer', { container_id: 'c1' });
+  await client.call('ExecProcess', { container_id: 'c1', exec_id: 'e1', process_json: proc(['echo', 'hi']) });
+  const w = await client.waitProcess({ container_id: 'c1', exec_id: 'e1', wait_ms: 5000 });
+  t.same([w.exited, w.exit_code], [true, 0]);
+  t.equal(h.deps.containers.execCount('c1'), 1, 'kept while its output is unread');
+  t.equal(await readAll(client, 'c1', 'e1', 'readStdout'), 'hi\n');
+  t.equal(h.deps.containers.execCount('c1'), 1, 'kept while stderr is not read to its end');
+  t.equal(await readAll(client, 'c1', 'e1', 'readStderr'), '');
+  t.equal(h.deps.containers.execCount('c1'), 0, 'forgotten once exit and both streams were collected');
+  const err = await client.waitProcess({ container_id: 'c1', exec_id: 'e1', wait_ms: 0 }).catch((e: unknown) => e as RemoteStatusError);
+  t.equal((err as RemoteStatusError).grpcStatus, GrpcStatus.NOT_FOUND, 'a forgotten exec is NOT_FOUND');
+  await client.call('RemoveContainer', { container_id: 'c1', force: true });
+});
+
+t.test('at most MAX_EXECS_PER_CONTAINER records: finished ones make room, running ones refuse more', async (t) => {
+  const { h, client } = startClient(t);
+  await client.call('CreateContainer', { container_id: 'c1', oci_spec_json: ociSpec(['sleep', '60']), rootfs_path: 'c1/rootfs' });
+  await client.call('StartContainer', { container_id: 'c1' });
+  await client.call('ExecProcess', { container_id: 'c1', exec_id: 'done', process_json: proc(['true']) });
+  t.equal((await client.waitProcess({ container_id: 'c1', exec_id: 'done', wait_ms: 5000 })).exited, true);
+  for (let i = 1; i < MAX_EXECS_PER_CONTAINER; i++) await client.call('ExecProcess', { container_id: 'c1', exec_id: `s${i}`, process_json: proc(['sleep', '60']) });
+  t.equal(h.deps.containers.execCount('c1'), MAX_EXECS_PER_CONTAINER, 'at the bound');
+  await client.call('ExecProcess', { container_id: 'c1', exec_id: 'more', process_json: proc(['sleep', '60']) });
+  t.equal(h.deps.containers.execCount('c1'), MAX_EXECS_PER_CONTAINER, 'the finished one made room');
+  const err = await client.call('ExecProcess', { container_id: 'c1', exec_id: 'refused', process_json: proc(['sleep', '60']) }).catch((e: unknown) => e as RemoteStatusError);
+  t.equal((err as RemoteStatusError).grpcStatus, GrpcStatus.RESOURCE_EXHAUSTED, 'all running: RESOURCE_EXHAUSTED');
+  await client.call('RemoveContainer', { container_id: 'c1', force: true });
+});
