@@ -5,7 +5,7 @@
 // chain id is shared between concurrent pulls through `Inflight`.
 
 import { rm } from 'node:fs/promises';
-import { DeadlineExceededError, FailedPreconditionError, InternalError, UnavailableError } from '../../common/errors';
+import { DeadlineExceededError, FailedPreconditionError, InternalError, ResourceExhaustedError, UnavailableError } from '../../common/errors';
 import type { Logger } from '../log';
 import type { Credentials } from './auth';
 import { checkBlobSize, type ContentStore, sha256, verifyBytes } from './content-store';
@@ -16,7 +16,8 @@ import { formatReference, type ImageReference } from './reference';
 import type { RegistryClient } from './registry';
 import { chainIds, type SnapshotStore } from './snapshots';
 import { UnsafeLayerError } from './layer-path';
-import { DiffIdMismatchError, unpackLayer } from './unpack';
+import type { ImageLimits } from './limits';
+import { DiffIdMismatchError, LayerTooLargeError, unpackLayer } from './unpack';
 
 const MAX_CONFIG_BYTES = 8 << 20;
 const PARALLEL_DOWNLOADS = 3;
@@ -45,6 +46,7 @@ export interface PullDeps {
   log: Logger;
   /** Mark a digest or chain id a running pull still needs, so that GC leaves it alone. */
   protect: (digestOrChainId: string) => void;
+  limits: ImageLimits;
 }
 
 export interface PulledImage {
@@ -160,6 +162,8 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
   // Every download settles before we return, so no stray rejection outlives the pull.
   const settled = Promise.allSettled(downloads);
   let unpackMs = 0;
+  /** Unpacked by this pull so far (snapshots another pull made are not counted twice). */
+  let unpackedBytes = 0;
   try {
     for (let i = 0; i < manifest.layers.length; i++) {
       const layer = manifest.layers[i];
@@ -175,12 +179,33 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
             .slice(0, i)
             .reverse()
             .map((c) => deps.snapshots.fsDir(c));
-          const stats = await unpackLayer({ blobPath: deps.content.path(layer.digest), target: tmp.fs, lowers, diffId: config.diffIds[i], mediaTypeCompression: layer.compression });
+          const stats = await unpackLayer({
+            blobPath: deps.content.path(layer.digest),
+            target: tmp.fs,
+            lowers,
+            diffId: config.diffIds[i],
+            mediaTypeCompression: layer.compression,
+            limits: {
+              entries: deps.limits.layerEntries,
+              bytes: Math.min(deps.limits.layerBytes, deps.limits.imageBytes - unpackedBytes),
+              freeFloorBytes: deps.limits.freeFloorBytes,
+            },
+          });
+          unpackedBytes += stats.bytes;
           await deps.snapshots.commit(tmp.dir, chainId);
           unpackMs += Date.now() - t;
           log.debug({ layer: layer.digest, chainId, ...stats, ms: Date.now() - t }, 'layer unpacked');
         } catch (err) {
           await rm(tmp.dir, { recursive: true, force: true });
+          if (err instanceof LayerTooLargeError) {
+            const which =
+              err.kind === 'free-space'
+                ? ''
+                : deps.limits.imageBytes - unpackedBytes < deps.limits.layerBytes
+                  ? `, past the image limit of ${deps.limits.imageBytes} bytes (${unpackedBytes} unpacked before this layer)`
+                  : `, past the layer limit`;
+            throw new ResourceExhaustedError(`layer ${i} (${layer.digest}) of ${name} was refused: ${err.message}${which}; nothing of it was kept`);
+          }
           if (err instanceof UnsafeLayerError || err instanceof DiffIdMismatchError) {
             throw new LayerUnpackError(`layer ${i} (${layer.digest}) of ${name} was refused: ${err.message}; nothing of it was kept`);
           }

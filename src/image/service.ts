@@ -21,6 +21,7 @@ import { credentialsFrom, type CriAuthConfig } from './auth';
 import { ContentStore } from './content-store';
 import { dirUsage, type Usage } from './usage';
 import { ImageRecords, isValidContainerId, LeaseRecords, type ImageRecord, type RootfsLease } from './image-store';
+import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits';
 import { Inflight, pullImage } from './pull';
 import { digestReference, parseReference, tagReference } from './reference';
 import { RegistryClient } from './registry';
@@ -33,6 +34,8 @@ export interface ImageServiceOptions {
   log: Logger;
   /** Registry request inactivity timeout (default 30 s). */
   timeoutMs?: number;
+  /** What one pull may unpack (default DEFAULT_IMAGE_LIMITS). */
+  limits?: Partial<ImageLimits>;
 }
 
 export interface ImageFsUsage extends Usage {
@@ -52,6 +55,7 @@ export class ImageService {
   private activePulls = 0;
   private readonly log: Logger;
   private readonly snapshotUsage = new Map<string, Usage>();
+  private readonly limits: ImageLimits;
 
   constructor(opts: ImageServiceOptions) {
     this.dir = join(opts.root, 'image');
@@ -61,6 +65,7 @@ export class ImageService {
     this.records = new ImageRecords(join(this.dir, 'images'), this.log);
     this.leases = new LeaseRecords(join(this.dir, 'leases'), this.log);
     this.client = new RegistryClient({ registries: opts.registries, log: this.log, timeoutMs: opts.timeoutMs });
+    this.limits = { ...DEFAULT_IMAGE_LIMITS, ...opts.limits };
   }
 
   /**
@@ -151,7 +156,12 @@ export class ImageService {
       this.protect.set(d, (this.protect.get(d) ?? 0) + 1);
     };
     try {
-      const pulled = await pullImage({ client: this.client, content: this.content, snapshots: this.snapshots, inflight: this.inflight, log: this.log, protect }, ref, creds, signal);
+      const pulled = await pullImage(
+        { client: this.client, content: this.content, snapshots: this.snapshots, inflight: this.inflight, log: this.log, protect, limits: this.limits },
+        ref,
+        creds,
+        signal,
+      );
       const id = pulled.configDigest;
       const tag = tagReference(ref);
       const digestRef = digestReference(ref, pulled.topDigest);

@@ -16,7 +16,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, rm, symlink } from 'node:fs/promises';
+import { chmod, copyFile, lchown, link, lstat, lutimes, mkdir, open, rm, statfs, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -40,6 +40,8 @@ export interface UnpackOptions {
   mediaTypeCompression: Compression;
   /** Defaults: DEFAULT_UNPACK_LIMITS. */
   limits?: Partial<UnpackLimits>;
+  /** Stops the unpack (daemon shutdown); the caller removes the target. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -51,15 +53,39 @@ export interface UnpackLimits {
   entries: number;
   /** Bytes of entry names and xattrs (names and values) held at once. */
   heldBytes: number;
+  /**
+   * Uncompressed bytes the layer may have. Only the compressed size is known
+   * before the download, and a few hundred KiB of zstd expand to terabytes of
+   * zeros: the unpack stops when the tar passes this, long before the disk fills.
+   */
+  bytes: number;
+  /** The unpack stops when the filesystem of the target has less free space than this (0: no check). */
+  freeFloorBytes: number;
 }
 
-export const DEFAULT_UNPACK_LIMITS: UnpackLimits = { entries: 2_000_000, heldBytes: 256 << 20 };
+export const DEFAULT_UNPACK_LIMITS: UnpackLimits = { entries: 2_000_000, heldBytes: 256 << 20, bytes: Number.MAX_SAFE_INTEGER, freeFloorBytes: 0 };
+
+/** The free space is looked at once per this many unpacked bytes (a statfs per chunk would cost more than the write). */
+const FREE_SPACE_CHECK_BYTES = 64 << 20;
+
+/** The layer is larger than the limits allow, or the disk is about to fill: RESOURCE_EXHAUSTED. */
+export class LayerTooLargeError extends Error {
+  override name = 'LayerTooLargeError';
+  constructor(
+    readonly kind: 'bytes' | 'free-space',
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 export interface UnpackStats {
   entries: number;
   whiteouts: number;
   opaques: number;
   bytes: number;
+  /** Index entries visited to forget replaced subtrees: at most the entries created, so the unpack stays linear. */
+  forgetVisits: number;
 }
 
 export class DiffIdMismatchError extends Error {
@@ -83,25 +109,45 @@ const XATTR_NAME_MAX = 255;
 const XATTR_SIZE_MAX = 64 * 1024;
 
 export async function unpackLayer(opts: UnpackOptions): Promise<UnpackStats> {
+  const limits = { ...DEFAULT_UNPACK_LIMITS, ...opts.limits };
+  opts.signal?.throwIfAborted();
   const compression = await sniffCompression(opts.blobPath, opts.mediaTypeCompression);
   const src = decompressed(opts.blobPath, compression);
   const hash = createHash('sha256');
   let bytes = 0;
+  let nextSpaceCheck = 0; // the first chunk looks: a disk already below the floor refuses at once
   const scanner = new PaxXattrScanner();
   const hasher = new Transform({
     transform(chunk: Buffer, _e, cb) {
+      bytes += chunk.length;
+      if (bytes > limits.bytes) {
+        cb(new LayerTooLargeError('bytes', `it unpacks to more than ${limits.bytes} bytes`));
+        return;
+      }
       hash.update(chunk);
       scanner.feed(chunk);
-      bytes += chunk.length;
+      if (limits.freeFloorBytes > 0 && bytes >= nextSpaceCheck) {
+        nextSpaceCheck = bytes + FREE_SPACE_CHECK_BYTES;
+        statfs(opts.target).then(
+          (st) =>
+            cb(st.bavail * st.bsize < limits.freeFloorBytes ? new LayerTooLargeError('free-space', `the image filesystem has less than ${limits.freeFloorBytes} bytes free (the floor)`) : null, chunk),
+          (err: Error) => cb(err),
+        );
+        return;
+      }
       cb(null, chunk);
     },
   });
   const extract = tar.extract();
-  const feed = pipeline(src.stream, hasher, extract);
+  const feed = pipeline(src.stream, hasher, extract, ...(opts.signal ? [{ signal: opts.signal }] : []));
   feed.catch(() => undefined); // surfaced below through the iterator or `await feed`
-  const u = new Unpacker(opts.target, opts.lowers, scanner, { ...DEFAULT_UNPACK_LIMITS, ...opts.limits });
+  // When the unpack stops early (a limit, a bad entry), the decompressor dies of the closed pipe while
+  // the loop below may still be awaiting a write: its rejection is expected then, and awaited below otherwise.
+  src.done.catch(() => undefined);
+  const u = new Unpacker(opts.target, opts.lowers, scanner, limits);
   try {
     for await (const entry of extract) {
+      opts.signal?.throwIfAborted();
       await u.entry(entry.header, entry as unknown as AsyncIterable<Buffer>);
       entry.resume();
     }
@@ -116,11 +162,20 @@ export async function unpackLayer(opts: UnpackOptions): Promise<UnpackStats> {
   const diffId = `sha256:${hash.digest('hex')}`;
   if (diffId !== opts.diffId) throw new DiffIdMismatchError(`uncompressed layer digest is ${diffId}, the image config says ${opts.diffId}`);
   await u.finish();
-  return { entries: u.entries, whiteouts: u.whiteoutCount, opaques: u.opaque.size, bytes };
+  return { entries: u.entries, whiteouts: u.whiteoutCount, opaques: u.opaque.size, bytes, forgetVisits: u.forgetVisits };
 }
 
 class Unpacker {
+  /** What this layer created, by path. Written only through setKind/forget, which keep `children` in step. */
   readonly kinds = new Map<string, Kind>();
+  /**
+   * The children of each directory this layer created, so that replacing a
+   * directory forgets exactly its subtree. Scanning every key instead made a
+   * layer of a million files followed by replacements quadratic: hours of
+   * event-loop CPU from a small, hostile layer.
+   */
+  private readonly children = new Map<string, Set<string>>();
+  forgetVisits = 0;
   readonly specials = new Map<string, Special>();
   readonly whiteouts = new Set<string>();
   readonly opaque = new Set<string>();
@@ -140,6 +195,37 @@ class Unpacker {
   private hold(bytes: number): void {
     this.heldBytes += bytes;
     if (this.heldBytes > this.limits.heldBytes) throw new UnsafeLayerError(`layer names and xattrs exceed ${this.limits.heldBytes} bytes`);
+  }
+
+  private setKind(rel: string, kind: Kind): void {
+    if (!this.kinds.has(rel)) {
+      const slash = rel.lastIndexOf('/');
+      const parent = slash < 0 ? '' : rel.slice(0, slash);
+      let set = this.children.get(parent);
+      if (!set) this.children.set(parent, (set = new Set()));
+      set.add(rel);
+    }
+    this.kinds.set(rel, kind);
+  }
+
+  /** Forget `rel` and, for a directory, everything under it: cost proportional to that subtree. */
+  private forget(rel: string): void {
+    const slash = rel.lastIndexOf('/');
+    this.children.get(slash < 0 ? '' : rel.slice(0, slash))?.delete(rel);
+    const stack = [rel];
+    while (stack.length > 0) {
+      const k = stack.pop()!;
+      this.forgetVisits++;
+      this.kinds.delete(k);
+      this.specials.delete(k);
+      this.opaque.delete(k);
+      this.dirTimes.delete(k);
+      const kids = this.children.get(k);
+      if (kids) {
+        this.children.delete(k);
+        for (const c of kids) stack.push(c);
+      }
+    }
   }
 
   private abs(rel: string): string {
@@ -165,7 +251,7 @@ class Unpacker {
       if (kind !== undefined) {
         await this.remove(rel);
         await mkdir(this.abs(rel), { mode: 0o755 });
-        this.kinds.set(rel, 'dir');
+        this.setKind(rel, 'dir');
         continue;
       }
       const lower = await lowerEntry(this.lowers, parts.slice(0, i));
@@ -176,7 +262,7 @@ class Unpacker {
         continue;
       }
       await mkdir(this.abs(rel), { mode: 0o755 });
-      this.kinds.set(rel, 'dir');
+      this.setKind(rel, 'dir');
       if (lower?.kind === 'dir') {
         const st = lower.stat;
         await lchown(this.abs(rel), st.uid, st.gid);
@@ -191,15 +277,7 @@ class Unpacker {
   private async remove(rel: string): Promise<void> {
     const kind = this.kinds.get(rel);
     if (kind === undefined) return;
-    this.kinds.delete(rel);
-    this.specials.delete(rel);
-    if (kind === 'dir') {
-      const prefix = `${rel}/`;
-      for (const k of [...this.kinds.keys()]) if (k.startsWith(prefix)) this.kinds.delete(k);
-      for (const k of [...this.specials.keys()]) if (k.startsWith(prefix)) this.specials.delete(k);
-      for (const k of [...this.opaque]) if (k === rel || k.startsWith(prefix)) this.opaque.delete(k);
-      for (const k of [...this.dirTimes.keys()]) if (k === rel || k.startsWith(prefix)) this.dirTimes.delete(k);
-    }
+    this.forget(rel);
     if (kind !== 'special') await rm(this.abs(rel), { recursive: true, force: true });
   }
 
@@ -231,7 +309,7 @@ class Unpacker {
       if (existing !== 'dir') {
         await this.remove(rel);
         await mkdir(path, { mode: 0o700 });
-        this.kinds.set(rel, 'dir');
+        this.setKind(rel, 'dir');
       }
       await this.meta(path, h, false);
       if (h.mtime) this.dirTimes.set(rel, h.mtime);
@@ -239,13 +317,13 @@ class Unpacker {
       await this.remove(rel);
       // 'wx' never follows or reuses anything at the path: it must not exist.
       await writeEntry(path, body);
-      this.kinds.set(rel, 'file');
+      this.setKind(rel, 'file');
       await this.meta(path, h, true);
     } else if (type === 'symlink') {
       await this.remove(rel);
       // The target is not followed here; it is resolved inside the container's root at run time.
       await symlink(h.linkname ?? '', path);
-      this.kinds.set(rel, 'symlink');
+      this.setKind(rel, 'symlink');
       await lchown(path, h.uid ?? 0, h.gid ?? 0);
       if (h.mtime) await lutimes(path, h.mtime, h.mtime);
     } else if (type === 'link') {
@@ -258,7 +336,7 @@ class Unpacker {
         minor: h.devminor ?? 0,
         attrs: { uid: h.uid, gid: h.gid, mode: h.mode, mtime: h.mtime },
       });
-      this.kinds.set(rel, 'special');
+      this.setKind(rel, 'special');
     } else {
       return; // pax/gnu headers are folded into the next entry by tar-stream; nothing else is meaningful
     }
@@ -289,7 +367,7 @@ class Unpacker {
     await this.remove(rel);
     if (kind === 'file' || kind === 'symlink') {
       await link(this.abs(targetRel), path);
-      this.kinds.set(rel, kind);
+      this.setKind(rel, kind);
       return;
     }
     if (kind !== undefined) throw new UnsafeLayerError(`hardlink "${h.name}" names "${h.linkname}", which is not a file`);
@@ -303,7 +381,7 @@ class Unpacker {
         await lchown(path, st.uid, st.gid);
         await chmod(path, st.mode & 0o7777);
         await lutimes(path, st.atime, st.mtime);
-        this.kinds.set(rel, 'file');
+        this.setKind(rel, 'file');
         return;
       }
     }

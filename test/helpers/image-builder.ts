@@ -28,11 +28,18 @@ export interface TarEntry {
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
-export interface Layer {
-  /** Uncompressed tar. */
-  tar: Buffer;
-  compression: Compression;
-}
+export type Layer =
+  | {
+      /** Uncompressed tar. */
+      tar: Buffer;
+      compression: Compression;
+    }
+  | {
+      /** A blob compressed elsewhere (one whose tar is too large to hold, e.g. a decompression bomb), with the diff_id to declare. */
+      blob: Buffer;
+      diffId: string;
+      compression: Compression;
+    };
 
 export interface Platform {
   os: string;
@@ -177,9 +184,9 @@ export class RegistryPusher {
     const descs = [];
     const diffIds: string[] = [];
     for (const l of layers) {
-      const blob = compress(l.tar, l.compression);
+      const blob = 'blob' in l ? l.blob : compress(l.tar, l.compression);
       const digest = await this.pushBlob(repo, blob);
-      diffIds.push(sha256(l.tar));
+      diffIds.push('blob' in l ? l.diffId : sha256(l.tar));
       descs.push({ mediaType: opts.docker ? 'application/vnd.docker.image.rootfs.diff.tar.gzip' : LAYER_MEDIA[l.compression], digest, size: blob.length });
     }
     const config = Buffer.from(

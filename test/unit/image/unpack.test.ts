@@ -241,3 +241,34 @@ t.test('overlayfs metadata xattrs from a layer are dropped (they would steer loo
   t.notOk(has('o', 'trusted.overlay.opaque'), 'opaque only from the OCI .wh..wh..opq marker');
   t.equal(execFileSync('getfattr', ['--only-values', '-n', 'user.kept', join(fs, 'f')]).toString(), 'yes', 'other xattrs kept');
 });
+
+t.test('replacing directories costs the replaced subtree, not every entry seen so far (a small layer made it quadratic)', async (t) => {
+  // Many files first, then directories that later entries replace with files: each replacement used to rescan every key.
+  const entries: TarEntry[] = [{ name: 'big/' }];
+  for (let i = 0; i < 3000; i++) entries.push({ name: `big/f${i}`, content: '' });
+  for (let i = 0; i < 300; i++) entries.push({ name: `s${i}/` }, { name: `s${i}/inner`, content: 'x' }, { name: `s${i}`, content: 'now a file' });
+  entries.push({ name: 's0/' }, { name: 's0/again', content: 'y' }); // and back to a directory
+  const tarB = await makeTar(entries);
+  const blob = join(dir, `blob${n}`);
+  writeFileSync(blob, tarB);
+  const target = join(dir, `fs${n++}`);
+  mkdirSync(target);
+  const stats = await unpackLayer({ blobPath: blob, target, lowers: [], diffId: sha256(tarB), mediaTypeCompression: 'none' });
+  t.ok(stats.forgetVisits <= 2 * 300 + 2, `forgetting visited ${stats.forgetVisits} index entries for 301 replacements of 2-entry subtrees (linear), not ~${300 * 3000}`);
+  t.equal(readFileSync(join(target, 's7'), 'utf8'), 'now a file', 'a replaced directory is a file');
+  t.notOk(existsSync(join(target, 's0/inner')), 'what the replaced directory held is gone');
+  t.equal(readFileSync(join(target, 's0/again'), 'utf8'), 'y', 'the directory made again holds only its new entries');
+  t.equal(readFileSync(join(target, 'big/f2999'), 'utf8'), '', 'untouched entries stay');
+});
+
+t.test('a layer that unpacks past its byte limit is refused while it streams', async (t) => {
+  const big = Buffer.alloc(4 << 20);
+  await t.rejects(unpack([{ name: 'zeros', content: big }], { limits: { bytes: 1 << 20 } }), { name: 'LayerTooLargeError', kind: 'bytes', message: /more than 1048576 bytes/ });
+  await t.rejects(
+    unpack([{ name: 'zeros', content: big }], { limits: { freeFloorBytes: Number.MAX_SAFE_INTEGER } }),
+    { name: 'LayerTooLargeError', kind: 'free-space', message: /less than .* bytes free/ },
+    'the free-space floor',
+  );
+  const fs = await unpack([{ name: 'zeros', content: big }], { limits: { bytes: 5 << 20 } });
+  t.equal(lstatSync(join(fs, 'zeros')).size, 4 << 20, 'under the limit it unpacks');
+});
