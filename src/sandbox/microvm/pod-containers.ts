@@ -348,6 +348,8 @@ export class PodContainers {
       });
     }
     l.removed = true;
+    // Its attach sessions end with it (an exit the waiter will no longer see would leave them open).
+    for (const a of [...l.attached]) a.close();
     // Let the pumps write what they already have (bounded: they stop at removed).
     await Promise.race([l.pumps ?? Promise.resolve(), sleep(6000)]);
     await l.writer?.close();
