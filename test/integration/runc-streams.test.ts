@@ -4,7 +4,7 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -183,6 +183,8 @@ t.test('exec with a terminal: tty names the container pty, resize reaches stty, 
   io.stdin!.write('tty\n');
   const tty = await out.until(/^\/dev\/pts\/\d+\r?$/m);
   t.match(tty, /^\/dev\/pts\/\d+/, 'tty prints the container pty');
+  io.stdin!.write('echo "flags=$-"\n');
+  t.match(await out.until(/^flags=\S+\r?$/m), /^flags=\S*m/, 'an interactive shell with job control (monitor mode)');
   await io.resize({ width: 100, height: 40 });
   // runc applies the size when it handles SIGWINCH, concurrently with the
   // next input it relays: ask until the answer is the new size.
@@ -304,6 +306,46 @@ t.test('attach to a container with a terminal: resize through conmon', async (t)
   t.match(size, /^30 90\r?$/m, 'stty size shows the resize');
   io.close();
   t.equal((await ctl.containerState(sb!, c)).state, 'running', 'the container runs on (stdin kept open)');
+});
+
+t.test('exec: a reader that stops reading stops the process, nothing piles up', async (t) => {
+  const io = await ctl.exec(sb!, busy, ['/bin/cat', '/dev/zero'], { stdin: false, stdout: true, stderr: true, tty: false });
+  const out = io.stdout as NodeJS.ReadableStream & { readableLength: number; readableHighWaterMark: number };
+  // Nobody reads: the stream fills to its mark, then the pipe, then cat blocks.
+  for (let i = 0; i < 500 && out.readableLength < out.readableHighWaterMark; i++) await sleep(10);
+  await sleep(300);
+  t.ok(out.readableLength <= out.readableHighWaterMark + 65536, `${out.readableLength} bytes held (mark ${out.readableHighWaterMark})`);
+  io.close();
+  t.equal((await io.done).exitCode, 137, 'killed on close');
+});
+
+t.test('attach: a reader that stops reading stops the container at conmon', async (t) => {
+  const c = await run('flood', 'read x; exec cat /dev/zero', { stdin: true, stdinOnce: true });
+  const io = await ctl.attach(sb!, c, { stdin: true, stdout: true, stderr: true, tty: false });
+  io.stdin!.write('go\n');
+  const out = io.stdout as NodeJS.ReadableStream & { readableLength: number; readableHighWaterMark: number };
+  for (let i = 0; i < 500 && out.readableLength < out.readableHighWaterMark; i++) await sleep(10);
+  await sleep(300);
+  t.ok(out.readableLength <= out.readableHighWaterMark + 8192, `${out.readableLength} bytes held (mark ${out.readableHighWaterMark})`);
+  const logSize = () => statSync(c.logPath).size;
+  const before = logSize();
+  await sleep(300);
+  t.equal(logSize(), before, 'conmon stopped reading the container (its log does not grow)');
+  io.close();
+  await ctl.stopContainer(sb!, c, 9, 0, log);
+  t.equal((await ctl.containerState(sb!, c)).state, 'exited', 'stopped');
+});
+
+t.test('the container dies during an exec: the session ends', async (t) => {
+  const c = await run('victim', 'exec sleep 100000');
+  const io = await ctl.exec(sb!, c, ['/bin/sh', '-c', 'echo started; exec sleep 100000'], { stdin: true, stdout: true, stderr: true, tty: false });
+  const out = accumulate(io.stdout!);
+  io.stderr!.resume();
+  await out.until(/started\n/);
+  await ctl.stopContainer(sb!, c, 9, 0, log);
+  const done = await io.done;
+  t.not(done.exitCode, 0, `exit code ${done.exitCode}`);
+  io.close();
 });
 
 t.test('no fd left behind by the sessions', async (t) => {

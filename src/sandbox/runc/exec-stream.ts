@@ -26,6 +26,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { rm } from 'node:fs/promises';
 import { finished, Writable } from 'node:stream';
 import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../../../common/errors';
@@ -53,8 +54,8 @@ export interface ExecStreamOptions {
 /** runc's exit status as the process's exit code. */
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
-  // runc itself was killed (close() after the grace time): report it as killed.
-  return 128 + (signal === 'SIGKILL' || signal === null ? 9 : 15);
+  // runc itself was killed by a signal (close() after the grace time: SIGKILL).
+  return 128 + (signal ? osConstants.signals[signal] : osConstants.signals.SIGKILL);
 }
 
 /** A terminal size as TIOCSWINSZ takes it; refuses what does not fit 16 bits. */
@@ -187,6 +188,9 @@ function startTtyExec(o: ExecStreamOptions): ProcessIO {
   }
   try {
     child = spawn(o.runcBinary, runcArgs(o, true), { stdio: [slave, slave, slave] });
+  } catch (err) {
+    out.destroy();
+    throw err;
   } finally {
     // runc has its copies; ours would keep the master from ever reaching EIO.
     closeSync(slave);

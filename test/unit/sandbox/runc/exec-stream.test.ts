@@ -14,6 +14,7 @@ t.test('exit code from runc exit status', async (t) => {
   t.equal(exitCodeOf(3, null), 3, 'runc passes the process code through');
   t.equal(exitCodeOf(137, null), 137, 'a killed process: 128+9 from runc');
   t.equal(exitCodeOf(null, 'SIGKILL'), 137, 'runc itself killed');
+  t.equal(exitCodeOf(null, 'SIGTERM'), 143, 'by the signal that killed it');
 });
 
 t.test('terminal sizes', async (t) => {
