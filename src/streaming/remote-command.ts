@@ -70,7 +70,8 @@ export class RemoteCommandSession {
     }
     if (this.aborted) return;
     await this.client.writeStatus(status);
-    // Every stream of the session is released, as after an abort.
+    // Every stream of the session is released, as after an abort (which is now a no-op).
+    this.aborted = true;
     io.close();
   }
 

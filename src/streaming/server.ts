@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { StreamingConfig } from '../config/types';
@@ -20,7 +20,10 @@ import type { RemoteCommand } from './remote-command';
 import type { StreamRequest, StreamUrls } from './requests';
 import { TokenCache } from './tokens';
 import { offeredProtocols, PORT_FORWARD_WS_PROTOCOLS, REMOTE_COMMAND_WS_PROTOCOLS, selectProtocol, type ChannelProtocol } from './ws/frames';
-import { queryPorts, wsPortForward } from './ws/port-forward';
+import { queryPorts, wsPortForward, type PortForwardTarget } from './ws/port-forward';
+import { acceptSpdyUpgrade } from './spdy';
+import { PORT_FORWARD_SPDY_PROTOCOLS, spdyPortForward } from './spdy-port-forward';
+import { REMOTE_COMMAND_SPDY_PROTOCOLS, spdyRemoteCommand, waitForStreams } from './spdy-remote-command';
 import { wsRemoteCommand } from './ws/remote-command';
 
 /** What the server needs of the pod domain (PodService has these). */
@@ -34,6 +37,9 @@ export interface StreamingPods {
 interface Session {
   abort(reason: string): void;
 }
+
+/** How long a SPDY client may take to open a session's streams, or the second stream of a port-forward pair (kubelet: 30s). */
+const STREAM_CREATION_TIMEOUT_MS = 30_000;
 
 /** One client message may be at most this big (client-go sends stdin in 32 KiB pieces). */
 const MAX_WS_MESSAGE = 1 << 20;
@@ -128,6 +134,7 @@ export class StreamingServer implements StreamUrls {
     if (request.kind !== m[1]) return refuse(socket, 400, `this token is for ${request.kind}, not ${m[1]}`);
     const upgrade = (req.headers.upgrade ?? '').toLowerCase();
     if (upgrade === 'websocket') return this.acceptWebSocket(req, socket, head, request, url);
+    if (upgrade === 'spdy/3.1') return this.acceptSpdy(req, socket, head, request);
     return refuse(socket, 400, `unsupported upgrade ${JSON.stringify(req.headers.upgrade ?? '')}: use WebSocket or SPDY/3.1`);
   }
 
@@ -145,51 +152,101 @@ export class StreamingServer implements StreamUrls {
       }
     }
     req.vmpodProtocol = protocol.name;
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.serveWebSocket(ws, protocol, request, ports));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.serveWebSocket(ws, socket, protocol, request, ports));
   }
 
-  private serveWebSocket(ws: WebSocket, protocol: ChannelProtocol, request: StreamRequest, ports: number[]): void {
-    const log = this.log.child(
-      request.kind === 'portforward'
-        ? { podSandboxId: request.podId, protocol: `websocket ${protocol.name}`, ports }
-        : { containerId: request.containerId, protocol: `websocket ${protocol.name}`, kind: request.kind },
-    );
-    log.info('streaming session opened');
-    const idle = setTimeout(() => session.abort(`idle for ${this.cfg.stream_idle_timeout_s}s (streaming.stream_idle_timeout_s)`), this.cfg.stream_idle_timeout_s * 1000);
-    idle.unref();
-    const touch = (): void => void idle.refresh();
+  private serveWebSocket(ws: WebSocket, socket: Duplex, protocol: ChannelProtocol, request: StreamRequest, ports: number[]): void {
+    const log = this.sessionLog(request, `websocket ${protocol.name || '(none)'}`);
     const inner =
-      request.kind === 'portforward'
-        ? wsPortForward(ws, protocol, ports, { podId: request.podId, allowed: request.ports, dial: (port) => this.pods.portForward(request.podId, port) }, log, touch)
-        : wsRemoteCommand(ws, protocol, request.opts, this.remoteCommand(request), log, touch);
-    let ended = false;
-    const session: Session = {
-      abort: (reason) => {
-        if (ended) return;
-        ended = true;
-        log.info({ reason }, 'streaming session ended early');
-        clearTimeout(idle);
-        this.sessions.delete(session);
-        inner.abort();
-        ws.terminate();
-      },
-    };
-    this.sessions.add(session);
+      request.kind === 'portforward' ? wsPortForward(ws, protocol, ports, this.portForwardTarget(request), log) : wsRemoteCommand(ws, protocol, request.opts, this.remoteCommand(request), log);
     ws.on('error', (err) => log.debug({ err }, 'websocket error'));
-    ws.once('close', () => session.abort('the client closed the connection'));
+    this.track(
+      log,
+      socket,
+      inner,
+      () => ws.terminate(),
+      (end) => ws.once('close', () => end('the client closed the connection')),
+    );
+  }
+
+  private acceptSpdy(req: IncomingMessage, socket: Duplex, head: Buffer, request: StreamRequest): void {
+    const protocols = request.kind === 'portforward' ? PORT_FORWARD_SPDY_PROTOCOLS : REMOTE_COMMAND_SPDY_PROTOCOLS;
+    // acceptSpdyUpgrade answers a failed negotiation itself (kubelet's httpstream.Handshake).
+    const accepted = acceptSpdyUpgrade(req, socket, head, protocols, this.log);
+    if (!accepted) return;
+    const { session, protocol } = accepted;
+    const log = this.sessionLog(request, `spdy ${protocol}`);
+    const closeWatch = (end: (reason: string) => void): void => void session.once('close', () => end('the client closed the connection'));
+    if (request.kind === 'portforward') {
+      const inner = spdyPortForward(session, this.portForwardTarget(request), log, STREAM_CREATION_TIMEOUT_MS);
+      this.track(log, socket, inner, () => session.destroy(), closeWatch);
+      return;
+    }
+    // The session is tracked from the start, so that closing the server ends one still waiting for its streams.
+    let inner: { abort(): void } | undefined;
+    const run = async (): Promise<void> => {
+      const streams = await waitForStreams(session, protocol, request.opts, STREAM_CREATION_TIMEOUT_MS);
+      const rc = spdyRemoteCommand(streams, protocol, request.opts, this.remoteCommand(request), log);
+      inner = rc;
+      await rc.run();
+      // The outputs and the status are sent and ended: no new streams, and the connection closes once the client lets go.
+      session.goAway();
+    };
+    this.track(log, socket, { run, abort: () => inner?.abort() }, () => session.destroy(), closeWatch);
+  }
+
+  /**
+   * Holds a session until it ends: normally (run settles), when the client
+   * goes (`watchClose`), at the idle timeout, or when the server closes.
+   * Idle means no byte either way on the connection for
+   * stream_idle_timeout_s (kubelet's stream idle timeout).
+   */
+  private track(log: Logger, socket: Duplex, inner: { run(): Promise<void>; abort(): void }, destroy: () => void, watchClose: (end: (reason: string) => void) => void): void {
+    log.info('streaming session opened');
+    const net = socket as Partial<Socket>;
+    const traffic = (): number => (net.bytesRead ?? 0) + (net.bytesWritten ?? 0);
+    let seen = traffic();
+    const idle = setInterval(() => {
+      const now = traffic();
+      if (now === seen) end(`idle for ${this.cfg.stream_idle_timeout_s}s (streaming.stream_idle_timeout_s)`);
+      seen = now;
+    }, this.cfg.stream_idle_timeout_s * 1000);
+    idle.unref();
+    let ran = false;
+    let gone = false;
+    const end = (reason: string): void => {
+      if (gone) return;
+      gone = true;
+      clearInterval(idle);
+      this.sessions.delete(session);
+      if (!ran) log.info({ reason }, 'streaming session ended early');
+      inner.abort();
+      destroy();
+    };
+    const session: Session = { abort: end };
+    this.sessions.add(session);
+    watchClose(end);
     inner.run().then(
       () => {
-        if (ended) return;
-        ended = true;
-        clearTimeout(idle);
-        this.sessions.delete(session);
+        ran = true;
+        if (gone) return;
         log.info('streaming session finished');
+        // Counted no more; what is left is the client's to close (bounded by the idle check).
+        this.sessions.delete(session);
       },
       (err: unknown) => {
-        log.warn({ err }, 'streaming session failed');
-        session.abort('session failed');
+        log.info({ err }, 'streaming session failed');
+        end('session failed');
       },
     );
+  }
+
+  private sessionLog(request: StreamRequest, protocol: string): Logger {
+    return this.log.child(request.kind === 'portforward' ? { podSandboxId: request.podId, protocol } : { containerId: request.containerId, protocol, kind: request.kind });
+  }
+
+  private portForwardTarget(request: Extract<StreamRequest, { kind: 'portforward' }>): PortForwardTarget {
+    return { podId: request.podId, allowed: request.ports, dial: (port) => this.pods.portForward(request.podId, port) };
   }
 
   private remoteCommand(request: Extract<StreamRequest, { kind: 'exec' | 'attach' }>): RemoteCommand {

@@ -24,7 +24,6 @@ export class WsChannels {
     readonly protocol: ChannelProtocol,
     types: readonly ChannelType[],
     private readonly log: Logger,
-    private readonly onActivity: () => void,
   ) {
     this.readers = types.map((t, i) => (t === 'write' ? undefined : this.reader(i)));
     this.writers = types.map((t, i) => (t === 'read' ? undefined : this.writer(i)));
@@ -37,7 +36,6 @@ export class WsChannels {
 
   /** A frame sent now, outside the stream (kubelet's initial empty frame, the port prefix). */
   send(channel: number, data: Buffer): void {
-    this.onActivity();
     this.ws.send(encodeFrame(this.protocol, channel, data), { binary: !this.protocol.base64 });
   }
 
@@ -58,14 +56,12 @@ export class WsChannels {
   private writer(i: number): Writable {
     return new Writable({
       write: (chunk: Buffer, _enc, cb) => {
-        this.onActivity();
         this.ws.send(encodeFrame(this.protocol, i, chunk), { binary: !this.protocol.base64 }, (err) => cb(err ?? null));
       },
     });
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    this.onActivity();
     let frame;
     try {
       frame = decodeFrame(this.protocol, isBinary ? data : Buffer.from(data));

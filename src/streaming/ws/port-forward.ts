@@ -34,9 +34,9 @@ export interface PortForwardSession {
   abort(): void;
 }
 
-export function wsPortForward(ws: WebSocket, protocol: ChannelProtocol, ports: readonly number[], target: PortForwardTarget, log: Logger, onActivity: () => void): PortForwardSession {
+export function wsPortForward(ws: WebSocket, protocol: ChannelProtocol, ports: readonly number[], target: PortForwardTarget, log: Logger): PortForwardSession {
   const types: ChannelType[] = ports.flatMap((): ChannelType[] => ['readwrite', 'write']);
-  const ch = new WsChannels(ws, protocol, types, log, onActivity);
+  const ch = new WsChannels(ws, protocol, types, log);
   const conns = new Set<Duplex>();
   let aborted = false;
   ports.forEach((port, i) => {

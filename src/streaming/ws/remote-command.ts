@@ -18,10 +18,10 @@ const STDERR = 2;
 const ERROR = 3;
 const RESIZE = 4;
 
-export function wsRemoteCommand(ws: WebSocket, protocol: ChannelProtocol, opts: StreamOptions, command: RemoteCommand, log: Logger, onActivity: () => void): RemoteCommandSession {
+export function wsRemoteCommand(ws: WebSocket, protocol: ChannelProtocol, opts: StreamOptions, command: RemoteCommand, log: Logger): RemoteCommandSession {
   // Channels the request did not ask for exist but carry nothing (wsstream's IgnoreChannel).
   const types: ChannelType[] = ['read', 'write', 'write', 'write', 'read'];
-  const ch = new WsChannels(ws, protocol, types, log, onActivity);
+  const ch = new WsChannels(ws, protocol, types, log);
   const json = protocol.name.startsWith('v4.') || protocol.name.startsWith('v5.');
   const session = new RemoteCommandSession(
     command,

@@ -1,0 +1,115 @@
+// Port-forward over SPDY/3.1 (portforward.k8s.io), as kubelet's
+// portforward httpstream.go: the client opens a data and an error stream per
+// forwarded connection, both with the `port` header and paired by
+// `requestID` (old clients send none: the pair is then the error stream's
+// id and the data stream's id minus 2). Each pair gets its own connection
+// into the pod; a failure is written as text on the pair's error stream.
+// Any number of pairs share the connection, which lives until the client
+// closes it.
+
+import type { Duplex } from 'node:stream';
+import type { Logger } from '../log';
+import type { SpdySession, SpdyStream } from './spdy';
+import { messageOf } from './remote-command';
+import type { PortForwardSession, PortForwardTarget } from './ws/port-forward';
+
+export const PORT_FORWARD_SPDY_PROTOCOLS = ['portforward.k8s.io'] as const;
+
+interface Pair {
+  data?: SpdyStream;
+  error?: SpdyStream;
+  timer: NodeJS.Timeout;
+}
+
+export function requestIdOf(s: SpdyStream): string {
+  const id = s.headers.requestid;
+  if (id) return id;
+  return String(s.headers.streamtype === 'data' ? s.id - 2 : s.id);
+}
+
+export function spdyPortForward(session: SpdySession, target: PortForwardTarget, log: Logger, pairTimeoutMs: number): PortForwardSession {
+  const pairs = new Map<string, Pair>();
+  const conns = new Set<Duplex>();
+  let aborted = false;
+
+  const onStream = (s: SpdyStream): void => {
+    s.on('error', (err) => log.debug({ err }, 'port-forward stream error'));
+    const type = s.headers.streamtype;
+    if (type !== 'data' && type !== 'error') {
+      log.info({ type }, 'port-forward: unexpected stream type, reset');
+      s.reset();
+      return;
+    }
+    s.reply();
+    const id = requestIdOf(s);
+    let pair = pairs.get(id);
+    if (!pair) {
+      pair = {
+        timer: setTimeout(() => {
+          pairs.delete(id);
+          log.info({ requestId: id }, 'port-forward: timed out waiting for the other stream of the pair');
+          pair?.data?.reset();
+          pair?.error?.reset();
+        }, pairTimeoutMs),
+      };
+      pairs.set(id, pair);
+    }
+    if (pair[type]) {
+      log.info({ requestId: id, type }, 'port-forward: a second stream of the same type and request, reset');
+      s.reset();
+      return;
+    }
+    pair[type] = s;
+    if (pair.data && pair.error) {
+      clearTimeout(pair.timer);
+      pairs.delete(id);
+      void forward(pair.data, pair.error);
+    }
+  };
+
+  async function forward(data: SpdyStream, errorStream: SpdyStream): Promise<void> {
+    const portText = data.headers.port ?? '';
+    const port = /^\d+$/.test(portText) ? Number(portText) : NaN;
+    try {
+      if (!(port >= 1 && port <= 65535)) throw new Error(`invalid port ${JSON.stringify(portText)}`);
+      if (target.allowed.length > 0 && !target.allowed.includes(port)) throw new Error(`port ${port} was not in the PortForward request (${target.allowed.join(', ')})`);
+      const conn = await target.dial(port);
+      if (aborted) {
+        conn.destroy();
+        return;
+      }
+      conns.add(conn);
+      await new Promise<void>((resolve) => {
+        conn.on('error', (err) => {
+          log.debug({ err, port }, 'port-forward connection error');
+          resolve();
+        });
+        conn.on('close', () => resolve());
+        data.on('error', () => resolve());
+        data.pipe(conn);
+        conn.pipe(data);
+      });
+      conns.delete(conn);
+      conn.destroy();
+    } catch (err) {
+      log.info({ port: portText, err }, 'port-forward failed');
+      if (!errorStream.destroyed) errorStream.write(`error forwarding port ${portText} to pod ${target.podId}: ${messageOf(err)}`);
+    }
+    if (!data.destroyed) data.end();
+    if (!errorStream.destroyed) errorStream.end();
+  }
+
+  session.on('stream', onStream);
+  return {
+    // The session is the connection: it lasts until the client closes it.
+    run: () => new Promise<void>((resolve) => session.once('close', () => resolve())),
+    abort: () => {
+      aborted = true;
+      session.off('stream', onStream);
+      for (const p of pairs.values()) clearTimeout(p.timer);
+      pairs.clear();
+      for (const c of conns) c.destroy();
+      conns.clear();
+    },
+  };
+}
