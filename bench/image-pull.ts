@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createImageService } from '../src/image';
 import { silentLogger } from '../src/log';
-import { busyboxEntries, makeTar, RegistryPusher, type Layer } from '../test/helpers/image-builder';
+import { busyboxEntries, makeTar, RegistryPusher } from '../test/helpers/image-builder';
 import { startRegistry } from '../test/helpers/registry';
 
 function median(xs: number[]): number {
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'vmpod-bench-'));
   const reg = await startRegistry();
   try {
-    const layers: Layer[] = [{ tar: await makeTar(busyboxEntries()), compression: 'gzip' }];
+    const layers: { tar: Buffer; compression: 'gzip' }[] = [{ tar: await makeTar(busyboxEntries()), compression: 'gzip' }];
     for (let i = 0; i < 4; i++) {
       const files = Array.from({ length: 200 }, (_, j) => ({ name: `data${i}/f${j}`, content: payload(16 << 10) }));
       layers.push({ tar: await makeTar([{ name: `data${i}/` }, ...files, { name: `data${i}/big`, content: payload(4 << 20) }]), compression: 'gzip' });
