@@ -1,0 +1,181 @@
+// Exec, attach and port-forward through the streaming server, driven as an
+// operator or kubelet drives them: the shared crictl v1.26.1 (SPDY) against
+// the daemon started as users start it, and a WebSocket v5 client of our
+// own (the protocol newer kubelets and kubectl speak). For a runc pod and a
+// VM pod (one VM): exec -i with piped stdin, exec -it under a terminal
+// with a resize, an exit code, attach to a container reading its stdin,
+// port-forward to a server bound only to the pod's 127.0.0.1 (which Kata
+// cannot reach), and a WebSocket client that disconnects mid-exec, after
+// which the exec'd process is gone.
+
+import t from 'tap';
+import { execFile, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startDaemon } from '../helpers/daemon';
+import { CRICTL, CRITEST_DIR, CRITEST_NETNS, critestDaemonConfig, sharedCritestMissing } from '../helpers/critest';
+
+const IMAGE = 'registry.k8s.io/e2e-test-images/busybox:1.29-2';
+const PROJECT = resolve(__dirname, '..', '..', '..');
+
+function run(argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(argv[0], argv.slice(1), { timeout: opts.timeoutMs ?? 180_000, killSignal: 'SIGKILL', maxBuffer: 16 << 20, cwd: PROJECT }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin?.end(opts.input ?? '');
+  });
+}
+
+/** Our WebSocket v5 client, run in the daemon's netns (the streaming server listens on its loopback). */
+const WS_CLIENT = `
+const WebSocket = require('ws');
+const [url, mode, input] = process.argv.slice(1);
+const ws = new WebSocket(url, ['v5.channel.k8s.io']);
+let out = '', status = '';
+ws.on('open', () => {
+  if (input) { ws.send(Buffer.concat([Buffer.from([0]), Buffer.from(input)])); ws.send(Buffer.from([255, 0])); }
+});
+ws.on('message', (d) => {
+  if (d[0] === 1) out += d.subarray(1).toString();
+  if (d[0] === 3) status += d.subarray(1).toString();
+  if (mode === 'disconnect' && out.includes('started')) { ws.terminate(); }
+});
+ws.on('close', (code) => { console.log(JSON.stringify({ code, out, status })); process.exit(0); });
+ws.on('error', (e) => { console.error(String(e)); process.exit(2); });
+`;
+
+const missing = sharedCritestMissing(['bin/crictl', 'setup-images.sh', 'teardown.sh', 'cni/10-critest.conflist']);
+if (missing) {
+  process.stderr.write(`streaming e2e stage SKIPPED: ${missing}\n`);
+  t.test('streaming with crictl and a WebSocket client', { skip: `streaming e2e stage skipped: ${missing}` }, async () => undefined);
+} else {
+  t.setTimeout(15 * 60_000);
+  t.before(async () => {
+    const r = await run([join(CRITEST_DIR, 'setup-images.sh')], { timeoutMs: 15 * 60_000 });
+    if (r.code !== 0) throw new Error(`setup-images.sh failed (${r.code}):\n${r.stderr.slice(-4000)}`);
+  });
+  t.teardown(async () => {
+    const r = await run([join(CRITEST_DIR, 'teardown.sh')], { timeoutMs: 120_000 });
+    if (r.code !== 0) process.stderr.write(`critest teardown.sh failed (${r.code}): ${r.stderr.slice(-2000)}\n`);
+  });
+
+  const kinds = (process.env.VMPOD_STREAMING_E2E_KINDS ?? 'runc,vm').split(',') as ('runc' | 'vm')[];
+  t.test('exec, attach and port-forward through the streaming server', async (t) => {
+    const d = await startDaemon(t, { netns: CRITEST_NETNS, config: critestDaemonConfig() });
+    const crictlYaml = join(d.dir, 'crictl.yaml');
+    writeFileSync(crictlYaml, `runtime-endpoint: unix://${d.socket}\nimage-endpoint: unix://${d.socket}\ntimeout: 240\n`);
+    const inNetns = (argv: string[]) => ['nsenter', `--net=${CRITEST_NETNS}`, '--', ...argv];
+    const crictlArgv = (...args: string[]) => inNetns([CRICTL, '--config', crictlYaml, ...args]);
+    const crictl = async (...args: string[]): Promise<string> => {
+      const r = await run(crictlArgv(...args));
+      if (r.code !== 0) throw new Error(`crictl ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+      return r.stdout;
+    };
+    await crictl('pull', IMAGE);
+
+    for (const kind of kinds) {
+      const podJson = join(d.dir, `pod-${kind}.json`);
+      const ctrJson = join(d.dir, `ctr-${kind}.json`);
+      writeFileSync(
+        podJson,
+        JSON.stringify({
+          metadata: { name: `stream-${kind}`, namespace: 'default', uid: `stream-${kind}-uid`, attempt: 0 },
+          annotations: kind === 'vm' ? { 'io.kubernetes.cri.untrusted-workload': 'true' } : {},
+          log_directory: join(d.dir, `logs-${kind}`),
+          linux: {},
+        }),
+      );
+      // httpd on the pod's loopback only; the container's own process echoes its stdin (attach).
+      writeFileSync(
+        ctrJson,
+        JSON.stringify({
+          metadata: { name: 'streamer' },
+          image: { image: IMAGE },
+          command: ['/bin/sh', '-c', 'mkdir -p /www && echo hello-loopback > /www/index.html && httpd -p 127.0.0.1:8080 -h /www; while read l; do echo got:$l; done'],
+          stdin: true,
+          log_path: 'streamer.log',
+          linux: {},
+        }),
+      );
+      const pod = (await crictl('runp', podJson)).trim();
+      const ctr = (await crictl('create', pod, ctrJson, podJson)).trim();
+      await crictl('start', ctr);
+
+      const piped = await run(crictlArgv('exec', '-i', ctr, 'cat'), { input: 'piped through stdin\n', timeoutMs: 60_000 });
+      t.equal(piped.code, 0, `${kind}: exec -i exits 0 (${piped.stderr.trim()})`);
+      t.equal(piped.stdout, 'piped through stdin\n', `${kind}: exec -i: stdin reached cat and came back`);
+
+      const exit3 = await run(crictlArgv('exec', ctr, 'sh', '-c', 'echo to-stderr >&2; exit 3'), { timeoutMs: 60_000 });
+      // crictl 1.26 exits 1 on any exec error; client-go's message shows it read the code 3 from the v4 status (kubectl exits with it).
+      t.not(exit3.code, 0, `${kind}: exec of a command exiting 3 fails`);
+      t.match(exit3.stderr, /command terminated with exit code 3/, `${kind}: the client read exit code 3 from the status`);
+      t.match(exit3.stderr, /to-stderr/, `${kind}: its stderr arrives`);
+
+      // script gives crictl a terminal; stty sets that terminal's size, which crictl sends on the resize stream.
+      const tty = await run(['script', '-qec', `stty rows 33 cols 111; ${crictlArgv('exec', '-it', ctr, 'stty', 'size').join(' ')}`, '/dev/null'], { timeoutMs: 60_000 });
+      t.equal(tty.code, 0, `${kind}: exec -it exits 0 (${tty.stdout.trim().slice(-300)})`);
+      t.match(tty.stdout, /33 111/, `${kind}: exec -it: the container's terminal has the client's size`);
+
+      // attach: what we type reaches the container's own stdin; we leave once we see the echo.
+      const attach = spawn(crictlArgv('attach', '-i', ctr)[0], crictlArgv('attach', '-i', ctr).slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+      let attached = '';
+      // crictl may be gone before our last line (it failed, or we stopped it).
+      attach.stdin.on('error', () => undefined);
+      attach.stderr.on('data', (b: Buffer) => (attached += b.toString()));
+      attach.stdout.on('data', (b: Buffer) => (attached += b.toString()));
+      const sawEcho = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 60_000);
+        attach.stdout.on('data', () => {
+          if (/got:attached-line/.test(attached)) {
+            clearTimeout(timer);
+            resolve(true);
+          }
+        });
+      });
+      // crictl needs a moment to open its streams; lines sent before are still delivered once attached.
+      const typing = setInterval(() => attach.stdin.write('attached-line\n'), 1000);
+      t.ok(await sawEcho, `${kind}: attach -i: the container read our line and answered (${attached.trim().slice(-300)})`);
+      clearInterval(typing);
+      attach.kill('SIGTERM');
+
+      // port-forward to 127.0.0.1:8080 inside the pod.
+      const localPort = kind === 'runc' ? 18080 : 18081;
+      const pf = spawn('nsenter', [`--net=${CRITEST_NETNS}`, '--', CRICTL, '--config', crictlYaml, 'port-forward', pod, `${localPort}:8080`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let pfOut = '';
+      pf.stdout.on('data', (b: Buffer) => (pfOut += b.toString()));
+      pf.stderr.on('data', (b: Buffer) => (pfOut += b.toString()));
+      let body = '';
+      for (let i = 0; i < 60 && !body.includes('hello-loopback'); i++) {
+        body = (await run(inNetns(['curl', '-s', `http://127.0.0.1:${localPort}/`]), { timeoutMs: 10_000 })).stdout;
+        if (!body.includes('hello-loopback')) await new Promise((r) => setTimeout(r, 500));
+      }
+      t.match(body, /hello-loopback/, `${kind}: port-forward reaches a server bound only to the pod's 127.0.0.1 (${pfOut.trim().slice(0, 200)})`);
+      pf.kill('SIGTERM');
+
+      // WebSocket v5: exec with stdin and its close signal, then a client that disconnects mid-exec.
+      const execUrl = async (cmd: string[], stdin: boolean) => (await d.client.runtime.Exec({ container_id: ctr, cmd, stdin, stdout: true, stderr: true, tty: false })).url;
+      const wsRun = await run(inNetns(['node', '-e', WS_CLIENT, await execUrl(['cat'], true), 'run', 'over websocket\n']));
+      t.equal(wsRun.code, 0, `${kind}: websocket client ran (${wsRun.stderr.trim()})`);
+      const ws = JSON.parse(wsRun.stdout || '{}') as { code: number; out: string; status: string };
+      t.equal(ws.out, 'over websocket\n', `${kind}: websocket v5: stdin, its close signal and stdout`);
+      t.same(JSON.parse(ws.status || '{}'), { metadata: {}, status: 'Success' }, `${kind}: websocket v5: the Success status`);
+      const cut = await run(inNetns(['node', '-e', WS_CLIENT, await execUrl(['sh', '-c', 'echo started; exec sleep 4242'], false), 'disconnect', '']));
+      t.equal(cut.code, 0, `${kind}: websocket client disconnected mid-exec`);
+      let ps = '';
+      for (let i = 0; i < 40; i++) {
+        ps = await crictl('exec', '-s', ctr, 'ps');
+        if (!ps.includes('sleep 4242')) break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      t.notMatch(ps, /sleep 4242/, `${kind}: the exec'd process is gone after the client disconnected`);
+
+      await crictl('stop', ctr);
+      await crictl('rm', ctr);
+      await crictl('stopp', pod);
+      await crictl('rmp', pod);
+    }
+    t.equal(await d.stop(), 0, 'daemon exits 0 on SIGTERM');
+  });
+}
