@@ -10,7 +10,7 @@ import type { RegistryConfig } from '../config/types';
 import { DeadlineExceededError, NotFoundError, UnauthenticatedError, UnavailableError } from '../../common/errors';
 import type { Logger } from '../log';
 import { basicHeader, parseChallenges, type Challenge, type Credentials } from './auth';
-import { HttpTimeoutError, httpRequest, isTransientNetworkError, readBody } from './http';
+import { HttpTimeoutError, httpRequest, isNodeLocalAddress, isTransientNetworkError, readBody } from './http';
 import { MANIFEST_ACCEPT } from './manifest';
 import { apiHost, type ImageReference } from './reference';
 import { sleep } from '../../common/time';
@@ -151,11 +151,13 @@ export class RegistryClient {
         attempt--;
         continue;
       }
-      const body = (await readBody(res, 64 << 10, 'error body').catch(() => Buffer.alloc(0))).toString('utf8').slice(0, 300);
+      const raw = (await readBody(res, 64 << 10, 'error body').catch(() => Buffer.alloc(0))).toString('utf8');
+      this.opts.log.debug({ registry: ep.host, path, status, body: raw.slice(0, 1000) }, 'registry error response');
+      const body = registryErrorCodes(raw);
       if (status === 401 || status === 403) {
         throw new FinalError(
           new UnauthenticatedError(
-            `registry ${ep.host} refused access to ${ref.path} (HTTP ${status})${creds.kind === 'anonymous' ? '; it needs credentials: pass an AuthConfig (crictl pull --creds user:pass)' : '; check the username and password'}: ${body}`,
+            `registry ${ep.host} refused access to ${ref.path} (HTTP ${status})${creds.kind === 'anonymous' ? '; it needs credentials: pass an AuthConfig (crictl pull --creds user:pass)' : '; check the username and password'}${body}`,
           ),
         );
       }
@@ -163,7 +165,7 @@ export class RegistryClient {
         await sleep(this.retryDelayMs * 2 ** (attempt - 1));
         continue;
       }
-      throw new UnavailableError(`registry ${ep.host} answered HTTP ${status} for ${path}: ${body}`);
+      throw new UnavailableError(`registry ${ep.host} answered HTTP ${status} for ${path}${body}`);
     }
   }
 
@@ -173,7 +175,7 @@ export class RegistryClient {
     for (let hop = 0; hop < 6; hop++) {
       let res: IncomingMessage;
       try {
-        res = await httpRequest({ url, headers, insecureTls: ep.insecure, ca: ep.ca, timeoutMs: this.timeoutMs, signal });
+        res = await httpRequest({ url, headers, insecureTls: ep.insecure, ca: ep.ca, timeoutMs: this.timeoutMs, signal, refuseLocal: url.host !== ep.host && !isLocalRegistry(ep) });
       } catch (err) {
         // An insecure host may speak plain HTTP: TLS to it fails at once. Remember and retry.
         if (ep.insecure && url.protocol === 'https:' && hop === 0 && isTlsMismatch(err)) {
@@ -235,6 +237,7 @@ export class RegistryClient {
     }
     if (realm.protocol !== 'https:' && realm.protocol !== 'http:') throw new FinalError(new UnavailableError(`registry ${ep.host} named a token endpoint that is not http(s): ${realm.protocol}`));
     refuseSecretOverPlainHttp(ep, realm, creds);
+    const refuseLocal = realm.host !== ep.host && !isLocalRegistry(ep);
     const wantScope = params.scope || scope;
     let res: IncomingMessage;
     const tokenHost: Endpoint = { ...ep, host: realm.host };
@@ -243,6 +246,7 @@ export class RegistryClient {
         const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.refreshToken, service: params.service ?? '', scope: wantScope, client_id: 'vmpod' });
         res = await httpRequest({
           url: realm,
+          refuseLocal,
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: form.toString(),
@@ -255,7 +259,7 @@ export class RegistryClient {
         if (params.service) realm.searchParams.set('service', params.service);
         realm.searchParams.set('scope', wantScope);
         const headers: Record<string, string> = creds.kind === 'basic' ? { authorization: basicHeader(creds.username, creds.password) } : {};
-        res = await httpRequest({ url: realm, headers, insecureTls: tokenHost.insecure, ca: tokenHost.ca, timeoutMs: this.timeoutMs, signal });
+        res = await httpRequest({ url: realm, headers, insecureTls: tokenHost.insecure, ca: tokenHost.ca, timeoutMs: this.timeoutMs, signal, refuseLocal });
       }
     } catch (err) {
       throw new UnavailableError(`token endpoint ${realm.host} of registry ${ep.host} is unreachable: ${(err as Error).message}`, { cause: err });
@@ -295,6 +299,28 @@ export function refuseSecretOverPlainHttp(ep: Endpoint, realm: URL, creds: Crede
       `registry ${ep.host} asks for credentials at ${realm.protocol}//${realm.host}, which is plain HTTP${realm.host === ep.host ? '' : ' on another host'}; vmpod does not send credentials there (a registry that is yours over plain HTTP: mark it insecure and serve its tokens from the same host)`,
     ),
   );
+}
+
+/**
+ * What of a registry's error body reaches the CRI caller (and so kubelet's
+ * events): only the distribution spec's error codes, never its free text,
+ * which a hostile registry could fill with anything. The body is logged.
+ */
+export function registryErrorCodes(body: string): string {
+  let codes: string[] = [];
+  try {
+    const doc = JSON.parse(body) as { errors?: { code?: unknown }[] };
+    if (Array.isArray(doc.errors)) codes = doc.errors.map((e) => e?.code).filter((c): c is string => typeof c === 'string' && /^[A-Z_]{1,40}$/.test(c));
+  } catch {
+    // not the spec's JSON: nothing of it is shown
+  }
+  return codes.length ? ` (registry error: ${[...new Set(codes)].slice(0, 5).join(', ')})` : '';
+}
+
+/** A registry on this node's own addresses may send its clients to them; a remote one may not (server-side request forgery). */
+function isLocalRegistry(ep: Endpoint): boolean {
+  const host = new URL(`http://${ep.host}`).hostname;
+  return host === 'localhost' || isNodeLocalAddress(host);
 }
 
 function credentialKey(creds: Credentials): string {
