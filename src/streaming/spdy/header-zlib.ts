@@ -5,10 +5,9 @@
 // inflater in order, even those of frames we then ignore.
 //
 // Sending: we write the zlib stream by hand as *stored* deflate blocks
-// (RFC 1951 section 3.2.4). That is valid zlib that spdystream's (Go's
-// compress/zlib) and any other inflater read; each block ends byte-aligned,
-// which is what the Z_SYNC_FLUSH per header block guarantees, and it is
-// synchronous, so a header frame is encoded where it is queued and frames
+// (RFC 1951 section 3.2.4), each header block ending in the empty stored
+// block a Z_SYNC_FLUSH writes. That is valid zlib that spdystream's (Go's
+// compress/zlib) and any other inflater read, and it is synchronous, so a header frame is encoded where it is queued and frames
 // can never reach the socket out of order. Our header blocks are a few dozen
 // bytes (an empty SYN_REPLY, a stream type and a port), so compressing them
 // would save nothing, and it costs no deflate state per connection.
@@ -52,6 +51,14 @@ function zlibHeader(dictionary: Buffer): Buffer {
 
 const STORED_MAX = 0xffff;
 
+function storedBlock(piece: Buffer): Buffer {
+  const h = Buffer.alloc(5);
+  h.writeUInt8(0x00, 0); // BFINAL 0, BTYPE 00 (stored), padded to the byte
+  h.writeUInt16LE(piece.length, 1);
+  h.writeUInt16LE(~piece.length & 0xffff, 3);
+  return Buffer.concat([h, piece]);
+}
+
 /** Our sending context: one continuous zlib stream of stored blocks. */
 export class HeaderDeflater {
   private started = false;
@@ -63,16 +70,15 @@ export class HeaderDeflater {
       parts.push(zlibHeader(SPDY3_DICTIONARY));
       this.started = true;
     }
-    let off = 0;
-    do {
-      const piece = block.subarray(off, off + STORED_MAX);
-      const h = Buffer.alloc(5);
-      h.writeUInt8(0x00, 0); // BFINAL 0, BTYPE 00 (stored), padded to the byte
-      h.writeUInt16LE(piece.length, 1);
-      h.writeUInt16LE(~piece.length & 0xffff, 3);
-      parts.push(h, piece);
-      off += piece.length;
-    } while (off < block.length);
+    for (let off = 0; off < block.length; off += STORED_MAX) {
+      parts.push(storedBlock(block.subarray(off, off + STORED_MAX)));
+    }
+    // An empty stored block ends every header block: the marker Z_SYNC_FLUSH
+    // writes. Go's inflater hands out what it has only when a block ends in
+    // a flush; without the marker it reads on for the next block header,
+    // finds the frame's end, and the connection's context is dead from the
+    // next frame on ("compressed payload size was incorrect").
+    parts.push(storedBlock(Buffer.alloc(0)));
     return Buffer.concat(parts);
   }
 }

@@ -65,6 +65,16 @@ t.test('our deflater writes one zlib stream a dictionary-primed inflater reads b
   inflate.destroy();
 });
 
+t.test('every block we send ends in the sync-flush marker (Go could not read the second SYN_REPLY without it)', async (t) => {
+  const d = new HeaderDeflater();
+  const first = d.deflate(encodeHeaderBlock({}));
+  t.equal(first.subarray(0, 6).toString('hex'), '783fe3c6a7c2', 'the first block opens the zlib stream: FDICT and the dictionary id');
+  t.equal(first.subarray(6).toString('hex'), '000400fbff00000000' + '000000ffff', 'a stored block with the empty header block, then the marker');
+  const second = d.deflate(encodeHeaderBlock({}));
+  t.equal(second.toString('hex'), '000400fbff00000000' + '000000ffff', 'later blocks continue the stream: no zlib header again');
+  t.equal(d.deflate(Buffer.alloc(0)).toString('hex'), '000000ffff', 'an empty input is the marker alone');
+});
+
 t.test('our inflater reads a real deflate stream (dictionary, sync flush per block) and keeps its context', async (t) => {
   const deflate = zlib.createDeflate({ dictionary: SPDY3_DICTIONARY, level: 9 });
   const out: Buffer[] = [];
