@@ -196,8 +196,10 @@ export class StreamingServer implements StreamUrls {
   }
 
   /**
-   * Holds a session until it ends: normally (run settles), when the client
-   * goes (`watchClose`), at the idle timeout, or when the server closes.
+   * Holds a session until its connection is gone: after a normal end (run
+   * settles, the close is begun) once the client lets go (`watchClose`), or
+   * earlier when the client goes, at the idle timeout, or when the server
+   * closes.
    * Idle means no byte either way on the connection for
    * stream_idle_timeout_s (kubelet's stream idle timeout).
    */
@@ -229,10 +231,9 @@ export class StreamingServer implements StreamUrls {
     inner.run().then(
       () => {
         ran = true;
-        if (gone) return;
-        log.info('streaming session finished');
-        // Counted no more; what is left is the client's to close (bounded by the idle check).
-        this.sessions.delete(session);
+        // The status is sent and the close begun (WebSocket close, SPDY GOAWAY); the session is held
+        // until the connection is gone, so that closing the server still ends a client that lingers.
+        if (!gone) log.info('streaming session finished');
       },
       (err: unknown) => {
         log.info({ err }, 'streaming session failed');
