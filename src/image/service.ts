@@ -20,6 +20,7 @@ import type { Logger } from '../log';
 import { credentialsFrom, type CriAuthConfig } from './auth';
 import { ContentStore } from './content-store';
 import { dirUsage, type Usage } from './usage';
+import { UsageCache } from './usage-cache';
 import { ImageRecords, isValidContainerId, LeaseRecords, type ImageRecord, type RootfsLease } from './image-store';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits';
 import { Inflight, pullImage } from './pull';
@@ -56,6 +57,8 @@ export class ImageService {
   private readonly log: Logger;
   private readonly snapshotUsage = new Map<string, Usage>();
   private readonly limits: ImageLimits;
+  /** Walks of trees that change (blobs, records, writable layers), cached and coalesced. */
+  private readonly usage = new UsageCache();
 
   constructor(opts: ImageServiceOptions) {
     this.dir = join(opts.root, 'image');
@@ -186,6 +189,7 @@ export class ImageService {
         pulledAt: new Date().toISOString(),
       };
       this.records.put(record);
+      this.imageTreesChanged();
       // A tag names one image: take it from wherever it pointed before (after
       // the new record is down, so that a crash never loses the tag).
       let orphaned = false;
@@ -234,6 +238,7 @@ export class ImageService {
    * Returns how many it deleted.
    */
   async gc(): Promise<number> {
+    this.imageTreesChanged();
     const keepBlobs = new Set<string>(this.protect.keys());
     const keepSnaps = new Set<string>(this.protect.keys());
     for (const r of this.records.list()) {
@@ -255,6 +260,7 @@ export class ImageService {
         n++;
       }
     }
+    this.imageTreesChanged(); // again: a walk that ran during the deletions may have cached a half-collected state
     return n;
   }
 
@@ -305,7 +311,10 @@ export class ImageService {
     if (!lease) return;
     await unmount(lease.layout.mountpoint);
     // The writable layer is the container's: removeTree copes with whatever depth it built.
-    for (const d of lease.ownedDirs) await removeTree(d);
+    for (const d of lease.ownedDirs) {
+      await removeTree(d);
+      this.usage.forget(d);
+    }
     this.leases.delete(containerId);
     await this.gc();
   }
@@ -320,15 +329,26 @@ export class ImageService {
 
   // ---- usage -----------------------------------------------------------------
 
-  /** Bytes and inodes under `<root>/image` except container dirs, and the container dirs alone. */
+  /** The image service changed its own trees: their next usage is walked anew (only what containers write may be stale). */
+  private imageTreesChanged(): void {
+    this.usage.forget(this.content.blobsDir);
+    this.usage.forget(join(this.dir, 'images'));
+  }
+
+  /** A container's writable layer's usage (ContainerStats): cached and coalesced, see usage-cache.ts. */
+  writableLayerUsage(upperDir: string): Promise<Usage> {
+    return this.usage.get(upperDir);
+  }
+
+  /** Bytes and inodes under `<root>/image` except container dirs, and the container dirs alone (ImageFsInfo: cached walks). */
   async fsUsage(): Promise<{ images: ImageFsUsage; containers: ImageFsUsage }> {
     const total: Usage = { bytes: 0, inodes: 0 };
     const add = (u: Usage): void => {
       total.bytes += u.bytes;
       total.inodes += u.inodes;
     };
-    add(await dirUsage(this.content.blobsDir));
-    add(await dirUsage(join(this.dir, 'images')));
+    add(await this.usage.get(this.content.blobsDir));
+    add(await this.usage.get(join(this.dir, 'images')));
     for (const c of await this.snapshots.list()) {
       // Snapshots never change once committed: measure each once.
       let u = this.snapshotUsage.get(c);
@@ -338,7 +358,7 @@ export class ImageService {
       }
       add(u);
     }
-    const containers = await dirUsage(join(this.dir, 'containers'));
+    const containers = await this.usage.get(join(this.dir, 'containers'));
     return { images: { ...total, mountpoint: this.dir }, containers: { ...containers, mountpoint: join(this.dir, 'containers') } };
   }
 

@@ -3,6 +3,7 @@
 // the composition root passes the real ImageService and PodNetwork.
 
 import type { ImageRunConfig } from '../oci/input';
+import type { Usage } from '../image/usage';
 
 export interface ResolvedImage {
   id: string;
@@ -18,6 +19,8 @@ export interface ImageProvider {
   mountRootfs(containerId: string): Promise<{ mountpoint: string }>;
   /** Idempotent. */
   releaseRootfs(containerId: string): Promise<void>;
+  /** Bytes and inodes of a container's writable layer (ContainerStats); cached, so a container cannot make stats slow. */
+  writableLayerUsage(upperDir: string): Promise<Usage>;
 }
 
 export interface PodNetworkRequest {

@@ -8,7 +8,7 @@ import type { Logger } from '../log';
 import type { CgroupStats } from '../sandbox/controller';
 import type { ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
-import { dirUsage, type Usage } from '../image/usage';
+import type { Usage } from '../image/usage';
 import { msToNs } from '../../common/time';
 import { podCpuKey } from './cpu-samples';
 import { containerHandle, podRuntime, type Domain } from './domain';
@@ -44,7 +44,7 @@ export async function containerStats(d: Domain, c: ContainerRecord): Promise<Con
   const h = containerHandle(c);
   const raw = rt && h ? await rt.ctl.containerStats(rt.h, h) : null;
   const view: ContainerStatsView = { container: c, cgroup: withRate(d, c.id, raw) };
-  if (c.upperDir) view.writableLayer = { ...(await dirUsage(c.upperDir)), mountpoint: c.upperDir, timestampNs: raw?.timestampNs ?? msToNs(Date.now()) };
+  if (c.upperDir) view.writableLayer = { ...(await d.images.writableLayerUsage(c.upperDir)), mountpoint: c.upperDir, timestampNs: raw?.timestampNs ?? msToNs(Date.now()) };
   return view;
 }
 

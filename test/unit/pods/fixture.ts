@@ -54,6 +54,7 @@ export function podFixture(t: { teardown(fn: () => void): void }, o: FixtureOpti
     prepareRootfs: unused('prepareRootfs'),
     mountRootfs: unused('mountRootfs'),
     releaseRootfs: async () => undefined,
+    writableLayerUsage: async () => ({ bytes: 0, inodes: 0 }),
     ...o.images,
   };
   const network: PodNetworkProvider = { setup: unused('network setup'), teardown: async () => undefined, reconcile: async () => [], ...o.network };
