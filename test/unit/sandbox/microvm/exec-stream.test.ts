@@ -11,6 +11,7 @@ import { ociSpec, startClient, type Harness } from '../../agent/harness';
 import { openExec, STREAM_READ_BYTES, type GuestPod } from '../../../../src/sandbox/microvm/exec-stream';
 import type { AgentClient } from '../../../../src/agent-client';
 import type { OciProcess } from '../../../../src/oci/types';
+import { DeadlineExceededError } from '../../../../common/errors';
 
 const proc = { env: ['PATH=/usr/bin:/bin'], cwd: '/', user: { uid: 0, gid: 0 }, terminal: false, noNewPrivileges: false, capabilities: {} } as unknown as Omit<OciProcess, 'args'>;
 
@@ -91,4 +92,35 @@ t.test('close() in the middle kills the process and ends the session', async (t)
   t.ok((io.stdout as Readable).destroyed, 'stdout released');
   while (alive(pid)) await new Promise((res) => setTimeout(res, 20));
   t.notOk(alive(pid), "the exec'd process itself was killed");
+});
+
+t.test('a guest that stops answering ends the session with an error, and nothing is left polling', async (t) => {
+  const calls: string[] = [];
+  let polls = 0;
+  const poll = (_req: unknown, opts: { signal?: AbortSignal }) =>
+    new Promise((_, reject) => {
+      polls++;
+      opts.signal?.addEventListener('abort', () => {
+        polls--;
+        reject(new Error('cancelled'));
+      });
+    });
+  const agent = {
+    call: async (m: string) => {
+      calls.push(m);
+      return m === 'ExecProcess' ? { pid: 7 } : {};
+    },
+    readStdout: poll,
+    readStderr: poll,
+    // What the client's deadline makes of a long poll the guest never answers.
+    waitProcess: async () => {
+      throw new DeadlineExceededError('WaitProcess: no answer within the 10000 ms deadline');
+    },
+  } as unknown as AgentClient;
+  const io = await openExec({ id: 'p1', agent, alive: true, detached: false }, 'c1', { ...proc, args: ['sleep', '1'] }, { stdin: true, stdout: true, stderr: true, tty: false });
+  await t.rejects(io.done, { code: 'DEADLINE_EXCEEDED' }, 'done rejects with the deadline error');
+  await new Promise((r) => setImmediate(r));
+  t.ok(calls.includes('SignalProcess'), 'the process is killed');
+  t.equal(polls, 0, 'no output poll left in flight');
+  t.ok((io.stdout as Readable).destroyed && (io.stderr as Readable).destroyed && (io.stdin as NodeJS.WritableStream & { destroyed: boolean }).destroyed, 'every stream released');
 });
