@@ -64,6 +64,7 @@ export class SpdySession extends EventEmitter implements StreamHost {
   private nextPingId: number;
   private lastPeerStreamId = 0;
   private inflating = false;
+  private pumping = false;
   private sentGoAway = false;
   private receivedGoAway = false;
   private closing = false;
@@ -195,6 +196,11 @@ export class SpdySession extends EventEmitter implements StreamHost {
   // The frame loop
 
   private pump(): void {
+    // A push() inside handle() may call straight back here (a consumer
+    // reading synchronously); the loop already running re-checks its
+    // condition, so frames stay strictly in order.
+    if (this.pumping) return;
+    this.pumping = true;
     try {
       while (!this.dead && !this.inflating && this.blocked.size === 0) {
         const frame = this.parser.next();
@@ -204,6 +210,8 @@ export class SpdySession extends EventEmitter implements StreamHost {
     } catch (err) {
       this.protocolError(err as Error);
       return;
+    } finally {
+      this.pumping = false;
     }
     if (this.dead) return;
     if (this.inflating || this.blocked.size > 0) this.socket.pause();

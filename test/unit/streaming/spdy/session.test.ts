@@ -145,6 +145,28 @@ t.test('backpressure: a paused consumer holds its buffer to a bound, the sender 
   s.end();
 });
 
+t.test('a stuck stream holds the connection back until it is read, reset or ends', async (t) => {
+  const p = await spdyPair();
+  t.teardown(() => p.close());
+  const stuck = await openAccepted(p);
+  const other = await openAccepted(p);
+  stuck.s.pause();
+  stuck.s.on('error', () => undefined);
+  stuck.c.on('error', () => undefined);
+  // Fill the stuck stream past its highWaterMark, then send on the other one.
+  const big = Buffer.alloc(1 << 20, 1);
+  stuck.c.write(big);
+  await new Promise<void>((r) => {
+    const check = (): void => (stuck.s.readableLength >= 64 << 10 ? r() : void setImmediate(check));
+    check();
+  });
+  const got = collect(other.s);
+  other.c.end('behind the stuck one');
+  stuck.s.reset();
+  t.equal((await got).toString(), 'behind the stuck one', 'resetting the stuck stream lets the connection read on');
+  other.s.end();
+});
+
 t.test('ping: both sides echo the other', async (t) => {
   const p = await spdyPair();
   t.teardown(() => p.close());
