@@ -97,3 +97,18 @@ t.test('port-forward: two pairs on one connection, and a refused port on its err
   session.destroy();
   await sessionsGone(server);
 });
+
+t.test('a client that lingers after the status is still ended by closing the server', async (t) => {
+  const { server, pods } = await startServer(t);
+  const { session } = await dialSpdy(server.issue({ kind: 'exec', containerId: 'c1', cmd: ['true'], opts: { stdin: false, stdout: true, stderr: false, tty: false } }), ['v4.channel.k8s.io']);
+  const s = await open(session, ['error', 'stdout']);
+  const status = collect(s.error);
+  s.stdout.resume();
+  (await pods.process()).exit(0);
+  t.same(JSON.parse(await status), { metadata: {}, status: 'Success' });
+  t.equal(server.activeSessions, 1, 'held while the connection is open');
+  const gone = new Promise((resolve) => session.once('close', resolve));
+  await server.close();
+  await gone;
+  t.equal(server.activeSessions, 0);
+});
