@@ -21,6 +21,8 @@ import { acceptSpdyUpgrade, type SpdySession, type SpdyStream } from '../../../.
 
 const CRICTL = process.env.CRICTL ?? resolve(__dirname, '../../../../../../shared/critest/bin/crictl');
 
+let pings = 0;
+
 /** Remote command v4, just enough: waits for the streams the client opens, answers, reports `exitCode`. */
 function remoteCommand(session: SpdySession, wantStdin: boolean, exitCode: number): void {
   const streams = new Map<string, SpdyStream>();
@@ -47,10 +49,13 @@ function remoteCommand(session: SpdySession, wantStdin: boolean, exitCode: numbe
       streams.get('stderr')!.end();
       session.goAway();
     };
+    // spdystream must echo our PING before we answer: proves it reads our even ping ids.
+    const pinged = session.ping().then(() => (pings += 1));
+    const finishAfterPing = (): void => void pinged.then(finish);
     const stdin = streams.get('stdin');
-    if (!stdin) return finish();
+    if (!stdin) return finishAfterPing();
     stdin.on('data', (c: Buffer) => stdout.write(c.toString().toUpperCase()));
-    stdin.on('end', finish);
+    stdin.on('end', finishAfterPing);
   });
 }
 
@@ -158,5 +163,11 @@ t.test('crictl exec and port-forward over this SPDY layer', async (t) => {
     t.ok(echoed.equals(payload), `port-forward: ${size} bytes there and back through spdystream`);
   }
   pf.kill();
+  t.equal(pings, 2, 'spdystream echoed our PING on both exec connections');
   t.ok(sessions.length >= 3, 'one SPDY session per crictl call');
+  await Promise.all(closed);
+  t.ok(
+    sessions.every((s) => !s.alive),
+    'every session closed once its client went away (exec after GOAWAY, port-forward when crictl died)',
+  );
 });

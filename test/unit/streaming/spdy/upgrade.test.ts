@@ -4,7 +4,12 @@
 // error on refusal.
 
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
+import * as https from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { acceptSpdyUpgrade, dialSpdy, negotiateProtocol } from '../../../../src/streaming/spdy';
@@ -83,4 +88,66 @@ t.test('dialSpdy: the chosen protocol, or the refusal as an error', async (t) =>
   await p.close();
   await t.rejects(spdyPair(['v4.channel.k8s.io'], ['v1.channel.k8s.io']), /refused: HTTP 403 unable to upgrade/);
   await t.rejects(dialSpdy('http://127.0.0.1:1/', ['x']), /ECONNREFUSED/, 'nobody listening');
+});
+
+const openssl = (() => {
+  try {
+    execFileSync('openssl', ['version']);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+t.test('dialSpdy over TLS trusts the given CA, and only it', { skip: openssl ? false : 'openssl is not installed: no certificate to test with' }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmpod-spdy-tls-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    { stdio: 'ignore' },
+  );
+  const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) });
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    const r = acceptSpdyUpgrade(req, socket, head, ['portforward.k8s.io']);
+    r?.session.on('stream', (s) => {
+      s.reply();
+      s.pipe(s);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((r) => server.close(() => r()));
+  });
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}/portforward/x`;
+  await t.rejects(dialSpdy(url, ['portforward.k8s.io']), /self-signed|self signed/, 'an unknown CA is refused');
+  const { session, protocol } = await dialSpdy(url, ['portforward.k8s.io'], { ca: readFileSync(cert) });
+  t.equal(protocol, 'portforward.k8s.io');
+  const s = await session.openStream({ streamtype: 'data', port: '80' });
+  s.end('over tls');
+  const got: Buffer[] = [];
+  for await (const c of s) got.push(c as Buffer);
+  t.equal(Buffer.concat(got).toString(), 'over tls', 'a stream echoes over the TLS session');
+  session.destroy();
 });
