@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { acceptSpdyUpgrade, dialSpdy, negotiateProtocol } from '../../../../src/streaming/spdy';
+import { acceptSpdyUpgrade, dialSpdy, negotiateProtocol, type SpdyStream } from '../../../../src/streaming/spdy';
 import { spdyPair } from './pair';
 
 t.test('negotiateProtocol', async (t) => {
@@ -130,7 +130,7 @@ t.test('dialSpdy over TLS trusts the given CA, and only it', { skip: openssl ? f
   const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const r = acceptSpdyUpgrade(req, socket, head, ['portforward.k8s.io']);
-    r?.session.on('stream', (s) => {
+    r?.session.on('stream', (s: SpdyStream) => {
       s.reply();
       s.pipe(s);
     });
