@@ -10,8 +10,7 @@
 import type { Duplex } from 'node:stream';
 import type { Logger } from '../log';
 import type { SpdySession, SpdyStream } from './spdy';
-import { messageOf } from './remote-command';
-import type { PortForwardSession, PortForwardTarget } from './ws/port-forward';
+import { checkAllowed, forwardError, type PortForwardSession, type PortForwardTarget } from './port-forward';
 
 export const PORT_FORWARD_SPDY_PROTOCOLS = ['portforward.k8s.io'] as const;
 
@@ -72,7 +71,7 @@ export function spdyPortForward(session: SpdySession, target: PortForwardTarget,
     const port = /^\d+$/.test(portText) ? Number(portText) : NaN;
     try {
       if (!(port >= 1 && port <= 65535)) throw new Error(`invalid port ${JSON.stringify(portText)}`);
-      if (target.allowed.length > 0 && !target.allowed.includes(port)) throw new Error(`port ${port} was not in the PortForward request (${target.allowed.join(', ')})`);
+      checkAllowed(target, port);
       const conn = await target.dial(port);
       if (aborted) {
         conn.destroy();
@@ -93,7 +92,7 @@ export function spdyPortForward(session: SpdySession, target: PortForwardTarget,
       conn.destroy();
     } catch (err) {
       log.info({ port: portText, err }, 'port-forward failed');
-      if (!errorStream.destroyed) errorStream.write(`error forwarding port ${portText} to pod ${target.podId}: ${messageOf(err)}`);
+      if (!errorStream.destroyed) errorStream.write(forwardError(target, portText, err));
     }
     if (!data.destroyed) data.end();
     if (!errorStream.destroyed) errorStream.end();

@@ -7,16 +7,9 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../log';
-import { messageOf } from '../remote-command';
+import { checkAllowed, forwardError, type PortForwardSession, type PortForwardTarget } from '../port-forward';
 import { WsChannels, type ChannelType } from './channels';
 import type { ChannelProtocol } from './frames';
-
-export interface PortForwardTarget {
-  podId: string;
-  /** Ports the CRI request named; empty: any. */
-  allowed: readonly number[];
-  dial(port: number): Promise<Duplex>;
-}
 
 /** The ports of a WebSocket port-forward request's query; throws the message for a 400. */
 export function queryPorts(search: URLSearchParams): number[] {
@@ -27,11 +20,6 @@ export function queryPorts(search: URLSearchParams): number[] {
     if (!(n >= 1 && n <= 65535)) throw new Error(`port ${JSON.stringify(s)} must be a number in 1..65535`);
     return n;
   });
-}
-
-export interface PortForwardSession {
-  run(): Promise<void>;
-  abort(): void;
 }
 
 export function wsPortForward(ws: WebSocket, protocol: ChannelProtocol, ports: readonly number[], target: PortForwardTarget, log: Logger): PortForwardSession {
@@ -52,7 +40,7 @@ export function wsPortForward(ws: WebSocket, protocol: ChannelProtocol, ports: r
     const errOut = ch.writers[2 * i + 1];
     if (!data || !out || !errOut) return;
     try {
-      if (target.allowed.length > 0 && !target.allowed.includes(port)) throw new Error(`port ${port} was not in the PortForward request (${target.allowed.join(', ')})`);
+      checkAllowed(target, port);
       const conn = await target.dial(port);
       if (aborted) {
         conn.destroy();
@@ -73,7 +61,7 @@ export function wsPortForward(ws: WebSocket, protocol: ChannelProtocol, ports: r
       conn.destroy();
       conns.delete(conn);
     } catch (err) {
-      const msg = `error forwarding port ${port} to pod ${target.podId}: ${messageOf(err)}`;
+      const msg = forwardError(target, port, err);
       log.info({ port, err }, 'port-forward failed');
       if (!aborted) await new Promise<void>((resolve) => errOut.write(Buffer.from(msg), () => resolve()));
     }
