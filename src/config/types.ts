@@ -45,7 +45,7 @@ export interface StreamingConfig {
   token_ttl_s: number;
   /** Issued URLs not yet used or expired; beyond it Exec/Attach/PortForward answer RESOURCE_EXHAUSTED. */
   max_outstanding_urls: number;
-  /** A session with no traffic either way for this long is closed (kubelet: 4 hours). */
+  /** A session whose connection carries nothing either way for a whole period of this is closed (kubelet: 4 hours). */
   stream_idle_timeout_s: number;
   /** Open sessions at once; more are refused with HTTP 503. */
   max_sessions: number;
