@@ -89,10 +89,13 @@ export class SpdySession extends EventEmitter implements StreamHost {
       this.parser.push(chunk);
       this.pump();
     });
-    socket.on('drain', () => this.flushDrainWaiters());
+    socket.on('drain', () => {
+      this.flushDrainWaiters();
+      this.pump();
+    });
     socket.on('end', () => this.onPeerEnd());
     socket.on('error', (err: Error) => this.destroy(err));
-    socket.on('close', () => this.destroy(this.streams.size > 0 && !this.closing ? new Error('SPDY connection closed with streams open') : undefined));
+    socket.on('close', () => this.destroy(this.streams.size > 0 && !this.goingAway ? new Error('SPDY connection closed with streams open') : undefined));
   }
 
   get alive(): boolean {
@@ -159,7 +162,8 @@ export class SpdySession extends EventEmitter implements StreamHost {
   // StreamHost
 
   writeFrame(frame: Buffer): boolean {
-    if (this.dead) return false;
+    // After our own end (GOAWAY, then idle) nothing more is said.
+    if (this.dead || this.socket.writableEnded) return false;
     return this.socket.write(frame);
   }
 
@@ -202,7 +206,7 @@ export class SpdySession extends EventEmitter implements StreamHost {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (!this.dead && !this.inflating && this.blocked.size === 0) {
+      while (this.mayRead()) {
         const frame = this.parser.next();
         if (!frame) break;
         this.handle(frame);
@@ -214,8 +218,18 @@ export class SpdySession extends EventEmitter implements StreamHost {
       this.pumping = false;
     }
     if (this.dead) return;
-    if (this.inflating || this.blocked.size > 0) this.socket.pause();
-    else this.socket.resume();
+    if (this.mayRead()) this.socket.resume();
+    else this.socket.pause();
+  }
+
+  /**
+   * Input is read only while every stream's consumer keeps up, no header
+   * block is inflating, and the socket takes what we write: a peer that
+   * sends PINGs (or anything we answer) without reading the answers stops
+   * being read, rather than making us buffer the answers.
+   */
+  private mayRead(): boolean {
+    return !this.dead && !this.inflating && this.blocked.size === 0 && !this.socket.writableNeedDrain;
   }
 
   private protocolError(err: Error): void {
@@ -344,8 +358,14 @@ export class SpdySession extends EventEmitter implements StreamHost {
   }
 
   private onPeerEnd(): void {
-    // The peer will send nothing more; spdystream only ever closes whole connections.
-    this.destroy(this.streams.size > 0 && !this.closing ? new Error('SPDY peer closed the connection with streams open') : undefined);
+    // The peer will send nothing more; spdystream only ever closes whole
+    // connections. After a GOAWAY either way that is the normal end (a Go
+    // client closes once its own streams are done, whatever ours are).
+    this.destroy(this.streams.size > 0 && !this.goingAway ? new Error('SPDY peer closed the connection with streams open') : undefined);
+  }
+
+  private get goingAway(): boolean {
+    return this.sentGoAway || this.receivedGoAway;
   }
 
   /** After a GOAWAY either way, the connection ends once no stream is open. */

@@ -6,6 +6,7 @@ import t from 'tap';
 import * as net from 'node:net';
 import * as zlib from 'node:zlib';
 import type { AddressInfo } from 'node:net';
+import { Duplex } from 'node:stream';
 import { SpdySession, SpdyProtocolError, type SpdyStream } from '../../../../src/streaming/spdy';
 import { SPDY3_DICTIONARY } from '../../../../src/streaming/spdy/dictionary';
 import { encodeData, encodePing, encodeSynStream, encodeRstStream } from '../../../../src/streaming/spdy/frame';
@@ -114,4 +115,42 @@ t.test('stream-level mistakes cost only the stream', async (t) => {
   t.ok(session.alive, 'the session lives on');
   session.destroy();
   raw.destroy();
+});
+
+/** A socket whose peer reads only when told to: writes stay buffered (writableLength) until release(). */
+class SlowReaderSocket extends Duplex {
+  private held: (() => void)[] = [];
+  private reading = false;
+  readonly written: Buffer[] = [];
+  constructor() {
+    super({ writableHighWaterMark: 16 << 10 });
+  }
+  override _read(): void {}
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.written.push(chunk);
+    if (this.reading) cb();
+    else this.held.push(cb);
+  }
+  release(): void {
+    this.reading = true;
+    for (const cb of this.held.splice(0)) cb();
+  }
+}
+
+t.test('a peer that sends PINGs without reading the answers stops being read; we do not buffer the answers', async (t) => {
+  const sock = new SlowReaderSocket();
+  const session = new SpdySession(sock, { isServer: true });
+  const count = 100_000;
+  // The peer's PINGs, as its kernel would deliver them.
+  for (let i = 0; i < count; i += 1000) sock.push(Buffer.concat(Array.from({ length: 1000 }, (_, j) => encodePing(2 * (i + j) + 1))));
+  while (!(sock.isPaused() && sock.writableNeedDrain)) await new Promise((r) => setImmediate(r));
+  t.ok(sock.writableLength < 32 << 10, `the answers we hold stay near the socket's highWaterMark (${sock.writableLength} bytes)`);
+  t.ok(sock.readableLength > 0, `the peer's PINGs wait unread (${sock.readableLength} bytes)`);
+  sock.release();
+  while (Buffer.concat(sock.written).length < 12 * count) await new Promise((r) => setImmediate(r));
+  const answers = Buffer.concat(sock.written);
+  t.equal(answers.length, 12 * count, 'every PING answered once the peer read');
+  t.equal(answers.subarray(-12).toString('hex'), encodePing(2 * (count - 1) + 1).toString('hex'), 'in order, to the last');
+  t.ok(session.alive, 'the session lives on');
+  session.destroy();
 });
