@@ -33,6 +33,11 @@ export class FrameParser {
     this.length += chunk.length;
   }
 
+  /** Whether the next frame is a control frame; null until its first byte is in. */
+  nextIsControl(): boolean | null {
+    return this.length === 0 ? null : (this.chunks[0][0] & 0x80) !== 0;
+  }
+
   /** The next complete frame, or null until more bytes arrive. */
   next(): Frame | null {
     if (this.length < 8) return null;

@@ -223,13 +223,17 @@ export class SpdySession extends EventEmitter implements StreamHost {
   }
 
   /**
-   * Input is read only while every stream's consumer keeps up, no header
-   * block is inflating, and the socket takes what we write: a peer that
-   * sends PINGs (or anything we answer) without reading the answers stops
-   * being read, rather than making us buffer the answers.
+   * Input is read only while every stream's consumer keeps up and no header
+   * block is inflating. Control frames (which we may answer) also wait
+   * while the socket will not take what we write: a peer that sends PINGs
+   * without reading the answers stops being read, rather than making us
+   * buffer them. DATA frames do not wait on our writes (we answer none, and
+   * their consumers have their own backpressure): a peer that reads while
+   * it writes, as an echo does, must not deadlock with us. While the next
+   * frame's kind is unknown we read on: at most one more socket chunk.
    */
   private mayRead(): boolean {
-    return !this.dead && !this.inflating && this.blocked.size === 0 && !this.socket.writableNeedDrain;
+    return !this.dead && !this.inflating && this.blocked.size === 0 && !(this.socket.writableNeedDrain && this.parser.nextIsControl() === true);
   }
 
   private protocolError(err: Error): void {

@@ -106,6 +106,20 @@ t.test('a large transfer arrives intact, both ways', async (t) => {
   t.ok((await collect(c)).equals(down), 'server to client: 5 MiB intact');
 });
 
+t.test('an echo of 32 MiB while both ends write does not deadlock (answers are gated on the socket, DATA is not)', async (t) => {
+  const p = await spdyPair();
+  t.teardown(() => p.close());
+  p.server.on('stream', (s: SpdyStream) => {
+    s.reply();
+    s.pipe(s);
+  });
+  const c = await p.client.openStream({});
+  const payload = randomBytes(32 << 20);
+  const got = collect(c);
+  c.end(payload);
+  t.ok((await got).equals(payload), 'everything came back');
+});
+
 t.test('backpressure: a paused consumer holds its buffer to a bound, the sender is held back, and nothing is lost', async (t) => {
   const p = await spdyPair();
   t.teardown(() => p.close());
