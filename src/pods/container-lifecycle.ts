@@ -108,6 +108,13 @@ export async function startContainer(d: Domain, id: string): Promise<void> {
     try {
       await rt.ctl.startContainer(rt.h, h);
     } catch (err) {
+      // A start retried after one whose answer was lost (a daemon crash after the
+      // runtime started it): the runtime refuses a second start, but the container
+      // runs, which is what the caller asked for.
+      if ((await refreshContainer(d, c).catch(() => c)).state === 'CONTAINER_RUNNING') {
+        containerLog(d, c).info('container was already started (an interrupted earlier start)');
+        return;
+      }
       d.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_EXITED', finishedAt: nowNs(), exitCode: 128, reason: 'StartError', message: (err as Error).message }));
       throw err;
     }

@@ -13,6 +13,13 @@
 // * Pods and containers whose create completed kept running while the daemon
 //   was down (VMs and conmon outlive it); their controllers reattach lazily,
 //   on the first call that needs them, and report what ended meanwhile.
+// * Start, stop and remove record their result after the runtime acted, and
+//   the runtime's children (runc start, conmon, the VM) finish what they were
+//   doing without the daemon. So a record may lag the runtime by one step,
+//   never lead it: a container recorded created that runs is recorded
+//   running by the next refresh (exits.ts), and a retried start succeeds; a
+//   pod recorded ready whose stop or removal was interrupted is stopped or
+//   removed again, each step idempotent.
 //
 // A purge that fails is logged and retried at the next start; it never stops
 // the daemon from serving the pods that are fine.
