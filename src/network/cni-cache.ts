@@ -4,9 +4,9 @@
 // daemon restart, and must happen even when the daemon died mid-ADD — hence
 // the entry is written first with `result: null`.
 
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isTempName, readJson, writeJsonAtomic } from '../store/atomic';
+import { isTempName, readJson, removeAtomic, writeJsonAtomic } from '../store/atomic';
 import type { CniConfList, CniRuntimeConfig } from './types';
 
 export interface CniCacheEntry {
@@ -44,8 +44,9 @@ export class CniCache {
     }
   }
 
+  /** With the temp file a save interrupted by a daemon crash left beside it. */
   remove(podId: string): void {
-    rmSync(this.path(podId), { force: true });
+    removeAtomic(this.path(podId));
   }
 
   /** Pod ids with an entry, for start-up reconciliation. */

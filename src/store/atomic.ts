@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 function fsyncDir(dir: string): void {
@@ -46,4 +46,22 @@ export function readJson<T>(path: string): T {
 
 export function isTempName(name: string): boolean {
   return /^\..+\.tmp-\d+$/.test(name);
+}
+
+/**
+ * Remove a file written with writeFileAtomic, and the temp files that writes
+ * of it left when a daemon was killed between open and rename: removing what
+ * an object owns must not leave those behind (found by the fault-injection
+ * harness: a CNI cache entry's temp outlived its pod).
+ */
+export function removeAtomic(path: string): void {
+  rmSync(path, { force: true });
+  const prefix = `.${basename(path)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return; // no directory: nothing left in it
+  }
+  for (const n of names) if (n.startsWith(prefix) && isTempName(n)) rmSync(join(dirname(path), n), { force: true });
 }
