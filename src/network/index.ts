@@ -7,7 +7,7 @@
 //              ▲                       │ ADD failed: DEL, unpin, drop cache   │
 //              └──────────── teardown (DEL with cached config, unpin, drop cache) ◄┘
 
-import { existsSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NetworkConfig } from '../config/types';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../common/errors';
@@ -17,7 +17,7 @@ import { CniCache, type CniCacheEntry } from './cni-cache';
 import { loadCniConfig } from './cni-config';
 import { cniArgs, type CniInvocation, runtimeConfigFor } from './cni-invoke';
 import { parseCniResult, podIpsFromResult } from './cni-result';
-import { createNetns, deleteNetns, netnsDir, netnsPath } from './netns';
+import { createNetns, deleteNetns, isMounted, netnsDir, netnsPath } from './netns';
 import type { CniResult, NetworkStatus, PodIps, PodNetworkSpec } from './types';
 import { CniConfigWatcher } from './watch';
 
@@ -179,7 +179,9 @@ export class PodNetwork {
     const ns = entry?.netnsPath ?? this.netnsPathFor(podId);
     if (entry) {
       // The spec asks for DEL even if the netns is gone; plugins then only release host-side state.
-      const inv = { ...this.invocation(entry), netns: existsSync(entry.netnsPath) ? entry.netnsPath : '' };
+      // A pin file that is no longer a mount is gone too: a daemon killed between
+      // the unmount and the rm left it, and plugins refuse it as a netns.
+      const inv = { ...this.invocation(entry), netns: isMounted(entry.netnsPath) ? entry.netnsPath : '' };
       await this.cni.del(entry.config, inv, entry.runtimeConfig, entry.result ?? undefined);
       this.log.info({ podSandboxId: podId, network: entry.config.name }, 'pod network torn down');
     }
