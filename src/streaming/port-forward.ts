@@ -2,7 +2,8 @@
 // the CRI request allowed, and the message a failed forward writes on its
 // error stream (kubelet's wording, which kubectl shows).
 
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Logger } from '../log';
 import { messageOf } from './remote-command';
 
 export interface PortForwardTarget {
@@ -24,4 +25,58 @@ export function checkAllowed(target: PortForwardTarget, port: number): void {
 
 export function forwardError(target: PortForwardTarget, port: number | string, err: unknown): string {
   return `error forwarding port ${port} to pod ${target.podId}: ${messageOf(err)}`;
+}
+
+/**
+ * The pod connections of one port-forward session: each forwarded stream is
+ * dialled, relayed, and released; abort() ends them all (client gone,
+ * server closing).
+ */
+export class PodConnections {
+  private readonly conns = new Set<Duplex>();
+  private abortedFlag = false;
+
+  constructor(
+    private readonly target: PortForwardTarget,
+    private readonly log: Logger,
+  ) {}
+
+  get aborted(): boolean {
+    return this.abortedFlag;
+  }
+
+  /**
+   * Dials `port` (refused when the request did not allow it) and relays
+   * `input` to the pod and the pod to `output` until the pod's side ends
+   * (`until: 'end'`) or closes, or `input` fails. Throws what the dial threw.
+   */
+  async relay(port: number, input: Readable, output: Writable, opts: { endOutput: boolean; until: 'end' | 'close' }): Promise<void> {
+    checkAllowed(this.target, port);
+    const conn = await this.target.dial(port);
+    if (this.abortedFlag) {
+      conn.destroy();
+      return;
+    }
+    this.conns.add(conn);
+    await new Promise<void>((resolve) => {
+      conn.on('error', (err) => {
+        this.log.debug({ err, port }, 'port-forward connection error');
+        resolve();
+      });
+      conn.on('close', () => resolve());
+      if (opts.until === 'end') conn.on('end', () => resolve());
+      input.on('error', () => resolve());
+      input.pipe(conn);
+      conn.pipe(output, { end: opts.endOutput });
+    });
+    input.unpipe(conn);
+    conn.destroy();
+    this.conns.delete(conn);
+  }
+
+  abort(): void {
+    this.abortedFlag = true;
+    for (const c of this.conns) c.destroy();
+    this.conns.clear();
+  }
 }

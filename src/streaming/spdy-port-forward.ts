@@ -7,10 +7,9 @@
 // Any number of pairs share the connection, which lives until the client
 // closes it.
 
-import type { Duplex } from 'node:stream';
 import type { Logger } from '../log';
 import type { SpdySession, SpdyStream } from './spdy';
-import { checkAllowed, forwardError, type PortForwardSession, type PortForwardTarget } from './port-forward';
+import { forwardError, PodConnections, type PortForwardSession, type PortForwardTarget } from './port-forward';
 
 export const PORT_FORWARD_SPDY_PROTOCOLS = ['portforward.k8s.io'] as const;
 
@@ -28,8 +27,7 @@ export function requestIdOf(s: SpdyStream): string {
 
 export function spdyPortForward(session: SpdySession, target: PortForwardTarget, log: Logger, pairTimeoutMs: number): PortForwardSession {
   const pairs = new Map<string, Pair>();
-  const conns = new Set<Duplex>();
-  let aborted = false;
+  const conns = new PodConnections(target, log);
 
   const onStream = (s: SpdyStream): void => {
     s.on('error', (err) => log.debug({ err }, 'port-forward stream error'));
@@ -71,25 +69,7 @@ export function spdyPortForward(session: SpdySession, target: PortForwardTarget,
     const port = /^\d+$/.test(portText) ? Number(portText) : NaN;
     try {
       if (!(port >= 1 && port <= 65535)) throw new Error(`invalid port ${JSON.stringify(portText)}`);
-      checkAllowed(target, port);
-      const conn = await target.dial(port);
-      if (aborted) {
-        conn.destroy();
-        return;
-      }
-      conns.add(conn);
-      await new Promise<void>((resolve) => {
-        conn.on('error', (err) => {
-          log.debug({ err, port }, 'port-forward connection error');
-          resolve();
-        });
-        conn.on('close', () => resolve());
-        data.on('error', () => resolve());
-        data.pipe(conn);
-        conn.pipe(data);
-      });
-      conns.delete(conn);
-      conn.destroy();
+      await conns.relay(port, data, data, { endOutput: true, until: 'close' });
     } catch (err) {
       log.info({ port: portText, err }, 'port-forward failed');
       if (!errorStream.destroyed) errorStream.write(forwardError(target, portText, err));
@@ -103,12 +83,10 @@ export function spdyPortForward(session: SpdySession, target: PortForwardTarget,
     // The session is the connection: it lasts until the client closes it.
     run: () => new Promise<void>((resolve) => session.once('close', () => resolve())),
     abort: () => {
-      aborted = true;
       session.off('stream', onStream);
       for (const p of pairs.values()) clearTimeout(p.timer);
       pairs.clear();
-      for (const c of conns) c.destroy();
-      conns.clear();
+      conns.abort();
     },
   };
 }

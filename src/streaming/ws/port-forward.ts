@@ -4,10 +4,9 @@
 // two bytes little-endian. A failure is written as text on the error
 // channel; the connection closes when every port's forward has ended.
 
-import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../../log';
-import { checkAllowed, forwardError, type PortForwardSession, type PortForwardTarget } from '../port-forward';
+import { forwardError, PodConnections, type PortForwardSession, type PortForwardTarget } from '../port-forward';
 import { WsChannels, type ChannelType } from './channels';
 import type { ChannelProtocol } from './frames';
 
@@ -25,8 +24,7 @@ export function queryPorts(search: URLSearchParams): number[] {
 export function wsPortForward(ws: WebSocket, protocol: ChannelProtocol, ports: readonly number[], target: PortForwardTarget, log: Logger): PortForwardSession {
   const types: ChannelType[] = ports.flatMap((): ChannelType[] => ['readwrite', 'write']);
   const ch = new WsChannels(ws, protocol, types, log);
-  const conns = new Set<Duplex>();
-  let aborted = false;
+  const conns = new PodConnections(target, log);
   ports.forEach((port, i) => {
     const prefix = Buffer.alloc(2);
     prefix.writeUInt16LE(port);
@@ -40,30 +38,11 @@ export function wsPortForward(ws: WebSocket, protocol: ChannelProtocol, ports: r
     const errOut = ch.writers[2 * i + 1];
     if (!data || !out || !errOut) return;
     try {
-      checkAllowed(target, port);
-      const conn = await target.dial(port);
-      if (aborted) {
-        conn.destroy();
-        return;
-      }
-      conns.add(conn);
-      await new Promise<void>((resolve) => {
-        conn.on('error', (err) => {
-          log.debug({ err, port }, 'port-forward connection error');
-          resolve();
-        });
-        conn.on('close', () => resolve());
-        conn.on('end', () => resolve());
-        data.pipe(conn);
-        conn.pipe(out, { end: false });
-      });
-      data.unpipe(conn);
-      conn.destroy();
-      conns.delete(conn);
+      await conns.relay(port, data, out, { endOutput: false, until: 'end' });
     } catch (err) {
       const msg = forwardError(target, port, err);
       log.info({ port, err }, 'port-forward failed');
-      if (!aborted) await new Promise<void>((resolve) => errOut.write(Buffer.from(msg), () => resolve()));
+      if (!conns.aborted) await new Promise<void>((resolve) => errOut.write(Buffer.from(msg), () => resolve()));
     }
   }
 
@@ -72,10 +51,6 @@ export function wsPortForward(ws: WebSocket, protocol: ChannelProtocol, ports: r
       await Promise.all(ports.map((p, i) => forward(p, i)));
       ws.close(1000);
     },
-    abort: () => {
-      aborted = true;
-      for (const c of conns) c.destroy();
-      conns.clear();
-    },
+    abort: () => conns.abort(),
   };
 }
