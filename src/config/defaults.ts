@@ -1,3 +1,4 @@
+import { DEFAULT_IMAGE_LIMITS } from '../image/limits';
 import { microvmHandlerConfig } from './handlers/microvm';
 import { runcHandlerConfig } from './handlers/runc';
 import type { VmpodConfig } from './types';
@@ -34,6 +35,12 @@ export function defaultConfig(): VmpodConfig {
       max_outstanding_urls: 1000,
       stream_idle_timeout_s: 4 * 60 * 60,
       max_sessions: 1000,
+    },
+    images: {
+      max_layer_bytes: DEFAULT_IMAGE_LIMITS.layerBytes,
+      max_image_bytes: DEFAULT_IMAGE_LIMITS.imageBytes,
+      max_layer_entries: DEFAULT_IMAGE_LIMITS.layerEntries,
+      min_free_bytes: DEFAULT_IMAGE_LIMITS.freeFloorBytes,
     },
   };
 }

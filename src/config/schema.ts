@@ -70,6 +70,16 @@ export const configSchema = {
         max_sessions: { type: 'integer', minimum: 1 },
       },
     },
+    images: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        max_layer_bytes: { type: 'integer', minimum: 1 },
+        max_image_bytes: { type: 'integer', minimum: 1 },
+        max_layer_entries: { type: 'integer', minimum: 1 },
+        min_free_bytes: { type: 'integer', minimum: 0 },
+      },
+    },
   },
 } as const;
 

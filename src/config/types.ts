@@ -51,6 +51,18 @@ export interface StreamingConfig {
   max_sessions: number;
 }
 
+/** `[images]`: what one pull may unpack (src/image/limits.ts); past a limit the pull fails with RESOURCE_EXHAUSTED and nothing of it is kept. */
+export interface ImagesConfig {
+  /** Uncompressed bytes of one layer. */
+  max_layer_bytes: number;
+  /** Uncompressed bytes of all layers one pull unpacks. */
+  max_image_bytes: number;
+  /** Files, directories and links of one layer. */
+  max_layer_entries: number;
+  /** An unpack stops when the image filesystem has less free space than this. */
+  min_free_bytes: number;
+}
+
 export interface VmpodConfig {
   listen: string;
   root: string;
@@ -62,4 +74,5 @@ export interface VmpodConfig {
   registries: Record<string, RegistryConfig>;
   network: NetworkConfig;
   streaming: StreamingConfig;
+  images: ImagesConfig;
 }

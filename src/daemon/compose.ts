@@ -48,7 +48,12 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
       podNetwork.setPodCidr(cidr);
     },
   };
-  const images = await createImageService({ root: cfg.root, registries: cfg.registries, log: log.child({ subsystem: 'image' }) });
+  const images = await createImageService({
+    root: cfg.root,
+    registries: cfg.registries,
+    log: log.child({ subsystem: 'image' }),
+    limits: { layerBytes: cfg.images.max_layer_bytes, imageBytes: cfg.images.max_image_bytes, layerEntries: cfg.images.max_layer_entries, freeFloorBytes: cfg.images.min_free_bytes },
+  });
   const { pods } = composePods(cfg, types, { images, network: podNetwork, host: readHostFacts(), log });
   // Pods and containers whose create was cut short by a crash are rolled back before serving.
   await pods.recover();

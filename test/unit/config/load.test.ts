@@ -49,3 +49,14 @@ t.test('two VM handlers with their own settings', async (t) => {
 t.test('invalid TOML is reported as such', async (t) => {
   t.throws(() => parse('listen = ', '/etc/x.toml'), /\/etc\/x\.toml: not valid TOML/);
 });
+
+t.test('[images]: the pull limits, defaults where absent, refusals named', async (t) => {
+  const d = parse('');
+  t.ok(d.images.max_layer_bytes > 0 && d.images.max_image_bytes >= d.images.max_layer_bytes, 'defaults');
+  const c = parse('[images]\nmax_layer_bytes = 1_073_741_824\nmin_free_bytes = 0\n');
+  t.equal(c.images.max_layer_bytes, 1073741824);
+  t.equal(c.images.min_free_bytes, 0);
+  t.equal(c.images.max_image_bytes, d.images.max_image_bytes, 'the others keep their defaults');
+  t.throws(() => parse('[images]\nmax_layer_size = 1\n'), /max_layer_size/);
+  t.throws(() => parse('[images]\nmax_layer_bytes = 0\n'), ConfigError);
+});
