@@ -11,7 +11,9 @@
 // Needs ../shared/critest (setup-images.sh: the critest netns, its CNI
 // config and the registry on its 127.0.0.1:5000). Prints, per handler and
 // operation, the measured duration, the kills, and every problem found;
-// exits 1 if there was any. Numbers: docs/reliability.md.
+// exits 1 if there was any. With VMPOD_FAULT_LOGS=<dir>, the logs of the
+// killed daemon and its successor are kept there for every trial that found
+// something. Numbers: docs/reliability.md.
 
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';

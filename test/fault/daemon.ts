@@ -37,13 +37,23 @@ export class FaultDaemon {
     return this.current;
   }
 
+  /** The running daemon's PID (node itself: nsenter execs it). */
+  get pid(): number {
+    if (!this.proc?.pid) throw new Error('the daemon is not running');
+    return this.proc.pid;
+  }
+
   /** The log of the running (or last) daemon. */
   log(): string {
     return this.output();
   }
 
+  /** The log of the daemon before this one (the one killed last). */
+  previousLog = '';
+
   async start(): Promise<void> {
     if (this.proc) throw new Error('the daemon is already running');
+    this.previousLog = this.output();
     const s = spawnDaemon(['serve', '--config', this.configPath, '--listen', this.socket, '--root', this.root, '--state', this.state], undefined, CRITEST_NETNS);
     this.proc = s.proc;
     this.exited = s.exited;

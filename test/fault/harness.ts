@@ -14,7 +14,7 @@
 // trial k of N kills at (k + 0.5) / N * D after the call was sent, so the
 // kills spread over the whole call, its first and last steps included.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -136,7 +136,15 @@ export class FaultRig {
     await this.daemon.start();
     const problems = [...(await this.checkSurvivor()), ...(await this.checkInterrupted(op, t))];
     problems.push(...(await this.removeByName(t.name)));
+    if (problems.length && process.env.VMPOD_FAULT_LOGS) this.keepLogs(process.env.VMPOD_FAULT_LOGS, t.name);
     return problems.map((p) => `${op} killed at ${Math.round(offsetMs)} ms (call ${callEnded}): ${p}`);
+  }
+
+  /** With VMPOD_FAULT_LOGS=<dir>: the killed daemon's log and its successor's, for a trial that found something. */
+  private keepLogs(dir: string, name: string): void {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${this.handler}-${name}.killed.log`), this.daemon.previousLog);
+    writeFileSync(join(dir, `${this.handler}-${name}.restarted.log`), this.daemon.log());
   }
 
   private async checkSurvivor(): Promise<string[]> {
