@@ -14,6 +14,7 @@ import { CONTAINER_SCHEMA, type ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
 import { nowNs } from '../../common/time';
 import { containerHandle, containerLog, controllerOf, podRuntime, sandboxHandle, type Domain } from './domain';
+import { publishEvent } from './events';
 import { refreshContainer } from './exits';
 import { newId } from './ids';
 import { join } from 'node:path';
@@ -88,6 +89,7 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
     throw err;
   }
   steps.done();
+  publishEvent(d, 'CONTAINER_CREATED_EVENT', sb.id, id);
   return id;
 }
 
@@ -116,10 +118,14 @@ export async function startContainer(d: Domain, id: string): Promise<void> {
         return;
       }
       d.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_EXITED', finishedAt: nowNs(), exitCode: 128, reason: 'StartError', message: (err as Error).message }));
+      publishEvent(d, 'CONTAINER_STOPPED_EVENT', c.podSandboxId, c.id);
       throw err;
     }
     // An exit reported while the start was in flight has already been recorded.
-    if (d.containers.get(c.id)?.state === 'CONTAINER_CREATED') d.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_RUNNING', startedAt: nowNs() }));
+    if (d.containers.get(c.id)?.state === 'CONTAINER_CREATED') {
+      d.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_RUNNING', startedAt: nowNs() }));
+      publishEvent(d, 'CONTAINER_STARTED_EVENT', c.podSandboxId, c.id);
+    }
     containerLog(d, c).info('container started');
   });
 }
@@ -140,6 +146,7 @@ export async function stopContainer(d: Domain, id: string, timeoutS: number): Pr
     if (!after) return;
     if ((await refreshContainer(d, after)).state !== 'CONTAINER_EXITED') {
       d.containers.update(id, (r) => ({ ...r, state: 'CONTAINER_EXITED', finishedAt: nowNs(), exitCode: 137, reason: 'Error', message: 'stopped' }));
+      publishEvent(d, 'CONTAINER_STOPPED_EVENT', after.podSandboxId, id);
     }
     log.info({ timeoutS }, 'container stopped');
   });
@@ -160,6 +167,7 @@ export async function removeContainer(d: Domain, id: string): Promise<void> {
     }
     await d.images.releaseRootfs(c.id);
     d.containers.delete(c.id);
+    publishEvent(d, 'CONTAINER_DELETED_EVENT', c.podSandboxId, c.id);
     d.cpu.forget(c.id);
     log.info('container removed');
   });

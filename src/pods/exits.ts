@@ -8,6 +8,7 @@ import type { ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
 import { nowNs } from '../../common/time';
 import { containerHandle, containerLog, sandboxHandle, type Domain } from './domain';
+import { publishEvent } from './events';
 
 /**
  * Record what the controller said about a created or running container.
@@ -26,6 +27,7 @@ export function recordState(d: Domain, c: ContainerRecord, st: ContainerProcessS
   const reason = st.oomKilled ? 'OOMKilled' : st.exitCode === 0 ? 'Completed' : 'Error';
   const lost = current.state === 'CONTAINER_CREATED' ? 'container process disappeared before it was started' : 'container process disappeared';
   const next = d.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_EXITED', exitCode: st.exitCode, finishedAt: st.finishedAt, reason, message: st.message ?? (gone ? lost : '') }));
+  publishEvent(d, 'CONTAINER_STOPPED_EVENT', c.podSandboxId, c.id);
   containerLog(d, c).info({ exitCode: st.exitCode, reason }, 'container exited');
   return next;
 }
@@ -39,6 +41,7 @@ export function recordState(d: Domain, c: ContainerRecord, st: ContainerProcessS
  */
 function recordStarted(d: Domain, c: ContainerRecord): ContainerRecord {
   const next = d.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_RUNNING', startedAt: nowNs() }));
+  publishEvent(d, 'CONTAINER_STARTED_EVENT', c.podSandboxId, c.id);
   containerLog(d, c).info('container runs but its start was not recorded (a start in flight, or one a daemon crash interrupted); recorded as running');
   return next;
 }
@@ -68,5 +71,7 @@ export function markPodNotReady(d: Domain, podSandboxId: string, why: string): S
   // Stopped or removed by a concurrent call meanwhile.
   if (!now || now.state !== 'SANDBOX_READY') return now;
   d.log.child({ subsystem: 'pod', podSandboxId }).warn(why);
-  return d.sandboxes.update(podSandboxId, (r) => ({ ...r, state: 'SANDBOX_NOTREADY' }));
+  const next = d.sandboxes.update(podSandboxId, (r) => ({ ...r, state: 'SANDBOX_NOTREADY' }));
+  publishEvent(d, 'CONTAINER_STOPPED_EVENT', podSandboxId, podSandboxId);
+  return next;
 }

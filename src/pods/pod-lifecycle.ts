@@ -20,6 +20,7 @@ import { nowNs } from '../../common/time';
 import { removeContainer, stopContainer } from './container-lifecycle';
 import { podLog, podRuntime, type Domain } from './domain';
 import { podCpuKey } from './cpu-samples';
+import { publishEvent } from './events';
 import { newId } from './ids';
 
 function namespaceModes(config: PodSandboxConfig__Output): PodNamespaceModes {
@@ -99,6 +100,9 @@ export async function runPod(d: Domain, config: PodSandboxConfig__Output, runtim
     throw err;
   }
   steps.done();
+  // As containerd: a pod's own events carry its id as the container id; a run both creates and starts it.
+  publishEvent(d, 'CONTAINER_CREATED_EVENT', id, id);
+  publishEvent(d, 'CONTAINER_STARTED_EVENT', id, id);
   return id;
 }
 
@@ -113,7 +117,10 @@ export async function stopPod(d: Domain, sb: SandboxRecord, log: Logger): Promis
   const rt = podRuntime(d, sb);
   if (rt) await rt.ctl.stopSandbox(rt.h, log);
   await d.network.teardown(sb.id);
+  // One event per transition: a pod whose infra already died was reported stopped then (exits.ts).
+  const wasReady = d.sandboxes.get(sb.id)?.state === 'SANDBOX_READY';
   d.sandboxes.update(sb.id, (r) => ({ ...r, state: 'SANDBOX_NOTREADY' }));
+  if (wasReady) publishEvent(d, 'CONTAINER_STOPPED_EVENT', sb.id, sb.id);
   log.info('pod sandbox stopped');
 }
 
@@ -126,7 +133,9 @@ export async function removePod(d: Domain, sb: SandboxRecord, log: Logger): Prom
     await rt.ctl.removeSandbox(rt.h, log);
   }
   await d.network.teardown(sb.id);
+  const last = d.sandboxes.get(sb.id) ?? sb;
   d.sandboxes.delete(sb.id);
+  publishEvent(d, 'CONTAINER_DELETED_EVENT', sb.id, sb.id, last);
   d.cpu.forget(podCpuKey(sb.id));
   log.info('pod sandbox removed');
 }

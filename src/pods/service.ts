@@ -3,7 +3,8 @@
 // a unique prefix, as crictl lets users type), takes the locks its operation
 // needs and applies the CRI idempotency rules, so the handlers only convert
 // requests and answers. The PodService owns the per-daemon state of the
-// domain (locks, CPU samples) and listens to what the controllers report.
+// domain (locks, CPU samples, the event broadcaster) and listens to what the
+// controllers report.
 
 import type { Duplex } from 'node:stream';
 import { FailedPreconditionError, NotFoundError } from '../../common/errors';
@@ -18,6 +19,7 @@ import * as containers from './container-lifecycle';
 import { attachStreams, execStreams, execSync, reopenContainerLog, requireRunning, updateContainer } from './container-ops';
 import { CpuSamples } from './cpu-samples';
 import { podLog, podRuntime, type Domain, type DomainDeps } from './domain';
+import { attachEvents, PodEvents, type EventSubscription } from './events';
 import { markPodNotReady, recordState } from './exits';
 import type { ContainerFilter, PodFilter } from './filters';
 import { KeyedLock } from './locks';
@@ -30,9 +32,12 @@ export type PodServiceDeps = DomainDeps;
 
 export class PodService {
   private readonly d: Domain;
+  private readonly events: PodEvents;
 
   constructor(deps: PodServiceDeps) {
     this.d = { ...deps, locks: { pods: new KeyedLock(), containers: new KeyedLock() }, cpu: new CpuSamples() };
+    this.events = new PodEvents();
+    attachEvents(this.d, this.events);
     for (const ctl of deps.controllers.values()) ctl.onEvent((e) => this.onEvent(e));
   }
 
@@ -41,14 +46,29 @@ export class PodService {
     return recoverInterrupted(this.d);
   }
 
-  /** Daemon shutdown: controllers let go of connections; pods keep running. */
+  /** Daemon shutdown: event streams end, controllers let go of connections; pods keep running. */
   async close(): Promise<void> {
+    this.events.close();
     for (const ctl of this.d.controllers.values()) await ctl.close();
   }
 
   /** What the service keeps per pod and container (a leak check: all 0 once every pod is removed). */
   retained(): { cpuSamples: number; podLocks: number; containerLocks: number } {
     return { cpuSamples: this.d.cpu.size, podLocks: this.d.locks.pods.size, containerLocks: this.d.locks.containers.size };
+  }
+
+  /**
+   * Container and pod lifecycle events from now on (GetContainerEvents);
+   * close() the subscription when the client goes away. `bound`: how many
+   * events it may fall behind before it is dropped (events.ts).
+   */
+  subscribe(bound?: number): EventSubscription {
+    return this.events.subscribe(bound);
+  }
+
+  /** Event subscriptions open now (a leak check: 0 once every client went away). */
+  eventSubscribers(): number {
+    return this.events.subscribers;
   }
 
   private onEvent(e: ControllerEvent): void {
