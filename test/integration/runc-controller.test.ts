@@ -4,56 +4,28 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodeSandboxData } from '../../src/sandbox/runc/data';
-import { RuncController } from '../../src/sandbox/runc/controller';
-import { infraBinaryPath } from '../../src/sandbox/runc/pod';
-import { readHostFacts } from '../../src/host/facts';
 import { cgroupDirs } from '../../src/sandbox/runc/cgroup-stats';
-import { silentLogger } from '../../src/log';
 import { DeadlineExceededError, InvalidArgumentError } from '../../common/errors';
-import type { ContainerHandle, ControllerEvent, SandboxHandle } from '../../src/sandbox/controller';
+import type { ContainerHandle, ControllerEvent } from '../../src/sandbox/controller';
 import type { ContainerConfig__Output } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerSecurityContext__Output } from '../../src/generated/cri/runtime/v1/LinuxContainerSecurityContext';
 import type { LinuxContainerResources__Output } from '../../src/generated/cri/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
+import { RuncFixture, runcMissing } from '../helpers/runc-fixture';
 
-for (const [what, path] of [
-  ['runc (apt runc)', '/usr/sbin/runc'],
-  ['conmon (apt conmon)', '/usr/bin/conmon'],
-  ['busybox-static', '/bin/busybox'],
-  ['vmpod-infra (native/infra/build.sh)', infraBinaryPath()],
-] as const) {
-  if (!existsSync(path)) {
-    t.fail(`missing component: ${what} at ${path}`);
-  }
-}
+for (const what of runcMissing()) t.fail(`missing component: ${what}`);
 
-const dir = mkdtempSync(join(tmpdir(), 'vmpod-runc-'));
-const state = join(dir, 'state');
-const logs = join(dir, 'logs');
-const host = readHostFacts();
-const ctl = new RuncController({ handler: 'runc', state, host, log: silentLogger });
-const log = silentLogger;
-
-function busyboxRootfs(name: string): string {
-  const root = join(dir, 'rootfs', name);
-  for (const d of ['bin', 'etc', 'proc', 'dev', 'sys', 'tmp']) mkdirSync(join(root, d), { recursive: true });
-  copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
-  execFileSync('chmod', ['755', join(root, 'bin', 'busybox')]);
-  for (const a of ['sh', 'echo', 'sleep', 'cat', 'id', 'ps', 'touch', 'chown', 'unshare', 'tail', 'true', 'mkdir', 'mount']) {
-    try {
-      symlinkSync('busybox', join(root, 'bin', a));
-    } catch {
-      /* exists */
-    }
-  }
-  writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n');
-  writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\nuser:x:1000:\n');
-  return root;
-}
+const w = new RuncFixture('vmpod-runc-', {
+  applets: ['sh', 'echo', 'sleep', 'cat', 'id', 'ps', 'touch', 'chown', 'unshare', 'tail', 'true', 'mkdir', 'mount'],
+  passwd: 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/tmp:/bin/sh\n',
+  group: 'root:x:0:\nuser:x:1000:\n',
+});
+const { dir, logs, host, ctl, log, containers } = w;
+const busyboxRootfs = (name: string): string => w.busyboxRootfs(name);
+t.teardown(() => w.dispose());
 
 const podConfig = {
   metadata: { name: 'p', uid: 'u1', namespace: 'default', attempt: 0 },
@@ -128,39 +100,15 @@ function ctrConfig(name: string, script: string, sc: Partial<LinuxContainerSecur
   };
 }
 
-let sb: SandboxHandle | undefined;
-const containers: ContainerHandle[] = [];
-
-t.teardown(async () => {
-  await ctl.close();
-  for (const c of containers) {
-    await ctl.stopContainer(sb!, c, 9, 0, log).catch(() => undefined);
-    await ctl.removeContainer(sb!, c, log).catch(() => undefined);
-  }
-  if (sb) {
-    await ctl.stopSandbox(sb, log).catch(() => undefined);
-    await ctl.removeSandbox(sb, log).catch(() => undefined);
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
-
 const podId = `rcpod${process.pid}`;
 
-async function run(name: string, script: string, sc: Partial<LinuxContainerSecurityContext__Output> = {}, res: Partial<LinuxContainerResources__Output> = {}): Promise<ContainerHandle> {
-  const id = `${podId}-${name}`;
-  const config = ctrConfig(name, script, sc, res);
-  const logPath = join(logs, `${name}.log`);
-  const made = await ctl.createContainer({ id, sandbox: sb!, config, image: {}, rootfs: busyboxRootfs(name), logPath, log });
-  const c = { id, logPath, data: made.data };
-  containers.push(c);
-  await ctl.startContainer(sb!, c);
-  return c;
-}
+const run = (name: string, script: string, sc: Partial<LinuxContainerSecurityContext__Output> = {}, res: Partial<LinuxContainerResources__Output> = {}): Promise<ContainerHandle> =>
+  w.run(name, ctrConfig(name, script, sc, res));
 
 async function waitExit(c: ContainerHandle, ms = 20_000) {
   const until = Date.now() + ms;
   for (;;) {
-    const st = await ctl.containerState(sb!, c);
+    const st = await ctl.containerState(w.pod(), c);
     if (st.state === 'exited' || Date.now() > until) return st;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -169,9 +117,8 @@ async function waitExit(c: ContainerHandle, ms = 20_000) {
 const logOf = (name: string) => readFileSync(join(logs, `${name}.log`), 'utf8');
 
 t.test('pod sandbox with infra process', async (t) => {
-  const namespaces = { network: 'POD', pid: 'POD', ipc: 'POD' } as const;
-  const data = await ctl.createSandbox({ id: podId, config: podConfig, namespaces, hostname: 'testpod', netnsPath: '', ips: [], log });
-  sb = { id: podId, config: podConfig, namespaces, hostname: 'testpod', netnsPath: '', data };
+  const sb = await w.createPod(podId, podConfig, 'testpod');
+  const { data } = sb;
   t.equal(await ctl.sandboxReady(sb), true, 'infra running');
   const runtime = decodeSandboxData(data, podId);
   t.ok(runtime.infraPid > 0, 'infra pid recorded');
@@ -195,41 +142,41 @@ t.test('container output reaches the CRI log; env, hostname and resolv.conf', as
 
 t.test('exec sync, shared PID namespace, stats', async (t) => {
   const busy = await run('busy', 'while :; do :; done');
-  const r = await ctl.execSync(sb!, busy, ['/bin/sh', '-c', 'echo out; echo err >&2; exit 7'], 10);
+  const r = await ctl.execSync(w.pod(), busy, ['/bin/sh', '-c', 'echo out; echo err >&2; exit 7'], 10);
   t.same([r.stdout.toString(), r.stderr.toString(), r.exitCode], ['out\n', 'err\n', 7], 'stdout, stderr, exit code');
-  await t.rejects(ctl.execSync(sb!, busy, ['/bin/sleep', '30'], 1), DeadlineExceededError, 'timeout kills and reports');
+  await t.rejects(ctl.execSync(w.pod(), busy, ['/bin/sleep', '30'], 1), DeadlineExceededError, 'timeout kills and reports');
   const other = await run('other', 'sleep 1000');
-  const ps = await ctl.execSync(sb!, other, ['/bin/ps', 'ax'], 10);
+  const ps = await ctl.execSync(w.pod(), other, ['/bin/ps', 'ax'], 10);
   t.match(ps.stdout.toString(), /while :; do :; done/, "the other container's process is visible in the shared PID namespace");
   t.match(ps.stdout.toString(), /vmpod-infra/, 'infra is there too');
   await new Promise((r) => setTimeout(r, 300));
-  const stats = await ctl.containerStats(sb!, busy);
+  const stats = await ctl.containerStats(w.pod(), busy);
   t.ok(stats && stats.cpuUsageNs > 0, 'cpu usage of the busy container is non-zero');
   t.ok(stats && stats.memoryWorkingSetBytes > 0, 'memory working set non-zero');
   t.ok(stats && stats.processes >= 1, 'process count');
-  const podStats = await ctl.sandboxStats(sb!);
+  const podStats = await ctl.sandboxStats(w.pod());
   t.ok(podStats && podStats.cpuUsageNs >= (stats?.cpuUsageNs ?? 0), 'pod cgroup accounts for its containers');
-  await ctl.stopContainer(sb!, busy, 15, 5, log);
-  t.equal((await ctl.containerState(sb!, busy)).exitCode, 143, 'SIGTERM ends a shell loop');
+  await ctl.stopContainer(w.pod(), busy, 15, 5, log);
+  t.equal((await ctl.containerState(w.pod(), busy)).exitCode, 143, 'SIGTERM ends a shell loop');
 });
 
 t.test('the infra process reaps orphans of a shared PID namespace', async (t) => {
   const c = await run('orphans', '(sleep 0.2 &); (sleep 0.2 &); sleep 1000');
   await new Promise((r) => setTimeout(r, 1000));
-  const ps = (await ctl.execSync(sb!, c, ['/bin/ps', '-o', 'pid,ppid,stat,comm'], 10)).stdout.toString();
+  const ps = (await ctl.execSync(w.pod(), c, ['/bin/ps', '-o', 'pid,ppid,stat,comm'], 10)).stdout.toString();
   t.match(ps, /^\s*1\s+0\s+S\s+vmpod-infra$/m, 'ps works and infra is PID 1 of the pod');
   t.notMatch(ps, /\sZ\s/, 'no zombie left');
-  await ctl.stopContainer(sb!, c, 9, 0, log);
+  await ctl.stopContainer(w.pod(), c, 9, 0, log);
 });
 
 t.test('stop escalates to SIGKILL after the timeout', async (t) => {
   const c = await run('stubborn', "trap '' TERM; while :; do sleep 1; done");
   await new Promise((r) => setTimeout(r, 300));
-  await ctl.stopContainer(sb!, c, 15, 1, log);
-  const st = await ctl.containerState(sb!, c);
+  await ctl.stopContainer(w.pod(), c, 15, 1, log);
+  const st = await ctl.containerState(w.pod(), c);
   t.equal(st.state, 'exited', 'stopped');
   t.equal(st.exitCode, 137, 'killed by SIGKILL');
-  await ctl.stopContainer(sb!, c, 15, 1, log);
+  await ctl.stopContainer(w.pod(), c, 15, 1, log);
   t.pass('stopping again succeeds');
 });
 
@@ -279,10 +226,10 @@ t.test("exits are reported as events as they happen (conmon's exit file, watched
 
 t.test('a container without a CRI log path runs', async (t) => {
   const id = `${podId}-nolog`;
-  const made = await ctl.createContainer({ id, sandbox: sb!, config: ctrConfig('nolog', 'echo quiet'), image: {}, rootfs: busyboxRootfs('nolog'), logPath: '', log });
+  const made = await ctl.createContainer({ id, sandbox: w.pod(), config: ctrConfig('nolog', 'echo quiet'), image: {}, rootfs: busyboxRootfs('nolog'), logPath: '', log });
   const c = { id, logPath: '', data: made.data };
   containers.push(c);
-  await ctl.startContainer(sb!, c);
+  await ctl.startContainer(w.pod(), c);
   t.equal((await waitExit(c)).exitCode, 0, 'ran and exited');
 });
 
@@ -290,12 +237,12 @@ t.test('a failed create leaves nothing behind', async (t) => {
   const id = `${podId}-bad`;
   const config = ctrConfig('bad', 'true');
   config.mounts = [{ container_path: '/x', host_path: join(dir, 'does-not-exist'), readonly: false, propagation: 'PROPAGATION_PRIVATE' } as ContainerConfig__Output['mounts'][number]];
-  await t.rejects(ctl.createContainer({ id, sandbox: sb!, config, image: {}, rootfs: busyboxRootfs('bad'), logPath: '', log }), InvalidArgumentError);
+  await t.rejects(ctl.createContainer({ id, sandbox: w.pod(), config, image: {}, rootfs: busyboxRootfs('bad'), logPath: '', log }), InvalidArgumentError);
   t.notOk(existsSync(ctl.paths.containerBundle(id)), 'no bundle');
   t.equal(await ctl.runc.state(id), null, 'no runc container');
   const id2 = `${podId}-bad2`;
   await t.rejects(
-    ctl.createContainer({ id: id2, sandbox: sb!, config: ctrConfig('bad2', 'true'), image: {}, rootfs: join(dir, 'no-rootfs'), logPath: '', log }),
+    ctl.createContainer({ id: id2, sandbox: w.pod(), config: ctrConfig('bad2', 'true'), image: {}, rootfs: join(dir, 'no-rootfs'), logPath: '', log }),
     /step "runc-create"/,
     'runc failure names the step',
   );
@@ -304,22 +251,22 @@ t.test('a failed create leaves nothing behind', async (t) => {
 });
 
 t.test('removing everything leaves nothing behind', async (t) => {
-  const runtime = decodeSandboxData(sb!.data, podId);
+  const runtime = decodeSandboxData(w.pod().data, podId);
   for (const c of containers.splice(0)) {
-    await ctl.stopContainer(sb!, c, 15, 0, log);
-    await ctl.removeContainer(sb!, c, log);
-    await ctl.removeContainer(sb!, c, log);
+    await ctl.stopContainer(w.pod(), c, 15, 0, log);
+    await ctl.removeContainer(w.pod(), c, log);
+    await ctl.removeContainer(w.pod(), c, log);
     t.notOk(existsSync(ctl.paths.containerBundle(c.id)), `${c.id} bundle removed`);
   }
-  await ctl.stopSandbox(sb!, log);
-  await ctl.stopSandbox(sb!, log);
-  t.equal(await ctl.sandboxReady(sb!), false, 'not ready after stop');
-  await ctl.removeSandbox(sb!, log);
-  await ctl.removeSandbox(sb!, log);
+  await ctl.stopSandbox(w.pod(), log);
+  await ctl.stopSandbox(w.pod(), log);
+  t.equal(await ctl.sandboxReady(w.pod()), false, 'not ready after stop');
+  await ctl.removeSandbox(w.pod(), log);
+  await ctl.removeSandbox(w.pod(), log);
   t.notOk(existsSync(`/proc/${runtime.infraPid}`), 'infra process gone');
   t.notOk(readFileSync('/proc/mounts', 'utf8').includes(runtime.podDir), 'no mount of the pod left');
   t.notOk(existsSync(runtime.podDir), 'pod dir removed');
   for (const d of cgroupDirs(runtime.cgroupParent, host.cgroupVersion)) t.notOk(existsSync(d), `cgroup ${d} removed`);
   t.equal(execFileSync('/usr/sbin/runc', ['--root', ctl.paths.runcRoot, 'list', '-q']).toString().trim(), '', 'runc knows no container');
-  sb = undefined;
+  w.sb = undefined;
 });

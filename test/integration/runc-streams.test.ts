@@ -3,46 +3,26 @@
 // infra process, busybox containers built from the host's /bin/busybox.
 
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { RuncController } from '../../src/sandbox/runc/controller';
-import { infraBinaryPath } from '../../src/sandbox/runc/pod';
-import { readHostFacts } from '../../src/host/facts';
-import { silentLogger } from '../../src/log';
 import { FailedPreconditionError } from '../../common/errors';
-import type { ContainerHandle, SandboxHandle } from '../../src/sandbox/controller';
+import type { ContainerHandle } from '../../src/sandbox/controller';
 import type { ContainerConfig__Output } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { PodSandboxConfig__Output } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
+import { RuncFixture, runcMissing } from '../helpers/runc-fixture';
 
-const missing = [
-  ['root', process.getuid?.() === 0 ? '/' : ''],
-  ['runc (apt runc)', '/usr/sbin/runc'],
-  ['conmon (apt conmon)', '/usr/bin/conmon'],
-  ['busybox-static', '/bin/busybox'],
-  ['vmpod-infra (native/infra/build.sh)', infraBinaryPath()],
-].filter(([, path]) => !path || !existsSync(path));
-for (const [what] of missing) t.fail(`missing component: ${what}`);
+const missing = [...(process.getuid?.() === 0 ? [] : ['root']), ...runcMissing()];
+for (const what of missing) t.fail(`missing component: ${what}`);
 if (missing.length) process.exit(1);
 
-const dir = mkdtempSync(join(tmpdir(), 'vmpod-streams-'));
-const state = join(dir, 'state');
-const logs = join(dir, 'logs');
-const ctl = new RuncController({ handler: 'runc', state, host: readHostFacts(), log: silentLogger });
-const log = silentLogger;
-
-function busyboxRootfs(name: string): string {
-  const root = join(dir, 'rootfs', name);
-  for (const d of ['bin', 'etc', 'proc', 'dev', 'sys', 'tmp']) mkdirSync(join(root, d), { recursive: true });
-  copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
-  execFileSync('chmod', ['755', join(root, 'bin', 'busybox')]);
-  for (const a of ['sh', 'echo', 'sleep', 'cat', 'tty', 'stty', 'seq', 'true']) symlinkSync('busybox', join(root, 'bin', a));
-  writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-  writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\n');
-  return root;
-}
+const w = new RuncFixture('vmpod-streams-', {
+  applets: ['sh', 'echo', 'sleep', 'cat', 'tty', 'stty', 'seq', 'true'],
+  passwd: 'root:x:0:0:root:/root:/bin/sh\n',
+  group: 'root:x:0:\n',
+});
+const { state, logs, ctl, log } = w;
+t.teardown(() => w.dispose());
 
 const podConfig = {
   metadata: { name: 'p', uid: 'u1', namespace: 'default', attempt: 0 },
@@ -79,31 +59,9 @@ function ctrConfig(name: string, script: string, io: { stdin?: boolean; stdinOnc
   } as unknown as ContainerConfig__Output;
 }
 
-let sb: SandboxHandle | undefined;
-const containers: ContainerHandle[] = [];
 const podId = `rspod${process.pid}`;
 
-t.teardown(async () => {
-  await ctl.close();
-  for (const c of containers) {
-    await ctl.stopContainer(sb!, c, 9, 0, log).catch(() => undefined);
-    await ctl.removeContainer(sb!, c, log).catch(() => undefined);
-  }
-  if (sb) {
-    await ctl.stopSandbox(sb, log).catch(() => undefined);
-    await ctl.removeSandbox(sb, log).catch(() => undefined);
-  }
-  rmSync(dir, { recursive: true, force: true });
-});
-
-async function run(name: string, script: string, io: { stdin?: boolean; stdinOnce?: boolean; tty?: boolean } = {}): Promise<ContainerHandle> {
-  const id = `${podId}-${name}`;
-  const made = await ctl.createContainer({ id, sandbox: sb!, config: ctrConfig(name, script, io), image: {}, rootfs: busyboxRootfs(name), logPath: join(logs, `${name}.log`), log });
-  const c = { id, logPath: join(logs, `${name}.log`), data: made.data };
-  containers.push(c);
-  await ctl.startContainer(sb!, c);
-  return c;
-}
+const run = (name: string, script: string, io: { stdin?: boolean; stdinOnce?: boolean; tty?: boolean } = {}): Promise<ContainerHandle> => w.run(name, ctrConfig(name, script, io));
 
 /** Everything a stream yields until it ends. */
 async function collect(s: NodeJS.ReadableStream | undefined): Promise<string> {
@@ -150,15 +108,13 @@ let busy: ContainerHandle;
 let fdsBefore = 0;
 
 t.before(async () => {
-  const namespaces = { network: 'POD', pid: 'POD', ipc: 'POD' } as const;
-  const data = await ctl.createSandbox({ id: podId, config: podConfig, namespaces, hostname: 'streampod', netnsPath: '', ips: [], log });
-  sb = { id: podId, config: podConfig, namespaces, hostname: 'streampod', netnsPath: '', data };
+  await w.createPod(podId, podConfig, 'streampod');
   busy = await run('busy', 'exec sleep 100000');
   fdsBefore = fdCount();
 });
 
 t.test('exec with stdin piped: output on stdout and stderr, exit code', async (t) => {
-  const io = await ctl.exec(sb!, busy, ['/bin/sh', '-c', 'cat; echo err >&2; exit 3'], { stdin: true, stdout: true, stderr: true, tty: false });
+  const io = await ctl.exec(w.pod(), busy, ['/bin/sh', '-c', 'cat; echo err >&2; exit 3'], { stdin: true, stdout: true, stderr: true, tty: false });
   io.stdin!.end('hello through stdin\n');
   const [out, err, done] = await Promise.all([collect(io.stdout), collect(io.stderr), io.done]);
   t.equal(out, 'hello through stdin\n', 'stdin came back on stdout');
@@ -169,7 +125,7 @@ t.test('exec with stdin piped: output on stdout and stderr, exit code', async (t
 });
 
 t.test('exec of a command that does not exist: non-zero exit and a message on stderr', async (t) => {
-  const io = await ctl.exec(sb!, busy, ['/no/such/command'], { stdin: false, stdout: true, stderr: true, tty: false });
+  const io = await ctl.exec(w.pod(), busy, ['/no/such/command'], { stdin: false, stdout: true, stderr: true, tty: false });
   const [out, err, done] = await Promise.all([collect(io.stdout), collect(io.stderr), io.done]);
   t.equal(out, '', 'no output');
   t.not(done.exitCode, 0, `exit code ${done.exitCode}`);
@@ -177,7 +133,7 @@ t.test('exec of a command that does not exist: non-zero exit and a message on st
 });
 
 t.test('exec with a terminal: tty names the container pty, resize reaches stty, exit code', async (t) => {
-  const io = await ctl.exec(sb!, busy, ['/bin/sh'], { stdin: true, stdout: true, stderr: false, tty: true });
+  const io = await ctl.exec(w.pod(), busy, ['/bin/sh'], { stdin: true, stdout: true, stderr: false, tty: true });
   t.equal(io.stderr, undefined, 'one output stream with a terminal');
   const out = accumulate(io.stdout!);
   io.stdin!.write('tty\n');
@@ -202,7 +158,7 @@ t.test('exec with a terminal: tty names the container pty, resize reaches stty, 
 });
 
 t.test('exec with a terminal: the last output is delivered to a late reader', async (t) => {
-  const io = await ctl.exec(sb!, busy, ['/bin/sh', '-c', 'seq 1 3000; echo LAST-LINE'], { stdin: false, stdout: true, stderr: false, tty: true });
+  const io = await ctl.exec(w.pod(), busy, ['/bin/sh', '-c', 'seq 1 3000; echo LAST-LINE'], { stdin: false, stdout: true, stderr: false, tty: true });
   // Nobody reads while the process finishes: its output waits in the pty and
   // the stream, and must all come out once read.
   await sleep(500);
@@ -214,7 +170,7 @@ t.test('exec with a terminal: the last output is delivered to a late reader', as
 
 t.test('close() mid-exec kills the process in the container', async (t) => {
   const marker = `31${process.pid % 10000}7`;
-  const io = await ctl.exec(sb!, busy, ['/bin/sleep', marker], { stdin: true, stdout: true, stderr: true, tty: false });
+  const io = await ctl.exec(w.pod(), busy, ['/bin/sleep', marker], { stdin: true, stdout: true, stderr: true, tty: false });
   let pids: number[] = [];
   for (let i = 0; i < 500 && pids.length === 0; i++) {
     pids = pidsWith(marker);
@@ -232,7 +188,7 @@ t.test('close() mid-exec kills the process in the container', async (t) => {
 
 t.test('close() of a terminal exec kills the process', async (t) => {
   const marker = `32${process.pid % 10000}7`;
-  const io = await ctl.exec(sb!, busy, ['/bin/sleep', marker], { stdin: true, stdout: true, stderr: false, tty: true });
+  const io = await ctl.exec(w.pod(), busy, ['/bin/sleep', marker], { stdin: true, stdout: true, stderr: false, tty: true });
   let pids: number[] = [];
   for (let i = 0; i < 500 && pids.length === 0; i++) {
     pids = pidsWith(marker);
@@ -246,7 +202,7 @@ t.test('close() of a terminal exec kills the process', async (t) => {
 
 t.test('attach with stdin to a container running cat: echo back, stdin EOF ends it', async (t) => {
   const c = await run('cat', 'exec cat', { stdin: true, stdinOnce: true });
-  const io = await ctl.attach(sb!, c, { stdin: true, stdout: true, stderr: true, tty: false });
+  const io = await ctl.attach(w.pod(), c, { stdin: true, stdout: true, stderr: true, tty: false });
   const out = accumulate(io.stdout!);
   io.stdin!.write('echo me\n');
   t.equal(await out.until(/echo me\n/), 'echo me\n', 'stdin came back through the container');
@@ -262,18 +218,18 @@ t.test('attach with stdin to a container running cat: echo back, stdin EOF ends 
 
 t.test('attach: stdout and stderr apart, the exit code of the container', async (t) => {
   const c = await run('twostreams', 'read x; echo "out-$x"; echo "err-$x" >&2; exit 4', { stdin: true, stdinOnce: true });
-  const io = await ctl.attach(sb!, c, { stdin: true, stdout: true, stderr: true, tty: false });
+  const io = await ctl.attach(w.pod(), c, { stdin: true, stdout: true, stderr: true, tty: false });
   io.stdin!.write('go\n');
   const [out, err, done] = await Promise.all([collect(io.stdout), collect(io.stderr), io.done]);
   t.equal(out, 'out-go\n', 'stdout');
   t.equal(err, 'err-go\n', 'stderr');
   t.equal(done.exitCode, 4, 'exit code');
-  await t.rejects(ctl.attach(sb!, c, { stdin: false, stdout: true, stderr: false, tty: false }), FailedPreconditionError, 'no attaching to an exited container');
+  await t.rejects(ctl.attach(w.pod(), c, { stdin: false, stdout: true, stderr: false, tty: false }), FailedPreconditionError, 'no attaching to an exited container');
 });
 
 t.test('attach to a printing container; close() drops only the attachment', async (t) => {
   const c = await run('ticker', 'i=0; while :; do echo tick$i; i=$((i+1)); sleep 0.1; done');
-  const io = await ctl.attach(sb!, c, { stdin: false, stdout: true, stderr: false, tty: false });
+  const io = await ctl.attach(w.pod(), c, { stdin: false, stdout: true, stderr: false, tty: false });
   t.equal(io.stdin, undefined, 'no stdin asked');
   t.equal(io.stderr, undefined, 'no stderr asked');
   const out = accumulate(io.stdout!);
@@ -282,9 +238,9 @@ t.test('attach to a printing container; close() drops only the attachment', asyn
   io.close();
   io.close();
   await t.rejects(io.done, FailedPreconditionError, 'done says the session was closed');
-  t.equal((await ctl.containerState(sb!, c)).state, 'running', 'the container runs on');
+  t.equal((await ctl.containerState(w.pod(), c)).state, 'running', 'the container runs on');
   // A second attachment sees the output go on.
-  const again = await ctl.attach(sb!, c, { stdin: false, stdout: true, stderr: false, tty: false });
+  const again = await ctl.attach(w.pod(), c, { stdin: false, stdout: true, stderr: false, tty: false });
   await accumulate(again.stdout!).until(/tick\d+\n/);
   again.close();
   t.pass('attached again');
@@ -292,7 +248,7 @@ t.test('attach to a printing container; close() drops only the attachment', asyn
 
 t.test('attach to a container with a terminal: resize through conmon', async (t) => {
   const c = await run('ttyctr', 'while read x; do stty size; done', { stdin: true, tty: true });
-  const io = await ctl.attach(sb!, c, { stdin: true, stdout: true, stderr: false, tty: true });
+  const io = await ctl.attach(w.pod(), c, { stdin: true, stdout: true, stderr: false, tty: true });
   const out = accumulate(io.stdout!);
   await io.resize({ width: 90, height: 30 });
   // conmon applies the resize and relays stdin from one loop, in whichever
@@ -305,11 +261,11 @@ t.test('attach to a container with a terminal: resize through conmon', async (t)
   }
   t.match(size, /^30 90\r?$/m, 'stty size shows the resize');
   io.close();
-  t.equal((await ctl.containerState(sb!, c)).state, 'running', 'the container runs on (stdin kept open)');
+  t.equal((await ctl.containerState(w.pod(), c)).state, 'running', 'the container runs on (stdin kept open)');
 });
 
 t.test('exec: a reader that stops reading stops the process, nothing piles up', async (t) => {
-  const io = await ctl.exec(sb!, busy, ['/bin/cat', '/dev/zero'], { stdin: false, stdout: true, stderr: true, tty: false });
+  const io = await ctl.exec(w.pod(), busy, ['/bin/cat', '/dev/zero'], { stdin: false, stdout: true, stderr: true, tty: false });
   const out = io.stdout as NodeJS.ReadableStream & { readableLength: number; readableHighWaterMark: number };
   // Nobody reads: the stream fills to its mark, then the pipe, then cat blocks.
   for (let i = 0; i < 500 && out.readableLength < out.readableHighWaterMark; i++) await sleep(10);
@@ -321,7 +277,7 @@ t.test('exec: a reader that stops reading stops the process, nothing piles up', 
 
 t.test('attach: a reader that stops reading stops the container at conmon', async (t) => {
   const c = await run('flood', 'read x; exec cat /dev/zero', { stdin: true, stdinOnce: true });
-  const io = await ctl.attach(sb!, c, { stdin: true, stdout: true, stderr: true, tty: false });
+  const io = await ctl.attach(w.pod(), c, { stdin: true, stdout: true, stderr: true, tty: false });
   io.stdin!.write('go\n');
   const out = io.stdout as NodeJS.ReadableStream & { readableLength: number; readableHighWaterMark: number };
   for (let i = 0; i < 500 && out.readableLength < out.readableHighWaterMark; i++) await sleep(10);
@@ -332,17 +288,17 @@ t.test('attach: a reader that stops reading stops the container at conmon', asyn
   await sleep(300);
   t.equal(logSize(), before, 'conmon stopped reading the container (its log does not grow)');
   io.close();
-  await ctl.stopContainer(sb!, c, 9, 0, log);
-  t.equal((await ctl.containerState(sb!, c)).state, 'exited', 'stopped');
+  await ctl.stopContainer(w.pod(), c, 9, 0, log);
+  t.equal((await ctl.containerState(w.pod(), c)).state, 'exited', 'stopped');
 });
 
 t.test('the container dies during an exec: the session ends', async (t) => {
   const c = await run('victim', 'exec sleep 100000');
-  const io = await ctl.exec(sb!, c, ['/bin/sh', '-c', 'echo started; exec sleep 100000'], { stdin: true, stdout: true, stderr: true, tty: false });
+  const io = await ctl.exec(w.pod(), c, ['/bin/sh', '-c', 'echo started; exec sleep 100000'], { stdin: true, stdout: true, stderr: true, tty: false });
   const out = accumulate(io.stdout!);
   io.stderr!.resume();
   await out.until(/started\n/);
-  await ctl.stopContainer(sb!, c, 9, 0, log);
+  await ctl.stopContainer(w.pod(), c, 9, 0, log);
   const done = await io.done;
   t.not(done.exitCode, 0, `exit code ${done.exitCode}`);
   io.close();
