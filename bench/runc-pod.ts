@@ -16,22 +16,23 @@
 // CNI bridges and mounts all live and die there.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../src/paths';
-import { startDaemon } from '../test/helpers/daemon';
 import { busyboxEntries, BUSYBOX, makeTar, RegistryPusher, type TarEntry } from '../test/helpers/image-builder';
 import { startRegistry } from '../test/helpers/registry';
-import { BenchArgsError, benchUsage, parseBenchArgs } from './lib/args';
+import { parseBenchArgs } from './lib/args';
 import { Cleanup, runWithCleanup } from './lib/cleanup';
 import { benchNetwork, writeConflist } from './lib/cni';
 import { CALL_DEADLINE_MS, containerConfig, podConfig, removeAllPods, removePods, type CriTarget, type Workload } from './lib/cri-workload';
 import { describeError } from './lib/grpc-error';
 import { roundOrder } from './lib/interleave';
 import { measured, renderComparison, unavailable, type Outcome, type PhaseRow } from './lib/compare';
-import { isolatedWorkDir, registerCgroupParent, runIsolated } from './lib/isolate';
+import { registerCgroupParent } from './lib/isolate';
+import { benchMain } from './lib/main';
 import { benchEnvironment, describeEnvironment, writeJsonReport } from './lib/report';
 import { msSince } from './lib/stats';
+import { CNI_BIN_DIR, startBenchVmpod } from './lib/vmpod';
 import { startContainerd } from './peers/containerd';
 
 const SPEC = {
@@ -49,7 +50,6 @@ const SPEC = {
 };
 
 const INFRA_BINARY = join(projectRoot(), 'native', 'infra', 'build', 'vmpod-infra');
-const CNI_BIN_DIR = '/usr/lib/cni';
 
 /** The lifecycle phases timed per run, in the order they happen. */
 const LIFECYCLE = ['run', 'create', 'start', 'exec', 'stopContainer', 'removeContainer', 'stopPod', 'removePod'] as const;
@@ -266,11 +266,8 @@ async function inner(work: string, argv: string[]): Promise<number> {
     if (args.bools['skip-vmpod']) sides.push(unavailableSide('vmpod', 'skipped (--skip-vmpod)'));
     else {
       try {
-        const cni = writeConflist(join(work, 'cni-vmpod'), benchNetwork('vmpod-bench', 'vbench-vmpod0', 1));
-        const config = [`[registries."${reg.host}"]`, 'insecure = true', '', '[network]', `cni_conf_dir = "${cni}"`, `cni_bin_dirs = ["${CNI_BIN_DIR}"]`].join('\n');
-        mkdirSync(join(work, 'vmpod'));
         // info, like containerd here: both log each state-changing call, neither logs every List.
-        const d = await startDaemon(cleanup, { dir: join(work, 'vmpod'), config, extraArgs: ['--log-level', 'info'] });
+        const d = await startBenchVmpod(cleanup, work, reg.host);
         const v = await d.client.runtime.Version({ version: 'v1' });
         const t: CriTarget = { name: 'vmpod', client: d.client, version: `${v.runtime_name} ${v.runtime_version}` };
         // ListPodSandbox answers UNIMPLEMENTED until the lifecycle handlers are wired into the daemon.
@@ -320,22 +317,4 @@ async function inner(work: string, argv: string[]): Promise<number> {
   });
 }
 
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  let help = false;
-  try {
-    help = parseBenchArgs(argv, SPEC).help;
-  } catch (err) {
-    if (!(err instanceof BenchArgsError)) throw err;
-    process.stderr.write(`${err.message}\n\n${benchUsage('dist/bench/runc-pod.js', SPEC)}\n`);
-    process.exit(2);
-  }
-  if (help) {
-    console.log(benchUsage('dist/bench/runc-pod.js', SPEC));
-    return;
-  }
-  const work = isolatedWorkDir();
-  process.exitCode = work ? await inner(work, argv) : await runIsolated(__filename, argv);
-}
-
-if (require.main === module) void main();
+if (require.main === module) void benchMain('dist/bench/runc-pod.js', SPEC, __filename, inner);

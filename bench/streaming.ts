@@ -19,23 +19,23 @@
 // (bench/lib/isolate.ts) like bench/runc-pod.
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import { dialSpdy } from '../src/streaming/spdy';
-import { startDaemon, type TestDaemon } from '../test/helpers/daemon';
+import type { TestDaemon } from '../test/helpers/daemon';
 import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../test/helpers/image-builder';
 import { startRegistry } from '../test/helpers/registry';
-import { BenchArgsError, benchUsage, parseBenchArgs } from './lib/args';
+import { parseBenchArgs } from './lib/args';
 import { Cleanup, runWithCleanup } from './lib/cleanup';
-import { benchNetwork, writeConflist } from './lib/cni';
 import { measured, renderComparison, type PhaseRow } from './lib/compare';
 import { CALL_DEADLINE_MS, containerConfig, podConfig, removeAllPods, type Workload } from './lib/cri-workload';
 import { roundOrder } from './lib/interleave';
-import { isolatedWorkDir, registerCgroupParent, runIsolated } from './lib/isolate';
+import { registerCgroupParent } from './lib/isolate';
+import { benchMain } from './lib/main';
 import { benchEnvironment, describeEnvironment, writeJsonReport } from './lib/report';
 import { median, msSince } from './lib/stats';
+import { startBenchVmpod } from './lib/vmpod';
 
 const SPEC = {
   description: 'bench/streaming: exec and port-forward through the streaming server for a runc pod, against ExecSync and direct TCP in the same run.',
@@ -47,7 +47,6 @@ const SPEC = {
   },
 };
 
-const CNI_BIN_DIR = '/usr/lib/cni';
 const PORT = 8080;
 
 async function time(into: number[], fn: () => Promise<unknown>): Promise<void> {
@@ -193,10 +192,7 @@ async function inner(work: string, argv: string[]): Promise<number> {
       logDir: join(work, 'pod-logs'),
       bench: 'streaming',
     };
-    const cni = writeConflist(join(work, 'cni-vmpod'), benchNetwork('vmpod-bench', 'vbench-vmpod0', 1));
-    mkdirSync(join(work, 'vmpod'));
-    const config = [`[registries."${reg.host}"]`, 'insecure = true', '', '[network]', `cni_conf_dir = "${cni}"`, `cni_bin_dirs = ["${CNI_BIN_DIR}"]`].join('\n');
-    const d = await startDaemon(cleanup, { dir: join(work, 'vmpod'), config, extraArgs: ['--log-level', 'info'] });
+    const d = await startBenchVmpod(cleanup, work, reg.host);
     cleanup.add('remove vmpod pods', () => removeAllPods({ name: 'vmpod', client: d.client, version: '' }));
     const rt = d.client.runtime;
     await d.client.image.PullImage({ image: { image: w.image } }, CALL_DEADLINE_MS);
@@ -278,22 +274,4 @@ async function inner(work: string, argv: string[]): Promise<number> {
   });
 }
 
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  let help = false;
-  try {
-    help = parseBenchArgs(argv, SPEC).help;
-  } catch (err) {
-    if (!(err instanceof BenchArgsError)) throw err;
-    process.stderr.write(`${err.message}\n\n${benchUsage('dist/bench/streaming.js', SPEC)}\n`);
-    process.exit(2);
-  }
-  if (help) {
-    console.log(benchUsage('dist/bench/streaming.js', SPEC));
-    return;
-  }
-  const work = isolatedWorkDir();
-  process.exitCode = work ? await inner(work, argv) : await runIsolated(__filename, argv);
-}
-
-if (require.main === module) void main();
+if (require.main === module) void benchMain('dist/bench/streaming.js', SPEC, __filename, inner);

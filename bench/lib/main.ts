@@ -1,0 +1,31 @@
+// The entry point every isolated bench shares: parse the arguments (usage
+// and exit 2 on a bad one, usage on --help), then run the bench inside its
+// own cgroup and work dir (runIsolated re-runs the script there; the inner
+// run finds its work dir in the environment).
+
+import { BenchArgsError, benchUsage, parseBenchArgs, type BenchArgSpec } from './args';
+import { isolatedWorkDir, runIsolated } from './isolate';
+
+/** `program` is how the usage names the bench (dist/bench/<name>.js); `script` is its __filename. */
+export async function benchMain<I extends string, S extends string, B extends string>(
+  program: string,
+  spec: BenchArgSpec<I, S, B>,
+  script: string,
+  inner: (work: string, argv: string[]) => Promise<number>,
+): Promise<void> {
+  const argv = process.argv.slice(2);
+  let help = false;
+  try {
+    help = parseBenchArgs(argv, spec).help;
+  } catch (err) {
+    if (!(err instanceof BenchArgsError)) throw err;
+    process.stderr.write(`${err.message}\n\n${benchUsage(program, spec)}\n`);
+    process.exit(2);
+  }
+  if (help) {
+    console.log(benchUsage(program, spec));
+    return;
+  }
+  const work = isolatedWorkDir();
+  process.exitCode = work ? await inner(work, argv) : await runIsolated(script, argv);
+}
