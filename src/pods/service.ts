@@ -46,9 +46,18 @@ export class PodService {
     return recoverInterrupted(this.d);
   }
 
+  /**
+   * Daemon shutdown, first step: every GetContainerEvents stream ends with
+   * UNAVAILABLE and no new one starts. Call it before waiting for in-flight
+   * calls to finish: an event stream never finishes on its own.
+   */
+  endEventStreams(): void {
+    this.events.close();
+  }
+
   /** Daemon shutdown: event streams end, controllers let go of connections; pods keep running. */
   async close(): Promise<void> {
-    this.events.close();
+    this.endEventStreams();
     for (const ctl of this.d.controllers.values()) await ctl.close();
   }
 

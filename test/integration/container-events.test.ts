@@ -49,7 +49,6 @@ let server: Server | undefined;
 let pods: PodService;
 let client: CriClient | undefined;
 let imageRef = '';
-let closed = false;
 
 t.before(async () => {
   reg = await startRegistry();
@@ -74,7 +73,7 @@ t.teardown(async () => {
   }
   client?.close();
   server?.forceShutdown();
-  if (!closed) await pods?.close();
+  await pods?.close();
   await reg?.stop();
   execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
   rmSync(dir, { recursive: true, force: true });
@@ -252,9 +251,13 @@ async function waitSubscribers(n: number): Promise<number> {
 t.test('daemon shutdown ends the streams with UNAVAILABLE', async (t) => {
   const reader = new EventReader(client!);
   t.equal(await waitSubscribers(1), 1);
-  closed = true;
-  await pods.close();
+  // What the daemon's stop does before it waits for in-flight calls.
+  pods.endEventStreams();
   await reader.until('the end of the stream', () => reader.error !== undefined || reader.ended).catch(() => undefined);
   t.equal(reader.error?.code, GrpcStatus.UNAVAILABLE, 'UNAVAILABLE, so kubelet reconnects');
+  t.equal(pods.eventSubscribers(), 0);
+  const late = new EventReader(client!);
+  await late.until('the end of a stream opened after shutdown began', () => late.error !== undefined || late.ended).catch(() => undefined);
+  t.equal(late.error?.code, GrpcStatus.UNAVAILABLE, 'a stream opened after that is refused the same way');
   t.equal(pods.eventSubscribers(), 0);
 });
