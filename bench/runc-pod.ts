@@ -15,7 +15,6 @@
 // (bench/lib/isolate.ts): the registry, both daemons, their shims, conmons,
 // CNI bridges and mounts all live and die there.
 
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../src/paths';
@@ -28,7 +27,7 @@ import { CALL_DEADLINE_MS, containerConfig, podConfig, removeAllPods, removePods
 import { describeError } from './lib/grpc-error';
 import { roundOrder } from './lib/interleave';
 import { measured, renderComparison, unavailable, type Outcome, type PhaseRow } from './lib/compare';
-import { registerCgroupParent } from './lib/isolate';
+import { newCgroupParent } from './lib/isolate';
 import { benchMain } from './lib/main';
 import { benchEnvironment, describeEnvironment, writeJsonReport } from './lib/report';
 import { msSince } from './lib/stats';
@@ -245,8 +244,7 @@ async function inner(work: string, argv: string[]): Promise<number> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   return runWithCleanup(cleanup, async () => {
     const env = benchEnvironment();
-    const cgroupParent = `vmpod-bench-${randomBytes(4).toString('hex')}`;
-    registerCgroupParent(work, cgroupParent);
+    const cgroupParent = newCgroupParent(work);
 
     const reg = await startRegistry();
     cleanup.add('stop docker-registry', () => reg.stop());

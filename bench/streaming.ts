@@ -18,7 +18,6 @@
 // run re-executes itself in fresh network, mount and PID namespaces
 // (bench/lib/isolate.ts) like bench/runc-pod.
 
-import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -31,7 +30,7 @@ import { Cleanup, runWithCleanup } from './lib/cleanup';
 import { measured, renderComparison, type PhaseRow } from './lib/compare';
 import { CALL_DEADLINE_MS, containerConfig, podConfig, removeAllPods, type Workload } from './lib/cri-workload';
 import { roundOrder } from './lib/interleave';
-import { registerCgroupParent } from './lib/isolate';
+import { newCgroupParent } from './lib/isolate';
 import { benchMain } from './lib/main';
 import { benchEnvironment, describeEnvironment, writeJsonReport } from './lib/report';
 import { median, msSince } from './lib/stats';
@@ -179,8 +178,7 @@ async function inner(work: string, argv: string[]): Promise<number> {
   const log = (s: string) => process.stderr.write(`${s}\n`);
   return runWithCleanup(cleanup, async () => {
     const env = benchEnvironment();
-    const cgroupParent = `vmpod-bench-${randomBytes(4).toString('hex')}`;
-    registerCgroupParent(work, cgroupParent);
+    const cgroupParent = newCgroupParent(work);
     const reg = await startRegistry();
     cleanup.add('stop docker-registry', () => reg.stop());
     await new RegistryPusher(reg).pushImage('bench/busybox', 'v1', [{ tar: await makeTar(workloadEntries()), compression: 'gzip' }]);

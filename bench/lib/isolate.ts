@@ -19,6 +19,7 @@
 // directories the inner run registered, and the work dir.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -38,6 +39,13 @@ export function registerCgroupParent(workDir: string, parent: string): void {
   // Not "." or "..": the outer process removes this dir tree in every hierarchy.
   if (!/^[A-Za-z0-9._-]+$/.test(parent) || parent === '.' || parent === '..') throw new Error(`cgroup parent "${parent}" must be one plain path component`);
   appendFileSync(join(workDir, CGROUPS_FILE), `${parent}\n`);
+}
+
+/** A fresh cgroup parent for this run's pods (`vmpod-bench-<random>`), registered for removal at the end. */
+export function newCgroupParent(workDir: string): string {
+  const parent = `vmpod-bench-${randomBytes(4).toString('hex')}`;
+  registerCgroupParent(workDir, parent);
+  return parent;
 }
 
 /** The shell run as the new namespaces' first process: private /run and /var/lib, loopback up, then tini as PID 1 in its own session (Ctrl-C reaches only the outer process, which forwards it). */
