@@ -149,7 +149,8 @@ export function attachEvents(d: Domain, events: PodEvents): void {
 /** Publish a transition of container `containerId` (or of the pod itself: its id) of pod `podSandboxId`. */
 export function publishEvent(d: Domain, type: PodEventType, podSandboxId: string, containerId: string, podSnapshot?: SandboxRecord): void {
   const events = attached.get(d);
-  if (!events) return;
+  // Nobody listening: nothing to build (and nothing is kept, see above).
+  if (!events || events.subscribers === 0) return;
   const pod = d.sandboxes.get(podSandboxId) ?? podSnapshot;
   // kubelet reads the pod's uid from every event: without the pod there is nothing it could use.
   if (!pod) return;
