@@ -75,6 +75,21 @@ export class RuncFixture {
     return root;
   }
 
+  /** A pod's config as the CRI server hands it over: logs under <logs>, no DNS and no sysctls unless given. */
+  podConfig(hostname: string, o: { dns?: { servers: string[]; searches: string[] }; sysctls?: Record<string, string> } = {}): PodSandboxConfig__Output {
+    return {
+      metadata: { name: 'p', uid: 'u1', namespace: 'default', attempt: 0 },
+      hostname,
+      log_directory: this.logs,
+      dns_config: o.dns ? { ...o.dns, options: [] } : null,
+      port_mappings: [],
+      labels: {},
+      annotations: {},
+      linux: { cgroup_parent: '', security_context: null, sysctls: o.sysctls ?? {}, overhead: null, resources: null },
+      windows: null,
+    };
+  }
+
   /** Create the pod (all namespaces POD, no network) and keep it as `sb`. */
   async createPod(id: string, config: PodSandboxConfig__Output, hostname: string): Promise<SandboxHandle> {
     const namespaces = { network: 'POD', pid: 'POD', ipc: 'POD' } as const;

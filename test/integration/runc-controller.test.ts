@@ -13,7 +13,6 @@ import type { ContainerHandle, ControllerEvent } from '../../src/sandbox/control
 import type { ContainerConfig__Output } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerSecurityContext__Output } from '../../src/generated/cri/runtime/v1/LinuxContainerSecurityContext';
 import type { LinuxContainerResources__Output } from '../../src/generated/cri/runtime/v1/LinuxContainerResources';
-import type { PodSandboxConfig__Output } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
 import { RuncFixture, runcMissing } from '../helpers/runc-fixture';
 
 for (const what of runcMissing()) t.fail(`missing component: ${what}`);
@@ -27,17 +26,7 @@ const { dir, logs, host, ctl, log, containers } = w;
 const busyboxRootfs = (name: string): string => w.busyboxRootfs(name);
 t.teardown(() => w.dispose());
 
-const podConfig = {
-  metadata: { name: 'p', uid: 'u1', namespace: 'default', attempt: 0 },
-  hostname: 'testpod',
-  log_directory: logs,
-  dns_config: { servers: ['10.0.0.10'], searches: ['svc.local'], options: [] },
-  port_mappings: [],
-  labels: {},
-  annotations: {},
-  linux: { cgroup_parent: '', security_context: null, sysctls: { 'kernel.shm_rmid_forced': '1' }, overhead: null, resources: null },
-  windows: null,
-} as unknown as PodSandboxConfig__Output;
+const podConfig = w.podConfig('testpod', { dns: { servers: ['10.0.0.10'], searches: ['svc.local'] }, sysctls: { 'kernel.shm_rmid_forced': '1' } });
 
 function secCtx(p: Partial<LinuxContainerSecurityContext__Output> = {}): LinuxContainerSecurityContext__Output {
   return {

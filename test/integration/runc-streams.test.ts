@@ -9,7 +9,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FailedPreconditionError } from '../../common/errors';
 import type { ContainerHandle } from '../../src/sandbox/controller';
 import type { ContainerConfig__Output } from '../../src/generated/cri/runtime/v1/ContainerConfig';
-import type { PodSandboxConfig__Output } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
 import { RuncFixture, runcMissing } from '../helpers/runc-fixture';
 
 const missing = [...(process.getuid?.() === 0 ? [] : ['root']), ...runcMissing()];
@@ -21,20 +20,10 @@ const w = new RuncFixture('vmpod-streams-', {
   passwd: 'root:x:0:0:root:/root:/bin/sh\n',
   group: 'root:x:0:\n',
 });
-const { state, logs, ctl, log } = w;
+const { state, ctl, log } = w;
 t.teardown(() => w.dispose());
 
-const podConfig = {
-  metadata: { name: 'p', uid: 'u1', namespace: 'default', attempt: 0 },
-  hostname: 'streampod',
-  log_directory: logs,
-  dns_config: null,
-  port_mappings: [],
-  labels: {},
-  annotations: {},
-  linux: { cgroup_parent: '', security_context: null, sysctls: {}, overhead: null, resources: null },
-  windows: null,
-} as unknown as PodSandboxConfig__Output;
+const podConfig = w.podConfig('streampod');
 
 function ctrConfig(name: string, script: string, io: { stdin?: boolean; stdinOnce?: boolean; tty?: boolean } = {}): ContainerConfig__Output {
   return {
