@@ -42,5 +42,7 @@ export function defaultConfig(): VmpodConfig {
       max_layer_entries: DEFAULT_IMAGE_LIMITS.layerEntries,
       min_free_bytes: DEFAULT_IMAGE_LIMITS.freeFloorBytes,
     },
+    // 9464 is the port OpenTelemetry's Prometheus exporters use; off by default.
+    metrics: { enabled: false, address: '127.0.0.1:9464' },
   };
 }

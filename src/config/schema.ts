@@ -80,6 +80,15 @@ export const configSchema = {
         min_free_bytes: { type: 'integer', minimum: 0 },
       },
     },
+    metrics: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        // host:port, or [v6]:port; the port is required (0: an ephemeral one, for tests).
+        address: { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\[\\]]+):[0-9]{1,5}$' },
+      },
+    },
   },
 } as const;
 

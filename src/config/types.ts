@@ -63,6 +63,13 @@ export interface ImagesConfig {
   min_free_bytes: number;
 }
 
+/** `[metrics]`: the Prometheus endpoint (docs/metrics.md). Off unless enabled. */
+export interface MetricsConfig {
+  enabled: boolean;
+  /** `host:port` to serve http://<address>/metrics on; 127.0.0.1 keeps it to this node. */
+  address: string;
+}
+
 export interface VmpodConfig {
   listen: string;
   root: string;
@@ -75,4 +82,5 @@ export interface VmpodConfig {
   network: NetworkConfig;
   streaming: StreamingConfig;
   images: ImagesConfig;
+  metrics: MetricsConfig;
 }
