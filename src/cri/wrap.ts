@@ -7,7 +7,7 @@
 import { Metadata, status as GrpcStatus, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type StatusObject } from '@grpc/grpc-js';
 import { InvalidArgumentError, isVmpodError } from '../../common/errors';
 import type { Logger } from '../log';
-import type { CallContext, Handler } from './handler';
+import type { CallContext, Handler, HandlerTable } from './handler';
 
 /** Marker the lenient deserializer (see proto.ts users in server.ts) puts in place of a body that did not decode. */
 export const MALFORMED = Symbol('malformed request');
@@ -129,4 +129,36 @@ export function wrapServerStream(method: string, handler: StreamHandler, opts: W
 
 function malformed(method: string, req: MalformedRequest): Error {
   return new InvalidArgumentError('request', `${method} request body is not a valid protobuf message: ${req[MALFORMED]}`);
+}
+
+/** Told the outcome of every call of an observed table (src/metrics counts and times them). */
+export interface CallObserver {
+  /** `code` is the gRPC status name the wrapper answers with (`OK`, `NOT_FOUND`, ...). */
+  callDone(method: string, code: string, seconds: number): void;
+}
+
+/**
+ * `table` with each handler reporting its method, gRPC code (from
+ * `toGrpcStatus`, the same mapping the caller gets) and duration to
+ * `observer`. The daemon applies it to its tables in the composition root,
+ * so the wrapper itself stays free of metrics. Calls refused before their
+ * handler runs (shutdown admission, an undecodable body) are not observed.
+ */
+export function observeCalls(table: HandlerTable, observer: CallObserver): HandlerTable {
+  const out: HandlerTable = {};
+  for (const [method, handler] of Object.entries(table)) {
+    out[method] = async (req, ctx) => {
+      const started = process.hrtime.bigint();
+      const seconds = (): number => Number(process.hrtime.bigint() - started) / 1e9;
+      try {
+        const res: unknown = await handler(req, ctx);
+        observer.callDone(method, 'OK', seconds());
+        return res;
+      } catch (err) {
+        observer.callDone(method, GrpcStatus[toGrpcStatus(err).code ?? GrpcStatus.UNKNOWN], seconds());
+        throw err;
+      }
+    };
+  }
+  return out;
 }

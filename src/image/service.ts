@@ -37,6 +37,15 @@ export interface ImageServiceOptions {
   timeoutMs?: number;
   /** What one pull may unpack (default DEFAULT_IMAGE_LIMITS). */
   limits?: Partial<ImageLimits>;
+  /** Told every pull's outcome (src/metrics): its duration and, when it succeeded, the image's size. */
+  onPull?: (outcome: PullOutcome) => void;
+}
+
+export interface PullOutcome {
+  ok: boolean;
+  seconds: number;
+  /** Config and compressed layer bytes of the image pulled (0 when it failed), whether or not its layers were already here. */
+  bytes: number;
 }
 
 export interface ImageFsUsage extends Usage {
@@ -57,6 +66,7 @@ export class ImageService {
   private readonly log: Logger;
   private readonly snapshotUsage = new Map<string, Usage>();
   private readonly limits: ImageLimits;
+  private readonly onPull: (outcome: PullOutcome) => void;
   /** Walks of trees that change (blobs, records, writable layers), cached and coalesced. */
   private readonly usage = new UsageCache();
 
@@ -69,6 +79,7 @@ export class ImageService {
     this.leases = new LeaseRecords(join(this.dir, 'leases'), this.log);
     this.client = new RegistryClient({ registries: opts.registries, log: this.log, timeoutMs: opts.timeoutMs });
     this.limits = { ...DEFAULT_IMAGE_LIMITS, ...opts.limits };
+    this.onPull = opts.onPull ?? ((): void => {});
   }
 
   /**
@@ -151,6 +162,8 @@ export class ImageService {
     const ref = parseReference(image);
     const creds = credentialsFrom(auth);
     this.activePulls++;
+    const started = process.hrtime.bigint();
+    let pulledBytes = 0;
     const protectedHere = new Set<string>();
     let failed = false;
     const protect = (d: string): void => {
@@ -204,6 +217,7 @@ export class ImageService {
         }
       }
       if (orphaned) await this.gc();
+      pulledBytes = size;
       return record;
     } catch (err) {
       failed = true;
@@ -217,6 +231,7 @@ export class ImageService {
       }
       // A failed pull leaves nothing behind: blobs and snapshots it made that no image names go now.
       if (failed) await this.gc().catch((e: unknown) => this.log.warn({ err: (e as Error).message }, 'GC after a failed pull failed'));
+      this.onPull({ ok: !failed, seconds: Number(process.hrtime.bigint() - started) / 1e9, bytes: pulledBytes });
     }
   }
 
