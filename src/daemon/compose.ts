@@ -12,8 +12,11 @@ import { runtimeHandlers } from '../cri/runtime';
 import { streamingHandlers } from '../cri/runtime/exec';
 import type { DaemonInfo, NetworkReadiness } from '../cri/runtime/info';
 import type { CriImplementation } from '../cri/server';
+import { observeCalls } from '../cri/wrap';
 import { createImageService } from '../image/service';
 import type { Logger } from '../log';
+import { DaemonMetrics, VmpodMetrics } from '../metrics';
+import { toPodCosts } from '../metrics/pod-cost';
 import { PodNetwork } from '../network';
 import { PodService } from '../pods/service';
 import { readHostFacts } from '../host/facts';
@@ -48,30 +51,54 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
       podNetwork.setPodCidr(cidr);
     },
   };
+  // Off unless [metrics] enabled = true; when off, nothing observes calls or pulls and nothing listens.
+  const metrics = cfg.metrics.enabled ? new VmpodMetrics() : undefined;
   const images = await createImageService({
     root: cfg.root,
     registries: cfg.registries,
     log: log.child({ subsystem: 'image' }),
     limits: { layerBytes: cfg.images.max_layer_bytes, imageBytes: cfg.images.max_image_bytes, layerEntries: cfg.images.max_layer_entries, freeFloorBytes: cfg.images.min_free_bytes },
+    onPull: metrics && ((o) => metrics.pullDone(o)),
   });
-  const { pods } = composePods(cfg, types, { images, network: podNetwork, host: readHostFacts(), log });
+  const { pods, sandboxes, containers } = composePods(cfg, types, { images, network: podNetwork, host: readHostFacts(), log });
   // Pods and containers whose create was cut short by a crash are rolled back before serving.
   await pods.recover();
   // Exec, Attach and PortForward answer with URLs on this server, so it listens before the CRI socket does.
   const streaming = new StreamingServer(cfg.streaming, pods, log.child({ subsystem: 'streaming' }));
   await streaming.start();
+  const metricsLog = log.child({ subsystem: 'metrics' });
+  const endpoint =
+    metrics &&
+    new DaemonMetrics(
+      metrics,
+      cfg.metrics,
+      {
+        inventory: { pods: () => sandboxes.list(), containers: () => containers.list() },
+        podCosts: async () => toPodCosts(await pods.podMetrics(metricsLog)),
+      },
+      metricsLog,
+    );
+  const runtime = { ...runtimeHandlers(pods, info), ...streamingHandlers(pods, streaming) };
+  const image = imageHandlers(images, Object.keys(cfg.runtime.handlers));
+  const close = async (): Promise<void> => {
+    // The metrics endpoint goes first: a scrape during shutdown would read half-closed parts.
+    await endpoint?.close();
+    // Streams end next: an exec'd process is killed, an attachment dropped; then the controllers let go.
+    await streaming.close();
+    // Pods keep running: a restarted daemon reattaches to them.
+    await pods.close();
+    podNetwork.stop();
+  };
+  try {
+    await endpoint?.start();
+  } catch (err) {
+    // An address in use or not ours: nothing of this start may outlive it.
+    await close();
+    throw err;
+  }
   return {
-    implementation: {
-      runtime: { ...runtimeHandlers(pods, info), ...streamingHandlers(pods, streaming) },
-      image: imageHandlers(images, Object.keys(cfg.runtime.handlers)),
-    },
-    close: async () => {
-      // Streams end first: an exec'd process is killed, an attachment dropped; then the controllers let go.
-      await streaming.close();
-      // Pods keep running: a restarted daemon reattaches to them.
-      await pods.close();
-      podNetwork.stop();
-    },
+    implementation: metrics ? { runtime: observeCalls(runtime, metrics), image: observeCalls(image, metrics) } : { runtime, image },
+    close,
   };
 }
 
