@@ -4,7 +4,10 @@
 // pod and container by handler and state, the image pull); with metrics
 // off (the default) nothing listens on the configured address.
 
-import { connect } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
@@ -106,9 +109,11 @@ t.test('with metrics off (the default), nothing listens', async (t) => {
 
 t.test('an address in use fails the start, naming it', async (t) => {
   const port = await freePort();
-  const { createServer } = await import('node:net');
   const squatter = createServer();
   await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => squatter.close(() => resolve())));
-  await t.rejects(startDaemon(t, { config: `[metrics]\nenabled = true\naddress = "127.0.0.1:${port}"\n` }), /EADDRINUSE/, 'the daemon refuses to start and says why');
+  // The helper cleans up only after a daemon that served: this one never does.
+  const dir = mkdtempSync(join(tmpdir(), 'vmpod-metrics-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  await t.rejects(startDaemon(t, { dir, config: `[metrics]\nenabled = true\naddress = "127.0.0.1:${port}"\n` }), /EADDRINUSE/, 'the daemon refuses to start and says why');
 });
