@@ -107,9 +107,14 @@ export function wrapServerStream(method: string, handler: StreamHandler, opts: W
     const run = async (): Promise<void> => {
       release = opts.admit();
       if (isMalformed(req)) throw malformed(method, req);
-      for await (const msg of handler(req, ctx)) {
+      const messages = handler(req, ctx);
+      // Headers now: a stream that may stay quiet for long (GetContainerEvents) is seen to be open at once.
+      call.sendMetadata(new Metadata());
+      for await (const msg of messages) {
         if (ctx.signal.aborted) return;
-        call.write(msg);
+        // A client that stops reading fills grpc-js's buffer: wait for it to drain, so the handler's own
+        // bound applies (an event subscriber that falls behind is dropped) instead of unbounded buffering here.
+        if (!call.write(msg)) await drained(call, ctx.signal);
       }
     };
     run().then(
@@ -125,6 +130,18 @@ export function wrapServerStream(method: string, handler: StreamHandler, opts: W
       },
     );
   };
+}
+
+function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      call.off('drain', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    call.once('drain', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 function malformed(method: string, req: MalformedRequest): Error {

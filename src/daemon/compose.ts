@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import type { VmpodConfig } from '../config/types';
 import { imageHandlers } from '../cri/image';
-import { runtimeHandlers } from '../cri/runtime';
+import { runtimeHandlers, runtimeStreams } from '../cri/runtime';
 import { streamingHandlers } from '../cri/runtime/exec';
 import type { DaemonInfo, NetworkReadiness } from '../cri/runtime/info';
 import type { CriImplementation } from '../cri/server';
@@ -32,6 +32,12 @@ import type { RuntimeState } from './runtime-state';
 
 export interface Composed {
   implementation: CriImplementation;
+  /**
+   * Ends the calls that never finish on their own (GetContainerEvents
+   * streams), so that the drain of in-flight calls at shutdown does not
+   * wait for them until its timeout.
+   */
+  endOpenStreams(): void;
   close(): Promise<void>;
 }
 
@@ -97,7 +103,8 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
     throw err;
   }
   return {
-    implementation: metrics ? { runtime: observeCalls(runtime, metrics), image: observeCalls(image, metrics) } : { runtime, image },
+    implementation: { ...(metrics ? { runtime: observeCalls(runtime, metrics), image: observeCalls(image, metrics) } : { runtime, image }), streams: runtimeStreams(pods) },
+    endOpenStreams: () => pods.endEventStreams(),
     close,
   };
 }

@@ -58,6 +58,7 @@ export async function startDaemon(cfg: VmpodConfig, types: HandlerTypes, log: Lo
       socket: cfg.listen,
       stop: async (reason: string) => {
         log.info({ reason }, 'vmpod stopping: refusing new calls, finishing in-flight ones');
+        composed.endOpenStreams();
         await drain(server, listener, gate, cfg.shutdown_timeout_s * 1000, log);
         await composed.close();
         unlock();

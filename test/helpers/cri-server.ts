@@ -8,7 +8,7 @@ import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import type { VmpodConfig } from '../../src/config/types';
 import { composePods, type PodParts } from '../../src/daemon/compose';
 import { imageHandlers } from '../../src/cri/image';
-import { runtimeHandlers } from '../../src/cri/runtime';
+import { runtimeHandlers, runtimeStreams } from '../../src/cri/runtime';
 import type { DaemonInfo } from '../../src/cri/runtime/info';
 import type { HandlerTable } from '../../src/cri/handler';
 import { createCriServer } from '../../src/cri/server';
@@ -48,7 +48,7 @@ export function composeRuntime(o: InProcessOptions): PodParts & { runtime: Handl
 
 export async function serveCri(socket: string, o: InProcessOptions): Promise<InProcessCri> {
   const parts = composeRuntime(o);
-  const { server } = createCriServer({ runtime: parts.runtime, image: imageHandlers(o.images, Object.keys(o.config.runtime.handlers)) }, o.log);
+  const { server } = createCriServer({ runtime: parts.runtime, image: imageHandlers(o.images, Object.keys(o.config.runtime.handlers)), streams: runtimeStreams(parts.pods) }, o.log);
   await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
   const client = criClient(socket);
   return {
@@ -57,6 +57,7 @@ export async function serveCri(socket: string, o: InProcessOptions): Promise<InP
     client,
     close: async () => {
       client.close();
+      parts.pods.endEventStreams();
       server.forceShutdown();
       await parts.pods.close();
     },

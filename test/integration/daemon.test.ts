@@ -24,7 +24,9 @@ function callEmpty(socket: string, service: string, method: string, streaming: b
     const deadline = Date.now() + DEADLINE_MS;
     if (streaming) {
       const call = client.makeServerStreamRequest(path, ser, de, {}, { deadline });
-      call.on('data', () => call.cancel()); // one message is enough to know it answers
+      // Response headers or one message are enough to know it answers (GetContainerEvents may have no message to send).
+      call.on('metadata', () => call.cancel());
+      call.on('data', () => call.cancel());
       call.on('error', (err: ServiceError) => resolve(err.code === status.CANCELLED ? 0 : err.code));
       call.on('end', () => resolve(0));
     } else {
