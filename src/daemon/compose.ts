@@ -24,6 +24,7 @@ import type { HandlerTypes } from '../sandbox';
 import type { HostFacts } from '../oci/input';
 import type { ImageProvider, PodNetworkProvider } from '../pods/providers';
 import type { SandboxController } from '../sandbox/controller';
+import type { PhaseObserver } from '../sandbox/steps';
 import { StreamingServer } from '../streaming/server';
 import { createContainerStore, type ContainerStore } from '../store/container';
 import { createSandboxStore, type SandboxStore } from '../store/sandbox';
@@ -66,7 +67,7 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
     limits: { layerBytes: cfg.images.max_layer_bytes, imageBytes: cfg.images.max_image_bytes, layerEntries: cfg.images.max_layer_entries, freeFloorBytes: cfg.images.min_free_bytes },
     onPull: metrics && ((o) => metrics.pullDone(o)),
   });
-  const { pods, sandboxes, containers } = composePods(cfg, types, { images, network: podNetwork, host: readHostFacts(), log });
+  const { pods, sandboxes, containers } = composePods(cfg, types, { images, network: podNetwork, host: readHostFacts(), log, phases: metrics });
   // Pods and containers whose create was cut short by a crash are rolled back before serving.
   await pods.recover();
   // Exec, Attach and PortForward answer with URLs on this server, so it listens before the CRI socket does.
@@ -124,7 +125,7 @@ export interface PodParts {
 export function composePods(
   cfg: VmpodConfig,
   types: HandlerTypes,
-  o: { images: ImageProvider; network: PodNetworkProvider; host: HostFacts; log: Logger; controllers?: ReadonlyMap<string, SandboxController> },
+  o: { images: ImageProvider; network: PodNetworkProvider; host: HostFacts; log: Logger; controllers?: ReadonlyMap<string, SandboxController>; phases?: PhaseObserver },
 ): PodParts {
   const { host, log } = o;
   const store = log.child({ subsystem: 'store' });
@@ -132,7 +133,7 @@ export function composePods(
   const containers = createContainerStore(join(cfg.root, 'containers'), store);
   const loaded = { sandboxes: sandboxes.load(), containers: containers.load() };
   log.info({ ...loaded, cgroupVersion: host.cgroupVersion, oomScoreAdj: host.oomScoreAdj, missingCapabilities: 41 - host.capabilities.size }, 'runtime stores loaded');
-  const controllers = o.controllers ?? types.createControllers(cfg.runtime.handlers, { config: cfg, host, log });
-  const pods = new PodService({ config: cfg, log, sandboxes, containers, images: o.images, network: o.network, controllers });
+  const controllers = o.controllers ?? types.createControllers(cfg.runtime.handlers, { config: cfg, host, log, phases: o.phases });
+  const pods = new PodService({ config: cfg, log, sandboxes, containers, images: o.images, network: o.network, controllers, phases: o.phases });
   return { pods, sandboxes, containers, controllers };
 }

@@ -67,7 +67,7 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
     user: null,
     controller: null,
   });
-  const steps = new Steps(`CreateContainer ${id}`, log);
+  const steps = new Steps(`CreateContainer ${id}`, log, { phases: d.phases && { operation: 'CreateContainer', observer: d.phases } });
   try {
     const layout = await steps.run(
       'rootfs-prepare',

@@ -13,6 +13,7 @@ import type { SandboxRecord, SandboxStore } from '../store/sandbox';
 import type { CpuSamples } from './cpu-samples';
 import type { KeyedLock } from './locks';
 import type { ImageProvider, PodNetworkProvider } from './providers';
+import type { PhaseObserver } from '../sandbox/steps';
 
 /** What the PodService is built from (the composition root passes these). */
 export interface DomainDeps {
@@ -24,6 +25,8 @@ export interface DomainDeps {
   network: PodNetworkProvider;
   /** One controller per configured handler, by handler name. */
   controllers: ReadonlyMap<string, SandboxController>;
+  /** Told how long each step of RunPodSandbox and CreateContainer took (src/metrics); none when metrics are off. */
+  phases?: PhaseObserver;
 }
 
 /** The deps and what the PodService keeps per daemon. */

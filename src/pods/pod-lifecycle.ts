@@ -64,7 +64,7 @@ export async function runPod(d: Domain, config: PodSandboxConfig__Output, runtim
     additionalIps: [],
     controller: null,
   });
-  const steps = new Steps(`RunPodSandbox ${id}`, log);
+  const steps = new Steps(`RunPodSandbox ${id}`, log, { phases: d.phases && { operation: 'RunPodSandbox', observer: d.phases } });
   try {
     const net = await steps.run(
       'network-setup',

@@ -12,12 +12,15 @@ import type { Capability } from '../host/capabilities';
 import type { Logger } from '../log';
 import type { HostFacts } from '../oci/input';
 import type { SandboxController } from './controller';
+import type { PhaseObserver } from './steps';
 
 /** What every controller may use, whatever its type. */
 export interface ControllerContext {
   config: Pick<VmpodConfig, 'root' | 'state'>;
   host: HostFacts;
   log: Logger;
+  /** Told how long each step of a pod's start took (src/metrics); none when metrics are off. */
+  phases?: PhaseObserver;
 }
 
 export interface HostCheckOptions {

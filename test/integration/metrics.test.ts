@@ -87,6 +87,9 @@ t.test('a runc pod start shows in /metrics', async (t) => {
   t.equal(sample(s.body, 'vmpod_image_pulls_total', { result: 'ok' }), 1, 'the pull');
   t.ok((sample(s.body, 'vmpod_image_pull_bytes_total', {}) ?? 0) > 0, 'the pulled bytes');
   t.match(s.body, /^# TYPE vmpod_start_phase_duration_seconds histogram$/m, 'the start phase histogram is exported');
+  t.equal(sample(s.body, 'vmpod_start_phase_duration_seconds_count', { operation: 'RunPodSandbox', step: 'network-setup' }), 1, "the pod start's network phase was timed");
+  t.equal(sample(s.body, 'vmpod_start_phase_duration_seconds_count', { operation: 'RunPodSandbox', step: 'sandbox-create' }), 1, 'and its sandbox phase');
+  t.equal(sample(s.body, 'vmpod_start_phase_duration_seconds_count', { operation: 'runc pod start', step: 'infra-start' }), 1, "and the runc controller's own steps");
   t.ok((sample(s.body, 'vmpod_pod_sandbox_memory_rss_bytes', { pod_sandbox_id: podId, handler: 'runc', namespace: 'default', pod: 'metrics' }) ?? 0) > 0, "the pod sandbox's resident memory");
   t.equal((await fetch(`http://127.0.0.1:${port}/other`)).status, 404, 'nothing but /metrics is served');
 

@@ -43,6 +43,7 @@ import { describeExit, reattachPodVm, removePodVm, stopPodVm, type PodVm, type P
 import { openGuestPort } from './port-forward';
 import { releaseDir } from './share';
 import { startPodVm } from './start';
+import type { PhaseObserver } from '../steps';
 
 export interface MicrovmControllerOptions {
   /** The handler (RuntimeClass) name it serves. */
@@ -57,6 +58,7 @@ export interface MicrovmControllerOptions {
   hypervisor?: Hypervisor;
   /** Default: resolved once from config (accel probe cached under `<root>/microvm`) and the guest image. */
   vmHost?: () => Promise<VmHostChoice>;
+  phases?: PhaseObserver;
   agentCallTimeoutMs?: number;
 }
 
@@ -88,6 +90,7 @@ export class MicrovmController implements SandboxController {
         })),
       cids: new CidAllocator(join(config.root, 'microvm', 'vsock-cids.json')),
       agentCallTimeoutMs: opts.agentCallTimeoutMs ?? 30_000,
+      phases: opts.phases,
     };
   }
 

@@ -8,6 +8,6 @@ import { checkMicrovmHost } from './host-check';
 
 export const microvmHandlerType: HandlerType<MicrovmHandlerConfig> = {
   config: microvmHandlerConfig,
-  createController: (name, cfg, ctx) => new MicrovmController({ handler: name, config: ctx.config, microvm: cfg, host: ctx.host, logger: ctx.log }),
+  createController: (name, cfg, ctx) => new MicrovmController({ handler: name, config: ctx.config, microvm: cfg, host: ctx.host, logger: ctx.log, phases: ctx.phases }),
   checkHost: (name, cfg, opts) => checkMicrovmHost(name, cfg, opts),
 };

@@ -25,6 +25,7 @@ import { decodeVmPodData, type VmPodData } from './data';
 import { podPaths, recordedVmRunDir, vmRunPaths } from './layout';
 import { removeVmRunDir } from './run-dir';
 import { mountsUnder, unmountAll } from './share';
+import type { PhaseObserver } from '../steps';
 
 /** What the controller resolves once per daemon: accelerator, agent transport, guest image. */
 export interface VmHostChoice {
@@ -41,6 +42,8 @@ export interface PodVmEnv {
   cids?: CidAllocator;
   /** Agent call deadline for ordinary calls. */
   agentCallTimeoutMs: number;
+  /** Told how long each step of a VM's start took (src/metrics). */
+  phases?: PhaseObserver;
 }
 
 /** Why a VM that ended by itself ended, in words for container messages and logs. */

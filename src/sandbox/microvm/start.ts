@@ -97,6 +97,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
   let agent: AgentClient | undefined;
   // A step's name is the phase an error names, but for the wait for the agent: the console tells where the boot stopped.
   const steps = new Steps(`pod VM ${id} start`, log, {
+    phases: env.phases && { operation: 'pod VM start', observer: env.phases },
     errorFor: (step, err) => {
       const tail = vm?.consoleTail(64 * 1024) ?? '';
       const phase = step === 'agent-connect' ? stuckPhase(tail) : step;

@@ -16,7 +16,7 @@ import type { ContainerCreateInput, ContainerCreateResult, ContainerHandle, Cont
 import { decodeContainerData, decodeSandboxData, RUNC_DATA_VERSION, type RuncContainerData } from './data';
 import type { RuncPaths } from './paths';
 import { readRootfsFile } from './rootfs-read';
-import { Steps } from '../steps';
+import { Steps, type PhaseObserver } from '../steps';
 import { nowNs, sleep } from '../../../common/time';
 
 export interface ContainerDeps {
@@ -24,6 +24,7 @@ export interface ContainerDeps {
   runc: Runc;
   runcBinary: string;
   host: HostFacts;
+  phases?: PhaseObserver;
 }
 
 const runcData = (c: ContainerHandle): RuncContainerData => decodeContainerData(c.data, c.id);
@@ -33,7 +34,7 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
   const sbData = decodeSandboxData(input.sandbox.data, input.sandbox.id);
   // The init process of the container whose PID namespace this one joins.
   const targetPid = input.target ? runcData(input.target).pid : 0;
-  const steps = new Steps(`container ${id} create`, log);
+  const steps = new Steps(`container ${id} create`, log, { phases: deps.phases && { operation: 'runc container create', observer: deps.phases } });
   const bundle = deps.paths.containerBundle(id);
   const spec = await steps.run('spec', async () => {
     const [passwd, group] = await Promise.all([readRootfsFile(input.rootfs, '/etc/passwd'), readRootfsFile(input.rootfs, '/etc/group')]);

@@ -41,6 +41,7 @@ import { ExitWatcher } from './exit-watch';
 import { unmountIfMounted } from './mount';
 import { RuncPaths } from './paths';
 import { createPod, infraBinaryPath, podReady, removePod, stopPod } from './pod';
+import type { PhaseObserver } from '../steps';
 
 export interface RuncControllerOptions {
   /** The handler (RuntimeClass) name it serves. */
@@ -51,6 +52,7 @@ export interface RuncControllerOptions {
   log: Logger;
   runcBinary?: string;
   infraBinary?: string;
+  phases?: PhaseObserver;
 }
 
 export class RuncController implements SandboxController {
@@ -63,7 +65,7 @@ export class RuncController implements SandboxController {
   private readonly listeners: ((e: ControllerEvent) => void)[] = [];
   private readonly exits: ExitWatcher;
 
-  constructor(opts: RuncControllerOptions) {
+  constructor(private readonly opts: RuncControllerOptions) {
     this.handler = opts.handler;
     this.paths = new RuncPaths(opts.state);
     this.runcBinary = opts.runcBinary ?? '/usr/sbin/runc';
@@ -74,7 +76,7 @@ export class RuncController implements SandboxController {
   }
 
   private get deps() {
-    return { paths: this.paths, runc: this.runc, runcBinary: this.runcBinary, host: this.host, infraBinary: this.infraBinary };
+    return { paths: this.paths, runc: this.runc, runcBinary: this.runcBinary, host: this.host, infraBinary: this.infraBinary, phases: this.opts.phases };
   }
 
   /** conmon wrote an exit file: a container's (its bundle exists) or a pod infra's (its pod dir exists). */

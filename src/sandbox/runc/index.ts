@@ -7,6 +7,6 @@ import { checkRuncHost } from './host-check';
 
 export const runcHandlerType: HandlerType<RuncHandlerConfig> = {
   config: runcHandlerConfig,
-  createController: (name, _cfg, ctx) => new RuncController({ handler: name, state: ctx.config.state, host: ctx.host, log: ctx.log }),
+  createController: (name, _cfg, ctx) => new RuncController({ handler: name, state: ctx.config.state, host: ctx.host, log: ctx.log, phases: ctx.phases }),
   checkHost: (name) => checkRuncHost(name),
 };

@@ -18,7 +18,7 @@ import { decodeSandboxData, RUNC_DATA_VERSION, type RuncSandboxData } from './da
 import { cgroupDirs } from './cgroup-stats';
 import { mountTmpfs, unmountIfMounted } from './mount';
 import type { RuncPaths } from './paths';
-import { Steps } from '../steps';
+import { Steps, type PhaseObserver } from '../steps';
 import { sleep } from '../../../common/time';
 
 export const SHM_OPTIONS = 'nosuid,nodev,noexec,mode=1777,size=65536k';
@@ -45,12 +45,13 @@ export interface PodDeps {
   runcBinary: string;
   host: HostFacts;
   infraBinary: string;
+  phases?: PhaseObserver;
 }
 
 export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promise<ControllerData> {
   const { paths, runc } = deps;
   const { id, config, log } = input;
-  const steps = new Steps(`pod ${id} start`, log);
+  const steps = new Steps(`pod ${id} start`, log, { phases: deps.phases && { operation: 'runc pod start', observer: deps.phases } });
   const podDir = paths.podDir(id);
   const data: RuncSandboxData = {
     v: RUNC_DATA_VERSION,
