@@ -13,49 +13,22 @@
 // by a crash leaves a run dir behind.
 
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PodSandboxConfig, PodSandboxConfig__Output } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
-import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
-import { defaultConfig } from '../../src/config/defaults';
-import type { VmpodConfig } from '../../src/config/types';
-import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
 import { QemuHypervisor } from '../../src/hypervisor/qemu';
 import { processStartTime } from '../../src/hypervisor/qemu/proc';
 import { MAX_UNIX_SOCKET_PATH } from '../../src/hypervisor/qemu/validate';
-import { createImageService } from '../../src/image';
-import { createLogger, silentLogger } from '../../src/log';
-import { PodNetwork } from '../../src/network';
 import { readHostFacts } from '../../src/host/facts';
 import type { SandboxHandle } from '../../src/sandbox/controller';
 import { MicrovmController } from '../../src/sandbox/microvm/controller';
 import { podPaths, VM_RUN_BASE, vmRunPaths } from '../../src/sandbox/microvm/layout';
 import { makeVmRunDir } from '../../src/sandbox/microvm/run-dir';
 import type { VmPodData } from '../../src/sandbox/microvm/data';
-import type { MicrovmHandlerConfig } from '../../src/config/types';
 import type { CriClient } from '../helpers/cri-client';
-import { serveCri, type InProcessCri } from '../helpers/cri-server';
-import { busyboxEntries, makeTar, RegistryPusher } from '../helpers/image-builder';
-import { createNetnsSandbox } from '../helpers/netns-sandbox';
-import { startRegistry, type RunningRegistry } from '../helpers/registry';
+import { QEMU, vmE2e, vmE2eGuest } from '../helpers/vm-e2e';
 
-const CNI_BIN = '/usr/lib/cni';
-const QEMU = '/usr/bin/qemu-system-x86_64';
-const found = findGuestImage(process.env.VMPOD_GUEST_DIR);
-const missing =
-  'missing' in found
-    ? `guest image: ${found.missing}`
-    : found.manifest.agent !== 'bundle'
-      ? `guest image ${found.dir} holds the fallback agent, not vmpod-agent: run scripts/build-agent then guest-image/build`
-      : [
-          ['qemu-system-x86_64', QEMU],
-          ['CNI bridge plugin', `${CNI_BIN}/bridge`],
-          ['CNI host-local plugin', `${CNI_BIN}/host-local`],
-          ['/dev/net/tun', '/dev/net/tun'],
-        ]
-          .filter(([, p]) => !existsSync(p))
-          .map(([c, p]) => `missing component: ${c} (${p})`)[0];
+const guest = vmE2eGuest();
 
 // One VM boot under TCG plus a paused QEMU on a loaded 2-core machine.
 t.setTimeout(10 * 60_000);
@@ -72,98 +45,27 @@ function present(p: string): boolean {
 
 const mountinfo = (): string => readFileSync('/proc/self/mountinfo', 'utf8');
 
-if (missing) {
-  t.fail(`VM pod long-state e2e test cannot run: ${missing}`);
+if ('missing' in guest) {
+  t.fail(`VM pod long-state e2e test cannot run: ${guest.missing}`);
 } else {
-  const guest = found as GuestImage;
-  const dir = mkdtempSync('/tmp/vpl-');
   // Exactly 60 characters: the previous layout's agent socket would have been 60 + 79 = 139 bytes.
-  const state = join(dir, 'state-'.padEnd(60 - dir.length - 1, 'x'));
-  const sb = createNetnsSandbox('vmpod-longstate-');
-  const cfg = defaultConfig();
-  cfg.root = join(dir, 'r');
-  cfg.state = state;
-  const vmCfg: MicrovmHandlerConfig = { ...(cfg.runtime.handlers.vm as MicrovmHandlerConfig), accel: 'tcg', agent_transport: 'serial', guest_dir: guest.dir, boot_timeout_s: 240 };
-  cfg.runtime.handlers.vm = vmCfg;
-  const confDir = join(sb.dir, 'net.d');
-  mkdirSync(confDir);
-  writeFileSync(
-    join(confDir, '10-vmpodls.conflist'),
-    JSON.stringify({
-      cniVersion: '1.0.0',
-      name: 'vmpodls',
-      plugins: [{ type: 'bridge', bridge: 'vmpodlsbr0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.93.0/24' }]], dataDir: join(sb.dir, 'ipam') } }],
-    }),
-  );
-  cfg.network.cni_conf_dir = confDir;
-  cfg.network.cni_bin_dirs = [CNI_BIN];
-  const socket = join(dir, 'cri.sock');
-  const logDir = join(dir, 'logs');
-  const log = process.env.VMPOD_TEST_LOG ? createLogger('debug') : silentLogger;
-
-  let reg: RunningRegistry | undefined;
-  let imageRef = '';
-
-  /** One "daemon": the CRI server over cfg's root and state, with its own controller. */
-  interface Daemon {
-    cri: InProcessCri;
-    client: CriClient;
-    /** What a daemon stop does to VM pods: connections dropped, VMs left running. */
-    stop(): Promise<void>;
-  }
-  let current: Daemon | undefined;
-
-  async function startDaemon(c: VmpodConfig): Promise<Daemon> {
-    const images = await createImageService({ root: c.root, registries: { [reg!.host]: { insecure: true, mirrors: [] } }, log });
-    const network = new PodNetwork({ config: c.network, root: c.root, state: c.state, logger: log, hostNetns: sb.netns });
-    const cri = await serveCri(socket, { config: c, log, images, network });
-    return { cri, client: cri.client, stop: () => cri.close() };
-  }
-
-  t.before(async () => {
-    reg = await startRegistry();
-    await new RegistryPusher(reg).pushImage('test/busybox', 'ls', [{ tar: await makeTar(busyboxEntries()), compression: 'gzip' }], { config: { Cmd: ['/bin/sh'] } });
-    imageRef = `${reg.host}/test/busybox:ls`;
-    current = await startDaemon(cfg);
-    await current.client.image.PullImage({ image: { image: imageRef } }, 120_000);
+  const world = vmE2e({
+    guest,
+    tmpPrefix: 'vpl-',
+    netnsPrefix: 'vmpod-longstate-',
+    cniName: 'vmpodls',
+    subnet: '10.88.93.0/24',
+    defaultRoute: false,
+    state: (dir) => join(dir, 'state-'.padEnd(60 - dir.length - 1, 'x')),
+    imageTag: 'ls',
+    namespace: 'e2e-ls',
   });
+  const { dir, cfg, vmCfg, logDir, log, podConfig, containerConfig } = world;
+  const state = cfg.state;
 
-  t.teardown(async () => {
-    try {
-      const { items } = await current!.client.runtime.ListPodSandbox({});
-      for (const p of items) await current!.client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, 120_000);
-    } catch {
-      /* server may not have started */
-    }
-    await current?.cri.close();
-    await reg?.stop();
-    // What a failed run left: QEMUs of this test (found through the state dir's links), their run dirs, mounts, the netns.
-    const vmDir = join(state, 'vm');
-    for (const id of existsSync(vmDir) ? readdirSync(vmDir) : []) {
-      try {
-        const rec = JSON.parse(readFileSync(join(vmDir, id, 'vm.json'), 'utf8')) as { pid: number };
-        if (readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').includes(dir)) process.kill(rec.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      if (process.env.VMPOD_TEST_LOG) t.comment(`console of ${id}:\n${existsSync(join(vmDir, id, 'console.log')) ? readFileSync(join(vmDir, id, 'console.log'), 'utf8').slice(-6000) : '(none)'}`);
-      rmSync(vmRunPaths(state, id).dir, { recursive: true, force: true });
-    }
-    execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
-    sb.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  t.before(() => world.start());
 
-  const podConfig = (name: string): PodSandboxConfig => ({
-    metadata: { name, uid: `uid-${name}`, namespace: 'e2e-ls', attempt: 0 },
-    hostname: name,
-    log_directory: join(logDir, name),
-    labels: {},
-    annotations: { 'io.kubernetes.cri.untrusted-workload': 'true' },
-    linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
-  });
-
-  const containerConfig = (name: string, command: string[]): ContainerConfig => ({ metadata: { name, attempt: 0 }, image: { image: imageRef }, command, log_path: `${name}.log` });
+  t.teardown(() => world.teardown((s) => t.comment(s)));
 
   async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>): Promise<T> {
     const end = Date.now() + ms;
@@ -194,8 +96,8 @@ if (missing) {
   t.test('a VM pod starts, logs, is reattached after a restart and leaves nothing, with a 60-character state dir', async (t) => {
     t.equal(state.length, 60, `state dir ${state} has 60 characters`);
     const pod = podConfig('longstate');
-    const { pod_sandbox_id: id } = await current!.client.runtime.RunPodSandbox({ config: pod }, 300_000);
-    const st = await current!.client.runtime.PodSandboxStatus({ pod_sandbox_id: id, verbose: true });
+    const { pod_sandbox_id: id } = await world.daemon().client.runtime.RunPodSandbox({ config: pod }, 300_000);
+    const st = await world.daemon().client.runtime.PodSandboxStatus({ pod_sandbox_id: id, verbose: true });
     t.equal(st.status?.state, 'SANDBOX_READY', 'RunPodSandbox succeeded: VM pod ready');
     const data = JSON.parse(st.info.info ?? '{}') as VmPodData;
     const run = vmRunPaths(state, id);
@@ -213,18 +115,16 @@ if (missing) {
     t.ok(cmdline.includes(`unix:${run.qmpSocket},`), 'QEMU serves QMP in the run dir');
     t.ok(cmdline.includes(`path=${run.agentSocket},`), 'and the agent channel');
 
-    const first = await runToLog(current!.client, id, pod, 'hello', ['/bin/sh', '-c', 'echo hello-from-long-state'], 'hello-from-long-state');
+    const first = await runToLog(world.daemon().client, id, pod, 'hello', ['/bin/sh', '-c', 'echo hello-from-long-state'], 'hello-from-long-state');
     t.equal(first.exitCode, 0, 'a container in the VM ran and exited 0');
     t.match(first.log, /^\S+ stdout F hello-from-long-state$/m, 'its output is in the CRI log');
-    const { container_id: sleeper } = await current!.client.runtime.CreateContainer(
-      { pod_sandbox_id: id, config: containerConfig('sleeper', ['/bin/busybox', 'sleep', '3600']), sandbox_config: pod },
-      60_000,
-    );
-    await current!.client.runtime.StartContainer({ container_id: sleeper }, 60_000);
+    const { container_id: sleeper } = await world
+      .daemon()
+      .client.runtime.CreateContainer({ pod_sandbox_id: id, config: containerConfig('sleeper', ['/bin/busybox', 'sleep', '3600']), sandbox_config: pod }, 60_000);
+    await world.daemon().client.runtime.StartContainer({ container_id: sleeper }, 60_000);
 
     // A daemon restart: everything in memory goes, the VM stays; the new one has only the records.
-    await current!.stop();
-    current = await startDaemon(cfg);
+    const current = await world.restartDaemon();
     const again = await current.client.runtime.PodSandboxStatus({ pod_sandbox_id: id });
     t.equal(again.status?.state, 'SANDBOX_READY', 'the restarted daemon finds the VM (QMP in the run dir), still ready');
     const ex = await current.client.runtime.ExecSync({ container_id: sleeper, cmd: ['/bin/busybox', 'echo', 'still-here'], timeout: 60 }, 90_000);

@@ -8,146 +8,38 @@
 // buffer stays bounded (every byte arrives once it reads again).
 
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { STREAM_READ_BYTES } from '../../src/sandbox/microvm/exec-stream';
-import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
-import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
-import { defaultConfig } from '../../src/config/defaults';
-import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
-import { createImageService } from '../../src/image';
-import { createLogger, silentLogger } from '../../src/log';
-import { PodNetwork } from '../../src/network';
-import type { MicrovmHandlerConfig } from '../../src/config/types';
 import type { CriClient } from '../helpers/cri-client';
-import { serveCri, type InProcessCri } from '../helpers/cri-server';
-import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
-import { createNetnsSandbox } from '../helpers/netns-sandbox';
-import { startRegistry, type RunningRegistry } from '../helpers/registry';
+import type { InProcessCri } from '../helpers/cri-server';
+import { VM_E2E_COMPONENTS, vmE2e, vmE2eGuest } from '../helpers/vm-e2e';
 
-const CNI_BIN = '/usr/lib/cni';
-const found = findGuestImage(process.env.VMPOD_GUEST_DIR);
-const missing =
-  'missing' in found
-    ? `guest image: ${found.missing}`
-    : found.manifest.agent !== 'bundle'
-      ? `guest image ${found.dir} holds the fallback agent, not vmpod-agent: run scripts/build-agent then guest-image/build`
-      : [
-          ['qemu-system-x86_64', '/usr/bin/qemu-system-x86_64'],
-          ['CNI bridge plugin', `${CNI_BIN}/bridge`],
-          ['CNI host-local plugin', `${CNI_BIN}/host-local`],
-          ['runc', '/usr/sbin/runc'],
-          ['/dev/net/tun', '/dev/net/tun'],
-        ]
-          .filter(([, p]) => !existsSync(p))
-          .map(([c, p]) => `missing component: ${c} (${p})`)[0];
+const guest = vmE2eGuest([...VM_E2E_COMPONENTS, ['runc', '/usr/sbin/runc']]);
 
 // One VM boot under TCG plus everything around it on a loaded 2-core machine.
 t.setTimeout(15 * 60_000);
 
-if (missing) {
-  t.fail(`VM streams e2e test cannot run: ${missing}`);
+if ('missing' in guest) {
+  t.fail(`VM streams e2e test cannot run: ${guest.missing}`);
 } else {
-  const guest = found as GuestImage;
-  // Short: the VM's sockets live under <state>/vm/<64-char id>/ and must fit sun_path.
-  const dir = mkdtempSync('/tmp/vps-');
-  const sb = createNetnsSandbox('vmpod-vmstreams-net-');
-  const cfg = defaultConfig();
-  cfg.root = join(dir, 'r');
-  cfg.state = join(dir, 's');
-  const vmCfg: MicrovmHandlerConfig = { ...(cfg.runtime.handlers.vm as MicrovmHandlerConfig), accel: 'tcg', agent_transport: 'serial', guest_dir: guest.dir, boot_timeout_s: 240 };
-  cfg.runtime.handlers.vm = vmCfg;
-  const confDir = join(sb.dir, 'net.d');
-  mkdirSync(confDir);
-  writeFileSync(
-    join(confDir, '10-vmstreams.conflist'),
-    JSON.stringify({
-      cniVersion: '1.0.0',
-      name: 'vmstreams',
-      plugins: [
-        {
-          type: 'bridge',
-          bridge: 'vmstreamsbr0',
-          isGateway: true,
-          ipMasq: false,
-          ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.93.0/24' }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(sb.dir, 'ipam') },
-        },
-      ],
-    }),
-  );
-  cfg.network.cni_conf_dir = confDir;
-  cfg.network.cni_bin_dirs = [CNI_BIN];
-  const socket = join(dir, 'cri.sock');
-  const logDir = join(dir, 'logs');
-  const log = process.env.VMPOD_TEST_LOG ? createLogger('debug') : silentLogger;
-
-  let reg: RunningRegistry | undefined;
+  const world = vmE2e({
+    guest,
+    tmpPrefix: 'vps-',
+    netnsPrefix: 'vmpod-vmstreams-net-',
+    cniName: 'vmstreams',
+    subnet: '10.88.93.0/24',
+    imageTag: 'vmstreams',
+    busyboxLinks: ['sleep', 'echo', 'cat', 'head', 'stty', 'ps', 'grep', 'yes', 'wc'],
+  });
+  const { podConfig, run } = world;
   let cri: InProcessCri | undefined;
   let client: CriClient;
-  let imageRef = '';
-  let network: PodNetwork;
 
   t.before(async () => {
-    reg = await startRegistry();
-    const links: TarEntry[] = ['sleep', 'echo', 'cat', 'head', 'stty', 'ps', 'grep', 'yes', 'wc'].map((n) => ({ name: `bin/${n}`, type: 'symlink', linkname: 'busybox' }));
-    await new RegistryPusher(reg).pushImage('test/busybox', 'vmstreams', [{ tar: await makeTar([...busyboxEntries(), ...links]), compression: 'gzip' }], { config: { Cmd: ['/bin/sh'] } });
-    imageRef = `${reg.host}/test/busybox:vmstreams`;
-    const images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log });
-    network = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: log, hostNetns: sb.netns });
-    cri = await serveCri(socket, { config: cfg, log, images, network });
-    client = cri.client;
-    await client.image.PullImage({ image: { image: imageRef } }, 120_000);
+    ({ cri, client } = await world.start());
   });
 
-  t.teardown(async () => {
-    try {
-      const { items } = await client.runtime.ListPodSandbox({});
-      for (const p of items) await client.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, 120_000);
-    } catch {
-      /* server may not have started */
-    }
-    await cri?.close();
-    await reg?.stop();
-    // Anything a failed run left: QEMU processes of this test (by the PID in their launch records), mounts, netns.
-    const vmDir = join(cfg.state, 'vm');
-    for (const id of existsSync(vmDir) ? readdirSync(vmDir) : []) {
-      try {
-        const rec = JSON.parse(readFileSync(join(vmDir, id, 'vm.json'), 'utf8')) as { pid: number };
-        if (readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').includes(dir)) process.kill(rec.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-      if (process.env.VMPOD_TEST_LOG) t.comment(`console of ${id}:\n${existsSync(join(vmDir, id, 'console.log')) ? readFileSync(join(vmDir, id, 'console.log'), 'utf8').slice(-6000) : '(none)'}`);
-    }
-    execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);
-    sb.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const podConfig = (name: string, annotations: Record<string, string>): PodSandboxConfig => ({
-    metadata: { name, uid: `uid-${name}`, namespace: 'e2e', attempt: 0 },
-    hostname: name,
-    log_directory: join(logDir, name),
-    labels: {},
-    annotations,
-    linux: { security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
-  });
-
-  const containerConfig = (name: string, command: string[], extra: Partial<ContainerConfig> = {}): ContainerConfig => ({
-    metadata: { name, attempt: 0 },
-    image: { image: imageRef },
-    command,
-    log_path: `${name}.log`,
-    ...extra,
-  });
-
-  async function run(podId: string, pod: PodSandboxConfig, name: string, command: string[], extra: Partial<ContainerConfig> = {}): Promise<string> {
-    const { container_id } = await client.runtime.CreateContainer({ pod_sandbox_id: podId, config: containerConfig(name, command, extra), sandbox_config: pod }, 60_000);
-    await client.runtime.StartContainer({ container_id }, 60_000);
-    return container_id;
-  }
+  t.teardown(() => world.teardown((s) => t.comment(s)));
 
   async function readAll(r: NodeJS.ReadableStream | undefined): Promise<string> {
     let s = '';
