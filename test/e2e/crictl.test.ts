@@ -8,22 +8,13 @@
 // scripts' (critest's busybox stand-in on 127.0.0.1:5000 in netns "critest").
 
 import t from 'tap';
-import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { leftoverMounts, startDaemon } from '../helpers/daemon';
-import { CRICTL, CRITEST_DIR, CRITEST_NETNS, critestDaemonConfig, sharedCritestMissing } from '../helpers/critest';
+import { CRITEST_NETNS, critestDaemonConfig, sharedCritestMissing } from '../helpers/critest';
+import { crictlFor, inCritestNetns, runTool, useSharedCritestWorld, writeCrictlPod } from '../helpers/crictl';
 
 const IMAGE = 'registry.k8s.io/e2e-test-images/busybox:1.29-2';
-
-function run(argv: string[], timeoutMs = 180_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(argv[0], argv.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
 
 const missing = sharedCritestMissing(['bin/crictl', 'setup-images.sh', 'teardown.sh', 'cni/10-critest.conflist']);
 if (missing) {
@@ -31,25 +22,12 @@ if (missing) {
   t.test('crictl walk-through', { skip: `crictl e2e stage skipped: ${missing}` }, async () => undefined);
 } else {
   t.setTimeout(15 * 60_000);
-  t.before(async () => {
-    const r = await run([join(CRITEST_DIR, 'setup-images.sh')], 15 * 60_000);
-    if (r.code !== 0) throw new Error(`setup-images.sh failed (${r.code}):\n${r.stderr.slice(-4000)}`);
-  });
-  t.teardown(async () => {
-    const r = await run([join(CRITEST_DIR, 'teardown.sh')], 120_000);
-    if (r.code !== 0) process.stderr.write(`critest teardown.sh failed (${r.code}): ${r.stderr.slice(-2000)}\n`);
-  });
+  useSharedCritestWorld(t);
 
   t.test('the README walk-through with crictl, for a runc pod and a VM pod', async (t) => {
     const d = await startDaemon(t, { netns: CRITEST_NETNS, config: critestDaemonConfig() });
-    const crictlYaml = join(d.dir, 'crictl.yaml');
-    writeFileSync(crictlYaml, `runtime-endpoint: unix://${d.socket}\nimage-endpoint: unix://${d.socket}\ntimeout: 240\n`);
     // crictl runs in the daemon's netns: exec, port-forward and pod IPs are reached from there.
-    const crictl = async (...args: string[]): Promise<string> => {
-      const r = await run(['nsenter', `--net=${CRITEST_NETNS}`, '--', CRICTL, '--config', crictlYaml, ...args]);
-      if (r.code !== 0) throw new Error(`crictl ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
-      return r.stdout;
-    };
+    const crictl = crictlFor(d).run;
     // crictl 1.26 stops reading flags at the first argument: -o goes right after the command.
     const json = async <T>(cmd: string, ...args: string[]): Promise<T> => JSON.parse(await crictl(cmd, '-o', 'json', ...args)) as T;
 
@@ -68,17 +46,8 @@ if (missing) {
 
     const hostKernel = readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
     for (const kind of ['runc', 'vm'] as const) {
-      const podJson = join(d.dir, `pod-${kind}.json`);
+      const podJson = writeCrictlPod(d.dir, 'demo', kind);
       const ctrJson = join(d.dir, `ctr-${kind}.json`);
-      writeFileSync(
-        podJson,
-        JSON.stringify({
-          metadata: { name: `demo-${kind}`, namespace: 'default', uid: `demo-${kind}-uid`, attempt: 0 },
-          annotations: kind === 'vm' ? { 'io.kubernetes.cri.untrusted-workload': 'true' } : {},
-          log_directory: join(d.dir, `logs-${kind}`),
-          linux: {},
-        }),
-      );
       writeFileSync(
         ctrJson,
         JSON.stringify({
@@ -118,7 +87,7 @@ if (missing) {
       else t.equal(kernel, hostKernel, 'runc: logs show the host kernel');
       const version = await crictl('exec', '-s', ctr, 'cat', '/proc/sys/kernel/osrelease');
       t.equal(version.trim(), kernel, `${kind}: exec -s runs in the container`);
-      const http = await run(['nsenter', `--net=${CRITEST_NETNS}`, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${inspp.status.network.ip}:8080/`], 30_000);
+      const http = await runTool(inCritestNetns(['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://${inspp.status.network.ip}:8080/`]), { timeoutMs: 30_000 });
       t.match(http.stdout, /^[2-4]\d\d$/, `${kind}: httpd answers on the pod IP`);
 
       const stats = await json<{ stats: { attributes: { id: string } }[] }>('stats');

@@ -9,24 +9,14 @@
 // which the exec'd process is gone.
 
 import t from 'tap';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startDaemon } from '../helpers/daemon';
-import { CRICTL, CRITEST_DIR, CRITEST_NETNS, critestDaemonConfig, sharedCritestMissing } from '../helpers/critest';
+import { CRITEST_NETNS, critestDaemonConfig, sharedCritestMissing } from '../helpers/critest';
+import { crictlFor, inCritestNetns as inNetns, runTool as run, useSharedCritestWorld, writeCrictlPod } from '../helpers/crictl';
 
 const IMAGE = 'registry.k8s.io/e2e-test-images/busybox:1.29-2';
-const PROJECT = resolve(__dirname, '..', '..', '..');
-
-function run(argv: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(argv[0], argv.slice(1), { timeout: opts.timeoutMs ?? 180_000, killSignal: 'SIGKILL', maxBuffer: 16 << 20, cwd: PROJECT }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin?.end(opts.input ?? '');
-  });
-}
 
 /** Our WebSocket v5 client, run in the daemon's netns (the streaming server listens on its loopback). */
 const WS_CLIENT = `
@@ -52,41 +42,17 @@ if (missing) {
   t.test('streaming with crictl and a WebSocket client', { skip: `streaming e2e stage skipped: ${missing}` }, async () => undefined);
 } else {
   t.setTimeout(15 * 60_000);
-  t.before(async () => {
-    const r = await run([join(CRITEST_DIR, 'setup-images.sh')], { timeoutMs: 15 * 60_000 });
-    if (r.code !== 0) throw new Error(`setup-images.sh failed (${r.code}):\n${r.stderr.slice(-4000)}`);
-  });
-  t.teardown(async () => {
-    const r = await run([join(CRITEST_DIR, 'teardown.sh')], { timeoutMs: 120_000 });
-    if (r.code !== 0) process.stderr.write(`critest teardown.sh failed (${r.code}): ${r.stderr.slice(-2000)}\n`);
-  });
+  useSharedCritestWorld(t);
 
   const kinds = (process.env.VMPOD_STREAMING_E2E_KINDS ?? 'runc,vm').split(',') as ('runc' | 'vm')[];
   t.test('exec, attach and port-forward through the streaming server', async (t) => {
     const d = await startDaemon(t, { netns: CRITEST_NETNS, config: critestDaemonConfig() });
-    const crictlYaml = join(d.dir, 'crictl.yaml');
-    writeFileSync(crictlYaml, `runtime-endpoint: unix://${d.socket}\nimage-endpoint: unix://${d.socket}\ntimeout: 240\n`);
-    const inNetns = (argv: string[]) => ['nsenter', `--net=${CRITEST_NETNS}`, '--', ...argv];
-    const crictlArgv = (...args: string[]) => inNetns([CRICTL, '--config', crictlYaml, ...args]);
-    const crictl = async (...args: string[]): Promise<string> => {
-      const r = await run(crictlArgv(...args));
-      if (r.code !== 0) throw new Error(`crictl ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
-      return r.stdout;
-    };
+    const { argv: crictlArgv, run: crictl } = crictlFor(d);
     await crictl('pull', IMAGE);
 
     for (const kind of kinds) {
-      const podJson = join(d.dir, `pod-${kind}.json`);
+      const podJson = writeCrictlPod(d.dir, 'stream', kind);
       const ctrJson = join(d.dir, `ctr-${kind}.json`);
-      writeFileSync(
-        podJson,
-        JSON.stringify({
-          metadata: { name: `stream-${kind}`, namespace: 'default', uid: `stream-${kind}-uid`, attempt: 0 },
-          annotations: kind === 'vm' ? { 'io.kubernetes.cri.untrusted-workload': 'true' } : {},
-          log_directory: join(d.dir, `logs-${kind}`),
-          linux: {},
-        }),
-      );
       // httpd on the pod's loopback only; the container's own process echoes its stdin (attach).
       writeFileSync(
         ctrJson,
@@ -142,7 +108,8 @@ if (missing) {
 
       // port-forward to 127.0.0.1:8080 inside the pod.
       const localPort = kind === 'runc' ? 18080 : 18081;
-      const pf = spawn('nsenter', [`--net=${CRITEST_NETNS}`, '--', CRICTL, '--config', crictlYaml, 'port-forward', pod, `${localPort}:8080`], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const pfArgv = crictlArgv('port-forward', pod, `${localPort}:8080`);
+      const pf = spawn(pfArgv[0], pfArgv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
       let pfOut = '';
       pf.stdout.on('data', (b: Buffer) => (pfOut += b.toString()));
       pf.stderr.on('data', (b: Buffer) => (pfOut += b.toString()));
