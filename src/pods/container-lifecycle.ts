@@ -112,9 +112,14 @@ export async function startContainer(d: Domain, id: string): Promise<void> {
     } catch (err) {
       // A start retried after one whose answer was lost (a daemon crash after the
       // runtime started it): the runtime refuses a second start, but the container
-      // runs, which is what the caller asked for.
-      if ((await refreshContainer(d, c).catch(() => c)).state === 'CONTAINER_RUNNING') {
-        containerLog(d, c).info('container was already started (an interrupted earlier start)');
+      // runs, which is what the caller asked for. Asked only once a start failed: a
+      // status alone cannot tell, since a reattached VM controller reports a
+      // container the agent knows as running whether or not it was started.
+      const st = await rt.ctl.containerState(rt.h, h).catch(() => undefined);
+      if (st?.state === 'running') {
+        d.containers.update(c.id, (r) => (r.state === 'CONTAINER_CREATED' ? { ...r, state: 'CONTAINER_RUNNING', startedAt: nowNs() } : r));
+        publishEvent(d, 'CONTAINER_STARTED_EVENT', c.podSandboxId, c.id);
+        containerLog(d, c).info('container was already started (an interrupted earlier start); recorded as running');
         return;
       }
       d.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_EXITED', finishedAt: nowNs(), exitCode: 128, reason: 'StartError', message: (err as Error).message }));

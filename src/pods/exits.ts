@@ -6,7 +6,6 @@
 import type { ContainerProcessState } from '../sandbox/controller';
 import type { ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
-import { nowNs } from '../../common/time';
 import { containerHandle, containerLog, sandboxHandle, type Domain } from './domain';
 import { publishEvent } from './events';
 
@@ -21,7 +20,6 @@ export function recordState(d: Domain, c: ContainerRecord, st: ContainerProcessS
   // Removed meanwhile: report what we had.
   if (!current) return c;
   if (current.state === 'CONTAINER_EXITED') return current;
-  if (st.state === 'running' && current.state === 'CONTAINER_CREATED') return recordStarted(d, c);
   const gone = st.state === 'unknown' && (current.state === 'CONTAINER_RUNNING' || current.state === 'CONTAINER_CREATED');
   if (st.state !== 'exited' && !gone) return current;
   const reason = st.oomKilled ? 'OOMKilled' : st.exitCode === 0 ? 'Completed' : 'Error';
@@ -29,20 +27,6 @@ export function recordState(d: Domain, c: ContainerRecord, st: ContainerProcessS
   const next = d.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_EXITED', exitCode: st.exitCode, finishedAt: st.finishedAt, reason, message: st.message ?? (gone ? lost : '') }));
   publishEvent(d, 'CONTAINER_STOPPED_EVENT', c.podSandboxId, c.id);
   containerLog(d, c).info({ exitCode: st.exitCode, reason }, 'container exited');
-  return next;
-}
-
-/**
- * The runtime runs a container the record still has as created: a
- * StartContainer still in flight, or one whose answer was lost (the daemon
- * was killed after runc or the agent started it, before the record was
- * written; the runtime's children outlive the daemon). The start did happen,
- * so the record says so; startedAt is when we learnt of it.
- */
-function recordStarted(d: Domain, c: ContainerRecord): ContainerRecord {
-  const next = d.containers.update(c.id, (r) => ({ ...r, state: 'CONTAINER_RUNNING', startedAt: nowNs() }));
-  publishEvent(d, 'CONTAINER_STARTED_EVENT', c.podSandboxId, c.id);
-  containerLog(d, c).info('container runs but its start was not recorded (a start in flight, or one a daemon crash interrupted); recorded as running');
   return next;
 }
 

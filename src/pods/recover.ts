@@ -16,8 +16,9 @@
 // * Start, stop and remove record their result after the runtime acted, and
 //   the runtime's children (runc start, conmon, the VM) finish what they were
 //   doing without the daemon. So a record may lag the runtime by one step,
-//   never lead it: a container recorded created that runs is recorded
-//   running by the next refresh (exits.ts), and a retried start succeeds; a
+//   never lead it: a retried start of a container recorded created that
+//   runs succeeds and records it running (a status alone does not: a
+//   reattached VM controller cannot tell started from created); a
 //   pod recorded ready whose stop or removal was interrupted is stopped or
 //   removed again, each step idempotent.
 //
