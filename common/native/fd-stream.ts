@@ -5,6 +5,8 @@
 // drops whatever it still buffers for a paused reader — the last lines a
 // process printed before it exited. Here EIO can be declared the end of the
 // stream: everything read before it is delivered, then 'end'.
+// VsockSocket is this stream over an AF_VSOCK handle: it names its errors by
+// the peer's address and counts on ENOBUFS as a full buffer.
 
 import { Duplex } from 'node:stream';
 import type { NativeHandle } from './addon';
@@ -25,31 +27,55 @@ export interface FdStreamOptions {
   shutdownOnEnd?: boolean;
   /** Named in errors (e.g. "pty master"). */
   label: string;
+  /** Write results that mean the kernel's buffer is full (wait for writability), besides EAGAIN. */
+  fullErrnos?: readonly number[];
+  /** The errno a write gets once the stream has lost its fd (default EPIPE). */
+  closedErrno?: number;
+  /** Default true: the read side ending does not end the write side (a process's output and its stdin). */
+  allowHalfOpen?: boolean;
+  /** Default false: the owner destroys the stream. */
+  autoDestroy?: boolean;
 }
 
 export class FdStream extends Duplex {
-  private handle: NativeHandle | undefined;
+  bytesRead = 0;
+  bytesWritten = 0;
+  protected handle: NativeHandle | undefined;
   private interest = 0;
   private wantRead = false;
   private pending: { buf: Uint8Array; cb: (err?: Error | null) => void } | undefined;
   private scratch: Buffer | undefined;
   private readonly eof: readonly number[];
+  private readonly full: readonly number[];
 
   /** Takes ownership of `handle`: it is closed when the stream is destroyed. */
   constructor(
     handle: NativeHandle,
     private readonly opts: FdStreamOptions,
   ) {
-    // Half-open: the read side ending (the process exited) must not end the
+    // Half-open by default: the read side ending (the process exited) must not end the
     // write side by itself, nor the other way round; the owner destroys it.
-    super({ allowHalfOpen: true, decodeStrings: true, emitClose: true, autoDestroy: false });
+    super({ allowHalfOpen: opts.allowHalfOpen ?? true, decodeStrings: true, emitClose: true, autoDestroy: opts.autoDestroy ?? false });
     this.handle = handle;
     this.eof = opts.eofErrnos ?? [];
+    this.full = [EAGAIN, ...(opts.fullErrnos ?? [])];
     handle.onpoll = (status, events) => this.onPoll(status, events);
   }
 
   get fd(): number {
     return this.handle?.fd ?? -1;
+  }
+
+  /** The error of a failed syscall on this stream. */
+  protected error(errno: number, syscall: string): Error {
+    return new SyscallError(errno, syscall, this.opts.label);
+  }
+
+  /** libuv stopped polling (EPOLLERR/EPOLLHUP as an error): a read says what it was (EIO on a hung-up pty master is the end, not a failure). */
+  protected pollFailed(status: number): void {
+    this.interest = 0;
+    if (this.wantRead) this.readLoop();
+    else this.destroy(this.error(status, 'uv_poll'));
   }
 
   private setInterest(): void {
@@ -59,7 +85,7 @@ export class FdStream extends Duplex {
     if (want === this.interest) return;
     const r = h.poll(want);
     if (r < 0) {
-      this.destroy(new SyscallError(r, 'uv_poll', this.opts.label));
+      this.destroy(this.error(r, 'uv_poll'));
       return;
     }
     this.interest = want;
@@ -67,11 +93,7 @@ export class FdStream extends Duplex {
 
   private onPoll(status: number, events: number): void {
     if (status < 0) {
-      // libuv stops polling on EPOLLERR/EPOLLHUP-as-error; a read says what it was
-      // (EIO on a hung-up pty master is the end, not a failure).
-      this.interest = 0;
-      if (this.wantRead) this.readLoop();
-      else this.destroy(new SyscallError(status, 'uv_poll', this.opts.label));
+      this.pollFailed(status);
       return;
     }
     if (events & WRITABLE && this.pending) this.flushPending();
@@ -81,6 +103,7 @@ export class FdStream extends Duplex {
   override _read(): void {
     if (!this.handle) return;
     this.wantRead = true;
+    // Try at once: data may already be queued, and this saves a poll round trip.
     this.readLoop();
   }
 
@@ -96,9 +119,11 @@ export class FdStream extends Duplex {
         return;
       }
       if (n < 0) {
-        this.destroy(new SyscallError(n, 'read', this.opts.label));
+        this.destroy(this.error(n, 'read'));
         return;
       }
+      this.bytesRead += n;
+      // Hand out a right-sized copy; the 64 KiB scratch buffer is reused.
       const chunk = Buffer.allocUnsafe(n);
       this.scratch.copy(chunk, 0, 0, n);
       if (!this.push(chunk)) this.wantRead = false; // backpressure: wait for _read()
@@ -108,7 +133,7 @@ export class FdStream extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (!this.handle) {
-      cb(new SyscallError(EPIPE, 'write', this.opts.label));
+      cb(this.error(this.opts.closedErrno ?? EPIPE, 'write'));
       return;
     }
     this.pending = { buf: chunk, cb };
@@ -125,13 +150,15 @@ export class FdStream extends Duplex {
         return;
       }
       const n = this.handle.write(p.buf);
-      if (n === EAGAIN) break; // kernel buffer full: wait for writability
+      if (this.full.includes(n)) break; // kernel buffer full: wait for writability
       if (n < 0) {
         this.pending = undefined;
         this.setInterest();
-        p.cb(new SyscallError(n, 'write', this.opts.label));
+        p.cb(this.error(n, 'write'));
         return;
       }
+      this.bytesWritten += n;
+      // Partial write: keep the unsent tail (a view, no copy) for later.
       p.buf = p.buf.subarray(n);
     }
     this.setInterest();
@@ -143,7 +170,8 @@ export class FdStream extends Duplex {
       return;
     }
     const r = this.handle.shutdown(SHUT_WR);
-    cb(r < 0 && r !== ENOTCONN ? new SyscallError(r, 'shutdown', this.opts.label) : null);
+    // ENOTCONN: the peer already closed both directions; nothing left to signal.
+    cb(r < 0 && r !== ENOTCONN ? this.error(r, 'shutdown') : null);
   }
 
   override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
@@ -156,7 +184,7 @@ export class FdStream extends Duplex {
       h.onpoll = undefined;
       h.close();
     }
-    if (p) p.cb(err ?? new SyscallError(EPIPE, 'write', this.opts.label));
+    if (p) p.cb(err ?? this.error(EPIPE, 'write'));
     cb(err);
   }
 }

@@ -1,9 +1,9 @@
 // A connected AF_VSOCK stream and connect() (host → guest agent); see
 // src/native/vsock.ts for the overview and the CID safety rule.
 
-import { Duplex } from 'node:stream';
 import { loadAddon, NativeHandle } from './addon';
 import { errnoOf, VsockAddress, VsockError } from './errno';
+import { FdStream } from './fd-stream';
 import {
   argError,
   checkU32,
@@ -12,9 +12,6 @@ import {
   DEFAULT_CONNECT_TIMEOUT_MS,
   E,
   pollError,
-  READ_CHUNK,
-  READABLE,
-  SHUT_WR,
   VMADDR_CID_ANY,
   VMADDR_CID_HOST,
   VMADDR_CID_HYPERVISOR,
@@ -56,33 +53,28 @@ export function checkConnectTarget(cid: unknown, port: unknown, allowHostCid = f
  * for writability (so `write()` returning false means real backpressure).
  * `end()` shuts down the write side (SHUT_WR) after pending data is sent.
  */
-export class VsockSocket extends Duplex {
+export class VsockSocket extends FdStream {
   readonly remoteCid: number;
   readonly remotePort: number;
   readonly localCid: number;
   readonly localPort: number;
-  bytesRead = 0;
-  bytesWritten = 0;
-  private handle: NativeHandle | undefined;
-  private interest = 0;
-  private wantRead = false;
-  private pending: { buf: Uint8Array; cb: (err?: Error | null) => void } | undefined;
-  private scratch: Buffer | undefined;
 
   /** @internal Adopts a connected handle; use connect() or a VsockServer. */
   constructor(handle: NativeHandle, remote: VsockAddress, opts: { allowHalfOpen?: boolean } = {}) {
-    super({ allowHalfOpen: opts.allowHalfOpen ?? false, decodeStrings: true, emitClose: true, autoDestroy: true });
-    this.handle = handle;
+    super(handle, {
+      label: `vsock:${remote.cid}:${remote.port}`,
+      shutdownOnEnd: true,
+      // A full vsock transmit queue answers ENOBUFS rather than EAGAIN.
+      fullErrnos: [E().ENOBUFS],
+      closedErrno: errnoOf('EBADF'),
+      allowHalfOpen: opts.allowHalfOpen ?? false,
+      autoDestroy: true,
+    });
     this.remoteCid = remote.cid;
     this.remotePort = remote.port;
     const local = handle.localAddress();
     this.localCid = typeof local === 'number' ? -1 : local.cid;
     this.localPort = typeof local === 'number' ? -1 : local.port;
-    handle.onpoll = (status, events) => this.onPoll(status, events);
-  }
-
-  get fd(): number {
-    return this.handle?.fd ?? -1;
   }
 
   /** Let the process exit while this socket is open. */
@@ -96,126 +88,23 @@ export class VsockSocket extends Duplex {
     return this;
   }
 
-  private setInterest(): void {
-    const h = this.handle;
-    if (!h) return;
-    const want = (this.wantRead ? READABLE : 0) | (this.pending ? WRITABLE : 0);
-    if (want === this.interest) return;
-    const r = h.poll(want);
-    if (r < 0) {
-      this.destroy(new VsockError(r, 'uv_poll', this.remote()));
-      return;
-    }
-    this.interest = want;
-  }
-
   private remote(): VsockAddress {
     return { cid: this.remoteCid, port: this.remotePort };
   }
 
-  private onPoll(status: number, events: number): void {
-    if (status < 0) {
-      this.destroy(pollError(this.handle, status, 'read', this.remote()));
-      return;
-    }
-    if (events & WRITABLE && this.pending) this.flushPending();
-    if (events & READABLE && this.wantRead) this.readLoop();
+  protected override error(errno: number, syscall: string): Error {
+    return new VsockError(errno, syscall, this.remote());
   }
 
-  override _read(): void {
-    if (!this.handle) return;
-    this.wantRead = true;
-    // Try at once: data may already be queued, and this saves a poll round trip.
-    this.readLoop();
-  }
-
-  private readLoop(): void {
-    const e = E();
-    while (this.handle && this.wantRead) {
-      this.scratch ??= Buffer.allocUnsafe(READ_CHUNK);
-      const n = this.handle.read(this.scratch);
-      if (n === e.EAGAIN) break;
-      if (n < 0) {
-        this.destroy(new VsockError(n, 'read', this.remote()));
-        return;
-      }
-      if (n === 0) {
-        this.wantRead = false;
-        this.setInterest();
-        this.push(null);
-        return;
-      }
-      this.bytesRead += n;
-      // Hand out a right-sized copy; the 64 KiB scratch buffer is reused.
-      const chunk = Buffer.allocUnsafe(n);
-      this.scratch.copy(chunk, 0, 0, n);
-      if (!this.push(chunk)) this.wantRead = false; // backpressure: wait for _read()
-    }
-    this.setInterest();
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (!this.handle) {
-      cb(new VsockError(errnoOf('EBADF'), 'write', this.remote()));
-      return;
-    }
-    this.pending = { buf: chunk, cb };
-    this.flushPending();
+  // A socket that fails is done: say why (SO_ERROR when it has one), do not read on.
+  protected override pollFailed(status: number): void {
+    this.destroy(pollError(this.handle, status, 'read', this.remote()));
   }
 
   // Several queued chunks (e.g. a ttRPC header and its payload) go out in one
   // send: one syscall and, on vsock, one packet instead of many.
   override _writev(chunks: Array<{ chunk: Buffer }>, cb: (err?: Error | null) => void): void {
     this._write(chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk)), 'binary', cb);
-  }
-
-  private flushPending(): void {
-    const e = E();
-    while (this.pending && this.handle) {
-      const p = this.pending;
-      if (p.buf.length === 0) {
-        this.pending = undefined;
-        this.setInterest();
-        p.cb();
-        return;
-      }
-      const n = this.handle.write(p.buf);
-      if (n === e.EAGAIN || n === e.ENOBUFS) break; // kernel buffer full: wait for writability
-      if (n < 0) {
-        this.pending = undefined;
-        this.setInterest();
-        p.cb(new VsockError(n, 'write', this.remote()));
-        return;
-      }
-      this.bytesWritten += n;
-      // Partial write: keep the unsent tail (a view, no copy) for later.
-      p.buf = p.buf.subarray(n);
-    }
-    this.setInterest();
-  }
-
-  override _final(cb: (err?: Error | null) => void): void {
-    if (!this.handle) {
-      cb();
-      return;
-    }
-    const r = this.handle.shutdown(SHUT_WR);
-    // ENOTCONN: the peer already closed both directions; nothing left to signal.
-    cb(r < 0 && r !== E().ENOTCONN ? new VsockError(r, 'shutdown', this.remote()) : null);
-  }
-
-  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
-    const h = this.handle;
-    this.handle = undefined;
-    this.wantRead = false;
-    const p = this.pending;
-    this.pending = undefined;
-    if (h) {
-      h.onpoll = undefined;
-      h.close();
-    }
-    if (p) p.cb(err ?? new VsockError(errnoOf('EPIPE'), 'write', this.remote()));
-    cb(err);
   }
 }
 
