@@ -22,7 +22,7 @@ import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSan
 import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { CriClient } from '../helpers/cri-client';
 import { FaultDaemon } from './daemon';
-import { baseline, scanLeaks } from './leaks';
+import { baseline, mountsUnder, pidsNaming, scanLeaks } from './leaks';
 
 export const IMAGE = 'registry.k8s.io/e2e-test-images/busybox:1.29-2';
 export const OPERATIONS = ['runp', 'create', 'start', 'stopp', 'rmp'] as const;
@@ -232,11 +232,24 @@ export class FaultRig {
     return out;
   }
 
-  /** After finish(): unmount the daemon's netns pin dir and remove the directory. */
+  /**
+   * After finish(), or after a run that died half-way (a daemon that would not
+   * start again): end what our daemons started here (QEMU, conmon: each names
+   * this directory; by PID), unmount what is mounted under it, remove it.
+   */
   dispose(): void {
-    spawnSync('umount', ['-l', join(this.daemon.state, 'netns')]);
-    const mounted = spawnSync('findmnt', ['-rn', '-o', 'TARGET'], { encoding: 'utf8' }).stdout.split('\n');
-    if (!mounted.some((m) => m.startsWith(`${this.dir}/`))) rmSync(this.dir, { recursive: true, force: true });
+    for (const pid of pidsNaming(this.dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    for (const m of mountsUnder(this.dir, [])
+      .map((l) => l.slice('mount '.length))
+      .reverse())
+      spawnSync('umount', ['-l', m]);
+    if (mountsUnder(this.dir, []).length === 0) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -51,19 +51,28 @@ function skipImages(root: string): (p: string) => boolean {
   return (p) => p.startsWith(blobs);
 }
 
-export function processesNaming(dir: string): string[] {
-  const out: string[] = [];
+function cmdlinesNaming(dir: string): [number, string][] {
+  const out: [number, string][] = [];
   for (const p of readdirSync('/proc')) {
     if (!/^\d+$/.test(p) || Number(p) === process.pid) continue;
     try {
       const cmd = readFileSync(`/proc/${p}/cmdline`, 'utf8');
       // A zombie has an empty cmdline: it is gone but for its parent's wait.
-      if (cmd.includes(dir)) out.push(`process ${p}: ${cmd.split('\0').join(' ').slice(0, 200)}`);
+      if (cmd.includes(dir)) out.push([Number(p), cmd]);
     } catch {
       // exited while we looked
     }
   }
   return out;
+}
+
+/** PIDs of processes whose command line names `dir` (this process excluded). */
+export function pidsNaming(dir: string): number[] {
+  return cmdlinesNaming(dir).map(([pid]) => pid);
+}
+
+export function processesNaming(dir: string): string[] {
+  return cmdlinesNaming(dir).map(([pid, cmd]) => `process ${pid}: ${cmd.split('\0').join(' ').slice(0, 200)}`);
 }
 
 export function runcContainers(runcRoot: string): string[] {
