@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { httpRequest } from '../../src/image/http';
+import { selfSignedCert } from './tls';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -64,31 +65,9 @@ export async function startRegistry(opts: RegistryOptions = {}): Promise<Running
   let authYaml = '';
   let caFile: string | undefined;
   if (opts.tls) {
-    const key = join(dir, 'key.pem');
-    caFile = join(dir, 'cert.pem');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        caFile,
-        '-days',
-        '2',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-      ],
-      { stdio: 'ignore' },
-    );
+    const made = selfSignedCert(dir, 2);
+    const key = made.key;
+    caFile = made.cert;
     tlsYaml = `  tls:\n    certificate: ${caFile}\n    key: ${key}\n`;
   }
   if (opts.auth) {

@@ -1,7 +1,6 @@
 // The [streaming] table (defaults, what is refused) and the server it
 // configures: https with the configured certificate, the URL saying so.
 
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import WebSocket from 'ws';
 import { parseConfig } from '../../../src/config/load';
 import { handlerTypes } from '../../../src/sandbox';
 import { startServer } from './harness';
+import { opensslAvailable, selfSignedCert } from '../../helpers/tls';
 
 const types = handlerTypes().configs();
 const parse = (toml: string) => parseConfig(toml, types);
@@ -29,43 +29,10 @@ t.test('[streaming] refuses what would be a mistake', async (t) => {
   for (const c of cases) t.throws(() => parse(c.toml), /streaming/, c.desc);
 });
 
-const openssl = (() => {
-  try {
-    execFileSync('openssl', ['version']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-t.test('TLS: https URLs, served with the configured certificate', { skip: openssl ? false : 'openssl is not installed: no certificate to test with' }, async (t) => {
+t.test('TLS: https URLs, served with the configured certificate', { skip: opensslAvailable ? false : 'openssl is not installed: no certificate to test with' }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-streaming-tls-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
+  const { cert, key } = selfSignedCert(dir);
   const { server, pods } = await startServer(t, { tls_cert_file: cert, tls_key_file: key });
   const url = server.issue({ kind: 'exec', containerId: 'c', cmd: ['x'], opts: { stdin: false, stdout: true, stderr: false, tty: false } });
   t.match(url, /^https:\/\/127\.0\.0\.1:\d+\/exec\//);

@@ -4,7 +4,6 @@
 // error on refusal.
 
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
@@ -14,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { acceptSpdyUpgrade, dialSpdy, negotiateProtocol, type SpdyStream } from '../../../../src/streaming/spdy';
 import { spdyPair } from './pair';
+import { opensslAvailable, selfSignedCert } from '../../../helpers/tls';
 
 t.test('negotiateProtocol', async (t) => {
   const server = ['v4.channel.k8s.io', 'v3.channel.k8s.io', 'v2.channel.k8s.io', 'channel.k8s.io'];
@@ -90,43 +90,10 @@ t.test('dialSpdy: the chosen protocol, or the refusal as an error', async (t) =>
   await t.rejects(dialSpdy('http://127.0.0.1:1/', ['x']), /ECONNREFUSED/, 'nobody listening');
 });
 
-const openssl = (() => {
-  try {
-    execFileSync('openssl', ['version']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-t.test('dialSpdy over TLS trusts the given CA, and only it', { skip: openssl ? false : 'openssl is not installed: no certificate to test with' }, async (t) => {
+t.test('dialSpdy over TLS trusts the given CA, and only it', { skip: opensslAvailable ? false : 'openssl is not installed: no certificate to test with' }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-spdy-tls-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    { stdio: 'ignore' },
-  );
+  const { cert, key } = selfSignedCert(dir);
   const server = https.createServer({ cert: readFileSync(cert), key: readFileSync(key) });
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     const r = acceptSpdyUpgrade(req, socket, head, ['portforward.k8s.io']);
