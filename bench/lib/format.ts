@@ -12,6 +12,13 @@ export function formatMs(ms: number): string {
   return `${ms.toFixed(2)} ms`;
 }
 
+/** Throughput in MB/s (10^6 bytes): `0.82 MB/s`, `38.7 MB/s`, `505 MB/s`. */
+export function formatMbps(mbps: number): string {
+  if (!Number.isFinite(mbps)) return String(mbps);
+  const abs = Math.abs(mbps);
+  return `${abs >= 100 ? mbps.toFixed(0) : abs >= 10 ? mbps.toFixed(1) : mbps.toFixed(2)} MB/s`;
+}
+
 /** `a / b` as `2.41x`; `n/a` when either side is missing or the divisor is not positive. */
 export function formatRatio(a: number | undefined, b: number | undefined): string {
   if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b) || b <= 0) return 'n/a';

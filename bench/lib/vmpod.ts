@@ -11,10 +11,10 @@ import { benchNetwork, writeConflist } from './cni';
 
 export const CNI_BIN_DIR = '/usr/lib/cni';
 
-/** Start vmpod under <work>/vmpod with its conflist in <work>/cni-vmpod; stopped by `cleanup`. */
-export function startBenchVmpod(cleanup: Cleanup, work: string, registryHost: string): Promise<TestDaemon> {
+/** Start vmpod under <work>/vmpod with its conflist in <work>/cni-vmpod; stopped by `cleanup`. `extraConfig` is TOML appended (e.g. a [runtime.handlers.vm] table). */
+export function startBenchVmpod(cleanup: Cleanup, work: string, registryHost: string, extraConfig = ''): Promise<TestDaemon> {
   const cni = writeConflist(join(work, 'cni-vmpod'), benchNetwork('vmpod-bench', 'vbench-vmpod0', 1));
-  const config = [`[registries."${registryHost}"]`, 'insecure = true', '', '[network]', `cni_conf_dir = "${cni}"`, `cni_bin_dirs = ["${CNI_BIN_DIR}"]`].join('\n');
+  const config = [`[registries."${registryHost}"]`, 'insecure = true', '', '[network]', `cni_conf_dir = "${cni}"`, `cni_bin_dirs = ["${CNI_BIN_DIR}"]`, extraConfig].join('\n');
   mkdirSync(join(work, 'vmpod'));
   return startDaemon(cleanup, { dir: join(work, 'vmpod'), config, extraArgs: ['--log-level', 'info'] });
 }

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { measured, medianOf, renderComparison, unavailable } from '../../../../bench/lib/compare';
+import { MBPS, measured, medianOf, renderComparison, unavailable } from '../../../../bench/lib/compare';
 
 t.test('medianOf', async (t) => {
   const cases = [
@@ -32,4 +32,11 @@ t.test('an unavailable side says so with the reason, once, and never shows a num
 
 t.test('a comparison of fewer than two systems is refused', async (t) => {
   t.throws(() => renderComparison(['vmpod'], []), { message: /at least two/ });
+});
+
+t.test('the throughput format with spread: MB/s cells with min–p90 and the ratio first / second', async (t) => {
+  const out = renderComparison(['vmpod', 'containerd'], [{ label: 'GET', outcomes: [measured([40, 20, 30]), measured([10, 10, 10])] }], { ...MBPS, spread: true });
+  t.match(out, /GET\s+30\.0 MB\/s \(20\.0 MB\/s–40\.0 MB\/s, n=3\)\s+10\.0 MB\/s \(10\.0 MB\/s–10\.0 MB\/s, n=3\)\s+3\.00x/);
+  t.match(out, /median \(min–p90\)/);
+  t.notMatch(out, / ms/);
 });

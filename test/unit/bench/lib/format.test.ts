@@ -1,5 +1,5 @@
 import t from 'tap';
-import { formatBytes, formatMs, formatRatio, renderTable } from '../../../../bench/lib/format';
+import { formatBytes, formatMbps, formatMs, formatRatio, renderTable } from '../../../../bench/lib/format';
 
 const ms: Array<{ desc: string; in: number; want: string }> = [
   { desc: 'sub-millisecond keeps two decimals', in: 0.4242, want: '0.42 ms' },
@@ -11,6 +11,14 @@ const ms: Array<{ desc: string; in: number; want: string }> = [
   { desc: 'not a number stays visible', in: NaN, want: 'NaN' },
 ];
 for (const c of ms) t.test(`formatMs: ${c.desc}`, async (t) => t.equal(formatMs(c.in), c.want));
+
+const mbps: Array<{ desc: string; in: number; want: string }> = [
+  { desc: 'below ten keeps two decimals', in: 0.824, want: '0.82 MB/s' },
+  { desc: 'tens keep one decimal', in: 38.66, want: '38.7 MB/s' },
+  { desc: 'hundreds are whole', in: 505.4, want: '505 MB/s' },
+  { desc: 'not a number stays visible', in: NaN, want: 'NaN' },
+];
+for (const c of mbps) t.test(`formatMbps: ${c.desc}`, async (t) => t.equal(formatMbps(c.in), c.want));
 
 const ratios: Array<{ desc: string; a: number | undefined; b: number | undefined; want: string }> = [
   { desc: 'plain ratio', a: 300, b: 200, want: '1.50x' },
