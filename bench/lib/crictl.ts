@@ -13,7 +13,7 @@ export { CRICTL };
 /** The argv prefix of crictl bound to one CRI socket. */
 export function crictlArgv(socket: string): string[] {
   if (!existsSync(CRICTL)) throw new Error(`${CRICTL} is missing (../shared/critest/bin)`);
-  return [CRICTL, '--runtime-endpoint', `unix://${socket}`, '--image-endpoint', `unix://${socket}`, '--timeout', '120'];
+  return [CRICTL, '--runtime-endpoint', `unix://${socket}`, '--image-endpoint', `unix://${socket}`, '--timeout', '120s'];
 }
 
 /** `crictl exec <ctr> <cmd...>` to its end; rejects unless it exits 0. */

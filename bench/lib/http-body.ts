@@ -1,9 +1,10 @@
 // Counting the body of one HTTP/1.0 answer as it streams in, so a
 // throughput measurement ends when the whole file has arrived rather than
 // when the transport closes: runtimes differ in when they end a
-// port-forward stream after the pod's server closes (containerd's waits
-// for the client's half-close, vmpod's does not), and the bench must
-// time the same thing on both.
+// port-forward stream after the pod's server closed its side (containerd
+// 1.6's portForward waits for the client's direction to end too, or for a
+// grace period of a second; vmpod ends it at once), and the bench must time
+// the same thing on both.
 
 /** Feeds chunks of an HTTP answer; `done` once `expected` body bytes followed the header. */
 export class HttpBodyCounter {

@@ -8,7 +8,7 @@
 
 import { connect } from 'node:net';
 import WebSocket from 'ws';
-import { dialSpdy } from '../../src/streaming/spdy';
+import { dialSpdy, RstStatus, SpdyStreamError } from '../../src/streaming/spdy';
 import { HttpBodyCounter } from './http-body';
 import { msSince } from './stats';
 
@@ -25,7 +25,14 @@ export function wsExec(url: string): Promise<string> {
   });
 }
 
-/** Exec over SPDY v4 as client-go opens it (error, then stdout); resolves with the status once the error stream ends. */
+/**
+ * Exec over SPDY v4 as client-go opens it (error, then stdout); resolves
+ * with the status once the error stream ends. A reset of the error stream
+ * by the server ends it too, as in client-go (spdystream reads a reset as
+ * EOF): kubelet's streaming code, which containerd serves, writes the
+ * status and then resets every stream of the connection instead of closing
+ * them.
+ */
 export async function spdyExec(url: string): Promise<string> {
   const { session } = await dialSpdy(url, ['v4.channel.k8s.io']);
   try {
@@ -36,7 +43,7 @@ export async function spdyExec(url: string): Promise<string> {
     error.on('data', (b: Buffer) => parts.push(b));
     await new Promise((resolve, reject) => {
       error.once('end', resolve);
-      error.once('error', reject);
+      error.once('error', (err) => (err instanceof SpdyStreamError && err.status === RstStatus.CANCEL ? resolve(undefined) : reject(err)));
     });
     return Buffer.concat(parts).toString();
   } finally {
