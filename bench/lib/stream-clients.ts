@@ -39,6 +39,8 @@ export async function spdyExec(url: string): Promise<string> {
     const error = await session.openStream({ streamtype: 'error' });
     const stdout = await session.openStream({ streamtype: 'stdout' });
     stdout.resume();
+    // The error stream decides the outcome; stdout is reset along with it by kubelet's code (client-go ignores that too).
+    stdout.on('error', () => undefined);
     const parts: Buffer[] = [];
     error.on('data', (b: Buffer) => parts.push(b));
     await new Promise((resolve, reject) => {
