@@ -14,7 +14,7 @@
 // trial k of N kills at (k + 0.5) / N * D after the call was sent, so the
 // kills spread over the whole call, its first and last steps included.
 
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -249,6 +249,15 @@ export class FaultRig {
       .map((l) => l.slice('mount '.length))
       .reverse())
       spawnSync('umount', ['-l', m]);
+    // A VM's run dir lives under /run/vmpod/s, outside the rig, reached by its link in <state>/vm/<id>.
+    const vmLinks = join(this.daemon.state, 'vm');
+    for (const id of existsSync(vmLinks) ? readdirSync(vmLinks) : []) {
+      try {
+        rmSync(realpathSync(join(vmLinks, id)), { recursive: true, force: true });
+      } catch {
+        // a dangling link: its run dir is gone already
+      }
+    }
     if (mountsUnder(this.dir, []).length === 0) rmSync(this.dir, { recursive: true, force: true });
   }
 }
