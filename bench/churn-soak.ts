@@ -19,7 +19,7 @@ import { CRITEST_DIR, sharedCritestMissing } from '../test/helpers/critest';
 import { FaultDaemon } from '../test/fault/daemon';
 import { containerConfig, IMAGE, podConfig, type Handler } from '../test/fault/harness';
 import { baseline, scanLeaks } from '../test/fault/leaks';
-import { BenchArgsError, benchUsage, parseBenchArgs } from './lib/args';
+import { parseOrUsage } from './lib/args';
 import { Cleanup, runWithCleanup } from './lib/cleanup';
 import { benchEnvironment, describeEnvironment, writeJsonReport } from './lib/report';
 
@@ -61,18 +61,9 @@ async function cycle(d: FaultDaemon, handler: Handler, name: string, logDir: str
 }
 
 async function main(): Promise<number> {
-  let args;
-  try {
-    args = parseBenchArgs(process.argv.slice(2), SPEC);
-  } catch (err) {
-    if (!(err instanceof BenchArgsError)) throw err;
-    process.stderr.write(`${err.message}\n\n${benchUsage('dist/bench/churn-soak.js', SPEC)}\n`);
-    return 2;
-  }
-  if (args.help) {
-    process.stdout.write(`${benchUsage('dist/bench/churn-soak.js', SPEC)}\n`);
-    return 0;
-  }
+  const parsed = parseOrUsage('dist/bench/churn-soak.js', SPEC, process.argv.slice(2));
+  if ('exit' in parsed) return parsed.exit;
+  const { args } = parsed;
   const missing = sharedCritestMissing(['setup-images.sh', 'teardown.sh', 'cni/10-critest.conflist']);
   if (missing) {
     process.stderr.write(`bench/churn-soak cannot run: ${missing}\n`);

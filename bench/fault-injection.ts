@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { CRITEST_DIR, sharedCritestMissing } from '../test/helpers/critest';
 import { FaultRig, offsets, OPERATIONS, type Handler, type Operation } from '../test/fault/harness';
-import { BenchArgsError, benchUsage, parseBenchArgs } from './lib/args';
+import { BenchArgsError, parseOrUsage } from './lib/args';
 import { Cleanup, runWithCleanup } from './lib/cleanup';
 import { benchEnvironment, describeEnvironment, writeJsonReport } from './lib/report';
 
@@ -48,18 +48,9 @@ function listOf<T extends string>(raw: string | undefined, allowed: readonly T[]
 }
 
 async function main(): Promise<number> {
-  let args;
-  try {
-    args = parseBenchArgs(process.argv.slice(2), SPEC);
-  } catch (err) {
-    if (!(err instanceof BenchArgsError)) throw err;
-    process.stderr.write(`${err.message}\n\n${benchUsage('dist/bench/fault-injection.js', SPEC)}\n`);
-    return 2;
-  }
-  if (args.help) {
-    process.stdout.write(`${benchUsage('dist/bench/fault-injection.js', SPEC)}\n`);
-    return 0;
-  }
+  const parsed = parseOrUsage('dist/bench/fault-injection.js', SPEC, process.argv.slice(2));
+  if ('exit' in parsed) return parsed.exit;
+  const { args } = parsed;
   const handlers = listOf<Handler>(args.strings.handlers, ['runc', 'vm'], 'handlers');
   const ops = listOf<Operation>(args.strings.ops, OPERATIONS, 'ops');
   const missing = sharedCritestMissing(['setup-images.sh', 'teardown.sh', 'cni/10-critest.conflist']);

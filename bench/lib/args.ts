@@ -96,3 +96,27 @@ export function parseBenchArgs<I extends string = never, S extends string = neve
   for (const k of Object.keys(bools) as B[]) outBools[k] = v[k] === true;
   return { runs, json, help: v.help === true, ints: outInts, strings: outStrings, bools: outBools };
 }
+
+/**
+ * What every bench does with its arguments: parsed, or a usage already
+ * written and the exit code to return (2 for a bad argument, 0 for --help).
+ */
+export function parseOrUsage<I extends string = never, S extends string = never, B extends string = never>(
+  program: string,
+  spec: BenchArgSpec<I, S, B>,
+  argv: readonly string[],
+): { args: BenchArgs<I, S, B> } | { exit: number } {
+  let args: BenchArgs<I, S, B>;
+  try {
+    args = parseBenchArgs(argv, spec);
+  } catch (err) {
+    if (!(err instanceof BenchArgsError)) throw err;
+    process.stderr.write(`${err.message}\n\n${benchUsage(program, spec)}\n`);
+    return { exit: 2 };
+  }
+  if (args.help) {
+    process.stdout.write(`${benchUsage(program, spec)}\n`);
+    return { exit: 0 };
+  }
+  return { args };
+}

@@ -3,7 +3,7 @@
 // own cgroup and work dir (runIsolated re-runs the script there; the inner
 // run finds its work dir in the environment).
 
-import { BenchArgsError, benchUsage, parseBenchArgs, type BenchArgSpec } from './args';
+import { parseOrUsage, type BenchArgSpec } from './args';
 import { isolatedWorkDir, runIsolated } from './isolate';
 
 /** `program` is how the usage names the bench (dist/bench/<name>.js); `script` is its __filename. */
@@ -14,16 +14,9 @@ export async function benchMain<I extends string, S extends string, B extends st
   inner: (work: string, argv: string[]) => Promise<number>,
 ): Promise<void> {
   const argv = process.argv.slice(2);
-  let help = false;
-  try {
-    help = parseBenchArgs(argv, spec).help;
-  } catch (err) {
-    if (!(err instanceof BenchArgsError)) throw err;
-    process.stderr.write(`${err.message}\n\n${benchUsage(program, spec)}\n`);
-    process.exit(2);
-  }
-  if (help) {
-    console.log(benchUsage(program, spec));
+  const parsed = parseOrUsage(program, spec, argv);
+  if ('exit' in parsed) {
+    process.exitCode = parsed.exit;
     return;
   }
   const work = isolatedWorkDir();
