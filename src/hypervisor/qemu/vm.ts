@@ -78,6 +78,7 @@ export class QemuVm implements VmHandle {
   private resolveExit!: (e: VmExit) => void;
   private poll: NodeJS.Timeout | undefined;
   private consoleCap: NodeJS.Timeout | undefined;
+  private readonly capConsole: () => void;
   private stopping: Promise<VmExit> | undefined;
   /** Exit is reported by the child process; /proc polling would race it and lose the signal. */
   private readonly ownChild: boolean;
@@ -116,11 +117,13 @@ export class QemuVm implements VmHandle {
     if (qmp) this.attachQmp(qmp);
     const max = opts.consoleMaxBytes ?? DEFAULT_CONSOLE_MAX_BYTES;
     const keep = opts.consoleKeepBytes ?? DEFAULT_CONSOLE_KEEP_BYTES;
-    // Unreferenced: capping is housekeeping, it must not keep a daemon alive.
-    this.consoleCap = setInterval(() => {
+    this.capConsole = () => {
       if (capConsoleLog(this.consoleLog, max, keep)) this.log.warn({ max }, 'guest console log over its cap, truncated');
       if (record.stderrLog && capConsoleLog(record.stderrLog, max, keep)) this.log.warn({ max }, 'qemu stderr log over its cap, truncated');
-    }, CONSOLE_CAP_INTERVAL_MS);
+    };
+    // Unreferenced: capping is housekeeping, it must not keep a daemon alive.
+    // Ends with the VM (markExited) or when the daemon lets go of it (detach).
+    this.consoleCap = setInterval(this.capConsole, CONSOLE_CAP_INTERVAL_MS);
     this.consoleCap.unref();
     this.ownChild = child !== undefined && child.exitCode === null && child.signalCode === null;
     if (child && this.ownChild) {
@@ -153,6 +156,15 @@ export class QemuVm implements VmHandle {
   private markExited(code: number | null, signal: string | null): void {
     if (this.exit) return;
     if (this.poll) clearInterval(this.poll);
+    // Nothing writes the logs any more: cap them once more and stop (the
+    // timer of every removed pod used to run on for the daemon's life).
+    clearInterval(this.consoleCap);
+    this.consoleCap = undefined;
+    try {
+      this.capConsole();
+    } catch (err) {
+      this.log.warn({ err }, 'capping the console log after the VM ended');
+    }
     // Not our child: the signal is unknowable, but if we sent SIGKILL and the
     // process then vanished, that is what ended it.
     const sig = signal ?? (this.sentKill && !this.ownChild ? 'SIGKILL' : null);
