@@ -1,6 +1,6 @@
 // Where a VM pod's files live on the host and where the guest sees them.
 //
-//   <state>/sandboxes/<id>/
+//   <state>/sandboxes/<id>/     0700: only root reaches what the share holds
 //     share-src/            host-only staging dir; never exported
 //       pod/{hostname,hosts,resolv.conf}
 //       c/<cid>/rootfs      empty mount point for the container's overlay rootfs
@@ -8,6 +8,9 @@
 //     shared/               read-only bind of share-src, exported over 9p as
 //                           /run/vmpod/shared; the rootfs and CRI mounts are
 //                           mounted on top of its mount points
+//     staging/              a private bind of itself, never exported: a bind
+//                           is made and confined (nodev, nosuid, ro) here,
+//                           then moved onto its mount point (share.ts)
 //   /run/vmpod/s/<h>/       the VM's run dir (VmConfig.runDir), root, 0700:
 //                           qmp.sock, agent.sock (virtio-serial), qemu.pid,
 //                           vm.json (launch record), console.log, qemu.std{out,err}

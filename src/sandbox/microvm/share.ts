@@ -4,9 +4,10 @@
 // util-linux mount/umount so that the daemon needs no native mount code.
 
 import { execFile } from 'node:child_process';
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, rm, rmdir, stat, unlink, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { InternalError } from '../../../common/errors';
 import type { ShareBindPropagation } from './propagation';
@@ -28,14 +29,19 @@ interface MountEntry {
   options: string[];
 }
 
-/** Mounts at or below `dir` with their per-mount options, parents first (from /proc/self/mountinfo). */
-export function mountEntriesUnder(dir: string, mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): MountEntry[] {
+/** Every mount of /proc/self/mountinfo (or the text given) with its per-mount options. */
+function mountEntries(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8')): MountEntry[] {
   const unescape = (s: string): string => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
   return mountinfo
     .split('\n')
     .map((l) => l.split(' '))
     .filter((f) => f[4] !== undefined && f[5] !== undefined)
-    .map((f) => ({ path: unescape(f[4]), options: f[5].split(',') }))
+    .map((f) => ({ path: unescape(f[4]), options: f[5].split(',') }));
+}
+
+/** Mounts at or below `dir` with their per-mount options, parents first (from /proc/self/mountinfo). */
+export function mountEntriesUnder(dir: string, mountinfo?: string): MountEntry[] {
+  return mountEntries(mountinfo)
     .filter((m) => m.path === dir || m.path.startsWith(`${dir}/`))
     .sort((a, b) => a.path.length - b.path.length);
 }
@@ -75,14 +81,29 @@ export async function unmountAll(dir: string): Promise<void> {
   }
 }
 
-/** The exported share: `shared` becomes a private, read-only bind of `shareSource`. */
+/**
+ * The exported share: `shared` becomes a private, read-only bind of
+ * `shareSource`. Both live in the pod dir, which is made 0700 here: the
+ * share holds the binds of every container's rootfs and volumes (secrets,
+ * service-account tokens), which no other host user may reach by path. The
+ * modes inside the share stay as the guest needs them (0755 mount points:
+ * a container's non-root user must traverse them in the guest).
+ */
 export async function mountShare(shareSource: string, shared: string): Promise<void> {
+  await makePrivatePodDir(dirname(shareSource));
   await mkdir(shareSource, { recursive: true, mode: 0o755 });
   await mkdir(shared, { recursive: true, mode: 0o755 });
   await mountCmd('pod share', ['--bind', shareSource, shared]);
   // Private: mounts made below it must not propagate into the host's tree (or back).
   await mountCmd('pod share', ['--make-private', shared]);
   await mountCmd('pod share', ['-o', 'remount,bind,ro,nosuid,nodev', shared]);
+  await ensureStaging(join(dirname(shareSource), STAGING_DIR));
+}
+
+/** The pod dir, 0700 whoever made it first (the pod files are written before the share is mounted). */
+export async function makePrivatePodDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await chmod(dir, 0o700);
 }
 
 /** Create `rel` in the share source as an empty dir or file, the mount point for `source`'s kind. */
@@ -102,6 +123,36 @@ export async function makeMountPoint(shareSource: string, rel: string, source: s
   }
 }
 
+/** The pod dir's staging place for binds (layout.ts): never exported, a private mount of its own. */
+export const STAGING_DIR = 'staging';
+
+/**
+ * `staging` as a private bind of itself, so that a mount prepared in it can
+ * be moved out (the kernel refuses to move a mount whose parent is shared,
+ * and the state dir is usually on /run, which systemd makes shared).
+ * mountShare makes it at pod start; a pod started by an earlier version
+ * gets it on its first bind.
+ */
+export async function ensureStaging(staging: string, mountinfo?: string): Promise<void> {
+  await mkdir(staging, { recursive: true, mode: 0o700 });
+  if (mountEntriesUnder(staging, mountinfo).some((m) => m.path === staging)) return;
+  await mountCmd('bind staging', ['--bind', staging, staging]);
+  await mountCmd('bind staging', ['--make-private', staging]);
+}
+
+/**
+ * The staging dir of the share that `target` is in: beside the mount that
+ * holds `target` (the pod's `shared` bind). Pure given the mountinfo.
+ */
+export function stagingFor(target: string, mountinfo?: string): string {
+  const share = mountEntries(mountinfo)
+    .map((m) => m.path)
+    .filter((m) => target.startsWith(`${m}/`))
+    .sort((a, b) => b.length - a.length)[0];
+  if (share === undefined || share === '/') throw new InternalError(`${target} is not inside a mounted pod share; cannot stage a bind for it`);
+  return join(dirname(share), STAGING_DIR);
+}
+
 /**
  * Bind `source` onto the mount point `target` (inside the exported share),
  * read-only if asked. Every mount of the recursive bind, submounts of the
@@ -110,12 +161,31 @@ export async function makeMountPoint(shareSource: string, rel: string, source: s
  * way around it. `rslave` (HostToContainer, propagation.ts) lets mounts the
  * host makes later below `source` reach the share; `rprivate` does not.
  * Neither lets a mount below `target` reach the host.
+ *
+ * Atomic as the guest sees it: the bind is made and confined in the pod's
+ * staging dir, which QEMU does not export, and only then moved onto
+ * `target`. Bound straight onto `target`, it would be served to a running
+ * guest writable, with devices and set-id bits, until the remounts ran.
  */
-export async function bindInto(source: string, target: string, readonly: boolean, propagation: ShareBindPropagation = 'rprivate'): Promise<void> {
-  await mountCmd(`share ${source}`, ['--rbind', source, target]);
-  await mountCmd(`share ${source}`, [propagation === 'rslave' ? '--make-rslave' : '--make-rprivate', target]);
-  for (const m of mountEntriesUnder(target)) {
-    await mountCmd(`share ${source}: confine ${m.path}`, ['-o', confinedRemountOptions(m.options, readonly), m.path]);
+export async function bindInto(source: string, target: string, readonly: boolean, propagation: ShareBindPropagation = 'rprivate', staging: string = stagingFor(target)): Promise<void> {
+  await ensureStaging(staging);
+  const point = join(staging, `${basename(target)}-${randomBytes(6).toString('hex')}`);
+  const isDir = (await stat(target)).isDirectory();
+  if (isDir) await mkdir(point, { mode: 0o700 });
+  else await writeFile(point, '', { mode: 0o600, flag: 'wx' });
+  try {
+    await mountCmd(`share ${source}`, ['--rbind', source, point]);
+    await mountCmd(`share ${source}`, [propagation === 'rslave' ? '--make-rslave' : '--make-rprivate', point]);
+    for (const m of mountEntriesUnder(point)) {
+      await mountCmd(`share ${source}: confine ${m.path}`, ['-o', confinedRemountOptions(m.options, readonly), m.path]);
+    }
+    await mountCmd(`share ${source}`, ['--move', point, target]);
+  } catch (err) {
+    await unmountAll(point).catch(() => undefined);
+    throw err;
+  } finally {
+    // Never recursive: if the bind is still there, removing through it would delete the volume's files.
+    if (mountsUnder(point).length === 0) await (isDir ? rmdir(point) : unlink(point)).catch(() => undefined);
   }
 }
 
