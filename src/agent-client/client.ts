@@ -35,7 +35,16 @@ export interface AgentClientOptions {
    * reconnections (see prime()).
    */
   agentMayHoldOldConnection?: boolean;
+  /** Time for priming's deadline and backoff (tests pass a fake clock). */
+  clock?: AgentClientClock;
 }
+
+export interface AgentClientClock {
+  now(): number;
+  sleep(ms: number): Promise<unknown>;
+}
+
+const REAL_CLOCK: AgentClientClock = { now: () => Date.now(), sleep: (ms) => sleep(ms) };
 
 export interface AgentCallOptions {
   timeoutMs?: number;
@@ -44,6 +53,14 @@ export interface AgentCallOptions {
 
 /** One Health probe while priming a reconnection; short, because a lost request is retried. */
 const PRIME_HEALTH_TIMEOUT_MS = 1000;
+/** Pause after the first failed probe, doubled after each further one up to the cap. */
+const PRIME_BACKOFF_FIRST_MS = 20;
+const PRIME_BACKOFF_CAP_MS = 1000;
+
+/** The pause after failed prime probe number `attempt` (1-based): exponential, capped. Pure. */
+export function primeBackoffMs(attempt: number): number {
+  return Math.min(PRIME_BACKOFF_CAP_MS, PRIME_BACKOFF_FIRST_MS * 2 ** Math.min(attempt - 1, 30));
+}
 
 /** The guest agent cannot be reached (VM gone, agent dead, transport closed). */
 export class AgentUnavailableError extends UnavailableError {}
@@ -235,17 +252,25 @@ export class AgentClient {
    * connect timeout.
    */
   private async prime(client: TtrpcClient): Promise<void> {
-    const until = Date.now() + this.connectTimeoutMs;
+    const clock = this.opts.clock ?? REAL_CLOCK;
+    const until = clock.now() + this.connectTimeoutMs;
     const health = encodeRequest('Health', {});
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         await client.call(AGENT_SERVICE, 'Health', health, { timeoutMs: PRIME_HEALTH_TIMEOUT_MS });
         return;
       } catch (err) {
-        if (client.closed || Date.now() > until) {
+        const left = until - clock.now();
+        if (client.closed || left <= 0) {
           client.close();
-          throw new AgentUnavailableError(`the guest agent did not answer on a new connection within ${this.connectTimeoutMs} ms: ${(err as Error).message}`, { cause: err });
+          throw new AgentUnavailableError(`the guest agent did not answer Health on a new connection within ${this.connectTimeoutMs} ms (${attempt} attempts): ${(err as Error).message}`, {
+            cause: err,
+          });
         }
+        // A lost request times out after PRIME_HEALTH_TIMEOUT_MS, but a guest
+        // that answers every probe with an error at once would otherwise have
+        // the daemon's only thread spin on it until the deadline.
+        await clock.sleep(Math.min(primeBackoffMs(attempt), left));
       }
     }
   }

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentClient, AgentResponseError, AgentUnavailableError, serialConnector } from '../../../src/agent-client';
+import { primeBackoffMs } from '../../../src/agent-client/client';
 import { DeadlineExceededError, RemoteStatusError, TtrpcServer } from '../../../common/ttrpc';
 import { GrpcStatus } from '../../../common/errors';
 import { AGENT_SERVICE, HealthResponse_Status } from '../../../common/generated/agent/agent';
@@ -338,4 +339,52 @@ t.test('readAgentLog: the agent log lines, and hostile answers rejected', async 
     const hostile = hostileClient(t, { ReadAgentLog: () => encodeResponse('ReadAgentLog', c.answer) });
     await t.rejects(hostile.readAgentLog({ since_seq: c.since ?? 0, max_bytes: c.maxBytes ?? 0 }), AgentResponseError, c.desc);
   }
+});
+
+// A guest that answers every Health probe on a new connection with an error at
+// once used to make prime() call Health again at once, on the daemon's only
+// thread, until the connect timeout: a busy loop any guest could trigger. The
+// clock is fake: the test counts attempts and pauses, it measures no time.
+t.test('priming backs off exponentially, capped, against a guest that fails every Health', async (t) => {
+  const server = new TtrpcServer();
+  let probes = 0;
+  server.register(AGENT_SERVICE, 'Health', async () => {
+    probes++;
+    throw new Error('not ready, ever');
+  });
+  let now = 0;
+  const pauses: number[] = [];
+  const client = new AgentClient({
+    connect: async () => {
+      const [hostEnd, agentEnd] = duplexPair();
+      server.serve(agentEnd);
+      return hostEnd;
+    },
+    agentMayHoldOldConnection: true,
+    connectTimeoutMs: 10_000,
+    clock: {
+      now: () => now,
+      sleep: async (ms) => {
+        pauses.push(ms);
+        now += ms;
+        // Without a pause the fake clock never moves and the loop would never end: fail loudly instead.
+        if (pauses.length > 1000) throw new Error('priming does not back off');
+      },
+    },
+  });
+  t.teardown(() => client.close());
+  await t.rejects(client.health(), AgentUnavailableError, 'gives up at the connect timeout');
+  t.ok(probes >= 5 && probes <= 30, `a bounded number of probes over 10 s of (fake) time: ${probes}`);
+  t.equal(pauses.length, probes - 1, 'a pause between every two probes');
+  t.same(pauses.slice(0, 6), [20, 40, 80, 160, 320, 640], 'pauses double');
+  t.ok(
+    pauses.every((p) => p <= 1000),
+    `and stop growing at 1 s (${pauses.join(', ')})`,
+  );
+  t.equal(
+    pauses.reduce((a, b) => a + b, 0),
+    10_000,
+    'the last pause ends at the deadline, not past it',
+  );
+  t.same([primeBackoffMs(1), primeBackoffMs(7), primeBackoffMs(1000)], [20, 1000, 1000], 'primeBackoffMs: first, capped, no overflow');
 });
