@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { outOfSpaceError } from './out-of-space';
 
 function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
@@ -14,25 +15,37 @@ function fsyncDir(dir: string): void {
  * Write a file so that a crash at any instant leaves either the old or the
  * new content: write a temp file beside it, fsync it, rename over the target,
  * fsync the directory. Temp files are named `.<name>.tmp-<pid>` so that
- * start-up can sweep the ones a killed daemon left (`isTempName`).
+ * start-up can sweep the ones a killed daemon left (`isTempName`). A write
+ * that fails leaves the old content and no temp file; a full filesystem
+ * (ENOSPC, EDQUOT) is thrown as RESOURCE_EXHAUSTED naming the file.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
+  try {
+    writeThenRename(path, data, mode);
+  } catch (err) {
+    throw outOfSpaceError(err, `no space left to write ${path}`) ?? err;
+  }
+}
+
+function writeThenRename(path: string, data: string | Uint8Array, mode: number): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`);
   const fd = openSync(tmp, 'w', mode);
   try {
-    const buf = typeof data === 'string' ? Buffer.from(data) : data;
-    let off = 0;
-    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-    fsyncSync(fd);
+    try {
+      const buf = typeof data === 'string' ? Buffer.from(data) : data;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
   } catch (err) {
-    closeSync(fd);
     rmSync(tmp, { force: true });
     throw err;
   }
-  closeSync(fd);
-  renameSync(tmp, path);
   fsyncDir(dir);
 }
 

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from '../../common/errors';
 import type { Logger } from '../log';
 import { writeJsonAtomic } from './atomic';
+import { outOfSpaceError } from './out-of-space';
 import { quarantineRecord, readRecordDir } from './record-dir';
 
 export interface Identified {
@@ -84,7 +85,7 @@ export class RecordStore<T extends Identified> {
     if (!ID_PATTERN.test(record.id)) throw new InvalidArgumentError('id', `"${record.id}" is not a valid ${this.kind} id`);
     if (this.records.has(record.id)) throw new AlreadyExistsError(this.kind, record.id);
     const frozen = Object.freeze({ ...record });
-    writeJsonAtomic(this.path(record.id), frozen);
+    this.write(frozen);
     this.records.set(record.id, frozen);
     return frozen;
   }
@@ -93,7 +94,7 @@ export class RecordStore<T extends Identified> {
     const current = this.records.get(id);
     if (!current) throw new NotFoundError(this.kind, id);
     const next = Object.freeze({ ...fn(current), id });
-    writeJsonAtomic(this.path(id), next);
+    this.write(next);
     this.records.set(id, next);
     return next;
   }
@@ -102,6 +103,15 @@ export class RecordStore<T extends Identified> {
   delete(id: string): void {
     rmSync(this.path(id), { force: true });
     this.records.delete(id);
+  }
+
+  /** A failed write leaves the record as it was, on disk and in memory; a full disk is said as the record that could not be written. */
+  private write(record: T): void {
+    try {
+      writeJsonAtomic(this.path(record.id), record);
+    } catch (err) {
+      throw outOfSpaceError(err, `cannot write the record of ${this.kind} ${record.id} in ${this.dir}: no space left`) ?? err;
+    }
   }
 
   private path(id: string): string {
