@@ -9,7 +9,8 @@ import { FailedPreconditionError, InvalidArgumentError } from '../../common/erro
 import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
 import { resolveStopSignal } from '../oci/process';
 import { checkUserRequest } from '../oci/user';
-import { Steps } from '../sandbox/steps';
+import { restated, Steps, wrapStepError } from '../sandbox/steps';
+import { outOfSpaceError } from '../store/out-of-space';
 import { CONTAINER_SCHEMA, type ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
 import { nowNs } from '../../common/time';
@@ -44,30 +45,38 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
 
   const id = newId();
   const log = containerLog(d, { id, podSandboxId: sb.id });
-  d.containers.create({
-    schema: CONTAINER_SCHEMA,
-    id,
-    podSandboxId: sb.id,
-    config,
-    image: imageRefIn,
-    imageId: image.id,
-    imageRef: image.repoDigests[0] ?? image.id,
-    logPath,
-    stopSignal: resolveStopSignal(config.stop_signal ?? '', image.config),
-    createdAt: nowNs(),
-    startedAt: '0',
-    finishedAt: '0',
-    state: 'CONTAINER_CREATED',
-    exitCode: 0,
-    reason: '',
-    message: '',
-    resources: config.linux?.resources ?? null,
-    rootfs: '',
-    upperDir: '',
-    user: null,
-    controller: null,
-  });
-  const steps = new Steps(`CreateContainer ${id}`, log, { phases: d.phases && { operation: 'CreateContainer', observer: d.phases } });
+  const what = `CreateContainer "${md.name}" in pod ${sb.id} (${id})`;
+  // The first write names the object too: the caller does not know its id yet.
+  try {
+    d.containers.create({
+      schema: CONTAINER_SCHEMA,
+      id,
+      podSandboxId: sb.id,
+      config,
+      image: imageRefIn,
+      imageId: image.id,
+      imageRef: image.repoDigests[0] ?? image.id,
+      logPath,
+      stopSignal: resolveStopSignal(config.stop_signal ?? '', image.config),
+      createdAt: nowNs(),
+      startedAt: '0',
+      finishedAt: '0',
+      state: 'CONTAINER_CREATED',
+      exitCode: 0,
+      reason: '',
+      message: '',
+      resources: config.linux?.resources ?? null,
+      rootfs: '',
+      upperDir: '',
+      user: null,
+      controller: null,
+    });
+  } catch (err) {
+    throw restated(err, `${what}: ${(err as Error).message}`);
+  }
+  // A full disk under any step is RESOURCE_EXHAUSTED, whatever error class the step wrapped it in.
+  const errorFor = (step: string, err: unknown): Error => outOfSpaceError(err, `${what}: step "${step}" failed: ${(err as Error).message}`) ?? wrapStepError(what, step, err);
+  const steps = new Steps(what, log, { errorFor, phases: d.phases && { operation: 'CreateContainer', observer: d.phases } });
   try {
     const layout = await steps.run(
       'rootfs-prepare',

@@ -13,7 +13,8 @@ import { podBandwidth } from '../network/bandwidth';
 import { podHostname } from '../oci/hostname';
 import type { PodNamespaceModes } from '../oci/input';
 import { routePod } from '../sandbox/route';
-import { Steps } from '../sandbox/steps';
+import { restated, Steps, wrapStepError } from '../sandbox/steps';
+import { outOfSpaceError } from '../store/out-of-space';
 import type { SandboxRecord } from '../store/sandbox';
 import { SANDBOX_SCHEMA } from '../store/sandbox';
 import { nowNs } from '../../common/time';
@@ -48,23 +49,31 @@ export async function runPod(d: Domain, config: PodSandboxConfig__Output, runtim
   const log = podLog(d, id);
   log.info({ handler: route.handler, reason: route.reason, pod: `${md.namespace}/${md.name}` }, 'pod routed');
   callLog.debug({ podSandboxId: id }, 'pod id assigned');
-  d.sandboxes.create({
-    schema: SANDBOX_SCHEMA,
-    id,
-    config,
-    handler: route.handler,
-    routeReason: route.reason,
-    createdAt: nowNs(),
-    namespaces,
-    hostname,
-    state: 'SANDBOX_NOTREADY',
-    creating: true,
-    netnsPath: '',
-    ip: '',
-    additionalIps: [],
-    controller: null,
-  });
-  const steps = new Steps(`RunPodSandbox ${id}`, log, { phases: d.phases && { operation: 'RunPodSandbox', observer: d.phases } });
+  const what = `RunPodSandbox ${md.namespace}/${md.name} (${id})`;
+  // The first write names the object too: the caller does not know its id yet.
+  try {
+    d.sandboxes.create({
+      schema: SANDBOX_SCHEMA,
+      id,
+      config,
+      handler: route.handler,
+      routeReason: route.reason,
+      createdAt: nowNs(),
+      namespaces,
+      hostname,
+      state: 'SANDBOX_NOTREADY',
+      creating: true,
+      netnsPath: '',
+      ip: '',
+      additionalIps: [],
+      controller: null,
+    });
+  } catch (err) {
+    throw restated(err, `${what}: ${(err as Error).message}`);
+  }
+  // A full disk under any step is RESOURCE_EXHAUSTED, whatever error class the step wrapped it in.
+  const errorFor = (step: string, err: unknown): Error => outOfSpaceError(err, `${what}: step "${step}" failed: ${(err as Error).message}`) ?? wrapStepError(what, step, err);
+  const steps = new Steps(what, log, { errorFor, phases: d.phases && { operation: 'RunPodSandbox', observer: d.phases } });
   try {
     const net = await steps.run(
       'network-setup',
