@@ -52,6 +52,11 @@ interface Container {
   privilegedCaps: string[] | undefined;
 }
 
+export interface WaitResult {
+  exit: ExitStatus | undefined;
+  started: boolean;
+}
+
 export interface OomEvent {
   containerId: string;
   count: number;
@@ -195,12 +200,17 @@ export class ContainerManager {
     await this.proc(c, execId).signal(signal);
   }
 
-  async wait(id: string, execId: string, waitMs: number, signal?: AbortSignal): Promise<ExitStatus | undefined> {
+  /**
+   * The process's exit, if it has exited (waiting up to waitMs for it), and
+   * whether it was started: only a container's init can be not started (created,
+   * or its start failed), and a host that reattached asks to tell that from running.
+   */
+  async wait(id: string, execId: string, waitMs: number, signal?: AbortSignal): Promise<WaitResult> {
     const c = this.get(id);
     const p = this.proc(c, execId);
     const exit = await p.wait(waitMs, signal);
     if (execId && p.collected) this.forgetExec(c, execId, p);
-    return exit;
+    return { exit, started: execId !== '' || c.started };
   }
 
   async remove(id: string, force: boolean): Promise<void> {

@@ -19,8 +19,8 @@ export function registerContainers(server: TtrpcServer, d: AgentDeps): void {
     return {};
   });
   handle(server, 'WaitProcess', async (req, ctx) => {
-    const exit = await c.wait(req.container_id, req.exec_id, req.wait_ms, ctx.signal);
-    if (!exit) return { exited: false };
+    const { exit, started } = await c.wait(req.container_id, req.exec_id, req.wait_ms, ctx.signal);
+    if (!exit) return { exited: false, not_started: !started };
     return { exited: true, exit_code: exit.code, finished_at_unix_nano: Number(exit.finishedAtNs), oom_killed: exit.oomKilled };
   });
   handle(server, 'RemoveContainer', async (req) => {

@@ -47,6 +47,10 @@ function exitedState(e: ExitInfo): ContainerProcessState {
   return { state: 'exited', exitCode: e.code, finishedAt: e.finishedAtNs, oomKilled: e.oomKilled, message: e.message };
 }
 
+function notExited(state: 'created' | 'running'): ContainerProcessState {
+  return { state, exitCode: 0, finishedAt: '0', oomKilled: false };
+}
+
 /** Exit code reported for a container whose VM died under it (as if SIGKILLed). */
 export const VM_GONE_EXIT_CODE = 137;
 
@@ -297,22 +301,24 @@ export class PodContainers {
   async state(c: ContainerHandle): Promise<ContainerProcessState> {
     const l = this.liveOf(c.id);
     if (!l.exit && this.pod.alive && !l.waiter) {
-      // A daemon restarted meanwhile: ask the agent once, then follow the container again. One that
-      // has exited meanwhile is reported exited by the waiter, once the output it left is in the log.
+      // Not started by this daemon (it restarted since, or the container is only created): ask the
+      // agent, and follow a started container again. One that has exited meanwhile is reported exited
+      // by the waiter, once the output it left is in the log. A created one is asked again next time.
       try {
-        await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 0 });
+        const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 0 });
+        if (r.not_started && !r.exited) return notExited('created');
         l.started = true;
         this.watchOom();
       } catch (err) {
-        if (err instanceof RemoteStatusError) return { state: 'created', exitCode: 0, finishedAt: '0', oomKilled: false };
+        if (err instanceof RemoteStatusError) return notExited('created');
         // The VM runs but its agent did not answer this time. "unknown" would make the CRI
         // layer record the container as gone for good; ask again on the next status call.
-        return { state: 'running', exitCode: 0, finishedAt: '0', oomKilled: false };
+        return notExited('running');
       }
       this.follow(c, l);
     }
     if (l.exit) return exitedState(l.exit);
-    return { state: l.started ? 'running' : 'created', exitCode: 0, finishedAt: '0', oomKilled: false };
+    return notExited(l.started ? 'running' : 'created');
   }
 
   private async signal(id: string, execId: string, signal: number): Promise<void> {
@@ -330,6 +336,10 @@ export class PodContainers {
   async stop(c: ContainerHandle, signal: number, timeoutS: number, log: Logger): Promise<void> {
     const l = this.liveOf(c.id);
     if (l.exit || !this.pod.alive) return;
+    // A container never started has no process to signal (the agent ignores the signal), and no exit
+    // would come: stopping it succeeds at once, as CRI's StopContainer of a created container does.
+    // state() asks the agent when this daemon has not seen it started, and follows it if it was.
+    if (!l.waiter && (await this.state(c)).state === 'created') return;
     if (!l.waiter) this.follow(c, l);
     if (signal !== 9 && timeoutS > 0) {
       await this.signal(c.id, '', signal);

@@ -2,7 +2,9 @@
 // the real agent RPC handlers in-process (test/unit/agent/harness.ts): no VM,
 // no mounts. What broke under critest: the CRI log file did not exist until
 // output arrived, a container was reported EXITED before its output was in
-// the log, and a timed-out ExecSync left its process running in the guest.
+// the log, a timed-out ExecSync left its process running in the guest, a
+// restarted daemon read a created, never-started container as running, and
+// stopping a created container waited 30 s for an exit that could not come.
 
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -18,6 +20,7 @@ import { PodContainers } from '../../../../src/sandbox/microvm/pod-containers';
 import type { VmContainerData, VmPodData } from '../../../../src/sandbox/microvm/data';
 import { execInGuest } from '../../../../src/sandbox/microvm/exec';
 import { PodVm } from '../../../../src/sandbox/microvm/pod-vm';
+import { AgentClient } from '../../../../src/agent-client';
 import { ociSpec, startClient } from '../../agent/harness';
 
 function setup(t: { teardown(fn: () => void): void }) {
@@ -36,7 +39,16 @@ function setup(t: { teardown(fn: () => void): void }) {
     const data: VmContainerData = { v: 2, shareDir: `c/${id}`, process: { user: { uid: 0, gid: 0 }, cwd: '/', env: ['PATH=/usr/bin:/bin'] } as VmContainerData['process'] };
     return { id, logPath: join(dir, 'logs', `${id}.log`), data: { ...data } };
   };
-  return { h, client, pod, containers, container, dir, events };
+  /** The daemon restarted: this one's connections are dropped, the next one's PodContainers reattaches to the same guest. */
+  const restart = (): { containers: PodContainers; agent: AgentClient } => {
+    pod.detach();
+    const again = new AgentClient({ connect: h.connect, callTimeoutMs: 10_000 });
+    t.teardown(() => again.close());
+    const next = new PodVm('pod1', {} as VmPodData, vm, again, silentLogger);
+    t.teardown(() => next.detach());
+    return { containers: new PodContainers({ state: dir, host: {} as HostFacts, log: silentLogger, emit: (e) => events.push(e) }, next), agent: again };
+  };
+  return { h, client, pod, containers, container, dir, events, restart };
 }
 
 async function until<T>(ms: number, fn: () => Promise<T | undefined>): Promise<T> {
@@ -114,4 +126,66 @@ t.test('ExecSync past its timeout: DEADLINE_EXCEEDED only once the process is ki
   const ok = await execInGuest(pod, 'c4', { args: ['sh', '-c', 'echo fine'], cwd: '/', env: ['PATH=/usr/bin:/bin'] } as Parameters<typeof execInGuest>[2], 5);
   t.equal(ok.stdout.toString(), 'fine\n', 'an exec within its timeout returns its output');
   await containers.stop(c, 9, 0, silentLogger);
+});
+
+/** The agent calls a PodContainers makes from now on: method, and wait_ms of a WaitProcess. */
+function recordCalls(agent: AgentClient): string[] {
+  const calls: string[] = [];
+  const call = agent.call.bind(agent);
+  agent.call = (method, req, opts) => {
+    calls.push(method === 'WaitProcess' ? `${method} ${(req as { wait_ms?: number }).wait_ms}` : method);
+    return call(method, req, opts);
+  };
+  return calls;
+}
+
+t.test('a restarted daemon reads a created, never-started container as created (it read running)', async (t) => {
+  const { containers, container, restart } = setup(t);
+  const c = await container('c5', ['sleep', '60']);
+  t.equal((await containers.state(c)).state, 'created', 'created before the restart');
+  const after = restart().containers;
+  t.equal((await after.state(c)).state, 'created', 'and after it: the agent says it was never started');
+  t.equal((await after.state(c)).state, 'created', 'asked again, the same');
+  await after.start(c);
+  t.equal((await after.state(c)).state, 'running', 'it starts normally, and then runs');
+  await after.stop(c, 9, 0, silentLogger);
+  t.equal((await after.state(c)).state, 'exited', 'and stops');
+});
+
+t.test('a restarted daemon reads a started container as running and follows it to its exit, output in the log', async (t) => {
+  const { containers, container, restart } = setup(t);
+  const c = await container('c6', ['/bin/sh', '-c', "trap 'echo bye; exit 3' TERM; while :; do sleep 0.1; done"]);
+  await containers.start(c);
+  const after = restart().containers;
+  t.equal((await after.state(c)).state, 'running', 'running after the restart');
+  await after.stop(c, 15, 10, silentLogger);
+  const st = await until(10_000, async () => {
+    const s = await after.state(c);
+    return s.state === 'exited' ? s : undefined;
+  });
+  t.equal(st.exitCode, 3, 'the restarted daemon saw its exit');
+  t.match(readFileSync(c.logPath, 'utf8'), / stdout F bye\n$/, 'and wrote what it printed to the log');
+});
+
+t.test('an agent older than not_started (its answers read false there) is read as before: any answer means started', async (t) => {
+  const { container, restart } = setup(t);
+  const c = await container('c7', ['sleep', '60']);
+  const { containers: after, agent } = restart();
+  const wait = agent.waitProcess.bind(agent);
+  agent.waitProcess = async (req, opts) => ({ ...(await wait(req, opts)), not_started: false });
+  t.equal((await after.state(c)).state, 'running', "the field's default keeps the earlier reading");
+});
+
+t.test('stopping a created, never-started container signals nothing and waits for no exit (it waited 30 s for one)', async (t) => {
+  const { pod, containers, container, restart } = setup(t);
+  const a = await container('c8', ['sleep', '60']);
+  const b = await container('c9', ['sleep', '60']);
+  const before = recordCalls(pod.agent);
+  await containers.stop(a, 15, 10, silentLogger);
+  t.same(before, ['WaitProcess 0'], 'only asked whether it was started');
+  t.equal((await containers.state(a)).state, 'created', 'nothing ran, nothing was stopped');
+  const { containers: after, agent } = restart();
+  const calls = recordCalls(agent);
+  await after.stop(b, 9, 0, silentLogger);
+  t.same(calls, ['WaitProcess 0'], 'after a restart too');
 });
