@@ -1,14 +1,15 @@
 // ExecSync in a VM pod: the agent runs the process next to the container;
 // its output is collected through the same long polls as container output,
-// capped as kubelet caps it, and a process past its timeout is killed and
-// reaped in the guest before DEADLINE_EXCEEDED returns (as the runc path
-// does), so that nothing of it is left running.
+// capped as kubelet caps it and cut to fit one gRPC message, as the runc
+// path does (../exec-output.ts), and a process past its timeout is killed
+// and reaped in the guest before DEADLINE_EXCEEDED returns (as the runc
+// path does), so that nothing of it is left running.
 
 import { randomBytes } from 'node:crypto';
 import { DeadlineExceededError, FailedPreconditionError } from '../../../common/errors';
 import type { OciProcess } from '../../oci/types';
-import { EXEC_OUTPUT_CAP } from '../controller';
 import type { ExecResult } from '../controller';
+import { ExecStreamCollector, fitExecOutput } from '../exec-output';
 import { pumpOutput } from './output-pump';
 import type { PodVm } from './pod-vm';
 import { sleep } from '../../../common/time';
@@ -19,8 +20,7 @@ export const KILL_WAIT_MS = 10_000;
 export async function execInGuest(pod: PodVm, containerId: string, proc: OciProcess, timeoutS: number): Promise<ExecResult> {
   const execId = `exec-${randomBytes(8).toString('hex')}`;
   await pod.agent.call('ExecProcess', { container_id: containerId, exec_id: execId, process_json: Buffer.from(JSON.stringify(proc)), stdin: false });
-  const out: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
-  const size = { stdout: 0, stderr: 0 };
+  const out = { stdout: new ExecStreamCollector(), stderr: new ExecStreamCollector() };
   let done = false;
   const collect = (stream: 'stdout' | 'stderr') =>
     pumpOutput({
@@ -30,14 +30,10 @@ export async function execInGuest(pod: PodVm, containerId: string, proc: OciProc
       stream,
       waitMs: 1000,
       stopped: () => done || !pod.alive || pod.detached,
-      sink: (b) => {
-        // kubelet's cap: keep the first EXEC_OUTPUT_CAP bytes, drop the rest.
-        const room = EXEC_OUTPUT_CAP - size[stream];
-        if (room <= 0) return;
-        const keep = b.length > room ? b.subarray(0, room) : b;
-        out[stream].push(keep);
-        size[stream] += keep.length;
-      },
+      // kubelet's cap: keep the first EXEC_OUTPUT_CAP bytes, drop the rest.
+      sink: (b) => out[stream].push(b),
+      // What the agent could not hold is missing from the output too: the marker counts it.
+      onDropped: (bytes) => (out[stream].dropped += bytes),
     });
   const readers = Promise.all([collect('stdout'), collect('stderr')]);
   const waitDone = (async () => {
@@ -73,7 +69,7 @@ export async function execInGuest(pod: PodVm, containerId: string, proc: OciProc
       );
     }
     await Promise.race([readers, sleep(5000)]);
-    return { stdout: Buffer.concat(out.stdout), stderr: Buffer.concat(out.stderr), exitCode };
+    return { ...fitExecOutput(out.stdout.collected(), out.stderr.collected()), exitCode };
   } finally {
     clearTimeout(timer);
     done = true;

@@ -1,12 +1,15 @@
 // ExecSync with runc: runs a command in a running container and collects its
-// output. The output kept is capped (kubelet's 16 MiB per stream); anything
-// beyond is read and dropped so the process never blocks and the daemon never
-// buffers more than the cap. On timeout the exec'd process is SIGKILLed.
+// output. The output kept is capped (kubelet's 16 MiB per stream, and both
+// together cut to fit one gRPC message, with a marker: ../exec-output.ts);
+// anything beyond is read and dropped so the process never blocks and the
+// daemon never buffers more than the cap. On timeout the exec'd process is
+// SIGKILLed.
 
 import { spawn } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { DeadlineExceededError, UnavailableError } from '../../../common/errors';
 import { EXEC_OUTPUT_CAP } from '../controller';
+import { ExecStreamCollector, fitExecOutput } from '../exec-output';
 
 /** How long `runc exec` gets to exit after its process was killed. */
 const RUNC_GRACE_MS = 5_000;
@@ -31,28 +34,12 @@ export interface ExecSyncOptions {
   cap?: number;
 }
 
-class CappedBuffer {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  constructor(private readonly cap: number) {}
-  push(b: Buffer): void {
-    const room = this.cap - this.size;
-    if (room <= 0) return;
-    const part = b.length > room ? b.subarray(0, room) : b;
-    this.chunks.push(part);
-    this.size += part.length;
-  }
-  take(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-}
-
 export function execSync(o: ExecSyncOptions): Promise<ExecSyncResult> {
   const cap = o.cap ?? EXEC_OUTPUT_CAP;
   return new Promise((resolve, reject) => {
     const child = spawn(o.runcBinary, ['--root', o.runcRoot, 'exec', '--pid-file', o.pidFile, o.id, ...o.cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out = new CappedBuffer(cap);
-    const err = new CappedBuffer(cap);
+    const out = new ExecStreamCollector(cap);
+    const err = new ExecStreamCollector(cap);
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     let timedOut = false;
@@ -87,7 +74,7 @@ export function execSync(o: ExecSyncOptions): Promise<ExecSyncResult> {
         .catch(() => undefined)
         .finally(() => {
           if (timedOut) return reject(new DeadlineExceededError(`command ${JSON.stringify(o.cmd)} in container ${o.id} timed out after ${o.timeoutS}s and was killed`));
-          resolve({ stdout: out.take(), stderr: err.take(), exitCode: code ?? (signal ? 128 + 9 : 255) });
+          resolve({ ...fitExecOutput(out.collected(), err.collected()), exitCode: code ?? (signal ? 128 + 9 : 255) });
         });
     };
     child.on('exit', (code, signal) => {

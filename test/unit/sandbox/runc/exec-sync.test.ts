@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execSync } from '../../../../src/sandbox/runc/exec-sync';
+import { EXEC_RESPONSE_BUDGET, truncationMarker } from '../../../../src/sandbox/exec-output';
 import { DeadlineExceededError } from '../../../../common/errors';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmpod-exec-sync-'));
@@ -23,8 +24,23 @@ t.test('output, exit code and cap', async (t) => {
   t.same([r.stdout.toString(), r.stderr.toString(), r.exitCode], ['out\n', 'err\n', 5], 'stdout, stderr, exit code');
   t.notOk(existsSync(join(dir, 'exec.pid')), 'pid file removed');
   const big = await execSync(opts(['/bin/sh', '-c', 'head -c 3000000 /dev/zero; exit 0'], 10, 1 << 20));
-  t.equal(big.stdout.length, 1 << 20, 'output capped, the rest drained');
+  t.ok(big.stdout.subarray(0, 1 << 20).equals(Buffer.alloc(1 << 20)), 'output capped: its first MiB kept');
+  t.equal(big.stdout.subarray(1 << 20).toString(), truncationMarker(3000000 - (1 << 20)), 'the rest drained, and the cut said so');
   t.equal(big.exitCode, 0, 'process not blocked by the cap');
+});
+
+// 16 MiB of each stream used to make a 32 MiB ExecSyncResponse, past gRPC's 16 MiB limit.
+t.test('stdout and stderr together fit one gRPC message, each cut one marked', async (t) => {
+  const r = await execSync(opts(['/bin/sh', '-c', 'head -c 20000000 /dev/zero & head -c 20000000 /dev/zero >&2; wait; exit 0'], 60));
+  t.ok(r.stdout.length + r.stderr.length <= EXEC_RESPONSE_BUDGET, `${r.stdout.length} + ${r.stderr.length} bytes within ${EXEC_RESPONSE_BUDGET}`);
+  for (const [name, b] of [
+    ['stdout', r.stdout],
+    ['stderr', r.stderr],
+  ] as const) {
+    t.match(b.subarray(-80).toString(), /\[vmpod: output truncated, \d+ bytes dropped\]\n$/, `${name} ends with the marker`);
+    t.ok(b.length > 7 * 1024 * 1024, `${name} keeps about half of the budget (${b.length} bytes)`);
+  }
+  t.equal(r.exitCode, 0, 'exit code');
 });
 
 t.test('a background process holding the pipes does not hold the answer', async (t) => {
