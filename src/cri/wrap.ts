@@ -26,11 +26,34 @@ export function isReadOnly(method: string): boolean {
   return READ_ONLY.test(method);
 }
 
+/**
+ * The longest status message sent, in characters. The message travels in the
+ * trailers (grpc-message), a header block, and nghttp2 does not send a header
+ * block past 64 KiB: it drops it without a word, the call never ends, and
+ * every other call on the connection stalls behind it. Messages echo what the
+ * caller sent (a NOT_FOUND names the id it was given), so a 131 000-character
+ * container id stalled kubelet's whole connection (found by the CRI fuzzer,
+ * test/fault/fuzz). grpc-js percent-encodes the message: at most 4 UTF-8
+ * bytes per character, 3 bytes each encoded, so 2048 characters stay under
+ * 25 KiB whatever they are.
+ */
+export const MAX_STATUS_DETAILS = 2048;
+
+/** Lone UTF-16 surrogates, which encodeURI (grpc-js's percent-encoding of grpc-message) throws on. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/** A status message that can always be sent: bounded, and well-formed UTF-16. */
+export function boundedDetails(details: string): string {
+  const keep = MAX_STATUS_DETAILS - 40;
+  const cut = details.length <= MAX_STATUS_DETAILS ? details : `${details.slice(0, keep)}… (${details.length - keep} more characters)`;
+  return cut.replace(LONE_SURROGATE, '\ufffd');
+}
+
 export function toGrpcStatus(err: unknown): Partial<StatusObject> {
-  if (isVmpodError(err)) return { code: err.grpcStatus, details: err.message };
+  if (isVmpodError(err)) return { code: err.grpcStatus, details: boundedDetails(err.message) };
   // Anything untyped is a bug or an unexpected system error: say so without a stack trace.
   const message = err instanceof Error ? err.message : String(err);
-  return { code: GrpcStatus.INTERNAL, details: `internal error: ${message}` };
+  return { code: GrpcStatus.INTERNAL, details: boundedDetails(`internal error: ${message}`) };
 }
 
 /** Ids worth carrying on the call's logger, pulled from whichever fields the request has. */

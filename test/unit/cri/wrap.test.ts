@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import t from 'tap';
-import { isReadOnly, toGrpcStatus } from '../../../src/cri/wrap';
+import { isReadOnly, MAX_STATUS_DETAILS, toGrpcStatus } from '../../../src/cri/wrap';
 import * as E from '../../../common/errors';
 
 const cases: Array<{ desc: string; err: unknown; code: status; details: RegExp }> = [
@@ -26,6 +26,29 @@ for (const c of cases) {
     t.notMatch(s.details, /\n\s+at /, 'no stack trace');
   });
 }
+
+t.test('a status message that echoes a huge request is cut, so it fits in the trailers nghttp2 will send', async (t) => {
+  // Found by the CRI fuzzer: a NOT_FOUND naming a 131 000-character id was never sent and stalled the connection.
+  for (const id of ['a'.repeat(131_000), '\u00e9'.repeat(131_000), '\ud83d\ude42'.repeat(70_000)]) {
+    const s = toGrpcStatus(new E.NotFoundError('container', id));
+    t.equal(s.code, status.NOT_FOUND, 'the code is kept');
+    t.ok(s.details!.length <= MAX_STATUS_DETAILS, `${s.details!.length} characters`);
+    t.ok(encodeURI(s.details!).length < 60_000, 'percent-encoded (as grpc-js sends it) under the 64 KiB header block');
+    t.match(s.details, /^container "/, 'the start kept');
+    t.match(s.details, /more characters\)$/, 'says it was cut');
+  }
+  const internal = toGrpcStatus(new TypeError('x'.repeat(10_000)));
+  t.ok(internal.details!.length <= MAX_STATUS_DETAILS, 'untyped errors too');
+  t.equal(toGrpcStatus(new E.NotFoundError('container', 'abc')).details, 'container "abc" not found', 'a short message is unchanged');
+});
+
+t.test('a status message never holds a lone surrogate (encodeURI, which grpc-js applies to it, throws on one)', async (t) => {
+  const s = toGrpcStatus(new E.NotFoundError('container', 'x\ud800y\udc00'));
+  t.doesNotThrow(() => encodeURI(s.details!));
+  t.equal(s.details, 'container "x\ufffdy\ufffd" not found');
+  const cutInPair = toGrpcStatus(new E.InvalidArgumentError('f', '\ud83d\ude42'.repeat(5_000)));
+  t.doesNotThrow(() => encodeURI(cutInPair.details!), 'nor when the cut falls inside a pair');
+});
 
 t.test('reads log at debug, mutations at info', async (t) => {
   for (const m of ['ListPodSandbox', 'ContainerStatus', 'ImageFsInfo', 'Version', 'Status', 'ListContainerStats']) t.ok(isReadOnly(m), m);
