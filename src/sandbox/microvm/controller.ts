@@ -211,7 +211,7 @@ export class MicrovmController implements SandboxController {
   async portForward(sb: SandboxHandle, port: number): Promise<Duplex> {
     const { vm } = await this.entry(sb);
     if (!vm.alive || vm.detached) throw new FailedPreconditionError(`pod ${sb.id}: its VM is not running`);
-    return openGuestPort(vm.agent, port);
+    return openGuestPort(vm.agent, port, { podId: sb.id });
   }
 
   async createContainer(input: ContainerCreateInput): Promise<ContainerCreateResult> {

@@ -4,10 +4,52 @@
 // streaming server. Registered with PodNetwork.setVmPortOpener.
 
 import { Duplex } from 'node:stream';
-import { MAX_STREAM_CHUNK, type AgentClient } from '../../agent-client';
+import { UnavailableError } from '../../../common/errors';
+import { MAX_STREAM_CHUNK, type AgentClient, type PortForwardStream } from '../../agent-client';
 
-export async function openGuestPort(agent: AgentClient, port: number): Promise<Duplex> {
+/** How long the guest agent gets to show it took a port-forward up. */
+export const GUEST_PORT_ANSWER_TIMEOUT_MS = 10_000;
+
+export interface GuestPortOptions {
+  /** Named in errors. */
+  podId: string;
+  answerTimeoutMs?: number;
+}
+
+/**
+ * The dial's deadline. The agent's protocol says nothing when its connection
+ * to the guest port is made (the first thing on the stream is data, which a
+ * client-speaks-first server never sends unasked), so the dial waits for the
+ * agent to answer a Health call sent after the PortForward request, on the
+ * same connection, within the deadline: a guest whose agent does not answer
+ * fails the dial with an error naming the pod and port, which the streaming
+ * server writes on the stream's error stream. A refusal the agent answers
+ * first (nothing listens there) fails it too. An agent that answers Health
+ * but leaves the stream unanswered holds only that stream, until the
+ * streaming server's idle timeout (docs/security.md).
+ */
+async function agentAnswers(agent: AgentClient, s: PortForwardStream, what: string, ms: number): Promise<void> {
+  const ended = s.done().then(
+    () => ({ ended: true as const }),
+    (err: unknown) => ({ failed: err }),
+  );
+  const alive = agent.health({ timeoutMs: ms }).then(
+    () => ({ alive: true as const }),
+    (err: unknown) => ({ noAnswer: err }),
+  );
+  const r = await Promise.race([ended, alive]);
+  if ('failed' in r) throw new UnavailableError(`${what}: ${(r.failed as Error).message}`, { cause: r.failed });
+  if ('noAnswer' in r) throw new UnavailableError(`${what}: the guest agent did not answer within ${ms} ms (${(r.noAnswer as Error).message})`, { cause: r.noAnswer });
+}
+
+export async function openGuestPort(agent: AgentClient, port: number, opts: GuestPortOptions): Promise<Duplex> {
   const s = await agent.portForward(port);
+  try {
+    await agentAnswers(agent, s, `pod ${opts.podId}: port-forward to guest port ${port}`, opts.answerTimeoutMs ?? GUEST_PORT_ANSWER_TIMEOUT_MS);
+  } catch (err) {
+    s.cancel();
+    throw err;
+  }
   // Set while the reader has enough buffered: the pull below waits for read(),
   // so data the guest sends stays in the stream's bounded queue, not here.
   let wantMore: (() => void) | undefined;
