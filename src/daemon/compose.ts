@@ -35,8 +35,10 @@ export interface Composed {
   implementation: CriImplementation;
   /**
    * Ends the calls that never finish on their own (GetContainerEvents
-   * streams), so that the drain of in-flight calls at shutdown does not
-   * wait for them until its timeout.
+   * streams) and stops image pulls (which may run for many minutes; their
+   * downloads and unpacks are aborted and their partial files removed), so
+   * that the drain of in-flight calls at shutdown does not wait for them
+   * until its timeout. A stopped PullImage answers UNAVAILABLE.
    */
   endOpenStreams(): void;
   close(): Promise<void>;
@@ -94,6 +96,8 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
     await streaming.close();
     // Pods keep running: a restarted daemon reattaches to them.
     await pods.close();
+    // After the pods, which use it; its pulls were stopped before the drain (endOpenStreams), this waits for their clean-up.
+    await images.close();
     podNetwork.stop();
   };
   try {
@@ -105,7 +109,10 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
   }
   return {
     implementation: { ...(metrics ? { runtime: observeCalls(runtime, metrics), image: observeCalls(image, metrics) } : { runtime, image }), streams: runtimeStreams(pods) },
-    endOpenStreams: () => pods.endEventStreams(),
+    endOpenStreams: () => {
+      pods.endEventStreams();
+      images.close().catch((err: unknown) => log.warn({ err }, 'stopping image pulls at shutdown'));
+    },
     close,
   };
 }

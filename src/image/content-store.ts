@@ -5,7 +5,6 @@
 // downloads of a killed daemon stay in `ingest/` and `sweep()` removes them.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -85,9 +84,10 @@ export class ContentStore {
 
   /**
    * Stream a blob in, verifying it. `onProgress` is told the bytes so far.
-   * On any failure the partial file is deleted and nothing is stored.
+   * On any failure, `signal`'s abort included, the partial file is deleted
+   * and nothing is stored.
    */
-  async ingest(digest: string, size: number, body: Readable, what: string, onProgress?: (bytes: number) => void): Promise<void> {
+  async ingest(digest: string, size: number, body: Readable, what: string, onProgress?: (bytes: number) => void, signal?: AbortSignal): Promise<void> {
     const tmp = join(this.ingestDir, `${digest.slice(7)}-${randomBytes(4).toString('hex')}`);
     const hash = createHash('sha256');
     let seen = 0;
@@ -104,11 +104,13 @@ export class ContentStore {
       },
     });
     try {
-      const out = createWriteStream(tmp, { mode: 0o600 });
-      await pipeline(body, check, out);
+      // Opened before the pipeline runs: an abort must never race the file's creation past the rm below.
+      const out = (await open(tmp, 'w', 0o600)).createWriteStream();
+      await pipeline(body, check, out, ...(signal ? [{ signal }] : []));
       if (seen !== size) throw new DigestMismatchError(`${what}: received ${seen} bytes, the descriptor declares ${size}`);
       const got = `sha256:${hash.digest('hex')}`;
       if (got !== digest) throw new DigestMismatchError(`${what}: content digest is ${got}, expected ${digest}; the registry or a proxy corrupted it — nothing was stored`);
+      signal?.throwIfAborted();
       const fh = await open(tmp, 'r');
       try {
         await fh.sync();

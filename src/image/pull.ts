@@ -2,7 +2,9 @@
 // and verify config and layers into the content store, unpack each layer
 // into its snapshot (layer i starts as soon as its blob and snapshot i-1 are
 // there), and only then publish the image record. Work on the same digest or
-// chain id is shared between concurrent pulls through `Inflight`.
+// chain id is shared between concurrent pulls through `SharedWork`: it runs
+// on its own signal, so one pull's cancel stops a download or an unpack only
+// when no other pull still waits for it.
 
 import { rm } from 'node:fs/promises';
 import { DeadlineExceededError, FailedPreconditionError, InternalError, ResourceExhaustedError, UnavailableError } from '../../common/errors';
@@ -14,6 +16,7 @@ import { parseImageConfig, type ParsedImageConfig } from './image-config';
 import { hostPlatform, parseManifest, selectPlatform, type ManifestDoc } from './manifest';
 import { formatReference, type ImageReference } from './reference';
 import type { RegistryClient } from './registry';
+import { abortReason, type SharedWork } from './shared-work';
 import { chainIds, type SnapshotStore } from './snapshots';
 import { UnsafeLayerError } from './layer-path';
 import type { ImageLimits } from './limits';
@@ -23,26 +26,12 @@ const MAX_CONFIG_BYTES = 8 << 20;
 const PARALLEL_DOWNLOADS = 3;
 const BLOB_ATTEMPTS = 3;
 
-/** Shares one promise per key among concurrent callers. */
-export class Inflight {
-  private readonly map = new Map<string, Promise<unknown>>();
-  run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const existing = this.map.get(key) as Promise<T> | undefined;
-    if (existing) return existing;
-    const p = fn().finally(() => this.map.delete(key));
-    this.map.set(key, p);
-    return p;
-  }
-  keys(): string[] {
-    return [...this.map.keys()];
-  }
-}
-
 export interface PullDeps {
   client: RegistryClient;
   content: ContentStore;
   snapshots: SnapshotStore;
-  inflight: Inflight;
+  /** Downloads and unpacks shared with concurrent pulls (keys `blob <digest>`, `snapshot <chain id>`). */
+  work: SharedWork;
   log: Logger;
   /** Mark a digest or chain id a running pull still needs, so that GC leaves it alone. */
   protect: (digestOrChainId: string) => void;
@@ -112,52 +101,57 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
 
   // 3. Layers: downloads in parallel (bounded), unpacks in order as blobs arrive.
   let downloaded = 0;
-  let running = 0;
-  const waiters: (() => void)[] = [];
-  const slot = async (): Promise<void> => {
-    while (running >= PARALLEL_DOWNLOADS) await new Promise<void>((r) => waiters.push(r));
-    running++;
-  };
-  const release = (): void => {
-    running--;
-    waiters.shift()?.();
-  };
+  const slots = new Slots(PARALLEL_DOWNLOADS);
+  // Each piece of work below runs on its own signal (`work`), given by SharedWork: this pull's `signal`
+  // only makes this pull stop waiting for it.
   const downloads = manifest.layers.map((layer, i) =>
-    deps.inflight.run(`blob ${layer.digest}`, async () => {
-      if (await deps.content.has(layer.digest, layer.size)) return;
-      checkBlobSize(layer.size, `layer ${i} of ${name}`);
-      await slot();
-      try {
-        const t = Date.now();
-        for (let attempt = 1; ; attempt++) {
-          try {
-            // No caller signal here: other pulls may be waiting on this very download.
-            const body = await deps.client.openBlob(ref, layer.digest, creds);
-            let lastLog = Date.now();
-            await deps.content.ingest(layer.digest, layer.size, body, `layer ${i} (${layer.digest}) of ${name}`, (n) => {
-              if (Date.now() - lastLog > 5000) {
-                lastLog = Date.now();
-                log.info({ layer: layer.digest, bytes: n, total: layer.size }, 'pull progress');
+    deps.work.run(
+      `blob ${layer.digest}`,
+      async (work) => {
+        if (await deps.content.has(layer.digest, layer.size)) return;
+        checkBlobSize(layer.size, `layer ${i} of ${name}`);
+        await slots.take(work);
+        try {
+          const t = Date.now();
+          for (let attempt = 1; ; attempt++) {
+            try {
+              const body = await deps.client.openBlob(ref, layer.digest, creds, work);
+              let lastLog = Date.now();
+              await deps.content.ingest(
+                layer.digest,
+                layer.size,
+                body,
+                `layer ${i} (${layer.digest}) of ${name}`,
+                (n) => {
+                  if (Date.now() - lastLog > 5000) {
+                    lastLog = Date.now();
+                    log.info({ layer: layer.digest, bytes: n, total: layer.size }, 'pull progress');
+                  }
+                },
+                work,
+              );
+              break;
+            } catch (err) {
+              // Nobody waits any more (or the daemon stops): the partial file is already gone.
+              if (work.aborted) throw err;
+              // The connection broke mid-body: start the blob again (the partial file is already gone).
+              if (isTransientNetworkError(err) && attempt < BLOB_ATTEMPTS) {
+                log.info({ layer: layer.digest, attempt, err: (err as Error).message }, 'layer download interrupted, retrying');
+                continue;
               }
-            });
-            break;
-          } catch (err) {
-            // The connection broke mid-body: start the blob again (the partial file is already gone).
-            if (isTransientNetworkError(err) && attempt < BLOB_ATTEMPTS) {
-              log.info({ layer: layer.digest, attempt, err: (err as Error).message }, 'layer download interrupted, retrying');
-              continue;
+              if (err instanceof HttpTimeoutError) throw new DeadlineExceededError(`layer ${i} (${layer.digest}) of ${name}: ${err.message}`);
+              if (isTransientNetworkError(err)) throw new UnavailableError(`layer ${i} (${layer.digest}) of ${name}: download failed ${attempt} times: ${(err as Error).message}`);
+              throw err;
             }
-            if (err instanceof HttpTimeoutError) throw new DeadlineExceededError(`layer ${i} (${layer.digest}) of ${name}: ${err.message}`);
-            if (isTransientNetworkError(err)) throw new UnavailableError(`layer ${i} (${layer.digest}) of ${name}: download failed ${attempt} times: ${(err as Error).message}`);
-            throw err;
           }
+          downloaded += layer.size;
+          log.debug({ layer: layer.digest, bytes: layer.size, ms: Date.now() - t }, 'layer downloaded');
+        } finally {
+          slots.give();
         }
-        downloaded += layer.size;
-        log.debug({ layer: layer.digest, bytes: layer.size, ms: Date.now() - t }, 'layer downloaded');
-      } finally {
-        release();
-      }
-    }),
+      },
+      signal,
+    ),
   );
   // Every download settles before we return, so no stray rejection outlives the pull.
   const settled = Promise.allSettled(downloads);
@@ -170,53 +164,94 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
       const chainId = chains[i];
       await downloads[i];
       signal?.throwIfAborted();
-      await deps.inflight.run(`snapshot ${chainId}`, async () => {
-        if (await deps.snapshots.has(chainId)) return;
-        const t = Date.now();
-        const tmp = await deps.snapshots.tempDir();
-        try {
-          const lowers = chains
-            .slice(0, i)
-            .reverse()
-            .map((c) => deps.snapshots.fsDir(c));
-          const stats = await unpackLayer({
-            blobPath: deps.content.path(layer.digest),
-            target: tmp.fs,
-            lowers,
-            diffId: config.diffIds[i],
-            mediaTypeCompression: layer.compression,
-            limits: {
-              entries: deps.limits.layerEntries,
-              bytes: Math.min(deps.limits.layerBytes, deps.limits.imageBytes - unpackedBytes),
-              freeFloorBytes: deps.limits.freeFloorBytes,
-            },
-          });
-          unpackedBytes += stats.bytes;
-          await deps.snapshots.commit(tmp.dir, chainId);
-          unpackMs += Date.now() - t;
-          log.debug({ layer: layer.digest, chainId, ...stats, ms: Date.now() - t }, 'layer unpacked');
-        } catch (err) {
-          await rm(tmp.dir, { recursive: true, force: true });
-          if (err instanceof LayerTooLargeError) {
-            const which =
-              err.kind === 'free-space'
-                ? ''
-                : deps.limits.imageBytes - unpackedBytes < deps.limits.layerBytes
-                  ? `, past the image limit of ${deps.limits.imageBytes} bytes (${unpackedBytes} unpacked before this layer)`
-                  : `, past the layer limit`;
-            throw new ResourceExhaustedError(`layer ${i} (${layer.digest}) of ${name} was refused: ${err.message}${which}; nothing of it was kept`);
+      await deps.work.run(
+        `snapshot ${chainId}`,
+        async (work) => {
+          if (await deps.snapshots.has(chainId)) return;
+          const t = Date.now();
+          const tmp = await deps.snapshots.tempDir();
+          try {
+            const lowers = chains
+              .slice(0, i)
+              .reverse()
+              .map((c) => deps.snapshots.fsDir(c));
+            const stats = await unpackLayer({
+              blobPath: deps.content.path(layer.digest),
+              target: tmp.fs,
+              lowers,
+              diffId: config.diffIds[i],
+              mediaTypeCompression: layer.compression,
+              limits: {
+                entries: deps.limits.layerEntries,
+                bytes: Math.min(deps.limits.layerBytes, deps.limits.imageBytes - unpackedBytes),
+                freeFloorBytes: deps.limits.freeFloorBytes,
+              },
+              signal: work,
+            });
+            work.throwIfAborted();
+            unpackedBytes += stats.bytes;
+            await deps.snapshots.commit(tmp.dir, chainId);
+            unpackMs += Date.now() - t;
+            log.debug({ layer: layer.digest, chainId, ...stats, ms: Date.now() - t }, 'layer unpacked');
+          } catch (err) {
+            await rm(tmp.dir, { recursive: true, force: true });
+            // Stopped because nobody waits any more (or the daemon stops): nothing of it is kept, and nobody reads this error.
+            if (work.aborted) throw err;
+            if (err instanceof LayerTooLargeError) {
+              const which =
+                err.kind === 'free-space'
+                  ? ''
+                  : deps.limits.imageBytes - unpackedBytes < deps.limits.layerBytes
+                    ? `, past the image limit of ${deps.limits.imageBytes} bytes (${unpackedBytes} unpacked before this layer)`
+                    : `, past the layer limit`;
+              throw new ResourceExhaustedError(`layer ${i} (${layer.digest}) of ${name} was refused: ${err.message}${which}; nothing of it was kept`);
+            }
+            if (err instanceof UnsafeLayerError || err instanceof DiffIdMismatchError) {
+              throw new LayerUnpackError(`layer ${i} (${layer.digest}) of ${name} was refused: ${err.message}; nothing of it was kept`);
+            }
+            if (err instanceof FailedPreconditionError) throw err;
+            throw new InternalError(`unpacking layer ${i} (${layer.digest}) of ${name} failed: ${(err as Error).message}`, { cause: err });
           }
-          if (err instanceof UnsafeLayerError || err instanceof DiffIdMismatchError) {
-            throw new LayerUnpackError(`layer ${i} (${layer.digest}) of ${name} was refused: ${err.message}; nothing of it was kept`);
-          }
-          if (err instanceof FailedPreconditionError) throw err;
-          throw new InternalError(`unpacking layer ${i} (${layer.digest}) of ${name} failed: ${(err as Error).message}`, { cause: err });
-        }
-      });
+        },
+        signal,
+      );
     }
   } finally {
     await settled;
   }
   log.info({ manifestMs: tManifest - t0, layers: manifest.layers.length, downloadedBytes: downloaded, unpackMs, totalMs: Date.now() - t0 }, 'image pulled');
   return { topDigest, manifestDigest, manifest, configDigest: cfgDesc.digest, config, chainIds: chains };
+}
+
+/** A bound on the downloads one pull runs at once; a download whose work is aborted stops waiting for its turn. */
+class Slots {
+  private running = 0;
+  private readonly queue: (() => void)[] = [];
+
+  constructor(private readonly max: number) {}
+
+  async take(signal: AbortSignal): Promise<void> {
+    while (this.running >= this.max) {
+      signal.throwIfAborted();
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          const at = this.queue.indexOf(wake);
+          if (at >= 0) this.queue.splice(at, 1);
+          reject(abortReason(signal));
+        };
+        const wake = (): void => {
+          signal.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        this.queue.push(wake);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    }
+    this.running++;
+  }
+
+  give(): void {
+    this.running--;
+    this.queue.shift()?.();
+  }
 }

@@ -15,7 +15,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTree } from '../host/remove-tree';
 import type { RegistryConfig } from '../config/types';
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../../common/errors';
+import { FailedPreconditionError, InvalidArgumentError, isVmpodError, NotFoundError, UnavailableError, VmpodError, GrpcStatus } from '../../common/errors';
 import type { Logger } from '../log';
 import { credentialsFrom, type CriAuthConfig } from './auth';
 import { ContentStore } from './content-store';
@@ -23,7 +23,8 @@ import { dirUsage, type Usage } from './usage';
 import { UsageCache } from './usage-cache';
 import { ImageRecords, isValidContainerId, LeaseRecords, type ImageRecord, type RootfsLease } from './image-store';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits';
-import { Inflight, pullImage } from './pull';
+import { pullImage } from './pull';
+import { SharedWork } from './shared-work';
 import { digestReference, parseReference, tagReference } from './reference';
 import { RegistryClient } from './registry';
 import { isMountpoint, mountOverlay, SnapshotStore, unmount, type RootfsLayout } from './snapshots';
@@ -59,7 +60,12 @@ export class ImageService {
   private readonly records: ImageRecords;
   private readonly leases: LeaseRecords;
   private readonly client: RegistryClient;
-  private readonly inflight = new Inflight();
+  /** Downloads and unpacks shared by concurrent pulls; each stops when no pull waits for it, all at close(). */
+  private readonly work = new SharedWork();
+  /** Aborted by close(): a pull's manifest and config requests stop with it too. */
+  private readonly closing = new AbortController();
+  /** Pulls under way, for close() to wait for. */
+  private readonly running = new Set<Promise<ImageRecord>>();
   /** Digest / chain id → number of running pulls that need it. */
   private readonly protect = new Map<string, number>();
   private activePulls = 0;
@@ -158,9 +164,24 @@ export class ImageService {
 
   // ---- pull / remove -----------------------------------------------------
 
-  async pull(image: string, auth: CriAuthConfig | null | undefined, signal?: AbortSignal): Promise<ImageRecord> {
+  /**
+   * Pull an image. When `signal` aborts (the CRI client cancelled, or its
+   * deadline passed) or the service closes, the pull stops at once; the
+   * downloads and unpacks it started stop too unless another pull still
+   * waits for them, and what they half made is removed before this returns.
+   */
+  pull(image: string, auth: CriAuthConfig | null | undefined, signal?: AbortSignal): Promise<ImageRecord> {
+    const p = this.runPull(image, auth, signal);
+    const forget = (): void => void this.running.delete(p);
+    this.running.add(p);
+    p.then(forget, forget);
+    return p;
+  }
+
+  private async runPull(image: string, auth: CriAuthConfig | null | undefined, signal?: AbortSignal): Promise<ImageRecord> {
     const ref = parseReference(image);
     const creds = credentialsFrom(auth);
+    if (this.closing.signal.aborted) throw this.closing.signal.reason;
     this.activePulls++;
     const started = process.hrtime.bigint();
     let pulledBytes = 0;
@@ -171,13 +192,16 @@ export class ImageService {
       protectedHere.add(d);
       this.protect.set(d, (this.protect.get(d) ?? 0) + 1);
     };
+    const stop = linkedSignal(signal, this.closing.signal);
     try {
       const pulled = await pullImage(
-        { client: this.client, content: this.content, snapshots: this.snapshots, inflight: this.inflight, log: this.log, protect, limits: this.limits },
+        { client: this.client, content: this.content, snapshots: this.snapshots, work: this.work, log: this.log, protect, limits: this.limits },
         ref,
         creds,
-        signal,
-      );
+        stop.signal,
+      ).catch((err: unknown) => {
+        throw stop.signal.aborted ? stoppedError(image, stop.signal.reason) : err;
+      });
       const id = pulled.configDigest;
       const tag = tagReference(ref);
       const digestRef = digestReference(ref, pulled.topDigest);
@@ -223,6 +247,9 @@ export class ImageService {
       failed = true;
       throw err;
     } finally {
+      stop.dispose();
+      // Work nobody waits for any more stops within a bounded time: let it remove what it half made before the GC looks.
+      if (failed) await this.work.abandonedSettled();
       this.activePulls--;
       for (const d of protectedHere) {
         const n = (this.protect.get(d) ?? 1) - 1;
@@ -377,9 +404,56 @@ export class ImageService {
     return { images: { ...total, mountpoint: this.dir }, containers: { ...containers, mountpoint: join(this.dir, 'containers') } };
   }
 
+  /**
+   * Daemon shutdown: running pulls stop (UNAVAILABLE: pull again once the
+   * daemon is back), their downloads and unpacks are aborted, and this
+   * resolves when they have removed their partial files. Idempotent.
+   */
+  async close(): Promise<void> {
+    const reason = new UnavailableError('image pull stopped: the daemon is shutting down; pull again once it is back');
+    if (!this.closing.signal.aborted) this.closing.abort(reason);
+    await this.work.close(reason);
+    await Promise.allSettled([...this.running]);
+  }
+
   get pullsInProgress(): number {
     return this.activePulls;
   }
+}
+
+/**
+ * A pull that stopped because its caller gave up (CRI client cancel or
+ * deadline: grpc-js has already answered the client CANCELLED or
+ * DEADLINE_EXCEEDED; this is what the log and metrics see) or because the
+ * daemon is closing (the reason is then an UnavailableError, passed on).
+ */
+export class PullCancelledError extends VmpodError {
+  readonly code = 'CANCELLED';
+  readonly grpcStatus = GrpcStatus.CANCELLED;
+}
+
+function stoppedError(image: string, reason: unknown): Error {
+  if (isVmpodError(reason)) return reason;
+  return new PullCancelledError(
+    `pull of ${image} stopped: ${reason instanceof Error ? reason.message : 'cancelled by the caller'}; what it downloaded or unpacked is removed unless another pull uses it`,
+  );
+}
+
+/** A signal that aborts when any of `signals` does; dispose() removes its listeners (the service's own signal lives long). */
+function linkedSignal(...signals: (AbortSignal | undefined)[]): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const present = signals.filter((s): s is AbortSignal => s !== undefined);
+  const onAbort = function (this: AbortSignal): void {
+    controller.abort(this.reason);
+  };
+  for (const s of present) {
+    if (s.aborted) {
+      controller.abort(s.reason);
+      break;
+    }
+    s.addEventListener('abort', onAbort, { once: true });
+  }
+  return { signal: controller.signal, dispose: () => present.forEach((s) => s.removeEventListener('abort', onAbort)) };
 }
 
 function uniq(a: string[]): string[] {
