@@ -5,7 +5,7 @@ import { ConfigError } from '../../common/errors';
 import { defaultConfig } from './defaults';
 import type { HandlerConfig, HandlerConfigDef } from './handler-config';
 import { configSchema, handlerSchema } from './schema';
-import type { RegistryConfig, VmpodConfig } from './types';
+import type { RegistryAuthConfig, RegistryConfig, VmpodConfig } from './types';
 
 const ajv = new Ajv({ allErrors: false, strict: true });
 const validate = ajv.compile(configSchema);
@@ -74,6 +74,7 @@ export function parseConfig(text: string, types: readonly HandlerConfigDef[], so
   // Registry tables get their defaults per host, since hosts are user-named keys.
   for (const [host, reg] of Object.entries(cfg.registries as Record<string, Partial<RegistryConfig>>)) {
     cfg.registries[host] = { insecure: false, mirrors: [], ...reg };
+    if (reg.auth) checkRegistryAuth(host, reg.auth);
   }
   // Handler tables are not merged with the built-in ones: a table replaces the
   // default of its name, on top of its own type's defaults.
@@ -82,6 +83,31 @@ export function parseConfig(text: string, types: readonly HandlerConfigDef[], so
   for (const [name, table] of Object.entries(userHandlers)) cfg.runtime.handlers[name] = handlerConfig(name, table, defaults[name], types);
   checkHandlers(cfg, types);
   return cfg;
+}
+
+/**
+ * `[registries."<host>".auth]` holds one form of credentials: username and
+ * password, `auth` (base64 of "user:pass"), or `identity_token`. Two forms
+ * would leave which one is sent to chance, and an empty username is a typo
+ * that would otherwise surface as a registry's 401 at the first pull.
+ */
+export function checkRegistryAuth(host: string, auth: RegistryAuthConfig): void {
+  const key = `registries."${host}".auth`;
+  const forms = [
+    auth.username !== undefined || auth.password !== undefined ? 'username/password' : '',
+    auth.auth !== undefined ? 'auth' : '',
+    auth.identity_token !== undefined ? 'identity_token' : '',
+  ].filter(Boolean);
+  if (forms.length === 0) throw new ConfigError(key, `credentials for ${host} need one of username/password, auth or identity_token`);
+  if (forms.length > 1) throw new ConfigError(key, `credentials for ${host} give ${forms.join(' and ')}; keep one form`);
+  if (forms[0] === 'username/password' && !auth.username) throw new ConfigError(key, `credentials for ${host} have an empty username`);
+  if (auth.auth !== undefined) {
+    const decoded = Buffer.from(auth.auth, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw new ConfigError(key, `auth for ${host} must be base64 of "username:password"`);
+    if (colon === 0) throw new ConfigError(key, `credentials for ${host} have an empty username (in auth)`);
+  }
+  if (auth.identity_token === '') throw new ConfigError(key, `credentials for ${host} have an empty identity_token`);
 }
 
 function handlerConfig(name: string, table: Record<string, unknown>, builtIn: HandlerConfig | undefined, types: readonly HandlerConfigDef[]): HandlerConfig {

@@ -42,6 +42,14 @@ export const configSchema = {
           insecure: { type: 'boolean' },
           mirrors: { type: 'array', items: str },
           ca_file: absPath,
+          // containerd's registry.configs."<host>".auth (pkg/cri/config AuthConfig: username, password,
+          // auth, identitytoken); identity_token is spelt as in the CRI AuthConfig. Which form, and that
+          // there is exactly one, is checked in load.ts (checkRegistryAuth) so the error names the host.
+          auth: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { username: { type: 'string' }, password: { type: 'string' }, auth: { type: 'string' }, identity_token: { type: 'string' } },
+          },
         },
       },
     },

@@ -14,6 +14,20 @@ export interface RegistryConfig {
   insecure: boolean;
   mirrors: string[];
   ca_file?: string;
+  /** Credentials for this host, used when it serves as a mirror and, when a pull brings none, as the registry. */
+  auth?: RegistryAuthConfig;
+}
+
+/**
+ * `[registries."<host>".auth]`: exactly one form, as containerd's
+ * `registry.configs."<host>".auth` (username/password, `auth` = base64 of
+ * "user:pass", or an identity token); checked at load (src/config/load.ts).
+ */
+export interface RegistryAuthConfig {
+  username?: string;
+  password?: string;
+  auth?: string;
+  identity_token?: string;
 }
 
 export interface RuntimeConfig {

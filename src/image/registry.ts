@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import type { RegistryConfig } from '../config/types';
 import { DeadlineExceededError, NotFoundError, UnauthenticatedError, UnavailableError } from '../../common/errors';
 import type { Logger } from '../log';
-import { basicHeader, parseChallenges, type Challenge, type Credentials } from './auth';
+import { basicHeader, credentialsFrom, parseChallenges, type Challenge, type Credentials } from './auth';
 import { HttpTimeoutError, httpRequest, isNodeLocalAddress, isTransientNetworkError, readBody } from './http';
 import { MANIFEST_ACCEPT } from './manifest';
 import { apiHost, type ImageReference } from './reference';
@@ -21,6 +21,8 @@ export interface Endpoint {
   insecure: boolean;
   ca?: Buffer;
   isMirror: boolean;
+  /** This host's own credentials from `[registries."<host>".auth]` (anonymous when none). */
+  configured: Credentials;
 }
 
 export interface RegistryClientOptions {
@@ -48,15 +50,29 @@ export function endpointsFor(domain: string, registries: Record<string, Registry
   const own = registries[domain];
   const load = (host: string, isMirror: boolean): Endpoint => {
     const cfg = registries[host];
-    return { host, insecure: cfg?.insecure ?? false, ca: cfg?.ca_file ? readFileSync(cfg.ca_file) : undefined, isMirror };
+    return { host, insecure: cfg?.insecure ?? false, ca: cfg?.ca_file ? readFileSync(cfg.ca_file) : undefined, isMirror, configured: credentialsFrom(cfg?.auth) };
   };
   const mirrors = (own?.mirrors ?? []).map((m) => load(m.replace(/^https?:\/\//, '').replace(/\/+$/, ''), true));
   const self = load(apiHost(domain), false);
   if (own) {
     self.insecure = own.insecure;
     if (own.ca_file) self.ca = readFileSync(own.ca_file);
+    // The table of the name the image uses (docker.io), else the API host's (registry-1.docker.io).
+    if (own.auth) self.configured = credentialsFrom(own.auth);
   }
   return [...mirrors, self];
+}
+
+/**
+ * The credentials that go to one endpoint. The AuthConfig kubelet passes is
+ * the pull secret of the image's registry; a mirror is another party: it
+ * gets its own configured credentials, never the pull's (containerd
+ * likewise scopes a pull's auth to the host it was given for). The registry
+ * gets the pull's credentials if there are any, else its configured ones.
+ */
+export function credentialsFor(ep: Endpoint, given: Credentials): Credentials {
+  if (ep.isMirror) return ep.configured;
+  return given.kind === 'anonymous' ? ep.configured : given;
 }
 
 export class RegistryClient {
@@ -118,10 +134,7 @@ export class RegistryClient {
    * every other outcome is thrown as a typed error.
    */
   private async request(ep: Endpoint, ref: ImageReference, path: string, given: Credentials, headers: Record<string, string>, signal?: AbortSignal): Promise<IncomingMessage> {
-    // The AuthConfig kubelet passes is the image's registry's secret. A
-    // mirror is another party: it gets no credentials (containerd likewise
-    // scopes a pull's auth to the registry host it was given for).
-    const creds: Credentials = ep.isMirror ? { kind: 'anonymous' } : given;
+    const creds = credentialsFor(ep, given);
     const scope = `repository:${ref.path}:pull`;
     // Tokens are cached per credentials: a pull without (or with other)
     // credentials must never ride on a token another pull's secret obtained.
@@ -157,7 +170,7 @@ export class RegistryClient {
       if (status === 401 || status === 403) {
         throw new FinalError(
           new UnauthenticatedError(
-            `registry ${ep.host} refused access to ${ref.path} (HTTP ${status})${creds.kind === 'anonymous' ? '; it needs credentials: pass an AuthConfig (crictl pull --creds user:pass)' : '; check the username and password'}${body}`,
+            `registry ${ep.host} refused access to ${ref.path} (HTTP ${status})${creds.kind === 'anonymous' ? `; it needs credentials: ${credentialHint(ep)}` : '; check the username and password'}${body}`,
           ),
         );
       }
@@ -222,7 +235,7 @@ export class RegistryClient {
     }
     throw new FinalError(
       new UnauthenticatedError(
-        `registry ${ep.host} requires authentication (${challenges.map((c) => c.scheme).join(', ') || 'no challenge given'}) and ${creds.kind === 'anonymous' ? 'no credentials were given: pass an AuthConfig (crictl pull --creds user:pass)' : `the ${creds.kind} credentials given do not fit it`}`,
+        `registry ${ep.host} requires authentication (${challenges.map((c) => c.scheme).join(', ') || 'no challenge given'}) and ${creds.kind === 'anonymous' ? `no credentials were given: ${credentialHint(ep)}` : `the ${creds.kind} credentials given do not fit it`}`,
       ),
     );
   }
@@ -268,7 +281,7 @@ export class RegistryClient {
     if (res.statusCode === 401 || res.statusCode === 403) {
       throw new FinalError(
         new UnauthenticatedError(
-          `token endpoint ${realm.host} of registry ${ep.host} refused the ${creds.kind === 'anonymous' ? 'anonymous request; pass an AuthConfig' : 'credentials; check the username and password'} (HTTP ${res.statusCode})`,
+          `token endpoint ${realm.host} of registry ${ep.host} refused the ${creds.kind === 'anonymous' ? `anonymous request; ${credentialHint(ep)}` : 'credentials; check the username and password'} (HTTP ${res.statusCode})`,
         ),
       );
     }
@@ -315,6 +328,12 @@ export function registryErrorCodes(body: string): string {
     // not the spec's JSON: nothing of it is shown
   }
   return codes.length ? ` (registry error: ${[...new Set(codes)].slice(0, 5).join(', ')})` : '';
+}
+
+/** What to do when a host wants credentials it did not get: a mirror never gets the pull's, only its own configured ones. */
+function credentialHint(ep: Endpoint): string {
+  const table = `[registries."${ep.host}".auth]`;
+  return ep.isMirror ? `it is a mirror, which gets only its own credentials: configure ${table}` : `pass an AuthConfig (crictl pull --creds user:pass) or configure ${table}`;
 }
 
 /** A registry on this node's own addresses may send its clients to them; a remote one may not (server-side request forgery). */

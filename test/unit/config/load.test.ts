@@ -60,3 +60,50 @@ t.test('[images]: the pull limits, defaults where absent, refusals named', async
   t.throws(() => parse('[images]\nmax_layer_size = 1\n'), /max_layer_size/);
   t.throws(() => parse('[images]\nmax_layer_bytes = 0\n'), ConfigError);
 });
+
+t.test('[registries."<host>".auth]: one form of credentials per host, kept as given', async (t) => {
+  const b64 = Buffer.from('bob:pw').toString('base64');
+  const cfg = parse(
+    [
+      '[registries."registry.example"]',
+      'mirrors = ["mirror.example:5000"]',
+      '[registries."registry.example".auth]',
+      'username = "alice"',
+      'password = "s3cret"',
+      '[registries."mirror.example:5000".auth]',
+      `auth = "${b64}"`,
+      '[registries."quay.example".auth]',
+      'identity_token = "refresh-123"',
+    ].join('\n'),
+  );
+  t.same(cfg.registries['registry.example'], { insecure: false, mirrors: ['mirror.example:5000'], auth: { username: 'alice', password: 's3cret' } });
+  t.same(cfg.registries['mirror.example:5000'], { insecure: false, mirrors: [], auth: { auth: b64 } }, 'a host with only an auth table gets the other defaults');
+  t.same(cfg.registries['quay.example'].auth, { identity_token: 'refresh-123' });
+  t.same(parse('[registries."h.example".auth]\nusername = "u"\n').registries['h.example'].auth, { username: 'u' }, 'a username without a password is allowed (an empty password)');
+});
+
+const authRefusals: { desc: string; auth: string; problem: RegExp }[] = [
+  { desc: 'username/password and auth', auth: `username = "u"\npassword = "p"\nauth = "${Buffer.from('u:p').toString('base64')}"`, problem: /give username\/password and auth; keep one form/ },
+  { desc: 'auth and identity_token', auth: `auth = "${Buffer.from('u:p').toString('base64')}"\nidentity_token = "t"`, problem: /give auth and identity_token/ },
+  { desc: 'an empty username', auth: 'username = ""\npassword = "p"', problem: /empty username/ },
+  { desc: 'a password without a username', auth: 'password = "p"', problem: /empty username/ },
+  { desc: 'an auth with an empty username', auth: `auth = "${Buffer.from(':p').toString('base64')}"`, problem: /empty username \(in auth\)/ },
+  { desc: 'an auth that is not user:pass', auth: `auth = "${Buffer.from('nocolon').toString('base64')}"`, problem: /base64 of "username:password"/ },
+  { desc: 'an empty identity_token', auth: 'identity_token = ""', problem: /empty identity_token/ },
+  { desc: 'an empty table', auth: '', problem: /need one of username\/password, auth or identity_token/ },
+];
+
+for (const c of authRefusals) {
+  t.test(`[registries."<host>".auth] refused at load: ${c.desc}`, async (t) => {
+    const err = t.throws(() => parse(`[registries."mirror.example:5000".auth]\n${c.auth}\n`)) as unknown;
+    t.ok(err instanceof ConfigError, 'is a ConfigError');
+    t.equal((err as ConfigError).key, 'registries."mirror.example:5000".auth', 'names the host');
+    t.match((err as Error).message, c.problem);
+    t.match((err as Error).message, /mirror\.example:5000/, 'the message names the host');
+  });
+}
+
+t.test('[registries."<host>".auth]: an unknown key is refused by name', async (t) => {
+  const err = t.throws(() => parse('[registries."h.example".auth]\nidentitytoken = "t"\n')) as ConfigError;
+  t.equal(err.key, 'registries.h.example.auth.identitytoken', "containerd's spelling is not taken: identity_token, as in the CRI AuthConfig");
+});
