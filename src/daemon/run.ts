@@ -2,7 +2,7 @@
 // socket. What the CRI methods do is composed in compose.ts.
 
 import type { Server } from '@grpc/grpc-js';
-import { chmodSync, chownSync, mkdirSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { VmpodConfig } from '../config/types';
 import type { Logger } from '../log';
@@ -33,10 +33,22 @@ async function drain(server: Server, listener: CriListener, gate: CallGate, time
   await listener.close();
 }
 
+/**
+ * Root and state hold every pod's files: container rootfs and upper dirs,
+ * the bind mounts of their volumes (secrets, tokens) in VM pods' shares,
+ * runc pods' world-writable /dev/shm tmpfs. Only root may reach them: 0700,
+ * tightened on a host where an earlier version made them 0711. Everything
+ * that uses them by path (runc, conmon, QEMU, CNI plugins, kubelet) runs as
+ * root; QEMU keeps CAP_DAC_OVERRIDE for its 9p server (docs/security.md).
+ */
+export function makePrivateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if ((statSync(dir).mode & 0o7777) !== 0o700) chmodSync(dir, 0o700);
+}
+
 export async function startDaemon(cfg: VmpodConfig, types: HandlerTypes, log: Logger, version: string): Promise<RunningDaemon> {
   const started = Date.now();
-  mkdirSync(cfg.root, { recursive: true, mode: 0o711 });
-  mkdirSync(cfg.state, { recursive: true, mode: 0o711 });
+  for (const dir of [cfg.root, cfg.state]) makePrivateDir(dir);
   mkdirSync(dirname(cfg.listen), { recursive: true, mode: 0o755 });
   const unlock = lockRoot(join(cfg.root, 'vmpod.lock'));
   let parts: Awaited<ReturnType<typeof compose>> | undefined;

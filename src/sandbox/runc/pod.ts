@@ -68,7 +68,8 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
 
   await steps.run(
     'pod-dir',
-    () => mkdir(podDir, { recursive: true, mode: 0o755 }),
+    // 0700: its /dev/shm is a mode=1777 tmpfs (the containers need that inside), so no other host user may reach the path.
+    () => mkdir(podDir, { recursive: true, mode: 0o700 }),
     () => rm(podDir, { recursive: true, force: true }),
   );
   await steps.run('etc-files', async () => {
