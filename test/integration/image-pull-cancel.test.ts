@@ -20,6 +20,7 @@ import type { PullOutcome } from '../../src/image/service';
 import { dirUsage } from '../../src/image/usage';
 import { silentLogger } from '../../src/log';
 import { criClient, type CriClient } from '../helpers/cri-client';
+import { startDaemon } from '../helpers/daemon';
 import { makeTar, RegistryPusher, type PushedImage, type TarEntry } from '../helpers/image-builder';
 import { freePort, startRegistry, type RunningRegistry } from '../helpers/registry';
 
@@ -263,5 +264,27 @@ t.test('closing the service (daemon shutdown) stops a pull mid-download: UNAVAIL
   t.same(readdirSync(join(root, 'image', 'ingest')), [], 'no partial download left');
   t.same(await own.content.list(), [], 'no blob kept');
   await t.rejects(own.pull(ref, null), { code: 'UNAVAILABLE' }, 'a closed service refuses new pulls');
+  front.letGo();
+});
+
+t.test('a daemon stopped mid-pull stops the pull before its drain: PullImage answers UNAVAILABLE, nothing left', async (t) => {
+  const d = await startDaemon(t, { config: `[registries."${front.host}"]\ninsecure = true` });
+  front.blobs.length = 0;
+  const held = front.hold(img.layerDigests[0]);
+  const pull = d.client.image.PullImage({ image: { image: ref } }, 120_000);
+  pull.catch(() => undefined);
+  await held;
+  const code = d.stop();
+  const err = await pull.then(
+    () => undefined,
+    (e: ServiceError) => e,
+  );
+  t.equal(err?.code, status.UNAVAILABLE, 'UNAVAILABLE');
+  t.match(err?.details, /image pull stopped: the daemon is shutting down/, 'answered by the stopped pull, not by a dropped connection');
+  t.equal(await code, 0, 'the daemon exits 0');
+  t.notMatch(d.log(), /did not finish in time/, 'the drain did not wait for the pull until its timeout');
+  t.ok(front.blobs[0].aborted, 'the blob request was aborted');
+  t.same(readdirSync(join(d.root, 'image', 'ingest')), [], 'no partial download left');
+  t.same(readdirSync(join(d.root, 'image', 'blobs', 'sha256')), [], 'no blob kept');
   front.letGo();
 });
