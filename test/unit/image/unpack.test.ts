@@ -272,3 +272,27 @@ t.test('a layer that unpacks past its byte limit is refused while it streams', a
   const fs = await unpack([{ name: 'zeros', content: big }], { limits: { bytes: 5 << 20 } });
   t.equal(lstatSync(join(fs, 'zeros')).size, 4 << 20, 'under the limit it unpacks');
 });
+
+t.test('an abort stops the unpack in the middle of a large file', async (t) => {
+  // A zstd tar of one 1 GiB zero file, made from a sparse file: a few KiB to hold, seconds to write out.
+  const size = 1024 ** 3;
+  const src = join(dir, 'big-src');
+  mkdirSync(src);
+  execFileSync('truncate', ['-s', String(size), join(src, 'zeros')]);
+  const blob = join(dir, 'big.tar.zst');
+  execFileSync('bash', ['-c', 'tar -C "$1" -cf - zeros | zstd -1 -q -c > "$2"', '-', src, blob]);
+  rmSync(src, { recursive: true, force: true });
+  const target = join(dir, `fs${n++}`);
+  mkdirSync(target);
+  const stop = new AbortController();
+  const reason = new Error('nobody waits for this layer any more');
+  const unpacking = unpackLayer({ blobPath: blob, target, lowers: [], diffId: `sha256:${'0'.repeat(64)}`, mediaTypeCompression: 'zstd', signal: stop.signal });
+  unpacking.catch(() => undefined);
+  const file = join(target, 'zeros');
+  for (let i = 0; i < 1000 && !(existsSync(file) && lstatSync(file).size > 0); i++) await new Promise((r) => setTimeout(r, 10));
+  t.ok(existsSync(file), 'the file is being written when the abort comes');
+  stop.abort(reason);
+  await t.rejects(unpacking, 'the unpack rejects');
+  t.ok(lstatSync(file).size < size, 'it stopped before the end of the file');
+  rmSync(target, { recursive: true, force: true });
+});
