@@ -17,6 +17,7 @@ import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/Contai
 import type { DNSConfig__Output } from '../generated/cri/runtime/v1/DNSConfig';
 import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
 import { requireObject, requireString } from './validate';
+import { validateResources } from './validate-resources';
 
 const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
 /** kubelet allows 32 search domains (MaxDNSSearchPaths); glibc reads 3 servers; both bounded generously. */
@@ -80,6 +81,8 @@ export function validatePodConfig(config: PodSandboxConfig__Output): void {
   if (md.uid) objectName(md.uid, 'config.metadata.uid');
   if (config.log_directory) absoluteDir(config.log_directory, 'config.log_directory');
   if (config.dns_config) validateDnsConfig(config.dns_config, 'config.dns_config');
+  if (config.linux?.resources) validateResources(config.linux.resources, 'config.linux.resources');
+  if (config.linux?.overhead) validateResources(config.linux.overhead, 'config.linux.overhead');
 }
 
 /** CreateContainer's config. */
@@ -88,4 +91,5 @@ export function validateContainerConfig(config: ContainerConfig__Output): void {
   objectName(requireString(md.name, 'config.metadata.name'), 'config.metadata.name');
   requireString(requireObject(config.image, 'config.image').image, 'config.image.image');
   if (config.log_path) relativeLogPath(config.log_path, 'config.log_path');
+  if (config.linux?.resources) validateResources(config.linux.resources, 'config.linux.resources');
 }

@@ -12,6 +12,7 @@ import type { PodService } from '../../pods/service';
 import type { HandlerTable } from '../handler';
 import { int64, requireObject, requireString } from '../validate';
 import { validateContainerConfig } from '../validate-config';
+import { validateResources } from '../validate-resources';
 import { toCriContainer, toCriContainerStatus } from './to-cri';
 
 const id = (req: { container_id: string }): string => requireString(req.container_id, 'container_id');
@@ -53,7 +54,9 @@ export function containerHandlers(pods: PodService): HandlerTable {
     },
     UpdateContainerResources: async (req: UpdateContainerResourcesRequest__Output) => {
       const cid = id(req);
-      await pods.updateContainer(cid, requireObject(req.linux, 'linux'));
+      const linux = requireObject(req.linux, 'linux');
+      validateResources(linux, 'linux');
+      await pods.updateContainer(cid, linux);
       return {};
     },
     ReopenContainerLog: async (req: ReopenContainerLogRequest__Output) => {
