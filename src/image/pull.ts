@@ -102,8 +102,13 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
   // 3. Layers: downloads in parallel (bounded), unpacks in order as blobs arrive.
   let downloaded = 0;
   const slots = new Slots(PARALLEL_DOWNLOADS);
-  // Each piece of work below runs on its own signal (`work`), given by SharedWork: this pull's `signal`
-  // only makes this pull stop waiting for it.
+  // Each piece of work below runs on its own signal (`work`), given by SharedWork. This pull waits for it on
+  // `waiting`, which its caller's signal aborts, and so does a failure of this pull: downloads of later layers
+  // stop then too, unless another pull still waits for them.
+  const waiting = new AbortController();
+  const onCallerAbort = (): void => waiting.abort(abortReason(signal!));
+  if (signal?.aborted) onCallerAbort();
+  else signal?.addEventListener('abort', onCallerAbort, { once: true });
   const downloads = manifest.layers.map((layer, i) =>
     deps.work.run(
       `blob ${layer.digest}`,
@@ -150,7 +155,7 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
           slots.give();
         }
       },
-      signal,
+      waiting.signal,
     ),
   );
   // Every download settles before we return, so no stray rejection outlives the pull.
@@ -163,7 +168,6 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
       const layer = manifest.layers[i];
       const chainId = chains[i];
       await downloads[i];
-      signal?.throwIfAborted();
       await deps.work.run(
         `snapshot ${chainId}`,
         async (work) => {
@@ -213,10 +217,14 @@ export async function pullImage(deps: PullDeps, ref: ImageReference, creds: Cred
             throw new InternalError(`unpacking layer ${i} (${layer.digest}) of ${name} failed: ${(err as Error).message}`, { cause: err });
           }
         },
-        signal,
+        waiting.signal,
       );
     }
+  } catch (err) {
+    if (!waiting.signal.aborted) waiting.abort(err instanceof Error ? err : new Error(String(err)));
+    throw err;
   } finally {
+    signal?.removeEventListener('abort', onCallerAbort);
     await settled;
   }
   log.info({ manifestMs: tManifest - t0, layers: manifest.layers.length, downloadedBytes: downloaded, unpackMs, totalMs: Date.now() - t0 }, 'image pulled');

@@ -21,7 +21,7 @@ import { dirUsage } from '../../src/image/usage';
 import { silentLogger } from '../../src/log';
 import { criClient, type CriClient } from '../helpers/cri-client';
 import { startDaemon } from '../helpers/daemon';
-import { makeTar, RegistryPusher, type PushedImage, type TarEntry } from '../helpers/image-builder';
+import { makeTar, RegistryPusher, sha256, type PushedImage, type TarEntry } from '../helpers/image-builder';
 import { freePort, startRegistry, type RunningRegistry } from '../helpers/registry';
 
 /** Enough small files that unpacking them takes seconds (each is a few syscalls), in a few MiB of gzip. */
@@ -34,15 +34,12 @@ interface BlobRequest {
   finished: boolean;
 }
 
-/** A front that forwards to the registry and, while `hold` is set, sends half of each layer blob and waits. */
+/** A front that forwards to the registry and sends half of each blob it is told to hold, then waits to be let go. */
 class HoldingFront {
   server!: http.Server;
   host = '';
   readonly blobs: BlobRequest[] = [];
-  private holdDigest: string | undefined;
-  private release: (() => void) | undefined;
-  private released: Promise<void> = Promise.resolve();
-  private onHeld: (() => void) | undefined;
+  private readonly holds = new Map<string, { release: () => void; released: Promise<void>; onHeld: () => void }>();
 
   constructor(private readonly upstream: RunningRegistry) {}
 
@@ -53,22 +50,32 @@ class HoldingFront {
     await new Promise<void>((r) => this.server.listen(port, '127.0.0.1', () => r()));
   }
 
-  /** Hold `digest`'s body half-way until `let go` (resolves when a request is held). */
+  /** Hold `digest`'s body half-way until `letGo` (resolves when a request for it is held). */
   hold(digest: string): Promise<void> {
-    this.holdDigest = digest;
-    this.released = new Promise<void>((r) => (this.release = r));
-    return new Promise<void>((r) => (this.onHeld = r));
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    return new Promise<void>((onHeld) => this.holds.set(digest, { release, released, onHeld }));
   }
 
-  letGo(): void {
-    this.holdDigest = undefined;
-    this.release?.();
+  /** Let `digest` (default: every held blob) go on. */
+  letGo(digest?: string): void {
+    for (const [d, h] of [...this.holds]) {
+      if (digest !== undefined && d !== digest) continue;
+      this.holds.delete(d);
+      h.release();
+    }
+  }
+
+  /** The held request for `digest`. */
+  request(digest: string): BlobRequest | undefined {
+    return this.blobs.find((b) => b.path.endsWith(`/blobs/${digest}`));
   }
 
   private serve(req: http.IncomingMessage, res: http.ServerResponse): void {
     const up = http.request({ host: '127.0.0.1', port: Number(this.upstream.host.split(':')[1]), path: req.url, method: req.method, headers: req.headers }, (ures) => {
-      const held = this.holdDigest !== undefined && req.method === 'GET' && req.url?.endsWith(`/blobs/${this.holdDigest}`);
-      if (!held) {
+      const digest = req.method === 'GET' ? /\/blobs\/(sha256:[a-f0-9]{64})$/.exec(req.url ?? '')?.[1] : undefined;
+      const hold = digest ? this.holds.get(digest) : undefined;
+      if (!hold) {
         res.writeHead(ures.statusCode ?? 502, ures.headers);
         ures.pipe(res);
         return;
@@ -82,8 +89,8 @@ class HoldingFront {
         const body = Buffer.concat(chunks);
         res.writeHead(ures.statusCode ?? 502, ures.headers);
         res.write(body.subarray(0, body.length >> 1));
-        this.onHeld?.();
-        void this.released.then(() => {
+        hold.onHeld();
+        void hold.released.then(() => {
           if (res.destroyed) return;
           res.end(body.subarray(body.length >> 1), () => (rec.finished = true));
         });
@@ -97,6 +104,8 @@ class HoldingFront {
 let reg: RunningRegistry;
 let front: HoldingFront;
 let img: PushedImage;
+/** The many-files layer's tar. */
+let bigTar: Buffer;
 let base: string;
 let svc: ImageService;
 const clients: CriClient[] = [];
@@ -114,7 +123,8 @@ t.before(async () => {
   reg = await startRegistry();
   const entries: TarEntry[] = [{ name: 'f/' }];
   for (let i = 0; i < FILES; i++) entries.push({ name: `f/${i}`, content: 'x' });
-  img = await new RegistryPusher(reg).pushImage('test/cancel', 'v1', [{ tar: await makeTar(entries), compression: 'gzip' }]);
+  bigTar = await makeTar(entries);
+  img = await new RegistryPusher(reg).pushImage('test/cancel', 'v1', [{ tar: bigTar, compression: 'gzip' }]);
   front = new HoldingFront(reg);
   await front.start();
   ref = `${front.host}/test/cancel:v1`;
@@ -233,6 +243,32 @@ t.test("another client still waiting is not hurt by the first one's deadline, mi
     await client().image.RemoveImage({ image: { image: ref } });
     t.same(await svc.snapshots.list(), [], `${phase}: removed again for what follows`);
   }
+});
+
+t.test('a pull that fails stops its other downloads at once when nobody else waits for them', async (t) => {
+  front.blobs.length = 0;
+  const before = await dirUsage(imageDir());
+  // Layer 0 is small and its diff_id wrong, so its unpack fails; layer 1 (the many-files one) is held half-sent.
+  const bad = await new RegistryPusher(reg).pushImage(
+    'test/fails',
+    'v1',
+    [
+      { tar: await makeTar([{ name: 'a', content: 'a' }]), compression: 'gzip' },
+      { tar: bigTar, compression: 'gzip' },
+    ],
+    {
+      diffIds: [`sha256:${'1'.repeat(64)}`, sha256(bigTar)],
+    },
+  );
+  const held = Promise.all([front.hold(bad.layerDigests[0]), front.hold(bad.layerDigests[1])]);
+  const pull = svc.pull(`${front.host}/test/fails:v1`, null);
+  pull.catch(() => undefined);
+  await held;
+  front.letGo(bad.layerDigests[0]);
+  await t.rejects(pull, { code: 'FAILED_PRECONDITION', message: /layer 0 .* was refused: uncompressed layer digest/ }, 'fails on layer 0 without waiting for layer 1');
+  t.ok(front.request(bad.layerDigests[1])?.aborted, "layer 1's download was aborted");
+  front.letGo();
+  await leftNothing(t, before);
 });
 
 t.test('a pull whose caller aborts fails with the typed CANCELLED error (what the CRI wrapper logs and counts)', async (t) => {
