@@ -6,6 +6,7 @@
 // over the domain and the image service.
 
 import { join } from 'node:path';
+import { withoutSecrets } from '../config/redact';
 import type { VmpodConfig } from '../config/types';
 import { imageHandlers } from '../cri/image';
 import { runtimeHandlers, runtimeStreams } from '../cri/runtime';
@@ -49,7 +50,8 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
   podNetwork.start();
   if (state.podCidr) podNetwork.setPodCidr(state.podCidr);
   const info: DaemonInfo = {
-    config: cfg,
+    // Shown by Status verbose (crictl info): registry credentials stay out of it.
+    config: withoutSecrets(cfg),
     version,
     // Cheap facts only: no VM is booted on a Status call.
     capabilities: async () => (await hostReport(cfg, types, false)).capabilities,
