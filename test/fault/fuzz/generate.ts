@@ -166,6 +166,20 @@ export class RequestGenerator {
         return ctx.containers.length ? { container_id: r.pick(ctx.containers) } : undefined;
       case 'StopContainer':
         return ctx.containers.length ? { container_id: r.pick(ctx.containers), timeout: String(r.int(3)) } : undefined;
+      case 'UpdateContainerResources':
+        // What kubelet sends for a pod resize: shares, CFS quota and a memory limit the container stays under.
+        return ctx.containers.length
+          ? {
+              container_id: r.pick(ctx.containers),
+              linux: {
+                cpu_shares: String(2 + r.int(2048)),
+                cpu_period: '100000',
+                cpu_quota: r.pick(['-1', '50000']),
+                memory_limit_in_bytes: String(r.pick([128, 256]) << 20),
+                oom_score_adj: String(r.int(1000)),
+              },
+            }
+          : undefined;
       case 'ExecSync':
         return ctx.containers.length ? { container_id: r.pick(ctx.containers), cmd: ['echo', nameLike(r)], timeout: '10' } : undefined;
       case 'StopPodSandbox':

@@ -8,7 +8,9 @@
 import t from 'tap';
 import { absoluteDir, validateContainerConfig, validatePodConfig } from '../../../src/cri/validate-config';
 import { criPackageDefinition, IMAGE_SERVICE_NAME, IMAGE_SERVICE_RPCS, RUNTIME_SERVICE_NAME, RUNTIME_SERVICE_RPCS, SERVER_STREAMING_RPCS } from '../../../src/cri/proto';
+import { validateResources } from '../../../src/cri/validate-resources';
 import type { ContainerConfig__Output } from '../../../src/generated/cri/runtime/v1/ContainerConfig';
+import type { LinuxContainerResources__Output } from '../../../src/generated/cri/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../../../src/generated/cri/runtime/v1/PodSandboxConfig';
 import { asksForVm, criMethods, RequestGenerator, type FuzzContext, type GeneratedCall } from '../../fault/fuzz/generate';
 import { Rng } from '../../fault/fuzz/rng';
@@ -107,7 +109,7 @@ t.test('the methods are exactly both services of the proto, streams marked', asy
 t.test('every method is called, some with requests built valid', async (t) => {
   const called = new Set(SAMPLE.map((c) => c.name));
   for (const m of criMethods()) t.ok(called.has(m.name), `${m.name} called`);
-  for (const m of ['RunPodSandbox', 'CreateContainer', 'StartContainer', 'ExecSync', 'RemovePodSandbox'])
+  for (const m of ['RunPodSandbox', 'CreateContainer', 'StartContainer', 'ExecSync', 'UpdateContainerResources', 'RemovePodSandbox'])
     t.ok(
       SAMPLE.some((c) => c.name === m && c.valid),
       `${m} sometimes valid`,
@@ -177,6 +179,7 @@ t.test('requests built valid pass the daemon validation, after the wire', async 
   const calls = draw(3, 3000, c).filter((x) => x.valid);
   let pods = 0;
   let ctrs = 0;
+  let updates = 0;
   for (const x of calls) {
     const req = codec(x).deserialize(codec(x).serialize(x.request)) as { config: unknown };
     if (x.name === 'RunPodSandbox') {
@@ -185,13 +188,17 @@ t.test('requests built valid pass the daemon validation, after the wire', async 
       t.ok(asksForVm(x.request), 'a VM pod when the context allows one');
       t.ok(String((x.request.config as { log_directory: string }).log_directory).startsWith(`${LOG_DIR}/`), 'its log directory under the run');
     }
+    if (x.name === 'UpdateContainerResources') {
+      updates++;
+      t.doesNotThrow(() => validateResources((req as unknown as { linux: LinuxContainerResources__Output }).linux, 'linux'), 'valid resources');
+    }
     if (x.name === 'CreateContainer') {
       ctrs++;
       t.doesNotThrow(() => validateContainerConfig(req.config as ContainerConfig__Output), 'a valid container config');
       t.equal((x.request as { pod_sandbox_id: string }).pod_sandbox_id, POD_ID, 'in a pod the daemon returned');
     }
   }
-  t.ok(pods > 0 && ctrs > 0, `some of each (${pods} pods, ${ctrs} containers)`);
+  t.ok(pods > 0 && ctrs > 0 && updates > 0, `some of each (${pods} pods, ${ctrs} containers, ${updates} resource updates)`);
 });
 
 t.test('no VM pod is asked for unless the context allows it', async (t) => {
