@@ -58,6 +58,8 @@ export class SpdyStreamImpl extends Duplex implements SpdyStream {
   /** Set when no RST_STREAM must follow our destroy (the peer reset it, or the connection is gone). */
   private silent = false;
   private resetStatus: number = RstStatus.CANCEL;
+  /** A reset from the peer that waits for the data before it to be read (see abort()). */
+  private pendingAbort: { err: Error | undefined } | undefined;
 
   constructor(
     private readonly host: StreamHost,
@@ -93,7 +95,7 @@ export class SpdyStreamImpl extends Duplex implements SpdyStream {
 
   /** DATA from the peer (the session has checked the stream may receive). */
   receiveData(data: Buffer, fin: boolean): void {
-    if (this.destroyed) return;
+    if (this.destroyed || this.pendingAbort) return;
     if (data.length > 0 && !this.push(data) && !this.blocked) {
       this.blocked = true;
       this.host.inputBlocked(this);
@@ -115,10 +117,38 @@ export class SpdyStreamImpl extends Duplex implements SpdyStream {
     return this.finReceived;
   }
 
-  /** The peer reset the stream, or the connection went away: destroy without answering. */
+  /**
+   * The peer reset the stream, or the connection went away: destroy without
+   * answering. DATA that arrived before the reset is still the consumer's to
+   * read, as with spdystream, whose buffered data channel drains before it
+   * reports the close (client-go reads an exec's status that way when
+   * kubelet's code resets the stream right after writing it). So a stream
+   * with unread data takes no more and is destroyed, with the reset's
+   * error, once that data has been read.
+   */
   abort(err: Error | undefined): void {
+    if (this.destroyed) return;
     this.silent = true;
-    this.destroy(err);
+    if (this.readableLength === 0) {
+      this.destroy(err);
+      return;
+    }
+    this.pendingAbort = { err };
+    // Nothing more can arrive for it: the session forgets the stream, and its
+    // buffer no longer holds the socket back.
+    this.finReceived = true;
+    this.finish();
+  }
+
+  override read(size?: number): unknown {
+    const chunk: unknown = super.read(size);
+    if (this.pendingAbort && this.readableLength === 0) {
+      const { err } = this.pendingAbort;
+      this.pendingAbort = undefined;
+      // After the chunk just read has reached its consumer ('data' is emitted inside read()).
+      process.nextTick(() => this.destroy(err));
+    }
+    return chunk;
   }
 
   override _read(): void {

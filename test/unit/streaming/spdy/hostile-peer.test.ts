@@ -117,6 +117,52 @@ t.test('stream-level mistakes cost only the stream', async (t) => {
   raw.destroy();
 });
 
+t.test('DATA followed by RST_STREAM in one read: the data is read first, then the reset error', async (t) => {
+  const { session, raw, server } = await rawPair();
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const deflater = new HeaderDeflater();
+  const streams: SpdyStream[] = [];
+  session.on('stream', (s: SpdyStream) => {
+    streams.push(s);
+    s.reply();
+    // Stream 3's consumer reads only later: what came before the reset waits for it.
+    if (s.id === 3) s.pause();
+  });
+  const outcome = (s: SpdyStream): Promise<{ data: string; err?: Error }> =>
+    new Promise((resolve) => {
+      if (s.destroyed) return resolve({ data: '', err: new Error('destroyed before it was read') });
+      const chunks: Buffer[] = [];
+      s.on('data', (c: Buffer) => chunks.push(c));
+      s.on('error', (err) => resolve({ data: Buffer.concat(chunks).toString(), err }));
+      s.on('close', () => resolve({ data: Buffer.concat(chunks).toString() }));
+    });
+  // As kubelet's streaming code in containerd does after an exec: the status on the error stream, then a reset.
+  raw.write(
+    Buffer.concat([
+      encodeSynStream(1, deflater.deflate(encodeHeaderBlock({ streamtype: 'error' })), 0),
+      encodeSynStream(3, deflater.deflate(encodeHeaderBlock({ streamtype: 'stdout' })), 0),
+      encodeData(1, Buffer.from('{"status":"Success"}')),
+      encodeData(3, Buffer.from('late reader')),
+      encodeRstStream(1, 5),
+      encodeRstStream(3, 2),
+      encodePing(1),
+    ]),
+  );
+  while (streams.length < 2) await new Promise((r) => setImmediate(r));
+  const [first, second] = streams;
+  const got = await outcome(first);
+  t.equal(got.data, '{"status":"Success"}', 'the DATA before the reset reached the consumer');
+  t.match(got.err, { status: 5 }, 'then the reset, with its status');
+  await new Promise((r) => setTimeout(r, 20));
+  t.notOk(second.destroyed, 'a paused consumer still holds its unread data after the reset');
+  const late = outcome(second);
+  second.resume();
+  t.match(await late, { data: 'late reader', err: { status: 2 } }, 'and reads it, then sees the reset');
+  t.ok(session.alive, 'the session lives on');
+  session.destroy();
+  raw.destroy();
+});
+
 /** A socket whose peer reads only when told to: writes stay buffered (writableLength) until release(). */
 class SlowReaderSocket extends Duplex {
   private held: (() => void)[] = [];
