@@ -16,7 +16,7 @@ import { InvalidArgumentError } from '../../common/errors';
 import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
 import type { DNSConfig__Output } from '../generated/cri/runtime/v1/DNSConfig';
 import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
-import { requireObject, requireString } from './validate';
+import { argvStrings, requireObject, requireString } from './validate';
 import { validateResources } from './validate-resources';
 
 const NAME = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,251}[A-Za-z0-9])?$/;
@@ -91,5 +91,11 @@ export function validateContainerConfig(config: ContainerConfig__Output): void {
   objectName(requireString(md.name, 'config.metadata.name'), 'config.metadata.name');
   requireString(requireObject(config.image, 'config.image').image, 'config.image.image');
   if (config.log_path) relativeLogPath(config.log_path, 'config.log_path');
+  argvStrings(config.command ?? [], 'config.command');
+  argvStrings(config.args ?? [], 'config.args');
+  (config.envs ?? []).forEach((e, i) => {
+    if (e.key.includes('\0') || e.value.includes('\0')) throw new InvalidArgumentError(`config.envs[${i}]`, 'holds a NUL byte, which no environment string can carry');
+  });
+  if (config.working_dir?.includes('\0')) throw new InvalidArgumentError('config.working_dir', 'holds a NUL byte, which no path can carry');
   if (config.linux?.resources) validateResources(config.linux.resources, 'config.linux.resources');
 }

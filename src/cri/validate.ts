@@ -30,3 +30,14 @@ export function int64(value: unknown, field: string): bigint {
 function isLongLike(value: unknown): value is { low: number; high: number; toString(): string } {
   return typeof value === 'object' && value !== null && typeof (value as { low?: unknown }).low === 'number' && typeof (value as { high?: unknown }).high === 'number';
 }
+
+/**
+ * Strings that become an argument vector or environment (execve): a NUL byte
+ * would end the string early, and Node refuses to spawn one at all (an
+ * INTERNAL error before this check; found by the CRI fuzzer in ExecSync).
+ */
+export function argvStrings(values: readonly string[], field: string): void {
+  values.forEach((v, i) => {
+    if (v.includes('\0')) throw new InvalidArgumentError(`${field}[${i}]`, 'holds a NUL byte, which no argument or environment string can carry');
+  });
+}

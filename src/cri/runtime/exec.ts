@@ -13,13 +13,14 @@ import type { PodService } from '../../pods/service';
 import type { StreamOptions } from '../../sandbox/controller';
 import type { StreamUrls } from '../../streaming/requests';
 import type { HandlerTable } from '../handler';
-import { int64, requireString } from '../validate';
+import { argvStrings, int64, requireString } from '../validate';
 
 export function execHandlers(pods: PodService): HandlerTable {
   return {
     ExecSync: async (req: ExecSyncRequest__Output) => {
       const id = requireString(req.container_id, 'container_id');
       if (req.cmd.length === 0) throw new InvalidArgumentError('cmd', 'is required');
+      argvStrings(req.cmd, 'cmd');
       const timeoutS = Number(int64(req.timeout || '0', 'timeout'));
       const r = await pods.execSync(id, req.cmd, timeoutS);
       return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
@@ -35,6 +36,7 @@ export function streamingHandlers(pods: StreamingChecks, urls: StreamUrls): Hand
     Exec: async (req: ExecRequest__Output) => {
       const id = requireString(req.container_id, 'container_id');
       if (req.cmd.length === 0) throw new InvalidArgumentError('cmd', 'is required');
+      argvStrings(req.cmd, 'cmd');
       const opts = streamOptions(req);
       const containerId = await pods.requireRunning(id, 'cannot exec in it');
       return { url: urls.issue({ kind: 'exec', containerId, cmd: req.cmd, opts }) };

@@ -44,5 +44,22 @@ t.test('whole configs: each refusal names its field', (t) => {
   t.throws(() => validateContainerConfig(ctr({ log_path: '../../../etc/cron.d/x' })), bad('config.log_path'));
   t.throws(() => validateContainerConfig(ctr({ metadata: { name: 'c/d', attempt: 0 } })), bad('config.metadata.name'));
   t.throws(() => validateContainerConfig(ctr({ image: null })), bad('config.image'));
+  // NUL bytes cannot reach execve (found by the CRI fuzzer: spawn threw and the call was INTERNAL).
+  t.throws(() => validateContainerConfig(ctr({ command: ['/bin/sh', 'a\0b'] })), bad('config.command[1]'));
+  t.throws(() => validateContainerConfig(ctr({ args: ['a\0'] })), bad('config.args[0]'));
+  t.throws(
+    () =>
+      validateContainerConfig(
+        ctr({
+          envs: [
+            { key: 'A', value: 'x' },
+            { key: 'B', value: '\0' },
+          ],
+        }),
+      ),
+    bad('config.envs[1]'),
+  );
+  t.throws(() => validateContainerConfig(ctr({ working_dir: '/a\0b' })), bad('config.working_dir'));
+  validateContainerConfig(ctr({ command: ['/bin/sh', '-c', 'echo "a b"'], args: [''], envs: [{ key: 'A', value: '' }], working_dir: '/w' }));
   t.end();
 });

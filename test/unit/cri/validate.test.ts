@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as protobuf from 'protobufjs';
 import { InvalidArgumentError } from '../../../common/errors';
-import { int64 } from '../../../src/cri/validate';
+import { argvStrings, int64 } from '../../../src/cri/validate';
 
 /** What protobufjs decodes an int64 field to when it is not asked for strings: a Long. */
 function decodedInt64(decimal: string): protobuf.Long {
@@ -27,4 +27,9 @@ t.test('int64 refuses what is not an integer, naming the field', async (t) => {
     { desc: 'null', value: null },
   ];
   for (const c of cases) t.throws(() => int64(c.value, 'timeout'), { constructor: InvalidArgumentError, field: 'timeout', message: /is not an integer/ }, c.desc);
+});
+
+t.test('argvStrings refuses a NUL byte, naming the element (ExecSync with one made spawn throw: INTERNAL)', async (t) => {
+  t.doesNotThrow(() => argvStrings(['echo', '', 'a b', '\u00e9'], 'cmd'));
+  t.throws(() => argvStrings(['echo', 'nb6rvf1k77\0yx7k'], 'cmd'), { constructor: InvalidArgumentError, field: 'cmd[1]', message: /NUL/ });
 });
