@@ -34,8 +34,20 @@ export function objectName(value: string, field: string): string {
   return value;
 }
 
+/** Linux's limits (NAME_MAX, PATH_MAX): past them every file call fails with ENAMETOOLONG, an INTERNAL error deep in a pod's start. */
+const NAME_MAX = 255;
+const PATH_MAX = 4095;
+
+function withinPathLimits(value: string, field: string): void {
+  const long = value.split('/').find((c) => Buffer.byteLength(c) > NAME_MAX);
+  if (long !== undefined || Buffer.byteLength(value) > PATH_MAX) {
+    throw new InvalidArgumentError(field, `${JSON.stringify(value.slice(0, 100))}… is too long for a path: at most ${PATH_MAX} bytes, ${NAME_MAX} per component`);
+  }
+}
+
 /** An absolute, normalised directory: no '..', no NUL, no trailing tricks. */
 export function absoluteDir(value: string, field: string): string {
+  withinPathLimits(value, field);
   if (value.includes('\0') || !isAbsolute(value) || normalize(value).replace(/\/$/, '') !== value.replace(/\/$/, '') || value.split('/').includes('..')) {
     throw new InvalidArgumentError(field, `${JSON.stringify(value.slice(0, 300))} must be an absolute, normalised path`);
   }
@@ -44,6 +56,7 @@ export function absoluteDir(value: string, field: string): string {
 
 /** CRI: log_path is relative to the pod's log_directory and must stay inside it. */
 export function relativeLogPath(value: string, field: string): string {
+  withinPathLimits(value, field);
   const n = normalize(value);
   if (value.includes('\0') || isAbsolute(value) || n === '.' || n === '..' || n.startsWith('../') || value.endsWith('/')) {
     throw new InvalidArgumentError(field, `${JSON.stringify(value.slice(0, 300))} must be a file path relative to the pod's log_directory, inside it`);

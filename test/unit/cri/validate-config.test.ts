@@ -21,6 +21,14 @@ t.test('log_path stays inside log_directory; log_directory is absolute', (t) => 
   t.end();
 });
 
+t.test('paths past NAME_MAX or PATH_MAX are refused before a mkdir fails with ENAMETOOLONG', (t) => {
+  t.throws(() => absoluteDir(`/tmp/${'d'.repeat(256)}`, 'config.log_directory'), bad('config.log_directory'));
+  t.throws(() => absoluteDir(`/tmp/${'d/'.repeat(2100)}x`, 'config.log_directory'), bad('config.log_directory'));
+  t.throws(() => relativeLogPath(`${'\u00e9'.repeat(128)}.log`, 'config.log_path'), bad('config.log_path'));
+  t.equal(absoluteDir(`/tmp/${'d'.repeat(255)}`, 'f'), `/tmp/${'d'.repeat(255)}`, '255 bytes is fine');
+  t.end();
+});
+
 t.test('DNS: servers are IPs, searches and options cannot add resolv.conf lines', (t) => {
   validateDnsConfig({ servers: ['10.96.0.10', 'fd00::a'], searches: ['default.svc.cluster.local', 'cluster.local'], options: ['ndots:5', 'edns0'] }, 'config.dns_config');
   t.throws(() => validateDnsConfig({ servers: ['dns.example'], searches: [], options: [] }, 'config.dns_config'), bad('config.dns_config.servers[0]'));
