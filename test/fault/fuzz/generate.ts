@@ -86,6 +86,8 @@ const HOST_PATH_FIELDS = new Set(['host_path', 'log_directory', 'cgroup_parent',
 /** String fields holding a pod or container id (filters name them `id`). */
 const POD_ID_FIELDS = new Set(['pod_sandbox_id']);
 const CONTAINER_ID_FIELDS = new Set(['container_id']);
+/** Metadata fields the daemon checks against its name rule (src/cri/validate-config.ts). */
+const NAME_FIELDS = new Set(['name', 'namespace', 'uid']);
 const MAX_DEPTH = 7;
 
 let cachedRoot: protobuf.Root | undefined;
@@ -256,6 +258,8 @@ export class RequestGenerator {
     if (name === 'image' && r.chance(0.5)) return ctx.image;
     if (name === 'runtime_handler') return r.pick(['', 'runc', 'vm', randomString(r).value]);
     if (HOST_PATH_FIELDS.has(name)) return this.hostPath(name, ctx);
+    // Metadata that passes the name rules half the time, so random configs get past validation and reach CNI, runc and the VM.
+    if (NAME_FIELDS.has(name) && r.chance(0.5)) return nameLike(r);
     return randomString(r).value;
   }
 
