@@ -218,7 +218,8 @@ export class RequestGenerator {
     const out: Record<string, unknown> = {};
     const presence = depth === 0 ? 0.8 : 0.55;
     for (const f of type.fieldsArray) {
-      if (!this.rng.chance(presence)) continue;
+      // Nested messages and names more often than other fields: an absent config, metadata or name stops a request at its first check.
+      if (!this.rng.chance(f.resolvedType instanceof protobuf.Type ? 0.85 : NAME_FIELDS.has(f.name) ? 0.9 : presence)) continue;
       if (f.map) {
         const n = this.rng.pick([0, 1, 2, 3]);
         const m: Record<string, unknown> = {};
@@ -258,8 +259,8 @@ export class RequestGenerator {
     if (name === 'image' && r.chance(0.5)) return ctx.image;
     if (name === 'runtime_handler') return r.pick(['', 'runc', 'vm', randomString(r).value]);
     if (HOST_PATH_FIELDS.has(name)) return this.hostPath(name, ctx);
-    // Metadata that passes the name rules half the time, so random configs get past validation and reach CNI, runc and the VM.
-    if (NAME_FIELDS.has(name) && r.chance(0.5)) return nameLike(r);
+    // Metadata that passes the name rules most of the time, so random configs get past validation and reach CNI, runc and the VM.
+    if (NAME_FIELDS.has(name) && r.chance(0.75)) return nameLike(r);
     return randomString(r).value;
   }
 
