@@ -16,6 +16,7 @@ import { InvalidArgumentError } from '../../common/errors';
 import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
 import type { DNSConfig__Output } from '../generated/cri/runtime/v1/DNSConfig';
 import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
+import type { PortMapping__Output } from '../generated/cri/runtime/v1/PortMapping';
 import { argvStrings, requireObject, requireString } from './validate';
 import { validateResources } from './validate-resources';
 
@@ -86,6 +87,23 @@ export function validateDnsConfig(dns: DNSConfig__Output, field: string): void {
   dns.options.forEach((s, i) => noControl(s, `${field}.options[${i}]`, 'resolver option'));
 }
 
+const PROTOCOLS: readonly unknown[] = ['TCP', 'UDP', 'SCTP'];
+
+/**
+ * A port mapping CNI's portmap plugin takes: a container port 1..65535, a host
+ * port 0 (none) to 65535, a defined protocol, an IP or nothing to bind. The
+ * plugin refuses anything else in ADD and in DEL alike, so a bad mapping
+ * failed RunPodSandbox as INTERNAL and its network could not be undone
+ * (found by the CRI fuzzer: container_port 0).
+ */
+export function validatePortMapping(p: PortMapping__Output, field: string): void {
+  if (!Number.isInteger(p.container_port) || p.container_port < 1 || p.container_port > 65535)
+    throw new InvalidArgumentError(`${field}.container_port`, `${p.container_port} is not a port number (1..65535)`);
+  if (!Number.isInteger(p.host_port) || p.host_port < 0 || p.host_port > 65535) throw new InvalidArgumentError(`${field}.host_port`, `${p.host_port} is not a port number (0 for none, or 1..65535)`);
+  if (!PROTOCOLS.includes(p.protocol)) throw new InvalidArgumentError(`${field}.protocol`, `${String(p.protocol)} is not TCP, UDP or SCTP`);
+  if (p.host_ip && isIP(p.host_ip) === 0) throw new InvalidArgumentError(`${field}.host_ip`, `${JSON.stringify(p.host_ip.slice(0, 100))} is not an IP address`);
+}
+
 /** RunPodSandbox's config: what the domain below may take as given. */
 export function validatePodConfig(config: PodSandboxConfig__Output): void {
   const md = requireObject(config.metadata, 'config.metadata');
@@ -94,6 +112,7 @@ export function validatePodConfig(config: PodSandboxConfig__Output): void {
   if (md.uid) objectName(md.uid, 'config.metadata.uid');
   if (config.log_directory) absoluteDir(config.log_directory, 'config.log_directory');
   if (config.dns_config) validateDnsConfig(config.dns_config, 'config.dns_config');
+  (config.port_mappings ?? []).forEach((p, i) => validatePortMapping(p, `config.port_mappings[${i}]`));
   if (config.linux?.resources) validateResources(config.linux.resources, 'config.linux.resources');
   if (config.linux?.overhead) validateResources(config.linux.overhead, 'config.linux.overhead');
 }

@@ -46,6 +46,16 @@ t.test('whole configs: each refusal names its field', (t) => {
   t.throws(() => validatePodConfig(pod({ metadata: { name: 'p', namespace: 'a/b', uid: '', attempt: 0 } })), bad('config.metadata.namespace'));
   t.throws(() => validatePodConfig(pod({ metadata: { name: 'p', namespace: 'n', uid: '../u', attempt: 0 } })), bad('config.metadata.uid'));
   t.throws(() => validatePodConfig(pod({ log_directory: 'logs' })), bad('config.log_directory'));
+  // Port mappings CNI's portmap refuses (found by the CRI fuzzer: container_port 0 failed ADD and then DEL, INTERNAL).
+  const pm = (o: object) => pod({ port_mappings: [{ protocol: 'TCP', container_port: 80, host_port: 8080, host_ip: '', ...o }] as PodSandboxConfig__Output['port_mappings'] });
+  validatePodConfig(pm({}));
+  validatePodConfig(pm({ host_port: 0, protocol: 'UDP', host_ip: '127.0.0.1' }));
+  t.throws(() => validatePodConfig(pm({ container_port: 0 })), bad('config.port_mappings[0].container_port'));
+  t.throws(() => validatePodConfig(pm({ container_port: -28 })), bad('config.port_mappings[0].container_port'));
+  t.throws(() => validatePodConfig(pm({ container_port: 65536 })), bad('config.port_mappings[0].container_port'));
+  t.throws(() => validatePodConfig(pm({ host_port: -1 })), bad('config.port_mappings[0].host_port'));
+  t.throws(() => validatePodConfig(pm({ protocol: 99 })), bad('config.port_mappings[0].protocol'));
+  t.throws(() => validatePodConfig(pm({ host_ip: 'localhost' })), bad('config.port_mappings[0].host_ip'));
   const ctr = (o: Partial<ContainerConfig__Output>): ContainerConfig__Output =>
     ({ metadata: { name: 'c', attempt: 0 }, image: { image: 'busybox' }, log_path: 'c.log', ...o }) as ContainerConfig__Output;
   validateContainerConfig(ctr({}));
