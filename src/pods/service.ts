@@ -81,12 +81,19 @@ export class PodService {
   }
 
   private onEvent(e: ControllerEvent): void {
-    if (e.kind === 'sandbox-died') {
-      markPodNotReady(this.d, e.podSandboxId, `pod infra is gone (${e.reason}); pod sandbox is NOTREADY`);
-      return;
+    // Called from a controller's watcher: a throw here would end the daemon.
+    // A record write that fails (a full disk) leaves the record as it was,
+    // and the next status or list call asks the controller again.
+    try {
+      if (e.kind === 'sandbox-died') {
+        markPodNotReady(this.d, e.podSandboxId, `pod infra is gone (${e.reason}); pod sandbox is NOTREADY`);
+        return;
+      }
+      const c = this.d.containers.get(e.containerId);
+      if (c) recordState(this.d, c, e.state);
+    } catch (err) {
+      this.d.log.warn({ err, event: e.kind, id: e.kind === 'sandbox-died' ? e.podSandboxId : e.containerId }, 'recording a controller event failed; the next status call asks again');
     }
-    const c = this.d.containers.get(e.containerId);
-    if (c) recordState(this.d, c, e.state);
   }
 
   // --- pods ---
