@@ -11,7 +11,7 @@
 // Removing an image deletes its record at once; its snapshots stay while a
 // lease names them and go in the GC after the last `releaseRootfs`.
 
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTree } from '../host/remove-tree';
 import type { RegistryConfig } from '../config/types';
@@ -28,6 +28,7 @@ import { SharedWork } from './shared-work';
 import { digestReference, parseReference, tagReference } from './reference';
 import { RegistryClient } from './registry';
 import { isMountpoint, mountOverlay, SnapshotStore, unmount, type RootfsLayout } from './snapshots';
+import { makeDirs } from '../host/make-dirs';
 
 export interface ImageServiceOptions {
   /** The daemon's state root; the service uses `<root>/image/`. */
@@ -329,9 +330,9 @@ export class ImageService {
       work: join(base, 'work'),
       mountpoint: join(base, 'rootfs'),
     };
-    await mkdir(layout.upper, { recursive: true, mode: 0o755 });
-    await mkdir(layout.work, { recursive: true, mode: 0o700 });
-    await mkdir(layout.mountpoint, { recursive: true, mode: 0o755 });
+    await makeDirs(layout.upper, 0o755);
+    await makeDirs(layout.work, 0o700);
+    await makeDirs(layout.mountpoint, 0o755);
     // Never delete a caller's targetDir itself (it may be a pod's shared dir), only what we made in it.
     const ownedDirs = targetDir ? [layout.upper, layout.work, layout.mountpoint] : [base];
     const lease: RootfsLease = { containerId, imageId: image.id, chainIds: image.chainIds, layout, ownedDirs };

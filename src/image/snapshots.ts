@@ -6,11 +6,12 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { mkdir, open, readdir, readlink, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
+import { open, readdir, readlink, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { InternalError } from '../../common/errors';
 import { sha256 } from './content-store';
+import { makeDirs } from '../host/make-dirs';
 
 const run = promisify(execFile);
 
@@ -29,7 +30,7 @@ export class SnapshotStore {
   }
 
   async init(): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o700 });
+    await makeDirs(this.dir, 0o700);
   }
 
   fsDir(chainId: string): string {
@@ -46,7 +47,7 @@ export class SnapshotStore {
   /** A fresh temp snapshot dir (`.tmp-*`, swept at start-up). */
   async tempDir(): Promise<{ dir: string; fs: string }> {
     const dir = join(this.dir, `.tmp-${randomBytes(6).toString('hex')}`);
-    await mkdir(join(dir, 'fs'), { recursive: true, mode: 0o755 });
+    await makeDirs(join(dir, 'fs'), 0o755);
     return { dir, fs: join(dir, 'fs') };
   }
 
@@ -97,7 +98,7 @@ export class SnapshotStore {
     const hex = basename(dirname(fsDir));
     if (!/^[a-f0-9]{64}$/.test(hex) || dirname(dirname(fsDir)) !== this.dir) throw new InternalError(`${fsDir} is not a snapshot of ${this.dir}`);
     const name = shortLinkName(hex);
-    await mkdir(join(this.dir, 'l'), { recursive: true, mode: 0o700 });
+    await makeDirs(join(this.dir, 'l'), 0o700);
     try {
       await symlink(shortLinkTarget(hex), join(this.dir, name));
     } catch (err) {
@@ -147,7 +148,7 @@ export function overlayOptions(l: RootfsLayout): string {
  * `mount`), and when those do not either, as the store's short links.
  */
 export async function mountOverlay(l: RootfsLayout, snapshots?: SnapshotStore): Promise<void> {
-  await mkdir(l.mountpoint, { recursive: true, mode: 0o755 });
+  await makeDirs(l.mountpoint, 0o755);
   if (await isMountpoint(l.mountpoint)) return;
   let options = overlayOptions(l);
   let cwd: string | undefined;
