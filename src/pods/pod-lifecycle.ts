@@ -120,8 +120,21 @@ async function eachContainer(d: Domain, podId: string, fn: (id: string) => Promi
   for (const { id } of d.containers.list().filter((c) => c.podSandboxId === podId)) await fn(id);
 }
 
+/** Every error of a stop or removal names the pod: what failed may be one of its containers' records (a full disk). */
+async function naming<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw restated(err, `${what}: ${(err as Error)?.message ?? String(err)}`);
+  }
+}
+
 /** Call under the pod's lock. */
-export async function stopPod(d: Domain, sb: SandboxRecord, log: Logger): Promise<void> {
+export function stopPod(d: Domain, sb: SandboxRecord, log: Logger): Promise<void> {
+  return naming(`StopPodSandbox ${sb.id}`, () => stopPodSteps(d, sb, log));
+}
+
+async function stopPodSteps(d: Domain, sb: SandboxRecord, log: Logger): Promise<void> {
   await eachContainer(d, sb.id, (id) => stopContainer(d, id, 0));
   const rt = podRuntime(d, sb);
   if (rt) await rt.ctl.stopSandbox(rt.h, log);
@@ -134,7 +147,11 @@ export async function stopPod(d: Domain, sb: SandboxRecord, log: Logger): Promis
 }
 
 /** Call under the pod's lock. CRI: RemovePodSandbox forcibly removes running containers too. */
-export async function removePod(d: Domain, sb: SandboxRecord, log: Logger): Promise<void> {
+export function removePod(d: Domain, sb: SandboxRecord, log: Logger): Promise<void> {
+  return naming(`RemovePodSandbox ${sb.id}`, () => removePodSteps(d, sb, log));
+}
+
+async function removePodSteps(d: Domain, sb: SandboxRecord, log: Logger): Promise<void> {
   await eachContainer(d, sb.id, (id) => removeContainer(d, id));
   const rt = podRuntime(d, sb);
   if (rt) {

@@ -82,3 +82,25 @@ t.test('CreateContainer: a full disk under the rootfs step, wrapped by it', asyn
   });
   t.same(fx.containers.list(), [], 'no record is left');
 });
+
+// Found by the disk-full sweep: StopPodSandbox on a full root failed RESOURCE_EXHAUSTED with
+// "cannot write the record of container <id>", naming a container the caller never asked about.
+t.test('StopPodSandbox and RemovePodSandbox name the pod when a container record cannot be written', async (t) => {
+  const CTR = 'c'.repeat(64);
+  const fx = podFixture(t, { controller: { stopContainer: async () => undefined, containerState: async () => ({ state: 'running', exitCode: 0, finishedAt: '0', oomKilled: false }) } });
+  fx.addPod(POD);
+  fx.addContainer(CTR, POD, 'CONTAINER_RUNNING');
+  const update = fx.containers.update.bind(fx.containers);
+  fx.containers.update = (id) => {
+    throw new ResourceExhaustedError(`cannot write the record of container ${id}: no space left; free space on that filesystem and retry`);
+  };
+  t.teardown(() => (fx.containers.update = update));
+  await t.rejects(fx.h.StopPodSandbox({ pod_sandbox_id: POD }, ctx), {
+    constructor: ResourceExhaustedError,
+    message: `StopPodSandbox ${POD}: cannot write the record of container ${CTR}: no space left; free space on that filesystem and retry`,
+  });
+  fx.containers.update = () => {
+    throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+  };
+  await t.rejects(fx.h.StopPodSandbox({ pod_sandbox_id: POD }, ctx), { code: 'INTERNAL', message: new RegExp(`^StopPodSandbox ${POD}: EIO`) }, 'an untyped error too, as INTERNAL');
+});
