@@ -146,8 +146,26 @@ export class PodNetwork {
       return { netnsPath: ns, ips, result };
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'pod network setup failed; undoing');
-      await this.teardown(pod.id).catch((e: unknown) => log.error({ err: (e as Error).message }, 'undoing failed pod network setup failed'));
+      await this.undoSetup(pod.id, log);
       throw err;
+    }
+  }
+
+  /**
+   * Undo a setup that failed. Unlike teardown, a DEL that fails does not keep
+   * the netns and cache entry: the pod never existed for the caller, so no
+   * StopPodSandbox will come to retry it, and a DEL that failed here usually
+   * fails for the same reason ADD did (the CRI fuzzer's port 0 made portmap
+   * refuse both), so start-up reconciliation would retry it forever while the
+   * pin stayed mounted. What the plugins keep on the host is named in the log.
+   */
+  private async undoSetup(podId: string, log: Logger): Promise<void> {
+    try {
+      await this.teardown(podId);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'CNI DEL failed while undoing a failed pod network setup; removing the netns anyway (host-side plugin state, e.g. an IPAM lease, may remain)');
+      await deleteNetns(this.netnsPathFor(podId)).catch((e: unknown) => log.error({ err: (e as Error).message }, 'cannot unpin the netns of a failed pod network setup'));
+      this.cache.remove(podId);
     }
   }
 
