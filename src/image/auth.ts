@@ -29,7 +29,12 @@ export interface Challenge {
 /** Credentials from a CRI AuthConfig; the most specific form wins as in containerd's ParseAuth. */
 export function credentialsFrom(auth: CriAuthConfig | null | undefined): Credentials {
   if (!auth) return { kind: 'anonymous' };
-  if (auth.registry_token) return { kind: 'bearer', token: auth.registry_token };
+  if (auth.registry_token) {
+    // It goes into the Authorization header as it is: a character HTTP forbids there
+    // would fail the request as if the registry were unreachable.
+    if (!/^[\x21-\x7e]+$/.test(auth.registry_token)) throw new InvalidArgumentError('auth.registry_token', 'must be printable ASCII without spaces (it is sent as a bearer token)');
+    return { kind: 'bearer', token: auth.registry_token };
+  }
   if (auth.identity_token) return { kind: 'refresh', username: auth.username ?? '', refreshToken: auth.identity_token };
   if (auth.username) return { kind: 'basic', username: auth.username, password: auth.password ?? '' };
   if (auth.auth) {

@@ -35,4 +35,6 @@ t.test('AuthConfig forms', async (t) => {
   ];
   for (const c of cases) t.same(credentialsFrom(c.auth), c.want, c.desc);
   t.throws(() => credentialsFrom({ auth: Buffer.from('nocolon').toString('base64') }), { constructor: InvalidArgumentError, message: /auth.auth/ }, 'malformed auth');
+  for (const token of ['a\nb', 'tok en', 'caf\u00e9', '\u0000'])
+    t.throws(() => credentialsFrom({ registry_token: token }), { constructor: InvalidArgumentError, message: /auth.registry_token/ }, `registry token ${JSON.stringify(token)}`);
 });
