@@ -21,7 +21,7 @@ import { credentialsFrom, type CriAuthConfig } from './auth';
 import { ContentStore } from './content-store';
 import { dirUsage, type Usage } from './usage';
 import { UsageCache } from './usage-cache';
-import { ImageRecords, isValidContainerId, LeaseRecords, type ImageRecord, type RootfsLease } from './image-store';
+import { ImageRecords, isValidContainerId, LeaseRecords, type ImageRecord } from './image-store';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits';
 import { pullImage } from './pull';
 import { SharedWork } from './shared-work';
@@ -330,13 +330,19 @@ export class ImageService {
       work: join(base, 'work'),
       mountpoint: join(base, 'rootfs'),
     };
-    await makeDirs(layout.upper, 0o755);
-    await makeDirs(layout.work, 0o700);
-    await makeDirs(layout.mountpoint, 0o755);
     // Never delete a caller's targetDir itself (it may be a pod's shared dir), only what we made in it.
     const ownedDirs = targetDir ? [layout.upper, layout.work, layout.mountpoint] : [base];
-    const lease: RootfsLease = { containerId, imageId: image.id, chainIds: image.chainIds, layout, ownedDirs };
-    this.leases.put(lease);
+    try {
+      await makeDirs(layout.upper, 0o755);
+      await makeDirs(layout.work, 0o700);
+      await makeDirs(layout.mountpoint, 0o755);
+      this.leases.put({ containerId, imageId: image.id, chainIds: image.chainIds, layout, ownedDirs });
+    } catch (err) {
+      // Without a lease nothing would ever remove what was made (a full disk
+      // under the second mkdir or the lease write; found by test/fault/disk-full).
+      await Promise.all(ownedDirs.map((dir) => rm(dir, { recursive: true, force: true }).catch(() => undefined)));
+      throw err;
+    }
     return layout;
   }
 

@@ -211,6 +211,22 @@ t.test('prepareRootfs into a caller dir: release deletes only what it made', asy
   await t.rejects(svc.prepareRootfs('../evil', rec.id), { code: 'INVALID_ARGUMENT' }, 'container id checked');
 });
 
+t.test('prepareRootfs that fails half-way (the lease write) leaves no directory behind', async (t) => {
+  const rec = svc.resolve(`${reg.host}/test/zstd:v1`);
+  const leases = (svc as unknown as { leases: { put(l: unknown): void } }).leases;
+  const put = leases.put.bind(leases);
+  leases.put = () => {
+    throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+  };
+  t.teardown(() => (leases.put = put));
+  await t.rejects(svc.prepareRootfs('ctr-full', rec.id), /ENOSPC/);
+  t.notOk(existsSync(join(root, 'image', 'containers', 'ctr-full')), 'its own container dir is gone (found by test/fault/disk-full)');
+  const share = mkdtempSync(join(root, 'share-full-'));
+  writeFileSync(join(share, 'keep-me'), 'pod data');
+  await t.rejects(svc.prepareRootfs('ctr-full2', rec.id, share), /ENOSPC/);
+  t.same(readdirSync(share), ['keep-me'], "in a caller's dir, only what it made is removed");
+});
+
 t.test('re-pushing a tag moves it to the new image; the old one keeps only its digest', async (t) => {
   const v1 = await push.pushImage('test/retag', 'latest', [{ tar: await makeTar([{ name: 'v', content: '1' }]), compression: 'none' }]);
   const old = await svc.pull(`${reg.host}/test/retag`, null);
