@@ -1,7 +1,7 @@
 // Containers of a trusted pod: one runc container per CRI container, each
 // under its own conmon.
 
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../log';
@@ -18,6 +18,7 @@ import type { RuncPaths } from './paths';
 import { readRootfsFile } from './rootfs-read';
 import { Steps, type PhaseObserver } from '../steps';
 import { nowNs, sleep } from '../../../common/time';
+import { makeDirs } from '../../host/make-dirs';
 
 export interface ContainerDeps {
   paths: RuncPaths;
@@ -66,10 +67,17 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
   await steps.run(
     'bundle',
     async () => {
-      await mkdir(bundle, { recursive: true, mode: 0o700 });
-      await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
-      if (input.logPath) await mkdir(dirname(input.logPath), { recursive: true });
-      await mkdir(deps.paths.exitDir, { recursive: true });
+      try {
+        await makeDirs(bundle, 0o700);
+        await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+        if (input.logPath) await makeDirs(dirname(input.logPath));
+        await makeDirs(deps.paths.exitDir);
+      } catch (err) {
+        // Only completed steps are rolled back: a bundle dir made before a
+        // failed write (a full state dir, found by test/fault/disk-full) is this step's to remove.
+        await rm(bundle, { recursive: true, force: true }).catch(() => undefined);
+        throw err;
+      }
     },
     () => rm(bundle, { recursive: true, force: true }),
   );
