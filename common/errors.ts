@@ -72,6 +72,12 @@ export class DeadlineExceededError extends VmpodError {
   readonly grpcStatus = GrpcStatus.DEADLINE_EXCEEDED;
 }
 
+/** The caller cancelled the call (or went away); what the call had started is stopped and cleaned up. */
+export class CancelledError extends VmpodError {
+  readonly code = 'CANCELLED';
+  readonly grpcStatus = GrpcStatus.CANCELLED;
+}
+
 /** The caller lacks the credentials a registry asks for. */
 export class UnauthenticatedError extends VmpodError {
   readonly code = 'UNAUTHENTICATED';

@@ -5,7 +5,7 @@
 // only place in vmpod where that mapping happens.
 
 import { Metadata, status as GrpcStatus, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type StatusObject } from '@grpc/grpc-js';
-import { InvalidArgumentError, isVmpodError } from '../../common/errors';
+import { CancelledError, DeadlineExceededError, InvalidArgumentError, isVmpodError } from '../../common/errors';
 import type { Logger } from '../log';
 import type { CallContext, Handler, HandlerTable } from './handler';
 
@@ -66,10 +66,25 @@ function idsOf(req: Record<string, unknown>): Record<string, string> {
   return ids;
 }
 
-function contextFor(method: string, req: Record<string, unknown>, log: Logger, cancelled: { on(ev: 'cancelled', cb: () => void): unknown }): CallContext {
+/** The part of a grpc-js server call a context needs. */
+interface CancellableCall {
+  on(ev: 'cancelled', cb: () => void): unknown;
+  getDeadline(): Date | number;
+}
+
+function contextFor(method: string, req: Record<string, unknown>, log: Logger, call: CancellableCall): CallContext {
   const controller = new AbortController();
-  cancelled.on('cancelled', () => controller.abort(new Error(`${method} cancelled by the caller`)));
+  // grpc-js has answered the client itself; the typed reason is what the
+  // work that stops sees, logs and counts (a deadline is not a cancel).
+  call.on('cancelled', () => controller.abort(cancelReason(method, call.getDeadline(), Date.now())));
   return { log: log.child({ method, ...idsOf(req) }), signal: controller.signal };
+}
+
+/** Why a call was cancelled: its deadline passed, or the caller cancelled (or went away). */
+export function cancelReason(method: string, deadline: Date | number, now: number): Error {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (Number.isFinite(at) && at <= now) return new DeadlineExceededError(`${method}: the caller's deadline passed`);
+  return new CancelledError(`${method} cancelled by the caller`);
 }
 
 function logOutcome(ctx: CallContext, method: string, started: bigint, err?: unknown): void {

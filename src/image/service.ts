@@ -15,7 +15,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeTree } from '../host/remove-tree';
 import type { RegistryConfig } from '../config/types';
-import { FailedPreconditionError, InvalidArgumentError, isVmpodError, NotFoundError, UnavailableError, VmpodError, GrpcStatus } from '../../common/errors';
+import { CancelledError, DeadlineExceededError, FailedPreconditionError, InvalidArgumentError, isVmpodError, NotFoundError, UnavailableError } from '../../common/errors';
 import type { Logger } from '../log';
 import { credentialsFrom, type CriAuthConfig } from './auth';
 import { ContentStore } from './content-store';
@@ -434,16 +434,11 @@ export class ImageService {
  * DEADLINE_EXCEEDED; this is what the log and metrics see) or because the
  * daemon is closing (the reason is then an UnavailableError, passed on).
  */
-export class PullCancelledError extends VmpodError {
-  readonly code = 'CANCELLED';
-  readonly grpcStatus = GrpcStatus.CANCELLED;
-}
-
 function stoppedError(image: string, reason: unknown): Error {
-  if (isVmpodError(reason)) return reason;
-  return new PullCancelledError(
-    `pull of ${image} stopped: ${reason instanceof Error ? reason.message : 'cancelled by the caller'}; what it downloaded or unpacked is removed unless another pull uses it`,
-  );
+  const message = `pull of ${image} stopped: ${reason instanceof Error ? reason.message : 'cancelled by the caller'}; what it downloaded or unpacked is removed unless another pull uses it`;
+  if (reason instanceof DeadlineExceededError) return new DeadlineExceededError(message);
+  if (reason instanceof CancelledError || !isVmpodError(reason)) return new CancelledError(message);
+  return reason;
 }
 
 /** A signal that aborts when any of `signals` does; dispose() removes its listeners (the service's own signal lives long). */

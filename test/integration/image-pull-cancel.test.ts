@@ -13,6 +13,7 @@ import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServerCredentials, status, type ServiceError } from '@grpc/grpc-js';
+import { CancelledError, DeadlineExceededError } from '../../common/errors';
 import { imageHandlers } from '../../src/cri/image';
 import { createCriServer } from '../../src/cri/server';
 import { createImageService, type ImageService } from '../../src/image';
@@ -271,20 +272,26 @@ t.test('a pull that fails stops its other downloads at once when nobody else wai
   await leftNothing(t, before);
 });
 
-t.test('a pull whose caller aborts fails with the typed CANCELLED error (what the CRI wrapper logs and counts)', async (t) => {
-  front.blobs.length = 0;
-  const before = await dirUsage(imageDir());
-  const held = front.hold(img.layerDigests[0]);
-  const caller = new AbortController();
-  const pull = svc.pull(ref, null, caller.signal);
-  pull.catch(() => undefined);
-  await held;
-  caller.abort(new Error('PullImage cancelled by the caller'));
-  await t.rejects(pull, { code: 'CANCELLED', message: /pull of .* stopped: PullImage cancelled by the caller/ });
-  t.ok(front.blobs[0].aborted, 'the blob request was aborted');
-  front.letGo();
-  await leftNothing(t, before);
-});
+for (const [code, reason] of [
+  ['CANCELLED', new CancelledError('PullImage cancelled by the caller')],
+  ['DEADLINE_EXCEEDED', new DeadlineExceededError("PullImage: the caller's deadline passed")],
+] as const) {
+  t.test(`a pull whose caller aborts fails with the typed ${code} error (what the CRI wrapper logs and counts)`, async (t) => {
+    front.blobs.length = 0;
+    const before = await dirUsage(imageDir());
+    const held = front.hold(img.layerDigests[0]);
+    const caller = new AbortController();
+    const pull = svc.pull(ref, null, caller.signal);
+    pull.catch(() => undefined);
+    await held;
+    // What src/cri/wrap.ts aborts a call's signal with (cancelReason).
+    caller.abort(reason);
+    await t.rejects(pull, { code, message: new RegExp(`pull of .* stopped: ${reason.message}`) });
+    t.ok(front.blobs[0].aborted, 'the blob request was aborted');
+    front.letGo();
+    await leftNothing(t, before);
+  });
+}
 
 t.test('closing the service (daemon shutdown) stops a pull mid-download: UNAVAILABLE, nothing left', async (t) => {
   const root = join(base, 'shutdown');

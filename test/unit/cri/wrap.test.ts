@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import t from 'tap';
-import { isReadOnly, MAX_STATUS_DETAILS, toGrpcStatus } from '../../../src/cri/wrap';
+import { cancelReason, isReadOnly, MAX_STATUS_DETAILS, toGrpcStatus } from '../../../src/cri/wrap';
 import * as E from '../../../common/errors';
 
 const cases: Array<{ desc: string; err: unknown; code: status; details: RegExp }> = [
@@ -53,4 +53,13 @@ t.test('a status message never holds a lone surrogate (encodeURI, which grpc-js 
 t.test('reads log at debug, mutations at info', async (t) => {
   for (const m of ['ListPodSandbox', 'ContainerStatus', 'ImageFsInfo', 'Version', 'Status', 'ListContainerStats']) t.ok(isReadOnly(m), m);
   for (const m of ['RunPodSandbox', 'PullImage', 'ExecSync', 'UpdateRuntimeConfig', 'StopContainer', 'RemoveImage']) t.notOk(isReadOnly(m), m);
+});
+
+t.test("a cancelled call's signal says why: its deadline passed, or the caller cancelled", async (t) => {
+  const now = 1_000_000;
+  t.match(cancelReason('PullImage', now - 1, now), { constructor: E.DeadlineExceededError, message: /PullImage: the caller's deadline passed/ }, 'deadline as a number');
+  t.match(cancelReason('PullImage', new Date(now), now), { constructor: E.DeadlineExceededError }, 'deadline as a Date, reached');
+  t.match(cancelReason('PullImage', now + 5000, now), { constructor: E.CancelledError, message: /PullImage cancelled by the caller/ }, 'before the deadline: a cancel');
+  t.match(cancelReason('PullImage', Infinity, now), { constructor: E.CancelledError }, 'no deadline: a cancel');
+  t.equal(toGrpcStatus(cancelReason('X', Infinity, now)).code, status.CANCELLED, 'mapped to CANCELLED');
 });
