@@ -2,7 +2,7 @@
 // socket. What the CRI methods do is composed in compose.ts.
 
 import type { Server } from '@grpc/grpc-js';
-import { chmodSync, chownSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { VmpodConfig } from '../config/types';
 import type { Logger } from '../log';
@@ -41,14 +41,26 @@ async function drain(server: Server, listener: CriListener, gate: CallGate, time
  * that uses them by path (runc, conmon, QEMU, CNI plugins, kubelet) runs as
  * root; QEMU keeps CAP_DAC_OVERRIDE for its 9p server (docs/security.md).
  */
-export function makePrivateDir(dir: string): void {
+export function makePrivateDir(dir: string, log?: Logger): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  if ((statSync(dir).mode & 0o7777) !== 0o700) chmodSync(dir, 0o700);
+  const mode = statSync(dir).mode & 0o7777;
+  if (mode === 0o700) return;
+  // Only a dir that is vmpod's own is tightened: one an earlier version made
+  // (0711) or an empty one. root or state set to a shared dir (/run, /var/lib)
+  // must not take the host's other users' access away: say so instead.
+  if (mode === 0o711 || readdirSync(dir).length === 0) {
+    chmodSync(dir, 0o700);
+    return;
+  }
+  log?.warn(
+    { dir, mode: mode.toString(8) },
+    "this directory is not private (0700) and holds files vmpod did not make; pods' files under it may be reachable by other host users: give vmpod a directory of its own",
+  );
 }
 
 export async function startDaemon(cfg: VmpodConfig, types: HandlerTypes, log: Logger, version: string): Promise<RunningDaemon> {
   const started = Date.now();
-  for (const dir of [cfg.root, cfg.state]) makePrivateDir(dir);
+  for (const dir of [cfg.root, cfg.state]) makePrivateDir(dir, log);
   mkdirSync(dirname(cfg.listen), { recursive: true, mode: 0o755 });
   const unlock = lockRoot(join(cfg.root, 'vmpod.lock'));
   let parts: Awaited<ReturnType<typeof compose>> | undefined;
