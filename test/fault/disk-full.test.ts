@@ -49,10 +49,8 @@ if (missing) {
   t.test('disk full at each write of a runc pod: clear errors, nothing lost, nothing leaked', async (t) => {
     // 48 MiB of ext4 holds the busybox image and a few pods; 64 MiB of tmpfs their runc state.
     const rig = new DiskFullRig(48, 64);
-    t.teardown(async () => {
-      await rig.dispose();
-      t.notOk(rig.root.attached(), 'the loop device is detached');
-    });
+    // Also when the test fails half-way; an assertion may not run there (tap: the test has ended).
+    t.teardown(() => rig.dispose());
     await rig.setup();
     const tally: string[] = [];
     for (const op of OPERATIONS) {
@@ -86,5 +84,7 @@ if (missing) {
     }
     t.comment(tally.join('\n'));
     t.same(await rig.finish(), [], `after removing every pod, nothing is left (${rig.daemon.starts} daemon start)`);
+    await rig.dispose();
+    t.notOk(rig.root.attached(), 'the loop device is detached');
   });
 }

@@ -51,6 +51,8 @@ export class DiskFullRig {
   private survivor: Target | undefined;
   private seq = 0;
 
+  private disposed = false;
+
   /** Makes the filesystems and mounts them where the daemon will keep its root and state; dispose() undoes it. */
   constructor(rootMiB: number, stateMiB: number) {
     const dir = mkdtempSync(join(tmpdir(), 'vmpod-diskfull-'));
@@ -272,6 +274,9 @@ export class DiskFullRig {
 
   /** Whatever happened: end the daemon and what it started (by PID), unmount everything under the dir, detach the loop device, remove the dir. */
   async dispose(): Promise<void> {
+    // Once: a second `losetup -d` could detach a loop device someone else has since been given.
+    if (this.disposed) return;
+    this.disposed = true;
     await this.daemon.kill();
     for (const pid of pidsNaming(this.dir)) {
       try {
