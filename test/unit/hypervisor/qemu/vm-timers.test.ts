@@ -18,15 +18,15 @@ function trackIntervals(t: { teardown(fn: () => void): void }): () => number {
   const live = new Set<unknown>();
   const realSet = globalThis.setInterval;
   const realClear = globalThis.clearInterval;
-  globalThis.setInterval = ((...args: Parameters<typeof setInterval>) => {
+  globalThis.setInterval = (...args: Parameters<typeof setInterval>) => {
     const h = realSet(...args);
     live.add(h);
     return h;
-  });
-  globalThis.clearInterval = ((h?: Parameters<typeof clearInterval>[0]) => {
+  };
+  globalThis.clearInterval = (h?: Parameters<typeof clearInterval>[0]) => {
     live.delete(h);
     realClear(h);
-  });
+  };
   t.teardown(() => {
     globalThis.setInterval = realSet;
     globalThis.clearInterval = realClear;
