@@ -10,20 +10,11 @@
 // missing and skips.
 
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { CRITEST_DIR, sharedCritestMissing } from '../helpers/critest';
+import { useSharedCritestWorld } from '../helpers/crictl';
+import { sharedCritestMissing } from '../helpers/critest';
 import { FaultRig } from './harness';
 import { CriFuzzer, renderReport } from './fuzz/runner';
 import type { Handler } from './fuzz/generate';
-
-function run(argv: string[], timeoutMs: number): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(argv[0], argv.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0, stderr });
-    });
-  });
-}
 
 /** The fixed seed CI uses; VMPOD_FUZZ_SEED overrides it to replay another run. */
 const DEFAULT_SEED = 20261205;
@@ -43,14 +34,7 @@ if (missing) {
 } else {
   t.setTimeout(20 * 60_000);
   t.comment(`CRI fuzz seed ${seed} (replay with VMPOD_FUZZ_SEED=${seed})`);
-  t.before(async () => {
-    const r = await run([join(CRITEST_DIR, 'setup-images.sh')], 15 * 60_000);
-    if (r.code !== 0) throw new Error(`setup-images.sh failed (${r.code}):\n${r.stderr.slice(-4000)}`);
-  });
-  t.teardown(async () => {
-    const r = await run([join(CRITEST_DIR, 'teardown.sh')], 120_000);
-    if (r.code !== 0) process.stderr.write(`critest teardown.sh failed (${r.code}): ${r.stderr.slice(-2000)}\n`);
-  });
+  useSharedCritestWorld(t);
 
   for (const { handler, seconds } of PLAN) {
     t.test(`${seconds} s of random CRI calls, ${handler} pods: the daemon answers throughout, no UNKNOWN/INTERNAL, nothing left`, async (t) => {

@@ -11,9 +11,9 @@
 // skips.
 
 import t from 'tap';
-import { execFile, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { CRITEST_DIR, sharedCritestMissing } from '../helpers/critest';
+import { spawnSync } from 'node:child_process';
+import { useSharedCritestWorld } from '../helpers/crictl';
+import { sharedCritestMissing } from '../helpers/critest';
 import { OPERATIONS } from './harness';
 import { DiskFullRig, sweepPoints } from './diskfull/rig';
 
@@ -22,14 +22,6 @@ const STEPS = 12;
 /** Steps for a VM pod's runp: each costs a boot, and its retry another. */
 const VM_STEPS = 4;
 
-function run(argv: string[], timeoutMs: number): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(argv[0], argv.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0, stderr });
-    });
-  });
-}
-
 const tool = ['mkfs.ext4', 'losetup', 'fallocate'].find((c) => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0);
 const missing = sharedCritestMissing(['setup-images.sh', 'teardown.sh', 'cni/10-critest.conflist']) ?? (tool && `${tool} is not installed`);
 if (missing) {
@@ -37,14 +29,7 @@ if (missing) {
   t.test('disk full at each write', { skip: `disk-full stage skipped: ${missing}` }, async () => undefined);
 } else {
   t.setTimeout(15 * 60_000);
-  t.before(async () => {
-    const r = await run([join(CRITEST_DIR, 'setup-images.sh')], 15 * 60_000);
-    if (r.code !== 0) throw new Error(`setup-images.sh failed (${r.code}):\n${r.stderr.slice(-4000)}`);
-  });
-  t.teardown(async () => {
-    const r = await run([join(CRITEST_DIR, 'teardown.sh')], 120_000);
-    if (r.code !== 0) process.stderr.write(`critest teardown.sh failed (${r.code}): ${r.stderr.slice(-2000)}\n`);
-  });
+  useSharedCritestWorld(t);
 
   t.test('disk full at each write of a runc pod: clear errors, nothing lost, nothing leaked', async (t) => {
     // 48 MiB of ext4 holds the busybox image and a few pods; 64 MiB of tmpfs their runc state.

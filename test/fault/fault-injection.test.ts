@@ -8,18 +8,9 @@
 // missing and skips.
 
 import t from 'tap';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { CRITEST_DIR, sharedCritestMissing } from '../helpers/critest';
+import { useSharedCritestWorld } from '../helpers/crictl';
+import { sharedCritestMissing } from '../helpers/critest';
 import { FaultRig, offsets, OPERATIONS, type Handler, type Operation } from './harness';
-
-function run(argv: string[], timeoutMs: number): Promise<{ code: number; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(argv[0], argv.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
-      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0, stderr });
-    });
-  });
-}
 
 /**
  * Kills per operation and handler in CI: 4 for each runc operation; for VM
@@ -38,14 +29,7 @@ if (missing) {
   t.test('fault injection', { skip: `fault-injection stage skipped: ${missing}` }, async () => undefined);
 } else {
   t.setTimeout(20 * 60_000);
-  t.before(async () => {
-    const r = await run([join(CRITEST_DIR, 'setup-images.sh')], 15 * 60_000);
-    if (r.code !== 0) throw new Error(`setup-images.sh failed (${r.code}):\n${r.stderr.slice(-4000)}`);
-  });
-  t.teardown(async () => {
-    const r = await run([join(CRITEST_DIR, 'teardown.sh')], 120_000);
-    if (r.code !== 0) process.stderr.write(`critest teardown.sh failed (${r.code}): ${r.stderr.slice(-2000)}\n`);
-  });
+  useSharedCritestWorld(t);
 
   for (const { handler, ops, kills } of PLAN) {
     t.test(`SIGKILL mid-${ops.join('/')}, ${handler} pods: nothing lost, nothing leaked`, async (t) => {
