@@ -47,13 +47,42 @@ export function containerConfig(): ContainerConfig {
 }
 
 /** What is there before the operation runs: its target pod and container, as far as they exist. */
-interface Target {
+/** The pod (and container) an operation acts on. */
+export interface Target {
+  handler: Handler;
   name: string;
   pod?: string;
   ctr?: string;
 }
 
-const STEPS_BEFORE: Record<Operation, number> = { runp: 0, create: 1, start: 2, stopp: 3, rmp: 3 };
+/** Make the target's pod and container as far as `steps` goes (1 runp, 2 create, 3 start). */
+export async function prepareTarget(c: CriClient, t: Target, logDir: string, steps: number, callMs: number): Promise<Target> {
+  const pc = podConfig(t.handler, t.name, logDir);
+  if (steps >= 1) t.pod = (await c.runtime.RunPodSandbox({ config: pc }, callMs)).pod_sandbox_id;
+  if (steps >= 2) t.ctr = (await c.runtime.CreateContainer({ pod_sandbox_id: t.pod, config: containerConfig(), sandbox_config: pc }, callMs)).container_id;
+  if (steps >= 3) await c.runtime.StartContainer({ container_id: t.ctr }, callMs);
+  return t;
+}
+
+/** Send `op` for the target. */
+export function callOperation(c: CriClient, op: Operation, t: Target, logDir: string, callMs: number): Promise<unknown> {
+  const pc = podConfig(t.handler, t.name, logDir);
+  switch (op) {
+    case 'runp':
+      return c.runtime.RunPodSandbox({ config: pc }, callMs);
+    case 'create':
+      return c.runtime.CreateContainer({ pod_sandbox_id: t.pod, config: containerConfig(), sandbox_config: pc }, callMs);
+    case 'start':
+      return c.runtime.StartContainer({ container_id: t.ctr }, callMs);
+    case 'stopp':
+      return c.runtime.StopPodSandbox({ pod_sandbox_id: t.pod }, callMs);
+    case 'rmp':
+      return c.runtime.RemovePodSandbox({ pod_sandbox_id: t.pod }, callMs);
+  }
+}
+
+/** How far an operation's target is made before it: the steps of prepareTarget. */
+export const STEPS_BEFORE: Record<Operation, number> = { runp: 0, create: 1, start: 2, stopp: 3, rmp: 3 };
 
 export class FaultRig {
   readonly daemon: FaultDaemon;
@@ -84,30 +113,12 @@ export class FaultRig {
     this.survivor = await this.prepare(survivorHandler, 'survivor', 3);
   }
 
-  /** Make the target pod and container as far as `steps` goes (1 runp, 2 create, 3 start). */
-  private async prepare(handler: Handler, name: string, steps: number): Promise<Target> {
-    const t: Target = { name };
-    const pc = podConfig(handler, name, this.logDir);
-    if (steps >= 1) t.pod = (await this.c.runtime.RunPodSandbox({ config: pc }, CALL_MS)).pod_sandbox_id;
-    if (steps >= 2) t.ctr = (await this.c.runtime.CreateContainer({ pod_sandbox_id: t.pod, config: containerConfig(), sandbox_config: pc }, CALL_MS)).container_id;
-    if (steps >= 3) await this.c.runtime.StartContainer({ container_id: t.ctr }, CALL_MS);
-    return t;
+  private prepare(handler: Handler, name: string, steps: number): Promise<Target> {
+    return prepareTarget(this.c, { handler, name }, this.logDir, steps, CALL_MS);
   }
 
   private call(op: Operation, t: Target): Promise<unknown> {
-    const pc = podConfig(this.handler, t.name, this.logDir);
-    switch (op) {
-      case 'runp':
-        return this.c.runtime.RunPodSandbox({ config: pc }, CALL_MS);
-      case 'create':
-        return this.c.runtime.CreateContainer({ pod_sandbox_id: t.pod, config: containerConfig(), sandbox_config: pc }, CALL_MS);
-      case 'start':
-        return this.c.runtime.StartContainer({ container_id: t.ctr }, CALL_MS);
-      case 'stopp':
-        return this.c.runtime.StopPodSandbox({ pod_sandbox_id: t.pod }, CALL_MS);
-      case 'rmp':
-        return this.c.runtime.RemovePodSandbox({ pod_sandbox_id: t.pod }, CALL_MS);
-    }
+    return callOperation(this.c, op, t, this.logDir, CALL_MS);
   }
 
   /** Run the operation once, without a kill: its duration in ms. What it made is removed. */

@@ -21,20 +21,11 @@ import { spawnSync } from 'node:child_process';
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import type { CriClient } from '../../helpers/cri-client';
 import { FaultDaemon } from '../daemon';
-import { containerConfig, IMAGE, podConfig, type Handler, type Operation } from '../harness';
+import { callOperation, containerConfig, IMAGE, podConfig, prepareTarget, STEPS_BEFORE, type Handler, type Operation, type Target } from '../harness';
 import { baseline, mountsUnder, pidsNaming, scanLeaks } from '../leaks';
 import { LoopExt4, SmallTmpfs, type SmallFs } from './small-fs';
 
 const CALL_MS = 120_000;
-/** What each operation needs before it: 0 nothing, 1 a pod, 2 a created container, 3 a running one. */
-const STEPS_BEFORE: Record<Operation, number> = { runp: 0, create: 1, start: 2, stopp: 3, rmp: 3 };
-
-interface Target {
-  handler: Handler;
-  name: string;
-  pod?: string;
-  ctr?: string;
-}
 
 export interface StepResult {
   /** 'ok', or the gRPC code name the call failed with. */
@@ -80,29 +71,12 @@ export class DiskFullRig {
     this.survivor = await this.prepare('runc', 'survivor', 3);
   }
 
-  private async prepare(handler: Handler, name: string, steps: number): Promise<Target> {
-    const t: Target = { handler, name };
-    const pc = podConfig(handler, name, this.logDir);
-    if (steps >= 1) t.pod = (await this.c.runtime.RunPodSandbox({ config: pc }, CALL_MS)).pod_sandbox_id;
-    if (steps >= 2) t.ctr = (await this.c.runtime.CreateContainer({ pod_sandbox_id: t.pod, config: containerConfig(), sandbox_config: pc }, CALL_MS)).container_id;
-    if (steps >= 3) await this.c.runtime.StartContainer({ container_id: t.ctr }, CALL_MS);
-    return t;
+  private prepare(handler: Handler, name: string, steps: number): Promise<Target> {
+    return prepareTarget(this.c, { handler, name }, this.logDir, steps, CALL_MS);
   }
 
   private call(op: Operation, t: Target): Promise<unknown> {
-    const pc = podConfig(t.handler, t.name, this.logDir);
-    switch (op) {
-      case 'runp':
-        return this.c.runtime.RunPodSandbox({ config: pc }, CALL_MS);
-      case 'create':
-        return this.c.runtime.CreateContainer({ pod_sandbox_id: t.pod, config: containerConfig(), sandbox_config: pc }, CALL_MS);
-      case 'start':
-        return this.c.runtime.StartContainer({ container_id: t.ctr }, CALL_MS);
-      case 'stopp':
-        return this.c.runtime.StopPodSandbox({ pod_sandbox_id: t.pod }, CALL_MS);
-      case 'rmp':
-        return this.c.runtime.RemovePodSandbox({ pod_sandbox_id: t.pod }, CALL_MS);
-    }
+    return callOperation(this.c, op, t, this.logDir, CALL_MS);
   }
 
   /** What the operation adds to the root fs, in bytes (free space before minus after); what it made is removed. */
