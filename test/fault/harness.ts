@@ -81,6 +81,35 @@ export function callOperation(c: CriClient, op: Operation, t: Target, logDir: st
   }
 }
 
+/** An ExecSync of `echo alive` in the container answers as it should, or the problem. */
+export async function execProblem(c: CriClient, ctr: string, what: string, callMs: number): Promise<string[]> {
+  const r = await c.runtime.ExecSync({ container_id: ctr, cmd: ['echo', 'alive'], timeout: 60 }, callMs);
+  return r.exit_code === 0 && r.stdout.toString() === 'alive\n' ? [] : [`${what}: exec answered ${r.exit_code} "${r.stdout.toString()}" "${r.stderr.toString()}"`];
+}
+
+/** From `stage` (0 pod only, 1 created container, 2 running), bring the pod to a running container and exec in it. */
+export async function usableProblems(c: CriClient, t: Target, stage: number, logDir: string, callMs: number): Promise<string[]> {
+  let ctr = t.ctr;
+  const pc = podConfig(t.handler, t.name, logDir);
+  if (stage < 1) ctr = (await c.runtime.CreateContainer({ pod_sandbox_id: t.pod, config: containerConfig(), sandbox_config: pc }, callMs)).container_id;
+  if (stage < 2) await c.runtime.StartContainer({ container_id: ctr }, callMs);
+  return execProblem(c, ctr!, `container of ${t.name}`, callMs);
+}
+
+/** Stop and remove every pod named `name`; each failure is a problem (the object must be removable). */
+export async function removePodsNamed(c: CriClient, name: string, callMs: number): Promise<string[]> {
+  const out: string[] = [];
+  for (const p of (await c.runtime.ListPodSandbox({})).items.filter((p) => p.metadata?.name === name)) {
+    try {
+      await c.runtime.StopPodSandbox({ pod_sandbox_id: p.id }, callMs);
+      await c.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, callMs);
+    } catch (err) {
+      out.push(`removing pod ${name}: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}
+
 /** How far an operation's target is made before it: the steps of prepareTarget. */
 export const STEPS_BEFORE: Record<Operation, number> = { runp: 0, create: 1, start: 2, stopp: 3, rmp: 3 };
 
@@ -173,9 +202,8 @@ export class FaultRig {
     return out;
   }
 
-  private async execProblem(ctr: string, what: string): Promise<string[]> {
-    const r = await this.c.runtime.ExecSync({ container_id: ctr, cmd: ['echo', 'alive'], timeout: 60 }, CALL_MS);
-    return r.exit_code === 0 && r.stdout.toString() === 'alive\n' ? [] : [`${what}: exec answered ${r.exit_code} "${r.stdout.toString()}" "${r.stderr.toString()}"`];
+  private execProblem(ctr: string, what: string): Promise<string[]> {
+    return execProblem(this.c, ctr, what, CALL_MS);
   }
 
   /** Condition 2 for the object the call was about. */
@@ -209,26 +237,13 @@ export class FaultRig {
     return out;
   }
 
-  /** From `stage` (0 pod only, 1 created container, 2 running), bring the pod to a running container and exec in it. */
-  private async usable(t: Target, stage: number): Promise<string[]> {
-    let ctr = t.ctr;
-    const pc = podConfig(this.handler, t.name, this.logDir);
-    if (stage < 1) ctr = (await this.c.runtime.CreateContainer({ pod_sandbox_id: t.pod, config: containerConfig(), sandbox_config: pc }, CALL_MS)).container_id;
-    if (stage < 2) await this.c.runtime.StartContainer({ container_id: ctr }, CALL_MS);
-    return this.execProblem(ctr!, `container of ${t.name}`);
+  private usable(t: Target, stage: number): Promise<string[]> {
+    return usableProblems(this.c, t, stage, this.logDir, CALL_MS);
   }
 
   /** Stop and remove every pod named `name`; each failure is a problem (the object must be removable). */
   private async removeByName(name: string): Promise<string[]> {
-    const out: string[] = [];
-    for (const p of (await this.c.runtime.ListPodSandbox({})).items.filter((p) => p.metadata?.name === name)) {
-      try {
-        await this.c.runtime.StopPodSandbox({ pod_sandbox_id: p.id }, CALL_MS);
-        await this.c.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, CALL_MS);
-      } catch (err) {
-        out.push(`removing pod ${name}: ${(err as Error).message}`);
-      }
-    }
+    const out = await removePodsNamed(this.c, name, CALL_MS);
     const left = (await this.c.runtime.ListPodSandbox({})).items.filter((p) => p.metadata?.name !== 'survivor').map((p) => p.metadata?.name);
     if (left.length) out.push(`pods left besides the survivor: ${left.join(', ')}`);
     return out;

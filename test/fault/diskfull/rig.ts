@@ -21,7 +21,7 @@ import { spawnSync } from 'node:child_process';
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import type { CriClient } from '../../helpers/cri-client';
 import { FaultDaemon } from '../daemon';
-import { callOperation, containerConfig, IMAGE, podConfig, prepareTarget, STEPS_BEFORE, type Handler, type Operation, type Target } from '../harness';
+import { callOperation, execProblem, IMAGE, podConfig, prepareTarget, removePodsNamed, STEPS_BEFORE, usableProblems, type Handler, type Operation, type Target } from '../harness';
 import { baseline, mountsUnder, pidsNaming, scanLeaks } from '../leaks';
 import { LoopExt4, SmallTmpfs, type SmallFs } from './small-fs';
 
@@ -149,9 +149,8 @@ export class DiskFullRig {
     }
   }
 
-  private async execProblem(ctr: string, what: string): Promise<string[]> {
-    const r = await this.c.runtime.ExecSync({ container_id: ctr, cmd: ['echo', 'alive'], timeout: 60 }, CALL_MS);
-    return r.exit_code === 0 && r.stdout.toString() === 'alive\n' ? [] : [`${what}: exec answered ${r.exit_code} "${r.stdout.toString()}" "${r.stderr.toString()}"`];
+  private execProblem(ctr: string, what: string): Promise<string[]> {
+    return execProblem(this.c, ctr, what, CALL_MS);
   }
 
   /**
@@ -212,26 +211,12 @@ export class DiskFullRig {
     }
   }
 
-  /** From `stage` (0 pod only, 1 created container, 2 running), bring the pod to a running container and exec in it. */
-  private async usable(t: Target, stage: number): Promise<string[]> {
-    let ctr = t.ctr;
-    const pc = podConfig(t.handler, t.name, this.logDir);
-    if (stage < 1) ctr = (await this.c.runtime.CreateContainer({ pod_sandbox_id: t.pod, config: containerConfig(), sandbox_config: pc }, CALL_MS)).container_id;
-    if (stage < 2) await this.c.runtime.StartContainer({ container_id: ctr }, CALL_MS);
-    return this.execProblem(ctr!, `container of ${t.name}`);
+  private usable(t: Target, stage: number): Promise<string[]> {
+    return usableProblems(this.c, t, stage, this.logDir, CALL_MS);
   }
 
-  private async removeByName(name: string): Promise<string[]> {
-    const out: string[] = [];
-    for (const p of (await this.c.runtime.ListPodSandbox({})).items.filter((p) => p.metadata?.name === name)) {
-      try {
-        await this.c.runtime.StopPodSandbox({ pod_sandbox_id: p.id }, CALL_MS);
-        await this.c.runtime.RemovePodSandbox({ pod_sandbox_id: p.id }, CALL_MS);
-      } catch (err) {
-        out.push(`removing pod ${name}: ${(err as Error).message}`);
-      }
-    }
-    return out;
+  private removeByName(name: string): Promise<string[]> {
+    return removePodsNamed(this.c, name, CALL_MS);
   }
 
   /** Remove the survivor, stop the daemon, list what leaked (our own two mounts, root and state, are not leaks). */
