@@ -122,10 +122,14 @@ class Session {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // The kill comes before the pipes close: a process writing to a pipe
+    // closed first died of SIGPIPE instead (exit 141, not 137), a race that
+    // failed a CI run. A SIGKILL already sent decides the exit status.
+    if (!this.exited) {
+      this.killProcess();
+      this.timers.push(setTimeout(() => this.child.kill('SIGKILL'), RUNC_GRACE_MS));
+    }
     this.release();
-    if (this.exited) return;
-    this.killProcess();
-    this.timers.push(setTimeout(() => this.child.kill('SIGKILL'), RUNC_GRACE_MS));
   }
 
   // While runc has not exited, the PID in its file is its child's, alive or
