@@ -14,7 +14,7 @@
 // trial k of N kills at (k + 0.5) / N * D after the call was sent, so the
 // kills spread over the whole call, its first and last steps included.
 
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -22,7 +22,7 @@ import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSan
 import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { CriClient } from '../helpers/cri-client';
 import { FaultDaemon } from './daemon';
-import { baseline, mountsUnder, pidsNaming, scanLeaks } from './leaks';
+import { baseline, mountsUnder, pidsNaming, removeVmRunDirs, scanLeaks } from './leaks';
 
 export const IMAGE = 'registry.k8s.io/e2e-test-images/busybox:1.29-2';
 export const OPERATIONS = ['runp', 'create', 'start', 'stopp', 'rmp'] as const;
@@ -275,15 +275,7 @@ export class FaultRig {
       .map((l) => l.slice('mount '.length))
       .reverse())
       spawnSync('umount', ['-l', m]);
-    // A VM's run dir lives under /run/vmpod/s, outside the rig, reached by its link in <state>/vm/<id>.
-    const vmLinks = join(this.daemon.state, 'vm');
-    for (const id of existsSync(vmLinks) ? readdirSync(vmLinks) : []) {
-      try {
-        rmSync(realpathSync(join(vmLinks, id)), { recursive: true, force: true });
-      } catch {
-        // a dangling link: its run dir is gone already
-      }
-    }
+    removeVmRunDirs(this.daemon.state);
     if (mountsUnder(this.dir, []).length === 0) rmSync(this.dir, { recursive: true, force: true });
   }
 }

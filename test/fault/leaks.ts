@@ -7,7 +7,7 @@
 // CIDs still reserved. Each entry is one leak, said in words a reader can act on.
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** 64 hex digits: how vmpod names pods and containers (and how image blobs are named: those are in the baseline). */
@@ -118,4 +118,16 @@ export function cidsHeld(root: string): string[] {
   if (!existsSync(file)) return [];
   const owners = (JSON.parse(readFileSync(file, 'utf8')) as { owners?: Record<string, string> }).owners ?? {};
   return Object.entries(owners).map(([cid, owner]) => `vsock CID ${cid} reserved for ${owner}`);
+}
+
+/** Remove the run dirs of a state dir's VMs: they live under /run/vmpod/s, outside it, reached by their links in <state>/vm/<id>. */
+export function removeVmRunDirs(state: string): void {
+  const vmLinks = join(state, 'vm');
+  for (const id of existsSync(vmLinks) ? readdirSync(vmLinks) : []) {
+    try {
+      rmSync(realpathSync(join(vmLinks, id)), { recursive: true, force: true });
+    } catch {
+      // a dangling link: its run dir is gone already
+    }
+  }
 }

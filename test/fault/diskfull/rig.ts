@@ -14,7 +14,7 @@
 //
 // finish() removes everything and runs the leak scan (../leaks.ts).
 
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -22,7 +22,7 @@ import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import type { CriClient } from '../../helpers/cri-client';
 import { FaultDaemon } from '../daemon';
 import { callOperation, execProblem, IMAGE, podConfig, prepareTarget, removePodsNamed, STEPS_BEFORE, usableProblems, type Handler, type Operation, type Target } from '../harness';
-import { baseline, mountsUnder, pidsNaming, scanLeaks } from '../leaks';
+import { baseline, mountsUnder, pidsNaming, removeVmRunDirs, scanLeaks } from '../leaks';
 import { LoopExt4, SmallTmpfs, type SmallFs } from './small-fs';
 
 const CALL_MS = 120_000;
@@ -250,15 +250,7 @@ export class DiskFullRig {
       .filter((m) => !ours.includes(m))
       .reverse())
       spawnSync('umount', ['-l', m]);
-    // A VM's run dir lives under /run/vmpod/s, outside the dir, reached by its link in <state>/vm/<id>.
-    const vmLinks = join(this.daemon.state, 'vm');
-    for (const id of existsSync(vmLinks) ? readdirSync(vmLinks) : []) {
-      try {
-        rmSync(realpathSync(join(vmLinks, id)), { recursive: true, force: true });
-      } catch {
-        // a dangling link: its run dir is gone already
-      }
-    }
+    removeVmRunDirs(this.daemon.state);
     this.state.dispose();
     this.root.dispose();
     if (mountsUnder(this.dir, []).length === 0) rmSync(this.dir, { recursive: true, force: true });
