@@ -180,6 +180,11 @@ export class AgentClient {
     return new PortForwardStream(s, (err) => this.translate('PortForward', err));
   }
 
+  /** close() was called: no call will succeed again, so retrying is pointless. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Close the connection; later calls fail with AgentUnavailableError. */
   close(): void {
     this.closed = true;

@@ -113,7 +113,8 @@ export async function waitGuestExit(pod: GuestPod, containerId: string, execId: 
       const r = await pod.agent.waitProcess({ container_id: containerId, exec_id: execId, wait_ms: WAIT_POLL_MS }, { signal });
       if (r.exited) return r.exit_code;
     } catch (err) {
-      if (!(err instanceof AgentUnavailableError) || signal.aborted || !pod.alive) throw err;
+      // A lost connection may come back while the VM lives; a closed client never does.
+      if (!(err instanceof AgentUnavailableError) || signal.aborted || !pod.alive || pod.agent.isClosed) throw err;
       await sleep(500);
     }
   }

@@ -58,9 +58,9 @@ export async function pumpOutput(o: PumpOptions): Promise<PumpEnd> {
       r = o.stream === 'stdout' ? await o.agent.readStdout(req, { signal: o.signal }) : await o.agent.readStderr(req, { signal: o.signal });
     } catch (err) {
       if (stopped()) return { end: 'stopped' };
-      // Connection trouble: the agent keeps the output; try again shortly. Anything else
-      // (the process is unknown to the agent) ends the stream.
-      if (err instanceof AgentUnavailableError) {
+      // Connection trouble: the agent keeps the output; try again shortly (a closed client
+      // never comes back). Anything else (the process is unknown to the agent) ends the stream.
+      if (err instanceof AgentUnavailableError && !o.agent.isClosed) {
         await sleep(500);
         continue;
       }

@@ -81,7 +81,7 @@ export function startHarness(): Harness {
     deps: undefined as unknown as AgentDeps,
     close: () => {
       containers.close();
-      for (const c of h.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+      for (const c of h.children) killGroup(c);
       rmSync(root, { recursive: true, force: true });
     },
   };
@@ -92,7 +92,9 @@ export function startHarness(): Harness {
       if (i > 0) envObj[kv.slice(0, i)] = kv.slice(i + 1);
     }
     const stdio = terminalFd === undefined ? (['pipe', 'pipe', 'pipe'] as const) : [terminalFd, terminalFd, terminalFd];
-    const child = spawn(args[0], args.slice(1), { stdio: [...stdio], env: envObj });
+    // Its own process group, so that close() also ends what it started in the background
+    // (the runc exec stand-in's process outlives a killed parent, as under runc).
+    const child = spawn(args[0], args.slice(1), { stdio: [...stdio], env: envObj, detached: true });
     h.children.push(child);
     if (id) byId.set(id, child);
     return child;
@@ -177,6 +179,19 @@ export function ociSpec(args: string[], process: Record<string, unknown> = {}): 
 }
 
 /** A harness and a host client connected to it, both closed at the test's teardown. */
+/**
+ * Ends a launched process and whatever it left in its group. The group's id
+ * stays allocated while any member lives, so this cannot reach a stranger.
+ */
+function killGroup(c: ChildProcess): void {
+  if (!c.pid) return;
+  try {
+    process.kill(-c.pid, 'SIGKILL');
+  } catch {
+    // the group is gone already
+  }
+}
+
 export function startClient(t: { teardown(fn: () => void): void }): { h: Harness; client: AgentClient } {
   const h = startHarness();
   const client = new AgentClient({ connect: h.connect, callTimeoutMs: 10_000 });

@@ -30,6 +30,21 @@ async function readAll(r: Readable | NodeJS.ReadableStream | undefined): Promise
   return s;
 }
 
+/**
+ * The exec'd process's pid, from the pid file runc (here the harness's
+ * stand-in) writes after it started the process: the process may print before
+ * the file is there, so wait for it.
+ */
+async function execPid(bundle: string): Promise<number> {
+  const end = Date.now() + 10_000;
+  for (;;) {
+    const file = readdirSync(bundle).find((f) => /^exec-.*\.pid$/.test(f));
+    if (file) return Number(readFileSync(join(bundle, file), 'utf8').trim());
+    if (Date.now() > end) throw new Error(`no exec pid file in ${bundle} after 10 s`);
+    await new Promise((res) => setTimeout(res, 10));
+  }
+}
+
 async function pod(t: { teardown(fn: () => void): void }): Promise<{ pod: GuestPod; client: AgentClient; h: Harness }> {
   const { client, h } = startClient(t);
   await client.call('CreateContainer', { container_id: 'c1', oci_spec_json: ociSpec(['sleep', '60']), rootfs_path: 'c1/rootfs' });
@@ -82,9 +97,9 @@ t.test('close() in the middle kills the process and ends the session', async (t)
   const io = await openExec(p, 'c1', { ...proc, args: ['sh', '-c', 'echo started; exec sleep 300'] }, { stdin: true, stdout: true, stderr: false, tty: false });
   const first = await new Promise<string>((res) => io.stdout!.once('data', (b: Buffer) => res(b.toString())));
   t.equal(first, 'started\n');
-  const dir = join(h.dirs.bundles, 'c1');
-  const pidFile = readdirSync(dir).find((f) => f.endsWith('.pid'));
-  const pid = Number(readFileSync(join(dir, pidFile ?? 'none'), 'utf8').trim());
+  const pid = await execPid(join(h.dirs.bundles, 'c1'));
+  // Should the test fail before it kills the process, the process still ends with it.
+  t.teardown(() => void (alive(pid) && process.kill(pid, 'SIGKILL')));
   t.ok(alive(pid), 'the exec runs');
   io.close();
   io.close(); // idempotent

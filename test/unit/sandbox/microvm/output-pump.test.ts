@@ -4,7 +4,7 @@ import { pumpOutput } from '../../../../src/sandbox/microvm/output-pump';
 
 type Step = { data?: string; eof?: boolean; dropped?: number } | Error;
 
-function fakeAgent(steps: Step[]): { agent: AgentClient; calls: () => number } {
+function fakeAgent(steps: Step[], isClosed = false): { agent: AgentClient; calls: () => number } {
   let n = 0;
   const read = async () => {
     const s = steps[n++];
@@ -12,7 +12,7 @@ function fakeAgent(steps: Step[]): { agent: AgentClient; calls: () => number } {
     if (s instanceof Error) throw s;
     return { data: Buffer.from(s.data ?? ''), eof: s.eof ?? false, dropped_bytes: s.dropped ?? 0 };
   };
-  return { agent: { readStdout: read, readStderr: read } as unknown as AgentClient, calls: () => n };
+  return { agent: { readStdout: read, readStderr: read, isClosed } as unknown as AgentClient, calls: () => n };
 }
 
 t.test('output pump', async (t) => {
@@ -60,4 +60,11 @@ t.test('a sink that returns a promise holds the next read back (backpressure)', 
   release();
   await done;
   t.same(seen, ['a', 'b', 'c'], 'then everything');
+});
+
+t.test('a closed client is not retried: the stream ends with its error', async (t) => {
+  const { agent, calls } = fakeAgent([new AgentUnavailableError('agent client is closed'), { data: 'never' }], true);
+  const end = await pumpOutput({ agent, containerId: 'c1', execId: '', stream: 'stdout', sink: () => undefined, stopped: () => false });
+  t.equal(end.end, 'error');
+  t.equal(calls(), 1);
 });
