@@ -12,6 +12,8 @@ import { InternalError } from '../../common/errors';
 import { runOk } from './run';
 
 export const DEFAULT_TAP_NAME = 'tap0_vmpod';
+/** The uid QEMU runs as (launch.ts): owner of the taps it attaches. */
+export const TAP_OWNER_UID = 0;
 
 export interface GuestAddress {
   family: 4 | 6;
@@ -112,7 +114,9 @@ export async function attachTap(opts: TapOptions): Promise<GuestNetwork> {
 
   const step = (what: string, argv: string[]) => runOk(`wire ${tap} to ${ifName}: ${what}`, argv, { netns: ns });
   try {
-    await step('create tap', ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap']);
+    // Owned by uid 0, the uid QEMU runs as: the kernel lets the tap's owner
+    // attach it without CAP_NET_ADMIN, which QEMU no longer holds.
+    await step('create tap', ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap', 'user', String(TAP_OWNER_UID)]);
     await step('set tap mtu, up', ['ip', 'link', 'set', 'dev', tap, 'mtu', String(link.mtu), 'up']);
     for (const [from, to] of [
       [ifName, tap],

@@ -54,22 +54,32 @@ export interface Launched {
 }
 
 /**
- * The capabilities QEMU keeps although it runs as root. The 9p server acts
- * on files of every owner in the pod's share (chown, chmod, set-id bits) and
- * attaches the pod's tap (net_admin, which only reaches the pod's own netns:
- * setns needs sys_admin). Gone, among others: mknod (a guest could make a
- * node for a host disk and open it through 9p), setfcap (file capabilities
- * for host processes), sys_admin (mount, setns), sys_module, sys_ptrace,
- * sys_rawio, sys_boot, kill, setuid/setgid. The share's mounts are also
+ * The capabilities QEMU keeps although it runs as root: the 9p server acts on
+ * files of every owner in the pod's share (dac_override, dac_read_search to
+ * reach them; fowner for chmod, utimes and the xattrs of files it does not
+ * own). Gone, among others:
+ *   - chown and fsetid: a guest could otherwise hand a file on a host volume
+ *     to root and keep its set-id bits (issue 15); 9p with
+ *     security_model=none ignores a failed chown, mapped-xattr needs neither;
+ *   - net_admin: the tap is created owned by uid 0 (network/tap.ts), which
+ *     the kernel's tun owner check lets QEMU attach without it, and a
+ *     hot-plugged NIC comes as an fd or a tap made the same way;
+ *   - mknod (a guest could make a node for a host disk and open it through
+ *     9p), setfcap, sys_admin (mount, setns), sys_module, sys_ptrace,
+ *     sys_rawio, sys_boot, sys_resource, kill, setuid/setgid.
+ * setpriv cuts the bounding set, and for root that is what exec grants:
+ * permitted = effective = bounding (no file capabilities, inheritable
+ * cleared), so CapEff, CapPrm and CapBnd all read as this list (the VM
+ * confinement e2e test checks all three). The share's mounts are also
  * nodev,nosuid (share.ts), and what QEMU may call is confined by -sandbox.
  */
-export const QEMU_CAPABILITIES = ['chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'net_admin'] as const;
+export const QEMU_CAPABILITIES = ['dac_override', 'dac_read_search', 'fowner'] as const;
 
 /** The full argv (binary first) that launch spawns. Pure. */
 export function launchArgv(c: VmConfig, o: LaunchOptions = {}): string[] {
   const qemu = [o.qemuBinary ?? 'qemu-system-x86_64', ...buildQemuArgs(c, o.qemuOptions ?? DEFAULT_QEMU_OPTIONS)];
   // setpriv after nsenter: entering the netns itself needs sys_admin.
-  const confined = [o.setprivBinary ?? 'setpriv', `--bounding-set=-all,${QEMU_CAPABILITIES.map((n) => `+${n}`).join(',')}`, '--inh-caps=-all', '--', ...qemu];
+  const confined = [o.setprivBinary ?? 'setpriv', `--bounding-set=-all,${QEMU_CAPABILITIES.map((n) => `+${n}`).join(',')}`, '--inh-caps=-all', '--ambient-caps=-all', '--', ...qemu];
   return c.netnsPath ? [o.nsenterBinary ?? 'nsenter', `--net=${c.netnsPath}`, '--', ...confined] : confined;
 }
 

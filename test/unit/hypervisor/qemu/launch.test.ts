@@ -18,12 +18,12 @@ function cfg(runDir: string, over: Partial<VmConfig> = {}): VmConfig {
 }
 
 t.test('argv runs QEMU under setpriv, and that through nsenter into the pinned netns', async (t) => {
-  const setpriv = ['setpriv', '--bounding-set=-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+net_admin', '--inh-caps=-all', '--'];
+  const setpriv = ['setpriv', '--bounding-set=-all,+dac_override,+dac_read_search,+fowner', '--inh-caps=-all', '--ambient-caps=-all', '--'];
   const plain = launchArgv(cfg('/r'), { qemuBinary: '/usr/bin/qemu-system-x86_64' });
-  t.same(plain.slice(0, 5), [...setpriv, '/usr/bin/qemu-system-x86_64'], 'capabilities bounded, then QEMU');
+  t.same(plain.slice(0, 6), [...setpriv, '/usr/bin/qemu-system-x86_64'], 'capabilities bounded, then QEMU');
   const ns = launchArgv(cfg('/r', { netnsPath: '/run/netns/vmpod-p' }), { qemuBinary: '/usr/bin/qemu-system-x86_64' });
-  t.same(ns.slice(0, 8), ['nsenter', '--net=/run/netns/vmpod-p', '--', ...setpriv, '/usr/bin/qemu-system-x86_64'], 'the netns is entered before the capabilities go');
-  t.same(ns.slice(8), plain.slice(5), 'same QEMU args either way');
+  t.same(ns.slice(0, 9), ['nsenter', '--net=/run/netns/vmpod-p', '--', ...setpriv, '/usr/bin/qemu-system-x86_64'], 'the netns is entered before the capabilities go');
+  t.same(ns.slice(9), plain.slice(6), 'same QEMU args either way');
 });
 
 t.test('launch record: missing is NotFoundError, garbage and wrong shape are InternalError', async (t) => {
