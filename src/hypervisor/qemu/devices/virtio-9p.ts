@@ -2,18 +2,50 @@ import type { Virtio9pDevice } from './types';
 import { opts } from './opts';
 
 /**
- * One host directory over virtio-9p. `security_model=none` because QEMU runs
- * as root and files keep their real owners; `multidevs=remap` because the
+ * QEMU's 9p security models this project can serve a directory with.
+ *
+ * - `none`: QEMU acts on the real files with the guest's requests: a guest
+ *   chown, chmod 4755, mknod or mkfifo lands on the host inode as asked
+ *   (within QEMU's capabilities). Host symlinks (image layers, kubelet's
+ *   ConfigMap/Secret `..data` links) resolve in the guest.
+ * - `mapped-xattr`: QEMU creates every file as its own user with mode
+ *   0600 (dirs 0700) and keeps the guest's uid, gid, mode and device
+ *   number in `user.virtfs.*` xattrs; device nodes, FIFOs and symlinks
+ *   the guest makes are regular files on the host, and chown/chmod only
+ *   rewrite the xattrs. Files without the xattrs show their real owner and
+ *   mode. But QEMU (7.2 and later alike) reads every symlink in this model
+ *   by opening it with O_NOFOLLOW and reading the file's contents, so a
+ *   real host symlink fails with ELOOP in the guest (measured: /bin/sh of
+ *   a busybox image, `cat: Too many levels of symbolic links`): an image
+ *   rootfs or a kubelet volume cannot be served this way.
+ */
+export type NinePSecurityModel = 'none' | 'mapped-xattr';
+
+/**
+ * The pod share's model. It stays `none`: the share serves the container
+ * rootfs overlays, whose image layers hold real symlinks that
+ * `mapped-xattr` cannot read (see above). What stops a guest's set-id
+ * files and nodes from mattering there is host-side: every bind into the
+ * share is nosuid,nodev (microvm/share.ts), QEMU has no CAP_MKNOD
+ * (qemu/launch.ts), and the pod dir is 0700. `mapped-xattr` is the model
+ * for a separate export of writable volumes, whose real directories other
+ * host processes use (docs/security.md).
+ */
+export const POD_SHARE_SECURITY_MODEL: NinePSecurityModel = 'none';
+
+/**
+ * One host directory over virtio-9p, with the security model given
+ * (POD_SHARE_SECURITY_MODEL unless said). `multidevs=remap` because the
  * share contains overlay mounts (other devices) whose inode numbers would
  * otherwise collide in the guest.
  */
-export function virtio9pArgs(d: Virtio9pDevice): string[] {
+export function virtio9pArgs(d: Virtio9pDevice, model: NinePSecurityModel = POD_SHARE_SECURITY_MODEL): string[] {
   return [
     '-fsdev',
     opts('local', [
       ['id', d.id],
       ['path', d.path],
-      ['security_model', 'none'],
+      ['security_model', model],
       ['multidevs', 'remap'],
     ]),
     '-device',
