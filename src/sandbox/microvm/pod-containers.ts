@@ -20,7 +20,7 @@ import { containerSpec } from '../../oci/container-spec';
 import type { HostFacts } from '../../oci/input';
 import { resolveResources } from '../../oci/resources';
 import { RemoteStatusError } from '../../../common/ttrpc';
-import { readRootfsFile } from '../runc/rootfs-read';
+import { readImageUserFiles } from '../runc/rootfs-read';
 import type { CgroupStats, ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ControllerEvent, ExecResult, ProcessIO, StreamOptions } from '../controller';
 import { decodeVmContainerData, VM_DATA_VERSION, type VmContainerData } from './data';
 import { guestHostFacts, guestPodContext, guestSpec } from './guest-spec';
@@ -181,7 +181,8 @@ export class PodContainers {
         await bindInto(m.host_path, join(p.shared, mrel), m.readonly, shareBindPropagation(m, n));
         sharedMounts.set(m.container_path.replace(/\/+$/, '') || '/', mrel);
       }
-      const [passwd, group] = await Promise.all([readRootfsFile(input.rootfs, '/etc/passwd'), readRootfsFile(input.rootfs, '/etc/group')]);
+      // From the image layers: the rootfs is in the guest's share by now, and the guest may have swapped these files.
+      const { passwd, group } = await readImageUserFiles(input.rootfs);
       const podFile = (n: 'hosts' | 'resolv.conf' | 'hostname'): string => join(p.shared, sharePath.podFile(n));
       const sb = input.sandbox;
       const host = containerSpec({

@@ -15,7 +15,7 @@ import type { LinuxContainerResources__Output } from '../../generated/cri/runtim
 import type { ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ExecResult } from '../controller';
 import { decodeContainerData, decodeSandboxData, RUNC_DATA_VERSION, type RuncContainerData } from './data';
 import type { RuncPaths } from './paths';
-import { readRootfsFile } from './rootfs-read';
+import { readImageUserFiles } from './rootfs-read';
 import { Steps, type PhaseObserver } from '../steps';
 import { nowNs, sleep } from '../../../common/time';
 import { makeDirs } from '../../host/make-dirs';
@@ -38,7 +38,7 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
   const steps = new Steps(`container ${id} create`, log, { phases: deps.phases && { operation: 'runc container create', observer: deps.phases } });
   const bundle = deps.paths.containerBundle(id);
   const spec = await steps.run('spec', async () => {
-    const [passwd, group] = await Promise.all([readRootfsFile(input.rootfs, '/etc/passwd'), readRootfsFile(input.rootfs, '/etc/group')]);
+    const { passwd, group } = await readImageUserFiles(input.rootfs);
     const { spec, notes } = containerSpec({
       containerId: id,
       config,

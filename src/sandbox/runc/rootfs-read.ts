@@ -1,54 +1,39 @@
-// Reads a file of a container's root filesystem (its /etc/passwd, /etc/group)
-// without following a symlink out of it: an image is untrusted input, and
-// `/etc/passwd -> /etc/shadow` must resolve inside the image, not on the host.
+// Reads a file of a container's image (its /etc/passwd, /etc/group) without
+// following a symlink out of it and without reading through anything a
+// container can write: an image is untrusted input (`/etc/passwd ->
+// /etc/shadow` must resolve inside the image, not on the host), and a
+// mounted rootfs is writable by its container, in a VM pod by the guest
+// through its share, at any moment (a FIFO there would hang the read).
 
-import { lstat, readFile, readlink } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { readFileInRoot } from '../../host/safe-read';
+import { readLayerFile } from '../../image/layer-file';
+import { mountedImageLayers } from '../../image/mounted-layers';
 
-const MAX_LINKS = 40;
-const MAX_SIZE = 4 * 1024 * 1024;
-
-/** Resolves `path` inside `root` as the container would see it; null if it does not exist. */
-export async function resolveInRoot(root: string, path: string): Promise<string | null> {
-  let parts = posix.normalize(`/${path}`).split('/').filter(Boolean);
-  const done: string[] = [];
-  let links = 0;
-  while (parts.length > 0) {
-    const part = parts.shift()!;
-    if (part === '.') continue;
-    if (part === '..') {
-      done.pop();
-      continue;
-    }
-    const host = join(root, ...done, part);
-    let st;
-    try {
-      st = await lstat(host);
-    } catch {
-      return null;
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > MAX_LINKS) return null;
-      const target = await readlink(host);
-      const rest = target.split('/').filter(Boolean);
-      if (target.startsWith('/')) done.length = 0;
-      parts = [...rest, ...parts];
-      continue;
-    }
-    done.push(part);
-  }
-  return join(root, ...done);
+/**
+ * Contents of a regular file inside the rootfs, "" if absent or not a
+ * regular file. Every component is opened without following symlinks and
+ * nothing blocks (readFileInRoot), so a swap mid-read is refused.
+ */
+export async function readRootfsFile(root: string, path: string): Promise<string> {
+  const r = await readFileInRoot(root, path);
+  return r.ok ? r.data.toString('utf8') : '';
 }
 
-/** Contents of a regular file inside the rootfs, "" if absent or not a regular file. */
-export async function readRootfsFile(root: string, path: string): Promise<string> {
-  const p = await resolveInRoot(root, path);
-  if (!p) return '';
-  try {
-    const st = await lstat(p);
-    if (!st.isFile() || st.size > MAX_SIZE) return '';
-    return await readFile(p, 'utf8');
-  } catch {
-    return '';
-  }
+/**
+ * The image's /etc/passwd and /etc/group for the container whose rootfs is
+ * mounted at `rootfs`: from the read-only image layers the overlay is made
+ * of, never through the mount (whose upper dir its container or guest
+ * writes). A rootfs that is not such an overlay (a test's plain dir, or an
+ * image whose layers the mount table names relatively) is read in place,
+ * still without following or blocking.
+ */
+export async function readImageUserFiles(rootfs: string): Promise<{ passwd: string; group: string }> {
+  const layers = await mountedImageLayers(rootfs);
+  const read = async (path: string): Promise<string> => {
+    if (!layers) return readRootfsFile(rootfs, path);
+    const r = await readLayerFile(layers, path);
+    return r.ok ? r.data.toString('utf8') : '';
+  };
+  const [passwd, group] = await Promise.all([read('/etc/passwd'), read('/etc/group')]);
+  return { passwd, group };
 }

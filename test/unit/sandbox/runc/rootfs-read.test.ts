@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readRootfsFile, resolveInRoot } from '../../../../src/sandbox/runc/rootfs-read';
+import { readRootfsFile } from '../../../../src/sandbox/runc/rootfs-read';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmpod-rootfs-read-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,5 +29,5 @@ t.test('symlinks resolve inside the rootfs, never on the host', async (t) => {
     { desc: 'a directory is not read', path: '/etc', want: '' },
   ];
   for (const c of cases) t.equal(await readRootfsFile(root, c.path), c.want, c.desc);
-  t.equal(await resolveInRoot(root, '/../../etc/../real/passwd'), join(root, 'real', 'passwd'), '.. in the request is clamped at the root');
+  t.equal(await readRootfsFile(root, '/../../etc/../real/passwd'), 'root:x:0:0::/:/bin/sh\n', '.. in the request is clamped at the root');
 });
