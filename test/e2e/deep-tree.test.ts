@@ -2,7 +2,7 @@
 // directory tree deeper than PATH_MAX (120 levels of 50-character names,
 // 6,120 bytes and more, each level made with a relative `cd -P` + mkdir so that no
 // single path the container uses is over the limit) in its writable rootfs,
-// in the pod's /dev/shm and on a volume, plus a few thousand files. Node's
+// in the pod's /dev/shm and on a volume, plus several hundred files. Node's
 // fs.rm walks by full path and fails with ENAMETOOLONG on such a tree, which
 // once left the container and its pod impossible to remove. Then
 // StopPodSandbox and RemovePodSandbox must succeed within their deadlines and
@@ -25,8 +25,8 @@ import { walk } from '../fault/leaks';
 const LEVELS = 120;
 const NAME = 'd'.repeat(50);
 /** Files beside the tree: in the rootfs (the writable layer) and on the volume. */
-const ROOTFS_FILES = 2000;
-const VOLUME_FILES = 500;
+const ROOTFS_FILES = 600;
+const VOLUME_FILES = 200;
 /** The bound on StopPodSandbox and RemovePodSandbox: a deadline, so a remover that hangs fails the test. */
 const REMOVE_MS = 120_000;
 

@@ -21,8 +21,8 @@ const DEFAULT_SEED = 20261205;
 const seed = process.env.VMPOD_FUZZ_SEED ? Number(process.env.VMPOD_FUZZ_SEED) : DEFAULT_SEED;
 
 const PLAN: { handler: Handler; seconds: number }[] = [
-  { handler: 'runc', seconds: 60 },
-  { handler: 'vm', seconds: 90 },
+  { handler: 'runc', seconds: 30 },
+  { handler: 'vm', seconds: 60 },
 ];
 
 const missing = sharedCritestMissing(['setup-images.sh', 'teardown.sh', 'cni/10-critest.conflist']);
