@@ -1,6 +1,6 @@
 // CRI fuzzing (issue 16), bounded for CI: random but well-typed requests for
 // every RuntimeService and ImageService method (fuzz/generate.ts) against
-// the real daemon of the fault rig, about 60 s with runc pods and 90 s with
+// the real daemon of the fault rig, about 30 s with runc pods and 60 s with
 // VM pods (at most 3 valid VM RunPodSandbox calls: each is a TCG boot). The
 // daemon must keep answering throughout, never answer UNKNOWN or INTERNAL,
 // and leave nothing once every pod is removed (fuzz/runner.ts says what
