@@ -1,9 +1,10 @@
-// The guest console is written by QEMU to a file, and the guest is hostile:
-// a guest printing forever must not fill the host's disk. QEMU opens the file
-// O_APPEND (chardev `append=on`), so the daemon can cut it down under QEMU's
-// feet: every write lands at the current end, wherever that is. A few lines
-// written between the read and the truncate are lost; for a console log kept
-// only to explain failures, that is the right trade.
+// The per-pod logs a hostile guest can make grow must not fill the host's
+// disk. The console log is written by the daemon alone, from QEMU's console
+// ring (console-ring.ts), and capped after every drain; QEMU's stderr is a
+// file QEMU holds O_APPEND, so the daemon can cut it down under QEMU's feet:
+// every write lands at the current end, wherever that is. A few lines
+// written between the read and the truncate are lost; for logs kept only to
+// explain failures, that is the right trade.
 
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
 

@@ -260,6 +260,20 @@ export class QmpClient extends EventEmitter {
     }
   }
 
+  /**
+   * Take up to `size` bytes, oldest first, out of ringbuf chardev `device`
+   * (they are gone from the ring once read). Base64 on the wire, so the
+   * guest's bytes arrive as written; `size` must keep the reply's line
+   * (4/3 of it, plus a few bytes) under the line limit. Never returns more
+   * than `size` bytes, whatever the reply says.
+   */
+  async ringbufRead(device: string, size: number): Promise<Buffer> {
+    const r = await this.execute('ringbuf-read', { device, size, format: 'base64' });
+    if (typeof r !== 'string') throw new InternalError('QMP ringbuf-read: malformed reply');
+    const bytes = Buffer.from(r, 'base64');
+    return bytes.length > size ? bytes.subarray(0, size) : bytes;
+  }
+
   async cont(): Promise<void> {
     await this.execute('cont');
   }

@@ -14,8 +14,10 @@ import type { StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmHostStats,
 import { readVmHostStats } from '../host-stats';
 import type { VmDevice } from '../vm-device';
 import { capConsoleLog, DEFAULT_CONSOLE_KEEP_BYTES, DEFAULT_CONSOLE_MAX_BYTES } from './console-log';
+import { ConsoleRing } from './console-ring';
 import { readDeviceRecord, writeDeviceRecord } from './device-record';
 import { hotplugPlan } from './devices';
+import { CONSOLE_CHARDEV_ID, CONSOLE_RING_BYTES } from './devices/serial-console';
 import { DEFAULT_UNPLUG_TIMEOUT_MS, plugDevice, qemuDevice, unplugDevice } from './hotplug';
 import { tailFile, type LaunchRecord } from './launch';
 import { isSameProcessAlive, signalIfSame } from './proc';
@@ -26,11 +28,16 @@ export const DEFAULT_GRACEFUL_TIMEOUT_MS = 10_000;
 export const DEFAULT_QUIT_TIMEOUT_MS = 3_000;
 const LIVENESS_POLL_MS = 1_000;
 const CONSOLE_CAP_INTERVAL_MS = 5_000;
+/** How long stop() waits for the last drain of the console ring before it powers the VM off. */
+const FINAL_DRAIN_TIMEOUT_MS = 2_000;
 
 export interface QemuVmOptions {
   logger?: Logger;
   consoleMaxBytes?: number;
   consoleKeepBytes?: number;
+  /** Drain timing of the console ring (console-ring.ts defaults). */
+  consoleDrainMinMs?: number;
+  consoleDrainMaxMs?: number;
 }
 
 /** QMP event → VmEvent; undefined for events vmpod does not act on. Pure. */
@@ -65,6 +72,18 @@ export function exitReason(last: VmEvent | undefined, signal: string | null): Vm
   return 'unknown';
 }
 
+/** A guest's own end, after which QEMU waits paused for us (devices/serial-console.ts). Pure. */
+export function isGuestEnd(ev: VmEvent): boolean {
+  return ev.type === 'guest-panicked' || (ev.type === 'shutdown' && ev.guestInitiated);
+}
+
+/** The event a paused QEMU's run state stands for, when the guest's end came before we attached. Pure. */
+export function guestEndFromStatus(status: string): VmEvent | undefined {
+  if (status === 'guest-panicked') return { type: 'guest-panicked', detail: 'pause' };
+  if (status === 'shutdown') return { type: 'shutdown', guestInitiated: true, reason: 'unknown' };
+  return undefined;
+}
+
 export class QemuVm implements VmHandle {
   readonly id: string;
   readonly pid: number;
@@ -79,6 +98,10 @@ export class QemuVm implements VmHandle {
   private poll: NodeJS.Timeout | undefined;
   private consoleCap: NodeJS.Timeout | undefined;
   private readonly capConsole: () => void;
+  /** Drains QEMU's console ring into consoleLog while this daemon holds QMP. */
+  private readonly consoleRing: ConsoleRing | undefined;
+  /** The guest ended (shutdown, reboot, panic): QEMU waits paused until we quit it. */
+  private guestEnded = false;
   private stopping: Promise<VmExit> | undefined;
   /** Exit is reported by the child process; /proc polling would race it and lose the signal. */
   private readonly ownChild: boolean;
@@ -125,6 +148,19 @@ export class QemuVm implements VmHandle {
     // Ends with the VM (markExited) or when the daemon lets go of it (detach).
     this.consoleCap = setInterval(this.capConsole, CONSOLE_CAP_INTERVAL_MS);
     this.consoleCap.unref();
+    if (qmp) {
+      this.consoleRing = new ConsoleRing({
+        read: (size) => this.liveQmp('read the console').ringbufRead(CONSOLE_CHARDEV_ID, size),
+        logPath: this.consoleLog,
+        maxBytes: max,
+        keepBytes: keep,
+        ringBytes: CONSOLE_RING_BYTES,
+        minDelayMs: opts.consoleDrainMinMs,
+        maxDelayMs: opts.consoleDrainMaxMs,
+        log: this.log,
+      });
+      this.consoleRing.start();
+    }
     this.ownChild = child !== undefined && child.exitCode === null && child.signalCode === null;
     if (child && this.ownChild) {
       child.once('exit', (code, signal) => this.markExited(code, signal));
@@ -141,11 +177,43 @@ export class QemuVm implements VmHandle {
     qmp.on('event', (e: QmpEvent) => {
       const ev = toVmEvent(e);
       if (!ev) return;
-      if (ev.type !== 'stop' && ev.type !== 'powerdown') this.lastEvent = ev;
+      // Our own quit after the guest ended (host-qmp-quit) does not hide why it ended.
+      const ours = ev.type === 'shutdown' && !ev.guestInitiated && this.guestEnded;
+      if (ev.type !== 'stop' && ev.type !== 'powerdown' && !ours) this.lastEvent = ev;
       this.log.info({ event: ev }, 'vm event');
       this.events.emit('event', ev);
+      if (isGuestEnd(ev)) void this.endAfterGuest();
     });
     qmp.on('close', () => this.checkAlive());
+    // A guest that ended while no daemon was attached left QEMU paused (see endAfterGuest).
+    qmp
+      .queryStatus()
+      .then((s) => {
+        const ev = guestEndFromStatus(s.status);
+        if (!ev || this.guestEnded) return;
+        this.lastEvent ??= ev;
+        void this.endAfterGuest();
+      })
+      .catch(() => undefined);
+  }
+
+  /**
+   * The guest powered off, rebooted or panicked, and QEMU is paused there
+   * (devices/serial-console.ts: its console ring would die with it). Keep
+   * the console's last lines, then let QEMU go.
+   */
+  private async endAfterGuest(): Promise<void> {
+    if (this.guestEnded || this.exit) return;
+    this.guestEnded = true;
+    await this.waitForDrain();
+    const qmp = this.qmp;
+    if (this.exit || !qmp || qmp.isClosed) return;
+    try {
+      await qmp.quit(DEFAULT_QUIT_TIMEOUT_MS);
+    } catch (err) {
+      // stop() escalates; a QEMU that does not quit is still seen by whoever stops the pod.
+      this.log.warn({ err }, 'quitting qemu after the guest ended failed');
+    }
   }
 
   private checkAlive(): void {
@@ -160,6 +228,8 @@ export class QemuVm implements VmHandle {
     // timer of every removed pod used to run on for the daemon's life).
     clearInterval(this.consoleCap);
     this.consoleCap = undefined;
+    // The ring went with QEMU.
+    this.consoleRing?.stop();
     try {
       this.capConsole();
     } catch (err) {
@@ -265,8 +335,14 @@ export class QemuVm implements VmHandle {
     return readVmHostStats(this.pid);
   }
 
+  /** The console log's tail: what the ring held at the last drain (at most consoleDrainMaxMs old while QEMU runs). */
   consoleTail(bytes = 2048): string {
     return tailFile(this.consoleLog, bytes);
+  }
+
+  /** Move what the console ring holds into the log now, so that consoleTail() is current. */
+  async drainConsole(): Promise<void> {
+    await this.consoleRing?.drain();
   }
 
   stop(opts: StopOptions = {}): Promise<VmExit> {
@@ -287,6 +363,8 @@ export class QemuVm implements VmHandle {
     const quitMs = opts.quitTimeoutMs ?? DEFAULT_QUIT_TIMEOUT_MS;
     const qmp = this.qmp && !this.qmp.isClosed ? this.qmp : undefined;
     if (this.exit) return this.exit;
+    // The ring goes with QEMU: keep what the guest printed last (why a boot failed, say) before it does.
+    await this.waitForDrain();
     if (qmp && graceful > 0) {
       try {
         await qmp.systemPowerdown(graceful);
@@ -312,9 +390,17 @@ export class QemuVm implements VmHandle {
     return this.exited;
   }
 
+  private async waitForDrain(): Promise<void> {
+    if (!this.consoleRing) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.consoleRing.drain(), new Promise((res) => (timer = setTimeout(res, FINAL_DRAIN_TIMEOUT_MS)))]);
+    clearTimeout(timer);
+  }
+
   detach(): void {
     if (this.poll) clearInterval(this.poll);
     clearInterval(this.consoleCap);
+    this.consoleRing?.stop();
     // QEMU lives on in its own session; the daemon must be free to exit.
     this.child?.unref();
     this.qmp?.removeAllListeners();

@@ -177,3 +177,18 @@ t.test('executeWithFd on a closed connection fails and still closes the fd', asy
   t.throws(() => fstatSync(fd), /EBADF/, 'closed anyway: the caller handed it over');
   t.doesNotThrow(() => closeSync(openSync(`${dir}/marker`, 'r')), 'the file itself is untouched');
 });
+
+t.test('ringbufRead: base64 both ways, never more than asked, a reply that is not a string refused', async (t) => {
+  const replies: unknown[] = [Buffer.from([0, 0xff, 10]).toString('base64'), Buffer.alloc(100, 'a').toString('base64'), { not: 'a string' }];
+  const asked: unknown[] = [];
+  const { path } = await fakeQmp(t, (m, s) => {
+    asked.push(m.arguments);
+    answer(s, m, replies.shift());
+  });
+  const c = await QmpClient.connect(path);
+  t.teardown(() => c.close());
+  t.same(await c.ringbufRead('console', 16), Buffer.from([0, 0xff, 10]), 'bytes as the guest wrote them');
+  t.same(asked[0], { device: 'console', size: 16, format: 'base64' });
+  t.equal((await c.ringbufRead('console', 16)).length, 16, 'a longer reply is cut to the size asked');
+  await t.rejects(c.ringbufRead('console', 16), /malformed/);
+});

@@ -41,7 +41,11 @@ const cases: Array<{ desc: string; device: Device; expect: string[] }> = [
     expect: ['-chardev', 'socket,id=agent1-chr,path=/r/a1.sock,server=on,wait=off', '-device', 'virtserialport,id=agent1,bus=ser0.0,chardev=agent1-chr,name=vmpod.agent'],
   },
   { desc: 'qmp', device: { kind: 'qmp', socketPath: '/q.sock' }, expect: ['-qmp', 'unix:/q.sock,server=on,wait=off'] },
-  { desc: 'serial-console', device: { kind: 'serial-console', logPath: '/c.log' }, expect: ['-chardev', 'file,id=console,path=/c.log,append=on', '-serial', 'chardev:console'] },
+  {
+    desc: 'serial-console',
+    device: { kind: 'serial-console', logPath: '/c.log' },
+    expect: ['-action', 'shutdown=pause', '-action', 'panic=pause', '-chardev', 'ringbuf,id=console,size=1048576', '-serial', 'chardev:console'],
+  },
   { desc: 'pvpanic exits instead of pausing on panic', device: { kind: 'pvpanic' }, expect: ['-device', 'pvpanic', '-action', 'panic=shutdown'] },
 ];
 
