@@ -262,6 +262,12 @@ t.test('a failed create rolls back and leaves nothing', async (t) => {
     [],
     'rootfs unmounted',
   );
+
+  // A command the image does not have: runc create cannot start the process, which the caller must fix.
+  const noCmd = await client.runtime.CreateContainer({ pod_sandbox_id: podId, sandbox_config: pod, config: containerConfig('nocmd', ['/no/such/command']) }).catch((e: unknown) => e);
+  t.equal(code(noCmd), GrpcStatus.FAILED_PRECONDITION, 'a command missing from the image is FAILED_PRECONDITION, not INTERNAL');
+  t.match((noCmd as ServiceError).details, /its process cannot be started.*\/no\/such\/command/, "says so with runc's words");
+
   const infraPid = await infraPidOf(podId);
   await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId });
   assertNothingLeft(t, podId, infraPid);

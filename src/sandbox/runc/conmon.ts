@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DeadlineExceededError, FailedPreconditionError, InternalError, UnavailableError } from '../../../common/errors';
+import { runcCreateError } from './create-error';
 
 export interface ConmonOptions {
   id: string;
@@ -121,7 +122,7 @@ export function launchConmon(o: ConmonOptions): Promise<ConmonStarted> {
         return finish(new InternalError(`conmon for ${o.id} sent an unreadable reply: ${buf.slice(0, 200)}`));
       }
       const pid = msg.data ?? msg.pid ?? -1;
-      if (pid <= 0) return finish(new InternalError(`runc create of ${o.id} failed: ${(msg.message ?? 'no message').trim()}`));
+      if (pid <= 0) return finish(runcCreateError(o.id, msg.message ?? ''));
       finish(null, { pid, conmonPid: 0, attachSocket: join(o.bundle, 'attach'), exitFile: exitFile(o.exitDir, o.id) });
     });
     pipe.on('end', () => finish(new InternalError(`conmon for ${o.id} exited without reporting; see syslog for conmon's message`)));
