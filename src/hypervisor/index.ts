@@ -9,7 +9,7 @@ import type { Hypervisor } from './hypervisor';
 import { QemuHypervisor } from './qemu';
 
 export type { Hypervisor, VmHandle, VmEvent, VmExit, VmExitReason, VmHostStats, VmState, StopOptions } from './hypervisor';
-export type { VmConfig, AgentChannel, AccelKind, GuestBoot, RootfsImage, TapNetwork } from './vm-config';
+export type { VmConfig, VmPlacement, AgentChannel, AccelKind, GuestBoot, RootfsImage, TapNetwork } from './vm-config';
 export type { VmDevice, VmDeviceKind, VmNetDevice, VmVsockDevice, VmBlockDevice, VmSerialPortDevice, TapSource } from './vm-device';
 export { RUN_FILES, SHARED_MOUNT_TAG, AGENT_PORT_NAME, AGENT_VSOCK_PORT } from './vm-config';
 export { CidAllocator, startWithFreeCid, isCidInUseError } from './vsock-cid';

@@ -48,6 +48,16 @@ export interface VmConfig {
   netnsPath?: string;
   /** Start with the vCPUs stopped (QEMU `-S`); `cont` over QMP resumes. */
   paused?: boolean;
+  /** Where the VM's process goes before the VMM itself runs (its cgroup, its OOM score). */
+  placement?: VmPlacement;
+}
+
+/** Applied to the VM's process before the VMM runs, so that all its memory is charged there. */
+export interface VmPlacement {
+  /** cgroup.procs of the VM's cgroup in each hierarchy (src/host/vm-cgroup.ts makes it). */
+  cgroupProcs: string[];
+  /** oom_score_adj of the process; never below the daemon's own (lowering needs CAP_SYS_RESOURCE). */
+  oomScoreAdj?: number;
 }
 
 /** Well-known file names inside VmConfig.runDir. */

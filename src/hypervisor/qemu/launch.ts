@@ -11,7 +11,7 @@ import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFound
 import { sleep } from '../../../common/time';
 import { silentLogger, type Logger } from '../../log';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
-import type { AccelKind, VmConfig } from '../vm-config';
+import type { AccelKind, VmConfig, VmPlacement } from '../vm-config';
 import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, runPath, type QemuOptions } from './cmdline';
 import { processStartTime, signalIfSame } from './proc';
 import { QmpClient } from './qmp';
@@ -75,12 +75,31 @@ export interface Launched {
  */
 export const QEMU_CAPABILITIES = ['dac_override', 'dac_read_search', 'fowner'] as const;
 
+/**
+ * The placement wrapper: a shell that writes each value to its file (0 to a
+ * cgroup.procs moves the writer, the shell itself) and then execs the rest,
+ * so QEMU is in its cgroup and has its OOM score from its first allocation
+ * (guest RAM included) with no window where it runs outside. A failed write
+ * ends it with the shell's message on QEMU's stderr, which launch reports.
+ */
+export const PLACE_SCRIPT = 'while [ "$1" != -- ]; do printf "%s\\n" "$2" >"$1" || exit 125; shift 2; done; shift; exec "$@"';
+
+/** argv prefix that applies `p` and then execs what follows; [] when nothing to place. Pure. */
+export function placementArgv(p: VmPlacement | undefined, shell = 'sh'): string[] {
+  if (!p || (p.cgroupProcs.length === 0 && p.oomScoreAdj === undefined)) return [];
+  const writes = p.cgroupProcs.flatMap((f) => [f, '0']);
+  if (p.oomScoreAdj !== undefined) writes.push('/proc/self/oom_score_adj', String(p.oomScoreAdj));
+  return [shell, '-c', PLACE_SCRIPT, 'vmpod-place', ...writes, '--'];
+}
+
 /** The full argv (binary first) that launch spawns. Pure. */
 export function launchArgv(c: VmConfig, o: LaunchOptions = {}): string[] {
   const qemu = [o.qemuBinary ?? 'qemu-system-x86_64', ...buildQemuArgs(c, o.qemuOptions ?? DEFAULT_QEMU_OPTIONS)];
   // setpriv after nsenter: entering the netns itself needs sys_admin.
   const confined = [o.setprivBinary ?? 'setpriv', `--bounding-set=-all,${QEMU_CAPABILITIES.map((n) => `+${n}`).join(',')}`, '--inh-caps=-all', '--ambient-caps=-all', '--', ...qemu];
-  return c.netnsPath ? [o.nsenterBinary ?? 'nsenter', `--net=${c.netnsPath}`, '--', ...confined] : confined;
+  const entered = c.netnsPath ? [o.nsenterBinary ?? 'nsenter', `--net=${c.netnsPath}`, '--', ...confined] : confined;
+  // Placed first: /proc/self and /sys/fs/cgroup are the host's before nsenter too, and the writes need the daemon's capabilities.
+  return [...placementArgv(c.placement), ...entered];
 }
 
 export function launchRecordPath(runDir: string): string {

@@ -9,12 +9,13 @@
 //                        └──stop (agent power-off → QMP powerdown → quit → kill)──► dead ──remove──► (none)
 
 import { existsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentClient, type AgentClientOptions } from '../../agent-client';
 import type { MicrovmConfig } from '../../config/types';
 import { InternalError } from '../../../common/errors';
 import type { GuestImage } from '../../host/guest-image';
+import { removeVmCgroup } from '../../host/vm-cgroup';
 import { RUN_FILES, type AccelKind, type CidAllocator, type Hypervisor, type VmExit, type VmHandle } from '../../hypervisor';
 import type { Logger } from '../../log';
 import { detachTap } from '../../network';
@@ -171,11 +172,32 @@ export async function removePodDir(dir: string): Promise<void> {
   await rm(dir, { recursive: true, force: true });
 }
 
+/** In the pod's host-only dir: the VM's cgroup dirs (host/vm-cgroup.ts), which depend on the sandbox config, for removal by id alone. */
+export const VM_CGROUP_RECORD = 'vm-cgroup.json';
+
+export async function writeVmCgroupRecord(podDir: string, dirs: readonly string[]): Promise<void> {
+  await writeFile(join(podDir, VM_CGROUP_RECORD), JSON.stringify({ v: 1, dirs }), { mode: 0o600 });
+}
+
+/** The recorded cgroup dirs; none when the pod had none (started before cgroups, or failed before). Only dirs under /sys/fs/cgroup are taken. */
+export async function readVmCgroupRecord(podDir: string): Promise<string[]> {
+  const text = await readFile(join(podDir, VM_CGROUP_RECORD), 'utf8').catch(() => '');
+  if (!text) return [];
+  try {
+    const rec = JSON.parse(text) as { dirs?: unknown };
+    return Array.isArray(rec.dirs) ? rec.dirs.filter((d): d is string => typeof d === 'string' && d.startsWith('/sys/fs/cgroup/') && !d.includes('/../')) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** Everything of the pod on the host. Idempotent; the VM must be stopped first. */
 export async function removePodVm(env: PodVmEnv, podId: string, log: Logger): Promise<void> {
   const paths = podPaths(env.state, podId);
   await removeVmRunDir(env.hypervisor, vmRunPaths(env.state, podId));
   env.cids?.release(podId);
+  // After the VM is gone (a cgroup with a process cannot go), before the record of it goes with the pod dir.
+  await removeVmCgroup(await readVmCgroupRecord(paths.dir));
   await removePodDir(paths.dir);
   log.info('pod VM files removed');
 }

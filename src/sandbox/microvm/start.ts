@@ -24,6 +24,9 @@ import { newAgentClient, PodVm, removePodDir, type PodVmEnv } from './pod-vm';
 import { makeVmRunDir, removeVmRunDir } from './run-dir';
 import { mountShare } from './share';
 import { vmSize } from './sizing';
+import { cgroupVersion } from '../../host/facts';
+import { createVmCgroup, ownOomScoreAdj, removeVmCgroup, vmCgroupLimits, vmCgroupPaths, vmOomScoreAdj } from '../../host/vm-cgroup';
+import { writeVmCgroupRecord } from './pod-vm';
 
 /** The init prints this right before it hands over to the agent (guest-image/initramfs/init). */
 export const INIT_HANDOVER_MARKER = 'vmpod-init: switching root';
@@ -145,8 +148,29 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       agent: endpoint.transport === 'vsock' ? { transport: 'vsock', cid: endpoint.cid } : { transport: 'serial', socketPath: endpoint.socketPath },
       ...(net ? { network: { ifname: net.tapName, mac: net.mac } } : {}),
       ...(input.netnsPath ? { netnsPath: input.netnsPath } : {}),
+      placement: { cgroupProcs: cgroup.procsFiles, oomScoreAdj: oom.value },
     });
-    log.info({ size: size.explain, accel: host.accel, transport: host.transport, guest: guest.hash }, 'starting pod VM');
+    // QEMU runs in a cgroup of the pod's, under kubelet's cgroup_parent, with the pod's CPU quota and its guest RAM plus QEMU's own as memory limit.
+    const limits = vmCgroupLimits({ resources: input.config.linux?.resources, overhead: input.config.linux?.overhead, guestMemoryMib: size.memoryMib, accel: host.accel });
+    const cgroup = await steps.run(
+      'vm-cgroup',
+      async () => {
+        const cg = await createVmCgroup(vmCgroupPaths(input.config.linux?.cgroup_parent ?? '', id), limits, cgroupVersion());
+        await writeVmCgroupRecord(paths.dir, cg.dirs).catch(async (err: unknown) => {
+          await removeVmCgroup(cg.dirs).catch(() => undefined);
+          throw err;
+        });
+        return cg;
+      },
+      (cg) => removeVmCgroup(cg.dirs),
+    );
+    const oom = vmOomScoreAdj(Number(input.config.linux?.resources?.oom_score_adj ?? 0), ownOomScoreAdj());
+    if (oom.raised)
+      log.warn(
+        { requested: input.config.linux?.resources?.oom_score_adj, applied: oom.value },
+        "the pod's oom_score_adj is below the daemon's own, which cannot be lowered without CAP_SYS_RESOURCE: QEMU gets the daemon's",
+      );
+    log.info({ size: size.explain, accel: host.accel, transport: host.transport, guest: guest.hash, cgroup: cgroup.paths.leaf, limits, oomScoreAdj: oom.value }, 'starting pod VM');
     await steps.run(
       'run-dir',
       () => makeVmRunDir(run),

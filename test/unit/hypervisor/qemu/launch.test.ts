@@ -2,7 +2,8 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { launchArgv, launchQemu, readLaunchRecord } from '../../../../src/hypervisor/qemu/launch';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { launchArgv, launchQemu, PLACE_SCRIPT, placementArgv, readLaunchRecord } from '../../../../src/hypervisor/qemu/launch';
 import { processStartTime } from '../../../../src/hypervisor/qemu/proc';
 import type { VmConfig } from '../../../../src/hypervisor/vm-config';
 import { InternalError, NotFoundError } from '../../../../common/errors';
@@ -45,4 +46,26 @@ t.test('a missing QEMU binary fails qemu-start with a typed error', async (t) =>
   const err = await launchQemu(cfg(dir), { qemuBinary: join(dir, 'no-such-qemu'), qmpTimeoutMs: 3000 }).catch((e: unknown) => e);
   t.ok(err instanceof InternalError, 'InternalError');
   t.match((err as Error).message, /qemu-start/);
+});
+
+t.test('placement: a shell joins the cgroup and sets the OOM score, then execs nsenter, setpriv, QEMU', async (t) => {
+  const placement = { cgroupProcs: ['/sys/fs/cgroup/cpu/x/vmm/cgroup.procs', '/sys/fs/cgroup/memory/x/vmm/cgroup.procs'], oomScoreAdj: 500 };
+  t.same(placementArgv(undefined), [], 'nothing to place: no wrapper');
+  t.same(placementArgv({ cgroupProcs: [] }), [], 'empty placement: no wrapper');
+  const argv = launchArgv(cfg('/r', { netnsPath: '/run/netns/n', placement }), { qemuBinary: 'qemu' });
+  t.same(
+    argv.slice(0, 12),
+    ['sh', '-c', PLACE_SCRIPT, 'vmpod-place', placement.cgroupProcs[0], '0', placement.cgroupProcs[1], '0', '/proc/self/oom_score_adj', '500', '--', 'nsenter'],
+    'file/value pairs, then the rest',
+  );
+  t.same(argv.slice(11), launchArgv(cfg('/r', { netnsPath: '/run/netns/n' }), { qemuBinary: 'qemu' }), 'the rest is the unplaced argv');
+});
+
+t.test('the placement script writes each value and execs the command', async (t) => {
+  const dir = tmp(t);
+  const out = execFileSync('sh', ['-c', PLACE_SCRIPT, 'vmpod-place', join(dir, 'a'), '0', join(dir, 'b'), 'x y', '--', 'cat', join(dir, 'a'), join(dir, 'b')], { encoding: 'utf8' });
+  t.equal(out, '0\nx y\n', 'both written, then the command ran');
+  const failed = spawnSync('sh', ['-c', PLACE_SCRIPT, 'vmpod-place', join(dir, 'no/such/file'), '0', '--', 'echo', 'ran'], { encoding: 'utf8' });
+  t.equal(failed.status, 125, 'a failed write ends it');
+  t.equal(failed.stdout, '', 'and the command never runs');
 });
