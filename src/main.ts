@@ -20,7 +20,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`vmpod ${packageVersion()}\nCRI runtime API v1\nnode ${process.version}\n`);
       return 0;
     case 'check':
-      return runCheck(cli.config, types);
+      return runCheck(cli.config, types, process.stdout, { nodeLabels: cli.nodeLabels });
     case 'serve':
       await runServe(cli.config, types);
       return -1; // keep running

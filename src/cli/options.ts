@@ -19,6 +19,10 @@ Options (serve, check):
   --state DIR        runtime state (default /run/vmpod)
   --log-level LEVEL  trace|debug|info|warn|error|fatal (default info)
   -h, --help         this help
+
+Options (check):
+  --node-labels FILE also write node-feature-discovery labels (vmpod.io/...) to FILE, atomically
+                     (nfd's local source reads /etc/kubernetes/node-feature-discovery/features.d/)
 `;
 
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'];
@@ -27,6 +31,8 @@ export interface Cli {
   command: string;
   help: boolean;
   config: VmpodConfig;
+  /** check --node-labels FILE */
+  nodeLabels?: string;
 }
 
 /** Parse argv; flags override the config file. Throws ConfigError naming the flag. */
@@ -41,6 +47,7 @@ export function parseCli(argv: string[], types: readonly HandlerConfigDef[]): Cl
       root: { type: 'string' },
       state: { type: 'string' },
       'log-level': { type: 'string' },
+      'node-labels': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -63,5 +70,7 @@ export function parseCli(argv: string[], types: readonly HandlerConfigDef[]): Cl
     if (!LEVELS.includes(level)) throw new ConfigError('--log-level', `must be one of ${LEVELS.join(', ')}`);
     config.log_level = level as LogLevel;
   }
-  return { command, help, config };
+  const nodeLabels = values['node-labels'];
+  if (nodeLabels !== undefined && command !== 'check') throw new ConfigError('--node-labels', 'only for vmpod check');
+  return { command, help, config, nodeLabels };
 }
