@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { runCheck } from './cli/check';
+import { DEBUG_COMMANDS, DEBUG_USAGE, runDebug } from './cli/debug';
 import { quietOnClosedOutput } from './cli/closed-output';
 import { parseCli, USAGE } from './cli/options';
 import { runServe } from './cli/serve';
@@ -10,9 +11,11 @@ import { handlerTypes } from './sandbox';
 async function main(argv: string[]): Promise<number> {
   quietOnClosedOutput();
   const types = handlerTypes();
+  // The debug commands have their own arguments (a pod, --agent, --bytes).
+  if (DEBUG_COMMANDS.includes(argv[0] ?? '') && !argv.includes('--help') && !argv.includes('-h')) return runDebug(argv[0], argv.slice(1), types.configs());
   const cli = parseCli(argv, types.configs());
   if (cli.help || cli.command === '') {
-    process.stdout.write(USAGE);
+    process.stdout.write(USAGE + DEBUG_USAGE);
     return cli.help ? 0 : 2;
   }
   switch (cli.command) {
@@ -25,7 +28,7 @@ async function main(argv: string[]): Promise<number> {
       await runServe(cli.config, types);
       return -1; // keep running
     default:
-      process.stderr.write(`vmpod: unknown command "${cli.command}"\n\n${USAGE}`);
+      process.stderr.write(`vmpod: unknown command "${cli.command}"\n\n${USAGE}${DEBUG_USAGE}`);
       return 2;
   }
 }

@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { withoutSecrets } from '../config/redact';
 import type { VmpodConfig } from '../config/types';
+import { PodsView, type AdminPods } from '../admin/pods-view';
 import { imageHandlers } from '../cri/image';
 import { runtimeHandlers, runtimeStreams } from '../cri/runtime';
 import { streamingHandlers } from '../cri/runtime/exec';
@@ -42,6 +43,8 @@ export interface Composed {
    * until its timeout. A stopped PullImage answers UNAVAILABLE.
    */
   endOpenStreams(): void;
+  /** What the root-only admin socket reads (vmpod pods, vm, console, logs --agent): the records and the controllers' debug methods. */
+  admin: AdminPods;
   close(): Promise<void>;
 }
 
@@ -71,7 +74,7 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
     limits: { layerBytes: cfg.images.max_layer_bytes, imageBytes: cfg.images.max_image_bytes, layerEntries: cfg.images.max_layer_entries, freeFloorBytes: cfg.images.min_free_bytes },
     onPull: metrics && ((o) => metrics.pullDone(o)),
   });
-  const { pods, sandboxes, containers } = composePods(cfg, types, { images, network: podNetwork, host: readHostFacts(), log, phases: metrics });
+  const { pods, sandboxes, containers, controllers } = composePods(cfg, types, { images, network: podNetwork, host: readHostFacts(), log, phases: metrics });
   // Pods and containers whose create was cut short by a crash are rolled back before serving.
   await pods.recover();
   // Exec, Attach and PortForward answer with URLs on this server, so it listens before the CRI socket does.
@@ -115,6 +118,7 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
       pods.endEventStreams();
       images.close().catch((err: unknown) => log.warn({ err }, 'stopping image pulls at shutdown'));
     },
+    admin: new PodsView(sandboxes, controllers),
     close,
   };
 }

@@ -7,6 +7,8 @@ import { dirname, join } from 'node:path';
 import type { VmpodConfig } from '../config/types';
 import type { Logger } from '../log';
 import type { HandlerTypes } from '../sandbox';
+import { adminSocketPath } from '../admin/client';
+import { listenAdmin } from '../admin/server';
 import { createCriServer, type CallGate } from '../cri/server';
 import { listenCri, type CriListener } from '../cri/transport/listener';
 import { compose } from './compose';
@@ -66,6 +68,8 @@ export async function startDaemon(cfg: VmpodConfig, types: HandlerTypes, log: Lo
   let parts: Awaited<ReturnType<typeof compose>> | undefined;
   try {
     await claimSocketPath(cfg.listen);
+    const adminPath = adminSocketPath(cfg.listen);
+    await claimSocketPath(adminPath);
     const state = new RuntimeState(join(cfg.root, 'runtime.json'));
     parts = await compose(cfg, types, log, version, state);
     const composed = parts;
@@ -77,12 +81,15 @@ export async function startDaemon(cfg: VmpodConfig, types: HandlerTypes, log: Lo
     // kubelet runs as root; nobody else may drive the runtime.
     chmodSync(cfg.listen, 0o660);
     chownSync(cfg.listen, 0, 0);
+    // The operator debug commands' socket: root only (0600), read-only answers (src/admin).
+    const admin = await listenAdmin(adminPath, composed.admin, log.child({ subsystem: 'admin' }));
     log.info({ socket: cfg.listen, root: cfg.root, state: cfg.state, startupMs: Date.now() - started, version }, 'vmpod serving');
     return {
       socket: cfg.listen,
       stop: async (reason: string) => {
         log.info({ reason }, 'vmpod stopping: refusing new calls, finishing in-flight ones');
         composed.endOpenStreams();
+        await admin.close();
         await drain(server, listener, gate, cfg.shutdown_timeout_s * 1000, log);
         await composed.close();
         unlock();

@@ -170,6 +170,27 @@ export interface ProcessIO {
   close(): void;
 }
 
+/**
+ * What the operator debug CLI (`vmpod vm`, src/admin) shows of a pod: named
+ * facts in display order (a VM's QEMU pid, accel, agent transport, memory,
+ * CID; a host pod's infra pid), and the tail of its console when it has one.
+ */
+export interface DebugInfo {
+  /** Words for what isolates the pod, for the operator ("QEMU VM", "runc"). */
+  isolation: string;
+  facts: Record<string, string | number | boolean | null>;
+  /** Last bytes of the pod's console as text; absent when the pod has no console. */
+  consoleTail?: string;
+}
+
+/** The guest agent's log ring as ReadAgentLog returned it (proto/agent/agent.proto). */
+export interface AgentLogRead {
+  lines: { seq: number; timeUnixNano: string; level: string; msg: string }[];
+  nextSeq: number;
+  /** Lines the ring evicted since the agent started. */
+  dropped: number;
+}
+
 /** What a controller tells the domain without being asked. */
 export type ControllerEvent = { kind: 'container-exited'; containerId: string; state: ContainerProcessState } | { kind: 'sandbox-died'; podSandboxId: string; reason: string };
 
@@ -222,4 +243,13 @@ export interface SandboxController {
   onEvent(listener: (e: ControllerEvent) => void): void;
   /** Daemon shutdown: let go of connections and timers, leave pods running. */
   close(): Promise<void>;
+
+  /**
+   * For the root-only admin socket (src/admin): what the controller knows of
+   * the pod's isolation, with at most `consoleBytes` of console tail. Read
+   * only: nothing of the pod changes. Optional so test fakes need not have it.
+   */
+  debugInfo?(sb: SandboxHandle, consoleBytes: number): Promise<DebugInfo>;
+  /** The guest agent's own log lines from `sinceSeq` on; only controllers whose pods have an agent have it. */
+  agentLog?(sb: SandboxHandle, sinceSeq: number): Promise<AgentLogRead>;
 }

@@ -26,7 +26,9 @@ import type {
   ContainerHandle,
   ContainerProcessState,
   ControllerData,
+  AgentLogRead,
   ControllerEvent,
+  DebugInfo,
   Description,
   ExecResult,
   ProcessIO,
@@ -204,6 +206,47 @@ export class MicrovmController implements SandboxController {
       agent: d.agent,
       guestHash: d.guestHash,
       startPhasesMs: d.startPhasesMs,
+    };
+  }
+
+  /**
+   * For `vmpod vm` and `vmpod console`: the live QEMU's pid (none once it
+   * ended), how the VM was started, and the console tail QEMU's ring was
+   * drained into. Nothing is asked of QEMU or the guest.
+   */
+  async debugInfo(sb: SandboxHandle, consoleBytes: number): Promise<DebugInfo> {
+    const d = decodeVmPodData(sb.data, sb.id);
+    const { vm } = await this.entry(sb);
+    const live = vm.alive && !vm.detached ? vm.vm : undefined;
+    return {
+      isolation: 'QEMU VM',
+      facts: {
+        qemuPid: live?.pid ?? null,
+        running: live !== undefined,
+        exit: vm.exit ? describeExit(vm.exit) : null,
+        accel: d.accel,
+        agentTransport: d.agent.transport,
+        cid: d.agent.transport === 'vsock' ? d.agent.cid : null,
+        agentSocket: d.agent.transport === 'serial' ? d.agent.socketPath : null,
+        vcpus: d.vcpus,
+        memoryMib: d.memoryMib,
+        guestHash: d.guestHash,
+        vmRunDir: d.vmRunDir,
+        consoleLog: d.consoleLog,
+      },
+      consoleTail: consoleBytes > 0 ? (vm.vm?.consoleTail(consoleBytes) ?? '') : '',
+    };
+  }
+
+  /** The agent's log ring, through the agent connection this controller already holds. */
+  async agentLog(sb: SandboxHandle, sinceSeq: number): Promise<AgentLogRead> {
+    const { vm } = await this.entry(sb);
+    if (!vm.alive || vm.detached) throw new FailedPreconditionError(`pod ${sb.id}: its VM is not running`);
+    const res = await vm.agent.readAgentLog({ since_seq: sinceSeq }, { timeoutMs: 10_000 });
+    return {
+      lines: res.lines.map((l) => ({ seq: Number(l.seq), timeUnixNano: String(l.time_unix_nano), level: l.level, msg: l.msg })),
+      nextSeq: Number(res.next_seq),
+      dropped: Number(res.dropped),
     };
   }
 

@@ -25,6 +25,7 @@ import type {
   ContainerProcessState,
   ControllerData,
   ControllerEvent,
+  DebugInfo,
   Description,
   ExecResult,
   ProcessIO,
@@ -130,6 +131,15 @@ export class RuncController implements SandboxController {
     const d = decodeSandboxData(sb.data, sb.id);
     // The infra process stands for the pod on the host.
     return { pid: d.infraPid, podDir: d.podDir, cgroupParent: d.cgroupParent };
+  }
+
+  /** For `vmpod vm`: the infra process that holds the pod's namespaces on the host; a runc pod has no console. */
+  async debugInfo(sb: SandboxHandle): Promise<DebugInfo> {
+    const d = decodeSandboxData(sb.data, sb.id);
+    return {
+      isolation: 'runc (containers on the host kernel)',
+      facts: { infraPid: d.infraPid, infraRunning: await podReady(this.runc, sb), podDir: d.podDir, cgroupParent: d.cgroupParent, netns: sb.netnsPath || 'host' },
+    };
   }
 
   /** The pod's port on its own loopback: relayed inside its netns, or ours for a host-network pod. */

@@ -1,0 +1,102 @@
+// The admin socket: root only (0600, root:root, made so before any client can
+// connect: the socket is bound under a 0177 umask), one JSON request and one
+// JSON answer per connection (protocol.ts). It answers from AdminPods, never
+// from QEMU or a guest directly. Every connection is bounded in the bytes it
+// may send and in time, and is destroyed at close().
+
+import { chmodSync, chownSync, rmSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { FailedPreconditionError, VmpodError } from '../../common/errors';
+import type { Logger } from '../log';
+import type { AdminPods } from './pods-view';
+import { encodeResponse, MAX_REQUEST_BYTES, parseRequest, type AdminResponse } from './protocol';
+
+/** A client that has not sent its request line by then is dropped. */
+const REQUEST_TIMEOUT_MS = 10_000;
+
+export interface AdminListener {
+  readonly path: string;
+  /** Connections open now (a leak check). */
+  readonly connections: number;
+  /** Stop accepting, destroy open connections, remove the socket file. */
+  close(): Promise<void>;
+}
+
+export async function answerLine(pods: AdminPods, line: string): Promise<AdminResponse> {
+  try {
+    return { ok: true, result: await pods.answer(parseRequest(line)) };
+  } catch (err) {
+    if (err instanceof VmpodError) return { ok: false, error: { code: err.code, message: err.message } };
+    return { ok: false, error: { code: 'INTERNAL', message: (err as Error)?.message ?? String(err) } };
+  }
+}
+
+function serve(socket: Socket, pods: AdminPods, log: Logger): void {
+  let buf = '';
+  let answered = false;
+  socket.setEncoding('utf8');
+  socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
+  socket.on('error', () => undefined); // a client that went away: nothing to tell it
+  const reply = (line: string) => {
+    answered = true;
+    socket.pause();
+    socket.setTimeout(0);
+    void answerLine(pods, line).then((res) => {
+      if (!res.ok) log.debug({ code: res.error.code, err: res.error.message }, 'admin request refused');
+      if (!socket.destroyed) socket.end(encodeResponse(res));
+    });
+  };
+  socket.on('data', (chunk: string) => {
+    if (answered) return;
+    buf += chunk;
+    const nl = buf.indexOf('\n');
+    if (nl >= 0) reply(buf.slice(0, nl));
+    else if (Buffer.byteLength(buf) > MAX_REQUEST_BYTES) reply(buf); // parseRequest refuses it by its length
+  });
+  socket.on('end', () => {
+    if (!answered) reply(buf);
+  });
+}
+
+export function listenAdmin(path: string, pods: AdminPods, log: Logger): Promise<AdminListener> {
+  const open = new Set<Socket>();
+  const server = createServer((socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
+    serve(socket, pods, log);
+  });
+  return new Promise((resolve, reject) => {
+    const failed = (err: Error) => reject(new FailedPreconditionError(`cannot listen on the admin socket ${path}: ${err.message}`, { cause: err }));
+    server.once('error', failed);
+    // The bind is synchronous in listen(): under this umask the socket is 0600 from its first moment.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => {
+        server.off('error', failed);
+        server.on('error', (err) => log.error({ err: err.message, socket: path }, 'accepting an admin connection failed'));
+        try {
+          chmodSync(path, 0o600);
+          chownSync(path, 0, 0);
+        } catch (err) {
+          server.close();
+          failed(err as Error);
+          return;
+        }
+        resolve({
+          path,
+          get connections() {
+            return open.size;
+          },
+          close: async () => {
+            const closed = new Promise<void>((done) => server.close(() => done()));
+            for (const s of open) s.destroy();
+            await closed;
+            rmSync(path, { force: true });
+          },
+        });
+      });
+    } finally {
+      process.umask(umask);
+    }
+  });
+}
