@@ -78,7 +78,7 @@ function kubectlDecode(file: string): { ok: true; objects: K8sObject[] } | { ok:
 }
 
 const haveKubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8', timeout: 30_000 }).status === 0;
-const NO_KUBECTL = 'kubectl not found on PATH: the deploy/ manifests are NOT validated (scripts/setup does not install it here; see the test header)';
+const NO_KUBECTL = 'kubectl not found on PATH (scripts/setup installs Debian kubernetes-client): the deploy/ manifests are NOT validated';
 if (!haveKubectl) process.stderr.write(`\n*** ${NO_KUBECTL} ***\n\n`);
 
 // A Kubernetes quantity (resource.Quantity): a number and an optional suffix.
