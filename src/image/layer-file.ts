@@ -90,7 +90,10 @@ export async function resolveLayerFile(layers: readonly string[], path: string, 
       continue;
     }
     const slots = await Promise.all(merged[merged.length - 1].map((layer) => slotOf(layer, done, part)));
-    const entry = await mergeSlots(slots, (layer) => isOpaqueDir(join(layer, ...done, part), probe));
+    // Each getfattr is a process: the directories that may be asked about are asked at once.
+    const asked = slots.slice(0, -1).filter((sl) => sl.stat?.isDirectory());
+    const opaque = new Map(await Promise.all(asked.map(async (sl) => [sl.layer, await isOpaqueDir(join(sl.layer, ...done, part), probe)] as const)));
+    const entry = await mergeSlots(slots, async (layer) => opaque.get(layer) ?? false);
     switch (entry.kind) {
       case 'absent':
         return null;
