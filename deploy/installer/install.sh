@@ -163,6 +163,13 @@ uninstall_vmpod() {
   # Files and trees first, then directories deepest first (only if empty: anything
   # else in them is someone else's).
   while read -r kind path sum; do
+    # Only paths below HOST_ROOT: a manifest edited on the node must not name ../ or /.
+    case $path in
+      '' | /* | .. | ../* | */.. | */../*)
+        say "skipping manifest entry outside HOST_ROOT: $kind $path"
+        continue
+        ;;
+    esac
     case $kind in
       tree) rm -rf "$HOST_ROOT/$path" "$HOST_ROOT/$path.new" ;;
       file) rm -f "$HOST_ROOT/$path" ;;
@@ -176,7 +183,7 @@ uninstall_vmpod() {
     esac
   done < "$MANIFEST"
   if [ $pid1 = 1 ]; then host_systemctl daemon-reload || true; fi
-  dirs=$(grep '^dir ' "$MANIFEST" | cut -d' ' -f2- | sort -r)
+  dirs=$(grep '^dir ' "$MANIFEST" | cut -d' ' -f2- | grep -v -e '^/' -e '\.\.' | sort -r)
   rm -f "$MANIFEST"
   for path in $dirs; do
     rmdir "$HOST_ROOT/$path" 2> /dev/null || true

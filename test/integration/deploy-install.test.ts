@@ -125,8 +125,14 @@ t.test('an untouched config the installer wrote goes with the uninstall: an empt
   stubPayload(payload);
   t.equal(run(host, payload).status, 0);
   t.ok(existsSync(join(host, 'etc/vmpod/vmpod.toml')));
+  // Entries someone added to the manifest on the node, naming paths outside HOST_ROOT.
+  const outside = join(dir, 'outside');
+  writeFileSync(outside, 'not the installer’s');
+  writeFileSync(join(host, 'opt/vmpod.installed'), `${readFileSync(join(host, 'opt/vmpod.installed'), 'utf8')}file ../outside\ntree ${outside}\ndir ..\n`);
   const un = run(host, payload, '--uninstall');
   t.equal(un.status, 0, un.out);
+  t.match(un.out, 'skipping manifest entry outside HOST_ROOT: file ../outside');
+  t.equal(readFileSync(outside, 'utf8'), 'not the installer’s', 'a path outside HOST_ROOT is never removed');
   t.same(tree(host), [], 'nothing left');
 });
 
