@@ -11,8 +11,12 @@ export const CONSOLE_CHARDEV_ID = 'console';
  */
 export const CONSOLE_RING_BYTES = 1024 * 1024;
 
-/** QEMU waits at the guest's end instead of exiting; the daemon quits it (see below). */
-export const GUEST_END_PAUSES = ['-action', 'shutdown=pause', '-action', 'panic=pause'] as const;
+/**
+ * QEMU waits at the guest's end instead of exiting; the daemon quits it (see
+ * below). A panic follows it too: pvpanic's `panic=shutdown` means "shut
+ * down according to the shutdown action" (QAPI PanicAction), so it pauses.
+ */
+export const GUEST_END_PAUSES = ['-action', 'shutdown=pause'] as const;
 
 /**
  * The guest's first serial port (ttyS0) into a ring QEMU itself bounds: it

@@ -44,7 +44,7 @@ const cases: Array<{ desc: string; device: Device; expect: string[] }> = [
   {
     desc: 'serial-console',
     device: { kind: 'serial-console', logPath: '/c.log' },
-    expect: ['-action', 'shutdown=pause', '-action', 'panic=pause', '-chardev', 'ringbuf,id=console,size=1048576', '-serial', 'chardev:console'],
+    expect: ['-action', 'shutdown=pause', '-chardev', 'ringbuf,id=console,size=1048576', '-serial', 'chardev:console'],
   },
   { desc: 'pvpanic exits instead of pausing on panic', device: { kind: 'pvpanic' }, expect: ['-device', 'pvpanic', '-action', 'panic=shutdown'] },
 ];
