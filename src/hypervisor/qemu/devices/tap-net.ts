@@ -30,7 +30,10 @@ export function tapNetArgs(d: TapNetDevice): string[] {
 /**
  * Hot-plug: the backend (netdev `<id>-tap`), then the NIC (`<id>`). A tap
  * by name is opened by QEMU in its own network namespace; a tap fd is
- * passed first (getfd `<id>-fd`) and the netdev takes it over.
+ * passed first (getfd `<id>-fd`) and the netdev takes it over. QEMU holds no
+ * CAP_NET_ADMIN (launch.ts): a tap by name must be owned by the uid QEMU
+ * runs as (network/tap.ts makes them so), or have no owner or group, which
+ * the kernel lets anyone attach; an fd opened by the daemon needs neither.
  */
 export function tapNetHotplug(d: TapNetDevice): HotplugPlan {
   const netdev = `${d.id}-tap`;
