@@ -8,8 +8,10 @@
 // Everything in the ring is the guest's: each read is capped (readBytes),
 // one drain takes at most one ring's worth, and every chunk goes straight to
 // the file, so the daemon's memory never grows with what the guest writes.
-// A guest flooding the console costs the daemon at most ringBytes per
-// minDelayMs of reads; a quiet one, one small QMP call per maxDelayMs.
+// A guest flooding the console (a drain that takes a whole ring) costs the
+// daemon at most ringBytes of reads per maxDelayMs; a quiet one, one small
+// QMP call per maxDelayMs. Output that is not a flood is in the log within
+// minDelayMs, a line after a quiet spell within maxDelayMs.
 
 import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { UnavailableError } from '../../../common/errors';
@@ -20,9 +22,9 @@ import { QmpCommandError } from './qmp';
 /** Bytes per ringbuf-read: its base64 reply (4/3 of it) stays well under the QMP line limit (qmp.ts, 1 MiB). */
 export const CONSOLE_READ_BYTES = 256 * 1024;
 /** The soonest the next drain comes after one that found output. */
-export const CONSOLE_DRAIN_MIN_MS = 500;
-/** The latest it comes once the console has been quiet: how stale the file's tail can be. */
-export const CONSOLE_DRAIN_MAX_MS = 2_000;
+export const CONSOLE_DRAIN_MIN_MS = 250;
+/** The latest it comes (after a quiet spell, or after a flood filled a drain): how stale the file's tail can be. */
+export const CONSOLE_DRAIN_MAX_MS = 1_000;
 
 export interface ConsoleRingOptions {
   /** One ringbuf-read of at most `size` bytes (an empty buffer: the ring is empty). */
@@ -39,8 +41,9 @@ export interface ConsoleRingOptions {
   log: Logger;
 }
 
-/** The wait before the next drain: soon after output, doubling while the console is quiet. Pure. */
-export function nextDrainDelay(prevMs: number, drained: number, minMs: number, maxMs: number): number {
+/** The wait before the next drain: soon after output, the longest after a flood (a drain of a whole ring), doubling while the console is quiet. Pure. */
+export function nextDrainDelay(prevMs: number, drained: number, ringBytes: number, minMs: number, maxMs: number): number {
+  if (drained >= ringBytes) return maxMs;
   if (drained > 0) return minMs;
   return Math.min(Math.max(prevMs, minMs) * 2, maxMs);
 }
@@ -107,7 +110,7 @@ export class ConsoleRing {
     this.timer = undefined;
     void this.drain().then((n) => {
       if (this.stopped) return;
-      this.delay = nextDrainDelay(this.delay, n, this.minMs, this.maxMs);
+      this.delay = nextDrainDelay(this.delay, n, this.o.ringBytes, this.minMs, this.maxMs);
       // Unreferenced: draining is housekeeping, it must not keep a daemon alive.
       this.timer = setTimeout(() => this.tick(), this.delay);
       this.timer.unref();

@@ -39,11 +39,12 @@ function fakeRing(size: number): { write: (s: string) => void; read: (n: number)
 const ring = (read: (n: number) => Promise<Buffer>, logPath: string, extra: Partial<ConstructorParameters<typeof ConsoleRing>[0]> = {}) =>
   new ConsoleRing({ read, logPath, maxBytes: 1000, keepBytes: 100, ringBytes: 256, readBytes: 64, log: silentLogger, ...extra });
 
-t.test('backoff: soon after output, doubling to the maximum while quiet', async (t) => {
-  t.equal(nextDrainDelay(2000, 10, 500, 2000), 500, 'output: the minimum again');
-  t.equal(nextDrainDelay(500, 0, 500, 2000), 1000, 'quiet: doubled');
-  t.equal(nextDrainDelay(1000, 0, 500, 2000), 2000);
-  t.equal(nextDrainDelay(2000, 0, 500, 2000), 2000, 'never past the maximum');
+t.test('backoff: soon after output, the longest after a flood, doubling to the maximum while quiet', async (t) => {
+  t.equal(nextDrainDelay(1000, 10, 256, 250, 1000), 250, 'output: the minimum again');
+  t.equal(nextDrainDelay(250, 256, 256, 250, 1000), 1000, 'a whole ring drained (a flood): the maximum, so a flood costs one ring per maximum');
+  t.equal(nextDrainDelay(250, 0, 256, 250, 1000), 500, 'quiet: doubled');
+  t.equal(nextDrainDelay(500, 0, 256, 250, 1000), 1000);
+  t.equal(nextDrainDelay(1000, 0, 256, 250, 1000), 1000, 'never past the maximum');
 });
 
 t.test('a drain moves what the ring holds into the log, in reads of at most readBytes', async (t) => {
