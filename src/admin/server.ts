@@ -43,7 +43,10 @@ function serve(socket: Socket, pods: AdminPods, log: Logger): void {
     socket.setTimeout(0);
     void answerLine(pods, line).then((res) => {
       if (!res.ok) log.debug({ code: res.error.code, err: res.error.message }, 'admin request refused');
-      if (!socket.destroyed) socket.end(encodeResponse(res));
+      if (socket.destroyed) return;
+      // A client that never ends its own side after the answer does not hold the connection.
+      socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
+      socket.end(encodeResponse(res));
     });
   };
   socket.on('data', (chunk: string) => {
@@ -59,10 +62,19 @@ function serve(socket: Socket, pods: AdminPods, log: Logger): void {
 }
 
 export function listenAdmin(path: string, pods: AdminPods, log: Logger): Promise<AdminListener> {
-  const open = new Set<Socket>();
-  const server = createServer((socket) => {
-    open.add(socket);
-    socket.once('close', () => open.delete(socket));
+  /** Each open connection, and when it has closed. */
+  const open = new Map<Socket, Promise<void>>();
+  // Half-open: a client may end its side right after its request (EOF instead of a newline) and still read the answer.
+  const server = createServer({ allowHalfOpen: true }, (socket) => {
+    open.set(
+      socket,
+      new Promise<void>((done) =>
+        socket.once('close', () => {
+          open.delete(socket);
+          done();
+        }),
+      ),
+    );
     serve(socket, pods, log);
   });
   return new Promise((resolve, reject) => {
@@ -89,8 +101,8 @@ export function listenAdmin(path: string, pods: AdminPods, log: Logger): Promise
           },
           close: async () => {
             const closed = new Promise<void>((done) => server.close(() => done()));
-            for (const s of open) s.destroy();
-            await closed;
+            const gone = [...open].map(([s, done]) => (s.destroy(), done));
+            await Promise.all([closed, ...gone]);
             rmSync(path, { force: true });
           },
         });
