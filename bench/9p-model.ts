@@ -1,7 +1,7 @@
 // bench/9p-model: what 9p's mapped-xattr security model costs against none
 // (the pod share's model) for volume work, in one VM.
 //
-//   node dist/bench/9p-model.js [--runs 5] [--files 300] [--mib 32] [--json FILE]
+//   node dist/bench/9p-model.js [--runs 7] [--files 300] [--mib 128] [--json FILE]
 //
 // One guest under TCG (test/helpers/two-model-guest.ts) with a `none` and a
 // `mapped-xattr` export, both built by the daemon's virtio9pArgs, bound into
@@ -54,9 +54,9 @@ function script(dir: string, files: number, mib: number): string {
 }
 
 async function main(cleanup: Cleanup): Promise<void> {
-  const runs = arg('--runs', 5);
+  const runs = arg('--runs', 7);
   const files = arg('--files', 300);
-  const mib = arg('--mib', 32);
+  const mib = arg('--mib', 128);
   const img = findGuestImage(process.env.VMPOD_GUEST_DIR);
   const missing = 'missing' in img ? img.missing : missingForTwoModelGuest();
   if (missing !== undefined || 'missing' in img) {
