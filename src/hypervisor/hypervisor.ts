@@ -86,6 +86,12 @@ export interface VmHandle {
   hostStats(): VmHostStats | undefined;
   /** Last bytes of the guest console, to explain failures. */
   consoleTail(bytes?: number): string;
+  /**
+   * Bring consoleLog up to date with what the guest printed: it lags the
+   * guest by up to a second otherwise (the console is a ring the daemon
+   * drains). Never rejects.
+   */
+  drainConsole(): Promise<void>;
   /** Drop the control connection without touching the VM (daemon shutdown). */
   detach(): void;
 }
