@@ -209,21 +209,28 @@ export class MicrovmController implements SandboxController {
     };
   }
 
+  /** The pod's live side if this daemon holds it now; never reattaches (the admin socket takes no pod lock, and a reattach racing a remove would leave an entry behind). */
+  private async held(id: string): Promise<PodEntry | undefined> {
+    return this.pods.get(id)?.catch(() => undefined);
+  }
+
   /**
    * For `vmpod vm` and `vmpod console`: the live QEMU's pid (none once it
    * ended), how the VM was started, and the console tail QEMU's ring was
-   * drained into. Nothing is asked of QEMU or the guest.
+   * drained into. Nothing is asked of QEMU or the guest. A pod this daemon
+   * has not reattached to yet (after a restart, until a CRI call touches it)
+   * shows its recorded pid and no console.
    */
   async debugInfo(sb: SandboxHandle, consoleBytes: number): Promise<DebugInfo> {
     const d = decodeVmPodData(sb.data, sb.id);
-    const { vm } = await this.entry(sb);
-    const live = vm.alive && !vm.detached ? vm.vm : undefined;
+    const vm = (await this.held(sb.id))?.vm;
+    const live = vm?.alive && !vm.detached ? vm.vm : undefined;
     return {
       isolation: 'QEMU VM',
       facts: {
-        qemuPid: live?.pid ?? null,
-        running: live !== undefined,
-        exit: vm.exit ? describeExit(vm.exit) : null,
+        qemuPid: vm ? (live?.pid ?? null) : d.pid,
+        running: vm ? live !== undefined : 'not attached yet',
+        exit: vm?.exit ? describeExit(vm.exit) : null,
         accel: d.accel,
         agentTransport: d.agent.transport,
         cid: d.agent.transport === 'vsock' ? d.agent.cid : null,
@@ -234,13 +241,14 @@ export class MicrovmController implements SandboxController {
         vmRunDir: d.vmRunDir,
         consoleLog: d.consoleLog,
       },
-      consoleTail: consoleBytes > 0 ? (vm.vm?.consoleTail(consoleBytes) ?? '') : '',
+      consoleTail: consoleBytes > 0 ? (vm?.vm?.consoleTail(consoleBytes) ?? '') : '',
     };
   }
 
   /** The agent's log ring, through the agent connection this controller already holds. */
   async agentLog(sb: SandboxHandle, sinceSeq: number): Promise<AgentLogRead> {
-    const { vm } = await this.entry(sb);
+    const vm = (await this.held(sb.id))?.vm;
+    if (!vm) throw new FailedPreconditionError(`pod ${sb.id}: this daemon has not reattached to its VM yet (a CRI call on the pod does)`);
     if (!vm.alive || vm.detached) throw new FailedPreconditionError(`pod ${sb.id}: its VM is not running`);
     const res = await vm.agent.readAgentLog({ since_seq: sinceSeq }, { timeoutMs: 10_000 });
     return {
