@@ -3,8 +3,8 @@
 // controller and QEMU, CNI bridge in a throw-away netns). The pod's sandbox
 // config names a cgroup_parent (as kubelet's cgroupfs driver does), a CPU
 // and memory limit and an oom_score_adj. Checked in /proc/<qemu>: CapEff,
-// CapPrm and CapBnd are exactly QEMU_CAPABILITIES (no chown, fsetid,
-// net_admin), Seccomp is 2 (-sandbox on), the process sits in the pod's leaf
+// CapPrm and CapBnd are exactly QEMU_CAPABILITIES (no net_admin, mknod,
+// sys_admin), Seccomp is 2 (-sandbox on), the process sits in the pod's leaf
 // cgroup under that parent, whose cpu and memory limits are those derived
 // from the config, and its oom_score_adj is the pod's. The guest still runs
 // a container and an exec (9p and the agent work without the dropped
@@ -74,14 +74,14 @@ if ('missing' in guest) {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
 
     const want = QEMU_CAPABILITIES.reduce((m, c) => m | (1n << BigInt(CAP_BITS[c])), 0n);
-    t.equal(want, 0xen, 'the documented minimum: dac_override, dac_read_search, fowner');
+    t.equal(want, 0x1fn, 'the documented minimum: chown, dac_override, dac_read_search, fowner, fsetid (launch.ts says why each)');
     for (const field of ['CapEff', 'CapPrm', 'CapBnd']) {
       const mask = BigInt(`0x${statusField(status, field)}`);
       t.equal(mask, want, `${field} is exactly the documented minimum (0x${mask.toString(16)})`);
       t.same(
-        ['chown', 'fsetid', 'net_admin'].filter((c) => (mask >> BigInt(CAP_BITS[c])) & 1n),
+        ['net_admin', 'sys_admin', 'sys_resource'].filter((c) => (mask >> BigInt(CAP_BITS[c])) & 1n),
         [],
-        `${field} has none of chown, fsetid, net_admin`,
+        `${field} has none of net_admin, sys_admin, sys_resource`,
       );
     }
     t.equal(statusField(status, 'CapInh'), '0000000000000000', 'nothing inheritable');
@@ -114,6 +114,18 @@ if ('missing' in guest) {
     const cid = await run(podId, pod, 'worker', ['sh', '-c', 'echo started && sleep 3600']);
     const ex = await client.runtime.ExecSync({ container_id: cid, cmd: ['cat', '/proc/version'], timeout: 60 }, 90_000);
     t.equal(ex.exit_code, 0, 'an exec in the VM container works');
+    // A non-root container writes what it creates in its rootfs: the 9p server gives the new
+    // directory the guest's owner, which takes chown (without it they stayed root's, and the
+    // container could not write into its own directory).
+    const userCid = await run(podId, pod, 'nonroot', ['sh', '-c', 'mkdir /tmp/u && echo x > /tmp/u/f && stat -c %u /tmp/u /tmp/u/f && sleep 3600'], {
+      linux: { security_context: { run_as_user: { value: '1000' } } },
+    });
+    let owners = '';
+    for (let i = 0; i < 120 && owners.split('\n').filter(Boolean).length < 2; i++) {
+      owners = (await client.runtime.ExecSync({ container_id: userCid, cmd: ['sh', '-c', 'stat -c %u /tmp/u /tmp/u/f 2>/dev/null'], timeout: 30 }, 60_000)).stdout.toString();
+      if (owners.split('\n').filter(Boolean).length < 2) await new Promise((r) => setTimeout(r, 500));
+    }
+    t.equal(owners, '1000\n1000\n', 'a uid-1000 container made a directory and a file in it, both its own');
     const peak = Number(version === 2 ? read(CGROUP_ROOT, paths.pod, 'memory.peak') : read(CGROUP_ROOT, 'memory', paths.pod, 'memory.max_usage_in_bytes'));
     const qemuStatus = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kib = (f: string) => Number(statusField(qemuStatus, f)) * 1024;

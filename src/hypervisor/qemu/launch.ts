@@ -57,10 +57,15 @@ export interface Launched {
  * The capabilities QEMU keeps although it runs as root: the 9p server acts on
  * files of every owner in the pod's share (dac_override, dac_read_search to
  * reach them; fowner for chmod, utimes and the xattrs of files it does not
- * own). Gone, among others:
- *   - chown and fsetid: a guest could otherwise hand a file on a host volume
- *     to root and keep its set-id bits (issue 15); 9p with
- *     security_model=none ignores a failed chown, mapped-xattr needs neither;
+ * own; chown and fsetid because the share's security_model=none gives a file
+ * the guest creates the guest's owner by chowning it, and keeps a setgid bit
+ * of a group QEMU is not in). Without chown a file or directory a non-root
+ * container creates stays root's, and that container can no longer write to
+ * its own directory (measured: "can't create ...: Permission denied"). That
+ * these two let a guest plant a set-id file in a writable volume's real
+ * directory is the open part of issue 15 (docs/security.md): the fix is a
+ * mapped-xattr export for writable volumes, which needs neither.
+ * Gone, among others:
  *   - net_admin: the tap is created owned by uid 0 (network/tap.ts), which
  *     the kernel's tun owner check lets QEMU attach without it, and a
  *     hot-plugged NIC comes as an fd or a tap made the same way;
@@ -73,7 +78,7 @@ export interface Launched {
  * confinement e2e test checks all three). The share's mounts are also
  * nodev,nosuid (share.ts), and what QEMU may call is confined by -sandbox.
  */
-export const QEMU_CAPABILITIES = ['dac_override', 'dac_read_search', 'fowner'] as const;
+export const QEMU_CAPABILITIES = ['chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid'] as const;
 
 /**
  * The placement wrapper: a shell that writes each value to its file (0 to a

@@ -19,7 +19,7 @@ function cfg(runDir: string, over: Partial<VmConfig> = {}): VmConfig {
 }
 
 t.test('argv runs QEMU under setpriv, and that through nsenter into the pinned netns', async (t) => {
-  const setpriv = ['setpriv', '--bounding-set=-all,+dac_override,+dac_read_search,+fowner', '--inh-caps=-all', '--ambient-caps=-all', '--'];
+  const setpriv = ['setpriv', '--bounding-set=-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid', '--inh-caps=-all', '--ambient-caps=-all', '--'];
   const plain = launchArgv(cfg('/r'), { qemuBinary: '/usr/bin/qemu-system-x86_64' });
   t.same(plain.slice(0, 6), [...setpriv, '/usr/bin/qemu-system-x86_64'], 'capabilities bounded, then QEMU');
   const ns = launchArgv(cfg('/r', { netnsPath: '/run/netns/vmpod-p' }), { qemuBinary: '/usr/bin/qemu-system-x86_64' });
