@@ -146,11 +146,16 @@ if ('missing' in guest) {
       linux: { resources: { memory_limit_in_bytes: 48 * 1024 * 1024 } },
     });
     const sOom = await exited(oom);
-    const oomConsole = readFileSync(info.consoleLog, 'utf8')
-      .split('\n')
-      .filter((l) => /oom|out of memory|killed process/i.test(l))
-      .slice(-8)
-      .join('\n');
+    // The console log is drained from QEMU's ring at most a second behind the guest.
+    let oomConsole = '';
+    for (let i = 0; i < 50 && !/Memory cgroup out of memory/.test(oomConsole); i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      oomConsole = readFileSync(info.consoleLog, 'utf8')
+        .split('\n')
+        .filter((l) => /oom|out of memory|killed process/i.test(l))
+        .slice(-8)
+        .join('\n');
+    }
     t.equal(sOom.exit_code, 137, 'a container over its memory limit in the guest is killed');
     t.match(oomConsole, /Memory cgroup out of memory/, "by the guest's memory cgroup OOM killer");
     t.equal(sOom.reason, 'OOMKilled', 'reported as OOMKilled (needs a guest image with the agent of f65107e or later)');

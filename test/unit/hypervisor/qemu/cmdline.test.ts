@@ -77,10 +77,10 @@ const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[]
     expect: ['pvpanic', 'virtio-9p-pci,fsdev=shared,mount_tag=vmpod-shared', 'vhost-vsock-pci,id=vsock0,guest-cid=42'],
   },
   {
-    desc: 'serial agent chardev: server, no wait; serial console chardev file',
+    desc: 'serial agent chardev: server, no wait; serial console in a ring QEMU holds',
     cfg: base(),
     flag: '-chardev',
-    expect: ['file,id=console,path=/run/vmpod/vm/pod1/console.log,append=on', 'socket,id=agent,path=/run/vmpod/vm/pod1/agent.sock,server=on,wait=off'],
+    expect: ['ringbuf,id=console,size=1048576', 'socket,id=agent,path=/run/vmpod/vm/pod1/agent.sock,server=on,wait=off'],
   },
   { desc: 'console on the first serial port', cfg: base(), flag: '-serial', expect: ['chardev:console'] },
   {
@@ -99,7 +99,12 @@ const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[]
   { desc: 'no display', cfg: base(), flag: '-display', expect: ['none'] },
   { desc: 'no vga', cfg: base(), flag: '-vga', expect: ['none'] },
   { desc: 'sandbox with every restriction', cfg: base(), flag: '-sandbox', expect: ['on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny'] },
-  { desc: 'guest panic ends the VM instead of pausing it', cfg: base(), flag: '-action', expect: ['panic=shutdown'] },
+  {
+    desc: "the guest's end (power-off, reboot, panic through shutdown) pauses QEMU so the daemon drains the console ring before it quits",
+    cfg: base(),
+    flag: '-action',
+    expect: ['shutdown=pause', 'panic=shutdown'],
+  },
   { desc: 'pidfile in the run dir', cfg: base(), flag: '-pidfile', expect: ['/run/vmpod/vm/pod1/qemu.pid'] },
   { desc: 'qboot firmware by default', cfg: base(), flag: '-bios', expect: ['/usr/share/qemu/qboot.rom'] },
   { desc: 'paths with commas are escaped', cfg: base({ sharedDir: '/a,b' }), flag: '-fsdev', expect: ['local,id=shared,path=/a,,b,security_model=none,multidevs=remap'] },
