@@ -20,6 +20,7 @@ import { CONSOLE_RING_BYTES } from '../../src/hypervisor/qemu/devices/serial-con
 import type { VmPodData } from '../../src/sandbox/microvm/data';
 import { vmRunPaths } from '../../src/sandbox/microvm/layout';
 import { vmE2e, vmE2eGuest } from '../helpers/vm-e2e';
+import { trackTimeouts } from '../helpers/timer-census';
 
 const guest = vmE2eGuest();
 
@@ -31,37 +32,6 @@ const DOWN_MS = 30_000;
 const RSS_SLACK_BYTES = 16 * 1024 * 1024;
 const PAD = '.'.repeat(80);
 const FLOOD = `i=0; while :; do i=$((i+1)); echo "vmpod-flood $i ${PAD}"; done > /dev/ttyS0`;
-
-/** Console-ring drain timeouts not yet fired or cleared (they are unreferenced: getActiveResourcesInfo does not list them). */
-function trackRingTimeouts(): { live(): number; restore(): void } {
-  const live = new Set<unknown>();
-  const realSet = globalThis.setTimeout;
-  const realClear = globalThis.clearTimeout;
-  globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...rest: unknown[]) => {
-    const ours = /console-ring/.test(new Error().stack ?? '');
-    const h = realSet(
-      (...a: unknown[]) => {
-        live.delete(h);
-        fn(...a);
-      },
-      ms,
-      ...rest,
-    );
-    if (ours) live.add(h);
-    return h;
-  }) as typeof setTimeout;
-  globalThis.clearTimeout = (h?: Parameters<typeof clearTimeout>[0]) => {
-    live.delete(h);
-    realClear(h);
-  };
-  return {
-    live: () => live.size,
-    restore: () => {
-      globalThis.setTimeout = realSet;
-      globalThis.clearTimeout = realClear;
-    },
-  };
-}
 
 const vmRssBytes = (pid: number): number => Number(/^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN) * 1024;
 
@@ -80,7 +50,8 @@ if ('missing' in guest) {
     imageTag: 'flood',
     namespace: 'e2e-flood',
   });
-  const timeouts = trackRingTimeouts();
+  // Console-ring drain timeouts not yet fired or cleared (unreferenced: getActiveResourcesInfo does not list them).
+  const timeouts = trackTimeouts(/console-ring/);
   t.before(() => world.start());
   t.teardown(async () => {
     timeouts.restore();

@@ -15,34 +15,13 @@ import { processStartTime } from '../../../../src/hypervisor/qemu/proc';
 import { QmpClient } from '../../../../src/hypervisor/qemu/qmp';
 import { guestEndFromStatus, isGuestEnd, QemuVm } from '../../../../src/hypervisor/qemu/vm';
 import { answer, event, fakeQmp, type QmpRequest } from './fake-qmp';
+import { trackTimeouts } from '../../../helpers/timer-census';
 
 /** Console-ring timeouts not yet fired or cleared. */
 function trackRingTimeouts(t: { teardown(fn: () => void): void }): () => number {
-  const live = new Set<unknown>();
-  const realSet = globalThis.setTimeout;
-  const realClear = globalThis.clearTimeout;
-  globalThis.setTimeout = ((fn: (...a: unknown[]) => void, ms?: number, ...rest: unknown[]) => {
-    const ours = /console-ring/.test(new Error().stack ?? '');
-    const h = realSet(
-      (...a: unknown[]) => {
-        live.delete(h);
-        fn(...a);
-      },
-      ms,
-      ...rest,
-    );
-    if (ours) live.add(h);
-    return h;
-  }) as typeof setTimeout;
-  globalThis.clearTimeout = (h?: Parameters<typeof clearTimeout>[0]) => {
-    live.delete(h);
-    realClear(h);
-  };
-  t.teardown(() => {
-    globalThis.setTimeout = realSet;
-    globalThis.clearTimeout = realClear;
-  });
-  return () => live.size;
+  const census = trackTimeouts(/console-ring/);
+  t.teardown(() => census.restore());
+  return () => census.live();
 }
 
 function fakeChild(): ChildProcess & { exit(): void } {
