@@ -16,6 +16,7 @@ import type { GuestImage } from '../../src/host/guest-image';
 import type { OciSpec } from '../../src/oci/types';
 import { virtio9pArgs } from '../../src/hypervisor/qemu/devices/virtio-9p';
 import { guestQemuArgs, missingForBoot, startGuest, type GuestBootConfig, type GuestProcess } from './guest-console';
+import { DEFAULT_CAPABILITIES } from '../../src/oci/capabilities';
 
 const FAST: GuestBootConfig = { machine: 'pc', kernel: 'vmlinux', firmware: 'qboot', memoryMib: 512 };
 const BUSYBOX = '/bin/busybox';
@@ -51,23 +52,8 @@ export async function startTwoModelGuest(img: GuestImage, work: string): Promise
   spec.process.terminal = false;
   spec.process.args = ['/bin/sleep', '3600'];
   spec.root = { ...spec.root, readonly: false };
-  // The capabilities a CRI runtime gives a container by default (containerd's list): chown, mknod, dac_override and the rest.
-  const caps = [
-    'CAP_CHOWN',
-    'CAP_DAC_OVERRIDE',
-    'CAP_FSETID',
-    'CAP_FOWNER',
-    'CAP_MKNOD',
-    'CAP_NET_RAW',
-    'CAP_SETGID',
-    'CAP_SETUID',
-    'CAP_SETFCAP',
-    'CAP_SETPCAP',
-    'CAP_NET_BIND_SERVICE',
-    'CAP_SYS_CHROOT',
-    'CAP_KILL',
-    'CAP_AUDIT_WRITE',
-  ];
+  // The capabilities a CRI runtime gives a container by default (containerd's list, as vmpod uses it): chown, mknod, dac_override and the rest.
+  const caps = [...DEFAULT_CAPABILITIES];
   spec.process.capabilities = { bounding: caps, effective: caps, permitted: caps, inheritable: [], ambient: [] };
   const bind = (destination: string, source: string) => ({ destination, type: 'bind', source, options: ['rbind', 'rw'] });
   spec.mounts = [...(spec.mounts ?? []), bind('/none', '/run/vmpod/shared/vol'), bind('/mapped', '/run/vmpod/mapped')];
