@@ -1,7 +1,7 @@
 // Starting a pod VM, as named steps (sandbox/steps.ts): the pod's files and
-// read-only 9p shares (the pod's and its volumes'), the tap in the pod netns, the run dir and QEMU (inside
-// that netns), the agent's first answer within boot_timeout_s, then the
-// sandbox and network set-up in the guest. Any failure undoes the steps done
+// read-only 9p shares (the pod's and its volumes'), the tap in the pod
+// netns, the run dir and QEMU (inside that netns), the agent's first answer
+// within boot_timeout_s, then the sandbox and network set-up in the guest. Any failure undoes the steps done
 // so far and names the phase, with the guest console's tail: the console is
 // the only witness of a boot that went wrong, so it also decides whether a
 // boot that never reached the agent got stuck in the kernel or the agent.
