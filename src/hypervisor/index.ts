@@ -11,7 +11,7 @@ import { QemuHypervisor } from './qemu';
 export type { Hypervisor, VmHandle, VmEvent, VmExit, VmExitReason, VmHostStats, VmState, StopOptions } from './hypervisor';
 export type { VmConfig, VmPlacement, AgentChannel, AccelKind, GuestBoot, RootfsImage, TapNetwork } from './vm-config';
 export type { VmDevice, VmDeviceKind, VmNetDevice, VmVsockDevice, VmBlockDevice, VmSerialPortDevice, TapSource } from './vm-device';
-export { RUN_FILES, SHARED_MOUNT_TAG, AGENT_PORT_NAME, AGENT_VSOCK_PORT } from './vm-config';
+export { RUN_FILES, SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, AGENT_PORT_NAME, AGENT_VSOCK_PORT } from './vm-config';
 export { CidAllocator, startWithFreeCid, isCidInUseError } from './vsock-cid';
 export { resolveVmHost, type VmHostSupport, type VmHostProbeOptions } from './host-support';
 export { readVmHostStats } from './host-stats';

@@ -42,6 +42,14 @@ export interface VmConfig {
   rootfs?: RootfsImage;
   /** The pod's own shared directory, exported to the guest over 9p. */
   sharedDir?: string;
+  /**
+   * A second directory for the pod's writable volumes, exported so that what
+   * the guest sets (owner, mode, set-id bits, device nodes, FIFOs, symlinks)
+   * is kept as metadata beside the files and never applied to the host's
+   * inodes: another user of a volume's real directory (the host, a runc pod)
+   * finds only plain files and directories there.
+   */
+  volumeDir?: string;
   agent: AgentChannel;
   network?: TapNetwork;
   /** Pinned network namespace (e.g. /run/netns/<name>) to run the VM inside. */
@@ -75,6 +83,8 @@ export const RUN_FILES = {
 
 /** The 9p mount tag the guest agent mounts the shared dir by. */
 export const SHARED_MOUNT_TAG = 'vmpod-shared';
+/** The 9p mount tag of VmConfig.volumeDir. */
+export const VOLUME_MOUNT_TAG = 'vmpod-volumes';
 /** The virtio-serial port name the guest agent looks up in /sys/class/virtio-ports. */
 export const AGENT_PORT_NAME = 'vmpod.agent';
 /** The vsock port the guest agent listens on. */

@@ -4,19 +4,21 @@
 // QEMU, CNI bridge in a throw-away netns), with root and state made as the
 // daemon makes them (makePrivateDir, src/daemon/run.ts). The container
 // reads a secret-like file through a read-only hostPath volume, copies it
-// into its rootfs (the overlay upper dir on the host) and prints it to its
-// log. Every path under root, state, the VM's run dir and the log dir, as
-// root lists them (the share's binds of the rootfs and the volume
-// included), is then tried as uid nobody: nothing may be read, written or
-// listed. Then two more pod cycles: after the last removal the daemon holds
+// into its rootfs (the overlay upper dir on the host) and into a writable
+// volume (served through the pod's second, mapped-xattr share), and prints
+// it to its log. Every path under root, state, the VM's run dir and the log
+// dir, as root lists them (both shares' binds of the rootfs and the
+// volumes included), is then tried as uid nobody: nothing may be read,
+// written or listed. The pod's removal takes its dir, both shares
+// included. Then two more pod cycles: after the last removal the daemon holds
 // no more timers (console caps, liveness polls) or handles than before the
 // first pod (the test's own CRI client closed and its timers left out).
 
 import t from 'tap';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makePrivateDir } from '../../src/daemon/run';
-import { VM_RUN_BASE, vmRunPaths } from '../../src/sandbox/microvm/layout';
+import { podPaths, VM_RUN_BASE, vmRunPaths } from '../../src/sandbox/microvm/layout';
 import { walkAsNobody } from '../helpers/unprivileged-walk';
 import { VM_E2E_COMPONENTS, vmE2e, vmE2eGuest } from '../helpers/vm-e2e';
 
@@ -89,15 +91,26 @@ if ('missing' in guest) {
     const secretDir = join(dir, 'kubelet-secret');
     mkdirSync(secretDir, { mode: 0o700 });
     writeFileSync(join(secretDir, 'token'), SECRET, { mode: 0o644 });
+    // A kubelet emptyDir is 0777; where it lives is kubelet's business, what vmpod makes of it is under test.
+    const emptyDir = join(dir, 'kubelet-emptydir');
+    mkdirSync(emptyDir);
+    chmodSync(emptyDir, 0o777);
 
     const baseline = { intervals: intervals.live(), resources: counts() };
     const pod = podConfig('perms');
     const { pod_sandbox_id: podId } = await client.runtime.RunPodSandbox({ config: pod }, 300_000);
-    const cid = await run(podId, pod, 'holder', ['sh', '-c', 'cp /secret/token /copied-token && cat /secret/token && sleep 3600'], {
-      mounts: [{ host_path: secretDir, container_path: '/secret', readonly: true }],
+    const cid = await run(podId, pod, 'holder', ['sh', '-c', 'cp /secret/token /copied-token && cp /secret/token /scratch/copied-token && cat /secret/token && sleep 3600'], {
+      mounts: [
+        { host_path: secretDir, container_path: '/secret', readonly: true },
+        { host_path: emptyDir, container_path: '/scratch', readonly: false },
+      ],
     });
     const seenInGuest = await client.runtime.ExecSync({ container_id: cid, cmd: ['cat', '/copied-token'], timeout: 60 }, 90_000);
     t.equal(seenInGuest.stdout.toString(), SECRET, 'the guest reads the secret through the 9p share, the VM running with 0700 dirs');
+    const inVolume = await client.runtime.ExecSync({ container_id: cid, cmd: ['cat', '/scratch/copied-token'], timeout: 60 }, 90_000);
+    t.equal(inVolume.stdout.toString(), SECRET, 'and wrote it to the writable volume');
+    const copied = lstatSync(join(emptyDir, 'copied-token'));
+    t.equal(copied.mode & 0o777, 0o600, "on the host the guest's file in the volume is 0600, whatever mode the guest gave it (mapped-xattr)");
 
     const runDir = vmRunPaths(cfg.state, podId).dir;
     const f = await walkAsNobody([cfg.root, cfg.state, runDir, join(logDir, 'perms')]);
@@ -106,7 +119,11 @@ if ('missing' in guest) {
       "the walk reached the volume's bind in the share",
     );
     t.ok(
-      f.seen.some((p) => p.endsWith('/copied-token')),
+      f.seen.some((p) => p.endsWith('/share-rw/c/' + cid + '/m/1/copied-token')),
+      "and the writable volume's bind in the volume share",
+    );
+    t.ok(
+      f.seen.some((p) => p.endsWith('/copied-token') && !p.includes('/share-rw/')),
       "and the container's rootfs copy of the secret",
     );
     t.ok(
@@ -129,6 +146,16 @@ if ('missing' in guest) {
 
     await client.runtime.StopPodSandbox({ pod_sandbox_id: podId }, 120_000);
     await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId }, 120_000);
+    const podDir = podPaths(cfg.state, podId).dir;
+    t.notOk(existsSync(podDir), 'RemovePodSandbox took the pod dir, both shares with it');
+    t.same(
+      readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .filter((l) => (l.split(' ')[4] ?? '').startsWith(podDir + '/')),
+      [],
+      'and nothing stays mounted under it',
+    );
+    t.equal(readFileSync(join(emptyDir, 'copied-token'), 'utf8'), SECRET, "the volume's own files outlive the pod");
     for (let i = 0; i < 2; i++) {
       const p = podConfig(`cycle${i}`);
       const { pod_sandbox_id: id } = await client.runtime.RunPodSandbox({ config: p }, 300_000);

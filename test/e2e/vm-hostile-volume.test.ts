@@ -12,9 +12,10 @@
 // the none export land on the host as asked (a set-id-root host file), and
 // a host symlink reads in the guest through none but not through
 // mapped-xattr (ELOOP): why the pod share, which serves image layers,
-// cannot simply switch models. The CRI-level version of this test (a VM
-// pod with a writable hostPath volume) needs writable volumes on a
-// mapped-xattr export of their own, which the pod share is not yet.
+// cannot simply switch models. The daemon therefore serves writable CRI
+// mounts through a second, mapped-xattr export; the CRI-level version of
+// this test, through a VM pod's writable hostPath volume, is
+// vm-hostile-volume-cri.test.ts.
 
 import t from 'tap';
 import { chownSync, chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

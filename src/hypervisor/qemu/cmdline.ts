@@ -2,9 +2,10 @@
 // is unit-tested; launch.ts only prepends the binary (and nsenter).
 
 import { join } from 'node:path';
-import { AGENT_PORT_NAME, RUN_FILES, SHARED_MOUNT_TAG, type VmConfig } from '../vm-config';
+import { AGENT_PORT_NAME, RUN_FILES, SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, type VmConfig } from '../vm-config';
 import { accelArgs, DEFAULT_X86_OPTIONS, machineArgs, type X86Options } from './arch/x86_64';
 import { deviceArgs, type Device } from './devices';
+import { POD_SHARE_SECURITY_MODEL, VOLUME_SHARE_SECURITY_MODEL } from './devices/virtio-9p';
 import { validateVmConfig } from './validate';
 
 const MIB = 1024 * 1024;
@@ -53,7 +54,9 @@ export function mergeParams(base: string[], extra: string[]): string[] {
 export function vmDevices(c: VmConfig): Device[] {
   const devices: Device[] = [{ kind: 'qmp', socketPath: runPath(c, 'qmpSocket') }, { kind: 'serial-console', logPath: runPath(c, 'consoleLog') }, { kind: 'pvpanic' }];
   if (c.rootfs) devices.push({ kind: 'nvdimm-rootfs', id: 'rootfs', imagePath: c.rootfs.path, sizeBytes: c.rootfs.sizeBytes });
-  if (c.sharedDir) devices.push({ kind: 'virtio-9p', id: 'shared', path: c.sharedDir, mountTag: SHARED_MOUNT_TAG });
+  if (c.sharedDir) devices.push({ kind: 'virtio-9p', id: 'shared', path: c.sharedDir, mountTag: SHARED_MOUNT_TAG, securityModel: POD_SHARE_SECURITY_MODEL });
+  // Writable volumes: what the guest sets there stays metadata (mapped-xattr), never a host set-id file, node or FIFO.
+  if (c.volumeDir) devices.push({ kind: 'virtio-9p', id: 'volumes', path: c.volumeDir, mountTag: VOLUME_MOUNT_TAG, securityModel: VOLUME_SHARE_SECURITY_MODEL });
   if (c.agent.transport === 'vsock') devices.push({ kind: 'vsock', id: 'vsock0', cid: c.agent.cid });
   else devices.push({ kind: 'virtio-serial-agent', socketPath: c.agent.socketPath, portName: AGENT_PORT_NAME });
   // vhost-net needs the in-kernel fast path that only pays (and is only

@@ -61,10 +61,12 @@ export interface Launched {
  * the guest creates the guest's owner by chowning it, and keeps a setgid bit
  * of a group QEMU is not in). Without chown a file or directory a non-root
  * container creates stays root's, and that container can no longer write to
- * its own directory (measured: "can't create ...: Permission denied"). That
- * these two let a guest plant a set-id file in a writable volume's real
- * directory is the open part of issue 15 (docs/security.md): the fix is a
- * mapped-xattr export for writable volumes, which needs neither.
+ * its own directory (measured: "can't create ...: Permission denied"). With
+ * these two a guest can make a set-id file through `none`, so writable
+ * volumes, whose real directories the host and other pods share, are served
+ * by a second, mapped-xattr export (VmConfig.volumeDir), where chown and
+ * chmod only write xattrs; what stays on `none` is the pod's rootfs
+ * overlays and read-only mounts, in the 0700 pod dir and bound nosuid.
  * Gone, among others:
  *   - net_admin: the tap is created owned by uid 0 (network/tap.ts), which
  *     the kernel's tun owner check lets QEMU attach without it, and a
@@ -147,6 +149,7 @@ export function checkInputsExist(c: VmConfig): void {
     ['guest initramfs', c.boot?.initrd],
     ['rootfs image', c.rootfs?.path],
     ['shared directory', c.sharedDir],
+    ['volume directory', c.volumeDir],
     ['network namespace', c.netnsPath],
   ];
   for (const [what, path] of inputs) {

@@ -86,6 +86,7 @@ export function validateVmConfig(c: VmConfig): void {
     }
   }
   requireAbsolute('sharedDir', c.sharedDir);
+  requireAbsolute('volumeDir', c.volumeDir);
   requireAbsolute('netnsPath', c.netnsPath);
 
   const a = c.agent;

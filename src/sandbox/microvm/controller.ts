@@ -38,12 +38,11 @@ import type {
   StreamOptions,
 } from '../controller';
 import { checkVmContainer, checkVmPod } from './admission';
-import { PodContainers } from './pod-containers';
+import { PodContainers, releaseContainerDirs } from './pod-containers';
 import { decodeVmContainerData, decodeVmPodData } from './data';
 import { podPaths, sharePath } from './layout';
 import { describeExit, reattachPodVm, removePodVm, stopPodVm, type PodVm, type PodVmEnv, type VmHostChoice } from './pod-vm';
 import { openGuestPort } from './port-forward';
-import { releaseDir } from './share';
 import { startPodVm } from './start';
 import type { PhaseObserver } from '../steps';
 
@@ -335,7 +334,7 @@ export class MicrovmController implements SandboxController {
       for (const pod of await readdir(root).catch(() => [] as string[])) {
         const p = podPaths(this.env.state, pod);
         const rel = sharePath.containerDir(id);
-        if (existsSync(join(p.shareSource, rel))) await releaseDir(join(p.shared, rel), join(p.shareSource, rel));
+        if (existsSync(join(p.shareSource, rel)) || existsSync(join(p.volumeSource, rel))) await releaseContainerDirs(p, rel);
       }
     }
     log.info({ kind, id }, 'removed what an interrupted create left');

@@ -31,6 +31,12 @@ export interface VmPodData {
   guestHash: string;
   /** How long each step of the start took (start.ts). */
   startPhasesMs: Record<string, number>;
+  /**
+   * The VM exports the volume share (layout.ts, share-rw) and the guest has
+   * it mounted: writable CRI mounts go there. Absent for a pod started by a
+   * vmpod without it, whose writable mounts stay on the pod share.
+   */
+  volumeShare?: boolean;
 }
 
 export interface VmContainerData {

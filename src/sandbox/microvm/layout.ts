@@ -4,10 +4,21 @@
 //     share-src/            host-only staging dir; never exported
 //       pod/{hostname,hosts,resolv.conf}
 //       c/<cid>/rootfs      empty mount point for the container's overlay rootfs
+//       c/<cid>/m/<n>       empty mount point (dir or file) for read-only CRI mount n
+//       v/                  empty: the guest mounts the volume share here
+//     shared/               read-only bind of share-src, exported over 9p
+//                           (security_model=none) as /run/vmpod/shared; the
+//                           rootfs and read-only CRI mounts are mounted on
+//                           top of its mount points
+//     share-rw-src/         the same for writable CRI mounts (volumes):
 //       c/<cid>/m/<n>       empty mount point (dir or file) for CRI mount n
-//     shared/               read-only bind of share-src, exported over 9p as
-//                           /run/vmpod/shared; the rootfs and CRI mounts are
-//                           mounted on top of its mount points
+//     share-rw/             read-only bind of share-rw-src, exported over 9p
+//                           with security_model=mapped-xattr (the guest's
+//                           owners, modes and special files are xattrs, never
+//                           real: a volume's real directory is shared with the
+//                           host and other pods) and mounted by the guest at
+//                           /run/vmpod/shared/v, so that every guest path of
+//                           the pod's files is under one share dir
 //     staging/              a private bind of itself, never exported: a bind
 //                           is made and confined (nodev, nosuid, ro) here,
 //                           then moved onto its mount point (share.ts)
@@ -57,6 +68,10 @@ import { RUN_FILES } from '../../hypervisor';
 
 /** Where the guest agent mounts the 9p share. */
 export const GUEST_SHARED_DIR = '/run/vmpod/shared';
+/** Where, relative to the share, the guest mounts the volume share (share-rw): a mount point the host makes in share-src. */
+export const VOLUME_SHARE_REL = 'v';
+/** GUEST_SHARED_DIR/VOLUME_SHARE_REL: the volume share as the guest sees it. */
+export const GUEST_VOLUME_DIR = posix.join(GUEST_SHARED_DIR, VOLUME_SHARE_REL);
 /** The guest's pod-wide /dev/shm (a tmpfs the agent mounts at boot): every container of the pod binds it, as runc pods share theirs. */
 export const GUEST_POD_SHM = '/dev/shm';
 
@@ -64,6 +79,9 @@ export interface PodPaths {
   dir: string;
   shareSource: string;
   shared: string;
+  /** The volume share's source (share-rw-src) and its exported read-only bind (share-rw). */
+  volumeSource: string;
+  volumes: string;
   record: string;
   /** <state>/vm/<id>: the link to the VM's run dir (vmRunPaths), or the run dir itself of a pod of the previous layout. */
   vmRunDir: string;
@@ -98,6 +116,8 @@ export function podPaths(state: string, podId: string): PodPaths {
     dir,
     shareSource: join(dir, 'share-src'),
     shared: join(dir, 'shared'),
+    volumeSource: join(dir, 'share-rw-src'),
+    volumes: join(dir, 'share-rw'),
     record: join(dir, 'microvm.json'),
     vmRunDir: join(state, 'vm', podId),
   };
@@ -132,7 +152,12 @@ export function recordedVmRunDir(state: string, podId: string, recorded: string 
   return { dir: run.dir, layout: 'current', known: recorded === run.dir };
 }
 
-/** Share-relative paths; join them to `shareSource` (to create), `shared` (to mount on) or GUEST_SHARED_DIR. */
+/**
+ * Share-relative paths; join them to `shareSource` (to create), `shared` (to
+ * mount on) or GUEST_SHARED_DIR. A CRI mount's path is the same in the
+ * volume share (volumeSource, volumes, GUEST_VOLUME_DIR): a container's
+ * mount points are c/<cid> in either share.
+ */
 export const sharePath = {
   podFile: (name: 'hostname' | 'hosts' | 'resolv.conf'): string => posix.join('pod', name),
   containerDir: (cid: string): string => {
@@ -141,7 +166,30 @@ export const sharePath = {
   },
   rootfs: (cid: string): string => posix.join(sharePath.containerDir(cid), 'rootfs'),
   mount: (cid: string, n: number): string => posix.join(sharePath.containerDir(cid), 'm', String(n)),
+  /** A path of the volume share as a path of the pod share (under VOLUME_SHARE_REL), for guest paths. */
+  inVolumeShare: (rel: string): string => posix.join(VOLUME_SHARE_REL, rel),
 };
+
+/** Where a CRI mount is bound: which share, the path in it, and the path as the guest's share dir (GUEST_SHARED_DIR) holds it. */
+export interface MountPlace {
+  share: 'pod' | 'volumes';
+  /** Relative to the share's source and its exported bind. */
+  rel: string;
+  /** Relative to GUEST_SHARED_DIR. */
+  guestRel: string;
+}
+
+/**
+ * CRI mount `n` of container `cid`: a writable one goes to the volume share
+ * when the pod has one, so that what the guest makes in a volume is inert
+ * on the host; a read-only one stays on the pod share, where host symlinks
+ * (kubelet's `..data` of a ConfigMap or Secret) resolve. Pure.
+ */
+export function mountPlace(cid: string, n: number, readonly: boolean, volumeShare: boolean): MountPlace {
+  const rel = sharePath.mount(cid, n);
+  if (readonly || !volumeShare) return { share: 'pod', rel, guestRel: rel };
+  return { share: 'volumes', rel, guestRel: sharePath.inVolumeShare(rel) };
+}
 
 export function guestPath(rel: string): string {
   return posix.join(GUEST_SHARED_DIR, rel);

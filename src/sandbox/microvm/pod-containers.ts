@@ -1,5 +1,6 @@
 // Containers of a VM pod. On the host: the container's overlay rootfs (from
-// the image service) and its CRI mounts are bound into the pod's 9p share,
+// the image service) and its read-only CRI mounts are bound into the pod's
+// 9p share, its writable CRI mounts into the pod's volume share (layout.ts),
 // and the CRI log file is written from the agent's output streams. In the
 // guest: the agent runs it with runc from the OCI spec the runc path's
 // generator makes, adapted to guest paths (guest-spec.ts).
@@ -24,13 +25,13 @@ import { readImageUserFiles } from '../runc/rootfs-read';
 import type { CgroupStats, ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ControllerEvent, ExecResult, ProcessIO, StreamOptions } from '../controller';
 import { decodeVmContainerData, VM_DATA_VERSION, type VmContainerData } from './data';
 import { guestHostFacts, guestPodContext, guestSpec } from './guest-spec';
-import { sharePath } from './layout';
+import { mountPlace, sharePath } from './layout';
 import { dropWarning, pumpOutput } from './output-pump';
 import { execInGuest } from './exec';
 import { openExec } from './exec-stream';
 import { Attachment } from './attach-stream';
 import { describeExit, type PodVm } from './pod-vm';
-import { podPaths } from './layout';
+import { podPaths, type PodPaths } from './layout';
 import { shareBindPropagation } from './propagation';
 import { bindInto, makeMountPoint, releaseDir } from './share';
 import { msToNs, nowNs, sleep } from '../../../common/time';
@@ -84,6 +85,12 @@ class LiveContainer {
 
 const STATS_TIMEOUT_MS = 2000;
 const data = (c: ContainerHandle): VmContainerData => decodeVmContainerData(c.data, c.id);
+
+/** Unmount and delete a container's dir (`rel`, c/<cid>) in the pod share and in the volume share. Idempotent. */
+export async function releaseContainerDirs(p: PodPaths, rel: string): Promise<void> {
+  await releaseDir(join(p.shared, rel), join(p.shareSource, rel));
+  await releaseDir(join(p.volumes, rel), join(p.volumeSource, rel));
+}
 
 export interface ContainerEnv {
   state: string;
@@ -170,16 +177,17 @@ export class PodContainers {
     const p = this.paths();
     const rel = sharePath.containerDir(id);
     const rootfsRel = sharePath.rootfs(id);
-    const undo = async (): Promise<void> => releaseDir(join(p.shared, rel), join(p.shareSource, rel));
+    const undo = async (): Promise<void> => releaseContainerDirs(p, rel);
     try {
       await makeMountPoint(p.shareSource, rootfsRel, input.rootfs);
       await bindInto(input.rootfs, join(p.shared, rootfsRel), false);
       const sharedMounts = new Map<string, string>();
       for (const [n, m] of config.mounts.entries()) {
-        const mrel = sharePath.mount(id, n);
-        await makeMountPoint(p.shareSource, mrel, m.host_path);
-        await bindInto(m.host_path, join(p.shared, mrel), m.readonly, shareBindPropagation(m, n));
-        sharedMounts.set(m.container_path.replace(/\/+$/, '') || '/', mrel);
+        const place = mountPlace(id, n, m.readonly, this.pod.data.volumeShare === true);
+        const [source, exported] = place.share === 'volumes' ? [p.volumeSource, p.volumes] : [p.shareSource, p.shared];
+        await makeMountPoint(source, place.rel, m.host_path);
+        await bindInto(m.host_path, join(exported, place.rel), m.readonly, shareBindPropagation(m, n));
+        sharedMounts.set(m.container_path.replace(/\/+$/, '') || '/', place.guestRel);
       }
       // From the image layers: the rootfs is in the guest's share by now, and the guest may have swapped these files.
       const { passwd, group } = await readImageUserFiles(input.rootfs);
@@ -366,7 +374,7 @@ export class PodContainers {
     await l.writer?.close();
     const p = this.paths();
     const rel = data(c).shareDir || sharePath.containerDir(c.id);
-    await releaseDir(join(p.shared, rel), join(p.shareSource, rel));
+    await releaseContainerDirs(p, rel);
     this.live.delete(c.id);
     this.oomed.delete(c.id);
   }

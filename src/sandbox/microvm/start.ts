@@ -1,7 +1,7 @@
 // Starting a pod VM, as named steps (sandbox/steps.ts): the pod's files and
-// read-only 9p share, the tap in the pod netns, the run dir and QEMU (inside
-// that netns), the agent's first answer within boot_timeout_s, then the
-// sandbox and network set-up in the guest. Any failure undoes the steps done
+// read-only 9p shares (the pod's and its volumes'), the tap in the pod
+// netns, the run dir and QEMU (inside that netns), the agent's first answer
+// within boot_timeout_s, then the sandbox and network set-up in the guest. Any failure undoes the steps done
 // so far and names the phase, with the guest console's tail: the console is
 // the only witness of a boot that went wrong, so it also decides whether a
 // boot that never reached the agent got stuck in the kernel or the agent.
@@ -11,7 +11,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { AgentUnavailableError, type AgentClient } from '../../agent-client';
 import { DeadlineExceededError, InternalError } from '../../../common/errors';
-import { SHARED_MOUNT_TAG, startWithFreeCid, type VmConfig, type VmExit, type VmHandle } from '../../hypervisor';
+import { SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, startWithFreeCid, type VmConfig, type VmExit, type VmHandle } from '../../hypervisor';
 import { attachTap, detachTap, DEFAULT_TAP_NAME, type GuestNetwork } from '../../network';
 import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
 import { sleep } from '../../../common/time';
@@ -19,7 +19,7 @@ import type { SandboxCreateInput } from '../controller';
 import { restated, Steps } from '../steps';
 import type { AgentEndpoint } from './agent-connect';
 import { VM_DATA_VERSION, type VmPodData } from './data';
-import { GUEST_SHARED_DIR, podPaths, sharePath, vmRunPaths } from './layout';
+import { GUEST_SHARED_DIR, GUEST_VOLUME_DIR, podPaths, sharePath, VOLUME_SHARE_REL, vmRunPaths } from './layout';
 import { newAgentClient, PodVm, removePodDir, type PodVmEnv } from './pod-vm';
 import { makeVmRunDir, removeVmRunDir } from './run-dir';
 import { mountShare } from './share';
@@ -81,6 +81,19 @@ async function writePodFiles(shareSource: string, input: SandboxCreateInput): Pr
   await writeFile(join(shareSource, sharePath.podFile('hosts')), hostsFile(input.hostname, input.ips), { mode: 0o644 });
   await writeFile(join(shareSource, sharePath.podFile('resolv.conf')), resolv, { mode: 0o644 });
   await mkdir(join(shareSource, 'c'), { recursive: true, mode: 0o755 });
+  // Where the guest mounts the volume share: made by the host, so the guest finds it in the read-only share.
+  await mkdir(join(shareSource, VOLUME_SHARE_REL), { recursive: true, mode: 0o755 });
+}
+
+/**
+ * The 9p shares the agent mounts, in order: the pod share first (the agent
+ * takes the first as its share dir), then the volume share inside it. Pure.
+ */
+export function guestShares(): { tag: string; mount_point: string; msize: number; cache: string; read_only: boolean }[] {
+  return [
+    { tag: SHARED_MOUNT_TAG, mount_point: GUEST_SHARED_DIR, msize: 0, cache: '', read_only: false },
+    { tag: VOLUME_MOUNT_TAG, mount_point: GUEST_VOLUME_DIR, msize: 0, cache: '', read_only: false },
+  ];
 }
 
 /** The agent's network set-up from the tap result. */
@@ -115,7 +128,10 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       () => writePodFiles(paths.shareSource, input),
       () => removePodDir(paths.dir),
     );
-    await steps.run('share-setup', () => mountShare(paths.shareSource, paths.shared));
+    await steps.run('share-setup', async () => {
+      await mountShare(paths.shareSource, paths.shared);
+      await mountShare(paths.volumeSource, paths.volumes);
+    });
     const net = input.netnsPath
       ? await steps.run(
           'network-setup',
@@ -145,6 +161,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       },
       rootfs: { path: join(guest.dir, parts.rootfs.file), sizeBytes: parts.rootfs.size },
       sharedDir: paths.shared,
+      volumeDir: paths.volumes,
       agent: endpoint.transport === 'vsock' ? { transport: 'vsock', cid: endpoint.cid } : { transport: 'serial', socketPath: endpoint.socketPath },
       ...(net ? { network: { ifname: net.tapName, mac: net.mac } } : {}),
       ...(input.netnsPath ? { netnsPath: input.netnsPath } : {}),
@@ -213,7 +230,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
         sandbox_id: id,
         hostname: input.hostname,
         dns: { nameservers: dns?.servers ?? [], searches: dns?.searches ?? [], options: dns?.options ?? [] },
-        shared_mounts: [{ tag: SHARED_MOUNT_TAG, mount_point: GUEST_SHARED_DIR, msize: 0, cache: '', read_only: false }],
+        shared_mounts: guestShares(),
         sysctls: input.config.linux?.sysctls ?? {},
         guest_time_unix_nano: Date.now() * 1e6,
       }),
@@ -240,6 +257,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       consoleLog: started.vm.consoleLog,
       guestHash: guest.hash,
       startPhasesMs: { ...steps.timings },
+      volumeShare: true,
     };
     steps.done({ pid: started.vm.pid });
     return new PodVm(id, data, started.vm, client, log);

@@ -12,11 +12,16 @@ export interface NvdimmRootfsDevice {
   sizeBytes: number;
 }
 
+/** QEMU's 9p security models this project serves directories with (virtio-9p.ts says what each does). */
+export type NinePSecurityModel = 'none' | 'mapped-xattr';
+
 export interface Virtio9pDevice {
   kind: 'virtio-9p';
   id: string;
   path: string;
   mountTag: string;
+  /** Absent: the pod share's model (POD_SHARE_SECURITY_MODEL). */
+  securityModel?: NinePSecurityModel;
 }
 
 export interface VsockDevice {

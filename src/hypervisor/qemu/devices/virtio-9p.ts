@@ -1,8 +1,10 @@
-import type { Virtio9pDevice } from './types';
+import type { NinePSecurityModel, Virtio9pDevice } from './types';
 import { opts } from './opts';
 
-/**
- * QEMU's 9p security models this project can serve a directory with.
+export type { NinePSecurityModel } from './types';
+
+/*
+ * QEMU's 9p security models this project serves directories with.
  *
  * - `none`: QEMU acts on the real files with the guest's requests: a guest
  *   chown, chmod 4755, mknod or mkfifo lands on the host inode as asked
@@ -17,9 +19,8 @@ import { opts } from './opts';
  *   by opening it with O_NOFOLLOW and reading the file's contents, so a
  *   real host symlink fails with ELOOP in the guest (measured: /bin/sh of
  *   a busybox image, `cat: Too many levels of symbolic links`): an image
- *   rootfs or a kubelet volume cannot be served this way.
+ *   rootfs or a kubelet ConfigMap/Secret volume cannot be served this way.
  */
-export type NinePSecurityModel = 'none' | 'mapped-xattr';
 
 /**
  * The pod share's model. It stays `none`: the share serves the container
@@ -34,12 +35,21 @@ export type NinePSecurityModel = 'none' | 'mapped-xattr';
 export const POD_SHARE_SECURITY_MODEL: NinePSecurityModel = 'none';
 
 /**
- * One host directory over virtio-9p, with the security model given
- * (POD_SHARE_SECURITY_MODEL unless said). `multidevs=remap` because the
- * share contains overlay mounts (other devices) whose inode numbers would
- * otherwise collide in the guest.
+ * The model of the export of a pod's writable volumes (VmConfig.volumeDir):
+ * what the guest makes there is inert on the host, and a volume's files are
+ * made by the host or the guest, not unpacked from image layers. A host
+ * symlink in a writable volume is unreadable in the guest (above): the
+ * trade-off docs/security.md describes.
  */
-export function virtio9pArgs(d: Virtio9pDevice, model: NinePSecurityModel = POD_SHARE_SECURITY_MODEL): string[] {
+export const VOLUME_SHARE_SECURITY_MODEL: NinePSecurityModel = 'mapped-xattr';
+
+/**
+ * One host directory over virtio-9p, with the security model given (the
+ * device's own, else POD_SHARE_SECURITY_MODEL). `multidevs=remap` because
+ * the share contains overlay and bind mounts (other devices) whose inode
+ * numbers would otherwise collide in the guest.
+ */
+export function virtio9pArgs(d: Virtio9pDevice, model: NinePSecurityModel = d.securityModel ?? POD_SHARE_SECURITY_MODEL): string[] {
   return [
     '-fsdev',
     opts('local', [

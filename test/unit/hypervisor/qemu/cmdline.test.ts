@@ -71,6 +71,24 @@ const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[]
     expect: ['local,id=shared,path=/var/lib/vmpod/sandboxes/pod1/shared,security_model=none,multidevs=remap'],
   },
   {
+    desc: 'the volume dir is a second 9p export, mapped-xattr: what the guest sets there stays metadata on the host',
+    cfg: base({ sharedDir: '/p/shared', volumeDir: '/p/share-rw' }),
+    flag: '-fsdev',
+    expect: ['local,id=shared,path=/p/shared,security_model=none,multidevs=remap', 'local,id=volumes,path=/p/share-rw,security_model=mapped-xattr,multidevs=remap'],
+  },
+  {
+    desc: 'the volume export has its own device and mount tag',
+    cfg: base({ sharedDir: '/p/shared', volumeDir: '/p/share-rw' }),
+    flag: '-device',
+    expect: [
+      'pvpanic',
+      'virtio-9p-pci,fsdev=shared,mount_tag=vmpod-shared',
+      'virtio-9p-pci,fsdev=volumes,mount_tag=vmpod-volumes',
+      'virtio-serial-pci,id=ser0',
+      'virtserialport,bus=ser0.0,chardev=agent,name=vmpod.agent',
+    ],
+  },
+  {
     desc: 'virtio-9p device with mount tag; vsock device',
     cfg: base({ sharedDir: '/s', agent: { transport: 'vsock', cid: 42 } }),
     flag: '-device',
@@ -164,6 +182,7 @@ const invalid: Array<{ desc: string; cfg: VmConfig; field: string }> = [
   { desc: 'rootfs not 2 MiB aligned', cfg: base({ rootfs: { path: '/r', sizeBytes: 3 * MIB } }), field: 'vmConfig.rootfs.sizeBytes' },
   { desc: 'relative rootfs', cfg: base({ rootfs: { path: 'r.img', sizeBytes: 2 * MIB } }), field: 'vmConfig.rootfs.path' },
   { desc: 'relative shared dir', cfg: base({ sharedDir: 'shared' }), field: 'vmConfig.sharedDir' },
+  { desc: 'relative volume dir', cfg: base({ sharedDir: '/s', volumeDir: 'share-rw' }), field: 'vmConfig.volumeDir' },
   { desc: 'no kernel and not paused', cfg: base({ boot: undefined }), field: 'vmConfig.boot' },
   { desc: 'kernel param with a space', cfg: base({ boot: { kernel: '/k', params: ['a b'] } }), field: 'vmConfig.boot.params' },
   { desc: 'run dir too long for a socket', cfg: base({ runDir: '/' + 'x'.repeat(110) }), field: 'vmConfig.runDir' },

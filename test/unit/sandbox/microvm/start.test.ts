@@ -1,5 +1,7 @@
 import t from 'tap';
-import { INIT_FAILED_MARKER, INIT_HANDOVER_MARKER, phaseMessage, stuckPhase } from '../../../../src/sandbox/microvm/start';
+import { SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG } from '../../../../src/hypervisor';
+import { GUEST_SHARED_DIR, GUEST_VOLUME_DIR } from '../../../../src/sandbox/microvm/layout';
+import { guestShares, INIT_FAILED_MARKER, INIT_HANDOVER_MARKER, phaseMessage, stuckPhase } from '../../../../src/sandbox/microvm/start';
 
 t.test('where a boot got stuck, from the console', async (t) => {
   const cases: [string, string, string][] = [
@@ -17,4 +19,16 @@ t.test('error message names the phase and carries the console tail', async (t) =
   t.match(m, /^pod VM pod1: agent-connect failed: no answer; guest console \(last 5 lines\):\nline 25\n/);
   t.notMatch(m, /line 24/, 'only the last lines');
   t.match(phaseMessage('pod1', 'qemu-start', 'x', '  \n'), /the guest console is empty$/, 'empty console said so');
+});
+
+t.test('the guest mounts the pod share first (the agent takes the first as its share dir), then the volume share inside it', async (t) => {
+  const shares = guestShares();
+  t.same(
+    shares.map((s) => [s.tag, s.mount_point, s.read_only]),
+    [
+      [SHARED_MOUNT_TAG, GUEST_SHARED_DIR, false],
+      [VOLUME_MOUNT_TAG, GUEST_VOLUME_DIR, false],
+    ],
+  );
+  t.ok(GUEST_VOLUME_DIR.startsWith(`${GUEST_SHARED_DIR}/`), 'inside the pod share: bind sources stay relative to one share dir');
 });
