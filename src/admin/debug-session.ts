@@ -84,11 +84,15 @@ export function streamDebugSession(socket: Socket, io: ProcessIO, first: Buffer,
 
   socket.setTimeout(0);
   socket.on('data', onFrames);
-  // A client that half-closes its side has no more stdin.
-  socket.on('end', () => io.stdin?.end());
+  // The end of the client's side is the client going away, not the end of its stdin (that is a
+  // close-stdin frame): a killed client's socket only says EOF, and a session left half-open
+  // would keep its guest process running with nobody to read it.
+  socket.on('end', () => socket.destroy());
   pipe(io.stdout, CHANNEL.stdout);
   pipe(io.stderr, CHANNEL.stderr);
   if (first.length > 0) onFrames(first);
+  // The client's EOF came with its request (before this listened for it): it is gone already.
+  if (socket.readableEnded) socket.destroy();
   Promise.all([io.done, ended(io.stdout), ended(io.stderr)]).then(
     ([{ exitCode }]) => finish({ exitCode }),
     (err: unknown) => fail(err),

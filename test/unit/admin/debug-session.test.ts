@@ -109,8 +109,8 @@ const store = (records: SandboxRecord[]) => ({
   },
 });
 
-/** A guest process made of streams: stdin upper-cased to stdout; at stdin's end "bye" on stderr and exit 7. */
-function fakeProcess() {
+/** A guest process made of streams: stdin upper-cased to stdout; at stdin's end "bye" on stderr and exit 7 (unless it ignores its stdin's end, as a shell running `sleep` does). */
+function fakeProcess(endsWithStdin = true) {
   const stdin = new PassThrough();
   const stdout = new PassThrough();
   const stderr = new PassThrough();
@@ -120,6 +120,7 @@ function fakeProcess() {
   const state = { closed: 0 };
   stdin.on('data', (b: Buffer) => stdout.write(b.toString().toUpperCase()));
   stdin.on('end', () => {
+    if (!endsWithStdin) return;
     stderr.end('bye\n');
     stdout.end();
     exit({ exitCode: 7 });
@@ -224,7 +225,8 @@ t.test('a refusal is one line: exit 1 with the reason; no process', async (t) =>
 });
 
 t.test('a client that goes away mid-stream: the process is closed, no connection left', async (t) => {
-  const proc = fakeProcess();
+  // The process would run on after its stdin's end: only the connection's end may stop it.
+  const proc = fakeProcess(false);
   let opened!: () => void;
   const wasOpened = new Promise<void>((r) => (opened = r));
   const pods: AdminPods = { answer: async () => ({ pods: [] }), openDebug: async () => (opened(), { pod: A, io: proc.io }) };
