@@ -11,6 +11,9 @@ import { connectProblem } from './client';
 import { CHANNEL, encodeFrame, FrameReader, MAX_DAEMON_FRAME, parseExit } from './frames';
 import { encodeRequest, parseResponse, type DebugRequest } from './protocol';
 
+/** Signals that would otherwise leave the operator's terminal in raw mode. */
+const RAW_MODE_SIGNALS: readonly NodeJS.Signals[] = ['SIGTERM', 'SIGHUP'];
+
 /** The exit code when the session was lost without the guest process's status (ssh's choice). */
 export const SESSION_LOST_EXIT = 255;
 
@@ -43,10 +46,13 @@ export function debugSession(path: string, req: DebugRequest, io: DebugStdio, sa
     const onResize = (): void => {
       if (io.stdout.rows && io.stdout.columns) sock.write(encodeFrame(CHANNEL.resize, JSON.stringify({ rows: io.stdout.rows, cols: io.stdout.columns })));
     };
+    // Killed politely while the local terminal is raw: restore it and end the session (which ends the guest process).
+    const onSignal = (sig: NodeJS.Signals): void => finish(SESSION_LOST_EXIT, `${sig}: the debug session was ended`);
     let done = false;
     const finish = (code: number, message?: string): void => {
       if (done) return;
       done = true;
+      if (raw) for (const sig of RAW_MODE_SIGNALS) process.off(sig, onSignal);
       io.stdin.off('data', onStdin);
       io.stdin.off('end', onStdinEnd);
       io.stdout.off('resize', onResize);
@@ -60,7 +66,10 @@ export function debugSession(path: string, req: DebugRequest, io: DebugStdio, sa
 
     const startStreaming = (rest: Buffer): void => {
       streaming = true;
-      if (raw) io.stdin.setRawMode!(true);
+      if (raw) {
+        io.stdin.setRawMode!(true);
+        for (const sig of RAW_MODE_SIGNALS) process.on(sig, onSignal);
+      }
       io.stdin.on('data', onStdin);
       io.stdin.on('end', onStdinEnd);
       io.stdin.resume();
