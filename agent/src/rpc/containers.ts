@@ -1,6 +1,7 @@
 import type { TtrpcServer } from '../../../common/ttrpc';
 import type { AgentDeps } from '../deps';
 import { handle } from './define';
+import { processTable } from './process-table';
 
 export function registerContainers(server: TtrpcServer, d: AgentDeps): void {
   const c = d.containers;
@@ -15,11 +16,11 @@ export function registerContainers(server: TtrpcServer, d: AgentDeps): void {
     return { pid };
   });
   handle(server, 'SignalProcess', async (req) => {
-    await c.signal(req.container_id, req.exec_id, req.signal);
+    await processTable(d, req.container_id).signal(req.container_id, req.exec_id, req.signal);
     return {};
   });
   handle(server, 'WaitProcess', async (req, ctx) => {
-    const { exit, started } = await c.wait(req.container_id, req.exec_id, req.wait_ms, ctx.signal);
+    const { exit, started } = await processTable(d, req.container_id).wait(req.container_id, req.exec_id, req.wait_ms, ctx.signal);
     if (!exit) return { exited: false, not_started: !started };
     return { exited: true, exit_code: exit.code, finished_at_unix_nano: Number(exit.finishedAtNs), oom_killed: exit.oomKilled };
   });

@@ -233,6 +233,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
         shared_mounts: guestShares(),
         sysctls: input.config.linux?.sysctls ?? {},
         guest_time_unix_nano: Date.now() * 1e6,
+        debug_processes: env.debugProcesses === true,
       }),
     );
     if (net) {
