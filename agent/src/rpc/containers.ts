@@ -2,6 +2,7 @@ import type { TtrpcServer } from '../../../common/ttrpc';
 import type { AgentDeps } from '../deps';
 import { handle } from './define';
 import { processTable } from './process-table';
+import { unixNanoNumber } from '../../../common/time';
 
 export function registerContainers(server: TtrpcServer, d: AgentDeps): void {
   const c = d.containers;
@@ -29,7 +30,7 @@ export function registerContainers(server: TtrpcServer, d: AgentDeps): void {
     d.log.info({ containerId: req.container_id }, 'container removed');
     return {};
   });
-  handle(server, 'StatsContainer', async (req) => ({ timestamp_unix_nano: Date.now() * 1e6, ...(await c.stats(req.container_id)) }));
+  handle(server, 'StatsContainer', async (req) => ({ timestamp_unix_nano: unixNanoNumber(), ...(await c.stats(req.container_id)) }));
   handle(server, 'UpdateContainerResources', async (req) => {
     await c.update(req.container_id, req.resources_json);
     return {};
