@@ -10,9 +10,9 @@
 // Kernel modules: while containers run, the guest has loaded exactly the
 // modules the manifest says init loads at boot (nothing more at boot time);
 // then a container with CAP_NET_ADMIN creates bridges (`ip link add type
-// bridge`, `brctl addbr`) and iptables-nft filter and NAT rules, which works
-// only if the guest kernel loads bridge, nf_tables, conntrack and NAT from
-// the rootfs on demand.
+// bridge`, `brctl addbr`), a veth pair and iptables-nft filter and NAT rules,
+// which works only if the guest kernel loads bridge, veth, nf_tables,
+// conntrack and NAT from the rootfs on demand.
 //
 // Needs a guest image that holds the real agent bundle (scripts/build-agent,
 // then guest-image/build); VMPOD_GUEST_DIR points at another image dir.
@@ -89,6 +89,7 @@ if (missing) {
     'echo "before: $(mods)"',
     'ip link add b0 type bridge && echo "ip-link-bridge: ok"',
     'brctl addbr b1 && echo "brctl-addbr: ok"',
+    'ip link add v0 type veth && echo "ip-link-veth: ok"',
     'iptables-nft -A INPUT -p tcp --dport 9 -m conntrack --ctstate NEW -j DROP && echo "iptables-filter: ok"',
     'iptables-nft -t nat -A POSTROUTING -m addrtype ! --dst-type LOCAL -j MASQUERADE && echo "iptables-nat: ok"',
     'iptables-nft -S INPUT; iptables-nft -t nat -S POSTROUTING',
@@ -208,11 +209,11 @@ if (missing) {
     const listed = (label: string): string[] => (new RegExp(`^${label}: (.*)$`, 'm').exec(netOut)?.[1] ?? '').trim().split(/\s+/).filter(Boolean).sort();
     const bootModules = img.manifest.modules.map((m) => m.replace(/\.ko$/, '')).sort();
     t.same(listed('before'), bootModules, 'with containers running, the guest has loaded exactly the modules init loads at boot');
-    for (const ok of ['ip-link-bridge', 'brctl-addbr', 'iptables-filter', 'iptables-nat']) t.match(netOut, new RegExp(`^${ok}: ok$`, 'm'), `${ok} works in the container`);
+    for (const ok of ['ip-link-bridge', 'brctl-addbr', 'ip-link-veth', 'iptables-filter', 'iptables-nat']) t.match(netOut, new RegExp(`^${ok}: ok$`, 'm'), `${ok} works in the container`);
     t.match(netOut, /^-A INPUT -p tcp -m tcp --dport 9 -m conntrack --ctstate NEW -j DROP$/m, 'the filter rule is in place');
     t.match(netOut, /^-A POSTROUTING -m addrtype ! --dst-type LOCAL -j MASQUERADE$/m, 'the NAT rule is in place');
     const added = listed('after').filter((m) => !bootModules.includes(m));
-    for (const m of ['bridge', 'nf_tables', 'nf_conntrack', 'nf_nat']) t.ok(added.includes(m), `${m} was loaded on demand`);
+    for (const m of ['bridge', 'veth', 'nf_tables', 'nf_conntrack', 'nf_nat']) t.ok(added.includes(m), `${m} was loaded on demand`);
     const onDemand = new Set(img.manifest.modules_on_demand);
     t.same(
       added.filter((m) => !onDemand.has(m)),
