@@ -29,31 +29,14 @@ export function lowestFreeUid(used: ReadonlySet<number>, base: number, count: nu
   return undefined;
 }
 
+/**
+ * The file is the only state: every call reads it and writes it back, with
+ * synchronous I/O, so that the allocators of several VM handlers of one
+ * daemon (one per controller, each with its own range) over the same file
+ * never hand out one uid twice.
+ */
 export class QemuUidAllocator {
-  private readonly owners = new Map<number, string>();
-
-  /** One allocator per file in a process: the VM handlers of a daemon share it, whatever range each has. */
-  private static readonly byFile = new Map<string, QemuUidAllocator>();
-
-  static forFile(file: string): QemuUidAllocator {
-    let a = QemuUidAllocator.byFile.get(file);
-    if (!a) QemuUidAllocator.byFile.set(file, (a = new QemuUidAllocator(file)));
-    return a;
-  }
-
-  constructor(private readonly file: string) {
-    let data: UidFile | undefined;
-    try {
-      data = readJson<UidFile>(file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    // Uids outside today's range stay recorded: their VMs may still run (the range changed under them).
-    for (const [k, owner] of Object.entries(data?.owners ?? {})) {
-      const uid = Number(k);
-      if (Number.isInteger(uid) && uid > 0 && typeof owner === 'string') this.owners.set(uid, owner);
-    }
-  }
+  constructor(private readonly file: string) {}
 
   /** `owner`'s uid, allocating the lowest free one of [base, base + count) if it has none. */
   allocate(owner: string, base = DEFAULT_QEMU_UID_BASE, count = DEFAULT_QEMU_UID_COUNT): number {
@@ -61,40 +44,57 @@ export class QemuUidAllocator {
     if (!Number.isInteger(base) || base < 1000 || !Number.isInteger(count) || count < 1 || base + count > 4_294_967_295) {
       throw new InvalidArgumentError('qemu uid range', `[${base}, ${base}+${count}) is not a range of unprivileged uids below 2^32-1`);
     }
-    const existing = this.lookup(owner);
+    const owners = this.load();
+    const existing = ownerUid(owners, owner);
     if (existing !== undefined) return existing;
-    const uid = lowestFreeUid(new Set(this.owners.keys()), base, count);
+    const uid = lowestFreeUid(new Set(owners.keys()), base, count);
     if (uid === undefined) throw new ResourceExhaustedError(`no free QEMU uid in [${base}, ${base + count}); remove stopped pods or widen qemu_uid_count`);
-    this.owners.set(uid, owner);
-    try {
-      this.save();
-    } catch (err) {
-      this.owners.delete(uid);
-      throw err;
-    }
+    owners.set(uid, owner);
+    this.save(owners);
     return uid;
   }
 
   lookup(owner: string): number | undefined {
-    for (const [uid, o] of this.owners) if (o === owner) return uid;
-    return undefined;
+    return ownerUid(this.load(), owner);
   }
 
   /** Free `owner`'s uid; a no-op if it has none. */
   release(owner: string): void {
-    const uid = this.lookup(owner);
+    const owners = this.load();
+    const uid = ownerUid(owners, owner);
     if (uid === undefined) return;
-    this.owners.delete(uid);
-    this.save();
+    owners.delete(uid);
+    this.save(owners);
   }
 
   allocated(): Map<number, string> {
-    return new Map(this.owners);
+    return this.load();
   }
 
-  private save(): void {
-    const owners: Record<string, string> = {};
-    for (const [uid, o] of [...this.owners].sort((a, b) => a[0] - b[0])) owners[String(uid)] = o;
-    writeJsonAtomic(this.file, { version: 1, owners } satisfies UidFile);
+  /** Uids outside today's range stay recorded: their VMs may still run (the range changed under them). */
+  private load(): Map<number, string> {
+    const owners = new Map<number, string>();
+    let data: UidFile | undefined;
+    try {
+      data = readJson<UidFile>(this.file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    for (const [k, owner] of Object.entries(data?.owners ?? {})) {
+      const uid = Number(k);
+      if (Number.isInteger(uid) && uid > 0 && typeof owner === 'string') owners.set(uid, owner);
+    }
+    return owners;
   }
+
+  private save(owners: Map<number, string>): void {
+    const out: Record<string, string> = {};
+    for (const [uid, o] of [...owners].sort((a, b) => a[0] - b[0])) out[String(uid)] = o;
+    writeJsonAtomic(this.file, { version: 1, owners: out } satisfies UidFile);
+  }
+}
+
+function ownerUid(owners: Map<number, string>, owner: string): number | undefined {
+  for (const [uid, o] of owners) if (o === owner) return uid;
+  return undefined;
 }

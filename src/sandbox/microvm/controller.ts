@@ -90,7 +90,7 @@ export class MicrovmController implements SandboxController {
           throw err;
         })),
       cids: new CidAllocator(join(config.root, 'microvm', 'vsock-cids.json')),
-      uids: QemuUidAllocator.forFile(join(config.root, 'microvm', 'qemu-uids.json')),
+      uids: new QemuUidAllocator(join(config.root, 'microvm', 'qemu-uids.json')),
       agentCallTimeoutMs: opts.agentCallTimeoutMs ?? 30_000,
       phases: opts.phases,
     };

@@ -64,10 +64,12 @@ t.test('garbage entries are dropped; a missing file is an empty allocator', asyn
   t.same(new QemuUidAllocator(join(file, '..', 'none.json')).allocated(), new Map());
 });
 
-t.test('forFile: the handlers of one daemon share one allocator per file', async (t) => {
+t.test('two allocators over one file (two VM handlers of a daemon) never hand out one uid twice', async (t) => {
   const file = tmpFile(t);
-  const a = QemuUidAllocator.forFile(file);
-  t.equal(QemuUidAllocator.forFile(file), a);
+  const a = new QemuUidAllocator(file);
+  const b = new QemuUidAllocator(file);
   t.equal(a.allocate('p1', 70_000, 5), 70_000);
-  t.equal(QemuUidAllocator.forFile(file).allocate('p2', 70_000, 5), 70_001, 'never the same uid to two pods');
+  t.equal(b.allocate('p2', 70_000, 5), 70_001, 'b sees what a allocated');
+  a.release('p2');
+  t.equal(b.lookup('p2'), undefined, 'and what a released');
 });
