@@ -109,7 +109,7 @@ if ('missing' in guest) {
     t.ok(uid >= base && uid < base + count, `QEMU's uid ${uid} is in the handler's range [${base}, ${base + count})`);
     t.same(ids('Uid'), [uid, uid, uid, uid], 'real, effective, saved and fs uid all that uid: never root');
     t.same(ids('Gid'), [uid, uid, uid, uid], 'its gid is the same number');
-    t.equal(statusField(status, 'Groups'), '', 'no supplementary groups');
+    t.equal(/^Groups:(.*)$/m.exec(status)?.[1].trim(), '', 'no supplementary groups');
     const runPaths = vmRunPaths(world.cfg.state, podId);
     const record = JSON.parse(readFileSync(join(runPaths.dir, 'vm.json'), 'utf8')) as { uid?: number; gid?: number; netnsPath?: string };
     t.same([record.uid, record.gid], [uid, uid], 'the launch record names the uid and gid');
@@ -135,7 +135,8 @@ if ('missing' in guest) {
       '/root',
       '/home',
       '/var/lib/vmpod',
-      '/proc/1',
+      '/proc/sys',
+      '/proc/kcore',
       '/sys/fs/cgroup',
       other,
       join(other, 'secret'),
@@ -146,13 +147,23 @@ if ('missing' in guest) {
       world.cfg.root,
     ];
     t.same(absent.filter(inJail), [], 'inside its mount namespace none of these exist: host secrets, other state, the pod dir beyond its two exports');
-    const present = [p.shared, p.volumes, runPaths.dir, join(runPaths.dir, 'qmp.sock'), '/dev/null', '/usr/bin/qemu-system-x86_64'];
+    const present = [p.shared, p.volumes, runPaths.dir, join(runPaths.dir, 'qmp.sock'), '/dev/null', '/usr/bin/qemu-system-x86_64', '/proc/self/fd'];
     t.same(
       present.filter((x) => !inJail(x)),
       [],
       'while its shares, its run dir (same paths as on the host), its device nodes and its binary do',
     );
     t.ok(existsSync('/etc/shadow') && existsSync(join(other, 'secret')), 'the control: they exist on the host');
+    // Its proc (QEMU's 9p server needs /proc/self/fd) shows QEMU's uid only its own processes.
+    const procAsQemu = execFileSync('nsenter', ['-t', String(pid), '-m', `--setuid=${uid}`, `--setgid=${uid}`, 'ls', '/proc'], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    t.ok(procAsQemu.includes(String(pid)), "QEMU's uid sees QEMU in its proc");
+    t.same(
+      ['1', String(process.pid)].filter((x) => procAsQemu.includes(x)),
+      [],
+      'but not init nor the daemon (hidepid=invisible)',
+    );
 
     const paths = vmCgroupPaths(parent, podId);
     t.equal(paths.leaf, `${parent}/vmpod-${podId}/vmm`, 'the leaf is under the parent of the sandbox config');

@@ -6,9 +6,11 @@
 //   and the setpriv that drops to the VM's uid), the host's top-level
 //   symlinks into it (/bin, /lib, /lib64, /sbin on merged-/usr hosts), the
 //   guest image files (read-only), the VM's run dir, the pod's two 9p share
-//   dirs (recursively, with their submounts), and the device nodes it opens.
+//   dirs (recursively, with their submounts), the device nodes it opens, and
+//   a proc of its own that shows only its own process (hidepid=invisible,
+//   subset=pid: QEMU's 9p server needs /proc/self/fd).
 //
-// Nothing else of the host exists there: no /etc, /root, /home, no other
+// Nothing else of the host exists there: no /etc, /root, /home, /sys, no other
 // pod's dir, no state dir beyond this pod's shares. The jail is built by a
 // small shell run as root after `unshare --mount --propagation slave` (so no
 // mount made in it reaches the host), then pivot_root, and the old root is
@@ -120,16 +122,16 @@ export const JAIL_SCRIPT = [
   '  if [ "$k" = ro ]; then mount -o remount,bind,ro,nosuid,nodev "$r$p"; fi',
   'done',
   'shift',
-  // umount reads /proc/self/mountinfo: a proc for the moment of the switch, gone before QEMU runs.
+  // QEMU's 9p server changes modes through /proc/self/fd/<n> (fchmodat cannot refuse symlinks), and
+  // umount reads /proc/self/mountinfo. hidepid=invisible: QEMU's uid sees its own process only;
+  // subset=pid: no /proc/sys, /proc/kcore or other system-wide files.
   'mkdir "$r/proc"',
-  'mount -t proc -o nosuid,nodev,noexec proc "$r/proc"',
+  'mount -t proc -o nosuid,nodev,noexec,hidepid=invisible,subset=pid proc "$r/proc"',
   'cd "$r"',
   'mkdir .old',
   'pivot_root . .old',
   'umount -l /.old',
   'rmdir /.old',
-  'umount /proc',
-  'rmdir /proc',
   'mount -o remount,ro,nosuid,nodev /',
   'cd /',
   'exec "$@"',
