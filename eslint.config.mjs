@@ -12,46 +12,13 @@ import js from '@eslint/js';
 import { defineConfig, globalIgnores } from 'eslint/config';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import boundary from './lint/import-boundary.js';
 
 // Who may import whom (docs/design.md): the guest agent and the host share code
-// only through common/, and neither imports the other's tree.
-const ROOMS = [
-  { room: 'agent/src', may: ['common'], name: 'the guest agent', why: 'host code does not run in the guest' },
-  { room: 'src', may: ['common'], name: 'the host', why: 'share code with the guest through common/' },
-  { room: 'common', may: [], name: 'shared code', why: 'both sides use it, so it depends on neither' },
-];
-
-// no-restricted-imports sees the import text, not the file it resolves to, so a
-// relative import is judged by how far it climbs from where the importing file
-// sits: a file d folders below its room may climb at most d levels (staying in
-// the room), or climb exactly to the top of the repository and continue into a
-// room it may use. One config per depth says so (the deepest file today is 4
-// folders below src/).
-function boundaries() {
-  const MAX_DEPTH = 12;
-  const up = (n) => `(?:\\.\\.(?:/|$)){${n}}`;
-  return ROOMS.flatMap(({ room, may, name, why }) => {
-    const roomDepth = room.split('/').length;
-    const allowed = [room, ...may].map((r) => r.replace('/', '\\/')).join('|');
-    return Array.from({ length: MAX_DEPTH + 1 }, (_, d) => ({
-      name: `vmpod/boundary ${room} depth ${d}`,
-      files: [`${room}/${'*/'.repeat(d)}*.ts`],
-      rules: {
-        'no-restricted-imports': [
-          'error',
-          {
-            patterns: [
-              {
-                regex: `^(?!${up(d + roomDepth)}(?:${allowed})(?:/|$))${up(d + 1)}`,
-                message: `${name} (${room}/) may import only ${[`${room}/`, ...may.map((r) => `${r}/`)].join(' and ')}, node builtins and npm packages: ${why}.`,
-              },
-            ],
-          },
-        ],
-      },
-    }));
-  });
-}
+// only through common/, and neither imports the other's tree. The rule and the
+// rooms are in lint/import-boundary.js; it judges every import, export ... from,
+// import(), require() and type import by the file it names.
+const vmpod = { rules: boundary.rules };
 
 export default defineConfig(
   globalIgnores(['dist/', 'node_modules/', 'native/**/build/', 'src/generated/', 'common/generated/']),
@@ -112,5 +79,10 @@ export default defineConfig(
     },
   },
 
-  boundaries(),
+  {
+    name: 'vmpod/boundary',
+    files: ['common/**/*.ts', 'src/**/*.ts', 'agent/src/**/*.ts'],
+    plugins: { vmpod },
+    rules: { 'vmpod/import-boundary': 'error' },
+  },
 );

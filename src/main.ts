@@ -11,8 +11,9 @@ import { handlerTypes } from './sandbox';
 async function main(argv: string[]): Promise<number> {
   quietOnClosedOutput();
   const types = handlerTypes();
-  // The debug commands have their own arguments (a pod, --agent, --bytes).
-  if (DEBUG_COMMANDS.includes(argv[0] ?? '') && !argv.includes('--help') && !argv.includes('-h')) return runDebug(argv[0], argv.slice(1), types.configs());
+  // The debug commands have their own arguments (a pod, --agent, --bytes; after `--`, vmpod debug's command and its own options).
+  const own = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
+  if (DEBUG_COMMANDS.includes(argv[0] ?? '') && !own.includes('--help') && !own.includes('-h')) return runDebug(argv[0], argv.slice(1), types.configs());
   const cli = parseCli(argv, types.configs());
   if (cli.help || cli.command === '') {
     process.stdout.write(USAGE + DEBUG_USAGE);

@@ -10,6 +10,7 @@ import { registerProcessIo } from './rpc/process-io';
 import { registerPortForward } from './rpc/port-forward';
 import { registerCopyFile } from './rpc/copy-file';
 import { registerAgentLog } from './rpc/agent-log';
+import { registerDebug } from './rpc/debug';
 
 export function createAgentServer(d: AgentDeps): TtrpcServer {
   const server = new TtrpcServer({
@@ -23,5 +24,6 @@ export function createAgentServer(d: AgentDeps): TtrpcServer {
   registerPortForward(server, d);
   registerCopyFile(server, d);
   registerAgentLog(server, d);
+  registerDebug(server, d);
   return server;
 }

@@ -5,6 +5,7 @@ import type { System } from './system';
 import type { AgentLog } from './log';
 import type { ContainerManager } from './container-manager';
 import type { LogRing } from './log-ring';
+import type { DebugProcesses } from './debug-processes';
 
 export interface AgentPaths {
   busybox: string;
@@ -22,6 +23,8 @@ export interface AgentDeps {
   /** The lines `log` wrote, for ReadAgentLog. */
   logRing: LogRing;
   containers: ContainerManager;
+  /** Processes in the guest itself (`vmpod debug`); absent: DebugExec is refused. */
+  debug?: DebugProcesses;
   paths: AgentPaths;
   /** The first shared mount becomes the directory rootfs/mount paths are relative to. */
   setShareDir(dir: string): void;

@@ -4,6 +4,7 @@
 // oldest kept line always has seq == dropped.
 
 import { AGENT_LOG_LINE_CHARS, AGENT_LOG_READ_LINES, AGENT_LOG_RING_BYTES, AGENT_LOG_RING_LINES } from '../../common/agent-protocol/limits';
+import { unixNanoNumber } from '../../common/time';
 
 export interface LogLine {
   seq: number;
@@ -40,7 +41,7 @@ export class LogRing {
     private readonly maxBytes = AGENT_LOG_RING_BYTES,
   ) {}
 
-  push(level: string, msg: string, timeUnixNano = Date.now() * 1e6): void {
+  push(level: string, msg: string, timeUnixNano = unixNanoNumber()): void {
     const text = cutLine(msg);
     const bytes = Buffer.byteLength(text);
     this.lines.push({ seq: this.nextSeq++, timeUnixNano, level, msg: text, bytes });

@@ -5,6 +5,7 @@
 
 import type { Log, LogFields, LogFn } from '../../common/log';
 import type { LogRing } from './log-ring';
+import { unixNanoNumber } from '../../common/time';
 
 /** The agent's logger: pino's call shape (common/log.ts), one JSON line per event. */
 export type AgentLog = Log;
@@ -16,7 +17,7 @@ export function consoleLog(write: (line: string) => void = (l) => process.stderr
       const [fields, msg] = typeof a === 'string' ? [undefined, a] : [a, b ?? ''];
       const now = Date.now();
       write(`${JSON.stringify({ time: new Date(now).toISOString(), level: name, subsystem: 'vmpod-agent', msg, ...fields })}\n`);
-      if (ring) ring.push(name, fields && Object.keys(fields).length ? `${msg} ${JSON.stringify(fields)}` : msg, now * 1e6);
+      if (ring) ring.push(name, fields && Object.keys(fields).length ? `${msg} ${JSON.stringify(fields)}` : msg, unixNanoNumber(now));
     };
   return { info: level('info'), warn: level('warn'), error: level('error') };
 }

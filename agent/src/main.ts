@@ -18,6 +18,7 @@ import { ContainerManager } from './container-manager';
 import { createAgentServer } from './agent';
 import { findVirtioPort, serveSerial } from './channel';
 import type { AgentDeps } from './deps';
+import { DebugProcesses } from './debug-processes';
 
 const AGENT_VERSION = '0.1.0';
 
@@ -95,6 +96,7 @@ async function main(): Promise<void> {
     log,
     logRing,
     containers,
+    debug: new DebugProcesses(sys, { busybox: GUEST.busybox, proc: '/proc' }),
     paths: { busybox: GUEST.busybox, procSys: '/proc/sys', runDir: GUEST.runDir, sysClassNet: '/sys/class/net', copyFileRoots: COPY_FILE_ROOTS },
     setShareDir: (d) => (shareDir = d),
     startedAt: Date.now(),

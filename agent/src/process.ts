@@ -10,7 +10,7 @@ import { readFile } from 'node:fs/promises';
 import { FailedPreconditionError, InvalidArgumentError } from '../../common/errors';
 import type { WindowSize } from '../../common/native/pty';
 import { OutputBuffer, ReadResult } from './output-buffer';
-import { signalNumber, System } from './system';
+import { signalNumber, type SpawnOptions, System } from './system';
 import { Terminal } from './terminal';
 import { nowNs, sleep } from '../../common/time';
 
@@ -29,6 +29,12 @@ export interface LaunchOptions {
   label: string;
   /** Called once, when the process has exited and all its output is buffered; returns whether it was OOM-killed. */
   exited: (code: number) => Promise<boolean>;
+  /**
+   * Called as soon as the spawned process itself has exited, before its
+   * output has ended: what it left holding its pipes or pty (a background
+   * child) would otherwise delay `exited` for as long as it runs.
+   */
+  leaderExited?: () => void;
   /**
    * Where `runc exec --pid-file` writes the pid of the process it runs (execs
    * only). runc forwards the signals it receives to that process, but it
@@ -68,17 +74,17 @@ export class GuestProcess {
   /** Not running yet: reads and waits block until start() and the process produce something. */
   constructor(private readonly opts: LaunchOptions) {}
 
-  /** Spawns `cmd args` (runc); throws, with nothing left behind, if no pty can be had. */
-  start(sys: System, cmd: string, args: string[]): void {
+  /** Spawns `cmd args` (runc, or a debug process); throws, with nothing left behind, if no pty can be had. */
+  start(sys: System, cmd: string, args: string[], spawnOpts?: SpawnOptions): void {
     if (this.child) throw new FailedPreconditionError(`${this.opts.label} was already started`);
     if (this.opts.terminal === undefined) {
-      this.attach(sys.spawn(cmd, args));
+      this.attach(sys.spawn(cmd, args, undefined, spawnOpts));
       return;
     }
     const term = Terminal.open(this.opts.terminal ?? undefined);
     let child: ChildProcess;
     try {
-      child = sys.spawn(cmd, args, term.childFd);
+      child = sys.spawn(cmd, args, term.childFd, spawnOpts);
     } catch (err) {
       term.close();
       throw err;
@@ -229,6 +235,7 @@ export class GuestProcess {
     const onExit = (code: number): void => {
       if (this.exit || this.pendingExit) return;
       this.pendingExit = { code };
+      this.opts.leaderExited?.();
       if (this.openStreams === 0) void this.finish(code);
     };
     child.on('exit', (code, sig) => onExit(code ?? 128 + signalNumber(sig)));

@@ -15,9 +15,18 @@ export interface RunResult {
 export interface System {
   /** Run a command to completion. */
   run(cmd: string, args: string[], opts?: { input?: string | Buffer; timeoutMs?: number }): Promise<RunResult>;
-  /** Start a long-running command (runc run / runc exec) with piped stdio, or with `terminalFd` as stdin, stdout and stderr. */
-  spawn(cmd: string, args: string[], terminalFd?: number): ChildProcess;
+  /**
+   * Start a long-running command (runc run / runc exec, a debug process) with
+   * piped stdio, or with `terminalFd` as stdin, stdout and stderr; `env`
+   * replaces the agent's own environment (debug processes), `cwd` its directory.
+   */
+  spawn(cmd: string, args: string[], terminalFd?: number, opts?: SpawnOptions): ChildProcess;
   powerOff(): void;
+}
+
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  cwd?: string;
 }
 
 export class CommandError extends Error {
@@ -67,8 +76,8 @@ export const realSystem: System = {
       child.stdin.end(opts.input ?? '');
     });
   },
-  spawn(cmd, args, terminalFd) {
-    return spawn(cmd, args, { stdio: terminalFd === undefined ? ['pipe', 'pipe', 'pipe'] : [terminalFd, terminalFd, terminalFd] });
+  spawn(cmd, args, terminalFd, opts = {}) {
+    return spawn(cmd, args, { stdio: terminalFd === undefined ? ['pipe', 'pipe', 'pipe'] : [terminalFd, terminalFd, terminalFd], env: opts.env, cwd: opts.cwd });
   },
   powerOff() {
     spawn(GUEST.busybox, ['poweroff', '-f'], { stdio: 'inherit' });

@@ -10,6 +10,7 @@
 #   HOST_ROOT  the node's root as this process sees it (default /host)
 #   PAYLOAD    what to install (default: the directory above this script):
 #                package.json proto/ dist/ node_modules/   vmpod itself
+#                native/                                   its native parts (vmpod-infra, vsock.node)
 #                bin/node                                  the Node.js binary it runs on
 #                guest/                                    the guest image (vmlinux, rootfs.img, ...)
 #                systemd/vmpod.service                     the repository's unit file
@@ -47,7 +48,8 @@ die() {
   exit 1
 }
 
-checksum() { cksum < "$1" | awk '{print $1 "-" $2}'; }
+# sha256sum: coreutils and busybox both have it (busybox, the installer image's tools, has no cksum).
+checksum() { sha256sum < "$1" | cut -d' ' -f1; }
 
 # Is HOST_ROOT the root of PID 1's mount namespace (so systemctl there manages this install)?
 host_is_pid1_root() {
@@ -80,7 +82,7 @@ mkdirs() {
 
 install_vmpod() {
   [ -d "${HOST_ROOT:-/}" ] || die "HOST_ROOT $HOST_ROOT is not a directory"
-  for p in package.json proto dist node_modules bin/node guest systemd/vmpod.service; do
+  for p in package.json proto dist node_modules native bin/node guest systemd/vmpod.service; do
     [ -e "$PAYLOAD/$p" ] || die "payload $PAYLOAD has no $p"
   done
   # Start from the previous manifest so a second install keeps what the first recorded
@@ -95,7 +97,7 @@ install_vmpod() {
   mkdirs opt
   rm -rf "$HOST_ROOT/$PREFIX.new"
   mkdir -m 0755 "$HOST_ROOT/$PREFIX.new"
-  for p in package.json proto dist node_modules bin guest; do
+  for p in package.json proto dist node_modules native bin guest; do
     cp -R -P "$PAYLOAD/$p" "$HOST_ROOT/$PREFIX.new/"
   done
   rm -rf "$HOST_ROOT/$PREFIX"

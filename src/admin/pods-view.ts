@@ -2,17 +2,29 @@
 // controller interface, what each pod's controller says of it (debugInfo,
 // agentLog). Read only: no lock is taken and nothing of a pod changes. A
 // controller without a method simply has nothing to show for it; nothing
-// here asks which kind of controller a pod runs on.
+// here asks which kind of controller a pod runs on. The one thing that is
+// not read only, `vmpod debug` (debugProcess), is off unless the config
+// says `[debug] guest_shell = true`.
 
 import { FailedPreconditionError } from '../../common/errors';
 import { sandboxHandle } from '../pods/domain';
-import type { SandboxController, SandboxHandle } from '../sandbox/controller';
+import type { ProcessIO, SandboxController, SandboxHandle } from '../sandbox/controller';
 import type { SandboxRecord, SandboxStore } from '../store/sandbox';
-import { VM_CONSOLE_BYTES, type AdminRequest, type AdminResult, type PodRow } from './protocol';
+import { VM_CONSOLE_BYTES, type AdminQuery, type AdminResult, type DebugRequest, type PodRow } from './protocol';
+
+/** The config key that turns `vmpod debug` on, named in its refusal. */
+export const GUEST_SHELL_KEY = '[debug] guest_shell';
 
 /** The narrow interface the admin server answers from. */
 export interface AdminPods {
-  answer(req: AdminRequest): Promise<AdminResult>;
+  answer(req: AdminQuery): Promise<AdminResult>;
+  /** `vmpod debug`: the process's streams, and the pod's full id. */
+  openDebug?(req: DebugRequest): Promise<{ pod: string; io: ProcessIO }>;
+}
+
+export interface PodsViewOptions {
+  /** `[debug] guest_shell`: whether `vmpod debug` is offered at all (default off). */
+  guestShell?: boolean;
 }
 
 export function podRow(r: SandboxRecord): PodRow {
@@ -30,7 +42,26 @@ export class PodsView implements AdminPods {
   constructor(
     private readonly sandboxes: Pick<SandboxStore, 'list' | 'resolve'>,
     private readonly controllers: ReadonlyMap<string, SandboxController>,
+    private readonly opts: PodsViewOptions = {},
   ) {}
+
+  /** Checked before anything of the pod is read: with the setting off, the daemon offers nothing. */
+  async openDebug(req: DebugRequest): Promise<{ pod: string; io: ProcessIO }> {
+    if (this.opts.guestShell !== true) {
+      throw new FailedPreconditionError(
+        `vmpod debug is off on this node: set ${GUEST_SHELL_KEY} = true in the vmpod config and restart vmpod (a VM pod's guest accepts it only if it was on when the pod started)`,
+      );
+    }
+    const { rec, ctl, h } = this.pod(req.pod);
+    if (!ctl.debugProcess)
+      throw new FailedPreconditionError(`pod sandbox ${rec.id} (handler "${rec.handler}") has no guest of its own to debug: its containers run on this host's kernel (use crictl exec, or nsenter)`);
+    const io = await ctl.debugProcess(h, req.argv, {
+      tty: req.tty,
+      size: req.tty && req.rows > 0 && req.cols > 0 ? { width: req.cols, height: req.rows } : undefined,
+      env: req.term ? [`TERM=${req.term}`] : [],
+    });
+    return { pod: rec.id, io };
+  }
 
   private pod(ref: string): { rec: SandboxRecord; ctl: SandboxController; h: SandboxHandle } {
     const rec = this.sandboxes.resolve(ref, 'pod');
@@ -41,7 +72,7 @@ export class PodsView implements AdminPods {
     return { rec, ctl, h };
   }
 
-  async answer(req: AdminRequest): Promise<AdminResult> {
+  async answer(req: AdminQuery): Promise<AdminResult> {
     if (req.cmd === 'pods') {
       const rows = this.sandboxes.list().map(podRow);
       rows.sort((a, b) => (BigInt(a.createdAt) < BigInt(b.createdAt) ? -1 : BigInt(a.createdAt) > BigInt(b.createdAt) ? 1 : 0));

@@ -1,6 +1,8 @@
 // The admin socket's wire protocol (vmpod's operator debug CLI, issue 21):
 // a client connects, writes one JSON request on one line, reads one JSON
-// answer on one line, and the daemon closes the connection. Every request is
+// answer on one line, and the daemon closes the connection. A `debug`
+// request answered ok is the exception: the connection then carries the
+// guest process's bytes both ways as frames (frames.ts) until its exit. Every request is
 // checked here, before anything reads a pod: a line too long, not JSON, a
 // command nobody knows or a field of the wrong type is refused with a clear
 // error. Pure: unit-tested without a daemon.
@@ -18,9 +20,28 @@ export const MAX_CONSOLE_BYTES = 1024 * 1024;
 /** A pod id or prefix: hex as vmpod makes them, bounded. */
 const POD_REF = /^[0-9a-f]{1,64}$/;
 
-export type AdminRequest = { cmd: 'pods' } | { cmd: 'vm'; pod: string } | { cmd: 'console'; pod: string; bytes: number } | { cmd: 'agent-log'; pod: string; sinceSeq: number };
+/** `vmpod debug`'s argv: at most this many entries (the whole request line is bounded by MAX_REQUEST_BYTES too). */
+export const MAX_DEBUG_ARGV = 256;
+/** What `vmpod debug POD` runs when no command is given. */
+export const DEFAULT_DEBUG_ARGV: readonly string[] = ['/bin/sh'];
+const TERM_NAME = /^[A-Za-z0-9._+-]{1,64}$/;
 
-export const ADMIN_COMMANDS: readonly AdminRequest['cmd'][] = ['pods', 'vm', 'console', 'agent-log'];
+export type AdminQuery = { cmd: 'pods' } | { cmd: 'vm'; pod: string } | { cmd: 'console'; pod: string; bytes: number } | { cmd: 'agent-log'; pod: string; sinceSeq: number };
+
+/** A process in the pod's isolation itself (a VM's guest), its bytes streamed on the connection; rows/cols 0 = the kernel's default; term "" = none. */
+export interface DebugRequest {
+  cmd: 'debug';
+  pod: string;
+  argv: string[];
+  tty: boolean;
+  rows: number;
+  cols: number;
+  term: string;
+}
+
+export type AdminRequest = AdminQuery | DebugRequest;
+
+export const ADMIN_COMMANDS: readonly AdminRequest['cmd'][] = ['pods', 'vm', 'console', 'agent-log', 'debug'];
 
 /** One row of `vmpod pods`. */
 export interface PodRow {
@@ -41,7 +62,7 @@ export interface VmAnswer extends DebugInfo {
   state: string;
 }
 
-export type AdminResult = { pods: PodRow[] } | { vm: VmAnswer } | { console: string; pod: string } | { agentLog: AgentLogRead; pod: string };
+export type AdminResult = { pods: PodRow[] } | { vm: VmAnswer } | { console: string; pod: string } | { agentLog: AgentLogRead; pod: string } | { debug: { pod: string } };
 
 export type AdminResponse = { ok: true; result: AdminResult } | { ok: false; error: { code: string; message: string } };
 
@@ -58,6 +79,31 @@ function count(o: Record<string, unknown>, field: string, dflt: number, min: num
   return v;
 }
 
+function debugArgv(o: Record<string, unknown>): string[] {
+  const v = o.argv;
+  if (v === undefined) return [...DEFAULT_DEBUG_ARGV];
+  if (!Array.isArray(v) || v.length > MAX_DEBUG_ARGV || v.some((a) => typeof a !== 'string' || a.includes('\0'))) {
+    throw new InvalidArgumentError('argv', `must be a list of at most ${MAX_DEBUG_ARGV} strings without NUL bytes`);
+  }
+  if (v.length === 0) return [...DEFAULT_DEBUG_ARGV];
+  if (v[0] === '' || (v[0] as string).startsWith('-')) throw new InvalidArgumentError('argv', `its first entry must name a program, not "${(v[0] as string).slice(0, 64)}"`);
+  return v as string[];
+}
+
+function flag(o: Record<string, unknown>, field: string): boolean {
+  const v = o[field];
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw new InvalidArgumentError(field, 'must be true or false');
+  return v;
+}
+
+function termName(o: Record<string, unknown>): string {
+  const v = o.term;
+  if (v === undefined || v === '') return '';
+  if (typeof v !== 'string' || !TERM_NAME.test(v)) throw new InvalidArgumentError('term', 'must be a terminal type name (letters, digits, ._+-; at most 64)');
+  return v;
+}
+
 /** One request line → a checked request; throws InvalidArgumentError naming what is wrong. */
 export function parseRequest(line: string): AdminRequest {
   if (Buffer.byteLength(line) > MAX_REQUEST_BYTES) throw new InvalidArgumentError('request', `longer than ${MAX_REQUEST_BYTES} bytes`);
@@ -70,7 +116,13 @@ export function parseRequest(line: string): AdminRequest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new InvalidArgumentError('request', 'not a JSON object');
   const o = raw as Record<string, unknown>;
   if (o.v !== ADMIN_PROTOCOL_VERSION) throw new InvalidArgumentError('v', `this daemon speaks admin protocol ${ADMIN_PROTOCOL_VERSION}; the client and daemon are different vmpod versions`);
-  const allowed: Record<AdminRequest['cmd'], string[]> = { pods: [], vm: ['pod'], console: ['pod', 'bytes'], 'agent-log': ['pod', 'sinceSeq'] };
+  const allowed: Record<AdminRequest['cmd'], string[]> = {
+    pods: [],
+    vm: ['pod'],
+    console: ['pod', 'bytes'],
+    'agent-log': ['pod', 'sinceSeq'],
+    debug: ['pod', 'argv', 'tty', 'rows', 'cols', 'term'],
+  };
   const cmd = o.cmd;
   if (typeof cmd !== 'string' || !(ADMIN_COMMANDS as readonly string[]).includes(cmd)) {
     throw new InvalidArgumentError('cmd', `unknown command ${JSON.stringify(cmd)}; known: ${ADMIN_COMMANDS.join(', ')}`);
@@ -87,6 +139,8 @@ export function parseRequest(line: string): AdminRequest {
       return { cmd: 'console', pod: podRef(o), bytes: count(o, 'bytes', DEFAULT_CONSOLE_BYTES, 1, MAX_CONSOLE_BYTES) };
     case 'agent-log':
       return { cmd: 'agent-log', pod: podRef(o), sinceSeq: count(o, 'sinceSeq', 0, 0, Number.MAX_SAFE_INTEGER) };
+    case 'debug':
+      return { cmd: 'debug', pod: podRef(o), argv: debugArgv(o), tty: flag(o, 'tty'), rows: count(o, 'rows', 0, 0, 0xffff), cols: count(o, 'cols', 0, 0, 0xffff), term: termName(o) };
   }
 }
 

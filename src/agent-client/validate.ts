@@ -108,6 +108,9 @@ const SEMANTIC: Record<string, (method: string, v: Record<string, unknown>) => v
   ExecProcess: (m, v) => {
     if ((v.pid as number) > 4194304) throw new AgentResponseError(m, 'pid', 'above the kernel pid limit');
   },
+  DebugExec: (m, v) => {
+    if ((v.pid as number) > 4194304) throw new AgentResponseError(m, 'pid', 'above the kernel pid limit');
+  },
   ReadAgentLog: (m, v) => validateAgentLog(m, v as unknown as AgentLogAnswer),
 };
 

@@ -1,7 +1,8 @@
 // The operator debug commands (`vmpod pods`, `vmpod vm`, `vmpod console`,
-// `vmpod logs --agent`). Each sends one request to the daemon's admin socket
-// (src/admin), which sits next to the CRI socket and is root's only; none of
-// them talks to QEMU or a guest.
+// `vmpod logs --agent`, `vmpod debug`). Each sends one request to the
+// daemon's admin socket (src/admin), which sits next to the CRI socket and is
+// root's only; none of them talks to QEMU or a guest. `vmpod debug` then
+// streams a session (guest-debug.ts).
 
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH } from '../config/defaults';
@@ -11,8 +12,9 @@ import { adminCall, AdminClientError, adminSocketPath } from '../admin/client';
 import { formatAgentLog, formatPods, formatVm, printableLines } from '../admin/format';
 import type { AdminRequest, AdminResult } from '../admin/protocol';
 import { ConfigError } from '../../common/errors';
+import { GUEST_DEBUG_USAGE, runGuestDebug } from './guest-debug';
 
-export const DEBUG_COMMANDS = ['pods', 'vm', 'console', 'logs'];
+export const DEBUG_COMMANDS = ['pods', 'vm', 'console', 'logs', 'debug'];
 
 export const DEBUG_USAGE = `
 Debug commands (root only; they ask the running daemon over its admin socket,
@@ -21,7 +23,7 @@ Debug commands (root only; they ask the running daemon over its admin socket,
   vm POD                a pod's isolation: QEMU pid, accel, agent transport, memory, vCPUs, CID, console tail
   console POD           the pod VM's serial console log (--bytes N, default 65536)
   logs --agent POD      the pod VM's guest agent log ring
-  POD is a pod sandbox id or a unique prefix of one.
+${GUEST_DEBUG_USAGE}  POD is a pod sandbox id or a unique prefix of one.
 Options (debug commands): --config FILE, --listen PATH (to find the socket), --bytes N (console)
 `;
 
@@ -69,11 +71,13 @@ export function render(result: AdminResult): string {
   if ('pods' in result) return formatPods(result.pods);
   if ('vm' in result) return formatVm(result.vm);
   if ('console' in result) return printableLines(result.console);
-  return formatAgentLog(result.agentLog);
+  if ('agentLog' in result) return formatAgentLog(result.agentLog);
+  return ''; // a debug session is streamed (guest-debug.ts), never rendered
 }
 
 /** Runs one debug command; the exit code: 0, 1 when the daemon refused (its reason on stderr). */
 export async function runDebug(command: string, argv: string[], types: readonly HandlerConfigDef[]): Promise<number> {
+  if (command === 'debug') return runGuestDebug(argv, types);
   const { req, criSocket } = parseDebugArgs(command, argv, types);
   const path = adminSocketPath(criSocket);
   let res;

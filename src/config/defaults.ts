@@ -44,5 +44,7 @@ export function defaultConfig(): VmpodConfig {
     },
     // 9464 is the port OpenTelemetry's Prometheus exporters use; off by default.
     metrics: { enabled: false, address: '127.0.0.1:9464' },
+    // A root shell in every VM pod's guest is an operator's choice, per node.
+    debug: { guest_shell: false },
   };
 }

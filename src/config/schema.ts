@@ -97,6 +97,11 @@ export const configSchema = {
         address: { type: 'string', pattern: '^(\\[[0-9a-fA-F:.]+\\]|[^:\\[\\]]+):[0-9]{1,5}$' },
       },
     },
+    debug: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { guest_shell: { type: 'boolean' } },
+    },
   },
 } as const;
 

@@ -84,6 +84,16 @@ export interface MetricsConfig {
   address: string;
 }
 
+/** `[debug]`: operator debugging through the root-only admin socket (docs/guest-debug.md). */
+export interface DebugConfig {
+  /**
+   * `vmpod debug <pod>`: a shell in a VM pod's guest itself, through its
+   * agent. Off by default; read when a pod starts (its guest accepts debug
+   * processes only if it was on then) and on every request.
+   */
+  guest_shell: boolean;
+}
+
 export interface VmpodConfig {
   listen: string;
   root: string;
@@ -97,4 +107,5 @@ export interface VmpodConfig {
   streaming: StreamingConfig;
   images: ImagesConfig;
   metrics: MetricsConfig;
+  debug: DebugConfig;
 }

@@ -104,16 +104,17 @@ function readList(path: string): Set<number> {
   }
 }
 
-let cached: CgroupHost | undefined;
-
-/** This host's facts, read from /sys once (CPU hotplug while the daemon runs is not followed). */
+/**
+ * This host's facts, read from /sys on each call (a few small sysfs reads,
+ * only for a request that carries resources), so a CPU or memory node
+ * brought online while the daemon runs is seen, and no module keeps state.
+ */
 export function cgroupHost(): CgroupHost {
-  cached ??= {
+  return {
     cgroupVersion: cgroupVersion(),
     onlineCpus: readList('/sys/devices/system/cpu/online'),
     // A kernel without NUMA has no node directory: node 0 is the only one.
     onlineMems: existsSync('/sys/devices/system/node/online') ? readList('/sys/devices/system/node/online') : new Set([0]),
     hugepageSizes: new Set((existsSync('/sys/kernel/mm/hugepages') ? readdirSync('/sys/kernel/mm/hugepages') : []).map(hugepageSizeName).filter((s): s is string => s !== undefined)),
   };
-  return cached;
 }

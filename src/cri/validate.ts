@@ -1,6 +1,7 @@
 // Small request validators shared by handlers. Each names the field it rejects
 // so that a caller can fix the request from the message alone.
 
+import { isIP } from 'node:net';
 import { InvalidArgumentError } from '../../common/errors';
 
 export function requireString(value: string | undefined | null, field: string): string {
@@ -40,4 +41,21 @@ export function argvStrings(values: readonly string[], field: string): void {
   values.forEach((v, i) => {
     if (v.includes('\0')) throw new InvalidArgumentError(`${field}[${i}]`, 'holds a NUL byte, which no argument or environment string can carry');
   });
+}
+
+const POD_CIDR_FIELD = 'runtime_config.network_config.pod_cidr';
+
+/** kubelet may send one CIDR or an IPv4,IPv6 pair for dual stack. */
+export function validatePodCidr(value: string): string {
+  const parts = value.split(',').map((p) => p.trim());
+  for (const part of parts) {
+    const [addr, prefix, ...rest] = part.split('/');
+    const family = isIP(addr ?? '');
+    const max = family === 6 ? 128 : 32;
+    const bits = Number(prefix);
+    if (rest.length || !family || prefix === undefined || !/^\d+$/.test(prefix) || bits > max) {
+      throw new InvalidArgumentError(POD_CIDR_FIELD, `"${part}" is not a CIDR such as 10.244.0.0/24`);
+    }
+  }
+  return parts.join(',');
 }

@@ -43,7 +43,7 @@ export interface Composed {
    * until its timeout. A stopped PullImage answers UNAVAILABLE.
    */
   endOpenStreams(): void;
-  /** What the root-only admin socket reads (vmpod pods, vm, console, logs --agent): the records and the controllers' debug methods. */
+  /** What the root-only admin socket reads (vmpod pods, vm, console, logs --agent) and, with [debug] guest_shell, opens (vmpod debug): the records and the controllers' debug methods. */
   admin: AdminPods;
   close(): Promise<void>;
 }
@@ -118,7 +118,7 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
       pods.endEventStreams();
       images.close().catch((err: unknown) => log.warn({ err }, 'stopping image pulls at shutdown'));
     },
-    admin: new PodsView(sandboxes, controllers),
+    admin: new PodsView(sandboxes, controllers, { guestShell: cfg.debug.guest_shell }),
     close,
   };
 }

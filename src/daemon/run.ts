@@ -81,7 +81,7 @@ export async function startDaemon(cfg: VmpodConfig, types: HandlerTypes, log: Lo
     // kubelet runs as root; nobody else may drive the runtime.
     chmodSync(cfg.listen, 0o660);
     chownSync(cfg.listen, 0, 0);
-    // The operator debug commands' socket: root only (0600), read-only answers (src/admin).
+    // The operator debug commands' socket: root only (0600); read-only answers, and the guest shell of `vmpod debug` when [debug] guest_shell allows it (src/admin).
     const admin = await listenAdmin(adminPath, composed.admin, log.child({ subsystem: 'admin' }));
     log.info({ socket: cfg.listen, root: cfg.root, state: cfg.state, startupMs: Date.now() - started, version }, 'vmpod serving');
     return {

@@ -3,6 +3,11 @@
 // appears only after every blob and snapshot it names is in place, so a
 // daemon killed mid-pull never shows a half image. A lease pins the
 // snapshots a container's root filesystem is built from until it is released.
+//
+// Schema versions (`schema`, as the pod and container records have): 1 is
+// written today. Files written before versions existed have none and hold the
+// same fields, so they decode as 1. A file of a schema this vmpod does not
+// know (one a newer vmpod wrote) is set aside in corrupt/, never half-read.
 
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -51,6 +56,8 @@ export interface RootfsLease {
 
 const LEASE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
+export const IMAGE_STORE_SCHEMA = 1;
+
 abstract class JsonDir<T> {
   protected readonly items = new Map<string, T>();
   constructor(
@@ -64,12 +71,20 @@ abstract class JsonDir<T> {
   load(): void {
     readRecordDir(
       this.dir,
-      (_name, v) => {
-        if (!this.valid(v)) throw new Error('unexpected shape');
+      (_name, raw) => {
+        const v = this.decode(raw);
         this.items.set(this.keyOf(v), v);
       },
       (name, err) => quarantineRecord(this.dir, name, err, this.log, 'image store'),
     );
+  }
+
+  /** A file as any vmpod version wrote it → the record; throws when it is not one this vmpod reads. */
+  private decode(raw: unknown): T {
+    const { schema, ...v } = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+    if (schema !== undefined && schema !== IMAGE_STORE_SCHEMA) throw new Error(`schema ${JSON.stringify(schema)}; this vmpod reads ${IMAGE_STORE_SCHEMA}`);
+    if (!this.valid(v)) throw new Error('unexpected shape');
+    return v;
   }
 
   list(): T[] {
@@ -81,7 +96,7 @@ abstract class JsonDir<T> {
   }
 
   put(v: T): void {
-    writeJsonAtomic(join(this.dir, `${this.fileKey(this.keyOf(v))}.json`), v);
+    writeJsonAtomic(join(this.dir, `${this.fileKey(this.keyOf(v))}.json`), { schema: IMAGE_STORE_SCHEMA, ...v });
     this.items.set(this.keyOf(v), v);
   }
 

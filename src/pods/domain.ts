@@ -1,8 +1,8 @@
 // What every part of the pod domain works with: the stores, the controllers
-// (one per configured handler), the image and network providers, the locks
-// and the CPU samples. The PodService (service.ts) owns one Domain; the
-// lifecycle modules are functions over it, so each stays small and testable
-// with fakes.
+// (one per configured handler), the image and network providers, the locks,
+// the CPU samples and the event broadcaster. The PodService (service.ts) owns
+// one Domain; the lifecycle modules are functions over it, so each stays small
+// and testable with fakes.
 
 import { FailedPreconditionError } from '../../common/errors';
 import type { VmpodConfig } from '../config/types';
@@ -11,6 +11,7 @@ import type { ContainerHandle, SandboxController, SandboxHandle } from '../sandb
 import type { ContainerRecord, ContainerStore } from '../store/container';
 import type { SandboxRecord, SandboxStore } from '../store/sandbox';
 import type { CpuSamples } from './cpu-samples';
+import type { PodEvents } from './events';
 import type { KeyedLock } from './locks';
 import type { ImageProvider, PodNetworkProvider } from './providers';
 import type { PhaseObserver } from '../sandbox/steps';
@@ -33,6 +34,8 @@ export interface DomainDeps {
 export interface Domain extends DomainDeps {
   locks: { pods: KeyedLock; containers: KeyedLock };
   cpu: CpuSamples;
+  /** Where the lifecycle modules publish each transition (GetContainerEvents subscribes here). */
+  events: PodEvents;
 }
 
 export function controllerOf(d: Domain, sb: SandboxRecord): SandboxController {

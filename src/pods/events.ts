@@ -13,9 +13,8 @@
 
 import { ResourceExhaustedError, UnavailableError } from '../../common/errors';
 import { nowNs } from '../../common/time';
-import type { ContainerRecord } from '../store/container';
-import type { SandboxRecord } from '../store/sandbox';
-import type { Domain } from './domain';
+import type { ContainerRecord, ContainerStore } from '../store/container';
+import type { SandboxRecord, SandboxStore } from '../store/sandbox';
 
 /** The CRI ContainerEventType names. */
 export type PodEventType = 'CONTAINER_CREATED_EVENT' | 'CONTAINER_STARTED_EVENT' | 'CONTAINER_STOPPED_EVENT' | 'CONTAINER_DELETED_EVENT';
@@ -137,23 +136,20 @@ export class PodEvents {
   }
 }
 
-// The lifecycle modules are functions over a Domain; the PodService attaches
-// its broadcaster to its Domain here. A Domain with none (unit-test fixtures)
-// publishes nothing.
-const attached = new WeakMap<object, PodEvents>();
-
-export function attachEvents(d: Domain, events: PodEvents): void {
-  attached.set(d, events);
+/** What publishing reads of the pod domain: its stores and its broadcaster (a Domain is one). */
+export interface EventSource {
+  sandboxes: Pick<SandboxStore, 'get'>;
+  containers: Pick<ContainerStore, 'list'>;
+  events: PodEvents;
 }
 
 /** Publish a transition of container `containerId` (or of the pod itself: its id) of pod `podSandboxId`. */
-export function publishEvent(d: Domain, type: PodEventType, podSandboxId: string, containerId: string, podSnapshot?: SandboxRecord): void {
-  const events = attached.get(d);
+export function publishEvent(d: EventSource, type: PodEventType, podSandboxId: string, containerId: string, podSnapshot?: SandboxRecord): void {
   // Nobody listening: nothing to build (and nothing is kept, see above).
-  if (!events || events.subscribers === 0) return;
+  if (d.events.subscribers === 0) return;
   const pod = d.sandboxes.get(podSandboxId) ?? podSnapshot;
   // kubelet reads the pod's uid from every event: without the pod there is nothing it could use.
   if (!pod) return;
   const containers = d.containers.list().filter((c) => c.podSandboxId === podSandboxId);
-  events.publish({ containerId, type, createdAt: nowNs(), pod, containers });
+  d.events.publish({ containerId, type, createdAt: nowNs(), pod, containers });
 }

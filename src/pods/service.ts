@@ -19,7 +19,7 @@ import * as containers from './container-lifecycle';
 import { attachStreams, execStreams, execSync, reopenContainerLog, requireRunning, updateContainer } from './container-ops';
 import { CpuSamples } from './cpu-samples';
 import { podLog, podRuntime, type Domain, type DomainDeps } from './domain';
-import { attachEvents, PodEvents, type EventSubscription } from './events';
+import { PodEvents, type EventSubscription } from './events';
 import { markPodNotReady, recordState } from './exits';
 import type { ContainerFilter, PodFilter } from './filters';
 import { KeyedLock } from './locks';
@@ -32,12 +32,9 @@ export type PodServiceDeps = DomainDeps;
 
 export class PodService {
   private readonly d: Domain;
-  private readonly events: PodEvents;
 
   constructor(deps: PodServiceDeps) {
-    this.d = { ...deps, locks: { pods: new KeyedLock(), containers: new KeyedLock() }, cpu: new CpuSamples() };
-    this.events = new PodEvents();
-    attachEvents(this.d, this.events);
+    this.d = { ...deps, locks: { pods: new KeyedLock(), containers: new KeyedLock() }, cpu: new CpuSamples(), events: new PodEvents() };
     for (const ctl of deps.controllers.values()) ctl.onEvent((e) => this.onEvent(e));
   }
 
@@ -52,7 +49,7 @@ export class PodService {
    * calls to finish: an event stream never finishes on its own.
    */
   endEventStreams(): void {
-    this.events.close();
+    this.d.events.close();
   }
 
   /** Daemon shutdown: event streams end, controllers let go of connections; pods keep running. */
@@ -72,12 +69,12 @@ export class PodService {
    * events it may fall behind before it is dropped (events.ts).
    */
   subscribe(bound?: number): EventSubscription {
-    return this.events.subscribe(bound);
+    return this.d.events.subscribe(bound);
   }
 
   /** Event subscriptions open now (a leak check: 0 once every client went away). */
   eventSubscribers(): number {
-    return this.events.subscribers;
+    return this.d.events.subscribers;
   }
 
   private onEvent(e: ControllerEvent): void {

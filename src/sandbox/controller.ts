@@ -183,6 +183,15 @@ export interface DebugInfo {
   consoleTail?: string;
 }
 
+/** How `vmpod debug` runs its process (src/admin): always with stdin; with a terminal of this size, or on pipes. */
+export interface DebugProcessOptions {
+  tty: boolean;
+  /** Initial terminal size (tty only). */
+  size?: TerminalSize;
+  /** "NAME=value" (TERM, from the operator's terminal). */
+  env: string[];
+}
+
 /** The guest agent's log ring as ReadAgentLog returned it (proto/agent/agent.proto). */
 export interface AgentLogRead {
   lines: { seq: number; timeUnixNano: string; level: string; msg: string }[];
@@ -252,4 +261,11 @@ export interface SandboxController {
   debugInfo?(sb: SandboxHandle, consoleBytes: number): Promise<DebugInfo>;
   /** The guest agent's own log lines from `sinceSeq` on; only controllers whose pods have an agent have it. */
   agentLog?(sb: SandboxHandle, sinceSeq: number): Promise<AgentLogRead>;
+  /**
+   * For the admin socket's `vmpod debug` (only when `[debug] guest_shell`
+   * is on): runs `argv` in the pod's isolation itself, outside every
+   * container (a VM's guest, as root). Only controllers whose pods have a
+   * kernel of their own have it; close() ends the process and all it started.
+   */
+  debugProcess?(sb: SandboxHandle, argv: string[], opts: DebugProcessOptions): Promise<ProcessIO>;
 }

@@ -16,7 +16,8 @@ import type { PhaseObserver } from './steps';
 
 /** What every controller may use, whatever its type. */
 export interface ControllerContext {
-  config: Pick<VmpodConfig, 'root' | 'state'>;
+  /** debug: `[debug] guest_shell` is told to a VM pod's guest when it starts. */
+  config: Pick<VmpodConfig, 'root' | 'state' | 'debug'>;
   host: HostFacts;
   log: Logger;
   /** Told how long each step of a pod's start took (src/metrics); none when metrics are off. */

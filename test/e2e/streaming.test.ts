@@ -3,10 +3,11 @@
 // the daemon started as users start it, and a WebSocket v5 client of our
 // own (the protocol newer kubelets and kubectl speak). For a runc pod and a
 // VM pod (one VM): exec -i with piped stdin, exec -it under a terminal
-// with a resize, an exit code, attach to a container reading its stdin,
-// port-forward to a server bound only to the pod's 127.0.0.1 (which Kata
-// cannot reach), and a WebSocket client that disconnects mid-exec, after
-// which the exec'd process is gone.
+// with its size and a resize during the session, an exit code (crictl's
+// message, and the v4 status with the code over WebSocket), attach to a
+// container reading its stdin, port-forward to a server bound only to the
+// pod's 127.0.0.1 (which Kata cannot reach), and a WebSocket client that
+// disconnects mid-exec, after which the exec'd process is gone.
 
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -17,6 +18,11 @@ import { CRITEST_NETNS, critestDaemonConfig, sharedCritestMissing } from '../hel
 import { crictlFor, inCritestNetns as inNetns, runTool as run, useSharedCritestWorld, writeCrictlPod } from '../helpers/crictl';
 
 const IMAGE = 'registry.k8s.io/e2e-test-images/busybox:1.29-2';
+
+/** One argument for sh -c. */
+function shellQuote(arg: string): string {
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
 
 /** Our WebSocket v5 client, run in the daemon's netns (the streaming server listens on its loopback). */
 const WS_CLIENT = `
@@ -79,10 +85,41 @@ if (missing) {
       t.match(exit3.stderr, /command terminated with exit code 3/, `${kind}: the client read exit code 3 from the status`);
       t.match(exit3.stderr, /to-stderr/, `${kind}: its stderr arrives`);
 
-      // script gives crictl a terminal; stty sets that terminal's size, which crictl sends on the resize stream.
-      const tty = await run(['script', '-qec', `stty rows 33 cols 111; ${crictlArgv('exec', '-it', ctr, 'stty', 'size').join(' ')}`, '/dev/null'], { timeoutMs: 60_000 });
-      t.equal(tty.code, 0, `${kind}: exec -it exits 0 (${tty.stdout.trim().slice(-300)})`);
-      t.match(tty.stdout, /33 111/, `${kind}: exec -it: the container's terminal has the client's size`);
+      // script gives crictl a terminal; stty sets that terminal's size, which crictl sends on the resize stream
+      // when it starts. Then a resize while the session runs: a background stty changes the terminal's size
+      // once we create the flag file (on /dev/tty: a background job's stdin is /dev/null), the kernel sends
+      // crictl SIGWINCH, and crictl sends the new size.
+      const flag = join(d.dir, `resize-${kind}`);
+      const inContainer = 'stty size; while read x; do [ "$x" = q ] && exit 0; stty size; done';
+      const inner = `stty rows 33 cols 111; (until [ -e ${flag} ]; do sleep 0.1; done; stty rows 44 cols 122 < /dev/tty) & exec ${crictlArgv('exec', '-it', ctr, 'sh', '-c', inContainer).map(shellQuote).join(' ')}`;
+      const term = spawn('script', ['-qec', inner, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let screen = '';
+      term.stdout.on('data', (b: Buffer) => (screen += b.toString()));
+      term.stderr.on('data', (b: Buffer) => (screen += b.toString()));
+      term.stdin.on('error', () => undefined);
+      const exited = new Promise<number | null>((resolve) => term.once('exit', (code) => resolve(code)));
+      const sizeAfter = async (from: number): Promise<string> => {
+        for (let i = 0; i < 600; i++) {
+          const m = /^\D*(\d+ \d+)\r*$/m.exec(screen.slice(from));
+          if (m) return m[1];
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return `no size line (${screen.slice(-300)})`;
+      };
+      t.equal(await sizeAfter(0), '33 111', `${kind}: exec -it: the container's terminal has the client's size`);
+      writeFileSync(flag, '');
+      // The resize travels on its own stream, beside stdin: ask until the answer is the new size.
+      let resized = '';
+      for (let i = 0; i < 50 && resized !== '44 122'; i++) {
+        const from = screen.length;
+        term.stdin.write('x\n');
+        resized = await sizeAfter(from);
+        if (resized !== '44 122') await new Promise((r) => setTimeout(r, 200));
+      }
+      t.equal(resized, '44 122', `${kind}: exec -it: a resize during the session reaches the container's terminal`);
+      term.stdin.write('q\n');
+      t.equal(await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 60_000).unref())]), 0, `${kind}: exec -it exits 0 (${screen.trim().slice(-300)})`);
+      term.stdin.end();
 
       // attach: what we type reaches the container's own stdin; we leave once we see the echo.
       const attach = spawn(crictlArgv('attach', '-i', ctr)[0], crictlArgv('attach', '-i', ctr).slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
@@ -128,6 +165,18 @@ if (missing) {
       const ws = JSON.parse(wsRun.stdout || '{}') as { code: number; out: string; status: string };
       t.equal(ws.out, 'over websocket\n', `${kind}: websocket v5: stdin, its close signal and stdout`);
       t.same(JSON.parse(ws.status || '{}'), { metadata: {}, status: 'Success' }, `${kind}: websocket v5: the Success status`);
+      const wsExit = await run(inNetns(['node', '-e', WS_CLIENT, await execUrl(['sh', '-c', 'exit 3'], false), 'run', '']));
+      const failure = JSON.parse((JSON.parse(wsExit.stdout || '{}') as { status?: string }).status || '{}') as {
+        status?: string;
+        reason?: string;
+        details?: { causes?: { reason: string; message: string }[] };
+      };
+      // kubectl exec exits with this code (client-go's CodeExitError); crictl 1.26 only prints it.
+      t.same(
+        [failure.status, failure.reason, failure.details?.causes],
+        ['Failure', 'NonZeroExitCode', [{ reason: 'ExitCode', message: '3' }]],
+        `${kind}: websocket v5: a command exiting 3 ends with the NonZeroExitCode status carrying 3 (${wsExit.stdout.trim()})`,
+      );
       const cut = await run(inNetns(['node', '-e', WS_CLIENT, await execUrl(['sh', '-c', 'echo started; exec sleep 4242'], false), 'disconnect', '']));
       t.equal(cut.code, 0, `${kind}: websocket client disconnected mid-exec`);
       let ps = '';

@@ -24,36 +24,16 @@
 // the guest wrote.
 
 import t from 'tap';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { podPaths } from '../../src/sandbox/microvm/layout';
 import { VM_E2E_COMPONENTS, vmE2e, vmE2eGuest } from '../helpers/vm-e2e';
+import { lstatWalk } from '../helpers/lstat-walk';
 
 const guest = vmE2eGuest([...VM_E2E_COMPONENTS, ['runc', '/usr/sbin/runc']]);
 
 // One VM boot under TCG on a loaded 2-core machine.
 t.setTimeout(15 * 60_000);
-
-interface Entry {
-  path: string;
-  kind: string;
-  mode: number;
-  uid: number;
-  gid: number;
-}
-
-/** Every path under `dir` (not following symlinks) with what lstat says of it. */
-function walk(dir: string): Entry[] {
-  const out: Entry[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const s = lstatSync(p);
-    const kind = s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : s.isFIFO() ? 'fifo' : s.isBlockDevice() ? 'block' : s.isCharacterDevice() ? 'char' : 'other';
-    out.push({ path: p, kind, mode: s.mode & 0o7777, uid: s.uid, gid: s.gid });
-    if (s.isDirectory()) out.push(...walk(p));
-  }
-  return out;
-}
 
 if ('missing' in guest) {
   t.fail(`VM hostile-volume CRI e2e test cannot run: ${guest.missing}`);
@@ -132,7 +112,7 @@ if ('missing' in guest) {
     const image = await sh(cid, 'stat -c "%F %a" /bin/sh && readlink /bin/sh && ls / >/dev/null && echo image-ok');
     t.same(image, { code: 0, out: 'symbolic link 777\nbusybox\nimage-ok', err: '' }, "the image's symlinks (the rootfs stays on the pod share) still resolve in the guest");
 
-    const onHost = walk(vol);
+    const onHost = lstatWalk(vol);
     t.same(
       ['sh', 'd', 'p', 'sub', 'sub/g', 'link'].filter((n) => !onHost.some((e) => e.path === join(vol, n))),
       [],
@@ -164,7 +144,7 @@ if ('missing' in guest) {
     );
     // On the host the host kernel decides: a dir made in a setgid dir inherits the group and the setgid bit (as kubelet
     // wants for fsGroup), a file only the group. Neither bit is the guest's doing, and no file is set-id.
-    const fsOnHost = walk(fsGroupVol);
+    const fsOnHost = lstatWalk(fsGroupVol);
     // QEMU runs as the pod's own uid (hypervisor/qemu/jail.ts): the owner of what it creates.
     const sbInfo = JSON.parse((await client.runtime.PodSandboxStatus({ pod_sandbox_id: podId, verbose: true })).info.info ?? '{}') as { pid: number };
     const qemuUid = Number(/^Uid:\s*(\d+)/m.exec(readFileSync(`/proc/${sbInfo.pid}/status`, 'utf8'))?.[1]);

@@ -18,33 +18,15 @@
 // vm-hostile-volume-cri.test.ts.
 
 import t from 'tap';
-import { chownSync, chmodSync, lstatSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chownSync, chmodSync, lstatSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findGuestImage } from '../../src/host/guest-image';
 import { missingForTwoModelGuest, startTwoModelGuest, type TwoModelGuest } from '../helpers/two-model-guest';
+import { lstatWalk } from '../helpers/lstat-walk';
 
 // One VM boot under TCG on a loaded 2-core machine.
 t.setTimeout(15 * 60_000);
-
-interface Entry {
-  path: string;
-  kind: string;
-  mode: number;
-}
-
-/** Every entry under `dir` (symlinks not followed) with its lstat kind and permission bits. */
-function walk(dir: string): Entry[] {
-  const out: Entry[] = [];
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    const s = lstatSync(p);
-    const kind = s.isFile() ? 'file' : s.isDirectory() ? 'dir' : s.isSymbolicLink() ? 'symlink' : s.isFIFO() ? 'fifo' : s.isBlockDevice() ? 'block' : s.isCharacterDevice() ? 'char' : 'other';
-    out.push({ path: p, kind, mode: s.mode & 0o7777 });
-    if (s.isDirectory()) out.push(...walk(p));
-  }
-  return out;
-}
 
 const found = findGuestImage(process.env.VMPOD_GUEST_DIR);
 const missing = 'missing' in found ? found.missing : found.manifest.agent !== 'bundle' ? `guest image ${found.dir} holds the fallback agent` : missingForTwoModelGuest();
@@ -91,7 +73,7 @@ if (missing !== undefined || 'missing' in found) {
     );
     t.equal(seen.code, 0, 'and the guest-made binary runs');
 
-    const onHost = walk(mapped);
+    const onHost = lstatWalk(mapped);
     t.ok(
       onHost.some((e) => e.path === join(mapped, 'sh')),
       'the host sees the files the guest made',

@@ -3,7 +3,8 @@
 // after SIGTERM; `vmpod pods` lists a runc pod, `vmpod vm` shows its runc
 // facts (the infra process that really runs), `vmpod console` and `vmpod
 // logs --agent` say a runc pod has neither; a bad request is refused with a
-// clear error; a non-root user gets "permission denied".
+// clear error; `vmpod debug` is off unless configured and says which key
+// turns it on; a non-root user gets "permission denied".
 
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -89,15 +90,24 @@ t.test('debug CLI over the admin socket, with a runc pod', async (t) => {
   t.equal(missing.code, 1, 'an unknown pod fails');
   t.match(missing.stderr, /not found.*NOT_FOUND/, 'as not found');
 
-  const unknown = await raw(admin, '{"v":1,"cmd":"debug","pod":"ab"}\n');
+  const unknown = await raw(admin, '{"v":1,"cmd":"shell","pod":"ab"}\n');
   t.equal(unknown.ok, false, 'an unknown command is refused');
-  t.match(unknown.error?.message, /unknown command "debug"/, 'by name');
+  t.match(unknown.error?.message, /unknown command "shell"/, 'by name');
+  // vmpod debug: off by default ([debug] guest_shell), so refused before any pod is looked at.
+  const off = await raw(admin, '{"v":1,"cmd":"debug","pod":"ab"}\n');
+  t.equal(off.error?.code, 'FAILED_PRECONDITION', 'a debug request is refused while [debug] guest_shell is off (the default)');
+  const shell = cli(['debug', podId, ...listen, '--', 'true']);
+  t.equal(shell.code, 1, 'vmpod debug fails');
+  t.match(shell.stderr, /vmpod debug is off on this node: set \[debug\] guest_shell = true.*FAILED_PRECONDITION/, 'naming the config key');
   const bad = await raw(admin, 'not json\n');
   t.equal(bad.error?.code, 'INVALID_ARGUMENT', 'a line that is not JSON is refused');
 
   const nobody = cli(['pods', ...listen], true);
   t.not(nobody.code, 0, 'a non-root user cannot list pods');
   t.match(nobody.stderr, /permission denied on the admin socket .*only root/, 'and is told why');
+  const nobodyShell = cli(['debug', podId, ...listen, '--', 'true'], true);
+  t.equal(nobodyShell.code, 1, 'nor open vmpod debug');
+  t.match(nobodyShell.stderr, /permission denied on the admin socket .*only root/, 'with permission denied on the admin socket');
   const reach = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', 'stat', '-c', '%a', admin], { encoding: 'utf8' });
   t.equal(reach.stdout.trim(), '600', "that user reaches the socket's path: its own mode is what refuses them");
 

@@ -4,7 +4,7 @@
 // exactly what install put there, leaving the operator's edited config and
 // everything that was already on the "node". Run with sh (dash on Debian):
 // the installer is POSIX sh. The payload is a stub built here: the real
-// dist/, package.json and proto/, node_modules and the node binary as
+// dist/, package.json and proto/, node_modules, native/ and the node binary as
 // symlinks (the installer copies links as links), and a fake guest image.
 // With a scratch HOST_ROOT the installer must leave systemd alone.
 
@@ -24,6 +24,7 @@ function stubPayload(dir: string): void {
   cpSync(join(ROOT, 'proto'), join(dir, 'proto'), { recursive: true });
   copyFileSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
   symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  symlinkSync(join(ROOT, 'native'), join(dir, 'native'));
   mkdirSync(join(dir, 'bin'));
   symlinkSync(process.execPath, join(dir, 'bin', 'node'));
   mkdirSync(join(dir, 'guest'));
@@ -73,6 +74,7 @@ t.test('install, install again, uninstall: exactly what install put there goes, 
   t.ok(existsSync(join(host, 'opt/vmpod/package.json')) && existsSync(join(host, 'opt/vmpod/proto')), 'package.json and proto installed');
   t.equal(readFileSync(join(host, 'opt/vmpod/guest/vmlinux'), 'utf8'), 'not a kernel', 'guest image installed');
   t.ok(statSync(join(host, 'opt/vmpod/bin/node')).isFile(), 'the Node.js binary installed');
+  t.ok(existsSync(join(host, 'opt/vmpod/native/infra/build/vmpod-infra')), 'the native parts installed');
   // The unit: the repository's, running the installed node.
   const unit = readFileSync(join(host, 'etc/systemd/system/vmpod.service'), 'utf8');
   const repoUnit = readFileSync(join(ROOT, 'systemd', 'vmpod.service'), 'utf8');

@@ -121,25 +121,31 @@ t.test('exec of a command that does not exist: non-zero exit and a message on st
   t.match(err, /no such file|not found/i, 'a message on stderr');
 });
 
+// Lines from a terminal end in \r\n, and sometimes \r\r\n: runc 1.1's `exec --tty`
+// translates some early lines twice when its start races the process's first
+// writes (reproduced with runc alone on a raw pty, no vmpod code, under load),
+// so the patterns here take any number of \r before the \n.
 t.test('exec with a terminal: tty names the container pty, resize reaches stty, exit code', async (t) => {
   const io = await ctl.exec(w.pod(), busy, ['/bin/sh'], { stdin: true, stdout: true, stderr: false, tty: true });
   t.equal(io.stderr, undefined, 'one output stream with a terminal');
   const out = accumulate(io.stdout!);
   io.stdin!.write('tty\n');
-  const tty = await out.until(/^\/dev\/pts\/\d+\r?$/m);
+  const tty = await out.until(/^\/dev\/pts\/\d+\r*$/m);
   t.match(tty, /^\/dev\/pts\/\d+/, 'tty prints the container pty');
   io.stdin!.write('echo "flags=$-"\n');
-  t.match(await out.until(/^flags=\S+\r?$/m), /^flags=\S*m/, 'an interactive shell with job control (monitor mode)');
+  t.match(await out.until(/^flags=\S+\r*$/m), /^flags=\S*m/, 'an interactive shell with job control (monitor mode)');
   await io.resize({ width: 100, height: 40 });
   // runc applies the size when it handles SIGWINCH, concurrently with the
-  // next input it relays: ask until the answer is the new size.
+  // next input it relays: ask until the answer is the new size. Until then
+  // the container's pty may still be 0x0, and busybox stty fails on that
+  // ("stty: standard input"): that is an answer too, ask again.
   let size = '';
-  for (let i = 0; i < 50 && !/^40 100\r?$/m.test(size); i++) {
+  for (let i = 0; i < 50 && !/^40 100\r*$/m.test(size); i++) {
     const before = out.text().length;
     io.stdin!.write('stty size\n');
-    size = await out.until(/^\d+ \d+\r?$/m, before);
+    size = await out.until(/^(\d+ \d+|stty: .*)\r*$/m, before);
   }
-  t.match(size, /^40 100\r?$/m, 'stty size shows the resize');
+  t.match(size, /^40 100\r*$/m, 'stty size shows the resize');
   io.stdin!.write('exit 5\n');
   const done = await io.done;
   t.equal(done.exitCode, 5, 'exit code through the terminal');
@@ -152,7 +158,7 @@ t.test('exec with a terminal: the last output is delivered to a late reader', as
   // the stream, and must all come out once read.
   await sleep(500);
   const [out, done] = await Promise.all([collect(io.stdout), io.done]);
-  t.match(out, /\b3000\r?\nLAST-LINE\r?\n$/, 'ends with the last line');
+  t.match(out, /\b3000\r*\nLAST-LINE\r*\n$/, 'ends with the last line');
   t.equal(out.split('\n').length, 3002, 'every line');
   t.equal(done.exitCode, 0, 'exit 0');
 });
@@ -243,12 +249,12 @@ t.test('attach to a container with a terminal: resize through conmon', async (t)
   // conmon applies the resize and relays stdin from one loop, in whichever
   // order the two are ready: ask until the answer is the new size.
   let size = '';
-  for (let i = 0; i < 50 && !/^30 90\r?$/m.test(size); i++) {
+  for (let i = 0; i < 50 && !/^30 90\r*$/m.test(size); i++) {
     const before = out.text().length;
     io.stdin!.write('size\n');
-    size = await out.until(/^\d+ \d+\r?$/m, before);
+    size = await out.until(/^(\d+ \d+|stty: .*)\r*$/m, before); // a 0x0 pty is an error line: ask again
   }
-  t.match(size, /^30 90\r?$/m, 'stty size shows the resize');
+  t.match(size, /^30 90\r*$/m, 'stty size shows the resize');
   io.close();
   t.equal((await ctl.containerState(w.pod(), c)).state, 'running', 'the container runs on (stdin kept open)');
 });

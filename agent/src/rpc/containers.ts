@@ -1,6 +1,8 @@
 import type { TtrpcServer } from '../../../common/ttrpc';
 import type { AgentDeps } from '../deps';
 import { handle } from './define';
+import { processTable } from './process-table';
+import { unixNanoNumber } from '../../../common/time';
 
 export function registerContainers(server: TtrpcServer, d: AgentDeps): void {
   const c = d.containers;
@@ -15,11 +17,11 @@ export function registerContainers(server: TtrpcServer, d: AgentDeps): void {
     return { pid };
   });
   handle(server, 'SignalProcess', async (req) => {
-    await c.signal(req.container_id, req.exec_id, req.signal);
+    await processTable(d, req.container_id).signal(req.container_id, req.exec_id, req.signal);
     return {};
   });
   handle(server, 'WaitProcess', async (req, ctx) => {
-    const { exit, started } = await c.wait(req.container_id, req.exec_id, req.wait_ms, ctx.signal);
+    const { exit, started } = await processTable(d, req.container_id).wait(req.container_id, req.exec_id, req.wait_ms, ctx.signal);
     if (!exit) return { exited: false, not_started: !started };
     return { exited: true, exit_code: exit.code, finished_at_unix_nano: Number(exit.finishedAtNs), oom_killed: exit.oomKilled };
   });
@@ -28,7 +30,7 @@ export function registerContainers(server: TtrpcServer, d: AgentDeps): void {
     d.log.info({ containerId: req.container_id }, 'container removed');
     return {};
   });
-  handle(server, 'StatsContainer', async (req) => ({ timestamp_unix_nano: Date.now() * 1e6, ...(await c.stats(req.container_id)) }));
+  handle(server, 'StatsContainer', async (req) => ({ timestamp_unix_nano: unixNanoNumber(), ...(await c.stats(req.container_id)) }));
   handle(server, 'UpdateContainerResources', async (req) => {
     await c.update(req.container_id, req.resources_json);
     return {};

@@ -39,7 +39,12 @@ export function registerPortForward(server: TtrpcServer, d: AgentDeps, host = '1
       }
       sock.end();
     })().catch(() => sock.destroy());
-    await Promise.all([toHost, fromHost]);
+    // The call ends with the guest connection: once it is closed nothing more can go either way, and
+    // the host must see the end without closing its own side first (a server that sends and hangs up,
+    // as an HTTP/1.0 body ends). Ending the call fails `incoming`, which ends fromHost. A host that
+    // closes first ends the socket's writing side; the guest server's answer and close follow.
+    void fromHost;
+    await toHost;
     return new Uint8Array(0);
   });
 }

@@ -3,6 +3,7 @@ import { InvalidArgumentError } from '../../../common/errors';
 import { MAX_STREAM_CHUNK } from '../../../common/agent-protocol/limits';
 import type { AgentDeps } from '../deps';
 import { handle } from './define';
+import { processTable } from './process-table';
 
 export function registerProcessIo(server: TtrpcServer, d: AgentDeps): void {
   const c = d.containers;
@@ -13,10 +14,10 @@ export function registerProcessIo(server: TtrpcServer, d: AgentDeps): void {
   });
   handle(server, 'WriteStdin', async (req) => {
     if (req.data.length > MAX_STREAM_CHUNK) throw new InvalidArgumentError('data', `more than ${MAX_STREAM_CHUNK} bytes`);
-    return { written: await c.writeStdin(req.container_id, req.exec_id, req.data) };
+    return { written: await processTable(d, req.container_id).writeStdin(req.container_id, req.exec_id, req.data) };
   });
   handle(server, 'CloseStdin', async (req) => {
-    c.closeStdin(req.container_id, req.exec_id);
+    processTable(d, req.container_id).closeStdin(req.container_id, req.exec_id);
     return {};
   });
   for (const [method, stream] of [
@@ -25,12 +26,12 @@ export function registerProcessIo(server: TtrpcServer, d: AgentDeps): void {
   ] as const) {
     handle(server, method, async (req, ctx) => {
       const max = Math.min(req.max_bytes || MAX_STREAM_CHUNK, MAX_STREAM_CHUNK);
-      const r = await c.read(req.container_id, req.exec_id, stream, max, req.wait_ms, ctx.signal);
+      const r = await processTable(d, req.container_id).read(req.container_id, req.exec_id, stream, max, req.wait_ms, ctx.signal);
       return { data: r.data, eof: r.eof, dropped_bytes: r.dropped };
     });
   }
   handle(server, 'ResizeTty', async (req) => {
-    c.resizeTerminal(req.container_id, req.exec_id, { rows: req.rows, cols: req.cols });
+    processTable(d, req.container_id).resizeTerminal(req.container_id, req.exec_id, { rows: req.rows, cols: req.cols });
     return {};
   });
 }

@@ -6,6 +6,9 @@ import { handle } from './define';
 export function registerSandbox(server: TtrpcServer, d: AgentDeps): void {
   handle(server, 'CreateSandbox', async (req) => {
     await createSandbox(d, req);
+    // The host's word at pod start decides, for the guest's life, whether it runs debug processes.
+    d.debug?.enable(req.debug_processes);
+    if (req.debug_processes) d.log.info('debug processes enabled by the host ([debug] guest_shell)');
     return {};
   });
   handle(server, 'DestroySandbox', async () => {

@@ -1,8 +1,7 @@
 // Daemon-level RPCs: Version, Status, RuntimeConfig, UpdateRuntimeConfig.
 
-import { isIP } from 'node:net';
-import { InvalidArgumentError } from '../../../common/errors';
 import type { HandlerTable } from '../handler';
+import { validatePodCidr } from '../validate';
 import type { DaemonInfo } from './info';
 
 /** The CRI API version this server speaks, as kubelet's own constant names it. */
@@ -14,23 +13,6 @@ interface StatusRequest {
 
 interface UpdateRuntimeConfigRequest {
   runtime_config?: { network_config?: { pod_cidr?: string } | null } | null;
-}
-
-const POD_CIDR_FIELD = 'runtime_config.network_config.pod_cidr';
-
-/** kubelet may send one CIDR or an IPv4,IPv6 pair for dual stack. */
-export function validatePodCidr(value: string): string {
-  const parts = value.split(',').map((p) => p.trim());
-  for (const part of parts) {
-    const [addr, prefix, ...rest] = part.split('/');
-    const family = isIP(addr ?? '');
-    const max = family === 6 ? 128 : 32;
-    const bits = Number(prefix);
-    if (rest.length || !family || prefix === undefined || !/^\d+$/.test(prefix) || bits > max) {
-      throw new InvalidArgumentError(POD_CIDR_FIELD, `"${part}" is not a CIDR such as 10.244.0.0/24`);
-    }
-  }
-  return parts.join(',');
 }
 
 export function daemonHandlers(info: DaemonInfo): HandlerTable {

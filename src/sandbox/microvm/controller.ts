@@ -29,6 +29,7 @@ import type {
   AgentLogRead,
   ControllerEvent,
   DebugInfo,
+  DebugProcessOptions,
   Description,
   ExecResult,
   ProcessIO,
@@ -42,6 +43,7 @@ import { PodContainers, releaseContainerDirs } from './pod-containers';
 import { decodeVmContainerData, decodeVmPodData } from './data';
 import { podPaths, sharePath } from './layout';
 import { describeExit, reattachPodVm, removePodVm, stopPodVm, type PodVm, type PodVmEnv, type VmHostChoice } from './pod-vm';
+import { openDebugProcess } from './debug-process';
 import { openGuestPort } from './port-forward';
 import { startPodVm } from './start';
 import type { PhaseObserver } from '../steps';
@@ -49,7 +51,7 @@ import type { PhaseObserver } from '../steps';
 export interface MicrovmControllerOptions {
   /** The handler (RuntimeClass) name it serves. */
   handler: string;
-  config: Pick<VmpodConfig, 'state' | 'root'>;
+  config: Pick<VmpodConfig, 'state' | 'root'> & Partial<Pick<VmpodConfig, 'debug'>>;
   /** This handler's VM settings. */
   microvm: MicrovmConfig;
   /** The host's facts (files CRI mounts and seccomp profiles name are checked on the host). */
@@ -93,6 +95,7 @@ export class MicrovmController implements SandboxController {
       uids: new QemuUidAllocator(join(config.root, 'microvm', 'qemu-uids.json')),
       agentCallTimeoutMs: opts.agentCallTimeoutMs ?? 30_000,
       phases: opts.phases,
+      debugProcesses: config.debug?.guest_shell === true,
     };
   }
 
@@ -256,6 +259,14 @@ export class MicrovmController implements SandboxController {
       nextSeq: Number(res.next_seq),
       dropped: Number(res.dropped),
     };
+  }
+
+  /** `vmpod debug`: a process in the guest itself, through the agent connection this controller holds (debug-process.ts). */
+  async debugProcess(sb: SandboxHandle, argv: string[], opts: DebugProcessOptions): Promise<ProcessIO> {
+    const vm = (await this.held(sb.id))?.vm;
+    if (!vm) throw new FailedPreconditionError(`pod ${sb.id}: this daemon has not reattached to its VM yet (a CRI call on the pod does)`);
+    if (!vm.alive || vm.detached) throw new FailedPreconditionError(`pod ${sb.id}: its VM is not running`);
+    return openDebugProcess(vm, argv, opts);
   }
 
   /** Through the agent, to the guest's own loopback: a port bound only to 127.0.0.1 in the pod is reachable. */

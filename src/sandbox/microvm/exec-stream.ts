@@ -131,9 +131,17 @@ export function outputError(ends: PumpEnd[], what: string): Error | undefined {
 /** Runs `proc` next to the container's init and gives its streams. */
 export async function openExec(pod: GuestPod, containerId: string, proc: OciProcess, opts: StreamOptions): Promise<ProcessIO> {
   const execId = `exec-${randomBytes(8).toString('hex')}`;
-  const what = `exec ${execId} in container ${containerId}`;
   const ids = { container_id: containerId, exec_id: execId };
   await pod.agent.call('ExecProcess', { ...ids, process_json: Buffer.from(JSON.stringify({ ...proc, terminal: opts.tty })), stdin: opts.stdin });
+  return streamGuestProcess(pod, containerId, execId, opts, `exec ${execId} in container ${containerId}`);
+}
+
+/**
+ * The session of a process the agent has started, (containerId, execId):
+ * an exec, or a debug process in the guest itself (containerId "").
+ */
+export function streamGuestProcess(pod: GuestPod, containerId: string, execId: string, opts: StreamOptions, what: string): ProcessIO {
+  const ids = { container_id: containerId, exec_id: execId };
   const abort = new AbortController();
   const signal = abort.signal;
   let exited = false;

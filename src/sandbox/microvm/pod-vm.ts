@@ -47,6 +47,8 @@ export interface PodVmEnv {
   agentCallTimeoutMs: number;
   /** Told how long each step of a VM's start took (src/metrics). */
   phases?: PhaseObserver;
+  /** `[debug] guest_shell` when a pod starts: its guest then accepts debug processes for life (CreateSandbox). */
+  debugProcesses?: boolean;
 }
 
 /** Why a VM that ended by itself ended, in words for container messages and logs. */

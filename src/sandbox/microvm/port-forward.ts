@@ -1,7 +1,7 @@
 // PortForward into a VM pod: the pod IP lives in the guest, so a byte
 // stream to a pod port is the agent's PortForward call (a TCP connection
 // made by the agent inside the guest), wrapped as a Node Duplex for the
-// streaming server. Registered with PodNetwork.setVmPortOpener.
+// streaming server. The microvm controller's portForward returns it.
 
 import { Duplex } from 'node:stream';
 import { UnavailableError } from '../../../common/errors';

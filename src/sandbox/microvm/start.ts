@@ -14,7 +14,7 @@ import { DeadlineExceededError, InternalError } from '../../../common/errors';
 import { SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, startWithFreeCid, type VmConfig, type VmExit, type VmHandle } from '../../hypervisor';
 import { attachTap, detachTap, DEFAULT_TAP_NAME, type GuestNetwork } from '../../network';
 import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
-import { sleep } from '../../../common/time';
+import { sleep, unixNanoNumber } from '../../../common/time';
 import type { SandboxCreateInput } from '../controller';
 import { restated, Steps } from '../steps';
 import type { AgentEndpoint } from './agent-connect';
@@ -243,7 +243,8 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
         dns: { nameservers: dns?.servers ?? [], searches: dns?.searches ?? [], options: dns?.options ?? [] },
         shared_mounts: guestShares(),
         sysctls: input.config.linux?.sysctls ?? {},
-        guest_time_unix_nano: Date.now() * 1e6,
+        guest_time_unix_nano: unixNanoNumber(),
+        debug_processes: env.debugProcesses === true,
       }),
     );
     if (net) {

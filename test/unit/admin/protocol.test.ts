@@ -30,7 +30,7 @@ t.test('bad requests are refused, naming what is wrong', async (t) => {
     ['null', 'null', /^request: not a JSON object/],
     ['no version', JSON.stringify({ cmd: 'pods' }), /^v: this daemon speaks admin protocol 1/],
     ['another version', JSON.stringify({ v: 2, cmd: 'pods' }), /^v: /],
-    ['unknown command', req({ cmd: 'debug', pod: 'ab' }), /^cmd: unknown command "debug"; known: pods, vm, console, agent-log/],
+    ['unknown command', req({ cmd: 'shell', pod: 'ab' }), /^cmd: unknown command "shell"; known: pods, vm, console, agent-log, debug/],
     ['command not a string', req({ cmd: 7 }), /^cmd: unknown command 7/],
     ['prototype key as command', req({ cmd: 'constructor' }), /^cmd: unknown command "constructor"/],
     ['no pod', req({ cmd: 'vm' }), /^pod: must be a pod sandbox id/],

@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as protobuf from 'protobufjs';
 import { InvalidArgumentError } from '../../../common/errors';
-import { argvStrings, int64 } from '../../../src/cri/validate';
+import { argvStrings, int64, validatePodCidr } from '../../../src/cri/validate';
 
 /** What protobufjs decodes an int64 field to when it is not asked for strings: a Long. */
 function decodedInt64(decimal: string): protobuf.Long {
@@ -32,4 +32,26 @@ t.test('int64 refuses what is not an integer, naming the field', async (t) => {
 t.test('argvStrings refuses a NUL byte, naming the element (ExecSync with one made spawn throw: INTERNAL)', async (t) => {
   t.doesNotThrow(() => argvStrings(['echo', '', 'a b', '\u00e9'], 'cmd'));
   t.throws(() => argvStrings(['echo', 'nb6rvf1k77\0yx7k'], 'cmd'), { constructor: InvalidArgumentError, field: 'cmd[1]', message: /NUL/ });
+});
+
+t.test('validatePodCidr takes what kubelet sends (one CIDR or a dual-stack pair) and refuses the rest, naming the field', async (t) => {
+  const ok: [string, string, string][] = [
+    ['IPv4', '10.244.0.0/24', '10.244.0.0/24'],
+    ['IPv6', 'fd00:10:244::/64', 'fd00:10:244::/64'],
+    ['dual stack, spaces trimmed', '10.244.0.0/24, fd00::/64', '10.244.0.0/24,fd00::/64'],
+    ['the widest prefixes', '0.0.0.0/0,::/128', '0.0.0.0/0,::/128'],
+  ];
+  for (const [desc, value, want] of ok) t.equal(validatePodCidr(value), want, desc);
+  const bad: [string, string][] = [
+    ['no prefix', '10.244.0.0'],
+    ['not an address', 'pods/24'],
+    ['IPv4 prefix over 32', '10.0.0.0/33'],
+    ['IPv6 prefix over 128', 'fd00::/129'],
+    ['a prefix that is not a number', '10.0.0.0/2x'],
+    ['two slashes', '10.0.0.0/8/8'],
+    ['an empty part', '10.0.0.0/8,'],
+  ];
+  for (const [desc, value] of bad) {
+    t.throws(() => validatePodCidr(value), { constructor: InvalidArgumentError, field: 'runtime_config.network_config.pod_cidr', message: /is not a CIDR such as/ }, desc);
+  }
 });
