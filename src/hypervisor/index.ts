@@ -9,10 +9,11 @@ import type { Hypervisor } from './hypervisor';
 import { QemuHypervisor } from './qemu';
 
 export type { Hypervisor, VmHandle, VmEvent, VmExit, VmExitReason, VmHostStats, VmState, StopOptions } from './hypervisor';
-export type { VmConfig, VmPlacement, AgentChannel, AccelKind, GuestBoot, RootfsImage, TapNetwork } from './vm-config';
+export type { VmConfig, VmJail, VmPlacement, AgentChannel, AccelKind, GuestBoot, RootfsImage, TapNetwork } from './vm-config';
 export type { VmDevice, VmDeviceKind, VmNetDevice, VmVsockDevice, VmBlockDevice, VmSerialPortDevice, TapSource } from './vm-device';
 export { RUN_FILES, SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, AGENT_PORT_NAME, AGENT_VSOCK_PORT } from './vm-config';
 export { CidAllocator, startWithFreeCid, isCidInUseError } from './vsock-cid';
+export { QemuUidAllocator, DEFAULT_QEMU_UID_BASE, DEFAULT_QEMU_UID_COUNT } from './qemu-uid';
 export { resolveVmHost, type VmHostSupport, type VmHostProbeOptions } from './host-support';
 export { readVmHostStats } from './host-stats';
 export { probeKvm, type AccelVerdict } from './qemu/accel';

@@ -58,6 +58,18 @@ export interface VmConfig {
   paused?: boolean;
   /** Where the VM's process goes before the VMM itself runs (its cgroup, its OOM score). */
   placement?: VmPlacement;
+  /**
+   * Run the VMM as this uid/gid (no supplementary groups) in its own mount
+   * namespace holding only this VM's files (qemu/jail.ts). Absent: root in
+   * the host's mount namespace.
+   */
+  jail?: VmJail;
+}
+
+/** The unprivileged identity of one VM's VMM: one per pod, from a range no real user has. */
+export interface VmJail {
+  uid: number;
+  gid: number;
 }
 
 /** Applied to the VM's process before the VMM runs, so that all its memory is charged there. */

@@ -12,7 +12,7 @@ import { InternalError } from '../../common/errors';
 import { runOk } from './run';
 
 export const DEFAULT_TAP_NAME = 'tap0_vmpod';
-/** The uid QEMU runs as (launch.ts): owner of the taps it attaches. */
+/** The tap's owner when none is given: root, the uid of a QEMU without a jail (hypervisor/qemu/launch.ts). */
 export const TAP_OWNER_UID = 0;
 
 export interface GuestAddress {
@@ -49,6 +49,8 @@ export interface TapOptions {
   /** CNI interface in the pod netns. */
   ifName?: string;
   tapName?: string;
+  /** The uid the pod's QEMU runs as: the kernel lets the tap's owner attach it without CAP_NET_ADMIN. */
+  ownerUid?: number;
 }
 
 interface IpLinkJson {
@@ -114,9 +116,9 @@ export async function attachTap(opts: TapOptions): Promise<GuestNetwork> {
 
   const step = (what: string, argv: string[]) => runOk(`wire ${tap} to ${ifName}: ${what}`, argv, { netns: ns });
   try {
-    // Owned by uid 0, the uid QEMU runs as: the kernel lets the tap's owner
-    // attach it without CAP_NET_ADMIN, which QEMU no longer holds.
-    await step('create tap', ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap', 'user', String(TAP_OWNER_UID)]);
+    // Owned by the uid QEMU runs as: the kernel lets the tap's owner attach
+    // it without CAP_NET_ADMIN, which QEMU does not hold, and no other uid.
+    await step('create tap', ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap', 'user', String(opts.ownerUid ?? TAP_OWNER_UID)]);
     await step('set tap mtu, up', ['ip', 'link', 'set', 'dev', tap, 'mtu', String(link.mtu), 'up']);
     for (const [from, to] of [
       [ifName, tap],

@@ -145,14 +145,18 @@ if ('missing' in guest) {
     // On the host the host kernel decides: a dir made in a setgid dir inherits the group and the setgid bit (as kubelet
     // wants for fsGroup), a file only the group. Neither bit is the guest's doing, and no file is set-id.
     const fsOnHost = lstatWalk(fsGroupVol);
+    // QEMU runs as the pod's own uid (hypervisor/qemu/jail.ts): the owner of what it creates.
+    const sbInfo = JSON.parse((await client.runtime.PodSandboxStatus({ pod_sandbox_id: podId, verbose: true })).info.info ?? '{}') as { pid: number };
+    const qemuUid = Number(/^Uid:\s*(\d+)/m.exec(readFileSync(`/proc/${sbInfo.pid}/status`, 'utf8'))?.[1]);
+    t.not(qemuUid, 0, "QEMU's uid is not root");
     t.same(
       fsOnHost.map((e) => [e.path.slice(fsGroupVol.length + 1), e.kind, e.uid, e.gid, e.mode]),
       [
-        ['d', 'dir', 0, 1234, 0o2700],
-        ['d/f', 'file', 0, 1234, 0o600],
-        ['f', 'file', 0, 1234, 0o600],
+        ['d', 'dir', qemuUid, 1234, 0o2700],
+        ['d/f', 'file', qemuUid, 1234, 0o600],
+        ['f', 'file', qemuUid, 1234, 0o600],
       ],
-      "on the host they are QEMU's (root's), 0600 files and a 0700 dir, in the fsGroup: its members on the host cannot read them",
+      "on the host they are QEMU's (its pod uid's), 0600 files and a 0700 dir, in the fsGroup: its members on the host cannot read them",
     );
     t.equal(lstatSync(fsGroupVol).mode & 0o7777, 0o2777, "kubelet's dir keeps its own mode on the host");
 

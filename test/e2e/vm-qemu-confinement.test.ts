@@ -12,13 +12,25 @@
 // measurement behind VMM_OVERHEAD_MIB. Then the daemon restarts, and the
 // pod's removal by the new daemon removes its cgroups (found by id) and
 // leaves the parent.
+//
+// The jail (hypervisor/qemu/jail.ts): QEMU runs as the pod's own uid and gid
+// from the handler's range (no supplementary groups), keeps exactly
+// QEMU_CAPABILITIES as ambient capabilities, and lives in a mount namespace
+// of its own: entered with nsenter, /etc/shadow, /root, the state dir's
+// other entries (another pod's dir is stood in for by a dir planted in
+// sandboxes/) and the pod's own host-only files do not exist there, while
+// the pod's shares, its run dir and a container rootfs bound after QEMU
+// started do. The uid is in the launch record, owns the pod's tap, and is
+// freed by RemovePodSandbox.
 
 import t from 'tap';
-import { existsSync, readFileSync, rmdirSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QEMU_CAPABILITIES } from '../../src/hypervisor/qemu/launch';
 import { cgroupVersion } from '../../src/host/facts';
 import { CGROUP_ROOT, cgroupDirsOf, ownOomScoreAdj, vmCgroupLimits, vmCgroupPaths, vmOomScoreAdj, VMM_OVERHEAD_MIB } from '../../src/host/vm-cgroup';
+import { podPaths, vmRunPaths } from '../../src/sandbox/microvm/layout';
 import { VM_E2E_COMPONENTS, vmE2e, vmE2eGuest } from '../helpers/vm-e2e';
 
 const guest = vmE2eGuest([...VM_E2E_COMPONENTS, ['runc', '/usr/sbin/runc'], ['setpriv', '/usr/bin/setpriv']]);
@@ -84,10 +96,74 @@ if ('missing' in guest) {
         `${field} has none of net_admin, sys_admin, sys_resource`,
       );
     }
-    t.equal(statusField(status, 'CapInh'), '0000000000000000', 'nothing inheritable');
-    t.equal(statusField(status, 'CapAmb'), '0000000000000000', 'nothing ambient');
+    for (const field of ['CapInh', 'CapAmb']) {
+      t.equal(BigInt(`0x${statusField(status, field)}`), want, `${field} is the same list: kept across exec by the unprivileged uid as ambient capabilities`);
+    }
     t.equal(statusField(status, 'Seccomp'), '2', 'seccomp filter mode (-sandbox on)');
     t.equal(statusField(status, 'NoNewPrivs'), '1', 'no new privileges (-sandbox elevateprivileges=deny)');
+
+    // Its own uid: not root, from the handler's range, recorded, and the owner of the pod's tap.
+    const ids = (f: string) => new RegExp(`^${f}:\\s*(.*)$`, 'm').exec(status)?.[1].trim().split(/\s+/).map(Number) ?? [];
+    const [uid] = ids('Uid');
+    const { qemu_uid_base: base, qemu_uid_count: count } = world.vmCfg;
+    t.ok(uid >= base && uid < base + count, `QEMU's uid ${uid} is in the handler's range [${base}, ${base + count})`);
+    t.same(ids('Uid'), [uid, uid, uid, uid], 'real, effective, saved and fs uid all that uid: never root');
+    t.same(ids('Gid'), [uid, uid, uid, uid], 'its gid is the same number');
+    t.equal(/^Groups:(.*)$/m.exec(status)?.[1].trim(), '', 'no supplementary groups');
+    const runPaths = vmRunPaths(world.cfg.state, podId);
+    const record = JSON.parse(readFileSync(join(runPaths.dir, 'vm.json'), 'utf8')) as { uid?: number; gid?: number; netnsPath?: string };
+    t.same([record.uid, record.gid], [uid, uid], 'the launch record names the uid and gid');
+    // /sys shows the netns of whoever mounted it: a sysfs of the pod netns, in a private mount namespace of the probe's own.
+    const tapOwner = execFileSync('nsenter', [`--net=${record.netnsPath ?? ''}`, 'unshare', '--mount', 'sh', '-c', 'mount -t sysfs sysfs /sys && cat /sys/class/net/tap0_vmpod/owner'], {
+      encoding: 'utf8',
+    }).trim();
+    t.equal(Number(tapOwner), uid, "the pod's tap is owned by QEMU's uid (attached without CAP_NET_ADMIN)");
+    const uids = JSON.parse(readFileSync(join(world.cfg.root, 'microvm', 'qemu-uids.json'), 'utf8')) as { owners: Record<string, string> };
+    t.equal(uids.owners[String(uid)], podId, 'the allocation is persisted for a restarted daemon');
+
+    // Its own mount namespace, where only the pod's files exist.
+    t.not(readlinkSync(`/proc/${pid}/ns/mnt`), readlinkSync('/proc/self/ns/mnt'), "QEMU's mount namespace is not the daemon's");
+    const p = podPaths(world.cfg.state, podId);
+    // Stands for another pod's dir (and its secrets) in the same state dir.
+    const other = join(world.cfg.state, 'sandboxes', 'other-pod');
+    mkdirSync(other, { recursive: true, mode: 0o700 });
+    writeFileSync(join(other, 'secret'), 'not for this pod');
+    const inJail = (path: string) => spawnSync('nsenter', ['-t', String(pid), '-m', 'ls', '-d', path], { encoding: 'utf8' }).status === 0;
+    const absent = [
+      '/etc/shadow',
+      '/etc',
+      '/root',
+      '/home',
+      '/var/lib/vmpod',
+      '/proc/sys',
+      '/proc/kcore',
+      '/sys/fs/cgroup',
+      other,
+      join(other, 'secret'),
+      p.shareSource,
+      p.volumeSource,
+      p.record,
+      join(p.dir, 'staging'),
+      world.cfg.root,
+    ];
+    t.same(absent.filter(inJail), [], 'inside its mount namespace none of these exist: host secrets, other state, the pod dir beyond its two exports');
+    const present = [p.shared, p.volumes, runPaths.dir, join(runPaths.dir, 'qmp.sock'), '/dev/null', '/usr/bin/qemu-system-x86_64', '/proc/self/fd'];
+    t.same(
+      present.filter((x) => !inJail(x)),
+      [],
+      'while its shares, its run dir (same paths as on the host), its device nodes and its binary do',
+    );
+    t.ok(existsSync('/etc/shadow') && existsSync(join(other, 'secret')), 'the control: they exist on the host');
+    // Its proc (QEMU's 9p server needs /proc/self/fd) shows its uid none of the host's processes.
+    const procAsQemu = execFileSync('nsenter', ['-t', String(pid), '-m', `--setuid=${uid}`, `--setgid=${uid}`, 'ls', '/proc'], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    t.ok(procAsQemu.includes('self') && inJail('/proc/1'), 'the probe lists that proc (and root there sees pid 1)');
+    t.same(
+      ['1', String(process.pid)].filter((x) => procAsQemu.includes(x)),
+      [],
+      'but not init nor the daemon (hidepid=invisible)',
+    );
 
     const paths = vmCgroupPaths(parent, podId);
     t.equal(paths.leaf, `${parent}/vmpod-${podId}/vmm`, 'the leaf is under the parent of the sandbox config');
@@ -126,6 +202,18 @@ if ('missing' in guest) {
       if (owners.split('\n').filter(Boolean).length < 2) await new Promise((r) => setTimeout(r, 500));
     }
     t.equal(owners, '1000\n1000\n', 'a uid-1000 container made a directory and a file in it, both its own');
+    // Container rootfs are bound into the share after QEMU started: they reach the jail by propagation.
+    const rootfsRels = execFileSync('nsenter', ['-t', String(pid), '-m', 'ls', join(p.shared, 'c')], { encoding: 'utf8' })
+      .trim()
+      .split('\n');
+    t.same(rootfsRels.sort(), [cid, userCid].sort(), "both containers are in the jail's share");
+    t.ok(inJail(join(p.shared, 'c', cid, 'rootfs', 'bin', 'sh')), 'and their rootfs binds (made on the host after QEMU started) propagated into the jail');
+    t.notOk(
+      readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+        .split('\n')
+        .some((l) => / shared:\d+/.test(l)),
+      'no mount of the jail is shared: nothing made there can propagate back to the host',
+    );
     const peak = Number(version === 2 ? read(CGROUP_ROOT, paths.pod, 'memory.peak') : read(CGROUP_ROOT, 'memory', paths.pod, 'memory.max_usage_in_bytes'));
     const qemuStatus = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kib = (f: string) => Number(statusField(qemuStatus, f)) * 1024;
@@ -152,5 +240,7 @@ if ('missing' in guest) {
       cgroupDirsOf(parent, version).every((d) => existsSync(d)),
       "the parent (kubelet's) stays",
     );
+    const after = JSON.parse(readFileSync(join(world.cfg.root, 'microvm', 'qemu-uids.json'), 'utf8')) as { owners: Record<string, string> };
+    t.notOk(Object.values(after.owners).includes(podId), "RemovePodSandbox freed the pod's uid");
   });
 }

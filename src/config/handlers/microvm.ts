@@ -20,6 +20,13 @@ export interface MicrovmConfig {
   qemu_binary: string;
   /** Seconds to wait for the guest agent after QEMU starts. */
   boot_timeout_s: number;
+  /**
+   * Each VM pod's QEMU runs as its own uid (and gid) from
+   * [qemu_uid_base, qemu_uid_base + qemu_uid_count): uids no real user or
+   * container range on the host has (hypervisor/qemu-uid.ts).
+   */
+  qemu_uid_base: number;
+  qemu_uid_count: number;
 }
 
 export interface MicrovmHandlerConfig extends MicrovmConfig {
@@ -40,6 +47,8 @@ export const microvmHandlerConfig: HandlerConfigDef<MicrovmHandlerConfig> = {
     guest_dir: { type: 'string' },
     qemu_binary: str,
     boot_timeout_s: { type: 'number', exclusiveMinimum: 0, maximum: 3600 },
+    qemu_uid_base: { type: 'integer', minimum: 1000, maximum: 4_294_000_000 },
+    qemu_uid_count: { type: 'integer', minimum: 1, maximum: 16_777_216 },
   },
   defaults: () => ({
     type: 'microvm',
@@ -53,5 +62,8 @@ export const microvmHandlerConfig: HandlerConfigDef<MicrovmHandlerConfig> = {
     guest_dir: '',
     qemu_binary: 'qemu-system-x86_64',
     boot_timeout_s: 120,
+    // Outside systemd's documented uid ranges (hypervisor/qemu-uid.ts says which).
+    qemu_uid_base: 1_900_000_000,
+    qemu_uid_count: 65_536,
   }),
 };

@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from '../../log';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
 import type { AccelKind, VmConfig, VmPlacement } from '../vm-config';
 import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, runPath, type QemuOptions } from './cmdline';
+import { jailArgv, jailHostFacts, jailPlan, jailRoot, type JailHostFacts } from './jail';
 import { processStartTime, signalIfSame } from './proc';
 import { QmpClient } from './qmp';
 
@@ -35,12 +36,18 @@ export interface LaunchRecord {
   netnsPath?: string;
   /** How hot-plugged NICs are built (vhost-net with kvm); absent in records of daemons before hot-plug, read as tcg. */
   accel?: AccelKind;
+  /** The uid and gid QEMU runs as in its jail (VmConfig.jail); absent: root in the host's mount namespace (VMs started before the jail). */
+  uid?: number;
+  gid?: number;
 }
 
 export interface LaunchOptions {
   qemuBinary?: string;
   nsenterBinary?: string;
   setprivBinary?: string;
+  unshareBinary?: string;
+  /** What the jail links and binds from the host; read from the host when absent. */
+  jailFacts?: JailHostFacts;
   qemuOptions?: QemuOptions;
   /** How long QEMU gets to open its QMP socket. */
   qmpTimeoutMs?: number;
@@ -99,12 +106,29 @@ export function placementArgv(p: VmPlacement | undefined, shell = 'sh'): string[
   return [shell, '-c', PLACE_SCRIPT, 'vmpod-place', ...writes, '--'];
 }
 
-/** The full argv (binary first) that launch spawns. Pure. */
+/**
+ * setpriv's part: the capability sets cut to QEMU_CAPABILITIES. As root
+ * (no jail) the bounding set is all that exec grants; as the VM's own uid
+ * (VmConfig.jail) the same list is kept as ambient capabilities, which
+ * survive the exec of a binary without file capabilities, and every other
+ * group is dropped. Pure.
+ */
+export function setprivArgv(c: Pick<VmConfig, 'jail'>, setpriv = 'setpriv'): string[] {
+  const caps = QEMU_CAPABILITIES.map((n) => `+${n}`).join(',');
+  if (!c.jail) return [setpriv, `--bounding-set=-all,${caps}`, '--inh-caps=-all', '--ambient-caps=-all', '--'];
+  const { uid, gid } = c.jail;
+  return [setpriv, `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', `--inh-caps=-all,${caps}`, `--ambient-caps=-all,${caps}`, `--bounding-set=-all,${caps}`, '--'];
+}
+
+/** The full argv (binary first) that launch spawns. Pure given `o.jailFacts`. */
 export function launchArgv(c: VmConfig, o: LaunchOptions = {}): string[] {
-  const qemu = [o.qemuBinary ?? 'qemu-system-x86_64', ...buildQemuArgs(c, o.qemuOptions ?? DEFAULT_QEMU_OPTIONS)];
+  const qemuBinary = o.qemuBinary ?? 'qemu-system-x86_64';
+  const qemu = [qemuBinary, ...buildQemuArgs(c, o.qemuOptions ?? DEFAULT_QEMU_OPTIONS)];
+  const confined = [...setprivArgv(c, o.setprivBinary), ...qemu];
+  // The jail after nsenter (the netns is entered by path, which the jail hides) and before setpriv (building it needs root).
+  const jailed = c.jail ? [...jailArgv(jailPlan(c, o.jailFacts ?? jailHostFacts(), qemuBinary), jailRoot(c.runDir), o.unshareBinary), ...confined] : confined;
   // setpriv after nsenter: entering the netns itself needs sys_admin.
-  const confined = [o.setprivBinary ?? 'setpriv', `--bounding-set=-all,${QEMU_CAPABILITIES.map((n) => `+${n}`).join(',')}`, '--inh-caps=-all', '--ambient-caps=-all', '--', ...qemu];
-  const entered = c.netnsPath ? [o.nsenterBinary ?? 'nsenter', `--net=${c.netnsPath}`, '--', ...confined] : confined;
+  const entered = c.netnsPath ? [o.nsenterBinary ?? 'nsenter', `--net=${c.netnsPath}`, '--', ...jailed] : jailed;
   // Placed first: /proc/self and /sys/fs/cgroup are the host's before nsenter too, and the writes need the daemon's capabilities.
   return [...placementArgv(c.placement), ...entered];
 }
@@ -262,6 +286,10 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
   if (c.agent.transport === 'serial') record.agentSocket = c.agent.socketPath;
   else record.cid = c.agent.cid;
   if (c.netnsPath) record.netnsPath = c.netnsPath;
+  if (c.jail) {
+    record.uid = c.jail.uid;
+    record.gid = c.jail.gid;
+  }
   try {
     writeJsonAtomic(launchRecordPath(c.runDir), record);
   } catch (e) {

@@ -15,7 +15,7 @@ import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/Con
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../../generated/cri/runtime/v1/PodSandboxConfig';
 import { findGuestImage } from '../../host/guest-image';
-import { CidAllocator, createHypervisor, resolveVmHost, type Hypervisor } from '../../hypervisor';
+import { CidAllocator, createHypervisor, QemuUidAllocator, resolveVmHost, type Hypervisor } from '../../hypervisor';
 import { silentLogger, type Logger } from '../../log';
 import type { HostFacts, PodNamespaceModes } from '../../oci/input';
 import { nowNs } from '../../../common/time';
@@ -92,6 +92,7 @@ export class MicrovmController implements SandboxController {
           throw err;
         })),
       cids: new CidAllocator(join(config.root, 'microvm', 'vsock-cids.json')),
+      uids: new QemuUidAllocator(join(config.root, 'microvm', 'qemu-uids.json')),
       agentCallTimeoutMs: opts.agentCallTimeoutMs ?? 30_000,
       phases: opts.phases,
       debugProcesses: config.debug?.guest_shell === true,

@@ -37,6 +37,8 @@ export interface VmPodData {
    * vmpod without it, whose writable mounts stay on the pod share.
    */
   volumeShare?: boolean;
+  /** The uid (and gid) the pod's QEMU runs as in its jail; absent for a VM started as root by an earlier vmpod. */
+  qemuUid?: number;
 }
 
 export interface VmContainerData {

@@ -16,7 +16,7 @@ import type { MicrovmConfig } from '../../config/types';
 import { InternalError } from '../../../common/errors';
 import type { GuestImage } from '../../host/guest-image';
 import { removeVmCgroup } from '../../host/vm-cgroup';
-import { RUN_FILES, type AccelKind, type CidAllocator, type Hypervisor, type VmExit, type VmHandle } from '../../hypervisor';
+import { RUN_FILES, type AccelKind, type CidAllocator, type Hypervisor, type QemuUidAllocator, type VmExit, type VmHandle } from '../../hypervisor';
 import type { Logger } from '../../log';
 import { detachTap } from '../../network';
 import { sleep } from '../../../common/time';
@@ -41,6 +41,8 @@ export interface PodVmEnv {
   hypervisor: Hypervisor;
   host(): Promise<VmHostChoice>;
   cids?: CidAllocator;
+  /** Each pod's QEMU uid; absent: QEMU runs as root without a jail (unit tests with a fake hypervisor). */
+  uids?: QemuUidAllocator;
   /** Agent call deadline for ordinary calls. */
   agentCallTimeoutMs: number;
   /** Told how long each step of a VM's start took (src/metrics). */
@@ -198,6 +200,8 @@ export async function removePodVm(env: PodVmEnv, podId: string, log: Logger): Pr
   const paths = podPaths(env.state, podId);
   await removeVmRunDir(env.hypervisor, vmRunPaths(env.state, podId));
   env.cids?.release(podId);
+  // The VM is gone: its uid owns no process any more (files it left in volumes keep it, owned by no user).
+  env.uids?.release(podId);
   // After the VM is gone (a cgroup with a process cannot go), before the record of it goes with the pod dir.
   await removeVmCgroup(await readVmCgroupRecord(paths.dir));
   await removePodDir(paths.dir);

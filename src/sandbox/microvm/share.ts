@@ -94,8 +94,13 @@ export async function mountShare(shareSource: string, shared: string): Promise<v
   await mkdir(shareSource, { recursive: true, mode: 0o755 });
   await mkdir(shared, { recursive: true, mode: 0o755 });
   await mountCmd('pod share', ['--bind', shareSource, shared]);
-  // Private: mounts made below it must not propagate into the host's tree (or back).
+  // A peer group of its own: private first, so that it leaves the group of
+  // the mount it was bound from (mounts made below it must not propagate
+  // into the host's tree), then shared, so that the binds made below it
+  // later (bindInto) propagate to its copy in QEMU's jail, a slave that
+  // receives and never sends (hypervisor/qemu/jail.ts).
   await mountCmd('pod share', ['--make-private', shared]);
+  await mountCmd('pod share', ['--make-shared', shared]);
   await mountCmd('pod share', ['-o', 'remount,bind,ro,nosuid,nodev', shared]);
   await ensureStaging(join(dirname(shareSource), STAGING_DIR));
 }

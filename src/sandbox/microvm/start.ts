@@ -132,10 +132,19 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       await mountShare(paths.shareSource, paths.shared);
       await mountShare(paths.volumeSource, paths.volumes);
     });
+    // QEMU's own uid (per pod: hypervisor/qemu-uid.ts), which must own the tap before QEMU opens it.
+    const uids = env.uids;
+    const uid = uids
+      ? await steps.run(
+          'qemu-uid',
+          async () => uids.allocate(id, env.microvm.qemu_uid_base, env.microvm.qemu_uid_count),
+          async () => uids.release(id),
+        )
+      : undefined;
     const net = input.netnsPath
       ? await steps.run(
           'network-setup',
-          () => attachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME }),
+          () => attachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME, ownerUid: uid }),
           () => detachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME }),
         )
       : undefined;
@@ -166,6 +175,8 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       ...(net ? { network: { ifname: net.tapName, mac: net.mac } } : {}),
       ...(input.netnsPath ? { netnsPath: input.netnsPath } : {}),
       placement: { cgroupProcs: cgroup.procsFiles, oomScoreAdj: oom.value },
+      // Its own uid in a mount namespace of this pod's files only (hypervisor/qemu/jail.ts).
+      ...(uid !== undefined ? { jail: { uid, gid: uid } } : {}),
     });
     // QEMU runs in a cgroup of the pod's, under kubelet's cgroup_parent, with the pod's CPU quota and its guest RAM plus QEMU's own as memory limit.
     const limits = vmCgroupLimits({ resources: input.config.linux?.resources, overhead: input.config.linux?.overhead, guestMemoryMib: size.memoryMib, accel: host.accel });
@@ -259,6 +270,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       guestHash: guest.hash,
       startPhasesMs: { ...steps.timings },
       volumeShare: true,
+      ...(uid !== undefined ? { qemuUid: uid } : {}),
     };
     steps.done({ pid: started.vm.pid });
     return new PodVm(id, data, started.vm, client, log);

@@ -69,3 +69,20 @@ t.test('the placement script writes each value and execs the command', async (t)
   t.equal(failed.status, 125, 'a failed write ends it');
   t.equal(failed.stdout, '', 'and the command never runs');
 });
+
+t.test('jailed: nsenter, then unshare and the jail script, then setpriv to the pod uid with ambient capabilities, then QEMU', async (t) => {
+  const facts = { links: { '/lib': 'usr/lib' }, devices: ['/dev/null'] };
+  const c = cfg('/r', { netnsPath: '/run/netns/n', jail: { uid: 1_900_000_007, gid: 1_900_000_007 } });
+  const argv = launchArgv(c, { qemuBinary: 'qemu', jailFacts: facts });
+  t.same(argv.slice(0, 4), ['nsenter', '--net=/run/netns/n', '--', 'unshare'], 'the netns first (entered by path, which the jail hides)');
+  const sp = argv.indexOf('setpriv');
+  t.equal(argv[sp - 1], '--', 'the jail plan ends before setpriv');
+  const caps = '+chown,+dac_override,+dac_read_search,+fowner,+fsetid';
+  t.same(
+    argv.slice(sp, sp + 9),
+    ['setpriv', '--reuid=1900000007', '--regid=1900000007', '--clear-groups', `--inh-caps=-all,${caps}`, `--ambient-caps=-all,${caps}`, `--bounding-set=-all,${caps}`, '--', 'qemu'],
+    'the uid, no groups, and exactly QEMU_CAPABILITIES kept across the exec as ambient',
+  );
+  t.same(argv.slice(sp + 9), launchArgv(cfg('/r', { netnsPath: '/run/netns/n' }), { qemuBinary: 'qemu' }).slice(9), 'the same QEMU args as without a jail');
+  t.ok(argv.includes('/r/jail'), 'the jail root is in the run dir');
+});

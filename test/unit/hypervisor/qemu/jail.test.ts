@@ -1,0 +1,126 @@
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { JAIL_SCRIPT, jailArgv, jailDirs, jailPlan, jailRoot, type JailHostFacts } from '../../../../src/hypervisor/qemu/jail';
+import type { VmConfig } from '../../../../src/hypervisor/vm-config';
+
+const merged: JailHostFacts = {
+  links: { '/bin': 'usr/bin', '/sbin': 'usr/sbin', '/lib': 'usr/lib', '/lib64': 'usr/lib64' },
+  devices: ['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random', '/dev/kvm', '/dev/net/tun', '/dev/vhost-net', '/dev/vhost-vsock'],
+};
+
+function cfg(over: Partial<VmConfig> = {}): VmConfig {
+  return {
+    id: 'p',
+    runDir: '/run/vmpod/s/abc',
+    accel: 'tcg',
+    vcpus: 1,
+    memoryMib: 128,
+    boot: { kernel: '/g/vmlinux', initrd: '/g/initramfs' },
+    rootfs: { path: '/g/rootfs.img', sizeBytes: 2 << 20 },
+    sharedDir: '/state/sandboxes/p/shared',
+    volumeDir: '/state/sandboxes/p/share-rw',
+    agent: { transport: 'serial', socketPath: '/run/vmpod/s/abc/agent.sock' },
+    ...over,
+  };
+}
+
+t.test('TCG, serial agent, no NIC: /usr, its links, the image, the run dir, both shares, four char devices', async (t) => {
+  t.same(jailPlan(cfg(), merged), [
+    { kind: 'ro', path: '/usr' },
+    { kind: 'link', path: '/bin', target: 'usr/bin' },
+    { kind: 'link', path: '/sbin', target: 'usr/sbin' },
+    { kind: 'link', path: '/lib', target: 'usr/lib' },
+    { kind: 'link', path: '/lib64', target: 'usr/lib64' },
+    { kind: 'ro', path: '/g/vmlinux' },
+    { kind: 'ro', path: '/g/initramfs' },
+    { kind: 'ro', path: '/g/rootfs.img' },
+    { kind: 'rw', path: '/run/vmpod/s/abc' },
+    { kind: 'tree', path: '/state/sandboxes/p/shared' },
+    { kind: 'tree', path: '/state/sandboxes/p/share-rw' },
+    { kind: 'dev', path: '/dev/null' },
+    { kind: 'dev', path: '/dev/zero' },
+    { kind: 'dev', path: '/dev/urandom' },
+    { kind: 'dev', path: '/dev/random' },
+  ]);
+});
+
+t.test('devices follow what the VM uses, and only those the host has', async (t) => {
+  const devs = (c: VmConfig, f = merged) =>
+    jailPlan(c, f)
+      .filter((e) => e.kind === 'dev')
+      .map((e) => e.path);
+  const kvmNet = cfg({ accel: 'kvm', network: { ifname: 'tap0', mac: '02:00:00:00:00:01' }, agent: { transport: 'vsock', cid: 3 } });
+  t.same(devs(kvmNet), ['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random', '/dev/kvm', '/dev/net/tun', '/dev/vhost-net', '/dev/vhost-vsock']);
+  t.same(devs(cfg({ network: { ifname: 'tap0', mac: '02:00:00:00:00:01' } })), ['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random', '/dev/net/tun'], 'TCG: a tap, no vhost-net');
+  t.same(devs(kvmNet, { links: {}, devices: ['/dev/null', '/dev/kvm'] }), ['/dev/null', '/dev/kvm'], 'a device the host lacks is not bound');
+});
+
+t.test('no other pod, no /etc, no state dir beyond the pod shares', async (t) => {
+  const paths = jailPlan(cfg({ accel: 'kvm', network: { ifname: 't', mac: '02:00:00:00:00:01' } }), merged).map((e) => e.path);
+  t.notOk(
+    paths.some((p) => p.startsWith('/etc') || p === '/' || p === '/state' || p === '/state/sandboxes' || p === '/state/sandboxes/p' || p.startsWith('/root') || p.startsWith('/home')),
+    'none of these',
+  );
+  t.same(jailDirs(jailPlan(cfg(), merged)), ['/', '/dev', '/g', '/run/vmpod/s', '/state/sandboxes/p'], 'the parents the tmpfs gets');
+});
+
+t.test('a host without merged /usr binds /bin, /lib, /lib64; a QEMU outside /usr is bound', async (t) => {
+  const plan = jailPlan(cfg(), { links: {}, devices: [] }, '/opt/qemu/bin/qemu-system-x86_64');
+  t.same(
+    plan.filter((e) => e.kind === 'ro' && !e.path.startsWith('/g/')),
+    [
+      { kind: 'ro', path: '/usr' },
+      { kind: 'ro', path: '/opt/qemu/bin/qemu-system-x86_64' },
+      { kind: 'ro', path: '/bin' },
+      { kind: 'ro', path: '/lib' },
+      { kind: 'ro', path: '/lib64' },
+    ],
+  );
+  t.notOk(
+    jailPlan(cfg(), merged, '/usr/bin/qemu-system-x86_64').some((e) => e.path === '/usr/bin/qemu-system-x86_64'),
+    'one under /usr comes with /usr',
+  );
+});
+
+t.test('argv: unshare a slave mount namespace, the script with the root and the plan, then --', async (t) => {
+  const plan = jailPlan(cfg({ volumeDir: undefined, boot: undefined, rootfs: undefined }), { links: { '/lib': 'usr/lib' }, devices: ['/dev/null'] });
+  t.equal(jailRoot('/run/vmpod/s/abc'), '/run/vmpod/s/abc/jail');
+  t.same(jailArgv(plan, '/run/vmpod/s/abc/jail'), [
+    'unshare',
+    '--mount',
+    '--propagation',
+    'slave',
+    '--',
+    'sh',
+    '-c',
+    JAIL_SCRIPT,
+    'vmpod-jail',
+    '/run/vmpod/s/abc/jail',
+    'ro',
+    '/usr',
+    'link',
+    '/lib',
+    'usr/lib',
+    'ro',
+    '/bin',
+    'ro',
+    '/lib64',
+    'rw',
+    '/run/vmpod/s/abc',
+    'tree',
+    '/state/sandboxes/p/shared',
+    'dev',
+    '/dev/null',
+    '--',
+  ]);
+});
+
+t.test('the script is valid sh and pivots before it execs (checked without running it)', async (t) => {
+  t.doesNotThrow(() => execFileSync('sh', ['-n', '-c', JAIL_SCRIPT]), 'sh -n parses it');
+  const lines = JAIL_SCRIPT.split('\n');
+  const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+  t.ok(at(/^set -e$/) === 0, 'any failure ends it');
+  t.ok(at(/pivot_root/) < at(/umount -l \/\.old/) && at(/umount -l \/\.old/) < at(/^exec "\$@"$/), 'old root detached before QEMU runs');
+  t.match(JAIL_SCRIPT, /mount -t proc -o nosuid,nodev,noexec,hidepid=invisible,subset=pid proc/, "QEMU's proc shows its own process only, and nothing system-wide");
+  t.match(JAIL_SCRIPT, /mount -t tmpfs -o mode=0755,nosuid,nodev,size=1m/, 'the root is a small nosuid,nodev tmpfs');
+});
