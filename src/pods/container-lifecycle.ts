@@ -9,15 +9,15 @@ import { FailedPreconditionError, InvalidArgumentError } from '../../common/erro
 import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
 import { resolveStopSignal } from '../oci/process';
 import { checkUserRequest } from '../oci/user';
-import { restated, Steps, wrapStepError } from '../sandbox/steps';
-import { outOfSpaceError } from '../store/out-of-space';
-import { CONTAINER_SCHEMA, type ContainerRecord } from '../store/container';
+import { restated } from '../sandbox/steps';
+import { newContainerRecord, type ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
 import { nowNs } from '../../common/time';
 import { containerHandle, containerLog, controllerOf, podRuntime, sandboxHandle, type Domain } from './domain';
 import { publishEvent } from './events';
 import { refreshContainer } from './exits';
 import { newId } from './ids';
+import { startSteps } from './start-steps';
 import { join } from 'node:path';
 
 /** Call under the pod's lock, so that a concurrent StopPodSandbox cannot miss the new container. */
@@ -48,35 +48,24 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
   const what = `CreateContainer "${md.name}" in pod ${sb.id} (${id})`;
   // The first write names the object too: the caller does not know its id yet.
   try {
-    d.containers.create({
-      schema: CONTAINER_SCHEMA,
-      id,
-      podSandboxId: sb.id,
-      config,
-      image: imageRefIn,
-      imageId: image.id,
-      imageRef: image.repoDigests[0] ?? image.id,
-      logPath,
-      stopSignal: resolveStopSignal(config.stop_signal ?? '', image.config),
-      createdAt: nowNs(),
-      startedAt: '0',
-      finishedAt: '0',
-      state: 'CONTAINER_CREATED',
-      exitCode: 0,
-      reason: '',
-      message: '',
-      resources: config.linux?.resources ?? null,
-      rootfs: '',
-      upperDir: '',
-      user: null,
-      controller: null,
-    });
+    d.containers.create(
+      newContainerRecord({
+        id,
+        podSandboxId: sb.id,
+        config,
+        image: imageRefIn,
+        imageId: image.id,
+        imageRef: image.repoDigests[0] ?? image.id,
+        logPath,
+        stopSignal: resolveStopSignal(config.stop_signal ?? '', image.config),
+        createdAt: nowNs(),
+        resources: config.linux?.resources ?? null,
+      }),
+    );
   } catch (err) {
     throw restated(err, `${what}: ${(err as Error).message}`);
   }
-  // A full disk under any step is RESOURCE_EXHAUSTED, whatever error class the step wrapped it in.
-  const errorFor = (step: string, err: unknown): Error => outOfSpaceError(err, `${what}: step "${step}" failed: ${(err as Error).message}`) ?? wrapStepError(what, step, err);
-  const steps = new Steps(what, log, { errorFor, phases: d.phases && { operation: 'CreateContainer', observer: d.phases } });
+  const steps = startSteps(d, what, log, 'CreateContainer');
   try {
     const layout = await steps.run(
       'rootfs-prepare',

@@ -13,16 +13,15 @@ import { podBandwidth } from '../network/bandwidth';
 import { podHostname } from '../oci/hostname';
 import type { PodNamespaceModes } from '../oci/input';
 import { routePod } from '../sandbox/route';
-import { restated, Steps, wrapStepError } from '../sandbox/steps';
-import { outOfSpaceError } from '../store/out-of-space';
-import type { SandboxRecord } from '../store/sandbox';
-import { SANDBOX_SCHEMA } from '../store/sandbox';
+import { restated } from '../sandbox/steps';
+import { newSandboxRecord, type SandboxRecord } from '../store/sandbox';
 import { nowNs } from '../../common/time';
 import { removeContainer, stopContainer } from './container-lifecycle';
 import { podLog, podRuntime, type Domain } from './domain';
 import { podCpuKey } from './cpu-samples';
 import { publishEvent } from './events';
 import { newId } from './ids';
+import { startSteps } from './start-steps';
 
 function namespaceModes(config: PodSandboxConfig__Output): PodNamespaceModes {
   const ns = config.linux?.security_context?.namespace_options;
@@ -52,28 +51,11 @@ export async function runPod(d: Domain, config: PodSandboxConfig__Output, runtim
   const what = `RunPodSandbox ${md.namespace}/${md.name} (${id})`;
   // The first write names the object too: the caller does not know its id yet.
   try {
-    d.sandboxes.create({
-      schema: SANDBOX_SCHEMA,
-      id,
-      config,
-      handler: route.handler,
-      routeReason: route.reason,
-      createdAt: nowNs(),
-      namespaces,
-      hostname,
-      state: 'SANDBOX_NOTREADY',
-      creating: true,
-      netnsPath: '',
-      ip: '',
-      additionalIps: [],
-      controller: null,
-    });
+    d.sandboxes.create(newSandboxRecord({ id, config, handler: route.handler, routeReason: route.reason, createdAt: nowNs(), namespaces, hostname }));
   } catch (err) {
     throw restated(err, `${what}: ${(err as Error).message}`);
   }
-  // A full disk under any step is RESOURCE_EXHAUSTED, whatever error class the step wrapped it in.
-  const errorFor = (step: string, err: unknown): Error => outOfSpaceError(err, `${what}: step "${step}" failed: ${(err as Error).message}`) ?? wrapStepError(what, step, err);
-  const steps = new Steps(what, log, { errorFor, phases: d.phases && { operation: 'RunPodSandbox', observer: d.phases } });
+  const steps = startSteps(d, what, log, 'RunPodSandbox');
   try {
     const net = await steps.run(
       'network-setup',

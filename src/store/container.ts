@@ -56,6 +56,27 @@ export interface ContainerRecord {
   controller: ControllerData | null;
 }
 
+/** What CreateContainer knows of a new container; newContainerRecord fills in the rest. */
+export type NewContainer = Pick<ContainerRecord, 'id' | 'podSandboxId' | 'config' | 'image' | 'imageId' | 'imageRef' | 'logPath' | 'stopSignal' | 'createdAt' | 'resources'>;
+
+/** The record CreateContainer writes first: created, never started, no rootfs, user or controller data yet. */
+export function newContainerRecord(c: NewContainer): ContainerRecord {
+  return {
+    schema: CONTAINER_SCHEMA,
+    ...c,
+    startedAt: '0',
+    finishedAt: '0',
+    state: 'CONTAINER_CREATED',
+    exitCode: 0,
+    reason: '',
+    message: '',
+    rootfs: '',
+    upperDir: '',
+    user: null,
+    controller: null,
+  };
+}
+
 /** A record as any vmpod version wrote it → today's shape; throws when it is not a container record. */
 export function decodeContainerRecord(raw: unknown): ContainerRecord {
   const r = checkRecord(raw, 'container', ['id', 'podSandboxId', 'state'], ['config']);

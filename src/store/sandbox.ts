@@ -54,6 +54,14 @@ export interface SandboxRecord {
   controller: ControllerData | null;
 }
 
+/** What RunPodSandbox knows of a new pod; newSandboxRecord fills in the rest. */
+export type NewSandbox = Pick<SandboxRecord, 'id' | 'config' | 'handler' | 'routeReason' | 'createdAt' | 'namespaces' | 'hostname'>;
+
+/** The record RunPodSandbox writes first: "creating", not ready, no network or controller data yet. */
+export function newSandboxRecord(p: NewSandbox): SandboxRecord {
+  return { schema: SANDBOX_SCHEMA, ...p, state: 'SANDBOX_NOTREADY', creating: true, netnsPath: '', ip: '', additionalIps: [], controller: null };
+}
+
 /** A record as any vmpod version wrote it → today's shape; throws when it is not a pod record. */
 export function decodeSandboxRecord(raw: unknown): SandboxRecord {
   const r = checkRecord(raw, 'pod sandbox', ['id', 'handler', 'state'], ['config', 'namespaces']);

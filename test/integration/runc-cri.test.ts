@@ -17,8 +17,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import type { PodNetworkProvider } from '../../src/pods/providers';
-import { CONTAINER_SCHEMA } from '../../src/store/container';
-import { SANDBOX_SCHEMA } from '../../src/store/sandbox';
+import { newContainerRecord } from '../../src/store/container';
+import { newSandboxRecord } from '../../src/store/sandbox';
 import { defaultConfig } from '../../src/config/defaults';
 import { createImageService, type ImageService } from '../../src/image';
 import { silentLogger } from '../../src/log';
@@ -328,48 +328,24 @@ t.test('creates interrupted by a daemon crash are cleaned up at start-up', async
   const { sandboxes, containers } = cri!;
   const ctl = cri!.controllers.get('runc')!;
   const data = await ctl.createSandbox({ id, config: config as never, namespaces, hostname: 'interrupted', netnsPath: '', ips: [], log: silentLogger });
-  sandboxes.create({
-    schema: SANDBOX_SCHEMA,
-    id,
-    config: config as never,
-    handler: 'runc',
-    routeReason: 'test',
-    createdAt: '1',
-    namespaces,
-    hostname: 'interrupted',
-    state: 'SANDBOX_NOTREADY',
-    creating: true,
-    netnsPath: '',
-    ip: '',
-    additionalIps: [],
-    controller: null,
-  });
+  sandboxes.create(newSandboxRecord({ id, config: config as never, handler: 'runc', routeReason: 'test', createdAt: '1', namespaces, hostname: 'interrupted' }));
   const image = images.resolve(imageRef);
   const layout = await images.prepareRootfs(cid, image.id);
   await images.mountRootfs(cid);
-  containers.create({
-    schema: CONTAINER_SCHEMA,
-    id: cid,
-    podSandboxId: id,
-    config: containerConfig('x', ['/bin/true']) as never,
-    image: imageRef,
-    imageId: image.id,
-    imageRef: image.id,
-    logPath: '',
-    stopSignal: 15,
-    createdAt: '1',
-    startedAt: '0',
-    finishedAt: '0',
-    state: 'CONTAINER_CREATED',
-    exitCode: 0,
-    reason: '',
-    message: '',
-    resources: null,
-    rootfs: '',
-    upperDir: '',
-    user: null,
-    controller: null,
-  });
+  containers.create(
+    newContainerRecord({
+      id: cid,
+      podSandboxId: id,
+      config: containerConfig('x', ['/bin/true']) as never,
+      image: imageRef,
+      imageId: image.id,
+      imageRef: image.id,
+      logPath: '',
+      stopSignal: 15,
+      createdAt: '1',
+      resources: null,
+    }),
+  );
   t.equal(await cri!.pods.recover(), 2, 'both interrupted creates cleaned up');
   t.notOk(sandboxes.get(id) || containers.get(cid), 'records deleted');
   t.notOk(readFileSync('/proc/mounts', 'utf8').includes(layout.mountpoint), 'rootfs unmounted');

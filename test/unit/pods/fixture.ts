@@ -16,8 +16,8 @@ import { silentLogger } from '../../../src/log';
 import type { ImageProvider, PodNetworkProvider } from '../../../src/pods/providers';
 import { PodService } from '../../../src/pods/service';
 import type { ControllerData, SandboxController } from '../../../src/sandbox/controller';
-import { CONTAINER_SCHEMA, createContainerStore, type ContainerRecord, type ContainerStore } from '../../../src/store/container';
-import { createSandboxStore, SANDBOX_SCHEMA, type SandboxStore } from '../../../src/store/sandbox';
+import { createContainerStore, newContainerRecord, type ContainerRecord, type ContainerStore } from '../../../src/store/container';
+import { createSandboxStore, newSandboxRecord, type SandboxStore } from '../../../src/store/sandbox';
 
 export interface PodFixture {
   pods: PodService;
@@ -79,44 +79,35 @@ export function podFixture(t: { teardown(fn: () => void): void }, o: FixtureOpti
     containers,
     addPod: (id, data = {}) => {
       sandboxes.create({
-        schema: SANDBOX_SCHEMA,
-        id,
-        config: { metadata: { name: id, namespace: 'ns', uid: id, attempt: 0 }, labels: {}, annotations: {} } as unknown as PodSandboxConfig__Output,
-        handler: 'runc',
-        routeReason: 'test',
-        createdAt: '1',
-        namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' },
-        hostname: id,
+        ...newSandboxRecord({
+          id,
+          config: { metadata: { name: id, namespace: 'ns', uid: id, attempt: 0 }, labels: {}, annotations: {} } as unknown as PodSandboxConfig__Output,
+          handler: 'runc',
+          routeReason: 'test',
+          createdAt: '1',
+          namespaces: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' },
+          hostname: id,
+        }),
         state: 'SANDBOX_READY',
         creating: data === null,
-        netnsPath: '',
-        ip: '',
-        additionalIps: [],
         controller: data,
       });
     },
     addContainer: (id, pod, state, data = {}) => {
       containers.create({
-        schema: CONTAINER_SCHEMA,
-        id,
-        podSandboxId: pod,
-        config: { metadata: { name: id, attempt: 0 }, labels: {}, annotations: {}, mounts: [] } as unknown as ContainerConfig__Output,
-        image: 'i',
-        imageId: 'sha256:x',
-        imageRef: 'i',
-        logPath: '',
-        stopSignal: 15,
-        createdAt: '1',
-        startedAt: '0',
-        finishedAt: '0',
+        ...newContainerRecord({
+          id,
+          podSandboxId: pod,
+          config: { metadata: { name: id, attempt: 0 }, labels: {}, annotations: {}, mounts: [] } as unknown as ContainerConfig__Output,
+          image: 'i',
+          imageId: 'sha256:x',
+          imageRef: 'i',
+          logPath: '',
+          stopSignal: 15,
+          createdAt: '1',
+          resources: null,
+        }),
         state,
-        exitCode: 0,
-        reason: '',
-        message: '',
-        resources: null,
-        rootfs: '',
-        upperDir: '',
-        user: null,
         controller: data,
       });
     },

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { toCriContainer, toCriContainerStatus } from '../../../../src/cri/runtime/to-cri';
-import { CONTAINER_SCHEMA, type ContainerRecord } from '../../../../src/store/container';
+import { newContainerRecord } from '../../../../src/store/container';
 import type { ContainerConfig__Output } from '../../../../src/generated/cri/runtime/v1/ContainerConfig';
 
 t.test('the ImageSpec of CreateContainer is echoed in ListContainers and ContainerStatus', async (t) => {
@@ -11,8 +11,7 @@ t.test('the ImageSpec of CreateContainer is echoed in ListContainers and Contain
     annotations: {},
     mounts: [],
   } as unknown as ContainerConfig__Output;
-  const c = {
-    schema: CONTAINER_SCHEMA,
+  const c = newContainerRecord({
     id: 'c1',
     podSandboxId: 'p1',
     config,
@@ -22,18 +21,8 @@ t.test('the ImageSpec of CreateContainer is echoed in ListContainers and Contain
     logPath: '',
     stopSignal: 15,
     createdAt: '1',
-    startedAt: '0',
-    finishedAt: '0',
-    state: 'CONTAINER_CREATED',
-    exitCode: 0,
-    reason: '',
-    message: '',
     resources: null,
-    rootfs: '',
-    upperDir: '',
-    user: null,
-    controller: null,
-  } as ContainerRecord;
+  });
   const want = { image: 'docker.io/library/busybox:1.36', annotations: { a: 'b' }, user_specified_image: 'busybox:1.36', runtime_handler: 'kata' };
   t.same(toCriContainer(c).image, want, 'ListContainers');
   t.same(toCriContainerStatus(c).image, want, 'ContainerStatus');

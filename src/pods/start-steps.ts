@@ -1,0 +1,13 @@
+// The phased start RunPodSandbox and CreateContainer share: sandbox/steps.ts
+// with the pod domain's error rule and its phase observer.
+
+import type { Logger } from '../log';
+import { Steps, wrapStepError } from '../sandbox/steps';
+import { outOfSpaceError } from '../store/out-of-space';
+import type { Domain } from './domain';
+
+/** Steps of `operation` (the CRI method, the phase histogram's label); a full disk under any step is RESOURCE_EXHAUSTED, whatever error class the step wrapped it in. */
+export function startSteps(d: Domain, what: string, log: Logger, operation: string): Steps {
+  const errorFor = (step: string, err: unknown): Error => outOfSpaceError(err, `${what}: step "${step}" failed: ${(err as Error).message}`) ?? wrapStepError(what, step, err);
+  return new Steps(what, log, { errorFor, phases: d.phases && { operation, observer: d.phases } });
+}
