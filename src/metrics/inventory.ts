@@ -42,26 +42,28 @@ export function countInventory(pods: readonly PodLike[], containers: readonly Co
   return [...counts.values()];
 }
 
-export function registerInventory(registry: Registry, source: InventorySource): void {
-  const rows = (): InventoryRow[] => countInventory(source.pods(), source.containers());
-  new Gauge({
-    name: 'vmpod_pod_sandboxes',
-    help: 'Pod sandboxes vmpod holds, by handler and CRI state (SANDBOX_READY, SANDBOX_NOTREADY).',
-    labelNames: ['handler', 'state'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const r of rows()) if (r.kind === 'pod') this.set({ handler: r.handler, state: r.state }, r.count);
-    },
-  });
-  new Gauge({
+/** The two gauges: one a kind of row. */
+const GAUGES: readonly { kind: InventoryRow['kind']; name: string; help: string }[] = [
+  { kind: 'pod', name: 'vmpod_pod_sandboxes', help: 'Pod sandboxes vmpod holds, by handler and CRI state (SANDBOX_READY, SANDBOX_NOTREADY).' },
+  {
+    kind: 'container',
     name: 'vmpod_containers',
     help: "Containers vmpod holds, by their pod's handler and CRI state (CONTAINER_CREATED, _RUNNING, _EXITED, _UNKNOWN).",
-    labelNames: ['handler', 'state'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const r of rows()) if (r.kind === 'container') this.set({ handler: r.handler, state: r.state }, r.count);
-    },
-  });
+  },
+];
+
+export function registerInventory(registry: Registry, source: InventorySource): void {
+  const rows = (): InventoryRow[] => countInventory(source.pods(), source.containers());
+  for (const { kind, name, help } of GAUGES) {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['handler', 'state'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const r of rows()) if (r.kind === kind) this.set({ handler: r.handler, state: r.state }, r.count);
+      },
+    });
+  }
 }

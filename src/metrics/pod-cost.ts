@@ -48,42 +48,49 @@ function labelsOf(c: PodCost): Record<(typeof LABELS)[number], string> {
   return { pod_sandbox_id: c.podSandboxId, namespace: c.namespace, pod: c.name, handler: c.handler };
 }
 
+/** The two gauges: one a field of PodCost. */
+const GAUGES: readonly { name: string; help: string; value: (c: PodCost) => number }[] = [
+  {
+    name: 'vmpod_pod_sandbox_memory_rss_bytes',
+    help: 'Resident memory of the pod sandbox on the host: the QEMU process (guest RAM touched plus QEMU itself) for a VM pod, the pod cgroup for runc.',
+    value: (c) => c.rssBytes,
+  },
+  {
+    name: 'vmpod_pod_sandbox_memory_limit_bytes',
+    help: "The pod sandbox's memory limit: a VM's guest memory size, a runc pod cgroup's limit (0: none).",
+    value: (c) => c.memoryLimitBytes,
+  },
+];
+
 export function registerPodCost(registry: Registry, read: () => Promise<PodCost[]>, maxAgeMs: number): void {
   const cached = new CachedRead(read, maxAgeMs);
   const registers = [registry];
+  /** At each scrape: the cached reading, one series a pod (the previous scrape's pods dropped). */
+  const perPod = async (metric: { reset(): void }, put: (c: PodCost) => void): Promise<void> => {
+    const costs = await cached.get();
+    metric.reset();
+    for (const c of costs) put(c);
+  };
   new Counter({
     name: 'vmpod_pod_sandbox_cpu_seconds_total',
     help: 'CPU time the pod sandbox used on the host: the QEMU process (all vCPUs) for a VM pod, the pod cgroup for runc.',
     labelNames: LABELS,
     registers,
-    async collect() {
-      const costs = await cached.get();
-      this.reset();
-      for (const c of costs) this.inc(labelsOf(c), c.cpuSeconds);
+    collect() {
+      return perPod(this, (c) => this.inc(labelsOf(c), c.cpuSeconds));
     },
   });
-  new Gauge({
-    name: 'vmpod_pod_sandbox_memory_rss_bytes',
-    help: 'Resident memory of the pod sandbox on the host: the QEMU process (guest RAM touched plus QEMU itself) for a VM pod, the pod cgroup for runc.',
-    labelNames: LABELS,
-    registers,
-    async collect() {
-      const costs = await cached.get();
-      this.reset();
-      for (const c of costs) this.set(labelsOf(c), c.rssBytes);
-    },
-  });
-  new Gauge({
-    name: 'vmpod_pod_sandbox_memory_limit_bytes',
-    help: "The pod sandbox's memory limit: a VM's guest memory size, a runc pod cgroup's limit (0: none).",
-    labelNames: LABELS,
-    registers,
-    async collect() {
-      const costs = await cached.get();
-      this.reset();
-      for (const c of costs) this.set(labelsOf(c), c.memoryLimitBytes);
-    },
-  });
+  for (const { name, help, value } of GAUGES) {
+    new Gauge({
+      name,
+      help,
+      labelNames: LABELS,
+      registers,
+      collect() {
+        return perPod(this, (c) => this.set(labelsOf(c), value(c)));
+      },
+    });
+  }
 }
 
 /** What PodService.podMetrics answers, as far as the cost metrics need it. */
