@@ -19,30 +19,33 @@ export interface GroupEntry {
   members: string[];
 }
 
+/** The colon-separated fields of each entry of an /etc/passwd or /etc/group text: lines with at least `min` fields and a name; comments skipped. */
+function entryFields(text: string, min: number): string[][] {
+  return text
+    .split('\n')
+    .map((line) => line.split(':'))
+    .filter((f) => f.length >= min && f[0] !== '' && !f[0].startsWith('#'));
+}
+
 export function parsePasswd(text: string): PasswdEntry[] {
   const out: PasswdEntry[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(':');
-    if (f.length < 4 || line.startsWith('#')) continue;
-    const uid = Number(f[2]);
-    const gid = Number(f[3]);
-    if (!f[0] || !Number.isInteger(uid) || !Number.isInteger(gid)) continue;
-    out.push({ name: f[0], uid, gid });
+  for (const [name, , uidField, gidField] of entryFields(text, 4)) {
+    const uid = Number(uidField);
+    const gid = Number(gidField);
+    if (Number.isInteger(uid) && Number.isInteger(gid)) out.push({ name: name, uid, gid });
   }
   return out;
 }
 
 export function parseGroup(text: string): GroupEntry[] {
   const out: GroupEntry[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(':');
-    if (f.length < 3 || line.startsWith('#')) continue;
-    const gid = Number(f[2]);
-    if (!f[0] || !Number.isInteger(gid)) continue;
+  for (const [name, , gidField, members] of entryFields(text, 3)) {
+    const gid = Number(gidField);
+    if (!Number.isInteger(gid)) continue;
     out.push({
-      name: f[0],
+      name: name,
       gid,
-      members: (f[3] ?? '')
+      members: (members ?? '')
         .split(',')
         .map((m) => m.trim())
         .filter(Boolean),
