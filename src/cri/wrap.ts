@@ -106,30 +106,57 @@ export interface WrapOptions {
   admit: () => () => void;
 }
 
-export function wrapUnary(method: string, handler: Handler, opts: WrapOptions) {
-  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
-    const started = process.hrtime.bigint();
-    const req = (call.request ?? {}) as Record<string, unknown>;
-    const ctx = contextFor(method, req, opts.log, call);
-    let release: (() => void) | undefined;
-    const run = async (): Promise<unknown> => {
-      release = opts.admit();
-      if (isMalformed(req)) throw malformed(method, req);
-      return handler(req, ctx);
-    };
-    run().then(
-      (res) => {
-        release?.();
-        logOutcome(ctx, method, started);
-        callback(null, res ?? {});
-      },
-      (err: unknown) => {
-        release?.();
-        logOutcome(ctx, method, started, err);
-        callback({ ...toGrpcStatus(err), metadata: new Metadata() });
-      },
-    );
+/** What each wrapped call has, unary or streaming. */
+interface WrappedCall extends CancellableCall {
+  request?: unknown;
+}
+
+/**
+ * The frame of every call: its context, admission (released once, however
+ * it ends), the malformed-body check, `body`, one log line of the outcome,
+ * then `ok` or `failed` to answer the caller.
+ */
+function serveCall<T>(
+  method: string,
+  call: WrappedCall,
+  opts: WrapOptions,
+  body: (req: Record<string, unknown>, ctx: CallContext) => Promise<T>,
+  ok: (res: T) => void,
+  failed: (err: unknown) => void,
+): void {
+  const started = process.hrtime.bigint();
+  const req = (call.request ?? {}) as Record<string, unknown>;
+  const ctx = contextFor(method, req, opts.log, call);
+  let release: (() => void) | undefined;
+  const run = async (): Promise<T> => {
+    release = opts.admit();
+    if (isMalformed(req)) throw malformed(method, req);
+    return body(req, ctx);
   };
+  run().then(
+    (res) => {
+      release?.();
+      logOutcome(ctx, method, started);
+      ok(res);
+    },
+    (err: unknown) => {
+      release?.();
+      logOutcome(ctx, method, started, err);
+      failed(err);
+    },
+  );
+}
+
+export function wrapUnary(method: string, handler: Handler, opts: WrapOptions) {
+  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void =>
+    serveCall(
+      method,
+      call,
+      opts,
+      async (req, ctx): Promise<unknown> => handler(req, ctx),
+      (res) => callback(null, res ?? {}),
+      (err) => callback({ ...toGrpcStatus(err), metadata: new Metadata() }),
+    );
 }
 
 /** Server-streaming methods: the handler yields each message. */
@@ -137,37 +164,25 @@ export function wrapUnary(method: string, handler: Handler, opts: WrapOptions) {
 export type StreamHandler = (req: any, ctx: CallContext) => AsyncIterable<unknown>;
 
 export function wrapServerStream(method: string, handler: StreamHandler, opts: WrapOptions) {
-  return (call: ServerWritableStream<unknown, unknown>): void => {
-    const started = process.hrtime.bigint();
-    const req = (call.request ?? {}) as Record<string, unknown>;
-    const ctx = contextFor(method, req, opts.log, call);
-    let release: (() => void) | undefined;
-    const run = async (): Promise<void> => {
-      release = opts.admit();
-      if (isMalformed(req)) throw malformed(method, req);
-      const messages = handler(req, ctx);
-      // Headers now: a stream that may stay quiet for long (GetContainerEvents) is seen to be open at once.
-      call.sendMetadata(new Metadata());
-      for await (const msg of messages) {
-        if (ctx.signal.aborted) return;
-        // A client that stops reading fills grpc-js's buffer: wait for it to drain, so the handler's own
-        // bound applies (an event subscriber that falls behind is dropped) instead of unbounded buffering here.
-        if (!call.write(msg)) await drained(call, ctx.signal);
-      }
-    };
-    run().then(
-      () => {
-        release?.();
-        logOutcome(ctx, method, started);
-        call.end();
+  return (call: ServerWritableStream<unknown, unknown>): void =>
+    serveCall(
+      method,
+      call,
+      opts,
+      async (req, ctx): Promise<void> => {
+        const messages = handler(req, ctx);
+        // Headers now: a stream that may stay quiet for long (GetContainerEvents) is seen to be open at once.
+        call.sendMetadata(new Metadata());
+        for await (const msg of messages) {
+          if (ctx.signal.aborted) return;
+          // A client that stops reading fills grpc-js's buffer: wait for it to drain, so the handler's own
+          // bound applies (an event subscriber that falls behind is dropped) instead of unbounded buffering here.
+          if (!call.write(msg)) await drained(call, ctx.signal);
+        }
       },
-      (err: unknown) => {
-        release?.();
-        logOutcome(ctx, method, started, err);
-        call.emit('error', toGrpcStatus(err));
-      },
+      () => call.end(),
+      (err) => call.emit('error', toGrpcStatus(err)),
     );
-  };
 }
 
 function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
