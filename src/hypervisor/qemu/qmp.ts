@@ -137,29 +137,48 @@ export class QmpClient extends EventEmitter {
     return isObject(v) ? `${String(v.major)}.${String(v.minor)}.${String(v.micro)}` : undefined;
   }
 
-  private waitGreeting(path: string, timeoutMs: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new DeadlineExceededError(`QMP socket ${path}: no greeting within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onGreeting = (): void => {
-        cleanup();
-        resolve();
+  private async waitGreeting(path: string, timeoutMs: number): Promise<void> {
+    if (this.greeting) return;
+    await this.waitFor(
+      'greeting',
+      () => true,
+      timeoutMs,
+      () => new UnavailableError(`QMP socket ${path}: closed before the greeting`),
+      () => new DeadlineExceededError(`QMP socket ${path}: no greeting within ${timeoutMs} ms`),
+    ).settled;
+  }
+
+  /**
+   * The first `name` emission that `accept` takes, for at most `timeoutMs`;
+   * rejects with `closed()` if the connection closes first (or already has),
+   * with `late()` on the timeout. cancel() stops listening without settling.
+   */
+  private waitFor<T>(name: 'greeting' | 'event', accept: (v: T) => boolean, timeoutMs: number, closed: () => Error, late: () => Error): { settled: Promise<T>; cancel: () => void } {
+    let cancel = (): void => undefined;
+    const settled = new Promise<T>((resolve, reject) => {
+      const onEmit = (v: T): void => {
+        if (!accept(v)) return;
+        cancel();
+        resolve(v);
       };
       const onClose = (): void => {
-        cleanup();
-        reject(new UnavailableError(`QMP socket ${path}: closed before the greeting`));
+        cancel();
+        reject(closed());
       };
-      const cleanup = (): void => {
+      const timer = setTimeout(() => {
+        cancel();
+        reject(late());
+      }, timeoutMs);
+      cancel = () => {
         clearTimeout(timer);
-        this.off('greeting', onGreeting);
+        this.off(name, onEmit);
         this.off('close', onClose);
       };
-      if (this.greeting) return onGreeting();
-      this.once('greeting', onGreeting);
+      if (this.closed) return onClose();
+      this.on(name, onEmit);
       this.once('close', onClose);
     });
+    return { settled, cancel: () => cancel() };
   }
 
   /** Run one QMP command; rejects with QmpCommandError, DeadlineExceededError or UnavailableError. */
@@ -206,33 +225,16 @@ export class QmpClient extends EventEmitter {
 
   /** Subscribe to the first event `match` accepts, for at most `timeoutMs`. */
   waitForEvent(match: (e: QmpEvent) => boolean, timeoutMs: number, what = 'event'): EventWait {
-    let cancel = (): void => undefined;
-    const event = new Promise<QmpEvent>((resolve, reject) => {
-      const onEvent = (e: QmpEvent): void => {
-        if (!match(e)) return;
-        cancel();
-        resolve(e);
-      };
-      const onClose = (): void => {
-        cancel();
-        reject(new UnavailableError(`QMP: connection closed while waiting for ${what}`));
-      };
-      const timer = setTimeout(() => {
-        cancel();
-        reject(new DeadlineExceededError(`QMP: no ${what} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      cancel = () => {
-        clearTimeout(timer);
-        this.off('event', onEvent);
-        this.off('close', onClose);
-      };
-      if (this.closed) return onClose();
-      this.on('event', onEvent);
-      this.once('close', onClose);
-    });
+    const { settled: event, cancel } = this.waitFor(
+      'event',
+      match,
+      timeoutMs,
+      () => new UnavailableError(`QMP: connection closed while waiting for ${what}`),
+      () => new DeadlineExceededError(`QMP: no ${what} within ${timeoutMs} ms`),
+    );
     // A cancelled or unawaited wait must not surface as an unhandled rejection.
     event.catch(() => undefined);
-    return { event, cancel: () => cancel() };
+    return { event, cancel };
   }
 
   async queryStatus(): Promise<QmpStatus> {
