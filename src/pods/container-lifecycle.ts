@@ -9,7 +9,6 @@ import { FailedPreconditionError, InvalidArgumentError } from '../../common/erro
 import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
 import { resolveStopSignal } from '../oci/process';
 import { checkUserRequest } from '../oci/user';
-import { restated } from '../sandbox/steps';
 import { newContainerRecord, type ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
 import { nowNs } from '../../common/time';
@@ -46,8 +45,7 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
   const id = newId();
   const log = containerLog(d, { id, podSandboxId: sb.id });
   const what = `CreateContainer "${md.name}" in pod ${sb.id} (${id})`;
-  // The first write names the object too: the caller does not know its id yet.
-  try {
+  const steps = startSteps(d, what, log, 'CreateContainer', () =>
     d.containers.create(
       newContainerRecord({
         id,
@@ -61,11 +59,8 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
         createdAt: nowNs(),
         resources: config.linux?.resources ?? null,
       }),
-    );
-  } catch (err) {
-    throw restated(err, `${what}: ${(err as Error).message}`);
-  }
-  const steps = startSteps(d, what, log, 'CreateContainer');
+    ),
+  );
   try {
     const layout = await steps.run(
       'rootfs-prepare',

@@ -49,13 +49,9 @@ export async function runPod(d: Domain, config: PodSandboxConfig__Output, runtim
   log.info({ handler: route.handler, reason: route.reason, pod: `${md.namespace}/${md.name}` }, 'pod routed');
   callLog.debug({ podSandboxId: id }, 'pod id assigned');
   const what = `RunPodSandbox ${md.namespace}/${md.name} (${id})`;
-  // The first write names the object too: the caller does not know its id yet.
-  try {
-    d.sandboxes.create(newSandboxRecord({ id, config, handler: route.handler, routeReason: route.reason, createdAt: nowNs(), namespaces, hostname }));
-  } catch (err) {
-    throw restated(err, `${what}: ${(err as Error).message}`);
-  }
-  const steps = startSteps(d, what, log, 'RunPodSandbox');
+  const steps = startSteps(d, what, log, 'RunPodSandbox', () =>
+    d.sandboxes.create(newSandboxRecord({ id, config, handler: route.handler, routeReason: route.reason, createdAt: nowNs(), namespaces, hostname })),
+  );
   try {
     const net = await steps.run(
       'network-setup',
