@@ -22,6 +22,7 @@ import { parseGuestDebugArgs } from '../../../src/cli/guest-debug';
 import { silentLogger } from '../../../src/log';
 import type { DebugProcessOptions, ProcessIO, SandboxController, TerminalSize } from '../../../src/sandbox/controller';
 import type { SandboxRecord } from '../../../src/store/sandbox';
+import { readyPodRecord } from './records';
 
 const A = 'a'.repeat(64);
 
@@ -82,22 +83,7 @@ t.test('the CLI arguments: the command after --, a terminal only for a shell on 
 });
 
 function rec(id: string, handler: string): SandboxRecord {
-  return {
-    schema: 2,
-    id,
-    config: { metadata: { name: 'n', namespace: 'ns', uid: 'u', attempt: 0 } },
-    handler,
-    routeReason: '',
-    createdAt: '1',
-    namespaces: {},
-    hostname: '',
-    state: 'SANDBOX_READY',
-    creating: false,
-    netnsPath: '',
-    ip: '',
-    additionalIps: [],
-    controller: { v: 1 },
-  } as unknown as SandboxRecord;
+  return readyPodRecord(id, handler);
 }
 
 const store = (records: SandboxRecord[]) => ({

@@ -18,29 +18,12 @@ import { answerLine, listenAdmin } from '../../../src/admin/server';
 import { silentLogger } from '../../../src/log';
 import type { SandboxController } from '../../../src/sandbox/controller';
 import type { SandboxRecord } from '../../../src/store/sandbox';
+import { readyPodRecord } from './records';
 
 const A = 'a'.repeat(64);
 const B = 'b'.repeat(64);
 
-function rec(id: string, handler: string, createdAt: string, extra: Partial<SandboxRecord> = {}): SandboxRecord {
-  return {
-    schema: 2,
-    id,
-    config: { metadata: { name: `n-${id[0]}`, namespace: 'ns', uid: 'u', attempt: 0 } } as SandboxRecord['config'],
-    handler,
-    routeReason: '',
-    createdAt,
-    namespaces: {} as SandboxRecord['namespaces'],
-    hostname: '',
-    state: 'SANDBOX_READY',
-    creating: false,
-    netnsPath: '',
-    ip: '',
-    additionalIps: [],
-    controller: { v: 1 },
-    ...extra,
-  };
-}
+const rec = readyPodRecord;
 
 function store(records: SandboxRecord[]) {
   return {

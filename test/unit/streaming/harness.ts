@@ -6,6 +6,7 @@ import { defaultConfig } from '../../../src/config/defaults';
 import type { StreamingConfig } from '../../../src/config/types';
 import { silentLogger } from '../../../src/log';
 import { StreamingServer } from '../../../src/streaming/server';
+import type { SpdyStream } from '../../../src/streaming/spdy';
 import { FakePods } from './fake-process';
 
 export interface Harness {
@@ -26,4 +27,14 @@ export async function startServer(t: Test, over: Partial<StreamingConfig> = {}):
 /** Resolves once the server holds no session (they end on the server's side of a close). */
 export async function sessionsGone(server: StreamingServer): Promise<void> {
   while (server.activeSessions > 0) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** Everything a SPDY stream delivers, once it ends or fails. */
+export function collect(s: SpdyStream): Promise<string> {
+  const parts: Buffer[] = [];
+  s.on('data', (b: Buffer) => parts.push(b));
+  return new Promise((resolve) => {
+    s.once('end', () => resolve(Buffer.concat(parts).toString()));
+    s.once('error', () => resolve(Buffer.concat(parts).toString()));
+  });
 }

@@ -6,17 +6,8 @@
 // first, so `curl` through `crictl port-forward` never finished.
 
 import t from 'tap';
-import { dialSpdy, type SpdyStream } from '../../../src/streaming/spdy';
-import { sessionsGone, startServer } from './harness';
-
-function collect(s: SpdyStream): Promise<string> {
-  const parts: Buffer[] = [];
-  s.on('data', (b: Buffer) => parts.push(b));
-  return new Promise((resolve) => {
-    s.once('end', () => resolve(Buffer.concat(parts).toString()));
-    s.once('error', () => resolve(Buffer.concat(parts).toString()));
-  });
-}
+import { dialSpdy } from '../../../src/streaming/spdy';
+import { collect, sessionsGone, startServer } from './harness';
 
 t.test('the pod closing its side ends the data and the error stream while the client keeps its side open', async (t) => {
   const { server, pods } = await startServer(t);

@@ -5,18 +5,9 @@
 import t from 'tap';
 import type { StreamOptions } from '../../../src/sandbox/controller';
 import { dialSpdy, type SpdySession, type SpdyStream } from '../../../src/streaming/spdy';
-import { sessionsGone, startServer } from './harness';
+import { collect, sessionsGone, startServer } from './harness';
 
 const ALL: StreamOptions = { stdin: true, stdout: true, stderr: true, tty: false };
-
-function collect(s: SpdyStream): Promise<string> {
-  const parts: Buffer[] = [];
-  s.on('data', (b: Buffer) => parts.push(b));
-  return new Promise((resolve) => {
-    s.once('end', () => resolve(Buffer.concat(parts).toString()));
-    s.once('error', () => resolve(Buffer.concat(parts).toString()));
-  });
-}
 
 async function open(session: SpdySession, types: string[]): Promise<Record<string, SpdyStream>> {
   const out: Record<string, SpdyStream> = {};
