@@ -13,15 +13,10 @@
 // hand a running VM's uid to a new one; freed at RemovePodSandbox.
 
 import { InvalidArgumentError, ResourceExhaustedError } from '../../common/errors';
-import { readJson, writeJsonAtomic } from '../store/atomic';
+import { numberOf, readOwners, writeOwners } from './owner-file';
 
 export const DEFAULT_QEMU_UID_BASE = 1_900_000_000;
 export const DEFAULT_QEMU_UID_COUNT = 65_536;
-
-interface UidFile {
-  version: 1;
-  owners: Record<string, string>;
-}
 
 /** The lowest uid of [base, base + count) not in `used`, or undefined. Pure. */
 export function lowestFreeUid(used: ReadonlySet<number>, base: number, count: number): number | undefined {
@@ -45,7 +40,7 @@ export class QemuUidAllocator {
       throw new InvalidArgumentError('qemu uid range', `[${base}, ${base}+${count}) is not a range of unprivileged uids below 2^32-1`);
     }
     const owners = this.load();
-    const existing = ownerUid(owners, owner);
+    const existing = numberOf(owners, owner);
     if (existing !== undefined) return existing;
     const uid = lowestFreeUid(new Set(owners.keys()), base, count);
     if (uid === undefined) throw new ResourceExhaustedError(`no free QEMU uid in [${base}, ${base + count}); remove stopped pods or widen qemu_uid_count`);
@@ -55,13 +50,13 @@ export class QemuUidAllocator {
   }
 
   lookup(owner: string): number | undefined {
-    return ownerUid(this.load(), owner);
+    return numberOf(this.load(), owner);
   }
 
   /** Free `owner`'s uid; a no-op if it has none. */
   release(owner: string): void {
     const owners = this.load();
-    const uid = ownerUid(owners, owner);
+    const uid = numberOf(owners, owner);
     if (uid === undefined) return;
     owners.delete(uid);
     this.save(owners);
@@ -73,28 +68,10 @@ export class QemuUidAllocator {
 
   /** Uids outside today's range stay recorded: their VMs may still run (the range changed under them). */
   private load(): Map<number, string> {
-    const owners = new Map<number, string>();
-    let data: UidFile | undefined;
-    try {
-      data = readJson<UidFile>(this.file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    for (const [k, owner] of Object.entries(data?.owners ?? {})) {
-      const uid = Number(k);
-      if (Number.isInteger(uid) && uid > 0 && typeof owner === 'string') owners.set(uid, owner);
-    }
-    return owners;
+    return readOwners(this.file, (uid) => uid > 0);
   }
 
   private save(owners: Map<number, string>): void {
-    const out: Record<string, string> = {};
-    for (const [uid, o] of [...owners].sort((a, b) => a[0] - b[0])) out[String(uid)] = o;
-    writeJsonAtomic(this.file, { version: 1, owners: out } satisfies UidFile);
+    writeOwners(this.file, owners);
   }
-}
-
-function ownerUid(owners: Map<number, string>, owner: string): number | undefined {
-  for (const [uid, o] of owners) if (o === owner) return uid;
-  return undefined;
 }

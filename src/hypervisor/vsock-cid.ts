@@ -4,19 +4,14 @@
 // serialize through this one allocator (the daemon has one).
 
 import { InvalidArgumentError, ResourceExhaustedError } from '../../common/errors';
-import { readJson, writeJsonAtomic } from '../store/atomic';
+import { numberOf, readOwners, writeOwners } from './owner-file';
 
 export const FIRST_GUEST_CID = 3;
 /** Plenty for one host, and keeps the allocation file small. */
 export const DEFAULT_MAX_CID = 65_535;
 
-interface CidFile {
-  version: 1;
-  owners: Record<string, string>;
-}
-
 export class CidAllocator {
-  private owners = new Map<number, string>();
+  private owners: Map<number, string>;
   /** CIDs something outside vmpod holds (another hypervisor's VMs): skipped until the daemon restarts. */
   private readonly foreign = new Set<number>();
 
@@ -24,16 +19,7 @@ export class CidAllocator {
     private readonly file: string,
     private readonly maxCid = DEFAULT_MAX_CID,
   ) {
-    let data: CidFile | undefined;
-    try {
-      data = readJson<CidFile>(file);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    for (const [k, owner] of Object.entries(data?.owners ?? {})) {
-      const cid = Number(k);
-      if (Number.isInteger(cid) && cid >= FIRST_GUEST_CID && typeof owner === 'string') this.owners.set(cid, owner);
-    }
+    this.owners = readOwners(file, (cid) => cid >= FIRST_GUEST_CID);
   }
 
   /** The CID of `owner`, allocating the lowest free one if it has none. */
@@ -57,8 +43,7 @@ export class CidAllocator {
   }
 
   lookup(owner: string): number | undefined {
-    for (const [cid, o] of this.owners) if (o === owner) return cid;
-    return undefined;
+    return numberOf(this.owners, owner);
   }
 
   /** Free `owner`'s CID; a no-op if it has none. */
@@ -79,9 +64,7 @@ export class CidAllocator {
   }
 
   private save(): void {
-    const owners: Record<string, string> = {};
-    for (const [cid, o] of [...this.owners].sort((a, b) => a[0] - b[0])) owners[String(cid)] = o;
-    writeJsonAtomic(this.file, { version: 1, owners } satisfies CidFile);
+    writeOwners(this.file, this.owners);
   }
 }
 
