@@ -20,8 +20,8 @@
 
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
@@ -33,6 +33,7 @@ import { projectRoot } from '../../src/paths';
 import { leftoverMounts, removeAllPods, startDaemon, waitFor, type TestDaemon } from '../helpers/daemon';
 import { REGISTRY_BIN, startRegistry } from '../helpers/registry';
 import { runcMissing } from '../helpers/runc-fixture';
+import { relativeTree } from '../helpers/lstat-walk';
 
 const ROOT = projectRoot();
 const LABELS = 'etc/kubernetes/node-feature-discovery/features.d/vmpod';
@@ -46,18 +47,7 @@ function daemonSetContainer(yaml: string): { command: string[]; preStop: string[
   return { command: JSON.parse(command[1]) as string[], preStop: JSON.parse(preStop[1]) as string[], env };
 }
 
-/** Every path under dir, relative, sorted. */
-function tree(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      out.push(relative(dir, join(d, e.name)));
-      if (e.isDirectory()) walk(join(d, e.name));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+const tree = relativeTree;
 
 const sha256 = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex');
 

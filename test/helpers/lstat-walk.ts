@@ -3,7 +3,7 @@
 // The hostile-volume tests compare this with what the guest made.
 
 import { lstatSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 
 export interface LstatEntry {
   path: string;
@@ -25,4 +25,11 @@ export function lstatWalk(dir: string): LstatEntry[] {
     if (s.isDirectory()) out.push(...lstatWalk(p));
   }
   return out;
+}
+
+/** Every path under `dir` (files, links and directories), relative to it, sorted. */
+export function relativeTree(dir: string): string[] {
+  return lstatWalk(dir)
+    .map((e) => relative(dir, e.path))
+    .sort();
 }

@@ -9,11 +9,12 @@
 // With a scratch HOST_ROOT the installer must leave systemd alone.
 
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import t from 'tap';
 import { projectRoot } from '../../src/paths';
+import { relativeTree } from '../helpers/lstat-walk';
 
 const ROOT = projectRoot();
 const INSTALL = join(ROOT, 'deploy', 'installer', 'install.sh');
@@ -33,18 +34,7 @@ function stubPayload(dir: string): void {
   copyFileSync(join(ROOT, 'systemd', 'vmpod.service'), join(dir, 'systemd', 'vmpod.service'));
 }
 
-/** Every path under dir (files, links and directories), relative, sorted. */
-function tree(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      out.push(relative(dir, join(d, e.name)));
-      if (e.isDirectory()) walk(join(d, e.name));
-    }
-  };
-  walk(dir);
-  return out.sort();
-}
+const tree = relativeTree;
 
 function run(hostRoot: string, payload: string, ...args: string[]): { status: number | null; out: string } {
   const r = spawnSync('sh', [INSTALL, ...args], { encoding: 'utf8', timeout: 180_000, env: { ...process.env, HOST_ROOT: hostRoot, PAYLOAD: payload } });
