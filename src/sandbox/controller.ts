@@ -203,9 +203,28 @@ export interface AgentLogRead {
 /** What a controller tells the domain without being asked. */
 export type ControllerEvent = { kind: 'container-exited'; containerId: string; state: ContainerProcessState } | { kind: 'sandbox-died'; podSandboxId: string; reason: string };
 
+/** What a handler can do, as kubelet reads it from Status (RuntimeHandlerFeatures). */
+export interface HandlerFeatureFlags {
+  /** Pods with `hostUsers: false` (NamespaceOption.userns_options in POD mode) run. */
+  userNamespaces: boolean;
+  /** Mount.recursive_read_only is honoured (every submount of the bind is read-only too). */
+  recursiveReadOnlyMounts: boolean;
+}
+
+/** CheckpointContainer's request, validated: the archive to write and how long it may take. */
+export interface CheckpointOptions {
+  /** Absolute host path of the tar archive to write (CheckpointContainerRequest.location). */
+  location: string;
+  /** 0: the default. */
+  timeoutS: number;
+}
+
 export interface SandboxController {
   /** The handler (RuntimeClass) name this controller serves. */
   readonly handler: string;
+
+  /** What this handler supports, for Status (fixed for the daemon's lifetime). */
+  features(): HandlerFeatureFlags;
 
   /** Refuses (typed error) a pod this controller cannot run, before anything is created. */
   checkPod(config: PodSandboxConfig__Output, namespaces: PodNamespaceModes): void;
@@ -242,6 +261,13 @@ export interface SandboxController {
   attach(sb: SandboxHandle, c: ContainerHandle, opts: StreamOptions): Promise<ProcessIO>;
   /** kubelet rotated the container's log file: start writing a new one at the same path. */
   reopenContainerLog(sb: SandboxHandle, c: ContainerHandle): Promise<void>;
+  /**
+   * CheckpointContainer: writes an archive of the running container (its
+   * processes' state and its changed files) that a container can be
+   * restored from. A controller that cannot throws UnimplementedError
+   * saying why.
+   */
+  checkpointContainer(sb: SandboxHandle, c: ContainerHandle, opts: CheckpointOptions): Promise<void>;
 
   /**
    * Removes whatever a create interrupted by a daemon crash may have left,

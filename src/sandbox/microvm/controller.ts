@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { FailedPreconditionError } from '../../../common/errors';
+import { FailedPreconditionError, UnimplementedError } from '../../../common/errors';
 import type { MicrovmConfig, VmpodConfig } from '../../config/types';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
@@ -21,6 +21,7 @@ import type { HostFacts, PodNamespaceModes } from '../../oci/input';
 import { nowNs } from '../../../common/time';
 import type {
   CgroupStats,
+  CheckpointOptions,
   ContainerCreateInput,
   ContainerCreateResult,
   ContainerHandle,
@@ -32,6 +33,7 @@ import type {
   DebugProcessOptions,
   Description,
   ExecResult,
+  HandlerFeatureFlags,
   ProcessIO,
   SandboxController,
   SandboxCreateInput,
@@ -317,6 +319,14 @@ export class MicrovmController implements SandboxController {
   /** vmpod writes a VM container's log itself, from the agent's output stream. */
   async reopenContainerLog(sb: SandboxHandle, c: ContainerHandle): Promise<void> {
     await (await this.entry(sb)).containers.reopenLog(c);
+  }
+
+  features(): HandlerFeatureFlags {
+    return { userNamespaces: false, recursiveReadOnlyMounts: false };
+  }
+
+  checkpointContainer(_sb: SandboxHandle, c: ContainerHandle, _opts: CheckpointOptions): Promise<void> {
+    return Promise.reject(new UnimplementedError(`CheckpointContainer of container ${c.id}: not implemented yet for VM pods`));
   }
 
   async containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null> {

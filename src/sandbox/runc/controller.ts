@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { UnimplementedError } from '../../../common/errors';
 import type { Logger } from '../../log';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
@@ -19,6 +20,7 @@ import { exitFile, reopenConmonLog } from './conmon';
 import { Runc } from './runc-cli';
 import type {
   CgroupStats,
+  CheckpointOptions,
   ContainerCreateInput,
   ContainerCreateResult,
   ContainerHandle,
@@ -28,6 +30,7 @@ import type {
   DebugInfo,
   Description,
   ExecResult,
+  HandlerFeatureFlags,
   ProcessIO,
   SandboxController,
   SandboxCreateInput,
@@ -188,6 +191,14 @@ export class RuncController implements SandboxController {
 
   reopenContainerLog(_sb: SandboxHandle, c: ContainerHandle): Promise<void> {
     return reopenConmonLog(decodeContainerData(c.data, c.id).bundle, c.id, c.logPath);
+  }
+
+  features(): HandlerFeatureFlags {
+    return { userNamespaces: false, recursiveReadOnlyMounts: false };
+  }
+
+  checkpointContainer(_sb: SandboxHandle, c: ContainerHandle, _opts: CheckpointOptions): Promise<void> {
+    return Promise.reject(new UnimplementedError(`CheckpointContainer of container ${c.id}: not implemented yet for runc pods`));
   }
 
   containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null> {
