@@ -2,6 +2,13 @@
 // containerd: CRI run_as_username, else run_as_user, else the image's User;
 // run_as_group overrides the primary group; names are looked up in the
 // image's own /etc/passwd and /etc/group (never the host's).
+//
+// Supplemental groups follow the CRI SupplementalGroupsPolicy as containerd
+// 2.x applies it: the primary gid always comes first; Merge (the default)
+// adds the groups the image's /etc/group lists the user as a member of, then
+// the requested supplemental_groups (kubelet puts the pod's fsGroup among
+// them); Strict adds only the requested ones, so an image cannot slip a group
+// into the process that the pod spec did not name (KEP-3619).
 
 import { InvalidArgumentError } from '../../common/errors';
 import type { LinuxContainerSecurityContext__Output } from '../generated/cri/runtime/v1/LinuxContainerSecurityContext';
@@ -64,12 +71,27 @@ function lookupGroup(spec: string, groups: GroupEntry[], field: string): number 
 }
 
 /**
+ * Whether the image's /etc/group memberships join the requested groups. An
+ * unset policy is Merge (the proto default); a value this runtime does not
+ * know is refused, as containerd refuses it, rather than run the container
+ * with groups the caller did not ask for.
+ */
+export function supplementalGroupsPolicy(sc: LinuxContainerSecurityContext__Output | null | undefined): 'Merge' | 'Strict' {
+  const p = (sc?.supplemental_groups_policy ?? 'Merge') as unknown;
+  if (p === 'Merge' || p === 0) return 'Merge';
+  if (p === 'Strict' || p === 1) return 'Strict';
+  throw new InvalidArgumentError('config.linux.security_context.supplemental_groups_policy', `unknown supplemental groups policy ${String(p)}; this runtime knows Merge and Strict`);
+}
+
+/**
  * A group without a user is refused, as containerd refuses it ("user group is
  * specified without user"): the image's user would otherwise run with a group
- * the pod spec chose for a user it never named. Pure, so CreateContainer can
- * check it before doing any work.
+ * the pod spec chose for a user it never named. An unknown supplemental
+ * groups policy is refused here too. Pure, so CreateContainer can check both
+ * before doing any work.
  */
 export function checkUserRequest(sc: LinuxContainerSecurityContext__Output | null | undefined): void {
+  supplementalGroupsPolicy(sc);
   if (sc?.run_as_group && !sc.run_as_user && !sc.run_as_username) {
     throw new InvalidArgumentError('config.linux.security_context.run_as_group', `group ${String(sc.run_as_group.value)} is set without run_as_user or run_as_username; set a user too`);
   }
@@ -108,7 +130,7 @@ export function resolveUser(sc: LinuxContainerSecurityContext__Output | null, im
   const primary = gid ?? 0;
 
   const additional = new Set<number>([primary]);
-  if (name) for (const g of groups) if (g.members.includes(name)) additional.add(g.gid);
+  if (name && supplementalGroupsPolicy(sc) === 'Merge') for (const g of groups) if (g.members.includes(name)) additional.add(g.gid);
   for (const g of sc?.supplemental_groups ?? []) additional.add(Number(g));
   return { uid, gid: primary, additionalGids: [...additional] };
 }
