@@ -3,19 +3,24 @@
 // The CRI handlers turn these into CRI messages. One pod or container whose
 // stats cannot be read (a VM going away, a guest that does not answer) is
 // left out of a list, never fails the node's list, which kubelet asks in one call.
+// A pod's network counters come from its network namespace (the same for
+// every handler, network/net-dev.ts); a namespace that cannot be read leaves
+// them unset.
 
 import type { Logger } from '../log';
 import type { CgroupStats } from '../sandbox/controller';
+import type { StatsExtras } from '../sandbox/stats-extras';
 import type { ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
 import type { Usage } from '../image/usage';
 import { msToNs } from '../../common/time';
+import { readPodNetwork, type PodNetworkFigures } from '../network/net-dev';
 import { podCpuKey } from './cpu-samples';
 import { containerHandle, podRuntime, type Domain } from './domain';
 import { refreshContainer } from './exits';
 import { selectContainers, selectPods, type ContainerFilter, type PodFilter } from './filters';
 
-export interface CgroupFigures extends CgroupStats {
+export interface CgroupFigures extends CgroupStats, StatsExtras {
   /** CPU use since the previous sample, in ns per s; absent on the first. */
   cpuNanoCores?: number;
 }
@@ -30,6 +35,16 @@ export interface PodStatsView {
   pod: SandboxRecord;
   cgroup: CgroupFigures | null;
   containers: ContainerStatsView[];
+  network?: PodNetworkFigures;
+}
+
+/** The pod's network counters; undefined for a pod on the host's network (no namespace of its own) or one whose namespace cannot be read. */
+async function podNetwork(sb: SandboxRecord, log: Logger): Promise<PodNetworkFigures | undefined> {
+  if (!sb.netnsPath || sb.namespaces.network === 'NODE') return undefined;
+  return readPodNetwork(sb.netnsPath).catch((err: Error) => {
+    log.debug({ podSandboxId: sb.id, err: err.message }, 'pod network counters unavailable');
+    return undefined;
+  });
 }
 
 function withRate(d: Domain, key: string, s: CgroupStats | null): CgroupFigures | null {
@@ -85,7 +100,10 @@ export async function podStats(d: Domain, sb: SandboxRecord, log: Logger): Promi
     log,
     (c) => ({ containerId: c.id }),
   );
-  return { pod: sb, cgroup: withRate(d, podCpuKey(sb.id), raw), containers };
+  const view: PodStatsView = { pod: sb, cgroup: withRate(d, podCpuKey(sb.id), raw), containers };
+  const network = rt ? await podNetwork(sb, log) : undefined;
+  if (network) view.network = network;
+  return view;
 }
 
 export async function listPodStats(d: Domain, f: PodFilter | undefined, log: Logger): Promise<PodStatsView[]> {
@@ -98,7 +116,14 @@ export async function listPodStats(d: Domain, f: PodFilter | undefined, log: Log
 }
 
 /** For ListPodSandboxMetrics: every ready pod's figures, without CPU rates (metrics carry cumulative counters only). */
-export async function podMetrics(d: Domain, log: Logger): Promise<{ pod: SandboxRecord; cgroup: CgroupStats | null; containers: { container: ContainerRecord; cgroup: CgroupStats }[] }[]> {
+export interface PodMetricsView {
+  pod: SandboxRecord;
+  cgroup: CgroupStats | null;
+  containers: { container: ContainerRecord; cgroup: CgroupStats }[];
+  network?: PodNetworkFigures;
+}
+
+export async function podMetrics(d: Domain, log: Logger): Promise<PodMetricsView[]> {
   const ready = d.sandboxes.list().filter((s) => s.state === 'SANDBOX_READY' && s.controller);
   return eachReadable(
     ready,
@@ -112,7 +137,10 @@ export async function podMetrics(d: Domain, log: Logger): Promise<{ pod: Sandbox
         log,
         (c) => ({ containerId: c.id }),
       );
-      return { pod: sb, cgroup, containers: read.flatMap((r) => (r.cgroup ? [{ container: r.container, cgroup: r.cgroup }] : [])) };
+      const view: PodMetricsView = { pod: sb, cgroup, containers: read.flatMap((r) => (r.cgroup ? [{ container: r.container, cgroup: r.cgroup }] : [])) };
+      const network = await podNetwork(sb, log);
+      if (network) view.network = network;
+      return view;
     },
     log,
     (sb) => ({ podSandboxId: sb.id }),

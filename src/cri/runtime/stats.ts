@@ -7,7 +7,7 @@ import type { PodSandboxStatsRequest__Output } from '../../generated/cri/runtime
 import type { PodService } from '../../pods/service';
 import type { HandlerTable } from '../handler';
 import { requireString } from '../validate';
-import { metricDescriptors, metricsOf } from './metrics';
+import { metricDescriptors, metricsOf, networkMetricsOf, overheadMetricsOf } from './metrics';
 import { toCriContainerStats, toCriPodSandboxStats } from './stats-to-cri';
 
 export function statsHandlers(pods: PodService): HandlerTable {
@@ -26,13 +26,23 @@ export function statsHandlers(pods: PodService): HandlerTable {
     },
     ListMetricDescriptors: async () => ({ descriptors: metricDescriptors() }),
     ListPodSandboxMetrics: async (_req: unknown, ctx) => ({
-      pod_metrics: (await pods.podMetrics(ctx.log)).map(({ pod, cgroup, containers }) => {
+      pod_metrics: (await pods.podMetrics(ctx.log)).map(({ pod, cgroup, containers, network }) => {
         const md = pod.config.metadata;
         // cadvisor's label values: container, id, image, name, namespace, pod.
         const podLabels = ['POD', pod.id, '', pod.id, md?.namespace ?? '', md?.name ?? ''];
         return {
           pod_sandbox_id: pod.id,
-          metrics: cgroup ? metricsOf(cgroup, podLabels) : [],
+          metrics: [
+            ...(cgroup ? metricsOf(cgroup, podLabels) : []),
+            ...(network ? networkMetricsOf(network, podLabels) : []),
+            ...(cgroup
+              ? overheadMetricsOf(
+                  cgroup,
+                  containers.map((c) => c.cgroup),
+                  podLabels,
+                )
+              : []),
+          ],
           container_metrics: containers.map(({ container: c, cgroup: cs }) => ({
             container_id: c.id,
             metrics: metricsOf(cs, [c.config.metadata?.name ?? '', c.id, c.image, c.id, md?.namespace ?? '', md?.name ?? '']),

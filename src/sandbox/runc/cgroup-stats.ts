@@ -1,11 +1,13 @@
 // Reads usage of a cgroupfs path straight from the kernel's files, for a
 // container (<parent>/<id>) or a whole pod (<parent>), on cgroup v1 and v2.
+// IO, pressure and swap, where the host keeps them, come from cgroup-extras.ts.
 
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CgroupStats } from '../controller';
 import { nowNs } from '../../../common/time';
+import { cgroupExtras } from './cgroup-extras';
 
 const V1 = '/sys/fs/cgroup';
 
@@ -41,6 +43,11 @@ async function countProcs(path: string): Promise<number> {
 
 /** null when the cgroup does not exist (container never started or already removed). */
 export async function cgroupStats(cgroupPath: string, version: 1 | 2): Promise<CgroupStats | null> {
+  const base = await baseStats(cgroupPath, version);
+  return base ? { ...base, ...(await cgroupExtras(cgroupPath, version)) } : null;
+}
+
+async function baseStats(cgroupPath: string, version: 1 | 2): Promise<CgroupStats | null> {
   const timestampNs = nowNs();
   if (version === 2) {
     const dir = join(V1, cgroupPath);
