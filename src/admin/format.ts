@@ -1,5 +1,6 @@
 // How the debug CLI prints the admin socket's answers. Pure.
 
+import type { OverheadReport } from '../pods/overhead';
 import type { AgentLogRead } from '../sandbox/controller';
 import type { PodRow, VmAnswer } from './protocol';
 
@@ -63,5 +64,34 @@ export function formatAgentLog(read: AgentLogRead): string {
   let out = '';
   if (read.dropped > 0 && (read.lines[0]?.seq ?? read.nextSeq) <= read.dropped) out += `(${read.dropped} older lines were evicted from the agent's ring)\n`;
   for (const l of read.lines) out += `${formatTime(l.timeUnixNano)} ${l.level.padEnd(5)} ${printable(l.msg)}\n`;
+  return out;
+}
+
+const mib = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)}Mi`;
+const mcpu = (m: number): string => `${m.toFixed(1)}m`;
+
+/** `vmpod overhead`: each VM pod's measured overhead, the median and max, the podFixed to use, and how it was measured. */
+export function formatOverhead(r: OverheadReport): string {
+  if (!r.summary) return 'no running VM pod to measure: the overhead is measured on the VM pods this node runs (start one, then ask again)\n';
+  let out = table(
+    ['POD ID', 'NAME', 'VMM RSS', 'GUEST WS', 'MEM OVERHEAD', 'VMM CPU', 'GUEST CPU', 'CPU OVERHEAD', 'THREADS'],
+    r.pods.map((p) => [
+      p.id.slice(0, SHORT_ID),
+      `${printable(p.namespace)}/${printable(p.name)}`,
+      mib(p.vmmRssBytes),
+      mib(p.guestWorkingSetBytes),
+      mib(p.memoryBytes),
+      mcpu(p.vmmMillicores),
+      mcpu(p.guestMillicores),
+      mcpu(p.cpuMillicores),
+      p.vmmThreads === undefined ? '-' : String(p.vmmThreads),
+    ]),
+  );
+  const s = r.summary;
+  out += `\nmemory overhead: median ${mib(s.memory.medianBytes)}, max ${mib(s.memory.maxBytes)} (${r.pods.length} VM pod${r.pods.length === 1 ? '' : 's'})\n`;
+  out += `cpu overhead:    median ${mcpu(s.cpu.medianMillicores)}, max ${mcpu(s.cpu.maxMillicores)} (over ${r.intervalMs} ms)\n`;
+  out += `\nRuntimeClass (the maximum measured, rounded up; add your own margin):\n`;
+  out += `overhead:\n  podFixed:\n    memory: "${s.podFixed.memory}"\n    cpu: "${s.podFixed.cpu}"\n`;
+  out += `\nHow: two readings ${r.intervalMs} ms apart of each VM pod's hypervisor process on the host (/proc/<pid>/stat, smaps_rollup) and of its guest's containers (the agent's cgroup stats). Memory overhead = hypervisor RSS - the guest containers' working set; CPU overhead = hypervisor CPU time - the guest containers' CPU time, as a rate over the interval. Idle pods show idle overhead: measure under your usual load.\n`;
   return out;
 }

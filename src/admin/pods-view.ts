@@ -6,7 +6,9 @@
 // not read only, `vmpod debug` (debugProcess), is off unless the config
 // says `[debug] guest_shell = true`.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { FailedPreconditionError } from '../../common/errors';
+import { overheadReport, type OverheadSample } from '../pods/overhead';
 import { sandboxHandle } from '../pods/domain';
 import type { ProcessIO, SandboxController, SandboxHandle } from '../sandbox/controller';
 import type { SandboxRecord, SandboxStore } from '../store/sandbox';
@@ -25,6 +27,8 @@ export interface AdminPods {
 export interface PodsViewOptions {
   /** `[debug] guest_shell`: whether `vmpod debug` is offered at all (default off). */
   guestShell?: boolean;
+  /** `vmpod overhead`: every ready pod's stats (PodService.podMetrics); without it the daemon has no overhead to show. */
+  podMetrics?: () => Promise<OverheadSample[]>;
 }
 
 export function podRow(r: SandboxRecord): PodRow {
@@ -77,6 +81,16 @@ export class PodsView implements AdminPods {
       const rows = this.sandboxes.list().map(podRow);
       rows.sort((a, b) => (BigInt(a.createdAt) < BigInt(b.createdAt) ? -1 : BigInt(a.createdAt) > BigInt(b.createdAt) ? 1 : 0));
       return { pods: rows };
+    }
+    if (req.cmd === 'overhead') {
+      const read = this.opts.podMetrics;
+      if (!read) throw new FailedPreconditionError('this daemon measures no pod overhead');
+      // Two readings: memory is read at the second, CPU is a rate between them.
+      const t0 = process.hrtime.bigint();
+      const first = await read();
+      await sleep(req.intervalMs);
+      const second = await read();
+      return { overhead: overheadReport(first, second, Number(process.hrtime.bigint() - t0)) };
     }
     const { rec, ctl, h } = this.pod(req.pod);
     switch (req.cmd) {

@@ -9,6 +9,7 @@
 
 import { InvalidArgumentError } from '../../common/errors';
 import type { AgentLogRead, DebugInfo } from '../sandbox/controller';
+import type { OverheadReport } from '../pods/overhead';
 
 export const ADMIN_PROTOCOL_VERSION = 1;
 /** The longest request line the daemon reads; a client sending more is cut off. */
@@ -26,7 +27,13 @@ export const MAX_DEBUG_ARGV = 256;
 export const DEFAULT_DEBUG_ARGV: readonly string[] = ['/bin/sh'];
 const TERM_NAME = /^[A-Za-z0-9._+-]{1,64}$/;
 
-export type AdminQuery = { cmd: 'pods' } | { cmd: 'vm'; pod: string } | { cmd: 'console'; pod: string; bytes: number } | { cmd: 'agent-log'; pod: string; sinceSeq: number };
+/** `vmpod overhead`: the time between its two readings of the pods' stats (CPU is a rate over it). */
+export const DEFAULT_OVERHEAD_INTERVAL_MS = 2000;
+/** Below the CLI's 30 s wait for an answer. */
+export const MAX_OVERHEAD_INTERVAL_MS = 20_000;
+
+export type AdminQuery =
+  { cmd: 'pods' } | { cmd: 'vm'; pod: string } | { cmd: 'console'; pod: string; bytes: number } | { cmd: 'agent-log'; pod: string; sinceSeq: number } | { cmd: 'overhead'; intervalMs: number };
 
 /** A process in the pod's isolation itself (a VM's guest), its bytes streamed on the connection; rows/cols 0 = the kernel's default; term "" = none. */
 export interface DebugRequest {
@@ -41,7 +48,7 @@ export interface DebugRequest {
 
 export type AdminRequest = AdminQuery | DebugRequest;
 
-export const ADMIN_COMMANDS: readonly AdminRequest['cmd'][] = ['pods', 'vm', 'console', 'agent-log', 'debug'];
+export const ADMIN_COMMANDS: readonly AdminRequest['cmd'][] = ['pods', 'vm', 'console', 'agent-log', 'debug', 'overhead'];
 
 /** One row of `vmpod pods`. */
 export interface PodRow {
@@ -62,7 +69,8 @@ export interface VmAnswer extends DebugInfo {
   state: string;
 }
 
-export type AdminResult = { pods: PodRow[] } | { vm: VmAnswer } | { console: string; pod: string } | { agentLog: AgentLogRead; pod: string } | { debug: { pod: string } };
+export type AdminResult =
+  { pods: PodRow[] } | { vm: VmAnswer } | { console: string; pod: string } | { agentLog: AgentLogRead; pod: string } | { debug: { pod: string } } | { overhead: OverheadReport };
 
 export type AdminResponse = { ok: true; result: AdminResult } | { ok: false; error: { code: string; message: string } };
 
@@ -122,6 +130,7 @@ export function parseRequest(line: string): AdminRequest {
     console: ['pod', 'bytes'],
     'agent-log': ['pod', 'sinceSeq'],
     debug: ['pod', 'argv', 'tty', 'rows', 'cols', 'term'],
+    overhead: ['intervalMs'],
   };
   const cmd = o.cmd;
   if (typeof cmd !== 'string' || !(ADMIN_COMMANDS as readonly string[]).includes(cmd)) {
@@ -141,6 +150,8 @@ export function parseRequest(line: string): AdminRequest {
       return { cmd: 'agent-log', pod: podRef(o), sinceSeq: count(o, 'sinceSeq', 0, 0, Number.MAX_SAFE_INTEGER) };
     case 'debug':
       return { cmd: 'debug', pod: podRef(o), argv: debugArgv(o), tty: flag(o, 'tty'), rows: count(o, 'rows', 0, 0, 0xffff), cols: count(o, 'cols', 0, 0, 0xffff), term: termName(o) };
+    case 'overhead':
+      return { cmd: 'overhead', intervalMs: count(o, 'intervalMs', DEFAULT_OVERHEAD_INTERVAL_MS, 100, MAX_OVERHEAD_INTERVAL_MS) };
   }
 }
 

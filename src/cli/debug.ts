@@ -1,5 +1,5 @@
 // The operator debug commands (`vmpod pods`, `vmpod vm`, `vmpod console`,
-// `vmpod logs --agent`, `vmpod debug`). Each sends one request to the
+// `vmpod logs --agent`, `vmpod debug`, `vmpod overhead`). Each sends one request to the
 // daemon's admin socket (src/admin), which sits next to the CRI socket and is
 // root's only; none of them talks to QEMU or a guest. `vmpod debug` then
 // streams a session (guest-debug.ts).
@@ -9,12 +9,12 @@ import { DEFAULT_CONFIG_PATH } from '../config/defaults';
 import type { HandlerConfigDef } from '../config/handler-config';
 import { loadConfig } from '../config/load';
 import { adminCall, AdminClientError, adminSocketPath } from '../admin/client';
-import { formatAgentLog, formatPods, formatVm, printableLines } from '../admin/format';
-import type { AdminRequest, AdminResult } from '../admin/protocol';
+import { formatAgentLog, formatOverhead, formatPods, formatVm, printableLines } from '../admin/format';
+import { DEFAULT_OVERHEAD_INTERVAL_MS, type AdminRequest, type AdminResult } from '../admin/protocol';
 import { ConfigError } from '../../common/errors';
 import { GUEST_DEBUG_USAGE, runGuestDebug } from './guest-debug';
 
-export const DEBUG_COMMANDS = ['pods', 'vm', 'console', 'logs', 'debug'];
+export const DEBUG_COMMANDS = ['pods', 'vm', 'console', 'logs', 'debug', 'overhead'];
 
 export const DEBUG_USAGE = `
 Debug commands (root only; they ask the running daemon over its admin socket,
@@ -23,8 +23,10 @@ Debug commands (root only; they ask the running daemon over its admin socket,
   vm POD                a pod's isolation: QEMU pid, accel, agent transport, memory, vCPUs, CID, console tail
   console POD           the pod VM's serial console log (--bytes N, default 65536)
   logs --agent POD      the pod VM's guest agent log ring
+  overhead              the VM pods' measured hypervisor overhead (memory, CPU: median, max) and the
+                        RuntimeClass overhead.podFixed it suggests (--interval-ms N between the two readings, default 2000)
 ${GUEST_DEBUG_USAGE}  POD is a pod sandbox id or a unique prefix of one.
-Options (debug commands): --config FILE, --listen PATH (to find the socket), --bytes N (console)
+Options (debug commands): --config FILE, --listen PATH (to find the socket), --bytes N (console), --interval-ms N (overhead)
 `;
 
 /** argv (after the command) → the admin request and the CRI socket to find the admin socket by. Throws ConfigError. */
@@ -38,12 +40,14 @@ export function parseDebugArgs(command: string, argv: string[], types: readonly 
       listen: { type: 'string' },
       bytes: { type: 'string' },
       agent: { type: 'boolean' },
+      'interval-ms': { type: 'string' },
     },
   });
-  const want = command === 'pods' ? 0 : 1;
+  const want = command === 'pods' || command === 'overhead' ? 0 : 1;
   if (positionals.length !== want) throw new ConfigError(command, want === 0 ? 'takes no argument' : 'takes one argument: a pod sandbox id or unique prefix');
   if (values.bytes !== undefined && command !== 'console') throw new ConfigError('--bytes', `is an option of "console", not "${command}"`);
   if (values.agent !== undefined && command !== 'logs') throw new ConfigError('--agent', `is an option of "logs", not "${command}"`);
+  if (values['interval-ms'] !== undefined && command !== 'overhead') throw new ConfigError('--interval-ms', `is an option of "overhead", not "${command}"`);
   let criSocket = values.listen;
   if (criSocket === undefined) criSocket = loadConfig(values.config ?? DEFAULT_CONFIG_PATH, values.config !== undefined, types).listen;
   else if (!criSocket.startsWith('/')) throw new ConfigError('--listen', 'must be an absolute path');
@@ -51,6 +55,11 @@ export function parseDebugArgs(command: string, argv: string[], types: readonly 
   switch (command) {
     case 'pods':
       return { req: { cmd: 'pods' }, criSocket };
+    case 'overhead': {
+      const ms = values['interval-ms'];
+      if (ms !== undefined && !/^\d+$/.test(ms)) throw new ConfigError('--interval-ms', 'must be a number of milliseconds');
+      return { req: { cmd: 'overhead', intervalMs: ms === undefined ? DEFAULT_OVERHEAD_INTERVAL_MS : Number(ms) }, criSocket };
+    }
     case 'vm':
       return { req: { cmd: 'vm', pod }, criSocket };
     case 'console': {
@@ -72,6 +81,7 @@ export function render(result: AdminResult): string {
   if ('vm' in result) return formatVm(result.vm);
   if ('console' in result) return printableLines(result.console);
   if ('agentLog' in result) return formatAgentLog(result.agentLog);
+  if ('overhead' in result) return formatOverhead(result.overhead);
   return ''; // a debug session is streamed (guest-debug.ts), never rendered
 }
 
