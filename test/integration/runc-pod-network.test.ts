@@ -2,10 +2,11 @@
 // host-local, portmap) run inside a throw-away "node" netns, runc pods get
 // IPs from it, a server in one pod answers another pod and the node, a host
 // port works, a "restarted daemon" (a new server on the same root) still runs
-// CNI DEL, and nothing of a removed pod remains in the node netns.
+// CNI DEL, and nothing of a removed pod remains in the node netns. A pod's
+// network stats (PodSandboxStats, ListPodSandboxMetrics) move with its traffic.
 
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -175,6 +176,62 @@ t.test('a restarted daemon still runs CNI DEL for a pod it did not set up', asyn
   await daemon.client.runtime.RemovePodSandbox({ pod_sandbox_id: pod.podId });
   t.ok(sb.tryExec(['test', '-e', leaseFile]).status !== 0, 'CNI DEL released the lease');
   t.notMatch(sb.exec(['ip', '-o', 'link', 'show']), /veth[^:]*@.*master vmpodt93/, 'veth gone');
+});
+
+t.test('network stats of a runc pod move when traffic flows: PodSandboxStats and ListPodSandboxMetrics', async (t) => {
+  const c = daemon!.client;
+  // ~140 KB to fetch, so that the counters move by far more than any background chatter.
+  const web = await runPod('stats', [
+    '/bin/sh',
+    '-c',
+    'mkdir -p /www && i=0; while [ $i -lt 2000 ]; do echo 0123456789012345678901234567890123456789012345678901234567890123456789; i=$((i+1)); done > /www/big && exec /bin/httpd -f -p 8080 -h /www',
+  ]);
+  const eth0 = async () => {
+    const s = await c.runtime.PodSandboxStats({ pod_sandbox_id: web.podId });
+    return s.stats?.linux?.network;
+  };
+  const before = await eth0();
+  t.equal(before?.default_interface?.name, 'eth0', 'the CNI interface is the default');
+  t.same(
+    before?.interfaces.map((i) => i.name),
+    ['eth0'],
+    'loopback is not listed',
+  );
+  const rx0 = Number(before?.default_interface?.rx_bytes?.value);
+  const tx0 = Number(before?.default_interface?.tx_bytes?.value);
+  const got = await retry(
+    () => wgetFromNode(`http://${web.ip}:8080/big`),
+    (r) => r.status === 0,
+  );
+  t.equal(got.stdout.length, 142_000, 'the node fetched the file from the pod');
+  const after = await eth0();
+  const rx1 = Number(after?.default_interface?.rx_bytes?.value);
+  const tx1 = Number(after?.default_interface?.tx_bytes?.value);
+  t.ok(tx1 - tx0 >= 142_000, `the pod sent the file: tx grew by ${tx1 - tx0} bytes`);
+  t.ok(rx1 > rx0, `the pod received the request and ACKs: rx grew by ${rx1 - rx0} bytes`);
+  t.equal(Number(after?.default_interface?.rx_errors?.value), 0, 'no receive errors');
+
+  const { pod_metrics } = await c.runtime.ListPodSandboxMetrics({});
+  const mine = pod_metrics.find((m) => m.pod_sandbox_id === web.podId);
+  const txMetric = mine?.metrics.find((m) => m.name === 'container_network_transmit_bytes_total' && m.label_values.includes('eth0'));
+  t.ok(Number(txMetric?.value?.value) >= tx1, 'container_network_transmit_bytes_total{interface="eth0"} is at least what the stats said');
+  const { descriptors } = await c.runtime.ListMetricDescriptors({});
+  t.same(descriptors.find((d) => d.name === 'container_network_transmit_bytes_total')?.label_keys, ['container', 'id', 'image', 'interface', 'name', 'namespace', 'pod']);
+  t.notOk(
+    mine?.metrics.some((m) => m.name.startsWith('vmpod_vmm_')),
+    'a runc pod has no hypervisor overhead metrics',
+  );
+
+  // Pressure: the kernel keeps it per cgroup of the v2 tree only (on a hybrid host, /sys/fs/cgroup/unified).
+  const psiHere = existsSync('/sys/fs/cgroup/unified/cpu.pressure') || existsSync('/sys/fs/cgroup/cgroup.controllers');
+  const st = await c.runtime.PodSandboxStats({ pod_sandbox_id: web.podId });
+  t.equal(st.stats?.linux?.cpu?.psi !== null && st.stats?.linux?.cpu?.psi !== undefined, psiHere, `cpu PSI present exactly when the host has per-cgroup pressure (${psiHere})`);
+  t.ok(
+    mine?.metrics.some((m) => m.name === 'container_fs_reads_bytes_total'),
+    'block IO counted for the pod cgroup',
+  );
+  await c.runtime.StopPodSandbox({ pod_sandbox_id: web.podId });
+  await c.runtime.RemovePodSandbox({ pod_sandbox_id: web.podId });
 });
 
 function readMounts(): string {
