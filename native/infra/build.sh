@@ -1,15 +1,18 @@
 #!/bin/sh
-# Compiles vmpod-infra statically into native/infra/build/vmpod-infra.
-# Idempotent: rebuilds only when the source is newer than the binary.
+# Compiles vmpod-infra (the pod's namespace holder) and vmpod-mount (idmapped
+# and recursively read-only mounts for runc pods) statically into
+# native/infra/build/. Idempotent: rebuilds only a binary older than its source.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-out="$here/build/vmpod-infra"
-src="$here/vmpod-infra.c"
-if [ -x "$out" ] && [ "$out" -nt "$src" ]; then
-  exit 0
-fi
 mkdir -p "$here/build"
-${CC:-gcc} -static -Os -Wall -Wextra -Werror -o "$out.tmp" "$src"
-strip "$out.tmp"
-mv "$out.tmp" "$out"
-echo "built $out"
+for name in vmpod-infra vmpod-mount; do
+  out="$here/build/$name"
+  src="$here/$name.c"
+  if [ -x "$out" ] && [ "$out" -nt "$src" ]; then
+    continue
+  fi
+  ${CC:-gcc} -static -Os -Wall -Wextra -Werror -o "$out.tmp" "$src"
+  strip "$out.tmp"
+  mv "$out.tmp" "$out"
+  echo "built $out"
+done

@@ -30,6 +30,7 @@ import type { PhaseObserver } from '../sandbox/steps';
 import { StreamingServer } from '../streaming/server';
 import { createContainerStore, type ContainerStore } from '../store/container';
 import { createSandboxStore, type SandboxStore } from '../store/sandbox';
+import { handlerFeatures } from './handler-features';
 import { hostReport } from './host-report';
 import type { RuntimeState } from './runtime-state';
 
@@ -59,6 +60,8 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
     // Cheap facts only: no VM is booted on a Status call.
     capabilities: async () => (await hostReport(cfg, types, false)).capabilities,
     network: (): NetworkReadiness => podNetwork.networkStatus(),
+    // Read when Status is called, once the controllers below exist.
+    handlerFeatures: (name) => handlerFeatures(cfg.runtime, controllers, name),
     podCidr: () => state.podCidr,
     setPodCidr: (cidr) => {
       state.podCidr = cidr;

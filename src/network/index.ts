@@ -24,6 +24,7 @@ import { CniConfigWatcher } from './watch';
 export * from './types';
 export { attachTap, detachTap, DEFAULT_TAP_NAME, type GuestNetwork, type GuestAddress, type GuestRoute } from './tap';
 export { connectLoopback, openNetnsPort } from './port-forward';
+export { usernsPinPath } from './netns';
 export { NETWORK_NOT_READY_REASON } from './watch';
 export { podBandwidth, EGRESS_ANNOTATION, INGRESS_ANNOTATION } from './bandwidth';
 
@@ -124,7 +125,7 @@ export class PodNetwork {
     const ns = this.netnsPathFor(pod.id);
     // A pin without a cache entry is left by a daemon killed between the two steps: start afresh.
     await deleteNetns(ns);
-    await createNetns(ns);
+    await createNetns(ns, pod.userns);
     const entry: CniCacheEntry = {
       version: 1,
       podId: pod.id,

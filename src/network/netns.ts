@@ -6,9 +6,10 @@
 // --net=<file>` creates and pins in one go.
 
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { InternalError } from '../../common/errors';
 import { run, runOk } from './run';
+import { unshareUsernsNetns, type UsernsMaps } from './userns-netns';
 
 export function netnsDir(stateDir: string): string {
   return join(stateDir, 'netns');
@@ -16,6 +17,15 @@ export function netnsDir(stateDir: string): string {
 
 export function netnsPath(stateDir: string, podId: string): string {
   return join(netnsDir(stateDir), podId);
+}
+
+/**
+ * Where the user namespace owning a pod's netns is pinned, when the pod has
+ * one (`hostUsers: false`): beside the netns pins, in a dot dir that
+ * start-up reconciliation does not take for a pod id.
+ */
+export function usernsPinPath(netnsPinPath: string): string {
+  return join(dirname(netnsPinPath), '.userns', basename(netnsPinPath));
 }
 
 /** True when `path` is a mount point (the pin is in place), read from /proc/self/mountinfo. */
@@ -43,12 +53,21 @@ async function ensureSharedDir(dir: string): Promise<void> {
  * Create a new network namespace pinned at `path`, with loopback up (pods
  * expect 127.0.0.1 to work; kubelet's runtimes do the same).
  */
-export async function createNetns(path: string): Promise<void> {
+export async function createNetns(path: string, userns?: UsernsMaps): Promise<void> {
   await ensureSharedDir(dirname(path));
   if (isMounted(path)) throw new InternalError(`network namespace pin ${path} already exists`);
   closeSync(openSync(path, 'w', 0o444));
   try {
-    await runOk(`create network namespace ${path}`, ['unshare', `--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
+    if (userns) {
+      const upin = usernsPinPath(path);
+      mkdirSync(dirname(upin), { recursive: true, mode: 0o711 });
+      closeSync(openSync(upin, 'w', 0o444));
+      await unshareUsernsNetns(path, upin, userns);
+      // The host's root may enter a netns owned by a user namespace it created (CNI plugins do too).
+      await runOk(`bring loopback up in ${path}`, ['nsenter', `--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
+    } else {
+      await runOk(`create network namespace ${path}`, ['unshare', `--net=${path}`, 'ip', 'link', 'set', 'lo', 'up']);
+    }
   } catch (err) {
     await deleteNetns(path).catch(() => undefined);
     throw err;
@@ -61,11 +80,16 @@ export async function createNetns(path: string): Promise<void> {
  * holds it; CNI DEL must have run before, while it still had the veth.
  */
 export async function deleteNetns(path: string): Promise<void> {
+  await unpin(path, 'network');
+  await unpin(usernsPinPath(path), 'user');
+}
+
+async function unpin(path: string, what: string): Promise<void> {
   if (isMounted(path)) {
     // Lazy unmount: a concurrent `nsenter` that opened the file must not make teardown fail.
     const r = await run(['umount', '--lazy', path]);
     // A concurrent teardown may have unmounted it between our check and umount: only a pin still there is an error.
-    if (r.code !== 0 && isMounted(path)) throw new InternalError(`unpin network namespace ${path}: umount exited with ${r.code}: ${r.stderr.trim()}`);
+    if (r.code !== 0 && isMounted(path)) throw new InternalError(`unpin ${what} namespace ${path}: umount exited with ${r.code}: ${r.stderr.trim()}`);
   }
   if (existsSync(path)) rmSync(path, { force: true });
 }

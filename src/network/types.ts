@@ -35,6 +35,13 @@ export interface PodNetworkSpec {
   portMappings: PodPortMapping[];
   dns?: PodDns;
   bandwidth?: PodBandwidth;
+  /**
+   * The pod's user namespace (`hostUsers: false`): the netns is created
+   * inside it, so that the pod's processes, which join the user namespace
+   * first, may then join the netns (setns needs CAP_SYS_ADMIN over the
+   * netns's owner) and mount a sysfs of it.
+   */
+  userns?: { uidMap: string; gidMap: string };
 }
 
 /** A plugin entry of a conflist; `type` names the binary. */

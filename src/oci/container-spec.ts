@@ -9,6 +9,7 @@ import { mergeEnv } from './env';
 import { resolveUser } from './user';
 import { resolveCapabilities } from './capabilities';
 import { clampOomScoreAdj, DEFAULT_DEVICE_RULES, resolveResources } from './resources';
+import { InvalidArgumentError } from '../../common/errors';
 import { containerNamespaces } from './namespaces';
 import { criMounts, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, defaultMounts, mergeMounts, podMounts, rootfsPropagation } from './mounts';
 import { resolveDevices } from './devices';
@@ -25,6 +26,8 @@ export function containerSpec(input: ContainerSpecInput): SpecResult<OciSpec> {
   const sc = config.linux?.security_context ?? null;
   const privileged = sc?.privileged ?? false;
   const readonlyRootfs = sc?.readonly_rootfs ?? false;
+  // As Kubernetes' own validation: a privileged container would hold the host's devices and capabilities outside the namespace.
+  if (privileged && pod.userns) throw new InvalidArgumentError('config.linux.security_context.privileged', 'a privileged container cannot run in a pod with a user namespace (hostUsers: false)');
 
   const capabilities = resolveCapabilities(sc?.capabilities ?? null, privileged, host.capabilities, notes);
   const resources = resolveResources(config.linux?.resources ?? null, host);
@@ -33,7 +36,7 @@ export function containerSpec(input: ContainerSpecInput): SpecResult<OciSpec> {
   const devices = privileged ? host.hostDevices() : devs.devices;
   resources.devices = privileged ? [{ allow: true, access: 'rwm' }] : [...DEFAULT_DEVICE_RULES, ...devs.rules];
 
-  const mounts = mergeMounts(defaultMounts(privileged), podMounts(pod, readonlyRootfs), criMounts(config.mounts, host));
+  const mounts = mergeMounts(defaultMounts(privileged), podMounts(pod, readonlyRootfs), criMounts(config.mounts, host, { idmap: !!pod.userns }));
   const ns = sc?.namespace_options;
   const mode = (m: string | undefined, dflt: NamespaceModeName): NamespaceModeName => (m as NamespaceModeName | undefined) ?? dflt;
 
@@ -69,6 +72,10 @@ export function containerSpec(input: ContainerSpecInput): SpecResult<OciSpec> {
       devices,
     },
   };
+  if (pod.userns) {
+    spec.linux.uidMappings = pod.userns.uidMappings.map((m) => ({ ...m }));
+    spec.linux.gidMappings = pod.userns.gidMappings.map((m) => ({ ...m }));
+  }
   if (!privileged) {
     spec.linux.maskedPaths = sc && sc.masked_paths.length > 0 ? [...sc.masked_paths] : [...DEFAULT_MASKED_PATHS];
     spec.linux.readonlyPaths = sc && sc.readonly_paths.length > 0 ? [...sc.readonly_paths] : [...DEFAULT_READONLY_PATHS];

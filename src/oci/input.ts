@@ -4,6 +4,7 @@
 
 import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
 import type { OciDevice } from './types';
+import type { PodUserns } from './userns';
 
 /** The fields of an OCI image config that decide how a container runs. */
 export interface ImageRunConfig {
@@ -40,6 +41,8 @@ export interface PodContext {
   hostnamePath: string;
   /** Per-pod tmpfs for /dev/shm; "" when the pod shares the host IPC namespace. */
   shmPath: string;
+  /** The pod's user namespace mappings (`hostUsers: false`); absent: the host's users. */
+  userns?: PodUserns;
 }
 
 export interface HostFacts {

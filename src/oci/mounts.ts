@@ -41,7 +41,22 @@ const PROPAGATION: Record<string, string> = {
   PROPAGATION_BIDIRECTIONAL: 'rshared',
 };
 
-export function criMounts(mounts: readonly Mount__Output[], host: HostFacts): OciMount[] {
+/**
+ * OCI mount options newer runtimes take (runtime-spec 1.1/1.2) and runc 1.1
+ * does not: `rro` (every submount read-only too) and `ridmap` (every
+ * submount idmapped to the container's user namespace). The runc controller
+ * makes such mounts itself (sandbox/runc/staged-mounts.ts) and hands runc a
+ * plain bind of the result.
+ */
+export const RRO_OPTION = 'rro';
+export const RIDMAP_OPTION = 'ridmap';
+
+export interface CriMountOptions {
+  /** The pod has its own user namespace: every bind is idmapped to it. */
+  idmap?: boolean;
+}
+
+export function criMounts(mounts: readonly Mount__Output[], host: HostFacts, opts: CriMountOptions = {}): OciMount[] {
   return mounts.map((m, i) => {
     const field = `config.mounts[${i}]`;
     if (!m.container_path.startsWith('/')) throw new InvalidArgumentError(`${field}.container_path`, `"${m.container_path}" is not an absolute path`);
@@ -49,7 +64,16 @@ export function criMounts(mounts: readonly Mount__Output[], host: HostFacts): Oc
     if (!host.pathExists(m.host_path)) {
       throw new InvalidArgumentError(`${field}.host_path`, `"${m.host_path}" does not exist on the host; create it first or use a hostPath volume of type DirectoryOrCreate/FileOrCreate`);
     }
-    const options = ['rbind', PROPAGATION[m.propagation] ?? 'rprivate', m.readonly ? 'ro' : 'rw'];
+    const propagation = PROPAGATION[m.propagation] ?? 'rprivate';
+    const options = ['rbind', propagation, m.readonly ? 'ro' : 'rw'];
+    if (m.recursive_read_only) {
+      // What the CRI asks (api.proto): rro only on a read-only bind with private propagation,
+      // or a submount could appear later, writable, or flow back to the host.
+      if (!m.readonly) throw new InvalidArgumentError(`${field}.recursive_read_only`, 'requires readonly to be true');
+      if (propagation !== 'rprivate') throw new InvalidArgumentError(`${field}.recursive_read_only`, `requires PROPAGATION_PRIVATE, not ${m.propagation}`);
+      options.push(RRO_OPTION);
+    }
+    if (opts.idmap) options.push(RIDMAP_OPTION);
     return { destination: m.container_path, type: 'bind', source: m.host_path, options };
   });
 }

@@ -10,8 +10,10 @@ import type { OciNamespace } from './types';
 const nsPath = (pid: number, ns: string): string => `/proc/${pid}/ns/${ns}`;
 
 /** Namespaces of the infra process: it creates what the pod will share. */
-export function sandboxNamespaces(modes: PodNamespaceModes, netnsPath: string, cgroupVersion: 1 | 2): OciNamespace[] {
-  const out: OciNamespace[] = [{ type: 'mount' }];
+export function sandboxNamespaces(modes: PodNamespaceModes, netnsPath: string, cgroupVersion: 1 | 2, usernsPath = ''): OciNamespace[] {
+  // The pod's user namespace (pinned beside its netns, which it owns) is
+  // joined first, so that every namespace the infra creates is owned by it.
+  const out: OciNamespace[] = usernsPath ? [{ type: 'user', path: usernsPath }, { type: 'mount' }] : [{ type: 'mount' }];
   if (modes.network !== 'NODE') {
     out.push(netnsPath ? { type: 'network', path: netnsPath } : { type: 'network' });
     // A host-network pod keeps the host's hostname, as kubelet users expect.
@@ -29,7 +31,8 @@ export function containerNamespaces(
   targetPid: number,
   cgroupVersion: 1 | 2,
 ): OciNamespace[] {
-  const out: OciNamespace[] = [{ type: 'mount' }];
+  // runc joins the user namespace before the others, as it must: they are owned by it.
+  const out: OciNamespace[] = pod.userns ? [{ type: 'user', path: nsPath(pod.infraPid, 'user') }, { type: 'mount' }] : [{ type: 'mount' }];
   if (pod.namespaces.network !== 'NODE') {
     out.push(pod.netnsPath ? { type: 'network', path: pod.netnsPath } : { type: 'network', path: nsPath(pod.infraPid, 'net') });
     out.push({ type: 'uts', path: nsPath(pod.infraPid, 'uts') });

@@ -10,6 +10,7 @@ import { clampOomScoreAdj, DEFAULT_DEVICE_RULES } from './resources';
 import { DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS } from './mounts';
 import { defaultSeccompProfile } from './seccomp';
 import { podCgroupParent } from './container-spec';
+import type { PodUserns } from './userns';
 
 /** Same as kubelet's pause container: the last process the OOM killer picks. */
 export const INFRA_OOM_SCORE_ADJ = -998;
@@ -26,6 +27,8 @@ export interface SandboxSpecInput {
   cgroupParent: string;
   sysctls: Record<string, string>;
   host: HostFacts;
+  /** The pod's user namespace: its pin (joined by path) and mappings (runc 1.1 wants them even when joining). */
+  userns?: PodUserns & { path: string };
 }
 
 export function sandboxSpec(input: SandboxSpecInput): SpecResult<OciSpec> {
@@ -50,7 +53,7 @@ export function sandboxSpec(input: SandboxSpecInput): SpecResult<OciSpec> {
     ],
     annotations: { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': input.podId },
     linux: {
-      namespaces: sandboxNamespaces(input.namespaces, input.netnsPath, input.host.cgroupVersion),
+      namespaces: sandboxNamespaces(input.namespaces, input.netnsPath, input.host.cgroupVersion, input.userns?.path),
       cgroupsPath: `${podCgroupParent(input.cgroupParent, input.podId)}/${input.podId}`,
       resources: { devices: DEFAULT_DEVICE_RULES },
       maskedPaths: [...DEFAULT_MASKED_PATHS],
@@ -59,6 +62,10 @@ export function sandboxSpec(input: SandboxSpecInput): SpecResult<OciSpec> {
     },
   };
   if (!hostNetwork && input.hostname) spec.hostname = input.hostname;
+  if (input.userns) {
+    spec.linux.uidMappings = input.userns.uidMappings.map((m) => ({ ...m }));
+    spec.linux.gidMappings = input.userns.gidMappings.map((m) => ({ ...m }));
+  }
   if (Object.keys(input.sysctls).length > 0) spec.linux.sysctl = { ...input.sysctls };
   return { spec, notes };
 }

@@ -98,8 +98,17 @@ export interface OciSeccomp {
   syscalls: OciSeccompSyscall[];
 }
 
+/** A user namespace id range: `size` ids from `containerID` inside are `hostID`… on the host. */
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface OciLinux {
   namespaces: OciNamespace[];
+  uidMappings?: OciIdMapping[];
+  gidMappings?: OciIdMapping[];
   cgroupsPath?: string;
   resources?: OciResources;
   devices?: OciDevice[];

@@ -33,8 +33,17 @@ export function daemonHandlers(info: DaemonInfo): HandlerTable {
       // "" is the default handler (pods without a RuntimeClass): kubelet looks
       // its features up under that name, so it is listed first, beside the named ones.
       const names = ['', ...Object.keys(info.config.runtime.handlers).filter((n) => n !== '')];
-      const handlers = names.map((name) => ({ name, features: { recursive_read_only_mounts: false, user_namespaces: false } }));
-      const result: Record<string, unknown> = { status: { conditions }, runtime_handlers: handlers, features: { supplemental_groups_policy: false }, info: {} };
+      const handlers = names.map((name) => {
+        const f = info.handlerFeatures?.(name) ?? { userNamespaces: false, recursiveReadOnlyMounts: false };
+        return { name, features: { recursive_read_only_mounts: f.recursiveReadOnlyMounts, user_namespaces: f.userNamespaces } };
+      });
+      // user_namespaces_host_network: false, as containerd: a host-network pod is refused a user namespace (pods/pod-lifecycle.ts).
+      const result: Record<string, unknown> = {
+        status: { conditions },
+        runtime_handlers: handlers,
+        features: { supplemental_groups_policy: false, user_namespaces_host_network: false },
+        info: {},
+      };
       if (req.verbose) {
         result.info = { config: JSON.stringify(info.config), capabilities: JSON.stringify(await info.capabilities()), podCIDR: info.podCidr() };
       }

@@ -3,6 +3,7 @@
 
 import type { VmpodConfig } from '../../config/types';
 import type { Capability } from '../../host/capabilities';
+import type { HandlerFeatureFlags } from '../../sandbox/controller';
 
 export interface NetworkReadiness {
   ready: boolean;
@@ -16,6 +17,8 @@ export interface DaemonInfo {
   /** Cheap host facts (no VM probes): reported in verbose Status. */
   capabilities(): Promise<Capability[]>;
   network(): NetworkReadiness;
+  /** What handler `name` supports ("" is the default handler), from its controller; absent (test doubles): nothing. */
+  handlerFeatures?(name: string): HandlerFeatureFlags;
   podCidr(): string;
   setPodCidr(cidr: string): void;
 }

@@ -6,7 +6,10 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../log';
 import { containerSpec } from '../../oci/container-spec';
-import type { HostFacts } from '../../oci/input';
+import type { HostFacts, SpecNote } from '../../oci/input';
+import { RRO_OPTION } from '../../oci/mounts';
+import { podUserns, type PodUserns } from '../../oci/userns';
+import { idmapRootfs, overlayLayers, releaseStagedMounts, stageMounts, unmountAll } from './staged-mounts';
 import { resolveResources } from '../../oci/resources';
 import { launchConmon, oomFile } from './conmon';
 import { execSync } from './exec-sync';
@@ -25,6 +28,8 @@ export interface ContainerDeps {
   runc: Runc;
   runcBinary: string;
   host: HostFacts;
+  /** native/infra's vmpod-mount (staged-mounts.ts). */
+  mountBinary: string;
   phases?: PhaseObserver;
 }
 
@@ -37,9 +42,13 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
   const targetPid = input.target ? runcData(input.target).pid : 0;
   const steps = new Steps(`container ${id} create`, log, { phases: deps.phases && { operation: 'runc container create', observer: deps.phases } });
   const bundle = deps.paths.containerBundle(id);
+  const staged = deps.paths.stagedMounts(id);
+  const stagedRootfs = deps.paths.stagedRootfs(id);
+  const userns = podUserns(input.sandbox.config) ?? undefined;
+  const notes: SpecNote[] = [];
   const spec = await steps.run('spec', async () => {
     const { passwd, group } = await readImageUserFiles(input.rootfs);
-    const { spec, notes } = containerSpec({
+    const made = containerSpec({
       containerId: id,
       config,
       image: input.image,
@@ -59,11 +68,39 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
         hostsPath: sbData.hostsPath,
         hostnamePath: sbData.hostnamePath,
         shmPath: sbData.shmPath,
+        userns,
       },
     });
-    for (const n of notes) log.info(n.detail, n.message);
-    return spec;
+    notes.push(...made.notes);
+    return made.spec;
   });
+  if (userns || spec.mounts.some((m) => m.options.includes(RRO_OPTION))) {
+    await steps.run(
+      'staged-mounts',
+      async () => {
+        // The infra process holds the pod's user namespace for as long as the pod runs.
+        const usernsPath = userns ? `/proc/${sbData.infraPid}/ns/user` : undefined;
+        if (userns && usernsPath) {
+          const root = (list: PodUserns['uidMappings']): number => list.find((m) => m.containerID === 0)!.hostID;
+          const upper = overlayLayers(input.rootfs).upperdir;
+          // The image store gives long layer lists relative to its snapshots dir (image/service.ts: <root>/image/{containers/<id>/upper,snapshots}).
+          const relativeBase = join(dirname(dirname(dirname(upper))), 'snapshots');
+          spec.root.path = await idmapRootfs(input.rootfs, stagedRootfs, staged, {
+            binary: deps.mountBinary,
+            usernsPath,
+            hostRoot: { uid: root(userns.uidMappings), gid: root(userns.gidMappings) },
+            relativeBase,
+          });
+        }
+        spec.mounts = await stageMounts(spec.mounts, staged, { binary: deps.mountBinary, usernsPath }, notes);
+      },
+      async () => {
+        await releaseStagedMounts(staged);
+        await releaseStagedMounts(stagedRootfs);
+      },
+    );
+  }
+  for (const n of notes) log.info(n.detail, n.message);
   await steps.run(
     'bundle',
     async () => {
@@ -98,6 +135,10 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
       }),
     () => deps.runc.delete(id),
   );
+  // The container holds its own binds of the staged mounts now, and the domain its bind of the rootfs.
+  // The rootfs dir itself stays (empty) until removal: runc exec starts its process there (runc 1.1 sets cmd.Dir to the rootfs).
+  await releaseStagedMounts(staged);
+  if (spec.root.path !== input.rootfs) await unmountAll(spec.root.path);
   steps.done();
   const u = spec.process.user;
   const data: RuncContainerData = { v: RUNC_DATA_VERSION, bundle, pid: started.pid, exitFile: started.exitFile, attachSocket: started.attachSocket };
@@ -202,6 +243,9 @@ export async function stopContainer(deps: ContainerDeps, c: ContainerHandle, sig
 export async function removeContainer(deps: ContainerDeps, c: ContainerHandle): Promise<void> {
   await deps.runc.delete(c.id, true);
   const d = runcData(c);
+  // Left mounted only by a daemon that died between staging and runc create.
+  await releaseStagedMounts(deps.paths.stagedMounts(c.id));
+  await releaseStagedMounts(deps.paths.stagedRootfs(c.id));
   await rm(d.bundle, { recursive: true, force: true });
   await rm(d.exitFile, { force: true });
 }

@@ -44,6 +44,7 @@ import { startExec } from './exec-stream';
 import { ExitWatcher } from './exit-watch';
 import { unmountIfMounted } from './mount';
 import { RuncPaths } from './paths';
+import { mountBinaryPath, releaseStagedMounts } from './staged-mounts';
 import { createPod, infraBinaryPath, podReady, removePod, stopPod } from './pod';
 import type { PhaseObserver } from '../steps';
 
@@ -56,6 +57,8 @@ export interface RuncControllerOptions {
   log: Logger;
   runcBinary?: string;
   infraBinary?: string;
+  /** native/infra's vmpod-mount, for idmapped and recursively read-only mounts. */
+  mountBinary?: string;
   phases?: PhaseObserver;
 }
 
@@ -66,6 +69,7 @@ export class RuncController implements SandboxController {
   private readonly runcBinary: string;
   private readonly host: HostFacts;
   private readonly infraBinary: string;
+  private readonly mountBinary: string;
   private readonly listeners: ((e: ControllerEvent) => void)[] = [];
   private readonly exits: ExitWatcher;
 
@@ -76,11 +80,12 @@ export class RuncController implements SandboxController {
     this.runc = new Runc(this.paths.runcRoot, this.runcBinary);
     this.host = opts.host;
     this.infraBinary = opts.infraBinary ?? infraBinaryPath();
+    this.mountBinary = opts.mountBinary ?? mountBinaryPath();
     this.exits = new ExitWatcher(this.paths.exitDir, (id) => this.exited(id), opts.log.child({ subsystem: 'runc' }));
   }
 
   private get deps() {
-    return { paths: this.paths, runc: this.runc, runcBinary: this.runcBinary, host: this.host, infraBinary: this.infraBinary, phases: this.opts.phases };
+    return { paths: this.paths, runc: this.runc, runcBinary: this.runcBinary, host: this.host, infraBinary: this.infraBinary, mountBinary: this.mountBinary, phases: this.opts.phases };
   }
 
   /** conmon wrote an exit file: a container's (its bundle exists) or a pod infra's (its pod dir exists). */
@@ -193,8 +198,9 @@ export class RuncController implements SandboxController {
     return reopenConmonLog(decodeContainerData(c.data, c.id).bundle, c.id, c.logPath);
   }
 
+  /** Both made by vmpod-mount for runc 1.1 (staged-mounts.ts); see docs/user-namespaces.md. */
   features(): HandlerFeatureFlags {
-    return { userNamespaces: false, recursiveReadOnlyMounts: false };
+    return { userNamespaces: true, recursiveReadOnlyMounts: true };
   }
 
   checkpointContainer(_sb: SandboxHandle, c: ContainerHandle, _opts: CheckpointOptions): Promise<void> {
@@ -215,6 +221,8 @@ export class RuncController implements SandboxController {
   async purgeInterrupted(kind: 'sandbox' | 'container', id: string, log: Logger): Promise<void> {
     await this.runc.delete(id, true);
     if (kind === 'container') {
+      await releaseStagedMounts(this.paths.stagedMounts(id));
+      await releaseStagedMounts(this.paths.stagedRootfs(id));
       await rm(this.paths.containerBundle(id), { recursive: true, force: true });
     } else {
       const podDir = this.paths.podDir(id);

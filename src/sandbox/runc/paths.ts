@@ -20,6 +20,14 @@ export class RuncPaths {
   infraBundle(podId: string): string {
     return join(this.podDir(podId), 'infra');
   }
+  /** Staging mounts of a container (staged-mounts.ts): outside its bundle, which is removed recursively. */
+  stagedMounts(containerId: string): string {
+    return join(this.state, 'staged', containerId);
+  }
+  /** Where runc finds an idmapped rootfs (user-namespace pods): 0711, so that the pod's root may search it. */
+  stagedRootfs(containerId: string): string {
+    return join(this.state, 'userns-rootfs', containerId);
+  }
   containerBundle(containerId: string): string {
     return join(this.state, 'containers', containerId);
   }

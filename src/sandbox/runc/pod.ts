@@ -8,6 +8,8 @@ import { UnavailableError } from '../../../common/errors';
 import type { Logger } from '../../log';
 import { projectRoot } from '../../paths';
 import { sandboxSpec } from '../../oci/sandbox-spec';
+import { podUserns } from '../../oci/userns';
+import { usernsPinPath } from '../../network';
 import { podCgroupParent } from '../../oci/container-spec';
 import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
 import type { HostFacts } from '../../oci/input';
@@ -65,6 +67,8 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
   };
   const hostNetwork = input.namespaces.network === 'NODE';
   const hostname = input.hostname;
+  // The network layer made the pod's netns inside its user namespace and pinned that beside it.
+  const userns = podUserns(config);
 
   await steps.run(
     'pod-dir',
@@ -101,6 +105,7 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
       cgroupParent: config.linux?.cgroup_parent ?? '',
       sysctls: config.linux?.sysctls ?? {},
       host: deps.host,
+      userns: userns ? { ...userns, path: usernsPinPath(input.netnsPath) } : undefined,
     });
     for (const n of notes) log.info(n.detail, n.message);
     await mkdir(bundle, { recursive: true });

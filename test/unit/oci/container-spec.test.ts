@@ -286,3 +286,74 @@ t.test('pod files', async (t) => {
   t.equal(resolvConf(null), null, 'no DNSConfig → host copy');
   t.match(hostsFile('web', ['10.1.0.5']), /10\.1\.0\.5\tweb\n$/, 'hosts names the pod IP');
 });
+
+t.test('a pod with a user namespace: the infra joins its pin first, containers join the infra; binds are idmapped', async (t) => {
+  const userns = { uidMappings: [{ containerID: 0, hostID: 100000, size: 65536 }], gidMappings: [{ containerID: 0, hostID: 200000, size: 65536 }] };
+  const infra = sandboxSpec({
+    podId: 'pod1',
+    hostname: 'web',
+    infraRootfs: '/infra',
+    netnsPath: '/run/netns/pod1',
+    cgroupParent: '',
+    sysctls: {},
+    host: host(),
+    namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' },
+    userns: { ...userns, path: '/pins/.userns/pod1' },
+  }).spec;
+  t.same(infra.linux.namespaces[0], { type: 'user', path: '/pins/.userns/pod1' }, 'infra: user namespace first, by its pin');
+  t.same(infra.linux.uidMappings, userns.uidMappings, 'infra: uid mappings (runc 1.1 wants them when joining)');
+  t.same(infra.linux.gidMappings, userns.gidMappings, 'infra: gid mappings');
+
+  const mounts = [
+    {
+      container_path: '/data',
+      host_path: '/exists/data',
+      readonly: false,
+      selinux_relabel: false,
+      propagation: 'PROPAGATION_PRIVATE',
+      uidMappings: [],
+      gidMappings: [],
+      recursive_read_only: false,
+      image: null,
+      image_sub_path: '',
+    },
+  ] as never[];
+  const { spec } = containerSpec(input(cfg({ mounts: [...mounts] }), { pod: { ...pod, userns } }));
+  t.same(spec.linux.namespaces[0], { type: 'user', path: '/proc/4242/ns/user' }, "container: the infra's user namespace, first");
+  t.same(spec.linux.uidMappings, userns.uidMappings, 'container: uid mappings');
+  t.ok(mountAt(spec, '/data')?.options.includes('ridmap'), 'the CRI bind is marked to be idmapped');
+  t.notOk(mountAt(spec, '/etc/hosts')?.options.includes('ridmap'), "the pod's own files are not");
+
+  const plain = containerSpec(input(cfg({ mounts: [...mounts] }))).spec;
+  t.equal(
+    plain.linux.namespaces.find((n) => n.type === 'user'),
+    undefined,
+    'without one: no user namespace',
+  );
+  t.equal(plain.linux.uidMappings, undefined, 'and no mappings');
+  t.notOk(mountAt(plain, '/data')?.options.includes('ridmap'), 'and no idmapped binds');
+
+  t.throws(() => containerSpec(input(cfg({}, { privileged: true }), { pod: { ...pod, userns } })), InvalidArgumentError, 'a privileged container is refused in a user-namespace pod');
+});
+
+t.test('recursive_read_only: marked rro on a read-only private bind, refused otherwise', async (t) => {
+  const m = (over: Record<string, unknown>) =>
+    ({
+      container_path: '/ro',
+      host_path: '/exists/ro',
+      readonly: true,
+      selinux_relabel: false,
+      propagation: 'PROPAGATION_PRIVATE',
+      uidMappings: [],
+      gidMappings: [],
+      recursive_read_only: true,
+      image: null,
+      image_sub_path: '',
+      ...over,
+    }) as never;
+  const { spec } = containerSpec(input(cfg({ mounts: [m({})] })));
+  t.same(mountAt(spec, '/ro')?.options, ['rbind', 'rprivate', 'ro', 'rro'], 'rro beside ro');
+  t.throws(() => containerSpec(input(cfg({ mounts: [m({ readonly: false })] }))), /mounts\[0\]\.recursive_read_only.*requires readonly/, 'not read-only: refused');
+  t.throws(() => containerSpec(input(cfg({ mounts: [m({ propagation: 'PROPAGATION_BIDIRECTIONAL' })] }))), /requires PROPAGATION_PRIVATE/, 'shared propagation: refused');
+  t.throws(() => containerSpec(input(cfg({ mounts: [m({ propagation: 'PROPAGATION_HOST_TO_CONTAINER' })] }))), InvalidArgumentError, 'host-to-container: refused');
+});
