@@ -1,8 +1,13 @@
-// Image records (`<root>/images/<id hex>.json`) and rootfs leases
-// (`<root>/leases/<container id>.json`), each written atomically. A record
-// appears only after every blob and snapshot it names is in place, so a
-// daemon killed mid-pull never shows a half image. A lease pins the
-// snapshots a container's root filesystem is built from until it is released.
+// Image records (`<root>/images/<id hex>.json`), rootfs leases
+// (`<root>/leases/<container id>.json`) and image volume leases
+// (`<root>/volume-leases/<container id>.json`), each written atomically. A
+// record appears only after every blob and snapshot it names is in place, so
+// a daemon killed mid-pull never shows a half image. A lease pins the
+// snapshots a container's root filesystem is built from until it is released;
+// a volume lease pins the images a container mounts as image volumes (and
+// holds them against RemoveImage) and names the views to unmount. It is
+// written before its view is mounted, so a crash never leaves a mount that
+// no lease names.
 //
 // Schema versions (`schema`, as the pod and container records have): 1 is
 // written today. Files written before versions existed have none and hold the
@@ -52,6 +57,22 @@ export interface RootfsLease {
   readonly layout: RootfsLayout;
   /** What release deletes: the container dir we made, or only upper/work/rootfs inside a caller's targetDir. */
   readonly ownedDirs: string[];
+}
+
+/** One image volume of a container: a read-only view of `imageId` mounted at `mountpoint`. */
+export interface ImageVolume {
+  /** Index of the mount in the container's config.mounts. */
+  readonly index: number;
+  readonly imageId: string;
+  readonly chainIds: string[];
+  readonly mountpoint: string;
+}
+
+export interface VolumeLease {
+  readonly containerId: string;
+  readonly volumes: ImageVolume[];
+  /** The container's dir under `<root>/volumes/`, deleted at release once every view is unmounted. */
+  readonly dir: string;
 }
 
 const LEASE_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -130,6 +151,27 @@ export class LeaseRecords extends JsonDir<RootfsLease> {
   protected valid(v: unknown): v is RootfsLease {
     const r = v as RootfsLease;
     return typeof r?.containerId === 'string' && LEASE_ID.test(r.containerId) && Array.isArray(r.chainIds) && Array.isArray(r.ownedDirs);
+  }
+}
+
+/**
+ * A new kind of file in a directory of its own (added with image volumes):
+ * schema 1 like the others, whose shape did not change. A vmpod older than
+ * this one does not read the directory; see docs/image-volumes.md on downgrades.
+ */
+export class VolumeLeaseRecords extends JsonDir<VolumeLease> {
+  protected keyOf(v: VolumeLease): string {
+    return v.containerId;
+  }
+  protected valid(v: unknown): v is VolumeLease {
+    const r = v as VolumeLease;
+    return (
+      typeof r?.containerId === 'string' &&
+      LEASE_ID.test(r.containerId) &&
+      typeof r.dir === 'string' &&
+      Array.isArray(r.volumes) &&
+      r.volumes.every((x) => Number.isInteger(x?.index) && typeof x.imageId === 'string' && Array.isArray(x.chainIds) && typeof x.mountpoint === 'string')
+    );
   }
 }
 

@@ -7,9 +7,14 @@
 //   images/<id>.json        image records, written last in a pull
 //   leases/<ctr>.json       snapshots pinned by a container's root filesystem
 //   containers/<ctr>/       default upper/work/rootfs of a container
+//   volume-leases/<ctr>.json images a container mounts as image volumes
+//   volumes/<ctr>/<n>/      the read-only view of config.mounts[n]'s image
+//   empty-lower/            the empty lowerdir under a one-layer image's view
 //
 // Removing an image deletes its record at once; its snapshots stay while a
-// lease names them and go in the GC after the last `releaseRootfs`.
+// lease names them and go in the GC after the last `releaseRootfs`. An image
+// mounted as an image volume is not removed at all until its container is
+// (FAILED_PRECONDITION naming both): see docs/image-volumes.md.
 
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -21,7 +26,7 @@ import { credentialsFrom, type CriAuthConfig } from './auth';
 import { ContentStore } from './content-store';
 import { dirUsage, type Usage } from './usage';
 import { UsageCache } from './usage-cache';
-import { ImageRecords, isValidContainerId, LeaseRecords, type ImageRecord } from './image-store';
+import { ImageRecords, isValidContainerId, LeaseRecords, VolumeLeaseRecords, type ImageRecord } from './image-store';
 import { DEFAULT_IMAGE_LIMITS, type ImageLimits } from './limits';
 import { pullImage } from './pull';
 import { SharedWork } from './shared-work';
@@ -29,6 +34,9 @@ import { digestReference, parseReference, tagReference } from './reference';
 import { RegistryClient } from './registry';
 import { isMountpoint, mountOverlay, SnapshotStore, unmount, type RootfsLayout } from './snapshots';
 import { makeDirs } from '../host/make-dirs';
+import { lstat, readlink } from 'node:fs/promises';
+import { resolveSubPath, subPathComponents } from './sub-path';
+import { mountView } from './volume-view';
 
 export interface ImageServiceOptions {
   /** The daemon's state root; the service uses `<root>/image/`. */
@@ -60,6 +68,7 @@ export class ImageService {
   readonly snapshots: SnapshotStore;
   private readonly records: ImageRecords;
   private readonly leases: LeaseRecords;
+  private readonly volumeLeases: VolumeLeaseRecords;
   private readonly client: RegistryClient;
   /** Downloads and unpacks shared by concurrent pulls; each stops when no pull waits for it, all at close(). */
   private readonly work = new SharedWork();
@@ -84,6 +93,7 @@ export class ImageService {
     this.snapshots = new SnapshotStore(this.dir);
     this.records = new ImageRecords(join(this.dir, 'images'), this.log);
     this.leases = new LeaseRecords(join(this.dir, 'leases'), this.log);
+    this.volumeLeases = new VolumeLeaseRecords(join(this.dir, 'volume-leases'), this.log);
     this.client = new RegistryClient({ registries: opts.registries, log: this.log, timeoutMs: opts.timeoutMs });
     this.limits = { ...DEFAULT_IMAGE_LIMITS, ...opts.limits };
     this.onPull = opts.onPull ?? ((): void => {});
@@ -99,7 +109,9 @@ export class ImageService {
     await this.snapshots.init();
     this.records.load();
     this.leases.load();
-    const orphans = await this.sweepContainerDirs();
+    this.volumeLeases.load();
+    await makeDirs(this.emptyLower, 0o755);
+    const orphans = (await this.sweepContainerDirs()) + (await this.sweepVolumeDirs());
     const partial = await this.content.sweep();
     const unpacks = await this.snapshots.sweep();
     const collected = await this.gc();
@@ -121,6 +133,36 @@ export class ImageService {
       n++;
     }
     return n;
+  }
+
+  /** Volume dirs without a lease (a lease is written before its dir is made: only a crash inside release leaves these). */
+  private async sweepVolumeDirs(): Promise<number> {
+    const dir = join(this.dir, 'volumes');
+    const names = await readdir(dir).catch(() => [] as string[]);
+    let n = 0;
+    for (const name of names) {
+      if (this.volumeLeases.get(name)) continue;
+      if (await this.unmountViews(join(dir, name))) {
+        await rm(join(dir, name), { recursive: true, force: true });
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** Unmount every view under a container's volume dir; false when one is still mounted (then nothing may be deleted). */
+  private async unmountViews(containerDir: string): Promise<boolean> {
+    const views = await readdir(containerDir).catch(() => [] as string[]);
+    for (const v of views) {
+      const mp = join(containerDir, v);
+      await unmount(mp).catch((err: unknown) => this.log.warn({ mountpoint: mp, err: (err as Error).message }, 'unmounting an image volume view failed'));
+      if (await isMountpoint(mp)) return false;
+    }
+    return true;
+  }
+
+  private get emptyLower(): string {
+    return join(this.dir, 'empty-lower');
   }
 
   // ---- lookups ---------------------------------------------------------
@@ -270,6 +312,12 @@ export class ImageService {
   async remove(refOrId: string): Promise<boolean> {
     const r = this.find(refOrId);
     if (!r) return false;
+    const holders = this.volumeUsersOf(r.id);
+    if (holders.length > 0) {
+      throw new FailedPreconditionError(
+        `image ${r.id}${r.repoTags.length ? ` (${r.repoTags.join(', ')})` : ''} is mounted as an image volume by container${holders.length > 1 ? 's' : ''} ${holders.join(', ')}; remove ${holders.length > 1 ? 'those containers' : 'that container'} first`,
+      );
+    }
     this.records.delete(r.id);
     this.log.info({ imageId: r.id, repoTags: r.repoTags }, 'image removed');
     await this.gc();
@@ -289,6 +337,7 @@ export class ImageService {
       for (const c of r.chainIds) keepSnaps.add(c);
     }
     for (const l of this.leases.list()) for (const c of l.chainIds) keepSnaps.add(c);
+    for (const l of this.volumeLeases.list()) for (const v of l.volumes) for (const c of v.chainIds) keepSnaps.add(c);
     let n = 0;
     for (const d of await this.content.list()) {
       if (!keepBlobs.has(d)) {
@@ -368,12 +417,79 @@ export class ImageService {
     await this.gc();
   }
 
-  /** Container ids whose root filesystem still pins this image's snapshots. */
+  /** Container ids whose root filesystem or image volumes still pin this image's snapshots. */
   usersOf(imageId: string): string[] {
-    return this.leases
+    const rootfs = this.leases
       .list()
       .filter((l) => l.imageId === imageId)
       .map((l) => l.containerId);
+    return uniq([...rootfs, ...this.volumeUsersOf(imageId)]);
+  }
+
+  // ---- image volumes (KEP-4639) ------------------------------------------------
+
+  /** Containers that mount this image as an image volume. */
+  private volumeUsersOf(imageId: string): string[] {
+    return this.volumeLeases
+      .list()
+      .filter((l) => l.volumes.some((v) => v.imageId === imageId))
+      .map((l) => l.containerId);
+  }
+
+  /**
+   * Mount a read-only view of an image for a container's config.mounts[index]
+   * and return the host directory to bind: the view's root, or `subPath`
+   * resolved inside it (sub-path.ts). The lease is written before the view
+   * is mounted and holds the image against RemoveImage until
+   * releaseVolumes(containerId). Idempotent per (container, index).
+   */
+  async mountVolume(containerId: string, index: number, imageRef: string, subPath: string): Promise<string> {
+    if (!isValidContainerId(containerId)) throw new InvalidArgumentError('container_id', `"${containerId}" is not a valid container id`);
+    const field = `config.mounts[${index}].image_sub_path`;
+    subPathComponents(subPath, field);
+    const image = this.resolve(imageRef);
+    for (const c of image.chainIds) {
+      if (!(await this.snapshots.has(c))) throw new FailedPreconditionError(`image ${image.id}: snapshot ${c} is missing; remove the image and pull it again`);
+    }
+    // Again after the awaits above, with nothing awaited from here to the lease write: a RemoveImage cannot slip between them.
+    const held = this.resolve(image.id);
+    const dir = join(this.dir, 'volumes', containerId);
+    const mountpoint = join(dir, String(index));
+    const lease = this.volumeLeases.get(containerId);
+    if (!lease?.volumes.some((v) => v.index === index)) {
+      this.volumeLeases.put({ containerId, dir, volumes: [...(lease?.volumes ?? []), { index, imageId: held.id, chainIds: held.chainIds, mountpoint }] });
+    }
+    await mountView(
+      [...held.chainIds].reverse().map((c) => this.snapshots.fsDir(c)),
+      mountpoint,
+      this.emptyLower,
+      this.snapshots,
+    );
+    return resolveSubPath(mountpoint, subPath, field, imageRef, {
+      lstat: (p) =>
+        lstat(p).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return undefined;
+          throw err;
+        }),
+      readlink: (p) => readlink(p),
+    });
+  }
+
+  /** Unmount a container's image volume views, delete their dirs and drop its volume lease. Idempotent. */
+  async releaseVolumes(containerId: string): Promise<void> {
+    const lease = this.volumeLeases.get(containerId);
+    if (!lease) return;
+    for (const v of lease.volumes) await unmount(v.mountpoint);
+    // Never delete through a live mount: a view still mounted keeps the lease, and a later release retries.
+    if (!(await this.unmountViews(lease.dir))) throw new FailedPreconditionError(`container ${containerId}: an image volume view under ${lease.dir} is still mounted`);
+    await rm(lease.dir, { recursive: true, force: true });
+    this.volumeLeases.delete(containerId);
+    await this.gc();
+  }
+
+  /** Containers holding image volumes: start-up recovery releases those no container record knows. */
+  volumeHolders(): string[] {
+    return this.volumeLeases.list().map((l) => l.containerId);
   }
 
   // ---- usage -----------------------------------------------------------------

@@ -1,9 +1,10 @@
 // Containers: CreateContainer, StartContainer, StopContainer, RemoveContainer.
 // A create writes its record first ("creating": no controller data), then
-// prepares the rootfs and asks the controller; each step is undone if a
-// later one fails, the record last. Start, stop and remove take the
-// container's lock; stop and remove of a container already gone succeed (the
-// CRI idempotency rule), which the callers rely on.
+// prepares the rootfs and the image volumes (image-volumes.ts) and asks the
+// controller; each step is undone if a later one fails, the record last.
+// Start, stop and remove take the container's lock; stop and remove of a
+// container already gone succeed (the CRI idempotency rule), which the
+// callers rely on.
 
 import { FailedPreconditionError, InvalidArgumentError } from '../../common/errors';
 import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
@@ -16,6 +17,7 @@ import { containerHandle, containerLog, controllerOf, podRuntime, sandboxHandle,
 import { publishEvent } from './events';
 import { refreshContainer } from './exits';
 import { newId } from './ids';
+import { checkedConfig, mountImageVolumes, planImageVolumes } from './image-volumes';
 import { startSteps } from './start-steps';
 import { join } from 'node:path';
 
@@ -27,10 +29,11 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
   const sh = sandboxHandle(sb);
   if (sb.state !== 'SANDBOX_READY' || !sh) throw new FailedPreconditionError(`pod sandbox ${sb.id} is not ready; containers can only be created in a ready pod`);
   const ctl = controllerOf(d, sb);
-  ctl.checkContainer(sh, config);
+  ctl.checkContainer(sh, checkedConfig(config));
   const dup = d.containers.list().find((c) => c.podSandboxId === sb.id && c.config.metadata?.name === md.name && c.config.metadata.attempt === md.attempt);
   if (dup) throw new FailedPreconditionError(`container "${md.name}" attempt ${md.attempt} already exists in pod ${sb.id} as ${dup.id}; remove it first`);
   const image = d.images.resolve(imageRefIn);
+  const volumes = planImageVolumes(d.images, config.mounts ?? []);
 
   const ns = config.linux?.security_context?.namespace_options;
   let target: ContainerRecord | undefined;
@@ -68,9 +71,15 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
       () => d.images.releaseRootfs(id),
     );
     await steps.run('rootfs-mount', () => d.images.mountRootfs(id));
+    // The record keeps the config as asked (image mounts and all); the controller gets them as read-only binds.
+    const runConfig = await steps.run(
+      'image-volumes',
+      () => mountImageVolumes(d.images, id, config, volumes),
+      () => d.images.releaseVolumes(id),
+    );
     const made = await steps.run(
       'runtime-create',
-      () => ctl.createContainer({ id, sandbox: sh, config, image: image.config, rootfs: layout.mountpoint, logPath, target: (target && containerHandle(target)) ?? undefined, log }),
+      () => ctl.createContainer({ id, sandbox: sh, config: runConfig, image: image.config, rootfs: layout.mountpoint, logPath, target: (target && containerHandle(target)) ?? undefined, log }),
       (r) => ctl.removeContainer(sh, { id, logPath, data: r.data }, log),
     );
     // The last step: if this write fails, the container is undone like any other failed step.
@@ -163,6 +172,7 @@ export async function removeContainer(d: Domain, id: string): Promise<void> {
       if (c.state !== 'CONTAINER_EXITED') await rt.ctl.stopContainer(rt.h, h, 9, 0, log);
       await rt.ctl.removeContainer(rt.h, h, log);
     }
+    await d.images.releaseVolumes(c.id);
     await d.images.releaseRootfs(c.id);
     d.containers.delete(c.id);
     publishEvent(d, 'CONTAINER_DELETED_EVENT', c.podSandboxId, c.id);

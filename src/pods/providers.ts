@@ -19,6 +19,16 @@ export interface ImageProvider {
   mountRootfs(containerId: string): Promise<{ mountpoint: string }>;
   /** Idempotent. */
   releaseRootfs(containerId: string): Promise<void>;
+  /**
+   * Mount a read-only view of an image for config.mounts[index] (an image
+   * volume) and return the host dir to bind: the view, or `subPath` resolved
+   * inside it. Holds the image against RemoveImage until releaseVolumes.
+   */
+  mountVolume(containerId: string, index: number, imageRef: string, subPath: string): Promise<string>;
+  /** Unmount and forget every image volume of a container. Idempotent. */
+  releaseVolumes(containerId: string): Promise<void>;
+  /** Containers that hold image volumes (start-up recovery releases those no record knows). */
+  volumeHolders(): string[];
   /** Bytes and inodes of a container's writable layer (ContainerStats); cached, so a container cannot make stats slow. */
   writableLayerUsage(upperDir: string): Promise<Usage>;
 }

@@ -9,7 +9,8 @@
 //   call made is removed and the record deleted: the controller purges by id
 //   (it names what it makes after the id), the image layer releases the
 //   container's rootfs, and the network layer's reconcile tears down the
-//   netns of every pod no record knows.
+//   netns of every pod no record knows. Image volume views are released
+//   with the container, and those of containers no record knows at all.
 // * Pods and containers whose create completed kept running while the daemon
 //   was down (VMs and conmon outlive it); their controllers reattach lazily,
 //   on the first call that needs them, and report what ended meanwhile.
@@ -35,6 +36,7 @@ export async function recoverInterrupted(d: Domain): Promise<number> {
     const ctl = sb ? d.controllers.get(sb.handler) : undefined;
     try {
       await ctl?.purgeInterrupted('container', c.id, log.child({ containerId: c.id }));
+      await d.images.releaseVolumes(c.id);
       await d.images.releaseRootfs(c.id);
       d.containers.delete(c.id);
       n++;
@@ -51,6 +53,14 @@ export async function recoverInterrupted(d: Domain): Promise<number> {
       n++;
     } catch (err) {
       log.error({ podSandboxId: s.id, err: (err as Error).message }, 'could not clean up an interrupted RunPodSandbox; will retry at next start');
+    }
+  }
+  for (const id of d.images.volumeHolders().filter((id) => !d.containers.get(id))) {
+    try {
+      await d.images.releaseVolumes(id);
+      n++;
+    } catch (err) {
+      log.error({ containerId: id, err: (err as Error).message }, 'could not release the image volumes of a container no record knows; will retry at next start');
     }
   }
   if (n > 0) log.warn({ count: n }, 'cleaned up creates interrupted by a daemon crash');

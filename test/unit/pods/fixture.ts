@@ -54,6 +54,9 @@ export function podFixture(t: { teardown(fn: () => void): void }, o: FixtureOpti
     prepareRootfs: unused('prepareRootfs'),
     mountRootfs: unused('mountRootfs'),
     releaseRootfs: async () => undefined,
+    mountVolume: unused('mountVolume'),
+    releaseVolumes: async () => undefined,
+    volumeHolders: () => [],
     writableLayerUsage: async () => ({ bytes: 0, inodes: 0 }),
     ...o.images,
   };
