@@ -16,6 +16,7 @@ import type { ContainerConfig__Output } from '../../src/generated/cri/runtime/v1
 import { checkpointOptions } from '../../src/pods/checkpoint';
 import { ARCHIVE_ENTRIES, missingEntries, parseMetadata } from '../../src/sandbox/runc/checkpoint-archive';
 import { checkpointRuncContainer, criuErrors, CRIU_BINARY } from '../../src/sandbox/runc/checkpoint';
+import { extractRootfsDiff, unpackCheckpoint } from '../../src/sandbox/runc/checkpoint-restore';
 import { RuncPaths } from '../../src/sandbox/runc/paths';
 import { RuncFixture, runcMissing } from '../helpers/runc-fixture';
 
@@ -61,10 +62,10 @@ function config(name: string, script: string): ContainerConfig__Output {
 }
 
 /** An overlay over `lower` with a fresh upper dir (filled from `diff`, a rootfs-diff.tar, when given), as the image store gives a container. */
-function overlay(name: string, lower: string, diff?: string): string {
+async function overlay(name: string, lower: string, diff?: string): Promise<string> {
   const base = join(w.dir, 'ovl', name);
   for (const d of ['upper', 'work', 'merged']) mkdirSync(join(base, d), { recursive: true });
-  if (diff) execFileSync('tar', ['--xattrs', '--xattrs-include=trusted.overlay.*', '--numeric-owner', '-C', join(base, 'upper'), '-xf', diff]);
+  if (diff) await extractRootfsDiff(diff, join(base, 'upper'));
   execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=${join(base, 'upper')},workdir=${join(base, 'work')}`, join(base, 'merged')]);
   mounted.push(join(base, 'merged'));
   return join(base, 'merged');
@@ -102,7 +103,7 @@ t.test('checkpoint a counting shell, keep it running, restore it from the archiv
   const lower = w.busyboxRootfs('counter');
   const id = `${sb.id}-counter`;
   const logPath = join(w.logs, 'counter.log');
-  const made = await w.ctl.createContainer({ id, sandbox: sb, config: config('counter', SCRIPT), image: {}, rootfs: overlay('counter', lower), logPath, log: w.log });
+  const made = await w.ctl.createContainer({ id, sandbox: sb, config: config('counter', SCRIPT), image: {}, rootfs: await overlay('counter', lower), logPath, log: w.log });
   const c = { id, logPath, data: made.data };
   w.containers.push(c);
   await w.ctl.startContainer(sb, c);
@@ -135,11 +136,12 @@ t.test('checkpoint a counting shell, keep it running, restore it from the archiv
   // Restore: the archive's rootfs diff over the same lower layer, its spec with the new root and cgroup, runc restore from its images.
   const rdir = join(w.dir, 'restore');
   mkdirSync(rdir);
-  execFileSync('tar', ['-C', rdir, '-xf', archive]);
-  const root = overlay('restored', lower, join(rdir, ARCHIVE_ENTRIES.rootfsDiff));
+  const unpacked = await unpackCheckpoint(archive, rdir);
+  t.same(unpacked.metadata, meta, 'the unpacked config.dump is the one written');
+  const root = await overlay('restored', lower, unpacked.rootfsDiff);
   t.equal(readFileSync(join(root, 'tmp', 'count'), 'utf8').trim().length > 0, true, 'the rootfs diff holds the file the shell wrote');
   t.notOk(existsSync(join(root, 'etc', 'group')), 'the rootfs diff holds the deletion (whiteout)');
-  const spec = JSON.parse(readFileSync(join(rdir, ARCHIVE_ENTRIES.spec), 'utf8')) as { root: { path: string }; linux: { cgroupsPath?: string } };
+  const spec = unpacked.spec as { root: { path: string }; linux: { cgroupsPath?: string } };
   spec.root.path = root;
   if (spec.linux.cgroupsPath) spec.linux.cgroupsPath = `${spec.linux.cgroupsPath}-restored`;
   const bundle = join(rdir, 'bundle');
@@ -149,7 +151,7 @@ t.test('checkpoint a counting shell, keep it running, restore it from the archiv
   restored.push(rid);
   // runc restore hands its own stdio to the restored process for the pipes conmon gave the original
   // (descriptors.json); CRIU reopens them through /proc, which a socket (node's stdio) refuses: real pipes, through cat.
-  const restore = ['/usr/sbin/runc', '--root', runcRoot, '--criu', CRIU_BINARY, 'restore', '-d', '--image-path', join(rdir, 'checkpoint'), '--work-path', rdir, '--bundle', bundle, rid];
+  const restore = ['/usr/sbin/runc', '--root', runcRoot, '--criu', CRIU_BINARY, 'restore', '-d', '--image-path', unpacked.imagesDir, '--work-path', rdir, '--bundle', bundle, rid];
   const child = spawn('bash', ['-c', 'set -o pipefail; cat | "$@" 2>&1 | cat; echo "runc restore: exit $?" >&2', 'restore', ...restore], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines: number[] = [];
   const other: string[] = [];
@@ -170,10 +172,17 @@ t.test('requests that cannot be checkpointed get their code', async (t) => {
   t.throws(() => checkpointOptions('relative.tar', 0), InvalidArgumentError);
   t.throws(() => checkpointOptions(join(w.dir, 'no-such-dir', 'x.tar'), 0), NotFoundError);
   t.throws(() => checkpointOptions(w.dir, 0), InvalidArgumentError, 'a directory is not an archive path');
+  const notTar = join(w.dir, 'not-a-tar');
+  writeFileSync(notTar, 'hello');
+  mkdirSync(join(w.dir, 'unpack1'));
+  await t.rejects(unpackCheckpoint(notTar, join(w.dir, 'unpack1')), /is not a tar archive/, 'a file that is not a tar is refused naming it');
+  const plainTar = join(w.dir, 'plain.tar');
+  execFileSync('tar', ['-C', w.dir, '-cf', plainTar, 'not-a-tar']);
+  await t.rejects(unpackCheckpoint(plainTar, join(w.dir, 'unpack1')), /is not a checkpoint archive: it has no spec\.dump/, 'a tar without the layout is refused naming what it lacks');
   const sb = w.pod();
   const lower = w.busyboxRootfs('done');
   const id = `${sb.id}-done`;
-  const made = await w.ctl.createContainer({ id, sandbox: sb, config: config('done', 'true'), image: {}, rootfs: overlay('done', lower), logPath: join(w.logs, 'done.log'), log: w.log });
+  const made = await w.ctl.createContainer({ id, sandbox: sb, config: config('done', 'true'), image: {}, rootfs: await overlay('done', lower), logPath: join(w.logs, 'done.log'), log: w.log });
   const c = { id, logPath: join(w.logs, 'done.log'), data: made.data };
   w.containers.push(c);
   await w.ctl.startContainer(sb, c);
