@@ -30,7 +30,8 @@ export interface InstallerLayers {
 }
 
 /** Parts of vmpod the image needs, relative to the checkout, each a file or a tree. */
-const NATIVE = ['native/infra/build/vmpod-infra', 'native/vsock/build/Release/vsock.node'];
+// vsock.node second: its libraries are read from it (NATIVE[1]) below. vmpod-mount is static like vmpod-infra.
+const NATIVE = ['native/infra/build/vmpod-infra', 'native/vsock/build/Release/vsock.node', 'native/infra/build/vmpod-mount'];
 
 export function installerLayers(i: InstallerInputs): InstallerLayers {
   const p = (rel: string): string => posix.join(PAYLOAD_DIR, rel);
