@@ -5,6 +5,8 @@
 // serves it, and the real CLI (dist/src/main.js) run against it. `vmpod vm`
 // names the QEMU process that really runs the pod; `vmpod logs --agent`
 // returns the guest agent's own log lines; `vmpod console` shows the boot.
+// The same pod's stats (issue 19): its network counters move when the node
+// fetches a file from it, and ListPodSandboxMetrics has the network series.
 
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -42,7 +44,8 @@ if ('missing' in guest) {
     const { cri, client } = world.daemon();
     // The CLI finds the admin socket next to the CRI socket it is given.
     const listen = ['--listen', join(world.dir, 'cri.sock')];
-    const admin = await listenAdmin(join(world.dir, ADMIN_SOCKET_NAME), new PodsView(cri.sandboxes, cri.controllers), world.log);
+    // As the daemon composes it: `vmpod overhead` reads the pods' stats through the PodService.
+    const admin = await listenAdmin(join(world.dir, ADMIN_SOCKET_NAME), new PodsView(cri.sandboxes, cri.controllers, { podMetrics: () => cri.pods.podMetrics(world.log) }), world.log);
     t.teardown(() => admin.close());
 
     const pod = world.podConfig('dbg');
@@ -76,6 +79,43 @@ if ('missing' in guest) {
     t.equal(alog.code, 0, `vmpod logs --agent exits 0 (${alog.stderr})`);
     const lines = alog.stdout.trim().split('\n');
     t.ok(lines.length > 0 && lines.every((l) => /^\d{4}-\d\d-\d\dT\S+ (info|warn|error)\s+\S/.test(l)), `agent log lines with time and level (${lines.length})`);
+
+    // Network stats: the node fetches ~140 KB from httpd in the guest; the pod's eth0 (its view, in the pod netns) counts it.
+    const podIp = st.status?.network?.ip ?? '';
+    await world.run(id, pod, 'web', [
+      '/bin/busybox',
+      'sh',
+      '-c',
+      'busybox mkdir -p /www && i=0; while [ $i -lt 2000 ]; do echo 0123456789012345678901234567890123456789012345678901234567890123456789; i=$((i+1)); done > /www/big && exec busybox httpd -f -p 8080 -h /www',
+    ]);
+    const netStats = async () => (await client.runtime.PodSandboxStats({ pod_sandbox_id: id }, 60_000)).stats?.linux?.network;
+    const before = await netStats();
+    t.equal(before?.default_interface?.name, 'eth0', "the pod's CNI interface is the default");
+    t.notOk(
+      before?.interfaces.some((i) => i.name.startsWith('tap')),
+      'the tap (a mirror of eth0) is not listed',
+    );
+    const get = `require('http').get('http://${podIp}:8080/big', (r) => { let n = 0; r.on('data', (b) => { n += b.length; }); r.on('end', () => { process.stdout.write(String(n)); }); }).on('error', () => process.exit(1)).setTimeout(5000, () => process.exit(1))`;
+    let fetched = '';
+    for (let i = 0; i < 60 && fetched === ''; i++) {
+      const r = world.sb.tryExec([process.execPath, '-e', get], world.sb.netns, 15_000);
+      if (r.status === 0) fetched = r.stdout;
+      else await new Promise((res) => setTimeout(res, 1000));
+    }
+    t.equal(fetched, '142000', 'the node fetched the file from httpd in the guest');
+    const after = await netStats();
+    const txGrew = Number(after?.default_interface?.tx_bytes?.value) - Number(before?.default_interface?.tx_bytes?.value);
+    const rxGrew = Number(after?.default_interface?.rx_bytes?.value) - Number(before?.default_interface?.rx_bytes?.value);
+    t.ok(txGrew >= 142_000, `the guest sent the file: tx grew by ${txGrew} bytes`);
+    t.ok(rxGrew > 0, `the guest received the request: rx grew by ${rxGrew} bytes`);
+
+    // The network series, per interface, in ListPodSandboxMetrics.
+    const { pod_metrics } = await client.runtime.ListPodSandboxMetrics({}, 60_000);
+    const mine = pod_metrics.find((m) => m.pod_sandbox_id === id);
+    t.ok(
+      mine?.metrics.some((m) => m.name === 'container_network_transmit_bytes_total' && m.label_values.includes('eth0')),
+      'the network series, per interface',
+    );
 
     await client.runtime.StopPodSandbox({ pod_sandbox_id: id }, 120_000);
     const stopped = await cli(['vm', id, ...listen]);
