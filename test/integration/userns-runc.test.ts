@@ -205,5 +205,23 @@ t.test('recursive_read_only needs a read-only, private mount', async (t) => {
     t.equal(err?.code, GrpcStatus.INVALID_ARGUMENT, 'INVALID_ARGUMENT');
     t.match(err?.details, why);
   }
+  // The same mount done right, in a pod with the host's users (only the rro half of the staging).
+  const { container_id: id } = await client.runtime.CreateContainer({
+    pod_sandbox_id: podId,
+    config: {
+      metadata: { name: 'rro-ok', attempt: 0 },
+      image: { image: imageRef },
+      command: ['/bin/sh', '-c', 'while :; do sleep 1; done'],
+      log_path: 'rro-ok.log',
+      mounts: [{ container_path: '/rro', host_path: rroDir, readonly: true, recursive_read_only: true }],
+    },
+    sandbox_config: plain,
+  });
+  await client.runtime.StartContainer({ container_id: id });
+  const sub = await sh(id, 'touch /rro/sub/x');
+  t.not(sub.code, 0, 'host users: the submount is read-only inside too');
+  t.match(sub.out, /Read-only file system/, 'EROFS');
+  t.same(await sh(id, 'cat /rro/sub/host-can'), { out: 'z', code: 0 }, 'and still shows what the host wrote there');
   await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId });
+  t.same(mountsUnder(cfg.state), [], 'nothing left mounted');
 });
