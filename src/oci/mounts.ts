@@ -8,6 +8,16 @@ import type { Mount__Output } from '../generated/cri/runtime/v1/Mount';
 import type { HostFacts, PodContext } from './input';
 import type { OciMount } from './types';
 
+/**
+ * OCI mount options newer runtimes take (runtime-spec 1.1/1.2) and runc 1.1
+ * does not: `rro` (every submount read-only too) and `ridmap` (every
+ * submount idmapped to the container's user namespace). The runc controller
+ * makes such mounts itself (sandbox/runc/staged-mounts.ts) and hands runc a
+ * plain bind of the result.
+ */
+export const RRO_OPTION = 'rro';
+export const RIDMAP_OPTION = 'ridmap';
+
 export function defaultMounts(privileged: boolean): OciMount[] {
   const ro = privileged ? 'rw' : 'ro';
   return [
@@ -20,12 +30,18 @@ export function defaultMounts(privileged: boolean): OciMount[] {
   ];
 }
 
-function bind(source: string, destination: string, readonly: boolean): OciMount {
+function plainBind(source: string, destination: string, readonly: boolean): OciMount {
   return { destination, type: 'bind', source, options: ['rbind', 'rprivate', readonly ? 'ro' : 'rw'] };
 }
 
 export function podMounts(pod: PodContext, readonlyRootfs: boolean): OciMount[] {
   const out: OciMount[] = [];
+  // With a user namespace these are idmapped too: root-owned inside, and (read-only with a
+  // read-only rootfs) made so before runc, whose remount a user namespace may refuse.
+  const bind = (source: string, destination: string, readonly: boolean): OciMount => {
+    const m = plainBind(source, destination, readonly);
+    return pod.userns ? { ...m, options: [...m.options, RIDMAP_OPTION] } : m;
+  };
   // These files are the pod's, shared by all its containers; a readonly
   // rootfs makes them readonly too (as containerd does).
   if (pod.hostsPath) out.push(bind(pod.hostsPath, '/etc/hosts', readonlyRootfs));
@@ -40,16 +56,6 @@ const PROPAGATION: Record<string, string> = {
   PROPAGATION_HOST_TO_CONTAINER: 'rslave',
   PROPAGATION_BIDIRECTIONAL: 'rshared',
 };
-
-/**
- * OCI mount options newer runtimes take (runtime-spec 1.1/1.2) and runc 1.1
- * does not: `rro` (every submount read-only too) and `ridmap` (every
- * submount idmapped to the container's user namespace). The runc controller
- * makes such mounts itself (sandbox/runc/staged-mounts.ts) and hands runc a
- * plain bind of the result.
- */
-export const RRO_OPTION = 'rro';
-export const RIDMAP_OPTION = 'ridmap';
 
 export interface CriMountOptions {
   /** The pod has its own user namespace: every bind is idmapped to it. */

@@ -136,6 +136,7 @@ t.test('a hostUsers:false pod: root inside is an unprivileged host uid; rootfs a
   t.equal(Number(uidLine?.[1]), HOST_BASE, 'the init process runs as the unprivileged host uid');
 
   t.same(await sh(id, 'id -u'), { out: '0', code: 0 }, 'root inside');
+  t.same(await sh(id, 'stat -c %u /etc/hosts && grep -c userns /etc/hostname'), { out: '0\n1', code: 0 }, "the pod's files are root's inside and readable");
   t.same(await sh(id, 'stat -c %u:%g /bin/busybox /etc'), { out: '0:0\n0:0', code: 0 }, 'image files show root-owned inside');
   t.same(await sh(id, 'echo hi > /etc/written && stat -c %u /etc/written'), { out: '0', code: 0 }, 'root writes the rootfs');
 
@@ -150,6 +151,22 @@ t.test('a hostUsers:false pod: root inside is an unprivileged host uid; rootfs a
   t.match(sub.out, /Read-only file system/, 'refused as a read-only file system');
   writeFileSync(join(rroDir, 'sub', 'host-can'), 'z');
   t.pass('the submount stays writable on the host');
+
+  // An image volume (a read-only overlay view, which cannot be idmapped) is bound as it is: readable, its files nobody's.
+  const { container_id: withImage } = await client.runtime.CreateContainer({
+    pod_sandbox_id: podId,
+    config: {
+      metadata: { name: 'img', attempt: 0 },
+      image: { image: imageRef },
+      command: ['/bin/sh', '-c', 'while :; do sleep 1; done'],
+      log_path: 'img.log',
+      linux: { security_context: { namespace_options: nsOptions } },
+      mounts: [{ container_path: '/img', image: { image: imageRef }, readonly: true }],
+    },
+    sandbox_config: pod,
+  });
+  await client.runtime.StartContainer({ container_id: withImage });
+  t.same(await sh(withImage, 'test -x /img/bin/busybox && stat -c %u /img/bin/busybox'), { out: '65534', code: 0 }, 'image volume: readable, owned by nobody inside');
 
   await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId });
   t.same(mountsUnder(cfg.state), [], 'nothing of the pod is mounted under the state dir (staging, netns and userns pins)');

@@ -50,29 +50,25 @@ export async function stageMounts(mounts: readonly OciMount[], dir: string, opts
   for (const m of mounts) {
     const rro = m.options.includes(RRO_OPTION);
     const idmap = m.options.includes(RIDMAP_OPTION) && !!opts.usernsPath;
-    const options = m.options.filter((o) => o !== RRO_OPTION && o !== RIDMAP_OPTION);
+    const readonly = m.options.includes('ro');
     if (!rro && !idmap) {
-      out.push({ ...m, options });
+      out.push({ ...m, options: m.options.filter((o) => o !== RRO_OPTION && o !== RIDMAP_OPTION) });
       continue;
     }
+    // The staged tree is read-only already (--ro/--rro), so runc gets no "ro": its remount is what a
+    // user namespace refuses when the source has locked flags (nosuid, nodev: a tmpfs /run, an image volume).
+    const options = m.options.filter((o) => o !== RRO_OPTION && o !== RIDMAP_OPTION && o !== 'ro');
+    if (readonly) options.push('rw');
     const target = join(dir, String(n++));
     await mkdir(dir, { recursive: true, mode: 0o700 });
     await makeTarget(m.source, target);
-    const args = [...(idmap ? ['--userns', opts.usernsPath!] : []), ...(rro ? ['--rro'] : []), m.source, target];
-    const r = await run(opts.binary, args, { timeoutMs: TIMEOUT_MS, allowFailure: true });
+    const ro = rro ? ['--rro'] : readonly ? ['--ro'] : [];
+    const r = await run(opts.binary, [...(idmap ? ['--userns', opts.usernsPath!] : []), ...ro, m.source, target], { timeoutMs: TIMEOUT_MS, allowFailure: true });
     if (r.code !== 0) {
-      if (idmap && options.includes('ro')) {
-        notes.push({ message: 'read-only mount cannot be idmapped; bound without idmapping', detail: { destination: m.destination, source: m.source, reason: r.stderr.trim() } });
-        if (rro) {
-          const again = await run(opts.binary, ['--rro', m.source, target], { timeoutMs: TIMEOUT_MS, allowFailure: true });
-          if (again.code !== 0) throw new InternalError(`recursive read-only mount of ${m.source} for ${m.destination}: ${again.stderr.trim()}`);
-          out.push({ ...m, source: target, options });
-        } else {
-          out.push({ ...m, options });
-        }
-        continue;
-      }
-      throw new InternalError(`${idmap ? 'idmapped' : 'recursive read-only'} mount of ${m.source} for ${m.destination}: ${r.stderr.trim()}`);
+      if (!(idmap && readonly)) throw new InternalError(`${idmap ? 'idmapped' : 'recursive read-only'} mount of ${m.source} for ${m.destination}: ${r.stderr.trim()}`);
+      notes.push({ message: 'read-only mount cannot be idmapped; bound without idmapping', detail: { destination: m.destination, source: m.source, reason: r.stderr.trim() } });
+      const again = await run(opts.binary, [...ro, m.source, target], { timeoutMs: TIMEOUT_MS, allowFailure: true });
+      if (again.code !== 0) throw new InternalError(`read-only mount of ${m.source} for ${m.destination}: ${again.stderr.trim()}`);
     }
     out.push({ ...m, source: target, options });
   }
