@@ -9,14 +9,15 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ContainerConfig } from '../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { Mount } from '../../src/generated/cri/runtime/v1/Mount';
 import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
-import type { PodNetworkProvider } from '../../src/pods/providers';
+import { createNetns, deleteNetns, netnsPath } from '../../src/network/netns';
+import type { PodNetworkProvider, PodNetworkRequest } from '../../src/pods/providers';
 import { defaultConfig } from '../../src/config/defaults';
 import { createImageService, type ImageService } from '../../src/image';
 import { silentLogger } from '../../src/log';
@@ -27,17 +28,26 @@ import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpe
 import { startRegistry, type RunningRegistry } from '../helpers/registry';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmpod-image-volume-'));
+// Traversable by the hostUsers:false pod's mapped root (as userns-runc.test.ts): runc mounts its rootfs from inside its user namespace.
+chmodSync(dir, 0o711);
 const cfg = defaultConfig();
 cfg.root = join(dir, 'root');
 cfg.state = join(dir, 'state');
 const socket = join(dir, 'vmpod.sock');
 const volumesDir = join(cfg.root, 'image', 'volumes');
 const leasesDir = join(cfg.root, 'image', 'volume-leases');
-const noNetwork: PodNetworkProvider = {
-  setup: async () => ({ netnsPath: '', ips: { ip: '', additionalIps: [] } }),
-  teardown: async () => undefined,
+// A fresh netns per pod, made inside the pod's user namespace when it has one (as userns-runc.test.ts does); no CNI.
+const network: PodNetworkProvider = {
+  setup: async (req: PodNetworkRequest & { userns?: { uidMap: string; gidMap: string } }) => {
+    const path = netnsPath(cfg.state, req.id);
+    await createNetns(path, req.userns);
+    return { netnsPath: path, ips: { ip: '', additionalIps: [] } };
+  },
+  teardown: async (id) => deleteNetns(netnsPath(cfg.state, id)),
   reconcile: async () => [],
 };
+const HOST_BASE = 1_610_612_736;
+const MAPPING = [{ container_id: 0, host_id: HOST_BASE, length: 65536 }];
 
 let reg: RunningRegistry | undefined;
 let images: ImageService;
@@ -50,7 +60,7 @@ let oneRef = '';
 t.before(async () => {
   reg = await startRegistry();
   const push = new RegistryPusher(reg);
-  const extra: TarEntry[] = ['sleep', 'touch', 'grep'].map((n) => ({ name: `bin/${n}`, type: 'symlink', linkname: 'busybox' }));
+  const extra: TarEntry[] = ['sleep', 'touch', 'grep', 'stat'].map((n) => ({ name: `bin/${n}`, type: 'symlink', linkname: 'busybox' }));
   await push.pushImage('test/runner', 'v1', [{ tar: await makeTar([...busyboxEntries(), ...extra]), compression: 'gzip' }], { config: { Cmd: ['/bin/sh'] } });
   // Two layers (a lowerdir-only overlay), with what a hostile image may carry: symlinks out of it.
   const lower = await makeTar([
@@ -77,7 +87,7 @@ t.before(async () => {
   dataRef = `${reg.host}/test/data:v1`;
   oneRef = `${reg.host}/test/one:v1`;
   images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
-  cri = await serveCri(socket, { config: cfg, log: silentLogger, images, network: noNetwork });
+  cri = await serveCri(socket, { config: cfg, log: silentLogger, images, network });
   ({ client } = cri);
   for (const image of [runnerRef, dataRef, oneRef]) await client.image.PullImage({ image: { image } }, 120_000);
 });
@@ -95,13 +105,13 @@ t.teardown(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const podConfig = (name: string): PodSandboxConfig => ({
+const podConfig = (name: string, userns = false): PodSandboxConfig => ({
   metadata: { name, uid: `uid-${name}`, namespace: 'default', attempt: 0 },
   hostname: name,
   log_directory: join(dir, 'logs', name),
   labels: {},
   annotations: {},
-  linux: { security_context: { namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD' } } },
+  linux: { security_context: { namespace_options: { network: 'POD', pid: 'POD', ipc: 'POD', ...(userns ? { userns_options: { mode: 'POD', uids: MAPPING, gids: MAPPING } } : {}) } } },
 });
 
 const imageMount = (containerPath: string, image: string, subPath = ''): Mount => ({ container_path: containerPath, image: { image }, image_sub_path: subPath, readonly: true });
@@ -237,4 +247,24 @@ t.test('start-up recovery releases views of interrupted creates and of container
   t.notOk(cri!.containers.get(cid), 'interrupted record deleted');
   assertNoViews(t, 'after recovery');
   await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId });
+});
+
+// What holds today (docs/image-volumes.md): overlayfs cannot be idmapped, so the runc controller binds the
+// read-only view without idmapping (sandbox/runc/staged-mounts.ts) and its files show as the overflow id.
+// containerd idmaps the snapshot's lower layers instead; when vmpod does, this owner check changes.
+t.test('in a hostUsers:false pod the view is readable and read-only, not idmapped', async (t) => {
+  const pod = podConfig('userns', true);
+  const { pod_sandbox_id: podId } = await client.runtime.RunPodSandbox({ config: pod });
+  const { container_id: id } = await client.runtime.CreateContainer({
+    pod_sandbox_id: podId,
+    config: { ...containerConfig('reader', [imageMount('/vol', dataRef)]), linux: { security_context: { namespace_options: pod.linux!.security_context!.namespace_options } } },
+    sandbox_config: pod,
+  });
+  await client.runtime.StartContainer({ container_id: id });
+  t.same(await exec(id, 'cat /vol/data/hello.txt'), { code: 0, out: 'hello from the lower layer\n', err: '' }, 'readable');
+  t.same(await exec(id, 'stat -c %u:%g /vol/data/hello.txt'), { code: 0, out: '65534:65534\n', err: '' }, 'owned by the overflow id (not idmapped, as documented)');
+  const w = await exec(id, 'echo x >> /vol/data/hello.txt');
+  t.match(w, { code: 1, err: /Read-only file system/ }, 'still read-only');
+  await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId });
+  assertNoViews(t, 'after RemovePodSandbox');
 });
