@@ -43,6 +43,8 @@ export interface PodNetworkRequest {
   dns?: { servers: string[]; searches: string[]; options: string[] };
   /** From the pod's bandwidth annotations; bits per second and bits. */
   bandwidth?: { ingressRate?: number; ingressBurst?: number; egressRate?: number; egressBurst?: number };
+  /** The pod's own user namespace (hostUsers: false): its netns is made inside it. uid_map/gid_map text. */
+  userns?: { uidMap: string; gidMap: string };
 }
 
 export interface PodNetworkProvider {
