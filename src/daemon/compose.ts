@@ -121,7 +121,7 @@ export async function compose(cfg: VmpodConfig, types: HandlerTypes, log: Logger
       pods.endEventStreams();
       images.close().catch((err: unknown) => log.warn({ err }, 'stopping image pulls at shutdown'));
     },
-    admin: new PodsView(sandboxes, controllers, { guestShell: cfg.debug.guest_shell }),
+    admin: new PodsView(sandboxes, controllers, { guestShell: cfg.debug.guest_shell, podMetrics: () => pods.podMetrics(log.child({ subsystem: 'admin' })) }),
     close,
   };
 }

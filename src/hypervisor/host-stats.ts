@@ -19,9 +19,11 @@ export interface ProcStatCost {
   cpuSystemNs: number;
   minorFaults: number;
   majorFaults: number;
+  /** num_threads: QEMU's vCPU, I/O and main threads, for the VMM's overhead. */
+  threads: number;
 }
 
-/** minflt, majflt, utime, stime (fields 10, 12, 14, 15 of proc(5)) of a /proc/<pid>/stat line. Pure; undefined if malformed. */
+/** minflt, majflt, utime, stime, num_threads (fields 10, 12, 14, 15, 20 of proc(5)) of a /proc/<pid>/stat line. Pure; undefined if malformed. */
 export function parseProcStat(stat: string): ProcStatCost | undefined {
   // comm (field 2) may contain spaces and parentheses: split after the last ')'.
   const close = stat.lastIndexOf(')');
@@ -32,9 +34,9 @@ export function parseProcStat(stat: string): ProcStatCost | undefined {
     .split(/\s+/);
   // rest[0] is field 3 (state).
   const field = (n: number): number => (rest.length > n - 3 ? Number(rest[n - 3]) : NaN);
-  const [minflt, majflt, utime, stime] = [field(10), field(12), field(14), field(15)];
-  if (![minflt, majflt, utime, stime].every(Number.isSafeInteger)) return undefined;
-  return { cpuUserNs: utime * NS_PER_TICK, cpuSystemNs: stime * NS_PER_TICK, minorFaults: minflt, majorFaults: majflt };
+  const [minflt, majflt, utime, stime, threads] = [field(10), field(12), field(14), field(15), field(20)];
+  if (![minflt, majflt, utime, stime, threads].every(Number.isSafeInteger)) return undefined;
+  return { cpuUserNs: utime * NS_PER_TICK, cpuSystemNs: stime * NS_PER_TICK, minorFaults: minflt, majorFaults: majflt, threads };
 }
 
 /** The kB fields of /proc/<pid>/smaps_rollup, in bytes. Pure. */

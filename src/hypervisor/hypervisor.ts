@@ -18,6 +18,8 @@ export interface VmHostStats {
   anonBytes: number;
   minorFaults: number;
   majorFaults: number;
+  /** Threads of the VM process (vCPUs, I/O, main loop). */
+  threads: number;
 }
 
 export type VmState = 'running' | 'paused' | 'shutting-down' | 'exited';

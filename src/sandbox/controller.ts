@@ -18,6 +18,7 @@ import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/Contai
 import type { LinuxContainerResources__Output } from '../generated/cri/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
 import type { ImageRunConfig, PodNamespaceModes } from '../oci/input';
+import type { StatsExtras } from './stats-extras';
 
 /**
  * A controller's own persisted data: a JSON object it alone reads. `v` is the
@@ -104,7 +105,7 @@ export interface ExecResult {
 }
 
 /** Figures from the cgroup (or the VM process), named like the CRI stats fields. */
-export interface CgroupStats {
+export interface CgroupStats extends StatsExtras {
   timestampNs: string;
   cpuUsageNs: number;
   cpuUserNs: number;

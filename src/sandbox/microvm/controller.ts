@@ -194,6 +194,10 @@ export class MicrovmController implements SandboxController {
       pageFaults: cost.minorFaults + cost.majorFaults,
       majorPageFaults: cost.majorFaults,
       processes: 1,
+      // All of the above is QEMU's own process, guest RAM included; the
+      // same figures again under vmm name them as the hypervisor's, so the
+      // domain can set them beside the guest containers' use (overhead).
+      vmm: { rssBytes: cost.rssBytes, pssBytes: cost.pssBytes, cpuNs: cost.cpuNs, cpuUserNs: cost.cpuUserNs, cpuSystemNs: cost.cpuSystemNs, threads: cost.threads },
     };
   }
 
@@ -326,7 +330,9 @@ export class MicrovmController implements SandboxController {
   }
 
   checkpointContainer(_sb: SandboxHandle, c: ContainerHandle, _opts: CheckpointOptions): Promise<void> {
-    return Promise.reject(new UnimplementedError(`CheckpointContainer of container ${c.id}: not implemented yet for VM pods`));
+    return Promise.reject(
+      new UnimplementedError(`CheckpointContainer of container ${c.id}: VM pods have no checkpoint (no VM-level snapshot yet, and CRIU is not in the guest image); see docs/checkpoint.md`),
+    );
   }
 
   async containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null> {

@@ -32,12 +32,16 @@ const CAT_STAT =
   '27922 (cat) R 27920 27920 9285 0 -1 4194304 100 0 0 0 0 0 0 0 20 0 1 0 671567 3133440 426 18446744073709551615 94533449895936 94533449915817 140728703791888 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 94533449931824 94533449933440 94534308581376 140728703793694 140728703793714 140728703793714 140728703795179 0';
 
 const stats: Array<{ desc: string; line: string; expect: ReturnType<typeof parseProcStat> }> = [
-  { desc: 'qemu: utime 6, stime 7 ticks; 4478 minor, 15 major faults', line: QEMU_STAT, expect: { cpuUserNs: 60_000_000, cpuSystemNs: 70_000_000, minorFaults: 4478, majorFaults: 15 } },
-  { desc: 'cat: no CPU time yet', line: CAT_STAT, expect: { cpuUserNs: 0, cpuSystemNs: 0, minorFaults: 100, majorFaults: 0 } },
+  {
+    desc: 'qemu: utime 6, stime 7 ticks; 4478 minor, 15 major faults; 4 threads',
+    line: QEMU_STAT,
+    expect: { cpuUserNs: 60_000_000, cpuSystemNs: 70_000_000, minorFaults: 4478, majorFaults: 15, threads: 4 },
+  },
+  { desc: 'cat: no CPU time yet', line: CAT_STAT, expect: { cpuUserNs: 0, cpuSystemNs: 0, minorFaults: 100, majorFaults: 0, threads: 1 } },
   {
     desc: 'comm with spaces and parens',
     line: '42 (qemu (x) y) S 1 42 42 0 -1 4194304 97 0 5 0 1 2 0 0 20 0 3 0 197351 3133440 411',
-    expect: { cpuUserNs: 10_000_000, cpuSystemNs: 20_000_000, minorFaults: 97, majorFaults: 5 },
+    expect: { cpuUserNs: 10_000_000, cpuSystemNs: 20_000_000, minorFaults: 97, majorFaults: 5, threads: 3 },
   },
   { desc: 'truncated line', line: '42 (qemu) S 1', expect: undefined },
   { desc: 'no comm at all', line: '42 qemu S 1 42 42 0 -1 4194304 97 0 5 0 1 2', expect: undefined },
@@ -64,6 +68,7 @@ t.test('toVmHostStats: everything PodSandboxStats and the bench need, from one s
     cpuSystemNs: 70_000_000,
     minorFaults: 4478,
     majorFaults: 15,
+    threads: 4,
     rssBytes: 36436 * 1024,
     pssBytes: 34672 * 1024,
     anonBytes: 14632 * 1024,
