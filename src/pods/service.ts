@@ -12,9 +12,10 @@ import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/Contai
 import type { LinuxContainerResources__Output } from '../generated/cri/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../generated/cri/runtime/v1/PodSandboxConfig';
 import type { Logger } from '../log';
-import type { ControllerEvent, ExecResult, ProcessIO, StreamOptions } from '../sandbox/controller';
+import type { CheckpointOptions, ControllerEvent, ExecResult, ProcessIO, StreamOptions } from '../sandbox/controller';
 import type { ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
+import { checkpointContainer } from './checkpoint';
 import * as containers from './container-lifecycle';
 import { attachStreams, execStreams, execSync, reopenContainerLog, requireRunning, updateContainer } from './container-ops';
 import { CpuSamples } from './cpu-samples';
@@ -198,6 +199,12 @@ export class PodService {
   updateContainer(idOrPrefix: string, resources: LinuxContainerResources__Output): Promise<void> {
     const c = this.d.containers.resolve(idOrPrefix, 'container_id');
     return this.d.locks.containers.run(c.id, () => updateContainer(this.d, this.d.containers.get(c.id) ?? c, resources));
+  }
+
+  /** CheckpointContainer: the archive at opts.location (src/pods/checkpoint.ts), under the container's lock. */
+  checkpointContainer(idOrPrefix: string, opts: CheckpointOptions): Promise<void> {
+    const c = this.d.containers.resolve(idOrPrefix, 'container_id');
+    return this.d.locks.containers.run(c.id, () => checkpointContainer(this.d, this.d.containers.get(c.id) ?? c, opts));
   }
 
   reopenContainerLog(idOrPrefix: string): Promise<void> {

@@ -1,5 +1,6 @@
 // Container RPCs: validate the request, call the PodService, convert.
 
+import type { CheckpointContainerRequest__Output } from '../../generated/cri/runtime/v1/CheckpointContainerRequest';
 import type { ContainerStatusRequest__Output } from '../../generated/cri/runtime/v1/ContainerStatusRequest';
 import type { CreateContainerRequest__Output } from '../../generated/cri/runtime/v1/CreateContainerRequest';
 import type { ListContainersRequest__Output } from '../../generated/cri/runtime/v1/ListContainersRequest';
@@ -8,6 +9,7 @@ import type { ReopenContainerLogRequest__Output } from '../../generated/cri/runt
 import type { StartContainerRequest__Output } from '../../generated/cri/runtime/v1/StartContainerRequest';
 import type { StopContainerRequest__Output } from '../../generated/cri/runtime/v1/StopContainerRequest';
 import type { UpdateContainerResourcesRequest__Output } from '../../generated/cri/runtime/v1/UpdateContainerResourcesRequest';
+import { checkpointOptions } from '../../pods/checkpoint';
 import type { PodService } from '../../pods/service';
 import type { HandlerTable } from '../handler';
 import { int64, requireObject, requireString } from '../validate';
@@ -61,6 +63,11 @@ export function containerHandlers(pods: PodService): HandlerTable {
     },
     ReopenContainerLog: async (req: ReopenContainerLogRequest__Output) => {
       await pods.reopenContainerLog(id(req));
+      return {};
+    },
+    CheckpointContainer: async (req: CheckpointContainerRequest__Output) => {
+      const cid = id(req);
+      await pods.checkpointContainer(cid, checkpointOptions(req.location, Number(int64(req.timeout || '0', 'timeout'))));
       return {};
     },
   };

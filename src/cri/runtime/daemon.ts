@@ -41,7 +41,8 @@ export function daemonHandlers(info: DaemonInfo): HandlerTable {
       const result: Record<string, unknown> = {
         status: { conditions },
         runtime_handlers: handlers,
-        features: { supplemental_groups_policy: false, user_namespaces_host_network: false },
+        // supplemental_groups_policy: Merge and Strict are honoured by both handlers (oci/user.ts).
+        features: { supplemental_groups_policy: true, user_namespaces_host_network: false },
         info: {},
       };
       if (req.verbose) {

@@ -7,7 +7,6 @@ import { existsSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { UnimplementedError } from '../../../common/errors';
 import type { Logger } from '../../log';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
@@ -16,6 +15,7 @@ import { connectLoopback, openNetnsPort } from '../../network';
 import { podCgroupParent } from '../../oci/container-spec';
 import type { HostFacts, PodNamespaceModes } from '../../oci/input';
 import { attachContainer } from './attach';
+import { checkpointRuncContainer } from './checkpoint';
 import { exitFile, reopenConmonLog } from './conmon';
 import { Runc } from './runc-cli';
 import type {
@@ -203,8 +203,9 @@ export class RuncController implements SandboxController {
     return { userNamespaces: true, recursiveReadOnlyMounts: true };
   }
 
-  checkpointContainer(_sb: SandboxHandle, c: ContainerHandle, _opts: CheckpointOptions): Promise<void> {
-    return Promise.reject(new UnimplementedError(`CheckpointContainer of container ${c.id}: not implemented yet for runc pods`));
+  /** runc checkpoint --leave-running with vmpod's CRIU into an archive (checkpoint.ts, docs/checkpoint.md). */
+  checkpointContainer(_sb: SandboxHandle, c: ContainerHandle, opts: CheckpointOptions): Promise<void> {
+    return checkpointRuncContainer({ runcBinary: this.runcBinary, runcRoot: this.paths.runcRoot }, c, opts);
   }
 
   containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null> {
