@@ -11,6 +11,7 @@ import t from 'tap';
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { useSharedCritestWorld } from '../helpers/crictl';
 import { leftoverMounts, removeAllPods, startDaemon } from '../helpers/daemon';
 import { CRITEST_DIR, CRITEST_NETNS, critestDaemonConfig, judge, parseSpecs, readKnownFailures, sharedCritestMissing } from '../helpers/critest';
 
@@ -47,15 +48,8 @@ if (missing) {
   // The VM handler boots one TCG guest per pod, about 80 of them.
   t.setTimeout(50 * 60_000);
 
-  t.before(async () => {
-    const r = await run(join(CRITEST_DIR, 'setup-images.sh'), [], 15 * 60_000);
-    if (r.code !== 0) throw new Error(`setup-images.sh failed (${r.code}):\n${r.out.slice(-4000)}`);
-  });
   // The registry and netns are the shared scripts' own; they stop them by PID.
-  t.teardown(async () => {
-    const r = await run(join(CRITEST_DIR, 'teardown.sh'), [], 120_000);
-    if (r.code !== 0) process.stderr.write(`critest teardown.sh failed (${r.code}): ${r.out.slice(-2000)}\n`);
-  });
+  useSharedCritestWorld(t);
 
   for (const handler of ['runc', 'vm']) {
     t.test(`critest validation with the ${handler} handler`, async (t) => {

@@ -4,7 +4,7 @@
 // one test daemon and run in that netns, and the pod config crictl reads.
 
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/paths';
 import { CRICTL, CRITEST_DIR, CRITEST_NETNS } from './critest';
@@ -32,8 +32,21 @@ interface Hooks {
   teardown(fn: () => Promise<void>): unknown;
 }
 
-/** Start the shared registry and netns (setup-images.sh) before the tests, and tear them down after. */
+/**
+ * Start the shared registry and netns (setup-images.sh) before the tests, and
+ * tear them down after. scripts/test runs test files that use them at the
+ * same time (the fault stage beside the end-to-end tests): it prepares the
+ * world once and says so with VMPOD_CRITEST_WORLD=kept, and then no file
+ * sets it up or tears it down, which would pull the netns and registry from
+ * under the others.
+ */
 export function useSharedCritestWorld(t: Hooks): void {
+  if (process.env.VMPOD_CRITEST_WORLD === 'kept') {
+    t.before(async () => {
+      if (!existsSync(CRITEST_NETNS)) throw new Error(`VMPOD_CRITEST_WORLD=kept, but ${CRITEST_NETNS} does not exist: whoever keeps the world runs ${join(CRITEST_DIR, 'setup-images.sh')} first`);
+    });
+    return;
+  }
   t.before(async () => {
     const r = await runTool([join(CRITEST_DIR, 'setup-images.sh')], { timeoutMs: 15 * 60_000 });
     if (r.code !== 0) throw new Error(`setup-images.sh failed (${r.code}):\n${r.stderr.slice(-4000)}`);
