@@ -70,6 +70,8 @@ export interface ContainerCreateInput {
   logPath: string;
   /** The container whose PID namespace this one joins (namespace mode TARGET). */
   target?: ContainerHandle;
+  /** CreateContainer of a checkpoint archive (config.image.image an absolute path): the archive whose rootfs diff and processes this container gets; `rootfs` is already over the archived container's image. */
+  restoreFrom?: string;
   log: Logger;
 }
 
@@ -218,6 +220,14 @@ export interface CheckpointOptions {
   location: string;
   /** 0: the default. */
   timeoutS: number;
+  /** The image the container runs (its record's ref as asked, and the image id), written into the archive so a restore finds its lower layers. Set by the domain. */
+  image?: { ref: string; id: string };
+}
+
+/** What CreateContainer of a checkpoint archive learns from it before the rootfs is made. */
+export interface CheckpointSource {
+  /** The image the checkpointed container ran (CheckpointOptions.image as recorded). */
+  image: { ref: string; id: string };
 }
 
 export interface SandboxController {
@@ -269,6 +279,13 @@ export interface SandboxController {
    * saying why.
    */
   checkpointContainer(sb: SandboxHandle, c: ContainerHandle, opts: CheckpointOptions): Promise<void>;
+  /**
+   * Reads the checkpoint archive at `archive` for CreateContainer of it:
+   * INVALID_ARGUMENT naming it when it is not one. A handler that cannot
+   * restore leaves it out; the domain then refuses the create
+   * (UNIMPLEMENTED, saying why).
+   */
+  readCheckpoint?(archive: string): Promise<CheckpointSource>;
 
   /**
    * Removes whatever a create interrupted by a daemon crash may have left,
