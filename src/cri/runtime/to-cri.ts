@@ -68,7 +68,17 @@ export function toCriContainerStatus(c: ContainerRecord): ContainerStatus {
     annotations: c.config.annotations,
     // The signal StopContainer sends: the config's, else the image's, else SIGTERM.
     stop_signal: criSignalName(c.stopSignal) as ContainerStatus['stop_signal'],
-    mounts: c.config.mounts.map((m) => ({ container_path: m.container_path, host_path: m.host_path, readonly: m.readonly, propagation: m.propagation, selinux_relabel: m.selinux_relabel })),
+    // As asked (kubelet compares them with the pod spec): an image volume keeps its image and sub path, not the host view vmpod mounted.
+    mounts: c.config.mounts.map((m) => ({
+      container_path: m.container_path,
+      host_path: m.host_path,
+      readonly: m.readonly,
+      propagation: m.propagation,
+      selinux_relabel: m.selinux_relabel,
+      recursive_read_only: m.recursive_read_only,
+      image: m.image ?? null,
+      image_sub_path: m.image_sub_path,
+    })),
     log_path: c.logPath,
     resources: c.resources ? { linux: c.resources } : null,
     user: c.user ? { linux: { uid: String(c.user.uid), gid: String(c.user.gid), supplemental_groups: c.user.additionalGids.map(String) } } : null,
