@@ -6,10 +6,12 @@
 // names the QEMU process that really runs the pod; `vmpod logs --agent`
 // returns the guest agent's own log lines; `vmpod console` shows the boot.
 // The same pod's stats (issue 19): its network counters move when the node
-// fetches a file from it, and ListPodSandboxMetrics has the network series.
+// fetches a file from it, ListPodSandboxMetrics carries QEMU's own figures
+// (RSS, CPU, threads) and the overhead, and `vmpod overhead` prints them.
 
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { ADMIN_SOCKET_NAME } from '../../src/admin/client';
@@ -109,13 +111,29 @@ if ('missing' in guest) {
     t.ok(txGrew >= 142_000, `the guest sent the file: tx grew by ${txGrew} bytes`);
     t.ok(rxGrew > 0, `the guest received the request: rx grew by ${rxGrew} bytes`);
 
-    // The network series, per interface, in ListPodSandboxMetrics.
+    // QEMU's own figures in ListPodSandboxMetrics.
     const { pod_metrics } = await client.runtime.ListPodSandboxMetrics({}, 60_000);
     const mine = pod_metrics.find((m) => m.pod_sandbox_id === id);
+    const metric = (name: string) => Number(mine?.metrics.find((m) => m.name === name)?.value?.value ?? NaN);
+    const rss = metric('vmpod_vmm_memory_rss_bytes');
+    t.ok(rss > 0 && rss < totalmem(), `QEMU RSS ${rss} is above 0 and below the host's memory ${totalmem()}`);
+    t.ok(metric('vmpod_vmm_threads') >= 2, `QEMU threads: ${metric('vmpod_vmm_threads')} (main loop and a vCPU at least)`);
+    t.ok(metric('vmpod_vmm_cpu_seconds_total') >= 1, 'QEMU CPU time: a TCG boot takes more than a second');
+    const overheadBytes = metric('vmpod_pod_overhead_memory_bytes');
+    t.ok(overheadBytes > 0 && overheadBytes <= rss, `pod overhead ${overheadBytes} is within QEMU's RSS`);
     t.ok(
       mine?.metrics.some((m) => m.name === 'container_network_transmit_bytes_total' && m.label_values.includes('eth0')),
       'the network series, per interface',
     );
+
+    const oh = await cli(['overhead', '--interval-ms', '1000', ...listen]);
+    t.equal(oh.code, 0, `vmpod overhead exits 0 (${oh.stderr})`);
+    t.match(oh.stdout, new RegExp(`^${id.slice(0, 13)}\\s+e2e-admin/dbg\\s+\\d`, 'm'), 'a row for the VM pod');
+    t.match(oh.stdout, /^memory overhead: median [\d.]+Mi, max [\d.]+Mi \(1 VM pod\)$/m, 'memory median and max');
+    t.match(oh.stdout, /^cpu overhead: +median [\d.]+m, max [\d.]+m \(over \d+ ms\)$/m, 'cpu median and max');
+    t.match(oh.stdout, /podFixed:\n {4}memory: "\d+Mi"\n {4}cpu: "\d+m"/, 'the podFixed to put in a RuntimeClass');
+    t.match(oh.stdout, /^How: /m, 'and how it was measured');
+    t.comment(oh.stdout);
 
     await client.runtime.StopPodSandbox({ pod_sandbox_id: id }, 120_000);
     const stopped = await cli(['vm', id, ...listen]);
