@@ -10,9 +10,17 @@
 // swap; the tap's would be the mirror image (its rx is the guest's tx) and
 // would count each frame a second time, so the tap is left out of the list.
 //
-// Node has no setns(2): /proc/net/dev is read by `cat` spawned in the pod's
-// netns through nsenter (one short process per pod per stats call).
+// Node has no setns(2), but /proc/<pid>/net/dev is the counters of <pid>'s
+// network namespace: every pod has a process in its netns that the host
+// knows (a runc pod's infra process, a VM pod's QEMU), so the counters are
+// read from there, without a process per pod per stats call (kubelet asks
+// for every pod every few seconds). The pid is trusted only while its
+// /proc/<pid>/ns/net names the pin's namespace (same nsfs inode), checked
+// before and after the read, so a pid that exited and was reused reads
+// nothing. Without such a process (it died), `cat` runs in the netns
+// through nsenter.
 
+import { readFile, readlink, stat } from 'node:fs/promises';
 import { nowNs } from '../../common/time';
 import { InternalError } from '../../common/errors';
 import { run } from './run';
@@ -68,8 +76,32 @@ export function podNetworkFigures(all: NetInterfaceFigures[], timestampNs: strin
 
 const READ_TIMEOUT_MS = 5_000;
 
-/** The counters of the pod network namespace pinned at `netnsPath`. Rejects when the namespace cannot be entered. */
-export async function readPodNetwork(netnsPath: string): Promise<PodNetworkFigures> {
+/** Whether a /proc/<pid>/ns/net link names the namespace whose nsfs inode is `ino`. Pure. */
+export function linkNamesNamespace(link: string, ino: number | bigint): boolean {
+  return link === `net:[${ino}]`;
+}
+
+/** /proc/<pid>/net/dev while `pid` is in the namespace pinned at `netnsPath`; undefined when it is not (or is gone). */
+export async function readThroughMember(netnsPath: string, pid: number): Promise<string | undefined> {
+  try {
+    const ino = (await stat(netnsPath, { bigint: true })).ino;
+    const inside = async (): Promise<boolean> => linkNamesNamespace(await readlink(`/proc/${pid}/ns/net`), ino);
+    if (!(await inside())) return undefined;
+    const text = await readFile(`/proc/${pid}/net/dev`, 'utf8');
+    return (await inside()) ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The counters of the pod network namespace pinned at `netnsPath`, through
+ * `memberPid` (a process the host started in it) when given and still
+ * there. Rejects when the namespace cannot be read.
+ */
+export async function readPodNetwork(netnsPath: string, memberPid?: number): Promise<PodNetworkFigures> {
+  const direct = memberPid && memberPid > 0 ? await readThroughMember(netnsPath, memberPid) : undefined;
+  if (direct !== undefined) return podNetworkFigures(parseNetDev(direct), nowNs());
   const r = await run(['cat', '/proc/net/dev'], { netns: netnsPath, timeoutMs: READ_TIMEOUT_MS });
   if (r.code !== 0) throw new InternalError(`cannot read the network counters of namespace ${netnsPath}: ${r.stderr.trim() || `exit ${r.code}`}`);
   return podNetworkFigures(parseNetDev(r.stdout), nowNs());

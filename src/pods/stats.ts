@@ -39,12 +39,21 @@ export interface PodStatsView {
 }
 
 /** The pod's network counters; undefined for a pod on the host's network (no namespace of its own) or one whose namespace cannot be read. */
-async function podNetwork(sb: SandboxRecord, log: Logger): Promise<PodNetworkFigures | undefined> {
+async function podNetwork(sb: SandboxRecord, memberPid: number | undefined, log: Logger): Promise<PodNetworkFigures | undefined> {
   if (!sb.netnsPath || sb.namespaces.network === 'NODE') return undefined;
-  return readPodNetwork(sb.netnsPath).catch((err: Error) => {
+  return readPodNetwork(sb.netnsPath, memberPid).catch((err: Error) => {
     log.debug({ podSandboxId: sb.id, err: err.message }, 'pod network counters unavailable');
     return undefined;
   });
+}
+
+/** The process that stands for the pod on the host (infra, QEMU): it is in the pod's netns, so its /proc has the counters. */
+function memberPid(rt: NonNullable<ReturnType<typeof podRuntime>>): number | undefined {
+  try {
+    return rt.ctl.describeSandbox(rt.h).pid;
+  } catch {
+    return undefined;
+  }
 }
 
 function withRate(d: Domain, key: string, s: CgroupStats | null): CgroupFigures | null {
@@ -101,7 +110,7 @@ export async function podStats(d: Domain, sb: SandboxRecord, log: Logger): Promi
     (c) => ({ containerId: c.id }),
   );
   const view: PodStatsView = { pod: sb, cgroup: withRate(d, podCpuKey(sb.id), raw), containers };
-  const network = rt ? await podNetwork(sb, log) : undefined;
+  const network = rt ? await podNetwork(sb, memberPid(rt), log) : undefined;
   if (network) view.network = network;
   return view;
 }
@@ -138,7 +147,7 @@ export async function podMetrics(d: Domain, log: Logger): Promise<PodMetricsView
         (c) => ({ containerId: c.id }),
       );
       const view: PodMetricsView = { pod: sb, cgroup, containers: read.flatMap((r) => (r.cgroup ? [{ container: r.container, cgroup: r.cgroup }] : [])) };
-      const network = await podNetwork(sb, log);
+      const network = await podNetwork(sb, memberPid(rt), log);
       if (network) view.network = network;
       return view;
     },

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parseNetDev, podNetworkFigures } from '../../../src/network/net-dev';
+import { linkNamesNamespace, parseNetDev, podNetworkFigures } from '../../../src/network/net-dev';
 
 const SAMPLE = `Inter-|   Receive                                                |  Transmit
  face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
@@ -43,4 +43,12 @@ t.test('podNetworkFigures without eth0 has no default interface', async (t) => {
     n.interfaces.map((i) => i.name),
     ['net1'],
   );
+});
+
+t.test('linkNamesNamespace: only the pin inode itself matches a /proc/<pid>/ns/net link', async (t) => {
+  t.ok(linkNamesNamespace('net:[4026532281]', 4026532281n), 'same inode (bigint stat)');
+  t.ok(linkNamesNamespace('net:[4026532281]', 4026532281), 'same inode (number)');
+  t.notOk(linkNamesNamespace('net:[4026531840]', 4026532281n), 'another namespace: a recycled pid');
+  t.notOk(linkNamesNamespace('mnt:[4026532281]', 4026532281n), 'not a network namespace');
+  t.notOk(linkNamesNamespace('net:[40265322810]', 4026532281n), 'a longer number');
 });
