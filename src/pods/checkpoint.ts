@@ -38,6 +38,7 @@ export async function checkpointContainer(d: Domain, c: ContainerRecord, opts: C
   const rt = sb ? podRuntime(d, sb) : null;
   const ch = containerHandle(now);
   if (now.state !== 'CONTAINER_RUNNING' || !rt || !ch) throw new FailedPreconditionError(`container ${now.id} is not running (${now.state}); only a running container can be checkpointed`);
-  await rt.ctl.checkpointContainer(rt.h, ch, opts);
+  // The image goes into the archive: a restore makes its rootfs over the same layers.
+  await rt.ctl.checkpointContainer(rt.h, ch, { ...opts, image: { ref: now.image, id: now.imageId } });
   containerLog(d, now).info({ location: opts.location }, 'container checkpointed');
 }

@@ -2,11 +2,16 @@
 // A create writes its record first ("creating": no controller data), then
 // prepares the rootfs and the image volumes (image-volumes.ts) and asks the
 // controller; each step is undone if a later one fails, the record last.
+// CreateContainer of an absolute path restores the checkpoint archive there
+// (docs/checkpoint.md): the controller reads which image it lies over, the
+// rootfs is made over that image, and the controller gets the archive.
 // Start, stop and remove take the container's lock; stop and remove of a
 // container already gone succeed (the CRI idempotency rule), which the
 // callers rely on.
 
-import { FailedPreconditionError, InvalidArgumentError } from '../../common/errors';
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, UnimplementedError } from '../../common/errors';
+import type { CheckpointSource, SandboxController } from '../sandbox/controller';
+import type { ImageProvider, ResolvedImage } from './providers';
 import type { ContainerConfig__Output } from '../generated/cri/runtime/v1/ContainerConfig';
 import { resolveStopSignal } from '../oci/process';
 import { checkUserRequest } from '../oci/user';
@@ -19,7 +24,31 @@ import { refreshContainer } from './exits';
 import { newId } from './ids';
 import { checkedConfig, mountImageVolumes, planImageVolumes } from './image-volumes';
 import { startSteps } from './start-steps';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
+
+/**
+ * The image a checkpoint archive's container ran, as the store has it: by the ref recorded, else by its id
+ * (a tag moved since); NOT_FOUND naming it when neither resolves (pull it first).
+ */
+export function checkpointImage(images: Pick<ImageProvider, 'resolve'>, src: CheckpointSource, archive: string): ResolvedImage {
+  for (const ref of [src.image.ref, src.image.id]) {
+    try {
+      const found = images.resolve(ref);
+      if (found.id === src.image.id || ref === src.image.id) return found;
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+  throw new NotFoundError('image', src.image.ref, `checkpoint ${archive} was taken over image ${src.image.ref} (${src.image.id}), which is not in the image store: pull it first`);
+}
+
+/** CreateContainer's image: a pulled image, or for an absolute path the image a checkpoint archive lies over. */
+async function containerImage(d: Domain, ctl: SandboxController, imageRefIn: string): Promise<{ image: ResolvedImage; ref: string; restoreFrom?: string }> {
+  if (!isAbsolute(imageRefIn)) return { image: d.images.resolve(imageRefIn), ref: imageRefIn };
+  if (!ctl.readCheckpoint) throw new UnimplementedError(`${imageRefIn} is a checkpoint archive; handler "${ctl.handler}" cannot restore checkpoints (runc handlers can)`);
+  const src = await ctl.readCheckpoint(imageRefIn);
+  return { image: checkpointImage(d.images, src, imageRefIn), ref: src.image.ref, restoreFrom: imageRefIn };
+}
 
 /** Call under the pod's lock, so that a concurrent StopPodSandbox cannot miss the new container. */
 export async function createContainer(d: Domain, sb: SandboxRecord, config: ContainerConfig__Output): Promise<string> {
@@ -32,7 +61,8 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
   ctl.checkContainer(sh, checkedConfig(config));
   const dup = d.containers.list().find((c) => c.podSandboxId === sb.id && c.config.metadata?.name === md.name && c.config.metadata.attempt === md.attempt);
   if (dup) throw new FailedPreconditionError(`container "${md.name}" attempt ${md.attempt} already exists in pod ${sb.id} as ${dup.id}; remove it first`);
-  const image = d.images.resolve(imageRefIn);
+  // A restored container's record names the image it runs over, so that it holds it and a later checkpoint records it again.
+  const { image, ref: imageRef, restoreFrom } = await containerImage(d, ctl, imageRefIn);
   const volumes = planImageVolumes(d.images, config.mounts ?? []);
 
   const ns = config.linux?.security_context?.namespace_options;
@@ -54,7 +84,7 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
         id,
         podSandboxId: sb.id,
         config,
-        image: imageRefIn,
+        image: imageRef,
         imageId: image.id,
         imageRef: image.repoDigests[0] ?? image.id,
         logPath,
@@ -79,7 +109,18 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
     );
     const made = await steps.run(
       'runtime-create',
-      () => ctl.createContainer({ id, sandbox: sh, config: runConfig, image: image.config, rootfs: layout.mountpoint, logPath, target: (target && containerHandle(target)) ?? undefined, log }),
+      () =>
+        ctl.createContainer({
+          id,
+          sandbox: sh,
+          config: runConfig,
+          image: image.config,
+          rootfs: layout.mountpoint,
+          logPath,
+          target: (target && containerHandle(target)) ?? undefined,
+          restoreFrom,
+          log,
+        }),
       (r) => ctl.removeContainer(sh, { id, logPath, data: r.data }, log),
     );
     // The last step: if this write fails, the container is undone like any other failed step.
@@ -91,6 +132,7 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
     throw err;
   }
   steps.done();
+  if (restoreFrom) log.info({ archive: restoreFrom, image: imageRef }, 'container created from a checkpoint archive; StartContainer restores its processes');
   publishEvent(d, 'CONTAINER_CREATED_EVENT', sb.id, id);
   return id;
 }

@@ -31,14 +31,17 @@ export interface CheckpointMetadata {
   checkpointedTime: string;
   /** CRIU's `--version` line that made the images (a restore needs the same or newer). */
   criuVersion: string;
+  /** The image the container ran (its record's ref as asked, and the image id): a restore's lower layers. */
+  image?: { ref: string; id: string };
 }
 
 const CURRENT_VERSION = 1;
 
 /** The metadata from the spec annotations vmpod writes (src/oci/container-spec.ts). */
-export function metadataFromSpec(id: string, spec: { annotations?: Record<string, string> }, now: Date, criuVersion: string): CheckpointMetadata {
+export function metadataFromSpec(id: string, spec: { annotations?: Record<string, string> }, now: Date, criuVersion: string, image?: { ref: string; id: string }): CheckpointMetadata {
   const a = spec.annotations ?? {};
   return {
+    ...(image && { image: { ref: image.ref, id: image.id } }),
     vmpodCheckpointVersion: CURRENT_VERSION,
     id,
     name: a['io.kubernetes.cri.container-name'] ?? '',
@@ -62,6 +65,9 @@ export function parseMetadata(text: string, archive: string): CheckpointMetadata
   if (m.vmpodCheckpointVersion !== CURRENT_VERSION) throw new InvalidArgumentError('image', `${archive}: checkpoint layout version ${String(m.vmpodCheckpointVersion)} is not ${CURRENT_VERSION}`);
   for (const f of ['id', 'name', 'podSandboxId', 'checkpointedTime', 'criuVersion'] as const) {
     if (typeof m[f] !== 'string') throw new InvalidArgumentError('image', `${archive}: ${ARCHIVE_ENTRIES.config} has no string "${f}"`);
+  }
+  if (m.image !== undefined && (typeof m.image !== 'object' || m.image === null || typeof m.image.ref !== 'string' || typeof m.image.id !== 'string')) {
+    throw new InvalidArgumentError('image', `${archive}: ${ARCHIVE_ENTRIES.config} has an "image" without string ref and id`);
   }
   if (m.runtime !== 'runc') throw new InvalidArgumentError('image', `${archive}: checkpoint of runtime ${String(m.runtime)}, not runc`);
   return m as CheckpointMetadata;

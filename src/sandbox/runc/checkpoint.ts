@@ -90,7 +90,7 @@ export async function checkpointRuncContainer(deps: RuncCheckpointDeps, c: Conta
       throw new InternalError(`checkpoint of container ${c.id} failed: ${why}`);
     }
     await copyFile(join(bundle, 'config.json'), join(contents, ARCHIVE_ENTRIES.spec));
-    await writeFile(join(contents, ARCHIVE_ENTRIES.config), JSON.stringify(metadataFromSpec(c.id, spec, new Date(), version)));
+    await writeFile(join(contents, ARCHIVE_ENTRIES.config), JSON.stringify(metadataFromSpec(c.id, spec, new Date(), version, opts.image)));
     // --xattrs keeps overlayfs' opaque-directory marks; whiteouts are device nodes tar keeps as they are.
     await run('tar', ['--xattrs', '--xattrs-include=trusted.overlay.*', '--numeric-owner', '-C', upper, '-cf', join(contents, ARCHIVE_ENTRIES.rootfsDiff), '.'], { timeoutMs });
     await run('tar', ['--numeric-owner', '-C', contents, '-cf', partial, '.'], { timeoutMs });

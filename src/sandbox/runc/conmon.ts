@@ -32,6 +32,8 @@ export interface ConmonOptions {
   stdinOnce: boolean;
   conmonBinary?: string;
   timeoutMs?: number;
+  /** `runc restore` from these CRIU images instead of `runc create` (a restored container runs at once). */
+  restore?: { imagesDir: string; criuBinary: string };
 }
 
 export interface ConmonStarted {
@@ -73,6 +75,8 @@ export function conmonArgs(o: ConmonOptions): string[] {
     '--full-attach',
     '--runtime-arg',
     `--root=${o.runcRoot}`,
+    // conmon's own pipes become the restored process's stdio: CRIU reopens pipes, not node's sockets.
+    ...(o.restore ? ['--runtime-arg', `--criu=${o.restore.criuBinary}`, '--restore', o.restore.imagesDir] : []),
     '--log-level',
     'error',
     '--syslog',
@@ -109,7 +113,7 @@ export function launchConmon(o: ConmonOptions): Promise<ConmonStarted> {
       if (err) reject(err);
       else resolve(value!);
     };
-    const timer = setTimeout(() => finish(new DeadlineExceededError(`conmon for ${o.id}: runc create did not report within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => finish(new DeadlineExceededError(`conmon for ${o.id}: runc ${o.restore ? 'restore' : 'create'} did not report within ${timeoutMs} ms`)), timeoutMs);
     child.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'ENOENT' ? new UnavailableError(`${binary} is not installed (apt-get install conmon)`) : e));
     pipe.on('data', (d: Buffer) => {
       buf += d.toString('utf8');

@@ -1,7 +1,7 @@
 // Containers of a trusted pod: one runc container per CRI container, each
 // under its own conmon.
 
-import { rm, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../log';
@@ -11,7 +11,10 @@ import { RRO_OPTION } from '../../oci/mounts';
 import { podUserns, type PodUserns } from '../../oci/userns';
 import { idmapRootfs, overlayLayers, releaseStagedMounts, stageMounts, unmountAll } from './staged-mounts';
 import { resolveResources } from '../../oci/resources';
-import { launchConmon, oomFile } from './conmon';
+import { FailedPreconditionError, InternalError } from '../../../common/errors';
+import { CRIU_BINARY, criuErrors } from './checkpoint';
+import { extractRootfsDiff, unpackCheckpoint } from './checkpoint-restore';
+import { exitFile, launchConmon, oomFile } from './conmon';
 import { execSync } from './exec-sync';
 import type { Runc } from './runc-cli';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
@@ -33,7 +36,40 @@ export interface ContainerDeps {
   phases?: PhaseObserver;
 }
 
-const runcData = (c: ContainerHandle): RuncContainerData => decodeContainerData(c.data, c.id);
+/** Where a restored container's unpacked CRIU images wait for its start (removed once it runs). */
+const restoreImages = (bundle: string): string => join(bundle, 'checkpoint');
+/** runc's --pid-file under conmon: the only record of a restored container's PID (its data, written at create, has 0). */
+const pidFile = (bundle: string): string => join(bundle, 'pidfile');
+
+/** What StartContainer of a restored container gives conmon, saved at create (the handle has no config). */
+interface RestoreConmon {
+  name: string;
+  stdin: boolean;
+  stdinOnce: boolean;
+}
+const restoreConmonFile = (bundle: string): string => join(bundle, 'restore-conmon.json');
+
+/** The container's data, with a restored container's PID read from its pidfile (0 until it has been started). */
+function runcData(c: ContainerHandle): RuncContainerData {
+  const d = decodeContainerData(c.data, c.id);
+  if (d.pid === 0) {
+    const pid = Number(readProc(pidFile(d.bundle)).trim());
+    if (Number.isSafeInteger(pid) && pid > 0) return { ...d, pid };
+  }
+  return d;
+}
+
+/** The init PID of a container (a restored one's from its pidfile), for describeContainer. */
+export function containerPid(c: ContainerHandle): number {
+  return runcData(c).pid;
+}
+
+/** A restore refuses what the dump refuses too (checkpoint.ts): the runc side of docs/checkpoint.md. */
+function restoreRefusal(archive: string, tty: boolean, userns: boolean): string | null {
+  if (tty) return `restore of ${archive}: a container with a terminal (tty: true) cannot be restored; CRIU cannot dump or restore conmon's pty`;
+  if (userns) return `restore of ${archive}: pods with hostUsers: false cannot restore a checkpoint yet (their idmapped rootfs is not checkpointed)`;
+  return null;
+}
 
 export async function createContainer(deps: ContainerDeps, input: ContainerCreateInput): Promise<ContainerCreateResult> {
   const { id, config, log } = input;
@@ -46,6 +82,28 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
   const stagedRootfs = deps.paths.stagedRootfs(id);
   const userns = podUserns(input.sandbox.config) ?? undefined;
   const notes: SpecNote[] = [];
+  const archive = input.restoreFrom;
+  if (archive) {
+    const refusal = restoreRefusal(archive, config.tty, !!userns);
+    if (refusal) throw new FailedPreconditionError(refusal);
+    // Before anything looks into the new rootfs: its overlay is fresh, so the diff written
+    // under it is what it shows (overlayfs caches what it has looked up).
+    await steps.run(
+      'checkpoint-unpack',
+      async () => {
+        try {
+          await makeDirs(bundle, 0o700);
+          const unpacked = await unpackCheckpoint(archive, bundle);
+          await extractRootfsDiff(unpacked.rootfsDiff, overlayLayers(input.rootfs).upperdir);
+          await rm(unpacked.rootfsDiff, { force: true });
+        } catch (err) {
+          await rm(bundle, { recursive: true, force: true }).catch(() => undefined);
+          throw err;
+        }
+      },
+      () => rm(bundle, { recursive: true, force: true }),
+    );
+  }
   const spec = await steps.run('spec', async () => {
     const { passwd, group } = await readImageUserFiles(input.rootfs);
     const made = containerSpec({
@@ -118,23 +176,30 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
     },
     () => rm(bundle, { recursive: true, force: true }),
   );
-  const started = await steps.run(
-    'runc-create',
-    () =>
-      launchConmon({
-        id,
-        name: config.metadata?.name ?? id,
-        bundle,
-        runcRoot: deps.paths.runcRoot,
-        runcBinary: deps.runcBinary,
-        logPath: input.logPath,
-        exitDir: deps.paths.exitDir,
-        tty: config.tty,
-        stdin: config.stdin,
-        stdinOnce: config.stdin_once,
-      }),
-    () => deps.runc.delete(id),
-  );
+  if (archive) {
+    const saved: RestoreConmon = { name: config.metadata?.name ?? id, stdin: config.stdin, stdinOnce: config.stdin_once };
+    await steps.run('restore-conmon', () => writeFile(restoreConmonFile(bundle), JSON.stringify(saved)));
+  }
+  // A restore has no `runc create`: `runc restore` creates and runs in one, at StartContainer.
+  const started = archive
+    ? { pid: 0, exitFile: exitFile(deps.paths.exitDir, id), attachSocket: join(bundle, 'attach') }
+    : await steps.run(
+        'runc-create',
+        () =>
+          launchConmon({
+            id,
+            name: config.metadata?.name ?? id,
+            bundle,
+            runcRoot: deps.paths.runcRoot,
+            runcBinary: deps.runcBinary,
+            logPath: input.logPath,
+            exitDir: deps.paths.exitDir,
+            tty: config.tty,
+            stdin: config.stdin,
+            stdinOnce: config.stdin_once,
+          }),
+        () => deps.runc.delete(id),
+      );
   // The container holds its own binds of the staged mounts now, and the domain its bind of the rootfs.
   // The rootfs dir itself stays (empty) until removal: runc exec starts its process there (runc 1.1 sets cmd.Dir to the rootfs).
   await releaseStagedMounts(staged);
@@ -146,7 +211,34 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
 }
 
 export async function startContainer(deps: ContainerDeps, c: ContainerHandle): Promise<void> {
-  await deps.runc.start(c.id);
+  const { bundle } = runcData(c);
+  const images = restoreImages(bundle);
+  if (!existsSync(images)) return deps.runc.start(c.id);
+  try {
+    const saved = JSON.parse(await readFile(restoreConmonFile(bundle), 'utf8')) as RestoreConmon;
+    await launchConmon({
+      id: c.id,
+      name: saved.name,
+      bundle,
+      runcRoot: deps.paths.runcRoot,
+      runcBinary: deps.runcBinary,
+      logPath: c.logPath,
+      exitDir: deps.paths.exitDir,
+      tty: false,
+      stdin: saved.stdin,
+      stdinOnce: saved.stdinOnce,
+      restore: { imagesDir: images, criuBinary: CRIU_BINARY },
+    });
+  } catch (err) {
+    // CRIU's own reasons are in its log (conmon gives runc restore the bundle as work path).
+    const why = criuErrors(await readFile(join(bundle, 'restore.log'), 'utf8').catch(() => ''));
+    await deps.runc.delete(c.id, true).catch(() => undefined);
+    // Its log stays in the bundle until RemoveContainer; the memory does not.
+    await rm(images, { recursive: true, force: true });
+    throw new InternalError(`restore of container ${c.id} failed: ${why || (err as Error).message}`);
+  }
+  // The images hold the processes' memory as it was: not kept once they run again.
+  await rm(images, { recursive: true, force: true });
 }
 
 /**
@@ -175,6 +267,8 @@ export async function containerState(deps: ContainerDeps, c: ContainerHandle): P
   const exited = (): ContainerProcessState | null => readExitFile(d.exitFile, d.bundle);
   const fromExit = exited();
   if (fromExit) return fromExit;
+  // A restored container before its start: no process, no runc container yet.
+  if (d.pid === 0 && existsSync(restoreImages(d.bundle))) return { state: 'created', exitCode: 0, finishedAt: '0', oomKilled: false };
   // No runc process per container: until `runc start` the init process is
   // still `runc init` waiting on its FIFO; after it, it is the workload.
   const cmdline = readProc(`/proc/${d.pid}/cmdline`);

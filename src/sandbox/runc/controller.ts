@@ -16,11 +16,13 @@ import { podCgroupParent } from '../../oci/container-spec';
 import type { HostFacts, PodNamespaceModes } from '../../oci/input';
 import { attachContainer } from './attach';
 import { checkpointRuncContainer } from './checkpoint';
+import { readCheckpointSource } from './checkpoint-restore';
 import { exitFile, reopenConmonLog } from './conmon';
 import { Runc } from './runc-cli';
 import type {
   CgroupStats,
   CheckpointOptions,
+  CheckpointSource,
   ContainerCreateInput,
   ContainerCreateResult,
   ContainerHandle,
@@ -203,6 +205,11 @@ export class RuncController implements SandboxController {
     return { userNamespaces: true, recursiveReadOnlyMounts: true };
   }
 
+  /** CreateContainer of a checkpoint archive: the image it lies over (checkpoint-restore.ts). */
+  readCheckpoint(archive: string): Promise<CheckpointSource> {
+    return readCheckpointSource(archive);
+  }
+
   /** runc checkpoint --leave-running with vmpod's CRIU into an archive (checkpoint.ts, docs/checkpoint.md). */
   checkpointContainer(_sb: SandboxHandle, c: ContainerHandle, opts: CheckpointOptions): Promise<void> {
     return checkpointRuncContainer({ runcBinary: this.runcBinary, runcRoot: this.paths.runcRoot }, c, opts);
@@ -216,7 +223,7 @@ export class RuncController implements SandboxController {
   describeContainer(_sb: SandboxHandle, c: ContainerHandle): Description {
     const d = decodeContainerData(c.data, c.id);
     // The container's init process on the host.
-    return { pid: d.pid, bundle: d.bundle };
+    return { pid: ctr.containerPid(c), bundle: d.bundle };
   }
 
   async purgeInterrupted(kind: 'sandbox' | 'container', id: string, log: Logger): Promise<void> {

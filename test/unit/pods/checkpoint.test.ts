@@ -3,22 +3,26 @@
 // one that exited (seen on refresh) or is still being created gets
 // FAILED_PRECONDITION naming it, and the controller is not asked; a
 // controller's refusal (VM pods: UNIMPLEMENTED) comes through as it is.
+// The restore side: CreateContainer of an archive path in a pod whose
+// controller cannot restore is UNIMPLEMENTED naming the handler, and the
+// image an archive names is found by its ref, else its id, else NOT_FOUND.
 
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FailedPreconditionError, UnimplementedError } from '../../../common/errors';
+import { FailedPreconditionError, NotFoundError, UnimplementedError } from '../../../common/errors';
 import { defaultConfig } from '../../../src/config/defaults';
 import type { ContainerConfig__Output } from '../../../src/generated/cri/runtime/v1/ContainerConfig';
 import type { PodSandboxConfig__Output } from '../../../src/generated/cri/runtime/v1/PodSandboxConfig';
 import { silentLogger } from '../../../src/log';
 import { checkpointContainer } from '../../../src/pods/checkpoint';
+import { checkpointImage, createContainer } from '../../../src/pods/container-lifecycle';
 import { CpuSamples } from '../../../src/pods/cpu-samples';
 import type { Domain } from '../../../src/pods/domain';
 import { PodEvents } from '../../../src/pods/events';
 import { KeyedLock } from '../../../src/pods/locks';
-import type { ImageProvider, PodNetworkProvider } from '../../../src/pods/providers';
+import type { ImageProvider, PodNetworkProvider, ResolvedImage } from '../../../src/pods/providers';
 import type { CheckpointOptions, ContainerProcessState, SandboxController } from '../../../src/sandbox/controller';
 import { createContainerStore, newContainerRecord, type ContainerRecord } from '../../../src/store/container';
 import { createSandboxStore, newSandboxRecord } from '../../../src/store/sandbox';
@@ -35,6 +39,7 @@ function world(t: { teardown(fn: () => void): void }, state: ContainerProcessSta
     handler: 'runc',
     onEvent: () => undefined,
     containerState: async () => state,
+    checkContainer: () => undefined,
     checkpointContainer: async (_sb, c, opts) => {
       if (refuse) throw refuse;
       calls.push({ id: c.id, opts });
@@ -92,7 +97,7 @@ const running: ContainerProcessState = { state: 'running', exitCode: 0, finished
 t.test('a running container is checkpointed by its controller', async (t) => {
   const w = world(t, running);
   await checkpointContainer(w.d, w.add('c1', 'CONTAINER_RUNNING', {}), opts);
-  t.same(w.calls, [{ id: 'c1', opts }]);
+  t.same(w.calls, [{ id: 'c1', opts: { ...opts, image: { ref: 'i', id: 'sha256:x' } } }], "with the container's image, for the archive");
 });
 
 t.test('one that exited meanwhile is refused, naming it, without asking the controller', async (t) => {
@@ -111,4 +116,32 @@ t.test('one still being created is refused', async (t) => {
 t.test("the controller's refusal comes through unchanged", async (t) => {
   const w = world(t, running, new UnimplementedError('CheckpointContainer of container c5: VM pods have no checkpoint'));
   await t.rejects(checkpointContainer(w.d, w.add('c5', 'CONTAINER_RUNNING', {}), opts), UnimplementedError);
+});
+
+t.test('CreateContainer of an archive in a pod whose controller cannot restore: UNIMPLEMENTED naming the handler, nothing made', async (t) => {
+  const w = world(t, running);
+  const sb = w.d.sandboxes.get('p1')!;
+  const config = { metadata: { name: 'r', attempt: 0 }, image: { image: '/var/lib/kubelet/checkpoints/c.tar' }, labels: {}, annotations: {}, mounts: [] } as unknown as ContainerConfig__Output;
+  await t.rejects(createContainer(w.d, sb, config), UnimplementedError);
+  await t.rejects(createContainer(w.d, sb, config), /c\.tar is a checkpoint archive; handler "runc" cannot restore/);
+  t.same(w.d.containers.list(), [], 'no record is left');
+});
+
+t.test("an archive's image: by its ref, else by its id (the tag moved), else NOT_FOUND naming it", async (t) => {
+  const img = (id: string): ResolvedImage => ({ id, repoTags: [], repoDigests: [], config: {} });
+  const store = (known: Record<string, string>) => ({
+    resolve: (ref: string) => {
+      const id = known[ref];
+      if (!id) throw new NotFoundError('image', ref);
+      return img(id);
+    },
+  });
+  const src = { image: { ref: 'r/busybox:v1', id: 'sha256:a' } };
+  t.equal(checkpointImage(store({ 'r/busybox:v1': 'sha256:a' }), src, '/c.tar').id, 'sha256:a', 'by its ref');
+  t.equal(checkpointImage(store({ 'r/busybox:v1': 'sha256:b', 'sha256:a': 'sha256:a' }), src, '/c.tar').id, 'sha256:a', 'the tag moved: by its id, not the tag');
+  t.throws(
+    () => checkpointImage(store({ 'r/busybox:v1': 'sha256:b' }), src, '/c.tar'),
+    /image "r\/busybox:v1" not found: checkpoint \/c\.tar was taken over image r\/busybox:v1 \(sha256:a\).*pull it first/,
+  );
+  t.throws(() => checkpointImage(store({}), src, '/c.tar'), NotFoundError);
 });

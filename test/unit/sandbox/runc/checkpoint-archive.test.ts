@@ -13,6 +13,9 @@ t.test('metadata round-trips through config.dump', async (t) => {
   const m = metadataFromSpec('c1', spec, new Date('2026-12-05T17:00:00Z'), '4.2.1');
   t.same(m, { vmpodCheckpointVersion: 1, id: 'c1', name: 'web', podSandboxId: 'pod1', runtime: 'runc', checkpointedTime: '2026-12-05T17:00:00.000Z', criuVersion: '4.2.1' });
   t.same(parseMetadata(JSON.stringify(m), '/a.tar'), m);
+  const withImage = metadataFromSpec('c1', spec, new Date(0), '4.2.1', { ref: 'r/busybox:v1', id: 'sha256:a' });
+  t.same(withImage.image, { ref: 'r/busybox:v1', id: 'sha256:a' }, 'the image the restore lies over is recorded');
+  t.same(parseMetadata(JSON.stringify(withImage), '/a.tar'), withImage);
 });
 
 t.test('an archive that is not ours is refused naming it', async (t) => {
@@ -22,6 +25,8 @@ t.test('an archive that is not ours is refused naming it', async (t) => {
   t.throws(() => parseMetadata(JSON.stringify({ ...good, vmpodCheckpointVersion: 2 }), '/a.tar'), /version 2/);
   t.throws(() => parseMetadata(JSON.stringify({ ...good, runtime: 'vm' }), '/a.tar'), /runtime vm/);
   t.throws(() => parseMetadata(JSON.stringify({ ...good, id: 7 }), '/a.tar'), /"id"/);
+  t.throws(() => parseMetadata(JSON.stringify({ ...good, image: { ref: 'r' } }), '/a.tar'), /"image" without string ref and id/);
+  t.throws(() => parseMetadata(JSON.stringify({ ...good, image: null }), '/a.tar'), /"image"/);
 });
 
 t.test('missingEntries names what a restore would lack', async (t) => {

@@ -48,3 +48,12 @@ t.test('tty, stdin and log options', async (t) => {
   t.equal(exitFile('/s/exits', 'c1'), '/s/exits/c1', 'exit file path');
   t.equal(oomFile('/b'), '/b/oom', 'oom file path');
 });
+
+t.test("a restore: conmon runs runc restore from the images with vmpod's CRIU", async (t) => {
+  const plain = conmonArgs(base);
+  t.notOk(plain.includes('--restore'), 'no --restore for a fresh container');
+  const args = conmonArgs({ ...base, restore: { imagesDir: '/s/containers/c1/checkpoint', criuBinary: '/usr/local/lib/vmpod/criu' } });
+  t.equal(value(args, '--restore'), '/s/containers/c1/checkpoint', '--restore names the images');
+  const runtimeArgs = args.filter((_a, i) => args[i - 1] === '--runtime-arg');
+  t.same(runtimeArgs, ['--root=/s/runc', '--criu=/usr/local/lib/vmpod/criu'], "runc's global options: its root and vmpod's CRIU");
+});
