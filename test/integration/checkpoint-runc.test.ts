@@ -5,13 +5,13 @@
 // server, a container checkpointed so is restored by CreateContainer of the
 // archive's path and StartContainer in its pod (conmon --restore): it goes on
 // counting from where the dump found it instead of from 1, over its rootfs
-// diff. A request for a stopped container, a relative location or a missing
+// diff; restored again in another pod, it joins that pod's namespaces. A request for a stopped container, a relative location or a missing
 // directory, and a restore of something that is not an archive or whose
 // image is gone, get their codes and leave nothing behind.
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { InvalidArgumentError, NotFoundError } from '../../common/errors';
@@ -281,6 +281,18 @@ t.test('restore through CRI: CreateContainer of the archive and StartContainer, 
   t.equal(execFileSync('/usr/sbin/runc', ['--root', join(cfg.state, 'runc'), 'list', '-q'], { encoding: 'utf8' }).includes(broken), false, 'runc has no container of it');
   await client.runtime.RemoveContainer({ container_id: broken });
   t.notOk(existsSync(join(bundles, broken)), 'RemoveContainer removes its bundle and images');
+
+  // The same archive restored in another pod, while the first restore runs: the processes join that pod's namespaces.
+  const pod2: PodSandboxConfig = { ...pod, metadata: { name: 'ck2', uid: 'uid-ck2', namespace: 'default', attempt: 0 }, hostname: 'ck2', log_directory: join(logDir, 'ck2') };
+  const { pod_sandbox_id: pod2Id } = await client.runtime.RunPodSandbox({ config: pod2 });
+  const elsewhere = (await client.runtime.CreateContainer({ pod_sandbox_id: pod2Id, config: containerConfig('counter', 0, archive), sandbox_config: pod2 })).container_id;
+  await client.runtime.StartContainer({ container_id: elsewhere }, 120_000);
+  const first2 = await until('the shell restored in the other pod to print', () => counts(join(logDir, 'ck2', 'counter-0.log'))[0]);
+  t.ok(first2 > before && first2 <= inDiff + 1, `restored in another pod, it goes on from the dump too (${first2})`);
+  const pid2 = (JSON.parse((await client.runtime.ContainerStatus({ container_id: elsewhere, verbose: true })).info.info ?? '{}') as { pid: number }).pid;
+  const infra2 = (JSON.parse((await client.runtime.PodSandboxStatus({ pod_sandbox_id: pod2Id, verbose: true })).info.info ?? '{}') as { pid: number }).pid;
+  for (const ns of ['pid', 'net', 'ipc']) t.equal(readlinkSync(`/proc/${pid2}/ns/${ns}`), readlinkSync(`/proc/${infra2}/ns/${ns}`), `and it is in that pod's ${ns} namespace`);
+  await client.runtime.RemovePodSandbox({ pod_sandbox_id: pod2Id });
 
   await client.runtime.StopContainer({ container_id: restored, timeout: '0' });
   t.equal((await client.runtime.ContainerStatus({ container_id: restored })).status?.state, 'CONTAINER_EXITED', 'it stops like any container');
