@@ -32,6 +32,7 @@ import type {
   ExecResult,
   HandlerFeatureFlags,
   ProcessIO,
+  PodResourcesUpdate,
   SandboxController,
   SandboxCreateInput,
   SandboxHandle,
@@ -45,6 +46,7 @@ import { ExitWatcher } from './exit-watch';
 import { unmountIfMounted } from './mount';
 import { RuncPaths } from './paths';
 import { createPod, infraBinaryPath, podReady, removePod, stopPod } from './pod';
+import { resizeRuncPod } from './pod-resize';
 import type { PhaseObserver } from '../steps';
 
 export interface RuncControllerOptions {
@@ -124,6 +126,11 @@ export class RuncController implements SandboxController {
 
   removeSandbox(sb: SandboxHandle, log: Logger): Promise<void> {
     return removePod(this.deps, sb, log);
+  }
+
+  /** The pod's cgroup parent (pod-resize.ts). */
+  updateSandboxResources(sb: SandboxHandle, u: PodResourcesUpdate, log: Logger): Promise<void> {
+    return resizeRuncPod(sb, u, this.host.cgroupVersion, log);
   }
 
   sandboxStats(sb: SandboxHandle): Promise<CgroupStats | null> {
