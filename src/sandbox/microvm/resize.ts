@@ -123,9 +123,13 @@ export async function resizePodVm(pod: PodVm, sb: SandboxHandle, u: PodResources
   if (!pod.alive || !vm) throw new FailedPreconditionError(`pod sandbox ${sb.id}: its VM is not running; it cannot be resized`);
   if (!vm.size || !vm.resize) throw new FailedPreconditionError(`pod sandbox ${sb.id}: the hypervisor cannot resize a running VM`);
   const now = await vm.size();
+  // A VM an earlier vmpod started cannot grow; a container's own update keeps working on it as before.
+  if (u.growOnly && now.maxVcpus === 0) return now;
   const resources = u.resources ?? sb.config.linux?.resources ?? null;
   const overhead = u.overhead ?? sb.config.linux?.overhead ?? null;
   const target = resizeTarget({ podId: sb.id, baseVcpus: env.baseVcpus, baseMemoryMib: env.baseMemoryMib, hostCpus: cpus().length, resources, now, growOnly: u.growOnly });
+  // A container's own update that fits: nothing to do, and the pod's cgroup is kubelet's to change.
+  if (u.growOnly && target.vcpus === now.vcpus && target.memoryMib === now.memoryMib) return now;
   if (target.memoryMib < now.memoryMib) {
     const guest = await pod.agent.call('OnlineCpuMem', {});
     checkShrinkFits(sb.id, now.memoryMib, target.memoryMib, { totalKib: guest.mem_total_kib, availableKib: guest.mem_available_kib });
