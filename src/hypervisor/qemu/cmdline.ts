@@ -88,7 +88,8 @@ export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS
     '-nodefaults',
     '-no-user-config',
     ...machineArgs(o.x86),
-    ...accelArgs(c.accel, c.vcpus),
+    // A VM that can hot-plug vCPUs runs multi-threaded TCG: QEMU 7.2 aborts unplugging a vCPU under single-threaded TCG (resize.ts).
+    ...accelArgs(c.accel, Math.max(c.vcpus, c.resize?.maxVcpus ?? 0)),
     '-smp',
     smpArg(c.vcpus, c.resize?.maxVcpus),
     '-m',
