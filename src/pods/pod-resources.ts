@@ -58,8 +58,7 @@ export async function updatePodResources(d: Domain, sb: SandboxRecord, resources
   await rt.ctl.updateSandboxResources(rt.h, { resources, overhead }, log);
   // PodSandboxStatus and the next resize read the pod's resources from its config.
   d.sandboxes.update(sb.id, (r) => {
-    const linux = r.config.linux;
-    if (!linux) return r;
+    const linux = r.config.linux ?? { cgroup_parent: '', security_context: null, sysctls: {}, overhead: null, resources: null };
     return { ...r, config: { ...r.config, linux: { ...linux, resources: resources ?? linux.resources, overhead: overhead ?? linux.overhead } } };
   });
   log.info({ resources, overhead }, 'pod resources updated');
