@@ -11,6 +11,7 @@ import { registerPortForward } from './rpc/port-forward';
 import { registerCopyFile } from './rpc/copy-file';
 import { registerAgentLog } from './rpc/agent-log';
 import { registerDebug } from './rpc/debug';
+import { registerCpuMem } from './rpc/cpu-mem';
 
 export function createAgentServer(d: AgentDeps): TtrpcServer {
   const server = new TtrpcServer({
@@ -25,5 +26,6 @@ export function createAgentServer(d: AgentDeps): TtrpcServer {
   registerCopyFile(server, d);
   registerAgentLog(server, d);
   registerDebug(server, d);
+  registerCpuMem(server);
   return server;
 }

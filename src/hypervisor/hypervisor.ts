@@ -46,6 +46,17 @@ export interface StopOptions {
   quitTimeoutMs?: number;
 }
 
+/** A VM's size now, and how far it can be resized (docs/resize.md). */
+export interface VmSize {
+  vcpus: number;
+  memoryMib: number;
+  /** Boot-time figures: 0 for a VM started without resize headroom (it cannot be resized). */
+  maxVcpus: number;
+  maxMemoryMib: number;
+  /** RAM the VM booted with: memory below it cannot be taken back. */
+  bootMemoryMib: number;
+}
+
 export interface VmHandle {
   readonly id: string;
   readonly pid: number;
@@ -96,6 +107,16 @@ export interface VmHandle {
   drainConsole(): Promise<void>;
   /** Drop the control connection without touching the VM (daemon shutdown). */
   detach(): void;
+  /** The size in force now. Optional so that test fakes need not have it. */
+  size?(): Promise<VmSize>;
+  /**
+   * Grow or shrink the running VM in place (vCPU hot-plug/unplug, memory
+   * through virtio-mem) to `target`, and return the size in force after.
+   * FailedPreconditionError when the target is beyond what the VM booted
+   * for, below its boot RAM, or when the guest does not give back what a
+   * shrink asks (then the VM keeps what it holds).
+   */
+  resize?(target: { vcpus: number; memoryMib: number }): Promise<VmSize>;
 }
 
 export interface Hypervisor {

@@ -37,6 +37,13 @@ export interface VmConfig {
   memoryMib: number;
   /** Memory that may be hot-plugged later, on top of memoryMib and the rootfs. */
   hotplugMemoryMib?: number;
+  /**
+   * In-place resize (docs/resize.md): vCPUs can be hot-plugged up to
+   * maxVcpus, and RAM grown through virtio-mem over the whole hot-plug
+   * headroom (hotplugMemoryMib, default memoryMib) and shrunk back. Absent:
+   * the VM keeps its boot size.
+   */
+  resize?: { maxVcpus: number };
   /** Absent: no guest kernel is loaded (useful only together with `paused`). */
   boot?: GuestBoot;
   rootfs?: RootfsImage;

@@ -9,6 +9,7 @@ import type { ContainerHandle, ExecResult, ProcessIO, SandboxController, Sandbox
 import type { ContainerRecord } from '../store/container';
 import { containerHandle, containerLog, podRuntime, type Domain } from './domain';
 import { refreshContainer } from './exits';
+import { growPodForContainer } from './pod-resources';
 
 interface Running {
   c: ContainerRecord;
@@ -37,7 +38,9 @@ export async function updateContainer(d: Domain, c: ContainerRecord, resources: 
   const sb = d.sandboxes.get(now.podSandboxId);
   const rt = sb ? podRuntime(d, sb) : null;
   const ch = containerHandle(now);
-  if (!rt || !ch) throw new FailedPreconditionError(`container ${now.id} is still being created; its resources cannot be updated yet`);
+  if (!rt || !ch || !sb) throw new FailedPreconditionError(`container ${now.id} is still being created; its resources cannot be updated yet`);
+  // A pod whose containers may now use more than it has grows first (a VM pod's VM).
+  await growPodForContainer(d, sb, now.id, resources);
   await rt.ctl.updateContainer(rt.h, ch, resources);
   d.containers.update(now.id, (r) => ({ ...r, resources }));
   containerLog(d, now).info({ resources }, 'container resources updated');

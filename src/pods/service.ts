@@ -17,6 +17,7 @@ import type { ContainerRecord } from '../store/container';
 import type { SandboxRecord } from '../store/sandbox';
 import { checkpointContainer } from './checkpoint';
 import * as containers from './container-lifecycle';
+import { updatePodResources } from './pod-resources';
 import { attachStreams, execStreams, execSync, reopenContainerLog, requireRunning, updateContainer } from './container-ops';
 import { CpuSamples } from './cpu-samples';
 import { podLog, podRuntime, type Domain, type DomainDeps } from './domain';
@@ -194,6 +195,12 @@ export class PodService {
   /** The container's own stdio (the streaming server's Attach). */
   attach(idOrPrefix: string, opts: StreamOptions): Promise<ProcessIO> {
     return attachStreams(this.d, this.d.containers.resolve(idOrPrefix, 'container_id'), opts);
+  }
+
+  /** UpdatePodSandboxResources (pod-resources.ts). */
+  updatePodResources(idOrPrefix: string, resources: LinuxContainerResources__Output | null, overhead: LinuxContainerResources__Output | null): Promise<void> {
+    const id = this.d.sandboxes.resolve(idOrPrefix, 'pod_sandbox_id').id;
+    return this.d.locks.pods.run(id, () => updatePodResources(this.d, this.d.sandboxes.resolve(id, 'pod_sandbox_id'), resources, overhead));
   }
 
   updateContainer(idOrPrefix: string, resources: LinuxContainerResources__Output): Promise<void> {

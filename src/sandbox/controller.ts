@@ -230,6 +230,19 @@ export interface CheckpointSource {
   image: { ref: string; id: string };
 }
 
+/** UpdatePodSandboxResources: the pod's resources as a whole (docs/resize.md). */
+export interface PodResourcesUpdate {
+  /** The sum of the containers' resources kubelet computed; null: unchanged. */
+  resources: LinuxContainerResources__Output | null;
+  /** The RuntimeClass overhead; null: unchanged. */
+  overhead: LinuxContainerResources__Output | null;
+  /**
+   * Only grow, never shrink (a container's own update made the pod's sum
+   * grow, outside kubelet's ordering): what already has room stays as is.
+   */
+  growOnly?: boolean;
+}
+
 export interface SandboxController {
   /** The handler (RuntimeClass) name this controller serves. */
   readonly handler: string;
@@ -264,6 +277,12 @@ export interface SandboxController {
   containerState(sb: SandboxHandle, c: ContainerHandle): Promise<ContainerProcessState>;
   execSync(sb: SandboxHandle, c: ContainerHandle, cmd: string[], timeoutS: number): Promise<ExecResult>;
   updateContainer(sb: SandboxHandle, c: ContainerHandle, resources: LinuxContainerResources__Output): Promise<void>;
+  /**
+   * Resize the pod's isolation as a whole (a VM's vCPUs and RAM, a runc
+   * pod's cgroup). Typed errors name the pod, the resource and the limit.
+   * Absent: UpdatePodSandboxResources is UNIMPLEMENTED for the handler.
+   */
+  updateSandboxResources?(sb: SandboxHandle, update: PodResourcesUpdate, log: Logger): Promise<void>;
   containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null>;
   describeContainer(sb: SandboxHandle, c: ContainerHandle): Description;
   /** Runs `cmd` in the running container with the streams asked for (CRI Exec, kubectl exec). */

@@ -4,12 +4,14 @@ import type { ListPodSandboxRequest__Output } from '../../generated/cri/runtime/
 import type { PodSandboxStatusRequest__Output } from '../../generated/cri/runtime/v1/PodSandboxStatusRequest';
 import type { RemovePodSandboxRequest__Output } from '../../generated/cri/runtime/v1/RemovePodSandboxRequest';
 import type { RunPodSandboxRequest__Output } from '../../generated/cri/runtime/v1/RunPodSandboxRequest';
+import type { UpdatePodSandboxResourcesRequest__Output } from '../../generated/cri/runtime/v1/UpdatePodSandboxResourcesRequest';
 import type { StopPodSandboxRequest__Output } from '../../generated/cri/runtime/v1/StopPodSandboxRequest';
 import type { PodService } from '../../pods/service';
 import { nowNs } from '../../../common/time';
 import type { HandlerTable } from '../handler';
 import { requireObject, requireString } from '../validate';
 import { validatePodConfig } from '../validate-config';
+import { validateResources } from '../validate-resources';
 import { toCriContainerStatus, toCriPodSandbox, toCriPodSandboxStatus } from './to-cri';
 
 export function podHandlers(pods: PodService): HandlerTable {
@@ -36,6 +38,14 @@ export function podHandlers(pods: PodService): HandlerTable {
       if (s.description) info.info = JSON.stringify({ ...s.description, handler: p.handler, routeReason: p.routeReason, netnsPath: p.netnsPath, hostname: p.hostname });
       // CRI: nanoseconds; kubelet's evented PLEG compares it with event times in ns (cri-o#8580).
       return { status: toCriPodSandboxStatus(p), info, containers_statuses: s.containers.map(toCriContainerStatus), timestamp: nowNs() };
+    },
+    // CRI: the pod's resources as a whole (overhead, and the sum of its containers'); docs/resize.md.
+    UpdatePodSandboxResources: async (req: UpdatePodSandboxResourcesRequest__Output) => {
+      const podId = requireString(req.pod_sandbox_id, 'pod_sandbox_id');
+      if (req.resources) validateResources(req.resources, 'resources');
+      if (req.overhead) validateResources(req.overhead, 'overhead');
+      await pods.updatePodResources(podId, req.resources ?? null, req.overhead ?? null);
+      return {};
     },
     ListPodSandbox: async (req: ListPodSandboxRequest__Output) => {
       const f = req.filter;

@@ -7,6 +7,7 @@ import { accelArgs, DEFAULT_X86_OPTIONS, machineArgs, type X86Options } from './
 import { deviceArgs, type Device } from './devices';
 import { POD_SHARE_SECURITY_MODEL, VOLUME_SHARE_SECURITY_MODEL } from './devices/virtio-9p';
 import { validateVmConfig } from './validate';
+import { smpArg, virtioMemArgs } from './resize';
 
 const MIB = 1024 * 1024;
 /** One slot for the rootfs NVDIMM, one for a later memory hotplug. */
@@ -65,11 +66,15 @@ export function vmDevices(c: VmConfig): Device[] {
   return devices;
 }
 
+/** The memory that may be hot-plugged beyond boot RAM and the rootfs (the virtio-mem region of a resizable VM). Pure. */
+export function hotplugMib(c: VmConfig): number {
+  // QEMU refuses slots with maxmem == mem, so the hotplug headroom is never 0.
+  return Math.max(c.hotplugMemoryMib ?? c.memoryMib, 2);
+}
+
 export function memoryArg(c: VmConfig): string {
   const rootfsMib = c.rootfs ? Math.ceil(c.rootfs.sizeBytes / MIB) : 0;
-  // QEMU refuses slots with maxmem == mem, so the hotplug headroom is never 0.
-  const hotplug = Math.max(c.hotplugMemoryMib ?? c.memoryMib, 2);
-  return `${c.memoryMib}M,slots=${MEMORY_SLOTS},maxmem=${c.memoryMib + rootfsMib + hotplug}M`;
+  return `${c.memoryMib}M,slots=${MEMORY_SLOTS},maxmem=${c.memoryMib + rootfsMib + hotplugMib(c)}M`;
 }
 
 /** argv for qemu-system-x86_64 (without the binary). Throws InvalidArgumentError for impossible configs. */
@@ -83,9 +88,10 @@ export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS
     '-nodefaults',
     '-no-user-config',
     ...machineArgs(o.x86),
-    ...accelArgs(c.accel, c.vcpus),
+    // A VM that can hot-plug vCPUs runs multi-threaded TCG: QEMU 7.2 aborts unplugging a vCPU under single-threaded TCG (resize.ts).
+    ...accelArgs(c.accel, Math.max(c.vcpus, c.resize?.maxVcpus ?? 0)),
     '-smp',
-    String(c.vcpus),
+    smpArg(c.vcpus, c.resize?.maxVcpus),
     '-m',
     memoryArg(c),
     '-display',
@@ -106,6 +112,8 @@ export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS
     args.push('-append', kernelParams(c).join(' '));
   }
   for (const d of vmDevices(c)) args.push(...deviceArgs(d));
+  // The virtio-mem region takes the whole hot-plug headroom of maxmem.
+  if (c.resize) args.push(...virtioMemArgs(hotplugMib(c)));
   if (c.paused) args.push('-S');
   return args;
 }

@@ -12,7 +12,7 @@ import { sleep } from '../../../common/time';
 import { silentLogger, type Logger } from '../../log';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
 import type { AccelKind, VmConfig, VmPlacement } from '../vm-config';
-import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, runPath, type QemuOptions } from './cmdline';
+import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, hotplugMib, runPath, type QemuOptions } from './cmdline';
 import { jailArgv, jailHostFacts, jailPlan, jailRoot, type JailHostFacts } from './jail';
 import { processStartTime, signalIfSame } from './proc';
 import { QmpClient } from './qmp';
@@ -39,6 +39,9 @@ export interface LaunchRecord {
   /** The uid and gid QEMU runs as in its jail (VmConfig.jail); absent: root in the host's mount namespace (VMs started before the jail). */
   uid?: number;
   gid?: number;
+  /** Boot RAM, and the size a resizable VM can reach (VmConfig.resize); absent: not resizable (VMs started before resize). */
+  memoryMib?: number;
+  resize?: { maxVcpus: number; maxMemoryMib: number };
 }
 
 export interface LaunchOptions {
@@ -286,6 +289,8 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
   if (c.agent.transport === 'serial') record.agentSocket = c.agent.socketPath;
   else record.cid = c.agent.cid;
   if (c.netnsPath) record.netnsPath = c.netnsPath;
+  record.memoryMib = c.memoryMib;
+  if (c.resize) record.resize = { maxVcpus: c.resize.maxVcpus, maxMemoryMib: c.memoryMib + hotplugMib(c) };
   if (c.jail) {
     record.uid = c.jail.uid;
     record.gid = c.jail.gid;

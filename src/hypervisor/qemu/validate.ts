@@ -67,6 +67,7 @@ export function validateVmConfig(c: VmConfig): void {
   requireInt('vcpus', c.vcpus, 1, 255);
   requireInt('memoryMib', c.memoryMib, 64, 1024 * 1024);
   if (c.hotplugMemoryMib !== undefined) requireInt('hotplugMemoryMib', c.hotplugMemoryMib, 0, 1024 * 1024);
+  if (c.resize) requireInt('resize.maxVcpus', c.resize.maxVcpus, c.vcpus, 255);
 
   if (c.boot) {
     requireAbsolute('boot.kernel', c.boot.kernel);

@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync } from 'node:fs';
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError, UnavailableError } from '../../../common/errors';
 import { silentLogger, type Logger } from '../../log';
-import type { StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmHostStats, VmState } from '../hypervisor';
+import type { StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmHostStats, VmSize, VmState } from '../hypervisor';
 import { readVmHostStats } from '../host-stats';
 import type { VmDevice } from '../vm-device';
 import { capConsoleLog, DEFAULT_CONSOLE_KEEP_BYTES, DEFAULT_CONSOLE_MAX_BYTES } from './console-log';
@@ -23,6 +23,7 @@ import { tailFile, type LaunchRecord } from './launch';
 import { isSameProcessAlive, signalIfSame } from './proc';
 import type { QmpClient, QmpEvent } from './qmp';
 import { validateVmDevice } from './validate';
+import { cpuCount, resizeCpus, resizeVirtioMem, virtioMemSizeMib } from './resize';
 
 export const DEFAULT_GRACEFUL_TIMEOUT_MS = 10_000;
 export const DEFAULT_QUIT_TIMEOUT_MS = 3_000;
@@ -274,6 +275,32 @@ export class QemuVm implements VmHandle {
     if (this.exit) throw new FailedPreconditionError(`vm ${this.id}: cannot ${action}, the VM has exited (${this.exit.reason})`);
     if (!this.qmp || this.qmp.isClosed) throw new UnavailableError(`vm ${this.id}: cannot ${action}, no QMP connection`);
     return this.qmp;
+  }
+
+  async size(): Promise<VmSize> {
+    const qmp = this.liveQmp('read its size');
+    const boot = this.record.memoryMib ?? 0;
+    const r = this.record.resize;
+    const cpus = await cpuCount(qmp);
+    const extra = r ? await virtioMemSizeMib(qmp) : 0;
+    return { vcpus: cpus.plugged, memoryMib: boot + extra, maxVcpus: r?.maxVcpus ?? 0, maxMemoryMib: r?.maxMemoryMib ?? 0, bootMemoryMib: boot };
+  }
+
+  resize(target: { vcpus: number; memoryMib: number }): Promise<VmSize> {
+    // One resize at a time, and none while a device is plugged (both rewrite what the guest sees on PCI/ACPI).
+    return this.inDeviceTurn(async () => {
+      const qmp = this.liveQmp('resize');
+      const r = this.record.resize;
+      const boot = this.record.memoryMib ?? 0;
+      if (!r) throw new FailedPreconditionError(`vm ${this.id}: started without resize headroom (by a vmpod before in-place resize); it keeps its size until the pod is recreated`);
+      if (target.vcpus > r.maxVcpus) throw new FailedPreconditionError(`vm ${this.id}: ${target.vcpus} vCPUs asked for, beyond its maxcpus ${r.maxVcpus}`);
+      if (target.memoryMib > r.maxMemoryMib) throw new FailedPreconditionError(`vm ${this.id}: ${target.memoryMib} MiB asked for, beyond its maxmem headroom ${r.maxMemoryMib} MiB`);
+      if (target.memoryMib < boot) throw new FailedPreconditionError(`vm ${this.id}: ${target.memoryMib} MiB asked for, below the ${boot} MiB it booted with (boot memory cannot be unplugged)`);
+      this.log.info({ target }, 'vm resize');
+      await resizeCpus(qmp, target.vcpus);
+      await resizeVirtioMem(qmp, target.memoryMib - boot);
+      return this.size();
+    });
   }
 
   /** Run `fn` after every earlier device operation has ended. */

@@ -34,6 +34,7 @@ import type {
   Description,
   ExecResult,
   HandlerFeatureFlags,
+  PodResourcesUpdate,
   ProcessIO,
   SandboxController,
   SandboxCreateInput,
@@ -47,6 +48,7 @@ import { podPaths, sharePath } from './layout';
 import { describeExit, reattachPodVm, removePodVm, stopPodVm, type PodVm, type PodVmEnv, type VmHostChoice } from './pod-vm';
 import { openDebugProcess } from './debug-process';
 import { openGuestPort } from './port-forward';
+import { resizePodVm } from './resize';
 import { startPodVm } from './start';
 import type { PhaseObserver } from '../steps';
 
@@ -308,6 +310,11 @@ export class MicrovmController implements SandboxController {
 
   async updateContainer(sb: SandboxHandle, c: ContainerHandle, resources: LinuxContainerResources__Output): Promise<void> {
     await (await this.entry(sb)).containers.update(c, resources);
+  }
+
+  /** The VM grows or shrinks in place (resize.ts). */
+  async updateSandboxResources(sb: SandboxHandle, u: PodResourcesUpdate, log: Logger): Promise<void> {
+    await resizePodVm((await this.entry(sb)).vm, sb, u, { baseVcpus: this.opts.microvm.vcpus, baseMemoryMib: this.opts.microvm.memory_mib }, log);
   }
 
   /** Through the agent (exec-stream.ts): backpressure reaches the process in the guest. */

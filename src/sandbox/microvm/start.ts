@@ -163,6 +163,8 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       accel: host.accel,
       vcpus: size.vcpus,
       memoryMib: size.memoryMib,
+      // In-place resize (resize.ts): vCPUs up to the host's (as sizing caps them), RAM through virtio-mem over the maxmem headroom.
+      resize: { maxVcpus: Math.max(size.vcpus, Math.min(cpus().length, 255)) },
       boot: {
         kernel: join(guest.dir, parts.vmlinux.file),
         initrd: join(guest.dir, parts.initramfs.file),

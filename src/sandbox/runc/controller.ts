@@ -34,6 +34,7 @@ import type {
   ExecResult,
   HandlerFeatureFlags,
   ProcessIO,
+  PodResourcesUpdate,
   SandboxController,
   SandboxCreateInput,
   SandboxHandle,
@@ -48,6 +49,7 @@ import { unmountIfMounted } from './mount';
 import { RuncPaths } from './paths';
 import { mountBinaryPath, releaseStagedMounts } from './staged-mounts';
 import { createPod, infraBinaryPath, podReady, removePod, stopPod } from './pod';
+import { resizeRuncPod } from './pod-resize';
 import type { PhaseObserver } from '../steps';
 
 export interface RuncControllerOptions {
@@ -131,6 +133,11 @@ export class RuncController implements SandboxController {
 
   removeSandbox(sb: SandboxHandle, log: Logger): Promise<void> {
     return removePod(this.deps, sb, log);
+  }
+
+  /** The pod's cgroup parent (pod-resize.ts). */
+  updateSandboxResources(sb: SandboxHandle, u: PodResourcesUpdate, log: Logger): Promise<void> {
+    return resizeRuncPod(sb, u, this.host.cgroupVersion, log);
   }
 
   sandboxStats(sb: SandboxHandle): Promise<CgroupStats | null> {

@@ -35,6 +35,15 @@ const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[]
   { desc: 'cpu host only with kvm', cfg: base({ accel: 'kvm' }), flag: '-cpu', expect: ['host'] },
   { desc: 'cpu max with tcg', cfg: base(), flag: '-cpu', expect: ['max'] },
   { desc: 'smp', cfg: base({ vcpus: 3 }), flag: '-smp', expect: ['3'] },
+  { desc: 'tcg multi-threaded when vCPUs can be hot-plugged', cfg: base({ resize: { maxVcpus: 2 } }), flag: '-accel', expect: ['tcg,thread=multi'] },
+  { desc: 'smp with resize headroom: maxcpus', cfg: base({ vcpus: 1, resize: { maxVcpus: 4 } }), flag: '-smp', expect: ['1,maxcpus=4'] },
+  {
+    desc: 'resizable: its RAM backend spans the headroom',
+    cfg: base({ resize: { maxVcpus: 1 }, hotplugMemoryMib: 256 }),
+    flag: '-object',
+    expect: ['memory-backend-ram,id=vmem0-ram,size=256M'],
+  },
+  { desc: 'not resizable: no virtio-mem', cfg: base(), flag: '-object', expect: [] },
   { desc: 'memory with slots and maxmem (default hotplug = memory)', cfg: base(), flag: '-m', expect: ['512M,slots=2,maxmem=1024M'] },
   {
     desc: 'maxmem includes the rootfs nvdimm and explicit hotplug',
@@ -211,3 +220,16 @@ for (const c of merges) {
     t.same(mergeParams(c.base, c.extra), c.expect);
   });
 }
+
+t.test('resizable: a virtio-mem device spans the hotplug headroom, plugged empty', async (t) => {
+  const devices = values(buildQemuArgs(base({ resize: { maxVcpus: 1 }, hotplugMemoryMib: 256 })), '-device');
+  t.same(
+    devices.filter((d) => d.startsWith('virtio-mem')),
+    ['virtio-mem-pci,id=vmem0,memdev=vmem0-ram,requested-size=0'],
+  );
+  t.same(
+    values(buildQemuArgs(base()), '-device').filter((d) => d.startsWith('virtio-mem')),
+    [],
+    'none without resize',
+  );
+});
