@@ -21,6 +21,8 @@ export interface ProcStat {
   startTime: number;
   /** utime + stime + cutime + cstime, clock ticks: its own CPU time and that of the children it reaped (runc, CNI plugins, `runc state`…). */
   cpuTicks: number;
+  /** cutime + cstime: the part of cpuTicks that the children it reaped used. */
+  childTicks: number;
 }
 
 export interface ProcInfo extends ProcStat {
@@ -44,7 +46,7 @@ export function parseStat(pid: number, text: string): ProcStat {
     if (!Number.isFinite(v)) throw new Error(`/proc/${pid}/stat: field ${n} is not a number`);
     return v;
   };
-  return { pid, ppid: f(4), comm, startTime: f(22), cpuTicks: f(14) + f(15) + f(16) + f(17) };
+  return { pid, ppid: f(4), comm, startTime: f(22), cpuTicks: f(14) + f(15) + f(16) + f(17), childTicks: f(16) + f(17) };
 }
 
 /** Every process visible now; one that exits while being read is skipped. */
@@ -129,7 +131,7 @@ export function clockTicks(): number {
 /** A runtime's CPU time at one moment: ticks per process (key `pid:starttime`, so a reused pid is a new process), and the moment in ticks since boot. */
 export interface CpuSnapshot {
   atTicks: number;
-  ticks: Map<string, { startTime: number; cpuTicks: number }>;
+  ticks: Map<string, { startTime: number; cpuTicks: number; childTicks: number; role: Role }>;
 }
 
 /** Now, in clock ticks since boot (the unit of a process's starttime). */
@@ -150,7 +152,7 @@ export function cpuSnapshot(runtimes: readonly RuntimeProcs[], runtime: string):
   for (const [pid, o] of owned) {
     if (o.runtime !== runtime || o.role === 'workload') continue;
     const p = table.get(pid)!;
-    ticks.set(`${pid}:${p.startTime}`, { startTime: p.startTime, cpuTicks: p.cpuTicks });
+    ticks.set(`${pid}:${p.startTime}`, { startTime: p.startTime, cpuTicks: p.cpuTicks, childTicks: p.childTicks, role: o.role });
   }
   return { atTicks, ticks };
 }
@@ -165,13 +167,22 @@ export function cpuSnapshot(runtimes: readonly RuntimeProcs[], runtime: string):
  * or shim are counted.
  */
 export function cpuMsBetween(before: CpuSnapshot, after: CpuSnapshot, ticksPerSecond: number): number {
-  let ticks = 0;
+  return Object.values(cpuMsByRole(before, after, ticksPerSecond)).reduce((a, v) => a + v, 0);
+}
+
+/** The same, split by role, and each role's own time apart from its reaped children's (`<role> children`: `runc`, CNI plugins…). */
+export function cpuMsByRole(before: CpuSnapshot, after: CpuSnapshot, ticksPerSecond: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  const add = (key: string, ticks: number) => {
+    if (ticks !== 0) out[key] = (out[key] ?? 0) + (ticks * 1000) / ticksPerSecond;
+  };
   for (const [k, v] of after.ticks) {
-    const b = before.ticks.get(k);
-    if (b) ticks += v.cpuTicks - b.cpuTicks;
-    else if (v.startTime >= before.atTicks) ticks += v.cpuTicks;
+    const b = before.ticks.get(k) ?? (v.startTime >= before.atTicks ? { cpuTicks: 0, childTicks: 0 } : undefined);
+    if (!b) continue;
+    add(v.role, v.cpuTicks - v.childTicks - (b.cpuTicks - b.childTicks));
+    add(`${v.role} children`, v.childTicks - b.childTicks);
   }
-  return (ticks * 1000) / ticksPerSecond;
+  return out;
 }
 
 export interface MemoryUse {

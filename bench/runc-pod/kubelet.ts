@@ -15,12 +15,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { PhaseRow } from '../lib/compare';
 import { unavailable } from '../lib/compare';
 import { CALL_DEADLINE_MS, type CriTarget, type Workload } from '../lib/cri-workload';
+import { formatMs } from '../lib/format';
 import { describeError } from '../lib/grpc-error';
-import { clockTicks, cpuMsBetween, cpuSnapshot, type RuntimeProcs } from '../lib/procs';
+import { clockTicks, cpuMsBetween, cpuMsByRole, cpuSnapshot, type RuntimeProcs } from '../lib/procs';
 import { depopulate, populate, type Population } from './population';
 import { StageRun, type Side } from './sides';
 
 export const CONTAINERS_PER_POD = 2;
+
+/** Idle window after each batch: 2 s, so that the 10 ms tick resolution is 0.5 % of a core rather than 1 %. */
+const IDLE_WINDOW_MS = 2000;
 
 /** One iteration of kubelet's loop; checks the counts so that a runtime answering with less cannot look cheap. */
 async function kubeletIteration(t: CriTarget, pods: number): Promise<void> {
@@ -51,6 +55,8 @@ export async function kubeletStage(
   const wall = sides.map((): number[] => []);
   const cpu = sides.map((): number[] => []);
   const idle = sides.map((): number[] => []);
+  const byRole = sides.map((): Record<string, number> => ({}));
+  const iterations = sides.map(() => 0);
   const runtimes = sides.map((s) => s.procs).filter((p): p is RuntimeProcs => p !== undefined);
   const hz = clockTicks();
   let idleError: string | undefined;
@@ -67,15 +73,17 @@ export async function kubeletStage(
           await kubeletIteration(t, o.pods);
           wall[s].push(Number(process.hrtime.bigint() - t0) / 1e6);
         }
-        const used = cpuMsBetween(before, cpuSnapshot(runtimes, name), hz);
+        const after = cpuSnapshot(runtimes, name);
         // Everything the runtime used over the batch, its idle background included (the idle row says how much that is).
-        cpu[s].push(used / o.iterations);
+        cpu[s].push(cpuMsBetween(before, after, hz) / o.iterations);
+        for (const [role, ms] of Object.entries(cpuMsByRole(before, after, hz))) byRole[s][role] = (byRole[s][role] ?? 0) + ms;
+        iterations[s] += o.iterations;
       });
-      // Idle: no calls for a second, both runtimes at once.
+      // Idle: no calls for IDLE_WINDOW_MS, both runtimes at once.
       try {
         const before = sides.map((x) => (x.procs ? cpuSnapshot(runtimes, x.name) : undefined));
         const start = process.hrtime.bigint();
-        await sleep(1000);
+        await sleep(IDLE_WINDOW_MS);
         const seconds = Number(process.hrtime.bigint() - start) / 1e9;
         sides.forEach((x, s) => {
           const b0 = before[s];
@@ -97,6 +105,16 @@ export async function kubeletStage(
       { label: `idle, runtime CPU ms per second (${o.pods} pods)`, outcomes: idleOutcomes },
     ],
     notes: [
+      ...sides.flatMap((x, s) =>
+        iterations[s] === 0
+          ? []
+          : [
+              `kubelet CPU per iteration by role, ${x.name}: ${Object.entries(byRole[s])
+                .sort((a, b) => b[1] - a[1])
+                .map(([role, ms]) => `${role} ${formatMs(ms / iterations[s])}`)
+                .join(', ')}`,
+            ],
+      ),
       `kubelet: ${o.batches} batches of ${o.iterations} iterations per side (after one untimed iteration per batch); CPU = utime+stime+cutime+cstime of the daemon, its monitors or shims, infra or pause and their children, at ${hz} ticks/s`,
     ],
   };

@@ -17,7 +17,7 @@ export const SPEC = {
     'list-calls': { default: 20, min: 1, max: 1000, help: 'lists: rounds of ListContainers, ListPodSandbox, ContainerStatus, ListContainerStats, ImageFsInfo' },
     'kubelet-pods': { default: 100, min: 1, max: 500, help: "kubelet: pods of 2 running containers present during kubelet's loop" },
     'kubelet-iterations': { default: 5, min: 1, max: 1000, help: 'kubelet: loop iterations per batch (CPU time is read before and after a batch)' },
-    'kubelet-batches': { default: 5, min: 1, max: 100, help: 'kubelet: batches per runtime, alternating; each followed by 1 s idle' },
+    'kubelet-batches': { default: 5, min: 1, max: 100, help: 'kubelet: batches per runtime, alternating; each followed by 2 s idle' },
     'memory-pods': { default: 10, min: 1, max: 200, help: 'memory: pods present' },
     'memory-containers': { default: 5, min: 1, max: 50, help: 'memory: running containers per pod' },
     'memory-samples': { default: 3, min: 1, max: 60, help: 'memory: readings, 1 s apart' },

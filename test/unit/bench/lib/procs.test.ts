@@ -1,11 +1,11 @@
 import t from 'tap';
-import { classify, cpuMsBetween, parseSmapsRollup, parseStat, type ProcInfo, type RuntimeProcs } from '../../../../bench/lib/procs';
+import { classify, cpuMsBetween, cpuMsByRole, parseSmapsRollup, parseStat, type CpuSnapshot, type ProcInfo, type RuntimeProcs } from '../../../../bench/lib/procs';
 
 // A real line from /proc/<pid>/stat (containerd-shim), fields 14-17 = 7 3 2 1, starttime 123456.
 const SHIM = '42 (containerd-shim) S 1 42 42 0 -1 1077936384 1 0 0 0 7 3 2 1 20 0 10 0 123456 734003200 2000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0';
 
 t.test('parseStat reads ppid, comm, start time and all four CPU fields', async (t) => {
-  t.same(parseStat(42, SHIM), { pid: 42, ppid: 1, comm: 'containerd-shim', startTime: 123456, cpuTicks: 13 });
+  t.same(parseStat(42, SHIM), { pid: 42, ppid: 1, comm: 'containerd-shim', startTime: 123456, cpuTicks: 13, childTicks: 3 });
 });
 
 t.test('a comm with spaces and parentheses does not shift the fields', async (t) => {
@@ -34,7 +34,7 @@ t.test('parseSmapsRollup takes Rss and Pss in kB', async (t) => {
 
 const OURS = 'pid:[1]';
 const POD = 'pid:[2]';
-const proc = (pid: number, ppid: number, comm: string, pidNs = OURS): ProcInfo => ({ pid, ppid, comm, startTime: pid, cpuTicks: 0, pidNs });
+const proc = (pid: number, ppid: number, comm: string, pidNs = OURS): ProcInfo => ({ pid, ppid, comm, startTime: pid, cpuTicks: 0, childTicks: 0, pidNs });
 const VMPOD: RuntimeProcs = { name: 'vmpod', daemonPid: 10, helperComms: ['conmon'], infraComms: ['vmpod-infra'] };
 const CTD: RuntimeProcs = { name: 'containerd', daemonPid: 20, helperComms: ['containerd-shim'], infraComms: ['pause'] };
 
@@ -73,22 +73,23 @@ t.test('classify: daemons, re-parented helpers and their trees, workloads apart,
   });
 });
 
-t.test('cpuMsBetween: growth of survivors, all of newcomers, nothing for a process the first read missed', async (t) => {
-  const before = {
+t.test('cpuMsBetween: growth of survivors, all of newcomers, nothing for a process the first read missed; by role with reaped children apart', async (t) => {
+  const before: CpuSnapshot = {
     atTicks: 1000,
     ticks: new Map([
-      ['10:5', { startTime: 5, cpuTicks: 100 }],
-      ['12:6', { startTime: 6, cpuTicks: 50 }],
+      ['10:5', { startTime: 5, cpuTicks: 100, childTicks: 40, role: 'daemon' }],
+      ['12:6', { startTime: 6, cpuTicks: 50, childTicks: 0, role: 'monitor' }],
     ]),
   };
-  const after = {
+  const after: CpuSnapshot = {
     atTicks: 1100,
     ticks: new Map([
-      ['10:5', { startTime: 5, cpuTicks: 130 }], // +30
-      ['12:6', { startTime: 6, cpuTicks: 52 }], // +2
-      ['30:1050', { startTime: 1050, cpuTicks: 8 }], // started in between: +8
-      ['31:7', { startTime: 7, cpuTicks: 999 }], // existed before but not in the first read: 0
+      ['10:5', { startTime: 5, cpuTicks: 130, childTicks: 60, role: 'daemon' }], // +30: 10 own, 20 children
+      ['12:6', { startTime: 6, cpuTicks: 52, childTicks: 0, role: 'monitor' }], // +2
+      ['30:1050', { startTime: 1050, cpuTicks: 8, childTicks: 0, role: 'monitor' }], // started in between: +8
+      ['31:7', { startTime: 7, cpuTicks: 999, childTicks: 0, role: 'infra' }], // existed before but not in the first read: 0
     ]),
   };
   t.equal(cpuMsBetween(before, after, 100), 400);
+  t.same(cpuMsByRole(before, after, 100), { daemon: 100, 'daemon children': 200, monitor: 100 });
 });
