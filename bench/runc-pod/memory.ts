@@ -14,6 +14,9 @@ import { memoryByRole, type Role, type RoleMemory, type RuntimeProcs } from '../
 import { depopulate, populate, type Population } from './population';
 import { StageRun, type Side } from './sides';
 
+/** Time for the runtimes to finish what a start leaves behind (log writers, a first GC) before memory is read. */
+const SETTLE_MS = 2000;
+
 const ROLES: { role: Role; label: string }[] = [
   { role: 'daemon', label: 'daemon' },
   { role: 'monitor', label: 'monitors (conmon) / shims' },
@@ -38,7 +41,7 @@ export async function memoryStage(
   try {
     await run.round(0, (t, s) => populate(t, w, 'memory', o.pods, o.containers, pops[s]));
     log(`  memory: ${o.pods} pods × ${o.containers} running containers on each side; settling`);
-    await sleep(3000);
+    await sleep(SETTLE_MS);
     for (let i = 0; i < o.samples; i++) {
       run.check();
       if (i > 0) await sleep(1000);
@@ -68,5 +71,5 @@ export async function memoryStage(
       `memory breakdown, ${s.name} (PSS, last reading): ${part('daemon', 'daemon')} / ${part('monitor', monitorWord(s.procs))} / ${part('infra', 'infra or pause')} / ${part('helper', 'other')}`,
     ];
   });
-  return { rows, notes: [...notes, `memory: ${reads.length} readings 1 s apart, 3 s after the last container started`] };
+  return { rows, notes: [...notes, `memory: ${reads.length} readings 1 s apart, ${SETTLE_MS / 1000} s after the last container started`] };
 }
