@@ -116,6 +116,15 @@ export function classify(table: ReadonlyMap<number, ProcInfo>, runtimes: readonl
   return out;
 }
 
+/**
+ * The last PID the bench's PID namespace handed out (`ns_last_pid`): its
+ * growth over a call counts the processes and threads started meanwhile,
+ * e.g. a `runc state` per container on a list call.
+ */
+export function lastPid(): number {
+  return Number(readFileSync('/proc/sys/kernel/ns_last_pid', 'utf8').trim());
+}
+
 let clkTck: number | undefined;
 
 /** Clock ticks per second (`getconf CLK_TCK`; 100 on every Linux we run on, the fallback). */

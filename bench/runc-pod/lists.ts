@@ -5,6 +5,8 @@
 import type { PhaseRow } from '../lib/compare';
 import { CALL_DEADLINE_MS, type Workload } from '../lib/cri-workload';
 import { depopulate, populate, type Population } from './population';
+import { lastPid } from '../lib/procs';
+import { median } from '../lib/stats';
 import { StageRun, timeInto, type Side } from './sides';
 
 export const PODS_OF = 10;
@@ -21,7 +23,9 @@ export async function listsStage(
 ): Promise<{ rows: PhaseRow[]; notes: string[] }> {
   const run = new StageRun(sides, stopping);
   const pops = sides.map((): Population => ({ pods: [], containers: [] }));
-  const samples = sides.map(() => Object.fromEntries(CALLS.map((c) => [c, [] as number[]])) as Record<Call, number[]>);
+  const perCall = () => Object.fromEntries(CALLS.map((c) => [c, [] as number[]])) as Record<Call, number[]>;
+  const samples = sides.map(perCall);
+  const started = sides.map(perCall);
   const pods = Math.ceil(o.count / PODS_OF);
   try {
     await run.round(0, (t, s) => populate(t, w, 'list', pods, (p) => Math.min(PODS_OF, o.count - p * PODS_OF), pops[s]));
@@ -29,16 +33,22 @@ export async function listsStage(
     for (let c = 0; c < o.calls; c++) {
       await run.round(c, async (t, s) => {
         const rt = t.client.runtime;
-        const x = samples[s];
-        const { containers } = await timeInto(x.ListContainers, () => rt.ListContainers({}, CALL_DEADLINE_MS));
+        /** Timed, and the tasks (processes or threads) the PID namespace gained meanwhile: only this side is being called. */
+        const call = async <T>(name: Call, fn: () => Promise<T>): Promise<T> => {
+          const before = lastPid();
+          const v = await timeInto(samples[s][name], fn);
+          started[s][name].push(lastPid() - before);
+          return v;
+        };
+        const { containers } = await call('ListContainers', () => rt.ListContainers({}, CALL_DEADLINE_MS));
         if (containers.length !== o.count) throw new Error(`${t.name}: ListContainers returned ${containers.length} containers, ${o.count} exist`);
-        const { items } = await timeInto(x.ListPodSandbox, () => rt.ListPodSandbox({}, CALL_DEADLINE_MS));
+        const { items } = await call('ListPodSandbox', () => rt.ListPodSandbox({}, CALL_DEADLINE_MS));
         if (items.length !== pods) throw new Error(`${t.name}: ListPodSandbox returned ${items.length} pods, ${pods} exist`);
         const id = pops[s].containers[c % pops[s].containers.length];
-        const st = await timeInto(x.ContainerStatus, () => rt.ContainerStatus({ container_id: id, verbose: false }, CALL_DEADLINE_MS));
+        const st = await call('ContainerStatus', () => rt.ContainerStatus({ container_id: id, verbose: false }, CALL_DEADLINE_MS));
         if (st.status?.state !== 'CONTAINER_RUNNING') throw new Error(`${t.name}: ContainerStatus of ${id} says ${st.status?.state}, not running`);
-        await timeInto(x.ListContainerStats, () => rt.ListContainerStats({}, CALL_DEADLINE_MS));
-        await timeInto(x.ImageFsInfo, () => t.client.image.ImageFsInfo({}, CALL_DEADLINE_MS));
+        await call('ListContainerStats', () => rt.ListContainerStats({}, CALL_DEADLINE_MS));
+        await call('ImageFsInfo', () => t.client.image.ImageFsInfo({}, CALL_DEADLINE_MS));
       });
     }
   } finally {
@@ -46,6 +56,13 @@ export async function listsStage(
   }
   return {
     rows: CALLS.map((c): PhaseRow => ({ label: `${c} (${o.count} running)`, outcomes: run.outcomes(samples.map((x) => x[c])) })),
-    notes: [`lists: ${o.calls} rounds; ContainerStatus asks for a different container each round`],
+    notes: [
+      ...sides.flatMap((x, s) =>
+        run.failed[s] !== undefined || started[s].ListContainers.length === 0
+          ? []
+          : [`lists: tasks (processes or threads) started per call, median (max), ${x.name}: ${CALLS.map((c) => `${c} ${median(started[s][c])} (${Math.max(...started[s][c])})`).join(', ')}`],
+      ),
+      `lists: ${o.calls} rounds; ContainerStatus asks for a different container each round`,
+    ],
   };
 }
