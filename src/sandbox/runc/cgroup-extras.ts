@@ -13,8 +13,10 @@
 //   `unified` v2 tree, where runc creates the pod's path too) the pressure
 //   comes from /sys/fs/cgroup/unified/<path>. A pure v1 host has none.
 // - Swap: v1 memory.memsw.* (only with swap accounting), v2 memory.swap.*.
+//
+// Read synchronously, as cgroup-stats.ts says why: kernel-made files, no disk.
 
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IoFigures, PressureFigures, PsiLine, StatsExtras } from '../stats-extras';
 
@@ -24,7 +26,7 @@ const V1_UNLIMITED = 2 ** 62;
 
 async function readText(path: string): Promise<string | null> {
   try {
-    return await readFile(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch {
     return null;
   }
