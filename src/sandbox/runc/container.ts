@@ -292,7 +292,12 @@ export async function containerState(deps: ContainerDeps, c: ContainerHandle): P
 
 /** The container's init is alive: its PID exists and sits in the container's cgroup (not a recycled PID). */
 function initAlive(c: ContainerHandle): boolean {
-  return readProc(`/proc/${runcData(c).pid}/cgroup`).includes(`/${c.id}\n`);
+  return pidInCgroup(runcData(c).pid, c.id);
+}
+
+/** PID `pid` exists and sits in the cgroup named `id` (a container's, or a pod infra's: both end in their id). */
+export function pidInCgroup(pid: number, id: string): boolean {
+  return pid > 0 && readProc(`/proc/${pid}/cgroup`).includes(`/${id}\n`);
 }
 
 function readProc(path: string): string {

@@ -1,7 +1,8 @@
 // The runc implementation of SandboxController: trusted pods on the host.
 // A pod is an infra process (vmpod-infra) holding its namespaces, each
 // container a runc container under its own conmon (pod.ts, container.ts).
-// Exits are reported from conmon's exit files as they appear (exit-watch.ts).
+// Exits are reported from conmon's exit files as they appear (exit-watch.ts),
+// and status answers come from memory (live-state.ts, exit-index.ts).
 
 import { existsSync } from 'node:fs';
 import { rm, rmdir } from 'node:fs/promises';
@@ -44,7 +45,9 @@ import { cgroupDirs, cgroupStats } from './cgroup-stats';
 import * as ctr from './container';
 import { decodeContainerData, decodeSandboxData } from './data';
 import { startExec } from './exec-stream';
+import { ExitIndex } from './exit-index';
 import { ExitWatcher } from './exit-watch';
+import { LiveStates, pidAlive } from './live-state';
 import { unmountIfMounted } from './mount';
 import { RuncPaths } from './paths';
 import { mountBinaryPath, releaseStagedMounts } from './staged-mounts';
@@ -76,6 +79,8 @@ export class RuncController implements SandboxController {
   private readonly mountBinary: string;
   private readonly listeners: ((e: ControllerEvent) => void)[] = [];
   private readonly exits: ExitWatcher;
+  private readonly exitIndex: ExitIndex;
+  private readonly live: LiveStates;
 
   constructor(private readonly opts: RuncControllerOptions) {
     this.handler = opts.handler;
@@ -86,6 +91,13 @@ export class RuncController implements SandboxController {
     this.infraBinary = opts.infraBinary ?? infraBinaryPath();
     this.mountBinary = opts.mountBinary ?? mountBinaryPath();
     this.exits = new ExitWatcher(this.paths.exitDir, (id) => this.exited(id), opts.log.child({ subsystem: 'runc' }));
+    this.exitIndex = new ExitIndex(this.paths.exitDir);
+    this.live = new LiveStates({
+      exitWritten: (id) => this.exitIndex.has(id),
+      readExit: (id) => ctr.readExitFile(exitFile(this.paths.exitDir, id), this.paths.containerBundle(id)),
+      pidAlive,
+      now: Date.now,
+    });
   }
 
   private get deps() {
@@ -97,7 +109,8 @@ export class RuncController implements SandboxController {
     const bundle = this.paths.containerBundle(id);
     let e: ControllerEvent | undefined;
     if (existsSync(bundle)) {
-      const state = ctr.readExitFile(exitFile(this.paths.exitDir, id), bundle);
+      // Read once here; the next status call answers from memory.
+      const state = this.live.exitedState(id);
       if (state) e = { kind: 'container-exited', containerId: id, state };
     } else if (existsSync(this.paths.podDir(id)) && existsSync(exitFile(this.paths.exitDir, id))) {
       e = { kind: 'sandbox-died', podSandboxId: id, reason: 'the infra process exited' };
@@ -123,16 +136,25 @@ export class RuncController implements SandboxController {
     return createPod(this.deps, input);
   }
 
+  /** From memory (live-state.ts); runc is asked only when the infra PID is gone without an exit file, or nothing is known. */
   sandboxReady(sb: SandboxHandle): Promise<boolean> {
-    return podReady(this.runc, sb);
+    const { infraPid } = decodeSandboxData(sb.data, sb.id);
+    return this.live.podReady(sb.id, infraPid, async () => ctr.pidInCgroup(infraPid, sb.id) || (await podReady(this.runc, sb)));
   }
 
   stopSandbox(sb: SandboxHandle, log: Logger): Promise<void> {
     return stopPod(this.runc, sb, log);
   }
 
-  removeSandbox(sb: SandboxHandle, log: Logger): Promise<void> {
-    return removePod(this.deps, sb, log);
+  async removeSandbox(sb: SandboxHandle, log: Logger): Promise<void> {
+    await removePod(this.deps, sb, log);
+    this.forget(sb.id);
+  }
+
+  /** Its exit file is gone with it: nothing of it stays in memory. */
+  private forget(id: string): void {
+    this.live.forget(id);
+    this.exitIndex.delete(id);
   }
 
   /** The pod's cgroup parent (pod-resize.ts). */
@@ -168,21 +190,25 @@ export class RuncController implements SandboxController {
     return ctr.createContainer(this.deps, input);
   }
 
-  startContainer(_sb: SandboxHandle, c: ContainerHandle): Promise<void> {
-    return ctr.startContainer(this.deps, c);
+  async startContainer(_sb: SandboxHandle, c: ContainerHandle): Promise<void> {
+    await ctr.startContainer(this.deps, c);
+    this.live.started(c.id, ctr.containerPid(c));
   }
 
   stopContainer(_sb: SandboxHandle, c: ContainerHandle, signal: number, timeoutS: number, log: Logger): Promise<void> {
     return ctr.stopContainer(this.deps, c, signal, timeoutS, log);
   }
 
-  removeContainer(_sb: SandboxHandle, c: ContainerHandle, log: Logger): Promise<void> {
+  async removeContainer(_sb: SandboxHandle, c: ContainerHandle, log: Logger): Promise<void> {
     log.debug('removing container');
-    return ctr.removeContainer(this.deps, c);
+    await ctr.removeContainer(this.deps, c);
+    this.forget(c.id);
   }
 
+  /** From memory (live-state.ts); the full check (container.ts) only when memory and the PID cannot say. */
   containerState(_sb: SandboxHandle, c: ContainerHandle): Promise<ContainerProcessState> {
-    return ctr.containerState(this.deps, c);
+    const { pid } = decodeContainerData(c.data, c.id);
+    return this.live.container(c.id, pid || ctr.containerPid(c), () => ctr.containerState(this.deps, c));
   }
 
   execSync(_sb: SandboxHandle, c: ContainerHandle, cmd: string[], timeoutS: number): Promise<ExecResult> {
@@ -246,6 +272,7 @@ export class RuncController implements SandboxController {
       for (const d of cgroupDirs(podCgroupParent('', id), this.host.cgroupVersion)) await rmdir(d).catch(() => undefined);
     }
     await rm(join(this.paths.exitDir, id), { force: true });
+    this.forget(id);
     log.info({ kind, id }, 'removed what an interrupted create left');
   }
 }

@@ -1,0 +1,126 @@
+// The state of runc containers and pods answered from memory, as containerd
+// answers from what its shims told it. kubelet relists every container and
+// pod every second; asking runc (a process per pod) or reading /proc (two
+// files per container) on each call made those calls grow with the node.
+//
+// What is known: conmon writes an exit file when the process it watches ends
+// (ExitIndex keeps the names, exact at each call); the controller knows a
+// container is running once `runc start` returned. A container with no exit
+// file whose init PID still exists (kill(pid, 0): one syscall, no file) is as
+// it was last seen. Only when the PID is gone without an exit file (conmon
+// killed, or the file not written yet), or when nothing is known yet (a
+// daemon restart), is the full check made, and its answer remembered.
+//
+// A PID can be reused once its process is gone. That matters only when conmon
+// died first (else the exit file is there), and the full check, which also
+// asks whether the PID sits in the container's cgroup, is made again at least
+// every VERIFY_MS for each container and pod.
+
+import type { ContainerProcessState } from '../controller';
+
+export const VERIFY_MS = 30_000;
+
+type Live = 'created' | 'running';
+
+interface Known {
+  state: Live;
+  pid: number;
+  verifiedAt: number;
+}
+
+export interface LiveProbes {
+  /** conmon's exit file for `id` exists (ExitIndex.has). */
+  exitWritten(id: string): boolean;
+  /** The exit file's contents (null if it vanished meanwhile). */
+  readExit(id: string): ContainerProcessState | null;
+  /** A process with this PID exists. */
+  pidAlive(pid: number): boolean;
+  now(): number;
+}
+
+/** kill(pid, 0): exists (EPERM: exists but not ours, which cannot be a container's init under a root daemon). */
+export function pidAlive(pid: number): boolean {
+  if (!(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class LiveStates {
+  private readonly containers = new Map<string, Known>();
+  private readonly exited = new Map<string, ContainerProcessState>();
+  private readonly pods = new Map<string, Known>();
+
+  constructor(private readonly probes: LiveProbes) {}
+
+  /**
+   * The container's state without asking runc or /proc when memory and one
+   * syscall suffice; `full` is the complete check (container.ts), `pid` its
+   * init PID as the handle records it (0: a restored container not started).
+   */
+  async container(id: string, pid: number, full: () => Promise<ContainerProcessState>): Promise<ContainerProcessState> {
+    const done = this.exitedState(id);
+    if (done) return done;
+    const k = this.containers.get(id);
+    if (k && k.pid === pid && this.probes.now() - k.verifiedAt < VERIFY_MS && this.probes.pidAlive(pid)) return live(k.state);
+    const st = await full();
+    if ((st.state === 'created' || st.state === 'running') && pid > 0) {
+      // A `runc start` that returned meanwhile has the last word.
+      const started = this.containers.get(id)?.state === 'running' ? 'running' : st.state;
+      this.containers.set(id, { state: started, pid, verifiedAt: this.probes.now() });
+    } else if (st.state === 'exited') this.exited.set(id, st);
+    return st;
+  }
+
+  /** `runc start` returned: the container runs (until its exit file says otherwise). */
+  started(id: string, pid: number): void {
+    const k = this.containers.get(id);
+    this.containers.set(id, { state: 'running', pid, verifiedAt: k?.pid === pid ? k.verifiedAt : 0 });
+  }
+
+  /** The exit file as read once: it never changes after conmon wrote it. */
+  exitedState(id: string): ContainerProcessState | null {
+    const had = this.exited.get(id);
+    if (had) return had;
+    if (!this.probes.exitWritten(id)) return null;
+    const st = this.probes.readExit(id);
+    if (st) {
+      this.exited.set(id, st);
+      this.containers.delete(id);
+    }
+    return st;
+  }
+
+  /** Whether the pod's infra runs: false once its exit file exists; `full` asks runc. */
+  async podReady(id: string, infraPid: number, full: () => Promise<boolean>): Promise<boolean> {
+    if (this.probes.exitWritten(id)) {
+      this.pods.delete(id);
+      return false;
+    }
+    const k = this.pods.get(id);
+    if (k && k.pid === infraPid && this.probes.now() - k.verifiedAt < VERIFY_MS && this.probes.pidAlive(infraPid)) return true;
+    const ready = await full();
+    if (ready && infraPid > 0) this.pods.set(id, { state: 'running', pid: infraPid, verifiedAt: this.probes.now() });
+    else this.pods.delete(id);
+    return ready;
+  }
+
+  /** Removed: nothing of it is kept. */
+  forget(id: string): void {
+    this.containers.delete(id);
+    this.exited.delete(id);
+    this.pods.delete(id);
+  }
+
+  /** Entries held (a leak check: 0 once everything is removed). */
+  get size(): number {
+    return this.containers.size + this.exited.size + this.pods.size;
+  }
+}
+
+function live(state: Live): ContainerProcessState {
+  return { state, exitCode: 0, finishedAt: '0', oomKilled: false };
+}
