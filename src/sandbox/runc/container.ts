@@ -339,8 +339,9 @@ export async function stopContainer(deps: ContainerDeps, c: ContainerHandle, sig
   if (!(await waitExited(c, 10_000))) log.warn('container still alive 10 s after SIGKILL');
 }
 
-export async function removeContainer(deps: ContainerDeps, c: ContainerHandle): Promise<void> {
-  await deps.runc.delete(c.id, true);
+/** `runcDelete`: the controller's, which reuses a delete already run after the exit. */
+export async function removeContainer(deps: ContainerDeps, c: ContainerHandle, opts: { runcDelete?: () => Promise<void> } = {}): Promise<void> {
+  await (opts.runcDelete ? opts.runcDelete() : deps.runc.delete(c.id, true));
   const d = runcData(c);
   // Left mounted only by a daemon that died between staging and runc create.
   await releaseStagedMounts(deps.paths.stagedMounts(c.id));

@@ -158,10 +158,11 @@ export async function stopPod(runc: Runc, sb: SandboxHandle, log: Logger): Promi
   log.debug('infra process stopped');
 }
 
-export async function removePod(deps: PodDeps, sb: SandboxHandle, log: Logger): Promise<void> {
+/** `runcDelete`: the controller's, which reuses a delete already run after the infra's exit. */
+export async function removePod(deps: PodDeps, sb: SandboxHandle, log: Logger, opts: { runcDelete?: () => Promise<void> } = {}): Promise<void> {
   const data = decodeSandboxData(sb.data, sb.id);
-  await deps.runc.delete(sb.id, true);
-  if (data.shmPath) await unmountIfMounted(data.shmPath);
+  // Independent: runc's state and cgroup, and the pod's /dev/shm.
+  await Promise.all([opts.runcDelete ? opts.runcDelete() : deps.runc.delete(sb.id, true), data.shmPath ? unmountIfMounted(data.shmPath) : undefined]);
   await rm(data.podDir, { recursive: true, force: true });
   await rm(join(deps.paths.exitDir, sb.id), { force: true });
   await removeCgroupParent(deps.host, sb.config.linux?.cgroup_parent ?? '', data.cgroupParent);
