@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { opaqueByXattr, readLayerFile, resolveLayerFile } from '../../../src/image/layer-file';
+import { cachedOpaqueByXattr, opaqueByXattr, readLayerFile, resolveLayerFile } from '../../../src/image/layer-file';
 import { overlayLowerdirs } from '../../../src/image/mounted-layers';
 
 const root = process.getuid?.() === 0;
@@ -103,6 +103,26 @@ t.test('opaqueByXattr reads trusted.overlay.opaque', { skip: !root && 'trusted x
   t.equal(await opaqueByXattr(join(l, 'o')), true, 'opaque');
   t.equal(await opaqueByXattr(join(l, 'p')), false, 'plain dir');
   await t.rejects(opaqueByXattr(join(l, 'missing')), /trusted\.overlay\.opaque/, 'a missing dir is an error, not "not opaque"');
+});
+
+t.test('cachedOpaqueByXattr asks once per directory, and asks again after a failure', async (t) => {
+  const asked: string[] = [];
+  let fail = true;
+  const probe = async (d: string) => {
+    asked.push(d);
+    if (d.endsWith('/bad') && fail) throw new Error('getfattr failed');
+    return d.endsWith('/o');
+  };
+  const base = join(dir, 'cache-probe');
+  t.equal(await cachedOpaqueByXattr(join(base, 'o'), probe), true);
+  t.equal(await cachedOpaqueByXattr(join(base, 'o'), probe), true);
+  t.equal(await cachedOpaqueByXattr(join(base, 'p'), probe), false);
+  t.same(await Promise.all([cachedOpaqueByXattr(join(base, 'q'), probe), cachedOpaqueByXattr(join(base, 'q'), probe)]), [false, false], 'concurrent askers share one probe');
+  t.same(asked, [join(base, 'o'), join(base, 'p'), join(base, 'q')], 'one probe per directory');
+  await t.rejects(cachedOpaqueByXattr(join(base, 'bad'), probe), /getfattr failed/);
+  fail = false;
+  t.equal(await cachedOpaqueByXattr(join(base, 'bad'), probe), false, 'a failure is not remembered');
+  t.equal(asked.filter((d) => d.endsWith('/bad')).length, 2);
 });
 
 t.test('overlayLowerdirs reads the kernel record of a mount', async (t) => {
