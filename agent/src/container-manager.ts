@@ -6,7 +6,7 @@
 // the containers, their runc calls and the OOM accounting.
 
 import { readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../../common/errors';
 import { ID_PATTERN } from '../../common/agent-protocol/limits';
@@ -14,7 +14,7 @@ import type { CreateContainerRequest } from '../../common/generated/agent/agent'
 import type { WindowSize } from '../../common/native/pty';
 import type { ReadResult } from './output-buffer';
 import { consoleSizeOf, OciProcess, prepareSpec } from './spec';
-import { pidFromState, runcArgs } from './runc';
+import { pidFromFile, runcArgs } from './runc';
 import { CgroupStats, readCgroupStats, readOomKills } from './cgroup';
 import { mustRun, System } from './system';
 import { ExitStatus, GuestProcess } from './process';
@@ -63,6 +63,11 @@ export interface OomEvent {
 }
 
 const MAX_OOM_QUEUE = 1024;
+/** Where `runc run --pid-file` puts the container's pid, in its bundle. */
+const INIT_PID_FILE = 'init.pid';
+/** How long StartContainer waits for that pid (runc starting the container under TCG can take seconds). */
+const INIT_PID_WAIT_MS = 10_000;
+const INIT_PID_POLL_MS = 10;
 /**
  * Exec records per container, running or finished and not yet collected. A
  * record is forgotten as soon as the host has collected its exit and read
@@ -130,8 +135,10 @@ export class ContainerManager {
     c.started = true;
     c.oomKills = c.oomAtStart = (await readOomKills(c.cgroupDir)) ?? 0;
     this.parentOomSeen ??= (await readOomKills(this.parentCgroupDir())) ?? 0;
+    const pidFile = join(c.bundle, INIT_PID_FILE);
+    await rm(pidFile, { force: true });
     try {
-      c.init.start(this.sys, this.paths.runc, runcArgs.run(id, c.bundle));
+      c.init.start(this.sys, this.paths.runc, runcArgs.run(id, c.bundle, pidFile));
     } catch (err) {
       // Nothing was started (no pty to be had): the container may be started again or removed.
       c.started = false;
@@ -139,14 +146,15 @@ export class ContainerManager {
     }
     this.ensureOomPoll();
     c.initPid = c.init.pid;
-    for (let i = 0; i < 40 && !c.init.exit; i++) {
-      const st = await this.sys.run(this.paths.runc, runcArgs.state(id));
-      const pid = st.code === 0 ? pidFromState(st.stdout) : undefined;
+    // runc writes the file once the container's process runs; until then (or if it never does) runc's own pid stands in.
+    const end = Date.now() + INIT_PID_WAIT_MS;
+    while (!c.init.exit && Date.now() < end) {
+      const pid = pidFromFile(await readFile(pidFile, 'utf8').catch(() => ''));
       if (pid) {
         c.initPid = pid;
         break;
       }
-      await sleep(50);
+      await sleep(INIT_PID_POLL_MS);
     }
     return c.initPid;
   }

@@ -5,7 +5,12 @@
 // without needing PR_SET_CHILD_SUBREAPER.
 
 export const runcArgs = {
-  run: (id: string, bundle: string): string[] => ['run', '--bundle', bundle, id],
+  /**
+   * `--pid-file`: runc writes the container's pid (by rename) once its process
+   * runs; reading that file is what StartContainer waits for, where a `runc
+   * state` per poll would start another Go binary (hundreds of ms under TCG).
+   */
+  run: (id: string, bundle: string, pidFile: string): string[] => ['run', '--bundle', bundle, '--pid-file', pidFile, id],
   /** `--pid-file`: the exec'd process's own pid, so that signals (SIGKILL above all) reach it and not only runc. */
   exec: (id: string, processFile: string, pidFile: string): string[] => ['exec', '--process', processFile, '--pid-file', pidFile, id],
   kill: (id: string, signal: number, all = false): string[] => ['kill', ...(all ? ['--all'] : []), id, String(signal)],
@@ -22,4 +27,12 @@ export function pidFromState(stateJson: string): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The pid in a `--pid-file` runc wrote, or undefined if it is not there yet or not a sane one. */
+export function pidFromFile(text: string): number | undefined {
+  const t = text.trim();
+  if (!/^[0-9]{1,10}$/.test(t)) return undefined;
+  const pid = Number(t);
+  return pid > 1 ? pid : undefined;
 }

@@ -7,7 +7,7 @@
 // file parsing) is the real code.
 
 import { ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duplex } from 'node:stream';
@@ -119,8 +119,17 @@ export function startHarness(): Harness {
       h.commands.push({ cmd, args });
       if (cmd !== 'runc') throw new Error(`fake system cannot spawn ${cmd}`);
       if (args[0] === 'run') {
-        const spec = JSON.parse(readFileSync(join(args[2], 'config.json'), 'utf8')) as { process: { args: string[]; env?: string[] } };
-        return launch(args[3], spec.process.args, spec.process.env, terminalFd);
+        const bundle = args[args.indexOf('--bundle') + 1];
+        const id = args[args.length - 1];
+        const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: { args: string[]; env?: string[] } };
+        const child = launch(id, spec.process.args, spec.process.env, terminalFd);
+        // Like `runc run --pid-file`: the container's pid, written by rename once it runs.
+        const pidFile = args.includes('--pid-file') ? args[args.indexOf('--pid-file') + 1] : undefined;
+        if (pidFile && child.pid) {
+          writeFileSync(`${pidFile}.tmp`, String(child.pid));
+          renameSync(`${pidFile}.tmp`, pidFile);
+        }
+        return child;
       }
       if (args[0] === 'exec') {
         const proc = JSON.parse(readFileSync(args[2], 'utf8')) as { args: string[]; env?: string[] };
