@@ -11,9 +11,9 @@ import { listen as vsockListen } from '../../common/native/vsock';
 import { parseCmdline } from './cmdline';
 import { consoleLog, AgentLog } from './log';
 import { LogRing } from './log-ring';
-import { realSystem, System } from './system';
+import { mountWith, realSystem, System } from './system';
 import { GUEST, COPY_FILE_ROOTS } from './paths';
-import { EARLY_MOUNTS, mountedTargets } from './mounts';
+import { EARLY_MOUNTS, earlyMountArgs, mountedTargets } from './mounts';
 import { ContainerManager } from './container-manager';
 import { createAgentServer } from './agent';
 import { findVirtioPort, serveSerial } from './channel';
@@ -59,8 +59,7 @@ async function earlyMounts(sys: System, log: AgentLog): Promise<void> {
   for (const m of EARLY_MOUNTS) {
     if (have.has(m.target)) continue;
     mkdirSync(m.target, { recursive: true });
-    const r = await sys.run(GUEST.busybox, ['mount', '-t', m.type, '-o', m.options, m.source, m.target]);
-    if (r.code !== 0) log.error({ target: m.target, stderr: r.stderr.trim() }, 'early mount failed');
+    await mountWith(sys, GUEST.busybox, earlyMountArgs(m)).catch((err: unknown) => log.error({ target: m.target, err: (err as Error).message }, 'early mount failed'));
   }
 }
 

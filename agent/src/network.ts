@@ -59,3 +59,17 @@ export async function interfaceByMac(sysClassNet: string, mac: string): Promise<
   }
   return undefined;
 }
+
+/** One argument single-quoted for sh (the arguments are validated above; this keeps even a bad one inert). Pure. */
+function shQuote(a: string): string {
+  return `'${a.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * `ip` command lines as one `sh -e` script for busybox: one fork of the agent
+ * (tens of ms each for Node.js under TCG) instead of one per command, and the
+ * first failure stops the rest as the loop of commands did. Pure.
+ */
+export function ipScript(busybox: string, cmds: string[][]): string {
+  return cmds.map((c) => [busybox, 'ip', ...c].map(shQuote).join(' ')).join('\n') + '\n';
+}

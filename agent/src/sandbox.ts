@@ -1,10 +1,10 @@
 // CreateSandbox / DestroySandbox: the guest-wide set-up of a pod.
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../../common/errors';
 import type { CreateSandboxRequest } from '../../common/generated/agent/agent';
-import { mustRun } from './system';
+import { mountWith, mustRun } from './system';
 import { ninePMountArgs } from './mounts';
 import type { AgentDeps } from './deps';
 
@@ -17,6 +17,12 @@ export function resolvConf(dns: CreateSandboxRequest['dns']): string {
   if (dns?.searches.length) lines.push(`search ${dns.searches.join(' ')}`);
   if (dns?.options.length) lines.push(`options ${dns.options.join(' ')}`);
   return lines.map((l) => l.replace(/[\r\n]/g, '')).join('\n') + '\n';
+}
+
+/** IFF_UP in /sys/class/net/<link>/flags; false when it cannot be read. */
+async function linkIsUp(sysClassNet: string, link: string): Promise<boolean> {
+  const flags = Number.parseInt((await readFile(join(sysClassNet, link, 'flags'), 'utf8').catch(() => '0')).trim(), 16);
+  return Number.isInteger(flags) && (flags & 1) === 1;
 }
 
 export async function createSandbox(d: AgentDeps, req: CreateSandboxRequest): Promise<void> {
@@ -42,10 +48,11 @@ export async function createSandbox(d: AgentDeps, req: CreateSandboxRequest): Pr
   for (const [i, m] of req.shared_mounts.entries()) {
     const args = ninePMountArgs(m);
     await mkdir(m.mount_point, { recursive: true });
-    await mustRun(d.sys, bb, args);
+    await mountWith(d.sys, bb, args);
     if (i === 0) d.setShareDir(m.mount_point);
     d.log.info({ tag: m.tag, at: m.mount_point, options: args[4] }, 'mounted 9p share');
   }
-  await mustRun(d.sys, bb, ['ip', 'link', 'set', 'lo', 'up']);
+  // The init brings lo up at boot (guest-image/initramfs/init); a fork of the agent only if it did not.
+  if (!(await linkIsUp(d.paths.sysClassNet, 'lo'))) await mustRun(d.sys, bb, ['ip', 'link', 'set', 'lo', 'up']);
   d.log.info({ sandboxId: req.sandbox_id, hostname: req.hostname }, 'sandbox created');
 }

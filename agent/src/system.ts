@@ -5,6 +5,8 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import { GUEST } from './paths';
+import { mountSyscallArgs } from './mounts';
+import { mount as mountSyscall } from '../../common/native/syscalls';
 
 export interface RunResult {
   code: number;
@@ -22,6 +24,12 @@ export interface System {
    */
   spawn(cmd: string, args: string[], terminalFd?: number, opts?: SpawnOptions): ChildProcess;
   powerOff(): void;
+  /**
+   * `mount -t TYPE -o OPTS SOURCE TARGET` (busybox's arguments, without the
+   * binary) done in-process by mount(2), where the platform can; absent (the
+   * unit tests' fake), callers run busybox mount instead. Throws on failure.
+   */
+  mount?(args: string[]): void;
 }
 
 export interface SpawnOptions {
@@ -82,9 +90,30 @@ export const realSystem: System = {
   powerOff() {
     spawn(GUEST.busybox, ['poweroff', '-f'], { stdio: 'inherit' });
   },
+  mount(args) {
+    const m = mountSyscallArgs(args);
+    mountSyscall(m.source, m.target, m.fstype, m.flags, m.data || null);
+  },
 };
 
 export function signalNumber(signal: NodeJS.Signals | null): number {
   if (!signal) return 0;
   return constants.signals[signal] ?? 0;
+}
+
+/**
+ * Mount through `sys.mount` (mount(2) in-process) and, when that is absent or
+ * fails (no addon in this guest), through busybox, whose error is the one
+ * reported. `args` are busybox's: ['mount', '-t', TYPE, '-o', OPTS, SOURCE, TARGET].
+ */
+export async function mountWith(sys: System, busybox: string, args: string[]): Promise<void> {
+  if (sys.mount) {
+    try {
+      sys.mount(args);
+      return;
+    } catch {
+      // fall through: busybox gives the error its own words, or succeeds where the addon is missing
+    }
+  }
+  await mustRun(sys, busybox, args);
 }

@@ -1,7 +1,7 @@
 import type { TtrpcServer } from '../../../common/ttrpc';
 import { NotFoundError } from '../../../common/errors';
 import type { AgentDeps } from '../deps';
-import { interfaceByMac, interfaceCommands, routeCommand } from '../network';
+import { interfaceByMac, interfaceCommands, ipScript, routeCommand } from '../network';
 import { mustRun } from '../system';
 import { handle } from './define';
 
@@ -13,12 +13,13 @@ export function registerNetwork(server: TtrpcServer, d: AgentDeps): void {
       if (!found) throw new NotFoundError('network interface', req.mac, 'no guest NIC has this MAC');
       current = found;
     }
-    for (const cmd of interfaceCommands(req, current)) await mustRun(d.sys, d.paths.busybox, ['ip', ...cmd]);
+    await mustRun(d.sys, d.paths.busybox, ['sh', '-e', '-s'], { input: ipScript(d.paths.busybox, interfaceCommands(req, current)) });
     d.log.info({ name: req.name, addresses: req.addresses, mtu: req.mtu }, 'interface configured');
     return {};
   });
   handle(server, 'UpdateRoutes', async (req) => {
-    for (const [i, r] of req.routes.entries()) await mustRun(d.sys, d.paths.busybox, ['ip', ...routeCommand(r, i)]);
+    const cmds = req.routes.map((r, i) => routeCommand(r, i));
+    if (cmds.length > 0) await mustRun(d.sys, d.paths.busybox, ['sh', '-e', '-s'], { input: ipScript(d.paths.busybox, cmds) });
     return {};
   });
 }

@@ -1,6 +1,10 @@
 import t from 'tap';
-import { interfaceCommands, routeCommand } from '../../../agent/src/network';
-import { ninePMountArgs } from '../../../agent/src/mounts';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { interfaceCommands, ipScript, routeCommand } from '../../../agent/src/network';
+import { EARLY_MOUNTS, earlyMountArgs, mountSyscallArgs, ninePMountArgs } from '../../../agent/src/mounts';
 import { InvalidArgumentError } from '../../../common/errors';
 
 t.test('interface commands', async (t) => {
@@ -45,4 +49,54 @@ t.test('9p mount arguments', async (t) => {
     { desc: 'msize too large', m: { tag: 'a', mount_point: '/run/x', msize: 1 << 24, cache: '', read_only: false } },
   ];
   for (const b of bad) t.throws(() => ninePMountArgs(b.m), InvalidArgumentError, b.desc);
+});
+
+t.test('busybox mount arguments as mount(2) arguments: generic options become flags, the rest stays data', async (t) => {
+  t.same(
+    mountSyscallArgs(ninePMountArgs({ tag: 'shared', mount_point: '/run/vmpod/shared', msize: 0, cache: '', read_only: true })),
+    { source: 'shared', target: '/run/vmpod/shared', fstype: '9p', flags: 1, data: 'trans=virtio,version=9p2000.L,msize=524288,cache=mmap' },
+    '9p read-only: ro is MS_RDONLY, not data',
+  );
+  const shm = EARLY_MOUNTS.find((m) => m.target === '/dev/shm');
+  t.ok(shm, 'an early /dev/shm mount');
+  if (shm) {
+    t.same(
+      mountSyscallArgs(earlyMountArgs(shm)),
+      { source: 'shm', target: '/dev/shm', fstype: 'tmpfs', flags: 2 | 4 | 8, data: 'mode=1777,size=65536k' },
+      'nosuid,nodev,noexec as MS_NOSUID|MS_NODEV|MS_NOEXEC',
+    );
+  }
+  t.throws(() => mountSyscallArgs(['mount', '-t', 'tmpfs', 'x', '/tmp']), InvalidArgumentError, 'no -o: refused');
+  t.throws(() => mountSyscallArgs(['mount', '--bind', '/a', '/b']), InvalidArgumentError, 'a bind mount is not this shape');
+  t.throws(() => mountSyscallArgs(['mount', '-t', 'tmpfs', '-o', 'mode=1777', 'x', '/tmp', 'extra']), InvalidArgumentError, 'extra argument refused');
+});
+
+t.test('ip commands as one sh -e script: each argument arrives intact, the first failure stops the rest', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ipscript-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // A stand-in busybox that prints its arguments one per line, and fails on "fail".
+  const bb = join(dir, 'busybox');
+  writeFileSync(bb, '#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n[ "$3" != fail ]\n');
+  chmodSync(bb, 0o755);
+  const cmds = [
+    ['addr', 'add', '10.0.0.5/24', 'dev', 'eth0'],
+    ['link', 'set', 'dev', "we'ird $(x) name", 'up'],
+  ];
+  t.equal(ipScript('/bin/busybox', [cmds[0]]), "'/bin/busybox' 'ip' 'addr' 'add' '10.0.0.5/24' 'dev' 'eth0'\n", 'one quoted line per command');
+  const out = execFileSync('/bin/sh', ['-e', '-s'], { input: ipScript(bb, cmds) }).toString();
+  t.same(
+    out.split('\n').filter(Boolean),
+    cmds.flatMap((c) => ['ip', ...c]),
+    'arguments pass through sh unchanged, quotes and $() included',
+  );
+  let failed = false;
+  let out2 = '';
+  try {
+    execFileSync('/bin/sh', ['-e', '-s'], { input: ipScript(bb, [['x', 'fail'], ['after']]) });
+  } catch (err) {
+    failed = true;
+    out2 = String((err as { stdout: Buffer }).stdout);
+  }
+  t.ok(failed, 'a failing command fails the script');
+  t.notMatch(out2, /after/, 'and the commands after it do not run');
 });
