@@ -121,8 +121,14 @@ async function pressureOf(dir: string): Promise<StatsExtras['pressure']> {
   return Object.keys(out).length > 0 ? out : undefined;
 }
 
+/** v1 memory figures the caller has just read (cgroup-stats.ts), so they are not read twice per call. */
+export interface V1MemoryRead {
+  usage: number | null;
+  limit: number | null;
+}
+
 /** IO, pressure and swap of cgroup `cgroupPath`; fields the host does not keep are left out. */
-export async function cgroupExtras(cgroupPath: string, version: 1 | 2): Promise<StatsExtras> {
+export async function cgroupExtras(cgroupPath: string, version: 1 | 2, v1Memory?: V1MemoryRead): Promise<StatsExtras> {
   const out: StatsExtras = {};
   if (version === 2) {
     const dir = join(ROOT, cgroupPath);
@@ -148,9 +154,9 @@ export async function cgroupExtras(cgroupPath: string, version: 1 | 2): Promise<
   Object.assign(
     out,
     v1Swap(
-      await readNum(join(mem, 'memory.usage_in_bytes')),
+      v1Memory ? v1Memory.usage : await readNum(join(mem, 'memory.usage_in_bytes')),
       await readNum(join(mem, 'memory.memsw.usage_in_bytes')),
-      await readNum(join(mem, 'memory.limit_in_bytes')),
+      v1Memory ? v1Memory.limit : await readNum(join(mem, 'memory.limit_in_bytes')),
       await readNum(join(mem, 'memory.memsw.limit_in_bytes')),
     ),
   );

@@ -12,7 +12,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CgroupStats } from '../controller';
 import { nowNs } from '../../../common/time';
-import { cgroupExtras } from './cgroup-extras';
+import { cgroupExtras, type V1MemoryRead } from './cgroup-extras';
 
 const V1 = '/sys/fs/cgroup';
 
@@ -52,11 +52,13 @@ async function countProcs(path: string): Promise<number> {
 
 /** null when the cgroup does not exist (container never started or already removed). */
 export async function cgroupStats(cgroupPath: string, version: 1 | 2): Promise<CgroupStats | null> {
-  const base = await baseStats(cgroupPath, version);
-  return base ? { ...base, ...(await cgroupExtras(cgroupPath, version)) } : null;
+  const v1Memory: V1MemoryRead = { usage: null, limit: null };
+  const base = await baseStats(cgroupPath, version, v1Memory);
+  return base ? { ...base, ...(await cgroupExtras(cgroupPath, version, version === 1 ? v1Memory : undefined)) } : null;
 }
 
-async function baseStats(cgroupPath: string, version: 1 | 2): Promise<CgroupStats | null> {
+/** `v1Memory` receives memory.usage_in_bytes and memory.limit_in_bytes as read (the swap figures need them too). */
+async function baseStats(cgroupPath: string, version: 1 | 2, v1Memory: V1MemoryRead): Promise<CgroupStats | null> {
   const timestampNs = nowNs();
   if (version === 2) {
     const dir = join(V1, cgroupPath);
@@ -86,7 +88,10 @@ async function baseStats(cgroupPath: string, version: 1 | 2): Promise<CgroupStat
   const cpuStat = await readKeyed(join(V1, 'cpuacct', cgroupPath, 'cpuacct.stat'));
   // cpuacct.stat is in USER_HZ (100/s on Linux).
   const tick = 10_000_000;
-  const limit = (await readNum(join(memDir, 'memory.limit_in_bytes'))) ?? 0;
+  const rawLimit = await readNum(join(memDir, 'memory.limit_in_bytes'));
+  v1Memory.usage = usage;
+  v1Memory.limit = rawLimit;
+  const limit = rawLimit ?? 0;
   return {
     timestampNs,
     cpuUsageNs: cpuUsage,
