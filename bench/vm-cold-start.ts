@@ -1,15 +1,21 @@
 // bench/vm-cold-start: where a cold VM pod's start goes, guest side included
-// (issue 17, goal 1). One line per milestone, in host milliseconds from the
-// start of RunPodSandbox: the daemon's own phases (share, tap, QEMU, agent,
-// sandbox, network), every guest console line as it reaches the host's
-// console log (kernel, init, modules, rootfs, switch_root, the agent's own
-// log lines), then CreateContainer, StartContainer and the container's first
-// log line. The same run boots the guest-boot floor (bench/guest-boot) so the
-// ratio is against a floor measured under the same load.
+// (issue 17, goal 1). One line per milestone, in seconds from the start of
+// RunPodSandbox: the daemon's own phases (share, tap, QEMU, agent, sandbox,
+// network), every guest console line as it reaches the host's console log
+// (kernel, init, modules, rootfs, switch_root, the agent's own log lines),
+// then CreateContainer, StartContainer and the container's first log line.
+// Next to the wall time, QEMU's CPU time at the same moment: under TCG that
+// is the guest's own work, which the host's load barely changes, while the
+// wall time on a shared host swings by half from one boot to the next. The
+// same run boots the guest-boot floor (bench/guest-boot) so the ratio is
+// against a floor measured under the same load. The serial console reaches
+// the log in bursts (about 0.25 s apart), so guest lines are good to that.
 //
 //   node dist/bench/vm-cold-start.js [--runs 3] [--floor-runs 3] [--trace]
+//   VMPOD_GUEST_DIR=<guest build> node dist/bench/vm-cold-start.js ...   (A/B of two builds)
 //
-// --trace prints every console line of the last run with its arrival time.
+// --trace prints every console line of the last run with its arrival time
+// and QEMU's CPU time then.
 // Drives the microvm controller directly (no gRPC) in a throw-away network
 // namespace, like bench/vm-pod, with a busybox image from a local registry.
 
