@@ -2,6 +2,8 @@
 // VM pod costs the host in memory.
 //
 //   node dist/bench/vm-pod.js [--runs 3] [--idle 3] [--floor-runs 3]
+//                             [--parallel N] [--settle 10] [--smaps-out FILE]
+//                             [--tb-size MiB] [--tb-sweep 32,64,1024]
 //
 // * Start: RunPodSandbox-equivalent (CNI ADD + MicrovmController.createSandbox,
 //   broken into its phases: share, tap, qemu, agent, sandbox, guest-network)
@@ -9,10 +11,23 @@
 //   first output line is in the CRI log; median of --runs, printed with the
 //   ratio to the guest-boot floor (bench/guest-boot's fastest configuration,
 //   guest powered off after Node.js starts) measured in the same run.
-// * Memory: PSS (proportional set size, /proc/<pid>/smaps_rollup) of QEMU
-//   for one idle VM pod and the total for --idle pods running at once; PSS
-//   splits the DAX-mapped rootfs pages among the VMs sharing them, so the
-//   per-pod figure falls as pods are added.
+// * Parallel starts (--parallel N): the --idle pods are started N at a time;
+//   the time until the last of a batch is ready is printed against N × the
+//   median pod-ready time of the sequential runs above (same run).
+// * Memory: --idle pods, each with one `sleep` container, left idle for
+//   --settle seconds; then PSS (proportional set size: a page mapped by n
+//   processes counts 1/n to each) of each pod's QEMU, split by mapping
+//   (lib/smaps.ts: TCG buffer, guest RAM, kernel image, initramfs, DAX
+//   rootfs, QEMU itself), plus the daemon's share: this bench process's PSS
+//   (it runs the same controller the daemon does) divided by the pods. The
+//   drop in MemAvailable while the pods run is the host's view of the same
+//   cost (page tables, page cache, slab included), and both give a density
+//   estimate: how many idle pods fit before 90 % of RAM is in use
+//   (extrapolated from the pods measured, never by filling the machine).
+// * TCG translation buffer (--tb-sweep): for each tb-size, --runs pod
+//   starts with their container, each printed with QEMU's CPU time and the
+//   buffer's resident size once the container is up: the start-time cost of
+//   a smaller bound. --tb-size sets the bound of every other pod.
 // Runs the controller directly (no gRPC) inside a throw-away network
 // namespace, with images from a local docker-registry.
 
@@ -34,25 +49,53 @@ import { busyboxEntries, makeTar, RegistryPusher } from '../test/helpers/image-b
 import { createNetnsSandbox } from '../test/helpers/netns-sandbox';
 import { startRegistry } from '../test/helpers/registry';
 import { measureGuestBootFloor } from './guest-boot';
+import { BUCKET_LABELS, BUCKETS, densityEstimate, meanBreakdown, parseMeminfo, parseSmaps, smapsBreakdown, totalPssKiB, type GuestFiles } from './lib/smaps';
 
-const arg = (name: string, dflt: number): number => {
+const arg = (name: string, dflt: number, min = 1): number => {
   const i = process.argv.indexOf(name);
   const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
-  if (!Number.isInteger(v) || v < 1) throw new Error(`${name} must be a positive integer`);
+  if (!Number.isInteger(v) || v < min) throw new Error(`${name} must be an integer ≥ ${min}`);
   return v;
+};
+const strArg = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
 };
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pssKiB = (pid: number): number => Number(/^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
 const sec = (ms: number): string => (ms / 1000).toFixed(2);
+const mib = (kib: number): string => (kib / 1024).toFixed(1);
+const meminfo = () => parseMeminfo(readFileSync('/proc/meminfo', 'utf8'));
+/** utime + stime of a process in ms (clock ticks are 100 Hz on Linux/x86). */
+const cpuMs = (pid: number): number => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+};
+/** The `Key: N kB` lines a container printed from /proc/meminfo, out of its CRI log. */
+const guestMeminfo = (criLog: string): Record<string, number> => Object.fromEntries([...criLog.matchAll(/ F (\w+):\s+(\d+) kB$/gm)].map((m) => [m[1], Number(m[2])]));
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
 async function main(): Promise<void> {
   const runs = arg('--runs', 3);
   const idle = arg('--idle', 3);
   const floorRuns = arg('--floor-runs', 3);
+  const parallel = arg('--parallel', 1);
+  const settleS = arg('--settle', 10, 0);
+  const smapsOut = strArg('--smaps-out');
+  const tbSize = strArg('--tb-size');
+  const tbSweep = (strArg('--tb-sweep') ?? '')
+    .split(',')
+    .filter((x) => x !== '')
+    .map(Number);
   const guest = findGuestImage(process.env.VMPOD_GUEST_DIR);
   if ('missing' in guest) throw new Error(`guest image: ${guest.missing}`);
   if (guest.manifest.agent !== 'bundle') throw new Error(`guest image ${guest.dir} has no agent bundle`);
 
+  const files: GuestFiles = {
+    kernels: [join(guest.dir, guest.manifest.parts.vmlinux.file), join(guest.dir, guest.manifest.parts.bzImage.file)],
+    initrd: join(guest.dir, guest.manifest.parts.initramfs.file),
+    rootfs: join(guest.dir, guest.manifest.parts.rootfs.file),
+  };
   const dir = mkdtempSync('/tmp/vpb-');
   const sb = createNetnsSandbox('vmpod-bench-net-');
   const reg = await startRegistry();
@@ -62,6 +105,7 @@ async function main(): Promise<void> {
     cfg.root = join(dir, 'r');
     cfg.state = join(dir, 's');
     const vmCfg: MicrovmHandlerConfig = { ...(cfg.runtime.handlers.vm as MicrovmHandlerConfig), accel: 'tcg', agent_transport: 'serial', guest_dir: guest.dir, boot_timeout_s: 300 };
+    if (tbSize !== undefined) vmCfg.tcg_tb_size_mib = Number(tbSize);
     cfg.network = { cni_conf_dir: join(sb.dir, 'net.d'), cni_bin_dirs: ['/usr/lib/cni'], plugin_timeout_s: 30 };
     sb.exec(['mkdir', '-p', cfg.network.cni_conf_dir]);
     writeFileSync(
@@ -81,7 +125,7 @@ async function main(): Promise<void> {
     ctl.net = net;
 
     let seq = 0;
-    const startPod = async () => {
+    const startPod = async (c: MicrovmController = ctl.c as MicrovmController) => {
       const id = `bench${process.pid}x${String(seq++).padStart(6, '0')}`.padEnd(64, '0');
       const config = {
         metadata: { name: `bench-${seq}`, uid: id, namespace: 'bench', attempt: 0 },
@@ -101,19 +145,27 @@ async function main(): Promise<void> {
       return { id, config, data, netnsPath: n.netnsPath, cniMs: 0, readyMs: ready - t0 };
     };
 
-    const samples: { total: number; ready: number; container: number; phases: Record<string, number> }[] = [];
-    for (let r = 0; r < runs; r++) {
-      const t0 = Date.now();
-      const pod = await startPod();
-      const sbh = { id: pod.id, config: pod.config, namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'bench', netnsPath: pod.netnsPath, data: pod.data };
-      const cid = `c${r}`.padEnd(64, '0');
+    type Pod = Awaited<ReturnType<typeof startPod>>;
+    const handle = (pod: Pod) => ({
+      id: pod.id,
+      config: pod.config,
+      namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const },
+      hostname: 'bench',
+      netnsPath: pod.netnsPath,
+      data: pod.data,
+    });
+    // One busybox container that prints a line and sleeps; resolves once the line is in its CRI log.
+    let cseq = 0;
+    const runContainer = async (pod: Pod, c: MicrovmController = ctl.c as MicrovmController, script = 'echo up; exec sleep 3600') => {
+      const sbh = handle(pod);
+      const cid = `c${cseq++}`.padEnd(64, '0');
       const layout = await images.prepareRootfs(cid, image.id);
       await images.mountRootfs(cid);
       const logPath = join(dir, 'logs', pod.id, 'c.log');
       const cconf = {
         metadata: { name: 'c', attempt: 0 },
         image: { image: image.id },
-        command: ['/bin/sh', '-c', 'echo up; exec sleep 3600'],
+        command: ['/bin/sh', '-c', script],
         args: [],
         working_dir: '',
         envs: [],
@@ -128,18 +180,58 @@ async function main(): Promise<void> {
         linux: null,
         CDI_devices: [],
       } as unknown as ContainerConfig__Output;
-      const tc = Date.now();
       const made = await c.createContainer({ id: cid, sandbox: sbh, config: cconf, image: image.config, rootfs: layout.mountpoint, logPath, log: silentLogger });
       const ch = { id: cid, logPath, data: made.data };
       await c.startContainer(sbh, ch);
       while (!(existsSync(logPath) && readFileSync(logPath, 'utf8').includes(' F up'))) await new Promise((res) => setTimeout(res, 20));
+      return ch;
+    };
+
+    const samples: { total: number; ready: number; container: number; phases: Record<string, number> }[] = [];
+    for (let r = 0; r < runs; r++) {
+      const t0 = Date.now();
+      const pod = await startPod();
+      const sbh = handle(pod);
+      const tc = Date.now();
+      const ch = await runContainer(pod);
       const done = Date.now();
       samples.push({ total: done - t0, ready: pod.readyMs, container: done - tc, phases: decodeVmPodData(pod.data, pod.id).startPhasesMs });
       await c.removeContainer(sbh, ch, silentLogger);
-      await images.releaseRootfs(cid);
+      await images.releaseRootfs(ch.id);
       await c.removeSandbox(sbh, silentLogger);
       await net.teardown(pod.id);
       ctl.pods = ctl.pods.filter((p) => p !== pod.id);
+    }
+
+    if (tbSweep.length > 0) {
+      // Round robin over the sizes, so that a change in the machine's load during the sweep falls on every size alike.
+      const loadBefore = loadavg();
+      const rows = new Map<number, { ready: number; total: number; cpu: number; tcg: number }[]>(tbSweep.map((size) => [size, []]));
+      for (let r = 0; r < runs; r++)
+        for (const size of tbSweep) {
+          const cs = new MicrovmController({ handler: 'vm', config: cfg, microvm: { ...vmCfg, tcg_tb_size_mib: size }, host: readHostFacts(), logger: silentLogger });
+          const t0 = Date.now();
+          const pod = await startPod(cs);
+          const ch = await runContainer(pod, cs);
+          const totalMs = Date.now() - t0;
+          const pid = decodeVmPodData(pod.data, pod.id).pid;
+          const tcg = smapsBreakdown(parseSmaps(readFileSync(`/proc/${pid}/smaps`, 'utf8')), files).tcg.rssKiB;
+          rows.get(size)?.push({ ready: pod.readyMs, total: totalMs, cpu: cpuMs(pid), tcg });
+          const sbh = handle(pod);
+          await cs.removeContainer(sbh, ch, silentLogger);
+          await images.releaseRootfs(ch.id);
+          await cs.removeSandbox(sbh, silentLogger);
+          await net.teardown(pod.id);
+          ctl.pods = ctl.pods.filter((p) => p !== pod.id);
+        }
+      console.log(`TCG translation buffer bound (tb-size) vs start, ${runs} run(s) each in turn, medians; load average ${loadBefore} before, ${loadavg()} after`);
+      console.log('  tb-size MiB   pod ready s   total s   QEMU CPU s   TCG buffer resident MiB');
+      for (const [size, xs] of rows) {
+        const m = (f: (x: (typeof xs)[number]) => number): number => median(xs.map(f));
+        console.log(
+          `  ${String(size).padStart(11)} ${sec(m((x) => x.ready)).padStart(13)} ${sec(m((x) => x.total)).padStart(9)} ${sec(m((x) => x.cpu)).padStart(12)} ${mib(m((x) => x.tcg)).padStart(25)}`,
+        );
+      }
     }
 
     const floor = await measureGuestBootFloor({ runs: floorRuns, guestDir: guest.dir });
@@ -153,15 +245,64 @@ async function main(): Promise<void> {
     console.log(`  total          ${sec(total)}`);
     console.log(`guest-boot floor (QEMU start → Node.js ready in the guest): ${sec(floorMs)} → pod start / floor = ${(total / floorMs).toFixed(2)}x`);
 
-    const pids: number[] = [];
-    for (let i = 0; i < idle; i++) {
-      const p = await startPod();
-      pids.push(decodeVmPodData(p.data, p.id).pid);
+    // Idle pods, `parallel` at a time; memory is measured against MemAvailable before the first.
+    const before = meminfo();
+    const daemonBeforeKiB = pssKiB(process.pid);
+    const oneReadyMs = median(samples.map((s) => s.ready));
+    const idlePods: Pod[] = [];
+    while (idlePods.length < idle) {
+      const n = Math.min(parallel, idle - idlePods.length);
+      const t0 = Date.now();
+      const batch = await Promise.all(Array.from({ length: n }, () => startPod()));
+      const lastMs = Date.now() - t0;
+      idlePods.push(...batch);
+      if (n > 1)
+        console.log(
+          `${n} VM pods started at once: last ready after ${sec(lastMs)} s; ${n} × one start (median pod ready above) = ${sec(n * oneReadyMs)} s → ${((n * oneReadyMs) / lastMs).toFixed(2)}x faster than one after another (${sec(lastMs / n)} s per pod)`,
+        );
     }
-    await new Promise((res) => setTimeout(res, 3000));
-    const one = pssKiB(pids[0]);
-    const all = pids.reduce((a, p) => a + pssKiB(p), 0);
-    console.log(`idle VM pod memory (QEMU PSS): 1 of ${idle}: ${(one / 1024).toFixed(1)} MiB; all ${idle}: ${(all / 1024).toFixed(1)} MiB (${(all / idle / 1024).toFixed(1)} MiB per pod)`);
+    // Each idle container prints the guest's /proc/meminfo (a container in a VM pod sees the guest's) just before the bench measures.
+    const idleChs: Awaited<ReturnType<typeof runContainer>>[] = [];
+    for (const p of idlePods) idleChs.push(await runContainer(p, undefined, `echo up; sleep ${Math.max(0, settleS - 1)}; cat /proc/meminfo; exec sleep 3600`));
+    await new Promise((res) => setTimeout(res, settleS * 1000));
+
+    const pids = idlePods.map((p) => decodeVmPodData(p.data, p.id).pid);
+    // copyFileSync would copy nothing: /proc files have size 0.
+    if (smapsOut) writeFileSync(smapsOut, readFileSync(`/proc/${pids[0]}/smaps`));
+    const breakdowns = pids.map((pid) => smapsBreakdown(parseSmaps(readFileSync(`/proc/${pid}/smaps`, 'utf8')), files));
+    const after = meminfo();
+    const daemonKiB = pssKiB(process.pid);
+    const mean = meanBreakdown(breakdowns);
+    const daemonShare = daemonKiB / idle;
+    console.log(`idle VM pods: ${idle}, each with one sleep container, after ${settleS} s idle; load average ${loadavg()}`);
+    console.log(`  per pod, mean over the ${idle} QEMUs (MiB)     PSS   private     RSS   mapped`);
+    for (const k of BUCKETS)
+      console.log(`  ${BUCKET_LABELS[k].padEnd(42)} ${mib(mean[k].pssKiB).padStart(7)} ${mib(mean[k].privateKiB).padStart(9)} ${mib(mean[k].rssKiB).padStart(7)} ${mib(mean[k].sizeKiB).padStart(8)}`);
+    console.log(`  ${'daemon share (bench process PSS / pods)'.padEnd(42)} ${mib(daemonShare).padStart(7)}   (bench process ${mib(daemonKiB)} MiB, ${mib(daemonBeforeKiB)} before the idle pods)`);
+    const withTcg = totalPssKiB(mean) + daemonShare;
+    const withoutTcg = totalPssKiB(mean, ['tcg']) + daemonShare;
+    console.log(`  per pod with the daemon share: ${mib(withTcg)} MiB; without the TCG buffer: ${mib(withoutTcg)} MiB (goal ≤ 128 cold: ${withoutTcg <= 128 * 1024 ? 'met' : 'NOT met'})`);
+    const guestViews: Record<string, number>[] = [];
+    for (const ch of idleChs) {
+      const deadline = Date.now() + 30_000;
+      let text = '';
+      while (!/ F MemAvailable:/.test(text) && Date.now() < deadline) {
+        text = readFileSync(ch.logPath, 'utf8');
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      guestViews.push(guestMeminfo(text));
+    }
+    const gv = (k: string): number => median(guestViews.map((g) => g[k] ?? 0));
+    console.log(
+      `  the guest's own view (median of the pods' /proc/meminfo, MiB): MemTotal ${mib(gv('MemTotal'))}, used (MemTotal − MemFree) ${mib(gv('MemTotal') - gv('MemFree'))}: AnonPages ${mib(gv('AnonPages'))}, Cached ${mib(gv('Cached'))} (Shmem ${mib(gv('Shmem'))}), Slab ${mib(gv('Slab'))}, PageTables ${mib(gv('PageTables'))}, KernelStack ${mib(gv('KernelStack'))}; the rest is the kernel image, memmap and allocations meminfo does not name`,
+    );
+    const dropKiB = (before.availableKiB - after.availableKiB) / idle;
+    console.log(`  MemAvailable: ${mib(before.availableKiB)} MiB before the idle pods, ${mib(after.availableKiB)} MiB with them → ${mib(dropKiB)} MiB per pod (of ${mib(after.totalKiB)} MiB)`);
+    const byPss = densityEstimate({ totalKiB: before.totalKiB, availableKiB: before.availableKiB, perPodKiB: withTcg });
+    const byDrop = densityEstimate({ totalKiB: before.totalKiB, availableKiB: before.availableKiB, perPodKiB: dropKiB });
+    console.log(
+      `  density (extrapolated from these ${idle} pods, not measured by filling the machine): until 90 % of ${mib(before.totalKiB)} MiB is used, ${byPss} idle pods at ${mib(withTcg)} MiB PSS each; ${byDrop} at the ${mib(dropKiB)} MiB of MemAvailable each took`,
+    );
   } finally {
     for (const id of ctl.pods) {
       // Paths follow from the id (reattachTarget): the cleanup needs no more of the record.
