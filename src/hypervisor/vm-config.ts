@@ -44,6 +44,14 @@ export interface VmConfig {
    * the VM keeps its boot size.
    */
   resize?: { maxVcpus: number };
+  /**
+   * Bound of the emulator's translated-code buffer in MiB (TCG only; QEMU's
+   * `tb-size`). Absent: QEMU's own default, min(1 GiB, host RAM / 8), which
+   * an idle guest filled to ~180 MiB and keeps resident.
+   */
+  tcgTbSizeMib?: number;
+  /** The guest reports the RAM it frees and the VMM gives it back to the host (a virtio balloon that is never inflated). */
+  freePageReporting?: boolean;
   /** Absent: no guest kernel is loaded (useful only together with `paused`). */
   boot?: GuestBoot;
   rootfs?: RootfsImage;

@@ -63,6 +63,8 @@ export function vmDevices(c: VmConfig): Device[] {
   // vhost-net needs the in-kernel fast path that only pays (and is only
   // tested) with kvm.
   if (c.network) devices.push({ kind: 'tap-net', id: 'net0', tap: { ifname: c.network.ifname }, mac: c.network.mac.toLowerCase(), vhost: c.accel === 'kvm' });
+  // Last, so that the PCI slots of the devices above do not move.
+  if (c.freePageReporting) devices.push({ kind: 'virtio-balloon', id: 'balloon0', freePageReporting: true });
   return devices;
 }
 
@@ -89,7 +91,7 @@ export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS
     '-no-user-config',
     ...machineArgs(o.x86),
     // A VM that can hot-plug vCPUs runs multi-threaded TCG: QEMU 7.2 aborts unplugging a vCPU under single-threaded TCG (resize.ts).
-    ...accelArgs(c.accel, Math.max(c.vcpus, c.resize?.maxVcpus ?? 0)),
+    ...accelArgs(c.accel, Math.max(c.vcpus, c.resize?.maxVcpus ?? 0), c.tcgTbSizeMib),
     '-smp',
     smpArg(c.vcpus, c.resize?.maxVcpus),
     '-m',

@@ -68,6 +68,8 @@ export function validateVmConfig(c: VmConfig): void {
   requireInt('memoryMib', c.memoryMib, 64, 1024 * 1024);
   if (c.hotplugMemoryMib !== undefined) requireInt('hotplugMemoryMib', c.hotplugMemoryMib, 0, 1024 * 1024);
   if (c.resize) requireInt('resize.maxVcpus', c.resize.maxVcpus, c.vcpus, 255);
+  // QEMU clamps tb-size to [1 MiB, 2 GiB] silently; a value outside is a mistake worth naming.
+  if (c.tcgTbSizeMib !== undefined) requireInt('tcgTbSizeMib', c.tcgTbSizeMib, 1, 2048);
 
   if (c.boot) {
     requireAbsolute('boot.kernel', c.boot.kernel);

@@ -24,6 +24,7 @@ import { newAgentClient, PodVm, removePodDir, type PodVmEnv } from './pod-vm';
 import { makeVmRunDir, removeVmRunDir } from './run-dir';
 import { mountShare } from './share';
 import { vmSize } from './sizing';
+import { tcgBootGate } from './boot-gate';
 import { cgroupVersion } from '../../host/facts';
 import { createVmCgroup, ownOomScoreAdj, removeVmCgroup, vmCgroupLimits, vmCgroupPaths, vmOomScoreAdj } from '../../host/vm-cgroup';
 import { writeVmCgroupRecord } from './pod-vm';
@@ -111,6 +112,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
   const run = vmRunPaths(env.state, id);
   let vm: VmHandle | undefined;
   let agent: AgentClient | undefined;
+  let releaseBootSlot: (() => void) | undefined;
   // A step's name is the phase an error names, but for the wait for the agent: the console tells where the boot stopped.
   const steps = new Steps(`pod VM ${id} start`, log, {
     phases: env.phases && { operation: 'pod VM start', observer: env.phases },
@@ -163,6 +165,8 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       accel: host.accel,
       vcpus: size.vcpus,
       memoryMib: size.memoryMib,
+      ...(host.accel === 'tcg' && env.microvm.tcg_tb_size_mib > 0 ? { tcgTbSizeMib: env.microvm.tcg_tb_size_mib } : {}),
+      freePageReporting: env.microvm.free_page_reporting,
       // In-place resize (resize.ts): vCPUs up to the host's (as sizing caps them), RAM through virtio-mem over the maxmem headroom.
       resize: { maxVcpus: Math.max(size.vcpus, Math.min(cpus().length, 255)) },
       boot: {
@@ -206,6 +210,13 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       () => makeVmRunDir(run),
       () => removeVmRunDir(env.hypervisor, run),
     );
+    // TCG boots beyond one per host CPU wait for a slot (boot-gate.ts says why); held until the agent answers.
+    if (host.accel === 'tcg')
+      releaseBootSlot = await steps.run(
+        'boot-slot',
+        () => tcgBootGate.acquire(),
+        async (release) => release(),
+      );
     const started = await steps.run(
       'qemu-start',
       async () => {
@@ -237,6 +248,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
     agent = newAgentClient(env, started.endpoint, log);
     const client = agent;
     await steps.run('agent-connect', () => waitForAgent(started.vm, client, env.microvm.boot_timeout_s * 1000));
+    releaseBootSlot?.();
     const dns = input.config.dns_config;
     await steps.run('sandbox-setup', () =>
       client.call('CreateSandbox', {
@@ -277,6 +289,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
     steps.done({ pid: started.vm.pid });
     return new PodVm(id, data, started.vm, client, log);
   } catch (err) {
+    releaseBootSlot?.();
     agent?.close();
     throw err;
   }

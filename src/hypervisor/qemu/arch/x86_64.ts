@@ -32,9 +32,11 @@ export function machineArgs(o: X86Options): string[] {
   return args;
 }
 
-export function accelArgs(accel: AccelKind, vcpus: number): string[] {
+export function accelArgs(accel: AccelKind, vcpus: number, tbSizeMib?: number): string[] {
   if (accel === 'kvm') return ['-accel', 'kvm', '-cpu', 'host'];
   // Multi-threaded TCG only pays with more than one vCPU; with one it would
-  // just add a thread.
-  return ['-accel', `tcg,thread=${vcpus > 1 ? 'multi' : 'single'}`, '-cpu', 'max'];
+  // just add a thread. tb-size bounds the translated-code buffer: QEMU
+  // flushes it when full, and what it touched stays resident until exit.
+  const tb = tbSizeMib !== undefined ? `,tb-size=${tbSizeMib}` : '';
+  return ['-accel', `tcg,thread=${vcpus > 1 ? 'multi' : 'single'}${tb}`, '-cpu', 'max'];
 }

@@ -7,6 +7,7 @@ import { tapNetArgs } from './tap-net';
 import { qmpArgs } from './qmp';
 import { serialConsoleArgs } from './serial-console';
 import { pvpanicArgs } from './pvpanic';
+import { virtioBalloonArgs } from './virtio-balloon';
 import { virtioBlkArgs } from './virtio-blk';
 import { virtioSerialPortArgs } from './virtio-serial-port';
 
@@ -37,5 +38,7 @@ export function deviceArgs(d: Device): string[] {
       return serialConsoleArgs(d);
     case 'pvpanic':
       return pvpanicArgs(d);
+    case 'virtio-balloon':
+      return virtioBalloonArgs(d);
   }
 }

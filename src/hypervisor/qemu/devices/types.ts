@@ -77,8 +77,25 @@ export interface PvpanicDevice {
   kind: 'pvpanic';
 }
 
+export interface VirtioBalloonDevice {
+  kind: 'virtio-balloon';
+  id: string;
+  /** The guest reports freed RAM and QEMU gives it back to the host (virtio-balloon.ts). */
+  freePageReporting: boolean;
+}
+
 export type Device =
-  NvdimmRootfsDevice | Virtio9pDevice | VsockDevice | VirtioSerialAgentDevice | TapNetDevice | VirtioBlkDevice | VirtioSerialPortDevice | QmpDevice | SerialConsoleDevice | PvpanicDevice;
+  | NvdimmRootfsDevice
+  | Virtio9pDevice
+  | VsockDevice
+  | VirtioSerialAgentDevice
+  | TapNetDevice
+  | VirtioBlkDevice
+  | VirtioSerialPortDevice
+  | QmpDevice
+  | SerialConsoleDevice
+  | PvpanicDevice
+  | VirtioBalloonDevice;
 
 export type DeviceKind = Device['kind'];
 
