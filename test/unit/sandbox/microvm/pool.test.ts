@@ -2,12 +2,17 @@
 // the allocator hand-over it relies on: a pool VM's uid and CID become the
 // pod's, never copied, so that no two owners hold one.
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CidAllocator } from '../../../../src/hypervisor/vsock-cid';
 import { QemuUidAllocator } from '../../../../src/hypervisor/qemu-uid';
-import { fitsPoolVm, POOL_NAME_PREFIX, poolRoot, renamedLaunchRecord } from '../../../../src/sandbox/microvm/pool';
+import type { MicrovmConfig } from '../../../../src/config/types';
+import type { Hypervisor } from '../../../../src/hypervisor';
+import { silentLogger } from '../../../../src/log';
+import type { SandboxCreateInput } from '../../../../src/sandbox/controller';
+import type { PodVmEnv } from '../../../../src/sandbox/microvm/pod-vm';
+import { fitsPoolVm, POOL_NAME_PREFIX, poolRoot, renamedLaunchRecord, VmPool } from '../../../../src/sandbox/microvm/pool';
 import { podPaths, vmRunPaths } from '../../../../src/sandbox/microvm/layout';
 
 function tmpDir(t: { teardown(fn: () => void): void }): string {
@@ -82,4 +87,38 @@ t.test('CidAllocator.transfer: the CID changes owner and stays taken', async (t)
   t.equal(a.lookup('vmpool-1'), undefined);
   t.equal(new CidAllocator(file).lookup('pod1'), cid, 'persisted');
   t.not(a.allocate('pod2'), cid);
+});
+
+t.test('start() removes what a killed daemon left: each pool VM killed through its run dir, its files, netns pin and uid; other pods untouched', async (t) => {
+  const state = tmpDir(t);
+  const root = poolRoot(state, 'vm');
+  const left = `${POOL_NAME_PREFIX}00000000000000aa`;
+  const onlyPin = `${POOL_NAME_PREFIX}00000000000000bb`;
+  const neverMade = `${POOL_NAME_PREFIX}00000000000000cc`;
+  mkdirSync(join(podPaths(root, left).shareSource, 'pod'), { recursive: true });
+  mkdirSync(join(root, 'netns'), { recursive: true });
+  writeFileSync(join(root, 'netns', onlyPin), '');
+  mkdirSync(join(state, 'sandboxes', 'pod1'), { recursive: true });
+  const uids = new QemuUidAllocator(join(state, 'uids.json'));
+  uids.allocate(left);
+  uids.allocate(neverMade);
+  uids.allocate('pod1');
+  const destroyed: string[] = [];
+  const hypervisor = { destroy: async (d: string) => void destroyed.push(d) } as unknown as Hypervisor;
+  const env = { state, microvm: {} as MicrovmConfig, hypervisor, host: () => Promise.reject(new Error('no host in this test')), uids, agentCallTimeoutMs: 1000 } satisfies PodVmEnv;
+  const pool = new VmPool(env, 'vm', 0, silentLogger);
+  await pool.start();
+  t.ok(destroyed.includes(vmRunPaths(root, left).dir), "the leftover VM's run dir is destroyed (its QEMU killed by the launch record's PID)");
+  t.ok(destroyed.includes(vmRunPaths(root, onlyPin).dir), 'so is that of a VM known only by its netns pin');
+  t.notOk(existsSync(podPaths(root, left).dir), 'its pod-layout dir is gone');
+  t.notOk(existsSync(join(root, 'netns', onlyPin)), 'the netns pin is gone');
+  t.equal(uids.lookup(left), undefined, 'its uid is free');
+  t.equal(uids.lookup(neverMade), undefined, 'so is the uid of a pool VM whose files were never made');
+  t.not(uids.lookup('pod1'), undefined, "a pod's uid stays");
+  t.ok(existsSync(join(state, 'sandboxes', 'pod1')), "a pod's dir stays");
+  t.notOk(
+    destroyed.some((d) => d.includes('pod1')),
+    'no pod VM is touched',
+  );
+  t.equal(await pool.startPod({} as SandboxCreateInput), undefined, 'a pool of size 0 hands out nothing');
 });
