@@ -439,26 +439,23 @@ export class VmPool {
       });
       const theVm = vm;
       if (!theVm) throw new InternalError('unreachable: no VM after the rename');
-      // 3. The pod's files and NIC.
+      // 3. The pod's files; then, at once, the NIC on the host and the sandbox in the guest (neither needs the other).
       await phase('pod-files', () => writePodFiles(paths.shareSource, input));
-      if (input.netnsPath) {
-        const netnsPath = input.netnsPath;
-        net = await phase('network-setup', async () => {
-          const g = await readGuestNetwork({ netns: netnsPath, tapName: DEFAULT_TAP_NAME });
-          await createTap(p.netnsPin, DEFAULT_TAP_NAME, p.uid ?? 0);
-          await theVm.addDevice({ kind: 'net', id: 'net0', mac: g.mac.toLowerCase(), tap: { ifname: DEFAULT_TAP_NAME } });
-          await moveLink(p.netnsPin, DEFAULT_TAP_NAME, netnsPath);
-          await attachTap({ netns: netnsPath, tapName: DEFAULT_TAP_NAME, existing: g });
-          return g;
-        });
-      }
-      await deleteNetns(p.netnsPin);
-      await rm(p.netnsPin, { force: true });
-      // 4. The agent: a fresh connection (the pool's was closed), the pod's sandbox and network.
       agent = newAgentClient(env, p.endpoint.transport === 'serial' ? { transport: 'serial', socketPath: run.agentSocket } : p.endpoint, log, { agentMayHoldOldConnection: true });
       const client = agent;
+      const netnsPath = input.netnsPath;
+      const nic = phase('network-setup', async () => {
+        if (!netnsPath) return undefined;
+        const g = await readGuestNetwork({ netns: netnsPath, tapName: DEFAULT_TAP_NAME });
+        await createTap(p.netnsPin, DEFAULT_TAP_NAME, p.uid ?? 0);
+        await theVm.addDevice({ kind: 'net', id: 'net0', mac: g.mac.toLowerCase(), tap: { ifname: DEFAULT_TAP_NAME } });
+        await moveLink(p.netnsPin, DEFAULT_TAP_NAME, netnsPath);
+        await attachTap({ netns: netnsPath, tapName: DEFAULT_TAP_NAME, existing: g });
+        return g;
+      });
       const dns = input.config.dns_config;
-      await phase('sandbox-setup', () =>
+      // 4. The agent, over a fresh connection (the pool's was closed): the pod's sandbox, then its network.
+      const sandbox = phase('sandbox-setup', () =>
         client.call('CreateSandbox', {
           sandbox_id: id,
           hostname: input.hostname,
@@ -469,6 +466,13 @@ export class VmPool {
           debug_processes: env.debugProcesses === true,
         }),
       );
+      // Both settle before anything else happens (the cleanup below must not race either).
+      const [nicR, sandboxR] = await Promise.allSettled([nic, sandbox]);
+      if (nicR.status === 'rejected') throw nicR.reason;
+      if (sandboxR.status === 'rejected') throw sandboxR.reason;
+      net = nicR.value;
+      await deleteNetns(p.netnsPin);
+      await rm(p.netnsPin, { force: true });
       if (net) {
         const n = net;
         await phase('guest-network', async () => {
