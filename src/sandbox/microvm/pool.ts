@@ -38,8 +38,11 @@
 // Nothing leaks: close() (daemon stop) kills the pool's VMs; a daemon that
 // was killed leaves them recorded by their launch records, and the next
 // daemon's pool start kills them by recorded PID before booting new ones.
-// The pool does not outlive a guest image: a VM booted from another image
-// than the one the handler resolves now is discarded at hand-out.
+// The pool does not outlive a guest image: the handler resolves its image
+// once per daemon, as cold pods do (a rebuilt image is used from the next
+// daemon start, whose pool start kills the old pool and boots from the new
+// image), and a VM booted from another image than the one the handler
+// resolves now is discarded at hand-out.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -50,7 +53,7 @@ import { AgentUnavailableError, type AgentClient } from '../../agent-client';
 import { DeadlineExceededError, InternalError, NotFoundError } from '../../../common/errors';
 import { sleep, unixNanoNumber } from '../../../common/time';
 import { cgroupVersion } from '../../host/facts';
-import { createVmCgroup, ownOomScoreAdj, removeVmCgroup, vmCgroupLayout, vmCgroupLimits, vmCgroupPaths, vmOomScoreAdj, type VmCgroup } from '../../host/vm-cgroup';
+import { cgroupDirsOf, createVmCgroup, ownOomScoreAdj, removeVmCgroup, vmCgroupLayout, vmCgroupLimits, vmCgroupPaths, vmOomScoreAdj, type VmCgroup } from '../../host/vm-cgroup';
 import { RUN_FILES, startWithFreeCid, type VmConfig, type VmHandle } from '../../hypervisor';
 import type { Logger } from '../../log';
 import { attachTap, createNetns, createTap, DEFAULT_TAP_NAME, deleteNetns, detachTap, moveLink, readGuestNetwork, type GuestNetwork } from '../../network';
@@ -201,6 +204,7 @@ export class VmPool {
       const cg = await createVmCgroup(vmCgroupPaths('', name), limits, cgroupVersion());
       undo.push(() => removeVmCgroup(cg.dirs));
       await writeVmCgroupRecord(paths.dir, cg.dirs);
+      await lowCpuWeight(cg.paths.pod);
       await makeVmRunDir(run);
       undo.push(() => removeVmRunDir(env.hypervisor, run));
       const parts = guest.manifest.parts;
@@ -525,6 +529,22 @@ export class VmPool {
       await this.removeLeftovers(p.name).catch(() => undefined);
       throw err;
     }
+  }
+}
+
+/**
+ * A pool VM boots in the background: the least CPU weight, so that it takes
+ * only what pods (the one just handed a VM, starting its containers, above
+ * all) leave over. The pod's cgroup it moves into at hand-out has the
+ * default weight. Best effort: a hierarchy without the file is skipped.
+ */
+export const POOL_CPU_WEIGHT = { v2: '1', v1Shares: '2' } as const;
+
+async function lowCpuWeight(podCgroup: string): Promise<void> {
+  const v = cgroupVersion();
+  for (const d of cgroupDirsOf(podCgroup, v)) {
+    const [file, value] = v === 2 ? ['cpu.weight', POOL_CPU_WEIGHT.v2] : ['cpu.shares', POOL_CPU_WEIGHT.v1Shares];
+    if (existsSync(join(d, file))) await writeFile(join(d, file), value).catch(() => undefined);
   }
 }
 
