@@ -9,7 +9,8 @@
 // no QEMU of this test running (the pool's spare VM included).
 //
 // VMs: three boots (the pool's first VM, its refill for the second pod, the
-// spare the stop kills), overlapping; the pods themselves boot nothing.
+// spare the stop kills at once), overlapping; the pods themselves boot
+// nothing. Measured: 44 s alone, 82 s at load 4-6.
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
