@@ -356,7 +356,7 @@ export class VmPool {
    */
   async startPod(input: SandboxCreateInput): Promise<PodVm | undefined> {
     if (this.closed || this.size === 0) return undefined;
-    void this.start();
+    await this.start();
     const size = this.vmSize(input.config.linux?.resources ?? null);
     const poolSize = this.vmSize(null);
     // A pod of another size does not take (and so use up) a pool VM.
