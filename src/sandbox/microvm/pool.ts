@@ -215,6 +215,9 @@ export class VmPool {
         vcpus: size.vcpus,
         memoryMib: size.memoryMib,
         resize: { maxVcpus: Math.max(size.vcpus, Math.min(cpus().length, 255)) },
+        // As a cold pod VM of this handler (start.ts).
+        ...(host.accel === 'tcg' && env.microvm.tcg_tb_size_mib > 0 ? { tcgTbSizeMib: env.microvm.tcg_tb_size_mib } : {}),
+        freePageReporting: env.microvm.free_page_reporting,
         boot: {
           kernel: join(guest.dir, parts.vmlinux.file),
           initrd: join(guest.dir, parts.initramfs.file),
