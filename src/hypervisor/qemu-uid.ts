@@ -62,6 +62,16 @@ export class QemuUidAllocator {
     this.save(owners);
   }
 
+  /** Give `from`'s uid to `to` (a pre-booted pool VM handed to a pod keeps its QEMU's uid); false if `from` has none. */
+  transfer(from: string, to: string): boolean {
+    const owners = this.load();
+    const uid = numberOf(owners, from);
+    if (uid === undefined || !to) return false;
+    owners.set(uid, to);
+    this.save(owners);
+    return true;
+  }
+
   allocated(): Map<number, string> {
     return this.load();
   }

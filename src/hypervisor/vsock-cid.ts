@@ -54,6 +54,15 @@ export class CidAllocator {
     this.save();
   }
 
+  /** Give `from`'s CID to `to` (a pre-booted pool VM handed to a pod keeps its CID); false if `from` has none. */
+  transfer(from: string, to: string): boolean {
+    const cid = this.lookup(from);
+    if (cid === undefined || !to) return false;
+    this.owners.set(cid, to);
+    this.save();
+    return true;
+  }
+
   /** Never hand out `cid` again in this process: QEMU found it taken by a VM vmpod does not know. */
   setAsideForeign(cid: number): void {
     this.foreign.add(cid);

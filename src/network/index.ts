@@ -22,7 +22,8 @@ import type { CniResult, NetworkStatus, PodIps, PodNetworkSpec } from './types';
 import { CniConfigWatcher } from './watch';
 
 export * from './types';
-export { attachTap, detachTap, DEFAULT_TAP_NAME, type GuestNetwork, type GuestAddress, type GuestRoute } from './tap';
+export { attachTap, createTap, detachTap, moveLink, readGuestNetwork, DEFAULT_TAP_NAME, type GuestNetwork, type GuestAddress, type GuestRoute } from './tap';
+export { createNetns, deleteNetns } from './netns';
 export { connectLoopback, openNetnsPort } from './port-forward';
 export { usernsPinPath } from './netns';
 export { NETWORK_NOT_READY_REASON } from './watch';

@@ -103,22 +103,47 @@ export function guestNetworkFrom(link: IpLinkJson, routes4: IpRouteJson[], route
   return { tapName, ifName: link.ifname, mac: link.address, mtu: link.mtu, addresses, routes };
 }
 
-/** Create the tap and the redirects; returns what the VM and the agent need. */
-export async function attachTap(opts: TapOptions): Promise<GuestNetwork> {
+/** What the guest's NIC needs, read from the pod's CNI interface (its MAC, MTU, addresses and routes). */
+export async function readGuestNetwork(opts: Pick<TapOptions, 'netns' | 'ifName' | 'tapName'>): Promise<GuestNetwork> {
   const ifName = opts.ifName ?? 'eth0';
-  const tap = opts.tapName ?? DEFAULT_TAP_NAME;
   const ns = opts.netns;
   const [link] = await ipJson<IpLinkJson[]>(ns, `read ${ifName} in ${ns}`, ['addr', 'show', 'dev', ifName]);
   if (!link) throw new InternalError(`pod netns ${ns} has no interface ${ifName}: did CNI ADD run?`);
   const routes4 = await ipJson<IpRouteJson[]>(ns, 'read IPv4 routes', ['-4', 'route', 'show', 'dev', ifName]);
   const routes6 = await ipJson<IpRouteJson[]>(ns, 'read IPv6 routes', ['-6', 'route', 'show', 'dev', ifName]);
-  const guest = guestNetworkFrom(link, routes4, routes6, tap);
+  return guestNetworkFrom(link, routes4, routes6, opts.tapName ?? DEFAULT_TAP_NAME);
+}
+
+/** Create a tap owned by `ownerUid` in `netns` (not wired to anything). */
+export async function createTap(netns: string, tapName: string, ownerUid: number): Promise<void> {
+  await runOk(`create tap ${tapName}`, ['ip', 'tuntap', 'add', 'dev', tapName, 'mode', 'tap', 'user', String(ownerUid)], { netns });
+}
+
+/**
+ * Move a link (a tap QEMU already holds open) from `netns` into `toNetns`
+ * (a pinned netns path): the open tap fd stays attached to it.
+ */
+export async function moveLink(netns: string, name: string, toNetns: string): Promise<void> {
+  await runOk(`move ${name} to ${toNetns}`, ['ip', 'link', 'set', 'dev', name, 'netns', toNetns], { netns });
+}
+
+/**
+ * Create the tap and the redirects; returns what the VM and the agent need.
+ * `existing`: the tap is already in the netns (a pool VM's, moved there by
+ * moveLink) and this is what readGuestNetwork read: only the redirects are made.
+ */
+export async function attachTap(opts: TapOptions & { existing?: GuestNetwork }): Promise<GuestNetwork> {
+  const ifName = opts.ifName ?? 'eth0';
+  const tap = opts.tapName ?? DEFAULT_TAP_NAME;
+  const ns = opts.netns;
+  const guest = opts.existing ?? (await readGuestNetwork(opts));
+  const link = { mtu: guest.mtu };
 
   const step = (what: string, argv: string[]) => runOk(`wire ${tap} to ${ifName}: ${what}`, argv, { netns: ns });
   try {
     // Owned by the uid QEMU runs as: the kernel lets the tap's owner attach
     // it without CAP_NET_ADMIN, which QEMU does not hold, and no other uid.
-    await step('create tap', ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap', 'user', String(opts.ownerUid ?? TAP_OWNER_UID)]);
+    if (!opts.existing) await step('create tap', ['ip', 'tuntap', 'add', 'dev', tap, 'mode', 'tap', 'user', String(opts.ownerUid ?? TAP_OWNER_UID)]);
     await step('set tap mtu, up', ['ip', 'link', 'set', 'dev', tap, 'mtu', String(link.mtu), 'up']);
     for (const [from, to] of [
       [ifName, tap],

@@ -35,6 +35,12 @@ export interface MicrovmConfig {
   tcg_tb_size_mib: number;
   /** A virtio balloon through which the guest reports the RAM it frees, which QEMU then gives back to the host. */
   free_page_reporting: boolean;
+  /**
+   * Pre-booted VMs kept ready for this handler's pods (sandbox/microvm/pool.ts):
+   * a pod of the handler's default size starts on one instead of booting.
+   * 0 (default): every pod boots its own VM.
+   */
+  pool_size?: number;
 }
 
 export interface MicrovmHandlerConfig extends MicrovmConfig {
@@ -60,6 +66,7 @@ export const microvmHandlerConfig: HandlerConfigDef<MicrovmHandlerConfig> = {
     // 0: QEMU's own default.
     tcg_tb_size_mib: { type: 'integer', minimum: 0, maximum: 2048 },
     free_page_reporting: { type: 'boolean' },
+    pool_size: { type: 'integer', minimum: 0, maximum: 64 },
   },
   defaults: () => ({
     type: 'microvm',
@@ -81,5 +88,6 @@ export const microvmHandlerConfig: HandlerConfigDef<MicrovmHandlerConfig> = {
     // timed out at 128); 0 is QEMU's own min(1 GiB, host RAM / 8) (docs/performance.md).
     tcg_tb_size_mib: 256,
     free_page_reporting: true,
+    pool_size: 0,
   }),
 };

@@ -67,7 +67,7 @@ export function jailHostFacts(): JailHostFacts {
  * /usr (real /lib, /bin dirs) gets them bound read-only instead of linked.
  */
 export function jailPlan(
-  c: Pick<VmConfig, 'runDir' | 'boot' | 'rootfs' | 'sharedDir' | 'volumeDir' | 'accel' | 'agent' | 'network'>,
+  c: Pick<VmConfig, 'runDir' | 'boot' | 'rootfs' | 'sharedDir' | 'volumeDir' | 'accel' | 'agent' | 'network' | 'netnsPath'>,
   facts: JailHostFacts,
   qemuBinary = 'qemu-system-x86_64',
 ): JailEntry[] {
@@ -85,7 +85,8 @@ export function jailPlan(
   if (c.volumeDir) plan.push({ kind: 'tree', path: c.volumeDir });
   const wanted = new Set<string>(['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random']);
   if (c.accel === 'kvm') wanted.add('/dev/kvm');
-  if (c.network) wanted.add('/dev/net/tun');
+  // A VM in a network namespace of its own may get its NIC hot-plugged later by tap name (a pre-booted pool VM: sandbox/microvm/pool.ts).
+  if (c.network || c.netnsPath !== undefined) wanted.add('/dev/net/tun');
   if (c.network && c.accel === 'kvm') wanted.add('/dev/vhost-net');
   if (c.agent.transport === 'vsock') wanted.add('/dev/vhost-vsock');
   for (const d of facts.devices) if (wanted.has(d)) plan.push({ kind: 'dev', path: d });

@@ -49,6 +49,7 @@ import { describeExit, reattachPodVm, removePodVm, stopPodVm, type PodVm, type P
 import { openDebugProcess } from './debug-process';
 import { openGuestPort } from './port-forward';
 import { resizePodVm } from './resize';
+import { VmPool } from './pool';
 import { startPodVm } from './start';
 import type { PhaseObserver } from '../steps';
 
@@ -81,6 +82,7 @@ export class MicrovmController implements SandboxController {
   private readonly pods = new Map<string, Promise<PodEntry>>();
   private readonly listeners: ((e: ControllerEvent) => void)[] = [];
   private hostChoice: Promise<VmHostChoice> | undefined;
+  private readonly pool: VmPool;
 
   constructor(private readonly opts: MicrovmControllerOptions) {
     const { config, microvm } = opts;
@@ -101,6 +103,10 @@ export class MicrovmController implements SandboxController {
       phases: opts.phases,
       debugProcesses: config.debug?.guest_shell === true,
     };
+    // Opt-in pre-booted VMs (pool.ts), booted at daemon start after removing what a killed daemon's pool left
+    // (also with pool_size 0: a pool turned off after a kill leaves nothing running).
+    this.pool = new VmPool(this.env, opts.handler, microvm.pool_size ?? 0, this.log);
+    void this.pool.start();
   }
 
   private async resolveHost(): Promise<VmHostChoice> {
@@ -144,8 +150,14 @@ export class MicrovmController implements SandboxController {
     this.listeners.push(listener);
   }
 
+  /** Resolves once the handler's pool of pre-booted VMs (pool.ts) has no VM booting; at once without a pool. */
+  async poolSettled(): Promise<void> {
+    await this.pool.settled();
+  }
+
   /** Daemon shutdown: drop QMP and agent connections, leave the VMs running. */
   async close(): Promise<void> {
+    await this.pool.close();
     for (const e of this.pods.values()) (await e.catch(() => undefined))?.vm.detach();
     this.pods.clear();
   }
@@ -159,7 +171,11 @@ export class MicrovmController implements SandboxController {
   }
 
   async createSandbox(input: SandboxCreateInput): Promise<ControllerData> {
-    const vm = await startPodVm(this.env, input);
+    const fromPool = await this.pool.startPod(input).catch((err: unknown) => {
+      input.log.warn({ err: (err as Error).message }, 'pod VM from the pool failed; starting it cold');
+      return undefined;
+    });
+    const vm = fromPool ?? (await startPodVm(this.env, input));
     this.pods.set(input.id, Promise.resolve(this.track(vm)));
     return { ...vm.data };
   }

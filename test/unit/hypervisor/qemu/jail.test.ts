@@ -53,6 +53,11 @@ t.test('devices follow what the VM uses, and only those the host has', async (t)
   t.same(devs(kvmNet), ['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random', '/dev/kvm', '/dev/net/tun', '/dev/vhost-net', '/dev/vhost-vsock']);
   t.same(devs(cfg({ network: { ifname: 'tap0', mac: '02:00:00:00:00:01' } })), ['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random', '/dev/net/tun'], 'TCG: a tap, no vhost-net');
   t.same(devs(kvmNet, { links: {}, devices: ['/dev/null', '/dev/kvm'] }), ['/dev/null', '/dev/kvm'], 'a device the host lacks is not bound');
+  t.same(
+    devs(cfg({ netnsPath: '/s/microvm-pool/vm/netns/vmpool-1' })),
+    ['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random', '/dev/net/tun'],
+    'a VM in a netns of its own without a NIC yet (a pool VM) may open a tap hot-plugged later',
+  );
 });
 
 t.test('no other pod, no /etc, no state dir beyond the pod shares', async (t) => {

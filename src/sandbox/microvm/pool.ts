@@ -1,0 +1,559 @@
+// A pool of pre-booted pod VMs (`pool_size` of a microvm handler): VMs booted
+// to agent-ready before any pod asks, each handed whole to one pod, which
+// then starts without the guest's boot. Chosen over a QEMU template restore
+// (guest RAM in a shared memory-backend-file, x-ignore-shared): QEMU 7.2
+// opens that file read-write unless readonly=on, and readonly=on maps the
+// RAM read-only (the private writable mapping of a read-only file, rom=off,
+// came in 8.2), so every restored QEMU, which is hostile, could rewrite the
+// template every later pod starts from. A pool VM shares nothing with
+// another: it booted on its own (its own kernel RNG seed, its own RAM).
+//
+// A pool VM is built as a pod VM is (start.ts), under a pool name instead of
+// a pod id, with what a pod's VM has that does not depend on the pod:
+//
+//   <state>/microvm-pool/<handler>/sandboxes/<name>/   its pod dir (layout.ts)
+//   <state>/microvm-pool/<handler>/netns/<name>        its own empty netns
+//   VM_RUN_BASE/<hash(pool root, name)>                its run dir
+//   cgroup /vmpod/<name>, QEMU uid and vsock CID owned by <name>
+//
+// QEMU runs in the empty netns: it reaches nothing (not even the pod's
+// network) until it is handed out. Handing it to pod `id` (adopt):
+//   1. QEMU moves into the pod's cgroup (limits of the pod), gets its OOM
+//      score; the uid and CID change owner;
+//   2. the run dir is renamed to the pod's and the launch record rewritten,
+//      the daemon reconnects to QMP; then the pod dir is renamed to the
+//      pod's: QEMU's 9p exports are open directory fds, its sockets
+//      listening sockets, and the jail's binds are of inodes, so none
+//      notices the renames;
+//   3. the pod files are written into the share; the NIC is hot-plugged
+//      with the pod's MAC (eth0's): a tap made in the pool netns, opened by
+//      QEMU by name (netdev_add), then moved into the pod's netns, where
+//      the redirects to eth0 are made as for a cold pod (network/tap.ts);
+//   4. the agent gets CreateSandbox (hostname, DNS, shares to mount, time)
+//      and the network, as for a cold pod.
+// A VM is taken from the pool synchronously (shift), so no two pods can get
+// the same one. Anything that fails while adopting removes the VM and what
+// was renamed to the pod; the pod then starts cold.
+//
+// Nothing leaks: close() (daemon stop) kills the pool's VMs; a daemon that
+// was killed leaves them recorded by their launch records, and the next
+// daemon's pool start kills them by recorded PID before booting new ones.
+// The pool does not outlive a guest image: the handler resolves its image
+// once per daemon, as cold pods do (a rebuilt image is used from the next
+// daemon start, whose pool start kills the old pool and boots from the new
+// image), and a VM booted from another image than the one the handler
+// resolves now is discarded at hand-out.
+
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { AgentUnavailableError, type AgentClient } from '../../agent-client';
+import { DeadlineExceededError, InternalError, NotFoundError } from '../../../common/errors';
+import { sleep, unixNanoNumber } from '../../../common/time';
+import { cgroupVersion } from '../../host/facts';
+import { cgroupDirsOf, createVmCgroup, ownOomScoreAdj, removeVmCgroup, vmCgroupLayout, vmCgroupLimits, vmCgroupPaths, vmOomScoreAdj, type VmCgroup } from '../../host/vm-cgroup';
+import { RUN_FILES, startWithFreeCid, type VmConfig, type VmHandle } from '../../hypervisor';
+import type { Logger } from '../../log';
+import { attachTap, createNetns, createTap, DEFAULT_TAP_NAME, deleteNetns, detachTap, moveLink, readGuestNetwork, type GuestNetwork } from '../../network';
+import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
+import { readJson, writeJsonAtomic } from '../../store/atomic';
+import type { SandboxCreateInput } from '../controller';
+import type { AgentEndpoint } from './agent-connect';
+import { VM_DATA_VERSION, type VmPodData } from './data';
+import { podPaths, sharePath, VOLUME_SHARE_REL, vmRunPaths, type PodPaths, type VmRunPaths } from './layout';
+import { newAgentClient, PodVm, readVmCgroupRecord, removePodDir, writeVmCgroupRecord, type PodVmEnv, type VmHostChoice } from './pod-vm';
+import { makeVmRunDir, removeVmRunDir } from './run-dir';
+import { mountShare } from './share';
+import { vmSize } from './sizing';
+import { guestShares } from './start';
+
+/** Owner names of pool VMs (allocators, cgroups, run dirs): never a pod id kubelet makes (64 hex digits). */
+export const POOL_NAME_PREFIX = 'vmpool-';
+
+interface PoolVm {
+  name: string;
+  paths: PodPaths;
+  run: VmRunPaths;
+  netnsPin: string;
+  vm: VmHandle;
+  endpoint: AgentEndpoint;
+  uid: number | undefined;
+  cgroupDirs: string[];
+  vcpus: number;
+  memoryMib: number;
+  guestHash: string;
+  bootMs: number;
+}
+
+/** The pool's root for one handler. Pure. */
+export function poolRoot(state: string, handler: string): string {
+  return join(state, 'microvm-pool', handler.replace(/[^A-Za-z0-9_.-]/g, '_'));
+}
+
+/** Whether a pod of this size can take a pool VM of that size. Pure. */
+export function fitsPoolVm(pod: { vcpus: number; memoryMib: number }, vm: { vcpus: number; memoryMib: number }): boolean {
+  return pod.vcpus === vm.vcpus && pod.memoryMib === vm.memoryMib;
+}
+
+/** The launch record of a run dir renamed from `from` to `to`: every path under `from` now under `to`, the id the pod's. Pure. */
+export function renamedLaunchRecord<T extends Record<string, unknown>>(record: T, from: string, to: string, id: string): T {
+  const out: Record<string, unknown> = { ...record, id };
+  for (const [k, v] of Object.entries(out)) if (typeof v === 'string' && (v === from || v.startsWith(`${from}/`))) out[k] = to + v.slice(from.length);
+  // The pool's netns pin goes once the tap moved out: the VM is in no pinned netns (its NIC's tap is in the pod's).
+  delete out.netnsPath;
+  return out as T;
+}
+
+/** Ask the agent until it answers, the VM dies, or the deadline passes. */
+async function waitForAgent(vm: VmHandle, agent: AgentClient, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void vm.wait().then(() => (exited = true));
+  for (;;) {
+    if (exited) throw new InternalError('the pool VM ended before its agent answered');
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw new DeadlineExceededError(`the pool VM's agent did not answer within ${Math.round(timeoutMs / 1000)} s`);
+    const r = await agent.health({ timeoutMs: Math.min(remaining, 3000) }).then(
+      () => 'ok' as const,
+      (err: unknown) => err as Error,
+    );
+    if (r === 'ok') return;
+    if (r instanceof AgentUnavailableError) await sleep(250);
+  }
+}
+
+export class VmPool {
+  private readonly root: string;
+  private readonly ready: Promise<PoolVm | undefined>[] = [];
+  private closed = false;
+  private started: Promise<void> | undefined;
+  private lastFailure = 0;
+  /** VMs launched and not yet at agent-ready. */
+  private readonly booting = new Set<VmHandle>();
+
+  constructor(
+    private readonly env: PodVmEnv,
+    handler: string,
+    private readonly size: number,
+    private readonly log: Logger,
+  ) {
+    this.root = poolRoot(env.state, handler);
+  }
+
+  /** The VM size of a pod with these resources (sizing.ts); the pool's VMs have the size of a pod without any. */
+  private vmSize(resources: Parameters<typeof vmSize>[0]['resources']): { vcpus: number; memoryMib: number } {
+    const s = vmSize({ baseVcpus: this.env.microvm.vcpus, baseMemoryMib: this.env.microvm.memory_mib, resources, hostCpus: cpus().length, hostMemoryMib: Math.floor(totalmem() / (1024 * 1024)) });
+    return { vcpus: s.vcpus, memoryMib: s.memoryMib };
+  }
+
+  /** Remove what a killed daemon's pool left, then boot the pool. Idempotent. */
+  start(): Promise<void> {
+    this.started ??= this.recover().then(
+      () => this.fill(),
+      (err: unknown) => this.log.error({ err: (err as Error).message }, 'VM pool: removing the previous pool failed; the pool stays empty'),
+    );
+    return this.started;
+  }
+
+  /** Boot VMs until the pool holds `size` (booting or ready). */
+  private fill(): void {
+    // A pool whose boots fail (no guest image yet, say) does not retry in a loop: the next hand-out asks again.
+    if (this.closed || Date.now() - this.lastFailure < 30_000) return;
+    while (this.ready.length < this.size) {
+      const p = this.boot().catch((err: unknown) => {
+        this.lastFailure = Date.now();
+        this.log.warn({ err: (err as Error).message }, 'VM pool: a pool VM failed to boot');
+        const i = this.ready.indexOf(p);
+        if (i >= 0) void this.ready.splice(i, 1);
+        return undefined;
+      });
+      this.ready.push(p);
+    }
+  }
+
+  private async boot(): Promise<PoolVm> {
+    const env = this.env;
+    const name = `${POOL_NAME_PREFIX}${randomBytes(8).toString('hex')}`;
+    const log = this.log.child({ poolVm: name });
+    const t0 = Date.now();
+    const host = await env.host();
+    const guest = host.guest;
+    const size = this.vmSize(null);
+    const paths = podPaths(this.root, name);
+    const run = vmRunPaths(this.root, name);
+    const netnsPin = join(this.root, 'netns', name);
+    const undo: (() => Promise<unknown>)[] = [];
+    const undoAll = async (): Promise<void> => {
+      for (const u of undo.reverse()) await u().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'VM pool: cleanup step failed'));
+    };
+    try {
+      undo.push(() => removePodDir(paths.dir));
+      await mkdir(join(paths.shareSource, 'pod'), { recursive: true, mode: 0o755 });
+      await mkdir(join(paths.shareSource, 'c'), { recursive: true, mode: 0o755 });
+      await mkdir(join(paths.shareSource, VOLUME_SHARE_REL), { recursive: true, mode: 0o755 });
+      await mountShare(paths.shareSource, paths.shared);
+      await mountShare(paths.volumeSource, paths.volumes);
+      const uid = env.uids?.allocate(name, env.microvm.qemu_uid_base, env.microvm.qemu_uid_count);
+      undo.push(async () => env.uids?.release(name));
+      await mkdir(dirname(netnsPin), { recursive: true, mode: 0o700 });
+      await createNetns(netnsPin);
+      undo.push(() => deleteNetns(netnsPin));
+      const limits = vmCgroupLimits({ guestMemoryMib: size.memoryMib, accel: host.accel });
+      const cg = await createVmCgroup(vmCgroupPaths('', name), limits, cgroupVersion());
+      undo.push(() => removeVmCgroup(cg.dirs));
+      await writeVmCgroupRecord(paths.dir, cg.dirs);
+      await lowCpuWeight(cg.paths.pod);
+      await makeVmRunDir(run);
+      undo.push(() => removeVmRunDir(env.hypervisor, run));
+      const parts = guest.manifest.parts;
+      const configFor = (endpoint: AgentEndpoint): VmConfig => ({
+        id: name,
+        runDir: run.dir,
+        accel: host.accel,
+        vcpus: size.vcpus,
+        memoryMib: size.memoryMib,
+        resize: { maxVcpus: Math.max(size.vcpus, Math.min(cpus().length, 255)) },
+        // As a cold pod VM of this handler (start.ts).
+        ...(host.accel === 'tcg' && env.microvm.tcg_tb_size_mib > 0 ? { tcgTbSizeMib: env.microvm.tcg_tb_size_mib } : {}),
+        freePageReporting: env.microvm.free_page_reporting,
+        boot: {
+          kernel: join(guest.dir, parts.vmlinux.file),
+          initrd: join(guest.dir, parts.initramfs.file),
+          params: guest.manifest.kernel.cmdline.split(/\s+/).filter((p) => p && !p.startsWith('console=') && !p.startsWith('panic=')),
+        },
+        rootfs: { path: join(guest.dir, parts.rootfs.file), sizeBytes: parts.rootfs.size },
+        sharedDir: paths.shared,
+        volumeDir: paths.volumes,
+        agent: endpoint.transport === 'vsock' ? { transport: 'vsock', cid: endpoint.cid } : { transport: 'serial', socketPath: endpoint.socketPath },
+        netnsPath: netnsPin,
+        placement: { cgroupProcs: cg.procsFiles, oomScoreAdj: vmOomScoreAdj(0, ownOomScoreAdj()).value },
+        ...(uid !== undefined ? { jail: { uid, gid: uid } } : {}),
+      });
+      let started: { endpoint: AgentEndpoint; vm: VmHandle };
+      if (host.transport === 'serial') {
+        const endpoint: AgentEndpoint = { transport: 'serial', socketPath: run.agentSocket };
+        started = { endpoint, vm: await env.hypervisor.start(configFor(endpoint)) };
+      } else {
+        const cids = env.cids;
+        if (!cids) throw new InternalError('vsock transport chosen but no CID allocator configured');
+        undo.push(async () => cids.release(name));
+        const r = await startWithFreeCid(cids, name, async (cid) => ({ cid, vm: await env.hypervisor.start(configFor({ transport: 'vsock', cid })) }));
+        started = { endpoint: { transport: 'vsock', cid: r.cid }, vm: r.vm };
+      }
+      const vm = started.vm;
+      undo.push(() => vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }));
+      // close() kills a VM still booting at once rather than waiting for its agent.
+      this.booting.add(vm);
+      undo.push(async () => this.booting.delete(vm));
+      if (this.closed) throw new InternalError('the pool was closed while the VM started');
+      const agent = newAgentClient(env, started.endpoint, log);
+      try {
+        await waitForAgent(vm, agent, env.microvm.boot_timeout_s * 1000);
+      } finally {
+        agent.close();
+      }
+      this.booting.delete(vm);
+      const pvm: PoolVm = {
+        name,
+        paths,
+        run,
+        netnsPin,
+        vm,
+        endpoint: started.endpoint,
+        uid,
+        cgroupDirs: cg.dirs,
+        vcpus: size.vcpus,
+        memoryMib: size.memoryMib,
+        guestHash: guest.hash,
+        bootMs: Date.now() - t0,
+      };
+      if (this.closed) {
+        await this.destroy(pvm);
+        throw new InternalError('the pool was closed while the VM booted');
+      }
+      log.info({ pid: vm.pid, bootMs: pvm.bootMs, guest: guest.hash }, 'VM pool: pool VM ready');
+      return pvm;
+    } catch (err) {
+      await undoAll();
+      throw err;
+    }
+  }
+
+  /** Kill a pool VM that no pod got and remove everything of it. */
+  private async destroy(p: PoolVm): Promise<void> {
+    await p.vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }).catch(() => undefined);
+    await this.removeLeftovers(p.name);
+  }
+
+  /** Everything a pool VM of this name may have left, whatever state it was in (pid-checked kill from its launch record). Idempotent. */
+  private async removeLeftovers(name: string): Promise<void> {
+    const paths = podPaths(this.root, name);
+    await removeVmRunDir(this.env.hypervisor, vmRunPaths(this.root, name));
+    await removeVmCgroup(await readVmCgroupRecord(paths.dir));
+    // A daemon killed before the record was written: the dirs follow from the name.
+    await removeVmCgroup(vmCgroupLayout(vmCgroupPaths('', name), cgroupVersion()).dirs);
+    if (existsSync(paths.dir)) await removePodDir(paths.dir);
+    await deleteNetns(join(this.root, 'netns', name));
+    await rm(join(this.root, 'netns', name), { force: true });
+    this.env.uids?.release(name);
+    this.env.cids?.release(name);
+  }
+
+  /** What a killed daemon's pool left: VMs killed by recorded PID, files, cgroups, netns pins, uids and CIDs. */
+  private async recover(): Promise<void> {
+    const names = new Set<string>();
+    for (const n of await readdir(join(this.root, 'sandboxes')).catch(() => [] as string[])) names.add(n);
+    for (const n of await readdir(join(this.root, 'vm')).catch(() => [] as string[])) names.add(n);
+    for (const n of await readdir(join(this.root, 'netns')).catch(() => [] as string[])) names.add(n);
+    for (const name of names) {
+      if (!name.startsWith(POOL_NAME_PREFIX)) continue;
+      this.log.info({ poolVm: name }, 'VM pool: removing a pool VM a previous daemon left');
+      await this.removeLeftovers(name);
+    }
+    // Owners whose files were never made (a daemon killed right after allocating).
+    for (const owner of new Set([...(this.env.uids?.allocated().values() ?? []), ...(this.env.cids?.allocated().values() ?? [])])) {
+      if (owner.startsWith(POOL_NAME_PREFIX) && !names.has(owner) && !existsSync(podPaths(this.root, owner).dir)) {
+        // Another handler's pool names its VMs alike: only ours have files here; an owner with none anywhere is released by whichever pool starts.
+        if (!(await this.ownedElsewhere(owner))) {
+          this.env.uids?.release(owner);
+          this.env.cids?.release(owner);
+        }
+      }
+    }
+  }
+
+  private async ownedElsewhere(owner: string): Promise<boolean> {
+    const base = dirname(this.root);
+    for (const h of await readdir(base).catch(() => [] as string[])) if (existsSync(join(base, h, 'sandboxes', owner))) return true;
+    return false;
+  }
+
+  /** Resolves once no pool VM is booting (benches and tests wait for a full pool with it). */
+  async settled(): Promise<void> {
+    await this.start();
+    await Promise.all(this.ready);
+  }
+
+  /** Daemon stop: every pool VM is killed and removed (a pool VM belongs to no pod a later daemon would reattach). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const vm of this.booting) void vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }).catch(() => undefined);
+    const all = this.ready.splice(0);
+    await Promise.all(
+      all.map(async (p) => {
+        const v = await p;
+        if (v) await this.destroy(v);
+      }),
+    );
+  }
+
+  /**
+   * A pool VM for pod `input` and the pod started on it, or undefined (the
+   * pod starts cold): no pool, the pod is not of the pool VMs' size, none
+   * left, or the VM is of another guest image or gone. Throws when the
+   * hand-out failed; everything of that VM is gone by then, and the caller
+   * starts the pod cold. A VM still booting is waited for: it is ahead of a
+   * cold boot started now.
+   */
+  async startPod(input: SandboxCreateInput): Promise<PodVm | undefined> {
+    if (this.closed || this.size === 0) return undefined;
+    await this.start();
+    const size = this.vmSize(input.config.linux?.resources ?? null);
+    const poolSize = this.vmSize(null);
+    // A pod of another size does not take (and so use up) a pool VM.
+    if (!fitsPoolVm(size, poolSize)) return undefined;
+    const next = this.ready.shift();
+    if (!next) {
+      this.fill();
+      return undefined;
+    }
+    // The replacement boots once this pod is started: a TCG boot beside the hand-out would slow it down.
+    try {
+      return await this.handOut(await next, input, size);
+    } finally {
+      this.fill();
+    }
+  }
+
+  private async handOut(p: PoolVm | undefined, input: SandboxCreateInput, size: { vcpus: number; memoryMib: number }): Promise<PodVm | undefined> {
+    const env = this.env;
+    if (!p) return undefined;
+    const log = input.log.child({ subsystem: 'microvm', poolVm: p.name });
+    const host = await env.host();
+    if (p.guestHash !== host.guest.hash || !fitsPoolVm(size, p) || (await p.vm.status()) === 'exited') {
+      log.info({ poolGuest: p.guestHash, guest: host.guest.hash, size, vmSize: { vcpus: p.vcpus, memoryMib: p.memoryMib } }, 'VM pool: this pool VM does not fit the pod; starting cold');
+      await this.destroy(p);
+      return undefined;
+    }
+    try {
+      return await this.adopt(p, input, host, log);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'VM pool: handing the pool VM to the pod failed; removing it, the pod starts cold');
+      throw err;
+    }
+  }
+
+  private async adopt(p: PoolVm, input: SandboxCreateInput, host: VmHostChoice, log: Logger): Promise<PodVm> {
+    const env = this.env;
+    const { id } = input;
+    const t0 = Date.now();
+    const phases: Record<string, number> = {};
+    const phase = async <T>(n: string, f: () => Promise<T>): Promise<T> => {
+      const t = Date.now();
+      try {
+        return await f();
+      } finally {
+        phases[n] = Date.now() - t;
+      }
+    };
+    const paths = podPaths(env.state, id);
+    const run = vmRunPaths(env.state, id);
+    let vm: VmHandle | undefined;
+    let agent: AgentClient | undefined;
+    let net: GuestNetwork | undefined;
+    let podCgroup: VmCgroup | undefined;
+    try {
+      // 1. cgroup, OOM score, uid and CID: the pod's.
+      podCgroup = await phase('vm-cgroup', async () => {
+        const limits = vmCgroupLimits({ resources: input.config.linux?.resources, overhead: input.config.linux?.overhead, guestMemoryMib: p.memoryMib, accel: host.accel });
+        const cg = await createVmCgroup(vmCgroupPaths(input.config.linux?.cgroup_parent ?? '', id), limits, cgroupVersion());
+        for (const f of cg.procsFiles) await writeFile(f, String(p.vm.pid));
+        await removeVmCgroup(p.cgroupDirs);
+        const oom = vmOomScoreAdj(Number(input.config.linux?.resources?.oom_score_adj ?? 0), ownOomScoreAdj());
+        await writeFile(`/proc/${p.vm.pid}/oom_score_adj`, String(oom.value));
+        return cg;
+      });
+      if (p.uid !== undefined) env.uids?.transfer(p.name, id);
+      if (p.endpoint.transport === 'vsock') env.cids?.transfer(p.name, id);
+      // 2. The run dir, then the pod dir, become the pod's.
+      await phase('run-dir', async () => {
+        if (existsSync(run.dir) || existsSync(paths.dir)) throw new InternalError(`pod ${id} already has files (${run.dir} or ${paths.dir})`);
+        await rename(p.run.dir, run.dir);
+        await rm(p.run.stateLink, { force: true });
+        await mkdir(dirname(run.stateLink), { recursive: true, mode: 0o700 });
+        await rm(run.stateLink, { recursive: true, force: true });
+        await symlink(run.dir, run.stateLink);
+        const recordPath = join(run.dir, RUN_FILES.launchRecord);
+        writeJsonAtomic(recordPath, renamedLaunchRecord(readJson<Record<string, unknown>>(recordPath), p.run.dir, run.dir, id));
+        p.vm.detach();
+        vm = await env.hypervisor.reconnect(run.dir);
+        if (!vm) throw new InternalError(`the pool VM (pid ${p.vm.pid}) is gone or its QMP unreachable after the rename`);
+        await mkdir(dirname(paths.dir), { recursive: true, mode: 0o700 });
+        await rename(p.paths.dir, paths.dir);
+        await writeVmCgroupRecord(paths.dir, podCgroup?.dirs ?? []);
+      });
+      const theVm = vm;
+      if (!theVm) throw new InternalError('unreachable: no VM after the rename');
+      // 3. The pod's files; then, at once, the NIC on the host and the sandbox in the guest (neither needs the other).
+      await phase('pod-files', () => writePodFiles(paths.shareSource, input));
+      agent = newAgentClient(env, p.endpoint.transport === 'serial' ? { transport: 'serial', socketPath: run.agentSocket } : p.endpoint, log, { agentMayHoldOldConnection: true });
+      const client = agent;
+      const netnsPath = input.netnsPath;
+      const nic = phase('network-setup', async () => {
+        if (!netnsPath) return undefined;
+        const g = await readGuestNetwork({ netns: netnsPath, tapName: DEFAULT_TAP_NAME });
+        await createTap(p.netnsPin, DEFAULT_TAP_NAME, p.uid ?? 0);
+        await theVm.addDevice({ kind: 'net', id: 'net0', mac: g.mac.toLowerCase(), tap: { ifname: DEFAULT_TAP_NAME } });
+        await moveLink(p.netnsPin, DEFAULT_TAP_NAME, netnsPath);
+        await attachTap({ netns: netnsPath, tapName: DEFAULT_TAP_NAME, existing: g });
+        return g;
+      });
+      const dns = input.config.dns_config;
+      // 4. The agent, over a fresh connection (the pool's was closed): the pod's sandbox, then its network.
+      const sandbox = phase('sandbox-setup', () =>
+        client.call('CreateSandbox', {
+          sandbox_id: id,
+          hostname: input.hostname,
+          dns: { nameservers: dns?.servers ?? [], searches: dns?.searches ?? [], options: dns?.options ?? [] },
+          shared_mounts: guestShares(),
+          sysctls: input.config.linux?.sysctls ?? {},
+          guest_time_unix_nano: unixNanoNumber(),
+          debug_processes: env.debugProcesses === true,
+        }),
+      );
+      // Both settle before anything else happens (the cleanup below must not race either).
+      const [nicR, sandboxR] = await Promise.allSettled([nic, sandbox]);
+      if (nicR.status === 'rejected') throw nicR.reason;
+      if (sandboxR.status === 'rejected') throw sandboxR.reason;
+      net = nicR.value;
+      await deleteNetns(p.netnsPin);
+      await rm(p.netnsPin, { force: true });
+      if (net) {
+        const n = net;
+        await phase('guest-network', async () => {
+          // The hot-plugged NIC appears in the guest once its PCI probe is done.
+          const iface = { name: n.ifName, mac: n.mac.toLowerCase(), mtu: n.mtu, addresses: n.addresses.map((a) => `${a.address}/${a.prefixLen}`) };
+          const until = Date.now() + 15_000;
+          for (;;) {
+            try {
+              await client.call('UpdateInterface', iface);
+              break;
+            } catch (err) {
+              if (!(err instanceof NotFoundError) && !/no guest NIC has this MAC/.test((err as Error).message)) throw err;
+              if (Date.now() > until) throw err;
+              await sleep(100);
+            }
+          }
+          await client.call('UpdateRoutes', { routes: n.routes.map((r) => ({ destination: r.dest, gateway: r.gateway ?? '', device: n.ifName, source: r.source ?? '' })) });
+        });
+      }
+      const data: VmPodData = {
+        v: VM_DATA_VERSION,
+        podDir: paths.dir,
+        vmRunDir: run.dir,
+        netnsPath: input.netnsPath,
+        tapName: net ? net.tapName : '',
+        agent: p.endpoint.transport === 'serial' ? { transport: 'serial', socketPath: run.agentSocket } : p.endpoint,
+        pid: theVm.pid,
+        vcpus: p.vcpus,
+        memoryMib: p.memoryMib,
+        accel: host.accel,
+        consoleLog: theVm.consoleLog,
+        guestHash: p.guestHash,
+        startPhasesMs: { 'pool-vm': 0, ...phases, total: Date.now() - t0 },
+        volumeShare: true,
+        ...(p.uid !== undefined ? { qemuUid: p.uid } : {}),
+      };
+      log.info({ pid: theVm.pid, phasesMs: data.startPhasesMs }, 'VM pool: pod started on a pool VM');
+      return new PodVm(id, data, theVm, client, log);
+    } catch (err) {
+      agent?.close();
+      const v: VmHandle = vm ?? p.vm;
+      await v.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }).catch(() => undefined);
+      if (input.netnsPath) await detachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME }).catch(() => undefined);
+      // Whatever was renamed is the pod's now, the rest still the pool VM's.
+      await removeVmRunDir(env.hypervisor, run).catch(() => undefined);
+      if (podCgroup) await removeVmCgroup(podCgroup.dirs).catch(() => undefined);
+      if (existsSync(paths.dir)) await removePodDir(paths.dir).catch(() => undefined);
+      env.uids?.release(id);
+      env.cids?.release(id);
+      await this.removeLeftovers(p.name).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/**
+ * A pool VM boots in the background: the least CPU weight, so that it takes
+ * only what pods (the one just handed a VM, starting its containers, above
+ * all) leave over. The pod's cgroup it moves into at hand-out has the
+ * default weight. Best effort: a hierarchy without the file is skipped.
+ */
+export const POOL_CPU_WEIGHT = { v2: '1', v1Shares: '2' } as const;
+
+async function lowCpuWeight(podCgroup: string): Promise<void> {
+  const v = cgroupVersion();
+  for (const d of cgroupDirsOf(podCgroup, v)) {
+    const [file, value] = v === 2 ? ['cpu.weight', POOL_CPU_WEIGHT.v2] : ['cpu.shares', POOL_CPU_WEIGHT.v1Shares];
+    if (existsSync(join(d, file))) await writeFile(join(d, file), value).catch(() => undefined);
+  }
+}
+
+async function writePodFiles(shareSource: string, input: SandboxCreateInput): Promise<void> {
+  const resolv = resolvConf(input.config.dns_config ?? null) ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
+  await writeFile(join(shareSource, sharePath.podFile('hostname')), hostnameFile(input.hostname), { mode: 0o644 });
+  await writeFile(join(shareSource, sharePath.podFile('hosts')), hostsFile(input.hostname, input.ips), { mode: 0o644 });
+  await writeFile(join(shareSource, sharePath.podFile('resolv.conf')), resolv, { mode: 0o644 });
+}
