@@ -74,7 +74,7 @@ export interface LayerFile {
 }
 
 /** Where `path` of the image made of `layers` (top first) is a non-directory, null if absent or a directory. */
-export async function resolveLayerFile(layers: readonly string[], path: string, probe: OpaqueProbe = cachedOpaqueByXattr): Promise<LayerFile | null> {
+export async function resolveLayerFile(layers: readonly string[], path: string, probe: OpaqueProbe = opaqueByXattr): Promise<LayerFile | null> {
   let parts = components(path);
   const done: string[] = [];
   // merged[i]: the layers whose directory at done[0..i) make up that merged directory.
@@ -171,7 +171,6 @@ export function opaqueByXattr(dir: string): Promise<boolean> {
 
 /** Directories whose opacity is remembered at most (a few per layer are ever asked: those on the way to /etc/passwd and /etc/group). */
 const OPAQUE_CACHE_MAX = 4096;
-const opaqueCache = new Map<string, Promise<boolean>>();
 
 /**
  * opaqueByXattr, asked once per directory: an image layer's snapshot is
@@ -179,15 +178,22 @@ const opaqueCache = new Map<string, Promise<boolean>>();
  * for as long as the path exists and for whatever is unpacked there again.
  * Every CreateContainer of a multi-layer image read /etc/passwd and
  * /etc/group through every layer's /etc: a getfattr process per layer and
- * file, each time. A failed probe is not remembered.
+ * file, each time. A failed probe is not remembered. One per controller
+ * (per-daemon state, not module state).
  */
-export function cachedOpaqueByXattr(dir: string, probe: OpaqueProbe = opaqueByXattr): Promise<boolean> {
-  let p = opaqueCache.get(dir);
-  if (!p) {
-    if (opaqueCache.size >= OPAQUE_CACHE_MAX) opaqueCache.clear();
-    p = probe(dir);
-    opaqueCache.set(dir, p);
-    p.catch(() => opaqueCache.delete(dir));
-  }
-  return p;
+export class OpaqueCache {
+  private readonly answers = new Map<string, Promise<boolean>>();
+
+  constructor(private readonly probe: OpaqueProbe = opaqueByXattr) {}
+
+  readonly ask: OpaqueProbe = (dir) => {
+    let p = this.answers.get(dir);
+    if (!p) {
+      if (this.answers.size >= OPAQUE_CACHE_MAX) this.answers.clear();
+      p = this.probe(dir);
+      this.answers.set(dir, p);
+      p.catch(() => this.answers.delete(dir));
+    }
+    return p;
+  };
 }

@@ -22,6 +22,7 @@ import type { ContainerCreateInput, ContainerCreateResult, ContainerHandle, Cont
 import { decodeContainerData, decodeSandboxData, RUNC_DATA_VERSION, type RuncContainerData } from './data';
 import type { RuncPaths } from './paths';
 import { readImageUserFiles } from './rootfs-read';
+import type { OpaqueProbe } from '../../image/layer-file';
 import { Steps, type PhaseObserver } from '../steps';
 import { nowNs, sleep } from '../../../common/time';
 import { makeDirs } from '../../host/make-dirs';
@@ -34,6 +35,8 @@ export interface ContainerDeps {
   /** native/infra's vmpod-mount (staged-mounts.ts). */
   mountBinary: string;
   phases?: PhaseObserver;
+  /** Whether an image layer's directory is opaque (the controller's OpaqueCache). */
+  opaque?: OpaqueProbe;
 }
 
 /** Where a restored container's unpacked CRIU images wait for its start (removed once it runs). */
@@ -105,7 +108,7 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
     );
   }
   const spec = await steps.run('spec', async () => {
-    const { passwd, group } = await readImageUserFiles(input.rootfs);
+    const { passwd, group } = await readImageUserFiles(input.rootfs, deps.opaque);
     const made = containerSpec({
       containerId: id,
       config,

@@ -49,6 +49,7 @@ import { startExec } from './exec-stream';
 import { ExitIndex } from './exit-index';
 import { ExitWatcher } from './exit-watch';
 import { LiveStates, pidAlive } from './live-state';
+import { OpaqueCache } from '../../image/layer-file';
 import { unmountIfMounted } from './mount';
 import { RuncPaths } from './paths';
 import { mountBinaryPath, releaseStagedMounts } from './staged-mounts';
@@ -84,6 +85,7 @@ export class RuncController implements SandboxController {
   private readonly live: LiveStates;
   /** runc deletes started when a process ended (deleteEarly), by id, until removal. */
   private readonly deleting = new Map<string, Promise<void>>();
+  private readonly opaque = new OpaqueCache();
 
   constructor(private readonly opts: RuncControllerOptions) {
     this.handler = opts.handler;
@@ -104,7 +106,16 @@ export class RuncController implements SandboxController {
   }
 
   private get deps() {
-    return { paths: this.paths, runc: this.runc, runcBinary: this.runcBinary, host: this.host, infraBinary: this.infraBinary, mountBinary: this.mountBinary, phases: this.opts.phases };
+    return {
+      paths: this.paths,
+      runc: this.runc,
+      runcBinary: this.runcBinary,
+      host: this.host,
+      infraBinary: this.infraBinary,
+      mountBinary: this.mountBinary,
+      phases: this.opts.phases,
+      opaque: this.opaque.ask,
+    };
   }
 
   /** conmon wrote an exit file: a container's (its bundle exists) or a pod infra's (its pod dir exists). */

@@ -6,7 +6,7 @@
 // through its share, at any moment (a FIFO there would hang the read).
 
 import { readFileInRoot } from '../../host/safe-read';
-import { readLayerFile } from '../../image/layer-file';
+import { readLayerFile, type OpaqueProbe } from '../../image/layer-file';
 import { mountedImageLayers } from '../../image/mounted-layers';
 
 /**
@@ -25,13 +25,14 @@ export async function readRootfsFile(root: string, path: string): Promise<string
  * of, never through the mount (whose upper dir its container or guest
  * writes). A rootfs that is not such an overlay (a test's plain dir, or an
  * image whose layers the mount table names relatively) is read in place,
- * still without following or blocking.
+ * still without following or blocking. `opaque` answers whether a layer's
+ * directory is opaque (the controller's OpaqueCache).
  */
-export async function readImageUserFiles(rootfs: string): Promise<{ passwd: string; group: string }> {
+export async function readImageUserFiles(rootfs: string, opaque?: OpaqueProbe): Promise<{ passwd: string; group: string }> {
   const layers = await mountedImageLayers(rootfs);
   const read = async (path: string): Promise<string> => {
     if (!layers) return readRootfsFile(rootfs, path);
-    const r = await readLayerFile(layers, path);
+    const r = await readLayerFile(layers, path, undefined, opaque);
     return r.ok ? r.data.toString('utf8') : '';
   };
   const [passwd, group] = await Promise.all([read('/etc/passwd'), read('/etc/group')]);

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { cachedOpaqueByXattr, opaqueByXattr, readLayerFile, resolveLayerFile } from '../../../src/image/layer-file';
+import { OpaqueCache, opaqueByXattr, readLayerFile, resolveLayerFile } from '../../../src/image/layer-file';
 import { overlayLowerdirs } from '../../../src/image/mounted-layers';
 
 const root = process.getuid?.() === 0;
@@ -105,7 +105,7 @@ t.test('opaqueByXattr reads trusted.overlay.opaque', { skip: !root && 'trusted x
   await t.rejects(opaqueByXattr(join(l, 'missing')), /trusted\.overlay\.opaque/, 'a missing dir is an error, not "not opaque"');
 });
 
-t.test('cachedOpaqueByXattr asks once per directory, and asks again after a failure', async (t) => {
+t.test('OpaqueCache asks once per directory, and asks again after a failure', async (t) => {
   const asked: string[] = [];
   let fail = true;
   const probe = async (d: string) => {
@@ -114,15 +114,18 @@ t.test('cachedOpaqueByXattr asks once per directory, and asks again after a fail
     return d.endsWith('/o');
   };
   const base = join(dir, 'cache-probe');
-  t.equal(await cachedOpaqueByXattr(join(base, 'o'), probe), true);
-  t.equal(await cachedOpaqueByXattr(join(base, 'o'), probe), true);
-  t.equal(await cachedOpaqueByXattr(join(base, 'p'), probe), false);
-  t.same(await Promise.all([cachedOpaqueByXattr(join(base, 'q'), probe), cachedOpaqueByXattr(join(base, 'q'), probe)]), [false, false], 'concurrent askers share one probe');
+  const cache = new OpaqueCache(probe);
+  t.equal(await cache.ask(join(base, 'o')), true);
+  t.equal(await cache.ask(join(base, 'o')), true);
+  t.equal(await cache.ask(join(base, 'p')), false);
+  t.same(await Promise.all([cache.ask(join(base, 'q')), cache.ask(join(base, 'q'))]), [false, false], 'concurrent askers share one probe');
   t.same(asked, [join(base, 'o'), join(base, 'p'), join(base, 'q')], 'one probe per directory');
-  await t.rejects(cachedOpaqueByXattr(join(base, 'bad'), probe), /getfattr failed/);
+  await t.rejects(cache.ask(join(base, 'bad')), /getfattr failed/);
   fail = false;
-  t.equal(await cachedOpaqueByXattr(join(base, 'bad'), probe), false, 'a failure is not remembered');
+  t.equal(await cache.ask(join(base, 'bad')), false, 'a failure is not remembered');
   t.equal(asked.filter((d) => d.endsWith('/bad')).length, 2);
+  t.equal(await new OpaqueCache(probe).ask(join(base, 'o')), true);
+  t.equal(asked.filter((d) => d.endsWith('/o')).length, 2, 'two caches (two daemons) share nothing');
 });
 
 t.test('overlayLowerdirs reads the kernel record of a mount', async (t) => {
