@@ -68,6 +68,7 @@ import { makeVmRunDir, removeVmRunDir } from './run-dir';
 import { mountShare } from './share';
 import { vmSize } from './sizing';
 import { guestShares } from './start';
+import { podVmConfig } from './vm-launch-config';
 
 /** Owner names of pool VMs (allocators, cgroups, run dirs): never a pod id kubelet makes (64 hex digits). */
 export const POOL_NAME_PREFIX = 'vmpool-';
@@ -207,30 +208,23 @@ export class VmPool {
       await lowCpuWeight(cg.paths.pod);
       await makeVmRunDir(run);
       undo.push(() => removeVmRunDir(env.hypervisor, run));
-      const parts = guest.manifest.parts;
-      const configFor = (endpoint: AgentEndpoint): VmConfig => ({
-        id: name,
-        runDir: run.dir,
-        accel: host.accel,
-        vcpus: size.vcpus,
-        memoryMib: size.memoryMib,
-        resize: { maxVcpus: Math.max(size.vcpus, Math.min(cpus().length, 255)) },
-        // As a cold pod VM of this handler (start.ts).
-        ...(host.accel === 'tcg' && env.microvm.tcg_tb_size_mib > 0 ? { tcgTbSizeMib: env.microvm.tcg_tb_size_mib } : {}),
-        freePageReporting: env.microvm.free_page_reporting,
-        boot: {
-          kernel: join(guest.dir, parts.vmlinux.file),
-          initrd: join(guest.dir, parts.initramfs.file),
-          params: guest.manifest.kernel.cmdline.split(/\s+/).filter((p) => p && !p.startsWith('console=') && !p.startsWith('panic=')),
-        },
-        rootfs: { path: join(guest.dir, parts.rootfs.file), sizeBytes: parts.rootfs.size },
-        sharedDir: paths.shared,
-        volumeDir: paths.volumes,
-        agent: endpoint.transport === 'vsock' ? { transport: 'vsock', cid: endpoint.cid } : { transport: 'serial', socketPath: endpoint.socketPath },
-        netnsPath: netnsPin,
-        placement: { cgroupProcs: cg.procsFiles, oomScoreAdj: vmOomScoreAdj(0, ownOomScoreAdj()).value },
-        ...(uid !== undefined ? { jail: { uid, gid: uid } } : {}),
-      });
+      // As a cold pod VM of this handler, without a NIC (hot-plugged at hand-out).
+      const configFor = (endpoint: AgentEndpoint): VmConfig =>
+        podVmConfig(
+          {
+            id: name,
+            runDir: run.dir,
+            host,
+            microvm: env.microvm,
+            size,
+            sharedDir: paths.shared,
+            volumeDir: paths.volumes,
+            netnsPath: netnsPin,
+            placement: { cgroupProcs: cg.procsFiles, oomScoreAdj: vmOomScoreAdj(0, ownOomScoreAdj()).value },
+            uid,
+          },
+          endpoint,
+        );
       let started: { endpoint: AgentEndpoint; vm: VmHandle };
       if (host.transport === 'serial') {
         const endpoint: AgentEndpoint = { transport: 'serial', socketPath: run.agentSocket };

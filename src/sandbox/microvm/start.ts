@@ -25,6 +25,7 @@ import { makeVmRunDir, removeVmRunDir } from './run-dir';
 import { mountShare } from './share';
 import { vmSize } from './sizing';
 import { tcgBootGate } from './boot-gate';
+import { podVmConfig } from './vm-launch-config';
 import { cgroupVersion } from '../../host/facts';
 import { createVmCgroup, ownOomScoreAdj, removeVmCgroup, vmCgroupLimits, vmCgroupPaths, vmOomScoreAdj } from '../../host/vm-cgroup';
 import { writeVmCgroupRecord } from './pod-vm';
@@ -158,32 +159,23 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       hostCpus: cpus().length,
       hostMemoryMib: Math.floor(totalmem() / (1024 * 1024)),
     });
-    const parts = guest.manifest.parts;
-    const configFor = (endpoint: AgentEndpoint): VmConfig => ({
-      id,
-      runDir: run.dir,
-      accel: host.accel,
-      vcpus: size.vcpus,
-      memoryMib: size.memoryMib,
-      ...(host.accel === 'tcg' && env.microvm.tcg_tb_size_mib > 0 ? { tcgTbSizeMib: env.microvm.tcg_tb_size_mib } : {}),
-      freePageReporting: env.microvm.free_page_reporting,
-      // In-place resize (resize.ts): vCPUs up to the host's (as sizing caps them), RAM through virtio-mem over the maxmem headroom.
-      resize: { maxVcpus: Math.max(size.vcpus, Math.min(cpus().length, 255)) },
-      boot: {
-        kernel: join(guest.dir, parts.vmlinux.file),
-        initrd: join(guest.dir, parts.initramfs.file),
-        params: guest.manifest.kernel.cmdline.split(/\s+/).filter((p) => p && !p.startsWith('console=') && !p.startsWith('panic=')),
-      },
-      rootfs: { path: join(guest.dir, parts.rootfs.file), sizeBytes: parts.rootfs.size },
-      sharedDir: paths.shared,
-      volumeDir: paths.volumes,
-      agent: endpoint.transport === 'vsock' ? { transport: 'vsock', cid: endpoint.cid } : { transport: 'serial', socketPath: endpoint.socketPath },
-      ...(net ? { network: { ifname: net.tapName, mac: net.mac } } : {}),
-      ...(input.netnsPath ? { netnsPath: input.netnsPath } : {}),
-      placement: { cgroupProcs: cgroup.procsFiles, oomScoreAdj: oom.value },
-      // Its own uid in a mount namespace of this pod's files only (hypervisor/qemu/jail.ts).
-      ...(uid !== undefined ? { jail: { uid, gid: uid } } : {}),
-    });
+    const configFor = (endpoint: AgentEndpoint): VmConfig =>
+      podVmConfig(
+        {
+          id,
+          runDir: run.dir,
+          host,
+          microvm: env.microvm,
+          size,
+          sharedDir: paths.shared,
+          volumeDir: paths.volumes,
+          ...(net ? { network: { ifname: net.tapName, mac: net.mac } } : {}),
+          netnsPath: input.netnsPath,
+          placement: { cgroupProcs: cgroup.procsFiles, oomScoreAdj: oom.value },
+          uid,
+        },
+        endpoint,
+      );
     // QEMU runs in a cgroup of the pod's, under kubelet's cgroup_parent, with the pod's CPU quota and its guest RAM plus QEMU's own as memory limit.
     const limits = vmCgroupLimits({ resources: input.config.linux?.resources, overhead: input.config.linux?.overhead, guestMemoryMib: size.memoryMib, accel: host.accel });
     const cgroup = await steps.run(
