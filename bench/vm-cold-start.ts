@@ -19,28 +19,19 @@
 // Drives the microvm controller directly (no gRPC) in a throw-away network
 // namespace, like bench/vm-pod, with a busybox image from a local registry.
 
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
-import { defaultConfig } from '../src/config/defaults';
-import type { MicrovmHandlerConfig } from '../src/config/types';
-import type { ContainerConfig__Output } from '../src/generated/cri/runtime/v1/ContainerConfig';
-import type { PodSandboxConfig__Output } from '../src/generated/cri/runtime/v1/PodSandboxConfig';
 import { findGuestImage } from '../src/host/guest-image';
 import { readHostFacts } from '../src/host/facts';
 import { RUN_FILES } from '../src/hypervisor';
-import { createImageService } from '../src/image';
 import { silentLogger } from '../src/log';
-import { PodNetwork } from '../src/network';
 import { MicrovmController } from '../src/sandbox/microvm/controller';
 import { decodeVmPodData } from '../src/sandbox/microvm/data';
 import { vmRunPaths } from '../src/sandbox/microvm/layout';
-import { unmountAll } from '../src/sandbox/microvm/share';
-import { busyboxEntries, makeTar, RegistryPusher } from '../test/helpers/image-builder';
-import { createNetnsSandbox } from '../test/helpers/netns-sandbox';
 import { processCpuMs } from '../test/helpers/guest-console';
-import { startRegistry } from '../test/helpers/registry';
 import { measureGuestBootFloor } from './guest-boot';
+import { benchPodConfig, busyboxContainerConfig, openVmBenchWorld, POD_NAMESPACES } from './lib/vm-bench';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -141,48 +132,18 @@ async function main(): Promise<void> {
   if (guest.manifest.agent !== 'bundle') throw new Error(`guest image ${guest.dir} has no agent bundle`);
   const loadBefore = loadavg().map((l) => l.toFixed(1));
 
-  const dir = mkdtempSync('/tmp/vcs-');
-  const sb = createNetnsSandbox('vmpod-cold-net-');
-  const reg = await startRegistry();
-  const ctl: { c?: MicrovmController; net?: PodNetwork; pods: string[] } = { pods: [] };
+  const w = await openVmBenchWorld({ tmpPrefix: 'vcs-', netnsPrefix: 'vmpod-cold-net-', cniName: 'vmcold', bridge: 'vmcoldbr0', subnet: '10.88.93.0/24', guest });
   try {
-    const cfg = defaultConfig();
-    cfg.root = join(dir, 'r');
-    cfg.state = join(dir, 's');
-    const vmCfg: MicrovmHandlerConfig = { ...(cfg.runtime.handlers.vm as MicrovmHandlerConfig), accel: 'tcg', agent_transport: 'serial', guest_dir: guest.dir, boot_timeout_s: 300 };
-    cfg.network = { cni_conf_dir: join(sb.dir, 'net.d'), cni_bin_dirs: ['/usr/lib/cni'], plugin_timeout_s: 30 };
-    sb.exec(['mkdir', '-p', cfg.network.cni_conf_dir]);
-    writeFileSync(
-      join(cfg.network.cni_conf_dir, '10-bench.conflist'),
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: 'vmcold',
-        plugins: [{ type: 'bridge', bridge: 'vmcoldbr0', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.93.0/24' }]], dataDir: join(sb.dir, 'ipam') } }],
-      }),
-    );
-    await new RegistryPusher(reg).pushImage('bench/busybox', 'v1', [{ tar: await makeTar(busyboxEntries()), compression: 'gzip' }], { config: { Cmd: ['/bin/sh'] } });
-    const images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
-    const image = await images.pull(`${reg.host}/bench/busybox:v1`, null);
-    const net = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: silentLogger, hostNetns: sb.netns });
+    const { cfg, vmCfg, images, image, net } = w;
     const c = new MicrovmController({ handler: 'vm', config: cfg, microvm: vmCfg, host: readHostFacts(), logger: silentLogger });
-    ctl.c = c;
-    ctl.net = net;
+    w.controllers.push(c);
 
     const rows: Array<Record<string, number>> = [];
     const cpuRows: Array<Record<string, number>> = [];
     let lastTrace: Stamped[] = [];
     for (let r = 0; r < runs; r++) {
       const id = `cold${process.pid}x${String(r).padStart(6, '0')}`.padEnd(64, '0');
-      const config = {
-        metadata: { name: `cold-${r}`, uid: id, namespace: 'bench', attempt: 0 },
-        hostname: 'cold',
-        log_directory: join(dir, 'logs', id),
-        dns_config: null,
-        port_mappings: [],
-        labels: {},
-        annotations: {},
-        linux: null,
-      } as unknown as PodSandboxConfig__Output;
+      const config = benchPodConfig(w, id, `cold-${r}`, 'cold');
       const t0 = Date.now();
       const tail = new ConsoleTail(join(vmRunPaths(cfg.state, id).dir, RUN_FILES.consoleLog), t0);
       const row: Record<string, number> = {};
@@ -198,10 +159,10 @@ async function main(): Promise<void> {
       };
       try {
         const n = await net.setup({ id, name: `cold-${r}`, namespace: 'bench', uid: id, hostNetwork: false, portMappings: [] });
-        ctl.pods.push(id);
+        w.pods.push({ c, net, id });
         row['CNI ADD'] = Date.now() - t0;
         const tCreate = Date.now();
-        const data = await c.createSandbox({ id, config, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, hostname: 'cold', netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger });
+        const data = await c.createSandbox({ id, config, namespaces: POD_NAMESPACES, hostname: 'cold', netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger });
         mark('pod ready (RunPodSandbox)');
         // The daemon's phases, laid end to end from the start of createSandbox.
         let at = tCreate - t0;
@@ -209,30 +170,13 @@ async function main(): Promise<void> {
           at += ms;
           row[`  daemon: ${p} done`] = at;
         }
-        const sbh = { id, config, namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'cold', netnsPath: n.netnsPath, data };
+        const sbh = { id, config, namespaces: POD_NAMESPACES, hostname: 'cold', netnsPath: n.netnsPath, data };
         const cid = `k${r}`.padEnd(64, '0');
         const layout = await images.prepareRootfs(cid, image.id);
         await images.mountRootfs(cid);
         row['image rootfs prepared'] = Date.now() - t0;
-        const logPath = join(dir, 'logs', id, 'c.log');
-        const cconf = {
-          metadata: { name: 'c', attempt: 0 },
-          image: { image: image.id },
-          command: ['/bin/sh', '-c', 'echo up; exec sleep 3600'],
-          args: [],
-          working_dir: '',
-          envs: [],
-          mounts: [],
-          devices: [],
-          labels: {},
-          annotations: {},
-          log_path: 'c.log',
-          stdin: false,
-          stdin_once: false,
-          tty: false,
-          linux: null,
-          CDI_devices: [],
-        } as unknown as ContainerConfig__Output;
+        const logPath = join(w.dir, 'logs', id, 'c.log');
+        const cconf = busyboxContainerConfig(image.id, 'echo up; exec sleep 3600');
         const tc = Date.now();
         const made = await c.createContainer({ id: cid, sandbox: sbh, config: cconf, image: image.config, rootfs: layout.mountpoint, logPath, log: silentLogger });
         mark('CreateContainer done');
@@ -253,7 +197,10 @@ async function main(): Promise<void> {
         await images.releaseRootfs(cid);
         await c.removeSandbox(sbh, silentLogger);
         await net.teardown(id);
-        ctl.pods = ctl.pods.filter((p) => p !== id);
+        w.pods.splice(
+          w.pods.findIndex((p) => p.id === id),
+          1,
+        );
       } finally {
         tail.stop();
       }
@@ -283,22 +230,7 @@ async function main(): Promise<void> {
       for (const l of lastTrace) console.log(`${sec(l.ms)} ${sec(l.cpuMs)} ${l.text.slice(0, 200)}`);
     }
   } finally {
-    for (const id of ctl.pods) {
-      const sbh = {
-        id,
-        config: {} as PodSandboxConfig__Output,
-        namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const },
-        hostname: 'cold',
-        netnsPath: '',
-        data: { podDir: '', netnsPath: '', tapName: '' },
-      };
-      await ctl.c?.removeSandbox(sbh, silentLogger).catch((e: unknown) => console.error(`cleanup of ${id}: ${(e as Error).message}`));
-      await ctl.net?.teardown(id).catch(() => undefined);
-    }
-    await reg.stop();
-    sb.destroy();
-    await unmountAll(dir);
-    rmSync(dir, { recursive: true, force: true });
+    await w.close();
   }
 }
 

@@ -31,24 +31,15 @@
 // Runs the controller directly (no gRPC) inside a throw-away network
 // namespace, with images from a local docker-registry.
 
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultConfig } from '../src/config/defaults';
-import type { ContainerConfig__Output } from '../src/generated/cri/runtime/v1/ContainerConfig';
-import type { PodSandboxConfig__Output } from '../src/generated/cri/runtime/v1/PodSandboxConfig';
 import { findGuestImage } from '../src/host/guest-image';
-import { createImageService } from '../src/image';
 import { silentLogger } from '../src/log';
-import { PodNetwork } from '../src/network';
 import { readHostFacts } from '../src/host/facts';
 import { MicrovmController } from '../src/sandbox/microvm/controller';
 import { decodeVmPodData } from '../src/sandbox/microvm/data';
-import type { MicrovmHandlerConfig } from '../src/config/types';
-import { unmountAll } from '../src/sandbox/microvm/share';
-import { busyboxEntries, makeTar, RegistryPusher } from '../test/helpers/image-builder';
-import { createNetnsSandbox } from '../test/helpers/netns-sandbox';
-import { startRegistry } from '../test/helpers/registry';
 import { measureGuestBootFloor } from './guest-boot';
+import { benchPodConfig, busyboxContainerConfig, openVmBenchWorld, POD_NAMESPACES } from './lib/vm-bench';
 import { BUCKET_LABELS, BUCKETS, densityEstimate, meanBreakdown, parseMeminfo, parseSmaps, smapsBreakdown, totalPssKiB, type GuestFiles } from './lib/smaps';
 
 const arg = (name: string, dflt: number, min = 1): number => {
@@ -96,51 +87,25 @@ async function main(): Promise<void> {
     initrd: join(guest.dir, guest.manifest.parts.initramfs.file),
     rootfs: join(guest.dir, guest.manifest.parts.rootfs.file),
   };
-  const dir = mkdtempSync('/tmp/vpb-');
-  const sb = createNetnsSandbox('vmpod-bench-net-');
-  const reg = await startRegistry();
-  const ctl: { c?: MicrovmController; net?: PodNetwork; pods: string[] } = { pods: [] };
+  const w = await openVmBenchWorld({ tmpPrefix: 'vpb-', netnsPrefix: 'vmpod-bench-net-', cniName: 'vmbench', bridge: 'vmbenchbr0', subnet: '10.88.92.0/24', guest });
   try {
-    const cfg = defaultConfig();
-    cfg.root = join(dir, 'r');
-    cfg.state = join(dir, 's');
-    const vmCfg: MicrovmHandlerConfig = { ...(cfg.runtime.handlers.vm as MicrovmHandlerConfig), accel: 'tcg', agent_transport: 'serial', guest_dir: guest.dir, boot_timeout_s: 300 };
+    const { cfg, vmCfg, images, image, net } = w;
     if (tbSize !== undefined) vmCfg.tcg_tb_size_mib = Number(tbSize);
-    cfg.network = { cni_conf_dir: join(sb.dir, 'net.d'), cni_bin_dirs: ['/usr/lib/cni'], plugin_timeout_s: 30 };
-    sb.exec(['mkdir', '-p', cfg.network.cni_conf_dir]);
-    writeFileSync(
-      join(cfg.network.cni_conf_dir, '10-bench.conflist'),
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: 'vmbench',
-        plugins: [{ type: 'bridge', bridge: 'vmbenchbr0', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.92.0/24' }]], dataDir: join(sb.dir, 'ipam') } }],
-      }),
-    );
-    await new RegistryPusher(reg).pushImage('bench/busybox', 'v1', [{ tar: await makeTar(busyboxEntries()), compression: 'gzip' }], { config: { Cmd: ['/bin/sh'] } });
-    const images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
-    const image = await images.pull(`${reg.host}/bench/busybox:v1`, null);
-    const net = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: silentLogger, hostNetns: sb.netns });
     const c = new MicrovmController({ handler: 'vm', config: cfg, microvm: vmCfg, host: readHostFacts(), logger: silentLogger });
-    ctl.c = c;
-    ctl.net = net;
+    w.controllers.push(c);
+    const forget = (id: string): void => {
+      const i = w.pods.findIndex((p) => p.id === id);
+      if (i >= 0) w.pods.splice(i, 1);
+    };
 
     let seq = 0;
-    const startPod = async (c: MicrovmController = ctl.c as MicrovmController) => {
+    const startPod = async (ctl: MicrovmController = c) => {
       const id = `bench${process.pid}x${String(seq++).padStart(6, '0')}`.padEnd(64, '0');
-      const config = {
-        metadata: { name: `bench-${seq}`, uid: id, namespace: 'bench', attempt: 0 },
-        hostname: 'bench',
-        log_directory: join(dir, 'logs', id),
-        dns_config: null,
-        port_mappings: [],
-        labels: {},
-        annotations: {},
-        linux: null,
-      } as unknown as PodSandboxConfig__Output;
+      const config = benchPodConfig(w, id, `bench-${seq}`, 'bench');
       const t0 = Date.now();
       const n = await net.setup({ id, name: `bench-${seq}`, namespace: 'bench', uid: id, hostNetwork: false, portMappings: [] });
-      ctl.pods.push(id);
-      const data = await c.createSandbox({ id, config, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, hostname: 'bench', netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger });
+      w.pods.push({ c: ctl, net, id });
+      const data = await ctl.createSandbox({ id, config, namespaces: POD_NAMESPACES, hostname: 'bench', netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger });
       const ready = Date.now();
       return { id, config, data, netnsPath: n.netnsPath, cniMs: 0, readyMs: ready - t0 };
     };
@@ -149,40 +114,23 @@ async function main(): Promise<void> {
     const handle = (pod: Pod) => ({
       id: pod.id,
       config: pod.config,
-      namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const },
+      namespaces: POD_NAMESPACES,
       hostname: 'bench',
       netnsPath: pod.netnsPath,
       data: pod.data,
     });
     // One busybox container that prints a line and sleeps; resolves once the line is in its CRI log.
     let cseq = 0;
-    const runContainer = async (pod: Pod, c: MicrovmController = ctl.c as MicrovmController, script = 'echo up; exec sleep 3600') => {
+    const runContainer = async (pod: Pod, ctl: MicrovmController = c, script = 'echo up; exec sleep 3600') => {
       const sbh = handle(pod);
       const cid = `c${cseq++}`.padEnd(64, '0');
       const layout = await images.prepareRootfs(cid, image.id);
       await images.mountRootfs(cid);
-      const logPath = join(dir, 'logs', pod.id, 'c.log');
-      const cconf = {
-        metadata: { name: 'c', attempt: 0 },
-        image: { image: image.id },
-        command: ['/bin/sh', '-c', script],
-        args: [],
-        working_dir: '',
-        envs: [],
-        mounts: [],
-        devices: [],
-        labels: {},
-        annotations: {},
-        log_path: 'c.log',
-        stdin: false,
-        stdin_once: false,
-        tty: false,
-        linux: null,
-        CDI_devices: [],
-      } as unknown as ContainerConfig__Output;
-      const made = await c.createContainer({ id: cid, sandbox: sbh, config: cconf, image: image.config, rootfs: layout.mountpoint, logPath, log: silentLogger });
+      const logPath = join(w.dir, 'logs', pod.id, 'c.log');
+      const cconf = busyboxContainerConfig(image.id, script);
+      const made = await ctl.createContainer({ id: cid, sandbox: sbh, config: cconf, image: image.config, rootfs: layout.mountpoint, logPath, log: silentLogger });
       const ch = { id: cid, logPath, data: made.data };
-      await c.startContainer(sbh, ch);
+      await ctl.startContainer(sbh, ch);
       while (!(existsSync(logPath) && readFileSync(logPath, 'utf8').includes(' F up'))) await new Promise((res) => setTimeout(res, 20));
       return ch;
     };
@@ -200,7 +148,7 @@ async function main(): Promise<void> {
       await images.releaseRootfs(ch.id);
       await c.removeSandbox(sbh, silentLogger);
       await net.teardown(pod.id);
-      ctl.pods = ctl.pods.filter((p) => p !== pod.id);
+      forget(pod.id);
     }
 
     if (tbSweep.length > 0) {
@@ -210,6 +158,7 @@ async function main(): Promise<void> {
       for (let r = 0; r < runs; r++)
         for (const size of tbSweep) {
           const cs = new MicrovmController({ handler: 'vm', config: cfg, microvm: { ...vmCfg, tcg_tb_size_mib: size }, host: readHostFacts(), logger: silentLogger });
+          w.controllers.push(cs);
           const t0 = Date.now();
           const pod = await startPod(cs);
           const ch = await runContainer(pod, cs);
@@ -222,7 +171,7 @@ async function main(): Promise<void> {
           await images.releaseRootfs(ch.id);
           await cs.removeSandbox(sbh, silentLogger);
           await net.teardown(pod.id);
-          ctl.pods = ctl.pods.filter((p) => p !== pod.id);
+          forget(pod.id);
         }
       console.log(`TCG translation buffer bound (tb-size) vs start, ${runs} run(s) each in turn, medians; load average ${loadBefore} before, ${loadavg()} after`);
       console.log('  tb-size MiB   pod ready s   total s   QEMU CPU s   TCG buffer resident MiB');
@@ -304,23 +253,7 @@ async function main(): Promise<void> {
       `  density (extrapolated from these ${idle} pods, not measured by filling the machine): until 90 % of ${mib(before.totalKiB)} MiB is used, ${byPss} idle pods at ${mib(withTcg)} MiB PSS each; ${byDrop} at the ${mib(dropKiB)} MiB of MemAvailable each took`,
     );
   } finally {
-    for (const id of ctl.pods) {
-      // Paths follow from the id (reattachTarget): the cleanup needs no more of the record.
-      const sbh = {
-        id,
-        config: {} as PodSandboxConfig__Output,
-        namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const },
-        hostname: 'bench',
-        netnsPath: '',
-        data: { podDir: '', netnsPath: '', tapName: '' },
-      };
-      await ctl.c?.removeSandbox(sbh, silentLogger).catch((e: unknown) => console.error(`cleanup of ${id}: ${(e as Error).message}`));
-      await ctl.net?.teardown(id).catch(() => undefined);
-    }
-    await reg.stop();
-    sb.destroy();
-    await unmountAll(dir);
-    rmSync(dir, { recursive: true, force: true });
+    await w.close();
   }
 }
 

@@ -24,30 +24,21 @@
 // Runs the controller directly (no gRPC) in a throw-away network namespace.
 
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient } from '../src/agent-client';
-import { defaultConfig } from '../src/config/defaults';
-import type { MicrovmHandlerConfig } from '../src/config/types';
-import type { ContainerConfig__Output } from '../src/generated/cri/runtime/v1/ContainerConfig';
-import type { PodSandboxConfig__Output } from '../src/generated/cri/runtime/v1/PodSandboxConfig';
 import { readHostFacts } from '../src/host/facts';
 import { findGuestImage, type GuestImage } from '../src/host/guest-image';
 import { buildQemuArgs } from '../src/hypervisor/qemu/cmdline';
 import { QmpClient } from '../src/hypervisor/qemu/qmp';
 import type { VmConfig } from '../src/hypervisor';
-import { createImageService } from '../src/image';
 import { silentLogger } from '../src/log';
-import { PodNetwork } from '../src/network';
 import { agentConnectFn } from '../src/sandbox/microvm/agent-connect';
 import { MicrovmController } from '../src/sandbox/microvm/controller';
 import { decodeVmPodData } from '../src/sandbox/microvm/data';
-import { unmountAll } from '../src/sandbox/microvm/share';
-import { busyboxEntries, makeTar, RegistryPusher } from '../test/helpers/image-builder';
-import { createNetnsSandbox } from '../test/helpers/netns-sandbox';
-import { startRegistry } from '../test/helpers/registry';
 import { measureGuestBootFloor } from './guest-boot';
+import { benchPodConfig, busyboxContainerConfig, openVmBenchWorld, POD_NAMESPACES } from './lib/vm-bench';
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);
@@ -213,75 +204,29 @@ async function main(): Promise<void> {
   if (guest.manifest.agent !== 'bundle') throw new Error(`guest image ${guest.dir} has no agent bundle`);
   const loadBefore = loadavg()[0].toFixed(1);
 
-  const dir = mkdtempSync('/tmp/vpp-');
-  const sb = createNetnsSandbox('vmpod-bench-pool-');
-  const reg = await startRegistry();
-  const live: { c: MicrovmController; net: PodNetwork; id: string }[] = [];
-  const controllers: MicrovmController[] = [];
+  const w = await openVmBenchWorld({ tmpPrefix: 'vpp-', netnsPrefix: 'vmpod-bench-pool-', cniName: 'vmpoolbench', bridge: 'vmpoolbr0', subnet: '10.88.84.0/24', guest });
+  const live = w.pods;
   try {
-    const cfg = defaultConfig();
-    cfg.root = join(dir, 'r');
-    cfg.state = join(dir, 's');
-    const vmCfg: MicrovmHandlerConfig = { ...(cfg.runtime.handlers.vm as MicrovmHandlerConfig), accel: 'tcg', agent_transport: 'serial', guest_dir: guest.dir, boot_timeout_s: 300 };
-    cfg.network = { cni_conf_dir: join(sb.dir, 'net.d'), cni_bin_dirs: ['/usr/lib/cni'], plugin_timeout_s: 30 };
-    sb.exec(['mkdir', '-p', cfg.network.cni_conf_dir]);
-    writeFileSync(
-      join(cfg.network.cni_conf_dir, '10-bench.conflist'),
-      JSON.stringify({
-        cniVersion: '1.0.0',
-        name: 'vmpoolbench',
-        plugins: [{ type: 'bridge', bridge: 'vmpoolbr0', isGateway: true, ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.84.0/24' }]], dataDir: join(sb.dir, 'ipam') } }],
-      }),
-    );
-    await new RegistryPusher(reg).pushImage('bench/busybox', 'v1', [{ tar: await makeTar(busyboxEntries()), compression: 'gzip' }], { config: { Cmd: ['/bin/sh'] } });
-    const images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
-    const image = await images.pull(`${reg.host}/bench/busybox:v1`, null);
-    const net = new PodNetwork({ config: cfg.network, root: cfg.root, state: cfg.state, logger: silentLogger, hostNetns: sb.netns });
+    const { cfg, vmCfg, images, image, net } = w;
     const cold = new MicrovmController({ handler: 'vm', config: cfg, microvm: vmCfg, host: readHostFacts(), logger: silentLogger });
-    controllers.push(cold);
+    w.controllers.push(cold);
     let pooled: MicrovmController | undefined;
 
     let seq = 0;
     const podRun = async (c: MicrovmController) => {
       const id = `bench${process.pid}x${String(seq++).padStart(6, '0')}`.padEnd(64, '0');
-      const config = {
-        metadata: { name: `b-${seq}`, uid: id, namespace: 'bench', attempt: 0 },
-        hostname: `b-${seq}`,
-        log_directory: join(dir, 'logs', id),
-        dns_config: null,
-        port_mappings: [],
-        labels: {},
-        annotations: {},
-        linux: null,
-      } as unknown as PodSandboxConfig__Output;
+      const config = benchPodConfig(w, id, `b-${seq}`, `b-${seq}`);
       const t0 = Date.now();
       const n = await net.setup({ id, name: `b-${seq}`, namespace: 'bench', uid: id, hostNetwork: false, portMappings: [] });
       live.push({ c, net, id });
-      const data = await c.createSandbox({ id, config, namespaces: { network: 'POD', pid: 'POD', ipc: 'POD' }, hostname: `b-${seq}`, netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger });
+      const data = await c.createSandbox({ id, config, namespaces: POD_NAMESPACES, hostname: `b-${seq}`, netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger });
       const readyMs = Date.now() - t0;
-      const sbh = { id, config, namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const }, hostname: 'b', netnsPath: n.netnsPath, data };
+      const sbh = { id, config, namespaces: POD_NAMESPACES, hostname: 'b', netnsPath: n.netnsPath, data };
       const cid = `c${seq}`.padEnd(64, '0');
       const layout = await images.prepareRootfs(cid, image.id);
       await images.mountRootfs(cid);
-      const logPath = join(dir, 'logs', id, 'c.log');
-      const cconf = {
-        metadata: { name: 'c', attempt: 0 },
-        image: { image: image.id },
-        command: ['/bin/sh', '-c', 'echo up; exec sleep 3600'],
-        args: [],
-        working_dir: '',
-        envs: [],
-        mounts: [],
-        devices: [],
-        labels: {},
-        annotations: {},
-        log_path: 'c.log',
-        stdin: false,
-        stdin_once: false,
-        tty: false,
-        linux: null,
-        CDI_devices: [],
-      } as unknown as ContainerConfig__Output;
+      const logPath = join(w.dir, 'logs', id, 'c.log');
+      const cconf = busyboxContainerConfig(image.id, 'echo up; exec sleep 3600');
       const tc = Date.now();
       const made = await c.createContainer({ id: cid, sandbox: sbh, config: cconf, image: image.config, rootfs: layout.mountpoint, logPath, log: silentLogger });
       const ch = { id: cid, logPath, data: made.data };
@@ -309,7 +254,7 @@ async function main(): Promise<void> {
       coldS.push(await podRun(cold));
       if (!pooled) {
         pooled = new MicrovmController({ handler: 'vmpool', config: cfg, microvm: { ...vmCfg, pool_size: 1 }, host: readHostFacts(), logger: silentLogger });
-        controllers.push(pooled);
+        w.controllers.push(pooled);
       }
       await pooled.poolSettled();
       poolS.push(await podRun(pooled));
@@ -339,23 +284,7 @@ async function main(): Promise<void> {
     );
     console.log(`template restore with readonly=on (no write access to the template): ${tmpl.readonlyOutcome}`);
   } finally {
-    for (const l of live) {
-      const sbh = {
-        id: l.id,
-        config: {} as PodSandboxConfig__Output,
-        namespaces: { network: 'POD' as const, pid: 'POD' as const, ipc: 'POD' as const },
-        hostname: 'b',
-        netnsPath: '',
-        data: { podDir: '', netnsPath: '', tapName: '' },
-      };
-      await l.c.removeSandbox(sbh, silentLogger).catch((e: unknown) => console.error(`cleanup of ${l.id}: ${(e as Error).message}`));
-      await l.net.teardown(l.id).catch(() => undefined);
-    }
-    for (const c of controllers) await c.close().catch(() => undefined);
-    await reg.stop();
-    sb.destroy();
-    await unmountAll(dir);
-    rmSync(dir, { recursive: true, force: true });
+    await w.close();
   }
 }
 
