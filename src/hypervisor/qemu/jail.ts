@@ -86,8 +86,10 @@ export function jailPlan(
   const wanted = new Set<string>(['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random']);
   if (c.accel === 'kvm') wanted.add('/dev/kvm');
   // A VM in a network namespace of its own may get its NIC hot-plugged later by tap name (a pre-booted pool VM: sandbox/microvm/pool.ts).
-  if (c.network || c.netnsPath !== undefined) wanted.add('/dev/net/tun');
-  if (c.network && c.accel === 'kvm') wanted.add('/dev/vhost-net');
+  const mayHaveNic = c.network !== undefined || c.netnsPath !== undefined;
+  if (mayHaveNic) wanted.add('/dev/net/tun');
+  // A NIC under kvm is vhost-net backed, hot-plugged ones too (hotplug.ts).
+  if (mayHaveNic && c.accel === 'kvm') wanted.add('/dev/vhost-net');
   if (c.agent.transport === 'vsock') wanted.add('/dev/vhost-vsock');
   for (const d of facts.devices) if (wanted.has(d)) plan.push({ kind: 'dev', path: d });
   return plan;

@@ -304,7 +304,8 @@ export class VmPool {
     for (const name of names) {
       if (!name.startsWith(POOL_NAME_PREFIX)) continue;
       this.log.info({ poolVm: name }, 'VM pool: removing a pool VM a previous daemon left');
-      await this.removeLeftovers(name);
+      // One that cannot be removed must not keep the others (maybe still running QEMUs) from being removed.
+      await this.removeLeftovers(name).catch((err: unknown) => this.log.warn({ poolVm: name, err: (err as Error).message }, 'VM pool: removing a pool VM a previous daemon left failed'));
     }
     // Owners whose files were never made (a daemon killed right after allocating).
     for (const owner of new Set([...(this.env.uids?.allocated().values() ?? []), ...(this.env.cids?.allocated().values() ?? [])])) {
@@ -335,12 +336,14 @@ export class VmPool {
     this.closed = true;
     for (const vm of this.booting) void vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }).catch(() => undefined);
     const all = this.ready.splice(0);
-    await Promise.all(
+    // Settled, not all: one VM that cannot be removed must not stop the others' removal nor the daemon's shutdown.
+    const results = await Promise.allSettled(
       all.map(async (p) => {
         const v = await p;
         if (v) await this.destroy(v);
       }),
     );
+    for (const r of results) if (r.status === 'rejected') this.log.warn({ err: (r.reason as Error).message }, 'VM pool: removing a pool VM at close failed');
   }
 
   /**
@@ -375,10 +378,21 @@ export class VmPool {
     const env = this.env;
     if (!p) return undefined;
     const log = input.log.child({ subsystem: 'microvm', poolVm: p.name });
-    const host = await env.host();
-    if (p.guestHash !== host.guest.hash || !fitsPoolVm(size, p) || (await p.vm.status()) === 'exited') {
+    // The VM is out of the pool from here: whatever fails before the hand-out must remove it, or nothing would.
+    let host: VmHostChoice;
+    let usable: boolean;
+    try {
+      host = await env.host();
+      // Only a running VM: a paused or shutting-down guest would cost the pod a full agent timeout.
+      usable = p.guestHash === host.guest.hash && fitsPoolVm(size, p) && (await p.vm.status()) === 'running';
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'VM pool: could not check the pool VM; removing it, the pod starts cold');
+      await this.destroy(p).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'VM pool: removing the pool VM failed'));
+      return undefined;
+    }
+    if (!usable) {
       log.info({ poolGuest: p.guestHash, guest: host.guest.hash, size, vmSize: { vcpus: p.vcpus, memoryMib: p.memoryMib } }, 'VM pool: this pool VM does not fit the pod; starting cold');
-      await this.destroy(p);
+      await this.destroy(p).catch((e: unknown) => log.warn({ err: (e as Error).message }, 'VM pool: removing the pool VM failed'));
       return undefined;
     }
     try {

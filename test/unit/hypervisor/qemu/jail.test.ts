@@ -58,6 +58,11 @@ t.test('devices follow what the VM uses, and only those the host has', async (t)
     ['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random', '/dev/net/tun'],
     'a VM in a netns of its own without a NIC yet (a pool VM) may open a tap hot-plugged later',
   );
+  t.same(
+    devs(cfg({ accel: 'kvm', netnsPath: '/s/microvm-pool/vm/netns/vmpool-1' })),
+    ['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random', '/dev/kvm', '/dev/net/tun', '/dev/vhost-net'],
+    'under kvm a hot-plugged NIC is vhost-net backed, so a pool VM gets /dev/vhost-net as a cold pod VM does (review: without it every hand-out failed on kvm)',
+  );
 });
 
 t.test('no other pod, no /etc, no state dir beyond the pod shares', async (t) => {
