@@ -122,6 +122,9 @@ export class RuncController implements SandboxController {
   private exited(id: string): void {
     const bundle = this.paths.containerBundle(id);
     let e: ControllerEvent | undefined;
+    // The watcher saw the file: the index need not wait for the directory's timestamps to change (a readdir between
+    // conmon's temporary file and its rename, in the same tick, would otherwise miss it until the next change).
+    if (existsSync(exitFile(this.paths.exitDir, id))) this.exitIndex.add(id);
     if (existsSync(bundle)) {
       // Read once here; the next status call answers from memory.
       const state = this.live.exitedState(id);

@@ -21,7 +21,13 @@ export class ExitWatcher {
     if (this.watcher) return;
     mkdirSync(this.dir, { recursive: true });
     this.watcher = watch(this.dir, (_event, name) => {
-      if (typeof name === 'string' && ID_RE.test(name)) this.onExit(name);
+      if (typeof name !== 'string' || !ID_RE.test(name)) return;
+      // A throw here would be an uncaught exception in an fs.watch callback and end the daemon: log it, the next status call sees the exit.
+      try {
+        this.onExit(name);
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, id: name }, 'handling an exit file failed; the exit is seen at the next status call');
+      }
     });
     // Lost events only delay a report until the next status call: log, keep serving.
     this.watcher.on('error', (err) => this.log.warn({ err: err.message, dir: this.dir }, 'exit watcher failed; exits are seen at the next status call'));
