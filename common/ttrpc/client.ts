@@ -37,6 +37,17 @@ export interface ClientOptions {
   firstStreamId?: number;
 }
 
+/**
+ * Whether frames for odd stream ids this client never opened are dropped
+ * instead of failing the connection. A reconnecting client turns it on while
+ * it proves the connection (agent-client's prime): a previous process's
+ * connection may still have answers in flight on the same virtio-serial port,
+ * with ids this process cannot know.
+ */
+export interface StrangerPolicy {
+  dropStrangers: boolean;
+}
+
 export interface ClientStream extends AsyncIterable<Buffer> {
   readonly streamId: number;
   /** Send one data frame to the server (client-streaming calls only). */
@@ -67,6 +78,8 @@ export class TtrpcClient {
   private readonly pending = new Map<number, Pending>();
   private nextStreamId: number;
   private readonly firstStreamId: number;
+  /** See StrangerPolicy: off unless a reconnecting caller turns it on. */
+  readonly strangers: StrangerPolicy = { dropStrangers: false };
   private readonly defaultTimeoutMs: number;
   private readonly maxStreamBuffer: number;
 
@@ -215,6 +228,7 @@ export class TtrpcClient {
   private onFrame(f: Frame): void {
     // A late answer to a call made on an earlier connection: drop it.
     if (f.streamId % 2 === 1 && f.streamId < this.firstStreamId) return;
+    if (f.streamId % 2 === 1 && f.streamId >= this.nextStreamId && this.strangers.dropStrangers) return;
     if (f.streamId % 2 !== 1 || f.streamId >= this.nextStreamId) {
       return this.channel.fail(new ProtocolViolationError(`frame for stream ${f.streamId}, which this client never opened`));
     }

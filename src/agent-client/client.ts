@@ -260,9 +260,13 @@ export class AgentClient {
     const clock = this.opts.clock ?? REAL_CLOCK;
     const until = clock.now() + this.connectTimeoutMs;
     const health = encodeRequest('Health', {});
+    // Until Health is answered, the port may still carry answers to a previous daemon's calls, whose ids
+    // this process never had (a restart): dropped, not taken for a protocol violation.
+    client.strangers.dropStrangers = true;
     for (let attempt = 1; ; attempt++) {
       try {
         await client.call(AGENT_SERVICE, 'Health', health, { timeoutMs: PRIME_HEALTH_TIMEOUT_MS });
+        client.strangers.dropStrangers = false;
         return;
       } catch (err) {
         const left = until - clock.now();

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { AgentClient, AgentResponseError, AgentUnavailableError, serialConnector } from '../../../src/agent-client';
 import { primeBackoffMs } from '../../../src/agent-client/client';
 import { DeadlineExceededError, RemoteStatusError, TtrpcServer } from '../../../common/ttrpc';
+import { encodeFrame, MessageType } from '../../../common/ttrpc/frame';
+import { encodeResponse as encodeTtrpcResponse } from '../../../common/ttrpc/messages';
 import { GrpcStatus } from '../../../common/errors';
 import { AGENT_SERVICE, HealthResponse_Status } from '../../../common/generated/agent/agent';
 import { encodeResponse } from '../../../common/agent-protocol/codec';
@@ -307,6 +309,25 @@ t.test('a reconnection is primed with Health until the agent answers, so no requ
   await new Promise((r) => setTimeout(r, 50));
   t.equal((await client.call('Version', {})).protocol_version, 1, 'the first real request after the reconnect is answered');
   t.equal(dials, 2, 'one reconnection');
+});
+
+t.test("a restarted daemon reattaching over serial drops answers to the previous daemon's calls instead of failing the connection", async (t) => {
+  const server = new TtrpcServer();
+  server.register(AGENT_SERVICE, 'Health', async () => encodeResponse('Health', { status: HealthResponse_Status.SERVING }));
+  server.register(AGENT_SERVICE, 'Version', async () => encodeResponse('Version', { protocol_version: 1 }));
+  const client = new AgentClient({
+    connect: async () => {
+      const [hostEnd, agentEnd] = duplexPair();
+      // The port still carries the answer to stream 35 of the previous daemon (a long poll it had open) before this one's.
+      agentEnd.write(encodeFrame(35, MessageType.RESPONSE, 0, encodeTtrpcResponse({ payload: encodeResponse('Version', { protocol_version: 1 }) })));
+      server.serve(agentEnd);
+      return hostEnd;
+    },
+    callTimeoutMs: 2000,
+    agentMayHoldOldConnection: true,
+  });
+  t.teardown(() => client.close());
+  t.equal((await client.call('Version', {})).protocol_version, 1, 'the connection is proved and used');
 });
 
 t.test('readAgentLog: the agent log lines, and hostile answers rejected', async (t) => {
