@@ -51,7 +51,7 @@ import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { AgentUnavailableError, type AgentClient } from '../../agent-client';
 import { DeadlineExceededError, InternalError, NotFoundError } from '../../../common/errors';
-import { sleep, unixNanoNumber } from '../../../common/time';
+import { sleep } from '../../../common/time';
 import { cgroupVersion } from '../../host/facts';
 import { cgroupDirsOf, createVmCgroup, ownOomScoreAdj, removeVmCgroup, vmCgroupLayout, vmCgroupLimits, vmCgroupPaths, vmOomScoreAdj, type VmCgroup } from '../../host/vm-cgroup';
 import { RUN_FILES, startWithFreeCid, type VmConfig, type VmHandle } from '../../hypervisor';
@@ -67,7 +67,7 @@ import { newAgentClient, PodVm, readVmCgroupRecord, removePodDir, writeVmCgroupR
 import { makeVmRunDir, removeVmRunDir } from './run-dir';
 import { mountShare } from './share';
 import { vmSize } from './sizing';
-import { guestShares } from './start';
+import { createSandboxRequest } from './start';
 import { podVmConfig } from './vm-launch-config';
 
 /** Owner names of pool VMs (allocators, cgroups, run dirs): never a pod id kubelet makes (64 hex digits). */
@@ -468,19 +468,8 @@ export class VmPool {
         await attachTap({ netns: netnsPath, tapName: DEFAULT_TAP_NAME, existing: g });
         return g;
       });
-      const dns = input.config.dns_config;
       // 4. The agent, over a fresh connection (the pool's was closed): the pod's sandbox, then its network.
-      const sandbox = phase('sandbox-setup', () =>
-        client.call('CreateSandbox', {
-          sandbox_id: id,
-          hostname: input.hostname,
-          dns: { nameservers: dns?.servers ?? [], searches: dns?.searches ?? [], options: dns?.options ?? [] },
-          shared_mounts: guestShares(),
-          sysctls: input.config.linux?.sysctls ?? {},
-          guest_time_unix_nano: unixNanoNumber(),
-          debug_processes: env.debugProcesses === true,
-        }),
-      );
+      const sandbox = phase('sandbox-setup', () => client.call('CreateSandbox', createSandboxRequest(input, env)));
       // Both settle before anything else happens (the cleanup below must not race either).
       const [nicR, sandboxR] = await Promise.allSettled([nic, sandbox]);
       if (nicR.status === 'rejected') throw nicR.reason;

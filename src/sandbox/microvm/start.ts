@@ -98,6 +98,25 @@ export function guestShares(): { tag: string; mount_point: string; msize: number
   ];
 }
 
+/**
+ * The agent's CreateSandbox request for pod `input`: hostname, DNS, the
+ * shares to mount, sysctls, the host's time, whether debug processes are
+ * allowed. One builder for a cold start and a pool hand-out (pool.ts): the
+ * guest of a pool VM must be set up exactly as a cold pod's.
+ */
+export function createSandboxRequest(input: Pick<SandboxCreateInput, 'id' | 'hostname' | 'config'>, env: Pick<PodVmEnv, 'debugProcesses'>) {
+  const dns = input.config.dns_config;
+  return {
+    sandbox_id: input.id,
+    hostname: input.hostname,
+    dns: { nameservers: dns?.servers ?? [], searches: dns?.searches ?? [], options: dns?.options ?? [] },
+    shared_mounts: guestShares(),
+    sysctls: input.config.linux?.sysctls ?? {},
+    guest_time_unix_nano: unixNanoNumber(),
+    debug_processes: env.debugProcesses === true,
+  };
+}
+
 /** The agent's network set-up from the tap result. */
 function guestNetworkCalls(net: GuestNetwork) {
   return {
@@ -241,18 +260,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
     const client = agent;
     await steps.run('agent-connect', () => waitForAgent(started.vm, client, env.microvm.boot_timeout_s * 1000));
     releaseBootSlot?.();
-    const dns = input.config.dns_config;
-    await steps.run('sandbox-setup', () =>
-      client.call('CreateSandbox', {
-        sandbox_id: id,
-        hostname: input.hostname,
-        dns: { nameservers: dns?.servers ?? [], searches: dns?.searches ?? [], options: dns?.options ?? [] },
-        shared_mounts: guestShares(),
-        sysctls: input.config.linux?.sysctls ?? {},
-        guest_time_unix_nano: unixNanoNumber(),
-        debug_processes: env.debugProcesses === true,
-      }),
-    );
+    await steps.run('sandbox-setup', () => client.call('CreateSandbox', createSandboxRequest(input, env)));
     if (net) {
       await steps.run('guest-network', async () => {
         const calls = guestNetworkCalls(net);

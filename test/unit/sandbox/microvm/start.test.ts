@@ -1,7 +1,7 @@
 import t from 'tap';
 import { SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG } from '../../../../src/hypervisor';
 import { GUEST_SHARED_DIR, GUEST_VOLUME_DIR } from '../../../../src/sandbox/microvm/layout';
-import { guestShares, INIT_FAILED_MARKER, INIT_HANDOVER_MARKER, phaseMessage, stuckPhase } from '../../../../src/sandbox/microvm/start';
+import { createSandboxRequest, guestShares, INIT_FAILED_MARKER, INIT_HANDOVER_MARKER, phaseMessage, stuckPhase } from '../../../../src/sandbox/microvm/start';
 
 t.test('where a boot got stuck, from the console', async (t) => {
   const cases: [string, string, string][] = [
@@ -31,4 +31,23 @@ t.test('the guest mounts the pod share first (the agent takes the first as its s
     ],
   );
   t.ok(GUEST_VOLUME_DIR.startsWith(`${GUEST_SHARED_DIR}/`), 'inside the pod share: bind sources stay relative to one share dir');
+});
+
+t.test("the agent's CreateSandbox request (one builder for a cold start and a pool hand-out) carries the pod's identity, DNS, shares, sysctls and debug flag", async (t) => {
+  const config = {
+    dns_config: { servers: ['10.0.0.10'], searches: ['svc.cluster.local'], options: ['ndots:5'] },
+    linux: { sysctls: { 'net.ipv4.ip_forward': '1' } },
+  } as unknown as Parameters<typeof createSandboxRequest>[0]['config'];
+  const before = BigInt(Date.now()) * 1_000_000n;
+  const req = createSandboxRequest({ id: 'pod-1', hostname: 'web-0', config }, { debugProcesses: true });
+  t.equal(req.sandbox_id, 'pod-1');
+  t.equal(req.hostname, 'web-0');
+  t.same(req.dns, { nameservers: ['10.0.0.10'], searches: ['svc.cluster.local'], options: ['ndots:5'] });
+  t.same(req.shared_mounts, guestShares());
+  t.same(req.sysctls, { 'net.ipv4.ip_forward': '1' });
+  t.equal(req.debug_processes, true);
+  t.ok(BigInt(req.guest_time_unix_nano) >= before, "the guest's clock is set from the host's time now");
+  const plain = createSandboxRequest({ id: 'pod-2', hostname: 'h', config: {} as typeof config }, {});
+  t.same(plain.dns, { nameservers: [], searches: [], options: [] }, 'no DNS config: empty lists');
+  t.equal(plain.debug_processes, false, 'debug processes only when the daemon says so');
 });
