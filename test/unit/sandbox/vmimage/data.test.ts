@@ -1,0 +1,57 @@
+import t from 'tap';
+import { InternalError } from '../../../../common/errors';
+import { decodeVmImageContainerData, decodeVmImagePodData } from '../../../../src/sandbox/vmimage/data';
+
+const pod = {
+  v: 1,
+  netnsPath: '/run/netns/p',
+  network: { tapName: 'tap0_vmpod', mac: '0a:58:0a:58:00:05', mtu: 1500, addresses: [], routes: [] },
+  qemuUid: 1_900_000_000,
+  accel: 'tcg',
+  vcpus: 1,
+  memoryMib: 1024,
+};
+const ctr = {
+  v: 1,
+  image: 'img',
+  disk: { path: '/r/disk/d.qcow2', name: 'd.qcow2', format: 'qcow2', virtualSize: 1024 },
+  overlay: '/s/overlay.qcow2',
+  overlayPlan: 'reuse',
+  firmware: 'ovmf',
+  machine: 'q35',
+  vcpus: 1,
+  memoryMib: 1024,
+  userDataFrom: 'pod annotation',
+};
+
+t.test('pod data round-trips and is checked field by field', async (t) => {
+  t.same(decodeVmImagePodData(pod, 'p'), pod);
+  const { network: _n, qemuUid: _u, ...bare } = pod;
+  t.same(decodeVmImagePodData(bare, 'p'), bare, 'no network, no uid');
+  const bad: [string, Record<string, unknown>][] = [
+    ['no version', { ...pod, v: undefined }],
+    ['a newer version', { ...pod, v: 2 }],
+    ['netns not a string', { ...pod, netnsPath: 3 }],
+    ['unknown accel', { ...pod, accel: 'hvf' }],
+    ['zero vcpus', { ...pod, vcpus: 0 }],
+    ['memory a string', { ...pod, memoryMib: '1024' }],
+    ['a MAC that is not one', { ...pod, network: { ...pod.network, mac: '0a:58; rm -rf' } }],
+    ['network without addresses', { ...pod, network: { ...pod.network, addresses: 'x' } }],
+  ];
+  for (const [desc, d] of bad) t.throws(() => decodeVmImagePodData(d, 'p'), InternalError, desc);
+  t.equal(decodeVmImagePodData({ ...pod, qemuUid: -5 }, 'p').qemuUid, undefined, 'a negative uid is dropped, not used');
+});
+
+t.test('container data round-trips and is checked field by field', async (t) => {
+  t.same(decodeVmImageContainerData(ctr, 'c'), ctr);
+  const bad: [string, Record<string, unknown>][] = [
+    ['no disk', { ...ctr, disk: undefined }],
+    ['disk format vmdk', { ...ctr, disk: { ...ctr.disk, format: 'vmdk' } }],
+    ['disk size 0', { ...ctr, disk: { ...ctr.disk, virtualSize: 0 } }],
+    ['firmware qboot', { ...ctr, firmware: 'qboot' }],
+    ['machine microvm', { ...ctr, machine: 'microvm' }],
+    ['no overlay', { ...ctr, overlay: null }],
+  ];
+  for (const [desc, d] of bad) t.throws(() => decodeVmImageContainerData(d, 'c'), InternalError, desc);
+  t.throws(() => decodeVmImageContainerData({ ...ctr, v: 9 }, 'c1'), /container c1: vm-image data version 9/);
+});
