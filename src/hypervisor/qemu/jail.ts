@@ -5,8 +5,10 @@
 //   /usr (read-only: the binary, its libraries, modules, firmware and ROMs,
 //   and the setpriv that drops to the VM's uid), the host's top-level
 //   symlinks into it (/bin, /lib, /lib64, /sbin on merged-/usr hosts), the
-//   guest image files (read-only), the VM's run dir, the pod's two 9p share
-//   dirs (recursively, with their submounts), the device nodes it opens, and
+//   guest image files (read-only; not a VM-image pod's disks: QEMU gets
+//   those as fds, disk-files.ts), the VM's run dir (its sockets), the pod's
+//   two 9p share dirs (recursively, with their submounts), the device nodes
+//   it opens, and
 //   a proc of its own that shows only its own process (hidepid=invisible,
 //   subset=pid: QEMU's 9p server needs /proc/self/fd).
 //
@@ -90,7 +92,7 @@ export function jailPlan(
   if (mayHaveNic) wanted.add('/dev/net/tun');
   // A NIC under kvm is vhost-net backed, hot-plugged ones too (hotplug.ts).
   if (mayHaveNic && c.accel === 'kvm') wanted.add('/dev/vhost-net');
-  if (c.agent.transport === 'vsock') wanted.add('/dev/vhost-vsock');
+  if (c.agent?.transport === 'vsock') wanted.add('/dev/vhost-vsock');
   for (const d of facts.devices) if (wanted.has(d)) plan.push({ kind: 'dev', path: d });
   return plan;
 }

@@ -91,6 +91,8 @@ export class QemuVm implements VmHandle {
   readonly cid?: number;
   readonly agentSocket?: string;
   readonly consoleLog: string;
+  readonly consoleSocket?: string;
+  readonly guestAgentSocket?: string;
   private readonly events = new EventEmitter();
   private lastEvent: VmEvent | undefined;
   private exit: VmExit | undefined;
@@ -129,6 +131,8 @@ export class QemuVm implements VmHandle {
     if (record.cid !== undefined) this.cid = record.cid;
     if (record.agentSocket !== undefined) this.agentSocket = record.agentSocket;
     this.consoleLog = record.consoleLog;
+    if (record.consoleSocket !== undefined) this.consoleSocket = record.consoleSocket;
+    if (record.guestAgentSocket !== undefined) this.guestAgentSocket = record.guestAgentSocket;
     this.log = logger.child({ subsystem: 'qemu', podSandboxId: record.id });
     try {
       this.hotplugged = readDeviceRecord(runDir);
@@ -149,7 +153,8 @@ export class QemuVm implements VmHandle {
     // Ends with the VM (markExited) or when the daemon lets go of it (detach).
     this.consoleCap = setInterval(this.capConsole, CONSOLE_CAP_INTERVAL_MS);
     this.consoleCap.unref();
-    if (qmp) {
+    // A socket console has no ring: whoever connects to the socket keeps the output.
+    if (qmp && record.consoleSocket === undefined) {
       this.consoleRing = new ConsoleRing({
         read: (size) => this.liveQmp('read the console').ringbufRead(CONSOLE_CHARDEV_ID, size),
         logPath: this.consoleLog,
@@ -362,12 +367,13 @@ export class QemuVm implements VmHandle {
     return readVmHostStats(this.pid);
   }
 
-  /** The console log's tail: what the ring held at the last drain (at most consoleDrainMaxMs old while QEMU runs). */
+  /** The console log's tail: what the ring held at the last drain (at most consoleDrainMaxMs old while QEMU runs); '' for a socket console. */
   consoleTail(bytes = 2048): string {
+    if (this.consoleSocket !== undefined) return '';
     return tailFile(this.consoleLog, bytes);
   }
 
-  /** Move what the console ring holds into the log now, so that consoleTail() is current. */
+  /** Move what the console ring holds into the log now, so that consoleTail() is current (resolves at once for a socket console). */
   async drainConsole(): Promise<void> {
     await this.consoleRing?.drain();
   }

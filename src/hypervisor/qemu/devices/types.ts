@@ -63,6 +63,32 @@ export interface VirtioSerialPortDevice {
   bus: string;
 }
 
+/** One image file QEMU gets as an fd in an fdset (`-add-fd`), never by path. */
+export interface FdsetFile {
+  /** The fdset the file is in: QEMU opens it as /dev/fdset/<set>. */
+  set: number;
+  /** The file's fd number in QEMU's process at exec. */
+  fd: number;
+  format: 'raw' | 'qcow2';
+}
+
+export interface FdDiskDevice {
+  kind: 'fd-disk';
+  /** VmDisk.id: the virtio-blk serial; QEMU's own ids are derived from it (fd-disk.ts). */
+  id: string;
+  image: FdsetFile;
+  readOnly: boolean;
+  /** The overlay's backing image (read-only); absent: a qcow2 image gets no backing at all. */
+  backing?: FdsetFile;
+  bootIndex?: number;
+}
+
+/** A virtio-serial controller on its own, for ports of a VM without the serial agent channel (which brings one). */
+export interface VirtioSerialControllerDevice {
+  kind: 'virtio-serial-controller';
+  id: string;
+}
+
 export interface QmpDevice {
   kind: 'qmp';
   socketPath: string;
@@ -71,6 +97,12 @@ export interface QmpDevice {
 export interface SerialConsoleDevice {
   kind: 'serial-console';
   logPath: string;
+}
+
+/** ttyS0 as a listening unix socket (an interactive console). */
+export interface SocketConsoleDevice {
+  kind: 'socket-console';
+  socketPath: string;
 }
 
 export interface PvpanicDevice {
@@ -92,8 +124,11 @@ export type Device =
   | TapNetDevice
   | VirtioBlkDevice
   | VirtioSerialPortDevice
+  | FdDiskDevice
+  | VirtioSerialControllerDevice
   | QmpDevice
   | SerialConsoleDevice
+  | SocketConsoleDevice
   | PvpanicDevice
   | VirtioBalloonDevice;
 
