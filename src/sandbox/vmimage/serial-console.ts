@@ -47,29 +47,46 @@ const PARTIAL_FLUSH_MS = 1_000;
 const CR = 0x0d;
 const LF = 0x0a;
 
+/** The most \r bytes held across chunks (a guest sending \r for ever must not grow it). */
+const MAX_HELD_CR = 64;
+
 /**
- * A serial console ends lines with \r\n; the CRI log wants \n. Drops each \r
- * that comes right before a \n and keeps every other byte. A \r at the end
- * of `chunk` is held (`heldCr`) until the next chunk tells whether a \n
- * follows. Pure.
+ * A serial console ends lines with \r\n, and a tty's ONLCR turns a program's
+ * own \r\n into \r\r\n (systemd's lines); the CRI log wants \n. Drops every
+ * \r of a run that ends at a \n and keeps every other byte (a lone \r of a
+ * progress line stays). A run of \r at the end of `chunk` is held
+ * (`heldCr`: how many, at most MAX_HELD_CR) until the next chunk tells
+ * whether a \n follows. Pure.
  */
-export function stripCrBeforeLf(chunk: Buffer, heldCr: boolean): { bytes: Buffer; heldCr: boolean } {
+export function stripCrBeforeLf(chunk: Buffer, heldCr: number): { bytes: Buffer; heldCr: number } {
   if (chunk.length === 0) return { bytes: chunk, heldCr };
   const parts: Buffer[] = [];
-  if (heldCr && chunk[0] !== LF) parts.push(Buffer.from([CR]));
+  /** A run of `n` \r at the end: held, but no more than MAX_HELD_CR of it. */
+  const hold = (n: number): { bytes: Buffer; heldCr: number } => {
+    const emit = Math.max(0, n - MAX_HELD_CR);
+    if (emit > 0) parts.push(Buffer.alloc(emit, CR));
+    return { bytes: Buffer.concat(parts), heldCr: n - emit };
+  };
+  // The chunk's leading \r continue the held run.
   let from = 0;
-  for (let i = chunk.indexOf(CR); i !== -1; i = chunk.indexOf(CR, i + 1)) {
-    if (i === chunk.length - 1) {
-      parts.push(chunk.subarray(from, i));
-      return { bytes: Buffer.concat(parts), heldCr: true };
+  while (from < chunk.length && chunk[from] === CR) from++;
+  if (from === chunk.length) return hold(heldCr + from);
+  if (chunk[from] !== LF && heldCr + from > 0) parts.push(Buffer.alloc(heldCr + from, CR));
+  for (let c = chunk.indexOf(CR, from); c !== -1; c = chunk.indexOf(CR, c)) {
+    let end = c;
+    while (end < chunk.length && chunk[end] === CR) end++;
+    if (end === chunk.length) {
+      parts.push(chunk.subarray(from, c));
+      return hold(end - c);
     }
-    if (chunk[i + 1] === LF) {
-      parts.push(chunk.subarray(from, i));
-      from = i + 1;
+    if (chunk[end] === LF) {
+      parts.push(chunk.subarray(from, c));
+      from = end;
     }
+    c = end;
   }
   parts.push(chunk.subarray(from));
-  return { bytes: parts.length === 1 ? parts[0] : Buffer.concat(parts), heldCr: false };
+  return { bytes: parts.length === 1 ? parts[0] : Buffer.concat(parts), heldCr: 0 };
 }
 
 /** The newest `size` bytes written to it. */
@@ -213,7 +230,7 @@ export class SerialConsole {
   private delay = RECONNECT_MIN_MS;
   private started = false;
   private closing: Promise<void> | undefined;
-  private heldCr = false;
+  private heldCr = 0;
   private readonly ring = new ByteRing(CONSOLE_TAIL_BYTES);
   private readonly writer: CriLogWriter | undefined;
   private readonly attachments = new Set<ConsoleAttachment>();
@@ -256,7 +273,7 @@ export class SerialConsole {
 
   /** The last console bytes (at most CONSOLE_TAIL_BYTES) as text, lines ending in \n. */
   tail(bytes = CONSOLE_TAIL_BYTES): string {
-    return stripCrBeforeLf(this.ring.last(bytes), false).bytes.toString('utf8');
+    return stripCrBeforeLf(this.ring.last(bytes), 0).bytes.toString('utf8');
   }
 
   /** Stops, disconnects, ends every attach session, flushes and closes the log. Idempotent. */
@@ -267,8 +284,8 @@ export class SerialConsole {
     this.sock?.destroy();
     this.sock = undefined;
     for (const a of [...this.attachments]) a.end(new UnavailableError('attach to the serial console: the console was closed (the container was stopped or removed, or the daemon is shutting down)'));
-    if (this.heldCr) this.writer?.write('stdout', Buffer.from([CR]));
-    this.heldCr = false;
+    if (this.heldCr > 0) this.writer?.write('stdout', Buffer.alloc(this.heldCr, CR));
+    this.heldCr = 0;
     this.closing = this.writer ? this.writer.close() : Promise.resolve();
     return this.closing;
   }

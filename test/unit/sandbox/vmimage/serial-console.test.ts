@@ -110,14 +110,16 @@ t.test('stripCrBeforeLf: \\r\\n becomes \\n, every other byte stays, across chun
   const cases = [
     { desc: 'crlf lines', chunks: ['a\r\nb\r\n'], want: 'a\nb\n' },
     { desc: 'a lone \\r stays (a progress line)', chunks: ['50%\r60%\r\n'], want: '50%\r60%\n' },
-    { desc: '\\r\\r\\n keeps the first \\r', chunks: ['x\r\r\n'], want: 'x\r\n' },
+    { desc: "\\r\\r\\n (a tty's ONLCR on \\r\\n) becomes \\n", chunks: ['x\r\r\ny'], want: 'x\ny' },
     { desc: '\\r at a chunk end, \\n in the next', chunks: ['a\r', '\nb'], want: 'a\nb' },
     { desc: '\\r at a chunk end, no \\n after', chunks: ['a\r', 'b'], want: 'a\rb' },
+    { desc: 'a run of \\r split over chunks, then \\n', chunks: ['a\r', '\r', '\r\nb'], want: 'a\nb' },
+    { desc: 'a run of \\r split over chunks, then text', chunks: ['a\r', '\r', '\rb'], want: 'a\r\r\rb' },
     { desc: 'binary bytes pass', chunks: ['\x00\xff\x1b[0m'], want: '\x00\xff\x1b[0m' },
     { desc: 'an empty chunk keeps the held \\r', chunks: ['a\r', '', '\n'], want: 'a\n' },
   ];
   for (const c of cases) {
-    let held = false;
+    let held = 0;
     let out = '';
     for (const ch of c.chunks) {
       const r = stripCrBeforeLf(Buffer.from(ch, 'latin1'), held);
@@ -125,7 +127,10 @@ t.test('stripCrBeforeLf: \\r\\n becomes \\n, every other byte stays, across chun
       out += r.bytes.toString('latin1');
     }
     t.equal(JSON.stringify(out), JSON.stringify(c.want), c.desc);
+    t.equal(held, 0, `${c.desc}: nothing held at the end`);
   }
+  const flood = stripCrBeforeLf(Buffer.alloc(1 << 20, 0x0d), 0);
+  t.ok(flood.heldCr <= 64 && flood.bytes.length + flood.heldCr === 1 << 20, 'a flood of \\r is passed on, not held');
 });
 
 t.test('ByteRing keeps the newest bytes', async (t) => {
@@ -145,15 +150,16 @@ t.test('console output becomes CRI log records (\\r\\n as \\n), and the tail', a
   c.start();
   await q.connected();
   await q.write('[    0.000000] Linux version 6.1\r\n');
-  await q.write('cloud-init: ok\r\nlogin: ');
+  await q.write('Starting udev\r\r\ncloud-init: ok\r\nlogin: ');
   await until('the tail', () => c.tail().includes('login: '));
-  t.equal(c.tail(), '[    0.000000] Linux version 6.1\ncloud-init: ok\nlogin: ', 'tail() is text with \\n line ends');
+  t.equal(c.tail(), '[    0.000000] Linux version 6.1\nStarting udev\ncloud-init: ok\nlogin: ', 'tail() is text with \\n line ends');
   t.equal(c.tail(7), 'login: ', 'tail(n): the last n bytes');
   await c.close();
   t.same(
     records(logPath),
     [
       { stream: 'stdout', tag: 'F', text: '[    0.000000] Linux version 6.1' },
+      { stream: 'stdout', tag: 'F', text: 'Starting udev' },
       { stream: 'stdout', tag: 'F', text: 'cloud-init: ok' },
       { stream: 'stdout', tag: 'P', text: 'login: ' },
     ],
