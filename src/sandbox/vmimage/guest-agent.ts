@@ -75,10 +75,12 @@ export class QgaLineReader {
   push(chunk: Buffer): QgaFrame[] {
     const out: QgaFrame[] = [];
     let from = 0;
-    for (let i = 0; i < chunk.length; i++) {
-      const c = chunk[i];
-      if (c !== NEWLINE && c !== SENTINEL) continue;
-      if (c === SENTINEL) {
+    for (;;) {
+      const nl = chunk.indexOf(NEWLINE, from);
+      const ff = chunk.indexOf(SENTINEL, from);
+      const i = nl === -1 ? ff : ff === -1 ? nl : Math.min(nl, ff);
+      if (i === -1) break;
+      if (i === ff) {
         this.drop();
         out.push({ kind: 'sentinel' });
       } else {
@@ -290,6 +292,8 @@ export interface GuestAgentOptions extends QgaTimeouts {
 export class GuestAgent {
   private conn: QgaConnection | undefined;
   private connecting: Promise<QgaConnection> | undefined;
+  /** The connection being synced, so that close() ends it at once. */
+  private syncing: QgaConnection | undefined;
   private closed = false;
   private readonly t: Required<QgaTimeouts>;
   readonly name: string;
@@ -334,8 +338,9 @@ export class GuestAgent {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.conn?.close(new UnavailableError(`${this.name}: the guest agent client was closed`));
+    for (const c of [this.conn, this.syncing]) c?.close(new UnavailableError(`${this.name}: the guest agent client was closed`));
     this.conn = undefined;
+    this.syncing = undefined;
   }
 
   private connection(): Promise<QgaConnection> {
@@ -356,6 +361,8 @@ export class GuestAgent {
       s.once('connect', () => resolve(s));
     });
     const conn = new QgaConnection(sock, randomInt(1, 2 ** 31 - 1), this.t, log);
+    if (this.closed) conn.close(new UnavailableError(`${this.name}: the guest agent client was closed`));
+    this.syncing = conn;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -372,10 +379,12 @@ export class GuestAgent {
       await Promise.race([conn.synced, late]);
     } catch (err) {
       conn.close(err as Error);
+      if (this.closed) throw new UnavailableError(`${this.name}: the guest agent client was closed`);
       if (err instanceof FailedPreconditionError) throw err;
       throw new FailedPreconditionError(`${this.name}: the qemu-guest-agent connection failed before the agent answered guest-sync: ${(err as Error).message}`, { cause: err });
     } finally {
       clearTimeout(timer);
+      this.syncing = undefined;
     }
     if (this.closed) {
       conn.close(new UnavailableError(`${this.name}: the guest agent client was closed`));

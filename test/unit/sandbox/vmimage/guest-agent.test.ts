@@ -15,6 +15,7 @@ import { EXEC_OUTPUT_CAP } from '../../../../src/sandbox/controller';
 import { GuestAgent, QGA_PORT_NAME, QgaLineReader, parseAnswer, type GuestAgentOptions } from '../../../../src/sandbox/vmimage/guest-agent';
 import { QGA_TRUNCATED_MARKER, decodeBase64, execOutput, guestExec, guestExecSync, parseExecStatus } from '../../../../src/sandbox/vmimage/guest-exec';
 import { silentLogger } from '../../../../src/log';
+import { trackTimeouts } from '../../../helpers/timer-census';
 
 const log = silentLogger;
 
@@ -367,4 +368,22 @@ t.test('streaming exec: stdin over the cap ends the session', async (t) => {
   const chunk = Buffer.alloc(1 << 20);
   for (let i = 0; i < 17; i++) io.stdin!.write(chunk);
   await t.rejects(io.done, { code: 'RESOURCE_EXHAUSTED', message: /stdin is over/ });
+});
+
+t.test('close() while the sync is pending ends it at once and leaves no timer', async (t) => {
+  const census = trackTimeouts(/guest-agent|guest-exec/);
+  t.teardown(() => census.restore());
+  const { q, agent } = await setup(t);
+  q.answerSync = false;
+  const a = agent({ syncMs: 60_000 });
+  const started = Date.now();
+  const call = guestExecSync(a, ['true'], 0, log);
+  while (q.conns.length === 0) await new Promise((r) => setTimeout(r, 10));
+  t.ok(census.live() > 0, 'the sync deadline is pending');
+  a.close();
+  await t.rejects(call, { code: 'UNAVAILABLE', message: /client was closed/ });
+  t.ok(Date.now() - started < 2000, 'at once, not at the sync deadline');
+  t.equal(census.live(), 0, 'no timer left');
+  await new Promise((r) => setTimeout(r, 30));
+  t.equal(q.closedConns, 1, 'the connection closed');
 });
