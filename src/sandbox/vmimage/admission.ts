@@ -3,7 +3,8 @@
 // to it (microvm/admission.ts says why), and it has exactly one container,
 // the VM, whose image is the disk. Restarts of that container (kubelet's
 // attempt + 1, same name) are the same VM booted again. What is refused is
-// refused with a reason the user can act on; what the VM ignores (command,
+// refused with a reason the user can act on (CRI devices are checked at
+// CreateContainer, block-devices.ts); what the VM ignores (command,
 // args, env, working dir: the disk's own init decides what runs) is not
 // refused, since kubelet fills some of it in for every container.
 
@@ -31,7 +32,7 @@ export interface PodContainerState {
   active?: string;
 }
 
-export function checkVmImageContainer(podId: string, config: Pick<ContainerConfig__Output, 'metadata' | 'devices' | 'linux'>, pod: PodContainerState): void {
+export function checkVmImageContainer(podId: string, config: Pick<ContainerConfig__Output, 'metadata' | 'linux'>, pod: PodContainerState): void {
   const name = config.metadata?.name ?? '';
   if (pod.name !== undefined && pod.name !== name) {
     throw new FailedPreconditionError(
@@ -43,8 +44,5 @@ export function checkVmImageContainer(podId: string, config: Pick<ContainerConfi
   }
   if (config.linux?.security_context?.privileged) {
     throw new InvalidArgumentError(`container "${name}": linux.security_context.privileged`, 'a VM-image container is a VM booted from its disk: there is nothing to make privileged; drop privileged');
-  }
-  if (config.devices.length > 0) {
-    throw new InvalidArgumentError(`container "${name}": devices`, 'host devices (block volumes) are not passed into VM-image pods yet');
   }
 }

@@ -2,12 +2,14 @@
 // (disk.ts), the pod's overlay made or reused over it (overlay.ts), and the
 // cloud-init disk built for this boot (cidata.ts): meta-data from the pod,
 // user-data from the container's or pod's annotations, network-config from
-// the pod network. No VM yet: StartContainer boots it.
+// the pod network; CRI block devices become extra disks (block-devices.ts).
+// No VM yet: StartContainer boots it.
 
 import { readFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import type { ContainerCreateInput } from '../controller';
 import { podCpuLimit, podMemoryLimitMib, vmSize } from '../microvm/sizing';
+import { blockDisks } from './block-devices';
 import { writeCidataIso, resolveUserData } from './cidata';
 import { firmwareChoice, metaData, networkConfig, resolvConfDns, userDataSource, type DnsSettings } from './cloud-init';
 import { VMI_DATA_VERSION, type VmImageContainerData, type VmImagePodData } from './data';
@@ -15,6 +17,7 @@ import { findContainerDisk } from './disk';
 import { addPodContainer, vmImagePodPaths } from './layout';
 import { prepareOverlay } from './overlay';
 import type { VmImageEnv } from './pod';
+import { CIDATA_DISK_ID, ROOT_DISK_ID } from './vm';
 
 /** The pod's DNS as kubelet gave it; without any, the host's resolvers a guest can reach. */
 async function podDns(input: ContainerCreateInput): Promise<DnsSettings> {
@@ -31,6 +34,7 @@ export async function createVmImageContainer(env: VmImageEnv, input: ContainerCr
   // Recorded first, so that removing the pod by id finds this container's VM whatever happens next.
   await addPodContainer(paths, id);
   const disk = await findContainerDisk(input.rootfs, image);
+  const devices = blockDisks(config.devices, [ROOT_DISK_ID, CIDATA_DISK_ID], config.metadata?.name ?? '');
   const firmware = firmwareChoice(config.annotations, sb.config.annotations, env.cfg.firmware);
   const src = userDataSource(config.annotations, sb.config.annotations);
   const userData = await resolveUserData(src, config.mounts, env.cfg.max_user_data_bytes, id);
@@ -67,5 +71,6 @@ export async function createVmImageContainer(env: VmImageEnv, input: ContainerCr
     vcpus: size.vcpus,
     memoryMib: size.memoryMib,
     userDataFrom: src.kind === 'default' ? 'default' : src.from,
+    devices,
   };
 }

@@ -39,6 +39,8 @@ export interface VmImageContainerData {
   vcpus: number;
   memoryMib: number;
   userDataFrom: string;
+  /** CRI block devices passed as extra disks (block-devices.ts). */
+  devices: { serial: string; hostPath: string; containerPath: string; readOnly: boolean }[];
 }
 
 function checkVersion(data: ControllerData, what: string): void {
@@ -75,6 +77,30 @@ export function decodeVmImagePodData(data: ControllerData, podId: string): VmIma
   };
 }
 
+const SERIAL_RE = /^[A-Za-z0-9_-]{1,20}$/;
+
+function decodeDevices(v: unknown, what: string): VmImageContainerData['devices'] {
+  if (v === undefined) return [];
+  const bad = (): never => {
+    throw new InternalError(`${what}: vm-image data has malformed devices`);
+  };
+  if (!Array.isArray(v)) return bad();
+  return v.map((d: Record<string, unknown>) => {
+    if (
+      typeof d !== 'object' ||
+      d === null ||
+      !isStr(d.serial) ||
+      !SERIAL_RE.test(d.serial) ||
+      !isStr(d.hostPath) ||
+      !d.hostPath.startsWith('/') ||
+      !isStr(d.containerPath) ||
+      typeof d.readOnly !== 'boolean'
+    )
+      bad();
+    return { serial: d.serial as string, hostPath: d.hostPath as string, containerPath: d.containerPath as string, readOnly: d.readOnly as boolean };
+  });
+}
+
 export function decodeVmImageContainerData(data: ControllerData, containerId: string): VmImageContainerData {
   const what = `container ${containerId}`;
   checkVersion(data, what);
@@ -97,5 +123,6 @@ export function decodeVmImageContainerData(data: ControllerData, containerId: st
     vcpus: data.vcpus,
     memoryMib: data.memoryMib,
     userDataFrom: isStr(data.userDataFrom) ? data.userDataFrom : '',
+    devices: decodeDevices(data.devices, what),
   };
 }

@@ -48,6 +48,7 @@ export function vmImageVmConfig(l: VmImageLaunch): VmConfig {
     disks: [
       { id: ROOT_DISK_ID, path: l.overlay, format: 'qcow2', readOnly: false, backing: { path: c.disk.path, format: c.disk.format }, bootIndex: 0 },
       { id: CIDATA_DISK_ID, path: l.cidata, format: 'raw', readOnly: true },
+      ...c.devices.map((d) => ({ id: d.serial, path: d.hostPath, format: 'raw' as const, readOnly: d.readOnly })),
     ],
     console: { kind: 'socket', socketPath: l.run.consoleSocket },
     guestAgentSocket: l.run.guestAgentSocket,

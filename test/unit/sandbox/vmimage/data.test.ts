@@ -43,7 +43,9 @@ t.test('pod data round-trips and is checked field by field', async (t) => {
 });
 
 t.test('container data round-trips and is checked field by field', async (t) => {
-  t.same(decodeVmImageContainerData(ctr, 'c'), ctr);
+  t.same(decodeVmImageContainerData(ctr, 'c'), { ...ctr, devices: [] }, 'a record without devices has none');
+  const dev = { serial: 'data-1', hostPath: '/dev/loop3', containerPath: '/dev/data-1', readOnly: false };
+  t.same(decodeVmImageContainerData({ ...ctr, devices: [dev] }, 'c').devices, [dev]);
   const bad: [string, Record<string, unknown>][] = [
     ['no disk', { ...ctr, disk: undefined }],
     ['disk format vmdk', { ...ctr, disk: { ...ctr.disk, format: 'vmdk' } }],
@@ -51,6 +53,9 @@ t.test('container data round-trips and is checked field by field', async (t) => 
     ['firmware qboot', { ...ctr, firmware: 'qboot' }],
     ['machine microvm', { ...ctr, machine: 'microvm' }],
     ['no overlay', { ...ctr, overlay: null }],
+    ['devices not a list', { ...ctr, devices: 'x' }],
+    ['a device serial QEMU would misparse', { ...ctr, devices: [{ serial: 'a,b=c', hostPath: '/dev/loop1', containerPath: '/x', readOnly: true }] }],
+    ['a relative device path', { ...ctr, devices: [{ serial: 'a', hostPath: 'loop1', containerPath: '/x', readOnly: true }] }],
   ];
   for (const [desc, d] of bad) t.throws(() => decodeVmImageContainerData(d, 'c'), InternalError, desc);
   t.throws(() => decodeVmImageContainerData({ ...ctr, v: 9 }, 'c1'), /container c1: vm-image data version 9/);

@@ -24,6 +24,7 @@ const container: VmImageContainerData = {
   vcpus: 2,
   memoryMib: 1536,
   userDataFrom: 'default',
+  devices: [{ serial: 'xvdb', hostPath: '/dev/loop7', containerPath: '/dev/xvdb', readOnly: true }],
 };
 
 t.test('the VM: overlay over the image disk as boot disk, cidata read-only, socket console, guest agent port, tap, jail', async (t) => {
@@ -41,6 +42,7 @@ t.test('the VM: overlay over the image disk as boot disk, cidata read-only, sock
   t.same(cfg.disks, [
     { id: 'root', path: '/state/vm-image/p1/overlay.qcow2', format: 'qcow2', readOnly: false, backing: { path: container.disk.path, format: 'qcow2' }, bootIndex: 0 },
     { id: 'cidata', path: '/state/vm-image/p1/cidata.iso', format: 'raw', readOnly: true },
+    { id: 'xvdb', path: '/dev/loop7', format: 'raw', readOnly: true },
   ]);
   t.same(cfg.console, { kind: 'socket', socketPath: `${run.dir}/console.sock` });
   t.equal(cfg.guestAgentSocket, `${run.dir}/qga.sock`);
