@@ -149,7 +149,10 @@ export class VmImageController implements SandboxController {
     } catch {
       name = undefined; // no container yet
     }
-    checkVmImageContainer(sb.id, config, { name, active: this.active.get(sb.id) });
+    // A container whose VM has ended no longer holds the overlay, even before its exit event went out.
+    const active = this.active.get(sb.id);
+    const ended = active !== undefined && this.held.get(active)?.exit !== undefined;
+    checkVmImageContainer(sb.id, config, { name, active: ended ? undefined : active });
   }
 
   // ---- the pod ----

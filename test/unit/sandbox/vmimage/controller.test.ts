@@ -145,6 +145,8 @@ t.test('a VM-image container: created, running while the VM runs, exited 0 when 
   await t.rejects(ctl.startContainer(sb, c1), /already started/);
 
   vms[0].powerOff('guest-shutdown');
+  await new Promise((r) => setImmediate(r));
+  t.doesNotThrow(() => ctl.checkContainer(sb, ctrConfig('vm', 1)), "kubelet's restart is accepted as soon as the VM ended (before its exit event)");
   await new Promise((r) => setTimeout(r, 600));
   const st = await ctl.containerState(sb, c1);
   t.same([st.state, st.exitCode, st.message], ['exited', 0, 'guest powered off']);
