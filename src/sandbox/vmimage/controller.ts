@@ -8,6 +8,7 @@
 // is the VM: RUNNING while QEMU runs, EXITED when it ends.
 
 import { existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -110,18 +111,21 @@ export class VmImageController implements SandboxController {
   /**
    * kvm only where it really boots a guest (the nested KVM of some hosts
    * runs firmware but no kernel): the microvm handlers' probe, which boots
-   * vmpod's own guest kernel when it is built; without it there is nothing
-   * to prove kvm with, and TCG is chosen. The verdict is logged.
+   * a kernel under kvm and watches it get through early boot. The kernel is
+   * vmpod's own guest kernel when it is built, else the host's own
+   * (/boot/vmlinuz-<release>); with neither there is nothing to prove kvm
+   * with, and TCG is chosen. The verdict is logged.
    */
   private async resolveAccel(): Promise<AccelKind> {
     const cfg = this.opts.vmImage;
     const found = findGuestImage('');
-    const kernel = 'missing' in found ? undefined : join(found.dir, found.manifest.parts.vmlinux.file);
+    const hostKernel = `/boot/vmlinuz-${release()}`;
+    const kernel = !('missing' in found) ? join(found.dir, found.manifest.parts.vmlinux.file) : existsSync(hostKernel) ? hostKernel : undefined;
     const support = await resolveVmHost(
       { accel: cfg.accel, qemu_binary: cfg.qemu_binary, agent_transport: 'serial' },
       { kernel, cacheFile: join(this.opts.config.root, 'microvm', 'accel.json'), logger: this.log, configKey: `runtime.handlers.${this.handler}` },
     );
-    this.log.info({ accel: support.accel.accel, reason: support.accel.reason, configured: cfg.accel }, 'VM-image accelerator chosen');
+    this.log.info({ accel: support.accel.accel, reason: support.accel.reason, configured: cfg.accel, probeKernel: kernel ?? null }, 'VM-image accelerator chosen');
     return support.accel.accel;
   }
 
