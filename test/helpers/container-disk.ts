@@ -103,17 +103,28 @@ function probe(file: string): { head: Buffer; size: number } {
   }
 }
 
-/** The uncompressed layer as a stream of tar bytes, read from the disk file as it is consumed. */
-function layerStream(file: string, entryName: string, size: number): tar.Pack {
+/**
+ * The uncompressed layer as a stream of tar bytes, read from the disk file as
+ * it is consumed. `close` ends both streams (and with them the file
+ * descriptor) when the upload stops early.
+ */
+function layerStream(file: string, entryName: string, size: number): { tar: AsyncIterable<Buffer>; close(): void } {
   const pack = tar.pack();
+  const source = createReadStream(file);
   const [dir, disk] = containerDiskHeaders(entryName, size);
   pack.entry(dir);
   const sink = pack.entry(disk, (err) => {
     if (err) pack.destroy(err);
     else pack.finalize();
   });
-  pipeline(createReadStream(file), sink).catch((err: unknown) => pack.destroy(err as Error));
-  return pack;
+  pipeline(source, sink).catch((err: unknown) => pack.destroy(err as Error));
+  return {
+    tar: pack as AsyncIterable<Buffer>,
+    close: () => {
+      source.destroy();
+      pack.destroy();
+    },
+  };
 }
 
 class BlobUploader {
@@ -185,7 +196,13 @@ export async function pushContainerDisk(reg: ContainerDiskRegistry, repo: string
   const { head, size } = probe(diskFile);
   const entryName = diskEntryName(diskFile, diskFormat(head));
   const up = new BlobUploader(reg, repo);
-  const layer = await up.upload(MEDIA.layer, layerStream(diskFile, entryName, size) as AsyncIterable<Buffer>);
+  const stream = layerStream(diskFile, entryName, size);
+  let layer: Descriptor;
+  try {
+    layer = await up.upload(MEDIA.layer, stream.tar);
+  } finally {
+    stream.close();
+  }
   const config = containerDiskConfig(layer.digest);
   const configDesc = await up.upload(MEDIA.config, once(config));
   const manifest = containerDiskManifest(configDesc, layer);

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -175,4 +175,30 @@ t.test('a registry error names the registry, the repository and the step', async
   const host = await new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(server.address() as { port: number }).port}`)));
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
   await t.rejects(pushContainerDisk({ host, scheme: 'http' }, 'vmpod/disk', 'v1', file), { message: new RegExp(`${host}/vmpod/disk: POST answered HTTP 403 denied`) });
+});
+
+t.test('a registry failing mid-upload fails the push and leaves the disk file closed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmpod-cdisk-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'big.qcow2');
+  writeFileSync(file, Buffer.alloc(24 * 1024 * 1024));
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.method === 'POST') res.writeHead(202, { location: '/v2/vmpod/disk/blobs/uploads/u1' }).end();
+      else res.writeHead(500).end('disk full');
+    });
+  });
+  const host = await new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`127.0.0.1:${(server.address() as { port: number }).port}`)));
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  await t.rejects(pushContainerDisk({ host, scheme: 'http' }, 'vmpod/disk', 'v1', file), { message: /PATCH at byte 0 answered HTTP 500 disk full/ });
+  await new Promise((r) => setTimeout(r, 50));
+  const open = readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === file;
+    } catch {
+      return false;
+    }
+  });
+  t.same(open, [], 'no descriptor of the disk file is left open');
 });
