@@ -72,7 +72,12 @@ export function vmDevices(c: VmConfig): Device[] {
   }
   // vhost-net needs the in-kernel fast path that only pays (and is only
   // tested) with kvm.
-  if (c.network) devices.push({ kind: 'tap-net', id: 'net0', tap: { ifname: c.network.ifname }, mac: c.network.mac.toLowerCase(), vhost: c.accel === 'kvm' });
+  if (c.network) {
+    const nic: Device = { kind: 'tap-net', id: 'net0', tap: { ifname: c.network.ifname }, mac: c.network.mac.toLowerCase(), vhost: c.accel === 'kvm' };
+    // A disk VM's firmware boots its disk or nothing: no iPXE ROM to fall back to a network boot from the pod network.
+    if (c.disks !== undefined) nic.noRom = true;
+    devices.push(nic);
+  }
   // Last, so that the PCI slots of the devices above do not move.
   if (c.freePageReporting) devices.push({ kind: 'virtio-balloon', id: 'balloon0', freePageReporting: true });
   return devices;

@@ -44,6 +44,8 @@ export interface TapNetDevice {
   mac: string;
   /** vhost-net offload; only meaningful (and only allowed) with kvm. */
   vhost: boolean;
+  /** No option ROM (iPXE): a VM-image VM's firmware must never boot from the pod network. */
+  noRom?: boolean;
 }
 
 export interface VirtioBlkDevice {

@@ -127,6 +127,8 @@ t.test('no vmpod agent: no vsock, no agent port, no agent kernel parameters', as
   t.same(kernelParams(diskVm({ boot: { kernel: '/k' } })), ['console=ttyS0', 'panic=1']);
   const withNet = vmDevices(diskVm({ network: { ifname: 'tap0', mac: '02:00:00:00:00:01' } })).map((d) => d.kind);
   t.equal(withNet.indexOf('tap-net'), withNet.length - 1, 'the NIC after the disks and ports');
+  const nic = values(buildQemuArgs(diskVm({ network: { ifname: 'tap0', mac: '02:00:00:00:00:01' } })), '-device').filter((d) => d.startsWith('virtio-net'));
+  t.same(nic, ['virtio-net-pci,netdev=net0,mac=02:00:00:00:00:01,romfile='], 'no iPXE ROM: the firmware never boots from the pod network');
 });
 
 t.test('validation names the field of each impossible disk VM', async (t) => {
