@@ -1,5 +1,6 @@
 // The cloud-init NoCloud disk of a VM-image pod: an ISO 9660 image with
-// volume id `cidata` holding meta-data, user-data and network-config
+// volume id `cidata` holding meta-data, user-data, network-config and
+// vendor-data
 // (cloud-init.ts says what they contain), built with genisoimage from a
 // fresh directory in the pod's host-only dir and attached read-only. The
 // user-data a pod names by path is read inside the CRI mount holding it, as
@@ -20,6 +21,8 @@ export interface CidataFiles {
   metaData: string;
   userData: string;
   networkConfig: string;
+  /** cloud-config under the user-data (mounts.ts: the 9p shares); absent: no vendor-data file. */
+  vendorData?: string;
 }
 
 /** The user-data text from its source: the annotation's text, the file in a mount, or the minimal default; at most `maxBytes`. */
@@ -54,7 +57,8 @@ export async function resolveUserData(src: UserDataSource, mounts: readonly Moun
 export async function writeCidataIso(podDir: string, target: string, files: CidataFiles): Promise<void> {
   const dir = await mkdtemp(join(podDir, 'cidata-'));
   try {
-    const names = { 'meta-data': files.metaData, 'user-data': files.userData, 'network-config': files.networkConfig };
+    const names: Record<string, string> = { 'meta-data': files.metaData, 'user-data': files.userData, 'network-config': files.networkConfig };
+    if (files.vendorData !== undefined) names['vendor-data'] = files.vendorData;
     for (const [name, text] of Object.entries(names)) await writeFile(join(dir, name), text, { mode: 0o600, flag: 'wx' });
     const iso = join(dir, 'cidata.iso');
     await runOk('build the cloud-init cidata disk', ['genisoimage', '-quiet', '-output', iso, '-volid', CIDATA_VOLUME_ID, '-joliet', '-rock', ...Object.keys(names).map((n) => join(dir, n))]);

@@ -34,6 +34,9 @@ t.test('the ISO is labelled cidata and holds the three files; the staging dir go
     [],
     'nothing else left in the pod dir',
   );
+  await writeCidataIso(pod, iso, { metaData: '{}\n', userData: '#cloud-config\n', networkConfig: '{}\n', vendorData: '#cloud-config\n{}\n' });
+  const withVendor = execFileSync('isoinfo', ['-R', '-f', '-i', iso]).toString().split('\n').filter(Boolean).sort();
+  t.same(withVendor, ['/meta-data', '/network-config', '/user-data', '/vendor-data'], 'vendor-data when given');
 });
 
 t.test('user-data from its source, bounded, read inside its mount', async (t) => {
