@@ -54,8 +54,8 @@ export function mergeParams(base: string[], extra: string[]): string[] {
   return out;
 }
 
-/** The devices of this VM, in command-line order. */
-export function vmDevices(c: VmConfig): Device[] {
+/** The devices of this VM, in command-line order; `blockDeviceSets` as for diskDevices. */
+export function vmDevices(c: VmConfig, blockDeviceSets?: ReadonlySet<number>): Device[] {
   const console: Device = c.console?.kind === 'socket' ? { kind: 'socket-console', socketPath: c.console.socketPath } : { kind: 'serial-console', logPath: runPath(c, 'consoleLog') };
   const devices: Device[] = [{ kind: 'qmp', socketPath: runPath(c, 'qmpSocket') }, console, { kind: 'pvpanic' }];
   if (c.rootfs) devices.push({ kind: 'nvdimm-rootfs', id: 'rootfs', imagePath: c.rootfs.path, sizeBytes: c.rootfs.sizeBytes });
@@ -64,7 +64,7 @@ export function vmDevices(c: VmConfig): Device[] {
   if (c.volumeDir) devices.push({ kind: 'virtio-9p', id: 'volumes', path: c.volumeDir, mountTag: VOLUME_MOUNT_TAG, securityModel: VOLUME_SHARE_SECURITY_MODEL });
   if (c.agent?.transport === 'vsock') devices.push({ kind: 'vsock', id: 'vsock0', cid: c.agent.cid });
   else if (c.agent?.transport === 'serial') devices.push({ kind: 'virtio-serial-agent', socketPath: c.agent.socketPath, portName: AGENT_PORT_NAME });
-  devices.push(...diskDevices(c));
+  devices.push(...diskDevices(c, blockDeviceSets));
   if (c.guestAgentSocket !== undefined) {
     // The serial agent channel brings the controller; otherwise one of the same id, so hot-plugged ports (hotplug.ts) find its bus too.
     if (c.agent?.transport !== 'serial') devices.push({ kind: 'virtio-serial-controller', id: SERIAL_CONTROLLER_ID });
@@ -101,8 +101,8 @@ export function x86Options(c: Pick<VmConfig, 'machine' | 'firmware' | 'disks'>, 
   return x;
 }
 
-/** argv for qemu-system-x86_64 (without the binary). Throws InvalidArgumentError for impossible configs. */
-export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS): string[] {
+/** argv for qemu-system-x86_64 (without the binary); `blockDeviceSets` as for diskDevices. Throws InvalidArgumentError for impossible configs. */
+export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS, blockDeviceSets?: ReadonlySet<number>): string[] {
   validateVmConfig(c);
   const args: string[] = [
     '-name',
@@ -135,7 +135,7 @@ export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS
     if (c.boot.initrd) args.push('-initrd', c.boot.initrd);
     args.push('-append', kernelParams(c).join(' '));
   }
-  for (const d of vmDevices(c)) args.push(...deviceArgs(d));
+  for (const d of vmDevices(c, blockDeviceSets)) args.push(...deviceArgs(d));
   // The virtio-mem region takes the whole hot-plug headroom of maxmem.
   if (c.resize) args.push(...virtioMemArgs(hotplugMib(c)));
   if (c.paused) args.push('-S');

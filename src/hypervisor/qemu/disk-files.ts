@@ -31,13 +31,19 @@ export function passedFiles(c: Pick<VmConfig, 'disks'>): PassedFile[] {
   return out;
 }
 
-/** The fd-disk devices of `c`, whose fdsets are those of passedFiles(c). Pure. */
-export function diskDevices(c: Pick<VmConfig, 'disks'>): FdDiskDevice[] {
+/**
+ * The fd-disk devices of `c`, whose fdsets are those of passedFiles(c);
+ * `blockDeviceSets`: the sets whose file the daemon found to be a host block
+ * device when it opened it (a block-mode volume). Pure.
+ */
+export function diskDevices(c: Pick<VmConfig, 'disks'>, blockDeviceSets: ReadonlySet<number> = new Set()): FdDiskDevice[] {
   const files = passedFiles(c);
   let next = 0;
   const take = (): FdsetFile => {
     const f = files[next++];
-    return { set: f.set, fd: f.fd, format: f.format };
+    const file: FdsetFile = { set: f.set, fd: f.fd, format: f.format };
+    if (blockDeviceSets.has(f.set)) file.blockDevice = true;
+    return file;
   };
   return (c.disks ?? []).map((d) => {
     const dev: FdDiskDevice = { kind: 'fd-disk', id: d.id, image: take(), readOnly: d.readOnly };

@@ -17,6 +17,7 @@ import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, hotplugMib, runPath, x86Options, t
 import { passedFiles } from './disk-files';
 import { jailArgv, jailHostFacts, jailPlan, jailRoot, type JailHostFacts } from './jail';
 import { processStartTime, signalIfSame } from './proc';
+import { validateVmConfig } from './validate';
 import { QmpClient } from './qmp';
 
 export const LAUNCH_RECORD_VERSION = 1;
@@ -130,10 +131,10 @@ export function setprivArgv(c: Pick<VmConfig, 'jail'>, setpriv = 'setpriv'): str
   return [setpriv, `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', `--inh-caps=-all,${caps}`, `--ambient-caps=-all,${caps}`, `--bounding-set=-all,${caps}`, '--'];
 }
 
-/** The full argv (binary first) that launch spawns. Pure given `o.jailFacts`. */
-export function launchArgv(c: VmConfig, o: LaunchOptions = {}): string[] {
+/** The full argv (binary first) that launch spawns; `blockDeviceSets` from openPassedFiles. Pure given `o.jailFacts`. */
+export function launchArgv(c: VmConfig, o: LaunchOptions = {}, blockDeviceSets?: ReadonlySet<number>): string[] {
   const qemuBinary = o.qemuBinary ?? 'qemu-system-x86_64';
-  const qemu = [qemuBinary, ...buildQemuArgs(c, o.qemuOptions ?? DEFAULT_QEMU_OPTIONS)];
+  const qemu = [qemuBinary, ...buildQemuArgs(c, o.qemuOptions ?? DEFAULT_QEMU_OPTIONS, blockDeviceSets)];
   const confined = [...setprivArgv(c, o.setprivBinary), ...qemu];
   // The jail after nsenter (the netns is entered by path, which the jail hides) and before setpriv (building it needs root).
   const jailed = c.jail ? [...jailArgv(jailPlan(c, o.jailFacts ?? jailHostFacts(), qemuBinary), jailRoot(c.runDir), o.unshareBinary), ...confined] : confined;
@@ -200,16 +201,24 @@ export function checkInputsExist(c: VmConfig, qemuOptions: QemuOptions = DEFAULT
   }
 }
 
+/** The disk files the daemon opened for QEMU, in fd order, and which fdsets hold a block device. */
+export interface PassedFds {
+  fds: number[];
+  blockDeviceSets: Set<number>;
+}
+
 /**
  * Open every disk file of `c` for QEMU to inherit (disk-files.ts), in fd
  * order: O_NOFOLLOW (a symlink planted in place of an image is refused, not
- * followed), read-only unless the disk is written, and only regular files.
+ * followed), read-only unless the disk is written, and only regular files
+ * and block devices (a block-mode volume; QEMU's host_device driver then).
  * Node opens them close-on-exec, so no other child of the daemon gets them;
  * spawn's dup2 into QEMU's fds 3, 4, ... clears the flag for QEMU alone.
  * On failure the ones already open are closed.
  */
-export function openPassedFiles(c: VmConfig): number[] {
+export function openPassedFiles(c: VmConfig): PassedFds {
   const fds: number[] = [];
+  const blockDeviceSets = new Set<number>();
   try {
     for (const f of passedFiles(c)) {
       let fd: number;
@@ -221,9 +230,11 @@ export function openPassedFiles(c: VmConfig): number[] {
         throw new FailedPreconditionError(`qemu-start: ${f.what} ${f.path} of VM ${c.id} ${why}`);
       }
       fds.push(fd);
-      if (!fstatSync(fd).isFile()) throw new FailedPreconditionError(`qemu-start: ${f.what} ${f.path} of VM ${c.id} is not a regular file`);
+      const st = fstatSync(fd);
+      if (st.isBlockDevice()) blockDeviceSets.add(f.set);
+      else if (!st.isFile()) throw new FailedPreconditionError(`qemu-start: ${f.what} ${f.path} of VM ${c.id} is neither a regular file nor a block device`);
     }
-    return fds;
+    return { fds, blockDeviceSets };
   } catch (err) {
     for (const fd of fds) closeSync(fd);
     throw err;
@@ -252,7 +263,8 @@ export function checkPrivateRunDir(c: Pick<VmConfig, 'id' | 'runDir'>): void {
  */
 export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<Launched> {
   const log = (o.logger ?? silentLogger).child({ subsystem: 'qemu', podSandboxId: c.id });
-  const argv = launchArgv(c, o);
+  // Refused before anything is touched (launchArgv checks again, once the disk files are open).
+  validateVmConfig(c);
   checkInputsExist(c, o.qemuOptions);
   const t0 = Date.now();
   mkdirSync(c.runDir, { recursive: true, mode: 0o700 });
@@ -266,20 +278,23 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
   const stderrPath = runPath(c, 'stderr');
   const disks = openPassedFiles(c);
   let child: ChildProcess;
+  let argv: string[];
   try {
+    // Built once the disk files are open: a block device among them takes another QEMU driver.
+    argv = launchArgv(c, o, disks.blockDeviceSets);
     const out = openSync(runPath(c, 'stdout'), 'w', 0o600);
     // O_APPEND, so that the daemon can cap it while QEMU holds it (console-log.ts).
     const err = openSync(stderrPath, 'a', 0o600);
     try {
       // The disk files become QEMU's fds 3, 4, ... (disk-files.ts); every exec on the way (placement, nsenter, jail, setpriv) keeps them.
-      child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, err, ...disks] });
+      child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, err, ...disks.fds] });
     } finally {
       closeSync(out);
       closeSync(err);
     }
   } finally {
     // QEMU has its own copies (and after start-up only the dups in its fdsets).
-    for (const fd of disks) closeSync(fd);
+    for (const fd of disks.fds) closeSync(fd);
   }
   let exited: string | undefined;
   let spawnError: Error | undefined;

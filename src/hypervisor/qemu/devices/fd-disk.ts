@@ -44,7 +44,7 @@ function blockdev(node: string, f: FdsetFile, readOnly: boolean, backing: string
     driver: f.format,
     'node-name': node,
     'read-only': readOnly,
-    file: { driver: 'file', filename: fdsetPath(f), 'read-only': readOnly },
+    file: { driver: f.blockDevice ? 'host_device' : 'file', filename: fdsetPath(f), 'read-only': readOnly },
   };
   if (f.format === 'qcow2') spec.backing = backing;
   // JSON: no ',' escaping, and `null` has no key=value spelling.

@@ -72,6 +72,8 @@ export interface FdsetFile {
   /** The file's fd number in QEMU's process at exec. */
   fd: number;
   format: 'raw' | 'qcow2';
+  /** A host block device (QEMU's `host_device` protocol driver) rather than a regular file; known once the daemon opened it. */
+  blockDevice?: boolean;
 }
 
 export interface FdDiskDevice {

@@ -44,8 +44,9 @@ function accessMode(fd: number): number {
 t.test('opened in disk order, each with its disk’s access mode, close-on-exec in the daemon', async (t) => {
   const dir = tmp(t);
   for (const f of ['overlay.qcow2', 'base.raw', 'cidata.iso']) writeFileSync(join(dir, f), 'x');
-  const fds = openPassedFiles(vm(dir));
+  const { fds, blockDeviceSets } = openPassedFiles(vm(dir));
   t.teardown(() => fds.forEach((fd) => closeSync(fd)));
+  t.same([...blockDeviceSets], [], 'no block device among them');
   t.equal(fds.length, 3);
   t.same(
     fds.map((fd) => accessMode(fd)),
@@ -78,7 +79,7 @@ t.test('a symlink, a directory or a missing file is refused, and nothing stays o
   fail(vm(dir), /disk root backing image .*base\.raw of VM p is a symlink/, 'a symlinked backing image');
   rmSync(join(dir, 'base.raw'));
   mkdirSync(join(dir, 'base.raw'));
-  fail(vm(dir), /disk root backing image .*base\.raw of VM p is not a regular file/, 'a directory');
+  fail(vm(dir), /disk root backing image .*base\.raw of VM p is neither a regular file nor a block device/, 'a directory');
   rmSync(join(dir, 'base.raw'), { recursive: true });
   fail(vm(dir), /disk root backing image .*base\.raw of VM p does not exist/, 'a missing file');
   t.same(

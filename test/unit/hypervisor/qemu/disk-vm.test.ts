@@ -86,6 +86,19 @@ t.test('a qcow2 node never follows the backing name in its header: a base node, 
   t.same(diskDevices(lone), [{ kind: 'fd-disk', id: 'd', image: { set: 1, fd: 3, format: 'qcow2' }, readOnly: true }]);
 });
 
+t.test('a disk file the daemon found to be a block device is read through host_device', async (t) => {
+  const args = buildQemuArgs(diskVm(), undefined, new Set([2]));
+  const nodes = values(args, '-blockdev').map((j) => JSON.parse(j) as { 'node-name': string; file: { driver: string } });
+  t.same(
+    nodes.map((n) => [n['node-name'], n.file.driver]),
+    [
+      ['disk-root-base', 'host_device'],
+      ['disk-root-img', 'file'],
+      ['disk-cidata-img', 'file'],
+    ],
+  );
+});
+
 t.test('socket console instead of the ring; the guest end still pauses QEMU for the daemon to quit', async (t) => {
   const args = buildQemuArgs(diskVm());
   t.same(
