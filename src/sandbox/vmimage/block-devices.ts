@@ -4,7 +4,7 @@
 // named after the path the pod asked for: stable across restarts and
 // reboots, whatever order the disks come in.
 
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../../../common/errors';
 import type { Device__Output } from '../../generated/cri/runtime/v1/Device';
@@ -47,6 +47,7 @@ export function blockDisks(devices: readonly Device__Output[], reserved: readonl
     if (!st.isBlockDevice()) throw new InvalidArgumentError(field, `${d.host_path} is not a block device; a VM-image pod takes only block devices (block-mode volumes)`);
     const serial = deviceSerial(d.container_path, taken);
     taken.add(serial);
-    return { serial, hostPath: d.host_path, containerPath: d.container_path, readOnly: !(d.permissions ?? '').includes('w') };
+    // kubelet may name the device by a link (/dev/disk/by-id/...); the hypervisor opens disks without following links.
+    return { serial, hostPath: realpathSync(d.host_path), containerPath: d.container_path, readOnly: !(d.permissions ?? '').includes('w') };
   });
 }

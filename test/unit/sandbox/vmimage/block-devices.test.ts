@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -51,5 +51,7 @@ t.test('only host block devices are taken', async (t) => {
     'read-only without w; serials within 20 bytes',
   );
   t.equal(got[0].serial, 'xvdb');
+  symlinkSync(loop[0], join(dir, 'by-id-link'));
+  t.equal(blockDisks([dev(join(dir, 'by-id-link'), '/dev/xvdc')], [], 'vm')[0].hostPath, loop[0], 'a device named by a link is passed by its real path');
   t.not(got[1].serial, 'xvdb', 'a second device at the same path gets another serial');
 });
