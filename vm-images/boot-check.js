@@ -9,7 +9,8 @@
 // cloud-init's final stage; then checks that user-data's write_files and
 // runcmd ran (its web server answers through a host port forward), that
 // guest-exec works over the agent port, and that QMP system_powerdown powers
-// the guest off (and how long that takes).
+// the guest off (and how long that takes). Two read-only 9p shares check the
+// kernel's 9p: one mounted by cloud-init's `mounts` from vendor-data, one by hand.
 //
 // Heavy (a whole Debian boot under TCG): run under the heavy lock.
 //
@@ -89,8 +90,27 @@ fs.writeFileSync(
     '',
   ].join('\n'),
 );
+// Read-only 9p shares: two that cloud-init mounts from vendor-data's `mounts`
+// (a plain tag and one with a colon, which cc_mounts takes for `host:path`),
+// one mounted by hand over guest-exec.
+const share = path.join(dir, 'share');
+fs.mkdirSync(share);
+fs.writeFileSync(path.join(share, 'hello'), 'hello over 9p\n');
+const TAG_CI = 'vmpod:f0';
+const TAG_PLAIN = 'plain0';
+const TAG_HAND = 'hand0';
+fs.writeFileSync(
+  path.join(cidata, 'vendor-data'),
+  [
+    '#cloud-config',
+    'mounts:',
+    `  - ["${TAG_CI}", /mnt/f0, 9p, "trans=virtio,version=9p2000.L,ro,nofail", "0", "0"]`,
+    `  - ["${TAG_PLAIN}", /mnt/p0, 9p, "trans=virtio,version=9p2000.L,ro,nofail", "0", "0"]`,
+    '',
+  ].join('\n'),
+);
 const iso = path.join(dir, 'cidata.iso');
-execFileSync('genisoimage', ['-quiet', '-output', iso, '-volid', 'cidata', '-joliet', '-rock', 'user-data', 'meta-data', 'network-config'], { cwd: cidata });
+execFileSync('genisoimage', ['-quiet', '-output', iso, '-volid', 'cidata', '-joliet', '-rock', 'user-data', 'meta-data', 'network-config', 'vendor-data'], { cwd: cidata });
 const overlay = path.join(dir, 'overlay.qcow2');
 execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', '-b', path.resolve(disk), '-F', 'qcow2', overlay]);
 
@@ -137,6 +157,18 @@ const argv = [
   'virtserialport,chardev=qga0,name=org.qemu.guest_agent.0',
   '-qmp',
   `unix:${qmp},server=on,wait=off`,
+  '-fsdev',
+  `local,id=fs0,path=${share},security_model=none,readonly=on`,
+  '-device',
+  `virtio-9p-pci,fsdev=fs0,mount_tag=${TAG_CI}`,
+  '-fsdev',
+  `local,id=fs1,path=${share},security_model=none,readonly=on`,
+  '-device',
+  `virtio-9p-pci,fsdev=fs1,mount_tag=${TAG_PLAIN}`,
+  '-fsdev',
+  `local,id=fs2,path=${share},security_model=none,readonly=on`,
+  '-device',
+  `virtio-9p-pci,fsdev=fs2,mount_tag=${TAG_HAND}`,
 ];
 const t0 = Date.now();
 const secs = () => ((Date.now() - t0) / 1000).toFixed(1);
@@ -247,6 +279,23 @@ async function main() {
     check(st?.return?.exitcode === 0 && out.includes('runcmd ran'), 'guest-exec runs a command; runcmd ran');
     check(out.includes(`inet ${GUEST_IP}/24`), `network-config's static address ${GUEST_IP} is on eth0`);
     check(out.includes('boot-check'), "meta-data's local-hostname is the hostname");
+    const nine = await ga.call('guest-exec', {
+      path: '/bin/sh',
+      arg: ['-c', `cat /mnt/f0/hello; cat /mnt/p0/hello; mkdir -p /mnt/m && mount -t 9p -o trans=virtio,version=9p2000.L ${TAG_HAND} /mnt/m && cat /mnt/m/hello`],
+      'capture-output': true,
+    });
+    let ns;
+    for (let i = 0; i < 50; i++) {
+      ns = await ga.call('guest-exec-status', { pid: nine.return?.pid });
+      if (ns.return?.exited) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const nout = Buffer.from(ns?.return?.['out-data'] ?? '', 'base64').toString();
+    process.stderr.write(`9p output:\n${nout}${Buffer.from(ns?.return?.['err-data'] ?? '', 'base64').toString()}`);
+    const lines = nout.split('\n');
+    check(lines[0] === 'hello over 9p', `cloud-init's mounts (vendor-data) mounted 9p tag ${TAG_CI} at /mnt/f0`);
+    check(lines[1] === 'hello over 9p', `cloud-init's mounts (vendor-data) mounted 9p tag ${TAG_PLAIN} at /mnt/p0`);
+    check(lines[2] === 'hello over 9p', `mount -t 9p -o trans=virtio,version=9p2000.L ${TAG_HAND} works by hand`);
     if (process.env.BOOT_CHECK_DIAG) {
       const d = await ga.call('guest-exec', { path: '/bin/sh', arg: ['-c', process.env.BOOT_CHECK_DIAG], 'capture-output': true });
       let ds;
