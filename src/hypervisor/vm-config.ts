@@ -55,6 +55,22 @@ export interface VmSocketConsole {
   socketPath: string;
 }
 
+/** A host directory exported to the guest over virtio-9p under its own tag (a VM-image pod's CRI mounts). */
+export interface VmShare {
+  /** The 9p mount tag: 1-31 of [A-Za-z0-9_:-], unique in the VM. */
+  tag: string;
+  /** The host directory (absolute). */
+  path: string;
+  /**
+   * Read-only: served as the real files (symlinks such as a ConfigMap's
+   * `..data` resolve) and nothing the guest does reaches them. Writable:
+   * served so that what the guest sets (owner, mode, set-id bits, nodes,
+   * FIFOs, symlinks) is kept as metadata beside the files and never applied
+   * to the host's inodes (host symlinks there are unreadable in the guest).
+   */
+  readOnly: boolean;
+}
+
 export interface TapNetwork {
   ifname: string;
   mac: string;
@@ -113,6 +129,8 @@ export interface VmConfig {
    * output while nobody is connected, so the guest never blocks on it.
    */
   console?: VmSocketConsole;
+  /** Host directories exported over virtio-9p, each under its own tag (VM-image pods' CRI directory mounts). */
+  shares?: VmShare[];
   /** A virtio-serial port named GUEST_AGENT_PORT_NAME backed by a unix socket server at this path (in the run dir), for qemu-guest-agent. */
   guestAgentSocket?: string;
   network?: TapNetwork;

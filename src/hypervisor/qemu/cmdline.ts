@@ -65,6 +65,11 @@ export function vmDevices(c: VmConfig, blockDeviceSets?: ReadonlySet<number>): D
   if (c.agent?.transport === 'vsock') devices.push({ kind: 'vsock', id: 'vsock0', cid: c.agent.cid });
   else if (c.agent?.transport === 'serial') devices.push({ kind: 'virtio-serial-agent', socketPath: c.agent.socketPath, portName: AGENT_PORT_NAME });
   devices.push(...diskDevices(c, blockDeviceSets));
+  // A read-only share is served as the real files (a ConfigMap's symlinks resolve) and QEMU refuses every write;
+  // a writable one as the pod's writable volumes are (mapped-xattr: what the guest sets stays metadata).
+  (c.shares ?? []).forEach((s, i) =>
+    devices.push({ kind: 'virtio-9p', id: `share${i}`, path: s.path, mountTag: s.tag, securityModel: s.readOnly ? POD_SHARE_SECURITY_MODEL : VOLUME_SHARE_SECURITY_MODEL, readOnly: s.readOnly }),
+  );
   if (c.guestAgentSocket !== undefined) {
     // The serial agent channel brings the controller; otherwise one of the same id, so hot-plugged ports (hotplug.ts) find its bus too.
     if (c.agent?.transport !== 'serial') devices.push({ kind: 'virtio-serial-controller', id: SERIAL_CONTROLLER_ID });

@@ -69,7 +69,7 @@ export function jailHostFacts(): JailHostFacts {
  * /usr (real /lib, /bin dirs) gets them bound read-only instead of linked.
  */
 export function jailPlan(
-  c: Pick<VmConfig, 'runDir' | 'boot' | 'rootfs' | 'sharedDir' | 'volumeDir' | 'accel' | 'agent' | 'network' | 'netnsPath'>,
+  c: Pick<VmConfig, 'runDir' | 'boot' | 'rootfs' | 'sharedDir' | 'volumeDir' | 'shares' | 'accel' | 'agent' | 'network' | 'netnsPath'>,
   facts: JailHostFacts,
   qemuBinary = 'qemu-system-x86_64',
 ): JailEntry[] {
@@ -85,6 +85,8 @@ export function jailPlan(
   plan.push({ kind: 'rw', path: c.runDir });
   if (c.sharedDir) plan.push({ kind: 'tree', path: c.sharedDir });
   if (c.volumeDir) plan.push({ kind: 'tree', path: c.volumeDir });
+  // A VM-image pod's mounts: a read-only one bound read-only, a writable one with what is mounted below it.
+  for (const s of c.shares ?? []) plan.push({ kind: s.readOnly ? 'ro' : 'tree', path: s.path });
   const wanted = new Set<string>(['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random']);
   if (c.accel === 'kvm') wanted.add('/dev/kvm');
   // A VM in a network namespace of its own may get its NIC hot-plugged later by tap name (a pre-booted pool VM: sandbox/microvm/pool.ts).

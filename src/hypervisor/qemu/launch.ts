@@ -185,6 +185,7 @@ export function checkInputsExist(c: VmConfig, qemuOptions: QemuOptions = DEFAULT
     ['rootfs image', c.rootfs?.path],
     ['shared directory', c.sharedDir],
     ['volume directory', c.volumeDir],
+    ...(c.shares ?? []).map((s): [string, string] => [`share ${s.tag}`, s.path]),
     ['network namespace', c.netnsPath],
   ];
   for (const [what, path] of inputs) {

@@ -1,6 +1,6 @@
 import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { InvalidArgumentError } from '../../../common/errors';
-import { RUN_FILES, type VmConfig } from '../vm-config';
+import { RUN_FILES, SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, type VmConfig } from '../vm-config';
 import type { VmDevice } from '../vm-device';
 
 /** sun_path is 108 bytes including the terminating NUL. */
@@ -112,7 +112,27 @@ export function validateVmConfig(c: VmConfig): void {
     requireMac(field('network.mac'), c.network.mac);
   }
   validateDisks(c);
+  validateShares(c);
   validateRunDirSockets(c);
+}
+
+/** A 9p mount tag of VmConfig.shares: ':' allowed (cloud-init's mounts module keeps only an fs_spec with one), ',' never. */
+const SHARE_TAG = /^[A-Za-z0-9_:-]{1,31}$/;
+export const MAX_SHARES = 32;
+
+function validateShares(c: VmConfig): void {
+  if (c.shares === undefined) return;
+  if (!Array.isArray(c.shares) || c.shares.length > MAX_SHARES) throw new InvalidArgumentError(field('shares'), `must be a list of at most ${MAX_SHARES} shares`);
+  const tags = new Set<string>([...(c.sharedDir ? [SHARED_MOUNT_TAG] : []), ...(c.volumeDir ? [VOLUME_MOUNT_TAG] : [])]);
+  c.shares.forEach((s, i) => {
+    const f = (n: string): string => `shares[${i}].${n}`;
+    if (typeof s.tag !== 'string' || !SHARE_TAG.test(s.tag)) throw new InvalidArgumentError(field(f('tag')), `"${String(s.tag)}" must be 1-31 of [A-Za-z0-9_:-]`);
+    if (tags.has(s.tag)) throw new InvalidArgumentError(field(f('tag')), `"${s.tag}" is the tag of another share`);
+    tags.add(s.tag);
+    if (s.path === undefined) throw new InvalidArgumentError(field(f('path')), 'is required');
+    requireAbsolute(f('path'), s.path);
+    if (typeof s.readOnly !== 'boolean') throw new InvalidArgumentError(field(f('readOnly')), 'must be true or false');
+  });
 }
 
 const FIRMWARES = ['qboot', 'seabios', 'ovmf'] as const;

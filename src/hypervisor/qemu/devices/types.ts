@@ -22,6 +22,8 @@ export interface Virtio9pDevice {
   mountTag: string;
   /** Absent: the pod share's model (POD_SHARE_SECURITY_MODEL). */
   securityModel?: NinePSecurityModel;
+  /** QEMU refuses every write (fsdev readonly=on). */
+  readOnly?: boolean;
 }
 
 export interface VsockDevice {

@@ -99,6 +99,41 @@ t.test('a disk file the daemon found to be a block device is read through host_d
   );
 });
 
+t.test('shares: 9p per tag; read-only served as the real files and refused writes, writable as metadata', async (t) => {
+  const shares = [
+    { tag: 'vmpod:m0', path: '/var/lib/kubelet/pods/u/volumes/cm', readOnly: true },
+    { tag: 'vmpod:m1', path: '/var/lib/kubelet/pods/u/volumes/empty', readOnly: false },
+  ];
+  const args = buildQemuArgs(diskVm({ shares }));
+  t.same(values(args, '-fsdev'), [
+    'local,id=share0,path=/var/lib/kubelet/pods/u/volumes/cm,security_model=none,multidevs=remap,readonly=on',
+    'local,id=share1,path=/var/lib/kubelet/pods/u/volumes/empty,security_model=mapped-xattr,multidevs=remap',
+  ]);
+  t.same(
+    values(args, '-device').filter((d) => d.startsWith('virtio-9p')),
+    ['virtio-9p-pci,fsdev=share0,mount_tag=vmpod:m0', 'virtio-9p-pci,fsdev=share1,mount_tag=vmpod:m1'],
+  );
+  const facts: JailHostFacts = { links: {}, devices: [] };
+  const plan = jailPlan(diskVm({ shares }), facts).filter((e) => e.path.startsWith('/var/lib/kubelet'));
+  t.same(plan, [
+    { kind: 'ro', path: '/var/lib/kubelet/pods/u/volumes/cm' },
+    { kind: 'tree', path: '/var/lib/kubelet/pods/u/volumes/empty' },
+  ]);
+  const bad = (over: Partial<VmConfig>, field: RegExp, why: string): void => {
+    try {
+      validateVmConfig(diskVm(over));
+      t.fail(`${why}: accepted`);
+    } catch (e) {
+      t.ok(e instanceof InvalidArgumentError && field.test(e.message), `${why}: ${(e as Error).message}`);
+    }
+  };
+  bad({ shares: [shares[0], { ...shares[1], tag: 'vmpod:m0' }] }, /shares\[1\]\.tag/, 'one tag twice');
+  bad({ shares: [{ ...shares[0], tag: 'a,b' }] }, /shares\[0\]\.tag/, 'a comma in a tag');
+  bad({ shares: [{ ...shares[0], tag: 'x'.repeat(32) }] }, /shares\[0\]\.tag/, 'a tag too long');
+  bad({ shares: [{ ...shares[0], path: 'rel' }] }, /shares\[0\]\.path/, 'a relative path');
+  bad({ sharedDir: '/s', shares: [{ ...shares[0], tag: 'vmpod-shared' }] }, /shares\[0\]\.tag/, 'the pod share’s tag');
+});
+
 t.test('socket console instead of the ring; the guest end still pauses QEMU for the daemon to quit', async (t) => {
   const args = buildQemuArgs(diskVm());
   t.same(
