@@ -3,22 +3,27 @@
 // shared crictl, a real Debian cloud image (vm-images/debian-cloud/build,
 // mmdebstrap of bookworm with cloud-init and qemu-guest-agent, cached by
 // content hash) packed as a KubeVirt containerDisk and pushed to the shared
-// critest registry. Two identical pods boot the same image side by side:
+// critest registry. Two pods boot the same image side by side (the first
+// also gets a block device and a directory volume):
 // - cloud-init runs the pod's user-data (a file, a web server), and the test
 //   reaches that server on the pod IP from the daemon's netns;
 // - `crictl logs` is the serial console (kernel and cloud-init lines);
 // - `crictl exec -s` runs through the guest's qemu-guest-agent;
 // - `crictl attach -it` reaches a login prompt on the serial console;
 // - each pod writes only its own overlay: a file one writes the other cannot see;
+// - a CRI block device is a virtio-blk disk named after its path, a CRI
+//   directory mount is mounted where the pod asked (9p, by cloud-init);
 // - `crictl stop` powers the guest off through ACPI within the grace period
 //   (exit code 0, "guest powered off", the kernel's power-down line logged);
+// - a daemon restart leaves both VMs running, and the new daemon reattaches
+//   (status, exec, the console log);
 // - after `rmp` no QEMU, mount, run dir or pod dir of either pod is left.
 //
 // Two Debian boots under TCG, overlapping: a few minutes on 2 cores.
 
 import t from 'tap';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { projectRoot } from '../../src/paths';
 import { leftoverMounts, startDaemon } from '../helpers/daemon';
@@ -47,7 +52,7 @@ const shellQuote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 const missing =
   sharedCritestMissing(['bin/crictl', 'setup-images.sh', 'teardown.sh', 'cni/10-critest.conflist']) ??
-  ['/usr/bin/qemu-system-x86_64', '/usr/bin/mmdebstrap', '/usr/bin/genisoimage', '/usr/bin/script'].find((p) => !existsSync(p)) ??
+  ['/usr/bin/qemu-system-x86_64', '/usr/bin/mmdebstrap', '/usr/bin/genisoimage', '/usr/bin/script', '/dev/loop-control'].find((p) => !existsSync(p)) ??
   undefined;
 if (missing) {
   process.stderr.write(`VM-image pod e2e test SKIPPED: ${missing} is missing\n`);
@@ -77,10 +82,11 @@ if (missing) {
     }
     const image = pushed.stdout.trim();
 
-    const d = await startDaemon(t, {
+    const daemonOpts = {
       netns: CRITEST_NETNS,
       config: `${critestDaemonConfig()}\n[runtime.handlers.${HANDLER}]\ntype = "vm-image"\naccel = "tcg"\nvcpus = 1\nmemory_mib = 1024\n`,
-    });
+    };
+    const d = await startDaemon(t, daemonOpts);
     const crictl = crictlFor(d);
     const json = async <T>(cmd: string, ...args: string[]): Promise<T> => JSON.parse(await crictl.run(cmd, '-o', 'json', ...args)) as T;
     await crictl.run('pull', image);
@@ -95,7 +101,22 @@ if (missing) {
         '  - [systemd-run, --unit=vmpod-e2e-web, python3, -m, http.server, "8080", --directory, /srv/www]',
         '',
       ].join('\n');
-    const startPod = async (name: string): Promise<{ pod: string; ctr: string }> => {
+    // Pod a's volumes: a block device (a loop device over a file holding a marker) and a directory
+    // (a ConfigMap's stand-in), as kubelet passes a block-mode PVC and a volume mount.
+    const blockFile = join(d.dir, 'block.img');
+    writeFileSync(blockFile, Buffer.concat([Buffer.from('vmpod-block-marker\n'), Buffer.alloc(1024 * 1024 - 19)]));
+    const loop = execFileSync('losetup', ['--find', '--show', blockFile]).toString().trim();
+    t.teardown(() => {
+      execFileSync('losetup', ['-d', loop]);
+    });
+    const configDir = join(d.dir, 'config-volume');
+    mkdirSync(configDir);
+    writeFileSync(join(configDir, 'greeting'), 'hello from a volume\n');
+    const volumes = {
+      devices: [{ container_path: '/dev/xvdb', host_path: loop, permissions: 'r' }],
+      mounts: [{ container_path: '/mnt/config', host_path: configDir, readonly: true }],
+    };
+    const startPod = async (name: string, extra: Record<string, unknown> = {}): Promise<{ pod: string; ctr: string }> => {
       const podJson = join(d.dir, `pod-${name}.json`);
       writeFileSync(
         podJson,
@@ -108,7 +129,7 @@ if (missing) {
         }),
       );
       const ctrJson = join(d.dir, `ctr-${name}.json`);
-      writeFileSync(ctrJson, JSON.stringify({ metadata: { name: 'vm' }, image: { image }, log_path: 'vm.log', linux: {} }));
+      writeFileSync(ctrJson, JSON.stringify({ metadata: { name: 'vm' }, image: { image }, log_path: 'vm.log', linux: {}, ...extra }));
       const pod = (await crictl.run('runp', '--runtime', HANDLER, podJson)).trim();
       const ctr = (await crictl.run('create', pod, ctrJson, podJson)).trim();
       await crictl.run('start', ctr);
@@ -116,7 +137,7 @@ if (missing) {
     };
 
     // Both boot at once: two slow TCG boots overlap instead of adding up.
-    const a = await startPod('vmi-a');
+    const a = await startPod('vmi-a', volumes);
     const b = await startPod('vmi-b');
     for (const [name, p] of [
       ['vmi-a', a],
@@ -171,11 +192,38 @@ if (missing) {
     t.not(failing.code, 0, 'exec -s of a command exiting 3 fails');
     t.match(failing.stdout + failing.stderr, /to-stderr/, 'its stderr comes back through the guest agent');
 
+    // Pod a's volumes, where the pod asked for them: the block device by its serial, the directory over 9p (mounted by cloud-init).
+    t.equal(
+      (await crictl.run('exec', '-s', a.ctr, 'head', '-c', '19', '/dev/disk/by-id/virtio-xvdb')).trim(),
+      'vmpod-block-marker',
+      'the CRI block device is a virtio-blk disk named after the path the pod asked for',
+    );
+    t.equal((await crictl.run('exec', '-s', a.ctr, 'cat', '/mnt/config/greeting')).trim(), 'hello from a volume', 'the CRI directory mount is mounted where the pod asked (9p, by cloud-init)');
+    const roWrite = await runTool(crictl.argv('exec', '-s', a.ctr, 'touch', '/mnt/config/new-file'));
+    t.not(roWrite.code, 0, 'the read-only mount refuses writes in the guest');
+    t.notOk(existsSync(join(configDir, 'new-file')), 'and nothing appeared on the host');
+
     // Each pod has its own overlay over the same image.
     await crictl.run('exec', '-s', a.ctr, 'sh', '-c', 'echo only-in-a > /var/tmp/vmpod-marker && sync');
     t.equal((await crictl.run('exec', '-s', a.ctr, 'cat', '/var/tmp/vmpod-marker')).trim(), 'only-in-a', 'pod a wrote a file to its disk');
     const inB = await runTool(crictl.argv('exec', '-s', b.ctr, 'cat', '/var/tmp/vmpod-marker'));
     t.not(inB.code, 0, "pod b's disk does not have pod a's file: each pod writes its own overlay");
+
+    // A daemon restart leaves the VMs running; the new daemon reattaches: status, exec and the console log go on.
+    await d.stop();
+    t.equal(qemusOf(a.ctr).length + qemusOf(b.ctr).length, 2, 'the VMs run on while the daemon is down');
+    await startDaemon(t, { ...daemonOpts, dir: d.dir });
+    const afterRestart = await json<{ status: { state: string } }>('inspect', b.ctr);
+    t.equal(afterRestart.status.state, 'CONTAINER_RUNNING', 'after a daemon restart the container is still RUNNING');
+    t.equal((await crictl.run('exec', '-s', b.ctr, 'cat', '/etc/hostname')).trim(), 'vmi-b', 'after a daemon restart exec reaches the guest agent again');
+    const logBefore = (await logsOf(b.ctr)).length;
+    await crictl.run('exec', '-s', b.ctr, 'sh', '-c', 'echo vmpod-console-after-restart > /dev/ttyS0');
+    t.match(
+      await waitLog(b.ctr, /vmpod-console-after-restart/, 'a console line written after the restart'),
+      /vmpod-console-after-restart/,
+      'the restarted daemon pumps the console into the log again',
+    );
+    t.ok((await logsOf(b.ctr)).length > logBefore, 'the log grew after the restart');
 
     // The serial console is interactive: attach -it reaches the getty's login prompt.
     const term = spawn('script', ['-qec', crictl.argv('attach', '-it', b.ctr).map(shellQuote).join(' '), '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
