@@ -42,6 +42,13 @@ export interface VmExit {
 export interface StopOptions {
   /** How long the guest gets to power off after the ACPI power button. */
   gracefulTimeoutMs?: number;
+  /**
+   * Press the button again this often during the grace period. A press a
+   * guest gets before its handler runs (systemd-logind still starting, early
+   * in a boot) is lost; pressing again is harmless to a guest already shutting
+   * down. Absent: pressed once.
+   */
+  powerButtonRepeatMs?: number;
   /** How long the hypervisor gets to exit after being told to quit. */
   quitTimeoutMs?: number;
 }

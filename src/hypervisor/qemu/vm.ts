@@ -400,8 +400,16 @@ export class QemuVm implements VmHandle {
     await this.waitForDrain();
     if (qmp && graceful > 0) {
       try {
+        const repeat = opts.powerButtonRepeatMs ?? 0;
         await qmp.systemPowerdown(graceful);
-        if (await this.waitFor(graceful)) return this.exited;
+        const deadline = Date.now() + graceful;
+        for (;;) {
+          const left = Math.max(deadline - Date.now(), 0);
+          if (await this.waitFor(repeat > 0 ? Math.min(repeat, left) : left)) return this.exited;
+          // Pressed once unless asked to repeat; not again in the last moments of the grace.
+          if (repeat <= 0 || deadline - Date.now() < 100) break;
+          await qmp.systemPowerdown(deadline - Date.now());
+        }
         this.log.warn({ graceful }, 'guest did not power off in time, quitting qemu');
       } catch (err) {
         this.log.warn({ err }, 'system_powerdown failed');

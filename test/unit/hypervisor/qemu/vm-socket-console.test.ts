@@ -33,7 +33,8 @@ async function fakeQemu(t: { teardown(fn: () => void): void }, status: string, c
     if (m.execute === 'quit') {
       event(s, 'SHUTDOWN', { guest: false, reason: 'host-qmp-quit' });
       answer(s, m);
-      setImmediate(() => child.exit());
+      // Later than the client reads the event (same process: setImmediate could beat it).
+      setTimeout(() => child.exit(), 20);
       return;
     }
     answer(s, m);
@@ -93,4 +94,18 @@ t.test('a guest that powered off while no daemon was attached is quit on reattac
   const exit = await vm.wait();
   t.equal(exit.reason, 'guest-shutdown');
   t.ok(q.sent.some((m) => m.execute === 'quit'));
+});
+
+t.test('stop: the power button pressed once, or again every powerButtonRepeatMs during the grace', async (t) => {
+  const presses = async (repeat?: number): Promise<number> => {
+    const child = fakeChild();
+    const q = await fakeQemu(t, 'running', child);
+    const vm = new QemuVm(q.dir, q.record, await q.connect(), child);
+    const exit = await vm.stop({ gracefulTimeoutMs: 450, quitTimeoutMs: 1000, ...(repeat !== undefined ? { powerButtonRepeatMs: repeat } : {}) });
+    t.equal(exit.reason, 'host-quit', `a guest that ignores the button is quit after the grace (${exit.reason})`);
+    return q.sent.filter((m) => m.execute === 'system_powerdown').length;
+  };
+  t.equal(await presses(), 1, 'once by default (microvm pods)');
+  const n = await presses(100);
+  t.ok(n >= 2 && n <= 5, `pressed again, about every 100 ms of the 450 ms grace (${n} presses)`);
 });
