@@ -141,8 +141,17 @@ async function prepare(c: VmConfig): Promise<VmHandle> {
 
 t.test('jailed QEMU boots an overlay over a raw base it can reach only through fds; the guest power-off ends it', async (t) => {
   const cfg = diskVm('raw', rawBase, 'raw');
+  // Two CRI-mount-like shares (read-only and writable): the jail must bind both for QEMU to start.
+  const shareRo = join(work, 'share-ro');
+  const shareRw = join(work, 'share-rw');
+  execFileSync('mkdir', [shareRo, shareRw]);
+  cfg.shares = [
+    { tag: 'vmpod:m0', path: shareRo, readOnly: true },
+    { tag: 'vmpod:m1', path: shareRw, readOnly: false },
+  ];
   const overlay = cfg.disks?.[0].path as string;
   const vm = await prepare(cfg);
+  t.ok(existsSync(`/proc/${vm.pid}/root${shareRo}`) && existsSync(`/proc/${vm.pid}/root${shareRw}`), 'the shares are in the jail');
   t.match(readFileSync(`/proc/${vm.pid}/status`, 'utf8'), new RegExp(`\\nUid:\\s+${JAIL.uid}\\s`), 'QEMU runs as the jail uid');
   t.notOk(existsSync(`/proc/${vm.pid}/root${rawBase}`), 'the base image does not exist in QEMU’s jail');
   const base = fdsOn(vm.pid, rawBase);
