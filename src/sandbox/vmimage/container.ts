@@ -2,7 +2,8 @@
 // (disk.ts), the pod's overlay made or reused over it (overlay.ts), and the
 // cloud-init disk built for this boot (cidata.ts): meta-data from the pod,
 // user-data from the container's or pod's annotations, network-config from
-// the pod network; CRI block devices become extra disks (block-devices.ts).
+// the pod network; CRI block devices become extra disks (block-devices.ts),
+// CRI directory mounts 9p shares that cloud-init mounts (mounts.ts).
 // No VM yet: StartContainer boots it.
 
 import { readFile } from 'node:fs/promises';
@@ -15,6 +16,7 @@ import { firmwareChoice, metaData, networkConfig, resolvConfDns, userDataSource,
 import { VMI_DATA_VERSION, type VmImageContainerData, type VmImagePodData } from './data';
 import { findContainerDisk } from './disk';
 import { addPodContainer, vmImagePodPaths } from './layout';
+import { planShares, vendorData } from './mounts';
 import { prepareOverlay } from './overlay';
 import type { VmImageEnv } from './pod';
 import { CIDATA_DISK_ID, ROOT_DISK_ID } from './vm';
@@ -35,6 +37,7 @@ export async function createVmImageContainer(env: VmImageEnv, input: ContainerCr
   await addPodContainer(paths, id);
   const disk = await findContainerDisk(input.rootfs, image);
   const devices = blockDisks(config.devices, [ROOT_DISK_ID, CIDATA_DISK_ID], config.metadata?.name ?? '');
+  const shares = planShares(config.mounts, log);
   const firmware = firmwareChoice(config.annotations, sb.config.annotations, env.cfg.firmware);
   const src = userDataSource(config.annotations, sb.config.annotations);
   const userData = await resolveUserData(src, config.mounts, env.cfg.max_user_data_bytes, id);
@@ -55,6 +58,7 @@ export async function createVmImageContainer(env: VmImageEnv, input: ContainerCr
     metaData: metaData(sb.config.metadata?.uid || sb.id, sb.hostname),
     userData,
     networkConfig: pod.network ? networkConfig(pod.network, await podDns(input)) : `${JSON.stringify({ version: 2, ethernets: {} })}\n`,
+    ...(shares.length > 0 ? { vendorData: vendorData(shares) } : {}),
   });
   log.info(
     { disk: { name: disk.name, format: disk.format, virtualSize: disk.virtualSize }, overlay: overlay.plan, firmware, userData: src.kind === 'default' ? 'default' : src.from, size: size.explain },
@@ -72,5 +76,6 @@ export async function createVmImageContainer(env: VmImageEnv, input: ContainerCr
     memoryMib: size.memoryMib,
     userDataFrom: src.kind === 'default' ? 'default' : src.from,
     devices,
+    shares,
   };
 }

@@ -41,6 +41,8 @@ export interface VmImageContainerData {
   userDataFrom: string;
   /** CRI block devices passed as extra disks (block-devices.ts). */
   devices: { serial: string; hostPath: string; containerPath: string; readOnly: boolean }[];
+  /** CRI directory mounts exported over 9p (mounts.ts). */
+  shares: { tag: string; hostPath: string; containerPath: string; readOnly: boolean }[];
 }
 
 function checkVersion(data: ControllerData, what: string): void {
@@ -101,6 +103,21 @@ function decodeDevices(v: unknown, what: string): VmImageContainerData['devices'
   });
 }
 
+const TAG_RE = /^vmpod:m\d{1,4}$/;
+
+function decodeShares(v: unknown, what: string): VmImageContainerData['shares'] {
+  if (v === undefined) return [];
+  const bad = (): never => {
+    throw new InternalError(`${what}: vm-image data has malformed shares`);
+  };
+  if (!Array.isArray(v)) return bad();
+  return v.map((d: Record<string, unknown>) => {
+    if (typeof d !== 'object' || d === null || !isStr(d.tag) || !TAG_RE.test(d.tag) || !isStr(d.hostPath) || !d.hostPath.startsWith('/') || !isStr(d.containerPath) || typeof d.readOnly !== 'boolean')
+      bad();
+    return { tag: d.tag as string, hostPath: d.hostPath as string, containerPath: d.containerPath as string, readOnly: d.readOnly as boolean };
+  });
+}
+
 export function decodeVmImageContainerData(data: ControllerData, containerId: string): VmImageContainerData {
   const what = `container ${containerId}`;
   checkVersion(data, what);
@@ -124,5 +141,6 @@ export function decodeVmImageContainerData(data: ControllerData, containerId: st
     memoryMib: data.memoryMib,
     userDataFrom: isStr(data.userDataFrom) ? data.userDataFrom : '',
     devices: decodeDevices(data.devices, what),
+    shares: decodeShares(data.shares, what),
   };
 }

@@ -51,6 +51,7 @@ export function vmImageVmConfig(l: VmImageLaunch): VmConfig {
       ...c.devices.map((d) => ({ id: d.serial, path: d.hostPath, format: 'raw' as const, readOnly: d.readOnly })),
     ],
     console: { kind: 'socket', socketPath: l.run.consoleSocket },
+    ...(c.shares.length > 0 ? { shares: c.shares.map((s) => ({ tag: s.tag, path: s.hostPath, readOnly: s.readOnly })) } : {}),
     guestAgentSocket: l.run.guestAgentSocket,
     ...(pod.network ? { network: { ifname: pod.network.tapName, mac: pod.network.mac } } : {}),
     ...(pod.netnsPath ? { netnsPath: pod.netnsPath } : {}),
@@ -58,6 +59,9 @@ export function vmImageVmConfig(l: VmImageLaunch): VmConfig {
     ...(pod.qemuUid !== undefined ? { jail: { uid: pod.qemuUid, gid: pod.qemuUid } } : {}),
   };
 }
+
+/** How often the ACPI power button is pressed again during a stop's grace period. */
+export const POWER_BUTTON_REPEAT_MS = 10_000;
 
 /** Exit codes of a VM that did not power itself off. */
 const EXIT_CODES: Record<VmExit['reason'], number> = { 'guest-shutdown': 0, 'guest-panicked': 1, 'guest-reset': 2, 'host-quit': 143, killed: 137, unknown: 255 };
@@ -126,7 +130,8 @@ export class ContainerVm {
   /** ACPI power button, `gracefulMs` for the guest to power off, then quit, then SIGKILL. Idempotent. */
   async stop(gracefulMs: number): Promise<void> {
     if (this.vm && !this.exit) {
-      const exit = await this.vm.stop({ gracefulTimeoutMs: gracefulMs, quitTimeoutMs: 3000 });
+      // The button again and again: a guest still booting (no logind yet) ignores a single press.
+      const exit = await this.vm.stop({ gracefulTimeoutMs: gracefulMs, quitTimeoutMs: 3000, powerButtonRepeatMs: POWER_BUTTON_REPEAT_MS });
       this.log.info({ exit }, 'container VM stopped');
     }
     await this.exited;

@@ -43,7 +43,9 @@ t.test('pod data round-trips and is checked field by field', async (t) => {
 });
 
 t.test('container data round-trips and is checked field by field', async (t) => {
-  t.same(decodeVmImageContainerData(ctr, 'c'), { ...ctr, devices: [] }, 'a record without devices has none');
+  t.same(decodeVmImageContainerData(ctr, 'c'), { ...ctr, devices: [], shares: [] }, 'a record without devices or shares has none');
+  const share = { tag: 'vmpod:m4', hostPath: '/var/lib/kubelet/x', containerPath: '/etc/app', readOnly: true };
+  t.same(decodeVmImageContainerData({ ...ctr, shares: [share] }, 'c').shares, [share]);
   const dev = { serial: 'data-1', hostPath: '/dev/loop3', containerPath: '/dev/data-1', readOnly: false };
   t.same(decodeVmImageContainerData({ ...ctr, devices: [dev] }, 'c').devices, [dev]);
   const bad: [string, Record<string, unknown>][] = [
@@ -55,6 +57,8 @@ t.test('container data round-trips and is checked field by field', async (t) => 
     ['no overlay', { ...ctr, overlay: null }],
     ['devices not a list', { ...ctr, devices: 'x' }],
     ['a device serial QEMU would misparse', { ...ctr, devices: [{ serial: 'a,b=c', hostPath: '/dev/loop1', containerPath: '/x', readOnly: true }] }],
+    ['a share tag that is not one vmpod makes', { ...ctr, shares: [{ tag: 'x,y', hostPath: '/h', containerPath: '/c', readOnly: true }] }],
+    ['a relative share path', { ...ctr, shares: [{ tag: 'vmpod:m1', hostPath: 'h', containerPath: '/c', readOnly: true }] }],
     ['a relative device path', { ...ctr, devices: [{ serial: 'a', hostPath: 'loop1', containerPath: '/x', readOnly: true }] }],
   ];
   for (const [desc, d] of bad) t.throws(() => decodeVmImageContainerData(d, 'c'), InternalError, desc);

@@ -25,6 +25,7 @@ const container: VmImageContainerData = {
   memoryMib: 1536,
   userDataFrom: 'default',
   devices: [{ serial: 'xvdb', hostPath: '/dev/loop7', containerPath: '/dev/xvdb', readOnly: true }],
+  shares: [{ tag: 'vmpod:m2', hostPath: '/var/lib/kubelet/v/cfg', containerPath: '/etc/app', readOnly: true }],
 };
 
 t.test('the VM: overlay over the image disk as boot disk, cidata read-only, socket console, guest agent port, tap, jail', async (t) => {
@@ -45,6 +46,7 @@ t.test('the VM: overlay over the image disk as boot disk, cidata read-only, sock
     { id: 'xvdb', path: '/dev/loop7', format: 'raw', readOnly: true },
   ]);
   t.same(cfg.console, { kind: 'socket', socketPath: `${run.dir}/console.sock` });
+  t.same(cfg.shares, [{ tag: 'vmpod:m2', path: '/var/lib/kubelet/v/cfg', readOnly: true }], 'CRI directory mounts as 9p shares');
   t.equal(cfg.guestAgentSocket, `${run.dir}/qga.sock`);
   t.same(cfg.network, { ifname: 'tap0_vmpod', mac: '0a:58:0a:58:00:05' }, "the guest NIC has the pod network's MAC");
   t.same(cfg.jail, { uid: 1_900_000_007, gid: 1_900_000_007 });
