@@ -2,7 +2,7 @@
 // hypervisor (no QEMU): disk, overlay and cidata are real (qemu-img,
 // genisoimage), the VM is a fake whose end the test decides.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,12 +84,12 @@ const podConfig = {
   dns_config: { servers: ['10.96.0.10'], searches: [], options: [] },
   linux: { cgroup_parent: '', resources: null, security_context: { privileged: false } },
 } as unknown as PodSandboxConfig__Output;
-const ctrConfig = (name: string, attempt = 0) =>
+const ctrConfig = (name: string, attempt = 0, mounts: { host_path: string; container_path: string; readonly: boolean }[] = []) =>
   ({
     metadata: { name, attempt },
     image: { image: 'reg/vm:1' },
     annotations: {},
-    mounts: [],
+    mounts,
     devices: [],
     linux: { resources: null, security_context: { privileged: false } },
   }) as unknown as ContainerConfig__Output;
@@ -124,9 +124,16 @@ t.test('a VM-image container: created, running while the VM runs, exited 0 when 
   };
   t.equal(await ctl.sandboxReady(sb), true, 'ready without a VM');
 
+  const cfgDir = join(dir, 'configmap');
+  mkdirSync(cfgDir);
+  const mounts = [
+    { host_path: join(dir, 'etc-hosts'), container_path: '/etc/hosts', readonly: false },
+    { host_path: cfgDir, container_path: '/etc/app', readonly: true },
+  ];
+  writeFileSync(mounts[0].host_path, '');
   const create = async (id: string, attempt: number): Promise<ContainerHandle> => {
-    ctl.checkContainer(sb, ctrConfig('vm', attempt));
-    const made = await ctl.createContainer({ id, sandbox: sb, config: ctrConfig('vm', attempt), image: {}, rootfs, logPath: '', imageId: 'sha256:1', log: silentLogger });
+    ctl.checkContainer(sb, ctrConfig('vm', attempt, mounts));
+    const made = await ctl.createContainer({ id, sandbox: sb, config: ctrConfig('vm', attempt, mounts), image: {}, rootfs, logPath: '', imageId: 'sha256:1', log: silentLogger });
     return { id, logPath: '', data: made.data };
   };
   const c1 = await create('ctr1', 0);
@@ -139,6 +146,9 @@ t.test('a VM-image container: created, running while the VM runs, exited 0 when 
   t.equal(vms.length, 1);
   t.ok(vms[0].started, 'vCPUs started after prepare');
   t.equal(vms[0].config.disks?.[0].backing?.path, join(rootfs, 'disk', 'd.qcow2'), 'the image disk is the backing of the boot disk');
+  t.same(vms[0].config.shares, [{ tag: 'vmpod:m1', path: cfgDir, readOnly: true }], 'the directory mount is a 9p share; the file mount is not');
+  const files = execFileSync('isoinfo', ['-R', '-f', '-i', vmImagePodPaths(state, podId).cidata]).toString();
+  t.match(files, /\/vendor-data/, 'the cidata disk has the vendor-data that mounts it');
   t.equal((await ctl.containerState(sb, c1)).state, 'running');
   t.equal(ctl.describeContainer(sb, c1).pid, 4242, "QEMU's pid");
   t.equal((await ctl.containerStats(sb, c1))?.cpuUsageNs, 5);
