@@ -6,6 +6,7 @@ import type { HandlerConfig } from './handler-config';
 export type { HandlerConfig } from './handler-config';
 export type { Accel, AgentTransport, MicrovmConfig, MicrovmHandlerConfig } from './handlers/microvm';
 export type { RuncHandlerConfig } from './handlers/runc';
+export type { VmImageConfig, VmImageFirmware, VmImageHandlerConfig, VmImageMachine } from './handlers/vm-image';
 
 export type Trust = 'trusted' | 'untrusted';
 export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';

@@ -42,6 +42,13 @@ export interface VmExit {
 export interface StopOptions {
   /** How long the guest gets to power off after the ACPI power button. */
   gracefulTimeoutMs?: number;
+  /**
+   * Press the button again this often during the grace period. A press a
+   * guest gets before its handler runs (systemd-logind still starting, early
+   * in a boot) is lost; pressing again is harmless to a guest already shutting
+   * down. Absent: pressed once.
+   */
+  powerButtonRepeatMs?: number;
   /** How long the hypervisor gets to exit after being told to quit. */
   quitTimeoutMs?: number;
 }
@@ -64,7 +71,12 @@ export interface VmHandle {
   readonly cid?: number;
   /** Host unix socket of the agent channel when it is virtio-serial. */
   readonly agentSocket?: string;
+  /** The console ring's log (vmpod's own guest); never written for a VM with a socket console. */
   readonly consoleLog: string;
+  /** The guest's serial console socket, when VmConfig.console is a socket (also after reconnect). */
+  readonly consoleSocket?: string;
+  /** qemu-guest-agent's socket, when VmConfig.guestAgentSocket was set (also after reconnect). */
+  readonly guestAgentSocket?: string;
   status(): Promise<VmState>;
   /**
    * Run the vCPUs of a prepared VM (Hypervisor.prepare, or a config with
@@ -97,12 +109,12 @@ export interface VmHandle {
   onEvent(listener: (e: VmEvent) => void): () => void;
   /** What the VM process costs the host (CPU, faults, RSS, PSS, anon); undefined once it is gone. */
   hostStats(): VmHostStats | undefined;
-  /** Last bytes of the guest console, to explain failures. */
+  /** Last bytes of the guest console, to explain failures; '' for a socket console (its reader keeps the tail). */
   consoleTail(bytes?: number): string;
   /**
    * Bring consoleLog up to date with what the guest printed: it lags the
    * guest by up to a second otherwise (the console is a ring the daemon
-   * drains). Never rejects.
+   * drains). Resolves at once for a socket console. Never rejects.
    */
   drainConsole(): Promise<void>;
   /** Drop the control connection without touching the VM (daemon shutdown). */

@@ -22,6 +22,55 @@ export interface RootfsImage {
   sizeBytes: number;
 }
 
+/** A disk the guest sees as virtio-blk (VM-image pods). */
+export interface VmDisk {
+  /** Device id; also the virtio-blk serial the guest sees (/dev/disk/by-id/virtio-<serial>): 1-20 of [A-Za-z0-9_-]. */
+  id: string;
+  /**
+   * The image file. QEMU never opens it by path: the daemon opens it
+   * (O_RDONLY or O_RDWR per readOnly, O_NOFOLLOW) and hands QEMU the fd at
+   * spawn (`-add-fd`, `/dev/fdset/N`), so the file need not be readable by
+   * QEMU's uid nor exist in its jail.
+   */
+  path: string;
+  format: 'qcow2' | 'raw';
+  readOnly: boolean;
+  /**
+   * A qcow2 overlay's backing image, given explicitly (also opened by the
+   * daemon and passed as an fd, read-only): QEMU never follows the backing
+   * name recorded in the overlay's header, and the backing node itself gets
+   * no backing at all, so a backing name inside an image is never followed.
+   */
+  backing?: { path: string; format: 'qcow2' | 'raw' };
+  /** Firmware boot order (bootindex); absent: not a boot disk. */
+  bootIndex?: number;
+}
+
+/** The VM's firmware: qboot jumps straight to a kernel (vmpod's own guest); SeaBIOS and OVMF (UEFI) boot disks. */
+export type VmFirmware = 'qboot' | 'seabios' | 'ovmf';
+
+/** The guest's serial console as a unix socket server in the run dir (an interactive console). */
+export interface VmSocketConsole {
+  kind: 'socket';
+  socketPath: string;
+}
+
+/** A host directory exported to the guest over virtio-9p under its own tag (a VM-image pod's CRI mounts). */
+export interface VmShare {
+  /** The 9p mount tag: 1-31 of [A-Za-z0-9_:-], unique in the VM. */
+  tag: string;
+  /** The host directory (absolute). */
+  path: string;
+  /**
+   * Read-only: served as the real files (symlinks such as a ConfigMap's
+   * `..data` resolve) and nothing the guest does reaches them. Writable:
+   * served so that what the guest sets (owner, mode, set-id bits, nodes,
+   * FIFOs, symlinks) is kept as metadata beside the files and never applied
+   * to the host's inodes (host symlinks there are unreadable in the guest).
+   */
+  readOnly: boolean;
+}
+
 export interface TapNetwork {
   ifname: string;
   mac: string;
@@ -65,7 +114,25 @@ export interface VmConfig {
    * finds only plain files and directories there.
    */
   volumeDir?: string;
-  agent: AgentChannel;
+  /** The vmpod agent's channel; absent for a guest without it (a VM-image pod). */
+  agent?: AgentChannel;
+  /** Absent: the hypervisor's default (qboot for vmpod's own guest). `ovmf`: Debian's OVMF (package ovmf), read-only code, no persistent vars. */
+  firmware?: VmFirmware;
+  /** Machine type; absent: the default ('pc'). */
+  machine?: 'pc' | 'q35';
+  /** virtio-blk disks, in PCI order, each opened by the daemon and handed over as an fd. */
+  disks?: VmDisk[];
+  /**
+   * The guest's serial console (ttyS0). Absent: the ring drained to
+   * consoleLog (vmpod's own guest). `socket`: a unix socket server (in the
+   * run dir) that the daemon connects to for output and input; QEMU drops
+   * output while nobody is connected, so the guest never blocks on it.
+   */
+  console?: VmSocketConsole;
+  /** Host directories exported over virtio-9p, each under its own tag (VM-image pods' CRI directory mounts). */
+  shares?: VmShare[];
+  /** A virtio-serial port named GUEST_AGENT_PORT_NAME backed by a unix socket server at this path (in the run dir), for qemu-guest-agent. */
+  guestAgentSocket?: string;
   network?: TapNetwork;
   /** Pinned network namespace (e.g. /run/netns/<name>) to run the VM inside. */
   netnsPath?: string;
@@ -106,6 +173,10 @@ export const RUN_FILES = {
   launchRecord: 'vm.json',
   /** The devices hot-plugged since launch (qemu/device-record.ts). */
   deviceRecord: 'devices.json',
+  /** The usual VmConfig.console socket of a VM-image pod. */
+  consoleSocket: 'console.sock',
+  /** The usual VmConfig.guestAgentSocket of a VM-image pod. */
+  guestAgentSocket: 'qga.sock',
 } as const;
 
 /** The 9p mount tag the guest agent mounts the shared dir by. */
@@ -114,5 +185,7 @@ export const SHARED_MOUNT_TAG = 'vmpod-shared';
 export const VOLUME_MOUNT_TAG = 'vmpod-volumes';
 /** The virtio-serial port name the guest agent looks up in /sys/class/virtio-ports. */
 export const AGENT_PORT_NAME = 'vmpod.agent';
+/** The virtio-serial port name qemu-guest-agent looks for (its default). */
+export const GUEST_AGENT_PORT_NAME = 'org.qemu.guest_agent.0';
 /** The vsock port the guest agent listens on. */
 export const AGENT_VSOCK_PORT = 1024;

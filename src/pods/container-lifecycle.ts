@@ -115,6 +115,7 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
           sandbox: sh,
           config: runConfig,
           image: image.config,
+          imageId: image.id,
           rootfs: layout.mountpoint,
           logPath,
           target: (target && containerHandle(target)) ?? undefined,

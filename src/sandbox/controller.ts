@@ -64,6 +64,8 @@ export interface ContainerCreateInput {
   sandbox: SandboxHandle;
   config: ContainerConfig__Output;
   image: ImageRunConfig;
+  /** The image store's id of the image the rootfs is made from (sha256:...): a VM-image pod keeps its disk overlay only over the same image. Optional so test fakes need not pass it. */
+  imageId?: string;
   /** Mounted root filesystem on the host. */
   rootfs: string;
   /** Absolute CRI log path, "" for none. */

@@ -6,9 +6,10 @@
 import { microvmHandlerType } from './microvm';
 import { HandlerTypes } from './registry';
 import { runcHandlerType } from './runc';
+import { vmImageHandlerType } from './vmimage';
 
 export function handlerTypes(): HandlerTypes {
-  return new HandlerTypes().register(runcHandlerType).register(microvmHandlerType);
+  return new HandlerTypes().register(runcHandlerType).register(microvmHandlerType).register(vmImageHandlerType);
 }
 
 export type { SandboxController } from './controller';

@@ -2,9 +2,11 @@
 // is unit-tested; launch.ts only prepends the binary (and nsenter).
 
 import { join } from 'node:path';
-import { AGENT_PORT_NAME, RUN_FILES, SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, type VmConfig } from '../vm-config';
+import { AGENT_PORT_NAME, GUEST_AGENT_PORT_NAME, RUN_FILES, SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, type VmConfig } from '../vm-config';
 import { accelArgs, DEFAULT_X86_OPTIONS, machineArgs, type X86Options } from './arch/x86_64';
 import { deviceArgs, type Device } from './devices';
+import { SERIAL_BUS, SERIAL_CONTROLLER_ID } from './devices/virtio-serial-agent';
+import { diskDevices } from './disk-files';
 import { POD_SHARE_SECURITY_MODEL, VOLUME_SHARE_SECURITY_MODEL } from './devices/virtio-9p';
 import { validateVmConfig } from './validate';
 import { smpArg, virtioMemArgs } from './resize';
@@ -27,8 +29,9 @@ export function runPath(c: VmConfig, file: keyof typeof RUN_FILES): string {
 export function kernelParams(c: VmConfig): string[] {
   // panic=1 + -no-reboot: a panicking guest reboots and QEMU then exits, so a
   // dead guest is always seen as a dead QEMU process.
-  const base = ['console=ttyS0', 'panic=1', `vmpod.agent=${c.agent.transport}`];
-  if (c.agent.transport === 'serial') base.push(`vmpod.agent_port=${AGENT_PORT_NAME}`);
+  const base = ['console=ttyS0', 'panic=1'];
+  if (c.agent) base.push(`vmpod.agent=${c.agent.transport}`);
+  if (c.agent?.transport === 'serial') base.push(`vmpod.agent_port=${AGENT_PORT_NAME}`);
   return mergeParams(base, c.boot?.params ?? []);
 }
 
@@ -51,18 +54,35 @@ export function mergeParams(base: string[], extra: string[]): string[] {
   return out;
 }
 
-/** The devices of this VM, in command-line order. */
-export function vmDevices(c: VmConfig): Device[] {
-  const devices: Device[] = [{ kind: 'qmp', socketPath: runPath(c, 'qmpSocket') }, { kind: 'serial-console', logPath: runPath(c, 'consoleLog') }, { kind: 'pvpanic' }];
+/** The devices of this VM, in command-line order; `blockDeviceSets` as for diskDevices. */
+export function vmDevices(c: VmConfig, blockDeviceSets?: ReadonlySet<number>): Device[] {
+  const console: Device = c.console?.kind === 'socket' ? { kind: 'socket-console', socketPath: c.console.socketPath } : { kind: 'serial-console', logPath: runPath(c, 'consoleLog') };
+  const devices: Device[] = [{ kind: 'qmp', socketPath: runPath(c, 'qmpSocket') }, console, { kind: 'pvpanic' }];
   if (c.rootfs) devices.push({ kind: 'nvdimm-rootfs', id: 'rootfs', imagePath: c.rootfs.path, sizeBytes: c.rootfs.sizeBytes });
   if (c.sharedDir) devices.push({ kind: 'virtio-9p', id: 'shared', path: c.sharedDir, mountTag: SHARED_MOUNT_TAG, securityModel: POD_SHARE_SECURITY_MODEL });
   // Writable volumes: what the guest sets there stays metadata (mapped-xattr), never a host set-id file, node or FIFO.
   if (c.volumeDir) devices.push({ kind: 'virtio-9p', id: 'volumes', path: c.volumeDir, mountTag: VOLUME_MOUNT_TAG, securityModel: VOLUME_SHARE_SECURITY_MODEL });
-  if (c.agent.transport === 'vsock') devices.push({ kind: 'vsock', id: 'vsock0', cid: c.agent.cid });
-  else devices.push({ kind: 'virtio-serial-agent', socketPath: c.agent.socketPath, portName: AGENT_PORT_NAME });
+  if (c.agent?.transport === 'vsock') devices.push({ kind: 'vsock', id: 'vsock0', cid: c.agent.cid });
+  else if (c.agent?.transport === 'serial') devices.push({ kind: 'virtio-serial-agent', socketPath: c.agent.socketPath, portName: AGENT_PORT_NAME });
+  devices.push(...diskDevices(c, blockDeviceSets));
+  // A read-only share is served as the real files (a ConfigMap's symlinks resolve) and QEMU refuses every write;
+  // a writable one as the pod's writable volumes are (mapped-xattr: what the guest sets stays metadata).
+  (c.shares ?? []).forEach((s, i) =>
+    devices.push({ kind: 'virtio-9p', id: `share${i}`, path: s.path, mountTag: s.tag, securityModel: s.readOnly ? POD_SHARE_SECURITY_MODEL : VOLUME_SHARE_SECURITY_MODEL, readOnly: s.readOnly }),
+  );
+  if (c.guestAgentSocket !== undefined) {
+    // The serial agent channel brings the controller; otherwise one of the same id, so hot-plugged ports (hotplug.ts) find its bus too.
+    if (c.agent?.transport !== 'serial') devices.push({ kind: 'virtio-serial-controller', id: SERIAL_CONTROLLER_ID });
+    devices.push({ kind: 'virtio-serial-port', id: 'qga0', socketPath: c.guestAgentSocket, name: GUEST_AGENT_PORT_NAME, bus: SERIAL_BUS });
+  }
   // vhost-net needs the in-kernel fast path that only pays (and is only
   // tested) with kvm.
-  if (c.network) devices.push({ kind: 'tap-net', id: 'net0', tap: { ifname: c.network.ifname }, mac: c.network.mac.toLowerCase(), vhost: c.accel === 'kvm' });
+  if (c.network) {
+    const nic: Device = { kind: 'tap-net', id: 'net0', tap: { ifname: c.network.ifname }, mac: c.network.mac.toLowerCase(), vhost: c.accel === 'kvm' };
+    // A disk VM's firmware boots its disk or nothing: no iPXE ROM to fall back to a network boot from the pod network.
+    if (c.disks !== undefined) nic.noRom = true;
+    devices.push(nic);
+  }
   // Last, so that the PCI slots of the devices above do not move.
   if (c.freePageReporting) devices.push({ kind: 'virtio-balloon', id: 'balloon0', freePageReporting: true });
   return devices;
@@ -79,8 +99,15 @@ export function memoryArg(c: VmConfig): string {
   return `${c.memoryMib}M,slots=${MEMORY_SLOTS},maxmem=${c.memoryMib + rootfsMib + hotplugMib(c)}M`;
 }
 
-/** argv for qemu-system-x86_64 (without the binary). Throws InvalidArgumentError for impossible configs. */
-export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS): string[] {
+/** The x86 options in force for `c`: its own machine and firmware over the defaults; a VM with disks gets the disk machine profile. Pure. */
+export function x86Options(c: Pick<VmConfig, 'machine' | 'firmware' | 'disks'>, o: X86Options): X86Options {
+  const x: X86Options = { ...o, machine: c.machine ?? o.machine, firmware: c.firmware ?? o.firmware };
+  if (c.disks !== undefined) x.profile = 'disk';
+  return x;
+}
+
+/** argv for qemu-system-x86_64 (without the binary); `blockDeviceSets` as for diskDevices. Throws InvalidArgumentError for impossible configs. */
+export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS, blockDeviceSets?: ReadonlySet<number>): string[] {
   validateVmConfig(c);
   const args: string[] = [
     '-name',
@@ -89,7 +116,7 @@ export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS
     // /etc/qemu config files: the VM has exactly what is listed here.
     '-nodefaults',
     '-no-user-config',
-    ...machineArgs(o.x86),
+    ...machineArgs(x86Options(c, o.x86)),
     // A VM that can hot-plug vCPUs runs multi-threaded TCG: QEMU 7.2 aborts unplugging a vCPU under single-threaded TCG (resize.ts).
     ...accelArgs(c.accel, Math.max(c.vcpus, c.resize?.maxVcpus ?? 0), c.tcgTbSizeMib),
     '-smp',
@@ -113,7 +140,7 @@ export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS
     if (c.boot.initrd) args.push('-initrd', c.boot.initrd);
     args.push('-append', kernelParams(c).join(' '));
   }
-  for (const d of vmDevices(c)) args.push(...deviceArgs(d));
+  for (const d of vmDevices(c, blockDeviceSets)) args.push(...deviceArgs(d));
   // The virtio-mem region takes the whole hot-plug headroom of maxmem.
   if (c.resize) args.push(...virtioMemArgs(hotplugMib(c)));
   if (c.paused) args.push('-S');

@@ -5,8 +5,10 @@
 //   /usr (read-only: the binary, its libraries, modules, firmware and ROMs,
 //   and the setpriv that drops to the VM's uid), the host's top-level
 //   symlinks into it (/bin, /lib, /lib64, /sbin on merged-/usr hosts), the
-//   guest image files (read-only), the VM's run dir, the pod's two 9p share
-//   dirs (recursively, with their submounts), the device nodes it opens, and
+//   guest image files (read-only; not a VM-image pod's disks: QEMU gets
+//   those as fds, disk-files.ts), the VM's run dir (its sockets), the pod's
+//   two 9p share dirs (recursively, with their submounts), the device nodes
+//   it opens, and
 //   a proc of its own that shows only its own process (hidepid=invisible,
 //   subset=pid: QEMU's 9p server needs /proc/self/fd).
 //
@@ -67,7 +69,7 @@ export function jailHostFacts(): JailHostFacts {
  * /usr (real /lib, /bin dirs) gets them bound read-only instead of linked.
  */
 export function jailPlan(
-  c: Pick<VmConfig, 'runDir' | 'boot' | 'rootfs' | 'sharedDir' | 'volumeDir' | 'accel' | 'agent' | 'network' | 'netnsPath'>,
+  c: Pick<VmConfig, 'runDir' | 'boot' | 'rootfs' | 'sharedDir' | 'volumeDir' | 'shares' | 'accel' | 'agent' | 'network' | 'netnsPath'>,
   facts: JailHostFacts,
   qemuBinary = 'qemu-system-x86_64',
 ): JailEntry[] {
@@ -83,6 +85,8 @@ export function jailPlan(
   plan.push({ kind: 'rw', path: c.runDir });
   if (c.sharedDir) plan.push({ kind: 'tree', path: c.sharedDir });
   if (c.volumeDir) plan.push({ kind: 'tree', path: c.volumeDir });
+  // A VM-image pod's mounts: a read-only one bound read-only, a writable one with what is mounted below it.
+  for (const s of c.shares ?? []) plan.push({ kind: s.readOnly ? 'ro' : 'tree', path: s.path });
   const wanted = new Set<string>(['/dev/null', '/dev/zero', '/dev/urandom', '/dev/random']);
   if (c.accel === 'kvm') wanted.add('/dev/kvm');
   // A VM in a network namespace of its own may get its NIC hot-plugged later by tap name (a pre-booted pool VM: sandbox/microvm/pool.ts).
@@ -90,7 +94,7 @@ export function jailPlan(
   if (mayHaveNic) wanted.add('/dev/net/tun');
   // A NIC under kvm is vhost-net backed, hot-plugged ones too (hotplug.ts).
   if (mayHaveNic && c.accel === 'kvm') wanted.add('/dev/vhost-net');
-  if (c.agent.transport === 'vsock') wanted.add('/dev/vhost-vsock');
+  if (c.agent?.transport === 'vsock') wanted.add('/dev/vhost-vsock');
   for (const d of facts.devices) if (wanted.has(d)) plan.push({ kind: 'dev', path: d });
   return plan;
 }

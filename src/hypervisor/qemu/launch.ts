@@ -6,15 +6,18 @@
 // daemon can find the process, its sockets and its CID again.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsc, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { DeadlineExceededError, FailedPreconditionError, InternalError, NotFoundError } from '../../../common/errors';
 import { sleep } from '../../../common/time';
 import { silentLogger, type Logger } from '../../log';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
 import type { AccelKind, VmConfig, VmPlacement } from '../vm-config';
-import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, hotplugMib, runPath, type QemuOptions } from './cmdline';
+import { OVMF_PACKAGE, OVMF_PATH } from './arch/x86_64';
+import { buildQemuArgs, DEFAULT_QEMU_OPTIONS, hotplugMib, runPath, x86Options, type QemuOptions } from './cmdline';
+import { passedFiles } from './disk-files';
 import { jailArgv, jailHostFacts, jailPlan, jailRoot, type JailHostFacts } from './jail';
 import { processStartTime, signalIfSame } from './proc';
+import { validateVmConfig } from './validate';
 import { QmpClient } from './qmp';
 
 export const LAUNCH_RECORD_VERSION = 1;
@@ -30,7 +33,12 @@ export interface LaunchRecord {
   qmpSocket: string;
   agentSocket?: string;
   cid?: number;
+  /** The console ring's log; for a socket console only a name (nothing writes it). */
   consoleLog: string;
+  /** VmConfig.console of kind socket: the guest's console is this socket, not a ring drained into consoleLog. */
+  consoleSocket?: string;
+  /** VmConfig.guestAgentSocket: qemu-guest-agent's port. */
+  guestAgentSocket?: string;
   /** QEMU's own stderr (capped like the console). */
   stderrLog?: string;
   netnsPath?: string;
@@ -123,10 +131,10 @@ export function setprivArgv(c: Pick<VmConfig, 'jail'>, setpriv = 'setpriv'): str
   return [setpriv, `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', `--inh-caps=-all,${caps}`, `--ambient-caps=-all,${caps}`, `--bounding-set=-all,${caps}`, '--'];
 }
 
-/** The full argv (binary first) that launch spawns. Pure given `o.jailFacts`. */
-export function launchArgv(c: VmConfig, o: LaunchOptions = {}): string[] {
+/** The full argv (binary first) that launch spawns; `blockDeviceSets` from openPassedFiles. Pure given `o.jailFacts`. */
+export function launchArgv(c: VmConfig, o: LaunchOptions = {}, blockDeviceSets?: ReadonlySet<number>): string[] {
   const qemuBinary = o.qemuBinary ?? 'qemu-system-x86_64';
-  const qemu = [qemuBinary, ...buildQemuArgs(c, o.qemuOptions ?? DEFAULT_QEMU_OPTIONS)];
+  const qemu = [qemuBinary, ...buildQemuArgs(c, o.qemuOptions ?? DEFAULT_QEMU_OPTIONS, blockDeviceSets)];
   const confined = [...setprivArgv(c, o.setprivBinary), ...qemu];
   // The jail after nsenter (the netns is entered by path, which the jail hides) and before setpriv (building it needs root).
   const jailed = c.jail ? [...jailArgv(jailPlan(c, o.jailFacts ?? jailHostFacts(), qemuBinary), jailRoot(c.runDir), o.unshareBinary), ...confined] : confined;
@@ -170,21 +178,67 @@ export function tailFile(path: string, bytes = 2048): string {
  * file as the root disk), so every input is checked here, with an error that
  * names it.
  */
-export function checkInputsExist(c: VmConfig): void {
+export function checkInputsExist(c: VmConfig, qemuOptions: QemuOptions = DEFAULT_QEMU_OPTIONS): void {
   const inputs: Array<[string, string | undefined]> = [
     ['guest kernel', c.boot?.kernel],
     ['guest initramfs', c.boot?.initrd],
     ['rootfs image', c.rootfs?.path],
     ['shared directory', c.sharedDir],
     ['volume directory', c.volumeDir],
+    ...(c.shares ?? []).map((s): [string, string] => [`share ${s.tag}`, s.path]),
     ['network namespace', c.netnsPath],
   ];
   for (const [what, path] of inputs) {
     if (path !== undefined && !existsSync(path)) throw new FailedPreconditionError(`qemu-start: ${what} ${path} of VM ${c.id} does not exist`);
   }
+  const x86 = x86Options(c, qemuOptions.x86);
+  if (x86.firmware === 'ovmf') {
+    const ovmf = x86.ovmfPath ?? OVMF_PATH;
+    if (!existsSync(ovmf)) throw new FailedPreconditionError(`qemu-start: VM ${c.id} boots with OVMF, but ${ovmf} does not exist: install the Debian package ${OVMF_PACKAGE}`);
+  }
   if (c.rootfs) {
     const size = statSync(c.rootfs.path).size;
     if (size !== c.rootfs.sizeBytes) throw new FailedPreconditionError(`qemu-start: rootfs image ${c.rootfs.path} is ${size} bytes, the VM config says ${c.rootfs.sizeBytes}`);
+  }
+}
+
+/** The disk files the daemon opened for QEMU, in fd order, and which fdsets hold a block device. */
+export interface PassedFds {
+  fds: number[];
+  blockDeviceSets: Set<number>;
+}
+
+/**
+ * Open every disk file of `c` for QEMU to inherit (disk-files.ts), in fd
+ * order: O_NOFOLLOW (a symlink planted in place of an image is refused, not
+ * followed), read-only unless the disk is written, and only regular files
+ * and block devices (a block-mode volume; QEMU's host_device driver then).
+ * Node opens them close-on-exec, so no other child of the daemon gets them;
+ * spawn's dup2 into QEMU's fds 3, 4, ... clears the flag for QEMU alone.
+ * On failure the ones already open are closed.
+ */
+export function openPassedFiles(c: VmConfig): PassedFds {
+  const fds: number[] = [];
+  const blockDeviceSets = new Set<number>();
+  try {
+    for (const f of passedFiles(c)) {
+      let fd: number;
+      try {
+        fd = openSync(f.path, (f.readOnly ? fsc.O_RDONLY : fsc.O_RDWR) | fsc.O_NOFOLLOW);
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        const why = e.code === 'ELOOP' ? 'is a symlink' : e.code === 'ENOENT' ? 'does not exist' : `cannot be opened (${e.code ?? e.message})`;
+        throw new FailedPreconditionError(`qemu-start: ${f.what} ${f.path} of VM ${c.id} ${why}`);
+      }
+      fds.push(fd);
+      const st = fstatSync(fd);
+      if (st.isBlockDevice()) blockDeviceSets.add(f.set);
+      else if (!st.isFile()) throw new FailedPreconditionError(`qemu-start: ${f.what} ${f.path} of VM ${c.id} is neither a regular file nor a block device`);
+    }
+    return { fds, blockDeviceSets };
+  } catch (err) {
+    for (const fd of fds) closeSync(fd);
+    throw err;
   }
 }
 
@@ -210,25 +264,38 @@ export function checkPrivateRunDir(c: Pick<VmConfig, 'id' | 'runDir'>): void {
  */
 export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<Launched> {
   const log = (o.logger ?? silentLogger).child({ subsystem: 'qemu', podSandboxId: c.id });
-  const argv = launchArgv(c, o);
-  checkInputsExist(c);
+  // Refused before anything is touched (launchArgv checks again, once the disk files are open).
+  validateVmConfig(c);
+  checkInputsExist(c, o.qemuOptions);
   const t0 = Date.now();
   mkdirSync(c.runDir, { recursive: true, mode: 0o700 });
   checkPrivateRunDir(c);
   // Leftovers of a previous VM in the same dir would make QEMU fail to bind
   // or make us connect to a dead socket.
   for (const f of ['qmpSocket', 'agentSocket', 'pidfile', 'launchRecord', 'deviceRecord', 'consoleLog', 'stderr'] as const) rmSync(runPath(c, f), { force: true });
+  // Inside the run dir (validate.ts).
+  for (const p of [c.console?.socketPath, c.guestAgentSocket]) if (p !== undefined) rmSync(p, { force: true });
 
   const stderrPath = runPath(c, 'stderr');
-  const out = openSync(runPath(c, 'stdout'), 'w', 0o600);
-  // O_APPEND, so that the daemon can cap it while QEMU holds it (console-log.ts).
-  const err = openSync(stderrPath, 'a', 0o600);
+  const disks = openPassedFiles(c);
   let child: ChildProcess;
+  let argv: string[];
   try {
-    child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, err] });
+    // Built once the disk files are open: a block device among them takes another QEMU driver.
+    argv = launchArgv(c, o, disks.blockDeviceSets);
+    const out = openSync(runPath(c, 'stdout'), 'w', 0o600);
+    // O_APPEND, so that the daemon can cap it while QEMU holds it (console-log.ts).
+    const err = openSync(stderrPath, 'a', 0o600);
+    try {
+      // The disk files become QEMU's fds 3, 4, ... (disk-files.ts); every exec on the way (placement, nsenter, jail, setpriv) keeps them.
+      child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, err, ...disks.fds] });
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
   } finally {
-    closeSync(out);
-    closeSync(err);
+    // QEMU has its own copies (and after start-up only the dups in its fdsets).
+    for (const fd of disks.fds) closeSync(fd);
   }
   let exited: string | undefined;
   let spawnError: Error | undefined;
@@ -286,8 +353,10 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
     stderrLog: stderrPath,
     accel: c.accel,
   };
-  if (c.agent.transport === 'serial') record.agentSocket = c.agent.socketPath;
-  else record.cid = c.agent.cid;
+  if (c.agent?.transport === 'serial') record.agentSocket = c.agent.socketPath;
+  else if (c.agent?.transport === 'vsock') record.cid = c.agent.cid;
+  if (c.console?.kind === 'socket') record.consoleSocket = c.console.socketPath;
+  if (c.guestAgentSocket !== undefined) record.guestAgentSocket = c.guestAgentSocket;
   if (c.netnsPath) record.netnsPath = c.netnsPath;
   record.memoryMib = c.memoryMib;
   if (c.resize) record.resize = { maxVcpus: c.resize.maxVcpus, maxMemoryMib: c.memoryMib + hotplugMib(c) };

@@ -1,6 +1,6 @@
-import { isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, normalize } from 'node:path';
 import { InvalidArgumentError } from '../../../common/errors';
-import { RUN_FILES, type VmConfig } from '../vm-config';
+import { RUN_FILES, SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, type VmConfig } from '../vm-config';
 import type { VmDevice } from '../vm-device';
 
 /** sun_path is 108 bytes including the terminating NUL. */
@@ -77,9 +77,12 @@ export function validateVmConfig(c: VmConfig): void {
     for (const p of c.boot.params ?? []) {
       if (/\s/.test(p) || p === '') throw new InvalidArgumentError(field('boot.params'), `"${p}" must be one non-empty word without whitespace`);
     }
-  } else if (!c.paused) {
-    throw new InvalidArgumentError(field('boot'), 'a VM without a guest kernel can only be started paused');
+  } else if (!c.paused && (c.firmware === undefined || c.firmware === 'qboot')) {
+    throw new InvalidArgumentError(field('boot'), 'a VM without a guest kernel boots a disk through its firmware (seabios or ovmf), or can only be started paused');
   }
+  if (c.firmware !== undefined && !(FIRMWARES as readonly string[]).includes(c.firmware))
+    throw new InvalidArgumentError(field('firmware'), `"${String(c.firmware)}" is not one of ${FIRMWARES.join(', ')}`);
+  if (c.machine !== undefined && c.machine !== 'pc' && c.machine !== 'q35') throw new InvalidArgumentError(field('machine'), `"${String(c.machine)}" is not pc or q35`);
 
   if (c.rootfs) {
     requireAbsolute('rootfs.path', c.rootfs.path);
@@ -93,7 +96,9 @@ export function validateVmConfig(c: VmConfig): void {
   requireAbsolute('netnsPath', c.netnsPath);
 
   const a = c.agent;
-  if (a.transport === 'vsock') {
+  if (a === undefined) {
+    // A guest without vmpod's agent (a VM-image pod).
+  } else if (a.transport === 'vsock') {
     if (a.cid === undefined) throw new InvalidArgumentError(field('agent.cid'), 'vsock transport needs a guest CID');
     requireInt('agent.cid', a.cid, MIN_GUEST_CID, MAX_GUEST_CID);
   } else if (a.transport === 'serial') {
@@ -106,6 +111,104 @@ export function validateVmConfig(c: VmConfig): void {
     requireIfname(field('network.ifname'), c.network.ifname);
     requireMac(field('network.mac'), c.network.mac);
   }
+  validateDisks(c);
+  validateShares(c);
+  validateRunDirSockets(c);
+}
+
+/** A 9p mount tag of VmConfig.shares: ':' allowed (cloud-init's mounts module keeps only an fs_spec with one), ',' never. */
+const SHARE_TAG = /^[A-Za-z0-9_:-]{1,31}$/;
+export const MAX_SHARES = 32;
+
+function validateShares(c: VmConfig): void {
+  if (c.shares === undefined) return;
+  if (!Array.isArray(c.shares) || c.shares.length > MAX_SHARES) throw new InvalidArgumentError(field('shares'), `must be a list of at most ${MAX_SHARES} shares`);
+  const tags = new Set<string>([...(c.sharedDir ? [SHARED_MOUNT_TAG] : []), ...(c.volumeDir ? [VOLUME_MOUNT_TAG] : [])]);
+  c.shares.forEach((s, i) => {
+    const f = (n: string): string => `shares[${i}].${n}`;
+    if (typeof s.tag !== 'string' || !SHARE_TAG.test(s.tag)) throw new InvalidArgumentError(field(f('tag')), `"${String(s.tag)}" must be 1-31 of [A-Za-z0-9_:-]`);
+    if (tags.has(s.tag)) throw new InvalidArgumentError(field(f('tag')), `"${s.tag}" is the tag of another share`);
+    tags.add(s.tag);
+    if (s.path === undefined) throw new InvalidArgumentError(field(f('path')), 'is required');
+    requireAbsolute(f('path'), s.path);
+    if (typeof s.readOnly !== 'boolean') throw new InvalidArgumentError(field(f('readOnly')), 'must be true or false');
+  });
+}
+
+const FIRMWARES = ['qboot', 'seabios', 'ovmf'] as const;
+const DISK_FORMATS = ['raw', 'qcow2'] as const;
+/** VmDisk.id is the virtio-blk serial, which holds 20 bytes (VIRTIO_BLK_ID_BYTES). */
+const DISK_ID = /^[A-Za-z0-9_-]{1,20}$/;
+/** Every disk file is an fd QEMU inherits; a VM needs a handful (an overlay, its base, a cidata disk). */
+export const MAX_DISKS = 16;
+const MAX_BOOT_INDEX = 1000;
+
+function requireFormat(name: string, f: unknown): void {
+  if (!(DISK_FORMATS as readonly unknown[]).includes(f)) throw new InvalidArgumentError(field(name), `"${String(f)}" is not raw or qcow2`);
+}
+
+function validateDisks(c: VmConfig): void {
+  if (c.disks === undefined) return;
+  if (!Array.isArray(c.disks) || c.disks.length > MAX_DISKS) throw new InvalidArgumentError(field('disks'), `must be a list of at most ${MAX_DISKS} disks`);
+  const ids = new Set<string>();
+  const boots = new Map<number, string>();
+  // path → whether some user of it writes: one file written through two nodes (or written and read) would be corrupted.
+  const files = new Map<string, { writes: boolean; by: string }>();
+  const useFile = (name: string, path: string, writes: boolean, by: string): void => {
+    const key = normalize(path);
+    const seen = files.get(key);
+    if (seen && (seen.writes || writes)) throw new InvalidArgumentError(field(name), `"${path}" is also used by ${seen.by}, and one of them writes it`);
+    files.set(key, { writes: writes || (seen?.writes ?? false), by });
+  };
+  c.disks.forEach((d, i) => {
+    const f = (n: string): string => `disks[${i}].${n}`;
+    if (typeof d.id !== 'string' || !DISK_ID.test(d.id)) throw new InvalidArgumentError(field(f('id')), `"${String(d.id)}" must be 1-20 of [A-Za-z0-9_-] (it is the virtio-blk serial)`);
+    if (ids.has(d.id)) throw new InvalidArgumentError(field(f('id')), `"${d.id}" is the id of an earlier disk too`);
+    ids.add(d.id);
+    requireAbsolute(f('path'), d.path);
+    requireFormat(f('format'), d.format);
+    if (typeof d.readOnly !== 'boolean') throw new InvalidArgumentError(field(f('readOnly')), 'must be true or false');
+    useFile(f('path'), d.path, !d.readOnly, `disk ${d.id}`);
+    if (d.backing !== undefined) {
+      if (d.format !== 'qcow2') throw new InvalidArgumentError(field(f('backing')), `disk ${d.id} is ${d.format}; only a qcow2 overlay has a backing image`);
+      requireAbsolute(f('backing.path'), d.backing.path);
+      requireFormat(f('backing.format'), d.backing.format);
+      useFile(f('backing.path'), d.backing.path, false, `disk ${d.id}'s backing`);
+    }
+    if (d.bootIndex !== undefined) {
+      requireInt(f('bootIndex'), d.bootIndex, 0, MAX_BOOT_INDEX);
+      const other = boots.get(d.bootIndex);
+      if (other !== undefined) throw new InvalidArgumentError(field(f('bootIndex')), `${d.bootIndex} is disk ${other}'s boot index too`);
+      boots.set(d.bootIndex, d.id);
+    }
+  });
+}
+
+/**
+ * The console and guest-agent sockets: QEMU binds them in its jail, where
+ * of the host's directories only the run dir is writable, and none may be
+ * another socket of the VM (QEMU would fail to bind, or the daemon would
+ * talk to the wrong end).
+ */
+function validateRunDirSockets(c: VmConfig): void {
+  const taken = new Map<string, string>([[join(c.runDir, RUN_FILES.qmpSocket), 'the QMP socket']]);
+  if (c.agent?.transport === 'serial') taken.set(normalize(c.agent.socketPath), 'the agent socket');
+  const check = (name: string, p: string | undefined): void => {
+    if (p === undefined) return;
+    requireSocketPath(name, p);
+    // Directly in it: below are only the jail's mount point and what the daemon makes.
+    if (dirname(normalize(p)) !== normalize(c.runDir).replace(/\/+$/, '')) {
+      throw new InvalidArgumentError(field(name), `"${p}" is not directly in the VM's run dir ${c.runDir} (the only host directory QEMU may create a socket in)`);
+    }
+    const other = taken.get(normalize(p));
+    if (other !== undefined) throw new InvalidArgumentError(field(name), `"${p}" is ${other}`);
+    taken.set(normalize(p), field(name));
+  };
+  if (c.console !== undefined) {
+    if (c.console.kind !== 'socket') throw new InvalidArgumentError(field('console.kind'), `"${String(c.console.kind)}" is not socket`);
+    check('console.socketPath', c.console.socketPath);
+  }
+  check('guestAgentSocket', c.guestAgentSocket);
 }
 
 /** QEMU ids (device, netdev, node-name, chardev, fd name): vmpod adds suffixes of up to 7 characters, and QEMU's own limit for node names is 31. */

@@ -91,6 +91,8 @@ export class QemuVm implements VmHandle {
   readonly cid?: number;
   readonly agentSocket?: string;
   readonly consoleLog: string;
+  readonly consoleSocket?: string;
+  readonly guestAgentSocket?: string;
   private readonly events = new EventEmitter();
   private lastEvent: VmEvent | undefined;
   private exit: VmExit | undefined;
@@ -129,6 +131,8 @@ export class QemuVm implements VmHandle {
     if (record.cid !== undefined) this.cid = record.cid;
     if (record.agentSocket !== undefined) this.agentSocket = record.agentSocket;
     this.consoleLog = record.consoleLog;
+    if (record.consoleSocket !== undefined) this.consoleSocket = record.consoleSocket;
+    if (record.guestAgentSocket !== undefined) this.guestAgentSocket = record.guestAgentSocket;
     this.log = logger.child({ subsystem: 'qemu', podSandboxId: record.id });
     try {
       this.hotplugged = readDeviceRecord(runDir);
@@ -149,7 +153,8 @@ export class QemuVm implements VmHandle {
     // Ends with the VM (markExited) or when the daemon lets go of it (detach).
     this.consoleCap = setInterval(this.capConsole, CONSOLE_CAP_INTERVAL_MS);
     this.consoleCap.unref();
-    if (qmp) {
+    // A socket console has no ring: whoever connects to the socket keeps the output.
+    if (qmp && record.consoleSocket === undefined) {
       this.consoleRing = new ConsoleRing({
         read: (size) => this.liveQmp('read the console').ringbufRead(CONSOLE_CHARDEV_ID, size),
         logPath: this.consoleLog,
@@ -362,12 +367,13 @@ export class QemuVm implements VmHandle {
     return readVmHostStats(this.pid);
   }
 
-  /** The console log's tail: what the ring held at the last drain (at most consoleDrainMaxMs old while QEMU runs). */
+  /** The console log's tail: what the ring held at the last drain (at most consoleDrainMaxMs old while QEMU runs); '' for a socket console. */
   consoleTail(bytes = 2048): string {
+    if (this.consoleSocket !== undefined) return '';
     return tailFile(this.consoleLog, bytes);
   }
 
-  /** Move what the console ring holds into the log now, so that consoleTail() is current. */
+  /** Move what the console ring holds into the log now, so that consoleTail() is current (resolves at once for a socket console). */
   async drainConsole(): Promise<void> {
     await this.consoleRing?.drain();
   }
@@ -394,8 +400,16 @@ export class QemuVm implements VmHandle {
     await this.waitForDrain();
     if (qmp && graceful > 0) {
       try {
+        const repeat = opts.powerButtonRepeatMs ?? 0;
         await qmp.systemPowerdown(graceful);
-        if (await this.waitFor(graceful)) return this.exited;
+        const deadline = Date.now() + graceful;
+        for (;;) {
+          const left = Math.max(deadline - Date.now(), 0);
+          if (await this.waitFor(repeat > 0 ? Math.min(repeat, left) : left)) return this.exited;
+          // Pressed once unless asked to repeat; not again in the last moments of the grace.
+          if (repeat <= 0 || deadline - Date.now() < 100) break;
+          await qmp.systemPowerdown(deadline - Date.now());
+        }
         this.log.warn({ graceful }, 'guest did not power off in time, quitting qemu');
       } catch (err) {
         this.log.warn({ err }, 'system_powerdown failed');

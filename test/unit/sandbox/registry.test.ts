@@ -50,7 +50,7 @@ t.test('refusals', async (t) => {
   t.throws(() => types.createControllers({ x: { type: 'nosuch' } }, ctx), /handler type "nosuch" is not registered/, 'a handler of an unknown type');
 });
 
-t.test("this build's types: runc on the host, microvm in a VM, with their config definitions", async (t) => {
+t.test("this build's types: runc on the host, microvm and vm-image in a VM, with their config definitions", async (t) => {
   t.same(
     handlerTypes()
       .configs()
@@ -58,6 +58,7 @@ t.test("this build's types: runc on the host, microvm in a VM, with their config
     [
       ['runc', 'host'],
       ['microvm', 'vm'],
+      ['vm-image', 'vm'],
     ],
     'registered in this order, each with its isolation',
   );

@@ -7,15 +7,34 @@ export type MachineType = 'pc' | 'q35';
 /**
  * qboot is a minimal firmware that jumps straight into the kernel (measured
  * here: ~2.7 s to init under TCG with a PVH vmlinux vs ~7 s bzImage+SeaBIOS);
- * SeaBIOS is QEMU's default and the fallback.
+ * SeaBIOS is QEMU's default and the fallback, and boots disks (VM-image
+ * pods); OVMF boots UEFI disk images.
  */
-export type Firmware = 'qboot' | 'seabios';
+export type Firmware = 'qboot' | 'seabios' | 'ovmf';
+
+/**
+ * Debian's OVMF (package ovmf): code and variables in one image, loaded as
+ * a read-only ROM with `-bios`, so UEFI variables live in guest RAM and die
+ * with the VM (no file the guest writes to). Under /usr, so in QEMU's jail.
+ */
+export const OVMF_PATH = '/usr/share/ovmf/OVMF.fd';
+export const OVMF_PACKAGE = 'ovmf';
 
 export interface X86Options {
   machine: MachineType;
   firmware: Firmware;
   /** Directory holding qboot.rom (Debian: /usr/share/qemu). */
   firmwareDir: string;
+  /** The OVMF image; absent: OVMF_PATH. */
+  ovmfPath?: string;
+  /**
+   * The machine of vmpod's own guest: NVDIMM support (its rootfs). Absent:
+   * that. `disk`: a VM-image VM's machine instead, no NVDIMM (its guest has
+   * no use for an NFIT) and `graphics=off`, which tells the firmware there
+   * is no screen: SeaBIOS then writes its messages (and a boot loader's BIOS
+   * text output) to the serial port, the only console such a VM has.
+   */
+  profile?: 'microvm' | 'disk';
 }
 
 export const DEFAULT_X86_OPTIONS: X86Options = {
@@ -27,8 +46,10 @@ export const DEFAULT_X86_OPTIONS: X86Options = {
 export function machineArgs(o: X86Options): string[] {
   // The accelerator goes in `-accel`, never also in `-machine accel=`: QEMU
   // refuses the two together.
-  const args = ['-machine', `${o.machine},nvdimm=on`];
+  const args = ['-machine', o.profile === 'disk' ? `${o.machine},graphics=off` : `${o.machine},nvdimm=on`];
   if (o.firmware === 'qboot') args.push('-bios', `${o.firmwareDir}/qboot.rom`);
+  // SeaBIOS: no -bios, QEMU's default bios-256k.bin from its data dirs (under /usr).
+  if (o.firmware === 'ovmf') args.push('-bios', o.ovmfPath ?? OVMF_PATH);
   return args;
 }
 

@@ -10,6 +10,9 @@ import { pvpanicArgs } from './pvpanic';
 import { virtioBalloonArgs } from './virtio-balloon';
 import { virtioBlkArgs } from './virtio-blk';
 import { virtioSerialPortArgs } from './virtio-serial-port';
+import { fdDiskArgs } from './fd-disk';
+import { socketConsoleArgs } from './socket-console';
+import { virtioSerialControllerArgs } from './virtio-serial-agent';
 
 export type { Device, DeviceKind, HotplugDevice } from './types';
 export { hotplugPlan } from './hotplug';
@@ -32,10 +35,16 @@ export function deviceArgs(d: Device): string[] {
       return virtioBlkArgs(d);
     case 'virtio-serial-port':
       return virtioSerialPortArgs(d);
+    case 'fd-disk':
+      return fdDiskArgs(d);
+    case 'virtio-serial-controller':
+      return virtioSerialControllerArgs(d);
     case 'qmp':
       return qmpArgs(d);
     case 'serial-console':
       return serialConsoleArgs(d);
+    case 'socket-console':
+      return socketConsoleArgs(d);
     case 'pvpanic':
       return pvpanicArgs(d);
     case 'virtio-balloon':

@@ -10,6 +10,11 @@ import { command, deviceDel, type HotplugPlan, type PlugStep } from './qmp-plan'
  */
 export function tapNetArgs(d: TapNetDevice): string[] {
   if (!('ifname' in d.tap)) throw new InvalidArgumentError(`device ${d.id}`, 'a tap fd can only be hot-plugged (QMP getfd); at launch QEMU opens the tap by name');
+  const nic: Array<[string, string]> = [
+    ['netdev', d.id],
+    ['mac', d.mac],
+  ];
+  if (d.noRom) nic.push(['romfile', '']);
   return [
     '-netdev',
     opts('tap', [
@@ -20,10 +25,7 @@ export function tapNetArgs(d: TapNetDevice): string[] {
       ['vhost', d.vhost ? 'on' : 'off'],
     ]),
     '-device',
-    opts('virtio-net-pci', [
-      ['netdev', d.id],
-      ['mac', d.mac],
-    ]),
+    opts('virtio-net-pci', nic),
   ];
 }
 

@@ -22,6 +22,8 @@ export interface Virtio9pDevice {
   mountTag: string;
   /** Absent: the pod share's model (POD_SHARE_SECURITY_MODEL). */
   securityModel?: NinePSecurityModel;
+  /** QEMU refuses every write (fsdev readonly=on). */
+  readOnly?: boolean;
 }
 
 export interface VsockDevice {
@@ -44,6 +46,8 @@ export interface TapNetDevice {
   mac: string;
   /** vhost-net offload; only meaningful (and only allowed) with kvm. */
   vhost: boolean;
+  /** No option ROM (iPXE): a VM-image VM's firmware must never boot from the pod network. */
+  noRom?: boolean;
 }
 
 export interface VirtioBlkDevice {
@@ -63,6 +67,34 @@ export interface VirtioSerialPortDevice {
   bus: string;
 }
 
+/** One image file QEMU gets as an fd in an fdset (`-add-fd`), never by path. */
+export interface FdsetFile {
+  /** The fdset the file is in: QEMU opens it as /dev/fdset/<set>. */
+  set: number;
+  /** The file's fd number in QEMU's process at exec. */
+  fd: number;
+  format: 'raw' | 'qcow2';
+  /** A host block device (QEMU's `host_device` protocol driver) rather than a regular file; known once the daemon opened it. */
+  blockDevice?: boolean;
+}
+
+export interface FdDiskDevice {
+  kind: 'fd-disk';
+  /** VmDisk.id: the virtio-blk serial; QEMU's own ids are derived from it (fd-disk.ts). */
+  id: string;
+  image: FdsetFile;
+  readOnly: boolean;
+  /** The overlay's backing image (read-only); absent: a qcow2 image gets no backing at all. */
+  backing?: FdsetFile;
+  bootIndex?: number;
+}
+
+/** A virtio-serial controller on its own, for ports of a VM without the serial agent channel (which brings one). */
+export interface VirtioSerialControllerDevice {
+  kind: 'virtio-serial-controller';
+  id: string;
+}
+
 export interface QmpDevice {
   kind: 'qmp';
   socketPath: string;
@@ -71,6 +103,12 @@ export interface QmpDevice {
 export interface SerialConsoleDevice {
   kind: 'serial-console';
   logPath: string;
+}
+
+/** ttyS0 as a listening unix socket (an interactive console). */
+export interface SocketConsoleDevice {
+  kind: 'socket-console';
+  socketPath: string;
 }
 
 export interface PvpanicDevice {
@@ -92,8 +130,11 @@ export type Device =
   | TapNetDevice
   | VirtioBlkDevice
   | VirtioSerialPortDevice
+  | FdDiskDevice
+  | VirtioSerialControllerDevice
   | QmpDevice
   | SerialConsoleDevice
+  | SocketConsoleDevice
   | PvpanicDevice
   | VirtioBalloonDevice;
 

@@ -50,14 +50,16 @@ export const VOLUME_SHARE_SECURITY_MODEL: NinePSecurityModel = 'mapped-xattr';
  * numbers would otherwise collide in the guest.
  */
 export function virtio9pArgs(d: Virtio9pDevice, model: NinePSecurityModel = d.securityModel ?? POD_SHARE_SECURITY_MODEL): string[] {
+  const fsdev: Array<[string, string]> = [
+    ['id', d.id],
+    ['path', d.path],
+    ['security_model', model],
+    ['multidevs', 'remap'],
+  ];
+  if (d.readOnly) fsdev.push(['readonly', 'on']);
   return [
     '-fsdev',
-    opts('local', [
-      ['id', d.id],
-      ['path', d.path],
-      ['security_model', model],
-      ['multidevs', 'remap'],
-    ]),
+    opts('local', fsdev),
     '-device',
     opts('virtio-9p-pci', [
       ['fsdev', d.id],

@@ -1,4 +1,4 @@
-import type { VirtioSerialAgentDevice } from './types';
+import type { VirtioSerialAgentDevice, VirtioSerialControllerDevice } from './types';
 import { opts } from './opts';
 
 /** The virtio-serial controller of a VM with a serial agent channel; more ports can be hot-plugged on its bus. */
@@ -12,8 +12,7 @@ export const SERIAL_BUS = `${SERIAL_CONTROLLER_ID}.0`;
  */
 export function virtioSerialAgentArgs(d: VirtioSerialAgentDevice): string[] {
   return [
-    '-device',
-    opts('virtio-serial-pci', [['id', SERIAL_CONTROLLER_ID]]),
+    ...virtioSerialControllerArgs({ kind: 'virtio-serial-controller', id: SERIAL_CONTROLLER_ID }),
     '-chardev',
     opts('socket', [
       ['id', 'agent'],
@@ -28,4 +27,9 @@ export function virtioSerialAgentArgs(d: VirtioSerialAgentDevice): string[] {
       ['name', d.portName],
     ]),
   ];
+}
+
+/** The controller alone (bus `<id>.0`), for the ports of a VM without the serial agent channel (the guest-agent port). */
+export function virtioSerialControllerArgs(d: VirtioSerialControllerDevice): string[] {
+  return ['-device', opts('virtio-serial-pci', [['id', d.id]])];
 }
