@@ -46,7 +46,10 @@ t.test("the agent's CreateSandbox request (one builder for a cold start and a po
   t.same(req.shared_mounts, guestShares());
   t.same(req.sysctls, { 'net.ipv4.ip_forward': '1' });
   t.equal(req.debug_processes, true);
-  t.ok(BigInt(req.guest_time_unix_nano) >= before, "the guest's clock is set from the host's time now");
+  const after = BigInt(Date.now()) * 1_000_000n;
+  // A double near 1.8e18 ns is exact only to 256 ns: the field may round below `before` by up to 128 ns.
+  const sent = BigInt(req.guest_time_unix_nano);
+  t.ok(sent >= before - 256n && sent <= after + 256n, `the guest's clock is set from the host's time now (${sent} in [${before}, ${after}])`);
   const plain = createSandboxRequest({ id: 'pod-2', hostname: 'h', config: {} as typeof config }, {});
   t.same(plain.dns, { nameservers: [], searches: [], options: [] }, 'no DNS config: empty lists');
   t.equal(plain.debug_processes, false, 'debug processes only when the daemon says so');
