@@ -22,6 +22,28 @@ export interface VmHostStats {
   threads: number;
 }
 
+/**
+ * The guest's own word on its memory (virtio balloon statistics), already
+ * checked for sense: every figure is within the VM's RAM. Still only what
+ * the guest claims: a hostile guest can report any sane-looking figures, so
+ * nothing on the host may rest on them (VmHostStats is the host's truth).
+ */
+export interface GuestMemoryStats {
+  /** When the guest sent these figures (host clock, ms since the epoch). */
+  at: number;
+  /** RAM the guest kernel manages (its MemTotal). */
+  totalBytes: number;
+  /** Unused RAM (MemFree). */
+  freeBytes: number;
+  /** What the guest could hand out without swapping (MemAvailable); absent when its kernel does not say. */
+  availableBytes?: number;
+  /** Page cache (Cached); absent when not reported. */
+  diskCachesBytes?: number;
+  /** Page faults since the guest booted; absent when not reported. */
+  minorFaults?: number;
+  majorFaults?: number;
+}
+
 export type VmState = 'running' | 'paused' | 'shutting-down' | 'exited';
 
 /** Something the VM reported (translated from the hypervisor's own events). */
@@ -109,6 +131,14 @@ export interface VmHandle {
   onEvent(listener: (e: VmEvent) => void): () => void;
   /** What the VM process costs the host (CPU, faults, RSS, PSS, anon); undefined once it is gone. */
   hostStats(): VmHostStats | undefined;
+  /**
+   * The guest's latest memory figures (VmConfig.guestStatsIntervalS);
+   * undefined for a VM started without them, before the guest's balloon
+   * driver first reported, when its last report is stale (the driver
+   * stopped answering), or when what it sent makes no sense. Never rejects.
+   * Optional so that test fakes need not have it.
+   */
+  guestMemory?(): Promise<GuestMemoryStats | undefined>;
   /** Last bytes of the guest console, to explain failures; '' for a socket console (its reader keeps the tail). */
   consoleTail(bytes?: number): string;
   /**

@@ -8,7 +8,7 @@ import type { Logger } from '../log';
 import type { Hypervisor } from './hypervisor';
 import { QemuHypervisor } from './qemu';
 
-export type { Hypervisor, VmHandle, VmEvent, VmExit, VmExitReason, VmHostStats, VmState, VmSize, StopOptions } from './hypervisor';
+export type { Hypervisor, VmHandle, VmEvent, VmExit, VmExitReason, VmHostStats, GuestMemoryStats, VmState, VmSize, StopOptions } from './hypervisor';
 export type { VmConfig, VmJail, VmPlacement, AgentChannel, AccelKind, GuestBoot, RootfsImage, TapNetwork, VmDisk, VmFirmware, VmSocketConsole, VmShare } from './vm-config';
 export type { VmDevice, VmDeviceKind, VmNetDevice, VmVsockDevice, VmBlockDevice, VmSerialPortDevice, TapSource } from './vm-device';
 export { RUN_FILES, SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, AGENT_PORT_NAME, AGENT_VSOCK_PORT, GUEST_AGENT_PORT_NAME } from './vm-config';

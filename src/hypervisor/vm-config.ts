@@ -101,6 +101,13 @@ export interface VmConfig {
   tcgTbSizeMib?: number;
   /** The guest reports the RAM it frees and the VMM gives it back to the host (a virtio balloon that is never inflated). */
   freePageReporting?: boolean;
+  /**
+   * The guest's own memory figures (total, free, available, caches, faults),
+   * reported through the virtio balloon every this many seconds (1-3600) and
+   * read with VmHandle.guestMemory(). Brings the balloon device even without
+   * freePageReporting. Absent: no guest figures.
+   */
+  guestStatsIntervalS?: number;
   /** Absent: no guest kernel is loaded (useful only together with `paused`). */
   boot?: GuestBoot;
   rootfs?: RootfsImage;

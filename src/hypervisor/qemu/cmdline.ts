@@ -6,6 +6,7 @@ import { AGENT_PORT_NAME, GUEST_AGENT_PORT_NAME, RUN_FILES, SHARED_MOUNT_TAG, VO
 import { accelArgs, DEFAULT_X86_OPTIONS, machineArgs, type X86Options } from './arch/x86_64';
 import { deviceArgs, type Device } from './devices';
 import { SERIAL_BUS, SERIAL_CONTROLLER_ID } from './devices/virtio-serial-agent';
+import { BALLOON_ID } from './devices/virtio-balloon';
 import { diskDevices } from './disk-files';
 import { POD_SHARE_SECURITY_MODEL, VOLUME_SHARE_SECURITY_MODEL } from './devices/virtio-9p';
 import { validateVmConfig } from './validate';
@@ -84,7 +85,14 @@ export function vmDevices(c: VmConfig, blockDeviceSets?: ReadonlySet<number>): D
     devices.push(nic);
   }
   // Last, so that the PCI slots of the devices above do not move.
-  if (c.freePageReporting) devices.push({ kind: 'virtio-balloon', id: 'balloon0', freePageReporting: true });
+  if (c.freePageReporting || c.guestStatsIntervalS !== undefined) {
+    devices.push({
+      kind: 'virtio-balloon',
+      id: BALLOON_ID,
+      freePageReporting: c.freePageReporting === true,
+      ...(c.guestStatsIntervalS !== undefined ? { statsIntervalS: c.guestStatsIntervalS } : {}),
+    });
+  }
   return devices;
 }
 

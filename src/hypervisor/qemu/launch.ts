@@ -50,6 +50,8 @@ export interface LaunchRecord {
   /** Boot RAM, and the size a resizable VM can reach (VmConfig.resize); absent: not resizable (VMs started before resize). */
   memoryMib?: number;
   resize?: { maxVcpus: number; maxMemoryMib: number };
+  /** VmConfig.guestStatsIntervalS: the balloon reports the guest's memory figures this often; absent: no guest figures. */
+  guestStatsIntervalS?: number;
 }
 
 export interface LaunchOptions {
@@ -360,6 +362,7 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
   if (c.netnsPath) record.netnsPath = c.netnsPath;
   record.memoryMib = c.memoryMib;
   if (c.resize) record.resize = { maxVcpus: c.resize.maxVcpus, maxMemoryMib: c.memoryMib + hotplugMib(c) };
+  if (c.guestStatsIntervalS !== undefined) record.guestStatsIntervalS = c.guestStatsIntervalS;
   if (c.jail) {
     record.uid = c.jail.uid;
     record.gid = c.jail.gid;

@@ -70,6 +70,7 @@ export function validateVmConfig(c: VmConfig): void {
   if (c.resize) requireInt('resize.maxVcpus', c.resize.maxVcpus, c.vcpus, 255);
   // QEMU clamps tb-size to [1 MiB, 2 GiB] silently; a value outside is a mistake worth naming.
   if (c.tcgTbSizeMib !== undefined) requireInt('tcgTbSizeMib', c.tcgTbSizeMib, 1, 2048);
+  if (c.guestStatsIntervalS !== undefined) requireInt('guestStatsIntervalS', c.guestStatsIntervalS, 1, 3600);
 
   if (c.boot) {
     requireAbsolute('boot.kernel', c.boot.kernel);

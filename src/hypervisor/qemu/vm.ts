@@ -10,8 +10,9 @@ import { EventEmitter } from 'node:events';
 import { closeSync } from 'node:fs';
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError, UnavailableError } from '../../../common/errors';
 import { silentLogger, type Logger } from '../../log';
-import type { StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmHostStats, VmSize, VmState } from '../hypervisor';
+import type { GuestMemoryStats, StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmHostStats, VmSize, VmState } from '../hypervisor';
 import { readVmHostStats } from '../host-stats';
+import { readBalloonStats } from './balloon-stats';
 import type { VmDevice } from '../vm-device';
 import { capConsoleLog, DEFAULT_CONSOLE_KEEP_BYTES, DEFAULT_CONSOLE_MAX_BYTES } from './console-log';
 import { ConsoleRing } from './console-ring';
@@ -365,6 +366,15 @@ export class QemuVm implements VmHandle {
   hostStats(): VmHostStats | undefined {
     if (this.exit || !isSameProcessAlive(this.pid, this.record.startTime)) return undefined;
     return readVmHostStats(this.pid);
+  }
+
+  /** The balloon's last report of the guest's memory (balloon-stats.ts checks every figure). */
+  async guestMemory(): Promise<GuestMemoryStats | undefined> {
+    const intervalS = this.record.guestStatsIntervalS;
+    const qmp = this.qmp;
+    if (intervalS === undefined || this.exit || !qmp || qmp.isClosed) return undefined;
+    const ramMib = Math.max(this.record.resize?.maxMemoryMib ?? 0, this.record.memoryMib ?? 0);
+    return readBalloonStats(qmp, { ramBytes: ramMib * 1024 * 1024, intervalS }, this.log);
   }
 
   /** The console log's tail: what the ring held at the last drain (at most consoleDrainMaxMs old while QEMU runs); '' for a socket console. */

@@ -120,6 +120,8 @@ export interface VirtioBalloonDevice {
   id: string;
   /** The guest reports freed RAM and QEMU gives it back to the host (virtio-balloon.ts). */
   freePageReporting: boolean;
+  /** QEMU asks the guest for its memory figures this often (the QOM property guest-stats-polling-interval); absent: never. */
+  statsIntervalS?: number;
 }
 
 export type Device =

@@ -45,6 +45,17 @@ const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[]
     expect: ['pvpanic', 'virtio-9p-pci,fsdev=shared,mount_tag=vmpod-shared', 'vhost-vsock-pci,id=vsock0,guest-cid=42', 'virtio-balloon-pci,id=balloon0,free-page-reporting=on'],
   },
   {
+    desc: 'guest memory figures: a balloon that QEMU polls, with or without free page reporting',
+    cfg: base({ guestStatsIntervalS: 5 }),
+    flag: '-device',
+    expect: [
+      'pvpanic',
+      'virtio-serial-pci,id=ser0',
+      'virtserialport,bus=ser0.0,chardev=agent,name=vmpod.agent',
+      'virtio-balloon-pci,id=balloon0,free-page-reporting=off,guest-stats-polling-interval=5',
+    ],
+  },
+  {
     desc: 'no balloon unless asked for',
     cfg: base({ freePageReporting: false }),
     flag: '-device',
@@ -216,6 +227,8 @@ const invalid: Array<{ desc: string; cfg: VmConfig; field: string }> = [
   { desc: 'interface name too long', cfg: base({ network: { ifname: 'tap-0123456789abcdef', mac: '02:00:00:00:00:01' } }), field: 'vmConfig.network.ifname' },
   { desc: 'empty id', cfg: base({ id: '' }), field: 'vmConfig.id' },
   { desc: 'relative netns pin', cfg: base({ netnsPath: 'netns/x' }), field: 'vmConfig.netnsPath' },
+  { desc: 'guest figures every 0 s (QEMU would read it as never)', cfg: base({ guestStatsIntervalS: 0 }), field: 'vmConfig.guestStatsIntervalS' },
+  { desc: 'guest figures at a fractional interval', cfg: base({ guestStatsIntervalS: 2.5 }), field: 'vmConfig.guestStatsIntervalS' },
 ];
 for (const c of invalid) {
   t.test(`rejects: ${c.desc}`, async (t) => {
