@@ -18,7 +18,6 @@ import { findGuestImage } from '../../host/guest-image';
 import { CidAllocator, createHypervisor, QemuUidAllocator, resolveVmHost, type Hypervisor } from '../../hypervisor';
 import { silentLogger, type Logger } from '../../log';
 import type { HostFacts, PodNamespaceModes } from '../../oci/input';
-import { nowNs } from '../../../common/time';
 import type {
   CgroupStats,
   CheckpointOptions,
@@ -53,6 +52,7 @@ import { VmPool } from './pool';
 import { OpaqueCache } from '../../image/layer-file';
 import { startPodVm } from './start';
 import type { PhaseObserver } from '../steps';
+import { vmCostStats } from '../vm-cost-stats';
 
 export interface MicrovmControllerOptions {
   /** The handler (RuntimeClass) name it serves. */
@@ -201,24 +201,7 @@ export class MicrovmController implements SandboxController {
   async sandboxStats(sb: SandboxHandle): Promise<CgroupStats | null> {
     const { vm } = await this.entry(sb);
     const cost = vm.alive ? vm.vm?.hostStats() : undefined;
-    if (!cost) return null;
-    return {
-      timestampNs: nowNs(),
-      cpuUsageNs: cost.cpuNs,
-      cpuUserNs: cost.cpuUserNs,
-      cpuSystemNs: cost.cpuSystemNs,
-      memoryUsageBytes: cost.rssBytes,
-      memoryWorkingSetBytes: cost.rssBytes,
-      memoryRssBytes: cost.rssBytes,
-      memoryLimitBytes: vm.data.memoryMib * 1024 * 1024,
-      pageFaults: cost.minorFaults + cost.majorFaults,
-      majorPageFaults: cost.majorFaults,
-      processes: 1,
-      // All of the above is QEMU's own process, guest RAM included; the
-      // same figures again under vmm name them as the hypervisor's, so the
-      // domain can set them beside the guest containers' use (overhead).
-      vmm: { rssBytes: cost.rssBytes, pssBytes: cost.pssBytes, cpuNs: cost.cpuNs, cpuUserNs: cost.cpuUserNs, cpuSystemNs: cost.cpuSystemNs, threads: cost.threads },
-    };
+    return cost ? vmCostStats(cost, vm.data.memoryMib) : null;
   }
 
   describeSandbox(sb: SandboxHandle): Description {

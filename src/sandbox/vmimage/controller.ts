@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { FailedPreconditionError, UnavailableError, UnimplementedError } from '../../../common/errors';
-import { nowNs } from '../../../common/time';
 import type { VmImageConfig, VmpodConfig } from '../../config/types';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
@@ -54,7 +53,9 @@ import { containerRunPaths, readPodContainers, vmImagePodPaths } from './layout'
 import { decodeOverlayRecord, OVERLAY_FILE, OVERLAY_RECORD } from './overlay';
 import { createVmImagePod, removeVmImagePod, stopVmImagePod, type VmImageEnv } from './pod';
 import { SerialConsole } from './serial-console';
+import { vmImageContainerStats } from './stats';
 import { ContainerVm, vmImageVmConfig } from './vm';
+import { vmCostStats } from '../vm-cost-stats';
 
 export interface VmImageControllerOptions {
   /** The handler (RuntimeClass) name it serves. */
@@ -207,9 +208,10 @@ export class VmImageController implements SandboxController {
     return [...this.held.values()].find((v) => v.podId === podId && v.running);
   }
 
-  async sandboxStats(sb: SandboxHandle): Promise<CgroupStats | null> {
-    const v = this.podVm(sb.id);
-    return v ? this.vmStats(v, decodeVmImagePodData(sb.data, sb.id).memoryMib) : null;
+  /** The host's truth: QEMU's own cost, guest RAM included (its difference from the container's guest figures is the overhead). */
+  sandboxStats(sb: SandboxHandle): Promise<CgroupStats | null> {
+    const cost = this.podVm(sb.id)?.vm?.hostStats();
+    return Promise.resolve(cost ? vmCostStats(cost, decodeVmImagePodData(sb.data, sb.id).memoryMib) : null);
   }
 
   describeSandbox(sb: SandboxHandle): Description {
@@ -420,29 +422,12 @@ export class VmImageController implements SandboxController {
     return Promise.reject(new UnimplementedError(`CheckpointContainer of container ${c.id}: VM-image pods have no checkpoint (no VM snapshot yet)`));
   }
 
+  /** Memory as the guest reports it through the balloon (stats.ts), CPU from QEMU. */
   async containerStats(sb: SandboxHandle, c: ContainerHandle): Promise<CgroupStats | null> {
     const v = await this.live(sb, c);
-    return v?.running ? this.vmStats(v, decodeVmImageContainerData(c.data, c.id).memoryMib) : null;
-  }
-
-  /** The VM's cost on the host: QEMU's CPU time (all vCPUs) and resident memory, guest RAM included. */
-  private vmStats(v: ContainerVm, memoryMib: number): CgroupStats | null {
-    const cost = v.vm?.hostStats();
+    const cost = v?.running ? v.vm?.hostStats() : undefined;
     if (!cost) return null;
-    return {
-      timestampNs: nowNs(),
-      cpuUsageNs: cost.cpuNs,
-      cpuUserNs: cost.cpuUserNs,
-      cpuSystemNs: cost.cpuSystemNs,
-      memoryUsageBytes: cost.rssBytes,
-      memoryWorkingSetBytes: cost.rssBytes,
-      memoryRssBytes: cost.rssBytes,
-      memoryLimitBytes: memoryMib * 1024 * 1024,
-      pageFaults: cost.minorFaults + cost.majorFaults,
-      majorPageFaults: cost.majorFaults,
-      processes: 1,
-      vmm: { rssBytes: cost.rssBytes, pssBytes: cost.pssBytes, cpuNs: cost.cpuNs, cpuUserNs: cost.cpuUserNs, cpuSystemNs: cost.cpuSystemNs, threads: cost.threads },
-    };
+    return vmImageContainerStats(cost, await v?.vm?.guestMemory?.(), decodeVmImageContainerData(c.data, c.id).memoryMib);
   }
 
   describeContainer(_sb: SandboxHandle, c: ContainerHandle): Description {

@@ -33,6 +33,12 @@ export interface VmImageLaunch {
   placement: VmPlacement;
 }
 
+/**
+ * How often the guest reports its memory figures through the balloon (the
+ * container's memory stats, stats.ts): kubelet's stats loops run every 10-15 s.
+ */
+export const GUEST_STATS_INTERVAL_S = 5;
+
 /** The VM of a VM-image container: its disk behind the pod's overlay, the cidata disk, a socket console and the qemu-guest-agent port. Pure. */
 export function vmImageVmConfig(l: VmImageLaunch): VmConfig {
   const { pod, container: c } = l;
@@ -45,6 +51,9 @@ export function vmImageVmConfig(l: VmImageLaunch): VmConfig {
     ...(pod.accel === 'tcg' && l.tcgTbSizeMib > 0 ? { tcgTbSizeMib: l.tcgTbSizeMib } : {}),
     firmware: c.firmware,
     machine: c.machine,
+    // A balloon that is never inflated: the guest's memory figures, and the RAM it frees back to the host.
+    guestStatsIntervalS: GUEST_STATS_INTERVAL_S,
+    freePageReporting: true,
     disks: [
       { id: ROOT_DISK_ID, path: l.overlay, format: 'qcow2', readOnly: false, backing: { path: c.disk.path, format: c.disk.format }, bootIndex: 0 },
       { id: CIDATA_DISK_ID, path: l.cidata, format: 'raw', readOnly: true },

@@ -52,6 +52,8 @@ t.test('the VM: overlay over the image disk as boot disk, cidata read-only, sock
   t.same(cfg.jail, { uid: 1_900_000_007, gid: 1_900_000_007 });
   t.equal(cfg.agent, undefined, 'no vmpod agent');
   t.equal(cfg.boot, undefined, 'the firmware boots the disk');
+  t.equal(cfg.guestStatsIntervalS, 5, "a balloon brings the guest's memory figures (the container's memory stats)");
+  t.equal(cfg.freePageReporting, true, 'and gives the RAM the guest frees back to the host');
   t.same([cfg.vcpus, cfg.memoryMib, cfg.tcgTbSizeMib, cfg.firmware, cfg.machine, cfg.netnsPath], [2, 1536, 256, 'seabios', 'pc', '/run/netns/p1']);
   const kvm = vmImageVmConfig({ containerId: 'c1', run, pod: { ...pod, accel: 'kvm' }, container, overlay: 'o', cidata: 'c', tcgTbSizeMib: 256, placement: { cgroupProcs: [] } });
   t.equal(kvm.tcgTbSizeMib, undefined, 'no TCG buffer bound under kvm');
