@@ -9,6 +9,8 @@
 //   reaches that server on the pod IP from the daemon's netns;
 // - `crictl logs` is the serial console (kernel and cloud-init lines);
 // - `crictl exec -s` runs through the guest's qemu-guest-agent;
+// - `crictl stats` shows the guest's own memory use (balloon statistics),
+//   `crictl statsp` QEMU's cost on the host;
 // - `crictl attach -it` reaches a login prompt on the serial console;
 // - each pod writes only its own overlay: a file one writes the other cannot see;
 // - a CRI block device is a virtio-blk disk named after its path, a CRI
@@ -202,6 +204,37 @@ if (missing) {
     const roWrite = await runTool(crictl.argv('exec', '-s', a.ctr, 'touch', '/mnt/config/new-file'));
     t.not(roWrite.code, 0, 'the read-only mount refuses writes in the guest');
     t.notOk(existsSync(join(configDir, 'new-file')), 'and nothing appeared on the host');
+
+    // Stats: the container's memory is the guest's own word (the balloon's figures), close to what the
+    // guest's /proc/meminfo says; the pod's is QEMU's cost on the host, which holds the guest RAM in use.
+    type Figure = { value?: string } | undefined;
+    const num = (f: Figure): number => Number(f?.value ?? NaN);
+    const meminfoUsed = async (): Promise<number> => {
+      const m = await crictl.run('exec', '-s', a.ctr, 'cat', '/proc/meminfo');
+      const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(m)?.[1] ?? NaN) * 1024;
+      return kb('MemTotal') - kb('MemAvailable');
+    };
+    let statsLine = '';
+    let close = false;
+    for (let i = 0; i < 20 && !close; i++) {
+      const before = await meminfoUsed();
+      const st = await json<{ stats: { memory?: { workingSetBytes?: Figure } }[] }>('stats', '--id', a.ctr);
+      const after = await meminfoUsed();
+      const ws = num(st.stats[0]?.memory?.workingSetBytes);
+      // The balloon's figures are up to one polling interval (5 s) old, and the guest's use moves a little meanwhile.
+      const slack = Math.max(16 * 1024 * 1024, 0.1 * Math.max(before, after));
+      close = ws >= Math.min(before, after) - slack && ws <= Math.max(before, after) + slack;
+      statsLine = `crictl stats working set ${(ws / 1048576).toFixed(1)} MiB, guest MemTotal-MemAvailable ${(before / 1048576).toFixed(1)}-${(after / 1048576).toFixed(1)} MiB`;
+      if (!close) await new Promise((r) => setTimeout(r, 3000));
+    }
+    t.ok(close, `the container's memory working set is the guest's own (MemTotal - MemAvailable, through the balloon): ${statsLine}`);
+    const podStats = await json<{ stats: { linux?: { memory?: { workingSetBytes?: Figure } } }[] }>('statsp', '--id', a.pod);
+    const podWs = num(podStats.stats[0]?.linux?.memory?.workingSetBytes);
+    const ctrWs = num((await json<{ stats: { memory?: { workingSetBytes?: Figure } }[] }>('stats', '--id', a.ctr)).stats[0]?.memory?.workingSetBytes);
+    t.ok(
+      podWs > ctrWs,
+      `the pod's memory is QEMU's resident memory, which holds the guest's working set and more (pod ${(podWs / 1048576).toFixed(1)} MiB, container ${(ctrWs / 1048576).toFixed(1)} MiB)`,
+    );
 
     // Each pod has its own overlay over the same image.
     await crictl.run('exec', '-s', a.ctr, 'sh', '-c', 'echo only-in-a > /var/tmp/vmpod-marker && sync');
