@@ -9,7 +9,7 @@
 //                        └──stop (agent power-off → QMP powerdown → quit → kill)──► dead ──remove──► (none)
 
 import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentClient, type AgentClientOptions } from '../../agent-client';
 import type { MicrovmConfig } from '../../config/types';
@@ -27,6 +27,7 @@ import { podPaths, recordedVmRunDir, vmRunPaths } from './layout';
 import { removeVmRunDir } from './run-dir';
 import { mountsUnder, unmountAll } from './share';
 import type { PhaseObserver } from '../steps';
+import { readVmCgroupRecord } from '../vm-pod-host';
 
 /** What the controller resolves once per daemon: accelerator, agent transport, guest image. */
 export interface VmHostChoice {
@@ -174,25 +175,6 @@ export async function removePodDir(dir: string): Promise<void> {
   // rm -r through a still-mounted hostPath volume would delete the user's files.
   if (left.length > 0) throw new InternalError(`pod dir ${dir} still has mounts (${left.join(', ')}); not deleting it`);
   await rm(dir, { recursive: true, force: true });
-}
-
-/** In the pod's host-only dir: the VM's cgroup dirs (host/vm-cgroup.ts), which depend on the sandbox config, for removal by id alone. */
-export const VM_CGROUP_RECORD = 'vm-cgroup.json';
-
-export async function writeVmCgroupRecord(podDir: string, dirs: readonly string[]): Promise<void> {
-  await writeFile(join(podDir, VM_CGROUP_RECORD), JSON.stringify({ v: 1, dirs }), { mode: 0o600 });
-}
-
-/** The recorded cgroup dirs; none when the pod had none (started before cgroups, or failed before). Only dirs under /sys/fs/cgroup are taken. */
-export async function readVmCgroupRecord(podDir: string): Promise<string[]> {
-  const text = await readFile(join(podDir, VM_CGROUP_RECORD), 'utf8').catch(() => '');
-  if (!text) return [];
-  try {
-    const rec = JSON.parse(text) as { dirs?: unknown };
-    return Array.isArray(rec.dirs) ? rec.dirs.filter((d): d is string => typeof d === 'string' && d.startsWith('/sys/fs/cgroup/') && !d.includes('/../')) : [];
-  } catch {
-    return [];
-  }
 }
 
 /** Everything of the pod on the host. Idempotent; the VM must be stopped first. */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { AgentUnavailableError, type AgentClient } from '../../agent-client';
 import { DeadlineExceededError, InternalError } from '../../../common/errors';
 import { SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, startWithFreeCid, type VmConfig, type VmExit, type VmHandle } from '../../hypervisor';
-import { attachTap, detachTap, DEFAULT_TAP_NAME, type GuestNetwork } from '../../network';
+import type { GuestNetwork } from '../../network';
 import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
 import { sleep, unixNanoNumber } from '../../../common/time';
 import type { SandboxCreateInput } from '../controller';
@@ -26,9 +26,8 @@ import { mountShare } from './share';
 import { vmSize } from './sizing';
 import { tcgBootGate } from './boot-gate';
 import { podVmConfig } from './vm-launch-config';
-import { cgroupVersion } from '../../host/facts';
-import { createVmCgroup, ownOomScoreAdj, removeVmCgroup, vmCgroupLimits, vmCgroupPaths, vmOomScoreAdj } from '../../host/vm-cgroup';
-import { writeVmCgroupRecord } from './pod-vm';
+import { ownOomScoreAdj, vmCgroupLimits, vmOomScoreAdj } from '../../host/vm-cgroup';
+import { qemuUidAndTap, vmCgroupStep } from '../vm-pod-host';
 
 /** The init prints this right before it hands over to the agent (guest-image/initramfs/init). */
 export const INIT_HANDOVER_MARKER = 'vmpod-init: switching root';
@@ -154,22 +153,13 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       await mountShare(paths.shareSource, paths.shared);
       await mountShare(paths.volumeSource, paths.volumes);
     });
-    // QEMU's own uid (per pod: hypervisor/qemu-uid.ts), which must own the tap before QEMU opens it.
-    const uids = env.uids;
-    const uid = uids
-      ? await steps.run(
-          'qemu-uid',
-          async () => uids.allocate(id, env.microvm.qemu_uid_base, env.microvm.qemu_uid_count),
-          async () => uids.release(id),
-        )
-      : undefined;
-    const net = input.netnsPath
-      ? await steps.run(
-          'network-setup',
-          () => attachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME, ownerUid: uid }),
-          () => detachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME }),
-        )
-      : undefined;
+    const { uid, net } = await qemuUidAndTap(steps, {
+      podId: id,
+      uids: env.uids,
+      uidBase: env.microvm.qemu_uid_base,
+      uidCount: env.microvm.qemu_uid_count,
+      netnsPath: input.netnsPath,
+    });
 
     const size = vmSize({
       baseVcpus: env.microvm.vcpus,
@@ -197,18 +187,7 @@ export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Prom
       );
     // QEMU runs in a cgroup of the pod's, under kubelet's cgroup_parent, with the pod's CPU quota and its guest RAM plus QEMU's own as memory limit.
     const limits = vmCgroupLimits({ resources: input.config.linux?.resources, overhead: input.config.linux?.overhead, guestMemoryMib: size.memoryMib, accel: host.accel });
-    const cgroup = await steps.run(
-      'vm-cgroup',
-      async () => {
-        const cg = await createVmCgroup(vmCgroupPaths(input.config.linux?.cgroup_parent ?? '', id), limits, cgroupVersion());
-        await writeVmCgroupRecord(paths.dir, cg.dirs).catch(async (err: unknown) => {
-          await removeVmCgroup(cg.dirs).catch(() => undefined);
-          throw err;
-        });
-        return cg;
-      },
-      (cg) => removeVmCgroup(cg.dirs),
-    );
+    const cgroup = await vmCgroupStep(steps, { podId: id, podDir: paths.dir, cgroupParent: input.config.linux?.cgroup_parent ?? '', limits });
     const oom = vmOomScoreAdj(Number(input.config.linux?.resources?.oom_score_adj ?? 0), ownOomScoreAdj());
     if (oom.raised)
       log.warn(

@@ -10,16 +10,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import type { VmImageConfig } from '../../config/types';
-import { cgroupVersion } from '../../host/facts';
-import { createVmCgroup, removeVmCgroup, vmCgroupLimits, vmCgroupPaths } from '../../host/vm-cgroup';
+import { removeVmCgroup, vmCgroupLimits } from '../../host/vm-cgroup';
 import type { AccelKind, Hypervisor, QemuUidAllocator } from '../../hypervisor';
 import type { Logger } from '../../log';
-import { attachTap, detachTap, DEFAULT_TAP_NAME } from '../../network';
+import { detachTap, DEFAULT_TAP_NAME } from '../../network';
 import type { SandboxCreateInput } from '../controller';
-import { readVmCgroupRecord, writeVmCgroupRecord } from '../microvm/pod-vm';
 import { removeVmRunDir } from '../microvm/run-dir';
 import { vmSize } from '../microvm/sizing';
 import { Steps, type PhaseObserver } from '../steps';
+import { qemuUidAndTap, readVmCgroupRecord, vmCgroupStep } from '../vm-pod-host';
 import { VMI_DATA_VERSION, type VmImagePodData } from './data';
 import { containerRunPaths, readPodContainers, vmImagePodPaths } from './layout';
 
@@ -56,36 +55,10 @@ export async function createVmImagePod(env: VmImageEnv, input: SandboxCreateInpu
     },
     () => rm(paths.dir, { recursive: true, force: true }),
   );
-  const uids = env.uids;
-  const uid = uids
-    ? await steps.run(
-        'qemu-uid',
-        async () => uids.allocate(id, env.cfg.qemu_uid_base, env.cfg.qemu_uid_count),
-        async () => uids.release(id),
-      )
-    : undefined;
-  // The tap QEMU opens, owned by QEMU's uid; it takes the CNI interface's MAC, which the guest NIC must use.
-  const net = input.netnsPath
-    ? await steps.run(
-        'network-setup',
-        () => attachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME, ownerUid: uid }),
-        () => detachTap({ netns: input.netnsPath, tapName: DEFAULT_TAP_NAME }),
-      )
-    : undefined;
-  await steps.run(
-    'vm-cgroup',
-    async () => {
-      const limits = vmCgroupLimits({ resources: input.config.linux?.resources, overhead: input.config.linux?.overhead, guestMemoryMib: size.memoryMib, accel });
-      const cg = await createVmCgroup(vmCgroupPaths(input.config.linux?.cgroup_parent ?? '', id), limits, cgroupVersion());
-      await writeVmCgroupRecord(paths.dir, cg.dirs).catch(async (err: unknown) => {
-        await removeVmCgroup(cg.dirs).catch(() => undefined);
-        throw err;
-      });
-      log.info({ cgroup: cg.paths.leaf, limits }, 'VM cgroup made');
-      return cg;
-    },
-    (cg) => removeVmCgroup(cg.dirs),
-  );
+  const { uid, net } = await qemuUidAndTap(steps, { podId: id, uids: env.uids, uidBase: env.cfg.qemu_uid_base, uidCount: env.cfg.qemu_uid_count, netnsPath: input.netnsPath });
+  const limits = vmCgroupLimits({ resources: input.config.linux?.resources, overhead: input.config.linux?.overhead, guestMemoryMib: size.memoryMib, accel });
+  const cg = await vmCgroupStep(steps, { podId: id, podDir: paths.dir, cgroupParent: input.config.linux?.cgroup_parent ?? '', limits });
+  log.info({ cgroup: cg.paths.leaf, limits }, 'VM cgroup made');
   steps.done({ accel, size: size.explain });
   return {
     v: VMI_DATA_VERSION,

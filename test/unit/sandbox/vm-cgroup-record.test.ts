@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readVmCgroupRecord, VM_CGROUP_RECORD, writeVmCgroupRecord } from '../../../../src/sandbox/microvm/pod-vm';
+import { readVmCgroupRecord, VM_CGROUP_RECORD, writeVmCgroupRecord } from '../../../src/sandbox/vm-pod-host';
 
 t.test('the VM cgroup record: what a removal by pod id finds', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-cgrec-'));
