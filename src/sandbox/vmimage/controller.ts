@@ -3,24 +3,21 @@
 // of its own. RunPodSandbox prepares the host side (pod.ts: pod dir, QEMU's
 // uid, tap, cgroup); CreateContainer finds the disk and makes the overlay
 // and the cloud-init disk (container.ts); StartContainer boots the VM
-// (vm.ts) with the serial console pumped into the container's CRI log;
+// (prepare.ts, vm.ts) with the serial console pumped into the container's
+// CRI log (serial-console.ts); stats are the guest's memory and QEMU's
+// cost (stats.ts);
 // Exec goes through qemu-guest-agent when the guest runs it. The container
 // is the VM: RUNNING while QEMU runs, EXITED when it ends.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { release } from 'node:os';
 import { join } from 'node:path';
-import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { FailedPreconditionError, UnavailableError, UnimplementedError } from '../../../common/errors';
+import { FailedPreconditionError, UnimplementedError } from '../../../common/errors';
 import type { VmImageConfig, VmpodConfig } from '../../config/types';
 import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/ContainerConfig';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../../generated/cri/runtime/v1/PodSandboxConfig';
-import { cgroupVersion } from '../../host/facts';
-import { findGuestImage } from '../../host/guest-image';
-import { ownOomScoreAdj, vmCgroupLayout, vmCgroupPaths, vmOomScoreAdj } from '../../host/vm-cgroup';
-import { createHypervisor, QemuUidAllocator, resolveVmHost, RUN_FILES, type AccelKind, type Hypervisor } from '../../hypervisor';
+import { createHypervisor, QemuUidAllocator, RUN_FILES, type AccelKind, type Hypervisor } from '../../hypervisor';
 import { silentLogger, type Logger } from '../../log';
 import type { PodNamespaceModes } from '../../oci/input';
 import type {
@@ -42,7 +39,7 @@ import type {
   SandboxHandle,
   StreamOptions,
 } from '../controller';
-import { makeVmRunDir, removeVmRunDir } from '../microvm/run-dir';
+import { removeVmRunDir } from '../microvm/run-dir';
 import { Steps, type PhaseObserver } from '../steps';
 import { checkVmImageContainer, checkVmImagePod } from './admission';
 import { createVmImageContainer } from './container';
@@ -54,7 +51,10 @@ import { decodeOverlayRecord, OVERLAY_FILE, OVERLAY_RECORD } from './overlay';
 import { createVmImagePod, removeVmImagePod, stopVmImagePod, type VmImageEnv } from './pod';
 import { SerialConsole } from './serial-console';
 import { vmImageContainerStats } from './stats';
-import { ContainerVm, vmImageVmConfig } from './vm';
+import { ContainerVm } from './vm';
+import { resolveVmImageAccel } from './accel';
+import { connectGuestPort } from './port-forward';
+import { prepareContainerVm } from './prepare';
 import { vmCostStats } from '../vm-cost-stats';
 
 export interface VmImageControllerOptions {
@@ -75,8 +75,6 @@ export interface VmImageControllerOptions {
 
 /** How long the VM of a pod being stopped or removed gets to power off (the container was stopped before, with kubelet's grace period). */
 const POD_STOP_GRACE_MS = 5000;
-/** How long a port-forward connection to the guest may take to be accepted. */
-const PORT_CONNECT_TIMEOUT_MS = 10_000;
 
 export class VmImageController implements SandboxController {
   readonly handler: string;
@@ -91,7 +89,7 @@ export class VmImageController implements SandboxController {
   private readonly active = new Map<string, string>();
   private accelChoice: Promise<AccelKind> | undefined;
 
-  constructor(private readonly opts: VmImageControllerOptions) {
+  constructor(opts: VmImageControllerOptions) {
     this.handler = opts.handler;
     this.log = (opts.logger ?? silentLogger).child({ subsystem: 'vm-image', handler: opts.handler });
     const uids = opts.uids === null ? undefined : (opts.uids ?? new QemuUidAllocator(join(opts.config.root, 'microvm', 'qemu-uids.json')));
@@ -100,34 +98,13 @@ export class VmImageController implements SandboxController {
       cfg: opts.vmImage,
       hypervisor: opts.hypervisor ?? createHypervisor(opts.vmImage, this.log),
       accel: () =>
-        (this.accelChoice ??= (opts.accel ?? (() => this.resolveAccel()))().catch((err: unknown) => {
+        (this.accelChoice ??= (opts.accel ?? (() => resolveVmImageAccel(opts.handler, opts.vmImage, opts.config.root, this.log)))().catch((err: unknown) => {
           this.accelChoice = undefined;
           throw err;
         })),
       ...(uids ? { uids } : {}),
       phases: opts.phases,
     };
-  }
-
-  /**
-   * kvm only where it really boots a guest (the nested KVM of some hosts
-   * runs firmware but no kernel): the microvm handlers' probe, which boots
-   * a kernel under kvm and watches it get through early boot. The kernel is
-   * vmpod's own guest kernel when it is built, else the host's own
-   * (/boot/vmlinuz-<release>); with neither there is nothing to prove kvm
-   * with, and TCG is chosen. The verdict is logged.
-   */
-  private async resolveAccel(): Promise<AccelKind> {
-    const cfg = this.opts.vmImage;
-    const found = findGuestImage('');
-    const hostKernel = `/boot/vmlinuz-${release()}`;
-    const kernel = !('missing' in found) ? join(found.dir, found.manifest.parts.vmlinux.file) : existsSync(hostKernel) ? hostKernel : undefined;
-    const support = await resolveVmHost(
-      { accel: cfg.accel, qemu_binary: cfg.qemu_binary, agent_transport: 'serial' },
-      { kernel, cacheFile: join(this.opts.config.root, 'microvm', 'accel.json'), logger: this.log, configKey: `runtime.handlers.${this.handler}` },
-    );
-    this.log.info({ accel: support.accel.accel, reason: support.accel.reason, configured: cfg.accel, probeKernel: kernel ?? null }, 'VM-image accelerator chosen');
-    return support.accel.accel;
   }
 
   private emit(e: ControllerEvent): void {
@@ -231,33 +208,13 @@ export class VmImageController implements SandboxController {
     };
   }
 
-  /**
-   * The pod IP is the guest's, and the pod netns's own eth0 holds it too
-   * (a connection from inside the netns stays on its loopback), so the
-   * connection is made from the daemon's namespace, routed through the
-   * pod network to eth0 and redirected into the guest like any other
-   * traffic to the pod. The guest's 127.0.0.1 is not reachable this way.
-   */
+  /** To the pod IP, which is the guest's (port-forward.ts says why from the daemon's namespace). */
   async portForward(sb: SandboxHandle, port: number): Promise<Duplex> {
     const d = decodeVmImagePodData(sb.data, sb.id);
     const ip = d.network?.addresses.find((a) => a.family === 4)?.address ?? d.network?.addresses[0]?.address;
     if (!ip) throw new FailedPreconditionError(`pod ${sb.id}: port-forward to port ${port}: the pod has no IP address`);
     if (!this.podVm(sb.id)) throw new FailedPreconditionError(`pod ${sb.id}: port-forward to port ${port}: its VM is not running`);
-    return new Promise((resolve, reject) => {
-      const s = connect({ host: ip, port, timeout: PORT_CONNECT_TIMEOUT_MS });
-      const fail = (why: string): void => {
-        s.destroy();
-        reject(new UnavailableError(`pod ${sb.id}: port-forward to ${ip}:${port} in the guest: ${why}`));
-      };
-      s.once('timeout', () => fail(`no answer within ${PORT_CONNECT_TIMEOUT_MS} ms`));
-      s.once('error', (err) => fail(err.message));
-      s.once('connect', () => {
-        s.removeAllListeners('timeout');
-        s.removeAllListeners('error');
-        s.setTimeout(0);
-        resolve(s);
-      });
-    });
+    return connectGuestPort(sb.id, ip, port);
   }
 
   // ---- the container (the VM) ----
@@ -314,37 +271,9 @@ export class VmImageController implements SandboxController {
 
   async startContainer(sb: SandboxHandle, c: ContainerHandle): Promise<void> {
     if (await this.live(sb, c)) throw new FailedPreconditionError(`container ${c.id}: its VM was already started`);
-    const pod = decodeVmImagePodData(sb.data, sb.id);
-    const data = decodeVmImageContainerData(c.data, c.id);
-    const paths = vmImagePodPaths(this.env.state, sb.id);
-    const run = containerRunPaths(this.env.state, c.id);
     const log = this.log.child({ podSandboxId: sb.id, containerId: c.id });
     const steps = new Steps(`VM-image container ${c.id} start`, log, { phases: this.env.phases && { operation: 'VM-image container start', observer: this.env.phases } });
-    const cgroup = vmCgroupLayout(vmCgroupPaths(sb.config.linux?.cgroup_parent ?? '', sb.id), cgroupVersion());
-    const oom = vmOomScoreAdj(Number(sb.config.linux?.resources?.oom_score_adj ?? 0), ownOomScoreAdj());
-    const config = vmImageVmConfig({
-      containerId: c.id,
-      run,
-      pod,
-      container: data,
-      overlay: join(paths.dir, OVERLAY_FILE),
-      cidata: paths.cidata,
-      tcgTbSizeMib: this.env.cfg.tcg_tb_size_mib,
-      placement: { cgroupProcs: cgroup.procsFiles, oomScoreAdj: oom.value },
-    });
-    await steps.run(
-      'run-dir',
-      () => makeVmRunDir(run),
-      () => removeVmRunDir(this.env.hypervisor, run),
-    );
-    // Prepared with its vCPUs stopped, so that the console pump is connected before the firmware prints anything.
-    const vm = await steps.run(
-      'qemu-prepare',
-      () => this.env.hypervisor.prepare(config),
-      async (h) => {
-        await h.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 });
-      },
-    );
+    const { vm, run, pod, data } = await prepareContainerVm(this.env, sb, c, steps);
     const live = this.track(sb, c, vm, log, run);
     this.vms.set(c.id, Promise.resolve(live));
     try {
