@@ -126,7 +126,7 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
     );
     // The last step: if this write fails, the container is undone like any other failed step.
     await steps.run('record', async () => {
-      d.containers.update(id, (r) => ({ ...r, rootfs: layout.mountpoint, upperDir: layout.upper, user: made.user, controller: made.data }));
+      d.containers.update(id, (r) => ({ ...r, rootfs: layout.mountpoint, upperDir: made.writablePath ?? layout.upper, user: made.user, controller: made.data }));
     });
   } catch (err) {
     d.containers.delete(id);

@@ -87,6 +87,13 @@ export interface ContainerUser {
 export interface ContainerCreateResult {
   data: ControllerData;
   user: ContainerUser;
+  /**
+   * Where what the container writes lives, when that is not its rootfs's
+   * upper dir (a VM-image pod's disk overlay): its disk usage is the
+   * container's writable layer in ContainerStats, which kubelet holds
+   * against the pod's ephemeral-storage limit.
+   */
+  writablePath?: string;
 }
 
 export interface ContainerProcessState {

@@ -47,8 +47,9 @@ export interface ContainerRecord {
   message: string;
   /** Resources last applied (UpdateContainerResources updates them). */
   resources: LinuxContainerResources__Output | null;
-  /** Mounted root filesystem and its writable layer on the host ("" until prepared). */
+  /** Mounted root filesystem on the host ("" until prepared). */
   rootfs: string;
+  /** What the container writes, whose usage ContainerStats reports: the rootfs's upper dir, or the controller's own (a VM-image pod's disk overlay); "" until prepared. */
   upperDir: string;
   /** The identity its process runs with; null until created (and for VM containers of version 1 records). */
   user: ContainerUser | null;

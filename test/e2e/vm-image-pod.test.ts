@@ -10,7 +10,8 @@
 // - `crictl logs` is the serial console (kernel and cloud-init lines);
 // - `crictl exec -s` runs through the guest's qemu-guest-agent;
 // - `crictl stats` shows the guest's own memory use (balloon statistics),
-//   `crictl statsp` QEMU's cost on the host;
+//   `crictl statsp` QEMU's cost on the host, and what the guest writes to
+//   its disk is the container's writable layer;
 // - `crictl attach -it` reaches a login prompt on the serial console;
 // - each pod writes only its own overlay: a file one writes the other cannot see;
 // - a CRI block device is a virtio-blk disk named after its path, a CRI
@@ -235,6 +236,23 @@ if (missing) {
       podWs > ctrWs,
       `the pod's memory is QEMU's resident memory, which holds the guest's working set and more (pod ${(podWs / 1048576).toFixed(1)} MiB, container ${(ctrWs / 1048576).toFixed(1)} MiB)`,
     );
+
+    // What the guest writes is the container's writable layer in ContainerStats (the overlay's allocated size),
+    // which kubelet holds against the pod's ephemeral-storage limit.
+    const layerOf = async (): Promise<number> => num((await json<{ stats: { writableLayer?: { usedBytes?: Figure } }[] }>('stats', '--id', a.ctr)).stats[0]?.writableLayer?.usedBytes);
+    const layerBefore = await layerOf();
+    await crictl.run('exec', '-s', a.ctr, 'sh', '-c', 'dd if=/dev/urandom of=/var/tmp/vmpod-fill bs=1M count=64 2>/dev/null && sync');
+    let layerAfter = layerBefore;
+    // The usage is a cached walk, refreshed every 10 s.
+    for (let i = 0; i < 20 && layerAfter < layerBefore + 60 * 1048576; i++) {
+      await new Promise((r) => setTimeout(r, 2000));
+      layerAfter = await layerOf();
+    }
+    t.ok(
+      layerAfter >= layerBefore + 60 * 1048576,
+      `64 MiB written in the guest show in the container's writable layer (${(layerBefore / 1048576).toFixed(1)} -> ${(layerAfter / 1048576).toFixed(1)} MiB)`,
+    );
+    await crictl.run('exec', '-s', a.ctr, 'rm', '-f', '/var/tmp/vmpod-fill');
 
     // Each pod has its own overlay over the same image.
     await crictl.run('exec', '-s', a.ctr, 'sh', '-c', 'echo only-in-a > /var/tmp/vmpod-marker && sync');

@@ -224,7 +224,8 @@ export class VmImageController implements SandboxController {
     const data = await createVmImageContainer(this.env, input, pod);
     this.active.set(input.sandbox.id, input.id);
     // The VM's processes are the guest's: no host identity; root is what a VM's console greets.
-    return { data: { ...data }, user: { uid: 0, gid: 0, additionalGids: [] } };
+    // What the guest writes goes to the pod's overlay: ContainerStats reports its size as the writable layer.
+    return { data: { ...data }, user: { uid: 0, gid: 0, additionalGids: [] }, writablePath: join(vmImagePodPaths(this.env.state, input.sandbox.id).dir, OVERLAY_FILE) };
   }
 
   /** The live VM of `c`, reattaching after a daemon restart; undefined while it was never started. */

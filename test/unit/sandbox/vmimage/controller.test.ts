@@ -134,6 +134,7 @@ t.test('a VM-image container: created, running while the VM runs, exited 0 when 
   const create = async (id: string, attempt: number): Promise<ContainerHandle> => {
     ctl.checkContainer(sb, ctrConfig('vm', attempt, mounts));
     const made = await ctl.createContainer({ id, sandbox: sb, config: ctrConfig('vm', attempt, mounts), image: {}, rootfs, logPath: '', imageId: 'sha256:1', log: silentLogger });
+    t.equal(made.writablePath, join(vmImagePodPaths(state, podId).dir, 'overlay.qcow2'), "the container's writable layer is the pod's overlay (ContainerStats, ephemeral storage)");
     return { id, logPath: '', data: made.data };
   };
   const c1 = await create('ctr1', 0);
