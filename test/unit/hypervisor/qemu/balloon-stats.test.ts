@@ -7,13 +7,10 @@ import t from 'tap';
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
-import { join } from 'node:path';
 import { parseBalloonStats } from '../../../../src/hypervisor/qemu/balloon-stats';
-import type { LaunchRecord } from '../../../../src/hypervisor/qemu/launch';
-import { processStartTime } from '../../../../src/hypervisor/qemu/proc';
 import { QmpClient } from '../../../../src/hypervisor/qemu/qmp';
 import { QemuVm } from '../../../../src/hypervisor/qemu/vm';
-import { answer, fakeQmp, refuse, type QmpRequest } from './fake-qmp';
+import { answer, liveLaunchRecord, fakeQmp, refuse, type QmpRequest } from './fake-qmp';
 
 const MIB = 1024 * 1024;
 const NOW = 1_800_000_000_000;
@@ -87,19 +84,7 @@ async function vmWith(t: { teardown(fn: () => void): void }, guestStatsIntervalS
     if (m.execute === 'qom-get') return answerStats(m, s);
     answer(s, m);
   });
-  const record: LaunchRecord = {
-    version: 1,
-    id: 'pod1',
-    pid: process.pid,
-    startTime: processStartTime(process.pid) as string,
-    startedAt: new Date().toISOString(),
-    qmpSocket: path,
-    consoleLog: join(dir, 'console.log'),
-    consoleSocket: join(dir, 'console.sock'),
-    accel: 'tcg',
-    memoryMib: 1024,
-    ...(guestStatsIntervalS !== undefined ? { guestStatsIntervalS } : {}),
-  };
+  const record = liveLaunchRecord(path, dir, { memoryMib: 1024, ...(guestStatsIntervalS !== undefined ? { guestStatsIntervalS } : {}) });
   const vm = new QemuVm(dir, record, await QmpClient.connect(path), fakeChild());
   t.teardown(() => vm.detach());
   return { vm, sent };

@@ -5,6 +5,8 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { LaunchRecord } from '../../../../src/hypervisor/qemu/launch';
+import { processStartTime } from '../../../../src/hypervisor/qemu/proc';
 
 export const GREETING = JSON.stringify({ QMP: { version: { qemu: { major: 7, minor: 2, micro: 22 }, package: '' }, capabilities: [] } });
 
@@ -42,4 +44,19 @@ export async function fakeQmp(t: { teardown(fn: () => void): void }, reply: Repl
     rmSync(dir, { recursive: true, force: true });
   });
   return { path, dir, server, sockets };
+}
+
+/** The launch record of a VM whose "QEMU" is this test process (alive as long as the test) and whose QMP is the fake at `qmpSocket`. */
+export function liveLaunchRecord(qmpSocket: string, dir: string, over: Partial<LaunchRecord> = {}): LaunchRecord {
+  return {
+    version: 1,
+    id: 'pod1',
+    pid: process.pid,
+    startTime: processStartTime(process.pid) as string,
+    startedAt: new Date().toISOString(),
+    qmpSocket,
+    consoleLog: join(dir, 'console.log'),
+    accel: 'tcg',
+    ...over,
+  };
 }

@@ -8,13 +8,10 @@ import t from 'tap';
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import type { LaunchRecord } from '../../../../src/hypervisor/qemu/launch';
-import { processStartTime } from '../../../../src/hypervisor/qemu/proc';
 import { QmpClient } from '../../../../src/hypervisor/qemu/qmp';
 import { guestEndFromStatus, isGuestEnd, QemuVm } from '../../../../src/hypervisor/qemu/vm';
-import { answer, event, fakeQmp, type QmpRequest } from './fake-qmp';
+import { answer, liveLaunchRecord, event, fakeQmp, type QmpRequest } from './fake-qmp';
 import { trackTimeouts } from '../../../helpers/timer-census';
 
 /** Console-ring timeouts not yet fired or cleared. */
@@ -54,16 +51,7 @@ async function fakeQemu(t: { teardown(fn: () => void): void }, status: string, c
     }
     answer(s, m);
   });
-  const record: LaunchRecord = {
-    version: 1,
-    id: 'pod1',
-    pid: process.pid,
-    startTime: processStartTime(process.pid) as string,
-    startedAt: new Date().toISOString(),
-    qmpSocket: path,
-    consoleLog: join(dir, 'console.log'),
-    accel: 'tcg',
-  };
+  const record = liveLaunchRecord(path, dir);
   return {
     record,
     dir,

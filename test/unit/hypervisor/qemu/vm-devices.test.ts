@@ -7,12 +7,10 @@ import { existsSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError, UnavailableError } from '../../../../common/errors';
 import { DeviceHotplugError } from '../../../../src/hypervisor/qemu/hotplug';
-import type { LaunchRecord } from '../../../../src/hypervisor/qemu/launch';
-import { processStartTime } from '../../../../src/hypervisor/qemu/proc';
 import { QmpClient } from '../../../../src/hypervisor/qemu/qmp';
 import { QemuVm } from '../../../../src/hypervisor/qemu/vm';
 import type { VmDevice } from '../../../../src/hypervisor/vm-device';
-import { answer, event, fakeQmp, refuse, type QmpRequest } from './fake-qmp';
+import { answer, liveLaunchRecord, event, fakeQmp, refuse, type QmpRequest } from './fake-qmp';
 
 const NIC: VmDevice = { kind: 'net', id: 'eth1', mac: '02:00:00:00:00:11', tap: { ifname: 'tap1' } };
 const PORT: VmDevice = { kind: 'serial-port', id: 'agent1', socketPath: '/run/x/agent1.sock', name: 'vmpod.agent' };
@@ -29,16 +27,7 @@ async function vmWithFakeQmp(t: { teardown(fn: () => void): void }, refuseComman
     if (m.execute === 'device_del') event(s, 'DEVICE_DELETED', { device: m.arguments?.id });
     answer(s, m);
   });
-  const record: LaunchRecord = {
-    version: 1,
-    id: 'pod1',
-    pid: process.pid,
-    startTime: processStartTime(process.pid) as string,
-    startedAt: new Date().toISOString(),
-    qmpSocket: path,
-    consoleLog: join(dir, 'console.log'),
-    accel: 'tcg',
-  };
+  const record = liveLaunchRecord(path, dir);
   const open = async (): Promise<QemuVm> => {
     const vm = new QemuVm(dir, record, await QmpClient.connect(path), undefined);
     t.teardown(() => vm.detach());

@@ -10,11 +10,9 @@ import type { ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import type { LaunchRecord } from '../../../../src/hypervisor/qemu/launch';
-import { processStartTime } from '../../../../src/hypervisor/qemu/proc';
 import { QmpClient } from '../../../../src/hypervisor/qemu/qmp';
 import { QemuVm } from '../../../../src/hypervisor/qemu/vm';
-import { answer, event, fakeQmp, type QmpRequest } from './fake-qmp';
+import { answer, liveLaunchRecord, event, fakeQmp, type QmpRequest } from './fake-qmp';
 
 function fakeChild(): ChildProcess & { exit(): void } {
   const c = new EventEmitter() as unknown as ChildProcess & { exit(): void };
@@ -39,18 +37,7 @@ async function fakeQemu(t: { teardown(fn: () => void): void }, status: string, c
     }
     answer(s, m);
   });
-  const record: LaunchRecord = {
-    version: 1,
-    id: 'pod1',
-    pid: process.pid,
-    startTime: processStartTime(process.pid) as string,
-    startedAt: new Date().toISOString(),
-    qmpSocket: path,
-    consoleLog: join(dir, 'console.log'),
-    consoleSocket: join(dir, 'console.sock'),
-    guestAgentSocket: join(dir, 'qga.sock'),
-    accel: 'tcg',
-  };
+  const record = liveLaunchRecord(path, dir, { consoleSocket: join(dir, 'console.sock'), guestAgentSocket: join(dir, 'qga.sock') });
   return { record, dir, sent, emit: (name: string, data: Record<string, unknown>) => sock && event(sock, name, data), connect: () => QmpClient.connect(path) };
 }
 
