@@ -169,7 +169,9 @@ export async function mountOverlay(l: RootfsLayout, snapshots?: SnapshotStore): 
     if (!cwd && mountDirect('overlay', l.mountpoint, 'overlay', options)) return;
     await run('mount', ['-t', 'overlay', 'overlay', '-o', options, l.mountpoint], { cwd });
   } catch (err) {
-    throw new InternalError(`mounting the container root filesystem (overlay) at ${l.mountpoint} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+    // mount(8)'s words, or the syscall's (host/mount-calls.ts keeps the addon's error as its cause).
+    const why = (err as { stderr?: string }).stderr?.trim() || ((err as Error).cause as Error | undefined)?.message || (err as Error).message;
+    throw new InternalError(`mounting the container root filesystem (overlay) at ${l.mountpoint} failed: ${why}`);
   }
 }
 
