@@ -403,6 +403,12 @@ export class ImageService {
     return lease.layout;
   }
 
+  /** Unmount a container's rootfs, keeping its lease and dirs (its writable layer) for releaseRootfs. Idempotent. */
+  async unmountRootfs(containerId: string): Promise<void> {
+    const lease = this.leases.get(containerId);
+    if (lease) await unmount(lease.layout.mountpoint);
+  }
+
   /** Unmount and delete a container's rootfs dirs and drop its lease. Idempotent. */
   async releaseRootfs(containerId: string): Promise<void> {
     const lease = this.leases.get(containerId);

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { InternalError } from '../../common/errors';
 import { sha256 } from './content-store';
 import { makeDirs } from '../host/make-dirs';
+import { mountDirect } from '../host/mount-calls';
 
 const run = promisify(execFile);
 
@@ -164,9 +165,13 @@ export async function mountOverlay(l: RootfsLayout, snapshots?: SnapshotStore): 
   }
   if (options.length > MOUNT_OPTIONS_MAX) throw new InternalError(`the image has too many layers (${l.lowerdirs.length}) for one overlayfs mount`);
   try {
+    // mount(2) from the daemon when the paths are absolute (host/mount-calls.ts); relative ones need mount(8)'s own cwd.
+    if (!cwd && mountDirect('overlay', l.mountpoint, 'overlay', options)) return;
     await run('mount', ['-t', 'overlay', 'overlay', '-o', options, l.mountpoint], { cwd });
   } catch (err) {
-    throw new InternalError(`mounting the container root filesystem (overlay) at ${l.mountpoint} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+    // mount(8)'s words, or the syscall's (host/mount-calls.ts keeps the addon's error as its cause).
+    const why = (err as { stderr?: string }).stderr?.trim() || ((err as Error).cause as Error | undefined)?.message || (err as Error).message;
+    throw new InternalError(`mounting the container root filesystem (overlay) at ${l.mountpoint} failed: ${why}`);
   }
 }
 

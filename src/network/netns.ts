@@ -8,6 +8,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InternalError } from '../../common/errors';
+import { bindShared, unmountDirect, type UnmountResult } from '../host/mount-calls';
 import { run, runOk } from './run';
 import { unshareUsernsNetns, type UsernsMaps } from './userns-netns';
 
@@ -45,7 +46,10 @@ export function isMounted(path: string): boolean {
  */
 async function ensureSharedDir(dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true, mode: 0o711 });
-  if (!isMounted(dir)) await runOk(`bind-mount netns dir ${dir}`, ['mount', '--bind', dir, dir]);
+  const mounted = isMounted(dir);
+  // mount(2) from the daemon (host/mount-calls.ts): two spawns fewer per pod.
+  if (bindShared(dir, mounted)) return;
+  if (!mounted) await runOk(`bind-mount netns dir ${dir}`, ['mount', '--bind', dir, dir]);
   await runOk(`make netns dir ${dir} shared`, ['mount', '--make-shared', dir]);
 }
 
@@ -85,8 +89,17 @@ export async function deleteNetns(path: string): Promise<void> {
 }
 
 async function unpin(path: string, what: string): Promise<void> {
-  if (isMounted(path)) {
-    // Lazy unmount: a concurrent `nsenter` that opened the file must not make teardown fail.
+  // Lazy unmount: a concurrent `nsenter` that opened the file must not make teardown fail.
+  // umount2(2) from the daemon when it can (host/mount-calls.ts); not mounted is fine.
+  let direct: UnmountResult | null;
+  try {
+    direct = unmountDirect(path, { lazy: true });
+  } catch (err) {
+    // As below: a pin another teardown unmounted meanwhile is fine.
+    if (isMounted(path)) throw new InternalError(`unpin ${what} namespace ${path}: ${(err as Error).message}`);
+    direct = 'not-mounted';
+  }
+  if (direct === null && isMounted(path)) {
     const r = await run(['umount', '--lazy', path]);
     // A concurrent teardown may have unmounted it between our check and umount: only a pin still there is an error.
     if (r.code !== 0 && isMounted(path)) throw new InternalError(`unpin ${what} namespace ${path}: umount exited with ${r.code}: ${r.stderr.trim()}`);

@@ -17,6 +17,8 @@ export interface ImageProvider {
   resolve(ref: string): ResolvedImage;
   prepareRootfs(containerId: string, imageRef: string): Promise<{ mountpoint: string; upper: string }>;
   mountRootfs(containerId: string): Promise<{ mountpoint: string }>;
+  /** Unmount a container's rootfs, keeping its lease and writable layer for releaseRootfs. Idempotent. */
+  unmountRootfs(containerId: string): Promise<void>;
   /** Idempotent. */
   releaseRootfs(containerId: string): Promise<void>;
   /**

@@ -281,6 +281,14 @@ export interface SandboxController {
   startContainer(sb: SandboxHandle, c: ContainerHandle): Promise<void>;
   /** Sends `signal`, waits `timeoutS`, then SIGKILL; returns when the process has exited. Idempotent. */
   stopContainer(sb: SandboxHandle, c: ContainerHandle, signal: number, timeoutS: number, log: Logger): Promise<void>;
+  /**
+   * The container's root filesystem mount is no longer used once
+   * stopContainer has returned (runc: the container's own mount namespace
+   * holds what its remaining processes see). The domain then unmounts it in
+   * StopContainer, as containerd's shim unmounts at task delete, rather
+   * than on RemoveContainer's clock. Absent: unmounted at removal only.
+   */
+  readonly rootfsUnusedAfterStop?: boolean;
   /** Idempotent. */
   removeContainer(sb: SandboxHandle, c: ContainerHandle, log: Logger): Promise<void>;
   containerState(sb: SandboxHandle, c: ContainerHandle): Promise<ContainerProcessState>;

@@ -275,6 +275,9 @@ export class RuncController implements SandboxController {
     await this.runcDelete(c.id).catch((err: Error) => log.warn({ err: err.message }, 'runc delete after stop failed; removal deletes again'));
   }
 
+  /** Nothing on the host uses it after the stop: runc exec (whose cwd it is) needs a running container. */
+  readonly rootfsUnusedAfterStop = true;
+
   async removeContainer(_sb: SandboxHandle, c: ContainerHandle, log: Logger): Promise<void> {
     log.debug('removing container');
     await ctr.removeContainer(this.deps, c, { runcDelete: () => this.runcDelete(c.id) });

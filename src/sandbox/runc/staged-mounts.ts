@@ -18,6 +18,7 @@ import { projectRoot } from '../../paths';
 import { RIDMAP_OPTION, RRO_OPTION } from '../../oci/mounts';
 import type { OciMount } from '../../oci/types';
 import type { SpecNote } from '../../oci/input';
+import { unmountDirect } from '../../host/mount-calls';
 import { run } from './exec-file';
 
 const TIMEOUT_MS = 30_000;
@@ -91,7 +92,18 @@ export async function releaseStagedMounts(dir: string): Promise<void> {
 
 /** Lazily detaches every mount stacked on `path` (a staged tree may hold submounts: detach takes them too). */
 export async function unmountAll(path: string): Promise<void> {
-  for (let i = 0; i < 16 && isMountPoint(path); i++) await run('umount', ['-l', path], { timeoutMs: TIMEOUT_MS, allowFailure: true });
+  for (let i = 0; i < 16 && isMountPoint(path); i++) {
+    if (!detachDirect(path)) await run('umount', ['-l', path], { timeoutMs: TIMEOUT_MS, allowFailure: true });
+  }
+}
+
+/** umount2(path, MNT_DETACH) from the daemon (host/mount-calls.ts); false without the addon. A refusal is left to the next round, as umount's failure was. */
+function detachDirect(path: string): boolean {
+  try {
+    return unmountDirect(path, { lazy: true }) !== null;
+  } catch {
+    return true;
+  }
 }
 
 function unescapeMountinfo(s: string): string {

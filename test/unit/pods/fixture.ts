@@ -53,6 +53,7 @@ export function podFixture(t: { teardown(fn: () => void): void }, o: FixtureOpti
     },
     prepareRootfs: unused('prepareRootfs'),
     mountRootfs: unused('mountRootfs'),
+    unmountRootfs: async () => undefined,
     releaseRootfs: async () => undefined,
     mountVolume: unused('mountVolume'),
     releaseVolumes: async () => undefined,
