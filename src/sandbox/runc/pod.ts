@@ -31,7 +31,7 @@ export function infraBinaryPath(): string {
 }
 
 /** The read-only rootfs every infra process shares: just the binary. */
-async function ensureInfraRootfs(paths: RuncPaths, binary: string): Promise<void> {
+export async function ensureInfraRootfs(paths: RuncPaths, binary: string): Promise<void> {
   const dest = join(paths.infraRootfs, 'vmpod-infra');
   if (!existsSync(binary)) throw new UnavailableError(`infra binary ${binary} is missing: run native/infra/build.sh (scripts/setup does)`);
   const [src, have] = await Promise.all([stat(binary), stat(dest).catch(() => null)]);
