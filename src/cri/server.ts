@@ -8,6 +8,7 @@
 import { Server, type MethodDefinition, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import { UnavailableError, UnimplementedError } from '../../common/errors';
 import type { Logger } from '../log';
+import { ENCODED_BY_ENTRY, entryCachingSerializer } from './encode-cache';
 import type { HandlerTable } from './handler';
 import { listStreams } from './list-streams';
 import { imageServiceDefinition, runtimeServiceDefinition } from './proto';
@@ -62,11 +63,17 @@ function lenient(def: MethodDefinition<unknown, unknown>): MethodDefinition<unkn
   };
 }
 
+/** List responses encoded from per-entry parts (encode-cache.ts); one cache per server. */
+function withEntryCache(name: string, def: MethodDefinition<unknown, unknown>): MethodDefinition<unknown, unknown> {
+  const field = ENCODED_BY_ENTRY[name];
+  return field ? { ...def, responseSerialize: entryCachingSerializer(def.responseSerialize, field) } : def;
+}
+
 function implement(service: ServiceDefinition, table: HandlerTable, streams: Record<string, StreamHandler>, opts: WrapOptions, serviceName: string) {
   const impl: UntypedServiceImplementation = {};
   const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
   for (const [name, method] of Object.entries(service) as Array<[string, MethodDefinition<unknown, unknown>]>) {
-    definition[name] = lenient(method);
+    definition[name] = withEntryCache(name, lenient(method));
     if (method.responseStream && !method.requestStream) {
       const handler = streams[name] ?? unimplementedStream(serviceName, name);
       impl[name] = wrapServerStream(name, handler, opts);

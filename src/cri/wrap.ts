@@ -72,12 +72,27 @@ interface CancellableCall {
   getDeadline(): Date | number;
 }
 
-function contextFor(method: string, req: Record<string, unknown>, log: Logger, call: CancellableCall): CallContext {
+/** A call's context, and `answered()` for the frame to say the call is over. */
+function contextFor(method: string, req: Record<string, unknown>, log: Logger, call: CancellableCall): { ctx: CallContext; answered: () => void } {
   const controller = new AbortController();
+  let over = false;
   // grpc-js has answered the client itself; the typed reason is what the
   // work that stops sees, logs and counts (a deadline is not a cancel).
-  call.on('cancelled', () => controller.abort(cancelReason(method, call.getDeadline(), Date.now())));
-  return { log: log.child({ method, ...idsOf(req) }), signal: controller.signal };
+  // grpc-js 1.14 also reports every call it has answered as cancelled once
+  // its stream closes: nothing is left to stop then, and the error (a stack
+  // trace captured per call) was a fixed cost of every call (issue 18 profile).
+  call.on('cancelled', () => {
+    if (!over) controller.abort(cancelReason(method, call.getDeadline(), Date.now()));
+  });
+  // The child logger is made on first use: most reads never log (debug, off by default), and pino's child() was a fixed cost of every call.
+  let child: Logger | undefined;
+  const ctx: CallContext = {
+    get log() {
+      return (child ??= log.child({ method, ...idsOf(req) }));
+    },
+    signal: controller.signal,
+  };
+  return { ctx, answered: () => (over = true) };
 }
 
 /** Why a call was cancelled: its deadline passed, or the caller cancelled (or went away). */
@@ -87,11 +102,11 @@ export function cancelReason(method: string, deadline: Date | number, now: numbe
   return new CancelledError(`${method} cancelled by the caller`);
 }
 
-function logOutcome(ctx: CallContext, method: string, started: bigint, err?: unknown): void {
+function logOutcome(root: Logger, ctx: CallContext, method: string, started: bigint, err?: unknown): void {
   const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
   const level = isReadOnly(method) ? 'debug' : 'info';
   if (err === undefined) {
-    ctx.log[level]({ durationMs }, `${method} ok`);
+    if (root.isLevelEnabled(level)) ctx.log[level]({ durationMs }, `${method} ok`);
     return;
   }
   const status = toGrpcStatus(err);
@@ -126,7 +141,7 @@ function serveCall<T>(
 ): void {
   const started = process.hrtime.bigint();
   const req = (call.request ?? {}) as Record<string, unknown>;
-  const ctx = contextFor(method, req, opts.log, call);
+  const { ctx, answered } = contextFor(method, req, opts.log, call);
   let release: (() => void) | undefined;
   const run = async (): Promise<T> => {
     release = opts.admit();
@@ -136,12 +151,14 @@ function serveCall<T>(
   run().then(
     (res) => {
       release?.();
-      logOutcome(ctx, method, started);
+      logOutcome(opts.log, ctx, method, started);
+      answered();
       ok(res);
     },
     (err: unknown) => {
       release?.();
-      logOutcome(ctx, method, started, err);
+      logOutcome(opts.log, ctx, method, started, err);
+      answered();
       failed(err);
     },
   );

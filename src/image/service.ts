@@ -81,6 +81,8 @@ export class ImageService {
   private activePulls = 0;
   private readonly log: Logger;
   private readonly snapshotUsage = new Map<string, Usage>();
+  /** The sum over all snapshots, until the image trees change (snapshotsUsage). */
+  private snapshotsTotal: Promise<Usage> | undefined;
   private readonly limits: ImageLimits;
   private readonly onPull: (outcome: PullOutcome) => void;
   /** Walks of trees that change (blobs, records, writable layers), cached and coalesced. */
@@ -504,6 +506,39 @@ export class ImageService {
   private imageTreesChanged(): void {
     this.usage.forget(this.content.blobsDir);
     this.usage.forget(join(this.dir, 'images'));
+    this.snapshotsTotal = undefined;
+  }
+
+  /**
+   * All snapshots' usage, summed once per change of the image trees: the
+   * snapshot list changes only through a pull or a GC, and both call
+   * imageTreesChanged. ImageFsInfo read the snapshots dir on every call, and
+   * that readdir waited in libuv's pool behind the usage walks of
+   * ListContainerStats (issue 18 profile).
+   */
+  private snapshotsUsage(): Promise<Usage> {
+    if (this.snapshotsTotal) return this.snapshotsTotal;
+    const p = this.sumSnapshots();
+    this.snapshotsTotal = p;
+    p.catch(() => {
+      if (this.snapshotsTotal === p) this.snapshotsTotal = undefined;
+    });
+    return p;
+  }
+
+  private async sumSnapshots(): Promise<Usage> {
+    const total: Usage = { bytes: 0, inodes: 0 };
+    for (const c of await this.snapshots.list()) {
+      // Snapshots never change once committed: measure each once.
+      let u = this.snapshotUsage.get(c);
+      if (!u) {
+        u = await dirUsage(join(this.snapshots.dir, c.slice(7)));
+        this.snapshotUsage.set(c, u);
+      }
+      total.bytes += u.bytes;
+      total.inodes += u.inodes;
+    }
+    return total;
   }
 
   /** A container's writable layer's usage (ContainerStats): cached and coalesced, see usage-cache.ts. */
@@ -520,15 +555,7 @@ export class ImageService {
     };
     add(await this.usage.get(this.content.blobsDir));
     add(await this.usage.get(join(this.dir, 'images')));
-    for (const c of await this.snapshots.list()) {
-      // Snapshots never change once committed: measure each once.
-      let u = this.snapshotUsage.get(c);
-      if (!u) {
-        u = await dirUsage(join(this.snapshots.dir, c.slice(7)));
-        this.snapshotUsage.set(c, u);
-      }
-      add(u);
-    }
+    add(await this.snapshotsUsage());
     const containers = await this.usage.get(join(this.dir, 'containers'));
     return { images: { ...total, mountpoint: this.dir }, containers: { ...containers, mountpoint: join(this.dir, 'containers') } };
   }

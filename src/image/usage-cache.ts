@@ -9,6 +9,12 @@
 // too, while one walk refreshes it in the background; only a path never seen
 // waits for its first walk. Each walk is bounded (dirUsage's entry cap) and the
 // number of paths remembered is bounded (the least recently asked is dropped).
+//
+// Background refreshes run a few at a time (`maxBackgroundWalks`); a stale
+// value asked for while they are busy is answered as is, and a later call
+// refreshes it. ListContainerStats asks for every container's layer at once:
+// 200 walks started together filled libuv's pool with lstat calls, and every
+// other call's file access (ImageFsInfo's) waited behind them (issue 18 profile).
 
 import { dirUsage, type Usage } from './usage';
 
@@ -20,6 +26,8 @@ export interface UsageCacheOptions {
   /** The walk (default dirUsage); injectable for tests. */
   walk?: (path: string) => Promise<Usage>;
   now?: () => number;
+  /** Refreshes of stale values running at once at most (default 2); first walks, which a caller waits for, are not limited. */
+  maxBackgroundWalks?: number;
 }
 
 interface Entry {
@@ -34,12 +42,15 @@ export class UsageCache {
   private readonly maxPaths: number;
   private readonly walk: (path: string) => Promise<Usage>;
   private readonly now: () => number;
+  private readonly maxBackground: number;
+  private background = 0;
 
   constructor(opts: UsageCacheOptions = {}) {
     this.freshMs = opts.freshMs ?? 10_000;
     this.maxPaths = opts.maxPaths ?? 10_000;
     this.walk = opts.walk ?? ((p) => dirUsage(p));
     this.now = opts.now ?? Date.now;
+    this.maxBackground = opts.maxBackgroundWalks ?? 2;
   }
 
   /** The usage of `path`: cached, possibly up to one walk old, never two walks at once. */
@@ -55,9 +66,20 @@ export class UsageCache {
       this.bound();
     }
     if (e.value && this.now() - e.at < this.freshMs) return e.value;
-    const walking = e.walking ?? this.refresh(path, e);
-    if (e.value) return e.value; // stale: answer now, the walk updates it
-    return walking;
+    if (!e.value) return e.walking ?? this.refresh(path, e);
+    // Stale: answer now; a walk updates it, unless enough are running (then a later call starts it).
+    if (!e.walking && this.background < this.maxBackground) {
+      this.background++;
+      void this.refresh(path, e)
+        .catch(() => undefined) // a background refresh keeps the old value
+        .finally(() => this.background--);
+    }
+    return e.value;
+  }
+
+  /** Background refreshes running now (a leak check: 0 once they are done). */
+  get refreshing(): number {
+    return this.background;
   }
 
   /** The path is gone (container removed): drop what is known of it. */

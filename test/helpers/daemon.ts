@@ -84,7 +84,9 @@ export function waitFor(cond: () => boolean, timeoutMs: number, what: string): P
 
 export function spawnDaemon(args: string[], env?: NodeJS.ProcessEnv, netns?: string): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
   // nsenter execs node, so proc.pid is the daemon's own pid either way.
-  const argv = netns ? ['nsenter', `--net=${netns}`, '--', process.execPath, MAIN, ...args] : [process.execPath, MAIN, ...args];
+  // VMPOD_DAEMON_NODE_ARGS: node options for the daemon alone (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, which NODE_OPTIONS does not allow).
+  const node = [process.execPath, ...(process.env.VMPOD_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN];
+  const argv = netns ? ['nsenter', `--net=${netns}`, '--', ...node, ...args] : [...node, ...args];
   const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   proc.stdout.on('data', (d: Buffer) => (out += d.toString()));

@@ -40,6 +40,9 @@ t.teardown(async () => {
 
 t.test('pull, status, list, fs info, remove over gRPC', async (t) => {
   const ref = `${reg.host}/test/cri:v1`;
+  const inodes = async () => Number((await client.image.ImageFsInfo({})).image_filesystems[0]?.inodes_used?.value);
+  // Asked before the pull: the snapshots' total is then known (none), and must be summed again after the pull and the remove.
+  const before = await inodes();
   const pulled = await client.image.PullImage({ image: { image: ref } });
   t.equal(pulled.image_ref, img.configDigest, 'image_ref is the image id');
 
@@ -69,11 +72,14 @@ t.test('pull, status, list, fs info, remove over gRPC', async (t) => {
   const fs = await client.image.ImageFsInfo({});
   t.ok(Number(fs.image_filesystems[0]?.used_bytes?.value) > 1 << 20, 'used bytes');
   t.ok(Number(fs.image_filesystems[0]?.inodes_used?.value) > 5, 'inodes');
+  const pulledInodes = await inodes();
+  t.ok(pulledInodes > before + 5, `the pulled image's snapshot is counted (${before} inodes before the pull, ${pulledInodes} after): more than its few blobs and record`);
 
   await client.image.RemoveImage({ image: { image: img.configDigest } });
   t.equal((await client.image.ImageStatus({ image: { image: ref } })).image, null, 'gone after remove');
   await client.image.RemoveImage({ image: { image: ref } });
   t.pass('removing again succeeds');
+  t.equal(await inodes(), before, 'after the remove (and its GC) the snapshot is no longer counted');
 });
 
 t.test('errors carry gRPC status codes', async (t) => {

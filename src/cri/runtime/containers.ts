@@ -15,11 +15,14 @@ import type { HandlerTable } from '../handler';
 import { int64, requireObject, requireString } from '../validate';
 import { validateContainerConfig } from '../validate-config';
 import { validateResources } from '../validate-resources';
+import { MessageCache } from './message-cache';
 import { toCriContainer, toCriContainerStatus } from './to-cri';
 
 const id = (req: { container_id: string }): string => requireString(req.container_id, 'container_id');
 
 export function containerHandlers(pods: PodService): HandlerTable {
+  const listed = new MessageCache(toCriContainer);
+  const statuses = new MessageCache(toCriContainerStatus);
   return {
     CreateContainer: async (req: CreateContainerRequest__Output) => {
       const podId = requireString(req.pod_sandbox_id, 'pod_sandbox_id');
@@ -47,12 +50,12 @@ export function containerHandlers(pods: PodService): HandlerTable {
       const info: Record<string, string> = {};
       // pid and sandboxID are where containerd and CRI-O put them (crictl inspect templates and node agents read them).
       if (s.description) info.info = JSON.stringify({ ...s.description, sandboxID: c.podSandboxId, sandboxId: c.podSandboxId, rootfs: c.rootfs, stopSignal: c.stopSignal, config: c.config });
-      return { status: toCriContainerStatus(c), info };
+      return { status: statuses.of(c), info };
     },
     ListContainers: async (req: ListContainersRequest__Output) => {
       const f = req.filter;
       const items = await pods.listContainers(f ? { id: f.id, podSandboxId: f.pod_sandbox_id, state: f.state?.state, labels: f.label_selector } : undefined);
-      return { containers: items.map(toCriContainer) };
+      return { containers: items.map((c) => listed.of(c)) };
     },
     UpdateContainerResources: async (req: UpdateContainerResourcesRequest__Output) => {
       const cid = id(req);

@@ -12,9 +12,11 @@ import type { HandlerTable } from '../handler';
 import { requireObject, requireString } from '../validate';
 import { validatePodConfig } from '../validate-config';
 import { validateResources } from '../validate-resources';
+import { MessageCache } from './message-cache';
 import { toCriContainerStatus, toCriPodSandbox, toCriPodSandboxStatus } from './to-cri';
 
 export function podHandlers(pods: PodService): HandlerTable {
+  const listed = new MessageCache(toCriPodSandbox);
   return {
     RunPodSandbox: async (req: RunPodSandboxRequest__Output, ctx) => {
       const config = requireObject(req.config, 'config');
@@ -50,7 +52,7 @@ export function podHandlers(pods: PodService): HandlerTable {
     ListPodSandbox: async (req: ListPodSandboxRequest__Output) => {
       const f = req.filter;
       const items = await pods.listPods(f ? { id: f.id, state: f.state?.state, labels: f.label_selector } : undefined);
-      return { items: items.map(toCriPodSandbox) };
+      return { items: items.map((p) => listed.of(p)) };
     },
   };
 }

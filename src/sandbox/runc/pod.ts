@@ -2,6 +2,7 @@
 // process (vmpod-infra, run by runc under conmon) that holds its namespaces.
 
 import { chmod, copyFile, mkdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnavailableError } from '../../../common/errors';
@@ -30,15 +31,21 @@ export function infraBinaryPath(): string {
 }
 
 /** The read-only rootfs every infra process shares: just the binary. */
-async function ensureInfraRootfs(paths: RuncPaths, binary: string): Promise<void> {
+export async function ensureInfraRootfs(paths: RuncPaths, binary: string): Promise<void> {
   const dest = join(paths.infraRootfs, 'vmpod-infra');
   if (!existsSync(binary)) throw new UnavailableError(`infra binary ${binary} is missing: run native/infra/build.sh (scripts/setup does)`);
   const [src, have] = await Promise.all([stat(binary), stat(dest).catch(() => null)]);
   if (have && have.size === src.size && have.mtimeMs >= src.mtimeMs) return;
   for (const d of ['proc', 'dev']) await mkdir(join(paths.infraRootfs, d), { recursive: true });
-  await copyFile(binary, `${dest}.tmp`);
-  await chmod(`${dest}.tmp`, 0o755);
-  await rename(`${dest}.tmp`, dest);
+  // A temp name of its own: pods started at once on a fresh daemon all copy, and a shared name was renamed away under the others' chmod (ENOENT).
+  const tmp = `${dest}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await copyFile(binary, tmp);
+    await chmod(tmp, 0o755);
+    await rename(tmp, dest);
+  } finally {
+    await rm(tmp, { force: true });
+  }
 }
 
 export interface PodDeps {

@@ -1,6 +1,8 @@
 import { status } from '@grpc/grpc-js';
 import t from 'tap';
-import { cancelReason, isReadOnly, MAX_STATUS_DETAILS, toGrpcStatus } from '../../../src/cri/wrap';
+import type { Handler } from '../../../src/cri/handler';
+import { cancelReason, isReadOnly, MAX_STATUS_DETAILS, toGrpcStatus, wrapUnary } from '../../../src/cri/wrap';
+import type { Logger } from '../../../src/log';
 import * as E from '../../../common/errors';
 
 const cases: Array<{ desc: string; err: unknown; code: status; details: RegExp }> = [
@@ -62,4 +64,101 @@ t.test("a cancelled call's signal says why: its deadline passed, or the caller c
   t.match(cancelReason('PullImage', now + 5000, now), { constructor: E.CancelledError, message: /PullImage cancelled by the caller/ }, 'before the deadline: a cancel');
   t.match(cancelReason('PullImage', Infinity, now), { constructor: E.CancelledError }, 'no deadline: a cancel');
   t.equal(toGrpcStatus(cancelReason('X', Infinity, now)).code, status.CANCELLED, 'mapped to CANCELLED');
+});
+
+/** A grpc-js unary call as the wrapper sees it: the request, 'cancelled' events, a deadline. */
+function fakeCall(request: unknown) {
+  const listeners: Array<() => void> = [];
+  return {
+    request,
+    on: (_ev: 'cancelled', cb: () => void) => listeners.push(cb),
+    getDeadline: () => Infinity,
+    cancel: () => listeners.forEach((l) => l()),
+  };
+}
+
+/** A logger that counts child() calls and has `debug` off, as the daemon runs by default. */
+function countingLogger() {
+  let children = 0;
+  const lines: string[] = [];
+  const log = {
+    child: () => (children++, log),
+    isLevelEnabled: (level: string) => level !== 'debug',
+    debug: (_o: unknown, m: string) => lines.push(`debug ${m}`),
+    info: (_o: unknown, m: string) => lines.push(`info ${m}`),
+    warn: (_o: unknown, m: string) => lines.push(`warn ${m}`),
+    error: (_o: unknown, m: string) => lines.push(`error ${m}`),
+  };
+  return { log: log as unknown as Logger, children: () => children, lines };
+}
+
+const answer = (call: ReturnType<typeof fakeCall>, handler: Handler, log: Logger) =>
+  new Promise<{ err: unknown; res: unknown }>((resolve) => wrapUnary('ListContainers', handler, { log, admit: () => () => undefined })(call as never, (err, res) => resolve({ err, res })));
+
+t.test('a call answered is not aborted by the cancel grpc-js reports once its stream closes', async (t) => {
+  let signal: AbortSignal | undefined;
+  const call = fakeCall({});
+  const { log } = countingLogger();
+  const r = await answer(
+    call,
+    async (_req, ctx) => {
+      signal = ctx.signal;
+      return { containers: [] };
+    },
+    log,
+  );
+  t.equal(r.err, null, 'answered');
+  call.cancel();
+  t.equal(signal?.aborted, false, 'not aborted after the answer (no error built for it)');
+});
+
+t.test('a call cancelled before its answer is aborted with the typed reason', async (t) => {
+  const call = fakeCall({});
+  const { log } = countingLogger();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let signal: AbortSignal | undefined;
+  const done = answer(
+    call,
+    async (_req, ctx) => {
+      signal = ctx.signal;
+      await gate;
+      return {};
+    },
+    log,
+  );
+  await new Promise((r) => setImmediate(r));
+  call.cancel();
+  t.equal(signal?.aborted, true, 'aborted');
+  t.type(signal?.reason, E.CancelledError, 'with a CancelledError');
+  release();
+  await done;
+});
+
+t.test('the child logger is made only when the call logs: a read with debug off makes none', async (t) => {
+  const quiet = countingLogger();
+  await answer(fakeCall({ container_id: 'c1' }), async () => ({}), quiet.log);
+  t.equal(quiet.children(), 0, 'a read answered OK with debug off: no child logger');
+  t.same(quiet.lines, [], 'and no line');
+  const used = countingLogger();
+  await answer(
+    fakeCall({}),
+    async (_req, ctx) => {
+      ctx.log.info({}, 'hello');
+      return {};
+    },
+    used.log,
+  );
+  t.equal(used.children(), 1, 'a handler that logs gets its child logger');
+  const failed = countingLogger();
+  const r = await answer(
+    fakeCall({}),
+    async () => {
+      throw new E.InternalError('boom');
+    },
+    failed.log,
+  );
+  t.equal((r.err as { code: number }).code, status.INTERNAL);
+  t.equal(failed.children(), 1, 'a failure is logged with the call ids');
+  t.match(failed.lines, ['error ListContainers failed']);
 });

@@ -72,3 +72,41 @@ t.test('the first walk failing is the caller’s error and is not cached; paths 
   c.forget('/c');
   t.equal(c.size, 1);
 });
+
+t.test('background refreshes run at most maxBackgroundWalks at once; a stale value asked meanwhile is answered and refreshed later', async (t) => {
+  const w = manualWalk();
+  let now = 0;
+  const c = new UsageCache({ walk: w.walk, now: () => now, freshMs: 1000, maxBackgroundWalks: 2 });
+  const paths = ['/a', '/b', '/c', '/d'];
+  const first = paths.map((p) => c.get(p));
+  await flush();
+  t.equal(w.started(), 4, 'first walks (a caller waits for each) are not limited');
+  for (const p of w.pending.splice(0)) p.resolve({ bytes: 1, inodes: 1 });
+  await Promise.all(first);
+  now = 5000;
+  const stale = await Promise.all(paths.map((p) => c.get(p)));
+  t.same(
+    stale,
+    paths.map(() => ({ bytes: 1, inodes: 1 })),
+    'every stale value answered at once',
+  );
+  await flush();
+  t.equal(w.started(), 6, 'two refreshes started, not four');
+  t.equal(c.refreshing, 2);
+  t.same(
+    w.pending.map((p) => p.path),
+    ['/a', '/b'],
+  );
+  for (const p of w.pending.splice(0)) p.resolve({ bytes: 2, inodes: 2 });
+  await flush();
+  t.equal(c.refreshing, 0, 'done: nothing counted as running');
+  t.same(await c.get('/a'), { bytes: 2, inodes: 2 }, 'refreshed');
+  t.same(await c.get('/c'), { bytes: 1, inodes: 1 }, 'still stale, answered as is');
+  await flush();
+  t.equal(w.started(), 7, 'and its refresh starts now that a slot is free');
+  t.equal(w.pending[0].path, '/c');
+  w.pending.shift()!.reject(new Error('gone'));
+  await flush();
+  t.equal(c.refreshing, 0, 'a failed refresh frees its slot');
+  t.same(await c.get('/c'), { bytes: 1, inodes: 1 }, 'and keeps the old value');
+});
