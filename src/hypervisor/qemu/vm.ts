@@ -1,5 +1,5 @@
 // A QEMU process as a VmHandle: QMP events become VmEvents, and the end of
-// the process becomes one VmExit. Exit is detected from the child process
+// the process becomes one VmExit (vm-events.ts translates both). Exit is detected from the child process
 // when we spawned it, otherwise (after a daemon restart) from the QMP socket
 // closing plus polling /proc for the recorded PID and start time. Devices
 // are hot-plugged one at a time, and recorded in the run dir so that a
@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync } from 'node:fs';
 import { AlreadyExistsError, FailedPreconditionError, NotFoundError, UnavailableError } from '../../../common/errors';
 import { silentLogger, type Logger } from '../../log';
-import type { GuestMemoryStats, StopOptions, VmEvent, VmExit, VmExitReason, VmHandle, VmHostStats, VmSize, VmState } from '../hypervisor';
+import type { GuestMemoryStats, StopOptions, VmEvent, VmExit, VmHandle, VmHostStats, VmSize, VmState } from '../hypervisor';
 import { readVmHostStats } from '../host-stats';
 import { readBalloonStats } from './balloon-stats';
 import type { VmDevice } from '../vm-device';
@@ -23,6 +23,7 @@ import { DEFAULT_UNPLUG_TIMEOUT_MS, plugDevice, qemuDevice, unplugDevice } from 
 import { tailFile, type LaunchRecord } from './launch';
 import { isSameProcessAlive, signalIfSame } from './proc';
 import type { QmpClient, QmpEvent } from './qmp';
+import { exitReason, guestEndFromStatus, isGuestEnd, toVmEvent } from './vm-events';
 import { validateVmDevice } from './validate';
 import { cpuCount, resizeCpus, resizeVirtioMem, virtioMemSizeMib } from './resize';
 
@@ -40,50 +41,6 @@ export interface QemuVmOptions {
   /** Drain timing of the console ring (console-ring.ts defaults). */
   consoleDrainMinMs?: number;
   consoleDrainMaxMs?: number;
-}
-
-/** QMP event → VmEvent; undefined for events vmpod does not act on. Pure. */
-export function toVmEvent(e: QmpEvent): VmEvent | undefined {
-  const d = e.data;
-  switch (e.event) {
-    case 'SHUTDOWN':
-      return { type: 'shutdown', guestInitiated: d.guest === true, reason: typeof d.reason === 'string' ? d.reason : 'unknown' };
-    case 'GUEST_PANICKED':
-      return { type: 'guest-panicked', detail: typeof d.action === 'string' ? d.action : '' };
-    case 'POWERDOWN':
-      return { type: 'powerdown' };
-    case 'RESET':
-      return { type: 'reset', guestInitiated: d.guest === true };
-    case 'STOP':
-      return { type: 'stop' };
-    default:
-      return undefined;
-  }
-}
-
-/** The exit reason implied by the last significant event before the process ended. Pure. */
-export function exitReason(last: VmEvent | undefined, signal: string | null): VmExitReason {
-  if (last?.type === 'guest-panicked') return 'guest-panicked';
-  if (last?.type === 'shutdown') {
-    if (last.reason === 'guest-panic') return 'guest-panicked';
-    if (last.reason === 'guest-reset') return 'guest-reset';
-    if (last.guestInitiated) return 'guest-shutdown';
-    return 'host-quit';
-  }
-  if (signal === 'SIGKILL' || signal === 'SIGTERM') return 'killed';
-  return 'unknown';
-}
-
-/** A guest's own end, after which QEMU waits paused for us (devices/serial-console.ts). Pure. */
-export function isGuestEnd(ev: VmEvent): boolean {
-  return ev.type === 'guest-panicked' || (ev.type === 'shutdown' && ev.guestInitiated);
-}
-
-/** The event a paused QEMU's run state stands for, when the guest's end came before we attached. Pure. */
-export function guestEndFromStatus(status: string): VmEvent | undefined {
-  if (status === 'guest-panicked') return { type: 'guest-panicked', detail: 'pause' };
-  if (status === 'shutdown') return { type: 'shutdown', guestInitiated: true, reason: 'unknown' };
-  return undefined;
 }
 
 export class QemuVm implements VmHandle {

@@ -10,7 +10,8 @@ import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { QmpClient } from '../../../../src/hypervisor/qemu/qmp';
-import { guestEndFromStatus, isGuestEnd, QemuVm } from '../../../../src/hypervisor/qemu/vm';
+import { QemuVm } from '../../../../src/hypervisor/qemu/vm';
+import { guestEndFromStatus, isGuestEnd } from '../../../../src/hypervisor/qemu/vm-events';
 import { answer, liveLaunchRecord, event, fakeQmp, type QmpRequest } from './fake-qmp';
 import { trackTimeouts } from '../../../helpers/timer-census';
 

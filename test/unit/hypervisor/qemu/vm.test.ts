@@ -1,5 +1,5 @@
 import t from 'tap';
-import { exitReason, toVmEvent } from '../../../../src/hypervisor/qemu/vm';
+import { exitReason, toVmEvent } from '../../../../src/hypervisor/qemu/vm-events';
 import type { VmEvent } from '../../../../src/hypervisor/hypervisor';
 
 const events: Array<{ desc: string; event: string; data: Record<string, unknown>; expect: VmEvent | undefined }> = [
