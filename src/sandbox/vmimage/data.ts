@@ -80,41 +80,31 @@ export function decodeVmImagePodData(data: ControllerData, podId: string): VmIma
 }
 
 const SERIAL_RE = /^[A-Za-z0-9_-]{1,20}$/;
-
-function decodeDevices(v: unknown, what: string): VmImageContainerData['devices'] {
-  if (v === undefined) return [];
-  const bad = (): never => {
-    throw new InternalError(`${what}: vm-image data has malformed devices`);
-  };
-  if (!Array.isArray(v)) return bad();
-  return v.map((d: Record<string, unknown>) => {
-    if (
-      typeof d !== 'object' ||
-      d === null ||
-      !isStr(d.serial) ||
-      !SERIAL_RE.test(d.serial) ||
-      !isStr(d.hostPath) ||
-      !d.hostPath.startsWith('/') ||
-      !isStr(d.containerPath) ||
-      typeof d.readOnly !== 'boolean'
-    )
-      bad();
-    return { serial: d.serial as string, hostPath: d.hostPath as string, containerPath: d.containerPath as string, readOnly: d.readOnly as boolean };
-  });
-}
-
 const TAG_RE = /^vmpod:m\d{1,4}$/;
 
-function decodeShares(v: unknown, what: string): VmImageContainerData['shares'] {
+/** A host path the VM gets (a block device or a 9p share) and where the pod asked for it. */
+interface GuestBinding {
+  hostPath: string;
+  containerPath: string;
+  readOnly: boolean;
+}
+
+/**
+ * A recorded list of host paths the VM gets, each with its guest-side key
+ * (`key`, matching `keyRe`); absent: none. Anything malformed is INTERNAL
+ * naming `kind`: the record is vmpod's own, so it was damaged.
+ */
+function decodeBindings<K extends string>(v: unknown, what: string, kind: string, key: K, keyRe: RegExp): Array<GuestBinding & Record<K, string>> {
   if (v === undefined) return [];
   const bad = (): never => {
-    throw new InternalError(`${what}: vm-image data has malformed shares`);
+    throw new InternalError(`${what}: vm-image data has malformed ${kind}`);
   };
   if (!Array.isArray(v)) return bad();
   return v.map((d: Record<string, unknown>) => {
-    if (typeof d !== 'object' || d === null || !isStr(d.tag) || !TAG_RE.test(d.tag) || !isStr(d.hostPath) || !d.hostPath.startsWith('/') || !isStr(d.containerPath) || typeof d.readOnly !== 'boolean')
-      bad();
-    return { tag: d.tag as string, hostPath: d.hostPath as string, containerPath: d.containerPath as string, readOnly: d.readOnly as boolean };
+    if (typeof d !== 'object' || d === null) return bad();
+    const k = d[key];
+    if (!isStr(k) || !keyRe.test(k) || !isStr(d.hostPath) || !d.hostPath.startsWith('/') || !isStr(d.containerPath) || typeof d.readOnly !== 'boolean') return bad();
+    return { [key]: k, hostPath: d.hostPath, containerPath: d.containerPath, readOnly: d.readOnly } as GuestBinding & Record<K, string>;
   });
 }
 
@@ -140,7 +130,7 @@ export function decodeVmImageContainerData(data: ControllerData, containerId: st
     vcpus: data.vcpus,
     memoryMib: data.memoryMib,
     userDataFrom: isStr(data.userDataFrom) ? data.userDataFrom : '',
-    devices: decodeDevices(data.devices, what),
-    shares: decodeShares(data.shares, what),
+    devices: decodeBindings(data.devices, what, 'devices', 'serial', SERIAL_RE),
+    shares: decodeBindings(data.shares, what, 'shares', 'tag', TAG_RE),
   };
 }
