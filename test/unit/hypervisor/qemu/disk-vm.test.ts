@@ -40,6 +40,18 @@ function values(args: string[], flag: string): string[] {
   return out;
 }
 
+/** A check that the disk VM with `over` is refused by validation, with an error naming `field`. */
+function refusedBy(t: { ok(v: unknown, msg: string): unknown; fail(msg: string): unknown }): (over: Partial<VmConfig>, field: RegExp, why: string) => void {
+  return (over, field, why) => {
+    try {
+      validateVmConfig(diskVm(over));
+      t.fail(`${why}: accepted`);
+    } catch (e) {
+      t.ok(e instanceof InvalidArgumentError && field.test(e.message), `${why}: ${(e as Error).message}`);
+    }
+  };
+}
+
 t.test('machine, firmware, no kernel', async (t) => {
   const args = buildQemuArgs(diskVm());
   t.same(values(args, '-machine'), ['pc,graphics=off'], 'pc without nvdimm; graphics=off: SeaBIOS speaks on ttyS0');
@@ -119,14 +131,7 @@ t.test('shares: 9p per tag; read-only served as the real files and refused write
     { kind: 'ro', path: '/var/lib/kubelet/pods/u/volumes/cm' },
     { kind: 'tree', path: '/var/lib/kubelet/pods/u/volumes/empty' },
   ]);
-  const bad = (over: Partial<VmConfig>, field: RegExp, why: string): void => {
-    try {
-      validateVmConfig(diskVm(over));
-      t.fail(`${why}: accepted`);
-    } catch (e) {
-      t.ok(e instanceof InvalidArgumentError && field.test(e.message), `${why}: ${(e as Error).message}`);
-    }
-  };
+  const bad = refusedBy(t);
   bad({ shares: [shares[0], { ...shares[1], tag: 'vmpod:m0' }] }, /shares\[1\]\.tag/, 'one tag twice');
   bad({ shares: [{ ...shares[0], tag: 'a,b' }] }, /shares\[0\]\.tag/, 'a comma in a tag');
   bad({ shares: [{ ...shares[0], tag: 'x'.repeat(32) }] }, /shares\[0\]\.tag/, 'a tag too long');
@@ -180,14 +185,7 @@ t.test('no vmpod agent: no vsock, no agent port, no agent kernel parameters', as
 });
 
 t.test('validation names the field of each impossible disk VM', async (t) => {
-  const bad = (over: Partial<VmConfig>, field: RegExp, why: string): void => {
-    try {
-      validateVmConfig(diskVm(over));
-      t.fail(`${why}: accepted`);
-    } catch (e) {
-      t.ok(e instanceof InvalidArgumentError && field.test(e.message), `${why}: ${(e as Error).message}`);
-    }
-  };
+  const bad = refusedBy(t);
   t.doesNotThrow(() => validateVmConfig(diskVm()), 'the usual disk VM is valid');
   t.doesNotThrow(() => validateVmConfig(diskVm({ firmware: 'ovmf', machine: 'q35' })));
   bad({ disks: [overlay, { ...cidata, id: 'root' }] }, /disks\[1\]\.id/, 'two disks with one id');
