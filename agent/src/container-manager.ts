@@ -43,6 +43,14 @@ interface Container {
   /** The container's init as `runc state` knows it (runc's own pid until then). */
   initPid: number;
   started: boolean;
+  /**
+   * Settles once `runc run` has made the container (its pid file appeared), or
+   * gave up waiting: until then runc knows no container of this id, and
+   * `runc exec/kill/update` would fail with "container does not exist". A
+   * host that restarted mid-StartContainer sees the container as started
+   * while this is still pending, and may exec in it at once.
+   */
+  made: Promise<void>;
   execs: Map<string, GuestProcess>;
   /** Last oom_kill count seen (events are reported when it grows). */
   oomKills: number;
@@ -120,6 +128,7 @@ export class ContainerManager {
       init: undefined as unknown as GuestProcess,
       initPid: 0,
       started: false,
+      made: Promise.resolve(),
       execs: new Map(),
       oomKills: 0,
       oomAtStart: 0,
@@ -133,12 +142,21 @@ export class ContainerManager {
     const c = this.get(id);
     if (c.started) throw new FailedPreconditionError(`container "${id}" was already started`);
     c.started = true;
+    const started = this.runInit(c);
+    c.made = started.then(
+      () => undefined,
+      () => undefined,
+    );
+    return started;
+  }
+
+  private async runInit(c: Container): Promise<number> {
     c.oomKills = c.oomAtStart = (await readOomKills(c.cgroupDir)) ?? 0;
     this.parentOomSeen ??= (await readOomKills(this.parentCgroupDir())) ?? 0;
     const pidFile = join(c.bundle, INIT_PID_FILE);
     await rm(pidFile, { force: true });
     try {
-      c.init.start(this.sys, this.paths.runc, runcArgs.run(id, c.bundle, pidFile));
+      c.init.start(this.sys, this.paths.runc, runcArgs.run(c.id, c.bundle, pidFile));
     } catch (err) {
       // Nothing was started (no pty to be had): the container may be started again or removed.
       c.started = false;
@@ -146,22 +164,27 @@ export class ContainerManager {
     }
     this.ensureOomPoll();
     c.initPid = c.init.pid;
-    // runc writes the file once the container's process runs; until then (or if it never does) runc's own pid stands in.
+    await this.waitForInitPid(c, pidFile);
+    return c.initPid;
+  }
+
+  /** runc writes the file once the container's process runs; until then (or if it never does) runc's own pid stands in. */
+  private async waitForInitPid(c: Container, pidFile: string): Promise<void> {
     const end = Date.now() + INIT_PID_WAIT_MS;
     while (!c.init.exit && Date.now() < end) {
       const pid = pidFromFile(await readFile(pidFile, 'utf8').catch(() => ''));
       if (pid) {
         c.initPid = pid;
-        break;
+        return;
       }
       await sleep(INIT_PID_POLL_MS);
     }
-    return c.initPid;
   }
 
   async exec(id: string, execId: string, processJson: Uint8Array, stdin: boolean): Promise<number> {
     const c = this.get(id);
     checkId('exec_id', execId);
+    await c.made;
     if (c.execs.has(execId)) throw new AlreadyExistsError('exec', `${id}/${execId}`);
     if (!c.started || c.init.exit) throw new FailedPreconditionError(`container "${id}" is not running`);
     this.makeRoomForExec(c);
@@ -201,6 +224,8 @@ export class ContainerManager {
     const c = this.get(id);
     if (!execId) {
       if (!c.started || c.init.exit) return; // nothing to signal: already stopped
+      await c.made;
+      if (!c.started || c.init.exit) return;
       await mustRun(this.sys, this.paths.runc, runcArgs.kill(id, signal, true));
       return;
     }
@@ -227,6 +252,7 @@ export class ContainerManager {
     if (!c) return;
     if (c.started && !c.init.exit) {
       if (!force) throw new FailedPreconditionError(`container "${id}" is still running; stop it first or remove with force`);
+      await c.made;
       await this.sys.run(this.paths.runc, runcArgs.kill(id, 9, true));
       await this.wait(id, '', 10_000);
     }
@@ -241,7 +267,7 @@ export class ContainerManager {
   }
 
   async update(id: string, resourcesJson: Uint8Array): Promise<void> {
-    this.get(id);
+    await this.get(id).made;
     try {
       JSON.parse(Buffer.from(resourcesJson).toString('utf8'));
     } catch (err) {

@@ -33,6 +33,12 @@ export interface Harness {
   /** Serve one more connection (e.g. a real unix socket). */
   serve(conn: Duplex): void;
   poweredOff: number;
+  /**
+   * How long the fake `runc run` takes to make the container (write its pid
+   * file); until then `runc exec` and `runc kill` of it fail as runc's do
+   * ("container does not exist"). 0: at once.
+   */
+  runcMakeDelayMs: number;
   deps: AgentDeps;
   close(): void;
 }
@@ -60,6 +66,9 @@ export function startHarness(): Harness {
   mkdirSync(join(dirs.procSys, 'kernel'), { recursive: true });
   mkdirSync(join(dirs.procSys, 'net', 'ipv4'), { recursive: true });
   const byId = new Map<string, ChildProcess>();
+  /** Containers the fake `runc run` has made (runc's state dir has them). */
+  const made = new Set<string>();
+  const notMade = (id: string): RunResult => ({ code: 1, stdout: '', stderr: `container does not exist: ${id}` });
   const h: Harness = {
     root,
     dirs,
@@ -68,6 +77,7 @@ export function startHarness(): Harness {
     connects: 0,
     serverEnds: [],
     poweredOff: 0,
+    runcMakeDelayMs: 0,
     connect: async () => {
       h.connects++;
       const [a, b] = duplexPair();
@@ -110,6 +120,7 @@ export function startHarness(): Harness {
           return c?.pid ? { code: 0, stdout: JSON.stringify({ id, pid: c.pid, status: 'running' }), stderr: '' } : { code: 1, stdout: '', stderr: 'container does not exist' };
         }
         if (verb === 'kill') {
+          if (!made.has(args[args.length - 2])) return notMade(args[args.length - 2]);
           byId.get(args[args.length - 2])?.kill(Number(args[args.length - 1]));
         }
       }
@@ -125,14 +136,20 @@ export function startHarness(): Harness {
         const child = launch(id, spec.process.args, spec.process.env, terminalFd);
         // Like `runc run --pid-file`: the container's pid, written by rename once it runs.
         const pidFile = args.includes('--pid-file') ? args[args.indexOf('--pid-file') + 1] : undefined;
-        if (pidFile && child.pid) {
+        const make = (): void => {
+          made.add(id);
+          if (!pidFile || !child.pid) return;
           writeFileSync(`${pidFile}.tmp`, String(child.pid));
           renameSync(`${pidFile}.tmp`, pidFile);
-        }
+        };
+        if (h.runcMakeDelayMs > 0) setTimeout(make, h.runcMakeDelayMs);
+        else make();
         return child;
       }
       if (args[0] === 'exec') {
         const proc = JSON.parse(readFileSync(args[2], 'utf8')) as { args: string[]; env?: string[] };
+        const id = args[args.length - 1];
+        if (!made.has(id)) return launch('', ['/bin/sh', '-c', `echo 'exec failed: container does not exist' >&2; exit 255`], undefined, terminalFd);
         const pidFile = args[args.indexOf('--pid-file') + 1];
         if (!args.includes('--pid-file') || !pidFile) return launch('', proc.args, proc.env, terminalFd);
         // Like `runc exec --pid-file`: a parent that runs the process, writes its pid (by rename),
