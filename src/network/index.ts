@@ -23,7 +23,7 @@ import { CniConfigWatcher } from './watch';
 
 export * from './types';
 export { attachTap, createTap, detachTap, moveLink, readGuestNetwork, DEFAULT_TAP_NAME, type GuestNetwork, type GuestAddress, type GuestRoute } from './tap';
-export { createNetns, deleteNetns } from './netns';
+export { createNetns, deleteNetns, releasePinDir } from './netns';
 export { connectLoopback, openNetnsPort } from './port-forward';
 export { usernsPinPath } from './netns';
 export { NETWORK_NOT_READY_REASON } from './watch';

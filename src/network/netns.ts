@@ -5,7 +5,7 @@
 // join it by path. Node cannot unshare(2)/setns(2): util-linux `unshare
 // --net=<file>` creates and pins in one go.
 
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InternalError } from '../../common/errors';
 import { bindShared, unmountDirect, type UnmountResult } from '../host/mount-calls';
@@ -51,6 +51,30 @@ async function ensureSharedDir(dir: string): Promise<void> {
   if (bindShared(dir, mounted)) return;
   if (!mounted) await runOk(`bind-mount netns dir ${dir}`, ['mount', '--bind', dir, dir]);
   await runOk(`make netns dir ${dir} shared`, ['mount', '--make-shared', dir]);
+}
+
+/**
+ * Undo ensureSharedDir for a pin dir whose owner goes away (a VM pool at
+ * daemon stop): unmount its bind mount (lazily, with whatever pins are still
+ * under it) and remove it if empty. The daemon's own `<state>/netns` is kept
+ * across restarts instead, as `ip netns` keeps /run/netns. Idempotent.
+ */
+export async function releasePinDir(dir: string): Promise<void> {
+  if (isMounted(dir)) {
+    let direct: UnmountResult | null;
+    try {
+      direct = unmountDirect(dir, { lazy: true });
+    } catch (err) {
+      throw new InternalError(`unmount netns pin dir ${dir}: ${(err as Error).message}`);
+    }
+    if (direct === null) await runOk(`unmount netns pin dir ${dir}`, ['umount', '--lazy', dir]);
+  }
+  try {
+    rmdirSync(dir);
+  } catch (err) {
+    // Gone already, or pins still in it (files a later start removes): the mount was the leak.
+    if (!['ENOENT', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  }
 }
 
 /**

@@ -56,7 +56,7 @@ import { cgroupVersion } from '../../host/facts';
 import { cgroupDirsOf, createVmCgroup, ownOomScoreAdj, removeVmCgroup, vmCgroupLayout, vmCgroupLimits, vmCgroupPaths, vmOomScoreAdj, type VmCgroup } from '../../host/vm-cgroup';
 import { RUN_FILES, startWithFreeCid, type VmConfig, type VmHandle } from '../../hypervisor';
 import type { Logger } from '../../log';
-import { attachTap, createNetns, createTap, DEFAULT_TAP_NAME, deleteNetns, detachTap, moveLink, readGuestNetwork, type GuestNetwork } from '../../network';
+import { attachTap, createNetns, createTap, DEFAULT_TAP_NAME, deleteNetns, detachTap, moveLink, readGuestNetwork, releasePinDir, type GuestNetwork } from '../../network';
 import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
 import type { SandboxCreateInput } from '../controller';
@@ -345,6 +345,8 @@ export class VmPool {
       }),
     );
     for (const r of results) if (r.status === 'rejected') this.log.warn({ err: (r.reason as Error).message }, 'VM pool: removing a pool VM at close failed');
+    // The pins' shared bind mount is the pool's, not the daemon's: it goes with the pool.
+    await releasePinDir(join(this.root, 'netns')).catch((err: Error) => this.log.warn({ err: err.message }, "VM pool: unmounting the pool's netns pin dir at close failed"));
   }
 
   /**
