@@ -1,6 +1,8 @@
 // critest v1.26.1's validation suite (the CRI conformance tests of
 // cri-tools) against the real daemon, once with the default runc handler and
-// once with every pod in a VM (--runtime-handler=vm). The daemon runs as a
+// once with every pod in a VM (--runtime-handler=vm); with
+// VMPOD_CRITEST_HANDLERS=...,vm-pool also with every pod handed a pre-booted
+// VM out of a pool. The daemon runs as a
 // user starts it (dist/src/main.js serve with a TOML config) inside netns
 // "critest", where the shared scripts put the registry holding critest's
 // image stand-ins; critest runs in that netns too. A spec that fails and is
@@ -13,7 +15,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { useSharedCritestWorld } from '../helpers/crictl';
 import { leftoverMounts, removeAllPods, startDaemon } from '../helpers/daemon';
-import { CRITEST_DIR, CRITEST_NETNS, critestDaemonConfig, judge, parseSpecs, readKnownFailures, sharedCritestMissing } from '../helpers/critest';
+import { CRITEST_DIR, CRITEST_NETNS, critestDaemonConfig, critestHandlers, judge, parseSpecs, readKnownFailures, sharedCritestMissing } from '../helpers/critest';
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -51,7 +53,7 @@ if (missing) {
   // The registry and netns are the shared scripts' own; they stop them by PID.
   useSharedCritestWorld(t);
 
-  for (const handler of ['runc', 'vm']) {
+  for (const handler of critestHandlers(process.env.VMPOD_CRITEST_HANDLERS)) {
     t.test(`critest validation with the ${handler} handler`, async (t) => {
       const d = await startDaemon(t, { netns: CRITEST_NETNS, logLevel: 'info', config: critestDaemonConfig() });
       const args = [d.socket, ...(handler === 'runc' ? [] : [`--runtime-handler=${handler}`])];

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { judge, parseKnownFailures, parseSpecs, readKnownFailures } from '../../helpers/critest';
+import { CRITEST_HANDLERS, critestHandlers, judge, parseKnownFailures, parseSpecs, readKnownFailures } from '../../helpers/critest';
 
 const specs = parseSpecs(
   [
@@ -61,10 +61,17 @@ t.test('the committed known-failures list parses, and every entry has a reason a
   for (const k of list) {
     t.ok(k.reason.length > 20, `${k.spec}: says why`);
     t.same(
-      k.handlers.filter((h) => h !== 'runc' && h !== 'vm'),
+      k.handlers.filter((h) => !CRITEST_HANDLERS.includes(h)),
       [],
-      `${k.spec}: handlers are runc or vm`,
+      `${k.spec}: handlers are ${CRITEST_HANDLERS.join(', ')}`,
     );
   }
   t.throws(() => parseKnownFailures('runc|spec without reason'), /line 1/, 'a malformed line names its number');
+});
+
+t.test('the conformance stage runs runc and vm unless VMPOD_CRITEST_HANDLERS names others; an unknown name is refused', async (t) => {
+  t.same(critestHandlers(undefined), ['runc', 'vm']);
+  t.same(critestHandlers('vm-pool'), ['vm-pool']);
+  t.same(critestHandlers('runc, vm,vm-pool'), ['runc', 'vm', 'vm-pool']);
+  t.throws(() => critestHandlers('vm,kata'), /VMPOD_CRITEST_HANDLERS: want some of runc, vm, vm-pool, got "vm,kata"/);
 });
