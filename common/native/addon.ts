@@ -70,6 +70,8 @@ export interface NativeAddon {
   unixSeqpacketConnect(path: string): number;
   /** This machine's CID from /dev/vsock, or -errno. */
   localCid(): number;
+  /** pidfd_open(2): an fd (for Handle) readable once the process has exited, or -errno (-ESRCH: none). */
+  pidfdOpen(pid: number): number;
   mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;
   umount(target: string, flags: number): void;
   powerOff(): void;
