@@ -7,7 +7,7 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { PodSandboxConfig } from '../../src/generated/cri/runtime/v1/PodSandboxConfig';
@@ -16,6 +16,7 @@ import { defaultConfig } from '../../src/config/defaults';
 import { createImageService, type ImageService } from '../../src/image';
 import { silentLogger } from '../../src/log';
 import { RuncPaths } from '../../src/sandbox/runc/paths';
+import { conmonPidFile } from '../../src/sandbox/runc/conmon';
 import type { CriClient } from '../helpers/cri-client';
 import { serveCri, type InProcessCri } from '../helpers/cri-server';
 import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
@@ -144,6 +145,24 @@ t.test('a container whose process ended is EXITED with its code in the very next
   t.match(stB.status, { state: 'CONTAINER_EXITED', exit_code: 3 }, 'ContainerStatus: EXITED with code 3 by the next call after conmon recorded it');
   const afterB = await client.runtime.ListContainers({ filter: { pod_sandbox_id: podId, state: { state: 'CONTAINER_EXITED' } } });
   t.same(afterB.containers.map((c) => c.id).sort(), [a, b].sort(), 'both in the EXITED filter');
+});
+
+t.test('with its conmon killed first, a container whose process then ends is EXITED in the very next call', async (t) => {
+  const { pod_sandbox_id: podId } = await client.runtime.RunPodSandbox({ config: pod });
+  t.teardown(() => client.runtime.RemovePodSandbox({ pod_sandbox_id: podId }));
+  const c = await run(podId, 'orphan', ['/bin/sleep', '3600']);
+  const pid = await hostPid(c);
+  const conmon = Number(readFileSync(conmonPidFile(new RuncPaths(cfg.state).containerBundle(c)), 'utf8').trim());
+  t.ok(pid > 0 && conmon > 0, 'the container and its conmon run');
+  t.match((await client.runtime.ListContainers({ filter: { id: c } })).containers, [{ state: 'CONTAINER_RUNNING' }], 'RUNNING (the daemon has looked once)');
+  // No exit file will ever be written: only the daemon's own watch of the process can tell.
+  process.kill(conmon, 'SIGKILL');
+  spinUntil(`conmon ${conmon} reaped`, () => reaped(conmon));
+  process.kill(pid, 'SIGKILL');
+  spinUntil(`container process ${pid} reaped`, () => reaped(pid));
+  t.notOk(existsSync(join(exitDir, c)), 'no exit file');
+  const after = await client.runtime.ListContainers({ filter: { id: c } });
+  t.match(after.containers, [{ id: c, state: 'CONTAINER_EXITED' }], 'ListContainers: EXITED by the next call');
 });
 
 t.test("kubelet's status and list calls spawn no process per call", async (t) => {

@@ -49,6 +49,7 @@ import { startExec } from './exec-stream';
 import { ExitIndex } from './exit-index';
 import { ExitWatcher } from './exit-watch';
 import { LiveStates, pidAlive } from './live-state';
+import { watchPidExit } from '../../host/pid-watch';
 import { OpaqueCache } from '../../image/layer-file';
 import { unmountIfMounted } from './mount';
 import { RuncPaths } from './paths';
@@ -101,6 +102,7 @@ export class RuncController implements SandboxController {
       exitWritten: (id) => this.exitIndex.has(id),
       readExit: (id) => ctr.readExitFile(exitFile(this.paths.exitDir, id), this.paths.containerBundle(id)),
       pidAlive,
+      watchExit: watchPidExit,
       now: Date.now,
     });
   }

@@ -6,17 +6,22 @@
 // What is known: conmon writes an exit file when the process it watches ends
 // (ExitIndex keeps the names, exact at each call); the controller knows a
 // container is running once `runc start` returned. A container with no exit
-// file whose init PID still exists (kill(pid, 0): one syscall, no file) is as
-// it was last seen. Only when the PID is gone without an exit file (conmon
-// killed, or the file not written yet), or when nothing is known yet (a
-// daemon restart), is the full check made, and its answer remembered.
+// file whose init still exists is as it was last seen. Whether it exists is
+// an event, not a question: a pidfd per init (host/pid-watch.ts) tells when
+// it exits, so a list asks nothing per container. Without a watch (no
+// addon, no fd to be had) kill(pid, 0) asks, one syscall per call, as before.
+// Only when the init is gone without an exit file (conmon killed, or the file
+// not written yet), or when nothing is known yet (a daemon restart), is the
+// full check made, and its answer remembered.
 //
-// A PID can be reused once its process is gone. That matters only when conmon
-// died first (else the exit file is there), and the full check, which also
-// asks whether the PID sits in the container's cgroup, is made again at least
-// every VERIFY_MS for each container and pod.
+// A PID can be reused once its process is gone (a pidfd cannot: it names the
+// process). That matters only when conmon died first (else the exit file is
+// there), and the full check, which also asks whether the PID sits in the
+// container's cgroup, is made again at least every VERIFY_MS for each
+// container and pod.
 
 import type { ContainerProcessState } from '../controller';
+import type { PidWatchResult } from '../../host/pid-watch';
 
 export const VERIFY_MS = 30_000;
 
@@ -26,6 +31,10 @@ interface Known {
   state: Live;
   pid: number;
   verifiedAt: number;
+  /** The init's exit as an event (null: none to be had, probe with kill(pid, 0) instead). */
+  watch: { close(): void } | null;
+  /** The watch saw the init exit. */
+  gone: boolean;
 }
 
 export interface LiveProbes {
@@ -35,6 +44,8 @@ export interface LiveProbes {
   readExit(id: string): ContainerProcessState | null;
   /** A process with this PID exists. */
   pidAlive(pid: number): boolean;
+  /** Calls onExit when the process exits (host/pid-watch.ts watchPidExit). */
+  watchExit(pid: number, onExit: () => void): PidWatchResult;
   now(): number;
 }
 
@@ -65,20 +76,53 @@ export class LiveStates {
     const done = this.exitedState(id);
     if (done) return done;
     const k = this.containers.get(id);
-    if (k && k.pid === pid && this.probes.now() - k.verifiedAt < VERIFY_MS && this.probes.pidAlive(pid)) return live(k.state);
+    if (k && k.pid === pid && this.fresh(k)) return live(k.state);
     const st = await full();
     if ((st.state === 'created' || st.state === 'running') && pid > 0) {
       // A `runc start` that returned meanwhile has the last word.
-      const started = this.containers.get(id)?.state === 'running' ? 'running' : st.state;
-      this.containers.set(id, { state: started, pid, verifiedAt: this.probes.now() });
-    } else if (st.state === 'exited') this.exited.set(id, st);
+      const now = this.containers.get(id);
+      const started = now?.state === 'running' ? 'running' : st.state;
+      this.set(this.containers, id, started, pid, this.probes.now());
+    } else {
+      this.drop(this.containers, id);
+      if (st.state === 'exited') this.exited.set(id, st);
+    }
     return st;
   }
 
   /** `runc start` returned: the container runs (until its exit file says otherwise). */
   started(id: string, pid: number): void {
     const k = this.containers.get(id);
-    this.containers.set(id, { state: 'running', pid, verifiedAt: k?.pid === pid ? k.verifiedAt : 0 });
+    this.set(this.containers, id, 'running', pid, k?.pid === pid ? k.verifiedAt : 0);
+  }
+
+  /** Verified within VERIFY_MS, and its init not known to have exited. */
+  private fresh(k: Known): boolean {
+    if (this.probes.now() - k.verifiedAt >= VERIFY_MS) return false;
+    return k.watch ? !k.gone : this.probes.pidAlive(k.pid);
+  }
+
+  /** Record what is known of `id`, keeping the watch of the same init (a new PID gets a new one). */
+  private set(map: Map<string, Known>, id: string, state: Live, pid: number, verifiedAt: number): void {
+    const k = map.get(id);
+    if (k && k.pid === pid && !k.gone) {
+      k.state = state;
+      k.verifiedAt = verifiedAt;
+      return;
+    }
+    k?.watch?.close();
+    const entry: Known = { state, pid, verifiedAt, watch: null, gone: false };
+    const w = this.probes.watchExit(pid, () => {
+      entry.gone = true;
+    });
+    if (w === 'gone') entry.gone = true;
+    else entry.watch = w;
+    map.set(id, entry);
+  }
+
+  private drop(map: Map<string, Known>, id: string): void {
+    map.get(id)?.watch?.close();
+    map.delete(id);
   }
 
   /** The exit file as read once: it never changes after conmon wrote it. */
@@ -89,7 +133,7 @@ export class LiveStates {
     const st = this.probes.readExit(id);
     if (st) {
       this.exited.set(id, st);
-      this.containers.delete(id);
+      this.drop(this.containers, id);
     }
     return st;
   }
@@ -97,22 +141,22 @@ export class LiveStates {
   /** Whether the pod's infra runs: false once its exit file exists; `full` asks runc. */
   async podReady(id: string, infraPid: number, full: () => Promise<boolean>): Promise<boolean> {
     if (this.probes.exitWritten(id)) {
-      this.pods.delete(id);
+      this.drop(this.pods, id);
       return false;
     }
     const k = this.pods.get(id);
-    if (k && k.pid === infraPid && this.probes.now() - k.verifiedAt < VERIFY_MS && this.probes.pidAlive(infraPid)) return true;
+    if (k && k.pid === infraPid && this.fresh(k)) return true;
     const ready = await full();
-    if (ready && infraPid > 0) this.pods.set(id, { state: 'running', pid: infraPid, verifiedAt: this.probes.now() });
-    else this.pods.delete(id);
+    if (ready && infraPid > 0) this.set(this.pods, id, 'running', infraPid, this.probes.now());
+    else this.drop(this.pods, id);
     return ready;
   }
 
   /** Removed: nothing of it is kept. */
   forget(id: string): void {
-    this.containers.delete(id);
+    this.drop(this.containers, id);
     this.exited.delete(id);
-    this.pods.delete(id);
+    this.drop(this.pods, id);
   }
 
   /** Entries held (a leak check: 0 once everything is removed). */

@@ -21,10 +21,38 @@ function fake() {
       reads++;
       return exits.get(id) ?? null;
     },
-    pidAlive: (pid) => alive.has(pid),
+    pidAlive: (pid) => {
+      probed++;
+      return alive.has(pid);
+    },
+    // No watch by default: the kill(pid, 0) path (a host without the addon).
+    watchExit: (pid, onExit) => {
+      if (!watching) return null;
+      if (!alive.has(pid)) return 'gone';
+      watches.set(pid, onExit);
+      return { close: () => closed.push(pid) };
+    },
     now: () => now,
   };
-  return { exits, alive, probes, advance: (ms: number) => (now += ms), reads: () => reads };
+  let probed = 0;
+  let watching = false;
+  const watches = new Map<number, () => void>();
+  const closed: number[] = [];
+  return {
+    exits,
+    alive,
+    probes,
+    advance: (ms: number) => (now += ms),
+    reads: () => reads,
+    probed: () => probed,
+    watch: () => (watching = true),
+    /** The process exits: its watch fires. */
+    exit: (pid: number) => {
+      alive.delete(pid);
+      watches.get(pid)?.();
+    },
+    closed,
+  };
 }
 
 function counted(st: ContainerProcessState) {
@@ -159,4 +187,53 @@ t.test('ExitIndex sees a file made after the last scan, with one readdir per cha
 t.test('ExitIndex of a missing directory knows nothing', async (t) => {
   const idx = new ExitIndex('/nonexistent/vmpod-exit-index');
   t.equal(idx.has('a'), false);
+});
+
+t.test("with a pidfd watch, a list asks nothing per container; the init's exit makes the next call check in full", async (t) => {
+  const f = fake();
+  f.watch();
+  const live = new LiveStates(f.probes);
+  f.alive.add(21);
+  const full = counted(running);
+  t.equal((await live.container('c', 21, full)).state, 'running');
+  for (let i = 0; i < 100; i++) t.equal((await live.container('c', 21, full)).state, 'running');
+  t.equal(f.probed(), 0, 'no kill(pid, 0) at all');
+  t.equal(full.calls, 1);
+  // conmon died first: no exit file, only the watch knows.
+  f.exit(21);
+  const gone = counted({ state: 'unknown', exitCode: 255, finishedAt: '9', oomKilled: false });
+  t.equal((await live.container('c', 21, gone)).state, 'unknown', 'the very next call after the exit checks in full');
+  t.equal(gone.calls, 1);
+  t.same(f.closed, [21], 'the watch is closed once the container is dropped');
+});
+
+t.test('a watch is kept across start and re-verification of the same init, replaced for a new one, and closed on forget', async (t) => {
+  const f = fake();
+  f.watch();
+  const live = new LiveStates(f.probes);
+  f.alive.add(31);
+  await live.container('c', 31, counted(created));
+  live.started('c', 31);
+  f.advance(VERIFY_MS + 1);
+  t.equal((await live.container('c', 31, counted(running))).state, 'running');
+  t.same(f.closed, [], 'one watch for the init through start and re-verification');
+  f.alive.add(32);
+  await live.container('c', 32, counted(running));
+  t.same(f.closed, [31], "a different init PID (a restored container's) gets its own watch");
+  f.alive.add(41);
+  t.equal(await live.podReady('p', 41, async () => true), true);
+  live.forget('c');
+  live.forget('p');
+  t.same(f.closed, [31, 32, 41], 'forget closes what it watched');
+  t.equal(live.size, 0);
+});
+
+t.test('an init already gone when the watch is made is checked in full by the next call', async (t) => {
+  const f = fake();
+  f.watch();
+  const live = new LiveStates(f.probes);
+  const full = counted(running);
+  await live.container('c', 51, full); // 51 is not alive: watchExit answers 'gone'
+  await live.container('c', 51, full);
+  t.equal(full.calls, 2);
 });
