@@ -15,7 +15,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { useSharedCritestWorld } from '../helpers/crictl';
 import { leftoverMounts, removeAllPods, startDaemon } from '../helpers/daemon';
-import { CRITEST_DIR, CRITEST_NETNS, critestDaemonConfig, critestHandlers, judge, parseSpecs, readKnownFailures, sharedCritestMissing } from '../helpers/critest';
+import { CRITEST_DIR, CRITEST_NETNS, critestConfigFor, critestHandlers, judge, parseSpecs, readKnownFailures, sharedCritestMissing } from '../helpers/critest';
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -55,7 +55,7 @@ if (missing) {
 
   for (const handler of critestHandlers(process.env.VMPOD_CRITEST_HANDLERS)) {
     t.test(`critest validation with the ${handler} handler`, async (t) => {
-      const d = await startDaemon(t, { netns: CRITEST_NETNS, logLevel: 'info', config: critestDaemonConfig() });
+      const d = await startDaemon(t, { netns: CRITEST_NETNS, logLevel: 'info', config: critestConfigFor(handler) });
       const args = [d.socket, ...(handler === 'runc' ? [] : [`--runtime-handler=${handler}`])];
       const r = await run(join(CRITEST_DIR, 'run-critest.sh'), args, 45 * 60_000);
       const specsPath = /== per-spec results: (\S+)/.exec(r.out)?.[1];

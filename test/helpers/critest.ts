@@ -22,8 +22,21 @@ export function sharedCritestMissing(parts: readonly string[] = ['bin/crictl', '
   return absent.length ? `${CRITEST_DIR} lacks ${absent.join(', ')}` : undefined;
 }
 
-/** The handlers critest can run against: the defaults and critestDaemonConfig's vm-pool. */
+/** The handlers critest can run against: the defaults and vm-pool (VM_POOL_HANDLER). */
 export const CRITEST_HANDLERS = ['runc', 'vm', 'vm-pool'];
+
+/**
+ * Every pod in a VM handed out of a pool of pre-booted VMs (issue 17): what
+ * holds for a cold VM pod must hold for a pooled one. Only in the config of
+ * the daemon critest runs against with --runtime-handler=vm-pool: a pool
+ * boots its VM as the daemon starts, which every other test would pay for.
+ */
+export const VM_POOL_HANDLER = `[runtime.handlers.vm-pool]\ntype = "microvm"\npool_size = 1`;
+
+/** The daemon config for critest against `handler`. */
+export function critestConfigFor(handler: string): string {
+  return critestDaemonConfig(handler === 'vm-pool' ? [VM_POOL_HANDLER] : []);
+}
 
 /**
  * The handlers the conformance stage runs: runc and vm (cold VM pods), or
@@ -43,14 +56,12 @@ export function critestHandlers(env: string | undefined): string[] {
  * containerd's hosts.toml files in the shared containerd-up.sh do: every name
  * critest uses resolves to the same path on 127.0.0.1:5000, never upstream.
  */
-export function critestDaemonConfig(): string {
+export function critestDaemonConfig(extra: string[] = []): string {
   return [
     ...['registry.k8s.io', 'gcr.io'].map((h) => `[registries."${h}"]\nmirrors = ["${CRITEST_REGISTRY}"]`),
     `[registries."${CRITEST_REGISTRY}"]\ninsecure = true`,
     `[network]\ncni_conf_dir = "${join(CRITEST_DIR, 'cni')}"`,
-    // Every pod in a VM handed out of a pool of pre-booted VMs (issue 17): what
-    // holds for a cold VM pod must hold for a pooled one.
-    `[runtime.handlers.vm-pool]\ntype = "microvm"\npool_size = 1`,
+    ...extra,
   ].join('\n');
 }
 

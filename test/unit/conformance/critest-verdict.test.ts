@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CRITEST_HANDLERS, critestHandlers, judge, parseKnownFailures, parseSpecs, readKnownFailures } from '../../helpers/critest';
+import { CRITEST_HANDLERS, critestConfigFor, critestHandlers, judge, parseKnownFailures, parseSpecs, readKnownFailures } from '../../helpers/critest';
 
 const specs = parseSpecs(
   [
@@ -74,4 +74,9 @@ t.test('the conformance stage runs runc and vm unless VMPOD_CRITEST_HANDLERS nam
   t.same(critestHandlers('vm-pool'), ['vm-pool']);
   t.same(critestHandlers('runc, vm,vm-pool'), ['runc', 'vm', 'vm-pool']);
   t.throws(() => critestHandlers('vm,kata'), /VMPOD_CRITEST_HANDLERS: want some of runc, vm, vm-pool, got "vm,kata"/);
+});
+
+t.test('only the daemon for the vm-pool run has a pool (a pool boots a VM as the daemon starts)', async (t) => {
+  for (const h of ['runc', 'vm']) t.notMatch(critestConfigFor(h), /pool_size/, `${h}: no pool`);
+  t.match(critestConfigFor('vm-pool'), /\[runtime\.handlers\.vm-pool\]\ntype = "microvm"\npool_size = 1/);
 });
