@@ -3,7 +3,7 @@
 // infra process, busybox containers built from the host's /bin/busybox.
 
 import t from 'tap';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailedPreconditionError } from '../../common/errors';
@@ -77,7 +77,21 @@ function accumulate(s: NodeJS.ReadableStream): { text: () => string; until: (re:
   };
 }
 
-const fdCount = () => readdirSync('/proc/self/fd').length;
+/**
+ * The fds a session could leave: all but the pidfds through which the
+ * controller watches each running container's init (host/pid-watch.ts; one
+ * per container, closed when it exits), which the containers of later tests
+ * add.
+ */
+function fdCount(): number {
+  return readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) !== 'anon_inode:[pidfd]';
+    } catch {
+      return false; // closed meanwhile (readdir's own fd)
+    }
+  }).length;
+}
 
 /** Host PIDs whose command line contains `marker`. */
 function pidsWith(marker: string): number[] {
