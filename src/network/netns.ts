@@ -60,15 +60,7 @@ async function ensureSharedDir(dir: string): Promise<void> {
  * across restarts instead, as `ip netns` keeps /run/netns. Idempotent.
  */
 export async function releasePinDir(dir: string): Promise<void> {
-  if (isMounted(dir)) {
-    let direct: UnmountResult | null;
-    try {
-      direct = unmountDirect(dir, { lazy: true });
-    } catch (err) {
-      throw new InternalError(`unmount netns pin dir ${dir}: ${(err as Error).message}`);
-    }
-    if (direct === null) await runOk(`unmount netns pin dir ${dir}`, ['umount', '--lazy', dir]);
-  }
+  await unmountLazily(dir, `netns pin dir ${dir}`);
   try {
     rmdirSync(dir);
   } catch (err) {
@@ -113,20 +105,25 @@ export async function deleteNetns(path: string): Promise<void> {
 }
 
 async function unpin(path: string, what: string): Promise<void> {
+  await unmountLazily(path, `unpin ${what} namespace ${path}`);
+  if (existsSync(path)) rmSync(path, { force: true });
+}
+
+/** umount --lazy of `path` if mounted; what is not (or no longer) mounted is fine. `what` names it in errors. */
+async function unmountLazily(path: string, what: string): Promise<void> {
   // Lazy unmount: a concurrent `nsenter` that opened the file must not make teardown fail.
   // umount2(2) from the daemon when it can (host/mount-calls.ts); not mounted is fine.
   let direct: UnmountResult | null;
   try {
     direct = unmountDirect(path, { lazy: true });
   } catch (err) {
-    // As below: a pin another teardown unmounted meanwhile is fine.
-    if (isMounted(path)) throw new InternalError(`unpin ${what} namespace ${path}: ${(err as Error).message}`);
+    // As below: a mount another teardown unmounted meanwhile is fine.
+    if (isMounted(path)) throw new InternalError(`${what}: ${(err as Error).message}`);
     direct = 'not-mounted';
   }
   if (direct === null && isMounted(path)) {
     const r = await run(['umount', '--lazy', path]);
-    // A concurrent teardown may have unmounted it between our check and umount: only a pin still there is an error.
-    if (r.code !== 0 && isMounted(path)) throw new InternalError(`unpin ${what} namespace ${path}: umount exited with ${r.code}: ${r.stderr.trim()}`);
+    // A concurrent teardown may have unmounted it between our check and umount: only a mount still there is an error.
+    if (r.code !== 0 && isMounted(path)) throw new InternalError(`${what}: umount exited with ${r.code}: ${r.stderr.trim()}`);
   }
-  if (existsSync(path)) rmSync(path, { force: true });
 }
