@@ -80,8 +80,7 @@ export class LiveStates {
     const st = await full();
     if ((st.state === 'created' || st.state === 'running') && pid > 0) {
       // A `runc start` that returned meanwhile has the last word.
-      const now = this.containers.get(id);
-      const started = now?.state === 'running' ? 'running' : st.state;
+      const started = this.containers.get(id)?.state === 'running' ? 'running' : st.state;
       this.set(this.containers, id, started, pid, this.probes.now());
     } else {
       this.drop(this.containers, id);
