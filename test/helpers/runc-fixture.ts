@@ -57,6 +57,11 @@ export class RuncFixture {
     this.ctl = new RuncController({ handler: 'runc', state: this.state, host: this.host, log: silentLogger });
   }
 
+  /** Another controller over the same state, as a restarted daemon has. */
+  newController(): RuncController {
+    return new RuncController({ handler: 'runc', state: this.state, host: this.host, log: silentLogger });
+  }
+
   /** A root filesystem for container `name`: /bin/busybox, its applets, passwd and group. */
   busyboxRootfs(name: string): string {
     const root = join(this.dir, 'rootfs', name);

@@ -14,6 +14,7 @@ import type { ContainerConfig__Output } from '../../src/generated/cri/runtime/v1
 import type { LinuxContainerSecurityContext__Output } from '../../src/generated/cri/runtime/v1/LinuxContainerSecurityContext';
 import type { LinuxContainerResources__Output } from '../../src/generated/cri/runtime/v1/LinuxContainerResources';
 import { RuncFixture, runcMissing } from '../helpers/runc-fixture';
+import { launchConmon } from '../../src/sandbox/runc/conmon';
 
 for (const what of runcMissing()) t.fail(`missing component: ${what}`);
 
@@ -230,14 +231,70 @@ t.test('a failed create leaves nothing behind', async (t) => {
   await t.rejects(ctl.createContainer({ id, sandbox: w.pod(), config, image: {}, rootfs: busyboxRootfs('bad'), logPath: '', log }), InvalidArgumentError);
   t.notOk(existsSync(ctl.paths.containerBundle(id)), 'no bundle');
   t.equal(await ctl.runc.state(id), null, 'no runc container');
-  const id2 = `${podId}-bad2`;
+});
+
+t.test('runc makes a container at its start: a rootfs runc cannot use fails StartContainer, and leaves no runc container', async (t) => {
+  const id = `${podId}-bad2`;
+  const made = await ctl.createContainer({ id, sandbox: w.pod(), config: ctrConfig('bad2', 'true'), image: {}, rootfs: join(dir, 'no-rootfs'), logPath: '', log });
+  const c = { id, logPath: '', data: made.data };
+  t.equal(await ctl.runc.state(id), null, 'created: runc knows nothing of it yet');
+  t.equal((await ctl.containerState(w.pod(), c)).state, 'created', 'yet it reads as created');
+  await t.rejects(ctl.startContainer(w.pod(), c), new RegExp(`runc create of ${id} failed`), "the start fails, with runc's reason");
+  t.equal(await ctl.runc.state(id), null, 'no runc container after the failed start');
+  await ctl.removeContainer(w.pod(), c, log);
+  t.notOk(existsSync(ctl.paths.containerBundle(id)), 'removal takes its bundle');
+});
+
+t.test('a created container: its resources update reaches the spec runc makes it from; a PID namespace target must have started', async (t) => {
+  const id = `${podId}-late`;
+  const script = 'sleep 1000';
+  const made = await ctl.createContainer({ id, sandbox: w.pod(), config: ctrConfig('late', script), image: {}, rootfs: busyboxRootfs('late'), logPath: '', log });
+  const c = { id, logPath: '', data: made.data };
+  containers.push(c);
+  const joiner = ctrConfig('joiner', 'true', { namespace_options: { network: 'POD', pid: 'TARGET', ipc: 'POD', target_id: id, userns_options: null } });
   await t.rejects(
-    ctl.createContainer({ id: id2, sandbox: w.pod(), config: ctrConfig('bad2', 'true'), image: {}, rootfs: join(dir, 'no-rootfs'), logPath: '', log }),
-    /step "runc-create"/,
-    'runc failure names the step',
+    ctl.createContainer({ id: `${podId}-joiner`, sandbox: w.pod(), config: joiner, image: {}, rootfs: busyboxRootfs('joiner'), logPath: '', log, target: c }),
+    new RegExp(`PID namespace it joins \\(${id}\\) has not been started`),
+    'joining the PID namespace of a container not started is refused, naming it',
   );
-  t.notOk(existsSync(ctl.paths.containerBundle(id2)), 'bundle rolled back');
-  t.equal(await ctl.runc.state(id2), null, 'no runc container after rollback');
+  await ctl.updateContainer(w.pod(), c, ctrConfig('late', script, {}, { memory_limit_in_bytes: String(64 << 20) }).linux!.resources!);
+  const spec = JSON.parse(readFileSync(join(ctl.paths.containerBundle(id), 'config.json'), 'utf8')) as { linux: { resources: { memory?: { limit?: number }; devices?: unknown[] } } };
+  t.equal(spec.linux.resources.memory?.limit, 64 << 20, "the new limit is in the bundle's spec");
+  t.ok((spec.linux.resources.devices ?? []).length > 0, 'the device rules stay');
+  await ctl.startContainer(w.pod(), c);
+  t.equal((await ctl.containerState(w.pod(), c)).state, 'running', 'running after its start');
+  t.ok(ctl.describeContainer(w.pod(), c).pid > 0, 'its init PID is known');
+  const limit = await ctl.execSync(w.pod(), c, ['/bin/sh', '-c', 'cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes'], 10);
+  t.equal(limit.stdout.toString().trim(), String(64 << 20), 'it runs with the limit set before its start');
+});
+
+t.test('a start retried after a daemon died between runc create and runc start only starts', async (t) => {
+  const id = `${podId}-resumed`;
+  const made = await ctl.createContainer({ id, sandbox: w.pod(), config: ctrConfig('resumed', 'sleep 1000'), image: {}, rootfs: busyboxRootfs('resumed'), logPath: '', log });
+  const c = { id, logPath: '', data: made.data };
+  containers.push(c);
+  // What the interrupted start did before the daemon died: conmon, and runc create under it.
+  const bundle = ctl.paths.containerBundle(id);
+  const made1 = await launchConmon({
+    id,
+    name: 'resumed',
+    bundle,
+    runcRoot: ctl.paths.runcRoot,
+    runcBinary: '/usr/sbin/runc',
+    logPath: '',
+    exitDir: ctl.paths.exitDir,
+    tty: false,
+    stdin: false,
+    stdinOnce: false,
+  });
+  t.equal((await ctl.runc.state(id))?.status, 'created', 'made by the first start');
+  // A restarted daemon is a new controller over the same state.
+  const again = w.newController();
+  t.teardown(() => again.close());
+  t.equal((await again.containerState(w.pod(), c)).state, 'created', 'created after the restart');
+  await again.startContainer(w.pod(), c);
+  t.equal((await again.containerState(w.pod(), c)).state, 'running', 'running: the second start did not make it again');
+  t.equal(again.describeContainer(w.pod(), c).pid, made1.pid, 'the init the first start made');
 });
 
 t.test('removing everything leaves nothing behind', async (t) => {

@@ -263,10 +263,14 @@ t.test('a failed create rolls back and leaves nothing', async (t) => {
     'rootfs unmounted',
   );
 
-  // A command the image does not have: runc create cannot start the process, which the caller must fix.
-  const noCmd = await client.runtime.CreateContainer({ pod_sandbox_id: podId, sandbox_config: pod, config: containerConfig('nocmd', ['/no/such/command']) }).catch((e: unknown) => e);
+  // A command the image does not have: runc makes the container at StartContainer (as containerd makes its task), which
+  // fails then; the caller must fix it.
+  const { container_id: noCmdId } = await client.runtime.CreateContainer({ pod_sandbox_id: podId, sandbox_config: pod, config: containerConfig('nocmd', ['/no/such/command']) });
+  const noCmd = await client.runtime.StartContainer({ container_id: noCmdId }).catch((e: unknown) => e);
   t.equal(code(noCmd), GrpcStatus.FAILED_PRECONDITION, 'a command missing from the image is FAILED_PRECONDITION, not INTERNAL');
   t.match((noCmd as ServiceError).details, /its process cannot be started.*\/no\/such\/command/, "says so with runc's words");
+  t.match((await client.runtime.ContainerStatus({ container_id: noCmdId })).status, { state: 'CONTAINER_EXITED', reason: 'StartError' }, 'the container is EXITED, reason StartError');
+  await client.runtime.RemoveContainer({ container_id: noCmdId });
 
   const infraPid = await infraPidOf(podId);
   await client.runtime.RemovePodSandbox({ pod_sandbox_id: podId });

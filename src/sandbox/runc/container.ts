@@ -1,5 +1,6 @@
 // Containers of a trusted pod: one runc container per CRI container, each
-// under its own conmon.
+// under its own conmon. CreateContainer prepares its bundle; runc makes the
+// container at StartContainer (container-start.ts).
 
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -9,12 +10,13 @@ import { containerSpec } from '../../oci/container-spec';
 import type { HostFacts, SpecNote } from '../../oci/input';
 import { RRO_OPTION } from '../../oci/mounts';
 import { podUserns, type PodUserns } from '../../oci/userns';
-import { idmapRootfs, overlayLayers, releaseStagedMounts, stageMounts, unmountAll } from './staged-mounts';
+import { idmapRootfs, overlayLayers, releaseStagedMounts, stageMounts } from './staged-mounts';
 import { resolveResources } from '../../oci/resources';
-import { FailedPreconditionError, InternalError } from '../../../common/errors';
-import { CRIU_BINARY, criuErrors } from './checkpoint';
+import type { OciResources } from '../../oci/types';
+import { FailedPreconditionError } from '../../../common/errors';
 import { extractRootfsDiff, unpackCheckpoint } from './checkpoint-restore';
-import { exitFile, launchConmon, oomFile } from './conmon';
+import { exitFile, oomFile } from './conmon';
+import { makeContainer, readInitPid, saveConmonOptions } from './container-start';
 import { execSync } from './exec-sync';
 import type { Runc } from './runc-cli';
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
@@ -39,32 +41,10 @@ export interface ContainerDeps {
   opaque?: OpaqueProbe;
 }
 
-/** Where a restored container's unpacked CRIU images wait for its start (removed once it runs). */
-const restoreImages = (bundle: string): string => join(bundle, 'checkpoint');
-/** runc's --pid-file under conmon: the only record of a restored container's PID (its data, written at create, has 0). */
-const pidFile = (bundle: string): string => join(bundle, 'pidfile');
-
-/** What StartContainer of a restored container gives conmon, saved at create (the handle has no config). */
-interface RestoreConmon {
-  name: string;
-  stdin: boolean;
-  stdinOnce: boolean;
-}
-const restoreConmonFile = (bundle: string): string => join(bundle, 'restore-conmon.json');
-
-/** The container's data, with a restored container's PID read from its pidfile (0 until it has been started). */
+/** The container's data, with its init PID read from runc's pidfile when the data has none (made at StartContainer). */
 function runcData(c: ContainerHandle): RuncContainerData {
   const d = decodeContainerData(c.data, c.id);
-  if (d.pid === 0) {
-    const pid = Number(readProc(pidFile(d.bundle)).trim());
-    if (Number.isSafeInteger(pid) && pid > 0) return { ...d, pid };
-  }
-  return d;
-}
-
-/** The init PID of a container (a restored one's from its pidfile), for describeContainer. */
-export function containerPid(c: ContainerHandle): number {
-  return runcData(c).pid;
+  return d.pid === 0 ? { ...d, pid: readInitPid(d.bundle) } : d;
 }
 
 /** A restore refuses what the dump refuses too (checkpoint.ts): the runc side of docs/checkpoint.md. */
@@ -79,6 +59,8 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
   const sbData = decodeSandboxData(input.sandbox.data, input.sandbox.id);
   // The init process of the container whose PID namespace this one joins.
   const targetPid = input.target ? runcData(input.target).pid : 0;
+  // Its namespace exists only once runc made it, at its StartContainer (as with containerd, whose task is made then).
+  if (input.target && targetPid === 0) throw new FailedPreconditionError(`container ${id}: the container whose PID namespace it joins (${input.target.id}) has not been started; start it first`);
   const steps = new Steps(`container ${id} create`, log, { phases: deps.phases && { operation: 'runc container create', observer: deps.phases } });
   const bundle = deps.paths.containerBundle(id);
   const staged = deps.paths.stagedMounts(id);
@@ -135,7 +117,8 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
     notes.push(...made.notes);
     return made.spec;
   });
-  if (userns || spec.mounts.some((m) => m.options.includes(RRO_OPTION))) {
+  const staging = !!userns || spec.mounts.some((m) => m.options.includes(RRO_OPTION));
+  if (staging) {
     await steps.run(
       'staged-mounts',
       async () => {
@@ -168,6 +151,8 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
       try {
         await makeDirs(bundle, 0o700);
         await writeFile(join(bundle, 'config.json'), JSON.stringify(spec));
+        // runc makes the container at StartContainer (container-start.ts), or `runc restore` makes and runs it then.
+        await saveConmonOptions(bundle, { name: config.metadata?.name ?? id, tty: config.tty, stdin: config.stdin, stdinOnce: config.stdin_once });
         if (input.logPath) await makeDirs(dirname(input.logPath));
         await makeDirs(deps.paths.exitDir);
       } catch (err) {
@@ -179,69 +164,12 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
     },
     () => rm(bundle, { recursive: true, force: true }),
   );
-  if (archive) {
-    const saved: RestoreConmon = { name: config.metadata?.name ?? id, stdin: config.stdin, stdinOnce: config.stdin_once };
-    await steps.run('restore-conmon', () => writeFile(restoreConmonFile(bundle), JSON.stringify(saved)));
-  }
-  // A restore has no `runc create`: `runc restore` creates and runs in one, at StartContainer.
-  const started = archive
-    ? { pid: 0, exitFile: exitFile(deps.paths.exitDir, id), attachSocket: join(bundle, 'attach') }
-    : await steps.run(
-        'runc-create',
-        () =>
-          launchConmon({
-            id,
-            name: config.metadata?.name ?? id,
-            bundle,
-            runcRoot: deps.paths.runcRoot,
-            runcBinary: deps.runcBinary,
-            logPath: input.logPath,
-            exitDir: deps.paths.exitDir,
-            tty: config.tty,
-            stdin: config.stdin,
-            stdinOnce: config.stdin_once,
-          }),
-        () => deps.runc.delete(id),
-      );
-  // The container holds its own binds of the staged mounts now, and the domain its bind of the rootfs.
-  // The rootfs dir itself stays (empty) until removal: runc exec starts its process there (runc 1.1 sets cmd.Dir to the rootfs).
-  await releaseStagedMounts(staged);
-  if (spec.root.path !== input.rootfs) await unmountAll(spec.root.path);
+  // Staged views must not outlive one `runc create` in the host's mount namespace: made now (container-start.ts).
+  const pid = staging && !archive ? await steps.run('runc-create', () => makeContainer(deps, id, input.logPath, bundle)) : 0;
   steps.done();
   const u = spec.process.user;
-  const data: RuncContainerData = { v: RUNC_DATA_VERSION, bundle, pid: started.pid, exitFile: started.exitFile, attachSocket: started.attachSocket };
+  const data: RuncContainerData = { v: RUNC_DATA_VERSION, bundle, pid, exitFile: exitFile(deps.paths.exitDir, id), attachSocket: join(bundle, 'attach') };
   return { data: { ...data }, user: { uid: u.uid, gid: u.gid, additionalGids: u.additionalGids ?? [] } };
-}
-
-export async function startContainer(deps: ContainerDeps, c: ContainerHandle): Promise<void> {
-  const { bundle } = runcData(c);
-  const images = restoreImages(bundle);
-  if (!existsSync(images)) return deps.runc.start(c.id);
-  try {
-    const saved = JSON.parse(await readFile(restoreConmonFile(bundle), 'utf8')) as RestoreConmon;
-    await launchConmon({
-      id: c.id,
-      name: saved.name,
-      bundle,
-      runcRoot: deps.paths.runcRoot,
-      runcBinary: deps.runcBinary,
-      logPath: c.logPath,
-      exitDir: deps.paths.exitDir,
-      tty: false,
-      stdin: saved.stdin,
-      stdinOnce: saved.stdinOnce,
-      restore: { imagesDir: images, criuBinary: CRIU_BINARY },
-    });
-  } catch (err) {
-    // CRIU's own reasons are in its log (conmon gives runc restore the bundle as work path).
-    const why = criuErrors(await readFile(join(bundle, 'restore.log'), 'utf8').catch(() => ''));
-    await deps.runc.delete(c.id, true).catch(() => undefined);
-    // Its log stays in the bundle until RemoveContainer; the memory does not.
-    await rm(images, { recursive: true, force: true });
-    throw new InternalError(`restore of container ${c.id} failed: ${why || (err as Error).message}`);
-  }
-  // The images hold the processes' memory as it was: not kept once they run again.
-  await rm(images, { recursive: true, force: true });
 }
 
 /**
@@ -270,8 +198,8 @@ export async function containerState(deps: ContainerDeps, c: ContainerHandle): P
   const exited = (): ContainerProcessState | null => readExitFile(d.exitFile, d.bundle);
   const fromExit = exited();
   if (fromExit) return fromExit;
-  // A restored container before its start: no process, no runc container yet.
-  if (d.pid === 0 && existsSync(restoreImages(d.bundle))) return { state: 'created', exitCode: 0, finishedAt: '0', oomKilled: false };
+  // Not started yet: runc has not made it (container-start.ts).
+  if (d.pid === 0) return { state: 'created', exitCode: 0, finishedAt: '0', oomKilled: false };
   // No runc process per container: until `runc start` the init process is
   // still `runc init` waiting on its FIFO; after it, it is the workload.
   const cmdline = readProc(`/proc/${d.pid}/cmdline`);
@@ -359,5 +287,27 @@ export async function execInContainer(deps: ContainerDeps, c: ContainerHandle, c
 }
 
 export async function updateContainer(deps: ContainerDeps, c: ContainerHandle, r: LinuxContainerResources__Output): Promise<void> {
-  await deps.runc.update(c.id, resolveResources(r, deps.host));
+  const d = runcData(c);
+  const resources = resolveResources(r, deps.host);
+  if (d.pid > 0) return deps.runc.update(c.id, resources);
+  // Not made yet: runc knows nothing of it, and makes it from the bundle's spec at StartContainer.
+  const path = join(d.bundle, 'config.json');
+  const spec = JSON.parse(await readFile(path, 'utf8')) as { linux?: { resources?: OciResources } };
+  spec.linux = { ...spec.linux, resources: mergeResources(spec.linux?.resources ?? {}, resources) };
+  await writeFile(path, JSON.stringify(spec));
+}
+
+/**
+ * What `runc update --resources` makes of a container's limits: each
+ * controller's fields given replace those it had, the rest stay (devices
+ * among them). Pure.
+ */
+export function mergeResources(had: OciResources, update: OciResources): OciResources {
+  const out: Record<string, unknown> = { ...had };
+  for (const [k, v] of Object.entries(update)) {
+    const prev = out[k];
+    const plain = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+    out[k] = plain(prev) && plain(v) ? { ...prev, ...v } : v;
+  }
+  return out;
 }

@@ -44,6 +44,7 @@ import type {
 } from '../controller';
 import { cgroupDirs, cgroupStats } from './cgroup-stats';
 import * as ctr from './container';
+import { readInitPid, startRuncContainer } from './container-start';
 import { decodeContainerData, decodeSandboxData } from './data';
 import { startExec } from './exec-stream';
 import { ExitIndex } from './exit-index';
@@ -87,6 +88,8 @@ export class RuncController implements SandboxController {
   /** runc deletes started when a process ended (deleteEarly), by id, until removal. */
   private readonly deleting = new Map<string, Promise<void>>();
   private readonly opaque = new OpaqueCache();
+  /** Init PIDs of containers made at their start (initPid), by id, until removal. */
+  private readonly pids = new Map<string, number>();
 
   constructor(private readonly opts: RuncControllerOptions) {
     this.handler = opts.handler;
@@ -229,6 +232,7 @@ export class RuncController implements SandboxController {
   /** Its exit file is gone with it: nothing of it stays in memory. */
   private forget(id: string): void {
     this.live.forget(id);
+    this.pids.delete(id);
     this.exitIndex.delete(id);
     this.deleting.delete(id);
   }
@@ -266,9 +270,31 @@ export class RuncController implements SandboxController {
     return ctr.createContainer(this.deps, input);
   }
 
+  /** runc makes the container now (container-start.ts); its init PID is kept for the status calls. */
   async startContainer(_sb: SandboxHandle, c: ContainerHandle): Promise<void> {
-    await ctr.startContainer(this.deps, c);
-    this.live.started(c.id, ctr.containerPid(c));
+    const pid = await startRuncContainer(this.deps, c);
+    this.pids.set(c.id, pid);
+    this.live.started(c.id, pid);
+  }
+
+  /**
+   * The container's init PID without touching the disk on the status path:
+   * from its data (made at create by an earlier vmpod), else as its start
+   * reported it, else from runc's pidfile, read once per daemon (a container
+   * started before a restart); 0 while not made. Only this controller's
+   * start makes a container, so a 0 read stays true until it runs, but for
+   * a start interrupted by a daemon restart, whose conmon may finish making
+   * the container (still "created" then, which 0 also says).
+   */
+  private initPid(c: ContainerHandle): number {
+    const { pid, bundle } = decodeContainerData(c.data, c.id);
+    if (pid > 0) return pid;
+    let known = this.pids.get(c.id);
+    if (known === undefined) {
+      known = readInitPid(bundle);
+      this.pids.set(c.id, known);
+    }
+    return known;
   }
 
   /** Stopped, then deleted from runc (as containerd's StopContainer returns once the task is deleted): removal does not pay for it. */
@@ -288,8 +314,7 @@ export class RuncController implements SandboxController {
 
   /** From memory (live-state.ts); the full check (container.ts) only when memory and the PID cannot say. */
   containerState(_sb: SandboxHandle, c: ContainerHandle): Promise<ContainerProcessState> {
-    const { pid } = decodeContainerData(c.data, c.id);
-    return this.live.container(c.id, pid || ctr.containerPid(c), () => ctr.containerState(this.deps, c));
+    return this.live.container(c.id, this.initPid(c), () => ctr.containerState(this.deps, c));
   }
 
   execSync(_sb: SandboxHandle, c: ContainerHandle, cmd: string[], timeoutS: number): Promise<ExecResult> {
@@ -337,7 +362,7 @@ export class RuncController implements SandboxController {
   describeContainer(_sb: SandboxHandle, c: ContainerHandle): Description {
     const d = decodeContainerData(c.data, c.id);
     // The container's init process on the host.
-    return { pid: ctr.containerPid(c), bundle: d.bundle };
+    return { pid: this.initPid(c), bundle: d.bundle };
   }
 
   async purgeInterrupted(kind: 'sandbox' | 'container', id: string, log: Logger): Promise<void> {

@@ -78,7 +78,10 @@ export class LiveStates {
     const k = this.containers.get(id);
     if (k && k.pid === pid && this.fresh(k)) return live(k.state);
     const st = await full();
-    if ((st.state === 'created' || st.state === 'running') && pid > 0) {
+    if (st.state === 'created' && pid === 0) {
+      // Not made by runc yet: only this controller's start changes that, and it says so (started).
+      this.set(this.containers, id, 'created', 0, this.probes.now());
+    } else if ((st.state === 'created' || st.state === 'running') && pid > 0) {
       // A `runc start` that returned meanwhile has the last word.
       const started = this.containers.get(id)?.state === 'running' ? 'running' : st.state;
       this.set(this.containers, id, started, pid, this.probes.now());
@@ -89,15 +92,15 @@ export class LiveStates {
     return st;
   }
 
-  /** `runc start` returned: the container runs (until its exit file says otherwise). */
+  /** `runc start` returned: the container runs (until its exit file says otherwise), its init `pid` as runc made it just now. */
   started(id: string, pid: number): void {
-    const k = this.containers.get(id);
-    this.set(this.containers, id, 'running', pid, k?.pid === pid ? k.verifiedAt : 0);
+    this.set(this.containers, id, 'running', pid, this.probes.now());
   }
 
-  /** Verified within VERIFY_MS, and its init not known to have exited. */
+  /** Verified within VERIFY_MS, and its init not known to have exited (a container with no init yet has none to exit). */
   private fresh(k: Known): boolean {
     if (this.probes.now() - k.verifiedAt >= VERIFY_MS) return false;
+    if (k.pid === 0) return true;
     return k.watch ? !k.gone : this.probes.pidAlive(k.pid);
   }
 
@@ -111,12 +114,13 @@ export class LiveStates {
     }
     k?.watch?.close();
     const entry: Known = { state, pid, verifiedAt, watch: null, gone: false };
+    map.set(id, entry);
+    if (pid === 0) return;
     const w = this.probes.watchExit(pid, () => {
       entry.gone = true;
     });
     if (w === 'gone') entry.gone = true;
     else entry.watch = w;
-    map.set(id, entry);
   }
 
   private drop(map: Map<string, Known>, id: string): void {

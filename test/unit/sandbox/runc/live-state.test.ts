@@ -110,6 +110,26 @@ t.test('created stays created until runc start returned', async (t) => {
   t.equal(full.calls, 1);
 });
 
+t.test('a container runc has not made yet (PID 0) is created from memory, without a probe or a watch, until its start reports its init', async (t) => {
+  const f = fake();
+  f.watch();
+  const live = new LiveStates(f.probes);
+  const full = counted(created);
+  for (let i = 0; i < 20; i++) t.equal((await live.container('c', 0, full)).state, 'created');
+  t.equal(full.calls, 1, 'the full check ran once');
+  t.equal(f.probed(), 0, 'no kill(0, 0)');
+  f.advance(VERIFY_MS + 1);
+  await live.container('c', 0, full);
+  t.equal(full.calls, 2, 'verified again after VERIFY_MS');
+  f.alive.add(11);
+  live.started('c', 11);
+  t.equal((await live.container('c', 11, counted(created))).state, 'running', 'running once its start reported PID 11');
+  f.exit(11);
+  const gone = counted({ state: 'unknown', exitCode: 255, finishedAt: '9', oomKilled: false });
+  t.equal((await live.container('c', 11, gone)).state, 'unknown', "its init's exit is seen through the watch made at the start");
+  t.equal(gone.calls, 1);
+});
+
 t.test('a pod is ready while its infra PID lives, not ready once its exit file exists', async (t) => {
   const f = fake();
   const live = new LiveStates(f.probes);
