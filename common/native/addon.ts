@@ -72,6 +72,17 @@ export interface NativeAddon {
   localCid(): number;
   /** pidfd_open(2): an fd (for Handle) readable once the process has exited, or -errno (-ESRCH: none). */
   pidfdOpen(pid: number): number;
+  /**
+   * posix_spawn of an absolute `path`: the child's fd i is fds[i] (-1: /dev/null), signals at their defaults,
+   * its own session if `setsid`; the PID, or -errno (-ENOENT, -EACCES: it could not be run).
+   */
+  spawn(path: string, argv: string[], envp: string[], cwd: string | null, fds: number[], setsid: boolean): number;
+  /** pipe2(O_CLOEXEC): [read end, write end], or -errno. */
+  pipe(): [number, number] | number;
+  /** close(2): 0 or -errno. */
+  closeFd(fd: number): number;
+  /** waitpid(pid, WNOHANG): null while it runs, how it ended once reaped, or -errno. */
+  reap(pid: number): { code?: number; signal?: number } | null | number;
   mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;
   umount(target: string, flags: number): void;
   powerOff(): void;

@@ -43,4 +43,7 @@ inline bool GetU32(const Napi::CallbackInfo& info, size_t i, uint32_t* out) {
 // Adds openPty, setWinsize and getWinsize to the addon's exports (pty.cc).
 void AddPtyFunctions(Napi::Env env, Napi::Object exports);
 
+// Adds spawn, pipe, closeFd and reap to the addon's exports (spawn.cc).
+void AddSpawnFunctions(Napi::Env env, Napi::Object exports);
+
 }  // namespace vmpod

@@ -494,6 +494,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("umount", Napi::Function::New<Umount>(env, "umount"));
   exports.Set("powerOff", Napi::Function::New<PowerOff>(env, "powerOff"));
   vmpod::AddPtyFunctions(env, exports);
+  vmpod::AddSpawnFunctions(env, exports);
 
   Napi::Object c = Napi::Object::New(env);
   auto num = [&](const char* k, double v) { c.Set(k, Napi::Number::New(env, v)); };

@@ -2,7 +2,7 @@
 // nsenter, CNI plugins). Node has no setns(2), so "inside a namespace" always
 // means "spawn through nsenter".
 
-import { spawn } from 'node:child_process';
+import { spawnChild } from '../host/spawn';
 import { DeadlineExceededError, InternalError } from '../../common/errors';
 
 export interface RunOptions {
@@ -37,7 +37,7 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   const full = inNetns(opts.netns, argv);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const child = spawn(full[0], full.slice(1), { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnChild(full[0], full.slice(1), { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -45,10 +45,10 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
       timedOut = true;
       child.kill('SIGKILL');
     }, timeoutMs);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
     // A program that exits without reading stdin makes the write fail with EPIPE; its exit code tells the story.
-    child.stdin.on('error', () => undefined);
+    child.stdin!.on('error', () => undefined);
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(new InternalError(`cannot run ${full[0]}: ${e.message}`, { cause: e }));
@@ -65,7 +65,7 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
         stderr: Buffer.concat(err).toString('utf8'),
       });
     });
-    child.stdin.end(opts.input ?? '');
+    child.stdin!.end(opts.input ?? '');
   });
 }
 

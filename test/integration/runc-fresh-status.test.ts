@@ -5,6 +5,7 @@
 // makes every second spawn no process (no runc state, no conmon) per call.
 
 import t from 'tap';
+import { loadAddon } from '../../common/native/addon';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -48,6 +49,18 @@ for (const n of SPAWNERS) {
     spawned.push(String(args[0]));
     return orig(...args);
   };
+}
+
+// And through the native addon's posix_spawn (host/spawn.ts), which the module object of the addon serves.
+try {
+  const addon = loadAddon() as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const nativeSpawn = addon.spawn;
+  addon.spawn = (...args: unknown[]) => {
+    spawned.push(String(args[0]));
+    return nativeSpawn(...args);
+  };
+} catch {
+  // No addon: every process goes through node:child_process.
 }
 
 let reg: RunningRegistry | undefined;

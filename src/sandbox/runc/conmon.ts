@@ -9,7 +9,7 @@
 // pipe named by _OCI_SYNCPIPE once `runc create` succeeded, or a negative
 // number and a message when it failed.
 
-import { spawn } from 'node:child_process';
+import { spawnChild } from '../../host/spawn';
 import { constants as fsConstants, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { open } from 'node:fs/promises';
@@ -93,7 +93,7 @@ export function launchConmon(o: ConmonOptions): Promise<ConmonStarted> {
   const binary = o.conmonBinary ?? 'conmon';
   const timeoutMs = o.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, conmonArgs(o), {
+    const child = spawnChild(binary, conmonArgs(o), {
       // fd 3 is the sync pipe; conmon's own stdio is not needed (it logs to syslog).
       stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin', _OCI_SYNCPIPE: '3' },

@@ -1,7 +1,7 @@
 // Runs a helper binary (runc) and returns its output; a non-zero exit becomes
 // an error that names the command and carries runc's own message.
 
-import { spawn } from 'node:child_process';
+import { spawnChild } from '../../host/spawn';
 import { DeadlineExceededError, InternalError, UnavailableError } from '../../../common/errors';
 
 export interface RunResult {
@@ -39,7 +39,7 @@ export function run(binary: string, args: string[], opts: RunOptions = {}): Prom
   const argv = [binary, ...args];
   const max = opts.maxOutput ?? 4 * 1024 * 1024;
   return new Promise((resolve, reject) => {
-    const child = spawn(binary, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawnChild(binary, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let outLen = 0;

@@ -5,7 +5,7 @@
 // daemon never buffers more than the cap. On timeout the exec'd process is
 // SIGKILLed.
 
-import { spawn } from 'node:child_process';
+import { spawnChild } from '../../host/spawn';
 import { readFile, rm } from 'node:fs/promises';
 import { DeadlineExceededError, UnavailableError } from '../../../common/errors';
 import { EXEC_OUTPUT_CAP } from '../controller';
@@ -37,11 +37,11 @@ export interface ExecSyncOptions {
 export function execSync(o: ExecSyncOptions): Promise<ExecSyncResult> {
   const cap = o.cap ?? EXEC_OUTPUT_CAP;
   return new Promise((resolve, reject) => {
-    const child = spawn(o.runcBinary, ['--root', o.runcRoot, 'exec', '--pid-file', o.pidFile, o.id, ...o.cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnChild(o.runcBinary, ['--root', o.runcRoot, 'exec', '--pid-file', o.pidFile, o.id, ...o.cmd], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out = new ExecStreamCollector(cap);
     const err = new ExecStreamCollector(cap);
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    child.stderr!.on('data', (b: Buffer) => err.push(b));
     let timedOut = false;
     const timer =
       o.timeoutS > 0
@@ -68,8 +68,8 @@ export function execSync(o: ExecSyncOptions): Promise<ExecSyncResult> {
       settled = true;
       if (timer) clearTimeout(timer);
       if (drain) clearTimeout(drain);
-      child.stdout.destroy();
-      child.stderr.destroy();
+      child.stdout!.destroy();
+      child.stderr!.destroy();
       void rm(o.pidFile, { force: true })
         .catch(() => undefined)
         .finally(() => {

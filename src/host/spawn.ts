@@ -1,0 +1,263 @@
+// Starting a helper program (runc, conmon, CNI plugins) without forking the
+// daemon. Node's child_process forks the whole process and waits for the
+// child's exec: copying the page tables of a 100+ MiB daemon blocks the
+// event loop for 8-18 ms per spawn here, and the runc path starts several
+// programs per CRI call. posix_spawn (native/vsock/spawn.cc, vfork-like)
+// costs a fraction of that whatever the daemon's size.
+//
+// The child looks like a ChildProcess to its callers (the parts they use):
+// stdio pipes as net.Sockets, 'exit' when it ends (learned from a pidfd on
+// the event loop, then reaped with waitpid), 'close' once its output pipes
+// have closed as well, 'error' when it cannot be started (ENOENT, EACCES).
+// Without the addon or pidfd_open (Linux < 5.3), Node's spawn is used.
+
+import { spawn as nodeSpawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { accessSync, constants as fsConstants } from 'node:fs';
+import { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { AddonUnavailableError, loadAddon, type NativeAddon, type NativeHandle } from '../../common/native/addon';
+import { SyscallError } from '../../common/native/errno';
+
+export type StdioMode = 'ignore' | 'pipe';
+
+export interface SpawnOptions {
+  /** fd i of the child: a pipe to the daemon, or /dev/null. Default: three 'ignore'. */
+  stdio?: StdioMode[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Its own session (setsid), as child_process's `detached`. */
+  detached?: boolean;
+}
+
+/** What callers use of a ChildProcess; both a native child and Node's satisfy it. */
+export interface Child {
+  readonly pid?: number;
+  /** stdio[i]: the daemon's end of the child's fd i, when it is a pipe. */
+  readonly stdio: readonly (Readable | Writable | null | undefined)[];
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  kill(signal?: NodeJS.Signals | number): boolean;
+  unref(): void;
+  on(event: 'exit' | 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+  on(event: 'error', listener: (err: NodeJS.ErrnoException) => void): this;
+  once(event: 'exit' | 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+}
+
+const READABLE = 1; // UV_READABLE
+const signalNames = new Map<number, NodeJS.Signals>(Object.entries(osConstants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+
+/** Starts `file` (a path, or a name looked up in the env's PATH) with `args`. */
+export function spawnChild(file: string, args: readonly string[], opts: SpawnOptions = {}): Child {
+  const addon = nativeSpawner();
+  if (!addon) {
+    return nodeSpawn(file, [...args], { stdio: opts.stdio ?? 'ignore', env: opts.env, cwd: opts.cwd, detached: opts.detached });
+  }
+  return new NativeChild(addon, file, args, opts);
+}
+
+/** The addon when it can spawn and watch exits (pidfd_open works here), else null. Asked once. */
+let spawner: NativeAddon | null | undefined;
+function nativeSpawner(): NativeAddon | null {
+  if (spawner !== undefined) return spawner;
+  spawner = null;
+  try {
+    const addon = loadAddon();
+    if (typeof addon.spawn !== 'function') return spawner;
+    const fd = addon.pidfdOpen(process.pid);
+    if (fd < 0) return spawner;
+    addon.closeFd(fd);
+    spawner = addon;
+  } catch (err) {
+    if (!(err instanceof AddonUnavailableError)) throw err;
+  }
+  return spawner;
+}
+
+/** Only found paths are kept: a program installed later is found then. */
+const resolved = new Map<string, string>();
+
+/** `file` as an absolute path: as given when it has a slash, else the first executable of that name on `path`. */
+export function resolveExecutable(file: string, path: string | undefined): string | null {
+  if (file.includes('/')) return file;
+  const key = `${path ?? ''}\0${file}`;
+  const hit = resolved.get(key);
+  if (hit) return hit;
+  for (const dir of (path ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, file);
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      resolved.set(key, candidate);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return null;
+}
+
+/** The env as "KEY=value" strings, without unset keys. Pure. */
+export function envStrings(env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out.push(`${k}=${v}`);
+  return out;
+}
+
+class NativeChild extends EventEmitter implements Child {
+  pid?: number;
+  readonly stdio: (Readable | Writable | null)[] = [];
+  stdin: Writable | null = null;
+  stdout: Readable | null = null;
+  stderr: Readable | null = null;
+  private watch: NativeHandle | null = null;
+  private exited = false;
+  private closesNeeded = 1; // the exit itself, plus each readable pipe
+  private exitArgs: [number | null, NodeJS.Signals | null] = [null, null];
+
+  constructor(
+    private readonly addon: NativeAddon,
+    file: string,
+    args: readonly string[],
+    opts: SpawnOptions,
+  ) {
+    super();
+    const env = opts.env ?? process.env;
+    const modes = opts.stdio ?? ['ignore', 'ignore', 'ignore'];
+    const path = resolveExecutable(file, env.PATH);
+    if (!path) {
+      this.failLater(-osConstants.errno.ENOENT, file, modes);
+      return;
+    }
+    const childFds: number[] = [];
+    const parentFds: (number | null)[] = [];
+    for (let i = 0; i < modes.length; i++) {
+      if (modes[i] !== 'pipe') {
+        childFds.push(-1);
+        parentFds.push(null);
+        continue;
+      }
+      const p = this.addon.pipe();
+      if (typeof p === 'number') {
+        this.closeAll(childFds, parentFds);
+        this.failLater(p, file, modes);
+        return;
+      }
+      // fd 0 is written by the daemon; every other pipe is read by it.
+      const [r, w] = p;
+      childFds.push(i === 0 ? r : w);
+      parentFds.push(i === 0 ? w : r);
+    }
+    const pid = this.addon.spawn(path, [file, ...args], envStrings(env), opts.cwd ?? null, childFds, !!opts.detached);
+    for (const fd of childFds) if (fd >= 0) this.addon.closeFd(fd);
+    if (pid < 0) {
+      this.closeAll([], parentFds);
+      this.failLater(pid, file, modes);
+      return;
+    }
+    this.pid = pid;
+    parentFds.forEach((fd, i) => {
+      if (fd === null) {
+        this.stdio.push(null);
+        return;
+      }
+      const s = new Socket({ fd, readable: i !== 0, writable: i === 0 });
+      if (i !== 0) {
+        this.closesNeeded++;
+        s.on('close', () => this.closed());
+      }
+      this.stdio.push(s);
+    });
+    this.named();
+    this.watchExit(pid);
+  }
+
+  private named(): void {
+    this.stdin = (this.stdio[0] as Writable | null) ?? null;
+    this.stdout = (this.stdio[1] as Readable | null) ?? null;
+    this.stderr = (this.stdio[2] as Readable | null) ?? null;
+  }
+
+  kill(signal: NodeJS.Signals | number = 'SIGTERM'): boolean {
+    // Until it is reaped the PID is this child's (a zombie holds it), so the signal cannot reach another process.
+    if (this.pid === undefined || this.exited) return false;
+    try {
+      process.kill(this.pid, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  unref(): void {
+    this.watch?.setRef(false);
+  }
+
+  private watchExit(pid: number): void {
+    const fd = this.addon.pidfdOpen(pid);
+    if (fd < 0) {
+      // It cannot have been reaped yet, so this is a kernel refusal (out of fds): poll for the exit instead.
+      const timer = setInterval(() => this.reap() && clearInterval(timer), 20);
+      return;
+    }
+    const h = new this.addon.Handle(fd);
+    this.watch = h;
+    h.onpoll = () => {
+      h.close();
+      this.watch = null;
+      if (!this.reap()) {
+        // Readable means exited; a reap that finds it running would be a kernel oddity: keep trying.
+        const timer = setInterval(() => this.reap() && clearInterval(timer), 20);
+      }
+    };
+    if (h.poll(READABLE) < 0) h.onpoll(0, 0);
+  }
+
+  /** Reaps the child if it has ended, and reports it: whether it had. */
+  private reap(): boolean {
+    if (this.exited || this.pid === undefined) return true;
+    const r = this.addon.reap(this.pid);
+    if (r === null) return false;
+    this.exited = true;
+    // As Node does: nothing more can be written to a process that has gone.
+    this.stdin?.destroy();
+    // -ECHILD: reaped by someone else (cannot happen: libuv reaps only its own children); report it as lost.
+    this.exitArgs = typeof r === 'number' ? [null, 'SIGKILL'] : r.signal !== undefined ? [null, signalNames.get(r.signal) ?? 'SIGKILL'] : [r.code ?? 0, null];
+    this.emit('exit', ...this.exitArgs);
+    this.closed();
+    return true;
+  }
+
+  private closed(): void {
+    if (--this.closesNeeded === 0) this.emit('close', ...this.exitArgs);
+  }
+
+  private closeAll(childFds: number[], parentFds: (number | null)[]): void {
+    for (const fd of [...childFds, ...parentFds]) if (fd !== null && fd >= 0) this.addon.closeFd(fd);
+  }
+
+  /**
+   * As Node does: the error is emitted on the next tick, after the caller
+   * attached its listeners; the pipes it asked for exist (empty, ended), so
+   * that code written for a started child needs no other path.
+   */
+  private failLater(errno: number, file: string, modes: StdioMode[]): void {
+    for (const [i, m] of modes.entries()) {
+      if (m !== 'pipe') {
+        this.stdio.push(null);
+        continue;
+      }
+      const s = new PassThrough();
+      if (i !== 0) s.end();
+      else s.resume();
+      this.stdio.push(s);
+    }
+    this.named();
+    const err = new SyscallError(errno, `spawn ${file}`) as SyscallError & { path: string; spawnargs?: string[] };
+    err.path = file;
+    process.nextTick(() => this.emit('error', err));
+  }
+}
