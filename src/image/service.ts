@@ -333,13 +333,10 @@ export class ImageService {
   async gc(): Promise<number> {
     this.imageTreesChanged();
     const keepBlobs = new Set<string>(this.protect.keys());
-    const keepSnaps = new Set<string>(this.protect.keys());
     for (const r of this.records.list()) {
       for (const d of [r.topDigest, r.manifestDigest, r.configDigest, ...r.layers.map((l) => l.digest)]) keepBlobs.add(d);
-      for (const c of r.chainIds) keepSnaps.add(c);
     }
-    for (const l of this.leases.list()) for (const c of l.chainIds) keepSnaps.add(c);
-    for (const l of this.volumeLeases.list()) for (const v of l.volumes) for (const c of v.chainIds) keepSnaps.add(c);
+    const keepSnaps = this.keptSnapshots();
     let n = 0;
     for (const d of await this.content.list()) {
       if (!keepBlobs.has(d)) {
@@ -356,6 +353,15 @@ export class ImageService {
     }
     this.imageTreesChanged(); // again: a walk that ran during the deletions may have cached a half-collected state
     return n;
+  }
+
+  /** Snapshots something still holds: an image, a container's rootfs, an image volume, a pull in flight. */
+  private keptSnapshots(): Set<string> {
+    const keep = new Set<string>(this.protect.keys());
+    for (const r of this.records.list()) for (const c of r.chainIds) keep.add(c);
+    for (const l of this.leases.list()) for (const c of l.chainIds) keep.add(c);
+    for (const l of this.volumeLeases.list()) for (const v of l.volumes) for (const c of v.chainIds) keep.add(c);
+    return keep;
   }
 
   // ---- container root filesystems -----------------------------------------
@@ -422,7 +428,11 @@ export class ImageService {
       this.usage.forget(d);
     }
     this.leases.delete(containerId);
-    await this.gc();
+    // A lease holds snapshots only, and only the last holder's release leaves one to collect (its image was
+    // removed while the container used it). Otherwise the GC's walks of the blob and snapshot dirs, and the
+    // reset of ImageFsInfo's cached total, would be for nothing on every RemoveContainer.
+    const kept = this.keptSnapshots();
+    if (lease.chainIds.some((c) => !kept.has(c))) await this.gc();
   }
 
   /** Container ids whose root filesystem or image volumes still pin this image's snapshots. */
