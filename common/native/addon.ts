@@ -74,9 +74,10 @@ export interface NativeAddon {
   pidfdOpen(pid: number): number;
   /**
    * posix_spawn of an absolute `path`: the child's fd i is fds[i] (-1: /dev/null), signals at their defaults,
-   * its own session if `setsid`; the PID, or -errno (-ENOENT, -EACCES: it could not be run).
+   * its own session if `setsid`, the daemon's environment when `envp` is null; the PID, or -errno (-ENOENT,
+   * -EACCES: it could not be run).
    */
-  spawn(path: string, argv: string[], envp: string[], cwd: string | null, fds: number[], setsid: boolean): number;
+  spawn(path: string, argv: string[], envp: string[] | null, cwd: string | null, fds: number[], setsid: boolean): number;
   /** pipe2(O_CLOEXEC): [read end, write end], or -errno. */
   pipe(): [number, number] | number;
   /** close(2): 0 or -errno. */

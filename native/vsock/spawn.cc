@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+extern char** environ;
+
 #include "syscall-util.h"
 
 namespace vmpod {
@@ -58,21 +60,24 @@ std::vector<char*> CStrings(std::vector<std::string>& v) {
   return p;
 }
 
-// spawn(path, argv, envp, cwd | null, fds, setsid) -> pid, or -errno.
+// spawn(path, argv, envp | null, cwd | null, fds, setsid) -> pid, or -errno.
 // The child's fd i is fds[i] (-1: /dev/null), every other fd of the daemon
 // stays closed (they are all O_CLOEXEC); signal dispositions are reset to
 // their defaults (Node ignores SIGPIPE) and the signal mask is emptied, as
 // libuv does for its children. `path` is absolute: no PATH search here.
 Napi::Value Spawn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 6 || !info[0].IsString() || !(info[3].IsString() || info[3].IsNull()) || !info[4].IsArray() ||
-      !info[5].IsBoolean()) {
-    Napi::TypeError::New(env, "spawn(path, argv, envp, cwd | null, fds, setsid)").ThrowAsJavaScriptException();
+  if (info.Length() < 6 || !info[0].IsString() || !(info[2].IsArray() || info[2].IsNull()) ||
+      !(info[3].IsString() || info[3].IsNull()) || !info[4].IsArray() || !info[5].IsBoolean()) {
+    Napi::TypeError::New(env, "spawn(path, argv, envp | null, cwd | null, fds, setsid)").ThrowAsJavaScriptException();
     return env.Undefined();
   }
   std::string path = info[0].As<Napi::String>().Utf8Value();
   std::vector<std::string> argv, envp;
-  if (!StringArray(info, 1, &argv) || !StringArray(info, 2, &envp)) return env.Undefined();
+  // envp null: the daemon's own environment (Node keeps process.env in environ); listing process.env
+  // in JavaScript for every child costs more than the spawn.
+  const bool ownEnv = info[2].IsNull();
+  if (!StringArray(info, 1, &argv) || (!ownEnv && !StringArray(info, 2, &envp))) return env.Undefined();
   std::string cwd = info[3].IsString() ? info[3].As<Napi::String>().Utf8Value() : "";
   Napi::Array fdList = info[4].As<Napi::Array>();
   std::vector<int> fds;
@@ -136,7 +141,7 @@ Napi::Value Spawn(const Napi::CallbackInfo& info) {
   if (rc == 0) {
     std::vector<char*> a = CStrings(argv);
     std::vector<char*> e = CStrings(envp);
-    rc = posix_spawn(&pid, path.c_str(), &actions, &attr, a.data(), e.data());
+    rc = posix_spawn(&pid, path.c_str(), &actions, &attr, a.data(), ownEnv ? environ : e.data());
   }
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);

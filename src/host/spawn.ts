@@ -9,7 +9,7 @@
 // stdio pipes as net.Sockets, 'exit' when it ends (learned from a pidfd on
 // the event loop, then reaped with waitpid), 'close' once its output pipes
 // have closed as well, 'error' when it cannot be started (ENOENT, EACCES).
-// Without the addon or pidfd_open (Linux < 5.3), Node's spawn is used.
+// Without the addon, Node's spawn is used.
 
 import { spawn as nodeSpawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -59,39 +59,33 @@ export function spawnChild(file: string, args: readonly string[], opts: SpawnOpt
   return new NativeChild(addon, file, args, opts);
 }
 
-/** The addon when it can spawn and watch exits (pidfd_open works here), else null. Asked once. */
-let spawner: NativeAddon | null | undefined;
+/**
+ * The addon when it has spawn, else null. Asked at each spawn (the addon's
+ * load is cached; the check is a property read): no state of its own here.
+ * Where pidfd_open is refused the exit is polled (NativeChild.watchExit).
+ */
 function nativeSpawner(): NativeAddon | null {
-  if (spawner !== undefined) return spawner;
-  spawner = null;
   try {
     const addon = loadAddon();
-    if (typeof addon.spawn !== 'function') return spawner;
-    const fd = addon.pidfdOpen(process.pid);
-    if (fd < 0) return spawner;
-    addon.closeFd(fd);
-    spawner = addon;
+    return typeof addon.spawn === 'function' ? addon : null;
   } catch (err) {
-    if (!(err instanceof AddonUnavailableError)) throw err;
+    if (err instanceof AddonUnavailableError) return null;
+    throw err;
   }
-  return spawner;
 }
 
-/** Only found paths are kept: a program installed later is found then. */
-const resolved = new Map<string, string>();
-
-/** `file` as an absolute path: as given when it has a slash, else the first executable of that name on `path`. */
+/**
+ * `file` as an absolute path: as given when it has a slash, else the first
+ * executable of that name on `path` (a few access(2) calls, far below the
+ * spawn's own cost, and never stale).
+ */
 export function resolveExecutable(file: string, path: string | undefined): string | null {
   if (file.includes('/')) return file;
-  const key = `${path ?? ''}\0${file}`;
-  const hit = resolved.get(key);
-  if (hit) return hit;
   for (const dir of (path ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, file);
     try {
       accessSync(candidate, fsConstants.X_OK);
-      resolved.set(key, candidate);
       return candidate;
     } catch {
       // not here
@@ -114,6 +108,8 @@ class NativeChild extends EventEmitter implements Child {
   stdout: Readable | null = null;
   stderr: Readable | null = null;
   private watch: NativeHandle | null = null;
+  private poller: NodeJS.Timeout | undefined;
+  private referenced = true;
   private exited = false;
   private closesNeeded = 1; // the exit itself, plus each readable pipe
   private exitArgs: [number | null, NodeJS.Signals | null] = [null, null];
@@ -151,7 +147,7 @@ class NativeChild extends EventEmitter implements Child {
       childFds.push(i === 0 ? r : w);
       parentFds.push(i === 0 ? w : r);
     }
-    const pid = this.addon.spawn(path, [file, ...args], envStrings(env), opts.cwd ?? null, childFds, !!opts.detached);
+    const pid = this.addon.spawn(path, [file, ...args], opts.env ? envStrings(opts.env) : null, opts.cwd ?? null, childFds, !!opts.detached);
     for (const fd of childFds) if (fd >= 0) this.addon.closeFd(fd);
     if (pid < 0) {
       this.closeAll([], parentFds);
@@ -193,27 +189,32 @@ class NativeChild extends EventEmitter implements Child {
   }
 
   unref(): void {
+    this.referenced = false;
     this.watch?.setRef(false);
+    this.poller?.unref();
   }
 
   private watchExit(pid: number): void {
     const fd = this.addon.pidfdOpen(pid);
-    if (fd < 0) {
-      // It cannot have been reaped yet, so this is a kernel refusal (out of fds): poll for the exit instead.
-      const timer = setInterval(() => this.reap() && clearInterval(timer), 20);
-      return;
-    }
+    // It cannot have been reaped yet, so a refusal is the kernel's (no pidfd_open before Linux 5.3, out of fds).
+    if (fd < 0) return this.pollExit();
     const h = new this.addon.Handle(fd);
     this.watch = h;
     h.onpoll = () => {
       h.close();
       this.watch = null;
-      if (!this.reap()) {
-        // Readable means exited; a reap that finds it running would be a kernel oddity: keep trying.
-        const timer = setInterval(() => this.reap() && clearInterval(timer), 20);
-      }
+      // Readable means exited; a reap that finds it running would be a kernel oddity: keep trying.
+      if (!this.reap()) this.pollExit();
     };
     if (h.poll(READABLE) < 0) h.onpoll(0, 0);
+  }
+
+  /** Asks waitpid every 20 ms: the way without a pidfd. */
+  private pollExit(): void {
+    this.poller = setInterval(() => {
+      if (this.reap()) clearInterval(this.poller);
+    }, 20);
+    if (!this.referenced) this.poller.unref();
   }
 
   /** Reaps the child if it has ended, and reports it: whether it had. */

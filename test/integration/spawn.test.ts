@@ -75,6 +75,13 @@ t.test('env, cwd, signals at their defaults, and no fd of the daemon: as a child
   t.same(rest.slice(2), theirs.slice(2), 'the same fds as a child of Node: 0-2, the one ls reads with, nothing of the daemon');
 });
 
+t.test("without an env given, the daemon's own, as it is now", async (t) => {
+  process.env.VMPOD_SPAWN_PROBE = `set-${process.pid}`;
+  t.teardown(() => delete process.env.VMPOD_SPAWN_PROBE);
+  const r = await collect(spawnChild('sh', ['-c', 'echo "$VMPOD_SPAWN_PROBE"'], piped));
+  t.equal(r.out, `set-${process.pid}\n`, 'a variable set in process.env after start reaches the child');
+});
+
 t.test('an extra pipe as fd 3, and a session of its own', async (t) => {
   const c = spawnChild('sh', ['-c', 'echo ready >&3; cut -d" " -f6 /proc/$$/stat'], { stdio: ['ignore', 'pipe', 'ignore', 'pipe'], detached: true });
   const fd3: Buffer[] = [];
