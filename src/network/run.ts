@@ -8,6 +8,7 @@ import { DeadlineExceededError, InternalError } from '../../common/errors';
 export interface RunOptions {
   /** Bytes written to stdin, then stdin is closed. */
   input?: string;
+  /** The environment; undefined: the daemon's own (passed as it is, not listed per run). */
   env?: NodeJS.ProcessEnv;
   timeoutMs?: number;
   /** Network namespace (a pinned path) to run the command in; undefined = the daemon's own. */
@@ -37,7 +38,7 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
   const full = inNetns(opts.netns, argv);
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const child = spawnChild(full[0], full.slice(1), { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawnChild(full[0], full.slice(1), { env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
