@@ -16,9 +16,10 @@
 // mounted as an image volume is not removed at all until its container is
 // (FAILED_PRECONDITION naming both): see docs/image-volumes.md.
 
+import { statSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import { removeTree } from '../host/remove-tree';
+import { dirname, join } from 'node:path';
+import { Trash } from '../host/trash';
 import type { RegistryConfig } from '../config/types';
 import { CancelledError, DeadlineExceededError, FailedPreconditionError, InvalidArgumentError, isVmpodError, NotFoundError, UnavailableError } from '../../common/errors';
 import type { Logger } from '../log';
@@ -87,6 +88,8 @@ export class ImageService {
   private readonly onPull: (outcome: PullOutcome) => void;
   /** Walks of trees that change (blobs, records, writable layers), cached and coalesced. */
   private readonly usage = new UsageCache();
+  /** Released containers' dirs, deleted after RemoveContainer answers (host/trash.ts). */
+  private readonly trash: Trash;
 
   constructor(opts: ImageServiceOptions) {
     this.dir = join(opts.root, 'image');
@@ -99,6 +102,7 @@ export class ImageService {
     this.client = new RegistryClient({ registries: opts.registries, log: this.log, timeoutMs: opts.timeoutMs });
     this.limits = { ...DEFAULT_IMAGE_LIMITS, ...opts.limits };
     this.onPull = opts.onPull ?? ((): void => {});
+    this.trash = new Trash(join(this.dir, 'trash'), this.log);
   }
 
   /**
@@ -113,6 +117,7 @@ export class ImageService {
     this.leases.load();
     this.volumeLeases.load();
     await makeDirs(this.emptyLower, 0o755);
+    this.trash.sweep();
     const orphans = (await this.sweepContainerDirs()) + (await this.sweepVolumeDirs());
     const partial = await this.content.sweep();
     const unpacks = await this.snapshots.sweep();
@@ -414,17 +419,17 @@ export class ImageService {
   /** Unmount a container's rootfs, keeping its lease and dirs (its writable layer) for releaseRootfs. Idempotent. */
   async unmountRootfs(containerId: string): Promise<void> {
     const lease = this.leases.get(containerId);
-    if (lease) await unmount(lease.layout.mountpoint);
+    if (lease && overlayMounted(lease.layout.mountpoint)) await unmount(lease.layout.mountpoint);
   }
 
   /** Unmount and delete a container's rootfs dirs and drop its lease. Idempotent. */
   async releaseRootfs(containerId: string): Promise<void> {
     const lease = this.leases.get(containerId);
     if (!lease) return;
-    await unmount(lease.layout.mountpoint);
-    // The writable layer is the container's: removeTree copes with whatever depth it built.
+    if (overlayMounted(lease.layout.mountpoint)) await unmount(lease.layout.mountpoint);
+    // Renamed away now, deleted after the call answers (the trash's removeTree copes with whatever depth the container built).
     for (const d of lease.ownedDirs) {
-      await removeTree(d);
+      await this.trash.discard(d);
       this.usage.forget(d);
     }
     this.leases.delete(containerId);
@@ -503,6 +508,11 @@ export class ImageService {
     await rm(lease.dir, { recursive: true, force: true });
     this.volumeLeases.delete(containerId);
     await this.gc();
+  }
+
+  /** Resolves when the dirs released so far are deleted (RemovePodSandbox: nothing of the pod is left when it answers). */
+  discardsDrained(): Promise<void> {
+    return this.trash.drained();
   }
 
   /** Containers holding image volumes: start-up recovery releases those no container record knows. */
@@ -626,4 +636,18 @@ export async function createImageService(opts: ImageServiceOptions): Promise<Ima
   const s = new ImageService(opts);
   await s.start();
   return s;
+}
+
+/**
+ * Whether a container's overlay is mounted on `mountpoint`: the kernel gives
+ * every overlay mount an anonymous device of its own, so it differs from its
+ * parent dir's. Two stats instead of reading /proc/self/mountinfo (every
+ * mount of the host) on each removal; a missing dir is not mounted.
+ */
+function overlayMounted(mountpoint: string): boolean {
+  try {
+    return statSync(mountpoint).dev !== statSync(dirname(mountpoint)).dev;
+  } catch {
+    return false;
+  }
 }

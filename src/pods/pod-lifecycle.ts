@@ -155,6 +155,8 @@ async function removePodSteps(d: Domain, sb: SandboxRecord, log: Logger): Promis
     await rt.ctl.removeSandbox(rt.h, log);
   }
   await d.network.teardown(sb.id);
+  // The pod's containers' writable layers are deleted after each RemoveContainer answered; none may outlive the pod.
+  await d.images.discardsDrained();
   const last = d.sandboxes.get(sb.id) ?? sb;
   d.sandboxes.delete(sb.id);
   publishEvent(d, 'CONTAINER_DELETED_EVENT', sb.id, sb.id, last);

@@ -3,7 +3,7 @@
 // container at StartContainer (container-start.ts).
 
 import { readFile, rm, writeFile } from 'node:fs/promises';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../../log';
 import { containerSpec } from '../../oci/container-spec';
@@ -28,6 +28,7 @@ import type { OpaqueProbe } from '../../image/layer-file';
 import { Steps, type PhaseObserver } from '../steps';
 import { nowNs, sleep } from '../../../common/time';
 import { makeDirs } from '../../host/make-dirs';
+import type { Trash } from '../../host/trash';
 
 export interface ContainerDeps {
   paths: RuncPaths;
@@ -39,6 +40,8 @@ export interface ContainerDeps {
   phases?: PhaseObserver;
   /** Whether an image layer's directory is opaque (the controller's OpaqueCache). */
   opaque?: OpaqueProbe;
+  /** Where a removed container's bundle goes to be deleted after RemoveContainer answers (host/trash.ts). */
+  trash: Trash;
 }
 
 /** The container's data, with its init PID read from runc's pidfile when the data has none (made at StartContainer). */
@@ -277,8 +280,8 @@ export async function removeContainer(deps: ContainerDeps, c: ContainerHandle, o
   // Left mounted only by a daemon that died between staging and runc create.
   await releaseStagedMounts(deps.paths.stagedMounts(c.id));
   await releaseStagedMounts(deps.paths.stagedRootfs(c.id));
-  await rm(d.bundle, { recursive: true, force: true });
-  await rm(d.exitFile, { force: true });
+  await deps.trash.discard(d.bundle);
+  rmSync(d.exitFile, { force: true });
 }
 
 export async function execInContainer(deps: ContainerDeps, c: ContainerHandle, cmd: string[], timeoutS: number): Promise<ExecResult> {

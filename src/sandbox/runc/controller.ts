@@ -54,6 +54,7 @@ import { watchPidExit } from '../../host/pid-watch';
 import { OpaqueCache } from '../../image/layer-file';
 import { unmountIfMounted } from './mount';
 import { RuncPaths } from './paths';
+import { Trash } from '../../host/trash';
 import { mountBinaryPath, releaseStagedMounts } from './staged-mounts';
 import { createPod, infraBinaryPath, podReady, removePod, stopPod } from './pod';
 import { resizeRuncPod } from './pod-resize';
@@ -90,6 +91,8 @@ export class RuncController implements SandboxController {
   private readonly opaque = new OpaqueCache();
   /** Init PIDs of containers made at their start (initPid), by id, until removal. */
   private readonly pids = new Map<string, number>();
+  /** Removed containers' bundles, deleted after RemoveContainer answers; RemovePodSandbox waits for them. */
+  private readonly trash: Trash;
 
   constructor(private readonly opts: RuncControllerOptions) {
     this.handler = opts.handler;
@@ -108,6 +111,9 @@ export class RuncController implements SandboxController {
       watchExit: watchPidExit,
       now: Date.now,
     });
+    this.trash = new Trash(join(this.paths.state, 'trash'), opts.log.child({ subsystem: 'runc' }));
+    // Bundles a killed daemon had not finished deleting (the trash is under the state dir: a reboot empties it too).
+    this.trash.sweep();
   }
 
   private get deps() {
@@ -120,6 +126,7 @@ export class RuncController implements SandboxController {
       mountBinary: this.mountBinary,
       phases: this.opts.phases,
       opaque: this.opaque.ask,
+      trash: this.trash,
     };
   }
 
@@ -227,6 +234,8 @@ export class RuncController implements SandboxController {
   async removeSandbox(sb: SandboxHandle, log: Logger): Promise<void> {
     await removePod(this.deps, sb, log, { runcDelete: () => this.runcDelete(sb.id) });
     this.forget(sb.id);
+    // Nothing of the pod may be left when RemovePodSandbox answers: its containers' bundles included.
+    await this.trash.drained();
   }
 
   /** Its exit file is gone with it: nothing of it stays in memory. */
