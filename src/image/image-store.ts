@@ -89,7 +89,9 @@ abstract class JsonDir<T> {
   protected abstract keyOf(v: T): string;
   protected abstract valid(v: unknown): v is T;
 
+  /** Replaces what is in memory with what is on disk. */
   load(): void {
+    this.items.clear();
     readRecordDir(
       this.dir,
       (_name, raw) => {

@@ -515,6 +515,11 @@ export class ImageService {
     return this.trash.drained();
   }
 
+  /** Containers holding a root filesystem lease: start-up recovery releases those no container record knows. */
+  rootfsHolders(): string[] {
+    return this.leases.list().map((l) => l.containerId);
+  }
+
   /** Containers holding image volumes: start-up recovery releases those no container record knows. */
   volumeHolders(): string[] {
     return this.volumeLeases.list().map((l) => l.containerId);

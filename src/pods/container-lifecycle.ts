@@ -79,6 +79,9 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
   const id = newId();
   const log = containerLog(d, { id, podSandboxId: sb.id });
   const what = `CreateContainer "${md.name}" in pod ${sb.id} (${id})`;
+  // The "creating" record is written without fsync: it is there so that a daemon killed half-way undoes the create at
+  // start-up (recover.ts), which the page cache gives; the last step's update is durable. After a machine crash before
+  // it, the record may be lost: start-up then releases the rootfs lease no record knows.
   const steps = startSteps(d, what, log, 'CreateContainer', () =>
     d.containers.create(
       newContainerRecord({
@@ -93,6 +96,7 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
         createdAt: nowNs(),
         resources: config.linux?.resources ?? null,
       }),
+      { durable: false },
     ),
   );
   try {

@@ -31,6 +31,8 @@ export interface ImageProvider {
   releaseVolumes(containerId: string): Promise<void>;
   /** Containers that hold image volumes (start-up recovery releases those no record knows). */
   volumeHolders(): string[];
+  /** Containers whose root filesystem is leased (start-up recovery releases those no record knows). */
+  rootfsHolders(): string[];
   /** Resolves when the dirs releaseRootfs took away so far are deleted (they go after the call answers). */
   discardsDrained(): Promise<void>;
   /** Bytes and inodes of a container's writable layer (ContainerStats); cached, so a container cannot make stats slow. */

@@ -11,6 +11,9 @@
 //   container's rootfs, and the network layer's reconcile tears down the
 //   netns of every pod no record knows. Image volume views are released
 //   with the container, and those of containers no record knows at all.
+//   CreateContainer's first record is the exception to "written durably"
+//   (the page cache keeps it across a daemon kill, not a machine crash), so
+//   root filesystem leases no record knows are released too.
 // * Pods and containers whose create completed kept running while the daemon
 //   was down (VMs and conmon outlive it); their controllers reattach lazily,
 //   on the first call that needs them, and report what ended meanwhile.
@@ -53,6 +56,15 @@ export async function recoverInterrupted(d: Domain): Promise<number> {
       n++;
     } catch (err) {
       log.error({ podSandboxId: s.id, err: (err as Error).message }, 'could not clean up an interrupted RunPodSandbox; will retry at next start');
+    }
+  }
+  // A create's first record is not fsynced (container-lifecycle.ts): after a machine crash mid-create its lease may be all that is left.
+  for (const id of d.images.rootfsHolders().filter((id) => !d.containers.get(id))) {
+    try {
+      await d.images.releaseRootfs(id);
+      n++;
+    } catch (err) {
+      log.error({ containerId: id, err: (err as Error).message }, 'could not release the root filesystem of a container no record knows; will retry at next start');
     }
   }
   for (const id of d.images.volumeHolders().filter((id) => !d.containers.get(id))) {

@@ -81,11 +81,12 @@ export class RecordStore<T extends Identified> {
     throw new NotFoundError(this.kind, idOrPrefix);
   }
 
-  create(record: T): T {
+  /** `durable: false` only for a record a later durable update completes (atomic.ts WriteOptions says what it gives up). */
+  create(record: T, opts: { durable?: boolean } = {}): T {
     if (!ID_PATTERN.test(record.id)) throw new InvalidArgumentError('id', `"${record.id}" is not a valid ${this.kind} id`);
     if (this.records.has(record.id)) throw new AlreadyExistsError(this.kind, record.id);
     const frozen = Object.freeze({ ...record });
-    this.write(frozen);
+    this.write(frozen, opts.durable ?? true);
     this.records.set(record.id, frozen);
     return frozen;
   }
@@ -94,7 +95,7 @@ export class RecordStore<T extends Identified> {
     const current = this.records.get(id);
     if (!current) throw new NotFoundError(this.kind, id);
     const next = Object.freeze({ ...fn(current), id });
-    this.write(next);
+    this.write(next, true);
     this.records.set(id, next);
     return next;
   }
@@ -106,9 +107,9 @@ export class RecordStore<T extends Identified> {
   }
 
   /** A failed write leaves the record as it was, on disk and in memory; a full disk is said as the record that could not be written. */
-  private write(record: T): void {
+  private write(record: T, durable: boolean): void {
     try {
-      writeJsonAtomic(this.path(record.id), record);
+      writeJsonAtomic(this.path(record.id), record, { durable });
     } catch (err) {
       throw outOfSpaceError(err, `cannot write the record of ${this.kind} ${record.id} in ${this.dir}: no space left`) ?? err;
     }

@@ -318,8 +318,10 @@ t.test('a restarted daemon finds its pods and running containers', async (t) => 
   t.match(readFileSync(logPath, 'utf8'), / stdout F tick\n/, 'after ReopenContainerLog conmon writes a new file at the log path');
   await table.RemovePodSandbox({ pod_sandbox_id: podId }, ctx);
   t.notOk(second.containers.get(id), 'removed through the new instance');
+  // The first instance reads the stores again, the image store's leases included (the survivor's lease is gone from disk).
   cri!.sandboxes.load();
   cri!.containers.load();
+  await images.start();
 });
 
 t.test('creates interrupted by a daemon crash are cleaned up at start-up', async (t) => {

@@ -58,6 +58,7 @@ export function podFixture(t: { teardown(fn: () => void): void }, o: FixtureOpti
     mountVolume: unused('mountVolume'),
     releaseVolumes: async () => undefined,
     volumeHolders: () => [],
+    rootfsHolders: () => [],
     discardsDrained: async () => undefined,
     writableLayerUsage: async () => ({ bytes: 0, inodes: 0 }),
     ...o.images,

@@ -7,7 +7,7 @@ import t from 'tap';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isTempName, removeAtomic, writeJsonAtomic } from '../../../src/store/atomic';
+import { isTempName, readJson, removeAtomic, writeJsonAtomic } from '../../../src/store/atomic';
 
 t.test('removeAtomic removes the file and the temps killed writes of it left, nothing else', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-atomic-'));
@@ -22,4 +22,15 @@ t.test('removeAtomic removes the file and the temps killed writes of it left, no
   removeAtomic(join(dir, 'p1.json'));
   removeAtomic(join(dir, 'nodir', 'p1.json'));
   t.notOk(existsSync(join(dir, 'p1.json')), 'removing again, or in a missing directory, is fine');
+});
+
+t.test('a write without fsync (durable: false) still replaces the file whole and leaves no temp', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmpod-atomic-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const p = join(dir, 'c1.json');
+  writeJsonAtomic(p, { state: 'creating' }, { durable: false });
+  t.same(readJson(p), { state: 'creating' });
+  writeJsonAtomic(p, { state: 'created' });
+  t.same(readJson(p), { state: 'created' }, 'the durable write that completes it replaces it');
+  t.same(readdirSync(dir), ['c1.json'], 'no temp file left by either');
 });
