@@ -2,7 +2,7 @@
 // a temporary socket with temporary root and state, and stops it in teardown.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { criClient, type CriClient } from './cri-client';
@@ -89,8 +89,14 @@ export function spawnDaemon(args: string[], env?: NodeJS.ProcessEnv, netns?: str
   const argv = netns ? ['nsenter', `--net=${netns}`, '--', ...node, ...args] : [...node, ...args];
   const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
-  proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  // VMPOD_DAEMON_LOG: also append the daemon's output to this file (to read a bench's phase logs after it).
+  const copyTo = process.env.VMPOD_DAEMON_LOG;
+  const take = (d: Buffer) => {
+    out += d.toString();
+    if (copyTo) appendFileSync(copyTo, d);
+  };
+  proc.stdout.on('data', take);
+  proc.stderr.on('data', take);
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   return { proc, output: () => out, exited };
 }
