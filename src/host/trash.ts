@@ -8,7 +8,6 @@
 // caller that promises "nothing is left" (RemovePodSandbox) wait for the
 // deletions in flight.
 
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Logger } from '../log';
@@ -16,6 +15,9 @@ import { removeTree } from './remove-tree';
 
 export class Trash {
   private readonly pending = new Set<Promise<void>>();
+  /** Names in the trash: this run's start time and a count, unique across runs without asking for random bytes per call. */
+  private readonly runTag = `${process.pid.toString(36)}.${Date.now().toString(36)}`;
+  private discarded = 0;
 
   /** `dir` must be on the filesystem of the trees discarded into it; a tree elsewhere is deleted in place. */
   constructor(
@@ -31,12 +33,11 @@ export class Trash {
    * deleted before this resolves, as it would have been without a trash.
    */
   async discard(path: string): Promise<void> {
-    const to = join(this.dir, `${basename(path)}-${randomBytes(6).toString('hex')}`);
+    const to = join(this.dir, `${basename(path)}-${this.runTag}.${++this.discarded}`);
     try {
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-      renameSync(path, to);
+      this.rename(path, to);
     } catch (err) {
-      // The trash dir was just made, so ENOENT is the path itself: already gone.
+      // The trash dir exists by now, so ENOENT is the path itself: already gone.
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
       await this.remove(path);
       return;
@@ -64,6 +65,17 @@ export class Trash {
   /** Deletions in flight (for tests and metrics). */
   get size(): number {
     return this.pending.size;
+  }
+
+  /** The trash dir is made at the first rename that finds it missing, not before every one. */
+  private rename(from: string, to: string): void {
+    try {
+      renameSync(from, to);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      renameSync(from, to);
+    }
   }
 
   private track(path: string): void {
