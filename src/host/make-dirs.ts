@@ -4,6 +4,7 @@
 // inodes) it says "no such file or directory", and the caller cannot tell the
 // client that the disk is full (issue 16, found by test/fault/disk-full).
 
+import { mkdirSync, statSync } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -32,4 +33,38 @@ export async function makeDirs(path: string, mode = 0o777): Promise<void> {
 async function existingDir(path: string, err: unknown): Promise<void> {
   const st = await stat(path).catch(() => undefined);
   if (!st?.isDirectory()) throw err;
+}
+
+/**
+ * makeDirs for a few directories on the event loop (mkdir(2) of an existing
+ * or small tree returns in microseconds; each asynchronous mkdir and stat is
+ * a round trip through libuv's pool, which waits behind whatever else is
+ * queued there). Same rules and errors.
+ */
+export function makeDirsSync(path: string, mode = 0o777): void {
+  try {
+    mkdirSync(path, { mode });
+    return;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return existingDirSync(path, err);
+    if (code !== 'ENOENT' || dirname(path) === path) throw err;
+  }
+  makeDirsSync(dirname(path), mode);
+  try {
+    mkdirSync(path, { mode });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return existingDirSync(path, err);
+    throw err;
+  }
+}
+
+function existingDirSync(path: string, err: unknown): void {
+  let dir = false;
+  try {
+    dir = statSync(path).isDirectory();
+  } catch {
+    // gone or unreadable: not a directory here
+  }
+  if (!dir) throw err;
 }

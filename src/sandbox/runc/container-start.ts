@@ -15,8 +15,8 @@
 // made by a vmpod from before this split, has its init PID in its data and
 // only gets `runc start`.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InternalError } from '../../../common/errors';
 import { sleep } from '../../../common/time';
@@ -50,8 +50,8 @@ const conmonOptionsFile = (bundle: string): string => join(bundle, 'conmon-optio
 /** The same options as a vmpod before deferred creates saved them, for restored containers only (no tty). */
 const legacyRestoreOptionsFile = (bundle: string): string => join(bundle, 'restore-conmon.json');
 
-export function saveConmonOptions(bundle: string, o: ConmonOptionsSaved): Promise<void> {
-  return writeFile(conmonOptionsFile(bundle), JSON.stringify(o));
+export function saveConmonOptions(bundle: string, o: ConmonOptionsSaved): void {
+  writeFileSync(conmonOptionsFile(bundle), JSON.stringify(o));
 }
 
 async function readConmonOptions(bundle: string, id: string): Promise<ConmonOptionsSaved> {

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir as nodeMkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { makeDirs } from '../../../src/host/make-dirs';
+import { makeDirs, makeDirsSync } from '../../../src/host/make-dirs';
 
 t.test('makes missing parents with the mode, accepts an existing directory, refuses a file in the way', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'vmpod-make-dirs-'));
@@ -16,6 +16,18 @@ t.test('makes missing parents with the mode, accepts an existing directory, refu
   await writeFile(join(dir, 'f'), '');
   await t.rejects(makeDirs(join(dir, 'f')), { code: 'EEXIST' }, 'a file where the directory should be');
   await t.rejects(makeDirs(join(dir, 'f/g')), { code: 'ENOTDIR' }, 'a file as a parent');
+});
+
+t.test('makeDirsSync follows the same rules', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'vmpod-make-dirs-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  makeDirsSync(join(dir, 'a/b/c'), 0o700);
+  t.ok((await stat(join(dir, 'a/b/c'))).isDirectory(), 'the whole chain exists');
+  t.equal((await stat(join(dir, 'a/b'))).mode & 0o777, 0o700, 'parents get the mode too');
+  t.doesNotThrow(() => makeDirsSync(join(dir, 'a/b/c'), 0o700), 'an existing directory is fine');
+  await writeFile(join(dir, 'f'), '');
+  t.throws(() => makeDirsSync(join(dir, 'f')), { code: 'EEXIST' }, 'a file where the directory should be');
+  t.throws(() => makeDirsSync(join(dir, 'f/g')), { code: 'ENOTDIR' }, 'a file as a parent');
 });
 
 // The reason it exists: on a full filesystem Node's recursive mkdir says ENOENT.
@@ -37,4 +49,5 @@ t.test('a full filesystem is ENOSPC, where Node 20 recursive mkdir says ENOENT',
   }
   await t.rejects(nodeMkdir(join(dir, 'x/y'), { recursive: true }), { code: 'ENOENT' }, "Node's own recursive mkdir hides the cause (if this fails, Node was fixed)");
   await t.rejects(makeDirs(join(dir, 'x/y')), { code: 'ENOSPC' }, 'makeDirs reports the kernel errno');
+  t.throws(() => makeDirsSync(join(dir, 'x/y')), { code: 'ENOSPC' }, 'and so does makeDirsSync');
 });
