@@ -34,7 +34,7 @@ import { SharedWork } from './shared-work';
 import { digestReference, parseReference, tagReference } from './reference';
 import { RegistryClient } from './registry';
 import { isMountpoint, mountOverlay, SnapshotStore, unmount, type RootfsLayout } from './snapshots';
-import { makeDirs } from '../host/make-dirs';
+import { makeDirs, makeDirsSync } from '../host/make-dirs';
 import { lstat, readlink } from 'node:fs/promises';
 import { resolveSubPath, subPathComponents } from './sub-path';
 import { mountView } from './volume-view';
@@ -395,9 +395,10 @@ export class ImageService {
     // Never delete a caller's targetDir itself (it may be a pod's shared dir), only what we made in it.
     const ownedDirs = targetDir ? [layout.upper, layout.work, layout.mountpoint] : [base];
     try {
-      await makeDirs(layout.upper, 0o755);
-      await makeDirs(layout.work, 0o700);
-      await makeDirs(layout.mountpoint, 0o755);
+      // On the event loop: three mkdirs return in microseconds, where each asynchronous one queued in libuv's pool.
+      makeDirsSync(layout.upper, 0o755);
+      makeDirsSync(layout.work, 0o700);
+      makeDirsSync(layout.mountpoint, 0o755);
       this.leases.put({ containerId, imageId: image.id, chainIds: image.chainIds, layout, ownedDirs });
     } catch (err) {
       // Without a lease nothing would ever remove what was made (a full disk
