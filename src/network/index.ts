@@ -51,6 +51,14 @@ export interface PodNetworkSetup {
   result: CniResult | null;
 }
 
+/** A pod's netns, made and pinned, before its CNI ADD (PodNetwork.prepare). */
+export interface PreparedPodNetwork {
+  /** "" for hostNetwork pods. */
+  netnsPath: string;
+  /** Runs CNI ADD in it; on failure undoes everything, as setup does. Call once. */
+  attach(): Promise<PodNetworkSetup>;
+}
+
 const POD_ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 function checkPodId(id: string): void {
@@ -115,8 +123,18 @@ export class PodNetwork {
    * so far is undone (DEL, unpin) before the error is thrown.
    */
   async setup(pod: PodNetworkSpec): Promise<PodNetworkSetup> {
+    return (await this.prepare(pod)).attach();
+  }
+
+  /**
+   * setup in two stages, so that a pod's sandbox can be created while its
+   * CNI ADD runs (RunPodSandbox of a runc pod): the netns, pinned, at once;
+   * ADD when `attach` is called. A failed attach undoes everything as setup
+   * does; a prepared pod that is never attached is undone by teardown.
+   */
+  async prepare(pod: PodNetworkSpec): Promise<PreparedPodNetwork> {
     checkPodId(pod.id);
-    if (pod.hostNetwork) return { netnsPath: '', ips: { ip: '', additionalIps: [] }, result: null };
+    if (pod.hostNetwork) return { netnsPath: '', attach: async () => ({ netnsPath: '', ips: { ip: '', additionalIps: [] }, result: null }) };
     const loaded = loadCniConfig(this.opts.config.cni_conf_dir);
     if (!loaded.ok) throw new FailedPreconditionError(`pod ${pod.id}: network not ready: ${loaded.message}; add a CNI config to ${this.opts.config.cni_conf_dir}`);
     if (this.cache.load(pod.id)) throw new FailedPreconditionError(`pod ${pod.id}: network already set up; tear it down first`);
@@ -137,20 +155,23 @@ export class PodNetwork {
       runtimeConfig: runtimeConfigFor(pod, this.podCidr),
       result: null,
     };
-    try {
-      // Written before ADD: a daemon killed mid-ADD still knows what to DEL.
-      this.cache.save(entry);
-      const raw = await this.cni.add(entry.config, this.invocation(entry), entry.runtimeConfig);
-      const result = parseCniResult(JSON.stringify(raw ?? {}));
-      this.cache.save({ ...entry, result: raw });
-      const ips = podIpsFromResult(result, POD_IFNAME);
-      log.info({ network: entry.config.name, file: loaded.file, ip: ips.ip, additionalIps: ips.additionalIps, ms: Date.now() - started }, 'pod network set up');
-      return { netnsPath: ns, ips, result };
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'pod network setup failed; undoing');
-      await this.undoSetup(pod.id, log);
-      throw err;
-    }
+    const attach = async (): Promise<PodNetworkSetup> => {
+      try {
+        // Written before ADD: a daemon killed mid-ADD still knows what to DEL.
+        this.cache.save(entry);
+        const raw = await this.cni.add(entry.config, this.invocation(entry), entry.runtimeConfig);
+        const result = parseCniResult(JSON.stringify(raw ?? {}));
+        this.cache.save({ ...entry, result: raw });
+        const ips = podIpsFromResult(result, POD_IFNAME);
+        log.info({ network: entry.config.name, file: loaded.file, ip: ips.ip, additionalIps: ips.additionalIps, ms: Date.now() - started }, 'pod network set up');
+        return { netnsPath: ns, ips, result };
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'pod network setup failed; undoing');
+        await this.undoSetup(pod.id, log);
+        throw err;
+      }
+    };
+    return { netnsPath: ns, attach };
   }
 
   /**

@@ -14,6 +14,7 @@ import { podHostname } from '../oci/hostname';
 import { idMapText, podUserns } from '../oci/userns';
 import type { PodNetworkRequest } from './providers';
 import type { PodNamespaceModes } from '../oci/input';
+import type { ControllerData } from '../sandbox/controller';
 import { routePod } from '../sandbox/route';
 import { restated } from '../sandbox/steps';
 import { newSandboxRecord, type SandboxRecord } from '../store/sandbox';
@@ -81,24 +82,35 @@ export async function runPod(d: Domain, config: PodSandboxConfig__Output, runtim
       bandwidth,
       userns: userns ? { uidMap: idMapText(userns.uidMappings), gidMap: idMapText(userns.gidMappings) } : undefined,
     };
+    // The netns first (the sandbox joins it by path), then CNI ADD beside the
+    // sandbox's create: a runc pod's infra is created under conmon while the
+    // plugins run, and awaits the addresses only for its /etc/hosts; a VM pod
+    // awaits them before anything (its tap is wired to the CNI veth). Both
+    // settle before anything is undone (Steps.all).
     const net = await steps.run(
-      'network-setup',
-      () => d.network.setup(request),
+      'netns',
+      () => d.network.prepare(request),
       () => d.network.teardown(id),
     );
-    const ips = [net.ips.ip, ...net.ips.additionalIps].filter(Boolean);
-    const data = await steps.run(
-      'sandbox-create',
-      () => ctl.createSandbox({ id, config, namespaces, hostname, netnsPath: net.netnsPath, ips, log }),
-      async (made) => {
-        const h = { id, config, namespaces, hostname, netnsPath: net.netnsPath, data: made };
-        await ctl.stopSandbox(h, log);
-        await ctl.removeSandbox(h, log);
+    const attaching = net.attach();
+    const ips = attaching.then((n) => [n.ips.ip, ...n.ips.additionalIps].filter(Boolean));
+    // Awaited by Steps.all below; a controller that never awaits `ips` must not make it an unhandled rejection.
+    ips.catch(() => undefined);
+    const [attached, data] = await steps.all([
+      { name: 'network-setup', run: () => attaching },
+      {
+        name: 'sandbox-create',
+        run: () => ctl.createSandbox({ id, config, namespaces, hostname, netnsPath: net.netnsPath, ips, log }),
+        rollback: async (made: ControllerData) => {
+          const h = { id, config, namespaces, hostname, netnsPath: net.netnsPath, data: made };
+          await ctl.stopSandbox(h, log);
+          await ctl.removeSandbox(h, log);
+        },
       },
-    );
+    ] as const);
     // The last step: if this write fails, the pod is undone like any other failed step.
     await steps.run('record', async () => {
-      d.sandboxes.update(id, (r) => ({ ...r, state: 'SANDBOX_READY', creating: false, netnsPath: net.netnsPath, ip: net.ips.ip, additionalIps: net.ips.additionalIps, controller: data }));
+      d.sandboxes.update(id, (r) => ({ ...r, state: 'SANDBOX_READY', creating: false, netnsPath: net.netnsPath, ip: attached.ips.ip, additionalIps: attached.ips.additionalIps, controller: data }));
     });
   } catch (err) {
     d.sandboxes.delete(id);

@@ -54,7 +54,13 @@ export interface PodNetworkRequest {
 }
 
 export interface PodNetworkProvider {
-  setup(pod: PodNetworkRequest): Promise<{ netnsPath: string; ips: { ip: string; additionalIps: string[] } }>;
+  /**
+   * The pod's netns, made and pinned ("" for a host-network pod), and
+   * `attach` to run CNI ADD in it: RunPodSandbox creates the sandbox while
+   * ADD runs. A failed attach has undone everything; teardown undoes a
+   * prepared pod, attached or not.
+   */
+  prepare(pod: PodNetworkRequest): Promise<{ netnsPath: string; attach(): Promise<{ ips: { ip: string; additionalIps: string[] } }> }>;
   /** Idempotent. */
   teardown(podId: string): Promise<void>;
   /** Tear down networks of pods no record knows (a crash mid-RunPodSandbox), at start-up; returns the pods torn down. */

@@ -48,8 +48,23 @@ export interface SandboxCreateInput {
   hostname: string;
   /** From the network layer; "" for host-network pods. */
   netnsPath: string;
-  ips: string[];
+  /**
+   * The pod's addresses. RunPodSandbox passes a promise: CNI ADD is still
+   * running in the netns while the sandbox is created. A controller awaits
+   * it before it needs the pod's network (a runc pod for /etc/hosts only, a
+   * VM pod before anything: networked()); it rejects when ADD failed, and
+   * whatever the controller made by then is its to undo.
+   */
+  ips: string[] | Promise<string[]>;
   log: Logger;
+}
+
+/** A SandboxCreateInput whose CNI ADD is done: what starting a pod VM needs (its tap is wired to the CNI veth). */
+export type NetworkedCreateInput = Omit<SandboxCreateInput, 'ips'> & { ips: string[] };
+
+/** Waits for the pod's network (see SandboxCreateInput.ips). */
+export async function networked(input: SandboxCreateInput): Promise<NetworkedCreateInput> {
+  return { ...input, ips: await input.ips };
 }
 
 export interface ContainerHandle {

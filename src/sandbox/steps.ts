@@ -23,6 +23,13 @@ export interface PhaseObserver {
   phaseDone(operation: string, step: string, seconds: number): void;
 }
 
+/** One of the steps Steps.all runs at once: as Steps.run's arguments. */
+export interface ParallelStep<T> {
+  name: string;
+  run: () => Promise<T>;
+  rollback?: (value: T) => Promise<void>;
+}
+
 export class Steps {
   private readonly undo: { name: string; fn: () => Promise<void> }[] = [];
   private readonly ms: Record<string, number> = {};
@@ -46,10 +53,52 @@ export class Steps {
       await this.rollback();
       throw failure;
     }
-    this.ms[name] = Date.now() - t0;
-    this.opts.phases?.observer.phaseDone(this.opts.phases.operation, name, this.ms[name] / 1000);
+    this.completed(name, Date.now() - t0);
     if (rollback) this.undo.push({ name, fn: () => rollback(value) });
     return value;
+  }
+
+  /**
+   * Steps that run at the same time (RunPodSandbox's CNI ADD beside the
+   * sandbox's create). Rollback waits until every one has settled, so no
+   * undo runs while a sibling is still making what it would undo; then, if
+   * any failed, the ones that completed are undone with the rest (their undos
+   * registered in the order given) and the error names the first failed step
+   * in that order. Values come back in the same order.
+   */
+  async all<T extends readonly unknown[]>(parallel: { [K in keyof T]: ParallelStep<T[K]> }): Promise<T> {
+    // Each timed on its own: the phase log shows which of them the call waited for.
+    const ms: number[] = [];
+    const settled = await Promise.allSettled(
+      parallel.map(async (p, i) => {
+        const t0 = Date.now();
+        const v = await p.run();
+        ms[i] = Date.now() - t0;
+        return v;
+      }),
+    );
+    let failed: { name: string; err: unknown } | undefined;
+    settled.forEach((r, i) => {
+      const { name, rollback } = parallel[i];
+      if (r.status === 'rejected') {
+        failed ??= { name, err: r.reason };
+        return;
+      }
+      this.completed(name, ms[i]);
+      if (rollback) this.undo.push({ name, fn: () => rollback(r.value) });
+    });
+    if (failed) {
+      this.log.error({ step: failed.name, err: (failed.err as Error)?.message }, `${this.what} failed; rolling back`);
+      const failure = this.opts.errorFor ? this.opts.errorFor(failed.name, failed.err) : wrapStepError(this.what, failed.name, failed.err);
+      await this.rollback();
+      throw failure;
+    }
+    return settled.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T;
+  }
+
+  private completed(name: string, ms: number): void {
+    this.ms[name] = ms;
+    this.opts.phases?.observer.phaseDone(this.opts.phases.operation, name, ms / 1000);
   }
 
   async rollback(): Promise<void> {

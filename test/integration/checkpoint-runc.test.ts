@@ -178,7 +178,7 @@ t.test('restore through CRI: CreateContainer of the archive and StartContainer, 
   cfg.state = join(dir, 'state');
   const logDir = join(dir, 'pod-logs');
   const noNetwork: PodNetworkProvider = {
-    setup: async () => ({ netnsPath: '', ips: { ip: '', additionalIps: [] } }),
+    prepare: async () => ({ netnsPath: '', attach: async () => ({ ips: { ip: '', additionalIps: [] } }) }),
     teardown: async () => undefined,
     reconcile: async () => [],
   };

@@ -38,7 +38,7 @@ cfg.root = join(dir, 'root');
 cfg.state = join(dir, 'state');
 const socket = join(dir, 'vmpod.sock');
 const noNetwork: PodNetworkProvider = {
-  setup: async () => ({ netnsPath: '', ips: { ip: '', additionalIps: [] } }),
+  prepare: async () => ({ netnsPath: '', attach: async () => ({ ips: { ip: '', additionalIps: [] } }) }),
   teardown: async () => undefined,
   reconcile: async () => [],
 };

@@ -37,7 +37,7 @@ const socket = join(dir, 'vmpod.sock');
 const hostPasswd = join(dir, 'host-passwd');
 writeFileSync(hostPasswd, 'app:x:999:999::/:/bin/sh\n');
 const noNetwork: PodNetworkProvider = {
-  setup: async () => ({ netnsPath: '', ips: { ip: '', additionalIps: [] } }),
+  prepare: async () => ({ netnsPath: '', attach: async () => ({ ips: { ip: '', additionalIps: [] } }) }),
   teardown: async () => undefined,
   reconcile: async () => [],
 };

@@ -38,10 +38,10 @@ const volumesDir = join(cfg.root, 'image', 'volumes');
 const leasesDir = join(cfg.root, 'image', 'volume-leases');
 // A fresh netns per pod, made inside the pod's user namespace when it has one (as userns-runc.test.ts does); no CNI.
 const network: PodNetworkProvider = {
-  setup: async (req: PodNetworkRequest & { userns?: { uidMap: string; gidMap: string } }) => {
+  prepare: async (req: PodNetworkRequest & { userns?: { uidMap: string; gidMap: string } }) => {
     const path = netnsPath(cfg.state, req.id);
     await createNetns(path, req.userns);
-    return { netnsPath: path, ips: { ip: '', additionalIps: [] } };
+    return { netnsPath: path, attach: async () => ({ ips: { ip: '', additionalIps: [] } }) };
   },
   teardown: async (id) => deleteNetns(netnsPath(cfg.state, id)),
   reconcile: async () => [],

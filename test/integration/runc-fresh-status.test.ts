@@ -31,7 +31,7 @@ const socket = join(dir, 'vmpod.sock');
 const logDir = join(dir, 'pod-logs');
 const exitDir = new RuncPaths(cfg.state).exitDir;
 const noNetwork: PodNetworkProvider = {
-  setup: async () => ({ netnsPath: '', ips: { ip: '', additionalIps: [] } }),
+  prepare: async () => ({ netnsPath: '', attach: async () => ({ ips: { ip: '', additionalIps: [] } }) }),
   teardown: async () => undefined,
   reconcile: async () => [],
 };

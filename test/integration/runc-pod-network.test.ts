@@ -6,7 +6,7 @@
 // network stats (PodSandboxStats, ListPodSandboxMetrics) move with its traffic.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
@@ -20,6 +20,7 @@ import { serveCri, type InProcessCri } from '../helpers/cri-server';
 import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
 import { createNetnsSandbox } from '../helpers/netns-sandbox';
 import { startRegistry, type RunningRegistry } from '../helpers/registry';
+import { baseline, mountsUnder, processesNaming, runcContainers } from '../fault/leaks';
 
 const SUBNET = '10.88.93.0/24';
 const GATEWAY = '10.88.93.1';
@@ -232,6 +233,38 @@ t.test('network stats of a runc pod move when traffic flows: PodSandboxStats and
   );
   await c.runtime.StopPodSandbox({ pod_sandbox_id: web.podId });
   await c.runtime.RemovePodSandbox({ pod_sandbox_id: web.podId });
+});
+
+/** Cgroup dirs under vmpod's default parent, on every hierarchy (v1 or v2): a pod's are named by its id. */
+function podCgroups(): string[] {
+  const roots = existsSync('/sys/fs/cgroup/cgroup.controllers') ? ['/sys/fs/cgroup'] : readdirSync('/sys/fs/cgroup').map((c) => join('/sys/fs/cgroup', c));
+  return roots.flatMap((r) => (existsSync(join(r, 'vmpod')) ? readdirSync(join(r, 'vmpod')).map((n) => join(r, 'vmpod', n)) : []));
+}
+
+// CNI ADD runs beside the infra's conmon + runc create: when ADD fails, the
+// infra made meanwhile must go with everything else, including the exit file
+// its conmon writes once runc delete killed it.
+t.test('a pod whose CNI ADD fails while its infra is created leaves nothing behind', async (t) => {
+  const c = daemon!.client;
+  // Sorted first, so the next pod's network is this one: a plugin that does not exist fails ADD at once.
+  const conf = join(cfg.network.cni_conf_dir, '00-fail.conflist');
+  writeFileSync(conf, JSON.stringify({ cniVersion: '1.0.0', name: 'vmpod-fail', plugins: [{ type: 'vmpod-no-such-plugin' }] }));
+  t.teardown(() => rmSync(conf, { force: true }));
+  const before = { files: baseline(cfg.root, cfg.state), procs: processesNaming(dir), runc: runcContainers(join(cfg.state, 'runc')), mounts: mountsUnder(dir, []), cgroups: podCgroups() };
+  await t.rejects(c.runtime.RunPodSandbox({ config: podConfig('doomed') }, 60_000), { message: /step "network-setup" failed: CNI plugin "vmpod-no-such-plugin" not found/ });
+  // conmon writes an exit file (if at all) before it exits: look once nothing of the pod runs any more.
+  for (let i = 0; i < 500 && processesNaming(dir).length > before.procs.length; i++) await new Promise((r) => setTimeout(r, 20));
+  const { items } = await c.runtime.ListPodSandbox({});
+  t.notOk(
+    items.some((p) => p.metadata?.name === 'doomed'),
+    'no pod record',
+  );
+  const newFiles = [...baseline(cfg.root, cfg.state)].filter((p) => !before.files.has(p) && /[0-9a-f]{64}/.test(p));
+  t.same(newFiles, [], 'no file named by the pod: pod dir, infra bundle, exit file, CNI cache, netns pin');
+  t.same(processesNaming(dir), before.procs, 'no conmon or infra process');
+  t.same(runcContainers(join(cfg.state, 'runc')), before.runc, 'no runc container');
+  t.same(mountsUnder(dir, []), before.mounts, 'no /dev/shm or netns mount');
+  t.same(podCgroups(), before.cgroups, 'no cgroup');
 });
 
 function readMounts(): string {

@@ -44,12 +44,12 @@ const rroDir = join(dir, 'rro');
 const HOST_BASE = 1_610_612_736;
 const MAPPING = [{ container_id: 0, host_id: HOST_BASE, length: 65536 }];
 
-/** The real netns code path with the pod's id maps (what PodNetwork.setup does before CNI ADD). */
+/** The real netns code path with the pod's id maps (what PodNetwork.prepare does before CNI ADD). */
 const network: PodNetworkProvider = {
-  setup: async (req: PodNetworkRequest & { userns?: { uidMap: string; gidMap: string } }) => {
+  prepare: async (req: PodNetworkRequest & { userns?: { uidMap: string; gidMap: string } }) => {
     const path = netnsPath(cfg.state, req.id);
     await createNetns(path, req.userns);
-    return { netnsPath: path, ips: { ip: '', additionalIps: [] } };
+    return { netnsPath: path, attach: async () => ({ ips: { ip: '', additionalIps: [] } }) };
   },
   teardown: async (id) => deleteNetns(netnsPath(cfg.state, id)),
   reconcile: async () => [],

@@ -40,6 +40,7 @@ import type {
   SandboxHandle,
   StreamOptions,
 } from '../controller';
+import { networked } from '../controller';
 import { checkVmContainer, checkVmPod } from './admission';
 import { PodContainers, releaseContainerDirs } from './pod-containers';
 import { decodeVmContainerData, decodeVmPodData } from './data';
@@ -172,7 +173,9 @@ export class MicrovmController implements SandboxController {
     checkVmContainer(config);
   }
 
-  async createSandbox(input: SandboxCreateInput): Promise<ControllerData> {
+  async createSandbox(created: SandboxCreateInput): Promise<ControllerData> {
+    // The VM's tap is wired to the CNI veth: nothing starts before ADD is done.
+    const input = await networked(created);
     const fromPool = await this.pool.startPod(input).catch((err: unknown) => {
       input.log.warn({ err: (err as Error).message }, 'pod VM from the pool failed; starting it cold');
       return undefined;

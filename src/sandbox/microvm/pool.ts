@@ -59,7 +59,7 @@ import type { Logger } from '../../log';
 import { attachTap, createNetns, createTap, DEFAULT_TAP_NAME, deleteNetns, detachTap, moveLink, readGuestNetwork, releasePinDir, type GuestNetwork } from '../../network';
 import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
-import type { SandboxCreateInput } from '../controller';
+import type { NetworkedCreateInput } from '../controller';
 import type { AgentEndpoint } from './agent-connect';
 import { VM_DATA_VERSION, type VmPodData } from './data';
 import { podPaths, sharePath, VOLUME_SHARE_REL, vmRunPaths, type PodPaths, type VmRunPaths } from './layout';
@@ -357,7 +357,7 @@ export class VmPool {
    * starts the pod cold. A VM still booting is waited for: it is ahead of a
    * cold boot started now.
    */
-  async startPod(input: SandboxCreateInput): Promise<PodVm | undefined> {
+  async startPod(input: NetworkedCreateInput): Promise<PodVm | undefined> {
     if (this.closed || this.size === 0) return undefined;
     await this.start();
     const size = this.vmSize(input.config.linux?.resources ?? null);
@@ -377,7 +377,7 @@ export class VmPool {
     }
   }
 
-  private async handOut(p: PoolVm | undefined, input: SandboxCreateInput, size: { vcpus: number; memoryMib: number }): Promise<PodVm | undefined> {
+  private async handOut(p: PoolVm | undefined, input: NetworkedCreateInput, size: { vcpus: number; memoryMib: number }): Promise<PodVm | undefined> {
     const env = this.env;
     if (!p) return undefined;
     const log = input.log.child({ subsystem: 'microvm', poolVm: p.name });
@@ -406,7 +406,7 @@ export class VmPool {
     }
   }
 
-  private async adopt(p: PoolVm, input: SandboxCreateInput, host: VmHostChoice, log: Logger): Promise<PodVm> {
+  private async adopt(p: PoolVm, input: NetworkedCreateInput, host: VmHostChoice, log: Logger): Promise<PodVm> {
     const env = this.env;
     const { id } = input;
     const t0 = Date.now();
@@ -551,7 +551,7 @@ async function lowCpuWeight(podCgroup: string): Promise<void> {
   }
 }
 
-async function writePodFiles(shareSource: string, input: SandboxCreateInput): Promise<void> {
+async function writePodFiles(shareSource: string, input: NetworkedCreateInput): Promise<void> {
   const resolv = resolvConf(input.config.dns_config ?? null) ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
   await writeFile(join(shareSource, sharePath.podFile('hostname')), hostnameFile(input.hostname), { mode: 0o644 });
   await writeFile(join(shareSource, sharePath.podFile('hosts')), hostsFile(input.hostname, input.ips), { mode: 0o644 });

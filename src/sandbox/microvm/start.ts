@@ -15,7 +15,7 @@ import { SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, startWithFreeCid, type VmConfig, ty
 import type { GuestNetwork } from '../../network';
 import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
 import { sleep, unixNanoNumber } from '../../../common/time';
-import type { SandboxCreateInput } from '../controller';
+import type { NetworkedCreateInput, SandboxCreateInput } from '../controller';
 import { restated, Steps } from '../steps';
 import type { AgentEndpoint } from './agent-connect';
 import { VM_DATA_VERSION, type VmPodData } from './data';
@@ -75,7 +75,7 @@ async function waitForAgent(vm: VmHandle, agent: AgentClient, timeoutMs: number)
   }
 }
 
-async function writePodFiles(shareSource: string, input: SandboxCreateInput): Promise<void> {
+async function writePodFiles(shareSource: string, input: NetworkedCreateInput): Promise<void> {
   await mkdir(join(shareSource, 'pod'), { recursive: true, mode: 0o755 });
   const resolv = resolvConf(input.config.dns_config ?? null) ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
   await writeFile(join(shareSource, sharePath.podFile('hostname')), hostnameFile(input.hostname), { mode: 0o644 });
@@ -124,7 +124,7 @@ function guestNetworkCalls(net: GuestNetwork) {
   };
 }
 
-export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Promise<PodVm> {
+export async function startPodVm(env: PodVmEnv, input: NetworkedCreateInput): Promise<PodVm> {
   const { id } = input;
   const log = input.log.child({ subsystem: 'microvm' });
   const paths = podPaths(env.state, id);

@@ -14,7 +14,8 @@ import { usernsPinPath } from '../../network';
 import { podCgroupParent } from '../../oci/container-spec';
 import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
 import type { HostFacts } from '../../oci/input';
-import { launchConmon } from './conmon';
+import { conmonPidFile, exitFile, launchConmon } from './conmon';
+import { pidAlive } from './live-state';
 import type { Runc } from './runc-cli';
 import type { ControllerData, SandboxCreateInput, SandboxHandle } from '../controller';
 import { decodeSandboxData, RUNC_DATA_VERSION, type RuncSandboxData } from './data';
@@ -87,7 +88,6 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
     const resolv = resolvConf(config.dns_config) ?? (await readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
     await writeFile(data.resolvConfPath, resolv, { mode: 0o644 });
     await writeFile(data.hostnamePath, hostnameFile(hostname), { mode: 0o644 });
-    await writeFile(data.hostsPath, hostNetwork ? await readFile('/etc/hosts', 'utf8') : hostsFile(hostname, input.ips), { mode: 0o644 });
   });
   if (data.shmPath) {
     const shm = data.shmPath;
@@ -140,12 +140,36 @@ export async function createPod(deps: PodDeps, input: SandboxCreateInput): Promi
         stdin: false,
         stdinOnce: false,
       }),
-    () => runc.delete(id),
+    () => deleteCreatedInfra(runc, id, bundle, exitFile(paths.exitDir, id)),
   );
   data.infraPid = started.pid;
+  // The one file that needs the pod's addresses: CNI ADD may have run beside
+  // everything above (SandboxCreateInput.ips). If it failed, this step fails
+  // and the infra, created but not started, is deleted with the rest.
+  await steps.run('hosts-file', async () => {
+    const hosts = hostNetwork ? await readFile('/etc/hosts', 'utf8') : hostsFile(hostname, await input.ips);
+    await writeFile(data.hostsPath, hosts, { mode: 0o644 });
+  });
   await steps.run('infra-start', () => runc.start(id));
   steps.done();
   return { ...data };
+}
+
+/** How long the conmon of an infra whose create is undone gets to exit. */
+const UNDO_CONMON_EXIT_MS = 5_000;
+
+/**
+ * Undo of infra-create (a later step failed, e.g. its CNI ADD): runc delete
+ * kills the created infra; its conmon reaps it, writes the exit file (when
+ * the bundle is still there, which it is: the pod dir goes after this undo)
+ * and exits. conmon is waited for and the file removed, or it would stay in
+ * the exit dir with no pod to remove it.
+ */
+async function deleteCreatedInfra(runc: Runc, id: string, bundle: string, exitPath: string): Promise<void> {
+  const conmonPid = Number((await readFile(conmonPidFile(bundle), 'utf8').catch(() => '')).trim()) || 0;
+  await runc.delete(id, true);
+  for (const until = Date.now() + UNDO_CONMON_EXIT_MS; pidAlive(conmonPid) && Date.now() < until;) await sleep(10);
+  await rm(exitPath, { force: true });
 }
 
 export async function podReady(runc: Runc, sb: SandboxHandle): Promise<boolean> {

@@ -39,6 +39,7 @@ import type {
   SandboxHandle,
   StreamOptions,
 } from '../controller';
+import { networked } from '../controller';
 import { removeVmRunDir } from '../microvm/run-dir';
 import { Steps, type PhaseObserver } from '../steps';
 import { checkVmImageContainer, checkVmImagePod } from './admission';
@@ -140,7 +141,8 @@ export class VmImageController implements SandboxController {
   // ---- the pod ----
 
   async createSandbox(input: SandboxCreateInput): Promise<ControllerData> {
-    return { ...(await createVmImagePod(this.env, input)) };
+    // The pod's tap is wired to the CNI veth: nothing is made before ADD is done.
+    return { ...(await createVmImagePod(this.env, await networked(input))) };
   }
 
   /** Ready from RunPodSandbox until StopPodSandbox: the VM comes and goes with the container. */

@@ -118,7 +118,7 @@ t.test('a pod the controller refuses (checkPod) is refused before anything is ma
       },
     },
     network: {
-      setup: async () => {
+      prepare: async () => {
         networks++;
         throw new Error('not reached');
       },
@@ -138,7 +138,7 @@ t.test('a failed final record write undoes the controller and the network', asyn
       stopSandbox: async () => void undone.push('stop'),
       removeSandbox: async () => void undone.push('remove'),
     },
-    network: { setup: async () => ({ netnsPath: '/run/netns/x', ips: { ip: '10.0.0.2', additionalIps: [] } }), teardown: async () => void undone.push('network') },
+    network: { prepare: async () => ({ netnsPath: '/run/netns/x', attach: async () => ({ ips: { ip: '10.0.0.2', additionalIps: [] } }) }), teardown: async () => void undone.push('network') },
   });
   const update = fx.sandboxes.update.bind(fx.sandboxes);
   fx.sandboxes.update = () => {

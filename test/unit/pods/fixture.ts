@@ -63,7 +63,7 @@ export function podFixture(t: { teardown(fn: () => void): void }, o: FixtureOpti
     writableLayerUsage: async () => ({ bytes: 0, inodes: 0 }),
     ...o.images,
   };
-  const network: PodNetworkProvider = { setup: unused('network setup'), teardown: async () => undefined, reconcile: async () => [], ...o.network };
+  const network: PodNetworkProvider = { prepare: unused('network prepare'), teardown: async () => undefined, reconcile: async () => [], ...o.network };
   const config = defaultConfig();
   const pods = new PodService({
     config,

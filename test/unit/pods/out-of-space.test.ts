@@ -25,9 +25,13 @@ t.test('RunPodSandbox: a full disk under the network step', async (t) => {
   const undone: string[] = [];
   const fx = podFixture(t, {
     network: {
-      setup: async () => {
-        throw enospc('/var/lib/vmpod/network/x.json');
-      },
+      // What PodNetwork's attach writes first: the CNI cache entry.
+      prepare: async () => ({
+        netnsPath: '',
+        attach: async () => {
+          throw enospc('/var/lib/vmpod/network/x.json');
+        },
+      }),
       teardown: async () => void undone.push('network'),
     },
   });
@@ -54,9 +58,12 @@ t.test('RunPodSandbox: a full disk at the first record write names the pod', asy
 t.test('RunPodSandbox: any other failure keeps its class', async (t) => {
   const fx = podFixture(t, {
     network: {
-      setup: async () => {
-        throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
-      },
+      prepare: async () => ({
+        netnsPath: '',
+        attach: async () => {
+          throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+        },
+      }),
     },
   });
   await t.rejects(fx.h.RunPodSandbox({ config: podConfig, runtime_handler: '' }, ctx), { code: 'INTERNAL', message: /^RunPodSandbox shop\/web \([0-9a-f]{64}\): step "network-setup" failed: EIO/ });

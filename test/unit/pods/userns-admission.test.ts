@@ -26,7 +26,7 @@ t.test('a handler without user namespaces refuses the pod before anything is mad
   const { h, sandboxes } = podFixture(t, {
     controller: { features: () => ({ userNamespaces: false, recursiveReadOnlyMounts: false }) },
     network: {
-      setup: async () => {
+      prepare: async () => {
         networks++;
         throw new Error('not reached');
       },
@@ -42,9 +42,9 @@ t.test('with a handler that has them: bad mappings and host namespaces are INVAL
   const { h, sandboxes } = podFixture(t, {
     controller: { features: () => ({ userNamespaces: true, recursiveReadOnlyMounts: true }), createSandbox: async () => ({}) },
     network: {
-      setup: async (req) => {
+      prepare: async (req) => {
         asked.push(req);
-        return { netnsPath: '/pins/p', ips: { ip: '', additionalIps: [] } };
+        return { netnsPath: '/pins/p', attach: async () => ({ ips: { ip: '', additionalIps: [] } }) };
       },
     },
   });

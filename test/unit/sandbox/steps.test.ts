@@ -89,3 +89,47 @@ t.test('restated and wrapStepError keep a typed error and wrap anything else as 
   t.equal(wrapped.cause, plain, 'and keeps the original as its cause');
   t.match(wrapStepError('run pod', 'network-setup', 'a string'), { constructor: InternalError, message: 'run pod: step "network-setup" failed: a string' }, 'even a thrown string');
 });
+
+t.test('steps run at once: values in order, each timed, undone with the rest', async (t) => {
+  const undone: string[] = [];
+  const steps = new Steps('pod start', silentLogger);
+  await steps.run(
+    'first',
+    async () => 0,
+    async () => void undone.push('first'),
+  );
+  const [a, b] = await steps.all([
+    { name: 'a', run: async () => 'x', rollback: async (v: string) => void undone.push(`a:${v}`) },
+    { name: 'b', run: async () => 2, rollback: async (v: number) => void undone.push(`b:${v}`) },
+  ] as const);
+  t.same([a, b], ['x', 2], 'values in the order given');
+  t.same(Object.keys(steps.timings), ['first', 'a', 'b'], 'each timed');
+  await t.rejects(
+    steps.run('last', async () => Promise.reject(new Error('disk full'))),
+    /step "last" failed: disk full/,
+  );
+  t.same(undone, ['b:2', 'a:x', 'first'], 'undone newest first, the parallel ones in reverse of the order given');
+});
+
+t.test('a parallel step that fails: nothing is undone before its sibling settled; the first failed in order is named', async (t) => {
+  const events: string[] = [];
+  const steps = new Steps('pod start', silentLogger);
+  await steps.run(
+    'netns',
+    async () => undefined,
+    async () => void events.push('undo netns'),
+  );
+  let finishSlow!: () => void;
+  const slow = new Promise<void>((res) => (finishSlow = res));
+  const all = steps.all([
+    { name: 'slow', run: () => slow.then(() => void events.push('slow done')), rollback: async () => void events.push('undo slow') },
+    { name: 'fails', run: async () => Promise.reject(new NotFoundError('image', 'busybox')) },
+    { name: 'fails too', run: async () => Promise.reject(new Error('later in order')) },
+  ] as const);
+  await new Promise((r) => setImmediate(r));
+  t.same(events, [], 'no undo while "slow" runs');
+  finishSlow();
+  await t.rejects(all, { constructor: NotFoundError, message: /^pod start: step "fails" failed: image "busybox" not found/ }, 'the first failure in the order given, its class kept');
+  t.same(events, ['slow done', 'undo slow', 'undo netns'], 'then the one that completed and the earlier step are undone');
+  t.same(Object.keys(steps.timings), ['netns', 'slow'], 'failed steps are not timed');
+});

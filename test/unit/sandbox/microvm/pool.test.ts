@@ -10,7 +10,7 @@ import { QemuUidAllocator } from '../../../../src/hypervisor/qemu-uid';
 import type { MicrovmConfig } from '../../../../src/config/types';
 import type { Hypervisor } from '../../../../src/hypervisor';
 import { silentLogger } from '../../../../src/log';
-import type { SandboxCreateInput } from '../../../../src/sandbox/controller';
+import type { NetworkedCreateInput } from '../../../../src/sandbox/controller';
 import type { PodVmEnv } from '../../../../src/sandbox/microvm/pod-vm';
 import { fitsPoolVm, POOL_NAME_PREFIX, poolRoot, renamedLaunchRecord, VmPool } from '../../../../src/sandbox/microvm/pool';
 import { podPaths, vmRunPaths } from '../../../../src/sandbox/microvm/layout';
@@ -120,5 +120,5 @@ t.test('start() removes what a killed daemon left: each pool VM killed through i
     destroyed.some((d) => d.includes('pod1')),
     'no pod VM is touched',
   );
-  t.equal(await pool.startPod({} as SandboxCreateInput), undefined, 'a pool of size 0 hands out nothing');
+  t.equal(await pool.startPod({} as NetworkedCreateInput), undefined, 'a pool of size 0 hands out nothing');
 });
