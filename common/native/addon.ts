@@ -84,6 +84,8 @@ export interface NativeAddon {
   closeFd(fd: number): number;
   /** waitpid(pid, WNOHANG): null while it runs, how it ended once reaped, or -errno. */
   reap(pid: number): { code?: number; signal?: number } | null | number;
+  /** A new netns bind-mounted on the existing file `pin`, loopback up (made on a thread of its own). Throws naming the step. */
+  newNetns(pin: string): void;
   mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;
   umount(target: string, flags: number): void;
   powerOff(): void;

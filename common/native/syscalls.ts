@@ -1,6 +1,8 @@
-// Syscalls the in-guest agent needs and Node lacks, from the vsock.node addon.
-// All are synchronous: they run at guest start-up and shut-down, where the
-// agent has nothing else to do, and none of them touches the thread pool.
+// Syscalls the in-guest agent and the daemon need and Node lacks, from the
+// vsock.node addon. All are synchronous and none of them touches the thread
+// pool: the agent calls them at guest start-up and shut-down, where it has
+// nothing else to do; the daemon calls mount, umount and newNetns, none of
+// which waits on I/O (src/host/mount-calls.ts, src/network/netns.ts).
 // They throw a Node-style error (code, errno, syscall, path) on failure.
 
 import { loadAddon } from './addon';
@@ -26,6 +28,11 @@ export const MNT = { FORCE: 1, DETACH: 2 } as const;
 /** mount(2). `data` is the fs-specific option string (e.g. "trans=virtio,version=9p2000.L"). */
 export function mount(source: string, target: string, fstype: string, flags = 0, data: string | null = null): void {
   loadAddon().mount(source, target, fstype, flags, data);
+}
+
+/** unshare(CLONE_NEWNET) on a thread of its own, the namespace bind-mounted on the existing file `pin`, loopback up. */
+export function newNetns(pin: string): void {
+  loadAddon().newNetns(pin);
 }
 
 /** umount2(2). */

@@ -1,8 +1,9 @@
-// Helpers shared by the addon's source files (vsock.cc, pty.cc).
+// Helpers shared by the addon's source files (vsock.cc, pty.cc, spawn.cc, netns.cc).
 
 #pragma once
 
 #include <napi.h>
+#include <uv.h>
 
 #include <errno.h>
 
@@ -40,10 +41,27 @@ inline bool GetU32(const Napi::CallbackInfo& info, size_t i, uint32_t* out) {
   return true;
 }
 
+// Throws a Node-style error (code, errno, syscall, path) for errno `err`.
+inline void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& path) {
+  char name[64];
+  uv_err_name_r(-err, name, sizeof name);
+  std::string msg = std::string(syscall) + " " + name + " (" + uv_strerror(-err) + ")";
+  if (!path.empty()) msg += " '" + path + "'";
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("code", Napi::String::New(env, name));
+  e.Set("errno", Napi::Number::New(env, -err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  if (!path.empty()) e.Set("path", Napi::String::New(env, path));
+  e.ThrowAsJavaScriptException();
+}
+
 // Adds openPty, setWinsize and getWinsize to the addon's exports (pty.cc).
 void AddPtyFunctions(Napi::Env env, Napi::Object exports);
 
 // Adds spawn, pipe, closeFd and reap to the addon's exports (spawn.cc).
 void AddSpawnFunctions(Napi::Env env, Napi::Object exports);
+
+// Adds newNetns (netns.cc).
+void AddNetnsFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace vmpod

@@ -50,6 +50,7 @@ namespace {
 using vmpod::GetU32;
 using vmpod::Result;
 using vmpod::RetryEintr;
+using vmpod::ThrowErrno;
 
 // One socket fd and its uv_poll_t. The object owns the fd: it is closed by
 // close() or, if JS drops the object without closing, by the destructor (GC),
@@ -423,19 +424,6 @@ Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
 // --- Non-socket syscalls for the in-guest agent. These throw on failure
 // (they are synchronous, rare, and called from start-up/shut-down code). ---
 
-void ThrowErrno(Napi::Env env, int err, const char* syscall, const std::string& path) {
-  char name[64];
-  uv_err_name_r(-err, name, sizeof name);
-  std::string msg = std::string(syscall) + " " + name + " (" + uv_strerror(-err) + ")";
-  if (!path.empty()) msg += " '" + path + "'";
-  Napi::Error e = Napi::Error::New(env, msg);
-  e.Set("code", Napi::String::New(env, name));
-  e.Set("errno", Napi::Number::New(env, -err));
-  e.Set("syscall", Napi::String::New(env, syscall));
-  if (!path.empty()) e.Set("path", Napi::String::New(env, path));
-  e.ThrowAsJavaScriptException();
-}
-
 // mount(source, target, fstype, flags, data|null)
 Napi::Value Mount(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -495,6 +483,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("powerOff", Napi::Function::New<PowerOff>(env, "powerOff"));
   vmpod::AddPtyFunctions(env, exports);
   vmpod::AddSpawnFunctions(env, exports);
+  vmpod::AddNetnsFunctions(env, exports);
 
   Napi::Object c = Napi::Object::New(env);
   auto num = [&](const char* k, double v) { c.Set(k, Napi::Number::New(env, v)); };
