@@ -3,18 +3,18 @@
 // everything below it. A container root filesystem is an overlayfs mount of
 // its image's chain (top first) plus a per-container upper and work dir.
 
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { open, readdir, readlink, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
-import { promisify } from 'node:util';
 import { InternalError } from '../../common/errors';
 import { sha256 } from './content-store';
 import { makeDirs } from '../host/make-dirs';
 import { mountDirect } from '../host/mount-calls';
+import { runProgram } from '../host/spawn';
 
-const run = promisify(execFile);
+// Without forking the daemon (host/spawn.ts): the rootfs umount runs at every container's stop.
+const run = runProgram;
 
 /** chain(0) = diff(0); chain(n) = sha256(chain(n-1) + " " + diff(n)). */
 export function chainIds(diffIds: string[]): string[] {

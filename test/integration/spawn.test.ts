@@ -7,7 +7,7 @@ import t from 'tap';
 import { spawn as nodeSpawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { spawnChild, type Child } from '../../src/host/spawn';
+import { ProgramError, runProgram, spawnChild, type Child } from '../../src/host/spawn';
 import { loadAddon } from '../../common/native/addon';
 
 try {
@@ -97,4 +97,16 @@ t.test('a program that is not there is an ENOENT error, with the pipes asked for
     t.ok(c.stdout && c.stderr, 'stdout and stderr exist');
     await t.rejects(collect(c), { code: 'ENOENT' }, name);
   }
+});
+
+t.test('runProgram: promisify(execFile) over spawnChild', async (t) => {
+  t.same(await runProgram('sh', ['-c', 'echo hi; echo warn >&2']), { stdout: 'hi\n', stderr: 'warn\n' }, 'the output of a program that exits 0');
+  await t.rejects(
+    runProgram('sh', ['-c', 'echo busy >&2; exit 32']),
+    { constructor: ProgramError, code: 32, signal: null, stderr: 'busy\n', message: /^sh -c .* exited 32: busy$/ },
+    'non-zero: the exit code and what it said',
+  );
+  await t.rejects(runProgram('sh', ['-c', 'kill -TERM $$']), { constructor: ProgramError, code: null, signal: 'SIGTERM' }, 'killed: the signal by name');
+  await t.rejects(runProgram('vmpod-no-such-program', []), { constructor: ProgramError, code: 'ENOENT' }, 'cannot start: the errno name as code');
+  t.same(await runProgram('pwd', [], { cwd: '/tmp' }), { stdout: '/tmp\n', stderr: '' }, 'in the cwd given');
 });
