@@ -12,6 +12,7 @@ import { registerPodCost, type PodCost } from './pod-cost';
 import { MetricsServer } from './server';
 
 export { VmpodMetrics } from './metrics';
+export { toPodCosts } from './pod-cost';
 
 /** A scrape reads pod costs at most this often; Prometheus' default interval is 60 s, common ones 10–30 s. */
 const POD_COST_MAX_AGE_MS = 10_000;
