@@ -150,7 +150,7 @@ if (missing.length > 0) {
     t.match(v, new RegExp(`^vmpod ${version.replace(/\./g, '\\.')}\n`), 'the installed vmpod runs');
 
     const unit = readFileSync(join(host, 'etc/systemd/system/vmpod.service'), 'utf8');
-    t.match(unit, /^ExecStart=\/opt\/vmpod\/bin\/node \/opt\/vmpod\/dist\/src\/main\.js serve /m, 'the unit runs the installed node');
+    t.match(unit, /^ExecStart=\/opt\/vmpod\/bin\/node (--\S+ )*\/opt\/vmpod\/dist\/src\/main\.js serve /m, 'the unit runs the installed node');
     const config = join(host, 'etc/vmpod/vmpod.toml');
     t.match(readFileSync(config, 'utf8'), /^guest_dir = "\/opt\/vmpod\/guest"$/m, 'the config it wrote');
     const labels = readFileSync(join(host, LABELS), 'utf8').trimEnd().split('\n');

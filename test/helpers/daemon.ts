@@ -9,6 +9,22 @@ import { criClient, type CriClient } from './cri-client';
 
 export const MAIN = join(__dirname, '..', '..', 'src', 'main.js');
 
+/** The repository's systemd unit (systemd/vmpod.service): how the daemon is started once installed. */
+export const UNIT = join(__dirname, '..', '..', '..', 'systemd', 'vmpod.service');
+
+/**
+ * The node options on the unit's ExecStart line, between the node binary and
+ * main.js (V8 heap sizing: docs/performance.md says why), so that every test
+ * and bench runs the daemon with the options it is installed with. Pure.
+ */
+export function unitNodeFlags(unit: string): string[] {
+  const line = /^ExecStart=(.*)$/m.exec(unit)?.[1];
+  const words = line?.trim().split(/\s+/) ?? [];
+  const main = words.findIndex((w) => w.endsWith('/dist/src/main.js'));
+  if (main < 1) throw new Error(`the unit's ExecStart does not run <node> [options] .../dist/src/main.js: ${JSON.stringify(line ?? '(no ExecStart)')}`);
+  return words.slice(1, main);
+}
+
 export interface TestDaemon {
   dir: string;
   socket: string;
@@ -84,8 +100,9 @@ export function waitFor(cond: () => boolean, timeoutMs: number, what: string): P
 
 export function spawnDaemon(args: string[], env?: NodeJS.ProcessEnv, netns?: string): { proc: ChildProcess; output: () => string; exited: Promise<number | null> } {
   // nsenter execs node, so proc.pid is the daemon's own pid either way.
-  // VMPOD_DAEMON_NODE_ARGS: node options for the daemon alone (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, which NODE_OPTIONS does not allow).
-  const node = [process.execPath, ...(process.env.VMPOD_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN];
+  // The unit's node options first; VMPOD_DAEMON_NODE_ARGS: more node options for the daemon alone (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`,
+  // which NODE_OPTIONS does not allow), after them so that one given again wins.
+  const node = [process.execPath, ...unitNodeFlags(readFileSync(UNIT, 'utf8')), ...(process.env.VMPOD_DAEMON_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN];
   const argv = netns ? ['nsenter', `--net=${netns}`, '--', ...node, ...args] : [...node, ...args];
   const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';

@@ -68,7 +68,7 @@ t.test('install, install again, uninstall: exactly what install put there goes, 
   // The unit: the repository's, running the installed node.
   const unit = readFileSync(join(host, 'etc/systemd/system/vmpod.service'), 'utf8');
   const repoUnit = readFileSync(join(ROOT, 'systemd', 'vmpod.service'), 'utf8');
-  t.match(unit, /^ExecStart=\/opt\/vmpod\/bin\/node \/opt\/vmpod\/dist\/src\/main\.js serve /m);
+  t.match(unit, /^ExecStart=\/opt\/vmpod\/bin\/node (--\S+ )*\/opt\/vmpod\/dist\/src\/main\.js serve /m);
   t.equal(unit.replace('/opt/vmpod/bin/node ', '/usr/bin/node '), repoUnit, 'otherwise the repository unit unchanged');
   // The config it wrote (there was none), pointing at the installed guest image.
   const config = join(host, 'etc/vmpod/vmpod.toml');
