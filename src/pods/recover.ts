@@ -29,6 +29,7 @@
 // A purge that fails is logged and retried at the next start; it never stops
 // the daemon from serving the pods that are fine.
 
+import type { Logger } from '../log';
 import type { Domain } from './domain';
 
 export async function recoverInterrupted(d: Domain): Promise<number> {
@@ -59,24 +60,24 @@ export async function recoverInterrupted(d: Domain): Promise<number> {
     }
   }
   // A create's first record is not fsynced (container-lifecycle.ts): after a machine crash mid-create its lease may be all that is left.
-  for (const id of d.images.rootfsHolders().filter((id) => !d.containers.get(id))) {
-    try {
-      await d.images.releaseRootfs(id);
-      n++;
-    } catch (err) {
-      log.error({ containerId: id, err: (err as Error).message }, 'could not release the root filesystem of a container no record knows; will retry at next start');
-    }
-  }
-  for (const id of d.images.volumeHolders().filter((id) => !d.containers.get(id))) {
-    try {
-      await d.images.releaseVolumes(id);
-      n++;
-    } catch (err) {
-      log.error({ containerId: id, err: (err as Error).message }, 'could not release the image volumes of a container no record knows; will retry at next start');
-    }
-  }
+  n += await releaseUnknown(d, log, 'root filesystem', d.images.rootfsHolders(), (id) => d.images.releaseRootfs(id));
+  n += await releaseUnknown(d, log, 'image volumes', d.images.volumeHolders(), (id) => d.images.releaseVolumes(id));
   if (n > 0) log.warn({ count: n }, 'cleaned up creates interrupted by a daemon crash');
   // Networks whose pods no record knows were left by a crash mid-RunPodSandbox.
   await d.network.reconcile(new Set(d.sandboxes.list().map((s) => s.id)));
+  return n;
+}
+
+/** Release what the image store holds for containers no record knows; a failure is logged and left for the next start. How many were released. */
+async function releaseUnknown(d: Domain, log: Logger, what: string, holders: string[], release: (id: string) => Promise<void>): Promise<number> {
+  let n = 0;
+  for (const id of holders.filter((id) => !d.containers.get(id))) {
+    try {
+      await release(id);
+      n++;
+    } catch (err) {
+      log.error({ containerId: id, err: (err as Error).message }, `could not release the ${what} of a container no record knows; will retry at next start`);
+    }
+  }
   return n;
 }
