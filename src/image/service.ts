@@ -383,7 +383,7 @@ export class ImageService {
     if (existing) return existing.layout;
     const image = this.resolve(imageRef);
     for (const c of image.chainIds) {
-      if (!(await this.snapshots.has(c))) throw new FailedPreconditionError(`image ${image.id}: snapshot ${c} is missing; remove the image and pull it again`);
+      if (!this.snapshots.hasSync(c)) throw new FailedPreconditionError(`image ${image.id}: snapshot ${c} is missing; remove the image and pull it again`);
     }
     const base = targetDir ?? join(this.dir, 'containers', containerId);
     const layout: RootfsLayout = {

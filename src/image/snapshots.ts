@@ -4,6 +4,7 @@
 // its image's chain (top first) plus a per-container upper and work dir.
 
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { open, readdir, readlink, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
@@ -43,6 +44,11 @@ export class SnapshotStore {
       (s) => s.isDirectory(),
       () => false,
     );
+  }
+
+  /** has(), on the event loop: one stat returns in microseconds, where an asynchronous one queues in libuv's pool (CreateContainer asks once per layer). */
+  hasSync(chainId: string): boolean {
+    return statSync(this.fsDir(chainId), { throwIfNoEntry: false })?.isDirectory() ?? false;
   }
 
   /** A fresh temp snapshot dir (`.tmp-*`, swept at start-up). */

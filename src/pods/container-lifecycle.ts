@@ -122,6 +122,7 @@ export async function createContainer(d: Domain, sb: SandboxRecord, config: Cont
           image: image.config,
           imageId: image.id,
           rootfs: layout.mountpoint,
+          imageLayers: layout.lowerdirs,
           logPath,
           target: (target && containerHandle(target)) ?? undefined,
           restoreFrom,

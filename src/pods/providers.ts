@@ -15,7 +15,8 @@ export interface ResolvedImage {
 export interface ImageProvider {
   /** Throws NotFoundError when the image is not present. */
   resolve(ref: string): ResolvedImage;
-  prepareRootfs(containerId: string, imageRef: string): Promise<{ mountpoint: string; upper: string }>;
+  /** `lowerdirs`: the image's read-only layers (absolute, top first), which the container's own files are read from. */
+  prepareRootfs(containerId: string, imageRef: string): Promise<{ mountpoint: string; upper: string; lowerdirs: readonly string[] }>;
   mountRootfs(containerId: string): Promise<{ mountpoint: string }>;
   /** Unmount a container's rootfs, keeping its lease and writable layer for releaseRootfs. Idempotent. */
   unmountRootfs(containerId: string): Promise<void>;

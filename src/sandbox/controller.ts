@@ -83,6 +83,8 @@ export interface ContainerCreateInput {
   imageId?: string;
   /** Mounted root filesystem on the host. */
   rootfs: string;
+  /** The read-only image layers (absolute, top first) the rootfs overlay is made of, as the image store laid it out; the image's own files are read from them, not through the mount. */
+  imageLayers?: readonly string[];
   /** Absolute CRI log path, "" for none. */
   logPath: string;
   /** The container whose PID namespace this one joins (namespace mode TARGET). */

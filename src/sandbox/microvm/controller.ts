@@ -50,7 +50,7 @@ import { openDebugProcess } from './debug-process';
 import { openGuestPort } from './port-forward';
 import { resizePodVm } from './resize';
 import { VmPool } from './pool';
-import { OpaqueCache } from '../../image/layer-file';
+import { ImageUserFilesCache } from '../runc/rootfs-read';
 import { startPodVm } from './start';
 import type { PhaseObserver } from '../steps';
 import { vmCostStats } from '../vm-cost-stats';
@@ -83,7 +83,7 @@ export class MicrovmController implements SandboxController {
   private readonly log: Logger;
   private readonly pods = new Map<string, Promise<PodEntry>>();
   private readonly listeners: ((e: ControllerEvent) => void)[] = [];
-  private readonly opaque = new OpaqueCache();
+  private readonly userFiles = new ImageUserFilesCache();
   private hostChoice: Promise<VmHostChoice> | undefined;
   private readonly pool: VmPool;
 
@@ -135,7 +135,7 @@ export class MicrovmController implements SandboxController {
     vm.onExit((e) => {
       if (!vm.detached) this.emit({ kind: 'sandbox-died', podSandboxId: vm.id, reason: describeExit(e) });
     });
-    return { vm, containers: new PodContainers({ state: this.env.state, host: this.opts.host, log: this.log, emit: (e) => this.emit(e), opaque: this.opaque.ask }, vm) };
+    return { vm, containers: new PodContainers({ state: this.env.state, host: this.opts.host, log: this.log, emit: (e) => this.emit(e), userFiles: this.userFiles }, vm) };
   }
 
   /** The live pod, reattaching to its VM after a daemon restart. */

@@ -21,8 +21,7 @@ import { containerSpec } from '../../oci/container-spec';
 import type { HostFacts } from '../../oci/input';
 import { resolveResources } from '../../oci/resources';
 import { RemoteStatusError } from '../../../common/ttrpc';
-import { readImageUserFiles } from '../runc/rootfs-read';
-import type { OpaqueProbe } from '../../image/layer-file';
+import type { ImageUserFilesCache } from '../runc/rootfs-read';
 import type { CgroupStats, ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ControllerEvent, ExecResult, ProcessIO, StreamOptions } from '../controller';
 import { decodeVmContainerData, VM_DATA_VERSION, type VmContainerData } from './data';
 import { guestHostFacts, guestPodContext, guestSpec } from './guest-spec';
@@ -99,8 +98,8 @@ export interface ContainerEnv {
   log: Logger;
   /** Where exits are reported as they happen (the controller's listeners). */
   emit(e: ControllerEvent): void;
-  /** Whether an image layer's directory is opaque (the controller's OpaqueCache). */
-  opaque?: OpaqueProbe;
+  /** The image's /etc/passwd and /etc/group, kept per layer list (the controller's). */
+  userFiles: ImageUserFilesCache;
 }
 
 /** Per pod: the containers this daemon is following. */
@@ -193,7 +192,7 @@ export class PodContainers {
         sharedMounts.set(m.container_path.replace(/\/+$/, '') || '/', place.guestRel);
       }
       // From the image layers: the rootfs is in the guest's share by now, and the guest may have swapped these files.
-      const { passwd, group } = await readImageUserFiles(input.rootfs, this.env.opaque);
+      const { passwd, group } = await this.env.userFiles.read(input.rootfs, input.imageLayers);
       const podFile = (n: 'hosts' | 'resolv.conf' | 'hostname'): string => join(p.shared, sharePath.podFile(n));
       const sb = input.sandbox;
       const host = containerSpec({

@@ -23,8 +23,7 @@ import type { LinuxContainerResources__Output } from '../../generated/cri/runtim
 import type { ContainerCreateInput, ContainerCreateResult, ContainerHandle, ContainerProcessState, ExecResult } from '../controller';
 import { decodeContainerData, decodeSandboxData, RUNC_DATA_VERSION, type RuncContainerData } from './data';
 import type { RuncPaths } from './paths';
-import { readImageUserFiles } from './rootfs-read';
-import type { OpaqueProbe } from '../../image/layer-file';
+import type { ImageUserFilesCache } from './rootfs-read';
 import { Steps, type PhaseObserver } from '../steps';
 import { nowNs, sleep } from '../../../common/time';
 import { makeDirs, makeDirsSync } from '../../host/make-dirs';
@@ -38,8 +37,8 @@ export interface ContainerDeps {
   /** native/infra's vmpod-mount (staged-mounts.ts). */
   mountBinary: string;
   phases?: PhaseObserver;
-  /** Whether an image layer's directory is opaque (the controller's OpaqueCache). */
-  opaque?: OpaqueProbe;
+  /** The image's /etc/passwd and /etc/group, kept per layer list (the controller's). */
+  userFiles: ImageUserFilesCache;
   /** Where a removed container's bundle goes to be deleted after RemoveContainer answers (host/trash.ts). */
   trash: Trash;
 }
@@ -93,7 +92,7 @@ export async function createContainer(deps: ContainerDeps, input: ContainerCreat
     );
   }
   const spec = await steps.run('spec', async () => {
-    const { passwd, group } = await readImageUserFiles(input.rootfs, deps.opaque);
+    const { passwd, group } = await deps.userFiles.read(input.rootfs, input.imageLayers);
     const made = containerSpec({
       containerId: id,
       config,

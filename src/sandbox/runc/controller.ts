@@ -51,9 +51,9 @@ import { ExitIndex } from './exit-index';
 import { ExitWatcher } from './exit-watch';
 import { LiveStates, pidAlive } from './live-state';
 import { watchPidExit } from '../../host/pid-watch';
-import { OpaqueCache } from '../../image/layer-file';
 import { unmountIfMounted } from './mount';
 import { RuncPaths } from './paths';
+import { ImageUserFilesCache } from './rootfs-read';
 import { Trash } from '../../host/trash';
 import { mountBinaryPath, releaseStagedMounts } from './staged-mounts';
 import { createPod, infraBinaryPath, podReady, removePod, stopPod } from './pod';
@@ -88,7 +88,7 @@ export class RuncController implements SandboxController {
   private readonly live: LiveStates;
   /** runc deletes started when a process ended (deleteEarly), by id, until removal. */
   private readonly deleting = new Map<string, Promise<void>>();
-  private readonly opaque = new OpaqueCache();
+  private readonly userFiles = new ImageUserFilesCache();
   /** Init PIDs of containers made at their start (initPid), by id, until removal. */
   private readonly pids = new Map<string, number>();
   /** Removed containers' bundles, deleted after RemoveContainer answers; RemovePodSandbox waits for them. */
@@ -125,7 +125,7 @@ export class RuncController implements SandboxController {
       infraBinary: this.infraBinary,
       mountBinary: this.mountBinary,
       phases: this.opts.phases,
-      opaque: this.opaque.ask,
+      userFiles: this.userFiles,
       trash: this.trash,
     };
   }

@@ -20,6 +20,7 @@ import { PodContainers } from '../../../../src/sandbox/microvm/pod-containers';
 import type { VmContainerData, VmPodData } from '../../../../src/sandbox/microvm/data';
 import { execInGuest } from '../../../../src/sandbox/microvm/exec';
 import { PodVm } from '../../../../src/sandbox/microvm/pod-vm';
+import { ImageUserFilesCache } from '../../../../src/sandbox/runc/rootfs-read';
 import { AgentClient } from '../../../../src/agent-client';
 import { ociSpec, startClient } from '../../agent/harness';
 
@@ -29,7 +30,7 @@ function setup(t: { teardown(fn: () => void): void }) {
   const pod = new PodVm('pod1', {} as VmPodData, vm, client, silentLogger);
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-vmctr-'));
   const events: ControllerEvent[] = [];
-  const containers = new PodContainers({ state: dir, host: {} as HostFacts, log: silentLogger, emit: (e) => events.push(e) }, pod);
+  const containers = new PodContainers({ state: dir, host: {} as HostFacts, log: silentLogger, emit: (e) => events.push(e), userFiles: new ImageUserFilesCache() }, pod);
   t.teardown(() => {
     pod.detach();
     rmSync(dir, { recursive: true, force: true });
@@ -46,7 +47,7 @@ function setup(t: { teardown(fn: () => void): void }) {
     t.teardown(() => again.close());
     const next = new PodVm('pod1', {} as VmPodData, vm, again, silentLogger);
     t.teardown(() => next.detach());
-    return { containers: new PodContainers({ state: dir, host: {} as HostFacts, log: silentLogger, emit: (e) => events.push(e) }, next), agent: again };
+    return { containers: new PodContainers({ state: dir, host: {} as HostFacts, log: silentLogger, emit: (e) => events.push(e), userFiles: new ImageUserFilesCache() }, next), agent: again };
   };
   return { h, client, pod, containers, container, dir, events, restart };
 }
