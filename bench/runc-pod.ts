@@ -3,6 +3,8 @@
 // own CRI client; every row of issue 18 as a ratio vmpod / containerd with
 // median and min–p90. Stages (--only, default all):
 //
+//   calls       Version and ListPodSandbox with nothing running, back to
+//               back and 100 ms apart, beside a null Node.js HTTP/2 server
 //   lifecycle   each CRI call of one pod's life and the start/stop totals
 //   lists       ListContainers, ListPodSandbox, ContainerStatus,
 //               ListContainerStats, ImageFsInfo with N running containers
@@ -36,6 +38,7 @@ import { INFRA_BINARY, pauseLayer } from './lib/pause-image';
 import { benchEnvironment, describeEnvironment, writeJsonReport } from './lib/report';
 import { CNI_BIN_DIR, startBenchVmpod } from './lib/vmpod';
 import { startContainerd } from './peers/containerd';
+import { callsStage } from './runc-pod/calls';
 import { kubeletStage } from './runc-pod/kubelet';
 import { lifecycleStage } from './runc-pod/lifecycle';
 import { listsStage } from './runc-pod/lists';
@@ -127,6 +130,9 @@ async function inner(work: string, argv: string[]): Promise<number> {
       let r: { rows: PhaseRow[]; notes: string[] };
       let format: ComparisonFormat = { ...MS, spread: true };
       switch (stage) {
+        case 'calls':
+          r = await callsStage(sides, { rounds: n['calls-rounds'], calls: n['calls-per-round'], work }, cleanup, log, stopping);
+          break;
         case 'lifecycle':
           r = await lifecycleStage(sides, w, { runs: o.runs, warmup: n.warmup }, log, stopping);
           break;

@@ -5,7 +5,8 @@
 import type { BenchArgs } from '../lib/args';
 
 // memory right after lifecycle: before the list and kubelet stages have had both daemons handle hundreds of pods, whose heap growth would be read as the 10-pod figure.
-export const STAGES = ['lifecycle', 'memory', 'lists', 'kubelet', 'throughput'] as const;
+// calls first: it needs no pods, and both daemons are as fresh as a node's.
+export const STAGES = ['calls', 'lifecycle', 'memory', 'lists', 'kubelet', 'throughput'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export const SPEC = {
@@ -13,6 +14,8 @@ export const SPEC = {
     'bench/runc-pod: trusted pods over CRI, vmpod vs containerd 1.6 (CRI plugin + runc) in the same run: lifecycle calls, lists with N containers, kubelet steady state (CPU), memory, parallel starts.',
   defaultRuns: 9,
   ints: {
+    'calls-rounds': { default: 5, min: 1, max: 100, help: 'calls: rounds of Version and ListPodSandbox per runtime, alternating' },
+    'calls-per-round': { default: 20, min: 1, max: 10_000, help: 'calls: each call timed this many times per round, back to back and again 100 ms apart' },
     warmup: { default: 1, min: 0, max: 10, help: 'lifecycle: unmeasured pod lifecycles per runtime before the timed ones (--runs is the timed count)' },
     'list-count': { default: 200, min: 1, max: 1000, help: 'lists: running containers present (in pods of 10)' },
     'list-calls': { default: 20, min: 1, max: 1000, help: 'lists: rounds of ListContainers, ListPodSandbox, ContainerStatus, ListContainerStats, ImageFsInfo' },
@@ -39,6 +42,8 @@ type IntName = keyof typeof SPEC.ints;
 
 const QUICK: Record<IntName | 'runs', number> = {
   runs: 3,
+  'calls-rounds': 1,
+  'calls-per-round': 5,
   warmup: 1,
   'list-count': 10,
   'list-calls': 5,
