@@ -1,10 +1,13 @@
 // Guest network set-up from what the host's CNI result says, as busybox `ip`
-// command lines (pure) plus the MAC → interface lookup.
+// command lines (pure) plus the MAC → interface lookup, run as one script:
+// for UpdateInterface, UpdateRoutes, and CreateSandbox with the pod's network.
 
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '../../common/errors';
+import { InvalidArgumentError, NotFoundError } from '../../common/errors';
 import type { Route, UpdateInterfaceRequest } from '../../common/generated/agent/agent';
+import type { AgentDeps } from './deps';
+import { mustRun } from './system';
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -72,4 +75,25 @@ function shQuote(a: string): string {
  */
 export function ipScript(busybox: string, cmds: string[][]): string {
   return cmds.map((c) => [busybox, 'ip', ...c].map(shQuote).join(' ')).join('\n') + '\n';
+}
+
+/**
+ * The interface set up as UpdateInterface does (`iface`: the NIC with its MAC
+ * renamed, MTU, addresses, up), then the routes as UpdateRoutes does, as one
+ * script: one fork of the agent for both. Every argument is checked before
+ * anything runs. Nothing to do, nothing runs.
+ */
+export async function configureNetwork(d: Pick<AgentDeps, 'sys' | 'paths'>, iface: UpdateInterfaceRequest | null | undefined, routes: readonly Route[]): Promise<void> {
+  const cmds: string[][] = [];
+  if (iface) {
+    let current = iface.name;
+    if (iface.mac) {
+      const found = await interfaceByMac(d.paths.sysClassNet, iface.mac);
+      if (!found) throw new NotFoundError('network interface', iface.mac, 'no guest NIC has this MAC');
+      current = found;
+    }
+    cmds.push(...interfaceCommands(iface, current));
+  }
+  cmds.push(...routes.map((r, i) => routeCommand(r, i)));
+  if (cmds.length > 0) await mustRun(d.sys, d.paths.busybox, ['sh', '-e', '-s'], { input: ipScript(d.paths.busybox, cmds) });
 }

@@ -6,6 +6,7 @@ import { InvalidArgumentError } from '../../common/errors';
 import type { CreateSandboxRequest } from '../../common/generated/agent/agent';
 import { mountWith, mustRun } from './system';
 import { ninePMountArgs } from './mounts';
+import { configureNetwork } from './network';
 import type { AgentDeps } from './deps';
 
 const SYSCTL_KEY = /^[a-z0-9_]+(\.[a-zA-Z0-9_-]+)+$/;
@@ -54,5 +55,10 @@ export async function createSandbox(d: AgentDeps, req: CreateSandboxRequest): Pr
   }
   // The init brings lo up at boot (guest-image/initramfs/init); a fork of the agent only if it did not.
   if (!(await linkIsUp(d.paths.sysClassNet, 'lo'))) await mustRun(d.sys, bb, ['ip', 'link', 'set', 'lo', 'up']);
+  // The pod's network last, as UpdateInterface and UpdateRoutes would after this call (one round trip fewer each).
+  if (req.interface || req.routes.length > 0) {
+    await configureNetwork(d, req.interface, req.routes);
+    if (req.interface) d.log.info({ name: req.interface.name, addresses: req.interface.addresses, mtu: req.interface.mtu }, 'interface configured');
+  }
   d.log.info({ sandboxId: req.sandbox_id, hostname: req.hostname }, 'sandbox created');
 }

@@ -9,7 +9,8 @@ export function registerSandbox(server: TtrpcServer, d: AgentDeps): void {
     // The host's word at pod start decides, for the guest's life, whether it runs debug processes.
     d.debug?.enable(req.debug_processes);
     if (req.debug_processes) d.log.info('debug processes enabled by the host ([debug] guest_shell)');
-    return {};
+    // Tells the host its network went with this call (an older agent's Empty reads false).
+    return { network_configured: true };
   });
   handle(server, 'DestroySandbox', async () => {
     d.log.info('DestroySandbox: powering off');

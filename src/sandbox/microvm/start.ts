@@ -100,11 +100,14 @@ export function guestShares(): { tag: string; mount_point: string; msize: number
 /**
  * The agent's CreateSandbox request for pod `input`: hostname, DNS, the
  * shares to mount, sysctls, the host's time, whether debug processes are
- * allowed. One builder for a cold start and a pool hand-out (pool.ts): the
- * guest of a pool VM must be set up exactly as a cold pod's.
+ * allowed, and with `net` the pod's network (one round trip for all of it).
+ * One builder for a cold start and a pool hand-out (pool.ts): the guest of a
+ * pool VM must be set up exactly as a cold pod's (its NIC is hot-plugged
+ * while CreateSandbox runs, so it gets its network by the separate calls). Pure but for the clock.
  */
-export function createSandboxRequest(input: Pick<SandboxCreateInput, 'id' | 'hostname' | 'config'>, env: Pick<PodVmEnv, 'debugProcesses'>) {
+export function createSandboxRequest(input: Pick<SandboxCreateInput, 'id' | 'hostname' | 'config'>, env: Pick<PodVmEnv, 'debugProcesses'>, net?: GuestNetwork) {
   const dns = input.config.dns_config;
+  const calls = net ? guestNetworkCalls(net) : undefined;
   return {
     sandbox_id: input.id,
     hostname: input.hostname,
@@ -113,11 +116,12 @@ export function createSandboxRequest(input: Pick<SandboxCreateInput, 'id' | 'hos
     sysctls: input.config.linux?.sysctls ?? {},
     guest_time_unix_nano: unixNanoNumber(),
     debug_processes: env.debugProcesses === true,
+    ...(calls ? { interface: calls.iface, routes: calls.routes.routes } : {}),
   };
 }
 
-/** The agent's network set-up from the tap result. */
-function guestNetworkCalls(net: GuestNetwork) {
+/** The agent's network set-up from the tap result: UpdateInterface's and UpdateRoutes' requests. Pure. */
+export function guestNetworkCalls(net: GuestNetwork) {
   return {
     iface: { name: net.ifName, mac: net.mac.toLowerCase(), mtu: net.mtu, addresses: net.addresses.map((a) => `${a.address}/${a.prefixLen}`) },
     routes: { routes: net.routes.map((r) => ({ destination: r.dest, gateway: r.gateway ?? '', device: net.ifName, source: r.source ?? '' })) },
@@ -239,8 +243,10 @@ export async function startPodVm(env: PodVmEnv, input: NetworkedCreateInput): Pr
     const client = agent;
     await steps.run('agent-connect', () => waitForAgent(started.vm, client, env.microvm.boot_timeout_s * 1000));
     releaseBootSlot?.();
-    await steps.run('sandbox-setup', () => client.call('CreateSandbox', createSandboxRequest(input, env)));
-    if (net) {
+    // The pod's network goes with CreateSandbox: one round trip to the agent instead of three.
+    const sandbox = await steps.run('sandbox-setup', () => client.call('CreateSandbox', createSandboxRequest(input, env, net)));
+    if (net && sandbox.network_configured !== true) {
+      // An agent older than CreateSandbox's network fields (a guest image built before them) ignored them.
       await steps.run('guest-network', async () => {
         const calls = guestNetworkCalls(net);
         await client.call('UpdateInterface', calls.iface);

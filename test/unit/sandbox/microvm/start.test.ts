@@ -1,7 +1,7 @@
 import t from 'tap';
 import { SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG } from '../../../../src/hypervisor';
 import { GUEST_SHARED_DIR, GUEST_VOLUME_DIR } from '../../../../src/sandbox/microvm/layout';
-import { createSandboxRequest, guestShares, INIT_FAILED_MARKER, INIT_HANDOVER_MARKER, phaseMessage, stuckPhase } from '../../../../src/sandbox/microvm/start';
+import { createSandboxRequest, guestNetworkCalls, guestShares, INIT_FAILED_MARKER, INIT_HANDOVER_MARKER, phaseMessage, stuckPhase } from '../../../../src/sandbox/microvm/start';
 
 t.test('where a boot got stuck, from the console', async (t) => {
   const cases: [string, string, string][] = [
@@ -53,4 +53,38 @@ t.test("the agent's CreateSandbox request (one builder for a cold start and a po
   const plain = createSandboxRequest({ id: 'pod-2', hostname: 'h', config: {} as typeof config }, {});
   t.same(plain.dns, { nameservers: [], searches: [], options: [] }, 'no DNS config: empty lists');
   t.equal(plain.debug_processes, false, 'debug processes only when the daemon says so');
+});
+
+t.test("a cold start's CreateSandbox carries the pod's network (one round trip instead of three); a pool hand-out's does not", async (t) => {
+  const net = {
+    tapName: 'tap0_vmpod',
+    ifName: 'eth0',
+    mac: '0A:58:0A:58:00:05',
+    mtu: 1450,
+    addresses: [
+      { family: 4 as const, address: '10.88.0.5', prefixLen: 16 },
+      { family: 6 as const, address: 'fd00::5', prefixLen: 64 },
+    ],
+    routes: [
+      { dest: '10.88.0.0/16', scope: 'link', family: 4 as const, source: '10.88.0.5' },
+      { dest: 'default', gateway: '10.88.0.1', scope: 'universe', family: 4 as const },
+    ],
+  };
+  const config = {} as Parameters<typeof createSandboxRequest>[0]['config'];
+  const req = createSandboxRequest({ id: 'pod-1', hostname: 'h', config }, {}, net);
+  const calls = guestNetworkCalls(net);
+  t.same(req.interface, { name: 'eth0', mac: '0a:58:0a:58:00:05', mtu: 1450, addresses: ['10.88.0.5/16', 'fd00::5/64'] }, 'the interface as UpdateInterface gets it, MAC in lower case');
+  t.same(req.interface, calls.iface, 'the same request UpdateInterface gets from an older agent');
+  t.same(
+    req.routes,
+    [
+      { destination: '10.88.0.0/16', gateway: '', device: 'eth0', source: '10.88.0.5' },
+      { destination: 'default', gateway: '10.88.0.1', device: 'eth0', source: '' },
+    ],
+    'the routes in order (on-link first), each on the pod interface',
+  );
+  t.same(req.routes, calls.routes.routes, 'the same routes UpdateRoutes gets from an older agent');
+  const pool = createSandboxRequest({ id: 'pod-2', hostname: 'h', config }, {});
+  t.notOk('interface' in pool, 'no network: no interface field');
+  t.notOk('routes' in pool, 'no network: no routes field');
 });
