@@ -73,6 +73,22 @@ export function mountDirect(source: string, target: string, fstype: string, opti
   }
 }
 
+/**
+ * mount(2) with flags only, as mount(8) makes a bind (MS_BIND), a
+ * propagation change (MS_PRIVATE, MS_SHARED) or a bind remount (MS_REMOUNT |
+ * MS_BIND | per-mount flags): false without the addon. A refusal is
+ * INTERNAL, naming `what` and the target.
+ */
+export function mountFlags(what: string, source: string, target: string, flags: number, sys: MountSyscalls = native): boolean {
+  try {
+    sys.mount(source, target, '', flags, null);
+    return true;
+  } catch (err) {
+    if (unavailable(err)) return false;
+    throw refused(`${what}: mount(2) of ${target}`, err);
+  }
+}
+
 /** `mount --bind dir dir` then `mount --make-shared dir` (the second alone when `dir` is already a mount point); false without the addon. */
 export function bindShared(dir: string, alreadyMounted: boolean, sys: MountSyscalls = native): boolean {
   try {

@@ -2,7 +2,7 @@ import t from 'tap';
 import { InternalError } from '../../../common/errors';
 import { AddonUnavailableError } from '../../../common/native/addon';
 import { MNT, MS } from '../../../common/native/syscalls';
-import { bindShared, mountDirect, splitMountOptions, unmountDirect, type MountSyscalls } from '../../../src/host/mount-calls';
+import { bindShared, mountDirect, mountFlags, splitMountOptions, unmountDirect, type MountSyscalls } from '../../../src/host/mount-calls';
 
 /** Fake syscalls: records each call; `fail(call)` returns the error code to throw, if any. */
 function fake(fail: (call: string, flags: number) => string | undefined = () => undefined) {
@@ -82,4 +82,15 @@ t.test('unmountDirect is idempotent and detaches a busy mount', async (t) => {
   t.same(busy.calls, ['umount /m 0', `umount /m ${MNT.DETACH}`]);
   t.throws(() => unmountDirect('/m', {}, fake(() => 'EPERM').sys), /unmounting \/m failed: umount2 EPERM/, 'any other refusal is INTERNAL, naming the target');
   t.equal(unmountDirect('/m', {}, noAddon), null, 'no addon: the caller spawns umount(8)');
+});
+
+t.test('mountFlags makes a bind, propagation or remount with flags only, says false without the addon, and names what and where in a refusal', async (t) => {
+  const { sys, calls } = fake();
+  t.equal(mountFlags('pod share', '/src', '/dst', MS.BIND, sys), true, 'done');
+  t.equal(mountFlags('pod share', 'none', '/dst', MS.REMOUNT | MS.BIND | MS.RDONLY, sys), true, 'a remount');
+  t.same(calls, [`mount /src /dst  ${MS.BIND} null`, `mount none /dst  ${MS.REMOUNT | MS.BIND | MS.RDONLY} null`], 'no filesystem type, no data');
+  t.equal(mountFlags('pod share', '/src', '/dst', MS.BIND, noAddon), false, 'false without the addon (the caller runs mount(8))');
+  const refusing = fake(() => 'EPERM').sys;
+  t.throws(() => mountFlags('pod share', 'none', '/dst', MS.SHARED, refusing), InternalError, 'a refusal is INTERNAL');
+  t.throws(() => mountFlags('pod share', 'none', '/dst', MS.SHARED, refusing), /pod share: mount\(2\) of \/dst failed: mount EPERM/, 'naming what and the target');
 });

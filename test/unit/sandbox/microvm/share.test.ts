@@ -86,6 +86,23 @@ t.test('a bind enters the share already nodev,nosuid (and ro when asked), submou
 
   await mountShare(shareSource, shared);
   t.equal(statSync(podDir).mode & 0o7777, 0o700, 'the pod dir is 0700');
+  const shareLine = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .find((f) => f[4] === shared);
+  t.ok(shareLine, 'the exported share is a mount of its own');
+  const stateGroup = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' '))
+    .find((f) => f[4] === state)?.[6];
+  t.same(
+    shareLine?.[5].split(',').filter((o) => ['ro', 'nosuid', 'nodev'].includes(o)),
+    ['ro', 'nosuid', 'nodev'],
+    'the exported share is ro,nosuid,nodev',
+  );
+  t.match(shareLine?.[6] ?? '', /^shared:\d+$/, 'the exported share is shared (binds below it reach the jail)');
+  t.not(shareLine?.[6], stateGroup, "in a peer group of its own, not the state dir's");
+  t.ok(mountsUnder(join(podDir, 'staging')).includes(join(podDir, 'staging')), 'the staging dir is a mount of its own');
   const cases = [
     { desc: 'read-only directory volume with a submount', rel: 'c/c1/m/0', source: vol, ro: true, want: ['nodev', 'nosuid', 'ro'] },
     { desc: 'writable directory volume', rel: 'c/c1/m/1', source: vol, ro: false, want: ['nodev', 'nosuid'] },
