@@ -78,3 +78,40 @@ export async function runOk(what: string, argv: string[], opts: RunOptions = {})
   }
   return r.stdout;
 }
+
+/** One argument single-quoted for sh (anything inside stays one literal word). Pure. */
+export function shQuote(a: string): string {
+  return `'${a.replace(/'/g, "'\\''")}'`;
+}
+
+/** One command of a script that runSteps runs in one shell; `what` names it in an error. */
+export interface ScriptStep {
+  what: string;
+  argv: readonly string[];
+}
+
+/**
+ * `steps` as one sh script, a line each: the first that fails ends the
+ * script with its step number (1-based) as the exit code, so the caller
+ * names the step without reading the tool's words. Pure.
+ */
+export function stepScript(steps: readonly ScriptStep[]): string {
+  if (steps.length > 100) throw new InternalError(`a script of ${steps.length} steps: exit codes name at most 100`);
+  return steps.map((s, i) => `${s.argv.map(shQuote).join(' ')} || exit ${i + 1}`).join('\n') + '\n';
+}
+
+/**
+ * Run `steps` one after the other in one shell (in `opts.netns`): one
+ * spawn (and one nsenter) where each command was one. Stops at the first
+ * that fails, with an InternalError naming `what`, that step and its stderr.
+ * Resolves with the steps' stdout.
+ */
+export async function runSteps(what: string, steps: readonly ScriptStep[], opts: Omit<RunOptions, 'input'> = {}): Promise<string> {
+  if (steps.length === 0) return '';
+  const r = await run(['sh', '-s'], { ...opts, input: stepScript(steps) });
+  if (r.code === 0) return r.stdout;
+  const failed = steps[r.code - 1];
+  const tool = r.stderr.trim() || r.stdout.trim();
+  if (failed) throw new InternalError(`${what}: ${failed.what}: ${failed.argv.join(' ')} failed: ${tool}`);
+  throw new InternalError(`${what}: sh exited with ${r.code}: ${tool}`);
+}
