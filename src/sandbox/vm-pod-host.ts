@@ -11,7 +11,7 @@ import { cgroupVersion } from '../host/facts';
 import { createVmCgroup, removeVmCgroup, vmCgroupPaths, type VmCgroup, type VmCgroupLimits } from '../host/vm-cgroup';
 import type { QemuUidAllocator } from '../hypervisor';
 import { attachTap, detachTap, DEFAULT_TAP_NAME, type GuestNetwork } from '../network';
-import type { Steps } from './steps';
+import type { ParallelStep, Steps } from './steps';
 
 export interface QemuUidAndTapInput {
   podId: string;
@@ -29,22 +29,37 @@ export interface QemuUidAndTapInput {
  * interface's MAC, which the guest NIC must use.
  */
 export async function qemuUidAndTap(steps: Steps, i: QemuUidAndTapInput): Promise<{ uid: number | undefined; net: GuestNetwork | undefined }> {
-  const uids = i.uids;
-  const uid = uids
-    ? await steps.run(
-        'qemu-uid',
-        async () => uids.allocate(i.podId, i.uidBase, i.uidCount),
-        async () => uids.release(i.podId),
-      )
-    : undefined;
-  const net = i.netnsPath
-    ? await steps.run(
-        'network-setup',
-        () => attachTap({ netns: i.netnsPath, tapName: DEFAULT_TAP_NAME, ownerUid: uid }),
-        () => detachTap({ netns: i.netnsPath, tapName: DEFAULT_TAP_NAME }),
-      )
-    : undefined;
+  const uid = await qemuUidStep(steps, i);
+  const tap = i.netnsPath ? tapStep(i.netnsPath, uid) : undefined;
+  const net = tap ? await steps.run(tap.name, tap.run, tap.rollback) : undefined;
   return { uid, net };
+}
+
+/** QEMU's uid for the pod (hypervisor/qemu-uid.ts), released on rollback; undefined without an allocator. */
+export async function qemuUidStep(steps: Steps, i: Omit<QemuUidAndTapInput, 'netnsPath'>): Promise<number | undefined> {
+  const uids = i.uids;
+  if (!uids) return undefined;
+  return steps.run(
+    'qemu-uid',
+    async () => uids.allocate(i.podId, i.uidBase, i.uidCount),
+    async () => uids.release(i.podId),
+  );
+}
+
+/**
+ * The tap in the pod netns `netnsPath`, owned by QEMU's `uid`, as a step
+ * (Steps.all runs it beside others); `ready` is awaited first (the pod's
+ * CNI ADD: the tap is wired to its veth).
+ */
+export function tapStep(netnsPath: string, uid: number | undefined, ready?: Promise<unknown>): ParallelStep<GuestNetwork> {
+  return {
+    name: 'network-setup',
+    run: async () => {
+      await ready;
+      return attachTap({ netns: netnsPath, tapName: DEFAULT_TAP_NAME, ownerUid: uid });
+    },
+    rollback: () => detachTap({ netns: netnsPath, tapName: DEFAULT_TAP_NAME }),
+  };
 }
 
 /** In the pod's host-only dir: the VM's cgroup dirs (host/vm-cgroup.ts). */
@@ -66,11 +81,24 @@ export async function readVmCgroupRecord(podDir: string): Promise<string[]> {
   }
 }
 
+export interface VmCgroupInput {
+  podId: string;
+  podDir: string;
+  cgroupParent: string;
+  limits: VmCgroupLimits;
+}
+
 /** The VM's cgroup under kubelet's cgroup_parent, with its limits, recorded in the pod dir; undone by removing it. */
-export function vmCgroupStep(steps: Steps, i: { podId: string; podDir: string; cgroupParent: string; limits: VmCgroupLimits }): Promise<VmCgroup> {
-  return steps.run(
-    'vm-cgroup',
-    async () => {
+export function vmCgroupStep(steps: Steps, i: VmCgroupInput): Promise<VmCgroup> {
+  const s = vmCgroupParallelStep(i);
+  return steps.run(s.name, s.run, s.rollback);
+}
+
+/** vmCgroupStep as a step of Steps.all (the pod dir must exist: the record goes there). */
+export function vmCgroupParallelStep(i: VmCgroupInput): ParallelStep<VmCgroup> {
+  return {
+    name: 'vm-cgroup',
+    run: async () => {
       const cg = await createVmCgroup(vmCgroupPaths(i.cgroupParent, i.podId), i.limits, cgroupVersion());
       await writeVmCgroupRecord(i.podDir, cg.dirs).catch(async (err: unknown) => {
         await removeVmCgroup(cg.dirs).catch(() => undefined);
@@ -78,6 +106,6 @@ export function vmCgroupStep(steps: Steps, i: { podId: string; podDir: string; c
       });
       return cg;
     },
-    (cg) => removeVmCgroup(cg.dirs),
-  );
+    rollback: (cg) => removeVmCgroup(cg.dirs),
+  };
 }

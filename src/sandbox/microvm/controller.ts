@@ -40,7 +40,6 @@ import type {
   SandboxHandle,
   StreamOptions,
 } from '../controller';
-import { networked } from '../controller';
 import { checkVmContainer, checkVmPod } from './admission';
 import { PodContainers, releaseContainerDirs } from './pod-containers';
 import { decodeVmContainerData, decodeVmPodData } from './data';
@@ -173,9 +172,9 @@ export class MicrovmController implements SandboxController {
     checkVmContainer(config);
   }
 
-  async createSandbox(created: SandboxCreateInput): Promise<ControllerData> {
-    // The VM's tap is wired to the CNI veth: nothing starts before ADD is done.
-    const input = await networked(created);
+  async createSandbox(input: SandboxCreateInput): Promise<ControllerData> {
+    // Both wait for CNI ADD only where they need the pod's network (the VM's tap is wired to its veth):
+    // a cold start makes its shares, cgroup and run dir meanwhile.
     const fromPool = await this.pool.startPod(input).catch((err: unknown) => {
       input.log.warn({ err: (err as Error).message }, 'pod VM from the pool failed; starting it cold');
       return undefined;

@@ -59,7 +59,7 @@ import type { Logger } from '../../log';
 import { attachTap, createNetns, createTap, DEFAULT_TAP_NAME, deleteNetns, detachTap, moveLink, readGuestNetwork, releasePinDir, type GuestNetwork } from '../../network';
 import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
 import { readJson, writeJsonAtomic } from '../../store/atomic';
-import type { NetworkedCreateInput } from '../controller';
+import { networked, type NetworkedCreateInput, type SandboxCreateInput } from '../controller';
 import type { AgentEndpoint } from './agent-connect';
 import { VM_DATA_VERSION, type VmPodData } from './data';
 import { podPaths, sharePath, VOLUME_SHARE_REL, vmRunPaths, type PodPaths, type VmRunPaths } from './layout';
@@ -357,13 +357,19 @@ export class VmPool {
    * starts the pod cold. A VM still booting is waited for: it is ahead of a
    * cold boot started now.
    */
-  async startPod(input: NetworkedCreateInput): Promise<PodVm | undefined> {
+  async startPod(created: SandboxCreateInput): Promise<PodVm | undefined> {
     if (this.closed || this.size === 0) return undefined;
     await this.start();
-    const size = this.vmSize(input.config.linux?.resources ?? null);
+    const size = this.vmSize(created.config.linux?.resources ?? null);
     const poolSize = this.vmSize(null);
     // A pod of another size does not take (and so use up) a pool VM.
     if (!fitsPoolVm(size, poolSize)) return undefined;
+    if (this.ready.length === 0) {
+      this.fill();
+      return undefined;
+    }
+    // The hand-out wires the NIC to the CNI veth: CNI ADD must be done. Awaited before a VM leaves the pool, so a failed ADD leaves it there.
+    const input = await networked(created);
     const next = this.ready.shift();
     if (!next) {
       this.fill();

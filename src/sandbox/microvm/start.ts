@@ -1,10 +1,13 @@
-// Starting a pod VM, as named steps (sandbox/steps.ts): the pod's files and
-// read-only 9p shares (the pod's and its volumes'), the tap in the pod
-// netns, the run dir and QEMU (inside that netns), the agent's first answer
-// within boot_timeout_s, then the sandbox and network set-up in the guest. Any failure undoes the steps done
-// so far and names the phase, with the guest console's tail: the console is
-// the only witness of a boot that went wrong, so it also decides whether a
-// boot that never reached the agent got stuck in the kernel or the agent.
+// Starting a pod VM, as named steps (sandbox/steps.ts): the pod dir and
+// QEMU's uid; then at once (Steps.all) the read-only 9p shares (the pod's
+// and its volumes'), the VM's cgroup, its run dir, and, once the pod's CNI
+// ADD is done (RunPodSandbox runs it beside this), the pod files and the tap
+// in the pod netns; then QEMU (inside that netns), the agent's first answer
+// within boot_timeout_s, then the sandbox and its network in the guest (one
+// call). Any failure undoes the steps done so far and names the phase, with
+// the guest console's tail: the console is the only witness of a boot that
+// went wrong, so it also decides whether a boot that never reached the
+// agent got stuck in the kernel or the agent.
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -15,19 +18,19 @@ import { SHARED_MOUNT_TAG, VOLUME_MOUNT_TAG, startWithFreeCid, type VmConfig, ty
 import type { GuestNetwork } from '../../network';
 import { hostnameFile, hostsFile, resolvConf } from '../../oci/pod-files';
 import { sleep, unixNanoNumber } from '../../../common/time';
-import type { NetworkedCreateInput, SandboxCreateInput } from '../controller';
+import { networked, type NetworkedCreateInput, type SandboxCreateInput } from '../controller';
 import { restated, Steps } from '../steps';
 import type { AgentEndpoint } from './agent-connect';
 import { VM_DATA_VERSION, type VmPodData } from './data';
 import { GUEST_SHARED_DIR, GUEST_VOLUME_DIR, podPaths, sharePath, VOLUME_SHARE_REL, vmRunPaths } from './layout';
 import { newAgentClient, PodVm, removePodDir, type PodVmEnv } from './pod-vm';
 import { makeVmRunDir, removeVmRunDir } from './run-dir';
-import { mountShare } from './share';
+import { makePrivatePodDir, mountShare } from './share';
 import { vmSize } from './sizing';
 import { tcgBootGate } from './boot-gate';
 import { podVmConfig } from './vm-launch-config';
 import { ownOomScoreAdj, vmCgroupLimits, vmOomScoreAdj } from '../../host/vm-cgroup';
-import { qemuUidAndTap, vmCgroupStep } from '../vm-pod-host';
+import { qemuUidStep, tapStep, vmCgroupParallelStep } from '../vm-pod-host';
 
 /** The init prints this right before it hands over to the agent (guest-image/initramfs/init). */
 export const INIT_HANDOVER_MARKER = 'vmpod-init: switching root';
@@ -128,7 +131,8 @@ export function guestNetworkCalls(net: GuestNetwork) {
   };
 }
 
-export async function startPodVm(env: PodVmEnv, input: NetworkedCreateInput): Promise<PodVm> {
+/** `input.ips` may still be pending (CNI ADD): only the pod files and the tap wait for it. */
+export async function startPodVm(env: PodVmEnv, input: SandboxCreateInput): Promise<PodVm> {
   const { id } = input;
   const log = input.log.child({ subsystem: 'microvm' });
   const paths = podPaths(env.state, id);
@@ -148,22 +152,14 @@ export async function startPodVm(env: PodVmEnv, input: NetworkedCreateInput): Pr
   try {
     const host = await env.host();
     const guest = host.guest;
+    // The pod dir first: the later steps' files are in it, and its undo (unmount everything, delete) runs last.
     await steps.run(
-      'pod-files',
-      () => writePodFiles(paths.shareSource, input),
+      'pod-dir',
+      () => makePrivatePodDir(paths.dir),
       () => removePodDir(paths.dir),
     );
-    await steps.run('share-setup', async () => {
-      await mountShare(paths.shareSource, paths.shared);
-      await mountShare(paths.volumeSource, paths.volumes);
-    });
-    const { uid, net } = await qemuUidAndTap(steps, {
-      podId: id,
-      uids: env.uids,
-      uidBase: env.microvm.qemu_uid_base,
-      uidCount: env.microvm.qemu_uid_count,
-      netnsPath: input.netnsPath,
-    });
+    // Before the tap, which it owns.
+    const uid = await qemuUidStep(steps, { podId: id, uids: env.uids, uidBase: env.microvm.qemu_uid_base, uidCount: env.microvm.qemu_uid_count });
 
     const size = vmSize({
       baseVcpus: env.microvm.vcpus,
@@ -172,6 +168,32 @@ export async function startPodVm(env: PodVmEnv, input: NetworkedCreateInput): Pr
       hostCpus: cpus().length,
       hostMemoryMib: Math.floor(totalmem() / (1024 * 1024)),
     });
+    // QEMU runs in a cgroup of the pod's, under kubelet's cgroup_parent, with the pod's CPU quota and its guest RAM plus QEMU's own as memory limit.
+    const limits = vmCgroupLimits({ resources: input.config.linux?.resources, overhead: input.config.linux?.overhead, guestMemoryMib: size.memoryMib, accel: host.accel });
+    // Everything before QEMU at once: none needs another, and the pod files and the tap wait for CNI ADD, which may still run.
+    const ready = networked(input);
+    ready.catch(() => undefined); // awaited by the steps below; a rejection is theirs to report
+    const tap = input.netnsPath ? tapStep(input.netnsPath, uid, ready) : undefined;
+    const [, , cgroup, , net] = await steps.all([
+      {
+        name: 'share-setup',
+        run: async () => {
+          await mountShare(paths.shareSource, paths.shared);
+          await mountShare(paths.volumeSource, paths.volumes);
+        },
+      },
+      { name: 'pod-files', run: async () => writePodFiles(paths.shareSource, await ready) },
+      vmCgroupParallelStep({ podId: id, podDir: paths.dir, cgroupParent: input.config.linux?.cgroup_parent ?? '', limits }),
+      { name: 'run-dir', run: () => makeVmRunDir(run), rollback: () => removeVmRunDir(env.hypervisor, run) },
+      {
+        name: 'network-setup',
+        run: async () => (tap ? tap.run() : undefined),
+        rollback: async (n: GuestNetwork | undefined) => {
+          if (n && tap?.rollback) await tap.rollback(n);
+        },
+      },
+    ] as const);
+
     const configFor = (endpoint: AgentEndpoint): VmConfig =>
       podVmConfig(
         {
@@ -189,9 +211,6 @@ export async function startPodVm(env: PodVmEnv, input: NetworkedCreateInput): Pr
         },
         endpoint,
       );
-    // QEMU runs in a cgroup of the pod's, under kubelet's cgroup_parent, with the pod's CPU quota and its guest RAM plus QEMU's own as memory limit.
-    const limits = vmCgroupLimits({ resources: input.config.linux?.resources, overhead: input.config.linux?.overhead, guestMemoryMib: size.memoryMib, accel: host.accel });
-    const cgroup = await vmCgroupStep(steps, { podId: id, podDir: paths.dir, cgroupParent: input.config.linux?.cgroup_parent ?? '', limits });
     const oom = vmOomScoreAdj(Number(input.config.linux?.resources?.oom_score_adj ?? 0), ownOomScoreAdj());
     if (oom.raised)
       log.warn(
@@ -199,11 +218,6 @@ export async function startPodVm(env: PodVmEnv, input: NetworkedCreateInput): Pr
         "the pod's oom_score_adj is below the daemon's own, which cannot be lowered without CAP_SYS_RESOURCE: QEMU gets the daemon's",
       );
     log.info({ size: size.explain, accel: host.accel, transport: host.transport, guest: guest.hash, cgroup: cgroup.paths.leaf, limits, oomScoreAdj: oom.value }, 'starting pod VM');
-    await steps.run(
-      'run-dir',
-      () => makeVmRunDir(run),
-      () => removeVmRunDir(env.hypervisor, run),
-    );
     // TCG boots beyond one per host CPU wait for a slot (boot-gate.ts says why); held until the agent answers.
     if (host.accel === 'tcg')
       releaseBootSlot = await steps.run(
