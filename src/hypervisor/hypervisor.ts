@@ -172,9 +172,11 @@ export interface Hypervisor {
    */
   prepare(config: VmConfig): Promise<VmHandle>;
   /**
-   * prepare() then handle.start() (unless `config.paused`): the cold boot in
-   * one call. Resolves once the vCPUs run (not once the guest booted); if
-   * they cannot be started, the VM is killed before the error is thrown.
+   * The cold boot in one call: what prepare() makes, with the vCPUs running
+   * from the start (unless `config.paused`), so the guest boots while the
+   * control connection is opened and the launch record persisted. Resolves
+   * once both are done (not once the guest booted); on any failure the VM
+   * is killed before the error is thrown.
    */
   start(config: VmConfig): Promise<VmHandle>;
   /** Find a VM started by an earlier daemon; undefined if it is no longer running. */
