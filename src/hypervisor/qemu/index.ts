@@ -47,7 +47,7 @@ export class QemuHypervisor implements Hypervisor {
     // prepare() implies paused, which would let a config without a kernel through.
     validateVmConfig(config);
     // Without -S (unless config.paused): the guest's boot does not wait for the QMP handshake, the
-    // launch record and a `cont` round trip (~0.1 s of a cold VM pod's start under load).
+    // launch record and a `cont` round trip.
     return this.launch(config);
   }
 
