@@ -30,8 +30,8 @@ export interface InstallerLayers {
 }
 
 /** Parts of vmpod the image needs, relative to the checkout, each a file or a tree. */
-// vsock.node second: its libraries are read from it (NATIVE[1]) below. vmpod-mount is static like vmpod-infra.
-const NATIVE = ['native/infra/build/vmpod-infra', 'native/vsock/build/Release/vsock.node', 'native/infra/build/vmpod-mount'];
+// vsock.node second: its libraries are read from it (NATIVE[1]) below. vmpod-mount and vmpod-jail are static like vmpod-infra.
+const NATIVE = ['native/infra/build/vmpod-infra', 'native/vsock/build/Release/vsock.node', 'native/infra/build/vmpod-mount', 'native/infra/build/vmpod-jail'];
 
 export function installerLayers(i: InstallerInputs): InstallerLayers {
   const p = (rel: string): string => posix.join(PAYLOAD_DIR, rel);

@@ -139,7 +139,8 @@ export function launchArgv(c: VmConfig, o: LaunchOptions = {}, blockDeviceSets?:
   const qemu = [qemuBinary, ...buildQemuArgs(c, o.qemuOptions ?? DEFAULT_QEMU_OPTIONS, blockDeviceSets)];
   const confined = [...setprivArgv(c, o.setprivBinary), ...qemu];
   // The jail after nsenter (the netns is entered by path, which the jail hides) and before setpriv (building it needs root).
-  const jailed = c.jail ? [...jailArgv(jailPlan(c, o.jailFacts ?? jailHostFacts(), qemuBinary), jailRoot(c.runDir), o.unshareBinary), ...confined] : confined;
+  const facts = c.jail ? (o.jailFacts ?? jailHostFacts()) : undefined;
+  const jailed = facts ? [...jailArgv(jailPlan(c, facts, qemuBinary), jailRoot(c.runDir), { unshareBinary: o.unshareBinary, helper: facts.helper }), ...confined] : confined;
   // setpriv after nsenter: entering the netns itself needs sys_admin.
   const entered = c.netnsPath ? [o.nsenterBinary ?? 'nsenter', `--net=${c.netnsPath}`, '--', ...jailed] : jailed;
   // Placed first: /proc/self and /sys/fs/cgroup are the host's before nsenter too, and the writes need the daemon's capabilities.

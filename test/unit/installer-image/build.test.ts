@@ -53,6 +53,7 @@ function stubInputs(dir: string): InstallerInputs {
   write(join(root, 'dist/test/x.test.js'), 'test');
   write(join(root, 'native/infra/build/vmpod-infra'), 'infra', 0o755);
   write(join(root, 'native/infra/build/vmpod-mount'), 'mount', 0o755);
+  write(join(root, 'native/infra/build/vmpod-jail'), 'jail', 0o755);
   write(join(root, 'native/vsock/build/Release/vsock.node'), 'addon', 0o755);
   write(join(root, 'systemd/vmpod.service'), '[Service]\n');
   write(join(root, 'deploy/installer/install.sh'), '#!/bin/sh\n', 0o755);
@@ -205,6 +206,7 @@ t.test('the layout, config and layers hold what install.sh needs, and only that'
     'opt/vmpod-payload/node_modules/prod/index.js',
     'opt/vmpod-payload/native/infra/build/vmpod-infra',
     'opt/vmpod-payload/native/infra/build/vmpod-mount',
+    'opt/vmpod-payload/native/infra/build/vmpod-jail',
     'opt/vmpod-payload/native/vsock/build/Release/vsock.node',
     'opt/vmpod-payload/bin/node',
     'opt/vmpod-payload/systemd/vmpod.service',

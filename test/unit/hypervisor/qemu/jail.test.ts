@@ -1,6 +1,9 @@
 import t from 'tap';
-import { execFileSync } from 'node:child_process';
-import { JAIL_SCRIPT, jailArgv, jailDirs, jailPlan, jailRoot, type JailHostFacts } from '../../../../src/hypervisor/qemu/jail';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JAIL_SCRIPT, jailArgv, jailDirs, jailHelperPath, jailHostFacts, jailPlan, jailRoot, type JailHostFacts } from '../../../../src/hypervisor/qemu/jail';
 import type { VmConfig } from '../../../../src/hypervisor/vm-config';
 
 const merged: JailHostFacts = {
@@ -133,4 +136,54 @@ t.test('the script is valid sh and pivots before it execs (checked without runni
   t.ok(at(/pivot_root/) < at(/umount -l \/\.old/) && at(/umount -l \/\.old/) < at(/^exec "\$@"$/), 'old root detached before QEMU runs');
   t.match(JAIL_SCRIPT, /mount -t proc -o nosuid,nodev,noexec,hidepid=invisible,subset=pid proc/, "QEMU's proc shows its own process only, and nothing system-wide");
   t.match(JAIL_SCRIPT, /mount -t tmpfs -o mode=0755,nosuid,nodev,size=1m/, 'the root is a small nosuid,nodev tmpfs');
+});
+
+t.test('argv with vmpod-jail: the helper, the root and the same plan, then --', async (t) => {
+  const plan = jailPlan(cfg({ volumeDir: undefined, boot: undefined, rootfs: undefined }), { links: { '/lib': 'usr/lib' }, devices: ['/dev/null'] });
+  const script = jailArgv(plan, '/run/vmpod/s/abc/jail');
+  t.same(
+    jailArgv(plan, '/run/vmpod/s/abc/jail', { helper: '/opt/vmpod/native/infra/build/vmpod-jail' }),
+    ['/opt/vmpod/native/infra/build/vmpod-jail', ...script.slice(script.indexOf('/run/vmpod/s/abc/jail'))],
+    "the script's arguments after the helper",
+  );
+});
+
+// Real mounts (the unit tests run as root): the helper and the script build
+// the same jail, mount for mount, flag for flag, from one plan.
+t.test('vmpod-jail builds the jail the script builds', async (t) => {
+  const helper = jailHelperPath();
+  if (!existsSync(helper)) {
+    t.fail(`missing component: ${helper} (native/infra/build.sh builds it)`);
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'vmpod-jail-'));
+  t.teardown(() => {
+    execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/self/mounts | sort -r | xargs -r -n1 umount -l`]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const run = join(dir, 'run');
+  const shared = join(dir, 'shared');
+  const kernel = join(dir, 'vmlinux');
+  for (const d of [run, join(shared, 'sub')]) mkdirSync(d, { recursive: true });
+  writeFileSync(kernel, 'k');
+  execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', join(shared, 'sub')]);
+  const facts = jailHostFacts();
+  const plan = jailPlan(cfg({ runDir: run, sharedDir: shared, volumeDir: undefined, boot: { kernel }, rootfs: undefined }), facts);
+  // Inside: every mount with its per-mount options, what / holds, and who we are.
+  const inside = ['/usr/bin/sh', '-c', 'cut -d" " -f5,6 /proc/self/mountinfo; ls -A /; readlink /bin; id -u'];
+  const built = (argv: string[], root: string): string =>
+    execFileSync(argv[0], [...argv.slice(1), ...inside], { encoding: 'utf8' })
+      .split(root)
+      .join('ROOT');
+  const byScript = built(jailArgv(plan, join(run, 'jail-a')), join(run, 'jail-a'));
+  const byHelper = built(jailArgv(plan, join(run, 'jail-b'), { helper }), join(run, 'jail-b'));
+  t.equal(byHelper, byScript, 'the same mounts, flags, root entries and links');
+  t.match(byHelper, /^\/ ro,nosuid,nodev/m, 'the root is read-only, nosuid, nodev');
+  t.match(byHelper, new RegExp(`^${kernel} ro,nosuid,nodev`, 'm'), 'an ro entry is read-only, nosuid, nodev');
+  t.match(byHelper, new RegExp(`^${shared}/sub `, 'm'), 'a tree comes with what is mounted below it');
+  t.notMatch(byHelper, /^\/etc /m, 'nothing of the host beyond the plan');
+  const bad = spawnSync(helper, [join(run, 'jail-c'), 'ro', join(dir, 'no-such-file'), '--', 'true'], { encoding: 'utf8' });
+  t.equal(bad.status, 125, 'a failed step ends it with 125');
+  t.match(bad.stderr, /vmpod-jail: bind .*no-such-file: No such file or directory/, 'naming the step and the path');
+  t.equal(spawnSync(helper, [join(run, 'jail-d'), 'bogus', '/usr', '--', 'true']).status, 125, 'an unknown entry kind is refused');
 });

@@ -86,3 +86,12 @@ t.test('jailed: nsenter, then unshare and the jail script, then setpriv to the p
   t.same(argv.slice(sp + 9), launchArgv(cfg('/r', { netnsPath: '/run/netns/n' }), { qemuBinary: 'qemu' }).slice(9), 'the same QEMU args as without a jail');
   t.ok(argv.includes('/r/jail'), 'the jail root is in the run dir');
 });
+
+t.test('jailed with vmpod-jail built: nsenter, then the helper with the same plan, then setpriv and QEMU', async (t) => {
+  const facts = { links: { '/lib': 'usr/lib' }, devices: ['/dev/null'] };
+  const c = cfg('/r', { netnsPath: '/run/netns/n', jail: { uid: 1_900_000_007, gid: 1_900_000_007 } });
+  const script = launchArgv(c, { qemuBinary: 'qemu', jailFacts: facts });
+  const helped = launchArgv(c, { qemuBinary: 'qemu', jailFacts: { ...facts, helper: '/v/vmpod-jail' } });
+  t.same(helped.slice(0, 5), ['nsenter', '--net=/run/netns/n', '--', '/v/vmpod-jail', '/r/jail'], 'the netns first, then the helper with the jail root');
+  t.same(helped.slice(4), script.slice(script.indexOf('/r/jail')), 'the same plan, setpriv and QEMU as with the script');
+});
