@@ -31,7 +31,7 @@ async function read(dir: string, file: string): Promise<string> {
   }
 }
 
-/** oom_kill from memory.events, or undefined when the cgroup is gone (runc removes it when the container exits). */
+/** oom_kill from memory.events, or undefined when the cgroup is gone (crun removes it when the container exits). */
 export async function readOomKills(dir: string): Promise<number | undefined> {
   const text = await read(dir, 'memory.events');
   return text ? (parseFlatKeyed(text).get('oom_kill') ?? 0) : undefined;

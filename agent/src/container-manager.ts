@@ -1,9 +1,9 @@
 // Containers and processes in the guest: the state behind the container and
-// process RPCs. Each container's init runs as `runc run` and each exec as
-// `runc exec`, both children of the agent (see runc.ts), so exits are reaped
-// and reported here. Output is kept in bounded per-stream buffers until the
-// host reads it (process.ts: stdio, terminals, exit waits); this file keeps
-// the containers, their runc calls and the OOM accounting.
+// process RPCs. Each container's init runs as `crun run` and each exec as
+// `crun exec`, both children of the agent (see oci-runtime.ts), so exits are
+// reaped and reported here. Output is kept in bounded per-stream buffers until
+// the host reads it (process.ts: stdio, terminals, exit waits); this file keeps
+// the containers, their runtime calls and the OOM accounting.
 
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import type { CreateContainerRequest } from '../../common/generated/agent/agent'
 import type { WindowSize } from '../../common/native/pty';
 import type { ReadResult } from './output-buffer';
 import { consoleSizeOf, OciProcess, prepareSpec } from './spec';
-import { pidFromFile, runcArgs } from './runc';
+import { ociRuntimeArgs, pidFromFile } from './oci-runtime';
 import { CgroupStats, readCgroupStats, readOomKills } from './cgroup';
 import { mustRun, System } from './system';
 import { ExitStatus, GuestProcess } from './process';
@@ -22,13 +22,23 @@ import { effectiveCapabilities, guestDevices, PrivilegedFacts, privilegedSpec, p
 import { sleep } from '../../common/time';
 
 export interface ContainerPaths {
-  runc: string;
+  /** The OCI runtime binary (crun in the guest). */
+  ociRuntime: string;
   bundlesDir: string;
   shareDir: () => string;
   cgroupRoot: string;
   cgroupParent: string;
   /** What a privileged container gets (privileged.ts); default: the agent's own capabilities and the guest's /dev. */
   privilegedFacts?: () => PrivilegedFacts;
+}
+
+/** The file's text, or '' if it is not there (yet). */
+function readFileIfThere(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 function realPrivilegedFacts(): PrivilegedFacts {
@@ -40,13 +50,13 @@ interface Container {
   bundle: string;
   cgroupDir: string;
   init: GuestProcess;
-  /** The container's init as `runc state` knows it (runc's own pid until then). */
+  /** The container's init as crun's pid file names it (crun's own pid until then). */
   initPid: number;
   started: boolean;
   /**
-   * Settles once `runc run` has made the container (its pid file appeared), or
-   * gave up waiting: until then runc knows no container of this id, and
-   * `runc exec/kill/update` would fail with "container does not exist". A
+   * Settles once `crun run` has made the container (its pid file appeared), or
+   * gave up waiting: until then crun knows no container of this id, and
+   * `crun exec/kill/update` would fail with "container does not exist". A
    * host that restarted mid-StartContainer sees the container as started
    * while this is still pending, and may exec in it at once.
    */
@@ -71,9 +81,9 @@ export interface OomEvent {
 }
 
 const MAX_OOM_QUEUE = 1024;
-/** Where `runc run --pid-file` puts the container's pid, in its bundle. */
+/** Where `crun run --pid-file` puts the container's pid, in its bundle. */
 const INIT_PID_FILE = 'init.pid';
-/** How long StartContainer waits for that pid (runc starting the container under TCG can take seconds). */
+/** How long StartContainer waits for that pid (a container's start under TCG can take seconds). */
 const INIT_PID_WAIT_MS = 10_000;
 const INIT_PID_POLL_MS = 10;
 /**
@@ -98,6 +108,8 @@ export class ContainerManager {
   private oomTimer: NodeJS.Timeout | undefined;
   /** oom_kill of the parent cgroup (hierarchical) already attributed to some container. */
   private parentOomSeen: number | undefined;
+  /** Numbers the resources files of UpdateContainerResources. */
+  private updates = 0;
 
   constructor(
     private readonly sys: System,
@@ -134,7 +146,13 @@ export class ContainerManager {
       oomAtStart: 0,
       privilegedCaps: privileged && [...privileged.capabilities],
     };
-    c.init = new GuestProcess({ stdin: req.stdin, terminal, label: `${id}/init`, exited: (code) => this.initExited(c, code) });
+    c.init = new GuestProcess({
+      stdin: req.stdin,
+      terminal,
+      label: `${id}/init`,
+      exited: (code) => this.initExited(c, code),
+      ttyPid: () => (c.initPid > 0 && c.initPid !== c.init.pid ? c.initPid : undefined),
+    });
     this.containers.set(id, c);
   }
 
@@ -156,7 +174,7 @@ export class ContainerManager {
     const pidFile = join(c.bundle, INIT_PID_FILE);
     await rm(pidFile, { force: true });
     try {
-      c.init.start(this.sys, this.paths.runc, runcArgs.run(c.id, c.bundle, pidFile));
+      c.init.start(this.sys, this.paths.ociRuntime, ociRuntimeArgs.run(c.id, c.bundle, pidFile));
     } catch (err) {
       // Nothing was started (no pty to be had): the container may be started again or removed.
       c.started = false;
@@ -168,7 +186,7 @@ export class ContainerManager {
     return c.initPid;
   }
 
-  /** runc writes the file once the container's process runs; until then (or if it never does) runc's own pid stands in. */
+  /** crun writes the file once the container's process runs; until then (or if it never does) crun's own pid stands in. */
   private async waitForInitPid(c: Container, pidFile: string): Promise<void> {
     const end = Date.now() + INIT_PID_WAIT_MS;
     while (!c.init.exit && Date.now() < end) {
@@ -207,14 +225,15 @@ export class ContainerManager {
       terminal,
       label: `${id}/${execId}`,
       pidFile,
-      // runc no longer needs either file; a container with an exec probe runs thousands of execs.
+      ttyPid: () => pidFromFile(readFileIfThere(pidFile)),
+      // crun no longer needs either file; a container with an exec probe runs thousands of execs.
       exited: async () => {
         await Promise.all([rm(file, { force: true }), rm(pidFile, { force: true })]).catch(() => undefined);
         setTimeout(() => this.forgetExec(c, execId, p), FINISHED_EXEC_TTL_MS).unref();
         return false;
       },
     });
-    p.start(this.sys, this.paths.runc, runcArgs.exec(id, file, pidFile));
+    p.start(this.sys, this.paths.ociRuntime, ociRuntimeArgs.exec(id, file, pidFile));
     c.execs.set(execId, p);
     return p.pid;
   }
@@ -226,10 +245,10 @@ export class ContainerManager {
       if (!c.started || c.init.exit) return; // nothing to signal: already stopped
       await c.made;
       if (!c.started || c.init.exit) return;
-      await mustRun(this.sys, this.paths.runc, runcArgs.kill(id, signal, true));
+      await mustRun(this.sys, this.paths.ociRuntime, ociRuntimeArgs.kill(id, signal, true));
       return;
     }
-    // To the exec'd process itself: `runc exec` forwards what it receives, but not SIGKILL.
+    // To the exec'd process itself: `crun exec` forwards what it receives, but not SIGKILL.
     await this.proc(c, execId).signal(signal);
   }
 
@@ -253,11 +272,12 @@ export class ContainerManager {
     if (c.started && !c.init.exit) {
       if (!force) throw new FailedPreconditionError(`container "${id}" is still running; stop it first or remove with force`);
       await c.made;
-      await this.sys.run(this.paths.runc, runcArgs.kill(id, 9, true));
+      await this.sys.run(this.paths.ociRuntime, ociRuntimeArgs.kill(id, 9, true));
       await this.wait(id, '', 10_000);
     }
     for (const p of [c.init, ...c.execs.values()]) p.close();
-    await this.sys.run(this.paths.runc, runcArgs.delete(id, true));
+    // Usually a no-op: `crun run` deletes the container (state and cgroup) when its init exits.
+    await this.sys.run(this.paths.ociRuntime, ociRuntimeArgs.delete(id, true));
     await rm(c.bundle, { recursive: true, force: true });
     this.containers.delete(id);
   }
@@ -267,13 +287,21 @@ export class ContainerManager {
   }
 
   async update(id: string, resourcesJson: Uint8Array): Promise<void> {
-    await this.get(id).made;
+    const c = this.get(id);
+    await c.made;
     try {
       JSON.parse(Buffer.from(resourcesJson).toString('utf8'));
     } catch (err) {
       throw new InvalidArgumentError('resources_json', `not JSON: ${(err as Error).message}`);
     }
-    await mustRun(this.sys, this.paths.runc, runcArgs.update(id), { input: Buffer.from(resourcesJson) });
+    // A file of its own per call (oci-runtime.ts says why not stdin): updates may overlap.
+    const file = join(c.bundle, `resources-${++this.updates}.json`);
+    await writeFile(file, resourcesJson);
+    try {
+      await mustRun(this.sys, this.paths.ociRuntime, ociRuntimeArgs.update(id, file));
+    } finally {
+      await rm(file, { force: true });
+    }
   }
 
   writeStdin(id: string, execId: string, data: Uint8Array): Promise<number> {
@@ -359,14 +387,14 @@ export class ContainerManager {
     return p;
   }
 
-  /** Whether the init that exited with `code` was killed by the OOM killer (its cgroup's or, once runc removed that, the parent's count). */
+  /** Whether the init that exited with `code` was killed by the OOM killer (its cgroup's or, once crun removed that, the parent's count). */
   private async initExited(c: Container, code: number): Promise<boolean> {
     const own = await readOomKills(c.cgroupDir);
     if (own !== undefined) {
       this.pushOom(c, own);
       return own > c.oomAtStart;
     }
-    // `runc run` removes the container's cgroup before it exits, so its own
+    // `crun run` removes the container's cgroup before it exits, so its own
     // counter is usually gone by now. The parent's memory.events counts the
     // whole subtree: a SIGKILLed init while the parent's count grew is
     // attributed one OOM kill.

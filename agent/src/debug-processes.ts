@@ -1,7 +1,7 @@
 // Processes in the guest itself, outside every container: what the
 // operator's `vmpod debug <pod>` runs (DebugExec). Kata's debug console does
 // the same from its agent. They run as the agent does (root, the guest's own
-// namespaces, mounts and cgroup), spawned directly, without runc, and reuse
+// namespaces, mounts and cgroup), spawned directly, without crun, and reuse
 // GuestProcess for their stdio, terminal, output buffers and exit wait, so
 // the host drives them with the same calls as a container's exec
 // (container_id "").

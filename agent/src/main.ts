@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   }
   let shareDir: string = GUEST.sharedDir;
   const containers = new ContainerManager(sys, {
-    runc: GUEST.runc,
+    ociRuntime: GUEST.ociRuntime,
     bundlesDir: GUEST.bundlesDir,
     shareDir: () => shareDir,
     cgroupRoot: GUEST.cgroupRoot,

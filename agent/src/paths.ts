@@ -2,8 +2,8 @@
 // place, so a different image only changes this file.
 
 export const GUEST = {
-  /** runc inside the guest (Debian's runc package installs /usr/sbin/runc). */
-  runc: '/usr/sbin/runc',
+  /** The OCI runtime inside the guest: crun (Debian's crun package installs /usr/bin/crun; oci-runtime.ts). */
+  ociRuntime: '/usr/bin/crun',
   busybox: '/bin/busybox',
   /** Where the first shared 9p mount goes unless CreateSandbox names another. */
   sharedDir: '/run/vmpod/shared',

@@ -38,7 +38,7 @@ export interface PrivilegedFacts {
 
 /** Directories under /dev that are not device inventories (runc's GetDevices skips the same). */
 const SKIPPED_DIRS = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev']);
-/** runc sets up /dev/console for a container with a terminal itself. */
+/** The OCI runtime sets up /dev/console for a container with a terminal itself (crun binds its pty there). */
 const SKIPPED_FILES = new Set(['console']);
 /** A /dev larger than this is not a VM's: stop there rather than build a huge spec. */
 export const MAX_GUEST_DEVICES = 4096;

@@ -1,5 +1,5 @@
-// One process the agent runs for the host: a container's init (`runc run`) or
-// an exec (`runc exec`), on pipes or on a terminal (terminal.ts). It owns the
+// One process the agent runs for the host: a container's init (`crun run`) or
+// an exec (`crun exec`), on pipes or on a terminal (terminal.ts). It owns the
 // process's stdio: stdin, the bounded output buffers the host reads, the
 // window size, and the wait for its exit. The exit is reported only once all
 // output has been read from the pipes or pty, so none is lost; what the exit
@@ -11,7 +11,7 @@ import { FailedPreconditionError, InvalidArgumentError } from '../../common/erro
 import type { WindowSize } from '../../common/native/pty';
 import { OutputBuffer, ReadResult } from './output-buffer';
 import { signalNumber, type SpawnOptions, System } from './system';
-import { Terminal } from './terminal';
+import { resizeProcessTty, Terminal } from './terminal';
 import { nowNs, sleep } from '../../common/time';
 
 export interface ExitStatus {
@@ -36,14 +36,21 @@ export interface LaunchOptions {
    */
   leaderExited?: () => void;
   /**
-   * Where `runc exec --pid-file` writes the pid of the process it runs (execs
-   * only). runc forwards the signals it receives to that process, but it
-   * cannot forward SIGKILL: killing runc would leave the process running.
+   * Where `crun exec --pid-file` writes the pid of the process it runs (execs
+   * only). crun forwards the signals it receives to that process, but it
+   * cannot forward SIGKILL: killing crun would leave the process running.
    */
   pidFile?: string;
+  /**
+   * For a process on a terminal that the OCI runtime runs: the pid of the
+   * process in the container once known, whose pty ResizeTty sizes (crun
+   * relays that pty to ours but does not pass our resizes on). Absent (debug
+   * processes, directly on our pty): a resize signals the child.
+   */
+  ttyPid?: () => number | undefined;
 }
 
-/** How long a signal waits for runc to write the pid file of a process it is still starting. */
+/** How long a signal waits for crun to write the pid file of a process it is still starting. */
 export const PID_FILE_WAIT_MS = 10_000;
 const PID_FILE_POLL_MS = 20;
 
@@ -74,7 +81,7 @@ export class GuestProcess {
   /** Not running yet: reads and waits block until start() and the process produce something. */
   constructor(private readonly opts: LaunchOptions) {}
 
-  /** Spawns `cmd args` (runc, or a debug process); throws, with nothing left behind, if no pty can be had. */
+  /** Spawns `cmd args` (crun, or a debug process); throws, with nothing left behind, if no pty can be had. */
   start(sys: System, cmd: string, args: string[], spawnOpts?: SpawnOptions): void {
     if (this.child) throw new FailedPreconditionError(`${this.opts.label} was already started`);
     if (this.opts.terminal === undefined) {
@@ -95,7 +102,7 @@ export class GuestProcess {
     this.attach(child);
   }
 
-  /** runc's pid (0 before start). */
+  /** The spawned process's pid (crun's for a container; 0 before start). */
   get pid(): number {
     return this.child?.pid ?? 0;
   }
@@ -105,17 +112,17 @@ export class GuestProcess {
   }
 
   /**
-   * Signal the process itself: for an exec, the pid runc wrote to its pid
-   * file (waiting for runc to write it if the process is still being
-   * started); otherwise runc, which passes it on (`runc run` is the
-   * container's init only until `runc kill`, which the caller uses).
+   * Signal the process itself: for an exec, the pid crun wrote to its pid
+   * file (waiting for crun to write it if the process is still being
+   * started); otherwise the spawned process (a debug process; the caller
+   * signals a container's init with `crun kill`).
    */
   async signal(signal: number): Promise<void> {
     if (this.exit || this.pendingExit) return;
     const pid = this.opts.pidFile ? await this.targetPid(this.opts.pidFile) : undefined;
-    // runc ended (or never wrote the file): runc itself is all there is to signal.
+    // crun ended (or never wrote the file): crun itself is all there is to signal.
     if (pid === undefined) return this.kill(signal);
-    // runc reaps the process before it exits: while runc runs, the pid is still the process's.
+    // crun reaps the process before it exits: while crun runs, the pid is still the process's.
     if (this.exit || this.pendingExit) return;
     try {
       process.kill(pid, signal);
@@ -131,7 +138,7 @@ export class GuestProcess {
         const pid = Number((await readFile(pidFile, 'utf8')).trim());
         if (Number.isInteger(pid) && pid > 1) return pid;
       } catch {
-        // not written yet (runc writes it by rename, so never half)
+        // not there yet; crun writes it in place, so an empty file (pid 0 above) is retried too
       }
       if (!this.child || this.pendingExit || this.exit || Date.now() > end) return undefined;
       await sleep(PID_FILE_POLL_MS);
@@ -167,8 +174,14 @@ export class GuestProcess {
     }
     if (this.exit || !this.terminal.open) return;
     this.terminal.resize(size);
-    // runc copies its stdio's size onto the container's pty on SIGWINCH.
-    this.child?.kill('SIGWINCH');
+    if (!this.opts.ttyPid) {
+      this.child?.kill('SIGWINCH');
+      return;
+    }
+    // The container's own pty; before crun has named the process (a resize
+    // racing the start) the size it started with stays.
+    const pid = this.opts.ttyPid();
+    if (pid !== undefined) resizeProcessTty(pid, size);
   }
 
   async read(stream: 'stdout' | 'stderr', maxBytes: number, waitMs: number, signal?: AbortSignal): Promise<ReadResult> {
@@ -240,7 +253,7 @@ export class GuestProcess {
     };
     child.on('exit', (code, sig) => onExit(code ?? 128 + signalNumber(sig)));
     child.on('error', (err) => {
-      this.out.stderr.append(Buffer.from(`vmpod-agent: cannot run runc: ${err.message}\n`));
+      this.out.stderr.append(Buffer.from(`vmpod-agent: cannot run ${this.opts.label}: ${err.message}\n`));
       this.out.stdout.end();
       this.out.stderr.end();
       this.openStreams = 0;

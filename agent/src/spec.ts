@@ -1,4 +1,4 @@
-// Turns the OCI spec the host sent into the one runc runs in the guest (pure).
+// Turns the OCI spec the host sent into the one crun runs in the guest (pure).
 // The host builds the spec for the pod; inside the VM the agent
 //   * points root.path at the rootfs under the 9p share,
 //   * adds the requested bind mounts from the share,

@@ -1,4 +1,4 @@
-// The lowest layer: everything that needs root, runc or the real guest goes
+// The lowest layer: everything that needs root, crun or the real guest goes
 // through this interface, so the RPC handlers and container logic run
 // unchanged in unit tests on the host with a fake System.
 
@@ -18,7 +18,7 @@ export interface System {
   /** Run a command to completion. */
   run(cmd: string, args: string[], opts?: { input?: string | Buffer; timeoutMs?: number }): Promise<RunResult>;
   /**
-   * Start a long-running command (runc run / runc exec, a debug process) with
+   * Start a long-running command (crun run / crun exec, a debug process) with
    * piped stdio, or with `terminalFd` as stdin, stdout and stderr; `env`
    * replaces the agent's own environment (debug processes), `cwd` its directory.
    */

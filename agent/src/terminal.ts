@@ -1,12 +1,15 @@
-// The agent's end of a process terminal. `runc run` / `runc exec` with
-// `terminal: true` and no --detach need a terminal on their own stdio: runc
-// creates the container's pty, then relays between it and its stdio, and
-// copies its stdio's window size onto the container's pty at start and on
-// every SIGWINCH. So the agent gives runc the slave of a pty pair of its own
-// and keeps the master: output, stdin and resizes all go through it, and runc
-// stays the agent's child, reaped like any other container.
+// The agent's end of a process terminal. `crun run` / `crun exec` with
+// `terminal: true` and no --detach need a terminal on their own stdio: crun
+// creates the container's pty, then relays between it and its stdio (set to
+// raw mode). So the agent gives crun the slave of a pty pair of its own and
+// keeps the master: output and stdin go through it, and crun stays the
+// agent's child, reaped like any other container. A resize does not: crun
+// sizes the container's pty once at start (from consoleSize, or for an exec
+// without one from its stdio) and never again, so ResizeTty sets the size on
+// the container's pty itself (resizeProcessTty).
 
-import { closeSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { ReadStream } from 'node:tty';
 import { openPty, setWindowSize, type WindowSize } from '../../common/native/pty';
 
@@ -95,4 +98,31 @@ export class Terminal {
     this.releaseSlave();
     this.output.destroy();
   }
+}
+
+/**
+ * Sets the window size of the terminal on process `pid`'s stdio (fd 0, else
+ * 1, else 2: the pty crun made for it in the container), through
+ * /proc/<pid>/fd, which opens that very pty; the kernel then sends SIGWINCH
+ * to its foreground process group. False if none of the three is a terminal
+ * (the process is gone or has redirected its stdio).
+ */
+export function resizeProcessTty(pid: number, size: WindowSize, proc = '/proc'): boolean {
+  for (const n of [0, 1, 2]) {
+    let fd: number;
+    try {
+      // O_NOCTTY: never the agent's controlling terminal; O_NONBLOCK: a pty never blocks an open, but a fifo on fd 0 would.
+      fd = openSync(`${proc}/${pid}/fd/${n}`, constants.O_RDWR | constants.O_NOCTTY | constants.O_NONBLOCK);
+    } catch {
+      continue;
+    }
+    try {
+      if (!isatty(fd)) continue;
+      setWindowSize(fd, size);
+      return true;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return false;
 }

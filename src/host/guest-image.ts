@@ -35,7 +35,9 @@ export interface GuestManifest {
   kernel: { package: string; release: string; payload_compression: string; cmdline: string };
   packages: { name: string; version: string; sha256: string; source: string }[];
   node: string;
-  runc: string;
+  /** Version of the guest's OCI runtime, crun (images built before it ran runc name `runc` instead). */
+  crun?: string;
+  runc?: string;
   /** "fallback" while the real agent bundle was not built: the guest boots but serves nothing. */
   agent: 'bundle' | 'fallback';
   agent_source: string;

@@ -1,5 +1,5 @@
 // The agent harness (harness.ts) with debug processes: the same handlers and
-// fake runc, plus a DebugProcesses whose programs really run on this host
+// fake crun, plus a DebugProcesses whose programs really run on this host
 // through busybox `setsid`, as they do in the guest. A second server over the
 // harness's deps serves them, so the shared harness stays as it is.
 
@@ -28,7 +28,7 @@ export function startDebugClient(t: { teardown(fn: () => void): void }): DebugHa
   const sys: System = {
     ...h.deps.sys,
     spawn(cmd, args, terminalFd, opts) {
-      if (cmd === 'runc') return h.deps.sys.spawn(cmd, args, terminalFd, opts);
+      if (cmd === 'crun') return h.deps.sys.spawn(cmd, args, terminalFd, opts);
       const c = realSystem.spawn(cmd, args, terminalFd, opts);
       children.push(c);
       return c;

@@ -65,7 +65,7 @@ t.test('refused unless CreateSandbox enabled debug processes', async (t) => {
   t.equal((await status(client.call('WaitProcess', { container_id: G, exec_id: 'd1' }))).code, GrpcStatus.NOT_FOUND, 'nothing was started');
 });
 
-t.test('on pipes: outside runc, stdout and stderr apart, the exit code, a clean environment', async (t) => {
+t.test('on pipes: outside crun, stdout and stderr apart, the exit code, a clean environment', async (t) => {
   const { h, client, debug } = startDebugClient(t);
   await client.call('CreateSandbox', { sandbox_id: 'p', debug_processes: true });
   const script = 'echo "out $PATH $HOME $FOO"; echo err >&2; read line; echo "in=$line"; [ -z "$VMPOD_AGENT_TEST_SECRET" ] && exit 3';
@@ -84,8 +84,8 @@ t.test('on pipes: outside runc, stdout and stderr apart, the exit code, a clean 
   const w = await client.waitProcess({ container_id: G, exec_id: 'd1', wait_ms: 5000 });
   t.same([w.exited, w.exit_code], [true, 3], "the exit code (and none of the agent's environment)");
   t.notOk(
-    h.commands.some((c) => c.cmd === 'runc'),
-    'no runc involved',
+    h.commands.some((c) => c.cmd === 'crun'),
+    'no crun involved',
   );
   t.equal(debug.count, 0, 'the record is forgotten once collected');
   const missing = await status(client.call('DebugExec', req(['/nonexistent/prog'], { exec_id: 'd2' })));

@@ -1,9 +1,10 @@
-// Signals to an exec reach the exec'd process, not only `runc exec`. runc
-// forwards what it receives but cannot forward SIGKILL, so a timed-out
-// ExecSync used to SIGKILL runc and leave its process running in the guest
-// (critest "runtime should support execSync with timeout" found `sleep`
-// still there). The harness's fake `runc exec` behaves like the real one
-// here: a parent that writes the pid file and waits for the process.
+// Signals to an exec reach the exec'd process, not only `crun exec`. The
+// runtime forwards what it receives but cannot forward SIGKILL, so a
+// timed-out ExecSync used to SIGKILL the runtime (then runc) and leave its
+// process running in the guest (critest "runtime should support execSync
+// with timeout" found `sleep` still there). The harness's fake `crun exec`
+// behaves like the real one here: a parent that writes the pid file and
+// waits for the process.
 
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
@@ -50,7 +51,7 @@ t.test("SIGKILL of an exec kills the exec'd process (a timed-out ExecSync left i
   t.same([w.exited, w.exit_code], [true, 137], 'the exec exits 137 (killed by SIGKILL)');
   t.notOk(pid && alive(pid), 'and its process is gone, not orphaned');
 
-  // Signalled at once, while runc may still be starting it: the signal waits for the pid file.
+  // Signalled at once, while crun may still be starting it: the signal waits for the pid file.
   await client.call('ExecProcess', { container_id: 'c1', exec_id: 'e2', process_json: proc(['sleep', '4322']) });
   await client.call('SignalProcess', { container_id: 'c1', exec_id: 'e2', signal: 9 });
   const w2 = await client.waitProcess({ container_id: 'c1', exec_id: 'e2', wait_ms: 5000 });

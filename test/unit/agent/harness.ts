@@ -1,5 +1,5 @@
 // Runs the real agent RPC handlers in-process on the host. Only the lowest
-// layer is faked: `runc run/exec` become plain child processes of the
+// layer is faked: `crun run/exec` become plain child processes of the
 // process args in the bundle's config.json (or the exec's process.json), on
 // the agent's pty when the process has a terminal, and
 // mount/ip/date commands are recorded instead of run. Everything else (ttRPC,
@@ -34,11 +34,11 @@ export interface Harness {
   serve(conn: Duplex): void;
   poweredOff: number;
   /**
-   * How long the fake `runc run` takes to make the container (write its pid
-   * file); until then `runc exec` and `runc kill` of it fail as runc's do
+   * How long the fake `crun run` takes to make the container (write its pid
+   * file); until then `crun exec` and `crun kill` of it fail as crun's do
    * ("container does not exist"). 0: at once.
    */
-  runcMakeDelayMs: number;
+  runtimeMakeDelayMs: number;
   deps: AgentDeps;
   close(): void;
 }
@@ -66,7 +66,7 @@ export function startHarness(): Harness {
   mkdirSync(join(dirs.procSys, 'kernel'), { recursive: true });
   mkdirSync(join(dirs.procSys, 'net', 'ipv4'), { recursive: true });
   const byId = new Map<string, ChildProcess>();
-  /** Containers the fake `runc run` has made (runc's state dir has them). */
+  /** Containers the fake `crun run` has made (crun's state dir has them). */
   const made = new Set<string>();
   const notMade = (id: string): RunResult => ({ code: 1, stdout: '', stderr: `container does not exist: ${id}` });
   const h: Harness = {
@@ -77,7 +77,7 @@ export function startHarness(): Harness {
     connects: 0,
     serverEnds: [],
     poweredOff: 0,
-    runcMakeDelayMs: 0,
+    runtimeMakeDelayMs: 0,
     connect: async () => {
       h.connects++;
       const [a, b] = duplexPair();
@@ -103,7 +103,7 @@ export function startHarness(): Harness {
     }
     const stdio = terminalFd === undefined ? (['pipe', 'pipe', 'pipe'] as const) : [terminalFd, terminalFd, terminalFd];
     // Its own process group, so that close() also ends what it started in the background
-    // (the runc exec stand-in's process outlives a killed parent, as under runc).
+    // (the crun exec stand-in's process outlives a killed parent, as under crun).
     const child = spawn(args[0], args.slice(1), { stdio: [...stdio], env: envObj, detached: true });
     h.children.push(child);
     if (id) byId.set(id, child);
@@ -112,8 +112,10 @@ export function startHarness(): Harness {
   const sys: System = {
     async run(cmd, args, opts = {}): Promise<RunResult> {
       h.commands.push({ cmd, args, input: opts.input?.toString() });
-      if (cmd === 'runc') {
+      if (cmd === 'crun') {
         const [verb] = args;
+        // What crun reads from the resources file, while it is there.
+        if (verb === 'update') h.commands[h.commands.length - 1].input = readFileSync(args[args.indexOf('--resources') + 1], 'utf8');
         const id = args[args.length - 1];
         if (verb === 'state') {
           const c = byId.get(id);
@@ -128,13 +130,13 @@ export function startHarness(): Harness {
     },
     spawn(cmd, args, terminalFd) {
       h.commands.push({ cmd, args });
-      if (cmd !== 'runc') throw new Error(`fake system cannot spawn ${cmd}`);
+      if (cmd !== 'crun') throw new Error(`fake system cannot spawn ${cmd}`);
       if (args[0] === 'run') {
         const bundle = args[args.indexOf('--bundle') + 1];
         const id = args[args.length - 1];
         const spec = JSON.parse(readFileSync(join(bundle, 'config.json'), 'utf8')) as { process: { args: string[]; env?: string[] } };
         const child = launch(id, spec.process.args, spec.process.env, terminalFd);
-        // Like `runc run --pid-file`: the container's pid, written by rename once it runs.
+        // Like `crun run --pid-file`: the container's pid, written once it runs.
         const pidFile = args.includes('--pid-file') ? args[args.indexOf('--pid-file') + 1] : undefined;
         const make = (): void => {
           made.add(id);
@@ -142,7 +144,7 @@ export function startHarness(): Harness {
           writeFileSync(`${pidFile}.tmp`, String(child.pid));
           renameSync(`${pidFile}.tmp`, pidFile);
         };
-        if (h.runcMakeDelayMs > 0) setTimeout(make, h.runcMakeDelayMs);
+        if (h.runtimeMakeDelayMs > 0) setTimeout(make, h.runtimeMakeDelayMs);
         else make();
         return child;
       }
@@ -152,13 +154,13 @@ export function startHarness(): Harness {
         if (!made.has(id)) return launch('', ['/bin/sh', '-c', `echo 'exec failed: container does not exist' >&2; exit 255`], undefined, terminalFd);
         const pidFile = args[args.indexOf('--pid-file') + 1];
         if (!args.includes('--pid-file') || !pidFile) return launch('', proc.args, proc.env, terminalFd);
-        // Like `runc exec --pid-file`: a parent that runs the process, writes its pid (by rename),
+        // Like `crun exec --pid-file`: a parent that runs the process, writes its pid,
         // waits for it and exits with its status. Killing the parent leaves the process running.
         // (A background job's stdin would be /dev/null without the explicit redirection.)
-        const runcLike = 'p="$1"; shift; exec 3<&0; "$@" <&3 3<&- & exec 3<&-; echo $! > "$p.tmp" && mv "$p.tmp" "$p"; wait $!';
-        return launch('', ['/bin/sh', '-c', runcLike, 'runc-exec', pidFile, ...proc.args], proc.env, terminalFd);
+        const crunLike = 'p="$1"; shift; exec 3<&0; "$@" <&3 3<&- & exec 3<&-; echo $! > "$p.tmp" && mv "$p.tmp" "$p"; wait $!';
+        return launch('', ['/bin/sh', '-c', crunLike, 'crun-exec', pidFile, ...proc.args], proc.env, terminalFd);
       }
-      throw new Error(`fake runc: unexpected ${args.join(' ')}`);
+      throw new Error(`fake crun: unexpected ${args.join(' ')}`);
     },
     powerOff() {
       h.poweredOff++;
@@ -168,7 +170,7 @@ export function startHarness(): Harness {
   const containers = new ContainerManager(
     sys,
     {
-      runc: 'runc',
+      ociRuntime: 'crun',
       bundlesDir: dirs.bundles,
       shareDir: () => shareDir,
       cgroupRoot: dirs.cgroup,

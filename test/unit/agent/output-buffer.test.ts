@@ -1,7 +1,7 @@
 import t from 'tap';
 import { OutputBuffer } from '../../../agent/src/output-buffer';
 import { parseFlatKeyed, parseLimit } from '../../../agent/src/cgroup';
-import { pidFromState } from '../../../agent/src/runc';
+import { pidFromState } from '../../../agent/src/oci-runtime';
 
 t.test('bounded output: keeps the oldest bytes, counts what it drops', async (t) => {
   const b = new OutputBuffer(10);
@@ -22,7 +22,7 @@ t.test('long poll wakes on data', async (t) => {
   t.equal(r.data.toString(), 'late', 'woken by append');
 });
 
-t.test('cgroup and runc parsers', async (t) => {
+t.test('cgroup and OCI runtime parsers', async (t) => {
   t.same(
     [...parseFlatKeyed('low 0\noom_kill 2\nbad\nx y\n')],
     [

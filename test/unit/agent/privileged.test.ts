@@ -71,7 +71,7 @@ t.test("CreateContainer privileged: the bundle gets the guest's devices and the 
 
   await client.call('StartContainer', { container_id: 'p1' });
   const proc = { args: ['sh', '-c', 'echo ok'], env: ['PATH=/usr/bin:/bin'], cwd: '/', capabilities: hostCaps };
-  // The exec's process file is gone once it exited: read what runc was given while it runs.
+  // The exec's process file is gone once it exited: read what crun was given while it runs.
   const seen: string[][] = [];
   const orig = h.deps.sys.spawn.bind(h.deps.sys);
   h.deps.sys.spawn = (cmd, args, fd) => {

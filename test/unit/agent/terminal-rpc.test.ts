@@ -1,7 +1,7 @@
 // Terminals through the real agent handlers (harness: the processes run
-// directly on the agent's pty instead of under runc): output on stdout only,
+// directly on the agent's pty instead of under crun): output on stdout only,
 // stdin typed into the terminal, ResizeTty, the ^D of CloseStdin, and the
-// errors. The guest end-to-end test covers the same through runc.
+// errors. The guest end-to-end test covers the same through crun.
 
 import t from 'tap';
 import { mkdirSync, readdirSync, readlinkSync } from 'node:fs';
@@ -60,7 +60,7 @@ t.test('a container and an exec on terminals', async (t) => {
     client.call('ExecProcess', { container_id: 'c2', exec_id: id, process_json: Buffer.from(JSON.stringify({ args, env: ['PATH=/usr/bin:/bin'], cwd: '/', ...proc })), stdin });
   await exec('e1', { terminal: true, consoleSize: { height: 30, width: 100 } }, ['sh', '-c', 'test -t 0 && test -t 1 && test -t 2 && echo all-terminals; stty size']);
   t.equal(await readAll(client, 'c2', 'e1', 'readStdout'), 'all-terminals\n30 100\n', 'exec on a terminal of the requested size');
-  // CloseStdin on a terminal types ^D: here the reader gets the raw byte (under runc the container's pty turns it into EOF).
+  // CloseStdin on a terminal types ^D: here the reader gets the raw byte (under crun the container's pty turns it into EOF).
   await exec('e2', { terminal: true }, ['sh', '-c', 'head -c1 | od -An -tx1'], true);
   await client.call('CloseStdin', { container_id: 'c2', exec_id: 'e2' });
   t.match(await readAll(client, 'c2', 'e2', 'readStdout'), /^\s*04\s*$/, 'CloseStdin sent EOT (0x04)');

@@ -25,7 +25,7 @@ function makeGuest(root: string, name = HASH): { dir: string; manifest: GuestMan
     kernel: { package: 'linux-image-x', release: '6.1.0-x', payload_compression: 'xz', cmdline: 'console=ttyS0 panic=1' },
     packages: [],
     node: 'v20.0.0',
-    runc: '1.1.5',
+    crun: '1.8.1',
     agent: 'fallback',
     agent_source: '/x',
     vsock_addon: false,
