@@ -113,8 +113,8 @@ t.test('exec with stdin, signals, stats and OOM events', async (t) => {
   t.same([w.exited, w.exit_code], [true, 137], 'killed by SIGKILL → 137');
   t.ok(w.oom_killed, 'exit reports the OOM kill');
   t.ok(
-    h.commands.some((c) => c.cmd === 'runc' && c.args.join(' ') === 'kill --all c1 9'),
-    'runc kill used',
+    h.commands.some((c) => c.cmd === 'crun' && c.args.join(' ') === 'kill --all c1 9'),
+    'crun kill used',
   );
 });
 
@@ -238,7 +238,7 @@ t.test('a connection that completes after the connect timeout is closed, not lea
   t.ok(late.destroyed, 'the late connection was destroyed');
 });
 
-t.test('OOM kill detected from the parent cgroup after runc removed the container cgroup', async (t) => {
+t.test('OOM kill detected from the parent cgroup after crun removed the container cgroup', async (t) => {
   const { h, client } = setup(t);
   await client.call('CreateContainer', { container_id: 'c3', oci_spec_json: ociSpec(['/bin/sh', '-c', 'read x; kill -9 $$']), rootfs_path: 'r', stdin: true });
   await client.call('StartContainer', { container_id: 'c3' });
