@@ -7,6 +7,7 @@ import { constants } from 'node:os';
 import { GUEST } from './paths';
 import { mountSyscallArgs } from './mounts';
 import { mount as mountSyscall } from '../../common/native/syscalls';
+import { guestNetCalls, type GuestNetCalls } from '../../common/native/rtnetlink';
 
 export interface RunResult {
   code: number;
@@ -30,6 +31,12 @@ export interface System {
    * unit tests' fake), callers run busybox mount instead. Throws on failure.
    */
   mount?(args: string[]): void;
+  /**
+   * The addon's rtnetlink and clock calls (no fork), when this guest's addon
+   * has them; absent or undefined (the unit tests' fake, an older addon),
+   * callers run busybox `ip` and `date` instead.
+   */
+  guestNet?(): GuestNetCalls | undefined;
 }
 
 export interface SpawnOptions {
@@ -94,6 +101,7 @@ export const realSystem: System = {
     const m = mountSyscallArgs(args);
     mountSyscall(m.source, m.target, m.fstype, m.flags, m.data || null);
   },
+  guestNet: guestNetCalls,
 };
 
 export function signalNumber(signal: NodeJS.Signals | null): number {

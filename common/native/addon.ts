@@ -86,6 +86,22 @@ export interface NativeAddon {
   reap(pid: number): { code?: number; signal?: number } | null | number;
   /** A new netns bind-mounted on the existing file `pin`, loopback up (made on a thread of its own). Throws naming the step. */
   newNetns(pin: string): void;
+  // The guest's network set-up and clock (rtnetlink.cc), one `ip` command line
+  // each; absent in an addon built before them (rtnetlink.ts). Each throws naming the object.
+  /** `ip link set dev IF up|down`. */
+  linkSetUp?(ifname: string, up: boolean): void;
+  /** `ip link set dev IF mtu N`. */
+  linkSetMtu?(ifname: string, mtu: number): void;
+  /** `ip link set dev IF name NEW` (the link must be down). */
+  linkRename?(ifname: string, newName: string): void;
+  /** `ip addr flush dev IF`: every address of every family. */
+  addrFlush?(ifname: string): void;
+  /** `ip addr add ADDRESS/PREFIX dev IF` (IPv4 or IPv6). */
+  addrAdd?(ifname: string, address: string, prefixLength: number): void;
+  /** `ip route replace DEST [via GW] [dev DEV] [src SRC]`; a null destination is "default". */
+  routeReplace?(destination: string | null, prefixLength: number, gateway: string | null, device: string | null, source: string | null): void;
+  /** clock_settime(CLOCK_REALTIME). */
+  setRealtimeClock?(seconds: number, nanoseconds: number): void;
   mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;
   umount(target: string, flags: number): void;
   powerOff(): void;

@@ -1,4 +1,4 @@
-// Helpers shared by the addon's source files (vsock.cc, pty.cc, spawn.cc, netns.cc).
+// Helpers shared by the addon's source files (vsock.cc, pty.cc, spawn.cc, netns.cc, rtnetlink.cc).
 
 #pragma once
 
@@ -63,5 +63,8 @@ void AddSpawnFunctions(Napi::Env env, Napi::Object exports);
 
 // Adds newNetns (netns.cc).
 void AddNetnsFunctions(Napi::Env env, Napi::Object exports);
+
+// Adds linkSetUp, linkSetMtu, linkRename, addrFlush, addrAdd, routeReplace and setRealtimeClock (rtnetlink.cc).
+void AddRtnetlinkFunctions(Napi::Env env, Napi::Object exports);
 
 }  // namespace vmpod

@@ -484,6 +484,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vmpod::AddPtyFunctions(env, exports);
   vmpod::AddSpawnFunctions(env, exports);
   vmpod::AddNetnsFunctions(env, exports);
+  vmpod::AddRtnetlinkFunctions(env, exports);
 
   Napi::Object c = Napi::Object::New(env);
   auto num = [&](const char* k, double v) { c.Set(k, Napi::Number::New(env, v)); };

@@ -76,3 +76,58 @@ t.test('CreateSandbox refuses a bad network before any ip command runs', async (
     t.same(scripts(h), [], `${c.desc}: no ip command ran`);
   }
 });
+
+t.test("with the addon's rtnetlink calls: the same steps, the clock set, and nothing forked", async (t) => {
+  const { h, client } = startClient(t);
+  nic(h, 'enp0s3', '0a:58:0a:58:00:05');
+  const calls: unknown[][] = [];
+  const rec =
+    (name: string) =>
+    (...args: unknown[]): void => {
+      calls.push([name, ...args]);
+    };
+  h.deps.sys.guestNet = () => ({
+    linkSetUp: rec('linkSetUp'),
+    linkSetMtu: rec('linkSetMtu'),
+    linkRename: rec('linkRename'),
+    addrFlush: rec('addrFlush'),
+    addrAdd: rec('addrAdd'),
+    routeReplace: rec('routeReplace'),
+    setRealtimeClock: rec('setRealtimeClock'),
+  });
+  const res = await client.call('CreateSandbox', { sandbox_id: 'sb1', hostname: 'pod-a', guest_time_unix_nano: 1_765_000_000_5e8, interface: iface, routes });
+  t.equal(res.network_configured, true, 'the answer says the network went with the call');
+  t.same(
+    calls,
+    [
+      ['setRealtimeClock', 1_765_000_000, 500_000_000],
+      ['linkSetUp', 'lo', true],
+      ['linkSetUp', 'enp0s3', false],
+      ['linkRename', 'enp0s3', 'eth0'],
+      ['linkSetMtu', 'eth0', 1450],
+      ['addrFlush', 'eth0'],
+      ['addrAdd', 'eth0', '10.88.0.5', 16],
+      ['linkSetUp', 'eth0', true],
+      ['routeReplace', '10.88.0.0', 16, null, 'eth0', '10.88.0.5'],
+      ['routeReplace', null, 0, '10.88.0.1', 'eth0', null],
+    ],
+    'the clock first, lo up (the harness has no lo in its sysfs), then what the script did, in its order',
+  );
+  t.same(
+    h.commands.filter((c) => c.cmd === 'busybox'),
+    [],
+    'no busybox: neither ip nor date',
+  );
+  await client.call('UpdateRoutes', { routes: [{ destination: 'fd00::/64', gateway: '', device: 'eth0', source: '' }] });
+  t.same(calls[calls.length - 1], ['routeReplace', 'fd00::', 64, null, 'eth0', null], 'UpdateRoutes goes the same way');
+});
+
+t.test('without them, the clock is set by busybox date, to the second', async (t) => {
+  const { h, client } = startClient(t);
+  await client.call('CreateSandbox', { sandbox_id: 'sb1', hostname: 'pod-a', guest_time_unix_nano: 1_765_000_000_5e8 });
+  t.same(
+    h.commands.filter((c) => c.args[0] === 'date').map((c) => c.args),
+    [['date', '-u', '-s', '@1765000000']],
+    'date -s @seconds',
+  );
+});

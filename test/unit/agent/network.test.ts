@@ -3,38 +3,148 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { interfaceCommands, ipScript, routeCommand } from '../../../agent/src/network';
+import { applyStep, interfaceSteps, ipArgs, ipScript, routeStep } from '../../../agent/src/network';
+import { clockTime } from '../../../agent/src/sandbox';
+import type { GuestNetCalls } from '../../../common/native/rtnetlink';
 import { EARLY_MOUNTS, earlyMountArgs, mountSyscallArgs, ninePMountArgs } from '../../../agent/src/mounts';
 import { InvalidArgumentError } from '../../../common/errors';
 
-t.test('interface commands', async (t) => {
+t.test('interface steps, and as busybox ip command lines', async (t) => {
+  const steps = interfaceSteps({ name: 'eth0', mac: '', mtu: 1450, addresses: ['10.88.0.5/16', 'fd00::5/64'] }, 'enp0s3');
   t.same(
-    interfaceCommands({ name: 'eth0', mac: '', mtu: 1450, addresses: ['10.88.0.5/16'] }, 'enp0s3'),
+    steps,
+    [
+      { op: 'link-down', dev: 'enp0s3' },
+      { op: 'link-rename', dev: 'enp0s3', name: 'eth0' },
+      { op: 'link-mtu', dev: 'eth0', mtu: 1450 },
+      { op: 'addr-flush', dev: 'eth0' },
+      { op: 'addr-add', dev: 'eth0', address: '10.88.0.5', prefixLength: 16 },
+      { op: 'addr-add', dev: 'eth0', address: 'fd00::5', prefixLength: 64 },
+      { op: 'link-up', dev: 'eth0' },
+    ],
+    'rename (down first), mtu, addresses replaced (IPv4 and IPv6), up',
+  );
+  t.same(
+    steps.map(ipArgs),
     [
       ['link', 'set', 'dev', 'enp0s3', 'down'],
       ['link', 'set', 'dev', 'enp0s3', 'name', 'eth0'],
       ['link', 'set', 'dev', 'eth0', 'mtu', '1450'],
       ['addr', 'flush', 'dev', 'eth0'],
       ['addr', 'add', '10.88.0.5/16', 'dev', 'eth0'],
+      ['addr', 'add', 'fd00::5/64', 'dev', 'eth0'],
       ['link', 'set', 'dev', 'eth0', 'up'],
     ],
-    'rename, mtu, address, up',
+    "the fallback's command lines are the ones busybox always ran",
+  );
+  t.same(
+    interfaceSteps({ name: 'eth0', mac: '', mtu: 0, addresses: [] }, 'eth0'),
+    [
+      { op: 'addr-flush', dev: 'eth0' },
+      { op: 'link-up', dev: 'eth0' },
+    ],
+    'already named, no mtu, no address: flush and up only',
   );
   const bad = [
     { desc: 'address without prefix', req: { name: 'eth0', mac: '', mtu: 0, addresses: ['10.0.0.1'] } },
+    { desc: 'IPv4 prefix beyond 32', req: { name: 'eth0', mac: '', mtu: 0, addresses: ['10.0.0.1/33'] } },
+    { desc: 'IPv6 prefix beyond 128', req: { name: 'eth0', mac: '', mtu: 0, addresses: ['fd00::1/129'] } },
+    { desc: 'two prefixes', req: { name: 'eth0', mac: '', mtu: 0, addresses: ['10.0.0.1/8/8'] } },
+    { desc: 'not an address', req: { name: 'eth0', mac: '', mtu: 0, addresses: ['10.0.0/8'] } },
+    { desc: 'an IPv6 zone', req: { name: 'eth0', mac: '', mtu: 0, addresses: ['fe80::1%eth0/64'] } },
     { desc: 'interface name with a space', req: { name: 'eth 0', mac: '', mtu: 0, addresses: [] } },
+    { desc: 'interface name too long', req: { name: 'a23456789012345x', mac: '', mtu: 0, addresses: [] } },
     { desc: 'tiny mtu', req: { name: 'eth0', mac: '', mtu: 10, addresses: [] } },
   ];
-  for (const b of bad) t.throws(() => interfaceCommands(b.req, 'eth0'), InvalidArgumentError, b.desc);
+  for (const b of bad) t.throws(() => interfaceSteps(b.req, 'eth0'), InvalidArgumentError, b.desc);
 });
 
-t.test('route commands', async (t) => {
+t.test('route steps, and as busybox ip command lines', async (t) => {
   const cases = [
-    { desc: 'default via gateway', r: { destination: 'default', gateway: '10.88.0.1', device: 'eth0', source: '' }, want: ['route', 'replace', 'default', 'via', '10.88.0.1', 'dev', 'eth0'] },
-    { desc: 'on-link subnet', r: { destination: '10.88.0.0/16', gateway: '', device: 'eth0', source: '10.88.0.5' }, want: ['route', 'replace', '10.88.0.0/16', 'dev', 'eth0', 'src', '10.88.0.5'] },
+    {
+      desc: 'default via gateway',
+      r: { destination: 'default', gateway: '10.88.0.1', device: 'eth0', source: '' },
+      step: { op: 'route-replace', destination: null, prefixLength: 0, gateway: '10.88.0.1', device: 'eth0' },
+      ip: ['route', 'replace', 'default', 'via', '10.88.0.1', 'dev', 'eth0'],
+    },
+    {
+      desc: 'on-link subnet with a source',
+      r: { destination: '10.88.0.0/16', gateway: '', device: 'eth0', source: '10.88.0.5' },
+      step: { op: 'route-replace', destination: '10.88.0.0', prefixLength: 16, device: 'eth0', source: '10.88.0.5' },
+      ip: ['route', 'replace', '10.88.0.0/16', 'dev', 'eth0', 'src', '10.88.0.5'],
+    },
+    {
+      desc: 'on-link host route to a gateway outside the subnet',
+      r: { destination: '169.254.1.1/32', gateway: '', device: 'eth0', source: '' },
+      step: { op: 'route-replace', destination: '169.254.1.1', prefixLength: 32, device: 'eth0' },
+      ip: ['route', 'replace', '169.254.1.1/32', 'dev', 'eth0'],
+    },
+    {
+      desc: 'IPv6 default via a link-local gateway',
+      r: { destination: 'default', gateway: 'fe80::1', device: 'eth0', source: '' },
+      step: { op: 'route-replace', destination: null, prefixLength: 0, gateway: 'fe80::1', device: 'eth0' },
+      ip: ['route', 'replace', 'default', 'via', 'fe80::1', 'dev', 'eth0'],
+    },
+    {
+      desc: 'IPv6 subnet',
+      r: { destination: 'fd00::/64', gateway: '', device: 'eth0', source: '' },
+      step: { op: 'route-replace', destination: 'fd00::', prefixLength: 64, device: 'eth0' },
+      ip: ['route', 'replace', 'fd00::/64', 'dev', 'eth0'],
+    },
   ];
-  for (const c of cases) t.same(routeCommand(c.r, 0), c.want, c.desc);
-  t.throws(() => routeCommand({ destination: 'everywhere', gateway: '', device: '', source: '' }, 0), InvalidArgumentError, 'bad destination');
+  for (const c of cases) {
+    t.same(routeStep(c.r, 0), c.step, `${c.desc}: step`);
+    t.same(ipArgs(routeStep(c.r, 0)), c.ip, `${c.desc}: ip command line`);
+  }
+  const bad = [
+    { desc: 'bad destination', r: { destination: 'everywhere', gateway: '', device: '', source: '' } },
+    { desc: 'gateway with a shell command', r: { destination: 'default', gateway: '10.0.0.1; reboot', device: '', source: '' } },
+    { desc: 'IPv6 destination via an IPv4 gateway', r: { destination: 'fd00::/64', gateway: '10.0.0.1', device: '', source: '' } },
+    { desc: 'IPv4 gateway with an IPv6 source', r: { destination: 'default', gateway: '10.0.0.1', device: '', source: 'fd00::5' } },
+    { desc: 'bad device', r: { destination: 'default', gateway: '', device: 'eth0 x', source: '' } },
+  ];
+  for (const b of bad) t.throws(() => routeStep(b.r, 3), InvalidArgumentError, b.desc);
+  t.throws(() => routeStep(bad[0].r, 3), /routes\[3\]\.destination/, 'the error names the route and the field');
+});
+
+t.test("each step is one of the addon's calls with the step's typed arguments", async (t) => {
+  const calls: unknown[][] = [];
+  const rec =
+    (name: string) =>
+    (...args: unknown[]): void => {
+      calls.push([name, ...args]);
+    };
+  const net: GuestNetCalls = {
+    linkSetUp: rec('linkSetUp'),
+    linkSetMtu: rec('linkSetMtu'),
+    linkRename: rec('linkRename'),
+    addrFlush: rec('addrFlush'),
+    addrAdd: rec('addrAdd'),
+    routeReplace: rec('routeReplace'),
+    setRealtimeClock: rec('setRealtimeClock'),
+  };
+  const steps = [
+    ...interfaceSteps({ name: 'eth0', mac: '', mtu: 1400, addresses: ['10.88.0.5/16'] }, 'enp0s3'),
+    routeStep({ destination: '10.88.0.0/16', gateway: '', device: 'eth0', source: '10.88.0.5' }, 0),
+    routeStep({ destination: 'default', gateway: '10.88.0.1', device: '', source: '' }, 1),
+  ];
+  for (const s of steps) applyStep(net, s);
+  t.same(calls, [
+    ['linkSetUp', 'enp0s3', false],
+    ['linkRename', 'enp0s3', 'eth0'],
+    ['linkSetMtu', 'eth0', 1400],
+    ['addrFlush', 'eth0'],
+    ['addrAdd', 'eth0', '10.88.0.5', 16],
+    ['linkSetUp', 'eth0', true],
+    ['routeReplace', '10.88.0.0', 16, null, 'eth0', '10.88.0.5'],
+    ['routeReplace', null, 0, '10.88.0.1', null, null],
+  ]);
+});
+
+t.test('a Unix time in ns as clock_settime seconds and nanoseconds', async (t) => {
+  t.same(clockTime(1_765_000_000_123_456_000), { seconds: 1_765_000_000, nanoseconds: 123_456_000 }, 'split at the second (to the double precision of the ns)');
+  t.same(clockTime(5e9), { seconds: 5, nanoseconds: 0 }, 'a whole second');
+  t.same(clockTime(999), { seconds: 0, nanoseconds: 999 }, 'under a second');
 });
 
 t.test('9p mount arguments', async (t) => {
