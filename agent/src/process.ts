@@ -77,6 +77,12 @@ export class GuestProcess {
   private pendingExit: { code: number } | undefined;
   private exitReported = false;
   private readonly eofRead = { stdout: false, stderr: false };
+  /**
+   * The last size ResizeTty asked for while the process in the container was
+   * not known yet (crun writes its pid once it runs): applied then, by the
+   * one wait that runs while this is set.
+   */
+  private pendingTtySize: WindowSize | undefined;
 
   /** Not running yet: reads and waits block until start() and the process produce something. */
   constructor(private readonly opts: LaunchOptions) {}
@@ -178,10 +184,36 @@ export class GuestProcess {
       this.child?.kill('SIGWINCH');
       return;
     }
-    // The container's own pty; before crun has named the process (a resize
-    // racing the start) the size it started with stays.
+    // The container's own pty. Before crun has named the process (a resize
+    // racing the start: `kubectl exec -t` sends the first one at once) the
+    // last size asked for waits for it.
     const pid = this.opts.ttyPid();
-    if (pid !== undefined) resizeProcessTty(pid, size);
+    if (pid !== undefined) {
+      this.pendingTtySize = undefined;
+      resizeProcessTty(pid, size);
+      return;
+    }
+    const waiting = this.pendingTtySize !== undefined;
+    this.pendingTtySize = size;
+    if (!waiting) void this.resizeOnceKnown(this.opts.ttyPid);
+  }
+
+  /** Polls for the pid (as signal() does) while a size waits; gives up when the process ends or after PID_FILE_WAIT_MS. */
+  private async resizeOnceKnown(ttyPid: () => number | undefined): Promise<void> {
+    const end = Date.now() + PID_FILE_WAIT_MS;
+    while (this.pendingTtySize && !this.exit && !this.pendingExit && this.terminal?.open && Date.now() <= end) {
+      await sleep(PID_FILE_POLL_MS);
+      const pid = ttyPid();
+      const size = this.pendingTtySize;
+      if (pid === undefined || !size) continue;
+      this.pendingTtySize = undefined;
+      try {
+        resizeProcessTty(pid, size);
+      } catch {
+        // no caller to tell any more: the process keeps the size it has, as if the resize had come after it ended
+      }
+    }
+    this.pendingTtySize = undefined;
   }
 
   async read(stream: 'stdout' | 'stderr', maxBytes: number, waitMs: number, signal?: AbortSignal): Promise<ReadResult> {
