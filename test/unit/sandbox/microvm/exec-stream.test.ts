@@ -31,7 +31,7 @@ async function readAll(r: Readable | NodeJS.ReadableStream | undefined): Promise
 }
 
 /**
- * The exec'd process's pid, from the pid file runc (here the harness's
+ * The exec'd process's pid, from the pid file crun (here the harness's
  * stand-in) writes after it started the process: the process may print before
  * the file is there, so wait for it.
  */
