@@ -7,13 +7,15 @@ import { unixNanoNumber } from '../../../common/time';
 export function registerContainers(server: TtrpcServer, d: AgentDeps): void {
   const c = d.containers;
   handle(server, 'CreateContainer', async (req) => {
+    const start = performance.now();
     await c.create(req);
-    d.log.info({ containerId: req.container_id }, 'container created');
+    d.log.info({ ms: Math.round(performance.now() - start), containerId: req.container_id }, 'container created');
     return {};
   });
   handle(server, 'StartContainer', async (req) => {
+    const start = performance.now();
     const pid = await c.start(req.container_id);
-    d.log.info({ containerId: req.container_id, pid }, 'container started');
+    d.log.info({ ms: Math.round(performance.now() - start), containerId: req.container_id, pid }, 'container started');
     return { pid };
   });
   handle(server, 'SignalProcess', async (req) => {
