@@ -9,17 +9,18 @@
 // not in known-failures.txt fails this test; so does a listed spec that
 // passes (the list must stay true).
 
-import t from 'tap';
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import t, { type Test } from 'tap';
+import { execFile, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useSharedCritestWorld } from '../helpers/crictl';
-import { leftoverMounts, removeAllPods, startDaemon } from '../helpers/daemon';
+import { leftoverMounts, mountPointsUnder, removeAllPods, startDaemon } from '../helpers/daemon';
 import { CRITEST_DIR, CRITEST_NETNS, critestConfigFor, critestHandlers, judge, parseSpecs, readKnownFailures, sharedCritestMissing } from '../helpers/critest';
 
-function run(cmd: string, args: string[], timeoutMs: number): Promise<{ code: number; out: string }> {
+function run(cmd: string, args: string[], timeoutMs: number, env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 64 << 20, env: { ...process.env, ...env } }, (err, stdout, stderr) => {
       const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       resolve({ code, out: `${stdout}${stderr}` });
     });
@@ -40,6 +41,24 @@ function processesNaming(dir: string): string[] {
   return out;
 }
 
+/**
+ * A temp dir for critest's own files, removed after the run (mounts first,
+ * also when the test fails): critest makes its pods' log dirs and the host
+ * paths of its mount-propagation specs with Go's os.MkdirTemp, which honours
+ * TMPDIR, and leaves some of them behind in /tmp, a bind mount included.
+ */
+function critestTempDir(t: Test): string {
+  const dir = mkdtempSync(join(tmpdir(), 'vmpod-critest-tmp-'));
+  chmodSync(dir, 0o1777); // what /tmp is
+  t.teardown(() => {
+    const mounts = mountPointsUnder(dir);
+    if (mounts.length) t.comment(`critest left ${mounts.length} mount(s) in its temp dir: ${mounts.join(', ')}`);
+    for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
 const missing = sharedCritestMissing();
 if (missing) {
   // Said loudly: CI logs show this line, and tap reports the skip with it.
@@ -57,7 +76,7 @@ if (missing) {
     t.test(`critest validation with the ${handler} handler`, async (t) => {
       const d = await startDaemon(t, { netns: CRITEST_NETNS, logLevel: 'info', config: critestConfigFor(handler) });
       const args = [d.socket, ...(handler === 'runc' ? [] : [`--runtime-handler=${handler}`])];
-      const r = await run(join(CRITEST_DIR, 'run-critest.sh'), args, 45 * 60_000);
+      const r = await run(join(CRITEST_DIR, 'run-critest.sh'), args, 45 * 60_000, { TMPDIR: critestTempDir(t) });
       const specsPath = /== per-spec results: (\S+)/.exec(r.out)?.[1];
       const summary = r.out.split('\n').filter((l) => l.startsWith('critest: ') || l.startsWith('== critest'));
       t.comment(summary.join('\n'));

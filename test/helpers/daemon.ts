@@ -66,7 +66,8 @@ export function leftoverMounts(dir: string, state: string): string[] {
   return mountPointsUnder(dir).filter((m) => m !== join(state, 'netns'));
 }
 
-function mountPointsUnder(dir: string): string[] {
+/** Mount points below `dir`, in mount order. */
+export function mountPointsUnder(dir: string): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
     .map((l) => l.split(' ')[4] ?? '')
