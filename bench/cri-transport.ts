@@ -1,17 +1,18 @@
 // Benchmark: what the CRI socket's :authority rewriter costs
 // (src/cri/transport/, docs/cri-transport.md). One server process serves
-// the same grpc-js server and the same CRI handlers on two unix sockets:
-// through the daemon's own listener (rewriter + connection injector), and
-// through grpc-js's own bindAsync listener, which is what the daemon used
-// before and cannot serve clients that send their socket path as
-// :authority. The client process calls both, interleaved round by round.
+// the same gRPC server and the same CRI handlers on two unix sockets:
+// through the daemon's own listener (the rewriter, a JavaScript stream
+// between the socket and nghttp2), and with each accepted socket handed to
+// the HTTP/2 server directly, which cannot serve clients that send their
+// socket path as :authority. The client process calls both, interleaved
+// round by round.
 //
 //   node dist/bench/cri-transport.js [--runs 7] [--calls 200] [--list-count 200] [--concurrency 16] [--json FILE]
 //
 // Medians of: one Version call; one ListContainers answering --list-count
 // containers; a batch of --concurrency Version calls at once; and the
 // server process's CPU time per Version and per ListContainers call. Each
-// printed with the ratio rewriter / bindAsync. The handlers are stubs
+// printed with the ratio rewriter / direct. The handlers are stubs
 // (a fixed Version, a fixed list of realistic containers), so the numbers
 // are the transport's, not the runtime's.
 
@@ -19,8 +20,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
-import { ServerCredentials } from '@grpc/grpc-js';
 import { createCriServer } from '../src/cri/server';
 import { listenCri } from '../src/cri/transport/listener';
 import type { Container } from '../src/generated/cri/runtime/v1/Container';
@@ -35,7 +36,7 @@ import { benchEnvironment, describeEnvironment, writeJsonReport } from './lib/re
 import { msSince } from './lib/stats';
 
 const SPEC = {
-  description: 'bench/cri-transport: unary CRI calls through the :authority rewriter vs grpc-js bindAsync, same server, same run.',
+  description: 'bench/cri-transport: unary CRI calls through the :authority rewriter vs sockets handed straight to the HTTP/2 server, same server, same run.',
   defaultRuns: 7,
   ints: {
     calls: { default: 200, min: 1, max: 100_000, help: 'sequential Version calls per side per round' },
@@ -49,8 +50,8 @@ const SPEC = {
 /** Set in the server child: the directory to put its two sockets in. */
 const SERVE_ENV = 'VMPOD_BENCH_CRI_TRANSPORT_SERVE';
 
-type Side = 'rewriter' | 'bindAsync';
-const SIDES: readonly Side[] = ['rewriter', 'bindAsync'];
+type Side = 'rewriter' | 'direct';
+const SIDES: readonly Side[] = ['rewriter', 'direct'];
 const socketOf = (dir: string, side: Side) => join(dir, `${side}.sock`);
 
 /** Containers as kubelet's pods leave them: ids, metadata, image, and kubelet's labels and annotations. */
@@ -80,7 +81,7 @@ function containers(n: number): Container[] {
   }));
 }
 
-/** The server child: one grpc-js server, both listeners; reports its CPU time when asked. */
+/** The server child: one gRPC server, both listeners; reports its CPU time when asked. */
 async function serve(dir: string, listCount: number): Promise<void> {
   const list = containers(listCount);
   const { server } = createCriServer(
@@ -93,7 +94,7 @@ async function serve(dir: string, listCount: number): Promise<void> {
     },
     silentLogger,
   );
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socketOf(dir, 'bindAsync')}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve) => createNetServer((socket) => server.serve(socket)).listen(socketOf(dir, 'direct'), resolve));
   await listenCri(server, socketOf(dir, 'rewriter'), silentLogger);
   process.on('message', (m) => {
     if (m === 'cpu') {
@@ -137,7 +138,7 @@ async function inner(args: ReturnType<typeof parseBenchArgs<keyof typeof SPEC.in
   const clients = Object.fromEntries(SIDES.map((s) => [s, criClient(socketOf(dir, s))])) as Record<Side, CriClient>;
   cleanup.add('close the clients', () => SIDES.forEach((s) => clients[s].close()));
   const empty = (): Samples => ({ version: [], list: [], batch: [], versionCpu: [], listCpu: [] });
-  const samples: Record<Side, Samples> = { rewriter: empty(), bindAsync: empty() };
+  const samples: Record<Side, Samples> = { rewriter: empty(), direct: empty() };
   const { calls, concurrency, batches } = args.ints;
   const listCount = args.ints['list-count'];
   const listCalls = args.ints['list-calls'];
@@ -188,7 +189,7 @@ async function inner(args: ReturnType<typeof parseBenchArgs<keyof typeof SPEC.in
   ];
   console.log(describeEnvironment(env));
   console.log(`${args.runs} rounds, alternating which side goes first; per round and side: ${calls} Version, ${listCalls} ListContainers, ${batches} batches of ${concurrency}\n`);
-  console.log(renderComparison(['rewriter', 'bindAsync'], rows));
+  console.log(renderComparison(['rewriter', 'direct'], rows));
   if (args.json) writeJsonReport(args.json, 'cri-transport', env, { args: { runs: args.runs, ...args.ints }, listBytes, samples });
 }
 

@@ -1,18 +1,19 @@
-// Builds the grpc-js server for both CRI services. Every RPC in the proto is
-// registered: methods with an implementation go through the one wrapper
-// (the Stream* list RPCs derive from their List handlers, list-streams.ts),
-// the rest answer UNIMPLEMENTED saying so. Request bodies are decoded
-// leniently so that garbage becomes INVALID_ARGUMENT from the wrapper
-// rather than grpc-js's generic INTERNAL.
+// Builds the gRPC server (src/cri/grpc) for both CRI services. Every RPC in
+// the proto is registered: methods with an implementation go through the one
+// wrapper (the Stream* list RPCs derive from their List handlers,
+// list-streams.ts), the rest answer UNIMPLEMENTED saying so. Request bodies
+// are decoded leniently so that garbage becomes INVALID_ARGUMENT from the
+// wrapper rather than a generic INTERNAL.
 
-import { Server, type MethodDefinition, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
 import { UnavailableError, UnimplementedError } from '../../common/errors';
 import type { Logger } from '../log';
 import { ENCODED_BY_ENTRY, entryCachingSerializer } from './encode-cache';
+import { GrpcServer, type GrpcMethod } from './grpc/server';
 import type { HandlerTable } from './handler';
 import { listStreams } from './list-streams';
 import { imageServiceDefinition, runtimeServiceDefinition } from './proto';
-import { MALFORMED, wrapServerStream, wrapUnary, type StreamHandler, type WrapOptions } from './wrap';
+import { MALFORMED, toGrpcStatus, wrapServerStream, wrapUnary, type StreamHandler, type WrapOptions } from './wrap';
 
 export interface CriImplementation {
   runtime: HandlerTable;
@@ -69,20 +70,20 @@ function withEntryCache(name: string, def: MethodDefinition<unknown, unknown>): 
   return field ? { ...def, responseSerialize: entryCachingSerializer(def.responseSerialize, field) } : def;
 }
 
-function implement(service: ServiceDefinition, table: HandlerTable, streams: Record<string, StreamHandler>, opts: WrapOptions, serviceName: string) {
-  const impl: UntypedServiceImplementation = {};
-  const definition: Record<string, MethodDefinition<unknown, unknown>> = {};
+/** Every method of `service` into `methods`, by path. */
+function implement(methods: Map<string, GrpcMethod>, service: ServiceDefinition, table: HandlerTable, streams: Record<string, StreamHandler>, opts: WrapOptions, serviceName: string): void {
   for (const [name, method] of Object.entries(service) as Array<[string, MethodDefinition<unknown, unknown>]>) {
-    definition[name] = withEntryCache(name, lenient(method));
-    if (method.responseStream && !method.requestStream) {
-      const handler = streams[name] ?? unimplementedStream(serviceName, name);
-      impl[name] = wrapServerStream(name, handler, opts);
+    // CRI has no client-streaming method; one added to the proto needs a server that reads streams first.
+    if (method.requestStream) throw new Error(`${serviceName}/${name} takes a client stream, which vmpod's gRPC server does not serve`);
+    const { requestDeserialize, responseSerialize } = withEntryCache(name, lenient(method));
+    if (method.responseStream) {
+      const handle = wrapServerStream(name, streams[name] ?? unimplementedStream(serviceName, name), opts);
+      methods.set(method.path, { responseStream: true, requestDeserialize, responseSerialize, handle });
     } else {
-      const handler = table[name] ?? unimplemented(serviceName, name);
-      impl[name] = wrapUnary(name, handler, opts);
+      const handle = wrapUnary(name, table[name] ?? unimplemented(serviceName, name), opts);
+      methods.set(method.path, { responseStream: false, requestDeserialize, responseSerialize, handle });
     }
   }
-  return { definition: definition as ServiceDefinition, impl };
 }
 
 function unimplemented(service: string, method: string) {
@@ -98,15 +99,14 @@ function unimplementedStream(service: string, method: string): StreamHandler {
   };
 }
 
-export function createCriServer(impl: CriImplementation, log: Logger): { server: Server; gate: CallGate } {
+export function createCriServer(impl: CriImplementation, log: Logger): { server: GrpcServer; gate: CallGate } {
   const gate = new CallGate();
   const opts: WrapOptions = { log: log.child({ subsystem: 'cri' }), admit: gate.admit };
-  // kubelet sends ListContainers responses of many MiB on a busy node; match its 16 MiB limit.
-  const server = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.max_send_message_length': 16 << 20 });
   const streams = { ...listStreams(impl), ...impl.streams };
-  const rt = implement(runtimeServiceDefinition(), impl.runtime, streams, opts, 'RuntimeService');
-  const im = implement(imageServiceDefinition(), impl.image, streams, opts, 'ImageService');
-  server.addService(rt.definition, rt.impl);
-  server.addService(im.definition, im.impl);
+  const methods = new Map<string, GrpcMethod>();
+  implement(methods, runtimeServiceDefinition(), impl.runtime, streams, opts, 'RuntimeService');
+  implement(methods, imageServiceDefinition(), impl.image, streams, opts, 'ImageService');
+  // kubelet sends ListContainers responses of many MiB on a busy node; match its 16 MiB limit.
+  const server = new GrpcServer(methods, { maxReceiveMessageBytes: 16 << 20, maxSendMessageBytes: 16 << 20, toStatus: toGrpcStatus });
   return { server, gate };
 }

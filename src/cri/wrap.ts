@@ -1,12 +1,12 @@
-// The one wrapper around every CRI method: it turns a Handler into a grpc-js
-// handler that validates the decoded request, gives the call a child logger,
+// The one wrapper around every CRI method: it turns a Handler into a method
+// of the CRI's gRPC server (src/cri/grpc) that validates the decoded request, gives the call a child logger,
 // times it, logs the outcome (info for calls that change state, debug for
 // reads) and maps thrown errors to a gRPC status with `toGrpcStatus` — the
 // only place in vmpod where that mapping happens.
 
-import { Metadata, status as GrpcStatus, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type StatusObject } from '@grpc/grpc-js';
-import { CancelledError, DeadlineExceededError, InvalidArgumentError, isVmpodError } from '../../common/errors';
+import { CancelledError, DeadlineExceededError, GrpcStatus, InvalidArgumentError, isVmpodError } from '../../common/errors';
 import type { Logger } from '../log';
+import type { CallStatus, GrpcCall, ServerStreamCall } from './grpc/call';
 import type { CallContext, Handler, HandlerTable } from './handler';
 
 /** Marker the lenient deserializer (see proto.ts users in server.ts) puts in place of a body that did not decode. */
@@ -33,13 +33,13 @@ export function isReadOnly(method: string): boolean {
  * every other call on the connection stalls behind it. Messages echo what the
  * caller sent (a NOT_FOUND names the id it was given), so a 131 000-character
  * container id stalled kubelet's whole connection (found by the CRI fuzzer,
- * test/fault/fuzz). grpc-js percent-encodes the message: at most 4 UTF-8
- * bytes per character, 3 bytes each encoded, so 2048 characters stay under
- * 25 KiB whatever they are.
+ * test/fault/fuzz). The message is sent percent-encoded
+ * (src/cri/grpc/metadata.ts): at most 4 UTF-8 bytes per character, 3 bytes
+ * each encoded, so 2048 characters stay under 25 KiB whatever they are.
  */
 export const MAX_STATUS_DETAILS = 2048;
 
-/** Lone UTF-16 surrogates, which encodeURI (grpc-js's percent-encoding of grpc-message) throws on. */
+/** Lone UTF-16 surrogates: not text, and not encodable as UTF-8 (they would reach the client as U+FFFD anyway). */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** A status message that can always be sent: bounded, and well-formed UTF-16. */
@@ -49,7 +49,7 @@ export function boundedDetails(details: string): string {
   return cut.replace(LONE_SURROGATE, '\ufffd');
 }
 
-export function toGrpcStatus(err: unknown): Partial<StatusObject> {
+export function toGrpcStatus(err: unknown): CallStatus {
   if (isVmpodError(err)) return { code: err.grpcStatus, details: boundedDetails(err.message) };
   // Anything untyped is a bug or an unexpected system error: say so without a stack trace.
   const message = err instanceof Error ? err.message : String(err);
@@ -66,23 +66,17 @@ function idsOf(req: Record<string, unknown>): Record<string, string> {
   return ids;
 }
 
-/** The part of a grpc-js server call a context needs. */
-interface CancellableCall {
-  on(ev: 'cancelled', cb: () => void): unknown;
-  getDeadline(): Date | number;
-}
-
 /** A call's context, and `answered()` for the frame to say the call is over. */
-function contextFor(method: string, req: Record<string, unknown>, log: Logger, call: CancellableCall): { ctx: CallContext; answered: () => void } {
+function contextFor(method: string, req: Record<string, unknown>, log: Logger, call: GrpcCall): { ctx: CallContext; answered: () => void } {
   const controller = new AbortController();
   let over = false;
-  // grpc-js has answered the client itself; the typed reason is what the
-  // work that stops sees, logs and counts (a deadline is not a cancel).
-  // grpc-js 1.14 also reports every call it has answered as cancelled once
-  // its stream closes: nothing is left to stop then, and the error (a stack
-  // trace captured per call) was a fixed cost of every call (issue 18 profile).
-  call.on('cancelled', () => {
-    if (!over) controller.abort(cancelReason(method, call.getDeadline(), Date.now()));
+  // The server has ended the call with the client already; the typed reason
+  // is what the work that stops sees, logs and counts (a deadline is not a
+  // cancel). A cancel after the answer has nothing left to stop, and its
+  // error (a stack trace captured per call) would be a fixed cost of every
+  // call (issue 18 profile).
+  call.onCancelled(() => {
+    if (!over) controller.abort(cancelReason(method, call.deadline, Date.now()));
   });
   // The child logger is made on first use: most reads never log (debug, off by default), and pino's child() was a fixed cost of every call.
   let child: Logger | undefined;
@@ -110,7 +104,7 @@ function logOutcome(root: Logger, ctx: CallContext, method: string, started: big
     return;
   }
   const status = toGrpcStatus(err);
-  const fields = { durationMs, code: GrpcStatus[status.code!], error: status.details };
+  const fields = { durationMs, code: GrpcStatus[status.code], error: status.details };
   if (status.code === GrpcStatus.INTERNAL) ctx.log.error({ ...fields, stack: (err as Error)?.stack }, `${method} failed`);
   else ctx.log[level === 'debug' ? 'debug' : 'warn'](fields, `${method} failed`);
 }
@@ -121,11 +115,6 @@ export interface WrapOptions {
   admit: () => () => void;
 }
 
-/** What each wrapped call has, unary or streaming. */
-interface WrappedCall extends CancellableCall {
-  request?: unknown;
-}
-
 /**
  * The frame of every call: its context, admission (released once, however
  * it ends), the malformed-body check, `body`, one log line of the outcome,
@@ -133,7 +122,7 @@ interface WrappedCall extends CancellableCall {
  */
 function serveCall<T>(
   method: string,
-  call: WrappedCall,
+  call: GrpcCall,
   opts: WrapOptions,
   body: (req: Record<string, unknown>, ctx: CallContext) => Promise<T>,
   ok: (res: T) => void,
@@ -164,15 +153,18 @@ function serveCall<T>(
   );
 }
 
+/** A unary method's handler for the server: resolves with the answer, rejects with what `toGrpcStatus` maps. */
 export function wrapUnary(method: string, handler: Handler, opts: WrapOptions) {
-  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void =>
-    serveCall(
-      method,
-      call,
-      opts,
-      async (req, ctx): Promise<unknown> => handler(req, ctx),
-      (res) => callback(null, res ?? {}),
-      (err) => callback({ ...toGrpcStatus(err), metadata: new Metadata() }),
+  return (call: GrpcCall): Promise<unknown> =>
+    new Promise((resolve, reject) =>
+      serveCall(
+        method,
+        call,
+        opts,
+        async (req, ctx): Promise<unknown> => handler(req, ctx),
+        (res) => resolve(res ?? {}),
+        reject,
+      ),
     );
 }
 
@@ -181,37 +173,28 @@ export function wrapUnary(method: string, handler: Handler, opts: WrapOptions) {
 export type StreamHandler = (req: any, ctx: CallContext) => AsyncIterable<unknown>;
 
 export function wrapServerStream(method: string, handler: StreamHandler, opts: WrapOptions) {
-  return (call: ServerWritableStream<unknown, unknown>): void =>
-    serveCall(
-      method,
-      call,
-      opts,
-      async (req, ctx): Promise<void> => {
-        const messages = handler(req, ctx);
-        // Headers now: a stream that may stay quiet for long (GetContainerEvents) is seen to be open at once.
-        call.sendMetadata(new Metadata());
-        for await (const msg of messages) {
-          if (ctx.signal.aborted) return;
-          // A client that stops reading fills grpc-js's buffer: wait for it to drain, so the handler's own
-          // bound applies (an event subscriber that falls behind is dropped) instead of unbounded buffering here.
-          if (!call.write(msg)) await drained(call, ctx.signal);
-        }
-      },
-      () => call.end(),
-      (err) => call.emit('error', toGrpcStatus(err)),
+  return (call: ServerStreamCall): Promise<void> =>
+    new Promise((resolve, reject) =>
+      serveCall(
+        method,
+        call,
+        opts,
+        async (req, ctx): Promise<void> => {
+          const messages = handler(req, ctx);
+          // Headers now: a stream that may stay quiet for long (GetContainerEvents) is seen to be open at once.
+          call.sendHeaders();
+          for await (const msg of messages) {
+            if (ctx.signal.aborted) return;
+            // A client that stops reading fills the stream's buffer: wait for it to drain (or the call to end),
+            // so the handler's own bound applies (an event subscriber that falls behind is dropped) instead of
+            // unbounded buffering here.
+            await call.write(msg);
+          }
+        },
+        resolve,
+        reject,
+      ),
     );
-}
-
-function drained(call: ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      call.off('drain', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    call.once('drain', done);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 function malformed(method: string, req: MalformedRequest): Error {
@@ -242,7 +225,7 @@ export function observeCalls(table: HandlerTable, observer: CallObserver): Handl
         observer.callDone(method, 'OK', seconds());
         return res;
       } catch (err) {
-        observer.callDone(method, GrpcStatus[toGrpcStatus(err).code ?? GrpcStatus.UNKNOWN], seconds());
+        observer.callDone(method, GrpcStatus[toGrpcStatus(err).code], seconds());
         throw err;
       }
     };

@@ -1,7 +1,6 @@
 // Starting and stopping the daemon: directories, locks, state, the gRPC
 // socket. What the CRI methods do is composed in compose.ts.
 
-import type { Server } from '@grpc/grpc-js';
 import { chmodSync, chownSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { VmpodConfig } from '../config/types';
@@ -9,6 +8,7 @@ import type { Logger } from '../log';
 import type { HandlerTypes } from '../sandbox';
 import { adminSocketPath } from '../admin/client';
 import { listenAdmin } from '../admin/server';
+import type { GrpcServer } from '../cri/grpc/server';
 import { createCriServer, type CallGate } from '../cri/server';
 import { listenCri, type CriListener } from '../cri/transport/listener';
 import { compose } from './compose';
@@ -21,17 +21,17 @@ export interface RunningDaemon {
   stop(reason: string): Promise<void>;
 }
 
-async function drain(server: Server, listener: CriListener, gate: CallGate, timeoutMs: number, log: Logger): Promise<void> {
+async function drain(server: GrpcServer, listener: CriListener, gate: CallGate, timeoutMs: number, log: Logger): Promise<void> {
   const timer = new Promise<'timeout'>((resolve) => setTimeout(resolve, timeoutMs, 'timeout').unref());
   const finished = gate.close().then(() => 'drained' as const);
   if ((await Promise.race([finished, timer])) === 'timeout') {
     log.warn({ inFlight: gate.active }, 'in-flight calls did not finish in time; closing anyway');
   }
   // Until here new connections are still accepted and their calls refused
-  // with UNAVAILABLE by the gate. forceShutdown closes every HTTP/2 session,
-  // injected ones included; the listener then closes the socket and any
-  // connection that never became a session.
-  server.forceShutdown();
+  // with UNAVAILABLE by the gate. close() ends every HTTP/2 session; the
+  // listener then closes the socket and any connection that never became a
+  // session.
+  server.close();
   await listener.close();
 }
 

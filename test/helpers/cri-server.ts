@@ -4,13 +4,13 @@
 // controllers, or run CNI plugins in a test netns. Built by the daemon's own
 // composePods; tests of the daemon process itself use ./daemon.ts instead.
 
-import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import type { VmpodConfig } from '../../src/config/types';
 import { composePods, type PodParts } from '../../src/daemon/compose';
 import { imageHandlers } from '../../src/cri/image';
 import { runtimeHandlers, runtimeStreams } from '../../src/cri/runtime';
 import type { DaemonInfo } from '../../src/cri/runtime/info';
 import type { HandlerTable } from '../../src/cri/handler';
+import type { GrpcServer } from '../../src/cri/grpc/server';
 import { createCriServer } from '../../src/cri/server';
 import type { ImageService } from '../../src/image';
 import type { Logger } from '../../src/log';
@@ -19,9 +19,10 @@ import { readHostFacts } from '../../src/host/facts';
 import { handlerTypes } from '../../src/sandbox';
 import type { SandboxController } from '../../src/sandbox/controller';
 import { criClient, type CriClient } from './cri-client';
+import { serveCriOn } from './serve-cri';
 
 export interface InProcessCri extends PodParts {
-  server: Server;
+  server: GrpcServer;
   client: CriClient;
   /** Client closed, server shut down, controllers let go; pods and containers are left as they are (like a daemon stop). */
   close(): Promise<void>;
@@ -49,7 +50,7 @@ export function composeRuntime(o: InProcessOptions): PodParts & { runtime: Handl
 export async function serveCri(socket: string, o: InProcessOptions): Promise<InProcessCri> {
   const parts = composeRuntime(o);
   const { server } = createCriServer({ runtime: parts.runtime, image: imageHandlers(o.images, Object.keys(o.config.runtime.handlers)), streams: runtimeStreams(parts.pods) }, o.log);
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  const stop = await serveCriOn(server, socket);
   const client = criClient(socket);
   return {
     ...parts,
@@ -58,7 +59,7 @@ export async function serveCri(socket: string, o: InProcessOptions): Promise<InP
     close: async () => {
       client.close();
       parts.pods.endEventStreams();
-      server.forceShutdown();
+      await stop();
       await parts.pods.close();
     },
   };

@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServerCredentials, status as GrpcStatus, type ClientReadableStream, type Server, type ServiceError } from '@grpc/grpc-js';
+import { status as GrpcStatus, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { ResourceExhaustedError } from '../../common/errors';
 import { defaultConfig } from '../../src/config/defaults';
 import { imageHandlers } from '../../src/cri/image';
@@ -31,6 +31,7 @@ import { criClient, type CriClient } from '../helpers/cri-client';
 import { composeRuntime } from '../helpers/cri-server';
 import { busyboxEntries, makeTar, RegistryPusher, type TarEntry } from '../helpers/image-builder';
 import { startRegistry, type RunningRegistry } from '../helpers/registry';
+import { serveCriOn } from '../helpers/serve-cri';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmpod-events-'));
 const cfg = defaultConfig();
@@ -45,7 +46,7 @@ const noNetwork: PodNetworkProvider = {
 
 let reg: RunningRegistry | undefined;
 let images: ImageService;
-let server: Server | undefined;
+let stopServer: (() => Promise<void>) | undefined;
 let pods: PodService;
 let client: CriClient | undefined;
 let imageRef = '';
@@ -58,8 +59,8 @@ t.before(async () => {
   images = await createImageService({ root: cfg.root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
   const parts = composeRuntime({ config: cfg, log: silentLogger, images, network: noNetwork });
   pods = parts.pods;
-  ({ server } = createCriServer({ runtime: parts.runtime, image: imageHandlers(images), streams: runtimeStreams(pods) }, silentLogger));
-  await new Promise<void>((resolve, reject) => server!.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  const { server } = createCriServer({ runtime: parts.runtime, image: imageHandlers(images), streams: runtimeStreams(pods) }, silentLogger);
+  stopServer = await serveCriOn(server, socket);
   client = criClient(socket);
   await client.image.PullImage({ image: { image: imageRef } }, 120_000);
 });
@@ -72,7 +73,7 @@ t.teardown(async () => {
     /* server may not have started */
   }
   client?.close();
-  server?.forceShutdown();
+  await stopServer?.();
   await pods?.close();
   await reg?.stop();
   execFileSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/mounts | sort -r | xargs -r -n1 umount -l`]);

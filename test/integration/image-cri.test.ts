@@ -5,7 +5,7 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServerCredentials, status } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 import { imageHandlers } from '../../src/cri/image';
 import { createCriServer } from '../../src/cri/server';
 import { createImageService } from '../../src/image';
@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/log';
 import { criClient, type CriClient } from '../helpers/cri-client';
 import { busyboxEntries, makeTar, RegistryPusher, type PushedImage } from '../helpers/image-builder';
 import { startRegistry, type RunningRegistry } from '../helpers/registry';
+import { serveCriOn } from '../helpers/serve-cri';
 
 let reg: RunningRegistry;
 let dir: string;
@@ -27,8 +28,7 @@ t.before(async () => {
   const svc = await createImageService({ root: join(dir, 'root'), registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
   const { server } = createCriServer({ runtime: {}, image: imageHandlers(svc) }, silentLogger);
   const sock = join(dir, 'cri.sock');
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
-  stopServer = () => new Promise<void>((r) => server.tryShutdown(() => r()));
+  stopServer = await serveCriOn(server, sock);
   client = criClient(sock);
 });
 t.teardown(async () => {

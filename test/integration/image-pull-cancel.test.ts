@@ -12,7 +12,7 @@ import http from 'node:http';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServerCredentials, status, type ServiceError } from '@grpc/grpc-js';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { CancelledError, DeadlineExceededError } from '../../common/errors';
 import { imageHandlers } from '../../src/cri/image';
 import { createCriServer } from '../../src/cri/server';
@@ -24,6 +24,7 @@ import { criClient, type CriClient } from '../helpers/cri-client';
 import { startDaemon } from '../helpers/daemon';
 import { makeTar, RegistryPusher, sha256, type PushedImage, type TarEntry } from '../helpers/image-builder';
 import { freePort, startRegistry, type RunningRegistry } from '../helpers/registry';
+import { serveCriOn } from '../helpers/serve-cri';
 
 /** Enough small files that unpacking them takes seconds (each is a few syscalls), in a few MiB of gzip. */
 const FILES = 20_000;
@@ -133,8 +134,7 @@ t.before(async () => {
   svc = await createImageService({ root: join(base, 'root'), registries: { [front.host]: { insecure: true, mirrors: [] } }, log: silentLogger, onPull: (o) => pullEnded?.(o) });
   const { server } = createCriServer({ runtime: {}, image: imageHandlers(svc) }, silentLogger);
   sock = join(base, 'cri.sock');
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
-  stopServer = () => new Promise<void>((r) => server.tryShutdown(() => r()));
+  stopServer = await serveCriOn(server, sock);
 });
 t.teardown(async () => {
   front?.letGo();

@@ -1,31 +1,39 @@
 // The CRI socket. The daemon accepts connections itself and hands each one,
 // through the RequestRewriter (see request-rewriter.ts and authority.ts for
-// why), to grpc-js's HTTP/2 server with a connection injector, instead of
-// letting grpc-js listen: that is what lets every :authority a kubelet or
-// crictl has ever sent reach grpc-js, while nghttp2 keeps validating
-// everything else.
+// why), to the gRPC server's HTTP/2 layer: that is what lets every
+// :authority a kubelet or crictl has ever sent reach the server, while
+// nghttp2 keeps validating everything else.
+//
+// Every connection goes through the rewriter, also one whose requests need
+// no change: deciding from the first request would not work, because Go's
+// gRPC client waits for the server's SETTINGS before it sends any request,
+// and only the session that will serve the connection may send those.
 
-import { ServerCredentials, type Server } from '@grpc/grpc-js';
 import { createServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { FailedPreconditionError } from '../../../common/errors';
 import type { Logger } from '../../log';
 import { RewritingConnection } from './connection';
 import type { RewriteLimits } from './request-rewriter';
 
+/** What serves HTTP/2 on a connection the listener accepted (src/cri/grpc/server.ts). */
+export interface ConnectionServer {
+  serve(conn: Duplex): void;
+}
+
 export interface CriListener {
-  /** Connections open now: accepted, and not yet closed both on the client's side and on grpc-js's. */
+  /** Connections open now: accepted, and not yet closed both on the client's side and on the server's. */
   readonly connections: number;
   /**
-   * Stop accepting, destroy every connection still open (grpc-js's
-   * forceShutdown has normally closed their sessions already), and remove
-   * the socket file. Resolves when the listening socket and every connection are closed.
+   * Stop accepting, destroy every connection still open (the server's
+   * close() has normally closed their sessions already), and remove the
+   * socket file. Resolves when the listening socket and every connection are closed.
    */
   close(): Promise<void>;
 }
 
-export function listenCri(server: Server, path: string, log: Logger, limits?: RewriteLimits): Promise<CriListener> {
-  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  /** Each accepted connection until both its socket and the stream grpc-js holds are closed. */
+export function listenCri(server: ConnectionServer, path: string, log: Logger, limits?: RewriteLimits): Promise<CriListener> {
+  /** Each accepted connection until both its socket and the stream the server holds are closed. */
   const open = new Map<RewritingConnection, Promise<void>>();
   let accepted = 0;
   const net = createServer((socket) => {
@@ -48,7 +56,7 @@ export function listenCri(server: Server, path: string, log: Logger, limits?: Re
       conn,
       Promise.all([closed(socket), closed(conn)]).then(() => void open.delete(conn)),
     );
-    injector.injectConnection(conn);
+    server.serve(conn);
   });
   return new Promise((resolve, reject) => {
     const failed = (err: Error) => reject(new FailedPreconditionError(`cannot listen on ${path}: ${err.message}`, { cause: err }));
@@ -63,7 +71,6 @@ export function listenCri(server: Server, path: string, log: Logger, limits?: Re
         },
         close: async () => {
           const closed = new Promise<void>((done) => net.close(() => done()));
-          injector.destroy();
           const gone = [...open].map(([conn, done]) => (conn.destroy(), done));
           await Promise.all([closed, ...gone]);
         },

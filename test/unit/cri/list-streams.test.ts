@@ -7,12 +7,13 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ServerCredentials, status as Status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { status as Status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { chunk, listStreams } from '../../../src/cri/list-streams';
 import { createCriServer } from '../../../src/cri/server';
 import { NotFoundError } from '../../../common/errors';
 import { silentLogger } from '../../../src/log';
 import { criClient } from '../../helpers/cri-client';
+import { serveCriOn } from '../../helpers/serve-cri';
 
 t.test('chunking', async (t) => {
   t.same(chunk([], { items: 2, bytes: 100 }), [], 'no items: no chunk');
@@ -48,11 +49,11 @@ t.test('Stream* RPCs answer their List RPC in chunks', async (t) => {
   t.equal(Object.keys(listStreams({ runtime, image })).sort().join(' '), 'StreamContainers StreamImages StreamPodSandboxes', 'a Stream handler for each List handler there is');
   const { server } = createCriServer({ runtime, image }, silentLogger);
   const sock = join(dir, 'cri.sock');
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())));
+  const stop = await serveCriOn(server, sock);
   const client = criClient(sock);
-  t.teardown(() => {
+  t.teardown(async () => {
     client.close();
-    server.forceShutdown();
+    await stop();
     rmSync(dir, { recursive: true, force: true });
   });
   const collect = <T>(s: ClientReadableStream<T>): Promise<{ messages: T[]; error?: ServiceError }> =>

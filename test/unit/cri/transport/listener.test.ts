@@ -1,8 +1,8 @@
-// The CRI listener with a real grpc-js server in this process: what grpc-js
-// receives, what the server announces (the rewriter's assumptions), hostile
+// The CRI listener with the real gRPC server (src/cri/grpc) in this process:
+// what the server receives, what the server announces (the rewriter's assumptions), hostile
 // clients, back-pressure, shutdown, and that nothing is left behind.
 
-import { Client, credentials, Server, type ServiceError, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Client, credentials, type ServiceError } from '@grpc/grpc-js';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -10,27 +10,19 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import t, { type Test } from 'tap';
+import { GrpcServer, type GrpcMethod } from '../../../../src/cri/grpc/server';
 import { DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE, Flag, FrameType } from '../../../../src/cri/transport/frame';
 import { listenCri, type CriListener } from '../../../../src/cri/transport/listener';
 import { integer, stringLiteral } from './hpack-test-encoder';
 import { CLIENT_OPENING, field, frame, grpcMessage, RawH2Client } from './raw-h2-client';
 
 const identity = (b: Buffer) => b;
-const method = (path: string) => ({
-  path,
-  requestStream: false,
-  responseStream: false,
-  requestSerialize: identity,
-  requestDeserialize: identity,
-  responseSerialize: identity,
-  responseDeserialize: identity,
-});
 const HOST = '/t.Test/Host';
 const ECHO = '/t.Test/Echo';
 
 interface Harness {
   socket: string;
-  server: Server;
+  server: GrpcServer;
   listener: CriListener;
   logs: Array<{ level: number; msg: string; err?: string }>;
   grpcClient(): Client;
@@ -39,12 +31,15 @@ interface Harness {
 async function harness(t: Test): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-listener-'));
   const socket = join(dir, 'cri.sock');
-  const server = new Server({ 'grpc.max_receive_message_length': 16 << 20, 'grpc.max_send_message_length': 16 << 20 });
-  const impl: UntypedServiceImplementation = {
-    Host: (call: { getHost(): string }, cb: (e: null, r: Buffer) => void) => cb(null, Buffer.from(call.getHost(), 'latin1')),
-    Echo: (call: { request: Buffer }, cb: (e: null, r: Buffer) => void) => cb(null, call.request),
-  };
-  server.addService({ Host: method(HOST), Echo: method(ECHO) }, impl);
+  const methods = new Map<string, GrpcMethod>([
+    [HOST, { responseStream: false, requestDeserialize: identity, responseSerialize: (v) => v as Buffer, handle: async (call) => Buffer.from(call.authority, 'latin1') }],
+    [ECHO, { responseStream: false, requestDeserialize: identity, responseSerialize: (v) => v as Buffer, handle: async (call) => call.request }],
+  ]);
+  const server = new GrpcServer(methods, {
+    maxReceiveMessageBytes: 16 << 20,
+    maxSendMessageBytes: 16 << 20,
+    toStatus: (err) => ({ code: 13, details: String(err) }),
+  });
   const logs: Harness['logs'] = [];
   const sink = new Writable({
     write(chunk, _e, cb) {
@@ -56,7 +51,7 @@ async function harness(t: Test): Promise<Harness> {
   const clients: Client[] = [];
   t.teardown(async () => {
     for (const c of clients) c.close();
-    server.forceShutdown();
+    server.close();
     await listener.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -83,7 +78,7 @@ const until = async (cond: () => boolean, what: string, ms = 5000) => {
 
 const openFds = () => readdirSync('/proc/self/fd').length;
 
-t.test('grpc-js receives the authority each client sent, made acceptable', async (t) => {
+t.test('the server receives the authority each client sent, made acceptable', async (t) => {
   const h = await harness(t);
   const c = await RawH2Client.connect(h.socket);
   t.teardown(() => c.close());
@@ -96,7 +91,7 @@ t.test('grpc-js receives the authority each client sent, made acceptable', async
   for (const x of cases) {
     const r = await c.unary(HOST, x.sent, Buffer.alloc(0));
     t.equal(field(r.trailers ?? r.headers, 'grpc-status'), '0', `${x.desc}: OK`);
-    t.equal(r.data.subarray(5).toString('latin1'), x.seen, `${x.desc}: grpc-js saw ${JSON.stringify(x.seen)}`);
+    t.equal(r.data.subarray(5).toString('latin1'), x.seen, `${x.desc}: the server saw ${JSON.stringify(x.seen)}`);
   }
   t.match(
     h.logs.find((l) => /authority nghttp2 refuses/.test(l.msg)),
@@ -256,7 +251,7 @@ t.test('shutdown closes every connection, injected sessions included, and remove
   silent.resume(); // so that its end of stream is read and it closes
   const silentClosed = new Promise((r) => silent.once('close', r));
   await until(() => h.listener.connections === 2, 'both connections accepted');
-  h.server.forceShutdown();
+  h.server.close();
   await h.listener.close();
   await idle.closed;
   await silentClosed;

@@ -14,10 +14,10 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { ServerCredentials } from '@grpc/grpc-js';
 import { createCriServer } from '../../../../src/cri/server';
 import { silentLogger } from '../../../../src/log';
 import { acceptSpdyUpgrade, type SpdySession, type SpdyStream } from '../../../../src/streaming/spdy';
+import { serveCriOn } from '../../../helpers/serve-cri';
 
 const CRICTL = process.env.CRICTL ?? resolve(__dirname, '../../../../../../shared/critest/bin/crictl');
 
@@ -110,10 +110,10 @@ t.test('crictl exec and port-forward over this SPDY layer', async (t) => {
   };
   const { server } = createCriServer({ runtime, image: {} }, silentLogger);
   const sock = join(dir, 'cri.sock');
-  await new Promise<void>((res, rej) => server.bindAsync(`unix://${sock}`, ServerCredentials.createInsecure(), (err) => (err ? rej(err) : res())));
+  const stop = await serveCriOn(server, sock);
   t.teardown(async () => {
     for (const s of sessions) s.destroy();
-    server.forceShutdown();
+    await stop();
     httpServer.closeAllConnections();
     await new Promise<void>((r) => httpServer.close(() => r()));
     rmSync(dir, { recursive: true, force: true });
