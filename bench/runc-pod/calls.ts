@@ -4,8 +4,12 @@
 // when a call arrives), the runtimes alternating round by round. Beside
 // them, in the same rounds, a null gRPC server on Node's own HTTP/2
 // (bench/lib/null-http2-server.ts): the floor under any server written on
-// Node, printed as a note with its ratio to containerd.
+// Node, printed as a note with its ratio to containerd. Last, the server
+// process's own CPU time per Version call, over CPU_CALLS calls back to back
+// per side and round (/proc/<pid>/stat; the kernel counts in clock ticks,
+// so one call is too short to time alone).
 
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { criClient } from '../../test/helpers/cri-client';
@@ -14,6 +18,7 @@ import type { PhaseRow } from '../lib/compare';
 import { CALL_DEADLINE_MS, type CriTarget } from '../lib/cri-workload';
 import { formatMs, formatRatio } from '../lib/format';
 import { startNullHttp2Server } from '../lib/null-http2-server';
+import { clockTicks, parseStat } from '../lib/procs';
 import { median } from '../lib/stats';
 import { StageRun, timeInto, type Side } from './sides';
 
@@ -23,6 +28,14 @@ const CALLS = ['Version', 'ListPodSandbox'] as const;
 type Call = (typeof CALLS)[number];
 type Key = `${Call}@${(typeof GAPS)[number]}`;
 const KEYS: Key[] = CALLS.flatMap((c) => GAPS.map((g): Key => `${c}@${g}`));
+
+/** Version calls per side and round for the CPU row: 1000 calls at ~0.5 ms of CPU each are ~50 clock ticks. */
+const CPU_CALLS = 1000;
+
+/** CPU time of `pid` so far (its own and its reaped children's), ms. */
+function cpuMs(pid: number): number {
+  return (parseStat(pid, readFileSync(`/proc/${pid}/stat`, 'utf8')).cpuTicks * 1000) / clockTicks();
+}
 
 const callOf = (t: CriTarget, c: Call): Promise<unknown> => (c === 'Version' ? t.client.runtime.Version({}, CALL_DEADLINE_MS) : t.client.runtime.ListPodSandbox({}, CALL_DEADLINE_MS));
 
@@ -59,6 +72,17 @@ export async function callsStage(
     }
     log(`  calls round ${r + 1}/${o.rounds} done`);
   }
+  const pids = all.map((s) => (s === floor ? nullServer.pid : s.procs?.daemonPid));
+  const cpu = all.map(() => [] as number[]);
+  for (let r = 0; r < o.rounds; r++) {
+    await run.round(r, async (t, s) => {
+      const pid = pids[s];
+      if (pid === undefined) return;
+      const before = cpuMs(pid);
+      for (let i = 0; i < CPU_CALLS; i++) await t.client.runtime.Version({}, CALL_DEADLINE_MS);
+      cpu[s].push((cpuMs(pid) - before) / CPU_CALLS);
+    });
+  }
   const label = (k: Key): string => {
     const [c, g] = k.split('@');
     return `${c}${c === 'ListPodSandbox' ? ' (no pods)' : ''}, ${g === '0' ? 'back to back' : `${g} ms apart`}`;
@@ -66,7 +90,10 @@ export async function callsStage(
   const floorIndex = all.length - 1;
   const containerd = sides.findIndex((s) => s.name === 'containerd' && run.failed[sides.indexOf(s)] === undefined);
   return {
-    rows: KEYS.map((k): PhaseRow => ({ label: label(k), outcomes: run.outcomes(samples.map((x) => x[k])).slice(0, sides.length) })),
+    rows: [
+      ...KEYS.map((k): PhaseRow => ({ label: label(k), outcomes: run.outcomes(samples.map((x) => x[k])).slice(0, sides.length) })),
+      { label: `server CPU per Version call (${CPU_CALLS} back to back)`, outcomes: run.outcomes(cpu).slice(0, sides.length) },
+    ],
     notes: [
       run.failed[floorIndex] !== undefined
         ? `null Node.js HTTP/2 server: failed: ${run.failed[floorIndex]}`
@@ -74,7 +101,7 @@ export async function callsStage(
             const m = median(samples[floorIndex][k]);
             const c = containerd >= 0 ? median(samples[containerd][k]) : undefined;
             return `${label(k)} ${formatMs(m)}${c === undefined ? '' : ` (${formatRatio(m, c)} containerd)`}`;
-          }).join('; ')}`,
+          }).join('; ')}; its CPU per Version call ${formatMs(median(cpu[floorIndex]))}${containerd >= 0 ? ` (${formatRatio(median(cpu[floorIndex]), median(cpu[containerd]))} containerd)` : ''}`,
     ],
   };
 }
