@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { GrpcStatus } from '../../../common/errors';
 import { RemoteStatusError } from '../../../common/ttrpc';
 import { startClient, type Harness } from './harness';
+import { recordingGuestNet } from './recording-guest-net';
 
 const iface = { name: 'eth0', mac: '0a:58:0a:58:00:05', mtu: 1450, addresses: ['10.88.0.5/16'] };
 const routes = [
@@ -80,21 +81,8 @@ t.test('CreateSandbox refuses a bad network before any ip command runs', async (
 t.test("with the addon's rtnetlink calls: the same steps, the clock set, and nothing forked", async (t) => {
   const { h, client } = startClient(t);
   nic(h, 'enp0s3', '0a:58:0a:58:00:05');
-  const calls: unknown[][] = [];
-  const rec =
-    (name: string) =>
-    (...args: unknown[]): void => {
-      calls.push([name, ...args]);
-    };
-  h.deps.sys.guestNet = () => ({
-    linkSetUp: rec('linkSetUp'),
-    linkSetMtu: rec('linkSetMtu'),
-    linkRename: rec('linkRename'),
-    addrFlush: rec('addrFlush'),
-    addrAdd: rec('addrAdd'),
-    routeReplace: rec('routeReplace'),
-    setRealtimeClock: rec('setRealtimeClock'),
-  });
+  const { net, calls } = recordingGuestNet();
+  h.deps.sys.guestNet = () => net;
   const res = await client.call('CreateSandbox', { sandbox_id: 'sb1', hostname: 'pod-a', guest_time_unix_nano: 1_765_000_000_5e8, interface: iface, routes });
   t.equal(res.network_configured, true, 'the answer says the network went with the call');
   t.same(

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { applyStep, interfaceSteps, ipArgs, ipScript, routeStep } from '../../../agent/src/network';
 import { clockTime } from '../../../agent/src/sandbox';
-import type { GuestNetCalls } from '../../../common/native/rtnetlink';
+import { recordingGuestNet } from './recording-guest-net';
 import { EARLY_MOUNTS, earlyMountArgs, mountSyscallArgs, ninePMountArgs } from '../../../agent/src/mounts';
 import { InvalidArgumentError } from '../../../common/errors';
 
@@ -108,21 +108,7 @@ t.test('route steps, and as busybox ip command lines', async (t) => {
 });
 
 t.test("each step is one of the addon's calls with the step's typed arguments", async (t) => {
-  const calls: unknown[][] = [];
-  const rec =
-    (name: string) =>
-    (...args: unknown[]): void => {
-      calls.push([name, ...args]);
-    };
-  const net: GuestNetCalls = {
-    linkSetUp: rec('linkSetUp'),
-    linkSetMtu: rec('linkSetMtu'),
-    linkRename: rec('linkRename'),
-    addrFlush: rec('addrFlush'),
-    addrAdd: rec('addrAdd'),
-    routeReplace: rec('routeReplace'),
-    setRealtimeClock: rec('setRealtimeClock'),
-  };
+  const { net, calls } = recordingGuestNet();
   const steps = [
     ...interfaceSteps({ name: 'eth0', mac: '', mtu: 1400, addresses: ['10.88.0.5/16'] }, 'enp0s3'),
     routeStep({ destination: '10.88.0.0/16', gateway: '', device: 'eth0', source: '10.88.0.5' }, 0),
