@@ -74,8 +74,8 @@ export async function startDaemon(cfg: VmpodConfig, types: HandlerTypes, log: Lo
     parts = await compose(cfg, types, log, version, state);
     const composed = parts;
     const { server, gate } = createCriServer(parts.implementation, log);
-    // The daemon listens itself rather than through grpc-js's bindAsync, so
-    // that clients sending their socket path as :authority get answers
+    // The daemon accepts connections itself and passes them through the
+    // :authority rewriter, so that clients sending their socket path as :authority get answers
     // (src/cri/transport/listener.ts, docs/cri-transport.md).
     const listener = await listenCri(server, cfg.listen, log.child({ subsystem: 'cri' }));
     // kubelet runs as root; nobody else may drive the runtime.

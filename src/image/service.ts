@@ -605,8 +605,8 @@ export class ImageService {
 
 /**
  * A pull that stopped because its caller gave up (CRI client cancel or
- * deadline: grpc-js has already answered the client CANCELLED or
- * DEADLINE_EXCEEDED; this is what the log and metrics see) or because the
+ * deadline: the client has already seen CANCELLED or DEADLINE_EXCEEDED
+ * (src/cri/grpc/call.ts); this is what the log and metrics see) or because the
  * daemon is closing (the reason is then an UnavailableError, passed on).
  */
 function stoppedError(image: string, reason: unknown): Error {

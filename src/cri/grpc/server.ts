@@ -1,9 +1,9 @@
 // A gRPC server on Node's own HTTP/2 (nghttp2), for the unary and
 // server-streaming calls CRI has. It replaces grpc-js's server in the
-// daemon: a call through grpc-js cost about 0.8–1.0 ms of the daemon's CPU
-// above Node's HTTP/2 layer itself (issue 18, bench/runc-pod's "calls"
-// stage), more than the handlers of most CRI calls. What a CRI server needs
-// is small: route by `:path`, read one length-prefixed request, honour
+// daemon, which cost about 0.1 ms more of the daemon's CPU per small call
+// (0.69 against 0.58 ms per Version call, A/B, docs/performance.md "sixth
+// round"; most of the rest is Node's HTTP/2 session and the socket's
+// writes). What a CRI server needs is small: route by `:path`, read one length-prefixed request, honour
 // `grpc-timeout`, notice a cancel, answer with one message or a stream of
 // them and a status. No compression (kubelet and crictl send none) and no
 // client streams (CRI has none).

@@ -7,7 +7,7 @@
 // newer ones send "localhost", some send nothing at all (""). nghttp2, under
 // Node's HTTP/2 server, refuses a server-side authority with any byte outside
 // RFC 3986's authority characters, and an empty one, with RST_STREAM
-// PROTOCOL_ERROR before grpc-js sees the request; Node has no option to turn
+// PROTOCOL_ERROR before the gRPC server sees the request; Node has no option to turn
 // that off. containerd and CRI-O (Go's HTTP/2 server) accept all of these.
 //
 // So a value nghttp2 would refuse only for those reasons is replaced by one

@@ -1,4 +1,4 @@
-// One accepted CRI connection as the stream grpc-js's HTTP/2 server reads:
+// One accepted CRI connection as the stream the gRPC server's HTTP/2 session reads:
 // bytes from the client go through the RequestRewriter, bytes to the client
 // go to the socket untouched. Back-pressure holds in both directions (the
 // socket is paused while the server has not read what it was given; a
