@@ -17,6 +17,7 @@ import { consoleSizeOf, OciProcess, prepareSpec } from './spec';
 import { ociRuntimeArgs, pidFromFile } from './oci-runtime';
 import { CgroupStats, readCgroupStats, readOomKills } from './cgroup';
 import { mustRun, System } from './system';
+import { readTextIfThere } from './files';
 import { ExitStatus, GuestProcess } from './process';
 import { effectiveCapabilities, guestDevices, PrivilegedFacts, privilegedSpec, processCapabilities } from './privileged';
 import { sleep } from '../../common/time';
@@ -30,15 +31,6 @@ export interface ContainerPaths {
   cgroupParent: string;
   /** What a privileged container gets (privileged.ts); default: the agent's own capabilities and the guest's /dev. */
   privilegedFacts?: () => PrivilegedFacts;
-}
-
-/** The file's text, or '' if it is not there (yet). */
-function readFileIfThere(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
 }
 
 function realPrivilegedFacts(): PrivilegedFacts {
@@ -225,7 +217,7 @@ export class ContainerManager {
       terminal,
       label: `${id}/${execId}`,
       pidFile,
-      ttyPid: () => pidFromFile(readFileIfThere(pidFile)),
+      ttyPid: () => pidFromFile(readTextIfThere(pidFile)),
       // crun no longer needs either file; a container with an exec probe runs thousands of execs.
       exited: async () => {
         await Promise.all([rm(file, { force: true }), rm(pidFile, { force: true })]).catch(() => undefined);

@@ -4,7 +4,7 @@
 // `ip` command lines run as one script. For UpdateInterface, UpdateRoutes,
 // and CreateSandbox with the pod's network.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { InvalidArgumentError, NotFoundError } from '../../common/errors';
@@ -12,6 +12,7 @@ import type { Route, UpdateInterfaceRequest } from '../../common/generated/agent
 import type { GuestNetCalls } from '../../common/native/rtnetlink';
 import type { AgentDeps } from './deps';
 import { mustRun } from './system';
+import { readTextIfThere } from './files';
 
 const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
 const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
@@ -143,15 +144,6 @@ export function applyStep(net: GuestNetCalls, s: NetStep): void {
   }
 }
 
-/** The file's text, or '' if it cannot be read. */
-function readIfThere(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 /**
  * The interface that has `mac`, read from sysfs (/sys/class/net/<if>/address).
  * Synchronous: sysfs answers at once, and each trip through the thread pool
@@ -167,7 +159,7 @@ export function interfaceByMac(sysClassNet: string, mac: string): string | undef
   }
   return names.find(
     (name) =>
-      readIfThere(join(sysClassNet, name, 'address'))
+      readTextIfThere(join(sysClassNet, name, 'address'))
         .trim()
         .toLowerCase() === mac.toLowerCase(),
   );

@@ -1,11 +1,11 @@
 // CreateSandbox / DestroySandbox: the guest-wide set-up of a pod.
 
-import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { InvalidArgumentError } from '../../common/errors';
 import type { CreateSandboxRequest } from '../../common/generated/agent/agent';
 import { mountWith } from './system';
+import { readTextIfThere } from './files';
 import { ninePMountArgs } from './mounts';
 import { configureNetwork, runNetSteps } from './network';
 import type { AgentDeps } from './deps';
@@ -21,15 +21,9 @@ export function resolvConf(dns: CreateSandboxRequest['dns']): string {
   return lines.map((l) => l.replace(/[\r\n]/g, '')).join('\n') + '\n';
 }
 
-/** IFF_UP in /sys/class/net/<link>/flags; false when it cannot be read. Synchronous: sysfs answers at once (network.ts says why). */
+/** IFF_UP in /sys/class/net/<link>/flags; false when it cannot be read. Synchronous: sysfs answers at once (files.ts says why). */
 function linkIsUp(sysClassNet: string, link: string): boolean {
-  let text = '0';
-  try {
-    text = readFileSync(join(sysClassNet, link, 'flags'), 'utf8');
-  } catch {
-    // not there: down
-  }
-  const flags = Number.parseInt(text.trim(), 16);
+  const flags = Number.parseInt(readTextIfThere(join(sysClassNet, link, 'flags')).trim(), 16);
   return Number.isInteger(flags) && (flags & 1) === 1;
 }
 
