@@ -68,7 +68,8 @@ function idsOf(req: Record<string, unknown>): Record<string, string> {
 
 /** A call's context, and `answered()` for the frame to say the call is over. */
 function contextFor(method: string, req: Record<string, unknown>, log: Logger, call: GrpcCall): { ctx: CallContext; answered: () => void } {
-  const controller = new AbortController();
+  let controller: AbortController | undefined;
+  let reason: Error | undefined;
   let over = false;
   // The server has ended the call with the client already; the typed reason
   // is what the work that stops sees, logs and counts (a deadline is not a
@@ -76,15 +77,26 @@ function contextFor(method: string, req: Record<string, unknown>, log: Logger, c
   // error (a stack trace captured per call) would be a fixed cost of every
   // call (issue 18 profile).
   call.onCancelled(() => {
-    if (!over) controller.abort(cancelReason(method, call.deadline, Date.now()));
+    if (over || reason) return;
+    reason = cancelReason(method, call.deadline, Date.now());
+    controller?.abort(reason);
   });
-  // The child logger is made on first use: most reads never log (debug, off by default), and pino's child() was a fixed cost of every call.
+  // The child logger and the signal are made on first use: most reads never
+  // log (debug, off by default) and never look at the signal, and pino's
+  // child() and an AbortSignal (~10 µs each, issue 18 profiles) were fixed
+  // costs of every call.
   let child: Logger | undefined;
   const ctx: CallContext = {
     get log() {
       return (child ??= log.child({ method, ...idsOf(req) }));
     },
-    signal: controller.signal,
+    get signal() {
+      if (!controller) {
+        controller = new AbortController();
+        if (reason) controller.abort(reason);
+      }
+      return controller.signal;
+    },
   };
   return { ctx, answered: () => (over = true) };
 }
