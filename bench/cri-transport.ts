@@ -1,18 +1,21 @@
-// Benchmark: what the CRI socket's :authority rewriter costs
-// (src/cri/transport/, docs/cri-transport.md). One server process serves
-// the same gRPC server and the same CRI handlers on two unix sockets:
-// through the daemon's own listener (the rewriter, a JavaScript stream
-// between the socket and nghttp2), and with each accepted socket handed to
-// the HTTP/2 server directly, which cannot serve clients that send their
-// socket path as :authority. The client process calls both, interleaved
-// round by round.
+// Benchmark: what the CRI socket's listener costs (src/cri/transport/,
+// docs/cri-transport.md). One server process serves the same gRPC server and
+// the same CRI handlers on two unix sockets: through the daemon's own
+// listener, and with each accepted socket handed to the HTTP/2 server
+// directly, which cannot serve clients that send their socket path as
+// :authority. Three clients, interleaved round by round: on the listener's
+// socket one that sends the socket path as :authority (kubelet before 1.30:
+// served through the rewriter, a JavaScript stream between the socket and
+// nghttp2) and one that sends `localhost` (kubelet 1.30+, crictl, grpc-js:
+// handed to nghttp2 after its first request); on the other socket, the bare
+// HTTP/2 server.
 //
 //   node dist/bench/cri-transport.js [--runs 7] [--calls 200] [--list-count 200] [--concurrency 16] [--json FILE]
 //
 // Medians of: one Version call; one ListContainers answering --list-count
 // containers; a batch of --concurrency Version calls at once; and the
 // server process's CPU time per Version and per ListContainers call. Each
-// printed with the ratio rewriter / direct. The handlers are stubs
+// printed with the ratios to the bare server. The handlers are stubs
 // (a fixed Version, a fixed list of realistic containers), so the numbers
 // are the transport's, not the runtime's.
 
@@ -36,7 +39,7 @@ import { benchEnvironment, describeEnvironment, writeJsonReport } from './lib/re
 import { msSince } from './lib/stats';
 
 const SPEC = {
-  description: 'bench/cri-transport: unary CRI calls through the :authority rewriter vs sockets handed straight to the HTTP/2 server, same server, same run.',
+  description: 'bench/cri-transport: unary CRI calls through the listener (rewriting, and handed over) vs sockets handed straight to the HTTP/2 server, same server, same run.',
   defaultRuns: 7,
   ints: {
     calls: { default: 200, min: 1, max: 100_000, help: 'sequential Version calls per side per round' },
@@ -50,9 +53,10 @@ const SPEC = {
 /** Set in the server child: the directory to put its two sockets in. */
 const SERVE_ENV = 'VMPOD_BENCH_CRI_TRANSPORT_SERVE';
 
-type Side = 'rewriter' | 'direct';
-const SIDES: readonly Side[] = ['rewriter', 'direct'];
-const socketOf = (dir: string, side: Side) => join(dir, `${side}.sock`);
+type Side = 'rewriter' | 'handed-over' | 'direct';
+const SIDES: readonly Side[] = ['rewriter', 'handed-over', 'direct'];
+/** The listener's socket and the bare server's. */
+const socketOf = (dir: string, side: Side) => join(dir, side === 'direct' ? 'direct.sock' : 'listener.sock');
 
 /** Containers as kubelet's pods leave them: ids, metadata, image, and kubelet's labels and annotations. */
 function containers(n: number): Container[] {
@@ -95,7 +99,7 @@ async function serve(dir: string, listCount: number): Promise<void> {
     silentLogger,
   );
   await new Promise<void>((resolve) => createNetServer((socket) => server.serve(socket)).listen(socketOf(dir, 'direct'), resolve));
-  await listenCri(server, socketOf(dir, 'rewriter'), silentLogger);
+  await listenCri(server, socketOf(dir, 'handed-over'), silentLogger);
   process.on('message', (m) => {
     if (m === 'cpu') {
       const u = process.cpuUsage();
@@ -135,10 +139,11 @@ async function inner(args: ReturnType<typeof parseBenchArgs<keyof typeof SPEC.in
   });
   child.removeAllListeners('exit');
 
-  const clients = Object.fromEntries(SIDES.map((s) => [s, criClient(socketOf(dir, s))])) as Record<Side, CriClient>;
+  // The rewriter side sends what kubelet before 1.30 sends: the socket path.
+  const clients = Object.fromEntries(SIDES.map((s) => [s, criClient(socketOf(dir, s), s === 'rewriter' ? { authority: socketOf(dir, s) } : {})])) as Record<Side, CriClient>;
   cleanup.add('close the clients', () => SIDES.forEach((s) => clients[s].close()));
   const empty = (): Samples => ({ version: [], list: [], batch: [], versionCpu: [], listCpu: [] });
-  const samples: Record<Side, Samples> = { rewriter: empty(), direct: empty() };
+  const samples: Record<Side, Samples> = { rewriter: empty(), 'handed-over': empty(), direct: empty() };
   const { calls, concurrency, batches } = args.ints;
   const listCount = args.ints['list-count'];
   const listCalls = args.ints['list-calls'];
@@ -179,17 +184,22 @@ async function inner(args: ReturnType<typeof parseBenchArgs<keyof typeof SPEC.in
     }
   }
 
-  const row = (label: string, pick: (x: Samples) => number[]): PhaseRow => ({ label, outcomes: SIDES.map((s) => measured(pick(samples[s]))) });
-  const rows = [
-    row('Version, one call', (x) => x.version),
-    row(`ListContainers, ${listCount} containers (~${formatBytes(listBytes)} as JSON)`, (x) => x.list),
-    row(`Version x ${concurrency} concurrent, per batch`, (x) => x.batch),
-    row('server CPU per Version call', (x) => x.versionCpu),
-    row('server CPU per ListContainers call', (x) => x.listCpu),
-  ];
+  const rowsFor = (pair: readonly [Side, Side]): PhaseRow[] => {
+    const row = (label: string, pick: (x: Samples) => number[]): PhaseRow => ({ label, outcomes: pair.map((s) => measured(pick(samples[s]))) });
+    return [
+      row('Version, one call', (x) => x.version),
+      row(`ListContainers, ${listCount} containers (~${formatBytes(listBytes)} as JSON)`, (x) => x.list),
+      row(`Version x ${concurrency} concurrent, per batch`, (x) => x.batch),
+      row('server CPU per Version call', (x) => x.versionCpu),
+      row('server CPU per ListContainers call', (x) => x.listCpu),
+    ];
+  };
   console.log(describeEnvironment(env));
   console.log(`${args.runs} rounds, alternating which side goes first; per round and side: ${calls} Version, ${listCalls} ListContainers, ${batches} batches of ${concurrency}\n`);
-  console.log(renderComparison(['rewriter', 'direct'], rows));
+  // Each way through the listener against the bare server: the handed-over connection is what kubelet 1.30+ gets.
+  console.log(renderComparison(['handed-over', 'direct'], rowsFor(['handed-over', 'direct'])));
+  console.log('');
+  console.log(renderComparison(['rewriter', 'direct'], rowsFor(['rewriter', 'direct'])));
   if (args.json) writeJsonReport(args.json, 'cri-transport', env, { args: { runs: args.runs, ...args.ints }, listBytes, samples });
 }
 

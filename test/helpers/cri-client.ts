@@ -39,10 +39,11 @@ function promisify<C extends Client>(client: C): Promisified<C> {
   });
 }
 
-export function criClient(socket: string): CriClient {
+/** `authority`: the `:authority` to send instead of grpc-js's `localhost` (e.g. the socket path, as kubelet before 1.30 does). */
+export function criClient(socket: string, o: { authority?: string } = {}): CriClient {
   const grpc = criGrpcObject();
   const target = `unix://${socket}`;
-  const opts = { 'grpc.max_receive_message_length': 16 << 20 };
+  const opts = { 'grpc.max_receive_message_length': 16 << 20, ...(o.authority === undefined ? {} : { 'grpc.default_authority': o.authority }) };
   const runtime = new grpc.runtime.v1.RuntimeService(target, credentials.createInsecure(), opts);
   const image = new grpc.runtime.v1.ImageService(target, credentials.createInsecure(), opts);
   return {

@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { runtimeServiceDefinition } from '../../src/cri/proto';
 import { projectRoot } from '../../src/paths';
 import { startDaemon } from '../helpers/daemon';
@@ -52,25 +52,31 @@ t.test('every :authority a real client sends gets a real answer from the daemon'
 
 t.test('requests nghttp2 refuses are still refused, and the connection keeps serving', async (t) => {
   const d = await startDaemon(t);
-  const c = await RawH2Client.connect(d.socket);
+  // A connection that opens with the socket path is served through the rewriter, one that opens with localhost on its socket directly (handoff.ts).
+  for (const first of [d.socket, 'localhost']) await refusedOn(t, d.socket, first);
+});
+
+async function refusedOn(t: Test, socket: string, first: string): Promise<void> {
+  const c = await RawH2Client.connect(socket);
   t.teardown(() => c.close());
+  t.same(versionAnswer(await c.unary(VERSION, first, Buffer.alloc(0))), { status: '0', runtimeName: 'vmpod' }, `opened with ${first}`);
   const refused: Array<{ desc: string; extra: Array<[string, string]>; authority?: string }> = [
     { desc: 'an upper-case header name', extra: [['X-Upper', 'v']] },
     { desc: 'a connection-specific header (connection)', extra: [['connection', 'keep-alive']] },
     { desc: 'a connection-specific header (transfer-encoding)', extra: [['transfer-encoding', 'chunked']] },
     { desc: 'te other than trailers', extra: [['te', 'gzip']] },
     { desc: 'an unknown pseudo-header', extra: [[':bogus', 'x']] },
-    { desc: 'an authority with a control character', extra: [], authority: `${d.socket}\r` },
-    { desc: 'an authority with a leading space', extra: [], authority: ` ${d.socket}` },
+    { desc: 'an authority with a control character', extra: [], authority: `${first}\r` },
+    { desc: 'an authority with a leading space', extra: [], authority: ` ${first}` },
   ];
   for (const r of refused) {
-    const res = await c.unary(VERSION, r.authority ?? d.socket, Buffer.alloc(0), r.extra);
-    t.equal(res.rstCode, NGHTTP2_PROTOCOL_ERROR, `${r.desc}: RST_STREAM PROTOCOL_ERROR`);
-    t.equal(res.headers, undefined, `${r.desc}: grpc-js never saw it`);
+    const res = await c.unary(VERSION, r.authority ?? first, Buffer.alloc(0), r.extra);
+    t.equal(res.rstCode, NGHTTP2_PROTOCOL_ERROR, `opened with ${first}: ${r.desc}: RST_STREAM PROTOCOL_ERROR`);
+    t.equal(res.headers, undefined, `opened with ${first}: ${r.desc}: the server never saw it`);
   }
-  const ok = await c.unary(VERSION, d.socket, Buffer.alloc(0));
-  t.same(versionAnswer(ok), { status: '0', runtimeName: 'vmpod' }, 'the same connection still answers a good request');
-});
+  const ok = await c.unary(VERSION, first, Buffer.alloc(0));
+  t.same(versionAnswer(ok), { status: '0', runtimeName: 'vmpod' }, `opened with ${first}: the same connection still answers a good request`);
+}
 
 t.test('the socket keeps its semantics: mode 0660 root-owned, removed on SIGTERM, open connections closed', async (t) => {
   const d = await startDaemon(t);

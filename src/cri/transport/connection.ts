@@ -8,31 +8,30 @@
 
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import { RequestRewriter, type AuthorityRewrite, type RewriteLimits } from './request-rewriter';
-
-export interface ConnectionEvents {
-  /** A header field was changed (first time per connection is enough to log). */
-  onRewrite?: (r: AuthorityRewrite) => void;
-  /** The client broke the protocol or a limit; the connection is being closed. */
-  onViolation?: (err: Error) => void;
-}
+import type { RequestRewriter } from './request-rewriter';
 
 export class RewritingConnection extends Duplex {
-  private readonly rewriter: RequestRewriter;
-
+  /**
+   * `rewriter` has read the client's bytes so far (handoff.ts) and produced
+   * `pending` from them, which the session reads first. `onViolation`: the
+   * client broke the protocol or a limit; the connection is being closed.
+   */
   constructor(
     private readonly socket: Socket,
-    events: ConnectionEvents = {},
-    limits?: RewriteLimits,
+    private readonly rewriter: RequestRewriter,
+    pending: readonly Buffer[],
+    onViolation: (err: Error) => void,
   ) {
     super();
-    this.rewriter = new RequestRewriter(limits, events.onRewrite);
+    let room = true;
+    for (const p of pending) room = this.push(p);
+    if (!room) socket.pause();
     socket.on('data', (chunk: Buffer) => {
       let pieces: Buffer[];
       try {
         pieces = this.rewriter.push(chunk);
       } catch (err) {
-        events.onViolation?.(err as Error);
+        onViolation(err as Error);
         this.destroy();
         return;
       }

@@ -21,6 +21,8 @@ export const FrameType = {
 
 export const Flag = {
   END_STREAM: 0x1,
+  /** On SETTINGS and PING (the same bit as END_STREAM): this frame answers one the peer sent. */
+  ACK: 0x1,
   END_HEADERS: 0x4,
   PADDED: 0x8,
   PRIORITY: 0x20,
@@ -60,3 +62,10 @@ export function writeFrameHeader(out: Buffer, at: number, h: FrameHeader): numbe
   out.writeUInt32BE(h.streamId, at + 5);
   return at + FRAME_HEADER_LENGTH;
 }
+
+/**
+ * An empty SETTINGS frame. Sent by the listener as the server's connection
+ * preface (RFC 9113 3.4) before any HTTP/2 session exists: it announces the
+ * defaults, which is what Node's server announces for frame and table size.
+ */
+export const EMPTY_SETTINGS_FRAME = Buffer.from([0, 0, 0, FrameType.SETTINGS, 0, 0, 0, 0, 0]);

@@ -20,6 +20,12 @@
 // frame between HEADERS and its CONTINUATION, an undecodable header block, a
 // PUSH_PROMISE from a client), plus header blocks larger than a limit well
 // above Node's own, so a client cannot make the daemon buffer without bound.
+//
+// The listener sends an empty SETTINGS frame of its own before any session
+// exists (listener.ts says why). The client's first SETTINGS ACK answers that
+// frame, not the session's, so it is taken out here; where it was in the
+// client's bytes is kept (`ownSettingsAckAt`) for a connection the listener
+// then hands to nghttp2 directly.
 
 import { InvalidArgumentError, ResourceExhaustedError } from '../../../common/errors';
 import { acceptableAuthority, isAuthorityField } from './authority';
@@ -50,6 +56,9 @@ export const DEFAULT_REWRITE_LIMITS: RewriteLimits = {
   maxHeaderListBytes: 256 * 1024,
   headerTableSize: DEFAULT_HEADER_TABLE_SIZE,
 };
+
+/** What the first complete header block of the connection needed: nothing yet, no change, or a changed authority. */
+export type FirstRequest = 'unseen' | 'as-sent' | 'changed';
 
 export interface AuthorityRewrite {
   streamId: number;
@@ -109,12 +118,30 @@ export class RequestRewriter {
   private payload: Buffer[] = [];
   private open: OpenBlock | undefined;
   private failed = false;
+  /** Bytes of the client's stream taken before the current chunk. */
+  private offset = 0;
+  /** Where the frame whose header is being read starts in the client's stream. */
+  private frameStart = 0;
+  private ownAckAt: number | undefined;
+  private first: FirstRequest = 'unseen';
 
+  /** `ownSettingsSent`: the listener sent EMPTY_SETTINGS_FRAME, so the client's first SETTINGS ACK is dropped. */
   constructor(
     private readonly limits: RewriteLimits = DEFAULT_REWRITE_LIMITS,
     private readonly onRewrite?: (r: AuthorityRewrite) => void,
+    private ownSettingsSent = false,
   ) {
     this.decoder = new HpackDecoder(limits.headerTableSize);
+  }
+
+  /** Whether the connection's first header block arrived, and whether a field of it was changed. */
+  get firstRequest(): FirstRequest {
+    return this.first;
+  }
+
+  /** Offset in the client's stream of the (9-byte) ACK of the listener's SETTINGS, once it arrived. */
+  get ownSettingsAckAt(): number | undefined {
+    return this.ownAckAt;
   }
 
   /**
@@ -126,7 +153,9 @@ export class RequestRewriter {
   push(chunk: Buffer): Buffer[] {
     if (this.failed) throw protocolError('bytes arrived after the connection was condemned');
     try {
-      return this.process(chunk);
+      const out = this.process(chunk);
+      this.offset += chunk.length;
+      return out;
     } catch (err) {
       this.failed = true;
       throw err;
@@ -155,6 +184,7 @@ export class RequestRewriter {
       }
       if (this.frame === undefined) {
         const start = off;
+        if (this.headerSeen === 0) this.frameStart = this.offset + off;
         const n = Math.min(FRAME_HEADER_LENGTH - this.headerSeen, chunk.length - off);
         const wholeHere = this.headerSeen === 0 && n === FRAME_HEADER_LENGTH;
         chunk.copy(this.header, this.headerSeen, off, off + n);
@@ -167,9 +197,13 @@ export class RequestRewriter {
         this.headerSeen = 0;
         const h = readFrameHeader(this.header);
         this.collecting = this.admit(h);
+        const ownAck = this.isOwnSettingsAck(h);
         this.frame = h;
         this.remaining = h.length;
-        if (this.collecting) flush(start);
+        if (ownAck) {
+          flush(start);
+          this.ownAckAt = this.frameStart;
+        } else if (this.collecting) flush(start);
         else if (wholeHere) run = run < 0 ? start : run;
         else {
           flush(start);
@@ -194,6 +228,14 @@ export class RequestRewriter {
     }
     flush(chunk.length);
     return out;
+  }
+
+  /** The first SETTINGS ACK, when the listener sent SETTINGS of its own: it answers those (a bare frame header). */
+  private isOwnSettingsAck(h: FrameHeader): boolean {
+    if (!this.ownSettingsSent || h.type !== FrameType.SETTINGS || (h.flags & Flag.ACK) === 0) return false;
+    if (h.length !== 0) throw frameSizeError(`a SETTINGS ACK carries ${h.length} bytes; it must be empty (RFC 9113 6.5)`);
+    this.ownSettingsSent = false;
+    return true;
   }
 
   /** Checks a frame header against the state; true when its payload belongs to a header block. */
@@ -247,13 +289,16 @@ export class RequestRewriter {
   private rewrite(block: OpenBlock): Buffer {
     const compressed = block.fragments.length === 1 ? block.fragments[0] : Buffer.concat(block.fragments);
     const fields = this.decoder.decode(compressed, this.limits.maxHeaderListBytes);
+    let changed = false;
     for (const f of fields) {
       if (!isAuthorityField(f.name)) continue;
       const to = acceptableAuthority(f.value);
       if (to === f.value) continue;
       this.onRewrite?.({ streamId: block.streamId, name: f.name, from: f.value, to });
       f.value = to;
+      changed = true;
     }
+    if (this.first === 'unseen') this.first = changed ? 'changed' : 'as-sent';
     return frameHeaderBlock(block.streamId, block.flags, block.priority, encodeLiteralBlock(fields), this.limits.maxFrameSize);
   }
 }

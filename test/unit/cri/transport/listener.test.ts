@@ -12,9 +12,9 @@ import pino from 'pino';
 import t, { type Test } from 'tap';
 import { GrpcServer, type GrpcMethod } from '../../../../src/cri/grpc/server';
 import { DEFAULT_HEADER_TABLE_SIZE, DEFAULT_MAX_FRAME_SIZE, Flag, FrameType } from '../../../../src/cri/transport/frame';
-import { listenCri, type CriListener } from '../../../../src/cri/transport/listener';
+import { listenCri, type CriListener, type ListenOptions } from '../../../../src/cri/transport/listener';
 import { integer, stringLiteral } from './hpack-test-encoder';
-import { CLIENT_OPENING, field, frame, grpcMessage, RawH2Client } from './raw-h2-client';
+import { CLIENT_OPENING, field, frame, grpcMessage, grpcRequestHeaders, RawH2Client } from './raw-h2-client';
 
 const identity = (b: Buffer) => b;
 const HOST = '/t.Test/Host';
@@ -28,7 +28,7 @@ interface Harness {
   grpcClient(): Client;
 }
 
-async function harness(t: Test): Promise<Harness> {
+async function harness(t: Test, opts: ListenOptions = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'vmpod-listener-'));
   const socket = join(dir, 'cri.sock');
   const methods = new Map<string, GrpcMethod>([
@@ -47,7 +47,7 @@ async function harness(t: Test): Promise<Harness> {
       cb();
     },
   });
-  const listener = await listenCri(server, socket, pino({ level: 'debug' }, sink));
+  const listener = await listenCri(server, socket, pino({ level: 'debug' }, sink), opts);
   const clients: Client[] = [];
   t.teardown(async () => {
     for (const c of clients) c.close();
@@ -105,11 +105,57 @@ t.test('the server announces what the rewriter assumes (frame size and header ta
   const h = await harness(t);
   const c = await RawH2Client.connect(h.socket);
   t.teardown(() => c.close());
-  await until(() => c.serverSettings !== undefined, 'the server SETTINGS');
+  await until(() => c.serverSettingsFrames === 1, "the listener's SETTINGS");
+  t.same([...c.serverSettings!], [], "the listener's own SETTINGS, sent before any request, announce the defaults");
+  await c.unary(HOST, h.socket, Buffer.alloc(0));
+  await until(() => c.serverSettingsFrames === 2, "the session's SETTINGS");
   const tableSize = c.serverSettings!.get(0x1);
   const frameSize = c.serverSettings!.get(0x5);
   t.ok(tableSize === undefined || tableSize <= DEFAULT_HEADER_TABLE_SIZE, `SETTINGS_HEADER_TABLE_SIZE ${tableSize ?? 'not sent (4096)'} is within what the rewriter decodes`);
   t.ok(frameSize === undefined || frameSize === DEFAULT_MAX_FRAME_SIZE, `SETTINGS_MAX_FRAME_SIZE ${frameSize ?? 'not sent (16384)'} is what the rewriter accepts and emits`);
+});
+
+const DIRECT = 'serving a CRI connection on its socket directly';
+const REWRITING = 'serving a CRI connection through the authority rewriter';
+
+t.test('a connection whose first request nghttp2 accepts is served on its socket; one that needs a change, through the rewriter', async (t) => {
+  const h = await harness(t);
+  const paths = () => h.logs.filter((l) => l.msg === DIRECT || l.msg === REWRITING).map((l) => l.msg);
+  const echo = (c: Client) =>
+    new Promise<Buffer>((resolve, reject) => c.makeUnaryRequest(ECHO, identity, identity, Buffer.from('hi'), (err: ServiceError | null, res?: Buffer) => (err ? reject(err) : resolve(res!))));
+  const grpcJs = h.grpcClient();
+  for (let i = 0; i < 20; i++) t.equal((await echo(grpcJs)).toString(), 'hi');
+  t.same(paths(), [DIRECT], 'grpc-js (localhost): direct');
+
+  const raw = await RawH2Client.connect(h.socket);
+  t.teardown(() => raw.close());
+  for (let i = 0; i < 5; i++) t.equal(field((await raw.unary(HOST, 'localhost', Buffer.alloc(0))).trailers, 'grpc-status'), '0', 'localhost answered');
+  t.same(paths(), [DIRECT, DIRECT], 'a raw client that sends its request before its ACK: direct');
+  // The trade-off (handoff.ts): nghttp2 now checks this connection's authorities itself.
+  const later = await raw.unary(HOST, h.socket, Buffer.alloc(0));
+  t.equal(later.rstCode, 1, 'a later request with the socket path on a direct connection is refused by nghttp2 (PROTOCOL_ERROR)');
+  t.equal(field((await raw.unary(HOST, 'localhost', Buffer.alloc(0))).trailers, 'grpc-status'), '0', 'and the connection goes on');
+
+  const old = await RawH2Client.connect(h.socket);
+  t.teardown(() => old.close());
+  for (const sent of [h.socket, 'localhost', '']) {
+    const r = await old.unary(HOST, sent, Buffer.alloc(0));
+    t.equal(field(r.trailers, 'grpc-status'), '0', `${JSON.stringify(sent)} answered on a rewriting connection`);
+  }
+  t.same(paths(), [DIRECT, DIRECT, REWRITING], 'the socket path first: the rewriter, for every request after it too');
+});
+
+t.test("a client that never ACKs the listener's SETTINGS is served through the rewriter once the wait is over", async (t) => {
+  const h = await harness(t, { decideWithinMs: 100 });
+  const c = await RawH2Client.connect(h.socket, { ackSettings: false });
+  t.teardown(() => c.close());
+  const r = await c.unary(HOST, 'localhost', Buffer.alloc(0));
+  t.equal(field(r.trailers, 'grpc-status'), '0', 'answered');
+  t.equal(r.data.subarray(5).toString('latin1'), 'localhost');
+  t.ok(
+    h.logs.some((l) => l.msg === REWRITING),
+    'through the rewriter',
+  );
 });
 
 t.test('large messages both ways go through with flow control and back-pressure', async (t) => {
@@ -175,6 +221,25 @@ t.test('no socket, session or fd outlives its connection, whichever way it ends'
       run: async () => {
         const c = await RawH2Client.connect(h.socket);
         await c.unary(HOST, h.socket, Buffer.alloc(0));
+        await c.close();
+      },
+    },
+    {
+      desc: 'a direct connection: a call, then the client closes',
+      run: async () => {
+        const c = await RawH2Client.connect(h.socket);
+        await c.unary(HOST, 'localhost', Buffer.alloc(0));
+        await c.close();
+      },
+    },
+    {
+      desc: 'a direct connection: the client goes away in the middle of a request body',
+      run: async () => {
+        const c = await RawH2Client.connect(h.socket);
+        await c.unary(HOST, 'localhost', Buffer.alloc(0));
+        c.write(frame(FrameType.HEADERS, Flag.END_HEADERS, 3, c.encoder.encode(grpcRequestHeaders(ECHO, 'localhost'))));
+        c.write(frame(FrameType.DATA, 0, 3, grpcMessage(Buffer.alloc(100)).subarray(0, 50)));
+        await new Promise((r) => setTimeout(r, 50));
         await c.close();
       },
     },

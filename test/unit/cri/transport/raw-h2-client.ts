@@ -63,14 +63,17 @@ export class RawH2Client {
   private nextStream = 1;
   private readonly streams = new Map<number, { res: RawResponse; done: (r: RawResponse) => void }>();
   private headerBlock: { streamId: number; flags: number; parts: Buffer[] } | undefined;
-  /** The server's first SETTINGS frame, by identifier. */
+  /** Every SETTINGS frame the server sent, merged in order, by identifier. */
   serverSettings: Map<number, number> | undefined;
+  /** How many SETTINGS frames (not ACKs) the server sent. */
+  serverSettingsFrames = 0;
   goawayCode: number | undefined;
   readonly closed: Promise<void>;
 
   private constructor(
     readonly socket: Socket,
     encoder: EncoderOptions,
+    private readonly ackSettings: boolean,
   ) {
     this.encoder = new TestHpackEncoder(encoder);
     socket.on('data', (d: Buffer) => this.onData(d));
@@ -84,13 +87,14 @@ export class RawH2Client {
     );
   }
 
-  static connect(path: string, opts: { encoder?: EncoderOptions; opening?: boolean } = {}): Promise<RawH2Client> {
+  /** `ackSettings: false`: a client that never ACKs the server's SETTINGS (RFC 9113 says it must). */
+  static connect(path: string, opts: { encoder?: EncoderOptions; opening?: boolean; ackSettings?: boolean } = {}): Promise<RawH2Client> {
     return new Promise((resolve, reject) => {
       const socket = connect(path);
       socket.once('error', reject);
       socket.once('connect', () => {
         socket.off('error', reject);
-        const c = new RawH2Client(socket, opts.encoder ?? { huffman: true, indexing: true });
+        const c = new RawH2Client(socket, opts.encoder ?? { huffman: true, indexing: true }, opts.ackSettings !== false);
         if (opts.opening !== false) socket.write(CLIENT_OPENING);
         resolve(c);
       });
@@ -151,12 +155,11 @@ export class RawH2Client {
     const s = this.streams.get(streamId);
     switch (type) {
       case FrameType.SETTINGS:
-        if (flags & 0x1) return; // ACK
-        if (!this.serverSettings) {
-          this.serverSettings = new Map();
-          for (let i = 0; i + 6 <= payload.length; i += 6) this.serverSettings.set(payload.readUInt16BE(i), payload.readUInt32BE(i + 2));
-        }
-        this.write(frame(FrameType.SETTINGS, 0x1, 0));
+        if (flags & Flag.ACK) return;
+        this.serverSettings ??= new Map();
+        this.serverSettingsFrames++;
+        for (let i = 0; i + 6 <= payload.length; i += 6) this.serverSettings.set(payload.readUInt16BE(i), payload.readUInt32BE(i + 2));
+        if (this.ackSettings) this.write(frame(FrameType.SETTINGS, Flag.ACK, 0));
         return;
       case FrameType.PING:
         if (!(flags & 0x1)) this.write(frame(FrameType.PING, 0x1, 0, payload));
