@@ -1,5 +1,5 @@
 // Benchmark: what starting a helper program costs the daemon, Node's
-// child_process.spawn (fork + exec) against host/spawn.ts's posix_spawn
+// child_process.spawn (fork + exec) against common/native/spawn.ts's posix_spawn
 // through the native addon, in one process whose heap is grown to a
 // daemon's size first (the fork copies the page tables of all of it).
 //
@@ -10,7 +10,7 @@
 // has exited and been reaped. The sides alternate within each round.
 
 import { spawn as nodeSpawn } from 'node:child_process';
-import { spawnChild, type Child } from '../src/host/spawn';
+import { spawnChild, type Child } from '../common/native/spawn';
 import { loadAddon } from '../common/native/addon';
 import { parseOrUsage } from './lib/args';
 import { measured, renderComparison, type PhaseRow } from './lib/compare';

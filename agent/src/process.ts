@@ -5,10 +5,10 @@
 // output has been read from the pipes or pty, so none is lost; what the exit
 // status says beyond the code (an OOM kill) the caller decides.
 
-import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { FailedPreconditionError, InvalidArgumentError } from '../../common/errors';
 import type { WindowSize } from '../../common/native/pty';
+import type { Child } from '../../common/native/spawn';
 import { OutputBuffer, ReadResult } from './output-buffer';
 import { signalNumber, type SpawnOptions, System } from './system';
 import { resizeProcessTty, Terminal } from './terminal';
@@ -67,7 +67,7 @@ function drained(w: NodeJS.WritableStream & { once(e: string, f: () => void): un
 
 export class GuestProcess {
   exit: ExitStatus | undefined;
-  private child: ChildProcess | undefined;
+  private child: Child | undefined;
   private terminal: Terminal | undefined;
   private stdinOpen = false;
   private readonly out = { stdout: new OutputBuffer(), stderr: new OutputBuffer() };
@@ -95,7 +95,7 @@ export class GuestProcess {
       return;
     }
     const term = Terminal.open(this.opts.terminal ?? undefined);
-    let child: ChildProcess;
+    let child: Child;
     try {
       child = sys.spawn(cmd, args, term.childFd, spawnOpts);
     } catch (err) {
@@ -252,7 +252,7 @@ export class GuestProcess {
     this.terminal?.close();
   }
 
-  private attach(child: ChildProcess): void {
+  private attach(child: Child): void {
     this.child = child;
     this.stdinOpen = this.opts.stdin;
     child.stdin?.on('error', () => undefined);

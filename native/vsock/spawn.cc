@@ -4,7 +4,7 @@
 // daemon instead; copying the page tables of a 100+ MiB process blocks the
 // event loop for 8-18 ms per spawn on these machines, and the runc path
 // starts several programs per CRI call (docs/performance.md). The caller
-// (src/host/spawn.ts) makes the pipes, watches the exit through a pidfd and
+// (common/native/spawn.ts) makes the pipes, watches the exit through a pidfd and
 // reaps with reap().
 
 #include <napi.h>

@@ -12,9 +12,9 @@ import { InternalError } from '../../common/errors';
 import { sha256 } from './content-store';
 import { makeDirs } from '../host/make-dirs';
 import { mountDirect } from '../host/mount-calls';
-import { runProgram } from '../host/spawn';
+import { runProgram } from '../host/run-program';
 
-// Without forking the daemon (host/spawn.ts): the rootfs umount runs at every container's stop.
+// Without forking the daemon (host/run-program.ts): the rootfs umount runs at every container's stop.
 const run = runProgram;
 
 /** chain(0) = diff(0); chain(n) = sha256(chain(n-1) + " " + diff(n)). */

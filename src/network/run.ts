@@ -2,7 +2,7 @@
 // nsenter, CNI plugins). Node has no setns(2), so "inside a namespace" always
 // means "spawn through nsenter".
 
-import { spawnChild } from '../host/spawn';
+import { spawnChild } from '../../common/native/spawn';
 import { DeadlineExceededError, InternalError } from '../../common/errors';
 
 export interface RunOptions {

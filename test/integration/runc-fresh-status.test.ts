@@ -51,7 +51,7 @@ for (const n of SPAWNERS) {
   };
 }
 
-// And through the native addon's posix_spawn (host/spawn.ts), which the module object of the addon serves.
+// And through the native addon's posix_spawn (common/native/spawn.ts), which the module object of the addon serves.
 try {
   const addon = loadAddon() as unknown as Record<string, (...args: unknown[]) => unknown>;
   const nativeSpawn = addon.spawn;

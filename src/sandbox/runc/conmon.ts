@@ -9,7 +9,7 @@
 // pipe named by _OCI_SYNCPIPE once `runc create` succeeded, or a negative
 // number and a message when it failed.
 
-import { spawnChild } from '../../host/spawn';
+import { spawnChild } from '../../../common/native/spawn';
 import { constants as fsConstants, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { open } from 'node:fs/promises';

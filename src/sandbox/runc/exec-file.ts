@@ -1,7 +1,7 @@
 // Runs a helper binary (runc) and returns its output; a non-zero exit becomes
 // an error that names the command and carries runc's own message.
 
-import { spawnChild } from '../../host/spawn';
+import { spawnChild } from '../../../common/native/spawn';
 import { DeadlineExceededError, InternalError, UnavailableError } from '../../../common/errors';
 
 export interface RunResult {

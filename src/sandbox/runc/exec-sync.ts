@@ -5,7 +5,7 @@
 // daemon never buffers more than the cap. On timeout the exec'd process is
 // SIGKILLed.
 
-import { spawnChild } from '../../host/spawn';
+import { spawnChild } from '../../../common/native/spawn';
 import { readFile, rm } from 'node:fs/promises';
 import { DeadlineExceededError, UnavailableError } from '../../../common/errors';
 import { EXEC_OUTPUT_CAP } from '../controller';

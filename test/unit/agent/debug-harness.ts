@@ -3,10 +3,10 @@
 // through busybox `setsid`, as they do in the guest. A second server over the
 // harness's deps serves them, so the shared harness stays as it is.
 
-import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createAgentServer } from '../../../agent/src/agent';
 import { DebugProcesses } from '../../../agent/src/debug-processes';
+import type { Child } from '../../../common/native/spawn';
 import { realSystem, type System } from '../../../agent/src/system';
 import { AgentClient } from '../../../src/agent-client';
 import { duplexPair } from '../common/ttrpc/pair';
@@ -19,12 +19,12 @@ export interface DebugHarness {
   client: AgentClient;
   debug: DebugProcesses;
   /** The processes spawned for debug requests (session leaders). */
-  children: ChildProcess[];
+  children: Child[];
 }
 
 export function startDebugClient(t: { teardown(fn: () => void): void }): DebugHarness {
   const h = startHarness();
-  const children: ChildProcess[] = [];
+  const children: Child[] = [];
   const sys: System = {
     ...h.deps.sys,
     spawn(cmd, args, terminalFd, opts) {

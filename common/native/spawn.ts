@@ -1,15 +1,17 @@
-// Starting a helper program (runc, conmon, CNI plugins) without forking the
-// daemon. Node's child_process forks the whole process and waits for the
-// child's exec: copying the page tables of a 100+ MiB daemon blocks the
-// event loop for 8-18 ms per spawn here, and the runc path starts several
-// programs per CRI call. posix_spawn (native/vsock/spawn.cc, vfork-like)
-// costs a fraction of that whatever the daemon's size.
+// Starting a program without forking this process, for the daemon (runc,
+// conmon, CNI plugins) and the guest agent (crun) alike. Node's
+// child_process forks the whole process and waits for the child's exec:
+// copying the page tables of a 100+ MiB daemon blocks the event loop for
+// 8-18 ms per spawn here, and one fork of the ~50 MiB agent costs ~0.2 s of
+// guest time under TCG (docs/performance.md). posix_spawn
+// (native/vsock/spawn.cc, vfork-like) costs a fraction of that whatever the
+// process's size.
 //
 // The child looks like a ChildProcess to its callers (the parts they use):
 // stdio pipes as net.Sockets, 'exit' when it ends (learned from a pidfd on
 // the event loop, then reaped with waitpid), 'close' once its output pipes
 // have closed as well, 'error' when it cannot be started (ENOENT, EACCES).
-// Without the addon, Node's spawn is used.
+// Without the addon, or with one built before spawn, Node's spawn is used.
 
 import { spawn as nodeSpawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
@@ -18,13 +20,18 @@ import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { AddonUnavailableError, loadAddon, type NativeAddon, type NativeHandle } from '../../common/native/addon';
-import { SyscallError } from '../../common/native/errno';
+import { AddonUnavailableError, loadAddon, type NativeAddon, type NativeHandle } from './addon';
+import { SyscallError } from './errno';
 
-export type StdioMode = 'ignore' | 'pipe';
+/**
+ * What the child's fd i is: a pipe to this process ('pipe'), /dev/null
+ * ('ignore'), or a copy of this process's fd of that number (a pty's slave
+ * for a process on a terminal), which stays the caller's to close.
+ */
+export type StdioMode = 'ignore' | 'pipe' | number;
 
 export interface SpawnOptions {
-  /** fd i of the child: a pipe to the daemon, or /dev/null. Default: three 'ignore'. */
+  /** fd i of the child. Default: three 'ignore'. */
   stdio?: StdioMode[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -35,7 +42,7 @@ export interface SpawnOptions {
 /** What callers use of a ChildProcess; both a native child and Node's satisfy it. */
 export interface Child {
   readonly pid?: number;
-  /** stdio[i]: the daemon's end of the child's fd i, when it is a pipe. */
+  /** stdio[i]: this process's end of the child's fd i, when it is a pipe. */
   readonly stdio: readonly (Readable | Writable | null | undefined)[];
   readonly stdin: Writable | null;
   readonly stdout: Readable | null;
@@ -52,6 +59,8 @@ const signalNames = new Map<number, NodeJS.Signals>(Object.entries(osConstants.s
 
 /** Starts `file` (a path, or a name looked up in the env's PATH) with `args`. */
 export function spawnChild(file: string, args: readonly string[], opts: SpawnOptions = {}): Child {
+  // A caller's mistake, thrown at once as Node's spawn does; a closed fd is an EBADF 'error' from the spawn itself.
+  for (const m of opts.stdio ?? []) if (typeof m === 'number' && !(Number.isInteger(m) && m >= 0)) throw new TypeError(`spawn ${file}: stdio fd ${m} is not a file descriptor`);
   const addon = nativeSpawner();
   if (!addon) {
     return nodeSpawn(file, [...args], { stdio: opts.stdio ?? 'ignore', env: opts.env, cwd: opts.cwd, detached: opts.detached });
@@ -129,26 +138,29 @@ class NativeChild extends EventEmitter implements Child {
       return;
     }
     const childFds: number[] = [];
+    // The child's ends of the pipes made here, closed once it has its copies (a given fd is the caller's).
+    const pipeEnds: number[] = [];
     const parentFds: (number | null)[] = [];
-    for (let i = 0; i < modes.length; i++) {
-      if (modes[i] !== 'pipe') {
-        childFds.push(-1);
+    for (const [i, mode] of modes.entries()) {
+      if (mode !== 'pipe') {
+        childFds.push(mode === 'ignore' ? -1 : mode);
         parentFds.push(null);
         continue;
       }
       const p = this.addon.pipe();
       if (typeof p === 'number') {
-        this.closeAll(childFds, parentFds);
+        this.closeAll(pipeEnds, parentFds);
         this.failLater(p, file, modes);
         return;
       }
-      // fd 0 is written by the daemon; every other pipe is read by it.
+      // fd 0 is written by this process; every other pipe is read by it.
       const [r, w] = p;
       childFds.push(i === 0 ? r : w);
+      pipeEnds.push(i === 0 ? r : w);
       parentFds.push(i === 0 ? w : r);
     }
     const pid = this.addon.spawn(path, [file, ...args], opts.env ? envStrings(opts.env) : null, opts.cwd ?? null, childFds, !!opts.detached);
-    for (const fd of childFds) if (fd >= 0) this.addon.closeFd(fd);
+    for (const fd of pipeEnds) this.addon.closeFd(fd);
     if (pid < 0) {
       this.closeAll([], parentFds);
       this.failLater(pid, file, modes);
@@ -236,8 +248,8 @@ class NativeChild extends EventEmitter implements Child {
     if (--this.closesNeeded === 0) this.emit('close', ...this.exitArgs);
   }
 
-  private closeAll(childFds: number[], parentFds: (number | null)[]): void {
-    for (const fd of [...childFds, ...parentFds]) if (fd !== null && fd >= 0) this.addon.closeFd(fd);
+  private closeAll(childEnds: number[], parentFds: (number | null)[]): void {
+    for (const fd of [...childEnds, ...parentFds]) if (fd !== null) this.addon.closeFd(fd);
   }
 
   /**
@@ -261,54 +273,4 @@ class NativeChild extends EventEmitter implements Child {
     err.path = file;
     process.nextTick(() => this.emit('error', err));
   }
-}
-
-/** What a program that exited 0 wrote. */
-export interface ProgramOutput {
-  stdout: string;
-  stderr: string;
-}
-
-/**
- * A program that exited non-zero, was killed, or could not start. As the
- * error of promisify(execFile): `code` is the exit code (or the errno name,
- * ENOENT, when it could not start) and `stderr` what it said, so callers
- * written for execFile read it unchanged.
- */
-export class ProgramError extends Error {
-  constructor(
-    message: string,
-    readonly code: number | string | null,
-    readonly signal: NodeJS.Signals | null,
-    readonly stdout: string,
-    readonly stderr: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-    this.name = 'ProgramError';
-  }
-}
-
-/**
- * promisify(execFile) through spawnChild, for the daemon's one-shot helper
- * programs (umount, sync): the output when `file` exits 0, else a
- * ProgramError naming the command.
- */
-export function runProgram(file: string, args: readonly string[], opts: { cwd?: string } = {}): Promise<ProgramOutput> {
-  return new Promise((resolve, reject) => {
-    const child = spawnChild(file, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
-    child.stderr!.on('data', (b: Buffer) => err.push(b));
-    // Node's child may report 'close' after 'error'; the promise keeps the first.
-    child.on('error', (e) => reject(new ProgramError(`${[file, ...args].join(' ')}: ${e.message}`, e.code ?? null, null, '', '', { cause: e })));
-    child.on('close', (code, signal) => {
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (code === 0) return resolve({ stdout, stderr });
-      const how = code === null ? `was killed by ${signal ?? 'a signal'}` : `exited ${code}`;
-      reject(new ProgramError(`${[file, ...args].join(' ')} ${how}: ${stderr.trim() || 'no output'}`, code, signal, stdout, stderr));
-    });
-  });
 }
