@@ -68,6 +68,11 @@ export function spawnChild(file: string, args: readonly string[], opts: SpawnOpt
   return new NativeChild(addon, file, args, opts);
 }
 
+/** Whether spawnChild starts programs without forking this process (the addon has spawn). */
+export function spawnsWithoutFork(): boolean {
+  return nativeSpawner() !== null;
+}
+
 /**
  * The addon when it has spawn, else null. Asked at each spawn (the addon's
  * load is cached; the check is a property read): no state of its own here.

@@ -3,7 +3,8 @@
 // 9p, then drives it through the host client: Health, CreateSandbox (9p
 // mount), a container from the shared rootfs (output read back after the
 // host dropped and re-opened the link), an exec of
-// `cat /proc/version` (must be the guest's kernel, not the host's), a
+// `cat /proc/version` (must be the guest's kernel, not the host's; its stdio
+// pipes, as the addon's posix_spawn makes them, not Node's socketpairs), a
 // port-forward to an HTTP server in a container, a container and an exec on
 // terminals (resized while running; CloseStdin is end-of-file), an OOM kill
 // under a small memory limit, and DestroySandbox, which must power the VM off. One VM.
@@ -192,12 +193,20 @@ if (missing) {
 
     await client.call(
       'ExecProcess',
-      { container_id: 'c1', exec_id: 'e1', process_json: Buffer.from(JSON.stringify({ args: ['/bin/cat', '/proc/version'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } })) },
+      {
+        container_id: 'c1',
+        exec_id: 'e1',
+        process_json: Buffer.from(
+          JSON.stringify({ args: ['/bin/sh', '-c', 'cat /proc/version; busybox readlink /proc/self/fd/1; busybox readlink /proc/self/fd/2'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }),
+        ),
+      },
       { timeoutMs: 60_000 },
     );
     const w = await client.waitProcess({ container_id: 'c1', exec_id: 'e1', wait_ms: 30_000 });
     t.same([w.exited, w.exit_code], [true, 0], 'exec exited 0');
-    const version = await stdoutOf('c1', 'e1');
+    const [version, ...stdio] = (await stdoutOf('c1', 'e1')).split('\n');
+    // crun passes the agent's fds through: pipes, where Node's spawn gives socketpairs (a fallback that forks the agent).
+    t.match(stdio.slice(0, 2), [/^pipe:/, /^pipe:/], "the exec's stdout and stderr are pipes: the agent started crun with the addon's posix_spawn");
     t.match(version, new RegExp(`^Linux version ${img.manifest.kernel.release.replace(/\./g, '\\.')} `), 'cat /proc/version shows the guest kernel');
     t.not(version.trim(), readFileSync('/proc/version', 'utf8').trim(), 'not the host kernel');
 
