@@ -123,6 +123,25 @@ const GUEST_MARKS: Array<[string, RegExp]> = [
   ['sandbox created', /"msg":"sandbox created"/],
 ];
 
+/** The agent's log lines that carry its own `ms` for a request. */
+const AGENT_TIMERS: Array<[string, RegExp]> = [
+  ['CreateSandbox', /"msg":"sandbox created"/],
+  ['CreateContainer', /"msg":"container created"/],
+  ['StartContainer', /"msg":"container started"/],
+];
+
+/** The `ms` field of an agent's JSON log line (untrusted text from the guest's console), or NaN. */
+function agentTimer(line: string | undefined): number {
+  if (line === undefined) return NaN;
+  try {
+    // From its first brace: a console line may begin with what the kernel printed meanwhile.
+    const ms = (JSON.parse(line.slice(Math.max(0, line.indexOf('{')))) as { ms?: unknown }).ms;
+    return typeof ms === 'number' && Number.isFinite(ms) ? ms : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
 async function main(): Promise<void> {
   const runs = arg('--runs', 3);
   const floorRuns = arg('--floor-runs', 3);
@@ -140,6 +159,8 @@ async function main(): Promise<void> {
 
     const rows: Array<Record<string, number>> = [];
     const cpuRows: Array<Record<string, number>> = [];
+    // The agent's own timers (the `ms` of its log lines, guest clock), run by run: finer than a console line's arrival.
+    const agentMs: Array<Record<string, number>> = [];
     let lastTrace: Stamped[] = [];
     for (let r = 0; r < runs; r++) {
       const id = `cold${process.pid}x${String(r).padStart(6, '0')}`.padEnd(64, '0');
@@ -186,12 +207,17 @@ async function main(): Promise<void> {
         while (!(existsSync(logPath) && readFileSync(logPath, 'utf8').includes(' F up'))) await new Promise((res) => setTimeout(res, 5));
         mark('first log line');
         row['(container: create+start+line)'] = Date.now() - tc;
+        // The console reaches the host in bursts: give the agent's last timed line up to 2 s to arrive (nothing is being timed now).
+        const lastTimed = AGENT_TIMERS[AGENT_TIMERS.length - 1][1];
+        const giveUp = Date.now() + 2000;
+        while (!tail.first(lastTimed) && Date.now() < giveUp) await new Promise((res) => setTimeout(res, 20));
         tail.stop();
         for (const [name, re] of GUEST_MARKS) {
           const l = tail.first(re);
           row[`  guest: ${name}`] = l?.ms ?? NaN;
           cpuRow[`  guest: ${name}`] = l?.cpuMs ?? NaN;
         }
+        agentMs.push(Object.fromEntries(AGENT_TIMERS.map(([name, re]) => [name, agentTimer(tail.first(re)?.text)])));
         lastTrace = tail.lines;
         await c.removeContainer(sbh, ch, silentLogger);
         await images.releaseRootfs(cid);
@@ -225,6 +251,14 @@ async function main(): Promise<void> {
     console.log(
       `QEMU CPU at the first log line ${sec(totalCpu)} / floor's at node ${sec(m.cpu.nodeMs)} = ${(totalCpu / m.cpu.nodeMs).toFixed(2)}x (the guest's work, without the host's load or the daemon's own steps)`,
     );
+    const each = (xs: number[]): string => xs.map((x) => sec(x).trim()).join(' ');
+    const startWall = rows.map((x) => x['StartContainer done'] - x['CreateContainer done']);
+    const startCpu = cpuRows.map((x) => x['StartContainer done'] - x['CreateContainer done']);
+    console.log(`StartContainer (CreateContainer done → StartContainer done): wall ${sec(median(startWall))} [${each(startWall)}], QEMU CPU ${sec(median(startCpu))} [${each(startCpu)}]`);
+    for (const [name] of AGENT_TIMERS) {
+      const ms = agentMs.map((x) => x[name]);
+      console.log(`agent's own timer, ${name}: ${sec(median(ms))} [${each(ms)}]`);
+    }
     if (trace) {
       console.log('console of the last run (s from RunPodSandbox start):');
       for (const l of lastTrace) console.log(`${sec(l.ms)} ${sec(l.cpuMs)} ${l.text.slice(0, 200)}`);

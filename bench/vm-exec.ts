@@ -1,0 +1,180 @@
+// bench/vm-exec: what starting a program costs the agent in a VM guest under
+// TCG, request by request (issue 17): StartContainer of --containers
+// containers (`crun run`; the first is the agent's first program), then
+// --execs rounds of ExecProcess + WaitProcess of `/bin/true` in a container
+// (`crun exec`) and DebugExec + WaitProcess of busybox `true` (a program the
+// agent starts itself). Wall time and QEMU's CPU time (the guest's own work
+// under TCG) of each. One guest build per run: A/B two builds by running it
+// for each in turn, interleaved, as docs/performance.md shows.
+//
+//   node dist/bench/vm-exec.js [--containers 5] [--execs 12]
+//   VMPOD_GUEST_DIR=<guest build> node dist/bench/vm-exec.js ...
+//
+// The guest boots as test/e2e/agent-guest boots it: QEMU with the agent on
+// a virtio-serial port and a busybox rootfs shared over 9p, driven by the
+// host's agent client (no daemon, no network).
+
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentClient } from '../src/agent-client';
+import { findGuestImage } from '../src/host/guest-image';
+import { HealthResponse_Status } from '../common/generated/agent/agent';
+import { guestQemuArgs, processCpuMs, startGuest, type GuestBootConfig } from '../test/helpers/guest-console';
+import { BenchArgsError, benchUsage, parseBenchArgs } from './lib/args';
+import { Cleanup, runWithCleanup } from './lib/cleanup';
+import { benchEnvironment } from './lib/report';
+
+const FAST: GuestBootConfig = { machine: 'pc', kernel: 'vmlinux', firmware: 'qboot', memoryMib: 512 };
+const BUSYBOX = '/bin/busybox';
+const BOOT_LIMIT_MS = 180_000;
+
+interface Sample {
+  wallMs: number;
+  cpuMs: number;
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function report(name: string, samples: Sample[]): void {
+  const wall = samples.map((s) => s.wallMs);
+  const cpu = samples.map((s) => s.cpuMs);
+  console.log(`${name}: wall median ${median(wall)} ms [${wall.join(' ')}], QEMU CPU median ${median(cpu)} ms [${cpu.join(' ')}]`);
+}
+
+async function main(cleanup: Cleanup, containers: number, execs: number): Promise<void> {
+  const img = findGuestImage(process.env.VMPOD_GUEST_DIR);
+  if ('missing' in img) throw new Error(`guest image: ${img.missing}`);
+  if (img.manifest.agent !== 'bundle') throw new Error(`guest image ${img.dir} has no agent bundle`);
+  const work = mkdtempSync(join(tmpdir(), 'vmpod-vm-exec-'));
+  cleanup.add('work dir', () => rmSync(work, { recursive: true, force: true }));
+  const share = join(work, 'shared');
+  const rootfs = join(share, 'rootfs');
+  for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
+  copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
+  for (const a of ['sh', 'true', 'sleep']) symlinkSync('busybox', join(rootfs, 'bin', a));
+  execFileSync('runc', ['spec', '--bundle', work]);
+  const spec = JSON.parse(readFileSync(join(work, 'config.json'), 'utf8')) as { process: { terminal: boolean; args: string[] } };
+  spec.process.terminal = false;
+  spec.process.args = ['/bin/sleep', '600'];
+
+  const sock = join(work, 'agent.sock');
+  const vm = startGuest(
+    [
+      ...guestQemuArgs(img, FAST),
+      '-device',
+      'virtio-serial-pci',
+      '-chardev',
+      `socket,id=agent,path=${sock},server=on,wait=off`,
+      '-device',
+      'virtserialport,chardev=agent,name=vmpod.agent',
+      '-fsdev',
+      `local,id=fs0,path=${share},security_model=none,multidevs=remap`,
+      '-device',
+      'virtio-9p-pci,fsdev=fs0,mount_tag=vmpod-shared',
+    ],
+    { timeoutMs: BOOT_LIMIT_MS + 600_000, logPath: join(work, 'console.log') },
+  );
+  cleanup.add('QEMU', () => vm.kill());
+  const dial = async (): Promise<Socket> => {
+    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
+    return new Promise((resolve, reject) => {
+      const s = connect(sock);
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+  };
+  const client = new AgentClient({ connect: dial, callTimeoutMs: 30_000 });
+  cleanup.add('agent client', () => client.close());
+
+  let healthy = false;
+  const bootEnd = Date.now() + BOOT_LIMIT_MS;
+  while (!healthy && Date.now() < bootEnd) {
+    healthy = await client.health({ timeoutMs: 3000 }).then(
+      (h) => h.status === HealthResponse_Status.SERVING,
+      () => false,
+    );
+  }
+  if (!healthy) throw new Error(`the agent in guest ${img.hash.slice(0, 12)} did not answer Health within ${BOOT_LIMIT_MS} ms`);
+  await client.call('CreateSandbox', {
+    sandbox_id: 'bench',
+    hostname: 'bench',
+    shared_mounts: [{ tag: 'vmpod-shared', mount_point: '/run/vmpod/shared', msize: 262144, cache: 'mmap' }],
+    guest_time_unix_nano: Date.now() * 1e6,
+    debug_processes: true,
+  });
+  const timed = async (fn: () => Promise<void>): Promise<Sample> => {
+    const t0 = Date.now();
+    const c0 = processCpuMs(vm.pid);
+    await fn();
+    return { wallMs: Date.now() - t0, cpuMs: processCpuMs(vm.pid) - c0 };
+  };
+  const exited0 = (what: string, w: { exited: boolean; exit_code: number }): void => {
+    if (!w.exited || w.exit_code !== 0) throw new Error(`${what} did not exit 0: ${JSON.stringify(w)}`);
+  };
+
+  const starts: Sample[] = [];
+  for (let i = 0; i < containers; i++) {
+    const id = `c${i}`;
+    // Every container on the one read-only rootfs: crun bind-mounts it, nothing writes it.
+    await client.call('CreateContainer', { container_id: id, oci_spec_json: Buffer.from(JSON.stringify(spec)), rootfs_path: 'rootfs' });
+    starts.push(await timed(async () => void (await client.call('StartContainer', { container_id: id }, { timeoutMs: 60_000 }))));
+  }
+  const proc = Buffer.from(JSON.stringify({ args: ['/bin/true'], env: ['PATH=/bin'], cwd: '/', user: { uid: 0, gid: 0 } }));
+  const execSamples: Sample[] = [];
+  const debugSamples: Sample[] = [];
+  for (let i = 0; i < execs; i++) {
+    execSamples.push(
+      await timed(async () => {
+        await client.call('ExecProcess', { container_id: 'c0', exec_id: `e${i}`, process_json: proc }, { timeoutMs: 60_000 });
+        exited0(`exec e${i}`, await client.waitProcess({ container_id: 'c0', exec_id: `e${i}`, wait_ms: 30_000 }));
+      }),
+    );
+    debugSamples.push(
+      await timed(async () => {
+        await client.call('DebugExec', { exec_id: `d${i}`, args: ['true'], env: [], terminal: false, rows: 0, cols: 0, stdin: false });
+        // container_id '' is the guest itself: debug processes.
+        exited0(`debug process d${i}`, await client.waitProcess({ container_id: '', exec_id: `d${i}`, wait_ms: 30_000 }));
+      }),
+    );
+  }
+  console.log(`guest ${img.hash.slice(0, 12)}, TCG, serial agent channel, load average ${benchEnvironment().loadavg1.toFixed(2)}`);
+  report(`StartContainer × ${containers} (crun run; the first is the agent's first program)`, starts);
+  report(`ExecProcess + WaitProcess /bin/true × ${execs} (crun exec)`, execSamples);
+  report(`DebugExec + WaitProcess busybox true × ${execs}`, debugSamples);
+}
+
+const SPEC = {
+  description: "what starting a program costs the agent in a TCG guest: StartContainer, crun exec, a debug process (QEMU's CPU = the guest's work)",
+  defaultRuns: 1,
+  ints: {
+    containers: { default: 5, min: 1, help: 'containers started (crun run), one after the other' },
+    execs: { default: 12, min: 1, help: 'rounds of one crun exec and one debug process' },
+  },
+};
+
+async function cli(): Promise<void> {
+  let args;
+  try {
+    args = parseBenchArgs(process.argv.slice(2), SPEC);
+  } catch (err) {
+    if (!(err instanceof BenchArgsError)) throw err;
+    process.stderr.write(`${err.message}\n\n${benchUsage('dist/bench/vm-exec.js', SPEC)}\n`);
+    process.exit(2);
+  }
+  if (args.help) {
+    console.log(benchUsage('dist/bench/vm-exec.js', SPEC));
+    return;
+  }
+  const cleanup = new Cleanup();
+  const { containers, execs } = args.ints;
+  process.exitCode = await runWithCleanup(cleanup, () => main(cleanup, containers, execs));
+}
+
+if (require.main === module) void cli();
