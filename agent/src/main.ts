@@ -73,7 +73,7 @@ async function main(): Promise<void> {
   if (cmdline.selftest === 'boot') return selftest(sys, log);
   await earlyMounts(sys, log);
   // Said only when it is so: a start slowed by a fork per crun is explained by the log alone.
-  if (!spawnsWithoutFork()) log.warn('the addon cannot posix_spawn: every program (crun run, crun exec) forks the agent, ~0.2 s of guest time each under TCG');
+  if (!spawnsWithoutFork()) log.warn('the addon cannot posix_spawn: every program (crun run, crun exec) forks the agent, ~15-30 ms more guest time each under TCG');
   mkdirSync(GUEST.bundlesDir, { recursive: true });
   mkdirSync(join(GUEST.cgroupRoot, GUEST.cgroupParent), { recursive: true });
   // Let the container cgroups use every controller the guest has.

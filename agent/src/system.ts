@@ -69,7 +69,8 @@ const MAX_CAPTURE = 1 << 20;
  * Every program (crun run, exec, kill, delete, update; busybox) is started
  * with posix_spawn through the addon (common/native/spawn.ts), falling back
  * to Node's spawn where the guest's addon lacks it: Node's fork copies the
- * agent's page tables, ~0.2 s of guest time per program under TCG.
+ * agent's page tables, ~15-30 ms of guest time per program under TCG
+ * (bench/vm-exec).
  */
 export const realSystem: System = {
   run(cmd, args, opts = {}) {

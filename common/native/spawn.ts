@@ -2,8 +2,8 @@
 // conmon, CNI plugins) and the guest agent (crun) alike. Node's
 // child_process forks the whole process and waits for the child's exec:
 // copying the page tables of a 100+ MiB daemon blocks the event loop for
-// 8-18 ms per spawn here, and one fork of the ~50 MiB agent costs ~0.2 s of
-// guest time under TCG (docs/performance.md). posix_spawn
+// 8-18 ms per spawn here, and one fork of the ~50 MiB agent costs ~15-30 ms
+// of guest time under TCG (bench/vm-exec, docs/performance.md). posix_spawn
 // (native/vsock/spawn.cc, vfork-like) costs a fraction of that whatever the
 // process's size.
 //
