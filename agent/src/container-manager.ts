@@ -270,7 +270,10 @@ export class ContainerManager {
     for (const p of [c.init, ...c.execs.values()]) p.close();
     // Usually a no-op: `crun run` deletes the container (state and cgroup) when its init exits.
     await this.sys.run(this.paths.ociRuntime, ociRuntimeArgs.delete(id, true));
-    await rm(c.bundle, { recursive: true, force: true });
+    // A `crun exec` started just before may still write its pid file into the
+    // bundle while it is being removed (ENOTEMPTY on the last rmdir): each
+    // retry walks the directory again and takes what appeared meanwhile.
+    await rm(c.bundle, { recursive: true, force: true, maxRetries: 5, retryDelay: 20 });
     this.containers.delete(id);
   }
 
