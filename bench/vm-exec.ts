@@ -15,13 +15,13 @@
 // host's agent client (no daemon, no network).
 
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient } from '../src/agent-client';
 import { findGuestImage } from '../src/host/guest-image';
 import { HealthResponse_Status } from '../common/generated/agent/agent';
+import { dialAgentSocket, serialAgentArgs } from '../test/helpers/agent-channel';
 import { guestQemuArgs, processCpuMs, startGuest, type GuestBootConfig } from '../test/helpers/guest-console';
 import { BenchArgsError, benchUsage, parseBenchArgs } from './lib/args';
 import { Cleanup, runWithCleanup } from './lib/cleanup';
@@ -66,31 +66,11 @@ async function main(cleanup: Cleanup, containers: number, execs: number): Promis
 
   const sock = join(work, 'agent.sock');
   const vm = startGuest(
-    [
-      ...guestQemuArgs(img, FAST),
-      '-device',
-      'virtio-serial-pci',
-      '-chardev',
-      `socket,id=agent,path=${sock},server=on,wait=off`,
-      '-device',
-      'virtserialport,chardev=agent,name=vmpod.agent',
-      '-fsdev',
-      `local,id=fs0,path=${share},security_model=none,multidevs=remap`,
-      '-device',
-      'virtio-9p-pci,fsdev=fs0,mount_tag=vmpod-shared',
-    ],
+    [...guestQemuArgs(img, FAST), ...serialAgentArgs(sock), '-fsdev', `local,id=fs0,path=${share},security_model=none,multidevs=remap`, '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=vmpod-shared'],
     { timeoutMs: BOOT_LIMIT_MS + 600_000, logPath: join(work, 'console.log') },
   );
   cleanup.add('QEMU', () => vm.kill());
-  const dial = async (): Promise<Socket> => {
-    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
-    return new Promise((resolve, reject) => {
-      const s = connect(sock);
-      s.once('connect', () => resolve(s));
-      s.once('error', reject);
-    });
-  };
-  const client = new AgentClient({ connect: dial, callTimeoutMs: 30_000 });
+  const client = new AgentClient({ connect: () => dialAgentSocket(sock), callTimeoutMs: 30_000 });
   cleanup.add('agent client', () => client.close());
 
   let healthy = false;

@@ -21,10 +21,11 @@
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { connect, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
+import { dialAgentSocket, serialAgentArgs } from '../helpers/agent-channel';
 import { guestQemuArgs, missingForBoot, startGuest, type GuestBootConfig } from '../helpers/guest-console';
 import { AgentClient } from '../../src/agent-client';
 import { HealthResponse_Status } from '../../common/generated/agent/agent';
@@ -110,12 +111,7 @@ if (missing) {
   const sock = join(work, 'agent.sock');
   const args = [
     ...guestQemuArgs(img, FAST),
-    '-device',
-    'virtio-serial-pci',
-    '-chardev',
-    `socket,id=agent,path=${sock},server=on,wait=off`,
-    '-device',
-    'virtserialport,chardev=agent,name=vmpod.agent',
+    ...serialAgentArgs(sock),
     '-fsdev',
     `local,id=fs0,path=${share},security_model=none,multidevs=remap`,
     '-device',
@@ -125,18 +121,7 @@ if (missing) {
   t.teardown(() => vm.kill());
 
   const sockets: Socket[] = [];
-  const dial = async (): Promise<Socket> => {
-    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
-    return new Promise((resolve, reject) => {
-      const s = connect(sock);
-      s.once('connect', () => {
-        sockets.push(s);
-        resolve(s);
-      });
-      s.once('error', reject);
-    });
-  };
-  const client = new AgentClient({ connect: dial, callTimeoutMs: 30_000 });
+  const client = new AgentClient({ connect: () => dialAgentSocket(sock, sockets), callTimeoutMs: 30_000 });
   t.teardown(() => client.close());
 
   /** Stdout of a process that has exited, up to its eof (or 10 s). */

@@ -7,7 +7,7 @@
 // compare what each model lets a guest do on the host, and what it costs.
 
 import { copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { AgentClient } from '../../src/agent-client';
@@ -15,6 +15,7 @@ import { HealthResponse_Status } from '../../common/generated/agent/agent';
 import type { GuestImage } from '../../src/host/guest-image';
 import type { OciSpec } from '../../src/oci/types';
 import { virtio9pArgs } from '../../src/hypervisor/qemu/devices/virtio-9p';
+import { dialAgentSocket, serialAgentArgs } from './agent-channel';
 import { guestQemuArgs, missingForBoot, startGuest, type GuestBootConfig, type GuestProcess } from './guest-console';
 import { DEFAULT_CAPABILITIES } from '../../src/oci/capabilities';
 
@@ -61,29 +62,13 @@ export async function startTwoModelGuest(img: GuestImage, work: string): Promise
   const sock = join(work, 'agent.sock');
   const args = [
     ...guestQemuArgs(img, FAST),
-    '-device',
-    'virtio-serial-pci',
-    '-chardev',
-    `socket,id=agent,path=${sock},server=on,wait=off`,
-    '-device',
-    'virtserialport,chardev=agent,name=vmpod.agent',
+    ...serialAgentArgs(sock),
     ...virtio9pArgs({ kind: 'virtio-9p', id: 'fsnone', path: share, mountTag: 'vmpod-shared' }, 'none'),
     ...virtio9pArgs({ kind: 'virtio-9p', id: 'fsmapped', path: mapped, mountTag: 'vmpod-mapped' }, 'mapped-xattr'),
   ];
   const vm: GuestProcess = startGuest(args, { timeoutMs: 60 * 60_000, logPath: join(work, 'console.log') });
   const sockets: Socket[] = [];
-  const dial = async (): Promise<Socket> => {
-    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 100));
-    return new Promise((resolve, reject) => {
-      const s = connect(sock);
-      s.once('connect', () => {
-        sockets.push(s);
-        resolve(s);
-      });
-      s.once('error', reject);
-    });
-  };
-  const client = new AgentClient({ connect: dial, callTimeoutMs: 60_000 });
+  const client = new AgentClient({ connect: () => dialAgentSocket(sock, sockets), callTimeoutMs: 60_000 });
   const close = async (): Promise<void> => {
     client.close();
     for (const s of sockets) s.destroy();
