@@ -243,6 +243,13 @@ t.test('runc makes a container at its start: a rootfs runc cannot use fails Star
   t.equal(await ctl.runc.state(id), null, 'no runc container after the failed start');
   await ctl.removeContainer(w.pod(), c, log);
   t.notOk(existsSync(ctl.paths.containerBundle(id)), 'removal takes its bundle');
+  // What an UpdateContainerResources that raced the removal finds (test/fault/cri-fuzz answered INTERNAL).
+  const update = ctrConfig('bad2', 'true', {}, { memory_limit_in_bytes: String(64 << 20) }).linux!.resources!;
+  await t.rejects(
+    ctl.updateContainer(w.pod(), c, update),
+    { code: 'NOT_FOUND', message: new RegExp(`${id}.*removed while its resources were being updated`) },
+    'an update after its bundle went is NOT_FOUND',
+  );
 });
 
 t.test('a created container: its resources update reaches the spec runc makes it from; a PID namespace target must have started', async (t) => {

@@ -13,7 +13,7 @@ import { podUserns, type PodUserns } from '../../oci/userns';
 import { idmapRootfs, overlayLayers, releaseStagedMounts, stageMounts } from './staged-mounts';
 import { resolveResources } from '../../oci/resources';
 import type { OciResources } from '../../oci/types';
-import { FailedPreconditionError } from '../../../common/errors';
+import { FailedPreconditionError, NotFoundError } from '../../../common/errors';
 import { extractRootfsDiff, unpackCheckpoint } from './checkpoint-restore';
 import { exitFile, oomFile } from './conmon';
 import { makeContainer, readInitPid, saveConmonOptions } from './container-start';
@@ -296,9 +296,18 @@ export async function updateContainer(deps: ContainerDeps, c: ContainerHandle, r
   if (d.pid > 0) return deps.runc.update(c.id, resources);
   // Not made yet: runc knows nothing of it, and makes it from the bundle's spec at StartContainer.
   const path = join(d.bundle, 'config.json');
-  const spec = JSON.parse(await readFile(path, 'utf8')) as { linux?: { resources?: OciResources } };
+  // A RemoveContainer running beside this call may take the bundle away
+  // (found by the CRI fuzzer, test/fault/cri-fuzz): that is NOT_FOUND, not an internal error.
+  const removed = (err: unknown): unknown => ((err as NodeJS.ErrnoException).code === 'ENOENT' ? new NotFoundError('container', c.id, 'it was removed while its resources were being updated') : err);
+  const spec = JSON.parse(
+    await readFile(path, 'utf8').catch((err: unknown) => {
+      throw removed(err);
+    }),
+  ) as { linux?: { resources?: OciResources } };
   spec.linux = { ...spec.linux, resources: mergeResources(spec.linux?.resources ?? {}, resources) };
-  await writeFile(path, JSON.stringify(spec));
+  await writeFile(path, JSON.stringify(spec)).catch((err: unknown) => {
+    throw removed(err);
+  });
 }
 
 /**
