@@ -90,10 +90,11 @@ if (missing) {
       // once we create the flag file (on /dev/tty: a background job's stdin is /dev/null), the kernel sends
       // crictl SIGWINCH, and crictl sends the new size.
       const flag = join(d.dir, `resize-${kind}`);
-      // crictl sends its size on the resize stream once the exec has started (as kubectl does), so the
-      // container's terminal may still be 0x0 (busybox stty then fails) when the shell starts: wait for a size.
-      const inContainer =
-        'i=0; until s=$(stty size 2>/dev/null) && [ "$s" != "0 0" ] || [ $i -ge 100 ]; do i=$((i+1)); sleep 0.1; done; stty size; while read x; do [ "$x" = q ] && exit 0; stty size; done';
+      // crictl sends its size on the resize stream once the exec has started (as kubectl does, and as
+      // containerd applies it: after the process started), so the container's terminal may still be 0x0
+      // when the shell starts: wait for a size. busybox 1.29's `stty size` prints an error but exits 0 on
+      // a 0x0 terminal, so the wait looks at what it prints, not at its status.
+      const inContainer = 'i=0; until stty size 2>/dev/null | grep -q "^[1-9]" || [ $i -ge 100 ]; do i=$((i+1)); sleep 0.1; done; stty size; while read x; do [ "$x" = q ] && exit 0; stty size; done';
       const inner = `stty rows 33 cols 111; (until [ -e ${flag} ]; do sleep 0.1; done; stty rows 44 cols 122 < /dev/tty) & exec ${crictlArgv('exec', '-it', ctr, 'sh', '-c', inContainer).map(shellQuote).join(' ')}`;
       const term = spawn('script', ['-qec', inner, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
       let screen = '';
