@@ -150,7 +150,7 @@ const VARIANTS: Variant[] = [
   },
 ];
 
-async function main(cleanup: Cleanup, rounds: number, probes: number, traceDir: string | undefined, only: string[]): Promise<void> {
+async function main(cleanup: Cleanup, rounds: number, probes: number, traceDir: string | undefined, traceRunsN: number, only: string[]): Promise<void> {
   const img = findGuestImage(process.env.VMPOD_GUEST_DIR);
   if ('missing' in img) throw new Error(`guest image: ${img.missing}`);
   if (img.manifest.agent !== 'bundle') throw new Error(`guest image ${img.dir} has no agent bundle`);
@@ -260,7 +260,7 @@ async function main(cleanup: Cleanup, rounds: number, probes: number, traceDir: 
     }
   }
   if (traceDir) {
-    await traceRuns(traceDir, variants, share, debug);
+    await traceRuns(traceDir, variants, share, debug, traceRunsN);
     await tracedStart(traceDir, 'later');
   }
 
@@ -282,18 +282,87 @@ const TRACE_EVENTS = ['raw_syscalls:sys_enter', 'raw_syscalls:sys_exit', 'sched:
  * pid, with its children (event-fork). Each trace goes to DIR/<variant>.trace
  * with the system call numbers named.
  */
-async function traceRuns(dir: string, variants: Variant[], share: string, debug: (args: string[]) => Promise<number>): Promise<void> {
+async function traceRuns(dir: string, variants: Variant[], share: string, debug: (args: string[]) => Promise<number>, runs: number): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  for (const v of variants) {
-    const id = `trace-${v.name}`;
-    const bundle = guestBundle(share, id, v.spec(share, id));
-    const out = `${SHARE_IN_GUEST}/out/${id}.trace`;
-    const run = `${v.emptySeccompCache ? 'busybox rm -rf /run/crun/.cache/seccomp; ' : ''}/usr/bin/crun run --bundle ${bundle} ${id} </dev/null >/dev/null 2>${out}.err`;
-    const script = traceScript(out, run, true);
-    const rc = await debug(['/bin/sh', '-c', script]);
-    writeFileSync(join(dir, `${id}.trace`), nameSyscalls(readFileSync(join(share, 'out', `${id}.trace`), 'utf8')));
-    console.log(`traced crun run (${v.name}), exit ${rc}: ${join(dir, `${id}.trace`)}`);
+  const byVariant = new Map<string, CrunPhases[]>();
+  for (let r = 0; r < runs; r++) {
+    for (const v of variants) {
+      const id = `trace-${v.name}-${r}`;
+      const bundle = guestBundle(share, id, v.spec(share, id));
+      const out = `${SHARE_IN_GUEST}/out/${id}.trace`;
+      const run = `${v.emptySeccompCache ? 'busybox rm -rf /run/crun/.cache/seccomp; ' : ''}/usr/bin/crun run --bundle ${bundle} ${id} </dev/null >/dev/null 2>${out}.err`;
+      const rc = await debug(['/bin/sh', '-c', traceScript(out, run, true)]);
+      const text = nameSyscalls(readFileSync(join(share, 'out', `${id}.trace`), 'utf8'));
+      writeFileSync(join(dir, `${id}.trace`), text);
+      if (rc !== 0) throw new Error(`traced crun run (${v.name}) exited ${rc}: see ${join(dir, `${id}.trace`)}`);
+      (byVariant.get(v.name) ?? byVariant.set(v.name, []).get(v.name)!).push(crunPhases(text));
+    }
   }
+  console.log(`crun run by phase, guest kernel's trace (ms from crun's exec; median of ${runs}; traces in ${dir}):`);
+  console.log(`  ${'phase'.padEnd(PHASE_WIDTH)} ${variants.map((v) => v.name.padStart(12)).join(' ')}`);
+  for (const k of Object.keys(PHASE_NAMES) as (keyof CrunPhases)[]) {
+    console.log(
+      `  ${PHASE_NAMES[k].padEnd(PHASE_WIDTH)} ${variants
+        .map((v) =>
+          median(byVariant.get(v.name)!.map((p) => p[k]))
+            .toFixed(0)
+            .padStart(12),
+        )
+        .join(' ')}`,
+    );
+  }
+}
+
+const PHASE_NAMES = {
+  startup: 'start-up (exec, libraries, constructors)',
+  config: 'config.json read and parsed',
+  cgroup: 'state dir, cgroup',
+  setup: 'clone -> pivot_root (namespaces, mounts, device BPF, seccomp)',
+  final: "pivot_root -> container's execve (stdio, user, caps)",
+  exec: "container's execve (its binary on 9p)",
+  made: "crun's exec -> state written (container made)",
+};
+const PHASE_WIDTH = 62;
+type CrunPhases = Record<keyof typeof PHASE_NAMES, number>;
+
+/**
+ * Phase boundaries of one traced `crun run` (1.8), by the system calls that
+ * mark them: the chdir into the bundle (start-up done), the first geteuid
+ * (config parsed), clone3 (the container's process), its pivot_root, its
+ * execve, and crun's rename of the container's status file.
+ */
+function crunPhases(trace: string): CrunPhases {
+  const ev: { pid: number; ms: number; kind: string; rest: string }[] = [];
+  for (const m of trace.matchAll(/^\s*.+?-(\d+)\s+\[\d+\]\s+\S+\s+([\d.]+): (\w+): (.*)$/gm)) ev.push({ pid: Number(m[1]), ms: Number(m[2]) * 1000, kind: m[3], rest: m[4] });
+  const must = <T>(x: T | undefined, what: string): T => {
+    if (x === undefined) throw new Error(`trace of crun run has no ${what}`);
+    return x;
+  };
+  const exec = must(
+    ev.find((e) => e.kind === 'sched_process_exec' && e.rest.includes('filename=/usr/bin/crun')),
+    "crun's exec",
+  );
+  const fork = must(
+    ev.find((e) => e.kind === 'sched_process_fork' && e.pid === exec.pid && e.ms >= exec.ms),
+    "crun's clone",
+  );
+  const child = Number(must(/child_pid=(\d+)/.exec(fork.rest) ?? undefined, 'child pid')[1]);
+  const call = (pid: number, name: string, after = exec.ms): number =>
+    must(
+      ev.find((e) => e.pid === pid && e.kind === 'sys_enter' && e.rest.startsWith(`${name} `) && e.ms >= after),
+      `${name} of ${pid}`,
+    ).ms;
+  const chdir = call(exec.pid, 'chdir');
+  const geteuid = call(exec.pid, 'geteuid', chdir);
+  const clone = call(exec.pid, 'clone3', geteuid);
+  const pivot = call(child, 'pivot_root');
+  const execve = call(child, 'execve', pivot);
+  const ran = must(
+    ev.find((e) => e.kind === 'sched_process_exec' && e.pid === child),
+    "the container's exec",
+  ).ms;
+  const made = call(exec.pid, 'rename', execve);
+  return { startup: chdir - exec.ms, config: geteuid - chdir, cgroup: clone - geteuid, setup: pivot - clone, final: execve - pivot, exec: ran - execve, made: made - exec.ms };
 }
 
 /**
@@ -359,6 +428,7 @@ const SPEC = {
   ints: {
     rounds: { default: 3, min: 1, help: 'rounds of every variant, round robin' },
     probes: { default: 3, min: 0, help: 'DebugExec probes of each kind per round' },
+    'trace-runs': { default: 3, min: 1, help: 'with --trace: traced crun runs per variant, round robin' },
   },
   strings: {
     trace: { help: "write the guest kernel's trace of crun run per variant into this directory" },
@@ -381,8 +451,9 @@ async function cli(): Promise<void> {
   }
   const cleanup = new Cleanup();
   const { rounds, probes } = args.ints;
+  const traceRunsN = args.ints['trace-runs'];
   const only = args.strings.variants ? args.strings.variants.split(',') : [];
-  process.exitCode = await runWithCleanup(cleanup, () => main(cleanup, rounds, probes, args.strings.trace || undefined, only));
+  process.exitCode = await runWithCleanup(cleanup, () => main(cleanup, rounds, probes, args.strings.trace || undefined, traceRunsN, only));
 }
 
 if (require.main === module) void cli();
