@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { StatsContainerResponse } from '../../common/generated/agent/agent';
+import { readTextIfThere } from './files';
 
 export function parseFlatKeyed(text: string): Map<string, number> {
   const m = new Map<string, number>();
@@ -31,9 +32,16 @@ async function read(dir: string, file: string): Promise<string> {
   }
 }
 
-/** oom_kill from memory.events, or undefined when the cgroup is gone (crun removes it when the container exits). */
-export async function readOomKills(dir: string): Promise<number | undefined> {
-  const text = await read(dir, 'memory.events');
+/**
+ * oom_kill from memory.events, or undefined when the cgroup is gone (crun
+ * removes it when the container exits) or not made yet. Synchronous, as
+ * files.ts reads procfs and sysfs: cgroupfs answers at once, and
+ * StartContainer reads it twice before crun starts, where each trip through
+ * libuv's thread pool would cost the guest's one vCPU a few milliseconds
+ * under TCG.
+ */
+export function readOomKills(dir: string): number | undefined {
+  const text = readTextIfThere(join(dir, 'memory.events'));
   return text ? (parseFlatKeyed(text).get('oom_kill') ?? 0) : undefined;
 }
 

@@ -5,8 +5,8 @@
 // the host reads it (process.ts: stdio, terminals, exit waits); this file keeps
 // the containers, their runtime calls and the OOM accounting.
 
-import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../../common/errors';
 import { ID_PATTERN } from '../../common/agent-protocol/limits';
@@ -20,7 +20,6 @@ import { mustRun, System } from './system';
 import { readTextIfThere } from './files';
 import { ExitStatus, GuestProcess } from './process';
 import { effectiveCapabilities, guestDevices, PrivilegedFacts, privilegedSpec, processCapabilities } from './privileged';
-import { sleep } from '../../common/time';
 
 export interface ContainerPaths {
   /** The OCI runtime binary (crun in the guest). */
@@ -78,6 +77,8 @@ const INIT_PID_FILE = 'init.pid';
 /** How long StartContainer waits for that pid (a container's start under TCG can take seconds). */
 const INIT_PID_WAIT_MS = 10_000;
 const INIT_PID_POLL_MS = 10;
+/** The poll behind the inotify watch: how late a crun that failed before writing its pid file is noticed. */
+const INIT_PID_WATCHED_POLL_MS = 100;
 /**
  * Exec records per container, running or finished and not yet collected. A
  * record is forgotten as soon as the host has collected its exit and read
@@ -161,10 +162,11 @@ export class ContainerManager {
   }
 
   private async runInit(c: Container): Promise<number> {
-    c.oomKills = c.oomAtStart = (await readOomKills(c.cgroupDir)) ?? 0;
-    this.parentOomSeen ??= (await readOomKills(this.parentCgroupDir())) ?? 0;
+    c.oomKills = c.oomAtStart = readOomKills(c.cgroupDir) ?? 0;
+    this.parentOomSeen ??= readOomKills(this.parentCgroupDir()) ?? 0;
     const pidFile = join(c.bundle, INIT_PID_FILE);
-    await rm(pidFile, { force: true });
+    // Synchronous: the bundle is on the guest's tmpfs (see readOomKills on thread-pool trips).
+    rmSync(pidFile, { force: true });
     try {
       c.init.start(this.sys, this.paths.ociRuntime, ociRuntimeArgs.run(c.id, c.bundle, pidFile));
     } catch (err) {
@@ -178,16 +180,48 @@ export class ContainerManager {
     return c.initPid;
   }
 
-  /** crun writes the file once the container's process runs; until then (or if it never does) crun's own pid stands in. */
+  /**
+   * crun writes the file once the container's process runs; until then (or
+   * if it never does) crun's own pid stands in. The wait sleeps until inotify
+   * reports the file in the bundle directory: the guest has one vCPU, and a
+   * 10 ms poll (a timer, four thread-pool trips of a promise readFile) took
+   * it from crun for ~5 ms every ~15 ms while crun made the container
+   * (bench/vm-crun: a later StartContainer 395 -> 320 ms of guest CPU under
+   * TCG, docs/performance.md). The slow poll only
+   * covers a crun that fails before writing it (the loop sees the exit) and a
+   * watch that could not be set up.
+   */
   private async waitForInitPid(c: Container, pidFile: string): Promise<void> {
     const end = Date.now() + INIT_PID_WAIT_MS;
-    while (!c.init.exit && Date.now() < end) {
-      const pid = pidFromFile(await readFile(pidFile, 'utf8').catch(() => ''));
-      if (pid) {
-        c.initPid = pid;
-        return;
+    let wake: (() => void) | undefined;
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(c.bundle, { persistent: false }, (_event, name) => {
+        if (name === INIT_PID_FILE) wake?.();
+      });
+      watcher.on('error', () => wake?.());
+    } catch {
+      watcher = undefined;
+    }
+    try {
+      while (!c.init.exit && Date.now() < end) {
+        const pid = pidFromFile(readTextIfThere(pidFile));
+        if (pid) {
+          c.initPid = pid;
+          return;
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, watcher ? INIT_PID_WATCHED_POLL_MS : INIT_PID_POLL_MS);
+          function done(): void {
+            clearTimeout(timer);
+            wake = undefined;
+            resolve();
+          }
+          wake = done;
+        });
       }
-      await sleep(INIT_PID_POLL_MS);
+    } finally {
+      watcher?.close();
     }
   }
 
@@ -384,7 +418,7 @@ export class ContainerManager {
 
   /** Whether the init that exited with `code` was killed by the OOM killer (its cgroup's or, once crun removed that, the parent's count). */
   private async initExited(c: Container, code: number): Promise<boolean> {
-    const own = await readOomKills(c.cgroupDir);
+    const own = readOomKills(c.cgroupDir);
     if (own !== undefined) {
       this.pushOom(c, own);
       return own > c.oomAtStart;
@@ -393,7 +427,7 @@ export class ContainerManager {
     // counter is usually gone by now. The parent's memory.events counts the
     // whole subtree: a SIGKILLed init while the parent's count grew is
     // attributed one OOM kill.
-    const parent = (await readOomKills(this.parentCgroupDir())) ?? 0;
+    const parent = readOomKills(this.parentCgroupDir()) ?? 0;
     if (c.oomKills > c.oomAtStart) return code === 128 + 9; // the poller saw it while the cgroup existed
     if (code === 128 + 9 && parent > (this.parentOomSeen ?? parent)) {
       this.pushOom(c, c.oomKills + 1);
@@ -418,7 +452,8 @@ export class ContainerManager {
     this.oomTimer ??= setInterval(() => {
       for (const c of this.containers.values()) {
         if (!c.started || c.init.exit) continue;
-        void readOomKills(c.cgroupDir).then((k) => k !== undefined && this.pushOom(c, k));
+        const k = readOomKills(c.cgroupDir);
+        if (k !== undefined) this.pushOom(c, k);
       }
     }, this.oomPollMs);
     this.oomTimer.unref();

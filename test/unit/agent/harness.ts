@@ -39,6 +39,13 @@ export interface Harness {
    * ("container does not exist"). 0: at once.
    */
   runtimeMakeDelayMs: number;
+  /**
+   * How the fake `crun run` writes its pid file: 'rename' (a whole file at
+   * once); 'in-place' as crun does (create and truncate, then the pid, here
+   * `runtimeMakeDelayMs` apart, so a reader may find it empty); 'never' (a
+   * crun that fails before it gets there).
+   */
+  runtimePidFile: 'rename' | 'in-place' | 'never';
   deps: AgentDeps;
   close(): void;
 }
@@ -78,6 +85,7 @@ export function startHarness(): Harness {
     serverEnds: [],
     poweredOff: 0,
     runtimeMakeDelayMs: 0,
+    runtimePidFile: 'rename',
     connect: async () => {
       h.connects++;
       const [a, b] = duplexPair();
@@ -140,10 +148,12 @@ export function startHarness(): Harness {
         const pidFile = args.includes('--pid-file') ? args[args.indexOf('--pid-file') + 1] : undefined;
         const make = (): void => {
           made.add(id);
-          if (!pidFile || !child.pid) return;
+          if (!pidFile || !child.pid || h.runtimePidFile === 'never') return;
+          if (h.runtimePidFile === 'in-place') return writeFileSync(pidFile, String(child.pid));
           writeFileSync(`${pidFile}.tmp`, String(child.pid));
           renameSync(`${pidFile}.tmp`, pidFile);
         };
+        if (h.runtimePidFile === 'in-place' && pidFile) writeFileSync(pidFile, '');
         if (h.runtimeMakeDelayMs > 0) setTimeout(make, h.runtimeMakeDelayMs);
         else make();
         return child;
