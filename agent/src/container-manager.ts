@@ -18,6 +18,7 @@ import { ociRuntimeArgs, pidFromFile } from './oci-runtime';
 import { CgroupStats, readCgroupStats, readOomKills } from './cgroup';
 import { mustRun, System } from './system';
 import { readTextIfThere } from './files';
+import { OomWatches } from './oom-watch';
 import { ExitStatus, GuestProcess } from './process';
 import { effectiveCapabilities, guestDevices, PrivilegedFacts, privilegedSpec, processCapabilities } from './privileged';
 
@@ -98,7 +99,7 @@ export class ContainerManager {
   private readonly containers = new Map<string, Container>();
   private readonly oomQueue: OomEvent[] = [];
   private readonly oomWaiters = new Set<() => void>();
-  private oomTimer: NodeJS.Timeout | undefined;
+  private readonly oomWatches: OomWatches;
   /** oom_kill of the parent cgroup (hierarchical) already attributed to some container. */
   private parentOomSeen: number | undefined;
   /** Numbers the resources files of UpdateContainerResources. */
@@ -107,8 +108,11 @@ export class ContainerManager {
   constructor(
     private readonly sys: System,
     private readonly paths: ContainerPaths,
-    private readonly oomPollMs = 500,
-  ) {}
+    /** How often a container whose memory.events cannot be watched is read instead (oom-watch.ts). */
+    oomPollMs = 500,
+  ) {
+    this.oomWatches = new OomWatches((id) => this.oomCountChanged(id), oomPollMs);
+  }
 
   async create(req: CreateContainerRequest): Promise<void> {
     const id = checkId('container_id', req.container_id);
@@ -174,9 +178,10 @@ export class ContainerManager {
       c.started = false;
       throw err;
     }
-    this.ensureOomPoll();
     c.initPid = c.init.pid;
     await this.waitForInitPid(c, pidFile);
+    // crun made the cgroup before it wrote the pid file; a crun that failed made nothing to watch.
+    if (!c.init.exit) this.oomWatches.add(c.id, c.cgroupDir);
     return c.initPid;
   }
 
@@ -302,6 +307,7 @@ export class ContainerManager {
       await this.wait(id, '', 10_000);
     }
     for (const p of [c.init, ...c.execs.values()]) p.close();
+    this.oomWatches.remove(id);
     // Usually a no-op: `crun run` deletes the container (state and cgroup) when its init exits.
     await this.sys.run(this.paths.ociRuntime, ociRuntimeArgs.delete(id, true));
     // A `crun exec` started just before may still write its pid file into the
@@ -393,10 +399,9 @@ export class ContainerManager {
     return this.oomQueue.shift();
   }
 
-  /** Stop background polling (tests, shutdown). */
+  /** Stop watching for OOM kills (tests, shutdown). */
   close(): void {
-    if (this.oomTimer) clearInterval(this.oomTimer);
-    this.oomTimer = undefined;
+    this.oomWatches.close();
   }
 
   private parentCgroupDir(): string {
@@ -418,6 +423,7 @@ export class ContainerManager {
 
   /** Whether the init that exited with `code` was killed by the OOM killer (its cgroup's or, once crun removed that, the parent's count). */
   private async initExited(c: Container, code: number): Promise<boolean> {
+    this.oomWatches.remove(c.id);
     const own = readOomKills(c.cgroupDir);
     if (own !== undefined) {
       this.pushOom(c, own);
@@ -428,7 +434,7 @@ export class ContainerManager {
     // whole subtree: a SIGKILLed init while the parent's count grew is
     // attributed one OOM kill.
     const parent = readOomKills(this.parentCgroupDir()) ?? 0;
-    if (c.oomKills > c.oomAtStart) return code === 128 + 9; // the poller saw it while the cgroup existed
+    if (c.oomKills > c.oomAtStart) return code === 128 + 9; // the watch saw it while the cgroup existed
     if (code === 128 + 9 && parent > (this.parentOomSeen ?? parent)) {
       this.pushOom(c, c.oomKills + 1);
       return true;
@@ -445,17 +451,11 @@ export class ContainerManager {
     for (const w of [...this.oomWaiters]) w();
   }
 
-  private ensureOomPoll(): void {
-    // cgroup v2 memory.events is polled rather than watched: inotify on
-    // cgroupfs works, but a poll is simpler and costs one read per running
-    // container per interval.
-    this.oomTimer ??= setInterval(() => {
-      for (const c of this.containers.values()) {
-        if (!c.started || c.init.exit) continue;
-        const k = readOomKills(c.cgroupDir);
-        if (k !== undefined) this.pushOom(c, k);
-      }
-    }, this.oomPollMs);
-    this.oomTimer.unref();
+  /** A running container's memory.events may have changed (oom-watch.ts): report a grown oom_kill count. */
+  private oomCountChanged(id: string): void {
+    const c = this.containers.get(id);
+    if (!c?.started || c.init.exit) return;
+    const k = readOomKills(c.cgroupDir);
+    if (k !== undefined) this.pushOom(c, k);
   }
 }
