@@ -32,6 +32,16 @@ export interface PumpOptions {
 export type PumpEnd = { end: 'eof' } | { end: 'stopped' } | { end: 'error'; err: unknown };
 
 const DROP_REPORT_EVERY_MS = 10_000;
+/**
+ * How long a container's long polls (a read of its output, the wait for its
+ * exit, and the pod's wait for OOM events) wait in the guest. News answers
+ * them at once, so the wait only decides how often a quiet one is asked
+ * again, and each ask is work for the guest's vCPU: under TCG, asking every
+ * 5 s (reads) and 10 s (exit, OOM) cost an idle VM pod with one container
+ * about 8 ms/s of CPU (docs/performance.md, where an idle pod's CPU goes).
+ * The host's deadline for a long poll is this plus the client's margin.
+ */
+export const LONG_POLL_WAIT_MS = 30_000;
 
 /** An onDropped that warns at most once per 10 s per stream, with the bytes since the last warning (the count comes from the guest). */
 export function dropWarning(log: Logger, stream: LogStream): (bytes: number) => void {
@@ -50,7 +60,7 @@ export function dropWarning(log: Logger, stream: LogStream): (bytes: number) => 
 export async function pumpOutput(o: PumpOptions): Promise<PumpEnd> {
   let dropped = 0;
   const maxBytes = Math.min(o.maxBytes ?? MAX_STREAM_CHUNK, MAX_STREAM_CHUNK);
-  const req = { container_id: o.containerId, exec_id: o.execId, max_bytes: maxBytes, wait_ms: o.waitMs ?? 5000 };
+  const req = { container_id: o.containerId, exec_id: o.execId, max_bytes: maxBytes, wait_ms: o.waitMs ?? LONG_POLL_WAIT_MS };
   const stopped = (): boolean => o.stopped() || o.signal?.aborted === true;
   while (!stopped()) {
     let r;

@@ -26,7 +26,7 @@ import type { CgroupStats, ContainerCreateInput, ContainerCreateResult, Containe
 import { decodeVmContainerData, VM_DATA_VERSION, type VmContainerData } from './data';
 import { guestHostFacts, guestPodContext, guestSpec } from './guest-spec';
 import { mountPlace, sharePath } from './layout';
-import { dropWarning, pumpOutput } from './output-pump';
+import { dropWarning, LONG_POLL_WAIT_MS, pumpOutput } from './output-pump';
 import { execInGuest } from './exec';
 import { openExec } from './exec-stream';
 import { Attachment } from './attach-stream';
@@ -126,7 +126,7 @@ export class PodContainers {
     this.oomWatch ??= (async () => {
       while (this.pod.alive && !this.pod.detached) {
         try {
-          const ev = await this.pod.agent.getOOMEvent({ wait_ms: 10_000 });
+          const ev = await this.pod.agent.getOOMEvent({ wait_ms: LONG_POLL_WAIT_MS });
           // Only containers of this pod: the guest names them, and must not grow the set at will.
           if (ev.container_id && this.live.has(ev.container_id)) {
             this.oomed.add(ev.container_id);
@@ -291,7 +291,7 @@ export class PodContainers {
     l.waiter = (async () => {
       while (!stopped() && !l.exit) {
         try {
-          const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: 10_000 });
+          const r = await this.pod.agent.waitProcess({ container_id: c.id, exec_id: '', wait_ms: LONG_POLL_WAIT_MS });
           if (r.exited) {
             // The agent reports an exit once all output is buffered in the guest; the pumps end when
             // they have drained it into the log (or the VM is gone, or the container removed).
