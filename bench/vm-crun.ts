@@ -25,41 +25,22 @@
 //   node dist/bench/vm-crun.js [--rounds 3] [--probes 5] [--trace DIR] [--variants full,seccomp,...]
 //   VMPOD_GUEST_DIR=<guest build> node dist/bench/vm-crun.js ...
 
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentClient } from '../src/agent-client';
-import { findGuestImage } from '../src/host/guest-image';
 import { containerSpec } from '../src/oci/container-spec';
 import type { OciSpec } from '../src/oci/types';
 import { guestHostFacts, guestPodContext, guestSpec } from '../src/sandbox/microvm/guest-spec';
 import type { ContainerConfig__Output } from '../src/generated/cri/runtime/v1/ContainerConfig';
-import { HealthResponse_Status } from '../common/generated/agent/agent';
-import { dialAgentSocket, serialAgentArgs } from '../test/helpers/agent-channel';
-import { guestQemuArgs, processCpuMs, startGuest, type GuestBootConfig } from '../test/helpers/guest-console';
 import { BenchArgsError, benchUsage, parseBenchArgs } from './lib/args';
+import { bootBenchGuest, SHARE_IN_GUEST, type Sample } from './lib/bench-guest';
 import { busyboxContainerConfig } from './lib/vm-bench';
 import { Cleanup, runWithCleanup } from './lib/cleanup';
 import { benchEnvironment } from './lib/report';
+import { median } from './lib/stats';
 
-const FAST: GuestBootConfig = { machine: 'pc', kernel: 'vmlinux', firmware: 'qboot', memoryMib: 512 };
-const BUSYBOX = '/bin/busybox';
-const BOOT_LIMIT_MS = 180_000;
-const SHARE_IN_GUEST = '/run/vmpod/shared';
 /** busybox's setarch: the program runs with ADDR_NO_RANDOMIZE (its libraries where the last run had them). */
 const NO_ASLR = ['busybox', 'linux64', '-R'];
 const SYSCALL_HEADER = '/usr/include/x86_64-linux-gnu/asm/unistd_64.h';
-
-interface Sample {
-  wallMs: number;
-  cpuMs: number;
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 /** The container bench/vm-cold-start runs, as kubelet would send it: a pid namespace of its own unless `podPid`, seccomp as asked. */
 function criConfig(seccomp: 'RuntimeDefault' | undefined): ContainerConfig__Output {
@@ -151,56 +132,16 @@ const VARIANTS: Variant[] = [
 ];
 
 async function main(cleanup: Cleanup, rounds: number, probes: number, traceDir: string | undefined, traceRunsN: number, only: string[]): Promise<void> {
-  const img = findGuestImage(process.env.VMPOD_GUEST_DIR);
-  if ('missing' in img) throw new Error(`guest image: ${img.missing}`);
-  if (img.manifest.agent !== 'bundle') throw new Error(`guest image ${img.dir} has no agent bundle`);
   const variants = only.length ? VARIANTS.filter((v) => only.includes(v.name)) : VARIANTS;
   if (variants.length === 0) throw new Error(`no variant named ${only.join(',')}; known: ${VARIANTS.map((v) => v.name).join(',')}`);
-  const work = mkdtempSync(join(tmpdir(), 'vmpod-vm-crun-'));
-  cleanup.add('work dir', () => rmSync(work, { recursive: true, force: true }));
-  const share = join(work, 'shared');
-  const rootfs = join(share, 'rootfs');
-  for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
-  copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
-  for (const a of ['sh', 'true', 'sleep', 'echo']) symlinkSync('busybox', join(rootfs, 'bin', a));
+  const { image: img, share, client, timed } = await bootBenchGuest(cleanup, { name: 'vm-crun', applets: ['sh', 'true', 'sleep', 'echo'], runForMs: 3_600_000, callTimeoutMs: 60_000 });
   mkdirSync(join(share, 'pod'));
   writeFileSync(join(share, 'pod/hosts'), '127.0.0.1 localhost\n');
   writeFileSync(join(share, 'pod/resolv.conf'), 'nameserver 127.0.0.1\n');
   writeFileSync(join(share, 'pod/hostname'), 'bench\n');
   mkdirSync(join(share, 'out'));
-
-  const sock = join(work, 'agent.sock');
-  const vm = startGuest(
-    [...guestQemuArgs(img, FAST), ...serialAgentArgs(sock), '-fsdev', `local,id=fs0,path=${share},security_model=none,multidevs=remap`, '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=vmpod-shared'],
-    { timeoutMs: BOOT_LIMIT_MS + 3_600_000, logPath: join(work, 'console.log') },
-  );
-  cleanup.add('QEMU', () => vm.kill());
-  const client = new AgentClient({ connect: () => dialAgentSocket(sock), callTimeoutMs: 60_000 });
-  cleanup.add('agent client', () => client.close());
-  let healthy = false;
-  const bootEnd = Date.now() + BOOT_LIMIT_MS;
-  while (!healthy && Date.now() < bootEnd) {
-    healthy = await client.health({ timeoutMs: 3000 }).then(
-      (h) => h.status === HealthResponse_Status.SERVING,
-      () => false,
-    );
-  }
-  if (!healthy) throw new Error(`the agent in guest ${img.hash.slice(0, 12)} did not answer Health within ${BOOT_LIMIT_MS} ms`);
-  await client.call('CreateSandbox', {
-    sandbox_id: 'bench',
-    hostname: 'bench',
-    shared_mounts: [{ tag: 'vmpod-shared', mount_point: SHARE_IN_GUEST, msize: 262144, cache: 'mmap' }],
-    guest_time_unix_nano: Date.now() * 1e6,
-    debug_processes: true,
-  });
   const load0 = benchEnvironment().loadavg1;
 
-  const timed = async (fn: () => Promise<void>): Promise<Sample> => {
-    const t0 = Date.now();
-    const c0 = processCpuMs(vm.pid);
-    await fn();
-    return { wallMs: Date.now() - t0, cpuMs: processCpuMs(vm.pid) - c0 };
-  };
   let debugN = 0;
   const debug = async (args: string[], env: string[] = []): Promise<number> => {
     const id = `d${debugN++}`;

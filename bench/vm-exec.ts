@@ -15,32 +15,13 @@
 // host's agent client (no daemon, no network).
 
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AgentClient } from '../src/agent-client';
-import { findGuestImage } from '../src/host/guest-image';
-import { HealthResponse_Status } from '../common/generated/agent/agent';
-import { dialAgentSocket, serialAgentArgs } from '../test/helpers/agent-channel';
-import { guestQemuArgs, processCpuMs, startGuest, type GuestBootConfig } from '../test/helpers/guest-console';
 import { BenchArgsError, benchUsage, parseBenchArgs } from './lib/args';
+import { bootBenchGuest, type Sample } from './lib/bench-guest';
 import { Cleanup, runWithCleanup } from './lib/cleanup';
 import { benchEnvironment } from './lib/report';
-
-const FAST: GuestBootConfig = { machine: 'pc', kernel: 'vmlinux', firmware: 'qboot', memoryMib: 512 };
-const BUSYBOX = '/bin/busybox';
-const BOOT_LIMIT_MS = 180_000;
-
-interface Sample {
-  wallMs: number;
-  cpuMs: number;
-}
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
+import { median } from './lib/stats';
 
 function report(name: string, samples: Sample[]): void {
   const wall = samples.map((s) => s.wallMs);
@@ -49,52 +30,11 @@ function report(name: string, samples: Sample[]): void {
 }
 
 async function main(cleanup: Cleanup, containers: number, execs: number): Promise<void> {
-  const img = findGuestImage(process.env.VMPOD_GUEST_DIR);
-  if ('missing' in img) throw new Error(`guest image: ${img.missing}`);
-  if (img.manifest.agent !== 'bundle') throw new Error(`guest image ${img.dir} has no agent bundle`);
-  const work = mkdtempSync(join(tmpdir(), 'vmpod-vm-exec-'));
-  cleanup.add('work dir', () => rmSync(work, { recursive: true, force: true }));
-  const share = join(work, 'shared');
-  const rootfs = join(share, 'rootfs');
-  for (const d of ['bin', 'proc', 'sys', 'dev', 'tmp', 'etc']) mkdirSync(join(rootfs, d), { recursive: true });
-  copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
-  for (const a of ['sh', 'true', 'sleep']) symlinkSync('busybox', join(rootfs, 'bin', a));
+  const { image: img, work, client, timed } = await bootBenchGuest(cleanup, { name: 'vm-exec', applets: ['sh', 'true', 'sleep'], runForMs: 600_000, callTimeoutMs: 30_000 });
   execFileSync('runc', ['spec', '--bundle', work]);
   const spec = JSON.parse(readFileSync(join(work, 'config.json'), 'utf8')) as { process: { terminal: boolean; args: string[] } };
   spec.process.terminal = false;
   spec.process.args = ['/bin/sleep', '600'];
-
-  const sock = join(work, 'agent.sock');
-  const vm = startGuest(
-    [...guestQemuArgs(img, FAST), ...serialAgentArgs(sock), '-fsdev', `local,id=fs0,path=${share},security_model=none,multidevs=remap`, '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=vmpod-shared'],
-    { timeoutMs: BOOT_LIMIT_MS + 600_000, logPath: join(work, 'console.log') },
-  );
-  cleanup.add('QEMU', () => vm.kill());
-  const client = new AgentClient({ connect: () => dialAgentSocket(sock), callTimeoutMs: 30_000 });
-  cleanup.add('agent client', () => client.close());
-
-  let healthy = false;
-  const bootEnd = Date.now() + BOOT_LIMIT_MS;
-  while (!healthy && Date.now() < bootEnd) {
-    healthy = await client.health({ timeoutMs: 3000 }).then(
-      (h) => h.status === HealthResponse_Status.SERVING,
-      () => false,
-    );
-  }
-  if (!healthy) throw new Error(`the agent in guest ${img.hash.slice(0, 12)} did not answer Health within ${BOOT_LIMIT_MS} ms`);
-  await client.call('CreateSandbox', {
-    sandbox_id: 'bench',
-    hostname: 'bench',
-    shared_mounts: [{ tag: 'vmpod-shared', mount_point: '/run/vmpod/shared', msize: 262144, cache: 'mmap' }],
-    guest_time_unix_nano: Date.now() * 1e6,
-    debug_processes: true,
-  });
-  const timed = async (fn: () => Promise<void>): Promise<Sample> => {
-    const t0 = Date.now();
-    const c0 = processCpuMs(vm.pid);
-    await fn();
-    return { wallMs: Date.now() - t0, cpuMs: processCpuMs(vm.pid) - c0 };
-  };
   const exited0 = (what: string, w: { exited: boolean; exit_code: number }): void => {
     if (!w.exited || w.exit_code !== 0) throw new Error(`${what} did not exit 0: ${JSON.stringify(w)}`);
   };
