@@ -31,7 +31,7 @@ import { containerSpec } from '../src/oci/container-spec';
 import type { OciSpec } from '../src/oci/types';
 import { guestHostFacts, guestPodContext, guestSpec } from '../src/sandbox/microvm/guest-spec';
 import type { ContainerConfig__Output } from '../src/generated/cri/runtime/v1/ContainerConfig';
-import { BenchArgsError, benchUsage, parseBenchArgs } from './lib/args';
+import { parseOrUsage } from './lib/args';
 import { bootBenchGuest, SHARE_IN_GUEST, type Sample } from './lib/bench-guest';
 import { busyboxContainerConfig } from './lib/vm-bench';
 import { Cleanup, runWithCleanup } from './lib/cleanup';
@@ -378,18 +378,12 @@ const SPEC = {
 };
 
 async function cli(): Promise<void> {
-  let args;
-  try {
-    args = parseBenchArgs(process.argv.slice(2), SPEC);
-  } catch (err) {
-    if (!(err instanceof BenchArgsError)) throw err;
-    process.stderr.write(`${err.message}\n\n${benchUsage('dist/bench/vm-crun.js', SPEC)}\n`);
-    process.exit(2);
-  }
-  if (args.help) {
-    console.log(benchUsage('dist/bench/vm-crun.js', SPEC));
+  const parsed = parseOrUsage('dist/bench/vm-crun.js', SPEC, process.argv.slice(2));
+  if ('exit' in parsed) {
+    process.exitCode = parsed.exit;
     return;
   }
+  const { args } = parsed;
   const cleanup = new Cleanup();
   const { rounds, probes } = args.ints;
   const traceRunsN = args.ints['trace-runs'];

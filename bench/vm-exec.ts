@@ -17,7 +17,7 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BenchArgsError, benchUsage, parseBenchArgs } from './lib/args';
+import { parseOrUsage } from './lib/args';
 import { bootBenchGuest, type Sample } from './lib/bench-guest';
 import { Cleanup, runWithCleanup } from './lib/cleanup';
 import { benchEnvironment } from './lib/report';
@@ -80,18 +80,12 @@ const SPEC = {
 };
 
 async function cli(): Promise<void> {
-  let args;
-  try {
-    args = parseBenchArgs(process.argv.slice(2), SPEC);
-  } catch (err) {
-    if (!(err instanceof BenchArgsError)) throw err;
-    process.stderr.write(`${err.message}\n\n${benchUsage('dist/bench/vm-exec.js', SPEC)}\n`);
-    process.exit(2);
-  }
-  if (args.help) {
-    console.log(benchUsage('dist/bench/vm-exec.js', SPEC));
+  const parsed = parseOrUsage('dist/bench/vm-exec.js', SPEC, process.argv.slice(2));
+  if ('exit' in parsed) {
+    process.exitCode = parsed.exit;
     return;
   }
+  const { args } = parsed;
   const cleanup = new Cleanup();
   const { containers, execs } = args.ints;
   process.exitCode = await runWithCleanup(cleanup, () => main(cleanup, containers, execs));

@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient } from '../../src/agent-client';
 import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
-import { HealthResponse_Status } from '../../common/generated/agent/agent';
 import { virtio9pArgs } from '../../src/hypervisor/qemu/devices/virtio-9p';
-import { dialAgentSocket, serialAgentArgs } from '../../test/helpers/agent-channel';
+import { agentServingWithin, dialAgentSocket, serialAgentArgs } from '../../test/helpers/agent-channel';
 import { guestQemuArgs, processCpuMs, startGuest, type GuestBootConfig } from '../../test/helpers/guest-console';
 import type { Cleanup } from './cleanup';
 
@@ -67,15 +66,7 @@ export async function bootBenchGuest(cleanup: Cleanup, o: BenchGuestOptions): Pr
   cleanup.add('QEMU', () => vm.kill());
   const client = new AgentClient({ connect: () => dialAgentSocket(sock), callTimeoutMs: o.callTimeoutMs });
   cleanup.add('agent client', () => client.close());
-  let healthy = false;
-  const bootEnd = Date.now() + BOOT_LIMIT_MS;
-  while (!healthy && Date.now() < bootEnd) {
-    healthy = await client.health({ timeoutMs: 3000 }).then(
-      (h) => h.status === HealthResponse_Status.SERVING,
-      () => false,
-    );
-  }
-  if (!healthy) throw new Error(`the agent in guest ${image.hash.slice(0, 12)} did not answer Health within ${BOOT_LIMIT_MS} ms`);
+  if (!(await agentServingWithin(client, BOOT_LIMIT_MS))) throw new Error(`the agent in guest ${image.hash.slice(0, 12)} did not answer Health within ${BOOT_LIMIT_MS} ms`);
   await client.call('CreateSandbox', {
     sandbox_id: 'bench',
     hostname: 'bench',

@@ -25,10 +25,9 @@ import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { findGuestImage, type GuestImage } from '../../src/host/guest-image';
-import { dialAgentSocket, serialAgentArgs } from '../helpers/agent-channel';
+import { agentServingWithin, dialAgentSocket, serialAgentArgs } from '../helpers/agent-channel';
 import { guestQemuArgs, missingForBoot, startGuest, type GuestBootConfig } from '../helpers/guest-console';
 import { AgentClient } from '../../src/agent-client';
-import { HealthResponse_Status } from '../../common/generated/agent/agent';
 import type { OciSpec } from '../../src/oci/types';
 
 const FAST: GuestBootConfig = { machine: 'pc', kernel: 'vmlinux', firmware: 'qboot', memoryMib: 512 };
@@ -136,14 +135,7 @@ if (missing) {
   };
 
   t.test('agent in the guest: health, container, exec, destroy', async (t) => {
-    let healthy = false;
-    const deadline = Date.now() + BOOT_LIMIT_MS;
-    while (!healthy && Date.now() < deadline) {
-      healthy = await client.health({ timeoutMs: 3000 }).then(
-        (h) => h.status === HealthResponse_Status.SERVING,
-        () => false,
-      );
-    }
+    const healthy = await agentServingWithin(client, BOOT_LIMIT_MS);
     t.ok(healthy, 'Health answered over virtio-serial');
     if (!healthy) return;
     const v = await client.call('Version', {});

@@ -4,6 +4,8 @@
 
 import { existsSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import type { AgentClient } from '../../src/agent-client';
+import { HealthResponse_Status } from '../../common/generated/agent/agent';
 
 /** QEMU argv for the agent's virtio-serial port, served on the unix socket `sock`. */
 export function serialAgentArgs(sock: string): string[] {
@@ -24,4 +26,17 @@ export async function dialAgentSocket(sock: string, opened?: Socket[]): Promise<
     });
     s.once('error', reject);
   });
+}
+
+/** Asks Health (3 s per try) until the agent says SERVING or `limitMs` has passed: a booting guest answers nothing at first. */
+export async function agentServingWithin(client: Pick<AgentClient, 'health'>, limitMs: number): Promise<boolean> {
+  const deadline = Date.now() + limitMs;
+  while (Date.now() < deadline) {
+    const serving = await client.health({ timeoutMs: 3000 }).then(
+      (h) => h.status === HealthResponse_Status.SERVING,
+      () => false,
+    );
+    if (serving) return true;
+  }
+  return false;
 }

@@ -11,11 +11,10 @@ import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { AgentClient } from '../../src/agent-client';
-import { HealthResponse_Status } from '../../common/generated/agent/agent';
 import type { GuestImage } from '../../src/host/guest-image';
 import type { OciSpec } from '../../src/oci/types';
 import { virtio9pArgs } from '../../src/hypervisor/qemu/devices/virtio-9p';
-import { dialAgentSocket, serialAgentArgs } from './agent-channel';
+import { agentServingWithin, dialAgentSocket, serialAgentArgs } from './agent-channel';
 import { guestQemuArgs, missingForBoot, startGuest, type GuestBootConfig, type GuestProcess } from './guest-console';
 import { DEFAULT_CAPABILITIES } from '../../src/oci/capabilities';
 
@@ -76,14 +75,7 @@ export async function startTwoModelGuest(img: GuestImage, work: string): Promise
     await vm.done.catch(() => undefined);
   };
   try {
-    let healthy = false;
-    const deadline = Date.now() + BOOT_LIMIT_MS;
-    while (!healthy && Date.now() < deadline) {
-      healthy = await client.health({ timeoutMs: 3000 }).then(
-        (h) => h.status === HealthResponse_Status.SERVING,
-        () => false,
-      );
-    }
+    const healthy = await agentServingWithin(client, BOOT_LIMIT_MS);
     if (!healthy) throw new Error(`the guest's agent did not answer within ${BOOT_LIMIT_MS} ms (console: ${join(work, 'console.log')})`);
     await client.call('CreateSandbox', {
       sandbox_id: 'two-model',
