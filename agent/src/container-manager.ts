@@ -5,7 +5,7 @@
 // the host reads it (process.ts: stdio, terminals, exit waits); this file keeps
 // the containers, their runtime calls and the OOM accounting.
 
-import { readFileSync, rmSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlreadyExistsError, FailedPreconditionError, InvalidArgumentError, NotFoundError, ResourceExhaustedError } from '../../common/errors';
@@ -19,6 +19,7 @@ import { CgroupStats, readCgroupStats, readOomKills } from './cgroup';
 import { mustRun, System } from './system';
 import { readTextIfThere } from './files';
 import { OomWatches } from './oom-watch';
+import { waitForPidFile } from './pid-file';
 import { ExitStatus, GuestProcess } from './process';
 import { effectiveCapabilities, guestDevices, PrivilegedFacts, privilegedSpec, processCapabilities } from './privileged';
 
@@ -77,9 +78,6 @@ const MAX_OOM_QUEUE = 1024;
 const INIT_PID_FILE = 'init.pid';
 /** How long StartContainer waits for that pid (a container's start under TCG can take seconds). */
 const INIT_PID_WAIT_MS = 10_000;
-const INIT_PID_POLL_MS = 10;
-/** The poll behind the inotify watch: how late a crun that failed before writing its pid file is noticed. */
-const INIT_PID_WATCHED_POLL_MS = 100;
 /**
  * Exec records per container, running or finished and not yet collected. A
  * record is forgotten as soon as the host has collected its exit and read
@@ -178,56 +176,12 @@ export class ContainerManager {
       c.started = false;
       throw err;
     }
+    // crun's own pid stands in until the file names the container's process (or if it never does).
     c.initPid = c.init.pid;
-    await this.waitForInitPid(c, pidFile);
+    c.initPid = (await waitForPidFile(c.bundle, INIT_PID_FILE, { gone: () => c.init.exit !== undefined, timeoutMs: INIT_PID_WAIT_MS })) ?? c.initPid;
     // crun made the cgroup before it wrote the pid file; a crun that failed made nothing to watch.
     if (!c.init.exit) this.oomWatches.add(c.id, c.cgroupDir);
     return c.initPid;
-  }
-
-  /**
-   * crun writes the file once the container's process runs; until then (or
-   * if it never does) crun's own pid stands in. The wait sleeps until inotify
-   * reports the file in the bundle directory: the guest has one vCPU, and a
-   * 10 ms poll (a timer, four thread-pool trips of a promise readFile) took
-   * it from crun for ~5 ms every ~15 ms while crun made the container
-   * (bench/vm-crun: a later StartContainer 395 -> 320 ms of guest CPU under
-   * TCG, docs/performance.md). The slow poll only
-   * covers a crun that fails before writing it (the loop sees the exit) and a
-   * watch that could not be set up.
-   */
-  private async waitForInitPid(c: Container, pidFile: string): Promise<void> {
-    const end = Date.now() + INIT_PID_WAIT_MS;
-    let wake: (() => void) | undefined;
-    let watcher: FSWatcher | undefined;
-    try {
-      watcher = watch(c.bundle, { persistent: false }, (_event, name) => {
-        if (name === INIT_PID_FILE) wake?.();
-      });
-      watcher.on('error', () => wake?.());
-    } catch {
-      watcher = undefined;
-    }
-    try {
-      while (!c.init.exit && Date.now() < end) {
-        const pid = pidFromFile(readTextIfThere(pidFile));
-        if (pid) {
-          c.initPid = pid;
-          return;
-        }
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, watcher ? INIT_PID_WATCHED_POLL_MS : INIT_PID_POLL_MS);
-          function done(): void {
-            clearTimeout(timer);
-            wake = undefined;
-            resolve();
-          }
-          wake = done;
-        });
-      }
-    } finally {
-      watcher?.close();
-    }
   }
 
   async exec(id: string, execId: string, processJson: Uint8Array, stdin: boolean): Promise<number> {
