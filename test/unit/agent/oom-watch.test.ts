@@ -64,16 +64,19 @@ t.test('a cgroup that cannot be watched (not there) is read on the fallback time
   t.equal(r.calls.length, before, 'the timer stopped with the last polled container');
 });
 
-t.test('the cgroup removed under a watch (crun deletes it when init exits) ends that watch quietly', async (t) => {
+t.test('close() ends every watch and the fallback timer (agent shutdown)', async (t) => {
   const dir = cgroupDir(t);
   const r = recorder();
-  const w = new OomWatches((id) => r.calls.push(id), 60_000);
-  t.teardown(() => w.close());
-  w.add('c2', dir);
-  rmSync(dir, { recursive: true, force: true });
+  const w = new OomWatches((id) => r.calls.push(id), 30);
+  w.add('watched', dir);
+  w.add('polled', join(tmpdir(), 'oom-watch-no-such-dir', 'y'));
+  t.same(w.counts, { watched: 1, polled: 1 });
+  w.close();
+  const before = r.calls.length;
+  writeFileSync(join(dir, 'memory.events'), 'oom_kill 3\n');
   await tick(200);
-  // Whatever inotify reported on the way out (a rename, an error), the owner only re-reads: no throw, no timer.
-  t.equal(w.counts.polled, 0, 'no fallback timer for a cgroup that went away');
+  t.equal(r.calls.length, before, 'neither the watch nor the timer reports after close()');
+  t.same(w.counts, { watched: 0, polled: 0 });
 });
 
 t.test('through the agent: an oom_kill count that grows while the container runs is a GetOOMEvent at once', async (t) => {
