@@ -10,46 +10,32 @@
 
 import { closeSync, constants, openSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { ReadStream } from 'node:tty';
-import { openPty, setWindowSize, type WindowSize } from '../../common/native/pty';
+import type { FdStream } from '../../common/native/fd-stream';
+import { openPty, ptyMasterStream, setWindowSize, type WindowSize } from '../../common/native/pty';
 
 /** End-of-transmission (^D): what closing stdin means on a terminal; the container's pty, in canonical mode, turns it into end-of-file. */
 const EOT = Buffer.from([0x04]);
 
-/**
- * Reading a master whose slave is closed everywhere fails with EIO after the
- * last buffered byte: that is the end of output, not an error. Node's socket
- * code destroys the stream on any read error, and a destroyed stream drops
- * what it still buffers (while paused for backpressure, or not yet flowing):
- * the last lines a process wrote just before it exited were lost. So EIO
- * ends the stream as EOF does; it is destroyed (the fd closed) once that
- * output was consumed.
- */
-function endOnEio(s: ReadStream): ReadStream {
-  const destroy = s.destroy.bind(s);
-  s.destroy = (err?: NodeJS.ErrnoException): ReadStream => {
-    if (err?.code !== 'EIO' || s.readableEnded) return destroy(err);
-    s.push(null);
-    s.once('end', () => destroy());
-    // Nothing may be left to read (or nobody reading): the fd goes with close() then.
-    s.read(0);
-    return s;
-  };
-  return s;
-}
-
 export class Terminal {
-  /** Master side; ends ('close') when the last holder of the slave is gone. */
-  readonly output: ReadStream;
+  /**
+   * Master side; ends, then closes, when the last holder of the slave is
+   * gone. Not a tty.ReadStream: libuv ends a tty's read side at the first
+   * short read that comes with POLLHUP, and a pty master reports POLLHUP as
+   * soon as the slave is closed, while the last bytes the process wrote may
+   * still be on their way to the master's buffer; those were lost (about 1
+   * exec in 800 under load lost its last lines). The shared FdStream reads
+   * until the read itself fails with EIO, which the kernel returns only once
+   * nothing is left.
+   */
+  readonly output: FdStream;
   private slave: number;
 
-  private constructor(
-    private readonly master: number,
-    slave: number,
-  ) {
+  private constructor(master: number, slave: number) {
     this.slave = slave;
-    this.output = endOnEio(new ReadStream(master));
+    this.output = ptyMasterStream(master);
     this.output.on('error', () => undefined);
+    // The read side ended: the terminal is done (nothing can be written to a process that is gone).
+    this.output.once('end', () => this.output.destroy());
   }
 
   static open(size?: WindowSize): Terminal {
@@ -91,7 +77,7 @@ export class Terminal {
 
   /** Sets the size the child reads from its stdio; a no-op once the output has ended (the fd is closed). */
   resize(size: WindowSize): void {
-    if (this.open) setWindowSize(this.master, size);
+    if (this.open) setWindowSize(this.output.fd, size);
   }
 
   close(): void {
