@@ -102,6 +102,13 @@ export interface VmConfig {
   /** The guest reports the RAM it frees and the VMM gives it back to the host (a virtio balloon that is never inflated). */
   freePageReporting?: boolean;
   /**
+   * The guest's RAM may be merged with identical pages of other processes
+   * by the host's KSM (QEMU `mem-merge=on`): memory saved across VMs that run
+   * the same kernel, at the price of a cross-VM side channel. Absent or
+   * false: `mem-merge=off`, never merged, whatever the host's KSM does.
+   */
+  memoryMerge?: boolean;
+  /**
    * The guest's own memory figures (total, free, available, caches, faults),
    * reported through the virtio balloon every this many seconds (1-3600) and
    * read with VmHandle.guestMemory(). Brings the balloon device even without

@@ -101,6 +101,11 @@ if ('missing' in guest) {
     }
     t.equal(statusField(status, 'Seccomp'), '2', 'seccomp filter mode (-sandbox on)');
     t.equal(statusField(status, 'NoNewPrivs'), '1', 'no new privileges (-sandbox elevateprivileges=deny)');
+    // QEMU's own default (mem-merge=on) marks guest RAM mergeable, and a host running KSM for anything else would merge it with other VMs'.
+    const mergeable = readFileSync(`/proc/${pid}/smaps`, 'utf8')
+      .split('\n')
+      .filter((l) => /^VmFlags:.*\bmg\b/.test(l)).length;
+    t.equal(mergeable, 0, 'no mapping of QEMU is mergeable by KSM (no "mg" in its smaps VmFlags): memory_merge is off by default');
 
     // Its own uid: not root, from the handler's range, recorded, and the owner of the pod's tap.
     const ids = (f: string) => new RegExp(`^${f}:\\s*(.*)$`, 'm').exec(status)?.[1].trim().split(/\s+/).map(Number) ?? [];

@@ -36,6 +36,15 @@ export interface MicrovmConfig {
   /** A virtio balloon through which the guest reports the RAM it frees, which QEMU then gives back to the host. */
   free_page_reporting: boolean;
   /**
+   * The guests' RAM may be merged by the host's KSM (QEMU mem-merge): pods
+   * of this handler then share the identical pages of their guests (the
+   * kernel, zeroed memory) with each other and with other mergeable
+   * processes. A cross-VM side channel (docs/security.md), so off by
+   * default; it saves nothing unless the host runs KSM
+   * (/sys/kernel/mm/ksm/run = 1), which vmpod never switches on itself.
+   */
+  memory_merge: boolean;
+  /**
    * Pre-booted VMs kept ready for this handler's pods (sandbox/microvm/pool.ts):
    * a pod of the handler's default size starts on one instead of booting.
    * 0 (default): every pod boots its own VM.
@@ -66,6 +75,7 @@ export const microvmHandlerConfig: HandlerConfigDef<MicrovmHandlerConfig> = {
     // 0: QEMU's own default.
     tcg_tb_size_mib: { type: 'integer', minimum: 0, maximum: 2048 },
     free_page_reporting: { type: 'boolean' },
+    memory_merge: { type: 'boolean' },
     pool_size: { type: 'integer', minimum: 0, maximum: 64 },
   },
   defaults: () => ({
@@ -88,6 +98,7 @@ export const microvmHandlerConfig: HandlerConfigDef<MicrovmHandlerConfig> = {
     // timed out at 128); 0 is QEMU's own min(1 GiB, host RAM / 8) (docs/performance.md).
     tcg_tb_size_mib: 256,
     free_page_reporting: true,
+    memory_merge: false,
     pool_size: 0,
   }),
 };

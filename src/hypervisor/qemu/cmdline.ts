@@ -124,7 +124,7 @@ export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS
     // /etc/qemu config files: the VM has exactly what is listed here.
     '-nodefaults',
     '-no-user-config',
-    ...machineArgs(x86Options(c, o.x86)),
+    ...machineArgs(x86Options(c, o.x86), c.memoryMerge === true),
     // A VM that can hot-plug vCPUs runs multi-threaded TCG: QEMU 7.2 aborts unplugging a vCPU under single-threaded TCG (resize.ts).
     ...accelArgs(c.accel, Math.max(c.vcpus, c.resize?.maxVcpus ?? 0), c.tcgTbSizeMib),
     '-smp',

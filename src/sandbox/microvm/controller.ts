@@ -15,6 +15,7 @@ import type { ContainerConfig__Output } from '../../generated/cri/runtime/v1/Con
 import type { LinuxContainerResources__Output } from '../../generated/cri/runtime/v1/LinuxContainerResources';
 import type { PodSandboxConfig__Output } from '../../generated/cri/runtime/v1/PodSandboxConfig';
 import { findGuestImage } from '../../host/guest-image';
+import { ksmState, memoryMergeDecision } from '../../host/ksm';
 import { CidAllocator, createHypervisor, QemuUidAllocator, resolveVmHost, type Hypervisor } from '../../hypervisor';
 import { silentLogger, type Logger } from '../../log';
 import type { HostFacts, PodNamespaceModes } from '../../oci/input';
@@ -123,6 +124,8 @@ export class MicrovmController implements SandboxController {
     });
     this.log.info({ accel: support.accel, agentTransport: support.agentTransport, guest: found.hash, agent: found.manifest.agent }, 'VM host support resolved');
     if (found.manifest.agent !== 'bundle') this.log.warn({ guest: found.dir }, 'the guest image carries no agent bundle; VM pods will time out in agent-connect');
+    const merge = memoryMergeDecision(this.handler, microvm.memory_merge, ksmState());
+    if (merge.warn) this.log.warn(merge.line);
     return { accel: support.accel.accel, transport: support.agentTransport.transport, guest: found };
   }
 

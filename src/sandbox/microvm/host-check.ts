@@ -6,6 +6,7 @@
 import type { MicrovmHandlerConfig } from '../../config/types';
 import { binaryCapability, deviceCapability, type Capability } from '../../host/capabilities';
 import { findGuestImage, guestImageProbe, guestPartPath } from '../../host/guest-image';
+import { ksmState, memoryMergeDecision } from '../../host/ksm';
 import { probeKvm, resolveVmHost } from '../../hypervisor';
 import type { HostCheckOptions, HostReport } from '../registry';
 
@@ -46,5 +47,6 @@ export async function checkMicrovmHost(name: string, cfg: MicrovmHandlerConfig, 
   } catch (err) {
     decisions.push(`${name}: ${(err as Error).message}`);
   }
+  decisions.push(memoryMergeDecision(name, cfg.memory_merge, ksmState()).line);
   return { capabilities: caps, decisions };
 }

@@ -16,7 +16,7 @@ export interface PodVmLaunch {
   id: string;
   runDir: string;
   host: VmHostChoice;
-  microvm: Pick<MicrovmConfig, 'tcg_tb_size_mib' | 'free_page_reporting'>;
+  microvm: Pick<MicrovmConfig, 'tcg_tb_size_mib' | 'free_page_reporting' | 'memory_merge'>;
   size: Pick<VmSize, 'vcpus' | 'memoryMib'>;
   /** The pod share and the volume share (podPaths). */
   sharedDir: string;
@@ -42,6 +42,7 @@ export function podVmConfig(l: PodVmLaunch, endpoint: AgentEndpoint): VmConfig {
     memoryMib: l.size.memoryMib,
     ...(accel === 'tcg' && l.microvm.tcg_tb_size_mib > 0 ? { tcgTbSizeMib: l.microvm.tcg_tb_size_mib } : {}),
     freePageReporting: l.microvm.free_page_reporting,
+    memoryMerge: l.microvm.memory_merge,
     // In-place resize (resize.ts): vCPUs up to the host's (as sizing caps them), RAM through virtio-mem over the maxmem headroom.
     resize: { maxVcpus: Math.max(l.size.vcpus, Math.min(cpus().length, 255)) },
     boot: {

@@ -109,8 +109,10 @@ t.test('[registries."<host>".auth]: an unknown key is refused by name', async (t
 });
 
 t.test('a VM handler bounds the TCG buffer and reports free pages by default; both can be set', async (t) => {
-  t.match(parse('').runtime.handlers.vm, { tcg_tb_size_mib: 256, free_page_reporting: true });
+  t.match(parse('').runtime.handlers.vm, { tcg_tb_size_mib: 256, free_page_reporting: true, memory_merge: false });
+  t.match(parse('[runtime.handlers.vm]\nmemory_merge = true\n').runtime.handlers.vm, { memory_merge: true }, 'memory_merge is opt-in');
   t.match(parse('[runtime.handlers.vm]\ntcg_tb_size_mib = 0\nfree_page_reporting = false\n').runtime.handlers.vm, { tcg_tb_size_mib: 0, free_page_reporting: false }, "0: QEMU's own default");
   t.throws(() => parse('[runtime.handlers.vm]\ntcg_tb_size_mib = 4096\n'), /tcg_tb_size_mib/, 'beyond what QEMU takes');
   t.throws(() => parse('[runtime.handlers.vm]\nfree_page_reporting = "yes"\n'), /free_page_reporting/);
+  t.throws(() => parse('[runtime.handlers.vm]\nmemory_merge = 1\n'), /memory_merge/);
 });

@@ -43,10 +43,13 @@ export const DEFAULT_X86_OPTIONS: X86Options = {
   firmwareDir: '/usr/share/qemu',
 };
 
-export function machineArgs(o: X86Options): string[] {
+export function machineArgs(o: X86Options, memoryMerge = false): string[] {
   // The accelerator goes in `-accel`, never also in `-machine accel=`: QEMU
-  // refuses the two together.
-  const args = ['-machine', o.profile === 'disk' ? `${o.machine},graphics=off` : `${o.machine},nvdimm=on`];
+  // refuses the two together. mem-merge is spelled out either way: QEMU's own
+  // default is on, which would let the host's KSM (if an operator turns it on
+  // for anything else) merge this guest's pages with other VMs' unasked.
+  const profile = o.profile === 'disk' ? 'graphics=off' : 'nvdimm=on';
+  const args = ['-machine', `${o.machine},${profile},mem-merge=${memoryMerge ? 'on' : 'off'}`];
   if (o.firmware === 'qboot') args.push('-bios', `${o.firmwareDir}/qboot.rom`);
   // SeaBIOS: no -bios, QEMU's default bios-256k.bin from its data dirs (under /usr).
   if (o.firmware === 'ovmf') args.push('-bios', o.ovmfPath ?? OVMF_PATH);

@@ -28,7 +28,8 @@ function values(args: string[], flag: string): string[] {
 }
 
 const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[] }> = [
-  { desc: 'machine pc with nvdimm, no accel= in -machine', cfg: base(), flag: '-machine', expect: ['pc,nvdimm=on'] },
+  { desc: 'machine pc with nvdimm, no accel= in -machine, never merged by KSM unless asked', cfg: base(), flag: '-machine', expect: ['pc,nvdimm=on,mem-merge=off'] },
+  { desc: 'memoryMerge: the guest RAM may be merged by KSM', cfg: base({ memoryMerge: true }), flag: '-machine', expect: ['pc,nvdimm=on,mem-merge=on'] },
   { desc: 'tcg single-threaded for one vCPU', cfg: base(), flag: '-accel', expect: ['tcg,thread=single'] },
   { desc: 'tcg multi-threaded for two vCPUs', cfg: base({ vcpus: 2 }), flag: '-accel', expect: ['tcg,thread=multi'] },
   { desc: 'kvm accel', cfg: base({ accel: 'kvm' }), flag: '-accel', expect: ['kvm'] },
@@ -170,7 +171,7 @@ for (const c of cases) {
 
 t.test('q35 and seabios options', async (t) => {
   const args = buildQemuArgs(base(), { x86: { ...DEFAULT_QEMU_OPTIONS.x86, machine: 'q35', firmware: 'seabios' } });
-  t.same(values(args, '-machine'), ['q35,nvdimm=on']);
+  t.same(values(args, '-machine'), ['q35,nvdimm=on,mem-merge=off']);
   t.same(values(args, '-bios'), [], 'SeaBIOS is the built-in default: no -bios');
 });
 

@@ -54,13 +54,13 @@ function refusedBy(t: { ok(v: unknown, msg: string): unknown; fail(msg: string):
 
 t.test('machine, firmware, no kernel', async (t) => {
   const args = buildQemuArgs(diskVm());
-  t.same(values(args, '-machine'), ['pc,graphics=off'], 'pc without nvdimm; graphics=off: SeaBIOS speaks on ttyS0');
+  t.same(values(args, '-machine'), ['pc,graphics=off,mem-merge=off'], 'pc without nvdimm; graphics=off: SeaBIOS speaks on ttyS0; never merged by KSM');
   t.same(values(args, '-bios'), [], 'SeaBIOS: QEMU’s default bios, no -bios');
   t.same(values(args, '-kernel'), [], 'no kernel');
   t.same(values(args, '-append'), []);
   t.notOk(args.includes('-S'), 'not paused');
   const ovmf = buildQemuArgs(diskVm({ firmware: 'ovmf', machine: 'q35' }));
-  t.same(values(ovmf, '-machine'), ['q35,graphics=off']);
+  t.same(values(ovmf, '-machine'), ['q35,graphics=off,mem-merge=off']);
   t.same(values(ovmf, '-bios'), ['/usr/share/ovmf/OVMF.fd'], 'OVMF code+vars image, read-only as -bios');
 });
 

@@ -19,7 +19,7 @@ const launch = (accel: 'tcg' | 'kvm', over: Partial<PodVmLaunch> = {}): PodVmLau
   id: 'p',
   runDir: '/run/p',
   host: { accel, transport: 'serial', guest },
-  microvm: { tcg_tb_size_mib: 256, free_page_reporting: true },
+  microvm: { tcg_tb_size_mib: 256, free_page_reporting: true, memory_merge: false },
   size: { vcpus: 1, memoryMib: 512 },
   sharedDir: '/s',
   volumeDir: '/v',
@@ -34,6 +34,12 @@ t.test('the guest image, shares, size and jail come from the launch', async (t) 
   t.same(c.rootfs, { path: '/guest/rootfs.img', sizeBytes: 4096 });
   t.equal(c.tcgTbSizeMib, 256);
   t.equal(c.freePageReporting, true);
+  t.equal(c.memoryMerge, false, "the handler's memory_merge, off by default");
+  t.equal(
+    podVmConfig(launch('tcg', { microvm: { tcg_tb_size_mib: 256, free_page_reporting: true, memory_merge: true } }), { transport: 'serial', socketPath: '/a' }).memoryMerge,
+    true,
+    'and on when the handler opts in',
+  );
   t.same(c.jail, { uid: 1900000000, gid: 1900000000 });
   t.same(c.agent, { transport: 'serial', socketPath: '/run/p/agent.sock' });
   t.notOk('network' in c, 'no NIC unless given');
