@@ -4,7 +4,7 @@
 //   node dist/bench/vm-pod.js [--runs 3] [--idle 3] [--floor-runs 3]
 //                             [--parallel N] [--settle 10] [--smaps-out FILE]
 //                             [--tb-size MiB] [--tb-sweep 32,64,1024]
-//                             [--fill [--fill-max 150]]
+//                             [--fill [--fill-max 150]] [--ksm]
 //
 // * Start: RunPodSandbox-equivalent (CNI ADD + MicrovmController.createSandbox,
 //   broken into its phases: share, tap, qemu, agent, sandbox, guest-network)
@@ -30,6 +30,11 @@
 //   past 90 % of its RAM in use (or --fill-max pods); prints how many fit,
 //   MemAvailable per pod, and the CPU the idle fleet's QEMUs use. Needs the
 //   RAM it measures: run it on a machine nothing else needs at the time.
+// * Memory merging (--ksm): the pods run with memory_merge (QEMU
+//   mem-merge=on); after the idle measurement above, the host's KSM is
+//   switched on (5000 pages every 20 ms), and once it has made three full
+//   passes the same pods are measured again, with ksmd's CPU time to merge
+//   and while idle. KSM's settings are put back at the end, also on Ctrl-C.
 // * TCG translation buffer (--tb-sweep): for each tb-size, --runs pod
 //   starts with their container, each printed with QEMU's CPU time and the
 //   buffer's resident size once the container is up: the start-time cost of
@@ -47,6 +52,7 @@ import { decodeVmPodData } from '../src/sandbox/microvm/data';
 import { measureGuestBootFloor } from './guest-boot';
 import { benchPodConfig, busyboxContainerConfig, openVmBenchWorld, POD_NAMESPACES } from './lib/vm-bench';
 import { Cleanup, runWithCleanup } from './lib/cleanup';
+import { ksmCounters, ksmdCpuMs, ksmSavedKiB, runKsmUntilCleanup, waitKsmScans } from './lib/ksm';
 import { BUCKET_LABELS, BUCKETS, densityEstimate, meanBreakdown, parseMeminfo, parseSmaps, smapsBreakdown, totalPssKiB, type GuestFiles } from './lib/smaps';
 
 const arg = (name: string, dflt: number, min = 1): number => {
@@ -82,6 +88,7 @@ async function main(cleanup: Cleanup): Promise<void> {
   const smapsOut = strArg('--smaps-out');
   const fill = process.argv.includes('--fill');
   const fillMax = arg('--fill-max', 150);
+  const ksm = process.argv.includes('--ksm');
   const tbSize = strArg('--tb-size');
   const tbSweep = (strArg('--tb-sweep') ?? '')
     .split(',')
@@ -101,6 +108,8 @@ async function main(cleanup: Cleanup): Promise<void> {
   cleanup.add('VM pods, network namespace, registry and work dir', () => w.close());
   const { cfg, vmCfg, images, image, net } = w;
   if (tbSize !== undefined) vmCfg.tcg_tb_size_mib = Number(tbSize);
+  // Mergeable RAM changes nothing until KSM runs, which it does only for the second measurement.
+  if (ksm) vmCfg.memory_merge = true;
   const c = new MicrovmController({ handler: 'vm', config: cfg, microvm: vmCfg, host: readHostFacts(), logger: silentLogger });
   w.controllers.push(c);
   const forget = (id: string): void => {
@@ -228,19 +237,26 @@ async function main(cleanup: Cleanup): Promise<void> {
   const pids = idlePods.map((p) => decodeVmPodData(p.data, p.id).pid);
   // copyFileSync would copy nothing: /proc files have size 0.
   if (smapsOut) writeFileSync(smapsOut, readFileSync(`/proc/${pids[0]}/smaps`));
-  const breakdowns = pids.map((pid) => smapsBreakdown(parseSmaps(readFileSync(`/proc/${pid}/smaps`, 'utf8')), files));
-  const after = meminfo();
-  const daemonKiB = pssKiB(process.pid);
-  const mean = meanBreakdown(breakdowns);
-  const daemonShare = daemonKiB / idle;
-  console.log(`idle VM pods: ${idle}, each with one sleep container, after ${settleS} s idle; load average ${loadavg()}`);
-  console.log(`  per pod, mean over the ${idle} QEMUs (MiB)     PSS   private     RSS   mapped`);
-  for (const k of BUCKETS)
-    console.log(`  ${BUCKET_LABELS[k].padEnd(42)} ${mib(mean[k].pssKiB).padStart(7)} ${mib(mean[k].privateKiB).padStart(9)} ${mib(mean[k].rssKiB).padStart(7)} ${mib(mean[k].sizeKiB).padStart(8)}`);
-  console.log(`  ${'daemon share (bench process PSS / pods)'.padEnd(42)} ${mib(daemonShare).padStart(7)}   (bench process ${mib(daemonKiB)} MiB, ${mib(daemonBeforeKiB)} before the idle pods)`);
-  const withTcg = totalPssKiB(mean) + daemonShare;
-  const withoutTcg = totalPssKiB(mean, ['tcg']) + daemonShare;
-  console.log(`  per pod with the daemon share: ${mib(withTcg)} MiB; without the TCG buffer: ${mib(withoutTcg)} MiB (goal ≤ 128 cold: ${withoutTcg <= 128 * 1024 ? 'met' : 'NOT met'})`);
+  /** PSS of the idle pods by mapping, with the daemon's share, and the host's MemAvailable drop per pod; printed under `title`. */
+  const measureIdle = (title: string) => {
+    const breakdowns = pids.map((pid) => smapsBreakdown(parseSmaps(readFileSync(`/proc/${pid}/smaps`, 'utf8')), files));
+    const after = meminfo();
+    const daemonKiB = pssKiB(process.pid);
+    const mean = meanBreakdown(breakdowns);
+    const daemonShare = daemonKiB / idle;
+    console.log(`${title}; load average ${loadavg()}`);
+    console.log(`  per pod, mean over the ${idle} QEMUs (MiB)     PSS   private     RSS   mapped`);
+    for (const k of BUCKETS)
+      console.log(`  ${BUCKET_LABELS[k].padEnd(42)} ${mib(mean[k].pssKiB).padStart(7)} ${mib(mean[k].privateKiB).padStart(9)} ${mib(mean[k].rssKiB).padStart(7)} ${mib(mean[k].sizeKiB).padStart(8)}`);
+    console.log(`  ${'daemon share (bench process PSS / pods)'.padEnd(42)} ${mib(daemonShare).padStart(7)}   (bench process ${mib(daemonKiB)} MiB, ${mib(daemonBeforeKiB)} before the idle pods)`);
+    const withTcg = totalPssKiB(mean) + daemonShare;
+    const withoutTcg = totalPssKiB(mean, ['tcg']) + daemonShare;
+    console.log(`  per pod with the daemon share: ${mib(withTcg)} MiB; without the TCG buffer: ${mib(withoutTcg)} MiB (goal ≤ 128 cold: ${withoutTcg <= 128 * 1024 ? 'met' : 'NOT met'})`);
+    const dropKiB = (before.availableKiB - after.availableKiB) / idle;
+    console.log(`  MemAvailable: ${mib(before.availableKiB)} MiB before the idle pods, ${mib(after.availableKiB)} MiB with them → ${mib(dropKiB)} MiB per pod (of ${mib(after.totalKiB)} MiB)`);
+    return { withTcg, withoutTcg, dropKiB };
+  };
+  const { withTcg, withoutTcg, dropKiB } = measureIdle(`idle VM pods: ${idle}, each with one sleep container, after ${settleS} s idle${ksm ? ' (memory_merge on, KSM not yet running)' : ''}`);
   const guestViews: Record<string, number>[] = [];
   for (const ch of idleChs) {
     const deadline = Date.now() + 30_000;
@@ -255,13 +271,31 @@ async function main(cleanup: Cleanup): Promise<void> {
   console.log(
     `  the guest's own view (median of the pods' /proc/meminfo, MiB): MemTotal ${mib(gv('MemTotal'))}, used (MemTotal − MemFree) ${mib(gv('MemTotal') - gv('MemFree'))}: AnonPages ${mib(gv('AnonPages'))}, Cached ${mib(gv('Cached'))} (Shmem ${mib(gv('Shmem'))}), Slab ${mib(gv('Slab'))}, PageTables ${mib(gv('PageTables'))}, KernelStack ${mib(gv('KernelStack'))}; the rest is the kernel image, memmap and allocations meminfo does not name`,
   );
-  const dropKiB = (before.availableKiB - after.availableKiB) / idle;
-  console.log(`  MemAvailable: ${mib(before.availableKiB)} MiB before the idle pods, ${mib(after.availableKiB)} MiB with them → ${mib(dropKiB)} MiB per pod (of ${mib(after.totalKiB)} MiB)`);
   const byPss = densityEstimate({ totalKiB: before.totalKiB, availableKiB: before.availableKiB, perPodKiB: withTcg });
   const byDrop = densityEstimate({ totalKiB: before.totalKiB, availableKiB: before.availableKiB, perPodKiB: dropKiB });
   console.log(
     `  density (extrapolated from these ${idle} pods, not measured by filling the machine): until 90 % of ${mib(before.totalKiB)} MiB is used, ${byPss} idle pods at ${mib(withTcg)} MiB PSS each; ${byDrop} at the ${mib(dropKiB)} MiB of MemAvailable each took`,
   );
+
+  if (ksm) {
+    // The same pods, merged: KSM on at a rate that makes three passes over ten 1 GiB guests take about a minute here.
+    const cpu0 = ksmdCpuMs();
+    const t0 = Date.now();
+    runKsmUntilCleanup(cleanup, { pagesToScan: 5000, sleepMs: 20 });
+    const merged = await waitKsmScans(3, 900_000);
+    const mergeMs = Date.now() - t0;
+    const cpu1 = ksmdCpuMs();
+    await new Promise((res) => setTimeout(res, 10_000));
+    const cpu2 = ksmdCpuMs();
+    const k = measureIdle(`the same ${idle} pods after KSM's three full passes (${sec(mergeMs)} s)`);
+    const perSecond = (a?: number, b?: number, ms = 10_000): string => (a !== undefined && b !== undefined ? `${(((b - a) / ms) * 1000).toFixed(0)} ms/s` : 'ksmd not found');
+    console.log(
+      `  KSM: ${merged.pagesShared} pages kept for ${merged.pagesSharing} sharers → ${mib(ksmSavedKiB(merged) / idle)} MiB saved per pod; ksmd CPU ${perSecond(cpu0, cpu1, mergeMs)} while merging, ${perSecond(cpu1, cpu2)} over the next 10 s at the same rate (${ksmCounters().fullScans - merged.fullScans} more passes)`,
+    );
+    console.log(
+      `  merged / not merged, same pods, without the TCG buffer: ${mib(k.withoutTcg)} / ${mib(withoutTcg)} MiB = ${(k.withoutTcg / withoutTcg).toFixed(2)}x; MemAvailable drop per pod ${mib(k.dropKiB)} / ${mib(dropKiB)} MiB`,
+    );
+  }
 
   if (fill) {
     // Goal 4's density by filling, not by extrapolation: more idle pods (each with its sleep container),
