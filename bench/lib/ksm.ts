@@ -38,9 +38,14 @@ export function runKsmUntilCleanup(cleanup: Cleanup, o: { pagesToScan: number; s
   cleanup.add(`KSM settings back to run=${saved.run} pages_to_scan=${saved.pages_to_scan} sleep_millisecs=${saved.sleep_millisecs}`, () => {
     for (const [k, v] of Object.entries(saved)) writeFileSync(join(KSM_DIR, k), v);
   });
+  setKsmRate(o);
+  writeFileSync(join(KSM_DIR, 'run'), '1');
+}
+
+/** How fast ksmd scans: `pagesToScan` pages, then `sleepMs` asleep. Pages already merged stay merged. */
+export function setKsmRate(o: { pagesToScan: number; sleepMs: number }): void {
   writeFileSync(join(KSM_DIR, 'pages_to_scan'), String(o.pagesToScan));
   writeFileSync(join(KSM_DIR, 'sleep_millisecs'), String(o.sleepMs));
-  writeFileSync(join(KSM_DIR, 'run'), '1');
 }
 
 /** Resolves once KSM completed `scans` more full passes (merging takes two: one to find a page twice, one to merge); rejects after `timeoutMs`. */
