@@ -3,8 +3,12 @@
 // master: its read side reports the master's end (EIO once every copy of the
 // slave is closed) as an error and is destroyed, and a destroyed Readable
 // drops whatever it still buffers for a paused reader — the last lines a
-// process printed before it exited. Here EIO can be declared the end of the
-// stream: everything read before it is delivered, then 'end'.
+// process printed before it exited. And libuv takes a short read that comes
+// with POLLHUP for the end, which a pty master reports once the slave is
+// closed while the last bytes written may still be on their way into its
+// buffer (agent/src/terminal.ts measured the loss). Here only a read ends the
+// stream: EOF, or EIO declared the end; everything read before it is
+// delivered, then 'end'.
 // VsockSocket is this stream over an AF_VSOCK handle: it names its errors by
 // the peer's address and counts on ENOBUFS as a full buffer.
 
