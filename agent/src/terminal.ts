@@ -22,7 +22,7 @@ export class Terminal {
    * gone. Not a tty.ReadStream: libuv ends a tty's read side at the first
    * short read that comes with POLLHUP, and a pty master reports POLLHUP as
    * soon as the slave is closed, while the last bytes the process wrote may
-   * still on their way to the master's buffer; those were lost (measured:
+   * still be on their way to the master's buffer; those were lost (measured:
    * 11 of 9000 runs under load, with a reader that resumed after the exit).
    * The shared FdStream reads until the read itself fails with EIO, which
    * the kernel returns only once nothing is left.
