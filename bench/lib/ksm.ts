@@ -3,11 +3,12 @@
 // through the bench's cleanup. vmpod itself never writes these files; an
 // operator runs KSM or does not.
 
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KSM_DIR } from '../../src/host/ksm';
 import type { Cleanup } from './cleanup';
+import { clockTicks, readProcTable } from './procs';
 
-const KSM_DIR = '/sys/kernel/mm/ksm';
 const PAGE_KIB = 4;
 
 export interface KsmCounters {
@@ -61,20 +62,7 @@ export async function waitKsmScans(scans: number, timeoutMs: number): Promise<Ks
 }
 
 /** CPU time (ms) of the host's ksmd thread so far; undefined when no ksmd runs. */
-export function ksmdCpuMs(proc = '/proc'): number | undefined {
-  for (const pid of readdirSync(proc)) {
-    if (!/^\d+$/.test(pid)) continue;
-    let comm: string;
-    try {
-      comm = readFileSync(join(proc, pid, 'comm'), 'utf8').trim();
-    } catch {
-      continue;
-    }
-    if (comm !== 'ksmd') continue;
-    const f = readFileSync(join(proc, pid, 'stat'), 'utf8')
-      .split(') ')[1]
-      .split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  }
-  return undefined;
+export function ksmdCpuMs(): number | undefined {
+  const ksmd = [...readProcTable().values()].find((p) => p.comm === 'ksmd');
+  return ksmd && (ksmd.cpuTicks * 1000) / clockTicks();
 }

@@ -5,7 +5,8 @@
 
 import { readFileSync } from 'node:fs';
 
-export const KSM_RUN_PATH = '/sys/kernel/mm/ksm/run';
+export const KSM_DIR = '/sys/kernel/mm/ksm';
+export const KSM_RUN_PATH = `${KSM_DIR}/run`;
 
 export type KsmState = 'running' | 'stopped' | 'absent';
 
