@@ -50,6 +50,8 @@ export interface GuestManifest {
    * Absent in images built before on-demand loading.
    */
   modules_on_demand?: string[];
+  /** The boot modules the kernel has built in (none with Debian's kernel). */
+  modules_builtin?: string[];
   parts: { vmlinux: GuestPart; bzImage: GuestPart; initramfs: GuestPart; rootfs: GuestRootfsPart };
 }
 
