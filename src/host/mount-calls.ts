@@ -58,6 +58,11 @@ function refused(what: string, err: unknown): InternalError {
   return new InternalError(`${what} failed: ${(err as Error).message}`, { cause: err });
 }
 
+/** Why a mount failed, in mount(8)'s words (its stderr) or the syscall's (the addon's error, kept as the cause). */
+export function mountFailureWords(err: unknown): string {
+  return (err as { stderr?: string }).stderr?.trim() || ((err as Error).cause as Error | undefined)?.message || (err as Error).message;
+}
+
 /**
  * mount(2) of `fstype` from `source` on `target` with mount(8)-style
  * `options`; false when the addon is unavailable. A refusal is INTERNAL.

@@ -11,7 +11,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import { InternalError } from '../../common/errors';
 import { sha256 } from './content-store';
 import { makeDirs } from '../host/make-dirs';
-import { mountDirect } from '../host/mount-calls';
+import { mountDirect, mountFailureWords } from '../host/mount-calls';
 import { runProgram } from '../host/run-program';
 
 // Without forking the daemon (host/run-program.ts): the rootfs umount runs at every container's stop.
@@ -173,15 +173,16 @@ export async function mountOverlay(l: RootfsLayout, snapshots?: SnapshotStore): 
   try {
     // mount(2) from the daemon when the paths are absolute (host/mount-calls.ts); relative ones need mount(8)'s own cwd.
     if (!cwd && mountDirect('overlay', l.mountpoint, 'overlay', options)) return;
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', options, l.mountpoint], { cwd });
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', options, l.mountpoint], { cwd, timeoutMs: MOUNT_TIMEOUT_MS });
   } catch (err) {
-    // mount(8)'s words, or the syscall's (host/mount-calls.ts keeps the addon's error as its cause).
-    const why = (err as { stderr?: string }).stderr?.trim() || ((err as Error).cause as Error | undefined)?.message || (err as Error).message;
-    throw new InternalError(`mounting the container root filesystem (overlay) at ${l.mountpoint} failed: ${why}`);
+    throw new InternalError(`mounting the container root filesystem (overlay) at ${l.mountpoint} failed: ${mountFailureWords(err)}`);
   }
 }
 
-const MOUNT_OPTIONS_MAX = 4000;
+/** What mount(8) may carry in one page of options. */
+export const MOUNT_OPTIONS_MAX = 4000;
+/** mount(8) of an overlayfs never waits on I/O; one that has not returned by then is stuck, not slow. */
+export const MOUNT_TIMEOUT_MS = 30_000;
 
 function commonParent(dirs: string[]): string | undefined {
   // Snapshot dirs are <snapshots>/<chain>/fs: their grandparent is shared.

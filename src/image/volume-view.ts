@@ -7,16 +7,11 @@
 // when there is no upper one: a one-layer image gets an empty directory
 // under its layer.
 
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { InternalError } from '../../common/errors';
-import { isMountpoint, type SnapshotStore } from './snapshots';
+import { isMountpoint, MOUNT_OPTIONS_MAX, MOUNT_TIMEOUT_MS, type SnapshotStore } from './snapshots';
 import { makeDirs } from '../host/make-dirs';
-
-const run = promisify(execFile);
-
-/** What mount(8) may carry in one page of options (as snapshots.ts). */
-const MOUNT_OPTIONS_MAX = 4000;
+import { mountDirect, mountFailureWords } from '../host/mount-calls';
+import { runProgram } from '../host/run-program';
 
 /** `ro,nodev,lowerdir=…`: top layer first, the empty dir under a lone layer (pure). */
 export function viewOptions(lowerdirs: readonly string[], emptyDir: string): string {
@@ -47,8 +42,10 @@ export async function mountView(lowerdirs: readonly string[], mountpoint: string
   }
   if (options.length > MOUNT_OPTIONS_MAX) throw new InternalError(`the image has too many layers (${lowerdirs.length}) for one overlayfs mount`);
   try {
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', options, mountpoint], { cwd });
+    // mount(2) from the daemon when the paths are absolute (host/mount-calls.ts); the short links need mount(8)'s cwd.
+    if (!cwd && mountDirect('overlay', mountpoint, 'overlay', options)) return;
+    await runProgram('mount', ['-t', 'overlay', 'overlay', '-o', options, mountpoint], { cwd, timeoutMs: MOUNT_TIMEOUT_MS });
   } catch (err) {
-    throw new InternalError(`mounting the image volume view at ${mountpoint} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`);
+    throw new InternalError(`mounting the image volume view at ${mountpoint} failed: ${mountFailureWords(err)}`);
   }
 }

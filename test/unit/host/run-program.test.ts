@@ -14,4 +14,10 @@ t.test('runProgram: promisify(execFile) over spawnChild', async (t) => {
   await t.rejects(runProgram('sh', ['-c', 'kill -TERM $$']), { constructor: ProgramError, code: null, signal: 'SIGTERM' }, 'killed: the signal by name');
   await t.rejects(runProgram('vmpod-no-such-program', []), { constructor: ProgramError, code: 'ENOENT' }, 'cannot start: the errno name as code');
   t.same(await runProgram('pwd', [], { cwd: '/tmp' }), { stdout: '/tmp\n', stderr: '' }, 'in the cwd given');
+  await t.rejects(
+    runProgram('sh', ['-c', 'echo stuck >&2; exec sleep 30'], { timeoutMs: 200 }),
+    { constructor: ProgramError, code: 'ETIMEDOUT', signal: 'SIGKILL', stderr: 'stuck\n', message: /^sh -c .* did not finish within 200 ms and was killed$/ },
+    'a program that outlives its timeout is killed, and the caller hears so',
+  );
+  t.same(await runProgram('true', [], { timeoutMs: 5000 }), { stdout: '', stderr: '' }, 'a timeout that does not expire changes nothing');
 });
