@@ -3,7 +3,8 @@
 // boots), and the build's garbage collection (guest-image/lib/gc.js) deletes
 // only images that no checkout record names, no process maps or holds open,
 // `current` does not point at, and that are older than the newest unused
-// ones it keeps. Runs guest-image/build only on its up-to-date path (a fake
+// ones it keeps; lib/kernel-gc.js then deletes the guest kernel builds no
+// image left was built from. Runs guest-image/build only on its up-to-date path (a fake
 // image named by the real input hash, in a temporary cache), so nothing is
 // downloaded or built.
 
@@ -17,6 +18,7 @@ import { findGuestImage } from '../../src/host/guest-image';
 const REPO = resolve(__dirname, '../../..');
 const BUILD = join(REPO, 'guest-image/build');
 const GC = join(REPO, 'guest-image/lib/gc.js');
+const KERNEL_GC = join(REPO, 'guest-image/lib/kernel-gc.js');
 
 function tempDir(t: { teardown(fn: () => void): void }): string {
   const d = mkdtempSync(join(tmpdir(), 'vmpod-guest-cache-'));
@@ -82,6 +84,39 @@ t.test('gc says why it keeps or deletes each build; keep 0 deletes every unused 
   t.match(err, /keeping 222222222222: current points at it/);
   t.match(err, /deleting 111111111111: no checkout record names it, no process uses it/);
   t.same(readdirSync(cache).sort(), [h('2'), 'current'].sort());
+});
+
+t.test('kernel gc keeps the kernel just used, every kernel an image in the cache was built from and the newest unused', async (t) => {
+  const root = tempDir(t);
+  const guests = join(root, 'guest');
+  const kernels = join(root, 'kernel');
+  // Images: one built from kernel a, one from a Debian kernel (apt), one unfinished (no manifest) naming nothing.
+  fakeImage(guests, h('1'), 10);
+  writeFileSync(join(guests, h('1'), 'manifest.json'), JSON.stringify({ packages: [{ name: 'vmpod-kernel', version: '-', sha256: h('a'), source: 'built' }] }));
+  fakeImage(guests, h('2'), 20);
+  writeFileSync(join(guests, h('2'), 'manifest.json'), JSON.stringify({ packages: [{ name: 'linux-image-6.1.0-9-amd64', version: '6.1', sha256: h('e'), source: 'apt' }] }));
+  mkdirSync(join(guests, h('3')), { recursive: true });
+  // Kernel builds, newest first: n (just used), c, d (unused), a (named by image 1), e, f (unused; e only as an apt package's sha).
+  for (const [c, age] of [
+    ['0', 5],
+    ['c', 10],
+    ['d', 20],
+    ['a', 30],
+    ['e', 40],
+    ['f', 50],
+  ] as const) {
+    mkdirSync(join(kernels, h(c)), { recursive: true });
+    const when = Date.now() / 1000 - age;
+    utimesSync(join(kernels, h(c)), when, when);
+  }
+  mkdirSync(join(kernels, `.tmp-${h('9')}-1`));
+  const err = execFileSync('sh', ['-c', `node "$0" "$@" 2>&1 >/dev/null`, KERNEL_GC, guests, kernels, '1', h('0')], { encoding: 'utf8' });
+  const left = readdirSync(kernels).sort();
+  t.same(left, [`.tmp-${h('9')}-1`, h('0'), h('a'), h('c')].sort(), 'kept: the kernel just used, the 1 newest unused (c), a (image 1 was built from it), a build in progress; deleted: d, e, f');
+  t.match(err, /keeping aaaaaaaaaaaa: image 111111111111 was built from it/, 'it says why it keeps a kernel');
+  t.match(err, /deleting dddddddddddd: no image in the guest cache was built from it/, 'and why it deletes one');
+  execFileSync('node', [KERNEL_GC, guests, join(root, 'no-kernel-cache'), '2'], { stdio: 'ignore' });
+  t.pass('no kernel cache at all (a Debian-kernel machine) is nothing to do');
 });
 
 const missingBuildTools = ['apt-cache', 'flock', 'mkfs.ext4', 'ndctl', 'cpio'].find((tool) => {
