@@ -12,7 +12,7 @@
 
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -66,5 +66,26 @@ if (missing) {
       t.comment(`inputs only in ${a}:\n${inA.filter((l) => !inB.includes(l)).join('\n')}`);
       t.comment(`inputs only in ${b}:\n${inB.filter((l) => !inA.includes(l)).join('\n')}`);
     }
+  });
+
+  // The guest kernel's cache is keyed by its inputs (guest-image/kernel/build
+  // --print-hash), a fragment by its settings only: a comment must not cost a
+  // 10-minute rebuild, and a setting, `# CONFIG_X is not set` included, must.
+  t.test('the guest kernel hash follows what a fragment sets, not its comments', async (t) => {
+    const dir = join(base, 'kernel');
+    cpSync(join(REPO, 'guest-image/kernel'), dir, { recursive: true });
+    const fragment = join(dir, 'vmpod.config');
+    const original = readFileSync(fragment, 'utf8');
+    const hash = (): string => run(join(dir, 'build'), ['--print-hash'], dir).trim();
+    const base0 = hash();
+    t.match(base0, /^[0-9a-f]{64}$/, 'the kernel build prints a sha256');
+    writeFileSync(fragment, `${original}\n# a comment, and a blank line above\n`);
+    t.equal(hash(), base0, 'a comment or a blank line leaves the hash as it was');
+    writeFileSync(fragment, `${original}# CONFIG_VMPOD_TEST_OPTION is not set\n`);
+    const unset = hash();
+    t.not(unset, base0, '`# CONFIG_X is not set` changes it');
+    writeFileSync(fragment, `${original}CONFIG_VMPOD_TEST_OPTION=y\n`);
+    t.not(hash(), base0, 'a setting changes it');
+    t.not(hash(), unset, 'and =y differs from is not set');
   });
 }
