@@ -1,8 +1,8 @@
 // critest v1.26.1's validation suite (the CRI conformance tests of
-// cri-tools) against the real daemon, once with the default runc handler and
-// once with every pod in a VM (--runtime-handler=vm); with
-// VMPOD_CRITEST_HANDLERS=...,vm-pool also with every pod handed a pre-booted
-// VM out of a pool. The daemon runs as a
+// cri-tools) against the real daemon, once with the default runc handler,
+// once with every pod in a VM (--runtime-handler=vm) and once with every pod
+// handed a pre-booted VM out of a pool (vm-pool); VMPOD_CRITEST_HANDLERS
+// picks some of them. The daemon runs as a
 // user starts it (dist/src/main.js serve with a TOML config) inside netns
 // "critest", where the shared scripts put the registry holding critest's
 // image stand-ins; critest runs in that netns too. A spec that fails and is
@@ -66,7 +66,7 @@ if (missing) {
   t.test('critest validation', { skip: `critest conformance stage skipped: ${missing}` }, async () => undefined);
 } else {
   const known = readKnownFailures();
-  // The VM handler boots one TCG guest per pod, about 80 of them.
+  // The VM handlers boot one TCG guest per pod, about 80 of them each.
   t.setTimeout(50 * 60_000);
 
   // The registry and netns are the shared scripts' own; they stop them by PID.

@@ -70,7 +70,7 @@ t.test('the committed known-failures list parses, and every entry has a reason a
 });
 
 t.test('the conformance stage runs runc and vm unless VMPOD_CRITEST_HANDLERS names others; an unknown name is refused', async (t) => {
-  t.same(critestHandlers(undefined), ['runc', 'vm']);
+  t.same(critestHandlers(undefined), ['runc', 'vm', 'vm-pool'], 'all three by default: pooled pods must pass what cold ones pass');
   t.same(critestHandlers('vm-pool'), ['vm-pool']);
   t.same(critestHandlers('runc, vm,vm-pool'), ['runc', 'vm', 'vm-pool']);
   t.throws(() => critestHandlers('vm,kata'), /VMPOD_CRITEST_HANDLERS: want some of runc, vm, vm-pool, got "vm,kata"/);
