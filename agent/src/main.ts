@@ -31,6 +31,11 @@ function say(line: string): void {
   process.stdout.write(`${line}\n`);
 }
 
+/** `node=<version>`, then the flags init started Node.js with (`--jitless` under TCG), so the console shows how the agent runs. */
+function nodeWords(): string {
+  return [`node=${process.version}`, ...process.execArgv].join(' ');
+}
+
 function powerOff(sys: System, log: AgentLog): void {
   try {
     // reboot(RB_POWER_OFF) through the addon when it is there (it is loaded
@@ -43,7 +48,7 @@ function powerOff(sys: System, log: AgentLog): void {
 }
 
 function selftest(sys: System, log: AgentLog): void {
-  say(`vmpod-agent: selftest ok node=${process.version}`);
+  say(`vmpod-agent: selftest ok ${nodeWords()}`);
   let write: string;
   try {
     writeFileSync('/.vmpod-selftest-write', 'x');
@@ -136,7 +141,7 @@ async function main(): Promise<void> {
     log.error('no agent channel (neither vsock nor virtio-serial port vmpod.agent); powering off');
     powerOff(sys, log);
   }
-  say(`vmpod-agent: ready node=${process.version}`);
+  say(`vmpod-agent: ready ${nodeWords()}`);
 }
 
 process.on('uncaughtException', (err) => {

@@ -62,6 +62,9 @@ if (missing) {
     t.notMatch(text, /DAX unsupported/, 'kernel did not refuse DAX');
     t.ok(findLine(run, /^vmpod-init: rootfs read-only: ok \(file write refused, device write refused, ro=1\)/), 'writes to the rootfs and to /dev/pmem0 fail');
     t.ok(findLine(run, /^vmpod-agent: selftest ok node=v\d+\./), 'Node.js runs in the guest and answered the selftest');
+    // Under TCG the host asks for V8's interpreter alone (vmpod.jitless=1, TCG_GUEST_PARAMS): init passes it on and Node.js runs with it.
+    t.ok(findLine(run, /^vmpod-init: switching root, starting agent \(node --jitless\)$/), 'init starts the agent with --jitless under TCG');
+    t.ok(findLine(run, /^vmpod-agent: selftest ok node=v\S+ --jitless$/), 'and the agent runs with it');
     t.notMatch(text, /vmpod-init: FAILED/, 'no init failure');
     t.match(text, /reboot: Power down/, 'guest powered off');
     if (!t.passing()) t.comment(`guest console:\n${text}`);

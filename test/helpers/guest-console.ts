@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { guestPartPath, type GuestImage } from '../../src/host/guest-image';
+import { TCG_GUEST_PARAMS } from '../../src/hypervisor/qemu/cmdline';
 
 export const QEMU = 'qemu-system-x86_64';
 /** qboot: a minimal firmware that jumps straight to the kernel (Debian ships it in qemu-system-data). */
@@ -65,7 +66,8 @@ export function guestQemuArgs(img: GuestImage, c: GuestBootConfig): string[] {
     '-initrd',
     guestPartPath(img, 'initramfs'),
     '-append',
-    [img.manifest.kernel.cmdline, ...(c.cmdline ?? [])].join(' '),
+    // Under TCG, as the daemon boots its pods (TCG_GUEST_PARAMS): the floor is the same guest's boot.
+    [img.manifest.kernel.cmdline, ...TCG_GUEST_PARAMS, ...(c.cmdline ?? [])].join(' '),
     // The rootfs NVDIMM: mapped read-only from the host file, and unarmed so
     // the guest kernel marks the region read-only too.
     '-object',

@@ -26,6 +26,18 @@ export function runPath(c: VmConfig, file: keyof typeof RUN_FILES): string {
   return join(c.runDir, RUN_FILES[file]);
 }
 
+/**
+ * What vmpod's guest is told when it runs under TCG: start the agent's
+ * Node.js with --jitless (guest-image/initramfs/init reads it). Under TCG,
+ * every page of machine code V8 generates is code QEMU must translate
+ * again, so compiling the agent's start-up and first requests costs more
+ * emulated time than interpreting them saves: a cold pod reached its first
+ * log line ~0.7 s of guest CPU sooner with V8's interpreter alone, and the
+ * agent's port-forward throughput did not drop (docs/performance.md). Under
+ * KVM machine code runs natively, so the JIT stays on there.
+ */
+export const TCG_GUEST_PARAMS: readonly string[] = ['vmpod.jitless=1'];
+
 /** The guest kernel command line. */
 export function kernelParams(c: VmConfig): string[] {
   // panic=1 + -no-reboot: a panicking guest reboots and QEMU then exits, so a
@@ -33,6 +45,8 @@ export function kernelParams(c: VmConfig): string[] {
   const base = ['console=ttyS0', 'panic=1'];
   if (c.agent) base.push(`vmpod.agent=${c.agent.transport}`);
   if (c.agent?.transport === 'serial') base.push(`vmpod.agent_port=${AGENT_PORT_NAME}`);
+  // Only vmpod's own guest (the one with an agent) reads it; a VM image's kernel never sees it.
+  if (c.agent && c.accel === 'tcg') base.push(...TCG_GUEST_PARAMS);
   return mergeParams(base, c.boot?.params ?? []);
 }
 

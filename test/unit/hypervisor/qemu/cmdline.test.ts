@@ -81,12 +81,14 @@ const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[]
   { desc: 'initrd', cfg: base(), flag: '-initrd', expect: ['/g/initramfs.cpio.gz'] },
   { desc: 'no initrd when absent', cfg: base({ boot: { kernel: '/g/vmlinux' } }), flag: '-initrd', expect: [] },
   {
-    desc: 'append: console, panic, agent transport serial and port, extra params last',
+    desc: 'append: console, panic, agent transport serial and port, the agent interpreted under tcg, extra params last',
     cfg: base({ boot: { kernel: '/k', params: ['quiet', 'vmpod.debug=1'] } }),
     flag: '-append',
-    expect: ['console=ttyS0 panic=1 vmpod.agent=serial vmpod.agent_port=vmpod.agent quiet vmpod.debug=1'],
+    expect: ['console=ttyS0 panic=1 vmpod.agent=serial vmpod.agent_port=vmpod.agent vmpod.jitless=1 quiet vmpod.debug=1'],
   },
-  { desc: 'append: vsock transport', cfg: base({ agent: { transport: 'vsock', cid: 7 } }), flag: '-append', expect: ['console=ttyS0 panic=1 vmpod.agent=vsock'] },
+  { desc: 'append: vsock transport', cfg: base({ agent: { transport: 'vsock', cid: 7 } }), flag: '-append', expect: ['console=ttyS0 panic=1 vmpod.agent=vsock vmpod.jitless=1'] },
+  { desc: "append: kvm keeps the agent's JIT", cfg: base({ accel: 'kvm', agent: { transport: 'vsock', cid: 7 } }), flag: '-append', expect: ['console=ttyS0 panic=1 vmpod.agent=vsock'] },
+  { desc: 'append: no agent (a VM image), no vmpod.jitless under tcg', cfg: base({ agent: undefined }), flag: '-append', expect: ['console=ttyS0 panic=1'] },
   {
     desc: 'rootfs as read-only shared memory backend',
     cfg: base({ rootfs: { path: '/g/rootfs.img', sizeBytes: 64 * MIB } }),
