@@ -1,7 +1,8 @@
 // A stack of undo steps for a benchmark run. Steps run last-in first-out,
 // once, whether the bench ends normally, throws, or is interrupted (SIGINT,
-// SIGTERM, SIGHUP): a bench that leaves daemons, mounts or temp dirs behind
-// poisons the next measurement on a shared machine.
+// SIGTERM, SIGHUP, or its output's reader gone: `bench | head`): a bench that
+// leaves daemons, mounts or temp dirs behind poisons the next measurement on
+// a shared machine.
 
 export interface CleanupStep {
   what: string;
@@ -47,6 +48,8 @@ export class Cleanup {
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+/** The exit status is 128 + this, as a shell reports a process a signal ended. */
+const SIGNAL_NUMBERS: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGPIPE: 13, SIGTERM: 15 };
 
 /**
  * Runs `main` with `cleanup` guaranteed afterwards; on a signal the cleanup
@@ -64,11 +67,22 @@ export async function runWithCleanup(cleanup: Cleanup, main: () => Promise<void>
     process.stderr.write(`bench: ${sig}: cleaning up...\n`);
     void finish(1).then((code) => process.exit(code));
   };
+  // Node ignores SIGPIPE: a write to a pipe nobody reads fails with EPIPE, an
+  // 'error' event that would end the process without its cleanup (the VMs,
+  // registry and netns of a `bench | head` stayed behind). Stop as a shell
+  // pipeline would, after cleaning up; later EPIPEs (the messages above, on
+  // a stderr that is gone too) change nothing.
+  const onOutputError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    if (!interrupted) onSignal('SIGPIPE');
+  };
+  process.stdout.on('error', onOutputError);
+  process.stderr.on('error', onOutputError);
   const finish = async (code: number): Promise<number> => {
     const failures = await cleanup.run();
     for (const f of failures) process.stderr.write(`bench: cleanup step failed: ${f}\n`);
     for (const s of SIGNALS) process.off(s, onSignal);
-    if (interrupted) return 128 + (interrupted === 'SIGINT' ? 2 : interrupted === 'SIGTERM' ? 15 : 1);
+    if (interrupted) return 128 + (SIGNAL_NUMBERS[interrupted] ?? 1);
     return failures.length ? Math.max(code, 1) : code;
   };
   for (const s of SIGNALS) process.on(s, onSignal);
