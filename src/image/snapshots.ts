@@ -170,19 +170,28 @@ export async function mountOverlay(l: RootfsLayout, snapshots?: SnapshotStore): 
     }
   }
   if (options.length > MOUNT_OPTIONS_MAX) throw new InternalError(`the image has too many layers (${l.lowerdirs.length}) for one overlayfs mount`);
-  try {
-    // mount(2) from the daemon when the paths are absolute (host/mount-calls.ts); relative ones need mount(8)'s own cwd.
-    if (!cwd && mountDirect('overlay', l.mountpoint, 'overlay', options)) return;
-    await run('mount', ['-t', 'overlay', 'overlay', '-o', options, l.mountpoint], { cwd, timeoutMs: MOUNT_TIMEOUT_MS });
-  } catch (err) {
-    throw new InternalError(`mounting the container root filesystem (overlay) at ${l.mountpoint} failed: ${mountFailureWords(err)}`);
-  }
+  await mountOverlayWith(options, l.mountpoint, cwd, 'the container root filesystem (overlay)');
 }
 
 /** What mount(8) may carry in one page of options. */
 export const MOUNT_OPTIONS_MAX = 4000;
 /** mount(8) of an overlayfs never waits on I/O; one that has not returned by then is stuck, not slow. */
-export const MOUNT_TIMEOUT_MS = 30_000;
+const MOUNT_TIMEOUT_MS = 30_000;
+
+/**
+ * Mounts an overlayfs with `options` at `mountpoint`: by mount(2) from the
+ * daemon when the paths are absolute (host/mount-calls.ts), else by mount(8)
+ * in `cwd`, which relative lowerdirs and short links need. A failure is
+ * INTERNAL, naming `what` and the mount's own words.
+ */
+export async function mountOverlayWith(options: string, mountpoint: string, cwd: string | undefined, what: string): Promise<void> {
+  try {
+    if (!cwd && mountDirect('overlay', mountpoint, 'overlay', options)) return;
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', options, mountpoint], { cwd, timeoutMs: MOUNT_TIMEOUT_MS });
+  } catch (err) {
+    throw new InternalError(`mounting ${what} at ${mountpoint} failed: ${mountFailureWords(err)}`);
+  }
+}
 
 function commonParent(dirs: string[]): string | undefined {
   // Snapshot dirs are <snapshots>/<chain>/fs: their grandparent is shared.

@@ -8,10 +8,8 @@
 // under its layer.
 
 import { InternalError } from '../../common/errors';
-import { isMountpoint, MOUNT_OPTIONS_MAX, MOUNT_TIMEOUT_MS, type SnapshotStore } from './snapshots';
+import { isMountpoint, MOUNT_OPTIONS_MAX, mountOverlayWith, type SnapshotStore } from './snapshots';
 import { makeDirs } from '../host/make-dirs';
-import { mountDirect, mountFailureWords } from '../host/mount-calls';
-import { runProgram } from '../host/run-program';
 
 /** `ro,nodev,lowerdir=…`: top layer first, the empty dir under a lone layer (pure). */
 export function viewOptions(lowerdirs: readonly string[], emptyDir: string): string {
@@ -41,11 +39,5 @@ export async function mountView(lowerdirs: readonly string[], mountpoint: string
     cwd = snapshots.dir;
   }
   if (options.length > MOUNT_OPTIONS_MAX) throw new InternalError(`the image has too many layers (${lowerdirs.length}) for one overlayfs mount`);
-  try {
-    // mount(2) from the daemon when the paths are absolute (host/mount-calls.ts); the short links need mount(8)'s cwd.
-    if (!cwd && mountDirect('overlay', mountpoint, 'overlay', options)) return;
-    await runProgram('mount', ['-t', 'overlay', 'overlay', '-o', options, mountpoint], { cwd, timeoutMs: MOUNT_TIMEOUT_MS });
-  } catch (err) {
-    throw new InternalError(`mounting the image volume view at ${mountpoint} failed: ${mountFailureWords(err)}`);
-  }
+  await mountOverlayWith(options, mountpoint, cwd, 'the image volume view');
 }
