@@ -102,6 +102,16 @@ export interface NativeAddon {
   routeReplace?(destination: string | null, prefixLength: number, gateway: string | null, device: string | null, source: string | null): void;
   /** clock_settime(CLOCK_REALTIME). */
   setRealtimeClock?(seconds: number, nanoseconds: number): void;
+  /** Mix and credit 1-512 bytes into the kernel's RNG, then reseed it (random.cc; root). Throws naming the step. Absent in an addon built before it. */
+  reseedRandom?(entropy: Uint8Array): void;
+  // Sealed memory files for VM templates (memfd.cc); absent in an addon built before them.
+  /** memfd_create(MFD_CLOEXEC | MFD_ALLOW_SEALING) of `sizeBytes`: the fd, or -errno. */
+  memfdCreate?(name: string, sizeBytes: number): number;
+  /** Seal against writes, shrinking, growing and further seals: 0, or -errno (-EBUSY while a shared writable mapping exists). */
+  memfdSealReadOnly?(fd: number): number;
+  /** The F_SEAL_* bits in force, or -errno. */
+  memfdSeals?(fd: number): number;
+  memfdConstants?: { F_SEAL_SEAL: number; F_SEAL_SHRINK: number; F_SEAL_GROW: number; F_SEAL_WRITE: number };
   mount(source: string, target: string, fstype: string, flags: number, data: string | null): void;
   umount(target: string, flags: number): void;
   powerOff(): void;

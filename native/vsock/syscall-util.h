@@ -1,4 +1,4 @@
-// Helpers shared by the addon's source files (vsock.cc, pty.cc, spawn.cc, netns.cc, rtnetlink.cc).
+// Helpers shared by the addon's source files (vsock.cc, pty.cc, spawn.cc, netns.cc, rtnetlink.cc, memfd.cc, random.cc).
 
 #pragma once
 
@@ -63,6 +63,12 @@ void AddSpawnFunctions(Napi::Env env, Napi::Object exports);
 
 // Adds newNetns (netns.cc).
 void AddNetnsFunctions(Napi::Env env, Napi::Object exports);
+
+// Adds memfdCreate, memfdSealReadOnly, memfdSeals and memfdConstants (memfd.cc).
+void AddMemfdFunctions(Napi::Env env, Napi::Object exports);
+
+// Adds reseedRandom (random.cc).
+void AddRandomFunctions(Napi::Env env, Napi::Object exports);
 
 // Adds linkSetUp, linkSetMtu, linkRename, addrFlush, addrAdd, routeReplace and setRealtimeClock (rtnetlink.cc).
 void AddRtnetlinkFunctions(Napi::Env env, Napi::Object exports);

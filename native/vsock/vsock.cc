@@ -485,6 +485,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   vmpod::AddSpawnFunctions(env, exports);
   vmpod::AddNetnsFunctions(env, exports);
   vmpod::AddRtnetlinkFunctions(env, exports);
+  vmpod::AddMemfdFunctions(env, exports);
+  vmpod::AddRandomFunctions(env, exports);
 
   Napi::Object c = Napi::Object::New(env);
   auto num = [&](const char* k, double v) { c.Set(k, Napi::Number::New(env, v)); };
