@@ -147,6 +147,13 @@ export interface VmHandle {
    * drains). Resolves at once for a socket console. Never rejects.
    */
   drainConsole(): Promise<void>;
+  /**
+   * Stop the vCPUs and save the device and vCPU state to `file`, which VMs
+   * started with VmConfig.restoreFrom resume from. The RAM is not in it: it
+   * is in the VM's shared memoryFile. The VM stays stopped. Optional so that
+   * test fakes need not have it.
+   */
+  saveState?(file: string): Promise<void>;
   /** Drop the control connection without touching the VM (daemon shutdown). */
   detach(): void;
   /** The size in force now. Optional so that test fakes need not have it. */
@@ -176,7 +183,9 @@ export interface Hypervisor {
    * from the start (unless `config.paused`), so the guest boots while the
    * control connection is opened and the launch record persisted. Resolves
    * once both are done (not once the guest booted); on any failure the VM
-   * is killed before the error is thrown.
+   * is killed before the error is thrown. With `config.restoreFrom` the VM
+   * resumes from that saved state instead of booting, and this resolves once
+   * the state is loaded.
    */
   start(config: VmConfig): Promise<VmHandle>;
   /** Find a VM started by an earlier daemon; undefined if it is no longer running. */

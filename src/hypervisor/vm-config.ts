@@ -152,6 +152,20 @@ export interface VmConfig {
   netnsPath?: string;
   /** Start with the vCPUs stopped (QEMU `-S`); `cont` over QMP resumes. */
   paused?: boolean;
+  /**
+   * Guest RAM in a file the daemon holds open (a memfd of memoryMib), not in
+   * anonymous memory. `shared`: the guest's writes reach the file (a VM
+   * template's own boot, whose RAM later VMs start from). Not shared: the
+   * file is mapped copy-on-write, and what the guest writes stays its own
+   * (a VM restored from a template). The VMM inherits the fd at spawn.
+   */
+  memoryFile?: { fd: number; shared: boolean };
+  /**
+   * Resume from this saved state (VmHandle.saveState) instead of booting.
+   * The VM must have the devices the saved one had, and its memoryFile the
+   * saved one's RAM: the state holds devices and vCPUs, not the RAM.
+   */
+  restoreFrom?: string;
   /** Where the VM's process goes before the VMM itself runs (its cgroup, its OOM score). */
   placement?: VmPlacement;
   /**

@@ -7,7 +7,8 @@ import { accelArgs, DEFAULT_X86_OPTIONS, machineArgs, type X86Options } from './
 import { deviceArgs, type Device } from './devices';
 import { SERIAL_BUS, SERIAL_CONTROLLER_ID } from './devices/virtio-serial-agent';
 import { BALLOON_ID } from './devices/virtio-balloon';
-import { diskDevices } from './disk-files';
+import { diskDevices, memoryFileFd } from './disk-files';
+import { opts } from './devices/opts';
 import { POD_SHARE_SECURITY_MODEL, VOLUME_SHARE_SECURITY_MODEL } from './devices/virtio-9p';
 import { validateVmConfig } from './validate';
 import { smpArg, virtioMemArgs } from './resize';
@@ -157,6 +158,7 @@ export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS
     '-pidfile',
     runPath(c, 'pidfile'),
   ];
+  args.push(...memoryFileArgs(c));
   if (c.boot) {
     args.push('-kernel', c.boot.kernel);
     if (c.boot.initrd) args.push('-initrd', c.boot.initrd);
@@ -166,5 +168,29 @@ export function buildQemuArgs(c: VmConfig, o: QemuOptions = DEFAULT_QEMU_OPTIONS
   // The virtio-mem region takes the whole hot-plug headroom of maxmem.
   if (c.resize) args.push(...virtioMemArgs(hotplugMib(c)));
   if (c.paused) args.push('-S');
+  // The state comes over QMP (migrate-incoming, hypervisor restore): the VM waits for it, then runs unless paused.
+  if (c.restoreFrom !== undefined) args.push('-incoming', 'defer');
   return args;
 }
+
+/** The guest RAM backend when VmConfig.memoryFile is set: the inherited fd, by its /proc/self/fd path (QEMU 7.2 opens mem-path itself). Pure. */
+export function memoryFileArgs(c: VmConfig): string[] {
+  if (!c.memoryFile) return [];
+  return [
+    '-object',
+    opts('memory-backend-file', [
+      ['id', GUEST_RAM_ID],
+      ['size', `${c.memoryMib}M`],
+      ['mem-path', `/proc/self/fd/${memoryFileFd(c)}`],
+      // Not shared: MAP_PRIVATE, so the guest's writes are copies that never reach the file.
+      ['share', c.memoryFile.shared ? 'on' : 'off'],
+      // The machine's mem-merge does not reach an explicit backend.
+      ['merge', c.memoryMerge === true ? 'on' : 'off'],
+    ]),
+    '-machine',
+    `memory-backend=${GUEST_RAM_ID}`,
+  ];
+}
+
+/** The guest RAM backend's id when it is a file (memoryFileArgs). */
+export const GUEST_RAM_ID = 'ram0';

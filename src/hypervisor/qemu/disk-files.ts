@@ -1,7 +1,8 @@
 // The files a VM's disks are made of, and the fd each has in QEMU. The
 // daemon opens them (launch.ts) and QEMU inherits them at exec as fds 3,
-// 4, ... in this order; the command line (devices/fd-disk.ts) names them by
-// those numbers. One pure function serves both, so the two cannot disagree.
+// 4, ... in this order, then the guest RAM file if there is one; the
+// command line (devices/fd-disk.ts, cmdline.ts) names them by those
+// numbers. One pure function serves both, so the two cannot disagree.
 
 import type { VmConfig, VmDisk } from '../vm-config';
 import type { FdDiskDevice, FdsetFile } from './devices/types';
@@ -29,6 +30,11 @@ export function passedFiles(c: Pick<VmConfig, 'disks'>): PassedFile[] {
     if (d.backing) add(d.backing.path, d.backing.format, true, `disk ${d.id} backing image`);
   }
   return out;
+}
+
+/** The fd QEMU inherits the guest RAM file as (VmConfig.memoryFile): the one after the disk files. Pure. */
+export function memoryFileFd(c: Pick<VmConfig, 'disks'>): number {
+  return FIRST_PASSED_FD + passedFiles(c).length;
 }
 
 /**

@@ -6,16 +6,18 @@
 // launch: nothing of those needs the guest stopped (its cgroup, OOM score
 // and jail are in place before QEMU's exec; a guest that ends before QMP
 // is connected leaves QEMU paused, which QemuVm reads from query-status).
+// A config with restoreFrom resumes a saved VM (saved-state.ts) instead.
 
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { NotFoundError } from '../../../common/errors';
+import { InternalError, NotFoundError } from '../../../common/errors';
 import { sleep } from '../../../common/time';
 import { silentLogger, type Logger } from '../../log';
 import type { Hypervisor, VmHandle } from '../hypervisor';
 import { RUN_FILES, type VmConfig } from '../vm-config';
 import { DEFAULT_QEMU_OPTIONS, type QemuOptions } from './cmdline';
-import { launchQemu, readLaunchRecord } from './launch';
+import { launchQemu, readLaunchRecord, tailFile } from './launch';
+import { restoreVmState } from './saved-state';
 import { isSameProcessAlive, processStartTime, signalIfSame } from './proc';
 import { QmpClient } from './qmp';
 import { validateVmConfig } from './validate';
@@ -58,7 +60,19 @@ export class QemuHypervisor implements Hypervisor {
       qmpTimeoutMs: this.opts.qmpTimeoutMs,
       logger: this.log,
     });
-    return new QemuVm(config.runDir, launched.record, launched.qmp, launched.child, this.vmOptions());
+    const vm = new QemuVm(config.runDir, launched.record, launched.qmp, launched.child, this.vmOptions());
+    if (config.restoreFrom !== undefined) {
+      try {
+        await restoreVmState(launched.qmp, config.restoreFrom);
+        // The state says the saved VM was stopped (it is stopped to be saved), so QEMU stays paused after loading it.
+        if (!config.paused) await vm.start();
+      } catch (err) {
+        await vm.stop({ gracefulTimeoutMs: 0, quitTimeoutMs: 2000 }).catch(() => undefined);
+        const stderr = tailFile(launched.record.stderrLog ?? '');
+        throw new InternalError(`qemu-start: VM ${config.id} could not resume from ${config.restoreFrom}: ${(err as Error).message}${stderr ? `; QEMU: ${stderr}` : ''}`, { cause: err });
+      }
+    }
+    return vm;
   }
 
   private vmOptions(): QemuVmOptions {

@@ -290,8 +290,9 @@ export async function launchQemu(c: VmConfig, o: LaunchOptions = {}): Promise<La
     // O_APPEND, so that the daemon can cap it while QEMU holds it (console-log.ts).
     const err = openSync(stderrPath, 'a', 0o600);
     try {
-      // The disk files become QEMU's fds 3, 4, ... (disk-files.ts); every exec on the way (placement, nsenter, jail, setpriv) keeps them.
-      child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, err, ...disks.fds] });
+      // The disk files become QEMU's fds 3, 4, ..., then the guest RAM file (disk-files.ts); every exec on the way (placement, nsenter, jail, setpriv) keeps them.
+      // The RAM file is the caller's (a template's memfd): QEMU gets a copy, the daemon keeps its own.
+      child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', out, err, ...disks.fds, ...(c.memoryFile ? [c.memoryFile.fd] : [])] });
     } finally {
       closeSync(out);
       closeSync(err);

@@ -85,6 +85,15 @@ export function validateVmConfig(c: VmConfig): void {
     throw new InvalidArgumentError(field('firmware'), `"${String(c.firmware)}" is not one of ${FIRMWARES.join(', ')}`);
   if (c.machine !== undefined && c.machine !== 'pc' && c.machine !== 'q35') throw new InvalidArgumentError(field('machine'), `"${String(c.machine)}" is not pc or q35`);
 
+  if (c.memoryFile && (!Number.isInteger(c.memoryFile.fd) || c.memoryFile.fd < 0)) throw new InvalidArgumentError(field('memoryFile.fd'), `${c.memoryFile.fd} is not an open file descriptor number`);
+  // QEMU 7.2 gives a reported free page back by punching a hole in a file backend: in a template, RAM every restored VM maps.
+  if (c.memoryFile && c.freePageReporting) throw new InvalidArgumentError(field('freePageReporting'), 'cannot be used with guest RAM in a file (memoryFile)');
+  if (c.restoreFrom !== undefined) {
+    requireAbsolute('restoreFrom', c.restoreFrom);
+    // Without the saved RAM, or writing it back into the one file other restores map, a restore is wrong either way.
+    if (!c.memoryFile || c.memoryFile.shared) throw new InvalidArgumentError(field('restoreFrom'), 'a restored VM needs the saved RAM as a memoryFile mapped copy-on-write (shared: false)');
+  }
+
   if (c.rootfs) {
     requireAbsolute('rootfs.path', c.rootfs.path);
     const s = c.rootfs.sizeBytes;

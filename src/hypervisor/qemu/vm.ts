@@ -5,6 +5,7 @@
 // are hot-plugged one at a time, and recorded in the run dir so that a
 // restarted daemon can remove them.
 
+import { saveVmState } from './saved-state';
 import type { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { closeSync } from 'node:fs';
@@ -227,6 +228,11 @@ export class QemuVm implements VmHandle {
 
   async start(): Promise<void> {
     await this.liveQmp('start').cont();
+  }
+
+  saveState(file: string): Promise<void> {
+    // Not beside a hot-plug: the devices saved are the ones a restore must have.
+    return this.inDeviceTurn(() => saveVmState(this.liveQmp('save its state'), file));
   }
 
   resume(): Promise<void> {

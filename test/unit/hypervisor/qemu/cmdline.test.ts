@@ -62,6 +62,25 @@ const cases: Array<{ desc: string; cfg: VmConfig; flag: string; expect: string[]
     flag: '-device',
     expect: ['pvpanic', 'virtio-serial-pci,id=ser0', 'virtserialport,bus=ser0.0,chardev=agent,name=vmpod.agent'],
   },
+  {
+    desc: "a template's own boot: guest RAM in the inherited memfd, shared, never merged",
+    cfg: base({ memoryFile: { fd: 9, shared: true } }),
+    flag: '-object',
+    expect: ['memory-backend-file,id=ram0,size=512M,mem-path=/proc/self/fd/3,share=on,merge=off'],
+  },
+  {
+    desc: 'a VM restored from a template: its RAM file mapped copy-on-write, after the disk files in fd order',
+    cfg: base({
+      memoryFile: { fd: 9, shared: false },
+      restoreFrom: '/s/t.state',
+      disks: [{ id: 'd0', path: '/d.qcow2', format: 'qcow2', readOnly: false, backing: { path: '/b.raw', format: 'raw' } }],
+    }),
+    flag: '-object',
+    expect: ['memory-backend-file,id=ram0,size=512M,mem-path=/proc/self/fd/5,share=off,merge=off'],
+  },
+  { desc: 'guest RAM in a file is the machine memory backend', cfg: base({ memoryFile: { fd: 9, shared: true } }), flag: '-machine', expect: ['pc,nvdimm=on,mem-merge=off', 'memory-backend=ram0'] },
+  { desc: 'a restored VM waits for its state over QMP', cfg: base({ memoryFile: { fd: 9, shared: false }, restoreFrom: '/s/t.state' }), flag: '-incoming', expect: ['defer'] },
+  { desc: 'a booted VM waits for no state', cfg: base({ memoryFile: { fd: 9, shared: true } }), flag: '-incoming', expect: [] },
   { desc: 'smp with resize headroom: maxcpus', cfg: base({ vcpus: 1, resize: { maxVcpus: 4 } }), flag: '-smp', expect: ['1,maxcpus=4'] },
   {
     desc: 'resizable: its RAM backend spans the headroom',
@@ -232,6 +251,11 @@ const invalid: Array<{ desc: string; cfg: VmConfig; field: string }> = [
   { desc: 'relative netns pin', cfg: base({ netnsPath: 'netns/x' }), field: 'vmConfig.netnsPath' },
   { desc: 'guest figures every 0 s (QEMU would read it as never)', cfg: base({ guestStatsIntervalS: 0 }), field: 'vmConfig.guestStatsIntervalS' },
   { desc: 'guest figures at a fractional interval', cfg: base({ guestStatsIntervalS: 2.5 }), field: 'vmConfig.guestStatsIntervalS' },
+  { desc: 'a restore without the saved RAM', cfg: base({ restoreFrom: '/s/t.state' }), field: 'vmConfig.restoreFrom' },
+  { desc: "a restore writing back into the template's RAM", cfg: base({ restoreFrom: '/s/t.state', memoryFile: { fd: 9, shared: true } }), field: 'vmConfig.restoreFrom' },
+  { desc: 'a relative state file', cfg: base({ restoreFrom: 't.state', memoryFile: { fd: 9, shared: false } }), field: 'vmConfig.restoreFrom' },
+  { desc: 'a negative RAM fd', cfg: base({ memoryFile: { fd: -1, shared: true } }), field: 'vmConfig.memoryFile.fd' },
+  { desc: 'free page reporting into a RAM file (QEMU 7.2 punches holes in it)', cfg: base({ memoryFile: { fd: 9, shared: false }, freePageReporting: true }), field: 'vmConfig.freePageReporting' },
 ];
 for (const c of invalid) {
   t.test(`rejects: ${c.desc}`, async (t) => {
