@@ -15,6 +15,8 @@ export interface AgentPaths {
   runDir: string;
   sysClassNet: string;
   copyFileRoots: readonly string[];
+  /** /dev/urandom (host entropy is mixed in here when the RNG cannot be reseeded). */
+  urandom: string;
 }
 
 export interface AgentDeps {

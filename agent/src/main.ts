@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     logRing,
     containers,
     debug: new DebugProcesses(sys, { busybox: GUEST.busybox, proc: '/proc' }),
-    paths: { busybox: GUEST.busybox, procSys: '/proc/sys', runDir: GUEST.runDir, sysClassNet: '/sys/class/net', copyFileRoots: COPY_FILE_ROOTS },
+    paths: { busybox: GUEST.busybox, procSys: '/proc/sys', runDir: GUEST.runDir, sysClassNet: '/sys/class/net', copyFileRoots: COPY_FILE_ROOTS, urandom: '/dev/urandom' },
     setShareDir: (d) => (shareDir = d),
     startedAt: Date.now(),
     agentVersion: AGENT_VERSION,

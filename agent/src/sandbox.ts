@@ -50,9 +50,34 @@ async function setClock(d: AgentDeps, unixNano: number): Promise<void> {
   if (r.code !== 0) d.log.warn({ stderr: r.stderr.trim() }, 'could not set the guest clock');
 }
 
+/** The most host entropy CreateSandbox takes (what RNDADDENTROPY is given at once). */
+export const MAX_ENTROPY_BYTES = 512;
+
+/**
+ * The host's entropy into the kernel's RNG, and a reseed from it: a guest
+ * restored from a template (the host's template.ts) would otherwise draw
+ * the same bytes as every other VM of that template. Without the addon
+ * call the bytes are still mixed in (a write to /dev/urandom), which
+ * changes the RNG only at its next own reseed: said in the log.
+ */
+async function reseedRandom(d: AgentDeps, entropy: Uint8Array): Promise<void> {
+  if (entropy.length > MAX_ENTROPY_BYTES) throw new InvalidArgumentError('entropy', `${entropy.length} bytes, more than ${MAX_ENTROPY_BYTES}`);
+  try {
+    if (!d.sys.reseedRandom) throw new Error('no reseed call on this system');
+    d.sys.reseedRandom(entropy);
+    d.log.info({ bytes: entropy.length }, 'RNG reseeded from host entropy');
+    return;
+  } catch (err) {
+    d.log.warn({ err: (err as Error).message }, 'could not reseed the RNG; mixing the host entropy in only');
+  }
+  await writeFile(d.paths.urandom, entropy);
+}
+
 export async function createSandbox(d: AgentDeps, req: CreateSandboxRequest): Promise<void> {
   const start = performance.now();
   const bb = d.paths.busybox;
+  // First: everything after this (and every container) draws from a reseeded RNG.
+  if (req.entropy.length > 0) await reseedRandom(d, req.entropy);
   // Guests under TCG boot with a clock that can be far off; containers and TLS want the host's.
   if (req.guest_time_unix_nano > 0) await setClock(d, req.guest_time_unix_nano);
   if (req.hostname) {

@@ -9,6 +9,7 @@ import { mountSyscallArgs } from './mounts';
 import { mount as mountSyscall } from '../../common/native/syscalls';
 import { guestNetCalls, type GuestNetCalls } from '../../common/native/rtnetlink';
 import { spawnChild, type Child } from '../../common/native/spawn';
+import { loadAddon } from '../../common/native/addon';
 
 export interface RunResult {
   code: number;
@@ -38,6 +39,13 @@ export interface System {
    * callers run busybox `ip` and `date` instead.
    */
   guestNet?(): GuestNetCalls | undefined;
+  /**
+   * Mix and credit `entropy` into the kernel's RNG and reseed it now
+   * (native/vsock/random.cc). Throws when it cannot; absent (the unit tests'
+   * fake), callers only write the bytes to /dev/urandom, which mixes them in
+   * without a reseed.
+   */
+  reseedRandom?(entropy: Uint8Array): void;
 }
 
 export interface SpawnOptions {
@@ -110,6 +118,11 @@ export const realSystem: System = {
     mountSyscall(m.source, m.target, m.fstype, m.flags, m.data || null);
   },
   guestNet: guestNetCalls,
+  reseedRandom(entropy) {
+    const addon = loadAddon();
+    if (!addon.reseedRandom) throw new Error('the guest addon has no reseedRandom (built before it)');
+    addon.reseedRandom(entropy);
+  },
 };
 
 export function signalNumber(signal: NodeJS.Signals | null): number {

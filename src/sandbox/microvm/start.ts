@@ -9,6 +9,7 @@
 // went wrong, so it also decides whether a boot that never reached the
 // agent got stuck in the kernel or the agent.
 
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +109,9 @@ export function guestShares(): { tag: string; mount_point: string; msize: number
  * pool VM must be set up exactly as a cold pod's (its NIC is hot-plugged
  * while CreateSandbox runs, so it gets its network by the separate calls). Pure but for the clock.
  */
+/** Bytes of host entropy each guest's RNG is reseeded with at CreateSandbox: 512 bits. */
+export const GUEST_ENTROPY_BYTES = 64;
+
 export function createSandboxRequest(input: Pick<SandboxCreateInput, 'id' | 'hostname' | 'config'>, env: Pick<PodVmEnv, 'debugProcesses'>, net?: GuestNetwork) {
   const dns = input.config.dns_config;
   const calls = net ? guestNetworkCalls(net) : undefined;
@@ -119,6 +123,8 @@ export function createSandboxRequest(input: Pick<SandboxCreateInput, 'id' | 'hos
     sysctls: input.config.linux?.sysctls ?? {},
     guest_time_unix_nano: unixNanoNumber(),
     debug_processes: env.debugProcesses === true,
+    // Every pod's guest gets fresh entropy: one restored from a template would otherwise share the template's RNG state.
+    entropy: randomBytes(GUEST_ENTROPY_BYTES),
     ...(calls ? { interface: calls.iface, routes: calls.routes.routes } : {}),
   };
 }

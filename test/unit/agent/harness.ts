@@ -194,7 +194,7 @@ export function startHarness(): Harness {
     log: silentLog,
     logRing: new LogRing(),
     containers,
-    paths: { busybox: 'busybox', procSys: dirs.procSys, runDir: dirs.run, sysClassNet: dirs.net, copyFileRoots: [dirs.run] },
+    paths: { busybox: 'busybox', procSys: dirs.procSys, runDir: dirs.run, sysClassNet: dirs.net, copyFileRoots: [dirs.run], urandom: join(root, 'urandom') },
     setShareDir: (d) => (shareDir = d),
     startedAt: Date.now(),
     agentVersion: 'test',
