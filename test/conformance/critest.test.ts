@@ -1,8 +1,8 @@
 // critest v1.26.1's validation suite (the CRI conformance tests of
 // cri-tools) against the real daemon, once with the default runc handler,
 // once with every pod in a VM (--runtime-handler=vm) and once with every pod
-// handed a pre-booted VM out of a pool (vm-pool); VMPOD_CRITEST_HANDLERS
-// picks some of them. The daemon runs as a
+// handed a VM out of a pool, restored from a template (vm-template);
+// VMPOD_CRITEST_HANDLERS picks some of them, or vm-pool (booted pool VMs). The daemon runs as a
 // user starts it (dist/src/main.js serve with a TOML config) inside netns
 // "critest", where the shared scripts put the registry holding critest's
 // image stand-ins; critest runs in that netns too. A spec that fails and is

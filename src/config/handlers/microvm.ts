@@ -50,6 +50,14 @@ export interface MicrovmConfig {
    * 0 (default): every pod boots its own VM.
    */
   pool_size?: number;
+  /**
+   * Pool VMs (and, with pool_size 0, each pod's VM) are restored from a
+   * template instead of booting (sandbox/microvm/template.ts): one guest
+   * booted once to agent-ready, whose RAM every restored VM maps
+   * copy-on-write. Opt-in: shared memory between VMs is a side channel, and
+   * every VM starts with the template's kernel state (docs/security.md).
+   */
+  template?: boolean;
 }
 
 export interface MicrovmHandlerConfig extends MicrovmConfig {
@@ -77,6 +85,7 @@ export const microvmHandlerConfig: HandlerConfigDef<MicrovmHandlerConfig> = {
     free_page_reporting: { type: 'boolean' },
     memory_merge: { type: 'boolean' },
     pool_size: { type: 'integer', minimum: 0, maximum: 64 },
+    template: { type: 'boolean' },
   },
   defaults: () => ({
     type: 'microvm',
@@ -100,5 +109,6 @@ export const microvmHandlerConfig: HandlerConfigDef<MicrovmHandlerConfig> = {
     free_page_reporting: true,
     memory_merge: false,
     pool_size: 0,
+    template: false,
   }),
 };

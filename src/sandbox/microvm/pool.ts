@@ -1,12 +1,11 @@
 // A pool of pre-booted pod VMs (`pool_size` of a microvm handler): VMs booted
 // to agent-ready before any pod asks, each handed whole to one pod, which
-// then starts without the guest's boot. Chosen over a QEMU template restore
-// (guest RAM in a shared memory-backend-file, x-ignore-shared): QEMU 7.2
-// opens that file read-write unless readonly=on, and readonly=on maps the
-// RAM read-only (the private writable mapping of a read-only file, rom=off,
-// came in 8.2), so every restored QEMU, which is hostile, could rewrite the
-// template every later pod starts from. A pool VM shares nothing with
+// then starts without the guest's boot. A pool VM shares nothing with
 // another: it booted on its own (its own kernel RNG seed, its own RAM).
+// With `template` a pool VM is restored from the handler's template instead
+// (template.ts; its RAM copy-on-write from the template's), and without a
+// pool each pod's VM is restored when the pod starts; the hand-out is the
+// same either way.
 //
 // A pool VM is built as a pod VM is (start.ts), under a pool name instead of
 // a pod id, with what a pod's VM has that does not depend on the pod:
@@ -45,7 +44,7 @@
 // resolves now is discarded at hand-out.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -67,6 +66,7 @@ import { newAgentClient, PodVm, removePodDir, type PodVmEnv, type VmHostChoice }
 import { readVmCgroupRecord, writeVmCgroupRecord } from '../vm-pod-host';
 import { makeVmRunDir, removeVmRunDir } from './run-dir';
 import { mountShare } from './share';
+import { createTemplateMemory, sealTemplateMemory, templateBootConfig, VmTemplate, type TemplateVmConfig } from './template';
 import { vmSize } from './sizing';
 import { createSandboxRequest } from './start';
 import { podVmConfig } from './vm-launch-config';
@@ -87,6 +87,8 @@ interface PoolVm {
   memoryMib: number;
   guestHash: string;
   bootMs: number;
+  /** Restored from the handler's template rather than booted. */
+  restored: boolean;
 }
 
 /** The pool's root for one handler. Pure. */
@@ -134,6 +136,8 @@ export class VmPool {
   private lastFailure = 0;
   /** VMs launched and not yet at agent-ready. */
   private readonly booting = new Set<VmHandle>();
+  /** The handler's template (template.ts), built by the first VM start that needs it. */
+  private template: Promise<VmTemplate> | undefined;
 
   constructor(
     private readonly env: PodVmEnv,
@@ -153,7 +157,11 @@ export class VmPool {
   /** Remove what a killed daemon's pool left, then boot the pool. Idempotent. */
   start(): Promise<void> {
     this.started ??= this.recover().then(
-      () => this.fill(),
+      () => {
+        this.fill();
+        // Without a pool, a template handler's first pod would otherwise wait for the template's boot.
+        if (this.size === 0 && this.env.microvm.template === true) void this.vmSource();
+      },
       (err: unknown) => this.log.error({ err: (err as Error).message }, 'VM pool: removing the previous pool failed; the pool stays empty'),
     );
     return this.started;
@@ -175,7 +183,47 @@ export class VmPool {
     }
   }
 
-  private async boot(): Promise<PoolVm> {
+  /** The VM config a pool VM adds to a pod VM's: a restore from the template, when the handler has one and it can be built. */
+  private async vmSource(): Promise<TemplateVmConfig> {
+    if (this.env.microvm.template !== true) return {};
+    try {
+      this.template ??= this.buildTemplate().catch((err: unknown) => {
+        this.template = undefined;
+        throw err;
+      });
+      return (await this.template).restoreConfig();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'VM template: could not be built; this VM boots instead');
+      return {};
+    }
+  }
+
+  /** Boot the template VM to agent-ready, save it, let it go, and seal its RAM (template.ts). */
+  private async buildTemplate(): Promise<VmTemplate> {
+    const size = this.vmSize(null);
+    const fd = createTemplateMemory(size.memoryMib);
+    try {
+      const p = await this.boot(templateBootConfig(fd));
+      const stateFile = join(this.root, 'template', `${p.name}.state`);
+      try {
+        await mkdir(dirname(stateFile), { recursive: true, mode: 0o700 });
+        if (!p.vm.saveState) throw new InternalError(`the ${this.env.hypervisor.name} hypervisor cannot save a VM's state`);
+        await p.vm.saveState(stateFile);
+      } finally {
+        // Its QEMU must be gone before the seal: the kernel refuses it while a shared writable mapping exists.
+        await this.destroy(p);
+      }
+      await sealTemplateMemory(fd);
+      const t = new VmTemplate(fd, stateFile, p.guestHash, size, p.bootMs);
+      this.log.info({ bootMs: p.bootMs, guest: p.guestHash, memoryMib: size.memoryMib }, 'VM template: built; VMs of this handler are restored from it');
+      return t;
+    } catch (err) {
+      closeSync(fd);
+      throw err;
+    }
+  }
+
+  private async boot(source?: TemplateVmConfig): Promise<PoolVm> {
     const env = this.env;
     const name = `${POOL_NAME_PREFIX}${randomBytes(8).toString('hex')}`;
     const log = this.log.child({ poolVm: name });
@@ -191,6 +239,7 @@ export class VmPool {
       for (const u of undo.reverse()) await u().catch((err: unknown) => log.warn({ err: (err as Error).message }, 'VM pool: cleanup step failed'));
     };
     try {
+      const from = source ?? (await this.vmSource());
       undo.push(() => removePodDir(paths.dir));
       await mkdir(join(paths.shareSource, 'pod'), { recursive: true, mode: 0o755 });
       await mkdir(join(paths.shareSource, 'c'), { recursive: true, mode: 0o755 });
@@ -210,7 +259,7 @@ export class VmPool {
       await makeVmRunDir(run);
       undo.push(() => removeVmRunDir(env.hypervisor, run));
       // As a cold pod VM of this handler, without a NIC (hot-plugged at hand-out).
-      const configFor = (endpoint: AgentEndpoint): VmConfig =>
+      const podConfigFor = (endpoint: AgentEndpoint): VmConfig =>
         podVmConfig(
           {
             id: name,
@@ -226,6 +275,7 @@ export class VmPool {
           },
           endpoint,
         );
+      const configFor = (endpoint: AgentEndpoint): VmConfig => ({ ...podConfigFor(endpoint), ...from });
       let started: { endpoint: AgentEndpoint; vm: VmHandle };
       if (host.transport === 'serial') {
         const endpoint: AgentEndpoint = { transport: 'serial', socketPath: run.agentSocket };
@@ -243,7 +293,9 @@ export class VmPool {
       this.booting.add(vm);
       undo.push(async () => this.booting.delete(vm));
       if (this.closed) throw new InternalError('the pool was closed while the VM started');
-      const agent = newAgentClient(env, started.endpoint, log);
+      const restored = from.restoreFrom !== undefined;
+      // A restored agent still had the template's connection open when it was saved.
+      const agent = newAgentClient(env, started.endpoint, log, { agentMayHoldOldConnection: restored });
       try {
         await waitForAgent(vm, agent, env.microvm.boot_timeout_s * 1000);
       } finally {
@@ -263,12 +315,13 @@ export class VmPool {
         memoryMib: size.memoryMib,
         guestHash: guest.hash,
         bootMs: Date.now() - t0,
+        restored,
       };
       if (this.closed) {
         await this.destroy(pvm);
         throw new InternalError('the pool was closed while the VM booted');
       }
-      log.info({ pid: vm.pid, bootMs: pvm.bootMs, guest: guest.hash }, 'VM pool: pool VM ready');
+      log.info({ pid: vm.pid, bootMs: pvm.bootMs, guest: guest.hash, restored }, restored ? 'VM pool: pool VM restored from the template' : 'VM pool: pool VM ready');
       return pvm;
     } catch (err) {
       await undoAll();
@@ -308,6 +361,8 @@ export class VmPool {
       // One that cannot be removed must not keep the others (maybe still running QEMUs) from being removed.
       await this.removeLeftovers(name).catch((err: unknown) => this.log.warn({ poolVm: name, err: (err as Error).message }, 'VM pool: removing a pool VM a previous daemon left failed'));
     }
+    // A killed daemon's template: its memfd died with it, its state file is of no use without it.
+    await rm(join(this.root, 'template'), { recursive: true, force: true });
     // Owners whose files were never made (a daemon killed right after allocating).
     for (const owner of new Set([...(this.env.uids?.allocated().values() ?? []), ...(this.env.cids?.allocated().values() ?? [])])) {
       if (owner.startsWith(POOL_NAME_PREFIX) && !names.has(owner) && !existsSync(podPaths(this.root, owner).dir)) {
@@ -326,10 +381,11 @@ export class VmPool {
     return false;
   }
 
-  /** Resolves once no pool VM is booting (benches and tests wait for a full pool with it). */
+  /** Resolves once no pool VM is booting and the template, if any, is built (benches and tests wait for a full pool with it). */
   async settled(): Promise<void> {
     await this.start();
     await Promise.all(this.ready);
+    await this.template?.catch(() => undefined);
   }
 
   /** Daemon stop: every pool VM is killed and removed (a pool VM belongs to no pod a later daemon would reattach). */
@@ -345,6 +401,10 @@ export class VmPool {
       }),
     );
     for (const r of results) if (r.status === 'rejected') this.log.warn({ err: (r.reason as Error).message }, 'VM pool: removing a pool VM at close failed');
+    // A template still being built ends with its VM (stopped above); a built one lets go of its RAM and state.
+    const template = this.template;
+    this.template = undefined;
+    if (template) await template.then((t) => t.close()).catch(() => undefined);
     // The pins' shared bind mount is the pool's, not the daemon's: it goes with the pool.
     await releasePinDir(join(this.root, 'netns')).catch((err: Error) => this.log.warn({ err: err.message }, "VM pool: unmounting the pool's netns pin dir at close failed"));
   }
@@ -358,12 +418,14 @@ export class VmPool {
    * cold boot started now.
    */
   async startPod(created: SandboxCreateInput): Promise<PodVm | undefined> {
-    if (this.closed || this.size === 0) return undefined;
+    const onDemand = this.size === 0 && this.env.microvm.template === true;
+    if (this.closed || (this.size === 0 && !onDemand)) return undefined;
     await this.start();
     const size = this.vmSize(created.config.linux?.resources ?? null);
     const poolSize = this.vmSize(null);
     // A pod of another size does not take (and so use up) a pool VM.
     if (!fitsPoolVm(size, poolSize)) return undefined;
+    if (onDemand) return this.restoreFor(created, size);
     if (this.ready.length === 0) {
       this.fill();
       return undefined;
@@ -381,6 +443,21 @@ export class VmPool {
     } finally {
       this.fill();
     }
+  }
+
+  /** A template handler without a pool: the pod's VM is restored from the template now, then handed out as a pool VM is. */
+  private async restoreFor(created: SandboxCreateInput, size: { vcpus: number; memoryMib: number }): Promise<PodVm | undefined> {
+    // Restored beside CNI ADD: neither needs the other until the hand-out.
+    const [vm, input] = await Promise.allSettled([this.boot(), networked(created)]);
+    if (input.status === 'rejected') {
+      if (vm.status === 'fulfilled') await this.destroy(vm.value).catch(() => undefined);
+      throw input.reason;
+    }
+    if (vm.status === 'rejected') {
+      input.value.log.warn({ err: (vm.reason as Error).message }, 'VM template: restoring a VM for the pod failed; the pod starts cold');
+      return undefined;
+    }
+    return this.handOut(vm.value, input.value, size);
   }
 
   private async handOut(p: PoolVm | undefined, input: NetworkedCreateInput, size: { vcpus: number; memoryMib: number }): Promise<PodVm | undefined> {

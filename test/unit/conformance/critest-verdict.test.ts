@@ -70,13 +70,15 @@ t.test('the committed known-failures list parses, and every entry has a reason a
 });
 
 t.test('the conformance stage runs runc and vm unless VMPOD_CRITEST_HANDLERS names others; an unknown name is refused', async (t) => {
-  t.same(critestHandlers(undefined), ['runc', 'vm', 'vm-pool'], 'all three by default: pooled pods must pass what cold ones pass');
+  t.same(critestHandlers(undefined), ['runc', 'vm', 'vm-template'], 'three by default: pods on pooled template VMs must pass what cold ones pass');
   t.same(critestHandlers('vm-pool'), ['vm-pool']);
   t.same(critestHandlers('runc, vm,vm-pool'), ['runc', 'vm', 'vm-pool']);
-  t.throws(() => critestHandlers('vm,kata'), /VMPOD_CRITEST_HANDLERS: want some of runc, vm, vm-pool, got "vm,kata"/);
+  t.throws(() => critestHandlers('vm,kata'), /VMPOD_CRITEST_HANDLERS: want some of runc, vm, vm-pool, vm-template, got "vm,kata"/);
 });
 
-t.test('only the daemon for the vm-pool run has a pool (a pool boots a VM as the daemon starts)', async (t) => {
-  for (const h of ['runc', 'vm']) t.notMatch(critestConfigFor(h), /pool_size/, `${h}: no pool`);
-  t.match(critestConfigFor('vm-pool'), /\[runtime\.handlers\.vm-pool\]\ntype = "microvm"\npool_size = 1/);
+t.test('only the daemons for the vm-pool and vm-template runs have a pool (a pool boots a VM as the daemon starts)', async (t) => {
+  for (const h of ['runc', 'vm']) t.notMatch(critestConfigFor(h), /pool_size|template/, `${h}: no pool, no template`);
+  t.match(critestConfigFor('vm-pool'), /\[runtime\.handlers\.vm-pool\]\ntype = "microvm"\npool_size = 1$/);
+  t.notMatch(critestConfigFor('vm-pool'), /template/, 'vm-pool: VMs booted, no template');
+  t.match(critestConfigFor('vm-template'), /\[runtime\.handlers\.vm-template\]\ntype = "microvm"\npool_size = 1\ntemplate = true/);
 });

@@ -89,7 +89,7 @@ t.test('CidAllocator.transfer: the CID changes owner and stays taken', async (t)
   t.not(a.allocate('pod2'), cid);
 });
 
-t.test('start() removes what a killed daemon left: each pool VM killed through its run dir, its files, netns pin and uid; other pods untouched', async (t) => {
+t.test('start() removes what a killed daemon left: each pool VM killed through its run dir, its files, netns pin and uid, its template state; other pods untouched', async (t) => {
   const state = tmpDir(t);
   const root = poolRoot(state, 'vm');
   const left = `${POOL_NAME_PREFIX}00000000000000aa`;
@@ -98,6 +98,9 @@ t.test('start() removes what a killed daemon left: each pool VM killed through i
   mkdirSync(join(podPaths(root, left).shareSource, 'pod'), { recursive: true });
   mkdirSync(join(root, 'netns'), { recursive: true });
   writeFileSync(join(root, 'netns', onlyPin), '');
+  // A killed daemon's template: the state file outlived the memfd it was saved with.
+  mkdirSync(join(root, 'template'), { recursive: true });
+  writeFileSync(join(root, 'template', `${left}.state`), 'state');
   mkdirSync(join(state, 'sandboxes', 'pod1'), { recursive: true });
   const uids = new QemuUidAllocator(join(state, 'uids.json'));
   uids.allocate(left);
@@ -112,6 +115,7 @@ t.test('start() removes what a killed daemon left: each pool VM killed through i
   t.ok(destroyed.includes(vmRunPaths(root, onlyPin).dir), 'so is that of a VM known only by its netns pin');
   t.notOk(existsSync(podPaths(root, left).dir), 'its pod-layout dir is gone');
   t.notOk(existsSync(join(root, 'netns', onlyPin)), 'the netns pin is gone');
+  t.notOk(existsSync(join(root, 'template')), "the killed daemon's template state is gone (useless without its RAM)");
   t.equal(uids.lookup(left), undefined, 'its uid is free');
   t.equal(uids.lookup(neverMade), undefined, 'so is the uid of a pool VM whose files were never made');
   t.not(uids.lookup('pod1'), undefined, "a pod's uid stays");
