@@ -61,12 +61,13 @@ export function parseSmaps(text: string): SmapsMapping[] {
   return out;
 }
 
-export const BUCKETS = ['tcg', 'guestRam', 'kernel', 'initrd', 'rootfs', 'qemu'] as const;
+export const BUCKETS = ['tcg', 'guestRam', 'template', 'kernel', 'initrd', 'rootfs', 'qemu'] as const;
 export type Bucket = (typeof BUCKETS)[number];
 
 export const BUCKET_LABELS: Record<Bucket, string> = {
   tcg: 'TCG translation buffer (anonymous rwx)',
   guestRam: 'guest RAM (boot RAM + virtio-mem region)',
+  template: "guest RAM from a template's memfd (PSS)",
   kernel: 'guest kernel image mapping',
   initrd: 'initramfs mapping',
   rootfs: 'DAX rootfs (shared file)',
@@ -93,6 +94,8 @@ export function bucketOf(m: SmapsMapping, files: GuestFiles): Bucket {
   if (files.kernels.includes(m.path)) return 'kernel';
   if (files.initrd !== undefined && m.path === files.initrd) return 'initrd';
   if (m.path === files.rootfs) return 'rootfs';
+  // The guest RAM of a VM restored from a template (src/sandbox/microvm/template.ts): the memfd mapped privately.
+  if (m.path.startsWith(TEMPLATE_MEMFD_PATH)) return 'template';
   const anonymous = m.path === '' || m.path.startsWith('[anon');
   // QEMU's TCG code buffer is the one anonymous mapping that is writable and executable.
   if (anonymous && m.perms.startsWith('rwx')) return 'tcg';
@@ -107,19 +110,22 @@ export interface BucketFigures {
   privateKiB: number;
   /** Address space reserved (Size): for the TCG buffer, its configured bound. */
   sizeKiB: number;
+  /** Anonymous pages: in a private file mapping, the process's own copies of pages it wrote. */
+  anonKiB: number;
 }
 
 export type SmapsBreakdown = Record<Bucket, BucketFigures>;
 
 /** Sums the mappings of one process by bucket. Pure. */
 export function smapsBreakdown(maps: SmapsMapping[], files: GuestFiles): SmapsBreakdown {
-  const out = Object.fromEntries(BUCKETS.map((b) => [b, { pssKiB: 0, rssKiB: 0, privateKiB: 0, sizeKiB: 0 }])) as SmapsBreakdown;
+  const out = Object.fromEntries(BUCKETS.map((b) => [b, { pssKiB: 0, rssKiB: 0, privateKiB: 0, sizeKiB: 0, anonKiB: 0 }])) as SmapsBreakdown;
   for (const m of maps) {
     const b = out[bucketOf(m, files)];
     b.pssKiB += m.pssKiB;
     b.rssKiB += m.rssKiB;
     b.privateKiB += m.privateKiB;
     b.sizeKiB += m.sizeKiB;
+    b.anonKiB += m.anonKiB;
   }
   return out;
 }
@@ -131,10 +137,24 @@ export function totalPssKiB(b: SmapsBreakdown, without: Bucket[] = []): number {
 
 /** Averages several processes' breakdowns (one per pod), bucket by bucket. Pure. */
 export function meanBreakdown(bs: SmapsBreakdown[]): SmapsBreakdown {
-  const out = Object.fromEntries(BUCKETS.map((k) => [k, { pssKiB: 0, rssKiB: 0, privateKiB: 0, sizeKiB: 0 }])) as SmapsBreakdown;
+  const out = Object.fromEntries(BUCKETS.map((k) => [k, { pssKiB: 0, rssKiB: 0, privateKiB: 0, sizeKiB: 0, anonKiB: 0 }])) as SmapsBreakdown;
   if (bs.length === 0) return out;
-  for (const k of BUCKETS) for (const f of ['pssKiB', 'rssKiB', 'privateKiB', 'sizeKiB'] as const) out[k][f] = Math.round(bs.reduce((a, b) => a + b[k][f], 0) / bs.length);
+  for (const k of BUCKETS) for (const f of ['pssKiB', 'rssKiB', 'privateKiB', 'sizeKiB', 'anonKiB'] as const) out[k][f] = Math.round(bs.reduce((a, b) => a + b[k][f], 0) / bs.length);
   return out;
+}
+
+/** How /proc/<pid>/smaps names a template's memfd (template.ts creates it as "vmpod-template"). */
+export const TEMPLATE_MEMFD_PATH = '/memfd:vmpod-template';
+
+/**
+ * What one VM restored from a template costs of the template's RAM: its
+ * own copies of the pages it wrote (anonymous pages of its private mapping)
+ * plus an equal share of the whole memfd, including the pages no VM maps
+ * (the daemon's fd keeps them). PSS alone would miss those and split the
+ * mapped ones among the mappers only. Pure.
+ */
+export function templateRamShareKiB(i: { ownCopiesKiB: number; memfdKiB: number; vms: number }): number {
+  return i.ownCopiesKiB + (i.vms > 0 ? i.memfdKiB / i.vms : 0);
 }
 
 /** MemTotal and MemAvailable of /proc/meminfo, in KiB. Pure. */

@@ -51,8 +51,18 @@ export interface AgentCallOptions {
   signal?: AbortSignal;
 }
 
-/** One Health probe while priming a reconnection; short, because a lost request is retried. */
-const PRIME_HEALTH_TIMEOUT_MS = 1000;
+/**
+ * How long the `attempt`th Health probe of a reconnection waits (1-based):
+ * 150 ms, then twice as long each time up to 1 s. The first probe is often
+ * lost (the agent reopens its serial port only once it has read the old
+ * connection's EOF: a VM just handed out of a pool or restored from a
+ * template), and the agent answers a probe on a live connection in tens of
+ * ms even under TCG; a busy guest's late answer is dropped by stream id and
+ * the next, longer probe waits for it. Pure.
+ */
+export function primeHealthTimeoutMs(attempt: number): number {
+  return Math.min(1000, 150 * 2 ** Math.min(Math.max(attempt, 1) - 1, 30));
+}
 /** Pause after the first failed probe, doubled after each further one up to the cap. */
 const PRIME_BACKOFF_FIRST_MS = 20;
 const PRIME_BACKOFF_CAP_MS = 1000;
@@ -265,7 +275,7 @@ export class AgentClient {
     client.strangers.dropStrangers = true;
     for (let attempt = 1; ; attempt++) {
       try {
-        await client.call(AGENT_SERVICE, 'Health', health, { timeoutMs: PRIME_HEALTH_TIMEOUT_MS });
+        await client.call(AGENT_SERVICE, 'Health', health, { timeoutMs: primeHealthTimeoutMs(attempt) });
         client.strangers.dropStrangers = false;
         return;
       } catch (err) {
@@ -276,7 +286,7 @@ export class AgentClient {
             cause: err,
           });
         }
-        // A lost request times out after PRIME_HEALTH_TIMEOUT_MS, but a guest
+        // A lost request times out after primeHealthTimeoutMs, but a guest
         // that answers every probe with an error at once would otherwise have
         // the daemon's only thread spin on it until the deadline.
         await clock.sleep(Math.min(primeBackoffMs(attempt), left));

@@ -457,10 +457,11 @@ export class VmPool {
       input.value.log.warn({ err: (vm.reason as Error).message }, 'VM template: restoring a VM for the pod failed; the pod starts cold');
       return undefined;
     }
-    return this.handOut(vm.value, input.value, size);
+    // Its restore is part of this pod's start: the first phase.
+    return this.handOut(vm.value, input.value, size, { restore: vm.value.bootMs });
   }
 
-  private async handOut(p: PoolVm | undefined, input: NetworkedCreateInput, size: { vcpus: number; memoryMib: number }): Promise<PodVm | undefined> {
+  private async handOut(p: PoolVm | undefined, input: NetworkedCreateInput, size: { vcpus: number; memoryMib: number }, before: Record<string, number> = { 'pool-vm': 0 }): Promise<PodVm | undefined> {
     const env = this.env;
     if (!p) return undefined;
     const log = input.log.child({ subsystem: 'microvm', poolVm: p.name });
@@ -482,14 +483,15 @@ export class VmPool {
       return undefined;
     }
     try {
-      return await this.adopt(p, input, host, log);
+      return await this.adopt(p, input, host, log, before);
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'VM pool: handing the pool VM to the pod failed; removing it, the pod starts cold');
       throw err;
     }
   }
 
-  private async adopt(p: PoolVm, input: NetworkedCreateInput, host: VmHostChoice, log: Logger): Promise<PodVm> {
+  /** `before`: the start's phases before the hand-out (a pool VM's: none; a VM restored for this pod: its restore). */
+  private async adopt(p: PoolVm, input: NetworkedCreateInput, host: VmHostChoice, log: Logger, before: Record<string, number>): Promise<PodVm> {
     const env = this.env;
     const { id } = input;
     const t0 = Date.now();
@@ -595,7 +597,7 @@ export class VmPool {
         accel: host.accel,
         consoleLog: theVm.consoleLog,
         guestHash: p.guestHash,
-        startPhasesMs: { 'pool-vm': 0, ...phases, total: Date.now() - t0 },
+        startPhasesMs: { ...before, ...phases, total: Object.values(before).reduce((a, b) => a + b, 0) + Date.now() - t0 },
         volumeShare: true,
         ...(p.uid !== undefined ? { qemuUid: p.uid } : {}),
       };

@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AgentClient, AgentResponseError, AgentUnavailableError, serialConnector } from '../../../src/agent-client';
-import { primeBackoffMs } from '../../../src/agent-client/client';
+import { primeBackoffMs, primeHealthTimeoutMs } from '../../../src/agent-client/client';
 import { DeadlineExceededError, RemoteStatusError, TtrpcServer } from '../../../common/ttrpc';
 import { encodeFrame, MessageType } from '../../../common/ttrpc/frame';
 import { encodeResponse as encodeTtrpcResponse } from '../../../common/ttrpc/messages';
@@ -408,4 +408,5 @@ t.test('priming backs off exponentially, capped, against a guest that fails ever
     'the last pause ends at the deadline, not past it',
   );
   t.same([primeBackoffMs(1), primeBackoffMs(7), primeBackoffMs(1000)], [20, 1000, 1000], 'primeBackoffMs: first, capped, no overflow');
+  t.same([1, 2, 3, 4, 5, 1000].map(primeHealthTimeoutMs), [150, 300, 600, 1000, 1000, 1000], 'primeHealthTimeoutMs: a short first probe, then longer ones up to 1 s');
 });

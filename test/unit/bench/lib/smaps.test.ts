@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { bucketOf, BUCKETS, densityEstimate, meanBreakdown, parseMeminfo, parseSmaps, smapsBreakdown, totalPssKiB, type GuestFiles, type SmapsMapping } from '../../../../bench/lib/smaps';
+import { bucketOf, BUCKETS, densityEstimate, templateRamShareKiB, meanBreakdown, parseMeminfo, parseSmaps, smapsBreakdown, totalPssKiB, type GuestFiles, type SmapsMapping } from '../../../../bench/lib/smaps';
 
 // A real /proc/<pid>/smaps of one idle VM pod's QEMU (512 MiB guest, TCG
 // with tb-size=64, free page reporting, ten pods running), captured by
@@ -60,8 +60,14 @@ const cases: Array<[string, SmapsMapping, string]> = [
   ['the rootfs', m({ path: `${G}/rootfs.img`, perms: 'r--s' }), 'rootfs'],
   ['a library', m({ path: '/usr/lib/x86_64-linux-gnu/libc.so.6', perms: 'r-xp' }), 'qemu'],
   ['the heap', m({ path: '[heap]', sizeKiB: 200 * 1024 }), 'qemu'],
+  ["a template's memfd, mapped private", m({ path: '/memfd:vmpod-template (deleted)', sizeKiB: 512 * 1024 }), 'template'],
 ];
 for (const [desc, map, want] of cases) t.test(`bucketOf: ${desc}`, async (t) => t.equal(bucketOf(map, FILES), want));
+
+t.test("templateRamShareKiB: a VM's own copies plus an equal share of the whole memfd", async (t) => {
+  t.equal(templateRamShareKiB({ ownCopiesKiB: 10_000, memfdKiB: 100_000, vms: 10 }), 20_000);
+  t.equal(templateRamShareKiB({ ownCopiesKiB: 10_000, memfdKiB: 100_000, vms: 0 }), 10_000, 'no VMs: nothing to split');
+});
 
 t.test('meanBreakdown averages bucket by bucket', async (t) => {
   const one = smapsBreakdown([m({ perms: 'rwxp', pssKiB: 100, rssKiB: 100 })], FILES);
