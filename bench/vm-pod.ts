@@ -283,7 +283,9 @@ async function main(cleanup: Cleanup): Promise<void> {
     console.log(`  ${'daemon share (bench process PSS / pods)'.padEnd(42)} ${mib(daemonShare).padStart(7)}   (bench process ${mib(daemonKiB)} MiB, ${mib(daemonBeforeKiB)} before the idle pods)`);
     const withTcg = totalPssKiB(mean) + daemonShare;
     const withoutTcg = totalPssKiB(mean, ['tcg']) + daemonShare;
-    console.log(`  per pod with the daemon share: ${mib(withTcg)} MiB; without the TCG buffer: ${mib(withoutTcg)} MiB (goal ≤ ${template ? '64 with templates' : '128 cold'}: ${withoutTcg <= (template ? 64 : 128) * 1024 ? 'met' : 'NOT met'})`);
+    console.log(
+      `  per pod with the daemon share: ${mib(withTcg)} MiB; without the TCG buffer: ${mib(withoutTcg)} MiB (goal ≤ ${template ? '64 with templates' : '128 cold'}: ${withoutTcg <= (template ? 64 : 128) * 1024 ? 'met' : 'NOT met'})`,
+    );
     const dropKiB = (before.availableKiB - after.availableKiB) / idle;
     console.log(`  MemAvailable: ${mib(before.availableKiB)} MiB before the idle pods, ${mib(after.availableKiB)} MiB with them → ${mib(dropKiB)} MiB per pod (of ${mib(after.totalKiB)} MiB)`);
     return { withTcg, withoutTcg, dropKiB };

@@ -2,7 +2,19 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { bucketOf, BUCKETS, densityEstimate, templateRamShareKiB, meanBreakdown, parseMeminfo, parseSmaps, smapsBreakdown, totalPssKiB, type GuestFiles, type SmapsMapping } from '../../../../bench/lib/smaps';
+import {
+  bucketOf,
+  BUCKETS,
+  densityEstimate,
+  templateRamShareKiB,
+  meanBreakdown,
+  parseMeminfo,
+  parseSmaps,
+  smapsBreakdown,
+  totalPssKiB,
+  type GuestFiles,
+  type SmapsMapping,
+} from '../../../../bench/lib/smaps';
 
 // A real /proc/<pid>/smaps of one idle VM pod's QEMU (512 MiB guest, TCG
 // with tb-size=64, free page reporting, ten pods running), captured by
