@@ -22,8 +22,12 @@
 // gives the new dir its setgid bit there; no file is set-id): the trade-off
 // docs/security.md names, host processes of that group cannot read what
 // the guest wrote.
+//
+// All of it twice: in a cold VM pod, and in one restored from a template
+// (issue 17: the isolation properties hold for templated pods as for cold
+// ones).
 
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { podPaths } from '../../src/sandbox/microvm/layout';
@@ -32,15 +36,21 @@ import { lstatWalk } from '../helpers/lstat-walk';
 
 const guest = vmE2eGuest([...VM_E2E_COMPONENTS, ['runc', '/usr/sbin/runc']]);
 
-// One VM boot under TCG on a loaded 2-core machine.
+// Two VM boots (a cold pod's, then a template's) under TCG on a loaded 2-core machine.
 t.setTimeout(15 * 60_000);
 
 if ('missing' in guest) {
   t.fail(`VM hostile-volume CRI e2e test cannot run: ${guest.missing}`);
 } else {
+  // Cold, and restored from a template: a restored VM's exports are the same 9p devices, mounted after the restore.
+  t.test('a cold VM pod', async (t) => hostileVolumeCri(t, guest, false));
+  t.test('a VM pod restored from a template', async (t) => hostileVolumeCri(t, guest, true));
+}
+
+function hostileVolumeCri(t: Test, image: Exclude<typeof guest, { missing: string }>, template: boolean): void {
   const world = vmE2e({
-    guest,
-    tmpPrefix: 'vhvc-',
+    guest: image,
+    tmpPrefix: template ? 'vhvt-' : 'vhvc-',
     netnsPrefix: 'vmpod-hostilecri-',
     cniName: 'vmhostcri',
     subnet: '10.88.99.0/24',
@@ -48,6 +58,7 @@ if ('missing' in guest) {
     busyboxLinks: ['sleep', 'cp', 'chown', 'chmod', 'mknod', 'mkfifo', 'stat', 'readlink', 'mkdir', 'ln', 'id'],
   });
   const { dir, cfg, podConfig, run } = world;
+  world.vmCfg.template = template;
 
   t.before(() => world.start());
   t.teardown(() => world.teardown((s) => t.comment(s)));
