@@ -71,6 +71,9 @@ import { vmSize } from './sizing';
 import { createSandboxRequest } from './start';
 import { podVmConfig } from './vm-launch-config';
 
+/** How long after a failed template build the handler's VMs boot without trying again. */
+const TEMPLATE_RETRY_MS = 5 * 60_000;
+
 /** Owner names of pool VMs (allocators, cgroups, run dirs): never a pod id kubelet makes (64 hex digits). */
 export const POOL_NAME_PREFIX = 'vmpool-';
 
@@ -138,6 +141,8 @@ export class VmPool {
   private readonly booting = new Set<VmHandle>();
   /** The handler's template (template.ts), built by the first VM start that needs it. */
   private template: Promise<VmTemplate> | undefined;
+  /** When building the template last failed: each try costs a boot, so VMs boot without one for a while. */
+  private templateFailedAt = 0;
 
   constructor(
     private readonly env: PodVmEnv,
@@ -185,15 +190,16 @@ export class VmPool {
 
   /** The VM config a pool VM adds to a pod VM's: a restore from the template, when the handler has one and it can be built. */
   private async vmSource(): Promise<TemplateVmConfig> {
-    if (this.env.microvm.template !== true) return {};
+    if (this.env.microvm.template !== true || Date.now() - this.templateFailedAt < TEMPLATE_RETRY_MS) return {};
     try {
       this.template ??= this.buildTemplate().catch((err: unknown) => {
         this.template = undefined;
+        this.templateFailedAt = Date.now();
         throw err;
       });
       return (await this.template).restoreConfig();
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'VM template: could not be built; this VM boots instead');
+      this.log.warn({ err: (err as Error).message, retryInS: TEMPLATE_RETRY_MS / 1000 }, 'VM template: could not be built; VMs boot instead until the next try');
       return {};
     }
   }
