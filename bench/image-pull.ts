@@ -15,6 +15,7 @@ import { createImageService } from '../src/image';
 import { silentLogger } from '../src/log';
 import { busyboxEntries, makeTar, RegistryPusher } from '../test/helpers/image-builder';
 import { startRegistry } from '../test/helpers/registry';
+import { Cleanup, runWithCleanup } from './lib/cleanup';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -32,55 +33,53 @@ function payload(bytes: number): Buffer {
   return b;
 }
 
-async function main(): Promise<void> {
+async function main(cleanup: Cleanup): Promise<void> {
   const runs = Number(process.argv[2] ?? 5);
   const work = mkdtempSync(join(tmpdir(), 'vmpod-bench-'));
+  cleanup.add('work dir', () => rmSync(work, { recursive: true, force: true }));
   const reg = await startRegistry();
-  try {
-    const layers: { tar: Buffer; compression: 'gzip' }[] = [{ tar: await makeTar(busyboxEntries()), compression: 'gzip' }];
-    for (let i = 0; i < 4; i++) {
-      const files = Array.from({ length: 200 }, (_, j) => ({ name: `data${i}/f${j}`, content: payload(16 << 10) }));
-      layers.push({ tar: await makeTar([{ name: `data${i}/` }, ...files, { name: `data${i}/big`, content: payload(4 << 20) }]), compression: 'gzip' });
-    }
-    await new RegistryPusher(reg).pushImage('bench/app', 'v1', layers);
-    const ref = `${reg.host}/bench/app:v1`;
-    const totalTar = layers.reduce((n, l) => n + l.tar.length, 0);
-    console.log(`image: ${layers.length} layers, ${(totalTar / 2 ** 20).toFixed(1)} MiB uncompressed, registry ${reg.host}`);
-
-    const policy = join(work, 'policy.json');
-    writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-    const vmpod: number[] = [];
-    const reference: number[] = [];
-    for (let r = 0; r < runs; r++) {
-      const root = join(work, `vmpod${r}`);
-      let t = process.hrtime.bigint();
-      const svc = await createImageService({ root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
-      await svc.pull(ref, null);
-      vmpod.push(Number(process.hrtime.bigint() - t) / 1e6);
-      rmSync(root, { recursive: true, force: true });
-
-      const oci = join(work, `oci${r}`);
-      const bundle = join(work, `bundle${r}`);
-      t = process.hrtime.bigint();
-      execFileSync('skopeo', ['--policy', policy, 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${oci}:v1`]);
-      execFileSync('umoci', ['unpack', '--image', `${oci}:v1`, bundle], { stdio: 'ignore' });
-      reference.push(Number(process.hrtime.bigint() - t) / 1e6);
-      rmSync(oci, { recursive: true, force: true });
-      rmSync(bundle, { recursive: true, force: true });
-    }
-    const a = median(vmpod);
-    const b = median(reference);
-    console.log(`runs: ${runs}`);
-    console.log(`vmpod pull+unpack        median ${a.toFixed(0)} ms  (${vmpod.map((x) => x.toFixed(0)).join(', ')})`);
-    console.log(`skopeo copy+umoci unpack median ${b.toFixed(0)} ms  (${reference.map((x) => x.toFixed(0)).join(', ')})`);
-    console.log(`ratio vmpod / (skopeo+umoci): ${(a / b).toFixed(2)}`);
-  } finally {
-    await reg.stop();
-    rmSync(work, { recursive: true, force: true });
+  cleanup.add('registry', () => reg.stop());
+  const layers: { tar: Buffer; compression: 'gzip' }[] = [{ tar: await makeTar(busyboxEntries()), compression: 'gzip' }];
+  for (let i = 0; i < 4; i++) {
+    const files = Array.from({ length: 200 }, (_, j) => ({ name: `data${i}/f${j}`, content: payload(16 << 10) }));
+    layers.push({ tar: await makeTar([{ name: `data${i}/` }, ...files, { name: `data${i}/big`, content: payload(4 << 20) }]), compression: 'gzip' });
   }
+  await new RegistryPusher(reg).pushImage('bench/app', 'v1', layers);
+  const ref = `${reg.host}/bench/app:v1`;
+  const totalTar = layers.reduce((n, l) => n + l.tar.length, 0);
+  console.log(`image: ${layers.length} layers, ${(totalTar / 2 ** 20).toFixed(1)} MiB uncompressed, registry ${reg.host}`);
+
+  const policy = join(work, 'policy.json');
+  writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+  const vmpod: number[] = [];
+  const reference: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const root = join(work, `vmpod${r}`);
+    let t = process.hrtime.bigint();
+    const svc = await createImageService({ root, registries: { [reg.host]: { insecure: true, mirrors: [] } }, log: silentLogger });
+    await svc.pull(ref, null);
+    vmpod.push(Number(process.hrtime.bigint() - t) / 1e6);
+    rmSync(root, { recursive: true, force: true });
+
+    const oci = join(work, `oci${r}`);
+    const bundle = join(work, `bundle${r}`);
+    t = process.hrtime.bigint();
+    execFileSync('skopeo', ['--policy', policy, 'copy', '--quiet', '--src-tls-verify=false', `docker://${ref}`, `oci:${oci}:v1`]);
+    execFileSync('umoci', ['unpack', '--image', `${oci}:v1`, bundle], { stdio: 'ignore' });
+    reference.push(Number(process.hrtime.bigint() - t) / 1e6);
+    rmSync(oci, { recursive: true, force: true });
+    rmSync(bundle, { recursive: true, force: true });
+  }
+  const a = median(vmpod);
+  const b = median(reference);
+  console.log(`runs: ${runs}`);
+  console.log(`vmpod pull+unpack        median ${a.toFixed(0)} ms  (${vmpod.map((x) => x.toFixed(0)).join(', ')})`);
+  console.log(`skopeo copy+umoci unpack median ${b.toFixed(0)} ms  (${reference.map((x) => x.toFixed(0)).join(', ')})`);
+  console.log(`ratio vmpod / (skopeo+umoci): ${(a / b).toFixed(2)}`);
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+if (require.main === module) {
+  // Also on Ctrl-C or a closed output (`bench | head`): the registry and the work dir go.
+  const cleanup = new Cleanup();
+  void runWithCleanup(cleanup, () => main(cleanup)).then((code) => (process.exitCode = code));
+}

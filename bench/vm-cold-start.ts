@@ -31,6 +31,7 @@ import { decodeVmPodData } from '../src/sandbox/microvm/data';
 import { vmRunPaths } from '../src/sandbox/microvm/layout';
 import { processCpuMs } from '../test/helpers/guest-console';
 import { measureGuestBootFloor } from './guest-boot';
+import { Cleanup, runWithCleanup } from './lib/cleanup';
 import { benchPodConfig, busyboxContainerConfig, openVmBenchWorld, POD_NAMESPACES } from './lib/vm-bench';
 
 const arg = (name: string, dflt: number): number => {
@@ -142,7 +143,7 @@ function agentTimer(line: string | undefined): number {
   }
 }
 
-async function main(): Promise<void> {
+async function main(cleanup: Cleanup): Promise<void> {
   const runs = arg('--runs', 3);
   const floorRuns = arg('--floor-runs', 3);
   const trace = process.argv.includes('--trace');
@@ -152,125 +153,120 @@ async function main(): Promise<void> {
   const loadBefore = loadavg().map((l) => l.toFixed(1));
 
   const w = await openVmBenchWorld({ tmpPrefix: 'vcs-', netnsPrefix: 'vmpod-cold-net-', cniName: 'vmcold', bridge: 'vmcoldbr0', subnet: '10.88.93.0/24', guest });
-  try {
-    const { cfg, vmCfg, images, image, net } = w;
-    const c = new MicrovmController({ handler: 'vm', config: cfg, microvm: vmCfg, host: readHostFacts(), logger: silentLogger });
-    w.controllers.push(c);
+  // Also on Ctrl-C or a closed output (`bench | head`): the VMs, registry and netns go.
+  cleanup.add('VM pods, network namespace, registry and work dir', () => w.close());
+  const { cfg, vmCfg, images, image, net } = w;
+  const c = new MicrovmController({ handler: 'vm', config: cfg, microvm: vmCfg, host: readHostFacts(), logger: silentLogger });
+  w.controllers.push(c);
 
-    const rows: Array<Record<string, number>> = [];
-    const cpuRows: Array<Record<string, number>> = [];
-    // The agent's own timers (the `ms` of its log lines, guest clock), run by run: finer than a console line's arrival.
-    const agentMs: Array<Record<string, number>> = [];
-    let lastTrace: Stamped[] = [];
-    for (let r = 0; r < runs; r++) {
-      const id = `cold${process.pid}x${String(r).padStart(6, '0')}`.padEnd(64, '0');
-      const config = benchPodConfig(w, id, `cold-${r}`, 'cold');
-      const t0 = Date.now();
-      const tail = new ConsoleTail(join(vmRunPaths(cfg.state, id).dir, RUN_FILES.consoleLog), t0);
-      const row: Record<string, number> = {};
-      // QEMU's CPU time at the same milestones: under TCG that is the guest's own work, whatever the host's load.
-      const cpuRow: Record<string, number> = {};
-      const mark = (name: string): void => {
-        row[name] = Date.now() - t0;
-        try {
-          cpuRow[name] = tail.cpu();
-        } catch {
-          cpuRow[name] = NaN;
-        }
-      };
+  const rows: Array<Record<string, number>> = [];
+  const cpuRows: Array<Record<string, number>> = [];
+  // The agent's own timers (the `ms` of its log lines, guest clock), run by run: finer than a console line's arrival.
+  const agentMs: Array<Record<string, number>> = [];
+  let lastTrace: Stamped[] = [];
+  for (let r = 0; r < runs; r++) {
+    const id = `cold${process.pid}x${String(r).padStart(6, '0')}`.padEnd(64, '0');
+    const config = benchPodConfig(w, id, `cold-${r}`, 'cold');
+    const t0 = Date.now();
+    const tail = new ConsoleTail(join(vmRunPaths(cfg.state, id).dir, RUN_FILES.consoleLog), t0);
+    const row: Record<string, number> = {};
+    // QEMU's CPU time at the same milestones: under TCG that is the guest's own work, whatever the host's load.
+    const cpuRow: Record<string, number> = {};
+    const mark = (name: string): void => {
+      row[name] = Date.now() - t0;
       try {
-        const n = await net.setup({ id, name: `cold-${r}`, namespace: 'bench', uid: id, hostNetwork: false, portMappings: [] });
-        w.pods.push({ c, net, id });
-        row['CNI ADD'] = Date.now() - t0;
-        const tCreate = Date.now();
-        const data = await c.createSandbox({ id, config, namespaces: POD_NAMESPACES, hostname: 'cold', netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger });
-        mark('pod ready (RunPodSandbox)');
-        // The daemon's phases, laid end to end from the start of createSandbox.
-        let at = tCreate - t0;
-        for (const [p, ms] of Object.entries(decodeVmPodData(data, id).startPhasesMs)) {
-          at += ms;
-          row[`  daemon: ${p} done`] = at;
-        }
-        const sbh = { id, config, namespaces: POD_NAMESPACES, hostname: 'cold', netnsPath: n.netnsPath, data };
-        const cid = `k${r}`.padEnd(64, '0');
-        const layout = await images.prepareRootfs(cid, image.id);
-        await images.mountRootfs(cid);
-        row['image rootfs prepared'] = Date.now() - t0;
-        const logPath = join(w.dir, 'logs', id, 'c.log');
-        const cconf = busyboxContainerConfig(image.id, 'echo up; exec sleep 3600');
-        const tc = Date.now();
-        const made = await c.createContainer({ id: cid, sandbox: sbh, config: cconf, image: image.config, rootfs: layout.mountpoint, logPath, log: silentLogger });
-        mark('CreateContainer done');
-        const ch = { id: cid, logPath, data: made.data };
-        await c.startContainer(sbh, ch);
-        mark('StartContainer done');
-        while (!(existsSync(logPath) && readFileSync(logPath, 'utf8').includes(' F up'))) await new Promise((res) => setTimeout(res, 5));
-        mark('first log line');
-        row['(container: create+start+line)'] = Date.now() - tc;
-        // The console reaches the host in bursts: give the agent's last timed line up to 2 s to arrive (nothing is being timed now).
-        const lastTimed = AGENT_TIMERS[AGENT_TIMERS.length - 1][1];
-        const giveUp = Date.now() + 2000;
-        while (!tail.first(lastTimed) && Date.now() < giveUp) await new Promise((res) => setTimeout(res, 20));
-        tail.stop();
-        for (const [name, re] of GUEST_MARKS) {
-          const l = tail.first(re);
-          row[`  guest: ${name}`] = l?.ms ?? NaN;
-          cpuRow[`  guest: ${name}`] = l?.cpuMs ?? NaN;
-        }
-        agentMs.push(Object.fromEntries(AGENT_TIMERS.map(([name, re]) => [name, agentTimer(tail.first(re)?.text)])));
-        lastTrace = tail.lines;
-        await c.removeContainer(sbh, ch, silentLogger);
-        await images.releaseRootfs(cid);
-        await c.removeSandbox(sbh, silentLogger);
-        await net.teardown(id);
-        w.pods.splice(
-          w.pods.findIndex((p) => p.id === id),
-          1,
-        );
-      } finally {
-        tail.stop();
+        cpuRow[name] = tail.cpu();
+      } catch {
+        cpuRow[name] = NaN;
       }
-      rows.push(row);
-      cpuRows.push(cpuRow);
+    };
+    try {
+      const n = await net.setup({ id, name: `cold-${r}`, namespace: 'bench', uid: id, hostNetwork: false, portMappings: [] });
+      w.pods.push({ c, net, id });
+      row['CNI ADD'] = Date.now() - t0;
+      const tCreate = Date.now();
+      const data = await c.createSandbox({ id, config, namespaces: POD_NAMESPACES, hostname: 'cold', netnsPath: n.netnsPath, ips: [n.ips.ip], log: silentLogger });
+      mark('pod ready (RunPodSandbox)');
+      // The daemon's phases, laid end to end from the start of createSandbox.
+      let at = tCreate - t0;
+      for (const [p, ms] of Object.entries(decodeVmPodData(data, id).startPhasesMs)) {
+        at += ms;
+        row[`  daemon: ${p} done`] = at;
+      }
+      const sbh = { id, config, namespaces: POD_NAMESPACES, hostname: 'cold', netnsPath: n.netnsPath, data };
+      const cid = `k${r}`.padEnd(64, '0');
+      const layout = await images.prepareRootfs(cid, image.id);
+      await images.mountRootfs(cid);
+      row['image rootfs prepared'] = Date.now() - t0;
+      const logPath = join(w.dir, 'logs', id, 'c.log');
+      const cconf = busyboxContainerConfig(image.id, 'echo up; exec sleep 3600');
+      const tc = Date.now();
+      const made = await c.createContainer({ id: cid, sandbox: sbh, config: cconf, image: image.config, rootfs: layout.mountpoint, logPath, log: silentLogger });
+      mark('CreateContainer done');
+      const ch = { id: cid, logPath, data: made.data };
+      await c.startContainer(sbh, ch);
+      mark('StartContainer done');
+      while (!(existsSync(logPath) && readFileSync(logPath, 'utf8').includes(' F up'))) await new Promise((res) => setTimeout(res, 5));
+      mark('first log line');
+      row['(container: create+start+line)'] = Date.now() - tc;
+      // The console reaches the host in bursts: give the agent's last timed line up to 2 s to arrive (nothing is being timed now).
+      const lastTimed = AGENT_TIMERS[AGENT_TIMERS.length - 1][1];
+      const giveUp = Date.now() + 2000;
+      while (!tail.first(lastTimed) && Date.now() < giveUp) await new Promise((res) => setTimeout(res, 20));
+      tail.stop();
+      for (const [name, re] of GUEST_MARKS) {
+        const l = tail.first(re);
+        row[`  guest: ${name}`] = l?.ms ?? NaN;
+        cpuRow[`  guest: ${name}`] = l?.cpuMs ?? NaN;
+      }
+      agentMs.push(Object.fromEntries(AGENT_TIMERS.map(([name, re]) => [name, agentTimer(tail.first(re)?.text)])));
+      lastTrace = tail.lines;
+      await c.removeContainer(sbh, ch, silentLogger);
+      await images.releaseRootfs(cid);
+      await c.removeSandbox(sbh, silentLogger);
+      await net.teardown(id);
+      w.pods.splice(
+        w.pods.findIndex((p) => p.id === id),
+        1,
+      );
+    } finally {
+      tail.stop();
     }
+    rows.push(row);
+    cpuRows.push(cpuRow);
+  }
 
-    const floor = await measureGuestBootFloor({ runs: floorRuns, guestDir: guest.dir });
-    const loadAfter = loadavg().map((l) => l.toFixed(1));
-    console.log(`guest ${guest.hash.slice(0, 12)}, TCG, serial agent channel, ${runs} run(s), load average ${loadBefore.join(' ')} → ${loadAfter.join(' ')}`);
-    console.log('milestone (s from RunPodSandbox start; median; then each run)');
-    const keys = Object.keys(rows[0]);
-    const ordered = keys.sort((a, b) => median(rows.map((x) => x[a])) - median(rows.map((x) => x[b])));
-    console.log(`  ${''.padEnd(36)}   wall   QEMU CPU   [wall of each run]`);
-    for (const k of ordered)
-      console.log(`  ${k.padEnd(36)} ${sec(median(rows.map((x) => x[k])))}   ${sec(median(cpuRows.map((x) => x[k] ?? NaN)))}   [${rows.map((x) => sec(x[k]).trim()).join(' ')}]`);
-    const m = floor.median;
-    console.log(`floor (guest-boot, QEMU spawn →): init ${sec(m.initMs)} modules ${sec(m.modulesMs)} root ${sec(m.rootMs)} node ${sec(m.nodeMs)}; QEMU CPU at node ${sec(m.cpu.nodeMs)}`);
-    const total = median(rows.map((x) => x['first log line']));
-    const totalCpu = median(cpuRows.map((x) => x['first log line']));
-    console.log(`pod start (RunPodSandbox → first log line) ${sec(total)} / floor ${sec(m.nodeMs)} = ${(total / m.nodeMs).toFixed(2)}x wall`);
-    console.log(
-      `QEMU CPU at the first log line ${sec(totalCpu)} / floor's at node ${sec(m.cpu.nodeMs)} = ${(totalCpu / m.cpu.nodeMs).toFixed(2)}x (the guest's work, without the host's load or the daemon's own steps)`,
-    );
-    const each = (xs: number[]): string => xs.map((x) => sec(x).trim()).join(' ');
-    const startWall = rows.map((x) => x['StartContainer done'] - x['CreateContainer done']);
-    const startCpu = cpuRows.map((x) => x['StartContainer done'] - x['CreateContainer done']);
-    console.log(`StartContainer (CreateContainer done → StartContainer done): wall ${sec(median(startWall))} [${each(startWall)}], QEMU CPU ${sec(median(startCpu))} [${each(startCpu)}]`);
-    for (const [name] of AGENT_TIMERS) {
-      const ms = agentMs.map((x) => x[name]);
-      console.log(`agent's own timer, ${name}: ${sec(median(ms))} [${each(ms)}]`);
-    }
-    if (trace) {
-      console.log('console of the last run (s from RunPodSandbox start):');
-      for (const l of lastTrace) console.log(`${sec(l.ms)} ${sec(l.cpuMs)} ${l.text.slice(0, 200)}`);
-    }
-  } finally {
-    await w.close();
+  const floor = await measureGuestBootFloor({ runs: floorRuns, guestDir: guest.dir });
+  const loadAfter = loadavg().map((l) => l.toFixed(1));
+  console.log(`guest ${guest.hash.slice(0, 12)}, TCG, serial agent channel, ${runs} run(s), load average ${loadBefore.join(' ')} → ${loadAfter.join(' ')}`);
+  console.log('milestone (s from RunPodSandbox start; median; then each run)');
+  const keys = Object.keys(rows[0]);
+  const ordered = keys.sort((a, b) => median(rows.map((x) => x[a])) - median(rows.map((x) => x[b])));
+  console.log(`  ${''.padEnd(36)}   wall   QEMU CPU   [wall of each run]`);
+  for (const k of ordered) console.log(`  ${k.padEnd(36)} ${sec(median(rows.map((x) => x[k])))}   ${sec(median(cpuRows.map((x) => x[k] ?? NaN)))}   [${rows.map((x) => sec(x[k]).trim()).join(' ')}]`);
+  const m = floor.median;
+  console.log(`floor (guest-boot, QEMU spawn →): init ${sec(m.initMs)} modules ${sec(m.modulesMs)} root ${sec(m.rootMs)} node ${sec(m.nodeMs)}; QEMU CPU at node ${sec(m.cpu.nodeMs)}`);
+  const total = median(rows.map((x) => x['first log line']));
+  const totalCpu = median(cpuRows.map((x) => x['first log line']));
+  console.log(`pod start (RunPodSandbox → first log line) ${sec(total)} / floor ${sec(m.nodeMs)} = ${(total / m.nodeMs).toFixed(2)}x wall`);
+  console.log(
+    `QEMU CPU at the first log line ${sec(totalCpu)} / floor's at node ${sec(m.cpu.nodeMs)} = ${(totalCpu / m.cpu.nodeMs).toFixed(2)}x (the guest's work, without the host's load or the daemon's own steps)`,
+  );
+  const each = (xs: number[]): string => xs.map((x) => sec(x).trim()).join(' ');
+  const startWall = rows.map((x) => x['StartContainer done'] - x['CreateContainer done']);
+  const startCpu = cpuRows.map((x) => x['StartContainer done'] - x['CreateContainer done']);
+  console.log(`StartContainer (CreateContainer done → StartContainer done): wall ${sec(median(startWall))} [${each(startWall)}], QEMU CPU ${sec(median(startCpu))} [${each(startCpu)}]`);
+  for (const [name] of AGENT_TIMERS) {
+    const ms = agentMs.map((x) => x[name]);
+    console.log(`agent's own timer, ${name}: ${sec(median(ms))} [${each(ms)}]`);
+  }
+  if (trace) {
+    console.log('console of the last run (s from RunPodSandbox start):');
+    for (const l of lastTrace) console.log(`${sec(l.ms)} ${sec(l.cpuMs)} ${l.text.slice(0, 200)}`);
   }
 }
 
 if (require.main === module) {
-  main().catch((err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
-  });
+  const cleanup = new Cleanup();
+  void runWithCleanup(cleanup, () => main(cleanup)).then((code) => (process.exitCode = code));
 }
