@@ -28,10 +28,10 @@ export function migrationOutcome(r: MigrationStatus): { done: true } | { failed:
   return { going: true };
 }
 
-async function waitForMigration(qmp: QmpClient, what: string, timeoutMs: number, query: () => Promise<MigrationStatus>): Promise<void> {
+async function waitForMigration(qmp: QmpClient, what: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const o = migrationOutcome(await query());
+    const o = migrationOutcome(await qmp.execute<MigrationStatus>('query-migrate'));
     if ('done' in o) return;
     if ('failed' in o) throw new InternalError(`${what} failed: ${o.failed}`);
     if (Date.now() > deadline) {
@@ -52,7 +52,7 @@ export async function saveVmState(qmp: QmpClient, file: string, timeoutMs = 60_0
   // executeWithFd closes our copy once sent.
   await qmp.executeWithFd('getfd', { fdname: STATE_FD_NAME }, fd);
   await qmp.execute('migrate', { uri: `fd:${STATE_FD_NAME}` });
-  await waitForMigration(qmp, `saving the VM state to ${file}`, timeoutMs, () => qmp.execute<MigrationStatus>('query-migrate'));
+  await waitForMigration(qmp, `saving the VM state to ${file}`, timeoutMs);
 }
 
 /**
@@ -71,5 +71,5 @@ export async function restoreVmState(qmp: QmpClient, file: string, timeoutMs = 6
   // Sent or not, executeWithFd closes our copy.
   await qmp.executeWithFd('getfd', { fdname: STATE_FD_NAME }, fd);
   await qmp.execute('migrate-incoming', { uri: `fd:${STATE_FD_NAME}` });
-  await waitForMigration(qmp, `restoring the VM state from ${file}`, timeoutMs, () => qmp.execute<MigrationStatus>('query-migrate'));
+  await waitForMigration(qmp, `restoring the VM state from ${file}`, timeoutMs);
 }

@@ -80,10 +80,6 @@ export class VmTemplate {
     /** The sealed memfd holding the template's guest RAM. */
     readonly memoryFd: number,
     readonly stateFile: string,
-    /** The guest image it was booted from. */
-    readonly guestHash: string,
-    readonly size: { vcpus: number; memoryMib: number },
-    readonly bootMs: number,
   ) {}
 
   private closed = false;

@@ -12,7 +12,8 @@ import type { Hypervisor } from '../../../../src/hypervisor';
 import { silentLogger } from '../../../../src/log';
 import type { NetworkedCreateInput } from '../../../../src/sandbox/controller';
 import type { PodVmEnv } from '../../../../src/sandbox/microvm/pod-vm';
-import { fitsPoolVm, POOL_NAME_PREFIX, poolRoot, renamedLaunchRecord, VmPool } from '../../../../src/sandbox/microvm/pool';
+import { fitsPoolVm, POOL_NAME_PREFIX, poolRoot, VmPool } from '../../../../src/sandbox/microvm/pool';
+import { renamedLaunchRecord } from '../../../../src/sandbox/microvm/pool-hand-out';
 import { podPaths, vmRunPaths } from '../../../../src/sandbox/microvm/layout';
 
 function tmpDir(t: { teardown(fn: () => void): void }): string {

@@ -49,7 +49,7 @@ if (addonError) {
 
   t.test('a template lets go of its RAM and state once', async (t) => {
     const fd = createTemplateMemory(2);
-    const tpl = new VmTemplate(fd, `/tmp/vmpod-template-test-${process.pid}.state`, 'h', { vcpus: 1, memoryMib: 2 }, 1);
+    const tpl = new VmTemplate(fd, `/tmp/vmpod-template-test-${process.pid}.state`);
     tpl.close();
     t.throws(() => fstatSync(fd), { code: 'EBADF' }, 'the memfd is closed');
     const other = openSync('/dev/null', 'r');
